@@ -1,0 +1,1 @@
+//! VM config file (TOML) parsing and validation.
