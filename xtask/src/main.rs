@@ -1,1 +1,68 @@
-fn main() {}
+//! `cargo xtask <command>`: provisioning, build, run, test, bench and lint for
+//! Aerie. Every step prints one `xtask: ...` line; see README.md.
+
+mod bench;
+mod build;
+mod cmd;
+mod elf_image;
+mod lint;
+mod output;
+mod paths;
+mod qemu;
+mod run;
+mod setup;
+mod test;
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  setup    install what is missing (aarch64 Rust target, QEMU >= 10)
+  build    build the hypervisor and the testkit into target/aerie/*.Image
+  run      boot Aerie in QEMU (see `cargo xtask run --help`)
+  test     lint, unit tests, build and QEMU integration tests
+  bench    trap-cost benchmarks under -icount (target/bench/results.json)
+  lint     cargo fmt --check and clippy -D warnings on every workspace";
+
+/// Runs `f`, printing an anyhow error as `error: ...`; returns the exit code.
+fn exit_code(f: impl FnOnce() -> anyhow::Result<()>) -> i32 {
+    match f() {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(command) = args.first() else {
+        eprintln!("{USAGE}");
+        std::process::exit(2);
+    };
+    let rest = &args[1..];
+    let code = match command.as_str() {
+        "setup" => exit_code(setup::setup),
+        "build" => exit_code(|| {
+            setup::setup()?;
+            build::build()
+        }),
+        "run" if rest.iter().any(|a| a == "--help" || a == "-h") => {
+            println!("{}", run::USAGE);
+            0
+        }
+        "run" => run::main(rest),
+        "test" => test::main(),
+        "bench" => bench::main(),
+        "lint" => lint::main(),
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            0
+        }
+        other => {
+            eprintln!("error: unknown command {other:?}\n{USAGE}");
+            2
+        }
+    };
+    std::process::exit(code);
+}

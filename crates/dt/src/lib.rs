@@ -1,1 +1,19 @@
+//! Device-tree handling for Aerie: read the host DTB the boot loader hands the
+//! hypervisor, and write the DTB each guest boots with.
+//!
+//! Uses `alloc`: the hypervisor calls in after its heap is up.
 #![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
+
+mod error;
+mod fdt;
+mod guest;
+mod host;
+mod region;
+
+pub use error::DtError;
+pub use fdt::header::total_size;
+pub use guest::{build_guest, GuestGic, GuestSpec};
+pub use host::{parse_host, Cpu, GicV3, HostInfo, Timer};
+pub use region::Region;

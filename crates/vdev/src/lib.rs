@@ -1,1 +1,10 @@
+//! Emulated devices as pure state machines: they never touch hardware. The
+//! hypervisor feeds them decoded MMIO accesses and host input, and gives
+//! them a [`ByteSink`] for output; interrupt lines are read back as levels.
 #![cfg_attr(not(test), no_std)]
+
+pub mod mmio;
+pub mod pl011;
+
+pub use mmio::{ByteSink, MmioError};
+pub use pl011::Pl011;

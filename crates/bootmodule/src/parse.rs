@@ -1,0 +1,208 @@
+//! Allocation-free boot module parser: every offset and length is checked before
+//! a slice is taken, so a corrupt module yields an error, never a panic.
+
+use crate::error::{BootModuleError, VmField, VmFieldError};
+use crate::format::{header, record, BLOB_ALIGN, HEADER_SIZE, MAGIC, NAME_MAX, RECORD_SIZE_V1};
+use crate::VmImage;
+
+/// A validated boot module header over borrowed bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct BootModule<'a> {
+    /// The module, cut to `total_size` (trailing padding is ignored).
+    bytes: &'a [u8],
+    version: u32,
+    vm_count: usize,
+    record_size: usize,
+    records_offset: usize,
+}
+
+pub(crate) fn read_u32(bytes: &[u8], at: usize) -> u32 {
+    let mut b = [0u8; 4];
+    b.copy_from_slice(&bytes[at..at + 4]);
+    u32::from_le_bytes(b)
+}
+
+pub(crate) fn read_u64(bytes: &[u8], at: usize) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(b)
+}
+
+impl<'a> BootModule<'a> {
+    /// Checks the header and that the record table lies inside the module.
+    /// Records themselves are checked when [`vm`](Self::vm) reads them.
+    pub fn parse(bytes: &'a [u8]) -> Result<BootModule<'a>, BootModuleError> {
+        let available = bytes.len() as u64;
+        if bytes.len() < HEADER_SIZE {
+            return Err(BootModuleError::Truncated {
+                needed: HEADER_SIZE as u64,
+                available,
+            });
+        }
+        let mut magic = [0u8; 8];
+        magic.copy_from_slice(&bytes[header::MAGIC..header::MAGIC + 8]);
+        if magic != MAGIC {
+            return Err(BootModuleError::BadMagic { found: magic });
+        }
+        let version = read_u32(bytes, header::VERSION);
+        if version == 0 {
+            return Err(BootModuleError::UnsupportedVersion { version });
+        }
+        let header_size = read_u32(bytes, header::HEADER_SIZE);
+        if (header_size as usize) < HEADER_SIZE {
+            return Err(BootModuleError::BadHeader {
+                field: "header_size",
+                value: header_size.into(),
+            });
+        }
+        let total_size = read_u64(bytes, header::TOTAL_SIZE);
+        if total_size < u64::from(header_size) {
+            return Err(BootModuleError::BadHeader {
+                field: "total_size",
+                value: total_size,
+            });
+        }
+        if total_size > available {
+            return Err(BootModuleError::Truncated {
+                needed: total_size,
+                available,
+            });
+        }
+        // total_size <= bytes.len(), so it fits in usize.
+        let bytes = &bytes[..total_size as usize];
+
+        let vm_count = read_u32(bytes, header::VM_COUNT) as usize;
+        let record_size = read_u32(bytes, header::RECORD_SIZE) as usize;
+        if record_size < RECORD_SIZE_V1 {
+            return Err(BootModuleError::BadHeader {
+                field: "record_size",
+                value: record_size as u64,
+            });
+        }
+        let records_offset = read_u64(bytes, header::RECORDS_OFFSET);
+        let records_len = (vm_count as u64) * (record_size as u64);
+        if records_offset < u64::from(header_size)
+            || records_offset
+                .checked_add(records_len)
+                .is_none_or(|end| end > total_size)
+        {
+            return Err(BootModuleError::RecordsOutOfRange {
+                offset: records_offset,
+                len: records_len,
+                size: total_size,
+            });
+        }
+        Ok(BootModule {
+            bytes,
+            version,
+            vm_count,
+            record_size,
+            records_offset: records_offset as usize,
+        })
+    }
+
+    /// Format version the module was written with.
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
+    /// Number of VM records.
+    pub fn vm_count(&self) -> usize {
+        self.vm_count
+    }
+
+    /// The whole module (cut to its `total_size`).
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// Reads and validates VM record `index`.
+    pub fn vm(&self, index: usize) -> Result<VmImage<'a>, BootModuleError> {
+        if index >= self.vm_count {
+            return Err(BootModuleError::NoSuchVm {
+                index,
+                count: self.vm_count,
+            });
+        }
+        let start = self.records_offset + index * self.record_size;
+        // In range: parse() checked records_offset + vm_count * record_size.
+        let rec = &self.bytes[start..start + RECORD_SIZE_V1];
+        let bad = |field, error| BootModuleError::Vm {
+            index,
+            field,
+            error,
+        };
+
+        let name_field = &rec[record::NAME..record::NAME + record::NAME_LEN];
+        let name_len = name_field
+            .iter()
+            .position(|&b| b == 0)
+            .ok_or(bad(VmField::Name, VmFieldError::Unterminated))?;
+        debug_assert!(name_len <= NAME_MAX);
+        if name_len == 0 {
+            return Err(bad(VmField::Name, VmFieldError::Empty));
+        }
+        let name = core::str::from_utf8(&name_field[..name_len])
+            .map_err(|_| bad(VmField::Name, VmFieldError::NotUtf8))?;
+
+        let vcpus = read_u32(rec, record::VCPUS);
+        if vcpus == 0 {
+            return Err(bad(VmField::Vcpus, VmFieldError::Empty));
+        }
+        let memory = read_u64(rec, record::MEMORY);
+        if memory == 0 {
+            return Err(bad(VmField::Memory, VmFieldError::Empty));
+        }
+
+        let kernel = self
+            .blob(rec, record::KERNEL, true)
+            .map_err(|e| bad(VmField::Kernel, e))?;
+        if kernel.is_empty() {
+            return Err(bad(VmField::Kernel, VmFieldError::Empty));
+        }
+        let initrd = self
+            .blob(rec, record::INITRD, true)
+            .map_err(|e| bad(VmField::Initrd, e))?;
+        let initrd = (!initrd.is_empty()).then_some(initrd);
+        let cmdline = self
+            .blob(rec, record::CMDLINE, false)
+            .map_err(|e| bad(VmField::Cmdline, e))?;
+        let cmdline = core::str::from_utf8(cmdline)
+            .map_err(|_| bad(VmField::Cmdline, VmFieldError::NotUtf8))?;
+
+        Ok(VmImage {
+            name,
+            vcpus,
+            memory,
+            kernel,
+            initrd,
+            cmdline,
+        })
+    }
+
+    /// Iterates over all VMs in order.
+    pub fn vms(&self) -> impl Iterator<Item = Result<VmImage<'a>, BootModuleError>> + '_ {
+        (0..self.vm_count).map(move |i| self.vm(i))
+    }
+
+    /// The blob whose (offset, len) pair sits at `at` in `rec`. A zero length is
+    /// an empty slice whatever the offset. Images must be page aligned because the
+    /// hypervisor copies them page by page; the command line need not be.
+    fn blob(&self, rec: &[u8], at: usize, aligned: bool) -> Result<&'a [u8], VmFieldError> {
+        let offset = read_u64(rec, at);
+        let len = read_u64(rec, at + 8);
+        if len == 0 {
+            return Ok(&[]);
+        }
+        let size = self.bytes.len() as u64;
+        let end = offset.checked_add(len);
+        if end.is_none_or(|end| end > size) {
+            return Err(VmFieldError::OutOfRange { offset, len, size });
+        }
+        if aligned && !offset.is_multiple_of(BLOB_ALIGN) {
+            return Err(VmFieldError::Misaligned { offset });
+        }
+        // In range (checked above), so both fit in usize.
+        Ok(&self.bytes[offset as usize..(offset + len) as usize])
+    }
+}

@@ -1,0 +1,326 @@
+//! Boot module round trip and rejection tests.
+
+use crate::format::{header, record, BLOB_ALIGN, HEADER_SIZE, RECORD_SIZE_V1};
+use crate::{write, BootModule, BootModuleError, VmField, VmFieldError, VmImage};
+
+fn sample() -> Vec<u8> {
+    let kernel_a: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
+    let kernel_b = vec![0xAB; 4096];
+    let initrd = vec![0x5A; 100];
+    write(&[
+        VmImage {
+            name: "testkit",
+            vcpus: 2,
+            memory: 64 << 20,
+            kernel: &kernel_a,
+            initrd: None,
+            cmdline: "bench",
+        },
+        VmImage {
+            name: "linux-1",
+            vcpus: 8,
+            memory: 1 << 30,
+            kernel: &kernel_b,
+            initrd: Some(&initrd),
+            cmdline: "",
+        },
+    ])
+}
+
+fn put_u64(buf: &mut [u8], at: usize, v: u64) {
+    buf[at..at + 8].copy_from_slice(&v.to_le_bytes());
+}
+
+fn record_at(i: usize) -> usize {
+    HEADER_SIZE + i * RECORD_SIZE_V1
+}
+
+#[test]
+fn round_trip() {
+    let kernel_a: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
+    let bytes = sample();
+    let m = BootModule::parse(&bytes).unwrap();
+    assert_eq!(m.version(), 1);
+    assert_eq!(m.vm_count(), 2);
+    let a = m.vm(0).unwrap();
+    assert_eq!(a.name, "testkit");
+    assert_eq!(a.vcpus, 2);
+    assert_eq!(a.memory, 64 << 20);
+    assert_eq!(a.kernel, &kernel_a[..]);
+    assert_eq!(a.initrd, None);
+    assert_eq!(a.cmdline, "bench");
+    let b = m.vm(1).unwrap();
+    assert_eq!(b.name, "linux-1");
+    assert_eq!(b.vcpus, 8);
+    assert_eq!(b.memory, 1 << 30);
+    assert_eq!(b.kernel, &[0xAB; 4096][..]);
+    assert_eq!(b.initrd, Some(&[0x5A; 100][..]));
+    assert_eq!(b.cmdline, "");
+    assert_eq!(m.vms().filter(|v| v.is_ok()).count(), 2);
+    assert_eq!(
+        m.vm(2),
+        Err(BootModuleError::NoSuchVm { index: 2, count: 2 })
+    );
+}
+
+#[test]
+fn blobs_are_page_aligned_and_header_is_exact() {
+    let bytes = sample();
+    assert_eq!(&bytes[..8], b"AERIEBM1");
+    assert_eq!(
+        u64::from_le_bytes(bytes[header::TOTAL_SIZE..][..8].try_into().unwrap()),
+        bytes.len() as u64
+    );
+    let m = BootModule::parse(&bytes).unwrap();
+    let offset_of = |blob: &[u8]| blob.as_ptr() as usize - bytes.as_ptr() as usize;
+    let mut offsets = vec![];
+    for vm in m.vms() {
+        let vm = vm.unwrap();
+        offsets.push(offset_of(vm.kernel));
+        offsets.extend(vm.initrd.map(offset_of));
+    }
+    // kernel A (5000 bytes) at 4096, cmdline A at 12288, kernel B, initrd B.
+    assert_eq!(offsets, [4096, 16384, 20480]);
+    assert!(offsets
+        .iter()
+        .all(|o| (*o as u64).is_multiple_of(BLOB_ALIGN)));
+}
+
+#[test]
+fn trailing_padding_is_ignored() {
+    let mut bytes = sample();
+    let len = bytes.len();
+    bytes.extend_from_slice(&[0xEE; 300]);
+    let m = BootModule::parse(&bytes).unwrap();
+    assert_eq!(m.as_bytes().len(), len);
+    assert_eq!(m.vm(1).unwrap().initrd.unwrap().len(), 100);
+}
+
+#[test]
+fn truncated_module_rejected() {
+    let bytes = sample();
+    assert_eq!(
+        BootModule::parse(&bytes[..10]).unwrap_err(),
+        BootModuleError::Truncated {
+            needed: 64,
+            available: 10
+        }
+    );
+    let cut = bytes.len() - 1;
+    assert_eq!(
+        BootModule::parse(&bytes[..cut]).unwrap_err(),
+        BootModuleError::Truncated {
+            needed: bytes.len() as u64,
+            available: cut as u64
+        }
+    );
+}
+
+#[test]
+fn bad_magic_rejected() {
+    let mut bytes = sample();
+    bytes[7] = b'2';
+    assert_eq!(
+        BootModule::parse(&bytes).unwrap_err(),
+        BootModuleError::BadMagic {
+            found: *b"AERIEBM2"
+        }
+    );
+}
+
+#[test]
+fn out_of_range_blob_rejected_naming_vm_and_field() {
+    let mut bytes = sample();
+    let size = bytes.len() as u64;
+    // vm[1].initrd length pushed one byte past the end.
+    let at = record_at(1) + record::INITRD;
+    let offset = u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
+    put_u64(&mut bytes, at + 8, size - offset + 1);
+    let m = BootModule::parse(&bytes).unwrap();
+    assert!(m.vm(0).is_ok(), "a bad VM must not poison the others");
+    let err = m.vm(1).unwrap_err();
+    assert_eq!(
+        err,
+        BootModuleError::Vm {
+            index: 1,
+            field: VmField::Initrd,
+            error: VmFieldError::OutOfRange {
+                offset,
+                len: size - offset + 1,
+                size
+            }
+        }
+    );
+    let msg = err.to_string();
+    assert!(msg.contains("vm[1]") && msg.contains("`initrd`"), "{msg}");
+}
+
+#[test]
+fn offset_overflow_is_out_of_range_not_panic() {
+    let mut bytes = sample();
+    put_u64(&mut bytes, record_at(0) + record::KERNEL, u64::MAX - 1);
+    let m = BootModule::parse(&bytes).unwrap();
+    assert!(matches!(
+        m.vm(0),
+        Err(BootModuleError::Vm {
+            index: 0,
+            field: VmField::Kernel,
+            error: VmFieldError::OutOfRange { .. }
+        })
+    ));
+}
+
+#[test]
+fn misaligned_kernel_rejected() {
+    let mut bytes = sample();
+    let at = record_at(0) + record::KERNEL;
+    let offset = u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
+    put_u64(&mut bytes, at, offset + 8);
+    put_u64(&mut bytes, at + 8, 16);
+    let m = BootModule::parse(&bytes).unwrap();
+    assert_eq!(
+        m.vm(0).unwrap_err(),
+        BootModuleError::Vm {
+            index: 0,
+            field: VmField::Kernel,
+            error: VmFieldError::Misaligned { offset: offset + 8 }
+        }
+    );
+}
+
+#[test]
+fn non_utf8_name_rejected() {
+    let mut bytes = sample();
+    bytes[record_at(1) + record::NAME] = 0xFF;
+    let m = BootModule::parse(&bytes).unwrap();
+    assert_eq!(
+        m.vm(1).unwrap_err(),
+        BootModuleError::Vm {
+            index: 1,
+            field: VmField::Name,
+            error: VmFieldError::NotUtf8
+        }
+    );
+}
+
+#[test]
+fn unterminated_and_empty_names_rejected() {
+    let mut bytes = sample();
+    let at = record_at(0) + record::NAME;
+    bytes[at..at + 32].fill(b'a');
+    let m = BootModule::parse(&bytes).unwrap();
+    assert_eq!(
+        m.vm(0).unwrap_err(),
+        BootModuleError::Vm {
+            index: 0,
+            field: VmField::Name,
+            error: VmFieldError::Unterminated
+        }
+    );
+    bytes[at..at + 32].fill(0);
+    let m = BootModule::parse(&bytes).unwrap();
+    assert_eq!(
+        m.vm(0).unwrap_err(),
+        BootModuleError::Vm {
+            index: 0,
+            field: VmField::Name,
+            error: VmFieldError::Empty
+        }
+    );
+}
+
+#[test]
+fn zero_vcpus_rejected() {
+    let mut bytes = sample();
+    let at = record_at(1) + record::VCPUS;
+    bytes[at..at + 4].fill(0);
+    let m = BootModule::parse(&bytes).unwrap();
+    let err = m.vm(1).unwrap_err();
+    assert_eq!(
+        err,
+        BootModuleError::Vm {
+            index: 1,
+            field: VmField::Vcpus,
+            error: VmFieldError::Empty
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "boot module: vm[1]: field `vcpus`: must not be empty or zero"
+    );
+}
+
+#[test]
+fn records_outside_module_rejected() {
+    let mut bytes = sample();
+    bytes[header::VM_COUNT..header::VM_COUNT + 4].copy_from_slice(&1000u32.to_le_bytes());
+    assert!(matches!(
+        BootModule::parse(&bytes),
+        Err(BootModuleError::RecordsOutOfRange { .. })
+    ));
+}
+
+#[test]
+fn small_record_size_rejected_larger_is_skipped() {
+    let bytes = sample();
+    let mut small = bytes.clone();
+    small[header::RECORD_SIZE..header::RECORD_SIZE + 4].copy_from_slice(&64u32.to_le_bytes());
+    assert_eq!(
+        BootModule::parse(&small).unwrap_err(),
+        BootModuleError::BadHeader {
+            field: "record_size",
+            value: 64
+        }
+    );
+
+    // A "version 2" module whose records carry a 64-byte tail this parser does not
+    // know: rebuild the record table with the larger stride and check both VMs read.
+    let m = BootModule::parse(&bytes).unwrap();
+    let (a, b) = (m.vm(0).unwrap(), m.vm(1).unwrap());
+    let stride = RECORD_SIZE_V1 + 64;
+    let mut newer = bytes.clone();
+    newer[header::VERSION..header::VERSION + 4].copy_from_slice(&2u32.to_le_bytes());
+    newer[header::RECORD_SIZE..header::RECORD_SIZE + 4]
+        .copy_from_slice(&(stride as u32).to_le_bytes());
+    // The first blob starts at 4096, so two larger records still fit before it.
+    let rec0 = bytes[record_at(0)..record_at(0) + RECORD_SIZE_V1].to_vec();
+    let rec1 = bytes[record_at(1)..record_at(1) + RECORD_SIZE_V1].to_vec();
+    newer[HEADER_SIZE..HEADER_SIZE + 2 * stride].fill(0xCC); // unknown tail bytes
+    newer[HEADER_SIZE..HEADER_SIZE + RECORD_SIZE_V1].copy_from_slice(&rec0);
+    newer[HEADER_SIZE + stride..HEADER_SIZE + stride + RECORD_SIZE_V1].copy_from_slice(&rec1);
+    let m = BootModule::parse(&newer).unwrap();
+    assert_eq!(m.version(), 2);
+    assert_eq!(m.vm(0).unwrap(), a);
+    assert_eq!(m.vm(1).unwrap(), b);
+}
+
+#[test]
+fn version_zero_rejected() {
+    let mut bytes = sample();
+    bytes[header::VERSION..header::VERSION + 4].fill(0);
+    assert_eq!(
+        BootModule::parse(&bytes).unwrap_err(),
+        BootModuleError::UnsupportedVersion { version: 0 }
+    );
+}
+
+#[test]
+fn empty_module_round_trips() {
+    let bytes = write(&[]);
+    assert_eq!(bytes.len(), HEADER_SIZE);
+    assert_eq!(BootModule::parse(&bytes).unwrap().vm_count(), 0);
+}
+
+#[test]
+#[should_panic(expected = "must be 1..=31 bytes")]
+fn writer_refuses_long_name() {
+    let name = "a".repeat(32);
+    write(&[VmImage {
+        name: &name,
+        vcpus: 1,
+        memory: 1,
+        kernel: &[1],
+        initrd: None,
+        cmdline: "",
+    }]);
+}

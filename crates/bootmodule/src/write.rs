@@ -1,0 +1,77 @@
+//! Boot module writer (host side).
+
+use crate::format::{
+    header, record, BLOB_ALIGN, HEADER_SIZE, MAGIC, NAME_MAX, RECORD_SIZE_V1, VERSION,
+};
+use crate::VmImage;
+
+fn align_up(x: usize) -> usize {
+    let a = BLOB_ALIGN as usize;
+    x.div_ceil(a) * a
+}
+
+fn put_u32(buf: &mut [u8], at: usize, v: u32) {
+    buf[at..at + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+fn put_u64(buf: &mut [u8], at: usize, v: u64) {
+    buf[at..at + 8].copy_from_slice(&v.to_le_bytes());
+}
+
+/// Appends `data` at the next 4 KiB boundary and returns its (offset, len);
+/// empty data is recorded as (0, 0).
+fn push_blob(out: &mut Vec<u8>, data: &[u8]) -> (u64, u64) {
+    if data.is_empty() {
+        return (0, 0);
+    }
+    let offset = align_up(out.len());
+    out.resize(offset, 0);
+    out.extend_from_slice(data);
+    (offset as u64, data.len() as u64)
+}
+
+/// Serialises `vms` into a boot module (version [`VERSION`]). Every blob,
+/// including each command line, starts on a 4 KiB boundary.
+///
+/// # Panics
+///
+/// If a name is empty or longer than 31 bytes (callers validate names first; the
+/// VM config loader does).
+pub fn write(vms: &[VmImage]) -> Vec<u8> {
+    let records_offset = HEADER_SIZE;
+    let mut out = vec![0u8; records_offset + vms.len() * RECORD_SIZE_V1];
+    out[header::MAGIC..header::MAGIC + 8].copy_from_slice(&MAGIC);
+    put_u32(&mut out, header::VERSION, VERSION);
+    put_u32(&mut out, header::HEADER_SIZE, HEADER_SIZE as u32);
+    put_u32(&mut out, header::VM_COUNT, vms.len() as u32);
+    put_u32(&mut out, header::RECORD_SIZE, RECORD_SIZE_V1 as u32);
+    put_u64(&mut out, header::RECORDS_OFFSET, records_offset as u64);
+
+    for (i, vm) in vms.iter().enumerate() {
+        assert!(
+            !vm.name.is_empty() && vm.name.len() <= NAME_MAX,
+            "vm[{i}]: name {:?} must be 1..={NAME_MAX} bytes",
+            vm.name
+        );
+        let kernel = push_blob(&mut out, vm.kernel);
+        let initrd = push_blob(&mut out, vm.initrd.unwrap_or(&[]));
+        let cmdline = push_blob(&mut out, vm.cmdline.as_bytes());
+
+        let rec = records_offset + i * RECORD_SIZE_V1;
+        let rec = &mut out[rec..rec + RECORD_SIZE_V1];
+        rec[record::NAME..record::NAME + vm.name.len()].copy_from_slice(vm.name.as_bytes());
+        put_u32(rec, record::VCPUS, vm.vcpus);
+        put_u64(rec, record::MEMORY, vm.memory);
+        for (at, (offset, len)) in [
+            (record::KERNEL, kernel),
+            (record::INITRD, initrd),
+            (record::CMDLINE, cmdline),
+        ] {
+            put_u64(rec, at, offset);
+            put_u64(rec, at + 8, len);
+        }
+    }
+    let total = out.len() as u64;
+    put_u64(&mut out, header::TOTAL_SIZE, total);
+    out
+}

@@ -1,0 +1,374 @@
+//! Builds the device tree a guest receives in x0, shaped like QEMU `virt`'s so
+//! kernels and firmware that target `virt` boot unchanged.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use vm_fdt::FdtWriter;
+
+use crate::error::DtError;
+use crate::region::Region;
+
+/// GICv3 frames to describe to the guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuestGic {
+    pub dist: Region,
+    /// One redistributor region; must hold 128 KiB (RD + SGI frames) per vCPU.
+    pub redist: Region,
+}
+
+/// What the guest machine looks like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuestSpec<'a> {
+    pub memory: Region,
+    /// vCPU count; vCPU i has MPIDR Aff0 = i.
+    pub cpus: u32,
+    pub bootargs: &'a str,
+    /// Must lie inside `memory`.
+    pub initrd: Option<Region>,
+    /// PL011 frame, QEMU virt puts it at 0x0900_0000 size 0x1000.
+    pub uart: Region,
+    pub gic: Option<GuestGic>,
+    pub timer: bool,
+}
+
+/// A GICv3 redistributor is two 64 KiB frames (RD_base, SGI_base).
+const GICV3_REDIST_STRIDE: u64 = 0x2_0000;
+/// Aff0 is 8 bits; vCPU i gets Aff0 = i.
+const MAX_VCPUS: u32 = 256;
+/// PL011 reference clock QEMU virt advertises.
+const APB_PCLK_HZ: u32 = 24_000_000;
+/// Phandles start where QEMU's do; any unique non-zero values would work.
+const PHANDLE_APB_PCLK: u32 = 0x8000;
+const PHANDLE_GIC: u32 = 0x8001;
+
+/// GIC interrupt specifier: type (0 SPI, 1 PPI), number, flags.
+const GIC_SPI: u32 = 0;
+const GIC_PPI: u32 = 1;
+const IRQ_TYPE_LEVEL_HIGH: u32 = 4;
+/// QEMU virt's PL011 is SPI 1 (INTID 33).
+const UART_SPI: u32 = 1;
+/// Timer PPIs in binding order: secure phys, non-secure phys, virt, hyp
+/// (INTIDs 29, 30, 27, 26 as in the Arm BSA recommendation).
+const TIMER_PPIS: [u32; 4] = [13, 14, 11, 10];
+
+/// Maps a writer error to one that says which step failed.
+trait Step<T> {
+    fn step(self, what: &'static str) -> Result<T, DtError>;
+}
+
+impl<T> Step<T> for Result<T, vm_fdt::Error> {
+    fn step(self, what: &'static str) -> Result<T, DtError> {
+        self.map_err(|e| DtError::Build {
+            what,
+            reason: e.to_string(),
+        })
+    }
+}
+
+fn strings(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// Same shape as `reg` with #address-cells = #size-cells = 2.
+fn reg2(regions: &[Region]) -> Vec<u64> {
+    regions.iter().flat_map(|r| [r.base, r.size]).collect()
+}
+
+fn contains(outer: &Region, inner: &Region) -> bool {
+    match (outer.end(), inner.end()) {
+        (Some(oe), Some(ie)) => inner.base >= outer.base && ie <= oe,
+        _ => false,
+    }
+}
+
+fn validate(spec: &GuestSpec<'_>) -> Result<(), DtError> {
+    if spec.cpus == 0 || spec.cpus > MAX_VCPUS {
+        return Err(DtError::InvalidSpec("vCPU count must be 1..=256"));
+    }
+    if spec.memory.size == 0 || spec.memory.end().is_none() {
+        return Err(DtError::InvalidSpec("guest memory is empty or wraps"));
+    }
+    if let Some(initrd) = &spec.initrd {
+        if !contains(&spec.memory, initrd) {
+            return Err(DtError::InvalidSpec("initrd lies outside guest memory"));
+        }
+    }
+    if let Some(gic) = &spec.gic {
+        if gic.redist.size < u64::from(spec.cpus) * GICV3_REDIST_STRIDE {
+            return Err(DtError::InvalidSpec(
+                "GICv3 redistributor region smaller than 128 KiB per vCPU",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Emits the guest DTB for `spec`.
+pub fn build_guest(spec: &GuestSpec<'_>) -> Result<Vec<u8>, DtError> {
+    validate(spec)?;
+    let mut w = FdtWriter::new().step("create writer")?;
+    let root = w.begin_node("").step("root")?;
+    w.property_string("compatible", "linux,dummy-virt")
+        .step("root")?;
+    w.property_string("model", "aerie-virt").step("root")?;
+    w.property_u32("#address-cells", 2).step("root")?;
+    w.property_u32("#size-cells", 2).step("root")?;
+    if spec.gic.is_some() {
+        w.property_u32("interrupt-parent", PHANDLE_GIC)
+            .step("root")?;
+    }
+
+    let uart_path = format!("/pl011@{:x}", spec.uart.base);
+    chosen(&mut w, spec, &uart_path)?;
+
+    let mem = w
+        .begin_node(&format!("memory@{:x}", spec.memory.base))
+        .step("memory")?;
+    w.property_string("device_type", "memory").step("memory")?;
+    w.property_array_u64("reg", &reg2(&[spec.memory]))
+        .step("memory")?;
+    w.end_node(mem).step("memory")?;
+
+    cpus(&mut w, spec.cpus)?;
+    psci(&mut w)?;
+    if let Some(gic) = &spec.gic {
+        intc(&mut w, gic)?;
+    }
+    if spec.timer {
+        timer(&mut w)?;
+    }
+    uart(&mut w, spec, &uart_path[1..])?;
+
+    w.end_node(root).step("root")?;
+    w.finish().step("finish")
+}
+
+fn chosen(w: &mut FdtWriter, spec: &GuestSpec<'_>, uart_path: &str) -> Result<(), DtError> {
+    let chosen = w.begin_node("chosen").step("chosen")?;
+    w.property_string("bootargs", spec.bootargs)
+        .step("chosen bootargs")?;
+    w.property_string("stdout-path", uart_path).step("chosen")?;
+    if let Some(initrd) = &spec.initrd {
+        // 64-bit cells: Linux reads either width; guest RAM may sit above 4 GiB.
+        w.property_u64("linux,initrd-start", initrd.base)
+            .step("chosen initrd")?;
+        w.property_u64("linux,initrd-end", initrd.base + initrd.size)
+            .step("chosen initrd")?;
+    }
+    w.end_node(chosen).step("chosen")
+}
+
+fn cpus(w: &mut FdtWriter, count: u32) -> Result<(), DtError> {
+    let cpus = w.begin_node("cpus").step("cpus")?;
+    w.property_u32("#address-cells", 1).step("cpus")?;
+    w.property_u32("#size-cells", 0).step("cpus")?;
+    for i in 0..count {
+        let cpu = w.begin_node(&format!("cpu@{i:x}")).step("cpu")?;
+        w.property_string("device_type", "cpu").step("cpu")?;
+        w.property_string("compatible", "arm,armv8").step("cpu")?;
+        w.property_u32("reg", i).step("cpu")?;
+        // Every vCPU, the boot one too: Linux uses PSCI for hotplug and reboot.
+        w.property_string("enable-method", "psci").step("cpu")?;
+        w.end_node(cpu).step("cpu")?;
+    }
+    w.end_node(cpus).step("cpus")
+}
+
+fn psci(w: &mut FdtWriter) -> Result<(), DtError> {
+    let psci = w.begin_node("psci").step("psci")?;
+    w.property_string_list("compatible", strings(&["arm,psci-1.0", "arm,psci-0.2"]))
+        .step("psci")?;
+    // The guest's conduit is HVC: its SMCs would go to EL3, not to Aerie.
+    w.property_string("method", "hvc").step("psci")?;
+    w.end_node(psci).step("psci")
+}
+
+fn intc(w: &mut FdtWriter, gic: &GuestGic) -> Result<(), DtError> {
+    let intc = w
+        .begin_node(&format!("intc@{:x}", gic.dist.base))
+        .step("intc")?;
+    w.property_string("compatible", "arm,gic-v3").step("intc")?;
+    w.property_u32("#interrupt-cells", 3).step("intc")?;
+    w.property_null("interrupt-controller").step("intc")?;
+    w.property_u32("#redistributor-regions", 1).step("intc")?;
+    w.property_array_u64("reg", &reg2(&[gic.dist, gic.redist]))
+        .step("intc")?;
+    w.property_phandle(PHANDLE_GIC).step("intc")?;
+    w.end_node(intc).step("intc")
+}
+
+fn timer(w: &mut FdtWriter) -> Result<(), DtError> {
+    let timer = w.begin_node("timer").step("timer")?;
+    w.property_string("compatible", "arm,armv8-timer")
+        .step("timer")?;
+    let irqs: Vec<u32> = TIMER_PPIS
+        .iter()
+        .flat_map(|&ppi| [GIC_PPI, ppi, IRQ_TYPE_LEVEL_HIGH])
+        .collect();
+    w.property_array_u32("interrupts", &irqs).step("timer")?;
+    // The counter keeps running in every power state Aerie offers.
+    w.property_null("always-on").step("timer")?;
+    w.end_node(timer).step("timer")
+}
+
+fn uart(w: &mut FdtWriter, spec: &GuestSpec<'_>, node_name: &str) -> Result<(), DtError> {
+    let clk = w.begin_node("apb-pclk").step("apb-pclk")?;
+    w.property_string("compatible", "fixed-clock")
+        .step("apb-pclk")?;
+    w.property_u32("#clock-cells", 0).step("apb-pclk")?;
+    w.property_u32("clock-frequency", APB_PCLK_HZ)
+        .step("apb-pclk")?;
+    w.property_string("clock-output-names", "clk24mhz")
+        .step("apb-pclk")?;
+    w.property_phandle(PHANDLE_APB_PCLK).step("apb-pclk")?;
+    w.end_node(clk).step("apb-pclk")?;
+
+    let uart = w.begin_node(node_name).step("pl011")?;
+    w.property_string_list("compatible", strings(&["arm,pl011", "arm,primecell"]))
+        .step("pl011")?;
+    w.property_array_u64("reg", &reg2(&[spec.uart]))
+        .step("pl011")?;
+    // The PL011 binding names both clocks; QEMU feeds both from apb-pclk.
+    w.property_array_u32("clocks", &[PHANDLE_APB_PCLK, PHANDLE_APB_PCLK])
+        .step("pl011")?;
+    w.property_string_list("clock-names", strings(&["uartclk", "apb_pclk"]))
+        .step("pl011")?;
+    if spec.gic.is_some() {
+        w.property_array_u32("interrupts", &[GIC_SPI, UART_SPI, IRQ_TYPE_LEVEL_HIGH])
+            .step("pl011")?;
+    }
+    w.end_node(uart).step("pl011")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fdt::cells::{cells, prop_str, prop_u32, str_list};
+    use crate::fdt::tree::Tree;
+
+    fn spec() -> GuestSpec<'static> {
+        GuestSpec {
+            memory: Region::new(0x4000_0000, 0x2000_0000),
+            cpus: 2,
+            bootargs: "console=ttyAMA0",
+            initrd: None,
+            uart: Region::new(0x0900_0000, 0x1000),
+            gic: Some(GuestGic {
+                dist: Region::new(0x0800_0000, 0x1_0000),
+                redist: Region::new(0x080A_0000, 0xF6_0000),
+            }),
+            timer: true,
+        }
+    }
+
+    #[test]
+    fn node_names_follow_qemu_virt() {
+        let dtb = build_guest(&spec()).unwrap();
+        let tree = Tree::parse(&dtb).unwrap();
+        for path in [
+            "/chosen",
+            "/memory@40000000",
+            "/cpus/cpu@0",
+            "/cpus/cpu@1",
+            "/psci",
+            "/intc@8000000",
+            "/timer",
+            "/apb-pclk",
+            "/pl011@9000000",
+        ] {
+            assert!(tree.find_path(path).is_some(), "missing {path}");
+        }
+        assert!(tree.find_path("/cpus/cpu@2").is_none());
+        let root = tree.root();
+        assert_eq!(
+            prop_str(&root, "compatible").unwrap(),
+            Some("linux,dummy-virt")
+        );
+        assert_eq!(prop_u32(&root, "#address-cells").unwrap(), Some(2));
+        assert_eq!(prop_u32(&root, "#size-cells").unwrap(), Some(2));
+    }
+
+    #[test]
+    fn phandles_link_uart_clock_and_interrupt_parent() {
+        let dtb = build_guest(&spec()).unwrap();
+        let tree = Tree::parse(&dtb).unwrap();
+        let gic_ph = prop_u32(&tree.root(), "interrupt-parent").unwrap().unwrap();
+        let gic = tree.by_phandle(gic_ph).unwrap();
+        assert_eq!(gic.name(), "intc@8000000");
+        assert_eq!(prop_u32(&gic, "#interrupt-cells").unwrap(), Some(3));
+        assert!(gic
+            .prop("interrupt-controller")
+            .is_some_and(|v| v.is_empty()));
+
+        let uart = tree.find_path("/pl011@9000000").unwrap();
+        let clocks = cells(&uart, "clocks").unwrap().unwrap();
+        assert_eq!(clocks.len(), 2);
+        let clk = tree.by_phandle(clocks[0]).unwrap();
+        assert_eq!(clk.name(), "apb-pclk");
+        assert_eq!(clocks[1], clocks[0]);
+        assert_eq!(prop_u32(&clk, "clock-frequency").unwrap(), Some(24_000_000));
+        assert_eq!(prop_u32(&clk, "#clock-cells").unwrap(), Some(0));
+        assert_eq!(
+            str_list(&uart, "clock-names").collect::<Vec<_>>(),
+            ["uartclk", "apb_pclk"]
+        );
+        assert_eq!(
+            str_list(&uart, "compatible").collect::<Vec<_>>(),
+            ["arm,pl011", "arm,primecell"]
+        );
+        // SPI 1, level-high: INTID 33 as on QEMU virt.
+        assert_eq!(cells(&uart, "interrupts").unwrap(), Some(vec![0, 1, 4]));
+    }
+
+    #[test]
+    fn psci_timer_and_chosen_properties() {
+        let s = GuestSpec {
+            initrd: Some(Region::new(0x4400_0000, 0x1000)),
+            ..spec()
+        };
+        let dtb = build_guest(&s).unwrap();
+        let tree = Tree::parse(&dtb).unwrap();
+        let psci = tree.find_path("/psci").unwrap();
+        assert_eq!(
+            str_list(&psci, "compatible").collect::<Vec<_>>(),
+            ["arm,psci-1.0", "arm,psci-0.2"]
+        );
+        assert_eq!(prop_str(&psci, "method").unwrap(), Some("hvc"));
+
+        let timer = tree.find_path("/timer").unwrap();
+        assert_eq!(
+            cells(&timer, "interrupts").unwrap(),
+            Some(vec![1, 13, 4, 1, 14, 4, 1, 11, 4, 1, 10, 4])
+        );
+        assert!(timer.prop("always-on").is_some());
+
+        let chosen = tree.find_path("/chosen").unwrap();
+        assert_eq!(
+            prop_str(&chosen, "stdout-path").unwrap(),
+            Some("/pl011@9000000")
+        );
+        assert_eq!(
+            chosen.prop("linux,initrd-end"),
+            Some(&0x4400_1000u64.to_be_bytes()[..])
+        );
+
+        let cpu = tree.find_path("/cpus/cpu@1").unwrap();
+        assert_eq!(prop_str(&cpu, "compatible").unwrap(), Some("arm,armv8"));
+        assert_eq!(cpu.prop("reg"), Some(&1u32.to_be_bytes()[..]));
+    }
+
+    #[test]
+    fn uart_has_no_interrupts_without_gic() {
+        let s = GuestSpec {
+            gic: None,
+            ..spec()
+        };
+        let dtb = build_guest(&s).unwrap();
+        let tree = Tree::parse(&dtb).unwrap();
+        assert!(tree.root().prop("interrupt-parent").is_none());
+        let uart = tree.find_path("/pl011@9000000").unwrap();
+        assert!(uart.prop("interrupts").is_none());
+    }
+}

@@ -1,0 +1,656 @@
+//! What the hypervisor needs to know about the machine, read from the DTB the
+//! boot loader (QEMU, U-Boot, UEFI) passes in x0.
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use crate::error::DtError;
+use crate::fdt::cells::{cells, is_compatible, prop_str, prop_u32, prop_u32_or_u64, reg, str_list};
+use crate::fdt::tree::{NodeRef, Tree};
+use crate::region::Region;
+
+/// One physical CPU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cpu {
+    /// `reg` of the cpu node: the MPIDR_EL1 affinity fields (Aff3..Aff0).
+    pub mpidr: u64,
+    /// "psci" or "spin-table", if given.
+    pub enable_method: Option<String>,
+}
+
+/// GICv3 frames ("arm,gic-v3" binding).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GicV3 {
+    pub dist: Region,
+    /// One entry per redistributor region (`#redistributor-regions`, default 1).
+    pub redist: Vec<Region>,
+}
+
+/// Generic timer interrupts ("arm,armv8-timer" binding), as GIC INTIDs
+/// (PPI n is INTID 16 + n).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timer {
+    pub secure_phys: u32,
+    pub nonsecure_phys: u32,
+    pub virt: u32,
+    pub hyp: u32,
+    /// EL2 virtual timer (FEAT_VHE), a fifth optional entry.
+    pub hyp_virt: Option<u32>,
+}
+
+/// The machine as the hypervisor sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HostInfo {
+    /// Every `reg` range of every `device_type = "memory"` node.
+    pub memory: Vec<Region>,
+    /// `/memreserve/` entries and `reg` of enabled `/reserved-memory` children.
+    pub reserved: Vec<Region>,
+    pub cpus: Vec<Cpu>,
+    /// The PL011 named by /chosen stdout-path, else the first enabled PL011.
+    pub uart: Option<Region>,
+    pub gic: Option<GicV3>,
+    pub timer: Option<Timer>,
+    /// PSCI conduit, "smc" or "hvc".
+    pub psci_method: Option<String>,
+    pub bootargs: Option<String>,
+    /// From /chosen linux,initrd-start/end.
+    pub initrd: Option<Region>,
+    pub model: Option<String>,
+}
+
+/// Reads a host DTB. `dtb` may be longer than the header's totalsize.
+/// Fails if the blob is malformed or describes no memory.
+pub fn parse_host(dtb: &[u8]) -> Result<HostInfo, DtError> {
+    let tree = Tree::parse(dtb)?;
+    let root = tree.root();
+    let chosen = tree.find_path("/chosen");
+
+    let memory = memory(&tree)?;
+    if memory.is_empty() {
+        return Err(DtError::MissingNode(
+            "/memory (device_type = \"memory\" with reg)",
+        ));
+    }
+    Ok(HostInfo {
+        memory,
+        reserved: reserved(&tree)?,
+        cpus: cpus(&tree)?,
+        uart: uart(&tree, chosen.as_ref())?,
+        gic: gic(&tree)?,
+        timer: timer(&tree)?,
+        psci_method: psci_method(&tree)?,
+        bootargs: match &chosen {
+            Some(c) => prop_str(c, "bootargs")?.map(ToString::to_string),
+            None => None,
+        },
+        initrd: match &chosen {
+            Some(c) => initrd(c)?,
+            None => None,
+        },
+        model: prop_str(&root, "model")?.map(ToString::to_string),
+    })
+}
+
+/// `status` absent, "okay" or the legacy "ok" (spec §2.3.4).
+fn enabled(node: &NodeRef<'_, '_>) -> bool {
+    matches!(node.prop("status"), None | Some(b"okay\0") | Some(b"ok\0"))
+}
+
+fn memory(tree: &Tree<'_>) -> Result<Vec<Region>, DtError> {
+    let mut out = Vec::new();
+    for node in tree.root().children() {
+        if prop_str(&node, "device_type")? == Some("memory") && enabled(&node) {
+            out.extend(reg(&node)?.into_iter().filter(|r| r.size != 0));
+        }
+    }
+    Ok(out)
+}
+
+fn reserved(tree: &Tree<'_>) -> Result<Vec<Region>, DtError> {
+    let mut out = tree.reservations().to_vec();
+    if let Some(rm) = tree.find_path("/reserved-memory") {
+        for child in rm.children().filter(enabled) {
+            out.extend(reg(&child)?);
+        }
+    }
+    Ok(out)
+}
+
+fn cpus(tree: &Tree<'_>) -> Result<Vec<Cpu>, DtError> {
+    let Some(cpus) = tree.find_path("/cpus") else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    // cpu-map and idle-states siblings have no device_type "cpu". A "disabled"
+    // cpu is only parked (spec §3.8.1) and can be started by its enable-method;
+    // "fail" ones are broken.
+    for node in cpus.children() {
+        let failed = prop_str(&node, "status")?.is_some_and(|s| s.starts_with("fail"));
+        if prop_str(&node, "device_type")? != Some("cpu") || failed {
+            continue;
+        }
+        let regs = reg(&node)?;
+        let first = regs.first().ok_or_else(|| DtError::MissingProperty {
+            node: node.path(),
+            property: "reg",
+        })?;
+        out.push(Cpu {
+            mpidr: first.base,
+            enable_method: prop_str(&node, "enable-method")?.map(ToString::to_string),
+        });
+    }
+    Ok(out)
+}
+
+/// Follows stdout-path ("/path[:options]" or "alias[:options]").
+fn stdout_node<'t, 'a>(
+    tree: &'t Tree<'a>,
+    chosen: &NodeRef<'t, 'a>,
+) -> Result<Option<NodeRef<'t, 'a>>, DtError> {
+    let Some(spec) = prop_str(chosen, "stdout-path")?.or(prop_str(chosen, "linux,stdout-path")?)
+    else {
+        return Ok(None);
+    };
+    let path = spec.split(':').next().unwrap_or(spec);
+    if path.starts_with('/') {
+        return Ok(tree.find_path(path));
+    }
+    let Some(aliases) = tree.find_path("/aliases") else {
+        return Ok(None);
+    };
+    Ok(aliases
+        .props()
+        .find(|p| p.name == path)
+        .and_then(|p| core::str::from_utf8(p.value.strip_suffix(&[0])?).ok())
+        .and_then(|target| tree.find_path(target)))
+}
+
+fn uart(tree: &Tree<'_>, chosen: Option<&NodeRef<'_, '_>>) -> Result<Option<Region>, DtError> {
+    let is_pl011 = |n: &NodeRef<'_, '_>| is_compatible(n, "arm,pl011") && enabled(n);
+    let from_chosen = match chosen {
+        Some(c) => stdout_node(tree, c)?.filter(is_pl011),
+        None => None,
+    };
+    let Some(node) = from_chosen.or_else(|| tree.nodes().find(is_pl011)) else {
+        return Ok(None);
+    };
+    let first = reg(&node)?.first().copied();
+    first.map(Some).ok_or_else(|| DtError::MissingProperty {
+        node: node.path(),
+        property: "reg",
+    })
+}
+
+fn gic(tree: &Tree<'_>) -> Result<Option<GicV3>, DtError> {
+    let Some(node) = tree
+        .nodes()
+        .find(|n| is_compatible(n, "arm,gic-v3") && enabled(n))
+    else {
+        return Ok(None);
+    };
+    let regions = reg(&node)?;
+    let n_redist = prop_u32(&node, "#redistributor-regions")?.unwrap_or(1) as usize;
+    if n_redist == 0 || regions.len() < 1 + n_redist {
+        return Err(DtError::BadProperty {
+            node: node.path(),
+            property: "reg",
+            reason: "fewer entries than distributor + #redistributor-regions",
+        });
+    }
+    Ok(Some(GicV3 {
+        dist: regions[0],
+        redist: regions[1..=n_redist].to_vec(),
+    }))
+}
+
+/// #interrupt-cells of the controller that serves `node`: its own or nearest
+/// ancestor's `interrupt-parent`, resolved by phandle.
+fn interrupt_cells(tree: &Tree<'_>, node: &NodeRef<'_, '_>) -> Result<u32, DtError> {
+    let mut cur = Some(*node);
+    while let Some(n) = cur {
+        if let Some(phandle) = prop_u32(&n, "interrupt-parent")? {
+            let ctrl = tree
+                .by_phandle(phandle)
+                .ok_or_else(|| DtError::BadProperty {
+                    node: n.path(),
+                    property: "interrupt-parent",
+                    reason: "no node has this phandle",
+                })?;
+            return prop_u32(&ctrl, "#interrupt-cells")?.ok_or_else(|| DtError::MissingProperty {
+                node: ctrl.path(),
+                property: "#interrupt-cells",
+            });
+        }
+        cur = n.parent();
+    }
+    Err(DtError::MissingProperty {
+        node: node.path(),
+        property: "interrupt-parent",
+    })
+}
+
+/// GIC binding: cell 0 is the type (0 SPI, 1 PPI), cell 1 the number.
+const GIC_SPI: u32 = 0;
+const GIC_PPI: u32 = 1;
+
+fn timer(tree: &Tree<'_>) -> Result<Option<Timer>, DtError> {
+    let Some(node) = tree.nodes().find(|n| {
+        (is_compatible(n, "arm,armv8-timer") || is_compatible(n, "arm,armv7-timer")) && enabled(n)
+    }) else {
+        return Ok(None);
+    };
+    let bad = |reason| DtError::BadProperty {
+        node: node.path(),
+        property: "interrupts",
+        reason,
+    };
+    let ncells = interrupt_cells(tree, &node)? as usize;
+    if ncells < 2 {
+        return Err(bad(
+            "interrupt controller uses fewer than 2 cells; not a GIC",
+        ));
+    }
+    let raw = cells(&node, "interrupts")?.ok_or_else(|| DtError::MissingProperty {
+        node: node.path(),
+        property: "interrupts",
+    })?;
+    if raw.len() % ncells != 0 {
+        return Err(bad("length not a multiple of #interrupt-cells"));
+    }
+    let intids = raw
+        .chunks_exact(ncells)
+        .map(|c| match c[0] {
+            GIC_PPI if c[1] < 16 => Ok(16 + c[1]),
+            GIC_PPI => Err(bad("PPI number above 15")),
+            GIC_SPI => Err(bad("timer interrupt is an SPI, expected a PPI")),
+            _ => Err(bad("unknown GIC interrupt type")),
+        })
+        .collect::<Result<Vec<u32>, DtError>>()?;
+    if intids.len() < 4 {
+        return Err(bad("fewer than the 4 required timer interrupts"));
+    }
+    Ok(Some(Timer {
+        secure_phys: intids[0],
+        nonsecure_phys: intids[1],
+        virt: intids[2],
+        hyp: intids[3],
+        hyp_virt: intids.get(4).copied(),
+    }))
+}
+
+fn psci_method(tree: &Tree<'_>) -> Result<Option<String>, DtError> {
+    let node = tree
+        .nodes()
+        .find(|n| str_list(n, "compatible").any(|c| c.starts_with("arm,psci")) && enabled(n));
+    match node {
+        Some(n) => Ok(prop_str(&n, "method")?.map(ToString::to_string)),
+        None => Ok(None),
+    }
+}
+
+fn initrd(chosen: &NodeRef<'_, '_>) -> Result<Option<Region>, DtError> {
+    let start = prop_u32_or_u64(chosen, "linux,initrd-start")?;
+    let end = prop_u32_or_u64(chosen, "linux,initrd-end")?;
+    match (start, end) {
+        (None, None) => Ok(None),
+        (Some(start), Some(end)) if end >= start => Ok(Some(Region {
+            base: start,
+            size: end - start,
+        })),
+        (Some(_), Some(_)) => Err(DtError::BadProperty {
+            node: chosen.path(),
+            property: "linux,initrd-end",
+            reason: "ends before linux,initrd-start",
+        }),
+        (Some(_), None) => Err(DtError::MissingProperty {
+            node: chosen.path(),
+            property: "linux,initrd-end",
+        }),
+        (None, Some(_)) => Err(DtError::MissingProperty {
+            node: chosen.path(),
+            property: "linux,initrd-start",
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+    use vm_fdt::{FdtReserveEntry, FdtWriter};
+
+    /// Writes a tree: root props via `root`, then children via `body`.
+    fn blob(
+        rsv: &[FdtReserveEntry],
+        root: impl FnOnce(&mut FdtWriter),
+        body: impl FnOnce(&mut FdtWriter),
+    ) -> Vec<u8> {
+        let mut w = FdtWriter::new_with_mem_reserv(rsv).unwrap();
+        let r = w.begin_node("").unwrap();
+        root(&mut w);
+        body(&mut w);
+        w.end_node(r).unwrap();
+        w.finish().unwrap()
+    }
+
+    fn node(w: &mut FdtWriter, name: &str, props: impl FnOnce(&mut FdtWriter)) {
+        let n = w.begin_node(name).unwrap();
+        props(w);
+        w.end_node(n).unwrap();
+    }
+
+    fn cells_1_1(w: &mut FdtWriter) {
+        w.property_u32("#address-cells", 1).unwrap();
+        w.property_u32("#size-cells", 1).unwrap();
+    }
+
+    fn memory_32(w: &mut FdtWriter) {
+        node(w, "memory@80000000", |w| {
+            w.property_string("device_type", "memory").unwrap();
+            w.property_array_u32("reg", &[0x8000_0000, 0x1000_0000])
+                .unwrap();
+        });
+    }
+
+    fn pl011(w: &mut FdtWriter, base: u32, status: Option<&str>) {
+        node(w, &format!("uart@{base:x}"), |w| {
+            w.property_string_list(
+                "compatible",
+                vec!["arm,pl011".into(), "arm,primecell".into()],
+            )
+            .unwrap();
+            w.property_array_u32("reg", &[base, 0x1000]).unwrap();
+            if let Some(s) = status {
+                w.property_string("status", s).unwrap();
+            }
+        });
+    }
+
+    #[test]
+    fn honours_32_bit_root_cells_and_multiple_memory_ranges() {
+        let dtb = blob(&[], cells_1_1, |w| {
+            memory_32(w);
+            node(w, "memory@0", |w| {
+                w.property_string("device_type", "memory").unwrap();
+                w.property_array_u32("reg", &[0x0, 0x100_0000, 0x200_0000, 0x0, 0x300_0000, 0x10])
+                    .unwrap();
+            });
+        });
+        let info = parse_host(&dtb).unwrap();
+        // The zero-sized range is dropped.
+        assert_eq!(
+            info.memory,
+            vec![
+                Region::new(0x8000_0000, 0x1000_0000),
+                Region::new(0x0, 0x100_0000),
+                Region::new(0x300_0000, 0x10),
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_memory_is_an_error() {
+        let dtb = blob(&[], cells_1_1, |_| {});
+        let err = parse_host(&dtb).unwrap_err();
+        assert!(matches!(err, DtError::MissingNode(_)));
+        assert!(err.to_string().contains("/memory"));
+    }
+
+    #[test]
+    fn reg_length_must_match_parent_cells() {
+        let dtb = blob(&[], cells_1_1, |w| {
+            node(w, "memory@0", |w| {
+                w.property_string("device_type", "memory").unwrap();
+                w.property_array_u32("reg", &[0, 0x1000, 0x2000]).unwrap();
+            });
+        });
+        assert_eq!(
+            parse_host(&dtb),
+            Err(DtError::BadProperty {
+                node: "/memory@0".into(),
+                property: "reg",
+                reason: "length not a multiple of the parent's cell counts",
+            })
+        );
+    }
+
+    #[test]
+    fn cpus_use_their_own_address_cells_and_skip_cpu_map() {
+        let dtb = blob(&[], cells_1_1, |w| {
+            memory_32(w);
+            node(w, "cpus", |w| {
+                w.property_u32("#address-cells", 2).unwrap();
+                w.property_u32("#size-cells", 0).unwrap();
+                node(w, "cpu-map", |_| {});
+                node(w, "cpu@100000101", |w| {
+                    w.property_string("device_type", "cpu").unwrap();
+                    w.property_array_u32("reg", &[0x1, 0x0000_0101]).unwrap();
+                    w.property_string("enable-method", "spin-table").unwrap();
+                });
+                node(w, "cpu@0", |w| {
+                    w.property_string("device_type", "cpu").unwrap();
+                    w.property_array_u32("reg", &[0, 0]).unwrap();
+                    w.property_string("status", "disabled").unwrap();
+                });
+                node(w, "cpu@1", |w| {
+                    w.property_string("device_type", "cpu").unwrap();
+                    w.property_array_u32("reg", &[0, 1]).unwrap();
+                    w.property_string("status", "fail").unwrap();
+                });
+            });
+        });
+        let info = parse_host(&dtb).unwrap();
+        assert_eq!(
+            info.cpus,
+            vec![
+                Cpu {
+                    mpidr: 0x1_0000_0101,
+                    enable_method: Some("spin-table".into()),
+                },
+                Cpu {
+                    mpidr: 0,
+                    enable_method: None,
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn reserved_combines_memreserve_and_reserved_memory() {
+        let rsv = [FdtReserveEntry::new(0x8000_0000, 0x1000).unwrap()];
+        let dtb = blob(&rsv, cells_1_1, |w| {
+            memory_32(w);
+            node(w, "reserved-memory", |w| {
+                w.property_u32("#address-cells", 2).unwrap();
+                w.property_u32("#size-cells", 2).unwrap();
+                w.property_null("ranges").unwrap();
+                node(w, "tfa@8e000000", |w| {
+                    w.property_array_u64("reg", &[0x8e00_0000, 0x20_0000])
+                        .unwrap();
+                    w.property_null("no-map").unwrap();
+                });
+                node(w, "dynamic", |w| {
+                    w.property_u64("size", 0x10_0000).unwrap();
+                });
+                node(w, "off@90000000", |w| {
+                    w.property_array_u64("reg", &[0x9000_0000, 0x1000]).unwrap();
+                    w.property_string("status", "disabled").unwrap();
+                });
+            });
+        });
+        let info = parse_host(&dtb).unwrap();
+        assert_eq!(
+            info.reserved,
+            vec![
+                Region::new(0x8000_0000, 0x1000),
+                Region::new(0x8e00_0000, 0x20_0000)
+            ]
+        );
+    }
+
+    #[test]
+    fn stdout_path_alias_with_options_picks_that_uart() {
+        let dtb = blob(&[], cells_1_1, |w| {
+            memory_32(w);
+            pl011(w, 0x1c09_0000, None);
+            pl011(w, 0x1c0a_0000, None);
+            node(w, "aliases", |w| {
+                w.property_string("serial1", "/uart@1c0a0000").unwrap();
+            });
+            node(w, "chosen", |w| {
+                w.property_string("stdout-path", "serial1:115200n8")
+                    .unwrap();
+            });
+        });
+        let info = parse_host(&dtb).unwrap();
+        assert_eq!(info.uart, Some(Region::new(0x1c0a_0000, 0x1000)));
+    }
+
+    #[test]
+    fn uart_fallback_skips_disabled_secure_uart() {
+        let dtb = blob(&[], cells_1_1, |w| {
+            memory_32(w);
+            pl011(w, 0x0904_0000, Some("disabled"));
+            pl011(w, 0x0900_0000, Some("okay"));
+            node(w, "chosen", |w| {
+                w.property_string("stdout-path", "/nonexistent").unwrap();
+            });
+        });
+        let info = parse_host(&dtb).unwrap();
+        assert_eq!(info.uart, Some(Region::new(0x0900_0000, 0x1000)));
+    }
+
+    #[test]
+    fn initrd_accepts_32_bit_cells_and_checks_order() {
+        let with = |start: Option<u32>, end: Option<u32>| {
+            blob(&[], cells_1_1, |w| {
+                memory_32(w);
+                node(w, "chosen", |w| {
+                    if let Some(s) = start {
+                        w.property_u32("linux,initrd-start", s).unwrap();
+                    }
+                    if let Some(e) = end {
+                        w.property_u32("linux,initrd-end", e).unwrap();
+                    }
+                });
+            })
+        };
+        let info = parse_host(&with(Some(0x8400_0000), Some(0x8480_0000))).unwrap();
+        assert_eq!(info.initrd, Some(Region::new(0x8400_0000, 0x80_0000)));
+        assert!(matches!(
+            parse_host(&with(Some(0x8480_0000), Some(0x8400_0000))),
+            Err(DtError::BadProperty {
+                property: "linux,initrd-end",
+                ..
+            })
+        ));
+        assert_eq!(
+            parse_host(&with(Some(0x8400_0000), None)),
+            Err(DtError::MissingProperty {
+                node: "/chosen".into(),
+                property: "linux,initrd-end"
+            })
+        );
+    }
+
+    fn gic_and_timer(redist_regions: u32, reg: &[u32], timer_irqs: &[u32]) -> Vec<u8> {
+        blob(
+            &[],
+            |w| {
+                cells_1_1(w);
+                w.property_u32("interrupt-parent", 1).unwrap();
+            },
+            |w| {
+                memory_32(w);
+                node(w, "interrupt-controller@2f000000", |w| {
+                    w.property_string("compatible", "arm,gic-v3").unwrap();
+                    w.property_u32("#interrupt-cells", 3).unwrap();
+                    w.property_null("interrupt-controller").unwrap();
+                    w.property_u32("#redistributor-regions", redist_regions)
+                        .unwrap();
+                    w.property_array_u32("reg", reg).unwrap();
+                    w.property_phandle(1).unwrap();
+                });
+                node(w, "timer", |w| {
+                    w.property_string("compatible", "arm,armv8-timer").unwrap();
+                    w.property_array_u32("interrupts", timer_irqs).unwrap();
+                });
+            },
+        )
+    }
+
+    const FIVE_PPIS: [u32; 15] = [1, 13, 8, 1, 14, 8, 1, 11, 8, 1, 10, 8, 1, 12, 8];
+
+    #[test]
+    fn gic_with_two_redistributor_regions_and_gicc_frames() {
+        let reg = [
+            0x2f00_0000,
+            0x1_0000, // GICD
+            0x2f10_0000,
+            0x10_0000, // GICR region 0
+            0x2f30_0000,
+            0x4_0000, // GICR region 1
+            0x2c00_0000,
+            0x2000, // GICC (legacy), ignored
+        ];
+        let info = parse_host(&gic_and_timer(2, &reg, &FIVE_PPIS)).unwrap();
+        assert_eq!(
+            info.gic,
+            Some(GicV3 {
+                dist: Region::new(0x2f00_0000, 0x1_0000),
+                redist: vec![
+                    Region::new(0x2f10_0000, 0x10_0000),
+                    Region::new(0x2f30_0000, 0x4_0000)
+                ],
+            })
+        );
+        // Interrupt parent inherited from the root; fifth PPI 12 is the EL2 virtual timer.
+        assert_eq!(
+            info.timer,
+            Some(Timer {
+                secure_phys: 29,
+                nonsecure_phys: 30,
+                virt: 27,
+                hyp: 26,
+                hyp_virt: Some(28),
+            })
+        );
+        let err = parse_host(&gic_and_timer(2, &reg[..4], &FIVE_PPIS)).unwrap_err();
+        assert!(matches!(
+            err,
+            DtError::BadProperty {
+                property: "reg",
+                ..
+            }
+        ));
+        assert!(err.to_string().contains("/interrupt-controller@2f000000"));
+    }
+
+    #[test]
+    fn timer_rejects_spis_and_short_lists() {
+        let reg = [0x2f00_0000, 0x1_0000, 0x2f10_0000, 0x10_0000];
+        let mut spi = FIVE_PPIS;
+        spi[0] = 0;
+        assert!(matches!(
+            parse_host(&gic_and_timer(1, &reg, &spi)),
+            Err(DtError::BadProperty {
+                reason: "timer interrupt is an SPI, expected a PPI",
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse_host(&gic_and_timer(1, &reg, &FIVE_PPIS[..9])),
+            Err(DtError::BadProperty {
+                reason: "fewer than the 4 required timer interrupts",
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse_host(&gic_and_timer(1, &reg, &FIVE_PPIS[..10])),
+            Err(DtError::BadProperty {
+                reason: "length not a multiple of #interrupt-cells",
+                ..
+            })
+        ));
+    }
+}

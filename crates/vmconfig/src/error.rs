@@ -1,0 +1,128 @@
+//! Config errors that say where: file, VM (index and name) and field.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Which `[[vm]]` table an error is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VmRef {
+    /// Position in the file, from 0.
+    pub index: usize,
+    /// The VM's name, when it was readable.
+    pub name: Option<String>,
+}
+
+/// What is wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The file could not be read.
+    Io(String),
+    /// Not valid TOML.
+    Syntax(String),
+    /// A top-level key other than `vm`.
+    UnknownTopLevel,
+    /// No `[[vm]]` table.
+    NoVms,
+    /// A `[[vm]]` key this version does not know.
+    UnknownField,
+    /// A required field is absent.
+    MissingField,
+    /// The value has the wrong TOML type.
+    WrongType {
+        expected: &'static str,
+        found: &'static str,
+    },
+    /// The name is empty, too long or has a character outside [A-Za-z0-9_-].
+    BadName(String),
+    /// vcpus outside 1..=8.
+    VcpusOutOfRange(i64),
+    /// The memory value is not a size.
+    NotASize(String),
+    /// Memory below 16 MiB.
+    MemoryTooSmall(u64),
+    /// Memory not a multiple of 2 MiB.
+    MemoryMisaligned(u64),
+    /// A path field is empty.
+    EmptyPath,
+    /// The same name as an earlier VM.
+    DuplicateName { first: usize },
+    /// The kernel or initrd file does not exist (the resolved path).
+    FileNotFound(PathBuf),
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ErrorKind::Io(e) => write!(f, "cannot read: {e}"),
+            ErrorKind::Syntax(e) => write!(f, "TOML syntax error: {e}"),
+            ErrorKind::UnknownTopLevel => {
+                f.write_str("unknown top-level key (only [[vm]] tables are allowed)")
+            }
+            ErrorKind::NoVms => {
+                f.write_str("no [[vm]] table: the config must describe at least one VM")
+            }
+            ErrorKind::UnknownField => {
+                f.write_str("unknown field (known: name, vcpus, memory, kernel, initrd, cmdline)")
+            }
+            ErrorKind::MissingField => f.write_str("missing (required)"),
+            ErrorKind::WrongType { expected, found } => {
+                write!(f, "expected {expected}, found {found}")
+            }
+            ErrorKind::BadName(why) => f.write_str(why),
+            ErrorKind::VcpusOutOfRange(n) => {
+                write!(f, "{n} is out of range (1..={})", crate::MAX_VCPUS)
+            }
+            ErrorKind::NotASize(s) => {
+                write!(f, "{s:?} is not a size (use e.g. 256M or 1G)")
+            }
+            ErrorKind::MemoryTooSmall(n) => write!(f, "{n} bytes is less than the minimum 16M"),
+            ErrorKind::MemoryMisaligned(n) => {
+                write!(f, "{n} bytes is not a multiple of 2M")
+            }
+            ErrorKind::EmptyPath => f.write_str("path is empty"),
+            ErrorKind::DuplicateName { first } => {
+                write!(f, "duplicate name (already used by vm[{first}])")
+            }
+            ErrorKind::FileNotFound(p) => write!(f, "file not found: {}", p.display()),
+        }
+    }
+}
+
+/// A config error: `<file>: vm[<i>] ("<name>"): field `<field>`: <what>`, each
+/// part present when known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: Option<PathBuf>,
+    pub vm: Option<VmRef>,
+    pub field: Option<String>,
+    pub kind: ErrorKind,
+}
+
+impl ConfigError {
+    /// Records the file the error came from.
+    pub fn in_file(mut self, file: &std::path::Path) -> Self {
+        self.file = Some(file.to_path_buf());
+        self
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(file) = &self.file {
+            write!(f, "{}: ", file.display())?;
+        }
+        if let Some(vm) = &self.vm {
+            write!(f, "vm[{}]", vm.index)?;
+            if let Some(name) = &vm.name {
+                write!(f, " ({name:?})")?;
+            }
+            f.write_str(": ")?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, "field `{field}`: ")?;
+        }
+        write!(f, "{}", self.kind)
+    }
+}
+
+impl std::error::Error for ConfigError {}

@@ -1,0 +1,220 @@
+//! Config parsing: the happy path and one test per error.
+
+use std::path::{Path, PathBuf};
+
+use crate::{load, parse, ConfigError, ErrorKind};
+
+const GOOD: &str = r#"
+[[vm]]
+name = "testkit"
+vcpus = 2
+memory = "64M"
+kernel = "../../target/aerie/testkit.Image"
+cmdline = "bench"
+
+[[vm]]
+name = "linux"
+vcpus = 4
+memory = 1073741824
+kernel = "/abs/Image"
+initrd = "rootfs.cpio"
+"#;
+
+fn err(text: &str) -> ConfigError {
+    parse(text, Path::new("cfg")).unwrap_err()
+}
+
+/// A one-VM config with `line` replaced or added.
+fn vm_with(field: &str, line: Option<&str>) -> String {
+    let mut lines = vec![
+        "name = \"big\"",
+        "vcpus = 1",
+        "memory = \"64M\"",
+        "kernel = \"Image\"",
+    ];
+    lines.retain(|l| !l.starts_with(field));
+    lines.extend(line);
+    format!("[[vm]]\n{}\n", lines.join("\n"))
+}
+
+#[test]
+fn parses_good_config() {
+    let c = parse(GOOD, Path::new("tests/configs")).unwrap();
+    assert_eq!(c.vms.len(), 2);
+    let t = &c.vms[0];
+    assert_eq!(t.name, "testkit");
+    assert_eq!(t.vcpus, 2);
+    assert_eq!(t.memory, 64 << 20);
+    assert_eq!(
+        t.kernel,
+        PathBuf::from("tests/configs/../../target/aerie/testkit.Image")
+    );
+    assert_eq!(t.initrd, None);
+    assert_eq!(t.cmdline, "bench");
+    let l = &c.vms[1];
+    assert_eq!(l.memory, 1 << 30);
+    assert_eq!(l.kernel, PathBuf::from("/abs/Image"), "absolute paths stay");
+    assert_eq!(l.initrd, Some(PathBuf::from("tests/configs/rootfs.cpio")));
+    assert_eq!(l.cmdline, "");
+}
+
+#[test]
+fn bad_memory_message_names_file_vm_and_field() {
+    let dir = std::env::temp_dir().join(format!("aerie-vmconfig-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bad.toml");
+    std::fs::write(&file, vm_with("memory", Some("memory = \"12Q\""))).unwrap();
+    let e = load(&file).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: vm[0] (\"big\"): field `memory`: \"12Q\" is not a size (use e.g. 256M or 1G)",
+            file.display()
+        )
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn memory_limits() {
+    let e = err(&vm_with("memory", Some("memory = \"8M\"")));
+    assert_eq!(e.kind, ErrorKind::MemoryTooSmall(8 << 20));
+    assert_eq!(e.field.as_deref(), Some("memory"));
+    let e = err(&vm_with("memory", Some("memory = \"17M\"")));
+    assert_eq!(e.kind, ErrorKind::MemoryMisaligned(17 << 20));
+    let e = err(&vm_with("memory", Some("memory = -5")));
+    assert_eq!(e.kind, ErrorKind::NotASize("-5".into()));
+    let e = err(&vm_with("memory", Some("memory = 1.5")));
+    assert!(matches!(
+        e.kind,
+        ErrorKind::WrongType { found: "float", .. }
+    ));
+    // More than any machine has is still a valid config: the hypervisor refuses it.
+    let c = parse(&vm_with("memory", Some("memory = \"64G\"")), Path::new("")).unwrap();
+    assert_eq!(c.vms[0].memory, 64 << 30);
+}
+
+#[test]
+fn missing_fields_are_named() {
+    for field in ["vcpus", "memory", "kernel"] {
+        let e = err(&vm_with(field, None));
+        assert_eq!(e.field.as_deref(), Some(field));
+        assert_eq!(e.kind, ErrorKind::MissingField);
+        assert_eq!(
+            e.to_string(),
+            format!("vm[0] (\"big\"): field `{field}`: missing (required)")
+        );
+    }
+    let e = err(&vm_with("name", None));
+    assert_eq!(e.to_string(), "vm[0]: field `name`: missing (required)");
+}
+
+#[test]
+fn unknown_fields_rejected() {
+    let e = err(&vm_with("zzz", Some("cpus = 2")));
+    assert_eq!(e.field.as_deref(), Some("cpus"));
+    assert_eq!(e.kind, ErrorKind::UnknownField);
+    let e = err("vmm = 1\n[[vm]]\nname = \"a\"\n");
+    assert_eq!(e.field.as_deref(), Some("vmm"));
+    assert_eq!(e.kind, ErrorKind::UnknownTopLevel);
+}
+
+#[test]
+fn vcpus_range_and_type() {
+    let e = err(&vm_with("vcpus", Some("vcpus = 0")));
+    assert_eq!(e.kind, ErrorKind::VcpusOutOfRange(0));
+    let e = err(&vm_with("vcpus", Some("vcpus = 9")));
+    assert_eq!(e.kind, ErrorKind::VcpusOutOfRange(9));
+    assert!(parse(&vm_with("vcpus", Some("vcpus = 8")), Path::new("")).is_ok());
+    let e = err(&vm_with("vcpus", Some("vcpus = \"2\"")));
+    assert_eq!(
+        e.to_string(),
+        "vm[0] (\"big\"): field `vcpus`: expected an integer, found string"
+    );
+}
+
+#[test]
+fn bad_names_rejected() {
+    let e = err(&vm_with("name", Some("name = \"has space\"")));
+    assert_eq!(e.field.as_deref(), Some("name"));
+    assert!(matches!(e.kind, ErrorKind::BadName(_)));
+    assert!(
+        e.vm.unwrap().name.is_none(),
+        "a bad name is not echoed as the VM's name"
+    );
+    let long = format!("name = \"{}\"", "n".repeat(32));
+    assert!(matches!(
+        err(&vm_with("name", Some(&long))).kind,
+        ErrorKind::BadName(_)
+    ));
+}
+
+#[test]
+fn duplicate_names_rejected() {
+    let text = format!("{}{}", vm_with("zzz", None), vm_with("zzz", None));
+    let e = err(&text);
+    assert_eq!(e.kind, ErrorKind::DuplicateName { first: 0 });
+    assert_eq!(
+        e.to_string(),
+        "vm[1] (\"big\"): field `name`: duplicate name (already used by vm[0])"
+    );
+}
+
+#[test]
+fn no_vms_rejected() {
+    assert_eq!(err("").kind, ErrorKind::NoVms);
+    assert_eq!(err("vm = []").kind, ErrorKind::NoVms);
+    assert!(matches!(err("vm = 3").kind, ErrorKind::WrongType { .. }));
+}
+
+#[test]
+fn syntax_error_reported() {
+    assert!(matches!(err("[[vm]\nname=").kind, ErrorKind::Syntax(_)));
+}
+
+#[test]
+fn empty_kernel_path_rejected() {
+    let e = err(&vm_with("kernel", Some("kernel = \"\"")));
+    assert_eq!(
+        (e.field.as_deref(), e.kind),
+        (Some("kernel"), ErrorKind::EmptyPath)
+    );
+}
+
+#[test]
+fn check_files_names_field_and_resolved_path() {
+    let dir = std::env::temp_dir().join(format!("aerie-vmconfig-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("Image"), b"k").unwrap();
+    let file = dir.join("vm.toml");
+
+    std::fs::write(&file, vm_with("zzz", None)).unwrap();
+    load(&file).unwrap().check_files().unwrap();
+
+    std::fs::write(&file, vm_with("kernel", Some("kernel = \"nope/Image\""))).unwrap();
+    let e = load(&file).unwrap().check_files().unwrap_err();
+    assert_eq!(e.field.as_deref(), Some("kernel"));
+    assert_eq!(e.kind, ErrorKind::FileNotFound(dir.join("nope/Image")));
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: vm[0] (\"big\"): field `kernel`: file not found: {}",
+            file.display(),
+            dir.join("nope/Image").display()
+        )
+    );
+
+    std::fs::write(&file, vm_with("initrd", Some("initrd = \"missing.cpio\""))).unwrap();
+    let e = load(&file).unwrap().check_files().unwrap_err();
+    assert_eq!(e.field.as_deref(), Some("initrd"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn unreadable_file_reported() {
+    let e = load(Path::new("/nonexistent/aerie.toml")).unwrap_err();
+    assert!(matches!(e.kind, ErrorKind::Io(_)));
+    assert!(e
+        .to_string()
+        .starts_with("/nonexistent/aerie.toml: cannot read"));
+}

@@ -1,0 +1,92 @@
+//! testkit: a bare-metal AArch64 EL1 guest that runs a list of tests against the
+//! hypervisor it runs on (or plain QEMU), prints one line per test and powers
+//! the VM off. See README.md (next to Cargo.toml) for the output format.
+
+#![no_std]
+#![no_main]
+// Test results carry their message in a fixed inline buffer (`Detail`) because
+// the testkit has no allocator; the larger Err variant is deliberate.
+#![allow(clippy::result_large_err)]
+
+mod bench;
+mod bootargs;
+mod console;
+mod counter;
+mod detail;
+mod entry;
+mod exception;
+mod fdt;
+mod gic;
+mod guard;
+mod machine;
+mod psci;
+mod runner;
+mod secondary;
+mod sysreg;
+mod tests;
+mod vectors;
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use console::println;
+use machine::Machine;
+
+/// MPIDR affinity of the CPU that entered at `_start`.
+static BOOT_MPIDR: AtomicU64 = AtomicU64::new(0);
+
+pub fn is_boot_cpu() -> bool {
+    sysreg::mpidr_affinity() == BOOT_MPIDR.load(Ordering::SeqCst)
+}
+
+fn discover(dtb: usize) -> Machine {
+    if dtb == 0 {
+        return Machine::fallback();
+    }
+    // SAFETY: the boot protocol passes in x0 the address of a DTB in RAM that
+    // nobody writes while we run.
+    let parsed = unsafe { fdt::Fdt::from_addr(dtb) }.and_then(|fdt| Machine::from_fdt(&fdt));
+    parsed.unwrap_or_else(|e| {
+        println!("testkit: warning: ignoring DTB at {dtb:#x}: {e}");
+        Machine::fallback()
+    })
+}
+
+#[no_mangle]
+extern "C" fn testkit_main(dtb: usize) -> ! {
+    BOOT_MPIDR.store(sysreg::mpidr_affinity(), Ordering::SeqCst);
+    let machine = discover(dtb);
+    println!(
+        "testkit: start, {} vCPUs, bootargs \"{}\"",
+        machine.cpus, machine.bootargs
+    );
+    let options = bootargs::Options::parse(machine.bootargs);
+    if options.bench {
+        bench::run_all(options.bench_iters);
+    } else {
+        let (passed, failed) = runner::run_all(&machine);
+        println!("testkit: {passed} passed, {failed} failed");
+    }
+    psci::system_off()
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    if !is_boot_cpu() {
+        psci::cpu_off();
+        loop {
+            sysreg::wfe();
+        }
+    }
+    let (file, line) = info.location().map_or(("?", 0), |l| (l.file(), l.line()));
+    match runner::current_test() {
+        Some(name) => {
+            println!(
+                "testkit: FAIL {name}: panic at {file}:{line}: {}",
+                info.message()
+            );
+            guard::abandon(guard::CODE_PANICKED);
+        }
+        None => println!("testkit: panic at {file}:{line}: {}", info.message()),
+    }
+    psci::system_off()
+}

@@ -1,0 +1,76 @@
+//! The test list. Each test returns Ok(detail) for PASS (empty detail: none
+//! printed) or Err(what was expected and what happened) for FAIL.
+
+use crate::detail::Detail;
+use crate::machine::Machine;
+
+mod aborts;
+mod cpu_on;
+mod el0;
+mod id_regs;
+mod psci;
+mod smccc;
+mod uart;
+mod wfi;
+
+pub type TestResult = Result<Detail, Detail>;
+
+pub struct Test {
+    pub name: &'static str,
+    pub run: fn(&Machine) -> TestResult,
+}
+
+pub const TESTS: &[Test] = &[
+    Test {
+        name: "psci_version",
+        run: psci::psci_version,
+    },
+    Test {
+        name: "psci_features",
+        run: psci::psci_features,
+    },
+    Test {
+        name: "smccc_version",
+        run: smccc::smccc_version,
+    },
+    Test {
+        name: "hvc_unknown",
+        run: smccc::hvc_unknown,
+    },
+    Test {
+        name: "smc_psci_version",
+        run: smccc::smc_psci_version,
+    },
+    Test {
+        name: "cpu_on",
+        run: cpu_on::cpu_on,
+    },
+    Test {
+        name: "affinity_info",
+        run: psci::affinity_info,
+    },
+    Test {
+        name: "wfi_wakeup",
+        run: wfi::wfi_wakeup,
+    },
+    Test {
+        name: "uart_output",
+        run: uart::uart_output,
+    },
+    Test {
+        name: "unmapped_ipa_abort",
+        run: aborts::unmapped_ipa_abort,
+    },
+    Test {
+        name: "unknown_sysreg_undef",
+        run: aborts::unknown_sysreg_undef,
+    },
+    Test {
+        name: "id_registers",
+        run: id_regs::id_registers,
+    },
+    Test {
+        name: "el0_roundtrip",
+        run: el0::el0_roundtrip,
+    },
+];

@@ -1,0 +1,51 @@
+//! What this CPU is and what it has.
+
+use super::sysreg::read_sysreg;
+
+/// Identification and the features Aerie's choices depend on.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuInfo {
+    pub midr: u64,
+    pub vhe: bool,
+    pub fgt: bool,
+    /// ID_AA64MMFR0_EL1.PARange (0 = 32 bits ... 5 = 48 bits, 6 = 52 bits).
+    pub pa_range: u64,
+}
+
+impl CpuInfo {
+    pub fn read() -> Self {
+        let mmfr0 = read_sysreg!(id_aa64mmfr0_el1);
+        let mmfr1 = read_sysreg!(id_aa64mmfr1_el1);
+        CpuInfo {
+            midr: read_sysreg!(midr_el1),
+            vhe: (mmfr1 >> 8) & 0xf != 0,
+            fgt: (mmfr0 >> 56) & 0xf != 0,
+            pa_range: mmfr0 & 0xf,
+        }
+    }
+
+    /// A human name for the MIDR.
+    pub fn model(&self) -> &'static str {
+        let implementer = (self.midr >> 24) & 0xff;
+        let part = (self.midr >> 4) & 0xfff;
+        match (implementer, part) {
+            (0x41, 0xd03) => "Cortex-A53",
+            (0x41, 0xd07) => "Cortex-A57",
+            (0x41, 0xd08) => "Cortex-A72",
+            (0x41, 0xd0b) => "Cortex-A76",
+            (0x41, 0xd0c) => "Neoverse-N1",
+            (0x41, 0xd40) => "Neoverse-V1",
+            (0x41, 0xd49) => "Neoverse-N2",
+            // QEMU's "max" CPU uses the software-use implementer code.
+            (0x00, _) => "QEMU max",
+            _ => "unknown",
+        }
+    }
+}
+
+/// The physical counter (CNTPCT_EL0).
+#[inline]
+pub fn counter() -> u64 {
+    super::sysreg::isb();
+    read_sysreg!(cntpct_el0)
+}

@@ -1,0 +1,31 @@
+//! Everything that touches AArch64 system registers or holds assembly.
+//! The rest of Aerie reaches the hardware only through this module.
+
+pub mod context;
+pub mod cpu;
+pub mod el2;
+pub mod firmware;
+pub mod id_regs;
+pub mod sysreg;
+
+use crate::boot::{BOOT_STACK, BOOT_STACK_SIZE, BOOT_TABLES, BOOT_TABLES_SIZE};
+
+core::arch::global_asm!(
+    include_str!("entry.S"),
+    stack = sym BOOT_STACK,
+    stack_size = const BOOT_STACK_SIZE,
+    tables = sym BOOT_TABLES,
+    tables_size = const BOOT_TABLES_SIZE,
+    mair = const aerie_pagetable::MAIR_EL2_VALUE,
+    early = sym crate::boot::early_build_spaces,
+    main = sym crate::kernel_main,
+);
+
+core::arch::global_asm!(
+    include_str!("vectors.S"),
+    served = sym el2::SERVED_OWNERS,
+    exit = sym crate::vm::exit::aerie_exit,
+    fault = sym crate::panic::el2_exception,
+);
+
+core::arch::global_asm!(include_str!("fpsimd.S"));

@@ -1,0 +1,56 @@
+//! System register access. The only way the rest of Aerie reads or writes a
+//! system register is through these macros and the typed helpers in this
+//! module's siblings.
+
+/// Read a system register by name: `read_sysreg!(esr_el2)`.
+macro_rules! read_sysreg {
+    ($name:ident) => {{
+        let value: u64;
+        // SAFETY: reading a system register has no side effects on memory;
+        // every register named in Aerie is readable at EL2.
+        unsafe {
+            core::arch::asm!(concat!("mrs {}, ", stringify!($name)), out(reg) value,
+                options(nomem, nostack, preserves_flags));
+        }
+        value
+    }};
+}
+
+/// Write a system register by name: `write_sysreg!(vttbr_el2, value)`.
+/// Callers that change translation or exception routing follow with `isb()`.
+macro_rules! write_sysreg {
+    ($name:ident, $value:expr) => {{
+        let value: u64 = $value;
+        // SAFETY: the registers Aerie writes configure EL2 itself or hold a
+        // guest's EL1 state while that guest is not running at EL1; the
+        // caller is responsible for the configuration being valid.
+        unsafe {
+            core::arch::asm!(concat!("msr ", stringify!($name), ", {}"), in(reg) value,
+                options(nostack, preserves_flags));
+        }
+    }};
+}
+
+pub(crate) use read_sysreg;
+pub(crate) use write_sysreg;
+
+/// Instruction synchronisation barrier.
+#[inline(always)]
+pub fn isb() {
+    // SAFETY: a barrier has no effect beyond ordering.
+    unsafe { core::arch::asm!("isb", options(nostack, preserves_flags)) }
+}
+
+/// Full-system data synchronisation barrier.
+#[inline(always)]
+pub fn dsb_sy() {
+    // SAFETY: a barrier has no effect beyond ordering.
+    unsafe { core::arch::asm!("dsb sy", options(nostack, preserves_flags)) }
+}
+
+/// Wait for an event (or the event stream).
+#[inline(always)]
+pub fn wfe() {
+    // SAFETY: waits; no memory effects.
+    unsafe { core::arch::asm!("wfe", options(nomem, nostack, preserves_flags)) }
+}

@@ -1,0 +1,170 @@
+// EL2 exception vectors and the guest entry/exit paths.
+//
+// Exit paths, cheapest first:
+//  * HVC fast path: an SMCCC call whose owner Aerie serves nowhere (bit clear
+//    in SERVED_OWNERS) is answered NOT_SUPPORTED right here. It touches only
+//    x0 and x1, which it saves on the EL2 stack and restores (x0 becomes the
+//    result), and it changes no system register, so the guest sees exactly
+//    what the full path would have produced: x0 = -1, x1..x30 preserved, PC
+//    after the HVC (ELR_EL2 already points past an HVC).
+//  * Full exit: the guest's x0..x30, PC and PSTATE are stored in the current
+//    vCPU's register block (TPIDR_EL2 points at it) and Rust decides. Rust
+//    returns the block to enter next, which may belong to another vCPU.
+// The guest's EL1 system registers and FP/SIMD state stay live in the CPU on
+// every exit; they move only when the scheduler switches vCPUs (Rust, via
+// arch::aarch64::context), since EL2 code never touches them.
+
+.equ REGS_PC, 248
+.equ REGS_PSTATE, 256
+
+.macro lower_exit kind
+    stp     x0, x1, [sp, #-16]!
+    mov     x1, #\kind
+    b       lower_exit_common
+.endm
+
+.macro current_exception kind
+    sub     sp, sp, #(34 * 8)
+    stp     x0, x1, [sp, #0]
+    mov     x1, #\kind
+    b       current_exception_common
+.endm
+
+.section .text.vectors, "ax"
+.balign 2048
+.global el2_vectors
+el2_vectors:
+    // Current EL with SP_EL0: never used (EL2 runs on SP_EL2).
+    .balign 0x80
+    current_exception 0
+    .balign 0x80
+    current_exception 1
+    .balign 0x80
+    current_exception 2
+    .balign 0x80
+    current_exception 3
+    // Current EL with SP_ELx: faults in Aerie itself.
+    .balign 0x80
+    current_exception 0
+    .balign 0x80
+    current_exception 1
+    .balign 0x80
+    current_exception 2
+    .balign 0x80
+    current_exception 3
+    // Lower EL, AArch64: the guest.
+    .balign 0x80
+    stp     x0, x1, [sp, #-16]!
+    mrs     x0, esr_el2
+    lsr     x1, x0, #26
+    cmp     x1, #0x16               // EC = HVC from AArch64
+    b.ne    1f
+    ldr     x1, [sp]                // guest x0: the SMCCC function id
+    ubfx    x0, x1, #24, #6         // owner
+    adrp    x1, {served}
+    ldr     x1, [x1, :lo12:{served}]
+    lsr     x1, x1, x0
+    tbnz    x1, #0, 1f              // served: take the full path
+    mov     x0, #-1                 // SMCCC NOT_SUPPORTED
+    ldr     x1, [sp, #8]
+    add     sp, sp, #16
+    eret
+1:  mov     x1, #0
+    b       lower_exit_common
+    .balign 0x80
+    lower_exit 1
+    .balign 0x80
+    lower_exit 2
+    .balign 0x80
+    lower_exit 3
+    // Lower EL, AArch32: Aerie's guests are AArch64 only.
+    .balign 0x80
+    lower_exit 4
+    .balign 0x80
+    lower_exit 4
+    .balign 0x80
+    lower_exit 4
+    .balign 0x80
+    lower_exit 4
+
+// Guest x0/x1 are on the stack, x1 = exit kind.
+lower_exit_common:
+    mrs     x0, tpidr_el2
+    stp     x2, x3, [x0, #16]
+    stp     x4, x5, [x0, #32]
+    stp     x6, x7, [x0, #48]
+    stp     x8, x9, [x0, #64]
+    stp     x10, x11, [x0, #80]
+    stp     x12, x13, [x0, #96]
+    stp     x14, x15, [x0, #112]
+    stp     x16, x17, [x0, #128]
+    stp     x18, x19, [x0, #144]
+    stp     x20, x21, [x0, #160]
+    stp     x22, x23, [x0, #176]
+    stp     x24, x25, [x0, #192]
+    stp     x26, x27, [x0, #208]
+    stp     x28, x29, [x0, #224]
+    str     x30, [x0, #240]
+    ldp     x2, x3, [sp], #16
+    stp     x2, x3, [x0, #0]
+    mrs     x2, elr_el2
+    mrs     x3, spsr_el2
+    stp     x2, x3, [x0, #REGS_PC]
+    bl      {exit}
+    // x0: the register block of the vCPU to run next.
+guest_enter:
+    msr     tpidr_el2, x0
+    ldp     x2, x3, [x0, #REGS_PC]
+    msr     elr_el2, x2
+    msr     spsr_el2, x3
+    ldp     x2, x3, [x0, #16]
+    ldp     x4, x5, [x0, #32]
+    ldp     x6, x7, [x0, #48]
+    ldp     x8, x9, [x0, #64]
+    ldp     x10, x11, [x0, #80]
+    ldp     x12, x13, [x0, #96]
+    ldp     x14, x15, [x0, #112]
+    ldp     x16, x17, [x0, #128]
+    ldp     x18, x19, [x0, #144]
+    ldp     x20, x21, [x0, #160]
+    ldp     x22, x23, [x0, #176]
+    ldp     x24, x25, [x0, #192]
+    ldp     x26, x27, [x0, #208]
+    ldp     x28, x29, [x0, #224]
+    ldr     x30, [x0, #240]
+    ldp     x0, x1, [x0, #0]
+    eret
+
+// First entry into a guest: x0 = register block, x1 = top of the EL2 stack
+// (the Rust frames below are abandoned; every later exit starts afresh there).
+.global aerie_enter_guest
+aerie_enter_guest:
+    mov     sp, x1
+    b       guest_enter
+
+// An exception taken from EL2 itself: save a frame and let Rust report it.
+// Frame: x0..x30, ELR_EL2, SPSR_EL2, ESR_EL2 (34 words); x1 = kind.
+current_exception_common:
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    stp     x18, x19, [sp, #144]
+    stp     x20, x21, [sp, #160]
+    stp     x22, x23, [sp, #176]
+    stp     x24, x25, [sp, #192]
+    stp     x26, x27, [sp, #208]
+    stp     x28, x29, [sp, #224]
+    mrs     x2, elr_el2
+    stp     x30, x2, [sp, #240]
+    mrs     x2, spsr_el2
+    mrs     x3, esr_el2
+    stp     x2, x3, [sp, #256]
+    mov     x0, sp
+    bl      {fault}
+1:  wfe
+    b       1b

@@ -1,0 +1,4 @@
+//! Architecture support. Only this module touches system registers or holds
+//! assembly.
+
+pub mod aarch64;

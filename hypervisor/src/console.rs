@@ -1,0 +1,146 @@
+//! Aerie's console: its own log lines and the guests' output, on the host
+//! UART. With one VM its output passes straight through (an interactive shell
+//! needs that); with several, each VM's lines are prefixed `[name] `.
+
+use crate::drivers::pl011::Pl011;
+use core::fmt::{self, Write};
+use spin::Mutex;
+
+static CONSOLE: Mutex<Option<Pl011>> = Mutex::new(None);
+
+/// Start the console on the UART mapped at `va`.
+///
+/// # Safety
+/// `va` must map the host PL011, used by nothing else.
+pub unsafe fn init(va: u64) {
+    // SAFETY: per the contract.
+    *CONSOLE.lock() = Some(unsafe { Pl011::new(va) });
+}
+
+struct Writer<'a>(&'a mut Pl011);
+
+impl Write for Writer<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for b in s.bytes() {
+            if b == b'\n' {
+                self.0.put(b'\r');
+            }
+            self.0.put(b);
+        }
+        Ok(())
+    }
+}
+
+/// Print formatted text (no-op before the console exists).
+pub fn print(args: fmt::Arguments) {
+    if let Some(uart) = CONSOLE.lock().as_mut() {
+        let _ = Writer(uart).write_fmt(args);
+    }
+}
+
+/// Raw bytes from a guest.
+pub fn put_bytes(bytes: &[u8]) {
+    if let Some(uart) = CONSOLE.lock().as_mut() {
+        for &b in bytes {
+            uart.put(b);
+        }
+    }
+}
+
+/// For the panic path: take the console even if the panicking code held it.
+pub fn print_panic(args: fmt::Arguments) {
+    // SAFETY: we are stopping; whoever held the lock will never run again
+    // on this CPU, and other CPUs are not started.
+    unsafe { CONSOLE.force_unlock() };
+    print(args);
+}
+
+#[macro_export]
+macro_rules! println {
+    ($($arg:tt)*) => { $crate::console::print(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `log` output: `aerie: ` then the level for anything but info.
+struct Logger;
+
+impl log::Log for Logger {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &log::Record) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let level = match record.level() {
+            log::Level::Info => "",
+            log::Level::Error => "error: ",
+            log::Level::Warn => "warning: ",
+            log::Level::Debug => "debug: ",
+            log::Level::Trace => "trace: ",
+        };
+        print(format_args!("aerie: {level}{}\n", record.args()));
+    }
+
+    fn flush(&self) {}
+}
+
+static LOGGER: Logger = Logger;
+
+pub fn init_log(level: log::LevelFilter) {
+    let _ = log::set_logger(&LOGGER);
+    log::set_max_level(level);
+}
+
+/// Where a guest's console bytes go.
+pub struct GuestOutput {
+    prefix: Option<alloc::string::String>,
+    line: alloc::vec::Vec<u8>,
+}
+
+impl GuestOutput {
+    /// `prefixed`: several VMs share the console, so lines carry `[name] `.
+    pub fn new(name: &str, prefixed: bool) -> Self {
+        GuestOutput { prefix: prefixed.then(|| alloc::format!("[{name}] ")), line: alloc::vec::Vec::new() }
+    }
+
+    /// Emit what is buffered (used when the VM stops mid-line).
+    pub fn flush(&mut self) {
+        if let Some(prefix) = &self.prefix {
+            if !self.line.is_empty() {
+                self.line.push(b'\n');
+                emit_line(prefix, &self.line);
+                self.line.clear();
+            }
+        }
+    }
+}
+
+fn emit_line(prefix: &str, line: &[u8]) {
+    if let Some(uart) = CONSOLE.lock().as_mut() {
+        for &b in prefix.as_bytes().iter().chain(line) {
+            if b == b'\n' {
+                uart.put(b'\r');
+            }
+            uart.put(b);
+        }
+    }
+}
+
+impl aerie_vdev::ByteSink for GuestOutput {
+    fn write_byte(&mut self, b: u8) {
+        match &self.prefix {
+            None => put_bytes(&[b]),
+            Some(prefix) => {
+                if b == b'\r' {
+                    return;
+                }
+                self.line.push(b);
+                if b == b'\n' || self.line.len() >= 512 {
+                    emit_line(prefix, &self.line);
+                    self.line.clear();
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Drivers for the host devices Aerie itself uses.
+
+pub mod pl011;

@@ -1,0 +1,42 @@
+//! The host's PL011 UART, polled, transmit only (for now).
+
+const DR: usize = 0x000;
+const FR: usize = 0x018;
+const CR: usize = 0x030;
+const FR_TXFF: u32 = 1 << 5;
+const CR_UARTEN: u32 = 1 << 0;
+const CR_TXE: u32 = 1 << 8;
+const CR_RXE: u32 = 1 << 9;
+
+pub struct Pl011 {
+    base: usize,
+}
+
+impl Pl011 {
+    /// # Safety
+    /// `base` must be the virtual address of a mapped PL011's registers,
+    /// used by nobody else.
+    pub unsafe fn new(base: u64) -> Self {
+        let uart = Pl011 { base: base as usize };
+        // The firmware may have left it disabled; baud rate stays as set up.
+        uart.write(CR, CR_UARTEN | CR_TXE | CR_RXE);
+        uart
+    }
+
+    fn read(&self, offset: usize) -> u32 {
+        // SAFETY: `base` maps the UART's registers (see `new`).
+        unsafe { core::ptr::read_volatile((self.base + offset) as *const u32) }
+    }
+
+    fn write(&self, offset: usize, value: u32) {
+        // SAFETY: as for `read`.
+        unsafe { core::ptr::write_volatile((self.base + offset) as *mut u32, value) }
+    }
+
+    pub fn put(&mut self, byte: u8) {
+        while self.read(FR) & FR_TXFF != 0 {
+            core::hint::spin_loop();
+        }
+        self.write(DR, byte as u32);
+    }
+}

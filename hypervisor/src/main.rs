@@ -1,0 +1,166 @@
+//! Aerie: a type-1 hypervisor for 64-bit Arm, running at EL2.
+//!
+//! Boot order: `arch/aarch64/entry.S` (MMU off) → `boot::early_build_spaces`
+//! → the C4 trampoline → [`kernel_main`] at the link address.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+mod arch;
+mod boot;
+mod bootargs;
+mod console;
+mod drivers;
+mod mm;
+mod panic;
+mod sched;
+mod vm;
+
+use alloc::vec::Vec;
+use arch::aarch64::{cpu::CpuInfo, el2};
+use boot::BootRecord;
+use bootargs::{BootArgs, BootTest};
+use core::sync::atomic::Ordering;
+use mm::frames::Range;
+use mm::kernel_map::KernelSpace;
+use mm::layout::phys_to_virt;
+
+const MIB: u64 = 1 << 20;
+/// Heap added from the frame allocator once RAM is known.
+const HEAP_SIZE: u64 = 16 * MIB;
+
+extern "C" {
+    static __image_start: u8;
+    static __image_end: u8;
+}
+
+/// Rust entry, at the link address in the final space, on the boot stack.
+#[no_mangle]
+pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64, transitional: u64, final_root: u64) -> ! {
+    let record = BootRecord { dtb_pa, load_pa, link_va };
+    mm::heap::init_seed();
+
+    // The device tree, through the window the boot tables mapped.
+    let Some(dtb) = boot_dtb(&record) else { halt() };
+    let Ok(host) = aerie_dt::parse_host(dtb) else { halt() };
+    let Some(uart) = host.uart else { halt() };
+    let mut space = KernelSpace::new(final_root, record.delta());
+    let Ok(uart_va) = space.map_device(uart.base, uart.size) else { halt() };
+    // SAFETY: the host PL011 is mapped at uart_va and Aerie alone drives it.
+    unsafe { console::init(uart_va) };
+    panic::SEMIHOSTING.store(host.model.as_deref() == Some("linux,dummy-virt"), Ordering::Relaxed);
+    let args = BootArgs::parse(host.bootargs.as_deref().unwrap_or(""));
+    console::init_log(args.log);
+
+    log::debug!("boot: device tree at {dtb_pa:#x}; Aerie loaded at {load_pa:#x}, linked at {link_va:#x} (delta {:#x})", record.delta());
+    log::debug!("boot: TTBR0_EL2 <- transitional tables {transitional:#x} (image high, trampoline also at its load address); MMU on");
+    log::debug!("boot: branched by the delta into the high alias");
+    log::debug!("boot: TTBR0_EL2 <- final tables {final_root:#x}; identity alias gone; running at {:#x}", kernel_main as *const () as usize);
+
+    if args.test == BootTest::IdentityFault {
+        log::info!("boot-test: touching identity alias {load_pa:#x}");
+        // SAFETY: deliberately not safe: the read must fault (the final
+        // tables do not map the load address) and the EL2 fault handler
+        // reports it. If it did not fault, the value is merely read.
+        let value = unsafe { core::ptr::read_volatile(load_pa as *const u64) };
+        panic!("identity alias {load_pa:#x} is still mapped (read {value:#x})");
+    }
+
+    // RAM: the direct map, then frames for everything Aerie does not occupy.
+    let image_size = (&raw const __image_end) as u64 - (&raw const __image_start) as u64;
+    let ram: Vec<Range> = host.memory.iter().map(|r| Range { start: r.base, end: r.base + r.size }).collect();
+    for r in &ram {
+        if let Err(e) = space.map_ram(r.start, r.end - r.start) {
+            panic!("direct map of RAM {:#x}..{:#x}: {e}", r.start, r.end);
+        }
+    }
+    let mut busy = Vec::from([
+        Range { start: load_pa, end: load_pa + image_size },
+        Range { start: dtb_pa, end: dtb_pa + dtb.len() as u64 },
+    ]);
+    busy.extend(host.initrd.iter().chain(&host.reserved).map(|r| Range { start: r.base, end: r.base + r.size }));
+    mm::frames::init(&ram, &busy);
+    let heap = mm::frames::alloc(HEAP_SIZE).expect("memory for the kernel heap");
+    // SAFETY: fresh frames, mapped by the direct map, owned by the heap from now on.
+    unsafe { mm::heap::grow(phys_to_virt(heap), HEAP_SIZE) };
+
+    let cpu = CpuInfo::read();
+    let ram_total: u64 = ram.iter().map(|r| r.end - r.start).sum();
+    log::info!(
+        "Aerie {} on {} (MIDR {:#x}), {} CPUs, VHE: {}, FGT: {}, RAM {} MiB ({} MiB free)",
+        env!("CARGO_PKG_VERSION"),
+        cpu.model(),
+        cpu.midr,
+        host.cpus.len(),
+        if cpu.vhe { "yes" } else { "no" },
+        if cpu.fgt { "yes" } else { "no" },
+        ram_total / MIB,
+        mm::frames::total() / MIB
+    );
+
+    el2::init_guest_controls(cpu.pa_range);
+    el2::set_served_owners(aerie_firmware::served_owners());
+
+    let vms = create_vms(host.initrd);
+    if vms.is_empty() {
+        log::error!("no VM could be started");
+        arch::aarch64::firmware::exit_with_status(2, panic::SEMIHOSTING.load(Ordering::Relaxed));
+    }
+    let stack_top = boot::BOOT_STACK.0.get() as u64 + boot::BOOT_STACK_SIZE as u64;
+    sched::Machine::new(vms, stack_top).start()
+}
+
+/// The VMs of the boot module (QEMU's -initrd). A VM that cannot be built is
+/// reported and left out; the others run.
+fn create_vms(module: Option<aerie_dt::Region>) -> Vec<vm::Vm> {
+    let Some(module) = module else {
+        log::error!("no boot module (pass the VM images with -initrd; see `cargo xtask run`)");
+        return Vec::new();
+    };
+    // SAFETY: the boot module lies in RAM that the frame allocator was told
+    // is busy, so it is mapped (direct map), never reused, and lives forever.
+    let bytes: &'static [u8] = unsafe { core::slice::from_raw_parts(phys_to_virt(module.base) as *const u8, module.size as usize) };
+    let module = match aerie_bootmodule::BootModule::parse(bytes) {
+        Ok(m) => m,
+        Err(e) => {
+            log::error!("boot module: {e}");
+            return Vec::new();
+        }
+    };
+    let prefixed = module.vm_count() > 1;
+    let mut vms = Vec::new();
+    for i in 0..module.vm_count() {
+        match module.vm(i) {
+            Ok(image) => match vm::loader::create(vms.len(), image, prefixed) {
+                Ok(vm) => {
+                    log::info!("vm {}: {} vCPUs, {} MiB", vm.name, vm.vcpus.len(), image.memory / MIB);
+                    vms.push(vm);
+                }
+                Err(e) => log::error!("vm {}: refused: {e}", image.name),
+            },
+            Err(e) => log::error!("boot module: vm {i}: refused: {e}"),
+        }
+    }
+    vms
+}
+
+fn boot_dtb(record: &BootRecord) -> Option<&'static [u8]> {
+    if record.dtb_pa == 0 {
+        return None;
+    }
+    let va = record.dtb_va();
+    // SAFETY: the boot tables map the device tree read-only at the window
+    // (header first); it stays mapped and unchanged forever.
+    let header = unsafe { core::slice::from_raw_parts(va as *const u8, 8) };
+    let size = aerie_dt::total_size(header)?;
+    // SAFETY: as above, for the whole blob (the window covers totalsize).
+    Some(unsafe { core::slice::from_raw_parts(va as *const u8, size) })
+}
+
+/// Stop without a console: nothing can be reported.
+fn halt() -> ! {
+    loop {
+        arch::aarch64::sysreg::wfe();
+    }
+}

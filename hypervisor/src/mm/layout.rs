@@ -1,0 +1,23 @@
+//! Aerie's EL2 virtual address map (48-bit, TTBR0_EL2 only, E2H = 0).
+//!
+//! | range                      | what                                   |
+//! |----------------------------|----------------------------------------|
+//! | `[0, 2^39)`                | user worlds (C6), empty for now        |
+//! | `0x8000_0000_0000 + pa`    | direct map: RAM (normal) and devices   |
+//! | `0xffff_c000_0000`         | the image at its link address (linker.ld) |
+//! | `0xffff_e000_0000`         | the boot device tree, read-only        |
+//!
+//! Everything Aerie maps lies above 2^39, out of reach of the 39-bit EL1&0
+//! regime that user worlds will run in.
+
+/// Base of the direct map of physical memory.
+pub const DIRECT_MAP_VA: u64 = 0x8000_0000_0000;
+/// Where the boot device tree is mapped, and how big it may be.
+pub const DTB_WINDOW_VA: u64 = 0xffff_e000_0000;
+pub const DTB_WINDOW_SIZE: u64 = 2 << 20;
+
+/// The direct-map address of physical address `pa`.
+#[inline(always)]
+pub const fn phys_to_virt(pa: u64) -> u64 {
+    DIRECT_MAP_VA + pa
+}

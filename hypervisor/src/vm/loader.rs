@@ -1,0 +1,140 @@
+//! Building a VM from its boot-module record: memory, stage 2, and the
+//! guest's images laid out as the Linux arm64 boot protocol asks.
+//!
+//! Layout in guest RAM (base `RAM_BASE`):
+//! * kernel at `RAM_BASE + text_offset` (a 2 MiB-aligned base plus the
+//!   Image header's text_offset, as QEMU's loader does);
+//! * device tree in the last 2 MiB of RAM;
+//! * initrd right below the device tree, page aligned.
+
+use super::{GuestMemory, Vcpu, Vm, VcpuState, RAM_BASE, UART_BASE, UART_SIZE};
+use crate::console::GuestOutput;
+use crate::mm::{frames, stage2::Stage2};
+use aerie_bootmodule::arm64_image::parse_image_header;
+use aerie_bootmodule::VmImage;
+use aerie_dt::{GuestSpec, Region};
+use aerie_vdev::Pl011;
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::String;
+
+const MIB: u64 = 1 << 20;
+/// Guests get at most this many vCPUs (Aff0 only, and the GIC's 16-CPU SGI
+/// target lists later).
+pub const MAX_VCPUS: u32 = 8;
+
+/// Create VM number `index` from its record. Errors are reasons the VM is
+/// refused; the caller logs them and carries on with the other VMs.
+pub fn create(index: usize, image: VmImage<'static>, prefixed: bool) -> Result<Vm, String> {
+    if image.vcpus == 0 || image.vcpus > MAX_VCPUS {
+        return Err(format!("vcpus = {} (must be 1..={MAX_VCPUS})", image.vcpus));
+    }
+    if image.memory < 4 * MIB || image.memory % (2 * MIB) != 0 {
+        return Err(format!("memory = {} bytes (must be a multiple of 2 MiB, at least 4 MiB)", image.memory));
+    }
+    let pa = frames::alloc(image.memory).ok_or_else(|| {
+        format!("cannot allocate {} MiB of guest memory ({} MiB free at boot)", image.memory / MIB, frames::total() / MIB)
+    })?;
+    let memory = GuestMemory { pa, size: image.memory };
+    let mut stage2 = match Stage2::new() {
+        Ok(s) => s,
+        Err(e) => {
+            frames::free(pa, image.memory);
+            return Err(format!("stage-2 tables: {e}"));
+        }
+    };
+    if let Err(e) = stage2.map_ram(RAM_BASE, pa, image.memory) {
+        frames::free(pa, image.memory);
+        return Err(format!("stage-2 tables: {e}"));
+    }
+    let mut vm = Vm {
+        name: String::from(image.name),
+        vmid: (index + 1) as u16,
+        image,
+        vcpus: (0..image.vcpus as usize).map(|i| Box::new(Vcpu::new(i))).collect(),
+        uart: Pl011::new(),
+        output: GuestOutput::new(image.name, prefixed),
+        memory: Some(memory),
+        stage2: Some(stage2),
+        flush_tlb: true,
+    };
+    if let Err(e) = load(&mut vm) {
+        vm.stop("refused");
+        return Err(e);
+    }
+    Ok(vm)
+}
+
+/// Copy the images into guest RAM and put vCPU 0 at the kernel entry point
+/// (also used by PSCI SYSTEM_RESET).
+pub fn load(vm: &mut Vm) -> Result<(), String> {
+    let image = vm.image;
+    let memory = vm.memory.as_ref().ok_or("the VM has no memory")?;
+    let header = parse_image_header(image.kernel).map_err(|e| format!("kernel: {e}"))?;
+    let kernel_ipa = RAM_BASE + header.text_offset;
+    let kernel_end = kernel_ipa + header.image_size.max(image.kernel.len() as u64);
+    let ram_end = RAM_BASE + memory.size;
+    let dtb_ipa = ram_end - 2 * MIB;
+    let initrd = match image.initrd {
+        Some(bytes) => {
+            let start = (dtb_ipa - bytes.len() as u64) & !0xfff;
+            Some(Region::new(start, bytes.len() as u64))
+        }
+        None => None,
+    };
+    let lowest_above_kernel = initrd.map_or(dtb_ipa, |r| r.base);
+    if kernel_end > lowest_above_kernel {
+        return Err(format!(
+            "kernel ({} KiB) and initrd ({} KiB) do not fit in {} MiB of memory",
+            (kernel_end - kernel_ipa) / 1024,
+            image.initrd.map_or(0, |i| i.len()) / 1024,
+            memory.size / MIB
+        ));
+    }
+    let spec = GuestSpec {
+        memory: Region::new(RAM_BASE, memory.size),
+        cpus: image.vcpus,
+        bootargs: image.cmdline,
+        initrd,
+        uart: Region::new(UART_BASE, UART_SIZE),
+        gic: None,
+        timer: false,
+    };
+    let dtb = aerie_dt::build_guest(&spec).map_err(|e| format!("device tree: {e}"))?;
+    if dtb.len() as u64 > 2 * MIB {
+        return Err(String::from("device tree larger than 2 MiB"));
+    }
+
+    // Fresh RAM: nothing of a previous run (or another VM) shows through.
+    let ram = memory.host_va(RAM_BASE, memory.size).ok_or("guest memory")?;
+    // SAFETY: `ram` is this VM's memory in the direct map, `memory.size`
+    // bytes, owned by the VM; no vCPU of the VM is running now.
+    unsafe { core::ptr::write_bytes(ram as *mut u8, 0, memory.size as usize) };
+    copy_in(memory, kernel_ipa, image.kernel)?;
+    if let (Some(r), Some(bytes)) = (initrd, image.initrd) {
+        copy_in(memory, r.base, bytes)?;
+    }
+    copy_in(memory, dtb_ipa, &dtb)?;
+
+    for v in &mut vm.vcpus {
+        v.state = VcpuState::Off;
+    }
+    vm.vcpus[0].reset(kernel_ipa, dtb_ipa);
+    vm.flush_tlb = true;
+    log::debug!(
+        "vm {}: kernel at {kernel_ipa:#x}, device tree at {dtb_ipa:#x}{}",
+        vm.name,
+        initrd.map_or(String::new(), |r| format!(", initrd at {:#x}", r.base))
+    );
+    Ok(())
+}
+
+fn copy_in(memory: &GuestMemory, ipa: u64, bytes: &[u8]) -> Result<(), String> {
+    let dst = memory
+        .host_va(ipa, bytes.len() as u64)
+        .ok_or_else(|| format!("{} bytes at {ipa:#x} fall outside guest memory", bytes.len()))?;
+    // SAFETY: `dst` covers bytes.len() bytes of this VM's RAM (checked by
+    // host_va), which does not overlap the boot module the bytes come from.
+    unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), dst as *mut u8, bytes.len()) };
+    Ok(())
+}

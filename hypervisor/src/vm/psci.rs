@@ -1,0 +1,99 @@
+//! SMCCC and PSCI calls from a guest, served against its VM.
+
+use super::exit::Outcome;
+use super::{loader, Vm, VcpuState};
+use aerie_firmware::{AffinityState, CallResult, PsciError, PsciPlatform, Suspended};
+
+/// What a PSCI call did beyond its return value.
+enum Effect {
+    None,
+    /// The calling vCPU powered off, or another one powered on: reschedule.
+    Yield,
+    SystemOff,
+    SystemReset,
+}
+
+struct VmPsci<'a> {
+    vm: &'a mut Vm,
+    caller: usize,
+    effect: Effect,
+}
+
+impl PsciPlatform for VmPsci<'_> {
+    fn cpu_on(&mut self, target_mpidr: u64, entry: u64, context_id: u64) -> Result<(), PsciError> {
+        let target = self
+            .vm
+            .vcpus
+            .iter_mut()
+            .find(|v| v.mpidr() == target_mpidr)
+            .ok_or(PsciError::InvalidParameters)?;
+        if target.state != VcpuState::Off {
+            return Err(PsciError::AlreadyOn);
+        }
+        if self.vm.memory.as_ref().and_then(|m| m.host_va(entry, 4)).is_none() {
+            return Err(PsciError::InvalidAddress);
+        }
+        target.reset(entry, context_id);
+        self.effect = Effect::Yield;
+        Ok(())
+    }
+
+    fn cpu_off(&mut self) {
+        self.vm.vcpus[self.caller].state = VcpuState::Off;
+        self.effect = Effect::Yield;
+    }
+
+    fn affinity_info(&self, target_mpidr: u64, lowest_level: u64) -> Result<AffinityState, PsciError> {
+        if lowest_level != 0 {
+            return Err(PsciError::InvalidParameters);
+        }
+        let target = self.vm.vcpus.iter().find(|v| v.mpidr() == target_mpidr).ok_or(PsciError::InvalidParameters)?;
+        Ok(match target.state {
+            VcpuState::Off => AffinityState::Off,
+            _ => AffinityState::On,
+        })
+    }
+
+    fn cpu_suspend(&mut self, _power_state: u32, _entry: u64, _context_id: u64) -> Result<Suspended, PsciError> {
+        // Standby semantics: return as if woken at once, which PSCI permits
+        // for every state. (No idle states are published in the device tree.)
+        self.effect = Effect::Yield;
+        Ok(Suspended::Returned)
+    }
+
+    fn system_off(&mut self) {
+        self.effect = Effect::SystemOff;
+    }
+
+    fn system_reset(&mut self) {
+        self.effect = Effect::SystemReset;
+    }
+}
+
+/// Serve the HVC/SMC the vCPU `caller` just made (PC already past it).
+pub fn call(vm: &mut Vm, caller: usize) -> Outcome {
+    let r = &vm.vcpus[caller].regs.x;
+    let args = [r[0], r[1], r[2], r[3]];
+    let mut platform = VmPsci { vm, caller, effect: Effect::None };
+    let result = aerie_firmware::handle_call(args, &mut platform);
+    let effect = platform.effect;
+    if let CallResult::Return(values) = result {
+        vm.vcpus[caller].regs.x[..4].copy_from_slice(&values);
+    }
+    match effect {
+        Effect::None => Outcome::Resume,
+        Effect::Yield => Outcome::Reschedule,
+        Effect::SystemOff => {
+            vm.stop("powered off (PSCI SYSTEM_OFF)");
+            Outcome::Reschedule
+        }
+        Effect::SystemReset => {
+            log::info!("vm {}: reset (PSCI SYSTEM_RESET)", vm.name);
+            if let Err(e) = loader::load(vm) {
+                log::error!("vm {}: reload failed: {e}", vm.name);
+                vm.stop("stopped");
+            }
+            Outcome::Reschedule
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! `cargo xtask bench`: trap costs in guest instructions, exact under
+//! `-icount shift=0` (each instruction advances virtual time by 1 ns).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Map, Value};
+
+use crate::cmd::step;
+use crate::output::{self, BenchLine};
+use crate::paths;
+use crate::qemu::{QemuOptions, Status};
+use crate::run::{self, Guest, PrepareError};
+
+const CPUS: [&str; 2] = ["cortex-a72", "max"];
+/// Table rows, in order; any other benchmark the testkit reports follows them.
+const BENCHES: [&str; 5] = [
+    "nop",
+    "hvc_null",
+    "smc_psci_version",
+    "mmio_uart_read",
+    "sysreg_trap",
+];
+/// The loop overhead every other benchmark also pays.
+const BASELINE: &str = "nop";
+/// Targets on cortex-a72, in instructions per iteration net of the nop baseline
+/// (the cost of the trap itself, not of the loop around it).
+const TARGETS: [(&str, f64); 2] = [("hvc_null", 60.0), ("mmio_uart_read", 150.0)];
+const TARGET_CPU: &str = "cortex-a72";
+const TIMEOUT_SECS: u64 = 300;
+
+/// Results for one CPU model, by benchmark name.
+type CpuResults = BTreeMap<String, BenchLine>;
+
+fn run_cpu(cpu: &str) -> Result<CpuResults> {
+    let guest = Guest::Testkit {
+        cmdline: "bench".into(),
+    };
+    let bootmodule = run::prepare(&guest, true).map_err(|e| match e {
+        PrepareError::Config(m) => anyhow::anyhow!(m),
+        PrepareError::Other(e) => e,
+    })?;
+    let opts = QemuOptions {
+        cpu: cpu.into(),
+        smp: 2,
+        log: "warn".into(),
+        append: String::new(),
+        icount: true,
+        bootmodule,
+    };
+    let log = paths::bench_dir().join(format!("{cpu}.log"));
+    step(format!("bench: {cpu} (log {})", paths::show(&log)));
+    let outcome = run::run_quiet(&opts, Duration::from_secs(TIMEOUT_SECS), &log)?;
+    match outcome.status {
+        Status::Exited(0) => {}
+        Status::TimedOut => bail!(
+            "{cpu}: timeout after {TIMEOUT_SECS} s (log {})",
+            paths::show(&log)
+        ),
+        other => bail!("{cpu}: QEMU {other:?} (log {})", paths::show(&log)),
+    }
+    // A benchmark that could not run says `bench: FAIL <name>: <why>`.
+    for line in outcome.output.lines().filter(|l| l.contains("bench: FAIL")) {
+        step(format!("bench: {cpu}: {}", line.trim_end_matches('\r')));
+    }
+    if !output::bench_done(&outcome.output) {
+        bail!("{cpu}: no `bench: done` line (log {})", paths::show(&log));
+    }
+    Ok(output::bench_lines(&outcome.output)
+        .into_iter()
+        .map(|b| (b.name.clone(), b))
+        .collect())
+}
+
+/// Instructions per iteration of `bench` on `cpu`, if measured.
+fn ipi(results: &BTreeMap<String, CpuResults>, cpu: &str, bench: &str) -> Option<f64> {
+    Some(results.get(cpu)?.get(bench)?.instructions_per_iter())
+}
+
+/// Net of the nop baseline on the target CPU.
+fn net(results: &BTreeMap<String, CpuResults>, bench: &str) -> Option<f64> {
+    Some(ipi(results, TARGET_CPU, bench)? - ipi(results, TARGET_CPU, BASELINE)?)
+}
+
+/// Row names: the known ones, then any extra the testkit reported.
+fn rows(results: &BTreeMap<String, CpuResults>) -> Vec<String> {
+    let mut rows: Vec<String> = BENCHES.iter().map(|s| s.to_string()).collect();
+    for r in results.values() {
+        for name in r.keys() {
+            if !rows.contains(name) {
+                rows.push(name.clone());
+            }
+        }
+    }
+    rows
+}
+
+fn table(results: &BTreeMap<String, CpuResults>) -> String {
+    let cell = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
+    let mut s = format!("{:<18}", "benchmark");
+    for cpu in CPUS {
+        s.push_str(&format!("{cpu:>12}"));
+    }
+    s.push_str(&format!("{:>10}  target (net a72)\n", "net a72"));
+    for bench in rows(results) {
+        s.push_str(&format!("{bench:<18}"));
+        for cpu in CPUS {
+            s.push_str(&format!("{:>12}", cell(ipi(results, cpu, &bench))));
+        }
+        s.push_str(&format!("{:>10}", cell(net(results, &bench))));
+        if let Some((_, max)) = TARGETS.iter().find(|(b, _)| *b == bench) {
+            let mark = match net(results, &bench) {
+                Some(v) if v <= *max => "ok",
+                Some(_) => "OVER",
+                None => "not measured",
+            };
+            s.push_str(&format!("  <= {max:.0} {mark}"));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+fn json(results: &BTreeMap<String, CpuResults>) -> Value {
+    let mut per_cpu = Map::new();
+    for (cpu, r) in results {
+        let mut m = Map::new();
+        for (name, b) in r {
+            m.insert(
+                name.clone(),
+                json!({
+                    "instructions_per_iter": b.instructions_per_iter(),
+                    "ticks": b.ticks,
+                    "iters": b.iters,
+                    "freq_hz": b.freq,
+                }),
+            );
+        }
+        per_cpu.insert(cpu.clone(), Value::Object(m));
+    }
+    let mut targets = Map::new();
+    for (bench, max) in TARGETS {
+        let value = net(results, bench);
+        targets.insert(
+            bench.into(),
+            json!({
+                "cpu": TARGET_CPU,
+                "metric": "instructions_per_iter minus nop",
+                "max": max,
+                "value": value,
+                "ok": value.map(|v| v <= max),
+            }),
+        );
+    }
+    json!({ "icount_shift": 0, "results": per_cpu, "targets": targets })
+}
+
+/// `cargo xtask bench`; returns the exit code.
+pub fn main() -> i32 {
+    match bench() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
+
+fn bench() -> Result<i32> {
+    crate::setup::setup()?;
+    crate::build::build()?;
+    let mut results = BTreeMap::new();
+    let mut code = 0;
+    for cpu in CPUS {
+        match run_cpu(cpu) {
+            Ok(r) => {
+                results.insert(cpu.to_string(), r);
+            }
+            Err(e) => {
+                eprintln!("error: bench: {e:#}");
+                code = 1;
+            }
+        }
+    }
+    print!("{}", table(&results));
+    let out = paths::bench_dir().join("results.json");
+    std::fs::create_dir_all(paths::bench_dir())?;
+    std::fs::write(&out, serde_json::to_string_pretty(&json(&results))? + "\n")
+        .with_context(|| format!("writing {}", out.display()))?;
+    step(format!("bench: wrote {}", paths::show(&out)));
+    Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> BTreeMap<String, CpuResults> {
+        // freq 1 GHz makes ticks = instructions.
+        let line = |name: &str, ticks| BenchLine {
+            name: name.into(),
+            iters: 10,
+            ticks,
+            freq: 1_000_000_000,
+        };
+        let a72: CpuResults = [
+            line("nop", 30),
+            line("hvc_null", 630),
+            line("mmio_uart_read", 1600),
+        ]
+        .into_iter()
+        .map(|b| (b.name.clone(), b))
+        .collect();
+        let max: CpuResults = [line("nop", 20), line("extra", 5)]
+            .into_iter()
+            .map(|b| (b.name.clone(), b))
+            .collect();
+        [("cortex-a72".to_string(), a72), ("max".to_string(), max)].into()
+    }
+
+    #[test]
+    fn table_values_net_and_marks() {
+        let t = table(&sample());
+        let row = |name: &str| t.lines().find(|l| l.starts_with(name)).unwrap().to_string();
+        // hvc_null: 63.0 gross, 60.0 net of the 3.0 nop: at the target.
+        assert!(
+            row("hvc_null").contains("63.0") && row("hvc_null").contains("60.0  <= 60 ok"),
+            "{t}"
+        );
+        // mmio_uart_read: 160.0 gross, 157.0 net: over 150.
+        assert!(row("mmio_uart_read").contains("157.0  <= 150 OVER"), "{t}");
+        assert!(
+            row("nop").contains("3.0") && row("nop").contains("2.0"),
+            "{t}"
+        );
+        assert!(row("sysreg_trap").contains('-'), "{t}");
+        assert!(row("extra").contains("0.5"), "{t}");
+    }
+
+    #[test]
+    fn json_shape() {
+        let j = json(&sample());
+        assert_eq!(j["icount_shift"], 0);
+        assert_eq!(
+            j["results"]["cortex-a72"]["hvc_null"]["instructions_per_iter"],
+            63.0
+        );
+        assert_eq!(j["results"]["cortex-a72"]["hvc_null"]["ticks"], 630);
+        assert_eq!(j["results"]["max"]["nop"]["freq_hz"], 1_000_000_000u64);
+        assert_eq!(j["targets"]["hvc_null"]["ok"], true);
+        assert_eq!(j["targets"]["mmio_uart_read"]["ok"], false);
+        assert_eq!(j["targets"]["mmio_uart_read"]["value"], 157.0);
+    }
+}

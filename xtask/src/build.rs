@@ -1,0 +1,89 @@
+//! `cargo xtask build`: the hypervisor and the testkit, as flat arm64 Images.
+
+use std::path::Path;
+
+use aerie_bootmodule::arm64_image::parse_image_header;
+use anyhow::{bail, Context, Result};
+
+use crate::cmd::{self, step};
+use crate::elf_image::elf_to_image;
+use crate::paths::{self, TARGET};
+
+/// One aarch64 binary to build: its own cargo workspace, ELF name and Image.
+struct Binary {
+    dir: &'static str,
+    elf: &'static str,
+    image: fn() -> std::path::PathBuf,
+}
+
+const BINARIES: [Binary; 2] = [
+    Binary {
+        dir: "hypervisor",
+        elf: "aerie",
+        image: paths::hypervisor_image,
+    },
+    Binary {
+        dir: "guests/testkit",
+        elf: "testkit",
+        image: paths::testkit_image,
+    },
+];
+
+/// Builds everything QEMU needs. Always release: benchmarks and test timing
+/// depend on it, and the debug build would only be used by mistake.
+pub fn build() -> Result<()> {
+    for b in &BINARIES {
+        build_binary(b)?;
+    }
+    Ok(())
+}
+
+fn build_binary(b: &Binary) -> Result<()> {
+    if !cmd::has_manifest(b.dir) {
+        bail!("{}/Cargo.toml does not exist: nothing to build", b.dir);
+    }
+    step(format!("build {} (release)", b.dir));
+    let target_dir = paths::target_dir();
+    // Target and target dir are normally set by the crate's .cargo/config.toml;
+    // passing them too keeps the output where xtask expects it regardless.
+    cmd::run(&mut cmd::cargo(
+        b.dir,
+        &[
+            "build",
+            "--release",
+            "--target",
+            TARGET,
+            "--target-dir",
+            &target_dir.to_string_lossy(),
+        ],
+    ))?;
+    let elf = paths::release_elf(b.elf);
+    let image = (b.image)();
+    write_image(&elf, &image)
+}
+
+/// Converts `elf` to a flat Image at `image` and checks its arm64 header.
+pub fn write_image(elf: &Path, image: &Path) -> Result<()> {
+    let bytes = std::fs::read(elf).with_context(|| format!("reading {}", paths::show(elf)))?;
+    let flat = elf_to_image(&bytes).with_context(|| format!("converting {}", paths::show(elf)))?;
+    let header = parse_image_header(&flat).map_err(|e| {
+        anyhow::anyhow!(
+            "{} does not begin with an arm64 Image header: {e}. The entry code must start \
+             with the 64-byte Linux Image header (see Linux Documentation/arch/arm64/booting.rst) \
+             so QEMU loads it as a kernel",
+            paths::show(elf)
+        )
+    })?;
+    if let Some(dir) = image.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(image, &flat).with_context(|| format!("writing {}", image.display()))?;
+    step(format!(
+        "{} -> {} ({} bytes, image_size {:#x})",
+        paths::show(elf),
+        paths::show(image),
+        flat.len(),
+        header.image_size
+    ));
+    Ok(())
+}

@@ -1,0 +1,213 @@
+//! Reading what Aerie and its guests printed. Every matcher works on whole lines
+//! (serial output may carry `\r`), anywhere in the line, so a prefix added by
+//! the hypervisor's console (e.g. `[vm testkit] `) does not matter.
+
+/// Lines without trailing `\r`.
+fn lines(output: &str) -> impl Iterator<Item = &str> {
+    output.lines().map(|l| l.trim_end_matches('\r'))
+}
+
+/// Parses a leading unsigned decimal number, returning it and the rest.
+fn number(s: &str) -> Option<(u64, &str)> {
+    let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    Some((s[..end].parse().ok()?, &s[end..]))
+}
+
+/// Parses a leading `0x<hex>`.
+fn hex(s: &str) -> Option<u64> {
+    let s = s.strip_prefix("0x")?;
+    let end = s.find(|c: char| !c.is_ascii_hexdigit()).unwrap_or(s.len());
+    u64::from_str_radix(&s[..end], 16).ok()
+}
+
+/// The testkit's summary `testkit: <P> passed, <F> failed` (the last one).
+pub fn testkit_result(output: &str) -> Option<(u64, u64)> {
+    lines(output)
+        .filter_map(|l| {
+            let rest = &l[l.find("testkit: ")? + "testkit: ".len()..];
+            let (passed, rest) = number(rest)?;
+            let rest = rest.strip_prefix(" passed, ")?;
+            let (failed, rest) = number(rest)?;
+            rest.starts_with(" failed").then_some((passed, failed))
+        })
+        .last()
+}
+
+/// Whether Aerie reported a panic (`aerie: panic`).
+pub fn has_panic(output: &str) -> bool {
+    lines(output).any(|l| l.contains("aerie: panic"))
+}
+
+/// The address from `boot-test: touching identity alias 0x<hex>`.
+pub fn identity_alias(output: &str) -> Option<u64> {
+    const KEY: &str = "boot-test: touching identity alias ";
+    lines(output).find_map(|l| hex(&l[l.find(KEY)? + KEY.len()..]))
+}
+
+/// FAR from a line with `EL2 synchronous exception` and `FAR=0x<hex>`.
+pub fn el2_fault_far(output: &str) -> Option<u64> {
+    lines(output)
+        .filter(|l| l.contains("EL2 synchronous exception"))
+        .find_map(|l| hex(&l[l.find("FAR=")? + "FAR=".len()..]))
+}
+
+/// Whether Aerie refused VM `name` (`aerie: vm <name>: refused: ...` or a line
+/// with `vm <name>` and `cannot`).
+pub fn vm_refused(output: &str, name: &str) -> bool {
+    let vm = format!("vm {name}");
+    lines(output).any(|l| {
+        l.find(&vm).is_some_and(|at| {
+            // `vm huge` but not `vm huger`.
+            let after = l[at + vm.len()..].chars().next();
+            !after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        }) && (l.contains("refused") || l.contains("cannot"))
+    })
+}
+
+/// One `bench: name=<name> iters=<N> ticks=<T> freq=<Hz>` line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BenchLine {
+    pub name: String,
+    pub iters: u64,
+    pub ticks: u64,
+    pub freq: u64,
+}
+
+impl BenchLine {
+    /// Instructions per iteration: with `-icount shift=0` one instruction is 1 ns
+    /// of virtual time, so T ticks at `freq` Hz are T * 1e9 / freq instructions.
+    pub fn instructions_per_iter(&self) -> f64 {
+        self.ticks as f64 * (1e9 / self.freq as f64) / self.iters as f64
+    }
+}
+
+/// Every well-formed bench line, in order.
+pub fn bench_lines(output: &str) -> Vec<BenchLine> {
+    lines(output)
+        .filter_map(|l| {
+            let rest = &l[l.find("bench: name=")? + "bench: ".len()..];
+            let (mut name, mut iters, mut ticks, mut freq) = (None, None, None, None);
+            for kv in rest.split_whitespace() {
+                let (k, v) = kv.split_once('=')?;
+                match k {
+                    "name" => name = Some(v.to_string()),
+                    "iters" => iters = v.parse().ok(),
+                    "ticks" => ticks = v.parse().ok(),
+                    "freq" => freq = v.parse().ok(),
+                    _ => {}
+                }
+            }
+            let line = BenchLine {
+                name: name?,
+                iters: iters?,
+                ticks: ticks?,
+                freq: freq?,
+            };
+            (line.iters > 0 && line.freq > 0).then_some(line)
+        })
+        .collect()
+}
+
+/// Whether the testkit finished its benchmarks (`bench: done`).
+pub fn bench_done(output: &str) -> bool {
+    lines(output).any(|l| l.contains("bench: done"))
+}
+
+/// `test result: ok. X passed; Y failed; ...` lines of `cargo test`, summed.
+pub fn cargo_test_counts(output: &str) -> (u64, u64) {
+    lines(output)
+        .filter_map(|l| {
+            let rest = &l[l.find("test result: ")?..];
+            let rest = &rest[rest.find(". ")? + 2..];
+            let (passed, rest) = number(rest)?;
+            let rest = rest.strip_prefix(" passed; ")?;
+            let (failed, _) = number(rest)?;
+            Some((passed, failed))
+        })
+        .fold((0, 0), |(p, f), (p2, f2)| (p + p2, f + f2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn testkit_summary() {
+        let out = "aerie: booting\r\n[vm testkit] testkit: 13 passed, 0 failed\r\naerie: vm testkit: exited\r\n";
+        assert_eq!(testkit_result(out), Some((13, 0)));
+        assert_eq!(
+            testkit_result("testkit: 12 passed, 3 failed\n"),
+            Some((12, 3))
+        );
+        assert_eq!(testkit_result("testkit: passed all\n"), None);
+        assert_eq!(testkit_result("testkit: 5 passed\n"), None);
+        // The last summary wins.
+        assert_eq!(
+            testkit_result("testkit: 1 passed, 0 failed\ntestkit: 2 passed, 1 failed\n"),
+            Some((2, 1))
+        );
+    }
+
+    #[test]
+    fn panic_line() {
+        assert!(has_panic("x\naerie: panic at src/main.rs:3: oops\n"));
+        assert!(!has_panic("aerie: no panic here? it says pan ic\n"));
+    }
+
+    #[test]
+    fn identity_fault_lines() {
+        let out = "boot-test: touching identity alias 0x40080000\r\n\
+                   aerie: EL2 synchronous exception: EC=0x25 ESR=0x96000006 FAR=0x40080000 ELR=0xffff...\r\n";
+        assert_eq!(identity_alias(out), Some(0x4008_0000));
+        assert_eq!(el2_fault_far(out), Some(0x4008_0000));
+        assert_eq!(el2_fault_far("FAR=0x10 without the words\n"), None);
+        assert_eq!(
+            identity_alias("boot-test: touching identity alias zz\n"),
+            None
+        );
+    }
+
+    #[test]
+    fn refused_vm() {
+        assert!(vm_refused(
+            "aerie: vm huge: refused: needs 64 GiB, 960 MiB free\n",
+            "huge"
+        ));
+        assert!(vm_refused("aerie: vm huge cannot be placed\n", "huge"));
+        assert!(!vm_refused("aerie: vm huge: started\n", "huge"));
+        assert!(!vm_refused("aerie: vm huger: refused\n", "huge"));
+    }
+
+    #[test]
+    fn bench_parsing_and_arithmetic() {
+        let out = "bench: name=hvc_null iters=1000 ticks=3125 freq=62500000\r\n\
+                   bench: name=broken iters=x ticks=1 freq=1\n\
+                   bench: done\n";
+        let b = bench_lines(out);
+        assert_eq!(
+            b,
+            vec![BenchLine {
+                name: "hvc_null".into(),
+                iters: 1000,
+                ticks: 3125,
+                freq: 62_500_000
+            }]
+        );
+        // 3125 ticks at 62.5 MHz = 50 us = 50000 instructions, / 1000 iterations.
+        assert!((b[0].instructions_per_iter() - 50.0).abs() < 1e-9);
+        assert!(bench_done(out));
+        assert!(!bench_done("bench: name=x"));
+    }
+
+    #[test]
+    fn cargo_test_summary() {
+        let out = "test result: ok. 21 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.07s\n\
+                   test result: FAILED. 3 passed; 2 failed; 0 ignored\n\
+                   test result: ok. 0 passed; 0 failed; 0 ignored\n";
+        assert_eq!(cargo_test_counts(out), (24, 2));
+        assert_eq!(
+            cargo_test_counts("error[E0308]: mismatched types\n"),
+            (0, 0)
+        );
+    }
+}

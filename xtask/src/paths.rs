@@ -1,0 +1,57 @@
+//! Where things live, all absolute so commands work from any directory.
+
+use std::path::{Path, PathBuf};
+
+/// Target triple of everything that runs on the (virtual) Arm machine.
+pub const TARGET: &str = "aarch64-unknown-none-softfloat";
+
+/// The repository root (the parent of `xtask/`).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the repository root")
+        .to_path_buf()
+}
+
+/// `target/`, shared by the host workspace, the hypervisor and the testkit.
+pub fn target_dir() -> PathBuf {
+    root().join("target")
+}
+
+/// Flat Images and boot modules: `target/aerie/`.
+pub fn aerie_dir() -> PathBuf {
+    target_dir().join("aerie")
+}
+
+/// Release ELF of an aarch64 crate.
+pub fn release_elf(name: &str) -> PathBuf {
+    target_dir().join(TARGET).join("release").join(name)
+}
+
+/// The hypervisor Image QEMU boots.
+pub fn hypervisor_image() -> PathBuf {
+    aerie_dir().join("aerie.Image")
+}
+
+/// The testkit guest Image.
+pub fn testkit_image() -> PathBuf {
+    aerie_dir().join("testkit.Image")
+}
+
+/// Integration test logs: `target/test-logs/`.
+pub fn test_logs_dir() -> PathBuf {
+    target_dir().join("test-logs")
+}
+
+/// Benchmark output: `target/bench/`.
+pub fn bench_dir() -> PathBuf {
+    target_dir().join("bench")
+}
+
+/// `path` relative to the root for messages, or as is when outside it.
+pub fn show(path: &Path) -> String {
+    path.strip_prefix(root())
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}

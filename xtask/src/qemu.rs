@@ -1,0 +1,236 @@
+//! Starting Aerie under QEMU, with the console echoed live and/or captured, and
+//! an optional timeout.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::paths;
+
+/// What varies between QEMU runs.
+#[derive(Clone, Debug)]
+pub struct QemuOptions {
+    /// `-cpu`: `cortex-a72` (no VHE, no FGT) or `max`.
+    pub cpu: String,
+    /// `-smp`: physical CPUs of the virtual machine Aerie runs on.
+    pub smp: u32,
+    /// `aerie.log=` level.
+    pub log: String,
+    /// Extra Aerie command-line arguments.
+    pub append: String,
+    /// `-icount shift=0`: one instruction = 1 ns of virtual time (benchmarks).
+    pub icount: bool,
+    /// The boot module, passed as `-initrd`.
+    pub bootmodule: PathBuf,
+}
+
+/// Whether the console is shown while QEMU runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Console {
+    /// Echo output live; pass a terminal stdin through so the user can type.
+    Live,
+    /// Capture only (integration tests, benchmarks).
+    Quiet,
+}
+
+/// How QEMU ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Exited(i32),
+    /// Killed by a signal other than ours.
+    Signalled,
+    /// We killed it when the timeout expired.
+    TimedOut,
+}
+
+/// A finished QEMU run.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub status: Status,
+    /// stdout and stderr, interleaved as they arrived.
+    pub output: String,
+    pub elapsed: Duration,
+}
+
+/// The full QEMU command line. `interactive` selects `-nographic` (serial and
+/// monitor multiplexed on the terminal, Ctrl-A x quits) over a plain
+/// serial-on-stdio setup for runs without a terminal.
+pub fn command(opts: &QemuOptions, interactive: bool) -> Command {
+    let mut c = Command::new("qemu-system-aarch64");
+    c.args(["-M", "virt,virtualization=on,gic-version=3"])
+        .args(["-cpu", &opts.cpu])
+        .args(["-smp", &opts.smp.to_string()])
+        .args(["-m", "1G"])
+        // No default NIC: Aerie has no use for it, and its option ROM
+        // (efi-virtio.rom) is not installed with --no-install-recommends.
+        .args(["-nic", "none"]);
+    if interactive {
+        c.arg("-nographic");
+    } else {
+        c.args(["-display", "none", "-serial", "stdio", "-monitor", "none"]);
+    }
+    c.arg("-no-reboot")
+        .arg("-kernel")
+        .arg(paths::hypervisor_image())
+        .arg("-initrd")
+        .arg(&opts.bootmodule);
+    let mut append = format!("aerie.log={}", opts.log);
+    if !opts.append.is_empty() {
+        append.push(' ');
+        append.push_str(&opts.append);
+    }
+    c.args(["-append", &append])
+        .args(["-semihosting-config", "enable=on,target=native"]);
+    if opts.icount {
+        c.args(["-icount", "shift=0"]);
+    }
+    c
+}
+
+/// Copies `from` into the shared buffer (and to `echo`, if any) until EOF.
+fn pump(
+    mut from: impl Read + Send + 'static,
+    sink: Arc<Mutex<Vec<u8>>>,
+    mut echo: Option<Box<dyn Write + Send>>,
+) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        loop {
+            match from.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if let Some(out) = echo.as_mut() {
+                        // The console is best effort: a closed stdout must not stop capture.
+                        let _ = out.write_all(&buf[..n]).and_then(|()| out.flush());
+                    }
+                    sink.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .extend_from_slice(&buf[..n]);
+                }
+            }
+        }
+    })
+}
+
+/// Asks QEMU to quit (SIGTERM lets it restore the terminal), then kills it.
+fn stop(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Runs QEMU to completion (or until `timeout`), returning its status and output.
+pub fn run(opts: &QemuOptions, timeout: Option<Duration>, console: Console) -> Result<Outcome> {
+    let interactive = console == Console::Live && std::io::stdin().is_terminal();
+    let mut cmd = command(opts, interactive);
+    cmd.stdin(if interactive {
+        Stdio::inherit()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let start = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot start {}", crate::cmd::describe(&cmd)))?;
+
+    let sink = Arc::new(Mutex::new(Vec::new()));
+    let live = console == Console::Live;
+    let readers = [
+        pump(
+            child.stdout.take().expect("stdout is piped"),
+            sink.clone(),
+            live.then(|| Box::new(std::io::stdout()) as Box<dyn Write + Send>),
+        ),
+        pump(
+            child.stderr.take().expect("stderr is piped"),
+            sink.clone(),
+            live.then(|| Box::new(std::io::stderr()) as Box<dyn Write + Send>),
+        ),
+    ];
+
+    let status = loop {
+        if let Some(st) = child.try_wait().context("waiting for QEMU")? {
+            break match st.code() {
+                Some(code) => Status::Exited(code),
+                None => Status::Signalled,
+            };
+        }
+        if timeout.is_some_and(|t| start.elapsed() >= t) {
+            stop(&mut child);
+            break Status::TimedOut;
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    for r in readers {
+        let _ = r.join();
+    }
+    let output =
+        String::from_utf8_lossy(&sink.lock().unwrap_or_else(|p| p.into_inner())).into_owned();
+    Ok(Outcome {
+        status,
+        output,
+        elapsed: start.elapsed(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(c: &Command) -> Vec<String> {
+        c.get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn command_line_has_the_documented_shape() {
+        let opts = QemuOptions {
+            cpu: "cortex-a72".into(),
+            smp: 2,
+            log: "info".into(),
+            append: "aerie.test=identity-fault".into(),
+            icount: true,
+            bootmodule: "/tmp/x.bootmodule".into(),
+        };
+        let a = args(&command(&opts, false)).join(" ");
+        assert!(
+            a.starts_with("-M virt,virtualization=on,gic-version=3 -cpu cortex-a72 -smp 2 -m 1G"),
+            "{a}"
+        );
+        assert!(
+            a.contains("-display none -serial stdio -monitor none -no-reboot"),
+            "{a}"
+        );
+        assert!(a.contains("-initrd /tmp/x.bootmodule"), "{a}");
+        assert!(a.contains("-append aerie.log=info aerie.test=identity-fault -semihosting-config enable=on,target=native"), "{a}");
+        assert!(a.ends_with("-icount shift=0"), "{a}");
+
+        let plain = QemuOptions {
+            append: String::new(),
+            icount: false,
+            ..opts
+        };
+        let a = args(&command(&plain, true));
+        assert!(a.contains(&"-nographic".to_string()));
+        assert!(!a.contains(&"-icount".to_string()));
+        let i = a.iter().position(|x| x == "-append").unwrap();
+        assert_eq!(a[i + 1], "aerie.log=info");
+    }
+}

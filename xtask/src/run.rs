@@ -1,0 +1,463 @@
+//! `cargo xtask run`: boot Aerie in QEMU with a set of VMs and judge the run.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use aerie_bootmodule::VmImage;
+use aerie_vmconfig::{Config, VmConfig};
+use anyhow::{bail, Context, Result};
+
+use crate::cmd::step;
+use crate::output;
+use crate::paths;
+use crate::qemu::{self, Console, Outcome, QemuOptions, Status};
+
+/// Exit status when the timeout expires (as timeout(1)).
+pub const EXIT_TIMEOUT: i32 = 124;
+/// Exit status for a bad config or bad arguments, before QEMU starts.
+pub const EXIT_USAGE: i32 = 2;
+
+/// Which VMs to boot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Guest {
+    /// The testkit alone, with this guest command line (`bench` runs benchmarks).
+    Testkit { cmdline: String },
+    /// VMs from a config file.
+    Config(PathBuf),
+}
+
+/// `cargo xtask run` options.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunArgs {
+    pub guest: Guest,
+    pub cpu: String,
+    pub smp: u32,
+    pub timeout: Option<u64>,
+    pub log: String,
+    pub append: String,
+    pub icount: bool,
+    /// Skip setup and build (use the Images already in target/aerie).
+    pub no_build: bool,
+}
+
+impl Default for RunArgs {
+    fn default() -> Self {
+        RunArgs {
+            // A later issue makes a Linux VM the default.
+            guest: Guest::Testkit {
+                cmdline: String::new(),
+            },
+            cpu: "cortex-a72".into(),
+            smp: 2,
+            timeout: None,
+            log: "info".into(),
+            append: String::new(),
+            icount: false,
+            no_build: false,
+        }
+    }
+}
+
+pub const USAGE: &str = "usage: cargo xtask run [--guest testkit | --config FILE] [--cpu cortex-a72|max] \
+[--smp N] [--timeout SECS] [--log debug|info|warn] [--append \"aerie args\"] [--icount] [--no-build]";
+
+/// Parses `run`'s flags.
+pub fn parse_args(args: &[String]) -> Result<RunArgs, String> {
+    let mut r = RunArgs::default();
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let mut value = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        match flag.as_str() {
+            "--guest" => match value()?.as_str() {
+                "testkit" => {
+                    r.guest = Guest::Testkit {
+                        cmdline: String::new(),
+                    }
+                }
+                other => return Err(format!("--guest {other}: unknown guest (known: testkit)")),
+            },
+            "--config" => r.guest = Guest::Config(value()?.into()),
+            "--cpu" => {
+                let cpu = value()?;
+                if !["cortex-a72", "max"].contains(&cpu.as_str()) {
+                    return Err(format!("--cpu {cpu}: use cortex-a72 or max"));
+                }
+                r.cpu = cpu;
+            }
+            "--smp" => {
+                let v = value()?;
+                r.smp = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=8).contains(n))
+                    .ok_or(format!("--smp {v}: expected 1..=8"))?;
+            }
+            "--timeout" => {
+                let v = value()?;
+                r.timeout = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or(format!("--timeout {v}: expected seconds > 0"))?,
+                );
+            }
+            "--log" => {
+                let level = value()?;
+                if !["debug", "info", "warn"].contains(&level.as_str()) {
+                    return Err(format!("--log {level}: use debug, info or warn"));
+                }
+                r.log = level;
+            }
+            "--append" => r.append = value()?,
+            "--icount" => r.icount = true,
+            "--no-build" => r.no_build = true,
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(r)
+}
+
+/// Why a run could not start.
+pub enum PrepareError {
+    /// The config (or an image it names) is bad: exit 2, QEMU never starts.
+    Config(String),
+    /// Anything else (setup or build failed, I/O).
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for PrepareError {
+    fn from(e: anyhow::Error) -> Self {
+        PrepareError::Other(e)
+    }
+}
+
+/// The one-VM config `--guest testkit` stands for.
+pub fn testkit_config(cmdline: &str) -> Config {
+    Config {
+        source: None,
+        vms: vec![VmConfig {
+            name: "testkit".into(),
+            vcpus: 2,
+            memory: 64 << 20,
+            kernel: paths::testkit_image(),
+            initrd: None,
+            cmdline: cmdline.into(),
+        }],
+    }
+}
+
+/// Loads the VMs, builds (unless `no_build`), checks the image files and writes
+/// the boot module; returns its path.
+pub fn prepare(guest: &Guest, no_build: bool) -> Result<PathBuf, PrepareError> {
+    let (config, stem) = match guest {
+        Guest::Testkit { cmdline } if cmdline.is_empty() => {
+            (testkit_config(""), "testkit".to_string())
+        }
+        Guest::Testkit { cmdline } => (
+            testkit_config(cmdline),
+            format!("testkit-{}", cmdline.replace(' ', "_")),
+        ),
+        Guest::Config(path) => {
+            let config =
+                aerie_vmconfig::load(path).map_err(|e| PrepareError::Config(e.to_string()))?;
+            let stem = path
+                .file_stem()
+                .map_or("config".into(), |s| s.to_string_lossy().into_owned());
+            (config, stem)
+        }
+    };
+    if !no_build {
+        crate::setup::setup()?;
+        crate::build::build()?;
+    }
+    config
+        .check_files()
+        .map_err(|e| PrepareError::Config(e.to_string()))?;
+    require(&paths::hypervisor_image())?;
+    let out = paths::aerie_dir().join(format!("{stem}.bootmodule"));
+    write_bootmodule(&config.vms, &out)?;
+    Ok(out)
+}
+
+/// Reads every VM's files and writes the boot module to `out`.
+pub fn write_bootmodule(vms: &[VmConfig], out: &Path) -> Result<()> {
+    let read = |p: &Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
+    let mut files = Vec::new();
+    for vm in vms {
+        let kernel = read(&vm.kernel)?;
+        let initrd = vm.initrd.as_deref().map(read).transpose()?;
+        files.push((kernel, initrd));
+    }
+    let images: Vec<VmImage> = vms
+        .iter()
+        .zip(&files)
+        .map(|(vm, (kernel, initrd))| VmImage {
+            name: &vm.name,
+            vcpus: vm.vcpus,
+            memory: vm.memory,
+            kernel,
+            initrd: initrd.as_deref(),
+            cmdline: &vm.cmdline,
+        })
+        .collect();
+    let bytes = aerie_bootmodule::write(&images);
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(out, &bytes).with_context(|| format!("writing {}", out.display()))?;
+    step(format!(
+        "boot module {} ({} VM{}, {} bytes)",
+        paths::show(out),
+        vms.len(),
+        if vms.len() == 1 { "" } else { "s" },
+        bytes.len()
+    ));
+    Ok(())
+}
+
+/// The judgement on one run: exit code for `cargo xtask run` and one line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    pub code: i32,
+    pub message: String,
+}
+
+/// Judges a finished run. `expect_testkit`: a `testkit: P passed, 0 failed` line
+/// is required for success.
+pub fn judge(outcome: &Outcome, timeout_secs: Option<u64>, expect_testkit: bool) -> Verdict {
+    let qemu = match outcome.status {
+        Status::Exited(c) => format!("QEMU exit {c}"),
+        Status::Signalled => "QEMU killed by a signal".into(),
+        Status::TimedOut => format!("timeout after {} s", timeout_secs.unwrap_or(0)),
+    };
+    let testkit = output::testkit_result(&outcome.output);
+    let summary = match testkit {
+        Some((p, f)) => format!("testkit {p} passed, {f} failed; {qemu}"),
+        None if expect_testkit => format!("no testkit summary; {qemu}"),
+        None => qemu,
+    };
+    let fail = |code, why: &str| Verdict {
+        code,
+        message: format!("FAIL ({why}): {summary}"),
+    };
+    match outcome.status {
+        Status::TimedOut => return fail(EXIT_TIMEOUT, "timeout"),
+        Status::Signalled => return fail(1, "QEMU killed"),
+        Status::Exited(c) if c != 0 => {
+            let why = if output::has_panic(&outcome.output) {
+                "aerie panic"
+            } else {
+                "QEMU exit status"
+            };
+            return fail(c, why);
+        }
+        Status::Exited(_) => {}
+    }
+    if output::has_panic(&outcome.output) {
+        return fail(1, "aerie panic");
+    }
+    if expect_testkit {
+        match testkit {
+            Some((_, 0)) => {}
+            Some(_) => return fail(1, "testkit failures"),
+            None => return fail(1, "testkit did not report"),
+        }
+    }
+    Verdict {
+        code: 0,
+        message: format!("PASS: {summary}"),
+    }
+}
+
+/// `cargo xtask run ARGS`; returns the process exit code.
+pub fn main(args: &[String]) -> i32 {
+    let args = match parse_args(args) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}\n{USAGE}");
+            return EXIT_USAGE;
+        }
+    };
+    let bootmodule = match prepare(&args.guest, args.no_build) {
+        Ok(p) => p,
+        Err(PrepareError::Config(msg)) => {
+            eprintln!("error: {msg}");
+            return EXIT_USAGE;
+        }
+        Err(PrepareError::Other(e)) => {
+            eprintln!("error: {e:#}");
+            return 1;
+        }
+    };
+    let opts = QemuOptions {
+        cpu: args.cpu.clone(),
+        smp: args.smp,
+        log: args.log.clone(),
+        append: args.append.clone(),
+        icount: args.icount,
+        bootmodule,
+    };
+    step(format!(
+        "run: QEMU -cpu {} -smp {} (Ctrl-A x quits)",
+        opts.cpu, opts.smp
+    ));
+    let outcome = match qemu::run(&opts, args.timeout.map(Duration::from_secs), Console::Live) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return 1;
+        }
+    };
+    if outcome.status == Status::TimedOut {
+        println!("xtask: timeout after {} s", args.timeout.unwrap_or(0));
+    }
+    let expect_testkit = matches!(args.guest, Guest::Testkit { .. });
+    let verdict = judge(&outcome, args.timeout, expect_testkit);
+    step(format!("run: {}", verdict.message));
+    verdict.code
+}
+
+/// Runs QEMU quietly for tests and benchmarks, saving the output to `log`.
+pub fn run_quiet(opts: &QemuOptions, timeout: Duration, log: &Path) -> Result<Outcome> {
+    let outcome = qemu::run(opts, Some(timeout), Console::Quiet)?;
+    if let Some(dir) = log.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut text = format!("$ {}\n", crate::cmd::describe(&qemu::command(opts, false)));
+    text.push_str(&outcome.output);
+    text.push_str(&format!(
+        "\n[xtask: {:?} after {:.1} s]\n",
+        outcome.status,
+        outcome.elapsed.as_secs_f64()
+    ));
+    std::fs::write(log, text).with_context(|| format!("writing {}", log.display()))?;
+    Ok(outcome)
+}
+
+/// Fails unless `path` exists (used before QEMU runs that need an Image).
+pub fn require(path: &Path) -> Result<()> {
+    if !path.is_file() {
+        bail!("{} is missing (run `cargo xtask build`)", paths::show(path));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(args: &[&str]) -> Vec<String> {
+        args.iter().map(|a| a.to_string()).collect()
+    }
+
+    fn outcome(status: Status, output: &str) -> Outcome {
+        Outcome {
+            status,
+            output: output.into(),
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn defaults_and_flags() {
+        assert_eq!(parse_args(&[]).unwrap(), RunArgs::default());
+        let r = parse_args(&s(&[
+            "--config",
+            "a.toml",
+            "--cpu",
+            "max",
+            "--smp",
+            "4",
+            "--timeout",
+            "30",
+            "--log",
+            "debug",
+            "--append",
+            "aerie.test=identity-fault",
+            "--icount",
+        ]))
+        .unwrap();
+        assert_eq!(r.guest, Guest::Config("a.toml".into()));
+        assert_eq!((r.cpu.as_str(), r.smp, r.timeout), ("max", 4, Some(30)));
+        assert_eq!(
+            (r.log.as_str(), r.append.as_str(), r.icount),
+            ("debug", "aerie.test=identity-fault", true)
+        );
+    }
+
+    #[test]
+    fn bad_flags() {
+        for bad in [
+            &["--cpu", "a53"][..],
+            &["--smp", "0"],
+            &["--smp"],
+            &["--timeout", "-1"],
+            &["--log", "trace"],
+            &["--guest", "linux"],
+            &["--frobnicate"],
+        ] {
+            assert!(parse_args(&s(bad)).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn verdicts() {
+        let pass = "testkit: 13 passed, 0 failed\n";
+        assert_eq!(judge(&outcome(Status::Exited(0), pass), None, true).code, 0);
+        assert_eq!(
+            judge(&outcome(Status::Exited(0), "hello\n"), None, false).code,
+            0
+        );
+        // Missing summary, failures, panics, exit codes and timeouts all fail.
+        assert_eq!(
+            judge(&outcome(Status::Exited(0), "hello\n"), None, true).code,
+            1
+        );
+        assert_eq!(
+            judge(
+                &outcome(Status::Exited(0), "testkit: 12 passed, 1 failed\n"),
+                None,
+                true
+            )
+            .code,
+            1
+        );
+        assert_eq!(
+            judge(
+                &outcome(Status::Exited(0), "aerie: panic at x\n"),
+                None,
+                false
+            )
+            .code,
+            1
+        );
+        assert_eq!(judge(&outcome(Status::Exited(3), pass), None, true).code, 3);
+        let t = judge(&outcome(Status::TimedOut, pass), Some(5), true);
+        assert_eq!(t.code, 124);
+        assert!(t.message.contains("timeout after 5 s"), "{}", t.message);
+    }
+
+    #[test]
+    fn bootmodule_round_trips_through_the_parser() {
+        let dir = std::env::temp_dir().join(format!("xtask-bm-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let kernel = dir.join("k");
+        std::fs::write(&kernel, b"kernel bytes").unwrap();
+        let mut cfg = testkit_config("bench");
+        cfg.vms[0].kernel = kernel;
+        let out = dir.join("x.bootmodule");
+        write_bootmodule(&cfg.vms, &out).unwrap();
+        let bytes = std::fs::read(&out).unwrap();
+        let m = aerie_bootmodule::BootModule::parse(&bytes).unwrap();
+        let vm = m.vm(0).unwrap();
+        assert_eq!(
+            (vm.name, vm.vcpus, vm.memory, vm.kernel, vm.cmdline),
+            ("testkit", 2, 64 << 20, &b"kernel bytes"[..], "bench")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,179 @@
+//! Provisioning: make sure the tools the build and the tests need are present.
+//! Each step checks first and installs only what is missing, so running this at
+//! the start of every command costs a couple of process spawns. Nothing here asks
+//! questions: CI has no terminal.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+use crate::cmd::{self, step};
+use crate::paths::TARGET;
+
+/// One provisioning step.
+struct Step {
+    /// What it provides, as printed: `xtask: <name>: already present`.
+    name: &'static str,
+    present: fn() -> Result<bool>,
+    install: fn() -> Result<()>,
+}
+
+/// In order. Later issues append steps (e.g. arm64 guest packages).
+const STEPS: &[Step] = &[
+    Step {
+        name: "rust target aarch64-unknown-none-softfloat",
+        present: rust_target_present,
+        install: install_rust_target,
+    },
+    Step {
+        name: "qemu-system-aarch64 >= 10",
+        present: qemu_present,
+        install: install_qemu,
+    },
+];
+
+/// Runs every step; fails at the first that cannot be satisfied.
+pub fn setup() -> Result<()> {
+    for s in STEPS {
+        if (s.present)()? {
+            step(format!("{}: already present", s.name));
+            continue;
+        }
+        step(format!("{}: installing ...", s.name));
+        (s.install)().with_context(|| format!("setup step `{}`", s.name))?;
+        if !(s.present)()? {
+            bail!("setup step `{}`: still missing after installing", s.name);
+        }
+        step(format!("{}: installed", s.name));
+    }
+    Ok(())
+}
+
+fn rust_target_present() -> Result<bool> {
+    // rustup knows best; without rustup, look in the sysroot.
+    if let Ok(out) = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+    {
+        if out.status.success() {
+            return Ok(String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .any(|l| l.trim() == TARGET));
+        }
+    }
+    let out = cmd::capture(Command::new("rustc").args(["--print", "sysroot"]))?;
+    let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    Ok(Path::new(&sysroot)
+        .join("lib/rustlib")
+        .join(TARGET)
+        .is_dir())
+}
+
+fn install_rust_target() -> Result<()> {
+    cmd::run(Command::new("rustup").args(["target", "add", TARGET]))
+}
+
+/// Major version from `QEMU emulator version 10.0.2 (...)`.
+pub fn qemu_major(version_output: &str) -> Option<u32> {
+    let rest = version_output.split("version ").nth(1)?;
+    rest.split('.').next()?.trim().parse().ok()
+}
+
+fn qemu_present() -> Result<bool> {
+    let Ok(out) = Command::new("qemu-system-aarch64")
+        .arg("--version")
+        .output()
+    else {
+        return Ok(false);
+    };
+    Ok(qemu_major(&String::from_utf8_lossy(&out.stdout)).is_some_and(|v| v >= 10))
+}
+
+const BACKPORTS_FILE: &str = "/etc/apt/sources.list.d/aerie-backports.sources";
+const BACKPORTS_SOURCE: &str = "Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+";
+const APT_INSTALL: [&str; 7] = [
+    "install",
+    "-y",
+    "-t",
+    "bookworm-backports",
+    "--no-install-recommends",
+    "qemu-system-arm",
+    "-q",
+];
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Whether any apt source file already names bookworm-backports.
+fn backports_configured() -> bool {
+    let mut files = vec![Path::new("/etc/apt/sources.list").to_path_buf()];
+    if let Ok(dir) = std::fs::read_dir("/etc/apt/sources.list.d") {
+        files.extend(dir.flatten().map(|e| e.path()));
+    }
+    files
+        .iter()
+        .any(|f| std::fs::read_to_string(f).is_ok_and(|t| t.contains("bookworm-backports")))
+}
+
+fn install_qemu() -> Result<()> {
+    let need_source = !backports_configured();
+    if !is_root() {
+        eprintln!("xtask: QEMU >= 10 is missing and installing it needs root. Run:");
+        if need_source {
+            eprintln!("  sudo tee {BACKPORTS_FILE} <<'EOF'\n{BACKPORTS_SOURCE}EOF");
+        }
+        eprintln!("  sudo apt-get update");
+        eprintln!(
+            "  sudo DEBIAN_FRONTEND=noninteractive apt-get {}",
+            APT_INSTALL.join(" ")
+        );
+        bail!("QEMU >= 10 missing (not root, cannot install)");
+    }
+    if need_source {
+        step(format!("adding bookworm-backports: {BACKPORTS_FILE}"));
+        std::fs::write(BACKPORTS_FILE, BACKPORTS_SOURCE)
+            .with_context(|| format!("writing {BACKPORTS_FILE}"))?;
+    }
+    let apt = |args: &[&str]| {
+        let mut c = Command::new("apt-get");
+        c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        c
+    };
+    cmd::run(&mut apt(&["update", "-q"]))?;
+    cmd::run(&mut apt(&APT_INSTALL))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_qemu_version() {
+        assert_eq!(
+            qemu_major("QEMU emulator version 10.0.2 (Debian 1:10.0.2+ds-2+deb13u1~bpo12+1)\n"),
+            Some(10)
+        );
+        assert_eq!(qemu_major("QEMU emulator version 7.2.15"), Some(7));
+        assert_eq!(qemu_major("garbage"), None);
+    }
+
+    #[test]
+    fn backports_source_is_deb822() {
+        for key in ["Types: deb", "Suites: bookworm-backports", "Signed-By: "] {
+            assert!(
+                BACKPORTS_SOURCE.lines().any(|l| l.starts_with(key)),
+                "{key}"
+            );
+        }
+    }
+}
