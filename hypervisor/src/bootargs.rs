@@ -17,7 +17,10 @@ pub struct BootArgs {
 
 impl BootArgs {
     pub fn parse(args: &str) -> Self {
-        let mut out = BootArgs { log: log::LevelFilter::Info, test: BootTest::None };
+        let mut out = BootArgs {
+            log: log::LevelFilter::Info,
+            test: BootTest::None,
+        };
         for word in args.split_ascii_whitespace() {
             match word.split_once('=') {
                 Some(("aerie.log", level)) => {

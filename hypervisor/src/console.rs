@@ -101,7 +101,10 @@ pub struct GuestOutput {
 impl GuestOutput {
     /// `prefixed`: several VMs share the console, so lines carry `[name] `.
     pub fn new(name: &str, prefixed: bool) -> Self {
-        GuestOutput { prefix: prefixed.then(|| alloc::format!("[{name}] ")), line: alloc::vec::Vec::new() }
+        GuestOutput {
+            prefix: prefixed.then(|| alloc::format!("[{name}] ")),
+            line: alloc::vec::Vec::new(),
+        }
     }
 
     /// Emit what is buffered (used when the VM stops mid-line).

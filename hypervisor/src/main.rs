@@ -37,26 +37,46 @@ extern "C" {
 
 /// Rust entry, at the link address in the final space, on the boot stack.
 #[no_mangle]
-pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64, transitional: u64, final_root: u64) -> ! {
-    let record = BootRecord { dtb_pa, load_pa, link_va };
+pub extern "C" fn kernel_main(
+    dtb_pa: u64,
+    load_pa: u64,
+    link_va: u64,
+    transitional: u64,
+    final_root: u64,
+) -> ! {
+    let record = BootRecord {
+        dtb_pa,
+        load_pa,
+        link_va,
+    };
     mm::heap::init_seed();
 
     // The device tree, through the window the boot tables mapped.
     let Some(dtb) = boot_dtb(&record) else { halt() };
-    let Ok(host) = aerie_dt::parse_host(dtb) else { halt() };
+    let Ok(host) = aerie_dt::parse_host(dtb) else {
+        halt()
+    };
     let Some(uart) = host.uart else { halt() };
     let mut space = KernelSpace::new(final_root, record.delta());
-    let Ok(uart_va) = space.map_device(uart.base, uart.size) else { halt() };
+    let Ok(uart_va) = space.map_device(uart.base, uart.size) else {
+        halt()
+    };
     // SAFETY: the host PL011 is mapped at uart_va and Aerie alone drives it.
     unsafe { console::init(uart_va) };
-    panic::SEMIHOSTING.store(host.model.as_deref() == Some("linux,dummy-virt"), Ordering::Relaxed);
+    panic::SEMIHOSTING.store(
+        host.model.as_deref() == Some("linux,dummy-virt"),
+        Ordering::Relaxed,
+    );
     let args = BootArgs::parse(host.bootargs.as_deref().unwrap_or(""));
     console::init_log(args.log);
 
     log::debug!("boot: device tree at {dtb_pa:#x}; Aerie loaded at {load_pa:#x}, linked at {link_va:#x} (delta {:#x})", record.delta());
     log::debug!("boot: TTBR0_EL2 <- transitional tables {transitional:#x} (image high, trampoline also at its load address); MMU on");
     log::debug!("boot: branched by the delta into the high alias");
-    log::debug!("boot: TTBR0_EL2 <- final tables {final_root:#x}; identity alias gone; running at {:#x}", kernel_main as *const () as usize);
+    log::debug!(
+        "boot: TTBR0_EL2 <- final tables {final_root:#x}; identity alias gone; running at {:#x}",
+        kernel_main as *const () as usize
+    );
 
     if args.test == BootTest::IdentityFault {
         log::info!("boot-test: touching identity alias {load_pa:#x}");
@@ -69,17 +89,33 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64, transitio
 
     // RAM: the direct map, then frames for everything Aerie does not occupy.
     let image_size = (&raw const __image_end) as u64 - (&raw const __image_start) as u64;
-    let ram: Vec<Range> = host.memory.iter().map(|r| Range { start: r.base, end: r.base + r.size }).collect();
+    let ram: Vec<Range> = host
+        .memory
+        .iter()
+        .map(|r| Range {
+            start: r.base,
+            end: r.base + r.size,
+        })
+        .collect();
     for r in &ram {
         if let Err(e) = space.map_ram(r.start, r.end - r.start) {
             panic!("direct map of RAM {:#x}..{:#x}: {e}", r.start, r.end);
         }
     }
     let mut busy = Vec::from([
-        Range { start: load_pa, end: load_pa + image_size },
-        Range { start: dtb_pa, end: dtb_pa + dtb.len() as u64 },
+        Range {
+            start: load_pa,
+            end: load_pa + image_size,
+        },
+        Range {
+            start: dtb_pa,
+            end: dtb_pa + dtb.len() as u64,
+        },
     ]);
-    busy.extend(host.initrd.iter().chain(&host.reserved).map(|r| Range { start: r.base, end: r.base + r.size }));
+    busy.extend(host.initrd.iter().chain(&host.reserved).map(|r| Range {
+        start: r.base,
+        end: r.base + r.size,
+    }));
     mm::frames::init(&ram, &busy);
     let heap = mm::frames::alloc(HEAP_SIZE).expect("memory for the kernel heap");
     // SAFETY: fresh frames, mapped by the direct map, owned by the heap from now on.
@@ -120,7 +156,9 @@ fn create_vms(module: Option<aerie_dt::Region>) -> Vec<vm::Vm> {
     };
     // SAFETY: the boot module lies in RAM that the frame allocator was told
     // is busy, so it is mapped (direct map), never reused, and lives forever.
-    let bytes: &'static [u8] = unsafe { core::slice::from_raw_parts(phys_to_virt(module.base) as *const u8, module.size as usize) };
+    let bytes: &'static [u8] = unsafe {
+        core::slice::from_raw_parts(phys_to_virt(module.base) as *const u8, module.size as usize)
+    };
     let module = match aerie_bootmodule::BootModule::parse(bytes) {
         Ok(m) => m,
         Err(e) => {
@@ -134,7 +172,12 @@ fn create_vms(module: Option<aerie_dt::Region>) -> Vec<vm::Vm> {
         match module.vm(i) {
             Ok(image) => match vm::loader::create(vms.len(), image, prefixed) {
                 Ok(vm) => {
-                    log::info!("vm {}: {} vCPUs, {} MiB", vm.name, vm.vcpus.len(), image.memory / MIB);
+                    log::info!(
+                        "vm {}: {} vCPUs, {} MiB",
+                        vm.name,
+                        vm.vcpus.len(),
+                        image.memory / MIB
+                    );
                     vms.push(vm);
                 }
                 Err(e) => log::error!("vm {}: refused: {e}", image.name),

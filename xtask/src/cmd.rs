@@ -23,8 +23,13 @@ pub fn cargo(dir: &str, args: &[&str]) -> Command {
 pub fn describe(cmd: &Command) -> String {
     let mut s = cmd.get_program().to_string_lossy().into_owned();
     for a in cmd.get_args() {
+        let a = a.to_string_lossy();
         s.push(' ');
-        s.push_str(&a.to_string_lossy());
+        if a.is_empty() || a.contains(char::is_whitespace) {
+            s.push_str(&format!("{a:?}"));
+        } else {
+            s.push_str(&a);
+        }
     }
     if let Some(dir) = cmd.get_current_dir() {
         let dir = paths::show(dir);

@@ -72,7 +72,12 @@ pub struct BootSpaces {
 
 /// The EL2 space rooted at `root`.
 pub fn el2_space(root: u64) -> Space {
-    Space { root, start_level: 0, va_bits: EL2_VA_BITS, regime: Regime::El2 }
+    Space {
+        root,
+        start_level: 0,
+        va_bits: EL2_VA_BITS,
+        regime: Regime::El2,
+    }
 }
 
 /// Build the final space (image at its link address plus `windows`) and the
@@ -89,7 +94,14 @@ pub fn build(
         (layout.rodata, Attributes::RODATA),
         (layout.data, Attributes::DATA),
     ] {
-        map_part(mem, final_space, layout.link_va, layout.load_pa, part, attributes)?;
+        map_part(
+            mem,
+            final_space,
+            layout.link_va,
+            layout.load_pa,
+            part,
+            attributes,
+        )?;
     }
     for w in windows {
         map_range(mem, final_space, w.va, w.pa, w.len, w.attributes, false)?;
@@ -105,12 +117,24 @@ pub fn build(
     for i in 0..ENTRIES {
         let entry = mem.table(final_space.root)[i];
         if entry != 0 && (first..=last).contains(&(i as u64)) {
-            return Err(MapError::Conflict { va: layout.load_pa + layout.trampoline.start });
+            return Err(MapError::Conflict {
+                va: layout.load_pa + layout.trampoline.start,
+            });
         }
         mem.table(transitional.root)[i] = entry;
     }
-    map_part(mem, transitional, layout.load_pa, layout.load_pa, layout.trampoline, Attributes::TEXT)?;
-    Ok(BootSpaces { transitional: transitional.root, final_root: final_space.root })
+    map_part(
+        mem,
+        transitional,
+        layout.load_pa,
+        layout.load_pa,
+        layout.trampoline,
+        Attributes::TEXT,
+    )?;
+    Ok(BootSpaces {
+        transitional: transitional.root,
+        final_root: final_space.root,
+    })
 }
 
 fn map_part(
@@ -126,7 +150,15 @@ fn map_part(
     if end <= start {
         return Ok(());
     }
-    map_range(mem, space, va_base + start, pa_base + start, end - start, attributes, false)
+    map_range(
+        mem,
+        space,
+        va_base + start,
+        pa_base + start,
+        end - start,
+        attributes,
+        false,
+    )
 }
 
 #[cfg(test)]
@@ -142,15 +174,32 @@ mod tests {
         ImageLayout {
             load_pa: LOAD,
             link_va: LINK,
-            text: Part { start: 0, end: 0x9000 },
-            rodata: Part { start: 0x9000, end: 0xb000 },
-            data: Part { start: 0xb000, end: 0x3_0000 },
-            trampoline: Part { start: 0x1000, end: 0x2000 },
+            text: Part {
+                start: 0,
+                end: 0x9000,
+            },
+            rodata: Part {
+                start: 0x9000,
+                end: 0xb000,
+            },
+            data: Part {
+                start: 0xb000,
+                end: 0x3_0000,
+            },
+            trampoline: Part {
+                start: 0x1000,
+                end: 0x2000,
+            },
         }
     }
 
     fn dtb_window() -> Window {
-        Window { va: 0xffff_e000_0000, pa: 0x4800_0000, len: 0x2000, attributes: Attributes::RODATA }
+        Window {
+            va: 0xffff_e000_0000,
+            pa: 0x4800_0000,
+            len: 0x2000,
+            attributes: Attributes::RODATA,
+        }
     }
 
     #[test]
@@ -169,8 +218,14 @@ mod tests {
         assert!(translate(&mut mem, t, LOAD).is_none());
         assert!(translate(&mut mem, t, LOAD + 0x2000).is_none());
         // Everything the final space maps, the transitional one maps too.
-        assert_eq!(translate(&mut mem, t, LINK + 0xb000).unwrap().pa, LOAD + 0xb000);
-        assert_eq!(translate(&mut mem, t, 0xffff_e000_0000).unwrap().pa, 0x4800_0000);
+        assert_eq!(
+            translate(&mut mem, t, LINK + 0xb000).unwrap().pa,
+            LOAD + 0xb000
+        );
+        assert_eq!(
+            translate(&mut mem, t, 0xffff_e000_0000).unwrap().pa,
+            0x4800_0000
+        );
     }
 
     #[test]
@@ -180,7 +235,10 @@ mod tests {
         let spaces = build(&mut mem, &l, &[dtb_window()]).unwrap();
         let f = el2_space(spaces.final_root);
         for off in (0..0x3_0000).step_by(PAGE_SIZE as usize) {
-            assert!(translate(&mut mem, f, LOAD + off).is_none(), "identity page at +{off:#x}");
+            assert!(
+                translate(&mut mem, f, LOAD + off).is_none(),
+                "identity page at +{off:#x}"
+            );
             assert_eq!(translate(&mut mem, f, LINK + off).unwrap().pa, LOAD + off);
         }
         // Nothing at all below 2^39: that range belongs to user worlds.
@@ -192,9 +250,18 @@ mod tests {
         let mut mem = FakeMemory::new(32);
         let spaces = build(&mut mem, &layout(), &[]).unwrap();
         let f = el2_space(spaces.final_root);
-        assert_eq!(translate(&mut mem, f, LINK).unwrap().attributes, Attributes::TEXT);
-        assert_eq!(translate(&mut mem, f, LINK + 0x9000).unwrap().attributes, Attributes::RODATA);
-        assert_eq!(translate(&mut mem, f, LINK + 0x2_f000).unwrap().attributes, Attributes::DATA);
+        assert_eq!(
+            translate(&mut mem, f, LINK).unwrap().attributes,
+            Attributes::TEXT
+        );
+        assert_eq!(
+            translate(&mut mem, f, LINK + 0x9000).unwrap().attributes,
+            Attributes::RODATA
+        );
+        assert_eq!(
+            translate(&mut mem, f, LINK + 0x2_f000).unwrap().attributes,
+            Attributes::DATA
+        );
     }
 
     #[test]
@@ -203,7 +270,10 @@ mod tests {
         let mut l = layout();
         // Load address in the same 512 GiB slot as the link address.
         l.load_pa = LINK - 0x100_0000;
-        assert!(matches!(build(&mut mem, &l, &[]), Err(MapError::Conflict { .. })));
+        assert!(matches!(
+            build(&mut mem, &l, &[]),
+            Err(MapError::Conflict { .. })
+        ));
     }
 
     #[test]

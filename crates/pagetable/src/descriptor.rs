@@ -37,12 +37,32 @@ pub struct Attributes {
 }
 
 impl Attributes {
-    pub const TEXT: Self = Self { kind: MemoryKind::Normal, access: Access::ReadOnly, executable: true };
-    pub const RODATA: Self = Self { kind: MemoryKind::Normal, access: Access::ReadOnly, executable: false };
-    pub const DATA: Self = Self { kind: MemoryKind::Normal, access: Access::ReadWrite, executable: false };
-    pub const DEVICE: Self = Self { kind: MemoryKind::Device, access: Access::ReadWrite, executable: false };
+    pub const TEXT: Self = Self {
+        kind: MemoryKind::Normal,
+        access: Access::ReadOnly,
+        executable: true,
+    };
+    pub const RODATA: Self = Self {
+        kind: MemoryKind::Normal,
+        access: Access::ReadOnly,
+        executable: false,
+    };
+    pub const DATA: Self = Self {
+        kind: MemoryKind::Normal,
+        access: Access::ReadWrite,
+        executable: false,
+    };
+    pub const DEVICE: Self = Self {
+        kind: MemoryKind::Device,
+        access: Access::ReadWrite,
+        executable: false,
+    };
     /// Guest RAM in stage 2: the guest's own stage 1 decides the rest.
-    pub const GUEST_RAM: Self = Self { kind: MemoryKind::Normal, access: Access::ReadWrite, executable: true };
+    pub const GUEST_RAM: Self = Self {
+        kind: MemoryKind::Normal,
+        access: Access::ReadWrite,
+        executable: true,
+    };
 }
 
 pub(crate) const VALID: u64 = 1 << 0;
@@ -124,7 +144,11 @@ pub(crate) fn decode_attributes(regime: Regime, desc: u64) -> Attributes {
             } else {
                 MemoryKind::Normal
             },
-            access: if desc & S1_AP2_RO != 0 { Access::ReadOnly } else { Access::ReadWrite },
+            access: if desc & S1_AP2_RO != 0 {
+                Access::ReadOnly
+            } else {
+                Access::ReadWrite
+            },
             executable: desc & S1_XN == 0,
         },
         Regime::Stage2 => Attributes {
@@ -133,7 +157,11 @@ pub(crate) fn decode_attributes(regime: Regime, desc: u64) -> Attributes {
             } else {
                 MemoryKind::Normal
             },
-            access: if desc & S2AP_WRITE != 0 { Access::ReadWrite } else { Access::ReadOnly },
+            access: if desc & S2AP_WRITE != 0 {
+                Access::ReadWrite
+            } else {
+                Access::ReadOnly
+            },
             executable: desc & S2_XN == 0,
         },
     }

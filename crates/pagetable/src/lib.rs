@@ -17,7 +17,9 @@ pub mod boot;
 mod descriptor;
 mod walk;
 
-pub use descriptor::{Access, Attributes, MemoryKind, Regime, MAIR_DEVICE_INDEX, MAIR_EL2_VALUE, MAIR_NORMAL_INDEX};
+pub use descriptor::{
+    Access, Attributes, MemoryKind, Regime, MAIR_DEVICE_INDEX, MAIR_EL2_VALUE, MAIR_NORMAL_INDEX,
+};
 pub use walk::{map_range, translate, unmap_range, Space, Translation};
 
 /// Bytes in a translation granule (and a page).
@@ -57,7 +59,10 @@ impl core::fmt::Display for MapError {
                 write!(f, "unaligned mapping va={va:#x} pa={pa:#x} len={len:#x}")
             }
             MapError::OutOfRange { va, len } => {
-                write!(f, "range va={va:#x} len={len:#x} is outside the address space")
+                write!(
+                    f,
+                    "range va={va:#x} len={len:#x} is outside the address space"
+                )
             }
             MapError::AlreadyMapped { va } => write!(f, "va {va:#x} is already mapped"),
             MapError::Conflict { va } => write!(f, "block/table conflict at va {va:#x}"),
@@ -80,7 +85,11 @@ pub(crate) mod fake {
 
     impl FakeMemory {
         pub fn new(limit: usize) -> Self {
-            FakeMemory { tables: BTreeMap::new(), next: 0x8000_0000, limit }
+            FakeMemory {
+                tables: BTreeMap::new(),
+                next: 0x8000_0000,
+                limit,
+            }
         }
     }
 

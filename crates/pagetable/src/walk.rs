@@ -120,7 +120,12 @@ fn map_one(
 /// Remove the leaf entries covering `[va, va + len)`. Blocks must be removed
 /// whole. Tables that become empty are left in place (they are reused).
 /// The caller invalidates TLBs.
-pub fn unmap_range(mem: &mut impl TableMemory, space: Space, va: u64, len: u64) -> Result<(), MapError> {
+pub fn unmap_range(
+    mem: &mut impl TableMemory,
+    space: Space,
+    va: u64,
+    len: u64,
+) -> Result<(), MapError> {
     space.check(va, 0, len)?;
     let mut offset = 0;
     while offset < len {
@@ -137,7 +142,7 @@ pub fn unmap_range(mem: &mut impl TableMemory, space: Space, va: u64, len: u64) 
             }
             if level == 3 || entry & TABLE_OR_PAGE == 0 {
                 let size = entry_size(level);
-                if v % size != 0 || len - offset < size {
+                if !v.is_multiple_of(size) || len - offset < size {
                     return Err(MapError::Conflict { va: v });
                 }
                 mem.table(table)[i] = 0;
@@ -187,14 +192,28 @@ mod tests {
     use crate::{Access, MemoryKind};
 
     fn el2(mem: &mut FakeMemory) -> Space {
-        Space { root: mem.alloc_table().unwrap(), start_level: 0, va_bits: 48, regime: Regime::El2 }
+        Space {
+            root: mem.alloc_table().unwrap(),
+            start_level: 0,
+            va_bits: 48,
+            regime: Regime::El2,
+        }
     }
 
     #[test]
     fn pages_translate_back() {
         let mut mem = FakeMemory::new(16);
         let s = el2(&mut mem);
-        map_range(&mut mem, s, 0xffff_c000_0000, 0x4020_0000, 3 * PAGE_SIZE, Attributes::TEXT, false).unwrap();
+        map_range(
+            &mut mem,
+            s,
+            0xffff_c000_0000,
+            0x4020_0000,
+            3 * PAGE_SIZE,
+            Attributes::TEXT,
+            false,
+        )
+        .unwrap();
         let t = translate(&mut mem, s, 0xffff_c000_1234).unwrap();
         assert_eq!(t.pa, 0x4020_1234);
         assert_eq!(t.size, PAGE_SIZE);
@@ -209,9 +228,24 @@ mod tests {
         let s = el2(&mut mem);
         // 1 GiB + 2 MiB + 4 KiB: one 1G block, one 2M block, one page.
         let len = (1 << 30) + (2 << 20) + PAGE_SIZE;
-        map_range(&mut mem, s, 0x8000_4000_0000, 0x4000_0000, len, Attributes::DATA, true).unwrap();
-        assert_eq!(translate(&mut mem, s, 0x8000_4000_0000).unwrap().size, 1 << 30);
-        assert_eq!(translate(&mut mem, s, 0x8000_8000_0000).unwrap().size, 2 << 20);
+        map_range(
+            &mut mem,
+            s,
+            0x8000_4000_0000,
+            0x4000_0000,
+            len,
+            Attributes::DATA,
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            translate(&mut mem, s, 0x8000_4000_0000).unwrap().size,
+            1 << 30
+        );
+        assert_eq!(
+            translate(&mut mem, s, 0x8000_8000_0000).unwrap().size,
+            2 << 20
+        );
         let last = translate(&mut mem, s, 0x8000_8020_0000).unwrap();
         assert_eq!((last.size, last.pa), (PAGE_SIZE, 0x8020_0000));
     }
@@ -220,17 +254,50 @@ mod tests {
     fn refuses_overlap_and_bad_input() {
         let mut mem = FakeMemory::new(16);
         let s = el2(&mut mem);
-        map_range(&mut mem, s, 0x1000, 0x1000, PAGE_SIZE, Attributes::DATA, false).unwrap();
+        map_range(
+            &mut mem,
+            s,
+            0x1000,
+            0x1000,
+            PAGE_SIZE,
+            Attributes::DATA,
+            false,
+        )
+        .unwrap();
         assert_eq!(
-            map_range(&mut mem, s, 0x1000, 0x2000, PAGE_SIZE, Attributes::DATA, false),
+            map_range(
+                &mut mem,
+                s,
+                0x1000,
+                0x2000,
+                PAGE_SIZE,
+                Attributes::DATA,
+                false
+            ),
             Err(MapError::AlreadyMapped { va: 0x1000 })
         );
         assert!(matches!(
-            map_range(&mut mem, s, 0x1001, 0x2000, PAGE_SIZE, Attributes::DATA, false),
+            map_range(
+                &mut mem,
+                s,
+                0x1001,
+                0x2000,
+                PAGE_SIZE,
+                Attributes::DATA,
+                false
+            ),
             Err(MapError::Unaligned { .. })
         ));
         assert!(matches!(
-            map_range(&mut mem, s, 0xffff_ffff_f000, 0, 2 * PAGE_SIZE, Attributes::DATA, false),
+            map_range(
+                &mut mem,
+                s,
+                0xffff_ffff_f000,
+                0,
+                2 * PAGE_SIZE,
+                Attributes::DATA,
+                false
+            ),
             Err(MapError::OutOfRange { .. })
         ));
     }
@@ -248,9 +315,32 @@ mod tests {
     #[test]
     fn stage2_attributes_round_trip() {
         let mut mem = FakeMemory::new(16);
-        let s = Space { root: mem.alloc_table().unwrap(), start_level: 1, va_bits: 39, regime: Regime::Stage2 };
-        map_range(&mut mem, s, 0x4000_0000, 0x9000_0000, 4 << 20, Attributes::GUEST_RAM, true).unwrap();
-        map_range(&mut mem, s, 0x0900_0000, 0x0900_0000, PAGE_SIZE, Attributes::DEVICE, true).unwrap();
+        let s = Space {
+            root: mem.alloc_table().unwrap(),
+            start_level: 1,
+            va_bits: 39,
+            regime: Regime::Stage2,
+        };
+        map_range(
+            &mut mem,
+            s,
+            0x4000_0000,
+            0x9000_0000,
+            4 << 20,
+            Attributes::GUEST_RAM,
+            true,
+        )
+        .unwrap();
+        map_range(
+            &mut mem,
+            s,
+            0x0900_0000,
+            0x0900_0000,
+            PAGE_SIZE,
+            Attributes::DEVICE,
+            true,
+        )
+        .unwrap();
         let ram = translate(&mut mem, s, 0x4030_0010).unwrap();
         assert_eq!((ram.pa, ram.size), (0x9030_0010, 2 << 20));
         assert_eq!(ram.attributes, Attributes::GUEST_RAM);
@@ -261,7 +351,8 @@ mod tests {
         // Stage-2 leaf bits: MemAttr=0b1111, S2AP=RW, AF, inner shareable.
         let l1 = mem.table(s.root)[1];
         let l2 = mem.table(l1 & OA_MASK)[0];
-        assert_eq!(l2 & 0xfff, 0b1_11_11_1111_01 | 0);
+        // AF | SH=0b11 | S2AP=0b11 | MemAttr=0b1111 | block.
+        assert_eq!(l2 & 0xfff, 0b111_1111_1101);
         assert!(translate(&mut mem, s, 1 << 39).is_none());
     }
 
@@ -269,7 +360,16 @@ mod tests {
     fn el2_leaf_bits() {
         let mut mem = FakeMemory::new(16);
         let s = el2(&mut mem);
-        map_range(&mut mem, s, 0, 0x9000_0000, PAGE_SIZE, Attributes::DEVICE, false).unwrap();
+        map_range(
+            &mut mem,
+            s,
+            0,
+            0x9000_0000,
+            PAGE_SIZE,
+            Attributes::DEVICE,
+            false,
+        )
+        .unwrap();
         let l1 = mem.table(s.root)[0] & OA_MASK;
         let l2 = mem.table(l1)[0] & OA_MASK;
         let l3 = mem.table(l2)[0] & OA_MASK;
@@ -282,14 +382,44 @@ mod tests {
     fn unmap_removes_pages_and_blocks() {
         let mut mem = FakeMemory::new(16);
         let s = el2(&mut mem);
-        map_range(&mut mem, s, 0x20_0000, 0x20_0000, 2 << 20, Attributes::DATA, true).unwrap();
-        map_range(&mut mem, s, 0x40_0000, 0x40_0000, 2 * PAGE_SIZE, Attributes::DATA, false).unwrap();
+        map_range(
+            &mut mem,
+            s,
+            0x20_0000,
+            0x20_0000,
+            2 << 20,
+            Attributes::DATA,
+            true,
+        )
+        .unwrap();
+        map_range(
+            &mut mem,
+            s,
+            0x40_0000,
+            0x40_0000,
+            2 * PAGE_SIZE,
+            Attributes::DATA,
+            false,
+        )
+        .unwrap();
         unmap_range(&mut mem, s, 0x20_0000, (2 << 20) + PAGE_SIZE).unwrap();
         assert!(translate(&mut mem, s, 0x20_0000).is_none());
         assert!(translate(&mut mem, s, 0x40_0000).is_none());
         assert!(translate(&mut mem, s, 0x40_1000).is_some());
         // Half a block cannot be unmapped.
-        map_range(&mut mem, s, 0x60_0000, 0x60_0000, 2 << 20, Attributes::DATA, true).unwrap();
-        assert!(matches!(unmap_range(&mut mem, s, 0x60_0000, PAGE_SIZE), Err(MapError::Conflict { .. })));
+        map_range(
+            &mut mem,
+            s,
+            0x60_0000,
+            0x60_0000,
+            2 << 20,
+            Attributes::DATA,
+            true,
+        )
+        .unwrap();
+        assert!(matches!(
+            unmap_range(&mut mem, s, 0x60_0000, PAGE_SIZE),
+            Err(MapError::Conflict { .. })
+        ));
     }
 }

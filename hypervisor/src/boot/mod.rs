@@ -31,7 +31,8 @@ pub struct Stack(pub UnsafeCell<[u8; BOOT_STACK_SIZE]>);
 unsafe impl Sync for Stack {}
 
 #[no_mangle]
-pub static BOOT_TABLES: Pages<BOOT_TABLE_PAGES> = Pages(UnsafeCell::new([[0; ENTRIES]; BOOT_TABLE_PAGES]));
+pub static BOOT_TABLES: Pages<BOOT_TABLE_PAGES> =
+    Pages(UnsafeCell::new([[0; ENTRIES]; BOOT_TABLE_PAGES]));
 #[no_mangle]
 pub static BOOT_STACK: Stack = Stack(UnsafeCell::new([0; BOOT_STACK_SIZE]));
 
@@ -92,9 +93,18 @@ pub fn image_layout(image_start: u64, load_pa: u64, link_va: u64) -> ImageLayout
     ImageLayout {
         load_pa,
         link_va,
-        text: Part { start: 0, end: text_end },
-        rodata: Part { start: text_end, end: rodata_end },
-        data: Part { start: rodata_end, end },
+        text: Part {
+            start: 0,
+            end: text_end,
+        },
+        rodata: Part {
+            start: text_end,
+            end: rodata_end,
+        },
+        data: Part {
+            start: rodata_end,
+            end,
+        },
         trampoline: Part { start: t0, end: t1 },
     }
 }
@@ -105,7 +115,12 @@ pub fn image_layout(image_start: u64, load_pa: u64, link_va: u64) -> ImageLayout
 pub extern "C" fn early_build_spaces(load_pa: u64, link_va: u64, dtb_pa: u64) -> BootSpaces {
     let layout = image_layout(load_pa, load_pa, link_va);
     let mut pool = BootPool { va_offset: 0 };
-    let mut windows = [Window { va: 0, pa: 0, len: 0, attributes: Attributes::RODATA }];
+    let mut windows = [Window {
+        va: 0,
+        pa: 0,
+        len: 0,
+        attributes: Attributes::RODATA,
+    }];
     let n = match dtb_window(dtb_pa) {
         Some(w) => {
             windows[0] = w;
@@ -113,20 +128,25 @@ pub extern "C" fn early_build_spaces(load_pa: u64, link_va: u64, dtb_pa: u64) ->
         }
         None => 0,
     };
-    aerie_pagetable::boot::build(&mut pool, &layout, &windows[..n])
-        .unwrap_or(BootSpaces { transitional: 0, final_root: 0 })
+    aerie_pagetable::boot::build(&mut pool, &layout, &windows[..n]).unwrap_or(BootSpaces {
+        transitional: 0,
+        final_root: 0,
+    })
 }
 
 /// The device tree's pages, mapped read-only at DTB_WINDOW_VA.
 fn dtb_window(dtb_pa: u64) -> Option<Window> {
-    if dtb_pa == 0 || dtb_pa % 8 != 0 {
+    if dtb_pa == 0 || !dtb_pa.is_multiple_of(8) {
         return None;
     }
     // SAFETY: the boot protocol puts a device tree at dtb_pa; with the MMU
     // off these aligned reads go straight to memory.
     let (magic, size) = unsafe {
         let p = dtb_pa as *const u32;
-        (u32::from_be(p.read_volatile()), u32::from_be(p.add(1).read_volatile()) as u64)
+        (
+            u32::from_be(p.read_volatile()),
+            u32::from_be(p.add(1).read_volatile()) as u64,
+        )
     };
     if magic != 0xd00d_feed {
         return None;
@@ -136,7 +156,12 @@ fn dtb_window(dtb_pa: u64) -> Option<Window> {
     if end - start > DTB_WINDOW_SIZE {
         return None;
     }
-    Some(Window { va: DTB_WINDOW_VA, pa: start, len: end - start, attributes: Attributes::RODATA })
+    Some(Window {
+        va: DTB_WINDOW_VA,
+        pa: start,
+        len: end - start,
+        attributes: Attributes::RODATA,
+    })
 }
 
 /// What the boot path did, for the debug log once the console exists.

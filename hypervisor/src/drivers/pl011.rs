@@ -17,7 +17,9 @@ impl Pl011 {
     /// `base` must be the virtual address of a mapped PL011's registers,
     /// used by nobody else.
     pub unsafe fn new(base: u64) -> Self {
-        let uart = Pl011 { base: base as usize };
+        let uart = Pl011 {
+            base: base as usize,
+        };
         // The firmware may have left it disabled; baud rate stays as set up.
         uart.write(CR, CR_UARTEN | CR_TXE | CR_RXE);
         uart

@@ -27,10 +27,16 @@ pub fn init(ram: &[Range], busy: &[Range]) -> u64 {
                 continue;
             }
             if b.start > r.start {
-                next.push(Range { start: r.start, end: b.start });
+                next.push(Range {
+                    start: r.start,
+                    end: b.start,
+                });
             }
             if b.end < r.end {
-                next.push(Range { start: b.end, end: r.end });
+                next.push(Range {
+                    start: b.end,
+                    end: r.end,
+                });
             }
         }
         free = next;

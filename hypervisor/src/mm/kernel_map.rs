@@ -15,13 +15,24 @@ pub struct KernelSpace {
 
 impl KernelSpace {
     pub fn new(final_root: u64, delta: u64) -> Self {
-        KernelSpace { root: final_root, pool: BootPool { va_offset: delta } }
+        KernelSpace {
+            root: final_root,
+            pool: BootPool { va_offset: delta },
+        }
     }
 
     /// Map RAM `[pa, pa + len)` into the direct map, with blocks where aligned.
     pub fn map_ram(&mut self, pa: u64, len: u64) -> Result<(), MapError> {
         let (start, end) = page_bounds(pa, len);
-        map_range(&mut self.pool, el2_space(self.root), phys_to_virt(start), start, end - start, Attributes::DATA, true)?;
+        map_range(
+            &mut self.pool,
+            el2_space(self.root),
+            phys_to_virt(start),
+            start,
+            end - start,
+            Attributes::DATA,
+            true,
+        )?;
         flush_el2_tlb();
         Ok(())
     }
@@ -29,12 +40,23 @@ impl KernelSpace {
     /// Map a device's registers into the direct map; returns their address.
     pub fn map_device(&mut self, pa: u64, len: u64) -> Result<u64, MapError> {
         let (start, end) = page_bounds(pa, len);
-        map_range(&mut self.pool, el2_space(self.root), phys_to_virt(start), start, end - start, Attributes::DEVICE, false)?;
+        map_range(
+            &mut self.pool,
+            el2_space(self.root),
+            phys_to_virt(start),
+            start,
+            end - start,
+            Attributes::DEVICE,
+            false,
+        )?;
         flush_el2_tlb();
         Ok(phys_to_virt(pa))
     }
 }
 
 fn page_bounds(pa: u64, len: u64) -> (u64, u64) {
-    (pa & !(PAGE_SIZE - 1), (pa + len + PAGE_SIZE - 1) & !(PAGE_SIZE - 1))
+    (
+        pa & !(PAGE_SIZE - 1),
+        (pa + len + PAGE_SIZE - 1) & !(PAGE_SIZE - 1),
+    )
 }

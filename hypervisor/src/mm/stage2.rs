@@ -2,7 +2,9 @@
 
 use super::frames;
 use super::layout::phys_to_virt;
-use aerie_pagetable::{map_range, Attributes, MapError, Regime, Space, TableMemory, ENTRIES, PAGE_SIZE};
+use aerie_pagetable::{
+    map_range, Attributes, MapError, Regime, Space, TableMemory, ENTRIES, PAGE_SIZE,
+};
 use alloc::vec::Vec;
 
 /// Width of a guest's IPA space (VTCR_EL2.T0SZ = 25, walk starts at level 1).
@@ -40,7 +42,15 @@ impl Stage2 {
     pub fn new() -> Result<Self, MapError> {
         let mut tables = FrameTables { pages: Vec::new() };
         let root = tables.alloc_table()?;
-        Ok(Stage2 { tables, space: Space { root, start_level: 1, va_bits: IPA_BITS, regime: Regime::Stage2 } })
+        Ok(Stage2 {
+            tables,
+            space: Space {
+                root,
+                start_level: 1,
+                va_bits: IPA_BITS,
+                regime: Regime::Stage2,
+            },
+        })
     }
 
     pub fn root(&self) -> u64 {
@@ -49,7 +59,15 @@ impl Stage2 {
 
     /// Map guest RAM `[ipa, ipa + len)` to `[pa, pa + len)`.
     pub fn map_ram(&mut self, ipa: u64, pa: u64, len: u64) -> Result<(), MapError> {
-        map_range(&mut self.tables, self.space, ipa, pa, len, Attributes::GUEST_RAM, true)
+        map_range(
+            &mut self.tables,
+            self.space,
+            ipa,
+            pa,
+            len,
+            Attributes::GUEST_RAM,
+            true,
+        )
     }
 }
 

@@ -46,7 +46,13 @@ pub unsafe fn machine() -> &'static mut Machine {
 
 impl Machine {
     pub fn new(vms: Vec<Vm>, stack_top: u64) -> Self {
-        Machine { vms, current: (0, 0), loaded: None, loaded_vm: None, stack_top }
+        Machine {
+            vms,
+            current: (0, 0),
+            loaded: None,
+            loaded_vm: None,
+            stack_top,
+        }
     }
 
     /// Pick the vCPU to run next, load it, and return its register block.
@@ -81,7 +87,10 @@ impl Machine {
             .enumerate()
             .flat_map(|(v, vm)| (0..vm.vcpus.len()).map(move |c| (v, c)))
             .collect();
-        let start = all.iter().position(|&p| p == self.current).map_or(0, |i| i + 1);
+        let start = all
+            .iter()
+            .position(|&p| p == self.current)
+            .map_or(0, |i| i + 1);
         for i in 0..all.len() {
             let (v, c) = all[(start + i) % all.len()];
             let vcpu = &mut self.vms[v].vcpus[c];

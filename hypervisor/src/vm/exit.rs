@@ -1,7 +1,9 @@
 //! Exit dispatch: why the guest stopped (ESR_EL2.EC) and what to do about it.
 
-use super::{mmio, psci, Vm, VcpuState};
-use crate::arch::aarch64::context::{live_vbar_sctlr, live_vtimer, write_exception_registers, GuestRegs};
+use super::{mmio, psci, VcpuState, Vm};
+use crate::arch::aarch64::context::{
+    live_vbar_sctlr, live_vtimer, write_exception_registers, GuestRegs,
+};
 use crate::arch::aarch64::el2::Syndrome;
 use crate::arch::aarch64::id_regs;
 use crate::sched::machine;
@@ -51,12 +53,19 @@ fn handle(vm: &mut Vm, c: usize, kind: u64) -> Outcome {
             Outcome::Resume
         }
         KIND_SERROR => {
-            log::error!("vm {}: SError from the guest (ESR {:#x})", vm.name, Syndrome::read().esr);
+            log::error!(
+                "vm {}: SError from the guest (ESR {:#x})",
+                vm.name,
+                Syndrome::read().esr
+            );
             vm.stop("stopped after an SError");
             Outcome::Reschedule
         }
         _ => {
-            log::error!("vm {}: exception from AArch32 state, which Aerie does not run", vm.name);
+            log::error!(
+                "vm {}: exception from AArch32 state, which Aerie does not run",
+                vm.name
+            );
             vm.stop("stopped: AArch32 is not supported");
             Outcome::Reschedule
         }
@@ -82,18 +91,32 @@ fn handle_sync(vm: &mut Vm, c: usize, syndrome: Syndrome) -> Outcome {
                 vcpu.regs.pc += 4;
                 return Outcome::Resume;
             }
-            log::debug!("vm {} vcpu {c}: {} of {reg}: UNDEFINED", vm.name, if access.is_read { "read" } else { "write" });
-            inject(vm, c, |pc, pstate, vbar, sctlr| aerie_trap::inject_undefined(pc, pstate, vbar, sctlr))
+            log::debug!(
+                "vm {} vcpu {c}: {} of {reg}: UNDEFINED",
+                vm.name,
+                if access.is_read { "read" } else { "write" }
+            );
+            inject(vm, c, |pc, pstate, vbar, sctlr| {
+                aerie_trap::inject_undefined(pc, pstate, vbar, sctlr)
+            })
         }
         Exit::Wfx(kind) => wait(vm, c, kind),
         Exit::InstrAbort { .. } => {
             let far = syndrome.far;
             log::warn!("vm {} vcpu {c}: instruction fetch from unmapped IPA {:#x}: external abort injected", vm.name, syndrome.fault_ipa());
-            inject(vm, c, |pc, pstate, vbar, sctlr| aerie_trap::inject_instr_abort(pc, pstate, vbar, sctlr, far))
+            inject(vm, c, |pc, pstate, vbar, sctlr| {
+                aerie_trap::inject_instr_abort(pc, pstate, vbar, sctlr, far)
+            })
         }
         other => {
-            log::warn!("vm {} vcpu {c}: unexpected exit {other:?} at pc {:#x}: UNDEFINED injected", vm.name, vm.vcpus[c].regs.pc);
-            inject(vm, c, |pc, pstate, vbar, sctlr| aerie_trap::inject_undefined(pc, pstate, vbar, sctlr))
+            log::warn!(
+                "vm {} vcpu {c}: unexpected exit {other:?} at pc {:#x}: UNDEFINED injected",
+                vm.name,
+                vm.vcpus[c].regs.pc
+            );
+            inject(vm, c, |pc, pstate, vbar, sctlr| {
+                aerie_trap::inject_undefined(pc, pstate, vbar, sctlr)
+            })
         }
     }
 }
@@ -120,7 +143,11 @@ fn wait(vm: &mut Vm, c: usize, kind: WfxKind) -> Outcome {
 }
 
 /// Inject a synchronous exception built by `make(pc, pstate, vbar, sctlr)`.
-pub(super) fn inject(vm: &mut Vm, c: usize, make: impl FnOnce(u64, u64, u64, u64) -> Injection) -> Outcome {
+pub(super) fn inject(
+    vm: &mut Vm,
+    c: usize,
+    make: impl FnOnce(u64, u64, u64, u64) -> Injection,
+) -> Outcome {
     let regs = &mut vm.vcpus[c].regs;
     let (vbar, sctlr) = live_vbar_sctlr();
     let i = make(regs.pc, regs.pstate, vbar, sctlr);
@@ -129,5 +156,3 @@ pub(super) fn inject(vm: &mut Vm, c: usize, make: impl FnOnce(u64, u64, u64, u64
     regs.pstate = i.pstate;
     Outcome::Resume
 }
-
-

@@ -7,7 +7,7 @@
 //! * device tree in the last 2 MiB of RAM;
 //! * initrd right below the device tree, page aligned.
 
-use super::{GuestMemory, Vcpu, Vm, VcpuState, RAM_BASE, UART_BASE, UART_SIZE};
+use super::{GuestMemory, Vcpu, VcpuState, Vm, RAM_BASE, UART_BASE, UART_SIZE};
 use crate::console::GuestOutput;
 use crate::mm::{frames, stage2::Stage2};
 use aerie_bootmodule::arm64_image::parse_image_header;
@@ -29,13 +29,23 @@ pub fn create(index: usize, image: VmImage<'static>, prefixed: bool) -> Result<V
     if image.vcpus == 0 || image.vcpus > MAX_VCPUS {
         return Err(format!("vcpus = {} (must be 1..={MAX_VCPUS})", image.vcpus));
     }
-    if image.memory < 4 * MIB || image.memory % (2 * MIB) != 0 {
-        return Err(format!("memory = {} bytes (must be a multiple of 2 MiB, at least 4 MiB)", image.memory));
+    if image.memory < 4 * MIB || !image.memory.is_multiple_of(2 * MIB) {
+        return Err(format!(
+            "memory = {} bytes (must be a multiple of 2 MiB, at least 4 MiB)",
+            image.memory
+        ));
     }
     let pa = frames::alloc(image.memory).ok_or_else(|| {
-        format!("cannot allocate {} MiB of guest memory ({} MiB free at boot)", image.memory / MIB, frames::total() / MIB)
+        format!(
+            "cannot allocate {} MiB of guest memory ({} MiB free at boot)",
+            image.memory / MIB,
+            frames::total() / MIB
+        )
     })?;
-    let memory = GuestMemory { pa, size: image.memory };
+    let memory = GuestMemory {
+        pa,
+        size: image.memory,
+    };
     let mut stage2 = match Stage2::new() {
         Ok(s) => s,
         Err(e) => {
@@ -51,7 +61,9 @@ pub fn create(index: usize, image: VmImage<'static>, prefixed: bool) -> Result<V
         name: String::from(image.name),
         vmid: (index + 1) as u16,
         image,
-        vcpus: (0..image.vcpus as usize).map(|i| Box::new(Vcpu::new(i))).collect(),
+        vcpus: (0..image.vcpus as usize)
+            .map(|i| Box::new(Vcpu::new(i)))
+            .collect(),
         uart: Pl011::new(),
         output: GuestOutput::new(image.name, prefixed),
         memory: Some(memory),
@@ -106,7 +118,9 @@ pub fn load(vm: &mut Vm) -> Result<(), String> {
     }
 
     // Fresh RAM: nothing of a previous run (or another VM) shows through.
-    let ram = memory.host_va(RAM_BASE, memory.size).ok_or("guest memory")?;
+    let ram = memory
+        .host_va(RAM_BASE, memory.size)
+        .ok_or("guest memory")?;
     // SAFETY: `ram` is this VM's memory in the direct map, `memory.size`
     // bytes, owned by the VM; no vCPU of the VM is running now.
     unsafe { core::ptr::write_bytes(ram as *mut u8, 0, memory.size as usize) };
@@ -130,9 +144,12 @@ pub fn load(vm: &mut Vm) -> Result<(), String> {
 }
 
 fn copy_in(memory: &GuestMemory, ipa: u64, bytes: &[u8]) -> Result<(), String> {
-    let dst = memory
-        .host_va(ipa, bytes.len() as u64)
-        .ok_or_else(|| format!("{} bytes at {ipa:#x} fall outside guest memory", bytes.len()))?;
+    let dst = memory.host_va(ipa, bytes.len() as u64).ok_or_else(|| {
+        format!(
+            "{} bytes at {ipa:#x} fall outside guest memory",
+            bytes.len()
+        )
+    })?;
     // SAFETY: `dst` covers bytes.len() bytes of this VM's RAM (checked by
     // host_va), which does not overlap the boot module the bytes come from.
     unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), dst as *mut u8, bytes.len()) };

@@ -37,7 +37,9 @@ pub fn data_abort(vm: &mut Vm, c: usize, syndrome: &Syndrome, abort: &DataAbort)
         if write { "write" } else { "read" },
         vm.vcpus[c].regs.pc
     );
-    inject(vm, c, |pc, pstate, vbar, sctlr| aerie_trap::inject_data_abort(pc, pstate, vbar, sctlr, far, write))
+    inject(vm, c, |pc, pstate, vbar, sctlr| {
+        aerie_trap::inject_data_abort(pc, pstate, vbar, sctlr, far, write)
+    })
 }
 
 /// A loaded value as the register receives it: sign-extended when the load

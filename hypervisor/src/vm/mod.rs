@@ -26,7 +26,9 @@ pub enum VcpuState {
     Off,
     Runnable,
     /// In WFI until the counter reaches `until` (its virtual timer's deadline).
-    Blocked { until: u64 },
+    Blocked {
+        until: u64,
+    },
 }
 
 /// One virtual CPU. `regs` comes first: the exit path's TPIDR_EL2 pointer to
@@ -92,6 +94,9 @@ pub struct Vm {
     pub name: String,
     pub vmid: u16,
     pub image: VmImage<'static>,
+    /// Boxed: TPIDR_EL2 holds a pointer to the running vCPU's registers,
+    /// which must not move whatever happens to the vectors around it.
+    #[allow(clippy::vec_box)]
     pub vcpus: Vec<Box<Vcpu>>,
     pub uart: Pl011,
     pub output: GuestOutput,

@@ -83,7 +83,11 @@ impl El1State {
     /// Architectural reset values a guest may rely on (SCTLR_EL1 with the MMU
     /// off and its RES1 bits set; everything else zero).
     pub fn reset(vmpidr: u64) -> Self {
-        El1State { sctlr: 0x30d0_0800, vmpidr, ..Default::default() }
+        El1State {
+            sctlr: 0x30d0_0800,
+            vmpidr,
+            ..Default::default()
+        }
     }
 
     /// Store the CPU's current EL1 state. The virtual timer is disabled
@@ -156,17 +160,11 @@ impl El1State {
 
 /// FP/SIMD registers: V0..V31, then FPSR and FPCR (layout fixed by fpsimd.S).
 #[repr(C, align(16))]
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct FpState {
     pub v: [u128; 32],
     pub fpsr: u64,
     pub fpcr: u64,
-}
-
-impl Default for FpState {
-    fn default() -> Self {
-        FpState { v: [0; 32], fpsr: 0, fpcr: 0 }
-    }
 }
 
 extern "C" {

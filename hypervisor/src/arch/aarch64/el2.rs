@@ -73,7 +73,10 @@ pub fn init_guest_controls(pa_range: u64) {
     // VTCR_EL2: 39-bit IPA (T0SZ = 25) starting at level 1 (SL0 = 1), 4K
     // granule, inner-shareable write-back walks, PS from PARange (max 48).
     let ps = pa_range.min(5);
-    write_sysreg!(vtcr_el2, (1 << 31) | (ps << 16) | (0b11 << 12) | (1 << 10) | (1 << 8) | (1 << 6) | 25);
+    write_sysreg!(
+        vtcr_el2,
+        (1 << 31) | (ps << 16) | (0b11 << 12) | (1 << 10) | (1 << 8) | (1 << 6) | 25
+    );
     isb();
 }
 
@@ -109,7 +112,11 @@ pub struct Syndrome {
 impl Syndrome {
     #[inline(always)]
     pub fn read() -> Self {
-        Syndrome { esr: read_sysreg!(esr_el2), far: read_sysreg!(far_el2), hpfar: read_sysreg!(hpfar_el2) }
+        Syndrome {
+            esr: read_sysreg!(esr_el2),
+            far: read_sysreg!(far_el2),
+            hpfar: read_sysreg!(hpfar_el2),
+        }
     }
 
     /// The faulting IPA of a stage-2 abort: HPFAR_EL2.FIPA gives bits
