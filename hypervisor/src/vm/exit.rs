@@ -23,10 +23,31 @@ pub enum Outcome {
     Reschedule,
 }
 
-/// Called by vectors.S for every exit that left the fast path. Returns the
-/// register block of the vCPU to enter.
+/// Called by vectors.S for every exit that left the assembly fast path.
+/// Returns the register block of the vCPU to enter.
+///
+/// Emulated MMIO is the commonest exit of a running guest, so it is tried
+/// first with as little around it as possible; everything else goes to
+/// [`exit_slow`], kept out of line so its register pressure and stack frame
+/// are not paid by the MMIO path.
 #[no_mangle]
 pub extern "C" fn aerie_exit(regs: *mut GuestRegs, kind: u64) -> *mut GuestRegs {
+    if kind == KIND_SYNC {
+        let syndrome = Syndrome::read();
+        if (syndrome.esr >> 26) as u8 == aerie_trap::ec::DABT_LOW {
+            // SAFETY: the only Aerie code running; exceptions are masked at EL2.
+            let m = unsafe { machine() };
+            let (v, c) = m.current;
+            if mmio::emulate(&mut m.vms[v], c, &syndrome) {
+                return regs;
+            }
+        }
+    }
+    exit_slow(regs, kind)
+}
+
+#[inline(never)]
+fn exit_slow(regs: *mut GuestRegs, kind: u64) -> *mut GuestRegs {
     // SAFETY: the only Aerie code running; exceptions are masked at EL2.
     let m = unsafe { machine() };
     let (v, c) = m.current;
@@ -72,10 +93,10 @@ fn handle(vm: &mut Vm, c: usize, kind: u64) -> Outcome {
     }
 }
 
-#[inline(always)]
 fn handle_sync(vm: &mut Vm, c: usize, syndrome: Syndrome) -> Outcome {
     match aerie_trap::decode(syndrome.esr) {
-        Exit::DataAbort(abort) => mmio::data_abort(vm, c, &syndrome, &abort),
+        // Emulation was tried (and refused) on the fast path.
+        Exit::DataAbort(abort) => mmio::unhandled(vm, c, &syndrome, &abort),
         Exit::Hvc { .. } => psci::call(vm, c),
         Exit::Smc { .. } => {
             // A trapped SMC returns to the SMC itself: step over it.

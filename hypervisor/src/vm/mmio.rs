@@ -6,31 +6,43 @@ use super::{Vm, UART_BASE, UART_SIZE};
 use crate::arch::aarch64::el2::Syndrome;
 use aerie_trap::DataAbort;
 
+/// Emulate the stage-2 data abort being handled if it hits an emulated
+/// device with a valid syndrome (ISV = 1): load or store the register, step
+/// past the instruction. Returns false when it is anything else.
 #[inline(always)]
-pub fn data_abort(vm: &mut Vm, c: usize, syndrome: &Syndrome, abort: &DataAbort) -> Outcome {
-    let ipa = syndrome.fault_ipa();
-    let offset = ipa.wrapping_sub(UART_BASE);
+pub fn emulate(vm: &mut Vm, c: usize, syndrome: &Syndrome) -> bool {
+    let offset = syndrome.fault_ipa().wrapping_sub(UART_BASE);
     // ISV = 0 (e.g. a load pair, or writeback) gives no register to emulate
-    // into; such an access to a device is refused like an unmapped one.
-    if let (true, Some(access)) = (offset < UART_SIZE, abort.access()) {
-        let vcpu = &mut vm.vcpus[c];
-        let size = access.size;
-        let result = if access.write {
-            let value = vcpu.regs.get(access.srt) as u32;
-            vm.uart.write(offset, size, value, &mut vm.output)
-        } else {
-            vm.uart.read(offset, size).map(|value| {
-                let value = extend(value as u64, size, access.sign_extend, access.sf);
-                vcpu.regs.set(access.srt, value);
-            })
-        };
-        if result.is_ok() {
-            vcpu.regs.pc += 4;
-            return Outcome::Resume;
-        }
+    // into; such an access is refused like an unmapped one.
+    let Some(access) = DataAbort((syndrome.esr & 0x1ff_ffff) as u32).access() else {
+        return false;
+    };
+    if offset >= UART_SIZE {
+        return false;
     }
-    let far = syndrome.far;
-    let write = abort.write();
+    let regs = &mut vm.vcpus[c].regs;
+    let size = access.size;
+    let result = if access.write {
+        let value = regs.get(access.srt) as u32;
+        vm.uart.write(offset, size, value, &mut vm.output)
+    } else {
+        vm.uart.read(offset, size).map(|value| {
+            regs.set(
+                access.srt,
+                extend(value as u64, size, access.sign_extend, access.sf),
+            );
+        })
+    };
+    if result.is_err() {
+        return false;
+    }
+    regs.pc += 4;
+    true
+}
+
+/// A data abort that no device emulates: inject a synchronous external abort.
+pub fn unhandled(vm: &mut Vm, c: usize, syndrome: &Syndrome, abort: &DataAbort) -> Outcome {
+    let (ipa, far, write) = (syndrome.fault_ipa(), syndrome.far, abort.write());
     log::warn!(
         "vm {} vcpu {c}: {} at unmapped IPA {ipa:#x} (pc {:#x}): external abort injected",
         vm.name,
