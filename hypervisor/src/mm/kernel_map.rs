@@ -23,34 +23,36 @@ impl KernelSpace {
 
     /// Map RAM `[pa, pa + len)` into the direct map, with blocks where aligned.
     pub fn map_ram(&mut self, pa: u64, len: u64) -> Result<(), MapError> {
-        let (start, end) = page_bounds(pa, len);
-        map_range(
-            &mut self.pool,
-            el2_space(self.root),
-            phys_to_virt(start),
-            start,
-            end - start,
-            Attributes::DATA,
-            true,
-        )?;
-        flush_el2_tlb();
-        Ok(())
+        self.map_direct(pa, len, Attributes::DATA, true)
     }
 
     /// Map a device's registers into the direct map; returns their address.
+    /// Pages only: a block could cover a neighbouring device Aerie must not touch.
     pub fn map_device(&mut self, pa: u64, len: u64) -> Result<u64, MapError> {
+        self.map_direct(pa, len, Attributes::DEVICE, false)?;
+        Ok(phys_to_virt(pa))
+    }
+
+    fn map_direct(
+        &mut self,
+        pa: u64,
+        len: u64,
+        attributes: Attributes,
+        blocks: bool,
+    ) -> Result<(), MapError> {
         let (start, end) = page_bounds(pa, len);
+        let space = el2_space(self.root);
         map_range(
             &mut self.pool,
-            el2_space(self.root),
+            space,
             phys_to_virt(start),
             start,
             end - start,
-            Attributes::DEVICE,
-            false,
+            attributes,
+            blocks,
         )?;
         flush_el2_tlb();
-        Ok(phys_to_virt(pa))
+        Ok(())
     }
 }
 
