@@ -12,13 +12,14 @@ mod boot;
 mod bootargs;
 mod console;
 mod drivers;
+mod irq;
 mod mm;
 mod panic;
 mod sched;
 mod vm;
 
 use alloc::vec::Vec;
-use arch::aarch64::{cpu::CpuInfo, el2};
+use arch::aarch64::{cpu, cpu::CpuInfo, el2, gic};
 use boot::BootRecord;
 use bootargs::{BootArgs, BootTest};
 use core::sync::atomic::Ordering;
@@ -37,18 +38,9 @@ extern "C" {
 
 /// Rust entry, at the link address in the final space, on the boot stack.
 #[no_mangle]
-pub extern "C" fn kernel_main(
-    dtb_pa: u64,
-    load_pa: u64,
-    link_va: u64,
-    transitional: u64,
-    final_root: u64,
-) -> ! {
-    let record = BootRecord {
-        dtb_pa,
-        load_pa,
-        link_va,
-    };
+pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
+    let record = BootRecord { dtb_pa, load_pa, link_va };
+    let aerie_pagetable::boot::BootSpaces { transitional, final_root } = boot::spaces();
     mm::heap::init_seed();
 
     // The device tree, through the window the boot tables mapped.
@@ -135,7 +127,19 @@ pub extern "C" fn kernel_main(
         mm::frames::total() / MIB
     );
 
-    el2::init_guest_controls(cpu.pa_range);
+    // The host GIC.
+    let Some(host_gic) = host.gic.as_ref().filter(|g| !g.redist.is_empty()) else {
+        panic!("the device tree describes no GICv3 (Aerie needs one)");
+    };
+    let redist = host_gic.redist[0];
+    let (Ok(dist_va), Ok(redist_va)) =
+        (space.map_device(host_gic.dist.base, host_gic.dist.size), space.map_device(redist.base, redist.size))
+    else {
+        panic!("cannot map the GIC");
+    };
+    // SAFETY: both regions were just mapped as device memory; Aerie alone drives the GIC.
+    let gic = unsafe { irq::gicv3::Gic::new(dist_va, redist_va) };
+    gic.init_distributor();
     el2::set_served_owners(aerie_firmware::served_owners());
 
     let vms = create_vms(host.initrd);
@@ -143,8 +147,55 @@ pub extern "C" fn kernel_main(
         log::error!("no VM could be started");
         arch::aarch64::firmware::exit_with_status(2, panic::SEMIHOSTING.load(Ordering::Relaxed));
     }
+    let mut machine = sched::Machine::new(vms, gic, gic::list_register_count());
+
+    // The boot pCPU, then every other CPU of the device tree.
+    let boot_mpidr = cpu::mpidr();
     let stack_top = boot::BOOT_STACK.0.get() as u64 + boot::BOOT_STACK_SIZE as u64;
-    sched::Machine::new(vms, stack_top).start()
+    sched::pcpu::register(0, boot_mpidr);
+    machine.add_pcpu(boot_mpidr, stack_top);
+    let mut secondaries = Vec::new();
+    for c in host.cpus.iter().filter(|c| c.mpidr != boot_mpidr) {
+        if machine.pcpus.len() == sched::MAX_PCPUS {
+            log::warn!("using {} of {} CPUs", sched::MAX_PCPUS, host.cpus.len());
+            break;
+        }
+        let stack = mm::frames::alloc(SECONDARY_STACK).expect("memory for a CPU stack");
+        let top = phys_to_virt(stack) + SECONDARY_STACK;
+        let index = machine.add_pcpu(c.mpidr, top);
+        sched::pcpu::register(index, c.mpidr);
+        secondaries.push((index, c.mpidr, top));
+    }
+    machine.install();
+    init_this_cpu(0, cpu.pa_range);
+    for (index, mpidr, top) in secondaries {
+        if let Err(status) = boot::smp::start(index, mpidr, top, record.delta(), secondary_main) {
+            log::warn!("CPU {mpidr:#x} did not start (PSCI status {status})");
+        }
+    }
+    sched::run(0)
+}
+
+/// Stack of each secondary pCPU.
+const SECONDARY_STACK: u64 = 64 * 1024;
+
+/// Per-pCPU set-up: its redistributor, CPU interface and EL2 guest controls.
+fn init_this_cpu(index: usize, pa_range: u64) {
+    {
+        let mut m = sched::lock();
+        let mpidr = m.pcpus[index].mpidr;
+        let redist = m.gic.init_redistributor(mpidr);
+        m.pcpus[index].redist = Some(redist);
+    }
+    gic::init_cpu_interface();
+    el2::init_guest_controls(pa_range);
+}
+
+/// Where a secondary pCPU continues once it runs at the link address.
+extern "C" fn secondary_main(index: u64) -> ! {
+    init_this_cpu(index as usize, CpuInfo::read().pa_range);
+    log::debug!("cpu {index} ({:#x}) online", cpu::mpidr());
+    sched::run(index as usize)
 }
 
 /// The VMs of the boot module (QEMU's -initrd). A VM that cannot be built is

@@ -31,6 +31,16 @@ pub struct GuestSpec<'a> {
     pub uart: Region,
     pub gic: Option<GuestGic>,
     pub timer: bool,
+    /// virtio-mmio transports (need a GIC for their interrupts).
+    pub virtio: &'a [VirtioMmio],
+}
+
+/// One virtio-mmio transport: its register window and its SPI's INTID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VirtioMmio {
+    pub region: Region,
+    /// INTID (32 + SPI number).
+    pub intid: u32,
 }
 
 /// A GICv3 redistributor is two 64 KiB frames (RD_base, SGI_base).
@@ -46,6 +56,8 @@ const PHANDLE_GIC: u32 = 0x8001;
 /// GIC interrupt specifier: type (0 SPI, 1 PPI), number, flags.
 const GIC_SPI: u32 = 0;
 const GIC_PPI: u32 = 1;
+/// Interrupt flags: edge, rising.
+const IRQ_TYPE_EDGE_RISING: u32 = 1;
 const IRQ_TYPE_LEVEL_HIGH: u32 = 4;
 /// QEMU virt's PL011 is SPI 1 (INTID 33).
 const UART_SPI: u32 = 1;
@@ -84,6 +96,16 @@ fn contains(outer: &Region, inner: &Region) -> bool {
 }
 
 fn validate(spec: &GuestSpec<'_>) -> Result<(), DtError> {
+    if !spec.virtio.is_empty() && spec.gic.is_none() {
+        return Err(DtError::InvalidSpec(
+            "virtio-mmio transports need a GIC for their interrupts",
+        ));
+    }
+    if spec.virtio.iter().any(|v| v.intid < 32) {
+        return Err(DtError::InvalidSpec(
+            "virtio-mmio interrupt must be an SPI (INTID >= 32)",
+        ));
+    }
     if spec.cpus == 0 || spec.cpus > MAX_VCPUS {
         return Err(DtError::InvalidSpec("vCPU count must be 1..=256"));
     }
@@ -140,6 +162,9 @@ pub fn build_guest(spec: &GuestSpec<'_>) -> Result<Vec<u8>, DtError> {
         timer(&mut w)?;
     }
     uart(&mut w, spec, &uart_path[1..])?;
+    for v in spec.virtio {
+        virtio_mmio(&mut w, v)?;
+    }
 
     w.end_node(root).step("root")?;
     w.finish().step("finish")
@@ -242,6 +267,21 @@ fn uart(w: &mut FdtWriter, spec: &GuestSpec<'_>, node_name: &str) -> Result<(), 
     w.end_node(uart).step("pl011")
 }
 
+/// As QEMU virt describes its transports: edge-rising SPI, DMA-coherent.
+fn virtio_mmio(w: &mut FdtWriter, v: &VirtioMmio) -> Result<(), DtError> {
+    let node = w
+        .begin_node(&format!("virtio_mmio@{:x}", v.region.base))
+        .step("virtio_mmio")?;
+    w.property_string("compatible", "virtio,mmio")
+        .step("virtio_mmio")?;
+    w.property_array_u64("reg", &reg2(&[v.region]))
+        .step("virtio_mmio")?;
+    w.property_null("dma-coherent").step("virtio_mmio")?;
+    w.property_array_u32("interrupts", &[GIC_SPI, v.intid - 32, IRQ_TYPE_EDGE_RISING])
+        .step("virtio_mmio")?;
+    w.end_node(node).step("virtio_mmio")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,6 +300,7 @@ mod tests {
                 redist: Region::new(0x080A_0000, 0xF6_0000),
             }),
             timer: true,
+            virtio: &[],
         }
     }
 

@@ -56,6 +56,9 @@ pub struct HostInfo {
     /// From /chosen linux,initrd-start/end.
     pub initrd: Option<Region>,
     pub model: Option<String>,
+    /// Enabled `virtio,mmio` transports, in tree order (each may or may not
+    /// have a device behind it: read its DeviceID).
+    pub virtio_mmio: Vec<Region>,
 }
 
 /// Reads a host DTB. `dtb` may be longer than the header's totalsize.
@@ -76,6 +79,7 @@ pub fn parse_host(dtb: &[u8]) -> Result<HostInfo, DtError> {
         reserved: reserved(&tree)?,
         cpus: cpus(&tree)?,
         uart: uart(&tree, chosen.as_ref())?,
+        virtio_mmio: virtio_mmio(&tree)?,
         gic: gic(&tree)?,
         timer: timer(&tree)?,
         psci_method: psci_method(&tree)?,
@@ -179,6 +183,19 @@ fn uart(tree: &Tree<'_>, chosen: Option<&NodeRef<'_, '_>>) -> Result<Option<Regi
         node: node.path(),
         property: "reg",
     })
+}
+
+fn virtio_mmio(tree: &Tree<'_>) -> Result<Vec<Region>, DtError> {
+    let mut out = Vec::new();
+    for node in tree
+        .nodes()
+        .filter(|n| is_compatible(n, "virtio,mmio") && enabled(n))
+    {
+        if let Some(r) = reg(&node)?.first() {
+            out.push(*r);
+        }
+    }
+    Ok(out)
 }
 
 fn gic(tree: &Tree<'_>) -> Result<Option<GicV3>, DtError> {

@@ -19,6 +19,7 @@ fn spec() -> GuestSpec<'static> {
             redist: Region::new(0x080A_0000, 0xF6_0000),
         }),
         timer: true,
+        virtio: &[],
     }
 }
 
@@ -67,6 +68,7 @@ fn minimal_guest_has_no_gic_timer_or_initrd() {
         initrd: None,
         gic: None,
         timer: false,
+        virtio: &[],
         ..spec()
     };
     let info = parse_host(&build_guest(&s).unwrap()).unwrap();
@@ -139,4 +141,35 @@ fn rejects_inconsistent_specs() {
             ..
         }
     ));
+}
+
+#[test]
+fn virtio_transports_are_described() {
+    use aerie_dt::VirtioMmio;
+    let transports = [
+        VirtioMmio {
+            region: Region::new(0x0a00_0000, 0x200),
+            intid: 48,
+        },
+        VirtioMmio {
+            region: Region::new(0x0a00_0200, 0x200),
+            intid: 49,
+        },
+    ];
+    let s = GuestSpec {
+        virtio: &transports,
+        ..spec()
+    };
+    let info = parse_host(&build_guest(&s).unwrap()).unwrap();
+    assert_eq!(
+        info.virtio_mmio,
+        vec![transports[0].region, transports[1].region]
+    );
+    // Without a GIC there is nothing to deliver their interrupts.
+    let no_gic = GuestSpec {
+        virtio: &transports,
+        gic: None,
+        ..spec()
+    };
+    assert!(matches!(build_guest(&no_gic), Err(DtError::InvalidSpec(_))));
 }

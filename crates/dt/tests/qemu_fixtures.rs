@@ -112,3 +112,16 @@ fn rejects_truncated_and_corrupt_blobs() {
         "bad FDT magic 0xff0dfeed (expected 0xd00dfeed)"
     );
 }
+
+#[test]
+fn finds_the_virtio_mmio_transports() {
+    // QEMU virt always creates 32 transports, 0x200 apart from 0x0a00_0000
+    // (the device tree lists them from the highest address down).
+    let info = parse_host(PLAIN).unwrap();
+    assert_eq!(info.virtio_mmio.len(), 32);
+    let mut bases: Vec<u64> = info.virtio_mmio.iter().map(|r| r.base).collect();
+    bases.sort();
+    assert_eq!(bases[0], 0x0a00_0000);
+    assert_eq!(bases[31], 0x0a00_0000 + 31 * 0x200);
+    assert!(info.virtio_mmio.iter().all(|r| r.size == 0x200));
+}

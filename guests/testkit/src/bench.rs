@@ -2,10 +2,17 @@
 //! over N iterations. Every loop body is `mov x0, x21; <op>; subs x20, x20, #1;
 //! b.ne 1b`, so the bodies differ only in the measured instruction and `nop`
 //! gives the loop overhead. x20..x22 are callee-saved: no SMCCC callee changes them.
+//! Two interrupt benchmarks follow them (their own files): `virq_latency` and
+//! `ipi_roundtrip`.
+
+mod ipi_roundtrip;
+mod virq_latency;
 
 use crate::console::{println, PL011_BASE, UARTFR};
 use crate::counter;
+use crate::detail::Detail;
 use crate::guard::{self, Outcome};
+use crate::machine::Machine;
 use crate::psci;
 
 /// Defines `fn $name(iters) -> ticks` timing `iters` runs of the loop with `$op`
@@ -66,9 +73,19 @@ const BENCHES: [(&str, Bench); 5] = [
     ("sysreg_trap", sysreg_trap),
 ];
 
+/// An interrupt benchmark: the machine and the requested iterations in,
+/// (iterations run, counter ticks) out, or why it could not run.
+type IrqBench = fn(&Machine, u64) -> Result<(u64, u64), Detail>;
+
+const IRQ_BENCHES: [(&str, IrqBench); 2] = [
+    ("virq_latency", virq_latency::virq_latency),
+    ("ipi_roundtrip", ipi_roundtrip::ipi_roundtrip),
+];
+
 /// Runs every benchmark and prints its line, then `bench: done`. A benchmark
-/// whose instruction faults (SMC where it is UNDEFINED) prints a FAIL line.
-pub fn run_all(iters: u64) {
+/// whose instruction faults (SMC where it is UNDEFINED) or that cannot run on
+/// this machine prints a FAIL line.
+pub fn run_all(machine: &Machine, iters: u64) {
     let freq = counter::frequency();
     for (name, bench) in BENCHES {
         let mut ticks = 0;
@@ -76,6 +93,22 @@ pub fn run_all(iters: u64) {
             Outcome::Returned => {
                 println!("bench: name={name} iters={iters} ticks={ticks} freq={freq}")
             }
+            Outcome::Unexpected(info) | Outcome::El0Svc(info) => {
+                println!("bench: FAIL {name}: {info}")
+            }
+            Outcome::Panicked => {}
+        }
+    }
+    for (name, bench) in IRQ_BENCHES {
+        let mut result = None;
+        match guard::run(&mut || result = Some(bench(machine, iters))) {
+            Outcome::Returned => match result {
+                Some(Ok((iters, ticks))) => {
+                    println!("bench: name={name} iters={iters} ticks={ticks} freq={freq}")
+                }
+                Some(Err(why)) => println!("bench: FAIL {name}: {why}"),
+                None => println!("bench: FAIL {name}: no result"),
+            },
             Outcome::Unexpected(info) | Outcome::El0Svc(info) => {
                 println!("bench: FAIL {name}: {info}")
             }

@@ -26,7 +26,27 @@ impl Deadline {
         Self(now() + ticks_from_ms(ms))
     }
 
+    /// The CNTVCT_EL0 value at which the deadline expires.
+    pub fn at(&self) -> u64 {
+        self.0
+    }
+
     pub fn expired(&self) -> bool {
         now() >= self.0
+    }
+}
+
+/// Spins until `done()` or `ms` milliseconds pass; returns whether `done()`
+/// held. IRQs stay as the caller left them.
+pub fn spin_until(ms: u64, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Deadline::after_ms(ms);
+    loop {
+        if done() {
+            return true;
+        }
+        if deadline.expired() {
+            return false;
+        }
+        core::hint::spin_loop();
     }
 }

@@ -23,6 +23,7 @@ pub struct VectorKind(pub u64);
 
 impl VectorKind {
     pub const CURRENT_SPX_SYNC: Self = Self(4);
+    pub const CURRENT_SPX_IRQ: Self = Self(5);
     pub const LOWER_A64_SYNC: Self = Self(8);
 }
 

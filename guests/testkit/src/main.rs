@@ -18,13 +18,17 @@ mod exception;
 mod fdt;
 mod gic;
 mod guard;
+mod irq;
 mod machine;
+mod pl011_irq;
 mod psci;
 mod runner;
 mod secondary;
 mod sysreg;
 mod tests;
 mod vectors;
+mod vtimer;
+mod watchdog;
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -61,7 +65,7 @@ extern "C" fn testkit_main(dtb: usize) -> ! {
     );
     let options = bootargs::Options::parse(machine.bootargs);
     if options.bench {
-        bench::run_all(options.bench_iters);
+        bench::run_all(&machine, options.bench_iters);
     } else {
         let (passed, failed) = runner::run_all(&machine);
         println!("testkit: {passed} passed, {failed} failed");

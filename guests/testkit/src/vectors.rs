@@ -1,7 +1,8 @@
 //! The EL1 exception vector table (VBAR_EL1) and the recovery trampolines used
 //! by `guard`. Every vector saves x0..x30, ELR and SPSR into a `TrapFrame` on
 //! SP_EL1, calls `testkit_exception` with the vector's index, restores the frame
-//! (which the handler may have rewritten) and ERETs.
+//! (which the handler may have rewritten) and ERETs. IRQs taken at EL1h go to
+//! `irq::dispatch`; their vector reads CNTVCT_EL0 before anything else.
 
 use crate::exception::{self, ExceptionInfo, VectorKind};
 use crate::guard;
@@ -25,6 +26,13 @@ testkit_vectors:
     .balign 0x80
     sub     sp, sp, #{frame_size}
     stp     x0, x1, [sp, #0]
+    .if \vector == 5
+    // IRQ, current EL with SPx: timestamp the entry first (exception entry
+    // is context synchronizing, so no ISB is needed before the read).
+    mrs     x0, cntvct_el0
+    adrp    x1, {entry_ticks}
+    str     x0, [x1, :lo12:{entry_ticks}]
+    .endif
     mov     x1, #\vector
     b       testkit_exception_common
     .endr
@@ -110,12 +118,19 @@ testkit_guard_resume:
     ret
 "#,
     frame_size = const core::mem::size_of::<TrapFrame>(),
+    entry_ticks = sym crate::irq::ENTRY_TICKS,
 );
 
 /// Called by the vectors with the saved registers; may rewrite `frame` to
 /// change where and how the ERET returns.
 #[no_mangle]
 extern "C" fn testkit_exception(frame: &mut TrapFrame, vector: u64) {
+    // IRQs are expected on every CPU; the frame keeps ELR/SPSR, so a handler
+    // may unmask IRQs and be preempted.
+    if VectorKind(vector) == VectorKind::CURRENT_SPX_IRQ {
+        crate::irq::dispatch();
+        return;
+    }
     let info = ExceptionInfo {
         vector: VectorKind(vector),
         esr: crate::sysreg::read_sysreg!("esr_el1"),
@@ -125,7 +140,7 @@ extern "C" fn testkit_exception(frame: &mut TrapFrame, vector: u64) {
         x0: frame.x[0],
     };
     if !crate::is_boot_cpu() {
-        // Secondaries only run the CPU_ON test's tiny entry: report and stop this CPU.
+        // A secondary runs only a small job outside any guard: report and stop this CPU.
         crate::console::println!("testkit: exception on secondary CPU: {info}");
         crate::psci::cpu_off();
         loop {

@@ -11,6 +11,8 @@ use aerie_pagetable::boot::{BootSpaces, ImageLayout, Part, Window};
 use aerie_pagetable::{Attributes, MapError, TableMemory, ENTRIES, PAGE_SIZE};
 use core::cell::UnsafeCell;
 
+pub mod smp;
+
 /// Pages for the boot-time kernel tables (transitional and final spaces, and
 /// the kernel's device and direct-map tables added right after).
 pub const BOOT_TABLE_PAGES: usize = 32;
@@ -109,10 +111,30 @@ pub fn image_layout(image_start: u64, load_pa: u64, link_va: u64) -> ImageLayout
     }
 }
 
+/// The roots built at boot; secondary CPUs take the same road later.
+pub struct SpacesCell(UnsafeCell<BootSpaces>);
+// SAFETY: written once by the boot CPU with the MMU off, before anything
+// else runs; read-only afterwards.
+unsafe impl Sync for SpacesCell {}
+static SPACES: SpacesCell = SpacesCell(UnsafeCell::new(BootSpaces { transitional: 0, final_root: 0 }));
+
+/// The transitional and final roots the boot CPU switched through.
+pub fn spaces() -> BootSpaces {
+    // SAFETY: see SpacesCell.
+    unsafe { *SPACES.0.get() }
+}
+
 /// Called by entry.S with the MMU off. Returns the two roots, or zeros if the
 /// tables could not be built (entry.S then stops: nothing can print yet).
 #[no_mangle]
 pub extern "C" fn early_build_spaces(load_pa: u64, link_va: u64, dtb_pa: u64) -> BootSpaces {
+    let spaces = build_spaces(load_pa, link_va, dtb_pa);
+    // SAFETY: see SpacesCell; the store goes PC-relative to the load address.
+    unsafe { *SPACES.0.get() = spaces };
+    spaces
+}
+
+fn build_spaces(load_pa: u64, link_va: u64, dtb_pa: u64) -> BootSpaces {
     let layout = image_layout(load_pa, load_pa, link_va);
     let mut pool = BootPool { va_offset: 0 };
     let mut windows = [Window {

@@ -1,109 +1,128 @@
-//! The vCPU scheduler: which vCPU the boot pCPU runs next.
+//! The vCPU scheduler and the machine it schedules.
 //!
-//! For now Aerie runs every vCPU on the boot pCPU, round-robin, switching at
-//! the points where a guest gives the CPU up: WFI, WFE, PSCI CPU_OFF and
-//! CPU_ON, and VM stop. A vCPU in WFI with its virtual timer armed is blocked
-//! until the timer's deadline; with nothing runnable the pCPU waits in WFE
-//! (woken by the counter's event stream) for the earliest deadline.
-//! Preemption by time slice arrives with the interrupt controller.
+//! All vCPUs of all VMs share the pCPUs. A vCPU is Off, Runnable, Running on
+//! one pCPU, or Blocked (in WFI with nothing pending, until its virtual
+//! timer's deadline or a kick). Each pCPU runs one vCPU for a time slice of
+//! [`SLICE_MS`], measured by the EL2 physical timer (CNTHP); at the end of a
+//! slice it switches to the next Runnable vCPU, if any is waiting. A pCPU
+//! with nothing to run waits in WFI, its CNTHP armed for the earliest
+//! blocked vCPU's deadline. Work for another pCPU (an interrupt for the vCPU
+//! it runs, a vCPU it could run while idle) is signalled with an SGI.
+//!
+//! One lock guards the whole machine. Exits take it briefly; a guest runs
+//! and a pCPU idles without it. For a handful of pCPUs this is simple and
+//! cheap; per-VM locks can come when the numbers say so.
+
+pub mod pcpu;
+
+pub use pcpu::{this_cpu, MAX_PCPUS};
 
 use crate::arch::aarch64::context::GuestRegs;
-use crate::arch::aarch64::{cpu, el2, firmware, sysreg};
-use crate::vm::{VcpuState, Vm};
+use crate::arch::aarch64::{cpu, el2, firmware, gic};
+use crate::irq::gicv3::Gic;
+use crate::irq::{PPI_HYP_TIMER, PPI_MAINTENANCE, PPI_VIRTUAL_TIMER, SGI_KICK};
+use crate::vm::{VcpuState, Vm, VmState};
 use alloc::vec::Vec;
-use core::cell::UnsafeCell;
+use pcpu::Pcpu;
+use spin::{Mutex, MutexGuard, Once};
+
+/// Length of a time slice.
+pub const SLICE_MS: u64 = 4;
 
 pub struct Machine {
     pub vms: Vec<Vm>,
-    /// The vCPU whose exit is being handled (or that runs next).
-    pub current: (usize, usize),
-    /// The vCPU whose EL1/FP state is in the CPU now.
-    loaded: Option<(usize, usize)>,
-    /// The VM whose stage 2 is in VTTBR_EL2.
-    loaded_vm: Option<usize>,
-    /// Top of the boot pCPU's EL2 stack.
-    pub stack_top: u64,
+    pub pcpus: Vec<Pcpu>,
+    pub gic: Gic,
+    /// List registers per pCPU (the same on every CPU of a system).
+    pub list_registers: usize,
+    slice_ticks: u64,
+    /// Round-robin position over all vCPUs.
+    cursor: usize,
 }
 
-/// The machine, owned by the boot pCPU.
-pub struct Global(UnsafeCell<Option<Machine>>);
+static MACHINE: Once<Mutex<Machine>> = Once::new();
 
-// SAFETY: only the boot pCPU runs Aerie code today, always with exceptions
-// masked at EL2, so accesses never overlap.
-unsafe impl Sync for Global {}
-
-pub static MACHINE: Global = Global(UnsafeCell::new(None));
-
-/// The machine, for the exit path.
-///
-/// # Safety
-/// Single pCPU, exceptions masked (see [`Global`]); the caller must not hold
-/// another reference obtained from this function.
-pub unsafe fn machine() -> &'static mut Machine {
-    // SAFETY: per the contract; set up by `start` before any exit.
-    unsafe { (*MACHINE.0.get()).as_mut().unwrap_unchecked() }
+/// The machine, locked.
+pub fn lock() -> MutexGuard<'static, Machine> {
+    MACHINE.get().expect("machine not started").lock()
 }
+
+/// A vCPU by (VM index, vCPU index).
+pub type VcpuId = (usize, usize);
 
 impl Machine {
-    pub fn new(vms: Vec<Vm>, stack_top: u64) -> Self {
+    pub fn new(vms: Vec<Vm>, gic: Gic, list_registers: usize) -> Self {
         Machine {
             vms,
-            current: (0, 0),
-            loaded: None,
-            loaded_vm: None,
-            stack_top,
+            pcpus: Vec::new(),
+            gic,
+            list_registers,
+            slice_ticks: cpu::counter_frequency() * SLICE_MS / 1000,
+            cursor: 0,
         }
     }
 
-    /// Pick the vCPU to run next, load it, and return its register block.
-    /// Powers the machine off when no VM is left.
-    pub fn schedule(&mut self) -> *mut GuestRegs {
-        loop {
-            let now = cpu::counter();
-            if let Some(next) = self.pick(now) {
-                self.switch_to(next);
-                let (v, c) = next;
-                return &mut self.vms[v].vcpus[c].regs;
-            }
-            match self.earliest_deadline() {
-                Some(deadline) => {
-                    while cpu::counter() < deadline {
-                        sysreg::wfe();
-                    }
-                }
-                None => {
-                    log::info!("all VMs have stopped; powering off");
-                    firmware::system_off();
-                }
-            }
-        }
+    /// Publish the machine; from now on reach it through [`lock`].
+    pub fn install(self) {
+        MACHINE.call_once(|| Mutex::new(self));
     }
 
-    /// Round-robin from the vCPU after the current one; the current one last.
-    fn pick(&mut self, now: u64) -> Option<(usize, usize)> {
-        let all: Vec<(usize, usize)> = self
-            .vms
-            .iter()
-            .enumerate()
-            .flat_map(|(v, vm)| (0..vm.vcpus.len()).map(move |c| (v, c)))
-            .collect();
-        let start = all
-            .iter()
-            .position(|&p| p == self.current)
-            .map_or(0, |i| i + 1);
-        for i in 0..all.len() {
-            let (v, c) = all[(start + i) % all.len()];
-            let vcpu = &mut self.vms[v].vcpus[c];
-            match vcpu.state {
-                VcpuState::Runnable => return Some((v, c)),
-                VcpuState::Blocked { until } if until <= now => {
-                    vcpu.state = VcpuState::Runnable;
-                    return Some((v, c));
+    pub fn add_pcpu(&mut self, mpidr: u64, stack_top: u64) -> usize {
+        self.pcpus.push(Pcpu::new(mpidr, stack_top));
+        self.pcpus.len() - 1
+    }
+
+    /// The vCPU this pCPU is running.
+    pub fn current(&self, cpu: usize) -> VcpuId {
+        self.pcpus[cpu].current.expect("an exit on a pCPU with no vCPU")
+    }
+
+    fn all_vcpus(&self) -> impl Iterator<Item = VcpuId> + '_ {
+        self.vms.iter().enumerate().flat_map(|(v, vm)| (0..vm.vcpus.len()).map(move |c| (v, c)))
+    }
+
+    /// Make the vCPUs in `mask` of VM `v` look at their interrupts again:
+    /// wake them if blocked, interrupt their pCPU if running elsewhere.
+    pub fn kick(&mut self, cpu: usize, v: usize, mask: u64) {
+        for c in (0..self.vms[v].vcpus.len()).filter(|c| mask & (1 << c) != 0) {
+            match self.vms[v].vcpus[c].state {
+                VcpuState::Blocked { .. } => {
+                    self.vms[v].vcpus[c].state = VcpuState::Runnable;
+                    self.wake_idle_pcpu(cpu);
                 }
+                VcpuState::Running(p) if p != cpu => self.signal(p),
                 _ => {}
             }
         }
-        None
+    }
+
+    /// A vCPU became runnable: an idle pCPU (other than `cpu`) may take it.
+    pub fn wake_idle_pcpu(&mut self, cpu: usize) {
+        if let Some(p) = (0..self.pcpus.len()).find(|&p| p != cpu && self.pcpus[p].idle) {
+            self.pcpus[p].idle = false;
+            self.signal(p);
+        }
+    }
+
+    fn signal(&self, p: usize) {
+        let mpidr = self.pcpus[p].mpidr;
+        gic::send_sgi(SGI_KICK, (mpidr >> 8) & 0xff, 1 << (mpidr & 0xf));
+    }
+
+    /// Blocked vCPUs whose deadline has passed become runnable.
+    fn wake_expired(&mut self, now: u64) -> bool {
+        let mut woke = false;
+        for vm in &mut self.vms {
+            for vcpu in &mut vm.vcpus {
+                if let VcpuState::Blocked { until: Some(t) } = vcpu.state {
+                    if t <= now {
+                        vcpu.state = VcpuState::Runnable;
+                        woke = true;
+                    }
+                }
+            }
+        }
+        woke
     }
 
     fn earliest_deadline(&self) -> Option<u64> {
@@ -111,28 +130,119 @@ impl Machine {
             .iter()
             .flat_map(|vm| vm.vcpus.iter())
             .filter_map(|v| match v.state {
-                VcpuState::Blocked { until } => Some(until),
+                VcpuState::Blocked { until } => until,
                 _ => None,
             })
             .min()
     }
 
-    /// Move vCPU state so that `next` is in the CPU.
-    fn switch_to(&mut self, next: (usize, usize)) {
-        self.current = next;
-        if self.loaded == Some(next) {
-            return;
-        }
-        if let Some((v, c)) = self.loaded.take() {
-            if self.vms[v].running() {
-                let old = &mut self.vms[v].vcpus[c];
-                old.el1.save();
-                old.fp.save();
+    /// Is a Runnable vCPU waiting for a pCPU?
+    fn anyone_waiting(&self) -> bool {
+        self.vms.iter().flat_map(|vm| vm.vcpus.iter()).any(|v| v.state == VcpuState::Runnable)
+    }
+
+    /// The next Runnable vCPU, round-robin.
+    fn pick(&mut self) -> Option<VcpuId> {
+        let all: Vec<VcpuId> = self.all_vcpus().collect();
+        for i in 0..all.len() {
+            let idx = (self.cursor + i) % all.len();
+            let (v, c) = all[idx];
+            if self.vms[v].vcpus[c].state == VcpuState::Runnable {
+                self.cursor = idx + 1;
+                return Some((v, c));
             }
         }
+        None
+    }
+
+    /// Take the current vCPU off this pCPU (it stays in whatever state its
+    /// exit handler gave it; Running becomes Runnable). Returns it.
+    fn put_back(&mut self, cpu: usize) -> Option<VcpuId> {
+        let (v, c) = self.pcpus[cpu].current.take()?;
+        let vcpu = &mut self.vms[v].vcpus[c];
+        if vcpu.state == VcpuState::Running(cpu) {
+            vcpu.state = VcpuState::Runnable;
+        }
+        Some((v, c))
+    }
+
+    /// Store the state of the vCPU loaded in this pCPU, so that any pCPU can
+    /// run it next. (State is never left in a pCPU the vCPU is not on: the
+    /// next pCPU to run it could not reach it.)
+    fn unload(&mut self, cpu: usize) {
+        let redist = self.pcpus[cpu].redist;
+        if let Some((v, c)) = self.pcpus[cpu].loaded.take() {
+            if self.vms[v].state == VmState::Running {
+                self.vms[v].vcpus[c].save(redist);
+            }
+        }
+    }
+
+    /// Finish stopping or resetting VMs none of whose vCPUs is still on a pCPU.
+    fn settle_vms(&mut self) {
+        for v in 0..self.vms.len() {
+            let busy = self.vms[v].vcpus.iter().any(|c| matches!(c.state, VcpuState::Running(_)));
+            if busy {
+                continue;
+            }
+            for p in &mut self.pcpus {
+                if p.loaded.is_some_and(|(lv, _)| lv == v) && self.vms[v].state != VmState::Running {
+                    p.loaded = None;
+                }
+            }
+            self.vms[v].settle();
+        }
+    }
+
+    /// Choose what this pCPU runs next and load it; idle until something is
+    /// runnable; power the machine off when every VM has stopped. Called
+    /// with the lock held, returns with it held.
+    pub fn schedule(mut guard: MutexGuard<'static, Machine>, cpu: usize) -> (MutexGuard<'static, Machine>, *mut GuestRegs) {
+        loop {
+            let m = &mut *guard;
+            let outgoing = m.put_back(cpu);
+            m.settle_vms();
+            m.wake_expired(cpu::counter());
+            if let Some(next) = m.pick() {
+                if Some(next) != outgoing {
+                    m.unload(cpu);
+                }
+                m.switch_to(cpu, next);
+                let (v, c) = next;
+                m.vms[v].vcpus[c].state = VcpuState::Running(cpu);
+                cpu::arm_hyp_timer(cpu::counter() + m.slice_ticks);
+                let regs: *mut GuestRegs = &mut m.vms[v].vcpus[c].regs;
+                return (guard, regs);
+            }
+            m.unload(cpu);
+            if m.vms.iter().all(|vm| vm.state == VmState::Stopped) {
+                log::info!("all VMs have stopped; powering off");
+                firmware::system_off();
+            }
+            // Idle: wait, without the lock, for a kick, a deadline or a tick.
+            match m.earliest_deadline() {
+                Some(t) => cpu::arm_hyp_timer(t),
+                None => cpu::disarm_hyp_timer(),
+            }
+            m.pcpus[cpu].idle = true;
+            drop(guard);
+            cpu::wait_for_interrupt();
+            drain_host_interrupts(None);
+            guard = lock();
+            guard.pcpus[cpu].idle = false;
+        }
+    }
+
+    /// Put `next`'s state into this pCPU (unless it is there already).
+    fn switch_to(&mut self, cpu: usize, next: VcpuId) {
+        self.pcpus[cpu].current = Some(next);
+        if self.pcpus[cpu].loaded == Some(next) {
+            return;
+        }
+        let redist = self.pcpus[cpu].redist;
         let (v, c) = next;
         let vm = &mut self.vms[v];
-        if self.loaded_vm != Some(v) || vm.flush_tlb {
+        if self.pcpus[cpu].loaded_vm != Some(v) || vm.flush_tlb {
             if let Some(s2) = &vm.stage2 {
                 el2::load_stage2(s2.root(), vm.vmid);
             }
@@ -140,34 +250,79 @@ impl Machine {
                 el2::flush_guest_tlb();
                 vm.flush_tlb = false;
             }
-            self.loaded_vm = Some(v);
+            self.pcpus[cpu].loaded_vm = Some(v);
         }
-        let new = &vm.vcpus[c];
-        new.el1.load();
-        new.fp.load();
-        self.loaded = Some(next);
+        // Per VM, but it may have changed (a reset restarts the counter).
+        el2::set_cntvoff(vm.cntvoff);
+        vm.vcpus[c].load(redist);
+        self.pcpus[cpu].loaded = Some(next);
     }
 
-    /// Forget the loaded state of VM `v` (it stopped or was reset).
-    pub fn unload_vm(&mut self, v: usize) {
-        if self.loaded.is_some_and(|(lv, _)| lv == v) {
-            self.loaded = None;
+    /// The end of a time slice on `cpu`: expired deadlines wake; if another
+    /// vCPU is waiting, the current one yields. Returns whether to reschedule.
+    pub fn tick(&mut self, cpu: usize) -> bool {
+        self.wake_expired(cpu::counter());
+        if self.anyone_waiting() {
+            self.wake_idle_pcpu(cpu);
+            true
+        } else {
+            cpu::arm_hyp_timer(cpu::counter() + self.slice_ticks);
+            false
         }
     }
+}
 
-    /// Start running guests on this pCPU; never returns.
-    pub fn start(self) -> ! {
-        // SAFETY: boot pCPU, before any guest runs: nobody else holds the machine.
-        let m = unsafe {
-            *MACHINE.0.get() = Some(self);
-            machine()
-        };
-        m.current = (m.vms.len().saturating_sub(1), usize::MAX);
-        let regs = m.schedule();
-        let stack_top = m.stack_top;
-        // SAFETY: `regs` belongs to the vCPU just loaded by `schedule`
-        // (EL1 state, stage 2 and HCR_EL2 in place); vCPUs are boxed and
-        // live as long as the machine, i.e. forever.
-        unsafe { el2::enter_guest(regs, stack_top) }
+/// What a round of host interrupts asked for.
+#[derive(Default, Clone, Copy)]
+pub struct HostEvents {
+    /// The slice timer fired.
+    pub tick: bool,
+    /// The running vCPU's virtual timer fired (already acknowledged; the
+    /// caller forwards it).
+    pub vtimer: bool,
+}
+
+/// Acknowledge every pending host interrupt. `running` says whether a
+/// vCPU is loaded (its virtual timer interrupt is then forwarded to it and
+/// stays active until the guest completes it); otherwise a stray virtual
+/// timer interrupt is simply completed.
+pub fn drain_host_interrupts(running: Option<()>) -> HostEvents {
+    let mut events = HostEvents::default();
+    loop {
+        let intid = gic::acknowledge();
+        if intid >= 1020 {
+            return events;
+        }
+        gic::end_of_interrupt(intid);
+        match intid {
+            PPI_VIRTUAL_TIMER if running.is_some() => {
+                // Left active: the guest's EOI of the forwarded (HW) virtual
+                // interrupt deactivates it.
+                events.vtimer = true;
+                continue;
+            }
+            PPI_HYP_TIMER => {
+                cpu::disarm_hyp_timer();
+                events.tick = true;
+            }
+            SGI_KICK | PPI_MAINTENANCE | PPI_VIRTUAL_TIMER => {}
+            other => log::warn!("unexpected host interrupt {other}"),
+        }
+        gic::deactivate(intid);
     }
+}
+
+/// Run guests on pCPU `cpu` for ever.
+pub fn run(cpu: usize) -> ! {
+    let (mut guard, regs) = Machine::schedule(lock(), cpu);
+    let m = &mut *guard;
+    let (v, c) = m.current(cpu);
+    let lrs = m.list_registers;
+    crate::vm::irq::flush(&mut m.vms[v], c, lrs);
+    let stack_top = m.pcpus[cpu].stack_top;
+    drop(guard);
+    // SAFETY: `regs` belongs to the vCPU `schedule` just loaded on this
+    // pCPU (EL1, GIC and stage-2 state in place); vCPUs are boxed and live
+    // as long as the machine, i.e. forever.
+    unsafe { el2::enter_guest(regs, stack_top) }
 }

@@ -1,13 +1,13 @@
 //! Exit dispatch: why the guest stopped (ESR_EL2.EC) and what to do about it.
 
-use super::{mmio, psci, VcpuState, Vm};
-use crate::arch::aarch64::context::{
-    live_vbar_sctlr, live_vtimer, write_exception_registers, GuestRegs,
-};
+use super::{irq, mmio, psci, VcpuState, UART_INTID};
+use crate::arch::aarch64::context::{live_vbar_sctlr, live_vtimer, write_exception_registers, GuestRegs};
 use crate::arch::aarch64::el2::Syndrome;
-use crate::arch::aarch64::id_regs;
-use crate::sched::machine;
-use aerie_trap::{Exit, Injection, WfxKind};
+use crate::arch::aarch64::{gic, id_regs};
+use crate::irq::PPI_VIRTUAL_TIMER;
+use crate::sched::{self, drain_host_interrupts, this_cpu, Machine};
+use aerie_trap::{Exit, Injection, SysReg, WfxKind};
+use spin::MutexGuard;
 
 /// Exit kinds as vectors.S passes them.
 const KIND_SYNC: u64 = 0;
@@ -15,7 +15,11 @@ const KIND_IRQ: u64 = 1;
 const KIND_FIQ: u64 = 2;
 const KIND_SERROR: u64 = 3;
 
+/// ICC_SGI1R_EL1: a guest's SGI, which the GIC cannot virtualise.
+const ICC_SGI1R_EL1: SysReg = SysReg { op0: 3, op1: 0, crn: 12, crm: 11, op2: 5 };
+
 /// What the handler wants next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// Re-enter the same vCPU.
     Resume,
@@ -32,148 +36,168 @@ pub enum Outcome {
 /// are not paid by the MMIO path.
 #[no_mangle]
 pub extern "C" fn aerie_exit(regs: *mut GuestRegs, kind: u64) -> *mut GuestRegs {
+    let cpu = this_cpu();
+    let mut guard = sched::lock();
+    let m = &mut *guard;
+    let (v, c) = m.current(cpu);
+    let kick = irq::sync(&mut m.vms[v], c);
+    if !kick.is_empty() {
+        m.kick(cpu, v, kick.bits() as u64);
+    }
     if kind == KIND_SYNC {
         let syndrome = Syndrome::read();
-        if (syndrome.esr >> 26) as u8 == aerie_trap::ec::DABT_LOW {
-            // SAFETY: the only Aerie code running; exceptions are masked at EL2.
-            let m = unsafe { machine() };
-            let (v, c) = m.current;
-            if mmio::emulate(&mut m.vms[v], c, &syndrome) {
-                return regs;
-            }
+        if (syndrome.esr >> 26) as u8 == aerie_trap::ec::DABT_LOW && mmio::emulate(m, cpu, v, c, &syndrome) {
+            let lrs = m.list_registers;
+            irq::flush(&mut m.vms[v], c, lrs);
+            return regs;
         }
     }
-    exit_slow(regs, kind)
+    exit_slow(guard, cpu, regs, kind)
 }
 
 #[inline(never)]
-fn exit_slow(regs: *mut GuestRegs, kind: u64) -> *mut GuestRegs {
-    // SAFETY: the only Aerie code running; exceptions are masked at EL2.
-    let m = unsafe { machine() };
-    let (v, c) = m.current;
-    let outcome = handle(&mut m.vms[v], c, kind);
-    match outcome {
+fn exit_slow(mut guard: MutexGuard<'static, Machine>, cpu: usize, regs: *mut GuestRegs, kind: u64) -> *mut GuestRegs {
+    let m = &mut *guard;
+    let (v, c) = m.current(cpu);
+    let mut outcome = handle(m, cpu, v, c, kind);
+    if !m.vms[v].running() {
+        // Stopping or resetting: this vCPU leaves its pCPU now.
+        m.vms[v].vcpus[c].state = VcpuState::Off;
+        outcome = Outcome::Reschedule;
+    }
+    let regs = match outcome {
         Outcome::Resume => regs,
         Outcome::Reschedule => {
-            // A stopped or freshly reset VM: its old CPU state is void.
-            if !m.vms[v].running() || m.vms[v].flush_tlb {
-                m.unload_vm(v);
-            }
-            m.schedule()
+            let (g, regs) = Machine::schedule(guard, cpu);
+            guard = g;
+            regs
         }
-    }
+    };
+    let m = &mut *guard;
+    let (v, c) = m.current(cpu);
+    let lrs = m.list_registers;
+    irq::flush(&mut m.vms[v], c, lrs);
+    regs
 }
 
-fn handle(vm: &mut Vm, c: usize, kind: u64) -> Outcome {
+fn handle(m: &mut Machine, cpu: usize, v: usize, c: usize, kind: u64) -> Outcome {
     match kind {
-        KIND_SYNC => handle_sync(vm, c, Syndrome::read()),
+        KIND_SYNC => handle_sync(m, cpu, v, c, Syndrome::read()),
         KIND_IRQ | KIND_FIQ => {
-            // Nothing routes physical interrupts here yet (the GIC is not
-            // enabled); a stray one is harmless.
-            log::debug!("vm {}: stray physical interrupt exit", vm.name);
-            Outcome::Resume
+            let events = drain_host_interrupts(Some(()));
+            if events.vtimer {
+                // Only this vCPU is concerned, and it is about to re-enter.
+                let _ = m.vms[v].vgic.set_ppi_pending(c, PPI_VIRTUAL_TIMER);
+            }
+            if events.tick && m.tick(cpu) {
+                Outcome::Reschedule
+            } else {
+                Outcome::Resume
+            }
         }
         KIND_SERROR => {
-            log::error!(
-                "vm {}: SError from the guest (ESR {:#x})",
-                vm.name,
-                Syndrome::read().esr
-            );
+            let vm = &mut m.vms[v];
+            log::error!("vm {}: SError from the guest (ESR {:#x})", vm.name, Syndrome::read().esr);
             vm.stop("stopped after an SError");
             Outcome::Reschedule
         }
         _ => {
-            log::error!(
-                "vm {}: exception from AArch32 state, which Aerie does not run",
-                vm.name
-            );
+            let vm = &mut m.vms[v];
+            log::error!("vm {}: exception from AArch32 state, which Aerie does not run", vm.name);
             vm.stop("stopped: AArch32 is not supported");
             Outcome::Reschedule
         }
     }
 }
 
-fn handle_sync(vm: &mut Vm, c: usize, syndrome: Syndrome) -> Outcome {
+fn handle_sync(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: Syndrome) -> Outcome {
     match aerie_trap::decode(syndrome.esr) {
         // Emulation was tried (and refused) on the fast path.
-        Exit::DataAbort(abort) => mmio::unhandled(vm, c, &syndrome, &abort),
-        Exit::Hvc { .. } => psci::call(vm, c),
+        Exit::DataAbort(abort) => mmio::unhandled(m, v, c, &syndrome, &abort),
+        Exit::Hvc { .. } => psci::call(m, cpu, v, c),
         Exit::Smc { .. } => {
             // A trapped SMC returns to the SMC itself: step over it.
-            vm.vcpus[c].regs.pc += 4;
-            psci::call(vm, c)
+            m.vms[v].vcpus[c].regs.pc += 4;
+            psci::call(m, cpu, v, c)
         }
         Exit::SysReg(access) => {
-            let vcpu = &mut vm.vcpus[c];
             let reg = access.reg;
+            let vm = &mut m.vms[v];
+            let vcpu = &mut vm.vcpus[c];
             if access.is_read && reg.is_id_group3() {
                 let value = aerie_trap::sanitize_id_register(reg, id_regs::read(reg.crm, reg.op2));
                 vcpu.regs.set(access.rt, value);
                 vcpu.regs.pc += 4;
                 return Outcome::Resume;
             }
-            log::debug!(
-                "vm {} vcpu {c}: {} of {reg}: UNDEFINED",
-                vm.name,
-                if access.is_read { "read" } else { "write" }
-            );
-            inject(vm, c, |pc, pstate, vbar, sctlr| {
-                aerie_trap::inject_undefined(pc, pstate, vbar, sctlr)
-            })
+            if !access.is_read && reg == ICC_SGI1R_EL1 {
+                let value = vcpu.regs.get(access.rt);
+                vcpu.regs.pc += 4;
+                let kick = vm.vgic.send_sgi(c, value);
+                m.kick(cpu, v, kick.bits() as u64);
+                return Outcome::Resume;
+            }
+            log::debug!("vm {} vcpu {c}: {} of {reg}: UNDEFINED", vm.name, if access.is_read { "read" } else { "write" });
+            inject(m, v, c, |pc, pstate, vbar, sctlr| aerie_trap::inject_undefined(pc, pstate, vbar, sctlr))
         }
-        Exit::Wfx(kind) => wait(vm, c, kind),
+        Exit::Wfx(kind) => wait(m, v, c, kind),
         Exit::InstrAbort { .. } => {
             let far = syndrome.far;
+            let vm = &m.vms[v];
             log::warn!("vm {} vcpu {c}: instruction fetch from unmapped IPA {:#x}: external abort injected", vm.name, syndrome.fault_ipa());
-            inject(vm, c, |pc, pstate, vbar, sctlr| {
-                aerie_trap::inject_instr_abort(pc, pstate, vbar, sctlr, far)
-            })
+            inject(m, v, c, |pc, pstate, vbar, sctlr| aerie_trap::inject_instr_abort(pc, pstate, vbar, sctlr, far))
         }
         other => {
-            log::warn!(
-                "vm {} vcpu {c}: unexpected exit {other:?} at pc {:#x}: UNDEFINED injected",
-                vm.name,
-                vm.vcpus[c].regs.pc
-            );
-            inject(vm, c, |pc, pstate, vbar, sctlr| {
-                aerie_trap::inject_undefined(pc, pstate, vbar, sctlr)
-            })
+            let vm = &m.vms[v];
+            log::warn!("vm {} vcpu {c}: unexpected exit {other:?} at pc {:#x}: UNDEFINED injected", vm.name, vm.vcpus[c].regs.pc);
+            inject(m, v, c, |pc, pstate, vbar, sctlr| aerie_trap::inject_undefined(pc, pstate, vbar, sctlr))
         }
     }
 }
 
-/// WFI / WFE: give the pCPU up. WFI with the virtual timer armed blocks until
-/// its deadline (or completes at once if the timer has fired: a pending
-/// interrupt ends WFI even when PSTATE masks it). WFI with nothing that could
-/// wake it and WFE are yields: the architecture allows them to complete
-/// spuriously, and the vCPU runs again on its next turn.
-fn wait(vm: &mut Vm, c: usize, kind: WfxKind) -> Outcome {
-    let vcpu = &mut vm.vcpus[c];
-    vcpu.regs.pc += 4;
-    if matches!(kind, WfxKind::Wfi | WfxKind::Wfit(_)) {
-        let (ctl, cval) = live_vtimer();
-        let armed = ctl & 0b11 == 0b01; // ENABLE and not IMASK
-        if armed {
-            if ctl & 0b100 != 0 {
-                return Outcome::Resume; // ISTATUS: already fired
-            }
-            vcpu.state = VcpuState::Blocked { until: cval };
-        }
+/// WFI / WFE. WFI completes at once when an interrupt is pending for the
+/// vCPU (even one PSTATE masks) or its virtual timer has fired; otherwise the
+/// vCPU blocks until its timer's deadline or a kick. WFE is a yield: the
+/// architecture lets it complete spuriously, and the vCPU runs again on its
+/// next turn.
+fn wait(m: &mut Machine, v: usize, c: usize, kind: WfxKind) -> Outcome {
+    let vm = &mut m.vms[v];
+    vm.vcpus[c].regs.pc += 4;
+    if kind.is_wfe() {
+        return Outcome::Reschedule;
     }
+    if vm.vgic.pending_irq(c, gic::live_pmr()) {
+        return Outcome::Resume;
+    }
+    let (ctl, cval) = live_vtimer();
+    let armed = ctl & 0b11 == 0b01; // ENABLE and not IMASK
+    if armed && ctl & 0b100 != 0 {
+        return Outcome::Resume; // ISTATUS: it fires as soon as we return
+    }
+    let until = armed.then(|| cval.saturating_add(vm.cntvoff));
+    vm.vcpus[c].state = VcpuState::Blocked { until };
     Outcome::Reschedule
 }
 
 /// Inject a synchronous exception built by `make(pc, pstate, vbar, sctlr)`.
-pub(super) fn inject(
-    vm: &mut Vm,
-    c: usize,
-    make: impl FnOnce(u64, u64, u64, u64) -> Injection,
-) -> Outcome {
-    let regs = &mut vm.vcpus[c].regs;
+pub(super) fn inject(m: &mut Machine, v: usize, c: usize, make: impl FnOnce(u64, u64, u64, u64) -> Injection) -> Outcome {
+    let regs = &mut m.vms[v].vcpus[c].regs;
     let (vbar, sctlr) = live_vbar_sctlr();
     let i = make(regs.pc, regs.pstate, vbar, sctlr);
     write_exception_registers(i.esr_el1, i.far_el1, i.elr_el1, i.spsr_el1);
     regs.pc = i.pc;
     regs.pstate = i.pstate;
     Outcome::Resume
+}
+
+/// After an emulated access to the PL011: give its interrupt line's new
+/// level to the vGIC.
+pub(super) fn update_uart_irq(m: &mut Machine, cpu: usize, v: usize) {
+    let vm = &mut m.vms[v];
+    let level = vm.uart.irq_level();
+    if level != vm.uart_irq {
+        vm.uart_irq = level;
+        let kick = vm.vgic.set_spi_level(UART_INTID, level);
+        m.kick(cpu, v, kick.bits() as u64);
+    }
 }

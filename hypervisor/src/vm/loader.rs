@@ -7,13 +7,19 @@
 //! * device tree in the last 2 MiB of RAM;
 //! * initrd right below the device tree, page aligned.
 
-use super::{GuestMemory, Vcpu, VcpuState, Vm, RAM_BASE, UART_BASE, UART_SIZE};
+use super::{
+    GuestMemory, Vcpu, VcpuState, Vm, VmState, GICD_BASE, GICD_SIZE, GICR_BASE, GICR_STRIDE, RAM_BASE, SPIS,
+    UART_BASE, UART_SIZE,
+};
+use crate::arch::aarch64::cpu;
+use crate::irq::PPI_VIRTUAL_TIMER;
 use crate::console::GuestOutput;
 use crate::mm::{frames, stage2::Stage2};
 use aerie_bootmodule::arm64_image::parse_image_header;
 use aerie_bootmodule::VmImage;
-use aerie_dt::{GuestSpec, Region};
+use aerie_dt::{GuestGic, GuestSpec, Region};
 use aerie_vdev::Pl011;
+use aerie_vgic::Vgic;
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
@@ -65,7 +71,12 @@ pub fn create(index: usize, image: VmImage<'static>, prefixed: bool) -> Result<V
             .map(|i| Box::new(Vcpu::new(i)))
             .collect(),
         uart: Pl011::new(),
+        uart_irq: false,
+        vgic: new_vgic(image.vcpus as usize),
         output: GuestOutput::new(image.name, prefixed),
+        state: VmState::Running,
+        cntvoff: 0,
+        abort_reports: 0,
         memory: Some(memory),
         stage2: Some(stage2),
         flush_tlb: true,
@@ -109,8 +120,12 @@ pub fn load(vm: &mut Vm) -> Result<(), String> {
         bootargs: image.cmdline,
         initrd,
         uart: Region::new(UART_BASE, UART_SIZE),
-        gic: None,
-        timer: false,
+        gic: Some(GuestGic {
+            dist: Region::new(GICD_BASE, GICD_SIZE),
+            redist: Region::new(GICR_BASE, GICR_STRIDE * image.vcpus as u64),
+        }),
+        timer: true,
+        virtio: &[],
     };
     let dtb = aerie_dt::build_guest(&spec).map_err(|e| format!("device tree: {e}"))?;
     if dtb.len() as u64 > 2 * MIB {
@@ -132,8 +147,14 @@ pub fn load(vm: &mut Vm) -> Result<(), String> {
 
     for v in &mut vm.vcpus {
         v.state = VcpuState::Off;
+        v.lrs_used = 0;
     }
     vm.vcpus[0].reset(kernel_ipa, dtb_ipa);
+    vm.vgic = new_vgic(vm.vcpus.len());
+    vm.uart = Pl011::new();
+    vm.uart_irq = false;
+    // The guest's virtual counter starts at 0 with the VM.
+    vm.cntvoff = cpu::counter();
     vm.flush_tlb = true;
     log::debug!(
         "vm {}: kernel at {kernel_ipa:#x}, device tree at {dtb_ipa:#x}{}",
@@ -154,4 +175,14 @@ fn copy_in(memory: &GuestMemory, ipa: u64, bytes: &[u8]) -> Result<(), String> {
     // host_va), which does not overlap the boot module the bytes come from.
     unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), dst as *mut u8, bytes.len()) };
     Ok(())
+}
+
+/// A fresh vGIC whose virtual-timer PPIs are forwarded hardware interrupts:
+/// the guest's completion of INTID 27 deactivates the physical one.
+fn new_vgic(vcpus: usize) -> Vgic {
+    let mut vgic = Vgic::new(vcpus, SPIS);
+    for c in 0..vcpus {
+        vgic.set_hw_mapping(c, PPI_VIRTUAL_TIMER, PPI_VIRTUAL_TIMER).expect("PPI 27 can be mapped");
+    }
+    vgic
 }

@@ -1,70 +1,120 @@
 //! Stage-2 data aborts: emulated device registers, or an external abort for
 //! an address with nothing behind it.
 
-use super::exit::{inject, Outcome};
-use super::{Vm, UART_BASE, UART_SIZE};
+use super::exit::{inject, update_uart_irq, Outcome};
+use super::{GICD_BASE, GICD_SIZE, GICR_BASE, GICR_STRIDE, UART_BASE, UART_SIZE};
 use crate::arch::aarch64::el2::Syndrome;
-use aerie_trap::DataAbort;
+use crate::sched::Machine;
+use aerie_trap::{DataAbort, MmioAccess};
+
+/// Which emulated device an IPA belongs to.
+enum Device {
+    Uart(u64),
+    Distributor(u64),
+    Redistributors(u64),
+}
+
+#[inline(always)]
+fn device_at(ipa: u64, vcpus: usize) -> Option<Device> {
+    if let Some(off) = ipa.checked_sub(UART_BASE).filter(|&o| o < UART_SIZE) {
+        return Some(Device::Uart(off));
+    }
+    if let Some(off) = ipa.checked_sub(GICD_BASE).filter(|&o| o < GICD_SIZE) {
+        return Some(Device::Distributor(off));
+    }
+    if let Some(off) = ipa.checked_sub(GICR_BASE).filter(|&o| o < GICR_STRIDE * vcpus as u64) {
+        return Some(Device::Redistributors(off));
+    }
+    None
+}
 
 /// Emulate the stage-2 data abort being handled if it hits an emulated
 /// device with a valid syndrome (ISV = 1): load or store the register, step
 /// past the instruction. Returns false when it is anything else.
 #[inline(always)]
-pub fn emulate(vm: &mut Vm, c: usize, syndrome: &Syndrome) -> bool {
-    let offset = syndrome.fault_ipa().wrapping_sub(UART_BASE);
+pub fn emulate(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: &Syndrome) -> bool {
     // ISV = 0 (e.g. a load pair, or writeback) gives no register to emulate
     // into; such an access is refused like an unmapped one.
     let Some(access) = DataAbort((syndrome.esr & 0x1ff_ffff) as u32).access() else {
         return false;
     };
-    if offset >= UART_SIZE {
+    let vm = &mut m.vms[v];
+    let Some(device) = device_at(syndrome.fault_ipa(), vm.vcpus.len()) else {
         return false;
-    }
-    let regs = &mut vm.vcpus[c].regs;
-    let size = access.size;
-    let result = if access.write {
-        let value = regs.get(access.srt) as u32;
-        vm.uart.write(offset, size, value, &mut vm.output)
-    } else {
-        vm.uart.read(offset, size).map(|value| {
-            regs.set(
-                access.srt,
-                extend(value as u64, size, access.sign_extend, access.sf),
-            );
-        })
     };
-    if result.is_err() {
-        return false;
+    let value = vm.vcpus[c].regs.get(access.srt);
+    let size = access.size;
+    let loaded = match device {
+        Device::Uart(off) => {
+            let r = if access.write {
+                vm.uart.write(off, size, value as u32, &mut vm.output).map(|_| None)
+            } else {
+                vm.uart.read(off, size).map(|v| Some(v as u64))
+            };
+            let Ok(r) = r else { return false };
+            update_uart_irq(m, cpu, v);
+            r
+        }
+        Device::Distributor(off) => {
+            if access.write {
+                let Ok(kick) = vm.vgic.dist_write(off, size, value) else { return false };
+                m.kick(cpu, v, kick.bits() as u64);
+                None
+            } else {
+                let Ok(r) = vm.vgic.dist_read(off, size) else { return false };
+                Some(r)
+            }
+        }
+        Device::Redistributors(off) => {
+            if access.write {
+                let Ok(kick) = vm.vgic.redist_write(off, size, value) else { return false };
+                m.kick(cpu, v, kick.bits() as u64);
+                None
+            } else {
+                let Ok(r) = vm.vgic.redist_read(off, size) else { return false };
+                Some(r)
+            }
+        }
+    };
+    let regs = &mut m.vms[v].vcpus[c].regs;
+    if let Some(value) = loaded {
+        regs.set(access.srt, extend(value, &access));
     }
     regs.pc += 4;
     true
 }
 
 /// A data abort that no device emulates: inject a synchronous external abort.
-pub fn unhandled(vm: &mut Vm, c: usize, syndrome: &Syndrome, abort: &DataAbort) -> Outcome {
+pub fn unhandled(m: &mut Machine, v: usize, c: usize, syndrome: &Syndrome, abort: &DataAbort) -> Outcome {
     let (ipa, far, write) = (syndrome.fault_ipa(), syndrome.far, abort.write());
-    log::warn!(
-        "vm {} vcpu {c}: {} at unmapped IPA {ipa:#x} (pc {:#x}): external abort injected",
-        vm.name,
-        if write { "write" } else { "read" },
-        vm.vcpus[c].regs.pc
-    );
-    inject(vm, c, |pc, pstate, vbar, sctlr| {
-        aerie_trap::inject_data_abort(pc, pstate, vbar, sctlr, far, write)
-    })
+    let vm = &mut m.vms[v];
+    if vm.abort_reports < MAX_ABORT_REPORTS {
+        vm.abort_reports += 1;
+        log::warn!(
+            "vm {} vcpu {c}: {} at IPA {ipa:#x} (pc {:#x}) with no device to serve it: external abort injected{}",
+            vm.name,
+            if write { "write" } else { "read" },
+            vm.vcpus[c].regs.pc,
+            if vm.abort_reports == MAX_ABORT_REPORTS { " (further reports suppressed)" } else { "" }
+        );
+    }
+    inject(m, v, c, |pc, pstate, vbar, sctlr| aerie_trap::inject_data_abort(pc, pstate, vbar, sctlr, far, write))
 }
+
+/// A misbehaving guest is reported a few times, not flooded into the log.
+const MAX_ABORT_REPORTS: u32 = 8;
 
 /// A loaded value as the register receives it: sign-extended when the load
 /// was signed (SSE), then cut to 32 bits for a W register (SF = 0).
 #[inline(always)]
-fn extend(value: u64, size: u8, sse: bool, sf: bool) -> u64 {
-    let bits = size as u32 * 8;
-    let mut v = value;
-    if sse && bits < 64 {
+fn extend(value: u64, access: &MmioAccess) -> u64 {
+    let bits = access.size as u32 * 8;
+    let mut v = if bits < 64 { value & ((1 << bits) - 1) } else { value };
+    if access.sign_extend && bits < 64 {
         let shift = 64 - bits;
         v = (((v << shift) as i64) >> shift) as u64;
     }
-    if !sf {
+    if !access.sf {
         v &= 0xffff_ffff;
     }
     v

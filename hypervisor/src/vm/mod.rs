@@ -1,15 +1,20 @@
 //! Virtual machines and their vCPUs.
 
 pub mod exit;
+pub mod irq;
 pub mod loader;
 pub mod mmio;
 pub mod psci;
 
 use crate::arch::aarch64::context::{El1State, FpState, GuestRegs, PSTATE_EL1H_MASKED};
+use crate::arch::aarch64::gic::VirtualInterface;
 use crate::console::GuestOutput;
+use crate::irq::gicv3::Redistributor;
+use crate::irq::PPI_VIRTUAL_TIMER;
 use crate::mm::{frames, stage2::Stage2};
 use aerie_bootmodule::VmImage;
 use aerie_vdev::Pl011;
+use aerie_vgic::Vgic;
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -18,17 +23,39 @@ use alloc::vec::Vec;
 pub const RAM_BASE: u64 = 0x4000_0000;
 pub const UART_BASE: u64 = 0x0900_0000;
 pub const UART_SIZE: u64 = 0x1000;
+/// The PL011's interrupt: SPI 1.
+pub const UART_INTID: u32 = 33;
+pub const GICD_BASE: u64 = 0x0800_0000;
+pub const GICD_SIZE: u64 = 0x1_0000;
+pub const GICR_BASE: u64 = 0x080a_0000;
+/// One redistributor (RD_base + SGI_base frames) per vCPU.
+pub const GICR_STRIDE: u64 = 0x2_0000;
+/// SPIs the virtual distributor implements (INTIDs 32..95).
+pub const SPIS: u32 = 64;
 
 /// Where a vCPU stands with the scheduler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VcpuState {
     /// Powered off (never started, PSCI CPU_OFF, or its VM stopped).
     Off,
+    /// Ready, waiting for a pCPU.
     Runnable,
-    /// In WFI until the counter reaches `until` (its virtual timer's deadline).
-    Blocked {
-        until: u64,
-    },
+    /// On pCPU n.
+    Running(usize),
+    /// In WFI with nothing pending: until the counter reaches `until` (its
+    /// virtual timer's deadline), or a kick when there is no deadline.
+    Blocked { until: Option<u64> },
+}
+
+/// A VM's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VmState {
+    Running,
+    /// Powering off: its vCPUs are leaving their pCPUs; then memory is freed.
+    Stopping,
+    /// PSCI SYSTEM_RESET: once no vCPU runs, the images are reloaded.
+    Resetting,
+    Stopped,
 }
 
 /// One virtual CPU. `regs` comes first: the exit path's TPIDR_EL2 pointer to
@@ -38,6 +65,15 @@ pub struct Vcpu {
     pub regs: GuestRegs,
     pub el1: El1State,
     pub fp: FpState,
+    /// The GIC virtual interface state (ICH_VMCR_EL2, active priorities).
+    pub gic: VirtualInterface,
+    /// The forwarded virtual-timer interrupt was active on the physical
+    /// side when this vCPU left its pCPU.
+    pub vtimer_active: bool,
+    /// List registers filled for this vCPU's current entry.
+    pub lrs_used: usize,
+    /// ICH_HCR_EL2.UIE as last set for this vCPU.
+    pub underflow_irq: bool,
     pub index: usize,
     pub state: VcpuState,
 }
@@ -48,8 +84,37 @@ impl Vcpu {
             regs: GuestRegs::default(),
             el1: El1State::reset(mpidr_of(index)),
             fp: FpState::default(),
+            gic: VirtualInterface::default(),
+            vtimer_active: false,
+            lrs_used: 0,
+            underflow_irq: false,
             index,
             state: VcpuState::Off,
+        }
+    }
+
+    /// Store this vCPU's CPU state (it is leaving the pCPU whose
+    /// redistributor is `redist`).
+    pub fn save(&mut self, redist: Option<Redistributor>) {
+        self.el1.save();
+        self.fp.save();
+        self.gic.save();
+        if let Some(rd) = redist {
+            self.vtimer_active = rd.is_active(PPI_VIRTUAL_TIMER);
+            if self.vtimer_active {
+                rd.set_active(PPI_VIRTUAL_TIMER, false);
+            }
+        }
+    }
+
+    /// Put this vCPU's state into the CPU.
+    pub fn load(&self, redist: Option<Redistributor>) {
+        self.el1.load();
+        self.fp.load();
+        self.gic.load();
+        crate::arch::aarch64::gic::set_underflow_interrupt(self.underflow_irq);
+        if let Some(rd) = redist {
+            rd.set_active(PPI_VIRTUAL_TIMER, self.vtimer_active);
         }
     }
 
@@ -62,6 +127,8 @@ impl Vcpu {
         self.regs.pstate = PSTATE_EL1H_MASKED;
         self.el1 = El1State::reset(mpidr_of(self.index));
         self.fp = FpState::default();
+        self.gic = VirtualInterface::default();
+        self.vtimer_active = false;
         self.state = VcpuState::Runnable;
     }
 
@@ -99,7 +166,15 @@ pub struct Vm {
     #[allow(clippy::vec_box)]
     pub vcpus: Vec<Box<Vcpu>>,
     pub uart: Pl011,
+    /// The PL011's interrupt line as last given to the vGIC.
+    pub uart_irq: bool,
+    pub vgic: Vgic,
     pub output: GuestOutput,
+    pub state: VmState,
+    /// CNTVOFF_EL2: the guest's virtual counter reads 0 when the VM starts.
+    pub cntvoff: u64,
+    /// Unhandled-access reports logged so far (rate limit).
+    pub abort_reports: u32,
     /// None once the VM has stopped.
     pub memory: Option<GuestMemory>,
     pub stage2: Option<Stage2>,
@@ -109,19 +184,59 @@ pub struct Vm {
 
 impl Vm {
     pub fn running(&self) -> bool {
-        self.memory.is_some()
+        self.state == VmState::Running
     }
 
-    /// Stop the VM and give its memory back.
+    /// Begin powering the VM off: its vCPUs stop at their next exit, and
+    /// [`Vm::settle`] frees its memory once none is on a pCPU.
     pub fn stop(&mut self, why: &str) {
         self.output.flush();
         for v in &mut self.vcpus {
-            v.state = VcpuState::Off;
+            if !matches!(v.state, VcpuState::Running(_)) {
+                v.state = VcpuState::Off;
+            }
         }
-        if let Some(m) = self.memory.take() {
-            frames::free(m.pa, m.size);
+        if self.state != VmState::Stopped {
+            self.state = VmState::Stopping;
         }
-        self.stage2 = None;
         log::info!("vm {}: {why}", self.name);
+    }
+
+    /// Begin a reset (PSCI SYSTEM_RESET): like a stop, then reload.
+    pub fn reset(&mut self) {
+        self.output.flush();
+        for v in &mut self.vcpus {
+            if !matches!(v.state, VcpuState::Running(_)) {
+                v.state = VcpuState::Off;
+            }
+        }
+        self.state = VmState::Resetting;
+        log::info!("vm {}: reset (PSCI SYSTEM_RESET)", self.name);
+    }
+
+    /// Called by the scheduler when none of this VM's vCPUs is on a pCPU:
+    /// complete a stop or a reset.
+    pub fn settle(&mut self) {
+        match self.state {
+            VmState::Stopping => {
+                for v in &mut self.vcpus {
+                    v.state = VcpuState::Off;
+                }
+                if let Some(m) = self.memory.take() {
+                    frames::free(m.pa, m.size);
+                }
+                self.stage2 = None;
+                self.state = VmState::Stopped;
+            }
+            VmState::Resetting => {
+                self.state = VmState::Running;
+                if let Err(e) = loader::load(self) {
+                    log::error!("vm {}: reload failed: {e}", self.name);
+                    self.stop("stopped");
+                    self.settle();
+                }
+            }
+            VmState::Running | VmState::Stopped => {}
+        }
     }
 }

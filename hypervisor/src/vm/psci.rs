@@ -1,14 +1,18 @@
 //! SMCCC and PSCI calls from a guest, served against its VM.
 
 use super::exit::Outcome;
-use super::{loader, VcpuState, Vm};
+use super::{Vm, VcpuState};
+use crate::sched::Machine;
 use aerie_firmware::{AffinityState, CallResult, PsciError, PsciPlatform, Suspended};
 
 /// What a PSCI call did beyond its return value.
+#[derive(PartialEq, Eq)]
 enum Effect {
     None,
-    /// The calling vCPU powered off, or another one powered on: reschedule.
+    /// The calling vCPU powered off or gave way: reschedule.
     Yield,
+    /// Another vCPU was powered on: an idle pCPU may take it.
+    Started,
     SystemOff,
     SystemReset,
 }
@@ -21,26 +25,15 @@ struct VmPsci<'a> {
 
 impl PsciPlatform for VmPsci<'_> {
     fn cpu_on(&mut self, target_mpidr: u64, entry: u64, context_id: u64) -> Result<(), PsciError> {
-        let target = self
-            .vm
-            .vcpus
-            .iter_mut()
-            .find(|v| v.mpidr() == target_mpidr)
-            .ok_or(PsciError::InvalidParameters)?;
+        let target = self.vm.vcpus.iter_mut().find(|v| v.mpidr() == target_mpidr).ok_or(PsciError::InvalidParameters)?;
         if target.state != VcpuState::Off {
             return Err(PsciError::AlreadyOn);
         }
-        if self
-            .vm
-            .memory
-            .as_ref()
-            .and_then(|m| m.host_va(entry, 4))
-            .is_none()
-        {
+        if self.vm.memory.as_ref().and_then(|m| m.host_va(entry, 4)).is_none() {
             return Err(PsciError::InvalidAddress);
         }
         target.reset(entry, context_id);
-        self.effect = Effect::Yield;
+        self.effect = Effect::Started;
         Ok(())
     }
 
@@ -49,32 +42,18 @@ impl PsciPlatform for VmPsci<'_> {
         self.effect = Effect::Yield;
     }
 
-    fn affinity_info(
-        &self,
-        target_mpidr: u64,
-        lowest_level: u64,
-    ) -> Result<AffinityState, PsciError> {
+    fn affinity_info(&self, target_mpidr: u64, lowest_level: u64) -> Result<AffinityState, PsciError> {
         if lowest_level != 0 {
             return Err(PsciError::InvalidParameters);
         }
-        let target = self
-            .vm
-            .vcpus
-            .iter()
-            .find(|v| v.mpidr() == target_mpidr)
-            .ok_or(PsciError::InvalidParameters)?;
+        let target = self.vm.vcpus.iter().find(|v| v.mpidr() == target_mpidr).ok_or(PsciError::InvalidParameters)?;
         Ok(match target.state {
             VcpuState::Off => AffinityState::Off,
             _ => AffinityState::On,
         })
     }
 
-    fn cpu_suspend(
-        &mut self,
-        _power_state: u32,
-        _entry: u64,
-        _context_id: u64,
-    ) -> Result<Suspended, PsciError> {
+    fn cpu_suspend(&mut self, _power_state: u32, _entry: u64, _context_id: u64) -> Result<Suspended, PsciError> {
         // Standby semantics: return as if woken at once, which PSCI permits
         // for every state. (No idle states are published in the device tree.)
         self.effect = Effect::Yield;
@@ -90,34 +69,38 @@ impl PsciPlatform for VmPsci<'_> {
     }
 }
 
-/// Serve the HVC/SMC the vCPU `caller` just made (PC already past it).
-pub fn call(vm: &mut Vm, caller: usize) -> Outcome {
-    let r = &vm.vcpus[caller].regs.x;
+/// Serve the HVC/SMC vCPU `c` of VM `v` just made (PC already past it).
+pub fn call(m: &mut Machine, cpu: usize, v: usize, c: usize) -> Outcome {
+    let vm = &mut m.vms[v];
+    let r = &vm.vcpus[c].regs.x;
     let args = [r[0], r[1], r[2], r[3]];
-    let mut platform = VmPsci {
-        vm,
-        caller,
-        effect: Effect::None,
-    };
+    let mut platform = VmPsci { vm, caller: c, effect: Effect::None };
     let result = aerie_firmware::handle_call(args, &mut platform);
     let effect = platform.effect;
     if let CallResult::Return(values) = result {
-        vm.vcpus[caller].regs.x[..4].copy_from_slice(&values);
+        vm.vcpus[c].regs.x[..4].copy_from_slice(&values);
     }
     match effect {
         Effect::None => Outcome::Resume,
         Effect::Yield => Outcome::Reschedule,
+        Effect::Started => {
+            m.wake_idle_pcpu(cpu);
+            Outcome::Resume
+        }
         Effect::SystemOff => {
             vm.stop("powered off (PSCI SYSTEM_OFF)");
+            kick_all(m, cpu, v);
             Outcome::Reschedule
         }
         Effect::SystemReset => {
-            log::info!("vm {}: reset (PSCI SYSTEM_RESET)", vm.name);
-            if let Err(e) = loader::load(vm) {
-                log::error!("vm {}: reload failed: {e}", vm.name);
-                vm.stop("stopped");
-            }
+            vm.reset();
+            kick_all(m, cpu, v);
             Outcome::Reschedule
         }
     }
+}
+
+/// Make every vCPU of VM `v` running on another pCPU exit now.
+fn kick_all(m: &mut Machine, cpu: usize, v: usize) {
+    m.kick(cpu, v, u64::MAX);
 }

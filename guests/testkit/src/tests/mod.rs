@@ -7,9 +7,14 @@ use crate::machine::Machine;
 mod aborts;
 mod cpu_on;
 mod el0;
+mod gic_fixture;
+mod gic_priority;
+mod gic_sgi;
+mod gic_spi;
 mod id_regs;
 mod psci;
 mod smccc;
+mod timer_irq;
 mod uart;
 mod wfi;
 
@@ -72,5 +77,29 @@ pub const TESTS: &[Test] = &[
     Test {
         name: "el0_roundtrip",
         run: el0::el0_roundtrip,
+    },
+    Test {
+        name: "gic_sgi_self",
+        run: gic_sgi::gic_sgi_self,
+    },
+    Test {
+        name: "gic_sgi_other",
+        run: gic_sgi::gic_sgi_other,
+    },
+    Test {
+        name: "gic_priority_mask",
+        run: gic_priority::gic_priority_mask,
+    },
+    Test {
+        name: "gic_preemption",
+        run: gic_priority::gic_preemption,
+    },
+    Test {
+        name: "gic_spi_device",
+        run: gic_spi::gic_spi_device,
+    },
+    Test {
+        name: "timer_irq",
+        run: timer_irq::timer_irq,
     },
 ];

@@ -49,3 +49,36 @@ pub fn counter() -> u64 {
     super::sysreg::isb();
     read_sysreg!(cntpct_el0)
 }
+
+/// MPIDR_EL1 of the running pCPU (affinity fields only).
+#[inline]
+pub fn mpidr() -> u64 {
+    read_sysreg!(mpidr_el1) & 0xff_00ff_ffff
+}
+
+/// Counter frequency in Hz (CNTFRQ_EL0).
+pub fn counter_frequency() -> u64 {
+    read_sysreg!(cntfrq_el0)
+}
+
+/// Arm the EL2 physical timer (CNTHP) to fire at counter value `deadline`.
+pub fn arm_hyp_timer(deadline: u64) {
+    use super::sysreg::write_sysreg;
+    write_sysreg!(cnthp_cval_el2, deadline);
+    write_sysreg!(cnthp_ctl_el2, 1);
+    super::sysreg::isb();
+}
+
+/// Stop the EL2 physical timer (its interrupt line drops).
+pub fn disarm_hyp_timer() {
+    use super::sysreg::write_sysreg;
+    write_sysreg!(cnthp_ctl_el2, 0);
+    super::sysreg::isb();
+}
+
+/// Wait for an interrupt. EL2 runs with PSTATE.I set, so nothing is taken:
+/// the caller acknowledges what woke it.
+pub fn wait_for_interrupt() {
+    // SAFETY: WFI only waits.
+    unsafe { core::arch::asm!("dsb sy", "wfi", options(nostack, preserves_flags)) }
+}

@@ -86,6 +86,11 @@ pub fn load_stage2(root: u64, vmid: u16) {
     isb();
 }
 
+/// The offset of the guest's virtual counter from the physical one.
+pub fn set_cntvoff(offset: u64) {
+    write_sysreg!(cntvoff_el2, offset);
+}
+
 /// Invalidate all stage-1 and stage-2 TLB entries of the current VMID
 /// (after changing a VM's stage-2 tables or reusing its VMID).
 pub fn flush_guest_tlb() {

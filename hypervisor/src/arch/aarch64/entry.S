@@ -72,8 +72,36 @@ primary_entry:
     b.lo    3b
     dsb     sy
 
-    // Translation controls: 48-bit VA (T0SZ=16), 4K granule, inner-shareable
-    // write-back walks, PS from the CPU's PARange (capped at 48 bits).
+    sub     x24, x21, x20           // relocation delta
+    ldr     x25, ={main}            // continue in kernel_main(dtb, load, link)
+    bl      cpu_mmu_setup
+    b       switch_to_high
+
+not_el2:
+early_failed:
+    wfe
+    b       early_failed
+
+// A secondary pCPU, started by PSCI CPU_ON with the MMU off and x0 = the
+// physical address of its SecondaryBoot block (see boot::smp): it takes the
+// same road as the boot CPU, through the transitional space.
+.global secondary_entry
+secondary_entry:
+    msr     daifset, #0xf
+    ldr     x1, =0x30c50830
+    msr     sctlr_el2, x1
+    isb
+    ldp     x22, x23, [x0]          // transitional root, final root
+    ldp     x24, x25, [x0, #16]     // delta, continuation
+    ldp     x1, x19, [x0, #32]      // stack top (high VA), argument
+    sub     x1, x1, x24             // the trampoline adds the delta back
+    mov     sp, x1
+    bl      cpu_mmu_setup
+    b       switch_to_high
+
+// Translation controls: 48-bit VA (T0SZ=16), 4K granule, inner-shareable
+// write-back walks, PS from the CPU's PARange (capped at 48 bits).
+cpu_mmu_setup:
     ldr     x0, ={mair}
     msr     mair_el2, x0
     mrs     x1, id_aa64mmfr0_el1
@@ -85,15 +113,12 @@ primary_entry:
     orr     x0, x0, x1, lsl #16     // PS
     msr     tcr_el2, x0
     isb
-    b       switch_to_high
-
-not_el2:
-early_failed:
-    wfe
-    b       early_failed
+    ret
 
 // The only code that runs at both addresses. It must fit in the pages
 // between __trampoline_start and __trampoline_end.
+// In: x22 transitional root, x23 final root, x24 delta, x25 continuation
+// (link address), x19..x21 its arguments; SP = final SP - delta.
 .section .text.trampoline, "ax"
 switch_to_high:
     // (1) -> (3): MMU on with the transitional tables. The next instruction
@@ -110,7 +135,6 @@ switch_to_high:
     isb
 
     // Branch by the relocation delta into the high alias.
-    sub     x24, x21, x20
     adr     x0, high_alias
     add     x0, x0, x24
     br      x0
@@ -125,13 +149,10 @@ high_alias:
     ldr     x0, =el2_vectors
     msr     vbar_el2, x0
     isb
-    mov     x0, x19                 // device tree (physical)
-    mov     x1, x20                 // load address
-    mov     x2, x21                 // link address
-    mov     x3, x22                 // transitional root
-    mov     x4, x23                 // final root
+    mov     x0, x19
+    mov     x1, x20
+    mov     x2, x21
     mov     x29, xzr
     mov     x30, xzr
-    ldr     x5, ={main}
-    br      x5
+    br      x25
 .ltorg

@@ -36,3 +36,9 @@ pub fn exit_with_status(status: u32, semihosting: bool) -> ! {
     }
     system_off()
 }
+
+/// PSCI CPU_ON (SMC64) for a secondary pCPU: starts `mpidr` at physical
+/// `entry` with x0 = `context`. Returns the PSCI status (0 = success).
+pub fn cpu_on(mpidr: u64, entry: u64, context: u64) -> i64 {
+    smc(0xc400_0003, mpidr, entry, context) as i64
+}

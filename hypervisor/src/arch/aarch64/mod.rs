@@ -5,6 +5,7 @@ pub mod context;
 pub mod cpu;
 pub mod el2;
 pub mod firmware;
+pub mod gic;
 pub mod id_regs;
 pub mod sysreg;
 

@@ -54,3 +54,15 @@ pub fn wfe() {
     // SAFETY: waits; no memory effects.
     unsafe { core::arch::asm!("wfe", options(nomem, nostack, preserves_flags)) }
 }
+
+/// Clean `[va, va + len)` to the point of coherency, so an agent reading
+/// memory with its caches off (a secondary CPU before its MMU is on) sees it.
+pub fn clean_dcache_range(va: u64, len: u64) {
+    let mut line = va & !63;
+    while line < va + len {
+        // SAFETY: cache maintenance by VA on mapped memory; no data changes.
+        unsafe { core::arch::asm!("dc cvac, {}", in(reg) line, options(nostack, preserves_flags)) }
+        line += 64;
+    }
+    dsb_sy();
+}

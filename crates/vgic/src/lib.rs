@@ -1,0 +1,89 @@
+//! A virtual GICv3 (IHI 0069) for Aerie's guests, as pure logic: the
+//! hypervisor decodes traps and calls in; this crate never touches
+//! hardware.
+//!
+//! What the guest sees: a distributor (single security state, DS = 1;
+//! affinity routing only, ARE = 1; no LPIs), one redistributor per vCPU
+//! (RD_base + SGI_base frames), 5 priority bits (the bottom 3 bits of every
+//! priority are RAZ/WI, matching ICH_VTR_EL2.PRIbits = 5 on QEMU), and the
+//! hardware ICV_* CPU interface fed through list registers. Group 0
+//! interrupts are presented as vFIQs by the hardware, Group 1 as vIRQs.
+//!
+//! # How the hypervisor drives it
+//!
+//! Hold the VM's vGIC lock around every call. For vCPU `v` with `n`
+//! hardware list registers (ICH_VTR_EL2.ListRegs + 1):
+//!
+//! 1. **Every guest entry**: `let r = vgic.flush(v, &mut lrs[..n]);` write
+//!    `lrs[i]` to `ICH_LR<i>_EL2` for all `i < n` (unused ones are 0), and set
+//!    ICH_HCR_EL2.UIE = `r.underflow` (En = 1 always). When nothing is
+//!    pending this is one word test per 32 INTIDs.
+//! 2. **Every exit**, before handling it: read `ICH_LR<i>_EL2` back for
+//!    `i < r.used` (or all `n`) and call `vgic.sync(v, &lrs)`. From then on
+//!    the model holds all of `v`'s state: MMIO traps (`dist_*`,
+//!    `redist_*`), trapped ICC_SGI1R_EL1 writes (`send_sgi`) and the WFI
+//!    check (`pending_irq(v, ICH_VMCR_EL2.VPMR)`) see the truth.
+//! 3. **Maintenance interrupts** (UIE underflow, or LR.EOI on a
+//!    level-sensitive interrupt the guest deactivated) need no handling of
+//!    their own: they only force an exit, and sync + flush do the work
+//!    (sync resamples level lines: still high means pending again).
+//! 4. **Kicks**: every call that changes what may be delivered returns a
+//!    [`Kick`]: IPI each named vCPU that is running (so it exits and
+//!    re-flushes) and wake each one blocked in WFI.
+//! 5. **Hardware-mapped interrupts** (the virtual timer): call
+//!    `set_hw_mapping(v, 27, 27)` once. When the physical PPI 27 reaches
+//!    EL2, drop its priority but do **not** deactivate it, and call
+//!    `set_ppi_pending(v, 27)`. Flush then writes an LR with HW = 1 and
+//!    pINTID = 27, and the guest's deactivation deactivates the physical
+//!    interrupt, re-arming it.
+//!
+//! Device inputs: `set_spi_level` for level lines (PL011, INTID 33),
+//! `pulse_spi` for edges (virtio-mmio, INTID 48 + n).
+#![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
+
+mod access;
+mod bank;
+mod banked_regs;
+pub mod distributor;
+mod error;
+mod flush;
+mod inputs;
+mod kick;
+pub mod list_register;
+pub mod redistributor;
+mod router;
+pub mod sgi;
+mod shortlist;
+mod vgic;
+
+#[cfg(test)]
+mod tests;
+
+pub use distributor::GICD_SIZE;
+pub use error::VgicError;
+pub use flush::FlushResult;
+pub use kick::Kick;
+pub use list_register::{ListRegister, LrState};
+pub use redistributor::GICR_STRIDE;
+pub use sgi::SgiRequest;
+pub use vgic::Vgic;
+
+/// Most vCPUs one vGIC serves (Aff0 = vCPU index, one TargetList block).
+pub const MAX_VCPUS: usize = 8;
+
+/// Most SPIs (INTIDs 32..991); a multiple of 32 below the special INTIDs
+/// 1020..1023.
+pub const MAX_SPIS: u32 = 960;
+
+/// GICv3 has at most 16 list registers (ICH_VTR_EL2.ListRegs is 4 bits).
+pub const MAX_LIST_REGISTERS: usize = 16;
+
+/// Implemented priority bits: 5, the top ones (the bottom 3 are RAZ/WI).
+pub const PRIORITY_MASK: u8 = 0xF8;
+
+/// GICD_IIDR and GICR_IIDR: ProductID `[31:24]` = 0xAE ("AErie"), Variant and
+/// Revision 0, Implementer `[11:0]` = 0 (not a JEP106-registered vendor, so
+/// no guest applies a vendor erratum workaround to it).
+pub const IIDR: u32 = 0xAE00_0000;

@@ -1,0 +1,201 @@
+//! The vGIC of one VM: the distributor's SPI state and group enables, one
+//! redistributor (SGIs and PPIs) per vCPU, and each vCPU's record of what
+//! its last flush put in the list registers.
+
+use alloc::vec::Vec;
+
+use crate::bank::{Bank, GroupEnables};
+use crate::{router, Kick, VgicError, MAX_LIST_REGISTERS, MAX_SPIS, MAX_VCPUS};
+
+/// What a vCPU's last flush put in its list registers, so sync can match
+/// the read-back values to INTIDs without trusting them.
+#[derive(Clone, Debug)]
+pub(crate) struct LrRecord {
+    /// LRs filled by the last flush and not yet synced.
+    pub used: usize,
+    /// INTID in each used LR.
+    pub intid: [u32; MAX_LIST_REGISTERS],
+    /// The image written, replayed if flush is called twice without sync.
+    pub image: [u64; MAX_LIST_REGISTERS],
+}
+
+/// Per-vCPU state: its redistributor and its LR record.
+#[derive(Clone, Debug)]
+pub(crate) struct VcpuState {
+    /// SGIs and PPIs (INTIDs 0..31).
+    pub private: Bank,
+    /// GICR_WAKER.ProcessorSleep.
+    pub processor_sleep: bool,
+    pub lr: LrRecord,
+}
+
+impl VcpuState {
+    fn new() -> VcpuState {
+        VcpuState {
+            private: Bank::new_private(),
+            // GICR_WAKER resets with ProcessorSleep = 1: the OS must wake
+            // its redistributor before use.
+            processor_sleep: true,
+            lr: LrRecord {
+                used: 0,
+                intid: [0; MAX_LIST_REGISTERS],
+                image: [0; MAX_LIST_REGISTERS],
+            },
+        }
+    }
+}
+
+/// A virtual GICv3 for one VM. See the crate documentation for how the
+/// hypervisor drives it.
+#[derive(Clone, Debug)]
+pub struct Vgic {
+    pub(crate) groups: GroupEnables,
+    pub(crate) cpus: Vec<VcpuState>,
+    /// SPI banks: `spis[k]` holds INTIDs `32 * (k + 1)..`.
+    pub(crate) spis: Vec<Bank>,
+    /// GICD_IROUTER value per SPI.
+    pub(crate) router: Vec<u64>,
+    /// Which vCPU holds each SPI in an LR (meaningful while `owned`).
+    pub(crate) owner: Vec<u8>,
+    /// Per vCPU, per SPI bank: the SPIs routed to it
+    /// (`spi_targets[vcpu * spis.len() + bank]`), kept in step with `router`
+    /// so flush only ANDs words.
+    pub(crate) spi_targets: Vec<u32>,
+}
+
+impl Vgic {
+    /// A vGIC for `vcpus` vCPUs and `spis` SPIs (INTIDs 32..32+spis), in
+    /// its reset state.
+    ///
+    /// # Panics
+    /// If the shape is unsupported (see [`Vgic::try_new`]); the hypervisor
+    /// builds it from a validated config.
+    pub fn new(vcpus: usize, spis: u32) -> Vgic {
+        match Vgic::try_new(vcpus, spis) {
+            Ok(v) => v,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Like [`Vgic::new`], but refuses `vcpus` outside 1..=[`MAX_VCPUS`] or
+    /// `spis` not a multiple of 32 or above [`MAX_SPIS`].
+    pub fn try_new(vcpus: usize, spis: u32) -> Result<Vgic, VgicError> {
+        if vcpus == 0 || vcpus > MAX_VCPUS || !spis.is_multiple_of(32) || spis > MAX_SPIS {
+            return Err(VgicError::BadConfig { vcpus, spis });
+        }
+        let banks = (spis / 32) as usize;
+        let mut vgic = Vgic {
+            groups: GroupEnables::default(),
+            cpus: (0..vcpus).map(|_| VcpuState::new()).collect(),
+            spis: (0..banks).map(|_| Bank::new_shared()).collect(),
+            router: alloc::vec![0; spis as usize],
+            owner: alloc::vec![0; spis as usize],
+            spi_targets: alloc::vec![0; vcpus * banks],
+        };
+        for spi in 0..spis as usize {
+            vgic.update_targets(spi);
+        }
+        Ok(vgic)
+    }
+
+    /// Back to the reset state (VM reboot), keeping the hardware mappings
+    /// the hypervisor installed.
+    pub fn reset(&mut self) {
+        let mut fresh = Vgic::new(self.vcpus(), self.spi_count());
+        for (new, old) in fresh.cpus.iter_mut().zip(&self.cpus) {
+            new.private.hw = old.private.hw;
+            new.private.pintid = old.private.pintid;
+        }
+        for (new, old) in fresh.spis.iter_mut().zip(&self.spis) {
+            new.hw = old.hw;
+            new.pintid = old.pintid;
+        }
+        *self = fresh;
+    }
+
+    /// Number of vCPUs.
+    pub fn vcpus(&self) -> usize {
+        self.cpus.len()
+    }
+
+    /// Number of SPIs.
+    pub fn spi_count(&self) -> u32 {
+        self.router.len() as u32
+    }
+
+    /// One past the highest implemented INTID.
+    pub(crate) fn intid_limit(&self) -> u32 {
+        32 + self.spi_count()
+    }
+
+    /// The bank holding `intid` as seen from `vcpu` (SGIs/PPIs are banked
+    /// per vCPU). `None` for INTIDs that do not exist.
+    pub(crate) fn bank(&self, vcpu: usize, intid: u32) -> Option<&Bank> {
+        if intid < 32 {
+            self.cpus.get(vcpu).map(|c| &c.private)
+        } else {
+            self.spis.get((intid / 32 - 1) as usize)
+        }
+    }
+
+    /// Mutable [`Vgic::bank`].
+    pub(crate) fn bank_mut(&mut self, vcpu: usize, intid: u32) -> Option<&mut Bank> {
+        if intid < 32 {
+            self.cpus.get_mut(vcpu).map(|c| &mut c.private)
+        } else {
+            self.spis.get_mut((intid / 32 - 1) as usize)
+        }
+    }
+
+    /// Recomputes `spi_targets` for SPI index `spi` (INTID 32 + spi).
+    pub(crate) fn update_targets(&mut self, spi: usize) {
+        let banks = self.spis.len();
+        let targets = router::targets(self.router[spi], self.vcpus());
+        let (bank, bit) = (spi / 32, 1u32 << (spi % 32));
+        for v in 0..self.vcpus() {
+            let word = &mut self.spi_targets[v * banks + bank];
+            if targets.contains(v) {
+                *word |= bit;
+            } else {
+                *word &= !bit;
+            }
+        }
+    }
+
+    /// The vCPUs to kick after the bits `touched` of the bank holding
+    /// `first_intid` changed (`vcpu` names the redistributor for INTIDs
+    /// below 32): whoever may now take one of them, and whoever holds one
+    /// in an LR (its copy may be stale).
+    pub(crate) fn kick_for(&self, vcpu: usize, first_intid: u32, touched: u32) -> Kick {
+        let Some(bank) = self.bank(vcpu, first_intid) else {
+            return Kick::NONE;
+        };
+        let deliverable = touched & bank.deliverable(self.groups);
+        let owned = touched & bank.owned;
+        if first_intid < 32 {
+            return if deliverable | owned != 0 {
+                Kick::vcpu(vcpu)
+            } else {
+                Kick::NONE
+            };
+        }
+        let index = (first_intid / 32 - 1) as usize;
+        let mut kick = Kick::NONE;
+        if deliverable != 0 {
+            for v in 0..self.vcpus() {
+                if self.spi_targets[v * self.spis.len() + index] & deliverable != 0 {
+                    kick |= Kick::vcpu(v);
+                }
+            }
+        }
+        for bit in crate::bank::bits(owned) {
+            kick |= Kick::vcpu(usize::from(self.owner[index * 32 + bit as usize]));
+        }
+        kick
+    }
+
+    /// Every vCPU (after a change that may affect all of them).
+    pub(crate) fn everyone(&self) -> Kick {
+        Kick::first(self.vcpus())
+    }
+}

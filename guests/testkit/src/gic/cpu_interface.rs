@@ -1,0 +1,106 @@
+//! The GICv3 CPU interface through its system registers (ICC_*_EL1, IHI 0069
+//! §12.2). Under a hypervisor with GICv3 virtualization the same encodings
+//! reach the virtual interface (ICV_*), except ICC_SGI1R_EL1 which traps.
+
+use crate::sysreg::{isb, read_sysreg, write_sysreg};
+
+/// INTIDs 1020-1023 are special: nothing to acknowledge (1023 = spurious).
+pub const FIRST_SPECIAL_INTID: u32 = 1020;
+
+/// ICC_SRE_EL1.SRE: use the system-register interface (not GICC MMIO).
+const ICC_SRE_SRE: u64 = 1 << 0;
+/// ICC_CTLR_EL1.EOImode: 0 = an EOIR write both drops the running priority
+/// and deactivates; 1 = deactivation needs a separate ICC_DIR_EL1 write.
+const ICC_CTLR_EOIMODE: u64 = 1 << 1;
+/// ICC_IAR1_EL1.INTID, bits [23:0].
+const ICC_IAR_INTID_MASK: u64 = 0xff_ffff;
+
+/// Switches to the system-register interface and clears EOImode, so an EOI
+/// alone completes an interrupt.
+pub fn enable_system_registers() {
+    write_sysreg!(
+        "s3_0_c12_c12_5",
+        read_sysreg!("s3_0_c12_c12_5") | ICC_SRE_SRE
+    ); // ICC_SRE_EL1
+    isb();
+    write_sysreg!(
+        "s3_0_c12_c12_4", // ICC_CTLR_EL1
+        read_sysreg!("s3_0_c12_c12_4") & !ICC_CTLR_EOIMODE
+    );
+    isb();
+}
+
+/// ICC_IGRPEN1_EL1.Enable: group-1 interrupts reach this CPU.
+pub fn enable_group1(on: bool) {
+    write_sysreg!("s3_0_c12_c12_7", u64::from(on));
+    isb();
+}
+
+/// ICC_PMR_EL1: only interrupts with a priority value strictly below the
+/// mask are signalled.
+pub fn set_priority_mask(pmr: u8) {
+    write_sysreg!("s3_0_c4_c6_0", u64::from(pmr));
+    isb();
+}
+
+pub fn priority_mask() -> u8 {
+    read_sysreg!("s3_0_c4_c6_0") as u8
+}
+
+/// ICC_BPR1_EL1: how many low priority bits are subpriority (no preemption
+/// between interrupts that differ only there). Values below the minimum the
+/// GIC supports are raised to it: read it back.
+pub fn set_binary_point1(bpr: u8) {
+    write_sysreg!("s3_0_c12_c12_3", u64::from(bpr));
+    isb();
+}
+
+pub fn binary_point1() -> u8 {
+    read_sysreg!("s3_0_c12_c12_3") as u8 & 7
+}
+
+/// ICC_RPR_EL1: the group priority of the highest-priority active interrupt
+/// (0xff when none is active).
+pub fn running_priority() -> u8 {
+    read_sysreg!("s3_0_c12_c11_3") as u8
+}
+
+/// Acknowledges the highest-priority pending group-1 interrupt
+/// (ICC_IAR1_EL1): it becomes active and its INTID is returned.
+pub fn acknowledge() -> u32 {
+    let iar: u64;
+    // SAFETY: reading ICC_IAR1_EL1 changes only GIC state (the interrupt
+    // becomes active). Not `nomem`: it must not move across the memory
+    // accesses that record what the handler saw.
+    unsafe { core::arch::asm!("mrs {}, s3_0_c12_c12_0", out(reg) iar, options(nostack)) };
+    (iar & ICC_IAR_INTID_MASK) as u32
+}
+
+/// ICC_EOIR1_EL1 (EOImode 0): drops the running priority and deactivates.
+pub fn end_of_interrupt(intid: u32) {
+    write_sysreg!("s3_0_c12_c12_1", u64::from(intid));
+    isb();
+}
+
+/// The ICC_SGI1R_EL1 value sending SGI `intid` to the one CPU with MPIDR
+/// affinity `affinity` (Aff3 in [39:32], Aff2..Aff0 in [23:0]): Aff3 [55:48],
+/// RS [47:44] (which block of 16 Aff0 values TargetList covers), Aff2 [39:32],
+/// INTID [27:24], Aff1 [23:16], TargetList [15:0]; IRM = 0.
+pub fn sgi1r_value(intid: u32, affinity: u64) -> u64 {
+    let aff0 = affinity & 0xff;
+    let aff1 = (affinity >> 8) & 0xff;
+    let aff2 = (affinity >> 16) & 0xff;
+    let aff3 = (affinity >> 32) & 0xff;
+    (aff3 << 48)
+        | ((aff0 >> 4) << 44)
+        | (aff2 << 32)
+        | ((u64::from(intid) & 0xf) << 24)
+        | (aff1 << 16)
+        | (1 << (aff0 & 0xf))
+}
+
+/// Generates group-1 SGI `intid` for the CPU with affinity `affinity`.
+pub fn send_sgi(intid: u32, affinity: u64) {
+    write_sysreg!("s3_0_c12_c11_5", sgi1r_value(intid, affinity)); // ICC_SGI1R_EL1
+    isb();
+}

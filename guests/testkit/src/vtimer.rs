@@ -1,0 +1,40 @@
+//! The EL1 virtual timer (CNTV_CTL_EL0 / CNTV_CVAL_EL0, Arm ARM D11.2): its
+//! interrupt is PPI 27, level-sensitive, asserted while ENABLE = 1,
+//! IMASK = 0 and CNTVCT >= CVAL (then CNTV_CTL_EL0.ISTATUS reads 1).
+
+use crate::sysreg::{isb, read_sysreg, write_sysreg};
+
+pub const CNTV_CTL_ENABLE: u64 = 1 << 0;
+pub const CNTV_CTL_IMASK: u64 = 1 << 1;
+
+/// Fires when CNTVCT_EL0 reaches `cval`, interrupt unmasked.
+pub fn arm_at(cval: u64) {
+    write_sysreg!("cntv_cval_el0", cval);
+    write_sysreg!("cntv_ctl_el0", CNTV_CTL_ENABLE);
+    isb();
+}
+
+/// Fires `ticks` from now (CNTV_TVAL_EL0: CVAL = CNTVCT + TVAL); returns the
+/// resulting CVAL.
+pub fn arm_after(ticks: u64) -> u64 {
+    write_sysreg!("cntv_tval_el0", ticks);
+    write_sysreg!("cntv_ctl_el0", CNTV_CTL_ENABLE);
+    isb();
+    read_sysreg!("cntv_cval_el0")
+}
+
+/// Keeps the timer running but deasserts its interrupt (IMASK), as a handler
+/// must before EOI of a level-sensitive interrupt.
+pub fn mask_interrupt() {
+    write_sysreg!("cntv_ctl_el0", CNTV_CTL_ENABLE | CNTV_CTL_IMASK);
+    isb();
+}
+
+pub fn control() -> u64 {
+    read_sysreg!("cntv_ctl_el0")
+}
+
+pub fn off() {
+    write_sysreg!("cntv_ctl_el0", 0);
+    isb();
+}

@@ -1,0 +1,124 @@
+//! The GICv3 CPU interface as EL2 uses it: the physical interface (ICC_*)
+//! for Aerie's own interrupts, and the virtualisation controls (ICH_*)
+//! through which guests get theirs.
+
+use super::sysreg::{isb, read_sysreg, write_sysreg};
+
+/// ICC_SRE_EL2: SRE (system registers), DFB/DIB, and Enable, which lets
+/// EL1 use its own (virtual) system-register interface.
+const ICC_SRE_EL2_VALUE: u64 = 0b1111;
+/// ICC_CTLR_EL1.EOImode = 1: a write to ICC_EOIR1 only drops priority; the
+/// interrupt stays active until ICC_DIR deactivates it.
+const ICC_CTLR_EOIMODE: u64 = 1 << 1;
+/// ICH_HCR_EL2 bits.
+const ICH_HCR_EN: u64 = 1 << 0;
+const ICH_HCR_UIE: u64 = 1 << 1;
+
+/// Enable this CPU's interface: system registers, all priorities unmasked,
+/// EOImode 1, Group 1 on; and the virtual interface for guests.
+pub fn init_cpu_interface() {
+    write_sysreg!(icc_sre_el2, ICC_SRE_EL2_VALUE);
+    isb();
+    write_sysreg!(icc_pmr_el1, 0xf0);
+    write_sysreg!(icc_bpr1_el1, 0);
+    write_sysreg!(icc_ctlr_el1, ICC_CTLR_EOIMODE);
+    write_sysreg!(icc_igrpen1_el1, 1);
+    write_sysreg!(ich_hcr_el2, ICH_HCR_EN);
+    isb();
+}
+
+/// Acknowledge the highest-priority pending Group 1 interrupt.
+#[inline]
+pub fn acknowledge() -> u32 {
+    let intid = read_sysreg!(icc_iar1_el1) as u32 & 0xff_ffff;
+    // The read must complete before the handler's side effects.
+    super::sysreg::dsb_sy();
+    intid
+}
+
+/// Priority drop (EOImode 1).
+#[inline]
+pub fn end_of_interrupt(intid: u32) {
+    write_sysreg!(icc_eoir1_el1, intid as u64);
+}
+
+/// Deactivate (EOImode 1).
+#[inline]
+pub fn deactivate(intid: u32) {
+    write_sysreg!(icc_dir_el1, intid as u64);
+}
+
+/// Send SGI `intid` to the CPUs of `targets` (Aff0 bit list) in cluster
+/// `aff1` (affinity routing; Aff2 = Aff3 = 0).
+pub fn send_sgi(intid: u32, aff1: u64, targets: u16) {
+    let value = ((intid as u64 & 0xf) << 24) | (aff1 << 16) | targets as u64;
+    super::sysreg::dsb_sy();
+    write_sysreg!(icc_sgi1r_el1, value);
+    isb();
+}
+
+/// Number of list registers this CPU implements (ICH_VTR_EL2.ListRegs + 1).
+pub fn list_register_count() -> usize {
+    (read_sysreg!(ich_vtr_el2) & 0x1f) as usize + 1
+}
+
+/// Request (or stop requesting) a maintenance interrupt when the list
+/// registers run (nearly) empty, to refill them.
+pub fn set_underflow_interrupt(on: bool) {
+    write_sysreg!(ich_hcr_el2, ICH_HCR_EN | if on { ICH_HCR_UIE } else { 0 });
+}
+
+macro_rules! lr_access {
+    ($($n:literal => $reg:ident),*) => {
+        /// Read list register `n`.
+        pub fn read_lr(n: usize) -> u64 {
+            match n {
+                $($n => read_sysreg!($reg),)*
+                _ => 0,
+            }
+        }
+        /// Write list register `n`.
+        pub fn write_lr(n: usize, value: u64) {
+            match n {
+                $($n => write_sysreg!($reg, value),)*
+                _ => {}
+            }
+        }
+    };
+}
+
+lr_access!(0 => ich_lr0_el2, 1 => ich_lr1_el2, 2 => ich_lr2_el2, 3 => ich_lr3_el2,
+    4 => ich_lr4_el2, 5 => ich_lr5_el2, 6 => ich_lr6_el2, 7 => ich_lr7_el2,
+    8 => ich_lr8_el2, 9 => ich_lr9_el2, 10 => ich_lr10_el2, 11 => ich_lr11_el2,
+    12 => ich_lr12_el2, 13 => ich_lr13_el2, 14 => ich_lr14_el2, 15 => ich_lr15_el2);
+
+/// The virtual CPU interface state a vCPU carries between pCPUs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct VirtualInterface {
+    /// ICH_VMCR_EL2: the guest's PMR, BPR and group enables.
+    pub vmcr: u64,
+    /// ICH_AP0R0_EL2 / ICH_AP1R0_EL2: active priorities (5 priority bits
+    /// need only register 0).
+    pub ap0r0: u64,
+    pub ap1r0: u64,
+}
+
+impl VirtualInterface {
+    pub fn save(&mut self) {
+        self.vmcr = read_sysreg!(ich_vmcr_el2);
+        self.ap0r0 = read_sysreg!(ich_ap0r0_el2);
+        self.ap1r0 = read_sysreg!(ich_ap1r0_el2);
+    }
+
+    pub fn load(&self) {
+        write_sysreg!(ich_vmcr_el2, self.vmcr);
+        write_sysreg!(ich_ap0r0_el2, self.ap0r0);
+        write_sysreg!(ich_ap1r0_el2, self.ap1r0);
+    }
+
+}
+
+/// The live guest priority mask of the loaded vCPU.
+pub fn live_pmr() -> u8 {
+    (read_sysreg!(ich_vmcr_el2) >> 24) as u8
+}

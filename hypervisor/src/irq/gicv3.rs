@@ -1,0 +1,144 @@
+//! The host GICv3 distributor and redistributors (IHI 0069), reached
+//! through the direct map. Security is disabled on QEMU's virt GIC
+//! (GICD_CTLR.DS = 1), so there is one security state and Group 1 is ours.
+
+use super::{PPI_HYP_TIMER, PPI_MAINTENANCE, PPI_VIRTUAL_TIMER, PRIORITY_REGULAR, SGI_KICK};
+use core::ptr::{read_volatile, write_volatile};
+
+const GICD_CTLR: usize = 0x0000;
+const GICD_TYPER: usize = 0x0004;
+const GICD_IGROUPR: usize = 0x0080;
+const GICD_ICENABLER: usize = 0x0180;
+const GICD_IPRIORITYR: usize = 0x0400;
+const CTLR_ENABLE_GRP1: u32 = 1 << 1;
+const CTLR_ARE: u32 = 1 << 4;
+const CTLR_RWP: u32 = 1 << 31;
+
+const GICR_STRIDE: usize = 0x2_0000;
+const GICR_TYPER: usize = 0x0008;
+const GICR_WAKER: usize = 0x0014;
+const TYPER_LAST: u64 = 1 << 4;
+const WAKER_PROCESSOR_SLEEP: u32 = 1 << 1;
+const WAKER_CHILDREN_ASLEEP: u32 = 1 << 2;
+const SGI_BASE: usize = 0x1_0000;
+const GICR_IGROUPR0: usize = SGI_BASE + 0x0080;
+const GICR_ISENABLER0: usize = SGI_BASE + 0x0100;
+const GICR_ICENABLER0: usize = SGI_BASE + 0x0180;
+const GICR_ISACTIVER0: usize = SGI_BASE + 0x0300;
+const GICR_ICACTIVER0: usize = SGI_BASE + 0x0380;
+const GICR_IPRIORITYR: usize = SGI_BASE + 0x0400;
+
+fn read32(addr: usize) -> u32 {
+    // SAFETY: `addr` lies in a GIC register frame mapped as device memory
+    // in the direct map (see `Gic::new`).
+    unsafe { read_volatile(addr as *const u32) }
+}
+
+fn write32(addr: usize, value: u32) {
+    // SAFETY: as for read32.
+    unsafe { write_volatile(addr as *mut u32, value) }
+}
+
+fn read64(addr: usize) -> u64 {
+    // SAFETY: as for read32; GICR_TYPER is a 64-bit register.
+    unsafe { read_volatile(addr as *const u64) }
+}
+
+fn wait(mut done: impl FnMut() -> bool, what: &str) {
+    for _ in 0..10_000_000 {
+        if done() {
+            return;
+        }
+        core::hint::spin_loop();
+    }
+    panic!("GICv3: timed out waiting for {what}");
+}
+
+/// The host GIC, as Aerie mapped it.
+#[derive(Clone, Copy)]
+pub struct Gic {
+    dist: usize,
+    redist: usize,
+}
+
+impl Gic {
+    /// # Safety
+    /// `dist` and `redist` must be the direct-map addresses of the host's
+    /// distributor and redistributor region, mapped as device memory.
+    pub const unsafe fn new(dist: u64, redist: u64) -> Self {
+        Gic { dist: dist as usize, redist: redist as usize }
+    }
+
+    /// Once, on the boot CPU: every SPI disabled, Group 1, regular priority;
+    /// affinity routing and Group 1 on.
+    pub fn init_distributor(&self) {
+        write32(self.dist + GICD_CTLR, 0);
+        wait(|| read32(self.dist + GICD_CTLR) & CTLR_RWP == 0, "GICD_CTLR.RWP");
+        let lines = ((read32(self.dist + GICD_TYPER) & 0x1f) as usize + 1) * 32;
+        for i in (32..lines).step_by(32) {
+            write32(self.dist + GICD_ICENABLER + i / 8, u32::MAX);
+            write32(self.dist + GICD_IGROUPR + i / 8, u32::MAX);
+        }
+        let prio = u32::from_ne_bytes([PRIORITY_REGULAR; 4]);
+        for i in (32..lines).step_by(4) {
+            write32(self.dist + GICD_IPRIORITYR + i, prio);
+        }
+        write32(self.dist + GICD_CTLR, CTLR_ARE | CTLR_ENABLE_GRP1);
+        wait(|| read32(self.dist + GICD_CTLR) & CTLR_RWP == 0, "GICD_CTLR.RWP");
+    }
+
+    /// This CPU's redistributor frame, found by affinity.
+    fn frame(&self, mpidr: u64) -> usize {
+        let affinity = ((mpidr >> 8) & 0xff00_0000) | (mpidr & 0xff_ffff);
+        let mut frame = self.redist;
+        loop {
+            let typer = read64(frame + GICR_TYPER);
+            if typer >> 32 == affinity {
+                return frame;
+            }
+            if typer & TYPER_LAST != 0 {
+                panic!("GICv3: no redistributor for MPIDR {mpidr:#x}");
+            }
+            frame += GICR_STRIDE;
+        }
+    }
+
+    /// On each CPU: wake its redistributor and enable the private
+    /// interrupts Aerie uses. Returns the frame for later per-CPU calls.
+    pub fn init_redistributor(&self, mpidr: u64) -> Redistributor {
+        let rd = self.frame(mpidr);
+        let waker = read32(rd + GICR_WAKER);
+        write32(rd + GICR_WAKER, waker & !WAKER_PROCESSOR_SLEEP);
+        wait(|| read32(rd + GICR_WAKER) & WAKER_CHILDREN_ASLEEP == 0, "GICR_WAKER.ChildrenAsleep");
+        write32(rd + GICR_ICENABLER0, u32::MAX);
+        write32(rd + GICR_IGROUPR0, u32::MAX);
+        let prio = u32::from_ne_bytes([PRIORITY_REGULAR; 4]);
+        for i in (0..32).step_by(4) {
+            write32(rd + GICR_IPRIORITYR + i, prio);
+        }
+        let ours = [SGI_KICK, PPI_MAINTENANCE, PPI_HYP_TIMER, PPI_VIRTUAL_TIMER];
+        write32(rd + GICR_ISENABLER0, ours.iter().fold(0, |m, &i| m | 1 << i));
+        Redistributor { base: rd }
+    }
+}
+
+/// One CPU's redistributor.
+#[derive(Clone, Copy)]
+pub struct Redistributor {
+    base: usize,
+}
+
+impl Redistributor {
+    /// Whether private interrupt `intid` is active (e.g. the virtual timer
+    /// a guest has not yet completed).
+    pub fn is_active(&self, intid: u32) -> bool {
+        read32(self.base + GICR_ISACTIVER0) & (1 << intid) != 0
+    }
+
+    /// Set or clear the active state of private interrupt `intid`: a vCPU's
+    /// forwarded virtual-timer interrupt moves with the vCPU.
+    pub fn set_active(&self, intid: u32, active: bool) {
+        let reg = if active { GICR_ISACTIVER0 } else { GICR_ICACTIVER0 };
+        write32(self.base + reg, 1 << intid);
+    }
+}

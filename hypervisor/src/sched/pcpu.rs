@@ -1,0 +1,43 @@
+//! Per-pCPU scheduling state, and finding which pCPU we are.
+
+use super::VcpuId;
+use crate::arch::aarch64::cpu;
+use crate::irq::gicv3::Redistributor;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+pub const MAX_PCPUS: usize = 8;
+
+/// MPIDRs of the pCPUs by index, for [`this_cpu`]. Unused slots are MAX.
+static MPIDRS: [AtomicU64; MAX_PCPUS] = [const { AtomicU64::new(u64::MAX) }; MAX_PCPUS];
+
+/// Record that pCPU `index` has MPIDR `mpidr`.
+pub fn register(index: usize, mpidr: u64) {
+    MPIDRS[index].store(mpidr, Ordering::Release);
+}
+
+/// The index of the pCPU running this code.
+#[inline]
+pub fn this_cpu() -> usize {
+    let me = cpu::mpidr();
+    MPIDRS.iter().position(|m| m.load(Ordering::Relaxed) == me).unwrap_or(0)
+}
+
+pub struct Pcpu {
+    pub mpidr: u64,
+    pub stack_top: u64,
+    pub redist: Option<Redistributor>,
+    /// The vCPU running on (or being handled by) this pCPU.
+    pub current: Option<VcpuId>,
+    /// The vCPU whose EL1, FP and GIC interface state is in this pCPU.
+    pub loaded: Option<VcpuId>,
+    /// The VM whose stage 2 is in VTTBR_EL2 here.
+    pub loaded_vm: Option<usize>,
+    /// Waiting in WFI for something to run.
+    pub idle: bool,
+}
+
+impl Pcpu {
+    pub fn new(mpidr: u64, stack_top: u64) -> Self {
+        Pcpu { mpidr, stack_top, redist: None, current: None, loaded: None, loaded_vm: None, idle: false }
+    }
+}

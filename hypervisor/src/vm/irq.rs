@@ -1,0 +1,51 @@
+//! A vCPU's virtual interrupts between the vGIC model and the hardware list
+//! registers.
+//!
+//! On every exit the list registers used by the last entry are read back
+//! into the model and cleared (so the hardware holds no vCPU's interrupts
+//! while Aerie runs); before every entry the model fills them again with the
+//! highest-priority interrupts the vCPU has. Both steps cost nothing when no
+//! interrupt is in flight.
+
+use super::Vm;
+use crate::arch::aarch64::gic;
+use aerie_vgic::Kick;
+
+/// Room for the architectural maximum of 16 list registers.
+const MAX_LRS: usize = 16;
+
+/// Read back and clear the list registers of vCPU `c`'s last entry.
+/// Returns the vCPUs to kick (a level line resampled high, for one).
+#[inline]
+pub fn sync(vm: &mut Vm, c: usize) -> Kick {
+    let vcpu = &mut vm.vcpus[c];
+    let used = vcpu.lrs_used;
+    if used == 0 {
+        return Kick::NONE;
+    }
+    let mut lrs = [0u64; MAX_LRS];
+    for (n, lr) in lrs.iter_mut().enumerate().take(used) {
+        *lr = gic::read_lr(n);
+        gic::write_lr(n, 0);
+    }
+    vcpu.lrs_used = 0;
+    vm.vgic.sync(c, &lrs[..used])
+}
+
+/// Fill the list registers for vCPU `c`'s next entry, asking for an
+/// underflow maintenance interrupt when more is pending than fits.
+#[inline]
+pub fn flush(vm: &mut Vm, c: usize, list_registers: usize) {
+    let mut lrs = [0u64; MAX_LRS];
+    let n = list_registers.min(MAX_LRS);
+    let result = vm.vgic.flush(c, &mut lrs[..n]);
+    let vcpu = &mut vm.vcpus[c];
+    for (i, &lr) in lrs.iter().enumerate().take(result.used) {
+        gic::write_lr(i, lr);
+    }
+    vcpu.lrs_used = result.used;
+    if result.underflow != vcpu.underflow_irq {
+        gic::set_underflow_interrupt(result.underflow);
+        vcpu.underflow_irq = result.underflow;
+    }
+}
