@@ -39,8 +39,15 @@ extern "C" {
 /// Rust entry, at the link address in the final space, on the boot stack.
 #[no_mangle]
 pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
-    let record = BootRecord { dtb_pa, load_pa, link_va };
-    let aerie_pagetable::boot::BootSpaces { transitional, final_root } = boot::spaces();
+    let record = BootRecord {
+        dtb_pa,
+        load_pa,
+        link_va,
+    };
+    let aerie_pagetable::boot::BootSpaces {
+        transitional,
+        final_root,
+    } = boot::spaces();
     mm::heap::init_seed();
 
     // The device tree, through the window the boot tables mapped.
@@ -132,9 +139,10 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
         panic!("the device tree describes no GICv3 (Aerie needs one)");
     };
     let redist = host_gic.redist[0];
-    let (Ok(dist_va), Ok(redist_va)) =
-        (space.map_device(host_gic.dist.base, host_gic.dist.size), space.map_device(redist.base, redist.size))
-    else {
+    let (Ok(dist_va), Ok(redist_va)) = (
+        space.map_device(host_gic.dist.base, host_gic.dist.size),
+        space.map_device(redist.base, redist.size),
+    ) else {
         panic!("cannot map the GIC");
     };
     // SAFETY: both regions were just mapped as device memory; Aerie alone drives the GIC.

@@ -123,6 +123,23 @@ impl Vgic {
         })
     }
 
+    /// Whether private interrupt `intid` (0..=31) of `vcpu` is still in
+    /// flight: pending or active in the model, or held by a list register.
+    /// For a hardware-mapped interrupt whose physical twin is active, false
+    /// means the guest dropped it without completing it (an ICPENDR or
+    /// ICACTIVER write, a reset): the hypervisor must then deactivate the
+    /// physical interrupt itself, or it never fires again.
+    pub fn private_in_flight(&self, vcpu: usize, intid: u32) -> bool {
+        let Some(cpu) = self.cpus.get(vcpu) else {
+            return false;
+        };
+        if intid >= 32 {
+            return false;
+        }
+        let b = &cpu.private;
+        (b.pending() | b.active | b.owned) & (1 << intid) != 0
+    }
+
     /// Latches `intid` pending in `vcpu`'s view and kicks whoever cares.
     fn latch(&mut self, vcpu: usize, intid: u32) -> Kick {
         let Some(bank) = self.bank_mut(vcpu, intid) else {

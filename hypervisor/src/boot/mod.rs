@@ -116,7 +116,10 @@ pub struct SpacesCell(UnsafeCell<BootSpaces>);
 // SAFETY: written once by the boot CPU with the MMU off, before anything
 // else runs; read-only afterwards.
 unsafe impl Sync for SpacesCell {}
-static SPACES: SpacesCell = SpacesCell(UnsafeCell::new(BootSpaces { transitional: 0, final_root: 0 }));
+static SPACES: SpacesCell = SpacesCell(UnsafeCell::new(BootSpaces {
+    transitional: 0,
+    final_root: 0,
+}));
 
 /// The transitional and final roots the boot CPU switched through.
 pub fn spaces() -> BootSpaces {

@@ -25,14 +25,16 @@ const MAX_CPUS: usize = crate::sched::MAX_PCPUS;
 struct Blocks(UnsafeCell<[SecondaryBoot; MAX_CPUS]>);
 // SAFETY: the boot CPU writes block i before starting CPU i, which only reads it.
 unsafe impl Sync for Blocks {}
-static BLOCKS: Blocks = Blocks(UnsafeCell::new([SecondaryBoot {
-    transitional: 0,
-    final_root: 0,
-    delta: 0,
-    continuation: 0,
-    stack_top: 0,
-    cpu_index: 0,
-}; MAX_CPUS]));
+static BLOCKS: Blocks = Blocks(UnsafeCell::new(
+    [SecondaryBoot {
+        transitional: 0,
+        final_root: 0,
+        delta: 0,
+        continuation: 0,
+        stack_top: 0,
+        cpu_index: 0,
+    }; MAX_CPUS],
+));
 
 extern "C" {
     fn secondary_entry();
@@ -40,7 +42,13 @@ extern "C" {
 
 /// Start pCPU `index` (MPIDR `mpidr`) on a stack ending at `stack_top`; it
 /// runs `continuation(index)`. Returns the PSCI status on failure.
-pub fn start(index: usize, mpidr: u64, stack_top: u64, delta: u64, continuation: extern "C" fn(u64) -> !) -> Result<(), i64> {
+pub fn start(
+    index: usize,
+    mpidr: u64,
+    stack_top: u64,
+    delta: u64,
+    continuation: extern "C" fn(u64) -> !,
+) -> Result<(), i64> {
     let s = spaces();
     let block = SecondaryBoot {
         transitional: s.transitional,

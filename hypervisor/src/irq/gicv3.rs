@@ -66,14 +66,20 @@ impl Gic {
     /// `dist` and `redist` must be the direct-map addresses of the host's
     /// distributor and redistributor region, mapped as device memory.
     pub const unsafe fn new(dist: u64, redist: u64) -> Self {
-        Gic { dist: dist as usize, redist: redist as usize }
+        Gic {
+            dist: dist as usize,
+            redist: redist as usize,
+        }
     }
 
     /// Once, on the boot CPU: every SPI disabled, Group 1, regular priority;
     /// affinity routing and Group 1 on.
     pub fn init_distributor(&self) {
         write32(self.dist + GICD_CTLR, 0);
-        wait(|| read32(self.dist + GICD_CTLR) & CTLR_RWP == 0, "GICD_CTLR.RWP");
+        wait(
+            || read32(self.dist + GICD_CTLR) & CTLR_RWP == 0,
+            "GICD_CTLR.RWP",
+        );
         let lines = ((read32(self.dist + GICD_TYPER) & 0x1f) as usize + 1) * 32;
         for i in (32..lines).step_by(32) {
             write32(self.dist + GICD_ICENABLER + i / 8, u32::MAX);
@@ -84,7 +90,10 @@ impl Gic {
             write32(self.dist + GICD_IPRIORITYR + i, prio);
         }
         write32(self.dist + GICD_CTLR, CTLR_ARE | CTLR_ENABLE_GRP1);
-        wait(|| read32(self.dist + GICD_CTLR) & CTLR_RWP == 0, "GICD_CTLR.RWP");
+        wait(
+            || read32(self.dist + GICD_CTLR) & CTLR_RWP == 0,
+            "GICD_CTLR.RWP",
+        );
     }
 
     /// This CPU's redistributor frame, found by affinity.
@@ -109,7 +118,10 @@ impl Gic {
         let rd = self.frame(mpidr);
         let waker = read32(rd + GICR_WAKER);
         write32(rd + GICR_WAKER, waker & !WAKER_PROCESSOR_SLEEP);
-        wait(|| read32(rd + GICR_WAKER) & WAKER_CHILDREN_ASLEEP == 0, "GICR_WAKER.ChildrenAsleep");
+        wait(
+            || read32(rd + GICR_WAKER) & WAKER_CHILDREN_ASLEEP == 0,
+            "GICR_WAKER.ChildrenAsleep",
+        );
         write32(rd + GICR_ICENABLER0, u32::MAX);
         write32(rd + GICR_IGROUPR0, u32::MAX);
         let prio = u32::from_ne_bytes([PRIORITY_REGULAR; 4]);
@@ -117,7 +129,10 @@ impl Gic {
             write32(rd + GICR_IPRIORITYR + i, prio);
         }
         let ours = [SGI_KICK, PPI_MAINTENANCE, PPI_HYP_TIMER, PPI_VIRTUAL_TIMER];
-        write32(rd + GICR_ISENABLER0, ours.iter().fold(0, |m, &i| m | 1 << i));
+        write32(
+            rd + GICR_ISENABLER0,
+            ours.iter().fold(0, |m, &i| m | 1 << i),
+        );
         Redistributor { base: rd }
     }
 }
@@ -138,7 +153,11 @@ impl Redistributor {
     /// Set or clear the active state of private interrupt `intid`: a vCPU's
     /// forwarded virtual-timer interrupt moves with the vCPU.
     pub fn set_active(&self, intid: u32, active: bool) {
-        let reg = if active { GICR_ISACTIVER0 } else { GICR_ICACTIVER0 };
+        let reg = if active {
+            GICR_ISACTIVER0
+        } else {
+            GICR_ICACTIVER0
+        };
         write32(self.base + reg, 1 << intid);
     }
 }

@@ -74,11 +74,16 @@ impl Machine {
 
     /// The vCPU this pCPU is running.
     pub fn current(&self, cpu: usize) -> VcpuId {
-        self.pcpus[cpu].current.expect("an exit on a pCPU with no vCPU")
+        self.pcpus[cpu]
+            .current
+            .expect("an exit on a pCPU with no vCPU")
     }
 
     fn all_vcpus(&self) -> impl Iterator<Item = VcpuId> + '_ {
-        self.vms.iter().enumerate().flat_map(|(v, vm)| (0..vm.vcpus.len()).map(move |c| (v, c)))
+        self.vms
+            .iter()
+            .enumerate()
+            .flat_map(|(v, vm)| (0..vm.vcpus.len()).map(move |c| (v, c)))
     }
 
     /// Make the vCPUs in `mask` of VM `v` look at their interrupts again:
@@ -138,7 +143,10 @@ impl Machine {
 
     /// Is a Runnable vCPU waiting for a pCPU?
     fn anyone_waiting(&self) -> bool {
-        self.vms.iter().flat_map(|vm| vm.vcpus.iter()).any(|v| v.state == VcpuState::Runnable)
+        self.vms
+            .iter()
+            .flat_map(|vm| vm.vcpus.iter())
+            .any(|v| v.state == VcpuState::Runnable)
     }
 
     /// The next Runnable vCPU, round-robin.
@@ -181,12 +189,16 @@ impl Machine {
     /// Finish stopping or resetting VMs none of whose vCPUs is still on a pCPU.
     fn settle_vms(&mut self) {
         for v in 0..self.vms.len() {
-            let busy = self.vms[v].vcpus.iter().any(|c| matches!(c.state, VcpuState::Running(_)));
+            let busy = self.vms[v]
+                .vcpus
+                .iter()
+                .any(|c| matches!(c.state, VcpuState::Running(_)));
             if busy {
                 continue;
             }
             for p in &mut self.pcpus {
-                if p.loaded.is_some_and(|(lv, _)| lv == v) && self.vms[v].state != VmState::Running {
+                if p.loaded.is_some_and(|(lv, _)| lv == v) && self.vms[v].state != VmState::Running
+                {
                     p.loaded = None;
                 }
             }
@@ -197,7 +209,10 @@ impl Machine {
     /// Choose what this pCPU runs next and load it; idle until something is
     /// runnable; power the machine off when every VM has stopped. Called
     /// with the lock held, returns with it held.
-    pub fn schedule(mut guard: MutexGuard<'static, Machine>, cpu: usize) -> (MutexGuard<'static, Machine>, *mut GuestRegs) {
+    pub fn schedule(
+        mut guard: MutexGuard<'static, Machine>,
+        cpu: usize,
+    ) -> (MutexGuard<'static, Machine>, *mut GuestRegs) {
         loop {
             let m = &mut *guard;
             let outgoing = m.put_back(cpu);

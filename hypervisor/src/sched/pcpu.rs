@@ -19,7 +19,10 @@ pub fn register(index: usize, mpidr: u64) {
 #[inline]
 pub fn this_cpu() -> usize {
     let me = cpu::mpidr();
-    MPIDRS.iter().position(|m| m.load(Ordering::Relaxed) == me).unwrap_or(0)
+    MPIDRS
+        .iter()
+        .position(|m| m.load(Ordering::Relaxed) == me)
+        .unwrap_or(0)
 }
 
 pub struct Pcpu {
@@ -38,6 +41,14 @@ pub struct Pcpu {
 
 impl Pcpu {
     pub fn new(mpidr: u64, stack_top: u64) -> Self {
-        Pcpu { mpidr, stack_top, redist: None, current: None, loaded: None, loaded_vm: None, idle: false }
+        Pcpu {
+            mpidr,
+            stack_top,
+            redist: None,
+            current: None,
+            loaded: None,
+            loaded_vm: None,
+            idle: false,
+        }
     }
 }

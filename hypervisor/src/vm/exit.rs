@@ -1,7 +1,9 @@
 //! Exit dispatch: why the guest stopped (ESR_EL2.EC) and what to do about it.
 
 use super::{irq, mmio, psci, VcpuState, UART_INTID};
-use crate::arch::aarch64::context::{live_vbar_sctlr, live_vtimer, write_exception_registers, GuestRegs};
+use crate::arch::aarch64::context::{
+    live_vbar_sctlr, live_vtimer, write_exception_registers, GuestRegs,
+};
 use crate::arch::aarch64::el2::Syndrome;
 use crate::arch::aarch64::{gic, id_regs};
 use crate::irq::PPI_VIRTUAL_TIMER;
@@ -16,7 +18,13 @@ const KIND_FIQ: u64 = 2;
 const KIND_SERROR: u64 = 3;
 
 /// ICC_SGI1R_EL1: a guest's SGI, which the GIC cannot virtualise.
-const ICC_SGI1R_EL1: SysReg = SysReg { op0: 3, op1: 0, crn: 12, crm: 11, op2: 5 };
+const ICC_SGI1R_EL1: SysReg = SysReg {
+    op0: 3,
+    op1: 0,
+    crn: 12,
+    crm: 11,
+    op2: 5,
+};
 
 /// What the handler wants next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +54,9 @@ pub extern "C" fn aerie_exit(regs: *mut GuestRegs, kind: u64) -> *mut GuestRegs 
     }
     if kind == KIND_SYNC {
         let syndrome = Syndrome::read();
-        if (syndrome.esr >> 26) as u8 == aerie_trap::ec::DABT_LOW && mmio::emulate(m, cpu, v, c, &syndrome) {
+        if (syndrome.esr >> 26) as u8 == aerie_trap::ec::DABT_LOW
+            && mmio::emulate(m, cpu, v, c, &syndrome)
+        {
             let lrs = m.list_registers;
             irq::flush(&mut m.vms[v], c, lrs);
             return regs;
@@ -56,7 +66,12 @@ pub extern "C" fn aerie_exit(regs: *mut GuestRegs, kind: u64) -> *mut GuestRegs 
 }
 
 #[inline(never)]
-fn exit_slow(mut guard: MutexGuard<'static, Machine>, cpu: usize, regs: *mut GuestRegs, kind: u64) -> *mut GuestRegs {
+fn exit_slow(
+    mut guard: MutexGuard<'static, Machine>,
+    cpu: usize,
+    regs: *mut GuestRegs,
+    kind: u64,
+) -> *mut GuestRegs {
     let m = &mut *guard;
     let (v, c) = m.current(cpu);
     let mut outcome = handle(m, cpu, v, c, kind);
@@ -88,6 +103,7 @@ fn handle(m: &mut Machine, cpu: usize, v: usize, c: usize, kind: u64) -> Outcome
             if events.vtimer {
                 // Only this vCPU is concerned, and it is about to re-enter.
                 let _ = m.vms[v].vgic.set_ppi_pending(c, PPI_VIRTUAL_TIMER);
+                m.vms[v].vcpus[c].vtimer_forwarded = true;
             }
             if events.tick && m.tick(cpu) {
                 Outcome::Reschedule
@@ -97,13 +113,20 @@ fn handle(m: &mut Machine, cpu: usize, v: usize, c: usize, kind: u64) -> Outcome
         }
         KIND_SERROR => {
             let vm = &mut m.vms[v];
-            log::error!("vm {}: SError from the guest (ESR {:#x})", vm.name, Syndrome::read().esr);
+            log::error!(
+                "vm {}: SError from the guest (ESR {:#x})",
+                vm.name,
+                Syndrome::read().esr
+            );
             vm.stop("stopped after an SError");
             Outcome::Reschedule
         }
         _ => {
             let vm = &mut m.vms[v];
-            log::error!("vm {}: exception from AArch32 state, which Aerie does not run", vm.name);
+            log::error!(
+                "vm {}: exception from AArch32 state, which Aerie does not run",
+                vm.name
+            );
             vm.stop("stopped: AArch32 is not supported");
             Outcome::Reschedule
         }
@@ -137,20 +160,34 @@ fn handle_sync(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: Syndro
                 m.kick(cpu, v, kick.bits() as u64);
                 return Outcome::Resume;
             }
-            log::debug!("vm {} vcpu {c}: {} of {reg}: UNDEFINED", vm.name, if access.is_read { "read" } else { "write" });
-            inject(m, v, c, |pc, pstate, vbar, sctlr| aerie_trap::inject_undefined(pc, pstate, vbar, sctlr))
+            log::debug!(
+                "vm {} vcpu {c}: {} of {reg}: UNDEFINED",
+                vm.name,
+                if access.is_read { "read" } else { "write" }
+            );
+            inject(m, v, c, |pc, pstate, vbar, sctlr| {
+                aerie_trap::inject_undefined(pc, pstate, vbar, sctlr)
+            })
         }
         Exit::Wfx(kind) => wait(m, v, c, kind),
         Exit::InstrAbort { .. } => {
             let far = syndrome.far;
             let vm = &m.vms[v];
             log::warn!("vm {} vcpu {c}: instruction fetch from unmapped IPA {:#x}: external abort injected", vm.name, syndrome.fault_ipa());
-            inject(m, v, c, |pc, pstate, vbar, sctlr| aerie_trap::inject_instr_abort(pc, pstate, vbar, sctlr, far))
+            inject(m, v, c, |pc, pstate, vbar, sctlr| {
+                aerie_trap::inject_instr_abort(pc, pstate, vbar, sctlr, far)
+            })
         }
         other => {
             let vm = &m.vms[v];
-            log::warn!("vm {} vcpu {c}: unexpected exit {other:?} at pc {:#x}: UNDEFINED injected", vm.name, vm.vcpus[c].regs.pc);
-            inject(m, v, c, |pc, pstate, vbar, sctlr| aerie_trap::inject_undefined(pc, pstate, vbar, sctlr))
+            log::warn!(
+                "vm {} vcpu {c}: unexpected exit {other:?} at pc {:#x}: UNDEFINED injected",
+                vm.name,
+                vm.vcpus[c].regs.pc
+            );
+            inject(m, v, c, |pc, pstate, vbar, sctlr| {
+                aerie_trap::inject_undefined(pc, pstate, vbar, sctlr)
+            })
         }
     }
 }
@@ -180,7 +217,12 @@ fn wait(m: &mut Machine, v: usize, c: usize, kind: WfxKind) -> Outcome {
 }
 
 /// Inject a synchronous exception built by `make(pc, pstate, vbar, sctlr)`.
-pub(super) fn inject(m: &mut Machine, v: usize, c: usize, make: impl FnOnce(u64, u64, u64, u64) -> Injection) -> Outcome {
+pub(super) fn inject(
+    m: &mut Machine,
+    v: usize,
+    c: usize,
+    make: impl FnOnce(u64, u64, u64, u64) -> Injection,
+) -> Outcome {
     let regs = &mut m.vms[v].vcpus[c].regs;
     let (vbar, sctlr) = live_vbar_sctlr();
     let i = make(regs.pc, regs.pstate, vbar, sctlr);

@@ -9,6 +9,7 @@
 
 use super::Vm;
 use crate::arch::aarch64::gic;
+use crate::irq::PPI_VIRTUAL_TIMER;
 use aerie_vgic::Kick;
 
 /// Room for the architectural maximum of 16 list registers.
@@ -18,9 +19,9 @@ const MAX_LRS: usize = 16;
 /// Returns the vCPUs to kick (a level line resampled high, for one).
 #[inline]
 pub fn sync(vm: &mut Vm, c: usize) -> Kick {
-    let vcpu = &mut vm.vcpus[c];
-    let used = vcpu.lrs_used;
+    let used = vm.vcpus[c].lrs_used;
     if used == 0 {
+        release_dropped_vtimer(vm, c);
         return Kick::NONE;
     }
     let mut lrs = [0u64; MAX_LRS];
@@ -28,8 +29,21 @@ pub fn sync(vm: &mut Vm, c: usize) -> Kick {
         *lr = gic::read_lr(n);
         gic::write_lr(n, 0);
     }
-    vcpu.lrs_used = 0;
-    vm.vgic.sync(c, &lrs[..used])
+    vm.vcpus[c].lrs_used = 0;
+    let kick = vm.vgic.sync(c, &lrs[..used]);
+    release_dropped_vtimer(vm, c);
+    kick
+}
+
+/// The guest may drop a forwarded virtual-timer interrupt without
+/// completing it (clear its pending state, reset its GIC): the physical one
+/// is then still active and would never fire again, so Aerie completes it.
+#[inline]
+pub fn release_dropped_vtimer(vm: &mut Vm, c: usize) {
+    if vm.vcpus[c].vtimer_forwarded && !vm.vgic.private_in_flight(c, PPI_VIRTUAL_TIMER) {
+        gic::deactivate(PPI_VIRTUAL_TIMER);
+        vm.vcpus[c].vtimer_forwarded = false;
+    }
 }
 
 /// Fill the list registers for vCPU `c`'s next entry, asking for an

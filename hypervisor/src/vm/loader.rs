@@ -8,12 +8,12 @@
 //! * initrd right below the device tree, page aligned.
 
 use super::{
-    GuestMemory, Vcpu, VcpuState, Vm, VmState, GICD_BASE, GICD_SIZE, GICR_BASE, GICR_STRIDE, RAM_BASE, SPIS,
-    UART_BASE, UART_SIZE,
+    GuestMemory, Vcpu, VcpuState, Vm, VmState, GICD_BASE, GICD_SIZE, GICR_BASE, GICR_STRIDE,
+    RAM_BASE, SPIS, UART_BASE, UART_SIZE,
 };
 use crate::arch::aarch64::cpu;
-use crate::irq::PPI_VIRTUAL_TIMER;
 use crate::console::GuestOutput;
+use crate::irq::PPI_VIRTUAL_TIMER;
 use crate::mm::{frames, stage2::Stage2};
 use aerie_bootmodule::arm64_image::parse_image_header;
 use aerie_bootmodule::VmImage;
@@ -182,7 +182,8 @@ fn copy_in(memory: &GuestMemory, ipa: u64, bytes: &[u8]) -> Result<(), String> {
 fn new_vgic(vcpus: usize) -> Vgic {
     let mut vgic = Vgic::new(vcpus, SPIS);
     for c in 0..vcpus {
-        vgic.set_hw_mapping(c, PPI_VIRTUAL_TIMER, PPI_VIRTUAL_TIMER).expect("PPI 27 can be mapped");
+        vgic.set_hw_mapping(c, PPI_VIRTUAL_TIMER, PPI_VIRTUAL_TIMER)
+            .expect("PPI 27 can be mapped");
     }
     vgic
 }

@@ -22,7 +22,10 @@ fn device_at(ipa: u64, vcpus: usize) -> Option<Device> {
     if let Some(off) = ipa.checked_sub(GICD_BASE).filter(|&o| o < GICD_SIZE) {
         return Some(Device::Distributor(off));
     }
-    if let Some(off) = ipa.checked_sub(GICR_BASE).filter(|&o| o < GICR_STRIDE * vcpus as u64) {
+    if let Some(off) = ipa
+        .checked_sub(GICR_BASE)
+        .filter(|&o| o < GICR_STRIDE * vcpus as u64)
+    {
         return Some(Device::Redistributors(off));
     }
     None
@@ -47,7 +50,9 @@ pub fn emulate(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: &Syndr
     let loaded = match device {
         Device::Uart(off) => {
             let r = if access.write {
-                vm.uart.write(off, size, value as u32, &mut vm.output).map(|_| None)
+                vm.uart
+                    .write(off, size, value as u32, &mut vm.output)
+                    .map(|_| None)
             } else {
                 vm.uart.read(off, size).map(|v| Some(v as u64))
             };
@@ -57,21 +62,29 @@ pub fn emulate(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: &Syndr
         }
         Device::Distributor(off) => {
             if access.write {
-                let Ok(kick) = vm.vgic.dist_write(off, size, value) else { return false };
+                let Ok(kick) = vm.vgic.dist_write(off, size, value) else {
+                    return false;
+                };
                 m.kick(cpu, v, kick.bits() as u64);
                 None
             } else {
-                let Ok(r) = vm.vgic.dist_read(off, size) else { return false };
+                let Ok(r) = vm.vgic.dist_read(off, size) else {
+                    return false;
+                };
                 Some(r)
             }
         }
         Device::Redistributors(off) => {
             if access.write {
-                let Ok(kick) = vm.vgic.redist_write(off, size, value) else { return false };
+                let Ok(kick) = vm.vgic.redist_write(off, size, value) else {
+                    return false;
+                };
                 m.kick(cpu, v, kick.bits() as u64);
                 None
             } else {
-                let Ok(r) = vm.vgic.redist_read(off, size) else { return false };
+                let Ok(r) = vm.vgic.redist_read(off, size) else {
+                    return false;
+                };
                 Some(r)
             }
         }
@@ -85,7 +98,13 @@ pub fn emulate(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: &Syndr
 }
 
 /// A data abort that no device emulates: inject a synchronous external abort.
-pub fn unhandled(m: &mut Machine, v: usize, c: usize, syndrome: &Syndrome, abort: &DataAbort) -> Outcome {
+pub fn unhandled(
+    m: &mut Machine,
+    v: usize,
+    c: usize,
+    syndrome: &Syndrome,
+    abort: &DataAbort,
+) -> Outcome {
     let (ipa, far, write) = (syndrome.fault_ipa(), syndrome.far, abort.write());
     let vm = &mut m.vms[v];
     if vm.abort_reports < MAX_ABORT_REPORTS {
@@ -98,7 +117,9 @@ pub fn unhandled(m: &mut Machine, v: usize, c: usize, syndrome: &Syndrome, abort
             if vm.abort_reports == MAX_ABORT_REPORTS { " (further reports suppressed)" } else { "" }
         );
     }
-    inject(m, v, c, |pc, pstate, vbar, sctlr| aerie_trap::inject_data_abort(pc, pstate, vbar, sctlr, far, write))
+    inject(m, v, c, |pc, pstate, vbar, sctlr| {
+        aerie_trap::inject_data_abort(pc, pstate, vbar, sctlr, far, write)
+    })
 }
 
 /// A misbehaving guest is reported a few times, not flooded into the log.
@@ -109,7 +130,11 @@ const MAX_ABORT_REPORTS: u32 = 8;
 #[inline(always)]
 fn extend(value: u64, access: &MmioAccess) -> u64 {
     let bits = access.size as u32 * 8;
-    let mut v = if bits < 64 { value & ((1 << bits) - 1) } else { value };
+    let mut v = if bits < 64 {
+        value & ((1 << bits) - 1)
+    } else {
+        value
+    };
     if access.sign_extend && bits < 64 {
         let shift = 64 - bits;
         v = (((v << shift) as i64) >> shift) as u64;

@@ -70,6 +70,9 @@ pub struct Vcpu {
     /// The forwarded virtual-timer interrupt was active on the physical
     /// side when this vCPU left its pCPU.
     pub vtimer_active: bool,
+    /// A physical virtual-timer interrupt was forwarded and left active for
+    /// the guest to complete.
+    pub vtimer_forwarded: bool,
     /// List registers filled for this vCPU's current entry.
     pub lrs_used: usize,
     /// ICH_HCR_EL2.UIE as last set for this vCPU.
@@ -86,6 +89,7 @@ impl Vcpu {
             fp: FpState::default(),
             gic: VirtualInterface::default(),
             vtimer_active: false,
+            vtimer_forwarded: false,
             lrs_used: 0,
             underflow_irq: false,
             index,
@@ -129,6 +133,7 @@ impl Vcpu {
         self.fp = FpState::default();
         self.gic = VirtualInterface::default();
         self.vtimer_active = false;
+        self.vtimer_forwarded = false;
         self.state = VcpuState::Runnable;
     }
 

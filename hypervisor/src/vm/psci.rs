@@ -1,7 +1,7 @@
 //! SMCCC and PSCI calls from a guest, served against its VM.
 
 use super::exit::Outcome;
-use super::{Vm, VcpuState};
+use super::{VcpuState, Vm};
 use crate::sched::Machine;
 use aerie_firmware::{AffinityState, CallResult, PsciError, PsciPlatform, Suspended};
 
@@ -25,11 +25,22 @@ struct VmPsci<'a> {
 
 impl PsciPlatform for VmPsci<'_> {
     fn cpu_on(&mut self, target_mpidr: u64, entry: u64, context_id: u64) -> Result<(), PsciError> {
-        let target = self.vm.vcpus.iter_mut().find(|v| v.mpidr() == target_mpidr).ok_or(PsciError::InvalidParameters)?;
+        let target = self
+            .vm
+            .vcpus
+            .iter_mut()
+            .find(|v| v.mpidr() == target_mpidr)
+            .ok_or(PsciError::InvalidParameters)?;
         if target.state != VcpuState::Off {
             return Err(PsciError::AlreadyOn);
         }
-        if self.vm.memory.as_ref().and_then(|m| m.host_va(entry, 4)).is_none() {
+        if self
+            .vm
+            .memory
+            .as_ref()
+            .and_then(|m| m.host_va(entry, 4))
+            .is_none()
+        {
             return Err(PsciError::InvalidAddress);
         }
         target.reset(entry, context_id);
@@ -42,18 +53,32 @@ impl PsciPlatform for VmPsci<'_> {
         self.effect = Effect::Yield;
     }
 
-    fn affinity_info(&self, target_mpidr: u64, lowest_level: u64) -> Result<AffinityState, PsciError> {
+    fn affinity_info(
+        &self,
+        target_mpidr: u64,
+        lowest_level: u64,
+    ) -> Result<AffinityState, PsciError> {
         if lowest_level != 0 {
             return Err(PsciError::InvalidParameters);
         }
-        let target = self.vm.vcpus.iter().find(|v| v.mpidr() == target_mpidr).ok_or(PsciError::InvalidParameters)?;
+        let target = self
+            .vm
+            .vcpus
+            .iter()
+            .find(|v| v.mpidr() == target_mpidr)
+            .ok_or(PsciError::InvalidParameters)?;
         Ok(match target.state {
             VcpuState::Off => AffinityState::Off,
             _ => AffinityState::On,
         })
     }
 
-    fn cpu_suspend(&mut self, _power_state: u32, _entry: u64, _context_id: u64) -> Result<Suspended, PsciError> {
+    fn cpu_suspend(
+        &mut self,
+        _power_state: u32,
+        _entry: u64,
+        _context_id: u64,
+    ) -> Result<Suspended, PsciError> {
         // Standby semantics: return as if woken at once, which PSCI permits
         // for every state. (No idle states are published in the device tree.)
         self.effect = Effect::Yield;
@@ -74,7 +99,11 @@ pub fn call(m: &mut Machine, cpu: usize, v: usize, c: usize) -> Outcome {
     let vm = &mut m.vms[v];
     let r = &vm.vcpus[c].regs.x;
     let args = [r[0], r[1], r[2], r[3]];
-    let mut platform = VmPsci { vm, caller: c, effect: Effect::None };
+    let mut platform = VmPsci {
+        vm,
+        caller: c,
+        effect: Effect::None,
+    };
     let result = aerie_firmware::handle_call(args, &mut platform);
     let effect = platform.effect;
     if let CallResult::Return(values) = result {

@@ -314,3 +314,21 @@ fn more_than_sixteen_lrs_are_capped() {
     );
     assert_eq!(lrs[16..], [0; 4]);
 }
+
+#[test]
+fn a_dropped_hw_interrupt_is_no_longer_in_flight() {
+    let mut g = linux_like(&[27]);
+    g.set_hw_mapping(1, 27, 27).unwrap();
+    assert!(!g.private_in_flight(1, 27));
+    g.set_ppi_pending(1, 27);
+    assert!(g.private_in_flight(1, 27));
+    let mut lrs = [0u64; 4];
+    g.flush(1, &mut lrs);
+    assert!(g.private_in_flight(1, 27), "held by a list register");
+    g.sync(1, &lrs);
+    // The guest clears the pending timer interrupt before taking it
+    // (GICR_ICPENDR0 in vCPU 1's SGI_base frame).
+    g.redist_write(sgi_base(1) + 0x0280, 4, 1 << 27).unwrap();
+    assert!(!g.private_in_flight(1, 27));
+    assert!(!g.private_in_flight(0, 27));
+}

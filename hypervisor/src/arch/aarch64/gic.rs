@@ -115,7 +115,6 @@ impl VirtualInterface {
         write_sysreg!(ich_ap0r0_el2, self.ap0r0);
         write_sysreg!(ich_ap1r0_el2, self.ap1r0);
     }
-
 }
 
 /// The live guest priority mask of the loaded vCPU.
