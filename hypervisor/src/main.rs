@@ -174,6 +174,11 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
         sched::pcpu::register(index, c.mpidr);
         secondaries.push((index, c.mpidr, top));
     }
+    if let Some(intid) = host.uart_intid {
+        gic.enable_spi(intid, boot_mpidr);
+        sched::CONSOLE_INTID.store(intid, Ordering::Relaxed);
+        console::enable_input();
+    }
     machine.install();
     init_this_cpu(0, cpu.pa_range);
     for (index, mpidr, top) in secondaries {

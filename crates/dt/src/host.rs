@@ -48,6 +48,9 @@ pub struct HostInfo {
     pub cpus: Vec<Cpu>,
     /// The PL011 named by /chosen stdout-path, else the first enabled PL011.
     pub uart: Option<Region>,
+    /// The UART's interrupt as a GIC INTID (SPI n = 32 + n), when its node
+    /// has a 3-cell GIC `interrupts` specifier.
+    pub uart_intid: Option<u32>,
     pub gic: Option<GicV3>,
     pub timer: Option<Timer>,
     /// PSCI conduit, "smc" or "hvc".
@@ -74,11 +77,13 @@ pub fn parse_host(dtb: &[u8]) -> Result<HostInfo, DtError> {
             "/memory (device_type = \"memory\" with reg)",
         ));
     }
+    let uart = uart(&tree, chosen.as_ref())?;
     Ok(HostInfo {
         memory,
         reserved: reserved(&tree)?,
         cpus: cpus(&tree)?,
-        uart: uart(&tree, chosen.as_ref())?,
+        uart: uart.map(|(r, _)| r),
+        uart_intid: uart.and_then(|(_, i)| i),
         virtio_mmio: virtio_mmio(&tree)?,
         gic: gic(&tree)?,
         timer: timer(&tree)?,
@@ -169,7 +174,10 @@ fn stdout_node<'t, 'a>(
         .and_then(|target| tree.find_path(target)))
 }
 
-fn uart(tree: &Tree<'_>, chosen: Option<&NodeRef<'_, '_>>) -> Result<Option<Region>, DtError> {
+fn uart(
+    tree: &Tree<'_>,
+    chosen: Option<&NodeRef<'_, '_>>,
+) -> Result<Option<(Region, Option<u32>)>, DtError> {
     let is_pl011 = |n: &NodeRef<'_, '_>| is_compatible(n, "arm,pl011") && enabled(n);
     let from_chosen = match chosen {
         Some(c) => stdout_node(tree, c)?.filter(is_pl011),
@@ -178,11 +186,19 @@ fn uart(tree: &Tree<'_>, chosen: Option<&NodeRef<'_, '_>>) -> Result<Option<Regi
     let Some(node) = from_chosen.or_else(|| tree.nodes().find(is_pl011)) else {
         return Ok(None);
     };
-    let first = reg(&node)?.first().copied();
-    first.map(Some).ok_or_else(|| DtError::MissingProperty {
-        node: node.path(),
-        property: "reg",
-    })
+    let Some(first) = reg(&node)?.first().copied() else {
+        return Err(DtError::MissingProperty {
+            node: node.path(),
+            property: "reg",
+        });
+    };
+    // GIC specifier <type number flags>: type 0 = SPI (INTID 32 + n).
+    let intid = match cells(&node, "interrupts")?.as_deref() {
+        Some([0, n, _]) => Some(32 + n),
+        Some([1, n, _]) => Some(16 + n),
+        _ => None,
+    };
+    Ok(Some((first, intid)))
 }
 
 fn virtio_mmio(tree: &Tree<'_>) -> Result<Vec<Region>, DtError> {

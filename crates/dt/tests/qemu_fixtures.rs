@@ -125,3 +125,9 @@ fn finds_the_virtio_mmio_transports() {
     assert_eq!(bases[31], 0x0a00_0000 + 31 * 0x200);
     assert!(info.virtio_mmio.iter().all(|r| r.size == 0x200));
 }
+
+#[test]
+fn finds_the_uart_interrupt() {
+    // QEMU virt wires its PL011 to SPI 1.
+    assert_eq!(parse_host(PLAIN).unwrap().uart_intid, Some(33));
+}

@@ -4,7 +4,9 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod mmio;
+pub mod mux;
 pub mod pl011;
 
 pub use mmio::{ByteSink, MmioError};
+pub use mux::{InputMux, MuxEvent};
 pub use pl011::Pl011;

@@ -3,7 +3,12 @@
 const DR: usize = 0x000;
 const FR: usize = 0x018;
 const CR: usize = 0x030;
+const IMSC: usize = 0x038;
 const FR_TXFF: u32 = 1 << 5;
+const FR_RXFE: u32 = 1 << 4;
+/// Receive and receive-timeout interrupts.
+const IMSC_RXIM: u32 = 1 << 4;
+const IMSC_RTIM: u32 = 1 << 6;
 const CR_UARTEN: u32 = 1 << 0;
 const CR_TXE: u32 = 1 << 8;
 const CR_RXE: u32 = 1 << 9;
@@ -40,5 +45,20 @@ impl Pl011 {
             core::hint::spin_loop();
         }
         self.write(DR, byte as u32);
+    }
+
+    /// Interrupt when input arrives (the line is level: it stays high while
+    /// the receive FIFO holds data, so reading it all clears it).
+    pub fn enable_rx_interrupt(&mut self) {
+        self.write(IMSC, IMSC_RXIM | IMSC_RTIM);
+    }
+
+    /// A received byte, if any.
+    pub fn get(&mut self) -> Option<u8> {
+        if self.read(FR) & FR_RXFE != 0 {
+            None
+        } else {
+            Some(self.read(DR) as u8)
+        }
     }
 }

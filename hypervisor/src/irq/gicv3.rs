@@ -8,6 +8,8 @@ use core::ptr::{read_volatile, write_volatile};
 const GICD_CTLR: usize = 0x0000;
 const GICD_TYPER: usize = 0x0004;
 const GICD_IGROUPR: usize = 0x0080;
+const GICD_ISENABLER: usize = 0x0100;
+const GICD_IROUTER: usize = 0x6000;
 const GICD_ICENABLER: usize = 0x0180;
 const GICD_IPRIORITYR: usize = 0x0400;
 const CTLR_ENABLE_GRP1: u32 = 1 << 1;
@@ -93,6 +95,19 @@ impl Gic {
         wait(
             || read32(self.dist + GICD_CTLR) & CTLR_RWP == 0,
             "GICD_CTLR.RWP",
+        );
+    }
+
+    /// Route SPI `intid` to the CPU with `mpidr` and enable it.
+    pub fn enable_spi(&self, intid: u32, mpidr: u64) {
+        // IROUTER takes Aff3..Aff0 where MPIDR has them.
+        let affinity = mpidr & 0xff_00ff_ffff;
+        let router = self.dist + GICD_IROUTER + 8 * intid as usize;
+        // SAFETY: GICD_IROUTER<n> is a 64-bit register in the mapped distributor.
+        unsafe { write_volatile(router as *mut u64, affinity) };
+        write32(
+            self.dist + GICD_ISENABLER + (intid as usize / 32) * 4,
+            1 << (intid % 32),
         );
     }
 

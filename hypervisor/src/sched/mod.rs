@@ -22,9 +22,14 @@ use crate::arch::aarch64::{cpu, el2, firmware, gic};
 use crate::irq::gicv3::Gic;
 use crate::irq::{PPI_HYP_TIMER, PPI_MAINTENANCE, PPI_VIRTUAL_TIMER, SGI_KICK};
 use crate::vm::{VcpuState, Vm, VmState};
+use aerie_vdev::{InputMux, MuxEvent};
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
 use pcpu::Pcpu;
 use spin::{Mutex, MutexGuard, Once};
+
+/// The host console UART's INTID (0 = no input interrupt).
+pub static CONSOLE_INTID: AtomicU32 = AtomicU32::new(0);
 
 /// Length of a time slice.
 pub const SLICE_MS: u64 = 4;
@@ -38,6 +43,8 @@ pub struct Machine {
     slice_ticks: u64,
     /// Round-robin position over all vCPUs.
     cursor: usize,
+    /// Which VM the console's keystrokes go to.
+    input: InputMux,
 }
 
 static MACHINE: Once<Mutex<Machine>> = Once::new();
@@ -53,12 +60,13 @@ pub type VcpuId = (usize, usize);
 impl Machine {
     pub fn new(vms: Vec<Vm>, gic: Gic, list_registers: usize) -> Self {
         Machine {
-            vms,
             pcpus: Vec::new(),
             gic,
             list_registers,
             slice_ticks: cpu::counter_frequency() * SLICE_MS / 1000,
             cursor: 0,
+            input: InputMux::new(vms.len()),
+            vms,
         }
     }
 
@@ -242,9 +250,12 @@ impl Machine {
             m.pcpus[cpu].idle = true;
             drop(guard);
             cpu::wait_for_interrupt();
-            drain_host_interrupts(None);
+            let events = drain_host_interrupts(None);
             guard = lock();
             guard.pcpus[cpu].idle = false;
+            if events.input {
+                guard.console_input(cpu);
+            }
         }
     }
 
@@ -273,6 +284,36 @@ impl Machine {
         self.pcpus[cpu].loaded = Some(next);
     }
 
+    /// Hand what was typed on the console to the VM with the focus
+    /// (Ctrl-A then a digit moves it; see `aerie_vdev::mux`).
+    pub fn console_input(&mut self, cpu: usize) {
+        let mut buf = [0u8; 64];
+        loop {
+            let n = crate::console::read_input(&mut buf);
+            if n == 0 {
+                return;
+            }
+            for &b in &buf[..n] {
+                match self.input.feed(b) {
+                    MuxEvent::Deliver { vm, bytes, len } => {
+                        if self.vms[vm].running() {
+                            self.vms[vm].input.extend(&bytes[..len]);
+                            crate::vm::exit::update_uart_irq(self, cpu, vm);
+                        }
+                    }
+                    MuxEvent::Switch { vm } => {
+                        crate::println!(
+                            "\naerie: console input goes to vm {} (Ctrl-A 1..{} switches)",
+                            self.vms[vm].name,
+                            self.vms.len()
+                        );
+                    }
+                    MuxEvent::None => {}
+                }
+            }
+        }
+    }
+
     /// The end of a time slice on `cpu`: expired deadlines wake; if another
     /// vCPU is waiting, the current one yields. Returns whether to reschedule.
     pub fn tick(&mut self, cpu: usize) -> bool {
@@ -295,6 +336,8 @@ pub struct HostEvents {
     /// The running vCPU's virtual timer fired (already acknowledged; the
     /// caller forwards it).
     pub vtimer: bool,
+    /// Console input is waiting.
+    pub input: bool,
 }
 
 /// Acknowledge every pending host interrupt. `running` says whether a
@@ -321,6 +364,10 @@ pub fn drain_host_interrupts(running: Option<()>) -> HostEvents {
                 events.tick = true;
             }
             SGI_KICK | PPI_MAINTENANCE | PPI_VIRTUAL_TIMER => {}
+            other if other == CONSOLE_INTID.load(Ordering::Relaxed) => {
+                crate::console::receive();
+                events.input = true;
+            }
             other => log::warn!("unexpected host interrupt {other}"),
         }
         gic::deactivate(intid);

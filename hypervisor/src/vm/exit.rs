@@ -105,6 +105,9 @@ fn handle(m: &mut Machine, cpu: usize, v: usize, c: usize, kind: u64) -> Outcome
                 let _ = m.vms[v].vgic.set_ppi_pending(c, PPI_VIRTUAL_TIMER);
                 m.vms[v].vcpus[c].vtimer_forwarded = true;
             }
+            if events.input {
+                m.console_input(cpu);
+            }
             if events.tick && m.tick(cpu) {
                 Outcome::Reschedule
             } else {
@@ -232,10 +235,15 @@ pub(super) fn inject(
     Outcome::Resume
 }
 
-/// After an emulated access to the PL011: give its interrupt line's new
-/// level to the vGIC.
-pub(super) fn update_uart_irq(m: &mut Machine, cpu: usize, v: usize) {
+/// After an emulated access to the PL011 or new console input: move waiting
+/// input into its receive FIFO and give its interrupt line's new level to
+/// the vGIC.
+pub fn update_uart_irq(m: &mut Machine, cpu: usize, v: usize) {
     let vm = &mut m.vms[v];
+    while vm.uart.can_accept_input() {
+        let Some(b) = vm.input.pop_front() else { break };
+        vm.uart.push_input(b);
+    }
     let level = vm.uart.irq_level();
     if level != vm.uart_irq {
         vm.uart_irq = level;

@@ -21,6 +21,7 @@ use aerie_dt::{GuestGic, GuestSpec, Region};
 use aerie_vdev::Pl011;
 use aerie_vgic::Vgic;
 use alloc::boxed::Box;
+use alloc::collections::VecDeque;
 use alloc::format;
 use alloc::string::String;
 
@@ -72,6 +73,7 @@ pub fn create(index: usize, image: VmImage<'static>, prefixed: bool) -> Result<V
             .collect(),
         uart: Pl011::new(),
         uart_irq: false,
+        input: VecDeque::new(),
         vgic: new_vgic(image.vcpus as usize),
         output: GuestOutput::new(image.name, prefixed),
         state: VmState::Running,

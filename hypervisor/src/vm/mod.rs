@@ -16,6 +16,7 @@ use aerie_bootmodule::VmImage;
 use aerie_vdev::Pl011;
 use aerie_vgic::Vgic;
 use alloc::boxed::Box;
+use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -173,6 +174,8 @@ pub struct Vm {
     pub uart: Pl011,
     /// The PL011's interrupt line as last given to the vGIC.
     pub uart_irq: bool,
+    /// Console input not yet taken by the PL011's receive FIFO.
+    pub input: VecDeque<u8>,
     pub vgic: Vgic,
     pub output: GuestOutput,
     pub state: VmState,

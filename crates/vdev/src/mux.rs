@@ -1,0 +1,154 @@
+//! Console input multiplexing: one keyboard, several VMs.
+//!
+//! Keystrokes go to the VM that has the focus. `Ctrl-A` followed by a digit
+//! `1`..`9` moves the focus to that VM (in config order); `Ctrl-A Ctrl-A`
+//! sends one `Ctrl-A` to the focused VM; `Ctrl-A` followed by anything else
+//! sends both bytes on, so nothing typed is lost.
+
+/// The escape byte (Ctrl-A).
+pub const ESCAPE: u8 = 0x01;
+
+/// What one input byte means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MuxEvent {
+    /// Give these bytes (one or two) to VM `vm`.
+    Deliver {
+        vm: usize,
+        bytes: [u8; 2],
+        len: usize,
+    },
+    /// The focus moved to VM `vm`.
+    Switch { vm: usize },
+    /// Nothing yet (an escape is pending).
+    None,
+}
+
+/// The input side of the console multiplexer.
+#[derive(Debug, Clone)]
+pub struct InputMux {
+    vms: usize,
+    focus: usize,
+    escaped: bool,
+}
+
+impl InputMux {
+    /// A multiplexer over `vms` VMs, focus on the first.
+    pub fn new(vms: usize) -> Self {
+        InputMux {
+            vms,
+            focus: 0,
+            escaped: false,
+        }
+    }
+
+    pub fn focus(&self) -> usize {
+        self.focus
+    }
+
+    /// Move the focus (e.g. because the focused VM stopped).
+    pub fn set_focus(&mut self, vm: usize) {
+        if vm < self.vms {
+            self.focus = vm;
+        }
+    }
+
+    /// Interpret one byte typed on the console.
+    pub fn feed(&mut self, byte: u8) -> MuxEvent {
+        let vm = self.focus;
+        if !self.escaped {
+            if byte == ESCAPE {
+                self.escaped = true;
+                return MuxEvent::None;
+            }
+            return MuxEvent::Deliver {
+                vm,
+                bytes: [byte, 0],
+                len: 1,
+            };
+        }
+        self.escaped = false;
+        match byte {
+            ESCAPE => MuxEvent::Deliver {
+                vm,
+                bytes: [ESCAPE, 0],
+                len: 1,
+            },
+            b'1'..=b'9' if ((byte - b'1') as usize) < self.vms => {
+                self.focus = (byte - b'1') as usize;
+                MuxEvent::Switch { vm: self.focus }
+            }
+            other => MuxEvent::Deliver {
+                vm,
+                bytes: [ESCAPE, other],
+                len: 2,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_bytes_go_to_the_focused_vm() {
+        let mut m = InputMux::new(2);
+        assert_eq!(
+            m.feed(b'x'),
+            MuxEvent::Deliver {
+                vm: 0,
+                bytes: [b'x', 0],
+                len: 1
+            }
+        );
+    }
+
+    #[test]
+    fn ctrl_a_digit_switches_focus() {
+        let mut m = InputMux::new(3);
+        assert_eq!(m.feed(ESCAPE), MuxEvent::None);
+        assert_eq!(m.feed(b'3'), MuxEvent::Switch { vm: 2 });
+        assert_eq!(
+            m.feed(b'y'),
+            MuxEvent::Deliver {
+                vm: 2,
+                bytes: [b'y', 0],
+                len: 1
+            }
+        );
+        assert_eq!(m.focus(), 2);
+    }
+
+    #[test]
+    fn escapes_that_mean_nothing_are_passed_on() {
+        let mut m = InputMux::new(2);
+        m.feed(ESCAPE);
+        assert_eq!(
+            m.feed(ESCAPE),
+            MuxEvent::Deliver {
+                vm: 0,
+                bytes: [ESCAPE, 0],
+                len: 1
+            }
+        );
+        m.feed(ESCAPE);
+        // No VM 5: both bytes go on.
+        assert_eq!(
+            m.feed(b'5'),
+            MuxEvent::Deliver {
+                vm: 0,
+                bytes: [ESCAPE, b'5'],
+                len: 2
+            }
+        );
+        m.feed(ESCAPE);
+        assert_eq!(
+            m.feed(b'q'),
+            MuxEvent::Deliver {
+                vm: 0,
+                bytes: [ESCAPE, b'q'],
+                len: 2
+            }
+        );
+    }
+}
