@@ -184,6 +184,11 @@ impl GuestOutput {
         }
     }
 
+    /// Whether lines carry a `[name] ` prefix.
+    pub fn prefixed(&self) -> bool {
+        self.prefix.is_some()
+    }
+
     /// Emit what is buffered (used when the VM stops mid-line).
     pub fn flush(&mut self) {
         if let Some(prefix) = &self.prefix {

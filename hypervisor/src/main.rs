@@ -49,6 +49,7 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
         final_root,
     } = boot::spaces();
     mm::heap::init_seed();
+    mm::layout::set_image_delta(record.delta());
 
     // The device tree, through the window the boot tables mapped.
     let Some(dtb) = boot_dtb(&record) else { halt() };
@@ -149,6 +150,8 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
     let gic = unsafe { irq::gicv3::Gic::new(dist_va, redist_va) };
     gic.init_distributor();
     el2::set_served_owners(aerie_firmware::served_owners());
+
+    drivers::virtio_blk::probe(&host.virtio_mmio, &mut space);
 
     let vms = create_vms(host.initrd);
     if vms.is_empty() {

@@ -1,5 +1,6 @@
 //! `cargo xtask bench`: trap costs in guest instructions, exact under
-//! `-icount shift=0` (each instruction advances virtual time by 1 ns).
+//! `-icount shift=0` (each instruction advances virtual time by 1 ns), then the
+//! Linux boot benchmark (`bench_linux.rs`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use serde_json::{json, Map, Value};
 use crate::cmd::step;
 use crate::output::{self, BenchLine};
 use crate::paths;
-use crate::qemu::{QemuOptions, Status};
+use crate::qemu::{icount, Boot, QemuOptions, Status};
 use crate::run::{self, Guest, PrepareError};
 
 const CPUS: [&str; 2] = ["cortex-a72", "max"];
@@ -37,17 +38,20 @@ fn run_cpu(cpu: &str) -> Result<CpuResults> {
     let guest = Guest::Testkit {
         cmdline: "bench".into(),
     };
-    let bootmodule = run::prepare(&guest, true).map_err(|e| match e {
+    let prepared = run::prepare(&guest, true, None).map_err(|e| match e {
         PrepareError::Config(m) => anyhow::anyhow!(m),
         PrepareError::Other(e) => e,
     })?;
     let opts = QemuOptions {
         cpu: cpu.into(),
         smp: 2,
-        log: "warn".into(),
-        append: String::new(),
-        icount: true,
-        bootmodule,
+        boot: Boot::Aerie {
+            bootmodule: prepared.bootmodule,
+            log: "warn".into(),
+            append: String::new(),
+        },
+        icount: Some(icount::EXACT),
+        disk: None,
     };
     let log = paths::bench_dir().join(format!("{cpu}.log"));
     step(format!("bench: {cpu} (log {})", paths::show(&log)));
@@ -183,10 +187,17 @@ fn bench() -> Result<i32> {
             }
         }
     }
+    let linux = crate::bench_linux::run_all(&CPUS);
+    if !crate::bench_linux::all_measured(&linux) {
+        code = 1;
+    }
     print!("{}", table(&results));
+    print!("{}", crate::bench_linux::table(&linux));
     let out = paths::bench_dir().join("results.json");
     std::fs::create_dir_all(paths::bench_dir())?;
-    std::fs::write(&out, serde_json::to_string_pretty(&json(&results))? + "\n")
+    let mut all = json(&results);
+    all["linux_boot"] = crate::bench_linux::json(&linux);
+    std::fs::write(&out, serde_json::to_string_pretty(&all)? + "\n")
         .with_context(|| format!("writing {}", out.display()))?;
     step(format!("bench: wrote {}", paths::show(&out)));
     Ok(code)

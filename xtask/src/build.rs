@@ -1,4 +1,5 @@
-//! `cargo xtask build`: the hypervisor and the testkit, as flat arm64 Images.
+//! `cargo xtask build`: the hypervisor and the testkit, as flat arm64 Images,
+//! and the Linux guest (kernel and initramfs, see `linux.rs`).
 
 use std::path::Path;
 
@@ -35,7 +36,7 @@ pub fn build() -> Result<()> {
     for b in &BINARIES {
         build_binary(b)?;
     }
-    Ok(())
+    crate::linux::build()
 }
 
 fn build_binary(b: &Binary) -> Result<()> {

@@ -51,6 +51,21 @@ pub fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
+/// Runs `cmd` with its output captured, so a provisioning step stays one line;
+/// fails with the output's tail if it exits non-zero.
+pub fn run_captured(cmd: &mut Command) -> Result<()> {
+    let out = capture(cmd)?;
+    if !out.status.success() {
+        bail!(
+            "`{}` failed ({})\n{}",
+            describe(cmd),
+            out.status,
+            tail(&text(&out), 15)
+        );
+    }
+    Ok(())
+}
+
 /// Runs `cmd` with stdout and stderr captured (stdin closed).
 pub fn capture(cmd: &mut Command) -> Result<Output> {
     cmd.stdin(Stdio::null())

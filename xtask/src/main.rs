@@ -2,10 +2,17 @@
 //! Aerie. Every step prints one `xtask: ...` line; see README.md.
 
 mod bench;
+mod bench_linux;
 mod build;
 mod cmd;
+mod cpio;
+mod disk;
 mod elf_image;
+mod guest_pkgs;
+mod initramfs;
+mod kmod;
 mod lint;
+mod linux;
 mod output;
 mod paths;
 mod qemu;
@@ -16,11 +23,12 @@ mod test;
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  setup    install what is missing (aarch64 Rust target, QEMU >= 10)
-  build    build the hypervisor and the testkit into target/aerie/*.Image
+  setup    install what is missing (aarch64 Rust target, QEMU >= 10, guest packages)
+  build    build the hypervisor, the testkit and the Linux guest into target/aerie/
   run      boot Aerie in QEMU (see `cargo xtask run --help`)
   test     lint, unit tests, build and QEMU integration tests
-  bench    trap-cost benchmarks under -icount (target/bench/results.json)
+           (`cargo xtask test NAME...`: only those QEMU tests)
+  bench    trap costs and Linux boot under -icount (target/bench/results.json)
   lint     cargo fmt --check and clippy -D warnings on every workspace";
 
 /// Runs `f`, printing an anyhow error as `error: ...`; returns the exit code.
@@ -52,7 +60,7 @@ fn main() {
             0
         }
         "run" => run::main(rest),
-        "test" => test::main(),
+        "test" => test::main(rest),
         "bench" => bench::main(),
         "lint" => lint::main(),
         "help" | "--help" | "-h" => {

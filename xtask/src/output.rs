@@ -64,6 +64,54 @@ pub fn vm_refused(output: &str, name: &str) -> bool {
     })
 }
 
+/// The Linux check script's verdict: the last `check: RESULT PASS` (Ok) or
+/// `check: RESULT FAIL <why>` (Err(why)) line; None if there is none.
+pub fn check_result(output: &str) -> Option<Result<(), String>> {
+    const KEY: &str = "check: RESULT ";
+    lines(output)
+        .filter_map(|l| {
+            let rest = &l[l.find(KEY)? + KEY.len()..];
+            if rest.trim_end() == "PASS" {
+                Some(Ok(()))
+            } else {
+                rest.strip_prefix("FAIL")
+                    .map(|why| Err(why.trim().to_string()))
+            }
+        })
+        .last()
+}
+
+/// Every `check: nproc=<n>` value, in order (one per boot).
+pub fn check_nprocs(output: &str) -> Vec<u64> {
+    const KEY: &str = "check: nproc=";
+    lines(output)
+        .filter_map(|l| number(&l[l.find(KEY)? + KEY.len()..]).map(|(n, _)| n))
+        .collect()
+}
+
+/// Whether some line contains `needle`.
+pub fn has_line(output: &str, needle: &str) -> bool {
+    lines(output).any(|l| l.contains(needle))
+}
+
+/// How many times the initramfs started (`initramfs: started`): boots seen.
+pub fn initramfs_starts(output: &str) -> usize {
+    lines(output)
+        .filter(|l| l.contains("initramfs: started"))
+        .count()
+}
+
+/// The guest virtual counter and its frequency from the initramfs's first
+/// line, `initramfs: started cntvct=<N> cntfrq=<F>` (the first such line).
+pub fn initramfs_counter(output: &str) -> Option<(u64, u64)> {
+    lines(output).find_map(|l| {
+        let rest = &l[l.find("initramfs: started cntvct=")? + "initramfs: started cntvct=".len()..];
+        let (cnt, rest) = number(rest)?;
+        let (frq, _) = number(rest.strip_prefix(" cntfrq=")?)?;
+        (frq > 0).then_some((cnt, frq))
+    })
+}
+
 /// One `bench: name=<name> iters=<N> ticks=<T> freq=<Hz>` line.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BenchLine {
@@ -197,6 +245,31 @@ mod tests {
         assert!((b[0].instructions_per_iter() - 50.0).abs() < 1e-9);
         assert!(bench_done(out));
         assert!(!bench_done("bench: name=x"));
+    }
+
+    #[test]
+    fn linux_check_lines() {
+        let out = "[a] initramfs: started cntvct=123456 cntfrq=62500000\r\n\
+                   [a] check: nproc=2\r\n[a] check: disk wrote boot=1 md5=x; rebooting\r\n\
+                   [a] initramfs: started cntvct=99 cntfrq=62500000\r\n\
+                   [a] check: nproc=2\r\n[a] check: disk ok (boot 2 read back what boot 1 wrote)\r\n\
+                   [a] check: RESULT PASS\r\n";
+        assert_eq!(check_result(out), Some(Ok(())));
+        assert_eq!(check_nprocs(out), [2, 2]);
+        assert!(has_line(out, "check: disk ok"));
+        assert_eq!(initramfs_starts(out), 2);
+        assert_eq!(initramfs_counter(out), Some((123_456, 62_500_000)));
+        assert_eq!(
+            check_result("check: RESULT FAIL sleep 1 took 0 ms; disk\n"),
+            Some(Err("sleep 1 took 0 ms; disk".into()))
+        );
+        assert_eq!(check_result("check: RESULT PASSED?\n"), None);
+        assert_eq!(check_result("check: nproc=2\n"), None);
+        assert_eq!(initramfs_counter("initramfs: started\n"), None);
+        assert_eq!(
+            initramfs_counter("initramfs: started cntvct=5 cntfrq=0\n"),
+            None
+        );
     }
 
     #[test]

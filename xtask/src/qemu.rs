@@ -12,21 +12,69 @@ use anyhow::{Context, Result};
 
 use crate::paths;
 
+/// What QEMU boots.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Boot {
+    /// Aerie at EL2 with the boot module as its initrd, on a 1G machine.
+    Aerie {
+        /// The boot module, passed as `-initrd`.
+        bootmodule: PathBuf,
+        /// `aerie.log=` level.
+        log: String,
+        /// Extra Aerie command-line arguments.
+        append: String,
+    },
+    /// A guest directly at EL1, no hypervisor: the baseline Aerie is measured
+    /// and checked against. The machine is the VM Aerie would give it.
+    Native {
+        kernel: PathBuf,
+        initrd: PathBuf,
+        cmdline: String,
+        /// Guest RAM in MiB.
+        memory_mib: u64,
+    },
+}
+
+/// `-icount` settings.
+pub mod icount {
+    /// One instruction = 1 ns of virtual time: trap costs are exact.
+    pub const EXACT: &str = "shift=0";
+    /// As [`EXACT`], and idle time jumps to the next timer deadline instead of
+    /// passing in real time, so a run with idle CPUs (a Linux boot) is exactly
+    /// repeatable too.
+    pub const EXACT_NO_SLEEP: &str = "shift=0,sleep=off";
+}
+
 /// What varies between QEMU runs.
 #[derive(Clone, Debug)]
 pub struct QemuOptions {
     /// `-cpu`: `cortex-a72` (no VHE, no FGT) or `max`.
     pub cpu: String,
-    /// `-smp`: physical CPUs of the virtual machine Aerie runs on.
+    /// `-smp`: physical CPUs of the virtual machine.
     pub smp: u32,
-    /// `aerie.log=` level.
-    pub log: String,
-    /// Extra Aerie command-line arguments.
-    pub append: String,
-    /// `-icount shift=0`: one instruction = 1 ns of virtual time (benchmarks).
-    pub icount: bool,
-    /// The boot module, passed as `-initrd`.
-    pub bootmodule: PathBuf,
+    pub boot: Boot,
+    /// `-icount` value (see [`icount`]), if any.
+    pub icount: Option<&'static str>,
+    /// A raw image attached as the machine's virtio-blk device (the host disk).
+    pub disk: Option<PathBuf>,
+}
+
+#[cfg(test)]
+impl QemuOptions {
+    /// Aerie booting `bootmodule` with default logging and no disk.
+    pub fn aerie(cpu: &str, bootmodule: PathBuf) -> Self {
+        QemuOptions {
+            cpu: cpu.into(),
+            smp: 2,
+            boot: Boot::Aerie {
+                bootmodule,
+                log: "info".into(),
+                append: String::new(),
+            },
+            icount: None,
+            disk: None,
+        }
+    }
 }
 
 /// Whether the console is shown while QEMU runs.
@@ -62,11 +110,15 @@ pub struct Outcome {
 /// serial-on-stdio setup for runs without a terminal.
 pub fn command(opts: &QemuOptions, interactive: bool) -> Command {
     let mut c = Command::new("qemu-system-aarch64");
-    c.args(["-M", "virt,virtualization=on,gic-version=3"])
+    let (machine, memory) = match &opts.boot {
+        Boot::Aerie { .. } => ("virt,virtualization=on,gic-version=3", "1G".to_string()),
+        Boot::Native { memory_mib, .. } => ("virt,gic-version=3", format!("{memory_mib}M")),
+    };
+    c.args(["-M", machine])
         .args(["-cpu", &opts.cpu])
         .args(["-smp", &opts.smp.to_string()])
-        .args(["-m", "1G"])
-        // No default NIC: Aerie has no use for it, and its option ROM
+        .args(["-m", &memory])
+        // No default NIC: nothing uses it, and its option ROM
         // (efi-virtio.rom) is not installed with --no-install-recommends.
         .args(["-nic", "none"]);
     if interactive {
@@ -74,20 +126,46 @@ pub fn command(opts: &QemuOptions, interactive: bool) -> Command {
     } else {
         c.args(["-display", "none", "-serial", "stdio", "-monitor", "none"]);
     }
-    c.arg("-no-reboot")
-        .arg("-kernel")
-        .arg(paths::hypervisor_image())
-        .arg("-initrd")
-        .arg(&opts.bootmodule);
-    let mut append = format!("aerie.log={}", opts.log);
-    if !opts.append.is_empty() {
-        append.push(' ');
-        append.push_str(&opts.append);
+    match &opts.boot {
+        Boot::Aerie {
+            bootmodule,
+            log,
+            append,
+        } => {
+            // A reset of the whole machine ends the run: Aerie resets VMs itself.
+            c.arg("-no-reboot")
+                .arg("-kernel")
+                .arg(paths::hypervisor_image())
+                .arg("-initrd")
+                .arg(bootmodule);
+            let mut line = format!("aerie.log={log}");
+            if !append.is_empty() {
+                line.push(' ');
+                line.push_str(append);
+            }
+            c.args(["-append", &line])
+                .args(["-semihosting-config", "enable=on,target=native"]);
+        }
+        Boot::Native {
+            kernel,
+            initrd,
+            cmdline,
+            ..
+        } => {
+            // The guest's reboot restarts it, as Aerie restarts a VM.
+            c.arg("-kernel")
+                .arg(kernel)
+                .arg("-initrd")
+                .arg(initrd)
+                .args(["-append", cmdline]);
+        }
     }
-    c.args(["-append", &append])
-        .args(["-semihosting-config", "enable=on,target=native"]);
-    if opts.icount {
-        c.args(["-icount", "shift=0"]);
+    if let Some(disk) = &opts.disk {
+        c.args(["-drive", &crate::disk::drive_option(disk)])
+            .args(["-device", "virtio-blk-device,drive=hostdisk"]);
+    }
+    if let Some(icount) = opts.icount {
+        c.args(["-icount", icount]);
     }
     c
 }
@@ -201,14 +279,13 @@ mod tests {
 
     #[test]
     fn command_line_has_the_documented_shape() {
-        let opts = QemuOptions {
-            cpu: "cortex-a72".into(),
-            smp: 2,
+        let mut opts = QemuOptions::aerie("cortex-a72", "/tmp/x.bootmodule".into());
+        opts.boot = Boot::Aerie {
+            bootmodule: "/tmp/x.bootmodule".into(),
             log: "info".into(),
             append: "aerie.test=identity-fault".into(),
-            icount: true,
-            bootmodule: "/tmp/x.bootmodule".into(),
         };
+        opts.icount = Some(icount::EXACT);
         let a = args(&command(&opts, false)).join(" ");
         assert!(
             a.starts_with("-M virt,virtualization=on,gic-version=3 -cpu cortex-a72 -smp 2 -m 1G"),
@@ -221,16 +298,55 @@ mod tests {
         assert!(a.contains("-initrd /tmp/x.bootmodule"), "{a}");
         assert!(a.contains("-append aerie.log=info aerie.test=identity-fault -semihosting-config enable=on,target=native"), "{a}");
         assert!(a.ends_with("-icount shift=0"), "{a}");
+        assert!(!a.contains("-drive"), "{a}");
 
-        let plain = QemuOptions {
-            append: String::new(),
-            icount: false,
-            ..opts
-        };
+        let plain = QemuOptions::aerie("cortex-a72", "/tmp/x.bootmodule".into());
         let a = args(&command(&plain, true));
         assert!(a.contains(&"-nographic".to_string()));
         assert!(!a.contains(&"-icount".to_string()));
         let i = a.iter().position(|x| x == "-append").unwrap();
         assert_eq!(a[i + 1], "aerie.log=info");
+    }
+
+    #[test]
+    fn host_disk_is_a_virtio_mmio_block_device() {
+        let mut opts = QemuOptions::aerie("max", "/tmp/x.bootmodule".into());
+        opts.disk = Some("/tmp/disk.img".into());
+        let a = args(&command(&opts, false)).join(" ");
+        assert!(
+            a.contains(
+                "-drive if=none,file=/tmp/disk.img,format=raw,id=hostdisk \
+                 -device virtio-blk-device,drive=hostdisk"
+            ),
+            "{a}"
+        );
+    }
+
+    #[test]
+    fn native_boot_is_the_vm_without_the_hypervisor() {
+        let opts = QemuOptions {
+            cpu: "cortex-a72".into(),
+            smp: 2,
+            boot: Boot::Native {
+                kernel: "/k".into(),
+                initrd: "/i.cpio".into(),
+                cmdline: "console=ttyAMA0 aerie.bench=boot".into(),
+                memory_mib: 256,
+            },
+            icount: Some(icount::EXACT_NO_SLEEP),
+            disk: None,
+        };
+        let a = args(&command(&opts, false)).join(" ");
+        assert!(
+            a.starts_with("-M virt,gic-version=3 -cpu cortex-a72 -smp 2 -m 256M"),
+            "{a}"
+        );
+        assert!(
+            a.contains("-kernel /k -initrd /i.cpio -append console=ttyAMA0 aerie.bench=boot"),
+            "{a}"
+        );
+        assert!(!a.contains("virtualization"), "{a}");
+        assert!(!a.contains("-no-reboot"), "{a}");
+        assert!(a.ends_with("-icount shift=0,sleep=off"), "{a}");
     }
 }

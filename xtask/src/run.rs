@@ -4,13 +4,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use aerie_bootmodule::VmImage;
-use aerie_vmconfig::{Config, VmConfig};
+use aerie_vmconfig::{Config, DiskRegion, VmConfig};
 use anyhow::{bail, Context, Result};
 
 use crate::cmd::step;
+use crate::disk::DiskError;
 use crate::output;
 use crate::paths;
-use crate::qemu::{self, Console, Outcome, QemuOptions, Status};
+use crate::qemu::{self, Boot, Console, Outcome, QemuOptions, Status};
 
 /// Exit status when the timeout expires (as timeout(1)).
 pub const EXIT_TIMEOUT: i32 = 124;
@@ -20,6 +21,9 @@ pub const EXIT_USAGE: i32 = 2;
 /// Which VMs to boot.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Guest {
+    /// One Linux VM ("linux": 2 vCPUs, 256M, the Debian kernel and the
+    /// initramfs, the whole host disk) with this kernel command line.
+    Linux { cmdline: String },
     /// The testkit alone, with this guest command line (`bench` runs benchmarks).
     Testkit { cmdline: String },
     /// VMs from a config file.
@@ -36,16 +40,21 @@ pub struct RunArgs {
     pub log: String,
     pub append: String,
     pub icount: bool,
+    /// `--disk FILE`: the host disk image (default `target/aerie/disk.img`).
+    pub disk: Option<PathBuf>,
     /// Skip setup and build (use the Images already in target/aerie).
     pub no_build: bool,
 }
 
+/// The default Linux VM's kernel command line: the PL011 console, with
+/// earlycon so a kernel that dies early still says why.
+pub const LINUX_CMDLINE: &str = "console=ttyAMA0 earlycon=pl011,0x09000000";
+
 impl Default for RunArgs {
     fn default() -> Self {
         RunArgs {
-            // A later issue makes a Linux VM the default.
-            guest: Guest::Testkit {
-                cmdline: String::new(),
+            guest: Guest::Linux {
+                cmdline: LINUX_CMDLINE.into(),
             },
             cpu: "cortex-a72".into(),
             smp: 2,
@@ -53,13 +62,16 @@ impl Default for RunArgs {
             log: "info".into(),
             append: String::new(),
             icount: false,
+            disk: None,
             no_build: false,
         }
     }
 }
 
-pub const USAGE: &str = "usage: cargo xtask run [--guest testkit | --config FILE] [--cpu cortex-a72|max] \
-[--smp N] [--timeout SECS] [--log debug|info|warn] [--append \"aerie args\"] [--icount] [--no-build]";
+pub const USAGE: &str = "usage: cargo xtask run [--guest linux|testkit | --config FILE] [--cpu cortex-a72|max] \
+[--smp N] [--timeout SECS] [--log debug|info|warn] [--append \"aerie args\"] [--icount] [--disk FILE] [--no-build]
+
+Default: one Linux VM (2 vCPUs, 256M) with a shell on the console; `poweroff` in it ends the run.";
 
 /// Parses `run`'s flags.
 pub fn parse_args(args: &[String]) -> Result<RunArgs, String> {
@@ -73,13 +85,23 @@ pub fn parse_args(args: &[String]) -> Result<RunArgs, String> {
         };
         match flag.as_str() {
             "--guest" => match value()?.as_str() {
+                "linux" => {
+                    r.guest = Guest::Linux {
+                        cmdline: LINUX_CMDLINE.into(),
+                    }
+                }
                 "testkit" => {
                     r.guest = Guest::Testkit {
                         cmdline: String::new(),
                     }
                 }
-                other => return Err(format!("--guest {other}: unknown guest (known: testkit)")),
+                other => {
+                    return Err(format!(
+                        "--guest {other}: unknown guest (known: linux, testkit)"
+                    ))
+                }
             },
+            "--disk" => r.disk = Some(value()?.into()),
             "--config" => r.guest = Guest::Config(value()?.into()),
             "--cpu" => {
                 let cpu = value()?;
@@ -146,20 +168,67 @@ pub fn testkit_config(cmdline: &str) -> Config {
             kernel: paths::testkit_image(),
             initrd: None,
             cmdline: cmdline.into(),
+            disk: None,
         }],
     }
 }
 
-/// Loads the VMs, builds (unless `no_build`), checks the image files and writes
-/// the boot module; returns its path.
-pub fn prepare(guest: &Guest, no_build: bool) -> Result<PathBuf, PrepareError> {
+/// The one-VM config `--guest linux` stands for.
+pub fn linux_config(cmdline: &str) -> Config {
+    Config {
+        source: None,
+        vms: vec![VmConfig {
+            name: "linux".into(),
+            vcpus: 2,
+            memory: 256 << 20,
+            kernel: crate::linux::kernel_image(),
+            initrd: Some(crate::linux::initramfs()),
+            cmdline: cmdline.into(),
+            disk: Some(DiskRegion {
+                offset: 0,
+                size: crate::disk::DEFAULT_SIZE,
+            }),
+        }],
+    }
+}
+
+/// A file-name-safe form of a command line, for naming boot modules.
+fn stem_of(cmdline: &str) -> String {
+    let s: String = cmdline
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .take(48)
+        .collect();
+    s
+}
+
+/// What a prepared run needs: the boot module and, when a VM has a disk
+/// region, the host disk file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Prepared {
+    pub bootmodule: PathBuf,
+    pub disk: Option<PathBuf>,
+}
+
+/// Loads the VMs, builds (unless `no_build`), checks the image files, makes
+/// sure the host disk (`disk`, default `target/aerie/disk.img`) exists and is
+/// large enough if any VM has a disk region, and writes the boot module.
+pub fn prepare(
+    guest: &Guest,
+    no_build: bool,
+    disk: Option<&Path>,
+) -> Result<Prepared, PrepareError> {
     let (config, stem) = match guest {
+        Guest::Linux { cmdline } if cmdline == LINUX_CMDLINE => {
+            (linux_config(cmdline), "linux".to_string())
+        }
+        Guest::Linux { cmdline } => (linux_config(cmdline), format!("linux-{}", stem_of(cmdline))),
         Guest::Testkit { cmdline } if cmdline.is_empty() => {
             (testkit_config(""), "testkit".to_string())
         }
         Guest::Testkit { cmdline } => (
             testkit_config(cmdline),
-            format!("testkit-{}", cmdline.replace(' ', "_")),
+            format!("testkit-{}", stem_of(cmdline)),
         ),
         Guest::Config(path) => {
             let config =
@@ -170,6 +239,17 @@ pub fn prepare(guest: &Guest, no_build: bool) -> Result<PathBuf, PrepareError> {
             (config, stem)
         }
     };
+    prepare_config(&config, &stem, no_build, disk)
+}
+
+/// [`prepare`] for a config already in hand; the boot module is
+/// `target/aerie/<stem>.bootmodule`.
+pub fn prepare_config(
+    config: &Config,
+    stem: &str,
+    no_build: bool,
+    disk: Option<&Path>,
+) -> Result<Prepared, PrepareError> {
     if !no_build {
         crate::setup::setup()?;
         crate::build::build()?;
@@ -178,9 +258,28 @@ pub fn prepare(guest: &Guest, no_build: bool) -> Result<PathBuf, PrepareError> {
         .check_files()
         .map_err(|e| PrepareError::Config(e.to_string()))?;
     require(&paths::hypervisor_image())?;
+    let disk = match config.disk_end() {
+        None => None,
+        Some(needed) => {
+            let path = disk.map_or_else(crate::disk::default_path, Path::to_path_buf);
+            match crate::disk::ensure(&path, needed) {
+                Ok(()) => Some(path),
+                Err(DiskError::TooSmall { path, len, needed }) => {
+                    return Err(PrepareError::Config(format!(
+                        "host disk {}: {len} bytes, but the VMs' `disk` regions reach byte {needed}",
+                        path.display()
+                    )))
+                }
+                Err(DiskError::Io(e)) => return Err(e.into()),
+            }
+        }
+    };
     let out = paths::aerie_dir().join(format!("{stem}.bootmodule"));
     write_bootmodule(&config.vms, &out)?;
-    Ok(out)
+    Ok(Prepared {
+        bootmodule: out,
+        disk,
+    })
 }
 
 /// Reads every VM's files and writes the boot module to `out`.
@@ -202,6 +301,10 @@ pub fn write_bootmodule(vms: &[VmConfig], out: &Path) -> Result<()> {
             kernel,
             initrd: initrd.as_deref(),
             cmdline: &vm.cmdline,
+            disk: vm.disk.map(|d| aerie_bootmodule::DiskRegion {
+                offset: d.offset,
+                size: d.size,
+            }),
         })
         .collect();
     let bytes = aerie_bootmodule::write(&images);
@@ -282,7 +385,7 @@ pub fn main(args: &[String]) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let bootmodule = match prepare(&args.guest, args.no_build) {
+    let prepared = match prepare(&args.guest, args.no_build, args.disk.as_deref()) {
         Ok(p) => p,
         Err(PrepareError::Config(msg)) => {
             eprintln!("error: {msg}");
@@ -296,14 +399,27 @@ pub fn main(args: &[String]) -> i32 {
     let opts = QemuOptions {
         cpu: args.cpu.clone(),
         smp: args.smp,
-        log: args.log.clone(),
-        append: args.append.clone(),
-        icount: args.icount,
-        bootmodule,
+        boot: Boot::Aerie {
+            bootmodule: prepared.bootmodule,
+            log: args.log.clone(),
+            append: args.append.clone(),
+        },
+        icount: args.icount.then_some(qemu::icount::EXACT),
+        disk: prepared.disk.clone(),
     };
     step(format!(
-        "run: QEMU -cpu {} -smp {} (Ctrl-A x quits)",
-        opts.cpu, opts.smp
+        "run: QEMU -cpu {} -smp {}{} (Ctrl-A x quits{})",
+        opts.cpu,
+        opts.smp,
+        prepared
+            .disk
+            .as_ref()
+            .map_or(String::new(), |d| format!(", host disk {}", paths::show(d))),
+        if matches!(args.guest, Guest::Linux { .. }) {
+            "; `poweroff` in the guest ends the run"
+        } else {
+            ""
+        }
     ));
     let outcome = match qemu::run(&opts, args.timeout.map(Duration::from_secs), Console::Live) {
         Ok(o) => o,
@@ -365,6 +481,24 @@ mod tests {
     #[test]
     fn defaults_and_flags() {
         assert_eq!(parse_args(&[]).unwrap(), RunArgs::default());
+        assert_eq!(
+            RunArgs::default().guest,
+            Guest::Linux {
+                cmdline: LINUX_CMDLINE.into()
+            }
+        );
+        assert_eq!(
+            parse_args(&s(&["--guest", "linux"])).unwrap(),
+            RunArgs::default()
+        );
+        let t = parse_args(&s(&["--guest", "testkit", "--disk", "/tmp/d.img"])).unwrap();
+        assert_eq!(
+            t.guest,
+            Guest::Testkit {
+                cmdline: String::new()
+            }
+        );
+        assert_eq!(t.disk, Some(PathBuf::from("/tmp/d.img")));
         let r = parse_args(&s(&[
             "--config",
             "a.toml",
@@ -397,7 +531,8 @@ mod tests {
             &["--smp"],
             &["--timeout", "-1"],
             &["--log", "trace"],
-            &["--guest", "linux"],
+            &["--guest", "windows"],
+            &["--disk"],
             &["--frobnicate"],
         ] {
             assert!(parse_args(&s(bad)).is_err(), "{bad:?}");
@@ -448,15 +583,31 @@ mod tests {
         let kernel = dir.join("k");
         std::fs::write(&kernel, b"kernel bytes").unwrap();
         let mut cfg = testkit_config("bench");
-        cfg.vms[0].kernel = kernel;
+        cfg.vms[0].kernel = kernel.clone();
+        let mut linux = linux_config(LINUX_CMDLINE).vms.remove(0);
+        linux.kernel = kernel.clone();
+        linux.initrd = Some(kernel);
+        cfg.vms.push(linux);
         let out = dir.join("x.bootmodule");
         write_bootmodule(&cfg.vms, &out).unwrap();
         let bytes = std::fs::read(&out).unwrap();
         let m = aerie_bootmodule::BootModule::parse(&bytes).unwrap();
         let vm = m.vm(0).unwrap();
         assert_eq!(
-            (vm.name, vm.vcpus, vm.memory, vm.kernel, vm.cmdline),
-            ("testkit", 2, 64 << 20, &b"kernel bytes"[..], "bench")
+            (vm.name, vm.vcpus, vm.memory, vm.kernel, vm.cmdline, vm.disk),
+            ("testkit", 2, 64 << 20, &b"kernel bytes"[..], "bench", None)
+        );
+        let vm = m.vm(1).unwrap();
+        assert_eq!(
+            (vm.name, vm.vcpus, vm.memory, vm.cmdline),
+            ("linux", 2, 256 << 20, LINUX_CMDLINE)
+        );
+        assert_eq!(
+            vm.disk,
+            Some(aerie_bootmodule::DiskRegion {
+                offset: 0,
+                size: 256 << 20
+            })
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -9,6 +9,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 use crate::cmd::{self, step};
+use crate::guest_pkgs;
 use crate::paths::TARGET;
 
 /// One provisioning step.
@@ -19,7 +20,7 @@ struct Step {
     install: fn() -> Result<()>,
 }
 
-/// In order. Later issues append steps (e.g. arm64 guest packages).
+/// In order: each step may rely on the ones before it.
 const STEPS: &[Step] = &[
     Step {
         name: "rust target aarch64-unknown-none-softfloat",
@@ -30,6 +31,26 @@ const STEPS: &[Step] = &[
         name: "qemu-system-aarch64 >= 10",
         present: qemu_present,
         install: install_qemu,
+    },
+    Step {
+        name: "dpkg foreign architecture arm64",
+        present: guest_pkgs::arm64_architecture_present,
+        install: add_arm64_architecture,
+    },
+    Step {
+        name: "apt package lists for arm64",
+        present: guest_pkgs::arm64_lists_present,
+        install: apt_update,
+    },
+    Step {
+        name: "guest packages (Debian arm64 kernel, busybox-static) in target/guest-cache",
+        present: guest_pkgs::present,
+        install: guest_pkgs::install,
+    },
+    Step {
+        name: "aarch64-linux-gnu-gcc (builds the initramfs counter helper)",
+        present: cross_gcc_present,
+        install: install_cross_gcc,
     },
 ];
 
@@ -107,7 +128,7 @@ const APT_INSTALL: [&str; 7] = [
     "-q",
 ];
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
@@ -123,6 +144,63 @@ fn backports_configured() -> bool {
     files
         .iter()
         .any(|f| std::fs::read_to_string(f).is_ok_and(|t| t.contains("bookworm-backports")))
+}
+
+/// `apt-get ARGS`, never asking.
+fn apt(args: &[&str]) -> Command {
+    let mut c = Command::new("apt-get");
+    c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+    c
+}
+
+/// Fails with the commands to run by hand when not root.
+fn require_root(what: &str, commands: &[String]) -> Result<()> {
+    if is_root() {
+        return Ok(());
+    }
+    eprintln!("xtask: {what} needs root. Run:");
+    for c in commands {
+        eprintln!("  sudo {c}");
+    }
+    bail!("{what}: not root, cannot install");
+}
+
+fn add_arm64_architecture() -> Result<()> {
+    require_root(
+        "adding the arm64 architecture",
+        &[
+            "dpkg --add-architecture arm64".into(),
+            "apt-get update".into(),
+        ],
+    )?;
+    cmd::run_captured(Command::new("dpkg").args(["--add-architecture", "arm64"]))
+}
+
+fn apt_update() -> Result<()> {
+    require_root("apt-get update", &["apt-get update".into()])?;
+    cmd::run_captured(&mut apt(&["update", "-q"]))
+}
+
+fn cross_gcc_present() -> Result<bool> {
+    Ok(Command::new("aarch64-linux-gnu-gcc")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success()))
+}
+
+fn install_cross_gcc() -> Result<()> {
+    const ARGS: [&str; 5] = [
+        "install",
+        "-y",
+        "-q",
+        "--no-install-recommends",
+        "gcc-aarch64-linux-gnu",
+    ];
+    require_root(
+        "installing gcc-aarch64-linux-gnu",
+        &[format!("apt-get {}", ARGS.join(" "))],
+    )?;
+    cmd::run_captured(&mut apt(&ARGS))
 }
 
 fn install_qemu() -> Result<()> {
@@ -144,11 +222,6 @@ fn install_qemu() -> Result<()> {
         std::fs::write(BACKPORTS_FILE, BACKPORTS_SOURCE)
             .with_context(|| format!("writing {BACKPORTS_FILE}"))?;
     }
-    let apt = |args: &[&str]| {
-        let mut c = Command::new("apt-get");
-        c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
-        c
-    };
     cmd::run(&mut apt(&["update", "-q"]))?;
     cmd::run(&mut apt(&APT_INSTALL))
 }

@@ -8,21 +8,39 @@ use std::time::Duration;
 use crate::cmd::{self, step};
 use crate::output;
 use crate::paths;
-use crate::qemu::{QemuOptions, Status};
+use crate::qemu::{Boot, QemuOptions, Status};
 use crate::run::{self, Guest, PrepareError};
 
 /// One integration test: Err is the reason it failed.
 type TestFn = fn() -> Result<(), String>;
 
-/// QEMU-based tests, run after a successful build.
-const QEMU_TESTS: [(&str, TestFn); 4] = [
+/// QEMU-based tests, run after a successful build. The Linux ones take tens of
+/// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
+/// the check script on QEMU alone, so a failure of the others is Aerie's.
+const QEMU_TESTS: [(&str, TestFn); 8] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
     ("testkit-max", || testkit_on("max", "testkit-max")),
     ("boot-remap-fault", boot_remap_fault),
     ("bad-vm-isolated", bad_vm_isolated),
+    ("linux-native", linux_native),
+    ("linux-cortex-a72", || {
+        linux_on("cortex-a72", "linux-cortex-a72")
+    }),
+    ("linux-max", || linux_on("max", "linux-max")),
+    ("linux-two-vms", linux_two_vms),
 ];
+
+/// The Linux check VM's command line when booted without Aerie (the same as
+/// in tests/configs/linux-check.toml).
+const LINUX_CHECK_CMDLINE: &str = "console=ttyAMA0 earlycon=pl011,0x09000000 aerie.check=1";
+/// vCPUs of the VMs in tests/configs/linux-*.toml.
+const LINUX_VCPUS: u64 = 2;
+/// A Linux check run boots twice (the disk check reboots) under TCG; on two
+/// host cores that takes well under a minute natively, so this leaves room
+/// for a slower hypervisor without letting a hang cost the whole CI budget.
+const LINUX_TIMEOUT: u64 = 240;
 
 /// Fewest testkit checks a healthy run reports.
 const TESTKIT_MIN_PASSED: u64 = 13;
@@ -53,15 +71,27 @@ impl Tally {
 }
 
 /// `cargo xtask test`; returns the exit code.
-pub fn main() -> i32 {
+/// With `only` non-empty, runs just the QEMU tests named there (after setup
+/// and build), skipping lint and unit tests: for iterating on one test.
+pub fn main(only: &[String]) -> i32 {
+    let known: Vec<&str> = QEMU_TESTS.iter().map(|(n, _)| *n).collect();
+    if let Some(bad) = only.iter().find(|n| !known.contains(&n.as_str())) {
+        eprintln!(
+            "error: unknown test {bad:?} (QEMU tests: {})",
+            known.join(", ")
+        );
+        return 2;
+    }
     let mut t = Tally::default();
     if let Err(e) = crate::setup::setup() {
         t.record("setup", Err(format!("{e:#}")));
     }
 
-    t.record("fmt", crate::lint::fmt());
-    t.record("clippy", crate::lint::clippy());
-    unit_tests(&mut t);
+    if only.is_empty() {
+        t.record("fmt", crate::lint::fmt());
+        t.record("clippy", crate::lint::clippy());
+        unit_tests(&mut t);
+    }
 
     step("build");
     let built = crate::build::build().map_err(|e| format!("build failed: {e:#}"));
@@ -69,13 +99,18 @@ pub fn main() -> i32 {
         println!("xtask: {e}");
     }
     for (name, test) in QEMU_TESTS {
+        if !only.is_empty() && !only.iter().any(|o| o == name) {
+            continue;
+        }
         let result = match &built {
             Ok(()) => test(),
             Err(_) => Err("build failed".into()),
         };
         t.record(name, result);
     }
-    t.record("bad-config", bad_config());
+    if only.is_empty() {
+        t.record("bad-config", bad_config());
+    }
 
     println!("total: {} passed, {} failed", t.passed, t.failed);
     i32::from(t.failed > 0)
@@ -116,7 +151,7 @@ fn log_path(name: &str) -> std::path::PathBuf {
     paths::test_logs_dir().join(format!("{name}.log"))
 }
 
-/// Runs a QEMU test quietly; the Err carries the log tail.
+/// Runs a QEMU test of Aerie quietly; the Err carries the log tail.
 fn qemu_test(
     name: &str,
     guest: Guest,
@@ -125,21 +160,53 @@ fn qemu_test(
     timeout: u64,
     check: impl FnOnce(Status, &str) -> Result<(), String>,
 ) -> Result<(), String> {
-    let bootmodule = run::prepare(&guest, true).map_err(|e| match e {
+    let prepared = run::prepare(&guest, true, Some(&fresh_disk(name)?)).map_err(|e| match e {
         PrepareError::Config(m) => m,
         PrepareError::Other(e) => format!("{e:#}"),
     })?;
     let opts = QemuOptions {
         cpu: cpu.into(),
         smp: 2,
-        log: "info".into(),
-        append: append.into(),
-        icount: false,
-        bootmodule,
+        boot: Boot::Aerie {
+            bootmodule: prepared.bootmodule,
+            log: "info".into(),
+            append: append.into(),
+        },
+        icount: None,
+        disk: prepared.disk,
     };
+    run_test(name, &opts, timeout, check)
+}
+
+/// The host disk of test `name`, `target/test-logs/<name>.disk.img`, with any
+/// file from an earlier run removed so every run starts from zeros;
+/// `run::prepare` creates it when a VM has a disk region.
+fn fresh_disk(name: &str) -> Result<std::path::PathBuf, String> {
+    let path = paths::test_logs_dir().join(format!("{name}.disk.img"));
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(format!("removing {}: {e}", path.display()))
+        }
+        _ => Ok(path),
+    }
+}
+
+/// Runs QEMU with `opts`, logs to `target/test-logs/<name>.log` and judges
+/// the output with `check`.
+fn run_test(
+    name: &str,
+    opts: &QemuOptions,
+    timeout: u64,
+    check: impl FnOnce(Status, &str) -> Result<(), String>,
+) -> Result<(), String> {
     let log = log_path(name);
     let outcome =
-        run::run_quiet(&opts, Duration::from_secs(timeout), &log).map_err(|e| format!("{e:#}"))?;
+        run::run_quiet(opts, Duration::from_secs(timeout), &log).map_err(|e| format!("{e:#}"))?;
+    step(format!(
+        "{name}: {:?} after {:.1} s",
+        outcome.status,
+        outcome.elapsed.as_secs_f64()
+    ));
     let result = if outcome.status == Status::TimedOut {
         Err(format!("timeout after {timeout} s"))
     } else {
@@ -235,6 +302,97 @@ fn bad_vm_isolated() -> Result<(), String> {
     )
 }
 
+/// The check script passed: its verdict is PASS, every boot saw `vcpus` CPUs,
+/// the disk check (which spans a reboot) read back its data, and nothing after
+/// suggests otherwise.
+fn linux_check_passed(out: &str, vcpus: u64) -> Result<(), String> {
+    match output::check_result(out) {
+        None => return Err("no `check: RESULT` line".into()),
+        Some(Err(why)) => return Err(format!("check: RESULT FAIL {why}")),
+        Some(Ok(())) => {}
+    }
+    let nprocs = output::check_nprocs(out);
+    if nprocs.is_empty() || nprocs.iter().any(|&n| n != vcpus) {
+        return Err(format!("check: nproc values {nprocs:?}, expected {vcpus}"));
+    }
+    if !output::has_line(out, "check: disk ok") {
+        return Err("no `check: disk ok` line (the VM has a disk)".into());
+    }
+    let boots = output::initramfs_starts(out);
+    if boots < 2 {
+        return Err(format!(
+            "{boots} `initramfs: started` lines; the disk check must reboot once"
+        ));
+    }
+    Ok(())
+}
+
+/// QEMU exited 0 (the last VM powered off) and Aerie did not panic.
+fn clean_exit(status: Status, out: &str) -> Result<(), String> {
+    if output::has_panic(out) {
+        return Err("aerie: panic".into());
+    }
+    match status {
+        Status::Exited(0) => Ok(()),
+        other => Err(format!("QEMU {other:?}, expected exit 0")),
+    }
+}
+
+/// The Linux check VM booted by QEMU directly at EL1, no Aerie: proves the
+/// kernel, the initramfs and the checks themselves.
+fn linux_native() -> Result<(), String> {
+    let name = "linux-native";
+    let opts = QemuOptions {
+        cpu: "cortex-a72".into(),
+        smp: LINUX_VCPUS as u32,
+        boot: Boot::Native {
+            kernel: crate::linux::kernel_image(),
+            initrd: crate::linux::initramfs(),
+            cmdline: LINUX_CHECK_CMDLINE.into(),
+            memory_mib: 256,
+        },
+        icount: None,
+        disk: Some(fresh_disk(name)?),
+    };
+    if let Some(disk) = &opts.disk {
+        crate::disk::create(disk, crate::disk::DEFAULT_SIZE).map_err(|e| format!("{e:#}"))?;
+    }
+    run_test(name, &opts, LINUX_TIMEOUT, |status, out| {
+        linux_check_passed(out, LINUX_VCPUS)?;
+        clean_exit(status, out)
+    })
+}
+
+/// Linux under Aerie runs the checks (tests/configs/linux-check.toml).
+fn linux_on(cpu: &str, name: &str) -> Result<(), String> {
+    let guest = Guest::Config(paths::root().join("tests/configs/linux-check.toml"));
+    qemu_test(name, guest, cpu, "", LINUX_TIMEOUT, |status, out| {
+        linux_check_passed(out, LINUX_VCPUS)?;
+        clean_exit(status, out)
+    })
+}
+
+/// Two Linux VMs at once (tests/configs/linux-two-vms.toml): "a" runs the
+/// checks, "b" sleeps 5 s and says `b-alive`; both power off and Aerie exits 0
+/// once the last is gone.
+fn linux_two_vms() -> Result<(), String> {
+    let guest = Guest::Config(paths::root().join("tests/configs/linux-two-vms.toml"));
+    qemu_test(
+        "linux-two-vms",
+        guest,
+        "cortex-a72",
+        "",
+        LINUX_TIMEOUT + 60,
+        |status, out| {
+            linux_check_passed(out, LINUX_VCPUS).map_err(|e| format!("vm a: {e}"))?;
+            if !output::has_line(out, "b-alive") {
+                return Err("vm b: no `b-alive` line".into());
+            }
+            clean_exit(status, out)
+        },
+    )
+}
+
 /// `cargo xtask run --config <bad>` exits 2 naming the field, before QEMU starts.
 fn bad_config() -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
@@ -284,6 +442,62 @@ mod tests {
             13
         )
         .is_err());
+    }
+
+    #[test]
+    fn linux_pass_rules() {
+        let pass = "initramfs: started\ncheck: nproc=2\ncheck: disk wrote boot=1 md5=x; rebooting\n\
+                    initramfs: started cntvct=1 cntfrq=2\ncheck: nproc=2\ncheck: disk ok (boot 2 read back what boot 1 wrote)\n\
+                    check: RESULT PASS\n";
+        assert!(linux_check_passed(pass, 2).is_ok());
+        assert!(linux_check_passed(pass, 4).is_err(), "nproc must match");
+        let no_disk = pass.replace("check: disk ok", "check: disk none");
+        assert!(linux_check_passed(&no_disk, 2).is_err());
+        let one_cpu_after_reboot = pass
+            .replacen("nproc=2", "nproc=1", 2)
+            .replacen("nproc=1", "nproc=2", 1);
+        assert!(linux_check_passed(&one_cpu_after_reboot, 2).is_err());
+        assert!(
+            linux_check_passed("check: nproc=2\ncheck: disk ok\ncheck: RESULT FAIL x\n", 2)
+                .is_err()
+        );
+        let one_boot = pass.replacen("initramfs: started", "", 1);
+        assert!(linux_check_passed(&one_boot, 2).is_err());
+        assert!(linux_check_passed("check: nproc=2\ncheck: disk ok\n", 2).is_err());
+        assert!(clean_exit(Status::Exited(0), pass).is_ok());
+        assert!(clean_exit(Status::Exited(1), pass).is_err());
+        assert!(clean_exit(Status::Exited(0), "aerie: panic at x\n").is_err());
+    }
+
+    #[test]
+    fn linux_test_configs_mean_what_the_tests_need() {
+        let dir = paths::root().join("tests/configs");
+        let one = aerie_vmconfig::load(&dir.join("linux-check.toml")).unwrap();
+        assert_eq!(one.vms.len(), 1);
+        let vm = &one.vms[0];
+        assert_eq!(u64::from(vm.vcpus), LINUX_VCPUS);
+        assert_eq!(
+            vm.cmdline, LINUX_CHECK_CMDLINE,
+            "native and Aerie runs must match"
+        );
+        assert_eq!(vm.kernel, dir.join("../../target/aerie/linux.Image"));
+        assert_eq!(
+            vm.initrd.as_deref(),
+            Some(
+                dir.join("../../target/aerie/linux-initramfs.cpio")
+                    .as_path()
+            )
+        );
+        assert!(vm.disk.is_some(), "the check needs a disk");
+        assert!(one.disk_end().unwrap() <= crate::disk::DEFAULT_SIZE);
+
+        let two = aerie_vmconfig::load(&dir.join("linux-two-vms.toml")).unwrap();
+        let names: Vec<_> = two.vms.iter().map(|v| (v.name.as_str(), v.vcpus)).collect();
+        assert_eq!(names, [("a", 2), ("b", 2)]);
+        assert!(two.vms[0].cmdline.contains("aerie.check=1"));
+        assert!(two.vms[1].cmdline.contains("aerie.alive=5"));
+        assert!(two.vms[1].cmdline.contains("aerie.name=b"));
+        assert!(two.disk_end().unwrap() <= crate::disk::DEFAULT_SIZE);
     }
 
     #[test]

@@ -11,6 +11,8 @@ pub enum VmField {
     Kernel,
     Initrd,
     Cmdline,
+    /// `disk_offset` and `disk_size` (version 2).
+    Disk,
 }
 
 impl VmField {
@@ -22,6 +24,7 @@ impl VmField {
             VmField::Kernel => "kernel",
             VmField::Initrd => "initrd",
             VmField::Cmdline => "cmdline",
+            VmField::Disk => "disk",
         }
     }
 }
@@ -39,6 +42,9 @@ pub enum VmFieldError {
     Unterminated,
     /// The field must not be empty or zero.
     Empty,
+    /// A disk region that is not sector aligned, overflows, or has an offset
+    /// but no size.
+    BadDiskRegion { offset: u64, size: u64 },
 }
 
 impl fmt::Display for VmFieldError {
@@ -55,6 +61,11 @@ impl fmt::Display for VmFieldError {
             VmFieldError::NotUtf8 => f.write_str("not valid UTF-8"),
             VmFieldError::Unterminated => f.write_str("longer than 31 bytes (no NUL terminator)"),
             VmFieldError::Empty => f.write_str("must not be empty or zero"),
+            VmFieldError::BadDiskRegion { offset, size } => write!(
+                f,
+                "disk region offset {offset:#x} size {size:#x} is not a non-empty, \
+                 512-byte aligned range below 2^64"
+            ),
         }
     }
 }

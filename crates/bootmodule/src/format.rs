@@ -20,7 +20,7 @@
 //! | 32 | 8 | records_offset (where record 0 starts) |
 //! | 40 | 24 | reserved, zero |
 //!
-//! VM record, version 1 layout (128 bytes):
+//! VM record, version 2 layout (144 bytes; version 1 is its first 128 bytes):
 //!
 //! | offset | size | field |
 //! |---|---|---|
@@ -32,11 +32,19 @@
 //! | 64  | 16 | initrd offset, length (length 0 = no initrd) |
 //! | 80  | 16 | cmdline offset, length (UTF-8, no NUL) |
 //! | 96  | 32 | reserved, zero |
+//! | 128 | 8  | disk_offset: start of the VM's region of the host disk (bytes) — v2 |
+//! | 136 | 8  | disk_size: bytes; 0 = no disk (then disk_offset is 0 too) — v2 |
+//!
+//! A parser reads the disk fields only when `version >= 2` and `record_size >= 144`;
+//! a version-1 module therefore describes VMs without disks. Disk offsets and sizes
+//! are multiples of [`DISK_SECTOR`] (virtio-blk addresses the disk in 512-byte
+//! sectors, so a region must start and end on one).
 //!
 //! # Extending the format
 //!
-//! Growth happens only by *appending*: new record fields (disk regions, backdoor
-//! policy, guestinfo key/values, ...) go into the reserved words or after byte 128,
+//! Growth happens only by *appending*: new record fields (backdoor policy,
+//! guestinfo key/values, ...; version 2 appended the disk region at byte 128) go
+//! after the last known field,
 //! with `record_size` growing accordingly and `version` bumped. A parser reads the
 //! fields it knows from the start of each record and skips the unknown tail by
 //! stepping `record_size` bytes, so an older hypervisor still reads a newer module.
@@ -46,12 +54,18 @@
 
 /// Identifies a boot module.
 pub const MAGIC: [u8; 8] = *b"AERIEBM1";
-/// Format version this crate writes.
-pub const VERSION: u32 = 1;
+/// Format version this crate writes (2: records carry a disk region).
+pub const VERSION: u32 = 2;
+/// First version whose records carry `disk_offset` and `disk_size`.
+pub const VERSION_DISK: u32 = 2;
 /// Size of the header this crate writes and the minimum a parser accepts.
 pub const HEADER_SIZE: usize = 64;
 /// Size of a version-1 record; the minimum `record_size` a parser accepts.
 pub const RECORD_SIZE_V1: usize = 128;
+/// Size of a version-2 record (v1 plus the disk region): what this crate writes.
+pub const RECORD_SIZE_V2: usize = 144;
+/// The virtio-blk sector: disk regions start and end on a multiple of it.
+pub const DISK_SECTOR: u64 = 512;
 /// Blob alignment: the hypervisor may map or copy blobs page by page.
 pub const BLOB_ALIGN: u64 = 4096;
 /// Maximum VM name length in bytes (the record field is 32 bytes, NUL-terminated).
@@ -68,7 +82,7 @@ pub(crate) mod header {
     pub const RECORDS_OFFSET: usize = 32;
 }
 
-/// Record field offsets (version 1).
+/// Record field offsets (version 1, then the fields version 2 appended).
 pub(crate) mod record {
     pub const NAME: usize = 0;
     pub const NAME_LEN: usize = 32;
@@ -77,4 +91,6 @@ pub(crate) mod record {
     pub const KERNEL: usize = 48;
     pub const INITRD: usize = 64;
     pub const CMDLINE: usize = 80;
+    pub const DISK_OFFSET: usize = 128;
+    pub const DISK_SIZE: usize = 136;
 }

@@ -37,6 +37,31 @@ pub struct VmImage<'a> {
     pub initrd: Option<&'a [u8]>,
     /// Kernel command line (may be empty).
     pub cmdline: &'a str,
+    /// This VM's region of the host disk, if it has a disk (format version 2).
+    pub disk: Option<DiskRegion>,
+}
+
+/// A VM's share of the host disk: bytes `[offset, offset + size)`. Both are
+/// multiples of [`format::DISK_SECTOR`] and `size > 0`; the VM sees the region as
+/// a whole disk starting at its sector 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DiskRegion {
+    /// First byte of the region on the host disk.
+    pub offset: u64,
+    /// Length in bytes.
+    pub size: u64,
+}
+
+impl DiskRegion {
+    /// One past the last byte (the parser guarantees this does not overflow).
+    pub fn end(&self) -> u64 {
+        self.offset + self.size
+    }
+
+    /// Whether two regions share at least one byte.
+    pub fn overlaps(&self, other: &DiskRegion) -> bool {
+        self.offset < other.end() && other.offset < self.end()
+    }
 }
 
 #[cfg(test)]

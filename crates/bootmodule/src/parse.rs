@@ -2,8 +2,11 @@
 //! a slice is taken, so a corrupt module yields an error, never a panic.
 
 use crate::error::{BootModuleError, VmField, VmFieldError};
-use crate::format::{header, record, BLOB_ALIGN, HEADER_SIZE, MAGIC, NAME_MAX, RECORD_SIZE_V1};
-use crate::VmImage;
+use crate::format::{
+    header, record, BLOB_ALIGN, DISK_SECTOR, HEADER_SIZE, MAGIC, NAME_MAX, RECORD_SIZE_V1,
+    RECORD_SIZE_V2, VERSION_DISK,
+};
+use crate::{DiskRegion, VmImage};
 
 /// A validated boot module header over borrowed bytes.
 #[derive(Clone, Copy, Debug)]
@@ -126,7 +129,7 @@ impl<'a> BootModule<'a> {
         }
         let start = self.records_offset + index * self.record_size;
         // In range: parse() checked records_offset + vm_count * record_size.
-        let rec = &self.bytes[start..start + RECORD_SIZE_V1];
+        let rec = &self.bytes[start..start + self.record_size];
         let bad = |field, error| BootModuleError::Vm {
             index,
             field,
@@ -170,6 +173,8 @@ impl<'a> BootModule<'a> {
         let cmdline = core::str::from_utf8(cmdline)
             .map_err(|_| bad(VmField::Cmdline, VmFieldError::NotUtf8))?;
 
+        let disk = self.disk(rec).map_err(|e| bad(VmField::Disk, e))?;
+
         Ok(VmImage {
             name,
             vcpus,
@@ -177,7 +182,29 @@ impl<'a> BootModule<'a> {
             kernel,
             initrd,
             cmdline,
+            disk,
         })
+    }
+
+    /// The disk region of a record: only version >= 2 records that are long
+    /// enough carry one (a version-1 tail may hold anything).
+    fn disk(&self, rec: &[u8]) -> Result<Option<DiskRegion>, VmFieldError> {
+        if self.version < VERSION_DISK || rec.len() < RECORD_SIZE_V2 {
+            return Ok(None);
+        }
+        let offset = read_u64(rec, record::DISK_OFFSET);
+        let size = read_u64(rec, record::DISK_SIZE);
+        let bad = VmFieldError::BadDiskRegion { offset, size };
+        if size == 0 {
+            return if offset == 0 { Ok(None) } else { Err(bad) };
+        }
+        if !offset.is_multiple_of(DISK_SECTOR)
+            || !size.is_multiple_of(DISK_SECTOR)
+            || offset.checked_add(size).is_none()
+        {
+            return Err(bad);
+        }
+        Ok(Some(DiskRegion { offset, size }))
     }
 
     /// Iterates over all VMs in order.

@@ -1,7 +1,7 @@
 //! Boot module round trip and rejection tests.
 
-use crate::format::{header, record, BLOB_ALIGN, HEADER_SIZE, RECORD_SIZE_V1};
-use crate::{write, BootModule, BootModuleError, VmField, VmFieldError, VmImage};
+use crate::format::{header, record, BLOB_ALIGN, HEADER_SIZE, RECORD_SIZE_V1, RECORD_SIZE_V2};
+use crate::{write, BootModule, BootModuleError, DiskRegion, VmField, VmFieldError, VmImage};
 
 fn sample() -> Vec<u8> {
     let kernel_a: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
@@ -15,6 +15,7 @@ fn sample() -> Vec<u8> {
             kernel: &kernel_a,
             initrd: None,
             cmdline: "bench",
+            disk: None,
         },
         VmImage {
             name: "linux-1",
@@ -23,6 +24,10 @@ fn sample() -> Vec<u8> {
             kernel: &kernel_b,
             initrd: Some(&initrd),
             cmdline: "",
+            disk: Some(DiskRegion {
+                offset: 64 << 20,
+                size: 32 << 20,
+            }),
         },
     ])
 }
@@ -32,7 +37,11 @@ fn put_u64(buf: &mut [u8], at: usize, v: u64) {
 }
 
 fn record_at(i: usize) -> usize {
-    HEADER_SIZE + i * RECORD_SIZE_V1
+    HEADER_SIZE + i * RECORD_SIZE_V2
+}
+
+fn put_u32(buf: &mut [u8], at: usize, v: u32) {
+    buf[at..at + 4].copy_from_slice(&v.to_le_bytes());
 }
 
 #[test]
@@ -40,7 +49,7 @@ fn round_trip() {
     let kernel_a: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
     let bytes = sample();
     let m = BootModule::parse(&bytes).unwrap();
-    assert_eq!(m.version(), 1);
+    assert_eq!(m.version(), 2);
     assert_eq!(m.vm_count(), 2);
     let a = m.vm(0).unwrap();
     assert_eq!(a.name, "testkit");
@@ -56,6 +65,14 @@ fn round_trip() {
     assert_eq!(b.kernel, &[0xAB; 4096][..]);
     assert_eq!(b.initrd, Some(&[0x5A; 100][..]));
     assert_eq!(b.cmdline, "");
+    assert_eq!(a.disk, None);
+    assert_eq!(
+        b.disk,
+        Some(DiskRegion {
+            offset: 64 << 20,
+            size: 32 << 20
+        })
+    );
     assert_eq!(m.vms().filter(|v| v.is_ok()).count(), 2);
     assert_eq!(
         m.vm(2),
@@ -264,7 +281,7 @@ fn records_outside_module_rejected() {
 fn small_record_size_rejected_larger_is_skipped() {
     let bytes = sample();
     let mut small = bytes.clone();
-    small[header::RECORD_SIZE..header::RECORD_SIZE + 4].copy_from_slice(&64u32.to_le_bytes());
+    put_u32(&mut small, header::RECORD_SIZE, 64);
     assert_eq!(
         BootModule::parse(&small).unwrap_err(),
         BootModuleError::BadHeader {
@@ -273,25 +290,115 @@ fn small_record_size_rejected_larger_is_skipped() {
         }
     );
 
-    // A "version 2" module whose records carry a 64-byte tail this parser does not
+    // A "version 3" module whose records carry a 64-byte tail this parser does not
     // know: rebuild the record table with the larger stride and check both VMs read.
     let m = BootModule::parse(&bytes).unwrap();
     let (a, b) = (m.vm(0).unwrap(), m.vm(1).unwrap());
-    let stride = RECORD_SIZE_V1 + 64;
-    let mut newer = bytes.clone();
-    newer[header::VERSION..header::VERSION + 4].copy_from_slice(&2u32.to_le_bytes());
-    newer[header::RECORD_SIZE..header::RECORD_SIZE + 4]
-        .copy_from_slice(&(stride as u32).to_le_bytes());
-    // The first blob starts at 4096, so two larger records still fit before it.
-    let rec0 = bytes[record_at(0)..record_at(0) + RECORD_SIZE_V1].to_vec();
-    let rec1 = bytes[record_at(1)..record_at(1) + RECORD_SIZE_V1].to_vec();
-    newer[HEADER_SIZE..HEADER_SIZE + 2 * stride].fill(0xCC); // unknown tail bytes
-    newer[HEADER_SIZE..HEADER_SIZE + RECORD_SIZE_V1].copy_from_slice(&rec0);
-    newer[HEADER_SIZE + stride..HEADER_SIZE + stride + RECORD_SIZE_V1].copy_from_slice(&rec1);
+    let stride = RECORD_SIZE_V2 + 64;
+    let newer = restride(&bytes, 3, stride, RECORD_SIZE_V2);
     let m = BootModule::parse(&newer).unwrap();
-    assert_eq!(m.version(), 2);
+    assert_eq!(m.version(), 3);
     assert_eq!(m.vm(0).unwrap(), a);
     assert_eq!(m.vm(1).unwrap(), b);
+}
+
+/// `bytes` (from [`sample`]) with its two records rewritten at `stride` bytes
+/// apart, keeping the first `keep` bytes of each and filling the rest with 0xCC.
+fn restride(bytes: &[u8], version: u32, stride: usize, keep: usize) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    put_u32(&mut out, header::VERSION, version);
+    put_u32(&mut out, header::RECORD_SIZE, stride as u32);
+    // The first blob starts at 4096, so two larger records still fit before it.
+    let rec0 = bytes[record_at(0)..record_at(0) + keep].to_vec();
+    let rec1 = bytes[record_at(1)..record_at(1) + keep].to_vec();
+    out[HEADER_SIZE..HEADER_SIZE + 2 * stride.max(RECORD_SIZE_V2)].fill(0xCC);
+    out[HEADER_SIZE..HEADER_SIZE + keep].copy_from_slice(&rec0);
+    out[HEADER_SIZE + stride..HEADER_SIZE + stride + keep].copy_from_slice(&rec1);
+    out
+}
+
+#[test]
+fn version_1_module_has_no_disks_whatever_its_tail_holds() {
+    // What a writer from before disks produced: 128-byte records, version 1.
+    let bytes = sample();
+    let v1 = restride(&bytes, 1, RECORD_SIZE_V1, RECORD_SIZE_V1);
+    let m = BootModule::parse(&v1).unwrap();
+    assert_eq!(m.vm(1).unwrap().disk, None);
+    assert_eq!(m.vm(1).unwrap().name, "linux-1");
+    // A version-1 record with a tail: the tail is not a disk region, even
+    // though it is long enough to hold one (here it is 0xCC garbage).
+    let v1_tail = restride(&bytes, 1, RECORD_SIZE_V2 + 16, RECORD_SIZE_V1);
+    let m = BootModule::parse(&v1_tail).unwrap();
+    assert_eq!(m.vm(0).unwrap().disk, None);
+    assert_eq!(m.vm(1).unwrap().disk, None);
+}
+
+#[test]
+fn v1_field_offsets_are_unchanged() {
+    // Older hypervisors read these offsets; version 2 only appended.
+    assert_eq!(
+        [
+            record::NAME,
+            record::VCPUS,
+            record::MEMORY,
+            record::KERNEL,
+            record::INITRD,
+            record::CMDLINE
+        ],
+        [0, 32, 40, 48, 64, 80]
+    );
+    assert_eq!((record::DISK_OFFSET, record::DISK_SIZE), (128, 136));
+    assert_eq!(RECORD_SIZE_V2, RECORD_SIZE_V1 + 16);
+    let bytes = sample();
+    let rs = u32::from_le_bytes(bytes[header::RECORD_SIZE..][..4].try_into().unwrap());
+    assert_eq!(rs as usize, RECORD_SIZE_V2);
+    let at = record_at(1);
+    assert_eq!(
+        u64::from_le_bytes(bytes[at + 128..at + 136].try_into().unwrap()),
+        64 << 20
+    );
+    assert_eq!(
+        u64::from_le_bytes(bytes[at + 136..at + 144].try_into().unwrap()),
+        32 << 20
+    );
+}
+
+#[test]
+fn bad_disk_regions_rejected() {
+    for (offset, size) in [
+        (100, 4096),            // offset not a sector multiple
+        (4096, 1000),           // size not a sector multiple
+        (512, 0),               // an offset without a size
+        (u64::MAX - 511, 1024), // end overflows
+    ] {
+        let mut bytes = sample();
+        put_u64(&mut bytes, record_at(1) + record::DISK_OFFSET, offset);
+        put_u64(&mut bytes, record_at(1) + record::DISK_SIZE, size);
+        let m = BootModule::parse(&bytes).unwrap();
+        assert!(m.vm(0).is_ok(), "a bad VM must not poison the others");
+        let err = m.vm(1).unwrap_err();
+        assert_eq!(
+            err,
+            BootModuleError::Vm {
+                index: 1,
+                field: VmField::Disk,
+                error: VmFieldError::BadDiskRegion { offset, size }
+            },
+            "{offset:#x}+{size:#x}"
+        );
+        assert!(err.to_string().contains("field `disk`"), "{err}");
+    }
+}
+
+#[test]
+fn disk_region_overlap() {
+    let r = |offset, size| DiskRegion { offset, size };
+    assert!(r(0, 1024).overlaps(&r(512, 1024)));
+    assert!(r(512, 1024).overlaps(&r(0, 1024)));
+    assert!(r(0, 4096).overlaps(&r(1024, 512)), "containment");
+    assert!(!r(0, 1024).overlaps(&r(1024, 1024)), "adjacent is fine");
+    assert!(!r(2048, 512).overlaps(&r(0, 1024)));
+    assert_eq!(r(1024, 512).end(), 1536);
 }
 
 #[test]
@@ -322,5 +429,6 @@ fn writer_refuses_long_name() {
         kernel: &[1],
         initrd: None,
         cmdline: "",
+        disk: None,
     }]);
 }

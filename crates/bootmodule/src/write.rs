@@ -1,7 +1,7 @@
 //! Boot module writer (host side).
 
 use crate::format::{
-    header, record, BLOB_ALIGN, HEADER_SIZE, MAGIC, NAME_MAX, RECORD_SIZE_V1, VERSION,
+    header, record, BLOB_ALIGN, HEADER_SIZE, MAGIC, NAME_MAX, RECORD_SIZE_V2, VERSION,
 };
 use crate::VmImage;
 
@@ -30,8 +30,9 @@ fn push_blob(out: &mut Vec<u8>, data: &[u8]) -> (u64, u64) {
     (offset as u64, data.len() as u64)
 }
 
-/// Serialises `vms` into a boot module (version [`VERSION`]). Every blob,
-/// including each command line, starts on a 4 KiB boundary.
+/// Serialises `vms` into a boot module (version [`VERSION`], records of
+/// [`RECORD_SIZE_V2`] bytes). Every blob, including each command line, starts on
+/// a 4 KiB boundary. A VM without a disk gets `disk_offset = disk_size = 0`.
 ///
 /// # Panics
 ///
@@ -39,12 +40,12 @@ fn push_blob(out: &mut Vec<u8>, data: &[u8]) -> (u64, u64) {
 /// VM config loader does).
 pub fn write(vms: &[VmImage]) -> Vec<u8> {
     let records_offset = HEADER_SIZE;
-    let mut out = vec![0u8; records_offset + vms.len() * RECORD_SIZE_V1];
+    let mut out = vec![0u8; records_offset + vms.len() * RECORD_SIZE_V2];
     out[header::MAGIC..header::MAGIC + 8].copy_from_slice(&MAGIC);
     put_u32(&mut out, header::VERSION, VERSION);
     put_u32(&mut out, header::HEADER_SIZE, HEADER_SIZE as u32);
     put_u32(&mut out, header::VM_COUNT, vms.len() as u32);
-    put_u32(&mut out, header::RECORD_SIZE, RECORD_SIZE_V1 as u32);
+    put_u32(&mut out, header::RECORD_SIZE, RECORD_SIZE_V2 as u32);
     put_u64(&mut out, header::RECORDS_OFFSET, records_offset as u64);
 
     for (i, vm) in vms.iter().enumerate() {
@@ -57,15 +58,17 @@ pub fn write(vms: &[VmImage]) -> Vec<u8> {
         let initrd = push_blob(&mut out, vm.initrd.unwrap_or(&[]));
         let cmdline = push_blob(&mut out, vm.cmdline.as_bytes());
 
-        let rec = records_offset + i * RECORD_SIZE_V1;
-        let rec = &mut out[rec..rec + RECORD_SIZE_V1];
+        let rec = records_offset + i * RECORD_SIZE_V2;
+        let rec = &mut out[rec..rec + RECORD_SIZE_V2];
         rec[record::NAME..record::NAME + vm.name.len()].copy_from_slice(vm.name.as_bytes());
         put_u32(rec, record::VCPUS, vm.vcpus);
         put_u64(rec, record::MEMORY, vm.memory);
+        let disk = vm.disk.map_or((0, 0), |d| (d.offset, d.size));
         for (at, (offset, len)) in [
             (record::KERNEL, kernel),
             (record::INITRD, initrd),
             (record::CMDLINE, cmdline),
+            (record::DISK_OFFSET, disk),
         ] {
             put_u64(rec, at, offset);
             put_u64(rec, at + 8, len);

@@ -48,6 +48,26 @@ pub enum ErrorKind {
     DuplicateName { first: usize },
     /// The kernel or initrd file does not exist (the resolved path).
     FileNotFound(PathBuf),
+    /// A `[vm.disk]` key other than `offset` and `size`.
+    UnknownDiskField,
+    /// A disk offset or size that is not a multiple of 1 MiB.
+    DiskMisaligned(u64),
+    /// `disk.size` is zero.
+    DiskEmpty,
+    /// This VM's disk region overlaps that of an earlier VM (boxed: rare, and
+    /// it would double the size of every config error).
+    DiskOverlap(Box<DiskOverlap>),
+}
+
+/// Two VMs claim the same bytes of the host disk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DiskOverlap {
+    /// Index and name of the earlier VM.
+    pub other: usize,
+    pub other_name: String,
+    /// `[start, end)` of this VM's region and of the other's.
+    pub ours: (u64, u64),
+    pub theirs: (u64, u64),
 }
 
 impl fmt::Display for ErrorKind {
@@ -61,9 +81,9 @@ impl fmt::Display for ErrorKind {
             ErrorKind::NoVms => {
                 f.write_str("no [[vm]] table: the config must describe at least one VM")
             }
-            ErrorKind::UnknownField => {
-                f.write_str("unknown field (known: name, vcpus, memory, kernel, initrd, cmdline)")
-            }
+            ErrorKind::UnknownField => f.write_str(
+                "unknown field (known: name, vcpus, memory, kernel, initrd, cmdline, disk)",
+            ),
             ErrorKind::MissingField => f.write_str("missing (required)"),
             ErrorKind::WrongType { expected, found } => {
                 write!(f, "expected {expected}, found {found}")
@@ -84,6 +104,16 @@ impl fmt::Display for ErrorKind {
                 write!(f, "duplicate name (already used by vm[{first}])")
             }
             ErrorKind::FileNotFound(p) => write!(f, "file not found: {}", p.display()),
+            ErrorKind::UnknownDiskField => {
+                f.write_str("unknown field (known in [vm.disk]: offset, size)")
+            }
+            ErrorKind::DiskMisaligned(n) => write!(f, "{n} bytes is not a multiple of 1M"),
+            ErrorKind::DiskEmpty => f.write_str("must not be 0"),
+            ErrorKind::DiskOverlap(o) => write!(
+                f,
+                "region {:#x}..{:#x} overlaps vm[{}] ({:?})'s {:#x}..{:#x}",
+                o.ours.0, o.ours.1, o.other, o.other_name, o.theirs.0, o.theirs.1
+            ),
         }
     }
 }

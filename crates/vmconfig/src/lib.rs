@@ -8,18 +8,24 @@
 //! kernel = "path/Image"     # required; relative to the config file's directory
 //! initrd = "path"           # optional
 //! cmdline = "console=ttyAMA0"  # optional, default ""
+//!
+//! [vm.disk]                 # optional: this VM's region of the host disk
+//! offset = "0"              # sizes as for memory, multiples of 1M
+//! size = "64M"              # regions of different VMs must not overlap
 //! ```
 //!
 //! [`parse`] is pure (no file system access); [`Config::check_files`] checks that
 //! the kernel and initrd files exist; [`load`] reads a file and parses it.
 
+mod disk;
 mod error;
 mod size;
 mod vm;
 
 use std::path::{Path, PathBuf};
 
-pub use error::{ConfigError, ErrorKind, VmRef};
+pub use disk::{DiskRegion, DISK_ALIGN};
+pub use error::{ConfigError, DiskOverlap, ErrorKind, VmRef};
 pub use size::{parse_size, MEMORY_ALIGN, MEMORY_MIN};
 pub use vm::{MAX_VCPUS, NAME_MAX};
 
@@ -44,6 +50,8 @@ pub struct VmConfig {
     /// Initrd path, resolved like `kernel`.
     pub initrd: Option<PathBuf>,
     pub cmdline: String,
+    /// This VM's region of the host disk (`[vm.disk]`), if any.
+    pub disk: Option<DiskRegion>,
 }
 
 /// Reads and parses the config file at `path`; errors carry the path.
@@ -108,12 +116,41 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
                 kind: ErrorKind::DuplicateName { first },
             });
         }
+        if let Some(region) = &vm.disk {
+            if let Some((other, theirs)) =
+                disk::first_overlap(vms.iter().map(|v| v.disk.as_ref()), region)
+            {
+                return Err(ConfigError {
+                    file: None,
+                    vm: Some(VmRef {
+                        index,
+                        name: Some(vm.name.clone()),
+                    }),
+                    field: Some("disk".into()),
+                    kind: ErrorKind::DiskOverlap(Box::new(DiskOverlap {
+                        other,
+                        other_name: vms[other].name.clone(),
+                        ours: (region.offset, region.end()),
+                        theirs: (theirs.offset, theirs.end()),
+                    })),
+                });
+            }
+        }
         vms.push(vm);
     }
     Ok(Config { source: None, vms })
 }
 
 impl Config {
+    /// How large the host disk must be: the end of the furthest region, or
+    /// `None` when no VM has a disk.
+    pub fn disk_end(&self) -> Option<u64> {
+        self.vms
+            .iter()
+            .filter_map(|v| v.disk.map(|d| d.end()))
+            .max()
+    }
+
     /// Checks that every kernel and initrd path names an existing file.
     pub fn check_files(&self) -> Result<(), ConfigError> {
         for (index, vm) in self.vms.iter().enumerate() {

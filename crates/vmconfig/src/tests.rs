@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{load, parse, ConfigError, ErrorKind};
+use crate::{load, parse, ConfigError, DiskRegion, ErrorKind};
 
 const GOOD: &str = r#"
 [[vm]]
@@ -217,4 +217,122 @@ fn unreadable_file_reported() {
     assert!(e
         .to_string()
         .starts_with("/nonexistent/aerie.toml: cannot read"));
+}
+
+fn two_disks(a: &str, b: &str) -> String {
+    format!(
+        "[[vm]]\nname = \"a\"\nvcpus = 1\nmemory = \"64M\"\nkernel = \"I\"\n[vm.disk]\n{a}\n\
+         [[vm]]\nname = \"b\"\nvcpus = 1\nmemory = \"64M\"\nkernel = \"I\"\n[vm.disk]\n{b}\n"
+    )
+}
+
+#[test]
+fn disk_regions_parse() {
+    let c = parse(
+        &two_disks(
+            "offset = \"0\"\nsize = \"64M\"",
+            "offset = 67108864\nsize = \"1G\"",
+        ),
+        Path::new(""),
+    )
+    .unwrap();
+    assert_eq!(
+        c.vms[0].disk,
+        Some(DiskRegion {
+            offset: 0,
+            size: 64 << 20
+        })
+    );
+    assert_eq!(
+        c.vms[1].disk,
+        Some(DiskRegion {
+            offset: 64 << 20,
+            size: 1 << 30
+        })
+    );
+    assert_eq!(c.disk_end(), Some((64 << 20) + (1 << 30)));
+    // No [vm.disk]: no disk, and no host disk needed.
+    let c = parse(&vm_with("zzz", None), Path::new("")).unwrap();
+    assert_eq!((c.vms[0].disk, c.disk_end()), (None, None));
+}
+
+#[test]
+fn overlapping_disks_name_the_field_and_both_vms() {
+    let e = err(&two_disks(
+        "offset = \"0\"\nsize = \"64M\"",
+        "offset = \"63M\"\nsize = \"2M\"",
+    ));
+    assert_eq!(e.field.as_deref(), Some("disk"));
+    assert_eq!(
+        e.to_string(),
+        "vm[1] (\"b\"): field `disk`: region 0x3f00000..0x4100000 overlaps vm[0] (\"a\")'s 0x0..0x4000000"
+    );
+    // Containment is overlap too; adjacency is not.
+    let ErrorKind::DiskOverlap(o) = err(&two_disks(
+        "offset = \"0\"\nsize = \"1G\"",
+        "offset = \"128M\"\nsize = \"1M\"",
+    ))
+    .kind
+    else {
+        panic!("expected an overlap")
+    };
+    assert_eq!(
+        (o.other, o.other_name.as_str(), o.ours, o.theirs),
+        (0, "a", (128 << 20, 129 << 20), (0, 1 << 30))
+    );
+    assert!(parse(
+        &two_disks(
+            "offset = \"0\"\nsize = \"64M\"",
+            "offset = \"64M\"\nsize = \"64M\""
+        ),
+        Path::new("")
+    )
+    .is_ok());
+}
+
+#[test]
+fn bad_disk_tables_name_the_key() {
+    let one = |body: &str| err(&vm_with("zzz", Some(&format!("[vm.disk]\n{body}"))));
+    let cases: [(&str, &str, ErrorKind); 6] = [
+        ("size = \"64M\"", "disk.offset", ErrorKind::MissingField),
+        ("offset = \"0\"", "disk.size", ErrorKind::MissingField),
+        (
+            "offset = \"512K\"\nsize = \"64M\"",
+            "disk.offset",
+            ErrorKind::DiskMisaligned(512 << 10),
+        ),
+        (
+            "offset = \"0\"\nsize = 1000",
+            "disk.size",
+            ErrorKind::DiskMisaligned(1000),
+        ),
+        (
+            "offset = \"0\"\nsize = 0",
+            "disk.size",
+            ErrorKind::DiskEmpty,
+        ),
+        (
+            "offset = \"0\"\nsize = \"1M\"\nsectors = 2",
+            "disk.sectors",
+            ErrorKind::UnknownDiskField,
+        ),
+    ];
+    for (body, field, kind) in cases {
+        let e = one(body);
+        assert_eq!((e.field.as_deref(), e.kind), (Some(field), kind), "{body}");
+    }
+    let e = one("offset = \"x\"\nsize = \"1M\"");
+    assert_eq!(
+        e.to_string(),
+        "vm[0] (\"big\"): field `disk.offset`: \"x\" is not a size (use e.g. 256M or 1G)"
+    );
+    let e = err(&vm_with("zzz", Some("disk = \"/dev/vda\"")));
+    assert_eq!(e.field.as_deref(), Some("disk"));
+    assert!(matches!(
+        e.kind,
+        ErrorKind::WrongType {
+            found: "string",
+            ..
+        }
+    ));
 }

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use toml::Value;
 
+use crate::disk::parse_disk;
 use crate::error::{ConfigError, ErrorKind, VmRef};
 use crate::size::{parse_size, MEMORY_ALIGN, MEMORY_MIN};
 use crate::VmConfig;
@@ -13,7 +14,9 @@ pub const NAME_MAX: usize = 31;
 /// Most vCPUs one VM may have.
 pub const MAX_VCPUS: u32 = 8;
 
-const FIELDS: [&str; 6] = ["name", "vcpus", "memory", "kernel", "initrd", "cmdline"];
+const FIELDS: [&str; 7] = [
+    "name", "vcpus", "memory", "kernel", "initrd", "cmdline", "disk",
+];
 
 /// Builds errors about VM `index`, naming it once its name is known.
 struct Ctx {
@@ -133,6 +136,11 @@ pub(crate) fn parse_vm(
         .map(|s| path("initrd", s))
         .transpose()?;
     let cmdline = optional_string("cmdline")?.unwrap_or_default();
+    let disk = table
+        .get("disk")
+        .map(parse_disk)
+        .transpose()
+        .map_err(|(field, kind)| ctx.err(&field, kind))?;
 
     Ok(VmConfig {
         name,
@@ -141,6 +149,7 @@ pub(crate) fn parse_vm(
         kernel,
         initrd,
         cmdline,
+        disk,
     })
 }
 

@@ -1,3 +1,4 @@
 //! Drivers for the host devices Aerie itself uses.
 
 pub mod pl011;
+pub mod virtio_blk;

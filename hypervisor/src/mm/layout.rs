@@ -21,3 +21,23 @@ pub const DTB_WINDOW_SIZE: u64 = 2 << 20;
 pub const fn phys_to_virt(pa: u64) -> u64 {
     DIRECT_MAP_VA + pa
 }
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// `link_va - load_pa` of the image, set once at boot.
+static IMAGE_DELTA: AtomicU64 = AtomicU64::new(0);
+
+/// Record where the image was loaded (for [`virt_to_phys`]).
+pub fn set_image_delta(delta: u64) {
+    IMAGE_DELTA.store(delta, Ordering::Relaxed);
+}
+
+/// The physical address behind a kernel virtual address: the direct map,
+/// or the image (its statics, the heap's seed).
+pub fn virt_to_phys(va: u64) -> u64 {
+    if (DIRECT_MAP_VA..DTB_WINDOW_VA).contains(&va) && va < 0xffff_0000_0000 {
+        va - DIRECT_MAP_VA
+    } else {
+        va.wrapping_sub(IMAGE_DELTA.load(Ordering::Relaxed))
+    }
+}

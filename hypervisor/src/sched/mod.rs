@@ -299,6 +299,7 @@ impl Machine {
                         if self.vms[vm].running() {
                             self.vms[vm].input.extend(&bytes[..len]);
                             crate::vm::exit::update_uart_irq(self, cpu, vm);
+                            crate::vm::exit::console_input(self, cpu, vm, &bytes[..len]);
                         }
                     }
                     MuxEvent::Switch { vm } => {

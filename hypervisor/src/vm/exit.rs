@@ -1,5 +1,6 @@
 //! Exit dispatch: why the guest stopped (ESR_EL2.EC) and what to do about it.
 
+use super::virtio::{VirtioSlot, VmRam, VIRTIO_FIRST_INTID};
 use super::{irq, mmio, psci, VcpuState, UART_INTID};
 use crate::arch::aarch64::context::{
     live_vbar_sctlr, live_vtimer, write_exception_registers, GuestRegs,
@@ -248,6 +249,20 @@ pub fn update_uart_irq(m: &mut Machine, cpu: usize, v: usize) {
     if level != vm.uart_irq {
         vm.uart_irq = level;
         let kick = vm.vgic.set_spi_level(UART_INTID, level);
+        m.kick(cpu, v, kick.bits() as u64);
+    }
+}
+
+/// Console input for the VM's virtio console too (the guest may use either).
+pub fn console_input(m: &mut Machine, cpu: usize, v: usize, bytes: &[u8]) {
+    let vm = &mut m.vms[v];
+    let (Some(ram), Some(VirtioSlot::Console(console))) =
+        (vm.memory.as_ref(), vm.virtio.first_mut())
+    else {
+        return;
+    };
+    if console.push_input(bytes, &mut VmRam(ram)).raise_irq {
+        let kick = vm.vgic.pulse_spi(VIRTIO_FIRST_INTID);
         m.kick(cpu, v, kick.bits() as u64);
     }
 }

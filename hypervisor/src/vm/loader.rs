@@ -7,23 +7,27 @@
 //! * device tree in the last 2 MiB of RAM;
 //! * initrd right below the device tree, page aligned.
 
+use super::virtio::{DiskRegion, VirtioSlot, VIRTIO_BASE, VIRTIO_FIRST_INTID, VIRTIO_STRIDE};
 use super::{
     GuestMemory, Vcpu, VcpuState, Vm, VmState, GICD_BASE, GICD_SIZE, GICR_BASE, GICR_STRIDE,
     RAM_BASE, SPIS, UART_BASE, UART_SIZE,
 };
 use crate::arch::aarch64::cpu;
 use crate::console::GuestOutput;
+use crate::drivers::virtio_blk;
 use crate::irq::PPI_VIRTUAL_TIMER;
 use crate::mm::{frames, stage2::Stage2};
 use aerie_bootmodule::arm64_image::parse_image_header;
 use aerie_bootmodule::VmImage;
-use aerie_dt::{GuestGic, GuestSpec, Region};
+use aerie_dt::{GuestGic, GuestSpec, Region, VirtioMmio};
 use aerie_vdev::Pl011;
 use aerie_vgic::Vgic;
+use aerie_virtio::{BlockDevice, ConsoleDevice, MmioTransport};
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::format;
 use alloc::string::String;
+use alloc::vec::Vec;
 
 const MIB: u64 = 1 << 20;
 /// Guests get at most this many vCPUs (Aff0 only, and the GIC's 16-CPU SGI
@@ -75,6 +79,8 @@ pub fn create(index: usize, image: VmImage<'static>, prefixed: bool) -> Result<V
         uart_irq: false,
         input: VecDeque::new(),
         vgic: new_vgic(image.vcpus as usize),
+        virtio: Vec::new(),
+        disk: disk_region(&image)?,
         output: GuestOutput::new(image.name, prefixed),
         state: VmState::Running,
         cntvoff: 0,
@@ -116,6 +122,12 @@ pub fn load(vm: &mut Vm) -> Result<(), String> {
             memory.size / MIB
         ));
     }
+    let transports: Vec<VirtioMmio> = (0..1 + vm.disk.is_some() as u64)
+        .map(|n| VirtioMmio {
+            region: Region::new(VIRTIO_BASE + n * VIRTIO_STRIDE, VIRTIO_STRIDE),
+            intid: VIRTIO_FIRST_INTID + n as u32,
+        })
+        .collect();
     let spec = GuestSpec {
         memory: Region::new(RAM_BASE, memory.size),
         cpus: image.vcpus,
@@ -127,7 +139,7 @@ pub fn load(vm: &mut Vm) -> Result<(), String> {
             redist: Region::new(GICR_BASE, GICR_STRIDE * image.vcpus as u64),
         }),
         timer: true,
-        virtio: &[],
+        virtio: &transports,
     };
     let dtb = aerie_dt::build_guest(&spec).map_err(|e| format!("device tree: {e}"))?;
     if dtb.len() as u64 > 2 * MIB {
@@ -153,6 +165,7 @@ pub fn load(vm: &mut Vm) -> Result<(), String> {
     }
     vm.vcpus[0].reset(kernel_ipa, dtb_ipa);
     vm.vgic = new_vgic(vm.vcpus.len());
+    vm.virtio = virtio_devices(&vm.name, vm.disk.as_ref(), vm.output.prefixed());
     vm.uart = Pl011::new();
     vm.uart_irq = false;
     // The guest's virtual counter starts at 0 with the VM.
@@ -188,4 +201,47 @@ fn new_vgic(vcpus: usize) -> Vgic {
             .expect("PPI 27 can be mapped");
     }
     vgic
+}
+
+/// The VM's disk region in host sectors, checked against the host disk.
+fn disk_region(image: &VmImage<'_>) -> Result<Option<DiskRegion>, String> {
+    let Some(d) = image.disk else { return Ok(None) };
+    if d.offset % 512 != 0 || d.size % 512 != 0 || d.size == 0 {
+        return Err(format!(
+            "disk region offset {:#x} size {:#x} is not in whole 512-byte sectors",
+            d.offset, d.size
+        ));
+    }
+    let host = virtio_blk::capacity()
+        .ok_or("it has a disk but the machine has no host disk (virtio-blk-device)")?;
+    if d.offset.checked_add(d.size).is_none_or(|end| end > host) {
+        return Err(format!(
+            "disk region {} MiB at offset {} MiB runs past the host disk ({} MiB)",
+            d.size >> 20,
+            d.offset >> 20,
+            host >> 20
+        ));
+    }
+    Ok(Some(DiskRegion {
+        first_sector: d.offset / 512,
+        sectors: d.size / 512,
+    }))
+}
+
+/// Fresh virtio devices: a console, and a block device over the disk region.
+fn virtio_devices(name: &str, disk: Option<&DiskRegion>, prefixed: bool) -> Vec<VirtioSlot> {
+    let mut slots = Vec::from([VirtioSlot::Console(MmioTransport::new(ConsoleDevice::new(
+        GuestOutput::new(name, prefixed),
+    )))]);
+    if let Some(d) = disk {
+        let region = DiskRegion {
+            first_sector: d.first_sector,
+            sectors: d.sectors,
+        };
+        slots.push(VirtioSlot::Block(MmioTransport::new(BlockDevice::new(
+            region,
+            name.as_bytes(),
+        ))));
+    }
+    slots
 }

@@ -2,6 +2,7 @@
 //! an address with nothing behind it.
 
 use super::exit::{inject, update_uart_irq, Outcome};
+use super::virtio::{VmRam, VIRTIO_BASE, VIRTIO_FIRST_INTID, VIRTIO_STRIDE};
 use super::{GICD_BASE, GICD_SIZE, GICR_BASE, GICR_STRIDE, UART_BASE, UART_SIZE};
 use crate::arch::aarch64::el2::Syndrome;
 use crate::sched::Machine;
@@ -12,10 +13,12 @@ enum Device {
     Uart(u64),
     Distributor(u64),
     Redistributors(u64),
+    /// virtio-mmio transport n, offset.
+    Virtio(usize, u64),
 }
 
 #[inline(always)]
-fn device_at(ipa: u64, vcpus: usize) -> Option<Device> {
+fn device_at(ipa: u64, vcpus: usize, transports: usize) -> Option<Device> {
     if let Some(off) = ipa.checked_sub(UART_BASE).filter(|&o| o < UART_SIZE) {
         return Some(Device::Uart(off));
     }
@@ -27,6 +30,15 @@ fn device_at(ipa: u64, vcpus: usize) -> Option<Device> {
         .filter(|&o| o < GICR_STRIDE * vcpus as u64)
     {
         return Some(Device::Redistributors(off));
+    }
+    if let Some(off) = ipa
+        .checked_sub(VIRTIO_BASE)
+        .filter(|&o| o < VIRTIO_STRIDE * transports as u64)
+    {
+        return Some(Device::Virtio(
+            (off / VIRTIO_STRIDE) as usize,
+            off % VIRTIO_STRIDE,
+        ));
     }
     None
 }
@@ -42,7 +54,7 @@ pub fn emulate(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: &Syndr
         return false;
     };
     let vm = &mut m.vms[v];
-    let Some(device) = device_at(syndrome.fault_ipa(), vm.vcpus.len()) else {
+    let Some(device) = device_at(syndrome.fault_ipa(), vm.vcpus.len(), vm.virtio.len()) else {
         return false;
     };
     let value = vm.vcpus[c].regs.get(access.srt);
@@ -72,6 +84,33 @@ pub fn emulate(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: &Syndr
                     return false;
                 };
                 Some(r)
+            }
+        }
+        Device::Virtio(n, off) => {
+            if access.write {
+                let Some(ram) = vm.memory.as_ref() else {
+                    return false;
+                };
+                let Ok(notify) = vm.virtio[n].write(off, size, value as u32, &mut VmRam(ram))
+                else {
+                    return false;
+                };
+                if let Some(fault) = notify.fault {
+                    log::warn!(
+                        "vm {}: virtio device {n} stopped after a guest error: {fault:?}",
+                        vm.name
+                    );
+                }
+                if notify.raise_irq {
+                    let kick = vm.vgic.pulse_spi(VIRTIO_FIRST_INTID + n as u32);
+                    m.kick(cpu, v, kick.bits() as u64);
+                }
+                None
+            } else {
+                let Ok(r) = vm.virtio[n].read(off, size) else {
+                    return false;
+                };
+                Some(r as u64)
             }
         }
         Device::Redistributors(off) => {

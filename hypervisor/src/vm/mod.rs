@@ -5,6 +5,7 @@ pub mod irq;
 pub mod loader;
 pub mod mmio;
 pub mod psci;
+pub mod virtio;
 
 use crate::arch::aarch64::context::{El1State, FpState, GuestRegs, PSTATE_EL1H_MASKED};
 use crate::arch::aarch64::gic::VirtualInterface;
@@ -177,6 +178,10 @@ pub struct Vm {
     /// Console input not yet taken by the PL011's receive FIFO.
     pub input: VecDeque<u8>,
     pub vgic: Vgic,
+    /// virtio-mmio transports: 0 = console, 1 = block (if the VM has a disk).
+    pub virtio: Vec<virtio::VirtioSlot>,
+    /// The VM's region of the host disk, if any.
+    pub disk: Option<virtio::DiskRegion>,
     pub output: GuestOutput,
     pub state: VmState,
     /// CNTVOFF_EL2: the guest's virtual counter reads 0 when the VM starts.

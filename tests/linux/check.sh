@@ -1,0 +1,97 @@
+# Aerie's Linux guest checks, sourced by /init when the command line has
+# aerie.check=1. Every line starts with "check: "; the last one is
+# "check: RESULT PASS" or "check: RESULT FAIL <why>", then the VM powers off.
+#
+# The disk check spans two boots: the first writes a marker and data to
+# /dev/vda and reboots (PSCI SYSTEM_RESET), the second reads them back. The
+# marker's boot count says which boot this is (odd = written, verify now), so
+# the check also works on a disk that kept a marker from an earlier run.
+
+fail=""
+failed() {
+    fail="${fail:+$fail; }$1"
+    echo "check: FAIL $1"
+}
+
+n=$(nproc)
+echo "check: nproc=$n"
+
+# Timer: sleep must return, and the clock must have moved by at least 1 s.
+t0=$(awk '{ print int($1 * 100) }' /proc/uptime)
+sleep 1
+t1=$(awk '{ print int($1 * 100) }' /proc/uptime)
+if [ $((t1 - t0)) -ge 100 ]; then
+    echo "check: sleep ok ($((t1 - t0))0 ms)"
+else
+    failed "sleep 1 took $((t1 - t0))0 ms of uptime"
+fi
+
+# IPIs: waking CPU i to run a pinned task needs a reschedule IPI; field 39 of
+# /proc/self/stat is the CPU the task ran on.
+i=0
+bad=0
+while [ $i -lt "$n" ]; do
+    cpu=$(taskset -c $i awk '{ print $39 }' /proc/self/stat)
+    if [ "$cpu" != "$i" ]; then
+        failed "taskset -c $i ran on cpu '$cpu'"
+        bad=1
+    fi
+    i=$((i + 1))
+done
+[ $bad = 0 ] && echo "check: taskset ok (cpus 0..$((n - 1)))"
+
+marker() {
+    dd if=/dev/vda bs=512 count=1 2>/dev/null | tr -d '\000' | head -n 1
+}
+
+# write_marker BOOT SUM: sector 0 of the disk.
+write_marker() {
+    printf 'AERIE-CHECK boot=%s md5=%s\n' "$1" "$2" | dd of=/dev/vda bs=512 count=1 conv=sync 2>/dev/null
+}
+
+if [ -e /sys/block/vda ]; then
+    i=0
+    while [ ! -b /dev/vda ] && [ $i -lt 20 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    echo "check: disk vda sectors=$(cat /sys/block/vda/size)"
+    m=$(marker)
+    boot=0
+    sum=""
+    case "$m" in
+    "AERIE-CHECK boot="*)
+        set -- $m
+        boot=${2#boot=}
+        sum=${3#md5=}
+        ;;
+    esac
+    if [ $((boot % 2)) = 1 ]; then
+        got=$(dd if=/dev/vda bs=4096 skip=1 count=64 2>/dev/null | md5sum | cut -d' ' -f1)
+        if [ "$got" = "$sum" ]; then
+            echo "check: disk ok (boot $((boot + 1)) read back what boot $boot wrote)"
+        else
+            failed "disk: read md5 $got, boot $boot wrote $sum"
+        fi
+        write_marker $((boot + 1)) "$sum"
+        sync
+    elif [ -z "$fail" ]; then
+        token=$(cat /proc/sys/kernel/random/uuid)
+        yes "$token" | head -c 262144 > /tmp/data
+        sum=$(md5sum < /tmp/data | cut -d' ' -f1)
+        dd if=/tmp/data of=/dev/vda bs=4096 seek=1 conv=fsync 2>/dev/null
+        write_marker $((boot + 1)) "$sum"
+        sync
+        echo "check: disk wrote boot=$((boot + 1)) md5=$sum; rebooting"
+        reboot -f
+    fi
+else
+    echo "check: disk none (no /dev/vda)"
+fi
+
+if [ -z "$fail" ]; then
+    echo "check: RESULT PASS"
+else
+    echo "check: RESULT FAIL $fail"
+fi
+sync

@@ -1,0 +1,62 @@
+/*
+ * aerie-counter: the initramfs's first line, "initramfs: started cntvct=<N>
+ * cntfrq=<F>". It reads the guest virtual counter (CNTVCT_EL0) and its
+ * frequency (CNTFRQ_EL0), which Linux lets EL0 read. Aerie starts each VM's
+ * virtual counter at 0 and QEMU's starts at 0 at reset, so under
+ * `-icount shift=0` (1 instruction = 1 ns) N * 1e9 / F is the number of
+ * instructions since the VM started: the boot benchmark's measure.
+ *
+ * Freestanding (no libc): built with aarch64-linux-gnu-gcc -static -nostdlib.
+ */
+
+#define SYS_write 64
+#define SYS_exit 93
+
+static long syscall3(long nr, long a, long b, long c)
+{
+	register long x8 __asm__("x8") = nr;
+	register long x0 __asm__("x0") = a;
+	register long x1 __asm__("x1") = b;
+	register long x2 __asm__("x2") = c;
+	__asm__ volatile("svc #0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2) : "memory");
+	return x0;
+}
+
+/* Appends the decimal digits of v at p; returns the new end. */
+static char *put_u64(char *p, unsigned long v)
+{
+	char tmp[20];
+	int n = 0;
+	do {
+		tmp[n++] = '0' + v % 10;
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+static char *put_str(char *p, const char *s)
+{
+	while (*s)
+		*p++ = *s++;
+	return p;
+}
+
+void __attribute__((noreturn)) _start(void)
+{
+	unsigned long cnt, frq;
+	char buf[96], *p = buf;
+
+	/* ISB: the counter read must not be hoisted before earlier instructions. */
+	__asm__ volatile("isb; mrs %0, cntvct_el0" : "=r"(cnt));
+	__asm__ volatile("mrs %0, cntfrq_el0" : "=r"(frq));
+	p = put_str(p, "initramfs: started cntvct=");
+	p = put_u64(p, cnt);
+	p = put_str(p, " cntfrq=");
+	p = put_u64(p, frq);
+	*p++ = '\n';
+	syscall3(SYS_write, 1, (long)buf, p - buf);
+	syscall3(SYS_exit, 0, 0, 0);
+	__builtin_unreachable();
+}

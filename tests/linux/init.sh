@@ -1,0 +1,59 @@
+#!/bin/busybox sh
+# PID 1 of Aerie's Linux guest initramfs (built by `cargo xtask build` into
+# target/aerie/linux-initramfs.cpio; source: tests/linux/).
+#
+# Kernel command-line words it obeys:
+#   aerie.bench=boot   print the first line, then power off at once (boot benchmark)
+#   aerie.check=1      run /etc/aerie/check.sh (integration tests), then power off
+#   aerie.alive=SECS   sleep SECS, print "<hostname>-alive", then power off
+#   aerie.name=NAME    hostname (default "aerie")
+# Without any of them: a shell on the console (busybox init), `poweroff` ends.
+
+# The first line, before anything else: the boot benchmark takes the guest
+# virtual counter printed here as "instructions since the VM started".
+/bin/aerie-counter || /bin/busybox echo "initramfs: started"
+
+bb=/bin/busybox
+export PATH=/sbin:/usr/sbin:/bin:/usr/bin
+$bb mount -t proc proc /proc
+read -r cmdline < /proc/cmdline
+case " $cmdline " in
+*" aerie.bench=boot "*) $bb poweroff -f ;;
+esac
+
+# arg NAME: prints the value of NAME=VALUE on the kernel command line; fails if absent.
+arg() {
+    for w in $cmdline; do
+        case "$w" in "$1="*)
+            echo "${w#*=}"
+            return 0
+            ;;
+        esac
+    done
+    return 1
+}
+
+$bb --install -s
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts
+mount -t devpts devpts /dev/pts
+while read -r m; do
+    insmod "$m" || echo "initramfs: insmod $m failed"
+done < /etc/aerie/modules
+hostname "$(arg aerie.name || echo aerie)"
+
+if arg aerie.check >/dev/null; then
+    . /etc/aerie/check.sh
+    poweroff -f
+fi
+if secs=$(arg aerie.alive); then
+    sleep "$secs"
+    echo "$(hostname)-alive"
+    poweroff -f
+fi
+
+echo "initramfs: Linux $(uname -r) on $(nproc) CPUs; 'poweroff' ends the VM"
+# busybox init respawns the console shell (/etc/inittab) and turns poweroff and
+# reboot into the PSCI calls that end or restart this VM.
+exec /bin/busybox init

@@ -1,0 +1,147 @@
+//! The Linux guest's initramfs: busybox, the scripts in `tests/linux/`, the
+//! counter helper and the kernel modules the VM's devices need, as one newc
+//! archive.
+
+use crate::cpio::Archive;
+
+/// PID 1 (`tests/linux/init.sh`).
+const INIT: &str = include_str!("../../tests/linux/init.sh");
+/// The checks `aerie.check=1` runs (`tests/linux/check.sh`).
+const CHECK: &str = include_str!("../../tests/linux/check.sh");
+/// busybox init's table for the interactive console.
+const INITTAB: &str = include_str!("../../tests/linux/inittab");
+/// Login shell settings.
+const PROFILE: &str = include_str!("../../tests/linux/profile");
+
+/// Everything that goes in besides the fixed files.
+pub struct Inputs {
+    /// `bin/busybox` of busybox-static (arm64).
+    pub busybox: Vec<u8>,
+    /// The counter helper built from `tests/linux/counter.c`.
+    pub counter: Vec<u8>,
+    /// The kernel release (`6.1.0-56-arm64`): modules live in /lib/modules/<it>.
+    pub kernel_release: String,
+    /// Modules in load order: (path below /lib/modules/<release>/, contents).
+    pub modules: Vec<(String, Vec<u8>)>,
+}
+
+/// Lays the initramfs out.
+pub fn archive(inputs: Inputs) -> Archive {
+    let mut a = Archive::new();
+    for dir in [
+        "/proc",
+        "/sys",
+        "/dev",
+        "/tmp",
+        "/sbin",
+        "/usr/bin",
+        "/usr/sbin",
+    ] {
+        a.dir(dir, 0o755);
+    }
+    a.dir("/root", 0o700);
+    // The kernel opens /dev/console for init's stdio before /init can mount
+    // devtmpfs: without this node init would run with no output.
+    a.char_device("/dev/console", 0o600, 5, 1);
+    a.file("/bin/busybox", 0o755, inputs.busybox);
+    // `#!/bin/sh` scripts and `sh` before `busybox --install` runs.
+    a.symlink("/bin/sh", "busybox");
+    a.file("/bin/aerie-counter", 0o755, inputs.counter);
+    a.file("/init", 0o755, INIT.as_bytes().to_vec());
+    a.file("/etc/aerie/check.sh", 0o644, CHECK.as_bytes().to_vec());
+    a.file("/etc/inittab", 0o644, INITTAB.as_bytes().to_vec());
+    a.file("/etc/profile", 0o644, PROFILE.as_bytes().to_vec());
+    let base = format!("/lib/modules/{}", inputs.kernel_release);
+    let mut list = String::new();
+    for (rel, bytes) in inputs.modules {
+        let path = format!("{base}/{rel}");
+        list.push_str(&path);
+        list.push('\n');
+        a.file(&path, 0o644, bytes);
+    }
+    a.file("/etc/aerie/modules", 0o644, list.into_bytes());
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpio::Node;
+
+    fn sample() -> Archive {
+        archive(Inputs {
+            busybox: b"\x7fELF busybox".to_vec(),
+            counter: b"\x7fELF counter".to_vec(),
+            kernel_release: "6.1.0-56-arm64".into(),
+            modules: vec![
+                ("kernel/drivers/virtio/virtio_mmio.ko".into(), vec![1]),
+                ("kernel/drivers/block/virtio_blk.ko".into(), vec![2]),
+            ],
+        })
+    }
+
+    #[test]
+    fn init_is_an_executable_busybox_script_that_speaks_first() {
+        let a = sample();
+        let init = a.get("/init").unwrap();
+        assert_eq!(init.perm, 0o755);
+        let Node::File(text) = &init.node else {
+            panic!("/init is not a file")
+        };
+        let text = String::from_utf8_lossy(text);
+        assert!(text.starts_with("#!/bin/busybox sh\n"));
+        // The first command prints the benchmark's first line.
+        let first = text
+            .lines()
+            .find(|l| !l.is_empty() && !l.starts_with('#'))
+            .unwrap();
+        assert!(first.starts_with("/bin/aerie-counter"), "{first}");
+        assert!(first.contains("initramfs: started"), "{first}");
+        assert_eq!(a.get("/bin/aerie-counter").unwrap().perm, 0o755);
+    }
+
+    #[test]
+    fn console_node_busybox_and_modules_in_order() {
+        let a = sample();
+        assert_eq!(
+            a.get("/dev/console").unwrap().node,
+            Node::CharDevice { major: 5, minor: 1 }
+        );
+        assert_eq!(
+            a.get("/bin/sh").unwrap().node,
+            Node::Symlink("busybox".into())
+        );
+        assert_eq!(
+            a.get("/etc/aerie/modules").unwrap().node,
+            Node::File(
+                b"/lib/modules/6.1.0-56-arm64/kernel/drivers/virtio/virtio_mmio.ko\n\
+                  /lib/modules/6.1.0-56-arm64/kernel/drivers/block/virtio_blk.ko\n"
+                    .to_vec()
+            )
+        );
+        assert_eq!(
+            a.get("/lib/modules/6.1.0-56-arm64/kernel/drivers/block/virtio_blk.ko")
+                .unwrap()
+                .node,
+            Node::File(vec![2])
+        );
+    }
+
+    #[test]
+    fn check_script_prints_what_the_tests_match() {
+        for needle in [
+            "check: nproc=",
+            "check: sleep ok",
+            "check: taskset ok",
+            "check: disk ok",
+            "check: RESULT PASS",
+            "check: RESULT FAIL",
+            "reboot -f",
+        ] {
+            assert!(CHECK.contains(needle), "{needle}");
+        }
+        for needle in ["aerie.bench=boot", "aerie.check", "aerie.alive", "-alive"] {
+            assert!(INIT.contains(needle), "{needle}");
+        }
+    }
+}

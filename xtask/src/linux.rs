@@ -1,0 +1,145 @@
+//! Building the Linux guest from the cached Debian packages: the kernel Image
+//! (copied to `target/aerie/linux.Image`), the counter helper and the initramfs
+//! (`target/aerie/linux-initramfs.cpio`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use aerie_bootmodule::arm64_image::parse_image_header;
+use anyhow::{bail, Context, Result};
+
+use crate::cmd::{self, step};
+use crate::guest_pkgs;
+use crate::initramfs;
+use crate::kmod;
+use crate::paths;
+
+/// The Debian kernel, as an arm64 Image (Debian's arm64 `vmlinuz` is one,
+/// uncompressed).
+pub fn kernel_image() -> PathBuf {
+    paths::aerie_dir().join("linux.Image")
+}
+
+/// The initramfs.
+pub fn initramfs() -> PathBuf {
+    paths::aerie_dir().join("linux-initramfs.cpio")
+}
+
+/// The counter helper (an arm64 Linux executable).
+fn counter_binary() -> PathBuf {
+    paths::aerie_dir().join("aerie-counter")
+}
+
+/// The single file in `dir` whose name starts with `prefix`.
+fn one_file(dir: &Path, prefix: &str) -> Result<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(prefix))
+        })
+        .collect();
+    match found.len() {
+        1 => Ok(found.pop().expect("one element")),
+        0 => bail!("no {prefix}* in {}", dir.display()),
+        _ => bail!("several {prefix}* in {}: {found:?}", dir.display()),
+    }
+}
+
+/// Builds the kernel copy, the counter helper and the initramfs.
+pub fn build() -> Result<()> {
+    let kdir = guest_pkgs::unpacked_dir(&guest_pkgs::kernel_package()?);
+    let vmlinuz = one_file(&kdir.join("boot"), "vmlinuz-")?;
+    let config_path = one_file(&kdir.join("boot"), "config-")?;
+    let release = vmlinuz
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("vmlinuz-"))
+        .context("kernel file name")?
+        .to_string();
+    let kernel =
+        std::fs::read(&vmlinuz).with_context(|| format!("reading {}", vmlinuz.display()))?;
+    parse_image_header(&kernel).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not an uncompressed arm64 Image: {e}",
+            vmlinuz.display()
+        )
+    })?;
+    std::fs::create_dir_all(paths::aerie_dir())?;
+    write_if_changed(&kernel_image(), &kernel)?;
+
+    build_counter()?;
+
+    let config = std::fs::read_to_string(&config_path)
+        .with_context(|| format!("reading {}", config_path.display()))?;
+    let modules_dir = kdir.join("lib/modules").join(&release);
+    let module_files = kmod::needed_modules(&config, &modules_dir)?;
+    let mut modules = Vec::new();
+    for path in &module_files {
+        let rel = path
+            .strip_prefix(&modules_dir)
+            .expect("index() returns paths below modules_dir")
+            .to_string_lossy()
+            .into_owned();
+        modules.push((rel, std::fs::read(path)?));
+    }
+    let busybox_path = guest_pkgs::unpacked_dir(guest_pkgs::BUSYBOX_PACKAGE).join("bin/busybox");
+    let archive = initramfs::archive(initramfs::Inputs {
+        busybox: std::fs::read(&busybox_path)
+            .with_context(|| format!("reading {}", busybox_path.display()))?,
+        counter: std::fs::read(counter_binary())?,
+        kernel_release: release.clone(),
+        modules,
+    });
+    let bytes = archive.to_bytes();
+    write_if_changed(&initramfs(), &bytes)?;
+    let names: Vec<String> = module_files
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    step(format!(
+        "linux {release}: {} and {} ({} bytes; modules: {})",
+        paths::show(&kernel_image()),
+        paths::show(&initramfs()),
+        bytes.len(),
+        if names.is_empty() {
+            "none needed".to_string()
+        } else {
+            names.join(" ")
+        }
+    ));
+    Ok(())
+}
+
+/// Writes `bytes` unless the file already holds them (keeps mtimes stable).
+fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
+    if std::fs::read(path).is_ok_and(|old| old == bytes) {
+        return Ok(());
+    }
+    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Compiles `tests/linux/counter.c` into a static, libc-free arm64 executable.
+fn build_counter() -> Result<()> {
+    let src = paths::root().join("tests/linux/counter.c");
+    let out = counter_binary();
+    cmd::run_captured(
+        Command::new("aarch64-linux-gnu-gcc")
+            .args([
+                "-static",
+                "-nostdlib",
+                "-ffreestanding",
+                "-fno-stack-protector",
+                "-O2",
+                "-Wall",
+                "-Werror",
+                "-Wl,--build-id=none",
+                "-o",
+            ])
+            .arg(&out)
+            .arg(&src),
+    )
+}
