@@ -33,7 +33,7 @@ pub struct InputMux {
 
 impl InputMux {
     /// A multiplexer over `vms` VMs, focus on the first.
-    pub fn new(vms: usize) -> Self {
+    pub const fn new(vms: usize) -> Self {
         InputMux {
             vms,
             focus: 0,

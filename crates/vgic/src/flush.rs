@@ -79,6 +79,24 @@ impl Vgic {
         }
     }
 
+    /// Whether [`Vgic::flush`] for `vcpu` would fill any list register: an
+    /// interrupt is eligible, or the last flush is still outstanding. The
+    /// hypervisor checks this on every guest entry and skips flush (and
+    /// its list-register writes) when it is false: the common case.
+    #[inline]
+    pub fn needs_flush(&self, vcpu: usize) -> bool {
+        let Some(cpu) = self.cpus.get(vcpu) else {
+            return false;
+        };
+        if cpu.lr.used != 0 || cpu.private.lr_candidates(self.groups) != 0 {
+            return true;
+        }
+        let banks = self.spis.len();
+        self.spis.iter().enumerate().any(|(b, bank)| {
+            bank.lr_candidates(self.groups) & self.spi_targets[vcpu * banks + b] != 0
+        })
+    }
+
     /// Takes back `vcpu`'s list registers after it ran: `lrs[i]` is
     /// `ICH_LR<i>_EL2` as read back, for at least the LRs the last flush used
     /// (missing ones count as unchanged). Pending/active state returns to

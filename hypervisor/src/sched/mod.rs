@@ -26,7 +26,7 @@ use aerie_vdev::{InputMux, MuxEvent};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
 use pcpu::Pcpu;
-use spin::{Mutex, MutexGuard, Once};
+use spin::{Mutex, MutexGuard};
 
 /// The host console UART's INTID (0 = no input interrupt).
 pub static CONSOLE_INTID: AtomicU32 = AtomicU32::new(0);
@@ -47,11 +47,23 @@ pub struct Machine {
     input: InputMux,
 }
 
-static MACHINE: Once<Mutex<Machine>> = Once::new();
+/// The machine. Empty until [`Machine::install`] (nothing locks it before).
+static MACHINE: Mutex<Machine> = Mutex::new(Machine {
+    vms: Vec::new(),
+    pcpus: Vec::new(),
+    // SAFETY: placeholder addresses, never used: install() replaces the
+    // whole machine before any exit or scheduling happens.
+    gic: unsafe { Gic::new(0, 0) },
+    list_registers: 0,
+    slice_ticks: 0,
+    cursor: 0,
+    input: InputMux::new(0),
+});
 
 /// The machine, locked.
+#[inline(always)]
 pub fn lock() -> MutexGuard<'static, Machine> {
-    MACHINE.get().expect("machine not started").lock()
+    MACHINE.lock()
 }
 
 /// A vCPU by (VM index, vCPU index).
@@ -72,7 +84,7 @@ impl Machine {
 
     /// Publish the machine; from now on reach it through [`lock`].
     pub fn install(self) {
-        MACHINE.call_once(|| Mutex::new(self));
+        *MACHINE.lock() = self;
     }
 
     pub fn add_pcpu(&mut self, mpidr: u64, stack_top: u64) -> usize {
@@ -98,6 +110,7 @@ impl Machine {
     /// wake them if blocked, interrupt their pCPU if running elsewhere.
     pub fn kick(&mut self, cpu: usize, v: usize, mask: u64) {
         for c in (0..self.vms[v].vcpus.len()).filter(|c| mask & (1 << c) != 0) {
+            self.vms[v].vcpus[c].vgic_dirty = true;
             match self.vms[v].vcpus[c].state {
                 VcpuState::Blocked { .. } => {
                     self.vms[v].vcpus[c].state = VcpuState::Runnable;
@@ -281,6 +294,7 @@ impl Machine {
         // Per VM, but it may have changed (a reset restarts the counter).
         el2::set_cntvoff(vm.cntvoff);
         vm.vcpus[c].load(redist);
+        vm.vcpus[c].vgic_dirty = true;
         self.pcpus[cpu].loaded = Some(next);
     }
 

@@ -36,32 +36,79 @@ pub enum Outcome {
     Reschedule,
 }
 
-/// Called by vectors.S for every exit that left the assembly fast path.
-/// Returns the register block of the vCPU to enter.
+/// The pCPU running the vCPU whose register block is `regs`.
 ///
-/// Emulated MMIO is the commonest exit of a running guest, so it is tried
-/// first with as little around it as possible; everything else goes to
-/// [`exit_slow`], kept out of line so its register pressure and stack frame
-/// are not paid by the MMIO path.
+/// The register block is the start of the running vCPU, whose state says
+/// which pCPU it runs on; only this pCPU writes the state of a vCPU running
+/// on it, so the unlocked read is stable.
+#[inline(always)]
+fn locate(regs: *mut GuestRegs) -> (usize, usize, usize) {
+    let vcpu = regs as *const super::Vcpu;
+    // SAFETY: TPIDR_EL2 (hence `regs`) points at a live, boxed Vcpu whose
+    // first field is its GuestRegs (repr(C)); `vm` and `index` never
+    // change after creation, `state` only on this pCPU.
+    let (state, v, c) = unsafe { ((*vcpu).state, (*vcpu).vm, (*vcpu).index) };
+    let cpu = match state {
+        VcpuState::Running(p) => p,
+        _ => this_cpu(),
+    };
+    (cpu, v, c)
+}
+
+/// The synchronous-exit fast path (vectors.S `lower_sync_exit`): an
+/// emulated PL011 access, the commonest exit of a running guest. Only
+/// x0..x18, x29, x30, PC and PSTATE are in `regs`; x19..x28 are live in the
+/// CPU, so any access naming one of them is declined, as is anything
+/// needing more than the UART (interrupts in flight, another device).
+/// Returns `regs` when handled, null when the full path must run.
 #[no_mangle]
-pub extern "C" fn aerie_exit(regs: *mut GuestRegs, kind: u64) -> *mut GuestRegs {
-    let cpu = this_cpu();
+pub extern "C" fn aerie_exit_fast(regs: *mut GuestRegs) -> *mut GuestRegs {
+    let syndrome = Syndrome::read();
+    if (syndrome.esr >> 26) as u8 != aerie_trap::ec::DABT_LOW
+        || syndrome.fault_ipa_page() != super::UART_BASE >> 12
+        || (19..=28).contains(&((syndrome.esr >> 16) & 0x1f))
+    {
+        return core::ptr::null_mut();
+    }
+    let (cpu, v, c) = locate(regs);
     let mut guard = sched::lock();
     let m = &mut *guard;
-    let (v, c) = m.current(cpu);
+    let lrs = m.list_registers;
+    let vm = &mut m.vms[v];
+    let vcpu = &vm.vcpus[c];
+    if vcpu.lrs_used != 0 || vcpu.vtimer_forwarded {
+        return core::ptr::null_mut();
+    }
+    match mmio::emulate_uart(vm, c, &syndrome) {
+        Some(false) => irq::flush(vm, c, lrs),
+        Some(true) => uart_interrupt_work(m, cpu, v, c),
+        None => return core::ptr::null_mut(),
+    }
+    regs
+}
+
+/// The PL011's line or input changed on the fast path: the vGIC and the
+/// list registers need updating (kept out of line: rare, and it would cost
+/// the fast path registers).
+#[cold]
+#[inline(never)]
+fn uart_interrupt_work(m: &mut Machine, cpu: usize, v: usize, c: usize) {
+    update_uart_irq(m, cpu, v);
+    let lrs = m.list_registers;
+    irq::flush(&mut m.vms[v], c, lrs);
+}
+
+/// Called by vectors.S for every exit the fast paths did not take, with the
+/// guest's registers all in `regs`. Returns the register block of the vCPU
+/// to enter (it may be another vCPU's).
+#[no_mangle]
+pub extern "C" fn aerie_exit(regs: *mut GuestRegs, kind: u64) -> *mut GuestRegs {
+    let (cpu, v, c) = locate(regs);
+    let mut guard = sched::lock();
+    let m = &mut *guard;
     let kick = irq::sync(&mut m.vms[v], c);
     if !kick.is_empty() {
         m.kick(cpu, v, kick.bits() as u64);
-    }
-    if kind == KIND_SYNC {
-        let syndrome = Syndrome::read();
-        if (syndrome.esr >> 26) as u8 == aerie_trap::ec::DABT_LOW
-            && mmio::emulate(m, cpu, v, c, &syndrome)
-        {
-            let lrs = m.list_registers;
-            irq::flush(&mut m.vms[v], c, lrs);
-            return regs;
-        }
     }
     exit_slow(guard, cpu, regs, kind)
 }
@@ -105,6 +152,7 @@ fn handle(m: &mut Machine, cpu: usize, v: usize, c: usize, kind: u64) -> Outcome
                 // Only this vCPU is concerned, and it is about to re-enter.
                 let _ = m.vms[v].vgic.set_ppi_pending(c, PPI_VIRTUAL_TIMER);
                 m.vms[v].vcpus[c].vtimer_forwarded = true;
+                m.vms[v].vcpus[c].vgic_dirty = true;
             }
             if events.input {
                 m.console_input(cpu);
@@ -139,8 +187,13 @@ fn handle(m: &mut Machine, cpu: usize, v: usize, c: usize, kind: u64) -> Outcome
 
 fn handle_sync(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: Syndrome) -> Outcome {
     match aerie_trap::decode(syndrome.esr) {
-        // Emulation was tried (and refused) on the fast path.
-        Exit::DataAbort(abort) => mmio::unhandled(m, v, c, &syndrome, &abort),
+        Exit::DataAbort(abort) => {
+            if mmio::emulate(m, cpu, v, c, &syndrome) {
+                Outcome::Resume
+            } else {
+                mmio::unhandled(m, v, c, &syndrome, &abort)
+            }
+        }
         Exit::Hvc { .. } => psci::call(m, cpu, v, c),
         Exit::Smc { .. } => {
             // A trapped SMC returns to the SMC itself: step over it.
@@ -239,7 +292,17 @@ pub(super) fn inject(
 /// After an emulated access to the PL011 or new console input: move waiting
 /// input into its receive FIFO and give its interrupt line's new level to
 /// the vGIC.
+#[inline(always)]
 pub fn update_uart_irq(m: &mut Machine, cpu: usize, v: usize) {
+    let vm = &m.vms[v];
+    if vm.input.is_empty() && vm.uart.irq_level() == vm.uart_irq {
+        return; // the common case: a register read that changed nothing
+    }
+    update_uart_irq_slow(m, cpu, v);
+}
+
+#[inline(never)]
+fn update_uart_irq_slow(m: &mut Machine, cpu: usize, v: usize) {
     let vm = &mut m.vms[v];
     while vm.uart.can_accept_input() {
         let Some(b) = vm.input.pop_front() else { break };

@@ -17,13 +17,24 @@ const MAX_LRS: usize = 16;
 
 /// Read back and clear the list registers of vCPU `c`'s last entry.
 /// Returns the vCPUs to kick (a level line resampled high, for one).
-#[inline]
+#[inline(always)]
 pub fn sync(vm: &mut Vm, c: usize) -> Kick {
+    let vcpu = &vm.vcpus[c];
+    if vcpu.lrs_used == 0 && !vcpu.vtimer_forwarded {
+        return Kick::NONE; // nothing in flight: the common case
+    }
+    sync_lrs(vm, c)
+}
+
+#[inline(never)]
+fn sync_lrs(vm: &mut Vm, c: usize) -> Kick {
     let used = vm.vcpus[c].lrs_used;
     if used == 0 {
         release_dropped_vtimer(vm, c);
         return Kick::NONE;
     }
+    // What the guest did with them is news for the next entry.
+    vm.vcpus[c].vgic_dirty = true;
     let mut lrs = [0u64; MAX_LRS];
     for (n, lr) in lrs.iter_mut().enumerate().take(used) {
         *lr = gic::read_lr(n);
@@ -48,8 +59,23 @@ pub fn release_dropped_vtimer(vm: &mut Vm, c: usize) {
 
 /// Fill the list registers for vCPU `c`'s next entry, asking for an
 /// underflow maintenance interrupt when more is pending than fits.
-#[inline]
+#[inline(always)]
 pub fn flush(vm: &mut Vm, c: usize, list_registers: usize) {
+    if vm.vcpus[c].vgic_dirty {
+        flush_dirty(vm, c, list_registers);
+    }
+}
+
+#[inline(never)]
+fn flush_dirty(vm: &mut Vm, c: usize, list_registers: usize) {
+    if !vm.vgic.needs_flush(c) {
+        vm.vcpus[c].vgic_dirty = false;
+        if vm.vcpus[c].underflow_irq {
+            gic::set_underflow_interrupt(false);
+            vm.vcpus[c].underflow_irq = false;
+        }
+        return;
+    }
     let mut lrs = [0u64; MAX_LRS];
     let n = list_registers.min(MAX_LRS);
     let result = vm.vgic.flush(c, &mut lrs[..n]);

@@ -73,7 +73,7 @@ pub fn create(index: usize, image: VmImage<'static>, prefixed: bool) -> Result<V
         vmid: (index + 1) as u16,
         image,
         vcpus: (0..image.vcpus as usize)
-            .map(|i| Box::new(Vcpu::new(i)))
+            .map(|i| Box::new(Vcpu::new(index, i)))
             .collect(),
         uart: Pl011::new(),
         uart_irq: false,

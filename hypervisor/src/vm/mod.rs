@@ -77,14 +77,20 @@ pub struct Vcpu {
     pub vtimer_forwarded: bool,
     /// List registers filled for this vCPU's current entry.
     pub lrs_used: usize,
+    /// The vGIC may have something new for this vCPU (a kick named it, its
+    /// list registers were in use, it was just loaded): the next entry must
+    /// ask the vGIC. Clear means the list registers can stay empty.
+    pub vgic_dirty: bool,
     /// ICH_HCR_EL2.UIE as last set for this vCPU.
     pub underflow_irq: bool,
+    /// Index of the VM in the machine, and of this vCPU in the VM.
+    pub vm: usize,
     pub index: usize,
     pub state: VcpuState,
 }
 
 impl Vcpu {
-    fn new(index: usize) -> Self {
+    fn new(vm: usize, index: usize) -> Self {
         Vcpu {
             regs: GuestRegs::default(),
             el1: El1State::reset(mpidr_of(index)),
@@ -93,7 +99,9 @@ impl Vcpu {
             vtimer_active: false,
             vtimer_forwarded: false,
             lrs_used: 0,
+            vgic_dirty: true,
             underflow_irq: false,
+            vm,
             index,
             state: VcpuState::Off,
         }
@@ -136,6 +144,7 @@ impl Vcpu {
         self.gic = VirtualInterface::default();
         self.vtimer_active = false;
         self.vtimer_forwarded = false;
+        self.vgic_dirty = true;
         self.state = VcpuState::Runnable;
     }
 

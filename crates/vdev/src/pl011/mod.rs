@@ -41,6 +41,8 @@ pub struct Pl011 {
     imsc: u16,
     ris: u16,
     dmacr: u8,
+    /// UARTFR, kept current (see `flags`).
+    fr: u16,
 }
 
 impl Default for Pl011 {
@@ -67,6 +69,8 @@ impl Pl011 {
             imsc: 0,
             ris: 0,
             dmacr: 0,
+            // TXFE | RXFE: nothing to send, nothing received.
+            fr: (fr::TXFE | fr::RXFE) as u16,
         }
     }
 
@@ -96,12 +100,17 @@ impl Pl011 {
     }
 
     /// Guest read of `size` bytes at `offset`.
+    #[inline]
     pub fn read(&mut self, offset: u64, size: u8) -> Result<u32, MmioError> {
         // Drivers poll FR around every byte they send: answer it before the
         // general checks (a 32-bit read at 0x18 is always valid).
         if offset == regs::FR && size == 4 {
             return Ok(self.flags());
         }
+        self.read_register(offset, size)
+    }
+
+    fn read_register(&mut self, offset: u64, size: u8) -> Result<u32, MmioError> {
         check(offset, size)?;
         let value = match offset {
             regs::FR => self.flags(),
@@ -153,9 +162,20 @@ impl Pl011 {
         Ok(())
     }
 
-    /// UARTFR: computed, never stored (a handful of instructions).
+    /// UARTFR as last computed: drivers poll it around every byte, so it is
+    /// kept up to date by everything that changes the receive FIFO
+    /// ([`Pl011::refresh_flags`]) and read with one load.
     #[inline]
     fn flags(&self) -> u32 {
+        self.fr as u32
+    }
+
+    /// Recompute UARTFR from the FIFO state.
+    fn refresh_flags(&mut self) {
+        self.fr = self.compute_flags() as u16;
+    }
+
+    fn compute_flags(&self) -> u32 {
         let mut flags = fr::TXFE;
         if self.rx.is_empty() {
             flags |= fr::RXFE;
@@ -204,6 +224,7 @@ impl Pl011 {
             return false;
         }
         self.rx.push(byte);
+        self.refresh_flags();
         self.ris |= int::RT as u16;
         if self.rx.len() >= self.rx_trigger() {
             self.ris |= int::RX as u16;
@@ -218,6 +239,7 @@ impl Pl011 {
         let Some(byte) = self.rx.pop() else {
             return 0;
         };
+        self.refresh_flags();
         // This model never receives bad characters: no FE/PE/BE/OE to report.
         self.rsr = 0;
         if self.rx.len() < self.rx_trigger() {
@@ -247,6 +269,7 @@ impl Pl011 {
             self.ris &= !((int::RX | int::RT) as u16);
         }
         self.lcr_h = value as u8;
+        self.refresh_flags();
     }
 }
 

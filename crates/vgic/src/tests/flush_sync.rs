@@ -332,3 +332,19 @@ fn a_dropped_hw_interrupt_is_no_longer_in_flight() {
     assert!(!g.private_in_flight(1, 27));
     assert!(!g.private_in_flight(0, 27));
 }
+
+#[test]
+fn needs_flush_exactly_when_flush_would_fill() {
+    let mut g = linux_like(&[40]);
+    let mut lrs = [0u64; 4];
+    assert!(!g.needs_flush(0));
+    assert_eq!(g.flush(0, &mut lrs).used, 0);
+    g.pulse_spi(40);
+    assert!(g.needs_flush(0));
+    assert_eq!(g.flush(0, &mut lrs).used, 1);
+    // Outstanding until synced.
+    assert!(g.needs_flush(0));
+    lrs[0] = 0; // the guest completed it
+    g.sync(0, &lrs);
+    assert!(!g.needs_flush(0));
+}

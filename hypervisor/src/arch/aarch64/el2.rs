@@ -124,6 +124,12 @@ impl Syndrome {
         }
     }
 
+    /// The IPA page of a stage-2 abort (HPFAR_EL2.FIPA), as a page number.
+    #[inline(always)]
+    pub fn fault_ipa_page(&self) -> u64 {
+        (self.hpfar >> 4) & 0xff_ffff_ffff
+    }
+
     /// The faulting IPA of a stage-2 abort: HPFAR_EL2.FIPA gives bits
     /// [47:12], FAR_EL2 the page offset.
     #[inline(always)]

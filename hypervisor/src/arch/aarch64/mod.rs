@@ -26,6 +26,7 @@ core::arch::global_asm!(
     include_str!("vectors.S"),
     served = sym el2::SERVED_OWNERS,
     exit = sym crate::vm::exit::aerie_exit,
+    exit_fast = sym crate::vm::exit::aerie_exit_fast,
     fault = sym crate::panic::el2_exception,
 );
 

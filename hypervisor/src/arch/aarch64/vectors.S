@@ -69,8 +69,7 @@ el2_vectors:
     ldr     x1, [sp, #8]
     add     sp, sp, #16
     eret
-1:  mov     x1, #0
-    b       lower_exit_common
+1:  b       lower_sync_exit
     .balign 0x80
     lower_exit 1
     .balign 0x80
@@ -86,6 +85,56 @@ el2_vectors:
     lower_exit 4
     .balign 0x80
     lower_exit 4
+
+// A synchronous exit, guest x0/x1 on the stack. First the Rust fast path
+// (aerie_exit_fast: emulated PL011 accesses) with only the registers a
+// call may clobber saved: x0..x18, x29, x30. x19..x28 are callee-saved, so
+// they still hold the guest's values when the fast path returns, and it
+// never needs them (it declines accesses that name one). If it declines
+// (returns 0), they are saved too and the full exit path runs.
+lower_sync_exit:
+    mrs     x0, tpidr_el2
+    stp     x2, x3, [x0, #16]
+    stp     x4, x5, [x0, #32]
+    stp     x6, x7, [x0, #48]
+    stp     x8, x9, [x0, #64]
+    stp     x10, x11, [x0, #80]
+    stp     x12, x13, [x0, #96]
+    stp     x14, x15, [x0, #112]
+    stp     x16, x17, [x0, #128]
+    str     x18, [x0, #144]
+    stp     x29, x30, [x0, #232]
+    ldp     x2, x3, [sp], #16
+    stp     x2, x3, [x0, #0]
+    mrs     x2, elr_el2
+    mrs     x3, spsr_el2
+    stp     x2, x3, [x0, #REGS_PC]
+    bl      {exit_fast}
+    cbz     x0, 2f
+    ldp     x2, x3, [x0, #REGS_PC]
+    msr     elr_el2, x2
+    msr     spsr_el2, x3
+    ldp     x2, x3, [x0, #16]
+    ldp     x4, x5, [x0, #32]
+    ldp     x6, x7, [x0, #48]
+    ldp     x8, x9, [x0, #64]
+    ldp     x10, x11, [x0, #80]
+    ldp     x12, x13, [x0, #96]
+    ldp     x14, x15, [x0, #112]
+    ldp     x16, x17, [x0, #128]
+    ldr     x18, [x0, #144]
+    ldp     x29, x30, [x0, #232]
+    ldp     x0, x1, [x0, #0]
+    eret
+2:  mrs     x0, tpidr_el2
+    stp     x19, x20, [x0, #152]
+    stp     x21, x22, [x0, #168]
+    stp     x23, x24, [x0, #184]
+    stp     x25, x26, [x0, #200]
+    stp     x27, x28, [x0, #216]
+    mov     x1, #0
+    bl      {exit}
+    b       guest_enter
 
 // Guest x0/x1 are on the stack, x1 = exit kind.
 lower_exit_common:
