@@ -26,7 +26,7 @@ use aerie_vdev::{InputMux, MuxEvent};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
 use pcpu::Pcpu;
-use spin::{Mutex, MutexGuard};
+use spin::mutex::{SpinMutex, SpinMutexGuard};
 
 /// The host console UART's INTID (0 = no input interrupt).
 pub static CONSOLE_INTID: AtomicU32 = AtomicU32::new(0);
@@ -47,8 +47,22 @@ pub struct Machine {
     input: InputMux,
 }
 
+/// How a pCPU waits for the machine lock: in WFE, not spinning. A waiter
+/// wakes on the holder's release (which clears its exclusive monitor) or,
+/// at the latest, on the counter's event stream (CNTHCTL_EL2.EVNTEN, a few
+/// microseconds). Under emulation this matters even more: QEMU runs its
+/// CPUs in turn, and a spinning waiter would burn the holder's turn.
+pub struct WaitForEvent;
+
+impl spin::RelaxStrategy for WaitForEvent {
+    #[inline(always)]
+    fn relax() {
+        crate::arch::aarch64::sysreg::wfe();
+    }
+}
+
 /// The machine. Empty until [`Machine::install`] (nothing locks it before).
-static MACHINE: Mutex<Machine> = Mutex::new(Machine {
+static MACHINE: SpinMutex<Machine, WaitForEvent> = SpinMutex::new(Machine {
     vms: Vec::new(),
     pcpus: Vec::new(),
     // SAFETY: placeholder addresses, never used: install() replaces the
@@ -62,9 +76,12 @@ static MACHINE: Mutex<Machine> = Mutex::new(Machine {
 
 /// The machine, locked.
 #[inline(always)]
-pub fn lock() -> MutexGuard<'static, Machine> {
+pub fn lock() -> MachineGuard {
     MACHINE.lock()
 }
+
+/// The machine while its lock is held.
+pub type MachineGuard = SpinMutexGuard<'static, Machine>;
 
 /// A vCPU by (VM index, vCPU index).
 pub type VcpuId = (usize, usize);
@@ -230,10 +247,7 @@ impl Machine {
     /// Choose what this pCPU runs next and load it; idle until something is
     /// runnable; power the machine off when every VM has stopped. Called
     /// with the lock held, returns with it held.
-    pub fn schedule(
-        mut guard: MutexGuard<'static, Machine>,
-        cpu: usize,
-    ) -> (MutexGuard<'static, Machine>, *mut GuestRegs) {
+    pub fn schedule(mut guard: MachineGuard, cpu: usize) -> (MachineGuard, *mut GuestRegs) {
         loop {
             let m = &mut *guard;
             let outgoing = m.put_back(cpu);
@@ -333,13 +347,15 @@ impl Machine {
     /// vCPU is waiting, the current one yields. Returns whether to reschedule.
     pub fn tick(&mut self, cpu: usize) -> bool {
         self.wake_expired(cpu::counter());
+        if self.anyone_waiting() && !self.pcpus.iter().any(|p| p.idle) {
+            return true; // every pCPU is busy: the current vCPU yields
+        }
+        // An idle pCPU (if any) takes whatever waits; this vCPU runs on.
         if self.anyone_waiting() {
             self.wake_idle_pcpu(cpu);
-            true
-        } else {
-            cpu::arm_hyp_timer(cpu::counter() + self.slice_ticks);
-            false
         }
+        cpu::arm_hyp_timer(cpu::counter() + self.slice_ticks);
+        false
     }
 }
 

@@ -10,7 +10,6 @@ use crate::arch::aarch64::{gic, id_regs};
 use crate::irq::PPI_VIRTUAL_TIMER;
 use crate::sched::{self, drain_host_interrupts, this_cpu, Machine};
 use aerie_trap::{Exit, Injection, SysReg, WfxKind};
-use spin::MutexGuard;
 
 /// Exit kinds as vectors.S passes them.
 const KIND_SYNC: u64 = 0;
@@ -115,7 +114,7 @@ pub extern "C" fn aerie_exit(regs: *mut GuestRegs, kind: u64) -> *mut GuestRegs 
 
 #[inline(never)]
 fn exit_slow(
-    mut guard: MutexGuard<'static, Machine>,
+    mut guard: sched::MachineGuard,
     cpu: usize,
     regs: *mut GuestRegs,
     kind: u64,
