@@ -9,7 +9,7 @@
 use crate::bank::{bits, Bank};
 use crate::list_register::{ListRegister, LrState};
 use crate::shortlist::Shortlist;
-use crate::{Kick, Vgic, MAX_LIST_REGISTERS};
+use crate::{Kick, Vgic};
 
 /// What [`Vgic::flush`] did.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
@@ -60,19 +60,19 @@ impl Vgic {
             }
         }
 
+        // Written in place, entry by entry: no whole-array temporaries to
+        // clear and copy on this per-entry path.
         let mut used = 0;
-        let mut record = [0u32; MAX_LIST_REGISTERS];
         for &k in list.keys() {
             let intid = k & 0xFFFF;
             let lr = self.load(vcpu, intid);
             lrs[used] = lr.0;
-            record[used] = intid;
+            let record = &mut self.cpus[vcpu].lr;
+            record.intid[used] = intid;
+            record.image[used] = lr.0;
             used += 1;
         }
-        let cpu = &mut self.cpus[vcpu];
-        cpu.lr.used = used;
-        cpu.lr.intid = record;
-        cpu.lr.image[..used].copy_from_slice(&lrs[..used]);
+        self.cpus[vcpu].lr.used = used;
         FlushResult {
             used,
             underflow: list.offered > used,
@@ -108,12 +108,13 @@ impl Vgic {
         let Some(cpu) = self.cpus.get_mut(vcpu) else {
             return Kick::NONE;
         };
-        let (used, record, image) = (cpu.lr.used, cpu.lr.intid, cpu.lr.image);
+        let used = cpu.lr.used;
         cpu.lr.used = 0;
         let mut kick = Kick::NONE;
         for i in 0..used {
-            let intid = record[i];
-            let state = ListRegister(lrs.get(i).copied().unwrap_or(image[i])).state();
+            let record = &self.cpus[vcpu].lr;
+            let intid = record.intid[i];
+            let state = ListRegister(lrs.get(i).copied().unwrap_or(record.image[i])).state();
             let Some(bank) = self.bank_mut(vcpu, intid) else {
                 continue;
             };

@@ -12,8 +12,8 @@ use crate::arch::aarch64::gic;
 use crate::irq::PPI_VIRTUAL_TIMER;
 use aerie_vgic::Kick;
 
-/// Room for the architectural maximum of 16 list registers.
-const MAX_LRS: usize = 16;
+/// The architectural maximum of list registers.
+pub const MAX_LRS: usize = 16;
 
 /// Read back and clear the list registers of vCPU `c`'s last entry.
 /// Returns the vCPUs to kick (a level line resampled high, for one).
@@ -35,13 +35,13 @@ fn sync_lrs(vm: &mut Vm, c: usize) -> Kick {
     }
     // What the guest did with them is news for the next entry.
     vm.vcpus[c].vgic_dirty = true;
-    let mut lrs = [0u64; MAX_LRS];
-    for (n, lr) in lrs.iter_mut().enumerate().take(used) {
-        *lr = gic::read_lr(n);
+    let vcpu = &mut *vm.vcpus[c];
+    for n in 0..used {
+        vcpu.lr_scratch[n] = gic::read_lr(n);
         gic::write_lr(n, 0);
     }
-    vm.vcpus[c].lrs_used = 0;
-    let kick = vm.vgic.sync(c, &lrs[..used]);
+    vcpu.lrs_used = 0;
+    let kick = vm.vgic.sync(c, &vcpu.lr_scratch[..used]);
     release_dropped_vtimer(vm, c);
     kick
 }
@@ -76,11 +76,10 @@ fn flush_dirty(vm: &mut Vm, c: usize, list_registers: usize) {
         }
         return;
     }
-    let mut lrs = [0u64; MAX_LRS];
     let n = list_registers.min(MAX_LRS);
-    let result = vm.vgic.flush(c, &mut lrs[..n]);
-    let vcpu = &mut vm.vcpus[c];
-    for (i, &lr) in lrs.iter().enumerate().take(result.used) {
+    let vcpu = &mut *vm.vcpus[c];
+    let result = vm.vgic.flush(c, &mut vcpu.lr_scratch[..n]);
+    for (i, &lr) in vcpu.lr_scratch.iter().enumerate().take(result.used) {
         gic::write_lr(i, lr);
     }
     vcpu.lrs_used = result.used;

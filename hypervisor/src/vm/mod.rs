@@ -77,6 +77,9 @@ pub struct Vcpu {
     pub vtimer_forwarded: bool,
     /// List registers filled for this vCPU's current entry.
     pub lrs_used: usize,
+    /// List-register images on their way between the vGIC and the hardware
+    /// (kept here so the exit path need not clear a buffer every time).
+    pub lr_scratch: [u64; irq::MAX_LRS],
     /// The vGIC may have something new for this vCPU (a kick named it, its
     /// list registers were in use, it was just loaded): the next entry must
     /// ask the vGIC. Clear means the list registers can stay empty.
@@ -99,6 +102,7 @@ impl Vcpu {
             vtimer_active: false,
             vtimer_forwarded: false,
             lrs_used: 0,
+            lr_scratch: [0; irq::MAX_LRS],
             vgic_dirty: true,
             underflow_irq: false,
             vm,
