@@ -5,7 +5,11 @@
 # Kernel command-line words it obeys:
 #   aerie.bench=boot   print the first line, then power off at once (boot benchmark)
 #   aerie.check=1      run /etc/aerie/check.sh (integration tests), then power off
-#   aerie.alive=SECS   sleep SECS, print "<hostname>-alive", then power off
+#   aerie.alive=SECS   print "<hostname>-alive <n>" every second, n = 1..SECS,
+#                      then power off
+#   aerie.disk=MODE    MODE write or verify: /etc/aerie/disk-restart.sh, then power off
+#   aerie.panic=once   /etc/aerie/panic-once.sh: crash the kernel unless the disk
+#                      says it already did, then power off (use with panic=1)
 #   aerie.name=NAME    hostname (default "aerie")
 # Without any of them: a shell on the console (busybox init), `poweroff` ends.
 
@@ -47,9 +51,23 @@ if arg aerie.check >/dev/null; then
     . /etc/aerie/check.sh
     poweroff -f
 fi
+if disk_mode=$(arg aerie.disk); then
+    . /etc/aerie/disk-restart.sh
+    poweroff -f
+fi
+if arg aerie.panic >/dev/null; then
+    . /etc/aerie/panic-once.sh
+    poweroff -f
+fi
 if secs=$(arg aerie.alive); then
-    sleep "$secs"
-    echo "$(hostname)-alive"
+    # Once a second, so a test can see this VM kept running while others
+    # rebooted or crashed.
+    n=1
+    while [ $n -le "$secs" ]; do
+        sleep 1
+        echo "$(hostname)-alive $n"
+        n=$((n + 1))
+    done
     poweroff -f
 fi
 

@@ -8,6 +8,12 @@ use crate::cpio::Archive;
 const INIT: &str = include_str!("../../tests/linux/init.sh");
 /// The checks `aerie.check=1` runs (`tests/linux/check.sh`).
 const CHECK: &str = include_str!("../../tests/linux/check.sh");
+/// `aerie.disk=write|verify`: disk persistence across an Aerie restart
+/// (`tests/linux/disk-restart.sh`).
+const DISK_RESTART: &str = include_str!("../../tests/linux/disk-restart.sh");
+/// `aerie.panic=once`: a kernel panic the VM's disk remembers
+/// (`tests/linux/panic-once.sh`).
+const PANIC_ONCE: &str = include_str!("../../tests/linux/panic-once.sh");
 /// busybox init's table for the interactive console.
 const INITTAB: &str = include_str!("../../tests/linux/inittab");
 /// Login shell settings.
@@ -49,6 +55,16 @@ pub fn archive(inputs: Inputs) -> Archive {
     a.file("/bin/aerie-counter", 0o755, inputs.counter);
     a.file("/init", 0o755, INIT.as_bytes().to_vec());
     a.file("/etc/aerie/check.sh", 0o644, CHECK.as_bytes().to_vec());
+    a.file(
+        "/etc/aerie/disk-restart.sh",
+        0o644,
+        DISK_RESTART.as_bytes().to_vec(),
+    );
+    a.file(
+        "/etc/aerie/panic-once.sh",
+        0o644,
+        PANIC_ONCE.as_bytes().to_vec(),
+    );
     a.file("/etc/inittab", 0o644, INITTAB.as_bytes().to_vec());
     a.file("/etc/profile", 0o644, PROFILE.as_bytes().to_vec());
     let base = format!("/lib/modules/{}", inputs.kernel_release);
@@ -140,8 +156,48 @@ mod tests {
         ] {
             assert!(CHECK.contains(needle), "{needle}");
         }
-        for needle in ["aerie.bench=boot", "aerie.check", "aerie.alive", "-alive"] {
+        for needle in [
+            "aerie.bench=boot",
+            "aerie.check",
+            "aerie.alive",
+            "-alive $n",
+            "aerie.disk",
+            "/etc/aerie/disk-restart.sh",
+            "aerie.panic",
+            "/etc/aerie/panic-once.sh",
+        ] {
             assert!(INIT.contains(needle), "{needle}");
+        }
+    }
+
+    #[test]
+    fn disk_and_panic_scripts_are_in_the_archive_and_print_what_the_tests_match() {
+        let a = sample();
+        for (path, text) in [
+            ("/etc/aerie/disk-restart.sh", DISK_RESTART),
+            ("/etc/aerie/panic-once.sh", PANIC_ONCE),
+        ] {
+            assert_eq!(
+                a.get(path).unwrap().node,
+                Node::File(text.as_bytes().to_vec()),
+                "{path}"
+            );
+        }
+        for needle in [
+            "check: disk written token=",
+            "check: disk persisted token=",
+            "check: disk not persisted",
+            "AERIE-DISK token=%s md5=%s",
+        ] {
+            assert!(DISK_RESTART.contains(needle), "{needle}");
+        }
+        for needle in [
+            "AERIE-PANICKED",
+            "echo c > /proc/sysrq-trigger",
+            "panic-test: already panicked once",
+            "conv=sync,fsync",
+        ] {
+            assert!(PANIC_ONCE.contains(needle), "{needle}");
         }
     }
 }

@@ -94,6 +94,37 @@ pub fn has_line(output: &str, needle: &str) -> bool {
     lines(output).any(|l| l.contains(needle))
 }
 
+/// Index of the first line at or after line `from` that contains every one
+/// of `needles`: for tests that care what happened in which order.
+pub fn line_index(output: &str, from: usize, needles: &[&str]) -> Option<usize> {
+    lines(output)
+        .enumerate()
+        .skip(from)
+        .find(|(_, l)| needles.iter().all(|n| l.contains(n)))
+        .map(|(i, _)| i)
+}
+
+/// How many lines at or after line `from` contain `needle`.
+pub fn count_lines(output: &str, from: usize, needle: &str) -> usize {
+    lines(output)
+        .skip(from)
+        .filter(|l| l.contains(needle))
+        .count()
+}
+
+/// `(token, md5)` from the first `check: disk <what> token=<T> md5=<M>` line,
+/// `what` being `written` (aerie.disk=write) or `persisted` (aerie.disk=verify).
+pub fn disk_token(output: &str, what: &str) -> Option<(String, String)> {
+    let key = format!("check: disk {what} token=");
+    lines(output).find_map(|l| {
+        let rest = &l[l.find(&key)? + key.len()..];
+        let (token, rest) = rest.split_once(' ')?;
+        let md5 = rest.strip_prefix("md5=")?.trim_end();
+        (!token.is_empty() && md5.len() == 32 && md5.chars().all(|c| c.is_ascii_hexdigit()))
+            .then(|| (token.to_string(), md5.to_string()))
+    })
+}
+
 /// How many times the initramfs started (`initramfs: started`): boots seen.
 pub fn initramfs_starts(output: &str) -> usize {
     lines(output)
@@ -268,6 +299,42 @@ mod tests {
         assert_eq!(initramfs_counter("initramfs: started\n"), None);
         assert_eq!(
             initramfs_counter("initramfs: started cntvct=5 cntfrq=0\n"),
+            None
+        );
+    }
+
+    #[test]
+    fn ordered_lines() {
+        let out = "[a] x\r\n[b] b-alive 1\n[a] Kernel panic - not syncing\n[b] b-alive 2\n[b] b-alive 3\n";
+        assert_eq!(line_index(out, 0, &["[a] ", "Kernel panic"]), Some(2));
+        assert_eq!(line_index(out, 3, &["Kernel panic"]), None);
+        assert_eq!(line_index(out, 0, &["b-alive", "[a]"]), None);
+        assert_eq!(line_index(out, 0, &["[a] x"]), Some(0));
+        assert_eq!(count_lines(out, 3, "b-alive"), 2);
+        assert_eq!(count_lines(out, 0, "b-alive"), 3);
+        assert_eq!(count_lines(out, 9, "b-alive"), 0);
+    }
+
+    #[test]
+    fn disk_token_lines() {
+        let md5 = "2c2b561c0d7961eaee0c6cfb462caed8";
+        let out = format!("check: disk written token=5581b28d-a211 md5={md5}\r\n");
+        assert_eq!(
+            disk_token(&out, "written"),
+            Some(("5581b28d-a211".into(), md5.into()))
+        );
+        assert_eq!(disk_token(&out, "persisted"), None);
+        let persisted = format!("[disk] check: disk persisted token=t md5={md5}\n");
+        assert_eq!(
+            disk_token(&persisted, "persisted"),
+            Some(("t".into(), md5.into()))
+        );
+        assert_eq!(
+            disk_token("check: disk not persisted: no marker\n", "persisted"),
+            None
+        );
+        assert_eq!(
+            disk_token("check: disk written token=t md5=xyz\n", "written"),
             None
         );
     }

@@ -105,9 +105,14 @@ pub struct Outcome {
     pub elapsed: Duration,
 }
 
+/// QEMU's terminal escape in interactive runs: Ctrl-] (0x1d) rather than its
+/// default Ctrl-A, which Aerie's console multiplexer uses (Ctrl-A digit picks
+/// the VM that gets keystrokes); QEMU would swallow it. `Ctrl-] x` quits.
+pub const ESCAPE_CHAR: &str = "0x1d";
+
 /// The full QEMU command line. `interactive` selects `-nographic` (serial and
-/// monitor multiplexed on the terminal, Ctrl-A x quits) over a plain
-/// serial-on-stdio setup for runs without a terminal.
+/// monitor multiplexed on the terminal, `Ctrl-] x` quits: see [`ESCAPE_CHAR`])
+/// over a plain serial-on-stdio setup for runs without a terminal.
 pub fn command(opts: &QemuOptions, interactive: bool) -> Command {
     let mut c = Command::new("qemu-system-aarch64");
     let (machine, memory) = match &opts.boot {
@@ -122,7 +127,7 @@ pub fn command(opts: &QemuOptions, interactive: bool) -> Command {
         // (efi-virtio.rom) is not installed with --no-install-recommends.
         .args(["-nic", "none"]);
     if interactive {
-        c.arg("-nographic");
+        c.arg("-nographic").args(["-echr", ESCAPE_CHAR]);
     } else {
         c.args(["-display", "none", "-serial", "stdio", "-monitor", "none"]);
     }
@@ -303,6 +308,13 @@ mod tests {
         let plain = QemuOptions::aerie("cortex-a72", "/tmp/x.bootmodule".into());
         let a = args(&command(&plain, true));
         assert!(a.contains(&"-nographic".to_string()));
+        // Ctrl-] (ASCII GS, 0x1d) is QEMU's escape, so Ctrl-A reaches Aerie.
+        let e = a.iter().position(|x| x == "-echr").unwrap();
+        assert_eq!(
+            u8::from_str_radix(a[e + 1].trim_start_matches("0x"), 16),
+            Ok(0x1d)
+        );
+        assert!(!args(&command(&plain, false)).contains(&"-echr".to_string()));
         assert!(!a.contains(&"-icount".to_string()));
         let i = a.iter().position(|x| x == "-append").unwrap();
         assert_eq!(a[i + 1], "aerie.log=info");

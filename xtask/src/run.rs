@@ -208,6 +208,8 @@ fn stem_of(cmdline: &str) -> String {
 pub struct Prepared {
     pub bootmodule: PathBuf,
     pub disk: Option<PathBuf>,
+    /// How many VMs the boot module holds.
+    pub vms: usize,
 }
 
 /// Loads the VMs, builds (unless `no_build`), checks the image files, makes
@@ -279,6 +281,7 @@ pub fn prepare_config(
     Ok(Prepared {
         bootmodule: out,
         disk,
+        vms: config.vms.len(),
     })
 }
 
@@ -408,13 +411,21 @@ pub fn main(args: &[String]) -> i32 {
         disk: prepared.disk.clone(),
     };
     step(format!(
-        "run: QEMU -cpu {} -smp {}{} (Ctrl-A x quits{})",
+        "run: QEMU -cpu {} -smp {}{} (Ctrl-] x quits{}{})",
         opts.cpu,
         opts.smp,
         prepared
             .disk
             .as_ref()
             .map_or(String::new(), |d| format!(", host disk {}", paths::show(d))),
+        if prepared.vms > 1 {
+            format!(
+                "; Ctrl-A 1..{} picks the VM that gets keystrokes",
+                prepared.vms
+            )
+        } else {
+            String::new()
+        },
         if matches!(args.guest, Guest::Linux { .. }) {
             "; `poweroff` in the guest ends the run"
         } else {

@@ -1,7 +1,11 @@
 //! `cargo xtask test`: lint, host unit tests, build, then QEMU integration tests.
 //! Ends with exactly one line `total: <N> passed, <M> failed`.
 
-use std::path::Path;
+mod disk_restart;
+mod linux_smp;
+mod panic_isolated;
+
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -17,7 +21,7 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 8] = [
+const QEMU_TESTS: [(&str, TestFn); 12] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
@@ -30,6 +34,14 @@ const QEMU_TESTS: [(&str, TestFn); 8] = [
     }),
     ("linux-max", || linux_on("max", "linux-max")),
     ("linux-two-vms", linux_two_vms),
+    ("linux-4vcpus-2pcpus", || {
+        linux_smp::linux_4vcpus(2, "linux-4vcpus-2pcpus")
+    }),
+    ("linux-4vcpus-4pcpus", || {
+        linux_smp::linux_4vcpus(4, "linux-4vcpus-4pcpus")
+    }),
+    ("linux-disk-restart", disk_restart::linux_disk_restart),
+    ("linux-panic-isolated", panic_isolated::linux_panic_isolated),
 ];
 
 /// The Linux check VM's command line when booted without Aerie (the same as
@@ -42,8 +54,9 @@ const LINUX_VCPUS: u64 = 2;
 /// for a slower hypervisor without letting a hang cost the whole CI budget.
 const LINUX_TIMEOUT: u64 = 240;
 
-/// Fewest testkit checks a healthy run reports.
-const TESTKIT_MIN_PASSED: u64 = 13;
+/// Fewest testkit checks a healthy run reports: all of them today (19), so a
+/// check that silently stops running fails the test.
+const TESTKIT_MIN_PASSED: u64 = 19;
 
 #[derive(Default)]
 struct Tally {
@@ -151,7 +164,46 @@ fn log_path(name: &str) -> std::path::PathBuf {
     paths::test_logs_dir().join(format!("{name}.log"))
 }
 
-/// Runs a QEMU test of Aerie quietly; the Err carries the log tail.
+/// One quiet QEMU run of Aerie in a test.
+struct AerieRun<'a> {
+    /// Names the log, `target/test-logs/<log>.log`.
+    log: &'a str,
+    guest: Guest,
+    cpu: &'a str,
+    /// Physical CPUs of the emulated machine.
+    smp: u32,
+    /// More Aerie command-line arguments.
+    append: &'a str,
+    /// The host disk, created zeroed if a VM has a disk region and it is missing.
+    disk: &'a Path,
+    timeout: u64,
+}
+
+/// Runs Aerie as `run` says and judges the output with `check`; the Err
+/// carries the log tail.
+fn run_aerie(
+    run: &AerieRun,
+    check: impl FnOnce(Status, &str) -> Result<(), String>,
+) -> Result<(), String> {
+    let prepared = run::prepare(&run.guest, true, Some(run.disk)).map_err(|e| match e {
+        PrepareError::Config(m) => m,
+        PrepareError::Other(e) => format!("{e:#}"),
+    })?;
+    let opts = QemuOptions {
+        cpu: run.cpu.into(),
+        smp: run.smp,
+        boot: Boot::Aerie {
+            bootmodule: prepared.bootmodule,
+            log: "info".into(),
+            append: run.append.into(),
+        },
+        icount: None,
+        disk: prepared.disk,
+    };
+    run_test(run.log, &opts, run.timeout, check)
+}
+
+/// Runs a QEMU test of Aerie on a 2-pCPU machine with a fresh host disk.
 fn qemu_test(
     name: &str,
     guest: Guest,
@@ -160,22 +212,32 @@ fn qemu_test(
     timeout: u64,
     check: impl FnOnce(Status, &str) -> Result<(), String>,
 ) -> Result<(), String> {
-    let prepared = run::prepare(&guest, true, Some(&fresh_disk(name)?)).map_err(|e| match e {
-        PrepareError::Config(m) => m,
-        PrepareError::Other(e) => format!("{e:#}"),
-    })?;
-    let opts = QemuOptions {
-        cpu: cpu.into(),
+    let disk = fresh_disk(name)?;
+    let run = AerieRun {
+        log: name,
+        guest,
+        cpu,
         smp: 2,
-        boot: Boot::Aerie {
-            bootmodule: prepared.bootmodule,
-            log: "info".into(),
-            append: append.into(),
-        },
-        icount: None,
-        disk: prepared.disk,
+        append,
+        disk: &disk,
+        timeout,
     };
-    run_test(name, &opts, timeout, check)
+    run_aerie(&run, check)
+}
+
+/// `tests/configs/<file>`.
+fn test_config(file: &str) -> PathBuf {
+    paths::root().join("tests/configs").join(file)
+}
+
+/// The vCPUs of VM `index` in config `path`: what its `check: nproc=` must say.
+fn config_vcpus(path: &Path, index: usize) -> Result<u64, String> {
+    let config = aerie_vmconfig::load(path).map_err(|e| e.to_string())?;
+    let vm = config
+        .vms
+        .get(index)
+        .ok_or_else(|| format!("{}: no vm[{index}]", paths::show(path)))?;
+    Ok(u64::from(vm.vcpus))
 }
 
 /// The host disk of test `name`, `target/test-logs/<name>.disk.img`, with any
@@ -327,6 +389,16 @@ fn linux_check_passed(out: &str, vcpus: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// Under Aerie the VM has a virtio console too: the check script's line
+/// written to /dev/hvc0 came out on the console.
+fn virtio_console_worked(out: &str) -> Result<(), String> {
+    if output::has_line(out, "hvc0: hello from the virtio console") {
+        Ok(())
+    } else {
+        Err("no line from /dev/hvc0 (the virtio console)".into())
+    }
+}
+
 /// QEMU exited 0 (the last VM powered off) and Aerie did not panic.
 fn clean_exit(status: Status, out: &str) -> Result<(), String> {
     if output::has_panic(out) {
@@ -365,26 +437,36 @@ fn linux_native() -> Result<(), String> {
 
 /// Linux under Aerie runs the checks (tests/configs/linux-check.toml).
 fn linux_on(cpu: &str, name: &str) -> Result<(), String> {
-    let guest = Guest::Config(paths::root().join("tests/configs/linux-check.toml"));
-    qemu_test(name, guest, cpu, "", LINUX_TIMEOUT, |status, out| {
-        linux_check_passed(out, LINUX_VCPUS)?;
-        clean_exit(status, out)
-    })
+    let config = test_config("linux-check.toml");
+    let vcpus = config_vcpus(&config, 0)?;
+    qemu_test(
+        name,
+        Guest::Config(config),
+        cpu,
+        "",
+        LINUX_TIMEOUT,
+        |status, out| {
+            linux_check_passed(out, vcpus)?;
+            virtio_console_worked(out)?;
+            clean_exit(status, out)
+        },
+    )
 }
 
 /// Two Linux VMs at once (tests/configs/linux-two-vms.toml): "a" runs the
-/// checks, "b" sleeps 5 s and says `b-alive`; both power off and Aerie exits 0
+/// checks, "b" says `b-alive <n>` once a second for 5 s; both power off and Aerie exits 0
 /// once the last is gone.
 fn linux_two_vms() -> Result<(), String> {
-    let guest = Guest::Config(paths::root().join("tests/configs/linux-two-vms.toml"));
+    let config = test_config("linux-two-vms.toml");
+    let vcpus = config_vcpus(&config, 0)?;
     qemu_test(
         "linux-two-vms",
-        guest,
+        Guest::Config(config),
         "cortex-a72",
         "",
         LINUX_TIMEOUT + 60,
         |status, out| {
-            linux_check_passed(out, LINUX_VCPUS).map_err(|e| format!("vm a: {e}"))?;
+            linux_check_passed(out, vcpus).map_err(|e| format!("vm a: {e}"))?;
             if !output::has_line(out, "b-alive") {
                 return Err("vm b: no `b-alive` line".into());
             }
@@ -433,6 +515,10 @@ mod tests {
     fn testkit_pass_rules() {
         let ok = "testkit: 13 passed, 0 failed\n";
         assert!(testkit_passed(Status::Exited(0), ok, 13).is_ok());
+        // The integration tests want every testkit check: 19 today.
+        assert!(testkit_passed(Status::Exited(0), ok, TESTKIT_MIN_PASSED).is_err());
+        let all = "testkit: 19 passed, 0 failed\n";
+        assert!(testkit_passed(Status::Exited(0), all, TESTKIT_MIN_PASSED).is_ok());
         assert!(testkit_passed(Status::Exited(0), "testkit: 12 passed, 0 failed\n", 13).is_err());
         assert!(testkit_passed(Status::Exited(0), "testkit: 20 passed, 1 failed\n", 13).is_err());
         assert!(testkit_passed(Status::Exited(1), ok, 13).is_err());

@@ -1,0 +1,77 @@
+//! `linux-4vcpus-2pcpus` and `linux-4vcpus-4pcpus`: a Linux VM with 4 vCPUs
+//! (tests/configs/linux-4vcpus.toml) runs the checks on a machine with 2
+//! physical CPUs (the scheduler time-slices two vCPUs per pCPU) and with 4
+//! (one each). Either way the guest must see every vCPU and run a task pinned
+//! to each one.
+
+use super::{
+    clean_exit, config_vcpus, fresh_disk, linux_check_passed, run_aerie, test_config, AerieRun,
+    LINUX_TIMEOUT,
+};
+use crate::output;
+use crate::run::Guest;
+
+/// The config both tests boot.
+const CONFIG: &str = "linux-4vcpus.toml";
+
+/// Runs the 4-vCPU check VM under Aerie on an `smp`-pCPU machine.
+pub fn linux_4vcpus(smp: u32, name: &str) -> Result<(), String> {
+    let config = test_config(CONFIG);
+    let vcpus = config_vcpus(&config, 0)?;
+    let disk = fresh_disk(name)?;
+    let run = AerieRun {
+        log: name,
+        guest: Guest::Config(config),
+        cpu: "cortex-a72",
+        smp,
+        append: "",
+        disk: &disk,
+        timeout: LINUX_TIMEOUT,
+    };
+    run_aerie(&run, |status, out| {
+        all_vcpus_ran(out, vcpus)?;
+        clean_exit(status, out)
+    })
+}
+
+/// The check passed with `nproc` = the VM's vCPUs on every boot, and the
+/// taskset check covered all of them (`cpus 0..<vcpus-1>`).
+fn all_vcpus_ran(out: &str, vcpus: u64) -> Result<(), String> {
+    linux_check_passed(out, vcpus)?;
+    let want = format!("check: taskset ok (cpus 0..{})", vcpus - 1);
+    if !output::has_line(out, &want) {
+        return Err(format!("no `{want}` line"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_is_one_4_vcpu_check_vm_with_a_disk() {
+        let config = aerie_vmconfig::load(&test_config(CONFIG)).unwrap();
+        assert_eq!(config.vms.len(), 1);
+        let vm = &config.vms[0];
+        assert_eq!(vm.vcpus, 4);
+        assert!(vm.cmdline.contains("aerie.check=1"), "{}", vm.cmdline);
+        assert!(vm.disk.is_some(), "the check's disk part needs /dev/vda");
+    }
+
+    #[test]
+    fn every_vcpu_must_show() {
+        let boot = "initramfs: started cntvct=1 cntfrq=2\ncheck: nproc=4\n\
+                    check: taskset ok (cpus 0..3)\n";
+        let pass = format!(
+            "{boot}check: disk wrote boot=1 md5=x; rebooting\n{boot}\
+             check: disk ok (boot 2 read back what boot 1 wrote)\ncheck: RESULT PASS\n"
+        );
+        assert!(all_vcpus_ran(&pass, 4).is_ok());
+        // A VM that came up with 2 of its 4 vCPUs.
+        let two = pass.replace("nproc=4", "nproc=2").replace("0..3", "0..1");
+        assert!(all_vcpus_ran(&two, 4).is_err());
+        // nproc right but taskset covered fewer CPUs.
+        assert!(all_vcpus_ran(&pass.replace("0..3", "0..1"), 4).is_err());
+    }
+}
