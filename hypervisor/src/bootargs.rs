@@ -7,12 +7,25 @@ pub enum BootTest {
     None,
     /// After the re-map, read the image's old identity address: must fault.
     IdentityFault,
+    /// A regular interrupt handler on pCPU 0 spins with regular interrupts
+    /// masked: the watchdog must report it.
+    SpinInIrq,
+    /// pCPU 1 sits with interrupts off; pCPU 0 asks for a dump.
+    DumpMasked,
+    /// Pseudo-NMIs during a pseudo-NMI, and to a stopping pCPU.
+    PnmiNested,
 }
 
 #[derive(Debug, Clone, Copy)]
 pub struct BootArgs {
     pub log: log::LevelFilter,
     pub test: BootTest,
+    /// `aerie.profile=1`: run the sampling profiler.
+    pub profile: bool,
+    /// `aerie.bench=irq`: measure the interrupt paths at boot.
+    pub bench_irq: bool,
+    /// `aerie.watchdog=report`: a lock-up is reported, not a panic.
+    pub watchdog_panics: bool,
 }
 
 impl BootArgs {
@@ -20,6 +33,9 @@ impl BootArgs {
         let mut out = BootArgs {
             log: log::LevelFilter::Info,
             test: BootTest::None,
+            profile: false,
+            bench_irq: false,
+            watchdog_panics: true,
         };
         for word in args.split_ascii_whitespace() {
             match word.split_once('=') {
@@ -33,6 +49,12 @@ impl BootArgs {
                     }
                 }
                 Some(("aerie.test", "identity-fault")) => out.test = BootTest::IdentityFault,
+                Some(("aerie.test", "spin-in-irq")) => out.test = BootTest::SpinInIrq,
+                Some(("aerie.test", "dump-masked")) => out.test = BootTest::DumpMasked,
+                Some(("aerie.test", "pnmi-nested")) => out.test = BootTest::PnmiNested,
+                Some(("aerie.profile", v)) => out.profile = v != "0",
+                Some(("aerie.bench", "irq")) => out.bench_irq = true,
+                Some(("aerie.watchdog", "report")) => out.watchdog_panics = false,
                 _ => {}
             }
         }

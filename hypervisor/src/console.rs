@@ -15,6 +15,7 @@ static CONSOLE: Mutex<Option<Pl011>> = Mutex::new(None);
 pub unsafe fn init(va: u64) {
     // SAFETY: per the contract.
     *CONSOLE.lock() = Some(unsafe { Pl011::new(va) });
+    UART_VA.store(va, core::sync::atomic::Ordering::Relaxed);
 }
 
 struct Writer<'a>(&'a mut Pl011);
@@ -122,6 +123,23 @@ pub fn put_bytes(bytes: &[u8]) {
             uart.put(b);
         }
     }
+}
+
+/// The UART's address, for writers that may not take the console lock.
+static UART_VA: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// For pseudo-NMI handlers, which may have interrupted a holder of the
+/// console lock: write straight to the UART without the lock. A concurrent
+/// regular writer's characters may interleave; nothing deadlocks.
+pub fn print_emergency(args: fmt::Arguments) {
+    let va = UART_VA.load(core::sync::atomic::Ordering::Relaxed);
+    if va == 0 {
+        return;
+    }
+    // SAFETY: the host PL011 is mapped at `va` (set by `init`); this view
+    // only transmits, polling FR, as the locked one does.
+    let mut uart = unsafe { Pl011::attach(va) };
+    let _ = Writer(&mut uart).write_fmt(args);
 }
 
 /// For the panic path: take the console even if the panicking code held it.

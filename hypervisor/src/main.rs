@@ -10,12 +10,14 @@ extern crate alloc;
 mod arch;
 mod boot;
 mod bootargs;
+mod boottest;
 mod console;
 mod drivers;
 mod irq;
 mod mm;
 mod panic;
 mod sched;
+mod symbols;
 mod vm;
 
 use alloc::vec::Vec;
@@ -69,6 +71,9 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
     );
     let args = BootArgs::parse(host.bootargs.as_deref().unwrap_or(""));
     console::init_log(args.log);
+    let args = *BOOT_ARGS.call_once(|| args);
+    irq::watchdog::PANIC.store(args.watchdog_panics, Ordering::Relaxed);
+    irq::profiler::ENABLED.store(args.profile, Ordering::Relaxed);
 
     log::debug!("boot: device tree at {dtb_pa:#x}; Aerie loaded at {load_pa:#x}, linked at {link_va:#x} (delta {:#x})", record.delta());
     log::debug!("boot: TTBR0_EL2 <- transitional tables {transitional:#x} (image high, trampoline also at its load address); MMU on");
@@ -163,7 +168,7 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
     // The boot pCPU, then every other CPU of the device tree.
     let boot_mpidr = cpu::mpidr();
     let stack_top = boot::BOOT_STACK.0.get() as u64 + boot::BOOT_STACK_SIZE as u64;
-    sched::pcpu::register(0, boot_mpidr);
+    sched::pcpu::register(0, boot_mpidr, stack_top);
     machine.add_pcpu(boot_mpidr, stack_top);
     let mut secondaries = Vec::new();
     for c in host.cpus.iter().filter(|c| c.mpidr != boot_mpidr) {
@@ -174,7 +179,7 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
         let stack = mm::frames::alloc(SECONDARY_STACK).expect("memory for a CPU stack");
         let top = phys_to_virt(stack) + SECONDARY_STACK;
         let index = machine.add_pcpu(c.mpidr, top);
-        sched::pcpu::register(index, c.mpidr);
+        sched::pcpu::register(index, c.mpidr, top);
         secondaries.push((index, c.mpidr, top));
     }
     if let Some(intid) = host.uart_intid {
@@ -189,11 +194,26 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
             log::warn!("CPU {mpidr:#x} did not start (PSCI status {status})");
         }
     }
+    if args.bench_irq {
+        irq::bench::run();
+    }
+    boottest::run(args.test);
     sched::run(0)
 }
 
+/// The boot arguments, for code far from `kernel_main`.
+pub static BOOT_ARGS: spin::Once<BootArgs> = spin::Once::new();
+
+/// The boot arguments (defaults before they are parsed).
+pub fn boot_args() -> BootArgs {
+    BOOT_ARGS
+        .get()
+        .copied()
+        .unwrap_or_else(|| BootArgs::parse(""))
+}
+
 /// Stack of each secondary pCPU.
-const SECONDARY_STACK: u64 = 64 * 1024;
+const SECONDARY_STACK: u64 = sched::pcpu::STACK_SIZE;
 
 /// Per-pCPU set-up: its redistributor, CPU interface and EL2 guest controls.
 fn init_this_cpu(index: usize, pa_range: u64) {
@@ -205,12 +225,19 @@ fn init_this_cpu(index: usize, pa_range: u64) {
     }
     gic::init_cpu_interface();
     el2::init_guest_controls(pa_range);
+    irq::watchdog::start();
+    irq::profiler::start_this_cpu();
+    // From here on Aerie's code runs with regular interrupts masked by the
+    // priority mask, PSTATE.I clear: pseudo-NMIs get in (see irq::NmiWindow).
+    gic::set_priority_mask(irq::PMR_REGULAR_MASKED);
+    arch::aarch64::daif::unmask_irq();
 }
 
 /// Where a secondary pCPU continues once it runs at the link address.
 extern "C" fn secondary_main(index: u64) -> ! {
     init_this_cpu(index as usize, CpuInfo::read().pa_range);
     log::debug!("cpu {index} ({:#x}) online", cpu::mpidr());
+    boottest::secondary(index as usize, boot_args().test);
     sched::run(index as usize)
 }
 
@@ -233,6 +260,10 @@ fn create_vms(module: Option<aerie_dt::Region>) -> Vec<vm::Vm> {
             return Vec::new();
         }
     };
+    match module.symbols() {
+        Some(blob) => symbols::init(blob),
+        None => log::warn!("boot module carries no symbol table: reports show raw addresses"),
+    }
     let prefixed = module.vm_count() > 1;
     let mut vms = Vec::new();
     for i in 0..module.vm_count() {

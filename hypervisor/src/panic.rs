@@ -15,6 +15,9 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
         // A panic while panicking (or semihosting missing): just stop.
         crate::arch::aarch64::firmware::system_off();
     }
+    // Stop the other pCPUs first (a pseudo-NMI gets through even where they
+    // have interrupts off); each prints its state as it stops.
+    crate::irq::stop::stop_others();
     match info.location() {
         Some(l) => crate::console::print_panic(format_args!(
             "aerie: panic at {}:{}: {}\n",

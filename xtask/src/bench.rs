@@ -29,10 +29,16 @@ const LOOPS: [&str; 5] = [
 /// iteration is: they are reported raw, since the nop loop's cost is not part
 /// of them. They follow the loops in the table; anything else the testkit
 /// reports comes last.
-const RAW: [(&str, &str); 2] = [
+const RAW: [(&str, &str); 4] = [
     ("virq_latency", "1 interrupt (raw)"),
     ("ipi_roundtrip", "1 round trip (raw)"),
+    ("irq_entry_exit", "1 interrupt (raw)"),
+    ("pnmi_latency", "1 pseudo-NMI (raw)"),
 ];
+/// Benchmarks Aerie runs on itself at boot with `aerie.bench=irq` (its own
+/// interrupt paths, measured at EL2): a separate boot, so the testkit's
+/// benchmarks do not run beside them.
+const AERIE_IRQ: [&str; 2] = ["irq_entry_exit", "pnmi_latency"];
 /// The loop overhead every other benchmark also pays.
 const BASELINE: &str = "nop";
 /// Targets on cortex-a72, in instructions per iteration net of the nop baseline
@@ -44,9 +50,12 @@ const TIMEOUT_SECS: u64 = 300;
 /// Results for one CPU model, by benchmark name.
 type CpuResults = BTreeMap<String, BenchLine>;
 
-fn run_cpu(cpu: &str) -> Result<CpuResults> {
+/// One benchmark boot of Aerie and the testkit on `cpu` under `-icount
+/// shift=0`: `cmdline` for the testkit, `append` for Aerie, the log as
+/// `target/bench/<log>.log`. Returns the output of a run that exited 0.
+fn boot(cpu: &str, cmdline: &str, append: &str, log: &str) -> Result<String> {
     let guest = Guest::Testkit {
-        cmdline: "bench".into(),
+        cmdline: cmdline.into(),
     };
     let prepared = run::prepare(&guest, true, None).map_err(|e| match e {
         PrepareError::Config(m) => anyhow::anyhow!(m),
@@ -57,14 +66,20 @@ fn run_cpu(cpu: &str) -> Result<CpuResults> {
         smp: 2,
         boot: Boot::Aerie {
             bootmodule: prepared.bootmodule,
-            log: "warn".into(),
-            append: String::new(),
+            // Aerie's own bench lines are printed at the default level.
+            log: if append.is_empty() { "warn" } else { "info" }.into(),
+            append: append.into(),
         },
         icount: Some(icount::EXACT),
         disk: None,
     };
-    let log = paths::bench_dir().join(format!("{cpu}.log"));
-    step(format!("bench: {cpu} (log {})", paths::show(&log)));
+    let log = paths::bench_dir().join(format!("{log}.log"));
+    let what = if append.is_empty() {
+        cpu.to_string()
+    } else {
+        format!("{cpu} {append}")
+    };
+    step(format!("bench: {what} (log {})", paths::show(&log)));
     let outcome = run::run_quiet(&opts, Duration::from_secs(TIMEOUT_SECS), &log)?;
     match outcome.status {
         Status::Exited(0) => {}
@@ -78,13 +93,51 @@ fn run_cpu(cpu: &str) -> Result<CpuResults> {
     for line in outcome.output.lines().filter(|l| l.contains("bench: FAIL")) {
         step(format!("bench: {cpu}: {}", line.trim_end_matches('\r')));
     }
-    if !output::bench_done(&outcome.output) {
-        bail!("{cpu}: no `bench: done` line (log {})", paths::show(&log));
+    Ok(outcome.output)
+}
+
+fn by_name(lines: Vec<BenchLine>) -> CpuResults {
+    lines.into_iter().map(|b| (b.name.clone(), b)).collect()
+}
+
+/// The testkit's benchmarks on `cpu`.
+fn run_cpu(cpu: &str) -> Result<CpuResults> {
+    let out = boot(cpu, "bench", "", cpu)?;
+    if !output::bench_done(&out) {
+        bail!(
+            "{cpu}: no `bench: done` line (log {})",
+            paths::show(&paths::bench_dir().join(format!("{cpu}.log")))
+        );
     }
-    Ok(output::bench_lines(&outcome.output)
-        .into_iter()
-        .map(|b| (b.name.clone(), b))
-        .collect())
+    Ok(by_name(output::bench_lines(&out)))
+}
+
+/// Aerie's own interrupt-path benchmarks ([`AERIE_IRQ`]) on `cpu`.
+fn run_aerie_irq(cpu: &str) -> Result<CpuResults> {
+    let log = format!("{cpu}-aerie-irq");
+    let out = boot(cpu, "", "aerie.bench=irq", &log)?;
+    let results = aerie_irq_results(&out).map_err(|e| {
+        anyhow::anyhow!(
+            "{cpu}: {e} (log {})",
+            paths::show(&paths::bench_dir().join(format!("{log}.log")))
+        )
+    })?;
+    Ok(results)
+}
+
+/// The [`AERIE_IRQ`] lines of an `aerie.bench=irq` run: all of them must be
+/// there (anything else printed, e.g. by the guest, is not Aerie's).
+fn aerie_irq_results(out: &str) -> Result<CpuResults, String> {
+    let all = by_name(output::bench_lines(out));
+    AERIE_IRQ
+        .iter()
+        .map(|name| {
+            all.get(*name)
+                .cloned()
+                .map(|b| (name.to_string(), b))
+                .ok_or(format!("no `bench: name={name} ...` line from Aerie"))
+        })
+        .collect()
 }
 
 /// Instructions per iteration of `bench` on `cpu`, if measured.
@@ -212,14 +265,18 @@ fn bench() -> Result<i32> {
     let mut results = BTreeMap::new();
     let mut code = 0;
     for cpu in CPUS {
-        match run_cpu(cpu) {
-            Ok(r) => {
-                results.insert(cpu.to_string(), r);
+        let mut cpu_results = CpuResults::new();
+        for run in [run_cpu, run_aerie_irq] {
+            match run(cpu) {
+                Ok(r) => cpu_results.extend(r),
+                Err(e) => {
+                    eprintln!("error: bench: {e:#}");
+                    code = 1;
+                }
             }
-            Err(e) => {
-                eprintln!("error: bench: {e:#}");
-                code = 1;
-            }
+        }
+        if !cpu_results.is_empty() {
+            results.insert(cpu.to_string(), cpu_results);
         }
     }
     let linux = crate::bench_linux::run_all(&CPUS);
@@ -256,6 +313,8 @@ mod tests {
             line("mmio_uart_read", 1600),
             line("virq_latency", 1025),
             line("ipi_roundtrip", 60000),
+            line("irq_entry_exit", 3000),
+            line("pnmi_latency", 1500),
         ]
         .into_iter()
         .map(|b| (b.name.clone(), b))
@@ -341,9 +400,57 @@ mod tests {
                 "sysreg_trap",
                 "virq_latency",
                 "ipi_roundtrip",
+                "irq_entry_exit",
+                "pnmi_latency",
                 "extra"
             ]
         );
+        // Aerie's own interrupt paths: raw, per interrupt.
+        assert_eq!(
+            cells("irq_entry_exit"),
+            [
+                "irq_entry_exit",
+                "1",
+                "interrupt",
+                "(raw)",
+                "300.0",
+                "-",
+                "-"
+            ],
+            "{t}"
+        );
+        assert_eq!(
+            cells("pnmi_latency"),
+            [
+                "pnmi_latency",
+                "1",
+                "pseudo-NMI",
+                "(raw)",
+                "150.0",
+                "-",
+                "-"
+            ],
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn aerie_irq_lines_are_required_and_picked_out() {
+        let out = "aerie: Aerie 0.1.0 on Cortex-A72\r\n\
+                   bench: name=irq_entry_exit iters=100 ticks=62500 freq=62500000\r\n\
+                   bench: name=pnmi_latency iters=100 ticks=31250 freq=62500000\n\
+                   [testkit] bench: name=nop iters=1 ticks=1 freq=1\n";
+        let r = aerie_irq_results(out).unwrap();
+        assert_eq!(
+            r.keys().collect::<Vec<_>>(),
+            ["irq_entry_exit", "pnmi_latency"]
+        );
+        // 62500 ticks at 62.5 MHz = 1 ms = 1e6 instructions, over 100 interrupts.
+        assert_eq!(r["irq_entry_exit"].instructions_per_iter(), 10_000.0);
+        assert_eq!(r["pnmi_latency"].instructions_per_iter(), 5_000.0);
+        let missing = out.replace("name=pnmi_latency", "name=other");
+        let e = aerie_irq_results(&missing).unwrap_err();
+        assert!(e.contains("bench: name=pnmi_latency"), "{e}");
     }
 
     #[test]
@@ -370,6 +477,14 @@ mod tests {
         assert_eq!(
             j["results"]["cortex-a72"]["hvc_null"]["iteration"],
             "1 loop pass"
+        );
+        assert_eq!(
+            j["results"]["cortex-a72"]["pnmi_latency"]["instructions_per_iter"],
+            150.0
+        );
+        assert_eq!(
+            j["results"]["cortex-a72"]["pnmi_latency"]["iteration"],
+            "1 pseudo-NMI (raw)"
         );
     }
 }

@@ -15,6 +15,9 @@ struct Binary {
     dir: &'static str,
     elf: &'static str,
     image: fn() -> std::path::PathBuf,
+    /// Where to write its packed symbol table, for binaries that symbolise
+    /// their own addresses (Aerie: every boot module carries it).
+    symbols: Option<fn() -> std::path::PathBuf>,
 }
 
 const BINARIES: [Binary; 2] = [
@@ -22,11 +25,13 @@ const BINARIES: [Binary; 2] = [
         dir: "hypervisor",
         elf: "aerie",
         image: paths::hypervisor_image,
+        symbols: Some(paths::hypervisor_symbols),
     },
     Binary {
         dir: "guests/testkit",
         elf: "testkit",
         image: paths::testkit_image,
+        symbols: None,
     },
 ];
 
@@ -47,7 +52,12 @@ fn build_binary(b: &Binary) -> Result<()> {
     let target_dir = paths::target_dir();
     // Target and target dir are normally set by the crate's .cargo/config.toml;
     // passing them too keeps the output where xtask expects it regardless.
-    cmd::run(&mut cmd::cargo(
+    // Compiler flags are not passed: each crate's .cargo/config.toml owns them
+    // (the hypervisor's forces frame pointers for its backtraces). RUSTFLAGS
+    // from the caller's environment would replace those wholesale (cargo uses
+    // the first source of flags it finds), so it is removed for these
+    // aarch64-only builds; it was meant for the host anyway.
+    let mut build = cmd::cargo(
         b.dir,
         &[
             "build",
@@ -57,10 +67,20 @@ fn build_binary(b: &Binary) -> Result<()> {
             "--target-dir",
             &target_dir.to_string_lossy(),
         ],
-    ))?;
+    );
+    build
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS");
+    cmd::run(&mut build)?;
     let elf = paths::release_elf(b.elf);
     let image = (b.image)();
-    write_image(&elf, &image)
+    write_image(&elf, &image)?;
+    if let Some(symbols) = b.symbols {
+        let out = symbols();
+        let count = crate::symtab::write_file(&elf, &out)?;
+        step(format!("{} ({count} symbols)", paths::show(&out)));
+    }
+    Ok(())
 }
 
 /// Converts `elf` to a flat Image at `image` and checks its arm64 header.

@@ -18,6 +18,7 @@ mod paths;
 mod qemu;
 mod run;
 mod setup;
+mod symtab;
 mod test;
 
 const USAGE: &str = "usage: cargo xtask <command>

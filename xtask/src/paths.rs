@@ -33,6 +33,11 @@ pub fn hypervisor_image() -> PathBuf {
     aerie_dir().join("aerie.Image")
 }
 
+/// Aerie's packed symbol table, written by the build next to its Image.
+pub fn hypervisor_symbols() -> PathBuf {
+    aerie_dir().join("aerie.symbols")
+}
+
 /// The testkit guest Image.
 pub fn testkit_image() -> PathBuf {
     aerie_dir().join("testkit.Image")

@@ -285,8 +285,15 @@ pub fn prepare_config(
     })
 }
 
-/// Reads every VM's files and writes the boot module to `out`.
+/// Reads every VM's files and writes the boot module to `out`, with the
+/// symbol table of the Aerie that `cargo xtask build` last built.
 pub fn write_bootmodule(vms: &[VmConfig], out: &Path) -> Result<()> {
+    let symbols = crate::symtab::load()?;
+    write_bootmodule_with(vms, &symbols, out)
+}
+
+/// [`write_bootmodule`] with Aerie's packed symbol table given.
+fn write_bootmodule_with(vms: &[VmConfig], symbols: &[u8], out: &Path) -> Result<()> {
     let read = |p: &Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
     let mut files = Vec::new();
     for vm in vms {
@@ -310,17 +317,18 @@ pub fn write_bootmodule(vms: &[VmConfig], out: &Path) -> Result<()> {
             }),
         })
         .collect();
-    let bytes = aerie_bootmodule::write(&images);
+    let bytes = aerie_bootmodule::write(&images, Some(symbols));
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     std::fs::write(out, &bytes).with_context(|| format!("writing {}", out.display()))?;
     step(format!(
-        "boot module {} ({} VM{}, {} bytes)",
+        "boot module {} ({} VM{}, {} bytes, {} of them Aerie's symbols)",
         paths::show(out),
         vms.len(),
         if vms.len() == 1 { "" } else { "s" },
-        bytes.len()
+        bytes.len(),
+        symbols.len()
     ));
     Ok(())
 }
@@ -600,9 +608,10 @@ mod tests {
         linux.initrd = Some(kernel);
         cfg.vms.push(linux);
         let out = dir.join("x.bootmodule");
-        write_bootmodule(&cfg.vms, &out).unwrap();
+        write_bootmodule_with(&cfg.vms, b"packed symbols", &out).unwrap();
         let bytes = std::fs::read(&out).unwrap();
         let m = aerie_bootmodule::BootModule::parse(&bytes).unwrap();
+        assert_eq!(m.symbols(), Some(&b"packed symbols"[..]));
         let vm = m.vm(0).unwrap();
         assert_eq!(
             (vm.name, vm.vcpus, vm.memory, vm.kernel, vm.cmdline, vm.disk),

@@ -4,6 +4,7 @@
 mod disk_restart;
 mod linux_smp;
 mod panic_isolated;
+mod pnmi;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,12 +22,19 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 12] = [
+const QEMU_TESTS: [(&str, TestFn); 17] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
     ("testkit-max", || testkit_on("max", "testkit-max")),
     ("boot-remap-fault", boot_remap_fault),
+    ("watchdog-cortex-a72", || {
+        pnmi::watchdog_on("cortex-a72", "watchdog-cortex-a72")
+    }),
+    ("watchdog-max", || pnmi::watchdog_on("max", "watchdog-max")),
+    ("stop-dump", pnmi::stop_dump),
+    ("pnmi-nested", pnmi::pnmi_nested),
+    ("profiler", pnmi::profiler),
     ("bad-vm-isolated", bad_vm_isolated),
     ("linux-native", linux_native),
     ("linux-cortex-a72", || {

@@ -84,6 +84,9 @@ pub enum BootModuleError {
     BadHeader { field: &'static str, value: u64 },
     /// The record table does not fit in the module.
     RecordsOutOfRange { offset: u64, len: u64, size: u64 },
+    /// The header's symbol table (version 3) does not fit in the module, or
+    /// has an offset but no length.
+    SymbolsOutOfRange { offset: u64, len: u64, size: u64 },
     /// `vm(index)` asked for a VM that does not exist.
     NoSuchVm { index: usize, count: usize },
     /// One field of one VM record is bad.
@@ -114,6 +117,11 @@ impl fmt::Display for BootModuleError {
             BootModuleError::RecordsOutOfRange { offset, len, size } => write!(
                 f,
                 "boot module: VM records at {offset:#x}+{len:#x} lie outside the {size:#x}-byte module"
+            ),
+            BootModuleError::SymbolsOutOfRange { offset, len, size } => write!(
+                f,
+                "boot module: symbol table at {offset:#x}+{len:#x} lies outside the \
+                 {size:#x}-byte module (or has an offset but no length)"
             ),
             BootModuleError::NoSuchVm { index, count } => {
                 write!(f, "boot module: no vm[{index}] (module has {count} VMs)")

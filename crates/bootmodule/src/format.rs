@@ -12,13 +12,24 @@
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0  | 8 | magic `b"AERIEBM1"` |
-//! | 8  | 4 | version (currently 1) |
+//! | 8  | 4 | version (currently 3) |
 //! | 12 | 4 | header_size (64) |
 //! | 16 | 4 | vm_count |
 //! | 20 | 4 | record_size (>= 128) |
 //! | 24 | 8 | total_size (bytes, the whole module) |
 //! | 32 | 8 | records_offset (where record 0 starts) |
-//! | 40 | 24 | reserved, zero |
+//! | 40 | 8 | symbols_offset: where Aerie's symbol table starts — v3 |
+//! | 48 | 8 | symbols_len: its length in bytes; 0 = none (then the offset is 0 too) — v3 |
+//! | 56 | 8 | reserved, zero |
+//!
+//! Version 3 took the first 16 reserved bytes for the symbol table: a blob
+//! (4 KiB aligned like the others) in the format of the `aerie-symbols` crate,
+//! which Aerie uses to name its own addresses in watchdog reports, backtraces
+//! and profiles. A parser reads the two words only when `version >= 3`, so the
+//! reserved zeros of a version-1 or -2 module mean "no symbols" either way and
+//! an older parser, which ignores reserved words, still reads a version-3
+//! module. The blob is optional metadata, but a header that points outside the
+//! module is corrupt like any other bad header field and fails the parse.
 //!
 //! VM record, version 2 layout (144 bytes; version 1 is its first 128 bytes):
 //!
@@ -54,10 +65,13 @@
 
 /// Identifies a boot module.
 pub const MAGIC: [u8; 8] = *b"AERIEBM1";
-/// Format version this crate writes (2: records carry a disk region).
-pub const VERSION: u32 = 2;
+/// Format version this crate writes (2: records carry a disk region; 3: the
+/// header locates Aerie's symbol table).
+pub const VERSION: u32 = 3;
 /// First version whose records carry `disk_offset` and `disk_size`.
 pub const VERSION_DISK: u32 = 2;
+/// First version whose header carries `symbols_offset` and `symbols_len`.
+pub const VERSION_SYMBOLS: u32 = 3;
 /// Size of the header this crate writes and the minimum a parser accepts.
 pub const HEADER_SIZE: usize = 64;
 /// Size of a version-1 record; the minimum `record_size` a parser accepts.
@@ -80,6 +94,8 @@ pub(crate) mod header {
     pub const RECORD_SIZE: usize = 20;
     pub const TOTAL_SIZE: usize = 24;
     pub const RECORDS_OFFSET: usize = 32;
+    pub const SYMBOLS_OFFSET: usize = 40;
+    pub const SYMBOLS_LEN: usize = 48;
 }
 
 /// Record field offsets (version 1, then the fields version 2 appended).

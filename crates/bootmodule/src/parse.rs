@@ -4,7 +4,7 @@
 use crate::error::{BootModuleError, VmField, VmFieldError};
 use crate::format::{
     header, record, BLOB_ALIGN, DISK_SECTOR, HEADER_SIZE, MAGIC, NAME_MAX, RECORD_SIZE_V1,
-    RECORD_SIZE_V2, VERSION_DISK,
+    RECORD_SIZE_V2, VERSION_DISK, VERSION_SYMBOLS,
 };
 use crate::{DiskRegion, VmImage};
 
@@ -17,6 +17,8 @@ pub struct BootModule<'a> {
     vm_count: usize,
     record_size: usize,
     records_offset: usize,
+    /// Aerie's symbol table, `(offset, len)` inside `bytes`; len 0 = none.
+    symbols: (usize, usize),
 }
 
 pub(crate) fn read_u32(bytes: &[u8], at: usize) -> u32 {
@@ -95,13 +97,50 @@ impl<'a> BootModule<'a> {
                 size: total_size,
             });
         }
+        let symbols = Self::symbols_range(bytes, version)?;
         Ok(BootModule {
             bytes,
             version,
             vm_count,
             record_size,
             records_offset: records_offset as usize,
+            symbols,
         })
+    }
+
+    /// The symbol table's `(offset, len)` from a version >= 3 header, checked
+    /// against `bytes` (already cut to `total_size`); older headers have none
+    /// (their words 40..56 are reserved, whatever they hold).
+    fn symbols_range(bytes: &[u8], version: u32) -> Result<(usize, usize), BootModuleError> {
+        if version < VERSION_SYMBOLS {
+            return Ok((0, 0));
+        }
+        let offset = read_u64(bytes, header::SYMBOLS_OFFSET);
+        let len = read_u64(bytes, header::SYMBOLS_LEN);
+        let size = bytes.len() as u64;
+        let bad = BootModuleError::SymbolsOutOfRange { offset, len, size };
+        if len == 0 {
+            return if offset == 0 { Ok((0, 0)) } else { Err(bad) };
+        }
+        if offset.checked_add(len).is_none_or(|end| end > size) {
+            return Err(bad);
+        }
+        // Inside `bytes` (checked above), so both fit in usize.
+        Ok((offset as usize, len as usize))
+    }
+
+    /// Aerie's own symbol table (format of the `aerie-symbols` crate), if the
+    /// module carries one (version 3 and a non-zero length). Bounds were
+    /// checked by [`parse`](Self::parse); the contents are the symbol
+    /// parser's to check.
+    pub fn symbols(&self) -> Option<&'a [u8]> {
+        let (offset, len) = self.symbols;
+        if len == 0 {
+            return None;
+        }
+        // `get` rather than indexing: in range by construction, but this must
+        // never be a panic path.
+        self.bytes.get(offset..offset + len)
     }
 
     /// Format version the module was written with.

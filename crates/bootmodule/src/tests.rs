@@ -1,35 +1,40 @@
 //! Boot module round trip and rejection tests.
 
-use crate::format::{header, record, BLOB_ALIGN, HEADER_SIZE, RECORD_SIZE_V1, RECORD_SIZE_V2};
+use crate::format::{
+    header, record, BLOB_ALIGN, HEADER_SIZE, RECORD_SIZE_V1, RECORD_SIZE_V2, VERSION_SYMBOLS,
+};
 use crate::{write, BootModule, BootModuleError, DiskRegion, VmField, VmFieldError, VmImage};
 
 fn sample() -> Vec<u8> {
     let kernel_a: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
     let kernel_b = vec![0xAB; 4096];
     let initrd = vec![0x5A; 100];
-    write(&[
-        VmImage {
-            name: "testkit",
-            vcpus: 2,
-            memory: 64 << 20,
-            kernel: &kernel_a,
-            initrd: None,
-            cmdline: "bench",
-            disk: None,
-        },
-        VmImage {
-            name: "linux-1",
-            vcpus: 8,
-            memory: 1 << 30,
-            kernel: &kernel_b,
-            initrd: Some(&initrd),
-            cmdline: "",
-            disk: Some(DiskRegion {
-                offset: 64 << 20,
-                size: 32 << 20,
-            }),
-        },
-    ])
+    write(
+        &[
+            VmImage {
+                name: "testkit",
+                vcpus: 2,
+                memory: 64 << 20,
+                kernel: &kernel_a,
+                initrd: None,
+                cmdline: "bench",
+                disk: None,
+            },
+            VmImage {
+                name: "linux-1",
+                vcpus: 8,
+                memory: 1 << 30,
+                kernel: &kernel_b,
+                initrd: Some(&initrd),
+                cmdline: "",
+                disk: Some(DiskRegion {
+                    offset: 64 << 20,
+                    size: 32 << 20,
+                }),
+            },
+        ],
+        None,
+    )
 }
 
 fn put_u64(buf: &mut [u8], at: usize, v: u64) {
@@ -49,7 +54,7 @@ fn round_trip() {
     let kernel_a: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
     let bytes = sample();
     let m = BootModule::parse(&bytes).unwrap();
-    assert_eq!(m.version(), 2);
+    assert_eq!(m.version(), 3);
     assert_eq!(m.vm_count(), 2);
     let a = m.vm(0).unwrap();
     assert_eq!(a.name, "testkit");
@@ -290,14 +295,14 @@ fn small_record_size_rejected_larger_is_skipped() {
         }
     );
 
-    // A "version 3" module whose records carry a 64-byte tail this parser does not
+    // A "version 4" module whose records carry a 64-byte tail this parser does not
     // know: rebuild the record table with the larger stride and check both VMs read.
     let m = BootModule::parse(&bytes).unwrap();
     let (a, b) = (m.vm(0).unwrap(), m.vm(1).unwrap());
     let stride = RECORD_SIZE_V2 + 64;
-    let newer = restride(&bytes, 3, stride, RECORD_SIZE_V2);
+    let newer = restride(&bytes, 4, stride, RECORD_SIZE_V2);
     let m = BootModule::parse(&newer).unwrap();
-    assert_eq!(m.version(), 3);
+    assert_eq!(m.version(), 4);
     assert_eq!(m.vm(0).unwrap(), a);
     assert_eq!(m.vm(1).unwrap(), b);
 }
@@ -413,7 +418,7 @@ fn version_zero_rejected() {
 
 #[test]
 fn empty_module_round_trips() {
-    let bytes = write(&[]);
+    let bytes = write(&[], None);
     assert_eq!(bytes.len(), HEADER_SIZE);
     assert_eq!(BootModule::parse(&bytes).unwrap().vm_count(), 0);
 }
@@ -422,13 +427,113 @@ fn empty_module_round_trips() {
 #[should_panic(expected = "must be 1..=31 bytes")]
 fn writer_refuses_long_name() {
     let name = "a".repeat(32);
-    write(&[VmImage {
-        name: &name,
-        vcpus: 1,
-        memory: 1,
-        kernel: &[1],
-        initrd: None,
-        cmdline: "",
-        disk: None,
-    }]);
+    write(
+        &[VmImage {
+            name: &name,
+            vcpus: 1,
+            memory: 1,
+            kernel: &[1],
+            initrd: None,
+            cmdline: "",
+            disk: None,
+        }],
+        None,
+    );
+}
+
+/// A one-VM module carrying `symbols`.
+fn with_symbols(symbols: &[u8]) -> Vec<u8> {
+    write(
+        &[VmImage {
+            name: "testkit",
+            vcpus: 1,
+            memory: 64 << 20,
+            kernel: &[7; 5000],
+            initrd: None,
+            cmdline: "x",
+            disk: None,
+        }],
+        Some(symbols),
+    )
+}
+
+fn header_u64(bytes: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap())
+}
+
+#[test]
+fn symbols_round_trip_page_aligned_after_the_vm_blobs() {
+    let table: Vec<u8> = (0..777u32).map(|i| (i * 3) as u8).collect();
+    let bytes = with_symbols(&table);
+    // Header, records, kernel at 4096 (5000 bytes), cmdline at 12288, symbols
+    // on the next page.
+    assert_eq!(header_u64(&bytes, header::SYMBOLS_OFFSET), 16384);
+    assert_eq!(header_u64(&bytes, header::SYMBOLS_LEN), 777);
+    assert_eq!(bytes.len(), 16384 + 777, "total_size ends with the table");
+    let m = BootModule::parse(&bytes).unwrap();
+    assert_eq!(m.version(), VERSION_SYMBOLS);
+    assert_eq!(m.symbols(), Some(&table[..]));
+    assert_eq!(m.vm(0).unwrap().kernel, &[7; 5000][..]);
+}
+
+#[test]
+fn no_symbols_means_zero_words_and_none() {
+    for bytes in [sample(), with_symbols(&[])] {
+        assert_eq!(header_u64(&bytes, header::SYMBOLS_OFFSET), 0);
+        assert_eq!(header_u64(&bytes, header::SYMBOLS_LEN), 0);
+        assert_eq!(BootModule::parse(&bytes).unwrap().symbols(), None);
+    }
+}
+
+#[test]
+fn symbols_header_words_follow_the_extension_rule() {
+    // Version 3 used the first reserved words; everything older stays put.
+    assert_eq!((header::SYMBOLS_OFFSET, header::SYMBOLS_LEN), (40, 48));
+    assert_eq!(header::RECORDS_OFFSET + 8, header::SYMBOLS_OFFSET);
+    // A version-2 module whose reserved words hold anything has no symbols:
+    // only version >= 3 gives them a meaning.
+    let mut v2 = with_symbols(&[1, 2, 3]);
+    put_u32(&mut v2, header::VERSION, 2);
+    let m = BootModule::parse(&v2).unwrap();
+    assert_eq!(m.symbols(), None);
+    put_u64(&mut v2, header::SYMBOLS_OFFSET, u64::MAX);
+    assert_eq!(BootModule::parse(&v2).unwrap().symbols(), None);
+}
+
+#[test]
+fn symbols_outside_the_module_rejected() {
+    let good = with_symbols(&[0x55; 100]);
+    let size = good.len() as u64;
+    for (offset, len) in [
+        (size - 50, 100),    // runs past the end
+        (size, 1),           // starts at the end
+        (u64::MAX - 10, 20), // offset + len overflows
+        (4096, 0),           // an offset without a length
+    ] {
+        let mut bytes = good.clone();
+        put_u64(&mut bytes, header::SYMBOLS_OFFSET, offset);
+        put_u64(&mut bytes, header::SYMBOLS_LEN, len);
+        let err = BootModule::parse(&bytes).unwrap_err();
+        assert_eq!(
+            err,
+            BootModuleError::SymbolsOutOfRange { offset, len, size },
+            "{offset:#x}+{len:#x}"
+        );
+        assert!(err.to_string().contains("symbol table"), "{err}");
+    }
+    // Exactly up to total_size is fine; trailing padding beyond it is not
+    // part of the module, so a table reaching into it is out of range.
+    let mut bytes = good.clone();
+    put_u64(&mut bytes, header::SYMBOLS_OFFSET, size - 1);
+    put_u64(&mut bytes, header::SYMBOLS_LEN, 1);
+    assert_eq!(
+        BootModule::parse(&bytes).unwrap().symbols(),
+        Some(&[0x55][..])
+    );
+    bytes.extend_from_slice(&[0; 64]);
+    put_u64(&mut bytes, header::SYMBOLS_LEN, 2);
+    assert!(matches!(
+        BootModule::parse(&bytes),
+        Err(BootModuleError::SymbolsOutOfRange { .. })
+    ));
 }

@@ -30,15 +30,17 @@ fn push_blob(out: &mut Vec<u8>, data: &[u8]) -> (u64, u64) {
     (offset as u64, data.len() as u64)
 }
 
-/// Serialises `vms` into a boot module (version [`VERSION`], records of
-/// [`RECORD_SIZE_V2`] bytes). Every blob, including each command line, starts on
-/// a 4 KiB boundary. A VM without a disk gets `disk_offset = disk_size = 0`.
+/// Serialises `vms` and Aerie's symbol table into a boot module (version
+/// [`VERSION`], records of [`RECORD_SIZE_V2`] bytes). Every blob, including each
+/// command line and the symbol table (after the VMs' blobs), starts on a 4 KiB
+/// boundary. A VM without a disk gets `disk_offset = disk_size = 0`; `None` or
+/// empty symbols get `symbols_offset = symbols_len = 0`.
 ///
 /// # Panics
 ///
 /// If a name is empty or longer than 31 bytes (callers validate names first; the
 /// VM config loader does).
-pub fn write(vms: &[VmImage]) -> Vec<u8> {
+pub fn write(vms: &[VmImage], symbols: Option<&[u8]>) -> Vec<u8> {
     let records_offset = HEADER_SIZE;
     let mut out = vec![0u8; records_offset + vms.len() * RECORD_SIZE_V2];
     out[header::MAGIC..header::MAGIC + 8].copy_from_slice(&MAGIC);
@@ -74,6 +76,9 @@ pub fn write(vms: &[VmImage]) -> Vec<u8> {
             put_u64(rec, at + 8, len);
         }
     }
+    let (offset, len) = push_blob(&mut out, symbols.unwrap_or(&[]));
+    put_u64(&mut out, header::SYMBOLS_OFFSET, offset);
+    put_u64(&mut out, header::SYMBOLS_LEN, len);
     let total = out.len() as u64;
     put_u64(&mut out, header::TOTAL_SIZE, total);
     out

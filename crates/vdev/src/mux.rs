@@ -2,8 +2,10 @@
 //!
 //! Keystrokes go to the VM that has the focus. `Ctrl-A` followed by a digit
 //! `1`..`9` moves the focus to that VM (in config order); `Ctrl-A Ctrl-A`
-//! sends one `Ctrl-A` to the focused VM; `Ctrl-A` followed by anything else
-//! sends both bytes on, so nothing typed is lost.
+//! sends one `Ctrl-A` to the focused VM; `Ctrl-A d` and `Ctrl-A p` are
+//! commands for Aerie itself (dump every pCPU's state, print the profile);
+//! `Ctrl-A` followed by anything else sends both bytes on, so nothing typed
+//! is lost.
 
 /// The escape byte (Ctrl-A).
 pub const ESCAPE: u8 = 0x01;
@@ -19,6 +21,8 @@ pub enum MuxEvent {
     },
     /// The focus moved to VM `vm`.
     Switch { vm: usize },
+    /// A console command for Aerie (`d` dump, `p` profile).
+    Command(u8),
     /// Nothing yet (an escape is pending).
     None,
 }
@@ -73,6 +77,7 @@ impl InputMux {
                 bytes: [ESCAPE, 0],
                 len: 1,
             },
+            b'd' | b'p' => MuxEvent::Command(byte),
             b'1'..=b'9' if ((byte - b'1') as usize) < self.vms => {
                 self.focus = (byte - b'1') as usize;
                 MuxEvent::Switch { vm: self.focus }
@@ -117,6 +122,23 @@ mod tests {
             }
         );
         assert_eq!(m.focus(), 2);
+    }
+
+    #[test]
+    fn ctrl_a_d_and_p_are_commands() {
+        let mut m = InputMux::new(1);
+        m.feed(ESCAPE);
+        assert_eq!(m.feed(b'd'), MuxEvent::Command(b'd'));
+        m.feed(ESCAPE);
+        assert_eq!(m.feed(b'p'), MuxEvent::Command(b'p'));
+        assert_eq!(
+            m.feed(b'd'),
+            MuxEvent::Deliver {
+                vm: 0,
+                bytes: [b'd', 0],
+                len: 1
+            }
+        );
     }
 
     #[test]

@@ -30,6 +30,17 @@ impl Pl011 {
         uart
     }
 
+    /// A second view of an already initialised UART (no register writes).
+    ///
+    /// # Safety
+    /// As for `new`, except that another view may exist: callers only
+    /// transmit, which is safe to interleave.
+    pub unsafe fn attach(base: u64) -> Self {
+        Pl011 {
+            base: base as usize,
+        }
+    }
+
     fn read(&self, offset: usize) -> u32 {
         // SAFETY: `base` maps the UART's registers (see `new`).
         unsafe { core::ptr::read_volatile((self.base + offset) as *const u32) }

@@ -2,7 +2,10 @@
 //! through the direct map. Security is disabled on QEMU's virt GIC
 //! (GICD_CTLR.DS = 1), so there is one security state and Group 1 is ours.
 
-use super::{PPI_HYP_TIMER, PPI_MAINTENANCE, PPI_VIRTUAL_TIMER, PRIORITY_REGULAR, SGI_KICK};
+use super::{
+    PPI_HYP_TIMER, PPI_MAINTENANCE, PPI_PMU, PPI_VIRTUAL_TIMER, PPI_WATCHDOG, PRIORITY_PNMI,
+    PRIORITY_REGULAR, SGI_KICK, SGI_STOP,
+};
 use core::ptr::{read_volatile, write_volatile};
 
 const GICD_CTLR: usize = 0x0000;
@@ -143,7 +146,26 @@ impl Gic {
         for i in (0..32).step_by(4) {
             write32(rd + GICR_IPRIORITYR + i, prio);
         }
-        let ours = [SGI_KICK, PPI_MAINTENANCE, PPI_HYP_TIMER, PPI_VIRTUAL_TIMER];
+        // The pseudo-NMIs get the top priority (byte writes: IPRIORITYR is
+        // byte-accessible).
+        for intid in [SGI_STOP, PPI_PMU, PPI_WATCHDOG] {
+            // SAFETY: a byte of this CPU's GICR_IPRIORITYR<n>, mapped device memory.
+            unsafe {
+                write_volatile(
+                    (rd + GICR_IPRIORITYR + intid as usize) as *mut u8,
+                    PRIORITY_PNMI,
+                )
+            };
+        }
+        let ours = [
+            SGI_KICK,
+            SGI_STOP,
+            PPI_PMU,
+            PPI_MAINTENANCE,
+            PPI_HYP_TIMER,
+            PPI_VIRTUAL_TIMER,
+            PPI_WATCHDOG,
+        ];
         write32(
             rd + GICR_ISENABLER0,
             ours.iter().fold(0, |m, &i| m | 1 << i),

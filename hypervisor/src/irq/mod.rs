@@ -1,14 +1,124 @@
-//! Aerie's own interrupts: the host GICv3 and the INTIDs Aerie uses.
+//! Aerie's own interrupts: the host GICv3, the priority plan, and dispatch.
+//!
+//! Priority plan (`aerie_irqplan`, ARCHITECTURE.md "Interrupts"):
+//!
+//! | priority / PMR | meaning |
+//! |---|---|
+//! | 0x20 | pseudo-NMIs: watchdog, stop/dump SGI, profiler |
+//! | 0xA0 | regular interrupts: slice timer, kicks, virtual timer, console |
+//! | PMR 0xF0 | everything enabled (a guest runs, a pCPU idles) |
+//! | PMR 0x60 | "interrupts off" for Aerie's code: only pseudo-NMIs get in |
+//!
+//! Aerie's Rust code runs with PSTATE.I clear and PMR at 0x60 (see
+//! [`NmiWindow`]), so a pseudo-NMI can interrupt it anywhere, even with the
+//! machine lock held. Regular interrupts reach Aerie as guest exits (they
+//! are let through while a guest runs) or, on an idle pCPU, as EL2
+//! interrupts ([`el2_irq`]).
 
+pub mod bench;
 pub mod gicv3;
+pub mod pnmi;
+pub mod profiler;
+pub mod stop;
+pub mod watchdog;
 
-/// SGI Aerie sends to another pCPU to make it look at its vCPUs again.
-pub const SGI_KICK: u32 = 0;
-/// The GIC's virtual CPU interface maintenance interrupt (PPI 9).
-pub const PPI_MAINTENANCE: u32 = 25;
-/// EL2 physical timer (CNTHP): time slices and wake-ups.
-pub const PPI_HYP_TIMER: u32 = 26;
-/// EL1 virtual timer: the running guest's timer, forwarded to it.
-pub const PPI_VIRTUAL_TIMER: u32 = 27;
-/// Priority of every interrupt Aerie takes (ARCHITECTURE.md section 6).
-pub const PRIORITY_REGULAR: u8 = 0xa0;
+use crate::arch::aarch64::{daif, gic};
+use crate::panic::ExceptionFrame;
+use aerie_irqplan::{classify, on_irq, Class};
+pub use aerie_irqplan::{
+    PMR_ALL, PMR_REGULAR_MASKED, PPI_HYP_TIMER, PPI_MAINTENANCE, PPI_PMU, PPI_VIRTUAL_TIMER,
+    PPI_WATCHDOG, PRIORITY_PNMI, PRIORITY_REGULAR, SGI_KICK, SGI_STOP,
+};
+use core::sync::atomic::{AtomicU32, Ordering};
+
+/// Aerie's code between an exit's entry and the return to the guest: PMR at
+/// the regular-masked level and PSTATE.I clear, so pseudo-NMIs get in.
+/// Dropping it sets PSTATE.I and opens the PMR for the guest again: from
+/// there to the ERET the CPU must not take an interrupt at EL2.
+pub struct NmiWindow(());
+
+impl NmiWindow {
+    #[inline(always)]
+    pub fn open() -> Self {
+        gic::set_priority_mask(PMR_REGULAR_MASKED);
+        daif::unmask_irq();
+        NmiWindow(())
+    }
+}
+
+impl Drop for NmiWindow {
+    #[inline(always)]
+    fn drop(&mut self) {
+        daif::mask_irq();
+        gic::set_priority_mask(PMR_ALL);
+    }
+}
+
+/// Events regular interrupts leave for the code they interrupted (an idle
+/// pCPU), per pCPU.
+pub mod event {
+    pub const TICK: u32 = 1 << 0;
+    pub const INPUT: u32 = 1 << 1;
+    pub const KICK: u32 = 1 << 2;
+}
+
+static EVENTS: [AtomicU32; crate::sched::MAX_PCPUS] =
+    [const { AtomicU32::new(0) }; crate::sched::MAX_PCPUS];
+
+/// Take this pCPU's pending events.
+pub fn take_events(cpu: usize) -> u32 {
+    EVENTS[cpu].swap(0, Ordering::AcqRel)
+}
+
+/// Called by vectors.S for an interrupt taken at EL2 (PSTATE.I set by the
+/// exception). Acknowledges it and runs it by its class: a pseudo-NMI with
+/// PSTATE.I still set; a regular interrupt with the priority mask raised and
+/// PSTATE.I clear, so only pseudo-NMIs preempt it. EOImode = 1: priority drop
+/// (EOIR) then deactivation (DIR), and the interrupted PMR is restored.
+#[no_mangle]
+pub extern "C" fn el2_irq(frame: &ExceptionFrame) {
+    let intid = gic::acknowledge();
+    let class = classify(intid, gic::running_priority());
+    let entry = on_irq(class, gic::priority_mask());
+    match class {
+        Class::Spurious => {}
+        Class::PseudoNmi => {
+            pnmi::handle(intid, pnmi::Interrupted::Aerie(frame));
+            gic::end_of_interrupt(intid);
+            gic::deactivate(intid);
+        }
+        Class::Regular => {
+            gic::set_priority_mask(entry.new_pmr);
+            if entry.unmask {
+                daif::unmask_irq();
+            }
+            regular(intid);
+            daif::mask_irq();
+            gic::end_of_interrupt(intid);
+            gic::deactivate(intid);
+            gic::set_priority_mask(entry.saved_pmr);
+        }
+    }
+}
+
+/// A regular interrupt at EL2 (an idle pCPU): note it for the idle loop.
+fn regular(intid: u32) {
+    let cpu = crate::sched::this_cpu();
+    if intid == SGI_KICK && bench::in_regular_handler() {
+        return;
+    }
+    let bit = match intid {
+        PPI_HYP_TIMER => {
+            crate::arch::aarch64::cpu::disarm_hyp_timer();
+            event::TICK
+        }
+        SGI_KICK | PPI_MAINTENANCE | PPI_VIRTUAL_TIMER => event::KICK,
+        other if other == crate::sched::CONSOLE_INTID.load(Ordering::Relaxed) => {
+            crate::console::receive();
+            event::INPUT
+        }
+        _ => event::KICK,
+    };
+    watchdog::progress(cpu);
+    EVENTS[cpu].fetch_or(bit, Ordering::AcqRel);
+}

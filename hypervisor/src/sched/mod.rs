@@ -74,9 +74,14 @@ static MACHINE: SpinMutex<Machine, WaitForEvent> = SpinMutex::new(Machine {
     input: InputMux::new(0),
 });
 
-/// The machine, locked.
+/// The machine, locked. Never from a pseudo-NMI handler: it may have
+/// interrupted the holder (checked in debug builds).
 #[inline(always)]
 pub fn lock() -> MachineGuard {
+    debug_assert!(
+        !crate::irq::pnmi::in_nmi(),
+        "machine lock taken in a pseudo-NMI handler"
+    );
     MACHINE.lock()
 }
 
@@ -266,6 +271,7 @@ impl Machine {
             }
             m.unload(cpu);
             if m.vms.iter().all(|vm| vm.state == VmState::Stopped) {
+                crate::irq::profiler::report(|v| m.vms[v].name.clone());
                 log::info!("all VMs have stopped; powering off");
                 firmware::system_off();
             }
@@ -276,11 +282,17 @@ impl Machine {
             }
             m.pcpus[cpu].idle = true;
             drop(guard);
+            // Regular interrupts are taken here, at EL2 (irq::el2_irq): the
+            // priority mask opens for the wait and closes again after.
+            crate::irq::watchdog::set_idle(cpu, true);
+            gic::set_priority_mask(crate::irq::PMR_ALL);
             cpu::wait_for_interrupt();
-            let events = drain_host_interrupts(None);
+            gic::set_priority_mask(crate::irq::PMR_REGULAR_MASKED);
+            crate::irq::watchdog::set_idle(cpu, false);
+            let events = crate::irq::take_events(cpu);
             guard = lock();
             guard.pcpus[cpu].idle = false;
-            if events.input {
+            if events & crate::irq::event::INPUT != 0 {
                 guard.console_input(cpu);
             }
         }
@@ -337,6 +349,14 @@ impl Machine {
                             self.vms.len()
                         );
                     }
+                    MuxEvent::Command(b'd') => crate::irq::stop::dump_all(),
+                    MuxEvent::Command(_) => {
+                        if crate::irq::profiler::ENABLED.load(Ordering::Relaxed) {
+                            crate::irq::profiler::report(|v| self.vms[v].name.clone());
+                        } else {
+                            crate::println!("aerie: profile: off (boot with aerie.profile=1)");
+                        }
+                    }
                     MuxEvent::None => {}
                 }
             }
@@ -346,6 +366,9 @@ impl Machine {
     /// The end of a time slice on `cpu`: expired deadlines wake; if another
     /// vCPU is waiting, the current one yields. Returns whether to reschedule.
     pub fn tick(&mut self, cpu: usize) -> bool {
+        if cpu == 0 && crate::boot_args().test == crate::bootargs::BootTest::SpinInIrq {
+            spin_in_handler();
+        }
         self.wake_expired(cpu::counter());
         if self.anyone_waiting() && !self.pcpus.iter().any(|p| p.idle) {
             return true; // every pCPU is busy: the current vCPU yields
@@ -371,20 +394,30 @@ pub struct HostEvents {
     pub input: bool,
 }
 
-/// Acknowledge every pending host interrupt. `running` says whether a
-/// vCPU is loaded (its virtual timer interrupt is then forwarded to it and
-/// stays active until the guest completes it); otherwise a stray virtual
-/// timer interrupt is simply completed.
-pub fn drain_host_interrupts(running: Option<()>) -> HostEvents {
+/// Acknowledge every pending host interrupt after a guest exit (PSTATE.I
+/// still set, priority mask still open). Pseudo-NMIs are handled on the spot
+/// (the guest's state is the interrupted context); regular ones become
+/// events for the exit handler. The running vCPU's virtual timer interrupt
+/// is forwarded to it and stays active until the guest completes it.
+pub fn drain_host_interrupts(guest: crate::irq::pnmi::Interrupted) -> HostEvents {
     let mut events = HostEvents::default();
     loop {
         let intid = gic::acknowledge();
         if intid >= 1020 {
             return events;
         }
+        if aerie_irqplan::classify(intid, gic::running_priority())
+            == aerie_irqplan::Class::PseudoNmi
+        {
+            crate::irq::pnmi::handle(intid, guest.same());
+            gic::end_of_interrupt(intid);
+            gic::deactivate(intid);
+            continue;
+        }
+        crate::irq::watchdog::progress(this_cpu());
         gic::end_of_interrupt(intid);
         match intid {
-            PPI_VIRTUAL_TIMER if running.is_some() => {
+            PPI_VIRTUAL_TIMER => {
                 // Left active: the guest's EOI of the forwarded (HW) virtual
                 // interrupt deactivates it.
                 events.vtimer = true;
@@ -394,7 +427,7 @@ pub fn drain_host_interrupts(running: Option<()>) -> HostEvents {
                 cpu::disarm_hyp_timer();
                 events.tick = true;
             }
-            SGI_KICK | PPI_MAINTENANCE | PPI_VIRTUAL_TIMER => {}
+            SGI_KICK | PPI_MAINTENANCE => {}
             other if other == CONSOLE_INTID.load(Ordering::Relaxed) => {
                 crate::console::receive();
                 events.input = true;
@@ -414,8 +447,22 @@ pub fn run(cpu: usize) -> ! {
     crate::vm::irq::flush(&mut m.vms[v], c, lrs);
     let stack_top = m.pcpus[cpu].stack_top;
     drop(guard);
+    // Close the window for the guest: PSTATE.I set until the ERET, priority
+    // mask open while the guest runs.
+    crate::arch::aarch64::daif::mask_irq();
+    gic::set_priority_mask(crate::irq::PMR_ALL);
     // SAFETY: `regs` belongs to the vCPU `schedule` just loaded on this
     // pCPU (EL1, GIC and stage-2 state in place); vCPUs are boxed and live
     // as long as the machine, i.e. forever.
     unsafe { el2::enter_guest(regs, stack_top) }
+}
+
+/// `aerie.test=spin-in-irq`: a regular interrupt handler (the slice tick)
+/// that never finishes, with regular interrupts masked. Only the watchdog's
+/// pseudo-NMI can notice.
+#[inline(never)]
+fn spin_in_handler() -> ! {
+    loop {
+        core::hint::spin_loop();
+    }
 }

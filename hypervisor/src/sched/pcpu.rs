@@ -10,9 +10,27 @@ pub const MAX_PCPUS: usize = 8;
 /// MPIDRs of the pCPUs by index, for [`this_cpu`]. Unused slots are MAX.
 static MPIDRS: [AtomicU64; MAX_PCPUS] = [const { AtomicU64::new(u64::MAX) }; MAX_PCPUS];
 
-/// Record that pCPU `index` has MPIDR `mpidr`.
-pub fn register(index: usize, mpidr: u64) {
+/// Top of each pCPU's EL2 stack (0 = not started).
+static STACK_TOPS: [AtomicU64; MAX_PCPUS] = [const { AtomicU64::new(0) }; MAX_PCPUS];
+/// Every pCPU's EL2 stack is this big (boot and secondary alike).
+pub const STACK_SIZE: u64 = 64 * 1024;
+
+/// Record that pCPU `index` has MPIDR `mpidr` and its stack ends at `stack_top`.
+pub fn register(index: usize, mpidr: u64, stack_top: u64) {
     MPIDRS[index].store(mpidr, Ordering::Release);
+    STACK_TOPS[index].store(stack_top, Ordering::Release);
+}
+
+/// The MPIDR of pCPU `index`, if it exists.
+pub fn mpidr_of(index: usize) -> Option<u64> {
+    let m = MPIDRS.get(index)?.load(Ordering::Acquire);
+    (m != u64::MAX).then_some(m)
+}
+
+/// `[low, high)` of pCPU `cpu`'s EL2 stack (empty if unknown). Lock-free.
+pub fn stack_bounds(cpu: usize) -> (u64, u64) {
+    let top = STACK_TOPS.get(cpu).map_or(0, |t| t.load(Ordering::Acquire));
+    (top.saturating_sub(STACK_SIZE), top)
 }
 
 /// The index of the pCPU running this code.

@@ -7,8 +7,10 @@ use crate::arch::aarch64::context::{
 };
 use crate::arch::aarch64::el2::Syndrome;
 use crate::arch::aarch64::{gic, id_regs};
+use crate::irq::pnmi::Interrupted;
+use crate::irq::NmiWindow;
 use crate::irq::PPI_VIRTUAL_TIMER;
-use crate::sched::{self, drain_host_interrupts, this_cpu, Machine};
+use crate::sched::{self, drain_host_interrupts, this_cpu, HostEvents, Machine};
 use aerie_trap::{Exit, Injection, SysReg, WfxKind};
 
 /// Exit kinds as vectors.S passes them.
@@ -70,6 +72,7 @@ pub extern "C" fn aerie_exit_fast(regs: *mut GuestRegs) -> *mut GuestRegs {
         return core::ptr::null_mut();
     }
     let (cpu, v, c) = locate(regs);
+    let _window = NmiWindow::open();
     let mut guard = sched::lock();
     let m = &mut *guard;
     let lrs = m.list_registers;
@@ -103,13 +106,26 @@ fn uart_interrupt_work(m: &mut Machine, cpu: usize, v: usize, c: usize) {
 #[no_mangle]
 pub extern "C" fn aerie_exit(regs: *mut GuestRegs, kind: u64) -> *mut GuestRegs {
     let (cpu, v, c) = locate(regs);
+    // Host interrupts are taken while PSTATE.I is still set and the priority
+    // mask still open (they are what made the guest exit): pseudo-NMIs are
+    // handled right there, with the guest as the interrupted context.
+    let events = if kind == KIND_IRQ || kind == KIND_FIQ {
+        // SAFETY: `regs` is the running vCPU's register block (see locate).
+        let pc = unsafe { (*regs).pc };
+        drain_host_interrupts(Interrupted::Guest { vm: v, vcpu: c, pc })
+    } else {
+        HostEvents::default()
+    };
+    // The rest runs with regular interrupts masked by the priority mask and
+    // PSTATE.I clear; the window closes (I set, mask open) on return.
+    let _window = NmiWindow::open();
     let mut guard = sched::lock();
     let m = &mut *guard;
     let kick = irq::sync(&mut m.vms[v], c);
     if !kick.is_empty() {
         m.kick(cpu, v, kick.bits() as u64);
     }
-    exit_slow(guard, cpu, regs, kind)
+    exit_slow(guard, cpu, regs, kind, events)
 }
 
 #[inline(never)]
@@ -118,10 +134,11 @@ fn exit_slow(
     cpu: usize,
     regs: *mut GuestRegs,
     kind: u64,
+    events: HostEvents,
 ) -> *mut GuestRegs {
     let m = &mut *guard;
     let (v, c) = m.current(cpu);
-    let mut outcome = handle(m, cpu, v, c, kind);
+    let mut outcome = handle(m, cpu, v, c, kind, events);
     if !m.vms[v].running() {
         // Stopping or resetting: this vCPU leaves its pCPU now.
         m.vms[v].vcpus[c].state = VcpuState::Off;
@@ -142,11 +159,17 @@ fn exit_slow(
     regs
 }
 
-fn handle(m: &mut Machine, cpu: usize, v: usize, c: usize, kind: u64) -> Outcome {
+fn handle(
+    m: &mut Machine,
+    cpu: usize,
+    v: usize,
+    c: usize,
+    kind: u64,
+    events: HostEvents,
+) -> Outcome {
     match kind {
         KIND_SYNC => handle_sync(m, cpu, v, c, Syndrome::read()),
         KIND_IRQ | KIND_FIQ => {
-            let events = drain_host_interrupts(Some(()));
             if events.vtimer {
                 // Only this vCPU is concerned, and it is about to re-enter.
                 let _ = m.vms[v].vgic.set_ppi_pending(c, PPI_VIRTUAL_TIMER);

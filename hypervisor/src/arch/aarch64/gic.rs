@@ -121,3 +121,22 @@ impl VirtualInterface {
 pub fn live_pmr() -> u8 {
     (read_sysreg!(ich_vmcr_el2) >> 24) as u8
 }
+
+/// ICC_PMR_EL1: the priority mask. Aerie's "interrupts off" for regular code
+/// is a write of PMR_REGULAR_MASKED here, never PSTATE.I (see `irq::mask`).
+#[inline(always)]
+pub fn set_priority_mask(pmr: u8) {
+    write_sysreg!(icc_pmr_el1, pmr as u64);
+}
+
+#[inline(always)]
+pub fn priority_mask() -> u8 {
+    read_sysreg!(icc_pmr_el1) as u8
+}
+
+/// ICC_RPR_EL1: the running priority (that of the interrupt being handled;
+/// 0xFF when none).
+#[inline(always)]
+pub fn running_priority() -> u8 {
+    read_sysreg!(icc_rpr_el1) as u8
+}

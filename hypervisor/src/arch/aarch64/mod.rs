@@ -3,6 +3,7 @@
 
 pub mod context;
 pub mod cpu;
+pub mod daif;
 pub mod el2;
 pub mod firmware;
 pub mod gic;
@@ -28,6 +29,7 @@ core::arch::global_asm!(
     exit = sym crate::vm::exit::aerie_exit,
     exit_fast = sym crate::vm::exit::aerie_exit_fast,
     fault = sym crate::panic::el2_exception,
+    irq = sym crate::irq::el2_irq,
 );
 
 core::arch::global_asm!(include_str!("fpsimd.S"));

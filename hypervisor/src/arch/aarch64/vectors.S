@@ -43,11 +43,14 @@ el2_vectors:
     current_exception 2
     .balign 0x80
     current_exception 3
-    // Current EL with SP_ELx: faults in Aerie itself.
+    // Current EL with SP_ELx: faults in Aerie itself, and Aerie's own
+    // interrupts (pseudo-NMIs at any time, regular ones while idle).
     .balign 0x80
     current_exception 0
     .balign 0x80
-    current_exception 1
+    sub     sp, sp, #(34 * 8)
+    stp     x0, x1, [sp, #0]
+    b       current_irq
     .balign 0x80
     current_exception 2
     .balign 0x80
@@ -190,6 +193,52 @@ guest_enter:
 aerie_enter_guest:
     mov     sp, x1
     b       guest_enter
+
+// An interrupt taken at EL2: save the interrupted context as a frame (the
+// same layout as for faults: x0..x30, ELR, SPSR, ESR slot), let Rust
+// dispatch it, and return to where it hit.
+current_irq:
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    stp     x18, x19, [sp, #144]
+    stp     x20, x21, [sp, #160]
+    stp     x22, x23, [sp, #176]
+    stp     x24, x25, [sp, #192]
+    stp     x26, x27, [sp, #208]
+    stp     x28, x29, [sp, #224]
+    mrs     x2, elr_el2
+    stp     x30, x2, [sp, #240]
+    mrs     x2, spsr_el2
+    stp     x2, xzr, [sp, #256]
+    mov     x0, sp
+    bl      {irq}
+    ldp     x30, x2, [sp, #240]
+    msr     elr_el2, x2
+    ldr     x2, [sp, #256]
+    msr     spsr_el2, x2
+    ldp     x2, x3, [sp, #16]
+    ldp     x4, x5, [sp, #32]
+    ldp     x6, x7, [sp, #48]
+    ldp     x8, x9, [sp, #64]
+    ldp     x10, x11, [sp, #80]
+    ldp     x12, x13, [sp, #96]
+    ldp     x14, x15, [sp, #112]
+    ldp     x16, x17, [sp, #128]
+    ldp     x18, x19, [sp, #144]
+    ldp     x20, x21, [sp, #160]
+    ldp     x22, x23, [sp, #176]
+    ldp     x24, x25, [sp, #192]
+    ldp     x26, x27, [sp, #208]
+    ldp     x28, x29, [sp, #224]
+    ldp     x0, x1, [sp, #0]
+    add     sp, sp, #(34 * 8)
+    eret
 
 // An exception taken from EL2 itself: save a frame and let Rust report it.
 // Frame: x0..x30, ELR_EL2, SPSR_EL2, ESR_EL2 (34 words); x1 = kind.

@@ -1,0 +1,103 @@
+//! Deliberate misbehaviour for the integration tests (`aerie.test=...`):
+//! each mode proves a claim that only a broken situation can show.
+
+use crate::arch::aarch64::{cpu, firmware, gic};
+use crate::bootargs::BootTest;
+use crate::irq::{stop, PMR_REGULAR_MASKED};
+use core::sync::atomic::Ordering;
+
+fn wait_ms(ms: u64) {
+    let end = cpu::counter() + cpu::counter_frequency() * ms / 1000;
+    while cpu::counter() < end {
+        core::hint::spin_loop();
+    }
+}
+
+/// Wait up to `ms` for `done`.
+fn wait_for(ms: u64, mut done: impl FnMut() -> bool) -> bool {
+    let end = cpu::counter() + cpu::counter_frequency() * ms / 1000;
+    while cpu::counter() < end {
+        if done() {
+            return true;
+        }
+        core::hint::spin_loop();
+    }
+    done()
+}
+
+/// On the boot pCPU, after the others are started.
+pub fn run(test: BootTest) {
+    match test {
+        BootTest::DumpMasked => dump_masked(),
+        BootTest::PnmiNested => pnmi_nested(),
+        _ => {}
+    }
+}
+
+/// On secondary pCPU `index` before it starts scheduling.
+pub fn secondary(index: usize, test: BootTest) {
+    if test == BootTest::DumpMasked && index == 1 {
+        // "Interrupts off" (the priority mask) and busy for ever: only a
+        // pseudo-NMI can get this pCPU's attention now.
+        gic::set_priority_mask(PMR_REGULAR_MASKED);
+        loop {
+            core::hint::spin_loop();
+        }
+    }
+}
+
+/// Keep asking until `done`, for at most `ms`: an SGI can sit pending a
+/// while (its target may briefly have PSTATE.I set), and asking again is
+/// harmless.
+fn ask_until(ms: u64, mut ask: impl FnMut(), mut done: impl FnMut() -> bool) -> bool {
+    wait_for(ms, || {
+        if done() {
+            return true;
+        }
+        ask();
+        wait_ms(5);
+        false
+    })
+}
+
+fn dump_masked() {
+    wait_ms(50);
+    stop::dump_all();
+    if ask_until(2000, || stop::signal(1), || stop::dumps_answered(1) > 0) {
+        crate::println!("boot-test: dump arrived from cpu 1");
+        firmware::system_off();
+    }
+    panic!("boot-test: no dump from cpu 1 within 2 s");
+}
+
+fn pnmi_nested() {
+    let me = crate::sched::this_cpu();
+    // 1. A pseudo-NMI while one is handled: the handler raises another to
+    //    itself; it must be taken after the first returns, no deadlock.
+    stop::NEST_ONCE.store(true, Ordering::SeqCst);
+    stop::set_mode_dump();
+    let before = stop::dumps_answered(me);
+    stop::signal(me);
+    if !wait_for(1000, || stop::dumps_answered(me) >= before + 2) {
+        panic!(
+            "boot-test: nested pseudo-NMI not handled (answered {})",
+            stop::dumps_answered(me) - before
+        );
+    }
+    crate::println!("boot-test: nested pseudo-NMI handled");
+    // 2. pCPU 1 stops; a further pseudo-NMI to it (and a dump request that
+    //    includes it) must neither hang it nor this pCPU.
+    stop::set_mode_stop();
+    if !ask_until(1000, || stop::signal(1), || stop::stopped(1)) {
+        panic!("boot-test: cpu 1 did not stop");
+    }
+    stop::set_mode_dump();
+    stop::signal(1);
+    stop::dump_all();
+    wait_ms(20);
+    // Not through the console lock: the stopped pCPU may hold it.
+    crate::console::print_emergency(format_args!(
+        "boot-test: pseudo-NMI on a stopping CPU handled\n"
+    ));
+    firmware::system_off();
+}

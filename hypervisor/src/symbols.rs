@@ -1,0 +1,49 @@
+//! Aerie's own symbols (from the boot module, packed by the xtask), for
+//! watchdog reports, dumps and the profiler. Lock-free after boot, so
+//! pseudo-NMI handlers may use it.
+
+use core::fmt;
+use spin::Once;
+
+static SYMBOLS: Once<aerie_symbols::Symbols<'static>> = Once::new();
+
+/// Install the symbol table (once, at boot).
+pub fn init(blob: &'static [u8]) {
+    match aerie_symbols::Symbols::parse(blob) {
+        Ok(s) => {
+            SYMBOLS.call_once(|| s);
+        }
+        Err(e) => log::warn!("symbol table ignored: {e:?}"),
+    }
+}
+
+/// `name+0xoff` for an address in Aerie, `?` otherwise.
+pub struct Symbolised(pub u64);
+
+impl fmt::Display for Symbolised {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match SYMBOLS.get().and_then(|s| s.lookup(self.0)) {
+            Some((name, off)) => write!(f, "{name}+{off:#x}"),
+            None => write!(f, "?"),
+        }
+    }
+}
+
+/// Walk the frame-pointer chain from `fp` on pCPU `cpu`'s stack, calling
+/// `each(depth, return address)`; stops at the stack's bounds or 16 frames.
+pub fn backtrace(cpu: usize, mut fp: u64, mut each: impl FnMut(usize, u64)) {
+    let (low, high) = crate::sched::pcpu::stack_bounds(cpu);
+    for depth in 0..16 {
+        if fp < low || fp + 16 > high || !fp.is_multiple_of(16) {
+            return;
+        }
+        // SAFETY: [fp, fp + 16) lies inside this pCPU's mapped stack (checked
+        // above); a frame record is two words: the caller's fp, then lr.
+        let (next, lr) = unsafe { (*(fp as *const u64), *((fp + 8) as *const u64)) };
+        if lr == 0 {
+            return;
+        }
+        each(depth, lr);
+        fp = next;
+    }
+}
