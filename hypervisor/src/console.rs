@@ -132,15 +132,32 @@ static UART_VA: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::n
 /// console lock: write straight to the UART without the lock. A concurrent
 /// regular writer's characters may interleave; nothing deadlocks.
 pub fn print_emergency(args: fmt::Arguments) {
-    let va = UART_VA.load(core::sync::atomic::Ordering::Relaxed);
+    use core::sync::atomic::Ordering;
+    let va = UART_VA.load(Ordering::Relaxed);
     if va == 0 {
         return;
+    }
+    // Emergency writers (several pCPUs reporting at once) take turns, each
+    // for a whole line, but never wait for long: if the turn is not given
+    // back (its holder stopped mid-line), write anyway.
+    let me = crate::sched::this_cpu() + 1;
+    let mut tries = 0u32;
+    while EMERGENCY_TURN.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed).is_err() {
+        tries += 1;
+        if tries > 2_000_000 {
+            break;
+        }
+        core::hint::spin_loop();
     }
     // SAFETY: the host PL011 is mapped at `va` (set by `init`); this view
     // only transmits, polling FR, as the locked one does.
     let mut uart = unsafe { Pl011::attach(va) };
     let _ = Writer(&mut uart).write_fmt(args);
+    let _ = EMERGENCY_TURN.compare_exchange(me, 0, Ordering::Release, Ordering::Relaxed);
 }
+
+/// Which pCPU (index + 1) is writing an emergency line; 0 = none.
+static EMERGENCY_TURN: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
 
 /// For the panic path: take the console even if the panicking code held it.
 pub fn print_panic(args: fmt::Arguments) {

@@ -12,8 +12,13 @@ pub static SEMIHOSTING: AtomicBool = AtomicBool::new(false);
 fn panic(info: &core::panic::PanicInfo) -> ! {
     let semihosting = SEMIHOSTING.load(Ordering::Relaxed);
     if PANICKING.swap(true, Ordering::SeqCst) {
-        // A panic while panicking (or semihosting missing): just stop.
-        crate::arch::aarch64::firmware::system_off();
+        // Another pCPU is already panicking (it reports and ends the
+        // machine with its status), or this one panicked again while doing
+        // so: stop here without touching the exit status.
+        loop {
+            crate::arch::aarch64::daif::mask_irq();
+            crate::arch::aarch64::cpu::wait_for_interrupt();
+        }
     }
     // Stop the other pCPUs first (a pseudo-NMI gets through even where they
     // have interrupts off); each prints its state as it stops.

@@ -58,6 +58,9 @@ impl spin::RelaxStrategy for WaitForEvent {
     #[inline(always)]
     fn relax() {
         crate::arch::aarch64::sysreg::wfe();
+        // A pCPU waiting for the lock is not the one stuck: the holder is,
+        // and the watchdog reports it on its own pCPU.
+        crate::irq::watchdog::progress(this_cpu());
     }
 }
 
