@@ -142,7 +142,10 @@ pub fn print_emergency(args: fmt::Arguments) {
     // back (its holder stopped mid-line), write anyway.
     let me = crate::sched::this_cpu() + 1;
     let mut tries = 0u32;
-    while EMERGENCY_TURN.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed).is_err() {
+    while EMERGENCY_TURN
+        .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
         tries += 1;
         if tries > 2_000_000 {
             break;

@@ -82,8 +82,8 @@ pub extern "C" fn aerie_exit_fast(regs: *mut GuestRegs) -> *mut GuestRegs {
         return core::ptr::null_mut();
     }
     match mmio::emulate_uart(vm, c, &syndrome) {
-        Some(false) => irq::flush(vm, c, lrs),
-        Some(true) => uart_interrupt_work(m, cpu, v, c),
+        Some(false) => {}
+        Some(true) => uart_interrupt_work(m, cpu, v, c, lrs),
         None => return core::ptr::null_mut(),
     }
     regs
@@ -94,9 +94,8 @@ pub extern "C" fn aerie_exit_fast(regs: *mut GuestRegs) -> *mut GuestRegs {
 /// the fast path registers).
 #[cold]
 #[inline(never)]
-fn uart_interrupt_work(m: &mut Machine, cpu: usize, v: usize, c: usize) {
+fn uart_interrupt_work(m: &mut Machine, cpu: usize, v: usize, c: usize, lrs: usize) {
     update_uart_irq(m, cpu, v);
-    let lrs = m.list_registers;
     irq::flush(&mut m.vms[v], c, lrs);
 }
 

@@ -45,9 +45,10 @@ fn device_at(ipa: u64, vcpus: usize, transports: usize) -> Option<Device> {
 }
 
 /// The fast path for the commonest exit of all, a guest driver polling or
-/// feeding its PL011: no lock on anything but the VM, no device lookup, no
-/// interrupt work unless the line changes. Returns false for anything else
-/// (the caller then goes through [`emulate`]).
+/// feeding its PL011: no device lookup, no interrupt work unless the line
+/// changes or the vCPU's list registers need filling. Returns None for
+/// anything else (the caller then goes through [`emulate`]), else whether
+/// that interrupt work is needed.
 #[inline(always)]
 pub fn emulate_uart(vm: &mut Vm, c: usize, syndrome: &Syndrome) -> Option<bool> {
     // The PL011 is one page: compare page numbers, take the offset from FAR.
@@ -73,8 +74,9 @@ pub fn emulate_uart(vm: &mut Vm, c: usize, syndrome: &Syndrome) -> Option<bool> 
         vcpu.regs.set(access.srt, extend(value as u64, &access));
     }
     vcpu.regs.pc += 4;
-    // Whether the interrupt line or waiting input needs attention.
-    Some(!input.is_empty() || uart.irq_level() != *uart_irq)
+    // Whether the interrupt line or waiting input needs attention, or the
+    // vGIC has news for this vCPU's list registers.
+    Some(!input.is_empty() || uart.irq_level() != *uart_irq || vcpu.vgic_dirty)
 }
 
 /// Emulate the stage-2 data abort being handled if it hits an emulated
