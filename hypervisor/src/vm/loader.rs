@@ -150,9 +150,15 @@ pub fn load(vm: &mut Vm) -> Result<(), String> {
     let ram = memory
         .host_va(RAM_BASE, memory.size)
         .ok_or("guest memory")?;
-    // SAFETY: `ram` is this VM's memory in the direct map, `memory.size`
-    // bytes, owned by the VM; no vCPU of the VM is running now.
-    unsafe { core::ptr::write_bytes(ram as *mut u8, 0, memory.size as usize) };
+    // In chunks, telling the watchdog this pCPU is busy, not stuck: a VM's
+    // memory can take a while to clear, with regular interrupts masked.
+    for off in (0..memory.size).step_by(CHUNK as usize) {
+        let len = CHUNK.min(memory.size - off) as usize;
+        // SAFETY: `ram` is this VM's memory in the direct map, `memory.size`
+        // bytes, owned by the VM; no vCPU of the VM is running now.
+        unsafe { core::ptr::write_bytes((ram + off) as *mut u8, 0, len) };
+        crate::irq::watchdog::progress(crate::sched::this_cpu());
+    }
     copy_in(memory, kernel_ipa, image.kernel)?;
     if let (Some(r), Some(bytes)) = (initrd, image.initrd) {
         copy_in(memory, r.base, bytes)?;
@@ -186,11 +192,25 @@ fn copy_in(memory: &GuestMemory, ipa: u64, bytes: &[u8]) -> Result<(), String> {
             bytes.len()
         )
     })?;
-    // SAFETY: `dst` covers bytes.len() bytes of this VM's RAM (checked by
-    // host_va), which does not overlap the boot module the bytes come from.
-    unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), dst as *mut u8, bytes.len()) };
+    for (i, chunk) in bytes.chunks(CHUNK as usize).enumerate() {
+        // SAFETY: `dst` covers bytes.len() bytes of this VM's RAM (checked
+        // by host_va), which does not overlap the boot module the bytes come
+        // from; each chunk lands at its own offset inside that range.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                chunk.as_ptr(),
+                (dst + i as u64 * CHUNK) as *mut u8,
+                chunk.len(),
+            )
+        };
+        crate::irq::watchdog::progress(crate::sched::this_cpu());
+    }
     Ok(())
 }
+
+/// Large copies and clears go in pieces this big, with a watchdog touch
+/// after each.
+const CHUNK: u64 = 2 * MIB;
 
 /// A fresh vGIC whose virtual-timer PPIs are forwarded hardware interrupts:
 /// the guest's completion of INTID 27 deactivates the physical one.
