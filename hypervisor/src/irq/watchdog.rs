@@ -83,8 +83,10 @@ fn report(cpu: usize, at: &Interrupted, stuck_ms: u64) {
                 frame.elr,
                 crate::symbols::Symbolised(frame.elr)
             ));
+            // Return addresses: symbolise the call (pc - 4), which may be the
+            // last instruction of a function whose callee never returns.
             crate::symbols::backtrace(cpu, frame.x[29], |i, pc| {
-                out(format_args!("aerie: watchdog:   #{i} {pc:#x} {}\n", crate::symbols::Symbolised(pc)))
+                out(format_args!("aerie: watchdog:   #{i} {pc:#x} {}\n", crate::symbols::Symbolised(pc - 4)))
             });
         }
         Interrupted::Guest { vm, vcpu, pc } => out(format_args!(
