@@ -28,6 +28,7 @@ fn wait_for(ms: u64, mut done: impl FnMut() -> bool) -> bool {
 /// On the boot pCPU, after the others are started.
 pub fn run(test: BootTest) {
     match test {
+        BootTest::SpinInIrq => spin_in_irq(),
         BootTest::DumpMasked => dump_masked(),
         BootTest::PnmiNested => pnmi_nested(),
         _ => {}
@@ -58,6 +59,25 @@ fn ask_until(ms: u64, mut ask: impl FnMut(), mut done: impl FnMut() -> bool) -> 
         wait_ms(5);
         false
     })
+}
+
+/// A regular interrupt (a kick to itself) whose handler spins while this
+/// pCPU holds the machine lock, as a buggy handler would: the other pCPUs
+/// soon wait for the lock, and the watchdog must report this pCPU and
+/// where it is.
+fn spin_in_irq() {
+    let _held = crate::sched::lock();
+    crate::irq::SPIN_IN_HANDLER.store(true, Ordering::SeqCst);
+    let mpidr = cpu::mpidr();
+    gic::send_sgi(
+        crate::irq::SGI_KICK,
+        (mpidr >> 8) & 0xff,
+        1 << (mpidr & 0xf),
+    );
+    // Let it in: open the priority mask (PSTATE.I is clear).
+    gic::set_priority_mask(crate::irq::PMR_ALL);
+    wait_ms(100);
+    panic!("boot-test: the kick was not taken");
 }
 
 fn dump_masked() {

@@ -29,7 +29,7 @@ pub use aerie_irqplan::{
     PMR_ALL, PMR_REGULAR_MASKED, PPI_HYP_TIMER, PPI_MAINTENANCE, PPI_PMU, PPI_VIRTUAL_TIMER,
     PPI_WATCHDOG, PRIORITY_PNMI, PRIORITY_REGULAR, SGI_KICK, SGI_STOP,
 };
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 /// Aerie's code between an exit's entry and the return to the guest: PMR at
 /// the regular-masked level and PSTATE.I clear, so pseudo-NMIs get in.
@@ -101,11 +101,26 @@ pub extern "C" fn el2_irq(frame: &ExceptionFrame) {
     }
 }
 
+/// `aerie.test=spin-in-irq`: the next kick this pCPU takes at EL2 never
+/// finishes its handler (regular interrupts masked by the priority mask).
+/// Only the watchdog's pseudo-NMI can notice.
+pub static SPIN_IN_HANDLER: AtomicBool = AtomicBool::new(false);
+
+#[inline(never)]
+fn spin_in_handler() -> ! {
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
 /// A regular interrupt at EL2 (an idle pCPU): note it for the idle loop.
 fn regular(intid: u32) {
     let cpu = crate::sched::this_cpu();
     if intid == SGI_KICK && bench::in_regular_handler() {
         return;
+    }
+    if intid == SGI_KICK && SPIN_IN_HANDLER.load(Ordering::SeqCst) {
+        spin_in_handler();
     }
     let bit = match intid {
         PPI_HYP_TIMER => {

@@ -369,9 +369,6 @@ impl Machine {
     /// The end of a time slice on `cpu`: expired deadlines wake; if another
     /// vCPU is waiting, the current one yields. Returns whether to reschedule.
     pub fn tick(&mut self, cpu: usize) -> bool {
-        if cpu == 0 && crate::boot_args().test == crate::bootargs::BootTest::SpinInIrq {
-            spin_in_handler();
-        }
         self.wake_expired(cpu::counter());
         if self.anyone_waiting() && !self.pcpus.iter().any(|p| p.idle) {
             return true; // every pCPU is busy: the current vCPU yields
@@ -458,14 +455,4 @@ pub fn run(cpu: usize) -> ! {
     // pCPU (EL1, GIC and stage-2 state in place); vCPUs are boxed and live
     // as long as the machine, i.e. forever.
     unsafe { el2::enter_guest(regs, stack_top) }
-}
-
-/// `aerie.test=spin-in-irq`: a regular interrupt handler (the slice tick)
-/// that never finishes, with regular interrupts masked. Only the watchdog's
-/// pseudo-NMI can notice.
-#[inline(never)]
-fn spin_in_handler() -> ! {
-    loop {
-        core::hint::spin_loop();
-    }
 }

@@ -30,6 +30,27 @@
     b       current_exception_common
 .endm
 
+// Store x2..x29 and x30, ELR_EL2 into the 34-word frame at sp (x0/x1 are
+// already at [sp]); leaves ELR_EL2 in x2.
+.macro save_el2_frame
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    stp     x18, x19, [sp, #144]
+    stp     x20, x21, [sp, #160]
+    stp     x22, x23, [sp, #176]
+    stp     x24, x25, [sp, #192]
+    stp     x26, x27, [sp, #208]
+    stp     x28, x29, [sp, #224]
+    mrs     x2, elr_el2
+    stp     x30, x2, [sp, #240]
+.endm
+
 .section .text.vectors, "ax"
 .balign 2048
 .global el2_vectors
@@ -198,22 +219,7 @@ aerie_enter_guest:
 // same layout as for faults: x0..x30, ELR, SPSR, ESR slot), let Rust
 // dispatch it, and return to where it hit.
 current_irq:
-    stp     x2, x3, [sp, #16]
-    stp     x4, x5, [sp, #32]
-    stp     x6, x7, [sp, #48]
-    stp     x8, x9, [sp, #64]
-    stp     x10, x11, [sp, #80]
-    stp     x12, x13, [sp, #96]
-    stp     x14, x15, [sp, #112]
-    stp     x16, x17, [sp, #128]
-    stp     x18, x19, [sp, #144]
-    stp     x20, x21, [sp, #160]
-    stp     x22, x23, [sp, #176]
-    stp     x24, x25, [sp, #192]
-    stp     x26, x27, [sp, #208]
-    stp     x28, x29, [sp, #224]
-    mrs     x2, elr_el2
-    stp     x30, x2, [sp, #240]
+    save_el2_frame
     mrs     x2, spsr_el2
     stp     x2, xzr, [sp, #256]
     mov     x0, sp
@@ -243,22 +249,7 @@ current_irq:
 // An exception taken from EL2 itself: save a frame and let Rust report it.
 // Frame: x0..x30, ELR_EL2, SPSR_EL2, ESR_EL2 (34 words); x1 = kind.
 current_exception_common:
-    stp     x2, x3, [sp, #16]
-    stp     x4, x5, [sp, #32]
-    stp     x6, x7, [sp, #48]
-    stp     x8, x9, [sp, #64]
-    stp     x10, x11, [sp, #80]
-    stp     x12, x13, [sp, #96]
-    stp     x14, x15, [sp, #112]
-    stp     x16, x17, [sp, #128]
-    stp     x18, x19, [sp, #144]
-    stp     x20, x21, [sp, #160]
-    stp     x22, x23, [sp, #176]
-    stp     x24, x25, [sp, #192]
-    stp     x26, x27, [sp, #208]
-    stp     x28, x29, [sp, #224]
-    mrs     x2, elr_el2
-    stp     x30, x2, [sp, #240]
+    save_el2_frame
     mrs     x2, spsr_el2
     mrs     x3, esr_el2
     stp     x2, x3, [sp, #256]
