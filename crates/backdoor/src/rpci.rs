@@ -1,0 +1,192 @@
+//! GuestRPC (RPCI) commands: what the VMX answers to `vmware-rpctool` and
+//! `vmtoolsd`. Replies start with "1 " on success and "0 " on failure.
+
+use crate::guestinfo::{GuestInfo, GUESTINFO_PREFIX};
+use alloc::collections::VecDeque;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// Standard failure replies (the texts VMware's VMX, and QEMU's vmport
+/// GuestRPC, use).
+pub const REPLY_UNKNOWN_COMMAND: &[u8] = b"0 Unknown command";
+pub const REPLY_NO_VALUE: &[u8] = b"0 No value found";
+pub const REPLY_OK: &[u8] = b"1 ";
+
+/// How many capability / guest reports and log lines are kept, and how long
+/// each may be; the oldest goes first.
+pub const MAX_REPORTS: usize = 32;
+pub const MAX_LOG_LINES: usize = 32;
+pub const MAX_RECORD_LEN: usize = 1024;
+
+/// What the guest tools told the VM about themselves.
+#[derive(Clone, Debug, Default)]
+pub struct ToolsState {
+    /// `tools.set.version <n>`.
+    pub version: Option<u32>,
+    /// `tools.capability.*`, `SetGuestInfo ...` and friends, verbatim
+    /// (truncated to `MAX_RECORD_LEN`).
+    pub reports: VecDeque<String>,
+    /// `log <text>` lines.
+    pub log: VecDeque<String>,
+}
+
+fn push_bounded(q: &mut VecDeque<String>, cap: usize, s: &str) {
+    let mut end = s.len().min(MAX_RECORD_LEN);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    if q.len() >= cap {
+        q.pop_front();
+    }
+    q.push_back(String::from(&s[..end]));
+}
+
+/// Commands vmtoolsd reports at start that Aerie records and acknowledges.
+fn is_report(cmd: &str) -> bool {
+    cmd.starts_with("tools.capability.")
+        || matches!(
+            cmd,
+            "SetGuestInfo"
+                | "tools.set.versiontype"
+                | "tools.os.statename"
+                | "tools.os.setstate"
+                | "guest.upgrader_send_cmd_line_args"
+        )
+}
+
+fn reply_with(prefix: &[u8], text: &str) -> Vec<u8> {
+    let mut v = Vec::with_capacity(prefix.len() + text.len());
+    v.extend_from_slice(prefix);
+    v.extend_from_slice(text.as_bytes());
+    v
+}
+
+/// Serves one RPCI request and returns the reply bytes.
+pub fn dispatch(request: &[u8], info: &mut GuestInfo, tools: &mut ToolsState) -> Vec<u8> {
+    // rpcout sends the bare string; some callers append NULs.
+    let mut end = request.len();
+    while end > 0 && request[end - 1] == 0 {
+        end -= 1;
+    }
+    let Ok(text) = core::str::from_utf8(&request[..end]) else {
+        return Vec::from(REPLY_UNKNOWN_COMMAND);
+    };
+    let (cmd, args) = match text.split_once(' ') {
+        Some((c, a)) => (c, a),
+        None => (text, ""),
+    };
+    match cmd {
+        "info-get" => {
+            let key = args.trim_end();
+            if !key.starts_with(GUESTINFO_PREFIX) {
+                return Vec::from(REPLY_NO_VALUE);
+            }
+            match info.get(key) {
+                Some(v) => reply_with(b"1 ", v),
+                None => Vec::from(REPLY_NO_VALUE),
+            }
+        }
+        "info-set" => {
+            // "info-set guestinfo.<key> <value>": the value is everything
+            // after the first space following the key (it may hold spaces).
+            let (key, value) = args.split_once(' ').unwrap_or((args, ""));
+            match info.set(key, value) {
+                Ok(()) => Vec::from(REPLY_OK),
+                // Error text is Aerie's own (VMware's exact wording unknown).
+                Err(e) => reply_with(b"0 ", &alloc::format!("{e}")),
+            }
+        }
+        "tools.set.version" => match args.trim().parse::<u32>() {
+            Ok(v) => {
+                tools.version = Some(v);
+                Vec::from(REPLY_OK)
+            }
+            Err(_) => Vec::from(&b"0 Invalid version"[..]),
+        },
+        "log" => {
+            push_bounded(&mut tools.log, MAX_LOG_LINES, args);
+            Vec::from(REPLY_OK)
+        }
+        c if is_report(c) => {
+            push_bounded(&mut tools.reports, MAX_REPORTS, text);
+            Vec::from(REPLY_OK)
+        }
+        _ => Vec::from(REPLY_UNKNOWN_COMMAND),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(req: &str, info: &mut GuestInfo, tools: &mut ToolsState) -> String {
+        String::from_utf8(dispatch(req.as_bytes(), info, tools)).unwrap()
+    }
+
+    #[test]
+    fn info_set_then_get_keeps_spaces_in_value() {
+        let (mut i, mut t) = (GuestInfo::new(), ToolsState::default());
+        assert_eq!(
+            run("info-set guestinfo.greeting hello world", &mut i, &mut t),
+            "1 "
+        );
+        assert_eq!(
+            run("info-get guestinfo.greeting", &mut i, &mut t),
+            "1 hello world"
+        );
+        assert_eq!(
+            run("info-get guestinfo.nope", &mut i, &mut t),
+            "0 No value found"
+        );
+    }
+
+    #[test]
+    fn info_set_outside_guestinfo_fails() {
+        let (mut i, mut t) = (GuestInfo::new(), ToolsState::default());
+        assert!(run("info-set vmx.foo 1", &mut i, &mut t).starts_with("0 "));
+        assert_eq!(run("info-get vmx.foo", &mut i, &mut t), "0 No value found");
+    }
+
+    #[test]
+    fn tools_version_log_capabilities() {
+        let (mut i, mut t) = (GuestInfo::new(), ToolsState::default());
+        assert_eq!(run("tools.set.version 12389", &mut i, &mut t), "1 ");
+        assert_eq!(t.version, Some(12389));
+        assert!(run("tools.set.version abc", &mut i, &mut t).starts_with("0 "));
+        assert_eq!(run("log hello from guest", &mut i, &mut t), "1 ");
+        assert_eq!(t.log.back().map(String::as_str), Some("hello from guest"));
+        assert_eq!(
+            run("tools.capability.hgfs_server toolbox 1", &mut i, &mut t),
+            "1 "
+        );
+        assert_eq!(run("SetGuestInfo  4 x", &mut i, &mut t), "1 ");
+        assert_eq!(t.reports.len(), 2);
+        assert_eq!(t.reports[0], "tools.capability.hgfs_server toolbox 1");
+    }
+
+    #[test]
+    fn unknown_and_garbage() {
+        let (mut i, mut t) = (GuestInfo::new(), ToolsState::default());
+        assert_eq!(run("frobnicate", &mut i, &mut t), "0 Unknown command");
+        assert_eq!(
+            dispatch(&[0xff, 0xfe], &mut i, &mut t),
+            REPLY_UNKNOWN_COMMAND
+        );
+        assert_eq!(dispatch(b"", &mut i, &mut t), REPLY_UNKNOWN_COMMAND);
+        // A trailing NUL is not part of the command.
+        assert_eq!(dispatch(b"log x\0", &mut i, &mut t), REPLY_OK);
+    }
+
+    #[test]
+    fn records_are_bounded() {
+        let (mut i, mut t) = (GuestInfo::new(), ToolsState::default());
+        for n in 0..(MAX_LOG_LINES + 5) {
+            run(&alloc::format!("log {n}"), &mut i, &mut t);
+        }
+        assert_eq!(t.log.len(), MAX_LOG_LINES);
+        assert_eq!(t.log[0], "5");
+        let long = alloc::format!("log {}", "é".repeat(MAX_RECORD_LEN));
+        run(&long, &mut i, &mut t);
+        assert!(t.log.back().unwrap().len() <= MAX_RECORD_LEN);
+    }
+}
