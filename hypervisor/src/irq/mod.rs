@@ -16,6 +16,7 @@
 //! interrupts ([`el2_irq`]).
 
 pub mod bench;
+pub mod drain;
 pub mod gicv3;
 pub mod pnmi;
 pub mod profiler;
