@@ -6,12 +6,14 @@
 //!   register.
 //! - [`inject_undefined`], [`inject_data_abort`], [`inject_instr_abort`]
 //!   and [`inject_sync`] compute the EL1 register values that deliver a
-//!   synchronous exception to the guest.
+//!   synchronous exception to the guest; [`inject_debug`] re-injects a
+//!   debug exception that MDCR_EL2.TDE routed to EL2.
 //!
 //! Everything is pure and allocation-free; nothing here touches a register.
 #![cfg_attr(not(test), no_std)]
 
 pub mod abort;
+pub mod debug;
 pub mod esr;
 pub mod exit;
 pub mod id_regs;
@@ -20,6 +22,7 @@ pub mod pstate;
 pub mod sysreg;
 
 pub use abort::{fsc, DataAbort, MmioAccess};
+pub use debug::inject_debug;
 pub use esr::{ec, Esr};
 pub use exit::{decode, Exit, WfxKind};
 pub use id_regs::sanitize_id_register;
