@@ -38,10 +38,16 @@ const BINARIES: [Binary; 2] = [
 /// Builds everything QEMU needs. Always release: benchmarks and test timing
 /// depend on it, and the debug build would only be used by mistake.
 pub fn build() -> Result<()> {
+    build_with(false)
+}
+
+/// [`build`], plus the Linux tools initramfs when `linux_tools` (issue 5:
+/// open-vm-tools in the guest; fetched on first use, never by plain `build`).
+pub fn build_with(linux_tools: bool) -> Result<()> {
     for b in &BINARIES {
         build_binary(b)?;
     }
-    crate::linux::build()
+    crate::linux::build(linux_tools)
 }
 
 fn build_binary(b: &Binary) -> Result<()> {

@@ -82,6 +82,20 @@ fn is_unpacked(dir: &Path) -> bool {
     dir.join(STAMP).is_file()
 }
 
+/// Whether package `name` is unpacked in the cache.
+pub fn is_package_unpacked(name: &str) -> bool {
+    is_unpacked(&unpacked_dir(name))
+}
+
+/// Downloads and unpacks package `name` (arm64) unless already unpacked.
+pub fn ensure_unpacked(name: &str) -> Result<()> {
+    let dir = unpacked_dir(name);
+    if is_unpacked(&dir) {
+        return Ok(());
+    }
+    download_and_unpack(name, &dir)
+}
+
 /// Whether every guest package is unpacked in the cache.
 pub fn present() -> Result<bool> {
     let Ok(kernel) = kernel_package() else {

@@ -79,6 +79,19 @@ pub fn archive(inputs: Inputs) -> Archive {
     a
 }
 
+/// Adds the guest tools (programs, libraries, the loader symlink) to `a`.
+pub fn add_tools(a: &mut Archive, payload: &crate::guest_tools::Payload) {
+    for dir in ["/lib", crate::guest_tools::LIB_DIR] {
+        a.dir(dir, 0o755);
+    }
+    for (path, perm, bytes) in &payload.files {
+        a.file(path, *perm, bytes.clone());
+    }
+    for (path, target) in &payload.symlinks {
+        a.symlink(path, target);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +127,38 @@ mod tests {
         assert!(first.starts_with("/bin/aerie-counter"), "{first}");
         assert!(first.contains("initramfs: started"), "{first}");
         assert_eq!(a.get("/bin/aerie-counter").unwrap().perm, 0o755);
+    }
+
+    #[test]
+    fn tools_go_to_usr_bin_and_the_multiarch_dir_with_the_loader_link() {
+        let mut a = sample();
+        let payload = crate::guest_tools::Payload {
+            files: vec![
+                ("/usr/bin/vmware-rpctool".into(), 0o755, vec![7]),
+                (
+                    "/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1".into(),
+                    0o755,
+                    vec![8],
+                ),
+            ],
+            symlinks: vec![(
+                "/lib/ld-linux-aarch64.so.1".into(),
+                "aarch64-linux-gnu/ld-linux-aarch64.so.1".into(),
+            )],
+            report: vec![],
+        };
+        add_tools(&mut a, &payload);
+        assert_eq!(
+            a.get("/usr/bin/vmware-rpctool").unwrap().node,
+            Node::File(vec![7])
+        );
+        assert_eq!(
+            a.get("/lib/ld-linux-aarch64.so.1").unwrap().node,
+            Node::Symlink("aarch64-linux-gnu/ld-linux-aarch64.so.1".into())
+        );
+        assert!(a.get("/lib/aarch64-linux-gnu").is_some());
+        // The plain archive is untouched by the tools build.
+        assert!(sample().get("/usr/bin/vmware-rpctool").is_none());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::cmd::{self, step};
 use crate::guest_pkgs;
+use crate::guest_tools;
 use crate::initramfs;
 use crate::kmod;
 use crate::paths;
@@ -23,6 +24,12 @@ pub fn kernel_image() -> PathBuf {
 /// The initramfs.
 pub fn initramfs() -> PathBuf {
     paths::aerie_dir().join("linux-initramfs.cpio")
+}
+
+/// The initramfs plus open-vm-tools' `vmware-rpctool` and `vmware-checkvm`
+/// and their libraries (issue 5); built only on request ([`build_tools`]).
+pub fn tools_initramfs() -> PathBuf {
+    paths::aerie_dir().join("linux-tools-initramfs.cpio")
 }
 
 /// The counter helper (an arm64 Linux executable).
@@ -49,8 +56,10 @@ fn one_file(dir: &Path, prefix: &str) -> Result<PathBuf> {
     }
 }
 
-/// Builds the kernel copy, the counter helper and the initramfs.
-pub fn build() -> Result<()> {
+/// Builds the kernel copy, the counter helper and the initramfs; with
+/// `with_tools` also the tools initramfs (fetching open-vm-tools and its
+/// libraries first if they are not in the cache).
+pub fn build(with_tools: bool) -> Result<()> {
     let kdir = guest_pkgs::unpacked_dir(&guest_pkgs::kernel_package()?);
     let vmlinuz = one_file(&kdir.join("boot"), "vmlinuz-")?;
     let config_path = one_file(&kdir.join("boot"), "config-")?;
@@ -96,6 +105,9 @@ pub fn build() -> Result<()> {
     });
     let bytes = archive.to_bytes();
     write_if_changed(&initramfs(), &bytes)?;
+    if with_tools {
+        build_tools(archive)?;
+    }
     let names: Vec<String> = module_files
         .iter()
         .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
@@ -110,6 +122,28 @@ pub fn build() -> Result<()> {
         } else {
             names.join(" ")
         }
+    ));
+    Ok(())
+}
+
+/// Writes [`tools_initramfs`]: `base` (the plain initramfs) plus the tools.
+fn build_tools(mut base: crate::cpio::Archive) -> Result<()> {
+    if !guest_tools::present() {
+        step("guest tools: fetching open-vm-tools:arm64 and its libraries ...");
+        guest_tools::install().context("fetching the guest tools packages")?;
+    }
+    let payload = guest_tools::payload()?;
+    initramfs::add_tools(&mut base, &payload);
+    let bytes = base.to_bytes();
+    write_if_changed(&tools_initramfs(), &bytes)?;
+    let total: usize = payload.report.iter().map(|(_, n)| n).sum();
+    let names: Vec<&str> = payload.report.iter().map(|(n, _)| n.as_str()).collect();
+    step(format!(
+        "linux tools: {} ({} bytes; {} files, {total} bytes: {})",
+        paths::show(&tools_initramfs()),
+        bytes.len(),
+        names.len(),
+        names.join(" ")
     ));
     Ok(())
 }

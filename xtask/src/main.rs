@@ -9,6 +9,7 @@ mod cpio;
 mod disk;
 mod elf_image;
 mod guest_pkgs;
+mod guest_tools;
 mod initramfs;
 mod kmod;
 mod lint;
@@ -26,6 +27,7 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   setup    install what is missing (aarch64 Rust target, QEMU >= 10, guest packages)
   build    build the hypervisor, the testkit and the Linux guest into target/aerie/
+           (`--linux-tools`: also linux-tools-initramfs.cpio with open-vm-tools)
   run      boot Aerie in QEMU (see `cargo xtask run --help`)
   test     lint, unit tests, build and QEMU integration tests
            (`cargo xtask test NAME...`: only those QEMU tests)
@@ -53,8 +55,13 @@ fn main() {
     let code = match command.as_str() {
         "setup" => exit_code(setup::setup),
         "build" => exit_code(|| {
+            let tools = match rest {
+                [] => false,
+                [flag] if flag == "--linux-tools" => true,
+                _ => anyhow::bail!("build: unknown arguments {rest:?} (known: --linux-tools)"),
+            };
             setup::setup()?;
-            build::build()
+            build::build_with(tools)
         }),
         "run" if rest.iter().any(|a| a == "--help" || a == "-h") => {
             println!("{}", run::USAGE);

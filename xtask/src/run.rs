@@ -24,6 +24,9 @@ pub enum Guest {
     /// One Linux VM ("linux": 2 vCPUs, 256M, the Debian kernel and the
     /// initramfs, the whole host disk) with this kernel command line.
     Linux { cmdline: String },
+    /// As `Linux`, booting the tools initramfs (open-vm-tools' `vmware-rpctool`
+    /// and `vmware-checkvm` added; see `guest_tools.rs`).
+    LinuxTools { cmdline: String },
     /// The testkit alone, with this guest command line (`bench` runs benchmarks).
     Testkit { cmdline: String },
     /// VMs from a config file.
@@ -68,7 +71,7 @@ impl Default for RunArgs {
     }
 }
 
-pub const USAGE: &str = "usage: cargo xtask run [--guest linux|testkit | --config FILE] [--cpu cortex-a72|max] \
+pub const USAGE: &str = "usage: cargo xtask run [--guest linux|linux-tools|testkit | --config FILE] [--cpu cortex-a72|max] \
 [--smp N] [--timeout SECS] [--log debug|info|warn] [--append \"aerie args\"] [--icount] [--disk FILE] [--no-build]
 
 Default: one Linux VM (2 vCPUs, 256M) with a shell on the console; `poweroff` in it ends the run.";
@@ -90,6 +93,11 @@ pub fn parse_args(args: &[String]) -> Result<RunArgs, String> {
                         cmdline: LINUX_CMDLINE.into(),
                     }
                 }
+                "linux-tools" => {
+                    r.guest = Guest::LinuxTools {
+                        cmdline: LINUX_CMDLINE.into(),
+                    }
+                }
                 "testkit" => {
                     r.guest = Guest::Testkit {
                         cmdline: String::new(),
@@ -97,7 +105,7 @@ pub fn parse_args(args: &[String]) -> Result<RunArgs, String> {
                 }
                 other => {
                     return Err(format!(
-                        "--guest {other}: unknown guest (known: linux, testkit)"
+                        "--guest {other}: unknown guest (known: linux, linux-tools, testkit)"
                     ))
                 }
             },
@@ -225,6 +233,16 @@ pub fn prepare(
             (linux_config(cmdline), "linux".to_string())
         }
         Guest::Linux { cmdline } => (linux_config(cmdline), format!("linux-{}", stem_of(cmdline))),
+        Guest::LinuxTools { cmdline } => {
+            if !no_build {
+                crate::setup::setup()?;
+                crate::build::build_with(true)?;
+            }
+            let mut config = linux_config(cmdline);
+            config.vms[0].initrd = Some(crate::linux::tools_initramfs());
+            // Built above: the shared path below must not rebuild.
+            return prepare_config(&config, "linux-tools", true, disk);
+        }
         Guest::Testkit { cmdline } if cmdline.is_empty() => {
             (testkit_config(""), "testkit".to_string())
         }
@@ -434,7 +452,7 @@ pub fn main(args: &[String]) -> i32 {
         } else {
             String::new()
         },
-        if matches!(args.guest, Guest::Linux { .. }) {
+        if matches!(args.guest, Guest::Linux { .. } | Guest::LinuxTools { .. }) {
             "; `poweroff` in the guest ends the run"
         } else {
             ""
@@ -518,6 +536,12 @@ mod tests {
             }
         );
         assert_eq!(t.disk, Some(PathBuf::from("/tmp/d.img")));
+        assert_eq!(
+            parse_args(&s(&["--guest", "linux-tools"])).unwrap().guest,
+            Guest::LinuxTools {
+                cmdline: LINUX_CMDLINE.into()
+            }
+        );
         let r = parse_args(&s(&[
             "--config",
             "a.toml",
