@@ -5,6 +5,7 @@
 # Kernel command-line words it obeys:
 #   aerie.bench=boot   print the first line, then power off at once (boot benchmark)
 #   aerie.check=1      run /etc/aerie/check.sh (integration tests), then power off
+#   aerie.tools=1      run /etc/aerie/tools.sh (the VMware guest tools), then power off
 #   aerie.alive=SECS   print "<hostname>-alive <n>" every second, n = 1..SECS,
 #                      then power off
 #   aerie.disk=MODE    MODE write or verify: /etc/aerie/disk-restart.sh, then power off
@@ -53,6 +54,10 @@ if arg aerie.check >/dev/null; then
 fi
 if disk_mode=$(arg aerie.disk); then
     . /etc/aerie/disk-restart.sh
+    poweroff -f
+fi
+if arg aerie.tools >/dev/null; then
+    . /etc/aerie/tools.sh
     poweroff -f
 fi
 if arg aerie.panic >/dev/null; then

@@ -14,6 +14,8 @@ const DISK_RESTART: &str = include_str!("../../tests/linux/disk-restart.sh");
 /// `aerie.panic=once`: a kernel panic the VM's disk remembers
 /// (`tests/linux/panic-once.sh`).
 const PANIC_ONCE: &str = include_str!("../../tests/linux/panic-once.sh");
+/// The guest-tools checks `aerie.tools=1` runs (`tests/linux/tools.sh`).
+const TOOLS: &str = include_str!("../../tests/linux/tools.sh");
 /// busybox init's table for the interactive console.
 const INITTAB: &str = include_str!("../../tests/linux/inittab");
 /// Login shell settings.
@@ -65,6 +67,7 @@ pub fn archive(inputs: Inputs) -> Archive {
         0o644,
         PANIC_ONCE.as_bytes().to_vec(),
     );
+    a.file("/etc/aerie/tools.sh", 0o644, TOOLS.as_bytes().to_vec());
     a.file("/etc/inittab", 0o644, INITTAB.as_bytes().to_vec());
     a.file("/etc/profile", 0o644, PROFILE.as_bytes().to_vec());
     let base = format!("/lib/modules/{}", inputs.kernel_release);

@@ -22,7 +22,7 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 17] = [
+const QEMU_TESTS: [(&str, TestFn); 19] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
@@ -50,6 +50,12 @@ const QEMU_TESTS: [(&str, TestFn); 17] = [
     }),
     ("linux-disk-restart", disk_restart::linux_disk_restart),
     ("linux-panic-isolated", panic_isolated::linux_panic_isolated),
+    ("linux-backdoor-cortex-a72", || {
+        linux_backdoor("cortex-a72", "linux-backdoor-cortex-a72")
+    }),
+    ("linux-backdoor-max", || {
+        linux_backdoor("max", "linux-backdoor-max")
+    }),
 ];
 
 /// The Linux check VM's command line when booted without Aerie (the same as
@@ -441,6 +447,41 @@ fn linux_native() -> Result<(), String> {
         linux_check_passed(out, LINUX_VCPUS)?;
         clean_exit(status, out)
     })
+}
+
+/// Debian's open-vm-tools in a Linux guest talk to Aerie's DCC backdoor
+/// (`aerie.backdoor=1`): vmware-checkvm succeeds, guestinfo set with
+/// vmware-rpctool reads back, an unknown GuestRPC command fails.
+fn linux_backdoor(cpu: &str, name: &str) -> Result<(), String> {
+    crate::build::build_with(true).map_err(|e| format!("{e:#}"))?;
+    let guest = Guest::LinuxTools {
+        cmdline: format!("{} aerie.tools=1", crate::run::LINUX_CMDLINE),
+    };
+    qemu_test(
+        name,
+        guest,
+        cpu,
+        "aerie.backdoor=1",
+        LINUX_TIMEOUT,
+        |status, out| {
+            for needle in [
+                "tools: checkvm rc=0",
+                "VMware software version",
+                "tools: info-set rc=0",
+                "tools: info-get=hello",
+            ] {
+                if !output::has_line(out, needle) {
+                    return Err(format!("no `{needle}` line"));
+                }
+            }
+            if !output::has_line(out, "tools: unknown=")
+                || output::has_line(out, "tools: unknown= rc=0")
+            {
+                return Err("an unknown GuestRPC command did not fail".into());
+            }
+            clean_exit(status, out)
+        },
+    )
 }
 
 /// Linux under Aerie runs the checks (tests/configs/linux-check.toml).

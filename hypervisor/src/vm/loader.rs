@@ -81,6 +81,7 @@ pub fn create(index: usize, image: VmImage<'static>, prefixed: bool) -> Result<V
         vgic: new_vgic(image.vcpus as usize),
         virtio: Vec::new(),
         disk: disk_region(&image)?,
+        backdoor: super::backdoor::enabled().then(|| super::backdoor::new(image.name)),
         output: GuestOutput::new(image.name, prefixed),
         state: VmState::Running,
         cntvoff: 0,

@@ -1,5 +1,6 @@
 //! Virtual machines and their vCPUs.
 
+pub mod backdoor;
 pub mod exit;
 pub mod irq;
 pub mod loader;
@@ -86,6 +87,9 @@ pub struct Vcpu {
     pub vgic_dirty: bool,
     /// ICH_HCR_EL2.UIE as last set for this vCPU.
     pub underflow_irq: bool,
+    /// MDSCR_EL1 as the guest wrote it (the hardware's has TDCC clear when
+    /// the backdoor traps debug registers).
+    pub vmdscr: u64,
     /// Index of the VM in the machine, and of this vCPU in the VM.
     pub vm: usize,
     pub index: usize,
@@ -105,6 +109,7 @@ impl Vcpu {
             lr_scratch: [0; irq::MAX_LRS],
             vgic_dirty: true,
             underflow_irq: false,
+            vmdscr: 0,
             vm,
             index,
             state: VcpuState::Off,
@@ -149,6 +154,7 @@ impl Vcpu {
         self.vtimer_active = false;
         self.vtimer_forwarded = false;
         self.vgic_dirty = true;
+        self.vmdscr = 0;
         self.state = VcpuState::Runnable;
     }
 
@@ -193,6 +199,8 @@ pub struct Vm {
     pub vgic: Vgic,
     /// virtio-mmio transports: 0 = console, 1 = block (if the VM has a disk).
     pub virtio: Vec<virtio::VirtioSlot>,
+    /// The DCC backdoor service (`aerie.backdoor=1`).
+    pub backdoor: Option<aerie_backdoor::Backdoor>,
     /// The VM's region of the host disk, if any.
     pub disk: Option<virtio::DiskRegion>,
     pub output: GuestOutput,

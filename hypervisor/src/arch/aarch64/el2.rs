@@ -62,7 +62,14 @@ pub fn init_guest_controls(pa_range: u64) {
     // MDCR_EL2: PMU access trapped (TPM, TPMCR; it is hidden, so it becomes
     // UNDEFINED), SPE trapped (TPMS); HPMN = all counters.
     let pmcr_n = (read_sysreg!(pmcr_el0) >> 11) & 0x1f;
-    write_sysreg!(mdcr_el2, pmcr_n | (1 << 5) | (1 << 6) | (1 << 14));
+    // TDA (9) with the backdoor: the guest's debug registers trap, so the
+    // DCC status register can carry backdoor requests (vm/backdoor.rs).
+    let tda = if crate::boot_args().backdoor {
+        1 << 9
+    } else {
+        0
+    };
+    write_sysreg!(mdcr_el2, pmcr_n | (1 << 5) | (1 << 6) | (1 << 14) | tda);
     // CNTHCTL_EL2 (E2H = 0): EL1PCTEN (the physical counter is readable),
     // EL1PCEN clear (the physical timer traps: guests use the virtual one).
     // The event stream (EVNTEN, every 2^(EVNTI+1) ticks) bounds how long an

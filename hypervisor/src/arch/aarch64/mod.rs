@@ -4,6 +4,7 @@
 pub mod context;
 pub mod cpu;
 pub mod daif;
+pub mod debug_regs;
 pub mod el2;
 pub mod firmware;
 pub mod gic;
