@@ -8,3 +8,9 @@ vmware-rpctool "info-set guestinfo.greeting hello" > /dev/null 2>&1
 echo "tools: info-set rc=$?"
 echo "tools: info-get=$(vmware-rpctool 'info-get guestinfo.greeting' 2>&1)"
 echo "tools: unknown=$(vmware-rpctool 'no-such-command' 2>&1; echo " rc=$?")"
+# A DCC read that is not a backdoor request, and a BRK, from user space: the
+# guest kernel's signals, as on hardware (SIGILL = 4, SIGTRAP = 5).
+aerie-dcc
+echo "tools: plain dcc rc=$?"
+aerie-brk
+echo "tools: brk rc=$?"

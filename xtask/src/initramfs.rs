@@ -55,6 +55,10 @@ pub fn archive(inputs: Inputs) -> Archive {
     // `#!/bin/sh` scripts and `sh` before `busybox --install` runs.
     a.symlink("/bin/sh", "busybox");
     a.file("/bin/aerie-counter", 0o755, inputs.counter);
+    // The same program, run by these names, checks that a plain DCC read and
+    // a BRK from user space still fault as on hardware (tests/linux/tools.sh).
+    a.symlink("/bin/aerie-dcc", "aerie-counter");
+    a.symlink("/bin/aerie-brk", "aerie-counter");
     a.file("/init", 0o755, INIT.as_bytes().to_vec());
     a.file("/etc/aerie/check.sh", 0o644, CHECK.as_bytes().to_vec());
     a.file(
