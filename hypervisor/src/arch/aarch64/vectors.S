@@ -30,6 +30,51 @@
     b       current_exception_common
 .endm
 
+// The guest's registers in its GuestRegs block at x0 (x[n] at n * 8):
+// the ones a call may clobber (x2..x18, x29, x30; x0/x1 are handled by each
+// path), and the callee-saved x19..x28 that Rust preserves for us.
+.macro save_guest_caller_saved
+    stp     x2, x3, [x0, #16]
+    stp     x4, x5, [x0, #32]
+    stp     x6, x7, [x0, #48]
+    stp     x8, x9, [x0, #64]
+    stp     x10, x11, [x0, #80]
+    stp     x12, x13, [x0, #96]
+    stp     x14, x15, [x0, #112]
+    stp     x16, x17, [x0, #128]
+    str     x18, [x0, #144]
+    stp     x29, x30, [x0, #232]
+.endm
+
+.macro load_guest_caller_saved
+    ldp     x2, x3, [x0, #16]
+    ldp     x4, x5, [x0, #32]
+    ldp     x6, x7, [x0, #48]
+    ldp     x8, x9, [x0, #64]
+    ldp     x10, x11, [x0, #80]
+    ldp     x12, x13, [x0, #96]
+    ldp     x14, x15, [x0, #112]
+    ldp     x16, x17, [x0, #128]
+    ldr     x18, [x0, #144]
+    ldp     x29, x30, [x0, #232]
+.endm
+
+.macro save_guest_callee_saved
+    stp     x19, x20, [x0, #152]
+    stp     x21, x22, [x0, #168]
+    stp     x23, x24, [x0, #184]
+    stp     x25, x26, [x0, #200]
+    stp     x27, x28, [x0, #216]
+.endm
+
+.macro load_guest_callee_saved
+    ldp     x19, x20, [x0, #152]
+    ldp     x21, x22, [x0, #168]
+    ldp     x23, x24, [x0, #184]
+    ldp     x25, x26, [x0, #200]
+    ldp     x27, x28, [x0, #216]
+.endm
+
 // Store x2..x29 and x30, ELR_EL2 into the 34-word frame at sp (x0/x1 are
 // already at [sp]); leaves ELR_EL2 in x2.
 .macro save_el2_frame
@@ -118,16 +163,7 @@ el2_vectors:
 // (returns 0), they are saved too and the full exit path runs.
 lower_sync_exit:
     mrs     x0, tpidr_el2
-    stp     x2, x3, [x0, #16]
-    stp     x4, x5, [x0, #32]
-    stp     x6, x7, [x0, #48]
-    stp     x8, x9, [x0, #64]
-    stp     x10, x11, [x0, #80]
-    stp     x12, x13, [x0, #96]
-    stp     x14, x15, [x0, #112]
-    stp     x16, x17, [x0, #128]
-    str     x18, [x0, #144]
-    stp     x29, x30, [x0, #232]
+    save_guest_caller_saved
     ldp     x2, x3, [sp], #16
     stp     x2, x3, [x0, #0]
     mrs     x2, elr_el2
@@ -138,24 +174,11 @@ lower_sync_exit:
     ldp     x2, x3, [x0, #REGS_PC]
     msr     elr_el2, x2
     msr     spsr_el2, x3
-    ldp     x2, x3, [x0, #16]
-    ldp     x4, x5, [x0, #32]
-    ldp     x6, x7, [x0, #48]
-    ldp     x8, x9, [x0, #64]
-    ldp     x10, x11, [x0, #80]
-    ldp     x12, x13, [x0, #96]
-    ldp     x14, x15, [x0, #112]
-    ldp     x16, x17, [x0, #128]
-    ldr     x18, [x0, #144]
-    ldp     x29, x30, [x0, #232]
+    load_guest_caller_saved
     ldp     x0, x1, [x0, #0]
     eret
 2:  mrs     x0, tpidr_el2
-    stp     x19, x20, [x0, #152]
-    stp     x21, x22, [x0, #168]
-    stp     x23, x24, [x0, #184]
-    stp     x25, x26, [x0, #200]
-    stp     x27, x28, [x0, #216]
+    save_guest_callee_saved
     mov     x1, #0
     bl      {exit}
     b       guest_enter
@@ -163,21 +186,8 @@ lower_sync_exit:
 // Guest x0/x1 are on the stack, x1 = exit kind.
 lower_exit_common:
     mrs     x0, tpidr_el2
-    stp     x2, x3, [x0, #16]
-    stp     x4, x5, [x0, #32]
-    stp     x6, x7, [x0, #48]
-    stp     x8, x9, [x0, #64]
-    stp     x10, x11, [x0, #80]
-    stp     x12, x13, [x0, #96]
-    stp     x14, x15, [x0, #112]
-    stp     x16, x17, [x0, #128]
-    stp     x18, x19, [x0, #144]
-    stp     x20, x21, [x0, #160]
-    stp     x22, x23, [x0, #176]
-    stp     x24, x25, [x0, #192]
-    stp     x26, x27, [x0, #208]
-    stp     x28, x29, [x0, #224]
-    str     x30, [x0, #240]
+    save_guest_caller_saved
+    save_guest_callee_saved
     ldp     x2, x3, [sp], #16
     stp     x2, x3, [x0, #0]
     mrs     x2, elr_el2
@@ -190,21 +200,8 @@ guest_enter:
     ldp     x2, x3, [x0, #REGS_PC]
     msr     elr_el2, x2
     msr     spsr_el2, x3
-    ldp     x2, x3, [x0, #16]
-    ldp     x4, x5, [x0, #32]
-    ldp     x6, x7, [x0, #48]
-    ldp     x8, x9, [x0, #64]
-    ldp     x10, x11, [x0, #80]
-    ldp     x12, x13, [x0, #96]
-    ldp     x14, x15, [x0, #112]
-    ldp     x16, x17, [x0, #128]
-    ldp     x18, x19, [x0, #144]
-    ldp     x20, x21, [x0, #160]
-    ldp     x22, x23, [x0, #176]
-    ldp     x24, x25, [x0, #192]
-    ldp     x26, x27, [x0, #208]
-    ldp     x28, x29, [x0, #224]
-    ldr     x30, [x0, #240]
+    load_guest_callee_saved
+    load_guest_caller_saved
     ldp     x0, x1, [x0, #0]
     eret
 
