@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use aerie_bootmodule::VmImage;
-use aerie_vmconfig::{Config, DiskRegion, VmConfig};
+use aerie_vmconfig::{BackdoorPolicy, Config, DiskRegion, VmConfig};
 use anyhow::{bail, Context, Result};
 
 use crate::cmd::step;
@@ -165,8 +165,51 @@ impl From<anyhow::Error> for PrepareError {
     }
 }
 
-/// The one-VM config `--guest testkit` stands for.
+/// The testkit's backdoor policy under `--guest testkit` (and in
+/// tests/configs/testkit.toml): everything on, BRK transport `brk #0x5658`.
+pub const TESTKIT_BACKDOOR: BackdoorPolicy = BackdoorPolicy {
+    el0: true,
+    brk_imm: Some(0x5658),
+    high_bandwidth: true,
+};
+
+/// The guestinfo key (and value) the testkit VM starts with when it has a
+/// backdoor (`[vm.guestinfo] greeting = "from-config"` in the config files).
+pub const TESTKIT_GUESTINFO: (&str, &str) = ("guestinfo.greeting", "from-config");
+
+/// The testkit command-line words that tell it which backdoor policy to expect:
+/// `backdoor=off`, or `backdoor=all` (EL0 too) / `backdoor=el1`, then
+/// `brk=0x<imm>` when the BRK transport is on.
+pub fn testkit_backdoor_words(policy: Option<BackdoorPolicy>) -> String {
+    let Some(p) = policy else {
+        return "backdoor=off".into();
+    };
+    let mut words = String::from(if p.el0 {
+        "backdoor=all"
+    } else {
+        "backdoor=el1"
+    });
+    if let Some(imm) = p.brk_imm {
+        words.push_str(&format!(" brk={imm:#x}"));
+    }
+    words
+}
+
+/// The one-VM config `--guest testkit` stands for; `cmdline` (e.g. `bench`)
+/// follows the backdoor words of [`TESTKIT_BACKDOOR`].
 pub fn testkit_config(cmdline: &str) -> Config {
+    testkit_config_with(cmdline, Some(TESTKIT_BACKDOOR))
+}
+
+/// The testkit VM with backdoor `policy` (`None` = none): its command line is
+/// [`testkit_backdoor_words`] then `cmdline`, and it gets the guestinfo key
+/// [`TESTKIT_GUESTINFO`] when it has a backdoor.
+pub fn testkit_config_with(cmdline: &str, policy: Option<BackdoorPolicy>) -> Config {
+    let mut full = testkit_backdoor_words(policy);
+    if !cmdline.is_empty() {
+        full.push(' ');
+        full.push_str(cmdline);
+    }
     Config {
         source: None,
         vms: vec![VmConfig {
@@ -175,8 +218,13 @@ pub fn testkit_config(cmdline: &str) -> Config {
             memory: 64 << 20,
             kernel: paths::testkit_image(),
             initrd: None,
-            cmdline: cmdline.into(),
+            cmdline: full,
             disk: None,
+            backdoor: policy,
+            guestinfo: match policy {
+                Some(_) => vec![guestinfo(TESTKIT_GUESTINFO)],
+                None => Vec::new(),
+            },
         }],
     }
 }
@@ -196,8 +244,36 @@ pub fn linux_config(cmdline: &str) -> Config {
                 offset: 0,
                 size: crate::disk::DEFAULT_SIZE,
             }),
+            backdoor: None,
+            guestinfo: Vec::new(),
         }],
     }
+}
+
+/// The Linux tools VM's backdoor policy (`--guest linux-tools`): DCC for
+/// user space (open-vm-tools), no BRK transport.
+pub const LINUX_TOOLS_BACKDOOR: BackdoorPolicy = BackdoorPolicy {
+    el0: true,
+    brk_imm: None,
+    high_bandwidth: true,
+};
+
+/// The guestinfo key the Linux tools VM starts with.
+pub const LINUX_TOOLS_GUESTINFO: (&str, &str) = ("guestinfo.configured", "from-config");
+
+/// The one-VM config `--guest linux-tools` stands for: [`linux_config`] with
+/// the tools initramfs, [`LINUX_TOOLS_BACKDOOR`] and [`LINUX_TOOLS_GUESTINFO`].
+pub fn linux_tools_config(cmdline: &str) -> Config {
+    let mut config = linux_config(cmdline);
+    let vm = &mut config.vms[0];
+    vm.initrd = Some(crate::linux::tools_initramfs());
+    vm.backdoor = Some(LINUX_TOOLS_BACKDOOR);
+    vm.guestinfo = vec![guestinfo(LINUX_TOOLS_GUESTINFO)];
+    config
+}
+
+fn guestinfo((key, value): (&str, &str)) -> (String, String) {
+    (key.into(), value.into())
 }
 
 /// A file-name-safe form of a command line, for naming boot modules.
@@ -238,8 +314,7 @@ pub fn prepare(
                 crate::setup::setup()?;
                 crate::build::build_with(true)?;
             }
-            let mut config = linux_config(cmdline);
-            config.vms[0].initrd = Some(crate::linux::tools_initramfs());
+            let config = linux_tools_config(cmdline);
             // Built above: the shared path below must not rebuild.
             return prepare_config(&config, "linux-tools", true, disk);
         }
@@ -317,12 +392,15 @@ fn write_bootmodule_with(vms: &[VmConfig], symbols: &[u8], out: &Path) -> Result
     for vm in vms {
         let kernel = read(&vm.kernel)?;
         let initrd = vm.initrd.as_deref().map(read).transpose()?;
-        files.push((kernel, initrd));
+        let guestinfo = aerie_bootmodule::encode_guestinfo(
+            vm.guestinfo.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        files.push((kernel, initrd, guestinfo));
     }
     let images: Vec<VmImage> = vms
         .iter()
         .zip(&files)
-        .map(|(vm, (kernel, initrd))| VmImage {
+        .map(|(vm, (kernel, initrd, guestinfo))| VmImage {
             name: &vm.name,
             vcpus: vm.vcpus,
             memory: vm.memory,
@@ -333,6 +411,8 @@ fn write_bootmodule_with(vms: &[VmConfig], symbols: &[u8], out: &Path) -> Result
                 offset: d.offset,
                 size: d.size,
             }),
+            backdoor: vm.backdoor,
+            guestinfo,
         })
         .collect();
     let bytes = aerie_bootmodule::write(&images, Some(symbols));
@@ -639,13 +719,24 @@ mod tests {
         let vm = m.vm(0).unwrap();
         assert_eq!(
             (vm.name, vm.vcpus, vm.memory, vm.kernel, vm.cmdline, vm.disk),
-            ("testkit", 2, 64 << 20, &b"kernel bytes"[..], "bench", None)
+            (
+                "testkit",
+                2,
+                64 << 20,
+                &b"kernel bytes"[..],
+                "backdoor=all brk=0x5658 bench",
+                None
+            )
         );
+        assert_eq!(vm.backdoor, Some(TESTKIT_BACKDOOR));
+        let entries: Vec<_> = vm.guestinfo_entries().map(Result::unwrap).collect();
+        assert_eq!(entries, [("guestinfo.greeting", "from-config")]);
         let vm = m.vm(1).unwrap();
         assert_eq!(
             (vm.name, vm.vcpus, vm.memory, vm.cmdline),
             ("linux", 2, 256 << 20, LINUX_CMDLINE)
         );
+        assert_eq!((vm.backdoor, vm.guestinfo), (None, &[][..]));
         assert_eq!(
             vm.disk,
             Some(aerie_bootmodule::DiskRegion {
@@ -654,5 +745,62 @@ mod tests {
             })
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn testkit_command_lines_name_the_backdoor_policy() {
+        assert_eq!(testkit_config("").vms[0].cmdline, "backdoor=all brk=0x5658");
+        assert_eq!(
+            testkit_config("bench bench_iters=5").vms[0].cmdline,
+            "backdoor=all brk=0x5658 bench bench_iters=5"
+        );
+        let el1 = BackdoorPolicy {
+            el0: false,
+            brk_imm: None,
+            high_bandwidth: true,
+        };
+        assert_eq!(testkit_backdoor_words(None), "backdoor=off");
+        assert_eq!(testkit_backdoor_words(Some(el1)), "backdoor=el1");
+        let vm = &testkit_config_with("", None).vms[0];
+        assert_eq!((vm.backdoor, vm.guestinfo.len()), (None, 0));
+        let tools = &linux_tools_config(LINUX_CMDLINE).vms[0];
+        assert_eq!(tools.backdoor, Some(LINUX_TOOLS_BACKDOOR));
+        assert_eq!(tools.backdoor.unwrap().brk_imm, None);
+        assert_eq!(
+            tools.guestinfo,
+            [(
+                "guestinfo.configured".to_string(),
+                "from-config".to_string()
+            )]
+        );
+        assert_eq!(tools.initrd, Some(crate::linux::tools_initramfs()));
+    }
+
+    /// tests/configs/testkit*.toml describe exactly the VM `testkit_config_with`
+    /// builds for their policy, so a test may boot either.
+    #[test]
+    fn testkit_config_files_match_the_generated_configs() {
+        let dir = paths::root().join("tests/configs");
+        let el1 = BackdoorPolicy {
+            el0: false,
+            brk_imm: None,
+            high_bandwidth: true,
+        };
+        for (file, policy) in [
+            ("testkit.toml", Some(TESTKIT_BACKDOOR)),
+            ("testkit-backdoor-off.toml", None),
+            ("testkit-backdoor-el1.toml", Some(el1)),
+        ] {
+            let path = dir.join(file);
+            let mut loaded = aerie_vmconfig::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                loaded.vms[0].kernel,
+                dir.join("../../target/aerie/testkit.Image"),
+                "{file}"
+            );
+            loaded.source = None;
+            loaded.vms[0].kernel = paths::testkit_image();
+            assert_eq!(loaded, testkit_config_with("", policy), "{file}");
+        }
     }
 }

@@ -13,6 +13,10 @@ pub enum VmField {
     Cmdline,
     /// `disk_offset` and `disk_size` (version 2).
     Disk,
+    /// `backdoor_flags` and `brk_imm` (version 4).
+    Backdoor,
+    /// The guestinfo blob (version 4).
+    Guestinfo,
 }
 
 impl VmField {
@@ -25,6 +29,8 @@ impl VmField {
             VmField::Initrd => "initrd",
             VmField::Cmdline => "cmdline",
             VmField::Disk => "disk",
+            VmField::Backdoor => "backdoor",
+            VmField::Guestinfo => "guestinfo",
         }
     }
 }
@@ -45,6 +51,20 @@ pub enum VmFieldError {
     /// A disk region that is not sector aligned, overflows, or has an offset
     /// but no size.
     BadDiskRegion { offset: u64, size: u64 },
+    /// `backdoor_flags` has an unknown bit, or a policy bit without the
+    /// enabled bit; or `brk_imm` is above 0xffff or set while the BRK
+    /// transport is off.
+    BadBackdoor { flags: u32, brk_imm: u32 },
+    /// The guestinfo entry starting at byte `at` of the blob does not fit in
+    /// it: its 8-byte length header, or the key and value those lengths give,
+    /// run past the blob's end.
+    GuestinfoTruncated { at: u64 },
+    /// The guestinfo entry at byte `at` of the blob has an empty key.
+    GuestinfoEmptyKey { at: u64 },
+    /// The key or value of the guestinfo entry at byte `at` is not UTF-8.
+    GuestinfoNotUtf8 { at: u64 },
+    /// The VM has guestinfo but no backdoor to read it through.
+    GuestinfoWithoutBackdoor,
 }
 
 impl fmt::Display for VmFieldError {
@@ -66,6 +86,27 @@ impl fmt::Display for VmFieldError {
                 "disk region offset {offset:#x} size {size:#x} is not a non-empty, \
                  512-byte aligned range below 2^64"
             ),
+            VmFieldError::BadBackdoor { flags, brk_imm } => write!(
+                f,
+                "backdoor_flags {flags:#x} with brk_imm {brk_imm:#x}: unknown flag bits \
+                 (known: {:#x}), policy bits without the enabled bit, or an immediate \
+                 above 0xffff or without the BRK transport",
+                crate::format::BACKDOOR_FLAGS_KNOWN
+            ),
+            VmFieldError::GuestinfoTruncated { at } => write!(
+                f,
+                "the entry at blob byte {at:#x} runs past the end of the blob"
+            ),
+            VmFieldError::GuestinfoEmptyKey { at } => {
+                write!(f, "the entry at blob byte {at:#x} has an empty key")
+            }
+            VmFieldError::GuestinfoNotUtf8 { at } => write!(
+                f,
+                "the entry at blob byte {at:#x} has a key or value that is not valid UTF-8"
+            ),
+            VmFieldError::GuestinfoWithoutBackdoor => {
+                f.write_str("guestinfo present but the VM has no backdoor")
+            }
         }
     }
 }

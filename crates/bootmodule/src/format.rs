@@ -3,7 +3,7 @@
 //! ```text
 //! offset 0                 header (HEADER_SIZE bytes, see below)
 //! offset header.records    vm_count records, each header.record_size bytes
-//! 4 KiB-aligned offsets    blobs: kernels, initrds, command lines
+//! 4 KiB-aligned offsets    blobs: kernels, initrds, command lines, guestinfo
 //! header.total_size        end of the module
 //! ```
 //!
@@ -12,7 +12,7 @@
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0  | 8 | magic `b"AERIEBM1"` |
-//! | 8  | 4 | version (currently 3) |
+//! | 8  | 4 | version (currently 4) |
 //! | 12 | 4 | header_size (64) |
 //! | 16 | 4 | vm_count |
 //! | 20 | 4 | record_size (>= 128) |
@@ -31,7 +31,8 @@
 //! module. The blob is optional metadata, but a header that points outside the
 //! module is corrupt like any other bad header field and fails the parse.
 //!
-//! VM record, version 2 layout (144 bytes; version 1 is its first 128 bytes):
+//! VM record, version 4 layout (168 bytes; version 1 is its first 128 bytes,
+//! versions 2 and 3 its first 144):
 //!
 //! | offset | size | field |
 //! |---|---|---|
@@ -45,17 +46,46 @@
 //! | 96  | 32 | reserved, zero |
 //! | 128 | 8  | disk_offset: start of the VM's region of the host disk (bytes) — v2 |
 //! | 136 | 8  | disk_size: bytes; 0 = no disk (then disk_offset is 0 too) — v2 |
+//! | 144 | 4  | backdoor_flags: [`BACKDOOR_ENABLED`] etc.; 0 = no backdoor — v4 |
+//! | 148 | 4  | brk_imm: the BRK transport's immediate in bits 0..16; 0 unless [`BACKDOOR_BRK`] — v4 |
+//! | 152 | 16 | guestinfo offset, length (length 0 = no guestinfo) — v4 |
 //!
 //! A parser reads the disk fields only when `version >= 2` and `record_size >= 144`;
 //! a version-1 module therefore describes VMs without disks. Disk offsets and sizes
 //! are multiples of [`DISK_SECTOR`] (virtio-blk addresses the disk in 512-byte
 //! sectors, so a region must start and end on one).
 //!
+//! Version 4 appended the VM's backdoor policy and its guestinfo keys. A parser
+//! reads them only when `version >= 4` and `record_size >= 168`, so a VM of an
+//! older module has no backdoor and no guestinfo. `backdoor_flags`:
+//!
+//! | bit | meaning |
+//! |---|---|
+//! | 0 | [`BACKDOOR_ENABLED`]: the VM has the backdoor (DCC transport); without it every other bit, `brk_imm` and the guestinfo length are 0 |
+//! | 1 | [`BACKDOOR_EL0`]: guest EL0 (user space) may use it, not only EL1 |
+//! | 2 | [`BACKDOOR_BRK`]: the BRK transport is on, `brk #brk_imm` |
+//! | 3 | [`BACKDOOR_HIGH_BANDWIDTH`]: the high-bandwidth port is offered (GuestRPC messages copied through guest memory, not 4 bytes at a time) |
+//! | 4..32 | reserved, zero: a parser refuses a record with an unknown bit set |
+//!
+//! The guestinfo blob (any alignment, like the command line) is a sequence of
+//! entries with no padding between them, each
+//!
+//! ```text
+//! u32 key_len, u32 value_len, key (key_len bytes), value (value_len bytes)
+//! ```
+//!
+//! with UTF-8 keys and values; each key is the full name, `guestinfo.<name>`,
+//! and is not empty. [`guestinfo_entries`](crate::guestinfo_entries) walks a
+//! blob; the parser checks the whole blob before it hands a VM out, so a
+//! truncated entry or a length that runs past the blob is an error, not a
+//! panic. Limits on the number and size of entries are the backdoor's (the
+//! VM config enforces them; the hypervisor's guestinfo store checks again).
+//!
 //! # Extending the format
 //!
-//! Growth happens only by *appending*: new record fields (backdoor policy,
-//! guestinfo key/values, ...; version 2 appended the disk region at byte 128) go
-//! after the last known field,
+//! Growth happens only by *appending*: new record fields (version 2 appended the
+//! disk region at byte 128, version 4 the backdoor policy and guestinfo at byte
+//! 144) go after the last known field,
 //! with `record_size` growing accordingly and `version` bumped. A parser reads the
 //! fields it knows from the start of each record and skips the unknown tail by
 //! stepping `record_size` bytes, so an older hypervisor still reads a newer module.
@@ -66,18 +96,37 @@
 /// Identifies a boot module.
 pub const MAGIC: [u8; 8] = *b"AERIEBM1";
 /// Format version this crate writes (2: records carry a disk region; 3: the
-/// header locates Aerie's symbol table).
-pub const VERSION: u32 = 3;
+/// header locates Aerie's symbol table; 4: records carry a backdoor policy and
+/// guestinfo).
+pub const VERSION: u32 = 4;
 /// First version whose records carry `disk_offset` and `disk_size`.
 pub const VERSION_DISK: u32 = 2;
 /// First version whose header carries `symbols_offset` and `symbols_len`.
 pub const VERSION_SYMBOLS: u32 = 3;
+/// First version whose records carry `backdoor_flags`, `brk_imm` and guestinfo.
+pub const VERSION_BACKDOOR: u32 = 4;
 /// Size of the header this crate writes and the minimum a parser accepts.
 pub const HEADER_SIZE: usize = 64;
 /// Size of a version-1 record; the minimum `record_size` a parser accepts.
 pub const RECORD_SIZE_V1: usize = 128;
-/// Size of a version-2 record (v1 plus the disk region): what this crate writes.
+/// Size of a version-2 (and -3) record: v1 plus the disk region.
 pub const RECORD_SIZE_V2: usize = 144;
+/// Size of a version-4 record (v2 plus backdoor policy and guestinfo): what this
+/// crate writes.
+pub const RECORD_SIZE_V4: usize = 168;
+/// `backdoor_flags` bit 0: the VM has the backdoor.
+pub const BACKDOOR_ENABLED: u32 = 1 << 0;
+/// `backdoor_flags` bit 1: guest EL0 may use the backdoor.
+pub const BACKDOOR_EL0: u32 = 1 << 1;
+/// `backdoor_flags` bit 2: the BRK transport is on (`brk_imm` holds its immediate).
+pub const BACKDOOR_BRK: u32 = 1 << 2;
+/// `backdoor_flags` bit 3: the high-bandwidth port is offered.
+pub const BACKDOOR_HIGH_BANDWIDTH: u32 = 1 << 3;
+/// Every defined `backdoor_flags` bit.
+pub const BACKDOOR_FLAGS_KNOWN: u32 =
+    BACKDOOR_ENABLED | BACKDOOR_EL0 | BACKDOOR_BRK | BACKDOOR_HIGH_BANDWIDTH;
+/// Bytes before each guestinfo entry's key: `u32 key_len, u32 value_len`.
+pub const GUESTINFO_ENTRY_HEADER: usize = 8;
 /// The virtio-blk sector: disk regions start and end on a multiple of it.
 pub const DISK_SECTOR: u64 = 512;
 /// Blob alignment: the hypervisor may map or copy blobs page by page.
@@ -98,7 +147,7 @@ pub(crate) mod header {
     pub const SYMBOLS_LEN: usize = 48;
 }
 
-/// Record field offsets (version 1, then the fields version 2 appended).
+/// Record field offsets (version 1, then the fields versions 2 and 4 appended).
 pub(crate) mod record {
     pub const NAME: usize = 0;
     pub const NAME_LEN: usize = 32;
@@ -109,4 +158,7 @@ pub(crate) mod record {
     pub const CMDLINE: usize = 80;
     pub const DISK_OFFSET: usize = 128;
     pub const DISK_SIZE: usize = 136;
+    pub const BACKDOOR_FLAGS: usize = 144;
+    pub const BRK_IMM: usize = 148;
+    pub const GUESTINFO: usize = 152;
 }

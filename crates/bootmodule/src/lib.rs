@@ -13,11 +13,15 @@
 pub mod arm64_image;
 mod error;
 pub mod format;
+mod guestinfo;
 mod parse;
 #[cfg(any(test, feature = "std"))]
 mod write;
 
 pub use error::{BootModuleError, VmField, VmFieldError};
+#[cfg(any(test, feature = "std"))]
+pub use guestinfo::encode_guestinfo;
+pub use guestinfo::{guestinfo_entries, GuestinfoEntries};
 pub use parse::BootModule;
 #[cfg(any(test, feature = "std"))]
 pub use write::write;
@@ -39,6 +43,83 @@ pub struct VmImage<'a> {
     pub cmdline: &'a str,
     /// This VM's region of the host disk, if it has a disk (format version 2).
     pub disk: Option<DiskRegion>,
+    /// The VM's backdoor policy; `None` = no backdoor (format version 4).
+    pub backdoor: Option<BackdoorPolicy>,
+    /// The guestinfo blob (format version 4; see [`format`]): `guestinfo.<name>`
+    /// keys and their values, preloaded into the VM's guestinfo store. Empty
+    /// when there are none, and always when `backdoor` is `None`. Walk it with
+    /// [`guestinfo_entries`] or [`VmImage::guestinfo_entries`]; a `VmImage`
+    /// from [`BootModule::vm`] carries a blob the parser has checked. Build one
+    /// with `encode_guestinfo` (`std` feature).
+    pub guestinfo: &'a [u8],
+}
+
+impl<'a> VmImage<'a> {
+    /// The guestinfo `(key, value)` pairs, in blob order. For a `VmImage` from
+    /// [`BootModule::vm`] every item is `Ok` (the parser checked the blob).
+    pub fn guestinfo_entries(&self) -> GuestinfoEntries<'a> {
+        guestinfo_entries(self.guestinfo)
+    }
+}
+
+/// A VM's backdoor policy (the VMware-compatible guest backdoor): present in
+/// [`VmImage::backdoor`] when the VM has the backdoor at all, which always
+/// includes the DCC transport (`mrs xN, MDCCSR_EL0`) for guest EL1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BackdoorPolicy {
+    /// Guest EL0 (user space) may use the backdoor too, not only the kernel.
+    pub el0: bool,
+    /// The BRK transport: `brk #imm` with this immediate is a backdoor call;
+    /// `None` = off (DCC only).
+    pub brk_imm: Option<u16>,
+    /// Offer the high-bandwidth port (GuestRPC messages copied through guest
+    /// memory rather than 4 bytes per call).
+    pub high_bandwidth: bool,
+}
+
+impl BackdoorPolicy {
+    /// The record's `backdoor_flags` word for this policy (enabled bit set).
+    pub fn flags(&self) -> u32 {
+        let mut flags = format::BACKDOOR_ENABLED;
+        if self.el0 {
+            flags |= format::BACKDOOR_EL0;
+        }
+        if self.brk_imm.is_some() {
+            flags |= format::BACKDOOR_BRK;
+        }
+        if self.high_bandwidth {
+            flags |= format::BACKDOOR_HIGH_BANDWIDTH;
+        }
+        flags
+    }
+
+    /// Decodes a record's `backdoor_flags` and `brk_imm`: `Ok(None)` for no
+    /// backdoor (both zero); [`VmFieldError::BadBackdoor`] for an unknown flag
+    /// bit, a policy bit without the enabled bit, an immediate above 0xffff,
+    /// or a non-zero immediate while the BRK transport is off.
+    pub fn from_record(flags: u32, brk_imm: u32) -> Result<Option<BackdoorPolicy>, VmFieldError> {
+        let bad = VmFieldError::BadBackdoor { flags, brk_imm };
+        if flags & !format::BACKDOOR_FLAGS_KNOWN != 0 {
+            return Err(bad);
+        }
+        if flags & format::BACKDOOR_ENABLED == 0 {
+            return if flags == 0 && brk_imm == 0 {
+                Ok(None)
+            } else {
+                Err(bad)
+            };
+        }
+        let imm = u16::try_from(brk_imm).map_err(|_| bad)?;
+        let brk = flags & format::BACKDOOR_BRK != 0;
+        if !brk && imm != 0 {
+            return Err(bad);
+        }
+        Ok(Some(BackdoorPolicy {
+            el0: flags & format::BACKDOOR_EL0 != 0,
+            brk_imm: brk.then_some(imm),
+            high_bandwidth: flags & format::BACKDOOR_HIGH_BANDWIDTH != 0,
+        }))
+    }
 }
 
 /// A VM's share of the host disk: bytes `[offset, offset + size)`. Both are

@@ -4,9 +4,12 @@
 use crate::error::{BootModuleError, VmField, VmFieldError};
 use crate::format::{
     header, record, BLOB_ALIGN, DISK_SECTOR, HEADER_SIZE, MAGIC, NAME_MAX, RECORD_SIZE_V1,
-    RECORD_SIZE_V2, VERSION_DISK, VERSION_SYMBOLS,
+    RECORD_SIZE_V2, RECORD_SIZE_V4, VERSION_BACKDOOR, VERSION_DISK, VERSION_SYMBOLS,
 };
-use crate::{DiskRegion, VmImage};
+use crate::{guestinfo_entries, BackdoorPolicy, DiskRegion, VmImage};
+
+/// A record's backdoor policy and guestinfo blob.
+type BackdoorFields<'a> = (Option<BackdoorPolicy>, &'a [u8]);
 
 /// A validated boot module header over borrowed bytes.
 #[derive(Clone, Copy, Debug)]
@@ -213,6 +216,7 @@ impl<'a> BootModule<'a> {
             .map_err(|_| bad(VmField::Cmdline, VmFieldError::NotUtf8))?;
 
         let disk = self.disk(rec).map_err(|e| bad(VmField::Disk, e))?;
+        let (backdoor, guestinfo) = self.backdoor(rec).map_err(|(field, e)| bad(field, e))?;
 
         Ok(VmImage {
             name,
@@ -222,7 +226,34 @@ impl<'a> BootModule<'a> {
             initrd,
             cmdline,
             disk,
+            backdoor,
+            guestinfo,
         })
+    }
+
+    /// The backdoor policy and guestinfo blob of a record: only version >= 4
+    /// records that are long enough carry them (an older tail may hold
+    /// anything). The whole blob is walked here, so a VM handed out has
+    /// well-formed guestinfo.
+    fn backdoor(&self, rec: &[u8]) -> Result<BackdoorFields<'a>, (VmField, VmFieldError)> {
+        if self.version < VERSION_BACKDOOR || rec.len() < RECORD_SIZE_V4 {
+            return Ok((None, &[]));
+        }
+        let policy = BackdoorPolicy::from_record(
+            read_u32(rec, record::BACKDOOR_FLAGS),
+            read_u32(rec, record::BRK_IMM),
+        )
+        .map_err(|e| (VmField::Backdoor, e))?;
+        let guestinfo = self
+            .blob(rec, record::GUESTINFO, false)
+            .map_err(|e| (VmField::Guestinfo, e))?;
+        if policy.is_none() && !guestinfo.is_empty() {
+            return Err((VmField::Guestinfo, VmFieldError::GuestinfoWithoutBackdoor));
+        }
+        if let Some(Err(e)) = guestinfo_entries(guestinfo).find(Result::is_err) {
+            return Err((VmField::Guestinfo, e));
+        }
+        Ok((policy, guestinfo))
     }
 
     /// The disk region of a record: only version >= 2 records that are long

@@ -1,9 +1,14 @@
 //! Boot module round trip and rejection tests.
 
 use crate::format::{
-    header, record, BLOB_ALIGN, HEADER_SIZE, RECORD_SIZE_V1, RECORD_SIZE_V2, VERSION_SYMBOLS,
+    header, record, BACKDOOR_BRK, BACKDOOR_EL0, BACKDOOR_ENABLED, BACKDOOR_HIGH_BANDWIDTH,
+    BLOB_ALIGN, HEADER_SIZE, RECORD_SIZE_V1, RECORD_SIZE_V2, RECORD_SIZE_V4, VERSION_BACKDOOR,
+    VERSION_SYMBOLS,
 };
-use crate::{write, BootModule, BootModuleError, DiskRegion, VmField, VmFieldError, VmImage};
+use crate::{
+    encode_guestinfo, guestinfo_entries, write, BackdoorPolicy, BootModule, BootModuleError,
+    DiskRegion, VmField, VmFieldError, VmImage,
+};
 
 fn sample() -> Vec<u8> {
     let kernel_a: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
@@ -19,6 +24,8 @@ fn sample() -> Vec<u8> {
                 initrd: None,
                 cmdline: "bench",
                 disk: None,
+                backdoor: None,
+                guestinfo: &[],
             },
             VmImage {
                 name: "linux-1",
@@ -31,6 +38,8 @@ fn sample() -> Vec<u8> {
                     offset: 64 << 20,
                     size: 32 << 20,
                 }),
+                backdoor: None,
+                guestinfo: &[],
             },
         ],
         None,
@@ -42,7 +51,7 @@ fn put_u64(buf: &mut [u8], at: usize, v: u64) {
 }
 
 fn record_at(i: usize) -> usize {
-    HEADER_SIZE + i * RECORD_SIZE_V2
+    HEADER_SIZE + i * RECORD_SIZE_V4
 }
 
 fn put_u32(buf: &mut [u8], at: usize, v: u32) {
@@ -54,7 +63,7 @@ fn round_trip() {
     let kernel_a: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
     let bytes = sample();
     let m = BootModule::parse(&bytes).unwrap();
-    assert_eq!(m.version(), 3);
+    assert_eq!(m.version(), 4);
     assert_eq!(m.vm_count(), 2);
     let a = m.vm(0).unwrap();
     assert_eq!(a.name, "testkit");
@@ -295,14 +304,14 @@ fn small_record_size_rejected_larger_is_skipped() {
         }
     );
 
-    // A "version 4" module whose records carry a 64-byte tail this parser does not
+    // A "version 5" module whose records carry a 64-byte tail this parser does not
     // know: rebuild the record table with the larger stride and check both VMs read.
     let m = BootModule::parse(&bytes).unwrap();
     let (a, b) = (m.vm(0).unwrap(), m.vm(1).unwrap());
-    let stride = RECORD_SIZE_V2 + 64;
-    let newer = restride(&bytes, 4, stride, RECORD_SIZE_V2);
+    let stride = RECORD_SIZE_V4 + 64;
+    let newer = restride(&bytes, 5, stride, RECORD_SIZE_V4);
     let m = BootModule::parse(&newer).unwrap();
-    assert_eq!(m.version(), 4);
+    assert_eq!(m.version(), 5);
     assert_eq!(m.vm(0).unwrap(), a);
     assert_eq!(m.vm(1).unwrap(), b);
 }
@@ -316,7 +325,7 @@ fn restride(bytes: &[u8], version: u32, stride: usize, keep: usize) -> Vec<u8> {
     // The first blob starts at 4096, so two larger records still fit before it.
     let rec0 = bytes[record_at(0)..record_at(0) + keep].to_vec();
     let rec1 = bytes[record_at(1)..record_at(1) + keep].to_vec();
-    out[HEADER_SIZE..HEADER_SIZE + 2 * stride.max(RECORD_SIZE_V2)].fill(0xCC);
+    out[HEADER_SIZE..HEADER_SIZE + 2 * stride.max(RECORD_SIZE_V4)].fill(0xCC);
     out[HEADER_SIZE..HEADER_SIZE + keep].copy_from_slice(&rec0);
     out[HEADER_SIZE + stride..HEADER_SIZE + stride + keep].copy_from_slice(&rec1);
     out
@@ -356,7 +365,7 @@ fn v1_field_offsets_are_unchanged() {
     assert_eq!(RECORD_SIZE_V2, RECORD_SIZE_V1 + 16);
     let bytes = sample();
     let rs = u32::from_le_bytes(bytes[header::RECORD_SIZE..][..4].try_into().unwrap());
-    assert_eq!(rs as usize, RECORD_SIZE_V2);
+    assert_eq!(rs as usize, RECORD_SIZE_V4);
     let at = record_at(1);
     assert_eq!(
         u64::from_le_bytes(bytes[at + 128..at + 136].try_into().unwrap()),
@@ -436,6 +445,8 @@ fn writer_refuses_long_name() {
             initrd: None,
             cmdline: "",
             disk: None,
+            backdoor: None,
+            guestinfo: &[],
         }],
         None,
     );
@@ -452,6 +463,8 @@ fn with_symbols(symbols: &[u8]) -> Vec<u8> {
             initrd: None,
             cmdline: "x",
             disk: None,
+            backdoor: None,
+            guestinfo: &[],
         }],
         Some(symbols),
     )
@@ -471,7 +484,7 @@ fn symbols_round_trip_page_aligned_after_the_vm_blobs() {
     assert_eq!(header_u64(&bytes, header::SYMBOLS_LEN), 777);
     assert_eq!(bytes.len(), 16384 + 777, "total_size ends with the table");
     let m = BootModule::parse(&bytes).unwrap();
-    assert_eq!(m.version(), VERSION_SYMBOLS);
+    assert!(m.version() >= VERSION_SYMBOLS);
     assert_eq!(m.symbols(), Some(&table[..]));
     assert_eq!(m.vm(0).unwrap().kernel, &[7; 5000][..]);
 }
@@ -536,4 +549,385 @@ fn symbols_outside_the_module_rejected() {
         BootModule::parse(&bytes),
         Err(BootModuleError::SymbolsOutOfRange { .. })
     ));
+}
+
+const BRK_POLICY: BackdoorPolicy = BackdoorPolicy {
+    el0: true,
+    brk_imm: Some(0x5658),
+    high_bandwidth: true,
+};
+const EL1_POLICY: BackdoorPolicy = BackdoorPolicy {
+    el0: false,
+    brk_imm: None,
+    high_bandwidth: false,
+};
+
+fn greeting_blob() -> Vec<u8> {
+    encode_guestinfo([
+        ("guestinfo.greeting", "from-config"),
+        ("guestinfo.a.b", ""),
+        ("guestinfo.ünï", "cødé ✓"),
+    ])
+}
+
+/// Three VMs: a full backdoor with guestinfo, an EL1-only backdoor without,
+/// no backdoor.
+fn backdoor_sample(guestinfo: &[u8]) -> Vec<u8> {
+    let vm = |name, backdoor, guestinfo| VmImage {
+        name,
+        vcpus: 1,
+        memory: 64 << 20,
+        kernel: &[9; 100],
+        initrd: None,
+        cmdline: "k",
+        disk: None,
+        backdoor,
+        guestinfo,
+    };
+    write(
+        &[
+            vm("full", Some(BRK_POLICY), guestinfo),
+            vm("el1", Some(EL1_POLICY), &[]),
+            vm("none", None, &[]),
+        ],
+        None,
+    )
+}
+
+fn rec_u32(bytes: &[u8], vm: usize, at: usize) -> u32 {
+    u32::from_le_bytes(bytes[record_at(vm) + at..][..4].try_into().unwrap())
+}
+
+#[test]
+fn backdoor_and_guestinfo_round_trip() {
+    let blob = greeting_blob();
+    let bytes = backdoor_sample(&blob);
+    let m = BootModule::parse(&bytes).unwrap();
+    assert_eq!(m.version(), VERSION_BACKDOOR);
+    let full = m.vm(0).unwrap();
+    assert_eq!(full.backdoor, Some(BRK_POLICY));
+    assert_eq!(full.guestinfo, &blob[..]);
+    let entries: Vec<_> = full.guestinfo_entries().map(Result::unwrap).collect();
+    assert_eq!(
+        entries,
+        [
+            ("guestinfo.greeting", "from-config"),
+            ("guestinfo.a.b", ""),
+            ("guestinfo.ünï", "cødé ✓"),
+        ]
+    );
+    let el1 = m.vm(1).unwrap();
+    assert_eq!((el1.backdoor, el1.guestinfo), (Some(EL1_POLICY), &[][..]));
+    let none = m.vm(2).unwrap();
+    assert_eq!((none.backdoor, none.guestinfo), (None, &[][..]));
+    assert_eq!(none.guestinfo_entries().count(), 0);
+
+    // The words on disk, as format.rs documents them.
+    let words = |vm| {
+        (
+            rec_u32(&bytes, vm, record::BACKDOOR_FLAGS),
+            rec_u32(&bytes, vm, record::BRK_IMM),
+        )
+    };
+    assert_eq!(words(0), (0b1111, 0x5658));
+    assert_eq!(words(1), (BACKDOOR_ENABLED, 0));
+    assert_eq!(words(2), (0, 0));
+    let at = record_at(0) + record::GUESTINFO;
+    let offset = header_u64(&bytes, at);
+    assert_eq!(header_u64(&bytes, at + 8), blob.len() as u64);
+    assert_eq!(&bytes[offset as usize..][..blob.len()], &blob[..]);
+    // A VM without guestinfo records (0, 0).
+    let at = record_at(1) + record::GUESTINFO;
+    assert_eq!((header_u64(&bytes, at), header_u64(&bytes, at + 8)), (0, 0));
+}
+
+#[test]
+fn guestinfo_blob_encoding_is_the_documented_one() {
+    let blob = encode_guestinfo([("guestinfo.k", "vv"), ("guestinfo.x", "")]);
+    let mut want = Vec::new();
+    want.extend_from_slice(&11u32.to_le_bytes());
+    want.extend_from_slice(&2u32.to_le_bytes());
+    want.extend_from_slice(b"guestinfo.kvv");
+    want.extend_from_slice(&11u32.to_le_bytes());
+    want.extend_from_slice(&0u32.to_le_bytes());
+    want.extend_from_slice(b"guestinfo.x");
+    assert_eq!(blob, want);
+    assert!(encode_guestinfo([]).is_empty());
+}
+
+#[test]
+fn policy_flags_round_trip() {
+    for el0 in [false, true] {
+        for brk_imm in [None, Some(0), Some(0x5658), Some(0xffff)] {
+            for high_bandwidth in [false, true] {
+                let p = BackdoorPolicy {
+                    el0,
+                    brk_imm,
+                    high_bandwidth,
+                };
+                let imm = brk_imm.map_or(0, u32::from);
+                assert_eq!(BackdoorPolicy::from_record(p.flags(), imm), Ok(Some(p)));
+            }
+        }
+    }
+    assert_eq!(BRK_POLICY.flags(), 0xf);
+    assert_eq!(EL1_POLICY.flags(), BACKDOOR_ENABLED);
+    assert_eq!(BackdoorPolicy::from_record(0, 0), Ok(None));
+}
+
+#[test]
+fn bad_backdoor_words_rejected() {
+    let e = BACKDOOR_ENABLED;
+    for (flags, brk_imm) in [
+        (e | 0x10, 0),          // unknown bit
+        (e | 0x8000_0000, 0),   // unknown bit
+        (0x10, 0),              // unknown bit, backdoor off
+        (BACKDOOR_EL0, 0),      // a policy bit without the enabled bit
+        (BACKDOOR_BRK, 0x5658), // likewise
+        (0, 5),                 // an immediate without a backdoor
+        (e, 5),                 // an immediate with the BRK transport off
+        (e | BACKDOOR_BRK, 0x1_0000),
+        (e | BACKDOOR_BRK | BACKDOOR_HIGH_BANDWIDTH, u32::MAX),
+    ] {
+        let mut bytes = backdoor_sample(&[]);
+        put_u32(&mut bytes, record_at(1) + record::BACKDOOR_FLAGS, flags);
+        put_u32(&mut bytes, record_at(1) + record::BRK_IMM, brk_imm);
+        let m = BootModule::parse(&bytes).unwrap();
+        assert!(m.vm(0).is_ok(), "a bad VM must not poison the others");
+        let err = m.vm(1).unwrap_err();
+        assert_eq!(
+            err,
+            BootModuleError::Vm {
+                index: 1,
+                field: VmField::Backdoor,
+                error: VmFieldError::BadBackdoor { flags, brk_imm }
+            },
+            "{flags:#x} {brk_imm:#x}"
+        );
+        assert!(err.to_string().contains("field `backdoor`"), "{err}");
+    }
+}
+
+#[test]
+fn older_modules_have_no_backdoor_and_no_guestinfo() {
+    let bytes = backdoor_sample(&greeting_blob());
+    // Version 3 with version-4 records: the tail is not read.
+    let mut v3 = bytes.clone();
+    put_u32(&mut v3, header::VERSION, 3);
+    let m = BootModule::parse(&v3).unwrap();
+    for i in 0..3 {
+        let vm = m.vm(i).unwrap();
+        assert_eq!((vm.backdoor, vm.guestinfo), (None, &[][..]), "vm[{i}]");
+    }
+    assert_eq!(m.vm(0).unwrap().kernel, &[9; 100][..]);
+    // Version 4 but records too short to hold the fields (what a version-3
+    // writer with a bumped version would give): none either, whatever the
+    // bytes after the disk region hold.
+    let mut short = bytes.clone();
+    put_u32(&mut short, header::RECORD_SIZE, RECORD_SIZE_V2 as u32);
+    let stride = RECORD_SIZE_V2;
+    for i in 0..3 {
+        let rec = bytes[record_at(i)..record_at(i) + stride].to_vec();
+        short[HEADER_SIZE + i * stride..HEADER_SIZE + (i + 1) * stride].copy_from_slice(&rec);
+    }
+    let m = BootModule::parse(&short).unwrap();
+    assert_eq!(m.vm(0).unwrap().backdoor, None);
+    assert_eq!(m.vm(2).unwrap().name, "none");
+    // The sample() modules restrided to version 1 (above) and version 3 read
+    // as before.
+    let mut old = sample();
+    put_u32(&mut old, header::VERSION, 3);
+    let vm = BootModule::parse(&old).unwrap().vm(1).unwrap();
+    assert_eq!(
+        (vm.name, vm.backdoor, vm.guestinfo),
+        ("linux-1", None, &[][..])
+    );
+}
+
+#[test]
+fn malformed_guestinfo_blobs_are_errors_not_panics() {
+    let good = encode_guestinfo([("guestinfo.a", "1")]);
+    let second = good.len() as u64;
+    let entry = |key_len: u32, value_len: u32, body: &[u8]| {
+        let mut b = good.clone();
+        b.extend_from_slice(&key_len.to_le_bytes());
+        b.extend_from_slice(&value_len.to_le_bytes());
+        b.extend_from_slice(body);
+        b
+    };
+    let cases: [(Vec<u8>, VmFieldError); 8] = [
+        (
+            good[..5].to_vec(),
+            VmFieldError::GuestinfoTruncated { at: 0 },
+        ),
+        (
+            good[..good.len() - 1].to_vec(),
+            VmFieldError::GuestinfoTruncated { at: 0 },
+        ),
+        (
+            entry(3, 0, b"ab"),
+            VmFieldError::GuestinfoTruncated { at: second },
+        ),
+        (
+            entry(2, 1, b"ab"),
+            VmFieldError::GuestinfoTruncated { at: second },
+        ),
+        (
+            entry(u32::MAX, u32::MAX, b"abc"),
+            VmFieldError::GuestinfoTruncated { at: second },
+        ),
+        (
+            entry(1, u32::MAX, b"abc"),
+            VmFieldError::GuestinfoTruncated { at: second },
+        ),
+        (
+            entry(0, 1, b"x"),
+            VmFieldError::GuestinfoEmptyKey { at: second },
+        ),
+        (
+            entry(1, 1, b"k\xff"),
+            VmFieldError::GuestinfoNotUtf8 { at: second },
+        ),
+    ];
+    for (blob, want) in cases {
+        let items: Vec<_> = guestinfo_entries(&blob).collect();
+        assert_eq!(items.last(), Some(&Err(want)), "{blob:x?}");
+        assert!(items[..items.len() - 1].iter().all(Result::is_ok));
+
+        // The same blob in a module: the VM is refused, naming the field.
+        let bytes = splice_blob(&blob);
+        let m = BootModule::parse(&bytes).unwrap();
+        let err = m.vm(0).unwrap_err();
+        assert_eq!(
+            err,
+            BootModuleError::Vm {
+                index: 0,
+                field: VmField::Guestinfo,
+                error: want
+            }
+        );
+        assert!(err.to_string().contains("field `guestinfo`"), "{err}");
+        assert!(m.vm(1).is_ok() && m.vm(2).is_ok());
+    }
+}
+
+/// A [`backdoor_sample`] module whose vm[0] has `blob` as its guestinfo
+/// (written valid, then overwritten: the writer refuses bad blobs).
+fn splice_blob(blob: &[u8]) -> Vec<u8> {
+    let room = "k".repeat(300);
+    let mut bytes = backdoor_sample(&encode_guestinfo([(room.as_str(), "")]));
+    assert!(blob.len() <= room.len());
+    let at = record_at(0) + record::GUESTINFO;
+    let offset = header_u64(&bytes, at) as usize;
+    bytes[offset..offset + blob.len()].copy_from_slice(blob);
+    put_u64(&mut bytes, at + 8, blob.len() as u64);
+    bytes
+}
+
+#[test]
+fn guestinfo_outside_module_or_without_backdoor_rejected() {
+    let blob = greeting_blob();
+    let bytes = backdoor_sample(&blob);
+    let size = bytes.len() as u64;
+    let at = record_at(0) + record::GUESTINFO;
+    let offset = header_u64(&bytes, at);
+    for len in [size - offset + 1, u64::MAX] {
+        let mut bad = bytes.clone();
+        put_u64(&mut bad, at + 8, len);
+        let m = BootModule::parse(&bad).unwrap();
+        assert_eq!(
+            m.vm(0).unwrap_err(),
+            BootModuleError::Vm {
+                index: 0,
+                field: VmField::Guestinfo,
+                error: VmFieldError::OutOfRange { offset, len, size }
+            }
+        );
+    }
+    // A blob that ends early inside the module: the last entry is cut.
+    let mut cut = bytes.clone();
+    put_u64(&mut cut, at + 8, blob.len() as u64 - 1);
+    assert!(matches!(
+        BootModule::parse(&cut).unwrap().vm(0),
+        Err(BootModuleError::Vm {
+            field: VmField::Guestinfo,
+            error: VmFieldError::GuestinfoTruncated { .. },
+            ..
+        })
+    ));
+    // Guestinfo but no backdoor.
+    let mut off = bytes.clone();
+    put_u32(&mut off, record_at(0) + record::BACKDOOR_FLAGS, 0);
+    put_u32(&mut off, record_at(0) + record::BRK_IMM, 0);
+    let err = BootModule::parse(&off).unwrap().vm(0).unwrap_err();
+    assert_eq!(
+        err,
+        BootModuleError::Vm {
+            index: 0,
+            field: VmField::Guestinfo,
+            error: VmFieldError::GuestinfoWithoutBackdoor
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "boot module: vm[0]: field `guestinfo`: guestinfo present but the VM has no backdoor"
+    );
+}
+
+#[test]
+fn v4_fields_are_appended_after_v2() {
+    assert_eq!(
+        (record::BACKDOOR_FLAGS, record::BRK_IMM, record::GUESTINFO),
+        (144, 148, 152)
+    );
+    assert_eq!(RECORD_SIZE_V2, record::BACKDOOR_FLAGS);
+    assert_eq!(RECORD_SIZE_V4, record::GUESTINFO + 16);
+    assert_eq!(
+        [
+            BACKDOOR_ENABLED,
+            BACKDOOR_EL0,
+            BACKDOOR_BRK,
+            BACKDOOR_HIGH_BANDWIDTH
+        ],
+        [1, 2, 4, 8]
+    );
+}
+
+#[test]
+#[should_panic(expected = "guestinfo without a backdoor")]
+fn writer_refuses_guestinfo_without_backdoor() {
+    let blob = greeting_blob();
+    write(
+        &[VmImage {
+            name: "x",
+            vcpus: 1,
+            memory: 1,
+            kernel: &[1],
+            initrd: None,
+            cmdline: "",
+            disk: None,
+            backdoor: None,
+            guestinfo: &blob,
+        }],
+        None,
+    );
+}
+
+#[test]
+#[should_panic(expected = "malformed guestinfo blob")]
+fn writer_refuses_malformed_guestinfo() {
+    write(
+        &[VmImage {
+            name: "x",
+            vcpus: 1,
+            memory: 1,
+            kernel: &[1],
+            initrd: None,
+            cmdline: "",
+            disk: None,
+            backdoor: Some(EL1_POLICY),
+            guestinfo: &[1, 0, 0],
+        }],
+        None,
+    );
 }

@@ -1,9 +1,9 @@
 //! Boot module writer (host side).
 
 use crate::format::{
-    header, record, BLOB_ALIGN, HEADER_SIZE, MAGIC, NAME_MAX, RECORD_SIZE_V2, VERSION,
+    header, record, BLOB_ALIGN, HEADER_SIZE, MAGIC, NAME_MAX, RECORD_SIZE_V4, VERSION,
 };
-use crate::VmImage;
+use crate::{guestinfo_entries, VmImage};
 
 fn align_up(x: usize) -> usize {
     let a = BLOB_ALIGN as usize;
@@ -31,23 +31,25 @@ fn push_blob(out: &mut Vec<u8>, data: &[u8]) -> (u64, u64) {
 }
 
 /// Serialises `vms` and Aerie's symbol table into a boot module (version
-/// [`VERSION`], records of [`RECORD_SIZE_V2`] bytes). Every blob, including each
+/// [`VERSION`], records of [`RECORD_SIZE_V4`] bytes). Every blob, including each
 /// command line and the symbol table (after the VMs' blobs), starts on a 4 KiB
-/// boundary. A VM without a disk gets `disk_offset = disk_size = 0`; `None` or
-/// empty symbols get `symbols_offset = symbols_len = 0`.
+/// boundary. A VM without a disk gets `disk_offset = disk_size = 0`; one without
+/// a backdoor `backdoor_flags = brk_imm = 0`; empty guestinfo gets offset and
+/// length 0; `None` or empty symbols get `symbols_offset = symbols_len = 0`.
 ///
 /// # Panics
 ///
-/// If a name is empty or longer than 31 bytes (callers validate names first; the
-/// VM config loader does).
+/// If a name is empty or longer than 31 bytes, or a VM has guestinfo that is
+/// malformed or has no backdoor (callers validate first; the VM config loader
+/// does, and [`encode_guestinfo`](crate::encode_guestinfo) builds the blob).
 pub fn write(vms: &[VmImage], symbols: Option<&[u8]>) -> Vec<u8> {
     let records_offset = HEADER_SIZE;
-    let mut out = vec![0u8; records_offset + vms.len() * RECORD_SIZE_V2];
+    let mut out = vec![0u8; records_offset + vms.len() * RECORD_SIZE_V4];
     out[header::MAGIC..header::MAGIC + 8].copy_from_slice(&MAGIC);
     put_u32(&mut out, header::VERSION, VERSION);
     put_u32(&mut out, header::HEADER_SIZE, HEADER_SIZE as u32);
     put_u32(&mut out, header::VM_COUNT, vms.len() as u32);
-    put_u32(&mut out, header::RECORD_SIZE, RECORD_SIZE_V2 as u32);
+    put_u32(&mut out, header::RECORD_SIZE, RECORD_SIZE_V4 as u32);
     put_u64(&mut out, header::RECORDS_OFFSET, records_offset as u64);
 
     for (i, vm) in vms.iter().enumerate() {
@@ -56,21 +58,35 @@ pub fn write(vms: &[VmImage], symbols: Option<&[u8]>) -> Vec<u8> {
             "vm[{i}]: name {:?} must be 1..={NAME_MAX} bytes",
             vm.name
         );
+        assert!(
+            vm.guestinfo.is_empty() || vm.backdoor.is_some(),
+            "vm[{i}] ({:?}): guestinfo without a backdoor",
+            vm.name
+        );
+        if let Some(Err(e)) = guestinfo_entries(vm.guestinfo).find(Result::is_err) {
+            panic!("vm[{i}] ({:?}): malformed guestinfo blob: {e}", vm.name);
+        }
         let kernel = push_blob(&mut out, vm.kernel);
         let initrd = push_blob(&mut out, vm.initrd.unwrap_or(&[]));
         let cmdline = push_blob(&mut out, vm.cmdline.as_bytes());
+        let guestinfo = push_blob(&mut out, vm.guestinfo);
 
-        let rec = records_offset + i * RECORD_SIZE_V2;
-        let rec = &mut out[rec..rec + RECORD_SIZE_V2];
+        let rec = records_offset + i * RECORD_SIZE_V4;
+        let rec = &mut out[rec..rec + RECORD_SIZE_V4];
         rec[record::NAME..record::NAME + vm.name.len()].copy_from_slice(vm.name.as_bytes());
         put_u32(rec, record::VCPUS, vm.vcpus);
         put_u64(rec, record::MEMORY, vm.memory);
+        if let Some(policy) = vm.backdoor {
+            put_u32(rec, record::BACKDOOR_FLAGS, policy.flags());
+            put_u32(rec, record::BRK_IMM, policy.brk_imm.map_or(0, u32::from));
+        }
         let disk = vm.disk.map_or((0, 0), |d| (d.offset, d.size));
         for (at, (offset, len)) in [
             (record::KERNEL, kernel),
             (record::INITRD, initrd),
             (record::CMDLINE, cmdline),
             (record::DISK_OFFSET, disk),
+            (record::GUESTINFO, guestinfo),
         ] {
             put_u64(rec, at, offset);
             put_u64(rec, at + 8, len);

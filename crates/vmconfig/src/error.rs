@@ -57,6 +57,22 @@ pub enum ErrorKind {
     /// This VM's disk region overlaps that of an earlier VM (boxed: rare, and
     /// it would double the size of every config error).
     DiskOverlap(Box<DiskOverlap>),
+    /// A `[vm.backdoor]` key other than enabled, el0, brk, high_bandwidth.
+    UnknownBackdoorField,
+    /// `backdoor.brk` outside 0..=0xffff.
+    BrkOutOfRange(i64),
+    /// More guestinfo keys than the backdoor's store holds (the count).
+    GuestinfoTooMany(usize),
+    /// A guestinfo key (with its `guestinfo.` prefix) longer than the limit.
+    GuestinfoKeyTooLong(usize),
+    /// A guestinfo value longer than the limit.
+    GuestinfoValueTooLong(usize),
+    /// A guestinfo key with an empty part (`"" = "x"`).
+    GuestinfoEmptyName,
+    /// The same guestinfo key twice (`"a.b"` and `a.b`).
+    GuestinfoDuplicate,
+    /// `[vm.guestinfo]` without an enabled `[vm.backdoor]`.
+    GuestinfoWithoutBackdoor,
 }
 
 /// Two VMs claim the same bytes of the host disk.
@@ -82,7 +98,8 @@ impl fmt::Display for ErrorKind {
                 f.write_str("no [[vm]] table: the config must describe at least one VM")
             }
             ErrorKind::UnknownField => f.write_str(
-                "unknown field (known: name, vcpus, memory, kernel, initrd, cmdline, disk)",
+                "unknown field (known: name, vcpus, memory, kernel, initrd, cmdline, disk, \
+                 backdoor, guestinfo)",
             ),
             ErrorKind::MissingField => f.write_str("missing (required)"),
             ErrorKind::WrongType { expected, found } => {
@@ -113,6 +130,32 @@ impl fmt::Display for ErrorKind {
                 f,
                 "region {:#x}..{:#x} overlaps vm[{}] ({:?})'s {:#x}..{:#x}",
                 o.ours.0, o.ours.1, o.other, o.other_name, o.theirs.0, o.theirs.1
+            ),
+            ErrorKind::UnknownBackdoorField => f.write_str(
+                "unknown field (known in [vm.backdoor]: enabled, el0, brk, high_bandwidth)",
+            ),
+            ErrorKind::BrkOutOfRange(n) => {
+                write!(f, "{n} is out of range (a BRK immediate is 0..=0xffff)")
+            }
+            ErrorKind::GuestinfoTooMany(n) => write!(
+                f,
+                "{n} keys, more than the {} a VM's guestinfo holds",
+                crate::GUESTINFO_MAX_KEYS
+            ),
+            ErrorKind::GuestinfoKeyTooLong(n) => write!(
+                f,
+                "key is {n} bytes, more than {} (counting the `guestinfo.` prefix)",
+                crate::GUESTINFO_MAX_KEY_LEN
+            ),
+            ErrorKind::GuestinfoValueTooLong(n) => write!(
+                f,
+                "value is {n} bytes, more than {}",
+                crate::GUESTINFO_MAX_VALUE_LEN
+            ),
+            ErrorKind::GuestinfoEmptyName => f.write_str("key has an empty name"),
+            ErrorKind::GuestinfoDuplicate => f.write_str("key is given twice"),
+            ErrorKind::GuestinfoWithoutBackdoor => f.write_str(
+                "guestinfo needs [vm.backdoor] (enabled): the guest reads it through the backdoor",
             ),
         }
     }

@@ -12,11 +12,25 @@
 //! [vm.disk]                 # optional: this VM's region of the host disk
 //! offset = "0"              # sizes as for memory, multiples of 1M
 //! size = "64M"              # regions of different VMs must not overlap
+//!
+//! [vm.backdoor]             # optional: the VMware-compatible backdoor (DCC transport)
+//! enabled = true            # default true; false = no backdoor, as without the table
+//! el0 = true                # default true: guest user space may use it, not only EL1
+//! brk = 0x5658              # optional: BRK transport immediate 0..=0xffff; absent = off
+//! high_bandwidth = true     # default true: offer the high-bandwidth port
+//!
+//! [vm.guestinfo]            # optional, needs an enabled [vm.backdoor]
+//! greeting = "hello"        # string values; the guest reads key "guestinfo.greeting"
+//! net.ip = "10.0.0.2"       # dotted keys flatten: "guestinfo.net.ip"
 //! ```
+//!
+//! Guestinfo is limited as the backdoor's store is: at most 64 keys, keys at
+//! most 128 bytes counting the `guestinfo.` prefix, values at most 4096 bytes.
 //!
 //! [`parse`] is pure (no file system access); [`Config::check_files`] checks that
 //! the kernel and initrd files exist; [`load`] reads a file and parses it.
 
+mod backdoor;
 mod disk;
 mod error;
 mod size;
@@ -24,6 +38,10 @@ mod vm;
 
 use std::path::{Path, PathBuf};
 
+pub use aerie_bootmodule::BackdoorPolicy;
+pub use backdoor::{
+    GUESTINFO_MAX_KEYS, GUESTINFO_MAX_KEY_LEN, GUESTINFO_MAX_VALUE_LEN, GUESTINFO_PREFIX,
+};
 pub use disk::{DiskRegion, DISK_ALIGN};
 pub use error::{ConfigError, DiskOverlap, ErrorKind, VmRef};
 pub use size::{parse_size, MEMORY_ALIGN, MEMORY_MIN};
@@ -52,6 +70,13 @@ pub struct VmConfig {
     pub cmdline: String,
     /// This VM's region of the host disk (`[vm.disk]`), if any.
     pub disk: Option<DiskRegion>,
+    /// The VM's backdoor policy (`[vm.backdoor]`); `None` = no backdoor (no
+    /// table, or `enabled = false`).
+    pub backdoor: Option<BackdoorPolicy>,
+    /// Guestinfo keys the VM starts with (`[vm.guestinfo]`), as
+    /// `("guestinfo.<name>", value)` in key order; empty unless `backdoor`
+    /// is `Some`.
+    pub guestinfo: Vec<(String, String)>,
 }
 
 /// Reads and parses the config file at `path`; errors carry the path.

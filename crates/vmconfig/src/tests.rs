@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{load, parse, ConfigError, DiskRegion, ErrorKind};
+use crate::{load, parse, BackdoorPolicy, ConfigError, DiskRegion, ErrorKind};
 
 const GOOD: &str = r#"
 [[vm]]
@@ -56,6 +56,12 @@ fn parses_good_config() {
     assert_eq!(l.kernel, PathBuf::from("/abs/Image"), "absolute paths stay");
     assert_eq!(l.initrd, Some(PathBuf::from("tests/configs/rootfs.cpio")));
     assert_eq!(l.cmdline, "");
+    assert_eq!(
+        (t.backdoor, l.backdoor),
+        (None, None),
+        "no table, no backdoor"
+    );
+    assert!(t.guestinfo.is_empty() && l.guestinfo.is_empty());
 }
 
 #[test]
@@ -335,4 +341,281 @@ fn bad_disk_tables_name_the_key() {
             ..
         }
     ));
+}
+
+/// A one-VM config with these tables (TOML text) after the VM's fields.
+fn vm_tables(tables: &str) -> String {
+    vm_with("zzz", Some(tables))
+}
+
+fn one_vm(tables: &str) -> crate::VmConfig {
+    parse(&vm_tables(tables), Path::new(""))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .vms
+        .remove(0)
+}
+
+#[test]
+fn backdoor_defaults() {
+    let vm = one_vm("[vm.backdoor]");
+    assert_eq!(
+        vm.backdoor,
+        Some(BackdoorPolicy {
+            el0: true,
+            brk_imm: None,
+            high_bandwidth: true
+        })
+    );
+    assert!(vm.guestinfo.is_empty());
+    let vm = one_vm("[vm.backdoor]\nenabled = true");
+    assert_eq!(vm.backdoor.map(|b| b.brk_imm), Some(None));
+}
+
+#[test]
+fn backdoor_all_fields() {
+    let vm =
+        one_vm("[vm.backdoor]\nenabled = true\nel0 = false\nbrk = 0x5658\nhigh_bandwidth = false");
+    assert_eq!(
+        vm.backdoor,
+        Some(BackdoorPolicy {
+            el0: false,
+            brk_imm: Some(0x5658),
+            high_bandwidth: false
+        })
+    );
+    // Both ends of the immediate's range; inline tables work too.
+    let vm = one_vm("backdoor = { brk = 0 }");
+    assert_eq!(vm.backdoor.unwrap().brk_imm, Some(0));
+    let vm = one_vm("[vm.backdoor]\nbrk = 65535");
+    assert_eq!(vm.backdoor.unwrap().brk_imm, Some(0xffff));
+}
+
+#[test]
+fn backdoor_disabled_is_none_but_still_checked() {
+    let vm = one_vm("[vm.backdoor]\nenabled = false\nel0 = false\nbrk = 1");
+    assert_eq!(vm.backdoor, None);
+    let e = err(&vm_tables("[vm.backdoor]\nenabled = false\nbrk = -1"));
+    assert_eq!(e.kind, ErrorKind::BrkOutOfRange(-1));
+}
+
+#[test]
+fn bad_brk_rejected() {
+    for (value, kind) in [
+        ("-1", ErrorKind::BrkOutOfRange(-1)),
+        ("0x10000", ErrorKind::BrkOutOfRange(0x10000)),
+        (
+            "\"0x5658\"",
+            ErrorKind::WrongType {
+                expected: "an integer 0..=0xffff (e.g. brk = 0x5658)",
+                found: "string",
+            },
+        ),
+    ] {
+        let e = err(&vm_tables(&format!("[vm.backdoor]\nbrk = {value}")));
+        assert_eq!(
+            (e.field.as_deref(), e.kind),
+            (Some("backdoor.brk"), kind),
+            "{value}"
+        );
+    }
+    let e = err(&vm_tables("[vm.backdoor]\nbrk = 65536"));
+    assert_eq!(
+        e.to_string(),
+        "vm[0] (\"big\"): field `backdoor.brk`: 65536 is out of range (a BRK immediate is 0..=0xffff)"
+    );
+    let e = err(&vm_tables("[vm.backdoor]\nbrk = \"0x5658\""));
+    assert_eq!(
+        e.to_string(),
+        "vm[0] (\"big\"): field `backdoor.brk`: expected an integer 0..=0xffff \
+         (e.g. brk = 0x5658), found string"
+    );
+}
+
+#[test]
+fn bad_backdoor_types_and_keys_rejected() {
+    let e = err(&vm_tables("[vm.backdoor]\nel0 = \"yes\""));
+    assert_eq!(
+        e.to_string(),
+        "vm[0] (\"big\"): field `backdoor.el0`: expected true or false, found string"
+    );
+    let e = err(&vm_tables("[vm.backdoor]\nhigh_bandwidth = 1"));
+    assert_eq!(e.field.as_deref(), Some("backdoor.high_bandwidth"));
+    let e = err(&vm_tables("[vm.backdoor]\nenabled = 0"));
+    assert_eq!(e.field.as_deref(), Some("backdoor.enabled"));
+    let e = err(&vm_tables("[vm.backdoor]\nel1 = true"));
+    assert_eq!(
+        (e.field.as_deref(), &e.kind),
+        (Some("backdoor.el1"), &ErrorKind::UnknownBackdoorField)
+    );
+    assert_eq!(
+        e.to_string(),
+        "vm[0] (\"big\"): field `backdoor.el1`: unknown field \
+         (known in [vm.backdoor]: enabled, el0, brk, high_bandwidth)"
+    );
+    let e = err(&vm_with("zzz", Some("backdoor = true")));
+    assert_eq!(e.field.as_deref(), Some("backdoor"));
+    assert!(matches!(
+        e.kind,
+        ErrorKind::WrongType {
+            found: "boolean",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn guestinfo_flattens_dotted_and_nested_keys() {
+    let vm = one_vm(
+        "[vm.backdoor]\n\
+         [vm.guestinfo]\n\
+         greeting = \"from-config\"\n\
+         net.ip = \"10.0.0.2\"\n\
+         net.dns.primary = \"1.1.1.1\"\n\
+         empty = \"\"\n\
+         [vm.guestinfo.deep]\n\
+         x = \"y\"",
+    );
+    let keys: Vec<(&str, &str)> = vm
+        .guestinfo
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("guestinfo.deep.x", "y"),
+            ("guestinfo.empty", ""),
+            ("guestinfo.greeting", "from-config"),
+            ("guestinfo.net.dns.primary", "1.1.1.1"),
+            ("guestinfo.net.ip", "10.0.0.2"),
+        ]
+    );
+    // An empty table is no keys; a quoted dotted key is the same guestinfo key
+    // as the dotted one, so giving both is an error.
+    assert!(one_vm("[vm.backdoor]\n[vm.guestinfo]").guestinfo.is_empty());
+    let e = err(&vm_tables(
+        "[vm.backdoor]\n[vm.guestinfo]\n\"a.b\" = \"1\"\na.b = \"2\"",
+    ));
+    assert_eq!(
+        (e.field.as_deref(), e.kind),
+        (Some("guestinfo.a.b"), ErrorKind::GuestinfoDuplicate)
+    );
+    let e = err(&vm_tables("[vm.backdoor]\n[vm.guestinfo]\n\"\" = \"1\""));
+    assert_eq!(e.kind, ErrorKind::GuestinfoEmptyName);
+}
+
+#[test]
+fn guestinfo_non_string_values_name_the_key() {
+    for (line, field, found) in [
+        ("port = 8080", "guestinfo.port", "integer"),
+        ("a.on = true", "guestinfo.a.on", "boolean"),
+        ("list = [\"x\"]", "guestinfo.list", "array"),
+    ] {
+        let e = err(&vm_tables(&format!(
+            "[vm.backdoor]\n[vm.guestinfo]\n{line}"
+        )));
+        assert_eq!(e.field.as_deref(), Some(field), "{line}");
+        assert!(
+            matches!(e.kind, ErrorKind::WrongType { found: f, .. } if f == found),
+            "{line}: {:?}",
+            e.kind
+        );
+    }
+    let e = err(&vm_tables("[vm.backdoor]\n[vm.guestinfo]\nport = 8080"));
+    assert_eq!(
+        e.to_string(),
+        "vm[0] (\"big\"): field `guestinfo.port`: expected a string (guestinfo values \
+         are text: quote numbers and booleans), found integer"
+    );
+    let e = err(&vm_with("zzz", Some("guestinfo = \"x\"\n[vm.backdoor]")));
+    assert_eq!(e.field.as_deref(), Some("guestinfo"));
+}
+
+#[test]
+fn guestinfo_limits() {
+    let table = |body: String| vm_tables(&format!("[vm.backdoor]\n[vm.guestinfo]\n{body}"));
+    let keys = |n: usize| {
+        (0..n)
+            .map(|i| format!("k{i} = \"v\""))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(
+        parse(&table(keys(64)), Path::new("")).unwrap().vms[0]
+            .guestinfo
+            .len(),
+        64
+    );
+    let e = err(&table(keys(65)));
+    assert_eq!(
+        (e.field.as_deref(), &e.kind),
+        (Some("guestinfo"), &ErrorKind::GuestinfoTooMany(65))
+    );
+    assert_eq!(
+        e.to_string(),
+        "vm[0] (\"big\"): field `guestinfo`: 65 keys, more than the 64 a VM's guestinfo holds"
+    );
+
+    // 128 bytes with the 10-byte prefix is fine, 129 is not.
+    let ok = "n".repeat(118);
+    assert!(parse(&table(format!("{ok} = \"v\"")), Path::new("")).is_ok());
+    let long = "n".repeat(119);
+    let e = err(&table(format!("{long} = \"v\"")));
+    assert_eq!(e.kind, ErrorKind::GuestinfoKeyTooLong(129));
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "vm[0] (\"big\"): field `guestinfo.{long}`: key is 129 bytes, more than 128 \
+             (counting the `guestinfo.` prefix)"
+        )
+    );
+
+    let value = "v".repeat(4096);
+    assert!(parse(&table(format!("k = \"{value}\"")), Path::new("")).is_ok());
+    let e = err(&table(format!("k = \"{value}x\"")));
+    assert_eq!(
+        (e.field.as_deref(), &e.kind),
+        (Some("guestinfo.k"), &ErrorKind::GuestinfoValueTooLong(4097))
+    );
+    assert_eq!(
+        e.to_string(),
+        "vm[0] (\"big\"): field `guestinfo.k`: value is 4097 bytes, more than 4096"
+    );
+}
+
+#[test]
+fn guestinfo_needs_an_enabled_backdoor() {
+    for tables in [
+        "[vm.guestinfo]\ngreeting = \"hi\"",
+        "[vm.backdoor]\nenabled = false\n[vm.guestinfo]\ngreeting = \"hi\"",
+        "[vm.guestinfo]",
+    ] {
+        let e = err(&vm_tables(tables));
+        assert_eq!(
+            (e.field.as_deref(), &e.kind),
+            (Some("guestinfo"), &ErrorKind::GuestinfoWithoutBackdoor),
+            "{tables}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "vm[0] (\"big\"): field `guestinfo`: guestinfo needs [vm.backdoor] (enabled): \
+             the guest reads it through the backdoor"
+        );
+    }
+}
+
+#[test]
+fn guestinfo_limits_match_the_backdoor_store() {
+    // The config must not accept what the VM's store would refuse.
+    let mut store = aerie_backdoor::GuestInfo::new();
+    let key = format!(
+        "guestinfo.{}",
+        "n".repeat(crate::GUESTINFO_MAX_KEY_LEN - 10)
+    );
+    let value = "v".repeat(crate::GUESTINFO_MAX_VALUE_LEN);
+    store.set(&key, &value).unwrap();
+    for i in 1..crate::GUESTINFO_MAX_KEYS {
+        store.set(&format!("guestinfo.k{i}"), "").unwrap();
+    }
+    assert!(store.set("guestinfo.one-more", "").is_err());
 }

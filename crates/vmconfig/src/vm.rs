@@ -4,6 +4,7 @@ use std::path::Path;
 
 use toml::Value;
 
+use crate::backdoor::{parse_backdoor, parse_guestinfo};
 use crate::disk::parse_disk;
 use crate::error::{ConfigError, ErrorKind, VmRef};
 use crate::size::{parse_size, MEMORY_ALIGN, MEMORY_MIN};
@@ -14,8 +15,16 @@ pub const NAME_MAX: usize = 31;
 /// Most vCPUs one VM may have.
 pub const MAX_VCPUS: u32 = 8;
 
-const FIELDS: [&str; 7] = [
-    "name", "vcpus", "memory", "kernel", "initrd", "cmdline", "disk",
+const FIELDS: [&str; 9] = [
+    "name",
+    "vcpus",
+    "memory",
+    "kernel",
+    "initrd",
+    "cmdline",
+    "disk",
+    "backdoor",
+    "guestinfo",
 ];
 
 /// Builds errors about VM `index`, naming it once its name is known.
@@ -141,6 +150,19 @@ pub(crate) fn parse_vm(
         .map(parse_disk)
         .transpose()
         .map_err(|(field, kind)| ctx.err(&field, kind))?;
+    let backdoor = table
+        .get("backdoor")
+        .map(parse_backdoor)
+        .transpose()
+        .map_err(|(field, kind)| ctx.err(&field, kind))?
+        .flatten();
+    let guestinfo = match table.get("guestinfo") {
+        None => Vec::new(),
+        Some(_) if backdoor.is_none() => {
+            return Err(ctx.err("guestinfo", ErrorKind::GuestinfoWithoutBackdoor))
+        }
+        Some(v) => parse_guestinfo(v).map_err(|(field, kind)| ctx.err(&field, kind))?,
+    };
 
     Ok(VmConfig {
         name,
@@ -150,6 +172,8 @@ pub(crate) fn parse_vm(
         initrd,
         cmdline,
         disk,
+        backdoor,
+        guestinfo,
     })
 }
 
