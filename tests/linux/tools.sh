@@ -1,16 +1,27 @@
-# The VMware guest tools against Aerie's DCC backdoor, sourced by /init when
-# the command line has aerie.tools=1 (Aerie booted with aerie.backdoor=1).
-# Every line starts with "tools: "; the test asserts on them.
+# The VMware guest tools against Aerie's backdoor, sourced by /init when the
+# command line has aerie.tools=1 (the VM config gives the VM a backdoor:
+# `cargo xtask run --guest linux-tools`). Every line starts with "tools: ";
+# the test asserts on them.
 
 out=$(vmware-checkvm 2>&1)
 echo "tools: checkvm rc=$? $out"
 vmware-rpctool "info-set guestinfo.greeting hello" > /dev/null 2>&1
 echo "tools: info-set rc=$?"
 echo "tools: info-get=$(vmware-rpctool 'info-get guestinfo.greeting' 2>&1)"
+# A key the VM config set (guestinfo.configured = "from-config").
+echo "tools: configured=$(vmware-rpctool 'info-get guestinfo.configured' 2>&1)"
 echo "tools: unknown=$(vmware-rpctool 'no-such-command' 2>&1; echo " rc=$?")"
+# What vmtoolsd reports at start, for Aerie's console view (Ctrl-A i).
+vmware-rpctool "tools.set.version 12451" > /dev/null 2>&1
+echo "tools: set-version rc=$?"
 # A DCC read that is not a backdoor request, and a BRK, from user space: the
 # guest kernel's signals, as on hardware (SIGILL = 4, SIGTRAP = 5).
 aerie-dcc
 echo "tools: plain dcc rc=$?"
 aerie-brk
 echo "tools: brk rc=$?"
+# Wait for a line on the console (the test types Ctrl-A i, then Enter), so
+# Aerie's view is printed while the VM still runs; go on after 20 s anyway.
+echo "tools: waiting for the console view"
+read -t 20 line
+echo "tools: done"

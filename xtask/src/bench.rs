@@ -29,7 +29,9 @@ const LOOPS: [&str; 5] = [
 /// iteration is: they are reported raw, since the nop loop's cost is not part
 /// of them. They follow the loops in the table; anything else the testkit
 /// reports comes last.
-const RAW: [(&str, &str); 4] = [
+const RAW: [(&str, &str); 6] = [
+    ("dcc_backdoor_getversion", "1 request+loop (raw)"),
+    ("brk_backdoor_getversion", "1 request+loop (raw)"),
     ("virq_latency", "1 interrupt (raw)"),
     ("ipi_roundtrip", "1 round trip (raw)"),
     ("irq_entry_exit", "1 interrupt (raw)"),
@@ -45,6 +47,17 @@ const BASELINE: &str = "nop";
 /// (the cost of the trap itself, not of the loop around it).
 const TARGETS: [(&str, f64); 2] = [("hvc_null", 60.0), ("mmio_uart_read", 150.0)];
 const TARGET_CPU: &str = "cortex-a72";
+/// Targets relative to another benchmark on cortex-a72, both gross
+/// (loop included): the backdoor's round trips against `hvc_null`.
+const RELATIVE: [(&str, &str, f64); 2] = [
+    ("dcc_backdoor_getversion", "hvc_null", 1.2),
+    ("brk_backdoor_getversion", "hvc_null", 1.2),
+];
+
+/// `bench`'s cost as a multiple of its reference's on cortex-a72.
+fn ratio(results: &BTreeMap<String, CpuResults>, bench: &str, reference: &str) -> Option<f64> {
+    Some(ipi(results, TARGET_CPU, bench)? / ipi(results, TARGET_CPU, reference)?)
+}
 const TIMEOUT_SECS: u64 = 300;
 
 /// Results for one CPU model, by benchmark name.
@@ -189,13 +202,13 @@ fn table(results: &BTreeMap<String, CpuResults>) -> String {
     let cell = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
     let mut s =
         String::from("guest instructions per iteration (-icount shift=0: 1 instruction = 1 ns)\n");
-    s.push_str(&format!("{:<18}{:<20}", "benchmark", "iteration"));
+    s.push_str(&format!("{:<25}{:<22}", "benchmark", "iteration"));
     for cpu in CPUS {
         s.push_str(&format!("{cpu:>12}"));
     }
     s.push_str(&format!("{:>16}  target (a72 - nop)\n", "a72 - nop"));
     for bench in rows(results) {
-        s.push_str(&format!("{bench:<18}{:<20}", iteration(&bench)));
+        s.push_str(&format!("{bench:<25}{:<22}", iteration(&bench)));
         for cpu in CPUS {
             s.push_str(&format!("{:>12}", cell(ipi(results, cpu, &bench))));
         }
@@ -207,6 +220,14 @@ fn table(results: &BTreeMap<String, CpuResults>) -> String {
                 None => "not measured",
             };
             s.push_str(&format!("  <= {max:.0} {mark}"));
+        }
+        if let Some((_, reference, max)) = RELATIVE.iter().find(|(b, _, _)| *b == bench) {
+            let mark = match ratio(results, &bench, reference) {
+                Some(r) if r <= *max => format!("{r:.2}x ok"),
+                Some(r) => format!("{r:.2}x OVER"),
+                None => "not measured".into(),
+            };
+            s.push_str(&format!("  <= {max}x {reference}: {mark}"));
         }
         s.push('\n');
     }
@@ -239,6 +260,19 @@ fn json(results: &BTreeMap<String, CpuResults>) -> Value {
             json!({
                 "cpu": TARGET_CPU,
                 "metric": "instructions_per_iter minus nop",
+                "max": max,
+                "value": value,
+                "ok": value.map(|v| v <= max),
+            }),
+        );
+    }
+    for (bench, reference, max) in RELATIVE {
+        let value = ratio(results, bench, reference);
+        targets.insert(
+            bench.into(),
+            json!({
+                "cpu": TARGET_CPU,
+                "metric": format!("instructions_per_iter / {reference}'s"),
                 "max": max,
                 "value": value,
                 "ok": value.map(|v| v <= max),
@@ -315,6 +349,7 @@ mod tests {
             line("ipi_roundtrip", 60000),
             line("irq_entry_exit", 3000),
             line("pnmi_latency", 1500),
+            line("dcc_backdoor_getversion", 756),
         ]
         .into_iter()
         .map(|b| (b.name.clone(), b))
@@ -379,6 +414,15 @@ mod tests {
             ],
             "{t}"
         );
+        // 75.6 / 63.0 = 1.2: exactly at the relative target.
+        assert!(
+            row("dcc_backdoor_getversion").ends_with("<= 1.2x hvc_null: 1.20x ok"),
+            "{t}"
+        );
+        assert!(
+            row("brk_backdoor_getversion").ends_with("not measured"),
+            "{t}"
+        );
         assert_eq!(
             cells("extra"),
             ["extra", "unknown", "(raw)", "-", "0.5", "-"],
@@ -398,6 +442,8 @@ mod tests {
                 "smc_psci_version",
                 "mmio_uart_read",
                 "sysreg_trap",
+                "dcc_backdoor_getversion",
+                "brk_backdoor_getversion",
                 "virq_latency",
                 "ipi_roundtrip",
                 "irq_entry_exit",
@@ -466,6 +512,8 @@ mod tests {
         assert_eq!(j["targets"]["hvc_null"]["ok"], true);
         assert_eq!(j["targets"]["mmio_uart_read"]["ok"], false);
         assert_eq!(j["targets"]["mmio_uart_read"]["value"], 157.0);
+        assert_eq!(j["targets"]["dcc_backdoor_getversion"]["ok"], true);
+        assert_eq!(j["targets"]["brk_backdoor_getversion"]["ok"], Value::Null);
         assert_eq!(
             j["results"]["cortex-a72"]["virq_latency"]["instructions_per_iter"],
             102.5

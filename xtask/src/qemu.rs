@@ -218,12 +218,32 @@ fn stop(child: &mut Child) {
 
 /// Runs QEMU to completion (or until `timeout`), returning its status and output.
 pub fn run(opts: &QemuOptions, timeout: Option<Duration>, console: Console) -> Result<Outcome> {
-    let interactive = console == Console::Live && std::io::stdin().is_terminal();
+    run_scripted(opts, timeout, console, &[])
+}
+
+/// Console input a test types: once the output contains `after`, `bytes`
+/// go to the serial console (steps in order, each waiting for its own line).
+pub struct Keys<'a> {
+    pub after: &'a str,
+    pub bytes: &'a [u8],
+}
+
+/// [`run`], typing `script` on the console as its triggers appear.
+pub fn run_scripted(
+    opts: &QemuOptions,
+    timeout: Option<Duration>,
+    console: Console,
+    script: &[Keys],
+) -> Result<Outcome> {
+    let interactive =
+        script.is_empty() && console == Console::Live && std::io::stdin().is_terminal();
     let mut cmd = command(opts, interactive);
     cmd.stdin(if interactive {
         Stdio::inherit()
-    } else {
+    } else if script.is_empty() {
         Stdio::null()
+    } else {
+        Stdio::piped()
     })
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
@@ -247,7 +267,22 @@ pub fn run(opts: &QemuOptions, timeout: Option<Duration>, console: Console) -> R
         ),
     ];
 
+    let mut keyboard = child.stdin.take();
+    let mut next_key = 0;
     let status = loop {
+        if let (Some(keys), Some(input)) = (script.get(next_key), keyboard.as_mut()) {
+            let seen = {
+                let out = sink.lock().unwrap_or_else(|p| p.into_inner());
+                String::from_utf8_lossy(&out).contains(keys.after)
+            };
+            if seen {
+                input
+                    .write_all(keys.bytes)
+                    .and_then(|()| input.flush())
+                    .context("typing on QEMU's console")?;
+                next_key += 1;
+            }
+        }
         if let Some(st) = child.try_wait().context("waiting for QEMU")? {
             break match st.code() {
                 Some(code) => Status::Exited(code),

@@ -250,11 +250,12 @@ pub fn linux_config(cmdline: &str) -> Config {
     }
 }
 
-/// The Linux tools VM's backdoor policy (`--guest linux-tools`): DCC for
-/// user space (open-vm-tools), no BRK transport.
+/// The Linux tools VM's backdoor policy (`--guest linux-tools`): open to
+/// user space (open-vm-tools uses DCC), and a BRK transport too, so Linux
+/// runs with its debug exceptions routed through Aerie (MDCR_EL2.TDE).
 pub const LINUX_TOOLS_BACKDOOR: BackdoorPolicy = BackdoorPolicy {
     el0: true,
-    brk_imm: None,
+    brk_imm: Some(0x5658),
     high_bandwidth: true,
 };
 
@@ -556,7 +557,17 @@ pub fn main(args: &[String]) -> i32 {
 
 /// Runs QEMU quietly for tests and benchmarks, saving the output to `log`.
 pub fn run_quiet(opts: &QemuOptions, timeout: Duration, log: &Path) -> Result<Outcome> {
-    let outcome = qemu::run(opts, Some(timeout), Console::Quiet)?;
+    run_quiet_scripted(opts, timeout, log, &[])
+}
+
+/// [`run_quiet`], typing `keys` on the console as their triggers appear.
+pub fn run_quiet_scripted(
+    opts: &QemuOptions,
+    timeout: Duration,
+    log: &Path,
+    keys: &[qemu::Keys],
+) -> Result<Outcome> {
+    let outcome = qemu::run_scripted(opts, Some(timeout), Console::Quiet, keys)?;
     if let Some(dir) = log.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -765,7 +776,7 @@ mod tests {
         assert_eq!((vm.backdoor, vm.guestinfo.len()), (None, 0));
         let tools = &linux_tools_config(LINUX_CMDLINE).vms[0];
         assert_eq!(tools.backdoor, Some(LINUX_TOOLS_BACKDOOR));
-        assert_eq!(tools.backdoor.unwrap().brk_imm, None);
+        assert_eq!(tools.backdoor.unwrap().brk_imm, Some(0x5658));
         assert_eq!(
             tools.guestinfo,
             [(

@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::cmd::{self, step};
 use crate::output;
 use crate::paths;
-use crate::qemu::{Boot, QemuOptions, Status};
+use crate::qemu::{Boot, Keys, QemuOptions, Status};
 use crate::run::{self, Guest, PrepareError};
 
 /// One integration test: Err is the reason it failed.
@@ -191,6 +191,8 @@ struct AerieRun<'a> {
     /// The host disk, created zeroed if a VM has a disk region and it is missing.
     disk: &'a Path,
     timeout: u64,
+    /// Console input typed as the output reaches each trigger.
+    keys: &'a [Keys<'a>],
 }
 
 /// Runs Aerie as `run` says and judges the output with `check`; the Err
@@ -214,7 +216,7 @@ fn run_aerie(
         icount: None,
         disk: prepared.disk,
     };
-    run_test(run.log, &opts, run.timeout, check)
+    run_test_scripted(run.log, &opts, run.timeout, run.keys, check)
 }
 
 /// Runs a QEMU test of Aerie on a 2-pCPU machine with a fresh host disk.
@@ -226,6 +228,19 @@ fn qemu_test(
     timeout: u64,
     check: impl FnOnce(Status, &str) -> Result<(), String>,
 ) -> Result<(), String> {
+    qemu_test_scripted(name, guest, cpu, append, timeout, &[], check)
+}
+
+/// [`qemu_test`], typing `keys` on the console.
+fn qemu_test_scripted(
+    name: &str,
+    guest: Guest,
+    cpu: &str,
+    append: &str,
+    timeout: u64,
+    keys: &[Keys],
+    check: impl FnOnce(Status, &str) -> Result<(), String>,
+) -> Result<(), String> {
     let disk = fresh_disk(name)?;
     let run = AerieRun {
         log: name,
@@ -235,6 +250,7 @@ fn qemu_test(
         append,
         disk: &disk,
         timeout,
+        keys,
     };
     run_aerie(&run, check)
 }
@@ -275,9 +291,20 @@ fn run_test(
     timeout: u64,
     check: impl FnOnce(Status, &str) -> Result<(), String>,
 ) -> Result<(), String> {
+    run_test_scripted(name, opts, timeout, &[], check)
+}
+
+/// [`run_test`], typing `keys` on the console.
+fn run_test_scripted(
+    name: &str,
+    opts: &QemuOptions,
+    timeout: u64,
+    keys: &[Keys],
+    check: impl FnOnce(Status, &str) -> Result<(), String>,
+) -> Result<(), String> {
     let log = log_path(name);
-    let outcome =
-        run::run_quiet(opts, Duration::from_secs(timeout), &log).map_err(|e| format!("{e:#}"))?;
+    let outcome = run::run_quiet_scripted(opts, Duration::from_secs(timeout), &log, keys)
+        .map_err(|e| format!("{e:#}"))?;
     step(format!(
         "{name}: {:?} after {:.1} s",
         outcome.status,
@@ -449,39 +476,48 @@ fn linux_native() -> Result<(), String> {
     })
 }
 
-/// Debian's open-vm-tools in a Linux guest talk to Aerie's DCC backdoor
-/// (`aerie.backdoor=1`): vmware-checkvm succeeds, guestinfo set with
-/// vmware-rpctool reads back, an unknown GuestRPC command fails.
+/// Debian's open-vm-tools in a Linux guest talk to Aerie's backdoor (the
+/// `--guest linux-tools` VM config: DCC and BRK transports, EL0 allowed,
+/// guestinfo.configured preset): vmware-checkvm succeeds, guestinfo set with
+/// vmware-rpctool reads back, the configured key reads, an unknown GuestRPC
+/// command fails, user-space DCC and BRK get their signals; then Ctrl-A i
+/// shows the VM's guestinfo and the tools version it reported.
 fn linux_backdoor(cpu: &str, name: &str) -> Result<(), String> {
     crate::build::build_with(true).map_err(|e| format!("{e:#}"))?;
     let guest = Guest::LinuxTools {
         cmdline: format!("{} aerie.tools=1", crate::run::LINUX_CMDLINE),
     };
-    qemu_test(
-        name,
-        guest,
-        cpu,
-        "aerie.backdoor=1",
-        LINUX_TIMEOUT,
-        |status, out| {
-            for needle in [
-                "tools: checkvm rc=0",
-                "VMware software version",
-                "tools: info-set rc=0",
-                "tools: info-get=hello",
-            ] {
-                if !output::has_line(out, needle) {
-                    return Err(format!("no `{needle}` line"));
-                }
+    let keys = [Keys {
+        after: "tools: waiting for the console view",
+        bytes: b"\x01i\n",
+    }];
+    qemu_test_scripted(name, guest, cpu, "", LINUX_TIMEOUT, &keys, |status, out| {
+        for needle in [
+            "tools: checkvm rc=0",
+            "VMware software version",
+            "tools: info-set rc=0",
+            "tools: info-get=hello",
+            "tools: configured=from-config",
+            "tools: set-version rc=0",
+            "tools: plain dcc rc=132",
+            "tools: brk rc=133",
+            "aerie: vm linux: backdoor dcc, brk #0x5658; el0 allowed",
+            "aerie: vm linux: tools version 12451",
+            "aerie: vm linux:   guestinfo.greeting = hello",
+            "aerie: vm linux:   guestinfo.configured = from-config",
+            "tools: done",
+        ] {
+            if !output::has_line(out, needle) {
+                return Err(format!("no `{needle}` line"));
             }
-            if !output::has_line(out, "tools: unknown=")
-                || output::has_line(out, "tools: unknown= rc=0")
-            {
-                return Err("an unknown GuestRPC command did not fail".into());
-            }
-            clean_exit(status, out)
-        },
-    )
+        }
+        if !output::has_line(out, "tools: unknown=")
+            || output::has_line(out, "tools: unknown= rc=0")
+        {
+            return Err("an unknown GuestRPC command did not fail".into());
+        }
+        clean_exit(status, out)
+    })
 }
 
 /// Linux under Aerie runs the checks (tests/configs/linux-check.toml).

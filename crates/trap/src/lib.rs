@@ -14,15 +14,18 @@
 
 pub mod abort;
 pub mod debug;
+pub mod debug_regs;
 pub mod esr;
 pub mod exit;
 pub mod id_regs;
 pub mod inject;
+pub mod par;
 pub mod pstate;
 pub mod sysreg;
 
 pub use abort::{fsc, DataAbort, MmioAccess};
 pub use debug::inject_debug;
+pub use debug_regs::{DebugReg, HwUpdate, VirtualDebug};
 pub use esr::{ec, Esr};
 pub use exit::{decode, Exit, WfxKind};
 pub use id_regs::sanitize_id_register;

@@ -2,8 +2,9 @@
 //!
 //! Keystrokes go to the VM that has the focus. `Ctrl-A` followed by a digit
 //! `1`..`9` moves the focus to that VM (in config order); `Ctrl-A Ctrl-A`
-//! sends one `Ctrl-A` to the focused VM; `Ctrl-A d` and `Ctrl-A p` are
-//! commands for Aerie itself (dump every pCPU's state, print the profile);
+//! sends one `Ctrl-A` to the focused VM; `Ctrl-A d`, `Ctrl-A p` and
+//! `Ctrl-A i` are commands for Aerie itself (dump every pCPU's state, print
+//! the profile, show each VM's backdoor view: guestinfo and tools version);
 //! `Ctrl-A` followed by anything else sends both bytes on, so nothing typed
 //! is lost.
 
@@ -21,7 +22,7 @@ pub enum MuxEvent {
     },
     /// The focus moved to VM `vm`.
     Switch { vm: usize },
-    /// A console command for Aerie (`d` dump, `p` profile).
+    /// A console command for Aerie (`d` dump, `p` profile, `i` VM info).
     Command(u8),
     /// Nothing yet (an escape is pending).
     None,
@@ -77,7 +78,7 @@ impl InputMux {
                 bytes: [ESCAPE, 0],
                 len: 1,
             },
-            b'd' | b'p' => MuxEvent::Command(byte),
+            b'd' | b'p' | b'i' => MuxEvent::Command(byte),
             b'1'..=b'9' if ((byte - b'1') as usize) < self.vms => {
                 self.focus = (byte - b'1') as usize;
                 MuxEvent::Switch { vm: self.focus }
@@ -125,12 +126,14 @@ mod tests {
     }
 
     #[test]
-    fn ctrl_a_d_and_p_are_commands() {
+    fn ctrl_a_d_p_and_i_are_commands() {
         let mut m = InputMux::new(1);
         m.feed(ESCAPE);
         assert_eq!(m.feed(b'd'), MuxEvent::Command(b'd'));
         m.feed(ESCAPE);
         assert_eq!(m.feed(b'p'), MuxEvent::Command(b'p'));
+        m.feed(ESCAPE);
+        assert_eq!(m.feed(b'i'), MuxEvent::Command(b'i'));
         assert_eq!(
             m.feed(b'd'),
             MuxEvent::Deliver {

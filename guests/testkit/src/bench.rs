@@ -2,9 +2,11 @@
 //! over N iterations. Every loop body is `mov x0, x21; <op>; subs x20, x20, #1;
 //! b.ne 1b`, so the bodies differ only in the measured instruction and `nop`
 //! gives the loop overhead. x20..x22 are callee-saved: no SMCCC callee changes them.
-//! Two interrupt benchmarks follow them (their own files): `virq_latency` and
-//! `ipi_roundtrip`.
+//! Benchmarks that check their result follow them (their own files): the
+//! interrupt ones, `virq_latency` and `ipi_roundtrip`, and the backdoor's
+//! `dcc_backdoor_getversion` and `brk_backdoor_getversion`.
 
+mod backdoor;
 mod ipi_roundtrip;
 mod virq_latency;
 
@@ -77,9 +79,11 @@ const BENCHES: [(&str, Bench); 5] = [
 /// (iterations run, counter ticks) out, or why it could not run.
 type IrqBench = fn(&Machine, u64) -> Result<(u64, u64), Detail>;
 
-const IRQ_BENCHES: [(&str, IrqBench); 2] = [
+const IRQ_BENCHES: [(&str, IrqBench); 4] = [
     ("virq_latency", virq_latency::virq_latency),
     ("ipi_roundtrip", ipi_roundtrip::ipi_roundtrip),
+    ("dcc_backdoor_getversion", backdoor::dcc_backdoor_getversion),
+    ("brk_backdoor_getversion", backdoor::brk_backdoor_getversion),
 ];
 
 /// Runs every benchmark and prints its line, then `bench: done`. A benchmark

@@ -323,6 +323,11 @@ impl Machine {
         }
         // Per VM, but it may have changed (a reset restarts the counter).
         el2::set_cntvoff(vm.cntvoff);
+        el2::set_debug_routing(
+            vm.backdoor
+                .as_ref()
+                .is_some_and(|b| b.policy.brk_imm.is_some()),
+        );
         vm.vcpus[c].load(redist);
         vm.vcpus[c].vgic_dirty = true;
         self.pcpus[cpu].loaded = Some(next);
@@ -354,6 +359,11 @@ impl Machine {
                         );
                     }
                     MuxEvent::Command(b'd') => crate::irq::stop::dump_all(),
+                    MuxEvent::Command(b'i') => {
+                        for vm in &self.vms {
+                            crate::vm::backdoor::print_info(vm);
+                        }
+                    }
                     MuxEvent::Command(_) => {
                         if crate::irq::profiler::ENABLED.load(Ordering::Relaxed) {
                             crate::irq::profiler::report(|v| self.vms[v].name.clone());

@@ -1,161 +1,135 @@
-//! The DCC backdoor (C2, first slice; `aerie.backdoor=1`): MDCR_EL2.TDA traps
-//! the guest's debug registers; a read of MDCCSR_EL0 whose x7 carries the
-//! VMware backdoor signature is a request served by `aerie_backdoor`, and
-//! every other debug register access gets the architectural behaviour:
-//! - MDSCR_EL1 is virtual: the guest reads back what it wrote; the hardware
-//!   gets it with TDCC clear, so EL0 DCC accesses reach Aerie, which raises
-//!   the UNDEFINED exception the guest's TDCC asked for when they are not
-//!   backdoor requests;
-//! - the DCC data registers behave as an empty channel;
-//! - the others (breakpoints, watchpoints, OS lock, claim tags) are
-//!   performed on the hardware for the guest. They are not switched
-//!   between vCPUs yet, and BRK is not routed here yet (MDCR_EL2.TDE).
+//! The VMware-compatible guest backdoor (C2): a VM's `aerie_backdoor`
+//! service and its policy, reached through the DCC status register or a
+//! BRK with the VM's immediate (both trapped in `vm/debug.rs`).
 //!
-//! High-bandwidth transfers are not offered (they need guest-VA access).
+//! A request is a trapped `mrs xN, MDCCSR_EL0` or `brk #imm` whose x7 carries
+//! the backdoor signature, from guest EL1, or from EL0 when the policy lets
+//! user space in. Anything else gets the instruction's architectural
+//! behaviour. High-bandwidth transfers reach guest memory by virtual address
+//! with the requesting EL's permissions (`vm/guest_va.rs`).
 
-use super::exit::{inject, Outcome};
-use crate::arch::aarch64::{cpu, debug_regs, sysreg::read_sysreg};
+use super::guest_va::GuestVirtual;
+use crate::arch::aarch64::cpu;
 use crate::sched::Machine;
-use aerie_backdoor::{
-    Backdoor, BackdoorConfig, GuestInfo, GuestVa, HostTime, Outcome as Served, Regs,
-};
-use aerie_trap::{SysReg, SysRegAccess};
+use aerie_backdoor::{Backdoor, BackdoorConfig, GuestInfo, HostTime, Outcome as Served, Regs};
+use aerie_bootmodule::{BackdoorPolicy, VmImage};
+use aerie_trap::pstate;
 
-/// MDSCR_EL1.TDCC: EL0 access to the DCC registers is trapped (to EL1).
-const MDSCR_TDCC: u64 = 1 << 12;
-
-pub fn enabled() -> bool {
-    crate::boot_args().backdoor
+/// A VM's backdoor: the protocol service and what the config allows.
+pub struct VmBackdoor {
+    pub service: Backdoor,
+    pub policy: BackdoorPolicy,
 }
 
-/// A VM's backdoor service.
-pub fn new(name: &str) -> Backdoor {
+/// The policy `aerie.backdoor=1` gives a VM whose config has none: DCC
+/// from EL1 and EL0, no BRK transport.
+const BOOT_ARG_POLICY: BackdoorPolicy = BackdoorPolicy {
+    el0: true,
+    brk_imm: None,
+    high_bandwidth: true,
+};
+
+/// The backdoor of the VM built from `image`, if its config (or the
+/// `aerie.backdoor=1` boot argument) asks for one; guestinfo pre-loaded.
+pub fn new(image: &VmImage) -> Result<Option<VmBackdoor>, alloc::string::String> {
+    let policy = match image.backdoor {
+        Some(p) => p,
+        None if crate::boot_args().backdoor => BOOT_ARG_POLICY,
+        None => return Ok(None),
+    };
     // A stable per-VM UUID: the name's bytes folded into 16.
     let mut uuid = [0u8; 16];
-    for (i, b) in name.bytes().enumerate() {
+    for (i, b) in image.name.bytes().enumerate() {
         uuid[i % 16] ^= b.wrapping_add(i as u8);
     }
     let config = BackdoorConfig {
         cpu_hz: cpu::counter_frequency(),
         uuid,
-        high_bandwidth: false,
+        high_bandwidth: policy.high_bandwidth,
+        cookie_seed: cpu::counter() ^ 0x5EED_AE21_E000_0001,
         ..Default::default()
     };
-    Backdoor::new(config, GuestInfo::new())
+    let mut guestinfo = GuestInfo::new();
+    for entry in image.guestinfo_entries() {
+        let (key, value) = entry.map_err(|e| alloc::format!("guestinfo: {e}"))?;
+        guestinfo
+            .set(key, value)
+            .map_err(|e| alloc::format!("guestinfo key {key:?}: {e}"))?;
+    }
+    Ok(Some(VmBackdoor {
+        service: Backdoor::new(config, guestinfo),
+        policy,
+    }))
 }
 
-/// No guest-VA access yet: high bandwidth is not offered, so nothing asks.
-struct NoGuestVa;
-
-impl GuestVa for NoGuestVa {
-    fn read(&mut self, _va: u64, _buf: &mut [u8]) -> Result<(), ()> {
-        Err(())
-    }
-    fn write(&mut self, _va: u64, _buf: &[u8]) -> Result<(), ()> {
-        Err(())
-    }
-}
-
-/// A trapped debug-register access (op0 = 2) of vCPU `c` of VM `v`.
-pub fn debug_access(m: &mut Machine, v: usize, c: usize, access: &SysRegAccess) -> Outcome {
-    let reg = access.reg;
+/// Serves the request in vCPU `c`'s x0..x7 if it is one this VM takes from
+/// the vCPU's current EL: true when served (registers updated; the caller
+/// steps past the instruction), false when the instruction should behave
+/// architecturally.
+pub fn serve(m: &mut Machine, v: usize, c: usize) -> bool {
     let vm = &mut m.vms[v];
-    let vcpu = &mut vm.vcpus[c];
-    let from_el0 = (vcpu.regs.pstate >> 2) & 3 == 0;
-    let guest_tdcc = vcpu.vmdscr & MDSCR_TDCC != 0;
-    let dcc = reg == SysReg::MDCCSR_EL0 || reg == SysReg::DBGDTR_EL0 || reg == SysReg::DBGDTRRX_EL0;
-    if dcc {
-        if reg == SysReg::MDCCSR_EL0
-            && access.is_read
-            && aerie_backdoor::is_backdoor_request(vcpu.regs.x[7])
-        {
-            if let Some(bd) = vm.backdoor.as_mut() {
-                let mut regs = Regs { x: [0; 8] };
-                regs.x.copy_from_slice(&vcpu.regs.x[..8]);
-                let f = cpu::counter_frequency();
-                let t = cpu::counter();
-                let now = HostTime {
-                    secs: t / f,
-                    usecs: ((t % f) * 1_000_000 / f) as u32,
-                };
-                if bd.handle(&mut regs, &mut NoGuestVa, now) == Served::Handled {
-                    vcpu.regs.x[..8].copy_from_slice(&regs.x);
-                    vcpu.regs.pc += 4;
-                    return Outcome::Resume;
-                }
-            }
-        }
-        if from_el0 && guest_tdcc {
-            // What the hardware would have done with the guest's MDSCR_EL1.
-            return inject(m, v, c, |pc, pstate, vbar, sctlr| {
-                aerie_trap::inject_undefined(pc, pstate, vbar, sctlr)
-            });
-        }
-        // An empty channel: nothing to read, room to write.
-        if access.is_read {
-            vcpu.regs.set(access.rt, 0);
-        }
-        vcpu.regs.pc += 4;
-        return Outcome::Resume;
-    }
-    if reg == SysReg::MDSCR_EL1 {
-        if access.is_read {
-            vcpu.regs.set(access.rt, vcpu.vmdscr);
-        } else {
-            let value = vcpu.regs.get(access.rt);
-            vcpu.vmdscr = value;
-            crate::arch::aarch64::sysreg::write_sysreg!(mdscr_el1, value & !MDSCR_TDCC);
-        }
-        vcpu.regs.pc += 4;
-        return Outcome::Resume;
-    }
-    if !implemented(reg) {
-        return inject(m, v, c, |pc, pstate, vbar, sctlr| {
-            aerie_trap::inject_undefined(pc, pstate, vbar, sctlr)
-        });
-    }
-    let write_only = reg == SysReg::OSLAR_EL1;
-    /// MDRAR_EL1 (read-only, like OSLSR and DBGAUTHSTATUS).
-    const MDRAR_EL1: SysReg = SysReg {
-        op0: 2,
-        op1: 0,
-        crn: 1,
-        crm: 0,
-        op2: 0,
+    let (Some(bd), Some(mem)) = (vm.backdoor.as_mut(), vm.memory.as_ref()) else {
+        return false;
     };
-    let read_only = [SysReg::OSLSR_EL1, SysReg::DBGAUTHSTATUS_EL1, MDRAR_EL1].contains(&reg);
-    let (op1, crn, crm, op2) = (reg.op1, reg.crn, reg.crm, reg.op2);
-    if access.is_read {
-        let value = if write_only {
-            Some(0)
-        } else {
-            debug_regs::read(op1, crn, crm, op2)
-        };
-        match value {
-            Some(value) => vcpu.regs.set(access.rt, value),
-            None => {
-                return inject(m, v, c, |pc, pstate, vbar, sctlr| {
-                    aerie_trap::inject_undefined(pc, pstate, vbar, sctlr)
-                })
-            }
-        }
-    } else if !read_only && !debug_regs::write(op1, crn, crm, op2, vcpu.regs.get(access.rt)) {
-        return inject(m, v, c, |pc, pstate, vbar, sctlr| {
-            aerie_trap::inject_undefined(pc, pstate, vbar, sctlr)
-        });
+    let vcpu = &mut vm.vcpus[c];
+    if !aerie_backdoor::is_backdoor_request(vcpu.regs.x[7]) {
+        return false;
     }
-    vcpu.regs.pc += 4;
-    Outcome::Resume
+    let from_el0 = vcpu.regs.pstate & pstate::M_MASK == pstate::M_EL0T;
+    if from_el0 && !bd.policy.el0 {
+        return false;
+    }
+    let mut regs = Regs { x: [0; 8] };
+    regs.x.copy_from_slice(&vcpu.regs.x[..8]);
+    let mut guest_mem = GuestVirtual::new(mem, from_el0);
+    if bd.service.handle(&mut regs, &mut guest_mem, now()) != Served::Handled {
+        return false;
+    }
+    vcpu.regs.x[..8].copy_from_slice(&regs.x);
+    true
 }
 
-/// Whether a breakpoint or watchpoint register's number exists on this CPU.
-fn implemented(reg: SysReg) -> bool {
-    if reg.op1 == 0 && reg.crn == 0 && (4..=7).contains(&reg.op2) {
-        let dfr0 = read_sysreg!(id_aa64dfr0_el1);
-        let brps = ((dfr0 >> 12) & 0xf) + 1;
-        let wrps = ((dfr0 >> 20) & 0xf) + 1;
-        let n = reg.crm as u64;
-        return if reg.op2 <= 5 { n < brps } else { n < wrps };
+/// Host time for GETTIME: the counter since Aerie started (there is no
+/// wall clock on the virt board without a PL031 driver).
+fn now() -> HostTime {
+    let f = cpu::counter_frequency();
+    let t = cpu::counter();
+    HostTime {
+        secs: t / f,
+        usecs: ((t % f) * 1_000_000 / f) as u32,
     }
-    true
+}
+
+/// The console's view of a VM's backdoor (Ctrl-A i): policy, the tools
+/// version the guest reported, what it reported at start, and guestinfo.
+pub fn print_info(vm: &super::Vm) {
+    let name = &vm.name;
+    let Some(bd) = &vm.backdoor else {
+        crate::println!("aerie: vm {name}: no backdoor");
+        return;
+    };
+    let p = bd.policy;
+    let mut transports = alloc::string::String::from("dcc");
+    if let Some(imm) = p.brk_imm {
+        transports.push_str(&alloc::format!(", brk #{imm:#x}"));
+    }
+    crate::println!(
+        "aerie: vm {name}: backdoor {transports}; el0 {}; high bandwidth {}; {} channel(s) open",
+        if p.el0 { "allowed" } else { "refused" },
+        if p.high_bandwidth { "on" } else { "off" },
+        bd.service.open_channels()
+    );
+    let tools = &bd.service.tools;
+    match tools.version {
+        Some(v) => crate::println!("aerie: vm {name}: tools version {v}"),
+        None => crate::println!("aerie: vm {name}: tools version not reported"),
+    }
+    for r in &tools.reports {
+        crate::println!("aerie: vm {name}: tools report: {r}");
+    }
+    let info = &bd.service.guestinfo;
+    crate::println!("aerie: vm {name}: {} guestinfo key(s)", info.len());
+    for (k, v) in info.iter() {
+        crate::println!("aerie: vm {name}:   {k} = {v}");
+    }
 }

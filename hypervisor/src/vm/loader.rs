@@ -9,8 +9,8 @@
 
 use super::virtio::{DiskRegion, VirtioSlot, VIRTIO_BASE, VIRTIO_FIRST_INTID, VIRTIO_STRIDE};
 use super::{
-    GuestMemory, Vcpu, VcpuState, Vm, VmState, GICD_BASE, GICD_SIZE, GICR_BASE, GICR_STRIDE,
-    RAM_BASE, SPIS, UART_BASE, UART_SIZE,
+    BackdoorKeys, GuestMemory, Vcpu, VcpuState, Vm, VmState, GICD_BASE, GICD_SIZE, GICR_BASE,
+    GICR_STRIDE, RAM_BASE, SPIS, UART_BASE, UART_SIZE,
 };
 use crate::arch::aarch64::cpu;
 use crate::console::GuestOutput;
@@ -81,7 +81,7 @@ pub fn create(index: usize, image: VmImage<'static>, prefixed: bool) -> Result<V
         vgic: new_vgic(image.vcpus as usize),
         virtio: Vec::new(),
         disk: disk_region(&image)?,
-        backdoor: super::backdoor::enabled().then(|| super::backdoor::new(image.name)),
+        backdoor: super::backdoor::new(&image)?,
         output: GuestOutput::new(image.name, prefixed),
         state: VmState::Running,
         cntvoff: 0,
@@ -90,6 +90,10 @@ pub fn create(index: usize, image: VmImage<'static>, prefixed: bool) -> Result<V
         stage2: Some(stage2),
         flush_tlb: true,
     };
+    let keys = BackdoorKeys::new(vm.backdoor.as_ref().map(|b| &b.policy));
+    for vcpu in &mut vm.vcpus {
+        vcpu.backdoor_keys = keys;
+    }
     if let Err(e) = load(&mut vm) {
         vm.stop("refused");
         return Err(e);

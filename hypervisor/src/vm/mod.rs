@@ -1,7 +1,9 @@
 //! Virtual machines and their vCPUs.
 
 pub mod backdoor;
+pub mod debug;
 pub mod exit;
+pub mod guest_va;
 pub mod irq;
 pub mod loader;
 pub mod mmio;
@@ -9,12 +11,14 @@ pub mod psci;
 pub mod virtio;
 
 use crate::arch::aarch64::context::{El1State, FpState, GuestRegs, PSTATE_EL1H_MASKED};
+use crate::arch::aarch64::debug_regs;
 use crate::arch::aarch64::gic::VirtualInterface;
 use crate::console::GuestOutput;
 use crate::irq::gicv3::Redistributor;
 use crate::irq::PPI_VIRTUAL_TIMER;
 use crate::mm::{frames, stage2::Stage2};
 use aerie_bootmodule::VmImage;
+use aerie_trap::VirtualDebug;
 use aerie_vdev::Pl011;
 use aerie_vgic::Vgic;
 use alloc::boxed::Box;
@@ -66,6 +70,8 @@ pub enum VmState {
 #[repr(C)]
 pub struct Vcpu {
     pub regs: GuestRegs,
+    /// Read by the exit path at [`BACKDOOR_KEYS_OFFSET`] (vectors.S).
+    pub backdoor_keys: BackdoorKeys,
     pub el1: El1State,
     pub fp: FpState,
     /// The GIC virtual interface state (ICH_VMCR_EL2, active priorities).
@@ -87,19 +93,62 @@ pub struct Vcpu {
     pub vgic_dirty: bool,
     /// ICH_HCR_EL2.UIE as last set for this vCPU.
     pub underflow_irq: bool,
-    /// MDSCR_EL1 as the guest wrote it (the hardware's has TDCC clear when
-    /// the backdoor traps debug registers).
-    pub vmdscr: u64,
+    /// The debug registers as the guest sees them (every access traps;
+    /// the hardware holds a sanitised image while the vCPU is loaded).
+    pub debug: VirtualDebug,
     /// Index of the VM in the machine, and of this vCPU in the VM.
     pub vm: usize,
     pub index: usize,
     pub state: VcpuState,
 }
 
+/// What the exit path's backdoor fast path (vectors.S) compares a trap
+/// with: the exact syndromes of the two transports and the register values
+/// of a GETVERSION request. A zero syndrome disables that transport's fast
+/// path (no backdoor, or EL0 not allowed: the full path checks the EL).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BackdoorKeys {
+    /// ESR_EL2 of `mrs xzr, mdccsr_el0` (EC 0x18, IL).
+    pub dcc_esr: u64,
+    /// ESR_EL2 of `brk #imm` with the VM's immediate (EC 0x3C, IL).
+    pub brk_esr: u64,
+    pub x7: u64,
+    pub port: u64,
+    pub magic: u64,
+}
+
+/// Where the keys sit in a vCPU, from the register block TPIDR_EL2 names.
+pub const BACKDOOR_KEYS_OFFSET: usize = core::mem::offset_of!(Vcpu, backdoor_keys);
+const _: () = assert!(core::mem::offset_of!(Vcpu, regs) == 0);
+
+impl BackdoorKeys {
+    /// The keys for a VM with `policy` (None: no backdoor).
+    pub fn new(policy: Option<&aerie_bootmodule::BackdoorPolicy>) -> Self {
+        use aerie_backdoor::abi;
+        let Some(p) = policy.filter(|p| p.el0) else {
+            return BackdoorKeys::default();
+        };
+        /// `mrs xzr, mdccsr_el0`: EC 0x18, IL, op0 2, op1 3, CRn 0, CRm 1,
+        /// op2 0, Rt 31, read.
+        const DCC_ESR: u64 = (0x18 << 26) | (1 << 25) | 0x20_C3E3;
+        BackdoorKeys {
+            dcc_esr: DCC_ESR,
+            brk_esr: p
+                .brk_imm
+                .map_or(0, |imm| (0x3C << 26) | (1 << 25) | u64::from(imm)),
+            x7: (abi::X86_IO_MAGIC << 32) | u64::from(abi::X86_IO_W7_WITH | abi::X86_IO_W7_DIR | 2),
+            port: u64::from(abi::BDOOR_PORT),
+            magic: u64::from(abi::BDOOR_MAGIC),
+        }
+    }
+}
+
 impl Vcpu {
     fn new(vm: usize, index: usize) -> Self {
         Vcpu {
             regs: GuestRegs::default(),
+            backdoor_keys: BackdoorKeys::default(),
             el1: El1State::reset(mpidr_of(index)),
             fp: FpState::default(),
             gic: VirtualInterface::default(),
@@ -109,7 +158,7 @@ impl Vcpu {
             lr_scratch: [0; irq::MAX_LRS],
             vgic_dirty: true,
             underflow_irq: false,
-            vmdscr: 0,
+            debug: VirtualDebug::reset(),
             vm,
             index,
             state: VcpuState::Off,
@@ -120,6 +169,9 @@ impl Vcpu {
     /// redistributor is `redist`).
     pub fn save(&mut self, redist: Option<Redistributor>) {
         self.el1.save();
+        if self.debug.points_used {
+            debug_regs::clear_points();
+        }
         self.fp.save();
         self.gic.save();
         if let Some(rd) = redist {
@@ -133,6 +185,10 @@ impl Vcpu {
     /// Put this vCPU's state into the CPU.
     pub fn load(&self, redist: Option<Redistributor>) {
         self.el1.load();
+        if self.debug.points_used {
+            debug_regs::load_points(&self.debug);
+        }
+        debug_regs::load_os_lock(&self.debug);
         self.fp.load();
         self.gic.load();
         crate::arch::aarch64::gic::set_underflow_interrupt(self.underflow_irq);
@@ -154,7 +210,7 @@ impl Vcpu {
         self.vtimer_active = false;
         self.vtimer_forwarded = false;
         self.vgic_dirty = true;
-        self.vmdscr = 0;
+        self.debug = VirtualDebug::reset();
         self.state = VcpuState::Runnable;
     }
 
@@ -199,8 +255,9 @@ pub struct Vm {
     pub vgic: Vgic,
     /// virtio-mmio transports: 0 = console, 1 = block (if the VM has a disk).
     pub virtio: Vec<virtio::VirtioSlot>,
-    /// The DCC backdoor service (`aerie.backdoor=1`).
-    pub backdoor: Option<aerie_backdoor::Backdoor>,
+    /// The VMware-compatible backdoor, if the config (or `aerie.backdoor=1`)
+    /// gives the VM one.
+    pub backdoor: Option<backdoor::VmBackdoor>,
     /// The VM's region of the host disk, if any.
     pub disk: Option<virtio::DiskRegion>,
     pub output: GuestOutput,

@@ -35,6 +35,7 @@ pub fn linux_disk_restart() -> Result<(), String> {
         append: "",
         disk: &disk,
         timeout: LINUX_TIMEOUT,
+        keys: &[],
     };
 
     let mut written = None;

@@ -27,6 +27,7 @@ pub fn linux_4vcpus(smp: u32, name: &str) -> Result<(), String> {
         append: "",
         disk: &disk,
         timeout: LINUX_TIMEOUT,
+        keys: &[],
     };
     run_aerie(&run, |status, out| {
         all_vcpus_ran(out, vcpus)?;

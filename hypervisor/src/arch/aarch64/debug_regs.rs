@@ -1,120 +1,104 @@
-//! Debug system registers (op0 = 2) by encoding, for the trapped accesses
-//! of a guest when MDCR_EL2.TDA is set: Aerie performs the access on the
-//! guest's behalf. Callers check that a breakpoint or watchpoint number is
-//! implemented (ID_AA64DFR0_EL1) before calling: an access to a missing one
-//! is UNDEFINED at EL2 too.
+//! The hardware debug registers Aerie writes on a guest's behalf: the
+//! breakpoint and watchpoint registers, MDSCR_EL1 and the OS lock. Every
+//! guest access to a debug register traps (MDCR_EL2.TDA, TDOSA, TDRA) and
+//! is served from the vCPU's `aerie_trap::VirtualDebug`; the hardware only
+//! ever holds the sanitised image that type computes.
 
-macro_rules! dbg_access {
-    ($($e:tt),* $(,)?) => {
-        /// Read `S2_<op1>_C<crn>_C<crm>_<op2>`; None if not one of Aerie's list.
-        pub fn read(op1: u8, crn: u8, crm: u8, op2: u8) -> Option<u64> {
-            dbg_access!(@read (op1, crn, crm, op2) $($e),*)
+use super::sysreg::{isb, read_sysreg, write_sysreg};
+use aerie_trap::VirtualDebug;
+
+macro_rules! point_writes {
+    ($($n:literal),* $(,)?) => {
+        /// DBGBVR<n>_EL1 and DBGBCR<n>_EL1.
+        fn write_breakpoint(n: usize, bvr: u64, bcr: u64) {
+            match n {
+                $( $n => {
+                    // SAFETY: breakpoint registers of a number the caller
+                    // checked exists (ID_AA64DFR0_EL1.BRPs); they only affect
+                    // debug events of the guest's EL1 and EL0 (HMC/SSC clear).
+                    unsafe {
+                        core::arch::asm!(
+                            concat!("msr dbgbvr", $n, "_el1, {}"), in(reg) bvr,
+                            options(nostack, preserves_flags));
+                        core::arch::asm!(
+                            concat!("msr dbgbcr", $n, "_el1, {}"), in(reg) bcr,
+                            options(nostack, preserves_flags));
+                    }
+                } )*
+                _ => {}
+            }
         }
-        /// Write it; false if not one of Aerie's list.
-        pub fn write(op1: u8, crn: u8, crm: u8, op2: u8, value: u64) -> bool {
-            dbg_access!(@write (op1, crn, crm, op2, value) $($e),*)
-        }
-    };
-    (@read ($a:ident, $b:ident, $c:ident, $d:ident) $(($o1:literal, $n:literal, $m:literal, $o2:literal)),*) => {
-        match ($a, $b, $c, $d) {
-            $( ($o1, $n, $m, $o2) => {
-                let v: u64;
-                // SAFETY: a debug register read at EL2; the caller checked the
-                // register exists on this CPU.
-                unsafe { core::arch::asm!(concat!("mrs {}, s2_", $o1, "_c", $n, "_c", $m, "_", $o2), out(reg) v, options(nomem, nostack, preserves_flags)) };
-                Some(v)
-            } )*
-            _ => None,
-        }
-    };
-    (@write ($a:ident, $b:ident, $c:ident, $d:ident, $v:ident) $(($o1:literal, $n:literal, $m:literal, $o2:literal)),*) => {
-        match ($a, $b, $c, $d) {
-            $( ($o1, $n, $m, $o2) => {
-                // SAFETY: a debug register write at EL2 on the guest's behalf;
-                // it only affects debug state the guest owns.
-                unsafe { core::arch::asm!(concat!("msr s2_", $o1, "_c", $n, "_c", $m, "_", $o2, ", {}"), in(reg) $v, options(nostack, preserves_flags)) };
-                true
-            } )*
-            _ => false,
+        /// DBGWVR<n>_EL1 and DBGWCR<n>_EL1.
+        fn write_watchpoint(n: usize, wvr: u64, wcr: u64) {
+            match n {
+                $( $n => {
+                    // SAFETY: as for breakpoints (ID_AA64DFR0_EL1.WRPs).
+                    unsafe {
+                        core::arch::asm!(
+                            concat!("msr dbgwvr", $n, "_el1, {}"), in(reg) wvr,
+                            options(nostack, preserves_flags));
+                        core::arch::asm!(
+                            concat!("msr dbgwcr", $n, "_el1, {}"), in(reg) wcr,
+                            options(nostack, preserves_flags));
+                    }
+                } )*
+                _ => {}
+            }
         }
     };
 }
 
-dbg_access!(
-    (0, 0, 0, 4),
-    (0, 0, 0, 5),
-    (0, 0, 0, 6),
-    (0, 0, 0, 7),
-    (0, 0, 1, 4),
-    (0, 0, 1, 5),
-    (0, 0, 1, 6),
-    (0, 0, 1, 7),
-    (0, 0, 2, 4),
-    (0, 0, 2, 5),
-    (0, 0, 2, 6),
-    (0, 0, 2, 7),
-    (0, 0, 3, 4),
-    (0, 0, 3, 5),
-    (0, 0, 3, 6),
-    (0, 0, 3, 7),
-    (0, 0, 4, 4),
-    (0, 0, 4, 5),
-    (0, 0, 4, 6),
-    (0, 0, 4, 7),
-    (0, 0, 5, 4),
-    (0, 0, 5, 5),
-    (0, 0, 5, 6),
-    (0, 0, 5, 7),
-    (0, 0, 6, 4),
-    (0, 0, 6, 5),
-    (0, 0, 6, 6),
-    (0, 0, 6, 7),
-    (0, 0, 7, 4),
-    (0, 0, 7, 5),
-    (0, 0, 7, 6),
-    (0, 0, 7, 7),
-    (0, 0, 8, 4),
-    (0, 0, 8, 5),
-    (0, 0, 8, 6),
-    (0, 0, 8, 7),
-    (0, 0, 9, 4),
-    (0, 0, 9, 5),
-    (0, 0, 9, 6),
-    (0, 0, 9, 7),
-    (0, 0, 10, 4),
-    (0, 0, 10, 5),
-    (0, 0, 10, 6),
-    (0, 0, 10, 7),
-    (0, 0, 11, 4),
-    (0, 0, 11, 5),
-    (0, 0, 11, 6),
-    (0, 0, 11, 7),
-    (0, 0, 12, 4),
-    (0, 0, 12, 5),
-    (0, 0, 12, 6),
-    (0, 0, 12, 7),
-    (0, 0, 13, 4),
-    (0, 0, 13, 5),
-    (0, 0, 13, 6),
-    (0, 0, 13, 7),
-    (0, 0, 14, 4),
-    (0, 0, 14, 5),
-    (0, 0, 14, 6),
-    (0, 0, 14, 7),
-    (0, 0, 15, 4),
-    (0, 0, 15, 5),
-    (0, 0, 15, 6),
-    (0, 0, 15, 7),
-    (0, 0, 2, 0),
-    (0, 0, 0, 2),
-    (0, 0, 3, 2),
-    (0, 0, 6, 2),
-    (0, 1, 0, 4),
-    (0, 1, 1, 4),
-    (0, 1, 3, 4),
-    (0, 1, 4, 4),
-    (0, 7, 8, 6),
-    (0, 7, 9, 6),
-    (0, 7, 14, 6),
-    (0, 1, 0, 0)
-);
+point_writes!(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+
+/// (breakpoints, watchpoints) this CPU implements.
+pub fn counts() -> (usize, usize) {
+    let dfr0 = read_sysreg!(id_aa64dfr0_el1);
+    let brps = ((dfr0 >> 12) & 0xf) as usize + 1;
+    let wrps = ((dfr0 >> 20) & 0xf) as usize + 1;
+    (brps, wrps)
+}
+
+/// Breakpoint `n` as the guest's image says.
+pub fn load_breakpoint(d: &VirtualDebug, n: usize) {
+    write_breakpoint(n, d.bvr[n], d.hw_bcr(n));
+}
+
+/// Watchpoint `n` as the guest's image says.
+pub fn load_watchpoint(d: &VirtualDebug, n: usize) {
+    write_watchpoint(n, d.wvr[n], d.hw_wcr(n));
+}
+
+/// Every breakpoint and watchpoint from the image.
+pub fn load_points(d: &VirtualDebug) {
+    let (brps, wrps) = counts();
+    for n in 0..brps {
+        load_breakpoint(d, n);
+    }
+    for n in 0..wrps {
+        load_watchpoint(d, n);
+    }
+    isb();
+}
+
+/// Disable every breakpoint and watchpoint (no guest's image is loaded).
+pub fn clear_points() {
+    let (brps, wrps) = counts();
+    for n in 0..brps {
+        write_breakpoint(n, 0, 0);
+    }
+    for n in 0..wrps {
+        write_watchpoint(n, 0, 0);
+    }
+    isb();
+}
+
+/// MDSCR_EL1 from the image.
+pub fn load_mdscr(d: &VirtualDebug) {
+    write_sysreg!(mdscr_el1, d.hw_mdscr());
+}
+
+/// The OS lock from the image: while the guest holds it, the hardware
+/// generates no breakpoint, watchpoint or step exception for it.
+pub fn load_os_lock(d: &VirtualDebug) {
+    write_sysreg!(oslar_el1, u64::from(d.os_lock));
+}

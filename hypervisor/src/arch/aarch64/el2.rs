@@ -52,6 +52,26 @@ pub const HCR_GUEST: u64 = HCR_VM
     | HCR_TIDCP
     | HCR_RW;
 
+/// MDCR_EL2.TDA: guest debug register accesses trap.
+const MDCR_TDA: u64 = 1 << 9;
+/// MDCR_EL2.TDE: guest debug exceptions (BRK, breakpoints, watchpoints,
+/// software step) are taken to EL2.
+const MDCR_TDE: u64 = 1 << 8;
+
+/// Route the loaded guest's debug exceptions to EL2 (a VM with a BRK
+/// backdoor transport) or to its own EL1.
+pub fn set_debug_routing(to_el2: bool) {
+    let mdcr = read_sysreg!(mdcr_el2);
+    let want = if to_el2 {
+        mdcr | MDCR_TDE
+    } else {
+        mdcr & !MDCR_TDE
+    };
+    if want != mdcr {
+        write_sysreg!(mdcr_el2, want);
+    }
+}
+
 /// One-time EL2 set-up on this pCPU for running guests.
 pub fn init_guest_controls(pa_range: u64) {
     write_sysreg!(hcr_el2, HCR_GUEST);
@@ -62,13 +82,11 @@ pub fn init_guest_controls(pa_range: u64) {
     // MDCR_EL2: PMU access trapped (TPM, TPMCR; it is hidden, so it becomes
     // UNDEFINED), SPE trapped (TPMS); HPMN = all counters.
     let pmcr_n = (read_sysreg!(pmcr_el0) >> 11) & 0x1f;
-    // TDA (9) with the backdoor: the guest's debug registers trap, so the
-    // DCC status register can carry backdoor requests (vm/backdoor.rs).
-    let tda = if crate::boot_args().backdoor {
-        1 << 9
-    } else {
-        0
-    };
+    // TDA (9), TDOSA (10), TDRA (11): every guest debug register access
+    // traps and is served from the vCPU's virtual debug registers
+    // (vm/debug.rs); the DCC status register carries backdoor requests.
+    // TDE (8) is per VM (`set_debug_routing`).
+    let tda = MDCR_TDA | (1 << 10) | (1 << 11);
     write_sysreg!(mdcr_el2, pmcr_n | (1 << 5) | (1 << 6) | (1 << 14) | tda);
     // CNTHCTL_EL2 (E2H = 0): EL1PCTEN (the physical counter is readable),
     // EL1PCEN clear (the physical timer traps: guests use the virtual one).

@@ -1,6 +1,7 @@
 //! Everything that touches AArch64 system registers or holds assembly.
 //! The rest of Aerie reaches the hardware only through this module.
 
+pub mod at;
 pub mod context;
 pub mod cpu;
 pub mod daif;
@@ -31,6 +32,7 @@ core::arch::global_asm!(
     exit_fast = sym crate::vm::exit::aerie_exit_fast,
     fault = sym crate::panic::el2_exception,
     irq = sym crate::irq::el2_irq,
+    keys = const crate::vm::BACKDOOR_KEYS_OFFSET,
 );
 
 core::arch::global_asm!(include_str!("fpsimd.S"));

@@ -7,6 +7,7 @@
 //    result), and it changes no system register, so the guest sees exactly
 //    what the full path would have produced: x0 = -1, x1..x30 preserved, PC
 //    after the HVC (ELR_EL2 already points past an HVC).
+//  * Backdoor fast path: the VMware GETVERSION request (below).
 //  * Full exit: the guest's x0..x30, PC and PSTATE are stored in the current
 //    vCPU's register block (TPIDR_EL2 points at it) and Rust decides. Rust
 //    returns the block to enter next, which may belong to another vCPU.
@@ -138,7 +139,7 @@ el2_vectors:
     ldr     x1, [sp, #8]
     add     sp, sp, #16
     eret
-1:  b       lower_sync_exit
+1:  b       backdoor_fast
     .balign 0x80
     lower_exit 1
     .balign 0x80
@@ -154,6 +155,41 @@ el2_vectors:
     lower_exit 4
     .balign 0x80
     lower_exit 4
+
+// Backdoor fast path: GETVERSION through the DCC status register or the
+// VM's BRK, exactly as open-vm-tools issues it (`mrs xzr, mdccsr_el0` or
+// `brk #imm`; x7 = 0x86 << 32 | IN, 4 bytes, port in DX; x3 = 0x5658;
+// x0 = magic; x2 = 10), answered here: x0 = 6, x1 = magic, x2 = 2, past the
+// instruction. The vCPU's BackdoorKeys (context.rs) hold the exact ESR of
+// each transport, zero where the VM's policy does not allow this path, so
+// every other request, and every other trap, takes the full exit path,
+// which serves the same request identically. x0 = ESR_EL2; guest x0/x1
+// are on the stack. x2 is checked first: once it is known to be 10 it can
+// be used as scratch and restored by value.
+backdoor_fast:
+    cmp     x2, #10                 // GETVERSION, and nothing in ecx[31:16]
+    b.ne    lower_sync_exit
+    mrs     x2, tpidr_el2
+    ldp     x1, x2, [x2, #{keys}]   // the DCC and BRK syndromes
+    cmp     x0, x1
+    ccmp    x0, x2, #4, ne          // Z: one of them
+    mrs     x2, tpidr_el2
+    ldp     x0, x1, [x2, #{keys} + 16]
+    ccmp    x7, x0, #0, eq          // signature and I/O flags
+    ccmp    x3, x1, #0, eq          // port 0x5658
+    ldr     x1, [x2, #{keys} + 32]
+    ldr     x0, [sp]                // guest x0: the magic
+    ccmp    x0, x1, #0, eq
+    b.ne    2f
+    mov     x0, #6                  // the backdoor version; x1 = magic
+    mrs     x2, elr_el2
+    add     x2, x2, #4
+    msr     elr_el2, x2
+    mov     x2, #2                  // VMX_TYPE_SCALABLE_SERVER
+    add     sp, sp, #16
+    eret
+2:  mov     x2, #10
+    b       lower_sync_exit
 
 // A synchronous exit, guest x0/x1 on the stack. First the Rust fast path
 // (aerie_exit_fast: emulated PL011 accesses) with only the registers a

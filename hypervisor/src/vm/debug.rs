@@ -1,0 +1,144 @@
+//! The guest's self-hosted debug, virtualised.
+//!
+//! Every debug register access traps (MDCR_EL2.TDA, TDOSA, TDRA) and is
+//! served from the vCPU's `VirtualDebug`: the guest reads back what it
+//! wrote, and the hardware holds a sanitised image while the vCPU runs
+//! (`arch::aarch64::debug_regs`). The DCC registers are the backdoor's
+//! first transport; everything else about them is architectural: an empty
+//! channel, and UNDEFINED for an EL0 access while the guest's MDSCR_EL1.TDCC
+//! is set (the hardware's TDCC stays clear so such accesses reach Aerie).
+//!
+//! With a BRK transport configured, MDCR_EL2.TDE routes every debug
+//! exception here. A BRK with the VM's backdoor immediate is a request;
+//! every other BRK, breakpoint, watchpoint and software step is re-injected
+//! into the guest's EL1 as the hardware would have delivered it
+//! (`aerie_trap::inject_debug`). With TDE the hardware also generates
+//! breakpoint, watchpoint and step exceptions from EL1 that the guest
+//! disabled (MDSCR_EL1.KDE = 0 or PSTATE.D = 1): those are absorbed. A
+//! spurious step just lets one more instruction run (PSTATE.SS = 1); a
+//! spurious breakpoint or watchpoint steps the guest over the instruction
+//! with the hardware's points disabled, and the step exception that ends
+//! the step restores them.
+
+use super::exit::{inject, Outcome};
+use crate::arch::aarch64::{debug_regs, el2::Syndrome};
+use crate::sched::Machine;
+use aerie_trap::{ec, pstate, DebugReg, Esr, HwUpdate, SysRegAccess, VirtualDebug};
+
+/// A trapped debug-register access (op0 = 2) of vCPU `c` of VM `v`.
+pub fn access(m: &mut Machine, v: usize, c: usize, access: &SysRegAccess) -> Outcome {
+    let (brps, wrps) = debug_regs::counts();
+    let Some(reg) = DebugReg::decode(access.reg, brps, wrps) else {
+        return undefined(m, v, c);
+    };
+    if reg == DebugReg::Dcc {
+        return dcc(m, v, c, access);
+    }
+    let undefined_access = if access.is_read {
+        VirtualDebug::read_undefined(reg)
+    } else {
+        VirtualDebug::write_undefined(reg)
+    };
+    if undefined_access {
+        return undefined(m, v, c);
+    }
+    let vcpu = &mut m.vms[v].vcpus[c];
+    if access.is_read {
+        vcpu.regs.set(access.rt, vcpu.debug.read(reg));
+    } else {
+        let d = &mut vcpu.debug;
+        match d.write(reg, vcpu.regs.get(access.rt)) {
+            HwUpdate::None => {}
+            HwUpdate::Bvr(n) | HwUpdate::Bcr(n) => debug_regs::load_breakpoint(d, n),
+            HwUpdate::Wvr(n) | HwUpdate::Wcr(n) => debug_regs::load_watchpoint(d, n),
+            HwUpdate::Mdscr => debug_regs::load_mdscr(d),
+            HwUpdate::OsLock => debug_regs::load_os_lock(d),
+        }
+    }
+    vcpu.regs.pc += 4;
+    Outcome::Resume
+}
+
+/// MDCCSR_EL0, DBGDTR_EL0, DBGDTRRX/TX_EL0.
+fn dcc(m: &mut Machine, v: usize, c: usize, access: &SysRegAccess) -> Outcome {
+    if access.reg == aerie_trap::SysReg::MDCCSR_EL0
+        && access.is_read
+        && super::backdoor::serve(m, v, c)
+    {
+        m.vms[v].vcpus[c].regs.pc += 4;
+        return Outcome::Resume;
+    }
+    let vcpu = &mut m.vms[v].vcpus[c];
+    let from_el0 = vcpu.regs.pstate & pstate::M_MASK == pstate::M_EL0T;
+    if from_el0 && vcpu.debug.mdscr & aerie_trap::debug_regs::MDSCR_TDCC != 0 {
+        // What the hardware would have done with the guest's MDSCR_EL1.
+        return undefined(m, v, c);
+    }
+    // An empty channel: nothing to read (MDCCSR_EL0.RXfull and TXfull
+    // clear), room to write.
+    if access.is_read {
+        vcpu.regs.set(access.rt, 0);
+    }
+    vcpu.regs.pc += 4;
+    Outcome::Resume
+}
+
+/// BRK #imm (EC 0x3C), routed here by MDCR_EL2.TDE.
+pub fn brk(m: &mut Machine, v: usize, c: usize, imm: u16, syndrome: &Syndrome) -> Outcome {
+    let ours = m.vms[v]
+        .backdoor
+        .as_ref()
+        .is_some_and(|b| b.policy.brk_imm == Some(imm));
+    if ours && super::backdoor::serve(m, v, c) {
+        // ELR_EL2 points at the BRK itself.
+        m.vms[v].vcpus[c].regs.pc += 4;
+        return Outcome::Resume;
+    }
+    reinject(m, v, c, syndrome)
+}
+
+/// A breakpoint, software step or watchpoint exception (EC 0x30/0x32/0x34),
+/// routed here by MDCR_EL2.TDE.
+pub fn exception(m: &mut Machine, v: usize, c: usize, syndrome: &Syndrome) -> Outcome {
+    let class = Esr(syndrome.esr).ec();
+    let vcpu = &mut m.vms[v].vcpus[c];
+    let d = &mut vcpu.debug;
+    if d.stepping_over && class == ec::SOFTSTP_LOW {
+        // The instruction under a disabled point has run (or the guest
+        // took an exception at it): points and MDSCR_EL1 back as the guest
+        // set them.
+        d.stepping_over = false;
+        debug_regs::load_points(d);
+        debug_regs::load_mdscr(d);
+        return Outcome::Resume;
+    }
+    if !d.generated_natively(vcpu.regs.pstate) {
+        if class == ec::SOFTSTP_LOW {
+            // The guest's MDSCR_EL1.SS stays armed while its EL1 has debug
+            // disabled: let one more instruction run.
+            vcpu.regs.pstate |= pstate::SS;
+        } else {
+            d.stepping_over = true;
+            debug_regs::load_points(d);
+            debug_regs::load_mdscr(d);
+            vcpu.regs.pstate |= pstate::SS;
+        }
+        return Outcome::Resume;
+    }
+    reinject(m, v, c, syndrome)
+}
+
+/// Deliver the debug exception to the guest's EL1 as the hardware would
+/// have with MDCR_EL2.TDE = 0.
+fn reinject(m: &mut Machine, v: usize, c: usize, syndrome: &Syndrome) -> Outcome {
+    let (esr, far) = (syndrome.esr, syndrome.far);
+    inject(m, v, c, |pc, pstate, vbar, sctlr| {
+        aerie_trap::inject_debug(esr, far, pc, pstate, vbar, sctlr)
+    })
+}
+
+fn undefined(m: &mut Machine, v: usize, c: usize) -> Outcome {
+    inject(m, v, c, |pc, pstate, vbar, sctlr| {
+        aerie_trap::inject_undefined(pc, pstate, vbar, sctlr)
+    })
+}
