@@ -22,11 +22,17 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 19] = [
+const QEMU_TESTS: [(&str, TestFn); 21] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
     ("testkit-max", || testkit_on("max", "testkit-max")),
+    ("testkit-backdoor-off", || {
+        testkit_config_on("cortex-a72", "testkit-backdoor-off")
+    }),
+    ("testkit-backdoor-el1", || {
+        testkit_config_on("max", "testkit-backdoor-el1")
+    }),
     ("boot-remap-fault", boot_remap_fault),
     ("watchdog-cortex-a72", || {
         pnmi::watchdog_on("cortex-a72", "watchdog-cortex-a72")
@@ -352,6 +358,15 @@ fn testkit_on(cpu: &str, name: &str) -> Result<(), String> {
     let guest = Guest::Testkit {
         cmdline: String::new(),
     };
+    qemu_test(name, guest, cpu, "", 120, |status, out| {
+        testkit_passed(status, out, TESTKIT_MIN_PASSED)
+    })
+}
+
+/// The testkit VM of `tests/configs/<name>.toml` (another backdoor policy;
+/// its command line tells the testkit which) on `cpu`.
+fn testkit_config_on(cpu: &str, name: &str) -> Result<(), String> {
+    let guest = Guest::Config(test_config(&format!("{name}.toml")));
     qemu_test(name, guest, cpu, "", 120, |status, out| {
         testkit_passed(status, out, TESTKIT_MIN_PASSED)
     })
