@@ -154,6 +154,10 @@ pub struct VirtualDebug {
     /// a breakpoint or watchpoint the guest's settings disable: hardware
     /// points are off and MDSCR_EL1.SS is on until the step exception.
     pub stepping_over: bool,
+    /// Aerie let the guest's EL1 instruction at this address run under an
+    /// armed step the guest's settings disable (PSTATE.SS = 1): the next
+    /// step exception ends that, and may need the ERET rule applied.
+    pub continued_from: Option<u64>,
     /// The guest has written a breakpoint or watchpoint register since
     /// reset: the hardware needs its image while it runs.
     pub points_used: bool,
@@ -179,6 +183,7 @@ impl VirtualDebug {
             storage: [0; STORAGE.len()],
             claim: 0,
             stepping_over: false,
+            continued_from: None,
             points_used: false,
         }
     }

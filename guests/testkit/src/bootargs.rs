@@ -2,11 +2,34 @@
 
 pub const DEFAULT_BENCH_ITERS: u64 = 100_000;
 
+/// `backdoor=`: the backdoor policy the hypervisor applies to this VM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackdoorPolicy {
+    /// `off`: nothing is served; the trapping instructions behave as on hardware.
+    Off,
+    /// `el1`: served from EL1 only.
+    El1,
+    /// `all`: served from EL1 and EL0.
+    All,
+}
+
 pub struct Options {
     /// `bench`: run the micro-benchmarks instead of the tests.
     pub bench: bool,
     /// `bench_iters=<n>` (n >= 1).
     pub bench_iters: u64,
+    /// `backdoor=off|el1|all`; None when absent (or not one of those).
+    pub backdoor: Option<BackdoorPolicy>,
+    /// `brk=<imm16>` (decimal or 0x hex): the BRK immediate of the BRK
+    /// transport; None when absent.
+    pub brk: Option<u16>,
+}
+
+fn parse_u16(text: &str) -> Option<u16> {
+    match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u16::from_str_radix(hex, 16).ok(),
+        None => text.parse().ok(),
+    }
 }
 
 impl Options {
@@ -14,6 +37,8 @@ impl Options {
         let mut options = Self {
             bench: false,
             bench_iters: DEFAULT_BENCH_ITERS,
+            backdoor: None,
+            brk: None,
         };
         for word in bootargs.split_ascii_whitespace() {
             if word == "bench" {
@@ -22,6 +47,15 @@ impl Options {
                 if let Ok(n @ 1..) = n.parse::<u64>() {
                     options.bench_iters = n;
                 }
+            } else if let Some(policy) = word.strip_prefix("backdoor=") {
+                options.backdoor = match policy {
+                    "off" => Some(BackdoorPolicy::Off),
+                    "el1" => Some(BackdoorPolicy::El1),
+                    "all" => Some(BackdoorPolicy::All),
+                    _ => None,
+                };
+            } else if let Some(imm) = word.strip_prefix("brk=") {
+                options.brk = parse_u16(imm);
             }
         }
         options

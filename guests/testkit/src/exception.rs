@@ -22,9 +22,15 @@ pub const FSC_SYNC_EXTERNAL_ABORT: u64 = 0x10;
 pub struct VectorKind(pub u64);
 
 impl VectorKind {
+    pub const CURRENT_SP0_SYNC: Self = Self(0);
     pub const CURRENT_SPX_SYNC: Self = Self(4);
     pub const CURRENT_SPX_IRQ: Self = Self(5);
     pub const LOWER_A64_SYNC: Self = Self(8);
+
+    /// The vector's offset from VBAR_EL1.
+    pub fn offset(self) -> u64 {
+        self.0 * 0x80
+    }
 }
 
 impl fmt::Display for VectorKind {
@@ -44,9 +50,15 @@ pub struct ExceptionInfo {
     pub elr: u64,
     pub far: u64,
     pub spsr: u64,
-    /// x0 at the time of the exception (the EL0 test's result register).
-    pub x0: u64,
+    /// x0..x8 at the time of the exception (results of EL0 code).
+    pub x: [u64; SAVED_REGS],
+    /// PSTATE as the handler found it: DAIF, CurrentEL, SPSel and (with
+    /// FEAT_PAN) PAN; the vector code before the handler changes none of them.
+    pub entry_pstate: u64,
 }
+
+/// How many of x0.. `ExceptionInfo` keeps.
+pub const SAVED_REGS: usize = 9;
 
 impl ExceptionInfo {
     /// Exception class, ESR[31:26].
@@ -80,6 +92,49 @@ impl fmt::Display for ExceptionInfo {
     }
 }
 
+/// PSTATE.PAN, bit 22 in the PSTATE/SPSR layout.
+pub const PSTATE_PAN: u64 = 1 << 22;
+
+/// Whether FEAT_PAN is implemented: 0 = not read yet, 1 = no, 2 = yes.
+static HAS_PAN: AtomicU64 = AtomicU64::new(0);
+
+fn has_pan() -> bool {
+    let mut known = HAS_PAN.load(Ordering::SeqCst);
+    if known == 0 {
+        // ID_AA64MMFR1_EL1.PAN, bits [23:20].
+        let pan = (crate::sysreg::read_sysreg!("id_aa64mmfr1_el1") >> 20) & 0xf;
+        known = if pan != 0 { 2 } else { 1 };
+        HAS_PAN.store(known, Ordering::SeqCst);
+    }
+    known == 2
+}
+
+/// The PSTATE fields `ExceptionInfo::entry_pstate` keeps, read now.
+pub fn current_pstate() -> u64 {
+    let mut pstate = crate::sysreg::read_sysreg!("daif")
+        | crate::sysreg::read_sysreg!("currentel")
+        | crate::sysreg::read_sysreg!("spsel");
+    if has_pan() {
+        // PAN (S3_0_C4_C2_3) exists only with FEAT_PAN, checked above.
+        pstate |= crate::sysreg::read_sysreg!("s3_0_c4_c2_3");
+    }
+    pstate
+}
+
+/// The PSTATE a synchronous exception taken to EL1 enters with: EL1h, D, A,
+/// I and F masked, and PAN set if FEAT_PAN is implemented and
+/// SCTLR_EL1.SPAN is 0 (otherwise PAN is unchanged; the testkit always runs
+/// with PAN clear).
+pub fn expected_entry_pstate() -> u64 {
+    const EL1H_DAIF_MASKED: u64 = 0x3c5;
+    let span = crate::sysreg::read_sysreg!("sctlr_el1") & (1 << 23) != 0;
+    if has_pan() && !span {
+        EL1H_DAIF_MASKED | PSTATE_PAN
+    } else {
+        EL1H_DAIF_MASKED
+    }
+}
+
 /// What the vector handler does with an exception.
 pub enum Action {
     /// An armed `catch`: record it and resume after the faulting instruction.
@@ -90,7 +145,9 @@ pub enum Action {
 
 static ARMED: AtomicBool = AtomicBool::new(false);
 static CAUGHT: AtomicBool = AtomicBool::new(false);
-static LAST: [AtomicU64; 6] = [const { AtomicU64::new(0) }; 6];
+/// vector, ESR, ELR, FAR, SPSR, entry PSTATE, then x0..x8.
+const LAST_FIELDS: usize = 6 + SAVED_REGS;
+static LAST: [AtomicU64; LAST_FIELDS] = [const { AtomicU64::new(0) }; LAST_FIELDS];
 
 pub fn classify(info: &ExceptionInfo) -> Action {
     if info.vector == VectorKind::CURRENT_SPX_SYNC && ARMED.load(Ordering::SeqCst) {
@@ -111,9 +168,9 @@ pub fn record_caught(info: &ExceptionInfo) {
         info.elr,
         info.far,
         info.spsr,
-        info.x0,
+        info.entry_pstate,
     ];
-    for (slot, value) in LAST.iter().zip(fields) {
+    for (slot, value) in LAST.iter().zip(fields.into_iter().chain(info.x)) {
         slot.store(value, Ordering::SeqCst);
     }
     CAUGHT.store(true, Ordering::SeqCst);
@@ -128,7 +185,8 @@ pub fn last() -> ExceptionInfo {
         elr: field(2),
         far: field(3),
         spsr: field(4),
-        x0: field(5),
+        entry_pstate: field(5),
+        x: core::array::from_fn(|i| field(6 + i)),
     }
 }
 

@@ -26,6 +26,7 @@ mod runner;
 mod secondary;
 mod sysreg;
 mod tests;
+mod user;
 mod vectors;
 mod vtimer;
 mod watchdog;

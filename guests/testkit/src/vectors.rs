@@ -137,7 +137,8 @@ extern "C" fn testkit_exception(frame: &mut TrapFrame, vector: u64) {
         elr: frame.elr,
         far: crate::sysreg::read_sysreg!("far_el1"),
         spsr: frame.spsr,
-        x0: frame.x[0],
+        x: core::array::from_fn(|i| frame.x[i]),
+        entry_pstate: exception::current_pstate(),
     };
     if !crate::is_boot_cpu() {
         // A secondary runs only a small job outside any guard: report and stop this CPU.

@@ -21,18 +21,21 @@
 //! the step restores them.
 
 use super::exit::{inject, Outcome};
-use crate::arch::aarch64::{debug_regs, el2::Syndrome};
+use super::guest_va::GuestVirtual;
+use crate::arch::aarch64::{context::live_spsr_el1, debug_regs, el2::Syndrome};
 use crate::sched::Machine;
+use aerie_backdoor::GuestVa;
 use aerie_trap::{ec, pstate, DebugReg, Esr, HwUpdate, SysRegAccess, VirtualDebug};
 
-/// A trapped debug-register access (op0 = 2) of vCPU `c` of VM `v`.
-pub fn access(m: &mut Machine, v: usize, c: usize, access: &SysRegAccess) -> Outcome {
+/// A trapped debug-register access (op0 = 2) of vCPU `c` of VM `v`; `esr`
+/// is its syndrome.
+pub fn access(m: &mut Machine, v: usize, c: usize, access: &SysRegAccess, esr: u64) -> Outcome {
     let (brps, wrps) = debug_regs::counts();
     let Some(reg) = DebugReg::decode(access.reg, brps, wrps) else {
         return undefined(m, v, c);
     };
     if reg == DebugReg::Dcc {
-        return dcc(m, v, c, access);
+        return dcc(m, v, c, access, esr);
     }
     let undefined_access = if access.is_read {
         VirtualDebug::read_undefined(reg)
@@ -60,7 +63,7 @@ pub fn access(m: &mut Machine, v: usize, c: usize, access: &SysRegAccess) -> Out
 }
 
 /// MDCCSR_EL0, DBGDTR_EL0, DBGDTRRX/TX_EL0.
-fn dcc(m: &mut Machine, v: usize, c: usize, access: &SysRegAccess) -> Outcome {
+fn dcc(m: &mut Machine, v: usize, c: usize, access: &SysRegAccess, esr: u64) -> Outcome {
     if access.reg == aerie_trap::SysReg::MDCCSR_EL0
         && access.is_read
         && super::backdoor::serve(m, v, c)
@@ -71,8 +74,12 @@ fn dcc(m: &mut Machine, v: usize, c: usize, access: &SysRegAccess) -> Outcome {
     let vcpu = &mut m.vms[v].vcpus[c];
     let from_el0 = vcpu.regs.pstate & pstate::M_MASK == pstate::M_EL0T;
     if from_el0 && vcpu.debug.mdscr & aerie_trap::debug_regs::MDSCR_TDCC != 0 {
-        // What the hardware would have done with the guest's MDSCR_EL1.
-        return undefined(m, v, c);
+        // What the hardware would have done with the guest's MDSCR_EL1:
+        // the access traps to EL1 with the same syndrome (EC 0x18; Arm ARM,
+        // MDCCSR_EL0 pseudocode: AArch64.SystemAccessTrap(EL1, 0x18)).
+        return inject(m, v, c, |pc, pstate, vbar, sctlr| {
+            aerie_trap::inject_sync(pc, pstate, vbar, sctlr, esr, None)
+        });
     }
     // An empty channel: nothing to read (MDCCSR_EL0.RXfull and TXfull
     // clear), room to write.
@@ -112,10 +119,29 @@ pub fn exception(m: &mut Machine, v: usize, c: usize, syndrome: &Syndrome) -> Ou
         debug_regs::load_mdscr(d);
         return Outcome::Resume;
     }
+    if let Some(from) = d.continued_from.take() {
+        if class == ec::SOFTSTP_LOW
+            && d.generated_natively(vcpu.regs.pstate)
+            && was_eret_restoring_ss(m, v, from)
+        {
+            // Aerie let an ERET run (its EL had debug disabled). With the
+            // debug target at EL1 that ERET would have set PSTATE.SS from
+            // SPSR_EL1.SS (Arm ARM, DebugExceptionReturnSS: stepping was
+            // disabled at the source and is enabled at the destination),
+            // so the instruction it returns to runs before the step
+            // exception. With TDE the source had stepping enabled, the
+            // hardware cleared PSTATE.SS instead and stopped right there.
+            m.vms[v].vcpus[c].regs.pstate |= pstate::SS;
+            return Outcome::Resume;
+        }
+    }
+    let vcpu = &mut m.vms[v].vcpus[c];
+    let d = &mut vcpu.debug;
     if !d.generated_natively(vcpu.regs.pstate) {
         if class == ec::SOFTSTP_LOW {
             // The guest's MDSCR_EL1.SS stays armed while its EL1 has debug
             // disabled: let one more instruction run.
+            d.continued_from = Some(vcpu.regs.pc);
             vcpu.regs.pstate |= pstate::SS;
         } else {
             d.stepping_over = true;
@@ -126,6 +152,24 @@ pub fn exception(m: &mut Machine, v: usize, c: usize, syndrome: &Syndrome) -> Ou
         return Outcome::Resume;
     }
     reinject(m, v, c, syndrome)
+}
+
+/// Whether the instruction at guest EL1 address `pc` is an exception return
+/// (ERET, ERETAA, ERETAB) and the guest's SPSR_EL1 (which an ERET leaves
+/// unchanged) has SS set. The vCPU of VM `v` that trapped is the loaded one: its EL1 state is live.
+fn was_eret_restoring_ss(m: &Machine, v: usize, pc: u64) -> bool {
+    const ERET: u32 = 0xD69F_03E0;
+    const ERETAA: u32 = 0xD69F_0BFF;
+    const ERETAB: u32 = 0xD69F_0FFF;
+    let Some(mem) = m.vms[v].memory.as_ref() else {
+        return false;
+    };
+    let mut word = [0u8; 4];
+    if GuestVirtual::new(mem, false).read(pc, &mut word).is_err() {
+        return false;
+    }
+    let insn = u32::from_le_bytes(word);
+    [ERET, ERETAA, ERETAB].contains(&insn) && live_spsr_el1() & pstate::SS != 0
 }
 
 /// Deliver the debug exception to the guest's EL1 as the hardware would

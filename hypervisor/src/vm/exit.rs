@@ -221,7 +221,9 @@ fn handle_sync(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: Syndro
             m.vms[v].vcpus[c].regs.pc += 4;
             psci::call(m, cpu, v, c)
         }
-        Exit::SysReg(access) if access.reg.op0 == 2 => super::debug::access(m, v, c, &access),
+        Exit::SysReg(access) if access.reg.op0 == 2 => {
+            super::debug::access(m, v, c, &access, syndrome.esr)
+        }
         Exit::Brk { imm } => super::debug::brk(m, v, c, imm, &syndrome),
         Exit::Debug { .. } => super::debug::exception(m, v, c, &syndrome),
         Exit::SysReg(access) => {

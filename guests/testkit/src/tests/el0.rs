@@ -67,8 +67,8 @@ pub fn el0_roundtrip(_: &Machine) -> TestResult {
         );
     }
     let want = expected(SEED);
-    if info.x0 != want {
-        fail!("expected x0 = {want} computed at EL0, got {}", info.x0);
+    if info.x[0] != want {
+        fail!("expected x0 = {want} computed at EL0, got {}", info.x[0]);
     }
-    Ok(detail!("x0={} from EL0", info.x0))
+    Ok(detail!("x0={} from EL0", info.x[0]))
 }

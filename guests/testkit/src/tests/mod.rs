@@ -5,7 +5,9 @@ use crate::detail::Detail;
 use crate::machine::Machine;
 
 mod aborts;
+mod backdoor;
 mod cpu_on;
+mod debug_exc;
 mod el0;
 mod gic_fixture;
 mod gic_priority;
@@ -77,6 +79,86 @@ pub const TESTS: &[Test] = &[
     Test {
         name: "el0_roundtrip",
         run: el0::el0_roundtrip,
+    },
+    Test {
+        name: "backdoor_dcc_el1",
+        run: backdoor::backdoor_dcc_el1,
+    },
+    Test {
+        name: "backdoor_brk_el1",
+        run: backdoor::backdoor_brk_el1,
+    },
+    Test {
+        name: "backdoor_dcc_el0",
+        run: backdoor::backdoor_dcc_el0,
+    },
+    Test {
+        name: "backdoor_brk_el0",
+        run: backdoor::backdoor_brk_el0,
+    },
+    Test {
+        name: "backdoor_dcc_plain",
+        run: backdoor::backdoor_dcc_plain,
+    },
+    Test {
+        name: "backdoor_malformed",
+        run: backdoor::backdoor_malformed,
+    },
+    Test {
+        name: "backdoor_rpc_misuse",
+        run: backdoor::backdoor_rpc_misuse,
+    },
+    Test {
+        name: "backdoor_hb_bad_buffer",
+        run: backdoor::backdoor_hb_bad_buffer,
+    },
+    Test {
+        name: "backdoor_rpc_roundtrip",
+        run: backdoor::backdoor_rpc_roundtrip,
+    },
+    Test {
+        name: "debug_regs_readback",
+        run: debug_exc::debug_regs_readback,
+    },
+    Test {
+        name: "debug_brk_el1h",
+        run: debug_exc::debug_brk_el1h,
+    },
+    Test {
+        name: "debug_brk_el1t",
+        run: debug_exc::debug_brk_el1t,
+    },
+    Test {
+        name: "debug_brk_el0",
+        run: debug_exc::debug_brk_el0,
+    },
+    Test {
+        name: "debug_breakpoint_el1",
+        run: debug_exc::debug_breakpoint_el1,
+    },
+    Test {
+        name: "debug_breakpoint_el0",
+        run: debug_exc::debug_breakpoint_el0,
+    },
+    Test {
+        name: "debug_watchpoint_el1",
+        run: debug_exc::debug_watchpoint_el1,
+    },
+    Test {
+        name: "debug_watchpoint_el0",
+        run: debug_exc::debug_watchpoint_el0,
+    },
+    Test {
+        name: "debug_step_el1",
+        run: debug_exc::debug_step_el1,
+    },
+    Test {
+        name: "debug_step_el0",
+        run: debug_exc::debug_step_el0,
+    },
+    Test {
+        name: "debug_suppressed",
+        run: debug_exc::debug_suppressed,
     },
     Test {
         name: "gic_sgi_self",

@@ -190,6 +190,11 @@ pub fn live_vtimer() -> (u64, u64) {
     (read_sysreg!(cntv_ctl_el0), read_sysreg!(cntv_cval_el0))
 }
 
+/// The loaded guest's SPSR_EL1 (what its next ERET restores).
+pub fn live_spsr_el1() -> u64 {
+    read_sysreg!(spsr_el1)
+}
+
 /// The loaded guest's VBAR_EL1 and SCTLR_EL1, which decide how an injected
 /// exception is taken.
 pub fn live_vbar_sctlr() -> (u64, u64) {

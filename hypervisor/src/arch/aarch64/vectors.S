@@ -128,7 +128,7 @@ el2_vectors:
     mrs     x0, esr_el2
     lsr     x1, x0, #26
     cmp     x1, #0x16               // EC = HVC from AArch64
-    b.ne    1f
+    b.ne    backdoor_fast
     ldr     x1, [sp]                // guest x0: the SMCCC function id
     ubfx    x0, x1, #24, #6         // owner
     adrp    x1, {served}
@@ -139,7 +139,7 @@ el2_vectors:
     ldr     x1, [sp, #8]
     add     sp, sp, #16
     eret
-1:  b       backdoor_fast
+1:  b       lower_sync_exit
     .balign 0x80
     lower_exit 1
     .balign 0x80
@@ -160,7 +160,7 @@ el2_vectors:
 // VM's BRK, exactly as open-vm-tools issues it (`mrs xzr, mdccsr_el0` or
 // `brk #imm`; x7 = 0x86 << 32 | IN, 4 bytes, port in DX; x3 = 0x5658;
 // x0 = magic; x2 = 10), answered here: x0 = 6, x1 = magic, x2 = 2, past the
-// instruction. The vCPU's BackdoorKeys (context.rs) hold the exact ESR of
+// instruction. The vCPU's BackdoorKeys (vm/mod.rs) hold the exact ESR of
 // each transport, zero where the VM's policy does not allow this path, so
 // every other request, and every other trap, takes the full exit path,
 // which serves the same request identically. x0 = ESR_EL2; guest x0/x1
