@@ -26,6 +26,14 @@ else
     failed "sleep 1 took $((t1 - t0))0 ms of uptime"
 fi
 
+# A debugger in user space: single steps, a hardware breakpoint and a
+# watchpoint through ptrace (tests/linux/ptrace.c), as gdb would use them.
+if out=$(aerie-ptrace); then
+    echo "check: $out"
+else
+    failed "aerie-ptrace: $out"
+fi
+
 # virtio console: a line written to /dev/hvc0 reaches the console through the
 # virtio-mmio console device only (the PL011 never sees it); the test looks
 # for it. QEMU run natively has no virtio console: that is not a failure here.

@@ -20,6 +20,9 @@ aerie-dcc
 echo "tools: plain dcc rc=$?"
 aerie-brk
 echo "tools: brk rc=$?"
+# A debugger in user space (steps, breakpoint, watchpoint through ptrace):
+# with the BRK transport on, every debug exception goes through Aerie.
+echo "tools: $(aerie-ptrace)"
 # Wait for a line on the console (the test types Ctrl-A i, then Enter), so
 # Aerie's view is printed while the VM still runs; go on after 20 s anyway.
 echo "tools: waiting for the console view"

@@ -37,6 +37,11 @@ fn counter_binary() -> PathBuf {
     paths::aerie_dir().join("aerie-counter")
 }
 
+/// The user-space debugger check (an arm64 Linux executable).
+fn ptrace_binary() -> PathBuf {
+    paths::aerie_dir().join("aerie-ptrace")
+}
+
 /// The single file in `dir` whose name starts with `prefix`.
 fn one_file(dir: &Path, prefix: &str) -> Result<PathBuf> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -80,7 +85,8 @@ pub fn build(with_tools: bool) -> Result<()> {
     std::fs::create_dir_all(paths::aerie_dir())?;
     write_if_changed(&kernel_image(), &kernel)?;
 
-    build_counter()?;
+    build_helper("counter.c", &counter_binary())?;
+    build_helper("ptrace.c", &ptrace_binary())?;
 
     let config = std::fs::read_to_string(&config_path)
         .with_context(|| format!("reading {}", config_path.display()))?;
@@ -100,6 +106,7 @@ pub fn build(with_tools: bool) -> Result<()> {
         busybox: std::fs::read(&busybox_path)
             .with_context(|| format!("reading {}", busybox_path.display()))?,
         counter: std::fs::read(counter_binary())?,
+        ptrace: std::fs::read(ptrace_binary())?,
         kernel_release: release.clone(),
         modules,
     });
@@ -156,10 +163,10 @@ fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
 
-/// Compiles `tests/linux/counter.c` into a static, libc-free arm64 executable.
-fn build_counter() -> Result<()> {
-    let src = paths::root().join("tests/linux/counter.c");
-    let out = counter_binary();
+/// Compiles `tests/linux/<source>` into a static, libc-free arm64
+/// executable at `out`.
+fn build_helper(source: &str, out: &Path) -> Result<()> {
+    let src = paths::root().join("tests/linux").join(source);
     cmd::run_captured(
         Command::new("aarch64-linux-gnu-gcc")
             .args([
@@ -173,7 +180,7 @@ fn build_counter() -> Result<()> {
                 "-Wl,--build-id=none",
                 "-o",
             ])
-            .arg(&out)
+            .arg(out)
             .arg(&src),
     )
 }

@@ -516,6 +516,7 @@ fn linux_backdoor(cpu: &str, name: &str) -> Result<(), String> {
             "tools: set-version rc=0",
             "tools: plain dcc rc=132",
             "tools: brk rc=133",
+            "tools: ptrace: ok steps=3",
             "aerie: vm linux: backdoor dcc, brk #0x5658; el0 allowed",
             "aerie: vm linux: tools version 12451",
             "aerie: vm linux:   guestinfo.greeting = hello",
