@@ -2,18 +2,13 @@
 
 use super::TestResult;
 use crate::detail::{detail, fail};
-use crate::entry::Stack;
-use crate::exception::EC_SVC64;
-use crate::guard::{self, Outcome};
+use crate::exception::{EC_SVC64, SAVED_REGS};
+use crate::guard::Outcome;
 use crate::machine::Machine;
-
-const USER_STACK_SIZE: usize = 8 * 1024;
-static USER_STACK: Stack<USER_STACK_SIZE> = Stack::new();
+use crate::user;
 
 const SVC_IMM: u64 = 0x42;
 const SEED: u64 = 7;
-/// SPSR for EL0t (M = 0) with D, A, I, F masked.
-const SPSR_EL0T_MASKED: u64 = 0x3c0;
 
 /// What `user_main` computes from SEED: 1 + 2 + ... + SEED, times 3.
 const fn expected(seed: u64) -> u64 {
@@ -32,25 +27,8 @@ extern "C" fn user_main() -> ! {
 }
 
 pub fn el0_roundtrip(_: &Machine) -> TestResult {
-    let mut enter_el0 = || {
-        // SAFETY: ERET to EL0t at `user_main` on its own stack. With the MMU off
-        // EL0 runs on the same flat memory; it can only come back via an
-        // exception, which the handler turns into a resume of this guard.
-        unsafe {
-            core::arch::asm!(
-                "msr sp_el0, {sp}",
-                "msr elr_el1, {pc}",
-                "msr spsr_el1, {spsr}",
-                "isb",
-                "eret",
-                sp = in(reg) USER_STACK.top(),
-                pc = in(reg) user_main as *const () as u64,
-                spsr = in(reg) SPSR_EL0T_MASKED,
-                options(noreturn),
-            )
-        }
-    };
-    let info = match guard::run(&mut enter_el0) {
+    let pc = user_main as *const () as u64;
+    let info = match user::run(pc, user::SPSR_EL0T_MASKED, [0; SAVED_REGS]) {
         Outcome::El0Svc(info) => info,
         Outcome::Unexpected(info) => fail!("expected SVC #{SVC_IMM:#x} from EL0, got {info}"),
         Outcome::Returned | Outcome::Panicked => {
