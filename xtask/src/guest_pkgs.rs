@@ -82,6 +82,11 @@ fn is_unpacked(dir: &Path) -> bool {
     dir.join(STAMP).is_file()
 }
 
+/// Whether `dir` holds a completely unpacked package.
+pub fn is_unpacked_dir(dir: &Path) -> bool {
+    is_unpacked(dir)
+}
+
 /// Whether package `name` is unpacked in the cache.
 pub fn is_package_unpacked(name: &str) -> bool {
     is_unpacked(&unpacked_dir(name))
@@ -93,7 +98,7 @@ pub fn ensure_unpacked(name: &str) -> Result<()> {
     if is_unpacked(&dir) {
         return Ok(());
     }
-    download_and_unpack(name, &dir)
+    download_and_unpack(name, "arm64", &dir)
 }
 
 /// Whether every guest package is unpacked in the cache.
@@ -112,16 +117,18 @@ pub fn install() -> Result<()> {
     for name in [kernel.as_str(), BUSYBOX_PACKAGE] {
         let dir = unpacked_dir(name);
         if !is_unpacked(&dir) {
-            download_and_unpack(name, &dir)?;
+            download_and_unpack(name, "arm64", &dir)?;
         }
     }
     Ok(())
 }
 
-fn download_and_unpack(name: &str, dir: &Path) -> Result<()> {
+/// Downloads Debian package `name` for `arch` (`arm64`, `amd64`) into the
+/// cache's `debs/` (unless there already) and unpacks it into `dir`.
+pub fn download_and_unpack(name: &str, arch: &str, dir: &Path) -> Result<()> {
     let debs = cache_dir().join("debs");
     std::fs::create_dir_all(&debs).with_context(|| format!("creating {}", debs.display()))?;
-    let deb = find_deb(&debs, name);
+    let deb = find_deb(&debs, name, arch);
     let deb = match deb {
         Some(deb) => deb,
         None => {
@@ -131,7 +138,7 @@ fn download_and_unpack(name: &str, dir: &Path) -> Result<()> {
                 cmd::capture(
                     Command::new("apt-get")
                         .args(["download", "-q", "-o", "APT::Sandbox::User=root"])
-                        .arg(format!("{name}:arm64"))
+                        .arg(format!("{name}:{arch}"))
                         .current_dir(&debs),
                 )
             };
@@ -143,16 +150,20 @@ fn download_and_unpack(name: &str, dir: &Path) -> Result<()> {
             }
             if !out.status.success() {
                 bail!(
-                    "`apt-get download {name}:arm64` failed (try `sudo apt-get update`)\n{}",
+                    "`apt-get download {name}:{arch}` failed (try `sudo apt-get update`)\n{}",
                     cmd::tail(&cmd::text(&out), 10)
                 );
             }
-            find_deb(&debs, name)
-                .with_context(|| format!("apt-get download left no {name}_*.deb"))?
+            find_deb(&debs, name, arch)
+                .with_context(|| format!("apt-get download left no {name}_*_{arch}.deb"))?
         }
     };
     if dir.exists() {
         std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
     }
     cmd::run_captured(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(dir))?;
     std::fs::write(
@@ -162,8 +173,9 @@ fn download_and_unpack(name: &str, dir: &Path) -> Result<()> {
     .with_context(|| format!("writing {}", dir.join(STAMP).display()))
 }
 
-/// `<name>_<version>_arm64.deb` in `dir`, if downloaded before.
-fn find_deb(dir: &Path, name: &str) -> Option<PathBuf> {
+/// `<name>_<version>_<arch>.deb` in `dir`, if downloaded before.
+fn find_deb(dir: &Path, name: &str, arch: &str) -> Option<PathBuf> {
+    let suffix = format!("_{arch}.deb");
     let prefix = format!("{name}_");
     std::fs::read_dir(dir)
         .ok()?
@@ -172,7 +184,7 @@ fn find_deb(dir: &Path, name: &str) -> Option<PathBuf> {
         .find(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(&prefix) && n.ends_with("_arm64.deb"))
+                .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(&suffix))
         })
 }
 

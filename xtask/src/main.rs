@@ -1,6 +1,7 @@
 //! `cargo xtask <command>`: provisioning, build, run, test, bench and lint for
 //! Aerie. Every step prints one `xtask: ...` line; see README.md.
 
+mod appliance_guests;
 mod bench;
 mod bench_linux;
 mod build;

@@ -23,7 +23,7 @@ struct Step {
 /// In order: each step may rely on the ones before it.
 const STEPS: &[Step] = &[
     Step {
-        name: "rust target aarch64-unknown-none-softfloat",
+        name: "rust targets aarch64-unknown-none-softfloat, aarch64-unknown-uefi, x86_64-unknown-uefi",
         present: rust_target_present,
         install: install_rust_target,
     },
@@ -52,7 +52,57 @@ const STEPS: &[Step] = &[
         present: cross_gcc_present,
         install: install_cross_gcc,
     },
+    Step {
+        name: "appliance tools (qemu-system-x86_64, OVMF, AAVMF, mtools, sgdisk, xmllint)",
+        present: appliance_tools_present,
+        install: install_appliance_tools,
+    },
+    Step {
+        name: "appliance guest packages (Debian amd64 kernel, busybox-static) in target/guest-cache/amd64",
+        present: crate::appliance_guests::present,
+        install: crate::appliance_guests::install,
+    },
 ];
+
+/// The Rust targets: Aerie and the testkit, and the appliance's UEFI boot
+/// manager for both architectures.
+const RUST_TARGETS: [&str; 3] = [TARGET, "aarch64-unknown-uefi", "x86_64-unknown-uefi"];
+
+/// Files the appliance's build, tests and deploy use, from Debian packages.
+const APPLIANCE_FILES: [&str; 6] = [
+    "/usr/bin/qemu-system-x86_64",
+    "/usr/share/OVMF/OVMF_CODE_4M.fd",
+    "/usr/share/AAVMF/AAVMF_CODE.fd",
+    "/usr/bin/mdir",
+    "/usr/sbin/sgdisk",
+    "/usr/bin/xmllint",
+];
+const APPLIANCE_PACKAGES: [&str; 12] = [
+    "install",
+    "-y",
+    "-q",
+    "-t",
+    "bookworm-backports",
+    "--no-install-recommends",
+    "qemu-system-x86",
+    "ovmf",
+    "qemu-efi-aarch64",
+    "mtools",
+    "gdisk",
+    "libxml2-utils",
+];
+
+fn appliance_tools_present() -> Result<bool> {
+    Ok(APPLIANCE_FILES.iter().all(|f| Path::new(f).exists()))
+}
+
+fn install_appliance_tools() -> Result<()> {
+    require_root(
+        "installing the appliance tools",
+        &[format!("apt-get {}", APPLIANCE_PACKAGES.join(" "))],
+    )?;
+    cmd::run_captured(&mut apt(&APPLIANCE_PACKAGES))
+}
 
 /// Runs every step; fails at the first that cannot be satisfied.
 pub fn setup() -> Result<()> {
@@ -78,21 +128,21 @@ fn rust_target_present() -> Result<bool> {
         .output()
     {
         if out.status.success() {
-            return Ok(String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .any(|l| l.trim() == TARGET));
+            let text = String::from_utf8_lossy(&out.stdout);
+            return Ok(RUST_TARGETS
+                .iter()
+                .all(|t| text.lines().any(|l| l.trim() == *t)));
         }
     }
     let out = cmd::capture(Command::new("rustc").args(["--print", "sysroot"]))?;
     let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    Ok(Path::new(&sysroot)
-        .join("lib/rustlib")
-        .join(TARGET)
-        .is_dir())
+    Ok(RUST_TARGETS
+        .iter()
+        .all(|t| Path::new(&sysroot).join("lib/rustlib").join(t).is_dir()))
 }
 
 fn install_rust_target() -> Result<()> {
-    cmd::run(Command::new("rustup").args(["target", "add", TARGET]))
+    cmd::run(Command::new("rustup").arg("target").arg("add").args(RUST_TARGETS))
 }
 
 /// Major version from `QEMU emulator version 10.0.2 (...)`.
