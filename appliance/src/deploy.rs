@@ -1,0 +1,288 @@
+//! `deploy`: validate, unpack safely, convert, write the target's configuration.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::str::FromStr;
+
+use anyhow::{bail, Context, Result};
+
+use crate::arch::Arch;
+use crate::bootcfg;
+use crate::esp::Esp;
+use crate::qemu::{self, Console, QemuVm};
+use crate::qemu_img;
+use crate::validate::check;
+
+/// Where to deploy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    QemuX86_64,
+    QemuAarch64,
+    /// The aarch64 configuration as an Aerie VM (direct kernel boot, no guest UEFI).
+    Aerie,
+}
+
+impl Target {
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::QemuX86_64 => "qemu-x86_64",
+            Target::QemuAarch64 => "qemu-aarch64",
+            Target::Aerie => "aerie",
+        }
+    }
+
+    /// The architecture whose configuration the target runs.
+    pub fn arch(self) -> Arch {
+        match self {
+            Target::QemuX86_64 => Arch::X86_64,
+            Target::QemuAarch64 | Target::Aerie => Arch::Aarch64,
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Target {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "qemu-x86_64" => Ok(Target::QemuX86_64),
+            "qemu-aarch64" => Ok(Target::QemuAarch64),
+            "aerie" => Ok(Target::Aerie),
+            _ => Err(format!(
+                "unknown target `{s}` (expected qemu-x86_64, qemu-aarch64 or aerie)"
+            )),
+        }
+    }
+}
+
+/// A deployed appliance.
+#[derive(Clone, Debug)]
+pub struct Deployment {
+    pub target: Target,
+    pub dir: PathBuf,
+    pub name: String,
+    /// The QEMU VM (QEMU targets).
+    pub qemu: Option<QemuVm>,
+    /// `aerie.toml` (the Aerie target).
+    pub aerie_config: Option<PathBuf>,
+    /// `run.sh`.
+    pub run_script: PathBuf,
+}
+
+impl Deployment {
+    /// The command that boots it: QEMU directly, or for Aerie
+    /// `cargo xtask run --config DIR/aerie.toml` in `$AERIE_ROOT`.
+    pub fn command(&self, console: Console) -> Result<Command> {
+        if let Some(vm) = &self.qemu {
+            return Ok(qemu::qemu_command(vm, console));
+        }
+        let root = std::env::var_os("AERIE_ROOT")
+            .context("deploying to Aerie needs AERIE_ROOT (the Aerie source tree) to run it")?;
+        let cfg = self.aerie_config.as_ref().context("no aerie.toml")?;
+        let mut c = Command::new("cargo");
+        c.args(["xtask", "run", "--config"])
+            .arg(cfg)
+            .current_dir(root);
+        Ok(c)
+    }
+}
+
+/// The default deployment directory: `./NAME-<target>`.
+pub fn default_dir(ova: &Path, target: Target) -> PathBuf {
+    let stem = ova
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "appliance".into());
+    PathBuf::from(format!("{stem}-{target}"))
+}
+
+/// Deploys `ova` for `target` into `dir` (must not exist, or be an empty directory).
+/// On any problem, what was written into `dir` is removed and the refusal names it.
+pub fn deploy(ova: &Path, target: Target, dir: &Path, progress: bool) -> Result<Deployment> {
+    let created = prepare_dir(dir)?;
+    let result = deploy_into(ova, target, dir, progress);
+    if result.is_err() {
+        if created {
+            let _ = std::fs::remove_dir_all(dir);
+        } else if let Ok(rd) = std::fs::read_dir(dir) {
+            for e in rd.flatten() {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    result
+}
+
+fn prepare_dir(dir: &Path) -> Result<bool> {
+    match std::fs::symlink_metadata(dir) {
+        Ok(md) if md.is_dir() => {
+            if std::fs::read_dir(dir)?.next().is_some() {
+                bail!(
+                    "deploy directory {} is not empty; remove it or choose another --dir",
+                    dir.display()
+                );
+            }
+            Ok(false)
+        }
+        Ok(_) => bail!(
+            "deploy directory {} exists and is not a directory",
+            dir.display()
+        ),
+        Err(_) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            Ok(true)
+        }
+    }
+}
+
+fn deploy_into(ova: &Path, target: Target, dir: &Path, progress: bool) -> Result<Deployment> {
+    let arch = target.arch();
+    let scratch = tempfile::tempdir().context("creating a temp dir")?;
+    // Extra disks of the target's configuration go straight into `dir` (QEMU targets).
+    let dest = |d: Option<&crate::ovf::Descriptor>, name: &str| -> Option<PathBuf> {
+        let d = d?;
+        if target == Target::Aerie {
+            return None;
+        }
+        let c = d.config(arch)?;
+        c.disks
+            .iter()
+            .any(|id| d.disk_file(id).is_some_and(|f| f.href == name))
+            .then(|| dir.join(name))
+    };
+    let checked = check(ova, scratch.path(), &dest, progress)?;
+    if !checked.problems.is_empty() {
+        let lines: Vec<String> = checked.problems.iter().map(|p| p.to_string()).collect();
+        bail!(
+            "refusing to deploy {}: it does not validate:\n{}",
+            ova.display(),
+            lines.join("\n")
+        );
+    }
+    let d = checked.scan.descriptor.as_ref().context("no descriptor")?;
+    let Some(cfg) = d.config(arch) else {
+        let have: Vec<&str> = d.configs.iter().map(|c| c.arch.name()).collect();
+        bail!(
+            "refusing to deploy to {target}: the appliance has no {arch} configuration (it has: {})",
+            have.join(", ")
+        );
+    };
+    let raw = checked
+        .system_raw
+        .as_ref()
+        .context("the system disk was not read")?;
+    let run_script = dir.join("run.sh");
+    let mut dep = Deployment {
+        target,
+        dir: dir.to_path_buf(),
+        name: d.name.clone(),
+        qemu: None,
+        aerie_config: None,
+        run_script: run_script.clone(),
+    };
+    match target {
+        Target::QemuX86_64 | Target::QemuAarch64 => {
+            let mut disks = Vec::new();
+            for (i, id) in cfg.disks.iter().enumerate() {
+                let out = if i == 0 {
+                    "system.qcow2".to_string()
+                } else {
+                    format!("{id}.qcow2")
+                };
+                if id == crate::ovf::SYSTEM_DISK {
+                    qemu_img::convert(raw, "raw", &dir.join(&out), "qcow2", &[], progress)?;
+                } else {
+                    let href = &d.disk_file(id).context("disk without file")?.href;
+                    let vmdk = checked
+                        .scan
+                        .extracted(href)
+                        .context("extra disk not unpacked")?;
+                    qemu_img::check_vmdk_self_contained(vmdk).with_context(|| href.clone())?;
+                    qemu_img::convert(vmdk, "vmdk", &dir.join(&out), "qcow2", &[], progress)?;
+                    std::fs::remove_file(vmdk)?;
+                }
+                disks.push(PathBuf::from(out));
+            }
+            let (code, vars_template) = qemu::firmware(arch);
+            if !Path::new(code).is_file() || !Path::new(vars_template).is_file() {
+                bail!(
+                    "the {arch} UEFI firmware {code} / {vars_template} is missing (Debian: apt-get install {})",
+                    if arch == Arch::X86_64 { "ovmf" } else { "qemu-efi-aarch64" }
+                );
+            }
+            let vars = PathBuf::from("efivars.fd");
+            std::fs::copy(vars_template, dir.join(&vars))
+                .with_context(|| format!("copying {vars_template}"))?;
+            let vm = QemuVm {
+                arch,
+                dir: dir.to_path_buf(),
+                cpus: cfg.cpus,
+                memory_mib: cfg.memory >> 20,
+                disks,
+                code: PathBuf::from(code),
+                vars,
+                kvm: qemu::kvm_usable(arch),
+            };
+            write_script(&run_script, &qemu::run_script(&vm))?;
+            dep.qemu = Some(vm);
+        }
+        Target::Aerie => {
+            let esp = Esp::open(raw)?;
+            esp.extract(&bootcfg::kernel_path(arch), &dir.join("vmlinuz"))?;
+            let has_initrd = esp.exists(&bootcfg::initrd_path(arch));
+            if has_initrd {
+                esp.extract(&bootcfg::initrd_path(arch), &dir.join("initrd.img"))?;
+            }
+            let text = aerie_toml(&d.name, cfg.cpus, cfg.memory, has_initrd, &cfg.cmdline);
+            aerie_vmconfig::parse(&text, dir).map_err(|e| {
+                anyhow::anyhow!("refusing to deploy to aerie: the {arch} configuration is not a valid Aerie VM: {e}")
+            })?;
+            let path = dir.join("aerie.toml");
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+            write_script(&run_script, AERIE_RUN_SH)?;
+            dep.aerie_config = Some(std::fs::canonicalize(&path)?);
+        }
+    }
+    Ok(dep)
+}
+
+/// The Aerie VM config for the aarch64 configuration (see crates/vmconfig).
+pub fn aerie_toml(name: &str, cpus: u32, memory: u64, initrd: bool, cmdline: &str) -> String {
+    let q = |s: &str| toml::Value::String(s.to_string()).to_string();
+    let mut s = format!(
+        "# The appliance's aarch64 configuration as an Aerie VM (written by aerie-appliance deploy).\n\
+         [[vm]]\nname = {}\nvcpus = {cpus}\nmemory = \"{}M\"\nkernel = \"vmlinuz\"\n",
+        q(name),
+        memory >> 20
+    );
+    if initrd {
+        s.push_str("initrd = \"initrd.img\"\n");
+    }
+    s.push_str(&format!("cmdline = {}\n", q(cmdline)));
+    s
+}
+
+const AERIE_RUN_SH: &str = "#!/bin/sh\n\
+# Boots this appliance's aarch64 configuration as an Aerie VM (written by aerie-appliance deploy).\n\
+# Needs AERIE_ROOT: the Aerie source tree, where `cargo xtask run` builds and boots Aerie in QEMU.\n\
+set -e\n\
+here=$(cd \"$(dirname \"$0\")\" && pwd)\n\
+: \"${AERIE_ROOT:?set AERIE_ROOT to the Aerie source tree}\"\n\
+cd \"$AERIE_ROOT\"\n\
+exec cargo xtask run --config \"$here/aerie.toml\" \"$@\"\n";
+
+fn write_script(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))?;
+    }
+    Ok(())
+}
