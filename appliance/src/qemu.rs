@@ -50,15 +50,67 @@ pub fn firmware(arch: Arch) -> (&'static str, &'static str) {
     }
 }
 
-/// Whether KVM can run `arch` guests here: same host architecture and a
-/// read-write `/dev/kvm`.
+/// Whether KVM can run `arch` guests here: same host architecture, a
+/// read-write `/dev/kvm`, and a short trial run of the firmware under KVM
+/// that neither fails nor reports a KVM internal error. The trial matters:
+/// nested setups may open /dev/kvm and then fail on the firmware's first
+/// real-mode instructions ("KVM internal error. Suberror: 1").
 pub fn kvm_usable(arch: Arch) -> bool {
-    Arch::host() == Some(arch)
+    let opens = Arch::host() == Some(arch)
         && std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .open("/dev/kvm")
-            .is_ok()
+            .is_ok();
+    opens && kvm_trial(arch).unwrap_or(false)
+}
+
+/// How long the firmware runs under KVM in [`kvm_usable`]'s trial.
+const KVM_TRIAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+fn kvm_trial(arch: Arch) -> std::io::Result<bool> {
+    use std::io::Read;
+    use std::process::Stdio;
+    let dir = tempfile::tempdir()?;
+    let (code, vars) = firmware(arch);
+    let vars_copy = dir.path().join("vars.fd");
+    std::fs::copy(vars, &vars_copy)?;
+    let vm = QemuVm {
+        arch,
+        dir: dir.path().to_path_buf(),
+        cpus: 1,
+        memory_mib: 128,
+        disks: Vec::new(),
+        code: PathBuf::from(code),
+        vars: vars_copy,
+        kvm: true,
+    };
+    let mut child = Command::new(program(arch))
+        .args(qemu_args(&vm, Console::Serial))
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let start = std::time::Instant::now();
+    let exited = loop {
+        if let Some(status) = child.try_wait()? {
+            break Some(status);
+        }
+        if start.elapsed() >= KVM_TRIAL {
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    if exited.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    Ok(exited.is_none() && !err.contains("KVM internal error"))
 }
 
 /// The QEMU program for an architecture.

@@ -6,7 +6,7 @@
 //! amd64 ones are downloaded the same way (`apt-get download`, `dpkg-deb
 //! -x`) into `target/guest-cache/amd64/`. Outputs, which
 //! `appliance/examples/hello.toml` names:
-//! `target/aerie/appliance/<arch>/vmlinuz` and `.../initramfs.cpio`.
+//! `target/aerie/appliance/<arch>/vmlinuz` and `.../initrd.img`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,9 +17,6 @@ use crate::cmd::{self, step};
 use crate::cpio::Archive;
 use crate::guest_pkgs;
 use crate::paths;
-
-/// The appliance's architectures, in the names the spec and UEFI use.
-pub const ARCHES: [&str; 2] = ["aarch64", "x86_64"];
 
 const AMD64_KERNEL_META: &str = "linux-image-amd64";
 
@@ -134,7 +131,7 @@ pub fn build() -> Result<()> {
         write(&dir.join("vmlinuz"), &kernel_bytes)?;
         let busybox =
             std::fs::read(&busybox).with_context(|| format!("reading {}", busybox.display()))?;
-        write(&dir.join("initramfs.cpio"), &initramfs(busybox))?;
+        write(&dir.join("initrd.img"), &initramfs(busybox))?;
     }
     step(format!(
         "appliance guests: {} and {}",

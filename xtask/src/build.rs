@@ -47,7 +47,48 @@ pub fn build_with(linux_tools: bool) -> Result<()> {
     for b in &BINARIES {
         build_binary(b)?;
     }
-    crate::linux::build(linux_tools)
+    build_bootmgr()?;
+    crate::linux::build(linux_tools)?;
+    crate::appliance_guests::build()
+}
+
+/// The appliance's UEFI boot manager (`appliance/bootmgr`) for both
+/// architectures: `target/aerie/efi/BOOTAA64.EFI` and `BOOTX64.EFI`, the
+/// names the appliance puts on its EFI System Partition.
+fn build_bootmgr() -> Result<()> {
+    const DIR: &str = "appliance/bootmgr";
+    let target_dir = paths::target_dir();
+    let out = paths::efi_dir();
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    for (target, name) in [
+        ("aarch64-unknown-uefi", "BOOTAA64.EFI"),
+        ("x86_64-unknown-uefi", "BOOTX64.EFI"),
+    ] {
+        step(format!("build {DIR} (release, {target})"));
+        let mut build = cmd::cargo(
+            DIR,
+            &[
+                "build",
+                "--release",
+                "--target",
+                target,
+                "--target-dir",
+                &target_dir.to_string_lossy(),
+            ],
+        );
+        build
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS");
+        cmd::run(&mut build)?;
+        let efi = target_dir
+            .join(target)
+            .join("release")
+            .join("aerie-bootmgr.efi");
+        std::fs::copy(&efi, out.join(name))
+            .with_context(|| format!("copying {} to {}", efi.display(), out.display()))?;
+    }
+    step(format!("boot manager: {}", paths::show(&out)));
+    Ok(())
 }
 
 fn build_binary(b: &Binary) -> Result<()> {

@@ -38,6 +38,12 @@ pub fn hypervisor_symbols() -> PathBuf {
     aerie_dir().join("aerie.symbols")
 }
 
+/// The appliance's UEFI boot manager binaries (BOOTAA64.EFI, BOOTX64.EFI):
+/// `target/aerie/efi/`, the appliance tool's default `--efi-dir`.
+pub fn efi_dir() -> PathBuf {
+    aerie_dir().join("efi")
+}
+
 /// The testkit guest Image.
 pub fn testkit_image() -> PathBuf {
     aerie_dir().join("testkit.Image")

@@ -237,7 +237,28 @@ pub fn run_scripted(
 ) -> Result<Outcome> {
     let interactive =
         script.is_empty() && console == Console::Live && std::io::stdin().is_terminal();
-    let mut cmd = command(opts, interactive);
+    run_child(
+        command(opts, interactive),
+        interactive,
+        timeout,
+        console,
+        script,
+    )
+}
+
+/// Runs `cmd` (a QEMU command line made elsewhere, e.g. by the appliance
+/// tool) quietly to completion or until `timeout`.
+pub fn run_command(cmd: Command, timeout: Duration) -> Result<Outcome> {
+    run_child(cmd, false, Some(timeout), Console::Quiet, &[])
+}
+
+fn run_child(
+    mut cmd: Command,
+    interactive: bool,
+    timeout: Option<Duration>,
+    console: Console,
+    script: &[Keys],
+) -> Result<Outcome> {
     cmd.stdin(if interactive {
         Stdio::inherit()
     } else if script.is_empty() {

@@ -142,7 +142,12 @@ fn rust_target_present() -> Result<bool> {
 }
 
 fn install_rust_target() -> Result<()> {
-    cmd::run(Command::new("rustup").arg("target").arg("add").args(RUST_TARGETS))
+    cmd::run(
+        Command::new("rustup")
+            .arg("target")
+            .arg("add")
+            .args(RUST_TARGETS),
+    )
 }
 
 /// Major version from `QEMU emulator version 10.0.2 (...)`.

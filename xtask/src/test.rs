@@ -1,6 +1,7 @@
 //! `cargo xtask test`: lint, host unit tests, build, then QEMU integration tests.
 //! Ends with exactly one line `total: <N> passed, <M> failed`.
 
+mod appliance;
 mod disk_restart;
 mod linux_smp;
 mod panic_isolated;
@@ -22,7 +23,7 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 21] = [
+const QEMU_TESTS: [(&str, TestFn); 24] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
@@ -62,6 +63,21 @@ const QEMU_TESTS: [(&str, TestFn); 21] = [
     ("linux-backdoor-max", || {
         linux_backdoor("max", "linux-backdoor-max")
     }),
+    ("appliance-qemu-x86_64", || {
+        appliance::on_qemu(
+            "appliance-qemu-x86_64",
+            aerie_appliance::Target::QemuX86_64,
+            "x86_64",
+        )
+    }),
+    ("appliance-qemu-aarch64", || {
+        appliance::on_qemu(
+            "appliance-qemu-aarch64",
+            aerie_appliance::Target::QemuAarch64,
+            "aarch64",
+        )
+    }),
+    ("appliance-aerie", appliance::on_aerie),
 ];
 
 /// The Linux check VM's command line when booted without Aerie (the same as

@@ -1,0 +1,119 @@
+//! Issue 6: the example appliance (`appliance/examples/hello.toml`: Debian's
+//! arm64 and amd64 kernels, a busybox initramfs per architecture) built into
+//! one OVA, validated, then deployed and booted three ways:
+//! - `appliance-qemu-x86_64`: QEMU x86-64 with OVMF (KVM when it works here,
+//!   TCG otherwise) boots BOOTX64.EFI from the system disk;
+//! - `appliance-qemu-aarch64`: QEMU AArch64 with AAVMF boots BOOTAA64.EFI;
+//! - `appliance-aerie`: the aarch64 configuration as an Aerie VM.
+//! Each must print the boot manager's line (UEFI targets), the initramfs's
+//! `appliance: hello running on <arch>` and power off cleanly.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use aerie_appliance::{Console, Target};
+
+use super::{qemu_test, LINUX_TIMEOUT};
+use crate::cmd::step;
+use crate::output;
+use crate::paths;
+use crate::qemu::{self, Status};
+use crate::run::Guest;
+
+/// `target/test-logs/<name>/`: the OVA and the deployment, made afresh.
+fn work_dir(name: &str) -> Result<PathBuf, String> {
+    let dir = paths::test_logs_dir().join(name);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(|e| format!("removing {}: {e}", dir.display()))?;
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Builds the example appliance into `dir/hello.ova` and validates it.
+fn build_and_validate(dir: &Path) -> Result<PathBuf, String> {
+    let spec = paths::root().join("appliance/examples/hello.toml");
+    let ova = dir.join("hello.ova");
+    let report = aerie_appliance::build(&spec, &ova, &paths::efi_dir(), false)
+        .map_err(|e| format!("build: {e:#}"))?;
+    step(format!(
+        "appliance: built {} ({} bytes, {:?})",
+        paths::show(&ova),
+        report.ova_bytes,
+        report.archs
+    ));
+    let problems = aerie_appliance::validate(&ova, false).map_err(|e| format!("{e:#}"))?;
+    if !problems.is_empty() {
+        let lines: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        return Err(format!("validate: {}", lines.join("; ")));
+    }
+    Ok(ova)
+}
+
+/// Deploys to `target` in `dir/deploy`.
+fn deploy(ova: &Path, target: Target, dir: &Path) -> Result<aerie_appliance::Deployment, String> {
+    aerie_appliance::deploy(ova, target, &dir.join("deploy"), false)
+        .map_err(|e| format!("deploy --target {}: {e:#}", target.name()))
+}
+
+/// The lines every boot of the appliance on `arch` must print.
+fn check_boot(out: &str, arch: &str, uefi: bool) -> Result<(), String> {
+    let mut needles = vec![format!("appliance: hello running on {arch}")];
+    if uefi {
+        needles.insert(0, format!("aerie-appliance: booting hello on {arch}"));
+    }
+    for n in &needles {
+        if !output::has_line(out, n) {
+            return Err(format!("no `{n}` line"));
+        }
+    }
+    Ok(())
+}
+
+/// A UEFI target: deploy, run the deployment's QEMU command, check.
+pub fn on_qemu(name: &str, target: Target, arch: &str) -> Result<(), String> {
+    let dir = work_dir(name)?;
+    let ova = build_and_validate(&dir)?;
+    let dep = deploy(&ova, target, &dir)?;
+    let vm = dep.qemu.as_ref().ok_or("deploy made no QEMU VM")?;
+    let accel = if vm.kvm { "KVM" } else { "TCG" };
+    let cmd = aerie_appliance::qemu_command(vm, Console::Serial);
+    let log = paths::test_logs_dir().join(format!("{name}.log"));
+    let outcome =
+        qemu::run_command(cmd, Duration::from_secs(LINUX_TIMEOUT)).map_err(|e| format!("{e:#}"))?;
+    std::fs::write(&log, &outcome.output).map_err(|e| format!("writing log: {e}"))?;
+    step(format!(
+        "{name}: {:?} after {:.1} s ({accel}; log {})",
+        outcome.status,
+        outcome.elapsed.as_secs_f64(),
+        paths::show(&log)
+    ));
+    let tail = || crate::cmd::tail(&outcome.output, 15);
+    if outcome.status != Status::Exited(0) {
+        return Err(format!("QEMU {:?}\n{}", outcome.status, tail()));
+    }
+    check_boot(&outcome.output, arch, true).map_err(|e| format!("{e}\n{}", tail()))
+}
+
+/// The Aerie target: deploy, boot the generated Aerie VM config.
+pub fn on_aerie() -> Result<(), String> {
+    let name = "appliance-aerie";
+    let dir = work_dir(name)?;
+    let ova = build_and_validate(&dir)?;
+    let dep = deploy(&ova, Target::Aerie, &dir)?;
+    let config = dep.aerie_config.ok_or("deploy wrote no aerie.toml")?;
+    qemu_test(
+        name,
+        Guest::Config(config),
+        "cortex-a72",
+        "",
+        LINUX_TIMEOUT,
+        |status, out| {
+            check_boot(out, "aarch64", false)?;
+            match status {
+                Status::Exited(0) => Ok(()),
+                other => Err(format!("QEMU {other:?}")),
+            }
+        },
+    )
+}
