@@ -3,8 +3,13 @@
 use crate::cmd::{self, step};
 use crate::paths::{self, TARGET};
 
-/// The workspaces: the host one at the root, then the two aarch64-only ones.
-const WORKSPACES: [&str; 3] = [".", "hypervisor", "guests/testkit"];
+/// The workspaces: the host one at the root, the two aarch64-only ones, and
+/// the appliance's UEFI boot manager.
+const WORKSPACES: [&str; 4] = [".", "hypervisor", "guests/testkit", BOOTMGR];
+
+/// The UEFI boot manager's workspace, linted for both of its targets.
+const BOOTMGR: &str = "appliance/bootmgr";
+const UEFI_TARGETS: [&str; 2] = ["aarch64-unknown-uefi", "x86_64-unknown-uefi"];
 
 /// Joins per-workspace failures into one Err whose first line names them all.
 fn summarize(errors: Vec<(&str, String)>) -> Result<(), String> {
@@ -62,6 +67,23 @@ pub fn clippy() -> Result<(), String> {
             step(format!("clippy: {dir}"));
             let result = if *dir == "." {
                 check(dir, &["clippy", "--all-targets", "--", "-D", "warnings"])
+            } else if *dir == BOOTMGR {
+                UEFI_TARGETS.iter().try_for_each(|target| {
+                    check(
+                        dir,
+                        &[
+                            "clippy",
+                            "--release",
+                            "--target",
+                            target,
+                            "--target-dir",
+                            &target_dir,
+                            "--",
+                            "-D",
+                            "warnings",
+                        ],
+                    )
+                })
             } else {
                 check(
                     dir,

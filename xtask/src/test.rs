@@ -165,10 +165,16 @@ pub fn main(only: &[String]) -> i32 {
     i32::from(t.failed > 0)
 }
 
-/// `cargo test --workspace`: every host test counts on its own.
+/// `cargo test --workspace`, then the boot manager's host-testable library
+/// (its own workspace): every host test counts on its own.
 fn unit_tests(t: &mut Tally) {
-    step("unit tests: cargo test --workspace");
-    let mut c = cmd::cargo(".", &["test", "--workspace", "--no-fail-fast"]);
+    unit_tests_in(t, ".", &["test", "--workspace", "--no-fail-fast"]);
+    unit_tests_in(t, "appliance/bootmgr", &["test", "--lib", "--no-fail-fast"]);
+}
+
+fn unit_tests_in(t: &mut Tally, dir: &str, args: &[&str]) {
+    step(format!("unit tests: cargo {} in {dir}", args.join(" ")));
+    let mut c = cmd::cargo(dir, args);
     let out = match cmd::capture(&mut c) {
         Ok(out) => out,
         Err(e) => return t.record("unit-tests", Err(format!("{e:#}"))),

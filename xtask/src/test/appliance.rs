@@ -5,6 +5,7 @@
 //!   TCG otherwise) boots BOOTX64.EFI from the system disk;
 //! - `appliance-qemu-aarch64`: QEMU AArch64 with AAVMF boots BOOTAA64.EFI;
 //! - `appliance-aerie`: the aarch64 configuration as an Aerie VM.
+//!
 //! Each must print the boot manager's line (UEFI targets), the initramfs's
 //! `appliance: hello running on <arch>` and power off cleanly.
 
