@@ -57,10 +57,21 @@ impl Scan {
 /// create, or `None` to only hash it.
 pub type Dest<'a> = &'a dyn Fn(Option<&Descriptor>, &str) -> Option<PathBuf>;
 
+/// Called after each member is read (and copied, if `dest` chose to), with
+/// what the pass has found so far and the member's name: lets the caller
+/// start work on a member while the rest of the package is read.
+pub type AfterMember<'a> = &'a mut dyn FnMut(&Scan, &str);
+
 /// Reads `ova` once. `dest` says which members to copy where (it sees only
 /// already checked, plain names; the files are created new, never
 /// overwritten, never through links). Layout problems go to `problems`.
-pub fn scan(ova: &Path, dest: Dest<'_>, progress: bool, problems: &mut Problems) -> Result<Scan> {
+pub fn scan(
+    ova: &Path,
+    dest: Dest<'_>,
+    after: AfterMember<'_>,
+    progress: bool,
+    problems: &mut Problems,
+) -> Result<Scan> {
     let file = File::open(ova).with_context(|| format!("opening {}", ova.display()))?;
     let total = file.metadata()?.len();
     let bar = Progress::bytes(progress, "reading", total);
@@ -190,6 +201,7 @@ pub fn scan(ova: &Path, dest: Dest<'_>, progress: bool, problems: &mut Problems)
             problems.add(format!("tar entry `{name}` is truncated"));
         }
         s.members.push(member);
+        after(&s, &name);
     }
     Ok(s)
 }

@@ -30,6 +30,12 @@ pub fn validate(ova: &Path, progress: bool) -> Result<Vec<Problem>> {
 
 /// Validates, writing only into `scratch` (the descriptor, the system disk and
 /// its raw conversion) and wherever `extra` says (other members).
+///
+/// The package is read once. The checks that need more than the bytes (the
+/// schema check with xmllint, the system disk's conversion and its EFI System
+/// Partition) run on their own threads as soon as their member has been
+/// read, beside the hashing of the members that follow (the extra disks,
+/// the bulk of a large package), so validation costs about one read.
 pub fn check(ova: &Path, scratch: &Path, extra: Dest<'_>, progress: bool) -> Result<Checked> {
     let mut p = Problems::default();
     let dest = |d: Option<&Descriptor>, name: &str| -> Option<PathBuf> {
@@ -41,38 +47,71 @@ pub fn check(ova: &Path, scratch: &Path, extra: Dest<'_>, progress: bool) -> Res
             extra(d, name)
         }
     };
-    let s = scan(ova, &dest, progress, &mut p)?;
-    check_ovf_and_mf_present(&s, &mut p);
-    check_manifest(&s, &mut p);
-    if let Some(d) = &s.descriptor {
-        check_references(&s, d, &mut p);
-        check_descriptor(d, &mut p);
-    }
-    if let Some(text) = &s.ovf_text {
-        check_schema(text, scratch, &mut p)?;
-    }
-    let mut system_raw = None;
-    if let Some(d) = &s.descriptor {
-        if let Some(f) = d.system_file() {
-            if let Some(vmdk) = s.extracted(&f.href) {
-                match to_raw(vmdk, scratch, progress) {
-                    Ok(raw) => {
-                        check_esp(&raw, d, &mut p);
-                        system_raw = Some(raw);
-                    }
-                    Err(e) => p.add(format!(
-                        "the system disk `{}` cannot be read: {e:#}",
-                        f.href
-                    )),
+    std::thread::scope(|threads| -> Result<Checked> {
+        let mut schema_job = None;
+        let mut esp_job = None;
+        let mut after = |s: &Scan, name: &str| {
+            if schema_job.is_none() && s.ovf_name.as_deref() == Some(name) {
+                if let Some(text) = s.ovf_text.clone() {
+                    schema_job = Some(threads.spawn(move || {
+                        let mut p = Problems::default();
+                        check_schema(&text, scratch, &mut p).map(|()| p)
+                    }));
                 }
             }
+            let system = s
+                .descriptor
+                .as_ref()
+                .and_then(|d| Some((d, d.system_file()?)));
+            if let (None, Some((d, f))) = (&esp_job, system) {
+                if f.href == name {
+                    if let Some(vmdk) = s.extracted(name) {
+                        let (vmdk, d) = (vmdk.to_path_buf(), d.clone());
+                        esp_job = Some(threads.spawn(move || system_disk(&vmdk, &d, scratch)));
+                    }
+                }
+            }
+        };
+        let s = scan(ova, &dest, &mut after, progress, &mut p)?;
+        check_ovf_and_mf_present(&s, &mut p);
+        check_manifest(&s, &mut p);
+        if let Some(d) = &s.descriptor {
+            check_references(&s, d, &mut p);
+            check_descriptor(d, &mut p);
+        }
+        if let Some(job) = schema_job {
+            let found = job.join().expect("the schema check does not panic")?;
+            p.0.extend(found.0);
+        }
+        let mut system_raw = None;
+        if let Some(job) = esp_job {
+            let (raw, found) = job.join().expect("the system disk check does not panic");
+            system_raw = raw;
+            p.0.extend(found.0);
+        }
+        Ok(Checked {
+            scan: s,
+            problems: p.0,
+            system_raw,
+        })
+    })
+}
+
+/// The system disk (streamOptimized VMDK at `vmdk`) converted to raw in
+/// `scratch`, and its EFI System Partition checked for every configuration.
+fn system_disk(vmdk: &Path, d: &Descriptor, scratch: &Path) -> (Option<PathBuf>, Problems) {
+    let mut p = Problems::default();
+    let href = d.system_file().map(|f| f.href.clone()).unwrap_or_default();
+    match to_raw(vmdk, scratch) {
+        Ok(raw) => {
+            check_esp(&raw, d, &mut p);
+            (Some(raw), p)
+        }
+        Err(e) => {
+            p.add(format!("the system disk `{href}` cannot be read: {e:#}"));
+            (None, p)
         }
     }
-    Ok(Checked {
-        scan: s,
-        problems: p.0,
-        system_raw,
-    })
 }
 
 fn check_ovf_and_mf_present(s: &Scan, p: &mut Problems) {
@@ -200,10 +239,11 @@ fn check_schema(text: &str, scratch: &Path, p: &mut Problems) -> Result<()> {
     Ok(())
 }
 
-fn to_raw(vmdk: &Path, scratch: &Path, progress: bool) -> Result<PathBuf> {
+fn to_raw(vmdk: &Path, scratch: &Path) -> Result<PathBuf> {
     qemu_img::check_vmdk_self_contained(vmdk)?;
     let raw = scratch.join("system.raw");
-    qemu_img::convert(vmdk, "vmdk", &raw, "raw", &[], progress)?;
+    // No progress bar: this runs beside the read, which has one.
+    qemu_img::convert(vmdk, "vmdk", &raw, "raw", &[], false)?;
     Ok(raw)
 }
 

@@ -293,6 +293,17 @@ pub fn main() -> i32 {
     }
 }
 
+/// `cargo xtask bench appliance`: only the appliance throughput (host
+/// tools; no QEMU), printed and not written to results.json.
+pub fn appliance_only() -> i32 {
+    let result = crate::setup::setup()
+        .and_then(|()| crate::build::build())
+        .and_then(|()| crate::bench_appliance::run())
+        .map_err(|e| format!("{e:#}"));
+    print!("{}", crate::bench_appliance::table(&result));
+    i32::from(result.is_err())
+}
+
 fn bench() -> Result<i32> {
     crate::setup::setup()?;
     crate::build::build()?;
@@ -317,12 +328,22 @@ fn bench() -> Result<i32> {
     if !crate::bench_linux::all_measured(&linux) {
         code = 1;
     }
+    let appliance = crate::bench_appliance::run().map_err(|e| {
+        let msg = format!("{e:#}");
+        eprintln!("error: bench: {msg}");
+        msg
+    });
+    if appliance.is_err() {
+        code = 1;
+    }
     print!("{}", table(&results));
     print!("{}", crate::bench_linux::table(&linux));
+    print!("{}", crate::bench_appliance::table(&appliance));
     let out = paths::bench_dir().join("results.json");
     std::fs::create_dir_all(paths::bench_dir())?;
     let mut all = json(&results);
     all["linux_boot"] = crate::bench_linux::json(&linux);
+    all["appliance"] = crate::bench_appliance::json(&appliance);
     std::fs::write(&out, serde_json::to_string_pretty(&all)? + "\n")
         .with_context(|| format!("writing {}", out.display()))?;
     step(format!("bench: wrote {}", paths::show(&out)));

@@ -3,6 +3,7 @@
 
 mod appliance_guests;
 mod bench;
+mod bench_appliance;
 mod bench_linux;
 mod build;
 mod cmd;
@@ -26,13 +27,15 @@ mod test;
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  setup    install what is missing (aarch64 Rust target, QEMU >= 10, guest packages)
-  build    build the hypervisor, the testkit and the Linux guest into target/aerie/
+  setup    install what is missing (Rust targets, QEMU >= 10, firmware, guest packages)
+  build    build the hypervisor, the testkit, the Linux guest, the appliance's UEFI
+           boot manager and its guests into target/aerie/
            (`--linux-tools`: also linux-tools-initramfs.cpio with open-vm-tools)
   run      boot Aerie in QEMU (see `cargo xtask run --help`)
   test     lint, unit tests, build and QEMU integration tests
            (`cargo xtask test NAME...`: only those QEMU tests)
-  bench    trap costs and Linux boot under -icount (target/bench/results.json)
+  bench    trap costs and Linux boot under -icount, appliance throughput
+           (target/bench/results.json; `bench appliance`: only the latter)
   lint     cargo fmt --check and clippy -D warnings on every workspace";
 
 /// Runs `f`, printing an anyhow error as `error: ...`; returns the exit code.
@@ -70,7 +73,14 @@ fn main() {
         }
         "run" => run::main(rest),
         "test" => test::main(rest),
-        "bench" => bench::main(),
+        "bench" => match rest {
+            [] => bench::main(),
+            [only] if only == "appliance" => bench::appliance_only(),
+            _ => {
+                eprintln!("bench: unknown arguments {rest:?} (known: appliance)");
+                2
+            }
+        },
         "lint" => lint::main(),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
