@@ -126,7 +126,7 @@ pub fn inject_sync(
 
 /// The exception class seen by EL1: the "lower EL" variant when the guest
 /// was at EL0, the "same EL" variant when it was at EL1.
-pub(crate) fn class_for(pstate: u64, lower: u8, same: u8) -> u8 {
+pub fn class_for(pstate: u64, lower: u8, same: u8) -> u8 {
     if Origin::of(pstate).is_lower_el() {
         lower
     } else {

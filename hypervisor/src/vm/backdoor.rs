@@ -62,6 +62,23 @@ pub fn new(image: &VmImage) -> Result<Option<VmBackdoor>, alloc::string::String>
     }))
 }
 
+/// Arms or disarms vCPU `c`'s backdoor fast path (vectors.S). It is off
+/// while the guest's MDSCR_EL1.SS is set or Aerie steps the vCPU over an
+/// instruction: the fast path does not touch PSTATE.SS, and a stepped
+/// request must complete the step like any emulated instruction
+/// (`GuestRegs::skip_instruction`), which the full path does.
+pub fn refresh_fast_path(vm: &mut super::Vm, c: usize) {
+    let vcpu = &mut vm.vcpus[c];
+    let stepping =
+        vcpu.debug.mdscr & aerie_trap::debug_regs::MDSCR_SS != 0 || vcpu.debug.stepping_over;
+    let policy = vm.backdoor.as_ref().map(|b| &b.policy);
+    vcpu.backdoor_keys = if stepping {
+        super::BackdoorKeys::default()
+    } else {
+        super::BackdoorKeys::new(policy)
+    };
+}
+
 /// Serves the request in vCPU `c`'s x0..x7 if it is one this VM takes from
 /// the vCPU's current EL: true when served (registers updated; the caller
 /// steps past the instruction), false when the instruction should behave

@@ -54,11 +54,16 @@ pub fn access(m: &mut Machine, v: usize, c: usize, access: &SysRegAccess, esr: u
             HwUpdate::None => {}
             HwUpdate::Bvr(n) | HwUpdate::Bcr(n) => debug_regs::load_breakpoint(d, n),
             HwUpdate::Wvr(n) | HwUpdate::Wcr(n) => debug_regs::load_watchpoint(d, n),
-            HwUpdate::Mdscr => debug_regs::load_mdscr(d),
+            HwUpdate::Mdscr => {
+                debug_regs::load_mdscr(d);
+                vcpu.regs.skip_instruction();
+                super::backdoor::refresh_fast_path(&mut m.vms[v], c);
+                return Outcome::Resume;
+            }
             HwUpdate::OsLock => debug_regs::load_os_lock(d),
         }
     }
-    vcpu.regs.pc += 4;
+    vcpu.regs.skip_instruction();
     Outcome::Resume
 }
 
@@ -68,7 +73,7 @@ fn dcc(m: &mut Machine, v: usize, c: usize, access: &SysRegAccess, esr: u64) -> 
         && access.is_read
         && super::backdoor::serve(m, v, c)
     {
-        m.vms[v].vcpus[c].regs.pc += 4;
+        m.vms[v].vcpus[c].regs.skip_instruction();
         return Outcome::Resume;
     }
     let vcpu = &mut m.vms[v].vcpus[c];
@@ -86,7 +91,7 @@ fn dcc(m: &mut Machine, v: usize, c: usize, access: &SysRegAccess, esr: u64) -> 
     if access.is_read {
         vcpu.regs.set(access.rt, 0);
     }
-    vcpu.regs.pc += 4;
+    vcpu.regs.skip_instruction();
     Outcome::Resume
 }
 
@@ -98,7 +103,7 @@ pub fn brk(m: &mut Machine, v: usize, c: usize, imm: u16, syndrome: &Syndrome) -
         .is_some_and(|b| b.policy.brk_imm == Some(imm));
     if ours && super::backdoor::serve(m, v, c) {
         // ELR_EL2 points at the BRK itself.
-        m.vms[v].vcpus[c].regs.pc += 4;
+        m.vms[v].vcpus[c].regs.skip_instruction();
         return Outcome::Resume;
     }
     reinject(m, v, c, syndrome)
@@ -117,6 +122,7 @@ pub fn exception(m: &mut Machine, v: usize, c: usize, syndrome: &Syndrome) -> Ou
         d.stepping_over = false;
         debug_regs::load_points(d);
         debug_regs::load_mdscr(d);
+        super::backdoor::refresh_fast_path(&mut m.vms[v], c);
         return Outcome::Resume;
     }
     if let Some(from) = d.continued_from.take() {
@@ -148,10 +154,42 @@ pub fn exception(m: &mut Machine, v: usize, c: usize, syndrome: &Syndrome) -> Ou
             debug_regs::load_points(d);
             debug_regs::load_mdscr(d);
             vcpu.regs.pstate |= pstate::SS;
+            super::backdoor::refresh_fast_path(&mut m.vms[v], c);
         }
         return Outcome::Resume;
     }
     reinject(m, v, c, syndrome)
+}
+
+/// Aerie completed (emulated) an instruction the vCPU executed with
+/// PSTATE.SS = 1. If Aerie was stepping it over a disabled point, the step
+/// is over. If the guest itself is stepping, with step exceptions enabled
+/// where it now is, the hardware would have taken a Software Step
+/// exception right after the instruction, with ISV = 1 and EX = 0 (it was
+/// not a load-exclusive): deliver that, rather than let the hardware take
+/// one on return with ISV = 0 ("no instruction was stepped").
+pub fn emulated_instruction_stepped(m: &mut Machine, v: usize, c: usize) {
+    let vcpu = &mut m.vms[v].vcpus[c];
+    let d = &mut vcpu.debug;
+    d.continued_from = None;
+    if d.stepping_over {
+        d.stepping_over = false;
+        debug_regs::load_points(d);
+        debug_regs::load_mdscr(d);
+        super::backdoor::refresh_fast_path(&mut m.vms[v], c);
+    }
+    let vcpu = &mut m.vms[v].vcpus[c];
+    let d = &vcpu.debug;
+    if d.mdscr & aerie_trap::debug_regs::MDSCR_SS == 0 || !d.generated_natively(vcpu.regs.pstate) {
+        return;
+    }
+    /// ISS of a Software Step exception: ISV, EX = 0, IFSC = debug.
+    const STEP_ISS: u64 = (1 << 24) | 0x22;
+    let class = aerie_trap::inject::class_for(vcpu.regs.pstate, ec::SOFTSTP_LOW, ec::SOFTSTP_CUR);
+    let esr = (u64::from(class) << Esr::EC_SHIFT) | Esr::IL | STEP_ISS;
+    let _ = inject(m, v, c, |pc, pstate, vbar, sctlr| {
+        aerie_trap::inject_sync(pc, pstate, vbar, sctlr, esr, None)
+    });
 }
 
 /// Whether the instruction at guest EL1 address `pc` is an exception return

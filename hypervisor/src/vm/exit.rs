@@ -86,6 +86,11 @@ pub extern "C" fn aerie_exit_fast(regs: *mut GuestRegs) -> *mut GuestRegs {
         Some(true) => uart_interrupt_work(m, cpu, v, c, lrs),
         None => return core::ptr::null_mut(),
     }
+    // SAFETY: `regs` is this vCPU's block (see `locate`); only this pCPU
+    // writes it, and no reference to it is live here.
+    if unsafe { (*regs).stepped } {
+        stepped(m, v, c);
+    }
     regs
 }
 
@@ -138,6 +143,11 @@ fn exit_slow(
     let m = &mut *guard;
     let (v, c) = m.current(cpu);
     let mut outcome = handle(m, cpu, v, c, kind, events);
+    // SAFETY: `regs` is this vCPU's block (see `locate`); only this pCPU
+    // writes it, and no reference to it is live here.
+    if unsafe { (*regs).stepped } {
+        stepped(m, v, c);
+    }
     if !m.vms[v].running() {
         // Stopping or resetting: this vCPU leaves its pCPU now.
         m.vms[v].vcpus[c].state = VcpuState::Off;
@@ -206,6 +216,15 @@ fn handle(
     }
 }
 
+/// Aerie completed (emulated) an instruction the guest was single-stepping
+/// (`GuestRegs::skip_instruction`): the step exception it owes is taken now.
+#[cold]
+#[inline(never)]
+fn stepped(m: &mut Machine, v: usize, c: usize) {
+    m.vms[v].vcpus[c].regs.stepped = false;
+    super::debug::emulated_instruction_stepped(m, v, c);
+}
+
 fn handle_sync(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: Syndrome) -> Outcome {
     match aerie_trap::decode(syndrome.esr) {
         Exit::DataAbort(abort) => {
@@ -218,7 +237,7 @@ fn handle_sync(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: Syndro
         Exit::Hvc { .. } => psci::call(m, cpu, v, c),
         Exit::Smc { .. } => {
             // A trapped SMC returns to the SMC itself: step over it.
-            m.vms[v].vcpus[c].regs.pc += 4;
+            m.vms[v].vcpus[c].regs.skip_instruction();
             psci::call(m, cpu, v, c)
         }
         Exit::SysReg(access) if access.reg.op0 == 2 => {
@@ -233,12 +252,12 @@ fn handle_sync(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: Syndro
             if access.is_read && reg.is_id_group3() {
                 let value = aerie_trap::sanitize_id_register(reg, id_regs::read(reg.crm, reg.op2));
                 vcpu.regs.set(access.rt, value);
-                vcpu.regs.pc += 4;
+                vcpu.regs.skip_instruction();
                 return Outcome::Resume;
             }
             if !access.is_read && reg == ICC_SGI1R_EL1 {
                 let value = vcpu.regs.get(access.rt);
-                vcpu.regs.pc += 4;
+                vcpu.regs.skip_instruction();
                 let kick = vm.vgic.send_sgi(c, value);
                 m.kick(cpu, v, kick.bits() as u64);
                 return Outcome::Resume;
@@ -282,7 +301,7 @@ fn handle_sync(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: Syndro
 /// next turn.
 fn wait(m: &mut Machine, v: usize, c: usize, kind: WfxKind) -> Outcome {
     let vm = &mut m.vms[v];
-    vm.vcpus[c].regs.pc += 4;
+    vm.vcpus[c].regs.skip_instruction();
     if kind.is_wfe() {
         return Outcome::Reschedule;
     }

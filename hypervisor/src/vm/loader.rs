@@ -9,8 +9,8 @@
 
 use super::virtio::{DiskRegion, VirtioSlot, VIRTIO_BASE, VIRTIO_FIRST_INTID, VIRTIO_STRIDE};
 use super::{
-    BackdoorKeys, GuestMemory, Vcpu, VcpuState, Vm, VmState, GICD_BASE, GICD_SIZE, GICR_BASE,
-    GICR_STRIDE, RAM_BASE, SPIS, UART_BASE, UART_SIZE,
+    GuestMemory, Vcpu, VcpuState, Vm, VmState, GICD_BASE, GICD_SIZE, GICR_BASE, GICR_STRIDE,
+    RAM_BASE, SPIS, UART_BASE, UART_SIZE,
 };
 use crate::arch::aarch64::cpu;
 use crate::console::GuestOutput;
@@ -90,10 +90,6 @@ pub fn create(index: usize, image: VmImage<'static>, prefixed: bool) -> Result<V
         stage2: Some(stage2),
         flush_tlb: true,
     };
-    let keys = BackdoorKeys::new(vm.backdoor.as_ref().map(|b| &b.policy));
-    for vcpu in &mut vm.vcpus {
-        vcpu.backdoor_keys = keys;
-    }
     if let Err(e) = load(&mut vm) {
         vm.stop("refused");
         return Err(e);
@@ -175,6 +171,9 @@ pub fn load(vm: &mut Vm) -> Result<(), String> {
         v.lrs_used = 0;
     }
     vm.vcpus[0].reset(kernel_ipa, dtb_ipa);
+    for c in 0..vm.vcpus.len() {
+        super::backdoor::refresh_fast_path(vm, c);
+    }
     vm.vgic = new_vgic(vm.vcpus.len());
     vm.virtio = virtio_devices(&vm.name, vm.disk.as_ref(), vm.output.prefixed());
     vm.uart = Pl011::new();

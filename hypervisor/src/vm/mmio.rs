@@ -73,7 +73,7 @@ pub fn emulate_uart(vm: &mut Vm, c: usize, syndrome: &Syndrome) -> Option<bool> 
         let value = uart.read(offset, access.size).ok()?;
         vcpu.regs.set(access.srt, extend(value as u64, &access));
     }
-    vcpu.regs.pc += 4;
+    vcpu.regs.skip_instruction();
     // Whether the interrupt line or waiting input needs attention, or the
     // vGIC has news for this vCPU's list registers.
     Some(!input.is_empty() || uart.irq_level() != *uart_irq || vcpu.vgic_dirty)
@@ -174,7 +174,7 @@ pub fn emulate(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: &Syndr
         };
         regs.set(access.srt, extend(value, &access));
     }
-    regs.pc += 4;
+    regs.skip_instruction();
     true
 }
 

@@ -44,6 +44,8 @@ impl PsciPlatform for VmPsci<'_> {
             return Err(PsciError::InvalidAddress);
         }
         target.reset(entry, context_id);
+        let index = target.index;
+        super::backdoor::refresh_fast_path(self.vm, index);
         self.effect = Effect::Started;
         Ok(())
     }

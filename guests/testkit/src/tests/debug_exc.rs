@@ -121,6 +121,17 @@ testkit_user_dbg_step:
     mov     x0, #1
     mov     x0, #2
     svc     #0
+    // Instructions Aerie emulates (an MMIO load, a DCC read), stepped.
+    .global testkit_user_dbg_step_mmio
+testkit_user_dbg_step_mmio:
+    ldr     w1, [x0]
+    mov     x0, #2
+    svc     #0
+    .global testkit_user_dbg_step_dcc
+testkit_user_dbg_step_dcc:
+    mrs     xzr, mdccsr_el0
+    mov     x0, #2
+    svc     #0
 "#,
     brk = const BRK_IMM,
     value = const TARGET_VALUE,
@@ -137,6 +148,8 @@ unsafe extern "C" {
     fn testkit_user_dbg_load();
     fn testkit_user_dbg_store();
     fn testkit_user_dbg_step();
+    fn testkit_user_dbg_step_mmio();
+    fn testkit_user_dbg_step_dcc();
 }
 
 fn addr(f: unsafe extern "C" fn()) -> u64 {
@@ -652,6 +665,46 @@ pub fn debug_step_el0(_: &Machine) -> TestResult {
         outcome,
     )?;
     Ok(detail!("ESR={:#x} ELR=+4", info.esr))
+}
+
+/// A stepped instruction that traps to the hypervisor and is emulated there
+/// (an MMIO load of the UART, a DCC read: with this VM's policy a backdoor
+/// request, an empty-channel read otherwise) completes like any other: the
+/// step exception comes before the next instruction (ELR = +4), not after it.
+pub fn debug_step_emulated(_: &Machine) -> TestResult {
+    let debug = Debug::new(MDSCR_SS);
+    let mut mmio = [0; exception::SAVED_REGS];
+    mmio[0] = (crate::console::PL011_BASE + crate::console::UARTFR) as u64;
+    let mut dcc = [0; exception::SAVED_REGS];
+    dcc[0] = 0x564D_5868; // magic
+    dcc[2] = 10; // GETVERSION
+    dcc[3] = 0x5658; // port
+    dcc[7] = (0x86 << 32) | 0b1110; // signature, IN, 4 bytes, port in DX
+    let spsr = FLAGS | PSTATE_SS | user::SPSR_EL0T_MASKED;
+    let cases = [
+        (
+            "stepped MMIO load at EL0",
+            testkit_user_dbg_step_mmio as unsafe extern "C" fn(),
+            mmio,
+        ),
+        ("stepped DCC read at EL0", testkit_user_dbg_step_dcc, dcc),
+    ];
+    for (what, f, regs) in cases {
+        let outcome = user::run(addr(f), spsr, regs);
+        check(
+            &Expect {
+                what,
+                vector: VectorKind::LOWER_A64_SYNC,
+                esr: esr(EC_STEP_LOWER, ISS_ISV | FSC_DEBUG),
+                elr: addr(f) + 4,
+                spsr: SPSR_EL0,
+                far: None,
+            },
+            outcome,
+        )?;
+    }
+    drop(debug);
+    Ok(detail!("MMIO load and DCC read: ELR=+4"))
 }
 
 /// Debug exceptions the guest's settings disable at EL1 (KDE = 0, or

@@ -157,6 +157,10 @@ pub const TESTS: &[Test] = &[
         run: debug_exc::debug_step_el0,
     },
     Test {
+        name: "debug_step_emulated",
+        run: debug_exc::debug_step_emulated,
+    },
+    Test {
         name: "debug_suppressed",
         run: debug_exc::debug_suppressed,
     },

@@ -20,6 +20,10 @@ pub struct GuestRegs {
     pub pc: u64,
     /// SPSR_EL2: the guest's PSTATE.
     pub pstate: u64,
+    /// [`GuestRegs::skip_instruction`] completed an instruction the guest
+    /// was single-stepping (PSTATE.SS was 1): the exit handler owes it a
+    /// step exception (vm/debug.rs). Not touched by the exit path.
+    pub stepped: bool,
 }
 
 impl GuestRegs {
@@ -39,7 +43,24 @@ impl GuestRegs {
             self.x[n as usize] = value;
         }
     }
+
+    /// Step past an instruction Aerie emulated (every trapped A64
+    /// instruction is 4 bytes). It has now completed, so a software step
+    /// in progress (PSTATE.SS = 1, active-not-pending) must become
+    /// active-pending: PSTATE.SS = 0, and the step exception is taken
+    /// before the next instruction, as if the hardware had executed it.
+    #[inline]
+    pub fn skip_instruction(&mut self) {
+        self.pc += 4;
+        if self.pstate & PSTATE_SS != 0 {
+            self.pstate &= !PSTATE_SS;
+            self.stepped = true;
+        }
+    }
 }
+
+/// PSTATE.SS (bit 21 of SPSR_EL2): software step state.
+const PSTATE_SS: u64 = 1 << 21;
 
 /// PSTATE for a vCPU coming out of reset or PSCI CPU_ON: EL1h, DAIF masked.
 pub const PSTATE_EL1H_MASKED: u64 = 0x3c5;
