@@ -26,8 +26,6 @@ pub struct BootArgs {
     pub bench_irq: bool,
     /// `aerie.watchdog=report`: a lock-up is reported, not a panic.
     pub watchdog_panics: bool,
-    /// `aerie.backdoor=1`: the VMware-compatible DCC backdoor for every VM.
-    pub backdoor: bool,
 }
 
 impl BootArgs {
@@ -38,7 +36,6 @@ impl BootArgs {
             profile: false,
             bench_irq: false,
             watchdog_panics: true,
-            backdoor: false,
         };
         for word in args.split_ascii_whitespace() {
             match word.split_once('=') {
@@ -58,7 +55,6 @@ impl BootArgs {
                 Some(("aerie.profile", v)) => out.profile = v != "0",
                 Some(("aerie.bench", "irq")) => out.bench_irq = true,
                 Some(("aerie.watchdog", "report")) => out.watchdog_panics = false,
-                Some(("aerie.backdoor", v)) => out.backdoor = v != "0",
                 _ => {}
             }
         }

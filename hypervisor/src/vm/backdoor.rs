@@ -21,21 +21,11 @@ pub struct VmBackdoor {
     pub policy: BackdoorPolicy,
 }
 
-/// The policy `aerie.backdoor=1` gives a VM whose config has none: DCC
-/// from EL1 and EL0, no BRK transport.
-const BOOT_ARG_POLICY: BackdoorPolicy = BackdoorPolicy {
-    el0: true,
-    brk_imm: None,
-    high_bandwidth: true,
-};
-
-/// The backdoor of the VM built from `image`, if its config (or the
-/// `aerie.backdoor=1` boot argument) asks for one; guestinfo pre-loaded.
+/// The backdoor of the VM built from `image`, if its config asks for one
+/// (`[vm.backdoor]`); guestinfo pre-loaded.
 pub fn new(image: &VmImage) -> Result<Option<VmBackdoor>, alloc::string::String> {
-    let policy = match image.backdoor {
-        Some(p) => p,
-        None if crate::boot_args().backdoor => BOOT_ARG_POLICY,
-        None => return Ok(None),
+    let Some(policy) = image.backdoor else {
+        return Ok(None);
     };
     // A stable per-VM UUID: the name's bytes folded into 16.
     let mut uuid = [0u8; 16];

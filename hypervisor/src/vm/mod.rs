@@ -255,7 +255,7 @@ pub struct Vm {
     pub vgic: Vgic,
     /// virtio-mmio transports: 0 = console, 1 = block (if the VM has a disk).
     pub virtio: Vec<virtio::VirtioSlot>,
-    /// The VMware-compatible backdoor, if the config (or `aerie.backdoor=1`)
+    /// The VMware-compatible backdoor, if the config (`[vm.backdoor]`)
     /// gives the VM one.
     pub backdoor: Option<backdoor::VmBackdoor>,
     /// The VM's region of the host disk, if any.
