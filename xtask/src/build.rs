@@ -65,21 +65,7 @@ fn build_bootmgr() -> Result<()> {
         ("x86_64-unknown-uefi", "BOOTX64.EFI"),
     ] {
         step(format!("build {DIR} (release, {target})"));
-        let mut build = cmd::cargo(
-            DIR,
-            &[
-                "build",
-                "--release",
-                "--target",
-                target,
-                "--target-dir",
-                &target_dir.to_string_lossy(),
-            ],
-        );
-        build
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS");
-        cmd::run(&mut build)?;
+        cross_build(DIR, target)?;
         let efi = target_dir
             .join(target)
             .join("release")
@@ -91,26 +77,23 @@ fn build_bootmgr() -> Result<()> {
     Ok(())
 }
 
-fn build_binary(b: &Binary) -> Result<()> {
-    if !cmd::has_manifest(b.dir) {
-        bail!("{}/Cargo.toml does not exist: nothing to build", b.dir);
-    }
-    step(format!("build {} (release)", b.dir));
+/// `cargo build --release` of the workspace in `dir` for `target` into the
+/// shared target directory. Target and target dir are normally set by the
+/// crate's .cargo/config.toml; passing them too keeps the output where xtask
+/// expects it regardless. Compiler flags are not passed: each crate's
+/// .cargo/config.toml owns them (the hypervisor's forces frame pointers for
+/// its backtraces). RUSTFLAGS from the caller's environment would replace
+/// those wholesale (cargo uses the first source of flags it finds), so it is
+/// removed for these cross builds; it was meant for the host anyway.
+fn cross_build(dir: &str, target: &str) -> Result<()> {
     let target_dir = paths::target_dir();
-    // Target and target dir are normally set by the crate's .cargo/config.toml;
-    // passing them too keeps the output where xtask expects it regardless.
-    // Compiler flags are not passed: each crate's .cargo/config.toml owns them
-    // (the hypervisor's forces frame pointers for its backtraces). RUSTFLAGS
-    // from the caller's environment would replace those wholesale (cargo uses
-    // the first source of flags it finds), so it is removed for these
-    // aarch64-only builds; it was meant for the host anyway.
     let mut build = cmd::cargo(
-        b.dir,
+        dir,
         &[
             "build",
             "--release",
             "--target",
-            TARGET,
+            target,
             "--target-dir",
             &target_dir.to_string_lossy(),
         ],
@@ -118,7 +101,15 @@ fn build_binary(b: &Binary) -> Result<()> {
     build
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS");
-    cmd::run(&mut build)?;
+    cmd::run(&mut build)
+}
+
+fn build_binary(b: &Binary) -> Result<()> {
+    if !cmd::has_manifest(b.dir) {
+        bail!("{}/Cargo.toml does not exist: nothing to build", b.dir);
+    }
+    step(format!("build {} (release)", b.dir));
+    cross_build(b.dir, TARGET)?;
     let elf = paths::release_elf(b.elf);
     let image = (b.image)();
     write_image(&elf, &image)?;
