@@ -408,10 +408,7 @@ fn write_bootmodule_with(vms: &[VmConfig], symbols: &[u8], out: &Path) -> Result
             kernel,
             initrd: initrd.as_deref(),
             cmdline: &vm.cmdline,
-            disk: vm.disk.map(|d| aerie_bootmodule::DiskRegion {
-                offset: d.offset,
-                size: d.size,
-            }),
+            disk: vm.disk,
             backdoor: vm.backdoor,
             guestinfo,
         })

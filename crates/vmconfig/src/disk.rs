@@ -20,24 +20,9 @@ pub const DISK_ALIGN: u64 = 1 << 20;
 
 const FIELDS: [&str; 2] = ["offset", "size"];
 
-/// A VM's share of the host disk: bytes `[offset, offset + size)`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DiskRegion {
-    pub offset: u64,
-    pub size: u64,
-}
-
-impl DiskRegion {
-    /// One past the last byte.
-    pub fn end(&self) -> u64 {
-        self.offset + self.size
-    }
-
-    /// Whether the two regions share a byte.
-    pub fn overlaps(&self, other: &DiskRegion) -> bool {
-        self.offset < other.end() && other.offset < self.end()
-    }
-}
+/// A VM's share of the host disk: the boot module's type, which the parsed
+/// config is written into unchanged.
+pub use aerie_bootmodule::DiskRegion;
 
 /// An error about one key of the table: (`disk.<key>` or `disk`, what).
 pub(crate) type DiskError = (String, ErrorKind);
