@@ -8,14 +8,14 @@
 //! `appliance/examples/hello.toml` names:
 //! `target/aerie/appliance/<arch>/vmlinuz` and `.../initrd.img`.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use crate::cmd::{self, step};
+use crate::cmd::step;
 use crate::cpio::Archive;
 use crate::guest_pkgs;
+use crate::linux::{one_file, write_if_changed};
 use crate::paths;
 
 const AMD64_KERNEL_META: &str = "linux-image-amd64";
@@ -31,16 +31,7 @@ fn amd64_dir(name: &str) -> PathBuf {
 
 /// The amd64 kernel package `linux-image-amd64` depends on.
 fn amd64_kernel_package() -> Result<String> {
-    let out = cmd::capture(Command::new("apt-cache").args(["depends", AMD64_KERNEL_META]))?;
-    let text = cmd::text(&out);
-    text.lines()
-        .find_map(|l| {
-            let dep = l.trim().strip_prefix("Depends:")?.trim();
-            let name = dep.split(':').next()?;
-            (name.starts_with("linux-image-") && name != AMD64_KERNEL_META)
-                .then(|| name.to_string())
-        })
-        .with_context(|| format!("`apt-cache depends {AMD64_KERNEL_META}` names no kernel"))
+    guest_pkgs::kernel_package_named_by(AMD64_KERNEL_META)
 }
 
 /// Whether the amd64 kernel and busybox are unpacked (for `setup`).
@@ -65,21 +56,6 @@ pub fn install() -> Result<()> {
     Ok(())
 }
 
-/// The single `vmlinuz-*` below `dir/boot`.
-fn vmlinuz_in(dir: &Path) -> Result<PathBuf> {
-    let boot = dir.join("boot");
-    std::fs::read_dir(&boot)
-        .with_context(|| format!("reading {}", boot.display()))?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("vmlinuz-"))
-        })
-        .with_context(|| format!("no vmlinuz-* in {}", boot.display()))
-}
-
 /// /init: say where it runs, power off.
 const INIT: &str = "#!/bin/sh
 /bin/busybox mount -t proc proc /proc
@@ -100,13 +76,6 @@ fn initramfs(busybox: Vec<u8>) -> Vec<u8> {
     a.to_bytes()
 }
 
-fn write(path: &Path, bytes: &[u8]) -> Result<()> {
-    if std::fs::read(path).is_ok_and(|old| old == bytes) {
-        return Ok(());
-    }
-    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
-}
-
 /// Builds both architectures' kernel copies and initramfs images.
 pub fn build() -> Result<()> {
     let amd64_kernel = amd64_dir(&amd64_kernel_package()?);
@@ -114,12 +83,12 @@ pub fn build() -> Result<()> {
     let inputs = [
         (
             "aarch64",
-            vmlinuz_in(&arm64_kernel)?,
+            one_file(&arm64_kernel.join("boot"), "vmlinuz-")?,
             guest_pkgs::unpacked_dir(guest_pkgs::BUSYBOX_PACKAGE).join("bin/busybox"),
         ),
         (
             "x86_64",
-            vmlinuz_in(&amd64_kernel)?,
+            one_file(&amd64_kernel.join("boot"), "vmlinuz-")?,
             amd64_dir(guest_pkgs::BUSYBOX_PACKAGE).join("bin/busybox"),
         ),
     ];
@@ -128,10 +97,10 @@ pub fn build() -> Result<()> {
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let kernel_bytes =
             std::fs::read(&kernel).with_context(|| format!("reading {}", kernel.display()))?;
-        write(&dir.join("vmlinuz"), &kernel_bytes)?;
+        write_if_changed(&dir.join("vmlinuz"), &kernel_bytes)?;
         let busybox =
             std::fs::read(&busybox).with_context(|| format!("reading {}", busybox.display()))?;
-        write(&dir.join("initrd.img"), &initramfs(busybox))?;
+        write_if_changed(&dir.join("initrd.img"), &initramfs(busybox))?;
     }
     step(format!(
         "appliance guests: {} and {}",

@@ -34,26 +34,34 @@ pub fn unpacked_dir(name: &str) -> PathBuf {
     cache_dir().join(name)
 }
 
-/// The kernel package `linux-image-arm64` depends on, from `apt-cache depends`
-/// output (`  Depends: linux-image-6.1.0-56-arm64:arm64`), without `:arm64`.
-pub fn kernel_package_from_depends(output: &str) -> Option<String> {
+/// The kernel package metapackage `meta` (`linux-image-arm64[:arm64]`)
+/// depends on, from `apt-cache depends` output
+/// (`  Depends: linux-image-6.1.0-56-arm64:arm64`), without the `:arch`.
+pub fn kernel_package_from_depends(output: &str, meta: &str) -> Option<String> {
+    let meta = meta.split(':').next().unwrap_or(meta);
     output.lines().find_map(|l| {
         let dep = l.trim().strip_prefix("Depends:")?.trim();
         let name = dep.split(':').next()?;
-        (name.starts_with("linux-image-") && name != "linux-image-arm64").then(|| name.to_string())
+        (name.starts_with("linux-image-") && name != meta).then(|| name.to_string())
     })
 }
 
-/// Asks apt for the current kernel package (needs the arm64 package lists).
-pub fn current_kernel_package() -> Result<String> {
-    let out = cmd::capture(Command::new("apt-cache").args(["depends", KERNEL_META]))?;
+/// Asks apt which kernel package metapackage `meta` names (for arm64 it
+/// needs the arm64 package lists).
+pub fn kernel_package_named_by(meta: &str) -> Result<String> {
+    let out = cmd::capture(Command::new("apt-cache").args(["depends", meta]))?;
     let text = cmd::text(&out);
-    kernel_package_from_depends(&text).with_context(|| {
+    kernel_package_from_depends(&text, meta).with_context(|| {
         format!(
-            "`apt-cache depends {KERNEL_META}` names no linux-image-* package:\n{}",
+            "`apt-cache depends {meta}` names no linux-image-* package:\n{}",
             cmd::tail(&text, 5)
         )
     })
+}
+
+/// Asks apt for the current arm64 kernel package.
+pub fn current_kernel_package() -> Result<String> {
+    kernel_package_named_by(KERNEL_META)
 }
 
 /// The newest kernel package already unpacked in the cache (for offline use
@@ -216,17 +224,17 @@ mod tests {
     fn kernel_package_from_apt_cache_depends() {
         let out = "linux-image-arm64:arm64\n  Depends: linux-image-6.1.0-56-arm64:arm64\n";
         assert_eq!(
-            kernel_package_from_depends(out).as_deref(),
+            kernel_package_from_depends(out, KERNEL_META).as_deref(),
             Some("linux-image-6.1.0-56-arm64")
         );
         // Other dependencies (none today) and junk are skipped.
         let out = "linux-image-arm64\n  Depends: foo\n  Depends: linux-image-6.1.0-99-arm64\n";
         assert_eq!(
-            kernel_package_from_depends(out).as_deref(),
+            kernel_package_from_depends(out, KERNEL_META).as_deref(),
             Some("linux-image-6.1.0-99-arm64")
         );
         assert_eq!(
-            kernel_package_from_depends("W: Unable to locate package\n"),
+            kernel_package_from_depends("W: Unable to locate package\n", KERNEL_META),
             None
         );
     }

@@ -43,7 +43,7 @@ fn ptrace_binary() -> PathBuf {
 }
 
 /// The single file in `dir` whose name starts with `prefix`.
-fn one_file(dir: &Path, prefix: &str) -> Result<PathBuf> {
+pub fn one_file(dir: &Path, prefix: &str) -> Result<PathBuf> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("reading {}", dir.display()))?
         .flatten()
@@ -156,7 +156,7 @@ fn build_tools(mut base: crate::cpio::Archive) -> Result<()> {
 }
 
 /// Writes `bytes` unless the file already holds them (keeps mtimes stable).
-fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
+pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
     if std::fs::read(path).is_ok_and(|old| old == bytes) {
         return Ok(());
     }
