@@ -5,7 +5,7 @@
 //!
 //! Validation reads every byte of the OVA once and hashes it while reading,
 //! so its floor is one SHA-256 pass over the file: `appliance_hash` measures
-//! that pass alone (read in 1 MiB blocks, same hasher) and the target bounds
+//! that pass alone (the same hashing copy loop, over the whole file) and the target bounds
 //! `appliance_validate` by it. Build is reported, not bounded: it converts
 //! every disk with `qemu-img` (deflate) before it packs and hashes.
 //!
@@ -13,13 +13,12 @@
 //! are in the page cache by the time they are read, so "disk-read speed"
 //! here is the speed of reading from memory plus hashing.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 use crate::cmd::step;
 use crate::paths;
@@ -91,22 +90,17 @@ fn mbps(bytes: u64, secs: f64) -> f64 {
     bytes as f64 / 1e6 / secs.max(1e-9)
 }
 
-/// One SHA-256 pass over `path` in 1 MiB reads: the validation floor.
+/// One SHA-256 pass over `path` with the appliance's own hashing copy loop
+/// (the one validation reads every member with): the validation floor.
 fn hash_pass(path: &Path) -> Result<f64> {
     let mut f = std::fs::File::open(path)?;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut h = Sha256::new();
     let start = Instant::now();
-    let mut total = 0u64;
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-        total += n as u64;
-    }
-    std::hint::black_box(h.finalize());
+    let (total, digest) = aerie_appliance::digest::copy_hashed(
+        &mut f,
+        None,
+        &aerie_appliance::progress::Progress::none(),
+    )?;
+    std::hint::black_box(digest);
     Ok(mbps(total, start.elapsed().as_secs_f64()))
 }
 
