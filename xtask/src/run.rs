@@ -1,6 +1,7 @@
 //! `cargo xtask run`: boot Aerie in QEMU with a set of VMs and judge the run.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
 use aerie_bootmodule::VmImage;
@@ -565,18 +566,36 @@ pub fn run_quiet_scripted(
     keys: &[qemu::Keys],
 ) -> Result<Outcome> {
     let outcome = qemu::run_scripted(opts, Some(timeout), Console::Quiet, keys)?;
+    write_log(log, &qemu::command(opts, false), &outcome)?;
+    Ok(outcome)
+}
+
+/// Runs `cmd` (a QEMU command line made elsewhere) quietly, logged like
+/// [`run_quiet`].
+pub fn run_quiet_command(cmd: Command, timeout: Duration, log: &Path) -> Result<Outcome> {
+    let shown = crate::cmd::describe(&cmd);
+    let outcome = qemu::run_command(cmd, timeout)?;
+    write_log_text(log, &shown, &outcome)?;
+    Ok(outcome)
+}
+
+/// `log`: the command line, what QEMU printed, how it ended.
+fn write_log(log: &Path, cmd: &Command, outcome: &Outcome) -> Result<()> {
+    write_log_text(log, &crate::cmd::describe(cmd), outcome)
+}
+
+fn write_log_text(log: &Path, cmd: &str, outcome: &Outcome) -> Result<()> {
     if let Some(dir) = log.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let mut text = format!("$ {}\n", crate::cmd::describe(&qemu::command(opts, false)));
+    let mut text = format!("$ {cmd}\n");
     text.push_str(&outcome.output);
     text.push_str(&format!(
         "\n[xtask: {:?} after {:.1} s]\n",
         outcome.status,
         outcome.elapsed.as_secs_f64()
     ));
-    std::fs::write(log, text).with_context(|| format!("writing {}", log.display()))?;
-    Ok(outcome)
+    std::fs::write(log, text).with_context(|| format!("writing {}", log.display()))
 }
 
 /// Fails unless `path` exists (used before QEMU runs that need an Image).

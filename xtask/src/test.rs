@@ -14,7 +14,7 @@ use std::time::Duration;
 use crate::cmd::{self, step};
 use crate::output;
 use crate::paths;
-use crate::qemu::{Boot, Keys, QemuOptions, Status};
+use crate::qemu::{self, Boot, Keys, QemuOptions, Status};
 use crate::run::{self, Guest, PrepareError};
 
 /// One integration test: Err is the reason it failed.
@@ -333,6 +333,18 @@ fn run_test_scripted(
     let log = log_path(name);
     let outcome = run::run_quiet_scripted(opts, Duration::from_secs(timeout), &log, keys)
         .map_err(|e| format!("{e:#}"))?;
+    judge(name, &log, timeout, &outcome, check)
+}
+
+/// A finished QEMU run of test `name` (logged at `log`): one step line,
+/// then `check` unless it timed out; an Err carries the log's tail.
+fn judge(
+    name: &str,
+    log: &Path,
+    timeout: u64,
+    outcome: &qemu::Outcome,
+    check: impl FnOnce(Status, &str) -> Result<(), String>,
+) -> Result<(), String> {
     step(format!(
         "{name}: {:?} after {:.1} s",
         outcome.status,
@@ -346,7 +358,7 @@ fn run_test_scripted(
     result.map_err(|why| {
         format!(
             "{why}; log {}\n{}",
-            paths::show(&log),
+            paths::show(log),
             cmd::tail(&outcome.output, 25)
                 .lines()
                 .map(|l| format!("    | {}", l.trim_end_matches('\r')))

@@ -14,12 +14,11 @@ use std::time::Duration;
 
 use aerie_appliance::{Console, Target};
 
-use super::{qemu_test, LINUX_TIMEOUT};
+use super::{clean_exit, judge, log_path, qemu_test, LINUX_TIMEOUT};
 use crate::cmd::step;
 use crate::output;
 use crate::paths;
-use crate::qemu::{self, Status};
-use crate::run::Guest;
+use crate::run::{self, Guest};
 
 /// `target/test-logs/<name>/`: the OVA and the deployment, made afresh.
 fn work_dir(name: &str) -> Result<PathBuf, String> {
@@ -77,23 +76,20 @@ pub fn on_qemu(name: &str, target: Target, arch: &str) -> Result<(), String> {
     let ova = build_and_validate(&dir)?;
     let dep = deploy(&ova, target, &dir)?;
     let vm = dep.qemu.as_ref().ok_or("deploy made no QEMU VM")?;
-    let accel = if vm.kvm { "KVM" } else { "TCG" };
-    let cmd = aerie_appliance::qemu_command(vm, Console::Serial);
-    let log = paths::test_logs_dir().join(format!("{name}.log"));
-    let outcome =
-        qemu::run_command(cmd, Duration::from_secs(LINUX_TIMEOUT)).map_err(|e| format!("{e:#}"))?;
-    std::fs::write(&log, &outcome.output).map_err(|e| format!("writing log: {e}"))?;
     step(format!(
-        "{name}: {:?} after {:.1} s ({accel}; log {})",
-        outcome.status,
-        outcome.elapsed.as_secs_f64(),
-        paths::show(&log)
+        "{name}: {} with {}",
+        target.name(),
+        if vm.kvm { "KVM" } else { "TCG" }
     ));
-    let tail = || crate::cmd::tail(&outcome.output, 15);
-    if outcome.status != Status::Exited(0) {
-        return Err(format!("QEMU {:?}\n{}", outcome.status, tail()));
-    }
-    check_boot(&outcome.output, arch, true).map_err(|e| format!("{e}\n{}", tail()))
+    let cmd = aerie_appliance::qemu_command(vm, Console::Serial);
+    let log = log_path(name);
+    let timeout = LINUX_TIMEOUT;
+    let outcome = run::run_quiet_command(cmd, Duration::from_secs(timeout), &log)
+        .map_err(|e| format!("{e:#}"))?;
+    judge(name, &log, timeout, &outcome, |status, out| {
+        check_boot(out, arch, true)?;
+        clean_exit(status, out)
+    })
 }
 
 /// The Aerie target: deploy, boot the generated Aerie VM config.
@@ -111,10 +107,7 @@ pub fn on_aerie() -> Result<(), String> {
         LINUX_TIMEOUT,
         |status, out| {
             check_boot(out, "aarch64", false)?;
-            match status {
-                Status::Exited(0) => Ok(()),
-                other => Err(format!("QEMU {other:?}")),
-            }
+            clean_exit(status, out)
         },
     )
 }
