@@ -119,10 +119,7 @@ pub fn exception(m: &mut Machine, v: usize, c: usize, syndrome: &Syndrome) -> Ou
         // The instruction under a disabled point has run (or the guest
         // took an exception at it): points and MDSCR_EL1 back as the guest
         // set them.
-        d.stepping_over = false;
-        debug_regs::load_points(d);
-        debug_regs::load_mdscr(d);
-        super::backdoor::refresh_fast_path(&mut m.vms[v], c);
+        set_stepping_over(m, v, c, false);
         return Outcome::Resume;
     }
     if let Some(from) = d.continued_from.take() {
@@ -150,11 +147,8 @@ pub fn exception(m: &mut Machine, v: usize, c: usize, syndrome: &Syndrome) -> Ou
             d.continued_from = Some(vcpu.regs.pc);
             vcpu.regs.pstate |= pstate::SS;
         } else {
-            d.stepping_over = true;
-            debug_regs::load_points(d);
-            debug_regs::load_mdscr(d);
             vcpu.regs.pstate |= pstate::SS;
-            super::backdoor::refresh_fast_path(&mut m.vms[v], c);
+            set_stepping_over(m, v, c, true);
         }
         return Outcome::Resume;
     }
@@ -169,32 +163,41 @@ pub fn exception(m: &mut Machine, v: usize, c: usize, syndrome: &Syndrome) -> Ou
 /// not a load-exclusive): deliver that, rather than let the hardware take
 /// one on return with ISV = 0 ("no instruction was stepped").
 pub fn emulated_instruction_stepped(m: &mut Machine, v: usize, c: usize) {
-    let vcpu = &mut m.vms[v].vcpus[c];
-    let d = &mut vcpu.debug;
+    let d = &mut m.vms[v].vcpus[c].debug;
     d.continued_from = None;
     if d.stepping_over {
-        d.stepping_over = false;
-        debug_regs::load_points(d);
-        debug_regs::load_mdscr(d);
-        super::backdoor::refresh_fast_path(&mut m.vms[v], c);
+        set_stepping_over(m, v, c, false);
     }
-    let vcpu = &mut m.vms[v].vcpus[c];
+    let vcpu = &m.vms[v].vcpus[c];
     let d = &vcpu.debug;
     if d.mdscr & aerie_trap::debug_regs::MDSCR_SS == 0 || !d.generated_natively(vcpu.regs.pstate) {
         return;
     }
     /// ISS of a Software Step exception: ISV, EX = 0, IFSC = debug.
-    const STEP_ISS: u64 = (1 << 24) | 0x22;
+    const STEP_ISS: u32 = (1 << 24) | 0x22;
     let class = aerie_trap::inject::class_for(vcpu.regs.pstate, ec::SOFTSTP_LOW, ec::SOFTSTP_CUR);
-    let esr = (u64::from(class) << Esr::EC_SHIFT) | Esr::IL | STEP_ISS;
+    let esr = Esr::new(class, true, STEP_ISS).0;
     let _ = inject(m, v, c, |pc, pstate, vbar, sctlr| {
         aerie_trap::inject_sync(pc, pstate, vbar, sctlr, esr, None)
     });
 }
 
+/// Starts or ends stepping vCPU `c` over one instruction with the
+/// hardware's breakpoints and watchpoints off and MDSCR_EL1.SS on (the
+/// caller sets PSTATE.SS when starting); the backdoor fast path is off
+/// meanwhile.
+fn set_stepping_over(m: &mut Machine, v: usize, c: usize, on: bool) {
+    let d = &mut m.vms[v].vcpus[c].debug;
+    d.stepping_over = on;
+    debug_regs::load_points(d);
+    debug_regs::load_mdscr(d);
+    super::backdoor::refresh_fast_path(&mut m.vms[v], c);
+}
+
 /// Whether the instruction at guest EL1 address `pc` is an exception return
 /// (ERET, ERETAA, ERETAB) and the guest's SPSR_EL1 (which an ERET leaves
-/// unchanged) has SS set. The vCPU of VM `v` that trapped is the loaded one: its EL1 state is live.
+/// unchanged) has SS set. The vCPU of VM `v` that trapped is the loaded
+/// one: its EL1 state is live.
 fn was_eret_restoring_ss(m: &Machine, v: usize, pc: u64) -> bool {
     const ERET: u32 = 0xD69F_03E0;
     const ERETAA: u32 = 0xD69F_0BFF;
