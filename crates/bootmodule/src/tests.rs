@@ -46,6 +46,26 @@ fn sample() -> Vec<u8> {
     )
 }
 
+/// Parses `bytes` and checks that VM `index` is refused with exactly this
+/// field and error while every other VM still parses (a bad VM must not
+/// poison the others); returns the error for message checks.
+fn refused(bytes: &[u8], index: usize, field: VmField, error: VmFieldError) -> BootModuleError {
+    let m = BootModule::parse(bytes).unwrap();
+    let err = m.vm(index).unwrap_err();
+    assert_eq!(
+        err,
+        BootModuleError::Vm {
+            index,
+            field,
+            error
+        }
+    );
+    for other in (0..m.vm_count()).filter(|&i| i != index) {
+        assert!(m.vm(other).is_ok(), "vm[{other}] poisoned by vm[{index}]");
+    }
+    err
+}
+
 fn put_u64(buf: &mut [u8], at: usize, v: u64) {
     buf[at..at + 8].copy_from_slice(&v.to_le_bytes());
 }
@@ -167,20 +187,15 @@ fn out_of_range_blob_rejected_naming_vm_and_field() {
     let at = record_at(1) + record::INITRD;
     let offset = u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
     put_u64(&mut bytes, at + 8, size - offset + 1);
-    let m = BootModule::parse(&bytes).unwrap();
-    assert!(m.vm(0).is_ok(), "a bad VM must not poison the others");
-    let err = m.vm(1).unwrap_err();
-    assert_eq!(
-        err,
-        BootModuleError::Vm {
-            index: 1,
-            field: VmField::Initrd,
-            error: VmFieldError::OutOfRange {
-                offset,
-                len: size - offset + 1,
-                size
-            }
-        }
+    let err = refused(
+        &bytes,
+        1,
+        VmField::Initrd,
+        VmFieldError::OutOfRange {
+            offset,
+            len: size - offset + 1,
+            size,
+        },
     );
     let msg = err.to_string();
     assert!(msg.contains("vm[1]") && msg.contains("`initrd`"), "{msg}");
@@ -208,14 +223,11 @@ fn misaligned_kernel_rejected() {
     let offset = u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
     put_u64(&mut bytes, at, offset + 8);
     put_u64(&mut bytes, at + 8, 16);
-    let m = BootModule::parse(&bytes).unwrap();
-    assert_eq!(
-        m.vm(0).unwrap_err(),
-        BootModuleError::Vm {
-            index: 0,
-            field: VmField::Kernel,
-            error: VmFieldError::Misaligned { offset: offset + 8 }
-        }
+    refused(
+        &bytes,
+        0,
+        VmField::Kernel,
+        VmFieldError::Misaligned { offset: offset + 8 },
     );
 }
 
@@ -223,15 +235,7 @@ fn misaligned_kernel_rejected() {
 fn non_utf8_name_rejected() {
     let mut bytes = sample();
     bytes[record_at(1) + record::NAME] = 0xFF;
-    let m = BootModule::parse(&bytes).unwrap();
-    assert_eq!(
-        m.vm(1).unwrap_err(),
-        BootModuleError::Vm {
-            index: 1,
-            field: VmField::Name,
-            error: VmFieldError::NotUtf8
-        }
-    );
+    refused(&bytes, 1, VmField::Name, VmFieldError::NotUtf8);
 }
 
 #[test]
@@ -239,25 +243,9 @@ fn unterminated_and_empty_names_rejected() {
     let mut bytes = sample();
     let at = record_at(0) + record::NAME;
     bytes[at..at + 32].fill(b'a');
-    let m = BootModule::parse(&bytes).unwrap();
-    assert_eq!(
-        m.vm(0).unwrap_err(),
-        BootModuleError::Vm {
-            index: 0,
-            field: VmField::Name,
-            error: VmFieldError::Unterminated
-        }
-    );
+    refused(&bytes, 0, VmField::Name, VmFieldError::Unterminated);
     bytes[at..at + 32].fill(0);
-    let m = BootModule::parse(&bytes).unwrap();
-    assert_eq!(
-        m.vm(0).unwrap_err(),
-        BootModuleError::Vm {
-            index: 0,
-            field: VmField::Name,
-            error: VmFieldError::Empty
-        }
-    );
+    refused(&bytes, 0, VmField::Name, VmFieldError::Empty);
 }
 
 #[test]
@@ -265,16 +253,7 @@ fn zero_vcpus_rejected() {
     let mut bytes = sample();
     let at = record_at(1) + record::VCPUS;
     bytes[at..at + 4].fill(0);
-    let m = BootModule::parse(&bytes).unwrap();
-    let err = m.vm(1).unwrap_err();
-    assert_eq!(
-        err,
-        BootModuleError::Vm {
-            index: 1,
-            field: VmField::Vcpus,
-            error: VmFieldError::Empty
-        }
-    );
+    let err = refused(&bytes, 1, VmField::Vcpus, VmFieldError::Empty);
     assert_eq!(
         err.to_string(),
         "boot module: vm[1]: field `vcpus`: must not be empty or zero"
@@ -388,17 +367,11 @@ fn bad_disk_regions_rejected() {
         let mut bytes = sample();
         put_u64(&mut bytes, record_at(1) + record::DISK_OFFSET, offset);
         put_u64(&mut bytes, record_at(1) + record::DISK_SIZE, size);
-        let m = BootModule::parse(&bytes).unwrap();
-        assert!(m.vm(0).is_ok(), "a bad VM must not poison the others");
-        let err = m.vm(1).unwrap_err();
-        assert_eq!(
-            err,
-            BootModuleError::Vm {
-                index: 1,
-                field: VmField::Disk,
-                error: VmFieldError::BadDiskRegion { offset, size }
-            },
-            "{offset:#x}+{size:#x}"
+        let err = refused(
+            &bytes,
+            1,
+            VmField::Disk,
+            VmFieldError::BadDiskRegion { offset, size },
         );
         assert!(err.to_string().contains("field `disk`"), "{err}");
     }
@@ -692,17 +665,11 @@ fn bad_backdoor_words_rejected() {
         let mut bytes = backdoor_sample(&[]);
         put_u32(&mut bytes, record_at(1) + record::BACKDOOR_FLAGS, flags);
         put_u32(&mut bytes, record_at(1) + record::BRK_IMM, brk_imm);
-        let m = BootModule::parse(&bytes).unwrap();
-        assert!(m.vm(0).is_ok(), "a bad VM must not poison the others");
-        let err = m.vm(1).unwrap_err();
-        assert_eq!(
-            err,
-            BootModuleError::Vm {
-                index: 1,
-                field: VmField::Backdoor,
-                error: VmFieldError::BadBackdoor { flags, brk_imm }
-            },
-            "{flags:#x} {brk_imm:#x}"
+        let err = refused(
+            &bytes,
+            1,
+            VmField::Backdoor,
+            VmFieldError::BadBackdoor { flags, brk_imm },
         );
         assert!(err.to_string().contains("field `backdoor`"), "{err}");
     }
@@ -796,18 +763,8 @@ fn malformed_guestinfo_blobs_are_errors_not_panics() {
 
         // The same blob in a module: the VM is refused, naming the field.
         let bytes = splice_blob(&blob);
-        let m = BootModule::parse(&bytes).unwrap();
-        let err = m.vm(0).unwrap_err();
-        assert_eq!(
-            err,
-            BootModuleError::Vm {
-                index: 0,
-                field: VmField::Guestinfo,
-                error: want
-            }
-        );
+        let err = refused(&bytes, 0, VmField::Guestinfo, want);
         assert!(err.to_string().contains("field `guestinfo`"), "{err}");
-        assert!(m.vm(1).is_ok() && m.vm(2).is_ok());
     }
 }
 
@@ -834,14 +791,11 @@ fn guestinfo_outside_module_or_without_backdoor_rejected() {
     for len in [size - offset + 1, u64::MAX] {
         let mut bad = bytes.clone();
         put_u64(&mut bad, at + 8, len);
-        let m = BootModule::parse(&bad).unwrap();
-        assert_eq!(
-            m.vm(0).unwrap_err(),
-            BootModuleError::Vm {
-                index: 0,
-                field: VmField::Guestinfo,
-                error: VmFieldError::OutOfRange { offset, len, size }
-            }
+        refused(
+            &bad,
+            0,
+            VmField::Guestinfo,
+            VmFieldError::OutOfRange { offset, len, size },
         );
     }
     // A blob that ends early inside the module: the last entry is cut.
