@@ -4,10 +4,10 @@
 //! the OVA itself is about 1.1 GB.
 //!
 //! Validation reads every byte of the OVA once and hashes it while reading,
-//! so its floor is one SHA-256 pass over the file: `appliance_hash` measures
-//! that pass alone (the same hashing copy loop, over the whole file) and the target bounds
-//! `appliance_validate` by it. Build is reported, not bounded: it converts
-//! every disk with `qemu-img` (deflate) before it packs and hashes.
+//! so its floor is one SHA-256 pass over the file: [`hash_pass`] measures
+//! that pass alone (the same hashing copy loop, over the whole file) and the
+//! target bounds validation by it. Build is reported, not bounded: it
+//! converts every disk with `qemu-img` (deflate) before it packs and hashes.
 //!
 //! Seconds of wall time, not instructions: these are host tools. The files
 //! are in the page cache by the time they are read, so "disk-read speed"

@@ -52,15 +52,12 @@ impl GuestRegs {
     #[inline]
     pub fn skip_instruction(&mut self) {
         self.pc += 4;
-        if self.pstate & PSTATE_SS != 0 {
-            self.pstate &= !PSTATE_SS;
+        if self.pstate & aerie_trap::pstate::SS != 0 {
+            self.pstate &= !aerie_trap::pstate::SS;
             self.stepped = true;
         }
     }
 }
-
-/// PSTATE.SS (bit 21 of SPSR_EL2): software step state.
-const PSTATE_SS: u64 = 1 << 21;
 
 /// PSTATE for a vCPU coming out of reset or PSCI CPU_ON: EL1h, DAIF masked.
 pub const PSTATE_EL1H_MASKED: u64 = 0x3c5;
