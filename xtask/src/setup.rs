@@ -71,8 +71,8 @@ const RUST_TARGETS: [&str; 3] = [TARGET, "aarch64-unknown-uefi", "x86_64-unknown
 /// Files the appliance's build, tests and deploy use, from Debian packages.
 const APPLIANCE_FILES: [&str; 6] = [
     "/usr/bin/qemu-system-x86_64",
-    "/usr/share/OVMF/OVMF_CODE_4M.fd",
-    "/usr/share/AAVMF/AAVMF_CODE.fd",
+    aerie_appliance::qemu::OVMF_CODE,
+    aerie_appliance::qemu::AAVMF_CODE,
     "/usr/bin/mdir",
     "/usr/sbin/sgdisk",
     "/usr/bin/xmllint",
