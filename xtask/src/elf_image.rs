@@ -62,6 +62,20 @@ pub fn elf_to_image(elf: &[u8]) -> Result<Vec<u8>> {
     Ok(image)
 }
 
+/// The fields every test ELF file shares: identification (ELF64,
+/// little-endian, version 1), ET_EXEC, EM_AARCH64, e_version, e_ehsize.
+#[cfg(test)]
+pub(crate) fn test_elf_header(out: &mut [u8]) {
+    out[..4].copy_from_slice(b"\x7fELF");
+    out[4] = 2; // ELFCLASS64
+    out[5] = 1; // ELFDATA2LSB
+    out[6] = 1; // EV_CURRENT
+    out[16..18].copy_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+    out[18..20].copy_from_slice(&183u16.to_le_bytes()); // EM_AARCH64
+    out[20..24].copy_from_slice(&1u32.to_le_bytes());
+    out[52..54].copy_from_slice(&64u16.to_le_bytes()); // e_ehsize
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,15 +89,8 @@ mod tests {
         let phoff = 64usize;
         let mut data_off = phoff + 56 * segments.len();
         let mut out = vec![0u8; data_off];
-        out[..4].copy_from_slice(b"\x7fELF");
-        out[4] = 2; // ELFCLASS64
-        out[5] = 1; // ELFDATA2LSB
-        out[6] = 1; // EV_CURRENT
-        out[16..18].copy_from_slice(&2u16.to_le_bytes()); // ET_EXEC
-        out[18..20].copy_from_slice(&183u16.to_le_bytes()); // EM_AARCH64
-        out[20..24].copy_from_slice(&1u32.to_le_bytes());
+        test_elf_header(&mut out);
         out[32..40].copy_from_slice(&(phoff as u64).to_le_bytes());
-        out[52..54].copy_from_slice(&64u16.to_le_bytes()); // e_ehsize
         out[54..56].copy_from_slice(&56u16.to_le_bytes()); // e_phentsize
         out[56..58].copy_from_slice(&(segments.len() as u16).to_le_bytes());
         for (i, (ty, vaddr, bytes, memsz)) in segments.iter().enumerate() {

@@ -278,15 +278,8 @@ mod tests {
             out.extend_from_slice(&8u64.to_le_bytes()); // addralign
             out.extend_from_slice(&entsize.to_le_bytes());
         }
-        out[..4].copy_from_slice(b"\x7fELF");
-        out[4] = 2; // ELFCLASS64
-        out[5] = 1; // ELFDATA2LSB
-        out[6] = 1; // EV_CURRENT
-        out[16..18].copy_from_slice(&2u16.to_le_bytes()); // ET_EXEC
-        out[18..20].copy_from_slice(&183u16.to_le_bytes()); // EM_AARCH64
-        out[20..24].copy_from_slice(&1u32.to_le_bytes());
+        crate::elf_image::test_elf_header(&mut out);
         out[40..48].copy_from_slice(&(shoff as u64).to_le_bytes());
-        out[52..54].copy_from_slice(&64u16.to_le_bytes()); // e_ehsize
         out[58..60].copy_from_slice(&64u16.to_le_bytes()); // e_shentsize
         out[60..62].copy_from_slice(&6u16.to_le_bytes()); // e_shnum
         out[62..64].copy_from_slice(&5u16.to_le_bytes()); // e_shstrndx
