@@ -11,6 +11,12 @@ echo "tools: info-get=$(vmware-rpctool 'info-get guestinfo.greeting' 2>&1)"
 # A key the VM config set (guestinfo.configured = "from-config").
 echo "tools: configured=$(vmware-rpctool 'info-get guestinfo.configured' 2>&1)"
 echo "tools: unknown=$(vmware-rpctool 'no-such-command' 2>&1; echo " rc=$?")"
+# A value near the store's 4 KiB bound: the reply comes back through the
+# high-bandwidth channel into a buffer vmware-rpctool has just allocated.
+big=$(printf '%04000d' 7)
+vmware-rpctool "info-set guestinfo.big $big" > /dev/null 2>&1
+got=$(vmware-rpctool 'info-get guestinfo.big' 2>&1)
+echo "tools: big rc=$? len=${#got}"
 # What vmtoolsd reports at start, for Aerie's console view (Ctrl-A i).
 vmware-rpctool "tools.set.version 12451" > /dev/null 2>&1
 echo "tools: set-version rc=$?"

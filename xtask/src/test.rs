@@ -547,6 +547,7 @@ fn linux_backdoor(cpu: &str, name: &str) -> Result<(), String> {
             "tools: info-set rc=0",
             "tools: info-get=hello",
             "tools: configured=from-config",
+            "tools: big rc=0 len=4000",
             "tools: set-version rc=0",
             "tools: plain dcc rc=132",
             "tools: brk rc=133",
