@@ -47,18 +47,15 @@ pub fn secondary(index: usize, test: BootTest) {
     }
 }
 
-/// Keep asking until `done`, for at most `ms`: an SGI can sit pending a
-/// while (its target may briefly have PSTATE.I set), and asking again is
-/// harmless.
-fn ask_until(ms: u64, mut ask: impl FnMut(), mut done: impl FnMut() -> bool) -> bool {
-    wait_for(ms, || {
-        if done() {
-            return true;
-        }
-        ask();
-        wait_ms(5);
-        false
-    })
+/// Wait (up to 1 s) until pCPU 1 can take SGIs, then send it the stop/dump
+/// SGI once and wait up to `ms` for `done`. One SGI must do: a lost one is
+/// the bug this test is there to catch.
+fn ask_cpu1_once(ms: u64, mut done: impl FnMut() -> bool) -> bool {
+    if !wait_for(1000, || crate::sched::pcpu::online(1)) {
+        panic!("boot-test: cpu 1 did not come online");
+    }
+    stop::signal(1);
+    wait_for(ms, &mut done)
 }
 
 /// A regular interrupt (a kick to itself) whose handler spins while this
@@ -81,9 +78,13 @@ fn spin_in_irq() {
 }
 
 fn dump_masked() {
+    if !wait_for(1000, || crate::sched::pcpu::online(1)) {
+        panic!("boot-test: cpu 1 did not come online");
+    }
+    // Let it reach its masked loop.
     wait_ms(50);
     stop::dump_all();
-    if ask_until(2000, || stop::signal(1), || stop::dumps_answered(1) > 0) {
+    if wait_for(2000, || stop::dumps_answered(1) > 0) {
         crate::println!("boot-test: dump arrived from cpu 1");
         firmware::system_off();
     }
@@ -108,7 +109,7 @@ fn pnmi_nested() {
     // 2. pCPU 1 stops; a further pseudo-NMI to it (and a dump request that
     //    includes it) must neither hang it nor this pCPU.
     stop::set_mode_stop();
-    if !ask_until(1000, || stop::signal(1), || stop::stopped(1)) {
+    if !ask_cpu1_once(1000, || stop::stopped(1)) {
         panic!("boot-test: cpu 1 did not stop");
     }
     stop::set_mode_dump();

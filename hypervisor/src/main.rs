@@ -231,6 +231,10 @@ fn init_this_cpu(index: usize, pa_range: u64) {
     // priority mask, PSTATE.I clear: pseudo-NMIs get in (see irq::NmiWindow).
     gic::set_priority_mask(irq::PMR_REGULAR_MASKED);
     arch::aarch64::daif::unmask_irq();
+    // Now an SGI reaches this pCPU; a stop requested before that is taken
+    // here (irq::stop).
+    sched::pcpu::set_online(index);
+    irq::stop::came_online(index);
 }
 
 /// Where a secondary pCPU continues once it runs at the link address.

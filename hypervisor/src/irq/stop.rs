@@ -26,10 +26,24 @@ static STOPPED: [AtomicBool; MAX_PCPUS] = [const { AtomicBool::new(false) }; MAX
 /// How many dump requests each pCPU has answered.
 static DUMPS: [AtomicU64; MAX_PCPUS] = [const { AtomicU64::new(0) }; MAX_PCPUS];
 
-/// Send the stop/dump SGI to pCPU `p`.
-pub fn signal(p: usize) {
-    if let Some(mpidr) = pcpu::mpidr_of(p) {
-        gic::send_sgi(SGI_STOP, (mpidr >> 8) & 0xff, 1 << (mpidr & 0xf));
+/// Send the stop/dump SGI to pCPU `p`, if it can take SGIs yet (one sent
+/// earlier would be lost: `pcpu::online`). Returns whether it was sent.
+pub fn signal(p: usize) -> bool {
+    match pcpu::mpidr_of(p) {
+        Some(mpidr) if pcpu::online(p) => {
+            gic::send_sgi(SGI_STOP, (mpidr >> 8) & 0xff, 1 << (mpidr & 0xf));
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Called by pCPU `me` as soon as it can take SGIs: if a stop was requested
+/// before, it missed the SGI, so it sends itself one (taken at once: regular
+/// interrupts are masked by the priority mask only, PSTATE.I is clear).
+pub fn came_online(me: usize) {
+    if MODE.load(Ordering::SeqCst) == MODE_STOP {
+        signal(me);
     }
 }
 
@@ -46,17 +60,8 @@ pub fn set_mode_bench() {
     MODE.store(MODE_BENCH, Ordering::SeqCst);
 }
 
-/// Send the stop/dump SGI to every other pCPU.
-fn signal_others(me: usize) {
-    for p in 0..MAX_PCPUS {
-        if p == me {
-            continue;
-        }
-        signal(p);
-    }
-}
-
-/// Ask every other pCPU to print its state; this one prints its own.
+/// Ask every other pCPU to print its state; this one prints its own. A pCPU
+/// still starting is named as such.
 pub fn dump_all() {
     let me = crate::sched::this_cpu();
     crate::console::print_emergency(format_args!(
@@ -64,21 +69,33 @@ pub fn dump_all() {
         gic::priority_mask()
     ));
     MODE.store(MODE_DUMP, Ordering::SeqCst);
-    signal_others(me);
+    for p in (0..MAX_PCPUS).filter(|&p| p != me) {
+        if pcpu::mpidr_of(p).is_some() && !signal(p) {
+            crate::console::print_emergency(format_args!("aerie: dump: cpu {p}: starting\n"));
+        }
+    }
 }
 
 /// Stop every other pCPU (a panic): each prints its state and halts. The
-/// SGI is sent again once after a short wait (an SGI can sit pending while
-/// its target briefly has PSTATE.I set); the panic does not wait longer.
+/// ones that can take SGIs get one; one still starting stops as it comes
+/// online (`came_online`). Waits up to 20 ms for the stopping pCPUs to
+/// report, so their lines come before the panic message.
 pub fn stop_others() {
     let me = crate::sched::this_cpu();
     MODE.store(MODE_STOP, Ordering::SeqCst);
-    signal_others(me);
-    let end = cpu::counter() + cpu::counter_frequency() / 100;
-    while cpu::counter() < end {
+    let mut sent = [false; MAX_PCPUS];
+    for (p, sent) in sent.iter_mut().enumerate().filter(|&(p, _)| p != me) {
+        *sent = signal(p);
+        if !*sent && pcpu::mpidr_of(p).is_some() {
+            crate::console::print_emergency(format_args!(
+                "aerie: dump: cpu {p}: starting (stops when it comes online)\n"
+            ));
+        }
+    }
+    let end = cpu::counter() + cpu::counter_frequency() / 50;
+    while cpu::counter() < end && (0..MAX_PCPUS).any(|p| sent[p] && !stopped(p)) {
         core::hint::spin_loop();
     }
-    signal_others(me);
 }
 
 /// Dump requests pCPU `cpu` has answered.

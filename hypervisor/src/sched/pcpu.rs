@@ -3,7 +3,7 @@
 use super::VcpuId;
 use crate::arch::aarch64::cpu;
 use crate::irq::gicv3::Redistributor;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 pub const MAX_PCPUS: usize = 8;
 
@@ -14,6 +14,25 @@ static MPIDRS: [AtomicU64; MAX_PCPUS] = [const { AtomicU64::new(u64::MAX) }; MAX
 static STACK_TOPS: [AtomicU64; MAX_PCPUS] = [const { AtomicU64::new(0) }; MAX_PCPUS];
 /// Every pCPU's EL2 stack is this big (boot and secondary alike).
 pub const STACK_SIZE: u64 = 64 * 1024;
+
+/// Whether each pCPU's GIC redistributor and CPU interface are set up. An
+/// SGI sent before that is lost, not delayed: the redistributor resets every
+/// SGI to Group 0, and a Group 1 SGI (ICC_SGI1R_EL1) for an INTID configured
+/// as Group 0 is discarded (GICv3 spec, "Forwarding an SGI to a target PE").
+static ONLINE: [AtomicBool; MAX_PCPUS] = [const { AtomicBool::new(false) }; MAX_PCPUS];
+
+/// Record that this pCPU (`index`) can take SGIs from now on.
+pub fn set_online(index: usize) {
+    // The redistributor writes (device memory) complete before anyone can
+    // see the flag.
+    crate::arch::aarch64::sysreg::dsb_sy();
+    ONLINE[index].store(true, Ordering::SeqCst);
+}
+
+/// Whether pCPU `index` can take SGIs ([`set_online`]).
+pub fn online(index: usize) -> bool {
+    ONLINE.get(index).is_some_and(|o| o.load(Ordering::SeqCst))
+}
 
 /// Record that pCPU `index` has MPIDR `mpidr` and its stack ends at `stack_top`.
 pub fn register(index: usize, mpidr: u64, stack_top: u64) {
