@@ -188,7 +188,7 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
         console::enable_input();
     }
     machine.install();
-    init_this_cpu(0, cpu.pa_range);
+    init_this_cpu(0, &cpu);
     for (index, mpidr, top) in secondaries {
         if let Err(status) = boot::smp::start(index, mpidr, top, record.delta(), secondary_main) {
             log::warn!("CPU {mpidr:#x} did not start (PSCI status {status})");
@@ -216,7 +216,7 @@ pub fn boot_args() -> BootArgs {
 const SECONDARY_STACK: u64 = sched::pcpu::STACK_SIZE;
 
 /// Per-pCPU set-up: its redistributor, CPU interface and EL2 guest controls.
-fn init_this_cpu(index: usize, pa_range: u64) {
+fn init_this_cpu(index: usize, cpu: &CpuInfo) {
     {
         let mut m = sched::lock();
         let mpidr = m.pcpus[index].mpidr;
@@ -224,7 +224,7 @@ fn init_this_cpu(index: usize, pa_range: u64) {
         m.pcpus[index].redist = Some(redist);
     }
     gic::init_cpu_interface();
-    el2::init_guest_controls(pa_range);
+    el2::init_guest_controls(cpu);
     irq::watchdog::start();
     irq::profiler::start_this_cpu();
     // From here on Aerie's code runs with regular interrupts masked by the
@@ -239,7 +239,7 @@ fn init_this_cpu(index: usize, pa_range: u64) {
 
 /// Where a secondary pCPU continues once it runs at the link address.
 extern "C" fn secondary_main(index: u64) -> ! {
-    init_this_cpu(index as usize, CpuInfo::read().pa_range);
+    init_this_cpu(index as usize, &CpuInfo::read());
     log::debug!("cpu {index} ({:#x}) online", cpu::mpidr());
     boottest::secondary(index as usize, boot_args().test);
     sched::run(index as usize)

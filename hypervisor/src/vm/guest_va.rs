@@ -1,4 +1,5 @@
-//! Guest memory by guest virtual address, for the high-bandwidth backdoor.
+//! Guest memory by guest virtual address: the high-bandwidth backdoor's
+//! buffers, and the instruction at a guest PC (vm/debug.rs).
 //!
 //! Each 4 KiB piece of the range is translated by the hardware through the
 //! guest's own stage 1 (`arch::aarch64::at`, which yields an IPA), the IPA
@@ -33,7 +34,6 @@ pub struct GuestVirtual<'a> {
 impl<'a> GuestVirtual<'a> {
     /// Access `mem` by virtual address with the permissions of guest EL0
     /// (`el0`, the request came from user space) or guest EL1.
-    #[allow(dead_code)] // wired by vm/backdoor.rs
     pub fn new(mem: &'a GuestMemory, el0: bool) -> Self {
         GuestVirtual { mem, el0 }
     }

@@ -1,6 +1,7 @@
 //! EL2 configuration for running guests, and the exit syndrome registers.
 
 use super::context::GuestRegs;
+use super::cpu::CpuInfo;
 use super::sysreg::{dsb_sy, isb, read_sysreg, write_sysreg};
 
 /// SMCCC owners (bits 29:24 of a function id) that Rust serves. The HVC fast
@@ -54,6 +55,9 @@ pub const HCR_GUEST: u64 = HCR_VM
 
 /// MDCR_EL2.TDA: guest debug register accesses trap.
 const MDCR_TDA: u64 = 1 << 9;
+/// MDCR_EL2.TDCC (FEAT_FGT): guest DCC register accesses trap. TDA already
+/// traps them; TDCC says so again where it exists, as the design asks.
+const MDCR_TDCC: u64 = 1 << 27;
 /// MDCR_EL2.TDE: guest debug exceptions (BRK, breakpoints, watchpoints,
 /// software step) are taken to EL2.
 const MDCR_TDE: u64 = 1 << 8;
@@ -73,7 +77,7 @@ pub fn set_debug_routing(to_el2: bool) {
 }
 
 /// One-time EL2 set-up on this pCPU for running guests.
-pub fn init_guest_controls(pa_range: u64) {
+pub fn init_guest_controls(cpu: &CpuInfo) {
     write_sysreg!(hcr_el2, HCR_GUEST);
     // CPTR_EL2 (E2H = 0): RES1 bits [9:0] except TZ..., bits 12-13; TZ (8)
     // traps SVE, TSM (12) SME, TTA (20) trace, TAM (30) activity monitors.
@@ -86,8 +90,21 @@ pub fn init_guest_controls(pa_range: u64) {
     // traps and is served from the vCPU's virtual debug registers
     // (vm/debug.rs); the DCC status register carries backdoor requests.
     // TDE (8) is per VM (`set_debug_routing`).
-    let tda = MDCR_TDA | (1 << 10) | (1 << 11);
-    write_sysreg!(mdcr_el2, pmcr_n | (1 << 5) | (1 << 6) | (1 << 14) | tda);
+    let mut debug = MDCR_TDA | (1 << 10) | (1 << 11);
+    if cpu.fgt {
+        debug |= MDCR_TDCC;
+        // The fine-grained traps reset to UNKNOWN values on hardware: none
+        // (HFGRTR/HFGWTR/HFGITR_EL2, HDFGRTR/HDFGWTR_EL2). Zero also traps
+        // the registers of features whose trap bits are negative (nTPIDR2_EL0
+        // and the like), features Aerie hides from guests anyway; such a
+        // trap becomes UNDEFINED for the guest (vm/exit.rs).
+        write_sysreg!(s3_4_c1_c1_4, 0);
+        write_sysreg!(s3_4_c1_c1_5, 0);
+        write_sysreg!(s3_4_c1_c1_6, 0);
+        write_sysreg!(s3_4_c3_c1_4, 0);
+        write_sysreg!(s3_4_c3_c1_5, 0);
+    }
+    write_sysreg!(mdcr_el2, pmcr_n | (1 << 5) | (1 << 6) | (1 << 14) | debug);
     // CNTHCTL_EL2 (E2H = 0): EL1PCTEN (the physical counter is readable),
     // EL1PCEN clear (the physical timer traps: guests use the virtual one).
     // The event stream (EVNTEN, every 2^(EVNTI+1) ticks) bounds how long an
@@ -97,7 +114,7 @@ pub fn init_guest_controls(pa_range: u64) {
     write_sysreg!(vpidr_el2, read_sysreg!(midr_el1));
     // VTCR_EL2: 39-bit IPA (T0SZ = 25) starting at level 1 (SL0 = 1), 4K
     // granule, inner-shareable write-back walks, PS from PARange (max 48).
-    let ps = pa_range.min(5);
+    let ps = cpu.pa_range.min(5);
     write_sysreg!(
         vtcr_el2,
         (1 << 31) | (ps << 16) | (0b11 << 12) | (1 << 10) | (1 << 8) | (1 << 6) | 25
