@@ -29,6 +29,18 @@ echo "tools: brk rc=$?"
 # A debugger in user space (steps, breakpoint, watchpoint through ptrace):
 # with the BRK transport on, every debug exception goes through Aerie.
 echo "tools: $(aerie-ptrace)"
+# A kprobe in the guest kernel: its BRK from EL1 and the single step of the
+# probed instruction go through Aerie's re-injection like any other.
+mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
+t=/sys/kernel/tracing
+if echo 'p:aerie_probe vfs_write' > $t/kprobe_events &&
+    echo 1 > $t/events/kprobes/aerie_probe/enable; then
+    for i in 1 2 3; do echo "probe $i" > /dev/null; done
+    echo 0 > $t/events/kprobes/aerie_probe/enable
+    echo "tools: kprobe hits=$(grep -c 'aerie_probe:' $t/trace)"
+else
+    echo "tools: kprobe unavailable"
+fi
 # Wait for a line on the console (the test types Ctrl-A i, then Enter), so
 # Aerie's view is printed while the VM still runs; go on after 20 s anyway.
 echo "tools: waiting for the console view"

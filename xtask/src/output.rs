@@ -83,9 +83,13 @@ pub fn check_result(output: &str) -> Option<Result<(), String>> {
 
 /// Every `check: nproc=<n>` value, in order (one per boot).
 pub fn check_nprocs(output: &str) -> Vec<u64> {
-    const KEY: &str = "check: nproc=";
+    numbers_after(output, "check: nproc=")
+}
+
+/// The decimal number right after `key`, on every line that has one, in order.
+pub fn numbers_after(output: &str, key: &str) -> Vec<u64> {
     lines(output)
-        .filter_map(|l| number(&l[l.find(KEY)? + KEY.len()..]).map(|(n, _)| n))
+        .filter_map(|l| number(&l[l.find(key)? + key.len()..]).map(|(n, _)| n))
         .collect()
 }
 
@@ -337,6 +341,14 @@ mod tests {
             disk_token("check: disk written token=t md5=xyz\n", "written"),
             None
         );
+    }
+
+    #[test]
+    fn numbers_after_key() {
+        let out =
+            "[linux] tools: kprobe hits=4\r\ntools: kprobe hits=x\ntools: kprobe hits=12 more\n";
+        assert_eq!(numbers_after(out, "tools: kprobe hits="), vec![4, 12]);
+        assert_eq!(numbers_after(out, "nproc="), Vec::<u64>::new());
     }
 
     #[test]

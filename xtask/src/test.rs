@@ -529,7 +529,8 @@ fn linux_native() -> Result<(), String> {
 /// `--guest linux-tools` VM config: DCC and BRK transports, EL0 allowed,
 /// guestinfo.configured preset): vmware-checkvm succeeds, guestinfo set with
 /// vmware-rpctool reads back, the configured key reads, an unknown GuestRPC
-/// command fails, user-space DCC and BRK get their signals; then Ctrl-A i
+/// command fails, user-space DCC and BRK get their signals, a user-space
+/// debugger and a kernel kprobe work through the re-injection; then Ctrl-A i
 /// shows the VM's guestinfo and the tools version it reported.
 fn linux_backdoor(cpu: &str, name: &str) -> Result<(), String> {
     crate::build::build_with(true).map_err(|e| format!("{e:#}"))?;
@@ -561,6 +562,16 @@ fn linux_backdoor(cpu: &str, name: &str) -> Result<(), String> {
             if !output::has_line(out, needle) {
                 return Err(format!("no `{needle}` line"));
             }
+        }
+        // Three writes at least (the script's loop) hit the probe on vfs_write.
+        match output::numbers_after(out, "tools: kprobe hits=").last() {
+            Some(&n) if n >= 3 => {}
+            Some(n) => {
+                return Err(format!(
+                    "a kprobe on vfs_write hit {n} times, expected >= 3"
+                ))
+            }
+            None => return Err("no `tools: kprobe hits=` line".into()),
         }
         if !output::has_line(out, "tools: unknown=")
             || output::has_line(out, "tools: unknown= rc=0")

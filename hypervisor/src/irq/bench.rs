@@ -9,7 +9,7 @@
 //!   PSTATE.I clear), a pseudo-NMI SGI to itself: from making it pending to
 //!   the first instruction of its handler's work.
 
-use super::{stop, PMR_ALL, PMR_REGULAR_MASKED, SGI_KICK};
+use super::{stop, PMR_ALL, PMR_REGULAR_MASKED, SGI_KICK, SGI_STOP};
 use crate::arch::aarch64::{cpu, gic};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -29,7 +29,7 @@ pub fn in_regular_handler() -> bool {
     if SENT_AT.load(Ordering::SeqCst) == u64::MAX {
         // pnmi_latency: raise the pseudo-NMI from inside this handler.
         let t0 = cpu::counter();
-        super::stop::signal(crate::sched::this_cpu());
+        self_sgi(SGI_STOP);
         // It is taken here, preempting this handler (PSTATE.I is clear).
         while stop::BENCH_ENTERED.load(Ordering::SeqCst) == 0 {
             core::hint::spin_loop();
@@ -41,9 +41,10 @@ pub fn in_regular_handler() -> bool {
     true
 }
 
-fn self_sgi() {
+/// SGI `intid` to this pCPU.
+fn self_sgi(intid: u32) {
     let mpidr = cpu::mpidr();
-    gic::send_sgi(SGI_KICK, (mpidr >> 8) & 0xff, 1 << (mpidr & 0xf));
+    gic::send_sgi(intid, (mpidr >> 8) & 0xff, 1 << (mpidr & 0xf));
 }
 
 /// Run both benchmarks on this pCPU and print their lines.
@@ -57,7 +58,7 @@ pub fn run() {
     SENT_AT.store(0, Ordering::SeqCst);
     let start = cpu::counter();
     for i in 1..=ITERS {
-        self_sgi();
+        self_sgi(SGI_KICK);
         while HANDLED.load(Ordering::SeqCst) < i {
             core::hint::spin_loop();
         }
@@ -70,7 +71,7 @@ pub fn run() {
     HANDLED.store(0, Ordering::SeqCst);
     SENT_AT.store(u64::MAX, Ordering::SeqCst);
     for i in 1..=ITERS {
-        self_sgi();
+        self_sgi(SGI_KICK);
         while HANDLED.load(Ordering::SeqCst) < i {
             core::hint::spin_loop();
         }
