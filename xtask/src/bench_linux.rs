@@ -79,7 +79,7 @@ fn measure(name: &str, cpu: &str, opts: &QemuOptions) -> Result<f64> {
 
 /// `linux_boot` on `cpu`: the VM under Aerie.
 fn under_aerie(cpu: &str) -> Result<f64> {
-    let mut config = run::linux_config(CMDLINE);
+    let mut config = crate::builtin_vms::linux_config(CMDLINE);
     // No disk: the guest would probe it, and the native run has none.
     config.vms[0].disk = None;
     let prepared =

@@ -6,6 +6,7 @@ mod bench;
 mod bench_appliance;
 mod bench_linux;
 mod build;
+mod builtin_vms;
 mod cmd;
 mod cpio;
 mod disk;
