@@ -24,6 +24,12 @@ use alloc::vec::Vec;
 /// vmware-rpctool run one more while it lives).
 pub const MAX_CHANNELS: usize = 8;
 
+/// A channel no request has named for this long (60 s) may be taken back
+/// when an OPEN finds all [`MAX_CHANNELS`] in use. vmtoolsd polls its TCLO
+/// channel every second and an RPCI conversation lasts milliseconds, so only
+/// channels whose owner is gone get this old.
+pub const CHANNEL_IDLE_US: u64 = 60_000_000;
+
 /// Guest memory by guest virtual address, translated by the hypervisor
 /// through the guest's stage 1 and Aerie's stage 2. A bad address is an
 /// `Err`, never a fault.
@@ -125,6 +131,10 @@ pub struct Backdoor {
     channels: [Option<Channel>; MAX_CHANNELS],
     cookie_state: u64,
     last_error: Option<BackdoorError>,
+    /// Host time (µs) of the request being served.
+    now_us: u64,
+    /// Idle channels taken back for a new OPEN (see [`CHANNEL_IDLE_US`]).
+    pub channels_reclaimed: u64,
     /// The VM's guestinfo store (pre-load from config before the guest runs).
     pub guestinfo: GuestInfo,
     /// What the guest tools reported.
@@ -153,6 +163,8 @@ impl Backdoor {
             channels: Default::default(),
             cookie_state: config.cookie_seed,
             last_error: None,
+            now_us: 0,
+            channels_reclaimed: 0,
             guestinfo,
             tools: ToolsState::default(),
         }
@@ -172,6 +184,10 @@ impl Backdoor {
         if !is_backdoor_request(regs.x[7]) {
             return Outcome::NotBackdoor;
         }
+        self.now_us = now
+            .secs
+            .saturating_mul(1_000_000)
+            .saturating_add(u64::from(now.usecs));
         let flags = IoFlags::decode(regs.x[7]);
         let port = flags.port(regs);
         let magic_ok = regs.eax() == BDOOR_MAGIC;
@@ -262,14 +278,14 @@ impl Backdoor {
             TCLO_PROTOCOL_NUM => Proto::Tclo,
             other => return self.fail(BackdoorError::UnknownProtocol { proto: other }),
         };
-        let Some(id) = self.channels.iter().position(Option::is_none) else {
+        let Some(id) = self.free_channel() else {
             return self.fail(BackdoorError::TooManyChannels);
         };
         let cookie = (want & GUESTMSG_FLAG_COOKIE != 0).then(|| {
             let r = splitmix64(&mut self.cookie_state);
             ((r >> 32) as u32, r as u32)
         });
-        self.channels[id] = Some(Channel::new(proto, cookie));
+        self.channels[id] = Some(Channel::new(proto, cookie, self.now_us));
         regs.set32(3, ((id as u32) << 16) | (regs.edx() & 0xffff));
         if let Some((high, low)) = cookie {
             regs.set32(4, high);
@@ -278,8 +294,30 @@ impl Backdoor {
         MESSAGE_STATUS_SUCCESS
     }
 
+    /// A free channel slot; when all are open, the one idle longest if it has
+    /// been idle for [`CHANNEL_IDLE_US`] (its owner is gone: a tools process
+    /// killed between OPEN and CLOSE would otherwise hold it until reset).
+    fn free_channel(&mut self) -> Option<usize> {
+        if let Some(id) = self.channels.iter().position(Option::is_none) {
+            return Some(id);
+        }
+        let (id, last) = self
+            .channels
+            .iter()
+            .enumerate()
+            .filter_map(|(id, c)| Some((id, c.as_ref()?.last_used_us)))
+            .min_by_key(|&(_, last)| last)?;
+        if self.now_us.saturating_sub(last) < CHANNEL_IDLE_US {
+            return None;
+        }
+        self.channels[id] = None;
+        self.channels_reclaimed += 1;
+        Some(id)
+    }
+
     /// Looks up channel `id` for this VM and checks the caller's cookie.
     fn channel(&mut self, id: u16, high: u32, low: u32) -> Result<&mut Channel, BackdoorError> {
+        let now = self.now_us;
         let chan = self
             .channels
             .get_mut(usize::from(id))
@@ -288,6 +326,7 @@ impl Backdoor {
         if !chan.cookie_matches(high, low) {
             return Err(BackdoorError::BadCookie { id });
         }
+        chan.last_used_us = now;
         Ok(chan)
     }
 

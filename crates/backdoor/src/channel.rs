@@ -45,14 +45,18 @@ pub struct Channel {
     /// (cookieHigh, cookieLow) when opened with GUESTMSG_FLAG_COOKIE.
     pub cookie: Option<(u32, u32)>,
     pub state: State,
+    /// Host time (µs) of the last request that named this channel with the
+    /// right cookie: an open channel nobody uses any more can be reclaimed.
+    pub last_used_us: u64,
 }
 
 impl Channel {
-    pub fn new(proto: Proto, cookie: Option<(u32, u32)>) -> Self {
+    pub fn new(proto: Proto, cookie: Option<(u32, u32)>, now_us: u64) -> Self {
         Channel {
             proto,
             cookie,
             state: State::Idle,
+            last_used_us: now_us,
         }
     }
 

@@ -18,7 +18,8 @@ pub mod rpci;
 
 pub use abi::{is_backdoor_request, IoFlags, Regs};
 pub use backdoor::{
-    Backdoor, BackdoorConfig, BackdoorError, GuestVa, HostTime, Outcome, MAX_CHANNELS,
+    Backdoor, BackdoorConfig, BackdoorError, GuestVa, HostTime, Outcome, CHANNEL_IDLE_US,
+    MAX_CHANNELS,
 };
 pub use channel::MAX_MESSAGE_LEN;
 pub use guestinfo::{GuestInfo, GuestInfoError};

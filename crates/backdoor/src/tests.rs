@@ -458,6 +458,61 @@ fn open_rejects_unknown_protocol_and_caps_channels() {
     assert_eq!(rpc_str(&mut bd, &mut mem, &c, "log hi"), "1 ");
 }
 
+/// OPEN (with cookies) at host time `secs`.
+fn open_at(bd: &mut Backdoor, secs: u64) -> Option<Chan> {
+    let mut r = Regs::default();
+    r.x[0] = u64::from(BDOOR_MAGIC);
+    r.x[1] = u64::from(RPCI_PROTOCOL_NUM | GUESTMSG_FLAG_COOKIE);
+    r.x[2] = u64::from(msg(MESSAGE_TYPE_OPEN));
+    r.x[3] = u64::from(BDOOR_PORT);
+    r.x[7] = X7_LB;
+    bd.handle(&mut r, &mut FakeMem::new(), HostTime { secs, usecs: 0 });
+    (status(&r) & MESSAGE_STATUS_SUCCESS != 0).then(|| Chan {
+        id: (r.edx() >> 16) as u16,
+        high: r.esi(),
+        low: r.edi(),
+    })
+}
+
+/// RECVSTATUS on `c` at host time `secs` (nothing to receive: it fails, but
+/// it names the channel with its cookie, so the channel is in use).
+fn poll_at(bd: &mut Backdoor, c: &Chan, secs: u64) {
+    let mut r = Regs::default();
+    r.x[0] = u64::from(BDOOR_MAGIC);
+    r.x[2] = u64::from(msg(MESSAGE_TYPE_RECVSTATUS));
+    r.x[3] = (u64::from(c.id) << 16) | u64::from(BDOOR_PORT);
+    r.x[4] = u64::from(c.high);
+    r.x[5] = u64::from(c.low);
+    r.x[7] = X7_LB;
+    bd.handle(&mut r, &mut FakeMem::new(), HostTime { secs, usecs: 0 });
+}
+
+#[test]
+fn idle_channels_are_reclaimed_when_all_are_open() {
+    let mut bd = new_backdoor(true);
+    let idle_secs = CHANNEL_IDLE_US / 1_000_000;
+    // Eight tools processes open a channel each and die without closing it.
+    let chans: Vec<Chan> = (0..MAX_CHANNELS)
+        .map(|i| open_at(&mut bd, 1000 + i as u64).unwrap())
+        .collect();
+    // Not idle long enough (the oldest for a second less): refused as before.
+    assert!(open_at(&mut bd, 999 + idle_secs).is_none());
+    // One owner is alive and polls; the others stay silent.
+    poll_at(&mut bd, &chans[0], 999 + idle_secs);
+    // The longest idle one (chans[1], opened at 1001) goes to the newcomer.
+    let new = open_at(&mut bd, 1001 + idle_secs).unwrap();
+    assert_eq!(new.id, chans[1].id);
+    assert_eq!(bd.channels_reclaimed, 1);
+    assert_eq!(bd.open_channels(), MAX_CHANNELS);
+    let mut mem = FakeMem::new();
+    assert!(
+        rpc(&mut bd, &mut mem, &chans[1], b"log x").is_none(),
+        "the old owner's cookie no longer opens it"
+    );
+    assert_eq!(rpc_str(&mut bd, &mut mem, &new, "log x"), "1 ");
+    assert_eq!(rpc_str(&mut bd, &mut mem, &chans[0], "log y"), "1 ");
+}
+
 #[test]
 fn cookies_guard_channels() {
     let (mut bd, mut mem) = (new_backdoor(true), FakeMem::new());
@@ -704,3 +759,5 @@ fn vms_do_not_share_state() {
         "0 No value found"
     );
 }
+
+mod storm;

@@ -120,8 +120,12 @@ pub fn print_info(vm: &super::Vm) {
     if let Some(imm) = p.brk_imm {
         transports.push_str(&alloc::format!(", brk #{imm:#x}"));
     }
+    let reclaimed = match bd.service.channels_reclaimed {
+        0 => alloc::string::String::new(),
+        n => alloc::format!(" ({n} idle one(s) reclaimed)"),
+    };
     crate::println!(
-        "aerie: vm {name}: backdoor {transports}; el0 {}; high bandwidth {}; {} channel(s) open",
+        "aerie: vm {name}: backdoor {transports}; el0 {}; high bandwidth {}; {} channel(s) open{reclaimed}",
         if p.el0 { "allowed" } else { "refused" },
         if p.high_bandwidth { "on" } else { "off" },
         bd.service.open_channels()
