@@ -325,3 +325,5 @@ fn descriptor_table_outside_guest_ram_needs_reset() {
     ));
     assert_eq!(t.device().backend().calls, 0);
 }
+
+mod storm;

@@ -1,0 +1,169 @@
+//! A guest driver gone wrong: seeded pseudo-random descriptor tables, ring
+//! indices, request headers and lengths thrown at the block device. Aerie
+//! runs this device model in EL2 on the guest's behalf, so whatever the ring
+//! holds it must not panic, must never hand the backend a sector range
+//! outside the disk (`MemDisk` asserts that), and must recover after the
+//! driver resets the device.
+
+use super::*;
+use crate::queue::descriptor::{VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE};
+use crate::status::DEVICE_NEEDS_RESET;
+
+/// xorshift64*: deterministic, so a failure repeats with the same seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+/// A guest physical address: in RAM, straddling its end, or anywhere.
+fn address(rng: &mut Rng) -> u64 {
+    match rng.below(4) {
+        0 | 1 => DATA + rng.below(0x4_0000),
+        2 => RAM_BASE + RAM_SIZE as u64 - rng.below(64),
+        _ => rng.next(),
+    }
+}
+
+/// A buffer length: a few sectors, an odd size, or anything.
+fn length(rng: &mut Rng) -> u32 {
+    match rng.below(4) {
+        0 => 512 * (1 + rng.below(8) as u32),
+        1 => rng.below(600) as u32,
+        2 => 16,
+        _ => rng.next() as u32,
+    }
+}
+
+/// Scribbles over part of the ring the way a broken driver might.
+fn scribble(rng: &mut Rng, r: &mut Rig) {
+    let size = u64::from(r.q.size);
+    for _ in 0..rng.below(6) {
+        let i = rng.below(size) as u16;
+        let flags = match rng.below(4) {
+            0 => VIRTQ_DESC_F_NEXT,
+            1 => VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE,
+            2 => VIRTQ_DESC_F_WRITE,
+            _ => rng.next() as u16 | VIRTQ_DESC_F_INDIRECT,
+        };
+        // Mostly a next index inside the table, sometimes one past it.
+        let next = rng.below(size + 4) as u16;
+        r.q.set_desc(&mut r.mem, i, address(rng), length(rng), flags, next);
+    }
+    // A header the chain may point at: any type, any sector.
+    let mut hdr = [0u8; 16];
+    let kinds = [
+        request::VIRTIO_BLK_T_IN,
+        request::VIRTIO_BLK_T_OUT,
+        request::VIRTIO_BLK_T_FLUSH,
+        request::VIRTIO_BLK_T_GET_ID,
+        rng.next() as u32,
+    ];
+    hdr[..4].copy_from_slice(&kinds[rng.below(kinds.len() as u64) as usize].to_le_bytes());
+    let sector = match rng.below(3) {
+        0 => rng.below(SECTORS),
+        1 => SECTORS - rng.below(4),
+        _ => rng.next(),
+    };
+    hdr[8..].copy_from_slice(&sector.to_le_bytes());
+    r.mem.put(HDR, &hdr);
+    if rng.chance(70) {
+        r.q.publish(&mut r.mem, rng.below(size + 2) as u16);
+    } else {
+        // The avail index jumps anywhere (far ahead of what was published).
+        let idx = rng.next() as u16;
+        r.mem.put(r.q.avail + 2, &idx.to_le_bytes());
+    }
+}
+
+/// Reset the device and probe it again with zeroed rings, as Linux does on
+/// NEEDS_RESET (its new vring memory is zeroed; stale ring contents would be
+/// consumed as soon as DRIVER_OK is set).
+fn reset_and_probe(r: &mut Rig) {
+    let _ = wr(&mut r.t, &mut r.mem, regs::STATUS, 0);
+    assert_eq!(rd(&mut r.t, regs::INTERRUPT_STATUS), 0, "reset clears it");
+    let ring = r.q.desc;
+    r.mem.put(ring, &[0; 0xc000]);
+    r.q = bring_up(&mut r.t, &mut r.mem, &[128]).remove(0);
+    assert_eq!(rd(&mut r.t, regs::STATUS) & DEVICE_NEEDS_RESET, 0);
+}
+
+/// A request shaped the way Linux frames one (header, data, status), with
+/// the type, sector, segment addresses and lengths drawn at random: many
+/// reach the backend, some out of range or misaligned.
+fn plausible(rng: &mut Rng, r: &mut Rig) {
+    let kinds = [
+        request::VIRTIO_BLK_T_IN,
+        request::VIRTIO_BLK_T_OUT,
+        request::VIRTIO_BLK_T_FLUSH,
+        request::VIRTIO_BLK_T_GET_ID,
+    ];
+    let kind = kinds[rng.below(kinds.len() as u64) as usize];
+    let sector = match rng.below(3) {
+        0 | 1 => rng.below(SECTORS),
+        _ => SECTORS - rng.below(8),
+    };
+    let mut hdr = [0u8; 16];
+    hdr[..4].copy_from_slice(&kind.to_le_bytes());
+    hdr[8..].copy_from_slice(&sector.to_le_bytes());
+    r.mem.put(HDR, &hdr);
+    let device_writes = kind != request::VIRTIO_BLK_T_OUT;
+    let mut bufs = vec![(HDR, 16, false)];
+    for _ in 0..rng.below(4) {
+        let len = if rng.chance(90) {
+            512 * (1 + rng.below(8) as u32)
+        } else {
+            length(rng)
+        };
+        bufs.push((address(rng), len, device_writes ^ rng.chance(5)));
+    }
+    bufs.push((STATUS, 1, true));
+    r.q.add(&mut r.mem, &bufs);
+}
+
+#[test]
+fn a_storm_of_broken_rings_never_panics_and_recovers_after_reset() {
+    for seed in [0x0b10_c001, 0x0b10_c002, 0x0b10_c003] {
+        let mut rng = Rng(seed);
+        let mut r = Rig::new();
+        let (mut faults, mut resets) = (0u32, 0u32);
+        for _ in 0..4000 {
+            if rng.chance(70) {
+                plausible(&mut rng, &mut r);
+            } else {
+                scribble(&mut rng, &mut r);
+            }
+            let n = r.q.notify(&mut r.t, &mut r.mem);
+            faults += u32::from(n.fault.is_some());
+            if rd(&mut r.t, regs::STATUS) & DEVICE_NEEDS_RESET != 0 || rng.chance(1) {
+                reset_and_probe(&mut r);
+                resets += 1;
+            }
+        }
+        assert!(faults > 0, "seed {seed:#x}: the storm never broke the ring");
+        assert!(resets > 0);
+        assert!(
+            r.disk().calls > 100,
+            "seed {seed:#x}: too few requests got through"
+        );
+        // A reset device serves a well-formed driver again.
+        reset_and_probe(&mut r);
+        r.mem.put(DATA, &[0x5a; 512]);
+        let (st, _) = r.request(request::VIRTIO_BLK_T_OUT, 7, &[(DATA, 512)]);
+        assert_eq!(st, request::VIRTIO_BLK_S_OK, "seed {seed:#x}");
+        let (st, _) = r.request(request::VIRTIO_BLK_T_IN, 7, &[(DATA + 0x1000, 512)]);
+        assert_eq!(st, request::VIRTIO_BLK_S_OK);
+        assert_eq!(r.mem.slice(DATA + 0x1000, 512), &[0x5a; 512][..]);
+    }
+}
