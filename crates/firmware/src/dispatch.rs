@@ -511,4 +511,6 @@ mod tests {
             assert_eq!(answered, served, "owner {owner}");
         }
     }
+
+    mod storm;
 }

@@ -14,10 +14,13 @@ pub(crate) fn check(offset: u64, size: u8, limit: u64) -> Result<(), VgicError> 
     if !offset.is_multiple_of(u64::from(size)) {
         return Err(VgicError::Misaligned { offset, size });
     }
-    if offset + u64::from(size) > limit {
-        return Err(VgicError::OutOfRange { offset });
+    // Not `offset + size > limit`: the offset is guest-derived and may be
+    // near u64::MAX, where the sum overflows (a panic with overflow checks,
+    // and a wrapped sum that passes the check without them).
+    match offset.checked_add(u64::from(size)) {
+        Some(end) if end <= limit => Ok(()),
+        _ => Err(VgicError::OutOfRange { offset }),
     }
-    Ok(())
 }
 
 /// A 32-bit register: only word accesses.

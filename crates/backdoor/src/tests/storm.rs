@@ -8,28 +8,7 @@
 use super::*;
 use crate::guestinfo::{MAX_KEYS, MAX_KEY_LEN, MAX_VALUE_LEN};
 use crate::rpci::{MAX_LOG_LINES, MAX_RECORD_LEN, MAX_REPORTS};
-
-/// xorshift64*: deterministic, so a failure repeats with the same seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    /// True with probability `percent` / 100.
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
+use aerie_testrng::Rng;
 
 /// Channels the storm has opened, with their cookies, so that many requests
 /// name a real channel.
@@ -46,7 +25,7 @@ fn size(rng: &mut Rng) -> u64 {
         0 => rng.below(64),
         1 => MAX_MESSAGE_LEN as u64 - 2 + rng.below(4),
         2 => rng.pick(&[0x7fff_ffff, 0xffff_ffff, 0x1_0000_0000]),
-        _ => rng.next(),
+        _ => rng.next_u64(),
     }
 }
 
@@ -57,14 +36,14 @@ fn address(rng: &mut Rng, mem: &FakeMem) -> u64 {
     match rng.below(3) {
         0 => mem.base + rng.below(len),
         1 => mem.base + len - rng.below(8),
-        _ => rng.next(),
+        _ => rng.next_u64(),
     }
 }
 
 fn request(rng: &mut Rng, mem: &FakeMem, known: &[Known]) -> Regs {
     let mut r = Regs::default();
     for x in r.x.iter_mut() {
-        *x = rng.next();
+        *x = rng.next_u64();
     }
     r.x[0] = if rng.chance(90) {
         u64::from(BDOOR_MAGIC)
@@ -78,14 +57,14 @@ fn request(rng: &mut Rng, mem: &FakeMem, known: &[Known]) -> Regs {
     };
     let (id, high, low) = match chan {
         Some(c) if rng.chance(90) => (c.id, c.high, c.low),
-        Some(c) => (c.id, rng.next() as u32, c.low),
+        Some(c) => (c.id, rng.next_u64() as u32, c.low),
         None => (rng.below(MAX_CHANNELS as u64 + 2) as u16, 0, 0),
     };
     if rng.chance(60) {
         // Low bandwidth: a command in cx, for messages the type in ecx[31:16].
         r.x[7] = X7_LB;
         r.x[3] = (u64::from(id) << 16) | u64::from(BDOOR_PORT);
-        let any = rng.next() as u16;
+        let any = rng.next_u64() as u16;
         let cmd = rng.pick(&[
             BDOOR_CMD_GETVERSION,
             BDOOR_CMD_GETMHZ,
@@ -100,7 +79,7 @@ fn request(rng: &mut Rng, mem: &FakeMem, known: &[Known]) -> Regs {
         ]);
         let kind = rng.below(9) as u16;
         r.x[2] = (u64::from(kind) << 16) | u64::from(cmd);
-        let any = rng.next();
+        let any = rng.next_u64();
         r.x[1] = match kind {
             MESSAGE_TYPE_OPEN => rng.pick(&[
                 u64::from(RPCI_PROTOCOL_NUM | GUESTMSG_FLAG_COOKIE),
@@ -109,19 +88,19 @@ fn request(rng: &mut Rng, mem: &FakeMem, known: &[Known]) -> Regs {
                 any,
             ]),
             MESSAGE_TYPE_SENDSIZE => size(rng),
-            _ => rng.next(),
+            _ => rng.next_u64(),
         };
         r.x[4] = u64::from(high);
         r.x[5] = u64::from(low);
     } else {
         // High bandwidth: a buffer in x4 (out) or x5 (in), the length in x2.
-        let any = (0x86 << 32) | (rng.next() & 0xffff_ffff);
+        let any = (0x86 << 32) | (rng.next_u64() & 0xffff_ffff);
         r.x[7] = rng.pick(&[X7_HB_OUT, X7_HB_IN, any]);
         r.x[3] = (u64::from(id) << 16) | u64::from(BDOORHB_PORT);
         let hb_cmd = if rng.chance(90) {
             BDOORHB_CMD_MESSAGE
         } else {
-            rng.next() as u16
+            rng.next_u64() as u16
         };
         r.x[1] = (u64::from(MESSAGE_STATUS_SUCCESS) << 16) | u64::from(hb_cmd);
         r.x[2] = size(rng);
@@ -167,7 +146,7 @@ fn check_bounds(bd: &Backdoor) {
 #[test]
 fn a_storm_of_requests_never_panics_and_stays_bounded() {
     for (seed, high_bandwidth) in [(0x5eed_0001, true), (0x5eed_0002, false)] {
-        let mut rng = Rng(seed);
+        let mut rng = Rng::new(seed);
         let (mut bd, mut mem) = (new_backdoor(high_bandwidth), FakeMem::new());
         let mut known: Vec<Known> = Vec::new();
         for _ in 0..60_000 {

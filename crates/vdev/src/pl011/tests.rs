@@ -315,3 +315,5 @@ fn reset_drops_state() {
     assert_eq!(rd(&mut u, regs::FR), 0x90);
     assert_eq!(rd(&mut u, regs::CR), 0x300);
 }
+
+mod storm;

@@ -4,6 +4,7 @@ mod dist_regs;
 mod flush_sync;
 mod inputs;
 mod redist_regs;
+mod storm;
 
 use crate::Vgic;
 
