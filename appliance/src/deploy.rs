@@ -77,13 +77,13 @@ pub struct Deployment {
 
 impl Deployment {
     /// The command that boots it: QEMU directly, or for Aerie
-    /// `cargo xtask run --config DIR/aerie.toml` in `$AERIE_ROOT`.
+    /// `cargo xtask run --config DIR/aerie.toml` in the Aerie tree
+    /// ([`aerie_root`]).
     pub fn command(&self, console: Console) -> Result<Command> {
         if let Some(vm) = &self.qemu {
             return Ok(qemu::qemu_command(vm, console));
         }
-        let root = std::env::var_os("AERIE_ROOT")
-            .context("deploying to Aerie needs AERIE_ROOT (the Aerie source tree) to run it")?;
+        let root = aerie_root()?;
         let cfg = self.aerie_config.as_ref().context("no aerie.toml")?;
         let mut c = Command::new("cargo");
         c.args(["xtask", "run", "--config"])
@@ -91,6 +91,37 @@ impl Deployment {
             .current_dir(root);
         Ok(c)
     }
+}
+
+/// The Aerie source tree `cargo xtask run` needs for the Aerie target:
+/// `$AERIE_ROOT` if set; else the nearest directory at or above the current
+/// one that is an Aerie tree; else the tree this tool was built from (where
+/// `cargo install --path appliance` still points).
+pub fn aerie_root() -> Result<PathBuf> {
+    if let Some(root) = std::env::var_os("AERIE_ROOT") {
+        let root = PathBuf::from(root);
+        if !is_aerie_tree(&root) {
+            bail!(
+                "AERIE_ROOT={} is not an Aerie source tree (no xtask/ and hypervisor/ there)",
+                root.display()
+            );
+        }
+        return Ok(root);
+    }
+    let cwd = std::env::current_dir().context("the current directory")?;
+    if let Some(tree) = cwd.ancestors().find(|d| is_aerie_tree(d)) {
+        return Ok(tree.to_path_buf());
+    }
+    match Path::new(env!("CARGO_MANIFEST_DIR")).parent() {
+        Some(tree) if is_aerie_tree(tree) => Ok(tree.to_path_buf()),
+        _ => bail!(
+            "running an appliance on Aerie needs the Aerie source tree: run from inside it or set AERIE_ROOT"
+        ),
+    }
+}
+
+fn is_aerie_tree(dir: &Path) -> bool {
+    dir.join("xtask/Cargo.toml").is_file() && dir.join("hypervisor/Cargo.toml").is_file()
 }
 
 /// The default deployment directory: `./NAME-<target>`.
@@ -245,7 +276,7 @@ fn deploy_into(ova: &Path, target: Target, dir: &Path, progress: bool) -> Result
             })?;
             let path = dir.join("aerie.toml");
             std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-            write_script(&run_script, AERIE_RUN_SH)?;
+            write_script(&run_script, &aerie_run_sh(aerie_root().ok().as_deref()))?;
             dep.aerie_config = Some(std::fs::canonicalize(&path)?);
         }
     }
@@ -268,14 +299,27 @@ pub fn aerie_toml(name: &str, cpus: u32, memory: u64, initrd: bool, cmdline: &st
     s
 }
 
-const AERIE_RUN_SH: &str = "#!/bin/sh\n\
-# Boots this appliance's aarch64 configuration as an Aerie VM (written by aerie-appliance deploy).\n\
-# Needs AERIE_ROOT: the Aerie source tree, where `cargo xtask run` builds and boots Aerie in QEMU.\n\
-set -e\n\
-here=$(cd \"$(dirname \"$0\")\" && pwd)\n\
-: \"${AERIE_ROOT:?set AERIE_ROOT to the Aerie source tree}\"\n\
-cd \"$AERIE_ROOT\"\n\
-exec cargo xtask run --config \"$here/aerie.toml\" \"$@\"\n";
+/// `run.sh` for the Aerie target: `cargo xtask run --config` in the Aerie
+/// tree, `$AERIE_ROOT` or else the tree found at deploy time (`root`).
+pub(crate) fn aerie_run_sh(root: Option<&Path>) -> String {
+    let root_line = match root {
+        Some(r) => format!(
+            "[ -n \"${{AERIE_ROOT:-}}\" ] || AERIE_ROOT={}\n",
+            qemu::sh_quote(&r.to_string_lossy())
+        ),
+        None => ": \"${AERIE_ROOT:?set AERIE_ROOT to the Aerie source tree}\"\n".to_string(),
+    };
+    format!(
+        "#!/bin/sh\n\
+         # Boots this appliance's aarch64 configuration as an Aerie VM (written by aerie-appliance deploy).\n\
+         # Runs `cargo xtask run` in the Aerie source tree: $AERIE_ROOT, or the one found at deploy time.\n\
+         set -e\n\
+         here=$(cd \"$(dirname \"$0\")\" && pwd)\n\
+         {root_line}\
+         cd \"$AERIE_ROOT\"\n\
+         exec cargo xtask run --config \"$here/aerie.toml\" \"$@\"\n"
+    )
+}
 
 fn write_script(path: &Path, text: &str) -> Result<()> {
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;

@@ -479,6 +479,18 @@ fn deploy_targets() {
     assert_eq!(cfg.vms[0].vcpus, 2);
     assert_eq!(cfg.vms[0].memory, 256 << 20);
     assert_eq!(cfg.vms[0].cmdline, "console=ttyAMA0 rdinit=/init x=y");
+    // run.sh finds the Aerie tree by itself: the one found at deploy time
+    // (these tests run inside it) unless AERIE_ROOT says otherwise.
+    let script = std::fs::read_to_string(d.join("run.sh")).unwrap();
+    let tree = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    assert!(
+        script.contains(&format!(
+            "[ -n \"${{AERIE_ROOT:-}}\" ] || AERIE_ROOT={}\n",
+            crate::qemu::sh_quote(&tree.to_string_lossy())
+        )),
+        "{script}"
+    );
+    assert!(script.contains("exec cargo xtask run --config \"$here/aerie.toml\""));
     // Refusals name the problem.
     let e = crate::deploy(&f.ova, crate::Target::Aerie, &d, false).unwrap_err();
     assert!(format!("{e:#}").contains("is not empty"), "{e:#}");
@@ -489,4 +501,20 @@ fn deploy_targets() {
     let e = crate::deploy(&bad, crate::Target::QemuX86_64, &f.dir.join("dbad"), false).unwrap_err();
     assert!(format!("{e:#}").contains("does not validate"), "{e:#}");
     assert!(!f.dir.join("dbad").exists());
+}
+
+#[test]
+fn aerie_run_script_names_the_tree_or_asks_for_aerie_root() {
+    let s = crate::deploy::aerie_run_sh(Some(Path::new("/src/my aerie")));
+    assert!(
+        s.contains("[ -n \"${AERIE_ROOT:-}\" ] || AERIE_ROOT='/src/my aerie'\n"),
+        "{s}"
+    );
+    let s = crate::deploy::aerie_run_sh(None);
+    assert!(
+        s.contains(": \"${AERIE_ROOT:?set AERIE_ROOT to the Aerie source tree}\"\n"),
+        "{s}"
+    );
+    // Both then run in that tree.
+    assert!(s.contains("cd \"$AERIE_ROOT\"\n"));
 }

@@ -14,11 +14,11 @@ use std::time::Duration;
 
 use aerie_appliance::{Console, Target};
 
-use super::{clean_exit, judge, log_path, qemu_test, LINUX_TIMEOUT};
+use super::{clean_exit, judge, log_path, LINUX_TIMEOUT};
 use crate::cmd::step;
 use crate::output;
 use crate::paths;
-use crate::run::{self, Guest};
+use crate::run;
 
 /// `target/test-logs/<name>/`: the OVA and the deployment, made afresh.
 fn work_dir(name: &str) -> Result<PathBuf, String> {
@@ -92,22 +92,30 @@ pub fn on_qemu(name: &str, target: Target, arch: &str) -> Result<(), String> {
     })
 }
 
-/// The Aerie target: deploy, boot the generated Aerie VM config.
+/// The Aerie target: deploy, then run the deployment's own `run.sh` the
+/// way a user would (from its directory, no AERIE_ROOT set: the script
+/// names the tree found at deploy time), which boots the generated Aerie VM
+/// config with `cargo xtask run --no-build`.
 pub fn on_aerie() -> Result<(), String> {
     let name = "appliance-aerie";
     let dir = work_dir(name)?;
     let ova = build_and_validate(&dir)?;
     let dep = deploy(&ova, Target::Aerie, &dir)?;
-    let config = dep.aerie_config.ok_or("deploy wrote no aerie.toml")?;
-    qemu_test(
-        name,
-        Guest::Config(config),
-        "cortex-a72",
-        "",
-        LINUX_TIMEOUT,
-        |status, out| {
-            check_boot(out, "aarch64", false)?;
-            clean_exit(status, out)
-        },
-    )
+    dep.aerie_config
+        .as_ref()
+        .ok_or("deploy wrote no aerie.toml")?;
+    let timeout = LINUX_TIMEOUT;
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg(&dep.run_script)
+        .args(["--no-build", "--timeout", &timeout.to_string()])
+        .current_dir(&dep.dir)
+        .env_remove("AERIE_ROOT");
+    let log = log_path(name);
+    // The inner `cargo xtask run` has its own timeout; this one is a backstop.
+    let outcome = run::run_quiet_command(cmd, Duration::from_secs(timeout + 60), &log)
+        .map_err(|e| format!("{e:#}"))?;
+    judge(name, &log, timeout, &outcome, |status, out| {
+        check_boot(out, "aarch64", false)?;
+        clean_exit(status, out)
+    })
 }
