@@ -71,8 +71,13 @@ pub struct Deployment {
     pub qemu: Option<QemuVm>,
     /// `aerie.toml` (the Aerie target).
     pub aerie_config: Option<PathBuf>,
+    /// The Aerie VM's disk (the Aerie target, when the configuration has an
+    /// extra disk): its first extra disk as a raw image, whole MiB.
+    pub aerie_disk: Option<PathBuf>,
     /// `run.sh`.
     pub run_script: PathBuf,
+    /// What the deployment leaves out, one sentence each (printed by the CLI).
+    pub warnings: Vec<String>,
 }
 
 impl Deployment {
@@ -86,9 +91,11 @@ impl Deployment {
         let root = aerie_root()?;
         let cfg = self.aerie_config.as_ref().context("no aerie.toml")?;
         let mut c = Command::new("cargo");
-        c.args(["xtask", "run", "--config"])
-            .arg(cfg)
-            .current_dir(root);
+        c.args(["xtask", "run", "--config"]).arg(cfg);
+        if let Some(disk) = &self.aerie_disk {
+            c.arg("--disk").arg(disk);
+        }
+        c.current_dir(root);
         Ok(c)
     }
 }
@@ -175,14 +182,18 @@ fn prepare_dir(dir: &Path) -> Result<bool> {
 fn deploy_into(ova: &Path, target: Target, dir: &Path, progress: bool) -> Result<Deployment> {
     let arch = target.arch();
     let scratch = tempfile::tempdir().context("creating a temp dir")?;
-    // Extra disks of the target's configuration go straight into `dir` (QEMU targets).
+    // Extra disks of the target's configuration go straight into `dir`: all
+    // of them for QEMU, the first for Aerie (an Aerie VM has one disk).
     let dest = |d: Option<&crate::ovf::Descriptor>, name: &str| -> Option<PathBuf> {
         let d = d?;
-        if target == Target::Aerie {
-            return None;
-        }
         let c = d.config(arch)?;
-        c.disks
+        let mut extra = c.disks.iter().filter(|id| *id != crate::ovf::SYSTEM_DISK);
+        let wanted = if target == Target::Aerie {
+            extra.next().into_iter().collect::<Vec<_>>()
+        } else {
+            extra.collect()
+        };
+        wanted
             .iter()
             .any(|id| d.disk_file(id).is_some_and(|f| f.href == name))
             .then(|| dir.join(name))
@@ -215,7 +226,9 @@ fn deploy_into(ova: &Path, target: Target, dir: &Path, progress: bool) -> Result
         name: d.name.clone(),
         qemu: None,
         aerie_config: None,
+        aerie_disk: None,
         run_script: run_script.clone(),
+        warnings: Vec::new(),
     };
     match target {
         Target::QemuX86_64 | Target::QemuAarch64 => {
@@ -270,21 +283,75 @@ fn deploy_into(ova: &Path, target: Target, dir: &Path, progress: bool) -> Result
             if has_initrd {
                 esp.extract(&bootcfg::initrd_path(arch), &dir.join("initrd.img"))?;
             }
-            let text = aerie_toml(&d.name, cfg.cpus, cfg.memory, has_initrd, &cfg.cmdline);
+            let extra: Vec<&String> = cfg
+                .disks
+                .iter()
+                .filter(|id| *id != crate::ovf::SYSTEM_DISK)
+                .collect();
+            let mut disk_mib = None;
+            if let Some(id) = extra.first() {
+                let href = &d.disk_file(id).context("disk without file")?.href;
+                let vmdk = checked
+                    .scan
+                    .extracted(href)
+                    .context("extra disk not unpacked")?;
+                qemu_img::check_vmdk_self_contained(vmdk).with_context(|| href.clone())?;
+                let img = dir.join(AERIE_DISK);
+                qemu_img::convert(vmdk, "vmdk", &img, "raw", &[], progress)?;
+                std::fs::remove_file(vmdk)?;
+                // Aerie's disk regions are whole MiB: round up (sparse).
+                let len = std::fs::metadata(&img)?.len();
+                let mib = len.div_ceil(1 << 20).max(1);
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&img)
+                    .and_then(|f| f.set_len(mib << 20))
+                    .with_context(|| format!("sizing {}", img.display()))?;
+                disk_mib = Some(mib);
+                dep.aerie_disk = Some(std::fs::canonicalize(&img)?);
+            }
+            for id in extra.iter().skip(1) {
+                dep.warnings.push(format!(
+                    "disk {id} of the {arch} configuration is not attached: an Aerie VM has one disk (the first, {})",
+                    extra[0]
+                ));
+            }
+            let text = aerie_toml(
+                &d.name,
+                cfg.cpus,
+                cfg.memory,
+                has_initrd,
+                &cfg.cmdline,
+                disk_mib,
+            );
             aerie_vmconfig::parse(&text, dir).map_err(|e| {
                 anyhow::anyhow!("refusing to deploy to aerie: the {arch} configuration is not a valid Aerie VM: {e}")
             })?;
             let path = dir.join("aerie.toml");
             std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-            write_script(&run_script, &aerie_run_sh(aerie_root().ok().as_deref()))?;
+            write_script(
+                &run_script,
+                &aerie_run_sh(aerie_root().ok().as_deref(), disk_mib.is_some()),
+            )?;
             dep.aerie_config = Some(std::fs::canonicalize(&path)?);
         }
     }
     Ok(dep)
 }
 
-/// The Aerie VM config for the aarch64 configuration (see crates/vmconfig).
-pub fn aerie_toml(name: &str, cpus: u32, memory: u64, initrd: bool, cmdline: &str) -> String {
+/// The VM's disk file next to `aerie.toml`, when it has one.
+pub const AERIE_DISK: &str = "disk.img";
+
+/// The Aerie VM config for the aarch64 configuration (see crates/vmconfig);
+/// `disk_mib`: the size of [`AERIE_DISK`], which the VM gets whole.
+pub fn aerie_toml(
+    name: &str,
+    cpus: u32,
+    memory: u64,
+    initrd: bool,
+    cmdline: &str,
+    disk_mib: Option<u64>,
+) -> String {
     let q = |s: &str| toml::Value::String(s.to_string()).to_string();
     let mut s = format!(
         "# The appliance's aarch64 configuration as an Aerie VM (written by aerie-appliance deploy).\n\
@@ -296,18 +363,29 @@ pub fn aerie_toml(name: &str, cpus: u32, memory: u64, initrd: bool, cmdline: &st
         s.push_str("initrd = \"initrd.img\"\n");
     }
     s.push_str(&format!("cmdline = {}\n", q(cmdline)));
+    if let Some(mib) = disk_mib {
+        s.push_str(&format!(
+            "# The appliance's first extra disk ({AERIE_DISK}, passed as the host disk), all of it.\n\
+             [vm.disk]\noffset = \"0\"\nsize = \"{mib}M\"\n"
+        ));
+    }
     s
 }
 
 /// `run.sh` for the Aerie target: `cargo xtask run --config` in the Aerie
 /// tree, `$AERIE_ROOT` or else the tree found at deploy time (`root`).
-pub(crate) fn aerie_run_sh(root: Option<&Path>) -> String {
+pub(crate) fn aerie_run_sh(root: Option<&Path>, disk: bool) -> String {
     let root_line = match root {
         Some(r) => format!(
             "[ -n \"${{AERIE_ROOT:-}}\" ] || AERIE_ROOT={}\n",
             qemu::sh_quote(&r.to_string_lossy())
         ),
         None => ": \"${AERIE_ROOT:?set AERIE_ROOT to the Aerie source tree}\"\n".to_string(),
+    };
+    let disk_arg = if disk {
+        format!(" --disk \"$here/{AERIE_DISK}\"")
+    } else {
+        String::new()
     };
     format!(
         "#!/bin/sh\n\
@@ -317,7 +395,7 @@ pub(crate) fn aerie_run_sh(root: Option<&Path>) -> String {
          here=$(cd \"$(dirname \"$0\")\" && pwd)\n\
          {root_line}\
          cd \"$AERIE_ROOT\"\n\
-         exec cargo xtask run --config \"$here/aerie.toml\" \"$@\"\n"
+         exec cargo xtask run --config \"$here/aerie.toml\"{disk_arg} \"$@\"\n"
     )
 }
 

@@ -104,6 +104,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let dir = dir.unwrap_or_else(|| aerie_appliance::deploy::default_dir(&ova, target));
             let d = aerie_appliance::deploy(&ova, target, &dir, progress)?;
+            for w in &d.warnings {
+                eprintln!("warning: {w}");
+            }
             println!(
                 "deployed {} for {target} in {} (run: {})",
                 d.name,

@@ -490,7 +490,23 @@ fn deploy_targets() {
         )),
         "{script}"
     );
-    assert!(script.contains("exec cargo xtask run --config \"$here/aerie.toml\""));
+    assert!(script
+        .contains("exec cargo xtask run --config \"$here/aerie.toml\" --disk \"$here/disk.img\""));
+    // The aarch64 configuration's extra disk is the VM's disk: raw, whole MiB,
+    // the VM's region all of it.
+    assert_eq!(
+        std::fs::read(d.join("disk.img")).unwrap(),
+        vec![0x42; 1 << 20]
+    );
+    assert!(!d.join("hello-aarch64-disk1.vmdk").exists());
+    let vm = &cfg.vms[0];
+    assert_eq!(
+        vm.disk,
+        Some(aerie_vmconfig::DiskRegion {
+            offset: 0,
+            size: 1 << 20
+        })
+    );
     // Refusals name the problem.
     let e = crate::deploy(&f.ova, crate::Target::Aerie, &d, false).unwrap_err();
     assert!(format!("{e:#}").contains("is not empty"), "{e:#}");
@@ -505,16 +521,49 @@ fn deploy_targets() {
 
 #[test]
 fn aerie_run_script_names_the_tree_or_asks_for_aerie_root() {
-    let s = crate::deploy::aerie_run_sh(Some(Path::new("/src/my aerie")));
+    let s = crate::deploy::aerie_run_sh(Some(Path::new("/src/my aerie")), false);
     assert!(
         s.contains("[ -n \"${AERIE_ROOT:-}\" ] || AERIE_ROOT='/src/my aerie'\n"),
         "{s}"
     );
-    let s = crate::deploy::aerie_run_sh(None);
+    let s = crate::deploy::aerie_run_sh(None, true);
     assert!(
         s.contains(": \"${AERIE_ROOT:?set AERIE_ROOT to the Aerie source tree}\"\n"),
         "{s}"
     );
-    // Both then run in that tree.
+    // Both then run in that tree; with a disk, it is the host disk.
     assert!(s.contains("cd \"$AERIE_ROOT\"\n"));
+    assert!(s.contains("--config \"$here/aerie.toml\" --disk \"$here/disk.img\" \"$@\""));
+}
+
+#[test]
+fn aerie_attaches_the_first_extra_disk_and_names_the_rest() {
+    let f = fixture();
+    let spec = std::fs::read_to_string(f.dir.join("in/hello.toml")).unwrap();
+    write(&f.dir.join("in/logs.img"), &vec![0x17; 2 << 20]);
+    let two = spec.replace(
+        "[x86_64]",
+        "[[aarch64.disk]]\npath = \"logs.img\"\n[x86_64]",
+    );
+    write(&f.dir.join("in/two.toml"), two.as_bytes());
+    let ova = f.dir.join("two.ova");
+    build(&f.dir.join("in/two.toml"), &ova, &f.dir.join("efi"), false).unwrap();
+    let d = f.dir.join("d2");
+    let dep = crate::deploy(&ova, crate::Target::Aerie, &d, false).unwrap();
+    assert_eq!(
+        std::fs::read(d.join("disk.img")).unwrap(),
+        vec![0x42; 1 << 20]
+    );
+    assert_eq!(dep.warnings.len(), 1, "{:?}", dep.warnings);
+    assert!(
+        dep.warnings[0].contains("is not attached: an Aerie VM has one disk"),
+        "{:?}",
+        dep.warnings
+    );
+    // Nothing of the second disk is left in the deployment.
+    let names: Vec<String> = std::fs::read_dir(&d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.ends_with(".vmdk")), "{names:?}");
 }
