@@ -6,15 +6,22 @@
 //! amd64 ones are downloaded the same way (`apt-get download`, `dpkg-deb
 //! -x`) into `target/guest-cache/amd64/`. Outputs, which
 //! `appliance/examples/hello.toml` names:
-//! `target/aerie/appliance/<arch>/vmlinuz` and `.../initrd.img`.
+//! `target/aerie/appliance/<arch>/vmlinuz` and `.../initrd.img`, and the
+//! aarch64 configuration's data disk `target/aerie/appliance/aarch64/data.img`
+//! (1 MiB: [`DATA_LINE`], then zeros).
+//!
+//! The aarch64 /init also looks for that disk and prints its first line: the
+//! initramfs carries the virtio modules (MMIO for Aerie, PCI for QEMU) the
+//! kernel builds as modules, and /init loads them with busybox `insmod`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
 use crate::cmd::step;
 use crate::cpio::Archive;
 use crate::guest_pkgs;
+use crate::kmod;
 use crate::linux::{one_file, write_if_changed};
 use crate::paths;
 
@@ -56,15 +63,90 @@ pub fn install() -> Result<()> {
     Ok(())
 }
 
-/// /init: say where it runs, power off.
-const INIT: &str = "#!/bin/sh
+/// The first line of the aarch64 configuration's data disk, which its /init
+/// prints (`appliance: data disk says aerie-appliance-data-ok`).
+pub const DATA_LINE: &str = "aerie-appliance-data-ok\n";
+/// The data disk's size: 1 MiB.
+const DATA_BYTES: usize = 1 << 20;
+
+/// The drivers the aarch64 guest needs to read the data disk: (config
+/// symbol, module name). virtio-mmio is Aerie's transport, virtio-pci QEMU's
+/// (`deploy` puts every disk on virtio-blk-pci); virtio_blk comes last so it
+/// binds the devices of both.
+const DATA_DISK_DRIVERS: [(&str, &str); 3] = [
+    ("CONFIG_VIRTIO_MMIO", "virtio_mmio"),
+    ("CONFIG_VIRTIO_PCI", "virtio_pci"),
+    ("CONFIG_VIRTIO_BLK", "virtio_blk"),
+];
+
+/// /init's start: /proc for `uname`.
+const INIT_START: &str = "#!/bin/sh
 /bin/busybox mount -t proc proc /proc
-echo \"appliance: hello running on $(/bin/busybox uname -m)\"
+";
+
+/// The data disk: the first virtio disk with no partitions (on a UEFI
+/// target the GPT system disk is a virtio disk too, `vda`, and the data disk
+/// `vdb`; on Aerie the data disk is the only one, `vda`). Probing may finish
+/// after `insmod` returns, so it waits up to 3 s for one to appear.
+/// devtmpfs makes the device node (`mknod` from sysfs if it did not).
+const INIT_DATA_DISK: &str = r#"bb=/bin/busybox
+disk=
+tries=0
+while :; do
+    for b in /sys/block/vd*; do
+        [ -e "$b/dev" ] || continue
+        name=${b##*/}
+        parted=
+        for p in "$b/$name"*; do
+            [ -e "$p/partition" ] && parted=1
+        done
+        [ -z "$parted" ] && disk=$name && break
+    done
+    [ -n "$disk" ] || [ "$tries" -ge 30 ] && break
+    tries=$((tries + 1))
+    $bb sleep 0.1
+done
+if [ -n "$disk" ] && [ ! -b "/dev/$disk" ]; then
+    IFS=: read -r major minor < "/sys/block/$disk/dev"
+    $bb mknod "/dev/$disk" b "$major" "$minor"
+fi
+if [ -n "$disk" ] && [ -b "/dev/$disk" ]; then
+    echo "appliance: data disk is /dev/$disk"
+    echo "appliance: data disk says $($bb head -c 64 "/dev/$disk" | $bb head -n 1)"
+else
+    echo "appliance: no data disk"
+fi
+"#;
+
+/// /init's end: say where it runs, power off.
+const INIT_END: &str = "echo \"appliance: hello running on $(/bin/busybox uname -m)\"
 /bin/busybox poweroff -f
 ";
 
-/// The initramfs around one architecture's busybox.
-fn initramfs(busybox: Vec<u8>) -> Vec<u8> {
+/// /init. With `data_disk` (the archive paths of the modules to load, in
+/// order; possibly none) it mounts sysfs and devtmpfs, loads the modules and
+/// reports the data disk before saying hello; without, it only says hello.
+fn init_script(data_disk: Option<&[String]>) -> String {
+    let mut s = INIT_START.to_string();
+    if let Some(modules) = data_disk {
+        s.push_str(
+            "/bin/busybox mount -t sysfs sysfs /sys\n\
+             /bin/busybox mount -t devtmpfs devtmpfs /dev\n",
+        );
+        for m in modules {
+            s.push_str(&format!(
+                "/bin/busybox insmod {m} || echo \"appliance: insmod {m} failed\"\n"
+            ));
+        }
+        s.push_str(INIT_DATA_DISK);
+    }
+    s.push_str(INIT_END);
+    s
+}
+
+/// The initramfs around one architecture's busybox; `data_disk` as in
+/// [`init_script`], here with the modules' contents.
+fn initramfs(busybox: Vec<u8>, data_disk: Option<Vec<(String, Vec<u8>)>>) -> Vec<u8> {
     let mut a = Archive::new();
     for dir in ["/proc", "/sys", "/dev", "/bin"] {
         a.dir(dir, 0o755);
@@ -72,27 +154,77 @@ fn initramfs(busybox: Vec<u8>) -> Vec<u8> {
     a.char_device("/dev/console", 0o600, 5, 1);
     a.file("/bin/busybox", 0o755, busybox);
     a.symlink("/bin/sh", "busybox");
-    a.file("/init", 0o755, INIT.as_bytes().to_vec());
+    let paths = data_disk.map(|modules| {
+        let mut paths = Vec::new();
+        for (path, bytes) in modules {
+            a.file(&path, 0o644, bytes);
+            paths.push(path);
+        }
+        paths
+    });
+    a.file("/init", 0o755, init_script(paths.as_deref()).into_bytes());
     a.to_bytes()
 }
 
-/// Builds both architectures' kernel copies and initramfs images.
+/// The modules (archive path, contents; in load order) the arm64 kernel
+/// unpacked in `kdir` needs for [`DATA_DISK_DRIVERS`].
+fn data_disk_modules(kdir: &Path, vmlinuz: &Path) -> Result<Vec<(String, Vec<u8>)>> {
+    let release = vmlinuz
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("vmlinuz-"))
+        .context("kernel file name")?;
+    let config_path = one_file(&kdir.join("boot"), "config-")?;
+    let config = std::fs::read_to_string(&config_path)
+        .with_context(|| format!("reading {}", config_path.display()))?;
+    let modules_dir = kdir.join("lib/modules").join(release);
+    let mut out = Vec::new();
+    for path in kmod::modules_for(&DATA_DISK_DRIVERS, &config, &modules_dir)? {
+        let rel = path
+            .strip_prefix(&modules_dir)
+            .expect("index() returns paths below modules_dir");
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        out.push((
+            format!("/lib/modules/{release}/{}", rel.to_string_lossy()),
+            bytes,
+        ));
+    }
+    Ok(out)
+}
+
+/// The data disk's bytes: [`DATA_LINE`], zeros to [`DATA_BYTES`].
+fn data_image() -> Vec<u8> {
+    let mut bytes = DATA_LINE.as_bytes().to_vec();
+    bytes.resize(DATA_BYTES, 0);
+    bytes
+}
+
+/// Builds both architectures' kernel copies and initramfs images, and the
+/// aarch64 data disk.
 pub fn build() -> Result<()> {
     let amd64_kernel = amd64_dir(&amd64_kernel_package()?);
     let arm64_kernel = guest_pkgs::unpacked_dir(&guest_pkgs::kernel_package()?);
+    let arm64_vmlinuz = one_file(&arm64_kernel.join("boot"), "vmlinuz-")?;
+    let arm64_modules = data_disk_modules(&arm64_kernel, &arm64_vmlinuz)?;
+    let module_names: Vec<String> = arm64_modules
+        .iter()
+        .filter_map(|(p, _)| p.rsplit('/').next().map(str::to_string))
+        .collect();
     let inputs = [
         (
             "aarch64",
-            one_file(&arm64_kernel.join("boot"), "vmlinuz-")?,
+            arm64_vmlinuz,
             guest_pkgs::unpacked_dir(guest_pkgs::BUSYBOX_PACKAGE).join("bin/busybox"),
+            Some(arm64_modules),
         ),
         (
             "x86_64",
             one_file(&amd64_kernel.join("boot"), "vmlinuz-")?,
             amd64_dir(guest_pkgs::BUSYBOX_PACKAGE).join("bin/busybox"),
+            None,
         ),
     ];
-    for (arch, kernel, busybox) in inputs {
+    for (arch, kernel, busybox, data_disk) in inputs {
         let dir = arch_dir(arch);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let kernel_bytes =
@@ -100,11 +232,19 @@ pub fn build() -> Result<()> {
         write_if_changed(&dir.join("vmlinuz"), &kernel_bytes)?;
         let busybox =
             std::fs::read(&busybox).with_context(|| format!("reading {}", busybox.display()))?;
-        write_if_changed(&dir.join("initrd.img"), &initramfs(busybox))?;
+        if data_disk.is_some() {
+            write_if_changed(&dir.join("data.img"), &data_image())?;
+        }
+        write_if_changed(&dir.join("initrd.img"), &initramfs(busybox, data_disk))?;
     }
     step(format!(
-        "appliance guests: {} and {}",
+        "appliance guests: {} (data.img; modules: {}) and {}",
         paths::show(&arch_dir("aarch64")),
+        if module_names.is_empty() {
+            "none needed".to_string()
+        } else {
+            module_names.join(" ")
+        },
         paths::show(&arch_dir("x86_64"))
     ));
     Ok(())
@@ -116,11 +256,58 @@ mod tests {
 
     #[test]
     fn initramfs_has_init_busybox_and_console() {
-        let bytes = initramfs(b"\x7fELF busybox".to_vec());
+        let bytes = initramfs(b"\x7fELF busybox".to_vec(), None);
         let text = String::from_utf8_lossy(&bytes);
         for name in ["init", "bin/busybox", "dev/console", "bin/sh"] {
             assert!(text.contains(name), "{name} missing");
         }
-        assert!(INIT.contains("uname -m") && INIT.contains("poweroff -f"));
+        let init = init_script(None);
+        assert!(init.contains("uname -m") && init.ends_with("poweroff -f\n"));
+        assert!(!init.contains("data disk") && !init.contains("insmod"));
+    }
+
+    #[test]
+    fn aarch64_initramfs_loads_modules_and_reads_the_data_disk() {
+        let modules = vec![
+            (
+                "/lib/modules/6.1.0-56-arm64/kernel/drivers/virtio/virtio_mmio.ko".to_string(),
+                b"mmio".to_vec(),
+            ),
+            (
+                "/lib/modules/6.1.0-56-arm64/kernel/drivers/block/virtio_blk.ko".to_string(),
+                b"blk".to_vec(),
+            ),
+        ];
+        let bytes = initramfs(b"\x7fELF busybox".to_vec(), Some(modules));
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(text.contains("lib/modules/6.1.0-56-arm64/kernel/drivers/virtio/virtio_mmio.ko"));
+        let paths: Vec<String> = [
+            "/lib/modules/6.1.0-56-arm64/kernel/drivers/virtio/virtio_mmio.ko",
+            "/lib/modules/6.1.0-56-arm64/kernel/drivers/block/virtio_blk.ko",
+        ]
+        .map(String::from)
+        .to_vec();
+        let init = init_script(Some(&paths));
+        assert!(text.contains(&init), "the archive holds this /init");
+        let pos = |needle: &str| {
+            init.find(needle)
+                .unwrap_or_else(|| panic!("{needle} missing from:\n{init}"))
+        };
+        // sysfs and devtmpfs, the modules in order, the disk, then hello.
+        assert!(pos("mount -t sysfs") < pos("insmod /lib/modules"));
+        assert!(pos("mount -t devtmpfs") < pos("insmod /lib/modules"));
+        assert!(pos("virtio_mmio.ko") < pos("virtio_blk.ko"));
+        assert!(pos("virtio_blk.ko") < pos("/sys/block/vd*"));
+        assert!(pos("appliance: data disk says") < pos("appliance: hello running on"));
+        assert!(pos("appliance: no data disk") < pos("appliance: hello running on"));
+        assert!(init.ends_with("poweroff -f\n"));
+    }
+
+    #[test]
+    fn data_image_is_one_line_then_zeros() {
+        let img = data_image();
+        assert_eq!(img.len(), 1 << 20);
+        assert!(img.starts_with(b"aerie-appliance-data-ok\n"));
+        assert!(img[DATA_LINE.len()..].iter().all(|&b| b == 0));
     }
 }

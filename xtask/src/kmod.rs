@@ -144,8 +144,17 @@ pub fn load_order(
 /// kernel (its `config` text and `modules_dir`) builds as modules. A driver the
 /// kernel lacks altogether is an error naming its config symbol.
 pub fn needed_modules(config: &str, modules_dir: &Path) -> Result<Vec<PathBuf>> {
+    modules_for(&NEEDED, config, modules_dir)
+}
+
+/// [`needed_modules`] for any list of drivers: (config symbol, module name).
+pub fn modules_for(
+    drivers: &[(&str, &str)],
+    config: &str,
+    modules_dir: &Path,
+) -> Result<Vec<PathBuf>> {
     let mut wanted = Vec::new();
-    for (symbol, module) in NEEDED {
+    for &(symbol, module) in drivers {
         match config_value(config, symbol) {
             Tristate::BuiltIn => {}
             Tristate::Module => wanted.push(module.to_string()),

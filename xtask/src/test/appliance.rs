@@ -7,7 +7,10 @@
 //! - `appliance-aerie`: the aarch64 configuration as an Aerie VM.
 //!
 //! Each must print the boot manager's line (UEFI targets), the initramfs's
-//! `appliance: hello running on <arch>` and power off cleanly.
+//! `appliance: hello running on <arch>` and power off cleanly; the aarch64
+//! ones also `appliance: data disk says aerie-appliance-data-ok`: the guest
+//! read the aarch64 configuration's data disk (virtio-blk-pci on QEMU, the
+//! VM's virtio-mmio block device on Aerie).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -56,12 +59,22 @@ fn deploy(ova: &Path, target: Target, dir: &Path) -> Result<aerie_appliance::Dep
         .map_err(|e| format!("deploy --target {}: {e:#}", target.name()))
 }
 
-/// The lines every boot of the appliance on `arch` must print.
-fn check_boot(out: &str, arch: &str, uefi: bool) -> Result<(), String> {
-    let mut needles = vec![format!("appliance: hello running on {arch}")];
+/// What the aarch64 initramfs prints when it reads the data disk
+/// (`target/aerie/appliance/aarch64/data.img`, the aarch64 configuration's
+/// first extra disk).
+const DATA_DISK_LINE: &str = "appliance: data disk says aerie-appliance-data-ok";
+
+/// The lines every boot of the appliance on `arch` must print; with
+/// `data_disk` also [`DATA_DISK_LINE`].
+fn check_boot(out: &str, arch: &str, uefi: bool, data_disk: bool) -> Result<(), String> {
+    let mut needles = Vec::new();
     if uefi {
-        needles.insert(0, format!("aerie-appliance: booting hello on {arch}"));
+        needles.push(format!("aerie-appliance: booting hello on {arch}"));
     }
+    if data_disk {
+        needles.push(DATA_DISK_LINE.to_string());
+    }
+    needles.push(format!("appliance: hello running on {arch}"));
     for n in &needles {
         if !output::has_line(out, n) {
             return Err(format!("no `{n}` line"));
@@ -87,7 +100,7 @@ pub fn on_qemu(name: &str, target: Target, arch: &str) -> Result<(), String> {
     let outcome = run::run_quiet_command(cmd, Duration::from_secs(timeout), &log)
         .map_err(|e| format!("{e:#}"))?;
     judge(name, &log, timeout, &outcome, |status, out| {
-        check_boot(out, arch, true)?;
+        check_boot(out, arch, true, target == Target::QemuAarch64)?;
         clean_exit(status, out)
     })
 }
@@ -115,7 +128,7 @@ pub fn on_aerie() -> Result<(), String> {
     let outcome = run::run_quiet_command(cmd, Duration::from_secs(timeout + 60), &log)
         .map_err(|e| format!("{e:#}"))?;
     judge(name, &log, timeout, &outcome, |status, out| {
-        check_boot(out, "aarch64", false)?;
+        check_boot(out, "aarch64", false, true)?;
         clean_exit(status, out)
     })
 }
