@@ -259,12 +259,15 @@ fn run_child(
     console: Console,
     script: &[Keys],
 ) -> Result<Outcome> {
-    cmd.stdin(if interactive {
-        Stdio::inherit()
-    } else if script.is_empty() {
-        Stdio::null()
-    } else {
+    // A live console forwards stdin even when it is not a terminal, so
+    // `printf 'cmd\npoweroff\n' | cargo xtask run` drives the guest; quiet
+    // runs get nothing (or their script).
+    cmd.stdin(if !script.is_empty() {
         Stdio::piped()
+    } else if interactive || console == Console::Live {
+        Stdio::inherit()
+    } else {
+        Stdio::null()
     })
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
