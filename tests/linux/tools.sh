@@ -20,6 +20,9 @@ echo "tools: big rc=$? len=${#got}"
 # What vmtoolsd reports at start, for Aerie's console view (Ctrl-A i).
 vmware-rpctool "tools.set.version 12451" > /dev/null 2>&1
 echo "tools: set-version rc=$?"
+# A log line (with an escape character, which Aerie's console shows escaped).
+vmware-rpctool "log from the guest $(printf '\033')[31mred" > /dev/null 2>&1
+echo "tools: log rc=$?"
 # A DCC read that is not a backdoor request, and a BRK, from user space: the
 # guest kernel's signals, as on hardware (SIGILL = 4, SIGTRAP = 5).
 aerie-dcc

@@ -555,6 +555,8 @@ fn linux_backdoor(cpu: &str, name: &str) -> Result<(), String> {
             "tools: ptrace: ok steps=3",
             "aerie: vm linux: backdoor dcc, brk #0x5658; el0 allowed",
             "aerie: vm linux: tools version 12451",
+            "tools: log rc=0",
+            "aerie: vm linux: tools log: from the guest \\u{1b}[31mred",
             "aerie: vm linux:   guestinfo.greeting = hello",
             "aerie: vm linux:   guestinfo.configured = from-config",
             "tools: done",

@@ -107,8 +107,28 @@ fn now() -> HostTime {
     }
 }
 
+/// Guest-supplied text for Aerie's console: control characters (an escape
+/// sequence, a newline that would fake another `aerie:` line) are shown
+/// escaped (`\u{1b}`, `\n`), never sent to the operator's terminal.
+struct Shown<'a>(&'a str);
+
+impl core::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        use core::fmt::Write;
+        for c in self.0.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                f.write_char(c)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The console's view of a VM's backdoor (Ctrl-A i): policy, the tools
-/// version the guest reported, what it reported at start, and guestinfo.
+/// version the guest reported, what it reported at start, its `log` lines,
+/// and guestinfo.
 pub fn print_info(vm: &super::Vm) {
     let name = &vm.name;
     let Some(bd) = &vm.backdoor else {
@@ -136,11 +156,14 @@ pub fn print_info(vm: &super::Vm) {
         None => crate::println!("aerie: vm {name}: tools version not reported"),
     }
     for r in &tools.reports {
-        crate::println!("aerie: vm {name}: tools report: {r}");
+        crate::println!("aerie: vm {name}: tools report: {}", Shown(r));
+    }
+    for l in &tools.log {
+        crate::println!("aerie: vm {name}: tools log: {}", Shown(l));
     }
     let info = &bd.service.guestinfo;
     crate::println!("aerie: vm {name}: {} guestinfo key(s)", info.len());
     for (k, v) in info.iter() {
-        crate::println!("aerie: vm {name}:   {k} = {v}");
+        crate::println!("aerie: vm {name}:   {} = {}", Shown(k), Shown(v));
     }
 }
