@@ -6,7 +6,9 @@
 //! holds a sanitised image ([`VirtualDebug::hw_bcr`], [`VirtualDebug::hw_mdscr`]
 //! and friends) so that:
 //! - breakpoints and watchpoints match only the guest's Non-secure EL1 and
-//!   EL0 (HMC and SSC cleared): EL2 never matches a guest's breakpoint;
+//!   EL0 (HMC, SSC and SSCE cleared, and a point then left with the
+//!   reserved PMC/PAC = 0b00 disabled): EL2 never matches a guest's
+//!   breakpoint;
 //! - MDSCR_EL1.TDCC is clear, so the guest's EL0 DCC accesses reach EL2,
 //!   which raises the UNDEFINED exception the guest's TDCC asks for when
 //!   they are not backdoor requests;
@@ -39,8 +41,13 @@ pub const MDSCR_MDE: u64 = 1 << 15;
 
 /// DBGBCR/DBGWCR.E: the point is enabled.
 const CR_E: u64 = 1;
-/// DBGBCR/DBGWCR.HMC (bit 13) and SSC (bits 15:14): match in EL2 / Secure.
-const CR_HMC_SSC: u64 = 0b111 << 13;
+/// DBGBCR.PMC / DBGWCR.PAC (bits 2:1): match at EL1 (bit 1), EL0 (bit 2).
+const CR_PXC: u64 = 0b11 << 1;
+/// DBGBCR/DBGWCR.HMC (bit 13) and SSC (bits 15:14): match in EL2 / Secure;
+/// and SSCE (bit 29, FEAT_RME, RES0 otherwise): with SSC = 0b00 it is a
+/// reserved combination (Arm ARM `CheckValidStateMatch`), which may behave
+/// as one that matches at EL2, so it goes too.
+const CR_HMC_SSC: u64 = (0b111 << 13) | (1 << 29);
 
 /// OSLSR_EL1 with the OS lock clear: OSLM = 0b10 (OS lock implemented,
 /// bits 3 and 0), OSLK (bit 1) clear.
@@ -271,8 +278,9 @@ impl VirtualDebug {
         (self.mdscr & !MDSCR_TDCC) | ss
     }
 
-    /// DBGBCR<n>_EL1 for the hardware: EL2/Secure matching removed, and
-    /// disabled while stepping over.
+    /// DBGBCR<n>_EL1 for the hardware: EL2/Secure matching removed (HMC,
+    /// SSC, SSCE cleared), disabled when that leaves a reserved PMC of
+    /// 0b00, and disabled while stepping over.
     pub fn hw_bcr(&self, n: usize) -> u64 {
         self.hw_cr(self.bcr[n])
     }
@@ -284,7 +292,15 @@ impl VirtualDebug {
 
     fn hw_cr(&self, cr: u64) -> u64 {
         let cr = cr & !CR_HMC_SSC;
-        if self.stepping_over {
+        // With HMC, SSC and SSCE clear, PMC/PAC = 0b00 is reserved for a
+        // watchpoint, and for a breakpoint when EL1 is AArch64-only (Arm
+        // ARM `CheckValidStateMatch`): CONSTRAINED UNPREDICTABLE, the point
+        // may behave as any combination that is not reserved, including one
+        // that matches at EL2. Valid, it matches neither EL1 nor EL0 in
+        // AArch64 state (only an AArch32 EL0 would see a User/Supervisor
+        // breakpoint), and a guest's HMC = 1, PMC = 0b00 asked for EL2
+        // only: the hardware gets it disabled.
+        if self.stepping_over || cr & CR_PXC == 0 {
             cr & !CR_E
         } else {
             cr

@@ -31,3 +31,8 @@ pub use exit::{decode, Exit, WfxKind};
 pub use id_regs::sanitize_id_register;
 pub use inject::{inject_data_abort, inject_instr_abort, inject_sync, inject_undefined, Injection};
 pub use sysreg::{SysReg, SysRegAccess};
+
+#[cfg(test)]
+mod tests {
+    mod storm;
+}
