@@ -5,6 +5,12 @@ use crate::fdt::{cells_value, Event, Fdt, FdtError};
 /// CPUs the testkit tracks (and has secondary stacks for).
 pub const MAX_CPUS: usize = 8;
 
+/// virtio-mmio transports the testkit records (QEMU's `virt` has 32).
+pub const MAX_VIRTIO: usize = 32;
+
+/// The root `model` Aerie gives its VMs' device trees (crates/dt).
+const AERIE_MODEL: &[u8] = b"aerie-virt";
+
 pub struct Machine {
     /// Number of /cpus/cpu@* nodes (1 when there is no DTB).
     pub cpus: usize,
@@ -16,6 +22,15 @@ pub struct Machine {
     /// routes the virtual timer PPI through it; without one, WFI must still
     /// end when the timer fires, which a hypervisor guarantees).
     pub gic_v3: bool,
+    /// The `reg` windows (base, size) of the first MAX_VIRTIO depth-1 nodes
+    /// compatible with "virtio,mmio"; `virtio_count` of them are valid.
+    pub virtio: [(u64, u64); MAX_VIRTIO],
+    pub virtio_count: usize,
+    /// The root node's `model` is Aerie's: the VM runs under Aerie, so a test
+    /// may also expect what Aerie documents beyond the architecture
+    /// (docs/ARCHITECTURE.md), e.g. the external abort for an ISV = 0 access
+    /// to an emulated device.
+    pub aerie: bool,
 }
 
 impl Machine {
@@ -26,7 +41,15 @@ impl Machine {
             mpidrs: [0; MAX_CPUS],
             bootargs: "",
             gic_v3: true,
+            virtio: [(0, 0); MAX_VIRTIO],
+            virtio_count: 0,
+            aerie: false,
         }
+    }
+
+    /// The virtio-mmio windows the device tree describes.
+    pub fn virtio_windows(&self) -> &[(u64, u64)] {
+        &self.virtio[..self.virtio_count]
     }
 
     pub fn from_fdt(fdt: &Fdt<'static>) -> Result<Self, FdtError> {
@@ -35,12 +58,45 @@ impl Machine {
             mpidrs: [0; MAX_CPUS],
             bootargs: "",
             gic_v3: false,
+            virtio: [(0, 0); MAX_VIRTIO],
+            virtio_count: 0,
+            aerie: false,
         };
         // Name of the current depth-1 node, and whether the current depth-2 node is a cpu.
         let mut top: &[u8] = b"";
         let mut in_cpu: Option<usize> = None;
+        // The current depth-1 node's `reg` (one base/size pair, two cells
+        // each: the root's #address-cells and #size-cells on `virt` and in
+        // Aerie's trees) and whether it is a virtio-mmio transport; the
+        // properties may come in either order, so it is recorded at its end.
+        let mut reg: Option<(u64, u64)> = None;
+        let mut is_virtio = false;
         fdt.walk(|event| match event {
-            Event::BeginNode { name, depth: 1 } => top = name,
+            Event::BeginNode { name, depth: 1 } => {
+                top = name;
+                reg = None;
+                is_virtio = false;
+            }
+            Event::EndNode { depth: 1 } => {
+                if let (true, Some(window)) = (is_virtio, reg) {
+                    if machine.virtio_count < MAX_VIRTIO {
+                        machine.virtio[machine.virtio_count] = window;
+                        machine.virtio_count += 1;
+                    }
+                }
+            }
+            Event::Property {
+                name: b"reg",
+                value,
+                depth: 1,
+            } if value.len() == 16 => {
+                reg = cells_value(&value[..8]).zip(cells_value(&value[8..]));
+            }
+            Event::Property {
+                name: b"model",
+                value,
+                depth: 0,
+            } => machine.aerie = value.split(|&b| b == 0).next() == Some(AERIE_MODEL),
             Event::BeginNode { name, depth: 2 } if top == b"cpus" && name.starts_with(b"cpu@") => {
                 in_cpu = Some(machine.cpus);
                 machine.cpus += 1;
@@ -67,7 +123,15 @@ impl Machine {
                 name: b"compatible",
                 value,
                 depth: 1,
-            } if value.split(|&b| b == 0).any(|c| c == b"arm,gic-v3") => machine.gic_v3 = true,
+            } => {
+                let mut compatible = value.split(|&b| b == 0);
+                if compatible.clone().any(|c| c == b"arm,gic-v3") {
+                    machine.gic_v3 = true;
+                }
+                if compatible.any(|c| c == b"virtio,mmio") {
+                    is_virtio = true;
+                }
+            }
             _ => {}
         })?;
         if machine.cpus == 0 {

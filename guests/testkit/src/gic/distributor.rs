@@ -8,6 +8,8 @@ use crate::detail::{fail, Detail};
 const GICD_BASE: usize = 0x0800_0000;
 
 const GICD_CTLR: usize = 0x0000;
+const GICD_TYPER: usize = 0x0004;
+const GICD_IIDR: usize = 0x0008;
 const GICD_IGROUPR: usize = 0x0080;
 const GICD_ISENABLER: usize = 0x0100;
 const GICD_ICENABLER: usize = 0x0180;
@@ -32,6 +34,15 @@ fn wait_for_rwp() -> Result<(), Detail> {
         fail!("GICD_CTLR.RWP stuck at 1");
     }
     Ok(())
+}
+
+/// GICD_TYPER and GICD_IIDR: what the distributor is (read-only, constant
+/// for the machine's life).
+pub fn identity() -> (u32, u32) {
+    (
+        read32(GICD_BASE + GICD_TYPER),
+        read32(GICD_BASE + GICD_IIDR),
+    )
 }
 
 /// Turns on affinity routing and group 1 (idempotent).
