@@ -797,6 +797,38 @@ fn sysreg_storm(machine: &Machine, rng: &mut Rng) -> Result<SysRegCounts, Detail
 }
 
 /// What must read the same before and after: PSCI_VERSION over HVC,
+/// Loads whose result is known exactly: the PL011's cell ID bytes
+/// UARTPCellID1 (0xFF4) = 0xF0 and UARTPCellID3 (0xFFC) = 0xB1 have their
+/// top bit set, so each form's zero or sign extension shows (random offsets
+/// mostly read zeros, which every extension leaves alone).
+fn extension_checks() -> Result<usize, Detail> {
+    const CASES: &[(&str, u64, u64)] = &[
+        ("ldrb w", 0xff4, 0xf0),
+        ("ldr w", 0xff4, 0xf0),
+        ("ldrsb w", 0xff4, 0xffff_fff0),
+        ("ldrsb x", 0xff4, 0xffff_ffff_ffff_fff0),
+        ("ldrsb w30", 0xffc, 0xffff_ffb1),
+        ("ldrsh x", 0xffc, 0xb1),
+        ("ldrsw x", 0xffc, 0xb1),
+    ];
+    for &(name, offset, want) in CASES {
+        let form = FORMS
+            .iter()
+            .find(|f| f.name == name)
+            .ok_or_else(|| detail!("no load form {name}"))?;
+        let addr = UART_BASE + offset;
+        match attempt(|| (form.load)(addr))? {
+            (loaded, None) if loaded.values[0] == want => {}
+            (loaded, None) => fail!(
+                "{name} from {addr:#x}: expected {want:#x}, got {:#x}",
+                loaded.values[0]
+            ),
+            (_, Some(info)) => fail!("{name} from {addr:#x}: expected {want:#x}, got {info}"),
+        }
+    }
+    Ok(CASES.len())
+}
+
 /// GICD_TYPER and GICD_IIDR.
 fn machine_state() -> (u64, (u32, u32)) {
     (
@@ -807,6 +839,7 @@ fn machine_state() -> (u64, (u32, u32)) {
 
 pub fn guest_storm(machine: &Machine) -> TestResult {
     let before = machine_state();
+    let exact = extension_checks()?;
     let mut rng = Rng::new(SEED);
     let mmio = mmio_storm(machine, &mut rng)?;
     let sysregs = sysreg_storm(machine, &mut rng)?;
@@ -832,7 +865,7 @@ pub fn guest_storm(machine: &Machine) -> TestResult {
         Redistributor::this_cpu()?;
     }
     Ok(detail!(
-        "{MMIO_READS} MMIO reads ({} values, {} external aborts ({} misaligned), \
+        "{exact} exact loads, {MMIO_READS} MMIO reads ({} values, {} external aborts ({} misaligned), \
          {} alignment faults), {SYSREG_READS} sysreg reads ({} values, {} UNDEFINED)",
         mmio.values,
         mmio.external,
