@@ -187,14 +187,13 @@ fn deploy_into(ova: &Path, target: Target, dir: &Path, progress: bool) -> Result
     let dest = |d: Option<&crate::ovf::Descriptor>, name: &str| -> Option<PathBuf> {
         let d = d?;
         let c = d.config(arch)?;
-        let mut extra = c.disks.iter().filter(|id| *id != crate::ovf::SYSTEM_DISK);
         let wanted = if target == Target::Aerie {
-            extra.next().into_iter().collect::<Vec<_>>()
+            1
         } else {
-            extra.collect()
+            usize::MAX
         };
-        wanted
-            .iter()
+        c.extra_disks()
+            .take(wanted)
             .any(|id| d.disk_file(id).is_some_and(|f| f.href == name))
             .then(|| dir.join(name))
     };
@@ -242,14 +241,7 @@ fn deploy_into(ova: &Path, target: Target, dir: &Path, progress: bool) -> Result
                 if id == crate::ovf::SYSTEM_DISK {
                     qemu_img::convert(raw, "raw", &dir.join(&out), "qcow2", &[], progress)?;
                 } else {
-                    let href = &d.disk_file(id).context("disk without file")?.href;
-                    let vmdk = checked
-                        .scan
-                        .extracted(href)
-                        .context("extra disk not unpacked")?;
-                    qemu_img::check_vmdk_self_contained(vmdk).with_context(|| href.clone())?;
-                    qemu_img::convert(vmdk, "vmdk", &dir.join(&out), "qcow2", &[], progress)?;
-                    std::fs::remove_file(vmdk)?;
+                    convert_extra_disk(d, &checked, id, &dir.join(&out), "qcow2", progress)?;
                 }
                 disks.push(PathBuf::from(out));
             }
@@ -283,22 +275,11 @@ fn deploy_into(ova: &Path, target: Target, dir: &Path, progress: bool) -> Result
             if has_initrd {
                 esp.extract(&bootcfg::initrd_path(arch), &dir.join("initrd.img"))?;
             }
-            let extra: Vec<&String> = cfg
-                .disks
-                .iter()
-                .filter(|id| *id != crate::ovf::SYSTEM_DISK)
-                .collect();
+            let extra: Vec<&String> = cfg.extra_disks().collect();
             let mut disk_mib = None;
             if let Some(id) = extra.first() {
-                let href = &d.disk_file(id).context("disk without file")?.href;
-                let vmdk = checked
-                    .scan
-                    .extracted(href)
-                    .context("extra disk not unpacked")?;
-                qemu_img::check_vmdk_self_contained(vmdk).with_context(|| href.clone())?;
                 let img = dir.join(AERIE_DISK);
-                qemu_img::convert(vmdk, "vmdk", &img, "raw", &[], progress)?;
-                std::fs::remove_file(vmdk)?;
+                convert_extra_disk(d, &checked, id, &img, "raw", progress)?;
                 // Aerie's disk regions are whole MiB: round up (sparse).
                 let len = std::fs::metadata(&img)?.len();
                 let mib = len.div_ceil(1 << 20).max(1);
@@ -337,6 +318,27 @@ fn deploy_into(ova: &Path, target: Target, dir: &Path, progress: bool) -> Result
         }
     }
     Ok(dep)
+}
+
+/// Converts extra disk `id` (its streamOptimized VMDK, unpacked into the
+/// deployment by the scan) to `out` in `format`, then removes the VMDK.
+fn convert_extra_disk(
+    d: &crate::ovf::Descriptor,
+    checked: &crate::validate::Checked,
+    id: &str,
+    out: &Path,
+    format: &str,
+    progress: bool,
+) -> Result<()> {
+    let href = &d.disk_file(id).context("disk without file")?.href;
+    let vmdk = checked
+        .scan
+        .extracted(href)
+        .context("extra disk not unpacked")?;
+    qemu_img::check_vmdk_self_contained(vmdk).with_context(|| href.clone())?;
+    qemu_img::convert(vmdk, "vmdk", out, format, &[], progress)?;
+    std::fs::remove_file(vmdk)?;
+    Ok(())
 }
 
 /// The VM's disk file next to `aerie.toml`, when it has one.

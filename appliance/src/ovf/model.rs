@@ -55,6 +55,14 @@ pub struct Config {
 /// The system disk's id in the DiskSection.
 pub const SYSTEM_DISK: &str = "system";
 
+impl Config {
+    /// The configuration's extra disks (every disk but the system disk), in
+    /// order.
+    pub fn extra_disks(&self) -> impl Iterator<Item = &String> {
+        self.disks.iter().filter(|id| *id != SYSTEM_DISK)
+    }
+}
+
 impl Descriptor {
     pub fn file(&self, id: &str) -> Option<&FileRef> {
         self.files.iter().find(|f| f.id == id)
