@@ -47,13 +47,11 @@ pub fn secondary(index: usize, test: BootTest) {
     }
 }
 
-/// Wait (up to 1 s) until pCPU 1 can take SGIs, then send it the stop/dump
-/// SGI once and wait up to `ms` for `done`. One SGI must do: a lost one is
-/// the bug this test is there to catch.
+/// Wait until pCPU 1 can take SGIs, then send it the stop/dump SGI once and
+/// wait up to `ms` for `done`. One SGI must do: a lost one is the bug this
+/// test is there to catch.
 fn ask_cpu1_once(ms: u64, mut done: impl FnMut() -> bool) -> bool {
-    if !wait_for(1000, || crate::sched::pcpu::online(1)) {
-        panic!("boot-test: cpu 1 did not come online");
-    }
+    wait_cpu1_online();
     stop::signal(1);
     wait_for(ms, &mut done)
 }
@@ -77,10 +75,15 @@ fn spin_in_irq() {
     panic!("boot-test: the kick was not taken");
 }
 
-fn dump_masked() {
+/// Wait (up to 1 s) until pCPU 1 can take SGIs (`pcpu::online`).
+fn wait_cpu1_online() {
     if !wait_for(1000, || crate::sched::pcpu::online(1)) {
         panic!("boot-test: cpu 1 did not come online");
     }
+}
+
+fn dump_masked() {
+    wait_cpu1_online();
     // Let it reach its masked loop.
     wait_ms(50);
     stop::dump_all();

@@ -69,11 +69,21 @@ pub fn dump_all() {
         gic::priority_mask()
     ));
     MODE.store(MODE_DUMP, Ordering::SeqCst);
-    for p in (0..MAX_PCPUS).filter(|&p| p != me) {
-        if pcpu::mpidr_of(p).is_some() && !signal(p) {
-            crate::console::print_emergency(format_args!("aerie: dump: cpu {p}: starting\n"));
+    signal_others(me, "");
+}
+
+/// Send the stop/dump SGI to every pCPU but `me` that can take it; a pCPU
+/// still starting is named (`aerie: dump: cpu N: starting<note>`). Returns
+/// which were sent one.
+fn signal_others(me: usize, note: &str) -> [bool; MAX_PCPUS] {
+    let mut sent = [false; MAX_PCPUS];
+    for (p, sent) in sent.iter_mut().enumerate().filter(|&(p, _)| p != me) {
+        *sent = signal(p);
+        if !*sent && pcpu::mpidr_of(p).is_some() {
+            crate::console::print_emergency(format_args!("aerie: dump: cpu {p}: starting{note}\n"));
         }
     }
+    sent
 }
 
 /// Stop every other pCPU (a panic): each prints its state and halts. The
@@ -83,15 +93,7 @@ pub fn dump_all() {
 pub fn stop_others() {
     let me = crate::sched::this_cpu();
     MODE.store(MODE_STOP, Ordering::SeqCst);
-    let mut sent = [false; MAX_PCPUS];
-    for (p, sent) in sent.iter_mut().enumerate().filter(|&(p, _)| p != me) {
-        *sent = signal(p);
-        if !*sent && pcpu::mpidr_of(p).is_some() {
-            crate::console::print_emergency(format_args!(
-                "aerie: dump: cpu {p}: starting (stops when it comes online)\n"
-            ));
-        }
-    }
+    let sent = signal_others(me, " (stops when it comes online)");
     let end = cpu::counter() + cpu::counter_frequency() / 50;
     while cpu::counter() < end && (0..MAX_PCPUS).any(|p| sent[p] && !stopped(p)) {
         core::hint::spin_loop();
