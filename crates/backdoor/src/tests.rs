@@ -88,6 +88,21 @@ fn lb(
     esi: u32,
     edi: u32,
 ) -> Regs {
+    lb_at(bd, mem, NOW, ebx, ecx, edx_hi, esi, edi)
+}
+
+/// [`lb`] at host time `now`.
+#[allow(clippy::too_many_arguments)]
+fn lb_at(
+    bd: &mut Backdoor,
+    mem: &mut FakeMem,
+    now: HostTime,
+    ebx: u32,
+    ecx: u32,
+    edx_hi: u16,
+    esi: u32,
+    edi: u32,
+) -> Regs {
     let mut r = Regs::default();
     r.x[0] = u64::from(BDOOR_MAGIC);
     r.x[1] = u64::from(ebx);
@@ -96,7 +111,7 @@ fn lb(
     r.x[4] = u64::from(esi);
     r.x[5] = u64::from(edi);
     r.x[7] = X7_LB;
-    assert_eq!(bd.handle(&mut r, mem, NOW), Outcome::Handled);
+    assert_eq!(bd.handle(&mut r, mem, now), Outcome::Handled);
     r
 }
 
@@ -116,9 +131,15 @@ struct Chan {
 
 /// Message_Open with GUESTMSG_FLAG_COOKIE.
 fn open(bd: &mut Backdoor, mem: &mut FakeMem, proto: u32) -> Option<Chan> {
-    let r = lb(
+    open_when(bd, mem, proto, NOW)
+}
+
+/// [`open`] at host time `now`.
+fn open_when(bd: &mut Backdoor, mem: &mut FakeMem, proto: u32, now: HostTime) -> Option<Chan> {
+    let r = lb_at(
         bd,
         mem,
+        now,
         proto | GUESTMSG_FLAG_COOKIE,
         msg(MESSAGE_TYPE_OPEN),
         0,
@@ -460,31 +481,25 @@ fn open_rejects_unknown_protocol_and_caps_channels() {
 
 /// OPEN (with cookies) at host time `secs`.
 fn open_at(bd: &mut Backdoor, secs: u64) -> Option<Chan> {
-    let mut r = Regs::default();
-    r.x[0] = u64::from(BDOOR_MAGIC);
-    r.x[1] = u64::from(RPCI_PROTOCOL_NUM | GUESTMSG_FLAG_COOKIE);
-    r.x[2] = u64::from(msg(MESSAGE_TYPE_OPEN));
-    r.x[3] = u64::from(BDOOR_PORT);
-    r.x[7] = X7_LB;
-    bd.handle(&mut r, &mut FakeMem::new(), HostTime { secs, usecs: 0 });
-    (status(&r) & MESSAGE_STATUS_SUCCESS != 0).then(|| Chan {
-        id: (r.edx() >> 16) as u16,
-        high: r.esi(),
-        low: r.edi(),
-    })
+    let now = HostTime { secs, usecs: 0 };
+    open_when(bd, &mut FakeMem::new(), RPCI_PROTOCOL_NUM, now)
 }
 
 /// RECVSTATUS on `c` at host time `secs` (nothing to receive: it fails, but
 /// it names the channel with its cookie, so the channel is in use).
 fn poll_at(bd: &mut Backdoor, c: &Chan, secs: u64) {
-    let mut r = Regs::default();
-    r.x[0] = u64::from(BDOOR_MAGIC);
-    r.x[2] = u64::from(msg(MESSAGE_TYPE_RECVSTATUS));
-    r.x[3] = (u64::from(c.id) << 16) | u64::from(BDOOR_PORT);
-    r.x[4] = u64::from(c.high);
-    r.x[5] = u64::from(c.low);
-    r.x[7] = X7_LB;
-    bd.handle(&mut r, &mut FakeMem::new(), HostTime { secs, usecs: 0 });
+    let now = HostTime { secs, usecs: 0 };
+    let recv_status = msg(MESSAGE_TYPE_RECVSTATUS);
+    lb_at(
+        bd,
+        &mut FakeMem::new(),
+        now,
+        0,
+        recv_status,
+        c.id,
+        c.high,
+        c.low,
+    );
 }
 
 #[test]
