@@ -169,27 +169,12 @@ fn initramfs(busybox: Vec<u8>, data_disk: Option<Vec<(String, Vec<u8>)>>) -> Vec
 /// The modules (archive path, contents; in load order) the arm64 kernel
 /// unpacked in `kdir` needs for [`DATA_DISK_DRIVERS`].
 fn data_disk_modules(kdir: &Path, vmlinuz: &Path) -> Result<Vec<(String, Vec<u8>)>> {
-    let release = vmlinuz
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.strip_prefix("vmlinuz-"))
-        .context("kernel file name")?;
-    let config_path = one_file(&kdir.join("boot"), "config-")?;
-    let config = std::fs::read_to_string(&config_path)
-        .with_context(|| format!("reading {}", config_path.display()))?;
-    let modules_dir = kdir.join("lib/modules").join(release);
-    let mut out = Vec::new();
-    for path in kmod::modules_for(&DATA_DISK_DRIVERS, &config, &modules_dir)? {
-        let rel = path
-            .strip_prefix(&modules_dir)
-            .expect("index() returns paths below modules_dir");
-        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        out.push((
-            format!("/lib/modules/{release}/{}", rel.to_string_lossy()),
-            bytes,
-        ));
-    }
-    Ok(out)
+    let release = kmod::release_of(vmlinuz)?;
+    let modules = kmod::read_modules(kdir, &release, &DATA_DISK_DRIVERS)?;
+    Ok(modules
+        .into_iter()
+        .map(|(rel, bytes)| (format!("/lib/modules/{release}/{rel}"), bytes))
+        .collect())
 }
 
 /// The data disk's bytes: [`DATA_LINE`], zeros to [`DATA_BYTES`].
@@ -208,7 +193,7 @@ pub fn build() -> Result<()> {
     let arm64_modules = data_disk_modules(&arm64_kernel, &arm64_vmlinuz)?;
     let module_names: Vec<String> = arm64_modules
         .iter()
-        .filter_map(|(p, _)| p.rsplit('/').next().map(str::to_string))
+        .map(|(p, _)| kmod::file_name(p).to_string())
         .collect();
     let inputs = [
         (

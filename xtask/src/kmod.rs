@@ -140,14 +140,51 @@ pub fn load_order(
     Ok(out)
 }
 
-/// The module files to load, in order, for the drivers in [`NEEDED`] that this
-/// kernel (its `config` text and `modules_dir`) builds as modules. A driver the
-/// kernel lacks altogether is an error naming its config symbol.
-pub fn needed_modules(config: &str, modules_dir: &Path) -> Result<Vec<PathBuf>> {
-    modules_for(&NEEDED, config, modules_dir)
+/// The kernel release of a `boot/vmlinuz-<release>` file.
+pub fn release_of(vmlinuz: &Path) -> Result<String> {
+    vmlinuz
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("vmlinuz-"))
+        .map(str::to_string)
+        .with_context(|| format!("kernel file name {}", vmlinuz.display()))
 }
 
-/// [`needed_modules`] for any list of drivers: (config symbol, module name).
+/// The modules `drivers` need, read from the kernel package unpacked in
+/// `kdir` (its `boot/config-*` and `lib/modules/<release>/`), in load
+/// order: (path below /lib/modules/<release>/, contents).
+pub fn read_modules(
+    kdir: &Path,
+    release: &str,
+    drivers: &[(&str, &str)],
+) -> Result<Vec<(String, Vec<u8>)>> {
+    let config_path = crate::linux::one_file(&kdir.join("boot"), "config-")?;
+    let config = std::fs::read_to_string(&config_path)
+        .with_context(|| format!("reading {}", config_path.display()))?;
+    let modules_dir = kdir.join("lib/modules").join(release);
+    let mut out = Vec::new();
+    for path in modules_for(drivers, &config, &modules_dir)? {
+        let rel = path
+            .strip_prefix(&modules_dir)
+            .expect("index() returns paths below modules_dir")
+            .to_string_lossy()
+            .into_owned();
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        out.push((rel, bytes));
+    }
+    Ok(out)
+}
+
+/// The file name of a module path (`kernel/drivers/virtio/virtio_mmio.ko`
+/// -> `virtio_mmio.ko`), for progress lines.
+pub fn file_name(rel: &str) -> &str {
+    rel.rsplit('/').next().unwrap_or(rel)
+}
+
+/// The module files to load, in order, for the `drivers` (config symbol,
+/// module name; e.g. [`NEEDED`]) that this kernel (its `config` text and
+/// `modules_dir`) builds as modules. A driver the kernel lacks altogether is
+/// an error naming its config symbol.
 pub fn modules_for(
     drivers: &[(&str, &str)],
     config: &str,

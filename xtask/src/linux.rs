@@ -67,13 +67,7 @@ pub fn one_file(dir: &Path, prefix: &str) -> Result<PathBuf> {
 pub fn build(with_tools: bool) -> Result<()> {
     let kdir = guest_pkgs::unpacked_dir(&guest_pkgs::kernel_package()?);
     let vmlinuz = one_file(&kdir.join("boot"), "vmlinuz-")?;
-    let config_path = one_file(&kdir.join("boot"), "config-")?;
-    let release = vmlinuz
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.strip_prefix("vmlinuz-"))
-        .context("kernel file name")?
-        .to_string();
+    let release = kmod::release_of(&vmlinuz)?;
     let kernel =
         std::fs::read(&vmlinuz).with_context(|| format!("reading {}", vmlinuz.display()))?;
     parse_image_header(&kernel).map_err(|e| {
@@ -88,19 +82,11 @@ pub fn build(with_tools: bool) -> Result<()> {
     build_helper("counter.c", &counter_binary())?;
     build_helper("ptrace.c", &ptrace_binary())?;
 
-    let config = std::fs::read_to_string(&config_path)
-        .with_context(|| format!("reading {}", config_path.display()))?;
-    let modules_dir = kdir.join("lib/modules").join(&release);
-    let module_files = kmod::needed_modules(&config, &modules_dir)?;
-    let mut modules = Vec::new();
-    for path in &module_files {
-        let rel = path
-            .strip_prefix(&modules_dir)
-            .expect("index() returns paths below modules_dir")
-            .to_string_lossy()
-            .into_owned();
-        modules.push((rel, std::fs::read(path)?));
-    }
+    let modules = kmod::read_modules(&kdir, &release, &kmod::NEEDED)?;
+    let names: Vec<String> = modules
+        .iter()
+        .map(|(rel, _)| kmod::file_name(rel).to_string())
+        .collect();
     let busybox_path = guest_pkgs::unpacked_dir(guest_pkgs::BUSYBOX_PACKAGE).join("bin/busybox");
     let archive = initramfs::archive(initramfs::Inputs {
         busybox: std::fs::read(&busybox_path)
@@ -115,10 +101,6 @@ pub fn build(with_tools: bool) -> Result<()> {
     if with_tools {
         build_tools(archive)?;
     }
-    let names: Vec<String> = module_files
-        .iter()
-        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .collect();
     step(format!(
         "linux {release}: {} and {} ({} bytes; modules: {})",
         paths::show(&kernel_image()),
