@@ -9,6 +9,13 @@
 //! - Unknown low-bandwidth command: eax = 0xFFFFFFFF, the rest unchanged.
 //! - GuestRPC failure: ecx[31:16] (HB port: ebx[31:16]) = 0, i.e. no
 //!   MESSAGE_STATUS_SUCCESS; the reason is kept in `last_error()`.
+//! - A high-bandwidth transfer whose guest buffer does not translate fails
+//!   with MESSAGE_STATUS_CPT, which open-vm-tools' message.c answers by
+//!   retrying the message or reply from its size step; the retry is offered
+//!   low bandwidth only (see `Channel::low_bandwidth_retry`), so a buffer the
+//!   guest kernel has not populated yet, or has write-protected for
+//!   copy-on-write, still gets its bytes. A guest that does not retry sees an
+//!   ordinary failure.
 //!
 //! All state lives in the `Backdoor` the VM owns: a channel id names a slot
 //! in this VM's table only.
@@ -332,10 +339,15 @@ impl Backdoor {
 
     fn channel_op(&mut self, op: u16, regs: &mut Regs) -> u16 {
         let id = hi16(regs.edx());
-        let hb = self.hb_bit();
+        let hb_offer = self.hb_bit();
         let chan = match self.channel(id, regs.esi(), regs.edi()) {
             Ok(c) => c,
             Err(e) => return self.fail(e),
+        };
+        let hb = if chan.low_bandwidth_retry {
+            0
+        } else {
+            hb_offer
         };
         let proto_err = |chan: &Channel, why| BackdoorError::Protocol {
             id,
@@ -412,6 +424,7 @@ impl Backdoor {
                 if regs.ebx() as u16 & MESSAGE_STATUS_SUCCESS == 0 {
                     // The guest gave up on this reply (message.c error_quit).
                     chan.state = State::Idle;
+                    chan.low_bandwidth_retry = false;
                     return MESSAGE_STATUS_SUCCESS;
                 }
                 let State::Receiving { reply, pos } = &chan.state else {
@@ -439,6 +452,7 @@ impl Backdoor {
                     return self.fail(e);
                 }
                 chan.state = State::Idle;
+                chan.low_bandwidth_retry = false;
                 MESSAGE_STATUS_SUCCESS
             }
             MESSAGE_TYPE_CLOSE => {
@@ -458,6 +472,7 @@ impl Backdoor {
         else {
             return;
         };
+        chan.low_bandwidth_retry = false;
         chan.state = match chan.proto {
             Proto::Rpci => {
                 State::ReplyPending(rpci::dispatch(&msg, &mut self.guestinfo, &mut self.tools))
@@ -506,9 +521,10 @@ impl Backdoor {
         let va = regs.x[4];
         let mut buf = vec![0u8; len as usize];
         if mem.read(va, &mut buf).is_err() {
-            // The message is lost; the guest must start over with SENDSIZE.
+            // The message is lost; the guest starts over with SENDSIZE.
             chan.state = State::Idle;
-            return self.fail(BackdoorError::BadAddress { id, va, len });
+            chan.low_bandwidth_retry = true;
+            return self.fail(BackdoorError::BadAddress { id, va, len }) | MESSAGE_STATUS_CPT;
         }
         match chan.append(&buf) {
             Ok(Some(msg)) => self.deliver(id, msg),
@@ -535,16 +551,23 @@ impl Backdoor {
         };
         let state = chan.state.name();
         let va = regs.x[5];
-        let result = match chan.take_reply(len as usize) {
-            Ok(bytes) => mem
-                .write(va, bytes)
-                .map_err(|()| BackdoorError::BadAddress { id, va, len }),
-            Err(why) => Err(BackdoorError::Protocol {
-                id,
-                op: MESSAGE_TYPE_RECVPAYLOAD,
-                state,
-                why,
-            }),
+        let (result, retry) = match chan.take_reply(len as usize) {
+            Ok(bytes) => match mem.write(va, bytes) {
+                Ok(()) => (Ok(()), 0),
+                Err(()) => (
+                    Err(BackdoorError::BadAddress { id, va, len }),
+                    MESSAGE_STATUS_CPT,
+                ),
+            },
+            Err(why) => (
+                Err(BackdoorError::Protocol {
+                    id,
+                    op: MESSAGE_TYPE_RECVPAYLOAD,
+                    state,
+                    why,
+                }),
+                0,
+            ),
         };
         match result {
             Ok(()) => MESSAGE_STATUS_SUCCESS,
@@ -553,7 +576,8 @@ impl Backdoor {
                 if let State::Receiving { pos, .. } = &mut chan.state {
                     *pos = 0;
                 }
-                self.fail(e)
+                chan.low_bandwidth_retry |= retry != 0;
+                self.fail(e) | retry
             }
         }
     }

@@ -3,8 +3,9 @@
 //!
 //! Idle --SENDSIZE n--> Sending --payload until n bytes--> (RPCI: reply
 //! pending | TCLO: Idle) --RECVSIZE--> Receiving --payload..., RECVSTATUS-->
-//! Idle. A SENDSIZE while a message is half sent restarts it (that is how the
-//! guest retries after MESSAGE_STATUS_CPT).
+//! Idle. A SENDSIZE while a message is half sent restarts it, and a RECVSIZE
+//! while a reply is being received restarts the reply (that is how the guest
+//! retries after MESSAGE_STATUS_CPT).
 
 use alloc::vec::Vec;
 
@@ -48,6 +49,13 @@ pub struct Channel {
     /// Host time (µs) of the last request that named this channel with the
     /// right cookie: an open channel nobody uses any more can be reclaimed.
     pub last_used_us: u64,
+    /// A high-bandwidth transfer of the message or reply in flight failed on
+    /// a guest address the hypervisor could not translate (a page the guest
+    /// has not populated, or has write-protected for copy-on-write). The
+    /// guest was told to retry (MESSAGE_STATUS_CPT), and until that transfer
+    /// completes it is offered low bandwidth only: there its own loads and
+    /// stores move the bytes, and its kernel faults the pages in.
+    pub low_bandwidth_retry: bool,
 }
 
 impl Channel {
@@ -57,6 +65,7 @@ impl Channel {
             cookie,
             state: State::Idle,
             last_used_us: now_us,
+            low_bandwidth_retry: false,
         }
     }
 

@@ -8,16 +8,24 @@ use crate::channel::MAX_MESSAGE_LEN;
 use crate::*;
 
 /// Guest memory: one window of bytes at `base`; anything else is unmapped.
+/// Pages in `unpopulated` are mapped in the guest's eyes but not yet present
+/// (demand paging, copy-on-write): the hypervisor cannot translate them, and
+/// the guest's own access ([`FakeMem::guest_store`], [`FakeMem::guest_load`])
+/// faults them in, as its kernel would.
 struct FakeMem {
     base: u64,
     bytes: Vec<u8>,
+    unpopulated: Vec<u64>,
 }
+
+const PAGE: u64 = 4096;
 
 impl FakeMem {
     fn new() -> Self {
         FakeMem {
             base: 0xffff_8000_1000_0000,
             bytes: vec![0; 256 * 1024],
+            unpopulated: Vec::new(),
         }
     }
     fn range(&self, va: u64, len: usize) -> Result<core::ops::Range<usize>, ()> {
@@ -28,16 +36,46 @@ impl FakeMem {
         }
         Ok(off..end)
     }
+    fn pages(va: u64, len: usize) -> core::ops::Range<u64> {
+        va / PAGE..(va + len as u64).div_ceil(PAGE)
+    }
+    /// Takes the pages of `va..va + len` out of the hypervisor's reach.
+    fn evict(&mut self, va: u64, len: usize) {
+        self.unpopulated.extend(Self::pages(va, len));
+    }
+    fn present(&self, va: u64, len: usize) -> Result<(), ()> {
+        let pages = Self::pages(va, len);
+        match self.unpopulated.iter().any(|p| pages.contains(p)) {
+            true => Err(()),
+            false => Ok(()),
+        }
+    }
+    /// The guest's own store: faults the pages in.
+    fn guest_store(&mut self, va: u64, buf: &[u8]) {
+        let pages = Self::pages(va, buf.len());
+        self.unpopulated.retain(|p| !pages.contains(p));
+        let r = self.range(va, buf.len()).expect("guest store outside RAM");
+        self.bytes[r].copy_from_slice(buf);
+    }
+    /// The guest's own load: faults the pages in.
+    fn guest_load(&mut self, va: u64, buf: &mut [u8]) {
+        let pages = Self::pages(va, buf.len());
+        self.unpopulated.retain(|p| !pages.contains(p));
+        let r = self.range(va, buf.len()).expect("guest load outside RAM");
+        buf.copy_from_slice(&self.bytes[r]);
+    }
 }
 
 impl GuestVa for FakeMem {
     fn read(&mut self, va: u64, buf: &mut [u8]) -> Result<(), ()> {
         let r = self.range(va, buf.len())?;
+        self.present(va, buf.len())?;
         buf.copy_from_slice(&self.bytes[r]);
         Ok(())
     }
     fn write(&mut self, va: u64, buf: &[u8]) -> Result<(), ()> {
         let r = self.range(va, buf.len())?;
+        self.present(va, buf.len())?;
         self.bytes[r].copy_from_slice(buf);
         Ok(())
     }
@@ -163,87 +201,128 @@ const REPLY_VA: u64 = 0xffff_8000_1002_0000;
 /// Message_Send + Message_Receive (RpcOut_send), taking the HB path when
 /// the host offers it. Returns None where message.c would return FALSE.
 fn rpc(bd: &mut Backdoor, mem: &mut FakeMem, c: &Chan, req: &[u8]) -> Option<Vec<u8>> {
-    let r = op(bd, mem, c, MESSAGE_TYPE_SENDSIZE, req.len() as u32);
-    if status(&r) & MESSAGE_STATUS_SUCCESS == 0 {
-        return None;
-    }
-    if status(&r) & MESSAGE_STATUS_HB != 0 {
-        if !req.is_empty() {
-            mem.write(BUF_VA, req).unwrap();
-            let mut h = Regs::default();
-            h.x[0] = u64::from(BDOOR_MAGIC);
-            h.x[1] = u64::from(MESSAGE_STATUS_SUCCESS) << 16;
-            h.x[2] = req.len() as u64;
-            h.x[3] = (u64::from(c.id) << 16) | u64::from(BDOORHB_PORT);
-            h.x[4] = BUF_VA;
-            h.x[5] = u64::from(c.low);
-            h.x[6] = u64::from(c.high);
-            h.x[7] = X7_HB_OUT;
-            bd.handle(&mut h, mem, NOW);
-            if (h.ebx() >> 16) as u16 & MESSAGE_STATUS_SUCCESS == 0 {
-                return None;
-            }
-        }
+    mem.guest_store(BUF_VA, req);
+    let (reply, _) = rpc_at(bd, mem, c, req.len(), BUF_VA, REPLY_VA)?;
+    Some(reply)
+}
+
+/// How a [`rpc_at`] went.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Retries {
+    /// MESSAGE_STATUS_CPT answers to HB OUT / HB IN (message.c: goto retry).
+    send: u32,
+    receive: u32,
+}
+
+/// An HB transfer on channel `c` (OUT from `va` if `!is_in`, IN to `va`);
+/// the status in ebx[31:16].
+fn hb(bd: &mut Backdoor, mem: &mut FakeMem, c: &Chan, is_in: bool, va: u64, len: usize) -> u16 {
+    let mut h = Regs::default();
+    h.x[0] = u64::from(BDOOR_MAGIC);
+    h.x[1] = u64::from(MESSAGE_STATUS_SUCCESS) << 16;
+    h.x[2] = len as u64;
+    h.x[3] = (u64::from(c.id) << 16) | u64::from(BDOORHB_PORT);
+    if is_in {
+        (h.x[4], h.x[5], h.x[6], h.x[7]) = (c.high.into(), va, c.low.into(), X7_HB_IN);
     } else {
-        for chunk in req.chunks(4) {
-            let mut w = [0u8; 4];
-            w[..chunk.len()].copy_from_slice(chunk);
-            let r = op(bd, mem, c, MESSAGE_TYPE_SENDPAYLOAD, u32::from_le_bytes(w));
-            if status(&r) & MESSAGE_STATUS_SUCCESS == 0 {
-                return None;
+        (h.x[4], h.x[5], h.x[6], h.x[7]) = (va, c.low.into(), c.high.into(), X7_HB_OUT);
+    }
+    bd.handle(&mut h, mem, NOW);
+    (h.ebx() >> 16) as u16
+}
+
+/// [`rpc`] with the message already at `send_va` (`len` bytes) and the reply
+/// buffer at `reply_va`, following message.c step by step, its checkpoint
+/// retries included; the client's own loads and stores go through
+/// [`FakeMem::guest_load`]/[`FakeMem::guest_store`].
+fn rpc_at(
+    bd: &mut Backdoor,
+    mem: &mut FakeMem,
+    c: &Chan,
+    len: usize,
+    send_va: u64,
+    reply_va: u64,
+) -> Option<(Vec<u8>, Retries)> {
+    let mut retries = Retries::default();
+    // Message_Send.
+    'send: loop {
+        let r = op(bd, mem, c, MESSAGE_TYPE_SENDSIZE, len as u32);
+        if status(&r) & MESSAGE_STATUS_SUCCESS == 0 {
+            return None;
+        }
+        if status(&r) & MESSAGE_STATUS_HB != 0 {
+            if len > 0 {
+                let st = hb(bd, mem, c, false, send_va, len);
+                if st & MESSAGE_STATUS_SUCCESS == 0 {
+                    if st & MESSAGE_STATUS_CPT != 0 && retries.send < 10 {
+                        retries.send += 1;
+                        continue 'send;
+                    }
+                    return None;
+                }
+            }
+        } else {
+            for at in (0..len).step_by(4) {
+                let n = (len - at).min(4);
+                let mut w = [0u8; 4];
+                mem.guest_load(send_va + at as u64, &mut w[..n]);
+                let r = op(bd, mem, c, MESSAGE_TYPE_SENDPAYLOAD, u32::from_le_bytes(w));
+                if status(&r) & MESSAGE_STATUS_SUCCESS == 0 {
+                    return None;
+                }
             }
         }
+        break;
     }
-    let r = op(bd, mem, c, MESSAGE_TYPE_RECVSIZE, 0);
-    if status(&r) & MESSAGE_STATUS_SUCCESS == 0 {
-        return None;
-    }
-    if status(&r) & MESSAGE_STATUS_DORECV == 0 {
-        return Some(Vec::new());
-    }
-    assert_eq!((r.edx() >> 16) as u16, MESSAGE_TYPE_SENDSIZE);
-    let size = r.ebx() as usize;
-    let mut out = vec![0u8; size];
-    if status(&r) & MESSAGE_STATUS_HB != 0 {
-        if size > 0 {
-            let mut h = Regs::default();
-            h.x[0] = u64::from(BDOOR_MAGIC);
-            h.x[1] = u64::from(MESSAGE_STATUS_SUCCESS) << 16;
-            h.x[2] = size as u64;
-            h.x[3] = (u64::from(c.id) << 16) | u64::from(BDOORHB_PORT);
-            h.x[4] = u64::from(c.high);
-            h.x[5] = REPLY_VA;
-            h.x[6] = u64::from(c.low);
-            h.x[7] = X7_HB_IN;
-            bd.handle(&mut h, mem, NOW);
-            if (h.ebx() >> 16) as u16 & MESSAGE_STATUS_SUCCESS == 0 {
-                return None;
+    // Message_Receive.
+    'receive: loop {
+        let r = op(bd, mem, c, MESSAGE_TYPE_RECVSIZE, 0);
+        if status(&r) & MESSAGE_STATUS_SUCCESS == 0 {
+            return None;
+        }
+        if status(&r) & MESSAGE_STATUS_DORECV == 0 {
+            return Some((Vec::new(), retries));
+        }
+        assert_eq!((r.edx() >> 16) as u16, MESSAGE_TYPE_SENDSIZE);
+        let size = r.ebx() as usize;
+        let mut out = vec![0u8; size];
+        if status(&r) & MESSAGE_STATUS_HB != 0 {
+            if size > 0 {
+                let st = hb(bd, mem, c, true, reply_va, size);
+                if st & MESSAGE_STATUS_SUCCESS == 0 {
+                    if st & MESSAGE_STATUS_CPT != 0 && retries.receive < 10 {
+                        retries.receive += 1;
+                        continue 'receive;
+                    }
+                    return None;
+                }
+                mem.guest_load(reply_va, &mut out);
             }
-            mem.read(REPLY_VA, &mut out).unwrap();
+        } else {
+            for (i, chunk) in out.chunks_mut(4).enumerate() {
+                let r = op(
+                    bd,
+                    mem,
+                    c,
+                    MESSAGE_TYPE_RECVPAYLOAD,
+                    u32::from(MESSAGE_STATUS_SUCCESS),
+                );
+                assert_eq!(status(&r) & MESSAGE_STATUS_SUCCESS, MESSAGE_STATUS_SUCCESS);
+                assert_eq!((r.edx() >> 16) as u16, MESSAGE_TYPE_SENDPAYLOAD);
+                let n = chunk.len();
+                chunk.copy_from_slice(&r.ebx().to_le_bytes()[..n]);
+                mem.guest_store(reply_va + 4 * i as u64, chunk);
+            }
         }
-    } else {
-        for chunk in out.chunks_mut(4) {
-            let r = op(
-                bd,
-                mem,
-                c,
-                MESSAGE_TYPE_RECVPAYLOAD,
-                u32::from(MESSAGE_STATUS_SUCCESS),
-            );
-            assert_eq!(status(&r) & MESSAGE_STATUS_SUCCESS, MESSAGE_STATUS_SUCCESS);
-            assert_eq!((r.edx() >> 16) as u16, MESSAGE_TYPE_SENDPAYLOAD);
-            let n = chunk.len();
-            chunk.copy_from_slice(&r.ebx().to_le_bytes()[..n]);
-        }
+        let r = op(
+            bd,
+            mem,
+            c,
+            MESSAGE_TYPE_RECVSTATUS,
+            u32::from(MESSAGE_STATUS_SUCCESS),
+        );
+        return (status(&r) & MESSAGE_STATUS_SUCCESS != 0).then_some((out, retries));
     }
-    let r = op(
-        bd,
-        mem,
-        c,
-        MESSAGE_TYPE_RECVSTATUS,
-        u32::from(MESSAGE_STATUS_SUCCESS),
-    );
-    (status(&r) & MESSAGE_STATUS_SUCCESS != 0).then_some(out)
 }
 
 fn close(bd: &mut Backdoor, mem: &mut FakeMem, c: &Chan) -> u16 {
@@ -614,17 +693,9 @@ fn bad_guest_address_fails_the_request() {
     let (mut bd, mut mem) = (new_backdoor(true), FakeMem::new());
     let c = open(&mut bd, &mut mem, RPCI_PROTOCOL_NUM).unwrap();
     op(&mut bd, &mut mem, &c, MESSAGE_TYPE_SENDSIZE, 6);
-    let mut h = Regs::default();
-    h.x[0] = u64::from(BDOOR_MAGIC);
-    h.x[1] = 0x1_0000;
-    h.x[2] = 6;
-    h.x[3] = (u64::from(c.id) << 16) | u64::from(BDOORHB_PORT);
-    h.x[4] = 0xdead_0000_0000; // unmapped
-    h.x[5] = u64::from(c.low);
-    h.x[6] = u64::from(c.high);
-    h.x[7] = X7_HB_OUT;
-    bd.handle(&mut h, &mut mem, NOW);
-    assert_eq!(h.ebx() >> 16, 0);
+    // Unmapped: the request fails, with the retry hint.
+    let st = hb(&mut bd, &mut mem, &c, false, 0xdead_0000_0000, 6);
+    assert_eq!(st, MESSAGE_STATUS_CPT);
     assert!(matches!(
         bd.last_error(),
         Some(crate::backdoor::BackdoorError::BadAddress {
@@ -633,36 +704,130 @@ fn bad_guest_address_fails_the_request() {
             ..
         })
     ));
-    // Reply written to an unmapped buffer: fails; the reply survives for a retry.
+    // The retry is offered low bandwidth only, but an HB transfer from a good
+    // buffer is still served.
     assert_eq!(
-        op(&mut bd, &mut mem, &c, MESSAGE_TYPE_SENDSIZE, 6).ecx() >> 16,
-        0x81
+        status(&op(&mut bd, &mut mem, &c, MESSAGE_TYPE_SENDSIZE, 6)),
+        MESSAGE_STATUS_SUCCESS
     );
-    mem.write(BUF_VA, b"log ab").unwrap();
-    h.x[1] = 0x1_0000;
-    h.x[4] = BUF_VA;
-    bd.handle(&mut h, &mut mem, NOW);
-    assert_eq!(h.ebx() >> 16, 1);
+    mem.guest_store(BUF_VA, b"log ab");
+    assert_eq!(
+        hb(&mut bd, &mut mem, &c, false, BUF_VA, 6),
+        MESSAGE_STATUS_SUCCESS
+    );
+    // The message went through: HB is offered again.
     let r = op(&mut bd, &mut mem, &c, MESSAGE_TYPE_RECVSIZE, 0);
+    assert_eq!(
+        status(&r),
+        MESSAGE_STATUS_SUCCESS | MESSAGE_STATUS_DORECV | MESSAGE_STATUS_HB
+    );
     assert_eq!(r.ebx(), 2);
-    let mut i = Regs::default();
-    i.x[0] = u64::from(BDOOR_MAGIC);
-    i.x[1] = 0x1_0000;
-    i.x[2] = 2;
-    i.x[3] = (u64::from(c.id) << 16) | u64::from(BDOORHB_PORT);
-    i.x[4] = u64::from(c.high);
-    i.x[5] = u64::MAX - 1; // wraps: unmapped
-    i.x[6] = u64::from(c.low);
-    i.x[7] = X7_HB_IN;
-    let mut j = i;
-    bd.handle(&mut i, &mut mem, NOW);
-    assert_eq!(i.ebx() >> 16, 0);
-    j.x[5] = REPLY_VA;
-    bd.handle(&mut j, &mut mem, NOW);
-    assert_eq!(j.ebx() >> 16, 1);
+    // Reply written to an address that wraps: fails; the reply survives.
+    assert_eq!(
+        hb(&mut bd, &mut mem, &c, true, u64::MAX - 1, 2),
+        MESSAGE_STATUS_CPT
+    );
+    assert_eq!(
+        hb(&mut bd, &mut mem, &c, true, REPLY_VA, 2),
+        MESSAGE_STATUS_SUCCESS
+    );
     let mut got = [0u8; 2];
     mem.read(REPLY_VA, &mut got).unwrap();
     assert_eq!(&got, b"1 ");
+}
+
+#[test]
+fn pages_the_guest_has_not_populated_go_over_low_bandwidth() {
+    let (mut bd, mut mem) = (new_backdoor(true), FakeMem::new());
+    let c = open(&mut bd, &mut mem, RPCI_PROTOCOL_NUM).unwrap();
+    let value = "v".repeat(3000);
+    let req = format!("info-set guestinfo.big {value}");
+    // The message sits in a page that was paged out after it was written.
+    mem.guest_store(BUF_VA, req.as_bytes());
+    mem.evict(BUF_VA, req.len());
+    let (reply, retries) = rpc_at(&mut bd, &mut mem, &c, req.len(), BUF_VA, REPLY_VA).unwrap();
+    assert_eq!(reply, b"1 ");
+    assert_eq!(
+        retries,
+        Retries {
+            send: 1,
+            receive: 0
+        }
+    );
+    // The reply buffer spans pages never touched (a fresh allocation).
+    let req = b"info-get guestinfo.big";
+    mem.guest_store(BUF_VA, req);
+    mem.evict(REPLY_VA, 3002);
+    let (reply, retries) = rpc_at(&mut bd, &mut mem, &c, req.len(), BUF_VA, REPLY_VA).unwrap();
+    assert_eq!(reply, format!("1 {value}").as_bytes());
+    assert_eq!(
+        retries,
+        Retries {
+            send: 0,
+            receive: 1
+        }
+    );
+    // Once a transfer is through, high bandwidth is offered again, and with
+    // every page present nothing is retried.
+    let r = op(
+        &mut bd,
+        &mut mem,
+        &c,
+        MESSAGE_TYPE_SENDSIZE,
+        req.len() as u32,
+    );
+    assert_ne!(status(&r) & MESSAGE_STATUS_HB, 0);
+    assert_eq!(
+        hb(&mut bd, &mut mem, &c, false, BUF_VA, req.len()),
+        MESSAGE_STATUS_SUCCESS
+    );
+    let r = op(&mut bd, &mut mem, &c, MESSAGE_TYPE_RECVSIZE, 0);
+    assert_ne!(status(&r) & MESSAGE_STATUS_HB, 0);
+    assert_eq!(
+        hb(&mut bd, &mut mem, &c, true, REPLY_VA, 3002),
+        MESSAGE_STATUS_SUCCESS
+    );
+    op(&mut bd, &mut mem, &c, MESSAGE_TYPE_RECVSTATUS, 1);
+    assert_eq!(close(&mut bd, &mut mem, &c), MESSAGE_STATUS_SUCCESS);
+}
+
+#[test]
+fn a_guest_that_does_not_retry_sees_a_failure_and_can_carry_on() {
+    let (mut bd, mut mem) = (new_backdoor(true), FakeMem::new());
+    let c = open(&mut bd, &mut mem, RPCI_PROTOCOL_NUM).unwrap();
+    let req = b"info-get guestinfo.fromconfig";
+    mem.guest_store(BUF_VA, req);
+    op(
+        &mut bd,
+        &mut mem,
+        &c,
+        MESSAGE_TYPE_SENDSIZE,
+        req.len() as u32,
+    );
+    assert_eq!(
+        hb(&mut bd, &mut mem, &c, false, BUF_VA, req.len()),
+        MESSAGE_STATUS_SUCCESS
+    );
+    let r = op(&mut bd, &mut mem, &c, MESSAGE_TYPE_RECVSIZE, 0);
+    let size = r.ebx() as usize;
+    mem.evict(REPLY_VA, size);
+    assert_eq!(
+        hb(&mut bd, &mut mem, &c, true, REPLY_VA, size),
+        MESSAGE_STATUS_CPT
+    );
+    // message.c's error_quit: RECVPAYLOAD with a failed status abandons the reply.
+    assert_eq!(
+        status(&op(&mut bd, &mut mem, &c, MESSAGE_TYPE_RECVPAYLOAD, 0)),
+        MESSAGE_STATUS_SUCCESS
+    );
+    // The next conversation is offered high bandwidth again and works.
+    let r = op(&mut bd, &mut mem, &c, MESSAGE_TYPE_RECVSIZE, 0);
+    assert_eq!(status(&r), MESSAGE_STATUS_SUCCESS | MESSAGE_STATUS_HB);
+    mem.guest_store(REPLY_VA, &vec![0; size]);
+    assert_eq!(
+        rpc_str(&mut bd, &mut mem, &c, "info-get guestinfo.fromconfig"),
+        "1 preloaded"
+    );
 }
 
 #[test]

@@ -57,6 +57,7 @@ const MSG_RECVSTATUS: u64 = 5;
 const MSG_CLOSE: u64 = 6;
 const STATUS_SUCCESS: u64 = 0x1;
 const STATUS_DORECV: u64 = 0x2;
+const STATUS_CPT: u64 = 0x10;
 const STATUS_HB: u64 = 0x80;
 /// 'RPCI' with GUESTMSG_FLAG_COOKIE.
 const RPCI_COOKIE: u64 = 0x4943_5052 | 0x8000_0000;
@@ -953,8 +954,17 @@ pub fn backdoor_hb_bad_buffer(machine: &Machine) -> TestResult {
         for bad in BAD_BUFFERS {
             c.op(MSG_SENDSIZE, len)?;
             let st = c.hb(false, bad, len)?;
-            if st & STATUS_SUCCESS != 0 {
-                fail!("HB OUT from {bad:#x}: expected it to fail, status {st:#x}");
+            if st != STATUS_CPT {
+                fail!("HB OUT from {bad:#x}: expected failure with the retry hint (CPT), status {st:#x}");
+            }
+            // The retry (message.c starts over at SENDSIZE) is offered low
+            // bandwidth only.
+            let r = c.op(MSG_SENDSIZE, len)?;
+            if status(&r) != STATUS_SUCCESS {
+                fail!(
+                    "SENDSIZE after a failed HB OUT: expected SUCCESS without HB, ecx={:#x}",
+                    r[2]
+                );
             }
         }
         // A good send, then bad receives; the reply survives them.
@@ -978,25 +988,38 @@ pub fn backdoor_hb_bad_buffer(machine: &Machine) -> TestResult {
         }
         for bad in BAD_BUFFERS {
             let st = c.hb(true, bad, size)?;
-            if st & STATUS_SUCCESS != 0 {
-                fail!("HB IN to {bad:#x}: expected it to fail, status {st:#x}");
+            if st != STATUS_CPT {
+                fail!(
+                    "HB IN to {bad:#x}: expected failure with the retry hint (CPT), status {st:#x}"
+                );
             }
         }
-        HB_BUFFER.fill(&[], 0);
-        let st = c.hb(true, HB_BUFFER.addr(), size)?;
-        if st & STATUS_SUCCESS == 0 {
-            fail!("HB IN after failed ones: status {st:#x}");
+        // message.c's retry: RECVSIZE again, which now offers the same reply
+        // over low bandwidth only.
+        let r = c.op(MSG_RECVSIZE, 0)?;
+        if status(&r) != STATUS_SUCCESS | STATUS_DORECV || r[1] & 0xffff_ffff != size {
+            fail!(
+                "RECVSIZE after failed HB INs: expected SUCCESS|DORECV without HB and size {size}, ecx={:#x} ebx={:#x}",
+                r[2],
+                r[1]
+            );
         }
         let mut got = [0u8; HB_BUFFER_SIZE];
         let n = (size as usize).min(HB_BUFFER_SIZE);
-        HB_BUFFER.read(&mut got[..n]);
+        for chunk in got[..n].chunks_mut(4) {
+            let r = c.op(MSG_RECVPAYLOAD, STATUS_SUCCESS)?;
+            let k = chunk.len();
+            chunk.copy_from_slice(&(r[1] as u32).to_le_bytes()[..k]);
+        }
         if &got[..n] != b"0 No value found" {
             fail!(
-                "HB IN after failed ones: expected \"0 No value found\", got {:?}",
+                "low-bandwidth retry after failed HB INs: expected \"0 No value found\", got {:?}",
                 core::str::from_utf8(&got[..n])
             );
         }
         c.op(MSG_RECVSTATUS, STATUS_SUCCESS)?;
+        // The next conversation is offered high bandwidth again.
+        expect_reply(&c, "info-get guestinfo.greeting", true, "1 from-config")?;
         Ok(true)
     })();
     let closed = c.close();
@@ -1006,7 +1029,7 @@ pub fn backdoor_hb_bad_buffer(machine: &Machine) -> TestResult {
         return Ok(detail!("skipped: high bandwidth not offered"));
     }
     Ok(detail!(
-        "HB OUT/IN with {:#x} and {:#x} refused, no fault",
+        "HB OUT/IN with {:#x} and {:#x} refused (retry hint), no fault; retried over LB",
         BAD_BUFFERS[0],
         BAD_BUFFERS[1]
     ))
