@@ -17,6 +17,10 @@ big=$(printf '%04000d' 7)
 vmware-rpctool "info-set guestinfo.big $big" > /dev/null 2>&1
 got=$(vmware-rpctool 'info-get guestinfo.big' 2>&1)
 echo "tools: big rc=$? len=${#got}"
+# Replies into buffers Linux has not made writable yet (untouched, zero
+# page, copy-on-write after fork): Aerie's high-bandwidth write fails with
+# the retry hint and message.c's retry goes over low bandwidth.
+echo "tools: $(aerie-hbpages)"
 # What vmtoolsd reports at start, for Aerie's console view (Ctrl-A i).
 vmware-rpctool "tools.set.version 12451" > /dev/null 2>&1
 echo "tools: set-version rc=$?"

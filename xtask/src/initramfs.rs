@@ -29,6 +29,9 @@ pub struct Inputs {
     pub counter: Vec<u8>,
     /// The user-space debugger check built from `tests/linux/ptrace.c`.
     pub ptrace: Vec<u8>,
+    /// The GuestRPC-into-unpopulated-pages check built from
+    /// `tests/linux/hbpages.c` (run by tests/linux/tools.sh).
+    pub hbpages: Vec<u8>,
     /// The kernel release (`6.1.0-56-arm64`): modules live in /lib/modules/<it>.
     pub kernel_release: String,
     /// Modules in load order: (path below /lib/modules/<release>/, contents).
@@ -62,6 +65,7 @@ pub fn archive(inputs: Inputs) -> Archive {
     a.symlink("/bin/aerie-dcc", "aerie-counter");
     a.symlink("/bin/aerie-brk", "aerie-counter");
     a.file("/bin/aerie-ptrace", 0o755, inputs.ptrace);
+    a.file("/bin/aerie-hbpages", 0o755, inputs.hbpages);
     a.file("/init", 0o755, INIT.as_bytes().to_vec());
     a.file("/etc/aerie/check.sh", 0o644, CHECK.as_bytes().to_vec());
     a.file(
@@ -112,6 +116,7 @@ mod tests {
             busybox: b"\x7fELF busybox".to_vec(),
             counter: b"\x7fELF counter".to_vec(),
             ptrace: b"\x7fELF ptrace".to_vec(),
+            hbpages: b"\x7fELF hbpages".to_vec(),
             kernel_release: "6.1.0-56-arm64".into(),
             modules: vec![
                 ("kernel/drivers/virtio/virtio_mmio.ko".into(), vec![1]),

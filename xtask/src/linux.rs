@@ -42,6 +42,11 @@ fn ptrace_binary() -> PathBuf {
     paths::aerie_dir().join("aerie-ptrace")
 }
 
+/// The GuestRPC reply-into-unpopulated-pages check (an arm64 Linux executable).
+fn hbpages_binary() -> PathBuf {
+    paths::aerie_dir().join("aerie-hbpages")
+}
+
 /// The single file in `dir` whose name starts with `prefix`.
 pub fn one_file(dir: &Path, prefix: &str) -> Result<PathBuf> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -81,6 +86,7 @@ pub fn build(with_tools: bool) -> Result<()> {
 
     build_helper("counter.c", &counter_binary())?;
     build_helper("ptrace.c", &ptrace_binary())?;
+    build_helper("hbpages.c", &hbpages_binary())?;
 
     let modules = kmod::read_modules(&kdir, &release, &kmod::NEEDED)?;
     let names: Vec<String> = modules
@@ -93,6 +99,7 @@ pub fn build(with_tools: bool) -> Result<()> {
             .with_context(|| format!("reading {}", busybox_path.display()))?,
         counter: std::fs::read(counter_binary())?,
         ptrace: std::fs::read(ptrace_binary())?,
+        hbpages: std::fs::read(hbpages_binary())?,
         kernel_release: release.clone(),
         modules,
     });

@@ -553,6 +553,7 @@ fn linux_backdoor(cpu: &str, name: &str) -> Result<(), String> {
             "tools: plain dcc rc=132",
             "tools: brk rc=133",
             "tools: ptrace: ok steps=3",
+            "tools: hbpages: fresh=1 from-config/1 again=1 from-config/0 zero=1 from-config/1 cow=1 from-config/1",
             "aerie: vm linux: backdoor dcc, brk #0x5658; el0 allowed",
             "aerie: vm linux: tools version 12451",
             "tools: log rc=0",
