@@ -14,18 +14,7 @@
  * Freestanding (no libc): built with aarch64-linux-gnu-gcc -static -nostdlib.
  */
 
-#define SYS_write 64
-#define SYS_exit 93
-
-static long syscall3(long nr, long a, long b, long c)
-{
-	register long x8 __asm__("x8") = nr;
-	register long x0 __asm__("x0") = a;
-	register long x1 __asm__("x1") = b;
-	register long x2 __asm__("x2") = c;
-	__asm__ volatile("svc #0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2) : "memory");
-	return x0;
-}
+#include "freestanding.h"
 
 /* Appends the decimal digits of v at p; returns the new end. */
 static char *put_u64(char *p, unsigned long v)
@@ -38,13 +27,6 @@ static char *put_u64(char *p, unsigned long v)
 	} while (v);
 	while (n)
 		*p++ = tmp[--n];
-	return p;
-}
-
-static char *put_str(char *p, const char *s)
-{
-	while (*s)
-		*p++ = *s++;
 	return p;
 }
 
@@ -75,11 +57,11 @@ void __attribute__((noreturn, used)) start_c(long *sp)
 	if (ends_with(name, "dcc")) {
 		unsigned long v;
 		__asm__ volatile("mov x7, xzr; mrs %0, mdccsr_el0" : "=r"(v) : : "x7");
-		syscall3(SYS_exit, 0, 0, 0);
+		sys_exit(0);
 	}
 	if (ends_with(name, "brk")) {
 		__asm__ volatile("brk #0");
-		syscall3(SYS_exit, 0, 0, 0);
+		sys_exit(0);
 	}
 
 	/* ISB: the counter read must not be hoisted before earlier instructions. */
@@ -90,7 +72,6 @@ void __attribute__((noreturn, used)) start_c(long *sp)
 	p = put_str(p, " cntfrq=");
 	p = put_u64(p, frq);
 	*p++ = '\n';
-	syscall3(SYS_write, 1, (long)buf, p - buf);
-	syscall3(SYS_exit, 0, 0, 0);
-	__builtin_unreachable();
+	write_out(buf, p);
+	sys_exit(0);
 }

@@ -23,8 +23,8 @@
  * Freestanding (no libc): built with aarch64-linux-gnu-gcc -static -nostdlib.
  */
 
-#define SYS_write 64
-#define SYS_exit 93
+#include "freestanding.h"
+
 #define SYS_nanosleep 101
 #define SYS_kill 129
 #define SYS_clone 220
@@ -61,24 +61,6 @@
 
 #define PAGE 4096UL
 #define BUF_PAGES 2
-
-static long syscall6(long nr, long a, long b, long c, long d, long e, long f)
-{
-	register long x8 __asm__("x8") = nr;
-	register long x0 __asm__("x0") = a;
-	register long x1 __asm__("x1") = b;
-	register long x2 __asm__("x2") = c;
-	register long x3 __asm__("x3") = d;
-	register long x4 __asm__("x4") = e;
-	register long x5 __asm__("x5") = f;
-	__asm__ volatile("svc #0"
-			 : "+r"(x0)
-			 : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5)
-			 : "memory");
-	return x0;
-}
-
-#define syscall3(nr, a, b, c) syscall6(nr, a, b, c, 0, 0, 0)
 
 /* One backdoor request: x0..x7 in, x0..x7 out. */
 static void backdoor(unsigned long r[8])
@@ -128,16 +110,9 @@ static unsigned long slen(const char *s)
 	return n;
 }
 
-static char *put_str(char *p, const char *s)
-{
-	while (*s)
-		*p++ = *s++;
-	return p;
-}
-
 static void say(const char *s)
 {
-	syscall3(SYS_write, 1, (long)s, slen(s));
+	write_out(s, s + slen(s));
 }
 
 static void __attribute__((noreturn)) fail(const char *why)
@@ -145,8 +120,7 @@ static void __attribute__((noreturn)) fail(const char *why)
 	say("hbpages: FAIL ");
 	say(why);
 	say("\n");
-	syscall3(SYS_exit, 1, 0, 0);
-	__builtin_unreachable();
+	sys_exit(1);
 }
 
 /*
@@ -213,7 +187,7 @@ retry:
 
 static char *mapping(void)
 {
-	long p = syscall6(SYS_mmap, 0, BUF_PAGES * PAGE, PROT_RW, MAP_PRIVATE_ANON, -1, 0);
+	long p = sys6(SYS_mmap, 0, BUF_PAGES * PAGE, PROT_RW, MAP_PRIVATE_ANON, -1, 0);
 	if (p < 0 && p > -4096)
 		fail("mmap");
 	return (char *)p;
@@ -266,22 +240,21 @@ void __attribute__((noreturn, used)) start_c(void)
 		((volatile char *)cow)[i] = 1;
 	/* fork(): the child sleeps until killed; meanwhile every private page
 	 * of the parent is copy-on-write. */
-	child = syscall6(SYS_clone, SIGCHLD, 0, 0, 0, 0, 0);
+	child = sys6(SYS_clone, SIGCHLD, 0, 0, 0, 0, 0);
 	if (child == 0) {
 		static const long ten_s[2] = {10, 0};
-		syscall3(SYS_nanosleep, (long)ten_s, 0, 0);
-		syscall3(SYS_exit, 0, 0, 0);
+		sys3(SYS_nanosleep, (long)ten_s, 0, 0);
+		sys_exit(0);
 	}
 	if (child < 0)
 		fail("fork");
 	p = one(p, &c, "cow", cow);
-	syscall3(SYS_kill, child, SIGKILL, 0);
-	syscall6(SYS_wait4, child, 0, 0, 0, 0, 0);
+	sys3(SYS_kill, child, SIGKILL, 0);
+	sys6(SYS_wait4, child, 0, 0, 0, 0, 0);
 
 	if (!(step(&c, MSG_CLOSE, 0, r) & ST_SUCCESS))
 		fail("CLOSE");
 	*p++ = '\n';
-	syscall3(SYS_write, 1, (long)line, p - line);
-	syscall3(SYS_exit, 0, 0, 0);
-	__builtin_unreachable();
+	write_out(line, p);
+	sys_exit(0);
 }

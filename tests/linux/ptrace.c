@@ -15,8 +15,8 @@
  * Freestanding (no libc): built with aarch64-linux-gnu-gcc -static -nostdlib.
  */
 
-#define SYS_write 64
-#define SYS_exit 93
+#include "freestanding.h"
+
 #define SYS_kill 129
 #define SYS_getpid 172
 #define SYS_clone 220
@@ -59,34 +59,12 @@ struct hwdebug {
 	} regs[1];
 };
 
-static long sys5(long nr, long a, long b, long c, long d, long e)
-{
-	register long x8 __asm__("x8") = nr;
-	register long x0 __asm__("x0") = a;
-	register long x1 __asm__("x1") = b;
-	register long x2 __asm__("x2") = c;
-	register long x3 __asm__("x3") = d;
-	register long x4 __asm__("x4") = e;
-	__asm__ volatile("svc #0"
-			 : "+r"(x0)
-			 : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4)
-			 : "memory");
-	return x0;
-}
-
 volatile unsigned long watched;
 
 void __attribute__((noinline, used)) target(void)
 {
 	__asm__ volatile("nop; nop");
 	watched = 42;
-}
-
-static char *put_str(char *p, const char *s)
-{
-	while (*s)
-		*p++ = *s++;
-	return p;
 }
 
 static char *put_hex(char *p, unsigned long v)
@@ -110,14 +88,13 @@ static void say(const char *a, unsigned long v, const char *b, unsigned long w)
 		p = put_hex(p, w);
 	}
 	*p++ = '\n';
-	sys5(SYS_write, 1, (long)buf, p - buf, 0, 0);
+	write_out(buf, p);
 }
 
 static void __attribute__((noreturn)) fail(const char *why, unsigned long v)
 {
 	say(why, v, 0, 0);
-	sys5(SYS_exit, 1, 0, 0, 0, 0);
-	__builtin_unreachable();
+	sys_exit(1);
 }
 
 static long ptrace(long req, long pid, long addr, long data)
@@ -166,7 +143,7 @@ void __attribute__((noreturn, used)) start_c(void)
 		/* Room for the three steps before target() is reached. */
 		__asm__ volatile("nop; nop; nop; nop; nop; nop; nop; nop");
 		target();
-		sys5(SYS_exit, 0, 0, 0, 0, 0);
+		sys_exit(0);
 	}
 	if (pid < 0)
 		fail("ptrace: FAIL clone errno=", (unsigned long)-pid);
@@ -208,6 +185,5 @@ void __attribute__((noreturn, used)) start_c(void)
 	if (status != 0)
 		fail("ptrace: FAIL child exit status=", (unsigned long)status);
 	say("ptrace: ok steps=3 breakpoint=", bp_pc, " watchpoint=", info[2]);
-	sys5(SYS_exit, 0, 0, 0, 0, 0);
-	__builtin_unreachable();
+	sys_exit(0);
 }
