@@ -14,6 +14,7 @@ pub mod abi;
 mod backdoor;
 mod channel;
 pub mod guestinfo;
+mod message;
 pub mod rpci;
 
 pub use abi::{is_backdoor_request, IoFlags, Regs};
