@@ -566,6 +566,18 @@ fn linux_backdoor(cpu: &str, name: &str) -> Result<(), String> {
                 return Err(format!("no `{needle}` line"));
             }
         }
+        // aerie-hbpages made three transfers fail on pages Linux had not made
+        // writable yet; the console counts them.
+        match output::numbers_after(out, "high-bandwidth transfers retried over low bandwidth: ")
+            .last()
+        {
+            Some(&n) if n >= 3 => {}
+            other => {
+                return Err(format!(
+                    "Ctrl-A i: expected >= 3 high-bandwidth transfers retried over low bandwidth, got {other:?}"
+                ))
+            }
+        }
         // Three writes at least (the script's loop) hit the probe on vfs_write.
         match output::numbers_after(out, "tools: kprobe hits=").last() {
             Some(&n) if n >= 3 => {}

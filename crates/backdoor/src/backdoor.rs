@@ -140,6 +140,9 @@ pub struct Backdoor {
     pub(crate) now_us: u64,
     /// Idle channels taken back for a new OPEN (see [`CHANNEL_IDLE_US`]).
     pub channels_reclaimed: u64,
+    /// High-bandwidth transfers failed with MESSAGE_STATUS_CPT because their
+    /// guest buffer did not translate (the guest retries over low bandwidth).
+    pub hb_retries: u64,
     /// The VM's guestinfo store (pre-load from config before the guest runs).
     pub guestinfo: GuestInfo,
     /// What the guest tools reported.
@@ -170,6 +173,7 @@ impl Backdoor {
             last_error: None,
             now_us: 0,
             channels_reclaimed: 0,
+            hb_retries: 0,
             guestinfo,
             tools: ToolsState::default(),
         }

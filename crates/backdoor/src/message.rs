@@ -287,6 +287,7 @@ impl Backdoor {
             // The message is lost; the guest starts over with SENDSIZE.
             chan.state = State::Idle;
             chan.low_bandwidth_retry = true;
+            self.hb_retries += 1;
             return self.fail(BackdoorError::BadAddress { id, va, len }) | MESSAGE_STATUS_CPT;
         }
         match chan.append(&buf) {
@@ -339,7 +340,10 @@ impl Backdoor {
                 if let State::Receiving { pos, .. } = &mut chan.state {
                     *pos = 0;
                 }
-                chan.low_bandwidth_retry |= retry != 0;
+                if retry != 0 {
+                    chan.low_bandwidth_retry = true;
+                    self.hb_retries += 1;
+                }
                 self.fail(e) | retry
             }
         }

@@ -789,6 +789,8 @@ fn pages_the_guest_has_not_populated_go_over_low_bandwidth() {
     );
     op(&mut bd, &mut mem, &c, MESSAGE_TYPE_RECVSTATUS, 1);
     assert_eq!(close(&mut bd, &mut mem, &c), MESSAGE_STATUS_SUCCESS);
+    // What the console reports.
+    assert_eq!(bd.hb_retries, 2);
 }
 
 #[test]

@@ -150,6 +150,12 @@ pub fn print_info(vm: &super::Vm) {
         if p.high_bandwidth { "on" } else { "off" },
         bd.service.open_channels()
     );
+    if bd.service.hb_retries != 0 {
+        crate::println!(
+            "aerie: vm {name}: high-bandwidth transfers retried over low bandwidth: {} (guest buffer not yet writable)",
+            bd.service.hb_retries
+        );
+    }
     let tools = &bd.service.tools;
     match tools.version {
         Some(v) => crate::println!("aerie: vm {name}: tools version {v}"),
