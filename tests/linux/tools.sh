@@ -48,6 +48,22 @@ if echo 'p:aerie_probe vfs_write' > $t/kprobe_events &&
 else
     echo "tools: kprobe unavailable"
 fi
+# The tools daemon, as a Debian guest runs it (open-vm-tools.service): it
+# checks for the hypervisor, opens its channels and reports its version,
+# capabilities and guest information, which Aerie records (Ctrl-A i, checked
+# by the test). Its own log goes to /tmp/vmsvc.log.
+mkdir -p /etc/vmware-tools
+printf '[logging]\nlog = true\nvmsvc.level = message\nvmsvc.handler = file\nvmsvc.data = /tmp/vmsvc.log\n' \
+    > /etc/vmware-tools/tools.conf
+vmtoolsd -b /tmp/vmtoolsd.pid
+echo "tools: vmtoolsd started rc=$?"
+sleep 5
+if kill -0 "$(cat /tmp/vmtoolsd.pid)" 2>/dev/null; then
+    echo "tools: vmtoolsd running"
+else
+    echo "tools: vmtoolsd gone"
+fi
+sed 's/^/tools: vmsvc: /' /tmp/vmsvc.log
 # Wait for a line on the console (the test types Ctrl-A i, then Enter), so
 # Aerie's view is printed while the VM still runs; go on after 20 s anyway.
 echo "tools: waiting for the console view"

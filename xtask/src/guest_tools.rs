@@ -1,9 +1,11 @@
-//! Debian's `open-vm-tools:arm64` for the Linux guest (issue 5): the two
-//! programs the backdoor acceptance test runs, `vmware-rpctool` and
-//! `vmware-checkvm`, and exactly the shared libraries they load, taken from
+//! Debian's `open-vm-tools:arm64` for the Linux guest (issue 5): the
+//! programs the backdoor acceptance test runs, `vmware-rpctool`,
+//! `vmware-checkvm` and the tools daemon `vmtoolsd` with the service plugins
+//! it loads at start, and exactly the shared libraries they need, taken from
 //! the unpacked Debian packages in `target/guest-cache/`.
 //!
-//! The library set is found, not listed: starting from the two programs, every
+//! The library set is found, not listed: starting from the programs and
+//! plugins, every
 //! DT_NEEDED name is looked up in the unpacked packages' library directories
 //! and its own DT_NEEDED names followed in turn. [`PACKAGES`] only names the
 //! packages to fetch; a soname none of them provides is an error that says who
@@ -26,7 +28,8 @@ pub const TOOLS_PACKAGE: &str = "open-vm-tools";
 /// Every Debian arm64 package the tools' DT_NEEDED closure reaches (bookworm,
 /// open-vm-tools 2:12.2.0): libc6 for the loader, libc, libm and libresolv;
 /// libvmtools.so.0 (in open-vm-tools itself) pulls glib, pcre2 and libtirpc,
-/// and libtirpc pulls Kerberos' GSS-API libraries.
+/// and libtirpc pulls Kerberos' GSS-API libraries; vmtoolsd's gobject pulls
+/// libffi.
 pub const PACKAGES: &[&str] = &[
     TOOLS_PACKAGE,
     "libc6",
@@ -39,10 +42,22 @@ pub const PACKAGES: &[&str] = &[
     "libkrb5support0",
     "libcom-err2",
     "libkeyutils1",
+    "libffi8",
 ];
 
 /// The programs, from `usr/bin` of [`TOOLS_PACKAGE`].
-pub const PROGRAMS: &[&str] = &["vmware-rpctool", "vmware-checkvm"];
+pub const PROGRAMS: &[&str] = &["vmware-rpctool", "vmware-checkvm", "vmtoolsd"];
+
+/// Where vmtoolsd looks for its service ("vmsvc") plugins, in the package and
+/// in the guest.
+pub const PLUGIN_DIR: &str = "/usr/lib/aarch64-linux-gnu/open-vm-tools/plugins/vmsvc";
+
+/// The vmsvc plugins the guest gets: guest information (the reports vmtoolsd
+/// sends), power operations (the state-change capabilities) and time
+/// synchronisation (the backdoor's host time). The others need libraries
+/// this guest does not carry (libdrm, libudev) or serve features Aerie does
+/// not offer (guest customisation, backup, VIX).
+pub const PLUGINS: &[&str] = &["libguestInfo.so", "libpowerOps.so", "libtimeSync.so"];
 
 /// Where a program's loader must be (PT_INTERP of both programs).
 pub const INTERPRETER: &str = "/lib/ld-linux-aarch64.so.1";
@@ -170,17 +185,23 @@ pub struct Payload {
     pub report: Vec<(String, usize)>,
 }
 
-/// Collects the programs and their library closure from the cache.
+/// Collects the programs, the plugins and their library closure from the
+/// cache.
 pub fn payload() -> Result<Payload> {
-    let bin = guest_pkgs::unpacked_dir(TOOLS_PACKAGE).join("usr/bin");
-    let roots: Vec<Found> = PROGRAMS
-        .iter()
-        .map(|p| Found {
+    let pkg = guest_pkgs::unpacked_dir(TOOLS_PACKAGE);
+    let bin = pkg.join("usr/bin");
+    let plugins = pkg.join(PLUGIN_DIR.trim_start_matches('/'));
+    let programs = PROGRAMS.iter().map(|p| Found {
+        name: (*p).to_string(),
+        path: bin.join(p),
+    });
+    let roots: Vec<Found> = programs
+        .chain(PLUGINS.iter().map(|p| Found {
             name: (*p).to_string(),
-            path: bin.join(p),
-        })
+            path: plugins.join(p),
+        }))
         .collect();
-    for r in &roots {
+    for r in &roots[..PROGRAMS.len()] {
         let d = dynamic(
             &std::fs::read(&r.path).with_context(|| format!("reading {}", r.path.display()))?,
         )?;
@@ -199,8 +220,10 @@ pub fn payload() -> Result<Payload> {
         let bytes =
             std::fs::read(&f.path).with_context(|| format!("reading {}", f.path.display()))?;
         report.push((f.name.clone(), bytes.len()));
-        let dest = if i < roots.len() {
+        let dest = if i < PROGRAMS.len() {
             format!("/usr/bin/{}", f.name)
+        } else if i < roots.len() {
+            format!("{PLUGIN_DIR}/{}", f.name)
         } else {
             format!("{LIB_DIR}/{}", f.name)
         };

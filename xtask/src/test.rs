@@ -530,8 +530,10 @@ fn linux_native() -> Result<(), String> {
 /// guestinfo.configured preset): vmware-checkvm succeeds, guestinfo set with
 /// vmware-rpctool reads back, the configured key reads, an unknown GuestRPC
 /// command fails, user-space DCC and BRK get their signals, a user-space
-/// debugger and a kernel kprobe work through the re-injection; then Ctrl-A i
-/// shows the VM's guestinfo and the tools version it reported.
+/// debugger and a kernel kprobe work through the re-injection, replies reach
+/// buffers Linux has not made writable yet, and the tools daemon vmtoolsd
+/// runs; then Ctrl-A i shows the VM's guestinfo, the daemon's handshake and
+/// reports, and the tools version it reported.
 fn linux_backdoor(cpu: &str, name: &str) -> Result<(), String> {
     crate::build::build_with(true).map_err(|e| format!("{e:#}"))?;
     let guest = Guest::LinuxTools {
@@ -555,7 +557,9 @@ fn linux_backdoor(cpu: &str, name: &str) -> Result<(), String> {
             "tools: ptrace: ok steps=3",
             "tools: hbpages: fresh=1 from-config/1 again=1 from-config/0 zero=1 from-config/1 cow=1 from-config/1",
             "aerie: vm linux: backdoor dcc, brk #0x5658; el0 allowed",
-            "aerie: vm linux: tools version 12451",
+            "tools: vmtoolsd running",
+            "aerie: vm linux: tools daemon toolbox answered the TCLO reset; capabilities registered",
+            "aerie: vm linux: tools report: tools.capability.",
             "tools: log rc=0",
             "aerie: vm linux: tools log: from the guest \\u{1b}[31mred",
             "aerie: vm linux:   guestinfo.greeting = hello",
@@ -564,6 +568,19 @@ fn linux_backdoor(cpu: &str, name: &str) -> Result<(), String> {
         ] {
             if !output::has_line(out, needle) {
                 return Err(format!("no `{needle}` line"));
+            }
+        }
+        // The version Aerie shows is the one the daemon reported (replacing
+        // the script's own `tools.set.version 12451`), the number vmtoolsd
+        // also put in guestinfo.vmtools.versionNumber.
+        let shown = output::numbers_after(out, "aerie: vm linux: tools version ");
+        let own = output::numbers_after(out, "guestinfo.vmtools.versionNumber = ");
+        match (shown.last(), own.last()) {
+            (Some(a), Some(b)) if a == b && output::has_line(out, "(open-vm-tools)") => {}
+            _ => {
+                return Err(format!(
+                    "Ctrl-A i: tools version {shown:?}, expected vmtoolsd's own {own:?} (open-vm-tools)"
+                ))
             }
         }
         // aerie-hbpages made three transfers fail on pages Linux had not made

@@ -7,6 +7,7 @@
 //! while a reply is being received restarts the reply (that is how the guest
 //! retries after MESSAGE_STATUS_CPT).
 
+use crate::tclo::Tclo;
 use alloc::vec::Vec;
 
 /// Largest message either way (request or reply).
@@ -16,8 +17,8 @@ pub const MAX_MESSAGE_LEN: usize = 64 * 1024;
 pub enum Proto {
     /// Guest asks, host answers.
     Rpci,
-    /// Host asks, guest answers; Aerie never asks, so it only swallows the
-    /// guest's (empty) replies and reports no message.
+    /// Host asks, guest answers: Aerie asks only what a VMX asks a new
+    /// channel (`crate::tclo`).
     Tclo,
 }
 
@@ -56,6 +57,8 @@ pub struct Channel {
     /// completes it is offered low bandwidth only: there its own loads and
     /// stores move the bytes, and its kernel faults the pages in.
     pub low_bandwidth_retry: bool,
+    /// The host's side of the conversation on a TCLO channel.
+    pub tclo: Tclo,
 }
 
 impl Channel {
@@ -66,6 +69,7 @@ impl Channel {
             state: State::Idle,
             last_used_us: now_us,
             low_bandwidth_retry: false,
+            tclo: Tclo::default(),
         }
     }
 

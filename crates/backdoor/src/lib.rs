@@ -16,6 +16,7 @@ mod channel;
 pub mod guestinfo;
 mod message;
 pub mod rpci;
+mod tclo;
 
 pub use abi::{is_backdoor_request, IoFlags, Regs};
 pub use backdoor::{

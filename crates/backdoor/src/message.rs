@@ -8,6 +8,7 @@ use crate::abi::*;
 use crate::backdoor::{hi16, splitmix64, Backdoor, BackdoorError, GuestVa, CHANNEL_IDLE_US};
 use crate::channel::{Channel, Proto, State, MAX_MESSAGE_LEN};
 use crate::rpci;
+use crate::tclo;
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -150,8 +151,13 @@ impl Backdoor {
             }
             MESSAGE_TYPE_RECVSIZE => {
                 // A repeated RECVSIZE (checkpoint retry) restarts the reply.
+                // On an idle TCLO channel the host's next command, if any, is
+                // the message.
                 let reply = match core::mem::replace(&mut chan.state, State::Idle) {
                     State::ReplyPending(r) | State::Receiving { reply: r, .. } => Some(r),
+                    State::Idle if chan.proto == Proto::Tclo => {
+                        chan.tclo.command().map(tclo::command_bytes)
+                    }
                     other => {
                         chan.state = other;
                         None
@@ -235,8 +241,11 @@ impl Backdoor {
             Proto::Rpci => {
                 State::ReplyPending(rpci::dispatch(&msg, &mut self.guestinfo, &mut self.tools))
             }
-            // Aerie sends no TCLO commands, so the guest's answer has no asker.
-            Proto::Tclo => State::Idle,
+            // The tools' answer to the host's last command.
+            Proto::Tclo => {
+                chan.tclo.answer(&msg, &mut self.tools);
+                State::Idle
+            }
         };
     }
 

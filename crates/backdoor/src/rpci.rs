@@ -21,13 +21,22 @@ pub const MAX_RECORD_LEN: usize = 1024;
 /// What the guest tools told the VM about themselves.
 #[derive(Clone, Debug, Default)]
 pub struct ToolsState {
-    /// `tools.set.version <n>`.
+    /// `tools.set.version <n>`, or the first number of
+    /// `tools.set.versiontype <n> <type>` (what vmtoolsd 12 sends).
     pub version: Option<u32>,
+    /// The second number of `tools.set.versiontype` (see [`tools_type_name`]).
+    pub version_type: Option<u32>,
     /// `tools.capability.*`, `SetGuestInfo ...` and friends, verbatim
     /// (truncated to `MAX_RECORD_LEN`).
     pub reports: VecDeque<String>,
     /// `log <text>` lines.
     pub log: VecDeque<String>,
+    /// The application that answered the TCLO channel's `reset` (`toolbox`:
+    /// vmtoolsd's system service).
+    pub daemon: Option<String>,
+    /// The daemon answered `Capabilities_Register` (its capabilities and
+    /// version came in over RPCI).
+    pub capabilities_registered: bool,
 }
 
 fn push_bounded(q: &mut VecDeque<String>, cap: usize, s: &str) {
@@ -41,17 +50,32 @@ fn push_bounded(q: &mut VecDeque<String>, cap: usize, s: &str) {
     q.push_back(String::from(&s[..end]));
 }
 
-/// Commands vmtoolsd reports at start that Aerie records and acknowledges.
+/// Commands vmtoolsd reports at start that Aerie records and acknowledges
+/// (`vmx.capability.unified_loop <app>` asks whether the VMX routes both
+/// tools services' options through one loop; Aerie sends no options, so
+/// agreeing changes nothing).
 fn is_report(cmd: &str) -> bool {
     cmd.starts_with("tools.capability.")
         || matches!(
             cmd,
             "SetGuestInfo"
-                | "tools.set.versiontype"
+                | "vmx.capability.unified_loop"
                 | "tools.os.statename"
                 | "tools.os.setstate"
                 | "guest.upgrader_send_cmd_line_args"
         )
+}
+
+/// What a `tools.set.versiontype` type number means (open-vm-tools'
+/// `vm_tools_version.h`: how the tools were installed).
+pub fn tools_type_name(t: u32) -> &'static str {
+    match t {
+        1 => "msi",
+        2 => "tar",
+        3 => "osp",
+        4 => "open-vm-tools",
+        _ => "unknown type",
+    }
 }
 
 fn reply_with(prefix: &[u8], text: &str) -> Vec<u8> {
@@ -94,6 +118,17 @@ pub fn dispatch(request: &[u8], info: &mut GuestInfo, tools: &mut ToolsState) ->
                 Ok(()) => Vec::from(REPLY_OK),
                 // Error text is Aerie's own (VMware's exact wording unknown).
                 Err(e) => reply_with(b"0 ", &alloc::format!("{e}")),
+            }
+        }
+        "tools.set.versiontype" => {
+            let mut numbers = args.split_whitespace().map(str::parse::<u32>);
+            match (numbers.next(), numbers.next(), numbers.next()) {
+                (Some(Ok(v)), Some(Ok(t)), None) => {
+                    tools.version = Some(v);
+                    tools.version_type = Some(t);
+                    Vec::from(REPLY_OK)
+                }
+                _ => Vec::from(&b"0 Invalid version"[..]),
             }
         }
         "tools.set.version" => match args.trim().parse::<u32>() {
@@ -153,6 +188,15 @@ mod tests {
         assert_eq!(run("tools.set.version 12389", &mut i, &mut t), "1 ");
         assert_eq!(t.version, Some(12389));
         assert!(run("tools.set.version abc", &mut i, &mut t).starts_with("0 "));
+        // vmtoolsd 12's form: version and installation type.
+        assert_eq!(run("tools.set.versiontype 12352 4", &mut i, &mut t), "1 ");
+        assert_eq!((t.version, t.version_type), (Some(12352), Some(4)));
+        assert_eq!(tools_type_name(4), "open-vm-tools");
+        for bad in ["", "12352", "12352 x", "12352 4 5"] {
+            let req = alloc::format!("tools.set.versiontype {bad}");
+            assert!(run(&req, &mut i, &mut t).starts_with("0 "), "{req}");
+        }
+        assert_eq!(t.version, Some(12352));
         assert_eq!(run("log hello from guest", &mut i, &mut t), "1 ");
         assert_eq!(t.log.back().map(String::as_str), Some("hello from guest"));
         assert_eq!(

@@ -513,14 +513,48 @@ fn status_bits_advertise_hb_only_when_enabled() {
 }
 
 #[test]
-fn tclo_channel_has_nothing_to_say() {
+fn tclo_channel_runs_the_vmx_handshake() {
     let (mut bd, mut mem) = (new_backdoor(true), FakeMem::new());
     let c = open(&mut bd, &mut mem, TCLO_PROTOCOL_NUM).unwrap();
-    // vmtoolsd's poll: send the (empty) last reply, then ask for a command.
-    assert_eq!(rpc(&mut bd, &mut mem, &c, b""), Some(Vec::new()));
-    let r = op(&mut bd, &mut mem, &c, MESSAGE_TYPE_RECVSIZE, 0);
-    assert_eq!(status(&r) & MESSAGE_STATUS_DORECV, 0);
-    assert_eq!((r.edx() >> 16) as u16, MESSAGE_TYPE_SENDSIZE);
+    // vmtoolsd's RpcIn loop: send the answer to the last command (empty at
+    // first), then receive the next command, answering each as
+    // rpcChannel.c and toolsRpc.c do.
+    let mut answer: Vec<u8> = Vec::new();
+    let mut asked = Vec::new();
+    for _ in 0..5 {
+        let command = rpc(&mut bd, &mut mem, &c, &answer).expect("TCLO step");
+        answer = match command.as_slice() {
+            b"" => Vec::new(),
+            b"reset" => b"OK ATR toolbox".to_vec(),
+            b"Capabilities_Register" => {
+                // The capabilities and version go over the RPCI channel.
+                let r = open(&mut bd, &mut mem, RPCI_PROTOCOL_NUM).unwrap();
+                for report in [
+                    "vmx.capability.unified_loop toolbox",
+                    "tools.capability.statechange ",
+                    "tools.set.version 12352",
+                ] {
+                    assert_eq!(rpc_str(&mut bd, &mut mem, &r, report), "1 ");
+                }
+                close(&mut bd, &mut mem, &r);
+                b"OK ".to_vec()
+            }
+            other => panic!("unexpected TCLO command {other:?}"),
+        };
+        asked.push(String::from_utf8(command).unwrap());
+    }
+    assert_eq!(asked, ["reset", "Capabilities_Register", "", "", ""]);
+    let tools = &bd.tools;
+    assert_eq!(tools.daemon.as_deref(), Some("toolbox"));
+    assert!(tools.capabilities_registered);
+    assert_eq!(tools.version, Some(12352));
+    assert!(tools
+        .reports
+        .iter()
+        .any(|r| r == "tools.capability.statechange "));
+    // A second daemon's channel gets its own handshake.
+    let d = open(&mut bd, &mut mem, TCLO_PROTOCOL_NUM).unwrap();
+    assert_eq!(rpc(&mut bd, &mut mem, &d, b"").unwrap(), b"reset");
 }
 
 #[test]

@@ -158,8 +158,25 @@ pub fn print_info(vm: &super::Vm) {
     }
     let tools = &bd.service.tools;
     match tools.version {
-        Some(v) => crate::println!("aerie: vm {name}: tools version {v}"),
+        Some(v) => match tools.version_type {
+            Some(t) => crate::println!(
+                "aerie: vm {name}: tools version {v} ({})",
+                aerie_backdoor::rpci::tools_type_name(t)
+            ),
+            None => crate::println!("aerie: vm {name}: tools version {v}"),
+        },
         None => crate::println!("aerie: vm {name}: tools version not reported"),
+    }
+    if let Some(app) = &tools.daemon {
+        crate::println!(
+            "aerie: vm {name}: tools daemon {} answered the TCLO reset{}",
+            Shown(app),
+            if tools.capabilities_registered {
+                "; capabilities registered"
+            } else {
+                ""
+            }
+        );
     }
     for r in &tools.reports {
         crate::println!("aerie: vm {name}: tools report: {}", Shown(r));
