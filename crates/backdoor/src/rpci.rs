@@ -27,7 +27,8 @@ pub struct ToolsState {
     /// The second number of `tools.set.versiontype` (see [`tools_type_name`]).
     pub version_type: Option<u32>,
     /// `tools.capability.*`, `SetGuestInfo ...` and friends, verbatim
-    /// (truncated to `MAX_RECORD_LEN`).
+    /// (truncated to `MAX_RECORD_LEN`), the latest of each kind (see
+    /// [`report_kind`]): vmtoolsd repeats its guest information every 30 s.
     pub reports: VecDeque<String>,
     /// `log <text>` lines.
     pub log: VecDeque<String>,
@@ -39,15 +40,39 @@ pub struct ToolsState {
     pub capabilities_registered: bool,
 }
 
-fn push_bounded(q: &mut VecDeque<String>, cap: usize, s: &str) {
+/// `s` cut to at most [`MAX_RECORD_LEN`] bytes on a character boundary.
+fn bounded(s: &str) -> String {
     let mut end = s.len().min(MAX_RECORD_LEN);
     while !s.is_char_boundary(end) {
         end -= 1;
     }
+    String::from(&s[..end])
+}
+
+fn push_bounded(q: &mut VecDeque<String>, cap: usize, s: &str) {
     if q.len() >= cap {
         q.pop_front();
     }
-    q.push_back(String::from(&s[..end]));
+    q.push_back(bounded(s));
+}
+
+/// What a newer report of the same kind replaces: the command, and for
+/// `SetGuestInfo` also the information type (`SetGuestInfo  7 ...`: uptime).
+pub fn report_kind(report: &str) -> (&str, &str) {
+    let (cmd, args) = report.split_once(' ').unwrap_or((report, ""));
+    match cmd {
+        "SetGuestInfo" => (cmd, args.split_whitespace().next().unwrap_or("")),
+        _ => (cmd, ""),
+    }
+}
+
+/// Records `report`, replacing the one of the same kind if there is one.
+fn record_report(q: &mut VecDeque<String>, report: &str) {
+    let kind = report_kind(report);
+    match q.iter_mut().find(|r| report_kind(r) == kind) {
+        Some(old) => *old = bounded(report),
+        None => push_bounded(q, MAX_REPORTS, report),
+    }
 }
 
 /// Commands vmtoolsd reports at start that Aerie records and acknowledges
@@ -143,7 +168,7 @@ pub fn dispatch(request: &[u8], info: &mut GuestInfo, tools: &mut ToolsState) ->
             Vec::from(REPLY_OK)
         }
         c if is_report(c) => {
-            push_bounded(&mut tools.reports, MAX_REPORTS, text);
+            record_report(&mut tools.reports, text);
             Vec::from(REPLY_OK)
         }
         _ => Vec::from(REPLY_UNKNOWN_COMMAND),
@@ -232,5 +257,35 @@ mod tests {
         let long = alloc::format!("log {}", "é".repeat(MAX_RECORD_LEN));
         run(&long, &mut i, &mut t);
         assert!(t.log.back().unwrap().len() <= MAX_RECORD_LEN);
+    }
+
+    #[test]
+    fn a_newer_report_of_the_same_kind_replaces_the_older() {
+        let (mut i, mut t) = (GuestInfo::new(), ToolsState::default());
+        for r in [
+            "tools.capability.statechange ",
+            "SetGuestInfo  7 100",
+            "SetGuestInfo  4 vmtools",
+            "tools.capability.features 0=1",
+            "SetGuestInfo  7 130",
+            "tools.capability.features 0=1 1=1",
+        ] {
+            assert_eq!(run(r, &mut i, &mut t), "1 ");
+        }
+        assert_eq!(
+            t.reports,
+            [
+                "tools.capability.statechange ",
+                "SetGuestInfo  7 130",
+                "SetGuestInfo  4 vmtools",
+                "tools.capability.features 0=1 1=1",
+            ]
+        );
+        // A daemon running for hours keeps its capabilities in view.
+        for n in 0..1000 {
+            run(&alloc::format!("SetGuestInfo  7 {n}"), &mut i, &mut t);
+        }
+        assert_eq!(t.reports.len(), 4);
+        assert_eq!(t.reports[0], "tools.capability.statechange ");
     }
 }
