@@ -58,7 +58,7 @@ fn push_bounded(q: &mut VecDeque<String>, cap: usize, s: &str) {
 
 /// What a newer report of the same kind replaces: the command, and for
 /// `SetGuestInfo` also the information type (`SetGuestInfo  7 ...`: uptime).
-pub fn report_kind(report: &str) -> (&str, &str) {
+fn report_kind(report: &str) -> (&str, &str) {
     let (cmd, args) = report.split_once(' ').unwrap_or((report, ""));
     match cmd {
         "SetGuestInfo" => (cmd, args.split_whitespace().next().unwrap_or("")),
