@@ -5,13 +5,13 @@
 //!
 //! | bits    | meaning                                                    |
 //! |---------|------------------------------------------------------------|
-//! | [63:32] | `X86_IO_MAGIC` = 0x86: this trap is a backdoor request      |
-//! | [1:0]   | `X86_IO_W7_SIZE`: access size, 0 = 1 byte, 1 = 2, 2 = 4     |
-//! | [2]     | `X86_IO_W7_DIR`: 1 = IN (host to guest), 0 = OUT            |
-//! | [3]     | `X86_IO_W7_WITH`: port is in DX (x3[15:0]), else immediate  |
-//! | [4]     | `X86_IO_W7_STR`: string I/O (`rep insb/outsb`)              |
-//! | [5]     | `X86_IO_W7_DF`: direction flag (decrementing string I/O)    |
-//! | [12:5]  | `X86_IO_W7_IMM`: port immediate when WITH is clear          |
+//! | \[63:32\] | `X86_IO_MAGIC` = 0x86: this trap is a backdoor request      |
+//! | \[1:0\]   | `X86_IO_W7_SIZE`: access size, 0 = 1 byte, 1 = 2, 2 = 4     |
+//! | \[2\]     | `X86_IO_W7_DIR`: 1 = IN (host to guest), 0 = OUT            |
+//! | \[3\]     | `X86_IO_W7_WITH`: port is in DX (x3\[15:0\]), else immediate  |
+//! | \[4\]     | `X86_IO_W7_STR`: string I/O (`rep insb/outsb`)              |
+//! | \[5\]     | `X86_IO_W7_DF`: direction flag (decrementing string I/O)    |
+//! | \[12:5\]  | `X86_IO_W7_IMM`: port immediate when WITH is clear          |
 //!
 //! The header really does put the immediate at shift 5, overlapping DF; an
 //! immediate port is at most 0xff and so never a backdoor port, so the
@@ -27,7 +27,7 @@ pub const BDOOR_PORT: u16 = 0x5658;
 /// `BDOORHB_PORT`: the high-bandwidth port (string I/O through guest memory).
 pub const BDOORHB_PORT: u16 = 0x5659;
 
-/// `X86_IO_MAGIC`, in x7[63:32].
+/// `X86_IO_MAGIC`, in x7\[63:32\].
 pub const X86_IO_MAGIC: u64 = 0x86;
 pub const X86_IO_W7_SIZE_MASK: u32 = 0x3;
 pub const X86_IO_W7_DIR: u32 = 1 << 2;
@@ -37,7 +37,7 @@ pub const X86_IO_W7_DF: u32 = 1 << 5;
 pub const X86_IO_W7_IMM_SHIFT: u32 = 5;
 pub const X86_IO_W7_IMM_MASK: u32 = 0xff << X86_IO_W7_IMM_SHIFT;
 
-/// `BDOOR_CMD_*` numbers (low-bandwidth port, ecx[15:0]).
+/// `BDOOR_CMD_*` numbers (low-bandwidth port, ecx\[15:0\]).
 pub const BDOOR_CMD_GETMHZ: u16 = 1;
 pub const BDOOR_CMD_GETVERSION: u16 = 10;
 pub const BDOOR_CMD_GETUUID: u16 = 19;
@@ -46,7 +46,7 @@ pub const BDOOR_CMD_MESSAGE: u16 = 30;
 pub const BDOOR_CMD_GETHZ: u16 = 45;
 pub const BDOOR_CMD_GETTIMEFULL: u16 = 46;
 
-/// `BDOORHB_CMD_MESSAGE` (high-bandwidth port, ebx[15:0]).
+/// `BDOORHB_CMD_MESSAGE` (high-bandwidth port, ebx\[15:0\]).
 pub const BDOORHB_CMD_MESSAGE: u16 = 0;
 
 /// GETVERSION's eax: the backdoor protocol version VMware products report.
@@ -60,7 +60,7 @@ pub const VMX_TYPE_SCALABLE_SERVER: u32 = 2;
 /// only if eax == magic, GETTIME failed if eax == 0xFFFFFFFF).
 pub const BDOOR_FAIL: u32 = 0xFFFF_FFFF;
 
-/// `MESSAGE_TYPE_*` (GuestRPC subcommand, ecx[31:16]).
+/// `MESSAGE_TYPE_*` (GuestRPC subcommand, ecx\[31:16\]).
 pub const MESSAGE_TYPE_OPEN: u16 = 0;
 pub const MESSAGE_TYPE_SENDSIZE: u16 = 1;
 pub const MESSAGE_TYPE_SENDPAYLOAD: u16 = 2;
@@ -69,7 +69,7 @@ pub const MESSAGE_TYPE_RECVPAYLOAD: u16 = 4;
 pub const MESSAGE_TYPE_RECVSTATUS: u16 = 5;
 pub const MESSAGE_TYPE_CLOSE: u16 = 6;
 
-/// `MESSAGE_STATUS_*` bits (ecx[31:16] on return; ebx[31:16] on the HB port).
+/// `MESSAGE_STATUS_*` bits (ecx\[31:16\] on return; ebx\[31:16\] on the HB port).
 pub const MESSAGE_STATUS_FAIL: u16 = 0x0000;
 pub const MESSAGE_STATUS_SUCCESS: u16 = 0x0001;
 pub const MESSAGE_STATUS_DORECV: u16 = 0x0002;
@@ -119,19 +119,19 @@ impl Regs {
     }
 }
 
-/// True if x7 carries the backdoor signature `X86_IO_MAGIC` in [63:32].
+/// True if x7 carries the backdoor signature `X86_IO_MAGIC` in \[63:32\].
 pub fn is_backdoor_request(x7: u64) -> bool {
     x7 >> 32 == X86_IO_MAGIC
 }
 
-/// The decoded x7[31:0] I/O flags.
+/// The decoded x7\[31:0\] I/O flags.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IoFlags {
     /// Access size in bytes (1, 2 or 4; the reserved encoding 3 reads as 4).
     pub size: u8,
     /// IN: data flows host to guest.
     pub is_in: bool,
-    /// Port taken from DX (x3[15:0]) rather than the immediate.
+    /// Port taken from DX (x3\[15:0\]) rather than the immediate.
     pub port_in_dx: bool,
     pub string: bool,
     pub df: bool,

@@ -4,10 +4,10 @@
 //! - Signature in x7 but wrong magic, a port other than 0x5658 (register
 //!   I/O) / 0x5659 (string I/O): treated like an x86 I/O access to a port
 //!   with no device. A register IN reads all ones in the low `size` bytes of
-//!   w0 (x0[63:32] cleared); an OUT or string access does nothing. Other
+//!   w0 (x0\[63:32\] cleared); an OUT or string access does nothing. Other
 //!   registers are unchanged.
 //! - Unknown low-bandwidth command: eax = 0xFFFFFFFF, the rest unchanged.
-//! - GuestRPC failure: ecx[31:16] (HB port: ebx[31:16]) = 0, i.e. no
+//! - GuestRPC failure: ecx\[31:16\] (HB port: ebx\[31:16\]) = 0, i.e. no
 //!   MESSAGE_STATUS_SUCCESS; the reason is kept in `last_error()`.
 //! - A high-bandwidth transfer whose guest buffer does not translate fails
 //!   with MESSAGE_STATUS_CPT, which open-vm-tools' message.c answers by

@@ -26,7 +26,7 @@ impl Backdoor {
         }
     }
 
-    /// BDOOR_CMD_MESSAGE: one GuestRPC step; status into ecx[31:16].
+    /// BDOOR_CMD_MESSAGE: one GuestRPC step; status into ecx\[31:16\].
     pub(crate) fn message(&mut self, regs: &mut Regs) {
         let op = hi16(regs.ecx());
         let status = if op == MESSAGE_TYPE_OPEN {
@@ -250,7 +250,7 @@ impl Backdoor {
     }
 
     /// Port 0x5659 string I/O: a whole message (or reply) through guest
-    /// memory. Status into ebx[31:16]; ebx[15:0] keeps the HB command.
+    /// memory. Status into ebx\[31:16\]; ebx\[15:0\] keeps the HB command.
     pub(crate) fn high_bandwidth(
         &mut self,
         regs: &mut Regs,

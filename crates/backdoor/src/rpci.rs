@@ -28,7 +28,7 @@ pub struct ToolsState {
     pub version_type: Option<u32>,
     /// `tools.capability.*`, `SetGuestInfo ...` and friends, verbatim
     /// (truncated to `MAX_RECORD_LEN`), the latest of each kind (see
-    /// [`report_kind`]): vmtoolsd repeats its guest information every 30 s.
+    /// `report_kind`): vmtoolsd repeats its guest information every 30 s.
     pub reports: VecDeque<String>,
     /// `log <text>` lines.
     pub log: VecDeque<String>,

@@ -215,7 +215,7 @@ struct Retries {
 }
 
 /// An HB transfer on channel `c` (OUT from `va` if `!is_in`, IN to `va`);
-/// the status in ebx[31:16].
+/// the status in ebx\[31:16\].
 fn hb(bd: &mut Backdoor, mem: &mut FakeMem, c: &Chan, is_in: bool, va: u64, len: usize) -> u16 {
     let mut h = Regs::default();
     h.x[0] = u64::from(BDOOR_MAGIC);
