@@ -21,7 +21,7 @@ echo "tools: big rc=$? len=${#got}"
 # page, copy-on-write after fork): Aerie's high-bandwidth write fails with
 # the retry hint and message.c's retry goes over low bandwidth.
 echo "tools: $(aerie-hbpages)"
-# What vmtoolsd reports at start, for Aerie's console view (Ctrl-A i).
+# A version report by hand (vmtoolsd's own, below, replaces it).
 vmware-rpctool "tools.set.version 12451" > /dev/null 2>&1
 echo "tools: set-version rc=$?"
 # A log line (with an escape character, which Aerie's console shows escaped).

@@ -5,9 +5,8 @@
 //! the unpacked Debian packages in `target/guest-cache/`.
 //!
 //! The library set is found, not listed: starting from the programs and
-//! plugins, every
-//! DT_NEEDED name is looked up in the unpacked packages' library directories
-//! and its own DT_NEEDED names followed in turn. [`PACKAGES`] only names the
+//! plugins, every DT_NEEDED name is looked up in the unpacked packages'
+//! library directories and its own DT_NEEDED names followed in turn. [`PACKAGES`] only names the
 //! packages to fetch; a soname none of them provides is an error that says who
 //! needed it, so a Debian update that adds a dependency is caught at build time
 //! rather than as a loader failure inside the guest.
@@ -59,7 +58,7 @@ pub const PLUGIN_DIR: &str = "/usr/lib/aarch64-linux-gnu/open-vm-tools/plugins/v
 /// not offer (guest customisation, backup, VIX).
 pub const PLUGINS: &[&str] = &["libguestInfo.so", "libpowerOps.so", "libtimeSync.so"];
 
-/// Where a program's loader must be (PT_INTERP of both programs).
+/// Where a program's loader must be (PT_INTERP of every program).
 pub const INTERPRETER: &str = "/lib/ld-linux-aarch64.so.1";
 
 /// Where the libraries go in the initramfs: glibc's built-in multiarch search
