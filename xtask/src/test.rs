@@ -563,6 +563,9 @@ fn linux_backdoor(cpu: &str, name: &str) -> Result<(), String> {
             "tools: log rc=0",
             "aerie: vm linux: tools log: from the guest \\u{1b}[31mred",
             "aerie: vm linux:   guestinfo.greeting = hello",
+            // The 4000-byte value, cut for the console.
+            "aerie: vm linux:   guestinfo.big = 0000000000",
+            "0000... (4000 bytes)",
             "aerie: vm linux:   guestinfo.configured = from-config",
             "tools: done",
         ] {

@@ -109,18 +109,26 @@ fn now() -> HostTime {
 
 /// Guest-supplied text for Aerie's console: control characters (an escape
 /// sequence, a newline that would fake another `aerie:` line) are shown
-/// escaped (`\u{1b}`, `\n`), never sent to the operator's terminal.
+/// escaped (`\u{1b}`, `\n`), never sent to the operator's terminal, and
+/// text longer than [`SHOWN_MAX`] characters is cut there (a 4 KiB guestinfo
+/// value would otherwise fill the screen), saying how long it was.
 struct Shown<'a>(&'a str);
+
+/// The most characters of one guest string the console shows.
+const SHOWN_MAX: usize = 160;
 
 impl core::fmt::Display for Shown<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         use core::fmt::Write;
-        for c in self.0.chars() {
+        for c in self.0.chars().take(SHOWN_MAX) {
             if c.is_control() {
                 write!(f, "{}", c.escape_default())?;
             } else {
                 f.write_char(c)?;
             }
+        }
+        if self.0.chars().nth(SHOWN_MAX).is_some() {
+            write!(f, "... ({} bytes)", self.0.len())?;
         }
         Ok(())
     }
