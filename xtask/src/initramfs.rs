@@ -81,6 +81,13 @@ pub fn archive(inputs: Inputs) -> Archive {
     a.file("/etc/aerie/tools.sh", 0o644, TOOLS.as_bytes().to_vec());
     a.file("/etc/inittab", 0o644, INITTAB.as_bytes().to_vec());
     a.file("/etc/profile", 0o644, PROFILE.as_bytes().to_vec());
+    // The one user (glib-based programs such as vmtoolsd look it up).
+    a.file(
+        "/etc/passwd",
+        0o644,
+        b"root:x:0:0:root:/root:/bin/sh\n".to_vec(),
+    );
+    a.file("/etc/group", 0o644, b"root:x:0:\n".to_vec());
     let base = format!("/lib/modules/{}", inputs.kernel_release);
     let mut list = String::new();
     for (rel, bytes) in inputs.modules {
