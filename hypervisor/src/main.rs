@@ -157,6 +157,13 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
     el2::set_served_owners(aerie_firmware::served_owners());
 
     drivers::virtio_blk::probe(&host.virtio_mmio, &mut space);
+    if let Some(rtc) = host.rtc {
+        match space.map_device(rtc.base, rtc.size) {
+            // SAFETY: the PL031 was just mapped as device memory at va.
+            Ok(va) => unsafe { drivers::pl031::init(va) },
+            Err(e) => log::warn!("cannot map the PL031 at {:#x}: {e:?}", rtc.base),
+        }
+    }
 
     let vms = create_vms(host.initrd);
     if vms.is_empty() {

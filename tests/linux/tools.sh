@@ -21,6 +21,11 @@ echo "tools: big rc=$? len=${#got}"
 # page, copy-on-write after fork): Aerie's high-bandwidth write fails with
 # the retry hint and message.c's retry goes over low bandwidth.
 echo "tools: $(aerie-hbpages)"
+# Host facts as vmware-toolbox-cmd reads them through the backdoor: the CPU
+# speed (GETMHZ: Aerie reports the counter frequency) and the host's time
+# (GETTIMEFULL: Aerie's wall clock, from the host's PL031).
+echo "tools: speed $(vmware-toolbox-cmd stat speed 2>&1)"
+echo "tools: hosttime $(vmware-toolbox-cmd stat hosttime 2>&1)"
 # A version report by hand (vmtoolsd's own, below, replaces it).
 vmware-rpctool "tools.set.version 12451" > /dev/null 2>&1
 echo "tools: set-version rc=$?"

@@ -45,7 +45,12 @@ pub const PACKAGES: &[&str] = &[
 ];
 
 /// The programs, from `usr/bin` of [`TOOLS_PACKAGE`].
-pub const PROGRAMS: &[&str] = &["vmware-rpctool", "vmware-checkvm", "vmtoolsd"];
+pub const PROGRAMS: &[&str] = &[
+    "vmware-rpctool",
+    "vmware-checkvm",
+    "vmtoolsd",
+    "vmware-toolbox-cmd",
+];
 
 /// Where vmtoolsd looks for its service ("vmsvc") plugins, in the package and
 /// in the guest.

@@ -147,6 +147,42 @@ pub fn initramfs_counter(output: &str) -> Option<(u64, u64)> {
     })
 }
 
+/// The time in the first line containing `key`, written after it as
+/// `vmware-toolbox-cmd stat hosttime` prints it (`26 Nov 2026 05:13:11`),
+/// in seconds since the Unix epoch.
+pub fn date_after(output: &str, key: &str) -> Option<u64> {
+    let line = lines(output).find(|l| l.contains(key))?;
+    let mut parts = line[line.find(key)? + key.len()..].split_whitespace();
+    let day: u64 = parts.next()?.parse().ok()?;
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let name = parts.next()?;
+    let month = MONTHS.iter().position(|m| *m == name)? as u64 + 1;
+    let year: u64 = parts.next()?.parse().ok()?;
+    let mut hms = parts.next()?.split(':').map(|p| p.parse::<u64>().ok());
+    let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
+    if !(1..=31).contains(&day) || year < 1970 || h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    Some(days_since_epoch(year, month, day) * 86_400 + h * 3600 + m * 60 + s)
+}
+
+/// Days from 1970-01-01 to the given date (proleptic Gregorian; March-based
+/// years so the leap day comes last).
+fn days_since_epoch(year: u64, month: u64, day: u64) -> u64 {
+    let (y, m) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// One `bench: name=<name> iters=<N> ticks=<T> freq=<Hz>` line.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BenchLine {
@@ -208,6 +244,36 @@ pub fn cargo_test_counts(output: &str) -> (u64, u64) {
             Some((passed, failed))
         })
         .fold((0, 0), |(p, f), (p2, f2)| (p + p2, f + f2))
+}
+
+#[cfg(test)]
+mod date_tests {
+    use super::*;
+
+    #[test]
+    fn dates_as_the_tools_print_them() {
+        assert_eq!(
+            date_after("tools: hosttime 01 Jan 1970 00:00:38", "hosttime "),
+            Some(38)
+        );
+        // 2000-02-29 (a leap day) and 2026-11-26.
+        assert_eq!(
+            date_after("x 29 Feb 2000 00:00:00", "x "),
+            Some(951_782_400)
+        );
+        assert_eq!(
+            date_after(
+                "[guest] tools: hosttime 26 Nov 2026 05:13:11\r",
+                "hosttime "
+            ),
+            Some(1_795_669_991)
+        );
+        assert_eq!(
+            date_after("tools: hosttime Failed to get", "hosttime "),
+            None
+        );
+        assert_eq!(date_after("x 32 Jan 2026 00:00:00", "x "), None);
+    }
 }
 
 #[cfg(test)]

@@ -573,6 +573,27 @@ fn linux_backdoor(cpu: &str, name: &str) -> Result<(), String> {
                 return Err(format!("no `{needle}` line"));
             }
         }
+        // GETMHZ gives the counter frequency the guest sees, in whole MHz.
+        let cntfrq = output::initramfs_counter(out).map(|(_, f)| f / 1_000_000);
+        let speed = output::numbers_after(out, "tools: speed ").first().copied();
+        if speed.is_none() || speed != cntfrq {
+            return Err(format!(
+                "vmware-toolbox-cmd stat speed: {speed:?} MHz, expected the counter's {cntfrq:?}"
+            ));
+        }
+        // GETTIMEFULL gives the host's time: within an hour of this machine's
+        // clock (the guest's own clock, without an RTC, says 1970).
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        match output::date_after(out, "tools: hosttime ") {
+            Some(t) if t.abs_diff(now) < 3600 => {}
+            other => {
+                return Err(format!(
+                    "vmware-toolbox-cmd stat hosttime: {other:?} s since the epoch, expected about {now}"
+                ))
+            }
+        }
         // The version Aerie shows is the one the daemon reported (replacing
         // the script's own `tools.set.version 12451`), the number vmtoolsd
         // also put in guestinfo.vmtools.versionNumber.

@@ -62,6 +62,9 @@ pub struct HostInfo {
     /// Enabled `virtio,mmio` transports, in tree order (each may or may not
     /// have a device behind it: read its DeviceID).
     pub virtio_mmio: Vec<Region>,
+    /// The first enabled PL031 real-time clock (`arm,pl031`): Aerie's wall
+    /// clock.
+    pub rtc: Option<Region>,
 }
 
 /// Reads a host DTB. `dtb` may be longer than the header's totalsize.
@@ -85,6 +88,7 @@ pub fn parse_host(dtb: &[u8]) -> Result<HostInfo, DtError> {
         uart: uart.map(|(r, _)| r),
         uart_intid: uart.and_then(|(_, i)| i),
         virtio_mmio: virtio_mmio(&tree)?,
+        rtc: first_reg(&tree, "arm,pl031")?,
         gic: gic(&tree)?,
         timer: timer(&tree)?,
         psci_method: psci_method(&tree)?,
@@ -199,6 +203,18 @@ fn uart(
         _ => None,
     };
     Ok(Some((first, intid)))
+}
+
+/// The first register range of the first enabled node compatible with
+/// `compatible`.
+fn first_reg(tree: &Tree<'_>, compatible: &str) -> Result<Option<Region>, DtError> {
+    match tree
+        .nodes()
+        .find(|n| is_compatible(n, compatible) && enabled(n))
+    {
+        Some(node) => Ok(reg(&node)?.first().copied()),
+        None => Ok(None),
+    }
 }
 
 fn virtio_mmio(tree: &Tree<'_>) -> Result<Vec<Region>, DtError> {
@@ -537,6 +553,30 @@ mod tests {
         });
         let info = parse_host(&dtb).unwrap();
         assert_eq!(info.uart, Some(Region::new(0x1c0a_0000, 0x1000)));
+    }
+
+    #[test]
+    fn finds_the_enabled_pl031() {
+        let rtc = |w: &mut FdtWriter, base: u32, status: &str| {
+            node(w, &format!("pl031@{base:x}"), |w| {
+                w.property_string_list(
+                    "compatible",
+                    vec!["arm,pl031".into(), "arm,primecell".into()],
+                )
+                .unwrap();
+                w.property_array_u32("reg", &[base, 0x1000]).unwrap();
+                w.property_string("status", status).unwrap();
+            });
+        };
+        let dtb = blob(&[], cells_1_1, |w| {
+            memory_32(w);
+            rtc(w, 0x0902_0000, "disabled");
+            rtc(w, 0x0901_0000, "okay");
+        });
+        let info = parse_host(&dtb).unwrap();
+        assert_eq!(info.rtc, Some(Region::new(0x0901_0000, 0x1000)));
+        let none = blob(&[], cells_1_1, memory_32);
+        assert_eq!(parse_host(&none).unwrap().rtc, None);
     }
 
     #[test]

@@ -1,4 +1,5 @@
 //! Drivers for the host devices Aerie itself uses.
 
 pub mod pl011;
+pub mod pl031;
 pub mod virtio_blk;

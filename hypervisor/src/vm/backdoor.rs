@@ -96,15 +96,10 @@ pub fn serve(m: &mut Machine, v: usize, c: usize) -> bool {
     true
 }
 
-/// Host time for GETTIME: the counter since Aerie started (there is no
-/// wall clock on the virt board without a PL031 driver).
+/// Host time for GETTIME: the host's wall clock (`drivers::pl031`).
 fn now() -> HostTime {
-    let f = cpu::counter_frequency();
-    let t = cpu::counter();
-    HostTime {
-        secs: t / f,
-        usecs: ((t % f) * 1_000_000 / f) as u32,
-    }
+    let (secs, usecs) = crate::drivers::pl031::now();
+    HostTime { secs, usecs }
 }
 
 /// Guest-supplied text for Aerie's console: control characters (an escape
