@@ -56,10 +56,7 @@ fi
 # The tools daemon, as a Debian guest runs it (open-vm-tools.service): it
 # checks for the hypervisor, opens its channels and reports its version,
 # capabilities and guest information, which Aerie records (Ctrl-A i, checked
-# by the test). Its own log goes to /tmp/vmsvc.log.
-mkdir -p /etc/vmware-tools
-printf '[logging]\nlog = true\nvmsvc.level = message\nvmsvc.handler = file\nvmsvc.data = /tmp/vmsvc.log\n' \
-    > /etc/vmware-tools/tools.conf
+# by the test). Its own log goes to /tmp/vmsvc.log (/etc/vmware-tools/tools.conf).
 vmtoolsd -b /tmp/vmtoolsd.pid
 echo "tools: vmtoolsd started rc=$?"
 sleep 5
@@ -74,3 +71,9 @@ sed 's/^/tools: vmsvc: /' /tmp/vmsvc.log
 echo "tools: waiting for the console view"
 read -t 20 line
 echo "tools: done"
+# Now the test types Ctrl-A h: Aerie asks vmtoolsd for OS_Halt over TCLO,
+# and the tools shut the guest down (shutdown -h now). Without that, this
+# script gives up after 30 s and /init powers off instead.
+echo "tools: waiting for a power operation"
+sleep 30
+echo "tools: no power operation came"

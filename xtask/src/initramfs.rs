@@ -16,6 +16,11 @@ const DISK_RESTART: &str = include_str!("../../tests/linux/disk-restart.sh");
 const PANIC_ONCE: &str = include_str!("../../tests/linux/panic-once.sh");
 /// The guest-tools checks `aerie.tools=1` runs (`tests/linux/tools.sh`).
 const TOOLS: &str = include_str!("../../tests/linux/tools.sh");
+/// vmtoolsd's configuration (tools initramfs only).
+const TOOLS_CONF: &str = include_str!("../../tests/linux/tools.conf");
+/// `/sbin/shutdown` on top of busybox (what vmtoolsd runs for a host's
+/// shutdown or restart request).
+const SHUTDOWN: &str = include_str!("../../tests/linux/shutdown");
 /// busybox init's table for the interactive console.
 const INITTAB: &str = include_str!("../../tests/linux/inittab");
 /// Login shell settings.
@@ -79,6 +84,7 @@ pub fn archive(inputs: Inputs) -> Archive {
         PANIC_ONCE.as_bytes().to_vec(),
     );
     a.file("/etc/aerie/tools.sh", 0o644, TOOLS.as_bytes().to_vec());
+    a.file("/sbin/shutdown", 0o755, SHUTDOWN.as_bytes().to_vec());
     a.file("/etc/inittab", 0o644, INITTAB.as_bytes().to_vec());
     a.file("/etc/profile", 0o644, PROFILE.as_bytes().to_vec());
     // The one user (glib-based programs such as vmtoolsd look it up).
@@ -108,6 +114,11 @@ pub fn add_tools(a: &mut Archive, payload: &crate::guest_tools::Payload) {
     for (path, perm, bytes) in &payload.files {
         a.file(path, *perm, bytes.clone());
     }
+    a.file(
+        "/etc/vmware-tools/tools.conf",
+        0o644,
+        TOOLS_CONF.as_bytes().to_vec(),
+    );
     for (path, target) in &payload.symlinks {
         a.symlink(path, target);
     }

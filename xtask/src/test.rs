@@ -539,10 +539,16 @@ fn linux_backdoor(cpu: &str, name: &str) -> Result<(), String> {
     let guest = Guest::LinuxTools {
         cmdline: format!("{} aerie.tools=1", crate::run::LINUX_CMDLINE),
     };
-    let keys = [Keys {
-        after: "tools: waiting for the console view",
-        bytes: b"\x01i\n",
-    }];
+    let keys = [
+        Keys {
+            after: "tools: waiting for the console view",
+            bytes: b"\x01i\n",
+        },
+        Keys {
+            after: "tools: waiting for a power operation",
+            bytes: b"\x01h",
+        },
+    ];
     qemu_test_scripted(name, guest, cpu, "", LINUX_TIMEOUT, &keys, |status, out| {
         for needle in [
             "tools: checkvm rc=0",
@@ -558,6 +564,7 @@ fn linux_backdoor(cpu: &str, name: &str) -> Result<(), String> {
             "tools: hbpages: fresh=1 from-config/1 again=1 from-config/0 zero=1 from-config/1 cow=1 from-config/1",
             "aerie: vm linux: backdoor dcc, brk #0x5658; el0 allowed",
             "tools: vmtoolsd running",
+            "aerie: vm linux: asked the guest tools for OS_Halt",
             "aerie: vm linux: tools daemon toolbox answered the TCLO reset; capabilities registered",
             "aerie: vm linux: tools report: tools.capability.",
             "tools: log rc=0",
@@ -572,6 +579,18 @@ fn linux_backdoor(cpu: &str, name: &str) -> Result<(), String> {
             if !output::has_line(out, needle) {
                 return Err(format!("no `{needle}` line"));
             }
+        }
+        // Ctrl-A h: the tools shut the guest down, before the script's own
+        // fallback, and say so over RPCI first (status 1 = done, state 1 =
+        // halt: open-vm-tools' powerOps).
+        if output::has_line(out, "tools: no power operation came") {
+            return Err("Ctrl-A h did not shut the guest down through its tools".into());
+        }
+        let asked = output::line_index(out, 0, &["asked the guest tools for OS_Halt"]);
+        let off =
+            asked.and_then(|i| output::line_index(out, i, &["powered off (PSCI SYSTEM_OFF)"]));
+        if off.is_none() {
+            return Err("no PSCI SYSTEM_OFF after asking the tools for OS_Halt".into());
         }
         // GETMHZ gives the counter frequency the guest sees, in whole MHz.
         let cntfrq = output::initramfs_counter(out).map(|(_, f)| f / 1_000_000);

@@ -21,9 +21,10 @@
 //! in this VM's table only.
 
 use crate::abi::*;
-use crate::channel::Channel;
+use crate::channel::{Channel, Proto};
 use crate::guestinfo::GuestInfo;
 use crate::rpci::ToolsState;
+use crate::tclo::{PowerOp, PowerOpError};
 
 /// Open channels per VM (vmtoolsd uses 2: RPCI and TCLO; each
 /// vmware-rpctool run one more while it lives).
@@ -185,6 +186,19 @@ impl Backdoor {
 
     pub fn open_channels(&self) -> usize {
         self.channels.iter().filter(|c| c.is_some()).count()
+    }
+
+    /// Asks the guest's tools daemon to carry out `op` (a clean shutdown or
+    /// restart) through its TCLO channel, at its next poll.
+    pub fn request_power_op(&mut self, op: PowerOp) -> Result<(), PowerOpError> {
+        let chan = self
+            .channels
+            .iter_mut()
+            .flatten()
+            .filter(|c| c.proto == Proto::Tclo && c.tclo.ready())
+            .max_by_key(|c| c.last_used_us)
+            .ok_or(PowerOpError::NoDaemon)?;
+        chan.tclo.request(op)
     }
 
     /// Serves one trapped request. `regs` holds x0..x7 on entry and the

@@ -26,6 +26,7 @@ pub use backdoor::{
 pub use channel::MAX_MESSAGE_LEN;
 pub use guestinfo::{GuestInfo, GuestInfoError};
 pub use rpci::ToolsState;
+pub use tclo::{PowerOp, PowerOpError};
 
 #[cfg(test)]
 mod tests;

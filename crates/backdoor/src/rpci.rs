@@ -38,6 +38,9 @@ pub struct ToolsState {
     /// The daemon answered `Capabilities_Register` (its capabilities and
     /// version came in over RPCI).
     pub capabilities_registered: bool,
+    /// The last power operation asked of the tools and their answer
+    /// (`OS_Halt: OK `).
+    pub power_op: Option<String>,
 }
 
 /// `s` cut to at most [`MAX_RECORD_LEN`] bytes on a character boundary.
@@ -85,6 +88,7 @@ fn is_report(cmd: &str) -> bool {
             cmd,
             "SetGuestInfo"
                 | "vmx.capability.unified_loop"
+                | "tools.os.statechange.status"
                 | "tools.os.statename"
                 | "tools.os.setstate"
                 | "guest.upgrader_send_cmd_line_args"

@@ -7,8 +7,9 @@
 //! (`toolbox` for the system service) and which makes them check their RPCI
 //! channel; then `Capabilities_Register`, on which they send their
 //! capabilities and `tools.set.version` over RPCI. Aerie does the same, so a
-//! real vmtoolsd reports what the issue asks Aerie to record; it sends no
-//! other command.
+//! real vmtoolsd reports what the issue asks Aerie to record. After that the
+//! only commands are the power operations the operator asks for
+//! ([`PowerOp`]: the tools shut the guest down or restart it cleanly).
 
 use crate::rpci::ToolsState;
 use alloc::string::String;
@@ -19,8 +20,38 @@ pub const RESET: &str = "reset";
 /// Asked once the tools have answered [`RESET`].
 pub const CAPABILITIES_REGISTER: &str = "Capabilities_Register";
 
-/// The longest application name kept from a reset answer.
+/// The longest application name or answer kept.
 const MAX_APP_LEN: usize = 64;
+
+/// A power operation the tools carry out in the guest (open-vm-tools'
+/// powerOps plugin: it runs the configured script, reports
+/// `tools.os.statechange.status` over RPCI, then shuts the guest down).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PowerOp {
+    /// `OS_Halt`: a clean shutdown and power-off.
+    Halt,
+    /// `OS_Reboot`: a clean restart.
+    Reboot,
+}
+
+impl PowerOp {
+    /// The TCLO command.
+    pub fn command(self) -> &'static str {
+        match self {
+            PowerOp::Halt => "OS_Halt",
+            PowerOp::Reboot => "OS_Reboot",
+        }
+    }
+}
+
+/// Why a power operation could not be asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PowerOpError {
+    /// No tools daemon has finished the TCLO handshake.
+    NoDaemon,
+    /// The daemon has a command it has not answered yet.
+    Busy,
+}
 
 /// The host's side of one TCLO channel's conversation.
 #[derive(Debug)]
@@ -29,6 +60,8 @@ pub struct Tclo {
     next: Option<&'static str>,
     /// The command handed out whose answer has not arrived yet.
     asked: Option<&'static str>,
+    /// The daemon answered the handshake: it takes power operations.
+    ready: bool,
 }
 
 impl Default for Tclo {
@@ -36,11 +69,29 @@ impl Default for Tclo {
         Tclo {
             next: Some(RESET),
             asked: None,
+            ready: false,
         }
     }
 }
 
 impl Tclo {
+    /// Whether the daemon has finished the handshake.
+    pub fn ready(&self) -> bool {
+        self.ready
+    }
+
+    /// Asks for `op` at the guest's next receive.
+    pub fn request(&mut self, op: PowerOp) -> Result<(), PowerOpError> {
+        if !self.ready {
+            return Err(PowerOpError::NoDaemon);
+        }
+        if self.next.is_some() || self.asked.is_some() {
+            return Err(PowerOpError::Busy);
+        }
+        self.next = Some(op.command());
+        Ok(())
+    }
+
     /// The command for the guest's next receive, if the host has one.
     pub fn command(&mut self) -> Option<&'static str> {
         let c = self.next.take()?;
@@ -55,6 +106,16 @@ impl Tclo {
         let Some(asked) = self.asked.take() else {
             return;
         };
+        if asked != RESET && asked != CAPABILITIES_REGISTER {
+            // A power operation: the answer is all the host learns until the
+            // guest powers off or resets.
+            let shown = &msg[..msg.len().min(MAX_APP_LEN)];
+            tools.power_op = Some(alloc::format!(
+                "{asked}: {}",
+                String::from_utf8_lossy(shown)
+            ));
+            return;
+        }
         let Some(result) = msg.strip_prefix(b"OK ") else {
             return;
         };
@@ -66,6 +127,7 @@ impl Tclo {
             }
         } else if asked == CAPABILITIES_REGISTER {
             tools.capabilities_registered = true;
+            self.ready = true;
         }
     }
 }
@@ -95,6 +157,30 @@ mod tests {
         // Polls after that change nothing.
         t.answer(b"", &mut tools);
         assert_eq!(t.command(), None);
+    }
+
+    #[test]
+    fn power_operations_once_the_daemon_is_ready() {
+        let (mut t, mut tools) = (Tclo::default(), ToolsState::default());
+        assert_eq!(t.request(PowerOp::Halt), Err(PowerOpError::NoDaemon));
+        t.command();
+        t.answer(b"OK ATR toolbox", &mut tools);
+        assert_eq!(t.request(PowerOp::Halt), Err(PowerOpError::NoDaemon));
+        t.command();
+        t.answer(b"OK ", &mut tools);
+        assert_eq!(t.request(PowerOp::Reboot), Ok(()));
+        assert_eq!(t.request(PowerOp::Halt), Err(PowerOpError::Busy));
+        assert_eq!(t.command(), Some("OS_Reboot"));
+        assert_eq!(t.request(PowerOp::Halt), Err(PowerOpError::Busy));
+        t.answer(b"ERROR State change already in progress", &mut tools);
+        assert_eq!(
+            tools.power_op.as_deref(),
+            Some("OS_Reboot: ERROR State change already in progress")
+        );
+        assert_eq!(t.request(PowerOp::Halt), Ok(()));
+        assert_eq!(t.command(), Some("OS_Halt"));
+        t.answer(b"OK ", &mut tools);
+        assert_eq!(tools.power_op.as_deref(), Some("OS_Halt: OK "));
     }
 
     #[test]

@@ -515,6 +515,10 @@ fn status_bits_advertise_hb_only_when_enabled() {
 #[test]
 fn tclo_channel_runs_the_vmx_handshake() {
     let (mut bd, mut mem) = (new_backdoor(true), FakeMem::new());
+    assert_eq!(
+        bd.request_power_op(PowerOp::Halt),
+        Err(PowerOpError::NoDaemon)
+    );
     let c = open(&mut bd, &mut mem, TCLO_PROTOCOL_NUM).unwrap();
     // vmtoolsd's RpcIn loop: send the answer to the last command (empty at
     // first), then receive the next command, answering each as
@@ -552,6 +556,12 @@ fn tclo_channel_runs_the_vmx_handshake() {
         .reports
         .iter()
         .any(|r| r == "tools.capability.statechange "));
+    // The operator asks for a clean shutdown: the next poll carries it.
+    assert_eq!(bd.request_power_op(PowerOp::Halt), Ok(()));
+    assert_eq!(bd.request_power_op(PowerOp::Halt), Err(PowerOpError::Busy));
+    assert_eq!(rpc(&mut bd, &mut mem, &c, &answer).unwrap(), b"OS_Halt");
+    assert_eq!(rpc(&mut bd, &mut mem, &c, b"OK ").unwrap(), b"");
+    assert_eq!(bd.tools.power_op.as_deref(), Some("OS_Halt: OK "));
     // A second daemon's channel gets its own handshake.
     let d = open(&mut bd, &mut mem, TCLO_PROTOCOL_NUM).unwrap();
     assert_eq!(rpc(&mut bd, &mut mem, &d, b"").unwrap(), b"reset");

@@ -4,7 +4,9 @@
 //! `1`..`9` moves the focus to that VM (in config order); `Ctrl-A Ctrl-A`
 //! sends one `Ctrl-A` to the focused VM; `Ctrl-A d`, `Ctrl-A p` and
 //! `Ctrl-A i` are commands for Aerie itself (dump every pCPU's state, print
-//! the profile, show each VM's backdoor view: guestinfo and tools version);
+//! the profile, show each VM's backdoor view: guestinfo and tools version),
+//! and `Ctrl-A h` / `Ctrl-A r` ask the focused VM's guest tools to shut the
+//! guest down / restart it cleanly;
 //! `Ctrl-A` followed by anything else sends both bytes on, so nothing typed
 //! is lost.
 
@@ -78,7 +80,7 @@ impl InputMux {
                 bytes: [ESCAPE, 0],
                 len: 1,
             },
-            b'd' | b'p' | b'i' => MuxEvent::Command(byte),
+            b'd' | b'p' | b'i' | b'h' | b'r' => MuxEvent::Command(byte),
             b'1'..=b'9' if ((byte - b'1') as usize) < self.vms => {
                 self.focus = (byte - b'1') as usize;
                 MuxEvent::Switch { vm: self.focus }
@@ -126,14 +128,12 @@ mod tests {
     }
 
     #[test]
-    fn ctrl_a_d_p_and_i_are_commands() {
+    fn ctrl_a_d_p_i_h_and_r_are_commands() {
         let mut m = InputMux::new(1);
-        m.feed(ESCAPE);
-        assert_eq!(m.feed(b'd'), MuxEvent::Command(b'd'));
-        m.feed(ESCAPE);
-        assert_eq!(m.feed(b'p'), MuxEvent::Command(b'p'));
-        m.feed(ESCAPE);
-        assert_eq!(m.feed(b'i'), MuxEvent::Command(b'i'));
+        for c in [b'd', b'p', b'i', b'h', b'r'] {
+            m.feed(ESCAPE);
+            assert_eq!(m.feed(c), MuxEvent::Command(c));
+        }
         assert_eq!(
             m.feed(b'd'),
             MuxEvent::Deliver {

@@ -364,6 +364,15 @@ impl Machine {
                             crate::vm::backdoor::print_info(vm);
                         }
                     }
+                    MuxEvent::Command(c @ (b'h' | b'r')) => {
+                        let op = if c == b'h' {
+                            aerie_backdoor::PowerOp::Halt
+                        } else {
+                            aerie_backdoor::PowerOp::Reboot
+                        };
+                        let focus = self.input.focus();
+                        crate::vm::backdoor::request_power_op(&mut self.vms[focus], op);
+                    }
                     MuxEvent::Command(_) => {
                         if crate::irq::profiler::ENABLED.load(Ordering::Relaxed) {
                             crate::irq::profiler::report(|v| self.vms[v].name.clone());

@@ -129,6 +129,27 @@ impl core::fmt::Display for Shown<'_> {
     }
 }
 
+/// Asks `vm`'s guest tools for a clean shutdown or restart (Ctrl-A h / r)
+/// and says on the console what happened to the request.
+pub fn request_power_op(vm: &mut super::Vm, op: aerie_backdoor::PowerOp) {
+    use aerie_backdoor::PowerOpError;
+    let name = &vm.name;
+    let what = op.command();
+    let Some(bd) = vm.backdoor.as_mut() else {
+        crate::println!("aerie: vm {name}: no backdoor, so no guest tools to ask for {what}");
+        return;
+    };
+    match bd.service.request_power_op(op) {
+        Ok(()) => crate::println!("aerie: vm {name}: asked the guest tools for {what}"),
+        Err(PowerOpError::NoDaemon) => crate::println!(
+            "aerie: vm {name}: cannot ask for {what}: no tools daemon has answered the TCLO handshake"
+        ),
+        Err(PowerOpError::Busy) => crate::println!(
+            "aerie: vm {name}: cannot ask for {what}: the tools have not answered the last command"
+        ),
+    }
+}
+
 /// The console's view of a VM's backdoor (Ctrl-A i): policy, the tools
 /// version the guest reported, what it reported at start, its `log` lines,
 /// and guestinfo.
@@ -180,6 +201,9 @@ pub fn print_info(vm: &super::Vm) {
                 ""
             }
         );
+    }
+    if let Some(p) = &tools.power_op {
+        crate::println!("aerie: vm {name}: tools power operation: {}", Shown(p));
     }
     for r in &tools.reports {
         crate::println!("aerie: vm {name}: tools report: {}", Shown(r));

@@ -317,7 +317,7 @@ fn host_input(rng: &mut Rng, r: &mut Rig, at: &str) {
         let key = match rng.below(10) {
             0 => ESCAPE,
             1 => rng.pick(b"12349"),
-            2 => rng.pick(b"dpi"),
+            2 => rng.pick(b"dpihr"),
             _ => rng.next_u64() as u8,
         };
         let focus = r.mux.focus();
@@ -336,7 +336,7 @@ fn host_input(rng: &mut Rng, r: &mut Rig, at: &str) {
                 assert!(vm < 3, "{at}: switch to vm {vm}");
                 assert_eq!(r.mux.focus(), vm, "{at}");
             }
-            MuxEvent::Command(c) => assert!(matches!(c, b'd' | b'p' | b'i'), "{at}"),
+            MuxEvent::Command(c) => assert!(matches!(c, b'd' | b'p' | b'i' | b'h' | b'r'), "{at}"),
             MuxEvent::None => assert_eq!(key, ESCAPE, "{at}"),
         }
         assert!(r.mux.focus() < 3, "{at}");
