@@ -402,12 +402,14 @@ mod tests {
     }
 
     fn pl011(w: &mut FdtWriter, base: u32, status: Option<&str>) {
-        node(w, &format!("uart@{base:x}"), |w| {
-            w.property_string_list(
-                "compatible",
-                vec!["arm,pl011".into(), "arm,primecell".into()],
-            )
-            .unwrap();
+        primecell(w, "uart", "arm,pl011", base, status);
+    }
+
+    /// An Arm PrimeCell device node `<name>@<base>`, 4 KiB of registers.
+    fn primecell(w: &mut FdtWriter, name: &str, part: &str, base: u32, status: Option<&str>) {
+        node(w, &format!("{name}@{base:x}"), |w| {
+            w.property_string_list("compatible", vec![part.into(), "arm,primecell".into()])
+                .unwrap();
             w.property_array_u32("reg", &[base, 0x1000]).unwrap();
             if let Some(s) = status {
                 w.property_string("status", s).unwrap();
@@ -557,21 +559,10 @@ mod tests {
 
     #[test]
     fn finds_the_enabled_pl031() {
-        let rtc = |w: &mut FdtWriter, base: u32, status: &str| {
-            node(w, &format!("pl031@{base:x}"), |w| {
-                w.property_string_list(
-                    "compatible",
-                    vec!["arm,pl031".into(), "arm,primecell".into()],
-                )
-                .unwrap();
-                w.property_array_u32("reg", &[base, 0x1000]).unwrap();
-                w.property_string("status", status).unwrap();
-            });
-        };
         let dtb = blob(&[], cells_1_1, |w| {
             memory_32(w);
-            rtc(w, 0x0902_0000, "disabled");
-            rtc(w, 0x0901_0000, "okay");
+            primecell(w, "pl031", "arm,pl031", 0x0902_0000, Some("disabled"));
+            primecell(w, "pl031", "arm,pl031", 0x0901_0000, Some("okay"));
         });
         let info = parse_host(&dtb).unwrap();
         assert_eq!(info.rtc, Some(Region::new(0x0901_0000, 0x1000)));
