@@ -546,6 +546,10 @@ fn linux_backdoor(cpu: &str, name: &str) -> Result<(), String> {
         },
         Keys {
             after: "tools: waiting for a power operation",
+            bytes: b"\x01r",
+        },
+        Keys {
+            after: "tools: waiting for the halt",
             bytes: b"\x01h",
         },
     ];
@@ -580,17 +584,27 @@ fn linux_backdoor(cpu: &str, name: &str) -> Result<(), String> {
                 return Err(format!("no `{needle}` line"));
             }
         }
-        // Ctrl-A h: the tools shut the guest down, before the script's own
-        // fallback, and say so over RPCI first (status 1 = done, state 1 =
-        // halt: open-vm-tools' powerOps).
-        if output::has_line(out, "tools: no power operation came") {
-            return Err("Ctrl-A h did not shut the guest down through its tools".into());
+        // Ctrl-A r restarts the guest through its tools, Ctrl-A h then shuts
+        // it down through its tools: in that order, and neither by the
+        // script's own fallback.
+        for fallback in ["tools: no power operation came", "tools: no halt came"] {
+            if output::has_line(out, fallback) {
+                return Err(format!(
+                    "`{fallback}`: the tools did not act on Ctrl-A r / h"
+                ));
+            }
         }
-        let asked = output::line_index(out, 0, &["asked the guest tools for OS_Halt"]);
-        let off =
-            asked.and_then(|i| output::line_index(out, i, &["powered off (PSCI SYSTEM_OFF)"]));
-        if off.is_none() {
-            return Err("no PSCI SYSTEM_OFF after asking the tools for OS_Halt".into());
+        let mut at = 0;
+        for step in [
+            "asked the guest tools for OS_Reboot",
+            "tools: restarted through the tools",
+            "asked the guest tools for OS_Halt",
+            "powered off (PSCI SYSTEM_OFF)",
+        ] {
+            match output::line_index(out, at, &[step]) {
+                Some(i) => at = i,
+                None => return Err(format!("no `{step}` line after line {at}")),
+            }
         }
         // GETMHZ gives the counter frequency the guest sees, in whole MHz.
         let cntfrq = output::initramfs_counter(out).map(|(_, f)| f / 1_000_000);

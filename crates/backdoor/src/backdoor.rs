@@ -188,6 +188,16 @@ impl Backdoor {
         self.channels.iter().filter(|c| c.is_some()).count()
     }
 
+    /// The guest restarted (the VM was reset): its processes and their
+    /// channels are gone, and so is its tools daemon. What the VM keeps for
+    /// its whole run stays: guestinfo, the reported tools version, reports
+    /// and log lines, the counters.
+    pub fn guest_reset(&mut self) {
+        self.channels = Default::default();
+        self.tools.daemon = None;
+        self.tools.capabilities_registered = false;
+    }
+
     /// Asks the guest's tools daemon to carry out `op` (a clean shutdown or
     /// restart) through its TCLO channel, at its next poll.
     pub fn request_power_op(&mut self, op: PowerOp) -> Result<(), PowerOpError> {

@@ -562,6 +562,21 @@ fn tclo_channel_runs_the_vmx_handshake() {
     assert_eq!(rpc(&mut bd, &mut mem, &c, &answer).unwrap(), b"OS_Halt");
     assert_eq!(rpc(&mut bd, &mut mem, &c, b"OK ").unwrap(), b"");
     assert_eq!(bd.tools.power_op.as_deref(), Some("OS_Halt: OK "));
+    // The guest restarts: its channels and daemon are gone, guestinfo stays.
+    bd.guest_reset();
+    assert_eq!(bd.open_channels(), 0);
+    assert_eq!(bd.tools.daemon, None);
+    assert_eq!(bd.tools.version, Some(12352));
+    assert_eq!(bd.guestinfo.get("guestinfo.fromconfig"), Some("preloaded"));
+    assert_eq!(
+        bd.request_power_op(PowerOp::Halt),
+        Err(PowerOpError::NoDaemon)
+    );
+    assert_eq!(
+        rpc(&mut bd, &mut mem, &c, b""),
+        None,
+        "the old channel is gone"
+    );
     // A second daemon's channel gets its own handshake.
     let d = open(&mut bd, &mut mem, TCLO_PROTOCOL_NUM).unwrap();
     assert_eq!(rpc(&mut bd, &mut mem, &d, b"").unwrap(), b"reset");

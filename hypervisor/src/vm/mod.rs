@@ -321,6 +321,9 @@ impl Vm {
             }
             VmState::Resetting => {
                 self.state = VmState::Running;
+                if let Some(bd) = self.backdoor.as_mut() {
+                    bd.service.guest_reset();
+                }
                 if let Err(e) = loader::load(self) {
                     log::error!("vm {}: reload failed: {e}", self.name);
                     self.stop("stopped");
