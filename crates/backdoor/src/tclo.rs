@@ -21,7 +21,7 @@ pub const RESET: &str = "reset";
 pub const CAPABILITIES_REGISTER: &str = "Capabilities_Register";
 
 /// The longest application name or answer kept.
-const MAX_APP_LEN: usize = 64;
+const MAX_KEPT_LEN: usize = 64;
 
 /// A power operation the tools carry out in the guest (open-vm-tools'
 /// powerOps plugin: it runs the configured script, reports
@@ -109,7 +109,7 @@ impl Tclo {
         if asked != RESET && asked != CAPABILITIES_REGISTER {
             // A power operation: the answer is all the host learns until the
             // guest powers off or resets.
-            let shown = &msg[..msg.len().min(MAX_APP_LEN)];
+            let shown = &msg[..msg.len().min(MAX_KEPT_LEN)];
             tools.power_op = Some(alloc::format!(
                 "{asked}: {}",
                 String::from_utf8_lossy(shown)
@@ -121,7 +121,7 @@ impl Tclo {
         };
         if asked == RESET {
             if let Some(app) = result.strip_prefix(b"ATR ") {
-                let app = &app[..app.len().min(MAX_APP_LEN)];
+                let app = &app[..app.len().min(MAX_KEPT_LEN)];
                 tools.daemon = Some(String::from_utf8_lossy(app).into_owned());
                 self.next = Some(CAPABILITIES_REGISTER);
             }
@@ -200,6 +200,6 @@ mod tests {
         let mut msg = Vec::from(&b"OK ATR "[..]);
         msg.extend_from_slice(&long);
         t.answer(&msg, &mut tools);
-        assert_eq!(tools.daemon.as_ref().map(String::len), Some(MAX_APP_LEN));
+        assert_eq!(tools.daemon.as_ref().map(String::len), Some(MAX_KEPT_LEN));
     }
 }
