@@ -19,7 +19,7 @@ pub use crate::irq::drain::{drain_host_interrupts, HostEvents};
 pub use pcpu::{this_cpu, MAX_PCPUS};
 
 use crate::arch::aarch64::context::GuestRegs;
-use crate::arch::aarch64::{cpu, el2, firmware, gic};
+use crate::arch::aarch64::{cpu, daif, el2, firmware, gic};
 use crate::irq::gicv3::Gic;
 use crate::irq::SGI_KICK;
 use crate::vm::{VcpuState, Vm, VmState};
@@ -286,11 +286,20 @@ impl Machine {
             }
             m.pcpus[cpu].idle = true;
             drop(guard);
-            // Regular interrupts are taken here, at EL2 (irq::el2_irq): the
-            // priority mask opens for the wait and closes again after.
+            // Regular interrupts are taken here, at EL2 (irq::el2_irq), once
+            // the wait is over: WFI runs with PSTATE.I set and the priority
+            // mask open, so an interrupt already pending (a kick sent as
+            // soon as the lock was dropped, the timer of a deadline that
+            // has just passed) wakes it instead of being taken before it,
+            // which would leave this pCPU asleep with that wake-up spent
+            // (the timer's handler disarms it). Then PSTATE.I clears and
+            // whatever woke the WFI is taken.
             crate::irq::watchdog::set_idle(cpu, true);
+            daif::mask_irq();
             gic::set_priority_mask(crate::irq::PMR_ALL);
             cpu::wait_for_interrupt();
+            daif::unmask_irq();
+            crate::arch::aarch64::sysreg::isb();
             gic::set_priority_mask(crate::irq::PMR_REGULAR_MASKED);
             crate::irq::watchdog::set_idle(cpu, false);
             let events = crate::irq::take_events(cpu);

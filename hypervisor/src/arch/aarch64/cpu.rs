@@ -76,8 +76,8 @@ pub fn disarm_hyp_timer() {
     super::sysreg::isb();
 }
 
-/// Wait for an interrupt. EL2 runs with PSTATE.I set, so nothing is taken:
-/// the caller acknowledges what woke it.
+/// Wait for an interrupt (one the priority mask lets through wakes it even
+/// with PSTATE.I set: the idle loop relies on that to lose no wake-up).
 pub fn wait_for_interrupt() {
     // SAFETY: WFI only waits.
     unsafe { core::arch::asm!("dsb sy", "wfi", options(nostack, preserves_flags)) }
