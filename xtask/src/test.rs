@@ -3,6 +3,7 @@
 
 mod appliance;
 mod disk_restart;
+mod linux_backdoor;
 mod linux_smp;
 mod panic_isolated;
 mod pnmi;
@@ -58,10 +59,10 @@ const QEMU_TESTS: [(&str, TestFn); 24] = [
     ("linux-disk-restart", disk_restart::linux_disk_restart),
     ("linux-panic-isolated", panic_isolated::linux_panic_isolated),
     ("linux-backdoor-cortex-a72", || {
-        linux_backdoor("cortex-a72", "linux-backdoor-cortex-a72")
+        linux_backdoor::linux_backdoor("cortex-a72", "linux-backdoor-cortex-a72")
     }),
     ("linux-backdoor-max", || {
-        linux_backdoor("max", "linux-backdoor-max")
+        linux_backdoor::linux_backdoor("max", "linux-backdoor-max")
     }),
     ("appliance-qemu-x86_64", || {
         appliance::on_qemu(
@@ -521,152 +522,6 @@ fn linux_native() -> Result<(), String> {
     }
     run_test(name, &opts, LINUX_TIMEOUT, |status, out| {
         linux_check_passed(out, LINUX_VCPUS)?;
-        clean_exit(status, out)
-    })
-}
-
-/// Debian's open-vm-tools in a Linux guest talk to Aerie's backdoor (the
-/// `--guest linux-tools` VM config: DCC and BRK transports, EL0 allowed,
-/// guestinfo.configured preset): vmware-checkvm succeeds, guestinfo set with
-/// vmware-rpctool reads back, the configured key reads, an unknown GuestRPC
-/// command fails, user-space DCC and BRK get their signals, a user-space
-/// debugger and a kernel kprobe work through the re-injection, replies reach
-/// buffers Linux has not made writable yet, and the tools daemon vmtoolsd
-/// runs; then Ctrl-A i shows the VM's guestinfo, the daemon's handshake and
-/// reports, and the tools version it reported.
-fn linux_backdoor(cpu: &str, name: &str) -> Result<(), String> {
-    crate::build::build_with(true).map_err(|e| format!("{e:#}"))?;
-    let guest = Guest::LinuxTools {
-        cmdline: format!("{} aerie.tools=1", crate::run::LINUX_CMDLINE),
-    };
-    let keys = [
-        Keys {
-            after: "tools: waiting for the console view",
-            bytes: b"\x01i\n",
-        },
-        Keys {
-            after: "tools: waiting for a power operation",
-            bytes: b"\x01r",
-        },
-        Keys {
-            after: "tools: waiting for the halt",
-            bytes: b"\x01h",
-        },
-    ];
-    qemu_test_scripted(name, guest, cpu, "", LINUX_TIMEOUT, &keys, |status, out| {
-        for needle in [
-            "tools: checkvm rc=0",
-            "VMware software version",
-            "tools: info-set rc=0",
-            "tools: info-get=hello",
-            "tools: configured=from-config",
-            "tools: big rc=0 len=4000",
-            "tools: set-version rc=0",
-            "tools: plain dcc rc=132",
-            "tools: brk rc=133",
-            "tools: ptrace: ok steps=3",
-            "tools: hbpages: fresh=1 from-config/1 again=1 from-config/0 zero=1 from-config/1 cow=1 from-config/1",
-            "aerie: vm linux: backdoor dcc, brk #0x5658; el0 allowed",
-            "tools: vmtoolsd running",
-            "aerie: vm linux: asked the guest tools for OS_Halt",
-            "aerie: vm linux: tools daemon toolbox answered the TCLO reset; capabilities registered",
-            "aerie: vm linux: tools report: tools.capability.",
-            "tools: log rc=0",
-            "aerie: vm linux: tools log: from the guest \\u{1b}[31mred",
-            "aerie: vm linux:   guestinfo.greeting = hello",
-            // The 4000-byte value, cut for the console.
-            "aerie: vm linux:   guestinfo.big = 0000000000",
-            "0000... (4000 bytes)",
-            "aerie: vm linux:   guestinfo.configured = from-config",
-            "tools: done",
-        ] {
-            if !output::has_line(out, needle) {
-                return Err(format!("no `{needle}` line"));
-            }
-        }
-        // Ctrl-A r restarts the guest through its tools, Ctrl-A h then shuts
-        // it down through its tools: in that order, and neither by the
-        // script's own fallback.
-        for fallback in ["tools: no power operation came", "tools: no halt came"] {
-            if output::has_line(out, fallback) {
-                return Err(format!(
-                    "`{fallback}`: the tools did not act on Ctrl-A r / h"
-                ));
-            }
-        }
-        let mut at = 0;
-        for step in [
-            "asked the guest tools for OS_Reboot",
-            "tools: restarted through the tools",
-            "asked the guest tools for OS_Halt",
-            "powered off (PSCI SYSTEM_OFF)",
-        ] {
-            match output::line_index(out, at, &[step]) {
-                Some(i) => at = i,
-                None => return Err(format!("no `{step}` line after line {at}")),
-            }
-        }
-        // GETMHZ gives the counter frequency the guest sees, in whole MHz.
-        let cntfrq = output::initramfs_counter(out).map(|(_, f)| f / 1_000_000);
-        let speed = output::numbers_after(out, "tools: speed ").first().copied();
-        if speed.is_none() || speed != cntfrq {
-            return Err(format!(
-                "vmware-toolbox-cmd stat speed: {speed:?} MHz, expected the counter's {cntfrq:?}"
-            ));
-        }
-        // GETTIMEFULL gives the host's time: within an hour of this machine's
-        // clock (the guest's own clock, without an RTC, says 1970).
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        match output::date_after(out, "tools: hosttime ") {
-            Some(t) if t.abs_diff(now) < 3600 => {}
-            other => {
-                return Err(format!(
-                    "vmware-toolbox-cmd stat hosttime: {other:?} s since the epoch, expected about {now}"
-                ))
-            }
-        }
-        // The version Aerie shows is the one the daemon reported (replacing
-        // the script's own `tools.set.version 12451`), the number vmtoolsd
-        // also put in guestinfo.vmtools.versionNumber.
-        let shown = output::numbers_after(out, "aerie: vm linux: tools version ");
-        let own = output::numbers_after(out, "guestinfo.vmtools.versionNumber = ");
-        match (shown.last(), own.last()) {
-            (Some(a), Some(b)) if a == b && output::has_line(out, "(open-vm-tools)") => {}
-            _ => {
-                return Err(format!(
-                    "Ctrl-A i: tools version {shown:?}, expected vmtoolsd's own {own:?} (open-vm-tools)"
-                ))
-            }
-        }
-        // aerie-hbpages made three transfers fail on pages Linux had not made
-        // writable yet; the console counts them.
-        match output::numbers_after(out, "high-bandwidth transfers retried over low bandwidth: ")
-            .last()
-        {
-            Some(&n) if n >= 3 => {}
-            other => {
-                return Err(format!(
-                    "Ctrl-A i: expected >= 3 high-bandwidth transfers retried over low bandwidth, got {other:?}"
-                ))
-            }
-        }
-        // Three writes at least (the script's loop) hit the probe on vfs_write.
-        match output::numbers_after(out, "tools: kprobe hits=").last() {
-            Some(&n) if n >= 3 => {}
-            Some(n) => {
-                return Err(format!(
-                    "a kprobe on vfs_write hit {n} times, expected >= 3"
-                ))
-            }
-            None => return Err("no `tools: kprobe hits=` line".into()),
-        }
-        if !output::has_line(out, "tools: unknown=")
-            || output::has_line(out, "tools: unknown= rc=0")
-        {
-            return Err("an unknown GuestRPC command did not fail".into());
-        }
         clean_exit(status, out)
     })
 }
