@@ -8,7 +8,6 @@ use crate::abi::*;
 use crate::backdoor::{hi16, splitmix64, Backdoor, BackdoorError, GuestVa, CHANNEL_IDLE_US};
 use crate::channel::{Channel, Proto, State, MAX_MESSAGE_LEN};
 use crate::rpci;
-use crate::tclo;
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -156,7 +155,7 @@ impl Backdoor {
                 let reply = match core::mem::replace(&mut chan.state, State::Idle) {
                     State::ReplyPending(r) | State::Receiving { reply: r, .. } => Some(r),
                     State::Idle if chan.proto == Proto::Tclo => {
-                        chan.tclo.command().map(tclo::command_bytes)
+                        chan.tclo.command().map(|c| c.as_bytes().to_vec())
                     }
                     other => {
                         chan.state = other;

@@ -13,7 +13,6 @@
 
 use crate::rpci::ToolsState;
 use alloc::string::String;
-use alloc::vec::Vec;
 
 /// What comes first on every TCLO channel.
 pub const RESET: &str = "reset";
@@ -130,11 +129,6 @@ impl Tclo {
             self.ready = true;
         }
     }
-}
-
-/// The bytes of a command as the guest receives it.
-pub fn command_bytes(c: &str) -> Vec<u8> {
-    Vec::from(c.as_bytes())
 }
 
 #[cfg(test)]
