@@ -47,9 +47,6 @@ while read -r m; do
     insmod "$m" || echo "initramfs: insmod $m failed"
 done < /etc/aerie/modules
 hostname "$(arg aerie.name || echo aerie)"
-# The archive's files are dated 0, and vmtoolsd reads its configuration only
-# if it is newer than that: date it now (the tools initramfs has one).
-[ -f /etc/vmware-tools/tools.conf ] && touch /etc/vmware-tools/tools.conf
 
 if arg aerie.check >/dev/null; then
     . /etc/aerie/check.sh

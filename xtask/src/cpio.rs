@@ -10,8 +10,9 @@
 //!
 //! The kernel does not create missing parent directories and applies entries in
 //! order, so [`Archive`] adds every parent directory itself and writes entries
-//! sorted by path: a directory's name sorts before any path below it. Times are 0
-//! and inode numbers sequential so the same inputs give the same bytes.
+//! sorted by path: a directory's name sorts before any path below it. Every
+//! file is dated [`MTIME`] and inode numbers are sequential, so the same
+//! inputs give the same bytes.
 
 use std::collections::BTreeMap;
 
@@ -131,7 +132,13 @@ impl Archive {
     }
 }
 
-/// The header fields that vary here (uid, gid, mtime, dev and check are 0).
+/// Every entry's modification time: fixed, for reproducible archives, and 1
+/// rather than 0, which some programs read as "never written" (vmtoolsd
+/// loads its tools.conf only if it is newer than time 0).
+const MTIME: u32 = 1;
+
+/// The header fields that vary here (uid, gid, dev and check are 0; mtime is
+/// [`MTIME`]).
 struct Header {
     ino: u32,
     mode: u32,
@@ -156,7 +163,7 @@ fn write_entry(out: &mut Vec<u8>, h: &Header, name: &str, data: &[u8]) {
         0, // uid: root
         0, // gid: root
         h.nlink,
-        0, // mtime: fixed, for reproducible archives
+        MTIME,
         h.filesize,
         0, // devmajor
         0, // devminor
@@ -214,10 +221,10 @@ mod tests {
         let mut a = Archive::new();
         a.file("/init", 0o755, b"#!/bin/sh\n".to_vec());
         let bytes = a.to_bytes();
-        // ino 1, mode 0100755, uid 0, gid 0, nlink 1, mtime 0, size 10, ...,
+        // ino 1, mode 0100755, uid 0, gid 0, nlink 1, mtime 1, size 10, ...,
         // namesize 5 ("init" + NUL).
         let expect = [
-            "070701", "00000001", "000081ED", "00000000", "00000000", "00000001", "00000000",
+            "070701", "00000001", "000081ED", "00000000", "00000000", "00000001", "00000001",
             "0000000A", "00000000", "00000000", "00000000", "00000000", "00000005", "00000000",
         ]
         .concat();
