@@ -62,6 +62,10 @@ pub const TESTS: &[Test] = &[
         run: wfi::wfi_wakeup,
     },
     Test {
+        name: "wfi_short_deadlines",
+        run: wfi::wfi_short_deadlines,
+    },
+    Test {
         name: "uart_output",
         run: uart::uart_output,
     },
