@@ -243,26 +243,33 @@ pub fn run_scripted(
         timeout,
         console,
         script,
+        true,
     )
 }
 
 /// Runs `cmd` (a QEMU command line made elsewhere, e.g. by the appliance
 /// tool) quietly to completion or until `timeout`.
 pub fn run_command(cmd: Command, timeout: Duration) -> Result<Outcome> {
-    run_child(cmd, false, Some(timeout), Console::Quiet, &[])
+    run_child(cmd, false, Some(timeout), Console::Quiet, &[], false)
 }
 
+/// Runs `cmd` to completion or `timeout`. `aerie`: the machine runs Aerie,
+/// so a quiet run that times out gets `Ctrl-A d` first and two seconds to
+/// answer: every pCPU prints where it is and Aerie its scheduler's view,
+/// which is what a hang's log needs.
 fn run_child(
     mut cmd: Command,
     interactive: bool,
     timeout: Option<Duration>,
     console: Console,
     script: &[Keys],
+    aerie: bool,
 ) -> Result<Outcome> {
     // A live console forwards stdin even when it is not a terminal, so
     // `printf 'cmd\npoweroff\n' | cargo xtask run` drives the guest; quiet
-    // runs get nothing (or their script).
-    cmd.stdin(if !script.is_empty() {
+    // runs get nothing but their script (and the dump request).
+    let dump_on_timeout = aerie && console == Console::Quiet;
+    cmd.stdin(if !script.is_empty() || dump_on_timeout {
         Stdio::piped()
     } else if interactive || console == Console::Live {
         Stdio::inherit()
@@ -314,6 +321,15 @@ fn run_child(
             };
         }
         if timeout.is_some_and(|t| start.elapsed() >= t) {
+            if let (true, Some(input)) = (dump_on_timeout, keyboard.as_mut()) {
+                if input
+                    .write_all(b"\x01d")
+                    .and_then(|()| input.flush())
+                    .is_ok()
+                {
+                    thread::sleep(Duration::from_secs(2));
+                }
+            }
             stop(&mut child);
             break Status::TimedOut;
         }

@@ -367,7 +367,10 @@ impl Machine {
                             self.vms.len()
                         );
                     }
-                    MuxEvent::Command(b'd') => crate::irq::stop::dump_all(),
+                    MuxEvent::Command(b'd') => {
+                        self.print_view();
+                        crate::irq::stop::dump_all();
+                    }
                     MuxEvent::Command(b'i') => {
                         for vm in &self.vms {
                             crate::vm::backdoor::print_info(vm);
@@ -391,6 +394,40 @@ impl Machine {
                     }
                     MuxEvent::None => {}
                 }
+            }
+        }
+    }
+
+    /// The scheduler's view, for Ctrl-A d: each pCPU (idle or what it runs)
+    /// and each vCPU's state, deadlines relative to now in microseconds.
+    fn print_view(&self) {
+        let now = cpu::counter();
+        let per_us = (cpu::counter_frequency() / 1_000_000).max(1);
+        for (p, pcpu) in self.pcpus.iter().enumerate() {
+            crate::println!(
+                "aerie: dump: sched: pcpu {p}: {} current={:?} loaded={:?}",
+                if pcpu.idle { "idle" } else { "busy" },
+                pcpu.current,
+                pcpu.loaded
+            );
+        }
+        for vm in &self.vms {
+            for (c, vcpu) in vm.vcpus.iter().enumerate() {
+                let deadline = match vcpu.state {
+                    VcpuState::Blocked { until: Some(t) } => {
+                        alloc::format!(
+                            " (deadline {} us from now)",
+                            (t as i64 - now as i64) / per_us as i64
+                        )
+                    }
+                    _ => alloc::string::String::new(),
+                };
+                crate::println!(
+                    "aerie: dump: sched: vm {} ({:?}) vcpu {c}: {:?}{deadline}",
+                    vm.name,
+                    vm.state,
+                    vcpu.state
+                );
             }
         }
     }
