@@ -229,12 +229,26 @@ impl Machine {
         if let Some((v, c)) = self.pcpus[cpu].loaded.take() {
             if self.vms[v].state == VmState::Running {
                 self.vms[v].vcpus[c].save(redist);
+            } else {
+                Self::discard_loaded(redist);
             }
         }
     }
 
-    /// Finish stopping or resetting VMs none of whose vCPUs is still on a pCPU.
-    fn settle_vms(&mut self) {
+    /// The vCPU state in this pCPU belongs to a VM that stopped or was reset:
+    /// it is not saved, but what it could still raise here is silenced (its
+    /// virtual timer, and the timer PPI's active state, as `save` does).
+    fn discard_loaded(redist: Option<crate::irq::gicv3::Redistributor>) {
+        crate::arch::aarch64::context::discard_vtimer();
+        if let Some(rd) = redist {
+            rd.set_active(crate::irq::PPI_VIRTUAL_TIMER, false);
+        }
+    }
+
+    /// Finish stopping or resetting VMs none of whose vCPUs is still on a pCPU
+    /// (this is `cpu`; only it can still hold such a vCPU's state: an idle
+    /// pCPU unloaded its vCPU, a busy one holds the vCPU it runs).
+    fn settle_vms(&mut self, cpu: usize) {
         for v in 0..self.vms.len() {
             let busy = self.vms[v]
                 .vcpus
@@ -243,10 +257,14 @@ impl Machine {
             if busy {
                 continue;
             }
-            for p in &mut self.pcpus {
-                if p.loaded.is_some_and(|(lv, _)| lv == v) && self.vms[v].state != VmState::Running
+            for (p, pcpu) in self.pcpus.iter_mut().enumerate() {
+                if pcpu.loaded.is_some_and(|(lv, _)| lv == v)
+                    && self.vms[v].state != VmState::Running
                 {
-                    p.loaded = None;
+                    pcpu.loaded = None;
+                    if p == cpu {
+                        Self::discard_loaded(pcpu.redist);
+                    }
                 }
             }
             self.vms[v].settle();
@@ -260,7 +278,7 @@ impl Machine {
         loop {
             let m = &mut *guard;
             let outgoing = m.put_back(cpu);
-            m.settle_vms();
+            m.settle_vms(cpu);
             m.wake_expired(cpu::counter());
             if let Some(next) = m.pick() {
                 if Some(next) != outgoing {

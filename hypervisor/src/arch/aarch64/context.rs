@@ -203,6 +203,14 @@ impl FpState {
     }
 }
 
+/// Turn off the virtual timer a vCPU left in this CPU without saving it (its
+/// VM stopped or was reset, so its state is discarded): its level-triggered
+/// interrupt would otherwise fire on an idle pCPU for ever, as nothing else
+/// clears it.
+pub fn discard_vtimer() {
+    write_sysreg!(cntv_ctl_el0, 0);
+}
+
 /// The guest's view of its virtual timer while it is loaded: (CNTV_CTL_EL0, CNTV_CVAL_EL0).
 pub fn live_vtimer() -> (u64, u64) {
     (read_sysreg!(cntv_ctl_el0), read_sysreg!(cntv_cval_el0))
