@@ -26,6 +26,24 @@ fn timer_off() {
     isb();
 }
 
+/// Arms the virtual timer for `deadline` and executes WFI until its
+/// condition is met (ISTATUS) or [`BOUND_MS`] pass; returns the last
+/// CNTV_CTL_EL0 and how many WFIs ran. The timer stays armed.
+fn wfi_until(deadline: u64) -> (u64, u64) {
+    write_sysreg!("cntv_cval_el0", deadline);
+    write_sysreg!("cntv_ctl_el0", CNTV_CTL_ENABLE);
+    isb();
+    let bound = Deadline::after_ms(BOUND_MS);
+    let mut wfis = 0u64;
+    let mut ctl = read_sysreg!("cntv_ctl_el0");
+    while ctl & CNTV_CTL_ISTATUS == 0 && !bound.expired() {
+        wfi();
+        wfis += 1;
+        ctl = read_sysreg!("cntv_ctl_el0");
+    }
+    (ctl, wfis)
+}
+
 pub fn wfi_wakeup(machine: &Machine) -> TestResult {
     // Route the timer PPI to this CPU when the machine has a GICv3: without a
     // pending interrupt at the CPU interface nothing wakes WFI (PSTATE.I stays
@@ -35,18 +53,7 @@ pub fn wfi_wakeup(machine: &Machine) -> TestResult {
         gic::enable_ppi(gic::VTIMER_INTID)?;
     }
     let deadline = counter::now() + counter::ticks_from_ms(1);
-    write_sysreg!("cntv_cval_el0", deadline);
-    write_sysreg!("cntv_ctl_el0", CNTV_CTL_ENABLE);
-    isb();
-
-    let bound = Deadline::after_ms(BOUND_MS);
-    let mut wakeups = 0u64;
-    let mut ctl = read_sysreg!("cntv_ctl_el0");
-    while ctl & CNTV_CTL_ISTATUS == 0 && !bound.expired() {
-        wfi();
-        wakeups += 1;
-        ctl = read_sysreg!("cntv_ctl_el0");
-    }
+    let (ctl, wakeups) = wfi_until(deadline);
     let woke_at = counter::now();
     timer_off();
     if machine.gic_v3 {
@@ -87,16 +94,8 @@ pub fn wfi_short_deadlines(machine: &Machine) -> TestResult {
         let us = (i * 37 + i / 7) % 64;
         let ahead = us * per_us;
         let deadline = counter::now() + ahead;
-        write_sysreg!("cntv_cval_el0", deadline);
-        write_sysreg!("cntv_ctl_el0", CNTV_CTL_ENABLE);
-        isb();
-        let bound = Deadline::after_ms(BOUND_MS);
-        let mut ctl = read_sysreg!("cntv_ctl_el0");
-        while ctl & CNTV_CTL_ISTATUS == 0 && !bound.expired() {
-            wfi();
-            wfis += 1;
-            ctl = read_sysreg!("cntv_ctl_el0");
-        }
+        let (ctl, n) = wfi_until(deadline);
+        wfis += n;
         let woke_at = counter::now();
         // Take the interrupt as a handler would (acknowledge, silence the
         // timer, end it), so the next WFI has nothing pending and waits.
