@@ -26,6 +26,28 @@ else
     failed "sleep 1 took $((t1 - t0))0 ms of uptime"
 fi
 
+# CPU idle: Aerie publishes PSCI idle states in the DT and Linux's
+# cpuidle-psci enters them; QEMU's own DT has none (no cpuidle directory).
+# One line: each state's entries and rejections summed over the CPUs (a
+# power-down that returns instead of waking at its entry point is a
+# rejection).
+if [ -d /sys/devices/system/cpu/cpu0/cpuidle ]; then
+    line=""
+    for s in /sys/devices/system/cpu/cpu0/cpuidle/state*; do
+        st=${s##*/}
+        used=0
+        rejected=0
+        for c in /sys/devices/system/cpu/cpu[0-9]*; do
+            used=$((used + $(cat "$c/cpuidle/$st/usage")))
+            rejected=$((rejected + $(cat "$c/cpuidle/$st/rejected")))
+        done
+        line="$line $(cat "$s/name")=$used/$rejected"
+    done
+    echo "check: cpuidle (entries/rejected)$line"
+else
+    echo "check: cpuidle none"
+fi
+
 # A debugger in user space: single steps, a hardware breakpoint and a
 # watchpoint through ptrace (tests/linux/ptrace.c), as gdb would use them.
 if out=$(aerie-ptrace); then

@@ -91,9 +91,9 @@ const LINUX_VCPUS: u64 = 2;
 /// for a slower hypervisor without letting a hang cost the whole CI budget.
 const LINUX_TIMEOUT: u64 = 240;
 
-/// Fewest testkit checks a healthy run reports: all of them today (41), so a
+/// Fewest testkit checks a healthy run reports: all of them today (44), so a
 /// check that silently stops running fails the test.
-const TESTKIT_MIN_PASSED: u64 = 42;
+const TESTKIT_MIN_PASSED: u64 = 44;
 
 #[derive(Default)]
 struct Tally {
@@ -490,6 +490,74 @@ fn virtio_console_worked(out: &str) -> Result<(), String> {
     }
 }
 
+/// Linux idled through the PSCI states Aerie publishes and Aerie saw it: on
+/// every boot the check's `check: cpuidle` line shows `cpu-retention` and
+/// `cpu-power-down` without a rejection (a power-down that returned instead
+/// of waking at its entry point is one) and the last boot used both; the
+/// idle record Aerie prints per vCPU when the VM stops counts at least the
+/// entries Linux counted.
+fn guest_idle_captured(out: &str) -> Result<(), String> {
+    const STATES: [(&str, &str); 2] = [
+        ("cpu-retention", "retention"),
+        ("cpu-power-down", "power-down"),
+    ];
+    let checks: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("check: cpuidle"))
+        .collect();
+    if checks.is_empty() {
+        return Err("no `check: cpuidle` line".into());
+    }
+    let aerie: Vec<&str> = out.lines().filter(|l| l.contains(" idle: wfi ")).collect();
+    if aerie.is_empty() {
+        return Err("no per-vCPU idle record from Aerie (` idle: wfi ...`)".into());
+    }
+    for (linux_name, aerie_name) in STATES {
+        let mut linux_total = 0;
+        for (i, line) in checks.iter().enumerate() {
+            let key = format!(" {linux_name}=");
+            let (entries, rejected) = line
+                .find(&key)
+                .and_then(|at| {
+                    let (e, r) = line[at + key.len()..]
+                        .split_whitespace()
+                        .next()?
+                        .split_once('/')?;
+                    Some((e.parse::<u64>().ok()?, r.parse::<u64>().ok()?))
+                })
+                .ok_or_else(|| format!("`{line}` has no {linux_name}=entries/rejected"))?;
+            if rejected != 0 {
+                return Err(format!(
+                    "Linux rejected {linux_name} {rejected} times: `{line}`"
+                ));
+            }
+            if i == checks.len() - 1 && entries == 0 {
+                return Err(format!("Linux never entered {linux_name}: `{line}`"));
+            }
+            linux_total += entries;
+        }
+        let key = format!("{aerie_name} ");
+        let aerie_total: u64 = aerie
+            .iter()
+            .filter_map(|l| {
+                let at = l.find(" idle: ")?;
+                let rest = &l[at..];
+                rest[rest.find(&key)? + key.len()..]
+                    .split_whitespace()
+                    .next()?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .sum();
+        if aerie_total < linux_total {
+            return Err(format!(
+                "Aerie recorded {aerie_total} {aerie_name} entries, Linux counted {linux_total}"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// QEMU exited 0 (the last VM powered off) and Aerie did not panic.
 fn clean_exit(status: Status, out: &str) -> Result<(), String> {
     if output::has_panic(out) {
@@ -539,6 +607,7 @@ fn linux_on(cpu: &str, name: &str) -> Result<(), String> {
         |status, out| {
             linux_check_passed(out, vcpus)?;
             virtio_console_worked(out)?;
+            guest_idle_captured(out)?;
             clean_exit(status, out)
         },
     )
@@ -606,9 +675,9 @@ mod tests {
     fn testkit_pass_rules() {
         let ok = "testkit: 13 passed, 0 failed\n";
         assert!(testkit_passed(Status::Exited(0), ok, 13).is_ok());
-        // The integration tests want every testkit check: 42 today.
+        // The integration tests want every testkit check: 44 today.
         assert!(testkit_passed(Status::Exited(0), ok, TESTKIT_MIN_PASSED).is_err());
-        let all = "testkit: 42 passed, 0 failed\n";
+        let all = "testkit: 44 passed, 0 failed\n";
         assert!(testkit_passed(Status::Exited(0), all, TESTKIT_MIN_PASSED).is_ok());
         assert!(testkit_passed(Status::Exited(0), "testkit: 12 passed, 0 failed\n", 13).is_err());
         assert!(testkit_passed(Status::Exited(0), "testkit: 20 passed, 1 failed\n", 13).is_err());
@@ -619,6 +688,36 @@ mod tests {
             13
         )
         .is_err());
+    }
+
+    #[test]
+    fn guest_idle_rules() {
+        let good = "check: cpuidle (entries/rejected) WFI=146/0 cpu-retention=109/0 cpu-power-down=203/0\n\
+                    check: cpuidle (entries/rejected) WFI=8/0 cpu-retention=124/0 cpu-power-down=206/0\n\
+                    aerie: vm linux: vcpu 0 idle: wfi 100 (1 ms) retention 200 (2 ms) power-down 300 (900 ms)\n\
+                    aerie: vm linux: vcpu 1 idle: wfi 90 (1 ms) retention 40 (2 ms) power-down 120 (800 ms)\n";
+        assert_eq!(guest_idle_captured(good), Ok(()));
+        // A rejected power-down (it returned instead of waking at its entry).
+        let rejected = good.replacen("cpu-power-down=203/0", "cpu-power-down=203/5", 1);
+        assert!(guest_idle_captured(&rejected)
+            .unwrap_err()
+            .contains("rejected"));
+        // The last boot never went that deep.
+        let unused = good.replacen("cpu-power-down=206/0", "cpu-power-down=0/0", 1);
+        assert!(guest_idle_captured(&unused).unwrap_err().contains("never"));
+        // Aerie recorded fewer entries (190 + 40) than Linux made (109 + 124).
+        let missed = good.replacen("retention 200", "retention 190", 1);
+        assert!(guest_idle_captured(&missed)
+            .unwrap_err()
+            .contains("Aerie recorded"));
+        // Without idle states (QEMU's own DT) or without Aerie's record.
+        assert!(guest_idle_captured("check: cpuidle none\n").is_err());
+        let no_record: String = good
+            .lines()
+            .filter(|l| l.starts_with("check"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert!(guest_idle_captured(&no_record).is_err());
     }
 
     #[test]

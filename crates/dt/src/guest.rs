@@ -33,6 +33,21 @@ pub struct GuestSpec<'a> {
     pub timer: bool,
     /// virtio-mmio transports (need a GIC for their interrupts).
     pub virtio: &'a [VirtioMmio],
+    /// PSCI idle states every vCPU may enter, shallowest first (none: the
+    /// guest idles in WFI only).
+    pub idle_states: &'a [IdleStateNode<'a>],
+}
+
+/// One `arm,idle-state` node (Documentation/devicetree/bindings/cpu/
+/// idle-states.yaml): entered by PSCI CPU_SUSPEND with `psci_param`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdleStateNode<'a> {
+    pub name: &'a str,
+    /// `arm,psci-suspend-param`.
+    pub psci_param: u32,
+    pub entry_latency_us: u32,
+    pub exit_latency_us: u32,
+    pub min_residency_us: u32,
 }
 
 /// One virtio-mmio transport: its register window and its SPI's INTID.
@@ -52,6 +67,10 @@ const APB_PCLK_HZ: u32 = 24_000_000;
 /// Phandles start where QEMU's do; any unique non-zero values would work.
 const PHANDLE_APB_PCLK: u32 = 0x8000;
 const PHANDLE_GIC: u32 = 0x8001;
+/// Idle state i gets this + i.
+const PHANDLE_IDLE_STATES: u32 = 0x8100;
+/// At most this many idle states (their phandles must stay unique).
+const MAX_IDLE_STATES: usize = 8;
 
 /// GIC interrupt specifier: type (0 SPI, 1 PPI), number, flags.
 const GIC_SPI: u32 = 0;
@@ -117,6 +136,9 @@ fn validate(spec: &GuestSpec<'_>) -> Result<(), DtError> {
             return Err(DtError::InvalidSpec("initrd lies outside guest memory"));
         }
     }
+    if spec.idle_states.len() > MAX_IDLE_STATES {
+        return Err(DtError::InvalidSpec("more than 8 idle states"));
+    }
     if let Some(gic) = &spec.gic {
         if gic.redist.size < u64::from(spec.cpus) * GICV3_REDIST_STRIDE {
             return Err(DtError::InvalidSpec(
@@ -153,7 +175,7 @@ pub fn build_guest(spec: &GuestSpec<'_>) -> Result<Vec<u8>, DtError> {
         .step("memory")?;
     w.end_node(mem).step("memory")?;
 
-    cpus(&mut w, spec.cpus)?;
+    cpus(&mut w, spec.cpus, spec.idle_states)?;
     psci(&mut w)?;
     if let Some(gic) = &spec.gic {
         intc(&mut w, gic)?;
@@ -185,10 +207,16 @@ fn chosen(w: &mut FdtWriter, spec: &GuestSpec<'_>, uart_path: &str) -> Result<()
     w.end_node(chosen).step("chosen")
 }
 
-fn cpus(w: &mut FdtWriter, count: u32) -> Result<(), DtError> {
+fn cpus(w: &mut FdtWriter, count: u32, idle: &[IdleStateNode<'_>]) -> Result<(), DtError> {
     let cpus = w.begin_node("cpus").step("cpus")?;
     w.property_u32("#address-cells", 1).step("cpus")?;
     w.property_u32("#size-cells", 0).step("cpus")?;
+    let idle_phandles: Vec<u32> = (0..idle.len() as u32)
+        .map(|i| PHANDLE_IDLE_STATES + i)
+        .collect();
+    if !idle.is_empty() {
+        idle_states(w, idle, &idle_phandles)?;
+    }
     for i in 0..count {
         let cpu = w.begin_node(&format!("cpu@{i:x}")).step("cpu")?;
         w.property_string("device_type", "cpu").step("cpu")?;
@@ -196,9 +224,40 @@ fn cpus(w: &mut FdtWriter, count: u32) -> Result<(), DtError> {
         w.property_u32("reg", i).step("cpu")?;
         // Every vCPU, the boot one too: Linux uses PSCI for hotplug and reboot.
         w.property_string("enable-method", "psci").step("cpu")?;
+        if !idle.is_empty() {
+            w.property_array_u32("cpu-idle-states", &idle_phandles)
+                .step("cpu")?;
+        }
         w.end_node(cpu).step("cpu")?;
     }
     w.end_node(cpus).step("cpus")
+}
+
+fn idle_states(
+    w: &mut FdtWriter,
+    idle: &[IdleStateNode<'_>],
+    phandles: &[u32],
+) -> Result<(), DtError> {
+    let node = w.begin_node("idle-states").step("idle-states")?;
+    w.property_string("entry-method", "psci")
+        .step("idle-states")?;
+    for (state, &phandle) in idle.iter().zip(phandles) {
+        let s = w.begin_node(state.name).step("idle state")?;
+        w.property_string("compatible", "arm,idle-state")
+            .step("idle state")?;
+        w.property_u32("arm,psci-suspend-param", state.psci_param)
+            .step("idle state")?;
+        w.property_u32("entry-latency-us", state.entry_latency_us)
+            .step("idle state")?;
+        w.property_u32("exit-latency-us", state.exit_latency_us)
+            .step("idle state")?;
+        w.property_u32("min-residency-us", state.min_residency_us)
+            .step("idle state")?;
+        // No `local-timer-stop`: the virtual timer runs on in every state.
+        w.property_phandle(phandle).step("idle state")?;
+        w.end_node(s).step("idle state")?;
+    }
+    w.end_node(node).step("idle-states")
 }
 
 fn psci(w: &mut FdtWriter) -> Result<(), DtError> {
@@ -285,7 +344,7 @@ fn virtio_mmio(w: &mut FdtWriter, v: &VirtioMmio) -> Result<(), DtError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fdt::cells::{cells, prop_str, prop_u32, str_list};
+    use crate::fdt::cells::{cells, is_compatible, prop_str, prop_u32, str_list};
     use crate::fdt::tree::Tree;
 
     fn spec() -> GuestSpec<'static> {
@@ -301,6 +360,7 @@ mod tests {
             }),
             timer: true,
             virtio: &[],
+            idle_states: &[],
         }
     }
 
@@ -361,6 +421,78 @@ mod tests {
         );
         // SPI 1, level-high: INTID 33 as on QEMU virt.
         assert_eq!(cells(&uart, "interrupts").unwrap(), Some(vec![0, 1, 4]));
+    }
+
+    const IDLE: [IdleStateNode<'static>; 2] = [
+        IdleStateNode {
+            name: "cpu-retention",
+            psci_param: 1,
+            entry_latency_us: 20,
+            exit_latency_us: 40,
+            min_residency_us: 100,
+        },
+        IdleStateNode {
+            name: "cpu-power-down",
+            psci_param: 0x1_0000,
+            entry_latency_us: 100,
+            exit_latency_us: 250,
+            min_residency_us: 2000,
+        },
+    ];
+
+    #[test]
+    fn every_cpu_names_the_idle_states_shallowest_first() {
+        let s = GuestSpec {
+            idle_states: &IDLE,
+            ..spec()
+        };
+        let dtb = build_guest(&s).unwrap();
+        let tree = Tree::parse(&dtb).unwrap();
+        let states = tree.find_path("/cpus/idle-states").unwrap();
+        assert_eq!(prop_str(&states, "entry-method").unwrap(), Some("psci"));
+        for c in ["/cpus/cpu@0", "/cpus/cpu@1"] {
+            let cpu = tree.find_path(c).unwrap();
+            let phandles = cells(&cpu, "cpu-idle-states").unwrap().unwrap();
+            assert_eq!(phandles.len(), 2, "{c}");
+            for (ph, want) in phandles.iter().zip(IDLE) {
+                let node = tree.by_phandle(*ph).unwrap();
+                assert_eq!(node.path(), format!("/cpus/idle-states/{}", want.name));
+                assert!(is_compatible(&node, "arm,idle-state"));
+                assert_eq!(
+                    prop_u32(&node, "arm,psci-suspend-param").unwrap(),
+                    Some(want.psci_param)
+                );
+                assert_eq!(
+                    prop_u32(&node, "entry-latency-us").unwrap(),
+                    Some(want.entry_latency_us)
+                );
+                assert_eq!(
+                    prop_u32(&node, "exit-latency-us").unwrap(),
+                    Some(want.exit_latency_us)
+                );
+                assert_eq!(
+                    prop_u32(&node, "min-residency-us").unwrap(),
+                    Some(want.min_residency_us)
+                );
+                // The virtual timer keeps running: no broadcast timer needed.
+                assert!(node.prop("local-timer-stop").is_none());
+            }
+        }
+    }
+
+    #[test]
+    fn no_idle_states_means_no_idle_nodes() {
+        let dtb = build_guest(&spec()).unwrap();
+        let tree = Tree::parse(&dtb).unwrap();
+        assert!(tree.find_path("/cpus/idle-states").is_none());
+        let cpu = tree.find_path("/cpus/cpu@0").unwrap();
+        assert!(cpu.prop("cpu-idle-states").is_none());
+        let too_many = [IDLE[0]; MAX_IDLE_STATES + 1];
+        let s = GuestSpec {
+            idle_states: &too_many,
+            ..spec()
+        };
+        assert!(matches!(build_guest(&s), Err(DtError::InvalidSpec(_))));
     }
 
     #[test]

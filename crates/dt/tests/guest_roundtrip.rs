@@ -20,6 +20,7 @@ fn spec() -> GuestSpec<'static> {
         }),
         timer: true,
         virtio: &[],
+        idle_states: &[],
     }
 }
 

@@ -8,6 +8,7 @@
 
 pub mod dispatch;
 pub mod fid;
+pub mod idle;
 pub mod status;
 
 pub use dispatch::{
@@ -15,4 +16,5 @@ pub use dispatch::{
     MIGRATE_INFO_TYPE_NOT_PRESENT, PSCI_VERSION_1_1, SMCCC_VERSION_1_1,
 };
 pub use fid::{is_fast, is_smc64, owner};
+pub use idle::{IdleKind, IdleState, IDLE_STATES};
 pub use status::{AffinityState, PsciError, Suspended};

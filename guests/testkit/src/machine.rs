@@ -8,6 +8,9 @@ pub const MAX_CPUS: usize = 8;
 /// virtio-mmio transports the testkit records (QEMU's `virt` has 32).
 pub const MAX_VIRTIO: usize = 32;
 
+/// PSCI idle states the testkit records.
+pub const MAX_IDLE_STATES: usize = 4;
+
 /// The root `model` Aerie gives its VMs' device trees (crates/dt).
 const AERIE_MODEL: &[u8] = b"aerie-virt";
 
@@ -31,6 +34,10 @@ pub struct Machine {
     /// (docs/ARCHITECTURE.md), e.g. the external abort for an ISV = 0 access
     /// to an emulated device.
     pub aerie: bool,
+    /// `arm,psci-suspend-param` of the first MAX_IDLE_STATES nodes under
+    /// /cpus/idle-states, in DT order; `idle_count` of them are valid.
+    pub idle_params: [u32; MAX_IDLE_STATES],
+    pub idle_count: usize,
 }
 
 impl Machine {
@@ -44,7 +51,14 @@ impl Machine {
             virtio: [(0, 0); MAX_VIRTIO],
             virtio_count: 0,
             aerie: false,
+            idle_params: [0; MAX_IDLE_STATES],
+            idle_count: 0,
         }
+    }
+
+    /// The published PSCI idle states' power_state parameters.
+    pub fn idle_states(&self) -> &[u32] {
+        &self.idle_params[..self.idle_count]
     }
 
     /// The virtio-mmio windows the device tree describes.
@@ -61,10 +75,14 @@ impl Machine {
             virtio: [(0, 0); MAX_VIRTIO],
             virtio_count: 0,
             aerie: false,
+            idle_params: [0; MAX_IDLE_STATES],
+            idle_count: 0,
         };
         // Name of the current depth-1 node, and whether the current depth-2 node is a cpu.
         let mut top: &[u8] = b"";
         let mut in_cpu: Option<usize> = None;
+        // Inside /cpus/idle-states.
+        let mut in_idle_states = false;
         // The current depth-1 node's `reg` (one base/size pair, two cells
         // each: the root's #address-cells and #size-cells on `virt` and in
         // Aerie's trees) and whether it is a virtio-mmio transport; the
@@ -101,7 +119,23 @@ impl Machine {
                 in_cpu = Some(machine.cpus);
                 machine.cpus += 1;
             }
-            Event::EndNode { depth: 2 } => in_cpu = None,
+            Event::BeginNode { name, depth: 2 } if top == b"cpus" && name == b"idle-states" => {
+                in_idle_states = true;
+            }
+            Event::EndNode { depth: 2 } => {
+                in_cpu = None;
+                in_idle_states = false;
+            }
+            Event::Property {
+                name: b"arm,psci-suspend-param",
+                value,
+                depth: 3,
+            } if in_idle_states && machine.idle_count < MAX_IDLE_STATES => {
+                if let Some(param) = cells_value(value) {
+                    machine.idle_params[machine.idle_count] = param as u32;
+                    machine.idle_count += 1;
+                }
+            }
             Event::Property {
                 name: b"reg",
                 value,

@@ -139,7 +139,7 @@ impl Machine {
             self.vms[v].vcpus[c].vgic_dirty = true;
             match self.vms[v].vcpus[c].state {
                 VcpuState::Blocked { .. } => {
-                    self.vms[v].vcpus[c].state = VcpuState::Runnable;
+                    self.vms[v].vcpus[c].wake(cpu::counter());
                     self.wake_idle_pcpu(cpu);
                 }
                 VcpuState::Running(p) if p != cpu => self.signal(p),
@@ -168,7 +168,7 @@ impl Machine {
             for vcpu in &mut vm.vcpus {
                 if let VcpuState::Blocked { until: Some(t) } = vcpu.state {
                     if t <= now {
-                        vcpu.state = VcpuState::Runnable;
+                        vcpu.wake(now);
                         woke = true;
                     }
                 }
@@ -419,7 +419,8 @@ impl Machine {
     }
 
     /// The scheduler's view, for Ctrl-A d: each pCPU (idle or what it runs)
-    /// and each vCPU's state, deadlines relative to now in microseconds.
+    /// and each vCPU's state (deadlines relative to now in microseconds) and
+    /// idle record.
     fn print_view(&self) {
         let now = cpu::counter();
         let per_us = (cpu::counter_frequency() / 1_000_000).max(1);
@@ -433,20 +434,21 @@ impl Machine {
         }
         for vm in &self.vms {
             for (c, vcpu) in vm.vcpus.iter().enumerate() {
-                let deadline = match vcpu.state {
-                    VcpuState::Blocked { until: Some(t) } => {
-                        alloc::format!(
-                            " (deadline {} us from now)",
-                            (t as i64 - now as i64) / per_us as i64
-                        )
-                    }
-                    _ => alloc::string::String::new(),
-                };
+                let mut state = alloc::format!("{:?}", vcpu.state);
+                if let Some(kind) = vcpu.idle.blocked_in() {
+                    state = alloc::format!("{state} in {}", kind.name());
+                }
+                if let VcpuState::Blocked { until: Some(t) } = vcpu.state {
+                    state = alloc::format!(
+                        "{state} (deadline {} us from now)",
+                        (t as i64 - now as i64) / per_us as i64
+                    );
+                }
                 crate::println!(
-                    "aerie: dump: sched: vm {} ({:?}) vcpu {c}: {:?}{deadline}",
+                    "aerie: dump: sched: vm {} ({:?}) vcpu {c}: {state}; idle: {}",
                     vm.name,
                     vm.state,
-                    vcpu.state
+                    vcpu.idle.summary(per_us * 1000)
                 );
             }
         }

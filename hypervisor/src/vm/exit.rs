@@ -6,11 +6,12 @@ use crate::arch::aarch64::context::{
     live_vbar_sctlr, live_vtimer, write_exception_registers, GuestRegs,
 };
 use crate::arch::aarch64::el2::Syndrome;
-use crate::arch::aarch64::{gic, id_regs};
+use crate::arch::aarch64::{cpu, gic, id_regs};
 use crate::irq::pnmi::Interrupted;
 use crate::irq::NmiWindow;
 use crate::irq::PPI_VIRTUAL_TIMER;
 use crate::sched::{self, drain_host_interrupts, this_cpu, HostEvents, Machine};
+use aerie_firmware::IdleKind;
 use aerie_trap::{Exit, Injection, SysReg, WfxKind};
 
 /// Exit kinds as vectors.S passes them.
@@ -294,17 +295,23 @@ fn handle_sync(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: Syndro
     }
 }
 
-/// WFI / WFE. WFI completes at once when an interrupt is pending for the
-/// vCPU (even one PSTATE masks) or its virtual timer has fired; otherwise the
-/// vCPU blocks until its timer's deadline or a kick. WFE is a yield: the
-/// architecture lets it complete spuriously, and the vCPU runs again on its
-/// next turn.
+/// WFI / WFE. WFI idles (below); WFE is a yield: the architecture lets it
+/// complete spuriously, and the vCPU runs again on its next turn.
 fn wait(m: &mut Machine, v: usize, c: usize, kind: WfxKind) -> Outcome {
-    let vm = &mut m.vms[v];
-    vm.vcpus[c].regs.skip_instruction();
+    m.vms[v].vcpus[c].regs.skip_instruction();
     if kind.is_wfe() {
         return Outcome::Reschedule;
     }
+    idle(m, v, c, IdleKind::Wfi)
+}
+
+/// The vCPU idles in `kind` (a WFI, or a PSCI CPU_SUSPEND whose return
+/// state is already in place). It goes on at once when an interrupt is
+/// pending for it (even one PSTATE masks, as for WFI) or its virtual timer
+/// has fired; otherwise it blocks until its timer's deadline or a kick.
+pub(super) fn idle(m: &mut Machine, v: usize, c: usize, kind: IdleKind) -> Outcome {
+    let vm = &mut m.vms[v];
+    vm.vcpus[c].idle.entered(kind);
     if vm.vgic.pending_irq(c, gic::live_pmr()) {
         return Outcome::Resume;
     }
@@ -315,6 +322,7 @@ fn wait(m: &mut Machine, v: usize, c: usize, kind: WfxKind) -> Outcome {
     }
     let until = armed.then(|| cval.saturating_add(vm.cntvoff));
     vm.vcpus[c].state = VcpuState::Blocked { until };
+    vm.vcpus[c].idle.block(kind, cpu::counter());
     Outcome::Reschedule
 }
 

@@ -19,7 +19,7 @@ use crate::irq::PPI_VIRTUAL_TIMER;
 use crate::mm::{frames, stage2::Stage2};
 use aerie_bootmodule::arm64_image::parse_image_header;
 use aerie_bootmodule::VmImage;
-use aerie_dt::{GuestGic, GuestSpec, Region, VirtioMmio};
+use aerie_dt::{GuestGic, GuestSpec, IdleStateNode, Region, VirtioMmio};
 use aerie_vdev::Pl011;
 use aerie_vgic::Vgic;
 use aerie_virtio::{BlockDevice, ConsoleDevice, MmioTransport};
@@ -129,6 +129,13 @@ pub fn load(vm: &mut Vm) -> Result<(), String> {
             intid: VIRTIO_FIRST_INTID + n as u32,
         })
         .collect();
+    let idle_states = aerie_firmware::IDLE_STATES.map(|s| IdleStateNode {
+        name: s.name,
+        psci_param: s.power_state,
+        entry_latency_us: s.entry_latency_us,
+        exit_latency_us: s.exit_latency_us,
+        min_residency_us: s.min_residency_us,
+    });
     let spec = GuestSpec {
         memory: Region::new(RAM_BASE, memory.size),
         cpus: image.vcpus,
@@ -141,6 +148,7 @@ pub fn load(vm: &mut Vm) -> Result<(), String> {
         }),
         timer: true,
         virtio: &transports,
+        idle_states: &idle_states,
     };
     let dtb = aerie_dt::build_guest(&spec).map_err(|e| format!("device tree: {e}"))?;
     if dtb.len() as u64 > 2 * MIB {

@@ -7,6 +7,7 @@ pub mod guest_va;
 pub mod irq;
 pub mod loader;
 pub mod mmio;
+pub mod power;
 pub mod psci;
 pub mod virtio;
 
@@ -96,6 +97,8 @@ pub struct Vcpu {
     /// The debug registers as the guest sees them (every access traps;
     /// the hardware holds a sanitised image while the vCPU is loaded).
     pub debug: VirtualDebug,
+    /// Its idle entries and blocked time, per kind.
+    pub idle: power::IdleRecord,
     /// Index of the VM in the machine, and of this vCPU in the VM.
     pub vm: usize,
     pub index: usize,
@@ -159,6 +162,7 @@ impl Vcpu {
             vgic_dirty: true,
             underflow_irq: false,
             debug: VirtualDebug::reset(),
+            idle: power::IdleRecord::default(),
             vm,
             index,
             state: VcpuState::Off,
@@ -211,6 +215,13 @@ impl Vcpu {
         self.vtimer_forwarded = false;
         self.vgic_dirty = true;
         self.debug = VirtualDebug::reset();
+        self.state = VcpuState::Runnable;
+    }
+
+    /// A blocked vCPU's wait is over at `now` (a kick, or its deadline):
+    /// it is Runnable again.
+    pub fn wake(&mut self, now: u64) {
+        self.idle.wake(now);
         self.state = VcpuState::Runnable;
     }
 
@@ -291,6 +302,14 @@ impl Vm {
             self.state = VmState::Stopping;
         }
         log::info!("vm {}: {why}", self.name);
+        let per_ms = crate::arch::aarch64::cpu::counter_frequency() / 1000;
+        for (c, v) in self.vcpus.iter().enumerate() {
+            log::info!(
+                "vm {}: vcpu {c} idle: {}",
+                self.name,
+                v.idle.summary(per_ms)
+            );
+        }
     }
 
     /// Begin a reset (PSCI SYSTEM_RESET): like a stop, then reload.

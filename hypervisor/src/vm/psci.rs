@@ -1,8 +1,10 @@
 //! SMCCC and PSCI calls from a guest, served against its VM.
 
 use super::exit::Outcome;
-use super::{VcpuState, Vm};
+use super::{GuestMemory, VcpuState, Vm};
+use crate::arch::aarch64::context::{self, PSTATE_EL1H_MASKED};
 use crate::sched::Machine;
+use aerie_firmware::idle::{self, IdleKind};
 use aerie_firmware::{AffinityState, CallResult, PsciError, PsciPlatform, Suspended};
 
 /// What a PSCI call did beyond its return value.
@@ -13,6 +15,13 @@ enum Effect {
     Yield,
     /// Another vCPU was powered on: an idle pCPU may take it.
     Started,
+    /// The caller idles in a standby state; the call returns SUCCESS.
+    Standby,
+    /// The caller idles in a power-down state and wakes at `entry`.
+    PowerDown {
+        entry: u64,
+        context_id: u64,
+    },
     SystemOff,
     SystemReset,
 }
@@ -21,6 +30,11 @@ struct VmPsci<'a> {
     vm: &'a mut Vm,
     caller: usize,
     effect: Effect,
+}
+
+/// An entry point (CPU_ON, power-down CPU_SUSPEND) must be guest RAM.
+fn entry_in_ram(memory: Option<&GuestMemory>, entry: u64) -> bool {
+    memory.and_then(|m| m.host_va(entry, 4)).is_some()
 }
 
 impl PsciPlatform for VmPsci<'_> {
@@ -34,13 +48,7 @@ impl PsciPlatform for VmPsci<'_> {
         if target.state != VcpuState::Off {
             return Err(PsciError::AlreadyOn);
         }
-        if self
-            .vm
-            .memory
-            .as_ref()
-            .and_then(|m| m.host_va(entry, 4))
-            .is_none()
-        {
+        if !entry_in_ram(self.vm.memory.as_ref(), entry) {
             return Err(PsciError::InvalidAddress);
         }
         target.reset(entry, context_id);
@@ -77,14 +85,23 @@ impl PsciPlatform for VmPsci<'_> {
 
     fn cpu_suspend(
         &mut self,
-        _power_state: u32,
-        _entry: u64,
-        _context_id: u64,
+        power_state: u32,
+        entry: u64,
+        context_id: u64,
     ) -> Result<Suspended, PsciError> {
-        // Standby semantics: return as if woken at once, which PSCI permits
-        // for every state. (No idle states are published in the device tree.)
-        self.effect = Effect::Yield;
-        Ok(Suspended::Returned)
+        match idle::classify(power_state).ok_or(PsciError::InvalidParameters)? {
+            IdleKind::PowerDown => {
+                if !entry_in_ram(self.vm.memory.as_ref(), entry) {
+                    return Err(PsciError::InvalidAddress);
+                }
+                self.effect = Effect::PowerDown { entry, context_id };
+                Ok(Suspended::AtEntryPoint)
+            }
+            _ => {
+                self.effect = Effect::Standby;
+                Ok(Suspended::Returned)
+            }
+        }
     }
 
     fn system_off(&mut self) {
@@ -117,6 +134,15 @@ pub fn call(m: &mut Machine, cpu: usize, v: usize, c: usize) -> Outcome {
         Effect::Started => {
             m.wake_idle_pcpu(cpu);
             Outcome::Resume
+        }
+        Effect::Standby => super::exit::idle(m, v, c, IdleKind::Standby),
+        Effect::PowerDown { entry, context_id } => {
+            let regs = &mut vm.vcpus[c].regs;
+            regs.pc = entry;
+            regs.x[0] = context_id;
+            regs.pstate = PSTATE_EL1H_MASKED;
+            context::power_down_el1();
+            super::exit::idle(m, v, c, IdleKind::PowerDown)
         }
         Effect::SystemOff => {
             vm.stop("powered off (PSCI SYSTEM_OFF)");

@@ -7,6 +7,7 @@ use crate::machine::Machine;
 mod aborts;
 mod backdoor;
 mod cpu_on;
+mod cpu_suspend;
 mod debug_exc;
 mod el0;
 mod gic_fixture;
@@ -64,6 +65,14 @@ pub const TESTS: &[Test] = &[
     Test {
         name: "wfi_short_deadlines",
         run: wfi::wfi_short_deadlines,
+    },
+    Test {
+        name: "cpu_suspend_retention",
+        run: cpu_suspend::cpu_suspend_retention,
+    },
+    Test {
+        name: "cpu_suspend_power_down",
+        run: cpu_suspend::cpu_suspend_power_down,
     },
     Test {
         name: "uart_output",

@@ -227,6 +227,18 @@ pub fn live_vbar_sctlr() -> (u64, u64) {
     (read_sysreg!(vbar_el1), read_sysreg!(sctlr_el1))
 }
 
+/// The loaded guest's vCPU wakes from a PSCI power-down state: like a
+/// core that lost power, it restarts with its stage-1 MMU and data cache
+/// off (SCTLR_EL1.M and .C clear; PSCI 1.1 section 6.4.3). The rest of its
+/// EL1 state is kept, which "UNKNOWN" allows, and which its resume code
+/// rewrites anyway.
+pub fn power_down_el1() {
+    const SCTLR_M: u64 = 1 << 0;
+    const SCTLR_C: u64 = 1 << 2;
+    let sctlr = read_sysreg!(sctlr_el1);
+    write_sysreg!(sctlr_el1, sctlr & !(SCTLR_M | SCTLR_C));
+}
+
 /// Write the EL1 side of an exception injected into the loaded guest: the
 /// syndrome, fault address and return state the guest's handler will read.
 pub fn write_exception_registers(esr: u64, far: Option<u64>, elr: u64, spsr: u64) {
