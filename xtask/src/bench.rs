@@ -29,11 +29,13 @@ const LOOPS: [&str; 5] = [
 /// iteration is: they are reported raw, since the nop loop's cost is not part
 /// of them. They follow the loops in the table; anything else the testkit
 /// reports comes last.
-const RAW: [(&str, &str); 6] = [
+const RAW: [(&str, &str); 8] = [
     ("dcc_backdoor_getversion", "1 request+loop (raw)"),
     ("brk_backdoor_getversion", "1 request+loop (raw)"),
     ("virq_latency", "1 interrupt (raw)"),
     ("ipi_roundtrip", "1 round trip (raw)"),
+    ("wfi_wake", "1 wake-up (raw)"),
+    ("retention_wake", "1 wake-up (raw)"),
     ("irq_entry_exit", "1 interrupt (raw)"),
     ("pnmi_latency", "1 pseudo-NMI (raw)"),
 ];
@@ -83,7 +85,7 @@ fn boot(cpu: &str, cmdline: &str, append: &str, log: &str) -> Result<String> {
             log: if append.is_empty() { "warn" } else { "info" }.into(),
             append: append.into(),
         },
-        icount: Some(icount::EXACT),
+        icount: Some(icount::EXACT_NO_SLEEP),
         disk: None,
     };
     let log = paths::bench_dir().join(format!("{log}.log"));
@@ -293,20 +295,9 @@ pub fn main() -> i32 {
     }
 }
 
-/// `cargo xtask bench appliance`: only the appliance throughput (host
-/// tools; no QEMU), printed and not written to results.json.
-pub fn appliance_only() -> i32 {
-    let result = crate::setup::setup()
-        .and_then(|()| crate::build::build())
-        .and_then(|()| crate::bench_appliance::run())
-        .map_err(|e| format!("{e:#}"));
-    print!("{}", crate::bench_appliance::table(&result));
-    i32::from(result.is_err())
-}
-
-fn bench() -> Result<i32> {
-    crate::setup::setup()?;
-    crate::build::build()?;
+/// The testkit's and Aerie's own benchmarks on every CPU model, and 1 if
+/// any run failed.
+fn trap_results() -> (BTreeMap<String, CpuResults>, i32) {
     let mut results = BTreeMap::new();
     let mut code = 0;
     for cpu in CPUS {
@@ -324,6 +315,40 @@ fn bench() -> Result<i32> {
             results.insert(cpu.to_string(), cpu_results);
         }
     }
+    (results, code)
+}
+
+/// `cargo xtask bench traps`: only the trap and interrupt table (a few
+/// minutes), printed and not written to results.json.
+pub fn traps_only() -> i32 {
+    let run = || -> Result<i32> {
+        crate::setup::setup()?;
+        crate::build::build()?;
+        let (results, code) = trap_results();
+        print!("{}", table(&results));
+        Ok(code)
+    };
+    run().unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        1
+    })
+}
+
+/// `cargo xtask bench appliance`: only the appliance throughput (host
+/// tools; no QEMU), printed and not written to results.json.
+pub fn appliance_only() -> i32 {
+    let result = crate::setup::setup()
+        .and_then(|()| crate::build::build())
+        .and_then(|()| crate::bench_appliance::run())
+        .map_err(|e| format!("{e:#}"));
+    print!("{}", crate::bench_appliance::table(&result));
+    i32::from(result.is_err())
+}
+
+fn bench() -> Result<i32> {
+    crate::setup::setup()?;
+    crate::build::build()?;
+    let (results, mut code) = trap_results();
     let linux = crate::bench_linux::run_all(&CPUS);
     if !crate::bench_linux::all_measured(&linux) {
         code = 1;

@@ -36,7 +36,8 @@ commands:
   test     lint, unit tests, build and QEMU integration tests
            (`cargo xtask test NAME...`: only those QEMU tests)
   bench    trap costs and Linux boot under -icount, appliance throughput
-           (target/bench/results.json; `bench appliance`: only the latter)
+           (target/bench/results.json; `bench traps`: only the trap and
+           interrupt table, `bench appliance`: only the appliance, neither saved)
   lint     cargo fmt --check and clippy -D warnings on every workspace";
 
 /// Runs `f`, printing an anyhow error as `error: ...`; returns the exit code.
@@ -77,8 +78,9 @@ fn main() {
         "bench" => match rest {
             [] => bench::main(),
             [only] if only == "appliance" => bench::appliance_only(),
+            [only] if only == "traps" => bench::traps_only(),
             _ => {
-                eprintln!("bench: unknown arguments {rest:?} (known: appliance)");
+                eprintln!("bench: unknown arguments {rest:?} (known: appliance, traps)");
                 2
             }
         },

@@ -3,10 +3,12 @@
 //! b.ne 1b`, so the bodies differ only in the measured instruction and `nop`
 //! gives the loop overhead. x20..x22 are callee-saved: no SMCCC callee changes them.
 //! Benchmarks that check their result follow them (their own files): the
-//! interrupt ones, `virq_latency` and `ipi_roundtrip`, and the backdoor's
+//! interrupt ones, `virq_latency` and `ipi_roundtrip`, the idle wake-ups
+//! `wfi_wake` and `retention_wake`, and the backdoor's
 //! `dcc_backdoor_getversion` and `brk_backdoor_getversion`.
 
 mod backdoor;
+mod idle_wake;
 mod ipi_roundtrip;
 mod virq_latency;
 
@@ -79,9 +81,11 @@ const BENCHES: [(&str, Bench); 5] = [
 /// (iterations run, counter ticks) out, or why it could not run.
 type IrqBench = fn(&Machine, u64) -> Result<(u64, u64), Detail>;
 
-const IRQ_BENCHES: [(&str, IrqBench); 4] = [
+const IRQ_BENCHES: [(&str, IrqBench); 6] = [
     ("virq_latency", virq_latency::virq_latency),
     ("ipi_roundtrip", ipi_roundtrip::ipi_roundtrip),
+    ("wfi_wake", idle_wake::wfi_wake),
+    ("retention_wake", idle_wake::retention_wake),
     ("dcc_backdoor_getversion", backdoor::dcc_backdoor_getversion),
     ("brk_backdoor_getversion", backdoor::brk_backdoor_getversion),
 ];

@@ -1,13 +1,21 @@
 //! The vCPU scheduler and the machine it schedules.
 //!
 //! All vCPUs of all VMs share the pCPUs. A vCPU is Off, Runnable, Running on
-//! one pCPU, or Blocked (in WFI with nothing pending, until its virtual
-//! timer's deadline or a kick). Each pCPU runs one vCPU for a time slice of
+//! one pCPU, or Blocked (idle with nothing pending: WFI or a PSCI
+//! CPU_SUSPEND, until its virtual timer's deadline or a kick). Each pCPU
+//! runs one vCPU for a time slice of
 //! [`SLICE_MS`], measured by the EL2 physical timer (CNTHP); at the end of a
 //! slice it switches to the next Runnable vCPU, if any is waiting. A pCPU
 //! with nothing to run waits in WFI, its CNTHP armed for the earliest
 //! blocked vCPU's deadline. Work for another pCPU (an interrupt for the vCPU
 //! it runs, a vCPU it could run while idle) is signalled with an SGI.
+//!
+//! The idle depth a vCPU announces decides what its pCPU does with it (C1):
+//! a vCPU blocked in a shallow state (WFI, PSCI retention) on a pCPU that
+//! then has nothing else to do stays loaded there, parked, so its wake-up
+//! skips saving and reloading its state; only that pCPU runs it while it is
+//! parked, and it is saved as soon as that pCPU has other work. A vCPU in
+//! PSCI power-down is saved at once.
 //!
 //! One lock guards the whole machine. Exits take it briefly; a guest runs
 //! and a pCPU idles without it. For a handful of pCPUs this is simple and
@@ -23,6 +31,7 @@ use crate::arch::aarch64::{cpu, daif, el2, firmware, gic};
 use crate::irq::gicv3::Gic;
 use crate::irq::SGI_KICK;
 use crate::vm::{VcpuState, Vm, VmState};
+use aerie_firmware::IdleKind;
 use aerie_vdev::{InputMux, MuxEvent};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -140,12 +149,34 @@ impl Machine {
             match self.vms[v].vcpus[c].state {
                 VcpuState::Blocked { .. } => {
                     self.vms[v].vcpus[c].wake(cpu::counter());
-                    self.wake_idle_pcpu(cpu);
+                    self.wake_host_of(cpu, (v, c));
                 }
                 VcpuState::Running(p) if p != cpu => self.signal(p),
                 _ => {}
             }
         }
+    }
+
+    /// `vcpu` became runnable. Parked on an idle pCPU, only that pCPU can
+    /// run it: wake that one. Otherwise any idle pCPU may take it.
+    fn wake_host_of(&mut self, cpu: usize, vcpu: VcpuId) {
+        match self.parked_on(vcpu) {
+            Some(p) if p == cpu => {} // this pCPU is already in its scheduler
+            Some(p) if self.pcpus[p].idle => {
+                self.pcpus[p].idle = false;
+                self.signal(p);
+            }
+            // Its host is already awake and will run it; whatever else is
+            // waiting may need another pCPU.
+            _ => self.wake_idle_pcpu(cpu),
+        }
+    }
+
+    /// The pCPU where `vcpu` is parked, if it is.
+    fn parked_on(&self, vcpu: VcpuId) -> Option<usize> {
+        self.pcpus
+            .iter()
+            .position(|p| p.parked && p.loaded == Some(vcpu))
     }
 
     /// A vCPU became runnable: an idle pCPU (other than `cpu`) may take it.
@@ -196,13 +227,22 @@ impl Machine {
             .any(|v| v.state == VcpuState::Runnable)
     }
 
-    /// The next Runnable vCPU, round-robin.
-    fn pick(&mut self) -> Option<VcpuId> {
+    /// The next Runnable vCPU for `cpu`: the one parked here if it is
+    /// runnable (its state is already in place), else round-robin over those
+    /// not parked on another pCPU (only their host can run them).
+    fn pick(&mut self, cpu: usize) -> Option<VcpuId> {
+        if let Some((v, c)) = self.pcpus[cpu].loaded.filter(|_| self.pcpus[cpu].parked) {
+            if self.vms[v].vcpus[c].state == VcpuState::Runnable {
+                return Some((v, c));
+            }
+        }
         let all: Vec<VcpuId> = self.all_vcpus().collect();
         for i in 0..all.len() {
             let idx = (self.cursor + i) % all.len();
             let (v, c) = all[idx];
-            if self.vms[v].vcpus[c].state == VcpuState::Runnable {
+            if self.vms[v].vcpus[c].state == VcpuState::Runnable
+                && self.parked_on((v, c)).is_none_or(|p| p == cpu)
+            {
                 self.cursor = idx + 1;
                 return Some((v, c));
             }
@@ -211,14 +251,42 @@ impl Machine {
     }
 
     /// Take the current vCPU off this pCPU (it stays in whatever state its
-    /// exit handler gave it; Running becomes Runnable). Returns it.
-    fn put_back(&mut self, cpu: usize) -> Option<VcpuId> {
-        let (v, c) = self.pcpus[cpu].current.take()?;
+    /// exit handler gave it; Running becomes Runnable).
+    fn put_back(&mut self, cpu: usize) {
+        let Some((v, c)) = self.pcpus[cpu].current.take() else {
+            return;
+        };
         let vcpu = &mut self.vms[v].vcpus[c];
         if vcpu.state == VcpuState::Running(cpu) {
             vcpu.state = VcpuState::Runnable;
         }
-        Some((v, c))
+    }
+
+    /// This pCPU has nothing to run and is about to idle. A vCPU loaded here
+    /// that idles in a shallow state (WFI, retention: it said it will be back
+    /// soon) stays, parked, so that its wake-up skips the state save and
+    /// load; one in power-down (a long sleep, by its own account) or off is
+    /// saved now, so that whatever comes next here need not wait for it.
+    fn park_or_unload(&mut self, cpu: usize) {
+        if self.pcpus[cpu].parked {
+            return;
+        }
+        if let Some((v, c)) = self.pcpus[cpu].loaded {
+            let vcpu = &self.vms[v].vcpus[c];
+            let shallow = matches!(
+                vcpu.idle.blocked_in(),
+                Some(IdleKind::Wfi | IdleKind::Standby)
+            );
+            if shallow
+                && matches!(vcpu.state, VcpuState::Blocked { .. })
+                && self.vms[v].state == VmState::Running
+            {
+                self.vms[v].vcpus[c].park();
+                self.pcpus[cpu].parked = true;
+                return;
+            }
+        }
+        self.unload(cpu);
     }
 
     /// Store the state of the vCPU loaded in this pCPU, so that any pCPU can
@@ -226,7 +294,11 @@ impl Machine {
     /// next pCPU to run it could not reach it.)
     fn unload(&mut self, cpu: usize) {
         let redist = self.pcpus[cpu].redist;
+        let parked = core::mem::take(&mut self.pcpus[cpu].parked);
         if let Some((v, c)) = self.pcpus[cpu].loaded.take() {
+            if parked {
+                self.vms[v].vcpus[c].unpark();
+            }
             if self.vms[v].state == VmState::Running {
                 self.vms[v].vcpus[c].save(redist);
             } else {
@@ -247,27 +319,40 @@ impl Machine {
         }
     }
 
-    /// Finish stopping or resetting VMs none of whose vCPUs is still on a pCPU
-    /// (this is `cpu`; only it can still hold such a vCPU's state: an idle
-    /// pCPU unloaded its vCPU, a busy one holds the vCPU it runs).
+    /// Finish stopping or resetting VMs none of whose vCPUs is still on a pCPU.
+    /// A busy pCPU holds only the vCPU it runs; an idle one may hold a parked
+    /// vCPU, whose state only that pCPU can discard.
     fn settle_vms(&mut self, cpu: usize) {
         for v in 0..self.vms.len() {
             let busy = self.vms[v]
                 .vcpus
                 .iter()
                 .any(|c| matches!(c.state, VcpuState::Running(_)));
-            if busy {
+            if busy || self.vms[v].state == VmState::Running {
                 continue;
             }
-            for (p, pcpu) in self.pcpus.iter_mut().enumerate() {
-                if pcpu.loaded.is_some_and(|(lv, _)| lv == v)
-                    && self.vms[v].state != VmState::Running
-                {
-                    pcpu.loaded = None;
-                    if p == cpu {
-                        Self::discard_loaded(pcpu.redist);
+            // A vCPU of the VM parked on another (idle) pCPU: only that pCPU
+            // can silence what its state could still raise there. Wake it;
+            // the VM settles once it has (its own pass through here).
+            let mut parked_elsewhere = false;
+            for p in 0..self.pcpus.len() {
+                let pcpu = &self.pcpus[p];
+                if p != cpu && pcpu.loaded.is_some_and(|(lv, _)| lv == v) {
+                    parked_elsewhere = true;
+                    if pcpu.idle {
+                        self.pcpus[p].idle = false;
+                        self.signal(p);
                     }
                 }
+            }
+            if parked_elsewhere {
+                continue;
+            }
+            let pcpu = &mut self.pcpus[cpu];
+            if pcpu.loaded.is_some_and(|(lv, _)| lv == v) {
+                pcpu.loaded = None;
+                pcpu.parked = false;
+                Self::discard_loaded(pcpu.redist);
             }
             self.vms[v].settle();
         }
@@ -279,12 +364,16 @@ impl Machine {
     pub fn schedule(mut guard: MachineGuard, cpu: usize) -> (MachineGuard, *mut GuestRegs) {
         loop {
             let m = &mut *guard;
-            let outgoing = m.put_back(cpu);
+            m.put_back(cpu);
             m.settle_vms(cpu);
             m.wake_expired(cpu::counter());
-            if let Some(next) = m.pick() {
-                if Some(next) != outgoing {
+            if let Some(next) = m.pick(cpu) {
+                if m.pcpus[cpu].loaded != Some(next) {
                     m.unload(cpu);
+                } else if m.pcpus[cpu].parked && m.anyone_waiting() {
+                    // It was preferred over whatever else waits, which may
+                    // have been promised this pCPU: hand that to another.
+                    m.wake_idle_pcpu(cpu);
                 }
                 m.switch_to(cpu, next);
                 let (v, c) = next;
@@ -293,7 +382,7 @@ impl Machine {
                 let regs: *mut GuestRegs = &mut m.vms[v].vcpus[c].regs;
                 return (guard, regs);
             }
-            m.unload(cpu);
+            m.park_or_unload(cpu);
             if m.vms.iter().all(|vm| vm.state == VmState::Stopped) {
                 crate::irq::profiler::report(|v| m.vms[v].name.clone());
                 log::info!("all VMs have stopped; powering off");
@@ -335,6 +424,10 @@ impl Machine {
     fn switch_to(&mut self, cpu: usize, next: VcpuId) {
         self.pcpus[cpu].current = Some(next);
         if self.pcpus[cpu].loaded == Some(next) {
+            if core::mem::take(&mut self.pcpus[cpu].parked) {
+                let (v, c) = next;
+                self.vms[v].vcpus[c].unpark();
+            }
             return;
         }
         let redist = self.pcpus[cpu].redist;
@@ -426,10 +519,11 @@ impl Machine {
         let per_us = (cpu::counter_frequency() / 1_000_000).max(1);
         for (p, pcpu) in self.pcpus.iter().enumerate() {
             crate::println!(
-                "aerie: dump: sched: pcpu {p}: {} current={:?} loaded={:?}",
+                "aerie: dump: sched: pcpu {p}: {} current={:?} loaded={:?}{}",
                 if pcpu.idle { "idle" } else { "busy" },
                 pcpu.current,
-                pcpu.loaded
+                pcpu.loaded,
+                if pcpu.parked { " (parked)" } else { "" }
             );
         }
         for vm in &self.vms {

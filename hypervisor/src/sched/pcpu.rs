@@ -74,6 +74,9 @@ pub struct Pcpu {
     pub loaded_vm: Option<usize>,
     /// Waiting in WFI for something to run.
     pub idle: bool,
+    /// The loaded vCPU is parked: blocked in a shallow idle state, its state
+    /// left here (timer and underflow interrupt off) while this pCPU idles.
+    pub parked: bool,
 }
 
 impl Pcpu {
@@ -86,6 +89,7 @@ impl Pcpu {
             loaded: None,
             loaded_vm: None,
             idle: false,
+            parked: false,
         }
     }
 }

@@ -186,6 +186,22 @@ impl Vcpu {
         }
     }
 
+    /// Leave this vCPU's state in its pCPU while it idles there (the
+    /// scheduler's idle-in-place): everything stays except what could
+    /// interrupt the idle pCPU, its virtual timer (its CNTV_CTL kept in
+    /// `el1`; the scheduler's deadline stands in for it) and its underflow
+    /// maintenance interrupt. [`Vcpu::unpark`] undoes exactly this.
+    pub fn park(&mut self) {
+        self.el1.cntv_ctl = crate::arch::aarch64::context::park_vtimer();
+        crate::arch::aarch64::gic::set_underflow_interrupt(false);
+    }
+
+    /// The parked vCPU runs again here, or its state is about to be saved.
+    pub fn unpark(&self) {
+        crate::arch::aarch64::context::unpark_vtimer(self.el1.cntv_ctl);
+        crate::arch::aarch64::gic::set_underflow_interrupt(self.underflow_irq);
+    }
+
     /// Put this vCPU's state into the CPU.
     pub fn load(&self, redist: Option<Redistributor>) {
         self.el1.load();
