@@ -289,9 +289,9 @@ impl Machine {
         self.unload(cpu);
     }
 
-    /// Store the state of the vCPU loaded in this pCPU, so that any pCPU can
-    /// run it next. (State is never left in a pCPU the vCPU is not on: the
-    /// next pCPU to run it could not reach it.)
+    /// Store the state of the vCPU loaded in this pCPU (parked or not), so
+    /// that any pCPU can run it next: a state left here could be reached by
+    /// no other pCPU.
     fn unload(&mut self, cpu: usize) {
         let redist = self.pcpus[cpu].redist;
         let parked = core::mem::take(&mut self.pcpus[cpu].parked);
