@@ -492,6 +492,8 @@ mod tests {
                 "brk_backdoor_getversion",
                 "virq_latency",
                 "ipi_roundtrip",
+                "wfi_wake",
+                "retention_wake",
                 "irq_entry_exit",
                 "pnmi_latency",
                 "extra"
