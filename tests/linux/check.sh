@@ -48,6 +48,39 @@ else
     echo "check: cpuidle none"
 fi
 
+# cpufreq: Aerie gives every vCPU an SCMI clock and the operating points to
+# go with it; cpufreq-dt makes one policy per vCPU. QEMU alone has none.
+if [ -d /sys/devices/system/cpu/cpufreq/policy0 ]; then
+    p=/sys/devices/system/cpu/cpufreq/policy0
+    echo "check: cpufreq policies=$(ls -d /sys/devices/system/cpu/cpufreq/policy* | wc -l) driver=$(cat $p/scaling_driver) governor=$(cat $p/scaling_governor) freqs=$(cat $p/scaling_available_frequencies) cur=$(cat $p/scaling_cur_freq)"
+else
+    echo "check: cpufreq none"
+fi
+
+# Performance caps: with cpu0's clock at its slowest operating point
+# (the performance governor pinned to scaling_max_freq), Aerie lets vCPU 0
+# run only that share of a pCPU; the same busy loop pinned to cpu0 takes
+# correspondingly longer than at the fastest one.
+spin_cs() {
+    t0=$(awk '{ print int($1 * 100) }' /proc/uptime)
+    taskset -c 0 sh -c 'i=0; while [ $i -lt 30000 ]; do i=$((i + 1)); done'
+    t1=$(awk '{ print int($1 * 100) }' /proc/uptime)
+    echo $((t1 - t0))
+}
+p=/sys/devices/system/cpu/cpufreq/policy0
+if [ -w $p/scaling_max_freq ]; then
+    gov=$(cat $p/scaling_governor)
+    lo=$(cat $p/cpuinfo_min_freq)
+    hi=$(cat $p/cpuinfo_max_freq)
+    echo performance > $p/scaling_governor
+    echo "$lo" > $p/scaling_max_freq
+    slow=$(spin_cs)
+    echo "$hi" > $p/scaling_max_freq
+    fast=$(spin_cs)
+    echo "$gov" > $p/scaling_governor
+    echo "check: cpufreq cap: cpu0 at $lo kHz ${slow}0 ms, at $hi kHz ${fast}0 ms"
+fi
+
 # A debugger in user space: single steps, a hardware breakpoint and a
 # watchpoint through ptrace (tests/linux/ptrace.c), as gdb would use them.
 if out=$(aerie-ptrace); then

@@ -16,11 +16,13 @@ use anyhow::{bail, Context, Result};
 use object::{Object, ObjectSection};
 
 /// The drivers a Linux VM on Aerie uses: (config symbol, module name).
-pub const NEEDED: [(&str, &str); 4] = [
+/// cpufreq-dt drives the vCPU clocks Aerie offers over SCMI.
+pub const NEEDED: [(&str, &str); 5] = [
     ("CONFIG_SERIAL_AMBA_PL011", "amba_pl011"),
     ("CONFIG_VIRTIO_MMIO", "virtio_mmio"),
     ("CONFIG_VIRTIO_BLK", "virtio_blk"),
     ("CONFIG_VIRTIO_CONSOLE", "virtio_console"),
+    ("CONFIG_CPUFREQ_DT", "cpufreq_dt"),
 ];
 
 /// How a kernel config symbol is set.

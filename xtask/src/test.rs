@@ -558,6 +558,69 @@ fn guest_idle_captured(out: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The guest's cpufreq drives Aerie's vCPU clocks and Aerie caps by them:
+/// every boot has one cpufreq-dt policy per vCPU over the four operating
+/// points; the busy loop pinned to cpu0 at the slowest point (a quarter of
+/// a pCPU) takes at least twice as long as at the fastest (4 times in
+/// theory, 3.4 to 6 measured: the loop's exits, the guest's ticks and the
+/// host's own load blur it; without the cap it is 1), and
+/// Aerie's record at the VM's power-off shows throttles.
+fn guest_cpufreq_capped(out: &str, vcpus: u64) -> Result<(), String> {
+    let policies: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("check: cpufreq policies="))
+        .collect();
+    if policies.is_empty() {
+        return Err("no `check: cpufreq policies=` line (no cpufreq in the guest)".into());
+    }
+    let want = format!("policies={vcpus} driver=cpufreq-dt");
+    for line in &policies {
+        if !line.contains(&want) || !line.contains("freqs=250000 500000 750000 1000000") {
+            return Err(format!(
+                "`{line}`: expected {want} and freqs=250000 .. 1000000"
+            ));
+        }
+    }
+    let caps: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("check: cpufreq cap:"))
+        .collect();
+    if caps.len() != policies.len() {
+        return Err(format!(
+            "{} `check: cpufreq cap:` lines for {} boots",
+            caps.len(),
+            policies.len()
+        ));
+    }
+    for line in caps {
+        // The numbers right before each `ms`.
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let ms: Vec<u64> = words
+            .windows(2)
+            .filter(|w| w[1].starts_with("ms"))
+            .filter_map(|w| w[0].parse().ok())
+            .collect();
+        let [slow, fast] = ms[..] else {
+            return Err(format!("`{line}`: cannot read its times"));
+        };
+        if fast == 0 || slow < fast * 2 {
+            return Err(format!("`{line}`: the slowest clock is not twice as slow"));
+        }
+    }
+    let throttles: u64 = out
+        .lines()
+        .filter(|l| l.contains(" idle: wfi "))
+        .filter_map(|l| {
+            let before = &l[..l.find(" throttles)")?];
+            before.rsplit(' ').next()?.parse::<u64>().ok()
+        })
+        .sum();
+    if throttles == 0 {
+        return Err("Aerie's per-vCPU record shows no throttles".into());
+    }
+    Ok(())
+}
+
 /// QEMU exited 0 (the last VM powered off) and Aerie did not panic.
 fn clean_exit(status: Status, out: &str) -> Result<(), String> {
     if output::has_panic(out) {
@@ -608,6 +671,7 @@ fn linux_on(cpu: &str, name: &str) -> Result<(), String> {
             linux_check_passed(out, vcpus)?;
             virtio_console_worked(out)?;
             guest_idle_captured(out)?;
+            guest_cpufreq_capped(out, vcpus)?;
             clean_exit(status, out)
         },
     )
@@ -688,6 +752,34 @@ mod tests {
             13
         )
         .is_err());
+    }
+
+    #[test]
+    fn guest_cpufreq_rules() {
+        let good = "check: cpufreq policies=2 driver=cpufreq-dt governor=schedutil freqs=250000 500000 750000 1000000  cur=750000\n\
+                    check: cpufreq cap: cpu0 at 250000 kHz 2100 ms, at 1000000 kHz 460 ms\n\
+                    aerie: vm linux: vcpu 0 clock 1000 MHz (3 changes, 40 throttles) idle: wfi 1 (0 ms)\n\
+                    aerie: vm linux: vcpu 1 clock 250 MHz (9 changes, 0 throttles) idle: wfi 1 (0 ms)\n";
+        assert_eq!(guest_cpufreq_capped(good, 2), Ok(()));
+        assert!(
+            guest_cpufreq_capped(good, 4).is_err(),
+            "one policy per vCPU"
+        );
+        let weak = good.replace("2100 ms", "900 ms");
+        assert!(guest_cpufreq_capped(&weak, 2)
+            .unwrap_err()
+            .contains("twice"));
+        let unthrottled = good.replace("40 throttles", "0 throttles");
+        assert!(guest_cpufreq_capped(&unthrottled, 2)
+            .unwrap_err()
+            .contains("no throttles"));
+        let no_cap_line: String = good
+            .lines()
+            .filter(|l| !l.contains("cap:"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert!(guest_cpufreq_capped(&no_cap_line, 2).is_err());
+        assert!(guest_cpufreq_capped("check: cpufreq none\n", 2).is_err());
     }
 
     #[test]

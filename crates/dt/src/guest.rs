@@ -36,6 +36,22 @@ pub struct GuestSpec<'a> {
     /// PSCI idle states every vCPU may enter, shallowest first (none: the
     /// guest idles in WFI only).
     pub idle_states: &'a [IdleStateNode<'a>],
+    /// An SCMI channel with a clock per vCPU (cpufreq), if any.
+    pub scmi: Option<GuestScmi<'a>>,
+}
+
+/// An `arm,scmi-smc` channel offering the Clock protocol with clock i
+/// driving vCPU i, whose operating points are `rates`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuestScmi<'a> {
+    /// `arm,smc-id`: the SMCCC function the guest calls after each command.
+    pub smc_id: u32,
+    /// The shared-memory channel: guest RAM, reserved (`no-map`).
+    pub shmem: Region,
+    /// The clocks' rates in Hz, slowest first: each vCPU's operating points.
+    pub rates: &'a [u64],
+    /// `clock-latency-ns` of every operating point.
+    pub clock_latency_ns: u32,
 }
 
 /// One `arm,idle-state` node (Documentation/devicetree/bindings/cpu/
@@ -69,6 +85,11 @@ const PHANDLE_APB_PCLK: u32 = 0x8000;
 const PHANDLE_GIC: u32 = 0x8001;
 /// Idle state i gets this + i.
 const PHANDLE_IDLE_STATES: u32 = 0x8100;
+const PHANDLE_SCMI_SHMEM: u32 = 0x8200;
+const PHANDLE_SCMI_CLOCK: u32 = 0x8201;
+const PHANDLE_OPP_TABLE: u32 = 0x8202;
+/// Linux's SCMI clock driver takes at most 16 discrete rates.
+const MAX_SCMI_RATES: usize = 16;
 /// At most this many idle states (their phandles must stay unique).
 const MAX_IDLE_STATES: usize = 8;
 
@@ -136,6 +157,16 @@ fn validate(spec: &GuestSpec<'_>) -> Result<(), DtError> {
             return Err(DtError::InvalidSpec("initrd lies outside guest memory"));
         }
     }
+    if let Some(scmi) = &spec.scmi {
+        if !contains(&spec.memory, &scmi.shmem) {
+            return Err(DtError::InvalidSpec(
+                "SCMI shared memory outside guest memory",
+            ));
+        }
+        if scmi.rates.is_empty() || scmi.rates.len() > MAX_SCMI_RATES {
+            return Err(DtError::InvalidSpec("SCMI clocks need 1..=16 rates"));
+        }
+    }
     if spec.idle_states.len() > MAX_IDLE_STATES {
         return Err(DtError::InvalidSpec("more than 8 idle states"));
     }
@@ -175,8 +206,11 @@ pub fn build_guest(spec: &GuestSpec<'_>) -> Result<Vec<u8>, DtError> {
         .step("memory")?;
     w.end_node(mem).step("memory")?;
 
-    cpus(&mut w, spec.cpus, spec.idle_states)?;
+    cpus(&mut w, spec)?;
     psci(&mut w)?;
+    if let Some(scmi) = &spec.scmi {
+        scmi_nodes(&mut w, scmi)?;
+    }
     if let Some(gic) = &spec.gic {
         intc(&mut w, gic)?;
     }
@@ -207,7 +241,8 @@ fn chosen(w: &mut FdtWriter, spec: &GuestSpec<'_>, uart_path: &str) -> Result<()
     w.end_node(chosen).step("chosen")
 }
 
-fn cpus(w: &mut FdtWriter, count: u32, idle: &[IdleStateNode<'_>]) -> Result<(), DtError> {
+fn cpus(w: &mut FdtWriter, spec: &GuestSpec<'_>) -> Result<(), DtError> {
+    let (count, idle) = (spec.cpus, spec.idle_states);
     let cpus = w.begin_node("cpus").step("cpus")?;
     w.property_u32("#address-cells", 1).step("cpus")?;
     w.property_u32("#size-cells", 0).step("cpus")?;
@@ -226,6 +261,13 @@ fn cpus(w: &mut FdtWriter, count: u32, idle: &[IdleStateNode<'_>]) -> Result<(),
         w.property_string("enable-method", "psci").step("cpu")?;
         if !idle.is_empty() {
             w.property_array_u32("cpu-idle-states", &idle_phandles)
+                .step("cpu")?;
+        }
+        if spec.scmi.is_some() {
+            // Its own clock, no `opp-shared`: one cpufreq policy per vCPU.
+            w.property_array_u32("clocks", &[PHANDLE_SCMI_CLOCK, i])
+                .step("cpu")?;
+            w.property_u32("operating-points-v2", PHANDLE_OPP_TABLE)
                 .step("cpu")?;
         }
         w.end_node(cpu).step("cpu")?;
@@ -258,6 +300,57 @@ fn idle_states(
         w.end_node(s).step("idle state")?;
     }
     w.end_node(node).step("idle-states")
+}
+
+/// The channel's memory (reserved, unmapped by the guest's linear map, as
+/// Linux's ioremap of it requires), the `arm,scmi-smc` node with its clock
+/// protocol, and the vCPUs' operating points.
+fn scmi_nodes(w: &mut FdtWriter, scmi: &GuestScmi<'_>) -> Result<(), DtError> {
+    let rsv = w.begin_node("reserved-memory").step("reserved-memory")?;
+    w.property_u32("#address-cells", 2)
+        .step("reserved-memory")?;
+    w.property_u32("#size-cells", 2).step("reserved-memory")?;
+    w.property_null("ranges").step("reserved-memory")?;
+    let shm = w
+        .begin_node(&format!("scmi-shmem@{:x}", scmi.shmem.base))
+        .step("scmi-shmem")?;
+    w.property_string("compatible", "arm,scmi-shmem")
+        .step("scmi-shmem")?;
+    w.property_array_u64("reg", &reg2(&[scmi.shmem]))
+        .step("scmi-shmem")?;
+    w.property_null("no-map").step("scmi-shmem")?;
+    w.property_phandle(PHANDLE_SCMI_SHMEM).step("scmi-shmem")?;
+    w.end_node(shm).step("scmi-shmem")?;
+    w.end_node(rsv).step("reserved-memory")?;
+
+    let fw = w.begin_node("firmware").step("firmware")?;
+    let node = w.begin_node("scmi").step("scmi")?;
+    w.property_string("compatible", "arm,scmi-smc")
+        .step("scmi")?;
+    w.property_u32("arm,smc-id", scmi.smc_id).step("scmi")?;
+    w.property_u32("shmem", PHANDLE_SCMI_SHMEM).step("scmi")?;
+    w.property_u32("#address-cells", 1).step("scmi")?;
+    w.property_u32("#size-cells", 0).step("scmi")?;
+    let clk = w.begin_node("protocol@14").step("scmi clock")?;
+    w.property_u32("reg", 0x14).step("scmi clock")?;
+    w.property_u32("#clock-cells", 1).step("scmi clock")?;
+    w.property_phandle(PHANDLE_SCMI_CLOCK).step("scmi clock")?;
+    w.end_node(clk).step("scmi clock")?;
+    w.end_node(node).step("scmi")?;
+    w.end_node(fw).step("firmware")?;
+
+    let opp = w.begin_node("opp-table").step("opp-table")?;
+    w.property_string("compatible", "operating-points-v2")
+        .step("opp-table")?;
+    w.property_phandle(PHANDLE_OPP_TABLE).step("opp-table")?;
+    for &hz in scmi.rates {
+        let p = w.begin_node(&format!("opp-{hz}")).step("opp")?;
+        w.property_u64("opp-hz", hz).step("opp")?;
+        w.property_u32("clock-latency-ns", scmi.clock_latency_ns)
+            .step("opp")?;
+        w.end_node(p).step("opp")?;
+    }
+    w.end_node(opp).step("opp-table")
 }
 
 fn psci(w: &mut FdtWriter) -> Result<(), DtError> {
@@ -361,6 +454,7 @@ mod tests {
             timer: true,
             virtio: &[],
             idle_states: &[],
+            scmi: None,
         }
     }
 
@@ -478,6 +572,76 @@ mod tests {
                 assert!(node.prop("local-timer-stop").is_none());
             }
         }
+    }
+
+    const RATES: [u64; 2] = [500_000_000, 1_000_000_000];
+
+    fn scmi_spec() -> GuestSpec<'static> {
+        GuestSpec {
+            scmi: Some(GuestScmi {
+                smc_id: 0x8600_0001,
+                shmem: Region::new(0x5fff_f000, 0x1000),
+                rates: &RATES,
+                clock_latency_ns: 50_000,
+            }),
+            ..spec()
+        }
+    }
+
+    #[test]
+    fn scmi_channel_clocks_and_operating_points() {
+        let dtb = build_guest(&scmi_spec()).unwrap();
+        let tree = Tree::parse(&dtb).unwrap();
+        let scmi = tree.find_path("/firmware/scmi").unwrap();
+        assert!(is_compatible(&scmi, "arm,scmi-smc"));
+        assert_eq!(prop_u32(&scmi, "arm,smc-id").unwrap(), Some(0x8600_0001));
+        // The channel: reserved, unmapped guest RAM of the Linux binding.
+        let shm = tree
+            .by_phandle(prop_u32(&scmi, "shmem").unwrap().unwrap())
+            .unwrap();
+        assert_eq!(shm.path(), "/reserved-memory/scmi-shmem@5ffff000");
+        assert!(is_compatible(&shm, "arm,scmi-shmem"));
+        assert!(shm.prop("no-map").is_some());
+        assert_eq!(
+            crate::fdt::cells::reg(&shm).unwrap(),
+            vec![Region::new(0x5fff_f000, 0x1000)]
+        );
+        let clk = tree.find_path("/firmware/scmi/protocol@14").unwrap();
+        assert_eq!(prop_u32(&clk, "reg").unwrap(), Some(0x14));
+        assert_eq!(prop_u32(&clk, "#clock-cells").unwrap(), Some(1));
+        let clk_ph = prop_u32(&clk, "phandle").unwrap().unwrap();
+        for (i, c) in ["/cpus/cpu@0", "/cpus/cpu@1"].iter().enumerate() {
+            let cpu = tree.find_path(c).unwrap();
+            // vCPU i's own clock: i.
+            assert_eq!(cells(&cpu, "clocks").unwrap(), Some(vec![clk_ph, i as u32]));
+            let opp = tree
+                .by_phandle(prop_u32(&cpu, "operating-points-v2").unwrap().unwrap())
+                .unwrap();
+            assert!(is_compatible(&opp, "operating-points-v2"));
+            assert!(opp.prop("opp-shared").is_none(), "one policy per vCPU");
+            let hz: Vec<u64> = opp
+                .children()
+                .map(|p| {
+                    assert_eq!(prop_u32(&p, "clock-latency-ns").unwrap(), Some(50_000));
+                    u64::from_be_bytes(p.prop("opp-hz").unwrap().try_into().unwrap())
+                })
+                .collect();
+            assert_eq!(hz, RATES);
+        }
+    }
+
+    #[test]
+    fn scmi_spec_is_checked() {
+        let mut s = scmi_spec();
+        let mut bad = s.scmi.unwrap();
+        bad.shmem = Region::new(0x1000, 0x1000);
+        s.scmi = Some(bad);
+        assert!(matches!(build_guest(&s), Err(DtError::InvalidSpec(_))));
+        let mut s = scmi_spec();
+        let mut bad = s.scmi.unwrap();
+        bad.rates = &[];
+        s.scmi = Some(bad);
+        assert!(matches!(build_guest(&s), Err(DtError::InvalidSpec(_))));
     }
 
     #[test]

@@ -21,6 +21,7 @@ fn spec() -> GuestSpec<'static> {
         timer: true,
         virtio: &[],
         idle_states: &[],
+        scmi: None,
     }
 }
 

@@ -49,6 +49,12 @@ pub trait PsciPlatform {
         entry: u64,
         context_id: u64,
     ) -> Result<Suspended, PsciError>;
+    /// The guest rang its SCMI doorbell ([`fid::SCMI_CHANNEL`]): answer the
+    /// command in its channel before returning. False when the VM has no
+    /// SCMI channel (the call is then NOT_SUPPORTED).
+    fn scmi_channel(&mut self) -> bool {
+        false
+    }
     /// Power the whole VM off.
     fn system_off(&mut self);
     /// Reset the whole VM.
@@ -82,11 +88,12 @@ impl CallResult {
 /// Bitmask of the SMCCC owning entities this dispatcher answers: bit N for
 /// owner N. Every call whose owner bit is clear gets NOT_SUPPORTED from
 /// [`handle_call`], so the hypervisor's fast path may answer those itself.
-/// Owner 0 (Arm architecture: SMCCC_VERSION, SMCCC_ARCH_FEATURES) and owner
-/// 4 (standard secure service: PSCI).
+/// Owner 0 (Arm architecture: SMCCC_VERSION, SMCCC_ARCH_FEATURES), owner
+/// 4 (standard secure service: PSCI) and owner 6 (vendor hypervisor
+/// service: Aerie's SCMI doorbell).
 #[inline]
 pub const fn served_owners() -> u64 {
-    (1 << owner::ARM_ARCH) | (1 << owner::STANDARD_SECURE)
+    (1 << owner::ARM_ARCH) | (1 << owner::STANDARD_SECURE) | (1 << owner::VENDOR_HYP)
 }
 
 /// Handles one SMCCC call. `regs` are the caller's x0..x3.
@@ -124,6 +131,12 @@ pub fn handle_call(regs: [u64; 4], platform: &mut impl PsciPlatform) -> CallResu
             platform.cpu_off();
             CallResult::NoReturn
         }
+        // Linux's SCMI SMC transport takes any non-zero x0 as a failure.
+        fid::SCMI_CHANNEL => CallResult::status(if platform.scmi_channel() {
+            status::SUCCESS
+        } else {
+            status::SMCCC_NOT_SUPPORTED
+        }),
         fid::CPU_ON_32 | fid::CPU_ON_64 => {
             let target = arg(1);
             if target & MPIDR_RESERVED_64 != 0 {
@@ -210,6 +223,8 @@ mod tests {
     struct Fake {
         calls: Vec<Call>,
         suspend_result: Option<Result<Suspended, PsciError>>,
+        /// SCMI doorbells rung.
+        scmi: u32,
     }
 
     impl PsciPlatform for Fake {
@@ -233,6 +248,10 @@ mod tests {
                 (_, 1) => Ok(AffinityState::On),
                 _ => Err(PsciError::InvalidParameters),
             }
+        }
+        fn scmi_channel(&mut self) -> bool {
+            self.scmi += 1;
+            true
         }
         fn cpu_suspend(&mut self, ps: u32, entry: u64, ctx: u64) -> Result<Suspended, PsciError> {
             self.calls.push(Call::Suspend(ps, entry, ctx));
@@ -495,7 +514,7 @@ mod tests {
     /// conventions and both call types.
     #[test]
     fn served_owners_is_exact() {
-        assert_eq!(served_owners(), 0x11);
+        assert_eq!(served_owners(), 0x51);
         let mut p = Fake::default();
         for owner in 0..64u32 {
             let mut answered = false;
@@ -510,6 +529,34 @@ mod tests {
             let served = served_owners() & (1 << owner) != 0;
             assert_eq!(answered, served, "owner {owner}");
         }
+    }
+
+    /// The SCMI doorbell answers SUCCESS once the platform served the
+    /// channel; a platform without SCMI (the trait's default) says
+    /// NOT_SUPPORTED, the only failure Linux's SMC transport knows.
+    #[test]
+    fn scmi_doorbell() {
+        let mut p = Fake::default();
+        let bell = [fid::SCMI_CHANNEL as u64, 0, 0, 0];
+        assert_eq!(call(&mut p, bell), ret(0));
+        assert_eq!(p.scmi, 1);
+
+        struct NoScmi;
+        impl PsciPlatform for NoScmi {
+            fn cpu_on(&mut self, _: u64, _: u64, _: u64) -> Result<(), PsciError> {
+                Err(PsciError::InvalidParameters)
+            }
+            fn cpu_off(&mut self) {}
+            fn affinity_info(&self, _: u64, _: u64) -> Result<AffinityState, PsciError> {
+                Err(PsciError::InvalidParameters)
+            }
+            fn cpu_suspend(&mut self, _: u32, _: u64, _: u64) -> Result<Suspended, PsciError> {
+                Ok(Suspended::Returned)
+            }
+            fn system_off(&mut self) {}
+            fn system_reset(&mut self) {}
+        }
+        assert_eq!(handle_call(bell, &mut NoScmi), ret(NOT_SUPPORTED));
     }
 
     mod storm;

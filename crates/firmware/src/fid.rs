@@ -94,6 +94,11 @@ pub const SYSTEM_OFF: u32 = 0x8400_0008;
 pub const SYSTEM_RESET: u32 = 0x8400_0009;
 /// PSCI_FEATURES.
 pub const PSCI_FEATURES: u32 = 0x8400_000A;
+
+/// Aerie's SCMI doorbell (vendor-specific hypervisor service, fast, SMC32):
+/// the guest, as SCMI agent, has put a command in its channel's shared
+/// memory (`arm,smc-id` of the `arm,scmi-smc` node in its device tree).
+pub const SCMI_CHANNEL: u32 = 0x8600_0001;
 /// SYSTEM_SUSPEND, SMC32 (not implemented).
 pub const SYSTEM_SUSPEND_32: u32 = 0x8400_000E;
 /// SYSTEM_SUSPEND, SMC64 (not implemented).

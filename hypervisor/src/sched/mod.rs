@@ -21,6 +21,7 @@
 //! and a pCPU idles without it. For a handful of pCPUs this is simple and
 //! cheap; per-VM locks can come when the numbers say so.
 
+pub mod cap;
 pub mod pcpu;
 
 pub use crate::irq::drain::{drain_host_interrupts, HostEvents};
@@ -51,6 +52,8 @@ pub struct Machine {
     /// List registers per pCPU (the same on every CPU of a system).
     pub list_registers: usize,
     slice_ticks: u64,
+    /// The performance caps' window ([`cap::WINDOW_MS`]).
+    window_ticks: u64,
     /// Round-robin position over all vCPUs.
     cursor: usize,
     /// Which VM the console's keystrokes go to.
@@ -83,6 +86,7 @@ static MACHINE: SpinMutex<Machine, WaitForEvent> = SpinMutex::new(Machine {
     gic: unsafe { Gic::new(0, 0) },
     list_registers: 0,
     slice_ticks: 0,
+    window_ticks: 0,
     cursor: 0,
     input: InputMux::new(0),
 });
@@ -111,6 +115,7 @@ impl Machine {
             gic,
             list_registers,
             slice_ticks: cpu::counter_frequency() * SLICE_MS / 1000,
+            window_ticks: cpu::counter_frequency() * cap::WINDOW_MS / 1000,
             cursor: 0,
             input: InputMux::new(vms.len()),
             vms,
@@ -208,31 +213,40 @@ impl Machine {
         woke
     }
 
+    /// The next moment a vCPU becomes ready by itself: a blocked one's
+    /// deadline, or the end of a throttled one's window.
     fn earliest_deadline(&self) -> Option<u64> {
+        let now = cpu::counter();
         self.vms
             .iter()
             .flat_map(|vm| vm.vcpus.iter())
             .filter_map(|v| match v.state {
                 VcpuState::Blocked { until } => until,
+                VcpuState::Runnable => v.cap.throttled(now),
                 _ => None,
             })
             .min()
     }
 
-    /// Is a Runnable vCPU waiting for a pCPU?
+    /// Runnable and not throttled by its performance cap.
+    fn ready(&self, (v, c): VcpuId, now: u64) -> bool {
+        let vcpu = &self.vms[v].vcpus[c];
+        vcpu.state == VcpuState::Runnable && vcpu.cap.throttled(now).is_none()
+    }
+
+    /// Is a vCPU ready and waiting for a pCPU?
     fn anyone_waiting(&self) -> bool {
-        self.vms
-            .iter()
-            .flat_map(|vm| vm.vcpus.iter())
-            .any(|v| v.state == VcpuState::Runnable)
+        let now = cpu::counter();
+        self.all_vcpus().any(|id| self.ready(id, now))
     }
 
     /// The next Runnable vCPU for `cpu`: the one parked here if it is
     /// runnable (its state is already in place), else round-robin over those
     /// not parked on another pCPU (only their host can run them).
     fn pick(&mut self, cpu: usize) -> Option<VcpuId> {
+        let now = cpu::counter();
         if let Some((v, c)) = self.pcpus[cpu].loaded.filter(|_| self.pcpus[cpu].parked) {
-            if self.vms[v].vcpus[c].state == VcpuState::Runnable {
+            if self.ready((v, c), now) {
                 return Some((v, c));
             }
         }
@@ -240,9 +254,7 @@ impl Machine {
         for i in 0..all.len() {
             let idx = (self.cursor + i) % all.len();
             let (v, c) = all[idx];
-            if self.vms[v].vcpus[c].state == VcpuState::Runnable
-                && self.parked_on((v, c)).is_none_or(|p| p == cpu)
-            {
+            if self.ready((v, c), now) && self.parked_on((v, c)).is_none_or(|p| p == cpu) {
                 self.cursor = idx + 1;
                 return Some((v, c));
             }
@@ -256,7 +268,9 @@ impl Machine {
         let Some((v, c)) = self.pcpus[cpu].current.take() else {
             return;
         };
+        let permille = self.vms[v].scmi.clocks.permille(c);
         let vcpu = &mut self.vms[v].vcpus[c];
+        vcpu.cap.stop(cpu::counter(), permille, self.window_ticks);
         if vcpu.state == VcpuState::Running(cpu) {
             vcpu.state = VcpuState::Runnable;
         }
@@ -378,7 +392,9 @@ impl Machine {
                 m.switch_to(cpu, next);
                 let (v, c) = next;
                 m.vms[v].vcpus[c].state = VcpuState::Running(cpu);
-                cpu::arm_hyp_timer(cpu::counter() + m.slice_ticks);
+                let now = cpu::counter();
+                m.vms[v].vcpus[c].cap.start(now, m.window_ticks);
+                cpu::arm_hyp_timer(m.slice_end(next, now));
                 let regs: *mut GuestRegs = &mut m.vms[v].vcpus[c].regs;
                 return (guard, regs);
             }
@@ -538,11 +554,14 @@ impl Machine {
                         (t as i64 - now as i64) / per_us as i64
                     );
                 }
+                if let Some(until) = vcpu.cap.throttled(now) {
+                    state = alloc::format!("{state} throttled for {} us", (until - now) / per_us);
+                }
                 crate::println!(
-                    "aerie: dump: sched: vm {} ({:?}) vcpu {c}: {state}; idle: {}",
+                    "aerie: dump: sched: vm {} ({:?}) vcpu {c}: {state}; {}",
                     vm.name,
                     vm.state,
-                    vcpu.idle.summary(per_us * 1000)
+                    vm.power_summary(c)
                 );
             }
         }
@@ -551,7 +570,12 @@ impl Machine {
     /// The end of a time slice on `cpu`: expired deadlines wake; if another
     /// vCPU is waiting, the current one yields. Returns whether to reschedule.
     pub fn tick(&mut self, cpu: usize) -> bool {
-        self.wake_expired(cpu::counter());
+        let now = cpu::counter();
+        self.wake_expired(now);
+        let current = self.pcpus[cpu].current;
+        if current.is_some_and(|id| self.cap_left(id, now) == Some(0)) {
+            return true; // its share of this window is used up
+        }
         if self.anyone_waiting() && !self.pcpus.iter().any(|p| p.idle) {
             return true; // every pCPU is busy: the current vCPU yields
         }
@@ -559,8 +583,26 @@ impl Machine {
         if self.anyone_waiting() {
             self.wake_idle_pcpu(cpu);
         }
-        cpu::arm_hyp_timer(cpu::counter() + self.slice_ticks);
+        let end = current.map_or(now + self.slice_ticks, |id| self.slice_end(id, now));
+        cpu::arm_hyp_timer(end);
         false
+    }
+
+    /// What is left of `vcpu`'s share of this window (None: uncapped).
+    fn cap_left(&self, (v, c): VcpuId, now: u64) -> Option<u64> {
+        let permille = self.vms[v].scmi.clocks.permille(c);
+        self.vms[v].vcpus[c]
+            .cap
+            .remaining(now, permille, self.window_ticks)
+    }
+
+    /// When `vcpu`, going on now, must next be looked at: the end of its
+    /// slice, or sooner the end of its share.
+    fn slice_end(&self, vcpu: VcpuId, now: u64) -> u64 {
+        let slice = self.slice_ticks;
+        now + self
+            .cap_left(vcpu, now)
+            .map_or(slice, |left| left.min(slice))
     }
 }
 

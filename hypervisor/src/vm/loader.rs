@@ -7,6 +7,7 @@
 //! * device tree in the last 2 MiB of RAM;
 //! * initrd right below the device tree, page aligned.
 
+use super::scmi::{self, Scmi};
 use super::virtio::{DiskRegion, VirtioSlot, VIRTIO_BASE, VIRTIO_FIRST_INTID, VIRTIO_STRIDE};
 use super::{
     GuestMemory, Vcpu, VcpuState, Vm, VmState, GICD_BASE, GICD_SIZE, GICR_BASE, GICR_STRIDE,
@@ -19,7 +20,7 @@ use crate::irq::PPI_VIRTUAL_TIMER;
 use crate::mm::{frames, stage2::Stage2};
 use aerie_bootmodule::arm64_image::parse_image_header;
 use aerie_bootmodule::VmImage;
-use aerie_dt::{GuestGic, GuestSpec, IdleStateNode, Region, VirtioMmio};
+use aerie_dt::{GuestGic, GuestScmi, GuestSpec, IdleStateNode, Region, VirtioMmio};
 use aerie_vdev::Pl011;
 use aerie_vgic::Vgic;
 use aerie_virtio::{BlockDevice, ConsoleDevice, MmioTransport};
@@ -82,6 +83,7 @@ pub fn create(index: usize, image: VmImage<'static>, prefixed: bool) -> Result<V
         virtio: Vec::new(),
         disk: disk_region(&image)?,
         backdoor: super::backdoor::new(&image)?,
+        scmi: Scmi::new(image.vcpus as usize, RAM_BASE + image.memory),
         output: GuestOutput::new(image.name, prefixed),
         state: VmState::Running,
         cntvoff: 0,
@@ -107,6 +109,8 @@ pub fn load(vm: &mut Vm) -> Result<(), String> {
     let kernel_end = kernel_ipa + header.image_size.max(image.kernel.len() as u64);
     let ram_end = RAM_BASE + memory.size;
     let dtb_ipa = ram_end - 2 * MIB;
+    // The last page is the SCMI channel, above the device tree.
+    let scmi_shmem = ram_end - scmi::SHMEM_FROM_END;
     let initrd = match image.initrd {
         Some(bytes) => {
             let start = (dtb_ipa - bytes.len() as u64) & !0xfff;
@@ -149,10 +153,18 @@ pub fn load(vm: &mut Vm) -> Result<(), String> {
         timer: true,
         virtio: &transports,
         idle_states: &idle_states,
+        scmi: Some(GuestScmi {
+            smc_id: scmi::SMC_ID,
+            shmem: Region::new(scmi_shmem, aerie_scmi::SHMEM_SIZE),
+            rates: &aerie_scmi::clock::RATES,
+            clock_latency_ns: scmi::CLOCK_LATENCY_NS,
+        }),
     };
     let dtb = aerie_dt::build_guest(&spec).map_err(|e| format!("device tree: {e}"))?;
-    if dtb.len() as u64 > 2 * MIB {
-        return Err(String::from("device tree larger than 2 MiB"));
+    if dtb.len() as u64 > scmi_shmem - dtb_ipa {
+        return Err(String::from(
+            "device tree larger than 2 MiB less the SCMI channel's page",
+        ));
     }
 
     // Fresh RAM: nothing of a previous run (or another VM) shows through.
@@ -173,6 +185,8 @@ pub fn load(vm: &mut Vm) -> Result<(), String> {
         copy_in(memory, r.base, bytes)?;
     }
     copy_in(memory, dtb_ipa, &dtb)?;
+    vm.scmi = Scmi::new(vm.vcpus.len(), ram_end);
+    vm.scmi.open(memory)?;
 
     for v in &mut vm.vcpus {
         v.state = VcpuState::Off;

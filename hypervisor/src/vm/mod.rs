@@ -9,6 +9,7 @@ pub mod loader;
 pub mod mmio;
 pub mod power;
 pub mod psci;
+pub mod scmi;
 pub mod virtio;
 
 use crate::arch::aarch64::context::{El1State, FpState, GuestRegs, PSTATE_EL1H_MASKED};
@@ -99,6 +100,8 @@ pub struct Vcpu {
     pub debug: VirtualDebug,
     /// Its idle entries and blocked time, per kind.
     pub idle: power::IdleRecord,
+    /// Its use of the share of a pCPU its clock rate allows.
+    pub cap: crate::sched::cap::CpuCap,
     /// Index of the VM in the machine, and of this vCPU in the VM.
     pub vm: usize,
     pub index: usize,
@@ -163,6 +166,7 @@ impl Vcpu {
             underflow_irq: false,
             debug: VirtualDebug::reset(),
             idle: power::IdleRecord::default(),
+            cap: Default::default(),
             vm,
             index,
             state: VcpuState::Off,
@@ -285,6 +289,8 @@ pub struct Vm {
     /// The VMware-compatible backdoor, if the config (`[vm.backdoor]`)
     /// gives the VM one.
     pub backdoor: Option<backdoor::VmBackdoor>,
+    /// Its SCMI agent: the channel and the vCPU clocks (C1).
+    pub scmi: scmi::Scmi,
     /// The VM's region of the host disk, if any.
     pub disk: Option<virtio::DiskRegion>,
     pub output: GuestOutput,
@@ -318,14 +324,23 @@ impl Vm {
             self.state = VmState::Stopping;
         }
         log::info!("vm {}: {why}", self.name);
-        let per_ms = crate::arch::aarch64::cpu::counter_frequency() / 1000;
-        for (c, v) in self.vcpus.iter().enumerate() {
-            log::info!(
-                "vm {}: vcpu {c} idle: {}",
-                self.name,
-                v.idle.summary(per_ms)
-            );
+        for c in 0..self.vcpus.len() {
+            log::info!("vm {}: vcpu {c} {}", self.name, self.power_summary(c));
         }
+    }
+
+    /// vCPU `c`'s power record: its clock (rate, changes, throttles) and its
+    /// idle record, as `Ctrl-A d` and a VM's stop print it.
+    pub fn power_summary(&self, c: usize) -> String {
+        let per_ms = crate::arch::aarch64::cpu::counter_frequency() / 1000;
+        let (hz, changes) = self.scmi.clocks.rate(c).unwrap_or((0, 0));
+        let vcpu = &self.vcpus[c];
+        alloc::format!(
+            "clock {} MHz ({changes} changes, {} throttles) idle: {}",
+            hz / 1_000_000,
+            vcpu.cap.throttles,
+            vcpu.idle.summary(per_ms)
+        )
     }
 
     /// Begin a reset (PSCI SYSTEM_RESET): like a stop, then reload.

@@ -6,6 +6,7 @@ use crate::arch::aarch64::context::{self, PSTATE_EL1H_MASKED};
 use crate::sched::Machine;
 use aerie_firmware::idle::{self, IdleKind};
 use aerie_firmware::{AffinityState, CallResult, PsciError, PsciPlatform, Suspended};
+use aerie_scmi::Served;
 
 /// What a PSCI call did beyond its return value.
 #[derive(PartialEq, Eq)]
@@ -102,6 +103,25 @@ impl PsciPlatform for VmPsci<'_> {
                 Ok(Suspended::Returned)
             }
         }
+    }
+
+    fn scmi_channel(&mut self) -> bool {
+        let Some(memory) = self.vm.memory.as_ref() else {
+            return false;
+        };
+        if let Served::Replied {
+            protocol,
+            message,
+            status,
+        } = self.vm.scmi.serve(memory)
+        {
+            log::debug!(
+                "vm {} vcpu {}: SCMI protocol {protocol:#x} message {message:#x}: status {status}",
+                self.vm.name,
+                self.caller
+            );
+        }
+        true
     }
 
     fn system_off(&mut self) {

@@ -55,6 +55,21 @@ pub fn wfe() {
     unsafe { core::arch::asm!("wfe", options(nomem, nostack, preserves_flags)) }
 }
 
+/// Clean and invalidate `[va, va + len)` to the point of coherency: what
+/// Aerie wrote there reaches memory, and its next read comes from memory,
+/// for a guest that maps the range non-cacheable (an SCMI channel, which
+/// Linux maps as Device memory).
+pub fn clean_invalidate_dcache_range(va: u64, len: u64) {
+    let mut line = va & !63;
+    while line < va + len {
+        // SAFETY: cache maintenance by VA on mapped memory; no data changes
+        // (the line's latest data is written back before it is dropped).
+        unsafe { core::arch::asm!("dc civac, {}", in(reg) line, options(nostack, preserves_flags)) }
+        line += 64;
+    }
+    dsb_sy();
+}
+
 /// Clean `[va, va + len)` to the point of coherency, so an agent reading
 /// memory with its caches off (a secondary CPU before its MMU is on) sees it.
 pub fn clean_dcache_range(va: u64, len: u64) {

@@ -1,0 +1,59 @@
+//! Performance caps (C1, the act on a guest's performance request): a vCPU
+//! whose guest set its SCMI clock to a fraction of the fastest rate may run
+//! that fraction of each [`WINDOW_MS`] window; once it has, it waits,
+//! runnable but throttled, for the next window, and its pCPU can idle. A
+//! vCPU at full rate is never capped.
+
+/// The accounting window.
+pub const WINDOW_MS: u64 = 10;
+
+/// One vCPU's use of its window, in counter ticks.
+#[derive(Default)]
+pub struct CpuCap {
+    window_start: u64,
+    used: u64,
+    /// When it last went onto a pCPU, while it is on one.
+    since: Option<u64>,
+    /// Throttled (not to be picked) until then.
+    throttled_until: u64,
+    /// Times it ran out of its share.
+    pub throttles: u64,
+}
+
+impl CpuCap {
+    /// It goes onto a pCPU at `now`.
+    pub fn start(&mut self, now: u64, window: u64) {
+        if now >= self.window_start + window {
+            self.window_start = now;
+            self.used = 0;
+        }
+        self.since = Some(now);
+    }
+
+    /// It leaves its pCPU at `now`; out of budget at `permille` of a pCPU,
+    /// it is throttled to the end of its window.
+    pub fn stop(&mut self, now: u64, permille: u64, window: u64) {
+        if let Some(s) = self.since.take() {
+            self.used += now.saturating_sub(s);
+        }
+        if permille < 1000 && self.used >= window * permille / 1000 {
+            self.throttled_until = self.window_start + window;
+            self.throttles += 1;
+        }
+    }
+
+    /// Ticks it may still run in this window at `permille` of a pCPU
+    /// (None: no cap).
+    pub fn remaining(&self, now: u64, permille: u64, window: u64) -> Option<u64> {
+        if permille >= 1000 {
+            return None;
+        }
+        let used = self.used + self.since.map_or(0, |s| now.saturating_sub(s));
+        Some((window * permille / 1000).saturating_sub(used))
+    }
+
+    /// Until when it is throttled, if it is at `now`.
+    pub fn throttled(&self, now: u64) -> Option<u64> {
+        (now < self.throttled_until).then_some(self.throttled_until)
+    }
+}
