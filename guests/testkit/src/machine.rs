@@ -38,6 +38,10 @@ pub struct Machine {
     /// /cpus/idle-states, in DT order; `idle_count` of them are valid.
     pub idle_params: [u32; MAX_IDLE_STATES],
     pub idle_count: usize,
+    /// The SCMI channel: `arm,smc-id` of /firmware/scmi and the base of
+    /// /reserved-memory/scmi-shmem@*.
+    pub scmi_smc_id: Option<u32>,
+    pub scmi_shmem: Option<u64>,
 }
 
 impl Machine {
@@ -53,6 +57,8 @@ impl Machine {
             aerie: false,
             idle_params: [0; MAX_IDLE_STATES],
             idle_count: 0,
+            scmi_smc_id: None,
+            scmi_shmem: None,
         }
     }
 
@@ -77,12 +83,16 @@ impl Machine {
             aerie: false,
             idle_params: [0; MAX_IDLE_STATES],
             idle_count: 0,
+            scmi_smc_id: None,
+            scmi_shmem: None,
         };
         // Name of the current depth-1 node, and whether the current depth-2 node is a cpu.
         let mut top: &[u8] = b"";
         let mut in_cpu: Option<usize> = None;
         // Inside /cpus/idle-states.
         let mut in_idle_states = false;
+        // Inside /reserved-memory/scmi-shmem@*.
+        let mut in_scmi_shmem = false;
         // The current depth-1 node's `reg` (one base/size pair, two cells
         // each: the root's #address-cells and #size-cells on `virt` and in
         // Aerie's trees) and whether it is a virtio-mmio transport; the
@@ -122,10 +132,28 @@ impl Machine {
             Event::BeginNode { name, depth: 2 } if top == b"cpus" && name == b"idle-states" => {
                 in_idle_states = true;
             }
+            Event::BeginNode { name, depth: 2 }
+                if top == b"reserved-memory" && name.starts_with(b"scmi-shmem@") =>
+            {
+                in_scmi_shmem = true;
+            }
             Event::EndNode { depth: 2 } => {
                 in_cpu = None;
                 in_idle_states = false;
+                in_scmi_shmem = false;
             }
+            Event::Property {
+                name: b"reg",
+                value,
+                depth: 2,
+            } if in_scmi_shmem && value.len() == 16 => {
+                machine.scmi_shmem = cells_value(&value[..8]);
+            }
+            Event::Property {
+                name: b"arm,smc-id",
+                value,
+                depth: 2,
+            } if top == b"firmware" => machine.scmi_smc_id = cells_value(value).map(|v| v as u32),
             Event::Property {
                 name: b"arm,psci-suspend-param",
                 value,

@@ -17,6 +17,7 @@ mod gic_spi;
 mod guest_storm;
 mod id_regs;
 mod psci;
+mod scmi;
 mod smccc;
 mod timer_irq;
 mod uart;
@@ -73,6 +74,10 @@ pub const TESTS: &[Test] = &[
     Test {
         name: "cpu_suspend_power_down",
         run: cpu_suspend::cpu_suspend_power_down,
+    },
+    Test {
+        name: "scmi_clock",
+        run: scmi::scmi_clock,
     },
     Test {
         name: "uart_output",
