@@ -93,6 +93,11 @@ pub fn numbers_after(output: &str, key: &str) -> Vec<u64> {
         .collect()
 }
 
+/// The lines that contain `needle`, in order.
+pub fn lines_with<'a>(output: &'a str, needle: &str) -> Vec<&'a str> {
+    lines(output).filter(|l| l.contains(needle)).collect()
+}
+
 /// Whether some line contains `needle`.
 pub fn has_line(output: &str, needle: &str) -> bool {
     lines(output).any(|l| l.contains(needle))

@@ -55,29 +55,38 @@ pub fn wfe() {
     unsafe { core::arch::asm!("wfe", options(nomem, nostack, preserves_flags)) }
 }
 
+/// Cache maintenance `$op` (a `dc` operation by VA to the point of
+/// coherency) on every 64-byte line of `[va, va + len)`, then a DSB.
+macro_rules! dcache_range {
+    ($op:literal, $va:expr, $len:expr) => {{
+        let (va, len): (u64, u64) = ($va, $len);
+        let mut line = va & !63;
+        while line < va + len {
+            // SAFETY: cache maintenance by VA on mapped memory; no data
+            // changes (a dirty line is written back before it is dropped).
+            unsafe {
+                core::arch::asm!(
+                    concat!("dc ", $op, ", {}"),
+                    in(reg) line,
+                    options(nostack, preserves_flags),
+                )
+            }
+            line += 64;
+        }
+        dsb_sy();
+    }};
+}
+
 /// Clean and invalidate `[va, va + len)` to the point of coherency: what
 /// Aerie wrote there reaches memory, and its next read comes from memory,
 /// for a guest that maps the range non-cacheable (an SCMI channel, which
 /// Linux maps as Device memory).
 pub fn clean_invalidate_dcache_range(va: u64, len: u64) {
-    let mut line = va & !63;
-    while line < va + len {
-        // SAFETY: cache maintenance by VA on mapped memory; no data changes
-        // (the line's latest data is written back before it is dropped).
-        unsafe { core::arch::asm!("dc civac, {}", in(reg) line, options(nostack, preserves_flags)) }
-        line += 64;
-    }
-    dsb_sy();
+    dcache_range!("civac", va, len)
 }
 
 /// Clean `[va, va + len)` to the point of coherency, so an agent reading
 /// memory with its caches off (a secondary CPU before its MMU is on) sees it.
 pub fn clean_dcache_range(va: u64, len: u64) {
-    let mut line = va & !63;
-    while line < va + len {
-        // SAFETY: cache maintenance by VA on mapped memory; no data changes.
-        unsafe { core::arch::asm!("dc cvac, {}", in(reg) line, options(nostack, preserves_flags)) }
-        line += 64;
-    }
-    dsb_sy();
+    dcache_range!("cvac", va, len)
 }
