@@ -236,8 +236,14 @@ impl Machine {
 
     /// Is a vCPU ready and waiting for a pCPU?
     fn anyone_waiting(&self) -> bool {
+        self.anyone_but_waiting(None)
+    }
+
+    /// Is a vCPU other than `this` ready and waiting for a pCPU?
+    fn anyone_but_waiting(&self, this: Option<VcpuId>) -> bool {
         let now = cpu::counter();
-        self.all_vcpus().any(|id| self.ready(id, now))
+        self.all_vcpus()
+            .any(|id| Some(id) != this && self.ready(id, now))
     }
 
     /// The next Runnable vCPU for `cpu`: the one parked here if it is
@@ -345,15 +351,21 @@ impl Machine {
             if busy || self.vms[v].state == VmState::Running {
                 continue;
             }
-            // A vCPU of the VM parked on another (idle) pCPU: only that pCPU
-            // can silence what its state could still raise there. Wake it;
-            // the VM settles once it has (its own pass through here).
+            // Its vCPU state in this pCPU (a parked one) is discarded here.
+            let pcpu = &mut self.pcpus[cpu];
+            if pcpu.loaded.is_some_and(|(lv, _)| lv == v) {
+                pcpu.loaded = None;
+                pcpu.parked = false;
+                Self::discard_loaded(pcpu.redist);
+            }
+            // One parked on another (idle) pCPU: only that pCPU can silence
+            // what its state could still raise there. Wake it; the VM
+            // settles once it has (its own pass through here).
             let mut parked_elsewhere = false;
             for p in 0..self.pcpus.len() {
-                let pcpu = &self.pcpus[p];
-                if p != cpu && pcpu.loaded.is_some_and(|(lv, _)| lv == v) {
+                if self.pcpus[p].loaded.is_some_and(|(lv, _)| lv == v) {
                     parked_elsewhere = true;
-                    if pcpu.idle {
+                    if self.pcpus[p].idle {
                         self.pcpus[p].idle = false;
                         self.signal(p);
                     }
@@ -361,12 +373,6 @@ impl Machine {
             }
             if parked_elsewhere {
                 continue;
-            }
-            let pcpu = &mut self.pcpus[cpu];
-            if pcpu.loaded.is_some_and(|(lv, _)| lv == v) {
-                pcpu.loaded = None;
-                pcpu.parked = false;
-                Self::discard_loaded(pcpu.redist);
             }
             self.vms[v].settle();
         }
@@ -384,7 +390,7 @@ impl Machine {
             if let Some(next) = m.pick(cpu) {
                 if m.pcpus[cpu].loaded != Some(next) {
                     m.unload(cpu);
-                } else if m.pcpus[cpu].parked && m.anyone_waiting() {
+                } else if m.pcpus[cpu].parked && m.anyone_but_waiting(Some(next)) {
                     // It was preferred over whatever else waits, which may
                     // have been promised this pCPU: hand that to another.
                     m.wake_idle_pcpu(cpu);
