@@ -98,14 +98,14 @@ pub struct Vcpu {
     /// The debug registers as the guest sees them (every access traps;
     /// the hardware holds a sanitised image while the vCPU is loaded).
     pub debug: VirtualDebug,
-    /// Its idle entries and blocked time, per kind.
-    pub idle: power::IdleRecord,
-    /// Its use of the share of a pCPU its clock rate allows.
-    pub cap: crate::sched::cap::CpuCap,
     /// Index of the VM in the machine, and of this vCPU in the VM.
     pub vm: usize,
     pub index: usize,
     pub state: VcpuState,
+    /// Its idle entries and blocked time, per kind.
+    pub idle: power::IdleRecord,
+    /// Its use of the share of a pCPU its clock rate allows.
+    pub cap: crate::sched::cap::CpuCap,
 }
 
 /// What the exit path's backdoor fast path (vectors.S) compares a trap
