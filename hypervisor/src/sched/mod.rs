@@ -256,16 +256,20 @@ impl Machine {
                 return Some((v, c));
             }
         }
-        let all: Vec<VcpuId> = self.all_vcpus().collect();
-        for i in 0..all.len() {
-            let idx = (self.cursor + i) % all.len();
-            let (v, c) = all[idx];
-            if self.ready((v, c), now) && self.parked_on((v, c)).is_none_or(|p| p == cpu) {
-                self.cursor = idx + 1;
-                return Some((v, c));
-            }
-        }
-        None
+        // Round robin: the first candidate at or after the cursor, else the
+        // first before it (no list is built: this runs on every switch).
+        let candidate =
+            |m: &Self, id: VcpuId| m.ready(id, now) && m.parked_on(id).is_none_or(|p| p == cpu);
+        let cursor = self.cursor;
+        let found = self
+            .all_vcpus()
+            .enumerate()
+            .skip(cursor)
+            .chain(self.all_vcpus().enumerate().take(cursor))
+            .find(|&(_, id)| candidate(self, id));
+        let (idx, id) = found?;
+        self.cursor = idx + 1;
+        Some(id)
     }
 
     /// Take the current vCPU off this pCPU (it stays in whatever state its
@@ -397,6 +401,7 @@ impl Machine {
                 }
                 m.switch_to(cpu, next);
                 let (v, c) = next;
+                crate::vm::irq::forward_fired_vtimer(&mut m.vms[v], c, m.pcpus[cpu].redist);
                 m.vms[v].vcpus[c].state = VcpuState::Running(cpu);
                 let now = cpu::counter();
                 m.vms[v].vcpus[c].cap.start(now, m.window_ticks);

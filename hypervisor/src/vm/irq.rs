@@ -9,6 +9,7 @@
 
 use super::Vm;
 use crate::arch::aarch64::gic;
+use crate::irq::gicv3::Redistributor;
 use crate::irq::PPI_VIRTUAL_TIMER;
 use aerie_vgic::Kick;
 
@@ -55,6 +56,30 @@ pub fn release_dropped_vtimer(vm: &mut Vm, c: usize) {
         gic::deactivate(PPI_VIRTUAL_TIMER);
         vm.vcpus[c].vtimer_forwarded = false;
     }
+}
+
+/// vCPU `c`, just put on this pCPU (its state loaded or unparked), whose
+/// virtual timer has fired while it waited: deliver that interrupt now,
+/// exactly as the exit path does when the hardware raises it (the physical
+/// PPI active, the virtual one pending and forwarded, so the guest's
+/// completion deactivates the physical one). Otherwise the hardware would
+/// raise it the moment the vCPU is entered, costing a whole exit on every
+/// timer wake-up.
+pub fn forward_fired_vtimer(vm: &mut Vm, c: usize, redist: Option<Redistributor>) {
+    const ENABLE_ISTATUS: u64 = 0b101;
+    let Some(rd) = redist else { return };
+    if vm.vcpus[c].vtimer_forwarded {
+        return;
+    }
+    // Enabled, not masked, condition met.
+    let (ctl, _) = crate::arch::aarch64::context::live_vtimer();
+    if ctl & 0b111 != ENABLE_ISTATUS || rd.is_active(PPI_VIRTUAL_TIMER) {
+        return;
+    }
+    rd.set_active(PPI_VIRTUAL_TIMER, true);
+    let _ = vm.vgic.set_ppi_pending(c, PPI_VIRTUAL_TIMER);
+    vm.vcpus[c].vtimer_forwarded = true;
+    vm.vcpus[c].vgic_dirty = true;
 }
 
 /// Fill the list registers for vCPU `c`'s next entry, asking for an
