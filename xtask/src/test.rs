@@ -25,7 +25,7 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 24] = [
+const QEMU_TESTS: [(&str, TestFn); 25] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
@@ -36,6 +36,7 @@ const QEMU_TESTS: [(&str, TestFn); 24] = [
     ("testkit-backdoor-el1", || {
         testkit_config_on("max", "testkit-backdoor-el1")
     }),
+    ("testkit-4pcpus", testkit_4pcpus),
     ("boot-remap-fault", boot_remap_fault),
     ("watchdog-cortex-a72", || {
         pnmi::watchdog_on("cortex-a72", "watchdog-cortex-a72")
@@ -404,6 +405,31 @@ fn testkit_on(cpu: &str, name: &str) -> Result<(), String> {
 fn testkit_config_on(cpu: &str, name: &str) -> Result<(), String> {
     let guest = Guest::Config(test_config(&format!("{name}.toml")));
     qemu_test(name, guest, cpu, "", 120, |status, out| {
+        testkit_passed(status, out, TESTKIT_MIN_PASSED)
+    })
+}
+
+/// The testkit with 4 vCPUs on 4 pCPUs (tests/configs/testkit-4vcpus.toml):
+/// every check passes, and the power-off with vCPUs 1..3 parked on their
+/// pCPUs ends the run (QEMU exit 0; a pCPU waiting for another to discard
+/// its parked vCPU would hang it).
+fn testkit_4pcpus() -> Result<(), String> {
+    let name = "testkit-4pcpus";
+    let disk = fresh_disk(name)?;
+    let run = AerieRun {
+        log: name,
+        guest: Guest::Config(test_config("testkit-4vcpus.toml")),
+        cpu: "cortex-a72",
+        smp: 4,
+        append: "",
+        disk: &disk,
+        timeout: 120,
+        keys: &[],
+    };
+    run_aerie(&run, |status, out| {
+        if !output::has_line(out, "testkit: 3 other vCPU(s) left idle for the power-off") {
+            return Err("no `testkit: 3 other vCPU(s) left idle` line".into());
+        }
         testkit_passed(status, out, TESTKIT_MIN_PASSED)
     })
 }

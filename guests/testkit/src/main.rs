@@ -69,6 +69,8 @@ extern "C" fn testkit_main(dtb: usize) -> ! {
         bench::run_all(&machine, options.bench_iters);
     } else {
         let (passed, failed) = runner::run_all(&machine);
+        let parked = secondary::park_all(&machine.mpidrs[..machine.cpus.min(machine::MAX_CPUS)]);
+        println!("testkit: {parked} other vCPU(s) left idle for the power-off");
         println!("testkit: {passed} passed, {failed} failed");
     }
     psci::system_off()

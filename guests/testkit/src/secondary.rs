@@ -110,3 +110,35 @@ extern "C" fn testkit_secondary_main(context_id: u64) -> ! {
         sysreg::wfe();
     }
 }
+
+/// A secondary's last job: wait for an interrupt that never comes (WFI with
+/// nothing enabled). Under a hypervisor the vCPU blocks and, its pCPU having
+/// nothing else to run, stays loaded there, parked.
+fn wait_forever() {
+    loop {
+        sysreg::wfi();
+    }
+}
+
+/// Before the VM powers off: every other vCPU is started idling for good,
+/// so the power-off finds them parked on their pCPUs (which Aerie must
+/// discard there, each on its own pCPU). Returns how many were started (a
+/// vCPU a test left on is not).
+pub fn park_all(mpidrs: &[u64]) -> usize {
+    let me = sysreg::mpidr_affinity();
+    let mut started = 0;
+    for &mpidr in mpidrs.iter().filter(|&&mpidr| mpidr != me) {
+        let job: Job = wait_forever;
+        JOB.store(job as usize, Ordering::SeqCst);
+        sysreg::dsb_sy();
+        if psci::cpu_on(mpidr, secondary_entry_address(), 0) == SUCCESS {
+            started += 1;
+        }
+        // Long enough for it to reach its WFI and its pCPU to go idle
+        // before the next one starts (which an idle pCPU of its own then
+        // takes, rather than this one's).
+        let settle = Deadline::after_ms(20);
+        while !settle.expired() {}
+    }
+    started
+}

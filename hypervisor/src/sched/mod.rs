@@ -185,8 +185,15 @@ impl Machine {
     }
 
     /// A vCPU became runnable: an idle pCPU (other than `cpu`) may take it.
+    /// One with no parked vCPU first, whose state would otherwise have to
+    /// be saved to make room.
     pub fn wake_idle_pcpu(&mut self, cpu: usize) {
-        if let Some(p) = (0..self.pcpus.len()).find(|&p| p != cpu && self.pcpus[p].idle) {
+        let idle = |p: &usize| *p != cpu && self.pcpus[*p].idle;
+        let found = (0..self.pcpus.len())
+            .filter(idle)
+            .find(|&p| !self.pcpus[p].parked)
+            .or_else(|| (0..self.pcpus.len()).find(idle));
+        if let Some(p) = found {
             self.pcpus[p].idle = false;
             self.signal(p);
         }
