@@ -22,4 +22,4 @@ pub mod shmem;
 
 pub use clock::VcpuClocks;
 pub use message::{Header, Status};
-pub use shmem::{serve, Served, SHMEM_SIZE, WINDOW};
+pub use shmem::{opened, serve, Served, SHMEM_SIZE, WINDOW};

@@ -54,6 +54,14 @@ fn write(channel: &mut [u8; WINDOW], at: usize, value: u32) {
     channel[at..at + 4].copy_from_slice(&value.to_le_bytes());
 }
 
+/// A channel handed to the agent for its first command: empty and free
+/// (Linux waits for the free bit before it writes anything).
+pub fn opened() -> [u8; WINDOW] {
+    let mut channel = [0u8; WINDOW];
+    write(&mut channel, CHANNEL_STATUS, CHANNEL_FREE);
+    channel
+}
+
 /// Answers the command waiting in `channel` (a copy of the channel's first
 /// [`WINDOW`] bytes, written back by the caller) for a VM whose vCPU clocks
 /// are `clocks`, and hands the channel back to the agent (free). A length
@@ -150,6 +158,14 @@ mod tests {
         );
         serve(&mut c, &mut clocks);
         assert_eq!(reply(&c), (0, alloc::vec![1, 0x14]));
+    }
+
+    #[test]
+    fn an_opened_channel_is_free_and_empty() {
+        let c = opened();
+        assert_eq!(read(&c, CHANNEL_STATUS), CHANNEL_FREE);
+        assert_eq!(serve(&mut c.clone(), &mut VcpuClocks::new(1)), Served::Idle);
+        assert!(c[8..].iter().all(|&b| b == 0));
     }
 
     #[test]

@@ -14,10 +14,6 @@ pub const CLOCK_LATENCY_NS: u32 = 50_000;
 /// The channel's offset from the end of RAM: the last page.
 pub const SHMEM_FROM_END: u64 = SHMEM_SIZE;
 
-/// Channel status word offset and its free bit (`aerie_scmi::shmem`).
-const CHANNEL_STATUS: usize = 4;
-const CHANNEL_FREE: u32 = 1;
-
 pub struct Scmi {
     /// The channel's guest-physical address.
     pub shmem: u64,
@@ -47,11 +43,10 @@ impl Scmi {
         let va = memory
             .host_va(self.shmem, WINDOW as u64)
             .ok_or("SCMI channel outside guest memory")?;
+        let channel = aerie_scmi::opened();
         // SAFETY: `va` is WINDOW bytes of this VM's RAM in the direct map
         // (checked by host_va); no vCPU of the VM runs while it is loaded.
-        unsafe {
-            core::ptr::write_volatile((va + CHANNEL_STATUS as u64) as *mut u32, CHANNEL_FREE)
-        };
+        unsafe { core::ptr::copy_nonoverlapping(channel.as_ptr(), va as *mut u8, WINDOW) };
         clean_invalidate_dcache_range(va, WINDOW as u64);
         Ok(())
     }
