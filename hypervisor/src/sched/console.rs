@@ -1,0 +1,106 @@
+//! The machine's console commands (`Ctrl-A` and a key, decoded by
+//! `aerie_vdev::mux`): console input for the focused VM, the dump with the
+//! scheduler's view, the backdoor view, the tools' power operations, the
+//! profile.
+
+use super::{cpu, Machine, VcpuState};
+use aerie_vdev::MuxEvent;
+use core::sync::atomic::Ordering;
+
+impl Machine {
+    /// Hand what was typed on the console to the VM with the focus
+    /// (Ctrl-A then a digit moves it; see `aerie_vdev::mux`).
+    pub fn console_input(&mut self, cpu: usize) {
+        let mut buf = [0u8; 64];
+        loop {
+            let n = crate::console::read_input(&mut buf);
+            if n == 0 {
+                return;
+            }
+            for &b in &buf[..n] {
+                match self.input.feed(b) {
+                    MuxEvent::Deliver { vm, bytes, len } => {
+                        if self.vms[vm].running() {
+                            self.vms[vm].input.extend(&bytes[..len]);
+                            crate::vm::exit::update_uart_irq(self, cpu, vm);
+                            crate::vm::exit::console_input(self, cpu, vm, &bytes[..len]);
+                        }
+                    }
+                    MuxEvent::Switch { vm } => {
+                        crate::println!(
+                            "\naerie: console input goes to vm {} (Ctrl-A 1..{} switches)",
+                            self.vms[vm].name,
+                            self.vms.len()
+                        );
+                    }
+                    MuxEvent::Command(b'd') => {
+                        self.print_view();
+                        crate::irq::stop::dump_all();
+                    }
+                    MuxEvent::Command(b'i') => {
+                        for vm in &self.vms {
+                            crate::vm::backdoor::print_info(vm);
+                        }
+                    }
+                    MuxEvent::Command(c @ (b'h' | b'r')) => {
+                        let op = if c == b'h' {
+                            aerie_backdoor::PowerOp::Halt
+                        } else {
+                            aerie_backdoor::PowerOp::Reboot
+                        };
+                        let focus = self.input.focus();
+                        crate::vm::backdoor::request_power_op(&mut self.vms[focus], op);
+                    }
+                    MuxEvent::Command(_) => {
+                        if crate::irq::profiler::ENABLED.load(Ordering::Relaxed) {
+                            crate::irq::profiler::report(|v| self.vms[v].name.clone());
+                        } else {
+                            crate::println!("aerie: profile: off (boot with aerie.profile=1)");
+                        }
+                    }
+                    MuxEvent::None => {}
+                }
+            }
+        }
+    }
+
+    /// The scheduler's view, for Ctrl-A d: each pCPU (idle or what it runs)
+    /// and each vCPU's state (deadlines relative to now in microseconds) and
+    /// idle record.
+    fn print_view(&self) {
+        let now = cpu::counter();
+        let per_us = (cpu::counter_frequency() / 1_000_000).max(1);
+        for (p, pcpu) in self.pcpus.iter().enumerate() {
+            crate::println!(
+                "aerie: dump: sched: pcpu {p}: {} current={:?} loaded={:?}{}",
+                if pcpu.idle { "idle" } else { "busy" },
+                pcpu.current,
+                pcpu.loaded,
+                if pcpu.parked { " (parked)" } else { "" }
+            );
+        }
+        for vm in &self.vms {
+            for (c, vcpu) in vm.vcpus.iter().enumerate() {
+                let mut state = alloc::format!("{:?}", vcpu.state);
+                if let Some(kind) = vcpu.idle.blocked_in() {
+                    state = alloc::format!("{state} in {}", kind.name());
+                }
+                if let VcpuState::Blocked { until: Some(t) } = vcpu.state {
+                    state = alloc::format!(
+                        "{state} (deadline {} us from now)",
+                        (t as i64 - now as i64) / per_us as i64
+                    );
+                }
+                if let Some(until) = vcpu.cap.throttled(now) {
+                    state = alloc::format!("{state} throttled for {} us", (until - now) / per_us);
+                }
+                crate::println!(
+                    "aerie: dump: sched: vm {} ({:?}) vcpu {c}: {state}; {}",
+                    vm.name,
+                    vm.state,
+                    vm.power_summary(c)
+                );
+            }
+        }
+    }
+}
