@@ -59,6 +59,7 @@ pub fn testkit_config_with(cmdline: &str, policy: Option<BackdoorPolicy>) -> Con
             kernel: paths::testkit_image(),
             initrd: None,
             cmdline: full,
+            cpufreq: true,
             disk: None,
             backdoor: policy,
             guestinfo: match policy {
@@ -80,6 +81,7 @@ pub fn linux_config(cmdline: &str) -> Config {
             kernel: crate::linux::kernel_image(),
             initrd: Some(crate::linux::initramfs()),
             cmdline: cmdline.into(),
+            cpufreq: true,
             disk: Some(DiskRegion {
                 offset: 0,
                 size: crate::disk::DEFAULT_SIZE,

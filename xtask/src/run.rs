@@ -301,6 +301,7 @@ fn write_bootmodule_with(vms: &[VmConfig], symbols: &[u8], out: &Path) -> Result
             disk: vm.disk,
             backdoor: vm.backdoor,
             guestinfo,
+            fixed_clock: !vm.cpufreq,
         })
         .collect();
     let bytes = aerie_bootmodule::write(&images, Some(symbols));

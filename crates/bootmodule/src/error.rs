@@ -17,6 +17,8 @@ pub enum VmField {
     Backdoor,
     /// The guestinfo blob (version 4).
     Guestinfo,
+    /// The record's `flags` (version 5).
+    Flags,
 }
 
 impl VmField {
@@ -31,6 +33,7 @@ impl VmField {
             VmField::Disk => "disk",
             VmField::Backdoor => "backdoor",
             VmField::Guestinfo => "guestinfo",
+            VmField::Flags => "flags",
         }
     }
 }
@@ -65,6 +68,8 @@ pub enum VmFieldError {
     GuestinfoNotUtf8 { at: u64 },
     /// The VM has guestinfo but no backdoor to read it through.
     GuestinfoWithoutBackdoor,
+    /// `flags` has a bit this parser does not know.
+    UnknownFlags { flags: u32 },
 }
 
 impl fmt::Display for VmFieldError {
@@ -106,6 +111,9 @@ impl fmt::Display for VmFieldError {
             ),
             VmFieldError::GuestinfoWithoutBackdoor => {
                 f.write_str("guestinfo present but the VM has no backdoor")
+            }
+            VmFieldError::UnknownFlags { flags } => {
+                write!(f, "flags {flags:#x} has an unknown bit")
             }
         }
     }

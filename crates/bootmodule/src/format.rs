@@ -12,7 +12,7 @@
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0  | 8 | magic `b"AERIEBM1"` |
-//! | 8  | 4 | version (currently 4) |
+//! | 8  | 4 | version (currently 5) |
 //! | 12 | 4 | header_size (64) |
 //! | 16 | 4 | vm_count |
 //! | 20 | 4 | record_size (>= 128) |
@@ -38,7 +38,7 @@
 //! |---|---|---|
 //! | 0   | 32 | name, UTF-8, NUL-padded (at most 31 bytes, so at least one NUL) |
 //! | 32  | 4  | vcpus |
-//! | 36  | 4  | flags (none defined yet; zero) |
+//! | 36  | 4  | flags: [`FLAG_FIXED_CLOCK`]; other bits zero — v5 (zero before) |
 //! | 40  | 8  | memory (bytes) |
 //! | 48  | 16 | kernel offset, length |
 //! | 64  | 16 | initrd offset, length (length 0 = no initrd) |
@@ -54,6 +54,12 @@
 //! a version-1 module therefore describes VMs without disks. Disk offsets and sizes
 //! are multiples of [`DISK_SECTOR`] (virtio-blk addresses the disk in 512-byte
 //! sectors, so a region must start and end on one).
+//!
+//! Version 5 defined the first bit of the record's `flags` word, which
+//! earlier versions wrote as zero: [`FLAG_FIXED_CLOCK`], the VM's vCPUs run
+//! at full speed whatever their guest asks (no SCMI clocks for its cpufreq,
+//! no performance caps). A parser reads `flags` only when `version >= 5` and
+//! refuses a record with an unknown bit set.
 //!
 //! Version 4 appended the VM's backdoor policy and its guestinfo keys. A parser
 //! reads them only when `version >= 4` and `record_size >= 168`, so a VM of an
@@ -97,14 +103,21 @@
 pub const MAGIC: [u8; 8] = *b"AERIEBM1";
 /// Format version this crate writes (2: records carry a disk region; 3: the
 /// header locates Aerie's symbol table; 4: records carry a backdoor policy and
-/// guestinfo).
-pub const VERSION: u32 = 4;
+/// guestinfo; 5: the record's flags word has meaning).
+pub const VERSION: u32 = 5;
 /// First version whose records carry `disk_offset` and `disk_size`.
 pub const VERSION_DISK: u32 = 2;
 /// First version whose header carries `symbols_offset` and `symbols_len`.
 pub const VERSION_SYMBOLS: u32 = 3;
 /// First version whose records carry `backdoor_flags`, `brk_imm` and guestinfo.
 pub const VERSION_BACKDOOR: u32 = 4;
+/// First version whose record `flags` are read.
+pub const VERSION_FLAGS: u32 = 5;
+/// Record `flags` bit 0: the VM's vCPUs always run at full speed (no SCMI
+/// clocks in its device tree, no performance caps).
+pub const FLAG_FIXED_CLOCK: u32 = 1 << 0;
+/// Every defined record `flags` bit.
+pub const FLAGS_KNOWN: u32 = FLAG_FIXED_CLOCK;
 /// Size of the header this crate writes and the minimum a parser accepts.
 pub const HEADER_SIZE: usize = 64;
 /// Size of a version-1 record; the minimum `record_size` a parser accepts.
@@ -152,6 +165,7 @@ pub(crate) mod record {
     pub const NAME: usize = 0;
     pub const NAME_LEN: usize = 32;
     pub const VCPUS: usize = 32;
+    pub const FLAGS: usize = 36;
     pub const MEMORY: usize = 40;
     pub const KERNEL: usize = 48;
     pub const INITRD: usize = 64;

@@ -52,6 +52,9 @@ pub struct VmImage<'a> {
     /// from [`BootModule::vm`] carries a blob the parser has checked. Build one
     /// with `encode_guestinfo` (`std` feature).
     pub guestinfo: &'a [u8],
+    /// The vCPUs always run at full speed: no SCMI clocks for the guest's
+    /// cpufreq, no performance caps (format version 5; false before).
+    pub fixed_clock: bool,
 }
 
 impl<'a> VmImage<'a> {

@@ -3,8 +3,9 @@
 
 use crate::error::{BootModuleError, VmField, VmFieldError};
 use crate::format::{
-    header, record, BLOB_ALIGN, DISK_SECTOR, HEADER_SIZE, MAGIC, NAME_MAX, RECORD_SIZE_V1,
-    RECORD_SIZE_V2, RECORD_SIZE_V4, VERSION_BACKDOOR, VERSION_DISK, VERSION_SYMBOLS,
+    header, record, BLOB_ALIGN, DISK_SECTOR, FLAGS_KNOWN, FLAG_FIXED_CLOCK, HEADER_SIZE, MAGIC,
+    NAME_MAX, RECORD_SIZE_V1, RECORD_SIZE_V2, RECORD_SIZE_V4, VERSION_BACKDOOR, VERSION_DISK,
+    VERSION_FLAGS, VERSION_SYMBOLS,
 };
 use crate::{guestinfo_entries, BackdoorPolicy, DiskRegion, VmImage};
 
@@ -217,6 +218,15 @@ impl<'a> BootModule<'a> {
 
         let disk = self.disk(rec).map_err(|e| bad(VmField::Disk, e))?;
         let (backdoor, guestinfo) = self.backdoor(rec).map_err(|(field, e)| bad(field, e))?;
+        // Before version 5 the word was written as zero and means nothing.
+        let flags = if self.version >= VERSION_FLAGS {
+            read_u32(rec, record::FLAGS)
+        } else {
+            0
+        };
+        if flags & !FLAGS_KNOWN != 0 {
+            return Err(bad(VmField::Flags, VmFieldError::UnknownFlags { flags }));
+        }
 
         Ok(VmImage {
             name,
@@ -228,6 +238,7 @@ impl<'a> BootModule<'a> {
             disk,
             backdoor,
             guestinfo,
+            fixed_clock: flags & FLAG_FIXED_CLOCK != 0,
         })
     }
 

@@ -26,6 +26,7 @@ fn sample() -> Vec<u8> {
                 disk: None,
                 backdoor: None,
                 guestinfo: &[],
+                fixed_clock: false,
             },
             VmImage {
                 name: "linux-1",
@@ -40,6 +41,7 @@ fn sample() -> Vec<u8> {
                 }),
                 backdoor: None,
                 guestinfo: &[],
+                fixed_clock: false,
             },
         ],
         None,
@@ -83,7 +85,7 @@ fn round_trip() {
     let kernel_a: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
     let bytes = sample();
     let m = BootModule::parse(&bytes).unwrap();
-    assert_eq!(m.version(), 4);
+    assert_eq!(m.version(), crate::format::VERSION);
     assert_eq!(m.vm_count(), 2);
     let a = m.vm(0).unwrap();
     assert_eq!(a.name, "testkit");
@@ -420,6 +422,7 @@ fn writer_refuses_long_name() {
             disk: None,
             backdoor: None,
             guestinfo: &[],
+            fixed_clock: false,
         }],
         None,
     );
@@ -438,6 +441,7 @@ fn with_symbols(symbols: &[u8]) -> Vec<u8> {
             disk: None,
             backdoor: None,
             guestinfo: &[],
+            fixed_clock: false,
         }],
         Some(symbols),
     )
@@ -556,6 +560,7 @@ fn backdoor_sample(guestinfo: &[u8]) -> Vec<u8> {
         disk: None,
         backdoor,
         guestinfo,
+        fixed_clock: false,
     };
     write(
         &[
@@ -576,7 +581,7 @@ fn backdoor_and_guestinfo_round_trip() {
     let blob = greeting_blob();
     let bytes = backdoor_sample(&blob);
     let m = BootModule::parse(&bytes).unwrap();
-    assert_eq!(m.version(), VERSION_BACKDOOR);
+    assert_eq!(m.version(), crate::format::VERSION);
     let full = m.vm(0).unwrap();
     assert_eq!(full.backdoor, Some(BRK_POLICY));
     assert_eq!(full.guestinfo, &blob[..]);
@@ -862,6 +867,7 @@ fn writer_refuses_guestinfo_without_backdoor() {
             disk: None,
             backdoor: None,
             guestinfo: &blob,
+            fixed_clock: false,
         }],
         None,
     );
@@ -881,7 +887,64 @@ fn writer_refuses_malformed_guestinfo() {
             disk: None,
             backdoor: Some(EL1_POLICY),
             guestinfo: &[1, 0, 0],
+            fixed_clock: false,
         }],
         None,
+    );
+}
+
+/// The first VM of `sample()` with its flags word set to `flags` and the
+/// module's version to `version`.
+fn sample_with_flags(version: u32, flags: u32) -> Vec<u8> {
+    let mut bytes = sample();
+    put_u32(&mut bytes, crate::format::header::VERSION, version);
+    let rec = crate::format::HEADER_SIZE + crate::format::record::FLAGS;
+    put_u32(&mut bytes, rec, flags);
+    bytes
+}
+
+#[test]
+fn fixed_clock_round_trips_and_defaults_off() {
+    let kernel = [1u8; 64];
+    let vm = |fixed_clock| VmImage {
+        name: "vm",
+        vcpus: 1,
+        memory: 64 << 20,
+        kernel: &kernel,
+        initrd: None,
+        cmdline: "",
+        disk: None,
+        backdoor: None,
+        guestinfo: &[],
+        fixed_clock,
+    };
+    let bytes = write(&[vm(true), vm(false)], None);
+    let m = BootModule::parse(&bytes).unwrap();
+    assert!(m.vm(0).unwrap().fixed_clock);
+    assert!(!m.vm(1).unwrap().fixed_clock);
+    assert!(
+        !BootModule::parse(&sample())
+            .unwrap()
+            .vm(0)
+            .unwrap()
+            .fixed_clock
+    );
+}
+
+#[test]
+fn flags_mean_nothing_before_version_5_and_unknown_bits_are_refused() {
+    // A version-4 module's flags word is ignored, whatever it holds.
+    let old = sample_with_flags(VERSION_BACKDOOR, 0xffff_ffff);
+    assert!(!BootModule::parse(&old).unwrap().vm(0).unwrap().fixed_clock);
+    let bytes = sample_with_flags(crate::format::VERSION, 1 << 5);
+    let err = BootModule::parse(&bytes).unwrap().vm(0).unwrap_err();
+    assert!(err.to_string().contains("flags"), "{err}");
+    let fixed = sample_with_flags(crate::format::VERSION, crate::format::FLAG_FIXED_CLOCK);
+    assert!(
+        BootModule::parse(&fixed)
+            .unwrap()
+            .vm(0)
+            .unwrap()
+            .fixed_clock
     );
 }

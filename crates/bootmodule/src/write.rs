@@ -1,7 +1,8 @@
 //! Boot module writer (host side).
 
 use crate::format::{
-    header, record, BLOB_ALIGN, HEADER_SIZE, MAGIC, NAME_MAX, RECORD_SIZE_V4, VERSION,
+    header, record, BLOB_ALIGN, FLAG_FIXED_CLOCK, HEADER_SIZE, MAGIC, NAME_MAX, RECORD_SIZE_V4,
+    VERSION,
 };
 use crate::{guestinfo_entries, VmImage};
 
@@ -75,6 +76,9 @@ pub fn write(vms: &[VmImage], symbols: Option<&[u8]>) -> Vec<u8> {
         let rec = &mut out[rec..rec + RECORD_SIZE_V4];
         rec[record::NAME..record::NAME + vm.name.len()].copy_from_slice(vm.name.as_bytes());
         put_u32(rec, record::VCPUS, vm.vcpus);
+        if vm.fixed_clock {
+            put_u32(rec, record::FLAGS, FLAG_FIXED_CLOCK);
+        }
         put_u64(rec, record::MEMORY, vm.memory);
         if let Some(policy) = vm.backdoor {
             put_u32(rec, record::BACKDOOR_FLAGS, policy.flags());

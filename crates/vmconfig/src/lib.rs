@@ -8,6 +8,9 @@
 //! kernel = "path/Image"     # required; relative to the config file's directory
 //! initrd = "path"           # optional
 //! cmdline = "console=ttyAMA0"  # optional, default ""
+//! cpufreq = true            # optional, default true: the guest sets its vCPUs' speed
+//!                           # (SCMI clocks; Aerie caps each vCPU by its clock);
+//!                           # false: no clocks, every vCPU may use a whole CPU
 //!
 //! [vm.disk]                 # optional: this VM's region of the host disk
 //! offset = "0"              # sizes as for memory, multiples of 1M
@@ -68,6 +71,10 @@ pub struct VmConfig {
     /// Initrd path, resolved like `kernel`.
     pub initrd: Option<PathBuf>,
     pub cmdline: String,
+    /// The guest sets its vCPUs' speed (`cpufreq`, default true): Aerie gives
+    /// it an SCMI clock per vCPU and caps each vCPU by its clock's rate.
+    /// False: no clocks, every vCPU may always use a whole pCPU.
+    pub cpufreq: bool,
     /// This VM's region of the host disk (`[vm.disk]`), if any.
     pub disk: Option<DiskRegion>,
     /// The VM's backdoor policy (`[vm.backdoor]`); `None` = no backdoor (no

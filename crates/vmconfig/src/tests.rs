@@ -62,6 +62,20 @@ fn parses_good_config() {
         "no table, no backdoor"
     );
     assert!(t.guestinfo.is_empty() && l.guestinfo.is_empty());
+    assert!(
+        t.cpufreq && l.cpufreq,
+        "the guest sets its speed by default"
+    );
+}
+
+#[test]
+fn cpufreq_off_and_its_type() {
+    let c = parse(&vm_with("cpufreq", Some("cpufreq = false")), Path::new("")).unwrap();
+    assert!(!c.vms[0].cpufreq);
+    let e = err(&vm_with("cpufreq", Some("cpufreq = \"off\"")));
+    assert_eq!(e.field.as_deref(), Some("cpufreq"));
+    assert!(matches!(e.kind, ErrorKind::WrongType { .. }), "{e}");
+    assert!(e.to_string().contains("cpufreq"), "{e}");
 }
 
 #[test]

@@ -15,13 +15,14 @@ pub const NAME_MAX: usize = 31;
 /// Most vCPUs one VM may have.
 pub const MAX_VCPUS: u32 = 8;
 
-const FIELDS: [&str; 9] = [
+const FIELDS: [&str; 10] = [
     "name",
     "vcpus",
     "memory",
     "kernel",
     "initrd",
     "cmdline",
+    "cpufreq",
     "disk",
     "backdoor",
     "guestinfo",
@@ -145,6 +146,11 @@ pub(crate) fn parse_vm(
         .map(|s| path("initrd", s))
         .transpose()?;
     let cmdline = optional_string("cmdline")?.unwrap_or_default();
+    let cpufreq = match table.get("cpufreq") {
+        None => true,
+        Some(Value::Boolean(b)) => *b,
+        Some(v) => return Err(ctx.wrong_type("cpufreq", "true or false", v)),
+    };
     let disk = table
         .get("disk")
         .map(parse_disk)
@@ -171,6 +177,7 @@ pub(crate) fn parse_vm(
         kernel,
         initrd,
         cmdline,
+        cpufreq,
         disk,
         backdoor,
         guestinfo,

@@ -83,7 +83,11 @@ pub fn create(index: usize, image: VmImage<'static>, prefixed: bool) -> Result<V
         virtio: Vec::new(),
         disk: disk_region(&image)?,
         backdoor: super::backdoor::new(&image)?,
-        scmi: Scmi::new(image.vcpus as usize, RAM_BASE + image.memory),
+        scmi: Scmi::new(
+            image.vcpus as usize,
+            RAM_BASE + image.memory,
+            !image.fixed_clock,
+        ),
         output: GuestOutput::new(image.name, prefixed),
         state: VmState::Running,
         cntvoff: 0,
@@ -153,7 +157,7 @@ pub fn load(vm: &mut Vm) -> Result<(), String> {
         timer: true,
         virtio: &transports,
         idle_states: &idle_states,
-        scmi: Some(GuestScmi {
+        scmi: (!image.fixed_clock).then_some(GuestScmi {
             smc_id: scmi::SMC_ID,
             shmem: Region::new(scmi_shmem, aerie_scmi::SHMEM_SIZE),
             rates: &aerie_scmi::clock::RATES,
@@ -185,7 +189,7 @@ pub fn load(vm: &mut Vm) -> Result<(), String> {
         copy_in(memory, r.base, bytes)?;
     }
     copy_in(memory, dtb_ipa, &dtb)?;
-    vm.scmi = Scmi::new(vm.vcpus.len(), ram_end);
+    vm.scmi = Scmi::new(vm.vcpus.len(), ram_end, !image.fixed_clock);
     vm.scmi.open(memory)?;
 
     for v in &mut vm.vcpus {

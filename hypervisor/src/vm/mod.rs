@@ -335,12 +335,16 @@ impl Vm {
         let per_ms = crate::arch::aarch64::cpu::counter_frequency() / 1000;
         let (hz, changes) = self.scmi.clocks.rate(c).unwrap_or((0, 0));
         let vcpu = &self.vcpus[c];
-        alloc::format!(
-            "clock {} MHz ({changes} changes, {} throttles) idle: {}",
-            hz / 1_000_000,
-            vcpu.cap.throttles,
-            vcpu.idle.summary(per_ms)
-        )
+        let clock = if self.scmi.enabled {
+            alloc::format!(
+                "clock {} MHz ({changes} changes, {} throttles)",
+                hz / 1_000_000,
+                vcpu.cap.throttles
+            )
+        } else {
+            String::from("clock fixed (cpufreq = false)")
+        };
+        alloc::format!("{clock} idle: {}", vcpu.idle.summary(per_ms))
     }
 
     /// Begin a reset (PSCI SYSTEM_RESET): like a stop, then reload.

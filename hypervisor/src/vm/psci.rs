@@ -106,7 +106,7 @@ impl PsciPlatform for VmPsci<'_> {
     }
 
     fn scmi_channel(&mut self) -> bool {
-        let Some(memory) = self.vm.memory.as_ref() else {
+        let Some(memory) = self.vm.memory.as_ref().filter(|_| self.vm.scmi.enabled) else {
             return false;
         };
         if let Served::Replied {

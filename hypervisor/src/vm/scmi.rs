@@ -15,6 +15,10 @@ pub const CLOCK_LATENCY_NS: u32 = 50_000;
 pub const SHMEM_FROM_END: u64 = SHMEM_SIZE;
 
 pub struct Scmi {
+    /// The VM has the channel and its clocks (its config's `cpufreq`, on by
+    /// default). Without them its vCPUs stay at full rate, never capped,
+    /// and its last page of RAM is the guest's like any other.
+    pub enabled: bool,
     /// The channel's guest-physical address.
     pub shmem: u64,
     pub clocks: VcpuClocks,
@@ -28,8 +32,9 @@ impl Scmi {
     /// A fresh agent for a VM of `vcpus` vCPUs whose RAM ends at `ram_end`:
     /// every clock at full rate. The channel itself is marked free by
     /// [`Scmi::open`] once RAM is cleared.
-    pub fn new(vcpus: usize, ram_end: u64) -> Scmi {
+    pub fn new(vcpus: usize, ram_end: u64, enabled: bool) -> Scmi {
         Scmi {
+            enabled,
             shmem: ram_end - SHMEM_FROM_END,
             clocks: VcpuClocks::new(vcpus),
             commands: 0,
@@ -40,6 +45,9 @@ impl Scmi {
     /// Hand the (zeroed) channel to the agent: Linux waits for the free bit
     /// before its first command.
     pub fn open(&self, memory: &GuestMemory) -> Result<(), &'static str> {
+        if !self.enabled {
+            return Ok(());
+        }
         let va = memory
             .host_va(self.shmem, WINDOW as u64)
             .ok_or("SCMI channel outside guest memory")?;
@@ -51,7 +59,8 @@ impl Scmi {
         Ok(())
     }
 
-    /// The guest rang the doorbell: answer the command in its channel.
+    /// The guest rang the doorbell: answer the command in its channel
+    /// (the caller checked that the VM has one).
     pub fn serve(&mut self, memory: &GuestMemory) -> Served {
         let Some(va) = memory.host_va(self.shmem, WINDOW as u64) else {
             // The channel is in the VM's own RAM by construction.

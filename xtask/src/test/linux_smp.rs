@@ -31,6 +31,7 @@ pub fn linux_4vcpus(smp: u32, name: &str) -> Result<(), String> {
     };
     run_aerie(&run, |status, out| {
         all_vcpus_ran(out, vcpus)?;
+        fixed_clock(out)?;
         clean_exit(status, out)
     })
 }
@@ -42,6 +43,22 @@ fn all_vcpus_ran(out: &str, vcpus: u64) -> Result<(), String> {
     let want = format!("check: taskset ok (cpus 0..{})", vcpus - 1);
     if !output::has_line(out, &want) {
         return Err(format!("no `{want}` line"));
+    }
+    Ok(())
+}
+
+/// `cpufreq = false` held: the guest found no cpufreq on either boot, and
+/// Aerie's record says every vCPU's clock was fixed.
+fn fixed_clock(out: &str) -> Result<(), String> {
+    let cpufreq = output::lines_with(out, "check: cpufreq");
+    if cpufreq.is_empty() || cpufreq.iter().any(|l| !l.contains("check: cpufreq none")) {
+        return Err(format!("cpufreq = false, but the guest saw {cpufreq:?}"));
+    }
+    let records = output::lines_with(out, " idle: wfi ");
+    if records.is_empty() || records.iter().any(|l| !l.contains("clock fixed")) {
+        return Err(format!(
+            "Aerie's vCPU records do not all say `clock fixed`: {records:?}"
+        ));
     }
     Ok(())
 }
@@ -58,6 +75,7 @@ mod tests {
         assert_eq!(vm.vcpus, 4);
         assert!(vm.cmdline.contains("aerie.check=1"), "{}", vm.cmdline);
         assert!(vm.disk.is_some(), "the check's disk part needs /dev/vda");
+        assert!(!vm.cpufreq, "the config stands for `cpufreq = false`");
     }
 
     #[test]
