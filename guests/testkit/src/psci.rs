@@ -2,6 +2,7 @@
 //! (Arm DEN0022 PSCI 1.1, DEN0028 SMCCC 1.1).
 
 pub const PSCI_VERSION: u32 = 0x8400_0000;
+pub const CPU_SUSPEND_64: u32 = 0xC400_0001;
 pub const CPU_OFF: u32 = 0x8400_0002;
 pub const CPU_ON_64: u32 = 0xC400_0003;
 pub const AFFINITY_INFO_64: u32 = 0xC400_0004;

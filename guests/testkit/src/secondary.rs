@@ -128,10 +128,7 @@ pub fn park_all(mpidrs: &[u64]) -> usize {
     let me = sysreg::mpidr_affinity();
     let mut started = 0;
     for &mpidr in mpidrs.iter().filter(|&&mpidr| mpidr != me) {
-        let job: Job = wait_forever;
-        JOB.store(job as usize, Ordering::SeqCst);
-        sysreg::dsb_sy();
-        if psci::cpu_on(mpidr, secondary_entry_address(), 0) == SUCCESS {
+        if start(mpidr, wait_forever).is_ok() {
             started += 1;
         }
         // Long enough for it to reach its WFI and its pCPU to go idle

@@ -21,23 +21,39 @@ pub struct CpuCap {
 }
 
 impl CpuCap {
+    /// The window `now` falls in (windows follow each other from the
+    /// first): its start, and the ticks run in it so far, counting a run
+    /// in progress only from that start (what ran before belongs to a
+    /// window that is over).
+    fn window_at(&self, now: u64, window: u64) -> (u64, u64) {
+        let start = if now >= self.window_start + window {
+            now - (now - self.window_start) % window
+        } else {
+            self.window_start
+        };
+        let used = if start == self.window_start {
+            self.used
+        } else {
+            0
+        };
+        let running = self.since.map_or(0, |s| now.saturating_sub(s.max(start)));
+        (start, used + running)
+    }
+
     /// It goes onto a pCPU at `now`.
     pub fn start(&mut self, now: u64, window: u64) {
-        if now >= self.window_start + window {
-            self.window_start = now;
-            self.used = 0;
-        }
+        let (start, used) = self.window_at(now, window);
+        (self.window_start, self.used) = (start, used);
         self.since = Some(now);
     }
 
     /// It leaves its pCPU at `now`; out of budget at `permille` of a pCPU,
     /// it is throttled to the end of its window.
     pub fn stop(&mut self, now: u64, permille: u64, window: u64) {
-        if let Some(s) = self.since.take() {
-            self.used += now.saturating_sub(s);
-        }
-        if permille < 1000 && self.used >= window * permille / 1000 {
-            self.throttled_until = self.window_start + window;
+        let (start, used) = self.window_at(now, window);
+        (self.window_start, self.used, self.since) = (start, used, None);
+        if permille < 1000 && used >= window * permille / 1000 {
+            self.throttled_until = start + window;
             self.throttles += 1;
         }
     }
@@ -48,7 +64,7 @@ impl CpuCap {
         if permille >= 1000 {
             return None;
         }
-        let used = self.used + self.since.map_or(0, |s| now.saturating_sub(s));
+        let (_, used) = self.window_at(now, window);
         Some((window * permille / 1000).saturating_sub(used))
     }
 

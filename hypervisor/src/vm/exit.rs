@@ -9,7 +9,6 @@ use crate::arch::aarch64::el2::Syndrome;
 use crate::arch::aarch64::{cpu, gic, id_regs};
 use crate::irq::pnmi::Interrupted;
 use crate::irq::NmiWindow;
-use crate::irq::PPI_VIRTUAL_TIMER;
 use crate::sched::{self, drain_host_interrupts, this_cpu, HostEvents, Machine};
 use aerie_firmware::IdleKind;
 use aerie_trap::{Exit, Injection, SysReg, WfxKind};
@@ -182,9 +181,7 @@ fn handle(
         KIND_IRQ | KIND_FIQ => {
             if events.vtimer {
                 // Only this vCPU is concerned, and it is about to re-enter.
-                let _ = m.vms[v].vgic.set_ppi_pending(c, PPI_VIRTUAL_TIMER);
-                m.vms[v].vcpus[c].vtimer_forwarded = true;
-                m.vms[v].vcpus[c].vgic_dirty = true;
+                irq::forward_vtimer(&mut m.vms[v], c);
             }
             if events.input {
                 m.console_input(cpu);

@@ -77,6 +77,13 @@ pub fn forward_fired_vtimer(vm: &mut Vm, c: usize, redist: Option<Redistributor>
         return;
     }
     rd.set_active(PPI_VIRTUAL_TIMER, true);
+    forward_vtimer(vm, c);
+}
+
+/// The physical virtual-timer interrupt of vCPU `c` is active (taken, or
+/// made active): make the virtual one pending, forwarded, so the guest's
+/// completion of it deactivates the physical one.
+pub fn forward_vtimer(vm: &mut Vm, c: usize) {
     let _ = vm.vgic.set_ppi_pending(c, PPI_VIRTUAL_TIMER);
     vm.vcpus[c].vtimer_forwarded = true;
     vm.vcpus[c].vgic_dirty = true;

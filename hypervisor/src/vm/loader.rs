@@ -113,8 +113,10 @@ pub fn load(vm: &mut Vm) -> Result<(), String> {
     let kernel_end = kernel_ipa + header.image_size.max(image.kernel.len() as u64);
     let ram_end = RAM_BASE + memory.size;
     let dtb_ipa = ram_end - 2 * MIB;
-    // The last page is the SCMI channel, above the device tree.
-    let scmi_shmem = ram_end - scmi::SHMEM_FROM_END;
+    // A fresh SCMI agent (clocks at full rate); its channel is the last
+    // page, above the device tree.
+    vm.scmi = Scmi::new(vm.vcpus.len(), ram_end, !image.fixed_clock);
+    let scmi_shmem = vm.scmi.shmem;
     let initrd = match image.initrd {
         Some(bytes) => {
             let start = (dtb_ipa - bytes.len() as u64) & !0xfff;
@@ -157,7 +159,7 @@ pub fn load(vm: &mut Vm) -> Result<(), String> {
         timer: true,
         virtio: &transports,
         idle_states: &idle_states,
-        scmi: (!image.fixed_clock).then_some(GuestScmi {
+        scmi: vm.scmi.enabled.then_some(GuestScmi {
             smc_id: scmi::SMC_ID,
             shmem: Region::new(scmi_shmem, aerie_scmi::SHMEM_SIZE),
             rates: &aerie_scmi::clock::RATES,
@@ -189,7 +191,6 @@ pub fn load(vm: &mut Vm) -> Result<(), String> {
         copy_in(memory, r.base, bytes)?;
     }
     copy_in(memory, dtb_ipa, &dtb)?;
-    vm.scmi = Scmi::new(vm.vcpus.len(), ram_end, !image.fixed_clock);
     vm.scmi.open(memory)?;
 
     for v in &mut vm.vcpus {

@@ -12,7 +12,7 @@ pub mod psci;
 pub mod scmi;
 pub mod virtio;
 
-use crate::arch::aarch64::context::{El1State, FpState, GuestRegs, PSTATE_EL1H_MASKED};
+use crate::arch::aarch64::context::{self, El1State, FpState, GuestRegs, PSTATE_EL1H_MASKED};
 use crate::arch::aarch64::debug_regs;
 use crate::arch::aarch64::gic::VirtualInterface;
 use crate::console::GuestOutput;
@@ -196,13 +196,14 @@ impl Vcpu {
     /// `el1`; the scheduler's deadline stands in for it) and its underflow
     /// maintenance interrupt. [`Vcpu::unpark`] undoes exactly this.
     pub fn park(&mut self) {
-        self.el1.cntv_ctl = crate::arch::aarch64::context::park_vtimer();
+        self.el1.cntv_ctl = context::live_vtimer().0;
+        context::discard_vtimer();
         crate::arch::aarch64::gic::set_underflow_interrupt(false);
     }
 
     /// The parked vCPU runs again here, or its state is about to be saved.
     pub fn unpark(&self) {
-        crate::arch::aarch64::context::unpark_vtimer(self.el1.cntv_ctl);
+        context::unpark_vtimer(self.el1.cntv_ctl);
         crate::arch::aarch64::gic::set_underflow_interrupt(self.underflow_irq);
     }
 
@@ -315,17 +316,25 @@ impl Vm {
     /// [`Vm::settle`] frees its memory once none is on a pCPU.
     pub fn stop(&mut self, why: &str) {
         self.output.flush();
-        for v in &mut self.vcpus {
-            if !matches!(v.state, VcpuState::Running(_)) {
-                v.state = VcpuState::Off;
-            }
-        }
+        self.vcpus_off();
         if self.state != VmState::Stopped {
             self.state = VmState::Stopping;
         }
         log::info!("vm {}: {why}", self.name);
         for c in 0..self.vcpus.len() {
             log::info!("vm {}: vcpu {c} {}", self.name, self.power_summary(c));
+        }
+    }
+
+    /// Every vCPU not on a pCPU is off now (a running one leaves at its
+    /// next exit); a blocked one's wait ends here for its idle record.
+    fn vcpus_off(&mut self) {
+        let now = crate::arch::aarch64::cpu::counter();
+        for v in &mut self.vcpus {
+            if !matches!(v.state, VcpuState::Running(_)) {
+                v.idle.wake(now);
+                v.state = VcpuState::Off;
+            }
         }
     }
 
@@ -350,11 +359,7 @@ impl Vm {
     /// Begin a reset (PSCI SYSTEM_RESET): like a stop, then reload.
     pub fn reset(&mut self) {
         self.output.flush();
-        for v in &mut self.vcpus {
-            if !matches!(v.state, VcpuState::Running(_)) {
-                v.state = VcpuState::Off;
-            }
-        }
+        self.vcpus_off();
         self.state = VmState::Resetting;
         log::info!("vm {}: reset (PSCI SYSTEM_RESET)", self.name);
     }

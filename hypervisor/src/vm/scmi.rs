@@ -22,10 +22,6 @@ pub struct Scmi {
     /// The channel's guest-physical address.
     pub shmem: u64,
     pub clocks: VcpuClocks,
-    /// Commands served, and those the guest sent while the channel was
-    /// free (nothing to serve).
-    pub commands: u64,
-    pub stray: u64,
 }
 
 impl Scmi {
@@ -37,8 +33,6 @@ impl Scmi {
             enabled,
             shmem: ram_end - SHMEM_FROM_END,
             clocks: VcpuClocks::new(vcpus),
-            commands: 0,
-            stray: 0,
         }
     }
 
@@ -76,10 +70,8 @@ impl Scmi {
         unsafe { core::ptr::copy_nonoverlapping(va as *const u8, window.as_mut_ptr(), WINDOW) };
         let served = aerie_scmi::serve(&mut window, &mut self.clocks);
         if served == Served::Idle {
-            self.stray += 1;
-            return served;
+            return served; // nothing was written
         }
-        self.commands += 1;
         // SAFETY: as for the copy in; the reply goes back where it came from.
         unsafe { core::ptr::copy_nonoverlapping(window.as_ptr(), va as *mut u8, WINDOW) };
         clean_invalidate_dcache_range(va, WINDOW as u64);

@@ -3,7 +3,7 @@
 //! clocks, Aerie's caps by those clocks, and Aerie's own per-vCPU record of
 //! both (printed when the VM powers off).
 
-use crate::output::lines_with;
+use crate::output::{self, lines_with};
 
 /// Linux idled through the PSCI states Aerie publishes and Aerie saw it: on
 /// every boot the check's `check: cpuidle` line shows `cpu-retention` and
@@ -48,18 +48,9 @@ pub fn guest_idle_captured(out: &str) -> Result<(), String> {
             }
             linux_total += entries;
         }
-        let key = format!("{aerie_name} ");
-        let aerie_total: u64 = aerie
+        // In Aerie's lines only: Linux's say `cpu-<name>=`.
+        let aerie_total: u64 = output::numbers_after(out, &format!(" {aerie_name} "))
             .iter()
-            .filter_map(|l| {
-                let at = l.find(" idle: ")?;
-                let rest = &l[at..];
-                rest[rest.find(&key)? + key.len()..]
-                    .split_whitespace()
-                    .next()?
-                    .parse::<u64>()
-                    .ok()
-            })
             .sum();
         if aerie_total < linux_total {
             return Err(format!(
@@ -113,13 +104,7 @@ pub fn guest_cpufreq_capped(out: &str, vcpus: u64) -> Result<(), String> {
             return Err(format!("`{line}`: the slowest clock is not twice as slow"));
         }
     }
-    let throttles: u64 = lines_with(out, " idle: wfi ")
-        .into_iter()
-        .filter_map(|l| {
-            let before = &l[..l.find(" throttles)")?];
-            before.rsplit(' ').next()?.parse::<u64>().ok()
-        })
-        .sum();
+    let throttles: u64 = output::numbers_after(out, " changes, ").iter().sum();
     if throttles == 0 {
         return Err("Aerie's per-vCPU record shows no throttles".into());
     }

@@ -21,7 +21,6 @@ const AHEAD_US: u64 = 50;
 const BOUND_MS: u64 = 100;
 const CNTV_CTL_ENABLE: u64 = 1 << 0;
 const CNTV_CTL_ISTATUS: u64 = 1 << 2;
-const CPU_SUSPEND_64: u32 = 0xC400_0001;
 /// StateType: power-down.
 const POWER_DOWN: u32 = 1 << 16;
 
@@ -91,7 +90,7 @@ pub fn retention_wake(machine: &Machine, iters: u64) -> Result<(u64, u64), Detai
         fail!("no retention idle state in the device tree");
     };
     let mut suspend = || {
-        psci::call(CPU_SUSPEND_64, u64::from(state), 0, 0);
+        psci::call(psci::CPU_SUSPEND_64, u64::from(state), 0, 0);
     };
     measure(machine, iters, &mut suspend)
 }

@@ -17,7 +17,6 @@ use crate::machine::Machine;
 use crate::psci::{self, INVALID_PARAMETERS, SUCCESS};
 use crate::sysreg::{isb, read_sysreg, write_sysreg};
 
-const CPU_SUSPEND_64: u32 = 0xC400_0001;
 /// PSCI INVALID_ADDRESS.
 const INVALID_ADDRESS: i64 = -9;
 /// power_state StateType: power-down.
@@ -142,7 +141,7 @@ pub fn cpu_suspend_retention(machine: &Machine) -> TestResult {
     let mut calls = 0u64;
     let mut result = SUCCESS;
     while !timer_fired() && !bound.expired() && result == SUCCESS {
-        result = psci::call(CPU_SUSPEND_64, u64::from(param), 0, 0);
+        result = psci::call(psci::CPU_SUSPEND_64, u64::from(param), 0, 0);
         calls += 1;
     }
     let woke_at = counter::now();
@@ -172,7 +171,7 @@ pub fn cpu_suspend_power_down(machine: &Machine) -> TestResult {
     else {
         return Ok(detail!("skipped: no power-down idle state published"));
     };
-    let cs = |state: u32, entry: u64| psci::call(CPU_SUSPEND_64, u64::from(state), entry, 0);
+    let cs = |state: u32, entry: u64| psci::call(psci::CPU_SUSPEND_64, u64::from(state), entry, 0);
     let refusals = [
         (
             param,

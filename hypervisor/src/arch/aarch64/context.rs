@@ -211,20 +211,13 @@ pub fn discard_vtimer() {
     write_sysreg!(cntv_ctl_el0, 0);
 }
 
-/// The guest's view of its virtual timer while it is loaded: (CNTV_CTL_EL0, CNTV_CVAL_EL0).
-/// Turn off the loaded vCPU's virtual timer while its vCPU idles parked in
-/// this pCPU; returns its CNTV_CTL_EL0 for [`unpark_vtimer`].
-pub fn park_vtimer() -> u64 {
-    let ctl = read_sysreg!(cntv_ctl_el0);
-    write_sysreg!(cntv_ctl_el0, 0);
-    ctl
-}
-
-/// Give a parked vCPU its virtual timer back.
+/// Give a parked vCPU its virtual timer back (its CNTV_CTL_EL0 as it was
+/// before [`discard_vtimer`] turned it off for the park).
 pub fn unpark_vtimer(ctl: u64) {
     write_sysreg!(cntv_ctl_el0, ctl);
 }
 
+/// The guest's view of its virtual timer while it is loaded: (CNTV_CTL_EL0, CNTV_CVAL_EL0).
 pub fn live_vtimer() -> (u64, u64) {
     (read_sysreg!(cntv_ctl_el0), read_sysreg!(cntv_cval_el0))
 }
