@@ -64,6 +64,33 @@ pub fn run<F: FnMut()>(f: &mut F) -> Outcome {
     }
 }
 
+/// Runs `f(point)` with a resume point of its own: code that jumps to
+/// `testkit_guard_resume` with `point` and a non-zero code (a firmware
+/// entry point given `point` as its context id, say) comes back here with
+/// that code, discarding whatever was on the stack below. Returns 0 when
+/// `f` returns. Exceptions inside `f` still go to the enclosing [`run`].
+pub fn with_resume_point<F: FnMut(u64)>(f: &mut F) -> u64 {
+    struct Call<'a, F> {
+        f: &'a mut F,
+        point: u64,
+    }
+    extern "C" fn go<F: FnMut(u64)>(arg: *mut u8) {
+        // SAFETY: `with_resume_point` passes its `Call`, live for the call.
+        let call = unsafe { &mut *(arg as *mut Call<'_, F>) };
+        (call.f)(call.point);
+    }
+    let mut buf = JmpBuf([0; 14]);
+    let buf_ptr = &raw mut buf;
+    let mut call = Call {
+        f,
+        point: buf_ptr as u64,
+    };
+    // SAFETY: as in `run`: testkit_guard_call returns exactly once, with the
+    // callee-saved registers, SP and LR restored from `buf`, which outlives
+    // the call. `f`'s frames may be abandoned; they own nothing to drop.
+    unsafe { testkit_guard_call(buf_ptr, go::<F>, &raw mut call as *mut u8) }
+}
+
 /// Makes the exception return land in the innermost resume point with `code`.
 /// Returns false if there is none.
 pub fn redirect(frame: &mut TrapFrame, code: u64) -> bool {

@@ -67,6 +67,16 @@ impl Machine {
         &self.idle_params[..self.idle_count]
     }
 
+    /// The first published idle state of the kind asked for: power-down
+    /// (power_state StateType, bit 16, set) or standby (clear).
+    pub fn idle_state(&self, power_down: bool) -> Option<u32> {
+        const POWER_DOWN: u32 = 1 << 16;
+        self.idle_states()
+            .iter()
+            .copied()
+            .find(|p| (p & POWER_DOWN != 0) == power_down)
+    }
+
     /// The virtio-mmio windows the device tree describes.
     pub fn virtio_windows(&self) -> &[(u64, u64)] {
         &self.virtio[..self.virtio_count]

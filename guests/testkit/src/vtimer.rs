@@ -6,6 +6,7 @@ use crate::sysreg::{isb, read_sysreg, write_sysreg};
 
 pub const CNTV_CTL_ENABLE: u64 = 1 << 0;
 pub const CNTV_CTL_IMASK: u64 = 1 << 1;
+pub const CNTV_CTL_ISTATUS: u64 = 1 << 2;
 
 /// Fires when CNTVCT_EL0 reaches `cval`, interrupt unmasked.
 pub fn arm_at(cval: u64) {
@@ -32,6 +33,11 @@ pub fn mask_interrupt() {
 
 pub fn control() -> u64 {
     read_sysreg!("cntv_ctl_el0")
+}
+
+/// Its condition is met (ISTATUS): CNTVCT has reached CVAL.
+pub fn fired() -> bool {
+    control() & CNTV_CTL_ISTATUS != 0
 }
 
 pub fn off() {

@@ -12,29 +12,24 @@ use crate::detail::{fail, Detail};
 use crate::gic;
 use crate::machine::Machine;
 use crate::psci;
-use crate::sysreg::{isb, read_sysreg, wfi, write_sysreg};
+use crate::sysreg::wfi;
+use crate::vtimer;
 
 /// Each round waits for a deadline: fewer than the trap benchmarks.
 pub const MAX_ITERS: u64 = 1000;
 /// How far ahead each deadline is: long enough for the vCPU to block.
 const AHEAD_US: u64 = 50;
 const BOUND_MS: u64 = 100;
-const CNTV_CTL_ENABLE: u64 = 1 << 0;
-const CNTV_CTL_ISTATUS: u64 = 1 << 2;
-/// StateType: power-down.
-const POWER_DOWN: u32 = 1 << 16;
 
 /// Arms the timer `AHEAD_US` ahead, idles with `idle` until it fires, and
 /// returns the ticks from the deadline to the wake-up; the interrupt is then
 /// acknowledged and ended so that the next round starts with nothing pending.
 fn round(idle: &mut dyn FnMut(), i: u64) -> Result<u64, Detail> {
     let deadline = counter::now() + AHEAD_US * counter::frequency() / 1_000_000;
-    write_sysreg!("cntv_cval_el0", deadline);
-    write_sysreg!("cntv_ctl_el0", CNTV_CTL_ENABLE);
-    isb();
+    vtimer::arm_at(deadline);
     let bound = Deadline::after_ms(BOUND_MS);
     let mut woke = 0;
-    while read_sysreg!("cntv_ctl_el0") & CNTV_CTL_ISTATUS == 0 {
+    while !vtimer::fired() {
         if bound.expired() {
             fail!("round {i}: timer not fired within {BOUND_MS} ms");
         }
@@ -42,8 +37,7 @@ fn round(idle: &mut dyn FnMut(), i: u64) -> Result<u64, Detail> {
         woke = counter::now();
     }
     let intid = gic::acknowledge();
-    write_sysreg!("cntv_ctl_el0", 0);
-    isb();
+    vtimer::off();
     if intid == gic::VTIMER_INTID {
         gic::end_of_interrupt(intid);
     }
@@ -81,12 +75,7 @@ pub fn wfi_wake(machine: &Machine, iters: u64) -> Result<(u64, u64), Detail> {
 }
 
 pub fn retention_wake(machine: &Machine, iters: u64) -> Result<(u64, u64), Detail> {
-    let Some(state) = machine
-        .idle_states()
-        .iter()
-        .copied()
-        .find(|s| s & POWER_DOWN == 0)
-    else {
+    let Some(state) = machine.idle_state(false) else {
         fail!("no retention idle state in the device tree");
     };
     let mut suspend = || {

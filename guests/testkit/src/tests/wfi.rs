@@ -15,31 +15,23 @@ use crate::counter::{self, Deadline};
 use crate::detail::{detail, fail};
 use crate::gic;
 use crate::machine::Machine;
-use crate::sysreg::{isb, read_sysreg, wfi, write_sysreg};
+use crate::sysreg::wfi;
+use crate::vtimer::{self, CNTV_CTL_ISTATUS};
 
-const CNTV_CTL_ENABLE: u64 = 1 << 0;
-const CNTV_CTL_ISTATUS: u64 = 1 << 2;
 const BOUND_MS: u64 = 1000;
-
-fn timer_off() {
-    write_sysreg!("cntv_ctl_el0", 0);
-    isb();
-}
 
 /// Arms the virtual timer for `deadline` and executes WFI until its
 /// condition is met (ISTATUS) or [`BOUND_MS`] pass; returns the last
 /// CNTV_CTL_EL0 and how many WFIs ran. The timer stays armed.
 fn wfi_until(deadline: u64) -> (u64, u64) {
-    write_sysreg!("cntv_cval_el0", deadline);
-    write_sysreg!("cntv_ctl_el0", CNTV_CTL_ENABLE);
-    isb();
+    vtimer::arm_at(deadline);
     let bound = Deadline::after_ms(BOUND_MS);
     let mut wfis = 0u64;
-    let mut ctl = read_sysreg!("cntv_ctl_el0");
+    let mut ctl = vtimer::control();
     while ctl & CNTV_CTL_ISTATUS == 0 && !bound.expired() {
         wfi();
         wfis += 1;
-        ctl = read_sysreg!("cntv_ctl_el0");
+        ctl = vtimer::control();
     }
     (ctl, wfis)
 }
@@ -55,7 +47,7 @@ pub fn wfi_wakeup(machine: &Machine) -> TestResult {
     let deadline = counter::now() + counter::ticks_from_ms(1);
     let (ctl, wakeups) = wfi_until(deadline);
     let woke_at = counter::now();
-    timer_off();
+    vtimer::off();
     if machine.gic_v3 {
         gic::disable_ppi(gic::VTIMER_INTID);
     }
@@ -104,7 +96,7 @@ pub fn wfi_short_deadlines(machine: &Machine) -> TestResult {
         } else {
             u32::MAX
         };
-        timer_off();
+        vtimer::off();
         if intid == gic::VTIMER_INTID {
             gic::end_of_interrupt(intid);
         }
