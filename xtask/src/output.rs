@@ -103,6 +103,16 @@ pub fn has_line(output: &str, needle: &str) -> bool {
     lines(output).any(|l| l.contains(needle))
 }
 
+/// Ok when some line contains `needle`, else the error a test reports:
+/// ``no `needle` line``.
+pub fn require_line(output: &str, needle: &str) -> Result<(), String> {
+    if has_line(output, needle) {
+        Ok(())
+    } else {
+        Err(format!("no `{needle}` line"))
+    }
+}
+
 /// Index of the first line at or after line `from` that contains every one
 /// of `needles`: for tests that care what happened in which order.
 pub fn line_index(output: &str, from: usize, needles: &[&str]) -> Option<usize> {

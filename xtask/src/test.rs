@@ -427,9 +427,7 @@ fn testkit_4pcpus() -> Result<(), String> {
         keys: &[],
     };
     run_aerie(&run, |status, out| {
-        if !output::has_line(out, "testkit: 3 other vCPU(s) left idle for the power-off") {
-            return Err("no `testkit: 3 other vCPU(s) left idle` line".into());
-        }
+        output::require_line(out, "testkit: 3 other vCPU(s) left idle for the power-off")?;
         testkit_passed(status, out, TESTKIT_MIN_PASSED)
     })
 }

@@ -76,9 +76,7 @@ fn check_boot(out: &str, arch: &str, uefi: bool, data_disk: bool) -> Result<(), 
     }
     needles.push(format!("appliance: hello running on {arch}"));
     for n in &needles {
-        if !output::has_line(out, n) {
-            return Err(format!("no `{n}` line"));
-        }
+        output::require_line(out, n)?;
     }
     Ok(())
 }

@@ -62,7 +62,7 @@ fn tools_in_the_guest(out: &str) -> Result<(), String> {
         "tools: vmtoolsd running",
         "tools: done",
     ] {
-        has(out, needle)?;
+        output::require_line(out, needle)?;
     }
     if !output::has_line(out, "tools: unknown=") || output::has_line(out, "tools: unknown= rc=0") {
         return Err("an unknown GuestRPC command did not fail".into());
@@ -81,7 +81,7 @@ fn debugging_in_the_guest(out: &str) -> Result<(), String> {
         "tools: brk rc=133",
         "tools: ptrace: ok steps=3",
     ] {
-        has(out, needle)?;
+        output::require_line(out, needle)?;
     }
     match output::numbers_after(out, "tools: kprobe hits=").last() {
         Some(&n) if n >= 3 => Ok(()),
@@ -131,7 +131,7 @@ fn console_view(out: &str) -> Result<(), String> {
         "aerie: vm linux:   guestinfo.big = 0000000000",
         "0000... (4000 bytes)",
     ] {
-        has(out, needle)?;
+        output::require_line(out, needle)?;
     }
     let shown = output::numbers_after(out, "aerie: vm linux: tools version ");
     let own = output::numbers_after(out, "guestinfo.vmtools.versionNumber = ");
@@ -178,12 +178,4 @@ fn power_operations(out: &str) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-fn has(out: &str, needle: &str) -> Result<(), String> {
-    if output::has_line(out, needle) {
-        Ok(())
-    } else {
-        Err(format!("no `{needle}` line"))
-    }
 }

@@ -41,10 +41,7 @@ pub fn linux_4vcpus(smp: u32, name: &str) -> Result<(), String> {
 fn all_vcpus_ran(out: &str, vcpus: u64) -> Result<(), String> {
     linux_check_passed(out, vcpus)?;
     let want = format!("check: taskset ok (cpus 0..{})", vcpus - 1);
-    if !output::has_line(out, &want) {
-        return Err(format!("no `{want}` line"));
-    }
-    Ok(())
+    output::require_line(out, &want)
 }
 
 /// `cpufreq = false` held: the guest found no cpufreq on either boot, and

@@ -6,7 +6,7 @@
 //! docs/ARCHITECTURE.md ("Interrupts").
 
 use super::{clean_exit, qemu_test, testkit_passed, TESTKIT_MIN_PASSED};
-use crate::output::line_index;
+use crate::output::{self, line_index};
 use crate::qemu::Status;
 use crate::run::Guest;
 
@@ -190,7 +190,7 @@ fn check_nested(out: &str) -> Result<(), String> {
         "boot-test: nested pseudo-NMI handled",
         "boot-test: pseudo-NMI on a stopping CPU handled",
     ] {
-        line_index(out, 0, &[line]).ok_or(format!("no `{line}` line"))?;
+        output::require_line(out, line)?;
     }
     Ok(())
 }
