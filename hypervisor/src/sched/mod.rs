@@ -223,8 +223,7 @@ impl Machine {
 
     /// The next moment a vCPU becomes ready by itself: a blocked one's
     /// deadline, or the end of a throttled one's window.
-    fn earliest_deadline(&self) -> Option<u64> {
-        let now = cpu::counter();
+    fn earliest_deadline(&self, now: u64) -> Option<u64> {
         self.vms
             .iter()
             .flat_map(|vm| vm.vcpus.iter())
@@ -242,14 +241,13 @@ impl Machine {
         vcpu.state == VcpuState::Runnable && vcpu.cap.throttled(now).is_none()
     }
 
-    /// Is a vCPU ready and waiting for a pCPU?
-    fn anyone_waiting(&self) -> bool {
-        self.anyone_but_waiting(None)
+    /// Is a vCPU ready and waiting for a pCPU at `now`?
+    fn anyone_waiting(&self, now: u64) -> bool {
+        self.anyone_but_waiting(None, now)
     }
 
-    /// Is a vCPU other than `this` ready and waiting for a pCPU?
-    fn anyone_but_waiting(&self, this: Option<VcpuId>) -> bool {
-        let now = cpu::counter();
+    /// Is a vCPU other than `this` ready and waiting for a pCPU at `now`?
+    fn anyone_but_waiting(&self, this: Option<VcpuId>, now: u64) -> bool {
         self.all_vcpus()
             .any(|id| Some(id) != this && self.ready(id, now))
     }
@@ -257,8 +255,7 @@ impl Machine {
     /// The next Runnable vCPU for `cpu`: the one parked here if it is
     /// runnable (its state is already in place), else round-robin over those
     /// not parked on another pCPU (only their host can run them).
-    fn pick(&mut self, cpu: usize) -> Option<VcpuId> {
-        let now = cpu::counter();
+    fn pick(&mut self, cpu: usize, now: u64) -> Option<VcpuId> {
         if let Some((v, c)) = self.pcpus[cpu].loaded.filter(|_| self.pcpus[cpu].parked) {
             if self.ready((v, c), now) {
                 return Some((v, c));
@@ -280,15 +277,15 @@ impl Machine {
         Some(id)
     }
 
-    /// Take the current vCPU off this pCPU (it stays in whatever state its
-    /// exit handler gave it; Running becomes Runnable).
-    fn put_back(&mut self, cpu: usize) {
+    /// Take the current vCPU off this pCPU at `now` (it stays in whatever
+    /// state its exit handler gave it; Running becomes Runnable).
+    fn put_back(&mut self, cpu: usize, now: u64) {
         let Some((v, c)) = self.pcpus[cpu].current.take() else {
             return;
         };
         let permille = self.vms[v].scmi.clocks.permille(c);
         let vcpu = &mut self.vms[v].vcpus[c];
-        vcpu.cap.stop(cpu::counter(), permille, self.window_ticks);
+        vcpu.cap.stop(now, permille, self.window_ticks);
         if vcpu.state == VcpuState::Running(cpu) {
             vcpu.state = VcpuState::Runnable;
         }
@@ -396,13 +393,14 @@ impl Machine {
     pub fn schedule(mut guard: MachineGuard, cpu: usize) -> (MachineGuard, *mut GuestRegs) {
         loop {
             let m = &mut *guard;
-            m.put_back(cpu);
+            let now = cpu::counter();
+            m.put_back(cpu, now);
             m.settle_vms(cpu);
-            m.wake_expired(cpu::counter());
-            if let Some(next) = m.pick(cpu) {
+            m.wake_expired(now);
+            if let Some(next) = m.pick(cpu, now) {
                 if m.pcpus[cpu].loaded != Some(next) {
                     m.unload(cpu);
-                } else if m.pcpus[cpu].parked && m.anyone_but_waiting(Some(next)) {
+                } else if m.pcpus[cpu].parked && m.anyone_but_waiting(Some(next), now) {
                     // It was preferred over whatever else waits, which may
                     // have been promised this pCPU: hand that to another.
                     m.wake_idle_pcpu(cpu);
@@ -411,9 +409,10 @@ impl Machine {
                 let (v, c) = next;
                 crate::vm::irq::forward_fired_vtimer(&mut m.vms[v], c, m.pcpus[cpu].redist);
                 m.vms[v].vcpus[c].state = VcpuState::Running(cpu);
-                let now = cpu::counter();
-                m.vms[v].vcpus[c].cap.start(now, m.window_ticks);
-                cpu::arm_hyp_timer(m.slice_end(next, now));
+                // Read again: it runs from here, after its state is loaded.
+                let start = cpu::counter();
+                m.vms[v].vcpus[c].cap.start(start, m.window_ticks);
+                cpu::arm_hyp_timer(m.slice_end(next, start));
                 let regs: *mut GuestRegs = &mut m.vms[v].vcpus[c].regs;
                 return (guard, regs);
             }
@@ -424,7 +423,7 @@ impl Machine {
                 firmware::system_off();
             }
             // Idle: wait, without the lock, for a kick, a deadline or a tick.
-            match m.earliest_deadline() {
+            match m.earliest_deadline(cpu::counter()) {
                 Some(t) => cpu::arm_hyp_timer(t),
                 None => cpu::disarm_hyp_timer(),
             }
@@ -499,11 +498,12 @@ impl Machine {
         if current.is_some_and(|id| self.cap_left(id, now) == Some(0)) {
             return true; // its share of this window is used up
         }
-        if self.anyone_waiting() && !self.pcpus.iter().any(|p| p.idle) {
+        let waiting = self.anyone_waiting(now);
+        if waiting && !self.pcpus.iter().any(|p| p.idle) {
             return true; // every pCPU is busy: the current vCPU yields
         }
         // An idle pCPU (if any) takes whatever waits; this vCPU runs on.
-        if self.anyone_waiting() {
+        if waiting {
             self.wake_idle_pcpu(cpu);
         }
         let end = current.map_or(now + self.slice_ticks, |id| self.slice_end(id, now));
