@@ -26,16 +26,20 @@ pub struct BootArgs {
     pub bench_irq: bool,
     /// `aerie.watchdog=report`: a lock-up is reported, not a panic.
     pub watchdog_panics: bool,
+    /// `aerie.user=hello,probe:kernel-read`: the user worlds to run at boot
+    /// (C6), each `program[:argument]`.
+    pub user: Option<&'static str>,
 }
 
 impl BootArgs {
-    pub fn parse(args: &str) -> Self {
+    pub fn parse(args: &'static str) -> Self {
         let mut out = BootArgs {
             log: log::LevelFilter::Info,
             test: BootTest::None,
             profile: false,
             bench_irq: false,
             watchdog_panics: true,
+            user: None,
         };
         for word in args.split_ascii_whitespace() {
             match word.split_once('=') {
@@ -55,6 +59,7 @@ impl BootArgs {
                 Some(("aerie.profile", v)) => out.profile = v != "0",
                 Some(("aerie.bench", "irq")) => out.bench_irq = true,
                 Some(("aerie.watchdog", "report")) => out.watchdog_panics = false,
+                Some(("aerie.user", worlds)) => out.user = Some(worlds),
                 _ => {}
             }
         }

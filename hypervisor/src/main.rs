@@ -18,6 +18,7 @@ mod mm;
 mod panic;
 mod sched;
 mod symbols;
+mod userworld;
 mod vm;
 
 use alloc::vec::Vec;
@@ -69,7 +70,9 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
         host.model.as_deref() == Some("linux,dummy-virt"),
         Ordering::Relaxed,
     );
-    let args = BootArgs::parse(host.bootargs.as_deref().unwrap_or(""));
+    // Kept for good: the user-world list borrows from it.
+    let bootargs: &'static str = host.bootargs.clone().map_or("", |s| s.leak());
+    let args = BootArgs::parse(bootargs);
     console::init_log(args.log);
     let args = *BOOT_ARGS.call_once(|| args);
     irq::watchdog::PANIC.store(args.watchdog_panics, Ordering::Relaxed);
@@ -205,6 +208,9 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
         irq::bench::run();
     }
     boottest::run(args.test);
+    if let Some(worlds) = args.user {
+        userworld::run_at_boot(worlds, &mut space, &cpu);
+    }
     sched::run(0)
 }
 

@@ -1,5 +1,6 @@
-//! `cargo xtask build`: the hypervisor and the testkit, as flat arm64 Images,
-//! and the Linux guest (kernel and initramfs, see `linux.rs`).
+//! `cargo xtask build`: the user-world programs, the hypervisor (which embeds
+//! them) and the testkit, as flat arm64 Images, and the Linux guest (kernel
+//! and initramfs, see `linux.rs`).
 
 use std::path::Path;
 
@@ -44,12 +45,42 @@ pub fn build() -> Result<()> {
 /// [`build`], plus the Linux tools initramfs when `linux_tools` (issue 5:
 /// open-vm-tools in the guest; fetched on first use, never by plain `build`).
 pub fn build_with(linux_tools: bool) -> Result<()> {
+    build_userworlds()?;
     for b in &BINARIES {
         build_binary(b)?;
     }
     build_bootmgr()?;
     crate::linux::build(linux_tools)?;
     crate::appliance_guests::build()
+}
+
+/// The user-world programs (`userworlds/`, ELF files run at EL0). They must
+/// exist before the hypervisor is built or linted: it embeds them with
+/// `include_bytes!`.
+pub fn build_userworlds() -> Result<()> {
+    const DIR: &str = "userworlds";
+    if !cmd::has_manifest(DIR) {
+        bail!("{DIR}/Cargo.toml does not exist: no user-world programs to build");
+    }
+    step(format!("build {DIR} (release)"));
+    cross_build(DIR, TARGET)?;
+    for name in paths::USER_PROGRAMS {
+        let elf = paths::user_program_elf(name);
+        if !elf.is_file() {
+            bail!(
+                "{} missing after building {DIR}: every name in paths::USER_PROGRAMS \
+                 needs a {DIR}/src/bin/{name}.rs",
+                paths::show(&elf)
+            );
+        }
+    }
+    let dir = paths::target_dir().join(TARGET).join("release");
+    step(format!(
+        "user worlds: {} in {}",
+        paths::USER_PROGRAMS.join(", "),
+        paths::show(&dir)
+    ));
+    Ok(())
 }
 
 /// The appliance's UEFI boot manager (`appliance/bootmgr`) for both

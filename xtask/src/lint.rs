@@ -1,11 +1,11 @@
-//! `cargo xtask lint`: rustfmt and clippy over all three cargo workspaces.
+//! `cargo xtask lint`: rustfmt and clippy over all the cargo workspaces.
 
 use crate::cmd::{self, step};
 use crate::paths::{self, TARGET};
 
-/// The workspaces: the host one at the root, the two aarch64-only ones, and
-/// the appliance's UEFI boot manager.
-const WORKSPACES: [&str; 4] = [".", "hypervisor", "guests/testkit", BOOTMGR];
+/// The workspaces: the host one at the root, the aarch64-only ones, and the
+/// appliance's UEFI boot manager.
+const WORKSPACES: [&str; 5] = [".", "hypervisor", "guests/testkit", "userworlds", BOOTMGR];
 
 /// The UEFI boot manager's workspace, linted for both of its targets.
 const BOOTMGR: &str = "appliance/bootmgr";
@@ -58,10 +58,16 @@ pub fn fmt() -> Result<(), String> {
 }
 
 /// clippy with `-D warnings`: all targets on the host workspace, release for the
-/// aarch64 ones (that is how they are built).
+/// aarch64 ones (that is how they are built). The user worlds are built first:
+/// the hypervisor embeds their ELF files, so it does not compile without them.
 pub fn clippy() -> Result<(), String> {
+    // A failed build is reported with the rest; the workspaces are still
+    // linted (the hypervisor then fails on the missing ELF files).
+    let build_error = crate::build::build_userworlds()
+        .err()
+        .map(|e| ("userworlds", format!("building the user worlds: {e:#}")));
     let target_dir = paths::target_dir().to_string_lossy().into_owned();
-    let errors = WORKSPACES
+    let errors: Vec<_> = WORKSPACES
         .iter()
         .filter_map(|dir| {
             step(format!("clippy: {dir}"));
@@ -103,7 +109,7 @@ pub fn clippy() -> Result<(), String> {
             result.err().map(|e| (*dir, e))
         })
         .collect();
-    summarize(errors)
+    summarize(build_error.into_iter().chain(errors).collect())
 }
 
 /// `cargo xtask lint`; returns the exit code.

@@ -13,7 +13,8 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
-/// `target/`, shared by the host workspace, the hypervisor and the testkit.
+/// `target/`, shared by the host workspace, the hypervisor, the testkit and
+/// the user worlds.
 pub fn target_dir() -> PathBuf {
     root().join("target")
 }
@@ -26,6 +27,16 @@ pub fn aerie_dir() -> PathBuf {
 /// Release ELF of an aarch64 crate.
 pub fn release_elf(name: &str) -> PathBuf {
     target_dir().join(TARGET).join("release").join(name)
+}
+
+/// The user-world programs (`userworlds/src/bin/<name>.rs`), built before the
+/// hypervisor, which embeds their ELF files.
+pub const USER_PROGRAMS: [&str; 3] = ["hello", "probe", "bench"];
+
+/// The release ELF of user-world program `name` (the file the hypervisor
+/// embeds with `include_bytes!`).
+pub fn user_program_elf(name: &str) -> PathBuf {
+    release_elf(name)
 }
 
 /// The hypervisor Image QEMU boots.

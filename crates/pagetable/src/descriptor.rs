@@ -10,6 +10,16 @@ pub enum Regime {
     El2,
     /// Guest stage 2 (IPA to PA).
     Stage2,
+    /// A user world's page (C6): walked by the EL1&0 regime while the world
+    /// runs at EL0 and by the EL2 regime when Aerie reads the world's
+    /// memory. `executable` means executable at EL0; EL1 may execute none
+    /// of these pages (PXN), and the EL2 regime reads the same bit 54 as XN,
+    /// so a page EL0 may not execute Aerie may not execute either.
+    User,
+    /// The one page of EL1 code a user world needs: the vector shim that
+    /// forwards its exceptions to EL2. EL1 may execute it; EL0 may read it
+    /// but neither write nor execute it (UXN, which is XN at EL2).
+    UserVectors,
 }
 
 /// Memory type of a mapping.
@@ -89,6 +99,8 @@ const S1_AP1: u64 = 1 << 6;
 const S1_AP2_RO: u64 = 1 << 7;
 /// XN at EL2 (UXN when the EL1&0 regime walks the same page).
 const S1_XN: u64 = 1 << 54;
+/// PXN in the EL1&0 regime (RES0 in the EL2 regime, where it means nothing).
+const S1_PXN: u64 = 1 << 53;
 
 // Stage 2.
 const S2_MEMATTR_NORMAL_WB: u64 = 0b1111 << 2;
@@ -102,7 +114,7 @@ const S2_XN: u64 = 1 << 54;
 pub(crate) fn leaf_attributes(regime: Regime, attrs: Attributes) -> u64 {
     let mut bits = AF;
     match regime {
-        Regime::El2 => {
+        Regime::El2 | Regime::User | Regime::UserVectors => {
             let index = match attrs.kind {
                 MemoryKind::Normal => MAIR_NORMAL_INDEX,
                 MemoryKind::Device => MAIR_DEVICE_INDEX,
@@ -110,6 +122,11 @@ pub(crate) fn leaf_attributes(regime: Regime, attrs: Attributes) -> u64 {
             bits |= index << S1_ATTR_INDX_SHIFT | S1_AP1;
             if attrs.access == Access::ReadOnly {
                 bits |= S1_AP2_RO;
+            }
+            match regime {
+                Regime::User => bits |= S1_PXN,
+                Regime::UserVectors => bits |= S1_XN,
+                _ => {}
             }
             if !attrs.executable {
                 bits |= S1_XN;
@@ -138,7 +155,7 @@ pub(crate) fn leaf_attributes(regime: Regime, attrs: Attributes) -> u64 {
 /// Inverse of [`leaf_attributes`], for tests and diagnostics.
 pub(crate) fn decode_attributes(regime: Regime, desc: u64) -> Attributes {
     match regime {
-        Regime::El2 => Attributes {
+        Regime::El2 | Regime::User | Regime::UserVectors => Attributes {
             kind: if (desc >> S1_ATTR_INDX_SHIFT) & 7 == MAIR_DEVICE_INDEX {
                 MemoryKind::Device
             } else {
@@ -149,7 +166,11 @@ pub(crate) fn decode_attributes(regime: Regime, desc: u64) -> Attributes {
             } else {
                 Access::ReadWrite
             },
-            executable: desc & S1_XN == 0,
+            executable: if regime == Regime::UserVectors {
+                desc & S1_PXN == 0
+            } else {
+                desc & S1_XN == 0
+            },
         },
         Regime::Stage2 => Attributes {
             kind: if desc & (0b1111 << 2) == S2_MEMATTR_DEVICE_NGNRE {
@@ -164,5 +185,76 @@ pub(crate) fn decode_attributes(regime: Regime, desc: u64) -> Attributes {
             },
             executable: desc & S2_XN == 0,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AP2: u64 = S1_AP2_RO;
+
+    /// What one user-world leaf means to each regime that walks it.
+    struct Meaning {
+        el0_read: bool,
+        el0_write: bool,
+        el0_exec: bool,
+        el1_exec: bool,
+        el2_write: bool,
+        el2_exec: bool,
+    }
+
+    /// The Arm ARM's reading of a stage-1 leaf: AP[2:1] and UXN/PXN in the
+    /// EL1&0 regime (D8.4.1, D8.4.2); AP[2] and XN in the one-privilege EL2
+    /// regime, where AP[1] is RES1 and PXN RES0.
+    fn meaning(desc: u64) -> Meaning {
+        let ap1 = desc & S1_AP1 != 0;
+        let ro = desc & AP2 != 0;
+        Meaning {
+            el0_read: ap1,
+            el0_write: ap1 && !ro,
+            el0_exec: desc & S1_XN == 0,
+            // EL1 never executes what EL0 may write (the implicit PXN).
+            el1_exec: desc & S1_PXN == 0 && (!ap1 || ro),
+            el2_write: !ro,
+            el2_exec: desc & S1_XN == 0,
+        }
+    }
+
+    #[test]
+    fn user_pages_read_the_same_to_el0_and_el2_and_el1_runs_none() {
+        let text = meaning(leaf_attributes(Regime::User, Attributes::TEXT));
+        assert!(text.el0_read && !text.el0_write && text.el0_exec);
+        assert!(!text.el1_exec && !text.el2_write);
+        // The one thing a single bit cannot separate: XN at EL2 is UXN.
+        assert!(text.el2_exec);
+        let data = meaning(leaf_attributes(Regime::User, Attributes::DATA));
+        assert!(data.el0_read && data.el0_write && !data.el0_exec);
+        assert!(!data.el1_exec && data.el2_write && !data.el2_exec);
+        let rodata = meaning(leaf_attributes(Regime::User, Attributes::RODATA));
+        assert!(rodata.el0_read && !rodata.el0_write && !rodata.el0_exec && !rodata.el1_exec);
+    }
+
+    #[test]
+    fn the_vector_page_runs_at_el1_only_and_is_read_only_everywhere() {
+        let desc = leaf_attributes(Regime::UserVectors, Attributes::TEXT);
+        let m = meaning(desc);
+        assert!(m.el1_exec && !m.el0_exec && !m.el2_exec);
+        assert!(m.el0_read && !m.el0_write && !m.el2_write);
+        assert_eq!(
+            decode_attributes(Regime::UserVectors, desc),
+            Attributes::TEXT
+        );
+    }
+
+    #[test]
+    fn user_attributes_decode_back() {
+        for attrs in [Attributes::TEXT, Attributes::DATA, Attributes::RODATA] {
+            let desc = leaf_attributes(Regime::User, attrs);
+            assert_eq!(decode_attributes(Regime::User, desc), attrs);
+            // Normal, inner shareable, accessed, global (nG clear: Aerie
+            // flushes the EL1&0 TLB when it switches worlds).
+            assert_eq!(desc & (SH_INNER | AF | (1 << 11)), SH_INNER | AF);
+        }
     }
 }

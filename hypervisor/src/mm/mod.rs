@@ -1,7 +1,9 @@
-//! Memory: Aerie's own mappings, physical frames, the heap, guest stage 2.
+//! Memory: Aerie's own mappings, physical frames, the heap, guest stage 2,
+//! and the table pages both stage 2 and user worlds are built from.
 
 pub mod frames;
 pub mod heap;
 pub mod kernel_map;
 pub mod layout;
 pub mod stage2;
+pub mod tables;

@@ -1,37 +1,10 @@
 //! A VM's stage-2 translation tables, in frames from the frame allocator.
 
-use super::frames;
-use super::layout::phys_to_virt;
-use aerie_pagetable::{
-    map_range, Attributes, MapError, Regime, Space, TableMemory, ENTRIES, PAGE_SIZE,
-};
-use alloc::vec::Vec;
+use super::tables::FrameTables;
+use aerie_pagetable::{map_range, Attributes, MapError, Regime, Space, TableMemory};
 
 /// Width of a guest's IPA space (VTCR_EL2.T0SZ = 25, walk starts at level 1).
 pub const IPA_BITS: u8 = 39;
-
-/// Table pages, reached through the direct map. Remembers them so the VM
-/// can give them back.
-struct FrameTables {
-    pages: Vec<u64>,
-}
-
-impl TableMemory for FrameTables {
-    fn alloc_table(&mut self) -> Result<u64, MapError> {
-        let pa = frames::alloc(PAGE_SIZE).ok_or(MapError::OutOfTables)?;
-        // SAFETY: a fresh frame, mapped writable in the direct map and owned
-        // by this table set from now on.
-        unsafe { core::ptr::write_bytes(phys_to_virt(pa) as *mut u8, 0, PAGE_SIZE as usize) };
-        self.pages.push(pa);
-        Ok(pa)
-    }
-
-    fn table(&mut self, pa: u64) -> &mut [u64; ENTRIES] {
-        // SAFETY: `pa` is one of our table frames (from alloc_table), mapped
-        // in the direct map and referenced only through this object.
-        unsafe { &mut *(phys_to_virt(pa) as *mut [u64; ENTRIES]) }
-    }
-}
 
 pub struct Stage2 {
     tables: FrameTables,
@@ -40,7 +13,7 @@ pub struct Stage2 {
 
 impl Stage2 {
     pub fn new() -> Result<Self, MapError> {
-        let mut tables = FrameTables { pages: Vec::new() };
+        let mut tables = FrameTables::default();
         let root = tables.alloc_table()?;
         Ok(Stage2 {
             tables,
@@ -68,13 +41,5 @@ impl Stage2 {
             Attributes::GUEST_RAM,
             true,
         )
-    }
-}
-
-impl Drop for Stage2 {
-    fn drop(&mut self) {
-        for &pa in &self.tables.pages {
-            frames::free(pa, PAGE_SIZE);
-        }
     }
 }

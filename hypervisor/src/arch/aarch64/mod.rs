@@ -6,6 +6,7 @@ pub mod context;
 pub mod cpu;
 pub mod daif;
 pub mod debug_regs;
+pub mod el0;
 pub mod el2;
 pub mod firmware;
 pub mod gic;
@@ -36,3 +37,4 @@ core::arch::global_asm!(
 );
 
 core::arch::global_asm!(include_str!("fpsimd.S"));
+core::arch::global_asm!(include_str!("el0.S"));

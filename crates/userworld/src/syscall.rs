@@ -1,0 +1,191 @@
+//! Serving a user world's system calls ([`crate::abi`]): pure logic over a
+//! [`Kernel`] that the hypervisor implements on real memory and the tests
+//! fake. Nothing a world passes can make this fail other than by an error
+//! result: every buffer goes through the kernel's own access check.
+
+use crate::abi::{err, nr};
+
+/// The most bytes one `write` may carry: a console line, not a bulk channel.
+pub const WRITE_MAX: u64 = 4096;
+
+/// What a system call needs from the kernel.
+pub trait Kernel {
+    /// The world's bytes at `[va, va + len)` if it may read all of them.
+    fn user_read(&self, va: u64, len: u64) -> Option<&[u8]>;
+    /// The world's bytes at `[va, va + len)` if it may write all of them.
+    fn user_write(&mut self, va: u64, len: u64) -> Option<&mut [u8]>;
+    /// Print `bytes` for the world on Aerie's console.
+    fn console(&mut self, bytes: &[u8]);
+    /// The world's argument string.
+    fn arg(&self) -> &[u8];
+    /// Nanoseconds since Aerie started.
+    fn now_ns(&self) -> u64;
+}
+
+/// What the world asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Resume the world with this value in x0.
+    Return(i64),
+    /// The world ended itself with this status.
+    Exit(i64),
+}
+
+/// Serve system call `number` with arguments `args` (x0..x5).
+pub fn dispatch(kernel: &mut impl Kernel, number: u64, args: [u64; 6]) -> Outcome {
+    let [a0, a1, ..] = args;
+    Outcome::Return(match number {
+        nr::EXIT => return Outcome::Exit(a0 as i64),
+        nr::WRITE => write(kernel, a0, a1),
+        nr::ARG => arg(kernel, a0, a1),
+        nr::CLOCK => kernel.now_ns() as i64,
+        nr::NULL => 0,
+        _ => err::ENOSYS,
+    })
+}
+
+fn write(kernel: &mut impl Kernel, buf: u64, len: u64) -> i64 {
+    if len > WRITE_MAX {
+        return err::EINVAL;
+    }
+    let Some(bytes) = kernel.user_read(buf, len) else {
+        return err::EFAULT;
+    };
+    // Copied first: the console call needs `kernel` mutably.
+    let mut line = [0u8; WRITE_MAX as usize];
+    let line = &mut line[..bytes.len()];
+    line.copy_from_slice(bytes);
+    kernel.console(line);
+    len as i64
+}
+
+fn arg(kernel: &mut impl Kernel, buf: u64, len: u64) -> i64 {
+    let full = kernel.arg().len();
+    let n = (full as u64).min(len);
+    // The argument is at most a boot-command-line word; copy it out first.
+    let mut copy = [0u8; 256];
+    let n = n.min(copy.len() as u64) as usize;
+    copy[..n].copy_from_slice(&kernel.arg()[..n]);
+    let Some(dst) = kernel.user_write(buf, n as u64) else {
+        return err::EFAULT;
+    };
+    dst.copy_from_slice(&copy[..n]);
+    full as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One readable page at 0x1000, one writable at 0x2000.
+    struct Fake {
+        ro: Vec<u8>,
+        rw: Vec<u8>,
+        out: Vec<u8>,
+        arg: Vec<u8>,
+    }
+
+    impl Fake {
+        fn new(arg: &str) -> Self {
+            Fake {
+                ro: (0..4096).map(|i| i as u8).collect(),
+                rw: vec![0; 4096],
+                out: Vec::new(),
+                arg: arg.as_bytes().to_vec(),
+            }
+        }
+    }
+
+    fn slice(base: u64, mem_len: usize, va: u64, len: u64) -> Option<(usize, usize)> {
+        let start = va.checked_sub(base)?;
+        let end = start.checked_add(len)?;
+        (end <= mem_len as u64).then_some((start as usize, end as usize))
+    }
+
+    impl Kernel for Fake {
+        fn user_read(&self, va: u64, len: u64) -> Option<&[u8]> {
+            if let Some((s, e)) = slice(0x1000, self.ro.len(), va, len) {
+                return Some(&self.ro[s..e]);
+            }
+            slice(0x2000, self.rw.len(), va, len).map(|(s, e)| &self.rw[s..e])
+        }
+        fn user_write(&mut self, va: u64, len: u64) -> Option<&mut [u8]> {
+            slice(0x2000, self.rw.len(), va, len).map(|(s, e)| &mut self.rw[s..e])
+        }
+        fn console(&mut self, bytes: &[u8]) {
+            self.out.extend_from_slice(bytes)
+        }
+        fn arg(&self) -> &[u8] {
+            &self.arg
+        }
+        fn now_ns(&self) -> u64 {
+            123
+        }
+    }
+
+    fn call(k: &mut Fake, number: u64, a0: u64, a1: u64) -> Outcome {
+        dispatch(k, number, [a0, a1, 0, 0, 0, 0])
+    }
+
+    #[test]
+    fn write_prints_readable_bytes_and_returns_the_length() {
+        let mut k = Fake::new("");
+        assert_eq!(call(&mut k, nr::WRITE, 0x1010, 4), Outcome::Return(4));
+        assert_eq!(k.out, [0x10, 0x11, 0x12, 0x13]);
+        assert_eq!(call(&mut k, nr::WRITE, 0x2000, 0), Outcome::Return(0));
+    }
+
+    #[test]
+    fn write_refuses_what_the_world_may_not_read() {
+        let mut k = Fake::new("");
+        for (va, len) in [
+            (0x8000_0000_0000, 16),
+            (0x3000, 1),
+            (0x1ff0, 0x20),
+            (u64::MAX, 2),
+        ] {
+            assert_eq!(
+                call(&mut k, nr::WRITE, va, len),
+                Outcome::Return(err::EFAULT)
+            );
+        }
+        assert_eq!(
+            call(&mut k, nr::WRITE, 0x1000, 1 << 40),
+            Outcome::Return(err::EINVAL)
+        );
+        assert!(k.out.is_empty());
+    }
+
+    #[test]
+    fn arg_copies_what_fits_and_returns_the_full_length() {
+        let mut k = Fake::new("kernel-read");
+        assert_eq!(call(&mut k, nr::ARG, 0x2000, 6), Outcome::Return(11));
+        assert_eq!(&k.rw[..7], b"kernel\0");
+        assert_eq!(call(&mut k, nr::ARG, 0x2100, 64), Outcome::Return(11));
+        assert_eq!(&k.rw[0x100..0x10b], b"kernel-read");
+    }
+
+    #[test]
+    fn arg_refuses_a_read_only_or_foreign_buffer() {
+        let mut k = Fake::new("x");
+        assert_eq!(
+            call(&mut k, nr::ARG, 0x1000, 8),
+            Outcome::Return(err::EFAULT)
+        );
+        assert_eq!(
+            call(&mut k, nr::ARG, 0x8000_0000_0000, 8),
+            Outcome::Return(err::EFAULT)
+        );
+        assert_eq!(k.ro[0], 0);
+    }
+
+    #[test]
+    fn exit_clock_null_and_unknown_calls() {
+        let mut k = Fake::new("");
+        assert_eq!(call(&mut k, nr::EXIT, (-3i64) as u64, 0), Outcome::Exit(-3));
+        assert_eq!(call(&mut k, nr::CLOCK, 0, 0), Outcome::Return(123));
+        assert_eq!(call(&mut k, nr::NULL, 7, 7), Outcome::Return(0));
+        assert_eq!(call(&mut k, 999, 0, 0), Outcome::Return(err::ENOSYS));
+        assert_eq!(call(&mut k, u64::MAX, 0, 0), Outcome::Return(err::ENOSYS));
+    }
+}
