@@ -29,7 +29,7 @@ const LOOPS: [&str; 5] = [
 /// iteration is: they are reported raw, since the nop loop's cost is not part
 /// of them. They follow the loops in the table; anything else the testkit
 /// reports comes last.
-const RAW: [(&str, &str); 8] = [
+const RAW: [(&str, &str); 9] = [
     ("dcc_backdoor_getversion", "1 request+loop (raw)"),
     ("brk_backdoor_getversion", "1 request+loop (raw)"),
     ("virq_latency", "1 interrupt (raw)"),
@@ -38,11 +38,15 @@ const RAW: [(&str, &str); 8] = [
     ("retention_wake", "1 wake-up (raw)"),
     ("irq_entry_exit", "1 interrupt (raw)"),
     ("pnmi_latency", "1 pseudo-NMI (raw)"),
+    ("syscall_null", "1 system call (raw)"),
 ];
-/// Benchmarks Aerie runs on itself at boot with `aerie.bench=irq` (its own
-/// interrupt paths, measured at EL2): a separate boot, so the testkit's
+/// Benchmarks Aerie runs on itself at boot: its own interrupt paths,
+/// measured at EL2 (`aerie.bench=irq`), and a user world's system-call round
+/// trip (`aerie.user=bench`, C6). A separate boot, so the testkit's
 /// benchmarks do not run beside them.
-const AERIE_IRQ: [&str; 2] = ["irq_entry_exit", "pnmi_latency"];
+const AERIE_BOOT: [&str; 3] = ["irq_entry_exit", "pnmi_latency", "syscall_null"];
+/// Aerie's command line for that boot.
+const AERIE_BOOT_ARGS: &str = "aerie.bench=irq aerie.user=bench";
 /// The loop overhead every other benchmark also pays.
 const BASELINE: &str = "nop";
 /// Targets on cortex-a72, in instructions per iteration net of the nop baseline
@@ -127,11 +131,11 @@ fn run_cpu(cpu: &str) -> Result<CpuResults> {
     Ok(by_name(output::bench_lines(&out)))
 }
 
-/// Aerie's own interrupt-path benchmarks ([`AERIE_IRQ`]) on `cpu`.
-fn run_aerie_irq(cpu: &str) -> Result<CpuResults> {
-    let log = format!("{cpu}-aerie-irq");
-    let out = boot(cpu, "", "aerie.bench=irq", &log)?;
-    let results = aerie_irq_results(&out).map_err(|e| {
+/// Aerie's own benchmarks ([`AERIE_BOOT`]) on `cpu`.
+fn run_aerie_boot(cpu: &str) -> Result<CpuResults> {
+    let log = format!("{cpu}-aerie-boot");
+    let out = boot(cpu, "", AERIE_BOOT_ARGS, &log)?;
+    let results = aerie_boot_results(&out).map_err(|e| {
         anyhow::anyhow!(
             "{cpu}: {e} (log {})",
             paths::show(&paths::bench_dir().join(format!("{log}.log")))
@@ -140,11 +144,11 @@ fn run_aerie_irq(cpu: &str) -> Result<CpuResults> {
     Ok(results)
 }
 
-/// The [`AERIE_IRQ`] lines of an `aerie.bench=irq` run: all of them must be
+/// The [`AERIE_BOOT`] lines of that run: all of them must be
 /// there (anything else printed, e.g. by the guest, is not Aerie's).
-fn aerie_irq_results(out: &str) -> Result<CpuResults, String> {
+fn aerie_boot_results(out: &str) -> Result<CpuResults, String> {
     let all = by_name(output::bench_lines(out));
-    AERIE_IRQ
+    AERIE_BOOT
         .iter()
         .map(|name| {
             all.get(*name)
@@ -302,7 +306,7 @@ fn trap_results() -> (BTreeMap<String, CpuResults>, i32) {
     let mut code = 0;
     for cpu in CPUS {
         let mut cpu_results = CpuResults::new();
-        for run in [run_cpu, run_aerie_irq] {
+        for run in [run_cpu, run_aerie_boot] {
             match run(cpu) {
                 Ok(r) => cpu_results.extend(r),
                 Err(e) => {
@@ -496,6 +500,7 @@ mod tests {
                 "retention_wake",
                 "irq_entry_exit",
                 "pnmi_latency",
+                "syscall_null",
                 "extra"
             ]
         );
@@ -529,21 +534,23 @@ mod tests {
     }
 
     #[test]
-    fn aerie_irq_lines_are_required_and_picked_out() {
+    fn aerie_boot_lines_are_required_and_picked_out() {
         let out = "aerie: Aerie 0.1.0 on Cortex-A72\r\n\
                    bench: name=irq_entry_exit iters=100 ticks=62500 freq=62500000\r\n\
                    bench: name=pnmi_latency iters=100 ticks=31250 freq=62500000\n\
+                   aerie: uw bench[1]: bench: name=syscall_null iters=10 ticks=6250 freq=62500000\n\
                    [testkit] bench: name=nop iters=1 ticks=1 freq=1\n";
-        let r = aerie_irq_results(out).unwrap();
+        let r = aerie_boot_results(out).unwrap();
         assert_eq!(
             r.keys().collect::<Vec<_>>(),
-            ["irq_entry_exit", "pnmi_latency"]
+            ["irq_entry_exit", "pnmi_latency", "syscall_null"]
         );
+        assert_eq!(r["syscall_null"].instructions_per_iter(), 10_000.0);
         // 62500 ticks at 62.5 MHz = 1 ms = 1e6 instructions, over 100 interrupts.
         assert_eq!(r["irq_entry_exit"].instructions_per_iter(), 10_000.0);
         assert_eq!(r["pnmi_latency"].instructions_per_iter(), 5_000.0);
         let missing = out.replace("name=pnmi_latency", "name=other");
-        let e = aerie_irq_results(&missing).unwrap_err();
+        let e = aerie_boot_results(&missing).unwrap_err();
         assert!(e.contains("bench: name=pnmi_latency"), "{e}");
     }
 

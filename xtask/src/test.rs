@@ -8,6 +8,7 @@ mod linux_power;
 mod linux_smp;
 mod panic_isolated;
 mod pnmi;
+mod userworlds;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,7 +26,7 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 25] = [
+const QEMU_TESTS: [(&str, TestFn); 27] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
@@ -38,6 +39,12 @@ const QEMU_TESTS: [(&str, TestFn); 25] = [
     }),
     ("testkit-4pcpus", testkit_4pcpus),
     ("boot-remap-fault", boot_remap_fault),
+    ("userworlds-cortex-a72", || {
+        userworlds::userworlds_on("cortex-a72", "userworlds-cortex-a72")
+    }),
+    ("userworlds-max", || {
+        userworlds::userworlds_on("max", "userworlds-max")
+    }),
     ("watchdog-cortex-a72", || {
         pnmi::watchdog_on("cortex-a72", "watchdog-cortex-a72")
     }),

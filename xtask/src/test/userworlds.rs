@@ -1,0 +1,137 @@
+//! C6: user worlds at EL0. One boot runs every built-in program, the probe
+//! once per misbehaviour, one after another on the boot pCPU; each must end
+//! the way its row says, and the testkit VM that runs afterwards must pass
+//! (Aerie carried on through every fault).
+
+use super::{fresh_disk, run_aerie, testkit_passed, AerieRun, TESTKIT_MIN_PASSED};
+use crate::output;
+use crate::run::Guest;
+
+/// `program[:argument]` and the lines its world must print (after
+/// `aerie: uw <name>[<id>]: ` or `aerie: user world <name>[<id>]: `).
+const WORLDS: &[(&str, &[&str])] = &[
+    (
+        "hello:x",
+        &[
+            "hello from EL0, arg \"x\"",
+            "clock advances: yes",
+            "sp in the user stack: yes",
+            "exited with status 0",
+        ],
+    ),
+    // Aerie's memory is outside the 39-bit range: the walk fails at level 0.
+    (
+        "probe:kernel-read",
+        &["killed: data abort: translation fault (level 0) on a read of 0x800000000000 "],
+    ),
+    (
+        "probe:kernel-read-high",
+        &["killed: data abort: translation fault (level 0) on a read of 0xffffc0000000 "],
+    ),
+    (
+        "probe:null",
+        &["killed: data abort: translation fault", "on a read of 0x8 "],
+    ),
+    (
+        "probe:write-text",
+        &["killed: data abort: permission fault (level 3) on a write to 0x40"],
+    ),
+    (
+        "probe:exec-data",
+        &["killed: instruction abort: permission fault (level 3) at 0x40"],
+    ),
+    (
+        "probe:exec-stack",
+        &["killed: instruction abort: permission fault (level 3) at 0x7fffff"],
+    ),
+    // The shim page: readable by the world, not writable, not executable.
+    (
+        "probe:shim-write",
+        &["killed: data abort: permission fault (level 3) on a write to 0x7ffffff000 "],
+    ),
+    (
+        "probe:shim-exec",
+        &["killed: instruction abort: permission fault (level 3) at 0x7ffffff000 "],
+    ),
+    ("probe:sysreg", &["killed: undefined instruction at pc"]),
+    ("probe:hvc", &["killed: undefined instruction at pc"]),
+    ("probe:smc", &["killed: undefined instruction at pc"]),
+    ("probe:fp", &["killed: FP/SIMD instruction"]),
+    ("probe:brk", &["killed: breakpoint (BRK #0x42)"]),
+    ("probe:wfi", &["killed: WFI/WFE"]),
+    // The guard page under the 64 KiB stack.
+    (
+        "probe:stack-overflow",
+        &["killed: data abort: translation fault (level 3) on a write to 0x7ffffed"],
+    ),
+    (
+        "probe:spin",
+        &["killed: ran for its whole time budget (500 ms)"],
+    ),
+    (
+        "probe:bad-write",
+        &[
+            "write(kernel address) = -14",
+            "write(unmapped) = -14",
+            "write(huge length) = -22",
+            "arg(text page) = -14",
+            "syscall(999) = -38",
+            "exited with status 0",
+        ],
+    ),
+    ("probe:exit7", &["exited with status 7"]),
+    (
+        "probe:no-such-probe",
+        &["unknown probe", "exited with status 2"],
+    ),
+    (
+        "no-such-program",
+        &["no such program (built in: hello, probe, bench)"],
+    ),
+    (
+        "bench",
+        &[
+            "bench: syscall_null iterations=10000 ticks=",
+            "exited with status 0",
+        ],
+    ),
+];
+
+pub fn userworlds_on(cpu: &str, name: &str) -> Result<(), String> {
+    let list: Vec<&str> = WORLDS.iter().map(|(w, _)| *w).collect();
+    let append = format!("aerie.user={}", list.join(","));
+    let disk = fresh_disk(name)?;
+    let run = AerieRun {
+        log: name,
+        guest: Guest::Testkit {
+            cmdline: String::new(),
+        },
+        cpu,
+        // One pCPU: the worlds run before the VM starts, so their lines and
+        // the testkit's do not interleave.
+        smp: 1,
+        append: &append,
+        disk: &disk,
+        timeout: 180,
+        keys: &[],
+    };
+    run_aerie(&run, |status, out| {
+        for (i, (world, lines)) in WORLDS.iter().enumerate() {
+            check_world(out, i + 1, world, lines)?;
+        }
+        testkit_passed(status, out, TESTKIT_MIN_PASSED)
+    })
+}
+
+/// Every line of `lines` appears for world `id`, in its own name.
+fn check_world(out: &str, id: usize, world: &str, lines: &[&str]) -> Result<(), String> {
+    let name = world.split(':').next().unwrap_or(world);
+    let tag = format!("{name}[{id}]: ");
+    let mine = output::lines_with(out, &tag);
+    for want in lines {
+        if !mine.iter().any(|l| l.contains(want)) {
+            return Err(format!("user world {world} ({tag}): no line with `{want}`"));
+        }
+    }
+    Ok(())
+}
