@@ -91,7 +91,7 @@ const WORLDS: &[(&str, &[&str])] = &[
     (
         "bench",
         &[
-            "bench: syscall_null iterations=10000 ticks=",
+            "bench: name=syscall_null iters=10000 ticks=",
             "exited with status 0",
         ],
     ),

@@ -12,6 +12,9 @@
 // those vectors, which store the world's registers and return from
 // aerie_user_run with the exit kind. Exceptions taken at EL2 itself in
 // between (none are expected: interrupts are masked) go to the regular table.
+//
+// This file is assembled right after vectors.S (one global_asm!), whose
+// register-block macros it uses: UserRegs and GuestRegs agree on x0..x30.
 
 .equ UREGS_SP, 248
 .equ UREGS_PSTATE, 264
@@ -81,21 +84,8 @@ aerie_user_run:
     msr     elr_el2, x2
     ldr     x1, [x0, #UREGS_PSTATE]
     msr     spsr_el2, x1
-    ldp     x2, x3, [x0, #16]
-    ldp     x4, x5, [x0, #32]
-    ldp     x6, x7, [x0, #48]
-    ldp     x8, x9, [x0, #64]
-    ldp     x10, x11, [x0, #80]
-    ldp     x12, x13, [x0, #96]
-    ldp     x14, x15, [x0, #112]
-    ldp     x16, x17, [x0, #128]
-    ldp     x18, x19, [x0, #144]
-    ldp     x20, x21, [x0, #160]
-    ldp     x22, x23, [x0, #176]
-    ldp     x24, x25, [x0, #192]
-    ldp     x26, x27, [x0, #208]
-    ldp     x28, x29, [x0, #224]
-    ldr     x30, [x0, #240]
+    load_guest_callee_saved
+    load_guest_caller_saved
     ldp     x0, x1, [x0, #0]
     eret
 
@@ -103,21 +93,8 @@ aerie_user_run:
 // frame aerie_user_run left.
 user_exit_common:
     ldr     x0, [sp, #16 + FRAME_REGS]
-    stp     x2, x3, [x0, #16]
-    stp     x4, x5, [x0, #32]
-    stp     x6, x7, [x0, #48]
-    stp     x8, x9, [x0, #64]
-    stp     x10, x11, [x0, #80]
-    stp     x12, x13, [x0, #96]
-    stp     x14, x15, [x0, #112]
-    stp     x16, x17, [x0, #128]
-    stp     x18, x19, [x0, #144]
-    stp     x20, x21, [x0, #160]
-    stp     x22, x23, [x0, #176]
-    stp     x24, x25, [x0, #192]
-    stp     x26, x27, [x0, #208]
-    stp     x28, x29, [x0, #224]
-    str     x30, [x0, #240]
+    save_guest_caller_saved
+    save_guest_callee_saved
     ldp     x2, x3, [sp], #16
     stp     x2, x3, [x0, #0]
     mrs     x2, sp_el0

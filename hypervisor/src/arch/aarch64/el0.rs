@@ -22,6 +22,11 @@ pub struct UserRegs {
     pub pstate: u64,
 }
 
+// el0.S's offsets (UREGS_SP, UREGS_PSTATE; x0..x30 as in GuestRegs).
+const _: () = assert!(core::mem::offset_of!(UserRegs, sp) == 248);
+const _: () = assert!(core::mem::offset_of!(UserRegs, pc) == 256);
+const _: () = assert!(core::mem::offset_of!(UserRegs, pstate) == 264);
+
 /// Why `run` came back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -95,6 +100,9 @@ pub fn enter_regime(cpu: &CpuInfo, root: u64, vbar: u64) -> SavedEl1 {
     write_sysreg!(cpacr_el1, 0);
     write_sysreg!(cntkctl_el1, CNTKCTL_USER);
     write_sysreg!(mdscr_el1, 0);
+    // Nothing of the previous world (or guest) to read.
+    write_sysreg!(tpidr_el0, 0);
+    write_sysreg!(tpidrro_el0, 0);
     isb();
     write_sysreg!(sctlr_el1, SCTLR_USER);
     isb();

@@ -27,7 +27,7 @@ core::arch::global_asm!(
 );
 
 core::arch::global_asm!(
-    include_str!("vectors.S"),
+    concat!(include_str!("vectors.S"), include_str!("el0.S")),
     served = sym el2::SERVED_OWNERS,
     exit = sym crate::vm::exit::aerie_exit,
     exit_fast = sym crate::vm::exit::aerie_exit_fast,
@@ -37,4 +37,3 @@ core::arch::global_asm!(
 );
 
 core::arch::global_asm!(include_str!("fpsimd.S"));
-core::arch::global_asm!(include_str!("el0.S"));
