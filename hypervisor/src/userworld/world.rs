@@ -69,8 +69,11 @@ impl World {
         let ticks_per_ms = cpu::counter_frequency() / 1000;
         let deadline = cpu::counter() + BUDGET_MS * ticks_per_ms;
         let this_cpu = crate::sched::this_cpu();
+        // The tick stays armed across system calls; it is re-armed once it
+        // has fired (its handler disarms it).
+        let arm_tick = || cpu::arm_hyp_timer(deadline.min(cpu::counter() + TICK_MS * ticks_per_ms));
+        arm_tick();
         let end = loop {
-            cpu::arm_hyp_timer(deadline.min(cpu::counter() + TICK_MS * ticks_per_ms));
             // EL0 only: NZCV kept, EL0t, nothing masked.
             self.regs.pstate &= 0xf000_0000;
             // As for a guest: PSTATE.I set, the priority mask open, so every
@@ -88,6 +91,7 @@ impl World {
             match exit {
                 Exit::Irq => {
                     take_pending_interrupts();
+                    arm_tick();
                     if cpu::counter() >= deadline {
                         break End::Killed(format!(
                             "ran for its whole time budget ({BUDGET_MS} ms) at pc {:#x}",
