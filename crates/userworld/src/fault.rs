@@ -70,19 +70,12 @@ impl AbortKind {
     /// instruction aborts); only the bits \[5:0\] are looked at.
     pub fn from_fsc(code: u8) -> AbortKind {
         let code = code & 0x3F;
-        match code {
-            0x00..=0x0F => {
-                let level = (code & 3) as i8;
-                match code >> 2 {
-                    0 => AbortKind::AddressSize { level },
-                    1 => AbortKind::Translation { level },
-                    2 => AbortKind::AccessFlag { level },
-                    _ => AbortKind::Permission { level },
-                }
-            }
-            fsc::ADDR_SIZE_LM1 => AbortKind::AddressSize { level: -1 },
-            fsc::TRANSLATION_LM1 => AbortKind::Translation { level: -1 },
-            fsc::ALIGNMENT => AbortKind::Alignment,
+        match fsc::level(code) {
+            Some(level) if fsc::is_address_size(code) => AbortKind::AddressSize { level },
+            Some(level) if fsc::is_translation(code) => AbortKind::Translation { level },
+            Some(level) if fsc::is_access_flag(code) => AbortKind::AccessFlag { level },
+            Some(level) if fsc::is_permission(code) => AbortKind::Permission { level },
+            _ if code == fsc::ALIGNMENT => AbortKind::Alignment,
             _ => AbortKind::Other { fsc: code },
         }
     }
