@@ -15,9 +15,10 @@ pub trait Kernel {
     /// The world's bytes at `[va, va + len)` if it may write all of them.
     fn user_write(&mut self, va: u64, len: u64) -> Option<&mut [u8]>;
     /// Print `bytes` for the world on Aerie's console.
-    fn console(&mut self, bytes: &[u8]);
-    /// The world's argument string.
-    fn arg(&self) -> &[u8];
+    fn console(&self, bytes: &[u8]);
+    /// The world's argument string (it outlives the world: a word of the
+    /// boot command line).
+    fn arg(&self) -> &'static [u8];
     /// Nanoseconds since Aerie started.
     fn now_ns(&self) -> u64;
 }
@@ -44,33 +45,25 @@ pub fn dispatch(kernel: &mut impl Kernel, number: u64, args: [u64; 6]) -> Outcom
     })
 }
 
-fn write(kernel: &mut impl Kernel, buf: u64, len: u64) -> i64 {
+fn write(kernel: &impl Kernel, buf: u64, len: u64) -> i64 {
     if len > WRITE_MAX {
         return err::EINVAL;
     }
     let Some(bytes) = kernel.user_read(buf, len) else {
         return err::EFAULT;
     };
-    // Copied first: the console call needs `kernel` mutably.
-    let mut line = [0u8; WRITE_MAX as usize];
-    let line = &mut line[..bytes.len()];
-    line.copy_from_slice(bytes);
-    kernel.console(line);
+    kernel.console(bytes);
     len as i64
 }
 
 fn arg(kernel: &mut impl Kernel, buf: u64, len: u64) -> i64 {
-    let full = kernel.arg().len();
-    let n = (full as u64).min(len);
-    // The argument is at most a boot-command-line word; copy it out first.
-    let mut copy = [0u8; 256];
-    let n = n.min(copy.len() as u64) as usize;
-    copy[..n].copy_from_slice(&kernel.arg()[..n]);
-    let Some(dst) = kernel.user_write(buf, n as u64) else {
+    let arg = kernel.arg();
+    let n = (arg.len() as u64).min(len);
+    let Some(dst) = kernel.user_write(buf, n) else {
         return err::EFAULT;
     };
-    dst.copy_from_slice(&copy[..n]);
-    full as i64
+    dst.copy_from_slice(&arg[..n as usize]);
+    arg.len() as i64
 }
 
 #[cfg(test)]
@@ -81,17 +74,17 @@ mod tests {
     struct Fake {
         ro: Vec<u8>,
         rw: Vec<u8>,
-        out: Vec<u8>,
-        arg: Vec<u8>,
+        out: std::cell::RefCell<Vec<u8>>,
+        arg: &'static str,
     }
 
     impl Fake {
-        fn new(arg: &str) -> Self {
+        fn new(arg: &'static str) -> Self {
             Fake {
                 ro: (0..4096).map(|i| i as u8).collect(),
                 rw: vec![0; 4096],
-                out: Vec::new(),
-                arg: arg.as_bytes().to_vec(),
+                out: Default::default(),
+                arg,
             }
         }
     }
@@ -112,11 +105,11 @@ mod tests {
         fn user_write(&mut self, va: u64, len: u64) -> Option<&mut [u8]> {
             slice(0x2000, self.rw.len(), va, len).map(|(s, e)| &mut self.rw[s..e])
         }
-        fn console(&mut self, bytes: &[u8]) {
-            self.out.extend_from_slice(bytes)
+        fn console(&self, bytes: &[u8]) {
+            self.out.borrow_mut().extend_from_slice(bytes)
         }
-        fn arg(&self) -> &[u8] {
-            &self.arg
+        fn arg(&self) -> &'static [u8] {
+            self.arg.as_bytes()
         }
         fn now_ns(&self) -> u64 {
             123
@@ -131,7 +124,7 @@ mod tests {
     fn write_prints_readable_bytes_and_returns_the_length() {
         let mut k = Fake::new("");
         assert_eq!(call(&mut k, nr::WRITE, 0x1010, 4), Outcome::Return(4));
-        assert_eq!(k.out, [0x10, 0x11, 0x12, 0x13]);
+        assert_eq!(*k.out.borrow(), [0x10, 0x11, 0x12, 0x13]);
         assert_eq!(call(&mut k, nr::WRITE, 0x2000, 0), Outcome::Return(0));
     }
 
@@ -153,7 +146,7 @@ mod tests {
             call(&mut k, nr::WRITE, 0x1000, 1 << 40),
             Outcome::Return(err::EINVAL)
         );
-        assert!(k.out.is_empty());
+        assert!(k.out.borrow().is_empty());
     }
 
     #[test]
@@ -163,6 +156,14 @@ mod tests {
         assert_eq!(&k.rw[..7], b"kernel\0");
         assert_eq!(call(&mut k, nr::ARG, 0x2100, 64), Outcome::Return(11));
         assert_eq!(&k.rw[0x100..0x10b], b"kernel-read");
+    }
+
+    #[test]
+    fn a_long_argument_is_copied_whole() {
+        let long: &'static str = Box::leak("a".repeat(300).into_boxed_str());
+        let mut k = Fake::new(long);
+        assert_eq!(call(&mut k, nr::ARG, 0x2000, 4096), Outcome::Return(300));
+        assert_eq!(&k.rw[..301], [&[b'a'; 300][..], &[0]].concat());
     }
 
     #[test]

@@ -191,14 +191,14 @@ impl Kernel for World {
             .then(|| unsafe { core::slice::from_raw_parts_mut(va as *mut u8, len as usize) })
     }
 
-    fn console(&mut self, bytes: &[u8]) {
+    fn console(&self, bytes: &[u8]) {
         let text = String::from_utf8_lossy(bytes);
         for line in text.trim_end_matches('\n').split('\n') {
             log::info!("uw {}[{}]: {line}", self.name, self.id);
         }
     }
 
-    fn arg(&self) -> &[u8] {
+    fn arg(&self) -> &'static [u8] {
         self.arg.as_bytes()
     }
 
