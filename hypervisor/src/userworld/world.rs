@@ -74,8 +74,7 @@ impl World {
         let arm_tick = || cpu::arm_hyp_timer(deadline.min(cpu::counter() + TICK_MS * ticks_per_ms));
         arm_tick();
         let end = loop {
-            // EL0 only: NZCV kept, EL0t, nothing masked.
-            self.regs.pstate &= 0xf000_0000;
+            self.regs.pstate = resume_pstate(self.regs.pc, self.regs.pstate);
             // As for a guest: PSTATE.I set, the priority mask open, so every
             // interrupt ends the world's turn at EL2.
             daif::mask_irq();
@@ -151,6 +150,22 @@ impl World {
             }
             Outcome::Exit(status) => Some(End::Exited(status)),
         }
+    }
+}
+
+/// PSTATE to resume the world with. An interrupt (routed to EL2, so not
+/// masked at EL1) can arrive while the shim runs at EL1, between an EL0
+/// exception and the shim's HVC: that context goes back to the shim as it
+/// was, whose HVC then forwards the exception still held in the EL1
+/// registers. Everything else runs at EL0: NZCV kept, EL0t, nothing masked.
+fn resume_pstate(pc: u64, pstate: u64) -> u64 {
+    const MODE: u64 = 0xf;
+    const EL1H: u64 = 0b0101;
+    let in_shim = (layout::SHIM_VA..layout::VA_END).contains(&pc);
+    if in_shim && pstate & MODE == EL1H {
+        pstate
+    } else {
+        pstate & 0xf000_0000
     }
 }
 
