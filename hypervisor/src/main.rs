@@ -174,6 +174,13 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
         arch::aarch64::firmware::exit_with_status(2, panic::SEMIHOSTING.load(Ordering::Relaxed));
     }
     let mut machine = sched::Machine::new(vms, gic, gic::list_register_count());
+    if let Some(spec) = args.user {
+        let worlds = userworld::load_at_boot(spec);
+        machine.worlds = worlds
+            .into_iter()
+            .map(sched::worlds::WorldSlot::new)
+            .collect();
+    }
 
     // The boot pCPU, then every other CPU of the device tree.
     let boot_mpidr = cpu::mpidr();
@@ -208,9 +215,6 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
         irq::bench::run();
     }
     boottest::run(args.test);
-    if let Some(worlds) = args.user {
-        userworld::run_at_boot(worlds, &mut space, &cpu);
-    }
     sched::run(0)
 }
 
@@ -252,6 +256,8 @@ fn init_this_cpu(index: usize, cpu: &CpuInfo) {
 
 /// Where a secondary pCPU continues once it runs at the link address.
 extern "C" fn secondary_main(index: u64) -> ! {
+    // A level-0 table of its own, for the user worlds it runs.
+    mm::user_range::own_root();
     init_this_cpu(index as usize, &CpuInfo::read());
     log::debug!("cpu {index} ({:#x}) online", cpu::mpidr());
     boottest::secondary(index as usize, boot_args().test);

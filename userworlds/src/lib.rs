@@ -74,6 +74,16 @@ pub fn run(main: fn(&str) -> i32) -> ! {
 /// The call may write memory the arguments point to (`arg` writes its
 /// buffer): they must describe memory the caller may have written.
 pub unsafe fn syscall(nr: u64, a0: u64, a1: u64) -> i64 {
+    // SAFETY: the caller's contract, with a third argument of 0.
+    unsafe { syscall3(nr, a0, a1, 0) }
+}
+
+/// `svc #0` with call number `nr` and arguments `a0`..`a2`; returns x0.
+///
+/// # Safety
+///
+/// As for [`syscall`].
+pub unsafe fn syscall3(nr: u64, a0: u64, a1: u64, a2: u64) -> i64 {
     let ret: i64;
     // SAFETY: the ABI preserves every register but x0, which is the output;
     // the kernel touches only the memory the arguments name (the caller's
@@ -83,6 +93,7 @@ pub unsafe fn syscall(nr: u64, a0: u64, a1: u64) -> i64 {
             "svc #0",
             inlateout("x0") a0 => ret,
             in("x1") a1,
+            in("x2") a2,
             in("x8") nr,
             options(nostack),
         );
@@ -129,6 +140,32 @@ pub fn clock() -> u64 {
 pub fn null() -> i64 {
     // SAFETY: null takes no memory.
     unsafe { syscall(nr::NULL, 0, 0) }
+}
+
+/// Gives up the pCPU for at least `ns` nanoseconds (at most
+/// `abi::SLEEP_MAX_NS`); returns 0 or a negative error.
+pub fn sleep(ns: u64) -> i64 {
+    // SAFETY: sleep takes no memory.
+    unsafe { syscall(nr::SLEEP, ns, 0) }
+}
+
+/// VM `index`'s record, or the negative error (`ENOENT` past the last VM).
+pub fn vm_info(index: u64) -> Result<abi::VmInfo, i64> {
+    let mut buf = [0u8; abi::VmInfo::SIZE];
+    // SAFETY: vm_info writes at most `buf.len()` bytes of `buf`, which we
+    // own.
+    let ret = unsafe {
+        syscall3(
+            nr::VM_INFO,
+            index,
+            buf.as_mut_ptr() as u64,
+            buf.len() as u64,
+        )
+    };
+    if ret < 0 {
+        return Err(ret);
+    }
+    abi::VmInfo::decode(&buf).ok_or(abi::err::EINVAL)
 }
 
 /// One `print!`'s output, written to the console in one call (Aerie prefixes

@@ -3,7 +3,7 @@
 //! fake. Nothing a world passes can make this fail other than by an error
 //! result: every buffer goes through the kernel's own access check.
 
-use crate::abi::{err, nr};
+use crate::abi::{err, nr, VmInfo, SLEEP_MAX_NS};
 
 /// The most bytes one `write` may carry: a console line, not a bulk channel.
 pub const WRITE_MAX: u64 = 4096;
@@ -21,6 +21,8 @@ pub trait Kernel {
     fn arg(&self) -> &'static [u8];
     /// Nanoseconds since Aerie started.
     fn now_ns(&self) -> u64;
+    /// VM `index`'s record, if there is such a VM.
+    fn vm_info(&self, index: u64) -> Option<VmInfo>;
 }
 
 /// What the world asked for.
@@ -30,13 +32,18 @@ pub enum Outcome {
     Return(i64),
     /// The world ended itself with this status.
     Exit(i64),
+    /// Resume the world with 0 in x0 once this many nanoseconds have passed.
+    Sleep(u64),
 }
 
 /// Serve system call `number` with arguments `args` (x0..x5).
 pub fn dispatch(kernel: &mut impl Kernel, number: u64, args: [u64; 6]) -> Outcome {
-    let [a0, a1, ..] = args;
+    let [a0, a1, a2, ..] = args;
     Outcome::Return(match number {
         nr::EXIT => return Outcome::Exit(a0 as i64),
+        nr::SLEEP if a0 <= SLEEP_MAX_NS => return Outcome::Sleep(a0),
+        nr::SLEEP => err::EINVAL,
+        nr::VM_INFO => vm_info(kernel, a0, a1, a2),
         nr::WRITE => write(kernel, a0, a1),
         nr::ARG => arg(kernel, a0, a1),
         nr::CLOCK => kernel.now_ns() as i64,
@@ -64,6 +71,20 @@ fn arg(kernel: &mut impl Kernel, buf: u64, len: u64) -> i64 {
     };
     dst.copy_from_slice(&arg[..n as usize]);
     arg.len() as i64
+}
+
+fn vm_info(kernel: &mut impl Kernel, index: u64, buf: u64, len: u64) -> i64 {
+    if len < VmInfo::SIZE as u64 {
+        return err::EINVAL;
+    }
+    let Some(info) = kernel.vm_info(index) else {
+        return err::ENOENT;
+    };
+    let Some(dst) = kernel.user_write(buf, VmInfo::SIZE as u64) else {
+        return err::EFAULT;
+    };
+    dst.copy_from_slice(&info.encode());
+    VmInfo::SIZE as i64
 }
 
 #[cfg(test)]
@@ -114,10 +135,61 @@ mod tests {
         fn now_ns(&self) -> u64 {
             123
         }
+        fn vm_info(&self, index: u64) -> Option<VmInfo> {
+            (index == 0).then(|| VmInfo {
+                name: VmInfo::name_field("testkit"),
+                state: crate::abi::VmState::Running,
+                vcpus: 2,
+                vcpus_running: 1,
+                vcpus_idle: 1,
+                ram_mib: 128,
+            })
+        }
     }
 
     fn call(k: &mut Fake, number: u64, a0: u64, a1: u64) -> Outcome {
         dispatch(k, number, [a0, a1, 0, 0, 0, 0])
+    }
+
+    #[test]
+    fn sleep_asks_the_kernel_to_wait_up_to_a_minute() {
+        let mut k = Fake::new("");
+        assert_eq!(call(&mut k, nr::SLEEP, 0, 0), Outcome::Sleep(0));
+        assert_eq!(
+            call(&mut k, nr::SLEEP, SLEEP_MAX_NS, 0),
+            Outcome::Sleep(SLEEP_MAX_NS)
+        );
+        for ns in [SLEEP_MAX_NS + 1, u64::MAX] {
+            assert_eq!(call(&mut k, nr::SLEEP, ns, 0), Outcome::Return(err::EINVAL));
+        }
+    }
+
+    #[test]
+    fn vm_info_writes_a_record_or_says_why_not() {
+        let mut k = Fake::new("");
+        let info =
+            |k: &mut Fake, index, buf, len| dispatch(k, nr::VM_INFO, [index, buf, len, 0, 0, 0]);
+        assert_eq!(info(&mut k, 0, 0x2010, 64), Outcome::Return(64));
+        let record = VmInfo::decode(&k.rw[0x10..0x50]).unwrap();
+        assert_eq!(
+            (record.name(), record.vcpus, record.ram_mib),
+            ("testkit", 2, 128)
+        );
+        assert_eq!(k.rw[0x50], 0, "nothing past the record");
+        // Past the last VM, a short buffer, a read-only or foreign one.
+        assert_eq!(info(&mut k, 1, 0x2000, 64), Outcome::Return(err::ENOENT));
+        assert_eq!(
+            info(&mut k, u64::MAX, 0x2000, 64),
+            Outcome::Return(err::ENOENT)
+        );
+        assert_eq!(info(&mut k, 0, 0x2000, 63), Outcome::Return(err::EINVAL));
+        assert_eq!(info(&mut k, 0, 0x1000, 64), Outcome::Return(err::EFAULT));
+        assert_eq!(info(&mut k, 0, 0x2fc1, 64), Outcome::Return(err::EFAULT));
+        assert_eq!(
+            info(&mut k, 0, 0x8000_0000_0000, 64),
+            Outcome::Return(err::EFAULT)
+        );
+        assert_eq!(k.ro[0], 0);
     }
 
     #[test]

@@ -71,6 +71,11 @@ pub fn take_events(cpu: usize) -> u32 {
     EVENTS[cpu].swap(0, Ordering::AcqRel)
 }
 
+/// This pCPU's pending events, left in place.
+pub fn peek_events(cpu: usize) -> u32 {
+    EVENTS[cpu].load(Ordering::Acquire)
+}
+
 /// Called by vectors.S for an interrupt taken at EL2 (PSTATE.I set by the
 /// exception). Acknowledges it and runs it by its class: a pseudo-NMI with
 /// PSTATE.I still set; a regular interrupt with the priority mask raised and

@@ -5,7 +5,7 @@ use super::layout::phys_to_virt;
 use crate::arch::aarch64::el2::flush_el2_tlb;
 use crate::boot::BootPool;
 use aerie_pagetable::boot::el2_space;
-use aerie_pagetable::{map_range, Attributes, MapError, TableMemory, PAGE_SIZE};
+use aerie_pagetable::{map_range, Attributes, MapError, PAGE_SIZE};
 
 /// The final space, now that Aerie runs in it.
 pub struct KernelSpace {
@@ -31,17 +31,6 @@ impl KernelSpace {
     pub fn map_device(&mut self, pa: u64, len: u64) -> Result<u64, MapError> {
         self.map_direct(pa, len, Attributes::DEVICE, false)?;
         Ok(phys_to_virt(pa))
-    }
-
-    /// Make the user range `[0, 2^39)` of Aerie's space the level-1 table
-    /// `l1` (a user world's, which the EL1&0 regime walks from TTBR0_EL1), or
-    /// empty again. Entry 0 of the level-0 root covers exactly that range:
-    /// sharing it is what lets Aerie read a world's memory at the world's own
-    /// addresses (C6).
-    pub fn set_user_range(&mut self, l1: Option<u64>) {
-        // Table descriptor: valid, table. Nothing else is ever in entry 0.
-        self.pool.table(self.root)[0] = l1.map_or(0, |pa| pa | 0b11);
-        flush_el2_tlb();
     }
 
     fn map_direct(

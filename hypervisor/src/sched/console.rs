@@ -3,6 +3,7 @@
 //! scheduler's view, the backdoor view, the tools' power operations, the
 //! profile.
 
+use super::worlds::WorldState;
 use super::{cpu, Machine, VcpuState};
 use aerie_vdev::MuxEvent;
 use core::sync::atomic::Ordering;
@@ -64,9 +65,9 @@ impl Machine {
         }
     }
 
-    /// The scheduler's view, for Ctrl-A d: each pCPU (idle or what it runs)
-    /// and each vCPU's state (deadlines relative to now in microseconds) and
-    /// idle record.
+    /// The scheduler's view, for Ctrl-A d: each pCPU (idle or what it runs),
+    /// each vCPU's state (deadlines relative to now in microseconds) and
+    /// idle record, and each user world's state.
     fn print_view(&self) {
         let now = cpu::counter();
         let per_us = (cpu::counter_frequency() / 1_000_000).max(1);
@@ -101,6 +102,16 @@ impl Machine {
                     vm.power_summary(c)
                 );
             }
+        }
+        for world in &self.worlds {
+            let state = match world.state {
+                WorldState::Sleeping(t) => alloc::format!(
+                    "Sleeping (deadline {} us from now)",
+                    (t as i64 - now as i64) / per_us as i64
+                ),
+                other => alloc::format!("{other:?}"),
+            };
+            crate::println!("aerie: dump: sched: user world {}: {state}", world.label);
         }
     }
 }

@@ -24,6 +24,7 @@
 pub mod cap;
 mod console;
 pub mod pcpu;
+pub mod worlds;
 
 pub use crate::irq::drain::{drain_host_interrupts, HostEvents};
 pub use pcpu::{this_cpu, MAX_PCPUS};
@@ -39,6 +40,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::AtomicU32;
 use pcpu::Pcpu;
 use spin::mutex::{SpinMutex, SpinMutexGuard};
+use worlds::WorldSlot;
 
 /// The host console UART's INTID (0 = no input interrupt).
 pub static CONSOLE_INTID: AtomicU32 = AtomicU32::new(0);
@@ -48,6 +50,8 @@ pub const SLICE_MS: u64 = 4;
 
 pub struct Machine {
     pub vms: Vec<Vm>,
+    /// The user worlds that have not ended (C6).
+    pub worlds: Vec<WorldSlot>,
     pub pcpus: Vec<Pcpu>,
     pub gic: Gic,
     /// List registers per pCPU (the same on every CPU of a system).
@@ -81,6 +85,7 @@ impl spin::RelaxStrategy for WaitForEvent {
 /// The machine. Empty until [`Machine::install`] (nothing locks it before).
 static MACHINE: SpinMutex<Machine, WaitForEvent> = SpinMutex::new(Machine {
     vms: Vec::new(),
+    worlds: Vec::new(),
     pcpus: Vec::new(),
     // SAFETY: placeholder addresses, never used: install() replaces the
     // whole machine before any exit or scheduling happens.
@@ -109,9 +114,18 @@ pub type MachineGuard = SpinMutexGuard<'static, Machine>;
 /// A vCPU by (VM index, vCPU index).
 pub type VcpuId = (usize, usize);
 
+/// What a pCPU runs next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    Vcpu(VcpuId),
+    /// A user world, by its index in `Machine::worlds`.
+    World(usize),
+}
+
 impl Machine {
     pub fn new(vms: Vec<Vm>, gic: Gic, list_registers: usize) -> Self {
         Machine {
+            worlds: Vec::new(),
             pcpus: Vec::new(),
             gic,
             list_registers,
@@ -205,9 +219,10 @@ impl Machine {
         gic::send_sgi(SGI_KICK, (mpidr >> 8) & 0xff, 1 << (mpidr & 0xf));
     }
 
-    /// Blocked vCPUs whose deadline has passed become runnable.
+    /// Blocked vCPUs and sleeping worlds whose deadline has passed become
+    /// runnable.
     fn wake_expired(&mut self, now: u64) -> bool {
-        let mut woke = false;
+        let mut woke = self.wake_expired_worlds(now);
         for vm in &mut self.vms {
             for vcpu in &mut vm.vcpus {
                 if let VcpuState::Blocked { until: Some(t) } = vcpu.state {
@@ -221,8 +236,9 @@ impl Machine {
         woke
     }
 
-    /// The next moment a vCPU becomes ready by itself: a blocked one's
-    /// deadline, or the end of a throttled one's window.
+    /// The next moment a vCPU or a world becomes ready by itself: a blocked
+    /// vCPU's deadline, the end of a throttled one's window, a sleeping
+    /// world's deadline.
     fn earliest_deadline(&self, now: u64) -> Option<u64> {
         self.vms
             .iter()
@@ -232,6 +248,7 @@ impl Machine {
                 VcpuState::Runnable => v.cap.throttled(now),
                 _ => None,
             })
+            .chain(self.earliest_world_deadline())
             .min()
     }
 
@@ -241,37 +258,50 @@ impl Machine {
         vcpu.state == VcpuState::Runnable && vcpu.cap.throttled(now).is_none()
     }
 
-    /// Is a vCPU ready and waiting for a pCPU at `now`?
+    /// Is a vCPU or a world ready and waiting for a pCPU at `now`?
     fn anyone_waiting(&self, now: u64) -> bool {
         self.anyone_but_waiting(None, now)
     }
 
-    /// Is a vCPU other than `this` ready and waiting for a pCPU at `now`?
+    /// Is a world, or a vCPU other than `this`, ready and waiting for a
+    /// pCPU at `now`?
     fn anyone_but_waiting(&self, this: Option<VcpuId>, now: u64) -> bool {
-        self.all_vcpus()
-            .any(|id| Some(id) != this && self.ready(id, now))
+        (0..self.worlds.len()).any(|w| self.world_ready(w))
+            || self
+                .all_vcpus()
+                .any(|id| Some(id) != this && self.ready(id, now))
     }
 
-    /// The next Runnable vCPU for `cpu`: the one parked here if it is
-    /// runnable (its state is already in place), else round-robin over those
-    /// not parked on another pCPU (only their host can run them).
-    fn pick(&mut self, cpu: usize, now: u64) -> Option<VcpuId> {
+    /// Everything the round robin goes over: the vCPUs, then the worlds.
+    fn all_entities(&self) -> impl Iterator<Item = Next> + '_ {
+        self.all_vcpus()
+            .map(Next::Vcpu)
+            .chain((0..self.worlds.len()).map(Next::World))
+    }
+
+    /// What `cpu` runs next: the vCPU parked here if it is runnable (its
+    /// state is already in place), else round-robin over the ready worlds
+    /// and the runnable vCPUs not parked on another pCPU (only their host
+    /// can run them).
+    fn pick(&mut self, cpu: usize, now: u64) -> Option<Next> {
         if let Some((v, c)) = self.pcpus[cpu].loaded.filter(|_| self.pcpus[cpu].parked) {
             if self.ready((v, c), now) {
-                return Some((v, c));
+                return Some(Next::Vcpu((v, c)));
             }
         }
         // Round robin: the first candidate at or after the cursor, else the
         // first before it (no list is built: this runs on every switch).
-        let candidate =
-            |m: &Self, id: VcpuId| m.ready(id, now) && m.parked_on(id).is_none_or(|p| p == cpu);
+        let candidate = |m: &Self, next: Next| match next {
+            Next::Vcpu(id) => m.ready(id, now) && m.parked_on(id).is_none_or(|p| p == cpu),
+            Next::World(w) => m.world_ready(w),
+        };
         let cursor = self.cursor;
         let found = self
-            .all_vcpus()
+            .all_entities()
             .enumerate()
             .skip(cursor)
-            .chain(self.all_vcpus().enumerate().take(cursor))
-            .find(|&(_, id)| candidate(self, id));
+            .chain(self.all_entities().enumerate().take(cursor))
+            .find(|&(_, next)| candidate(self, next));
         let (idx, id) = found?;
         self.cursor = idx + 1;
         Some(id)
@@ -397,7 +427,15 @@ impl Machine {
             m.put_back(cpu, now);
             m.settle_vms(cpu);
             m.wake_expired(now);
-            if let Some(next) = m.pick(cpu, now) {
+            let next = match m.pick(cpu, now) {
+                Some(Next::World(w)) => {
+                    guard = Self::world_turn(guard, cpu, w, now);
+                    continue;
+                }
+                Some(Next::Vcpu(next)) => Some(next),
+                None => None,
+            };
+            if let Some(next) = next {
                 if m.pcpus[cpu].loaded != Some(next) {
                     m.unload(cpu);
                 } else if m.pcpus[cpu].parked && m.anyone_but_waiting(Some(next), now) {
@@ -417,7 +455,9 @@ impl Machine {
                 return (guard, regs);
             }
             m.park_or_unload(cpu);
-            if m.vms.iter().all(|vm| vm.state == VmState::Stopped) {
+            // The machine's work is done when every VM has stopped and every
+            // world has ended.
+            if m.vms.iter().all(|vm| vm.state == VmState::Stopped) && m.worlds.is_empty() {
                 crate::irq::profiler::report(|v| m.vms[v].name.clone());
                 log::info!("all VMs have stopped; powering off");
                 firmware::system_off();
@@ -452,6 +492,25 @@ impl Machine {
                 guard.console_input(cpu);
             }
         }
+    }
+
+    /// Give `cpu` to world `w` for a slice from `now`: the vCPU state in this
+    /// pCPU is saved (the EL1 regime is the world's meanwhile), the world
+    /// runs without the lock, then goes back to its slot. Console input that
+    /// ended its turn is handled here, as an idle pCPU would.
+    fn world_turn(mut guard: MachineGuard, cpu: usize, w: usize, now: u64) -> MachineGuard {
+        let m = &mut *guard;
+        m.unload(cpu);
+        let mut world = m.take_world(cpu, w);
+        let slice_end = now + m.slice_ticks;
+        drop(guard);
+        let turn = world.run_turn(cpu, slice_end);
+        let mut guard = lock();
+        guard.end_turn(cpu, world, turn);
+        if crate::irq::take_events(cpu) & crate::irq::event::INPUT != 0 {
+            guard.console_input(cpu);
+        }
+        guard
     }
 
     /// Put `next`'s state into this pCPU (unless it is there already).

@@ -1,24 +1,24 @@
 //! EL0 user worlds (C6): small static programs that Aerie runs at EL0 in
 //! the 39-bit EL1&0 regime, on the same page-table hierarchy as its own
-//! 48-bit EL2 space. A world's level-1 table is entry 0 of Aerie's root
-//! while it runs, so Aerie reads and writes the world's buffers at the
+//! 48-bit EL2 space. A world's level-1 table is entry 0 of the root of the
+//! pCPU it runs on (`mm::user_range`), so Aerie reads and writes the world's buffers at the
 //! world's own addresses; everything of Aerie's lies above 2^39, outside
 //! anything the world can name. A world that faults, or runs out of its
 //! time, is ended with a line saying why; Aerie carries on.
 //!
-//! Today's worlds are Aerie's built-in programs (`userworlds/`), run one
-//! after another on the boot pCPU before it starts scheduling vCPUs, as
-//! named on the command line: `aerie.user=hello,probe:kernel-read`.
+//! Worlds are Aerie's built-in programs (`userworlds/`), named on the
+//! command line (`aerie.user=hello,probe:kernel-read`) and loaded at boot.
+//! The scheduler runs them beside the vCPUs (`sched::worlds`): each takes
+//! turns of a time slice on any pCPU, several at once on several pCPUs.
 
 mod space;
 mod world;
 
-use crate::arch::aarch64::cpu::CpuInfo;
-use crate::mm::kernel_map::KernelSpace;
-use world::{End, World};
+use alloc::vec::Vec;
+pub use world::{End, Turn, World};
 
 /// The built-in programs, as the `userworlds/` workspace builds them.
-const PROGRAMS: [(&str, &[u8]); 3] = [
+const PROGRAMS: [(&str, &[u8]); 4] = [
     (
         "hello",
         include_bytes!(concat!(env!("AERIE_USERWORLDS"), "/hello")),
@@ -31,30 +31,48 @@ const PROGRAMS: [(&str, &[u8]); 3] = [
         "bench",
         include_bytes!(concat!(env!("AERIE_USERWORLDS"), "/bench")),
     ),
+    (
+        "vmstat",
+        include_bytes!(concat!(env!("AERIE_USERWORLDS"), "/vmstat")),
+    ),
 ];
 
-/// Run each world of `spec` (`name[:arg],...`) to its end, in order.
-pub fn run_at_boot(spec: &'static str, kernel: &mut KernelSpace, cpu: &CpuInfo) {
+/// The names of the built-in programs, for messages.
+fn program_names() -> alloc::string::String {
+    PROGRAMS.map(|(n, _)| n).join(", ")
+}
+
+/// Load each world of `spec` (`name[:arg],...`); world `id` is the
+/// `id`th item (from 1). An item that names no program, or whose program
+/// cannot be loaded, is reported and skipped.
+pub fn load_at_boot(spec: &'static str) -> Vec<World> {
+    let mut worlds = Vec::new();
     for (id, item) in spec.split(',').filter(|s| !s.is_empty()).enumerate() {
         let id = id + 1;
         let (name, arg) = item.split_once(':').unwrap_or((item, ""));
         let Some((name, elf)) = PROGRAMS.iter().find(|(n, _)| *n == name) else {
-            log::error!("user world {name}[{id}]: no such program (built in: hello, probe, bench)");
+            log::error!(
+                "user world {name}[{id}]: no such program (built in: {})",
+                program_names()
+            );
             continue;
         };
-        let mut world = match World::load(id, name, arg, elf) {
-            Ok(w) => w,
-            Err(e) => {
-                log::error!("user world {name}[{id}]: refused: {e}");
-                continue;
-            }
-        };
-        match world.run(kernel, cpu) {
-            End::Exited(status) => log::info!(
-                "user world {name}[{id}]: exited with status {status} ({} system calls)",
-                world.syscalls
-            ),
-            End::Killed(why) => log::info!("user world {name}[{id}]: killed: {why}"),
+        match World::load(id, name, arg, elf) {
+            Ok(w) => worlds.push(w),
+            Err(e) => log::error!("user world {name}[{id}]: refused: {e}"),
         }
+    }
+    worlds
+}
+
+/// Say how `world` ended.
+pub fn report_end(world: &World, end: &End) {
+    let (name, id) = (world.name, world.id);
+    match end {
+        End::Exited(status) => log::info!(
+            "user world {name}[{id}]: exited with status {status} ({} system calls)",
+            world.syscalls
+        ),
+        End::Killed(why) => log::info!("user world {name}[{id}]: killed: {why}"),
     }
 }

@@ -1,15 +1,17 @@
-//! One user world and its run loop: enter EL0, serve what comes back
-//! (system calls, interrupts for Aerie, faults), end it when it exits,
-//! faults or uses up its time.
+//! One user world and its turns on a pCPU: enter EL0, serve what comes
+//! back (system calls, interrupts for Aerie, faults) until the turn ends:
+//! its time slice is over, Aerie has something else to do here, it sleeps,
+//! or it exits, faults or uses up its time.
 
 use super::space::{LoadError, UserSpace};
 use crate::arch::aarch64::el0::{self, Exit, ForwardedException, UserRegs, SHIM_LOWER_SYNC};
 use crate::arch::aarch64::el2::Syndrome;
 use crate::arch::aarch64::sysreg::isb;
 use crate::arch::aarch64::{cpu, cpu::CpuInfo, daif, gic};
-use crate::irq::{watchdog, PMR_ALL, PMR_REGULAR_MASKED};
-use crate::mm::kernel_map::KernelSpace;
+use crate::irq::{event, watchdog, PMR_ALL, PMR_REGULAR_MASKED};
+use crate::mm::user_range;
 use aerie_trap::esr::{ec, Esr};
+use aerie_userworld::abi::{self, VmInfo};
 use aerie_userworld::fault::Fault;
 use aerie_userworld::layout;
 use aerie_userworld::syscall::{self, Kernel, Outcome};
@@ -18,23 +20,32 @@ use alloc::string::String;
 
 /// The CPU time a world may use before it is ended.
 const BUDGET_MS: u64 = 500;
-/// How often Aerie looks in on a running world (its interrupts, the
-/// watchdog's heartbeat, the budget).
-const TICK_MS: u64 = 4;
 
 pub struct World {
-    id: usize,
-    name: &'static str,
+    pub id: usize,
+    pub name: &'static str,
     arg: &'static str,
     space: UserSpace,
     regs: UserRegs,
     pub syscalls: u64,
+    /// CPU time used so far, in counter ticks.
+    used: u64,
 }
 
 /// How a world ended.
 pub enum End {
     Exited(i64),
     Killed(String),
+}
+
+/// How a turn ended.
+pub enum Turn {
+    /// The world is ready to go on: its slice is over, or Aerie has other
+    /// work for this pCPU (console input, a kick).
+    Preempted,
+    /// The world sleeps this many nanoseconds.
+    Sleep(u64),
+    Ended(End),
 }
 
 impl World {
@@ -58,72 +69,98 @@ impl World {
             space,
             regs,
             syscalls: 0,
+            used: 0,
         })
     }
 
-    /// Run the world on this pCPU until it ends. No vCPU's EL1 state may be
-    /// live here: the EL1 regime is the world's meanwhile.
-    pub fn run(&mut self, kernel: &mut KernelSpace, cpu_info: &CpuInfo) -> End {
-        kernel.set_user_range(Some(self.space.root()));
-        let saved = el0::enter_regime(cpu_info, self.space.root(), layout::SHIM_VA);
-        let ticks_per_ms = cpu::counter_frequency() / 1000;
-        let deadline = cpu::counter() + BUDGET_MS * ticks_per_ms;
-        let this_cpu = crate::sched::this_cpu();
-        // The tick stays armed across system calls; it is re-armed once it
-        // has fired (its handler disarms it).
-        let arm_tick = || cpu::arm_hyp_timer(deadline.min(cpu::counter() + TICK_MS * ticks_per_ms));
-        arm_tick();
-        let end = loop {
+    /// Run the world on pCPU `cpu` until `slice_end` (a counter value) at
+    /// the latest. No vCPU's EL1 state may be live here: the EL1 regime is
+    /// the world's meanwhile. Called without the machine lock.
+    pub fn run_turn(&mut self, cpu: usize, slice_end: u64) -> Turn {
+        user_range::set(Some(self.space.root()));
+        let saved = el0::enter_regime(&CpuInfo::read(), self.space.root(), layout::SHIM_VA);
+        let start = cpu::counter();
+        let budget = BUDGET_MS * (cpu::counter_frequency() / 1000);
+        let budget_end = start + budget.saturating_sub(self.used);
+        // The timer stays armed across system calls; after an interrupt it
+        // is armed again (its handler disarms it when it fires).
+        let timer = slice_end.min(budget_end);
+        cpu::arm_hyp_timer(timer);
+        // The turn is over, but the world is in the shim (below).
+        let mut ending = false;
+        let turn = loop {
             self.regs.pstate = resume_pstate(self.regs.pc, self.regs.pstate);
             // As for a guest: PSTATE.I set, the priority mask open, so every
-            // interrupt ends the world's turn at EL2.
+            // interrupt ends the world's run at EL2.
             daif::mask_irq();
             gic::set_priority_mask(PMR_ALL);
             // SAFETY: the world's regime is in place (enter_regime, its
-            // tables in entry 0 of Aerie's root), pc and sp are its own
+            // tables in entry 0 of this pCPU's root), pc and sp are its own
             // (its entry point, its stack, or where it trapped) and pstate
-            // is EL0t.
+            // is EL0t, or EL1h in the shim.
             let exit = unsafe { el0::run(&mut self.regs) };
             gic::set_priority_mask(PMR_REGULAR_MASKED);
             daif::unmask_irq();
-            watchdog::progress(this_cpu);
+            watchdog::progress(cpu);
             match exit {
                 Exit::Irq => {
                     take_pending_interrupts();
-                    arm_tick();
-                    if cpu::counter() >= deadline {
-                        break End::Killed(format!(
+                    let now = cpu::counter();
+                    if now >= budget_end {
+                        break Turn::Ended(End::Killed(format!(
                             "ran for its whole time budget ({BUDGET_MS} ms) at pc {:#x}",
                             self.regs.pc
-                        ));
+                        )));
+                    }
+                    let other_work = crate::irq::peek_events(cpu) & (event::INPUT | event::KICK);
+                    if now >= slice_end || other_work != 0 {
+                        // Interrupted in the shim, the world's exception is
+                        // still in the EL1 syndrome registers, which
+                        // whatever runs here next would overwrite: the turn
+                        // ends once the shim has forwarded it (its next
+                        // instruction). The timer stays off meanwhile: one
+                        // already due would fire again before that HVC.
+                        if !in_shim_at_el1(self.regs.pc, self.regs.pstate) {
+                            break Turn::Preempted;
+                        }
+                        ending = true;
+                    } else {
+                        cpu::arm_hyp_timer(timer);
                     }
                 }
                 Exit::Sync => {
-                    if let Some(end) = self.exception() {
-                        break end;
+                    if let Some(turn) = self.exception() {
+                        break turn;
+                    }
+                    if ending {
+                        break Turn::Preempted;
                     }
                 }
                 Exit::Error(kind) => {
-                    break End::Killed(format!("SError or AArch32 exception (kind {kind})"))
+                    break Turn::Ended(End::Killed(format!(
+                        "SError or AArch32 exception (kind {kind})"
+                    )))
                 }
             }
         };
+        self.used += cpu::counter() - start;
         cpu::disarm_hyp_timer();
         el0::leave_regime(saved);
-        kernel.set_user_range(None);
-        end
+        user_range::set(None);
+        turn
     }
 
     /// A synchronous exception: a system call, or the end of the world.
-    fn exception(&mut self) -> Option<End> {
+    /// None: the world goes on.
+    fn exception(&mut self) -> Option<Turn> {
         let syndrome = Syndrome::read();
         let (esr, far) = if Esr(syndrome.esr).ec() == ec::HVC64 {
             // Forwarded by the shim: EL1 has the EL0 exception.
             let vector = syndrome.esr & 0xffff;
             if vector != SHIM_LOWER_SYNC {
-                return Some(End::Killed(format!(
+                return Some(Turn::Ended(End::Killed(format!(
                     "unexpected exception at EL1 (shim vector {vector})"
-                )));
+                ))));
             }
             let e = ForwardedException::read();
             self.regs.pc = e.elr;
@@ -134,11 +171,11 @@ impl World {
             (syndrome.esr, syndrome.far)
         };
         if Esr(esr).ec() != ec::SVC64 {
-            return Some(End::Killed(format!(
+            return Some(Turn::Ended(End::Killed(format!(
                 "{} at pc {:#x}",
                 Fault::from_syndrome(esr, far),
                 self.regs.pc
-            )));
+            ))));
         }
         self.syscalls += 1;
         let number = self.regs.x[8];
@@ -148,7 +185,11 @@ impl World {
                 self.regs.x[0] = value as u64;
                 None
             }
-            Outcome::Exit(status) => Some(End::Exited(status)),
+            Outcome::Sleep(ns) => {
+                self.regs.x[0] = 0;
+                Some(Turn::Sleep(ns))
+            }
+            Outcome::Exit(status) => Some(Turn::Ended(End::Exited(status))),
         }
     }
 }
@@ -159,14 +200,18 @@ impl World {
 /// was, whose HVC then forwards the exception still held in the EL1
 /// registers. Everything else runs at EL0: NZCV kept, EL0t, nothing masked.
 fn resume_pstate(pc: u64, pstate: u64) -> u64 {
-    const MODE: u64 = 0xf;
-    const EL1H: u64 = 0b0101;
-    let in_shim = (layout::SHIM_VA..layout::VA_END).contains(&pc);
-    if in_shim && pstate & MODE == EL1H {
+    if in_shim_at_el1(pc, pstate) {
         pstate
     } else {
         pstate & 0xf000_0000
     }
+}
+
+/// Whether the world was stopped in the EL1 shim, before its HVC.
+fn in_shim_at_el1(pc: u64, pstate: u64) -> bool {
+    const MODE: u64 = 0xf;
+    const EL1H: u64 = 0b0101;
+    (layout::SHIM_VA..layout::VA_END).contains(&pc) && pstate & MODE == EL1H
 }
 
 /// Let the interrupt that ended the world's turn be taken at EL2, the way
@@ -220,5 +265,27 @@ impl Kernel for World {
     fn now_ns(&self) -> u64 {
         let ns = u128::from(cpu::counter()) * 1_000_000_000 / u128::from(cpu::counter_frequency());
         ns as u64
+    }
+
+    fn vm_info(&self, index: u64) -> Option<VmInfo> {
+        let m = crate::sched::lock();
+        let vm = m.vms.get(usize::try_from(index).ok()?)?;
+        let count = |f: fn(&crate::vm::VcpuState) -> bool| {
+            vm.vcpus.iter().filter(|c| f(&c.state)).count() as u32
+        };
+        use crate::vm::{VcpuState, VmState};
+        Some(VmInfo {
+            name: VmInfo::name_field(&vm.name),
+            state: match vm.state {
+                VmState::Running => abi::VmState::Running,
+                VmState::Stopping => abi::VmState::Stopping,
+                VmState::Resetting => abi::VmState::Resetting,
+                VmState::Stopped => abi::VmState::Stopped,
+            },
+            vcpus: vm.vcpus.len() as u32,
+            vcpus_running: count(|s| matches!(s, VcpuState::Running(_))),
+            vcpus_idle: count(|s| matches!(s, VcpuState::Blocked { .. })),
+            ram_mib: (vm.image.memory >> 20) as u32,
+        })
     }
 }

@@ -4,7 +4,7 @@
 #![no_main]
 
 use aerie_userworlds::layout::{STACK_BOTTOM, STACK_TOP};
-use aerie_userworlds::{clock, println};
+use aerie_userworlds::{clock, println, sleep};
 
 aerie_userworlds::entry!(main);
 
@@ -21,6 +21,14 @@ fn main(arg: &str) -> i32 {
     let first = clock();
     let second = clock();
     println!("clock advances: {}", yes_no(second >= first));
+    // Asleep, the world is off its pCPU; it comes back no sooner than asked.
+    let before = clock();
+    let slept = sleep(20_000_000);
+    let after = clock();
+    println!(
+        "sleep 20 ms: {}",
+        yes_no(slept == 0 && after - before >= 20_000_000)
+    );
     // black_box keeps the local in memory, so its address is a stack address.
     let local = 0u64;
     let addr = core::hint::black_box(&local) as *const u64 as u64;

@@ -6,7 +6,7 @@
 
 use aerie_userworlds::abi::nr;
 use aerie_userworlds::layout::SHIM_VA;
-use aerie_userworlds::{exit, println, syscall};
+use aerie_userworlds::{exit, println, syscall3};
 use core::arch::asm;
 use core::hint::black_box;
 use core::ptr::{read_volatile, write_volatile};
@@ -113,25 +113,27 @@ fn recurse(depth: u64) -> u64 {
 
 /// System calls with bad arguments: each must fail, not fault.
 fn bad_syscalls() -> i32 {
-    let local = [0u8; 16];
+    let mut local = [0u8; 64];
+    let buf = local.as_mut_ptr() as u64;
     let text = main as *const () as u64;
-    let calls: [(&str, u64, u64, u64); 5] = [
-        ("write(kernel address)", nr::WRITE, KERNEL_DIRECT_MAP, 16),
-        ("write(unmapped)", nr::WRITE, UNMAPPED, 16),
-        (
-            "write(huge length)",
-            nr::WRITE,
-            local.as_ptr() as u64,
-            1 << 40,
-        ),
-        ("arg(text page)", nr::ARG, text, 16),
-        ("syscall(999)", 999, 0, 0),
+    let calls: [(&str, u64, u64, u64, u64); 9] = [
+        ("write(kernel address)", nr::WRITE, KERNEL_DIRECT_MAP, 16, 0),
+        ("write(unmapped)", nr::WRITE, UNMAPPED, 16, 0),
+        ("write(huge length)", nr::WRITE, buf, 1 << 40, 0),
+        ("arg(text page)", nr::ARG, text, 16, 0),
+        ("syscall(999)", 999, 0, 0, 0),
+        ("sleep(61 s)", nr::SLEEP, 61_000_000_000, 0, 0),
+        ("vm_info(no such VM)", nr::VM_INFO, 999, buf, 64),
+        ("vm_info(text page)", nr::VM_INFO, 0, text, 64),
+        ("vm_info(short buffer)", nr::VM_INFO, 0, buf, 8),
     ];
-    for (name, number, a0, a1) in calls {
-        // SAFETY: the only buffer Aerie could write is arg's, the read-only
-        // text page, which it must refuse with EFAULT.
-        let result = unsafe { syscall(number, a0, a1) };
+    for (name, number, a0, a1, a2) in calls {
+        // SAFETY: Aerie may write only `local` (vm_info of a VM that does
+        // not exist writes nothing; a short buffer is refused) or the
+        // read-only text page, which it must refuse with EFAULT.
+        let result = unsafe { syscall3(number, a0, a1, a2) };
         println!("{name} = {result}");
     }
+    black_box(&mut local);
     0
 }

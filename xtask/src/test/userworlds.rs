@@ -5,6 +5,7 @@
 
 use super::{fresh_disk, run_aerie, testkit_passed, AerieRun, TESTKIT_MIN_PASSED};
 use crate::output;
+use crate::qemu::Keys;
 use crate::run::Guest;
 
 /// `program[:argument]` and the lines its world must print (after
@@ -15,6 +16,7 @@ const WORLDS: &[(&str, &[&str])] = &[
         &[
             "hello from EL0, arg \"x\"",
             "clock advances: yes",
+            "sleep 20 ms: yes",
             "sp in the user stack: yes",
             "exited with status 0",
         ],
@@ -76,6 +78,10 @@ const WORLDS: &[(&str, &[&str])] = &[
             "write(huge length) = -22",
             "arg(text page) = -14",
             "syscall(999) = -38",
+            "sleep(61 s) = -22",
+            "vm_info(no such VM) = -2",
+            "vm_info(text page) = -14",
+            "vm_info(short buffer) = -22",
             "exited with status 0",
         ],
     ),
@@ -86,12 +92,23 @@ const WORLDS: &[(&str, &[&str])] = &[
     ),
     (
         "no-such-program",
-        &["no such program (built in: hello, probe, bench)"],
+        &["no such program (built in: hello, probe, bench, vmstat)"],
     ),
     (
         "bench",
         &[
-            "bench: name=syscall_null iters=10000 ticks=",
+            "bench: name=syscall_null iters=1000 ticks=",
+            "exited with status 0",
+        ],
+    ),
+    // Beside the VM: it sees the testkit run and then stop, and the machine
+    // powers off only once it has exited.
+    (
+        "vmstat",
+        &[
+            "vm 0 testkit: running, 2 vCPUs",
+            "vm 0 testkit: stopped",
+            "every VM has stopped",
             "exited with status 0",
         ],
     ),
@@ -107,17 +124,25 @@ pub fn userworlds_on(cpu: &str, name: &str) -> Result<(), String> {
             cmdline: String::new(),
         },
         cpu,
-        // One pCPU: the worlds run before the VM starts, so their lines and
-        // the testkit's do not interleave.
-        smp: 1,
+        // The worlds share the pCPUs with the testkit's vCPU: one pCPU on
+        // the Cortex-A72 (every world and the vCPU take turns on it), two
+        // on `max` (worlds also run on both at once).
+        smp: if cpu == "max" { 2 } else { 1 },
         append: &append,
         disk: &disk,
         timeout: 180,
-        keys: &[],
+        // The console's scheduler view (Ctrl-A d) lists the world.
+        keys: &[Keys {
+            after: "uw vmstat[23]: vm 0 testkit: running",
+            bytes: b"\x01d",
+        }],
     };
     run_aerie(&run, |status, out| {
         for (i, (world, lines)) in WORLDS.iter().enumerate() {
             check_world(out, i + 1, world, lines)?;
+        }
+        if !out.contains("aerie: dump: sched: user world vmstat[23]: ") {
+            return Err("Ctrl-A d: no line for user world vmstat[23]".into());
         }
         testkit_passed(status, out, TESTKIT_MIN_PASSED)
     })
@@ -134,4 +159,15 @@ fn check_world(out: &str, id: usize, world: &str, lines: &[&str]) -> Result<(), 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WORLDS;
+
+    /// The console check names vmstat by its id: its place in the list.
+    #[test]
+    fn vmstat_is_world_23() {
+        assert_eq!(WORLDS[22].0, "vmstat");
+    }
 }

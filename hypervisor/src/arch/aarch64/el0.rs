@@ -73,6 +73,7 @@ pub struct SavedEl1 {
     hcr: u64,
     vttbr: u64,
     ich_hcr: u64,
+    cntvoff: u64,
 }
 
 /// Make this pCPU's EL1&0 regime the worlds': translation through the
@@ -85,6 +86,7 @@ pub fn enter_regime(cpu: &CpuInfo, root: u64, vbar: u64) -> SavedEl1 {
         hcr: read_sysreg!(hcr_el2),
         vttbr: read_sysreg!(vttbr_el2),
         ich_hcr: read_sysreg!(ich_hcr_el2),
+        cntvoff: read_sysreg!(cntvoff_el2),
     };
     let ips = cpu.pa_range.min(5);
     // T0SZ 25, IRGN0/ORGN0 write-back, SH0 inner, TG0 4K, T1SZ 25, EPD1.
@@ -99,6 +101,9 @@ pub fn enter_regime(cpu: &CpuInfo, root: u64, vbar: u64) -> SavedEl1 {
     write_sysreg!(vbar_el1, vbar);
     write_sysreg!(cpacr_el1, 0);
     write_sysreg!(cntkctl_el1, CNTKCTL_USER);
+    // The world's virtual counter is the physical one, the same on every
+    // pCPU (a guest's offset may be in place here).
+    write_sysreg!(cntvoff_el2, 0);
     write_sysreg!(mdscr_el1, 0);
     // Nothing of the previous world (or guest) to read.
     write_sysreg!(tpidr_el0, 0);
@@ -126,6 +131,7 @@ pub fn leave_regime(saved: SavedEl1) {
     write_sysreg!(ttbr0_el1, 0);
     write_sysreg!(ich_hcr_el2, saved.ich_hcr);
     write_sysreg!(vttbr_el2, saved.vttbr);
+    write_sysreg!(cntvoff_el2, saved.cntvoff);
     write_sysreg!(hcr_el2, saved.hcr);
     isb();
 }

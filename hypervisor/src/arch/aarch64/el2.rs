@@ -148,6 +148,23 @@ pub fn flush_el2_tlb() {
     unsafe { core::arch::asm!("tlbi alle2", "dsb ish", "isb", options(nostack)) }
 }
 
+/// The physical address of this pCPU's EL2 level-0 table (TTBR0_EL2.BADDR).
+pub fn el2_root() -> u64 {
+    read_sysreg!(ttbr0_el2) & 0x0000_ffff_ffff_f000
+}
+
+/// Walk this pCPU's EL2 space from the level-0 table at `root`.
+///
+/// # Safety
+/// `root` must map everything Aerie uses (its image, stacks, the direct
+/// map, its devices) exactly as the current table does.
+pub unsafe fn set_el2_root(root: u64) {
+    dsb_sy();
+    write_sysreg!(ttbr0_el2, root);
+    isb();
+    flush_el2_tlb();
+}
+
 /// What the hardware recorded about the exit being handled.
 #[derive(Debug, Clone, Copy)]
 pub struct Syndrome {

@@ -1,0 +1,99 @@
+//! User worlds as the scheduler sees them (C6). A world is ready, running
+//! on one pCPU, or asleep until a deadline; it takes turns with the vCPUs
+//! in the same round robin, for the same slice. While a pCPU runs a world
+//! it holds the world itself (the slot is empty) and not the machine lock.
+
+use super::Machine;
+use crate::arch::aarch64::cpu;
+use crate::userworld::{self, Turn, World};
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::String;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorldState {
+    Ready,
+    Running(usize),
+    /// Asleep until this counter value.
+    Sleeping(u64),
+}
+
+pub struct WorldSlot {
+    /// None while a pCPU runs it.
+    pub world: Option<Box<World>>,
+    pub state: WorldState,
+    /// `name[id]`, for the console's view while a pCPU holds the world.
+    pub label: String,
+}
+
+impl WorldSlot {
+    pub fn new(world: World) -> Self {
+        WorldSlot {
+            label: format!("{}[{}]", world.name, world.id),
+            // Boxed: a pCPU takes it out of its slot for every turn.
+            world: Some(Box::new(world)),
+            state: WorldState::Ready,
+        }
+    }
+}
+
+impl Machine {
+    /// Take world `w` out of its slot to run it on `cpu`.
+    pub(super) fn take_world(&mut self, cpu: usize, w: usize) -> Box<World> {
+        let slot = &mut self.worlds[w];
+        slot.state = WorldState::Running(cpu);
+        slot.world.take().expect("a ready world is in its slot")
+    }
+
+    /// `cpu`'s turn with `world` is over: put it back as `turn` says, or
+    /// drop it if it ended.
+    pub(super) fn end_turn(&mut self, cpu: usize, world: Box<World>, turn: Turn) {
+        let w = self
+            .worlds
+            .iter()
+            .position(|s| s.state == WorldState::Running(cpu))
+            .expect("the world this pCPU ran has a slot");
+        let now = cpu::counter();
+        let state = match turn {
+            Turn::Preempted => WorldState::Ready,
+            Turn::Sleep(ns) => {
+                let ticks = u128::from(ns) * u128::from(cpu::counter_frequency()) / 1_000_000_000;
+                WorldState::Sleeping(now + ticks as u64)
+            }
+            Turn::Ended(end) => {
+                userworld::report_end(&world, &end);
+                self.worlds.remove(w);
+                return;
+            }
+        };
+        self.worlds[w].world = Some(world);
+        self.worlds[w].state = state;
+    }
+
+    /// Sleeping worlds whose deadline has passed become ready.
+    pub(super) fn wake_expired_worlds(&mut self, now: u64) -> bool {
+        let mut woke = false;
+        for slot in &mut self.worlds {
+            if matches!(slot.state, WorldState::Sleeping(t) if t <= now) {
+                slot.state = WorldState::Ready;
+                woke = true;
+            }
+        }
+        woke
+    }
+
+    /// The earliest deadline of a sleeping world.
+    pub(super) fn earliest_world_deadline(&self) -> Option<u64> {
+        self.worlds
+            .iter()
+            .filter_map(|s| match s.state {
+                WorldState::Sleeping(t) => Some(t),
+                _ => None,
+            })
+            .min()
+    }
+
+    pub(super) fn world_ready(&self, w: usize) -> bool {
+        self.worlds[w].state == WorldState::Ready
+    }
+}
