@@ -12,9 +12,9 @@ static INPUT: Mutex<Ring> = Mutex::new(Ring::new());
 /// Move what the UART has received into the input buffer (from the
 /// interrupt path: reading the FIFO empty is what lowers its line).
 pub fn receive() {
-    if let Some(uart) = CONSOLE.lock().as_mut() {
+    if let Some(console) = CONSOLE.lock().as_mut() {
         let mut input = INPUT.lock();
-        while let Some(b) = uart.get() {
+        while let Some(b) = console.uart.get() {
             input.push(b);
         }
     }

@@ -10,7 +10,82 @@ use crate::drivers::pl011::Pl011;
 use core::fmt::{self, Write};
 use spin::Mutex;
 
-static CONSOLE: Mutex<Option<Pl011>> = Mutex::new(None);
+static CONSOLE: Mutex<Option<Console>> = Mutex::new(None);
+
+/// The host UART and what keeps Aerie's lines and a guest's apart.
+///
+/// A single VM's output passes through byte by byte, so Aerie's own lines
+/// (the log, user worlds' output) would land in the middle of a line the
+/// guest is still writing. While the guest is mid-line and wrote its last
+/// byte less than [`HOLD_MS`] ago, Aerie's lines are held and go out after
+/// the guest's newline, or once held that long (`flush_held`, from the
+/// scheduler's tick and before a pCPU idles). A guest that has been
+/// mid-line for longer (a shell prompt) gets a line break first instead.
+struct Console {
+    uart: Pl011,
+    /// The guest's last byte was not a newline.
+    guest_mid_line: bool,
+    /// When the guest wrote its last byte (counter).
+    guest_wrote_at: u64,
+    /// Aerie's lines waiting for the guest's newline.
+    held: alloc::string::String,
+    /// When the oldest held line was printed (counter).
+    held_at: u64,
+}
+
+/// How long a guest's unfinished line holds Aerie's lines back.
+const HOLD_MS: u64 = 20;
+/// The most Aerie holds back; more goes out at once.
+const HELD_MAX: usize = 16 * 1024;
+
+fn hold_ticks() -> u64 {
+    crate::arch::aarch64::cpu::counter_frequency() * HOLD_MS / 1000
+}
+
+impl Console {
+    /// Aerie's text, each newline as CR LF.
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if b == b'\n' {
+                self.uart.put(b'\r');
+            }
+            self.uart.put(b);
+        }
+    }
+
+    /// Aerie's own text, now or after the guest's line.
+    fn print(&mut self, args: fmt::Arguments) {
+        let now = crate::arch::aarch64::cpu::counter();
+        if self.guest_mid_line {
+            let recent = now.saturating_sub(self.guest_wrote_at) < hold_ticks();
+            if recent && self.held.len() < HELD_MAX {
+                if self.held.is_empty() {
+                    self.held_at = now;
+                }
+                let _ = self.held.write_fmt(args);
+                return;
+            }
+            self.break_guest_line();
+        }
+        let _ = Writer(&mut self.uart).write_fmt(args);
+    }
+
+    /// End the guest's unfinished line and write what was held.
+    fn break_guest_line(&mut self) {
+        if self.guest_mid_line {
+            self.write(b"\n");
+            self.guest_mid_line = false;
+        }
+        self.write_held();
+    }
+
+    fn write_held(&mut self) {
+        if !self.held.is_empty() {
+            let held = core::mem::take(&mut self.held);
+            self.write(held.as_bytes());
+        }
+    }
+}
 
 /// Start the console on the UART mapped at `va`.
 ///
@@ -18,8 +93,27 @@ static CONSOLE: Mutex<Option<Pl011>> = Mutex::new(None);
 /// `va` must map the host PL011, used by nothing else.
 pub unsafe fn init(va: u64) {
     // SAFETY: per the contract.
-    *CONSOLE.lock() = Some(unsafe { Pl011::new(va) });
+    let uart = unsafe { Pl011::new(va) };
+    *CONSOLE.lock() = Some(Console {
+        uart,
+        guest_mid_line: false,
+        guest_wrote_at: 0,
+        held: alloc::string::String::new(),
+        held_at: 0,
+    });
     UART_VA.store(va, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// Write Aerie's held lines if they have waited [`HOLD_MS`] (`all`: now),
+/// breaking the guest's line if it is still unfinished.
+pub fn flush_held(all: bool) {
+    if let Some(console) = CONSOLE.lock().as_mut() {
+        let now = crate::arch::aarch64::cpu::counter();
+        let due = now.saturating_sub(console.held_at) >= hold_ticks();
+        if !console.held.is_empty() && (all || due) {
+            console.break_guest_line();
+        }
+    }
 }
 
 struct Writer<'a>(&'a mut Pl011);
@@ -36,25 +130,32 @@ impl Write for Writer<'_> {
     }
 }
 
-/// Print formatted text (no-op before the console exists).
+/// Print Aerie's formatted text (no-op before the console exists); it may
+/// wait for a guest's unfinished line ([`Console`]).
 pub fn print(args: fmt::Arguments) {
-    if let Some(uart) = CONSOLE.lock().as_mut() {
-        let _ = Writer(uart).write_fmt(args);
+    if let Some(console) = CONSOLE.lock().as_mut() {
+        console.print(args);
     }
 }
 
 /// Start taking console input (by interrupt).
 pub fn enable_input() {
-    if let Some(uart) = CONSOLE.lock().as_mut() {
-        uart.enable_rx_interrupt();
+    if let Some(console) = CONSOLE.lock().as_mut() {
+        console.uart.enable_rx_interrupt();
     }
 }
 
-/// Raw bytes from a guest.
+/// Raw bytes from a guest; Aerie's held lines follow its newline.
 pub fn put_bytes(bytes: &[u8]) {
-    if let Some(uart) = CONSOLE.lock().as_mut() {
+    let Some(&last) = bytes.last() else { return };
+    if let Some(console) = CONSOLE.lock().as_mut() {
         for &b in bytes {
-            uart.put(b);
+            console.uart.put(b);
+        }
+        console.guest_mid_line = last != b'\n';
+        console.guest_wrote_at = crate::arch::aarch64::cpu::counter();
+        if !console.guest_mid_line {
+            console.write_held();
         }
     }
 }
@@ -101,7 +202,11 @@ pub fn print_panic(args: fmt::Arguments) {
     // SAFETY: we are stopping; whoever held the lock will never run again
     // on this CPU, and other CPUs are not started.
     unsafe { CONSOLE.force_unlock() };
-    print(args);
+    if let Some(console) = CONSOLE.lock().as_mut() {
+        // Now, and after anything held.
+        console.break_guest_line();
+        let _ = Writer(&mut console.uart).write_fmt(args);
+    }
 }
 
 #[macro_export]
@@ -174,7 +279,8 @@ impl GuestOutput {
 }
 
 fn emit_line(prefix: &str, line: &[u8]) {
-    if let Some(uart) = CONSOLE.lock().as_mut() {
+    if let Some(console) = CONSOLE.lock().as_mut() {
+        let uart = &mut console.uart;
         for &b in prefix.as_bytes().iter().chain(line) {
             if b == b'\n' {
                 uart.put(b'\r');

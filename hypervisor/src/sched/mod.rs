@@ -460,6 +460,7 @@ impl Machine {
             if m.vms.iter().all(|vm| vm.state == VmState::Stopped) && m.worlds.is_empty() {
                 crate::irq::profiler::report(|v| m.vms[v].name.clone());
                 log::info!("all VMs have stopped; powering off");
+                crate::console::flush_held(true);
                 firmware::system_off();
             }
             // Idle: wait, without the lock, for a kick, a deadline or a tick.
@@ -477,6 +478,8 @@ impl Machine {
             // which would leave this pCPU asleep with that wake-up spent
             // (the timer's handler disarms it). Then PSTATE.I clears and
             // whatever woke the WFI is taken.
+            // Nothing runs here: what Aerie printed goes out now.
+            crate::console::flush_held(true);
             crate::irq::watchdog::set_idle(cpu, true);
             daif::mask_irq();
             gic::set_priority_mask(crate::irq::PMR_ALL);
@@ -505,6 +508,7 @@ impl Machine {
         let slice_end = now + m.slice_ticks;
         drop(guard);
         let turn = world.run_turn(cpu, slice_end);
+        crate::console::flush_held(false);
         let mut guard = lock();
         guard.end_turn(cpu, world, turn);
         if crate::irq::take_events(cpu) & crate::irq::event::INPUT != 0 {
@@ -551,6 +555,7 @@ impl Machine {
     /// The end of a time slice on `cpu`: expired deadlines wake; if another
     /// vCPU is waiting, the current one yields. Returns whether to reschedule.
     pub fn tick(&mut self, cpu: usize) -> bool {
+        crate::console::flush_held(false);
         let now = cpu::counter();
         self.wake_expired(now);
         let current = self.pcpus[cpu].current;
