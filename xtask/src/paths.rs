@@ -31,7 +31,7 @@ pub fn release_elf(name: &str) -> PathBuf {
 
 /// The user-world programs (`userworlds/src/bin/<name>.rs`), built before the
 /// hypervisor, which embeds their ELF files.
-pub const USER_PROGRAMS: [&str; 4] = ["hello", "probe", "bench", "vmstat"];
+pub const USER_PROGRAMS: [&str; 5] = ["hello", "probe", "bench", "vmstat", "vmctl"];
 
 /// The release ELF of user-world program `name` (the file the hypervisor
 /// embeds with `include_bytes!`).

@@ -26,7 +26,7 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 27] = [
+const QEMU_TESTS: [(&str, TestFn); 28] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
@@ -45,6 +45,7 @@ const QEMU_TESTS: [(&str, TestFn); 27] = [
     ("userworlds-max", || {
         userworlds::userworlds_on("max", "userworlds-max")
     }),
+    ("userworlds-vmctl", || userworlds::vmctl("userworlds-vmctl")),
     ("watchdog-cortex-a72", || {
         pnmi::watchdog_on("cortex-a72", "watchdog-cortex-a72")
     }),

@@ -28,6 +28,20 @@ pub mod nr {
     /// `len` is smaller than a record, `EFAULT` for a buffer the world may
     /// not write.
     pub const VM_INFO: u64 = 6;
+    /// `vm_control(index, op)`: power VM `index` off ([`super::vm_op::STOP`])
+    /// or reset it ([`super::vm_op::RESET`]), as if its guest had called
+    /// PSCI SYSTEM_OFF or SYSTEM_RESET. Returns 0 once it is under way,
+    /// `ENOENT` past the last VM, `EINVAL` for another op, `EBUSY` if the VM
+    /// is not running (already stopping, resetting or stopped).
+    pub const VM_CONTROL: u64 = 7;
+}
+
+/// `vm_control` operations.
+pub mod vm_op {
+    /// Power the VM off: its vCPUs stop and its memory is freed.
+    pub const STOP: u64 = 0;
+    /// Reset the VM: its vCPUs stop and it boots again from its images.
+    pub const RESET: u64 = 1;
 }
 
 /// The longest `sleep`: one minute.
@@ -38,6 +52,8 @@ pub const SLEEP_MAX_NS: u64 = 60_000_000_000;
 pub mod err {
     /// No such object (a VM index past the last VM).
     pub const ENOENT: i64 = -2;
+    /// The object is not in a state that allows it (a VM not running).
+    pub const EBUSY: i64 = -16;
     /// A buffer the world may not access.
     pub const EFAULT: i64 = -14;
     /// An argument out of range.

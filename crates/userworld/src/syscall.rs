@@ -3,7 +3,7 @@
 //! fake. Nothing a world passes can make this fail other than by an error
 //! result: every buffer goes through the kernel's own access check.
 
-use crate::abi::{err, nr, VmInfo, SLEEP_MAX_NS};
+use crate::abi::{err, nr, vm_op, VmInfo, SLEEP_MAX_NS};
 
 /// The most bytes one `write` may carry: a console line, not a bulk channel.
 pub const WRITE_MAX: u64 = 4096;
@@ -23,6 +23,16 @@ pub trait Kernel {
     fn now_ns(&self) -> u64;
     /// VM `index`'s record, if there is such a VM.
     fn vm_info(&self, index: u64) -> Option<VmInfo>;
+    /// Stop or reset VM `index`: Err(ENOENT) if there is no such VM,
+    /// Err(EBUSY) if it is not running.
+    fn vm_control(&mut self, index: u64, op: VmOp) -> Result<(), i64>;
+}
+
+/// What `vm_control` asks of a VM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VmOp {
+    Stop,
+    Reset,
 }
 
 /// What the world asked for.
@@ -44,6 +54,7 @@ pub fn dispatch(kernel: &mut impl Kernel, number: u64, args: [u64; 6]) -> Outcom
         nr::SLEEP if a0 <= SLEEP_MAX_NS => return Outcome::Sleep(a0),
         nr::SLEEP => err::EINVAL,
         nr::VM_INFO => vm_info(kernel, a0, a1, a2),
+        nr::VM_CONTROL => vm_control(kernel, a0, a1),
         nr::WRITE => write(kernel, a0, a1),
         nr::ARG => arg(kernel, a0, a1),
         nr::CLOCK => kernel.now_ns() as i64,
@@ -73,6 +84,18 @@ fn arg(kernel: &mut impl Kernel, buf: u64, len: u64) -> i64 {
     arg.len() as i64
 }
 
+fn vm_control(kernel: &mut impl Kernel, index: u64, op: u64) -> i64 {
+    let op = match op {
+        vm_op::STOP => VmOp::Stop,
+        vm_op::RESET => VmOp::Reset,
+        _ => return err::EINVAL,
+    };
+    match kernel.vm_control(index, op) {
+        Ok(()) => 0,
+        Err(e) => e,
+    }
+}
+
 fn vm_info(kernel: &mut impl Kernel, index: u64, buf: u64, len: u64) -> i64 {
     if len < VmInfo::SIZE as u64 {
         return err::EINVAL;
@@ -97,6 +120,9 @@ mod tests {
         rw: Vec<u8>,
         out: std::cell::RefCell<Vec<u8>>,
         arg: &'static str,
+        /// VM 0's life: running until stopped or reset.
+        vm_running: bool,
+        controls: Vec<VmOp>,
     }
 
     impl Fake {
@@ -106,6 +132,8 @@ mod tests {
                 rw: vec![0; 4096],
                 out: Default::default(),
                 arg,
+                vm_running: true,
+                controls: Vec::new(),
             }
         }
     }
@@ -135,6 +163,17 @@ mod tests {
         fn now_ns(&self) -> u64 {
             123
         }
+        fn vm_control(&mut self, index: u64, op: VmOp) -> Result<(), i64> {
+            if index != 0 {
+                return Err(err::ENOENT);
+            }
+            if !self.vm_running {
+                return Err(err::EBUSY);
+            }
+            self.vm_running = false;
+            self.controls.push(op);
+            Ok(())
+        }
         fn vm_info(&self, index: u64) -> Option<VmInfo> {
             (index == 0).then(|| VmInfo {
                 name: VmInfo::name_field("testkit"),
@@ -162,6 +201,39 @@ mod tests {
         for ns in [SLEEP_MAX_NS + 1, u64::MAX] {
             assert_eq!(call(&mut k, nr::SLEEP, ns, 0), Outcome::Return(err::EINVAL));
         }
+    }
+
+    #[test]
+    fn vm_control_stops_or_resets_a_running_vm_once() {
+        let mut k = Fake::new("");
+        assert_eq!(
+            call(&mut k, nr::VM_CONTROL, 0, 2),
+            Outcome::Return(err::EINVAL)
+        );
+        assert_eq!(
+            call(&mut k, nr::VM_CONTROL, 0, u64::MAX),
+            Outcome::Return(err::EINVAL)
+        );
+        assert_eq!(
+            call(&mut k, nr::VM_CONTROL, 1, vm_op::STOP),
+            Outcome::Return(err::ENOENT)
+        );
+        assert!(k.controls.is_empty(), "nothing asked of a VM yet");
+        assert_eq!(
+            call(&mut k, nr::VM_CONTROL, 0, vm_op::RESET),
+            Outcome::Return(0)
+        );
+        assert_eq!(
+            call(&mut k, nr::VM_CONTROL, 0, vm_op::STOP),
+            Outcome::Return(err::EBUSY)
+        );
+        assert_eq!(k.controls, [VmOp::Reset]);
+        let mut k = Fake::new("");
+        assert_eq!(
+            call(&mut k, nr::VM_CONTROL, 0, vm_op::STOP),
+            Outcome::Return(0)
+        );
+        assert_eq!(k.controls, [VmOp::Stop]);
     }
 
     #[test]

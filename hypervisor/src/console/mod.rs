@@ -61,6 +61,7 @@ impl Console {
             if recent && self.held.len() < HELD_MAX {
                 if self.held.is_empty() {
                     self.held_at = now;
+                    HOLDING.store(true, core::sync::atomic::Ordering::Relaxed);
                 }
                 let _ = self.held.write_fmt(args);
                 return;
@@ -83,6 +84,7 @@ impl Console {
         if !self.held.is_empty() {
             let held = core::mem::take(&mut self.held);
             self.write(held.as_bytes());
+            HOLDING.store(false, core::sync::atomic::Ordering::Relaxed);
         }
     }
 }
@@ -104,9 +106,16 @@ pub unsafe fn init(va: u64) {
     UART_VA.store(va, core::sync::atomic::Ordering::Relaxed);
 }
 
+/// Whether the console holds lines of Aerie's: lets [`flush_held`], which
+/// runs on every tick and before every idle wait, skip the lock when not.
+static HOLDING: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
 /// Write Aerie's held lines if they have waited [`HOLD_MS`] (`all`: now),
 /// breaking the guest's line if it is still unfinished.
 pub fn flush_held(all: bool) {
+    if !HOLDING.load(core::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
     if let Some(console) = CONSOLE.lock().as_mut() {
         let now = crate::arch::aarch64::cpu::counter();
         let due = now.saturating_sub(console.held_at) >= hold_ticks();

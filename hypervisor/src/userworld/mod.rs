@@ -18,7 +18,7 @@ use alloc::vec::Vec;
 pub use world::{End, Turn, World};
 
 /// The built-in programs, as the `userworlds/` workspace builds them.
-const PROGRAMS: [(&str, &[u8]); 4] = [
+const PROGRAMS: [(&str, &[u8]); 5] = [
     (
         "hello",
         include_bytes!(concat!(env!("AERIE_USERWORLDS"), "/hello")),
@@ -34,6 +34,10 @@ const PROGRAMS: [(&str, &[u8]); 4] = [
     (
         "vmstat",
         include_bytes!(concat!(env!("AERIE_USERWORLDS"), "/vmstat")),
+    ),
+    (
+        "vmctl",
+        include_bytes!(concat!(env!("AERIE_USERWORLDS"), "/vmctl")),
     ),
 ];
 

@@ -14,7 +14,7 @@ use aerie_trap::esr::{ec, Esr};
 use aerie_userworld::abi::{self, VmInfo};
 use aerie_userworld::fault::Fault;
 use aerie_userworld::layout;
-use aerie_userworld::syscall::{self, Kernel, Outcome};
+use aerie_userworld::syscall::{self, Kernel, Outcome, VmOp};
 use alloc::format;
 use alloc::string::String;
 
@@ -265,6 +265,26 @@ impl Kernel for World {
     fn now_ns(&self) -> u64 {
         let ns = u128::from(cpu::counter()) * 1_000_000_000 / u128::from(cpu::counter_frequency());
         ns as u64
+    }
+
+    fn vm_control(&mut self, index: u64, op: VmOp) -> Result<(), i64> {
+        let cpu = crate::sched::this_cpu();
+        let mut m = crate::sched::lock();
+        let v = usize::try_from(index)
+            .ok()
+            .filter(|&v| v < m.vms.len())
+            .ok_or(abi::err::ENOENT)?;
+        if !m.vms[v].running() {
+            return Err(abi::err::EBUSY);
+        }
+        let by = format!("user world {}[{}]", self.name, self.id);
+        match op {
+            VmOp::Stop => m.vms[v].stop(&format!("powered off by {by}")),
+            VmOp::Reset => m.vms[v].reset(&format!("reset by {by}")),
+        }
+        // Its vCPUs on other pCPUs leave them now; the scheduler settles it.
+        m.kick(cpu, v, u64::MAX);
+        Ok(())
     }
 
     fn vm_info(&self, index: u64) -> Option<VmInfo> {

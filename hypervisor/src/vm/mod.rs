@@ -356,12 +356,13 @@ impl Vm {
         alloc::format!("{clock} idle: {}", vcpu.idle.summary(per_ms))
     }
 
-    /// Begin a reset (PSCI SYSTEM_RESET): like a stop, then reload.
-    pub fn reset(&mut self) {
+    /// Begin a reset (PSCI SYSTEM_RESET, or a user world's vm_control):
+    /// like a stop, then reload.
+    pub fn reset(&mut self, why: &str) {
         self.output.flush();
         self.vcpus_off();
         self.state = VmState::Resetting;
-        log::info!("vm {}: reset (PSCI SYSTEM_RESET)", self.name);
+        log::info!("vm {}: {why}", self.name);
     }
 
     /// Called by the scheduler when none of this VM's vCPUs is on a pCPU:

@@ -170,7 +170,7 @@ pub fn call(m: &mut Machine, cpu: usize, v: usize, c: usize) -> Outcome {
             Outcome::Reschedule
         }
         Effect::SystemReset => {
-            vm.reset();
+            vm.reset("reset (PSCI SYSTEM_RESET)");
             kick_all(m, cpu, v);
             Outcome::Reschedule
         }

@@ -6,6 +6,7 @@
 use super::{fresh_disk, run_aerie, testkit_passed, AerieRun, TESTKIT_MIN_PASSED};
 use crate::output;
 use crate::qemu::Keys;
+use crate::qemu::Status;
 use crate::run::Guest;
 
 /// `program[:argument]` and the lines its world must print (after
@@ -92,7 +93,7 @@ const WORLDS: &[(&str, &[&str])] = &[
     ),
     (
         "no-such-program",
-        &["no such program (built in: hello, probe, bench, vmstat)"],
+        &["no such program (built in: hello, probe, bench, vmstat, vmctl)"],
     ),
     (
         "bench",
@@ -145,6 +146,114 @@ pub fn userworlds_on(cpu: &str, name: &str) -> Result<(), String> {
             return Err("Ctrl-A d: no line for user world vmstat[23]".into());
         }
         testkit_passed(status, out, TESTKIT_MIN_PASSED)
+    })
+}
+
+/// A management world (`vmctl`) resets the testkit VM mid-run, which then
+/// boots again and passes; in a second boot it powers the VM off, so the
+/// testkit never finishes and the machine powers off. Bad requests get
+/// their messages.
+pub fn vmctl(name: &str) -> Result<(), String> {
+    const RESET: &[(&str, &[&str])] = &[
+        (
+            "vmctl:reset:testkit:300",
+            &["vmctl: reset vm 0 (testkit): done", "exited with status 0"],
+        ),
+        (
+            "vmctl:stop:nosuch",
+            &["vmctl: no VM nosuch", "exited with status 1"],
+        ),
+        (
+            "vmctl:frob:0",
+            &["usage: vmctl:stop:<vm>", "exited with status 2"],
+        ),
+        (
+            "vmctl:reset:0:70000",
+            &["usage: vmctl:stop:<vm>", "exited with status 2"],
+        ),
+    ];
+    const STOP: &[(&str, &[&str])] = &[
+        (
+            "vmctl:stop:0:300",
+            &["vmctl: stop vm 0 (testkit): done", "exited with status 0"],
+        ),
+        (
+            "vmctl:reset:testkit:1000",
+            &[
+                "vmctl: reset vm 0: it is not running",
+                "exited with status 1",
+            ],
+        ),
+        (
+            "vmstat",
+            &[
+                "vm 0 testkit: running",
+                "vm 0 testkit: stopped",
+                "exited with status 0",
+            ],
+        ),
+    ];
+    let list = |worlds: &[(&str, &[&str])]| {
+        let names: Vec<&str> = worlds.iter().map(|(w, _)| *w).collect();
+        format!("aerie.user={}", names.join(","))
+    };
+    let check_all = |out: &str, worlds: &[(&str, &[&str])]| {
+        worlds
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, (world, lines))| check_world(out, i + 1, world, lines))
+    };
+    let disk = fresh_disk(name)?;
+    let guest = || Guest::Testkit {
+        cmdline: String::new(),
+    };
+    let append = list(RESET);
+    let run = AerieRun {
+        log: name,
+        guest: guest(),
+        cpu: "cortex-a72",
+        smp: 2,
+        append: &append,
+        disk: &disk,
+        timeout: 120,
+        keys: &[],
+    };
+    run_aerie(&run, |status, out| {
+        check_all(out, RESET)?;
+        if !out.contains("aerie: vm testkit: reset by user world vmctl[1]") {
+            return Err("no `vm testkit: reset by user world vmctl[1]` line".into());
+        }
+        let starts = output::lines_with(out, "testkit: start,").len();
+        if starts != 2 {
+            return Err(format!(
+                "the testkit started {starts} times, want 2 (before and after the reset)"
+            ));
+        }
+        testkit_passed(status, out, TESTKIT_MIN_PASSED)
+    })?;
+    let log = format!("{name}-stop");
+    let append = list(STOP);
+    let run = AerieRun {
+        log: &log,
+        guest: guest(),
+        append: &append,
+        ..run
+    };
+    run_aerie(&run, |status, out| {
+        check_all(out, STOP)?;
+        if !out.contains("aerie: vm testkit: powered off by user world vmctl[1]") {
+            return Err("no `vm testkit: powered off by user world vmctl[1]` line".into());
+        }
+        if output::testkit_result(out).is_some() {
+            return Err("the testkit finished: the VM was not stopped".into());
+        }
+        if output::has_panic(out) {
+            return Err("aerie: panic".into());
+        }
+        match status {
+            Status::Exited(0) => Ok(()),
+            other => Err(format!("QEMU {other:?}, expected exit 0")),
+        }
     })
 }
 

@@ -1,0 +1,67 @@
+//! Powers a VM off or resets it, by index or name, after an optional wait
+//! in milliseconds: `vmctl:stop:<vm>[:<ms>]` or `vmctl:reset:<vm>[:<ms>]`.
+//! Hard, like a power switch: the guest is not asked.
+#![no_std]
+#![no_main]
+
+use aerie_userworlds::abi::{err, nr, vm_op, VmInfo};
+use aerie_userworlds::{println, sleep, syscall, vm_info};
+
+aerie_userworlds::entry!(main);
+
+fn main(arg: &str) -> i32 {
+    let Some((op_name, rest)) = arg.split_once(':') else {
+        return usage();
+    };
+    let (vm, wait_ms) = match rest.split_once(':') {
+        None => (rest, 0),
+        Some((vm, ms)) => match ms.parse::<u64>() {
+            Ok(ms) if ms <= 60_000 => (vm, ms),
+            _ => return usage(),
+        },
+    };
+    let op = match op_name {
+        "stop" => vm_op::STOP,
+        "reset" => vm_op::RESET,
+        _ => return usage(),
+    };
+    if wait_ms > 0 {
+        sleep(wait_ms * 1_000_000);
+    }
+    let Some((index, info)) = find(vm) else {
+        println!("vmctl: no VM {vm}");
+        return 1;
+    };
+    let name = info.name();
+    // SAFETY: vm_control takes no memory.
+    let result = unsafe { syscall(nr::VM_CONTROL, index, op) };
+    match result {
+        0 => {
+            println!("vmctl: {op_name} vm {index} ({name}): done");
+            0
+        }
+        err::EBUSY => {
+            println!("vmctl: {op_name} vm {index}: it is not running");
+            1
+        }
+        e => {
+            println!("vmctl: {op_name} vm {index}: error {e}");
+            1
+        }
+    }
+}
+
+/// The index and record of the VM `vm` names: its index, or its name.
+fn find(vm: &str) -> Option<(u64, VmInfo)> {
+    if let Ok(index) = vm.parse::<u64>() {
+        return vm_info(index).ok().map(|info| (index, info));
+    }
+    (0..)
+        .map_while(|i| vm_info(i).ok().map(|info| (i, info)))
+        .find(|(_, info)| info.name() == vm)
+}
+
+fn usage() -> i32 {
+    println!("usage: vmctl:stop:<vm>[:<ms>] or vmctl:reset:<vm>[:<ms>] (a VM index or name; a wait of at most 60000 ms)");
+    2
+}
