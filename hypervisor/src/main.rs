@@ -168,19 +168,25 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
         }
     }
 
-    let vms = create_vms(host.initrd);
+    let module = boot_module(host.initrd);
+    let vms = module.as_ref().map_or_else(Vec::new, create_vms);
     if vms.is_empty() {
         log::error!("no VM could be started");
         arch::aarch64::firmware::exit_with_status(2, panic::SEMIHOSTING.load(Ordering::Relaxed));
     }
     let mut machine = sched::Machine::new(vms, gic, gic::list_register_count());
+    // The config's worlds first (ids 1, 2, ...), then the command line's.
+    let mut worlds = module
+        .as_ref()
+        .map_or_else(Vec::new, userworld::load_from_module);
     if let Some(spec) = args.user {
-        let worlds = userworld::load_at_boot(spec);
-        machine.worlds = worlds
-            .into_iter()
-            .map(sched::worlds::WorldSlot::new)
-            .collect();
+        let first_id = module.as_ref().map_or(0, |m| m.world_count()) + 1;
+        worlds.extend(userworld::load_built_in(spec, first_id));
     }
+    machine.worlds = worlds
+        .into_iter()
+        .map(sched::worlds::WorldSlot::new)
+        .collect();
 
     // The boot pCPU, then every other CPU of the device tree.
     let boot_mpidr = cpu::mpidr();
@@ -266,10 +272,12 @@ extern "C" fn secondary_main(index: u64) -> ! {
 
 /// The VMs of the boot module (QEMU's -initrd). A VM that cannot be built is
 /// reported and left out; the others run.
-fn create_vms(module: Option<aerie_dt::Region>) -> Vec<vm::Vm> {
+/// The boot module QEMU loaded as the initrd, checked; its symbol table
+/// installed.
+fn boot_module(module: Option<aerie_dt::Region>) -> Option<aerie_bootmodule::BootModule<'static>> {
     let Some(module) = module else {
         log::error!("no boot module (pass the VM images with -initrd; see `cargo xtask run`)");
-        return Vec::new();
+        return None;
     };
     // SAFETY: the boot module lies in RAM that the frame allocator was told
     // is busy, so it is mapped (direct map), never reused, and lives forever.
@@ -280,13 +288,19 @@ fn create_vms(module: Option<aerie_dt::Region>) -> Vec<vm::Vm> {
         Ok(m) => m,
         Err(e) => {
             log::error!("boot module: {e}");
-            return Vec::new();
+            return None;
         }
     };
     match module.symbols() {
         Some(blob) => symbols::init(blob),
         None => log::warn!("boot module carries no symbol table: reports show raw addresses"),
     }
+    Some(module)
+}
+
+/// The VMs the boot module describes; one it describes badly, or that
+/// cannot be created, is reported and left out.
+fn create_vms(module: &aerie_bootmodule::BootModule<'static>) -> Vec<vm::Vm> {
     let prefixed = module.vm_count() > 1;
     let mut vms = Vec::new();
     for i in 0..module.vm_count() {

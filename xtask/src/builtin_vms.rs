@@ -52,6 +52,7 @@ pub fn testkit_config_with(cmdline: &str, policy: Option<BackdoorPolicy>) -> Con
     }
     Config {
         source: None,
+        worlds: Vec::new(),
         vms: vec![VmConfig {
             name: "testkit".into(),
             vcpus: 2,
@@ -74,6 +75,7 @@ pub fn testkit_config_with(cmdline: &str, policy: Option<BackdoorPolicy>) -> Con
 pub fn linux_config(cmdline: &str) -> Config {
     Config {
         source: None,
+        worlds: Vec::new(),
         vms: vec![VmConfig {
             name: "linux".into(),
             vcpus: 2,

@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use aerie_bootmodule::VmImage;
-use aerie_vmconfig::{Config, VmConfig};
+use aerie_bootmodule::{VmImage, WorldImage};
+use aerie_vmconfig::Config;
 use anyhow::{bail, Context, Result};
 
 use crate::builtin_vms::{linux_config, linux_tools_config, testkit_config};
@@ -243,6 +243,7 @@ pub fn prepare_config(
     config
         .check_files()
         .map_err(|e| PrepareError::Config(e.to_string()))?;
+    check_world_programs(config)?;
     require(&paths::hypervisor_image())?;
     let disk = match config.disk_end() {
         None => None,
@@ -261,7 +262,7 @@ pub fn prepare_config(
         }
     };
     let out = paths::aerie_dir().join(format!("{stem}.bootmodule"));
-    write_bootmodule(&config.vms, &out)?;
+    write_bootmodule(config, &out)?;
     Ok(Prepared {
         bootmodule: out,
         disk,
@@ -269,15 +270,42 @@ pub fn prepare_config(
     })
 }
 
-/// Reads every VM's files and writes the boot module to `out`, with the
-/// symbol table of the Aerie that `cargo xtask build` last built.
-pub fn write_bootmodule(vms: &[VmConfig], out: &Path) -> Result<()> {
+/// Each world's program must be one Aerie will load (a static AArch64 ELF
+/// executable with W^X segments in the user range): a bad file is refused
+/// here, naming the world, rather than by Aerie at boot.
+fn check_world_programs(config: &Config) -> Result<(), PrepareError> {
+    let file = config
+        .source
+        .as_ref()
+        .map_or(String::new(), |p| format!("{}: ", p.display()));
+    for (i, world) in config.worlds.iter().enumerate() {
+        let path = world.program.display();
+        let bytes = std::fs::read(&world.program).map_err(|e| {
+            PrepareError::Config(format!(
+                "{file}world[{i}] (\"{}\"): field `program`: reading {path}: {e}",
+                world.name
+            ))
+        })?;
+        if let Err(e) = aerie_userworld::elf::parse(&bytes) {
+            return Err(PrepareError::Config(format!(
+                "{file}world[{i}] (\"{}\"): field `program`: {path} is not a user-world program: {e}",
+                world.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Reads every VM's and world's files and writes the boot module to `out`,
+/// with the symbol table of the Aerie that `cargo xtask build` last built.
+pub fn write_bootmodule(config: &Config, out: &Path) -> Result<()> {
     let symbols = crate::symtab::load()?;
-    write_bootmodule_with(vms, &symbols, out)
+    write_bootmodule_with(config, &symbols, out)
 }
 
 /// [`write_bootmodule`] with Aerie's packed symbol table given.
-fn write_bootmodule_with(vms: &[VmConfig], symbols: &[u8], out: &Path) -> Result<()> {
+fn write_bootmodule_with(config: &Config, symbols: &[u8], out: &Path) -> Result<()> {
+    let vms = &config.vms;
     let read = |p: &Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
     let mut files = Vec::new();
     for vm in vms {
@@ -304,13 +332,33 @@ fn write_bootmodule_with(vms: &[VmConfig], symbols: &[u8], out: &Path) -> Result
             fixed_clock: !vm.cpufreq,
         })
         .collect();
-    let bytes = aerie_bootmodule::write(&images, Some(symbols));
+    let programs = config
+        .worlds
+        .iter()
+        .map(|w| read(&w.program))
+        .collect::<Result<Vec<_>>>()?;
+    let worlds: Vec<WorldImage> = config
+        .worlds
+        .iter()
+        .zip(&programs)
+        .map(|(w, program)| WorldImage {
+            name: &w.name,
+            program,
+            arg: &w.arg,
+        })
+        .collect();
+    let bytes = aerie_bootmodule::write(&images, &worlds, Some(symbols));
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     std::fs::write(out, &bytes).with_context(|| format!("writing {}", out.display()))?;
+    let worlds = match worlds.len() {
+        0 => String::new(),
+        1 => ", 1 world".to_string(),
+        n => format!(", {n} worlds"),
+    };
     step(format!(
-        "boot module {} ({} VM{}, {} bytes, {} of them Aerie's symbols)",
+        "boot module {} ({} VM{}{worlds}, {} bytes, {} of them Aerie's symbols)",
         paths::show(out),
         vms.len(),
         if vms.len() == 1 { "" } else { "s" },
@@ -630,7 +678,12 @@ mod tests {
         linux.initrd = Some(kernel);
         cfg.vms.push(linux);
         let out = dir.join("x.bootmodule");
-        write_bootmodule_with(&cfg.vms, b"packed symbols", &out).unwrap();
+        cfg.worlds.push(aerie_vmconfig::WorldConfig {
+            name: "watcher".into(),
+            program: dir.join("k"),
+            arg: "once".into(),
+        });
+        write_bootmodule_with(&cfg, b"packed symbols", &out).unwrap();
         let bytes = std::fs::read(&out).unwrap();
         let m = aerie_bootmodule::BootModule::parse(&bytes).unwrap();
         assert_eq!(m.symbols(), Some(&b"packed symbols"[..]));
@@ -661,6 +714,12 @@ mod tests {
                 offset: 0,
                 size: 256 << 20
             })
+        );
+        assert_eq!(m.world_count(), 1);
+        let world = m.world(0).unwrap();
+        assert_eq!(
+            (world.name, world.program, world.arg),
+            ("watcher", &b"kernel bytes"[..], "once")
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -26,7 +26,7 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 28] = [
+const QEMU_TESTS: [(&str, TestFn); 29] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
@@ -46,6 +46,9 @@ const QEMU_TESTS: [(&str, TestFn); 28] = [
         userworlds::userworlds_on("max", "userworlds-max")
     }),
     ("userworlds-vmctl", || userworlds::vmctl("userworlds-vmctl")),
+    ("userworlds-config", || {
+        userworlds::from_config("userworlds-config")
+    }),
     ("watchdog-cortex-a72", || {
         pnmi::watchdog_on("cortex-a72", "watchdog-cortex-a72")
     }),
@@ -607,6 +610,7 @@ fn bad_config() -> Result<(), String> {
     for (file, field) in [
         ("tests/configs/bad-memory.toml", "memory"),
         ("tests/configs/missing-kernel.toml", "kernel"),
+        ("tests/configs/bad-world.toml", "program"),
     ] {
         let out = Command::new(&exe)
             .args(["run", "--no-build", "--config", file])

@@ -38,7 +38,26 @@ impl VmField {
     }
 }
 
-/// What is wrong with one field of a VM record.
+/// A world record field (version 6), named as in the format description.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorldField {
+    Name,
+    Program,
+    Arg,
+}
+
+impl WorldField {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorldField::Name => "name",
+            WorldField::Program => "program",
+            WorldField::Arg => "arg",
+        }
+    }
+}
+
+/// What is wrong with one field of a VM record (or of a world record: those
+/// reuse the errors that fit).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VmFieldError {
     /// The bytes `[offset, offset + len)` are not inside the module of `size` bytes.
@@ -120,7 +139,8 @@ impl fmt::Display for VmFieldError {
 }
 
 /// Why [`BootModule::parse`](crate::BootModule::parse) or
-/// [`BootModule::vm`](crate::BootModule::vm) failed.
+/// [`BootModule::vm`](crate::BootModule::vm) or
+/// [`BootModule::world`](crate::BootModule::world) failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BootModuleError {
     /// Fewer bytes than the header (or the header's `total_size`) requires.
@@ -136,12 +156,23 @@ pub enum BootModuleError {
     /// The header's symbol table (version 3) does not fit in the module, or
     /// has an offset but no length.
     SymbolsOutOfRange { offset: u64, len: u64, size: u64 },
+    /// The world record table (version 6), right after the VM records, does
+    /// not fit in the module.
+    WorldRecordsOutOfRange { offset: u64, len: u64, size: u64 },
     /// `vm(index)` asked for a VM that does not exist.
     NoSuchVm { index: usize, count: usize },
     /// One field of one VM record is bad.
     Vm {
         index: usize,
         field: VmField,
+        error: VmFieldError,
+    },
+    /// `world(index)` asked for a world that does not exist.
+    NoSuchWorld { index: usize, count: usize },
+    /// One field of one world record (version 6) is bad.
+    World {
+        index: usize,
+        field: WorldField,
         error: VmFieldError,
     },
 }
@@ -172,6 +203,10 @@ impl fmt::Display for BootModuleError {
                 "boot module: symbol table at {offset:#x}+{len:#x} lies outside the \
                  {size:#x}-byte module (or has an offset but no length)"
             ),
+            BootModuleError::WorldRecordsOutOfRange { offset, len, size } => write!(
+                f,
+                "boot module: world records at {offset:#x}+{len:#x} lie outside the {size:#x}-byte module"
+            ),
             BootModuleError::NoSuchVm { index, count } => {
                 write!(f, "boot module: no vm[{index}] (module has {count} VMs)")
             }
@@ -182,6 +217,19 @@ impl fmt::Display for BootModuleError {
             } => write!(
                 f,
                 "boot module: vm[{index}]: field `{}`: {error}",
+                field.as_str()
+            ),
+            BootModuleError::NoSuchWorld { index, count } => write!(
+                f,
+                "boot module: no world[{index}] (module has {count} worlds)"
+            ),
+            BootModuleError::World {
+                index,
+                field,
+                error,
+            } => write!(
+                f,
+                "boot module: world[{index}]: field `{}`: {error}",
                 field.as_str()
             ),
         }

@@ -3,7 +3,9 @@
 //! ```text
 //! offset 0                 header (HEADER_SIZE bytes, see below)
 //! offset header.records    vm_count records, each header.record_size bytes
-//! 4 KiB-aligned offsets    blobs: kernels, initrds, command lines, guestinfo
+//! right after them         world_count world records, each header.world_record_size bytes (v6)
+//! 4 KiB-aligned offsets    blobs: kernels, initrds, command lines, guestinfo,
+//!                          world programs and args, then the symbol table
 //! header.total_size        end of the module
 //! ```
 //!
@@ -12,7 +14,7 @@
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0  | 8 | magic `b"AERIEBM1"` |
-//! | 8  | 4 | version (currently 5) |
+//! | 8  | 4 | version (currently 6) |
 //! | 12 | 4 | header_size (64) |
 //! | 16 | 4 | vm_count |
 //! | 20 | 4 | record_size (>= 128) |
@@ -20,7 +22,8 @@
 //! | 32 | 8 | records_offset (where record 0 starts) |
 //! | 40 | 8 | symbols_offset: where Aerie's symbol table starts — v3 |
 //! | 48 | 8 | symbols_len: its length in bytes; 0 = none (then the offset is 0 too) — v3 |
-//! | 56 | 8 | reserved, zero |
+//! | 56 | 4 | world_count: EL0 user worlds — v6 |
+//! | 60 | 4 | world_record_size (>= 64 when world_count > 0) — v6 |
 //!
 //! Version 3 took the first 16 reserved bytes for the symbol table: a blob
 //! (4 KiB aligned like the others) in the format of the `aerie-symbols` crate,
@@ -87,6 +90,28 @@
 //! panic. Limits on the number and size of entries are the backdoor's (the
 //! VM config enforces them; the hypervisor's guestinfo store checks again).
 //!
+//! Version 6 took the last 8 reserved bytes for the EL0 "user world" programs
+//! Aerie runs beside the VMs: `world_count` records of `world_record_size`
+//! bytes, starting right after the VM records at `records_offset + vm_count *
+//! record_size` (no offset of their own: they move when VM records grow). A
+//! parser reads the two words only when `version >= 6`, so the reserved zeros
+//! of an older module mean "no worlds" and an older parser, which ignores the
+//! words and never looks past the VM records, still reads a version-6 module.
+//! A parser refuses a table that does not fit in the module, and a
+//! `world_record_size` below 64 when there are worlds; it steps
+//! `world_record_size` bytes per record, so a later version may append fields.
+//!
+//! World record, version 6 (64 bytes):
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0  | 32 | name, UTF-8, NUL-padded (1..=31 bytes, so at least one NUL), like a VM's |
+//! | 32 | 16 | program offset, length: a static AArch64 ELF file; not empty, 4 KiB aligned like a kernel |
+//! | 48 | 16 | arg offset, length: UTF-8 text handed to the program, any alignment; length 0 = empty (the offset is then ignored) |
+//!
+//! The parser checks only the blobs' bounds, alignment and UTF-8; the ELF
+//! file is the hypervisor's loader to check.
+//!
 //! # Extending the format
 //!
 //! Growth happens only by *appending*: new record fields (version 2 appended the
@@ -95,16 +120,18 @@
 //! with `record_size` growing accordingly and `version` bumped. A parser reads the
 //! fields it knows from the start of each record and skips the unknown tail by
 //! stepping `record_size` bytes, so an older hypervisor still reads a newer module.
-//! New header fields likewise use the reserved words, or grow `header_size` (records
-//! are located through `records_offset`, not assumed to follow the header). A change
-//! that old parsers must not misread gets a new magic.
+//! World records grow the same way, through `world_record_size`. New header
+//! fields grow `header_size` (versions 3 and 6 used up the reserved words;
+//! records are located through `records_offset`, not assumed to follow the
+//! header). A change that old parsers must not misread gets a new magic.
 
 /// Identifies a boot module.
 pub const MAGIC: [u8; 8] = *b"AERIEBM1";
 /// Format version this crate writes (2: records carry a disk region; 3: the
 /// header locates Aerie's symbol table; 4: records carry a backdoor policy and
-/// guestinfo; 5: the record's flags word has meaning).
-pub const VERSION: u32 = 5;
+/// guestinfo; 5: the record's flags word has meaning; 6: the header counts
+/// EL0 user worlds, whose records follow the VM records).
+pub const VERSION: u32 = 6;
 /// First version whose records carry `disk_offset` and `disk_size`.
 pub const VERSION_DISK: u32 = 2;
 /// First version whose header carries `symbols_offset` and `symbols_len`.
@@ -113,6 +140,8 @@ pub const VERSION_SYMBOLS: u32 = 3;
 pub const VERSION_BACKDOOR: u32 = 4;
 /// First version whose record `flags` are read.
 pub const VERSION_FLAGS: u32 = 5;
+/// First version whose header carries `world_count` and `world_record_size`.
+pub const VERSION_WORLDS: u32 = 6;
 /// Record `flags` bit 0: the VM's vCPUs always run at full speed (no SCMI
 /// clocks in its device tree, no performance caps).
 pub const FLAG_FIXED_CLOCK: u32 = 1 << 0;
@@ -127,6 +156,9 @@ pub const RECORD_SIZE_V2: usize = 144;
 /// Size of a version-4 record (v2 plus backdoor policy and guestinfo): what this
 /// crate writes.
 pub const RECORD_SIZE_V4: usize = 168;
+/// Size of a version-6 world record: what this crate writes and the minimum
+/// `world_record_size` a parser accepts when there are worlds.
+pub const WORLD_RECORD_SIZE_V6: usize = 64;
 /// `backdoor_flags` bit 0: the VM has the backdoor.
 pub const BACKDOOR_ENABLED: u32 = 1 << 0;
 /// `backdoor_flags` bit 1: guest EL0 may use the backdoor.
@@ -144,7 +176,8 @@ pub const GUESTINFO_ENTRY_HEADER: usize = 8;
 pub const DISK_SECTOR: u64 = 512;
 /// Blob alignment: the hypervisor may map or copy blobs page by page.
 pub const BLOB_ALIGN: u64 = 4096;
-/// Maximum VM name length in bytes (the record field is 32 bytes, NUL-terminated).
+/// Maximum VM or world name length in bytes (the record field is 32 bytes,
+/// NUL-terminated).
 pub const NAME_MAX: usize = 31;
 
 /// Header field offsets.
@@ -158,6 +191,8 @@ pub(crate) mod header {
     pub const RECORDS_OFFSET: usize = 32;
     pub const SYMBOLS_OFFSET: usize = 40;
     pub const SYMBOLS_LEN: usize = 48;
+    pub const WORLD_COUNT: usize = 56;
+    pub const WORLD_RECORD_SIZE: usize = 60;
 }
 
 /// Record field offsets (version 1, then the fields versions 2 and 4 appended).
@@ -175,4 +210,12 @@ pub(crate) mod record {
     pub const BACKDOOR_FLAGS: usize = 144;
     pub const BRK_IMM: usize = 148;
     pub const GUESTINFO: usize = 152;
+}
+
+/// World record field offsets (version 6).
+pub(crate) mod world {
+    pub const NAME: usize = 0;
+    pub const NAME_LEN: usize = 32;
+    pub const PROGRAM: usize = 32;
+    pub const ARG: usize = 48;
 }

@@ -1,7 +1,7 @@
 //! The Aerie boot module and the Linux arm64 `Image` header.
 //!
 //! The boot module is the one blob that carries every VM's configuration and guest
-//! images to the hypervisor. QEMU loads it with `-initrd FILE`; Aerie finds it
+//! images, and the programs of the EL0 user worlds, to the hypervisor. QEMU loads it with `-initrd FILE`; Aerie finds it
 //! through `/chosen/linux,initrd-start` and `linux,initrd-end` in the host device
 //! tree. See [`format`] for the byte layout.
 //!
@@ -18,7 +18,7 @@ mod parse;
 #[cfg(any(test, feature = "std"))]
 mod write;
 
-pub use error::{BootModuleError, VmField, VmFieldError};
+pub use error::{BootModuleError, VmField, VmFieldError, WorldField};
 #[cfg(any(test, feature = "std"))]
 pub use guestinfo::encode_guestinfo;
 pub use guestinfo::{guestinfo_entries, GuestinfoEntries};
@@ -63,6 +63,19 @@ impl<'a> VmImage<'a> {
     pub fn guestinfo_entries(&self) -> GuestinfoEntries<'a> {
         guestinfo_entries(self.guestinfo)
     }
+}
+
+/// One EL0 user world (format version 6): a program Aerie runs beside the
+/// VMs. Every slice borrows the module.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WorldImage<'a> {
+    /// 1..=31 bytes of UTF-8.
+    pub name: &'a str,
+    /// The program: a static AArch64 ELF file, not empty. The parser checks
+    /// only that it lies in the module, 4 KiB aligned; the loader checks the ELF.
+    pub program: &'a [u8],
+    /// Text handed to the program (may be empty).
+    pub arg: &'a str,
 }
 
 /// A VM's backdoor policy (the VMware-compatible guest backdoor): present in

@@ -1,13 +1,13 @@
 //! Allocation-free boot module parser: every offset and length is checked before
 //! a slice is taken, so a corrupt module yields an error, never a panic.
 
-use crate::error::{BootModuleError, VmField, VmFieldError};
+use crate::error::{BootModuleError, VmField, VmFieldError, WorldField};
 use crate::format::{
-    header, record, BLOB_ALIGN, DISK_SECTOR, FLAGS_KNOWN, FLAG_FIXED_CLOCK, HEADER_SIZE, MAGIC,
-    NAME_MAX, RECORD_SIZE_V1, RECORD_SIZE_V2, RECORD_SIZE_V4, VERSION_BACKDOOR, VERSION_DISK,
-    VERSION_FLAGS, VERSION_SYMBOLS,
+    header, record, world, BLOB_ALIGN, DISK_SECTOR, FLAGS_KNOWN, FLAG_FIXED_CLOCK, HEADER_SIZE,
+    MAGIC, NAME_MAX, RECORD_SIZE_V1, RECORD_SIZE_V2, RECORD_SIZE_V4, VERSION_BACKDOOR,
+    VERSION_DISK, VERSION_FLAGS, VERSION_SYMBOLS, VERSION_WORLDS, WORLD_RECORD_SIZE_V6,
 };
-use crate::{guestinfo_entries, BackdoorPolicy, DiskRegion, VmImage};
+use crate::{guestinfo_entries, BackdoorPolicy, DiskRegion, VmImage, WorldImage};
 
 /// A record's backdoor policy and guestinfo blob.
 type BackdoorFields<'a> = (Option<BackdoorPolicy>, &'a [u8]);
@@ -23,6 +23,11 @@ pub struct BootModule<'a> {
     records_offset: usize,
     /// Aerie's symbol table, `(offset, len)` inside `bytes`; len 0 = none.
     symbols: (usize, usize),
+    /// World records (version 6): `world_count` of them from `worlds_offset`,
+    /// `world_record_size` bytes apart.
+    world_count: usize,
+    world_record_size: usize,
+    worlds_offset: usize,
 }
 
 pub(crate) fn read_u32(bytes: &[u8], at: usize) -> u32 {
@@ -37,9 +42,23 @@ pub(crate) fn read_u64(bytes: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b)
 }
 
+/// A NUL-padded name field: 1..=31 bytes of UTF-8 before the first NUL.
+fn name(field: &[u8]) -> Result<&str, VmFieldError> {
+    let len = field
+        .iter()
+        .position(|&b| b == 0)
+        .ok_or(VmFieldError::Unterminated)?;
+    debug_assert!(len <= NAME_MAX);
+    if len == 0 {
+        return Err(VmFieldError::Empty);
+    }
+    core::str::from_utf8(&field[..len]).map_err(|_| VmFieldError::NotUtf8)
+}
+
 impl<'a> BootModule<'a> {
-    /// Checks the header and that the record table lies inside the module.
-    /// Records themselves are checked when [`vm`](Self::vm) reads them.
+    /// Checks the header and that the VM and world record tables lie inside
+    /// the module. Records themselves are checked when [`vm`](Self::vm) and
+    /// [`world`](Self::world) read them.
     pub fn parse(bytes: &'a [u8]) -> Result<BootModule<'a>, BootModuleError> {
         let available = bytes.len() as u64;
         if bytes.len() < HEADER_SIZE {
@@ -102,6 +121,9 @@ impl<'a> BootModule<'a> {
             });
         }
         let symbols = Self::symbols_range(bytes, version)?;
+        // Inside `bytes` (checked above), so it fits in usize.
+        let worlds_offset = (records_offset + records_len) as usize;
+        let (world_count, world_record_size) = Self::worlds_range(bytes, version, worlds_offset)?;
         Ok(BootModule {
             bytes,
             version,
@@ -109,7 +131,49 @@ impl<'a> BootModule<'a> {
             record_size,
             records_offset: records_offset as usize,
             symbols,
+            world_count,
+            world_record_size,
+            worlds_offset,
         })
+    }
+
+    /// `(world_count, world_record_size)` from a version >= 6 header, the
+    /// table at `offset` checked against `bytes` (already cut to
+    /// `total_size`); older headers have no worlds (their words 56..64 are
+    /// reserved, whatever they hold).
+    fn worlds_range(
+        bytes: &[u8],
+        version: u32,
+        offset: usize,
+    ) -> Result<(usize, usize), BootModuleError> {
+        if version < VERSION_WORLDS {
+            return Ok((0, 0));
+        }
+        let count = read_u32(bytes, header::WORLD_COUNT);
+        let record_size = read_u32(bytes, header::WORLD_RECORD_SIZE);
+        if count == 0 {
+            return Ok((0, 0));
+        }
+        if (record_size as usize) < WORLD_RECORD_SIZE_V6 {
+            return Err(BootModuleError::BadHeader {
+                field: "world_record_size",
+                value: record_size.into(),
+            });
+        }
+        // Two u32s: the product fits in u64.
+        let len = u64::from(count) * u64::from(record_size);
+        let size = bytes.len() as u64;
+        if (offset as u64)
+            .checked_add(len)
+            .is_none_or(|end| end > size)
+        {
+            return Err(BootModuleError::WorldRecordsOutOfRange {
+                offset: offset as u64,
+                len,
+                size,
+            });
+        }
+        Ok((count as usize, record_size as usize))
     }
 
     /// The symbol table's `(offset, len)` from a version >= 3 header, checked
@@ -179,17 +243,8 @@ impl<'a> BootModule<'a> {
             error,
         };
 
-        let name_field = &rec[record::NAME..record::NAME + record::NAME_LEN];
-        let name_len = name_field
-            .iter()
-            .position(|&b| b == 0)
-            .ok_or(bad(VmField::Name, VmFieldError::Unterminated))?;
-        debug_assert!(name_len <= NAME_MAX);
-        if name_len == 0 {
-            return Err(bad(VmField::Name, VmFieldError::Empty));
-        }
-        let name = core::str::from_utf8(&name_field[..name_len])
-            .map_err(|_| bad(VmField::Name, VmFieldError::NotUtf8))?;
+        let name = name(&rec[record::NAME..record::NAME + record::NAME_LEN])
+            .map_err(|e| bad(VmField::Name, e))?;
 
         let vcpus = read_u32(rec, record::VCPUS);
         if vcpus == 0 {
@@ -293,9 +348,51 @@ impl<'a> BootModule<'a> {
         (0..self.vm_count).map(move |i| self.vm(i))
     }
 
+    /// Number of EL0 user world records (0 before version 6).
+    pub fn world_count(&self) -> usize {
+        self.world_count
+    }
+
+    /// Reads and validates world record `index` (version 6).
+    pub fn world(&self, index: usize) -> Result<WorldImage<'a>, BootModuleError> {
+        if index >= self.world_count {
+            return Err(BootModuleError::NoSuchWorld {
+                index,
+                count: self.world_count,
+            });
+        }
+        let bad = |field, error| BootModuleError::World {
+            index,
+            field,
+            error,
+        };
+        let start = self.worlds_offset + index * self.world_record_size;
+        // In range: parse() checked worlds_offset + world_count * world_record_size.
+        let rec = &self.bytes[start..start + self.world_record_size];
+        let name = name(&rec[world::NAME..world::NAME + world::NAME_LEN])
+            .map_err(|e| bad(WorldField::Name, e))?;
+        let program = self
+            .blob(rec, world::PROGRAM, true)
+            .map_err(|e| bad(WorldField::Program, e))?;
+        if program.is_empty() {
+            return Err(bad(WorldField::Program, VmFieldError::Empty));
+        }
+        let arg = self
+            .blob(rec, world::ARG, false)
+            .map_err(|e| bad(WorldField::Arg, e))?;
+        let arg =
+            core::str::from_utf8(arg).map_err(|_| bad(WorldField::Arg, VmFieldError::NotUtf8))?;
+        Ok(WorldImage { name, program, arg })
+    }
+
+    /// Iterates over all worlds in order.
+    pub fn worlds(&self) -> impl Iterator<Item = Result<WorldImage<'a>, BootModuleError>> + '_ {
+        (0..self.world_count).map(move |i| self.world(i))
+    }
+
     /// The blob whose (offset, len) pair sits at `at` in `rec`. A zero length is
-    /// an empty slice whatever the offset. Images must be page aligned because the
-    /// hypervisor copies them page by page; the command line need not be.
+    /// an empty slice whatever the offset. Images (and world programs) must be page
+    /// aligned because the hypervisor copies them page by page; text need not be.
     fn blob(&self, rec: &[u8], at: usize, aligned: bool) -> Result<&'a [u8], VmFieldError> {
         let offset = read_u64(rec, at);
         let len = read_u64(rec, at + 8);

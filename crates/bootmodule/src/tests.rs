@@ -1,16 +1,21 @@
 //! Boot module round trip and rejection tests.
 
 use crate::format::{
-    header, record, BACKDOOR_BRK, BACKDOOR_EL0, BACKDOOR_ENABLED, BACKDOOR_HIGH_BANDWIDTH,
+    header, record, world, BACKDOOR_BRK, BACKDOOR_EL0, BACKDOOR_ENABLED, BACKDOOR_HIGH_BANDWIDTH,
     BLOB_ALIGN, HEADER_SIZE, RECORD_SIZE_V1, RECORD_SIZE_V2, RECORD_SIZE_V4, VERSION_BACKDOOR,
-    VERSION_SYMBOLS,
+    VERSION_SYMBOLS, VERSION_WORLDS, WORLD_RECORD_SIZE_V6,
 };
 use crate::{
     encode_guestinfo, guestinfo_entries, write, BackdoorPolicy, BootModule, BootModuleError,
-    DiskRegion, VmField, VmFieldError, VmImage,
+    DiskRegion, VmField, VmFieldError, VmImage, WorldField, WorldImage,
 };
 
 fn sample() -> Vec<u8> {
+    with_worlds(&[], None)
+}
+
+/// [`sample`]'s two VMs with `worlds` and `symbols`.
+fn with_worlds(worlds: &[WorldImage], symbols: Option<&[u8]>) -> Vec<u8> {
     let kernel_a: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
     let kernel_b = vec![0xAB; 4096];
     let initrd = vec![0x5A; 100];
@@ -44,7 +49,8 @@ fn sample() -> Vec<u8> {
                 fixed_clock: false,
             },
         ],
-        None,
+        worlds,
+        symbols,
     )
 }
 
@@ -402,7 +408,7 @@ fn version_zero_rejected() {
 
 #[test]
 fn empty_module_round_trips() {
-    let bytes = write(&[], None);
+    let bytes = write(&[], &[], None);
     assert_eq!(bytes.len(), HEADER_SIZE);
     assert_eq!(BootModule::parse(&bytes).unwrap().vm_count(), 0);
 }
@@ -424,6 +430,7 @@ fn writer_refuses_long_name() {
             guestinfo: &[],
             fixed_clock: false,
         }],
+        &[],
         None,
     );
 }
@@ -443,6 +450,7 @@ fn with_symbols(symbols: &[u8]) -> Vec<u8> {
             guestinfo: &[],
             fixed_clock: false,
         }],
+        &[],
         Some(symbols),
     )
 }
@@ -568,6 +576,7 @@ fn backdoor_sample(guestinfo: &[u8]) -> Vec<u8> {
             vm("el1", Some(EL1_POLICY), &[]),
             vm("none", None, &[]),
         ],
+        &[],
         None,
     )
 }
@@ -869,6 +878,7 @@ fn writer_refuses_guestinfo_without_backdoor() {
             guestinfo: &blob,
             fixed_clock: false,
         }],
+        &[],
         None,
     );
 }
@@ -889,6 +899,7 @@ fn writer_refuses_malformed_guestinfo() {
             guestinfo: &[1, 0, 0],
             fixed_clock: false,
         }],
+        &[],
         None,
     );
 }
@@ -918,7 +929,7 @@ fn fixed_clock_round_trips_and_defaults_off() {
         guestinfo: &[],
         fixed_clock,
     };
-    let bytes = write(&[vm(true), vm(false)], None);
+    let bytes = write(&[vm(true), vm(false)], &[], None);
     let m = BootModule::parse(&bytes).unwrap();
     assert!(m.vm(0).unwrap().fixed_clock);
     assert!(!m.vm(1).unwrap().fixed_clock);
@@ -947,4 +958,520 @@ fn flags_mean_nothing_before_version_5_and_unknown_bits_are_refused() {
             .unwrap()
             .fixed_clock
     );
+}
+
+/// Program blobs for [`three_worlds`] (the parser does not look inside).
+fn programs() -> [Vec<u8>; 3] {
+    [
+        (0..5000u32).map(|i| (i * 7) as u8).collect(),
+        vec![0x7F],
+        vec![0xE1; 4096],
+    ]
+}
+
+/// Three worlds: a longest name, a non-ASCII name with an empty arg, and a
+/// multi-line arg.
+fn three_worlds(programs: &[Vec<u8>; 3]) -> [WorldImage<'_>; 3] {
+    [
+        WorldImage {
+            name: "vmctl-0123456789abcdef012345678",
+            program: &programs[0],
+            arg: "reset linux-1",
+        },
+        WorldImage {
+            name: "wörld",
+            program: &programs[1],
+            arg: "",
+        },
+        WorldImage {
+            name: "w3",
+            program: &programs[2],
+            arg: "cødé ✓\nsecond line",
+        },
+    ]
+}
+
+fn header_u32(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap())
+}
+
+/// Where world record `i` starts, from the module's own header.
+fn world_at(bytes: &[u8], i: usize) -> usize {
+    header_u64(bytes, header::RECORDS_OFFSET) as usize
+        + header_u32(bytes, header::VM_COUNT) as usize
+            * header_u32(bytes, header::RECORD_SIZE) as usize
+        + i * header_u32(bytes, header::WORLD_RECORD_SIZE) as usize
+}
+
+/// Like [`refused`], for world `index`: every other world and every VM still
+/// parses.
+fn world_refused(
+    bytes: &[u8],
+    index: usize,
+    field: WorldField,
+    error: VmFieldError,
+) -> BootModuleError {
+    let m = BootModule::parse(bytes).unwrap();
+    let err = m.world(index).unwrap_err();
+    assert_eq!(
+        err,
+        BootModuleError::World {
+            index,
+            field,
+            error
+        }
+    );
+    for other in (0..m.world_count()).filter(|&i| i != index) {
+        assert!(
+            m.world(other).is_ok(),
+            "world[{other}] poisoned by world[{index}]"
+        );
+    }
+    assert!(m.vms().all(|vm| vm.is_ok()));
+    err
+}
+
+#[test]
+fn no_worlds_round_trip() {
+    let bytes = sample();
+    assert_eq!(header_u32(&bytes, header::WORLD_COUNT), 0);
+    assert_eq!(
+        header_u32(&bytes, header::WORLD_RECORD_SIZE) as usize,
+        WORLD_RECORD_SIZE_V6
+    );
+    let m = BootModule::parse(&bytes).unwrap();
+    assert_eq!(m.world_count(), 0);
+    assert_eq!(m.worlds().count(), 0);
+    assert_eq!(
+        m.world(0),
+        Err(BootModuleError::NoSuchWorld { index: 0, count: 0 })
+    );
+    let empty = write(&[], &[], None);
+    assert_eq!(BootModule::parse(&empty).unwrap().world_count(), 0);
+}
+
+#[test]
+fn one_world_round_trips_beside_the_vms() {
+    let programs = programs();
+    let w = three_worlds(&programs)[0];
+    let bytes = with_worlds(&[w], None);
+    let m = BootModule::parse(&bytes).unwrap();
+    assert_eq!(m.version(), VERSION_WORLDS);
+    assert_eq!(m.world_count(), 1);
+    assert_eq!(m.world(0), Ok(w));
+    // The VMs read exactly as without the world.
+    let plain = sample();
+    let plain = BootModule::parse(&plain).unwrap();
+    for i in 0..2 {
+        assert_eq!(m.vm(i).unwrap(), plain.vm(i).unwrap());
+    }
+    // A module of worlds alone works too.
+    let alone = write(&[], &[w], None);
+    let m = BootModule::parse(&alone).unwrap();
+    assert_eq!((m.vm_count(), m.world_count()), (0, 1));
+    assert_eq!(m.world(0), Ok(w));
+}
+
+#[test]
+fn three_worlds_round_trip_with_blobs_in_order() {
+    let programs = programs();
+    let worlds = three_worlds(&programs);
+    let table = [0x55; 300];
+    let bytes = with_worlds(&worlds, Some(&table));
+    assert_eq!(header_u32(&bytes, header::WORLD_COUNT), 3);
+    assert_eq!(header_u32(&bytes, header::WORLD_RECORD_SIZE), 64);
+    // World records right after the two VM records.
+    assert_eq!(world_at(&bytes, 0), HEADER_SIZE + 2 * RECORD_SIZE_V4);
+    let m = BootModule::parse(&bytes).unwrap();
+    assert_eq!(m.world_count(), 3);
+    let got: Vec<_> = m.worlds().map(Result::unwrap).collect();
+    assert_eq!(got, worlds);
+    assert_eq!(m.world(1).unwrap().arg, "");
+    let err = m.world(3).unwrap_err();
+    assert_eq!(err, BootModuleError::NoSuchWorld { index: 3, count: 3 });
+    assert_eq!(
+        err.to_string(),
+        "boot module: no world[3] (module has 3 worlds)"
+    );
+    assert_eq!(m.symbols(), Some(&table[..]));
+
+    // Programs page aligned, after every VM blob and before the symbol table.
+    let offset_of = |blob: &[u8]| blob.as_ptr() as usize - bytes.as_ptr() as usize;
+    let vm_end = m
+        .vms()
+        .map(Result::unwrap)
+        .flat_map(|vm| [vm.kernel, vm.initrd.unwrap_or(&[]), vm.cmdline.as_bytes()])
+        .filter(|b| !b.is_empty())
+        .map(|b| offset_of(b) + b.len())
+        .max()
+        .unwrap();
+    let symbols_at = header_u64(&bytes, header::SYMBOLS_OFFSET) as usize;
+    for w in &got {
+        let at = offset_of(w.program);
+        assert!((at as u64).is_multiple_of(BLOB_ALIGN), "{}", w.name);
+        assert!(
+            vm_end <= at && at + w.program.len() <= symbols_at,
+            "{}",
+            w.name
+        );
+    }
+    // The empty arg is recorded as (0, 0).
+    let at = world_at(&bytes, 1) + world::ARG;
+    assert_eq!((header_u64(&bytes, at), header_u64(&bytes, at + 8)), (0, 0));
+}
+
+#[test]
+fn world_fields_follow_the_extension_rule() {
+    assert_eq!((header::WORLD_COUNT, header::WORLD_RECORD_SIZE), (56, 60));
+    assert_eq!(header::SYMBOLS_LEN + 8, header::WORLD_COUNT);
+    assert_eq!(header::WORLD_RECORD_SIZE + 4, HEADER_SIZE);
+    assert_eq!(
+        (world::NAME, world::NAME_LEN, world::PROGRAM, world::ARG),
+        (0, 32, 32, 48)
+    );
+    assert_eq!(WORLD_RECORD_SIZE_V6, world::ARG + 16);
+    assert_eq!((VERSION_WORLDS, crate::format::VERSION), (6, 6));
+}
+
+#[test]
+fn version_5_module_has_no_worlds_whatever_words_56_to_64_hold() {
+    let programs = programs();
+    let mut bytes = with_worlds(&three_worlds(&programs), None);
+    put_u32(&mut bytes, header::VERSION, 5);
+    for (count, size) in [(3, 64), (0xffff_ffff, 1), (7, 0)] {
+        put_u32(&mut bytes, header::WORLD_COUNT, count);
+        put_u32(&mut bytes, header::WORLD_RECORD_SIZE, size);
+        let m = BootModule::parse(&bytes).unwrap();
+        assert_eq!(m.world_count(), 0, "{count:#x} {size:#x}");
+        assert_eq!(
+            m.world(0),
+            Err(BootModuleError::NoSuchWorld { index: 0, count: 0 })
+        );
+        assert!(m.vms().all(|vm| vm.is_ok()));
+    }
+}
+
+#[test]
+fn small_world_record_size_rejected_larger_is_skipped() {
+    let programs = programs();
+    let worlds = three_worlds(&programs);
+    let bytes = with_worlds(&worlds, None);
+    for size in [0, 1, 63] {
+        let mut small = bytes.clone();
+        put_u32(&mut small, header::WORLD_RECORD_SIZE, size);
+        assert_eq!(
+            BootModule::parse(&small).unwrap_err(),
+            BootModuleError::BadHeader {
+                field: "world_record_size",
+                value: size.into()
+            }
+        );
+    }
+    // No worlds: the size is not looked at.
+    let mut none = bytes.clone();
+    put_u32(&mut none, header::WORLD_COUNT, 0);
+    put_u32(&mut none, header::WORLD_RECORD_SIZE, 0);
+    assert_eq!(BootModule::parse(&none).unwrap().world_count(), 0);
+
+    // A later version's 96-byte world records with a tail this parser does
+    // not know (0xCC): the first blob starts at 4096, so they still fit.
+    let stride = WORLD_RECORD_SIZE_V6 + 32;
+    let first = world_at(&bytes, 0);
+    let mut newer = bytes.clone();
+    put_u32(&mut newer, header::VERSION, 7);
+    put_u32(&mut newer, header::WORLD_RECORD_SIZE, stride as u32);
+    newer[first..first + 3 * stride].fill(0xCC);
+    for i in 0..3 {
+        let old = first + i * WORLD_RECORD_SIZE_V6;
+        let new = first + i * stride;
+        newer[new..new + WORLD_RECORD_SIZE_V6]
+            .copy_from_slice(&bytes[old..old + WORLD_RECORD_SIZE_V6]);
+    }
+    let m = BootModule::parse(&newer).unwrap();
+    let got: Vec<_> = m.worlds().map(Result::unwrap).collect();
+    assert_eq!(got, worlds);
+}
+
+#[test]
+fn world_table_past_the_end_rejected() {
+    let programs = programs();
+    let bytes = with_worlds(&three_worlds(&programs), None);
+    let size = bytes.len() as u64;
+    let offset = world_at(&bytes, 0) as u64;
+    let fits = ((size - offset) / 64) as u32;
+    for (count, record_size) in [(fits + 1, 64), (3, u32::MAX), (u32::MAX, u32::MAX)] {
+        let mut bad = bytes.clone();
+        put_u32(&mut bad, header::WORLD_COUNT, count);
+        put_u32(&mut bad, header::WORLD_RECORD_SIZE, record_size);
+        let len = u64::from(count) * u64::from(record_size);
+        let err = BootModule::parse(&bad).unwrap_err();
+        assert_eq!(
+            err,
+            BootModuleError::WorldRecordsOutOfRange { offset, len, size }
+        );
+        assert!(err.to_string().contains("world records"), "{err}");
+    }
+    // The table moves with the VM records: more VMs push it past the end.
+    let mut bad = bytes.clone();
+    let vms = ((size - HEADER_SIZE as u64) / RECORD_SIZE_V4 as u64) as u32;
+    put_u32(&mut bad, header::VM_COUNT, vms);
+    assert!(matches!(
+        BootModule::parse(&bad),
+        Err(BootModuleError::WorldRecordsOutOfRange { .. })
+    ));
+    // A table that just fits is read (the extra records are garbage, but
+    // parse only checks bounds).
+    let mut fit = bytes.clone();
+    put_u32(&mut fit, header::WORLD_COUNT, fits);
+    assert_eq!(
+        BootModule::parse(&fit).unwrap().world_count(),
+        fits as usize
+    );
+}
+
+#[test]
+fn bad_world_names_rejected() {
+    let programs = programs();
+    let bytes = with_worlds(&three_worlds(&programs), None);
+    let at = world_at(&bytes, 1) + world::NAME;
+    let mut bad = bytes.clone();
+    bad[at..at + 32].fill(b'a');
+    let err = world_refused(&bad, 1, WorldField::Name, VmFieldError::Unterminated);
+    assert_eq!(
+        err.to_string(),
+        "boot module: world[1]: field `name`: longer than 31 bytes (no NUL terminator)"
+    );
+    bad[at..at + 32].fill(0);
+    world_refused(&bad, 1, WorldField::Name, VmFieldError::Empty);
+    let mut bad = bytes.clone();
+    bad[at] = 0xFF;
+    world_refused(&bad, 1, WorldField::Name, VmFieldError::NotUtf8);
+}
+
+#[test]
+fn bad_world_programs_rejected() {
+    let programs = programs();
+    let bytes = with_worlds(&three_worlds(&programs), None);
+    let size = bytes.len() as u64;
+    let at = world_at(&bytes, 0) + world::PROGRAM;
+    let offset = header_u64(&bytes, at);
+
+    for len in [size - offset + 1, u64::MAX] {
+        let mut bad = bytes.clone();
+        put_u64(&mut bad, at + 8, len);
+        world_refused(
+            &bad,
+            0,
+            WorldField::Program,
+            VmFieldError::OutOfRange { offset, len, size },
+        );
+    }
+    let mut bad = bytes.clone();
+    put_u64(&mut bad, at, u64::MAX - 1);
+    let err = world_refused(
+        &bad,
+        0,
+        WorldField::Program,
+        VmFieldError::OutOfRange {
+            offset: u64::MAX - 1,
+            len: 5000,
+            size,
+        },
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "boot module: world[0]: field `program`: bytes 0xfffffffffffffffe..0x10000000000001386 \
+             lie outside the {size:#x}-byte module"
+        )
+    );
+
+    let mut bad = bytes.clone();
+    put_u64(&mut bad, at, offset + 8);
+    put_u64(&mut bad, at + 8, 16);
+    world_refused(
+        &bad,
+        0,
+        WorldField::Program,
+        VmFieldError::Misaligned { offset: offset + 8 },
+    );
+
+    // Empty, whatever the offset.
+    for offset in [offset, 0, u64::MAX] {
+        let mut bad = bytes.clone();
+        put_u64(&mut bad, at, offset);
+        put_u64(&mut bad, at + 8, 0);
+        world_refused(&bad, 0, WorldField::Program, VmFieldError::Empty);
+    }
+}
+
+#[test]
+fn bad_world_args_rejected_empty_and_unaligned_ones_read() {
+    let programs = programs();
+    let bytes = with_worlds(&three_worlds(&programs), None);
+    let size = bytes.len() as u64;
+    let at = world_at(&bytes, 0) + world::ARG;
+    let offset = header_u64(&bytes, at);
+
+    let mut bad = bytes.clone();
+    bad[offset as usize + 2] = 0xFF;
+    world_refused(&bad, 0, WorldField::Arg, VmFieldError::NotUtf8);
+
+    for (offset, len) in [(offset, size - offset + 1), (u64::MAX, 2), (size, 1)] {
+        let mut bad = bytes.clone();
+        put_u64(&mut bad, at, offset);
+        put_u64(&mut bad, at + 8, len);
+        let err = world_refused(
+            &bad,
+            0,
+            WorldField::Arg,
+            VmFieldError::OutOfRange { offset, len, size },
+        );
+        assert!(err.to_string().contains("field `arg`"), "{err}");
+    }
+
+    // Text need not be aligned: skip the first byte of "reset linux-1".
+    let mut shifted = bytes.clone();
+    put_u64(&mut shifted, at, offset + 1);
+    put_u64(&mut shifted, at + 8, 12);
+    let m = BootModule::parse(&shifted).unwrap();
+    assert_eq!(m.world(0).unwrap().arg, "eset linux-1");
+
+    // Length 0 is "" whatever the offset.
+    let mut empty = bytes.clone();
+    put_u64(&mut empty, world_at(&bytes, 1) + world::ARG, u64::MAX);
+    let m = BootModule::parse(&empty).unwrap();
+    assert_eq!(m.world(1).unwrap().arg, "");
+}
+
+#[test]
+#[should_panic(
+    expected = "world[0]: name \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" must be 1..=31 bytes"
+)]
+fn writer_refuses_long_world_name() {
+    let name = "a".repeat(32);
+    write(
+        &[],
+        &[WorldImage {
+            name: &name,
+            program: &[1],
+            arg: "",
+        }],
+        None,
+    );
+}
+
+#[test]
+#[should_panic(expected = "world[1]: name \"\" must be 1..=31 bytes")]
+fn writer_refuses_empty_world_name() {
+    let w = |name| WorldImage {
+        name,
+        program: &[1],
+        arg: "",
+    };
+    write(&[], &[w("ok"), w("")], None);
+}
+
+#[test]
+#[should_panic(expected = "world[0] (\"w\"): empty program")]
+fn writer_refuses_empty_program() {
+    write(
+        &[],
+        &[WorldImage {
+            name: "w",
+            program: &[],
+            arg: "x",
+        }],
+        None,
+    );
+}
+
+/// Reads everything a hypervisor would from `bytes`: must not panic.
+fn read_all(bytes: &[u8]) {
+    let m = match BootModule::parse(bytes) {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = e.to_string();
+            return;
+        }
+    };
+    let _ = m.symbols();
+    for i in 0..=m.vm_count() {
+        if let Ok(vm) = m.vm(i) {
+            vm.guestinfo_entries().for_each(drop);
+        }
+    }
+    for i in 0..=m.world_count() {
+        if let Err(e) = m.world(i) {
+            let _ = e.to_string();
+        }
+    }
+}
+
+#[test]
+fn corrupt_headers_and_records_never_panic() {
+    // Two VMs (one with a backdoor and guestinfo), three worlds, symbols.
+    let programs = programs();
+    let blob = greeting_blob();
+    let vm = |name, backdoor, guestinfo| VmImage {
+        name,
+        vcpus: 1,
+        memory: 64 << 20,
+        kernel: &[9; 100],
+        initrd: Some(&[3; 10]),
+        cmdline: "k",
+        disk: Some(DiskRegion {
+            offset: 512,
+            size: 4096,
+        }),
+        backdoor,
+        guestinfo,
+        fixed_clock: true,
+    };
+    let bytes = write(
+        &[vm("full", Some(BRK_POLICY), &blob), vm("none", None, &[])],
+        &three_worlds(&programs),
+        Some(&[0x55; 40]),
+    );
+    read_all(&bytes);
+    let tables_end = world_at(&bytes, 3);
+    let size = bytes.len() as u64;
+    let mut parsed = 0;
+    for at in 0..tables_end {
+        let orig = bytes[at];
+        let mut values = vec![0x00, 0x01, 0x3F, 0x40, 0x7F, 0x80, 0xFF];
+        values.extend((0..8).map(|bit| orig ^ (1 << bit)));
+        for v in values {
+            let mut b = bytes.clone();
+            b[at] = v;
+            read_all(&b);
+            parsed += 1;
+        }
+        if at % 4 == 0 {
+            for v in [u32::MAX, 0x8000_0000, size as u32, size as u32 - 1] {
+                let mut b = bytes.clone();
+                put_u32(&mut b, at, v);
+                read_all(&b);
+            }
+        }
+        if at % 8 == 0 && at + 8 <= tables_end {
+            for v in [
+                u64::MAX,
+                u64::MAX - 4095,
+                1 << 63,
+                size,
+                size - 1,
+                size - 4096,
+            ] {
+                let mut b = bytes.clone();
+                put_u64(&mut b, at, v);
+                read_all(&b);
+            }
+        }
+    }
+    assert!(parsed > 0);
+    // Every truncation, too.
+    for len in 0..bytes.len() {
+        read_all(&bytes[..len]);
+    }
 }

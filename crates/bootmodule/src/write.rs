@@ -1,10 +1,10 @@
 //! Boot module writer (host side).
 
 use crate::format::{
-    header, record, BLOB_ALIGN, FLAG_FIXED_CLOCK, HEADER_SIZE, MAGIC, NAME_MAX, RECORD_SIZE_V4,
-    VERSION,
+    header, record, world, BLOB_ALIGN, FLAG_FIXED_CLOCK, HEADER_SIZE, MAGIC, NAME_MAX,
+    RECORD_SIZE_V4, VERSION, WORLD_RECORD_SIZE_V6,
 };
-use crate::{guestinfo_entries, VmImage};
+use crate::{guestinfo_entries, VmImage, WorldImage};
 
 fn align_up(x: usize) -> usize {
     let a = BLOB_ALIGN as usize;
@@ -31,27 +31,38 @@ fn push_blob(out: &mut Vec<u8>, data: &[u8]) -> (u64, u64) {
     (offset as u64, data.len() as u64)
 }
 
-/// Serialises `vms` and Aerie's symbol table into a boot module (version
-/// [`VERSION`], records of [`RECORD_SIZE_V4`] bytes). Every blob, including each
-/// command line and the symbol table (after the VMs' blobs), starts on a 4 KiB
-/// boundary. A VM without a disk gets `disk_offset = disk_size = 0`; one without
-/// a backdoor `backdoor_flags = brk_imm = 0`; empty guestinfo gets offset and
-/// length 0; `None` or empty symbols get `symbols_offset = symbols_len = 0`.
+/// Serialises `vms`, the EL0 user `worlds` and Aerie's symbol table into a boot
+/// module (version [`VERSION`], VM records of [`RECORD_SIZE_V4`] bytes, then
+/// world records of [`WORLD_RECORD_SIZE_V6`] bytes). Every blob, including each
+/// command line and arg, starts on a 4 KiB boundary: the VMs' blobs, then the
+/// worlds', then the symbol table. A VM without a disk gets `disk_offset =
+/// disk_size = 0`; one without a backdoor `backdoor_flags = brk_imm = 0`; empty
+/// guestinfo or an empty arg gets offset and length 0; `None` or empty symbols
+/// get `symbols_offset = symbols_len = 0`. `world_record_size` is written as
+/// 64 even when there are no worlds.
 ///
 /// # Panics
 ///
-/// If a name is empty or longer than 31 bytes, or a VM has guestinfo that is
-/// malformed or has no backdoor (callers validate first; the VM config loader
-/// does, and [`encode_guestinfo`](crate::encode_guestinfo) builds the blob).
-pub fn write(vms: &[VmImage], symbols: Option<&[u8]>) -> Vec<u8> {
+/// If a VM or world name is empty or longer than 31 bytes, a world's program
+/// is empty, or a VM has guestinfo that is malformed or has no backdoor
+/// (callers validate first; the VM config loader does, and
+/// [`encode_guestinfo`](crate::encode_guestinfo) builds the blob).
+pub fn write(vms: &[VmImage], worlds: &[WorldImage], symbols: Option<&[u8]>) -> Vec<u8> {
     let records_offset = HEADER_SIZE;
-    let mut out = vec![0u8; records_offset + vms.len() * RECORD_SIZE_V4];
+    let worlds_offset = records_offset + vms.len() * RECORD_SIZE_V4;
+    let mut out = vec![0u8; worlds_offset + worlds.len() * WORLD_RECORD_SIZE_V6];
     out[header::MAGIC..header::MAGIC + 8].copy_from_slice(&MAGIC);
     put_u32(&mut out, header::VERSION, VERSION);
     put_u32(&mut out, header::HEADER_SIZE, HEADER_SIZE as u32);
     put_u32(&mut out, header::VM_COUNT, vms.len() as u32);
     put_u32(&mut out, header::RECORD_SIZE, RECORD_SIZE_V4 as u32);
     put_u64(&mut out, header::RECORDS_OFFSET, records_offset as u64);
+    put_u32(&mut out, header::WORLD_COUNT, worlds.len() as u32);
+    put_u32(
+        &mut out,
+        header::WORLD_RECORD_SIZE,
+        WORLD_RECORD_SIZE_V6 as u32,
+    );
 
     for (i, vm) in vms.iter().enumerate() {
         assert!(
@@ -92,6 +103,28 @@ pub fn write(vms: &[VmImage], symbols: Option<&[u8]>) -> Vec<u8> {
             (record::DISK_OFFSET, disk),
             (record::GUESTINFO, guestinfo),
         ] {
+            put_u64(rec, at, offset);
+            put_u64(rec, at + 8, len);
+        }
+    }
+    for (i, w) in worlds.iter().enumerate() {
+        assert!(
+            !w.name.is_empty() && w.name.len() <= NAME_MAX,
+            "world[{i}]: name {:?} must be 1..={NAME_MAX} bytes",
+            w.name
+        );
+        assert!(
+            !w.program.is_empty(),
+            "world[{i}] ({:?}): empty program",
+            w.name
+        );
+        let program = push_blob(&mut out, w.program);
+        let arg = push_blob(&mut out, w.arg.as_bytes());
+
+        let rec = worlds_offset + i * WORLD_RECORD_SIZE_V6;
+        let rec = &mut out[rec..rec + WORLD_RECORD_SIZE_V6];
+        rec[world::NAME..world::NAME + w.name.len()].copy_from_slice(w.name.as_bytes());
+        for (at, (offset, len)) in [(world::PROGRAM, program), (world::ARG, arg)] {
             put_u64(rec, at, offset);
             put_u64(rec, at + 8, len);
         }

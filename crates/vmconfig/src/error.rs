@@ -1,15 +1,47 @@
-//! Config errors that say where: file, VM (index and name) and field.
+//! Config errors that say where: file, table (`vm[i]` or `world[i]`, and its
+//! name) and field.
 
 use std::fmt;
 use std::path::PathBuf;
 
-/// Which `[[vm]]` table an error is about.
+/// The kinds of top-level table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TableKind {
+    /// `[[vm]]`
+    Vm,
+    /// `[[world]]`
+    World,
+}
+
+impl TableKind {
+    /// The table's TOML key: `vm` or `world`.
+    pub fn key(self) -> &'static str {
+        match self {
+            TableKind::Vm => "vm",
+            TableKind::World => "world",
+        }
+    }
+}
+
+/// Which `[[vm]]` or `[[world]]` table an error is about.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct VmRef {
-    /// Position in the file, from 0.
-    pub index: usize,
-    /// The VM's name, when it was readable.
+pub struct TableRef {
+    pub kind: TableKind,
+    /// Position among the tables of its kind, from 0 (u32 beside `kind`
+    /// keeps [`ConfigError`] small: it is every parse step's `Err`).
+    pub index: u32,
+    /// The VM's or world's name, when it was readable.
     pub name: Option<String>,
+}
+
+impl fmt::Display for TableRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}[{}]", self.kind.key(), self.index)?;
+        if let Some(name) = &self.name {
+            write!(f, " ({name:?})")?;
+        }
+        Ok(())
+    }
 }
 
 /// What is wrong.
@@ -19,7 +51,7 @@ pub enum ErrorKind {
     Io(String),
     /// Not valid TOML.
     Syntax(String),
-    /// A top-level key other than `vm`.
+    /// A top-level key other than `vm` and `world`.
     UnknownTopLevel,
     /// No `[[vm]]` table.
     NoVms,
@@ -46,7 +78,7 @@ pub enum ErrorKind {
     EmptyPath,
     /// The same name as an earlier VM.
     DuplicateName { first: usize },
-    /// The kernel or initrd file does not exist (the resolved path).
+    /// The kernel, initrd or program file does not exist (the resolved path).
     FileNotFound(PathBuf),
     /// A `[vm.disk]` key other than `offset` and `size`.
     UnknownDiskField,
@@ -73,6 +105,14 @@ pub enum ErrorKind {
     GuestinfoDuplicate,
     /// `[vm.guestinfo]` without an enabled `[vm.backdoor]`.
     GuestinfoWithoutBackdoor,
+    /// More `[[world]]` tables than [`crate::MAX_WORLDS`] (the count).
+    TooManyWorlds(usize),
+    /// A `[[world]]` key other than name, program, arg.
+    UnknownWorldField,
+    /// The same name as an earlier world.
+    DuplicateWorldName { first: usize },
+    /// A world's `arg` longer than [`crate::WORLD_ARG_MAX`] (its length).
+    WorldArgTooLong(usize),
 }
 
 /// Two VMs claim the same bytes of the host disk.
@@ -92,14 +132,14 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Io(e) => write!(f, "cannot read: {e}"),
             ErrorKind::Syntax(e) => write!(f, "TOML syntax error: {e}"),
             ErrorKind::UnknownTopLevel => {
-                f.write_str("unknown top-level key (only [[vm]] tables are allowed)")
+                f.write_str("unknown top-level key (only [[vm]] and [[world]] tables are allowed)")
             }
             ErrorKind::NoVms => {
                 f.write_str("no [[vm]] table: the config must describe at least one VM")
             }
             ErrorKind::UnknownField => f.write_str(
-                "unknown field (known: name, vcpus, memory, kernel, initrd, cmdline, disk, \
-                 backdoor, guestinfo)",
+                "unknown field (known: name, vcpus, memory, kernel, initrd, cmdline, cpufreq, \
+                 disk, backdoor, guestinfo)",
             ),
             ErrorKind::MissingField => f.write_str("missing (required)"),
             ErrorKind::WrongType { expected, found } => {
@@ -157,16 +197,30 @@ impl fmt::Display for ErrorKind {
             ErrorKind::GuestinfoWithoutBackdoor => f.write_str(
                 "guestinfo needs [vm.backdoor] (enabled): the guest reads it through the backdoor",
             ),
+            ErrorKind::TooManyWorlds(n) => write!(
+                f,
+                "{n} [[world]] tables, more than the {} allowed",
+                crate::MAX_WORLDS
+            ),
+            ErrorKind::UnknownWorldField => {
+                f.write_str("unknown field (known in [[world]]: name, program, arg)")
+            }
+            ErrorKind::DuplicateWorldName { first } => {
+                write!(f, "duplicate name (already used by world[{first}])")
+            }
+            ErrorKind::WorldArgTooLong(n) => {
+                write!(f, "{n} bytes, more than {}", crate::WORLD_ARG_MAX)
+            }
         }
     }
 }
 
-/// A config error: `<file>: vm[<i>] ("<name>"): field `<field>`: <what>`, each
-/// part present when known.
+/// A config error: `<file>: vm[<i>] ("<name>"): field `<field>`: <what>`
+/// (`world[<i>]` for a world), each part present when known.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigError {
     pub file: Option<PathBuf>,
-    pub vm: Option<VmRef>,
+    pub table: Option<TableRef>,
     pub field: Option<String>,
     pub kind: ErrorKind,
 }
@@ -184,12 +238,8 @@ impl fmt::Display for ConfigError {
         if let Some(file) = &self.file {
             write!(f, "{}: ", file.display())?;
         }
-        if let Some(vm) = &self.vm {
-            write!(f, "vm[{}]", vm.index)?;
-            if let Some(name) = &vm.name {
-                write!(f, " ({name:?})")?;
-            }
-            f.write_str(": ")?;
+        if let Some(table) = &self.table {
+            write!(f, "{table}: ")?;
         }
         if let Some(field) = &self.field {
             write!(f, "field `{field}`: ")?;

@@ -1,4 +1,5 @@
-//! The VM config file: a TOML list of `[[vm]]` tables.
+//! The VM config file: a TOML list of `[[vm]]` tables, and of `[[world]]`
+//! tables for the user worlds Aerie starts beside the VMs.
 //!
 //! ```toml
 //! [[vm]]
@@ -25,30 +26,45 @@
 //! [vm.guestinfo]            # optional, needs an enabled [vm.backdoor]
 //! greeting = "hello"        # string values; the guest reads key "guestinfo.greeting"
 //! net.ip = "10.0.0.2"       # dotted keys flatten: "guestinfo.net.ip"
+//!
+//! [[world]]                 # optional, at most 16: an EL0 program started at boot
+//! name = "watcher"          # required, the VM name rule; unique among worlds
+//! program = "path/to/elf"   # required; relative to the config file's directory
+//! arg = "text"              # optional, default "": what the program's `arg` call reads;
+//!                           # at most 4096 bytes
 //! ```
+//!
+//! At least one `[[vm]]` is required, worlds or not. Only `vm` and `world`
+//! may appear at the top level.
 //!
 //! Guestinfo is limited as the backdoor's store is: at most 64 keys, keys at
 //! most 128 bytes counting the `guestinfo.` prefix, values at most 4096 bytes.
 //!
 //! [`parse`] is pure (no file system access); [`Config::check_files`] checks that
-//! the kernel and initrd files exist; [`load`] reads a file and parses it.
+//! the kernel, initrd and program files exist; [`load`] reads a file and parses it.
 
 mod backdoor;
 mod disk;
 mod error;
 mod size;
+mod table;
 mod vm;
+mod world;
 
 use std::path::{Path, PathBuf};
+
+use table::Ctx;
 
 pub use aerie_bootmodule::BackdoorPolicy;
 pub use backdoor::{
     GUESTINFO_MAX_KEYS, GUESTINFO_MAX_KEY_LEN, GUESTINFO_MAX_VALUE_LEN, GUESTINFO_PREFIX,
 };
 pub use disk::{DiskRegion, DISK_ALIGN};
-pub use error::{ConfigError, DiskOverlap, ErrorKind, VmRef};
+pub use error::{ConfigError, DiskOverlap, ErrorKind, TableKind, TableRef};
 pub use size::{parse_size, MEMORY_ALIGN, MEMORY_MIN};
-pub use vm::{MAX_VCPUS, NAME_MAX};
+pub use table::NAME_MAX;
+pub use vm::MAX_VCPUS;
+pub use world::{WorldConfig, MAX_WORLDS, WORLD_ARG_MAX};
 
 /// A validated config.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,6 +73,8 @@ pub struct Config {
     pub source: Option<PathBuf>,
     /// At least one VM; names are unique.
     pub vms: Vec<VmConfig>,
+    /// At most [`MAX_WORLDS`] user worlds; names are unique among them.
+    pub worlds: Vec<WorldConfig>,
 }
 
 /// One `[[vm]]` table.
@@ -90,7 +108,7 @@ pub struct VmConfig {
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
         file: Some(path.to_path_buf()),
-        vm: None,
+        table: None,
         field: None,
         kind: ErrorKind::Io(e.to_string()),
     })?;
@@ -100,77 +118,74 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     Ok(config)
 }
 
-/// Parses config text; relative image paths are resolved against `base_dir`.
+/// Parses config text; relative image and program paths are resolved against
+/// `base_dir`.
 pub fn parse(text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError {
         file: None,
-        vm: None,
+        table: None,
         field: None,
         kind: ErrorKind::Syntax(e.to_string().trim_end().to_string()),
     })?;
     let top_error = |field: Option<&str>, kind| ConfigError {
         file: None,
-        vm: None,
+        table: None,
         field: field.map(str::to_string),
         kind,
     };
-    if let Some(key) = table.keys().find(|k| k.as_str() != "vm") {
+    if let Some(key) = table
+        .keys()
+        .find(|k| !["vm", "world"].contains(&k.as_str()))
+    {
         return Err(top_error(Some(key), ErrorKind::UnknownTopLevel));
     }
-    let list = match table.get("vm") {
-        None => return Err(top_error(None, ErrorKind::NoVms)),
-        Some(toml::Value::Array(list)) if list.is_empty() => {
-            return Err(top_error(None, ErrorKind::NoVms))
-        }
-        Some(toml::Value::Array(list)) => list,
-        Some(other) => {
-            return Err(top_error(
-                Some("vm"),
-                ErrorKind::WrongType {
-                    expected: "an array of tables ([[vm]])",
-                    found: other.type_str(),
-                },
-            ))
-        }
+    // An absent key is no tables.
+    let tables = |key: &str, expected| match table.get(key) {
+        None => Ok(&[][..]),
+        Some(toml::Value::Array(list)) => Ok(&list[..]),
+        Some(other) => Err(top_error(
+            Some(key),
+            ErrorKind::WrongType {
+                expected,
+                found: other.type_str(),
+            },
+        )),
     };
+    let list = tables("vm", "an array of tables ([[vm]])")?;
+    if list.is_empty() {
+        return Err(top_error(None, ErrorKind::NoVms));
+    }
 
     let mut vms: Vec<VmConfig> = Vec::with_capacity(list.len());
     for (index, value) in list.iter().enumerate() {
         let vm = vm::parse_vm(index, value, base_dir)?;
+        let ctx = Ctx::named(TableKind::Vm, index, &vm.name);
         if let Some(first) = vms.iter().position(|v| v.name == vm.name) {
-            return Err(ConfigError {
-                file: None,
-                vm: Some(VmRef {
-                    index,
-                    name: Some(vm.name.clone()),
-                }),
-                field: Some("name".into()),
-                kind: ErrorKind::DuplicateName { first },
-            });
+            return Err(ctx.err("name", ErrorKind::DuplicateName { first }));
         }
         if let Some(region) = &vm.disk {
             if let Some((other, theirs)) =
                 disk::first_overlap(vms.iter().map(|v| v.disk.as_ref()), region)
             {
-                return Err(ConfigError {
-                    file: None,
-                    vm: Some(VmRef {
-                        index,
-                        name: Some(vm.name.clone()),
-                    }),
-                    field: Some("disk".into()),
-                    kind: ErrorKind::DiskOverlap(Box::new(DiskOverlap {
+                return Err(ctx.err(
+                    "disk",
+                    ErrorKind::DiskOverlap(Box::new(DiskOverlap {
                         other,
                         other_name: vms[other].name.clone(),
                         ours: (region.offset, region.end()),
                         theirs: (theirs.offset, theirs.end()),
                     })),
-                });
+                ));
             }
         }
         vms.push(vm);
     }
-    Ok(Config { source: None, vms })
+    let worlds = world::parse_worlds(tables("world", "an array of tables ([[world]])")?, base_dir)?;
+    Ok(Config {
+        source: None,
+        vms,
+        worlds,
+    })
 }
 
 impl Config {
@@ -183,23 +198,25 @@ impl Config {
             .max()
     }
 
-    /// Checks that every kernel and initrd path names an existing file.
+    /// Checks that every kernel, initrd and program path names an existing file.
     pub fn check_files(&self) -> Result<(), ConfigError> {
-        for (index, vm) in self.vms.iter().enumerate() {
-            let files = std::iter::once(("kernel", &vm.kernel))
-                .chain(vm.initrd.as_ref().map(|p| ("initrd", p)));
-            for (field, path) in files {
-                if !path.is_file() {
-                    return Err(ConfigError {
-                        file: self.source.clone(),
-                        vm: Some(VmRef {
-                            index,
-                            name: Some(vm.name.clone()),
-                        }),
-                        field: Some(field.into()),
-                        kind: ErrorKind::FileNotFound(path.clone()),
-                    });
-                }
+        let vm_files = self.vms.iter().enumerate().flat_map(|(index, vm)| {
+            std::iter::once(("kernel", &vm.kernel))
+                .chain(vm.initrd.as_ref().map(|p| ("initrd", p)))
+                .map(move |(field, path)| (TableKind::Vm, index, &vm.name, field, path))
+        });
+        let world_files = self
+            .worlds
+            .iter()
+            .enumerate()
+            .map(|(index, w)| (TableKind::World, index, &w.name, "program", &w.program));
+        for (kind, index, name, field, path) in vm_files.chain(world_files) {
+            if !path.is_file() {
+                return Err(ConfigError {
+                    file: self.source.clone(),
+                    ..Ctx::named(kind, index, name)
+                        .err(field, ErrorKind::FileNotFound(path.clone()))
+                });
             }
         }
         Ok(())

@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{load, parse, BackdoorPolicy, ConfigError, DiskRegion, ErrorKind};
+use crate::{
+    load, parse, BackdoorPolicy, ConfigError, DiskRegion, ErrorKind, WorldConfig, MAX_WORLDS,
+};
 
 const GOOD: &str = r#"
 [[vm]]
@@ -159,7 +161,7 @@ fn bad_names_rejected() {
     assert_eq!(e.field.as_deref(), Some("name"));
     assert!(matches!(e.kind, ErrorKind::BadName(_)));
     assert!(
-        e.vm.unwrap().name.is_none(),
+        e.table.unwrap().name.is_none(),
         "a bad name is not echoed as the VM's name"
     );
     let long = format!("name = \"{}\"", "n".repeat(32));
@@ -632,4 +634,233 @@ fn guestinfo_limits_match_the_backdoor_store() {
         store.set(&format!("guestinfo.k{i}"), "").unwrap();
     }
     assert!(store.set("guestinfo.one-more", "").is_err());
+}
+
+/// The one-VM config with these `[[world]]` tables (TOML text) after it.
+fn with_worlds(worlds: &str) -> String {
+    format!("{}{worlds}\n", vm_with("zzz", None))
+}
+
+/// A `[[world]]` table named `name`, `line` replacing its key or added.
+fn world(name: &str, line: &str) -> String {
+    let name = format!("name = \"{name}\"");
+    let mut lines = vec![name.as_str(), "program = \"w\""];
+    let key = format!("{} ", line.split(' ').next().unwrap_or(""));
+    lines.retain(|l| !l.starts_with(&key));
+    lines.extend(Some(line).filter(|l| !l.is_empty()));
+    format!("[[world]]\n{}\n", lines.join("\n"))
+}
+
+#[test]
+fn worlds_parse() {
+    let text = with_worlds(
+        "[[world]]\nname = \"watcher\"\nprogram = \"bin/vmstat\"\narg = \"every 1s\"\n\
+         [[world]]\nname = \"vm-ctl_2\"\nprogram = \"/abs/vmctl\"",
+    );
+    let c = parse(&text, Path::new("tests/configs")).unwrap();
+    assert_eq!(
+        c.worlds,
+        [
+            WorldConfig {
+                name: "watcher".into(),
+                program: PathBuf::from("tests/configs/bin/vmstat"),
+                arg: "every 1s".into(),
+            },
+            WorldConfig {
+                name: "vm-ctl_2".into(),
+                program: PathBuf::from("/abs/vmctl"),
+                arg: String::new(),
+            },
+        ]
+    );
+    assert_eq!(c.vms.len(), 1);
+    // No [[world]]: no worlds; a world may share a VM's name.
+    assert!(parse(&vm_with("zzz", None), Path::new(""))
+        .unwrap()
+        .worlds
+        .is_empty());
+    assert!(parse(&with_worlds(&world("big", "")), Path::new("")).is_ok());
+}
+
+#[test]
+fn world_errors_name_the_world_and_field() {
+    let long_arg = format!("arg = \"{}\"", "a".repeat(4097));
+    let cases: [(&str, &str, ErrorKind, &str); 7] = [
+        (
+            "program = 7",
+            "program",
+            ErrorKind::WrongType {
+                expected: "a string",
+                found: "integer",
+            },
+            "world[1] (\"w1\"): field `program`: expected a string, found integer",
+        ),
+        (
+            "program = \"\"",
+            "program",
+            ErrorKind::EmptyPath,
+            "world[1] (\"w1\"): field `program`: path is empty",
+        ),
+        (
+            "arg = [\"a\"]",
+            "arg",
+            ErrorKind::WrongType {
+                expected: "a string",
+                found: "array",
+            },
+            "world[1] (\"w1\"): field `arg`: expected a string, found array",
+        ),
+        (
+            &long_arg,
+            "arg",
+            ErrorKind::WorldArgTooLong(4097),
+            "world[1] (\"w1\"): field `arg`: 4097 bytes, more than 4096",
+        ),
+        (
+            "vcpus = 1",
+            "vcpus",
+            ErrorKind::UnknownWorldField,
+            "world[1] (\"w1\"): field `vcpus`: unknown field (known in [[world]]: name, \
+             program, arg)",
+        ),
+        (
+            "name = \"bad name\"",
+            "name",
+            ErrorKind::BadName("\"bad name\" contains ' '; use only A-Z a-z 0-9 _ -".into()),
+            "world[1]: field `name`: \"bad name\" contains ' '; use only A-Z a-z 0-9 _ -",
+        ),
+        (
+            "name = 1",
+            "name",
+            ErrorKind::WrongType {
+                expected: "a string",
+                found: "integer",
+            },
+            "world[1]: field `name`: expected a string, found integer",
+        ),
+    ];
+    for (line, field, kind, message) in cases {
+        let second = world("w1", line);
+        let e = err(&with_worlds(&format!("{}{second}", world("w0", ""))));
+        assert_eq!(
+            (e.field.as_deref(), &e.kind),
+            (Some(field), &kind),
+            "{line:.40}"
+        );
+        assert_eq!(e.to_string(), message, "{line:.40}");
+    }
+    // Exactly 4096 bytes is fine.
+    let arg = format!("arg = \"{}\"", "a".repeat(4096));
+    assert!(parse(&with_worlds(&world("w", &arg)), Path::new("")).is_ok());
+}
+
+#[test]
+fn world_missing_fields_and_duplicates() {
+    let e = err(&with_worlds("[[world]]\nname = \"w\""));
+    assert_eq!(
+        (e.field.as_deref(), &e.kind),
+        (Some("program"), &ErrorKind::MissingField)
+    );
+    assert_eq!(
+        e.to_string(),
+        "world[0] (\"w\"): field `program`: missing (required)"
+    );
+    let e = err(&with_worlds("[[world]]\nprogram = \"p\""));
+    assert_eq!(e.to_string(), "world[0]: field `name`: missing (required)");
+
+    let e = err(&with_worlds(&format!(
+        "{}{}{}",
+        world("a", ""),
+        world("b", ""),
+        world("a", "")
+    )));
+    assert_eq!(e.kind, ErrorKind::DuplicateWorldName { first: 0 });
+    assert_eq!(
+        e.to_string(),
+        "world[2] (\"a\"): field `name`: duplicate name (already used by world[0])"
+    );
+}
+
+#[test]
+fn world_must_be_an_array_of_tables() {
+    let e = err(&format!("world = \"x\"\n{}", vm_with("zzz", None)));
+    assert_eq!(e.field.as_deref(), Some("world"));
+    assert_eq!(
+        e.kind,
+        ErrorKind::WrongType {
+            expected: "an array of tables ([[world]])",
+            found: "string",
+        }
+    );
+    let e = err(&format!("world = [1]\n{}", vm_with("zzz", None)));
+    assert_eq!(
+        e.to_string(),
+        "world[0]: field `world`: expected a table ([[world]]), found integer"
+    );
+    // `world` is a known top-level key now; others still are not.
+    let e = err(&format!("worlds = []\n{}", vm_with("zzz", None)));
+    assert_eq!(
+        (e.field.as_deref(), e.kind),
+        (Some("worlds"), ErrorKind::UnknownTopLevel)
+    );
+}
+
+#[test]
+fn at_most_sixteen_worlds() {
+    let worlds = |n: usize| -> String { (0..n).map(|i| world(&format!("w{i}"), "")).collect() };
+    let c = parse(&with_worlds(&worlds(MAX_WORLDS)), Path::new("")).unwrap();
+    assert_eq!(c.worlds.len(), 16);
+    let e = err(&with_worlds(&worlds(17)));
+    assert_eq!(
+        (e.field.as_deref(), &e.kind),
+        (Some("world"), &ErrorKind::TooManyWorlds(17))
+    );
+    assert_eq!(
+        e.to_string(),
+        "field `world`: 17 [[world]] tables, more than the 16 allowed"
+    );
+}
+
+#[test]
+fn worlds_alone_are_not_a_config() {
+    assert_eq!(err(&world("w", "")).kind, ErrorKind::NoVms);
+    assert_eq!(
+        err(&format!("vm = []\n{}", world("w", ""))).kind,
+        ErrorKind::NoVms
+    );
+}
+
+#[test]
+fn check_files_names_a_missing_program() {
+    let dir = std::env::temp_dir().join(format!("aerie-vmconfig-world-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("Image"), b"k").unwrap();
+    std::fs::write(dir.join("w"), b"elf").unwrap();
+    let file = dir.join("vm.toml");
+
+    let text = with_worlds(&format!(
+        "{}[[world]]\nname = \"watcher\"\nprogram = \"bin/nope\"\n",
+        world("ok", "")
+    ));
+    std::fs::write(&file, &text).unwrap();
+    let e = load(&file).unwrap().check_files().unwrap_err();
+    assert_eq!(
+        (e.field.as_deref(), &e.kind),
+        (
+            Some("program"),
+            &ErrorKind::FileNotFound(dir.join("bin/nope"))
+        )
+    );
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: world[1] (\"watcher\"): field `program`: file not found: {}",
+            file.display(),
+            dir.join("bin/nope").display()
+        )
+    );
+
+    std::fs::write(&file, with_worlds(&world("ok", ""))).unwrap();
+    load(&file).unwrap().check_files().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
 }

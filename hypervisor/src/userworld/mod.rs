@@ -6,14 +6,17 @@
 //! anything the world can name. A world that faults, or runs out of its
 //! time, is ended with a line saying why; Aerie carries on.
 //!
-//! Worlds are Aerie's built-in programs (`userworlds/`), named on the
-//! command line (`aerie.user=hello,probe:kernel-read`) and loaded at boot.
+//! Worlds come from the boot module (the config's `[[world]]` tables: any
+//! static AArch64 program) and from Aerie's built-in programs
+//! (`userworlds/`) named on the command line
+//! (`aerie.user=hello,probe:kernel-read`); all are loaded at boot.
 //! The scheduler runs them beside the vCPUs (`sched::worlds`): each takes
 //! turns of a time slice on any pCPU, several at once on several pCPUs.
 
 mod space;
 mod world;
 
+use aerie_bootmodule::BootModule;
 use alloc::vec::Vec;
 pub use world::{End, Turn, World};
 
@@ -46,13 +49,31 @@ fn program_names() -> alloc::string::String {
     PROGRAMS.map(|(n, _)| n).join(", ")
 }
 
-/// Load each world of `spec` (`name[:arg],...`); world `id` is the
-/// `id`th item (from 1). An item that names no program, or whose program
-/// cannot be loaded, is reported and skipped.
-pub fn load_at_boot(spec: &'static str) -> Vec<World> {
+/// Load the worlds the boot module carries, world `i` of the module with
+/// id `i + 1`. One the module describes badly, or whose program cannot be
+/// loaded, is reported and skipped.
+pub fn load_from_module(module: &BootModule<'static>) -> Vec<World> {
     let mut worlds = Vec::new();
-    for (id, item) in spec.split(',').filter(|s| !s.is_empty()).enumerate() {
-        let id = id + 1;
+    for i in 0..module.world_count() {
+        let id = i + 1;
+        match module.world(i) {
+            Ok(image) => match World::load(id, image.name, image.arg, image.program) {
+                Ok(w) => worlds.push(w),
+                Err(e) => log::error!("user world {}[{id}]: refused: {e}", image.name),
+            },
+            Err(e) => log::error!("boot module: world {i}: refused: {e}"),
+        }
+    }
+    worlds
+}
+
+/// Load each built-in world of `spec` (`name[:arg],...`); the `n`th item
+/// (from 0) gets id `first_id + n`. An item that names no program, or whose
+/// program cannot be loaded, is reported and skipped.
+pub fn load_built_in(spec: &'static str, first_id: usize) -> Vec<World> {
+    let mut worlds = Vec::new();
+    for (n, item) in spec.split(',').filter(|s| !s.is_empty()).enumerate() {
+        let id = first_id + n;
         let (name, arg) = item.split_once(':').unwrap_or((item, ""));
         let Some((name, elf)) = PROGRAMS.iter().find(|(n, _)| *n == name) else {
             log::error!(

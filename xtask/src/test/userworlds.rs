@@ -257,6 +257,50 @@ pub fn vmctl(name: &str) -> Result<(), String> {
     })
 }
 
+/// Worlds from the config (`tests/configs/testkit-worlds.toml`): programs
+/// the boot module carries, under names Aerie does not build in, start at
+/// boot beside the testkit VM, then a built-in one from the command line.
+pub fn from_config(name: &str) -> Result<(), String> {
+    const WORLDS: &[(&str, &[&str])] = &[
+        (
+            "greeter",
+            &[
+                "hello from EL0, arg \"from the config\"",
+                "exited with status 0",
+            ],
+        ),
+        (
+            "watcher",
+            &[
+                "vm 0 testkit: running",
+                "vm 0 testkit: stopped",
+                "exited with status 0",
+            ],
+        ),
+        (
+            "hello:after",
+            &["hello from EL0, arg \"after\"", "exited with status 0"],
+        ),
+    ];
+    let disk = fresh_disk(name)?;
+    let run = AerieRun {
+        log: name,
+        guest: Guest::Config(super::test_config("testkit-worlds.toml")),
+        cpu: "cortex-a72",
+        smp: 2,
+        append: "aerie.user=hello:after",
+        disk: &disk,
+        timeout: 120,
+        keys: &[],
+    };
+    run_aerie(&run, |status, out| {
+        for (i, (world, lines)) in WORLDS.iter().enumerate() {
+            check_world(out, i + 1, world, lines)?;
+        }
+        testkit_passed(status, out, TESTKIT_MIN_PASSED)
+    })
+}
+
 /// Every line of `lines` appears for world `id`, in its own name.
 fn check_world(out: &str, id: usize, world: &str, lines: &[&str]) -> Result<(), String> {
     let name = world.split(':').next().unwrap_or(world);

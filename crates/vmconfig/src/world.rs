@@ -1,0 +1,65 @@
+//! `[[world]]` tables: EL0 user-world programs Aerie starts at boot beside
+//! the VMs.
+
+use std::path::{Path, PathBuf};
+
+use toml::Value;
+
+use crate::error::{ConfigError, ErrorKind, TableKind};
+use crate::table::Ctx;
+
+/// Most `[[world]]` tables one config may have.
+pub const MAX_WORLDS: usize = 16;
+/// Longest world argument, in bytes.
+pub const WORLD_ARG_MAX: usize = 4096;
+
+const FIELDS: [&str; 3] = ["name", "program", "arg"];
+
+/// One `[[world]]` table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorldConfig {
+    /// Unique among worlds (a VM may have the same name); the VM name rule.
+    pub name: String,
+    /// The program's ELF file, resolved against the config file's directory.
+    pub program: PathBuf,
+    /// The string the program reads with the `arg` system call; "" if not given.
+    pub arg: String,
+}
+
+/// Checks every `[[world]]` table: their number, each table, unique names.
+pub(crate) fn parse_worlds(
+    list: &[Value],
+    base_dir: &Path,
+) -> Result<Vec<WorldConfig>, ConfigError> {
+    if list.len() > MAX_WORLDS {
+        return Err(ConfigError {
+            file: None,
+            table: None,
+            field: Some("world".into()),
+            kind: ErrorKind::TooManyWorlds(list.len()),
+        });
+    }
+    let mut worlds: Vec<WorldConfig> = Vec::with_capacity(list.len());
+    for (index, value) in list.iter().enumerate() {
+        let mut ctx = Ctx::new(TableKind::World, index);
+        let world = parse_world(&mut ctx, value, base_dir)?;
+        if let Some(first) = worlds.iter().position(|w| w.name == world.name) {
+            return Err(ctx.err("name", ErrorKind::DuplicateWorldName { first }));
+        }
+        worlds.push(world);
+    }
+    Ok(worlds)
+}
+
+fn parse_world(ctx: &mut Ctx, value: &Value, base_dir: &Path) -> Result<WorldConfig, ConfigError> {
+    let (table, name) = ctx.open(value)?;
+    if let Some(key) = table.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        return Err(ctx.err(key, ErrorKind::UnknownWorldField));
+    }
+    let program = ctx.required_path(table, base_dir, "program")?;
+    let arg = ctx.optional_string(table, "arg")?.unwrap_or_default();
+    if arg.len() > WORLD_ARG_MAX {
+        return Err(ctx.err("arg", ErrorKind::WorldArgTooLong(arg.len())));
+    }
+    Ok(WorldConfig { name, program, arg })
+}
