@@ -180,8 +180,7 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
         .as_ref()
         .map_or_else(Vec::new, userworld::load_from_module);
     if let Some(spec) = args.user {
-        let first_id = module.as_ref().map_or(0, |m| m.world_count()) + 1;
-        worlds.extend(userworld::load_built_in(spec, first_id));
+        worlds.extend(userworld::load_from_command_line(spec));
     }
     machine.worlds = worlds
         .into_iter()

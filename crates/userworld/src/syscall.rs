@@ -4,6 +4,7 @@
 //! result: every buffer goes through the kernel's own access check.
 
 use crate::abi::{err, nr, vm_op, VmInfo, SLEEP_MAX_NS};
+use alloc::sync::Arc;
 
 /// The most bytes one `write` may carry: a console line, not a bulk channel.
 pub const WRITE_MAX: u64 = 4096;
@@ -16,9 +17,9 @@ pub trait Kernel {
     fn user_write(&mut self, va: u64, len: u64) -> Option<&mut [u8]>;
     /// Print `bytes` for the world on Aerie's console.
     fn console(&self, bytes: &[u8]);
-    /// The world's argument string (it outlives the world: a word of the
-    /// boot command line).
-    fn arg(&self) -> &'static [u8];
+    /// The world's argument string, shared rather than borrowed so that
+    /// the call can write it into the world's memory without a copy.
+    fn arg(&self) -> Arc<str>;
     /// Nanoseconds since Aerie started.
     fn now_ns(&self) -> u64;
     /// VM `index`'s record, if there is such a VM.
@@ -76,6 +77,7 @@ fn write(kernel: &impl Kernel, buf: u64, len: u64) -> i64 {
 
 fn arg(kernel: &mut impl Kernel, buf: u64, len: u64) -> i64 {
     let arg = kernel.arg();
+    let arg = arg.as_bytes();
     let n = (arg.len() as u64).min(len);
     let Some(dst) = kernel.user_write(buf, n) else {
         return err::EFAULT;
@@ -157,8 +159,8 @@ mod tests {
         fn console(&self, bytes: &[u8]) {
             self.out.borrow_mut().extend_from_slice(bytes)
         }
-        fn arg(&self) -> &'static [u8] {
-            self.arg.as_bytes()
+        fn arg(&self) -> Arc<str> {
+            Arc::from(self.arg)
         }
         fn now_ns(&self) -> u64 {
             123

@@ -3,10 +3,12 @@
 //! them a [`ByteSink`] for output; interrupt lines are read back as levels.
 #![cfg_attr(not(test), no_std)]
 
+pub mod line;
 pub mod mmio;
 pub mod mux;
 pub mod pl011;
 
+pub use line::{LineEditor, LINE_MAX};
 pub use mmio::{ByteSink, MmioError};
 pub use mux::{InputMux, MuxEvent};
 pub use pl011::Pl011;

@@ -6,9 +6,12 @@
 //! `Ctrl-A i` are commands for Aerie itself (dump every pCPU's state, print
 //! the profile, show each VM's backdoor view: guestinfo and tools version),
 //! and `Ctrl-A h` / `Ctrl-A r` ask the focused VM's guest tools to shut the
-//! guest down / restart it cleanly;
+//! guest down / restart it cleanly; `Ctrl-A u` reads a line for Aerie (a
+//! user world to start, `program[:argument]`) with the [`LineEditor`];
 //! `Ctrl-A` followed by anything else sends both bytes on, so nothing typed
 //! is lost.
+
+use crate::line::{LineEditor, LineEvent};
 
 /// The escape byte (Ctrl-A).
 pub const ESCAPE: u8 = 0x01;
@@ -26,6 +29,15 @@ pub enum MuxEvent {
     Switch { vm: usize },
     /// A console command for Aerie (`d` dump, `p` profile, `i` VM info).
     Command(u8),
+    /// `Ctrl-A u`: a line for Aerie begins (show a prompt); what is typed
+    /// next goes to the line, not to a VM.
+    LineStart,
+    /// Show these bytes: the line being typed changed.
+    Echo { bytes: [u8; 3], len: usize },
+    /// The line is complete: read it with [`InputMux::line`].
+    Line,
+    /// The line was abandoned (Ctrl-C or Ctrl-A).
+    LineAbandoned,
     /// Nothing yet (an escape is pending).
     None,
 }
@@ -36,6 +48,9 @@ pub struct InputMux {
     vms: usize,
     focus: usize,
     escaped: bool,
+    /// A line for Aerie is being typed.
+    editing: bool,
+    line: LineEditor,
 }
 
 impl InputMux {
@@ -45,7 +60,19 @@ impl InputMux {
             vms,
             focus: 0,
             escaped: false,
+            editing: false,
+            line: LineEditor::new(),
         }
+    }
+
+    /// Whether a line for Aerie is being typed.
+    pub fn editing(&self) -> bool {
+        self.editing
+    }
+
+    /// The last line completed ([`MuxEvent::Line`]).
+    pub fn line(&self) -> &str {
+        self.line.line()
     }
 
     pub fn focus(&self) -> usize {
@@ -62,6 +89,20 @@ impl InputMux {
     /// Interpret one byte typed on the console.
     pub fn feed(&mut self, byte: u8) -> MuxEvent {
         let vm = self.focus;
+        if self.editing {
+            return match self.line.feed(byte) {
+                LineEvent::Echo { bytes, len } => MuxEvent::Echo { bytes, len },
+                LineEvent::Done => {
+                    self.editing = false;
+                    MuxEvent::Line
+                }
+                LineEvent::Abandoned => {
+                    self.editing = false;
+                    MuxEvent::LineAbandoned
+                }
+                LineEvent::Ignored => MuxEvent::None,
+            };
+        }
         if !self.escaped {
             if byte == ESCAPE {
                 self.escaped = true;
@@ -81,6 +122,11 @@ impl InputMux {
                 len: 1,
             },
             b'd' | b'p' | b'i' | b'h' | b'r' => MuxEvent::Command(byte),
+            b'u' => {
+                self.editing = true;
+                self.line.clear();
+                MuxEvent::LineStart
+            }
             b'1'..=b'9' if ((byte - b'1') as usize) < self.vms => {
                 self.focus = (byte - b'1') as usize;
                 MuxEvent::Switch { vm: self.focus }
@@ -97,6 +143,33 @@ impl InputMux {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ctrl_a_u_reads_a_line_for_aerie_and_gives_nothing_to_the_vm() {
+        let mut m = InputMux::new(2);
+        assert_eq!(m.feed(ESCAPE), MuxEvent::None);
+        assert_eq!(m.feed(b'u'), MuxEvent::LineStart);
+        for &b in b"vmstat:once" {
+            assert_eq!(
+                m.feed(b),
+                MuxEvent::Echo {
+                    bytes: [b, 0, 0],
+                    len: 1
+                }
+            );
+        }
+        assert_eq!(m.feed(b'\r'), MuxEvent::Line);
+        assert_eq!(m.line(), "vmstat:once");
+        // Back to the VM with the focus.
+        assert!(matches!(m.feed(b'x'), MuxEvent::Deliver { vm: 0, .. }));
+        // Ctrl-A inside the line abandons it; the next Ctrl-A is an escape again.
+        m.feed(ESCAPE);
+        m.feed(b'u');
+        m.feed(b'z');
+        assert_eq!(m.feed(ESCAPE), MuxEvent::LineAbandoned);
+        assert_eq!(m.feed(ESCAPE), MuxEvent::None);
+        assert_eq!(m.feed(b'd'), MuxEvent::Command(b'd'));
+    }
 
     #[test]
     fn plain_bytes_go_to_the_focused_vm() {

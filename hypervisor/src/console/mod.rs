@@ -218,6 +218,12 @@ pub fn print_panic(args: fmt::Arguments) {
     }
 }
 
+/// Print Aerie's text with no newline (a prompt, an echo).
+#[macro_export]
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::console::print(format_args!($($arg)*)) };
+}
+
 #[macro_export]
 macro_rules! println {
     ($($arg:tt)*) => { $crate::console::print(format_args!("{}\n", format_args!($($arg)*))) };

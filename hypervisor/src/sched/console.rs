@@ -52,6 +52,23 @@ impl Machine {
                         let focus = self.input.focus();
                         crate::vm::backdoor::request_power_op(&mut self.vms[focus], op);
                     }
+                    MuxEvent::LineStart => crate::print!(
+                        "\naerie: start a user world (program[:argument], Ctrl-C to cancel)> "
+                    ),
+                    MuxEvent::Echo { bytes, len } => {
+                        crate::print!("{}", core::str::from_utf8(&bytes[..len]).unwrap_or(""));
+                    }
+                    MuxEvent::LineAbandoned => crate::print!("\n"),
+                    MuxEvent::Line => {
+                        crate::print!("\n");
+                        let line = self.input.line();
+                        if !line.is_empty() {
+                            if let Some(world) = crate::userworld::load_from_console(line) {
+                                self.worlds.push(super::worlds::WorldSlot::new(world));
+                                self.wake_idle_pcpu(cpu);
+                            }
+                        }
+                    }
                     MuxEvent::Command(_) => {
                         if crate::irq::profiler::ENABLED.load(Ordering::Relaxed) {
                             crate::irq::profiler::report(|v| self.vms[v].name.clone());

@@ -17,7 +17,11 @@ mod space;
 mod world;
 
 use aerie_bootmodule::BootModule;
+use alloc::format;
+use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicUsize, Ordering};
 pub use world::{End, Turn, World};
 
 /// The built-in programs, as the `userworlds/` workspace builds them.
@@ -44,50 +48,104 @@ const PROGRAMS: [(&str, &[u8]); 5] = [
     ),
 ];
 
-/// The names of the built-in programs, for messages.
-fn program_names() -> alloc::string::String {
-    PROGRAMS.map(|(n, _)| n).join(", ")
+/// The config's worlds (boot module) by name, each with its program and
+/// its configured argument: besides the built-in programs, what the
+/// command line and `Ctrl-A u` may start again.
+static CONFIG_PROGRAMS: spin::Once<Vec<(&'static str, &'static [u8], &'static str)>> =
+    spin::Once::new();
+
+/// The id the next world gets: one per world asked for, loaded or not, so
+/// that ids follow the order worlds were named in.
+static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
+
+fn next_id() -> usize {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
 }
 
-/// Load the worlds the boot module carries, world `i` of the module with
-/// id `i + 1`. One the module describes badly, or whose program cannot be
-/// loaded, is reported and skipped.
+/// The programs a world can be started from, for messages.
+fn program_names() -> String {
+    let config = CONFIG_PROGRAMS.get().map_or(&[][..], Vec::as_slice);
+    let mut names = PROGRAMS.map(|(n, _)| n).join(", ");
+    if !config.is_empty() {
+        let config: Vec<&str> = config.iter().map(|(n, _, _)| *n).collect();
+        names = format!("{names}; from the config: {}", config.join(", "));
+    }
+    names
+}
+
+/// Load the worlds the boot module carries (the config's `[[world]]`
+/// tables), in order. One the module describes badly, or whose program
+/// cannot be loaded, is reported and skipped. Call once, before the others.
 pub fn load_from_module(module: &BootModule<'static>) -> Vec<World> {
     let mut worlds = Vec::new();
+    let mut programs = Vec::new();
     for i in 0..module.world_count() {
-        let id = i + 1;
+        let id = next_id();
         match module.world(i) {
-            Ok(image) => match World::load(id, image.name, image.arg, image.program) {
-                Ok(w) => worlds.push(w),
-                Err(e) => log::error!("user world {}[{id}]: refused: {e}", image.name),
-            },
+            Ok(image) => {
+                programs.push((image.name, image.program, image.arg));
+                match World::load(id, image.name, Arc::from(image.arg), image.program) {
+                    Ok(w) => worlds.push(w),
+                    Err(e) => log::error!("user world {}[{id}]: refused: {e}", image.name),
+                }
+            }
             Err(e) => log::error!("boot module: world {i}: refused: {e}"),
         }
     }
+    CONFIG_PROGRAMS.call_once(|| programs);
     worlds
 }
 
-/// Load each built-in world of `spec` (`name[:arg],...`); the `n`th item
-/// (from 0) gets id `first_id + n`. An item that names no program, or whose
-/// program cannot be loaded, is reported and skipped.
-pub fn load_built_in(spec: &'static str, first_id: usize) -> Vec<World> {
-    let mut worlds = Vec::new();
-    for (n, item) in spec.split(',').filter(|s| !s.is_empty()).enumerate() {
-        let id = first_id + n;
-        let (name, arg) = item.split_once(':').unwrap_or((item, ""));
-        let Some((name, elf)) = PROGRAMS.iter().find(|(n, _)| *n == name) else {
-            log::error!(
-                "user world {name}[{id}]: no such program (built in: {})",
-                program_names()
-            );
-            continue;
-        };
-        match World::load(id, name, arg, elf) {
-            Ok(w) => worlds.push(w),
-            Err(e) => log::error!("user world {name}[{id}]: refused: {e}"),
-        }
-    }
-    worlds
+/// Load each world of the command line's `spec` (`name[:arg],...`), in
+/// order. An item that names no program, or whose program cannot be
+/// loaded, is reported and skipped.
+pub fn load_from_command_line(spec: &str) -> Vec<World> {
+    spec.split(',')
+        .filter(|s| !s.is_empty())
+        .filter_map(load_named)
+        .collect()
+}
+
+/// Load a world typed on the console (`Ctrl-A u`), reporting it.
+pub fn load_from_console(line: &str) -> Option<World> {
+    let world = load_named(line)?;
+    log::info!(
+        "user world {}[{}]: started from the console",
+        world.name,
+        world.id
+    );
+    Some(world)
+}
+
+/// Load `name[:arg]`: a config world's program (without `:arg`, with its
+/// configured argument) or a built-in one. Reports why it could not.
+fn load_named(item: &str) -> Option<World> {
+    let id = next_id();
+    let (name, arg) = match item.split_once(':') {
+        Some((name, arg)) => (name, Some(arg)),
+        None => (item, None),
+    };
+    let config = CONFIG_PROGRAMS.get().map_or(&[][..], Vec::as_slice);
+    let found = config
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|&(n, elf, configured)| (n, elf, arg.unwrap_or(configured)))
+        .or_else(|| {
+            PROGRAMS
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|&(n, elf)| (n, elf, arg.unwrap_or("")))
+        });
+    let Some((name, elf, arg)) = found else {
+        log::error!(
+            "user world {name}[{id}]: no such program (built in: {})",
+            program_names()
+        );
+        return None;
+    };
+    World::load(id, name, Arc::from(arg), elf)
+        .map_err(|e| log::error!("user world {name}[{id}]: refused: {e}"))
+        .ok()
 }
 
 /// Say how `world` ended.

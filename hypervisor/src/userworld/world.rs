@@ -17,6 +17,7 @@ use aerie_userworld::layout;
 use aerie_userworld::syscall::{self, Kernel, Outcome, VmOp};
 use alloc::format;
 use alloc::string::String;
+use alloc::sync::Arc;
 
 /// The CPU time a world may use before it is ended.
 const BUDGET_MS: u64 = 500;
@@ -24,7 +25,7 @@ const BUDGET_MS: u64 = 500;
 pub struct World {
     pub id: usize,
     pub name: &'static str,
-    arg: &'static str,
+    arg: Arc<str>,
     space: UserSpace,
     regs: UserRegs,
     pub syscalls: u64,
@@ -52,7 +53,7 @@ impl World {
     pub fn load(
         id: usize,
         name: &'static str,
-        arg: &'static str,
+        arg: Arc<str>,
         elf: &[u8],
     ) -> Result<Self, LoadError> {
         let program = aerie_userworld::elf::parse(elf).map_err(LoadError::Elf)?;
@@ -258,8 +259,8 @@ impl Kernel for World {
         }
     }
 
-    fn arg(&self) -> &'static [u8] {
-        self.arg.as_bytes()
+    fn arg(&self) -> Arc<str> {
+        self.arg.clone()
     }
 
     fn now_ns(&self) -> u64 {

@@ -132,11 +132,22 @@ pub fn userworlds_on(cpu: &str, name: &str) -> Result<(), String> {
         append: &append,
         disk: &disk,
         timeout: 180,
-        // The console's scheduler view (Ctrl-A d) lists the world.
-        keys: &[Keys {
-            after: "uw vmstat[23]: vm 0 testkit: running",
-            bytes: b"\x01d",
-        }],
+        // The console's scheduler view (Ctrl-A d) lists the world; Ctrl-A u
+        // starts one (world 24), or says there is no such program (25).
+        keys: &[
+            Keys {
+                after: "uw vmstat[23]: vm 0 testkit: running",
+                bytes: b"\x01d",
+            },
+            Keys {
+                after: "aerie: dump: sched: user world vmstat[23]",
+                bytes: b"\x01uvmstat:once\r",
+            },
+            Keys {
+                after: "started from the console",
+                bytes: b"\x01unope\r",
+            },
+        ],
     };
     run_aerie(&run, |status, out| {
         for (i, (world, lines)) in WORLDS.iter().enumerate() {
@@ -144,6 +155,16 @@ pub fn userworlds_on(cpu: &str, name: &str) -> Result<(), String> {
         }
         if !out.contains("aerie: dump: sched: user world vmstat[23]: ") {
             return Err("Ctrl-A d: no line for user world vmstat[23]".into());
+        }
+        for want in [
+            "aerie: user world vmstat[24]: started from the console",
+            "aerie: uw vmstat[24]: vm 0 testkit: ",
+            "aerie: user world vmstat[24]: exited with status 0",
+            "aerie: error: user world nope[25]: no such program",
+        ] {
+            if !out.contains(want) {
+                return Err(format!("Ctrl-A u: no line with `{want}`"));
+            }
         }
         testkit_passed(status, out, TESTKIT_MIN_PASSED)
     })

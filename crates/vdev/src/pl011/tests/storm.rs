@@ -317,10 +317,11 @@ fn host_input(rng: &mut Rng, r: &mut Rig, at: &str) {
         let key = match rng.below(10) {
             0 => ESCAPE,
             1 => rng.pick(b"12349"),
-            2 => rng.pick(b"dpihr"),
+            2 => rng.pick(b"dpihru\r"),
             _ => rng.next_u64() as u8,
         };
         let focus = r.mux.focus();
+        let editing = r.mux.editing();
         match r.mux.feed(key) {
             MuxEvent::Deliver { vm, bytes, len } => {
                 assert_eq!(vm, focus, "{at}: delivered away from the focus");
@@ -337,7 +338,11 @@ fn host_input(rng: &mut Rng, r: &mut Rig, at: &str) {
                 assert_eq!(r.mux.focus(), vm, "{at}");
             }
             MuxEvent::Command(c) => assert!(matches!(c, b'd' | b'p' | b'i' | b'h' | b'r'), "{at}"),
-            MuxEvent::None => assert_eq!(key, ESCAPE, "{at}"),
+            // A line for Aerie (Ctrl-A u) takes the keys until it ends.
+            MuxEvent::LineStart => assert_eq!(key, b'u', "{at}"),
+            MuxEvent::Echo { len, .. } => assert!(editing && matches!(len, 1 | 3), "{at}"),
+            MuxEvent::Line | MuxEvent::LineAbandoned => assert!(editing, "{at}"),
+            MuxEvent::None => assert!(key == ESCAPE || editing, "{at}"),
         }
         assert!(r.mux.focus() < 3, "{at}");
     }
