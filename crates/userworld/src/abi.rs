@@ -30,9 +30,11 @@ pub mod nr {
     pub const VM_INFO: u64 = 6;
     /// `vm_control(index, op)`: power VM `index` off ([`super::vm_op::STOP`])
     /// or reset it ([`super::vm_op::RESET`]), as if its guest had called
-    /// PSCI SYSTEM_OFF or SYSTEM_RESET. Returns 0 once it is under way,
-    /// `ENOENT` past the last VM, `EINVAL` for another op, `EBUSY` if the VM
-    /// is not running (already stopping, resetting or stopped).
+    /// PSCI SYSTEM_OFF or SYSTEM_RESET, or boot a stopped one again
+    /// ([`super::vm_op::START`]). Returns 0 once it is under way, `ENOENT`
+    /// past the last VM, `EINVAL` for another op, `EBUSY` if the VM is not
+    /// running (stop, reset) or not stopped (start), `ENOMEM` if a start
+    /// finds no memory for it.
     pub const VM_CONTROL: u64 = 7;
 }
 
@@ -42,6 +44,8 @@ pub mod vm_op {
     pub const STOP: u64 = 0;
     /// Reset the VM: its vCPUs stop and it boots again from its images.
     pub const RESET: u64 = 1;
+    /// Boot a stopped VM again from its images, with fresh memory.
+    pub const START: u64 = 2;
 }
 
 /// The longest `sleep`: one minute.
@@ -52,6 +56,8 @@ pub const SLEEP_MAX_NS: u64 = 60_000_000_000;
 pub mod err {
     /// No such object (a VM index past the last VM).
     pub const ENOENT: i64 = -2;
+    /// Out of memory (a VM that cannot get its RAM back).
+    pub const ENOMEM: i64 = -12;
     /// The object is not in a state that allows it (a VM not running).
     pub const EBUSY: i64 = -16;
     /// A buffer the world may not access.

@@ -24,8 +24,9 @@ pub trait Kernel {
     fn now_ns(&self) -> u64;
     /// VM `index`'s record, if there is such a VM.
     fn vm_info(&self, index: u64) -> Option<VmInfo>;
-    /// Stop or reset VM `index`: Err(ENOENT) if there is no such VM,
-    /// Err(EBUSY) if it is not running.
+    /// Stop, reset or start VM `index`: Err(ENOENT) if there is no such
+    /// VM, Err(EBUSY) if it is not running (stop, reset) or not stopped
+    /// (start), Err(ENOMEM) if a start finds no memory.
     fn vm_control(&mut self, index: u64, op: VmOp) -> Result<(), i64>;
 }
 
@@ -34,6 +35,7 @@ pub trait Kernel {
 pub enum VmOp {
     Stop,
     Reset,
+    Start,
 }
 
 /// What the world asked for.
@@ -90,6 +92,7 @@ fn vm_control(kernel: &mut impl Kernel, index: u64, op: u64) -> i64 {
     let op = match op {
         vm_op::STOP => VmOp::Stop,
         vm_op::RESET => VmOp::Reset,
+        vm_op::START => VmOp::Start,
         _ => return err::EINVAL,
     };
     match kernel.vm_control(index, op) {
@@ -116,14 +119,21 @@ fn vm_info(kernel: &mut impl Kernel, index: u64, buf: u64, len: u64) -> i64 {
 mod tests {
     use super::*;
 
+    #[derive(Clone, Copy)]
+    enum FakeVm {
+        Running,
+        Changing,
+        Stopped,
+    }
+
     /// One readable page at 0x1000, one writable at 0x2000.
     struct Fake {
         ro: Vec<u8>,
         rw: Vec<u8>,
         out: std::cell::RefCell<Vec<u8>>,
         arg: &'static str,
-        /// VM 0's life: running until stopped or reset.
-        vm_running: bool,
+        /// VM 0's life, as the ops see it.
+        vm: FakeVm,
         controls: Vec<VmOp>,
     }
 
@@ -134,7 +144,7 @@ mod tests {
                 rw: vec![0; 4096],
                 out: Default::default(),
                 arg,
-                vm_running: true,
+                vm: FakeVm::Running,
                 controls: Vec::new(),
             }
         }
@@ -169,10 +179,13 @@ mod tests {
             if index != 0 {
                 return Err(err::ENOENT);
             }
-            if !self.vm_running {
-                return Err(err::EBUSY);
-            }
-            self.vm_running = false;
+            self.vm = match (self.vm, op) {
+                (FakeVm::Running, VmOp::Stop) => FakeVm::Stopped,
+                // Resetting, then running again (not yet).
+                (FakeVm::Running, VmOp::Reset) => FakeVm::Changing,
+                (FakeVm::Stopped, VmOp::Start) => FakeVm::Running,
+                _ => return Err(err::EBUSY),
+            };
             self.controls.push(op);
             Ok(())
         }
@@ -206,10 +219,10 @@ mod tests {
     }
 
     #[test]
-    fn vm_control_stops_or_resets_a_running_vm_once() {
+    fn vm_control_stops_resets_or_starts_a_vm_in_the_right_state() {
         let mut k = Fake::new("");
         assert_eq!(
-            call(&mut k, nr::VM_CONTROL, 0, 2),
+            call(&mut k, nr::VM_CONTROL, 0, 3),
             Outcome::Return(err::EINVAL)
         );
         assert_eq!(
@@ -231,11 +244,16 @@ mod tests {
         );
         assert_eq!(k.controls, [VmOp::Reset]);
         let mut k = Fake::new("");
-        assert_eq!(
-            call(&mut k, nr::VM_CONTROL, 0, vm_op::STOP),
-            Outcome::Return(0)
-        );
-        assert_eq!(k.controls, [VmOp::Stop]);
+        for (op, want) in [
+            (vm_op::START, err::EBUSY),
+            (vm_op::STOP, 0),
+            (vm_op::STOP, err::EBUSY),
+            (vm_op::RESET, err::EBUSY),
+            (vm_op::START, 0),
+        ] {
+            assert_eq!(call(&mut k, nr::VM_CONTROL, 0, op), Outcome::Return(want));
+        }
+        assert_eq!(k.controls, [VmOp::Stop, VmOp::Start]);
     }
 
     #[test]

@@ -275,13 +275,25 @@ impl Kernel for World {
             .ok()
             .filter(|&v| v < m.vms.len())
             .ok_or(abi::err::ENOENT)?;
+        let by = format!("user world {}[{}]", self.name, self.id);
+        if op == VmOp::Start {
+            if m.vms[v].state != crate::vm::VmState::Stopped {
+                return Err(abi::err::EBUSY);
+            }
+            if let Err(e) = crate::vm::loader::start(&mut m.vms[v]) {
+                log::error!("vm {}: start by {by} failed: {e}", m.vms[v].name);
+                return Err(abi::err::ENOMEM);
+            }
+            log::info!("vm {}: started by {by}", m.vms[v].name);
+            m.wake_idle_pcpu(cpu);
+            return Ok(());
+        }
         if !m.vms[v].running() {
             return Err(abi::err::EBUSY);
         }
-        let by = format!("user world {}[{}]", self.name, self.id);
         match op {
             VmOp::Stop => m.vms[v].stop(&format!("powered off by {by}")),
-            VmOp::Reset => m.vms[v].reset(&format!("reset by {by}")),
+            _ => m.vms[v].reset(&format!("reset by {by}")),
         }
         // Its vCPUs on other pCPUs leave them now; the scheduler settles it.
         m.kick(cpu, v, u64::MAX);

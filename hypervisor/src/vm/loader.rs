@@ -47,28 +47,7 @@ pub fn create(index: usize, image: VmImage<'static>, prefixed: bool) -> Result<V
             image.memory
         ));
     }
-    let pa = frames::alloc(image.memory).ok_or_else(|| {
-        format!(
-            "cannot allocate {} MiB of guest memory ({} MiB free at boot)",
-            image.memory / MIB,
-            frames::total() / MIB
-        )
-    })?;
-    let memory = GuestMemory {
-        pa,
-        size: image.memory,
-    };
-    let mut stage2 = match Stage2::new() {
-        Ok(s) => s,
-        Err(e) => {
-            frames::free(pa, image.memory);
-            return Err(format!("stage-2 tables: {e}"));
-        }
-    };
-    if let Err(e) = stage2.map_ram(RAM_BASE, pa, image.memory) {
-        frames::free(pa, image.memory);
-        return Err(format!("stage-2 tables: {e}"));
-    }
+    let (memory, stage2) = guest_memory(&image)?;
     let mut vm = Vm {
         name: String::from(image.name),
         vmid: (index + 1) as u16,
@@ -101,6 +80,54 @@ pub fn create(index: usize, image: VmImage<'static>, prefixed: bool) -> Result<V
         return Err(e);
     }
     Ok(vm)
+}
+
+/// Allocate the VM's RAM and its stage 2 mapping it at [`RAM_BASE`].
+fn guest_memory(image: &VmImage) -> Result<(GuestMemory, Stage2), String> {
+    let pa = frames::alloc(image.memory).ok_or_else(|| {
+        format!(
+            "cannot allocate {} MiB of guest memory ({} MiB free at boot)",
+            image.memory / MIB,
+            frames::total() / MIB
+        )
+    })?;
+    let memory = GuestMemory {
+        pa,
+        size: image.memory,
+    };
+    let mut stage2 = match Stage2::new() {
+        Ok(s) => s,
+        Err(e) => {
+            frames::free(pa, image.memory);
+            return Err(format!("stage-2 tables: {e}"));
+        }
+    };
+    if let Err(e) = stage2.map_ram(RAM_BASE, pa, image.memory) {
+        frames::free(pa, image.memory);
+        return Err(format!("stage-2 tables: {e}"));
+    }
+    Ok((memory, stage2))
+}
+
+/// Boot a stopped VM again (a user world's vm_control): new RAM and stage 2,
+/// then everything as at creation. A VM that cannot get its memory back
+/// stays stopped.
+pub fn start(vm: &mut Vm) -> Result<(), String> {
+    let (memory, stage2) = guest_memory(&vm.image)?;
+    vm.memory = Some(memory);
+    vm.stage2 = Some(stage2);
+    // Its VMID's TLB entries belong to the old memory.
+    vm.flush_tlb = true;
+    vm.state = VmState::Running;
+    if let Some(bd) = vm.backdoor.as_mut() {
+        bd.service.guest_reset();
+    }
+    if let Err(e) = load(vm) {
+        vm.stop("stopped");
+        vm.settle();
+        return Err(e);
+    }
+    Ok(())
 }
 
 /// Copy the images into guest RAM and put vCPU 0 at the kernel entry point

@@ -1,6 +1,7 @@
-//! Powers a VM off or resets it, by index or name, after an optional wait
-//! in milliseconds: `vmctl:stop:<vm>[:<ms>]` or `vmctl:reset:<vm>[:<ms>]`.
-//! Hard, like a power switch: the guest is not asked.
+//! Powers a VM off, resets it or boots it again once stopped, by index or
+//! name, after an optional wait in milliseconds:
+//! `vmctl:stop|reset|start:<vm>[:<ms>]`. Hard, like a power switch: the
+//! guest is not asked.
 #![no_std]
 #![no_main]
 
@@ -23,6 +24,7 @@ fn main(arg: &str) -> i32 {
     let op = match op_name {
         "stop" => vm_op::STOP,
         "reset" => vm_op::RESET,
+        "start" => vm_op::START,
         _ => return usage(),
     };
     if wait_ms > 0 {
@@ -40,8 +42,16 @@ fn main(arg: &str) -> i32 {
             println!("vmctl: {op_name} vm {index} ({name}): done");
             0
         }
+        err::EBUSY if op == vm_op::START => {
+            println!("vmctl: start vm {index}: it is not stopped");
+            1
+        }
         err::EBUSY => {
             println!("vmctl: {op_name} vm {index}: it is not running");
+            1
+        }
+        err::ENOMEM => {
+            println!("vmctl: start vm {index}: no memory for it");
             1
         }
         e => {
@@ -62,6 +72,8 @@ fn find(vm: &str) -> Option<(u64, VmInfo)> {
 }
 
 fn usage() -> i32 {
-    println!("usage: vmctl:stop:<vm>[:<ms>] or vmctl:reset:<vm>[:<ms>] (a VM index or name; a wait of at most 60000 ms)");
+    println!(
+        "usage: vmctl:stop|reset|start:<vm>[:<ms>] (a VM index or name; a wait of at most 60000 ms)"
+    );
     2
 }

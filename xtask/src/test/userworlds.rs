@@ -6,7 +6,6 @@
 use super::{fresh_disk, run_aerie, testkit_passed, AerieRun, TESTKIT_MIN_PASSED};
 use crate::output;
 use crate::qemu::Keys;
-use crate::qemu::Status;
 use crate::run::Guest;
 
 /// `program[:argument]` and the lines its world must print (after
@@ -171,9 +170,9 @@ pub fn userworlds_on(cpu: &str, name: &str) -> Result<(), String> {
 }
 
 /// A management world (`vmctl`) resets the testkit VM mid-run, which then
-/// boots again and passes; in a second boot it powers the VM off, so the
-/// testkit never finishes and the machine powers off. Bad requests get
-/// their messages.
+/// boots again and passes; in a second boot it powers the VM off and
+/// another starts it again, and it passes. Requests in the wrong state and
+/// bad requests get their messages.
 pub fn vmctl(name: &str) -> Result<(), String> {
     const RESET: &[(&str, &[&str])] = &[
         (
@@ -186,11 +185,11 @@ pub fn vmctl(name: &str) -> Result<(), String> {
         ),
         (
             "vmctl:frob:0",
-            &["usage: vmctl:stop:<vm>", "exited with status 2"],
+            &["usage: vmctl:stop|reset|start:<vm>", "exited with status 2"],
         ),
         (
             "vmctl:reset:0:70000",
-            &["usage: vmctl:stop:<vm>", "exited with status 2"],
+            &["usage: vmctl:stop|reset|start:<vm>", "exited with status 2"],
         ),
     ];
     const STOP: &[(&str, &[&str])] = &[
@@ -199,7 +198,7 @@ pub fn vmctl(name: &str) -> Result<(), String> {
             &["vmctl: stop vm 0 (testkit): done", "exited with status 0"],
         ),
         (
-            "vmctl:reset:testkit:1000",
+            "vmctl:reset:testkit:600",
             &[
                 "vmctl: reset vm 0: it is not running",
                 "exited with status 1",
@@ -211,6 +210,17 @@ pub fn vmctl(name: &str) -> Result<(), String> {
                 "vm 0 testkit: running",
                 "vm 0 testkit: stopped",
                 "exited with status 0",
+            ],
+        ),
+        (
+            "vmctl:start:testkit:900",
+            &["vmctl: start vm 0 (testkit): done", "exited with status 0"],
+        ),
+        (
+            "vmctl:start:0:1200",
+            &[
+                "vmctl: start vm 0: it is not stopped",
+                "exited with status 1",
             ],
         ),
     ];
@@ -262,19 +272,21 @@ pub fn vmctl(name: &str) -> Result<(), String> {
     };
     run_aerie(&run, |status, out| {
         check_all(out, STOP)?;
-        if !out.contains("aerie: vm testkit: powered off by user world vmctl[1]") {
-            return Err("no `vm testkit: powered off by user world vmctl[1]` line".into());
+        for want in [
+            "aerie: vm testkit: powered off by user world vmctl[1]",
+            "aerie: vm testkit: started by user world vmctl[4]",
+        ] {
+            if !out.contains(want) {
+                return Err(format!("no `{want}` line"));
+            }
         }
-        if output::testkit_result(out).is_some() {
-            return Err("the testkit finished: the VM was not stopped".into());
+        let starts = output::lines_with(out, "testkit: start,").len();
+        if starts != 2 {
+            return Err(format!(
+                "the testkit started {starts} times, want 2 (before the stop and after the start)"
+            ));
         }
-        if output::has_panic(out) {
-            return Err("aerie: panic".into());
-        }
-        match status {
-            Status::Exited(0) => Ok(()),
-            other => Err(format!("QEMU {other:?}, expected exit 0")),
-        }
+        testkit_passed(status, out, TESTKIT_MIN_PASSED)
     })
 }
 
