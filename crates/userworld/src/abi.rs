@@ -30,11 +30,14 @@ pub mod nr {
     pub const VM_INFO: u64 = 6;
     /// `vm_control(index, op)`: power VM `index` off ([`super::vm_op::STOP`])
     /// or reset it ([`super::vm_op::RESET`]), as if its guest had called
-    /// PSCI SYSTEM_OFF or SYSTEM_RESET, or boot a stopped one again
-    /// ([`super::vm_op::START`]). Returns 0 once it is under way, `ENOENT`
-    /// past the last VM, `EINVAL` for another op, `EBUSY` if the VM is not
-    /// running (stop, reset) or not stopped (start), `ENOMEM` if a start
-    /// finds no memory for it.
+    /// PSCI SYSTEM_OFF or SYSTEM_RESET, boot a stopped one again
+    /// ([`super::vm_op::START`]), or ask its guest tools for a clean
+    /// shutdown or restart ([`super::vm_op::HALT`], [`super::vm_op::REBOOT`]).
+    /// Returns 0 once it is under way (asked, for the tools), `ENOENT` past
+    /// the last VM, `EINVAL` for another op, `EBUSY` if the VM is not
+    /// running (stop, reset, halt, reboot) or not stopped (start), or its
+    /// tools have not answered their last command, `ENOMEM` if a start
+    /// finds no memory for it, `ENOTCONN` if the VM has no tools to ask.
     pub const VM_CONTROL: u64 = 7;
 }
 
@@ -46,6 +49,11 @@ pub mod vm_op {
     pub const RESET: u64 = 1;
     /// Boot a stopped VM again from its images, with fresh memory.
     pub const START: u64 = 2;
+    /// Ask the guest's tools (open-vm-tools' vmtoolsd, over the backdoor)
+    /// for a clean shutdown, as `Ctrl-A h` does.
+    pub const HALT: u64 = 3;
+    /// Ask the guest's tools for a clean restart, as `Ctrl-A r` does.
+    pub const REBOOT: u64 = 4;
 }
 
 /// The longest `sleep`: one minute.
@@ -58,6 +66,8 @@ pub mod err {
     pub const ENOENT: i64 = -2;
     /// Out of memory (a VM that cannot get its RAM back).
     pub const ENOMEM: i64 = -12;
+    /// Nobody to talk to (a VM whose guest tools have not answered).
+    pub const ENOTCONN: i64 = -107;
     /// The object is not in a state that allows it (a VM not running).
     pub const EBUSY: i64 = -16;
     /// A buffer the world may not access.

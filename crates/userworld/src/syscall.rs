@@ -24,9 +24,8 @@ pub trait Kernel {
     fn now_ns(&self) -> u64;
     /// VM `index`'s record, if there is such a VM.
     fn vm_info(&self, index: u64) -> Option<VmInfo>;
-    /// Stop, reset or start VM `index`: Err(ENOENT) if there is no such
-    /// VM, Err(EBUSY) if it is not running (stop, reset) or not stopped
-    /// (start), Err(ENOMEM) if a start finds no memory.
+    /// Do `op` to VM `index`; the errors are `vm_control`'s
+    /// ([`crate::abi::nr::VM_CONTROL`]).
     fn vm_control(&mut self, index: u64, op: VmOp) -> Result<(), i64>;
 }
 
@@ -36,6 +35,10 @@ pub enum VmOp {
     Stop,
     Reset,
     Start,
+    /// Through the guest's tools: a clean shutdown.
+    Halt,
+    /// Through the guest's tools: a clean restart.
+    Reboot,
 }
 
 /// What the world asked for.
@@ -93,6 +96,8 @@ fn vm_control(kernel: &mut impl Kernel, index: u64, op: u64) -> i64 {
         vm_op::STOP => VmOp::Stop,
         vm_op::RESET => VmOp::Reset,
         vm_op::START => VmOp::Start,
+        vm_op::HALT => VmOp::Halt,
+        vm_op::REBOOT => VmOp::Reboot,
         _ => return err::EINVAL,
     };
     match kernel.vm_control(index, op) {
@@ -184,6 +189,8 @@ mod tests {
                 // Resetting, then running again (not yet).
                 (FakeVm::Running, VmOp::Reset) => FakeVm::Changing,
                 (FakeVm::Stopped, VmOp::Start) => FakeVm::Running,
+                // No tools in the fake VM.
+                (FakeVm::Running, VmOp::Halt | VmOp::Reboot) => return Err(err::ENOTCONN),
                 _ => return Err(err::EBUSY),
             };
             self.controls.push(op);
@@ -222,7 +229,7 @@ mod tests {
     fn vm_control_stops_resets_or_starts_a_vm_in_the_right_state() {
         let mut k = Fake::new("");
         assert_eq!(
-            call(&mut k, nr::VM_CONTROL, 0, 3),
+            call(&mut k, nr::VM_CONTROL, 0, 5),
             Outcome::Return(err::EINVAL)
         );
         assert_eq!(
@@ -246,7 +253,10 @@ mod tests {
         let mut k = Fake::new("");
         for (op, want) in [
             (vm_op::START, err::EBUSY),
+            (vm_op::HALT, err::ENOTCONN),
+            (vm_op::REBOOT, err::ENOTCONN),
             (vm_op::STOP, 0),
+            (vm_op::HALT, err::EBUSY),
             (vm_op::STOP, err::EBUSY),
             (vm_op::RESET, err::EBUSY),
             (vm_op::START, 0),

@@ -50,7 +50,8 @@ impl Machine {
                             aerie_backdoor::PowerOp::Reboot
                         };
                         let focus = self.input.focus();
-                        crate::vm::backdoor::request_power_op(&mut self.vms[focus], op);
+                        // The console says what came of it.
+                        let _ = crate::vm::backdoor::request_power_op(&mut self.vms[focus], op, "");
                     }
                     MuxEvent::LineStart => crate::print!(
                         "\naerie: start a user world (program[:argument], Ctrl-C to cancel)> "

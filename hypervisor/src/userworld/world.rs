@@ -291,6 +291,20 @@ impl Kernel for World {
         if !m.vms[v].running() {
             return Err(abi::err::EBUSY);
         }
+        let tools_op = match op {
+            VmOp::Halt => Some(aerie_backdoor::PowerOp::Halt),
+            VmOp::Reboot => Some(aerie_backdoor::PowerOp::Reboot),
+            _ => None,
+        };
+        if let Some(tools_op) = tools_op {
+            use crate::vm::backdoor::{request_power_op, AskError};
+            return request_power_op(&mut m.vms[v], tools_op, &format!(" (for {by})")).map_err(
+                |e| match e {
+                    AskError::Tools(aerie_backdoor::PowerOpError::Busy) => abi::err::EBUSY,
+                    _ => abi::err::ENOTCONN,
+                },
+            );
+        }
         match op {
             VmOp::Stop => m.vms[v].stop(&format!("powered off by {by}")),
             _ => m.vms[v].reset(&format!("reset by {by}")),

@@ -129,25 +129,40 @@ impl core::fmt::Display for Shown<'_> {
     }
 }
 
-/// Asks `vm`'s guest tools for a clean shutdown or restart (Ctrl-A h / r)
-/// and says on the console what happened to the request.
-pub fn request_power_op(vm: &mut super::Vm, op: aerie_backdoor::PowerOp) {
+/// Why a VM's guest tools could not be asked for a power operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AskError {
+    /// The VM has no backdoor, so no tools can talk to Aerie.
+    NoBackdoor,
+    Tools(aerie_backdoor::PowerOpError),
+}
+
+/// Asks `vm`'s guest tools for a clean shutdown or restart (Ctrl-A h / r,
+/// or a user world's vm_control: `by` then names it, e.g. ` (for user
+/// world vmctl[1])`) and says on the console what happened to the request.
+pub fn request_power_op(
+    vm: &mut super::Vm,
+    op: aerie_backdoor::PowerOp,
+    by: &str,
+) -> Result<(), AskError> {
     use aerie_backdoor::PowerOpError;
     let name = &vm.name;
     let what = op.command();
     let Some(bd) = vm.backdoor.as_mut() else {
-        crate::println!("aerie: vm {name}: no backdoor, so no guest tools to ask for {what}");
-        return;
+        crate::println!("aerie: vm {name}: no backdoor, so no guest tools to ask for {what}{by}");
+        return Err(AskError::NoBackdoor);
     };
-    match bd.service.request_power_op(op) {
-        Ok(()) => crate::println!("aerie: vm {name}: asked the guest tools for {what}"),
+    let result = bd.service.request_power_op(op);
+    match result {
+        Ok(()) => crate::println!("aerie: vm {name}: asked the guest tools for {what}{by}"),
         Err(PowerOpError::NoDaemon) => crate::println!(
-            "aerie: vm {name}: cannot ask for {what}: no tools daemon has answered the TCLO handshake"
+            "aerie: vm {name}: cannot ask for {what}{by}: no tools daemon has answered the TCLO handshake"
         ),
         Err(PowerOpError::Busy) => crate::println!(
-            "aerie: vm {name}: cannot ask for {what}: the tools have not answered the last command"
+            "aerie: vm {name}: cannot ask for {what}{by}: the tools have not answered the last command"
         ),
     }
+    result.map_err(AskError::Tools)
 }
 
 /// The console's view of a VM's backdoor (Ctrl-A i): policy, the tools

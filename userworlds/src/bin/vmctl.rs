@@ -1,7 +1,8 @@
 //! Powers a VM off, resets it or boots it again once stopped, by index or
 //! name, after an optional wait in milliseconds:
-//! `vmctl:stop|reset|start:<vm>[:<ms>]`. Hard, like a power switch: the
-//! guest is not asked.
+//! `vmctl:stop|reset|start:<vm>[:<ms>]`: hard, like a power switch, the
+//! guest is not asked. `vmctl:halt|reboot:<vm>[:<ms>]` asks the guest's
+//! tools for a clean shutdown or restart instead.
 #![no_std]
 #![no_main]
 
@@ -25,6 +26,8 @@ fn main(arg: &str) -> i32 {
         "stop" => vm_op::STOP,
         "reset" => vm_op::RESET,
         "start" => vm_op::START,
+        "halt" => vm_op::HALT,
+        "reboot" => vm_op::REBOOT,
         _ => return usage(),
     };
     if wait_ms > 0 {
@@ -46,12 +49,20 @@ fn main(arg: &str) -> i32 {
             println!("vmctl: start vm {index}: it is not stopped");
             1
         }
+        err::EBUSY if matches!(op, vm_op::HALT | vm_op::REBOOT) => {
+            println!("vmctl: {op_name} vm {index}: it is not running, or its tools are busy");
+            1
+        }
         err::EBUSY => {
             println!("vmctl: {op_name} vm {index}: it is not running");
             1
         }
         err::ENOMEM => {
             println!("vmctl: start vm {index}: no memory for it");
+            1
+        }
+        err::ENOTCONN => {
+            println!("vmctl: {op_name} vm {index}: no guest tools to ask");
             1
         }
         e => {
@@ -73,7 +84,7 @@ fn find(vm: &str) -> Option<(u64, VmInfo)> {
 
 fn usage() -> i32 {
     println!(
-        "usage: vmctl:stop|reset|start:<vm>[:<ms>] (a VM index or name; a wait of at most 60000 ms)"
+        "usage: vmctl:stop|reset|start|halt|reboot:<vm>[:<ms>] (a VM index or name; a wait of at most 60000 ms)"
     );
     2
 }

@@ -4,7 +4,8 @@
 //! the guest runs tests/linux/tools.sh). The test types three console keys
 //! as the script asks for them: `Ctrl-A i` (Aerie's view of the tools),
 //! `Ctrl-A r` (restart the guest through its tools) and, in the second boot,
-//! `Ctrl-A h` (shut it down through its tools). Each check below says what
+//! `Ctrl-A h` (shut it down through its tools; on `max`, `Ctrl-A u
+//! vmctl:halt:linux` has a user world ask instead). Each check below says what
 //! it asserts.
 
 use super::{clean_exit, qemu_test_scripted, LINUX_TIMEOUT};
@@ -26,12 +27,32 @@ pub fn linux_backdoor(cpu: &str, name: &str) -> Result<(), String> {
             after: "tools: waiting for a power operation",
             bytes: b"\x01r",
         },
+        // On `max` a user world asks for the halt instead: `vmctl`, started
+        // from the console, through vm_control.
         Keys {
             after: "tools: waiting for the halt",
-            bytes: b"\x01h",
+            bytes: if cpu == "max" {
+                b"\x01uvmctl:halt:linux\r"
+            } else {
+                b"\x01h"
+            },
         },
     ];
-    qemu_test_scripted(name, guest, cpu, "", LINUX_TIMEOUT, &keys, judge)
+    let world = cpu == "max";
+    qemu_test_scripted(name, guest, cpu, "", LINUX_TIMEOUT, &keys, |status, out| {
+        judge(status, out)?;
+        if world {
+            for needle in [
+                "aerie: vm linux: asked the guest tools for OS_Halt (for user world vmctl[1])",
+                "aerie: uw vmctl[1]: vmctl: halt vm 0 (linux): done",
+            ] {
+                if !out.contains(needle) {
+                    return Err(format!("no `{needle}` line"));
+                }
+            }
+        }
+        Ok(())
+    })
 }
 
 fn judge(status: Status, out: &str) -> Result<(), String> {

@@ -185,11 +185,25 @@ pub fn vmctl(name: &str) -> Result<(), String> {
         ),
         (
             "vmctl:frob:0",
-            &["usage: vmctl:stop|reset|start:<vm>", "exited with status 2"],
+            &[
+                "usage: vmctl:stop|reset|start|halt|reboot:<vm>",
+                "exited with status 2",
+            ],
         ),
         (
             "vmctl:reset:0:70000",
-            &["usage: vmctl:stop|reset|start:<vm>", "exited with status 2"],
+            &[
+                "usage: vmctl:stop|reset|start|halt|reboot:<vm>",
+                "exited with status 2",
+            ],
+        ),
+        // The testkit has the backdoor but no tools daemon to ask.
+        (
+            "vmctl:halt:testkit",
+            &[
+                "vmctl: halt vm 0: no guest tools to ask",
+                "exited with status 1",
+            ],
         ),
     ];
     const STOP: &[(&str, &[&str])] = &[
