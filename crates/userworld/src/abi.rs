@@ -90,7 +90,8 @@ pub mod err {
 /// | 40..44 | vCPUs on a pCPU now |
 /// | 44..48 | vCPUs idle (blocked in WFI or a PSCI suspend) |
 /// | 48..52 | RAM in MiB |
-/// | 52..64 | zero (reserved) |
+/// | 52..56 | CPU time its vCPUs have used, in ms (since Aerie started) |
+/// | 56..64 | zero (reserved) |
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VmInfo {
     pub name: [u8; VmInfo::NAME_MAX],
@@ -99,6 +100,7 @@ pub struct VmInfo {
     pub vcpus_running: u32,
     pub vcpus_idle: u32,
     pub ram_mib: u32,
+    pub cpu_ms: u32,
 }
 
 /// A VM's life, as `vm_info` reports it.
@@ -170,6 +172,7 @@ impl VmInfo {
             self.vcpus_running,
             self.vcpus_idle,
             self.ram_mib,
+            self.cpu_ms,
         ];
         for (i, w) in words.iter().enumerate() {
             out[32 + 4 * i..36 + 4 * i].copy_from_slice(&w.to_le_bytes());
@@ -194,6 +197,7 @@ impl VmInfo {
             vcpus_running: word(2),
             vcpus_idle: word(3),
             ram_mib: word(4),
+            cpu_ms: word(5),
         })
     }
 }
@@ -210,6 +214,7 @@ mod tests {
             vcpus_running: 1,
             vcpus_idle: 2,
             ram_mib: 512,
+            cpu_ms: 1234,
         }
     }
 
@@ -220,7 +225,8 @@ mod tests {
         assert_eq!(&bytes[..6], b"linux\0");
         assert_eq!(&bytes[32..36], &1u32.to_le_bytes());
         assert_eq!(&bytes[48..52], &512u32.to_le_bytes());
-        assert!(bytes[52..].iter().all(|&b| b == 0));
+        assert_eq!(&bytes[52..56], &1234u32.to_le_bytes());
+        assert!(bytes[56..].iter().all(|&b| b == 0));
         let back = VmInfo::decode(&bytes).unwrap();
         assert_eq!(back, info);
         assert_eq!(back.name(), "linux");

@@ -204,6 +204,7 @@ mod tests {
                 vcpus_running: 1,
                 vcpus_idle: 1,
                 ram_mib: 128,
+                cpu_ms: 5,
             })
         }
     }

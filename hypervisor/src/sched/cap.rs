@@ -18,6 +18,9 @@ pub struct CpuCap {
     throttled_until: u64,
     /// Times it ran out of its share.
     pub throttles: u64,
+    /// Ticks it has spent on a pCPU, runs in progress not counted (see
+    /// [`CpuCap::ran_until`]).
+    ran: u64,
 }
 
 impl CpuCap {
@@ -50,6 +53,7 @@ impl CpuCap {
     /// It leaves its pCPU at `now`; out of budget at `permille` of a pCPU,
     /// it is throttled to the end of its window.
     pub fn stop(&mut self, now: u64, permille: u64, window: u64) {
+        self.ran += self.since.map_or(0, |s| now.saturating_sub(s));
         let (start, used) = self.window_at(now, window);
         (self.window_start, self.used, self.since) = (start, used, None);
         if permille < 1000 && used >= window * permille / 1000 {
@@ -66,6 +70,11 @@ impl CpuCap {
         }
         let (_, used) = self.window_at(now, window);
         Some((window * permille / 1000).saturating_sub(used))
+    }
+
+    /// Ticks it has spent on a pCPU up to `now`, a run in progress included.
+    pub fn ran_until(&self, now: u64) -> u64 {
+        self.ran + self.since.map_or(0, |s| now.saturating_sub(s))
     }
 
     /// Until when it is throttled, if it is at `now`.

@@ -333,6 +333,11 @@ impl Kernel for World {
             vcpus_running: count(|s| matches!(s, VcpuState::Running(_))),
             vcpus_idle: count(|s| matches!(s, VcpuState::Blocked { .. })),
             ram_mib: (vm.image.memory >> 20) as u32,
+            cpu_ms: {
+                let now = cpu::counter();
+                let ticks: u64 = vm.vcpus.iter().map(|c| c.cap.ran_until(now)).sum();
+                (ticks / (cpu::counter_frequency() / 1000).max(1)) as u32
+            },
         })
     }
 }

@@ -17,13 +17,14 @@ const PERIOD_NS: u64 = 50_000_000;
 
 fn show(index: usize, vm: &VmInfo) {
     println!(
-        "vm {index} {}: {}, {} vCPUs ({} on a pCPU, {} idle), {} MiB",
+        "vm {index} {}: {}, {} vCPUs ({} on a pCPU, {} idle), {} MiB, {} ms of CPU",
         vm.name(),
         vm.state.name(),
         vm.vcpus,
         vm.vcpus_running,
         vm.vcpus_idle,
-        vm.ram_mib
+        vm.ram_mib,
+        vm.cpu_ms
     );
 }
 

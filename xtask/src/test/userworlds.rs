@@ -152,6 +152,26 @@ pub fn userworlds_on(cpu: &str, name: &str) -> Result<(), String> {
         for (i, (world, lines)) in WORLDS.iter().enumerate() {
             check_world(out, i + 1, world, lines)?;
         }
+        // The VM's CPU time grew while it ran.
+        let cpu_ms = |state: &str| {
+            output::lines_with(out, &format!("uw vmstat[23]: vm 0 testkit: {state},"))
+                .first()
+                .and_then(|l| {
+                    l.split(", ")
+                        .last()?
+                        .strip_suffix(" ms of CPU")?
+                        .parse::<u64>()
+                        .ok()
+                })
+        };
+        match (cpu_ms("running"), cpu_ms("stopped")) {
+            (Some(first), Some(last)) if last > first => {}
+            other => {
+                return Err(format!(
+                    "vmstat: CPU time running/stopped {other:?}, want it to grow"
+                ))
+            }
+        }
         if !out.contains("aerie: dump: sched: user world vmstat[23]: ") {
             return Err("Ctrl-A d: no line for user world vmstat[23]".into());
         }
