@@ -345,6 +345,7 @@ fn write_bootmodule_with(config: &Config, symbols: &[u8], out: &Path) -> Result<
             name: &w.name,
             program,
             arg: &w.arg,
+            control: w.control,
         })
         .collect();
     let bytes = aerie_bootmodule::write(&images, &worlds, Some(symbols));
@@ -682,6 +683,7 @@ mod tests {
             name: "watcher".into(),
             program: dir.join("k"),
             arg: "once".into(),
+            control: true,
         });
         write_bootmodule_with(&cfg, b"packed symbols", &out).unwrap();
         let bytes = std::fs::read(&out).unwrap();
@@ -718,8 +720,8 @@ mod tests {
         assert_eq!(m.world_count(), 1);
         let world = m.world(0).unwrap();
         assert_eq!(
-            (world.name, world.program, world.arg),
-            ("watcher", &b"kernel bytes"[..], "once")
+            (world.name, world.program, world.arg, world.control),
+            ("watcher", &b"kernel bytes"[..], "once", true)
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -44,6 +44,8 @@ pub enum WorldField {
     Name,
     Program,
     Arg,
+    /// The record's `flags`: the world's rights.
+    Flags,
 }
 
 impl WorldField {
@@ -52,6 +54,7 @@ impl WorldField {
             WorldField::Name => "name",
             WorldField::Program => "program",
             WorldField::Arg => "arg",
+            WorldField::Flags => "flags",
         }
     }
 }

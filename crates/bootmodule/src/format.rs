@@ -23,7 +23,7 @@
 //! | 40 | 8 | symbols_offset: where Aerie's symbol table starts — v3 |
 //! | 48 | 8 | symbols_len: its length in bytes; 0 = none (then the offset is 0 too) — v3 |
 //! | 56 | 4 | world_count: EL0 user worlds — v6 |
-//! | 60 | 4 | world_record_size (>= 64 when world_count > 0) — v6 |
+//! | 60 | 4 | world_record_size (>= 72 when world_count > 0) — v6 |
 //!
 //! Version 3 took the first 16 reserved bytes for the symbol table: a blob
 //! (4 KiB aligned like the others) in the format of the `aerie-symbols` crate,
@@ -98,19 +98,28 @@
 //! of an older module mean "no worlds" and an older parser, which ignores the
 //! words and never looks past the VM records, still reads a version-6 module.
 //! A parser refuses a table that does not fit in the module, and a
-//! `world_record_size` below 64 when there are worlds; it steps
+//! `world_record_size` below 72 when there are worlds; it steps
 //! `world_record_size` bytes per record, so a later version may append fields.
 //!
-//! World record, version 6 (64 bytes):
+//! World record, version 6 (72 bytes):
 //!
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0  | 32 | name, UTF-8, NUL-padded (1..=31 bytes, so at least one NUL), like a VM's |
 //! | 32 | 16 | program offset, length: a static AArch64 ELF file; not empty, 4 KiB aligned like a kernel |
 //! | 48 | 16 | arg offset, length: UTF-8 text handed to the program, any alignment; length 0 = empty (the offset is then ignored) |
+//! | 64 | 4  | flags: the world's rights, see below |
+//! | 68 | 4  | reserved, zero |
 //!
-//! The parser checks only the blobs' bounds, alignment and UTF-8; the ELF
-//! file is the hypervisor's loader to check.
+//! World `flags`:
+//!
+//! | bit | meaning |
+//! |---|---|
+//! | 0 | [`WORLD_FLAG_CONTROL`]: the world may control VMs (stop, reset, start, halt or reboot them: the `vm_control` system call) |
+//! | 1..32 | reserved, zero: a parser refuses a record with an unknown bit set |
+//!
+//! The parser checks only the blobs' bounds, alignment and UTF-8 and the
+//! flags; the ELF file is the hypervisor's loader to check.
 //!
 //! # Extending the format
 //!
@@ -158,7 +167,12 @@ pub const RECORD_SIZE_V2: usize = 144;
 pub const RECORD_SIZE_V4: usize = 168;
 /// Size of a version-6 world record: what this crate writes and the minimum
 /// `world_record_size` a parser accepts when there are worlds.
-pub const WORLD_RECORD_SIZE_V6: usize = 64;
+pub const WORLD_RECORD_SIZE_V6: usize = 72;
+/// World record `flags` bit 0: the world may control VMs (stop, reset, start,
+/// halt or reboot them: the `vm_control` system call).
+pub const WORLD_FLAG_CONTROL: u32 = 1 << 0;
+/// Every defined world record `flags` bit.
+pub const WORLD_FLAGS_KNOWN: u32 = WORLD_FLAG_CONTROL;
 /// `backdoor_flags` bit 0: the VM has the backdoor.
 pub const BACKDOOR_ENABLED: u32 = 1 << 0;
 /// `backdoor_flags` bit 1: guest EL0 may use the backdoor.
@@ -218,4 +232,5 @@ pub(crate) mod world {
     pub const NAME_LEN: usize = 32;
     pub const PROGRAM: usize = 32;
     pub const ARG: usize = 48;
+    pub const FLAGS: usize = 64;
 }

@@ -76,6 +76,10 @@ pub struct WorldImage<'a> {
     pub program: &'a [u8],
     /// Text handed to the program (may be empty).
     pub arg: &'a str,
+    /// The world may control VMs: stop, reset, start, halt or reboot them
+    /// (the `vm_control` system call; record flag
+    /// [`WORLD_FLAG_CONTROL`](format::WORLD_FLAG_CONTROL)).
+    pub control: bool,
 }
 
 /// A VM's backdoor policy (the VMware-compatible guest backdoor): present in

@@ -5,7 +5,8 @@ use crate::error::{BootModuleError, VmField, VmFieldError, WorldField};
 use crate::format::{
     header, record, world, BLOB_ALIGN, DISK_SECTOR, FLAGS_KNOWN, FLAG_FIXED_CLOCK, HEADER_SIZE,
     MAGIC, NAME_MAX, RECORD_SIZE_V1, RECORD_SIZE_V2, RECORD_SIZE_V4, VERSION_BACKDOOR,
-    VERSION_DISK, VERSION_FLAGS, VERSION_SYMBOLS, VERSION_WORLDS, WORLD_RECORD_SIZE_V6,
+    VERSION_DISK, VERSION_FLAGS, VERSION_SYMBOLS, VERSION_WORLDS, WORLD_FLAGS_KNOWN,
+    WORLD_FLAG_CONTROL, WORLD_RECORD_SIZE_V6,
 };
 use crate::{guestinfo_entries, BackdoorPolicy, DiskRegion, VmImage, WorldImage};
 
@@ -382,7 +383,16 @@ impl<'a> BootModule<'a> {
             .map_err(|e| bad(WorldField::Arg, e))?;
         let arg =
             core::str::from_utf8(arg).map_err(|_| bad(WorldField::Arg, VmFieldError::NotUtf8))?;
-        Ok(WorldImage { name, program, arg })
+        let flags = read_u32(rec, world::FLAGS);
+        if flags & !WORLD_FLAGS_KNOWN != 0 {
+            return Err(bad(WorldField::Flags, VmFieldError::UnknownFlags { flags }));
+        }
+        Ok(WorldImage {
+            name,
+            program,
+            arg,
+            control: flags & WORLD_FLAG_CONTROL != 0,
+        })
     }
 
     /// Iterates over all worlds in order.

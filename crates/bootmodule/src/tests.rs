@@ -3,7 +3,7 @@
 use crate::format::{
     header, record, world, BACKDOOR_BRK, BACKDOOR_EL0, BACKDOOR_ENABLED, BACKDOOR_HIGH_BANDWIDTH,
     BLOB_ALIGN, HEADER_SIZE, RECORD_SIZE_V1, RECORD_SIZE_V2, RECORD_SIZE_V4, VERSION_BACKDOOR,
-    VERSION_SYMBOLS, VERSION_WORLDS, WORLD_RECORD_SIZE_V6,
+    VERSION_SYMBOLS, VERSION_WORLDS, WORLD_FLAGS_KNOWN, WORLD_FLAG_CONTROL, WORLD_RECORD_SIZE_V6,
 };
 use crate::{
     encode_guestinfo, guestinfo_entries, write, BackdoorPolicy, BootModule, BootModuleError,
@@ -969,24 +969,27 @@ fn programs() -> [Vec<u8>; 3] {
     ]
 }
 
-/// Three worlds: a longest name, a non-ASCII name with an empty arg, and a
-/// multi-line arg.
+/// Three worlds: a longest name with the `control` right, a non-ASCII name
+/// with an empty arg, and a multi-line arg.
 fn three_worlds(programs: &[Vec<u8>; 3]) -> [WorldImage<'_>; 3] {
     [
         WorldImage {
             name: "vmctl-0123456789abcdef012345678",
             program: &programs[0],
             arg: "reset linux-1",
+            control: true,
         },
         WorldImage {
             name: "wörld",
             program: &programs[1],
             arg: "",
+            control: false,
         },
         WorldImage {
             name: "w3",
             program: &programs[2],
             arg: "cødé ✓\nsecond line",
+            control: false,
         },
     ]
 }
@@ -1079,7 +1082,7 @@ fn three_worlds_round_trip_with_blobs_in_order() {
     let table = [0x55; 300];
     let bytes = with_worlds(&worlds, Some(&table));
     assert_eq!(header_u32(&bytes, header::WORLD_COUNT), 3);
-    assert_eq!(header_u32(&bytes, header::WORLD_RECORD_SIZE), 64);
+    assert_eq!(header_u32(&bytes, header::WORLD_RECORD_SIZE), 72);
     // World records right after the two VM records.
     assert_eq!(world_at(&bytes, 0), HEADER_SIZE + 2 * RECORD_SIZE_V4);
     let m = BootModule::parse(&bytes).unwrap();
@@ -1126,10 +1129,20 @@ fn world_fields_follow_the_extension_rule() {
     assert_eq!(header::SYMBOLS_LEN + 8, header::WORLD_COUNT);
     assert_eq!(header::WORLD_RECORD_SIZE + 4, HEADER_SIZE);
     assert_eq!(
-        (world::NAME, world::NAME_LEN, world::PROGRAM, world::ARG),
-        (0, 32, 32, 48)
+        (
+            world::NAME,
+            world::NAME_LEN,
+            world::PROGRAM,
+            world::ARG,
+            world::FLAGS
+        ),
+        (0, 32, 32, 48, 64)
     );
-    assert_eq!(WORLD_RECORD_SIZE_V6, world::ARG + 16);
+    assert_eq!(world::ARG + 16, world::FLAGS);
+    // flags, then 4 reserved bytes.
+    assert_eq!(WORLD_RECORD_SIZE_V6, world::FLAGS + 8);
+    assert_eq!(WORLD_RECORD_SIZE_V6, 72);
+    assert_eq!((WORLD_FLAG_CONTROL, WORLD_FLAGS_KNOWN), (1, 1));
     assert_eq!((VERSION_WORLDS, crate::format::VERSION), (6, 6));
 }
 
@@ -1138,7 +1151,7 @@ fn version_5_module_has_no_worlds_whatever_words_56_to_64_hold() {
     let programs = programs();
     let mut bytes = with_worlds(&three_worlds(&programs), None);
     put_u32(&mut bytes, header::VERSION, 5);
-    for (count, size) in [(3, 64), (0xffff_ffff, 1), (7, 0)] {
+    for (count, size) in [(3, 72), (0xffff_ffff, 1), (7, 0)] {
         put_u32(&mut bytes, header::WORLD_COUNT, count);
         put_u32(&mut bytes, header::WORLD_RECORD_SIZE, size);
         let m = BootModule::parse(&bytes).unwrap();
@@ -1156,7 +1169,7 @@ fn small_world_record_size_rejected_larger_is_skipped() {
     let programs = programs();
     let worlds = three_worlds(&programs);
     let bytes = with_worlds(&worlds, None);
-    for size in [0, 1, 63] {
+    for size in [0, 1, 64, 71] {
         let mut small = bytes.clone();
         put_u32(&mut small, header::WORLD_RECORD_SIZE, size);
         assert_eq!(
@@ -1173,7 +1186,7 @@ fn small_world_record_size_rejected_larger_is_skipped() {
     put_u32(&mut none, header::WORLD_RECORD_SIZE, 0);
     assert_eq!(BootModule::parse(&none).unwrap().world_count(), 0);
 
-    // A later version's 96-byte world records with a tail this parser does
+    // A later version's 104-byte world records with a tail this parser does
     // not know (0xCC): the first blob starts at 4096, so they still fit.
     let stride = WORLD_RECORD_SIZE_V6 + 32;
     let first = world_at(&bytes, 0);
@@ -1198,8 +1211,9 @@ fn world_table_past_the_end_rejected() {
     let bytes = with_worlds(&three_worlds(&programs), None);
     let size = bytes.len() as u64;
     let offset = world_at(&bytes, 0) as u64;
-    let fits = ((size - offset) / 64) as u32;
-    for (count, record_size) in [(fits + 1, 64), (3, u32::MAX), (u32::MAX, u32::MAX)] {
+    let fits = ((size - offset) / WORLD_RECORD_SIZE_V6 as u64) as u32;
+    let v6 = WORLD_RECORD_SIZE_V6 as u32;
+    for (count, record_size) in [(fits + 1, v6), (3, u32::MAX), (u32::MAX, u32::MAX)] {
         let mut bad = bytes.clone();
         put_u32(&mut bad, header::WORLD_COUNT, count);
         put_u32(&mut bad, header::WORLD_RECORD_SIZE, record_size);
@@ -1345,6 +1359,79 @@ fn bad_world_args_rejected_empty_and_unaligned_ones_read() {
 }
 
 #[test]
+fn world_control_round_trips_as_flag_bit_0() {
+    let programs = programs();
+    let w = |name, control| WorldImage {
+        name,
+        program: &programs[1],
+        arg: "a",
+        control,
+    };
+    let worlds = [w("on", true), w("off", false), w("on-too", true)];
+    let bytes = with_worlds(&worlds, None);
+    for (i, want) in worlds.iter().enumerate() {
+        let rec = world_at(&bytes, i);
+        let flags = header_u32(&bytes, rec + world::FLAGS);
+        assert_eq!(flags, if want.control { WORLD_FLAG_CONTROL } else { 0 });
+        // The reserved word after the flags is written as zero.
+        assert_eq!(header_u32(&bytes, rec + world::FLAGS + 4), 0);
+    }
+    let m = BootModule::parse(&bytes).unwrap();
+    let got: Vec<_> = m.worlds().map(Result::unwrap).collect();
+    assert_eq!(got, worlds);
+    assert_eq!(
+        got.iter().map(|w| w.control).collect::<Vec<_>>(),
+        [true, false, true]
+    );
+    // Setting the bit by hand grants the right; clearing it takes it away.
+    let mut flipped = bytes.clone();
+    put_u32(&mut flipped, world_at(&bytes, 0) + world::FLAGS, 0);
+    put_u32(
+        &mut flipped,
+        world_at(&bytes, 1) + world::FLAGS,
+        WORLD_FLAG_CONTROL,
+    );
+    let m = BootModule::parse(&flipped).unwrap();
+    assert!(!m.world(0).unwrap().control);
+    assert!(m.world(1).unwrap().control);
+    assert!(m.world(2).unwrap().control);
+}
+
+#[test]
+fn unknown_world_flag_bits_refused_reserved_word_ignored() {
+    let programs = programs();
+    let bytes = with_worlds(&three_worlds(&programs), None);
+    let at = world_at(&bytes, 1) + world::FLAGS;
+    for flags in [1 << 1, 1 << 31, !WORLD_FLAGS_KNOWN, u32::MAX] {
+        let mut bad = bytes.clone();
+        put_u32(&mut bad, at, flags);
+        let err = world_refused(
+            &bad,
+            1,
+            WorldField::Flags,
+            VmFieldError::UnknownFlags { flags },
+        );
+        assert!(err.to_string().contains("field `flags`"), "{err}");
+    }
+    let mut bad = bytes.clone();
+    put_u32(&mut bad, at, 1 << 1);
+    assert_eq!(
+        BootModule::parse(&bad)
+            .unwrap()
+            .world(1)
+            .unwrap_err()
+            .to_string(),
+        "boot module: world[1]: field `flags`: flags 0x2 has an unknown bit"
+    );
+    // Bytes 68..72 are reserved: written as zero, not checked.
+    let mut reserved = bytes.clone();
+    put_u32(&mut reserved, at + 4, u32::MAX);
+    let m = BootModule::parse(&reserved).unwrap();
+    let got: Vec<_> = m.worlds().map(Result::unwrap).collect();
+    assert_eq!(got, three_worlds(&programs));
+}
+
+#[test]
 #[should_panic(
     expected = "world[0]: name \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" must be 1..=31 bytes"
 )]
@@ -1356,6 +1443,7 @@ fn writer_refuses_long_world_name() {
             name: &name,
             program: &[1],
             arg: "",
+            control: false,
         }],
         None,
     );
@@ -1368,6 +1456,7 @@ fn writer_refuses_empty_world_name() {
         name,
         program: &[1],
         arg: "",
+        control: true,
     };
     write(&[], &[w("ok"), w("")], None);
 }
@@ -1381,6 +1470,7 @@ fn writer_refuses_empty_program() {
             name: "w",
             program: &[],
             arg: "x",
+            control: false,
         }],
         None,
     );

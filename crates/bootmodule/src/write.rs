@@ -2,7 +2,7 @@
 
 use crate::format::{
     header, record, world, BLOB_ALIGN, FLAG_FIXED_CLOCK, HEADER_SIZE, MAGIC, NAME_MAX,
-    RECORD_SIZE_V4, VERSION, WORLD_RECORD_SIZE_V6,
+    RECORD_SIZE_V4, VERSION, WORLD_FLAG_CONTROL, WORLD_RECORD_SIZE_V6,
 };
 use crate::{guestinfo_entries, VmImage, WorldImage};
 
@@ -38,8 +38,9 @@ fn push_blob(out: &mut Vec<u8>, data: &[u8]) -> (u64, u64) {
 /// worlds', then the symbol table. A VM without a disk gets `disk_offset =
 /// disk_size = 0`; one without a backdoor `backdoor_flags = brk_imm = 0`; empty
 /// guestinfo or an empty arg gets offset and length 0; `None` or empty symbols
-/// get `symbols_offset = symbols_len = 0`. `world_record_size` is written as
-/// 64 even when there are no worlds.
+/// get `symbols_offset = symbols_len = 0`. A world's `flags` carry its
+/// rights ([`WORLD_FLAG_CONTROL`] for `control`); its reserved word is zero.
+/// `world_record_size` is written as 72 even when there are no worlds.
 ///
 /// # Panics
 ///
@@ -127,6 +128,9 @@ pub fn write(vms: &[VmImage], worlds: &[WorldImage], symbols: Option<&[u8]>) -> 
         for (at, (offset, len)) in [(world::PROGRAM, program), (world::ARG, arg)] {
             put_u64(rec, at, offset);
             put_u64(rec, at + 8, len);
+        }
+        if w.control {
+            put_u32(rec, world::FLAGS, WORLD_FLAG_CONTROL);
         }
     }
     let (offset, len) = push_blob(&mut out, symbols.unwrap_or(&[]));

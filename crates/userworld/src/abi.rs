@@ -37,7 +37,9 @@ pub mod nr {
     /// the last VM, `EINVAL` for another op, `EBUSY` if the VM is not
     /// running (stop, reset, halt, reboot) or not stopped (start), or its
     /// tools have not answered their last command, `ENOMEM` if a start
-    /// finds no memory for it, `ENOTCONN` if the VM has no tools to ask.
+    /// finds no memory for it, `ENOTCONN` if the VM has no tools to ask,
+    /// `EPERM` if this world may not control VMs (a config world without
+    /// `control = true`).
     pub const VM_CONTROL: u64 = 7;
 }
 
@@ -62,6 +64,8 @@ pub const SLEEP_MAX_NS: u64 = 60_000_000_000;
 /// Error results, as negative numbers in x0 (the Linux values, so they read
 /// familiarly in a register dump).
 pub mod err {
+    /// Not allowed (a world without the right to control VMs).
+    pub const EPERM: i64 = -1;
     /// No such object (a VM index past the last VM).
     pub const ENOENT: i64 = -2;
     /// Out of memory (a VM that cannot get its RAM back).

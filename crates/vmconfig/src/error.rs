@@ -203,7 +203,7 @@ impl fmt::Display for ErrorKind {
                 crate::MAX_WORLDS
             ),
             ErrorKind::UnknownWorldField => {
-                f.write_str("unknown field (known in [[world]]: name, program, arg)")
+                f.write_str("unknown field (known in [[world]]: name, program, arg, control)")
             }
             ErrorKind::DuplicateWorldName { first } => {
                 write!(f, "duplicate name (already used by world[{first}])")
@@ -215,7 +215,7 @@ impl fmt::Display for ErrorKind {
     }
 }
 
-/// A config error: `<file>: vm[<i>] ("<name>"): field `<field>`: <what>`
+/// A config error: ``<file>: vm[<i>] ("<name>"): field `<field>`: <what>``
 /// (`world[<i>]` for a world), each part present when known.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigError {

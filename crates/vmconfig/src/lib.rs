@@ -32,6 +32,9 @@
 //! program = "path/to/elf"   # required; relative to the config file's directory
 //! arg = "text"              # optional, default "": what the program's `arg` call reads;
 //!                           # at most 4096 bytes
+//! control = true            # optional, default false: the world may stop, reset, start,
+//!                           # halt and reboot VMs (the `vm_control` call); without it
+//!                           # that call fails
 //! ```
 //!
 //! At least one `[[vm]]` is required, worlds or not. Only `vm` and `world`

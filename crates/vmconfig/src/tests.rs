@@ -655,7 +655,7 @@ fn world(name: &str, line: &str) -> String {
 fn worlds_parse() {
     let text = with_worlds(
         "[[world]]\nname = \"watcher\"\nprogram = \"bin/vmstat\"\narg = \"every 1s\"\n\
-         [[world]]\nname = \"vm-ctl_2\"\nprogram = \"/abs/vmctl\"",
+         [[world]]\nname = \"vm-ctl_2\"\nprogram = \"/abs/vmctl\"\ncontrol = true",
     );
     let c = parse(&text, Path::new("tests/configs")).unwrap();
     assert_eq!(
@@ -665,11 +665,13 @@ fn worlds_parse() {
                 name: "watcher".into(),
                 program: PathBuf::from("tests/configs/bin/vmstat"),
                 arg: "every 1s".into(),
+                control: false,
             },
             WorldConfig {
                 name: "vm-ctl_2".into(),
                 program: PathBuf::from("/abs/vmctl"),
                 arg: String::new(),
+                control: true,
             },
         ]
     );
@@ -685,7 +687,7 @@ fn worlds_parse() {
 #[test]
 fn world_errors_name_the_world_and_field() {
     let long_arg = format!("arg = \"{}\"", "a".repeat(4097));
-    let cases: [(&str, &str, ErrorKind, &str); 7] = [
+    let cases: [(&str, &str, ErrorKind, &str); 9] = [
         (
             "program = 7",
             "program",
@@ -721,7 +723,25 @@ fn world_errors_name_the_world_and_field() {
             "vcpus",
             ErrorKind::UnknownWorldField,
             "world[1] (\"w1\"): field `vcpus`: unknown field (known in [[world]]: name, \
-             program, arg)",
+             program, arg, control)",
+        ),
+        (
+            "control = \"yes\"",
+            "control",
+            ErrorKind::WrongType {
+                expected: "true or false",
+                found: "string",
+            },
+            "world[1] (\"w1\"): field `control`: expected true or false, found string",
+        ),
+        (
+            "control = 1",
+            "control",
+            ErrorKind::WrongType {
+                expected: "true or false",
+                found: "integer",
+            },
+            "world[1] (\"w1\"): field `control`: expected true or false, found integer",
         ),
         (
             "name = \"bad name\"",
@@ -752,6 +772,29 @@ fn world_errors_name_the_world_and_field() {
     // Exactly 4096 bytes is fine.
     let arg = format!("arg = \"{}\"", "a".repeat(4096));
     assert!(parse(&with_worlds(&world("w", &arg)), Path::new("")).is_ok());
+}
+
+#[test]
+fn world_control_is_off_unless_asked_for() {
+    let control = |line: &str| {
+        let c = parse(&with_worlds(&world("w", line)), Path::new("")).unwrap();
+        c.worlds[0].control
+    };
+    assert!(!control(""));
+    assert!(!control("control = false"));
+    assert!(control("control = true"));
+    // Each world has its own right.
+    let text = with_worlds(&format!(
+        "{}{}{}",
+        world("a", "control = true"),
+        world("b", ""),
+        world("c", "control = true")
+    ));
+    let c = parse(&text, Path::new("")).unwrap();
+    assert_eq!(
+        c.worlds.iter().map(|w| w.control).collect::<Vec<_>>(),
+        [true, false, true]
+    );
 }
 
 #[test]

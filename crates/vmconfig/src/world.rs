@@ -13,7 +13,7 @@ pub const MAX_WORLDS: usize = 16;
 /// Longest world argument, in bytes.
 pub const WORLD_ARG_MAX: usize = 4096;
 
-const FIELDS: [&str; 3] = ["name", "program", "arg"];
+const FIELDS: [&str; 4] = ["name", "program", "arg", "control"];
 
 /// One `[[world]]` table.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,6 +24,9 @@ pub struct WorldConfig {
     pub program: PathBuf,
     /// The string the program reads with the `arg` system call; "" if not given.
     pub arg: String,
+    /// The world may control VMs: stop, reset, start, halt or reboot them
+    /// (the `vm_control` system call). `control = true`; false if not given.
+    pub control: bool,
 }
 
 /// Checks every `[[world]]` table: their number, each table, unique names.
@@ -61,5 +64,15 @@ fn parse_world(ctx: &mut Ctx, value: &Value, base_dir: &Path) -> Result<WorldCon
     if arg.len() > WORLD_ARG_MAX {
         return Err(ctx.err("arg", ErrorKind::WorldArgTooLong(arg.len())));
     }
-    Ok(WorldConfig { name, program, arg })
+    let control = match table.get("control") {
+        None => false,
+        Some(Value::Boolean(b)) => *b,
+        Some(v) => return Err(ctx.wrong_type("control", "true or false", v)),
+    };
+    Ok(WorldConfig {
+        name,
+        program,
+        arg,
+        control,
+    })
 }

@@ -16,7 +16,7 @@
 mod space;
 mod world;
 
-use aerie_bootmodule::BootModule;
+use aerie_bootmodule::{BootModule, WorldImage};
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -48,11 +48,9 @@ const PROGRAMS: [(&str, &[u8]); 5] = [
     ),
 ];
 
-/// The config's worlds (boot module) by name, each with its program and
-/// its configured argument: besides the built-in programs, what the
-/// command line and `Ctrl-A u` may start again.
-static CONFIG_PROGRAMS: spin::Once<Vec<(&'static str, &'static [u8], &'static str)>> =
-    spin::Once::new();
+/// The config's worlds (boot module): besides the built-in programs, what
+/// the command line and `Ctrl-A u` may start again.
+static CONFIG_PROGRAMS: spin::Once<Vec<WorldImage<'static>>> = spin::Once::new();
 
 /// The id the next world gets: one per world asked for, loaded or not, so
 /// that ids follow the order worlds were named in.
@@ -67,15 +65,16 @@ fn program_names() -> String {
     let config = CONFIG_PROGRAMS.get().map_or(&[][..], Vec::as_slice);
     let mut names = PROGRAMS.map(|(n, _)| n).join(", ");
     if !config.is_empty() {
-        let config: Vec<&str> = config.iter().map(|(n, _, _)| *n).collect();
+        let config: Vec<&str> = config.iter().map(|w| w.name).collect();
         names = format!("{names}; from the config: {}", config.join(", "));
     }
     names
 }
 
 /// Load the worlds the boot module carries (the config's `[[world]]`
-/// tables), in order. One the module describes badly, or whose program
-/// cannot be loaded, is reported and skipped. Call once, before the others.
+/// tables), in order, each with the right to control VMs its config gave
+/// it. One the module describes badly, or whose program cannot be loaded,
+/// is reported and skipped. Call once, before the others.
 pub fn load_from_module(module: &BootModule<'static>) -> Vec<World> {
     let mut worlds = Vec::new();
     let mut programs = Vec::new();
@@ -83,8 +82,9 @@ pub fn load_from_module(module: &BootModule<'static>) -> Vec<World> {
         let id = next_id();
         match module.world(i) {
             Ok(image) => {
-                programs.push((image.name, image.program, image.arg));
-                match World::load(id, image.name, Arc::from(image.arg), image.program) {
+                programs.push(image);
+                let arg = Arc::from(image.arg);
+                match World::load(id, image.name, arg, image.program, image.control) {
                     Ok(w) => worlds.push(w),
                     Err(e) => log::error!("user world {}[{id}]: refused: {e}", image.name),
                 }
@@ -118,7 +118,9 @@ pub fn load_from_console(line: &str) -> Option<World> {
 }
 
 /// Load `name[:arg]`: a config world's program (without `:arg`, with its
-/// configured argument) or a built-in one. Reports why it could not.
+/// configured argument; with its right to control VMs) or a built-in one
+/// (with that right: whoever writes the command line or types on the
+/// console already controls the machine). Reports why it could not.
 fn load_named(item: &str) -> Option<World> {
     let id = next_id();
     let (name, arg) = match item.split_once(':') {
@@ -128,22 +130,22 @@ fn load_named(item: &str) -> Option<World> {
     let config = CONFIG_PROGRAMS.get().map_or(&[][..], Vec::as_slice);
     let found = config
         .iter()
-        .find(|(n, _, _)| *n == name)
-        .map(|&(n, elf, configured)| (n, elf, arg.unwrap_or(configured)))
+        .find(|w| w.name == name)
+        .map(|w| (w.name, w.program, arg.unwrap_or(w.arg), w.control))
         .or_else(|| {
             PROGRAMS
                 .iter()
                 .find(|(n, _)| *n == name)
-                .map(|&(n, elf)| (n, elf, arg.unwrap_or("")))
+                .map(|&(n, elf)| (n, elf, arg.unwrap_or(""), true))
         });
-    let Some((name, elf, arg)) = found else {
+    let Some((name, elf, arg, may_control)) = found else {
         log::error!(
             "user world {name}[{id}]: no such program (built in: {})",
             program_names()
         );
         return None;
     };
-    World::load(id, name, Arc::from(arg), elf)
+    World::load(id, name, Arc::from(arg), elf, may_control)
         .map_err(|e| log::error!("user world {name}[{id}]: refused: {e}"))
         .ok()
 }

@@ -31,6 +31,8 @@ pub struct World {
     pub syscalls: u64,
     /// CPU time used so far, in counter ticks.
     used: u64,
+    /// It may stop, reset, start, halt and reboot VMs (vm_control).
+    may_control: bool,
 }
 
 /// How a world ended.
@@ -55,6 +57,7 @@ impl World {
         name: &'static str,
         arg: Arc<str>,
         elf: &[u8],
+        may_control: bool,
     ) -> Result<Self, LoadError> {
         let program = aerie_userworld::elf::parse(elf).map_err(LoadError::Elf)?;
         let space = UserSpace::load(&program, elf, el0::shim_page())?;
@@ -71,6 +74,7 @@ impl World {
             regs,
             syscalls: 0,
             used: 0,
+            may_control,
         })
     }
 
@@ -269,6 +273,9 @@ impl Kernel for World {
     }
 
     fn vm_control(&mut self, index: u64, op: VmOp) -> Result<(), i64> {
+        if !self.may_control {
+            return Err(abi::err::EPERM);
+        }
         let cpu = crate::sched::this_cpu();
         let mut m = crate::sched::lock();
         let v = usize::try_from(index)

@@ -61,6 +61,10 @@ fn main(arg: &str) -> i32 {
             println!("vmctl: start vm {index}: no memory for it");
             1
         }
+        err::EPERM => {
+            println!("vmctl: {op_name} vm {index}: this world may not control VMs");
+            1
+        }
         err::ENOTCONN => {
             println!("vmctl: {op_name} vm {index}: no guest tools to ask");
             1

@@ -326,7 +326,8 @@ pub fn vmctl(name: &str) -> Result<(), String> {
 
 /// Worlds from the config (`tests/configs/testkit-worlds.toml`): programs
 /// the boot module carries, under names Aerie does not build in, start at
-/// boot beside the testkit VM, then a built-in one from the command line.
+/// boot beside the testkit VM, one without and one with the right to
+/// control VMs, then a built-in one from the command line.
 pub fn from_config(name: &str) -> Result<(), String> {
     const WORLDS: &[(&str, &[&str])] = &[
         (
@@ -342,6 +343,20 @@ pub fn from_config(name: &str) -> Result<(), String> {
                 "vm 0 testkit: running",
                 "vm 0 testkit: stopped",
                 "exited with status 0",
+            ],
+        ),
+        (
+            "janitor",
+            &[
+                "vmctl: reset vm 0: this world may not control VMs",
+                "exited with status 1",
+            ],
+        ),
+        (
+            "steward",
+            &[
+                "vmctl: halt vm 0: no guest tools to ask",
+                "exited with status 1",
             ],
         ),
         (
