@@ -64,20 +64,17 @@ pub fn build_userworlds() -> Result<()> {
     }
     step(format!("build {DIR} (release)"));
     cross_build(DIR, TARGET)?;
-    for name in paths::USER_PROGRAMS {
+    let programs = paths::user_programs().context("listing userworlds/src/bin")?;
+    for name in &programs {
         let elf = paths::user_program_elf(name);
         if !elf.is_file() {
-            bail!(
-                "{} missing after building {DIR}: every name in paths::USER_PROGRAMS \
-                 needs a {DIR}/src/bin/{name}.rs",
-                paths::show(&elf)
-            );
+            bail!("{} missing after building {DIR}", paths::show(&elf));
         }
     }
     let dir = paths::target_dir().join(TARGET).join("release");
     step(format!(
         "user worlds: {} in {}",
-        paths::USER_PROGRAMS.join(", "),
+        programs.join(", "),
         paths::show(&dir)
     ));
     Ok(())

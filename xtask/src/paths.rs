@@ -29,9 +29,19 @@ pub fn release_elf(name: &str) -> PathBuf {
     target_dir().join(TARGET).join("release").join(name)
 }
 
-/// The user-world programs (`userworlds/src/bin/<name>.rs`), built before the
-/// hypervisor, which embeds their ELF files.
-pub const USER_PROGRAMS: [&str; 5] = ["hello", "probe", "bench", "vmstat", "vmctl"];
+/// The user-world programs: every `userworlds/src/bin/<name>.rs`, sorted.
+/// They are built before the hypervisor, whose build.rs lists the same
+/// files and embeds their ELFs.
+pub fn user_programs() -> std::io::Result<Vec<String>> {
+    let mut names: Vec<String> = std::fs::read_dir(root().join("userworlds/src/bin"))?
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().into_string().ok()?;
+            name.strip_suffix(".rs").map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    Ok(names)
+}
 
 /// The release ELF of user-world program `name` (the file the hypervisor
 /// embeds with `include_bytes!`).

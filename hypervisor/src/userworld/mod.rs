@@ -24,29 +24,9 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
 pub use world::{End, Turn, World};
 
-/// The built-in programs, as the `userworlds/` workspace builds them.
-const PROGRAMS: [(&str, &[u8]); 5] = [
-    (
-        "hello",
-        include_bytes!(concat!(env!("AERIE_USERWORLDS"), "/hello")),
-    ),
-    (
-        "probe",
-        include_bytes!(concat!(env!("AERIE_USERWORLDS"), "/probe")),
-    ),
-    (
-        "bench",
-        include_bytes!(concat!(env!("AERIE_USERWORLDS"), "/bench")),
-    ),
-    (
-        "vmstat",
-        include_bytes!(concat!(env!("AERIE_USERWORLDS"), "/vmstat")),
-    ),
-    (
-        "vmctl",
-        include_bytes!(concat!(env!("AERIE_USERWORLDS"), "/vmctl")),
-    ),
-];
+// PROGRAMS: every `userworlds/src/bin/<name>.rs` as `(name, its release
+// ELF)`, listed by build.rs.
+include!(concat!(env!("OUT_DIR"), "/userworld_programs.rs"));
 
 /// The config's worlds (boot module): besides the built-in programs, what
 /// the command line and `Ctrl-A u` may start again.

@@ -92,7 +92,7 @@ const WORLDS: &[(&str, &[&str])] = &[
     ),
     (
         "no-such-program",
-        &["no such program (built in: hello, probe, bench, vmstat, vmctl)"],
+        &["no such program (built in: bench, hello, probe, vmctl, vmstat)"],
     ),
     (
         "bench",
