@@ -8,6 +8,7 @@ mod linux_power;
 mod linux_smp;
 mod panic_isolated;
 mod pnmi;
+mod share;
 mod userworlds;
 
 use std::path::{Path, PathBuf};
@@ -26,7 +27,7 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 29] = [
+const QEMU_TESTS: [(&str, TestFn); 30] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
@@ -49,6 +50,7 @@ const QEMU_TESTS: [(&str, TestFn); 29] = [
     ("userworlds-config", || {
         userworlds::from_config("userworlds-config")
     }),
+    ("sched-share", share::sched_share),
     ("watchdog-cortex-a72", || {
         pnmi::watchdog_on("cortex-a72", "watchdog-cortex-a72")
     }),

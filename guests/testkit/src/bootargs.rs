@@ -16,6 +16,8 @@ pub enum BackdoorPolicy {
 pub struct Options {
     /// `bench`: run the micro-benchmarks instead of the tests.
     pub bench: bool,
+    /// `share`: measure two vCPUs' shares of one pCPU instead (share.rs).
+    pub share: bool,
     /// `bench_iters=<n>` (n >= 1).
     pub bench_iters: u64,
     /// `backdoor=off|el1|all`; None when absent (or not one of those).
@@ -36,6 +38,7 @@ impl Options {
     pub fn parse(bootargs: &str) -> Self {
         let mut options = Self {
             bench: false,
+            share: false,
             bench_iters: DEFAULT_BENCH_ITERS,
             backdoor: None,
             brk: None,
@@ -43,6 +46,8 @@ impl Options {
         for word in bootargs.split_ascii_whitespace() {
             if word == "bench" {
                 options.bench = true;
+            } else if word == "share" {
+                options.share = true;
             } else if let Some(n) = word.strip_prefix("bench_iters=") {
                 if let Ok(n @ 1..) = n.parse::<u64>() {
                     options.bench_iters = n;

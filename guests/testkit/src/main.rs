@@ -24,6 +24,7 @@ mod pl011_irq;
 mod psci;
 mod runner;
 mod secondary;
+mod share;
 mod sysreg;
 mod tests;
 mod user;
@@ -67,6 +68,8 @@ extern "C" fn testkit_main(dtb: usize) -> ! {
     let options = bootargs::Options::parse(machine.bootargs);
     if options.bench {
         bench::run_all(&machine, options.bench_iters);
+    } else if options.share {
+        share::run(&machine);
     } else {
         let (passed, failed) = runner::run_all(&machine);
         let parked = secondary::park_all(&machine.mpidrs[..machine.cpus.min(machine::MAX_CPUS)]);

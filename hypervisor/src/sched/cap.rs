@@ -2,10 +2,21 @@
 //! whose guest set its SCMI clock to a fraction of the fastest rate may run
 //! that fraction of each [`WINDOW_MS`] window; once it has, it waits,
 //! runnable but throttled, for the next window, and its pCPU can idle. A
-//! vCPU at full rate is never capped.
+//! vCPU at full rate is never capped. Its clock also weighs its turns when
+//! vCPUs share a pCPU ([`weighted_slice`]).
 
 /// The accounting window.
 pub const WINDOW_MS: u64 = 10;
+
+/// A vCPU's time slice: its clock's share of the full `slice` (at a
+/// quarter of the fastest rate, a quarter as long), so vCPUs that take
+/// turns on one pCPU get it in proportion to the speeds their guests asked
+/// for (the weight), where the cap alone would give them equal turns up to
+/// each one's share. At least an eighth of a slice, so that a slow vCPU
+/// alone on its pCPU is not looked at too often.
+pub fn weighted_slice(slice: u64, permille: u64) -> u64 {
+    (slice * permille.min(1000) / 1000).max(slice / 8)
+}
 
 /// One vCPU's use of its window, in counter ticks.
 #[derive(Default)]

@@ -601,11 +601,17 @@ impl Machine {
     }
 
     /// When `vcpu`, going on now, must next be looked at: the end of its
-    /// slice, or sooner the end of its share.
-    fn slice_end(&self, vcpu: VcpuId, now: u64) -> u64 {
-        let slice = self.slice_ticks;
-        now + self
-            .cap_left(vcpu, now)
+    /// slice, weighted by its clock (see [`cap::weighted_slice`]), or
+    /// sooner the end of its share.
+    fn slice_end(&self, (v, c): VcpuId, now: u64) -> u64 {
+        let permille = self.vms[v].scmi.clocks.permille(c);
+        if permille >= 1000 {
+            return now + self.slice_ticks; // full speed: a whole slice, no cap
+        }
+        let slice = cap::weighted_slice(self.slice_ticks, permille);
+        let cap = &self.vms[v].vcpus[c].cap;
+        now + cap
+            .remaining(now, permille, self.window_ticks)
             .map_or(slice, |left| left.min(slice))
     }
 }

@@ -17,7 +17,7 @@ mod gic_spi;
 mod guest_storm;
 mod id_regs;
 mod psci;
-mod scmi;
+pub(crate) mod scmi;
 mod smccc;
 mod timer_irq;
 mod uart;

@@ -133,6 +133,20 @@ impl Channel {
     }
 }
 
+/// Sets clock `clock` (vCPU `clock`'s) to `hz` over the VM's SCMI channel.
+pub fn set_clock_rate(machine: &Machine, clock: u32, hz: u32) -> Result<(), Detail> {
+    let (Some(smc_id), Some(base)) = (machine.scmi_smc_id, machine.scmi_shmem) else {
+        fail!("no SCMI channel in the device tree");
+    };
+    let mut ch = Channel {
+        base,
+        smc_id,
+        token: 0,
+    };
+    ch.ok(CLOCK, CLOCK_RATE_SET, &[0, clock, hz, 0])?;
+    Ok(())
+}
+
 pub fn scmi_clock(machine: &Machine) -> TestResult {
     let (Some(smc_id), Some(base)) = (machine.scmi_smc_id, machine.scmi_shmem) else {
         return Ok(detail!("skipped: no SCMI channel in the device tree"));
