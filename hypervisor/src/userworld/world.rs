@@ -19,8 +19,11 @@ use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
 
-/// The CPU time a world may use before it is ended.
+/// A world that uses this much CPU time within one [`BUDGET_WINDOW_MS`]
+/// window is ended: a runaway loop goes within a second or two, while a
+/// world that mostly sleeps (a monitor) may run for ever.
 const BUDGET_MS: u64 = 500;
+const BUDGET_WINDOW_MS: u64 = 2000;
 
 pub struct World {
     pub id: usize,
@@ -29,8 +32,10 @@ pub struct World {
     space: UserSpace,
     regs: UserRegs,
     pub syscalls: u64,
-    /// CPU time used so far, in counter ticks.
+    /// CPU time used in the current budget window, and when that window
+    /// began (counter ticks).
     used: u64,
+    window_start: u64,
     /// It may stop, reset, start, halt and reboot VMs (vm_control).
     may_control: bool,
 }
@@ -74,6 +79,7 @@ impl World {
             regs,
             syscalls: 0,
             used: 0,
+            window_start: 0,
             may_control,
         })
     }
@@ -85,8 +91,11 @@ impl World {
         user_range::set(Some(self.space.root()));
         let saved = el0::enter_regime(&CpuInfo::read(), self.space.root(), layout::SHIM_VA);
         let start = cpu::counter();
-        let budget = BUDGET_MS * (cpu::counter_frequency() / 1000);
-        let budget_end = start + budget.saturating_sub(self.used);
+        let per_ms = cpu::counter_frequency() / 1000;
+        if start >= self.window_start + BUDGET_WINDOW_MS * per_ms {
+            (self.window_start, self.used) = (start, 0);
+        }
+        let budget_end = start + (BUDGET_MS * per_ms).saturating_sub(self.used);
         // The timer stays armed across system calls; after an interrupt it
         // is armed again (its handler disarms it when it fires).
         let timer = slice_end.min(budget_end);
@@ -113,7 +122,7 @@ impl World {
                     let now = cpu::counter();
                     if now >= budget_end {
                         break Turn::Ended(End::Killed(format!(
-                            "ran for its whole time budget ({BUDGET_MS} ms) at pc {:#x}",
+                            "used its CPU budget ({BUDGET_MS} ms within {BUDGET_WINDOW_MS} ms) at pc {:#x}",
                             self.regs.pc
                         )));
                     }

@@ -6,7 +6,7 @@
 
 use aerie_userworlds::abi::nr;
 use aerie_userworlds::layout::SHIM_VA;
-use aerie_userworlds::{exit, println, syscall3};
+use aerie_userworlds::{clock, exit, println, sleep, syscall3};
 use core::arch::asm;
 use core::hint::black_box;
 use core::ptr::{read_volatile, write_volatile};
@@ -70,6 +70,7 @@ fn main(arg: &str) -> i32 {
             core::hint::spin_loop()
         },
         "bad-write" => return bad_syscalls(),
+        "pace" => return pace(),
         "exit7" => exit(7),
         _ => {
             println!("probe: unknown probe {arg}");
@@ -96,6 +97,21 @@ fn call(addr: u64) {
     // executable, the code at `addr` is a `ret`.
     let f: extern "C" fn() = unsafe { core::mem::transmute(addr as usize) };
     f();
+}
+
+/// Busy for 100 ms, asleep for 400 ms, eight times: 800 ms of CPU time in
+/// all (on a pCPU of its own), but never 500 ms within 2 s, so Aerie's
+/// budget must let it finish.
+fn pace() -> i32 {
+    for _ in 0..8 {
+        let start = clock();
+        while clock() - start < 100_000_000 {
+            core::hint::spin_loop();
+        }
+        sleep(400_000_000);
+    }
+    println!("probe: pace done");
+    0
 }
 
 /// 4 KiB per frame until the stack runs into its guard page.
