@@ -90,8 +90,14 @@ impl Machine {
         let now = cpu::counter();
         let per_us = (cpu::counter_frequency() / 1_000_000).max(1);
         for (p, pcpu) in self.pcpus.iter().enumerate() {
+            let world = pcpu
+                .world
+                .as_ref()
+                .map_or(alloc::string::String::new(), |w| {
+                    alloc::format!(" world={w}")
+                });
             crate::println!(
-                "aerie: dump: sched: pcpu {p}: {} current={:?} loaded={:?}{}",
+                "aerie: dump: sched: pcpu {p}: {} current={:?} loaded={:?}{}{world}",
                 if pcpu.idle { "idle" } else { "busy" },
                 pcpu.current,
                 pcpu.loaded,
