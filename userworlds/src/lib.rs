@@ -149,6 +149,15 @@ pub fn sleep(ns: u64) -> i64 {
     unsafe { syscall(nr::SLEEP, ns, 0) }
 }
 
+/// Waits until some VM's state has changed since the count `seen` (0: not
+/// at all, just tell the count), for at most `timeout_ns`: the new count,
+/// or the negative error (`ETIMEDOUT`).
+pub fn vm_wait(seen: u64, timeout_ns: u64) -> Result<u64, i64> {
+    // SAFETY: vm_wait takes no memory.
+    let ret = unsafe { syscall(nr::VM_WAIT, seen, timeout_ns) };
+    u64::try_from(ret).map_err(|_| ret)
+}
+
 /// VM `index`'s record, or the negative error (`ENOENT` past the last VM).
 pub fn vm_info(index: u64) -> Result<abi::VmInfo, i64> {
     let mut buf = [0u8; abi::VmInfo::SIZE];

@@ -41,6 +41,13 @@ pub mod nr {
     /// `EPERM` if this world may not control VMs (a config world without
     /// `control = true`).
     pub const VM_CONTROL: u64 = 7;
+    /// `vm_wait(seen, timeout_ns)`: wait until some VM's state has changed.
+    /// Aerie counts the changes of every VM's state; if its count is not
+    /// `seen`, this returns the count at once, else the world sleeps until
+    /// it changes (and returns the new count) or `timeout_ns` passes
+    /// (`ETIMEDOUT`; at most [`super::SLEEP_MAX_NS`], else `EINVAL`). Call it
+    /// with `seen = 0` for the current count.
+    pub const VM_WAIT: u64 = 8;
 }
 
 /// `vm_control` operations.
@@ -72,6 +79,8 @@ pub mod err {
     pub const ENOMEM: i64 = -12;
     /// Nobody to talk to (a VM whose guest tools have not answered).
     pub const ENOTCONN: i64 = -107;
+    /// A wait ran out of time.
+    pub const ETIMEDOUT: i64 = -110;
     /// The object is not in a state that allows it (a VM not running).
     pub const EBUSY: i64 = -16;
     /// A buffer the world may not access.

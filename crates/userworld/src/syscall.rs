@@ -27,6 +27,8 @@ pub trait Kernel {
     /// Do `op` to VM `index`; the errors are `vm_control`'s
     /// ([`crate::abi::nr::VM_CONTROL`]).
     fn vm_control(&mut self, index: u64, op: VmOp) -> Result<(), i64>;
+    /// How many times any VM's state has changed (from 1).
+    fn vm_state_changes(&self) -> u64;
 }
 
 /// What `vm_control` asks of a VM.
@@ -50,6 +52,9 @@ pub enum Outcome {
     Exit(i64),
     /// Resume the world with 0 in x0 once this many nanoseconds have passed.
     Sleep(u64),
+    /// Resume the world once the count of VM state changes is no longer
+    /// `seen` (x0 = the new count), or after `timeout_ns` (x0 = ETIMEDOUT).
+    WaitVm { seen: u64, timeout_ns: u64 },
 }
 
 /// Serve system call `number` with arguments `args` (x0..x5).
@@ -61,6 +66,16 @@ pub fn dispatch(kernel: &mut impl Kernel, number: u64, args: [u64; 6]) -> Outcom
         nr::SLEEP => err::EINVAL,
         nr::VM_INFO => vm_info(kernel, a0, a1, a2),
         nr::VM_CONTROL => vm_control(kernel, a0, a1),
+        nr::VM_WAIT if a1 > SLEEP_MAX_NS => err::EINVAL,
+        nr::VM_WAIT => match kernel.vm_state_changes() {
+            now if now != a0 => now as i64,
+            _ => {
+                return Outcome::WaitVm {
+                    seen: a0,
+                    timeout_ns: a1,
+                }
+            }
+        },
         nr::WRITE => write(kernel, a0, a1),
         nr::ARG => arg(kernel, a0, a1),
         nr::CLOCK => kernel.now_ns() as i64,
@@ -196,6 +211,9 @@ mod tests {
             self.controls.push(op);
             Ok(())
         }
+        fn vm_state_changes(&self) -> u64 {
+            7
+        }
         fn vm_info(&self, index: u64) -> Option<VmInfo> {
             (index == 0).then(|| VmInfo {
                 name: VmInfo::name_field("testkit"),
@@ -265,6 +283,29 @@ mod tests {
             assert_eq!(call(&mut k, nr::VM_CONTROL, 0, op), Outcome::Return(want));
         }
         assert_eq!(k.controls, [VmOp::Stop, VmOp::Start]);
+    }
+
+    #[test]
+    fn vm_wait_returns_at_once_unless_nothing_changed() {
+        let mut k = Fake::new("");
+        let wait = |k: &mut Fake, seen, ns| dispatch(k, nr::VM_WAIT, [seen, ns, 0, 0, 0, 0]);
+        assert_eq!(
+            wait(&mut k, 0, 0),
+            Outcome::Return(7),
+            "0 asks for the count"
+        );
+        assert_eq!(wait(&mut k, 3, 1000), Outcome::Return(7));
+        assert_eq!(
+            wait(&mut k, 7, SLEEP_MAX_NS),
+            Outcome::WaitVm {
+                seen: 7,
+                timeout_ns: SLEEP_MAX_NS
+            }
+        );
+        assert_eq!(
+            wait(&mut k, 7, SLEEP_MAX_NS + 1),
+            Outcome::Return(err::EINVAL)
+        );
     }
 
     #[test]

@@ -16,6 +16,12 @@ pub enum WorldState {
     Running(usize),
     /// Asleep until this counter value.
     Sleeping(u64),
+    /// In `vm_wait`: until the count of VM state changes is no longer
+    /// `seen`, or the counter reaches `until`.
+    WaitingVm {
+        seen: u64,
+        until: u64,
+    },
 }
 
 pub struct WorldSlot {
@@ -54,12 +60,17 @@ impl Machine {
             .position(|s| s.state == WorldState::Running(cpu))
             .expect("the world this pCPU ran has a slot");
         let now = cpu::counter();
+        let after = |ns: u64| {
+            let ticks = u128::from(ns) * u128::from(cpu::counter_frequency()) / 1_000_000_000;
+            now + ticks as u64
+        };
         let state = match turn {
             Turn::Preempted => WorldState::Ready,
-            Turn::Sleep(ns) => {
-                let ticks = u128::from(ns) * u128::from(cpu::counter_frequency()) / 1_000_000_000;
-                WorldState::Sleeping(now + ticks as u64)
-            }
+            Turn::Sleep(ns) => WorldState::Sleeping(after(ns)),
+            Turn::WaitVm { seen, timeout_ns } => WorldState::WaitingVm {
+                seen,
+                until: after(timeout_ns),
+            },
             Turn::Ended(end) => {
                 userworld::report_end(&world, &end);
                 self.worlds.remove(w);
@@ -70,14 +81,25 @@ impl Machine {
         self.worlds[w].state = state;
     }
 
-    /// Sleeping worlds whose deadline has passed become ready.
+    /// Sleeping worlds whose deadline has passed, and waiting ones whose
+    /// VM state change came (or whose timeout passed), become ready.
     pub(super) fn wake_expired_worlds(&mut self, now: u64) -> bool {
         let mut woke = false;
         for slot in &mut self.worlds {
-            if matches!(slot.state, WorldState::Sleeping(t) if t <= now) {
-                slot.state = WorldState::Ready;
-                woke = true;
+            let result = match slot.state {
+                WorldState::Sleeping(t) if t <= now => 0,
+                WorldState::WaitingVm { seen, until } => match crate::vm::state_changes() {
+                    changes if changes != seen => changes as i64,
+                    _ if until <= now => aerie_userworld::abi::err::ETIMEDOUT,
+                    _ => continue,
+                },
+                _ => continue,
+            };
+            if let Some(world) = slot.world.as_mut() {
+                world.set_result(result);
             }
+            slot.state = WorldState::Ready;
+            woke = true;
         }
         woke
     }
@@ -87,7 +109,7 @@ impl Machine {
         self.worlds
             .iter()
             .filter_map(|s| match s.state {
-                WorldState::Sleeping(t) => Some(t),
+                WorldState::Sleeping(t) | WorldState::WaitingVm { until: t, .. } => Some(t),
                 _ => None,
             })
             .min()

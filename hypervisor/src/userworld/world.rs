@@ -53,6 +53,12 @@ pub enum Turn {
     Preempted,
     /// The world sleeps this many nanoseconds.
     Sleep(u64),
+    /// The world waits until the count of VM state changes is no longer
+    /// `seen`, or `timeout_ns` has passed (`vm_wait`).
+    WaitVm {
+        seen: u64,
+        timeout_ns: u64,
+    },
     Ended(End),
 }
 
@@ -164,6 +170,11 @@ impl World {
         turn
     }
 
+    /// The result of the system call the world is blocked in.
+    pub fn set_result(&mut self, value: i64) {
+        self.regs.x[0] = value as u64;
+    }
+
     /// A synchronous exception: a system call, or the end of the world.
     /// None: the world goes on.
     fn exception(&mut self) -> Option<Turn> {
@@ -203,6 +214,8 @@ impl World {
                 self.regs.x[0] = 0;
                 Some(Turn::Sleep(ns))
             }
+            // x0 is set when the wait ends (`set_result`).
+            Outcome::WaitVm { seen, timeout_ns } => Some(Turn::WaitVm { seen, timeout_ns }),
             Outcome::Exit(status) => Some(Turn::Ended(End::Exited(status))),
         }
     }
@@ -279,6 +292,10 @@ impl Kernel for World {
     fn now_ns(&self) -> u64 {
         let ns = u128::from(cpu::counter()) * 1_000_000_000 / u128::from(cpu::counter_frequency());
         ns as u64
+    }
+
+    fn vm_state_changes(&self) -> u64 {
+        crate::vm::state_changes()
     }
 
     fn vm_control(&mut self, index: u64, op: VmOp) -> Result<(), i64> {

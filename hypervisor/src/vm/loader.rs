@@ -118,7 +118,7 @@ pub fn start(vm: &mut Vm) -> Result<(), String> {
     vm.stage2 = Some(stage2);
     // Its VMID's TLB entries belong to the old memory.
     vm.flush_tlb = true;
-    vm.state = VmState::Running;
+    vm.set_state(VmState::Running);
     if let Some(bd) = vm.backdoor.as_mut() {
         bd.service.guest_reset();
     }

@@ -307,9 +307,27 @@ pub struct Vm {
     pub flush_tlb: bool,
 }
 
+/// How many times any VM's state has changed since boot (from 1): what a
+/// user world's `vm_wait` compares against.
+static STATE_CHANGES: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(1);
+
+/// The current count of VM state changes.
+pub fn state_changes() -> u64 {
+    STATE_CHANGES.load(core::sync::atomic::Ordering::Acquire)
+}
+
 impl Vm {
     pub fn running(&self) -> bool {
         self.state == VmState::Running
+    }
+
+    /// Every change of a VM's state goes through here: it counts them for
+    /// user worlds waiting on one ([`state_changes`]).
+    pub fn set_state(&mut self, state: VmState) {
+        if self.state != state {
+            self.state = state;
+            STATE_CHANGES.fetch_add(1, core::sync::atomic::Ordering::Release);
+        }
     }
 
     /// Begin powering the VM off: its vCPUs stop at their next exit, and
@@ -318,7 +336,7 @@ impl Vm {
         self.output.flush();
         self.vcpus_off();
         if self.state != VmState::Stopped {
-            self.state = VmState::Stopping;
+            self.set_state(VmState::Stopping);
         }
         log::info!("vm {}: {why}", self.name);
         for c in 0..self.vcpus.len() {
@@ -361,7 +379,7 @@ impl Vm {
     pub fn reset(&mut self, why: &str) {
         self.output.flush();
         self.vcpus_off();
-        self.state = VmState::Resetting;
+        self.set_state(VmState::Resetting);
         log::info!("vm {}: {why}", self.name);
     }
 
@@ -377,10 +395,10 @@ impl Vm {
                     frames::free(m.pa, m.size);
                 }
                 self.stage2 = None;
-                self.state = VmState::Stopped;
+                self.set_state(VmState::Stopped);
             }
             VmState::Resetting => {
-                self.state = VmState::Running;
+                self.set_state(VmState::Running);
                 if let Some(bd) = self.backdoor.as_mut() {
                     bd.service.guest_reset();
                 }

@@ -1,19 +1,20 @@
 //! Watches the VMs from EL0 through `vm_info`: prints each VM as it first
-//! sees it and again whenever its state changes, looking every 50 ms.
+//! sees it and again whenever its state changes, looking again each time
+//! Aerie says a VM's state changed (`vm_wait`; at least every minute).
 //! With no argument it stops once every VM has stopped; `vmstat:once`
 //! prints one look and exits.
 #![no_std]
 #![no_main]
 
 use aerie_userworlds::abi::{err, VmInfo, VmState};
-use aerie_userworlds::{println, sleep, vm_info};
+use aerie_userworlds::{println, vm_info, vm_wait};
 
 aerie_userworlds::entry!(main);
 
 /// How many VMs it keeps track of (more are watched but not remembered).
 const MAX_VMS: usize = 16;
-/// How often it looks, in nanoseconds.
-const PERIOD_NS: u64 = 50_000_000;
+/// The longest it waits between looks, in nanoseconds.
+const PATIENCE_NS: u64 = 60_000_000_000;
 
 fn show(index: usize, vm: &VmInfo) {
     println!(
@@ -39,6 +40,8 @@ fn main(arg: &str) -> i32 {
     };
     let mut seen: [Option<VmState>; MAX_VMS] = [None; MAX_VMS];
     let mut looks = 0u64;
+    // The count of VM state changes this look has seen (or later).
+    let mut changes = vm_wait(0, 0).unwrap_or(0);
     loop {
         looks += 1;
         let mut all_stopped = true;
@@ -69,6 +72,13 @@ fn main(arg: &str) -> i32 {
             println!("every VM has stopped ({looks} looks)");
             return 0;
         }
-        sleep(PERIOD_NS);
+        match vm_wait(changes, PATIENCE_NS) {
+            Ok(now) => changes = now,
+            Err(err::ETIMEDOUT) => {}
+            Err(e) => {
+                println!("vm_wait failed: {e}");
+                return 1;
+            }
+        }
     }
 }

@@ -179,6 +179,17 @@ pub fn userworlds_on(cpu: &str, name: &str) -> Result<(), String> {
                 ))
             }
         }
+        // It looked when Aerie said a VM changed (vm_wait), not on a timer:
+        // at the start, at the stop, at most twice more (Stopping and
+        // Stopped may come apart).
+        let looks = output::lines_with(out, &format!("uw {vmstat}: every VM has stopped ("))
+            .first()
+            .and_then(|l| l.split('(').nth(1)?.split(' ').next()?.parse::<u64>().ok());
+        if looks.is_none_or(|n| n > 4) {
+            return Err(format!(
+                "vmstat looked {looks:?} times, want at most 4 (it waits for changes)"
+            ));
+        }
         if !out.contains(&listed) {
             return Err(format!("Ctrl-A d: no line for user world {vmstat}"));
         }
