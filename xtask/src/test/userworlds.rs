@@ -94,12 +94,21 @@ const WORLDS: &[(&str, &[&str])] = &[
     ),
     (
         "no-such-program",
-        &["no such program (built in: bench, hello, probe, vmctl, vmstat)"],
+        &["no such program (built in: bench, hello, probe, storm, vmctl, vmstat)"],
     ),
     (
         "bench",
         &[
             "bench: name=syscall_null iters=1000 ticks=",
+            "exited with status 0",
+        ],
+    ),
+    // 20000 system calls with hostile arguments, each answered as the ABI
+    // says.
+    (
+        "storm:7",
+        &[
+            "storm: 20000 calls, every answer as the ABI says",
             "exited with status 0",
         ],
     ),
