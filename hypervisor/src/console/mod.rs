@@ -43,16 +43,6 @@ fn hold_ticks() -> u64 {
 }
 
 impl Console {
-    /// Aerie's text, each newline as CR LF.
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            if b == b'\n' {
-                self.uart.put(b'\r');
-            }
-            self.uart.put(b);
-        }
-    }
-
     /// Aerie's own text, now or after the guest's line.
     fn print(&mut self, args: fmt::Arguments) {
         let now = crate::arch::aarch64::cpu::counter();
@@ -74,7 +64,7 @@ impl Console {
     /// End the guest's unfinished line and write what was held.
     fn break_guest_line(&mut self) {
         if self.guest_mid_line {
-            self.write(b"\n");
+            put_lines(&mut self.uart, b"\n");
             self.guest_mid_line = false;
         }
         self.write_held();
@@ -83,7 +73,7 @@ impl Console {
     fn write_held(&mut self) {
         if !self.held.is_empty() {
             let held = core::mem::take(&mut self.held);
-            self.write(held.as_bytes());
+            put_lines(&mut self.uart, held.as_bytes());
             HOLDING.store(false, core::sync::atomic::Ordering::Relaxed);
         }
     }
@@ -125,16 +115,21 @@ pub fn flush_held(all: bool) {
     }
 }
 
+/// Text for the terminal: each newline as CR LF.
+fn put_lines(uart: &mut Pl011, bytes: &[u8]) {
+    for &b in bytes {
+        if b == b'\n' {
+            uart.put(b'\r');
+        }
+        uart.put(b);
+    }
+}
+
 struct Writer<'a>(&'a mut Pl011);
 
 impl Write for Writer<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        for b in s.bytes() {
-            if b == b'\n' {
-                self.0.put(b'\r');
-            }
-            self.0.put(b);
-        }
+        put_lines(self.0, s.as_bytes());
         Ok(())
     }
 }
@@ -295,13 +290,8 @@ impl GuestOutput {
 
 fn emit_line(prefix: &str, line: &[u8]) {
     if let Some(console) = CONSOLE.lock().as_mut() {
-        let uart = &mut console.uart;
-        for &b in prefix.as_bytes().iter().chain(line) {
-            if b == b'\n' {
-                uart.put(b'\r');
-            }
-            uart.put(b);
-        }
+        put_lines(&mut console.uart, prefix.as_bytes());
+        put_lines(&mut console.uart, line);
     }
 }
 

@@ -12,9 +12,7 @@
 use super::frames;
 use super::layout::phys_to_virt;
 use crate::arch::aarch64::el2;
-use aerie_pagetable::PAGE_SIZE;
-
-const ENTRIES: usize = 512;
+use aerie_pagetable::{ENTRIES, PAGE_SIZE};
 
 /// Give this (secondary) pCPU a level-0 table of its own, entry 0 empty.
 pub fn own_root() {

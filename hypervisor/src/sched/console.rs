@@ -90,11 +90,13 @@ impl Machine {
         let now = cpu::counter();
         let per_us = (cpu::counter_frequency() / 1_000_000).max(1);
         for (p, pcpu) in self.pcpus.iter().enumerate() {
-            let world = pcpu
-                .world
-                .as_ref()
+            // The world it runs, if any: its slot says so.
+            let world = self
+                .worlds
+                .iter()
+                .find(|w| w.state == WorldState::Running(p))
                 .map_or(alloc::string::String::new(), |w| {
-                    alloc::format!(" world={w}")
+                    alloc::format!(" world={}", w.label)
                 });
             crate::println!(
                 "aerie: dump: sched: pcpu {p}: {} current={:?} loaded={:?}{}{world}",

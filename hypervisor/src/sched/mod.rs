@@ -522,13 +522,11 @@ impl Machine {
         let m = &mut *guard;
         m.unload(cpu);
         let mut world = m.take_world(cpu, w);
-        m.pcpus[cpu].world = Some(m.worlds[w].label.clone());
         let slice_end = now + m.slice_ticks;
         drop(guard);
         let turn = world.run_turn(cpu, slice_end);
         crate::console::flush_held(false);
         let mut guard = lock();
-        guard.pcpus[cpu].world = None;
         guard.end_turn(cpu, world, turn);
         if crate::irq::take_events(cpu) & crate::irq::event::INPUT != 0 {
             guard.console_input(cpu);

@@ -77,8 +77,6 @@ pub struct Pcpu {
     /// The loaded vCPU is parked: blocked in a shallow idle state, its state
     /// left here (timer and underflow interrupt off) while this pCPU idles.
     pub parked: bool,
-    /// The user world this pCPU is running (its `name[id]`), for the dump.
-    pub world: Option<alloc::string::String>,
 }
 
 impl Pcpu {
@@ -92,7 +90,6 @@ impl Pcpu {
             loaded_vm: None,
             idle: false,
             parked: false,
-            world: None,
         }
     }
 }

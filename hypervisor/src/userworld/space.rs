@@ -1,5 +1,5 @@
 //! A user world's memory: its level-1 table (the EL1&0 regime's TTBR0_EL1,
-//! and entry 0 of Aerie's own root while it runs), the frames behind its
+//! and entry 0 of the root of the pCPU it runs on, `mm::user_range`), the frames behind its
 //! program and stack, and the checks its system-call buffers go through.
 
 use crate::arch::aarch64::el0::sync_icache;

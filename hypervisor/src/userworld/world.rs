@@ -260,7 +260,7 @@ impl Kernel for World {
             return Some(&[]);
         }
         // SAFETY: the world's pages are mapped at its own addresses in
-        // Aerie's space too while it runs (entry 0 of the root), and
+        // Aerie's space too while it runs (entry 0 of this pCPU's root), and
         // `allows` checked that the whole range is one of its regions; only
         // this pCPU runs the world, and it is stopped.
         self.space

@@ -118,16 +118,21 @@ pub fn start(vm: &mut Vm) -> Result<(), String> {
     vm.stage2 = Some(stage2);
     // Its VMID's TLB entries belong to the old memory.
     vm.flush_tlb = true;
+    boot_again(vm)
+}
+
+/// Run a VM that has its memory from its images again, as at creation (a
+/// reset, or a start after a stop): its backdoor forgets the old guest.
+/// A VM whose images no longer fit is stopped.
+pub fn boot_again(vm: &mut Vm) -> Result<(), String> {
     vm.set_state(VmState::Running);
     if let Some(bd) = vm.backdoor.as_mut() {
         bd.service.guest_reset();
     }
-    if let Err(e) = load(vm) {
+    load(vm).inspect_err(|_| {
         vm.stop("stopped");
         vm.settle();
-        return Err(e);
-    }
-    Ok(())
+    })
 }
 
 /// Copy the images into guest RAM and put vCPU 0 at the kernel entry point

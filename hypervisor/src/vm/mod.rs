@@ -398,14 +398,8 @@ impl Vm {
                 self.set_state(VmState::Stopped);
             }
             VmState::Resetting => {
-                self.set_state(VmState::Running);
-                if let Some(bd) = self.backdoor.as_mut() {
-                    bd.service.guest_reset();
-                }
-                if let Err(e) = loader::load(self) {
+                if let Err(e) = loader::boot_again(self) {
                     log::error!("vm {}: reload failed: {e}", self.name);
-                    self.stop("stopped");
-                    self.settle();
                 }
             }
             VmState::Running | VmState::Stopped => {}
