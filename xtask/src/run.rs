@@ -243,7 +243,10 @@ pub fn prepare_config(
     config
         .check_files()
         .map_err(|e| PrepareError::Config(e.to_string()))?;
-    check_world_programs(config)?;
+    // Read once: checked here, packed below.
+    let programs = config
+        .read_programs()
+        .map_err(|e| PrepareError::Config(e.to_string()))?;
     require(&paths::hypervisor_image())?;
     let disk = match config.disk_end() {
         None => None,
@@ -262,7 +265,7 @@ pub fn prepare_config(
         }
     };
     let out = paths::aerie_dir().join(format!("{stem}.bootmodule"));
-    write_bootmodule(config, &out)?;
+    write_bootmodule(config, &programs, &out)?;
     Ok(Prepared {
         bootmodule: out,
         disk,
@@ -270,41 +273,22 @@ pub fn prepare_config(
     })
 }
 
-/// Each world's program must be one Aerie will load (a static AArch64 ELF
-/// executable with W^X segments in the user range): a bad file is refused
-/// here, naming the world, rather than by Aerie at boot.
-fn check_world_programs(config: &Config) -> Result<(), PrepareError> {
-    let file = config
-        .source
-        .as_ref()
-        .map_or(String::new(), |p| format!("{}: ", p.display()));
-    for (i, world) in config.worlds.iter().enumerate() {
-        let path = world.program.display();
-        let bytes = std::fs::read(&world.program).map_err(|e| {
-            PrepareError::Config(format!(
-                "{file}world[{i}] (\"{}\"): field `program`: reading {path}: {e}",
-                world.name
-            ))
-        })?;
-        if let Err(e) = aerie_userworld::elf::parse(&bytes) {
-            return Err(PrepareError::Config(format!(
-                "{file}world[{i}] (\"{}\"): field `program`: {path} is not a user-world program: {e}",
-                world.name
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Reads every VM's and world's files and writes the boot module to `out`,
-/// with the symbol table of the Aerie that `cargo xtask build` last built.
-pub fn write_bootmodule(config: &Config, out: &Path) -> Result<()> {
+/// Reads every VM's files and writes the boot module to `out` with the
+/// worlds' `programs` (one per `config.worlds`, from
+/// [`Config::read_programs`]) and the symbol table of the Aerie that
+/// `cargo xtask build` last built.
+pub fn write_bootmodule(config: &Config, programs: &[Vec<u8>], out: &Path) -> Result<()> {
     let symbols = crate::symtab::load()?;
-    write_bootmodule_with(config, &symbols, out)
+    write_bootmodule_with(config, programs, &symbols, out)
 }
 
 /// [`write_bootmodule`] with Aerie's packed symbol table given.
-fn write_bootmodule_with(config: &Config, symbols: &[u8], out: &Path) -> Result<()> {
+fn write_bootmodule_with(
+    config: &Config,
+    programs: &[Vec<u8>],
+    symbols: &[u8],
+    out: &Path,
+) -> Result<()> {
     let vms = &config.vms;
     let read = |p: &Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
     let mut files = Vec::new();
@@ -332,15 +316,10 @@ fn write_bootmodule_with(config: &Config, symbols: &[u8], out: &Path) -> Result<
             fixed_clock: !vm.cpufreq,
         })
         .collect();
-    let programs = config
-        .worlds
-        .iter()
-        .map(|w| read(&w.program))
-        .collect::<Result<Vec<_>>>()?;
     let worlds: Vec<WorldImage> = config
         .worlds
         .iter()
-        .zip(&programs)
+        .zip(programs)
         .map(|(w, program)| WorldImage {
             name: &w.name,
             program,
@@ -685,7 +664,8 @@ mod tests {
             arg: "once".into(),
             control: true,
         });
-        write_bootmodule_with(&cfg, b"packed symbols", &out).unwrap();
+        let programs = [b"kernel bytes".to_vec()];
+        write_bootmodule_with(&cfg, &programs, b"packed symbols", &out).unwrap();
         let bytes = std::fs::read(&out).unwrap();
         let m = aerie_bootmodule::BootModule::parse(&bytes).unwrap();
         assert_eq!(m.symbols(), Some(&b"packed symbols"[..]));

@@ -245,6 +245,15 @@ fn run_aerie(
     run: &AerieRun,
     check: impl FnOnce(Status, &str) -> Result<(), String>,
 ) -> Result<(), String> {
+    run_aerie_icount(run, None, check)
+}
+
+/// [`run_aerie`] with QEMU's `-icount` set as `icount` says.
+fn run_aerie_icount(
+    run: &AerieRun,
+    icount: Option<&'static str>,
+    check: impl FnOnce(Status, &str) -> Result<(), String>,
+) -> Result<(), String> {
     let prepared = run::prepare(&run.guest, true, Some(run.disk)).map_err(|e| match e {
         PrepareError::Config(m) => m,
         PrepareError::Other(e) => format!("{e:#}"),
@@ -257,7 +266,7 @@ fn run_aerie(
             log: "info".into(),
             append: run.append.into(),
         },
-        icount: None,
+        icount,
         disk: prepared.disk,
     };
     run_test_scripted(run.log, &opts, run.timeout, run.keys, check)
@@ -395,13 +404,7 @@ fn testkit_passed(status: Status, out: &str, min_passed: u64) -> Result<(), Stri
         }
         Some(_) => {}
     }
-    if output::has_panic(out) {
-        return Err("aerie: panic".into());
-    }
-    match status {
-        Status::Exited(0) => Ok(()),
-        other => Err(format!("QEMU {other:?}, expected exit 0")),
-    }
+    clean_exit(status, out)
 }
 
 fn testkit_on(cpu: &str, name: &str) -> Result<(), String> {

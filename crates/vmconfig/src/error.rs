@@ -23,6 +23,13 @@ impl TableKind {
     }
 }
 
+/// A world's program file and why Aerie's ELF check refuses it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotAProgram {
+    pub path: PathBuf,
+    pub why: String,
+}
+
 /// Which `[[vm]]` or `[[world]]` table an error is about.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TableRef {
@@ -80,6 +87,9 @@ pub enum ErrorKind {
     DuplicateName { first: usize },
     /// The kernel, initrd or program file does not exist (the resolved path).
     FileNotFound(PathBuf),
+    /// A world's program is not one Aerie would load (boxed, as
+    /// `DiskOverlap`: rare, and it would grow every config error).
+    NotAProgram(Box<NotAProgram>),
     /// A `[vm.disk]` key other than `offset` and `size`.
     UnknownDiskField,
     /// A disk offset or size that is not a multiple of 1 MiB.
@@ -161,6 +171,12 @@ impl fmt::Display for ErrorKind {
                 write!(f, "duplicate name (already used by vm[{first}])")
             }
             ErrorKind::FileNotFound(p) => write!(f, "file not found: {}", p.display()),
+            ErrorKind::NotAProgram(e) => write!(
+                f,
+                "{} is not a user-world program: {}",
+                e.path.display(),
+                e.why
+            ),
             ErrorKind::UnknownDiskField => {
                 f.write_str("unknown field (known in [vm.disk]: offset, size)")
             }

@@ -63,7 +63,7 @@ pub use backdoor::{
     GUESTINFO_MAX_KEYS, GUESTINFO_MAX_KEY_LEN, GUESTINFO_MAX_VALUE_LEN, GUESTINFO_PREFIX,
 };
 pub use disk::{DiskRegion, DISK_ALIGN};
-pub use error::{ConfigError, DiskOverlap, ErrorKind, TableKind, TableRef};
+pub use error::{ConfigError, DiskOverlap, ErrorKind, NotAProgram, TableKind, TableRef};
 pub use size::{parse_size, MEMORY_ALIGN, MEMORY_MIN};
 pub use table::NAME_MAX;
 pub use vm::MAX_VCPUS;
@@ -223,6 +223,33 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Each world's program, read and checked with the ELF rules Aerie's
+    /// loader applies (a static AArch64 executable, W^X segments in the
+    /// user range), so a bad file is refused here, naming the world, rather
+    /// than by Aerie at boot.
+    pub fn read_programs(&self) -> Result<Vec<Vec<u8>>, ConfigError> {
+        let fail = |index, world: &WorldConfig, kind| ConfigError {
+            file: self.source.clone(),
+            ..Ctx::named(TableKind::World, index, &world.name).err("program", kind)
+        };
+        self.worlds
+            .iter()
+            .enumerate()
+            .map(|(index, world)| {
+                let bytes = std::fs::read(&world.program)
+                    .map_err(|e| fail(index, world, ErrorKind::Io(e.to_string())))?;
+                aerie_userworld::elf::parse(&bytes).map_err(|e| {
+                    let why = NotAProgram {
+                        path: world.program.clone(),
+                        why: e.to_string(),
+                    };
+                    fail(index, world, ErrorKind::NotAProgram(Box::new(why)))
+                })?;
+                Ok(bytes)
+            })
+            .collect()
     }
 }
 

@@ -907,3 +907,30 @@ fn check_files_names_a_missing_program() {
     load(&file).unwrap().check_files().unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn read_programs_refuses_a_file_that_is_not_a_program() {
+    let dir = std::env::temp_dir().join(format!("aerie-vmconfig-prog-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("w"), [b'x'; 100]).unwrap();
+    let file = dir.join("vm.toml");
+    std::fs::write(&file, with_worlds(&world("ok", ""))).unwrap();
+    let e = load(&file).unwrap().read_programs().unwrap_err();
+    assert_eq!(e.field.as_deref(), Some("program"));
+    assert!(
+        matches!(&e.kind, ErrorKind::NotAProgram(p) if p.path == dir.join("w")),
+        "{e:?}"
+    );
+    let text = e.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "{}: world[0] (\"ok\"): field `program`: ",
+            file.display()
+        )) && text.contains("is not a user-world program: not an ELF file"),
+        "{text}"
+    );
+    // No worlds, nothing to read.
+    std::fs::write(&file, with_worlds("")).unwrap();
+    assert!(load(&file).unwrap().read_programs().unwrap().is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -4,10 +4,10 @@
 //! while taking turns on the pCPU. With turns weighted by the clock the
 //! fast vCPU counts twice as much; equal turns would make it 1.
 
-use super::{fresh_disk, run_test_scripted};
+use super::{clean_exit, fresh_disk, run_aerie_icount, AerieRun};
 use crate::output;
-use crate::qemu::{icount, Boot, QemuOptions, Status};
-use crate::run::{self, Guest, PrepareError};
+use crate::qemu::icount;
+use crate::run::Guest;
 
 /// The fast vCPU's count over the slow one's must be 2 within this.
 const TOLERANCE: f64 = 0.2;
@@ -15,25 +15,19 @@ const TOLERANCE: f64 = 0.2;
 pub fn sched_share() -> Result<(), String> {
     let name = "sched-share";
     let disk = fresh_disk(name)?;
-    let guest = Guest::Testkit {
-        cmdline: "share".into(),
-    };
-    let prepared = run::prepare(&guest, true, Some(&disk)).map_err(|e| match e {
-        PrepareError::Config(m) => m,
-        PrepareError::Other(e) => format!("{e:#}"),
-    })?;
-    let opts = QemuOptions {
-        cpu: "cortex-a72".into(),
-        smp: 1,
-        boot: Boot::Aerie {
-            bootmodule: prepared.bootmodule,
-            log: "info".into(),
-            append: String::new(),
+    let run = AerieRun {
+        log: name,
+        guest: Guest::Testkit {
+            cmdline: "share".into(),
         },
-        icount: Some(icount::EXACT),
-        disk: prepared.disk,
+        cpu: "cortex-a72",
+        smp: 1,
+        append: "",
+        disk: &disk,
+        timeout: 300,
+        keys: &[],
     };
-    run_test_scripted(name, &opts, 300, &[], |status, out| {
+    run_aerie_icount(&run, Some(icount::EXACT), |status, out| {
         let line = output::lines_with(out, "share: ")
             .first()
             .copied()
@@ -48,9 +42,6 @@ pub fn sched_share() -> Result<(), String> {
                 "`{line}`: the vCPU at 1000 MHz got {ratio} times the share of the one at 500 MHz, want 2 +- {TOLERANCE}"
             ));
         }
-        match status {
-            Status::Exited(0) => Ok(()),
-            other => Err(format!("QEMU {other:?}, expected exit 0")),
-        }
+        clean_exit(status, out)
     })
 }
