@@ -126,8 +126,7 @@ const WORLDS: &[(&str, &[&str])] = &[
 ];
 
 pub fn userworlds_on(cpu: &str, name: &str) -> Result<(), String> {
-    let list: Vec<&str> = WORLDS.iter().map(|(w, _)| *w).collect();
-    let append = format!("aerie.user={}", list.join(","));
+    let append = user_arg(WORLDS);
     let disk = fresh_disk(name)?;
     // vmstat, the last world of the list; the console starts two more.
     let vmstat = format!("vmstat[{}]", WORLDS.len());
@@ -165,9 +164,7 @@ pub fn userworlds_on(cpu: &str, name: &str) -> Result<(), String> {
         ],
     };
     run_aerie(&run, |status, out| {
-        for (i, (world, lines)) in WORLDS.iter().enumerate() {
-            check_world(out, i + 1, world, lines)?;
-        }
+        check_worlds(out, WORLDS)?;
         // The VM's CPU time grew while it ran.
         let cpu_ms = |state: &str| {
             output::lines_with(out, &format!("uw {vmstat}: vm 0 testkit: {state},"))
@@ -285,21 +282,11 @@ pub fn vmctl(name: &str) -> Result<(), String> {
             ],
         ),
     ];
-    let list = |worlds: &[(&str, &[&str])]| {
-        let names: Vec<&str> = worlds.iter().map(|(w, _)| *w).collect();
-        format!("aerie.user={}", names.join(","))
-    };
-    let check_all = |out: &str, worlds: &[(&str, &[&str])]| {
-        worlds
-            .iter()
-            .enumerate()
-            .try_for_each(|(i, (world, lines))| check_world(out, i + 1, world, lines))
-    };
     let disk = fresh_disk(name)?;
     let guest = || Guest::Testkit {
         cmdline: String::new(),
     };
-    let append = list(RESET);
+    let append = user_arg(RESET);
     let run = AerieRun {
         log: name,
         guest: guest(),
@@ -311,7 +298,7 @@ pub fn vmctl(name: &str) -> Result<(), String> {
         keys: &[],
     };
     run_aerie(&run, |status, out| {
-        check_all(out, RESET)?;
+        check_worlds(out, RESET)?;
         if !out.contains("aerie: vm testkit: reset by user world vmctl[1]") {
             return Err("no `vm testkit: reset by user world vmctl[1]` line".into());
         }
@@ -324,7 +311,7 @@ pub fn vmctl(name: &str) -> Result<(), String> {
         testkit_passed(status, out, TESTKIT_MIN_PASSED)
     })?;
     let log = format!("{name}-stop");
-    let append = list(STOP);
+    let append = user_arg(STOP);
     let run = AerieRun {
         log: &log,
         guest: guest(),
@@ -332,7 +319,7 @@ pub fn vmctl(name: &str) -> Result<(), String> {
         ..run
     };
     run_aerie(&run, |status, out| {
-        check_all(out, STOP)?;
+        check_worlds(out, STOP)?;
         for want in [
             "aerie: vm testkit: powered off by user world vmctl[1]",
             "aerie: vm testkit: started by user world vmctl[4]",
@@ -403,11 +390,26 @@ pub fn from_config(name: &str) -> Result<(), String> {
         keys: &[],
     };
     run_aerie(&run, |status, out| {
-        for (i, (world, lines)) in WORLDS.iter().enumerate() {
-            check_world(out, i + 1, world, lines)?;
-        }
+        check_worlds(out, WORLDS)?;
         testkit_passed(status, out, TESTKIT_MIN_PASSED)
     })
+}
+
+/// A world of a test, `program[:argument]`, and the lines it must print.
+type Expected<'a> = (&'a str, &'a [&'a str]);
+
+/// `aerie.user=` naming each of `worlds` in order.
+fn user_arg(worlds: &[Expected]) -> String {
+    let names: Vec<&str> = worlds.iter().map(|(w, _)| *w).collect();
+    format!("aerie.user={}", names.join(","))
+}
+
+/// Each of `worlds` (world ids 1, 2, ... in order) printed its lines.
+fn check_worlds(out: &str, worlds: &[Expected]) -> Result<(), String> {
+    worlds
+        .iter()
+        .enumerate()
+        .try_for_each(|(i, (world, lines))| check_world(out, i + 1, world, lines))
 }
 
 /// Every line of `lines` appears for world `id`, in its own name.
