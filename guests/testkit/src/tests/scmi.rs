@@ -133,28 +133,29 @@ impl Channel {
     }
 }
 
+impl Channel {
+    /// The channel the device tree publishes, if it has one.
+    fn of(machine: &Machine) -> Option<Self> {
+        Some(Channel {
+            base: machine.scmi_shmem?,
+            smc_id: machine.scmi_smc_id?,
+            token: 0,
+        })
+    }
+}
+
 /// Sets clock `clock` (vCPU `clock`'s) to `hz` over the VM's SCMI channel.
 pub fn set_clock_rate(machine: &Machine, clock: u32, hz: u32) -> Result<(), Detail> {
-    let (Some(smc_id), Some(base)) = (machine.scmi_smc_id, machine.scmi_shmem) else {
+    let Some(mut ch) = Channel::of(machine) else {
         fail!("no SCMI channel in the device tree");
-    };
-    let mut ch = Channel {
-        base,
-        smc_id,
-        token: 0,
     };
     ch.ok(CLOCK, CLOCK_RATE_SET, &[0, clock, hz, 0])?;
     Ok(())
 }
 
 pub fn scmi_clock(machine: &Machine) -> TestResult {
-    let (Some(smc_id), Some(base)) = (machine.scmi_smc_id, machine.scmi_shmem) else {
+    let Some(mut ch) = Channel::of(machine) else {
         return Ok(detail!("skipped: no SCMI channel in the device tree"));
-    };
-    let mut ch = Channel {
-        base,
-        smc_id,
-        token: 0,
     };
     let me = crate::sysreg::mpidr_affinity() as u32 & 0xff;
 
