@@ -11,6 +11,9 @@
 #   aerie.disk=MODE    MODE write or verify: /etc/aerie/disk-restart.sh, then power off
 #   aerie.panic=once   /etc/aerie/panic-once.sh: crash the kernel unless the disk
 #                      says it already did, then power off (use with panic=1)
+#   aerie.ip=ADDR/LEN  bring eth0 (the VM's network card) up with this address
+#   aerie.net=MODE     MODE serve or a peer's address: /etc/aerie/net.sh, then
+#                      power off (aerie.peer=ADDR: the sender, for serve)
 #   aerie.name=NAME    hostname (default "aerie")
 # Without any of them: a shell on the console (busybox init), `poweroff` ends.
 
@@ -47,6 +50,10 @@ while read -r m; do
     insmod "$m" || echo "initramfs: insmod $m failed"
 done < /etc/aerie/modules
 hostname "$(arg aerie.name || echo aerie)"
+ip link set lo up
+if addr=$(arg aerie.ip); then
+    ip addr add "$addr" dev eth0 && ip link set eth0 up || echo "initramfs: eth0 $addr failed"
+fi
 
 if arg aerie.check >/dev/null; then
     . /etc/aerie/check.sh
@@ -58,6 +65,10 @@ if disk_mode=$(arg aerie.disk); then
 fi
 if arg aerie.tools >/dev/null; then
     . /etc/aerie/tools.sh
+    poweroff -f
+fi
+if net_mode=$(arg aerie.net); then
+    . /etc/aerie/net.sh
     poweroff -f
 fi
 if arg aerie.panic >/dev/null; then

@@ -67,6 +67,7 @@ pub fn testkit_config_with(cmdline: &str, policy: Option<BackdoorPolicy>) -> Con
                 Some(_) => vec![guestinfo(TESTKIT_GUESTINFO)],
                 None => Vec::new(),
             },
+            net: None,
         }],
     }
 }
@@ -90,6 +91,7 @@ pub fn linux_config(cmdline: &str) -> Config {
             }),
             backdoor: None,
             guestinfo: Vec::new(),
+            net: None,
         }],
     }
 }

@@ -1,6 +1,7 @@
 //! Which kernel modules the guest initramfs must load, and in what order.
 //!
-//! The drivers the VM needs (virtio-mmio, virtio-blk, virtio-console, PL011)
+//! The drivers the VM needs (virtio-mmio, virtio-blk, virtio-console,
+//! virtio-net, PL011)
 //! may be built into the Debian kernel or be modules; `boot/config-*` says
 //! which. Debian's package does not ship `modules.dep` (depmod writes it at
 //! install time), so dependencies come from each `.ko`'s `.modinfo` section,
@@ -17,12 +18,13 @@ use object::{Object, ObjectSection};
 
 /// The drivers a Linux VM on Aerie uses: (config symbol, module name).
 /// cpufreq-dt drives the vCPU clocks Aerie offers over SCMI.
-pub const NEEDED: [(&str, &str); 5] = [
+pub const NEEDED: [(&str, &str); 6] = [
     ("CONFIG_SERIAL_AMBA_PL011", "amba_pl011"),
     ("CONFIG_VIRTIO_MMIO", "virtio_mmio"),
     ("CONFIG_VIRTIO_BLK", "virtio_blk"),
     ("CONFIG_VIRTIO_CONSOLE", "virtio_console"),
     ("CONFIG_CPUFREQ_DT", "cpufreq_dt"),
+    ("CONFIG_VIRTIO_NET", "virtio_net"),
 ];
 
 /// How a kernel config symbol is set.

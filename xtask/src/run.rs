@@ -314,6 +314,7 @@ fn write_bootmodule_with(
             backdoor: vm.backdoor,
             guestinfo,
             fixed_clock: !vm.cpufreq,
+            net: vm.net,
         })
         .collect();
     let worlds: Vec<WorldImage> = config

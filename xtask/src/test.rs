@@ -4,6 +4,7 @@
 mod appliance;
 mod disk_restart;
 mod linux_backdoor;
+mod linux_net;
 mod linux_power;
 mod linux_smp;
 mod panic_isolated;
@@ -27,7 +28,7 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 30] = [
+const QEMU_TESTS: [(&str, TestFn); 31] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
@@ -65,6 +66,7 @@ const QEMU_TESTS: [(&str, TestFn); 30] = [
     }),
     ("linux-max", || linux_on("max", "linux-max")),
     ("linux-two-vms", linux_two_vms),
+    ("linux-net", linux_net::linux_net),
     ("linux-4vcpus-2pcpus", || {
         linux_smp::linux_4vcpus(2, "linux-4vcpus-2pcpus")
     }),

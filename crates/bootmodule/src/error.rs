@@ -19,6 +19,8 @@ pub enum VmField {
     Guestinfo,
     /// The record's `flags` (version 5).
     Flags,
+    /// `net_flags` and `mac` (version 7).
+    Net,
 }
 
 impl VmField {
@@ -34,6 +36,7 @@ impl VmField {
             VmField::Backdoor => "backdoor",
             VmField::Guestinfo => "guestinfo",
             VmField::Flags => "flags",
+            VmField::Net => "net",
         }
     }
 }
@@ -92,6 +95,9 @@ pub enum VmFieldError {
     GuestinfoWithoutBackdoor,
     /// `flags` has a bit this parser does not know.
     UnknownFlags { flags: u32 },
+    /// `net_flags` has an unknown bit, or `mac` is set without a card, or
+    /// the card's `mac` is zero or a multicast address.
+    BadNet { flags: u32, mac: [u8; 6] },
 }
 
 impl fmt::Display for VmFieldError {
@@ -137,6 +143,13 @@ impl fmt::Display for VmFieldError {
             VmFieldError::UnknownFlags { flags } => {
                 write!(f, "flags {flags:#x} has an unknown bit")
             }
+            VmFieldError::BadNet { flags, mac } => write!(
+                f,
+                "net_flags {flags:#x} with mac {}: unknown flag bits (known: {:#x}), \
+                 an address without the card, or a zero or multicast address",
+                crate::mac_text(&mac),
+                crate::format::NET_FLAGS_KNOWN
+            ),
         }
     }
 }

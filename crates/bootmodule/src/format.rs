@@ -14,7 +14,7 @@
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0  | 8 | magic `b"AERIEBM1"` |
-//! | 8  | 4 | version (currently 6) |
+//! | 8  | 4 | version (currently 7) |
 //! | 12 | 4 | header_size (64) |
 //! | 16 | 4 | vm_count |
 //! | 20 | 4 | record_size (>= 128) |
@@ -34,8 +34,8 @@
 //! module. The blob is optional metadata, but a header that points outside the
 //! module is corrupt like any other bad header field and fails the parse.
 //!
-//! VM record, version 4 layout (168 bytes; version 1 is its first 128 bytes,
-//! versions 2 and 3 its first 144):
+//! VM record, version 7 layout (184 bytes; version 1 is its first 128 bytes,
+//! versions 2 and 3 its first 144, versions 4 to 6 its first 168):
 //!
 //! | offset | size | field |
 //! |---|---|---|
@@ -52,6 +52,9 @@
 //! | 144 | 4  | backdoor_flags: [`BACKDOOR_ENABLED`] etc.; 0 = no backdoor — v4 |
 //! | 148 | 4  | brk_imm: the BRK transport's immediate in bits 0..16; 0 unless [`BACKDOOR_BRK`] — v4 |
 //! | 152 | 16 | guestinfo offset, length (length 0 = no guestinfo) — v4 |
+//! | 168 | 4  | net_flags: [`NET_NIC`]; 0 = no network card — v7 |
+//! | 172 | 6  | mac: the card's Ethernet address; zero without [`NET_NIC`] — v7 |
+//! | 178 | 6  | reserved, zero — v7 |
 //!
 //! A parser reads the disk fields only when `version >= 2` and `record_size >= 144`;
 //! a version-1 module therefore describes VMs without disks. Disk offsets and sizes
@@ -121,6 +124,13 @@
 //! The parser checks only the blobs' bounds, alignment and UTF-8 and the
 //! flags; the ELF file is the hypervisor's loader to check.
 //!
+//! Version 7 appended the VM's network card (184-byte records): with
+//! [`NET_NIC`] set in `net_flags` the VM gets a virtio-net device on Aerie's
+//! switch, with the Ethernet address `mac` (a unicast address, not all
+//! zeros). A parser reads the fields only when `version >= 7` and
+//! `record_size >= 184`, and refuses an unknown `net_flags` bit, a MAC
+//! without the card, and a card whose MAC is zero or multicast.
+//!
 //! # Extending the format
 //!
 //! Growth happens only by *appending*: new record fields (version 2 appended the
@@ -139,8 +149,9 @@ pub const MAGIC: [u8; 8] = *b"AERIEBM1";
 /// Format version this crate writes (2: records carry a disk region; 3: the
 /// header locates Aerie's symbol table; 4: records carry a backdoor policy and
 /// guestinfo; 5: the record's flags word has meaning; 6: the header counts
-/// EL0 user worlds, whose records follow the VM records).
-pub const VERSION: u32 = 6;
+/// EL0 user worlds, whose records follow the VM records; 7: records carry a
+/// network card).
+pub const VERSION: u32 = 7;
 /// First version whose records carry `disk_offset` and `disk_size`.
 pub const VERSION_DISK: u32 = 2;
 /// First version whose header carries `symbols_offset` and `symbols_len`.
@@ -151,6 +162,12 @@ pub const VERSION_BACKDOOR: u32 = 4;
 pub const VERSION_FLAGS: u32 = 5;
 /// First version whose header carries `world_count` and `world_record_size`.
 pub const VERSION_WORLDS: u32 = 6;
+/// First version whose records carry `net_flags` and `mac`.
+pub const VERSION_NET: u32 = 7;
+/// `net_flags` bit 0: the VM has a network card (virtio-net on Aerie's switch).
+pub const NET_NIC: u32 = 1 << 0;
+/// Every defined `net_flags` bit.
+pub const NET_FLAGS_KNOWN: u32 = NET_NIC;
 /// Record `flags` bit 0: the VM's vCPUs always run at full speed (no SCMI
 /// clocks in its device tree, no performance caps).
 pub const FLAG_FIXED_CLOCK: u32 = 1 << 0;
@@ -162,9 +179,11 @@ pub const HEADER_SIZE: usize = 64;
 pub const RECORD_SIZE_V1: usize = 128;
 /// Size of a version-2 (and -3) record: v1 plus the disk region.
 pub const RECORD_SIZE_V2: usize = 144;
-/// Size of a version-4 record (v2 plus backdoor policy and guestinfo): what this
-/// crate writes.
+/// Size of a version-4 record (v2 plus backdoor policy and guestinfo).
 pub const RECORD_SIZE_V4: usize = 168;
+/// Size of a version-7 record (v4 plus the network card): what this crate
+/// writes.
+pub const RECORD_SIZE_V7: usize = 184;
 /// Size of a version-6 world record: what this crate writes and the minimum
 /// `world_record_size` a parser accepts when there are worlds.
 pub const WORLD_RECORD_SIZE_V6: usize = 72;
@@ -224,6 +243,9 @@ pub(crate) mod record {
     pub const BACKDOOR_FLAGS: usize = 144;
     pub const BRK_IMM: usize = 148;
     pub const GUESTINFO: usize = 152;
+    pub const NET_FLAGS: usize = 168;
+    pub const MAC: usize = 172;
+    pub const MAC_LEN: usize = 6;
 }
 
 /// World record field offsets (version 6).

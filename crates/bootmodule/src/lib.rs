@@ -55,6 +55,34 @@ pub struct VmImage<'a> {
     /// The vCPUs always run at full speed: no SCMI clocks for the guest's
     /// cpufreq, no performance caps (format version 5; false before).
     pub fixed_clock: bool,
+    /// The Ethernet address of the VM's network card, a virtio-net device on
+    /// Aerie's switch; `None` = no card (format version 7).
+    pub net: Option<Mac>,
+}
+
+/// An Ethernet (MAC) address.
+pub type Mac = [u8; 6];
+
+/// `mac` as text: `52:54:00:ae:00:01`.
+pub fn mac_text(mac: &Mac) -> MacText {
+    MacText(*mac)
+}
+
+/// An Ethernet address that displays as six colon-separated hex octets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MacText(pub Mac);
+
+impl core::fmt::Display for MacText {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let [a, b, c, d, e, g] = self.0;
+        write!(f, "{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{g:02x}")
+    }
+}
+
+/// Whether `mac` can be a card's own address: not all zeros and not a group
+/// (multicast or broadcast) address, whose first octet has bit 0 set.
+pub fn mac_is_unicast(mac: &Mac) -> bool {
+    *mac != [0; 6] && mac[0] & 1 == 0
 }
 
 impl<'a> VmImage<'a> {

@@ -2,8 +2,9 @@
 
 use crate::format::{
     header, record, world, BACKDOOR_BRK, BACKDOOR_EL0, BACKDOOR_ENABLED, BACKDOOR_HIGH_BANDWIDTH,
-    BLOB_ALIGN, HEADER_SIZE, RECORD_SIZE_V1, RECORD_SIZE_V2, RECORD_SIZE_V4, VERSION_BACKDOOR,
-    VERSION_SYMBOLS, VERSION_WORLDS, WORLD_FLAGS_KNOWN, WORLD_FLAG_CONTROL, WORLD_RECORD_SIZE_V6,
+    BLOB_ALIGN, HEADER_SIZE, RECORD_SIZE_V1, RECORD_SIZE_V2, RECORD_SIZE_V4, RECORD_SIZE_V7,
+    VERSION_BACKDOOR, VERSION_SYMBOLS, VERSION_WORLDS, WORLD_FLAGS_KNOWN, WORLD_FLAG_CONTROL,
+    WORLD_RECORD_SIZE_V6,
 };
 use crate::{
     encode_guestinfo, guestinfo_entries, write, BackdoorPolicy, BootModule, BootModuleError,
@@ -32,6 +33,7 @@ fn with_worlds(worlds: &[WorldImage], symbols: Option<&[u8]>) -> Vec<u8> {
                 backdoor: None,
                 guestinfo: &[],
                 fixed_clock: false,
+                net: None,
             },
             VmImage {
                 name: "linux-1",
@@ -47,6 +49,7 @@ fn with_worlds(worlds: &[WorldImage], symbols: Option<&[u8]>) -> Vec<u8> {
                 backdoor: None,
                 guestinfo: &[],
                 fixed_clock: false,
+                net: None,
             },
         ],
         worlds,
@@ -79,7 +82,7 @@ fn put_u64(buf: &mut [u8], at: usize, v: u64) {
 }
 
 fn record_at(i: usize) -> usize {
-    HEADER_SIZE + i * RECORD_SIZE_V4
+    HEADER_SIZE + i * RECORD_SIZE_V7
 }
 
 fn put_u32(buf: &mut [u8], at: usize, v: u32) {
@@ -352,7 +355,7 @@ fn v1_field_offsets_are_unchanged() {
     assert_eq!(RECORD_SIZE_V2, RECORD_SIZE_V1 + 16);
     let bytes = sample();
     let rs = u32::from_le_bytes(bytes[header::RECORD_SIZE..][..4].try_into().unwrap());
-    assert_eq!(rs as usize, RECORD_SIZE_V4);
+    assert_eq!(rs as usize, RECORD_SIZE_V7);
     let at = record_at(1);
     assert_eq!(
         u64::from_le_bytes(bytes[at + 128..at + 136].try_into().unwrap()),
@@ -429,6 +432,7 @@ fn writer_refuses_long_name() {
             backdoor: None,
             guestinfo: &[],
             fixed_clock: false,
+            net: None,
         }],
         &[],
         None,
@@ -449,6 +453,7 @@ fn with_symbols(symbols: &[u8]) -> Vec<u8> {
             backdoor: None,
             guestinfo: &[],
             fixed_clock: false,
+            net: None,
         }],
         &[],
         Some(symbols),
@@ -569,6 +574,7 @@ fn backdoor_sample(guestinfo: &[u8]) -> Vec<u8> {
         backdoor,
         guestinfo,
         fixed_clock: false,
+        net: None,
     };
     write(
         &[
@@ -877,6 +883,7 @@ fn writer_refuses_guestinfo_without_backdoor() {
             backdoor: None,
             guestinfo: &blob,
             fixed_clock: false,
+            net: None,
         }],
         &[],
         None,
@@ -898,6 +905,7 @@ fn writer_refuses_malformed_guestinfo() {
             backdoor: Some(EL1_POLICY),
             guestinfo: &[1, 0, 0],
             fixed_clock: false,
+            net: None,
         }],
         &[],
         None,
@@ -928,6 +936,7 @@ fn fixed_clock_round_trips_and_defaults_off() {
         backdoor: None,
         guestinfo: &[],
         fixed_clock,
+        net: None,
     };
     let bytes = write(&[vm(true), vm(false)], &[], None);
     let m = BootModule::parse(&bytes).unwrap();
@@ -1059,7 +1068,7 @@ fn one_world_round_trips_beside_the_vms() {
     let w = three_worlds(&programs)[0];
     let bytes = with_worlds(&[w], None);
     let m = BootModule::parse(&bytes).unwrap();
-    assert_eq!(m.version(), VERSION_WORLDS);
+    assert_eq!(m.version(), crate::format::VERSION);
     assert_eq!(m.world_count(), 1);
     assert_eq!(m.world(0), Ok(w));
     // The VMs read exactly as without the world.
@@ -1084,7 +1093,7 @@ fn three_worlds_round_trip_with_blobs_in_order() {
     assert_eq!(header_u32(&bytes, header::WORLD_COUNT), 3);
     assert_eq!(header_u32(&bytes, header::WORLD_RECORD_SIZE), 72);
     // World records right after the two VM records.
-    assert_eq!(world_at(&bytes, 0), HEADER_SIZE + 2 * RECORD_SIZE_V4);
+    assert_eq!(world_at(&bytes, 0), HEADER_SIZE + 2 * RECORD_SIZE_V7);
     let m = BootModule::parse(&bytes).unwrap();
     assert_eq!(m.world_count(), 3);
     let got: Vec<_> = m.worlds().map(Result::unwrap).collect();
@@ -1143,7 +1152,7 @@ fn world_fields_follow_the_extension_rule() {
     assert_eq!(WORLD_RECORD_SIZE_V6, world::FLAGS + 8);
     assert_eq!(WORLD_RECORD_SIZE_V6, 72);
     assert_eq!((WORLD_FLAG_CONTROL, WORLD_FLAGS_KNOWN), (1, 1));
-    assert_eq!((VERSION_WORLDS, crate::format::VERSION), (6, 6));
+    assert_eq!((VERSION_WORLDS, crate::format::VERSION), (6, 7));
 }
 
 #[test]
@@ -1191,7 +1200,7 @@ fn small_world_record_size_rejected_larger_is_skipped() {
     let stride = WORLD_RECORD_SIZE_V6 + 32;
     let first = world_at(&bytes, 0);
     let mut newer = bytes.clone();
-    put_u32(&mut newer, header::VERSION, 7);
+    put_u32(&mut newer, header::VERSION, 8);
     put_u32(&mut newer, header::WORLD_RECORD_SIZE, stride as u32);
     newer[first..first + 3 * stride].fill(0xCC);
     for i in 0..3 {
@@ -1227,7 +1236,7 @@ fn world_table_past_the_end_rejected() {
     }
     // The table moves with the VM records: more VMs push it past the end.
     let mut bad = bytes.clone();
-    let vms = ((size - HEADER_SIZE as u64) / RECORD_SIZE_V4 as u64) as u32;
+    let vms = ((size - HEADER_SIZE as u64) / RECORD_SIZE_V7 as u64) as u32;
     put_u32(&mut bad, header::VM_COUNT, vms);
     assert!(matches!(
         BootModule::parse(&bad),
@@ -1517,6 +1526,7 @@ fn corrupt_headers_and_records_never_panic() {
         backdoor,
         guestinfo,
         fixed_clock: true,
+        net: None,
     };
     let bytes = write(
         &[vm("full", Some(BRK_POLICY), &blob), vm("none", None, &[])],
@@ -1564,4 +1574,56 @@ fn corrupt_headers_and_records_never_panic() {
     for len in 0..bytes.len() {
         read_all(&bytes[..len]);
     }
+}
+
+#[test]
+fn net_card_round_trips_and_bad_fields_are_refused() {
+    let kernel = [1u8; 64];
+    let vm = |net| VmImage {
+        name: "vm",
+        vcpus: 1,
+        memory: 64 << 20,
+        kernel: &kernel,
+        initrd: None,
+        cmdline: "",
+        disk: None,
+        backdoor: None,
+        guestinfo: &[],
+        fixed_clock: false,
+        net,
+    };
+    let mac = [0x52, 0x54, 0x00, 0xae, 0x00, 0x01];
+    let bytes = write(&[vm(Some(mac)), vm(None)], &[], None);
+    let m = BootModule::parse(&bytes).unwrap();
+    assert_eq!(m.vm(0).unwrap().net, Some(mac));
+    assert_eq!(m.vm(1).unwrap().net, None);
+    assert_eq!((record::NET_FLAGS, record::MAC), (168, 172));
+    assert_eq!(RECORD_SIZE_V7, record::MAC + 12);
+
+    // Before version 7 the tail is not read, whatever it holds.
+    let mut old = bytes.clone();
+    put_u32(&mut old, header::VERSION, 6);
+    assert_eq!(BootModule::parse(&old).unwrap().vm(0).unwrap().net, None);
+
+    let rec = record_at(1);
+    let refused = |flags: u32, mac: [u8; 6]| {
+        let mut bad = bytes.clone();
+        put_u32(&mut bad, rec + record::NET_FLAGS, flags);
+        bad[rec + record::MAC..rec + record::MAC + 6].copy_from_slice(&mac);
+        let err = BootModule::parse(&bad).unwrap().vm(1).unwrap_err();
+        assert_eq!(
+            err,
+            BootModuleError::Vm {
+                index: 1,
+                field: VmField::Net,
+                error: VmFieldError::BadNet { flags, mac }
+            }
+        );
+        assert!(err.to_string().contains("net_flags"), "{err}");
+    };
+    refused(1 << 1, mac); // unknown bit
+    refused(0, mac); // an address without a card
+    refused(1, [0; 6]); // a card without an address
+    refused(1, [0x01, 0, 0x5e, 0, 0, 1]); // multicast
+    refused(1, [0xff; 6]); // broadcast
 }

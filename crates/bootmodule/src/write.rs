@@ -1,8 +1,8 @@
 //! Boot module writer (host side).
 
 use crate::format::{
-    header, record, world, BLOB_ALIGN, FLAG_FIXED_CLOCK, HEADER_SIZE, MAGIC, NAME_MAX,
-    RECORD_SIZE_V4, VERSION, WORLD_FLAG_CONTROL, WORLD_RECORD_SIZE_V6,
+    header, record, world, BLOB_ALIGN, FLAG_FIXED_CLOCK, HEADER_SIZE, MAGIC, NAME_MAX, NET_NIC,
+    RECORD_SIZE_V7, VERSION, WORLD_FLAG_CONTROL, WORLD_RECORD_SIZE_V6,
 };
 use crate::{guestinfo_entries, VmImage, WorldImage};
 
@@ -32,7 +32,7 @@ fn push_blob(out: &mut Vec<u8>, data: &[u8]) -> (u64, u64) {
 }
 
 /// Serialises `vms`, the EL0 user `worlds` and Aerie's symbol table into a boot
-/// module (version [`VERSION`], VM records of [`RECORD_SIZE_V4`] bytes, then
+/// module (version [`VERSION`], VM records of [`RECORD_SIZE_V7`] bytes, then
 /// world records of [`WORLD_RECORD_SIZE_V6`] bytes). Every blob, including each
 /// command line and arg, starts on a 4 KiB boundary: the VMs' blobs, then the
 /// worlds', then the symbol table. A VM without a disk gets `disk_offset =
@@ -50,13 +50,13 @@ fn push_blob(out: &mut Vec<u8>, data: &[u8]) -> (u64, u64) {
 /// [`encode_guestinfo`](crate::encode_guestinfo) builds the blob).
 pub fn write(vms: &[VmImage], worlds: &[WorldImage], symbols: Option<&[u8]>) -> Vec<u8> {
     let records_offset = HEADER_SIZE;
-    let worlds_offset = records_offset + vms.len() * RECORD_SIZE_V4;
+    let worlds_offset = records_offset + vms.len() * RECORD_SIZE_V7;
     let mut out = vec![0u8; worlds_offset + worlds.len() * WORLD_RECORD_SIZE_V6];
     out[header::MAGIC..header::MAGIC + 8].copy_from_slice(&MAGIC);
     put_u32(&mut out, header::VERSION, VERSION);
     put_u32(&mut out, header::HEADER_SIZE, HEADER_SIZE as u32);
     put_u32(&mut out, header::VM_COUNT, vms.len() as u32);
-    put_u32(&mut out, header::RECORD_SIZE, RECORD_SIZE_V4 as u32);
+    put_u32(&mut out, header::RECORD_SIZE, RECORD_SIZE_V7 as u32);
     put_u64(&mut out, header::RECORDS_OFFSET, records_offset as u64);
     put_u32(&mut out, header::WORLD_COUNT, worlds.len() as u32);
     put_u32(
@@ -84,14 +84,24 @@ pub fn write(vms: &[VmImage], worlds: &[WorldImage], symbols: Option<&[u8]>) -> 
         let cmdline = push_blob(&mut out, vm.cmdline.as_bytes());
         let guestinfo = push_blob(&mut out, vm.guestinfo);
 
-        let rec = records_offset + i * RECORD_SIZE_V4;
-        let rec = &mut out[rec..rec + RECORD_SIZE_V4];
+        let rec = records_offset + i * RECORD_SIZE_V7;
+        let rec = &mut out[rec..rec + RECORD_SIZE_V7];
         rec[record::NAME..record::NAME + vm.name.len()].copy_from_slice(vm.name.as_bytes());
         put_u32(rec, record::VCPUS, vm.vcpus);
         if vm.fixed_clock {
             put_u32(rec, record::FLAGS, FLAG_FIXED_CLOCK);
         }
         put_u64(rec, record::MEMORY, vm.memory);
+        if let Some(mac) = vm.net {
+            assert!(
+                crate::mac_is_unicast(&mac),
+                "vm[{i}] ({:?}): card address {} is zero or multicast",
+                vm.name,
+                crate::mac_text(&mac)
+            );
+            put_u32(rec, record::NET_FLAGS, NET_NIC);
+            rec[record::MAC..record::MAC + record::MAC_LEN].copy_from_slice(&mac);
+        }
         if let Some(policy) = vm.backdoor {
             put_u32(rec, record::BACKDOOR_FLAGS, policy.flags());
             put_u32(rec, record::BRK_IMM, policy.brk_imm.map_or(0, u32::from));

@@ -12,7 +12,7 @@ pub const DEFAULT_QUEUE_SIZE_MAX: u16 = 256;
 
 /// A virtio device type (block, console, ...).
 pub trait VirtioDevice {
-    /// Device ID (virtio 1.2 section 5): 2 = block, 3 = console.
+    /// Device ID (virtio 1.2 section 5): 1 = network, 2 = block, 3 = console.
     fn device_id(&self) -> u32;
 
     /// Device-type feature bits offered (bits 0..=23). The transport adds

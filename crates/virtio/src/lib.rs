@@ -1,13 +1,15 @@
 //! virtio 1.2 (OASIS) device models as pure state machines: the virtio-mmio
 //! transport (version 2 register layout, spec 4.2), split virtqueues (2.7),
-//! a block device (5.2) and a console device (5.3).
+//! a block device (5.2), a console device (5.3) and a network device (5.1).
 //!
 //! Nothing here touches hardware. Guest RAM is reached through
 //! [`GuestMemory`] and disk storage through [`BlockBackend`], both
-//! implemented by the hypervisor. The model is synchronous: a QueueNotify
-//! write processes every available buffer before the write returns, and the
-//! returned [`Notify`] tells the hypervisor whether to pulse the device's
-//! interrupt.
+//! implemented by the hypervisor; network frames cross as byte vectors
+//! ([`NetDevice::take_outbound`], [`MmioTransport::deliver`]). The model is
+//! synchronous: a QueueNotify write processes the available buffers (on the
+//! network card's transmit queue, at most a queue's worth) before the write
+//! returns, and the returned [`Notify`] tells the hypervisor
+//! whether to pulse the device's interrupt.
 //!
 //! Anything read from guest memory is untrusted: a malformed ring or a bad
 //! address makes the device set DEVICE_NEEDS_RESET (or fail the request with
@@ -22,6 +24,7 @@ pub mod device;
 pub mod features;
 pub mod mem;
 pub mod mmio;
+pub mod net;
 pub mod queue;
 pub mod status;
 
@@ -34,4 +37,5 @@ pub use console::ConsoleDevice;
 pub use device::VirtioDevice;
 pub use mem::{GuestMemory, MemError};
 pub use mmio::{MmioTransport, Notify, VirtioFault};
+pub use net::{Mac, NetDevice, NetStats};
 pub use queue::{DescriptorChain, QueueError, Virtqueue};

@@ -123,6 +123,12 @@ pub enum ErrorKind {
     DuplicateWorldName { first: usize },
     /// A world's `arg` longer than [`crate::WORLD_ARG_MAX`] (its length).
     WorldArgTooLong(usize),
+    /// A `[vm.net]` key other than `mac`.
+    UnknownNetField,
+    /// `net.mac` is not six hex octets, or is zero or a group address.
+    BadMac(String),
+    /// The same card address as an earlier VM's (its index and name).
+    DuplicateMac { first: usize, name: String },
 }
 
 /// Two VMs claim the same bytes of the host disk.
@@ -149,7 +155,7 @@ impl fmt::Display for ErrorKind {
             }
             ErrorKind::UnknownField => f.write_str(
                 "unknown field (known: name, vcpus, memory, kernel, initrd, cmdline, cpufreq, \
-                 disk, backdoor, guestinfo)",
+                 disk, backdoor, guestinfo, net)",
             ),
             ErrorKind::MissingField => f.write_str("missing (required)"),
             ErrorKind::WrongType { expected, found } => {
@@ -226,6 +232,15 @@ impl fmt::Display for ErrorKind {
             }
             ErrorKind::WorldArgTooLong(n) => {
                 write!(f, "{n} bytes, more than {}", crate::WORLD_ARG_MAX)
+            }
+            ErrorKind::UnknownNetField => f.write_str("unknown field (known in [vm.net]: mac)"),
+            ErrorKind::BadMac(s) => write!(
+                f,
+                "{s:?} is not a card address: six two-digit hex octets like \
+                 \"52:54:00:12:34:56\", not all zeros, first octet even (unicast)"
+            ),
+            ErrorKind::DuplicateMac { first, name } => {
+                write!(f, "address already used by vm[{first}] ({name:?})")
             }
         }
     }

@@ -27,6 +27,9 @@
 //! greeting = "hello"        # string values; the guest reads key "guestinfo.greeting"
 //! net.ip = "10.0.0.2"       # dotted keys flatten: "guestinfo.net.ip"
 //!
+//! [vm.net]                  # optional: a network card on Aerie's switch (virtio-net)
+//! mac = "52:54:00:12:34:56" # optional; default 52:54:00:ae:00:<VM index + 1>; unique
+//!
 //! [[world]]                 # optional, at most 16: an EL0 program started at boot
 //! name = "watcher"          # required, the VM name rule; unique among worlds
 //! program = "path/to/elf"   # required; relative to the config file's directory
@@ -49,6 +52,7 @@
 mod backdoor;
 mod disk;
 mod error;
+mod net;
 mod size;
 mod table;
 mod vm;
@@ -59,11 +63,13 @@ use std::path::{Path, PathBuf};
 use table::Ctx;
 
 pub use aerie_bootmodule::BackdoorPolicy;
+pub use aerie_bootmodule::Mac;
 pub use backdoor::{
     GUESTINFO_MAX_KEYS, GUESTINFO_MAX_KEY_LEN, GUESTINFO_MAX_VALUE_LEN, GUESTINFO_PREFIX,
 };
 pub use disk::{DiskRegion, DISK_ALIGN};
 pub use error::{ConfigError, DiskOverlap, ErrorKind, NotAProgram, TableKind, TableRef};
+pub use net::default_mac;
 pub use size::{parse_size, MEMORY_ALIGN, MEMORY_MIN};
 pub use table::NAME_MAX;
 pub use vm::MAX_VCPUS;
@@ -105,6 +111,9 @@ pub struct VmConfig {
     /// `("guestinfo.<name>", value)` in key order; empty unless `backdoor`
     /// is `Some`.
     pub guestinfo: Vec<(String, String)>,
+    /// The Ethernet address of the VM's network card (`[vm.net]`); `None` =
+    /// no card.
+    pub net: Option<Mac>,
 }
 
 /// Reads and parses the config file at `path`; errors carry the path.
@@ -179,6 +188,12 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
                         theirs: (theirs.offset, theirs.end()),
                     })),
                 ));
+            }
+        }
+        if let Some(mac) = vm.net {
+            if let Some(first) = vms.iter().position(|v| v.net == Some(mac)) {
+                let name = vms[first].name.clone();
+                return Err(ctx.err("net.mac", ErrorKind::DuplicateMac { first, name }));
             }
         }
         vms.push(vm);

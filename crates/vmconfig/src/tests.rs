@@ -934,3 +934,48 @@ fn read_programs_refuses_a_file_that_is_not_a_program() {
     assert!(load(&file).unwrap().read_programs().unwrap().is_empty());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn network_cards_default_their_address_and_refuse_bad_ones() {
+    let two = |a: &str, b: &str| {
+        format!(
+            "[[vm]]\nname = \"a\"\nvcpus = 1\nmemory = \"64M\"\nkernel = \"I\"\n{a}\n\
+             [[vm]]\nname = \"b\"\nvcpus = 1\nmemory = \"64M\"\nkernel = \"I\"\n{b}\n"
+        )
+    };
+    let c = parse(
+        &two("[vm.net]", "[vm.net]\nmac = \"02:00:00:00:00:2a\""),
+        Path::new(""),
+    )
+    .unwrap();
+    assert_eq!(c.vms[0].net, Some([0x52, 0x54, 0, 0xae, 0, 1]));
+    assert_eq!(c.vms[1].net, Some([2, 0, 0, 0, 0, 0x2a]));
+    let c = parse(&two("", "[vm.net]"), Path::new("")).unwrap();
+    assert_eq!(c.vms[0].net, None);
+    assert_eq!(
+        c.vms[1].net,
+        Some([0x52, 0x54, 0, 0xae, 0, 2]),
+        "by position"
+    );
+
+    let e = err(&two("[vm.net]\nmac = \"52:54:00:ae:00:02\"", "[vm.net]"));
+    assert_eq!(e.field.as_deref(), Some("net.mac"));
+    assert_eq!(
+        e.to_string(),
+        "vm[1] (\"b\"): field `net.mac`: address already used by vm[0] (\"a\")"
+    );
+    let e =
+        err(&vm_with("net", Some("[net]\nmac = \"01:00:5e:00:00:01\""))
+            .replace("[net]", "[vm.net]"));
+    assert_eq!(e.field.as_deref(), Some("net.mac"));
+    assert!(e.to_string().contains("first octet even"), "{e}");
+    let e = err(&vm_with("net", Some("[vm.net]\nspeed = 10")));
+    assert_eq!(
+        (e.field.as_deref(), e.kind),
+        (Some("net.speed"), ErrorKind::UnknownNetField)
+    );
+    let e = err(&vm_with("net", Some("net = true")));
+    assert_eq!(e.field.as_deref(), Some("net"));
+    let e = err(&vm_with("net", Some("[vm.net]\nmac = 42")));
+    assert_eq!(e.field.as_deref(), Some("net.mac"));
+}

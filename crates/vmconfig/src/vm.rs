@@ -7,6 +7,7 @@ use toml::Value;
 use crate::backdoor::{parse_backdoor, parse_guestinfo};
 use crate::disk::parse_disk;
 use crate::error::{ConfigError, ErrorKind, TableKind};
+use crate::net::parse_net;
 use crate::size::{parse_size, MEMORY_ALIGN, MEMORY_MIN};
 use crate::table::Ctx;
 use crate::VmConfig;
@@ -14,7 +15,7 @@ use crate::VmConfig;
 /// Most vCPUs one VM may have.
 pub const MAX_VCPUS: u32 = 8;
 
-const FIELDS: [&str; 10] = [
+const FIELDS: [&str; 11] = [
     "name",
     "vcpus",
     "memory",
@@ -25,6 +26,7 @@ const FIELDS: [&str; 10] = [
     "disk",
     "backdoor",
     "guestinfo",
+    "net",
 ];
 
 pub(crate) fn parse_vm(
@@ -95,6 +97,12 @@ pub(crate) fn parse_vm(
         Some(v) => parse_guestinfo(v).map_err(|(field, kind)| ctx.err(&field, kind))?,
     };
 
+    let net = table
+        .get("net")
+        .map(|v| parse_net(index, v))
+        .transpose()
+        .map_err(|(field, kind)| ctx.err(&field, kind))?;
+
     Ok(VmConfig {
         name,
         vcpus,
@@ -106,5 +114,6 @@ pub(crate) fn parse_vm(
         disk,
         backdoor,
         guestinfo,
+        net,
     })
 }

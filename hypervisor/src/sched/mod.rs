@@ -35,7 +35,7 @@ use crate::irq::gicv3::Gic;
 use crate::irq::SGI_KICK;
 use crate::vm::{VcpuState, Vm, VmState};
 use aerie_firmware::IdleKind;
-use aerie_vdev::InputMux;
+use aerie_vdev::{InputMux, Switch};
 use alloc::vec::Vec;
 use core::sync::atomic::AtomicU32;
 use pcpu::Pcpu;
@@ -63,6 +63,8 @@ pub struct Machine {
     cursor: usize,
     /// Which VM the console's keystrokes go to.
     input: InputMux,
+    /// The Ethernet switch between the VMs' network cards: port n is VM n.
+    pub switch: Switch,
 }
 
 /// How a pCPU waits for the machine lock: in WFE, not spinning. A waiter
@@ -95,6 +97,7 @@ static MACHINE: SpinMutex<Machine, WaitForEvent> = SpinMutex::new(Machine {
     window_ticks: 0,
     cursor: 0,
     input: InputMux::new(0),
+    switch: Switch::empty(),
 });
 
 /// The machine, locked. Never from a pseudo-NMI handler: it may have
@@ -133,6 +136,7 @@ impl Machine {
             window_ticks: cpu::counter_frequency() * cap::WINDOW_MS / 1000,
             cursor: 0,
             input: InputMux::new(vms.len()),
+            switch: Switch::new(vms.iter().map(|vm| vm.image.net)),
             vms,
         }
     }

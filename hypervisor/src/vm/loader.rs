@@ -23,7 +23,7 @@ use aerie_bootmodule::VmImage;
 use aerie_dt::{GuestGic, GuestScmi, GuestSpec, IdleStateNode, Region, VirtioMmio};
 use aerie_vdev::Pl011;
 use aerie_vgic::Vgic;
-use aerie_virtio::{BlockDevice, ConsoleDevice, MmioTransport};
+use aerie_virtio::{BlockDevice, ConsoleDevice, MmioTransport, NetDevice};
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::format;
@@ -61,6 +61,7 @@ pub fn create(index: usize, image: VmImage<'static>, prefixed: bool) -> Result<V
         vgic: new_vgic(image.vcpus as usize),
         virtio: Vec::new(),
         disk: disk_region(&image)?,
+        net_drops: Default::default(),
         backdoor: super::backdoor::new(&image)?,
         scmi: Scmi::new(
             image.vcpus as usize,
@@ -165,7 +166,8 @@ pub fn load(vm: &mut Vm) -> Result<(), String> {
             memory.size / MIB
         ));
     }
-    let transports: Vec<VirtioMmio> = (0..1 + vm.disk.is_some() as u64)
+    let slots = 1 + vm.disk.is_some() as u64 + vm.image.net.is_some() as u64;
+    let transports: Vec<VirtioMmio> = (0..slots)
         .map(|n| VirtioMmio {
             region: Region::new(VIRTIO_BASE + n * VIRTIO_STRIDE, VIRTIO_STRIDE),
             intid: VIRTIO_FIRST_INTID + n as u32,
@@ -234,7 +236,7 @@ pub fn load(vm: &mut Vm) -> Result<(), String> {
         super::backdoor::refresh_fast_path(vm, c);
     }
     vm.vgic = new_vgic(vm.vcpus.len());
-    vm.virtio = virtio_devices(&vm.name, vm.disk.as_ref(), vm.output.prefixed());
+    vm.virtio = virtio_devices(vm);
     vm.uart = Pl011::new();
     vm.uart_irq = false;
     // The guest's virtual counter starts at 0 with the VM.
@@ -311,12 +313,15 @@ fn disk_region(image: &VmImage<'_>) -> Result<Option<DiskRegion>, String> {
     }))
 }
 
-/// Fresh virtio devices: a console, and a block device over the disk region.
-fn virtio_devices(name: &str, disk: Option<&DiskRegion>, prefixed: bool) -> Vec<VirtioSlot> {
+/// Fresh virtio devices: a console, a block device over the disk region, a
+/// network card; the last two if the VM has them, in that order (the device
+/// tree lists the same transports).
+fn virtio_devices(vm: &Vm) -> Vec<VirtioSlot> {
+    let name = vm.name.as_str();
     let mut slots = Vec::from([VirtioSlot::Console(MmioTransport::new(ConsoleDevice::new(
-        GuestOutput::new(name, prefixed),
+        GuestOutput::new(name, vm.output.prefixed()),
     )))]);
-    if let Some(d) = disk {
+    if let Some(d) = &vm.disk {
         let region = DiskRegion {
             first_sector: d.first_sector,
             sectors: d.sectors,
@@ -325,6 +330,9 @@ fn virtio_devices(name: &str, disk: Option<&DiskRegion>, prefixed: bool) -> Vec<
             region,
             name.as_bytes(),
         ))));
+    }
+    if let Some(mac) = vm.image.net {
+        slots.push(VirtioSlot::Net(MmioTransport::new(NetDevice::new(mac))));
     }
     slots
 }

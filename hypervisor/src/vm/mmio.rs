@@ -141,6 +141,8 @@ pub fn emulate(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: &Syndr
                     let kick = vm.vgic.pulse_spi(VIRTIO_FIRST_INTID + n as u32);
                     m.kick(cpu, v, kick.bits() as u64);
                 }
+                // A network card's QueueNotify may have sent frames.
+                super::net::carry(m, cpu, v, n);
                 None
             } else {
                 let Ok(r) = vm.virtio[n].read(off, size) else {

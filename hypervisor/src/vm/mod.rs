@@ -7,6 +7,7 @@ pub mod guest_va;
 pub mod irq;
 pub mod loader;
 pub mod mmio;
+pub mod net;
 pub mod power;
 pub mod psci;
 pub mod scmi;
@@ -285,7 +286,8 @@ pub struct Vm {
     /// Console input not yet taken by the PL011's receive FIFO.
     pub input: VecDeque<u8>,
     pub vgic: Vgic,
-    /// virtio-mmio transports: 0 = console, 1 = block (if the VM has a disk).
+    /// virtio-mmio transports: 0 = console, then block (if the VM has a
+    /// disk), then its network card (if it has one).
     pub virtio: Vec<virtio::VirtioSlot>,
     /// The VMware-compatible backdoor, if the config (`[vm.backdoor]`)
     /// gives the VM one.
@@ -294,6 +296,8 @@ pub struct Vm {
     pub scmi: scmi::Scmi,
     /// The VM's region of the host disk, if any.
     pub disk: Option<virtio::DiskRegion>,
+    /// Frames its network card sent that Aerie's switch dropped, by reason.
+    pub net_drops: aerie_vdev::PortDrops,
     pub output: GuestOutput,
     pub state: VmState,
     /// CNTVOFF_EL2: the guest's virtual counter reads 0 when the VM starts.
@@ -341,6 +345,9 @@ impl Vm {
         log::info!("vm {}: {why}", self.name);
         for c in 0..self.vcpus.len() {
             log::info!("vm {}: vcpu {c} {}", self.name, self.power_summary(c));
+        }
+        if let Some(line) = net::summary(self) {
+            log::info!("vm {}: {line}", self.name);
         }
     }
 

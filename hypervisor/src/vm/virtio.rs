@@ -1,12 +1,13 @@
-//! A VM's virtio-mmio devices: a console, and a block device over its
-//! region of the host disk. Transport n sits at 0x0A00_0000 + 0x200 n with
-//! SPI 16 + n (INTID 48 + n), as on QEMU `virt`.
+//! A VM's virtio-mmio devices: a console, a block device over its region of
+//! the host disk, and a network card on Aerie's switch. Transport n sits at
+//! 0x0A00_0000 + 0x200 n with SPI 16 + n (INTID 48 + n), as on QEMU `virt`.
 
 use super::GuestMemory as Ram;
 use crate::console::GuestOutput;
 use crate::drivers::virtio_blk;
 use aerie_virtio::{
-    BlockBackend, BlockDevice, ConsoleDevice, GuestMemory, IoError, MemError, MmioTransport, Notify,
+    BlockBackend, BlockDevice, ConsoleDevice, GuestMemory, IoError, MemError, MmioTransport,
+    NetDevice, Notify,
 };
 
 pub const VIRTIO_BASE: u64 = 0x0a00_0000;
@@ -18,6 +19,7 @@ const SECTOR: u64 = 512;
 pub enum VirtioSlot {
     Console(MmioTransport<ConsoleDevice<GuestOutput>>),
     Block(MmioTransport<BlockDevice<DiskRegion>>),
+    Net(MmioTransport<NetDevice>),
 }
 
 impl VirtioSlot {
@@ -25,6 +27,7 @@ impl VirtioSlot {
         match self {
             VirtioSlot::Console(t) => t.read(offset, size),
             VirtioSlot::Block(t) => t.read(offset, size),
+            VirtioSlot::Net(t) => t.read(offset, size),
         }
     }
 
@@ -38,6 +41,23 @@ impl VirtioSlot {
         match self {
             VirtioSlot::Console(t) => t.write(offset, size, value, mem),
             VirtioSlot::Block(t) => t.write(offset, size, value, mem),
+            VirtioSlot::Net(t) => t.write(offset, size, value, mem),
+        }
+    }
+
+    /// The network card behind this transport, if that is what it is.
+    pub fn net(&self) -> Option<&MmioTransport<NetDevice>> {
+        match self {
+            VirtioSlot::Net(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The same, mutably.
+    pub fn net_mut(&mut self) -> Option<&mut MmioTransport<NetDevice>> {
+        match self {
+            VirtioSlot::Net(t) => Some(t),
+            _ => None,
         }
     }
 }

@@ -1,0 +1,202 @@
+//! Aerie's Ethernet switch: the logic that decides where a frame one VM's
+//! network card sent goes. Ports are VMs, by index; a port has a card (and
+//! with it one fixed unicast address, from the VM config) or not.
+//!
+//! Every address on the switch is known in advance, so there is nothing to
+//! learn: a unicast frame goes to the port with its destination address or
+//! nowhere, a group (broadcast or multicast) frame to every other port with a
+//! card. A frame whose source address is not the sender's own is dropped, so
+//! one VM cannot pose as another and draw its traffic; neither can a VM send
+//! a frame back to itself through the switch (its own stack loops those).
+
+use alloc::vec::Vec;
+
+/// An Ethernet (MAC) address.
+pub type Mac = [u8; 6];
+
+/// Bytes of an Ethernet header: destination, source, type.
+pub const ETHERNET_HEADER: usize = 14;
+
+/// Where a frame goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// To this one port.
+    Port(usize),
+    /// To every port with a card except the sender's: see [`Switch::flood`].
+    Flood,
+    /// Nowhere, and why.
+    Drop(DropReason),
+}
+
+/// Why the switch dropped a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropReason {
+    /// Shorter than an Ethernet header, or sent by a port without a card.
+    Malformed,
+    /// Its source address is not the sending card's.
+    Spoofed,
+    /// No other port has its (unicast) destination address.
+    NoSuchAddress,
+}
+
+/// Frames a port's card sent that the switch dropped, by reason.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortDrops {
+    pub malformed: u64,
+    pub spoofed: u64,
+    pub no_such_address: u64,
+}
+
+impl PortDrops {
+    /// Count one more, dropped for `why`.
+    pub fn add(&mut self, why: DropReason) {
+        match why {
+            DropReason::Malformed => self.malformed += 1,
+            DropReason::Spoofed => self.spoofed += 1,
+            DropReason::NoSuchAddress => self.no_such_address += 1,
+        }
+    }
+
+    /// All of them.
+    pub fn total(&self) -> u64 {
+        self.malformed + self.spoofed + self.no_such_address
+    }
+}
+
+/// The switch: one port per VM. It decides and keeps nothing: what it drops
+/// the caller counts (in a [`PortDrops`] per port).
+#[derive(Clone, Debug, Default)]
+pub struct Switch {
+    cards: Vec<Option<Mac>>,
+}
+
+impl Switch {
+    /// A switch with no ports (what a machine starts with before its VMs).
+    pub const fn empty() -> Self {
+        Switch { cards: Vec::new() }
+    }
+
+    /// A switch with one port per item: the address of that VM's card, or
+    /// `None` for a VM without one.
+    pub fn new(cards: impl IntoIterator<Item = Option<Mac>>) -> Self {
+        Switch {
+            cards: cards.into_iter().collect(),
+        }
+    }
+
+    /// Where `frame`, sent by port `from`, goes.
+    pub fn route(&self, from: usize, frame: &[u8]) -> Route {
+        let Some(Some(own)) = self.cards.get(from) else {
+            return Route::Drop(DropReason::Malformed);
+        };
+        if frame.len() < ETHERNET_HEADER {
+            return Route::Drop(DropReason::Malformed);
+        }
+        let (dst, src) = (&frame[0..6], &frame[6..12]);
+        if src != own {
+            return Route::Drop(DropReason::Spoofed);
+        }
+        if dst[0] & 1 != 0 {
+            return Route::Flood; // broadcast and multicast
+        }
+        match self.cards.iter().position(|c| c.is_some_and(|m| m == dst)) {
+            Some(port) if port != from => Route::Port(port),
+            _ => Route::Drop(DropReason::NoSuchAddress),
+        }
+    }
+
+    /// The ports a flooded frame from `from` goes to.
+    pub fn flood(&self, from: usize) -> impl Iterator<Item = usize> + '_ {
+        (0..self.cards.len()).filter(move |&p| p != from && self.cards[p].is_some())
+    }
+
+    /// Port `port`'s card address, if it has a card.
+    pub fn card(&self, port: usize) -> Option<Mac> {
+        self.cards.get(port).copied().flatten()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: Mac = [0x52, 0x54, 0, 0xae, 0, 1];
+    const B: Mac = [0x52, 0x54, 0, 0xae, 0, 2];
+    const C: Mac = [0x52, 0x54, 0, 0xae, 0, 4];
+    const BROADCAST: Mac = [0xff; 6];
+
+    fn frame(dst: Mac, src: Mac) -> Vec<u8> {
+        let mut f = Vec::from(dst);
+        f.extend_from_slice(&src);
+        f.extend_from_slice(&[0x08, 0x00, 0x45]);
+        f
+    }
+
+    /// Ports 0 (A), 1 (no card), 2 (B), 3 (C).
+    fn switch() -> Switch {
+        Switch::new([Some(A), None, Some(B), Some(C)])
+    }
+
+    #[test]
+    fn unicast_goes_to_its_port_group_frames_to_every_other_card() {
+        let s = switch();
+        assert_eq!(s.route(0, &frame(B, A)), Route::Port(2));
+        assert_eq!(s.route(3, &frame(A, C)), Route::Port(0));
+        assert_eq!(s.route(0, &frame(BROADCAST, A)), Route::Flood);
+        let ipv6_multicast = [0x33, 0x33, 0, 0, 0, 1];
+        assert_eq!(s.route(2, &frame(ipv6_multicast, B)), Route::Flood);
+        assert_eq!(s.flood(0).collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(s.flood(2).collect::<Vec<_>>(), [0, 3]);
+    }
+
+    #[test]
+    fn spoofed_unknown_and_malformed_frames_are_dropped() {
+        let s = switch();
+        // A poses as B: dropped, whatever the destination.
+        assert_eq!(s.route(0, &frame(C, B)), Route::Drop(DropReason::Spoofed));
+        assert_eq!(
+            s.route(0, &frame(BROADCAST, B)),
+            Route::Drop(DropReason::Spoofed)
+        );
+        // Nobody has this address; nor does the switch hairpin to the sender.
+        let nobody = [0x52, 0x54, 0, 0xae, 0, 9];
+        assert_eq!(
+            s.route(2, &frame(nobody, B)),
+            Route::Drop(DropReason::NoSuchAddress)
+        );
+        assert_eq!(
+            s.route(2, &frame(B, B)),
+            Route::Drop(DropReason::NoSuchAddress)
+        );
+        // Runts, and ports without a card or outside the switch.
+        assert_eq!(
+            s.route(3, &frame(A, C)[..13]),
+            Route::Drop(DropReason::Malformed)
+        );
+        assert_eq!(s.route(1, &frame(A, B)), Route::Drop(DropReason::Malformed));
+        assert_eq!(s.route(7, &frame(A, B)), Route::Drop(DropReason::Malformed));
+        assert_eq!((s.card(2), s.card(1), s.card(9)), (Some(B), None, None));
+    }
+
+    #[test]
+    fn drops_add_up_by_reason() {
+        let mut d = PortDrops::default();
+        for why in [
+            DropReason::Spoofed,
+            DropReason::Spoofed,
+            DropReason::Malformed,
+            DropReason::NoSuchAddress,
+        ] {
+            d.add(why);
+        }
+        assert_eq!(
+            d,
+            PortDrops {
+                malformed: 1,
+                spoofed: 2,
+                no_such_address: 1
+            }
+        );
+        assert_eq!(d.total(), 4);
+    }
+}

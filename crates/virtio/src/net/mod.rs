@@ -1,0 +1,336 @@
+//! virtio network device (device ID 1, virtio 1.2 section 5.1), one queue
+//! pair: receiveq1 (queue 0) carries frames from the hypervisor to the
+//! guest, transmitq1 (queue 1) carries the guest's frames to an outbox the
+//! hypervisor empties with [`NetDevice::take_outbound`].
+//!
+//! Only VIRTIO_NET_F_MAC and VIRTIO_NET_F_MTU are offered: the card's
+//! address, and a largest MTU of 1500 that the driver keeps to (Linux then
+//! refuses a larger MTU instead of sending frames this device would drop).
+//! No checksum offload and no GSO, so
+//! every frame is a complete, checksummed Ethernet frame of at most
+//! [`FRAME_MAX`] bytes and the hypervisor never has to finish one; no
+//! MRG_RXBUF, so each received frame fills one receive chain; no STATUS
+//! (the link is always up), no CTRL_VQ and no MQ (nothing to steer).
+//!
+//! Frames for the guest that arrive while the driver has no receive buffer
+//! posted wait in a bounded [`Backlog`] and are delivered when the driver
+//! adds buffers (its QueueNotify on queue 0). Both directions are bounded
+//! and drop on overflow, counted in [`NetStats`]: a network may lose frames,
+//! and a guest that stops reading (or a hypervisor that stops taking its
+//! frames) must not make the hypervisor's heap grow.
+
+mod backlog;
+#[cfg(test)]
+mod tests;
+
+pub use backlog::{Backlog, BACKLOG_FRAMES};
+
+use crate::device::{copy_config, VirtioDevice};
+use crate::mem::GuestMemory;
+use crate::mmio::{MmioTransport, Notify};
+use crate::queue::{DescriptorChain, QueueError, Virtqueue};
+use crate::status::{DEVICE_NEEDS_RESET, DRIVER_OK, FEATURES_OK};
+use alloc::vec;
+use alloc::vec::Vec;
+
+/// Device ID of a network card.
+pub const VIRTIO_ID_NET: u32 = 1;
+/// Index of receiveq1 (device to driver).
+pub const RECEIVEQ: usize = 0;
+/// Index of transmitq1 (driver to device).
+pub const TRANSMITQ: usize = 1;
+/// QueueNumMax of both queues.
+pub const QUEUE_SIZE_MAX: u16 = 256;
+
+/// Feature bit 5: the device has a MAC address, in `mac`. Without it Linux
+/// makes up a random one on every boot.
+pub const VIRTIO_NET_F_MAC: u64 = 1 << 5;
+
+/// Feature bit 3: the configuration's `mtu` is the largest the driver may
+/// use.
+pub const VIRTIO_NET_F_MTU: u64 = 1 << 3;
+
+/// An Ethernet (MAC-48) address.
+pub type Mac = [u8; 6];
+
+/// Length of `struct virtio_net_hdr_v1` (flags u8, gso_type u8, hdr_len
+/// u16, gso_size u16, csum_start u16, csum_offset u16, num_buffers u16),
+/// which starts every buffer on both queues once VERSION_1 is negotiated.
+pub const HEADER_LEN: usize = 12;
+/// Header `flags` bit: the driver left the checksum for the device to
+/// finish. Only valid with VIRTIO_NET_F_CSUM, which is not offered.
+pub const VIRTIO_NET_HDR_F_NEEDS_CSUM: u8 = 1;
+/// Header `gso_type`: not a segmentation offload request. Anything else
+/// needs a GSO feature, and none is offered.
+pub const VIRTIO_NET_HDR_GSO_NONE: u8 = 0;
+/// Offset of `num_buffers` in the header.
+const NUM_BUFFERS_OFFSET: usize = 10;
+
+/// MTU in the configuration space: standard Ethernet.
+pub const MTU: u16 = 1500;
+/// Shortest frame accepted: a bare Ethernet header (destination, source,
+/// EtherType), without FCS.
+pub const FRAME_MIN: usize = 14;
+/// Longest frame accepted: an MTU of payload behind an Ethernet header with
+/// one 802.1Q tag, without FCS. Linux's receive buffers without MRG_RXBUF
+/// hold exactly this much (its GOOD_PACKET_LEN).
+pub const FRAME_MAX: usize = FRAME_MIN + 4 + MTU as usize;
+
+/// Frames the outbox holds at most, for a hypervisor that falls behind.
+pub const OUTBOX_FRAMES: usize = 256;
+
+/// `struct virtio_net_config`: mac[6] at 0, status u16 at 6,
+/// max_virtqueue_pairs u16 at 8, mtu u16 at 10. `mac` and `mtu` are valid
+/// with the features offered; the others hold what they would say anyway.
+const CONFIG_SIZE: usize = 12;
+const MAX_PAIRS_OFFSET: usize = 8;
+const MTU_OFFSET: usize = 10;
+
+/// Per-VM traffic counters, for the operator's console. Bytes are frame
+/// bytes, headers not included.
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct NetStats {
+    /// Frames the guest sent that went to the outbox.
+    pub tx_frames: u64,
+    /// Bytes of those frames.
+    pub tx_bytes: u64,
+    /// Frames the guest sent that were malformed or found the outbox full.
+    pub tx_dropped: u64,
+    /// Frames delivered to the guest.
+    pub rx_frames: u64,
+    /// Bytes of those frames.
+    pub rx_bytes: u64,
+    /// Frames for the guest that were malformed, found the backlog full or
+    /// the driver not ready, or did not fit the receive buffer.
+    pub rx_dropped: u64,
+}
+
+/// A virtio-net device with one queue pair.
+#[derive(Debug)]
+pub struct NetDevice {
+    mac: Mac,
+    backlog: Backlog,
+    outbox: Vec<Vec<u8>>,
+    stats: NetStats,
+}
+
+impl NetDevice {
+    /// A network card with address `mac`.
+    pub fn new(mac: Mac) -> Self {
+        NetDevice {
+            mac,
+            backlog: Backlog::new(),
+            outbox: Vec::new(),
+            stats: NetStats::default(),
+        }
+    }
+
+    /// The card's MAC address.
+    pub fn mac(&self) -> Mac {
+        self.mac
+    }
+
+    /// Traffic counters since the device was created (a driver reset keeps
+    /// them: they describe the VM, not one driver instance).
+    pub fn stats(&self) -> NetStats {
+        self.stats
+    }
+
+    /// The frames the guest sent since the last call, oldest first.
+    pub fn take_outbound(&mut self) -> Vec<Vec<u8>> {
+        core::mem::take(&mut self.outbox)
+    }
+
+    /// Copies a frame for the guest into the backlog without delivering it;
+    /// false (and counted as dropped) when the backlog is full or the length
+    /// is outside [`FRAME_MIN`]..=[`FRAME_MAX`]. Prefer
+    /// [`MmioTransport::deliver`], which also delivers.
+    pub fn queue_inbound(&mut self, frame: &[u8]) -> bool {
+        if !frame_len_ok(frame.len()) || !self.backlog.push(frame) {
+            self.stats.rx_dropped += 1;
+            return false;
+        }
+        true
+    }
+
+    /// Frames waiting for receive buffers.
+    pub fn pending_inbound(&self) -> usize {
+        self.backlog.len()
+    }
+
+    /// Moves waiting frames into posted receive buffers, one frame per
+    /// chain. Buffers are only taken while frames wait, so the driver's
+    /// posted buffers stay available for later frames. Each iteration
+    /// consumes a frame, so the loop ends within [`BACKLOG_FRAMES`] chains.
+    fn fill_receive(
+        &mut self,
+        vq: &mut Virtqueue,
+        mem: &mut dyn GuestMemory,
+    ) -> Result<bool, QueueError> {
+        let mut used = false;
+        while let Some(frame) = self.backlog.front() {
+            let Some(chain) = vq.pop(mem)? else {
+                break;
+            };
+            let len = if chain.writable_len() as usize >= HEADER_LEN + frame.len() {
+                chain.write_at(mem, 0, &rx_header())?;
+                chain.write_at(mem, HEADER_LEN as u32, frame)?;
+                self.stats.rx_frames += 1;
+                self.stats.rx_bytes += frame.len() as u64;
+                HEADER_LEN + frame.len()
+            } else {
+                // The frame is lost, not the buffer: returning it unused
+                // makes Linux count a length error and post it again.
+                self.stats.rx_dropped += 1;
+                0
+            };
+            self.backlog.pop();
+            // len <= HEADER_LEN + FRAME_MAX, far below u32::MAX.
+            vq.push_used(mem, chain.head(), len as u32)?;
+            used = true;
+        }
+        Ok(used)
+    }
+
+    /// Takes every posted transmit chain into the outbox (or drops it).
+    fn drain_transmit(
+        &mut self,
+        vq: &mut Virtqueue,
+        mem: &mut dyn GuestMemory,
+    ) -> Result<bool, QueueError> {
+        let mut used = false;
+        // A guest on another vCPU can keep adding chains while this loop
+        // runs; stopping after one queue's worth bounds the time spent in a
+        // single notify. What is left is seen at the driver's next kick.
+        for _ in 0..vq.size {
+            let Some(chain) = vq.pop(mem)? else {
+                break;
+            };
+            match self.read_frame(&chain, mem)? {
+                Some(frame) => {
+                    self.stats.tx_frames += 1;
+                    self.stats.tx_bytes += frame.len() as u64;
+                    self.outbox.push(frame);
+                }
+                None => self.stats.tx_dropped += 1,
+            }
+            // The device wrote nothing into the chain.
+            vq.push_used(mem, chain.head(), 0)?;
+            used = true;
+        }
+        Ok(used)
+    }
+
+    /// The frame in a transmit chain, or `None` when it must be dropped: no
+    /// whole header, a header asking for an offload that was not offered, a
+    /// length outside FRAME_MIN..=FRAME_MAX, or a full outbox. The length
+    /// is checked before anything is allocated for the frame.
+    fn read_frame(
+        &self,
+        chain: &DescriptorChain,
+        mem: &dyn GuestMemory,
+    ) -> Result<Option<Vec<u8>>, QueueError> {
+        let mut header = [0u8; HEADER_LEN];
+        if chain.read_at(mem, 0, &mut header)? < HEADER_LEN {
+            return Ok(None);
+        }
+        let (flags, gso_type) = (header[0], header[1]);
+        if flags & VIRTIO_NET_HDR_F_NEEDS_CSUM != 0 || gso_type != VIRTIO_NET_HDR_GSO_NONE {
+            return Ok(None);
+        }
+        let len = chain.readable_len() as usize - HEADER_LEN;
+        if !frame_len_ok(len) || self.outbox.len() >= OUTBOX_FRAMES {
+            return Ok(None);
+        }
+        let mut frame = vec![0u8; len];
+        if chain.read_at(mem, HEADER_LEN as u32, &mut frame)? < len {
+            return Ok(None);
+        }
+        Ok(Some(frame))
+    }
+
+    fn config_bytes(&self) -> [u8; CONFIG_SIZE] {
+        let mut c = [0u8; CONFIG_SIZE];
+        c[..self.mac.len()].copy_from_slice(&self.mac);
+        // status (at 6) stays 0: without STATUS the driver takes the link
+        // as always up and never reads it.
+        c[MAX_PAIRS_OFFSET..MAX_PAIRS_OFFSET + 2].copy_from_slice(&1u16.to_le_bytes());
+        c[MTU_OFFSET..MTU_OFFSET + 2].copy_from_slice(&MTU.to_le_bytes());
+        c
+    }
+}
+
+/// Whether a frame of `len` bytes is one this device passes on.
+fn frame_len_ok(len: usize) -> bool {
+    (FRAME_MIN..=FRAME_MAX).contains(&len)
+}
+
+/// The header in front of every received frame: no flags (the guest checks
+/// checksums itself), no GSO, and `num_buffers` 1 as the spec requires
+/// without MRG_RXBUF.
+fn rx_header() -> [u8; HEADER_LEN] {
+    let mut h = [0u8; HEADER_LEN];
+    h[NUM_BUFFERS_OFFSET..NUM_BUFFERS_OFFSET + 2].copy_from_slice(&1u16.to_le_bytes());
+    h
+}
+
+impl VirtioDevice for NetDevice {
+    fn device_id(&self) -> u32 {
+        VIRTIO_ID_NET
+    }
+
+    fn features(&self) -> u64 {
+        VIRTIO_NET_F_MAC | VIRTIO_NET_F_MTU
+    }
+
+    fn num_queues(&self) -> usize {
+        2
+    }
+
+    fn queue_max_size(&self, _queue: usize) -> u16 {
+        QUEUE_SIZE_MAX
+    }
+
+    fn read_config(&self, offset: usize, data: &mut [u8]) {
+        copy_config(&self.config_bytes(), offset, data);
+    }
+
+    fn process_queue(
+        &mut self,
+        queue: usize,
+        vq: &mut Virtqueue,
+        mem: &mut dyn GuestMemory,
+    ) -> Result<bool, QueueError> {
+        match queue {
+            RECEIVEQ => self.fill_receive(vq, mem),
+            TRANSMITQ => self.drain_transmit(vq, mem),
+            _ => Ok(false),
+        }
+    }
+
+    fn reset(&mut self) {
+        // Frames in either direction belong to the previous driver
+        // instance and are stale; the counters describe the VM and stay.
+        self.backlog.clear();
+        self.outbox.clear();
+    }
+}
+
+impl MmioTransport<NetDevice> {
+    /// A frame for the guest: queued, then delivered into whatever receive
+    /// buffers the driver has posted. Dropped (and counted) unless the
+    /// driver is live, i.e. has set FEATURES_OK and DRIVER_OK and the device
+    /// does not need a reset: a driver that is not running would only find
+    /// stale frames later, and a device that needs a reset never gets one
+    /// delivered. The returned [`Notify`] says whether to pulse the
+    /// device's interrupt.
+    pub fn deliver(&mut self, frame: &[u8], mem: &mut dyn GuestMemory) -> Notify {
+        let live = DRIVER_OK | FEATURES_OK;
+        if self.status() & (live | DEVICE_NEEDS_RESET) != live {
+            self.device_mut().stats.rx_dropped += 1;
+            return Notify::NONE;
+        }
+        self.device_mut().queue_inbound(frame);
+        self.process_queue(RECEIVEQ, mem)
+    }
+}

@@ -1,0 +1,485 @@
+extern crate std;
+use super::*;
+use crate::features::VIRTIO_F_VERSION_1;
+use crate::mem::MemError;
+use crate::mmio::regs;
+use crate::status::*;
+use crate::testutil::*;
+use core::cell::Cell;
+use std::vec::Vec;
+
+const MAC: Mac = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
+/// What Linux posts on the receive queue without MRG_RXBUF or big packets:
+/// one buffer for a header and the longest frame.
+const RX_BUF: u32 = (HEADER_LEN + FRAME_MAX) as u32;
+
+type Net = MmioTransport<NetDevice>;
+
+fn net() -> (Net, FakeMemory, Vec<DriverQueue>) {
+    let mut t = MmioTransport::new(NetDevice::new(MAC));
+    let mut mem = FakeMemory::new();
+    let qs = bring_up(&mut t, &mut mem, &[16, 16]);
+    (t, mem, qs)
+}
+
+/// A frame of `len` bytes whose contents depend on `seed`, so frames that
+/// end up in the wrong place are told apart.
+fn frame(len: usize, seed: u8) -> Vec<u8> {
+    (0..len).map(|i| (i as u8).wrapping_mul(7) ^ seed).collect()
+}
+
+/// A transmit header with the given `flags` and `gso_type`; Linux writes
+/// all zeros when nothing was negotiated.
+fn tx_header(flags: u8, gso_type: u8) -> [u8; HEADER_LEN] {
+    let mut h = [0u8; HEADER_LEN];
+    h[0] = flags;
+    h[1] = gso_type;
+    h
+}
+
+/// Puts a zero header and `frame` at DATA and makes them available as one
+/// readable descriptor, as Linux does (the header sits in the skb's
+/// headroom); returns the head.
+fn post_tx(qs: &mut [DriverQueue], mem: &mut FakeMemory, frame: &[u8]) -> u16 {
+    mem.put(DATA, &tx_header(0, 0));
+    mem.put(DATA + HEADER_LEN as u64, frame);
+    let len = (HEADER_LEN + frame.len()) as u32;
+    qs[TRANSMITQ].add(mem, &[(DATA, len, false)])
+}
+
+/// The header every received frame must carry: zeros, num_buffers 1.
+fn rx_header_expected() -> [u8; HEADER_LEN] {
+    [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]
+}
+
+#[test]
+fn identity_features_and_config() {
+    let mut t = MmioTransport::new(NetDevice::new(MAC));
+    let mut mem = FakeMemory::new();
+    assert_eq!(rd(&mut t, regs::DEVICE_ID), 1);
+    assert_eq!(
+        t.device_features(),
+        VIRTIO_NET_F_MAC | VIRTIO_NET_F_MTU | VIRTIO_F_VERSION_1,
+        "no CSUM, GSO, MRG_RXBUF, STATUS, CTRL_VQ, MQ"
+    );
+    // Linux reads the MAC a byte at a time (virtio_cread_bytes).
+    let mac: Vec<u8> = (0..6)
+        .map(|i| t.read(regs::CONFIG + i, 1).unwrap() as u8)
+        .collect();
+    assert_eq!(mac, MAC);
+    assert_eq!(t.device().mac(), MAC);
+    assert_eq!(t.read(regs::CONFIG + 6, 2), Ok(0), "status");
+    assert_eq!(t.read(regs::CONFIG + 8, 2), Ok(1), "max_virtqueue_pairs");
+    assert_eq!(t.read(regs::CONFIG + 10, 2), Ok(1500), "mtu");
+    for off in (0x10c..0x200).step_by(4) {
+        assert_eq!(t.read(off, 4), Ok(0), "past the structure at {off:#x}");
+    }
+    // The MAC is read-only.
+    assert_eq!(
+        t.write(regs::CONFIG, 4, 0xffff_ffff, &mut mem),
+        Ok(Notify::NONE)
+    );
+    assert_eq!(t.read(regs::CONFIG, 1), Ok(0x52));
+    let _ = wr(&mut t, &mut mem, regs::QUEUE_SEL, 1);
+    assert_eq!(rd(&mut t, regs::QUEUE_NUM_MAX), 256);
+    let _ = wr(&mut t, &mut mem, regs::QUEUE_SEL, 2);
+    assert_eq!(rd(&mut t, regs::QUEUE_NUM_MAX), 0, "no control queue");
+    let st = negotiate(&mut t, &mut mem, |offered| offered);
+    assert_ne!(st & FEATURES_OK, 0);
+    assert_eq!(
+        t.driver_features(),
+        VIRTIO_NET_F_MAC | VIRTIO_NET_F_MTU | VIRTIO_F_VERSION_1
+    );
+}
+
+#[test]
+fn transmit_goes_to_the_outbox_without_header() {
+    let (mut t, mut mem, mut qs) = net();
+    let f = frame(60, 1);
+    let head = post_tx(&mut qs, &mut mem, &f);
+    let n = qs[TRANSMITQ].notify(&mut t, &mut mem);
+    assert!(n.raise_irq);
+    assert_eq!(n.fault, None);
+    assert_eq!(qs[TRANSMITQ].used_elem(&mem, 0), (u32::from(head), 0));
+    assert_eq!(t.interrupt_status(), 1);
+    assert_eq!(t.device_mut().take_outbound(), [f]);
+    assert!(t.device_mut().take_outbound().is_empty(), "taken once");
+    let s = t.device().stats();
+    assert_eq!((s.tx_frames, s.tx_bytes, s.tx_dropped), (1, 60, 0));
+}
+
+#[test]
+fn transmit_split_across_descriptors() {
+    let (mut t, mut mem, mut qs) = net();
+    // Header and frame in their own buffers.
+    let a = frame(100, 2);
+    mem.put(DATA, &tx_header(0, 0));
+    mem.put(DATA + 0x100, &a);
+    qs[TRANSMITQ].add(
+        &mut mem,
+        &[(DATA, HEADER_LEN as u32, false), (DATA + 0x100, 100, false)],
+    );
+    // A split in the middle of the header, then one inside the frame.
+    let b = frame(200, 3);
+    let mut bytes = tx_header(0, 0).to_vec();
+    bytes.extend_from_slice(&b);
+    mem.put(DATA + 0x1000, &bytes[..5]);
+    mem.put(DATA + 0x2000, &bytes[5..50]);
+    mem.put(DATA + 0x3000, &bytes[50..]);
+    qs[TRANSMITQ].add(
+        &mut mem,
+        &[
+            (DATA + 0x1000, 5, false),
+            (DATA + 0x2000, 45, false),
+            (DATA + 0x3000, bytes.len() as u32 - 50, false),
+        ],
+    );
+    assert!(qs[TRANSMITQ].notify(&mut t, &mut mem).raise_irq);
+    assert_eq!(t.device_mut().take_outbound(), [a, b]);
+    assert_eq!(qs[TRANSMITQ].used_idx(&mem), 2);
+    assert_eq!(qs[TRANSMITQ].used_elem(&mem, 0), (0, 0));
+    assert_eq!(qs[TRANSMITQ].used_elem(&mem, 1), (2, 0));
+}
+
+#[test]
+fn transmit_accepts_the_frame_length_limits() {
+    let (mut t, mut mem, mut qs) = net();
+    for len in [FRAME_MIN, FRAME_MAX] {
+        post_tx(&mut qs, &mut mem, &frame(len, 4));
+        let _ = qs[TRANSMITQ].notify(&mut t, &mut mem);
+    }
+    let out = t.device_mut().take_outbound();
+    assert_eq!(out.iter().map(Vec::len).collect::<Vec<_>>(), [14, 1518]);
+    assert_eq!(t.device().stats().tx_dropped, 0);
+}
+
+#[test]
+fn malformed_transmits_are_dropped_and_the_queue_stays_usable() {
+    let (mut t, mut mem, mut qs) = net();
+    let f = frame(60, 5);
+    // (header, frame length): runt, oversized, header only, a GSO request
+    // and a checksum request.
+    let cases = [
+        (tx_header(0, 0), FRAME_MIN - 1),
+        (tx_header(0, 0), FRAME_MAX + 1),
+        (tx_header(0, 0), 0),
+        (tx_header(0, 1), 60),
+        (tx_header(VIRTIO_NET_HDR_F_NEEDS_CSUM, 0), 60),
+    ];
+    for (k, (header, len)) in cases.iter().enumerate() {
+        mem.put(DATA, header);
+        mem.put(DATA + HEADER_LEN as u64, &frame(*len, 6));
+        let head = qs[TRANSMITQ].add(&mut mem, &[(DATA, (HEADER_LEN + len) as u32, false)]);
+        let n = qs[TRANSMITQ].notify(&mut t, &mut mem);
+        assert!(n.raise_irq, "case {k}: the chain is still returned");
+        assert_eq!(n.fault, None, "case {k}");
+        assert_eq!(
+            qs[TRANSMITQ].used_elem(&mem, k as u16),
+            (u32::from(head), 0),
+            "case {k}"
+        );
+    }
+    // Shorter than a header, and no readable byte at all.
+    qs[TRANSMITQ].add(&mut mem, &[(DATA, 8, false)]);
+    qs[TRANSMITQ].add(&mut mem, &[(DATA, 64, true)]);
+    let _ = qs[TRANSMITQ].notify(&mut t, &mut mem);
+    assert_eq!(qs[TRANSMITQ].used_idx(&mem), 7);
+    assert_eq!(t.status() & DEVICE_NEEDS_RESET, 0);
+    assert!(t.device_mut().take_outbound().is_empty());
+    assert_eq!(t.device().stats().tx_dropped, 7);
+    // The next good frame goes through.
+    post_tx(&mut qs, &mut mem, &f);
+    let _ = qs[TRANSMITQ].notify(&mut t, &mut mem);
+    assert_eq!(t.device_mut().take_outbound(), [f]);
+    assert_eq!(t.device().stats().tx_frames, 1);
+}
+
+#[test]
+fn outbox_is_bounded() {
+    let (mut t, mut mem, mut qs) = net();
+    let f = frame(64, 7);
+    // 16 frames per kick, as the queue holds 16.
+    for _ in 0..OUTBOX_FRAMES / 16 {
+        for _ in 0..16 {
+            post_tx(&mut qs, &mut mem, &f);
+        }
+        let _ = qs[TRANSMITQ].notify(&mut t, &mut mem);
+    }
+    assert_eq!(t.device().stats().tx_dropped, 0);
+    post_tx(&mut qs, &mut mem, &f);
+    let n = qs[TRANSMITQ].notify(&mut t, &mut mem);
+    assert!(n.raise_irq, "the dropped frame's chain is returned");
+    let s = t.device().stats();
+    assert_eq!((s.tx_frames, s.tx_dropped), (256, 1));
+    assert_eq!(t.device_mut().take_outbound().len(), OUTBOX_FRAMES);
+    // Room again once the hypervisor took the frames.
+    post_tx(&mut qs, &mut mem, &f);
+    let _ = qs[TRANSMITQ].notify(&mut t, &mut mem);
+    assert_eq!(t.device_mut().take_outbound(), [f]);
+}
+
+/// Guest RAM where another vCPU makes one more chain (head 0) available
+/// every time the device reads avail.idx, until it has added `limit`.
+struct RacingMemory {
+    mem: FakeMemory,
+    avail_idx_at: u64,
+    published: Cell<u16>,
+    limit: u16,
+}
+
+impl GuestMemory for RacingMemory {
+    fn read(&self, ipa: u64, buf: &mut [u8]) -> Result<(), MemError> {
+        if ipa == self.avail_idx_at && buf.len() == 2 {
+            if self.published.get() < self.limit {
+                self.published.set(self.published.get() + 1);
+            }
+            buf.copy_from_slice(&self.published.get().to_le_bytes());
+            return Ok(());
+        }
+        self.mem.read(ipa, buf)
+    }
+
+    fn write(&mut self, ipa: u64, buf: &[u8]) -> Result<(), MemError> {
+        self.mem.write(ipa, buf)
+    }
+}
+
+#[test]
+fn a_racing_guest_cannot_keep_transmit_looping() {
+    let (mut t, mut mem, qs) = net();
+    let f = frame(60, 8);
+    mem.put(DATA, &tx_header(0, 0));
+    mem.put(DATA + HEADER_LEN as u64, &f);
+    // Every avail ring entry is 0, so every chain is descriptor 0.
+    qs[TRANSMITQ].set_desc(&mut mem, 0, DATA, (HEADER_LEN + 60) as u32, 0, 0);
+    let mut racing = RacingMemory {
+        mem,
+        avail_idx_at: qs[TRANSMITQ].avail + 2,
+        published: Cell::new(0),
+        limit: 1000,
+    };
+    let n = t.write(regs::QUEUE_NOTIFY, 4, TRANSMITQ as u32, &mut racing);
+    assert!(n.unwrap().raise_irq);
+    assert_eq!(t.device().stats().tx_frames, 16, "one queue's worth");
+    assert_eq!(t.device_mut().take_outbound().len(), 16);
+    // The next kick carries on where this one stopped.
+    let _ = t.write(regs::QUEUE_NOTIFY, 4, TRANSMITQ as u32, &mut racing);
+    assert_eq!(t.device().stats().tx_frames, 32);
+}
+
+#[test]
+fn deliver_before_driver_ok_is_dropped() {
+    let mut t = MmioTransport::new(NetDevice::new(MAC));
+    let mut mem = FakeMemory::new();
+    assert_eq!(t.deliver(&frame(60, 9), &mut mem), Notify::NONE);
+    negotiate(&mut t, &mut mem, |o| o);
+    let mut rx = DriverQueue::new(0, 16);
+    rx.setup(&mut t, &mut mem);
+    DriverQueue::new(1, 16).setup(&mut t, &mut mem);
+    rx.add(&mut mem, &[(DATA, RX_BUF, true)]);
+    assert_eq!(t.deliver(&frame(60, 10), &mut mem), Notify::NONE);
+    assert_eq!(t.device().pending_inbound(), 0);
+    // DRIVER_OK finds no stale frame to put in the posted buffer.
+    let n = wr(
+        &mut t,
+        &mut mem,
+        regs::STATUS,
+        ACKNOWLEDGE | DRIVER | FEATURES_OK | DRIVER_OK,
+    );
+    assert_eq!(n, Notify::NONE);
+    assert_eq!(rx.used_idx(&mem), 0);
+    assert_eq!(t.device().stats().rx_dropped, 2);
+    assert_eq!(t.device().stats().rx_frames, 0);
+}
+
+#[test]
+fn deliver_into_a_posted_buffer() {
+    let (mut t, mut mem, mut qs) = net();
+    let head = qs[RECEIVEQ].add(&mut mem, &[(DATA, RX_BUF, true)]);
+    // Nothing waits, so the buffer stays posted.
+    assert_eq!(qs[RECEIVEQ].notify(&mut t, &mut mem), Notify::NONE);
+    assert_eq!(qs[RECEIVEQ].used_idx(&mem), 0);
+    mem.put(DATA, &[0xaa; HEADER_LEN]);
+    let f = frame(98, 11);
+    let n = t.deliver(&f, &mut mem);
+    assert!(n.raise_irq);
+    assert_eq!(n.fault, None);
+    assert_eq!(t.interrupt_status(), 1);
+    assert_eq!(
+        qs[RECEIVEQ].used_elem(&mem, 0),
+        (u32::from(head), (HEADER_LEN + 98) as u32)
+    );
+    assert_eq!(mem.slice(DATA, HEADER_LEN), rx_header_expected());
+    assert_eq!(mem.slice(DATA + HEADER_LEN as u64, 98), f);
+    let s = t.device().stats();
+    assert_eq!((s.rx_frames, s.rx_bytes, s.rx_dropped), (1, 98, 0));
+}
+
+#[test]
+fn deliver_into_separate_header_and_data_buffers() {
+    let (mut t, mut mem, mut qs) = net();
+    qs[RECEIVEQ].add(
+        &mut mem,
+        &[
+            (DATA, HEADER_LEN as u32, true),
+            (DATA + 0x100, FRAME_MAX as u32, true),
+        ],
+    );
+    let f = frame(FRAME_MAX, 12);
+    assert!(t.deliver(&f, &mut mem).raise_irq);
+    assert_eq!(qs[RECEIVEQ].used_elem(&mem, 0).1, RX_BUF);
+    assert_eq!(mem.slice(DATA, HEADER_LEN), rx_header_expected());
+    assert_eq!(mem.slice(DATA + 0x100, FRAME_MAX), f);
+}
+
+#[test]
+fn frames_wait_for_receive_buffers() {
+    let (mut t, mut mem, mut qs) = net();
+    let (a, b) = (frame(60, 13), frame(70, 14));
+    assert_eq!(t.deliver(&a, &mut mem), Notify::NONE);
+    assert_eq!(t.deliver(&b, &mut mem), Notify::NONE);
+    assert_eq!(t.device().pending_inbound(), 2);
+    assert_eq!(qs[RECEIVEQ].used_idx(&mem), 0);
+    // The driver refills its ring and kicks queue 0: the frames go out in
+    // order, one per buffer.
+    qs[RECEIVEQ].add(&mut mem, &[(DATA, RX_BUF, true)]);
+    qs[RECEIVEQ].add(&mut mem, &[(DATA + 0x1000, RX_BUF, true)]);
+    qs[RECEIVEQ].add(&mut mem, &[(DATA + 0x2000, RX_BUF, true)]);
+    let n = qs[RECEIVEQ].notify(&mut t, &mut mem);
+    assert!(n.raise_irq);
+    assert_eq!(qs[RECEIVEQ].used_idx(&mem), 2);
+    assert_eq!(qs[RECEIVEQ].used_elem(&mem, 0), (0, 72));
+    assert_eq!(qs[RECEIVEQ].used_elem(&mem, 1), (1, 82));
+    assert_eq!(mem.slice(DATA + HEADER_LEN as u64, 60), a);
+    assert_eq!(mem.slice(DATA + 0x1000 + HEADER_LEN as u64, 70), b);
+    assert_eq!(t.device().pending_inbound(), 0);
+    // The third buffer is still posted for the next frame.
+    let c = frame(80, 15);
+    let _ = t.deliver(&c, &mut mem);
+    assert_eq!(qs[RECEIVEQ].used_elem(&mem, 2), (2, 92));
+    assert_eq!(mem.slice(DATA + 0x2000 + HEADER_LEN as u64, 80), c);
+}
+
+#[test]
+fn nothing_is_delivered_into_a_queue_that_is_not_ready() {
+    let mut t = MmioTransport::new(NetDevice::new(MAC));
+    let mut mem = FakeMemory::new();
+    negotiate(&mut t, &mut mem, |o| o);
+    DriverQueue::new(1, 16).setup(&mut t, &mut mem);
+    let _ = wr(
+        &mut t,
+        &mut mem,
+        regs::STATUS,
+        ACKNOWLEDGE | DRIVER | FEATURES_OK | DRIVER_OK,
+    );
+    let writes = mem.accesses;
+    let f = frame(60, 16);
+    assert_eq!(t.deliver(&f, &mut mem), Notify::NONE);
+    assert_eq!(mem.accesses, writes, "guest memory untouched");
+    assert_eq!(t.device().pending_inbound(), 1);
+    // Once the queue is enabled and kicked, the frame is delivered.
+    let mut rx = DriverQueue::new(0, 16);
+    rx.setup(&mut t, &mut mem);
+    rx.add(&mut mem, &[(DATA, RX_BUF, true)]);
+    assert!(rx.notify(&mut t, &mut mem).raise_irq);
+    assert_eq!(mem.slice(DATA + HEADER_LEN as u64, 60), f);
+}
+
+#[test]
+fn too_small_receive_buffer_drops_that_frame_only() {
+    let (mut t, mut mem, mut qs) = net();
+    let small = qs[RECEIVEQ].add(&mut mem, &[(DATA, (HEADER_LEN + 59) as u32, true)]);
+    let big = qs[RECEIVEQ].add(&mut mem, &[(DATA + 0x1000, RX_BUF, true)]);
+    let n = t.deliver(&frame(60, 17), &mut mem);
+    assert!(n.raise_irq, "the buffer is returned");
+    assert_eq!(n.fault, None);
+    assert_eq!(qs[RECEIVEQ].used_elem(&mem, 0), (u32::from(small), 0));
+    assert_eq!(t.device().stats().rx_dropped, 1);
+    assert_eq!(t.device().pending_inbound(), 0);
+    let f = frame(60, 18);
+    let _ = t.deliver(&f, &mut mem);
+    assert_eq!(qs[RECEIVEQ].used_elem(&mem, 1), (u32::from(big), 72));
+    assert_eq!(mem.slice(DATA + 0x1000 + HEADER_LEN as u64, 60), f);
+    assert_eq!(t.status() & DEVICE_NEEDS_RESET, 0);
+    let s = t.device().stats();
+    assert_eq!((s.rx_frames, s.rx_bytes, s.rx_dropped), (1, 60, 1));
+}
+
+#[test]
+fn backlog_is_bounded() {
+    let (mut t, mut mem, _) = net();
+    let f = frame(60, 19);
+    for _ in 0..BACKLOG_FRAMES {
+        let _ = t.deliver(&f, &mut mem);
+    }
+    assert_eq!(t.device().pending_inbound(), BACKLOG_FRAMES);
+    assert_eq!(t.device().stats().rx_dropped, 0);
+    let _ = t.deliver(&f, &mut mem);
+    assert!(!t.device_mut().queue_inbound(&f));
+    assert_eq!(t.device().pending_inbound(), BACKLOG_FRAMES);
+    assert_eq!(t.device().stats().rx_dropped, 2);
+}
+
+#[test]
+fn queue_inbound_refuses_bad_lengths() {
+    let mut d = NetDevice::new(MAC);
+    assert!(!d.queue_inbound(&frame(FRAME_MIN - 1, 0)));
+    assert!(!d.queue_inbound(&frame(FRAME_MAX + 1, 0)));
+    assert!(!d.queue_inbound(&[]));
+    assert!(d.queue_inbound(&frame(FRAME_MIN, 0)));
+    assert!(d.queue_inbound(&frame(FRAME_MAX, 0)));
+    assert_eq!(d.pending_inbound(), 2);
+    assert_eq!(d.stats().rx_dropped, 3);
+}
+
+#[test]
+fn reset_clears_backlog_and_outbox_but_keeps_stats() {
+    let (mut t, mut mem, mut qs) = net();
+    post_tx(&mut qs, &mut mem, &frame(60, 20));
+    let _ = qs[TRANSMITQ].notify(&mut t, &mut mem);
+    let _ = t.deliver(&frame(60, 21), &mut mem);
+    assert_eq!(t.device().pending_inbound(), 1);
+    let before = t.device().stats();
+    let _ = wr(&mut t, &mut mem, regs::STATUS, 0);
+    assert_eq!(t.device().pending_inbound(), 0);
+    assert!(t.device_mut().take_outbound().is_empty());
+    assert_eq!(t.device().stats(), before);
+    assert_eq!(before.tx_frames, 1);
+    // After a reset and a new bring-up the device works again.
+    let mut qs = bring_up(&mut t, &mut mem, &[16, 16]);
+    qs[RECEIVEQ].add(&mut mem, &[(DATA, RX_BUF, true)]);
+    let f = frame(60, 22);
+    assert!(t.deliver(&f, &mut mem).raise_irq);
+    assert_eq!(mem.slice(DATA + HEADER_LEN as u64, 60), f);
+}
+
+#[test]
+fn transmit_from_outside_guest_ram_needs_reset() {
+    let (mut t, mut mem, mut qs) = net();
+    qs[TRANSMITQ].add(&mut mem, &[(0x10, 72, false)]);
+    let n = qs[TRANSMITQ].notify(&mut t, &mut mem);
+    assert!(matches!(
+        n.fault.map(|f| (f.queue, f.error)),
+        Some((1, QueueError::Memory(_)))
+    ));
+    assert_ne!(t.status() & DEVICE_NEEDS_RESET, 0);
+    assert!(t.device_mut().take_outbound().is_empty());
+}
+
+#[test]
+fn receive_buffer_outside_guest_ram_needs_reset() {
+    let (mut t, mut mem, mut qs) = net();
+    qs[RECEIVEQ].add(&mut mem, &[(0x10, RX_BUF, true)]);
+    let n = t.deliver(&frame(60, 23), &mut mem);
+    assert!(matches!(
+        n.fault.map(|f| (f.queue, f.error)),
+        Some((0, QueueError::Memory(_)))
+    ));
+    assert_ne!(t.status() & DEVICE_NEEDS_RESET, 0);
+    // Until the driver resets the device, frames are dropped.
+    let dropped = t.device().stats().rx_dropped;
+    assert_eq!(t.deliver(&frame(60, 24), &mut mem), Notify::NONE);
+    assert_eq!(t.device().stats().rx_dropped, dropped + 1);
+}
+
+mod storm;

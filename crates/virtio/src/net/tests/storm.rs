@@ -1,0 +1,172 @@
+//! A guest driver gone wrong while the host keeps sending: seeded
+//! pseudo-random descriptor tables, ring indices, transmit headers and
+//! frame lengths on both queues, interleaved with frames delivered from the
+//! host. Aerie runs this device model in EL2 on the guest's behalf, so
+//! whatever the rings hold it must not panic, must only hand the hypervisor
+//! frames of a length it accepts, must keep the backlog and the outbox
+//! bounded, and must recover after the driver resets the device.
+
+use super::*;
+use crate::queue::descriptor::{VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE};
+use aerie_testrng::Rng;
+
+/// A guest physical address: in RAM, straddling its end, or anywhere.
+fn address(rng: &mut Rng) -> u64 {
+    match rng.below(4) {
+        0 | 1 => DATA + rng.below(0x4_0000),
+        2 => RAM_BASE + RAM_SIZE as u64 - rng.below(64),
+        _ => rng.next_u64(),
+    }
+}
+
+/// A buffer length: a header and a frame, a receive buffer, a few bytes,
+/// or anything.
+fn length(rng: &mut Rng) -> u32 {
+    match rng.below(4) {
+        0 => (HEADER_LEN + FRAME_MIN) as u32 + rng.below(FRAME_MAX as u64) as u32,
+        1 => RX_BUF,
+        2 => rng.below(40) as u32,
+        _ => rng.next_u64() as u32,
+    }
+}
+
+/// A frame length: mostly one the device passes on, sometimes not.
+fn frame_len(rng: &mut Rng) -> usize {
+    if rng.chance(90) {
+        FRAME_MIN + rng.below((FRAME_MAX - FRAME_MIN + 1) as u64) as usize
+    } else {
+        rng.below(2 * FRAME_MAX as u64) as usize
+    }
+}
+
+/// Scribbles over part of a ring the way a broken driver might.
+fn scribble(rng: &mut Rng, q: &mut DriverQueue, mem: &mut FakeMemory) {
+    let size = u64::from(q.size);
+    for _ in 0..rng.below(6) {
+        let i = rng.below(size) as u16;
+        let flags = match rng.below(4) {
+            0 => VIRTQ_DESC_F_NEXT,
+            1 => VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE,
+            2 => VIRTQ_DESC_F_WRITE,
+            _ => rng.next_u64() as u16 | VIRTQ_DESC_F_INDIRECT,
+        };
+        // Mostly a next index inside the table, sometimes one past it.
+        let next = rng.below(size + 4) as u16;
+        q.set_desc(mem, i, address(rng), length(rng), flags, next);
+    }
+    if rng.chance(70) {
+        q.publish(mem, rng.below(size + 2) as u16);
+    } else {
+        // The avail index jumps anywhere (far ahead of what was published).
+        let idx = rng.next_u64() as u16;
+        mem.put(q.avail + 2, &idx.to_le_bytes());
+    }
+}
+
+/// A chain shaped the way Linux builds one for the queue, with header
+/// fields, lengths and the split into descriptors drawn at random.
+fn plausible(rng: &mut Rng, q: &mut DriverQueue, mem: &mut FakeMemory) {
+    let at = DATA + 0x1000 * rng.below(32);
+    if q.index as usize == RECEIVEQ {
+        let len = if rng.chance(80) {
+            RX_BUF
+        } else {
+            rng.below(u64::from(RX_BUF)) as u32
+        };
+        q.add(mem, &[(at, len, rng.chance(98))]);
+        return;
+    }
+    let header = match rng.below(10) {
+        0 => tx_header(VIRTIO_NET_HDR_F_NEEDS_CSUM, 0),
+        1 => tx_header(rng.next_u64() as u8, rng.next_u64() as u8),
+        _ => tx_header(0, 0),
+    };
+    let len = frame_len(rng);
+    mem.put(at, &header);
+    mem.put(at + HEADER_LEN as u64, &frame(len, rng.next_u64() as u8));
+    let total = (HEADER_LEN + len) as u32;
+    if rng.chance(50) || total == 0 {
+        q.add(mem, &[(at, total, false)]);
+    } else {
+        let split = rng.below(u64::from(total)) as u32;
+        q.add(
+            mem,
+            &[
+                (at, split, false),
+                (at + u64::from(split), total - split, rng.chance(2)),
+            ],
+        );
+    }
+}
+
+/// Reset the device and probe it again with zeroed rings, as Linux does on
+/// NEEDS_RESET (its new vring memory is zeroed).
+fn reset_and_probe(t: &mut Net, mem: &mut FakeMemory) -> Vec<DriverQueue> {
+    let _ = wr(t, mem, regs::STATUS, 0);
+    for q in [DriverQueue::new(0, 16), DriverQueue::new(1, 16)] {
+        mem.put(q.desc, &[0; 0xc000]);
+    }
+    let qs = bring_up(t, mem, &[16, 16]);
+    assert_eq!(t.status() & DEVICE_NEEDS_RESET, 0);
+    qs
+}
+
+/// Takes the outbox and checks every frame in it.
+fn check_outbox(t: &mut Net) {
+    let out = t.device_mut().take_outbound();
+    assert!(out.len() <= OUTBOX_FRAMES);
+    for f in out {
+        assert!((FRAME_MIN..=FRAME_MAX).contains(&f.len()), "{}", f.len());
+    }
+}
+
+#[test]
+fn a_storm_of_broken_rings_never_panics_and_recovers_after_reset() {
+    for seed in [0x0e7_0001, 0x0e7_0002, 0x0e7_0003] {
+        let mut rng = Rng::new(seed);
+        let (mut t, mut mem, mut qs) = net();
+        let (mut faults, mut resets) = (0u32, 0u32);
+        for _ in 0..4000 {
+            let q = rng.below(2) as usize;
+            if rng.chance(70) {
+                plausible(&mut rng, &mut qs[q], &mut mem);
+            } else {
+                scribble(&mut rng, &mut qs[q], &mut mem);
+            }
+            let n = if rng.chance(30) {
+                let len = frame_len(&mut rng);
+                t.deliver(&frame(len, rng.next_u64() as u8), &mut mem)
+            } else {
+                qs[q].notify(&mut t, &mut mem)
+            };
+            faults += u32::from(n.fault.is_some());
+            assert!(t.device().pending_inbound() <= BACKLOG_FRAMES);
+            if rng.chance(20) {
+                check_outbox(&mut t);
+            }
+            if t.status() & DEVICE_NEEDS_RESET != 0 || rng.chance(1) {
+                qs = reset_and_probe(&mut t, &mut mem);
+                resets += 1;
+            }
+        }
+        check_outbox(&mut t);
+        let s = t.device().stats();
+        assert!(faults > 0, "seed {seed:#x}: the storm never broke a ring");
+        assert!(resets > 0);
+        assert!(s.tx_frames > 100, "seed {seed:#x}: {s:?}");
+        assert!(s.rx_frames > 100, "seed {seed:#x}: {s:?}");
+        assert!(
+            s.tx_dropped > 0 && s.rx_dropped > 0,
+            "seed {seed:#x}: {s:?}"
+        );
+        // A reset device serves a well-formed driver again.
+        let mut qs = reset_and_probe(&mut t, &mut mem);
+        let f = frame(60, 0x42);
+        post_tx(&mut qs, &mut mem, &f);
+        let _ = qs[TRANSMITQ].notify(&mut t, &mut mem);
+        assert_eq!(t.device_mut().take_outbound(), core::slice::from_ref(&f));
+        qs[RECEIVEQ].add(&mut mem, &[(DATA + 0x1000, RX_BUF, true)]);
+        assert!(t.deliver(&f, &mut mem).raise_irq, "seed {seed:#x}");
+        assert_eq!(mem.slice(DATA + 0x1000 + HEADER_LEN as u64, 60), f);
+    }
+}

@@ -1,0 +1,95 @@
+//! Frames between the VMs' network cards: what a card's transmit queue gave
+//! up goes through Aerie's switch ([`aerie_vdev::Switch`], which decides)
+//! into the receive queues of the cards it is for, here, synchronously, in
+//! the exit of the vCPU that sent it. A receiving card without a free buffer
+//! keeps a bounded backlog; what does not fit is dropped and counted, as a
+//! real switch port would.
+
+use super::virtio::{VmRam, VIRTIO_FIRST_INTID};
+use super::Vm;
+use crate::sched::Machine;
+use aerie_vdev::Route;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// The transport index of `vm`'s network card, if it has one.
+pub fn card_slot(vm: &Vm) -> Option<usize> {
+    vm.virtio.iter().position(|s| s.net().is_some())
+}
+
+/// One line about `vm`'s card, for `Ctrl-A d` and the VM's stop:
+/// `net 52:54:00:ae:00:01: sent 12 frames (1400 bytes), received 10
+/// (1200 bytes); dropped: 0 sent, 0 received, switch 0 (spoofed 0, to no
+/// card 0, malformed 0)`. None without a card.
+pub fn summary(vm: &Vm) -> Option<String> {
+    let mac = vm.image.net?;
+    let drops = vm.net_drops;
+    let slot = card_slot(vm)?;
+    let s = vm.virtio[slot].net()?.device().stats();
+    Some(format!(
+        "net {}: sent {} frames ({} bytes), received {} ({} bytes); dropped: {} sent, \
+         {} received, switch {} (spoofed {}, to no card {}, malformed {})",
+        aerie_bootmodule::mac_text(&mac),
+        s.tx_frames,
+        s.tx_bytes,
+        s.rx_frames,
+        s.rx_bytes,
+        s.tx_dropped,
+        s.rx_dropped,
+        drops.total(),
+        drops.spoofed,
+        drops.no_such_address,
+        drops.malformed
+    ))
+}
+
+/// Carry the frames VM `from`'s card has sent (its transport `slot`) to
+/// where the switch routes them, waking the receivers.
+pub fn carry(m: &mut Machine, cpu: usize, from: usize, slot: usize) {
+    let Some(card) = m.vms[from].virtio[slot].net_mut() else {
+        return;
+    };
+    let frames = card.device_mut().take_outbound();
+    for frame in frames {
+        match m.switch.route(from, &frame) {
+            Route::Port(to) => deliver(m, cpu, to, &frame),
+            Route::Flood => {
+                let ports: Vec<usize> = m.switch.flood(from).collect();
+                for to in ports {
+                    deliver(m, cpu, to, &frame);
+                }
+            }
+            Route::Drop(why) => m.vms[from].net_drops.add(why),
+        }
+    }
+}
+
+/// Put `frame` into VM `to`'s card (its backlog, if no buffer is free) and
+/// raise the card's interrupt if a buffer was filled. A VM that is not
+/// running has no driver to take it: the frame is lost, as on a cable to a
+/// machine that is off.
+fn deliver(m: &mut Machine, cpu: usize, to: usize, frame: &[u8]) {
+    let vm = &mut m.vms[to];
+    if !vm.running() {
+        return;
+    }
+    let Some(slot) = card_slot(vm) else { return };
+    let Some(ram) = vm.memory.as_ref() else {
+        return;
+    };
+    let Some(card) = vm.virtio[slot].net_mut() else {
+        return;
+    };
+    let notify = card.deliver(frame, &mut VmRam(ram));
+    if let Some(fault) = notify.fault {
+        log::warn!(
+            "vm {}: network card stopped after a guest error: {fault}",
+            vm.name
+        );
+    }
+    if notify.raise_irq {
+        let kick = vm.vgic.pulse_spi(VIRTIO_FIRST_INTID + slot as u32);
+        m.kick(cpu, to, kick.bits() as u64);
+    }
+}

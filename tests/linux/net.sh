@@ -1,0 +1,40 @@
+# Aerie's network checks, sourced by /init when the command line has
+# aerie.net=MODE (eth0 is already up with its aerie.ip address). Every line
+# starts with "net: "; then the VM powers off.
+#
+#   aerie.net=serve   receive one file over TCP port 5001, print its size and
+#                     MD5, answer "bye" on port 5002 so the sender knows it
+#                     arrived, then stop
+#   aerie.net=PEER    ping PEER, send it 1 MiB of random bytes on port 5001
+#                     (printing their MD5), wait for its "bye"; then pose as
+#                     another card (a changed MAC address): Aerie's switch
+#                     must drop every frame, so a second ping gets nothing
+
+echo "net: eth0 $(cat /sys/class/net/eth0/address) $(ip -4 -o addr show eth0 | awk '{ print $4 }')"
+if [ "$net_mode" = serve ]; then
+    nc -l -p 5001 > /tmp/got
+    echo "net: received $(wc -c < /tmp/got) bytes md5 $(md5sum < /tmp/got | cut -d' ' -f1)"
+    peer=$(arg aerie.peer)
+    # The sender waits for this before it goes on.
+    n=0
+    until echo bye | nc "$peer" 5002 2>/dev/null; do
+        n=$((n + 1))
+        [ $n -ge 100 ] && { echo "net: FAIL no answer from $peer:5002"; break; }
+        sleep 0.1
+    done
+else
+    peer=$net_mode
+    ping -c 3 -W 5 "$peer" | sed 's/^/net: /'
+    dd if=/dev/urandom of=/tmp/data bs=1024 count=1024 2>/dev/null
+    echo "net: sending $(wc -c < /tmp/data) bytes md5 $(md5sum < /tmp/data | cut -d' ' -f1)"
+    # The server may not be listening yet: retry until the connection is taken.
+    n=0
+    until nc "$peer" 5001 < /tmp/data 2>/dev/null; do
+        n=$((n + 1))
+        [ $n -ge 100 ] && { echo "net: FAIL $peer:5001 never answered"; break; }
+        sleep 0.1
+    done
+    echo "net: $(nc -l -p 5002)"
+    ip link set eth0 address 52:54:00:ae:00:99
+    ping -c 2 -W 1 "$peer" | sed 's/^/net: spoofed /'
+fi
