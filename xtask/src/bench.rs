@@ -349,6 +349,20 @@ pub fn appliance_only() -> i32 {
     i32::from(result.is_err())
 }
 
+/// `cargo xtask bench net`: only the VM-to-VM transfer, printed and not
+/// written to results.json.
+pub fn net_only() -> i32 {
+    let result = crate::setup::setup()
+        .and_then(|()| crate::build::build())
+        .and_then(|()| crate::bench_net::run())
+        .map_err(|e| format!("{e:#}"));
+    if let Err(e) = &result {
+        eprintln!("error: {e}");
+    }
+    print!("{}", crate::bench_net::table(&result));
+    i32::from(result.is_err())
+}
+
 fn bench() -> Result<i32> {
     crate::setup::setup()?;
     crate::build::build()?;
@@ -365,14 +379,24 @@ fn bench() -> Result<i32> {
     if appliance.is_err() {
         code = 1;
     }
+    let net = crate::bench_net::run().map_err(|e| {
+        let msg = format!("{e:#}");
+        eprintln!("error: bench: {msg}");
+        msg
+    });
+    if net.is_err() {
+        code = 1;
+    }
     print!("{}", table(&results));
     print!("{}", crate::bench_linux::table(&linux));
+    print!("{}", crate::bench_net::table(&net));
     print!("{}", crate::bench_appliance::table(&appliance));
     let out = paths::bench_dir().join("results.json");
     std::fs::create_dir_all(paths::bench_dir())?;
     let mut all = json(&results);
     all["linux_boot"] = crate::bench_linux::json(&linux);
     all["appliance"] = crate::bench_appliance::json(&appliance);
+    all["net_transfer"] = crate::bench_net::json(&net);
     std::fs::write(&out, serde_json::to_string_pretty(&all)? + "\n")
         .with_context(|| format!("writing {}", out.display()))?;
     step(format!("bench: wrote {}", paths::show(&out)));

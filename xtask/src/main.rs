@@ -5,6 +5,7 @@ mod appliance_guests;
 mod bench;
 mod bench_appliance;
 mod bench_linux;
+mod bench_net;
 mod build;
 mod builtin_vms;
 mod cmd;
@@ -37,7 +38,8 @@ commands:
            (`cargo xtask test NAME...`: only those QEMU tests)
   bench    trap costs and Linux boot under -icount, appliance throughput
            (target/bench/results.json; `bench traps`: only the trap and
-           interrupt table, `bench appliance`: only the appliance, neither saved)
+           interrupt table, `bench appliance`: only the appliance, `bench net`:
+           only the VM-to-VM transfer; none of those saved)
   lint     cargo fmt --check and clippy -D warnings on every workspace";
 
 /// Runs `f`, printing an anyhow error as `error: ...`; returns the exit code.
@@ -79,8 +81,9 @@ fn main() {
             [] => bench::main(),
             [only] if only == "appliance" => bench::appliance_only(),
             [only] if only == "traps" => bench::traps_only(),
+            [only] if only == "net" => bench::net_only(),
             _ => {
-                eprintln!("bench: unknown arguments {rest:?} (known: appliance, traps)");
+                eprintln!("bench: unknown arguments {rest:?} (known: appliance, net, traps)");
                 2
             }
         },

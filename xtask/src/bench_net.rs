@@ -1,0 +1,154 @@
+//! `net_transfer`: what it costs the whole machine to move 1 MiB over TCP
+//! from one Linux VM to another through Aerie's switch (the `linux-net`
+//! config and `tests/linux/net.sh`, which prints the sender's guest counter
+//! before and after `nc`).
+//!
+//! Under `-icount shift=0,sleep=off` the counter advances one nanosecond per
+//! instruction any CPU executes, and idle time is skipped, so the difference
+//! is the instructions both pCPUs spent on the transfer: both guests' TCP
+//! stacks and drivers, Aerie's exits, the copies through the switch. Reported
+//! raw and as the rate a machine doing one instruction per nanosecond would
+//! see. There is no native row: QEMU alone has no switch between two VMs.
+
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use serde_json::{json, Value};
+
+use crate::cmd::step;
+use crate::paths;
+use crate::qemu::{icount, Boot, QemuOptions, Status};
+use crate::run::{self, PrepareError};
+
+/// The two VMs and what they run.
+const CONFIG: &str = "tests/configs/linux-net.toml";
+const CPU: &str = "cortex-a72";
+const PCPUS: u32 = 2;
+const TIMEOUT_SECS: u64 = 600;
+/// What the sender prints after its transfer.
+const KEY: &str = "net: transfer of ";
+
+/// One transfer: its size and the instructions it took.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NetTransfer {
+    pub bytes: u64,
+    pub instructions: f64,
+}
+
+impl NetTransfer {
+    /// MB (10^6 bytes) per second at one instruction per nanosecond.
+    pub fn mb_per_s(&self) -> f64 {
+        self.bytes as f64 / (self.instructions / 1e9) / 1e6
+    }
+}
+
+/// The transfer from the line `net: transfer of <B> bytes from cntvct=<T0>
+/// to cntvct=<T1> cntfrq=<F> tries=<n>`; None without one, or when the
+/// sender had to retry (the receiver was not listening yet: the wait would
+/// count as transfer).
+pub fn parse(out: &str) -> Option<NetTransfer> {
+    let line = out.lines().find(|l| l.contains(KEY))?;
+    let words: Vec<&str> = line[line.find(KEY)? + KEY.len()..]
+        .split_whitespace()
+        .collect();
+    let field =
+        |key: &str| -> Option<u64> { words.iter().find_map(|w| w.strip_prefix(key)?.parse().ok()) };
+    let bytes: u64 = words.first()?.parse().ok()?;
+    let (t0, t1, freq) = (field("cntvct=")?, words.get(5)?, field("cntfrq=")?);
+    let t1: u64 = t1.strip_prefix("cntvct=")?.parse().ok()?;
+    if field("tries=")? != 1 || freq == 0 || t1 <= t0 {
+        return None;
+    }
+    Some(NetTransfer {
+        bytes,
+        instructions: (t1 - t0) as f64 * 1e9 / freq as f64,
+    })
+}
+
+/// Boots the two VMs under Aerie with exact instruction counting.
+pub fn run() -> Result<NetTransfer> {
+    let config = aerie_vmconfig::load(&paths::root().join(CONFIG))?;
+    let prepared = run::prepare_config(&config, "net-bench", true, None).map_err(|e| match e {
+        PrepareError::Config(m) => anyhow::anyhow!(m),
+        PrepareError::Other(e) => e,
+    })?;
+    let opts = QemuOptions {
+        cpu: CPU.into(),
+        smp: PCPUS,
+        boot: Boot::Aerie {
+            bootmodule: prepared.bootmodule,
+            log: "info".into(),
+            append: String::new(),
+        },
+        icount: Some(icount::EXACT_NO_SLEEP),
+        disk: None,
+    };
+    let log = paths::bench_dir().join(format!("net_transfer-{CPU}.log"));
+    step(format!(
+        "bench: net_transfer on {CPU} (log {})",
+        paths::show(&log)
+    ));
+    let outcome = run::run_quiet(&opts, Duration::from_secs(TIMEOUT_SECS), &log)?;
+    match (outcome.status, parse(&outcome.output)) {
+        (Status::Exited(0), Some(t)) => Ok(t),
+        (status, found) => bail!(
+            "net_transfer: QEMU {status:?}, {} (log {})",
+            if found.is_some() {
+                "measured"
+            } else {
+                "no single-try `net: transfer of` line"
+            },
+            paths::show(&log)
+        ),
+    }
+}
+
+/// The bench table's row.
+pub fn table(result: &Result<NetTransfer, String>) -> String {
+    match result {
+        Ok(t) => format!(
+            "{:<18}{CPU:>12}  {} bytes in {:.1}M instructions: {:.1} MB/s at 1 instruction/ns\n",
+            "net_transfer",
+            t.bytes,
+            t.instructions / 1e6,
+            t.mb_per_s()
+        ),
+        Err(_) => format!("{:<18}{CPU:>12}  not measured\n", "net_transfer"),
+    }
+}
+
+/// The `net_transfer` part of results.json.
+pub fn json(result: &Result<NetTransfer, String>) -> Value {
+    json!({
+        "metric": "instructions of the whole machine while one VM sends another 1 MiB over TCP",
+        "config": CONFIG,
+        "cpu": CPU,
+        "icount": icount::EXACT_NO_SLEEP,
+        "bytes": result.as_ref().ok().map(|t| t.bytes),
+        "instructions": result.as_ref().ok().map(|t| t.instructions),
+        "mb_per_s_at_1ns": result.as_ref().ok().map(NetTransfer::mb_per_s),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_senders_line() {
+        // 62.5 MHz: a tick is 16 instructions; 62_500 ticks = 1 ms.
+        let out = "[b] net: transfer of 1048576 bytes from cntvct=1000 to cntvct=63500 \
+                   cntfrq=62500000 tries=1\n";
+        let t = parse(out).unwrap();
+        assert_eq!(t.bytes, 1 << 20);
+        assert_eq!(t.instructions, 1e6);
+        assert!((t.mb_per_s() - 1048.576).abs() < 1e-9);
+        assert!(table(&Ok(t)).contains("1048576 bytes in 1.0M instructions: 1048.6 MB/s"));
+        assert_eq!(json(&Ok(t))["bytes"], 1 << 20);
+        // A retried connection, a counter that went backwards, no line.
+        assert_eq!(parse(&out.replace("tries=1", "tries=3")), None);
+        assert_eq!(parse(&out.replace("cntvct=63500", "cntvct=10")), None);
+        assert_eq!(parse("net: bye\n"), None);
+        assert!(table(&Err("x".into())).contains("not measured"));
+    }
+}
