@@ -159,7 +159,10 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
     gic.init_distributor();
     el2::set_served_owners(aerie_firmware::served_owners());
 
-    drivers::virtio_blk::probe(&host.virtio_mmio, &mut space);
+    if drivers::virtio_mmio::map(&host.virtio_mmio, &mut space) {
+        drivers::virtio_blk::probe(&host.virtio_mmio);
+        drivers::virtio_net::probe(&host.virtio_mmio);
+    }
     if let Some(rtc) = host.rtc {
         match space.map_device(rtc.base, rtc.size) {
             // SAFETY: the PL031 was just mapped as device memory at va.
@@ -203,6 +206,9 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
         let index = machine.add_pcpu(c.mpidr, top);
         sched::pcpu::register(index, c.mpidr, top);
         secondaries.push((index, c.mpidr, top));
+    }
+    if drivers::virtio_net::intid() != 0 {
+        gic.enable_spi(drivers::virtio_net::intid(), boot_mpidr);
     }
     if let Some(intid) = host.uart_intid {
         gic.enable_spi(intid, boot_mpidr);

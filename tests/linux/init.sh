@@ -12,6 +12,7 @@
 #   aerie.panic=once   /etc/aerie/panic-once.sh: crash the kernel unless the disk
 #                      says it already did, then power off (use with panic=1)
 #   aerie.ip=ADDR/LEN  bring eth0 (the VM's network card) up with this address
+#   aerie.gw=ADDR      and route everything else through ADDR
 #   aerie.net=MODE     MODE serve or a peer's address: /etc/aerie/net.sh, then
 #                      power off (aerie.peer=ADDR: the sender, for serve)
 #   aerie.name=NAME    hostname (default "aerie")
@@ -53,6 +54,9 @@ hostname "$(arg aerie.name || echo aerie)"
 ip link set lo up
 if addr=$(arg aerie.ip); then
     ip addr add "$addr" dev eth0 && ip link set eth0 up || echo "initramfs: eth0 $addr failed"
+    if gw=$(arg aerie.gw); then
+        ip route add default via "$gw" || echo "initramfs: route via $gw failed"
+    fi
 fi
 
 if arg aerie.check >/dev/null; then

@@ -9,9 +9,28 @@
 #                     (printing their MD5), wait for its "bye"; then pose as
 #                     another card (a changed MAC address): Aerie's switch
 #                     must drop every frame, so a second ping gets nothing
+#   aerie.net=uplink:PORT
+#                     through Aerie's uplink to QEMU's user-mode network: say
+#                     hello to the host's PORT (10.0.2.2), then print what the
+#                     host sends to this VM's TCP port 5003 (listening first)
 
 echo "net: eth0 $(cat /sys/class/net/eth0/address) $(ip -4 -o addr show eth0 | awk '{ print $4 }')"
-if [ "$net_mode" = serve ]; then
+if [ "${net_mode%%:*}" = uplink ]; then
+    port=${net_mode#uplink:}
+    # Listening before the hello: the host connects once it has heard it
+    # (QEMU takes the host's connection at once, listening or not).
+    nc -l -p 5003 > /tmp/from-host &
+    listener=$!
+    n=0
+    until echo "hello from $(hostname)" | nc 10.0.2.2 "$port"; do
+        n=$((n + 1))
+        [ $n -ge 50 ] && { echo "net: FAIL 10.0.2.2:$port never answered"; break; }
+        sleep 0.2
+    done
+    echo "net: said hello to 10.0.2.2:$port"
+    wait $listener
+    echo "net: uplink got $(cat /tmp/from-host)"
+elif [ "$net_mode" = serve ]; then
     nc -l -p 5001 > /tmp/got
     echo "net: received $(wc -c < /tmp/got) bytes md5 $(md5sum < /tmp/got | cut -d' ' -f1)"
     peer=$(arg aerie.peer)

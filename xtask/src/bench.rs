@@ -91,6 +91,7 @@ fn boot(cpu: &str, cmdline: &str, append: &str, log: &str) -> Result<String> {
         },
         icount: Some(icount::EXACT_NO_SLEEP),
         disk: None,
+        uplink: None,
     };
     let log = paths::bench_dir().join(format!("{log}.log"));
     let what = if append.is_empty() {

@@ -97,6 +97,7 @@ fn under_aerie(cpu: &str) -> Result<f64> {
         },
         icount: Some(icount::EXACT_NO_SLEEP),
         disk: None,
+        uplink: None,
     };
     measure("linux_boot", cpu, &opts)
 }
@@ -114,6 +115,7 @@ fn native(cpu: &str) -> Result<f64> {
         },
         icount: Some(icount::EXACT_NO_SLEEP),
         disk: None,
+        uplink: None,
     };
     measure("linux_boot_native", cpu, &opts)
 }

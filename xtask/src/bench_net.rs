@@ -82,6 +82,7 @@ pub fn run() -> Result<NetTransfer> {
         },
         icount: Some(icount::EXACT_NO_SLEEP),
         disk: None,
+        uplink: None,
     };
     let log = paths::bench_dir().join(format!("net_transfer-{CPU}.log"));
     step(format!(

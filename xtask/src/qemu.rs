@@ -57,6 +57,38 @@ pub struct QemuOptions {
     pub icount: Option<&'static str>,
     /// A raw image attached as the machine's virtio-blk device (the host disk).
     pub disk: Option<PathBuf>,
+    /// A network card for the machine (Aerie's uplink), on QEMU's user-mode
+    /// network; None: no card at all.
+    pub uplink: Option<Uplink>,
+}
+
+/// The machine's network card: QEMU's user-mode network (10.0.2.0/24, the
+/// host at 10.0.2.2, its DNS at 10.0.2.3), with host ports forwarded in.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Uplink {
+    /// `tcp:<host port>:<guest address>:<guest port>` rules as `cargo xtask
+    /// run --forward` takes them (see [`hostfwd`]).
+    pub forwards: Vec<String>,
+}
+
+/// QEMU's `hostfwd` value for a `--forward` rule `HOSTPORT:GUESTIP:GUESTPORT`
+/// (TCP, the host side bound to 127.0.0.1), or why the rule is malformed.
+pub fn hostfwd(rule: &str) -> Result<String, String> {
+    let parts: Vec<&str> = rule.split(':').collect();
+    let [host, ip, guest] = parts[..] else {
+        return Err(format!(
+            "--forward {rule:?}: expected HOSTPORT:GUESTIP:GUESTPORT"
+        ));
+    };
+    let port = |p: &str| p.parse::<u16>().ok().filter(|&n| n != 0);
+    let (Some(host), Ok(ip), Some(guest)) =
+        (port(host), ip.parse::<std::net::Ipv4Addr>(), port(guest))
+    else {
+        return Err(format!(
+            "--forward {rule:?}: ports are 1..=65535 and the guest address is IPv4, e.g. 8080:10.0.2.15:80"
+        ));
+    };
+    Ok(format!("tcp:127.0.0.1:{host}-{ip}:{guest}"))
 }
 
 #[cfg(test)]
@@ -73,6 +105,7 @@ impl QemuOptions {
             },
             icount: None,
             disk: None,
+            uplink: None,
         }
     }
 }
@@ -123,9 +156,22 @@ pub fn command(opts: &QemuOptions, interactive: bool) -> Command {
         .args(["-cpu", &opts.cpu])
         .args(["-smp", &opts.smp.to_string()])
         .args(["-m", &memory])
-        // No default NIC: nothing uses it, and its option ROM
-        // (efi-virtio.rom) is not installed with --no-install-recommends.
+        // No default NIC: its option ROM (efi-virtio.rom) is not installed
+        // with --no-install-recommends. The uplink is a virtio-mmio card,
+        // which needs none.
         .args(["-nic", "none"]);
+    if let Some(uplink) = &opts.uplink {
+        let mut netdev = String::from("user,id=uplink");
+        for rule in &uplink.forwards {
+            // Checked when the rule was read; a bad one is left out here.
+            if let Ok(fwd) = hostfwd(rule) {
+                netdev.push_str(",hostfwd=");
+                netdev.push_str(&fwd);
+            }
+        }
+        c.args(["-netdev", &netdev])
+            .args(["-device", "virtio-net-device,netdev=uplink"]);
+    }
     if interactive {
         c.arg("-nographic").args(["-echr", ESCAPE_CHAR]);
     } else {
@@ -351,6 +397,41 @@ fn run_child(
 mod tests {
     use super::*;
 
+    #[test]
+    fn uplink_card_and_forward_rules() {
+        assert_eq!(
+            hostfwd("8080:10.0.2.15:80").as_deref(),
+            Ok("tcp:127.0.0.1:8080-10.0.2.15:80")
+        );
+        for bad in [
+            "8080:10.0.2.15",
+            "0:10.0.2.15:80",
+            "8080:web:80",
+            "8080:10.0.2.15:70000",
+        ] {
+            assert!(hostfwd(bad).unwrap_err().contains(bad), "{bad}");
+        }
+        let mut opts = QemuOptions::aerie("cortex-a72", "bm".into());
+        assert!(!args(&command(&opts, false))
+            .iter()
+            .any(|a| a.contains("netdev")));
+        opts.uplink = Some(Uplink {
+            forwards: vec!["2222:10.0.2.15:22".into()],
+        });
+        let a = args(&command(&opts, false));
+        assert!(
+            a.windows(2).any(|w| w
+                == [
+                    "-netdev",
+                    "user,id=uplink,hostfwd=tcp:127.0.0.1:2222-10.0.2.15:22"
+                ]),
+            "{a:?}"
+        );
+        assert!(a
+            .windows(2)
+            .any(|w| w == ["-device", "virtio-net-device,netdev=uplink"]));
+    }
+
     fn args(c: &Command) -> Vec<String> {
         c.get_args()
             .map(|a| a.to_string_lossy().into_owned())
@@ -422,6 +503,7 @@ mod tests {
             },
             icount: Some(icount::EXACT_NO_SLEEP),
             disk: None,
+            uplink: None,
         };
         let a = args(&command(&opts, false)).join(" ");
         assert!(

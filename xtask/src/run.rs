@@ -13,7 +13,7 @@ use crate::cmd::step;
 use crate::disk::DiskError;
 use crate::output;
 use crate::paths;
-use crate::qemu::{self, Boot, Console, Outcome, QemuOptions, Status};
+use crate::qemu::{self, Boot, Console, Outcome, QemuOptions, Status, Uplink};
 
 /// Exit status when the timeout expires (as timeout(1)).
 pub const EXIT_TIMEOUT: i32 = 124;
@@ -49,6 +49,9 @@ pub struct RunArgs {
     pub disk: Option<PathBuf>,
     /// Skip setup and build (use the Images already in target/aerie).
     pub no_build: bool,
+    /// `--forward HOSTPORT:GUESTIP:GUESTPORT` rules: TCP ports of the host
+    /// forwarded into the VMs' network through the uplink.
+    pub forwards: Vec<String>,
 }
 
 /// The default Linux VM's kernel command line: the PL011 console, with
@@ -69,14 +72,19 @@ impl Default for RunArgs {
             icount: false,
             disk: None,
             no_build: false,
+            forwards: Vec::new(),
         }
     }
 }
 
 pub const USAGE: &str = "usage: cargo xtask run [--guest linux|linux-tools|testkit | --config FILE] [--cpu cortex-a72|max] \
-[--smp N] [--timeout SECS] [--log debug|info|warn] [--append \"aerie args\"] [--icount] [--disk FILE] [--no-build]
+[--smp N] [--timeout SECS] [--log debug|info|warn] [--append \"aerie args\"] [--icount] [--disk FILE] \
+[--forward HOSTPORT:GUESTIP:GUESTPORT]... [--no-build]
 
-Default: one Linux VM (2 vCPUs, 256M) with a shell on the console; `poweroff` in it ends the run.";
+Default: one Linux VM (2 vCPUs, 256M) with a shell on the console; `poweroff` in it ends the run.
+When a VM has a network card ([vm.net]), the machine gets one on QEMU's user-mode network
+(10.0.2.0/24, the host at 10.0.2.2): the uplink of Aerie's switch. --forward passes a TCP
+port of the host (127.0.0.1) to a VM's address and port on it.";
 
 /// Parses `run`'s flags.
 pub fn parse_args(args: &[String]) -> Result<RunArgs, String> {
@@ -112,6 +120,11 @@ pub fn parse_args(args: &[String]) -> Result<RunArgs, String> {
                 }
             },
             "--disk" => r.disk = Some(value()?.into()),
+            "--forward" => {
+                let rule = value()?;
+                qemu::hostfwd(&rule)?;
+                r.forwards.push(rule);
+            }
             "--config" => r.guest = Guest::Config(value()?.into()),
             "--cpu" => {
                 let cpu = value()?;
@@ -185,6 +198,9 @@ pub struct Prepared {
     pub disk: Option<PathBuf>,
     /// How many VMs the boot module holds.
     pub vms: usize,
+    /// Some VM has a network card: the machine gets one too, the uplink of
+    /// Aerie's switch.
+    pub uplink: bool,
 }
 
 /// Loads the VMs, builds (unless `no_build`), checks the image files, makes
@@ -270,6 +286,7 @@ pub fn prepare_config(
         bootmodule: out,
         disk,
         vms: config.vms.len(),
+        uplink: config.vms.iter().any(|vm| vm.net.is_some()),
     })
 }
 
@@ -433,6 +450,9 @@ pub fn main(args: &[String]) -> i32 {
         },
         icount: args.icount.then_some(qemu::icount::EXACT),
         disk: prepared.disk.clone(),
+        uplink: prepared.uplink.then(|| Uplink {
+            forwards: args.forwards.clone(),
+        }),
     };
     step(format!(
         "run: QEMU -cpu {} -smp {}{} (Ctrl-] x quits{}{})",

@@ -19,7 +19,7 @@ use std::time::Duration;
 use crate::cmd::{self, step};
 use crate::output;
 use crate::paths;
-use crate::qemu::{self, Boot, Keys, QemuOptions, Status};
+use crate::qemu::{self, Boot, Keys, QemuOptions, Status, Uplink};
 use crate::run::{self, Guest, PrepareError};
 
 /// One integration test: Err is the reason it failed.
@@ -28,7 +28,7 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 31] = [
+const QEMU_TESTS: [(&str, TestFn); 32] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
@@ -67,6 +67,7 @@ const QEMU_TESTS: [(&str, TestFn); 31] = [
     ("linux-max", || linux_on("max", "linux-max")),
     ("linux-two-vms", linux_two_vms),
     ("linux-net", linux_net::linux_net),
+    ("linux-uplink", linux_net::linux_uplink),
     ("linux-4vcpus-2pcpus", || {
         linux_smp::linux_4vcpus(2, "linux-4vcpus-2pcpus")
     }),
@@ -270,6 +271,7 @@ fn run_aerie_icount(
         },
         icount,
         disk: prepared.disk,
+        uplink: prepared.uplink.then(Uplink::default),
     };
     run_test_scripted(run.log, &opts, run.timeout, run.keys, check)
 }
@@ -559,6 +561,7 @@ fn linux_native() -> Result<(), String> {
         },
         icount: None,
         disk: Some(fresh_disk(name)?),
+        uplink: None,
     };
     if let Some(disk) = &opts.disk {
         crate::disk::create(disk, crate::disk::DEFAULT_SIZE).map_err(|e| format!("{e:#}"))?;

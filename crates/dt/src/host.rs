@@ -38,6 +38,15 @@ pub struct Timer {
     pub hyp_virt: Option<u32>,
 }
 
+/// One virtio-mmio transport of the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostVirtio {
+    pub region: Region,
+    /// Its interrupt as a GIC INTID, when the node has a 3-cell GIC
+    /// `interrupts` specifier.
+    pub intid: Option<u32>,
+}
+
 /// The machine as the hypervisor sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct HostInfo {
@@ -61,7 +70,7 @@ pub struct HostInfo {
     pub model: Option<String>,
     /// Enabled `virtio,mmio` transports, in tree order (each may or may not
     /// have a device behind it: read its DeviceID).
-    pub virtio_mmio: Vec<Region>,
+    pub virtio_mmio: Vec<HostVirtio>,
     /// The first enabled PL031 real-time clock (`arm,pl031`): Aerie's wall
     /// clock.
     pub rtc: Option<Region>,
@@ -196,13 +205,17 @@ fn uart(
             property: "reg",
         });
     };
-    // GIC specifier <type number flags>: type 0 = SPI (INTID 32 + n).
-    let intid = match cells(&node, "interrupts")?.as_deref() {
+    Ok(Some((first, gic_intid(&node)?)))
+}
+
+/// A node's interrupt as a GIC INTID, from a 3-cell specifier <type number
+/// flags>: type 0 = SPI (INTID 32 + n), type 1 = PPI (INTID 16 + n).
+fn gic_intid(node: &NodeRef<'_, '_>) -> Result<Option<u32>, DtError> {
+    Ok(match cells(node, "interrupts")?.as_deref() {
         Some([0, n, _]) => Some(32 + n),
         Some([1, n, _]) => Some(16 + n),
         _ => None,
-    };
-    Ok(Some((first, intid)))
+    })
 }
 
 /// The first register range of the first enabled node compatible with
@@ -217,14 +230,17 @@ fn first_reg(tree: &Tree<'_>, compatible: &str) -> Result<Option<Region>, DtErro
     }
 }
 
-fn virtio_mmio(tree: &Tree<'_>) -> Result<Vec<Region>, DtError> {
+fn virtio_mmio(tree: &Tree<'_>) -> Result<Vec<HostVirtio>, DtError> {
     let mut out = Vec::new();
     for node in tree
         .nodes()
         .filter(|n| is_compatible(n, "virtio,mmio") && enabled(n))
     {
         if let Some(r) = reg(&node)?.first() {
-            out.push(*r);
+            out.push(HostVirtio {
+                region: *r,
+                intid: gic_intid(&node)?,
+            });
         }
     }
     Ok(out)

@@ -15,5 +15,5 @@ mod region;
 pub use error::DtError;
 pub use fdt::header::total_size;
 pub use guest::{build_guest, GuestGic, GuestScmi, GuestSpec, IdleStateNode, VirtioMmio};
-pub use host::{parse_host, Cpu, GicV3, HostInfo, Timer};
+pub use host::{parse_host, Cpu, GicV3, HostInfo, HostVirtio, Timer};
 pub use region::Region;

@@ -163,9 +163,17 @@ fn virtio_transports_are_described() {
         ..spec()
     };
     let info = parse_host(&build_guest(&s).unwrap()).unwrap();
+    let found: Vec<_> = info
+        .virtio_mmio
+        .iter()
+        .map(|v| (v.region, v.intid))
+        .collect();
     assert_eq!(
-        info.virtio_mmio,
-        vec![transports[0].region, transports[1].region]
+        found,
+        vec![
+            (transports[0].region, Some(48)),
+            (transports[1].region, Some(49))
+        ]
     );
     // Without a GIC there is nothing to deliver their interrupts.
     let no_gic = GuestSpec {

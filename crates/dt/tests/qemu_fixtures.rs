@@ -119,11 +119,16 @@ fn finds_the_virtio_mmio_transports() {
     // (the device tree lists them from the highest address down).
     let info = parse_host(PLAIN).unwrap();
     assert_eq!(info.virtio_mmio.len(), 32);
-    let mut bases: Vec<u64> = info.virtio_mmio.iter().map(|r| r.base).collect();
+    let mut bases: Vec<u64> = info.virtio_mmio.iter().map(|v| v.region.base).collect();
     bases.sort();
     assert_eq!(bases[0], 0x0a00_0000);
     assert_eq!(bases[31], 0x0a00_0000 + 31 * 0x200);
-    assert!(info.virtio_mmio.iter().all(|r| r.size == 0x200));
+    assert!(info.virtio_mmio.iter().all(|v| v.region.size == 0x200));
+    // Transport n raises SPI 16 + n (INTID 48 + n).
+    assert!(info
+        .virtio_mmio
+        .iter()
+        .all(|v| { v.intid == Some(48 + ((v.region.base - 0x0a00_0000) / 0x200) as u32) }));
 }
 
 #[test]

@@ -1,13 +1,17 @@
 //! Aerie's Ethernet switch: the logic that decides where a frame one VM's
 //! network card sent goes. Ports are VMs, by index; a port has a card (and
-//! with it one fixed unicast address, from the VM config) or not.
+//! with it one fixed unicast address, from the VM config) or not. One more
+//! port, after the VMs', may be the uplink: the machine's own network card,
+//! behind which lies the rest of the world.
 //!
-//! Every address on the switch is known in advance, so there is nothing to
-//! learn: a unicast frame goes to the port with its destination address or
-//! nowhere, a group (broadcast or multicast) frame to every other port with a
-//! card. A frame whose source address is not the sender's own is dropped, so
-//! one VM cannot pose as another and draw its traffic; neither can a VM send
-//! a frame back to itself through the switch (its own stack loops those).
+//! Every VM's address is known in advance, so there is nothing to learn: a
+//! unicast frame goes to the card with its destination address, else out of
+//! the uplink (if there is one; else nowhere); a group (broadcast or
+//! multicast) frame to every other port with a card and the uplink. A frame
+//! from a card whose source address is not that card's own is dropped, so one
+//! VM cannot pose as another and draw its traffic; so is a frame from the
+//! uplink that claims a VM's address. Nor does a VM get a frame back through
+//! the switch (its own stack loops those).
 
 use alloc::vec::Vec;
 
@@ -63,51 +67,82 @@ impl PortDrops {
     }
 }
 
-/// The switch: one port per VM. It decides and keeps nothing: what it drops
-/// the caller counts (in a [`PortDrops`] per port).
+/// The switch: one port per VM, then the uplink if there is one. It decides
+/// and keeps nothing: what it drops the caller counts (in a [`PortDrops`] per
+/// port).
 #[derive(Clone, Debug, Default)]
 pub struct Switch {
     cards: Vec<Option<Mac>>,
+    uplink: bool,
 }
 
 impl Switch {
     /// A switch with no ports (what a machine starts with before its VMs).
     pub const fn empty() -> Self {
-        Switch { cards: Vec::new() }
+        Switch {
+            cards: Vec::new(),
+            uplink: false,
+        }
     }
 
-    /// A switch with one port per item: the address of that VM's card, or
-    /// `None` for a VM without one.
-    pub fn new(cards: impl IntoIterator<Item = Option<Mac>>) -> Self {
+    /// A switch with one port per item of `cards`: the address of that VM's
+    /// card, or `None` for a VM without one; then, if `uplink`, the uplink's
+    /// port.
+    pub fn new(cards: impl IntoIterator<Item = Option<Mac>>, uplink: bool) -> Self {
         Switch {
             cards: cards.into_iter().collect(),
+            uplink,
         }
+    }
+
+    /// The uplink's port, if there is one.
+    pub fn uplink(&self) -> Option<usize> {
+        self.uplink.then_some(self.cards.len())
+    }
+
+    /// The card port whose address is `mac`.
+    fn port_of(&self, mac: &[u8]) -> Option<usize> {
+        self.cards.iter().position(|c| c.is_some_and(|m| m == mac))
     }
 
     /// Where `frame`, sent by port `from`, goes.
     pub fn route(&self, from: usize, frame: &[u8]) -> Route {
-        let Some(Some(own)) = self.cards.get(from) else {
-            return Route::Drop(DropReason::Malformed);
+        let from_uplink = Some(from) == self.uplink();
+        let own = match self.cards.get(from) {
+            Some(Some(own)) => Some(own),
+            _ if from_uplink => None,
+            _ => return Route::Drop(DropReason::Malformed),
         };
         if frame.len() < ETHERNET_HEADER {
             return Route::Drop(DropReason::Malformed);
         }
         let (dst, src) = (&frame[0..6], &frame[6..12]);
-        if src != own {
+        let spoofed = match own {
+            Some(own) => src != own,
+            None => self.port_of(src).is_some(), // the outside posing as a VM
+        };
+        if spoofed {
             return Route::Drop(DropReason::Spoofed);
         }
         if dst[0] & 1 != 0 {
             return Route::Flood; // broadcast and multicast
         }
-        match self.cards.iter().position(|c| c.is_some_and(|m| m == dst)) {
+        match self.port_of(dst) {
             Some(port) if port != from => Route::Port(port),
-            _ => Route::Drop(DropReason::NoSuchAddress),
+            Some(_) => Route::Drop(DropReason::NoSuchAddress),
+            None => match self.uplink() {
+                Some(up) if !from_uplink => Route::Port(up),
+                _ => Route::Drop(DropReason::NoSuchAddress),
+            },
         }
     }
 
-    /// The ports a flooded frame from `from` goes to.
+    /// The ports a flooded frame from `from` goes to: every other card, and
+    /// the uplink unless it came from there.
     pub fn flood(&self, from: usize) -> impl Iterator<Item = usize> + '_ {
-        (0..self.cards.len()).filter(move |&p| p != from && self.cards[p].is_some())
+        (0..self.cards.len())
+            .filter(move |&p| p != from && self.cards[p].is_some())
+            .chain(self.uplink().filter(|&up| up != from))
     }
 
     /// Port `port`'s card address, if it has a card.
@@ -132,9 +167,9 @@ mod tests {
         f
     }
 
-    /// Ports 0 (A), 1 (no card), 2 (B), 3 (C).
+    /// Ports 0 (A), 1 (no card), 2 (B), 3 (C); no uplink.
     fn switch() -> Switch {
-        Switch::new([Some(A), None, Some(B), Some(C)])
+        Switch::new([Some(A), None, Some(B), Some(C)], false)
     }
 
     #[test]
@@ -176,6 +211,42 @@ mod tests {
         assert_eq!(s.route(1, &frame(A, B)), Route::Drop(DropReason::Malformed));
         assert_eq!(s.route(7, &frame(A, B)), Route::Drop(DropReason::Malformed));
         assert_eq!((s.card(2), s.card(1), s.card(9)), (Some(B), None, None));
+    }
+
+    #[test]
+    fn the_uplink_takes_what_no_card_does_and_may_not_pose_as_one() {
+        // Ports 0 (A), 1 (B), uplink 2.
+        let s = Switch::new([Some(A), Some(B)], true);
+        assert_eq!(s.uplink(), Some(2));
+        assert_eq!(switch().uplink(), None);
+        let gateway = [0x52, 0x55, 10, 0, 2, 2];
+        // Out: to the VMs' neighbours by address, the rest to the uplink.
+        assert_eq!(s.route(0, &frame(B, A)), Route::Port(1));
+        assert_eq!(s.route(0, &frame(gateway, A)), Route::Port(2));
+        assert_eq!(s.route(1, &frame(BROADCAST, B)), Route::Flood);
+        assert_eq!(s.flood(1).collect::<Vec<_>>(), [0, 2]);
+        assert_eq!(
+            s.route(0, &frame(gateway, B)),
+            Route::Drop(DropReason::Spoofed)
+        );
+        // In: any outside source, but not a VM's address; only to the cards.
+        assert_eq!(s.route(2, &frame(A, gateway)), Route::Port(0));
+        assert_eq!(s.route(2, &frame(BROADCAST, gateway)), Route::Flood);
+        assert_eq!(s.flood(2).collect::<Vec<_>>(), [0, 1]);
+        assert_eq!(s.route(2, &frame(B, A)), Route::Drop(DropReason::Spoofed));
+        let nobody = [0x52, 0x54, 0, 0xae, 0, 9];
+        assert_eq!(
+            s.route(2, &frame(nobody, gateway)),
+            Route::Drop(DropReason::NoSuchAddress)
+        );
+        assert_eq!(
+            s.route(2, &frame(A, gateway)[..10]),
+            Route::Drop(DropReason::Malformed)
+        );
+        assert_eq!(
+            s.route(3, &frame(A, gateway)),
+            Route::Drop(DropReason::Malformed)
+        );
     }
 
     #[test]

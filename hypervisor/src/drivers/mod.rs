@@ -3,3 +3,5 @@
 pub mod pl011;
 pub mod pl031;
 pub mod virtio_blk;
+pub mod virtio_mmio;
+pub mod virtio_net;

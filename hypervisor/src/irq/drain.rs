@@ -16,6 +16,8 @@ pub struct HostEvents {
     pub vtimer: bool,
     /// Console input is waiting.
     pub input: bool,
+    /// Frames wait at the uplink.
+    pub uplink: bool,
 }
 
 /// Acknowledge every pending host interrupt after a guest exit (PSTATE.I
@@ -55,6 +57,10 @@ pub fn drain_host_interrupts(guest: crate::irq::pnmi::Interrupted) -> HostEvents
             other if other == CONSOLE_INTID.load(Ordering::Relaxed) => {
                 crate::console::receive();
                 events.input = true;
+            }
+            other if other == crate::drivers::virtio_net::intid() => {
+                crate::drivers::virtio_net::acknowledge();
+                events.uplink = true;
             }
             other => log::warn!("unexpected host interrupt {other}"),
         }

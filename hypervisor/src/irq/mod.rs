@@ -61,6 +61,8 @@ pub mod event {
     pub const TICK: u32 = 1 << 0;
     pub const INPUT: u32 = 1 << 1;
     pub const KICK: u32 = 1 << 2;
+    /// Frames wait at the uplink (the host's network card).
+    pub const UPLINK: u32 = 1 << 3;
 }
 
 static EVENTS: [AtomicU32; crate::sched::MAX_PCPUS] =
@@ -137,6 +139,10 @@ fn regular(intid: u32) {
         other if other == crate::sched::CONSOLE_INTID.load(Ordering::Relaxed) => {
             crate::console::receive();
             event::INPUT
+        }
+        other if other == crate::drivers::virtio_net::intid() => {
+            crate::drivers::virtio_net::acknowledge();
+            event::UPLINK
         }
         _ => event::KICK,
     };

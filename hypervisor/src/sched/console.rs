@@ -106,6 +106,9 @@ impl Machine {
                 if pcpu.parked { " (parked)" } else { "" }
             );
         }
+        if let Some(line) = crate::drivers::virtio_net::summary() {
+            crate::println!("aerie: dump: uplink: {line}");
+        }
         for vm in &self.vms {
             if let Some(line) = crate::vm::net::summary(vm) {
                 crate::println!("aerie: dump: vm {}: {line}", vm.name);

@@ -136,7 +136,10 @@ impl Machine {
             window_ticks: cpu::counter_frequency() * cap::WINDOW_MS / 1000,
             cursor: 0,
             input: InputMux::new(vms.len()),
-            switch: Switch::new(vms.iter().map(|vm| vm.image.net)),
+            switch: Switch::new(
+                vms.iter().map(|vm| vm.image.net),
+                crate::drivers::virtio_net::intid() != 0,
+            ),
             vms,
         }
     }
@@ -509,9 +512,7 @@ impl Machine {
             let events = crate::irq::take_events(cpu);
             guard = lock();
             guard.pcpus[cpu].idle = false;
-            if events & crate::irq::event::INPUT != 0 {
-                guard.console_input(cpu);
-            }
+            guard.take_events(cpu, events);
         }
     }
 
@@ -532,10 +533,19 @@ impl Machine {
         crate::console::flush_held(false);
         let mut guard = lock();
         guard.end_turn(cpu, world, turn);
-        if crate::irq::take_events(cpu) & crate::irq::event::INPUT != 0 {
-            guard.console_input(cpu);
-        }
+        guard.take_events(cpu, crate::irq::take_events(cpu));
         guard
+    }
+
+    /// Act on the events interrupts left for this pCPU while it idled or ran
+    /// a world: console input, frames at the uplink.
+    fn take_events(&mut self, cpu: usize, events: u32) {
+        if events & crate::irq::event::INPUT != 0 {
+            self.console_input(cpu);
+        }
+        if events & crate::irq::event::UPLINK != 0 {
+            crate::vm::net::receive_uplink(self, cpu);
+        }
     }
 
     /// Put `next`'s state into this pCPU (unless it is there already).

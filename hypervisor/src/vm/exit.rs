@@ -186,6 +186,9 @@ fn handle(
             if events.input {
                 m.console_input(cpu);
             }
+            if events.uplink {
+                crate::vm::net::receive_uplink(m, cpu);
+            }
             if events.tick && m.tick(cpu) {
                 Outcome::Reschedule
             } else {

@@ -1,7 +1,9 @@
-//! Frames between the VMs' network cards: what a card's transmit queue gave
-//! up goes through Aerie's switch ([`aerie_vdev::Switch`], which decides)
-//! into the receive queues of the cards it is for, here, synchronously, in
-//! the exit of the vCPU that sent it. A receiving card without a free buffer
+//! Frames between the VMs' network cards and the uplink: what a card's
+//! transmit queue gave up goes through Aerie's switch ([`aerie_vdev::Switch`],
+//! which decides) into the receive queues of the cards it is for, or out of
+//! the uplink (the host's own card), here, synchronously, in the exit of the
+//! vCPU that sent it. Frames from the uplink come the same way when its
+//! interrupt has left them waiting. A receiving card without a free buffer
 //! keeps a bounded backlog; what does not fit is dropped and counted, as a
 //! real switch port would.
 
@@ -52,24 +54,54 @@ pub fn carry(m: &mut Machine, cpu: usize, from: usize, slot: usize) {
     };
     let frames = card.device_mut().take_outbound();
     for frame in frames {
-        match m.switch.route(from, &frame) {
-            Route::Port(to) => deliver(m, cpu, to, &frame),
-            Route::Flood => {
-                let ports: Vec<usize> = m.switch.flood(from).collect();
-                for to in ports {
-                    deliver(m, cpu, to, &frame);
-                }
+        switch(m, cpu, from, &frame);
+    }
+}
+
+/// Take the frames waiting at the uplink (the host's network card) and
+/// switch them to the cards they are for.
+pub fn receive_uplink(m: &mut Machine, cpu: usize) {
+    let Some(uplink) = m.switch.uplink() else {
+        return;
+    };
+    let mut frames = Vec::new();
+    crate::drivers::virtio_net::receive(|f| frames.push(f.to_vec()));
+    for frame in frames {
+        switch(m, cpu, uplink, &frame);
+    }
+}
+
+/// One frame from port `from` to wherever the switch sends it: cards, the
+/// uplink, or nowhere (counted against the sending VM; the uplink's drops
+/// are not counted: the outside's broadcasts for nobody here are normal).
+fn switch(m: &mut Machine, cpu: usize, from: usize, frame: &[u8]) {
+    match m.switch.route(from, frame) {
+        Route::Port(to) => deliver(m, cpu, to, frame),
+        Route::Flood => {
+            let ports: Vec<usize> = m.switch.flood(from).collect();
+            for to in ports {
+                deliver(m, cpu, to, frame);
             }
-            Route::Drop(why) => m.vms[from].net_drops.add(why),
+        }
+        Route::Drop(why) => {
+            if let Some(vm) = m.vms.get_mut(from) {
+                vm.net_drops.add(why);
+            }
         }
     }
 }
 
 /// Put `frame` into VM `to`'s card (its backlog, if no buffer is free) and
-/// raise the card's interrupt if a buffer was filled. A VM that is not
-/// running has no driver to take it: the frame is lost, as on a cable to a
-/// machine that is off.
+/// raise the card's interrupt if a buffer was filled; or send it out of the
+/// uplink. A VM that is not running has no driver to take it: the frame is
+/// lost, as on a cable to a machine that is off.
 fn deliver(m: &mut Machine, cpu: usize, to: usize, frame: &[u8]) {
+    if Some(to) == m.switch.uplink() {
+        if let Err(e) = crate::drivers::virtio_net::send(frame) {
+            log::warn!("uplink: {e}");
+        }
+        return;
+    }
     let vm = &mut m.vms[to];
     if !vm.running() {
         return;

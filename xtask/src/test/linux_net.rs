@@ -1,3 +1,5 @@
+//! `linux-net` and `linux-uplink`.
+//!
 //! `linux-net`: two Linux VMs talk over Aerie's switch
 //! (tests/configs/linux-net.toml, tests/linux/net.sh). "b" pings "a", sends
 //! it 1 MiB of random bytes over TCP and waits for its answer; the bytes
@@ -5,9 +7,18 @@
 //! and pings again: the switch must drop every frame (100% loss) and count
 //! them as spoofed.
 
-use super::{clean_exit, qemu_test, test_config, LINUX_TIMEOUT};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use super::{clean_exit, qemu_test, run_test, test_config, LINUX_TIMEOUT};
 use crate::output;
-use crate::run::Guest;
+use crate::paths;
+use crate::qemu::{Boot, QemuOptions, Uplink};
+use crate::run::{self, Guest, PrepareError};
 
 pub fn linux_net() -> Result<(), String> {
     qemu_test(
@@ -57,4 +68,112 @@ fn spoofed_counted(out: &str) -> Result<(), String> {
         return Err(format!("a's card record: {a:?}, expected `switch 0`"));
     }
     Ok(())
+}
+
+/// `linux-uplink`: a Linux VM (tests/configs/linux-uplink.toml) and the host
+/// talk through Aerie's uplink, QEMU's user-mode network. The VM connects
+/// out to a port this test listens on (10.0.2.2 is the host) and says hello;
+/// then the test connects in through a forwarded host port and the VM prints
+/// what it sent.
+pub fn linux_uplink() -> Result<(), String> {
+    let name = "linux-uplink";
+    let io = |what: &str, e: std::io::Error| format!("{what}: {e}");
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| io("listening", e))?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| io("listening", e))?
+        .port();
+    let inward = free_port()?;
+    // The config with the port filled in, beside the test's log (two levels
+    // below the root, as tests/configs is: its relative paths still hold).
+    let text = std::fs::read_to_string(test_config("linux-uplink.toml"))
+        .map_err(|e| io("linux-uplink.toml", e))?;
+    let config = paths::test_logs_dir().join("linux-uplink.toml");
+    std::fs::create_dir_all(paths::test_logs_dir()).map_err(|e| io("test-logs", e))?;
+    std::fs::write(&config, text.replace("PORT", &port.to_string()))
+        .map_err(|e| io("writing the config", e))?;
+    let prepared = run::prepare(&Guest::Config(config), true, None).map_err(|e| match e {
+        PrepareError::Config(m) => m,
+        PrepareError::Other(e) => format!("{e:#}"),
+    })?;
+    if !prepared.uplink {
+        return Err("the config gives no VM a network card".into());
+    }
+    let opts = QemuOptions {
+        cpu: "cortex-a72".into(),
+        smp: 2,
+        boot: Boot::Aerie {
+            bootmodule: prepared.bootmodule,
+            log: "info".into(),
+            append: String::new(),
+        },
+        icount: None,
+        disk: prepared.disk,
+        uplink: Some(Uplink {
+            forwards: vec![format!("{inward}:10.0.2.15:5003")],
+        }),
+    };
+    let done = Arc::new(AtomicBool::new(false));
+    let host = {
+        let done = done.clone();
+        thread::spawn(move || host_side(listener, inward, &done))
+    };
+    run_test(name, &opts, LINUX_TIMEOUT, |status, out| {
+        done.store(true, Ordering::Relaxed);
+        let heard = host
+            .join()
+            .map_err(|_| "the host side panicked".to_string())??;
+        if heard.trim_end() != "hello from web" {
+            return Err(format!(
+                "the host heard {heard:?}, expected \"hello from web\""
+            ));
+        }
+        output::require_line(out, "net: uplink got hello from the host")?;
+        clean_exit(status, out)
+    })
+}
+
+/// A port nobody listens on now (bound and let go: QEMU takes it next).
+fn free_port() -> Result<u16, String> {
+    let probe = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("free port: {e}"))?;
+    probe
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| format!("free port: {e}"))
+}
+
+/// The host's half: take the VM's connection and read its line, then say
+/// hello through the forwarded port `inward`. Gives up once `done` (QEMU
+/// has exited). Returns what the VM said.
+fn host_side(listener: TcpListener, inward: u16, done: &AtomicBool) -> Result<String, String> {
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| format!("listener: {e}"))?;
+    let mut stream = loop {
+        match listener.accept() {
+            Ok((s, _)) => break s,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if done.load(Ordering::Relaxed) {
+                    return Err("the VM never connected to the host".into());
+                }
+                thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => return Err(format!("accept: {e}")),
+        }
+    };
+    stream
+        .set_nonblocking(false)
+        .and_then(|()| stream.set_read_timeout(Some(Duration::from_secs(30))))
+        .map_err(|e| format!("the VM's connection: {e}"))?;
+    let mut heard = String::new();
+    stream
+        .read_to_string(&mut heard)
+        .map_err(|e| format!("reading the VM's hello: {e}"))?;
+    // The VM listened before it said hello.
+    let mut to_vm = TcpStream::connect(("127.0.0.1", inward))
+        .map_err(|e| format!("connecting to forwarded port {inward}: {e}"))?;
+    to_vm
+        .write_all(b"hello from the host\n")
+        .map_err(|e| format!("writing to the VM: {e}"))?;
+    Ok(heard)
 }
