@@ -13,6 +13,7 @@
 #                      says it already did, then power off (use with panic=1)
 #   aerie.ip=ADDR/LEN  bring eth0 (the VM's network card) up with this address
 #   aerie.gw=ADDR      and route everything else through ADDR
+#   aerie.dns=ADDR     the name server (/etc/resolv.conf)
 #   aerie.net=MODE     MODE serve or a peer's address: /etc/aerie/net.sh, then
 #                      power off (aerie.peer=ADDR: the sender, for serve)
 #   aerie.name=NAME    hostname (default "aerie")
@@ -57,6 +58,9 @@ if addr=$(arg aerie.ip); then
     if gw=$(arg aerie.gw); then
         ip route add default via "$gw" || echo "initramfs: route via $gw failed"
     fi
+fi
+if dns=$(arg aerie.dns); then
+    echo "nameserver $dns" > /etc/resolv.conf
 fi
 
 if arg aerie.check >/dev/null; then

@@ -80,8 +80,10 @@ fn measure(name: &str, cpu: &str, opts: &QemuOptions) -> Result<f64> {
 /// `linux_boot` on `cpu`: the VM under Aerie.
 fn under_aerie(cpu: &str) -> Result<f64> {
     let mut config = crate::builtin_vms::linux_config(CMDLINE);
-    // No disk: the guest would probe it, and the native run has none.
+    // No disk and no network card: the guest would probe them, and the
+    // native run has neither.
     config.vms[0].disk = None;
+    config.vms[0].net = None;
     let prepared =
         run::prepare_config(&config, "linux-bench", true, None).map_err(|e| match e {
             PrepareError::Config(m) => anyhow::anyhow!(m),

@@ -72,7 +72,8 @@ pub fn testkit_config_with(cmdline: &str, policy: Option<BackdoorPolicy>) -> Con
     }
 }
 
-/// The one-VM config `--guest linux` stands for.
+/// The one-VM config `--guest linux` stands for: a disk (the whole host
+/// disk) and a network card on the uplink.
 pub fn linux_config(cmdline: &str) -> Config {
     Config {
         source: None,
@@ -91,7 +92,7 @@ pub fn linux_config(cmdline: &str) -> Config {
             }),
             backdoor: None,
             guestinfo: Vec::new(),
-            net: None,
+            net: Some(aerie_vmconfig::default_mac(0)),
         }],
     }
 }

@@ -55,8 +55,11 @@ pub struct RunArgs {
 }
 
 /// The default Linux VM's kernel command line: the PL011 console, with
-/// earlycon so a kernel that dies early still says why.
-pub const LINUX_CMDLINE: &str = "console=ttyAMA0 earlycon=pl011,0x09000000";
+/// earlycon so a kernel that dies early still says why, and its network
+/// card set up for QEMU's user-mode network behind Aerie's uplink (the
+/// address QEMU's own DHCP would give, the host as gateway, its DNS).
+pub const LINUX_CMDLINE: &str = "console=ttyAMA0 earlycon=pl011,0x09000000 \
+aerie.ip=10.0.2.15/24 aerie.gw=10.0.2.2 aerie.dns=10.0.2.3";
 
 impl Default for RunArgs {
     fn default() -> Self {

@@ -237,7 +237,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::BadMac(s) => write!(
                 f,
                 "{s:?} is not a card address: six two-digit hex octets like \
-                 \"52:54:00:12:34:56\", not all zeros, first octet even (unicast)"
+                 \"02:00:00:12:34:56\", not all zeros, first octet even (unicast)"
             ),
             ErrorKind::DuplicateMac { first, name } => {
                 write!(f, "address already used by vm[{first}] ({name:?})")

@@ -28,7 +28,7 @@
 //! net.ip = "10.0.0.2"       # dotted keys flatten: "guestinfo.net.ip"
 //!
 //! [vm.net]                  # optional: a network card on Aerie's switch (virtio-net)
-//! mac = "52:54:00:12:34:56" # optional; default 52:54:00:ae:00:<VM index + 1>; unique
+//! mac = "02:00:00:12:34:56" # optional; default 52:54:00:ae:00:<VM index + 1>; unique
 //!
 //! [[world]]                 # optional, at most 16: an EL0 program started at boot
 //! name = "watcher"          # required, the VM name rule; unique among worlds

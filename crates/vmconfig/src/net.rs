@@ -3,7 +3,7 @@
 //!
 //! ```toml
 //! [vm.net]
-//! mac = "52:54:00:12:34:56"   # optional; default 52:54:00:ae:00:<n>, n = VM index + 1
+//! mac = "02:00:00:12:34:56"   # optional; default 52:54:00:ae:00:<n>, n = VM index + 1
 //! ```
 //!
 //! The address must be unicast (first octet even) and not all zeros, and no
@@ -49,7 +49,7 @@ pub(crate) fn parse_net(vm_index: usize, value: &Value) -> Result<Mac, NetError>
         Some(v) => Err((
             "net.mac".into(),
             ErrorKind::WrongType {
-                expected: "a string like \"52:54:00:12:34:56\"",
+                expected: "a string like \"02:00:00:12:34:56\"",
                 found: v.type_str(),
             },
         )),

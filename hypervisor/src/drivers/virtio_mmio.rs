@@ -9,7 +9,7 @@ use aerie_dt::HostVirtio;
 use aerie_pagetable::PAGE_SIZE;
 use core::ptr::NonNull;
 use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
-use virtio_drivers::transport::{DeviceType, Transport};
+use virtio_drivers::transport::DeviceType;
 use virtio_drivers::{BufferDirection, Hal, PhysAddr};
 
 /// DMA memory and address translation for `virtio-drivers`.
@@ -72,16 +72,40 @@ pub fn map(transports: &[HostVirtio], space: &mut KernelSpace) -> bool {
 
 /// The transports (mapped by [`map`]) with a device of type `kind` behind
 /// them, in tree order.
+///
+/// The type is read from the registers first: a `virtio-drivers` transport
+/// resets its device when dropped, so one made only to look at another
+/// driver's device would reset that device under it.
 pub fn find(
     transports: &[HostVirtio],
     kind: DeviceType,
 ) -> impl Iterator<Item = (MmioTransport<'static>, HostVirtio)> + '_ {
     transports.iter().filter_map(move |t| {
+        if device_id(t) != Some(kind as u32) {
+            return None;
+        }
         let header = NonNull::new(phys_to_virt(t.region.base) as *mut VirtIOHeader)?;
         // SAFETY: `map` mapped this transport's registers as device memory,
         // and each driver takes only the transports of its own device type,
         // so nothing else in Aerie touches them.
         let transport = unsafe { MmioTransport::new(header, t.region.size as usize) }.ok()?;
-        (transport.device_type() == kind).then_some((transport, *t))
+        Some((transport, *t))
     })
+}
+
+/// The DeviceID register of a transport with the virtio magic (0 = no
+/// device), or None without the magic.
+fn device_id(t: &HostVirtio) -> Option<u32> {
+    const MAGIC: u32 = 0x7472_6976; // "virt"
+    let base = phys_to_virt(t.region.base) as *const u32;
+    // SAFETY: `map` mapped the transport's registers (at least 0x100 bytes)
+    // as device memory; MagicValue (0x0) and DeviceID (0x8) are read-only
+    // 32-bit registers whose reads have no side effect.
+    let (magic, id) = unsafe {
+        (
+            core::ptr::read_volatile(base),
+            core::ptr::read_volatile(base.add(2)),
+        )
+    };
+    (magic == MAGIC).then_some(id)
 }

@@ -58,7 +58,7 @@ fn md5_after(out: &str, key: &str) -> Result<String, String> {
 /// Aerie's record of b's card (printed when b stops) counts the spoofed
 /// frames, and a's shows none dropped by the switch.
 fn spoofed_counted(out: &str) -> Result<(), String> {
-    let b = output::lines_with(out, "aerie: vm b: net 52:54:00:12:34:56:");
+    let b = output::lines_with(out, "aerie: vm b: net 02:00:00:00:00:0b:");
     let spoofed = output::numbers_after(b.first().copied().unwrap_or(""), "(spoofed ");
     if spoofed.first().is_none_or(|&n| n < 2) {
         return Err(format!("b's card record shows no spoofed frames: {b:?}"));
