@@ -12,7 +12,7 @@ use crate::cmd::step;
 use crate::output::{self, BenchLine};
 use crate::paths;
 use crate::qemu::{icount, Boot, QemuOptions, Status};
-use crate::run::{self, Guest, PrepareError};
+use crate::run::{self, Guest};
 
 const CPUS: [&str; 2] = ["cortex-a72", "max"];
 /// The loop benchmarks, in table order: each iteration is one pass of a loop
@@ -76,10 +76,7 @@ fn boot(cpu: &str, cmdline: &str, append: &str, log: &str) -> Result<String> {
     let guest = Guest::Testkit {
         cmdline: cmdline.into(),
     };
-    let prepared = run::prepare(&guest, true, None).map_err(|e| match e {
-        PrepareError::Config(m) => anyhow::anyhow!(m),
-        PrepareError::Other(e) => e,
-    })?;
+    let prepared = run::prepare(&guest, true, None)?;
     let opts = QemuOptions {
         cpu: cpu.into(),
         smp: 2,

@@ -20,7 +20,7 @@ use crate::cmd::step;
 use crate::output;
 use crate::paths;
 use crate::qemu::{icount, Boot, QemuOptions, Status};
-use crate::run::{self, PrepareError};
+use crate::run;
 
 /// The VM's command line in both runs: `aerie.bench=boot` makes /init power
 /// off right after its first line.
@@ -84,11 +84,7 @@ fn under_aerie(cpu: &str) -> Result<f64> {
     // native run has neither.
     config.vms[0].disk = None;
     config.vms[0].net = None;
-    let prepared =
-        run::prepare_config(&config, "linux-bench", true, None).map_err(|e| match e {
-            PrepareError::Config(m) => anyhow::anyhow!(m),
-            PrepareError::Other(e) => e,
-        })?;
+    let prepared = run::prepare_config(&config, "linux-bench", true, None)?;
     let opts = QemuOptions {
         cpu: cpu.into(),
         smp: VCPUS,

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use crate::cmd::step;
 use crate::paths;
 use crate::qemu::{icount, Boot, QemuOptions, Status};
-use crate::run::{self, PrepareError};
+use crate::run;
 
 /// The two VMs and what they run.
 const CONFIG: &str = "tests/configs/linux-net.toml";
@@ -68,10 +68,7 @@ pub fn parse(out: &str) -> Option<NetTransfer> {
 /// Boots the two VMs under Aerie with exact instruction counting.
 pub fn run() -> Result<NetTransfer> {
     let config = aerie_vmconfig::load(&paths::root().join(CONFIG))?;
-    let prepared = run::prepare_config(&config, "net-bench", true, None).map_err(|e| match e {
-        PrepareError::Config(m) => anyhow::anyhow!(m),
-        PrepareError::Other(e) => e,
-    })?;
+    let prepared = run::prepare_config(&config, "net-bench", true, None)?;
     let opts = QemuOptions {
         cpu: CPU.into(),
         smp: PCPUS,

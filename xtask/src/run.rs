@@ -183,6 +183,25 @@ impl From<anyhow::Error> for PrepareError {
     }
 }
 
+/// For callers that only report it (tests, benchmarks): the message.
+impl From<PrepareError> for String {
+    fn from(e: PrepareError) -> Self {
+        match e {
+            PrepareError::Config(m) => m,
+            PrepareError::Other(e) => format!("{e:#}"),
+        }
+    }
+}
+
+impl From<PrepareError> for anyhow::Error {
+    fn from(e: PrepareError) -> Self {
+        match e {
+            PrepareError::Config(m) => anyhow::anyhow!(m),
+            PrepareError::Other(e) => e,
+        }
+    }
+}
+
 /// A file-name-safe form of a command line, for naming boot modules.
 fn stem_of(cmdline: &str) -> String {
     let s: String = cmdline

@@ -20,7 +20,7 @@ use crate::cmd::{self, step};
 use crate::output;
 use crate::paths;
 use crate::qemu::{self, Boot, Keys, QemuOptions, Status, Uplink};
-use crate::run::{self, Guest, PrepareError};
+use crate::run::{self, Guest};
 
 /// One integration test: Err is the reason it failed.
 type TestFn = fn() -> Result<(), String>;
@@ -257,10 +257,7 @@ fn run_aerie_icount(
     icount: Option<&'static str>,
     check: impl FnOnce(Status, &str) -> Result<(), String>,
 ) -> Result<(), String> {
-    let prepared = run::prepare(&run.guest, true, Some(run.disk)).map_err(|e| match e {
-        PrepareError::Config(m) => m,
-        PrepareError::Other(e) => format!("{e:#}"),
-    })?;
+    let prepared = run::prepare(&run.guest, true, Some(run.disk)).map_err(String::from)?;
     let opts = QemuOptions {
         cpu: run.cpu.into(),
         smp: run.smp,

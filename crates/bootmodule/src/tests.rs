@@ -560,21 +560,32 @@ fn greeting_blob() -> Vec<u8> {
     ])
 }
 
+/// A one-vCPU, 64 MiB VM named `name` with `kernel` and nothing else: the
+/// base the tests change one field of.
+fn plain_vm<'a>(name: &'a str, kernel: &'a [u8]) -> VmImage<'a> {
+    VmImage {
+        name,
+        vcpus: 1,
+        memory: 64 << 20,
+        kernel,
+        initrd: None,
+        cmdline: "",
+        disk: None,
+        backdoor: None,
+        guestinfo: &[],
+        fixed_clock: false,
+        net: None,
+    }
+}
+
 /// Three VMs: a full backdoor with guestinfo, an EL1-only backdoor without,
 /// no backdoor.
 fn backdoor_sample(guestinfo: &[u8]) -> Vec<u8> {
     let vm = |name, backdoor, guestinfo| VmImage {
-        name,
-        vcpus: 1,
-        memory: 64 << 20,
-        kernel: &[9; 100],
-        initrd: None,
         cmdline: "k",
-        disk: None,
         backdoor,
         guestinfo,
-        fixed_clock: false,
-        net: None,
+        ..plain_vm(name, &[9; 100])
     };
     write(
         &[
@@ -926,17 +937,8 @@ fn sample_with_flags(version: u32, flags: u32) -> Vec<u8> {
 fn fixed_clock_round_trips_and_defaults_off() {
     let kernel = [1u8; 64];
     let vm = |fixed_clock| VmImage {
-        name: "vm",
-        vcpus: 1,
-        memory: 64 << 20,
-        kernel: &kernel,
-        initrd: None,
-        cmdline: "",
-        disk: None,
-        backdoor: None,
-        guestinfo: &[],
         fixed_clock,
-        net: None,
+        ..plain_vm("vm", &kernel)
     };
     let bytes = write(&[vm(true), vm(false)], &[], None);
     let m = BootModule::parse(&bytes).unwrap();
@@ -1513,10 +1515,6 @@ fn corrupt_headers_and_records_never_panic() {
     let programs = programs();
     let blob = greeting_blob();
     let vm = |name, backdoor, guestinfo| VmImage {
-        name,
-        vcpus: 1,
-        memory: 64 << 20,
-        kernel: &[9; 100],
         initrd: Some(&[3; 10]),
         cmdline: "k",
         disk: Some(DiskRegion {
@@ -1526,7 +1524,7 @@ fn corrupt_headers_and_records_never_panic() {
         backdoor,
         guestinfo,
         fixed_clock: true,
-        net: None,
+        ..plain_vm(name, &[9; 100])
     };
     let bytes = write(
         &[vm("full", Some(BRK_POLICY), &blob), vm("none", None, &[])],
@@ -1580,17 +1578,8 @@ fn corrupt_headers_and_records_never_panic() {
 fn net_card_round_trips_and_bad_fields_are_refused() {
     let kernel = [1u8; 64];
     let vm = |net| VmImage {
-        name: "vm",
-        vcpus: 1,
-        memory: 64 << 20,
-        kernel: &kernel,
-        initrd: None,
-        cmdline: "",
-        disk: None,
-        backdoor: None,
-        guestinfo: &[],
-        fixed_clock: false,
         net,
+        ..plain_vm("vm", &kernel)
     };
     let mac = [0x52, 0x54, 0x00, 0xae, 0x00, 0x01];
     let bytes = write(&[vm(Some(mac)), vm(None)], &[], None);

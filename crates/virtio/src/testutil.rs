@@ -247,3 +247,53 @@ pub fn bring_up<D: VirtioDevice>(
     );
     queues
 }
+
+/// What the devices' storm tests share: how a broken driver scribbles.
+pub mod storm {
+    use super::{DriverQueue, FakeMemory, DATA, RAM_BASE, RAM_SIZE};
+    use crate::queue::descriptor::{VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE};
+    use aerie_testrng::Rng;
+
+    /// A guest physical address: in RAM, straddling its end, or anywhere.
+    pub fn address(rng: &mut Rng) -> u64 {
+        match rng.below(4) {
+            0 | 1 => DATA + rng.below(0x4_0000),
+            2 => RAM_BASE + RAM_SIZE as u64 - rng.below(64),
+            _ => rng.next_u64(),
+        }
+    }
+
+    /// Overwrites up to 5 descriptors of `q` with random addresses, flags,
+    /// next links and lengths drawn by `length`.
+    pub fn scribble_descriptors(
+        rng: &mut Rng,
+        q: &mut DriverQueue,
+        mem: &mut FakeMemory,
+        length: fn(&mut Rng) -> u32,
+    ) {
+        let size = u64::from(q.size);
+        for _ in 0..rng.below(6) {
+            let i = rng.below(size) as u16;
+            let flags = match rng.below(4) {
+                0 => VIRTQ_DESC_F_NEXT,
+                1 => VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE,
+                2 => VIRTQ_DESC_F_WRITE,
+                _ => rng.next_u64() as u16 | VIRTQ_DESC_F_INDIRECT,
+            };
+            // Mostly a next index inside the table, sometimes one past it.
+            let next = rng.below(size + 4) as u16;
+            q.set_desc(mem, i, address(rng), length(rng), flags, next);
+        }
+    }
+
+    /// Makes random heads available, or sets the avail index anywhere (far
+    /// ahead of what was published).
+    pub fn scribble_avail(rng: &mut Rng, q: &mut DriverQueue, mem: &mut FakeMemory) {
+        if rng.chance(70) {
+            q.publish(mem, rng.below(u64::from(q.size) + 2) as u16);
+        } else {
+            let idx = rng.next_u64() as u16;
+            mem.put(q.avail + 2, &idx.to_le_bytes());
+        }
+    }
+}

@@ -2,7 +2,7 @@
 //! an address with nothing behind it.
 
 use super::exit::{inject, update_uart_irq, Outcome};
-use super::virtio::{VmRam, VIRTIO_BASE, VIRTIO_FIRST_INTID, VIRTIO_STRIDE};
+use super::virtio::{VmRam, VIRTIO_BASE, VIRTIO_STRIDE};
 use super::Vm;
 use super::{GICD_BASE, GICD_SIZE, GICR_BASE, GICR_STRIDE, UART_BASE, UART_SIZE};
 use crate::arch::aarch64::el2::Syndrome;
@@ -131,16 +131,7 @@ pub fn emulate(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: &Syndr
                 else {
                     return false;
                 };
-                if let Some(fault) = notify.fault {
-                    log::warn!(
-                        "vm {}: virtio device {n} stopped after a guest error: {fault:?}",
-                        vm.name
-                    );
-                }
-                if notify.raise_irq {
-                    let kick = vm.vgic.pulse_spi(VIRTIO_FIRST_INTID + n as u32);
-                    m.kick(cpu, v, kick.bits() as u64);
-                }
+                super::virtio::act_on(m, cpu, v, n, notify);
                 // A network card's QueueNotify may have sent frames.
                 super::net::carry(m, cpu, v, n);
                 None

@@ -7,7 +7,7 @@
 //! keeps a bounded backlog; what does not fit is dropped and counted, as a
 //! real switch port would.
 
-use super::virtio::{VmRam, VIRTIO_FIRST_INTID};
+use super::virtio::VmRam;
 use super::Vm;
 use crate::sched::Machine;
 use aerie_vdev::Route;
@@ -114,14 +114,5 @@ fn deliver(m: &mut Machine, cpu: usize, to: usize, frame: &[u8]) {
         return;
     };
     let notify = card.deliver(frame, &mut VmRam(ram));
-    if let Some(fault) = notify.fault {
-        log::warn!(
-            "vm {}: network card stopped after a guest error: {fault}",
-            vm.name
-        );
-    }
-    if notify.raise_irq {
-        let kick = vm.vgic.pulse_spi(VIRTIO_FIRST_INTID + slot as u32);
-        m.kick(cpu, to, kick.bits() as u64);
-    }
+    super::virtio::act_on(m, cpu, to, slot, notify);
 }

@@ -62,6 +62,24 @@ impl VirtioSlot {
     }
 }
 
+/// What a device asked for after an access or a delivery on transport
+/// `slot` of VM `v`: a guest error is logged (the device is in
+/// DEVICE_NEEDS_RESET and the VM carries on), a raised interrupt is pulsed
+/// into the vGIC and the vCPUs it concerns are kicked.
+pub fn act_on(m: &mut crate::sched::Machine, cpu: usize, v: usize, slot: usize, notify: Notify) {
+    let vm = &mut m.vms[v];
+    if let Some(fault) = notify.fault {
+        log::warn!(
+            "vm {}: virtio device {slot} stopped after a guest error: {fault}",
+            vm.name
+        );
+    }
+    if notify.raise_irq {
+        let kick = vm.vgic.pulse_spi(VIRTIO_FIRST_INTID + slot as u32);
+        m.kick(cpu, v, kick.bits() as u64);
+    }
+}
+
 /// A VM's share of the host disk, in sectors. Requests are checked against
 /// it by the block device model before they get here; the checks below are
 /// a second line.

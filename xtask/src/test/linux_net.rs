@@ -18,7 +18,7 @@ use super::{clean_exit, qemu_test, run_test, test_config, LINUX_TIMEOUT};
 use crate::output;
 use crate::paths;
 use crate::qemu::{Boot, QemuOptions, Uplink};
-use crate::run::{self, Guest, PrepareError};
+use crate::run::{self, Guest};
 
 pub fn linux_net() -> Result<(), String> {
     qemu_test(
@@ -92,10 +92,7 @@ pub fn linux_uplink() -> Result<(), String> {
     std::fs::create_dir_all(paths::test_logs_dir()).map_err(|e| io("test-logs", e))?;
     std::fs::write(&config, text.replace("PORT", &port.to_string()))
         .map_err(|e| io("writing the config", e))?;
-    let prepared = run::prepare(&Guest::Config(config), true, None).map_err(|e| match e {
-        PrepareError::Config(m) => m,
-        PrepareError::Other(e) => format!("{e:#}"),
-    })?;
+    let prepared = run::prepare(&Guest::Config(config), true, None).map_err(String::from)?;
     if !prepared.uplink {
         return Err("the config gives no VM a network card".into());
     }

@@ -6,18 +6,9 @@
 //! driver resets the device.
 
 use super::*;
-use crate::queue::descriptor::{VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE};
 use crate::status::DEVICE_NEEDS_RESET;
+use crate::testutil::storm::{self as ring, address};
 use aerie_testrng::Rng;
-
-/// A guest physical address: in RAM, straddling its end, or anywhere.
-fn address(rng: &mut Rng) -> u64 {
-    match rng.below(4) {
-        0 | 1 => DATA + rng.below(0x4_0000),
-        2 => RAM_BASE + RAM_SIZE as u64 - rng.below(64),
-        _ => rng.next_u64(),
-    }
-}
 
 /// A buffer length: a few sectors, an odd size, or anything.
 fn length(rng: &mut Rng) -> u32 {
@@ -31,19 +22,7 @@ fn length(rng: &mut Rng) -> u32 {
 
 /// Scribbles over part of the ring the way a broken driver might.
 fn scribble(rng: &mut Rng, r: &mut Rig) {
-    let size = u64::from(r.q.size);
-    for _ in 0..rng.below(6) {
-        let i = rng.below(size) as u16;
-        let flags = match rng.below(4) {
-            0 => VIRTQ_DESC_F_NEXT,
-            1 => VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE,
-            2 => VIRTQ_DESC_F_WRITE,
-            _ => rng.next_u64() as u16 | VIRTQ_DESC_F_INDIRECT,
-        };
-        // Mostly a next index inside the table, sometimes one past it.
-        let next = rng.below(size + 4) as u16;
-        r.q.set_desc(&mut r.mem, i, address(rng), length(rng), flags, next);
-    }
+    ring::scribble_descriptors(rng, &mut r.q, &mut r.mem, length);
     // A header the chain may point at: any type, any sector.
     let mut hdr = [0u8; 16];
     let kinds = [
@@ -61,13 +40,7 @@ fn scribble(rng: &mut Rng, r: &mut Rig) {
     };
     hdr[8..].copy_from_slice(&sector.to_le_bytes());
     r.mem.put(HDR, &hdr);
-    if rng.chance(70) {
-        r.q.publish(&mut r.mem, rng.below(size + 2) as u16);
-    } else {
-        // The avail index jumps anywhere (far ahead of what was published).
-        let idx = rng.next_u64() as u16;
-        r.mem.put(r.q.avail + 2, &idx.to_le_bytes());
-    }
+    ring::scribble_avail(rng, &mut r.q, &mut r.mem);
 }
 
 /// Reset the device and probe it again with zeroed rings, as Linux does on

@@ -7,17 +7,8 @@
 //! bounded, and must recover after the driver resets the device.
 
 use super::*;
-use crate::queue::descriptor::{VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE};
+use crate::testutil::storm as ring;
 use aerie_testrng::Rng;
-
-/// A guest physical address: in RAM, straddling its end, or anywhere.
-fn address(rng: &mut Rng) -> u64 {
-    match rng.below(4) {
-        0 | 1 => DATA + rng.below(0x4_0000),
-        2 => RAM_BASE + RAM_SIZE as u64 - rng.below(64),
-        _ => rng.next_u64(),
-    }
-}
 
 /// A buffer length: a header and a frame, a receive buffer, a few bytes,
 /// or anything.
@@ -41,26 +32,8 @@ fn frame_len(rng: &mut Rng) -> usize {
 
 /// Scribbles over part of a ring the way a broken driver might.
 fn scribble(rng: &mut Rng, q: &mut DriverQueue, mem: &mut FakeMemory) {
-    let size = u64::from(q.size);
-    for _ in 0..rng.below(6) {
-        let i = rng.below(size) as u16;
-        let flags = match rng.below(4) {
-            0 => VIRTQ_DESC_F_NEXT,
-            1 => VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE,
-            2 => VIRTQ_DESC_F_WRITE,
-            _ => rng.next_u64() as u16 | VIRTQ_DESC_F_INDIRECT,
-        };
-        // Mostly a next index inside the table, sometimes one past it.
-        let next = rng.below(size + 4) as u16;
-        q.set_desc(mem, i, address(rng), length(rng), flags, next);
-    }
-    if rng.chance(70) {
-        q.publish(mem, rng.below(size + 2) as u16);
-    } else {
-        // The avail index jumps anywhere (far ahead of what was published).
-        let idx = rng.next_u64() as u16;
-        mem.put(q.avail + 2, &idx.to_le_bytes());
-    }
+    ring::scribble_descriptors(rng, q, mem, length);
+    ring::scribble_avail(rng, q, mem);
 }
 
 /// A chain shaped the way Linux builds one for the queue, with header
