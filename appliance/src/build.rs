@@ -128,6 +128,7 @@ pub fn build(spec_path: &Path, out: &Path, efi_dir: &Path, progress: bool) -> Re
             memory: a.memory,
             cmdline: a.cmdline.clone(),
             disks: ids,
+            network: a.network,
         });
     }
     let mut desc = Descriptor {

@@ -264,6 +264,7 @@ fn deploy_into(ova: &Path, target: Target, dir: &Path, progress: bool) -> Result
                 code: PathBuf::from(code),
                 vars,
                 kvm: qemu::kvm_usable(arch),
+                network: cfg.network,
             };
             write_script(&run_script, &qemu::run_script(&vm))?;
             dep.qemu = Some(vm);
@@ -297,14 +298,7 @@ fn deploy_into(ova: &Path, target: Target, dir: &Path, progress: bool) -> Result
                     extra[0]
                 ));
             }
-            let text = aerie_toml(
-                &d.name,
-                cfg.cpus,
-                cfg.memory,
-                has_initrd,
-                &cfg.cmdline,
-                disk_mib,
-            );
+            let text = aerie_toml(&d.name, cfg, has_initrd, disk_mib);
             aerie_vmconfig::parse(&text, dir).map_err(|e| {
                 anyhow::anyhow!("refusing to deploy to aerie: the {arch} configuration is not a valid Aerie VM: {e}")
             })?;
@@ -344,27 +338,31 @@ fn convert_extra_disk(
 /// The VM's disk file next to `aerie.toml`, when it has one.
 pub const AERIE_DISK: &str = "disk.img";
 
-/// The Aerie VM config for the aarch64 configuration (see crates/vmconfig);
-/// `disk_mib`: the size of [`AERIE_DISK`], which the VM gets whole.
+/// The Aerie VM config for the aarch64 configuration `cfg` (see
+/// crates/vmconfig); `disk_mib`: the size of [`AERIE_DISK`], which the VM
+/// gets whole. A network card becomes the VM's card on Aerie's switch, whose
+/// uplink `cargo xtask run` puts on QEMU's user-mode network.
 pub fn aerie_toml(
     name: &str,
-    cpus: u32,
-    memory: u64,
+    cfg: &crate::ovf::Config,
     initrd: bool,
-    cmdline: &str,
     disk_mib: Option<u64>,
 ) -> String {
     let q = |s: &str| toml::Value::String(s.to_string()).to_string();
     let mut s = format!(
         "# The appliance's aarch64 configuration as an Aerie VM (written by aerie-appliance deploy).\n\
-         [[vm]]\nname = {}\nvcpus = {cpus}\nmemory = \"{}M\"\nkernel = \"vmlinuz\"\n",
+         [[vm]]\nname = {}\nvcpus = {}\nmemory = \"{}M\"\nkernel = \"vmlinuz\"\n",
         q(name),
-        memory >> 20
+        cfg.cpus,
+        cfg.memory >> 20
     );
     if initrd {
         s.push_str("initrd = \"initrd.img\"\n");
     }
-    s.push_str(&format!("cmdline = {}\n", q(cmdline)));
+    s.push_str(&format!("cmdline = {}\n", q(&cfg.cmdline)));
+    if cfg.network {
+        s.push_str("# The appliance's network card, on Aerie's switch and its uplink.\n[vm.net]\n");
+    }
     if let Some(mib) = disk_mib {
         s.push_str(&format!(
             "# The appliance's first extra disk ({AERIE_DISK}, passed as the host disk), all of it.\n\

@@ -61,6 +61,13 @@ pub fn inspect(ova: &Path, progress: bool) -> Result<String> {
         );
         let _ = writeln!(o, "    cmdline: {}", cfg.cmdline);
         let _ = writeln!(o, "    disks: {}", cfg.disks.join(", "));
+        if cfg.network {
+            let _ = writeln!(
+                o,
+                "    network: one virtio card on `{}`",
+                crate::ovf::NAT_NETWORK
+            );
+        }
     }
     let _ = writeln!(o, "disks:");
     for k in &d.disks {

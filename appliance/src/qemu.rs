@@ -40,6 +40,9 @@ pub struct QemuVm {
     pub vars: PathBuf,
     /// Use KVM (`-enable-kvm -cpu host`) instead of TCG.
     pub kvm: bool,
+    /// One virtio network card on QEMU's user-mode network (NAT: the guest
+    /// reaches the host as 10.0.2.2 and the world through it).
+    pub network: bool,
 }
 
 /// The firmware (code, vars template) for an architecture.
@@ -84,6 +87,7 @@ fn kvm_trial(arch: Arch) -> std::io::Result<bool> {
         code: PathBuf::from(code),
         vars: vars_copy,
         kvm: true,
+        network: false,
     };
     let mut child = Command::new(program(arch))
         .args(qemu_args(&vm, Console::Serial))
@@ -163,7 +167,18 @@ pub fn qemu_args(vm: &QemuVm, console: Console) -> Vec<String> {
             ),
         ]);
     }
-    push(&["-nic", "none"]);
+    if vm.network {
+        // No option ROM (`romfile=`): the firmware boots from the disk, and
+        // efi-virtio.rom is not installed with --no-install-recommends.
+        push(&[
+            "-netdev",
+            "user,id=nat",
+            "-device",
+            "virtio-net-pci,netdev=nat,romfile=",
+        ]);
+    } else {
+        push(&["-nic", "none"]);
+    }
     match console {
         Console::Interactive => push(&["-nographic", "-serial", "mon:stdio"]),
         Console::Serial => push(&["-display", "none", "-serial", "stdio", "-monitor", "none"]),

@@ -15,6 +15,10 @@
 //! memory = "512M"            # required: K/M/G suffix (binary) or plain bytes;
 //!                            # a whole number of MiB, at least 16M
 //!
+//! network = true             # optional, default false: one network card (virtio)
+//!                            # on the target's NAT network (QEMU's user-mode
+//!                            # network; on Aerie, its switch and uplink)
+//!
 //! [[aarch64.disk]]           # optional extra disks, in order: raw images
 //! path = "data.img"          # relative to the spec file's directory
 //!
@@ -63,6 +67,8 @@ pub struct ArchSpec {
     pub memory: u64,
     /// Extra raw disk images, in order.
     pub disks: Vec<PathBuf>,
+    /// One network card on the target's NAT network.
+    pub network: bool,
 }
 
 #[derive(Deserialize)]
@@ -92,6 +98,8 @@ struct RawArch {
     memory: toml::Value,
     #[serde(default)]
     disk: Vec<RawDisk>,
+    #[serde(default)]
+    network: bool,
 }
 
 #[derive(Deserialize)]
@@ -199,6 +207,7 @@ fn arch_spec(arch: Arch, a: RawArch, base: &Path) -> Result<ArchSpec> {
         cpus: a.cpus,
         memory,
         disks: a.disk.into_iter().map(|d| base.join(d.path)).collect(),
+        network: a.network,
     })
 }
 
@@ -223,6 +232,7 @@ mod tests {
             cmdline = "console=ttyAMA0 a=b"
             cpus = 2
             memory = "1G"
+            network = true
             [[aarch64.disk]]
             path = "d.img"
             "#,
@@ -230,6 +240,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.archs.len(), 2);
+        assert!(s.archs[0].network && !s.archs[1].network);
         assert_eq!(s.archs[0].arch, Arch::Aarch64);
         assert_eq!(s.archs[0].memory, 1 << 30);
         assert_eq!(s.archs[0].disks, vec![PathBuf::from("/b/d.img")]);

@@ -38,6 +38,7 @@ description = "test appliance"
 kernel = "Image"
 initrd = "initrd-a"
 cmdline = "console=ttyAMA0 rdinit=/init x=y"
+network = true
 cpus = 2
 memory = "256M"
 [[aarch64.disk]]
@@ -448,6 +449,8 @@ fn deploy_targets() {
         args.windows(2).any(|w| w == ["-serial", "stdio"]),
         "{args:?}"
     );
+    // Its configuration has no network card.
+    assert!(args.windows(2).any(|w| w == ["-nic", "none"]), "{args:?}");
     // QEMU aarch64: system disk + the extra disk.
     let d = f.dir.join("da");
     let dep = crate::deploy(&f.ova, crate::Target::QemuAarch64, &d, false).unwrap();
@@ -463,6 +466,13 @@ fn deploy_targets() {
         script.contains("/usr/share/AAVMF/AAVMF_CODE.fd"),
         "{script}"
     );
+    // Its network card, on QEMU's user-mode network, without an option ROM.
+    assert!(
+        script.contains("-netdev user,id=nat")
+            && script.contains("virtio-net-pci,netdev=nat,romfile="),
+        "{script}"
+    );
+    assert!(!script.contains("-nic none"), "{script}");
     // Aerie: kernel, initrd, aerie.toml.
     let d = f.dir.join("de");
     crate::deploy(&f.ova, crate::Target::Aerie, &d, false).unwrap();
@@ -479,6 +489,7 @@ fn deploy_targets() {
     assert_eq!(cfg.vms[0].vcpus, 2);
     assert_eq!(cfg.vms[0].memory, 256 << 20);
     assert_eq!(cfg.vms[0].cmdline, "console=ttyAMA0 rdinit=/init x=y");
+    assert!(cfg.vms[0].net.is_some(), "the card is the VM's [vm.net]");
     // run.sh finds the Aerie tree by itself: the one found at deploy time
     // (these tests run inside it) unless AERIE_ROOT says otherwise.
     let script = std::fs::read_to_string(d.join("run.sh")).unwrap();

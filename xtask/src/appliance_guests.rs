@@ -10,9 +10,12 @@
 //! aarch64 configuration's data disk `target/aerie/appliance/aarch64/data.img`
 //! (1 MiB: [`DATA_LINE`], then zeros).
 //!
-//! The aarch64 /init also looks for that disk and prints its first line: the
-//! initramfs carries the virtio modules (MMIO for Aerie, PCI for QEMU) the
-//! kernel builds as modules, and /init loads them with busybox `insmod`.
+//! The aarch64 /init also looks for that disk and prints its first line, and
+//! both look for the network card the example's configurations have and ping
+//! the NAT network's gateway (10.0.2.2: QEMU's user-mode network, straight
+//! or through Aerie's uplink): the initramfs carries the virtio modules (MMIO
+//! for Aerie, PCI for QEMU) the kernel builds as modules, and /init loads
+//! them with busybox `insmod`.
 
 use std::path::{Path, PathBuf};
 
@@ -69,14 +72,22 @@ pub const DATA_LINE: &str = "aerie-appliance-data-ok\n";
 /// The data disk's size: 1 MiB.
 const DATA_BYTES: usize = 1 << 20;
 
-/// The drivers the aarch64 guest needs to read the data disk: (config
-/// symbol, module name). virtio-mmio is Aerie's transport, virtio-pci QEMU's
-/// (`deploy` puts every disk on virtio-blk-pci); virtio_blk comes last so it
-/// binds the devices of both.
-const DATA_DISK_DRIVERS: [(&str, &str); 3] = [
+/// The drivers the aarch64 guest needs for the data disk and the network
+/// card: (config symbol, module name). virtio-mmio is Aerie's transport,
+/// virtio-pci QEMU's (`deploy` puts every disk on virtio-blk-pci and the
+/// card on virtio-net-pci); the device drivers come last so they bind the
+/// devices of both.
+const AARCH64_DRIVERS: [(&str, &str); 4] = [
     ("CONFIG_VIRTIO_MMIO", "virtio_mmio"),
     ("CONFIG_VIRTIO_PCI", "virtio_pci"),
     ("CONFIG_VIRTIO_BLK", "virtio_blk"),
+    ("CONFIG_VIRTIO_NET", "virtio_net"),
+];
+
+/// The x86-64 guest's: only the network card (QEMU, virtio-pci).
+const X86_64_DRIVERS: [(&str, &str); 2] = [
+    ("CONFIG_VIRTIO_PCI", "virtio_pci"),
+    ("CONFIG_VIRTIO_NET", "virtio_net"),
 ];
 
 /// /init's start: /proc for `uname`.
@@ -118,35 +129,57 @@ else
 fi
 "#;
 
+/// The network card: `eth0` once its driver has probed (up to 3 s), with
+/// the address QEMU's DHCP would give; then one ping to the gateway.
+const INIT_NETWORK: &str = r#"bb=/bin/busybox
+tries=0
+while [ ! -e /sys/class/net/eth0 ] && [ "$tries" -lt 30 ]; do
+    tries=$((tries + 1))
+    $bb sleep 0.1
+done
+if [ -e /sys/class/net/eth0 ]; then
+    $bb ip link set eth0 up
+    $bb ip addr add 10.0.2.15/24 dev eth0
+    if $bb ping -c 1 -W 5 10.0.2.2 > /dev/null; then
+        echo "appliance: network: 10.0.2.2 answers"
+    else
+        echo "appliance: network: 10.0.2.2 does not answer"
+    fi
+else
+    echo "appliance: no network card"
+fi
+"#;
+
 /// /init's end: say where it runs, power off.
 const INIT_END: &str = "echo \"appliance: hello running on $(/bin/busybox uname -m)\"
 /bin/busybox poweroff -f
 ";
 
-/// /init. With `data_disk` (the archive paths of the modules to load, in
-/// order; possibly none) it mounts sysfs and devtmpfs, loads the modules and
-/// reports the data disk before saying hello; without, it only says hello.
-fn init_script(data_disk: Option<&[String]>) -> String {
+/// /init: it mounts sysfs and devtmpfs and loads `modules` (archive paths,
+/// in order), reports the data disk if `data_disk`, then the network card,
+/// and says hello.
+fn init_script(modules: &[String], data_disk: bool) -> String {
     let mut s = INIT_START.to_string();
-    if let Some(modules) = data_disk {
-        s.push_str(
-            "/bin/busybox mount -t sysfs sysfs /sys\n\
-             /bin/busybox mount -t devtmpfs devtmpfs /dev\n",
-        );
-        for m in modules {
-            s.push_str(&format!(
-                "/bin/busybox insmod {m} || echo \"appliance: insmod {m} failed\"\n"
-            ));
-        }
+    s.push_str(
+        "/bin/busybox mount -t sysfs sysfs /sys\n\
+         /bin/busybox mount -t devtmpfs devtmpfs /dev\n",
+    );
+    for m in modules {
+        s.push_str(&format!(
+            "/bin/busybox insmod {m} || echo \"appliance: insmod {m} failed\"\n"
+        ));
+    }
+    if data_disk {
         s.push_str(INIT_DATA_DISK);
     }
+    s.push_str(INIT_NETWORK);
     s.push_str(INIT_END);
     s
 }
 
-/// The initramfs around one architecture's busybox; `data_disk` as in
-/// [`init_script`], here with the modules' contents.
-fn initramfs(busybox: Vec<u8>, data_disk: Option<Vec<(String, Vec<u8>)>>) -> Vec<u8> {
+/// The initramfs around one architecture's busybox, with `modules` (archive
+/// path, contents) and the /init of [`init_script`].
+fn initramfs(busybox: Vec<u8>, modules: Vec<(String, Vec<u8>)>, data_disk: bool) -> Vec<u8> {
     let mut a = Archive::new();
     for dir in ["/proc", "/sys", "/dev", "/bin"] {
         a.dir(dir, 0o755);
@@ -154,23 +187,24 @@ fn initramfs(busybox: Vec<u8>, data_disk: Option<Vec<(String, Vec<u8>)>>) -> Vec
     a.char_device("/dev/console", 0o600, 5, 1);
     a.file("/bin/busybox", 0o755, busybox);
     a.symlink("/bin/sh", "busybox");
-    let paths = data_disk.map(|modules| {
-        let mut paths = Vec::new();
-        for (path, bytes) in modules {
-            a.file(&path, 0o644, bytes);
-            paths.push(path);
-        }
-        paths
-    });
-    a.file("/init", 0o755, init_script(paths.as_deref()).into_bytes());
+    let mut paths = Vec::new();
+    for (path, bytes) in modules {
+        a.file(&path, 0o644, bytes);
+        paths.push(path);
+    }
+    a.file("/init", 0o755, init_script(&paths, data_disk).into_bytes());
     a.to_bytes()
 }
 
-/// The modules (archive path, contents; in load order) the arm64 kernel
-/// unpacked in `kdir` needs for [`DATA_DISK_DRIVERS`].
-fn data_disk_modules(kdir: &Path, vmlinuz: &Path) -> Result<Vec<(String, Vec<u8>)>> {
+/// The modules (archive path, contents; in load order) the kernel unpacked
+/// in `kdir` needs for `drivers`.
+fn modules_for(
+    kdir: &Path,
+    vmlinuz: &Path,
+    drivers: &[(&str, &str)],
+) -> Result<Vec<(String, Vec<u8>)>> {
     let release = kmod::release_of(vmlinuz)?;
-    let modules = kmod::read_modules(kdir, &release, &DATA_DISK_DRIVERS)?;
+    let modules = kmod::read_modules(kdir, &release, drivers)?;
     Ok(modules
         .into_iter()
         .map(|(rel, bytes)| (format!("/lib/modules/{release}/{rel}"), bytes))
@@ -188,28 +222,43 @@ fn data_image() -> Vec<u8> {
 /// aarch64 data disk.
 pub fn build() -> Result<()> {
     let amd64_kernel = amd64_dir(&amd64_kernel_package()?);
+    let amd64_vmlinuz = one_file(&amd64_kernel.join("boot"), "vmlinuz-")?;
+    let amd64_modules = modules_for(&amd64_kernel, &amd64_vmlinuz, &X86_64_DRIVERS)?;
     let arm64_kernel = guest_pkgs::unpacked_dir(&guest_pkgs::kernel_package()?);
     let arm64_vmlinuz = one_file(&arm64_kernel.join("boot"), "vmlinuz-")?;
-    let arm64_modules = data_disk_modules(&arm64_kernel, &arm64_vmlinuz)?;
-    let module_names: Vec<String> = arm64_modules
-        .iter()
-        .map(|(p, _)| kmod::file_name(p).to_string())
-        .collect();
+    let arm64_modules = modules_for(&arm64_kernel, &arm64_vmlinuz, &AARCH64_DRIVERS)?;
+    let names = |modules: &[(String, Vec<u8>)]| {
+        let names: Vec<&str> = modules.iter().map(|(p, _)| kmod::file_name(p)).collect();
+        if names.is_empty() {
+            "none needed".to_string()
+        } else {
+            names.join(" ")
+        }
+    };
+    let summary = format!(
+        "appliance guests: {} (data.img; modules: {}) and {} (modules: {})",
+        paths::show(&arch_dir("aarch64")),
+        names(&arm64_modules),
+        paths::show(&arch_dir("x86_64")),
+        names(&amd64_modules)
+    );
     let inputs = [
         (
             "aarch64",
             arm64_vmlinuz,
             guest_pkgs::unpacked_dir(guest_pkgs::BUSYBOX_PACKAGE).join("bin/busybox"),
-            Some(arm64_modules),
+            arm64_modules,
+            true,
         ),
         (
             "x86_64",
-            one_file(&amd64_kernel.join("boot"), "vmlinuz-")?,
+            amd64_vmlinuz,
             amd64_dir(guest_pkgs::BUSYBOX_PACKAGE).join("bin/busybox"),
-            None,
+            amd64_modules,
+            false,
         ),
     ];
-    for (arch, kernel, busybox, data_disk) in inputs {
+    for (arch, kernel, busybox, modules, data_disk) in inputs {
         let dir = arch_dir(arch);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let kernel_bytes =
@@ -217,21 +266,15 @@ pub fn build() -> Result<()> {
         write_if_changed(&dir.join("vmlinuz"), &kernel_bytes)?;
         let busybox =
             std::fs::read(&busybox).with_context(|| format!("reading {}", busybox.display()))?;
-        if data_disk.is_some() {
+        if data_disk {
             write_if_changed(&dir.join("data.img"), &data_image())?;
         }
-        write_if_changed(&dir.join("initrd.img"), &initramfs(busybox, data_disk))?;
+        write_if_changed(
+            &dir.join("initrd.img"),
+            &initramfs(busybox, modules, data_disk),
+        )?;
     }
-    step(format!(
-        "appliance guests: {} (data.img; modules: {}) and {}",
-        paths::show(&arch_dir("aarch64")),
-        if module_names.is_empty() {
-            "none needed".to_string()
-        } else {
-            module_names.join(" ")
-        },
-        paths::show(&arch_dir("x86_64"))
-    ));
+    step(summary);
     Ok(())
 }
 
@@ -241,14 +284,16 @@ mod tests {
 
     #[test]
     fn initramfs_has_init_busybox_and_console() {
-        let bytes = initramfs(b"\x7fELF busybox".to_vec(), None);
+        let bytes = initramfs(b"\x7fELF busybox".to_vec(), Vec::new(), false);
         let text = String::from_utf8_lossy(&bytes);
         for name in ["init", "bin/busybox", "dev/console", "bin/sh"] {
             assert!(text.contains(name), "{name} missing");
         }
-        let init = init_script(None);
+        let init = init_script(&[], false);
         assert!(init.contains("uname -m") && init.ends_with("poweroff -f\n"));
         assert!(!init.contains("data disk") && !init.contains("insmod"));
+        // The network card is looked for on every architecture.
+        assert!(init.find("ping -c 1 -W 5 10.0.2.2") < init.find("hello running on"));
     }
 
     #[test]
@@ -263,7 +308,7 @@ mod tests {
                 b"blk".to_vec(),
             ),
         ];
-        let bytes = initramfs(b"\x7fELF busybox".to_vec(), Some(modules));
+        let bytes = initramfs(b"\x7fELF busybox".to_vec(), modules, true);
         let text = String::from_utf8_lossy(&bytes);
         assert!(text.contains("lib/modules/6.1.0-56-arm64/kernel/drivers/virtio/virtio_mmio.ko"));
         let paths: Vec<String> = [
@@ -272,7 +317,7 @@ mod tests {
         ]
         .map(String::from)
         .to_vec();
-        let init = init_script(Some(&paths));
+        let init = init_script(&paths, true);
         assert!(text.contains(&init), "the archive holds this /init");
         let pos = |needle: &str| {
             init.find(needle)
@@ -284,7 +329,8 @@ mod tests {
         assert!(pos("virtio_mmio.ko") < pos("virtio_blk.ko"));
         assert!(pos("virtio_blk.ko") < pos("/sys/block/vd*"));
         assert!(pos("appliance: data disk says") < pos("appliance: hello running on"));
-        assert!(pos("appliance: no data disk") < pos("appliance: hello running on"));
+        assert!(pos("appliance: no data disk") < pos("appliance: network:"));
+        assert!(pos("appliance: network:") < pos("appliance: hello running on"));
         assert!(init.ends_with("poweroff -f\n"));
     }
 

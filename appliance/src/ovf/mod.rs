@@ -21,7 +21,8 @@ mod read;
 mod write;
 
 pub use model::{
-    Config, Descriptor, Disk, FileRef, AERIE_NS, OVF_NS, RASD_NS, SYSTEM_DISK, VMDK_STREAM, VSSD_NS,
+    Config, Descriptor, Disk, FileRef, AERIE_NS, NAT_NETWORK, OVF_NS, RASD_NS, SYSTEM_DISK,
+    VMDK_STREAM, VSSD_NS,
 };
 pub use read::parse;
 pub use write::render;

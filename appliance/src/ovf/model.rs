@@ -50,7 +50,13 @@ pub struct Config {
     pub cmdline: String,
     /// Disk ids, boot disk (the system disk) first.
     pub disks: Vec<String>,
+    /// One network card (virtio), connected to [`NAT_NETWORK`].
+    pub network: bool,
 }
+
+/// The one network this tool's descriptors name: the deploy target's NAT
+/// network (QEMU's user-mode network; on Aerie, its switch and uplink).
+pub const NAT_NETWORK: &str = "nat";
 
 /// The system disk's id in the DiskSection.
 pub const SYSTEM_DISK: &str = "system";

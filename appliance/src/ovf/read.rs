@@ -4,7 +4,7 @@
 use anyhow::{bail, ensure, Context, Result};
 use roxmltree::{Document, Node};
 
-use super::model::{Config, Descriptor, Disk, FileRef, AERIE_NS, OVF_NS, RASD_NS};
+use super::model::{Config, Descriptor, Disk, FileRef, AERIE_NS, NAT_NETWORK, OVF_NS, RASD_NS};
 use crate::arch::Arch;
 
 fn ovf<'a>(n: Node<'a, 'a>, name: &str) -> Option<Node<'a, 'a>> {
@@ -75,9 +75,17 @@ pub fn parse(xml: &str) -> Result<Descriptor> {
     let description = ovf(vs, "AnnotationSection")
         .and_then(|a| ovf(a, "Annotation"))
         .map(text);
+    let networks: Vec<String> = ovf(env, "NetworkSection")
+        .map(|ns| {
+            ovf_all(ns, "Network")
+                .filter_map(|n| n.attribute((OVF_NS, "name")))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
     let mut configs = Vec::new();
     for hw in ovf_all(vs, "VirtualHardwareSection") {
-        let c = hardware(hw).with_context(|| {
+        let c = hardware(hw, &networks).with_context(|| {
             format!(
                 "VirtualHardwareSection `{}`",
                 hw.attribute((OVF_NS, "id")).unwrap_or("")
@@ -111,7 +119,7 @@ fn capacity_units(units: &str) -> Result<u64> {
     })
 }
 
-fn hardware(hw: Node<'_, '_>) -> Result<Config> {
+fn hardware(hw: Node<'_, '_>, networks: &[String]) -> Result<Config> {
     let ext = hw
         .children()
         .find(|c| c.has_tag_name((AERIE_NS, "ArchitectureSection")))
@@ -127,7 +135,7 @@ fn hardware(hw: Node<'_, '_>) -> Result<Config> {
         .find(|c| c.has_tag_name((AERIE_NS, "KernelCommandLine")))
         .map(|n| n.text().unwrap_or("").to_string())
         .unwrap_or_default();
-    let (mut cpus, mut memory, mut disks) = (None, None, Vec::new());
+    let (mut cpus, mut memory, mut disks, mut network) = (None, None, Vec::new(), false);
     for item in ovf_all(hw, "Item") {
         let field = |name: &str| {
             item.children()
@@ -156,6 +164,19 @@ fn hardware(hw: Node<'_, '_>) -> Result<Config> {
                     .with_context(|| format!("disk HostResource `{host}` is not ovf:/disk/<id>"))?;
                 disks.push(id.to_string());
             }
+            Some("10") => {
+                ensure!(!network, "more than one network card (ResourceType 10)");
+                let to = field("Connection").context("a network card Item has no Connection")?;
+                ensure!(
+                    networks.contains(&to),
+                    "the network card is connected to `{to}`, which the NetworkSection does not name"
+                );
+                ensure!(
+                    to == NAT_NETWORK,
+                    "the network card is connected to `{to}`; this tool deploys only `{NAT_NETWORK}`"
+                );
+                network = true;
+            }
             _ => {}
         }
     }
@@ -165,6 +186,7 @@ fn hardware(hw: Node<'_, '_>) -> Result<Config> {
         memory: memory.context("no memory Item (ResourceType 4)")?,
         cmdline,
         disks,
+        network,
     })
 }
 
@@ -211,6 +233,7 @@ mod tests {
                     memory: 512 << 20,
                     cmdline: "console=ttyAMA0 root=/dev/vda x=<y>".into(),
                     disks: vec!["system".into(), "aarch64-disk1".into()],
+                    network: true,
                 },
                 Config {
                     arch: Arch::X86_64,
@@ -218,6 +241,7 @@ mod tests {
                     memory: 256 << 20,
                     cmdline: "".into(),
                     disks: vec!["system".into()],
+                    network: false,
                 },
             ],
         }
@@ -239,6 +263,28 @@ mod tests {
             Ok(problems) => assert!(problems.is_empty(), "{problems:?}"),
             Err(e) => eprintln!("note: schema check skipped: {e:#}"),
         }
+    }
+
+    #[test]
+    fn network_cards_need_the_nat_network() {
+        let xml = render(&sample());
+        assert!(xml.contains("<rasd:ResourceType>10</rasd:ResourceType>"));
+        assert!(xml.contains(r#"<Network ovf:name="nat">"#));
+        // A card on a network the descriptor does not name, or on one this
+        // tool cannot deploy.
+        let unnamed = xml.replace(r#"<Network ovf:name="nat">"#, r#"<Network ovf:name="lab">"#);
+        let e = format!("{:#}", parse(&unnamed).unwrap_err());
+        assert!(e.contains("does not name"), "{e}");
+        let lab = unnamed.replace(
+            "<rasd:Connection>nat</rasd:Connection>",
+            "<rasd:Connection>lab</rasd:Connection>",
+        );
+        let e = format!("{:#}", parse(&lab).unwrap_err());
+        assert!(e.contains("deploys only `nat`"), "{e}");
+        // Without cards, no NetworkSection.
+        let mut d = sample();
+        d.configs[0].network = false;
+        assert!(!render(&d).contains("NetworkSection"));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::model::{Config, Descriptor, AERIE_NS, OVF_NS, RASD_NS, VSSD_NS};
+use super::model::{Config, Descriptor, AERIE_NS, NAT_NETWORK, OVF_NS, RASD_NS, VSSD_NS};
 
 /// XML-escapes text and attribute values.
 fn esc(s: &str) -> String {
@@ -52,6 +52,17 @@ pub fn render(d: &Descriptor) -> String {
         );
     }
     let _ = writeln!(w, "  </DiskSection>");
+    if d.configs.iter().any(|c| c.network) {
+        let _ = writeln!(
+            w,
+            r#"  <NetworkSection>
+    <Info>Logical networks</Info>
+    <Network ovf:name="{NAT_NETWORK}">
+      <Description>The deploy target's NAT network</Description>
+    </Network>
+  </NetworkSection>"#
+        );
+    }
     let _ = writeln!(
         w,
         "  <DeploymentOptionSection>\n    <Info>One configuration per architecture</Info>"
@@ -167,6 +178,21 @@ fn hardware(w: &mut String, d: &Descriptor, c: &Config) {
                 ("InstanceID", id(4 + unit as u32)),
                 ("Parent", id(3)),
                 ("ResourceType", "17".into()),
+            ],
+        );
+    }
+    if c.network {
+        item(
+            w,
+            a,
+            &[
+                ("AutomaticAllocation", "true".into()),
+                ("Connection", NAT_NETWORK.into()),
+                ("Description", "virtio network card".into()),
+                ("ElementName", "network card".into()),
+                ("InstanceID", id(4 + c.disks.len() as u32)),
+                ("ResourceSubType", "virtio".into()),
+                ("ResourceType", "10".into()),
             ],
         );
     }

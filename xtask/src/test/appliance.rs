@@ -10,7 +10,10 @@
 //! `appliance: hello running on <arch>` and power off cleanly; the aarch64
 //! ones also `appliance: data disk says aerie-appliance-data-ok`: the guest
 //! read the aarch64 configuration's data disk (virtio-blk-pci on QEMU, the
-//! VM's virtio-mmio block device on Aerie).
+//! VM's virtio-mmio block device on Aerie). Every boot also pings the NAT
+//! network's gateway through the configuration's network card
+//! (virtio-net-pci on QEMU's user-mode network; on Aerie the VM's card on the
+//! switch, out through the uplink): [`NETWORK_LINE`].
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -64,8 +67,12 @@ fn deploy(ova: &Path, target: Target, dir: &Path) -> Result<aerie_appliance::Dep
 /// first extra disk).
 const DATA_DISK_LINE: &str = "appliance: data disk says aerie-appliance-data-ok";
 
-/// The lines every boot of the appliance on `arch` must print; with
-/// `data_disk` also [`DATA_DISK_LINE`].
+/// What every configuration's initramfs prints when its network card
+/// reached the gateway.
+const NETWORK_LINE: &str = "appliance: network: 10.0.2.2 answers";
+
+/// The lines every boot of the appliance on `arch` must print (among them
+/// [`NETWORK_LINE`]); with `data_disk` also [`DATA_DISK_LINE`].
 fn check_boot(out: &str, arch: &str, uefi: bool, data_disk: bool) -> Result<(), String> {
     let mut needles = Vec::new();
     if uefi {
@@ -74,6 +81,7 @@ fn check_boot(out: &str, arch: &str, uefi: bool, data_disk: bool) -> Result<(), 
     if data_disk {
         needles.push(DATA_DISK_LINE.to_string());
     }
+    needles.push(NETWORK_LINE.to_string());
     needles.push(format!("appliance: hello running on {arch}"));
     for n in &needles {
         output::require_line(out, n)?;
