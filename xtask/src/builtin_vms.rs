@@ -92,7 +92,11 @@ pub fn linux_config(cmdline: &str) -> Config {
             }),
             backdoor: None,
             guestinfo: Vec::new(),
-            net: Some(aerie_vmconfig::default_mac(0)),
+            net: Some(aerie_vmconfig::NetConfig {
+                mac: aerie_vmconfig::default_mac(0),
+                network: aerie_vmconfig::DEFAULT_NETWORK.into(),
+                uplink: true,
+            }),
         }],
     }
 }

@@ -220,8 +220,8 @@ pub struct Prepared {
     pub disk: Option<PathBuf>,
     /// How many VMs the boot module holds.
     pub vms: usize,
-    /// Some VM has a network card: the machine gets one too, the uplink of
-    /// Aerie's switch.
+    /// Some VM has a network card that reaches the uplink: the machine gets
+    /// a card too, the uplink of Aerie's switch.
     pub uplink: bool,
 }
 
@@ -308,7 +308,10 @@ pub fn prepare_config(
         bootmodule: out,
         disk,
         vms: config.vms.len(),
-        uplink: config.vms.iter().any(|vm| vm.net.is_some()),
+        uplink: config
+            .vms
+            .iter()
+            .any(|vm| vm.net.as_ref().is_some_and(|n| n.uplink)),
     })
 }
 
@@ -342,7 +345,8 @@ fn write_bootmodule_with(
     let images: Vec<VmImage> = vms
         .iter()
         .zip(&files)
-        .map(|(vm, (kernel, initrd, guestinfo))| VmImage {
+        .enumerate()
+        .map(|(i, (vm, (kernel, initrd, guestinfo)))| VmImage {
             name: &vm.name,
             vcpus: vm.vcpus,
             memory: vm.memory,
@@ -353,7 +357,7 @@ fn write_bootmodule_with(
             backdoor: vm.backdoor,
             guestinfo,
             fixed_clock: !vm.cpufreq,
-            net: vm.net,
+            net: config.net_card(i),
         })
         .collect();
     let worlds: Vec<WorldImage> = config

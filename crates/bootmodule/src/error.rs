@@ -95,9 +95,13 @@ pub enum VmFieldError {
     GuestinfoWithoutBackdoor,
     /// `flags` has a bit this parser does not know.
     UnknownFlags { flags: u32 },
-    /// `net_flags` has an unknown bit, or `mac` is set without a card, or
-    /// the card's `mac` is zero or a multicast address.
-    BadNet { flags: u32, mac: [u8; 6] },
+    /// `net_flags` has an unknown bit, or a bit, `mac` or `network` is set
+    /// without a card, or the card's `mac` is zero or a multicast address.
+    BadNet {
+        flags: u32,
+        mac: [u8; 6],
+        network: u16,
+    },
 }
 
 impl fmt::Display for VmFieldError {
@@ -143,10 +147,14 @@ impl fmt::Display for VmFieldError {
             VmFieldError::UnknownFlags { flags } => {
                 write!(f, "flags {flags:#x} has an unknown bit")
             }
-            VmFieldError::BadNet { flags, mac } => write!(
+            VmFieldError::BadNet {
+                flags,
+                mac,
+                network,
+            } => write!(
                 f,
-                "net_flags {flags:#x} with mac {}: unknown flag bits (known: {:#x}), \
-                 an address without the card, or a zero or multicast address",
+                "net_flags {flags:#x} with mac {} on network {network}: unknown flag bits \
+                 (known: {:#x}), a field set without the card, or a zero or multicast address",
                 crate::mac_text(&mac),
                 crate::format::NET_FLAGS_KNOWN
             ),

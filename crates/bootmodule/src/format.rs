@@ -52,9 +52,10 @@
 //! | 144 | 4  | backdoor_flags: [`BACKDOOR_ENABLED`] etc.; 0 = no backdoor — v4 |
 //! | 148 | 4  | brk_imm: the BRK transport's immediate in bits 0..16; 0 unless [`BACKDOOR_BRK`] — v4 |
 //! | 152 | 16 | guestinfo offset, length (length 0 = no guestinfo) — v4 |
-//! | 168 | 4  | net_flags: [`NET_NIC`]; 0 = no network card — v7 |
+//! | 168 | 4  | net_flags: [`NET_NIC`], [`NET_NO_UPLINK`]; 0 = no network card — v7 |
 //! | 172 | 6  | mac: the card's Ethernet address; zero without [`NET_NIC`] — v7 |
-//! | 178 | 6  | reserved, zero — v7 |
+//! | 178 | 2  | network: which of the switch's networks the card is on; zero without [`NET_NIC`] — v7 |
+//! | 180 | 4  | reserved, zero — v7 |
 //!
 //! A parser reads the disk fields only when `version >= 2` and `record_size >= 144`;
 //! a version-1 module therefore describes VMs without disks. Disk offsets and sizes
@@ -127,9 +128,12 @@
 //! Version 7 appended the VM's network card (184-byte records): with
 //! [`NET_NIC`] set in `net_flags` the VM gets a virtio-net device on Aerie's
 //! switch, with the Ethernet address `mac` (a unicast address, not all
-//! zeros). A parser reads the fields only when `version >= 7` and
-//! `record_size >= 184`, and refuses an unknown `net_flags` bit, a MAC
-//! without the card, and a card whose MAC is zero or multicast.
+//! zeros), on network number `network` (cards exchange frames only with
+//! cards on the same network), reaching the uplink unless [`NET_NO_UPLINK`]
+//! is set. A parser reads the fields only when `version >= 7` and
+//! `record_size >= 184`, and refuses an unknown `net_flags` bit, any other
+//! bit, a MAC or a network without the card, and a card whose MAC is zero
+//! or multicast.
 //!
 //! # Extending the format
 //!
@@ -166,8 +170,11 @@ pub const VERSION_WORLDS: u32 = 6;
 pub const VERSION_NET: u32 = 7;
 /// `net_flags` bit 0: the VM has a network card (virtio-net on Aerie's switch).
 pub const NET_NIC: u32 = 1 << 0;
+/// `net_flags` bit 1: the card does not reach the uplink (the machine's own
+/// network card): its network stays inside the machine.
+pub const NET_NO_UPLINK: u32 = 1 << 1;
 /// Every defined `net_flags` bit.
-pub const NET_FLAGS_KNOWN: u32 = NET_NIC;
+pub const NET_FLAGS_KNOWN: u32 = NET_NIC | NET_NO_UPLINK;
 /// Record `flags` bit 0: the VM's vCPUs always run at full speed (no SCMI
 /// clocks in its device tree, no performance caps).
 pub const FLAG_FIXED_CLOCK: u32 = 1 << 0;
@@ -246,6 +253,7 @@ pub(crate) mod record {
     pub const NET_FLAGS: usize = 168;
     pub const MAC: usize = 172;
     pub const MAC_LEN: usize = 6;
+    pub const NETWORK: usize = 178;
 }
 
 /// World record field offsets (version 6).

@@ -55,9 +55,21 @@ pub struct VmImage<'a> {
     /// The vCPUs always run at full speed: no SCMI clocks for the guest's
     /// cpufreq, no performance caps (format version 5; false before).
     pub fixed_clock: bool,
-    /// The Ethernet address of the VM's network card, a virtio-net device on
-    /// Aerie's switch; `None` = no card (format version 7).
-    pub net: Option<Mac>,
+    /// The VM's network card, a virtio-net device on Aerie's switch; `None`
+    /// = no card (format version 7).
+    pub net: Option<NetCard>,
+}
+
+/// A VM's network card.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NetCard {
+    /// Its Ethernet address: unicast, not all zeros.
+    pub mac: Mac,
+    /// The switch's network it is on: it exchanges frames only with cards
+    /// on the same network.
+    pub network: u16,
+    /// It reaches the uplink (the machine's own network card).
+    pub uplink: bool,
 }
 
 /// An Ethernet (MAC) address.

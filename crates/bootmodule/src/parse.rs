@@ -4,11 +4,11 @@
 use crate::error::{BootModuleError, VmField, VmFieldError, WorldField};
 use crate::format::{
     header, record, world, BLOB_ALIGN, DISK_SECTOR, FLAGS_KNOWN, FLAG_FIXED_CLOCK, HEADER_SIZE,
-    MAGIC, NAME_MAX, NET_FLAGS_KNOWN, NET_NIC, RECORD_SIZE_V1, RECORD_SIZE_V2, RECORD_SIZE_V4,
-    RECORD_SIZE_V7, VERSION_BACKDOOR, VERSION_DISK, VERSION_FLAGS, VERSION_NET, VERSION_SYMBOLS,
-    VERSION_WORLDS, WORLD_FLAGS_KNOWN, WORLD_FLAG_CONTROL, WORLD_RECORD_SIZE_V6,
+    MAGIC, NAME_MAX, NET_FLAGS_KNOWN, NET_NIC, NET_NO_UPLINK, RECORD_SIZE_V1, RECORD_SIZE_V2,
+    RECORD_SIZE_V4, RECORD_SIZE_V7, VERSION_BACKDOOR, VERSION_DISK, VERSION_FLAGS, VERSION_NET,
+    VERSION_SYMBOLS, VERSION_WORLDS, WORLD_FLAGS_KNOWN, WORLD_FLAG_CONTROL, WORLD_RECORD_SIZE_V6,
 };
-use crate::{guestinfo_entries, BackdoorPolicy, DiskRegion, Mac, VmImage, WorldImage};
+use crate::{guestinfo_entries, BackdoorPolicy, DiskRegion, NetCard, VmImage, WorldImage};
 
 /// A record's backdoor policy and guestinfo blob.
 type BackdoorFields<'a> = (Option<BackdoorPolicy>, &'a [u8]);
@@ -301,24 +301,37 @@ impl<'a> BootModule<'a> {
 
     /// The network card of a record: only version >= 7 records that are long
     /// enough carry one (an older tail may hold anything).
-    fn net(&self, rec: &[u8]) -> Result<Option<Mac>, VmFieldError> {
+    fn net(&self, rec: &[u8]) -> Result<Option<NetCard>, VmFieldError> {
         if self.version < VERSION_NET || rec.len() < RECORD_SIZE_V7 {
             return Ok(None);
         }
         let flags = read_u32(rec, record::NET_FLAGS);
         let mut mac = [0u8; record::MAC_LEN];
         mac.copy_from_slice(&rec[record::MAC..record::MAC + record::MAC_LEN]);
-        let bad = VmFieldError::BadNet { flags, mac };
+        let network = u16::from_le_bytes([rec[record::NETWORK], rec[record::NETWORK + 1]]);
+        let bad = VmFieldError::BadNet {
+            flags,
+            mac,
+            network,
+        };
         if flags & !NET_FLAGS_KNOWN != 0 {
             return Err(bad);
         }
         if flags & NET_NIC == 0 {
-            return if mac == [0; 6] { Ok(None) } else { Err(bad) };
+            return if (flags, mac, network) == (0, [0; 6], 0) {
+                Ok(None)
+            } else {
+                Err(bad)
+            };
         }
         if !crate::mac_is_unicast(&mac) {
             return Err(bad);
         }
-        Ok(Some(mac))
+        Ok(Some(NetCard {
+            mac,
+            network,
+            uplink: flags & NET_NO_UPLINK == 0,
+        }))
     }
 
     /// The backdoor policy and guestinfo blob of a record: only version >= 4

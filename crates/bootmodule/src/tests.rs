@@ -8,7 +8,7 @@ use crate::format::{
 };
 use crate::{
     encode_guestinfo, guestinfo_entries, write, BackdoorPolicy, BootModule, BootModuleError,
-    DiskRegion, VmField, VmFieldError, VmImage, WorldField, WorldImage,
+    DiskRegion, NetCard, VmField, VmFieldError, VmImage, WorldField, WorldImage,
 };
 
 fn sample() -> Vec<u8> {
@@ -1582,12 +1582,26 @@ fn net_card_round_trips_and_bad_fields_are_refused() {
         ..plain_vm("vm", &kernel)
     };
     let mac = [0x52, 0x54, 0x00, 0xae, 0x00, 0x01];
-    let bytes = write(&[vm(Some(mac)), vm(None)], &[], None);
+    let lab = NetCard {
+        mac,
+        network: 3,
+        uplink: false,
+    };
+    let public = NetCard {
+        mac: [2, 0, 0, 0, 0, 9],
+        network: 0,
+        uplink: true,
+    };
+    let bytes = write(&[vm(Some(lab)), vm(None), vm(Some(public))], &[], None);
     let m = BootModule::parse(&bytes).unwrap();
-    assert_eq!(m.vm(0).unwrap().net, Some(mac));
+    assert_eq!(m.vm(0).unwrap().net, Some(lab));
     assert_eq!(m.vm(1).unwrap().net, None);
-    assert_eq!((record::NET_FLAGS, record::MAC), (168, 172));
-    assert_eq!(RECORD_SIZE_V7, record::MAC + 12);
+    assert_eq!(m.vm(2).unwrap().net, Some(public));
+    assert_eq!(
+        (record::NET_FLAGS, record::MAC, record::NETWORK),
+        (168, 172, 178)
+    );
+    assert_eq!(RECORD_SIZE_V7, record::NETWORK + 6);
 
     // Before version 7 the tail is not read, whatever it holds.
     let mut old = bytes.clone();
@@ -1595,24 +1609,32 @@ fn net_card_round_trips_and_bad_fields_are_refused() {
     assert_eq!(BootModule::parse(&old).unwrap().vm(0).unwrap().net, None);
 
     let rec = record_at(1);
-    let refused = |flags: u32, mac: [u8; 6]| {
+    let refused = |flags: u32, mac: [u8; 6], network: u16| {
         let mut bad = bytes.clone();
         put_u32(&mut bad, rec + record::NET_FLAGS, flags);
         bad[rec + record::MAC..rec + record::MAC + 6].copy_from_slice(&mac);
+        bad[rec + record::NETWORK..rec + record::NETWORK + 2]
+            .copy_from_slice(&network.to_le_bytes());
         let err = BootModule::parse(&bad).unwrap().vm(1).unwrap_err();
         assert_eq!(
             err,
             BootModuleError::Vm {
                 index: 1,
                 field: VmField::Net,
-                error: VmFieldError::BadNet { flags, mac }
+                error: VmFieldError::BadNet {
+                    flags,
+                    mac,
+                    network
+                }
             }
         );
         assert!(err.to_string().contains("net_flags"), "{err}");
     };
-    refused(1 << 1, mac); // unknown bit
-    refused(0, mac); // an address without a card
-    refused(1, [0; 6]); // a card without an address
-    refused(1, [0x01, 0, 0x5e, 0, 0, 1]); // multicast
-    refused(1, [0xff; 6]); // broadcast
+    refused(1 << 2, mac, 0); // unknown bit
+    refused(0, mac, 0); // an address without a card
+    refused(0, [0; 6], 5); // a network without a card
+    refused(2, [0; 6], 0); // no uplink for no card
+    refused(1, [0; 6], 0); // a card without an address
+    refused(1, [0x01, 0, 0x5e, 0, 0, 1], 0); // multicast
+    refused(1, [0xff; 6], 0); // broadcast
 }

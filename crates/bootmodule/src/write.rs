@@ -2,7 +2,7 @@
 
 use crate::format::{
     header, record, world, BLOB_ALIGN, FLAG_FIXED_CLOCK, HEADER_SIZE, MAGIC, NAME_MAX, NET_NIC,
-    RECORD_SIZE_V7, VERSION, WORLD_FLAG_CONTROL, WORLD_RECORD_SIZE_V6,
+    NET_NO_UPLINK, RECORD_SIZE_V7, VERSION, WORLD_FLAG_CONTROL, WORLD_RECORD_SIZE_V6,
 };
 use crate::{guestinfo_entries, VmImage, WorldImage};
 
@@ -92,15 +92,17 @@ pub fn write(vms: &[VmImage], worlds: &[WorldImage], symbols: Option<&[u8]>) -> 
             put_u32(rec, record::FLAGS, FLAG_FIXED_CLOCK);
         }
         put_u64(rec, record::MEMORY, vm.memory);
-        if let Some(mac) = vm.net {
+        if let Some(card) = vm.net {
             assert!(
-                crate::mac_is_unicast(&mac),
+                crate::mac_is_unicast(&card.mac),
                 "vm[{i}] ({:?}): card address {} is zero or multicast",
                 vm.name,
-                crate::mac_text(&mac)
+                crate::mac_text(&card.mac)
             );
-            put_u32(rec, record::NET_FLAGS, NET_NIC);
-            rec[record::MAC..record::MAC + record::MAC_LEN].copy_from_slice(&mac);
+            let uplink = if card.uplink { 0 } else { NET_NO_UPLINK };
+            put_u32(rec, record::NET_FLAGS, NET_NIC | uplink);
+            rec[record::MAC..record::MAC + record::MAC_LEN].copy_from_slice(&card.mac);
+            rec[record::NETWORK..record::NETWORK + 2].copy_from_slice(&card.network.to_le_bytes());
         }
         if let Some(policy) = vm.backdoor {
             put_u32(rec, record::BACKDOOR_FLAGS, policy.flags());

@@ -17,4 +17,4 @@ pub use line::{LineEditor, LINE_MAX};
 pub use mmio::{ByteSink, MmioError};
 pub use mux::{InputMux, MuxEvent};
 pub use pl011::Pl011;
-pub use switch::{DropReason, PortDrops, Route, Switch};
+pub use switch::{Card, DropReason, PortDrops, Route, Switch};

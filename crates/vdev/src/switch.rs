@@ -1,22 +1,35 @@
 //! Aerie's Ethernet switch: the logic that decides where a frame one VM's
 //! network card sent goes. Ports are VMs, by index; a port has a card (and
-//! with it one fixed unicast address, from the VM config) or not. One more
-//! port, after the VMs', may be the uplink: the machine's own network card,
-//! behind which lies the rest of the world.
+//! with it one fixed unicast address, a network and whether it reaches the
+//! uplink, from the VM config) or not. One more port, after the VMs', may be
+//! the uplink: the machine's own network card, behind which lies the rest of
+//! the world.
 //!
-//! Every VM's address is known in advance, so there is nothing to learn: a
-//! unicast frame goes to the card with its destination address, else out of
-//! the uplink (if there is one; else nowhere); a group (broadcast or
-//! multicast) frame to every other port with a card and the uplink. A frame
-//! from a card whose source address is not that card's own is dropped, so one
-//! VM cannot pose as another and draw its traffic; so is a frame from the
-//! uplink that claims a VM's address. Nor does a VM get a frame back through
-//! the switch (its own stack loops those).
+//! Cards exchange frames only with cards on the same network. Every VM's
+//! address is known in advance, so there is nothing to learn: a unicast
+//! frame goes to the card on the sender's network with its destination
+//! address, else out of the uplink (if the sender reaches it; else nowhere);
+//! a group (broadcast or multicast) frame to every other card on the
+//! network and the uplink. A frame from a card whose source address is not
+//! that card's own is dropped, so one VM cannot pose as another and draw its
+//! traffic; so is a frame from the uplink that claims a VM's address. From
+//! the uplink frames reach only the cards that reach it. Nor does a VM get a
+//! frame back through the switch (its own stack loops those).
 
 use alloc::vec::Vec;
 
 /// An Ethernet (MAC) address.
 pub type Mac = [u8; 6];
+
+/// A VM's network card as the switch sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Card {
+    pub mac: Mac,
+    /// Its network: it exchanges frames only with cards on the same one.
+    pub network: u16,
+    /// It reaches the uplink.
+    pub uplink: bool,
+}
 
 /// Bytes of an Ethernet header: destination, source, type.
 pub const ETHERNET_HEADER: usize = 14;
@@ -72,7 +85,7 @@ impl PortDrops {
 /// port).
 #[derive(Clone, Debug, Default)]
 pub struct Switch {
-    cards: Vec<Option<Mac>>,
+    cards: Vec<Option<Card>>,
     uplink: bool,
 }
 
@@ -85,10 +98,9 @@ impl Switch {
         }
     }
 
-    /// A switch with one port per item of `cards`: the address of that VM's
-    /// card, or `None` for a VM without one; then, if `uplink`, the uplink's
-    /// port.
-    pub fn new(cards: impl IntoIterator<Item = Option<Mac>>, uplink: bool) -> Self {
+    /// A switch with one port per item of `cards`: that VM's card, or `None`
+    /// for a VM without one; then, if `uplink`, the uplink's port.
+    pub fn new(cards: impl IntoIterator<Item = Option<Card>>, uplink: bool) -> Self {
         Switch {
             cards: cards.into_iter().collect(),
             uplink,
@@ -102,14 +114,16 @@ impl Switch {
 
     /// The card port whose address is `mac`.
     fn port_of(&self, mac: &[u8]) -> Option<usize> {
-        self.cards.iter().position(|c| c.is_some_and(|m| m == mac))
+        self.cards
+            .iter()
+            .position(|c| c.is_some_and(|c| c.mac == mac))
     }
 
     /// Where `frame`, sent by port `from`, goes.
     pub fn route(&self, from: usize, frame: &[u8]) -> Route {
         let from_uplink = Some(from) == self.uplink();
         let own = match self.cards.get(from) {
-            Some(Some(own)) => Some(own),
+            Some(Some(card)) => Some(*card),
             _ if from_uplink => None,
             _ => return Route::Drop(DropReason::Malformed),
         };
@@ -118,7 +132,7 @@ impl Switch {
         }
         let (dst, src) = (&frame[0..6], &frame[6..12]);
         let spoofed = match own {
-            Some(own) => src != own,
+            Some(own) => src != own.mac,
             None => self.port_of(src).is_some(), // the outside posing as a VM
         };
         if spoofed {
@@ -127,26 +141,43 @@ impl Switch {
         if dst[0] & 1 != 0 {
             return Route::Flood; // broadcast and multicast
         }
-        match self.port_of(dst) {
-            Some(port) if port != from => Route::Port(port),
-            Some(_) => Route::Drop(DropReason::NoSuchAddress),
-            None => match self.uplink() {
-                Some(up) if !from_uplink => Route::Port(up),
-                _ => Route::Drop(DropReason::NoSuchAddress),
-            },
+        if let Some(port) = self.port_of(dst) {
+            return if port != from && self.can_reach(own, port) {
+                Route::Port(port)
+            } else {
+                Route::Drop(DropReason::NoSuchAddress)
+            };
+        }
+        match (own, self.uplink()) {
+            (Some(card), Some(up)) if card.uplink => Route::Port(up),
+            _ => Route::Drop(DropReason::NoSuchAddress),
         }
     }
 
-    /// The ports a flooded frame from `from` goes to: every other card, and
-    /// the uplink unless it came from there.
-    pub fn flood(&self, from: usize) -> impl Iterator<Item = usize> + '_ {
-        (0..self.cards.len())
-            .filter(move |&p| p != from && self.cards[p].is_some())
-            .chain(self.uplink().filter(|&up| up != from))
+    /// Whether a frame from `own` (None: the uplink) may reach card port
+    /// `port`: the same network, or from the uplink a card that reaches it.
+    fn can_reach(&self, own: Option<Card>, port: usize) -> bool {
+        let Some(Some(to)) = self.cards.get(port) else {
+            return false;
+        };
+        match own {
+            Some(own) => own.network == to.network,
+            None => to.uplink,
+        }
     }
 
-    /// Port `port`'s card address, if it has a card.
-    pub fn card(&self, port: usize) -> Option<Mac> {
+    /// The ports a flooded frame from `from` goes to: every other card it
+    /// may reach, and the uplink if it came from a card that reaches it.
+    pub fn flood(&self, from: usize) -> impl Iterator<Item = usize> + '_ {
+        let own = self.cards.get(from).copied().flatten();
+        let up = self.uplink().filter(|_| own.is_some_and(|c| c.uplink));
+        (0..self.cards.len())
+            .filter(move |&p| p != from && self.can_reach(own, p))
+            .chain(up)
+    }
+
+    /// Port `port`'s card, if it has one.
+    pub fn card(&self, port: usize) -> Option<Card> {
         self.cards.get(port).copied().flatten()
     }
 }
@@ -167,9 +198,18 @@ mod tests {
         f
     }
 
+    /// A card on network 0 that reaches the uplink.
+    fn card(mac: Mac) -> Option<Card> {
+        Some(Card {
+            mac,
+            network: 0,
+            uplink: true,
+        })
+    }
+
     /// Ports 0 (A), 1 (no card), 2 (B), 3 (C); no uplink.
     fn switch() -> Switch {
-        Switch::new([Some(A), None, Some(B), Some(C)], false)
+        Switch::new([card(A), None, card(B), card(C)], false)
     }
 
     #[test]
@@ -210,13 +250,13 @@ mod tests {
         );
         assert_eq!(s.route(1, &frame(A, B)), Route::Drop(DropReason::Malformed));
         assert_eq!(s.route(7, &frame(A, B)), Route::Drop(DropReason::Malformed));
-        assert_eq!((s.card(2), s.card(1), s.card(9)), (Some(B), None, None));
+        assert_eq!((s.card(2), s.card(1), s.card(9)), (card(B), None, None));
     }
 
     #[test]
     fn the_uplink_takes_what_no_card_does_and_may_not_pose_as_one() {
         // Ports 0 (A), 1 (B), uplink 2.
-        let s = Switch::new([Some(A), Some(B)], true);
+        let s = Switch::new([card(A), card(B)], true);
         assert_eq!(s.uplink(), Some(2));
         assert_eq!(switch().uplink(), None);
         let gateway = [0x52, 0x55, 10, 0, 2, 2];
@@ -247,6 +287,43 @@ mod tests {
             s.route(3, &frame(A, gateway)),
             Route::Drop(DropReason::Malformed)
         );
+    }
+
+    #[test]
+    fn networks_keep_apart_and_a_card_may_stay_off_the_uplink() {
+        // 0: A on network 0; 1: B on network 1; 2: C on network 1, no
+        // uplink; the uplink is port 3.
+        let on = |mac, network, uplink| {
+            Some(Card {
+                mac,
+                network,
+                uplink,
+            })
+        };
+        let s = Switch::new([on(A, 0, true), on(B, 1, true), on(C, 1, false)], true);
+        let gateway = [0x52, 0x55, 10, 0, 2, 2];
+        // Across networks: as if the address were nobody's.
+        assert_eq!(
+            s.route(0, &frame(B, A)),
+            Route::Drop(DropReason::NoSuchAddress)
+        );
+        assert_eq!(s.route(1, &frame(C, B)), Route::Port(2));
+        assert_eq!(s.route(2, &frame(B, C)), Route::Port(1));
+        // Floods stay on the sender's network (and reach the uplink if it does).
+        assert_eq!(s.flood(0).collect::<Vec<_>>(), [3]);
+        assert_eq!(s.flood(1).collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(s.flood(2).collect::<Vec<_>>(), [1]);
+        // C never reaches the uplink, nor the uplink C.
+        assert_eq!(
+            s.route(2, &frame(gateway, C)),
+            Route::Drop(DropReason::NoSuchAddress)
+        );
+        assert_eq!(
+            s.route(3, &frame(C, gateway)),
+            Route::Drop(DropReason::NoSuchAddress)
+        );
+        assert_eq!(s.route(3, &frame(A, gateway)), Route::Port(0));
+        assert_eq!(s.flood(3).collect::<Vec<_>>(), [0, 1]);
     }
 
     #[test]

@@ -233,7 +233,9 @@ impl fmt::Display for ErrorKind {
             ErrorKind::WorldArgTooLong(n) => {
                 write!(f, "{n} bytes, more than {}", crate::WORLD_ARG_MAX)
             }
-            ErrorKind::UnknownNetField => f.write_str("unknown field (known in [vm.net]: mac)"),
+            ErrorKind::UnknownNetField => {
+                f.write_str("unknown field (known in [vm.net]: mac, network, uplink)")
+            }
             ErrorKind::BadMac(s) => write!(
                 f,
                 "{s:?} is not a card address: six two-digit hex octets like \

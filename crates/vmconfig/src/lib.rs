@@ -29,6 +29,9 @@
 //!
 //! [vm.net]                  # optional: a network card on Aerie's switch (virtio-net)
 //! mac = "02:00:00:12:34:56" # optional; default 52:54:00:ae:00:<VM index + 1>; unique
+//! network = "lab"           # optional, default "default": cards talk only within their network
+//! uplink = true             # optional, default true: false keeps the card off the
+//!                           # machine's own network card
 //!
 //! [[world]]                 # optional, at most 16: an EL0 program started at boot
 //! name = "watcher"          # required, the VM name rule; unique among worlds
@@ -63,13 +66,13 @@ use std::path::{Path, PathBuf};
 use table::Ctx;
 
 pub use aerie_bootmodule::BackdoorPolicy;
-pub use aerie_bootmodule::Mac;
+pub use aerie_bootmodule::{Mac, NetCard};
 pub use backdoor::{
     GUESTINFO_MAX_KEYS, GUESTINFO_MAX_KEY_LEN, GUESTINFO_MAX_VALUE_LEN, GUESTINFO_PREFIX,
 };
 pub use disk::{DiskRegion, DISK_ALIGN};
 pub use error::{ConfigError, DiskOverlap, ErrorKind, NotAProgram, TableKind, TableRef};
-pub use net::default_mac;
+pub use net::{default_mac, NetConfig, DEFAULT_NETWORK};
 pub use size::{parse_size, MEMORY_ALIGN, MEMORY_MIN};
 pub use table::NAME_MAX;
 pub use vm::MAX_VCPUS;
@@ -111,9 +114,8 @@ pub struct VmConfig {
     /// `("guestinfo.<name>", value)` in key order; empty unless `backdoor`
     /// is `Some`.
     pub guestinfo: Vec<(String, String)>,
-    /// The Ethernet address of the VM's network card (`[vm.net]`); `None` =
-    /// no card.
-    pub net: Option<Mac>,
+    /// The VM's network card (`[vm.net]`); `None` = no card.
+    pub net: Option<NetConfig>,
 }
 
 /// Reads and parses the config file at `path`; errors carry the path.
@@ -190,8 +192,11 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
                 ));
             }
         }
-        if let Some(mac) = vm.net {
-            if let Some(first) = vms.iter().position(|v| v.net == Some(mac)) {
+        if let Some(mac) = vm.net.as_ref().map(|n| n.mac) {
+            if let Some(first) = vms
+                .iter()
+                .position(|v| v.net.as_ref().is_some_and(|n| n.mac == mac))
+            {
                 let name = vms[first].name.clone();
                 return Err(ctx.err("net.mac", ErrorKind::DuplicateMac { first, name }));
             }
@@ -207,6 +212,24 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
 }
 
 impl Config {
+    /// VM `index`'s network card as the boot module carries it: networks
+    /// are numbered from 0 in the order the VMs first name them.
+    pub fn net_card(&self, index: usize) -> Option<NetCard> {
+        let net = self.vms.get(index)?.net.as_ref()?;
+        let mut names: Vec<&str> = Vec::new();
+        for n in self.vms.iter().filter_map(|v| v.net.as_ref()) {
+            if !names.contains(&n.network.as_str()) {
+                names.push(&n.network);
+            }
+        }
+        let network = names.iter().position(|&n| n == net.network)?;
+        Some(NetCard {
+            mac: net.mac,
+            network: u16::try_from(network).ok()?,
+            uplink: net.uplink,
+        })
+    }
+
     /// How large the host disk must be: the end of the furthest region, or
     /// `None` when no VM has a disk.
     pub fn disk_end(&self) -> Option<u64> {

@@ -1,21 +1,40 @@
 //! The optional `[vm.net]` table: the VM's network card, a virtio-net device
-//! on Aerie's switch, which connects every VM that has one.
+//! on Aerie's switch.
 //!
 //! ```toml
 //! [vm.net]
 //! mac = "02:00:00:12:34:56"   # optional; default 52:54:00:ae:00:<n>, n = VM index + 1
+//! network = "lab"             # optional, default "default": cards exchange
+//!                             # frames only with cards on the same network
+//! uplink = true               # optional, default true: the card reaches the
+//!                             # machine's own network card; false keeps it inside
 //! ```
 //!
 //! The address must be unicast (first octet even) and not all zeros, and no
 //! two VMs may share one: the switch delivers by address and drops frames
-//! whose source is not the sender's own address.
+//! whose source is not the sender's own address. Network names follow the
+//! VM name rule.
 
 use toml::Value;
 
 use crate::error::ErrorKind;
+use crate::table::check_name;
 use aerie_bootmodule::{mac_is_unicast, Mac};
 
-const FIELDS: [&str; 1] = ["mac"];
+const FIELDS: [&str; 3] = ["mac", "network", "uplink"];
+
+/// The network a card is on when its table names none.
+pub const DEFAULT_NETWORK: &str = "default";
+
+/// A VM's `[vm.net]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetConfig {
+    pub mac: Mac,
+    /// The network's name.
+    pub network: String,
+    /// The card reaches the uplink.
+    pub uplink: bool,
+}
 
 /// An error about one key of the table: (`net.<key>` or `net`, what).
 pub(crate) type NetError = (String, ErrorKind);
@@ -27,8 +46,8 @@ pub fn default_mac(vm_index: usize) -> Mac {
     [0x52, 0x54, 0x00, 0xae, (n >> 8) as u8, n as u8]
 }
 
-/// Parses the value of VM `vm_index`'s `net` key into its card's address.
-pub(crate) fn parse_net(vm_index: usize, value: &Value) -> Result<Mac, NetError> {
+/// Parses the value of VM `vm_index`'s `net` key.
+pub(crate) fn parse_net(vm_index: usize, value: &Value) -> Result<NetConfig, NetError> {
     let Value::Table(table) = value else {
         return Err((
             "net".into(),
@@ -41,19 +60,40 @@ pub(crate) fn parse_net(vm_index: usize, value: &Value) -> Result<Mac, NetError>
     if let Some(key) = table.keys().find(|k| !FIELDS.contains(&k.as_str())) {
         return Err((format!("net.{key}"), ErrorKind::UnknownNetField));
     }
-    match table.get("mac") {
-        None => Ok(default_mac(vm_index)),
-        Some(Value::String(s)) => {
-            parse_mac(s).ok_or_else(|| ("net.mac".into(), ErrorKind::BadMac(s.clone())))
-        }
-        Some(v) => Err((
-            "net.mac".into(),
+    let wrong = |field: &str, expected, v: &Value| {
+        (
+            format!("net.{field}"),
             ErrorKind::WrongType {
-                expected: "a string like \"02:00:00:12:34:56\"",
+                expected,
                 found: v.type_str(),
             },
-        )),
-    }
+        )
+    };
+    let mac = match table.get("mac") {
+        None => default_mac(vm_index),
+        Some(Value::String(s)) => {
+            parse_mac(s).ok_or_else(|| ("net.mac".into(), ErrorKind::BadMac(s.clone())))?
+        }
+        Some(v) => return Err(wrong("mac", "a string like \"02:00:00:12:34:56\"", v)),
+    };
+    let network = match table.get("network") {
+        None => DEFAULT_NETWORK.to_string(),
+        Some(Value::String(s)) => {
+            check_name(s).map_err(|why| ("net.network".into(), ErrorKind::BadName(why)))?;
+            s.clone()
+        }
+        Some(v) => return Err(wrong("network", "a string", v)),
+    };
+    let uplink = match table.get("uplink") {
+        None => true,
+        Some(Value::Boolean(b)) => *b,
+        Some(v) => return Err(wrong("uplink", "true or false", v)),
+    };
+    Ok(NetConfig {
+        mac,
+        network,
+        uplink,
+    })
 }
 
 /// Six two-digit hex octets separated by colons, unicast and not zero.

@@ -948,15 +948,14 @@ fn network_cards_default_their_address_and_refuse_bad_ones() {
         Path::new(""),
     )
     .unwrap();
-    assert_eq!(c.vms[0].net, Some([0x52, 0x54, 0, 0xae, 0, 1]));
-    assert_eq!(c.vms[1].net, Some([2, 0, 0, 0, 0, 0x2a]));
+    let mac = |c: &crate::Config, i: usize| c.vms[i].net.as_ref().map(|n| n.mac);
+    assert_eq!(mac(&c, 0), Some([0x52, 0x54, 0, 0xae, 0, 1]));
+    assert_eq!(mac(&c, 1), Some([2, 0, 0, 0, 0, 0x2a]));
+    let net = c.vms[0].net.as_ref().unwrap();
+    assert_eq!((net.network.as_str(), net.uplink), ("default", true));
     let c = parse(&two("", "[vm.net]"), Path::new("")).unwrap();
     assert_eq!(c.vms[0].net, None);
-    assert_eq!(
-        c.vms[1].net,
-        Some([0x52, 0x54, 0, 0xae, 0, 2]),
-        "by position"
-    );
+    assert_eq!(mac(&c, 1), Some([0x52, 0x54, 0, 0xae, 0, 2]), "by position");
 
     let e = err(&two("[vm.net]\nmac = \"52:54:00:ae:00:02\"", "[vm.net]"));
     assert_eq!(e.field.as_deref(), Some("net.mac"));
@@ -978,4 +977,29 @@ fn network_cards_default_their_address_and_refuse_bad_ones() {
     assert_eq!(e.field.as_deref(), Some("net"));
     let e = err(&vm_with("net", Some("[vm.net]\nmac = 42")));
     assert_eq!(e.field.as_deref(), Some("net.mac"));
+    let e = err(&vm_with("net", Some("[vm.net]\nnetwork = \"two words\"")));
+    assert_eq!(e.field.as_deref(), Some("net.network"));
+    let e = err(&vm_with("net", Some("[vm.net]\nuplink = \"no\"")));
+    assert_eq!(e.field.as_deref(), Some("net.uplink"));
+}
+
+#[test]
+fn networks_are_numbered_in_order_of_first_mention() {
+    let vm = |name: &str, net: &str| {
+        format!("[[vm]]\nname = \"{name}\"\nvcpus = 1\nmemory = \"64M\"\nkernel = \"I\"\n{net}\n")
+    };
+    let text = [
+        vm("a", "[vm.net]\nnetwork = \"lab\"\nuplink = false"),
+        vm("b", ""),
+        vm("c", "[vm.net]"),
+        vm("d", "[vm.net]\nnetwork = \"lab\""),
+    ]
+    .concat();
+    let c = parse(&text, Path::new("")).unwrap();
+    let card = |i| c.net_card(i).map(|n| (n.network, n.uplink));
+    assert_eq!(card(0), Some((0, false)));
+    assert_eq!(card(1), None);
+    assert_eq!(card(2), Some((1, true)), "\"default\" is the second named");
+    assert_eq!(card(3), Some((0, true)));
+    assert_eq!(c.net_card(9), None);
 }

@@ -137,7 +137,13 @@ impl Machine {
             cursor: 0,
             input: InputMux::new(vms.len()),
             switch: Switch::new(
-                vms.iter().map(|vm| vm.image.net),
+                vms.iter().map(|vm| {
+                    vm.image.net.map(|n| aerie_vdev::Card {
+                        mac: n.mac,
+                        network: n.network,
+                        uplink: n.uplink,
+                    })
+                }),
                 crate::drivers::virtio_net::intid() != 0,
             ),
             vms,

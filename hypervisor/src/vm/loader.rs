@@ -331,8 +331,10 @@ fn virtio_devices(vm: &Vm) -> Vec<VirtioSlot> {
             name.as_bytes(),
         ))));
     }
-    if let Some(mac) = vm.image.net {
-        slots.push(VirtioSlot::Net(MmioTransport::new(NetDevice::new(mac))));
+    if let Some(card) = vm.image.net {
+        slots.push(VirtioSlot::Net(MmioTransport::new(NetDevice::new(
+            card.mac,
+        ))));
     }
     slots
 }

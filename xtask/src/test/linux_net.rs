@@ -1,11 +1,11 @@
 //! `linux-net` and `linux-uplink`.
 //!
-//! `linux-net`: two Linux VMs talk over Aerie's switch
+//! `linux-net`: Linux VMs talk over Aerie's switch
 //! (tests/configs/linux-net.toml, tests/linux/net.sh). "b" pings "a", sends
 //! it 1 MiB of random bytes over TCP and waits for its answer; the bytes
 //! must arrive whole (same size, same MD5). Then "b" changes its MAC address
 //! and pings again: the switch must drop every frame (100% loss) and count
-//! them as spoofed.
+//! them as spoofed. "c", on another network, pings "a" and gets nothing.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -58,12 +58,18 @@ fn md5_after(out: &str, key: &str) -> Result<String, String> {
 /// Aerie's record of b's card (printed when b stops) counts the spoofed
 /// frames, and a's shows none dropped by the switch.
 fn spoofed_counted(out: &str) -> Result<(), String> {
-    let b = output::lines_with(out, "aerie: vm b: net 02:00:00:00:00:0b:");
+    let b = output::lines_with(
+        out,
+        "aerie: vm b: net 02:00:00:00:00:0b (network 0, uplink):",
+    );
     let spoofed = output::numbers_after(b.first().copied().unwrap_or(""), "(spoofed ");
     if spoofed.first().is_none_or(|&n| n < 2) {
         return Err(format!("b's card record shows no spoofed frames: {b:?}"));
     }
-    let a = output::lines_with(out, "aerie: vm a: net 52:54:00:ae:00:01:");
+    let a = output::lines_with(
+        out,
+        "aerie: vm a: net 52:54:00:ae:00:01 (network 0, uplink):",
+    );
     if a.len() != 1 || !a[0].contains("switch 0 ") {
         return Err(format!("a's card record: {a:?}, expected `switch 0`"));
     }
