@@ -10,7 +10,7 @@
 #                     another card (a changed MAC address): Aerie's switch
 #                     must drop every frame, so a second ping gets nothing
 #   aerie.net=ping:ADDR
-#                     ping ADDR twice (one second's wait each)
+#                     ping ADDR six times, a second apart
 #   aerie.net=uplink:PORT
 #                     through Aerie's uplink to QEMU's user-mode network: say
 #                     hello to the host's PORT (10.0.2.2), then print what the
@@ -18,7 +18,7 @@
 
 echo "net: eth0 $(cat /sys/class/net/eth0/address) $(ip -4 -o addr show eth0 | awk '{ print $4 }')"
 if [ "${net_mode%%:*}" = ping ]; then
-    ping -c 2 -W 1 "${net_mode#ping:}" | sed 's/^/net: /'
+    ping -c 6 -W 1 "${net_mode#ping:}" | sed 's/^/net: /'
 elif [ "${net_mode%%:*}" = uplink ]; then
     port=${net_mode#uplink:}
     # Listening before the hello: the host connects once it has heard it

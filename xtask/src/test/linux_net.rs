@@ -39,6 +39,8 @@ pub fn linux_net() -> Result<(), String> {
                 out,
                 "[b] net: spoofed 2 packets transmitted, 0 packets received",
             )?;
+            // c, on another network, never hears from a.
+            output::require_line(out, "[c] net: 6 packets transmitted, 0 packets received")?;
             spoofed_counted(out)?;
             clean_exit(status, out)
         },
