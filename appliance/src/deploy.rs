@@ -183,12 +183,12 @@ fn deploy_into(ova: &Path, target: Target, dir: &Path, progress: bool) -> Result
     let arch = target.arch();
     let scratch = tempfile::tempdir().context("creating a temp dir")?;
     // Extra disks of the target's configuration go straight into `dir`: all
-    // of them for QEMU, the first for Aerie (an Aerie VM has one disk).
+    // of them for QEMU, as many as an Aerie VM has room for on Aerie.
     let dest = |d: Option<&crate::ovf::Descriptor>, name: &str| -> Option<PathBuf> {
         let d = d?;
         let c = d.config(arch)?;
         let wanted = if target == Target::Aerie {
-            1
+            aerie_vmconfig::MAX_DISKS
         } else {
             usize::MAX
         };
@@ -276,29 +276,30 @@ fn deploy_into(ova: &Path, target: Target, dir: &Path, progress: bool) -> Result
             if has_initrd {
                 esp.extract(&bootcfg::initrd_path(arch), &dir.join("initrd.img"))?;
             }
+            // The extra disks, each raw and rounded up to whole MiB, one
+            // after the other in one file, the host disk; each is one of the
+            // VM's disks (a region of it), in order.
             let extra: Vec<&String> = cfg.extra_disks().collect();
-            let mut disk_mib = None;
-            if let Some(id) = extra.first() {
-                let img = dir.join(AERIE_DISK);
-                convert_extra_disk(d, &checked, id, &img, "raw", progress)?;
-                // Aerie's disk regions are whole MiB: round up (sparse).
-                let len = std::fs::metadata(&img)?.len();
-                let mib = len.div_ceil(1 << 20).max(1);
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .open(&img)
-                    .and_then(|f| f.set_len(mib << 20))
-                    .with_context(|| format!("sizing {}", img.display()))?;
-                disk_mib = Some(mib);
+            let img = dir.join(AERIE_DISK);
+            let mut disks_mib = Vec::new();
+            for (n, id) in extra.iter().enumerate() {
+                if n == aerie_vmconfig::MAX_DISKS {
+                    dep.warnings.push(format!(
+                        "disk {id} of the {arch} configuration and those after it are not attached: an Aerie VM has at most {} disks",
+                        aerie_vmconfig::MAX_DISKS
+                    ));
+                    break;
+                }
+                let part = dir.join(format!("{id}.raw"));
+                convert_extra_disk(d, &checked, id, &part, "raw", progress)?;
+                let mib = append_whole_mib(&img, &part)?;
+                std::fs::remove_file(&part)?;
+                disks_mib.push(mib);
+            }
+            if !disks_mib.is_empty() {
                 dep.aerie_disk = Some(std::fs::canonicalize(&img)?);
             }
-            for id in extra.iter().skip(1) {
-                dep.warnings.push(format!(
-                    "disk {id} of the {arch} configuration is not attached: an Aerie VM has one disk (the first, {})",
-                    extra[0]
-                ));
-            }
-            let text = aerie_toml(&d.name, cfg, has_initrd, disk_mib);
+            let text = aerie_toml(&d.name, cfg, has_initrd, &disks_mib);
             aerie_vmconfig::parse(&text, dir).map_err(|e| {
                 anyhow::anyhow!("refusing to deploy to aerie: the {arch} configuration is not a valid Aerie VM: {e}")
             })?;
@@ -306,12 +307,30 @@ fn deploy_into(ova: &Path, target: Target, dir: &Path, progress: bool) -> Result
             std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
             write_script(
                 &run_script,
-                &aerie_run_sh(aerie_root().ok().as_deref(), disk_mib.is_some()),
+                &aerie_run_sh(aerie_root().ok().as_deref(), !disks_mib.is_empty()),
             )?;
             dep.aerie_config = Some(std::fs::canonicalize(&path)?);
         }
     }
     Ok(dep)
+}
+
+/// Appends `part` to `img` (created if missing), padded with zeros to whole
+/// MiB (Aerie's disk regions are whole MiB). Returns the MiB it takes.
+fn append_whole_mib(img: &Path, part: &Path) -> Result<u64> {
+    use std::io::Write;
+    let len = std::fs::metadata(part)?.len();
+    let mib = len.div_ceil(1 << 20).max(1);
+    let mut out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(img)
+        .with_context(|| format!("opening {}", img.display()))?;
+    let mut input =
+        std::fs::File::open(part).with_context(|| format!("reading {}", part.display()))?;
+    std::io::copy(&mut input, &mut out).with_context(|| format!("writing {}", img.display()))?;
+    out.write_all(&vec![0u8; ((mib << 20) - len) as usize])?;
+    Ok(mib)
 }
 
 /// Converts extra disk `id` (its streamOptimized VMDK, unpacked into the
@@ -339,15 +358,11 @@ fn convert_extra_disk(
 pub const AERIE_DISK: &str = "disk.img";
 
 /// The Aerie VM config for the aarch64 configuration `cfg` (see
-/// crates/vmconfig); `disk_mib`: the size of [`AERIE_DISK`], which the VM
-/// gets whole. A network card becomes the VM's card on Aerie's switch, whose
-/// uplink `cargo xtask run` puts on QEMU's user-mode network.
-pub fn aerie_toml(
-    name: &str,
-    cfg: &crate::ovf::Config,
-    initrd: bool,
-    disk_mib: Option<u64>,
-) -> String {
+/// crates/vmconfig); `disks_mib`: the sizes of the extra disks laid one
+/// after the other in [`AERIE_DISK`], each one of the VM's disks. A network
+/// card becomes the VM's card on Aerie's switch, whose uplink `cargo xtask
+/// run` puts on QEMU's user-mode network.
+pub fn aerie_toml(name: &str, cfg: &crate::ovf::Config, initrd: bool, disks_mib: &[u64]) -> String {
     let q = |s: &str| toml::Value::String(s.to_string()).to_string();
     let mut s = format!(
         "# The appliance's aarch64 configuration as an Aerie VM (written by aerie-appliance deploy).\n\
@@ -363,11 +378,14 @@ pub fn aerie_toml(
     if cfg.network {
         s.push_str("# The appliance's network card, on Aerie's switch and its uplink.\n[vm.net]\n");
     }
-    if let Some(mib) = disk_mib {
+    let mut offset = 0;
+    for (n, mib) in disks_mib.iter().enumerate() {
         s.push_str(&format!(
-            "# The appliance's first extra disk ({AERIE_DISK}, passed as the host disk), all of it.\n\
-             [vm.disk]\noffset = \"0\"\nsize = \"{mib}M\"\n"
+            "# The appliance's extra disk {} ({AERIE_DISK}, the host disk, from {offset}M).\n\
+             [[vm.disk]]\noffset = \"{offset}M\"\nsize = \"{mib}M\"\n",
+            n + 1
         ));
+        offset += mib;
     }
     s
 }

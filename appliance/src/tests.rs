@@ -512,11 +512,11 @@ fn deploy_targets() {
     assert!(!d.join("hello-aarch64-disk1.vmdk").exists());
     let vm = &cfg.vms[0];
     assert_eq!(
-        vm.disk,
-        Some(aerie_vmconfig::DiskRegion {
+        vm.disks,
+        [aerie_vmconfig::DiskRegion {
             offset: 0,
             size: 1 << 20
-        })
+        }]
     );
     // Refusals name the problem.
     let e = crate::deploy(&f.ova, crate::Target::Aerie, &d, false).unwrap_err();
@@ -548,33 +548,57 @@ fn aerie_run_script_names_the_tree_or_asks_for_aerie_root() {
 }
 
 #[test]
-fn aerie_attaches_the_first_extra_disk_and_names_the_rest() {
+fn aerie_attaches_every_extra_disk_up_to_four() {
     let f = fixture();
     let spec = std::fs::read_to_string(f.dir.join("in/hello.toml")).unwrap();
+    // Five more besides data.img (1 MiB of 0x42): 2 MiB, 1 byte short of
+    // 1 MiB (padded), then three the VM has no room for.
     write(&f.dir.join("in/logs.img"), &vec![0x17; 2 << 20]);
-    let two = spec.replace(
-        "[x86_64]",
-        "[[aarch64.disk]]\npath = \"logs.img\"\n[x86_64]",
+    write(&f.dir.join("in/odd.img"), &vec![0x23; (1 << 20) - 512]);
+    let mut more = String::from(
+        "[[aarch64.disk]]\npath = \"logs.img\"\n[[aarch64.disk]]\npath = \"odd.img\"\n",
     );
-    write(&f.dir.join("in/two.toml"), two.as_bytes());
-    let ova = f.dir.join("two.ova");
-    build(&f.dir.join("in/two.toml"), &ova, &f.dir.join("efi"), false).unwrap();
+    for _ in 0..3 {
+        more.push_str("[[aarch64.disk]]\npath = \"odd.img\"\n");
+    }
+    let many = spec.replace("[x86_64]", &format!("{more}[x86_64]"));
+    write(&f.dir.join("in/many.toml"), many.as_bytes());
+    let ova = f.dir.join("many.ova");
+    build(&f.dir.join("in/many.toml"), &ova, &f.dir.join("efi"), false).unwrap();
     let d = f.dir.join("d2");
     let dep = crate::deploy(&ova, crate::Target::Aerie, &d, false).unwrap();
-    assert_eq!(
-        std::fs::read(d.join("disk.img")).unwrap(),
-        vec![0x42; 1 << 20]
+    // One host disk: each extra disk at its whole-MiB offset, in order.
+    let img = std::fs::read(d.join("disk.img")).unwrap();
+    assert_eq!(img.len(), 5 << 20);
+    assert!(img[..1 << 20].iter().all(|&b| b == 0x42));
+    assert!(img[1 << 20..3 << 20].iter().all(|&b| b == 0x17));
+    assert!(img[3 << 20..(4 << 20) - 512].iter().all(|&b| b == 0x23));
+    assert!(
+        img[(4 << 20) - 512..4 << 20].iter().all(|&b| b == 0),
+        "padding"
     );
+    let cfg = aerie_vmconfig::load(&d.join("aerie.toml")).unwrap();
+    let regions: Vec<_> = cfg.vms[0]
+        .disks
+        .iter()
+        .map(|r| (r.offset >> 20, r.size >> 20))
+        .collect();
+    assert_eq!(regions, [(0, 1), (1, 2), (3, 1), (4, 1)]);
     assert_eq!(dep.warnings.len(), 1, "{:?}", dep.warnings);
     assert!(
-        dep.warnings[0].contains("is not attached: an Aerie VM has one disk"),
+        dep.warnings[0].contains("are not attached: an Aerie VM has at most 4 disks"),
         "{:?}",
         dep.warnings
     );
-    // Nothing of the second disk is left in the deployment.
+    // Nothing of the disks is left in the deployment but disk.img.
     let names: Vec<String> = std::fs::read_dir(&d)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert!(names.iter().all(|n| !n.ends_with(".vmdk")), "{names:?}");
+    assert!(
+        names
+            .iter()
+            .all(|n| !n.ends_with(".vmdk") && !n.ends_with(".raw")),
+        "{names:?}"
+    );
 }

@@ -7,10 +7,10 @@
 //! -x`) into `target/guest-cache/amd64/`. Outputs, which
 //! `appliance/examples/hello.toml` names:
 //! `target/aerie/appliance/<arch>/vmlinuz` and `.../initrd.img`, and the
-//! aarch64 configuration's data disk `target/aerie/appliance/aarch64/data.img`
-//! (1 MiB: [`DATA_LINE`], then zeros).
+//! aarch64 configuration's data disks `target/aerie/appliance/aarch64/data.img`
+//! and `data2.img` (1 MiB each: [`DATA_LINE`] or [`DATA2_LINE`], then zeros).
 //!
-//! The aarch64 /init also looks for that disk and prints its first line, and
+//! The aarch64 /init also looks for those disks and prints their first lines, and
 //! both look for the network card the example's configurations have and ping
 //! the NAT network's gateway (10.0.2.2: QEMU's user-mode network, straight
 //! or through Aerie's uplink): the initramfs carries the virtio modules (MMIO
@@ -67,8 +67,10 @@ pub fn install() -> Result<()> {
 }
 
 /// The first line of the aarch64 configuration's data disk, which its /init
-/// prints (`appliance: data disk says aerie-appliance-data-ok`).
+/// prints (`appliance: data disk says aerie-appliance-data-ok (/dev/vdb)`).
 pub const DATA_LINE: &str = "aerie-appliance-data-ok\n";
+/// The first line of its second data disk.
+pub const DATA2_LINE: &str = "aerie-appliance-data2-ok\n";
 /// The data disk's size: 1 MiB.
 const DATA_BYTES: usize = 1 << 20;
 
@@ -95,15 +97,14 @@ const INIT_START: &str = "#!/bin/sh
 /bin/busybox mount -t proc proc /proc
 ";
 
-/// The data disk: the first virtio disk with no partitions (on a UEFI
-/// target the GPT system disk is a virtio disk too, `vda`, and the data disk
-/// `vdb`; on Aerie the data disk is the only one, `vda`). Probing may finish
-/// after `insmod` returns, so it waits up to 3 s for one to appear.
-/// devtmpfs makes the device node (`mknod` from sysfs if it did not).
+/// The data disks: the virtio disks with no partitions (on a UEFI target
+/// the GPT system disk is a virtio disk too, `vda`, and the data disks
+/// follow; on Aerie the data disks are all there are). Probing may finish
+/// after `insmod` returns, so it waits (up to 3 s) until the list is not
+/// empty and the same twice in a row. devtmpfs makes the device nodes
+/// (`mknod` from sysfs if it did not). Each prints its first line.
 const INIT_DATA_DISK: &str = r#"bb=/bin/busybox
-disk=
-tries=0
-while :; do
+data_disks() {
     for b in /sys/block/vd*; do
         [ -e "$b/dev" ] || continue
         name=${b##*/}
@@ -111,22 +112,27 @@ while :; do
         for p in "$b/$name"*; do
             [ -e "$p/partition" ] && parted=1
         done
-        [ -z "$parted" ] && disk=$name && break
+        [ -z "$parted" ] && echo "$name"
     done
-    [ -n "$disk" ] || [ "$tries" -ge 30 ] && break
+}
+disks=
+seen=
+tries=0
+while [ "$tries" -lt 30 ]; do
+    disks=$(data_disks)
+    [ -n "$disks" ] && [ "$disks" = "$seen" ] && break
+    seen=$disks
     tries=$((tries + 1))
     $bb sleep 0.1
 done
-if [ -n "$disk" ] && [ ! -b "/dev/$disk" ]; then
-    IFS=: read -r major minor < "/sys/block/$disk/dev"
-    $bb mknod "/dev/$disk" b "$major" "$minor"
-fi
-if [ -n "$disk" ] && [ -b "/dev/$disk" ]; then
-    echo "appliance: data disk is /dev/$disk"
-    echo "appliance: data disk says $($bb head -c 64 "/dev/$disk" | $bb head -n 1)"
-else
-    echo "appliance: no data disk"
-fi
+for disk in $disks; do
+    if [ ! -b "/dev/$disk" ]; then
+        IFS=: read -r major minor < "/sys/block/$disk/dev"
+        $bb mknod "/dev/$disk" b "$major" "$minor"
+    fi
+    echo "appliance: data disk says $($bb head -c 64 "/dev/$disk" | $bb head -n 1) (/dev/$disk)"
+done
+[ -n "$disks" ] || echo "appliance: no data disk"
 "#;
 
 /// The network card: `eth0` once its driver has probed (up to 3 s), with
@@ -211,9 +217,9 @@ fn modules_for(
         .collect())
 }
 
-/// The data disk's bytes: [`DATA_LINE`], zeros to [`DATA_BYTES`].
-fn data_image() -> Vec<u8> {
-    let mut bytes = DATA_LINE.as_bytes().to_vec();
+/// A data disk's bytes: `line`, zeros to [`DATA_BYTES`].
+fn data_image(line: &str) -> Vec<u8> {
+    let mut bytes = line.as_bytes().to_vec();
     bytes.resize(DATA_BYTES, 0);
     bytes
 }
@@ -236,7 +242,7 @@ pub fn build() -> Result<()> {
         }
     };
     let summary = format!(
-        "appliance guests: {} (data.img; modules: {}) and {} (modules: {})",
+        "appliance guests: {} (data.img, data2.img; modules: {}) and {} (modules: {})",
         paths::show(&arch_dir("aarch64")),
         names(&arm64_modules),
         paths::show(&arch_dir("x86_64")),
@@ -267,7 +273,8 @@ pub fn build() -> Result<()> {
         let busybox =
             std::fs::read(&busybox).with_context(|| format!("reading {}", busybox.display()))?;
         if data_disk {
-            write_if_changed(&dir.join("data.img"), &data_image())?;
+            write_if_changed(&dir.join("data.img"), &data_image(DATA_LINE))?;
+            write_if_changed(&dir.join("data2.img"), &data_image(DATA2_LINE))?;
         }
         write_if_changed(
             &dir.join("initrd.img"),
@@ -336,9 +343,10 @@ mod tests {
 
     #[test]
     fn data_image_is_one_line_then_zeros() {
-        let img = data_image();
+        let img = data_image(DATA_LINE);
         assert_eq!(img.len(), 1 << 20);
         assert!(img.starts_with(b"aerie-appliance-data-ok\n"));
         assert!(img[DATA_LINE.len()..].iter().all(|&b| b == 0));
+        assert!(data_image(DATA2_LINE).starts_with(b"aerie-appliance-data2-ok\n"));
     }
 }

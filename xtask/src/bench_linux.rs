@@ -82,7 +82,7 @@ fn under_aerie(cpu: &str) -> Result<f64> {
     let mut config = crate::builtin_vms::linux_config(CMDLINE);
     // No disk and no network card: the guest would probe them, and the
     // native run has neither.
-    config.vms[0].disk = None;
+    config.vms[0].disks.clear();
     config.vms[0].net = None;
     let prepared = run::prepare_config(&config, "linux-bench", true, None)?;
     let opts = QemuOptions {

@@ -61,7 +61,7 @@ pub fn testkit_config_with(cmdline: &str, policy: Option<BackdoorPolicy>) -> Con
             initrd: None,
             cmdline: full,
             cpufreq: true,
-            disk: None,
+            disks: Vec::new(),
             backdoor: policy,
             guestinfo: match policy {
                 Some(_) => vec![guestinfo(TESTKIT_GUESTINFO)],
@@ -86,10 +86,10 @@ pub fn linux_config(cmdline: &str) -> Config {
             initrd: Some(crate::linux::initramfs()),
             cmdline: cmdline.into(),
             cpufreq: true,
-            disk: Some(DiskRegion {
+            disks: vec![DiskRegion {
                 offset: 0,
                 size: crate::disk::DEFAULT_SIZE,
-            }),
+            }],
             backdoor: None,
             guestinfo: Vec::new(),
             net: Some(aerie_vmconfig::NetConfig {

@@ -340,25 +340,29 @@ fn write_bootmodule_with(
         let guestinfo = aerie_bootmodule::encode_guestinfo(
             vm.guestinfo.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         );
-        files.push((kernel, initrd, guestinfo));
+        let more_disks = aerie_bootmodule::encode_disks(vm.disks.get(1..).unwrap_or_default());
+        files.push((kernel, initrd, guestinfo, more_disks));
     }
     let images: Vec<VmImage> = vms
         .iter()
         .zip(&files)
         .enumerate()
-        .map(|(i, (vm, (kernel, initrd, guestinfo)))| VmImage {
-            name: &vm.name,
-            vcpus: vm.vcpus,
-            memory: vm.memory,
-            kernel,
-            initrd: initrd.as_deref(),
-            cmdline: &vm.cmdline,
-            disk: vm.disk,
-            backdoor: vm.backdoor,
-            guestinfo,
-            fixed_clock: !vm.cpufreq,
-            net: config.net_card(i),
-        })
+        .map(
+            |(i, (vm, (kernel, initrd, guestinfo, more_disks)))| VmImage {
+                name: &vm.name,
+                vcpus: vm.vcpus,
+                memory: vm.memory,
+                kernel,
+                initrd: initrd.as_deref(),
+                cmdline: &vm.cmdline,
+                disk: vm.disks.first().copied(),
+                more_disks,
+                backdoor: vm.backdoor,
+                guestinfo,
+                fixed_clock: !vm.cpufreq,
+                net: config.net_card(i),
+            },
+        )
         .collect();
     let worlds: Vec<WorldImage> = config
         .worlds

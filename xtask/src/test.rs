@@ -711,7 +711,7 @@ mod tests {
                     .as_path()
             )
         );
-        assert!(vm.disk.is_some(), "the check needs a disk");
+        assert!(!vm.disks.is_empty(), "the check needs a disk");
         assert!(one.disk_end().unwrap() <= crate::disk::DEFAULT_SIZE);
 
         let two = aerie_vmconfig::load(&dir.join("linux-two-vms.toml")).unwrap();

@@ -95,6 +95,10 @@ pub enum VmFieldError {
     GuestinfoWithoutBackdoor,
     /// `flags` has a bit this parser does not know.
     UnknownFlags { flags: u32 },
+    /// The `more_disks` blob is not a whole number of entries, has more than
+    /// [`MORE_DISKS_MAX`](crate::format::MORE_DISKS_MAX), or the VM has no
+    /// first disk.
+    BadDiskTable { len: u64 },
     /// `net_flags` has an unknown bit, or a bit, `mac` or `network` is set
     /// without a card, or the card's `mac` is zero or a multicast address.
     BadNet {
@@ -147,6 +151,12 @@ impl fmt::Display for VmFieldError {
             VmFieldError::UnknownFlags { flags } => {
                 write!(f, "flags {flags:#x} has an unknown bit")
             }
+            VmFieldError::BadDiskTable { len } => write!(
+                f,
+                "more_disks is {len} bytes: not whole 16-byte entries, more than {} of them, \
+                 or no first disk",
+                crate::format::MORE_DISKS_MAX
+            ),
             VmFieldError::BadNet {
                 flags,
                 mac,

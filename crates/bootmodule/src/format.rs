@@ -34,7 +34,7 @@
 //! module. The blob is optional metadata, but a header that points outside the
 //! module is corrupt like any other bad header field and fails the parse.
 //!
-//! VM record, version 7 layout (184 bytes; version 1 is its first 128 bytes,
+//! VM record, version 7 layout (200 bytes; version 1 is its first 128 bytes,
 //! versions 2 and 3 its first 144, versions 4 to 6 its first 168):
 //!
 //! | offset | size | field |
@@ -56,6 +56,7 @@
 //! | 172 | 6  | mac: the card's Ethernet address; zero without [`NET_NIC`] — v7 |
 //! | 178 | 2  | network: which of the switch's networks the card is on; zero without [`NET_NIC`] — v7 |
 //! | 180 | 4  | reserved, zero — v7 |
+//! | 184 | 16 | more_disks offset, length: the VM's further disks (length 0 = none) — v7 |
 //!
 //! A parser reads the disk fields only when `version >= 2` and `record_size >= 144`;
 //! a version-1 module therefore describes VMs without disks. Disk offsets and sizes
@@ -135,6 +136,15 @@
 //! bit, a MAC or a network without the card, and a card whose MAC is zero
 //! or multicast.
 //!
+//! Version 7 also lets a VM have more than one disk: `disk_offset` and
+//! `disk_size` stay its first, and the `more_disks` blob (any alignment,
+//! like the command line) lists the others, at most [`MORE_DISKS_MAX`], as
+//! `u64 offset, u64 size` pairs, in the order the guest sees them (`vdb`,
+//! `vdc`, ...). A parser refuses a blob whose length is not a whole number of
+//! pairs, one with too many, one without a first disk, and any region that
+//! the first disk's rules would refuse (sector aligned, not empty, below
+//! 2^64).
+//!
 //! # Extending the format
 //!
 //! Growth happens only by *appending*: new record fields (version 2 appended the
@@ -188,9 +198,13 @@ pub const RECORD_SIZE_V1: usize = 128;
 pub const RECORD_SIZE_V2: usize = 144;
 /// Size of a version-4 record (v2 plus backdoor policy and guestinfo).
 pub const RECORD_SIZE_V4: usize = 168;
-/// Size of a version-7 record (v4 plus the network card): what this crate
-/// writes.
-pub const RECORD_SIZE_V7: usize = 184;
+/// Size of a version-7 record (v4 plus the network card and further disks):
+/// what this crate writes.
+pub const RECORD_SIZE_V7: usize = 200;
+/// Disks a VM may have besides its first (version 7).
+pub const MORE_DISKS_MAX: usize = 3;
+/// Bytes of one `more_disks` entry: `u64 offset, u64 size`.
+pub const DISK_ENTRY: usize = 16;
 /// Size of a version-6 world record: what this crate writes and the minimum
 /// `world_record_size` a parser accepts when there are worlds.
 pub const WORLD_RECORD_SIZE_V6: usize = 72;
@@ -254,6 +268,7 @@ pub(crate) mod record {
     pub const MAC: usize = 172;
     pub const MAC_LEN: usize = 6;
     pub const NETWORK: usize = 178;
+    pub const MORE_DISKS: usize = 184;
 }
 
 /// World record field offsets (version 6).

@@ -24,6 +24,8 @@ pub use guestinfo::encode_guestinfo;
 pub use guestinfo::{guestinfo_entries, GuestinfoEntries};
 pub use parse::BootModule;
 #[cfg(any(test, feature = "std"))]
+pub use write::encode_disks;
+#[cfg(any(test, feature = "std"))]
 pub use write::write;
 
 /// One VM as the boot module describes it; every slice borrows the module.
@@ -41,8 +43,15 @@ pub struct VmImage<'a> {
     pub initrd: Option<&'a [u8]>,
     /// Kernel command line (may be empty).
     pub cmdline: &'a str,
-    /// This VM's region of the host disk, if it has a disk (format version 2).
+    /// This VM's region of the host disk, if it has a disk (format version 2):
+    /// its first disk.
     pub disk: Option<DiskRegion>,
+    /// Its further disks (format version 7; see [`format`]), as the record's
+    /// blob of `(offset, size)` pairs; empty for none. Walk all disks with
+    /// [`VmImage::disks`]; build the blob with `encode_disks` (`std`
+    /// feature). A `VmImage` from [`BootModule::vm`] carries a blob the
+    /// parser has checked.
+    pub more_disks: &'a [u8],
     /// The VM's backdoor policy; `None` = no backdoor (format version 4).
     pub backdoor: Option<BackdoorPolicy>,
     /// The guestinfo blob (format version 4; see [`format`]): `guestinfo.<name>`
@@ -98,6 +107,23 @@ pub fn mac_is_unicast(mac: &Mac) -> bool {
 }
 
 impl<'a> VmImage<'a> {
+    /// Every disk of the VM, its first first: the guest sees them in this
+    /// order (`vda`, `vdb`, ...).
+    pub fn disks(&self) -> impl Iterator<Item = DiskRegion> + 'a {
+        let more = self.more_disks.chunks_exact(format::DISK_ENTRY).map(|e| {
+            let word = |at: usize| {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&e[at..at + 8]);
+                u64::from_le_bytes(b)
+            };
+            DiskRegion {
+                offset: word(0),
+                size: word(8),
+            }
+        });
+        self.disk.into_iter().chain(more)
+    }
+
     /// The guestinfo `(key, value)` pairs, in blob order. For a `VmImage` from
     /// [`BootModule::vm`] every item is `Ok` (the parser checked the blob).
     pub fn guestinfo_entries(&self) -> GuestinfoEntries<'a> {

@@ -3,12 +3,25 @@
 
 use crate::error::{BootModuleError, VmField, VmFieldError, WorldField};
 use crate::format::{
-    header, record, world, BLOB_ALIGN, DISK_SECTOR, FLAGS_KNOWN, FLAG_FIXED_CLOCK, HEADER_SIZE,
-    MAGIC, NAME_MAX, NET_FLAGS_KNOWN, NET_NIC, NET_NO_UPLINK, RECORD_SIZE_V1, RECORD_SIZE_V2,
-    RECORD_SIZE_V4, RECORD_SIZE_V7, VERSION_BACKDOOR, VERSION_DISK, VERSION_FLAGS, VERSION_NET,
-    VERSION_SYMBOLS, VERSION_WORLDS, WORLD_FLAGS_KNOWN, WORLD_FLAG_CONTROL, WORLD_RECORD_SIZE_V6,
+    header, record, world, BLOB_ALIGN, DISK_ENTRY, DISK_SECTOR, FLAGS_KNOWN, FLAG_FIXED_CLOCK,
+    HEADER_SIZE, MAGIC, MORE_DISKS_MAX, NAME_MAX, NET_FLAGS_KNOWN, NET_NIC, NET_NO_UPLINK,
+    RECORD_SIZE_V1, RECORD_SIZE_V2, RECORD_SIZE_V4, RECORD_SIZE_V7, VERSION_BACKDOOR, VERSION_DISK,
+    VERSION_FLAGS, VERSION_NET, VERSION_SYMBOLS, VERSION_WORLDS, WORLD_FLAGS_KNOWN,
+    WORLD_FLAG_CONTROL, WORLD_RECORD_SIZE_V6,
 };
 use crate::{guestinfo_entries, BackdoorPolicy, DiskRegion, NetCard, VmImage, WorldImage};
+
+/// A disk region: sector aligned, not empty, not wrapping.
+fn check_region(offset: u64, size: u64) -> Result<DiskRegion, VmFieldError> {
+    if size == 0
+        || !offset.is_multiple_of(DISK_SECTOR)
+        || !size.is_multiple_of(DISK_SECTOR)
+        || offset.checked_add(size).is_none()
+    {
+        return Err(VmFieldError::BadDiskRegion { offset, size });
+    }
+    Ok(DiskRegion { offset, size })
+}
 
 /// A record's backdoor policy and guestinfo blob.
 type BackdoorFields<'a> = (Option<BackdoorPolicy>, &'a [u8]);
@@ -273,6 +286,9 @@ impl<'a> BootModule<'a> {
             .map_err(|_| bad(VmField::Cmdline, VmFieldError::NotUtf8))?;
 
         let disk = self.disk(rec).map_err(|e| bad(VmField::Disk, e))?;
+        let more_disks = self
+            .more_disks(rec, disk.is_some())
+            .map_err(|e| bad(VmField::Disk, e))?;
         let (backdoor, guestinfo) = self.backdoor(rec).map_err(|(field, e)| bad(field, e))?;
         // Before version 5 the word was written as zero and means nothing.
         let flags = if self.version >= VERSION_FLAGS {
@@ -295,6 +311,7 @@ impl<'a> BootModule<'a> {
             backdoor,
             guestinfo,
             fixed_clock: flags & FLAG_FIXED_CLOCK != 0,
+            more_disks,
             net: self.net(rec).map_err(|e| bad(VmField::Net, e))?,
         })
     }
@@ -367,17 +384,40 @@ impl<'a> BootModule<'a> {
         }
         let offset = read_u64(rec, record::DISK_OFFSET);
         let size = read_u64(rec, record::DISK_SIZE);
-        let bad = VmFieldError::BadDiskRegion { offset, size };
         if size == 0 {
-            return if offset == 0 { Ok(None) } else { Err(bad) };
+            return if offset == 0 {
+                Ok(None)
+            } else {
+                Err(VmFieldError::BadDiskRegion { offset, size })
+            };
         }
-        if !offset.is_multiple_of(DISK_SECTOR)
-            || !size.is_multiple_of(DISK_SECTOR)
-            || offset.checked_add(size).is_none()
+        check_region(offset, size).map(Some)
+    }
+
+    /// The further disks' blob of a record: only version >= 7 records that
+    /// are long enough carry one. Every entry is checked here, so
+    /// [`VmImage::disks`] only meets good regions.
+    fn more_disks(&self, rec: &[u8], first: bool) -> Result<&'a [u8], VmFieldError> {
+        if self.version < VERSION_NET || rec.len() < RECORD_SIZE_V7 {
+            return Ok(&[]);
+        }
+        let blob = self.blob(rec, record::MORE_DISKS, false)?;
+        let bad = VmFieldError::BadDiskTable {
+            len: blob.len() as u64,
+        };
+        if blob.is_empty() {
+            return Ok(blob);
+        }
+        if !first
+            || !blob.len().is_multiple_of(DISK_ENTRY)
+            || blob.len() / DISK_ENTRY > MORE_DISKS_MAX
         {
             return Err(bad);
         }
-        Ok(Some(DiskRegion { offset, size }))
+        for entry in blob.chunks_exact(DISK_ENTRY) {
+            check_region(read_u64(entry, 0), read_u64(entry, 8))?;
+        }
+        Ok(blob)
     }
 
     /// Iterates over all VMs in order.

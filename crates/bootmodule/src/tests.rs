@@ -32,6 +32,7 @@ fn with_worlds(worlds: &[WorldImage], symbols: Option<&[u8]>) -> Vec<u8> {
                 disk: None,
                 backdoor: None,
                 guestinfo: &[],
+                more_disks: &[],
                 fixed_clock: false,
                 net: None,
             },
@@ -48,6 +49,7 @@ fn with_worlds(worlds: &[WorldImage], symbols: Option<&[u8]>) -> Vec<u8> {
                 }),
                 backdoor: None,
                 guestinfo: &[],
+                more_disks: &[],
                 fixed_clock: false,
                 net: None,
             },
@@ -431,6 +433,7 @@ fn writer_refuses_long_name() {
             disk: None,
             backdoor: None,
             guestinfo: &[],
+            more_disks: &[],
             fixed_clock: false,
             net: None,
         }],
@@ -452,6 +455,7 @@ fn with_symbols(symbols: &[u8]) -> Vec<u8> {
             disk: None,
             backdoor: None,
             guestinfo: &[],
+            more_disks: &[],
             fixed_clock: false,
             net: None,
         }],
@@ -573,6 +577,7 @@ fn plain_vm<'a>(name: &'a str, kernel: &'a [u8]) -> VmImage<'a> {
         disk: None,
         backdoor: None,
         guestinfo: &[],
+        more_disks: &[],
         fixed_clock: false,
         net: None,
     }
@@ -585,6 +590,7 @@ fn backdoor_sample(guestinfo: &[u8]) -> Vec<u8> {
         cmdline: "k",
         backdoor,
         guestinfo,
+        more_disks: &[],
         ..plain_vm(name, &[9; 100])
     };
     write(
@@ -893,6 +899,7 @@ fn writer_refuses_guestinfo_without_backdoor() {
             disk: None,
             backdoor: None,
             guestinfo: &blob,
+            more_disks: &[],
             fixed_clock: false,
             net: None,
         }],
@@ -915,6 +922,7 @@ fn writer_refuses_malformed_guestinfo() {
             disk: None,
             backdoor: Some(EL1_POLICY),
             guestinfo: &[1, 0, 0],
+            more_disks: &[],
             fixed_clock: false,
             net: None,
         }],
@@ -1523,6 +1531,7 @@ fn corrupt_headers_and_records_never_panic() {
         }),
         backdoor,
         guestinfo,
+        more_disks: &[],
         fixed_clock: true,
         ..plain_vm(name, &[9; 100])
     };
@@ -1601,7 +1610,8 @@ fn net_card_round_trips_and_bad_fields_are_refused() {
         (record::NET_FLAGS, record::MAC, record::NETWORK),
         (168, 172, 178)
     );
-    assert_eq!(RECORD_SIZE_V7, record::NETWORK + 6);
+    assert_eq!(record::MORE_DISKS, record::NETWORK + 6);
+    assert_eq!(RECORD_SIZE_V7, record::MORE_DISKS + 16);
 
     // Before version 7 the tail is not read, whatever it holds.
     let mut old = bytes.clone();
@@ -1637,4 +1647,85 @@ fn net_card_round_trips_and_bad_fields_are_refused() {
     refused(1, [0; 6], 0); // a card without an address
     refused(1, [0x01, 0, 0x5e, 0, 0, 1], 0); // multicast
     refused(1, [0xff; 6], 0); // broadcast
+}
+
+#[test]
+fn further_disks_round_trip_and_bad_tables_are_refused() {
+    let kernel = [1u8; 64];
+    let region = |offset: u64, size: u64| DiskRegion { offset, size };
+    let more = crate::encode_disks(&[region(1 << 20, 2 << 20), region(8 << 20, 512)]);
+    let vm = VmImage {
+        disk: Some(region(0, 1 << 20)),
+        more_disks: &more,
+        ..plain_vm("vm", &kernel)
+    };
+    let bytes = write(&[vm, plain_vm("plain", &kernel)], &[], None);
+    let m = BootModule::parse(&bytes).unwrap();
+    let disks: Vec<_> = m.vm(0).unwrap().disks().collect();
+    assert_eq!(
+        disks,
+        [
+            region(0, 1 << 20),
+            region(1 << 20, 2 << 20),
+            region(8 << 20, 512)
+        ]
+    );
+    assert_eq!(m.vm(1).unwrap().disks().count(), 0);
+
+    // Rewrite VM 1's record to point at `blob` (placed past the module's
+    // end, the module grown to hold it), with or without a first disk.
+    let refused = |blob: &[u8], first: bool| {
+        let mut bad = bytes.clone();
+        let at = bad.len() as u64;
+        bad.extend_from_slice(blob);
+        let total = bad.len() as u64;
+        bad[header::TOTAL_SIZE..header::TOTAL_SIZE + 8].copy_from_slice(&total.to_le_bytes());
+        let rec = record_at(1);
+        let put = |b: &mut Vec<u8>, field: usize, v: u64| {
+            b[rec + field..rec + field + 8].copy_from_slice(&v.to_le_bytes())
+        };
+        put(&mut bad, record::MORE_DISKS, at);
+        put(&mut bad, record::MORE_DISKS + 8, blob.len() as u64);
+        if first {
+            put(&mut bad, record::DISK_OFFSET, 0);
+            put(&mut bad, record::DISK_SIZE, 1 << 20);
+        }
+        BootModule::parse(&bad).unwrap().vm(1).unwrap_err()
+    };
+    let one = crate::encode_disks(&[region(0, 4096)]);
+    assert!(matches!(
+        refused(&one, false),
+        BootModuleError::Vm {
+            field: VmField::Disk,
+            error: VmFieldError::BadDiskTable { len: 16 },
+            ..
+        }
+    ));
+    assert!(matches!(
+        refused(&one[..15], true),
+        BootModuleError::Vm {
+            error: VmFieldError::BadDiskTable { len: 15 },
+            ..
+        }
+    ));
+    let four = [0u8; 64];
+    assert!(matches!(
+        refused(&four, true),
+        BootModuleError::Vm {
+            error: VmFieldError::BadDiskTable { len: 64 },
+            ..
+        }
+    ));
+    // Entries follow the first disk's rules.
+    for (offset, size) in [(0, 0), (100, 512), (0, 100), (u64::MAX - 511, 1024)] {
+        let blob = crate::encode_disks(&[region(offset, size)]);
+        assert_eq!(
+            refused(&blob, true),
+            BootModuleError::Vm {
+                index: 1,
+                field: VmField::Disk,
+                error: VmFieldError::BadDiskRegion { offset, size }
+            }
+        );
+    }
 }

@@ -83,6 +83,12 @@ pub fn write(vms: &[VmImage], worlds: &[WorldImage], symbols: Option<&[u8]>) -> 
         let initrd = push_blob(&mut out, vm.initrd.unwrap_or(&[]));
         let cmdline = push_blob(&mut out, vm.cmdline.as_bytes());
         let guestinfo = push_blob(&mut out, vm.guestinfo);
+        assert!(
+            vm.more_disks.is_empty() || vm.disk.is_some(),
+            "vm[{i}] ({:?}): further disks without a first",
+            vm.name
+        );
+        let more_disks = push_blob(&mut out, vm.more_disks);
 
         let rec = records_offset + i * RECORD_SIZE_V7;
         let rec = &mut out[rec..rec + RECORD_SIZE_V7];
@@ -115,6 +121,7 @@ pub fn write(vms: &[VmImage], worlds: &[WorldImage], symbols: Option<&[u8]>) -> 
             (record::CMDLINE, cmdline),
             (record::DISK_OFFSET, disk),
             (record::GUESTINFO, guestinfo),
+            (record::MORE_DISKS, more_disks),
         ] {
             put_u64(rec, at, offset);
             put_u64(rec, at + 8, len);
@@ -151,4 +158,28 @@ pub fn write(vms: &[VmImage], worlds: &[WorldImage], symbols: Option<&[u8]>) -> 
     let total = out.len() as u64;
     put_u64(&mut out, header::TOTAL_SIZE, total);
     out
+}
+
+/// The `more_disks` blob for a VM's disks after its first (see
+/// [`format`](crate::format)).
+///
+/// # Panics
+///
+/// With more than [`MORE_DISKS_MAX`](crate::format::MORE_DISKS_MAX) disks
+/// (callers validate first; the VM config loader does).
+pub fn encode_disks(more: &[crate::DiskRegion]) -> Vec<u8> {
+    assert!(
+        more.len() <= crate::format::MORE_DISKS_MAX,
+        "{} further disks, more than {}",
+        more.len(),
+        crate::format::MORE_DISKS_MAX
+    );
+    more.iter()
+        .flat_map(|d| {
+            d.offset
+                .to_le_bytes()
+                .into_iter()
+                .chain(d.size.to_le_bytes())
+        })
+        .collect()
 }

@@ -96,6 +96,10 @@ pub enum ErrorKind {
     DiskMisaligned(u64),
     /// `disk.size` is zero.
     DiskEmpty,
+    /// `[[vm.disk]]` with no tables or more than [`crate::MAX_DISKS`] (the count).
+    DiskCount(usize),
+    /// A disk overlaps the same VM's disk at this position.
+    DiskOverlapsOwn(usize),
     /// This VM's disk region overlaps that of an earlier VM (boxed: rare, and
     /// it would double the size of every config error).
     DiskOverlap(Box<DiskOverlap>),
@@ -188,6 +192,14 @@ impl fmt::Display for ErrorKind {
             }
             ErrorKind::DiskMisaligned(n) => write!(f, "{n} bytes is not a multiple of 1M"),
             ErrorKind::DiskEmpty => f.write_str("must not be 0"),
+            ErrorKind::DiskCount(n) => write!(
+                f,
+                "{n} [[vm.disk]] tables: a VM has 1 to {} disks",
+                crate::MAX_DISKS
+            ),
+            ErrorKind::DiskOverlapsOwn(i) => {
+                write!(f, "overlaps this VM's disk[{i}]")
+            }
             ErrorKind::DiskOverlap(o) => write!(
                 f,
                 "region {:#x}..{:#x} overlaps vm[{}] ({:?})'s {:#x}..{:#x}",

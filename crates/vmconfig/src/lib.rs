@@ -15,7 +15,8 @@
 //!
 //! [vm.disk]                 # optional: this VM's region of the host disk
 //! offset = "0"              # sizes as for memory, multiples of 1M
-//! size = "64M"              # regions of different VMs must not overlap
+//! size = "64M"              # regions must not overlap (any VM's); for up to
+//!                           # 4 disks use [[vm.disk]] tables instead
 //!
 //! [vm.backdoor]             # optional: the VMware-compatible backdoor (DCC transport)
 //! enabled = true            # default true; false = no backdoor, as without the table
@@ -70,7 +71,7 @@ pub use aerie_bootmodule::{Mac, NetCard};
 pub use backdoor::{
     GUESTINFO_MAX_KEYS, GUESTINFO_MAX_KEY_LEN, GUESTINFO_MAX_VALUE_LEN, GUESTINFO_PREFIX,
 };
-pub use disk::{DiskRegion, DISK_ALIGN};
+pub use disk::{DiskRegion, DISK_ALIGN, MAX_DISKS};
 pub use error::{ConfigError, DiskOverlap, ErrorKind, NotAProgram, TableKind, TableRef};
 pub use net::{default_mac, NetConfig, DEFAULT_NETWORK};
 pub use size::{parse_size, MEMORY_ALIGN, MEMORY_MIN};
@@ -105,8 +106,9 @@ pub struct VmConfig {
     /// it an SCMI clock per vCPU and caps each vCPU by its clock's rate.
     /// False: no clocks, every vCPU may always use a whole pCPU.
     pub cpufreq: bool,
-    /// This VM's region of the host disk (`[vm.disk]`), if any.
-    pub disk: Option<DiskRegion>,
+    /// This VM's regions of the host disk (`[vm.disk]` or `[[vm.disk]]`), in
+    /// the order the guest sees them; empty for none.
+    pub disks: Vec<DiskRegion>,
     /// The VM's backdoor policy (`[vm.backdoor]`); `None` = no backdoor (no
     /// table, or `enabled = false`).
     pub backdoor: Option<BackdoorPolicy>,
@@ -177,10 +179,12 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
         if let Some(first) = vms.iter().position(|v| v.name == vm.name) {
             return Err(ctx.err("name", ErrorKind::DuplicateName { first }));
         }
-        if let Some(region) = &vm.disk {
-            if let Some((other, theirs)) =
-                disk::first_overlap(vms.iter().map(|v| v.disk.as_ref()), region)
-            {
+        for region in &vm.disks {
+            let earlier = vms
+                .iter()
+                .enumerate()
+                .flat_map(|(i, v)| v.disks.iter().map(move |d| (i, d)));
+            if let Some((other, theirs)) = disk::first_overlap(earlier, region) {
                 return Err(ctx.err(
                     "disk",
                     ErrorKind::DiskOverlap(Box::new(DiskOverlap {
@@ -235,7 +239,7 @@ impl Config {
     pub fn disk_end(&self) -> Option<u64> {
         self.vms
             .iter()
-            .filter_map(|v| v.disk.map(|d| d.end()))
+            .flat_map(|v| v.disks.iter().map(|d| d.end()))
             .max()
     }
 

@@ -259,23 +259,63 @@ fn disk_regions_parse() {
     )
     .unwrap();
     assert_eq!(
-        c.vms[0].disk,
-        Some(DiskRegion {
+        c.vms[0].disks,
+        [DiskRegion {
             offset: 0,
             size: 64 << 20
-        })
+        }]
     );
     assert_eq!(
-        c.vms[1].disk,
-        Some(DiskRegion {
+        c.vms[1].disks,
+        [DiskRegion {
             offset: 64 << 20,
             size: 1 << 30
-        })
+        }]
     );
     assert_eq!(c.disk_end(), Some((64 << 20) + (1 << 30)));
     // No [vm.disk]: no disk, and no host disk needed.
     let c = parse(&vm_with("zzz", None), Path::new("")).unwrap();
-    assert_eq!((c.vms[0].disk, c.disk_end()), (None, None));
+    assert_eq!((c.vms[0].disks.len(), c.disk_end()), (0, None));
+}
+
+#[test]
+fn several_disks_in_order_and_their_errors() {
+    let disks = |tables: &[&str]| {
+        let t: String = tables
+            .iter()
+            .map(|body| format!("[[vm.disk]]\n{body}\n"))
+            .collect();
+        vm_with("zzz", Some(&t))
+    };
+    let c = parse(
+        &disks(&[
+            "offset = \"8M\"\nsize = \"1M\"",
+            "offset = \"0\"\nsize = \"2M\"",
+        ]),
+        Path::new(""),
+    )
+    .unwrap();
+    let regions: Vec<_> = c.vms[0].disks.iter().map(|d| (d.offset, d.size)).collect();
+    assert_eq!(regions, [(8 << 20, 1 << 20), (0, 2 << 20)], "as written");
+    assert_eq!(c.disk_end(), Some(9 << 20));
+    // Too many; overlapping its own; a bad key names the table.
+    let body = "offset = \"0\"\nsize = \"1M\"";
+    let five: Vec<String> = (0..5)
+        .map(|i| format!("offset = \"{i}M\"\nsize = \"1M\""))
+        .collect();
+    let five: Vec<&str> = five.iter().map(String::as_str).collect();
+    let e = err(&disks(&five));
+    assert_eq!(
+        (e.field.as_deref(), e.kind),
+        (Some("disk"), ErrorKind::DiskCount(5))
+    );
+    let e = err(&disks(&[body, "offset = \"0\"\nsize = \"4M\""]));
+    assert_eq!(
+        (e.field.as_deref(), e.kind),
+        (Some("disk[1]"), ErrorKind::DiskOverlapsOwn(0))
+    );
+    let e = err(&disks(&[body, "offset = \"2M\""]));
+    assert_eq!(e.field.as_deref(), Some("disk[1].size"));
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::path::Path;
 use toml::Value;
 
 use crate::backdoor::{parse_backdoor, parse_guestinfo};
-use crate::disk::parse_disk;
+use crate::disk::parse_disks;
 use crate::error::{ConfigError, ErrorKind, TableKind};
 use crate::net::parse_net;
 use crate::size::{parse_size, MEMORY_ALIGN, MEMORY_MIN};
@@ -78,11 +78,12 @@ pub(crate) fn parse_vm(
         Some(Value::Boolean(b)) => *b,
         Some(v) => return Err(ctx.wrong_type("cpufreq", "true or false", v)),
     };
-    let disk = table
+    let disks = table
         .get("disk")
-        .map(parse_disk)
+        .map(parse_disks)
         .transpose()
-        .map_err(|(field, kind)| ctx.err(&field, kind))?;
+        .map_err(|(field, kind)| ctx.err(&field, kind))?
+        .unwrap_or_default();
     let backdoor = table
         .get("backdoor")
         .map(parse_backdoor)
@@ -111,7 +112,7 @@ pub(crate) fn parse_vm(
         initrd,
         cmdline,
         cpufreq,
-        disk,
+        disks,
         backdoor,
         guestinfo,
         net,

@@ -60,7 +60,7 @@ pub fn create(index: usize, image: VmImage<'static>, prefixed: bool) -> Result<V
         input: VecDeque::new(),
         vgic: new_vgic(image.vcpus as usize),
         virtio: Vec::new(),
-        disk: disk_region(&image)?,
+        disks: disk_regions(&image)?,
         net_drops: Default::default(),
         backdoor: super::backdoor::new(&image)?,
         scmi: Scmi::new(
@@ -166,7 +166,7 @@ pub fn load(vm: &mut Vm) -> Result<(), String> {
             memory.size / MIB
         ));
     }
-    let slots = 1 + vm.disk.is_some() as u64 + vm.image.net.is_some() as u64;
+    let slots = 1 + vm.disks.len() as u64 + vm.image.net.is_some() as u64;
     let transports: Vec<VirtioMmio> = (0..slots)
         .map(|n| VirtioMmio {
             region: Region::new(VIRTIO_BASE + n * VIRTIO_STRIDE, VIRTIO_STRIDE),
@@ -288,10 +288,14 @@ fn new_vgic(vcpus: usize) -> Vgic {
     vgic
 }
 
-/// The VM's disk region in host sectors, checked against the host disk.
-fn disk_region(image: &VmImage<'_>) -> Result<Option<DiskRegion>, String> {
-    let Some(d) = image.disk else { return Ok(None) };
-    if d.offset % 512 != 0 || d.size % 512 != 0 || d.size == 0 {
+/// The VM's disk regions in host sectors, each checked against the host disk.
+fn disk_regions(image: &VmImage<'_>) -> Result<Vec<DiskRegion>, String> {
+    image.disks().map(disk_region).collect()
+}
+
+/// One disk region in host sectors, checked against the host disk.
+fn disk_region(d: aerie_bootmodule::DiskRegion) -> Result<DiskRegion, String> {
+    if !d.offset.is_multiple_of(512) || !d.size.is_multiple_of(512) || d.size == 0 {
         return Err(format!(
             "disk region offset {:#x} size {:#x} is not in whole 512-byte sectors",
             d.offset, d.size
@@ -307,28 +311,33 @@ fn disk_region(image: &VmImage<'_>) -> Result<Option<DiskRegion>, String> {
             host >> 20
         ));
     }
-    Ok(Some(DiskRegion {
+    Ok(DiskRegion {
         first_sector: d.offset / 512,
         sectors: d.size / 512,
-    }))
+    })
 }
 
-/// Fresh virtio devices: a console, a block device over the disk region, a
-/// network card; the last two if the VM has them, in that order (the device
-/// tree lists the same transports).
+/// Fresh virtio devices: a console, a block device over each disk region,
+/// a network card; the last two if the VM has them, in that order (the
+/// device tree lists the same transports). A disk's serial (virtio-blk's
+/// GET_ID) is the VM's name, then `<name>-2`, `<name>-3`, ...
 fn virtio_devices(vm: &Vm) -> Vec<VirtioSlot> {
     let name = vm.name.as_str();
     let mut slots = Vec::from([VirtioSlot::Console(MmioTransport::new(ConsoleDevice::new(
         GuestOutput::new(name, vm.output.prefixed()),
     )))]);
-    if let Some(d) = &vm.disk {
+    for (i, d) in vm.disks.iter().enumerate() {
         let region = DiskRegion {
             first_sector: d.first_sector,
             sectors: d.sectors,
         };
+        let serial = match i {
+            0 => String::from(name),
+            _ => format!("{name}-{}", i + 1),
+        };
         slots.push(VirtioSlot::Block(MmioTransport::new(BlockDevice::new(
             region,
-            name.as_bytes(),
+            serial.as_bytes(),
         ))));
     }
     if let Some(card) = vm.image.net {

@@ -286,16 +286,16 @@ pub struct Vm {
     /// Console input not yet taken by the PL011's receive FIFO.
     pub input: VecDeque<u8>,
     pub vgic: Vgic,
-    /// virtio-mmio transports: 0 = console, then block (if the VM has a
-    /// disk), then its network card (if it has one).
+    /// virtio-mmio transports: 0 = console, then one block device per disk,
+    /// then its network card (if it has one).
     pub virtio: Vec<virtio::VirtioSlot>,
     /// The VMware-compatible backdoor, if the config (`[vm.backdoor]`)
     /// gives the VM one.
     pub backdoor: Option<backdoor::VmBackdoor>,
     /// Its SCMI agent: the channel and the vCPU clocks (C1).
     pub scmi: scmi::Scmi,
-    /// The VM's region of the host disk, if any.
-    pub disk: Option<virtio::DiskRegion>,
+    /// The VM's regions of the host disk, one per disk, in the guest's order.
+    pub disks: Vec<virtio::DiskRegion>,
     /// Frames its network card sent that Aerie's switch dropped, by reason.
     pub net_drops: aerie_vdev::PortDrops,
     pub output: GuestOutput,

@@ -8,9 +8,10 @@
 //!
 //! Each must print the boot manager's line (UEFI targets), the initramfs's
 //! `appliance: hello running on <arch>` and power off cleanly; the aarch64
-//! ones also `appliance: data disk says aerie-appliance-data-ok`: the guest
-//! read the aarch64 configuration's data disk (virtio-blk-pci on QEMU, the
-//! VM's virtio-mmio block device on Aerie). Every boot also pings the NAT
+//! ones also `appliance: data disk says aerie-appliance-data-ok` and then
+//! `... data2-ok`: the guest read the aarch64 configuration's two data disks
+//! in order (virtio-blk-pci on QEMU, the VM's two virtio-mmio block devices
+//! on Aerie). Every boot also pings the NAT
 //! network's gateway through the configuration's network card
 //! (virtio-net-pci on QEMU's user-mode network; on Aerie the VM's card on the
 //! switch, out through the uplink): [`NETWORK_LINE`].
@@ -62,24 +63,30 @@ fn deploy(ova: &Path, target: Target, dir: &Path) -> Result<aerie_appliance::Dep
         .map_err(|e| format!("deploy --target {}: {e:#}", target.name()))
 }
 
-/// What the aarch64 initramfs prints when it reads the data disk
-/// (`target/aerie/appliance/aarch64/data.img`, the aarch64 configuration's
-/// first extra disk).
-const DATA_DISK_LINE: &str = "appliance: data disk says aerie-appliance-data-ok";
+/// What the aarch64 initramfs prints when it reads the data disks
+/// (`target/aerie/appliance/aarch64/data.img` and `data2.img`, the aarch64
+/// configuration's extra disks), in the order the guest sees them.
+const DATA_DISK_LINES: [&str; 2] = [
+    "appliance: data disk says aerie-appliance-data-ok",
+    "appliance: data disk says aerie-appliance-data2-ok",
+];
 
 /// What every configuration's initramfs prints when its network card
 /// reached the gateway.
 const NETWORK_LINE: &str = "appliance: network: 10.0.2.2 answers";
 
 /// The lines every boot of the appliance on `arch` must print (among them
-/// [`NETWORK_LINE`]); with `data_disk` also [`DATA_DISK_LINE`].
+/// [`NETWORK_LINE`]); with `data_disk` also [`DATA_DISK_LINES`], in order.
 fn check_boot(out: &str, arch: &str, uefi: bool, data_disk: bool) -> Result<(), String> {
     let mut needles = Vec::new();
     if uefi {
         needles.push(format!("aerie-appliance: booting hello on {arch}"));
     }
     if data_disk {
-        needles.push(DATA_DISK_LINE.to_string());
+        let first = output::line_index(out, 0, &[DATA_DISK_LINES[0]])
+            .ok_or_else(|| format!("no `{}` line", DATA_DISK_LINES[0]))?;
+        output::line_index(out, first + 1, &[DATA_DISK_LINES[1]])
+            .ok_or_else(|| format!("no `{}` line after the first disk's", DATA_DISK_LINES[1]))?;
     }
     needles.push(NETWORK_LINE.to_string());
     needles.push(format!("appliance: hello running on {arch}"));

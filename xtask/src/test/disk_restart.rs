@@ -81,7 +81,7 @@ fn vm_region(config: &Path) -> Result<DiskRegion, String> {
     let c = aerie_vmconfig::load(config).map_err(|e| e.to_string())?;
     c.vms
         .first()
-        .and_then(|vm| vm.disk)
+        .and_then(|vm| vm.disks.first().copied())
         .ok_or_else(|| format!("{}: the VM has no [vm.disk]", config.display()))
 }
 
@@ -211,12 +211,12 @@ mod tests {
             w.cmdline.replace("aerie.disk=write", "aerie.disk=verify")
         );
         assert_eq!(
-            (&v.name, v.vcpus, v.memory, v.disk),
-            (&w.name, w.vcpus, w.memory, w.disk)
+            (&v.name, v.vcpus, v.memory, &v.disks),
+            (&w.name, w.vcpus, w.memory, &w.disks)
         );
         // A region away from byte 0, so finding the marker at its offset
         // proves Aerie placed the VM's writes there.
-        let region = w.disk.unwrap();
+        let region = w.disks[0];
         assert!(region.offset > 0);
         assert!(region.offset + region.size <= crate::disk::DEFAULT_SIZE);
         assert!(DATA_OFFSET + DATA_BYTES as u64 <= region.size);

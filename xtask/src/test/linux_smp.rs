@@ -71,7 +71,7 @@ mod tests {
         let vm = &config.vms[0];
         assert_eq!(vm.vcpus, 4);
         assert!(vm.cmdline.contains("aerie.check=1"), "{}", vm.cmdline);
-        assert!(vm.disk.is_some(), "the check's disk part needs /dev/vda");
+        assert!(!vm.disks.is_empty(), "the check's disk part needs /dev/vda");
         assert!(!vm.cpufreq, "the config stands for `cpufreq = false`");
     }
 

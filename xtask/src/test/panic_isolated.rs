@@ -144,7 +144,7 @@ aerie: all VMs have stopped; powering off
             a.contains("aerie.panic=once") && a.contains(" panic=1"),
             "{a}"
         );
-        assert!(c.vms[0].disk.is_some(), "a remembers its panic on disk");
+        assert!(!c.vms[0].disks.is_empty(), "a remembers its panic on disk");
         let b = &c.vms[1].cmdline;
         assert!(b.contains(&format!("aerie.alive={B_ALIVE}")), "{b}");
         assert!(b.contains("aerie.name=b"), "{b}");
