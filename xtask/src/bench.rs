@@ -361,6 +361,13 @@ pub fn net_only() -> i32 {
     i32::from(result.is_err())
 }
 
+/// A benchmark's failure, said on stderr and kept for its table row.
+pub fn reported(e: anyhow::Error) -> String {
+    let msg = format!("{e:#}");
+    eprintln!("error: bench: {msg}");
+    msg
+}
+
 fn bench() -> Result<i32> {
     crate::setup::setup()?;
     crate::build::build()?;
@@ -369,20 +376,9 @@ fn bench() -> Result<i32> {
     if !crate::bench_linux::all_measured(&linux) {
         code = 1;
     }
-    let appliance = crate::bench_appliance::run().map_err(|e| {
-        let msg = format!("{e:#}");
-        eprintln!("error: bench: {msg}");
-        msg
-    });
-    if appliance.is_err() {
-        code = 1;
-    }
-    let net = crate::bench_net::run().map_err(|e| {
-        let msg = format!("{e:#}");
-        eprintln!("error: bench: {msg}");
-        msg
-    });
-    if net.is_err() {
+    let appliance = crate::bench_appliance::run().map_err(reported);
+    let net = crate::bench_net::run().map_err(reported);
+    if appliance.is_err() || net.is_err() {
         code = 1;
     }
     print!("{}", table(&results));

@@ -120,11 +120,7 @@ fn native(cpu: &str) -> Result<f64> {
 
 /// Runs both measurements on every CPU model.
 pub fn run_all(cpus: &[&str]) -> BTreeMap<String, LinuxBoot> {
-    let err = |e: anyhow::Error| {
-        let msg = format!("{e:#}");
-        eprintln!("error: bench: {msg}");
-        msg
-    };
+    let err = crate::bench::reported;
     cpus.iter()
         .map(|cpu| {
             let r = LinuxBoot {
