@@ -12,6 +12,8 @@
 #   aerie.panic=once   /etc/aerie/panic-once.sh: crash the kernel unless the disk
 #                      says it already did, then power off (use with panic=1)
 #   aerie.ip=ADDR/LEN  bring eth0 (the VM's network card) up with this address
+#   aerie.ip=dhcp      or with what a DHCP server on its network offers
+#                      (address, gateway, name servers)
 #   aerie.gw=ADDR      and route everything else through ADDR
 #   aerie.dns=ADDR     the name server (/etc/resolv.conf)
 #   aerie.net=MODE     MODE serve or a peer's address: /etc/aerie/net.sh, then
@@ -53,7 +55,10 @@ while read -r m; do
 done < /etc/aerie/modules
 hostname "$(arg aerie.name || echo aerie)"
 ip link set lo up
-if addr=$(arg aerie.ip); then
+if [ "$(arg aerie.ip)" = dhcp ]; then
+    udhcpc -i eth0 -n -q -t 5 -s /etc/aerie/udhcpc.script 2> /dev/null ||
+        echo "initramfs: eth0: no DHCP lease"
+elif addr=$(arg aerie.ip); then
     ip addr add "$addr" dev eth0 && ip link set eth0 up || echo "initramfs: eth0 $addr failed"
     if gw=$(arg aerie.gw); then
         ip route add default via "$gw" || echo "initramfs: route via $gw failed"

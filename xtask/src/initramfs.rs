@@ -14,6 +14,8 @@ const DISK_RESTART: &str = include_str!("../../tests/linux/disk-restart.sh");
 /// `aerie.panic=once`: a kernel panic the VM's disk remembers
 /// (`tests/linux/panic-once.sh`).
 const PANIC_ONCE: &str = include_str!("../../tests/linux/panic-once.sh");
+/// udhcpc's event script for `aerie.ip=dhcp` (`tests/linux/udhcpc.script`).
+const UDHCPC_SCRIPT: &str = include_str!("../../tests/linux/udhcpc.script");
 /// The network checks `aerie.net=MODE` runs (`tests/linux/net.sh`).
 const NET: &str = include_str!("../../tests/linux/net.sh");
 /// The guest-tools checks `aerie.tools=1` runs (`tests/linux/tools.sh`).
@@ -76,6 +78,11 @@ pub fn archive(inputs: Inputs) -> Archive {
     a.file("/init", 0o755, INIT.as_bytes().to_vec());
     a.file("/etc/aerie/check.sh", 0o644, CHECK.as_bytes().to_vec());
     a.file("/etc/aerie/net.sh", 0o644, NET.as_bytes().to_vec());
+    a.file(
+        "/etc/aerie/udhcpc.script",
+        0o755,
+        UDHCPC_SCRIPT.as_bytes().to_vec(),
+    );
     a.file(
         "/etc/aerie/disk-restart.sh",
         0o644,

@@ -79,7 +79,8 @@ fn spoofed_counted(out: &str) -> Result<(), String> {
 }
 
 /// `linux-uplink`: a Linux VM (tests/configs/linux-uplink.toml) and the host
-/// talk through Aerie's uplink, QEMU's user-mode network. The VM connects
+/// talk through Aerie's uplink, QEMU's user-mode network. The VM takes its
+/// address from QEMU's DHCP server (`aerie.ip=dhcp`), then connects
 /// out to a port this test listens on (10.0.2.2 is the host) and says hello;
 /// then the test connects in through a forwarded host port and the VM prints
 /// what it sent.
@@ -133,6 +134,10 @@ pub fn linux_uplink() -> Result<(), String> {
                 "the host heard {heard:?}, expected \"hello from web\""
             ));
         }
+        output::require_line(
+            out,
+            "initramfs: eth0: 10.0.2.15/24 by DHCP, gateway 10.0.2.2",
+        )?;
         output::require_line(out, "net: uplink got hello from the host")?;
         clean_exit(status, out)
     })
