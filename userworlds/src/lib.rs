@@ -21,6 +21,8 @@ use core::fmt::{self, Write};
 
 pub use aerie_userworld::{abi, layout};
 
+pub mod vms;
+
 use abi::nr;
 
 // Aerie enters here with sp = layout::STACK_TOP (16-byte aligned) and every
@@ -156,6 +158,24 @@ pub fn vm_wait(seen: u64, timeout_ns: u64) -> Result<u64, i64> {
     // SAFETY: vm_wait takes no memory.
     let ret = unsafe { syscall(nr::VM_WAIT, seen, timeout_ns) };
     u64::try_from(ret).map_err(|_| ret)
+}
+
+/// The next console line typed for the user worlds (`Ctrl-A w`), without its
+/// end of line, into `buf` (cut to its length): the bytes copied, or the
+/// negative error (`ETIMEDOUT` when none came within `timeout_ns`, at most
+/// `abi::SLEEP_MAX_NS`).
+pub fn read_line(buf: &mut [u8], timeout_ns: u64) -> Result<usize, i64> {
+    // SAFETY: read_line writes at most `buf.len()` bytes of `buf`, which we
+    // borrow mutably.
+    let ret = unsafe {
+        syscall3(
+            nr::READ_LINE,
+            buf.as_mut_ptr() as u64,
+            buf.len() as u64,
+            timeout_ns,
+        )
+    };
+    usize::try_from(ret).map_err(|_| ret)
 }
 
 /// VM `index`'s record, or the negative error (`ENOENT` past the last VM).

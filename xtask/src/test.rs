@@ -28,7 +28,7 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 32] = [
+const QEMU_TESTS: [(&str, TestFn); 33] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
@@ -51,6 +51,7 @@ const QEMU_TESTS: [(&str, TestFn); 32] = [
     ("userworlds-config", || {
         userworlds::from_config("userworlds-config")
     }),
+    ("userworlds-shell", || userworlds::shell("userworlds-shell")),
     ("sched-share", share::sched_share),
     ("watchdog-cortex-a72", || {
         pnmi::watchdog_on("cortex-a72", "watchdog-cortex-a72")

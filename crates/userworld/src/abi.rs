@@ -48,6 +48,15 @@ pub mod nr {
     /// (`ETIMEDOUT`; at most [`super::SLEEP_MAX_NS`], else `EINVAL`). Call it
     /// with `seen = 0` for the current count.
     pub const VM_WAIT: u64 = 8;
+    /// `read_line(buf, len, timeout_ns)`: take the next line typed on
+    /// Aerie's console for the user worlds (`Ctrl-A w` gives them the
+    /// keyboard), without its end of line, into `buf` (at most `len` bytes;
+    /// the rest of a longer line is dropped). Returns the bytes copied; with
+    /// no line yet, the world waits for one, or until `timeout_ns` passes
+    /// (`ETIMEDOUT`; at most [`super::SLEEP_MAX_NS`], else `EINVAL`). The
+    /// worlds waiting take the lines in turn, the longest waiting first.
+    /// `EFAULT` for a buffer the world may not write (the line is lost).
+    pub const READ_LINE: u64 = 9;
 }
 
 /// `vm_control` operations.

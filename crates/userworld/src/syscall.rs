@@ -29,6 +29,8 @@ pub trait Kernel {
     fn vm_control(&mut self, index: u64, op: VmOp) -> Result<(), i64>;
     /// How many times any VM's state has changed (from 1).
     fn vm_state_changes(&self) -> u64;
+    /// The console line waiting for this world, taken.
+    fn input_line(&mut self) -> Option<alloc::string::String>;
 }
 
 /// What `vm_control` asks of a VM.
@@ -55,6 +57,9 @@ pub enum Outcome {
     /// Resume the world once the count of VM state changes is no longer
     /// `seen` (x0 = the new count), or after `timeout_ns` (x0 = ETIMEDOUT).
     WaitVm { seen: u64, timeout_ns: u64 },
+    /// Wait for a console line, or `timeout_ns` (x0 = ETIMEDOUT). When the
+    /// line comes the call is made again, and [`Kernel::input_line`] has it.
+    WaitInput { timeout_ns: u64 },
 }
 
 /// Serve system call `number` with arguments `args` (x0..x5).
@@ -76,6 +81,11 @@ pub fn dispatch(kernel: &mut impl Kernel, number: u64, args: [u64; 6]) -> Outcom
                 }
             }
         },
+        nr::READ_LINE if a2 > SLEEP_MAX_NS => err::EINVAL,
+        nr::READ_LINE => match kernel.input_line() {
+            Some(line) => read_line(kernel, &line, a0, a1),
+            None => return Outcome::WaitInput { timeout_ns: a2 },
+        },
         nr::WRITE => write(kernel, a0, a1),
         nr::ARG => arg(kernel, a0, a1),
         nr::CLOCK => kernel.now_ns() as i64,
@@ -93,6 +103,15 @@ fn write(kernel: &impl Kernel, buf: u64, len: u64) -> i64 {
     };
     kernel.console(bytes);
     len as i64
+}
+
+fn read_line(kernel: &mut impl Kernel, line: &str, buf: u64, len: u64) -> i64 {
+    let n = (line.len() as u64).min(len);
+    let Some(dst) = kernel.user_write(buf, n) else {
+        return err::EFAULT;
+    };
+    dst.copy_from_slice(&line.as_bytes()[..n as usize]);
+    n as i64
 }
 
 fn arg(kernel: &mut impl Kernel, buf: u64, len: u64) -> i64 {
@@ -155,6 +174,8 @@ mod tests {
         /// VM 0's life, as the ops see it.
         vm: FakeVm,
         controls: Vec<VmOp>,
+        /// Console lines waiting for the world.
+        lines: std::collections::VecDeque<alloc::string::String>,
     }
 
     impl Fake {
@@ -166,6 +187,7 @@ mod tests {
                 arg,
                 vm: FakeVm::Running,
                 controls: Vec::new(),
+                lines: Default::default(),
             }
         }
     }
@@ -214,6 +236,9 @@ mod tests {
         fn vm_state_changes(&self) -> u64 {
             7
         }
+        fn input_line(&mut self) -> Option<alloc::string::String> {
+            self.lines.pop_front()
+        }
         fn vm_info(&self, index: u64) -> Option<VmInfo> {
             (index == 0).then(|| VmInfo {
                 name: VmInfo::name_field("testkit"),
@@ -229,6 +254,34 @@ mod tests {
 
     fn call(k: &mut Fake, number: u64, a0: u64, a1: u64) -> Outcome {
         dispatch(k, number, [a0, a1, 0, 0, 0, 0])
+    }
+
+    #[test]
+    fn read_line_takes_a_waiting_line_or_waits_for_one() {
+        let mut k = Fake::new("");
+        let read = |k: &mut Fake, buf, len, timeout| {
+            dispatch(k, nr::READ_LINE, [buf, len, timeout, 0, 0, 0])
+        };
+        // Nothing typed yet: the world waits, up to a minute.
+        assert_eq!(
+            read(&mut k, 0x2000, 64, 5),
+            Outcome::WaitInput { timeout_ns: 5 }
+        );
+        assert_eq!(
+            read(&mut k, 0x2000, 64, SLEEP_MAX_NS + 1),
+            Outcome::Return(err::EINVAL)
+        );
+        // A line: copied, its length returned; a short buffer cuts it.
+        k.lines.push_back("list".into());
+        k.lines.push_back("stop testkit".into());
+        assert_eq!(read(&mut k, 0x2000, 64, 0), Outcome::Return(4));
+        assert_eq!(&k.rw[..4], b"list");
+        assert_eq!(read(&mut k, 0x2100, 4, 0), Outcome::Return(4));
+        assert_eq!(&k.rw[0x100..0x105], b"stop\0");
+        // A buffer the world may not write: EFAULT (the line is gone).
+        k.lines.push_back("x".into());
+        assert_eq!(read(&mut k, 0x1000, 64, 0), Outcome::Return(err::EFAULT));
+        assert_eq!(k.lines.len(), 0);
     }
 
     #[test]

@@ -8,8 +8,9 @@
 //! and `Ctrl-A h` / `Ctrl-A r` ask the focused VM's guest tools to shut the
 //! guest down / restart it cleanly; `Ctrl-A u` reads a line for Aerie (a
 //! user world to start, `program[:argument]`) with the [`LineEditor`];
-//! `Ctrl-A` followed by anything else sends both bytes on, so nothing typed
-//! is lost.
+//! `Ctrl-A w` gives the keyboard to the user worlds: every line typed goes
+//! to them (their `read_line`) until `Ctrl-A` or `Ctrl-C` ends it; `Ctrl-A`
+//! followed by anything else sends both bytes on, so nothing typed is lost.
 
 use crate::line::{LineEditor, LineEvent};
 
@@ -36,8 +37,15 @@ pub enum MuxEvent {
     Echo { bytes: [u8; 3], len: usize },
     /// The line is complete: read it with [`InputMux::line`].
     Line,
-    /// The line was abandoned (Ctrl-C or Ctrl-A).
+    /// The line was abandoned (Ctrl-C or Ctrl-A); for the worlds' lines,
+    /// the keyboard goes back to the focused VM.
     LineAbandoned,
+    /// `Ctrl-A w`: lines typed from now on go to the user worlds (show a
+    /// prompt).
+    WorldLinesStart,
+    /// A line for the user worlds is complete (read it with
+    /// [`InputMux::line`]); the next one starts at once.
+    WorldLine,
     /// Nothing yet (an escape is pending).
     None,
 }
@@ -50,6 +58,11 @@ pub struct InputMux {
     escaped: bool,
     /// A line for Aerie is being typed.
     editing: bool,
+    /// ... and it is for the user worlds (`Ctrl-A w`), one after another.
+    for_worlds: bool,
+    /// A worlds' line was just completed: the next byte starts a new one
+    /// (the completed one stays readable until then).
+    line_done: bool,
     line: LineEditor,
 }
 
@@ -61,6 +74,8 @@ impl InputMux {
             focus: 0,
             escaped: false,
             editing: false,
+            for_worlds: false,
+            line_done: false,
             line: LineEditor::new(),
         }
     }
@@ -90,14 +105,26 @@ impl InputMux {
     pub fn feed(&mut self, byte: u8) -> MuxEvent {
         let vm = self.focus;
         if self.editing {
+            if core::mem::take(&mut self.line_done) {
+                self.line.clear();
+            }
             return match self.line.feed(byte) {
                 LineEvent::Echo { bytes, len } => MuxEvent::Echo { bytes, len },
+                // The worlds' lines go on until abandoned; an empty one
+                // (the LF of a CR LF) is nothing.
+                LineEvent::Done if self.for_worlds && self.line.line().is_empty() => MuxEvent::None,
+                LineEvent::Done if self.for_worlds => {
+                    self.line_done = true;
+                    MuxEvent::WorldLine
+                }
                 LineEvent::Done => {
                     self.editing = false;
                     MuxEvent::Line
                 }
                 LineEvent::Abandoned => {
                     self.editing = false;
+                    self.for_worlds = false;
+                    self.line_done = false;
                     MuxEvent::LineAbandoned
                 }
                 LineEvent::Ignored => MuxEvent::None,
@@ -126,6 +153,12 @@ impl InputMux {
                 self.editing = true;
                 self.line.clear();
                 MuxEvent::LineStart
+            }
+            b'w' => {
+                self.editing = true;
+                self.for_worlds = true;
+                self.line.clear();
+                MuxEvent::WorldLinesStart
             }
             b'1'..=b'9' if ((byte - b'1') as usize) < self.vms => {
                 self.focus = (byte - b'1') as usize;
@@ -169,6 +202,32 @@ mod tests {
         assert_eq!(m.feed(ESCAPE), MuxEvent::LineAbandoned);
         assert_eq!(m.feed(ESCAPE), MuxEvent::None);
         assert_eq!(m.feed(b'd'), MuxEvent::Command(b'd'));
+    }
+
+    #[test]
+    fn ctrl_a_w_sends_line_after_line_to_the_worlds_until_ctrl_a() {
+        let mut m = InputMux::new(2);
+        m.feed(ESCAPE);
+        assert_eq!(m.feed(b'w'), MuxEvent::WorldLinesStart);
+        for line in ["list", "stop testkit"] {
+            for &b in line.as_bytes() {
+                assert!(matches!(m.feed(b), MuxEvent::Echo { .. }));
+            }
+            assert_eq!(m.feed(b'\r'), MuxEvent::WorldLine);
+            assert_eq!(m.line(), line);
+            // CR LF: the LF is no second (empty) line.
+            assert_eq!(m.feed(b'\n'), MuxEvent::None);
+        }
+        // Still the worlds' keyboard: no byte reaches a VM.
+        assert!(matches!(m.feed(b'x'), MuxEvent::Echo { .. }));
+        assert_eq!(m.feed(ESCAPE), MuxEvent::LineAbandoned);
+        assert!(matches!(m.feed(b'y'), MuxEvent::Deliver { vm: 0, .. }));
+        // Ctrl-A u afterwards is Aerie's one line again.
+        m.feed(ESCAPE);
+        assert_eq!(m.feed(b'u'), MuxEvent::LineStart);
+        m.feed(b'z');
+        assert_eq!(m.feed(b'\r'), MuxEvent::Line);
+        assert!(matches!(m.feed(b'y'), MuxEvent::Deliver { vm: 0, .. }));
     }
 
     #[test]

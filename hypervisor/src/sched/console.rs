@@ -1,7 +1,7 @@
 //! The machine's console commands (`Ctrl-A` and a key, decoded by
 //! `aerie_vdev::mux`): console input for the focused VM, the dump with the
 //! scheduler's view, the backdoor view, the tools' power operations, the
-//! profile.
+//! profile, lines for Aerie (a world to start) and for the user worlds.
 
 use super::worlds::WorldState;
 use super::{cpu, Machine, VcpuState};
@@ -60,6 +60,20 @@ impl Machine {
                         crate::print!("{}", core::str::from_utf8(&bytes[..len]).unwrap_or(""));
                     }
                     MuxEvent::LineAbandoned => crate::print!("\n"),
+                    MuxEvent::WorldLinesStart => crate::print!(
+                        "\naerie: lines go to the user worlds (Ctrl-A gives the keyboard back)\n"
+                    ),
+                    MuxEvent::WorldLine => {
+                        crate::print!("\n");
+                        let line = alloc::string::String::from(self.input.line());
+                        if self.world_line(&line) {
+                            self.wake_idle_pcpu(cpu);
+                        } else {
+                            crate::println!(
+                                "aerie: no user world is reading the console; the line is dropped"
+                            );
+                        }
+                    }
                     MuxEvent::Line => {
                         crate::print!("\n");
                         let line = self.input.line();

@@ -22,6 +22,13 @@ pub enum WorldState {
         seen: u64,
         until: u64,
     },
+    /// In `read_line`: until a console line comes for it (the longest
+    /// waiting, `since` the earliest, gets the next line), or the counter
+    /// reaches `until`.
+    WaitingInput {
+        since: u64,
+        until: u64,
+    },
 }
 
 pub struct WorldSlot {
@@ -71,6 +78,10 @@ impl Machine {
                 seen,
                 until: after(timeout_ns),
             },
+            Turn::WaitInput { timeout_ns } => WorldState::WaitingInput {
+                since: now,
+                until: after(timeout_ns),
+            },
             Turn::Ended(end) => {
                 userworld::report_end(&world, &end);
                 self.worlds.remove(w);
@@ -93,6 +104,9 @@ impl Machine {
                     _ if until <= now => aerie_userworld::abi::err::ETIMEDOUT,
                     _ => continue,
                 },
+                WorldState::WaitingInput { until, .. } if until <= now => {
+                    aerie_userworld::abi::err::ETIMEDOUT
+                }
                 _ => continue,
             };
             if let Some(world) = slot.world.as_mut() {
@@ -109,10 +123,36 @@ impl Machine {
         self.worlds
             .iter()
             .filter_map(|s| match s.state {
-                WorldState::Sleeping(t) | WorldState::WaitingVm { until: t, .. } => Some(t),
+                WorldState::Sleeping(t)
+                | WorldState::WaitingVm { until: t, .. }
+                | WorldState::WaitingInput { until: t, .. } => Some(t),
                 _ => None,
             })
             .min()
+    }
+
+    /// A line typed for the user worlds (`Ctrl-A w`): to the world that
+    /// has waited longest in `read_line`, which is then ready. False when
+    /// none waits (the line is dropped).
+    pub(super) fn world_line(&mut self, line: &str) -> bool {
+        let waiting = self
+            .worlds
+            .iter()
+            .enumerate()
+            .filter_map(|(w, s)| match s.state {
+                WorldState::WaitingInput { since, .. } => Some((since, w)),
+                _ => None,
+            })
+            .min();
+        let Some((_, w)) = waiting else {
+            return false;
+        };
+        let slot = &mut self.worlds[w];
+        if let Some(world) = slot.world.as_mut() {
+            world.give_line(String::from(line));
+        }
+        slot.state = WorldState::Ready;
+        true
     }
 
     pub(super) fn world_ready(&self, w: usize) -> bool {

@@ -38,6 +38,8 @@ pub struct World {
     window_start: u64,
     /// It may stop, reset, start, halt and reboot VMs (vm_control).
     may_control: bool,
+    /// A console line for its `read_line`, until that call takes it.
+    line: Option<String>,
 }
 
 /// How a world ended.
@@ -57,6 +59,11 @@ pub enum Turn {
     /// `seen`, or `timeout_ns` has passed (`vm_wait`).
     WaitVm {
         seen: u64,
+        timeout_ns: u64,
+    },
+    /// The world waits for a console line, or until `timeout_ns` has
+    /// passed (`read_line`).
+    WaitInput {
         timeout_ns: u64,
     },
     Ended(End),
@@ -87,6 +94,7 @@ impl World {
             used: 0,
             window_start: 0,
             may_control,
+            line: None,
         })
     }
 
@@ -176,6 +184,14 @@ impl World {
         self.regs.x[0] = value as u64;
     }
 
+    /// A console line for the world blocked in `read_line`: the call is
+    /// made again when it resumes (its `svc`, one instruction back; its
+    /// arguments are still in place), and finds the line there.
+    pub fn give_line(&mut self, line: String) {
+        self.line = Some(line);
+        self.regs.pc -= 4;
+    }
+
     /// A synchronous exception: a system call, or the end of the world.
     /// None: the world goes on.
     fn exception(&mut self) -> Option<Turn> {
@@ -215,8 +231,10 @@ impl World {
                 self.regs.x[0] = 0;
                 Some(Turn::Sleep(ns))
             }
-            // x0 is set when the wait ends (`set_result`).
+            // x0 is set when the wait ends (`set_result`), or the call is
+            // made again (`give_line`).
             Outcome::WaitVm { seen, timeout_ns } => Some(Turn::WaitVm { seen, timeout_ns }),
+            Outcome::WaitInput { timeout_ns } => Some(Turn::WaitInput { timeout_ns }),
             Outcome::Exit(status) => Some(Turn::Ended(End::Exited(status))),
         }
     }
@@ -297,6 +315,10 @@ impl Kernel for World {
 
     fn vm_state_changes(&self) -> u64 {
         crate::vm::state_changes()
+    }
+
+    fn input_line(&mut self) -> Option<String> {
+        self.line.take()
     }
 
     fn vm_control(&mut self, index: u64, op: VmOp) -> Result<(), i64> {

@@ -6,8 +6,7 @@
 #![no_std]
 #![no_main]
 
-use aerie_userworlds::abi::{err, nr, vm_op, VmInfo};
-use aerie_userworlds::{println, sleep, syscall, vm_info};
+use aerie_userworlds::{println, sleep, vms};
 
 aerie_userworlds::entry!(main);
 
@@ -22,68 +21,19 @@ fn main(arg: &str) -> i32 {
             _ => return usage(),
         },
     };
-    let op = match op_name {
-        "stop" => vm_op::STOP,
-        "reset" => vm_op::RESET,
-        "start" => vm_op::START,
-        "halt" => vm_op::HALT,
-        "reboot" => vm_op::REBOOT,
-        _ => return usage(),
+    let Some(op) = vms::op(op_name) else {
+        return usage();
     };
     if wait_ms > 0 {
         sleep(wait_ms * 1_000_000);
     }
-    let Some((index, info)) = find(vm) else {
+    let Some((index, info)) = vms::find(vm) else {
         println!("vmctl: no VM {vm}");
         return 1;
     };
-    let name = info.name();
-    // SAFETY: vm_control takes no memory.
-    let result = unsafe { syscall(nr::VM_CONTROL, index, op) };
-    match result {
-        0 => {
-            println!("vmctl: {op_name} vm {index} ({name}): done");
-            0
-        }
-        err::EBUSY if op == vm_op::START => {
-            println!("vmctl: start vm {index}: it is not stopped");
-            1
-        }
-        err::EBUSY if matches!(op, vm_op::HALT | vm_op::REBOOT) => {
-            println!("vmctl: {op_name} vm {index}: it is not running, or its tools are busy");
-            1
-        }
-        err::EBUSY => {
-            println!("vmctl: {op_name} vm {index}: it is not running");
-            1
-        }
-        err::ENOMEM => {
-            println!("vmctl: start vm {index}: no memory for it");
-            1
-        }
-        err::EPERM => {
-            println!("vmctl: {op_name} vm {index}: this world may not control VMs");
-            1
-        }
-        err::ENOTCONN => {
-            println!("vmctl: {op_name} vm {index}: no guest tools to ask");
-            1
-        }
-        e => {
-            println!("vmctl: {op_name} vm {index}: error {e}");
-            1
-        }
-    }
-}
-
-/// The index and record of the VM `vm` names: its index, or its name.
-fn find(vm: &str) -> Option<(u64, VmInfo)> {
-    if let Ok(index) = vm.parse::<u64>() {
-        return vm_info(index).ok().map(|info| (index, info));
-    }
-    (0..)
-        .map_while(|i| vm_info(i).ok().map(|info| (i, info)))
-        .find(|(_, info)| info.name() == vm)
+    let (done, what) = vms::control(index, &info, op_name, op);
+    println!("vmctl: {what}");
+    i32::from(!done)
 }
 
 fn usage() -> i32 {

@@ -7,7 +7,7 @@
 #![no_main]
 
 use aerie_userworlds::abi::{err, VmInfo, VmState};
-use aerie_userworlds::{println, vm_info, vm_wait};
+use aerie_userworlds::{println, vm_info, vm_wait, vms};
 
 aerie_userworlds::entry!(main);
 
@@ -17,16 +17,7 @@ const MAX_VMS: usize = 16;
 const PATIENCE_NS: u64 = 60_000_000_000;
 
 fn show(index: usize, vm: &VmInfo) {
-    println!(
-        "vm {index} {}: {}, {} vCPUs ({} on a pCPU, {} idle), {} MiB, {} ms of CPU",
-        vm.name(),
-        vm.state.name(),
-        vm.vcpus,
-        vm.vcpus_running,
-        vm.vcpus_idle,
-        vm.ram_mib,
-        vm.cpu_ms
-    );
+    println!("{}", vms::describe(index as u64, vm));
 }
 
 fn main(arg: &str) -> i32 {

@@ -395,6 +395,59 @@ pub fn from_config(name: &str) -> Result<(), String> {
     })
 }
 
+/// `userworlds-shell`: the `shell` world started from the console
+/// (`Ctrl-A u shell`) beside the testkit VM reads lines typed for the worlds
+/// (`Ctrl-A w`): `list` shows the VM, an unknown command is named, `exit`
+/// ends it; the testkit passes, and the machine powers off only once the
+/// shell (which waits for lines) has ended.
+pub fn shell(name: &str) -> Result<(), String> {
+    let disk = fresh_disk(name)?;
+    let run = AerieRun {
+        log: name,
+        guest: Guest::Testkit {
+            cmdline: String::new(),
+        },
+        cpu: "cortex-a72",
+        smp: 2,
+        append: "",
+        disk: &disk,
+        timeout: 120,
+        keys: &[
+            Keys {
+                after: "aerie: vm testkit: ",
+                bytes: b"\x01ushell\r",
+            },
+            Keys {
+                after: "]: shell>",
+                bytes: b"\x01wlist\r",
+            },
+            Keys {
+                after: "]: shell: vm 0 testkit: ",
+                bytes: b"bogus\r",
+            },
+            Keys {
+                after: "unknown command `bogus`",
+                bytes: b"exit\r",
+            },
+        ],
+    };
+    run_aerie(&run, |status, out| {
+        for line in [
+            "]: shell: Aerie's shell",
+            "]: shell: vm 0 testkit: ",
+            "]: shell: unknown command `bogus` (try `help`)",
+            "]: shell: bye",
+        ] {
+            output::require_line(out, line)?;
+        }
+        // Lines typed while no world reads are dropped, said so: none here.
+        if output::has_line(out, "no user world is reading the console") {
+            return Err("a line found no world reading".into());
+        }
+        testkit_passed(status, out, TESTKIT_MIN_PASSED)
+    })
+}
+
 /// A world of a test, `program[:argument]`, and the lines it must print.
 type Expected<'a> = (&'a str, &'a [&'a str]);
 

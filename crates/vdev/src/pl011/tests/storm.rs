@@ -317,7 +317,7 @@ fn host_input(rng: &mut Rng, r: &mut Rig, at: &str) {
         let key = match rng.below(10) {
             0 => ESCAPE,
             1 => rng.pick(b"12349"),
-            2 => rng.pick(b"dpihru\r"),
+            2 => rng.pick(b"dpihruw\r"),
             _ => rng.next_u64() as u8,
         };
         let focus = r.mux.focus();
@@ -340,6 +340,9 @@ fn host_input(rng: &mut Rng, r: &mut Rig, at: &str) {
             MuxEvent::Command(c) => assert!(matches!(c, b'd' | b'p' | b'i' | b'h' | b'r'), "{at}"),
             // A line for Aerie (Ctrl-A u) takes the keys until it ends.
             MuxEvent::LineStart => assert_eq!(key, b'u', "{at}"),
+            // The worlds' lines (Ctrl-A w) too, line after line.
+            MuxEvent::WorldLinesStart => assert_eq!(key, b'w', "{at}"),
+            MuxEvent::WorldLine => assert!(editing && r.mux.editing(), "{at}"),
             MuxEvent::Echo { len, .. } => assert!(editing && matches!(len, 1 | 3), "{at}"),
             MuxEvent::Line | MuxEvent::LineAbandoned => assert!(editing, "{at}"),
             MuxEvent::None => assert!(key == ESCAPE || editing, "{at}"),
