@@ -72,7 +72,8 @@ fn main(arg: &str) -> i32 {
             nr::SLEEP,
             nr::VM_INFO,
             nr::VM_WAIT,
-            9,
+            nr::READ_LINE,
+            10,
             42,
             u64::MAX,
         ]);
@@ -94,12 +95,19 @@ fn main(arg: &str) -> i32 {
             nr::SLEEP => (rng.pick(&[0, 1, 1000, SLEEP_MAX_NS + 1, u64::MAX]), 0, 0),
             nr::VM_INFO => (rng.pick(&[0, 1, 7, u64::MAX]), some_addr, some_len),
             nr::VM_WAIT => (rng.next() % 4, rng.pick(&[0, 500, SLEEP_MAX_NS + 1]), 0),
+            // Short waits only: nobody types a line here.
+            nr::READ_LINE => (
+                some_addr,
+                some_len,
+                rng.pick(&[0, 500, SLEEP_MAX_NS + 1, u64::MAX]),
+            ),
             _ => (rng.next(), rng.next(), rng.next()),
         };
         // SAFETY: the only memory Aerie may write is `buf`, which is ours:
-        // arg writes at most the argument (a seed, under 21 bytes) and
-        // vm_info 64 bytes, both within its 128; every other address given
-        // is one Aerie must refuse.
+        // arg writes at most the argument (a seed, under 21 bytes),
+        // vm_info 64 bytes and read_line a console line (at most 128 bytes,
+        // and none is typed here), all within its 128; every other address
+        // given is one Aerie must refuse.
         let result = unsafe { syscall3(number, a0, a1, a2) };
         let allowed = match number {
             nr::ARG => result == arg_len || result == err::EFAULT,
@@ -112,6 +120,10 @@ fn main(arg: &str) -> i32 {
                     || result == VmInfo::SIZE as i64
             }
             nr::VM_WAIT => result > 0 || matches!(result, err::ETIMEDOUT | err::EINVAL),
+            nr::READ_LINE => {
+                matches!(result, err::ETIMEDOUT | err::EINVAL | err::EFAULT)
+                    || (0..=a1 as i64).contains(&result)
+            }
             _ => result == err::ENOSYS,
         };
         if !allowed {

@@ -94,7 +94,8 @@ const WORLDS: &[(&str, &[&str])] = &[
     ),
     (
         "no-such-program",
-        &["no such program (built in: bench, hello, probe, storm, vmctl, vmstat)"],
+        // The list of programs: see `builtin_list`.
+        &["no such program (built in: "],
     ),
     (
         "bench",
@@ -165,6 +166,7 @@ pub fn userworlds_on(cpu: &str, name: &str) -> Result<(), String> {
     };
     run_aerie(&run, |status, out| {
         check_worlds(out, WORLDS)?;
+        builtin_list(out)?;
         // The VM's CPU time grew while it ran.
         let cpu_ms = |state: &str| {
             output::lines_with(out, &format!("uw {vmstat}: vm 0 testkit: {state},"))
@@ -446,6 +448,16 @@ pub fn shell(name: &str) -> Result<(), String> {
         }
         testkit_passed(status, out, TESTKIT_MIN_PASSED)
     })
+}
+
+/// Aerie names every built-in program (each `userworlds/src/bin/*.rs`) when
+/// asked for one it does not have.
+fn builtin_list(out: &str) -> Result<(), String> {
+    let names = crate::paths::user_programs().map_err(|e| format!("userworlds/src/bin: {e}"))?;
+    output::require_line(
+        out,
+        &format!("no such program (built in: {})", names.join(", ")),
+    )
 }
 
 /// A world of a test, `program[:argument]`, and the lines it must print.
