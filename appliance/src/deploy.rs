@@ -71,9 +71,11 @@ pub struct Deployment {
     pub qemu: Option<QemuVm>,
     /// `aerie.toml` (the Aerie target).
     pub aerie_config: Option<PathBuf>,
-    /// The Aerie VM's disk (the Aerie target, when the configuration has an
-    /// extra disk): its first extra disk as a raw image, whole MiB.
+    /// The Aerie VM's host disk (the Aerie target, when the configuration
+    /// has extra disks): they lie in it one after the other, raw, whole MiB.
     pub aerie_disk: Option<PathBuf>,
+    /// Host TCP ports forwarded to the appliance's network card.
+    pub forwards: Vec<Forward>,
     /// `run.sh`.
     pub run_script: PathBuf,
     /// What the deployment leaves out, one sentence each (printed by the CLI).
@@ -95,8 +97,46 @@ impl Deployment {
         if let Some(disk) = &self.aerie_disk {
             c.arg("--disk").arg(disk);
         }
+        for f in &self.forwards {
+            c.arg("--forward").arg(f.aerie_rule());
+        }
         c.current_dir(root);
         Ok(c)
+    }
+}
+
+/// A host TCP port forwarded to a port of the appliance (`deploy --forward
+/// HOSTPORT:GUESTPORT`): QEMU's user-mode network takes connections on
+/// 127.0.0.1:`host` and makes them to the guest's `guest` port, at the
+/// address its DHCP server gives first ([`GUEST_ADDRESS`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Forward {
+    pub host: u16,
+    pub guest: u16,
+}
+
+/// The guest's address on QEMU's user-mode network: what its DHCP server
+/// gives first, and where `hostfwd` points by default.
+pub const GUEST_ADDRESS: &str = "10.0.2.15";
+
+impl Forward {
+    /// `HOSTPORT:GUESTPORT`, both 1..=65535.
+    pub fn parse(rule: &str) -> Result<Forward> {
+        let port = |p: &str| p.parse::<u16>().ok().filter(|&n| n != 0);
+        match rule.split_once(':').map(|(h, g)| (port(h), port(g))) {
+            Some((Some(host), Some(guest))) => Ok(Forward { host, guest }),
+            _ => bail!("--forward {rule:?}: expected HOSTPORT:GUESTPORT (1..=65535), e.g. 8080:80"),
+        }
+    }
+
+    /// QEMU's `hostfwd` value.
+    pub fn hostfwd(&self) -> String {
+        format!("tcp:127.0.0.1:{}-{GUEST_ADDRESS}:{}", self.host, self.guest)
+    }
+
+    /// The rule as `cargo xtask run --forward` takes it.
+    pub fn aerie_rule(&self) -> String {
+        format!("{}:{GUEST_ADDRESS}:{}", self.host, self.guest)
     }
 }
 
@@ -143,8 +183,20 @@ pub fn default_dir(ova: &Path, target: Target) -> PathBuf {
 /// Deploys `ova` for `target` into `dir` (must not exist, or be an empty directory).
 /// On any problem, what was written into `dir` is removed and the refusal names it.
 pub fn deploy(ova: &Path, target: Target, dir: &Path, progress: bool) -> Result<Deployment> {
+    deploy_forwarding(ova, target, dir, &[], progress)
+}
+
+/// [`deploy`], with host ports forwarded to the appliance's network card
+/// (refused when the target's configuration has none).
+pub fn deploy_forwarding(
+    ova: &Path,
+    target: Target,
+    dir: &Path,
+    forwards: &[Forward],
+    progress: bool,
+) -> Result<Deployment> {
     let created = prepare_dir(dir)?;
-    let result = deploy_into(ova, target, dir, progress);
+    let result = deploy_into(ova, target, dir, forwards, progress);
     if result.is_err() {
         if created {
             let _ = std::fs::remove_dir_all(dir);
@@ -179,7 +231,13 @@ fn prepare_dir(dir: &Path) -> Result<bool> {
     }
 }
 
-fn deploy_into(ova: &Path, target: Target, dir: &Path, progress: bool) -> Result<Deployment> {
+fn deploy_into(
+    ova: &Path,
+    target: Target,
+    dir: &Path,
+    forwards: &[Forward],
+    progress: bool,
+) -> Result<Deployment> {
     let arch = target.arch();
     let scratch = tempfile::tempdir().context("creating a temp dir")?;
     // Extra disks of the target's configuration go straight into `dir`: all
@@ -214,6 +272,11 @@ fn deploy_into(ova: &Path, target: Target, dir: &Path, progress: bool) -> Result
             have.join(", ")
         );
     };
+    if !forwards.is_empty() && !cfg.network {
+        bail!(
+            "refusing to forward ports to {target}: the appliance's {arch} configuration has no network card (network = true in its spec)"
+        );
+    }
     let raw = checked
         .system_raw
         .as_ref()
@@ -226,6 +289,7 @@ fn deploy_into(ova: &Path, target: Target, dir: &Path, progress: bool) -> Result
         qemu: None,
         aerie_config: None,
         aerie_disk: None,
+        forwards: forwards.to_vec(),
         run_script: run_script.clone(),
         warnings: Vec::new(),
     };
@@ -265,6 +329,7 @@ fn deploy_into(ova: &Path, target: Target, dir: &Path, progress: bool) -> Result
                 vars,
                 kvm: qemu::kvm_usable(arch),
                 network: cfg.network,
+                forwards: forwards.to_vec(),
             };
             write_script(&run_script, &qemu::run_script(&vm))?;
             dep.qemu = Some(vm);
@@ -307,7 +372,11 @@ fn deploy_into(ova: &Path, target: Target, dir: &Path, progress: bool) -> Result
             std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
             write_script(
                 &run_script,
-                &aerie_run_sh(aerie_root().ok().as_deref(), !disks_mib.is_empty()),
+                &aerie_run_sh(
+                    aerie_root().ok().as_deref(),
+                    !disks_mib.is_empty(),
+                    forwards,
+                ),
             )?;
             dep.aerie_config = Some(std::fs::canonicalize(&path)?);
         }
@@ -392,7 +461,7 @@ pub fn aerie_toml(name: &str, cfg: &crate::ovf::Config, initrd: bool, disks_mib:
 
 /// `run.sh` for the Aerie target: `cargo xtask run --config` in the Aerie
 /// tree, `$AERIE_ROOT` or else the tree found at deploy time (`root`).
-pub(crate) fn aerie_run_sh(root: Option<&Path>, disk: bool) -> String {
+pub(crate) fn aerie_run_sh(root: Option<&Path>, disk: bool, forwards: &[Forward]) -> String {
     let root_line = match root {
         Some(r) => format!(
             "[ -n \"${{AERIE_ROOT:-}}\" ] || AERIE_ROOT={}\n",
@@ -400,11 +469,14 @@ pub(crate) fn aerie_run_sh(root: Option<&Path>, disk: bool) -> String {
         ),
         None => ": \"${AERIE_ROOT:?set AERIE_ROOT to the Aerie source tree}\"\n".to_string(),
     };
-    let disk_arg = if disk {
+    let mut disk_arg = if disk {
         format!(" --disk \"$here/{AERIE_DISK}\"")
     } else {
         String::new()
     };
+    for f in forwards {
+        disk_arg.push_str(&format!(" --forward {}", f.aerie_rule()));
+    }
     format!(
         "#!/bin/sh\n\
          # Boots this appliance's aarch64 configuration as an Aerie VM (written by aerie-appliance deploy).\n\

@@ -34,7 +34,7 @@ mod tests;
 
 pub use arch::Arch;
 pub use build::{build, default_efi_dir, BuildReport};
-pub use deploy::{deploy, Deployment, Target};
+pub use deploy::{deploy, deploy_forwarding, Deployment, Forward, Target};
 pub use inspect::inspect;
 pub use problem::Problem;
 pub use qemu::{qemu_command, Console, QemuVm};

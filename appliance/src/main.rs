@@ -46,6 +46,10 @@ enum Cmd {
         /// Boot it after deploying (stdio inherited).
         #[arg(long)]
         run: bool,
+        /// Forward host TCP port HOSTPORT (on 127.0.0.1) to the appliance's
+        /// GUESTPORT, HOSTPORT:GUESTPORT (repeatable; needs a network card)
+        #[arg(long, value_name = "HOSTPORT:GUESTPORT")]
+        forward: Vec<String>,
     },
 }
 
@@ -101,9 +105,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             target,
             dir,
             run,
+            forward,
         } => {
+            let forwards = forward
+                .iter()
+                .map(|r| aerie_appliance::Forward::parse(r))
+                .collect::<Result<Vec<_>>>()?;
             let dir = dir.unwrap_or_else(|| aerie_appliance::deploy::default_dir(&ova, target));
-            let d = aerie_appliance::deploy(&ova, target, &dir, progress)?;
+            let d = aerie_appliance::deploy_forwarding(&ova, target, &dir, &forwards, progress)?;
             for w in &d.warnings {
                 eprintln!("warning: {w}");
             }

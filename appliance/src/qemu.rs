@@ -43,6 +43,8 @@ pub struct QemuVm {
     /// One virtio network card on QEMU's user-mode network (NAT: the guest
     /// reaches the host as 10.0.2.2 and the world through it).
     pub network: bool,
+    /// Host TCP ports forwarded to the guest (with `network`).
+    pub forwards: Vec<crate::deploy::Forward>,
 }
 
 /// The firmware (code, vars template) for an architecture.
@@ -88,6 +90,7 @@ fn kvm_trial(arch: Arch) -> std::io::Result<bool> {
         vars: vars_copy,
         kvm: true,
         network: false,
+        forwards: Vec::new(),
     };
     let mut child = Command::new(program(arch))
         .args(qemu_args(&vm, Console::Serial))
@@ -170,9 +173,14 @@ pub fn qemu_args(vm: &QemuVm, console: Console) -> Vec<String> {
     if vm.network {
         // No option ROM (`romfile=`): the firmware boots from the disk, and
         // efi-virtio.rom is not installed with --no-install-recommends.
+        let mut netdev = String::from("user,id=nat");
+        for f in &vm.forwards {
+            netdev.push_str(",hostfwd=");
+            netdev.push_str(&f.hostfwd());
+        }
         push(&[
             "-netdev",
-            "user,id=nat",
+            &netdev,
             "-device",
             "virtio-net-pci,netdev=nat,romfile=",
         ]);

@@ -532,12 +532,12 @@ fn deploy_targets() {
 
 #[test]
 fn aerie_run_script_names_the_tree_or_asks_for_aerie_root() {
-    let s = crate::deploy::aerie_run_sh(Some(Path::new("/src/my aerie")), false);
+    let s = crate::deploy::aerie_run_sh(Some(Path::new("/src/my aerie")), false, &[]);
     assert!(
         s.contains("[ -n \"${AERIE_ROOT:-}\" ] || AERIE_ROOT='/src/my aerie'\n"),
         "{s}"
     );
-    let s = crate::deploy::aerie_run_sh(None, true);
+    let s = crate::deploy::aerie_run_sh(None, true, &[]);
     assert!(
         s.contains(": \"${AERIE_ROOT:?set AERIE_ROOT to the Aerie source tree}\"\n"),
         "{s}"
@@ -545,6 +545,54 @@ fn aerie_run_script_names_the_tree_or_asks_for_aerie_root() {
     // Both then run in that tree; with a disk, it is the host disk.
     assert!(s.contains("cd \"$AERIE_ROOT\"\n"));
     assert!(s.contains("--config \"$here/aerie.toml\" --disk \"$here/disk.img\" \"$@\""));
+}
+
+#[test]
+fn forwarded_ports_reach_the_network_card_on_every_target() {
+    use crate::deploy::{deploy_forwarding, Forward};
+    let f = fixture();
+    let fwd = [
+        Forward::parse("8080:80").unwrap(),
+        Forward::parse("2222:22").unwrap(),
+    ];
+    for bad in ["8080", "0:80", "8080:http", "70000:80"] {
+        let e = format!("{:#}", Forward::parse(bad).unwrap_err());
+        assert!(e.contains("HOSTPORT:GUESTPORT"), "{e}");
+    }
+    // QEMU aarch64: the card's netdev carries the rules.
+    let d = f.dir.join("fa");
+    deploy_forwarding(&f.ova, crate::Target::QemuAarch64, &d, &fwd, false).unwrap();
+    let script = std::fs::read_to_string(d.join("run.sh")).unwrap();
+    assert!(
+        script.contains(
+            "user,id=nat,hostfwd=tcp:127.0.0.1:8080-10.0.2.15:80,hostfwd=tcp:127.0.0.1:2222-10.0.2.15:22"
+        ),
+        "{script}"
+    );
+    // Aerie: cargo xtask run --forward, in run.sh and in the command.
+    let d = f.dir.join("fe");
+    let dep = deploy_forwarding(&f.ova, crate::Target::Aerie, &d, &fwd, false).unwrap();
+    let script = std::fs::read_to_string(d.join("run.sh")).unwrap();
+    assert!(
+        script.contains("--forward 8080:10.0.2.15:80 --forward 2222:10.0.2.15:22"),
+        "{script}"
+    );
+    if let Ok(cmd) = dep.command(crate::Console::Serial) {
+        let args: Vec<String> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            args.windows(2)
+                .any(|w| w == ["--forward", "2222:10.0.2.15:22"]),
+            "{args:?}"
+        );
+    }
+    // The x86-64 configuration has no card: refused, nothing left behind.
+    let d = f.dir.join("fx");
+    let e = deploy_forwarding(&f.ova, crate::Target::QemuX86_64, &d, &fwd, false).unwrap_err();
+    assert!(format!("{e:#}").contains("has no network card"), "{e:#}");
+    assert!(!d.exists());
 }
 
 #[test]
