@@ -567,15 +567,16 @@ impl Machine {
         let redist = self.pcpus[cpu].redist;
         let (v, c) = next;
         let vm = &mut self.vms[v];
-        if self.pcpus[cpu].loaded_vm != Some(v) || vm.flush_tlb {
-            if let Some(s2) = &vm.stage2 {
-                el2::load_stage2(s2.root(), vm.vmid);
+        let stage2 = vm.stage2.as_ref().map(|s2| (vm.vmid, s2.root()));
+        if self.pcpus[cpu].loaded_stage2 != stage2 || vm.flush_tlb {
+            if let Some((vmid, root)) = stage2 {
+                el2::load_stage2(root, vmid);
             }
             if vm.flush_tlb {
                 el2::flush_guest_tlb();
                 vm.flush_tlb = false;
             }
-            self.pcpus[cpu].loaded_vm = Some(v);
+            self.pcpus[cpu].loaded_stage2 = stage2;
         }
         // Per VM, but it may have changed (a reset restarts the counter).
         el2::set_cntvoff(vm.cntvoff);

@@ -70,8 +70,10 @@ pub struct Pcpu {
     pub current: Option<VcpuId>,
     /// The vCPU whose EL1, FP and GIC interface state is in this pCPU.
     pub loaded: Option<VcpuId>,
-    /// The VM whose stage 2 is in VTTBR_EL2 here.
-    pub loaded_vm: Option<usize>,
+    /// The VMID and stage-2 root in VTTBR_EL2 here: both, since a VM started
+    /// again after a stop has a new root, and a freed root may come back as
+    /// another VM's.
+    pub loaded_stage2: Option<(u16, u64)>,
     /// Waiting in WFI for something to run.
     pub idle: bool,
     /// The loaded vCPU is parked: blocked in a shallow idle state, its state
@@ -87,7 +89,7 @@ impl Pcpu {
             redist: None,
             current: None,
             loaded: None,
-            loaded_vm: None,
+            loaded_stage2: None,
             idle: false,
             parked: false,
         }

@@ -399,9 +399,10 @@ pub fn from_config(name: &str) -> Result<(), String> {
 
 /// `userworlds-shell`: the `shell` world started from the console
 /// (`Ctrl-A u shell`) beside the testkit VM reads lines typed for the worlds
-/// (`Ctrl-A w`): `list` shows the VM, an unknown command is named, `exit`
-/// ends it; the testkit passes, and the machine powers off only once the
-/// shell (which waits for lines) has ended.
+/// (`Ctrl-A w`): `list` shows the VM, an unknown command is named; once the
+/// testkit has passed and powered its VM off (the waiting shell keeps the
+/// machine on), `start testkit` boots it again, `exit` ends the shell, and
+/// the testkit passes a second time before the machine powers off.
 pub fn shell(name: &str) -> Result<(), String> {
     let disk = fresh_disk(name)?;
     let run = AerieRun {
@@ -428,7 +429,11 @@ pub fn shell(name: &str) -> Result<(), String> {
                 bytes: b"bogus\r",
             },
             Keys {
-                after: "unknown command `bogus`",
+                after: "aerie: vm testkit: powered off",
+                bytes: b"start testkit\r",
+            },
+            Keys {
+                after: "]: shell: start vm 0 (testkit): done",
                 bytes: b"exit\r",
             },
         ],
@@ -438,9 +443,16 @@ pub fn shell(name: &str) -> Result<(), String> {
             "]: shell: Aerie's shell",
             "]: shell: vm 0 testkit: ",
             "]: shell: unknown command `bogus` (try `help`)",
+            "]: shell: start vm 0 (testkit): done",
             "]: shell: bye",
         ] {
             output::require_line(out, line)?;
+        }
+        let passes = output::lines_with(out, "testkit: 45 passed, 0 failed").len();
+        if passes != 2 {
+            return Err(format!(
+                "the testkit passed {passes} times, want 2 (before and after the shell's start)"
+            ));
         }
         // Lines typed while no world reads are dropped, said so: none here.
         if output::has_line(out, "no user world is reading the console") {
