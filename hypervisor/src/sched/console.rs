@@ -102,7 +102,11 @@ impl Machine {
     /// idle record, and each user world's state.
     fn print_view(&self) {
         let now = cpu::counter();
-        let per_us = (cpu::counter_frequency() / 1_000_000).max(1);
+        // Microseconds from now to counter value `t` (negative: past); exact
+        // for any counter frequency (62.5 MHz is not a whole number of
+        // ticks per microsecond).
+        let freq = i128::from(cpu::counter_frequency().max(1));
+        let from_now = |t: u64| (i128::from(t) - i128::from(now)) * 1_000_000 / freq;
         for (p, pcpu) in self.pcpus.iter().enumerate() {
             // The world it runs, if any: its slot says so.
             let world = self
@@ -133,13 +137,10 @@ impl Machine {
                     state = alloc::format!("{state} in {}", kind.name());
                 }
                 if let VcpuState::Blocked { until: Some(t) } = vcpu.state {
-                    state = alloc::format!(
-                        "{state} (deadline {} us from now)",
-                        (t as i64 - now as i64) / per_us as i64
-                    );
+                    state = alloc::format!("{state} (deadline {} us from now)", from_now(t));
                 }
                 if let Some(until) = vcpu.cap.throttled(now) {
-                    state = alloc::format!("{state} throttled for {} us", (until - now) / per_us);
+                    state = alloc::format!("{state} throttled for {} us", from_now(until));
                 }
                 crate::println!(
                     "aerie: dump: sched: vm {} ({:?}) vcpu {c}: {state}; {}",
@@ -151,9 +152,16 @@ impl Machine {
         }
         for world in &self.worlds {
             let state = match world.state {
-                WorldState::Sleeping(t) => alloc::format!(
-                    "Sleeping (deadline {} us from now)",
-                    (t as i64 - now as i64) / per_us as i64
+                WorldState::Sleeping(t) => {
+                    alloc::format!("Sleeping (deadline {} us from now)", from_now(t))
+                }
+                WorldState::WaitingVm { until, .. } => alloc::format!(
+                    "waiting for a VM's state to change (vm_wait; deadline {} us from now)",
+                    from_now(until)
+                ),
+                WorldState::WaitingInput { until, .. } => alloc::format!(
+                    "waiting for a console line (read_line; Ctrl-A w; deadline {} us from now)",
+                    from_now(until)
                 ),
                 other => alloc::format!("{other:?}"),
             };

@@ -420,8 +420,13 @@ pub fn shell(name: &str) -> Result<(), String> {
                 after: "aerie: vm testkit: ",
                 bytes: b"\x01ushell\r",
             },
+            // The dump shows the shell waiting for a line.
             Keys {
                 after: "]: shell>",
+                bytes: b"\x01d",
+            },
+            Keys {
+                after: ": waiting for a console line (read_line; Ctrl-A w;",
                 bytes: b"\x01wlist\r",
             },
             Keys {
