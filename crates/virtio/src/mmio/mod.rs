@@ -74,6 +74,13 @@ impl<D: VirtioDevice> MmioTransport<D> {
         self.status
     }
 
+    /// Whether a driver is running the device: it has set FEATURES_OK and
+    /// DRIVER_OK, and the device does not need a reset.
+    pub fn driver_live(&self) -> bool {
+        let live = DRIVER_OK | FEATURES_OK;
+        self.status & (live | DEVICE_NEEDS_RESET) == live
+    }
+
     /// Current InterruptStatus register.
     pub fn interrupt_status(&self) -> u32 {
         self.interrupt_status
@@ -178,8 +185,7 @@ impl<D: VirtioDevice> MmioTransport<D> {
     /// input arrived). Does nothing before DRIVER_OK, after
     /// DEVICE_NEEDS_RESET, or for a queue that is not ready.
     pub fn process_queue(&mut self, index: usize, mem: &mut dyn GuestMemory) -> Notify {
-        let live = DRIVER_OK | FEATURES_OK;
-        if self.status & (live | DEVICE_NEEDS_RESET) != live {
+        if !self.driver_live() {
             return Notify::NONE;
         }
         let Some(vq) = self.queues.get_mut(index) else {

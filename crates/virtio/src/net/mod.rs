@@ -29,7 +29,6 @@ use crate::device::{copy_config, VirtioDevice};
 use crate::mem::GuestMemory;
 use crate::mmio::{MmioTransport, Notify};
 use crate::queue::{DescriptorChain, QueueError, Virtqueue};
-use crate::status::{DEVICE_NEEDS_RESET, DRIVER_OK, FEATURES_OK};
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -325,8 +324,7 @@ impl MmioTransport<NetDevice> {
     /// delivered. The returned [`Notify`] says whether to pulse the
     /// device's interrupt.
     pub fn deliver(&mut self, frame: &[u8], mem: &mut dyn GuestMemory) -> Notify {
-        let live = DRIVER_OK | FEATURES_OK;
-        if self.status() & (live | DEVICE_NEEDS_RESET) != live {
+        if !self.driver_live() {
             self.device_mut().stats.rx_dropped += 1;
             return Notify::NONE;
         }
