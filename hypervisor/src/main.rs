@@ -79,6 +79,14 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
     irq::profiler::ENABLED.store(args.profile, Ordering::Relaxed);
 
     log::debug!("boot: device tree at {dtb_pa:#x}; Aerie loaded at {load_pa:#x}, linked at {link_va:#x} (delta {:#x})", record.delta());
+    log::debug!(
+        "boot: entered with the MMU {}",
+        if boot::entered_with_mmu_on() {
+            "on (the boot loader's 1:1 map), turned off before the switch"
+        } else {
+            "off"
+        }
+    );
     log::debug!("boot: TTBR0_EL2 <- transitional tables {transitional:#x} (image high, trampoline also at its load address); MMU on");
     log::debug!("boot: branched by the delta into the high alias");
     log::debug!(

@@ -85,6 +85,7 @@ fn boot(cpu: &str, cmdline: &str, append: &str, log: &str) -> Result<String> {
             // Aerie's own bench lines are printed at the default level.
             log: if append.is_empty() { "warn" } else { "info" }.into(),
             append: append.into(),
+            uefi: false,
         },
         icount: Some(icount::EXACT_NO_SLEEP),
         disk: None,

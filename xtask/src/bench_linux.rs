@@ -92,6 +92,7 @@ fn under_aerie(cpu: &str) -> Result<f64> {
             bootmodule: prepared.bootmodule,
             log: "warn".into(),
             append: String::new(),
+            uefi: false,
         },
         icount: Some(icount::EXACT_NO_SLEEP),
         disk: None,

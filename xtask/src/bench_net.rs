@@ -76,6 +76,7 @@ pub fn run() -> Result<NetTransfer> {
             bootmodule: prepared.bootmodule,
             log: "info".into(),
             append: String::new(),
+            uefi: false,
         },
         icount: Some(icount::EXACT_NO_SLEEP),
         disk: None,

@@ -50,6 +50,7 @@ pub fn build_with(linux_tools: bool) -> Result<()> {
         build_binary(b)?;
     }
     build_bootmgr()?;
+    build_loader()?;
     crate::linux::build(linux_tools)?;
     crate::appliance_guests::build()
 }
@@ -102,6 +103,23 @@ fn build_bootmgr() -> Result<()> {
             .with_context(|| format!("copying {} to {}", efi.display(), out.display()))?;
     }
     step(format!("boot manager: {}", paths::show(&out)));
+    Ok(())
+}
+
+/// Aerie's UEFI loader (`loader/`): `target/aerie/aerie-loader.efi`.
+fn build_loader() -> Result<()> {
+    const DIR: &str = "loader";
+    const UEFI: &str = "aarch64-unknown-uefi";
+    step(format!("build {DIR} (release, {UEFI})"));
+    cross_build(DIR, UEFI)?;
+    let efi = paths::target_dir()
+        .join(UEFI)
+        .join("release")
+        .join("aerie-loader.efi");
+    let out = paths::loader_efi();
+    std::fs::copy(&efi, &out)
+        .with_context(|| format!("copying {} to {}", efi.display(), out.display()))?;
+    step(format!("loader: {}", paths::show(&out)));
     Ok(())
 }
 

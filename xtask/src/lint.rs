@@ -4,12 +4,21 @@ use crate::cmd::{self, step};
 use crate::paths::{self, TARGET};
 
 /// The workspaces: the host one at the root, the aarch64-only ones, and the
-/// appliance's UEFI boot manager.
-const WORKSPACES: [&str; 5] = [".", "hypervisor", "guests/testkit", "userworlds", BOOTMGR];
+/// two UEFI programs.
+const WORKSPACES: [&str; 6] = [
+    ".",
+    "hypervisor",
+    "guests/testkit",
+    "userworlds",
+    BOOTMGR,
+    LOADER,
+];
 
 /// The UEFI boot manager's workspace, linted for both of its targets.
 const BOOTMGR: &str = "appliance/bootmgr";
 const UEFI_TARGETS: [&str; 2] = ["aarch64-unknown-uefi", "x86_64-unknown-uefi"];
+/// Aerie's UEFI loader: AArch64 only.
+const LOADER: &str = "loader";
 
 /// Joins per-workspace failures into one Err whose first line names them all.
 fn summarize(errors: Vec<(&str, String)>) -> Result<(), String> {
@@ -73,8 +82,13 @@ pub fn clippy() -> Result<(), String> {
             step(format!("clippy: {dir}"));
             let result = if *dir == "." {
                 check(dir, &["clippy", "--all-targets", "--", "-D", "warnings"])
-            } else if *dir == BOOTMGR {
-                UEFI_TARGETS.iter().try_for_each(|target| {
+            } else if *dir == BOOTMGR || *dir == LOADER {
+                let targets = if *dir == LOADER {
+                    &UEFI_TARGETS[..1]
+                } else {
+                    &UEFI_TARGETS[..]
+                };
+                targets.iter().try_for_each(|target| {
                     check(
                         dir,
                         &[

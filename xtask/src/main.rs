@@ -12,6 +12,7 @@ mod cmd;
 mod cpio;
 mod disk;
 mod elf_image;
+mod esp;
 mod guest_pkgs;
 mod guest_tools;
 mod initramfs;

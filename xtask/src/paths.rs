@@ -54,6 +54,12 @@ pub fn hypervisor_image() -> PathBuf {
     aerie_dir().join("aerie.Image")
 }
 
+/// Aerie's UEFI loader (`loader/`), BOOTAA64.EFI on the partition
+/// `cargo xtask run --uefi` boots from.
+pub fn loader_efi() -> PathBuf {
+    aerie_dir().join("aerie-loader.efi")
+}
+
 /// Aerie's packed symbol table, written by the build next to its Image.
 pub fn hypervisor_symbols() -> PathBuf {
     aerie_dir().join("aerie.symbols")

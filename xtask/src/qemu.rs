@@ -23,6 +23,9 @@ pub enum Boot {
         log: String,
         /// Extra Aerie command-line arguments.
         append: String,
+        /// Start Aerie through UEFI firmware (AAVMF) and Aerie's loader from
+        /// an EFI System Partition ([`crate::esp`]) instead of `-kernel`.
+        uefi: bool,
     },
     /// A guest directly at EL1, no hypervisor: the baseline Aerie is measured
     /// and checked against. The machine is the VM Aerie would give it.
@@ -102,6 +105,7 @@ impl QemuOptions {
                 bootmodule,
                 log: "info".into(),
                 append: String::new(),
+                uefi: false,
             },
             icount: None,
             disk: None,
@@ -149,6 +153,12 @@ pub const ESCAPE_CHAR: &str = "0x1d";
 pub fn command(opts: &QemuOptions, interactive: bool) -> Command {
     let mut c = Command::new("qemu-system-aarch64");
     let (machine, memory) = match &opts.boot {
+        // The firmware hands over a device tree only when it has no ACPI
+        // tables to give, and Aerie reads the machine from the tree.
+        Boot::Aerie { uefi: true, .. } => (
+            "virt,virtualization=on,gic-version=3,acpi=off",
+            "1G".to_string(),
+        ),
         Boot::Aerie { .. } => ("virt,virtualization=on,gic-version=3", "1G".to_string()),
         Boot::Native { memory_mib, .. } => ("virt,gic-version=3", format!("{memory_mib}M")),
     };
@@ -179,23 +189,25 @@ pub fn command(opts: &QemuOptions, interactive: bool) -> Command {
     }
     match &opts.boot {
         Boot::Aerie {
-            bootmodule,
-            log,
-            append,
+            bootmodule, uefi, ..
         } => {
             // A reset of the whole machine ends the run: Aerie resets VMs itself.
-            c.arg("-no-reboot")
-                .arg("-kernel")
-                .arg(paths::hypervisor_image())
-                .arg("-initrd")
-                .arg(bootmodule);
-            let mut line = format!("aerie.log={log}");
-            if !append.is_empty() {
-                line.push(' ');
-                line.push_str(append);
+            c.arg("-no-reboot");
+            if *uefi {
+                // The partition crate::esp::prepare wrote, read-only, on
+                // PCI: the firmware boots from it, Aerie sees no PCI device.
+                c.args(["-drive", &crate::esp::pflash_code()])
+                    .args(["-drive", &crate::esp::pflash_vars()])
+                    .args(["-drive", &crate::esp::drive()])
+                    .args(["-device", "virtio-blk-pci,drive=esp"]);
+            } else {
+                c.arg("-kernel")
+                    .arg(paths::hypervisor_image())
+                    .arg("-initrd")
+                    .arg(bootmodule)
+                    .args(["-append", &aerie_cmdline(&opts.boot)]);
             }
-            c.args(["-append", &line])
-                .args(["-semihosting-config", "enable=on,target=native"]);
+            c.args(["-semihosting-config", "enable=on,target=native"]);
         }
         Boot::Native {
             kernel,
@@ -219,6 +231,20 @@ pub fn command(opts: &QemuOptions, interactive: bool) -> Command {
         c.args(["-icount", icount]);
     }
     c
+}
+
+/// Aerie's command line for `boot` (empty for a native boot): the log level
+/// and the extra arguments.
+pub fn aerie_cmdline(boot: &Boot) -> String {
+    let Boot::Aerie { log, append, .. } = boot else {
+        return String::new();
+    };
+    let mut line = format!("aerie.log={log}");
+    if !append.is_empty() {
+        line.push(' ');
+        line.push_str(append);
+    }
+    line
 }
 
 /// Copies `from` into the shared buffer (and to `echo`, if any) until EOF.
@@ -281,6 +307,9 @@ pub fn run_scripted(
     console: Console,
     script: &[Keys],
 ) -> Result<Outcome> {
+    if let Boot::Aerie { uefi: true, .. } = &opts.boot {
+        crate::esp::prepare(&opts.boot)?;
+    }
     let interactive =
         script.is_empty() && console == Console::Live && std::io::stdin().is_terminal();
     run_child(
@@ -432,6 +461,37 @@ mod tests {
             .any(|w| w == ["-device", "virtio-net-device,netdev=uplink"]));
     }
 
+    #[test]
+    fn uefi_boot_uses_firmware_and_the_partition_not_kernel() {
+        let mut opts = QemuOptions::aerie("cortex-a72", "/tmp/x.bootmodule".into());
+        opts.boot = Boot::Aerie {
+            bootmodule: "/tmp/x.bootmodule".into(),
+            log: "debug".into(),
+            append: "aerie.test=identity-fault".into(),
+            uefi: true,
+        };
+        let a = args(&command(&opts, false)).join(" ");
+        assert!(
+            a.starts_with("-M virt,virtualization=on,gic-version=3,acpi=off "),
+            "{a}"
+        );
+        assert!(
+            a.contains(
+                "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/AAVMF/AAVMF_CODE.fd"
+            ),
+            "{a}"
+        );
+        assert!(a.contains("readonly=on,file=fat:"), "{a}");
+        assert!(a.contains("-device virtio-blk-pci,drive=esp"), "{a}");
+        for absent in ["-kernel", "-initrd", "-append"] {
+            assert!(!a.contains(absent), "{a}");
+        }
+        assert_eq!(
+            aerie_cmdline(&opts.boot),
+            "aerie.log=debug aerie.test=identity-fault"
+        );
+    }
+
     fn args(c: &Command) -> Vec<String> {
         c.get_args()
             .map(|a| a.to_string_lossy().into_owned())
@@ -445,6 +505,7 @@ mod tests {
             bootmodule: "/tmp/x.bootmodule".into(),
             log: "info".into(),
             append: "aerie.test=identity-fault".into(),
+            uefi: false,
         };
         opts.icount = Some(icount::EXACT);
         let a = args(&command(&opts, false)).join(" ");

@@ -52,6 +52,9 @@ pub struct RunArgs {
     /// `--forward HOSTPORT:GUESTIP:GUESTPORT` rules: TCP ports of the host
     /// forwarded into the VMs' network through the uplink.
     pub forwards: Vec<String>,
+    /// `--uefi`: boot through UEFI firmware and Aerie's loader (`loader/`)
+    /// from an EFI System Partition, as a board would, instead of `-kernel`.
+    pub uefi: bool,
 }
 
 /// The default Linux VM's kernel command line: the PL011 console, with
@@ -76,18 +79,22 @@ impl Default for RunArgs {
             disk: None,
             no_build: false,
             forwards: Vec::new(),
+            uefi: false,
         }
     }
 }
 
 pub const USAGE: &str = "usage: cargo xtask run [--guest linux|linux-tools|testkit | --config FILE] [--cpu cortex-a72|max] \
 [--smp N] [--timeout SECS] [--log debug|info|warn] [--append \"aerie args\"] [--icount] [--disk FILE] \
-[--forward HOSTPORT:GUESTIP:GUESTPORT]... [--no-build]
+[--forward HOSTPORT:GUESTIP:GUESTPORT]... [--uefi] [--no-build]
 
 Default: one Linux VM (2 vCPUs, 256M) with a shell on the console; `poweroff` in it ends the run.
 When a VM has a network card ([vm.net]), the machine gets one on QEMU's user-mode network
 (10.0.2.0/24, the host at 10.0.2.2): the uplink of Aerie's switch. --forward passes a TCP
-port of the host (127.0.0.1) to a VM's address and port on it.";
+port of the host (127.0.0.1) to a VM's address and port on it.
+--uefi boots as a board does: UEFI firmware (AAVMF) starts Aerie's loader from an EFI System
+Partition (target/aerie/esp: EFI/BOOT/BOOTAA64.EFI, aerie/aerie.Image, aerie/bootmodule.bin,
+aerie/cmdline.txt).";
 
 /// Parses `run`'s flags.
 pub fn parse_args(args: &[String]) -> Result<RunArgs, String> {
@@ -162,6 +169,7 @@ pub fn parse_args(args: &[String]) -> Result<RunArgs, String> {
             }
             "--append" => r.append = value()?,
             "--icount" => r.icount = true,
+            "--uefi" => r.uefi = true,
             "--no-build" => r.no_build = true,
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -477,6 +485,7 @@ pub fn main(args: &[String]) -> i32 {
             bootmodule: prepared.bootmodule,
             log: args.log.clone(),
             append: args.append.clone(),
+            uefi: args.uefi,
         },
         icount: args.icount.then_some(qemu::icount::EXACT),
         disk: prepared.disk.clone(),
@@ -485,9 +494,17 @@ pub fn main(args: &[String]) -> i32 {
         }),
     };
     step(format!(
-        "run: QEMU -cpu {} -smp {}{} (Ctrl-] x quits{}{})",
+        "run: QEMU -cpu {} -smp {}{}{} (Ctrl-] x quits{}{})",
         opts.cpu,
         opts.smp,
+        if args.uefi {
+            format!(
+                ", UEFI firmware and loader from {}",
+                paths::show(&crate::esp::dir())
+            )
+        } else {
+            String::new()
+        },
         prepared
             .disk
             .as_ref()
@@ -633,8 +650,10 @@ mod tests {
             "--append",
             "aerie.test=identity-fault",
             "--icount",
+            "--uefi",
         ]))
         .unwrap();
+        assert!(r.uefi);
         assert_eq!(r.guest, Guest::Config("a.toml".into()));
         assert_eq!((r.cpu.as_str(), r.smp, r.timeout), ("max", 4, Some(30)));
         assert_eq!(

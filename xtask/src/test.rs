@@ -10,6 +10,7 @@ mod linux_smp;
 mod panic_isolated;
 mod pnmi;
 mod share;
+mod uefi;
 mod userworlds;
 
 use std::path::{Path, PathBuf};
@@ -28,7 +29,7 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 33] = [
+const QEMU_TESTS: [(&str, TestFn); 35] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
@@ -41,6 +42,8 @@ const QEMU_TESTS: [(&str, TestFn); 33] = [
     }),
     ("testkit-4pcpus", testkit_4pcpus),
     ("boot-remap-fault", boot_remap_fault),
+    ("boot-uefi", uefi::boot_uefi),
+    ("boot-uefi-remap-fault", uefi::boot_uefi_remap_fault),
     ("userworlds-cortex-a72", || {
         userworlds::userworlds_on("cortex-a72", "userworlds-cortex-a72")
     }),
@@ -185,11 +188,13 @@ pub fn main(only: &[String]) -> i32 {
     i32::from(t.failed > 0)
 }
 
-/// `cargo test --workspace`, then the boot manager's host-testable library
-/// (its own workspace): every host test counts on its own.
+/// `cargo test --workspace`, then the host-testable libraries of the boot
+/// manager and the loader (workspaces of their own): every host test counts
+/// on its own.
 fn unit_tests(t: &mut Tally) {
     unit_tests_in(t, ".", &["test", "--workspace", "--no-fail-fast"]);
     unit_tests_in(t, "appliance/bootmgr", &["test", "--lib", "--no-fail-fast"]);
+    unit_tests_in(t, "loader", &["test", "--lib", "--no-fail-fast"]);
 }
 
 fn unit_tests_in(t: &mut Tally, dir: &str, args: &[&str]) {
@@ -266,6 +271,7 @@ fn run_aerie_icount(
             bootmodule: prepared.bootmodule,
             log: "info".into(),
             append: run.append.into(),
+            uefi: false,
         },
         icount,
         disk: prepared.disk,
@@ -462,22 +468,25 @@ fn boot_remap_fault() -> Result<(), String> {
         "cortex-a72",
         "aerie.test=identity-fault",
         30,
-        |status, out| {
-            let alias = output::identity_alias(out)
-                .ok_or("no `boot-test: touching identity alias 0x<hex>` line")?;
-            let far = output::el2_fault_far(out)
-                .ok_or("no line with `EL2 synchronous exception` and `FAR=0x<hex>`")?;
-            if far != alias {
-                return Err(format!("FAR={far:#x} but the alias touched was {alias:#x}"));
-            }
-            match status {
-                Status::Exited(0) => {
-                    Err("QEMU exited 0; the fault must stop Aerie with an error".into())
-                }
-                _ => Ok(()),
-            }
-        },
+        identity_alias_faulted,
     )
+}
+
+/// The boot test `aerie.test=identity-fault` passed: reading the load-time
+/// identity alias faulted at EL2 with that address in FAR, and Aerie stopped
+/// with an error.
+fn identity_alias_faulted(status: Status, out: &str) -> Result<(), String> {
+    let alias = output::identity_alias(out)
+        .ok_or("no `boot-test: touching identity alias 0x<hex>` line")?;
+    let far = output::el2_fault_far(out)
+        .ok_or("no line with `EL2 synchronous exception` and `FAR=0x<hex>`")?;
+    if far != alias {
+        return Err(format!("FAR={far:#x} but the alias touched was {alias:#x}"));
+    }
+    match status {
+        Status::Exited(0) => Err("QEMU exited 0; the fault must stop Aerie with an error".into()),
+        _ => Ok(()),
+    }
 }
 
 /// A VM that cannot be created is refused without taking the others down.

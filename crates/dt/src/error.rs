@@ -90,3 +90,17 @@ impl fmt::Display for DtError {
 }
 
 impl core::error::Error for DtError {}
+
+/// Maps an FDT writer error to one that says which step failed.
+pub(crate) trait Step<T> {
+    fn step(self, what: &'static str) -> Result<T, DtError>;
+}
+
+impl<T> Step<T> for Result<T, vm_fdt::Error> {
+    fn step(self, what: &'static str) -> Result<T, DtError> {
+        self.map_err(|e| DtError::Build {
+            what,
+            reason: alloc::string::ToString::to_string(&e),
+        })
+    }
+}

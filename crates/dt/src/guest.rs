@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 
 use vm_fdt::FdtWriter;
 
-use crate::error::DtError;
+use crate::error::{DtError, Step};
 use crate::region::Region;
 
 /// GICv3 frames to describe to the guest.
@@ -104,20 +104,6 @@ const UART_SPI: u32 = 1;
 /// Timer PPIs in binding order: secure phys, non-secure phys, virt, hyp
 /// (INTIDs 29, 30, 27, 26 as in the Arm BSA recommendation).
 const TIMER_PPIS: [u32; 4] = [13, 14, 11, 10];
-
-/// Maps a writer error to one that says which step failed.
-trait Step<T> {
-    fn step(self, what: &'static str) -> Result<T, DtError>;
-}
-
-impl<T> Step<T> for Result<T, vm_fdt::Error> {
-    fn step(self, what: &'static str) -> Result<T, DtError> {
-        self.map_err(|e| DtError::Build {
-            what,
-            reason: e.to_string(),
-        })
-    }
-}
 
 fn strings(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()

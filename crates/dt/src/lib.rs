@@ -9,11 +9,13 @@ extern crate alloc;
 mod error;
 mod fdt;
 mod guest;
+mod handoff;
 mod host;
 mod region;
 
 pub use error::DtError;
 pub use fdt::header::total_size;
 pub use guest::{build_guest, GuestGic, GuestScmi, GuestSpec, IdleStateNode, VirtioMmio};
+pub use handoff::{with_handoff, Handoff};
 pub use host::{parse_host, Cpu, GicV3, HostInfo, HostVirtio, Timer};
 pub use region::Region;

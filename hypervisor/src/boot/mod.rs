@@ -10,6 +10,7 @@ use crate::mm::layout::{DTB_WINDOW_SIZE, DTB_WINDOW_VA};
 use aerie_pagetable::boot::{BootSpaces, ImageLayout, Part, Window};
 use aerie_pagetable::{Attributes, MapError, TableMemory, ENTRIES, PAGE_SIZE};
 use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 pub mod smp;
 
@@ -120,6 +121,17 @@ static SPACES: SpacesCell = SpacesCell(UnsafeCell::new(BootSpaces {
     transitional: 0,
     final_root: 0,
 }));
+
+/// SCTLR_EL2 as the boot loader left it, stored by entry.S (after zeroing
+/// bss) before it turns the MMU off: M set means Aerie was entered inside the
+/// loader's 1:1 map (the UEFI loader), clear means with the MMU off (QEMU's
+/// `-kernel`).
+pub static ENTRY_SCTLR: AtomicU64 = AtomicU64::new(0);
+
+/// Whether the boot loader entered Aerie with its MMU on.
+pub fn entered_with_mmu_on() -> bool {
+    ENTRY_SCTLR.load(Ordering::Relaxed) & 1 != 0
+}
 
 /// The transitional and final roots the boot CPU switched through.
 pub fn spaces() -> BootSpaces {

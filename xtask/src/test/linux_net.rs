@@ -112,6 +112,7 @@ pub fn linux_uplink() -> Result<(), String> {
             bootmodule: prepared.bootmodule,
             log: "info".into(),
             append: String::new(),
+            uefi: false,
         },
         icount: None,
         disk: prepared.disk,

@@ -2,6 +2,10 @@
 //
 // The image starts with the Linux arm64 Image header, so QEMU's -kernel and
 // any Linux boot loader can start it: at EL2, MMU off, x0 = device tree.
+// Aerie's UEFI loader (loader/) enters with the MMU still on, inside the
+// firmware's 1:1 map of RAM, having cleaned the image to the point of
+// coherency: the first write to SCTLR_EL2 below leaves that map, and the code
+// goes on at the same (physical) address.
 // Until the trampoline has branched into the high alias, every address is
 // formed PC-relative (adr/adrp), because the image runs where it was loaded,
 // not where it was linked.
@@ -20,12 +24,14 @@ _start:
 
 primary_entry:
     mov     x19, x0                 // device tree (physical)
+    mrs     x26, sctlr_el2          // as the boot loader left it
     mrs     x1, CurrentEL
     cmp     x1, #(2 << 2)
     b.ne    not_el2
 
     // A known EL2 state: MMU and caches off, little-endian, no alignment
-    // checks on the stack. RES1 bits of SCTLR_EL2 (E2H = 0) set.
+    // checks on the stack. RES1 bits of SCTLR_EL2 (E2H = 0) set. Nothing
+    // has been written yet, so no dirty cache line can be left behind.
     ldr     x1, =0x30c50830
     msr     sctlr_el2, x1
     isb
@@ -47,6 +53,8 @@ primary_entry:
     str     xzr, [x1], #8
     b       1b
 2:
+    adrp    x1, {entry_sctlr}
+    str     x26, [x1, :lo12:{entry_sctlr}]
     adr     x20, _start             // load address
     ldr     x21, =_start            // link address (absolute literal)
 

@@ -23,6 +23,7 @@ core::arch::global_asm!(
     tables_size = const BOOT_TABLES_SIZE,
     mair = const aerie_pagetable::MAIR_EL2_VALUE,
     early = sym crate::boot::early_build_spaces,
+    entry_sctlr = sym crate::boot::ENTRY_SCTLR,
     main = sym crate::kernel_main,
 );
 

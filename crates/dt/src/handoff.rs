@@ -1,0 +1,221 @@
+//! What a boot loader adds to the firmware's device tree before it starts
+//! Aerie: the command line, where the boot module lies, and memory the
+//! firmware keeps. QEMU's `-kernel` path writes the first two itself; the
+//! UEFI loader (`loader/`) gets the tree from the firmware without them.
+//!
+//! The tree is read whole (so a malformed one is refused with the reader's
+//! own error) and written again node by node, every property in its order,
+//! with /chosen's three properties replaced or added.
+
+use alloc::vec::Vec;
+
+use vm_fdt::{FdtReserveEntry, FdtWriter};
+
+use crate::error::{DtError, Step};
+use crate::fdt::header::Header;
+use crate::fdt::tree::{NodeRef, Tree};
+use crate::region::Region;
+
+/// The properties of /chosen a handoff sets.
+const CHOSEN_PROPS: [&str; 3] = ["bootargs", "linux,initrd-start", "linux,initrd-end"];
+
+/// What the loader hands over.
+#[derive(Debug, Clone, Copy)]
+pub struct Handoff<'a> {
+    /// Aerie's command line (/chosen/bootargs).
+    pub bootargs: &'a str,
+    /// The boot module (/chosen/linux,initrd-start and -end).
+    pub boot_module: Option<Region>,
+    /// Memory Aerie must leave alone, added to the memory reservation block.
+    pub reserve: &'a [Region],
+}
+
+/// `blob` with `handoff` written in. Reservations already in the tree stay,
+/// and so does every other property of /chosen; a tree without /chosen gets
+/// one.
+pub fn with_handoff(blob: &[u8], handoff: &Handoff<'_>) -> Result<Vec<u8>, DtError> {
+    let header = Header::parse(blob)?;
+    let tree = Tree::parse(blob)?;
+    let mut reservations: Vec<FdtReserveEntry> = Vec::new();
+    for r in tree.reservations().iter().chain(handoff.reserve) {
+        if r.end().is_none() {
+            return Err(DtError::InvalidSpec(
+                "a memory reservation wraps the address space",
+            ));
+        }
+        reservations.push(FdtReserveEntry::new(r.base, r.size).step("reservation")?);
+    }
+    let mut w = FdtWriter::new_with_mem_reserv(&reservations).step("create writer")?;
+    w.set_boot_cpuid_phys(header.boot_cpuid_phys);
+    let root = tree.root();
+    let node = w.begin_node("").step("root node")?;
+    copy_props(&mut w, &root, false)?;
+    let mut had_chosen = false;
+    for child in root.children() {
+        let chosen = child.name() == "chosen";
+        had_chosen |= chosen;
+        copy_node(&mut w, &child, chosen.then_some(handoff))?;
+    }
+    if !had_chosen {
+        let node = w.begin_node("chosen").step("/chosen")?;
+        write_handoff(&mut w, handoff)?;
+        w.end_node(node).step("/chosen")?;
+    }
+    w.end_node(node).step("root node")?;
+    w.finish().step("finish")
+}
+
+/// Copies `node` and its subtree; `handoff` is given for /chosen only.
+fn copy_node(
+    w: &mut FdtWriter,
+    node: &NodeRef<'_, '_>,
+    handoff: Option<&Handoff<'_>>,
+) -> Result<(), DtError> {
+    let begun = w.begin_node(node.name()).step("copy a node")?;
+    copy_props(w, node, handoff.is_some())?;
+    if let Some(h) = handoff {
+        write_handoff(w, h)?;
+    }
+    for child in node.children() {
+        copy_node(w, &child, None)?;
+    }
+    w.end_node(begun).step("copy a node")
+}
+
+/// Copies `node`'s properties, leaving out the handoff's when `skip_chosen`.
+/// Written raw: a phandle goes through `property` too, so the writer's
+/// uniqueness check does not apply to values copied from a tree already made.
+fn copy_props(w: &mut FdtWriter, node: &NodeRef<'_, '_>, skip_chosen: bool) -> Result<(), DtError> {
+    for prop in node.props() {
+        if skip_chosen && CHOSEN_PROPS.contains(&prop.name) {
+            continue;
+        }
+        w.property(prop.name, prop.value).step("copy a property")?;
+    }
+    Ok(())
+}
+
+fn write_handoff(w: &mut FdtWriter, h: &Handoff<'_>) -> Result<(), DtError> {
+    w.property_string("bootargs", h.bootargs)
+        .step("/chosen/bootargs")?;
+    if let Some(m) = h.boot_module {
+        let end = m.end().ok_or(DtError::InvalidSpec(
+            "the boot module wraps the address space",
+        ))?;
+        w.property_u64("linux,initrd-start", m.base)
+            .step("/chosen/linux,initrd-start")?;
+        w.property_u64("linux,initrd-end", end)
+            .step("/chosen/linux,initrd-end")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small QEMU-virt-like tree: memory, a UART, /chosen with stdout-path
+    /// and a stale bootargs, one reservation.
+    fn firmware_tree(with_chosen: bool) -> Vec<u8> {
+        let rsv = [FdtReserveEntry::new(0x4000_0000, 0x1000).unwrap()];
+        let mut w = FdtWriter::new_with_mem_reserv(&rsv).unwrap();
+        w.set_boot_cpuid_phys(0);
+        let root = w.begin_node("").unwrap();
+        w.property_u32("#address-cells", 2).unwrap();
+        w.property_u32("#size-cells", 2).unwrap();
+        w.property_string("model", "linux,dummy-virt").unwrap();
+        let mem = w.begin_node("memory@40000000").unwrap();
+        w.property_string("device_type", "memory").unwrap();
+        w.property_array_u64("reg", &[0x4000_0000, 0x4000_0000])
+            .unwrap();
+        w.end_node(mem).unwrap();
+        let uart = w.begin_node("pl011@9000000").unwrap();
+        w.property_string("compatible", "arm,pl011").unwrap();
+        w.property_phandle(0x8000).unwrap();
+        w.end_node(uart).unwrap();
+        if with_chosen {
+            let chosen = w.begin_node("chosen").unwrap();
+            w.property_string("stdout-path", "/pl011@9000000").unwrap();
+            w.property_string("bootargs", "stale").unwrap();
+            w.end_node(chosen).unwrap();
+        }
+        w.end_node(root).unwrap();
+        w.finish().unwrap()
+    }
+
+    const RESERVE: [Region; 1] = [Region::new(0x7fe0_0000, 0x20_0000)];
+
+    fn handoff() -> Handoff<'static> {
+        Handoff {
+            bootargs: "aerie.log=debug",
+            boot_module: Some(Region::new(0x4800_0000, 0x12_3456)),
+            reserve: &RESERVE,
+        }
+    }
+
+    #[test]
+    fn chosen_gets_the_handoff_and_keeps_the_rest() {
+        let out = with_handoff(&firmware_tree(true), &handoff()).unwrap();
+        let tree = Tree::parse(&out).unwrap();
+        let chosen = tree.find_path("/chosen").unwrap();
+        assert_eq!(chosen.prop("bootargs"), Some(&b"aerie.log=debug\0"[..]));
+        assert_eq!(
+            chosen.prop("linux,initrd-start"),
+            Some(&0x4800_0000u64.to_be_bytes()[..])
+        );
+        assert_eq!(
+            chosen.prop("linux,initrd-end"),
+            Some(&0x4812_3456u64.to_be_bytes()[..])
+        );
+        assert_eq!(
+            tree.reservations(),
+            [Region::new(0x4000_0000, 0x1000), RESERVE[0]]
+        );
+        assert_eq!(chosen.prop("stdout-path"), Some(&b"/pl011@9000000\0"[..]));
+        assert_eq!(chosen.props().filter(|p| p.name == "bootargs").count(), 1);
+        let uart = tree.find_path("/pl011@9000000").unwrap();
+        assert_eq!(uart.prop("phandle"), Some(&0x8000u32.to_be_bytes()[..]));
+        assert_eq!(tree.root().prop("model"), Some(&b"linux,dummy-virt\0"[..]));
+    }
+
+    #[test]
+    fn a_tree_without_chosen_gets_one() {
+        let h = Handoff {
+            boot_module: None,
+            ..handoff()
+        };
+        let out = with_handoff(&firmware_tree(false), &h).unwrap();
+        let tree = Tree::parse(&out).unwrap();
+        let chosen = tree.find_path("/chosen").unwrap();
+        assert_eq!(chosen.prop("bootargs"), Some(&b"aerie.log=debug\0"[..]));
+        assert_eq!(chosen.prop("linux,initrd-start"), None);
+        assert!(tree.find_path("/memory@40000000").is_some());
+    }
+
+    #[test]
+    fn a_malformed_tree_is_refused_with_the_readers_error() {
+        let mut blob = firmware_tree(true);
+        blob[0] = 0;
+        assert!(matches!(
+            with_handoff(&blob, &handoff()),
+            Err(DtError::BadMagic(_))
+        ));
+        let blob = firmware_tree(true);
+        assert!(matches!(
+            with_handoff(&blob[..60], &handoff()),
+            Err(DtError::Truncated { .. })
+        ));
+    }
+
+    #[test]
+    fn a_wrapping_boot_module_is_refused() {
+        let h = Handoff {
+            boot_module: Some(Region::new(u64::MAX - 10, 100)),
+            ..handoff()
+        };
+        assert_eq!(
+            with_handoff(&firmware_tree(true), &h).unwrap_err(),
+            DtError::InvalidSpec("the boot module wraps the address space")
+        );
+    }
+}

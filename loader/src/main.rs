@@ -1,0 +1,193 @@
+//! Aerie's UEFI loader (BOOTAA64.EFI): starts Aerie from an EFI System
+//! Partition on firmware that runs at EL2.
+//!
+//! From the partition it was loaded from it reads `\aerie\aerie.Image`, the
+//! boot module `\aerie\bootmodule.bin` and, if present, the command line in
+//! `\aerie\cmdline.txt`. It places the image by its header, writes the command
+//! line, the boot module and the memory the firmware keeps into a copy of the
+//! firmware's device tree, exits boot services and jumps to Aerie with the
+//! MMU still on (Aerie turns it off and builds its own spaces: C4). On any
+//! error it prints `aerie-loader: error: <what>` and returns the error
+//! status, so that the firmware goes on to its next boot option.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+mod arch;
+mod esp;
+
+use aerie_dt::{Handoff, Region};
+use aerie_loader::image::ImageHeader;
+use aerie_loader::{cmdline, files, keep};
+use alloc::vec::Vec;
+use core::convert::Infallible;
+use core::fmt::Display;
+use uefi::boot::{self, AllocateType, MemoryType};
+use uefi::mem::memory_map::MemoryMap;
+use uefi::{Guid, Handle, Status, entry, guid, println};
+
+/// The configuration table holding the flattened device tree (UEFI 2.10 §4.6.1.3).
+const DEVICE_TREE: Guid = guid!("b1b621d5-f19c-41a5-830b-d9152c69aae0");
+const PAGE: u64 = 4096;
+
+#[entry]
+fn main() -> Status {
+    match boot() {
+        Ok(never) => match never {},
+        Err(status) => status,
+    }
+}
+
+/// Loads everything and starts Aerie; returns only on failure.
+fn boot() -> Result<Infallible, Status> {
+    let el = arch::current_el();
+    if el != 2 {
+        return Err(fail(
+            Status::UNSUPPORTED,
+            format_args!(
+                "the firmware runs at EL{el}; Aerie must start at EL2 (QEMU: -machine virtualization=on)"
+            ),
+        ));
+    }
+    let device = esp::device().map_err(|s| fail(s, "cannot find the boot device"))?;
+    let file = read(device, files::HYPERVISOR)?;
+    let header = ImageHeader::parse(&file).map_err(|e| {
+        fail(
+            Status::LOAD_ERROR,
+            format_args!("{}: {e}", files::HYPERVISOR),
+        )
+    })?;
+    let module = read(device, files::BOOT_MODULE)?;
+    let text = match esp::read(device, files::CMDLINE) {
+        Ok(text) => text,
+        Err(Status::NOT_FOUND) => Vec::new(),
+        Err(s) => return Err(fail(s, format_args!("cannot read {}", files::CMDLINE))),
+    };
+    let line = cmdline(&text)
+        .map_err(|e| fail(Status::LOAD_ERROR, format_args!("{}: {e}", files::CMDLINE)))?;
+    let firmware_tree = firmware_device_tree().ok_or_else(|| {
+        fail(
+            Status::NOT_FOUND,
+            "the firmware gives no device tree, and Aerie reads the machine from one \
+             (QEMU: -machine acpi=off)",
+        )
+    })?;
+
+    let start = allocate(header.allocation())?;
+    let entry = header.load_address(start);
+    // SAFETY: [start, start + allocation) is ours, and the image with its
+    // bss fits above `entry` in it (ImageHeader::allocation).
+    unsafe { place(entry, &file, header.image_size) };
+    let module_pa = allocate(module.len() as u64)?;
+    // SAFETY: a fresh allocation of module.len() bytes.
+    unsafe { place(module_pa, &module, module.len() as u64) };
+    let boot_module = Region::new(module_pa, module.len() as u64);
+    let reserve = firmware_kept()?;
+    let tree = aerie_dt::with_handoff(
+        firmware_tree,
+        &Handoff {
+            bootargs: line,
+            boot_module: Some(boot_module),
+            reserve: &reserve,
+        },
+    )
+    .map_err(|e| {
+        fail(
+            Status::LOAD_ERROR,
+            format_args!("the firmware's device tree: {e}"),
+        )
+    })?;
+    let dtb = allocate(tree.len() as u64)?;
+    // SAFETY: a fresh allocation of tree.len() bytes.
+    unsafe { place(dtb, &tree, tree.len() as u64) };
+
+    println!(
+        "aerie-loader: starting Aerie at {entry:#x} (device tree at {dtb:#x}, boot module {} KiB at {module_pa:#x}, {} firmware ranges kept, command line \"{line}\")",
+        module.len() / 1024,
+        reserve.len(),
+    );
+    let written = [
+        (entry, header.image_size),
+        (module_pa, boot_module.size),
+        (dtb, tree.len() as u64),
+    ];
+    // Nothing allocated from the pool may be freed after boot services end.
+    drop((file, module, text, tree, reserve));
+    // SAFETY: no protocol is open (the file system was closed after each
+    // read) and nothing allocated from the pool is used from here on.
+    let map = unsafe { boot::exit_boot_services(None) };
+    // The map's buffer belongs to a firmware that is gone: never free it.
+    core::mem::forget(map);
+    // SAFETY: boot services are over; the image was placed by its header and
+    // the device tree lies in loader data the firmware no longer touches.
+    unsafe { arch::enter(entry, dtb, &written) }
+}
+
+/// Reads a file the loader cannot do without.
+fn read(device: Handle, path: &str) -> Result<Vec<u8>, Status> {
+    esp::read(device, path).map_err(|s| fail(s, format_args!("cannot read {path}")))
+}
+
+/// The firmware's device tree, if it installed one.
+fn firmware_device_tree() -> Option<&'static [u8]> {
+    let address = uefi::system::with_config_table(|tables| {
+        tables
+            .iter()
+            .find(|t| t.guid == DEVICE_TREE)
+            .map(|t| t.address as usize)
+    })?;
+    // SAFETY: the firmware's device tree table stays in place while boot
+    // services run; its header comes first.
+    let header = unsafe { core::slice::from_raw_parts(address as *const u8, 8) };
+    let size = aerie_dt::total_size(header)?;
+    // SAFETY: as above, for the totalsize the header gives.
+    Some(unsafe { core::slice::from_raw_parts(address as *const u8, size) })
+}
+
+/// RAM the firmware keeps after boot services end (runtime services,
+/// reserved ranges): Aerie must not give it to VMs.
+fn firmware_kept() -> Result<Vec<Region>, Status> {
+    let map = boot::memory_map(MemoryType::LOADER_DATA)
+        .map_err(|e| fail(e.status(), "cannot read the firmware's memory map"))?;
+    let regions = map
+        .entries()
+        .filter(|d| keep::kept(d.ty.0))
+        .map(|d| Region::new(d.phys_start, d.page_count * PAGE))
+        .collect();
+    Ok(keep::merged(regions))
+}
+
+/// `bytes` pages of loader data; their physical address (the firmware maps
+/// memory 1:1).
+fn allocate(bytes: u64) -> Result<u64, Status> {
+    let pages = bytes.div_ceil(PAGE) as usize;
+    boot::allocate_pages(
+        AllocateType::AnyPages,
+        MemoryType::LOADER_DATA,
+        pages.max(1),
+    )
+    .map(|p| p.as_ptr() as u64)
+    .map_err(|e| fail(e.status(), format_args!("cannot allocate {pages} pages")))
+}
+
+/// Copies `data` to `at` and zeroes the rest of `len` bytes.
+///
+/// # Safety
+/// `[at, at + len)` must be memory this program allocated, and `len` at least
+/// `data.len()`.
+unsafe fn place(at: u64, data: &[u8], len: u64) {
+    let dst = at as *mut u8;
+    // SAFETY: the caller gives a writable range of len >= data.len() bytes
+    // that does not overlap `data` (a fresh allocation).
+    unsafe {
+        core::ptr::copy_nonoverlapping(data.as_ptr(), dst, data.len());
+        core::ptr::write_bytes(dst.add(data.len()), 0, len as usize - data.len());
+    }
+}
+
+/// Prints the error line and hands back the status to return to the firmware.
+fn fail(status: Status, what: impl Display) -> Status {
+    println!("aerie-loader: error: {what} ({status:?})");
+    status
+}

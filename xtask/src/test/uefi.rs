@@ -1,0 +1,97 @@
+//! Aerie started the way a board starts it (C4 from firmware): QEMU's UEFI
+//! firmware (AAVMF, at EL2) boots Aerie's loader from an EFI System
+//! Partition, and Aerie, entered with the firmware's MMU on and its 1:1 map,
+//! re-maps itself.
+//!
+//! - `boot-uefi`: the testkit passes, and Aerie's debug log says it was
+//!   entered with the MMU on and loaded, and found its device tree, where
+//!   the loader said it put them, with the command line of
+//!   `aerie/cmdline.txt`.
+//! - `boot-uefi-remap-fault`: after the re-map, the load address (inside the
+//!   firmware's identity map a moment before) faults at EL2.
+
+use super::{fresh_disk, identity_alias_faulted, run_test, testkit_passed, TESTKIT_MIN_PASSED};
+use crate::output;
+use crate::qemu::{Boot, QemuOptions, Status};
+use crate::run::{self, Guest};
+
+/// Runs the testkit through the firmware and the loader with Aerie's
+/// command line `aerie.log=<log> <append>`.
+fn run_uefi(
+    name: &str,
+    log: &str,
+    append: &str,
+    timeout: u64,
+    check: impl FnOnce(Status, &str) -> Result<(), String>,
+) -> Result<(), String> {
+    let disk = fresh_disk(name)?;
+    let guest = Guest::Testkit {
+        cmdline: String::new(),
+    };
+    let prepared = run::prepare(&guest, true, Some(&disk)).map_err(String::from)?;
+    let opts = QemuOptions {
+        cpu: "cortex-a72".into(),
+        smp: 2,
+        boot: Boot::Aerie {
+            bootmodule: prepared.bootmodule,
+            log: log.into(),
+            append: append.into(),
+            uefi: true,
+        },
+        icount: None,
+        disk: prepared.disk,
+        uplink: None,
+    };
+    run_test(name, &opts, timeout, check)
+}
+
+pub fn boot_uefi() -> Result<(), String> {
+    run_uefi("boot-uefi", "debug", "", 180, |status, out| {
+        let (entry, dtb) = loader_placement(out)?;
+        output::require_line(
+            out,
+            &format!("device tree at {dtb:#x}; Aerie loaded at {entry:#x}"),
+        )?;
+        output::require_line(out, "command line \"aerie.log=debug\"")?;
+        output::require_line(out, "boot: entered with the MMU on")?;
+        testkit_passed(status, out, TESTKIT_MIN_PASSED)
+    })
+}
+
+pub fn boot_uefi_remap_fault() -> Result<(), String> {
+    run_uefi(
+        "boot-uefi-remap-fault",
+        "info",
+        "aerie.test=identity-fault",
+        90,
+        |status, out| {
+            loader_placement(out)?;
+            identity_alias_faulted(status, out)
+        },
+    )
+}
+
+/// Where the loader put Aerie and the device tree, from its line
+/// `aerie-loader: starting Aerie at 0x.. (device tree at 0x.., ...`.
+fn loader_placement(out: &str) -> Result<(u64, u64), String> {
+    let line = out
+        .lines()
+        .find(|l| l.contains("aerie-loader: starting Aerie at "))
+        .ok_or("no `aerie-loader: starting Aerie at` line")?;
+    let hex_after = |key: &str| {
+        let rest = &line[line.find(key)? + key.len()..];
+        let digits: String = rest
+            .trim_start_matches("0x")
+            .chars()
+            .take_while(char::is_ascii_hexdigit)
+            .collect();
+        u64::from_str_radix(&digits, 16).ok()
+    };
+    match (
+        hex_after("starting Aerie at "),
+        hex_after("device tree at "),
+    ) {
+        (Some(entry), Some(dtb)) => Ok((entry, dtb)),
+        _ => Err(format!("cannot read the addresses in {line:?}")),
+    }
+}
