@@ -36,6 +36,11 @@ primary_entry:
     msr     sctlr_el2, x1
     isb
     msr     daifset, #0xf
+    // E2H and TGE clear: the non-VHE EL2 regime every later register write
+    // assumes, whatever a firmware left (RW set: lower ELs are AArch64).
+    mov     x1, #(1 << 31)
+    msr     hcr_el2, x1
+    isb
 
     // Boot stack, at its load address.
     adrp    x1, {stack}
