@@ -46,6 +46,10 @@ pub trait VirtioDevice {
         mem: &mut dyn GuestMemory,
     ) -> Result<bool, QueueError>;
 
+    /// The driver's accepted features, once FEATURES_OK holds (until the
+    /// next reset): for a device whose buffers mean more with some of them.
+    fn negotiated(&mut self, _features: u64) {}
+
     /// Device reset (status written 0): back to the initial state.
     fn reset(&mut self);
 }

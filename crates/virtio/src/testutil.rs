@@ -228,7 +228,17 @@ pub fn bring_up<D: VirtioDevice>(
     mem: &mut FakeMemory,
     sizes: &[u16],
 ) -> Vec<DriverQueue> {
-    let st = negotiate(t, mem, |offered| offered);
+    bring_up_accepting(t, mem, sizes, |offered| offered)
+}
+
+/// [`bring_up`] by a driver that accepts `accept(offered)`.
+pub fn bring_up_accepting<D: VirtioDevice>(
+    t: &mut MmioTransport<D>,
+    mem: &mut FakeMemory,
+    sizes: &[u16],
+    accept: impl Fn(u64) -> u64,
+) -> Vec<DriverQueue> {
+    let st = negotiate(t, mem, accept);
     assert_ne!(st & FEATURES_OK, 0);
     assert_ne!(t.driver_features() & VIRTIO_F_VERSION_1, 0);
     let queues: Vec<DriverQueue> = sizes

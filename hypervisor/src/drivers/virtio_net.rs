@@ -20,7 +20,8 @@ use virtio_drivers::transport::mmio::MmioTransport;
 use virtio_drivers::transport::DeviceType;
 
 /// Descriptors per queue: receive buffers kept posted, transmit buffers in
-/// flight at most (each buffer one descriptor).
+/// flight at most (each buffer one descriptor). A guest's 64 KiB TCP
+/// packet leaves as 45 frames, so a few of them fit in flight at once.
 const QUEUE_SIZE: usize = 64;
 /// One receive buffer: the virtio-net header and a 1518-byte frame, rounded up.
 const BUFFER_LEN: usize = 2048;

@@ -5,12 +5,16 @@
 //! vCPU that sent it. Frames from the uplink come the same way when its
 //! interrupt has left them waiting. A receiving card without a free buffer
 //! keeps a bounded backlog; what does not fit is dropped and counted, as a
-//! real switch port would.
+//! real switch port would. A packet a guest left unfinished (checksum or TCP
+//! segmentation offload) travels as it is; the receiving card finishes it
+//! if its driver cannot take it so, and the uplink always does
+//! ([`aerie_virtio::net::finish`]).
 
 use super::virtio::VmRam;
 use super::Vm;
 use crate::sched::Machine;
 use aerie_vdev::Route;
+use aerie_virtio::net::{finish, Packet};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -54,9 +58,9 @@ pub fn carry(m: &mut Machine, cpu: usize, from: usize, slot: usize) {
     let Some(card) = m.vms[from].virtio[slot].net_mut() else {
         return;
     };
-    let frames = card.device_mut().take_outbound();
-    for frame in frames {
-        switch(m, cpu, from, &frame);
+    let packets = card.device_mut().take_outbound();
+    for packet in packets {
+        switch(m, cpu, from, &packet);
     }
 }
 
@@ -67,22 +71,22 @@ pub fn receive_uplink(m: &mut Machine, cpu: usize) {
         return;
     };
     let mut frames = Vec::new();
-    crate::drivers::virtio_net::receive(|f| frames.push(f.to_vec()));
-    for frame in frames {
-        switch(m, cpu, uplink, &frame);
+    crate::drivers::virtio_net::receive(|f| frames.push(Packet::whole(f.to_vec())));
+    for packet in frames {
+        switch(m, cpu, uplink, &packet);
     }
 }
 
-/// One frame from port `from` to wherever the switch sends it: cards, the
+/// One packet from port `from` to wherever the switch sends it: cards, the
 /// uplink, or nowhere (counted against the sending VM; the uplink's drops
 /// are not counted: the outside's broadcasts for nobody here are normal).
-fn switch(m: &mut Machine, cpu: usize, from: usize, frame: &[u8]) {
-    match m.switch.route(from, frame) {
-        Route::Port(to) => deliver(m, cpu, to, frame),
+fn switch(m: &mut Machine, cpu: usize, from: usize, packet: &Packet) {
+    match m.switch.route(from, &packet.frame) {
+        Route::Port(to) => deliver(m, cpu, to, packet),
         Route::Flood => {
             let ports: Vec<usize> = m.switch.flood(from).collect();
             for to in ports {
-                deliver(m, cpu, to, frame);
+                deliver(m, cpu, to, packet);
             }
         }
         Route::Drop(why) => {
@@ -93,15 +97,19 @@ fn switch(m: &mut Machine, cpu: usize, from: usize, frame: &[u8]) {
     }
 }
 
-/// Put `frame` into VM `to`'s card (its backlog, if no buffer is free) and
+/// Put `packet` into VM `to`'s card (its backlog, if no buffer is free) and
 /// raise the card's interrupt if a buffer was filled; or send it out of the
-/// uplink. A VM that is not running has no driver to take it: the frame is
-/// lost, as on a cable to a machine that is off.
-fn deliver(m: &mut Machine, cpu: usize, to: usize, frame: &[u8]) {
+/// uplink, finished. A VM that is not running has no driver to take it: the
+/// packet is lost, as on a cable to a machine that is off.
+fn deliver(m: &mut Machine, cpu: usize, to: usize, packet: &Packet) {
     if Some(to) == m.switch.uplink() {
-        if let Err(e) = crate::drivers::virtio_net::send(frame) {
-            log::warn!("uplink: {e}");
-        }
+        // A full transmit queue drops frames (TCP sends them again); the
+        // card counts them for `Ctrl-A d`, so a burst does not flood the log.
+        finish(packet, |frame| {
+            if let Err(e) = crate::drivers::virtio_net::send(frame) {
+                log::debug!("uplink: {e}");
+            }
+        });
         return;
     }
     let vm = &mut m.vms[to];
@@ -115,6 +123,6 @@ fn deliver(m: &mut Machine, cpu: usize, to: usize, frame: &[u8]) {
     let Some(card) = vm.virtio[slot].net_mut() else {
         return;
     };
-    let notify = card.deliver(frame, &mut VmRam(ram));
+    let notify = card.deliver(packet, &mut VmRam(ram));
     super::virtio::act_on(m, cpu, to, slot, notify);
 }

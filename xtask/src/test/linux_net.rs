@@ -6,6 +6,8 @@
 //! must arrive whole (same size, same MD5). Then "b" changes its MAC address
 //! and pings again: the switch must drop every frame (100% loss) and count
 //! them as spoofed. "c", on another network, pings "a" and gets nothing.
+//! The 1 MiB must have gone as TCP segmentation offload packets: b's card
+//! sent fewer than 400 frames in all (1 MiB alone is 725 full-size ones).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -42,9 +44,23 @@ pub fn linux_net() -> Result<(), String> {
             // c, on another network, never hears from a.
             output::require_line(out, "[c] net: 6 packets transmitted, 0 packets received")?;
             spoofed_counted(out)?;
+            offloaded(out)?;
             clean_exit(status, out)
         },
     )
+}
+
+/// b's card sent the 1 MiB as large TSO packets: fewer frames than a
+/// transfer in MTU-sized frames needs.
+fn offloaded(out: &str) -> Result<(), String> {
+    let b = output::lines_with(out, "aerie: vm b: net 02:00:00:00:00:0b");
+    let sent = output::numbers_after(b.first().copied().unwrap_or(""), "sent ");
+    match sent.first() {
+        Some(&n) if n < 400 => Ok(()),
+        _ => Err(format!(
+            "b's card sent {sent:?} frames for 1 MiB and some pings: no TCP segmentation offload? {b:?}"
+        )),
+    }
 }
 
 /// The word after `key` on the first line that has it.

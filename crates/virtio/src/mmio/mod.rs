@@ -272,6 +272,9 @@ impl<D: VirtioDevice> MmioTransport<D> {
         }
         new |= old & DEVICE_NEEDS_RESET;
         self.status = new;
+        if old & FEATURES_OK == 0 && new & FEATURES_OK != 0 {
+            self.device.negotiated(self.driver_features);
+        }
         // Buffers made available before DRIVER_OK may not be consumed until
         // now (spec 3.1.1), so look at every queue once.
         let mut notify = Notify::NONE;

@@ -3,14 +3,15 @@
 //! guest, transmitq1 (queue 1) carries the guest's frames to an outbox the
 //! hypervisor empties with [`NetDevice::take_outbound`].
 //!
-//! Only VIRTIO_NET_F_MAC and VIRTIO_NET_F_MTU are offered: the card's
-//! address, and a largest MTU of 1500 that the driver keeps to (Linux then
-//! refuses a larger MTU instead of sending frames this device would drop).
-//! No checksum offload and no GSO, so
-//! every frame is a complete, checksummed Ethernet frame of at most
-//! [`FRAME_MAX`] bytes and the hypervisor never has to finish one; no
-//! MRG_RXBUF, so each received frame fills one receive chain; no STATUS
-//! (the link is always up), no CTRL_VQ and no MQ (nothing to steer).
+//! Offered: VIRTIO_NET_F_MAC and VIRTIO_NET_F_MTU (the card's address, and
+//! a largest MTU of 1500 that the driver keeps to), and the checksum and
+//! TCP/IPv4 segmentation offloads both ways (CSUM, HOST_TSO4, GUEST_CSUM,
+//! GUEST_TSO4; see [`offload`]): a guest may send a TCP packet of up to
+//! 64 KiB with its checksum left undone, and a guest that takes them gets
+//! such packets as they were sent; any other receiver gets them finished in
+//! software. No MRG_RXBUF, so each received packet fills one receive chain
+//! (Linux posts 64 KiB chains once it takes GUEST_TSO4); no STATUS (the
+//! link is always up), no CTRL_VQ and no MQ (nothing to steer).
 //!
 //! Frames for the guest that arrive while the driver has no receive buffer
 //! posted wait in a bounded [`Backlog`] and are delivered when the driver
@@ -20,10 +21,16 @@
 //! frames) must not make the hypervisor's heap grow.
 
 mod backlog;
+pub mod offload;
 #[cfg(test)]
 mod tests;
 
-pub use backlog::{Backlog, BACKLOG_FRAMES};
+pub use backlog::{Backlog, BACKLOG_BYTES, BACKLOG_FRAMES};
+pub use offload::{
+    finish, Offload, Packet, VIRTIO_NET_F_CSUM, VIRTIO_NET_F_GUEST_CSUM, VIRTIO_NET_F_GUEST_TSO4,
+    VIRTIO_NET_F_HOST_TSO4, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE,
+    VIRTIO_NET_HDR_GSO_TCPV4,
+};
 
 use crate::device::{copy_config, VirtioDevice};
 use crate::mem::GuestMemory;
@@ -56,12 +63,6 @@ pub type Mac = [u8; 6];
 /// u16, gso_size u16, csum_start u16, csum_offset u16, num_buffers u16),
 /// which starts every buffer on both queues once VERSION_1 is negotiated.
 pub const HEADER_LEN: usize = 12;
-/// Header `flags` bit: the driver left the checksum for the device to
-/// finish. Only valid with VIRTIO_NET_F_CSUM, which is not offered.
-pub const VIRTIO_NET_HDR_F_NEEDS_CSUM: u8 = 1;
-/// Header `gso_type`: not a segmentation offload request. Anything else
-/// needs a GSO feature, and none is offered.
-pub const VIRTIO_NET_HDR_GSO_NONE: u8 = 0;
 /// Offset of `num_buffers` in the header.
 const NUM_BUFFERS_OFFSET: usize = 10;
 
@@ -77,6 +78,12 @@ pub const FRAME_MAX: usize = FRAME_MIN + 4 + MTU as usize;
 
 /// Frames the outbox holds at most, for a hypervisor that falls behind.
 pub const OUTBOX_FRAMES: usize = 256;
+/// Frame bytes the outbox holds at most.
+pub const OUTBOX_BYTES: usize = 2 << 20;
+
+/// The offloads offered, both directions.
+const OFFLOADS: u64 =
+    VIRTIO_NET_F_CSUM | VIRTIO_NET_F_HOST_TSO4 | VIRTIO_NET_F_GUEST_CSUM | VIRTIO_NET_F_GUEST_TSO4;
 
 /// `struct virtio_net_config`: mac[6] at 0, status u16 at 6,
 /// max_virtqueue_pairs u16 at 8, mtu u16 at 10. `mac` and `mtu` are valid
@@ -109,7 +116,10 @@ pub struct NetStats {
 pub struct NetDevice {
     mac: Mac,
     backlog: Backlog,
-    outbox: Vec<Vec<u8>>,
+    outbox: Vec<Packet>,
+    outbox_bytes: usize,
+    /// What the driver accepted (0 until FEATURES_OK).
+    features: u64,
     stats: NetStats,
 }
 
@@ -120,6 +130,8 @@ impl NetDevice {
             mac,
             backlog: Backlog::new(),
             outbox: Vec::new(),
+            outbox_bytes: 0,
+            features: 0,
             stats: NetStats::default(),
         }
     }
@@ -135,21 +147,33 @@ impl NetDevice {
         self.stats
     }
 
-    /// The frames the guest sent since the last call, oldest first.
-    pub fn take_outbound(&mut self) -> Vec<Vec<u8>> {
+    /// The packets the guest sent since the last call, oldest first.
+    pub fn take_outbound(&mut self) -> Vec<Packet> {
+        self.outbox_bytes = 0;
         core::mem::take(&mut self.outbox)
     }
 
-    /// Copies a frame for the guest into the backlog without delivering it;
-    /// false (and counted as dropped) when the backlog is full or the length
-    /// is outside [`FRAME_MIN`]..=[`FRAME_MAX`]. Prefer
+    /// Queues a packet for the guest without delivering it: as it is when
+    /// the driver takes its offload, else [`finish`]ed into whole frames.
+    /// What does not fit the backlog, or is not a frame this card passes
+    /// on, is dropped and counted; false if anything was. Prefer
     /// [`MmioTransport::deliver`], which also delivers.
-    pub fn queue_inbound(&mut self, frame: &[u8]) -> bool {
-        if !frame_len_ok(frame.len()) || !self.backlog.push(frame) {
-            self.stats.rx_dropped += 1;
-            return false;
+    pub fn queue_inbound(&mut self, packet: &Packet) -> bool {
+        let needs = packet.offload.needs();
+        let mut queued = true;
+        if needs & !self.features == 0 {
+            let len_ok = needs != 0 || frame_len_ok(packet.frame.len());
+            queued = len_ok && self.backlog.push(packet.clone());
+        } else {
+            finish(packet, |frame| {
+                queued &=
+                    frame_len_ok(frame.len()) && self.backlog.push(Packet::whole(frame.to_vec()));
+            });
         }
-        true
+        if !queued {
+            self.stats.rx_dropped += 1;
+        }
+        queued
     }
 
     /// Frames waiting for receive buffers.
@@ -167,12 +191,13 @@ impl NetDevice {
         mem: &mut dyn GuestMemory,
     ) -> Result<bool, QueueError> {
         let mut used = false;
-        while let Some(frame) = self.backlog.front() {
+        while let Some(packet) = self.backlog.front() {
             let Some(chain) = vq.pop(mem)? else {
                 break;
             };
+            let frame = &packet.frame;
             let len = if chain.writable_len() as usize >= HEADER_LEN + frame.len() {
-                chain.write_at(mem, 0, &rx_header())?;
+                chain.write_at(mem, 0, &packet.offload.rx_header())?;
                 chain.write_at(mem, HEADER_LEN as u32, frame)?;
                 self.stats.rx_frames += 1;
                 self.stats.rx_bytes += frame.len() as u64;
@@ -184,7 +209,7 @@ impl NetDevice {
                 0
             };
             self.backlog.pop();
-            // len <= HEADER_LEN + FRAME_MAX, far below u32::MAX.
+            // len <= HEADER_LEN + GSO_FRAME_MAX, far below u32::MAX.
             vq.push_used(mem, chain.head(), len as u32)?;
             used = true;
         }
@@ -206,10 +231,11 @@ impl NetDevice {
                 break;
             };
             match self.read_frame(&chain, mem)? {
-                Some(frame) => {
+                Some(packet) => {
                     self.stats.tx_frames += 1;
-                    self.stats.tx_bytes += frame.len() as u64;
-                    self.outbox.push(frame);
+                    self.stats.tx_bytes += packet.frame.len() as u64;
+                    self.outbox_bytes += packet.frame.len();
+                    self.outbox.push(packet);
                 }
                 None => self.stats.tx_dropped += 1,
             }
@@ -220,32 +246,29 @@ impl NetDevice {
         Ok(used)
     }
 
-    /// The frame in a transmit chain, or `None` when it must be dropped: no
-    /// whole header, a header asking for an offload that was not offered, a
-    /// length outside FRAME_MIN..=FRAME_MAX, or a full outbox. The length
-    /// is checked before anything is allocated for the frame.
+    /// The packet in a transmit chain, or `None` when it must be dropped: no
+    /// whole header, a length no packet may have or one the outbox has no
+    /// room for (both checked before anything is allocated), or a header
+    /// [`Offload::parse`] refuses.
     fn read_frame(
         &self,
         chain: &DescriptorChain,
         mem: &dyn GuestMemory,
-    ) -> Result<Option<Vec<u8>>, QueueError> {
+    ) -> Result<Option<Packet>, QueueError> {
         let mut header = [0u8; HEADER_LEN];
         if chain.read_at(mem, 0, &mut header)? < HEADER_LEN {
             return Ok(None);
         }
-        let (flags, gso_type) = (header[0], header[1]);
-        if flags & VIRTIO_NET_HDR_F_NEEDS_CSUM != 0 || gso_type != VIRTIO_NET_HDR_GSO_NONE {
-            return Ok(None);
-        }
         let len = chain.readable_len() as usize - HEADER_LEN;
-        if !frame_len_ok(len) || self.outbox.len() >= OUTBOX_FRAMES {
+        let full = self.outbox.len() >= OUTBOX_FRAMES || self.outbox_bytes + len > OUTBOX_BYTES;
+        if !(FRAME_MIN..=offload::GSO_FRAME_MAX).contains(&len) || full {
             return Ok(None);
         }
         let mut frame = vec![0u8; len];
         if chain.read_at(mem, HEADER_LEN as u32, &mut frame)? < len {
             return Ok(None);
         }
-        Ok(Some(frame))
+        Ok(Offload::parse(&header, self.features, &frame).map(|offload| Packet { frame, offload }))
     }
 
     fn config_bytes(&self) -> [u8; CONFIG_SIZE] {
@@ -264,22 +287,17 @@ fn frame_len_ok(len: usize) -> bool {
     (FRAME_MIN..=FRAME_MAX).contains(&len)
 }
 
-/// The header in front of every received frame: no flags (the guest checks
-/// checksums itself), no GSO, and `num_buffers` 1 as the spec requires
-/// without MRG_RXBUF.
-fn rx_header() -> [u8; HEADER_LEN] {
-    let mut h = [0u8; HEADER_LEN];
-    h[NUM_BUFFERS_OFFSET..NUM_BUFFERS_OFFSET + 2].copy_from_slice(&1u16.to_le_bytes());
-    h
-}
-
 impl VirtioDevice for NetDevice {
     fn device_id(&self) -> u32 {
         VIRTIO_ID_NET
     }
 
     fn features(&self) -> u64 {
-        VIRTIO_NET_F_MAC | VIRTIO_NET_F_MTU
+        VIRTIO_NET_F_MAC | VIRTIO_NET_F_MTU | OFFLOADS
+    }
+
+    fn negotiated(&mut self, features: u64) {
+        self.features = features;
     }
 
     fn num_queues(&self) -> usize {
@@ -312,23 +330,25 @@ impl VirtioDevice for NetDevice {
         // instance and are stale; the counters describe the VM and stay.
         self.backlog.clear();
         self.outbox.clear();
+        self.outbox_bytes = 0;
+        self.features = 0;
     }
 }
 
 impl MmioTransport<NetDevice> {
-    /// A frame for the guest: queued, then delivered into whatever receive
+    /// A packet for the guest: queued, then delivered into whatever receive
     /// buffers the driver has posted. Dropped (and counted) unless the
     /// driver is live, i.e. has set FEATURES_OK and DRIVER_OK and the device
     /// does not need a reset: a driver that is not running would only find
     /// stale frames later, and a device that needs a reset never gets one
     /// delivered. The returned [`Notify`] says whether to pulse the
     /// device's interrupt.
-    pub fn deliver(&mut self, frame: &[u8], mem: &mut dyn GuestMemory) -> Notify {
+    pub fn deliver(&mut self, packet: &Packet, mem: &mut dyn GuestMemory) -> Notify {
         if !self.driver_live() {
             self.device_mut().stats.rx_dropped += 1;
             return Notify::NONE;
         }
-        self.device_mut().queue_inbound(frame);
+        self.device_mut().queue_inbound(packet);
         self.process_queue(RECEIVEQ, mem)
     }
 }

@@ -15,10 +15,19 @@ const RX_BUF: u32 = (HEADER_LEN + FRAME_MAX) as u32;
 
 type Net = MmioTransport<NetDevice>;
 
+/// What a driver that takes no offload accepts.
+const PLAIN: u64 = VIRTIO_NET_F_MAC | VIRTIO_NET_F_MTU | VIRTIO_F_VERSION_1;
+
+/// A card whose driver takes no offload: every frame whole.
 fn net() -> (Net, FakeMemory, Vec<DriverQueue>) {
+    net_accepting(PLAIN)
+}
+
+/// A card whose driver accepts `features` of those offered.
+fn net_accepting(features: u64) -> (Net, FakeMemory, Vec<DriverQueue>) {
     let mut t = MmioTransport::new(NetDevice::new(MAC));
     let mut mem = FakeMemory::new();
-    let qs = bring_up(&mut t, &mut mem, &[16, 16]);
+    let qs = bring_up_accepting(&mut t, &mut mem, &[16, 16], |offered| offered & features);
     (t, mem, qs)
 }
 
@@ -47,6 +56,21 @@ fn post_tx(qs: &mut [DriverQueue], mem: &mut FakeMemory, frame: &[u8]) -> u16 {
     qs[TRANSMITQ].add(mem, &[(DATA, len, false)])
 }
 
+/// The frames the guest sent since the last look (their offloads dropped:
+/// these tests send whole frames).
+fn outbound(t: &mut Net) -> Vec<Vec<u8>> {
+    t.device_mut()
+        .take_outbound()
+        .into_iter()
+        .map(|p| p.frame)
+        .collect()
+}
+
+/// A whole frame to deliver.
+fn whole(frame: &[u8]) -> Packet {
+    Packet::whole(frame.to_vec())
+}
+
 /// The header every received frame must carry: zeros, num_buffers 1.
 fn rx_header_expected() -> [u8; HEADER_LEN] {
     [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]
@@ -59,8 +83,12 @@ fn identity_features_and_config() {
     assert_eq!(rd(&mut t, regs::DEVICE_ID), 1);
     assert_eq!(
         t.device_features(),
-        VIRTIO_NET_F_MAC | VIRTIO_NET_F_MTU | VIRTIO_F_VERSION_1,
-        "no CSUM, GSO, MRG_RXBUF, STATUS, CTRL_VQ, MQ"
+        PLAIN
+            | VIRTIO_NET_F_CSUM
+            | VIRTIO_NET_F_GUEST_CSUM
+            | VIRTIO_NET_F_HOST_TSO4
+            | VIRTIO_NET_F_GUEST_TSO4,
+        "no TSO6, UFO, ECN, MRG_RXBUF, STATUS, CTRL_VQ, MQ"
     );
     // Linux reads the MAC a byte at a time (virtio_cread_bytes).
     let mac: Vec<u8> = (0..6)
@@ -84,12 +112,9 @@ fn identity_features_and_config() {
     assert_eq!(rd(&mut t, regs::QUEUE_NUM_MAX), 256);
     let _ = wr(&mut t, &mut mem, regs::QUEUE_SEL, 2);
     assert_eq!(rd(&mut t, regs::QUEUE_NUM_MAX), 0, "no control queue");
-    let st = negotiate(&mut t, &mut mem, |offered| offered);
+    let st = negotiate(&mut t, &mut mem, |offered| offered & PLAIN);
     assert_ne!(st & FEATURES_OK, 0);
-    assert_eq!(
-        t.driver_features(),
-        VIRTIO_NET_F_MAC | VIRTIO_NET_F_MTU | VIRTIO_F_VERSION_1
-    );
+    assert_eq!(t.driver_features(), PLAIN);
 }
 
 #[test]
@@ -102,8 +127,8 @@ fn transmit_goes_to_the_outbox_without_header() {
     assert_eq!(n.fault, None);
     assert_eq!(qs[TRANSMITQ].used_elem(&mem, 0), (u32::from(head), 0));
     assert_eq!(t.interrupt_status(), 1);
-    assert_eq!(t.device_mut().take_outbound(), [f]);
-    assert!(t.device_mut().take_outbound().is_empty(), "taken once");
+    assert_eq!(outbound(&mut t), [f]);
+    assert!(outbound(&mut t).is_empty(), "taken once");
     let s = t.device().stats();
     assert_eq!((s.tx_frames, s.tx_bytes, s.tx_dropped), (1, 60, 0));
 }
@@ -135,7 +160,7 @@ fn transmit_split_across_descriptors() {
         ],
     );
     assert!(qs[TRANSMITQ].notify(&mut t, &mut mem).raise_irq);
-    assert_eq!(t.device_mut().take_outbound(), [a, b]);
+    assert_eq!(outbound(&mut t), [a, b]);
     assert_eq!(qs[TRANSMITQ].used_idx(&mem), 2);
     assert_eq!(qs[TRANSMITQ].used_elem(&mem, 0), (0, 0));
     assert_eq!(qs[TRANSMITQ].used_elem(&mem, 1), (2, 0));
@@ -148,7 +173,7 @@ fn transmit_accepts_the_frame_length_limits() {
         post_tx(&mut qs, &mut mem, &frame(len, 4));
         let _ = qs[TRANSMITQ].notify(&mut t, &mut mem);
     }
-    let out = t.device_mut().take_outbound();
+    let out = outbound(&mut t);
     assert_eq!(out.iter().map(Vec::len).collect::<Vec<_>>(), [14, 1518]);
     assert_eq!(t.device().stats().tx_dropped, 0);
 }
@@ -185,12 +210,12 @@ fn malformed_transmits_are_dropped_and_the_queue_stays_usable() {
     let _ = qs[TRANSMITQ].notify(&mut t, &mut mem);
     assert_eq!(qs[TRANSMITQ].used_idx(&mem), 7);
     assert_eq!(t.status() & DEVICE_NEEDS_RESET, 0);
-    assert!(t.device_mut().take_outbound().is_empty());
+    assert!(outbound(&mut t).is_empty());
     assert_eq!(t.device().stats().tx_dropped, 7);
     // The next good frame goes through.
     post_tx(&mut qs, &mut mem, &f);
     let _ = qs[TRANSMITQ].notify(&mut t, &mut mem);
-    assert_eq!(t.device_mut().take_outbound(), [f]);
+    assert_eq!(outbound(&mut t), [f]);
     assert_eq!(t.device().stats().tx_frames, 1);
 }
 
@@ -211,11 +236,11 @@ fn outbox_is_bounded() {
     assert!(n.raise_irq, "the dropped frame's chain is returned");
     let s = t.device().stats();
     assert_eq!((s.tx_frames, s.tx_dropped), (256, 1));
-    assert_eq!(t.device_mut().take_outbound().len(), OUTBOX_FRAMES);
+    assert_eq!(outbound(&mut t).len(), OUTBOX_FRAMES);
     // Room again once the hypervisor took the frames.
     post_tx(&mut qs, &mut mem, &f);
     let _ = qs[TRANSMITQ].notify(&mut t, &mut mem);
-    assert_eq!(t.device_mut().take_outbound(), [f]);
+    assert_eq!(outbound(&mut t), [f]);
 }
 
 /// Guest RAM where another vCPU makes one more chain (head 0) available
@@ -261,7 +286,7 @@ fn a_racing_guest_cannot_keep_transmit_looping() {
     let n = t.write(regs::QUEUE_NOTIFY, 4, TRANSMITQ as u32, &mut racing);
     assert!(n.unwrap().raise_irq);
     assert_eq!(t.device().stats().tx_frames, 16, "one queue's worth");
-    assert_eq!(t.device_mut().take_outbound().len(), 16);
+    assert_eq!(outbound(&mut t).len(), 16);
     // The next kick carries on where this one stopped.
     let _ = t.write(regs::QUEUE_NOTIFY, 4, TRANSMITQ as u32, &mut racing);
     assert_eq!(t.device().stats().tx_frames, 32);
@@ -271,13 +296,13 @@ fn a_racing_guest_cannot_keep_transmit_looping() {
 fn deliver_before_driver_ok_is_dropped() {
     let mut t = MmioTransport::new(NetDevice::new(MAC));
     let mut mem = FakeMemory::new();
-    assert_eq!(t.deliver(&frame(60, 9), &mut mem), Notify::NONE);
+    assert_eq!(t.deliver(&whole(&frame(60, 9)), &mut mem), Notify::NONE);
     negotiate(&mut t, &mut mem, |o| o);
     let mut rx = DriverQueue::new(0, 16);
     rx.setup(&mut t, &mut mem);
     DriverQueue::new(1, 16).setup(&mut t, &mut mem);
     rx.add(&mut mem, &[(DATA, RX_BUF, true)]);
-    assert_eq!(t.deliver(&frame(60, 10), &mut mem), Notify::NONE);
+    assert_eq!(t.deliver(&whole(&frame(60, 10)), &mut mem), Notify::NONE);
     assert_eq!(t.device().pending_inbound(), 0);
     // DRIVER_OK finds no stale frame to put in the posted buffer.
     let n = wr(
@@ -301,7 +326,7 @@ fn deliver_into_a_posted_buffer() {
     assert_eq!(qs[RECEIVEQ].used_idx(&mem), 0);
     mem.put(DATA, &[0xaa; HEADER_LEN]);
     let f = frame(98, 11);
-    let n = t.deliver(&f, &mut mem);
+    let n = t.deliver(&whole(&f), &mut mem);
     assert!(n.raise_irq);
     assert_eq!(n.fault, None);
     assert_eq!(t.interrupt_status(), 1);
@@ -326,7 +351,7 @@ fn deliver_into_separate_header_and_data_buffers() {
         ],
     );
     let f = frame(FRAME_MAX, 12);
-    assert!(t.deliver(&f, &mut mem).raise_irq);
+    assert!(t.deliver(&whole(&f), &mut mem).raise_irq);
     assert_eq!(qs[RECEIVEQ].used_elem(&mem, 0).1, RX_BUF);
     assert_eq!(mem.slice(DATA, HEADER_LEN), rx_header_expected());
     assert_eq!(mem.slice(DATA + 0x100, FRAME_MAX), f);
@@ -336,8 +361,8 @@ fn deliver_into_separate_header_and_data_buffers() {
 fn frames_wait_for_receive_buffers() {
     let (mut t, mut mem, mut qs) = net();
     let (a, b) = (frame(60, 13), frame(70, 14));
-    assert_eq!(t.deliver(&a, &mut mem), Notify::NONE);
-    assert_eq!(t.deliver(&b, &mut mem), Notify::NONE);
+    assert_eq!(t.deliver(&whole(&a), &mut mem), Notify::NONE);
+    assert_eq!(t.deliver(&whole(&b), &mut mem), Notify::NONE);
     assert_eq!(t.device().pending_inbound(), 2);
     assert_eq!(qs[RECEIVEQ].used_idx(&mem), 0);
     // The driver refills its ring and kicks queue 0: the frames go out in
@@ -355,7 +380,7 @@ fn frames_wait_for_receive_buffers() {
     assert_eq!(t.device().pending_inbound(), 0);
     // The third buffer is still posted for the next frame.
     let c = frame(80, 15);
-    let _ = t.deliver(&c, &mut mem);
+    let _ = t.deliver(&whole(&c), &mut mem);
     assert_eq!(qs[RECEIVEQ].used_elem(&mem, 2), (2, 92));
     assert_eq!(mem.slice(DATA + 0x2000 + HEADER_LEN as u64, 80), c);
 }
@@ -374,7 +399,7 @@ fn nothing_is_delivered_into_a_queue_that_is_not_ready() {
     );
     let writes = mem.accesses;
     let f = frame(60, 16);
-    assert_eq!(t.deliver(&f, &mut mem), Notify::NONE);
+    assert_eq!(t.deliver(&whole(&f), &mut mem), Notify::NONE);
     assert_eq!(mem.accesses, writes, "guest memory untouched");
     assert_eq!(t.device().pending_inbound(), 1);
     // Once the queue is enabled and kicked, the frame is delivered.
@@ -390,14 +415,14 @@ fn too_small_receive_buffer_drops_that_frame_only() {
     let (mut t, mut mem, mut qs) = net();
     let small = qs[RECEIVEQ].add(&mut mem, &[(DATA, (HEADER_LEN + 59) as u32, true)]);
     let big = qs[RECEIVEQ].add(&mut mem, &[(DATA + 0x1000, RX_BUF, true)]);
-    let n = t.deliver(&frame(60, 17), &mut mem);
+    let n = t.deliver(&whole(&frame(60, 17)), &mut mem);
     assert!(n.raise_irq, "the buffer is returned");
     assert_eq!(n.fault, None);
     assert_eq!(qs[RECEIVEQ].used_elem(&mem, 0), (u32::from(small), 0));
     assert_eq!(t.device().stats().rx_dropped, 1);
     assert_eq!(t.device().pending_inbound(), 0);
     let f = frame(60, 18);
-    let _ = t.deliver(&f, &mut mem);
+    let _ = t.deliver(&whole(&f), &mut mem);
     assert_eq!(qs[RECEIVEQ].used_elem(&mem, 1), (u32::from(big), 72));
     assert_eq!(mem.slice(DATA + 0x1000 + HEADER_LEN as u64, 60), f);
     assert_eq!(t.status() & DEVICE_NEEDS_RESET, 0);
@@ -410,12 +435,12 @@ fn backlog_is_bounded() {
     let (mut t, mut mem, _) = net();
     let f = frame(60, 19);
     for _ in 0..BACKLOG_FRAMES {
-        let _ = t.deliver(&f, &mut mem);
+        let _ = t.deliver(&whole(&f), &mut mem);
     }
     assert_eq!(t.device().pending_inbound(), BACKLOG_FRAMES);
     assert_eq!(t.device().stats().rx_dropped, 0);
-    let _ = t.deliver(&f, &mut mem);
-    assert!(!t.device_mut().queue_inbound(&f));
+    let _ = t.deliver(&whole(&f), &mut mem);
+    assert!(!t.device_mut().queue_inbound(&whole(&f)));
     assert_eq!(t.device().pending_inbound(), BACKLOG_FRAMES);
     assert_eq!(t.device().stats().rx_dropped, 2);
 }
@@ -423,11 +448,11 @@ fn backlog_is_bounded() {
 #[test]
 fn queue_inbound_refuses_bad_lengths() {
     let mut d = NetDevice::new(MAC);
-    assert!(!d.queue_inbound(&frame(FRAME_MIN - 1, 0)));
-    assert!(!d.queue_inbound(&frame(FRAME_MAX + 1, 0)));
-    assert!(!d.queue_inbound(&[]));
-    assert!(d.queue_inbound(&frame(FRAME_MIN, 0)));
-    assert!(d.queue_inbound(&frame(FRAME_MAX, 0)));
+    assert!(!d.queue_inbound(&whole(&frame(FRAME_MIN - 1, 0))));
+    assert!(!d.queue_inbound(&whole(&frame(FRAME_MAX + 1, 0))));
+    assert!(!d.queue_inbound(&whole(&[])));
+    assert!(d.queue_inbound(&whole(&frame(FRAME_MIN, 0))));
+    assert!(d.queue_inbound(&whole(&frame(FRAME_MAX, 0))));
     assert_eq!(d.pending_inbound(), 2);
     assert_eq!(d.stats().rx_dropped, 3);
 }
@@ -437,19 +462,19 @@ fn reset_clears_backlog_and_outbox_but_keeps_stats() {
     let (mut t, mut mem, mut qs) = net();
     post_tx(&mut qs, &mut mem, &frame(60, 20));
     let _ = qs[TRANSMITQ].notify(&mut t, &mut mem);
-    let _ = t.deliver(&frame(60, 21), &mut mem);
+    let _ = t.deliver(&whole(&frame(60, 21)), &mut mem);
     assert_eq!(t.device().pending_inbound(), 1);
     let before = t.device().stats();
     let _ = wr(&mut t, &mut mem, regs::STATUS, 0);
     assert_eq!(t.device().pending_inbound(), 0);
-    assert!(t.device_mut().take_outbound().is_empty());
+    assert!(outbound(&mut t).is_empty());
     assert_eq!(t.device().stats(), before);
     assert_eq!(before.tx_frames, 1);
     // After a reset and a new bring-up the device works again.
     let mut qs = bring_up(&mut t, &mut mem, &[16, 16]);
     qs[RECEIVEQ].add(&mut mem, &[(DATA, RX_BUF, true)]);
     let f = frame(60, 22);
-    assert!(t.deliver(&f, &mut mem).raise_irq);
+    assert!(t.deliver(&whole(&f), &mut mem).raise_irq);
     assert_eq!(mem.slice(DATA + HEADER_LEN as u64, 60), f);
 }
 
@@ -463,14 +488,14 @@ fn transmit_from_outside_guest_ram_needs_reset() {
         Some((1, QueueError::Memory(_)))
     ));
     assert_ne!(t.status() & DEVICE_NEEDS_RESET, 0);
-    assert!(t.device_mut().take_outbound().is_empty());
+    assert!(outbound(&mut t).is_empty());
 }
 
 #[test]
 fn receive_buffer_outside_guest_ram_needs_reset() {
     let (mut t, mut mem, mut qs) = net();
     qs[RECEIVEQ].add(&mut mem, &[(0x10, RX_BUF, true)]);
-    let n = t.deliver(&frame(60, 23), &mut mem);
+    let n = t.deliver(&whole(&frame(60, 23)), &mut mem);
     assert!(matches!(
         n.fault.map(|f| (f.queue, f.error)),
         Some((0, QueueError::Memory(_)))
@@ -478,8 +503,138 @@ fn receive_buffer_outside_guest_ram_needs_reset() {
     assert_ne!(t.status() & DEVICE_NEEDS_RESET, 0);
     // Until the driver resets the device, frames are dropped.
     let dropped = t.device().stats().rx_dropped;
-    assert_eq!(t.deliver(&frame(60, 24), &mut mem), Notify::NONE);
+    assert_eq!(t.deliver(&whole(&frame(60, 24)), &mut mem), Notify::NONE);
     assert_eq!(t.device().stats().rx_dropped, dropped + 1);
 }
 
 mod storm;
+
+// Offloads: a TSO packet from a driver that took HOST_TSO4 goes out whole
+// and offloaded; a receiver that took GUEST_TSO4 gets it as it was sent, any
+// other gets it finished.
+
+use crate::net::offload::tests::tcp_frame;
+
+const OFFLOADING: u64 = PLAIN
+    | VIRTIO_NET_F_CSUM
+    | VIRTIO_NET_F_GUEST_CSUM
+    | VIRTIO_NET_F_HOST_TSO4
+    | VIRTIO_NET_F_GUEST_TSO4;
+
+/// The header Linux writes for a TSO packet of `tcp_frame` (no VLAN): hdr
+/// length 54, 1448 per segment, the TCP checksum at 34 + 16.
+fn tso_header() -> [u8; HEADER_LEN] {
+    let mut h = tx_header(VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4);
+    h[2..4].copy_from_slice(&54u16.to_le_bytes());
+    h[4..6].copy_from_slice(&1448u16.to_le_bytes());
+    h[6..8].copy_from_slice(&34u16.to_le_bytes());
+    h[8..10].copy_from_slice(&16u16.to_le_bytes());
+    h
+}
+
+/// Sends one TSO packet of `payload` bytes from a card whose driver
+/// accepted `features`; what its outbox then holds.
+fn send_tso(features: u64, payload: usize) -> Vec<Packet> {
+    let (mut t, mut mem, mut qs) = net_accepting(features);
+    let f = tcp_frame(&frame(payload, 3), 0x18, false);
+    mem.put(DATA, &tso_header());
+    mem.put(DATA + HEADER_LEN as u64, &f);
+    qs[TRANSMITQ].add(&mut mem, &[(DATA, (HEADER_LEN + f.len()) as u32, false)]);
+    let _ = qs[TRANSMITQ].notify(&mut t, &mut mem);
+    t.device_mut().take_outbound()
+}
+
+#[test]
+fn a_tso_packet_is_sent_whole_with_its_offload() {
+    let out = send_tso(OFFLOADING, 20_000);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].frame.len(), 54 + 20_000);
+    assert_eq!(out[0].offload.tso4.map(|t| t.mss), Some(1448));
+    assert_eq!(out[0].offload.csum, Some((34, 16)));
+    // A driver that did not take the offload may not use it.
+    assert!(send_tso(PLAIN, 20_000).is_empty());
+}
+
+/// A TSO packet of 4000 payload bytes, as a sender's outbox holds it.
+fn tso_packet() -> Packet {
+    let f = tcp_frame(&frame(4000, 3), 0x18, false);
+    Packet {
+        offload: Offload::parse(&tso_header(), OFFLOADING, &f).unwrap(),
+        frame: f,
+    }
+}
+
+#[test]
+fn an_offloading_receiver_gets_the_packet_as_sent() {
+    let (mut t, mut mem, mut qs) = net_accepting(OFFLOADING);
+    let p = tso_packet();
+    // Linux's big-packet receive chain: a header buffer and 64 KiB.
+    qs[RECEIVEQ].add(
+        &mut mem,
+        &[
+            (DATA, HEADER_LEN as u32, true),
+            (DATA + 0x1000, 0x1_0000, true),
+        ],
+    );
+    assert!(t.deliver(&p, &mut mem).raise_irq);
+    let len = (HEADER_LEN + p.frame.len()) as u32;
+    assert_eq!(qs[RECEIVEQ].used_elem(&mem, 0), (0, len));
+    let mut h = tso_header();
+    h[10] = 1; // num_buffers
+    assert_eq!(mem.slice(DATA, HEADER_LEN), h);
+    assert_eq!(mem.slice(DATA + 0x1000, p.frame.len()), &p.frame[..]);
+    assert_eq!(t.device().stats().rx_frames, 1);
+}
+
+#[test]
+fn a_plain_receiver_gets_checksummed_segments() {
+    let (mut t, mut mem, mut qs) = net();
+    let p = tso_packet();
+    for i in 0..3u64 {
+        qs[RECEIVEQ].add(&mut mem, &[(DATA + i * 0x1000, RX_BUF, true)]);
+    }
+    assert!(t.deliver(&p, &mut mem).raise_irq);
+    let mut expected = Vec::new();
+    finish(&p, |f| expected.push(f.to_vec()));
+    assert_eq!(expected.len(), 3);
+    for (i, seg) in expected.iter().enumerate() {
+        let at = DATA + i as u64 * 0x1000;
+        assert_eq!(
+            mem.slice(at, HEADER_LEN),
+            rx_header_expected(),
+            "segment {i}"
+        );
+        assert_eq!(
+            mem.slice(at + HEADER_LEN as u64, seg.len()),
+            &seg[..],
+            "segment {i}"
+        );
+    }
+    assert_eq!(t.device().stats().rx_frames, 3);
+    // A receiver that took checksums but not TSO gets segments too.
+    let (mut t, mut mem, mut qs) = net_accepting(PLAIN | VIRTIO_NET_F_GUEST_CSUM);
+    qs[RECEIVEQ].add(&mut mem, &[(DATA, RX_BUF, true)]);
+    let _ = t.deliver(&p, &mut mem);
+    assert_eq!(
+        mem.slice(DATA + HEADER_LEN as u64, expected[0].len()),
+        &expected[0][..]
+    );
+}
+
+#[test]
+fn the_backlog_is_bounded_in_bytes() {
+    let (mut t, mut mem, _qs) = net_accepting(OFFLOADING);
+    let f = tcp_frame(&frame(60_000, 4), 0x18, false);
+    let p = Packet {
+        offload: Offload::parse(&tso_header(), OFFLOADING, &f).unwrap(),
+        frame: f,
+    };
+    let fits = BACKLOG_BYTES / p.frame.len();
+    for _ in 0..fits {
+        assert!(t.device_mut().queue_inbound(&p));
+    }
+    assert!(!t.device_mut().queue_inbound(&p));
+    let _ = t.deliver(&p, &mut mem);
+    assert_eq!(t.device().pending_inbound(), fits);
+    assert_eq!(t.device().stats().rx_dropped, 2);
+}
