@@ -6,7 +6,8 @@
 extern crate alloc;
 
 pub mod image;
-pub mod keep;
+pub mod memmap;
+pub mod options;
 
 /// The files the loader reads from the partition it was loaded from.
 pub mod files {
@@ -14,7 +15,8 @@ pub mod files {
     pub const HYPERVISOR: &str = "\\aerie\\aerie.Image";
     /// The VMs: the boot module `cargo xtask run` packs (QEMU's `-initrd`).
     pub const BOOT_MODULE: &str = "\\aerie\\bootmodule.bin";
-    /// Aerie's command line, one line; optional.
+    /// Aerie's command line, one line; optional, and arguments given to the
+    /// loader in the UEFI shell take its place.
     pub const CMDLINE: &str = "\\aerie\\cmdline.txt";
 }
 

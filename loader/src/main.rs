@@ -2,9 +2,10 @@
 //! Partition on firmware that runs at EL2.
 //!
 //! From the partition it was loaded from it reads `\aerie\aerie.Image`, the
-//! boot module `\aerie\bootmodule.bin` and, if present, the command line in
-//! `\aerie\cmdline.txt`. It places the image by its header, writes the command
-//! line, the boot module and the memory the firmware keeps into a copy of the
+//! boot module `\aerie\bootmodule.bin` and the command line: the arguments
+//! it was started with in the UEFI shell, else `\aerie\cmdline.txt` if
+//! present. It places the image by its header, writes the command line, the
+//! boot module and the RAM of the UEFI memory map into a copy of the
 //! firmware's device tree, exits boot services and jumps to Aerie with the
 //! MMU still on (Aerie turns it off and builds its own spaces: C4). On any
 //! error it prints `aerie-loader: error: <what>` and returns the error
@@ -19,12 +20,14 @@ mod esp;
 
 use aerie_dt::{Handoff, Region};
 use aerie_loader::image::ImageHeader;
-use aerie_loader::{cmdline, files, keep};
+use aerie_loader::{cmdline, files, memmap, options};
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::convert::Infallible;
 use core::fmt::Display;
 use uefi::boot::{self, AllocateType, MemoryType};
 use uefi::mem::memory_map::MemoryMap;
+use uefi::proto::loaded_image::LoadedImage;
 use uefi::{Guid, Handle, Status, entry, guid, println};
 
 /// The configuration table holding the flattened device tree (UEFI 2.10 §4.6.1.3).
@@ -59,13 +62,19 @@ fn boot() -> Result<Infallible, Status> {
         )
     })?;
     let module = read(device, files::BOOT_MODULE)?;
-    let text = match esp::read(device, files::CMDLINE) {
-        Ok(text) => text,
-        Err(Status::NOT_FOUND) => Vec::new(),
-        Err(s) => return Err(fail(s, format_args!("cannot read {}", files::CMDLINE))),
+    let line = match shell_arguments() {
+        Some(line) => line,
+        None => {
+            let text = match esp::read(device, files::CMDLINE) {
+                Ok(text) => text,
+                Err(Status::NOT_FOUND) => Vec::new(),
+                Err(s) => return Err(fail(s, format_args!("cannot read {}", files::CMDLINE))),
+            };
+            let line = cmdline(&text)
+                .map_err(|e| fail(Status::LOAD_ERROR, format_args!("{}: {e}", files::CMDLINE)))?;
+            String::from(line)
+        }
     };
-    let line = cmdline(&text)
-        .map_err(|e| fail(Status::LOAD_ERROR, format_args!("{}: {e}", files::CMDLINE)))?;
     let firmware_tree = firmware_device_tree().ok_or_else(|| {
         fail(
             Status::NOT_FOUND,
@@ -83,13 +92,14 @@ fn boot() -> Result<Infallible, Status> {
     // SAFETY: a fresh allocation of module.len() bytes.
     unsafe { place(module_pa, &module, module.len() as u64) };
     let boot_module = Region::new(module_pa, module.len() as u64);
-    let reserve = firmware_kept()?;
+    let ram = firmware_ram()?;
     let tree = aerie_dt::with_handoff(
         firmware_tree,
         &Handoff {
-            bootargs: line,
+            bootargs: &line,
             boot_module: Some(boot_module),
-            reserve: &reserve,
+            reserve: &[],
+            memory: Some(&ram),
         },
     )
     .map_err(|e| {
@@ -103,9 +113,10 @@ fn boot() -> Result<Infallible, Status> {
     unsafe { place(dtb, &tree, tree.len() as u64) };
 
     println!(
-        "aerie-loader: starting Aerie at {entry:#x} (device tree at {dtb:#x}, boot module {} KiB at {module_pa:#x}, {} firmware ranges kept, command line \"{line}\")",
+        "aerie-loader: starting Aerie at {entry:#x} (device tree at {dtb:#x}, boot module {} KiB at {module_pa:#x}, RAM {} MiB in {} ranges, command line \"{line}\")",
         module.len() / 1024,
-        reserve.len(),
+        ram.iter().map(|r| r.size).sum::<u64>() >> 20,
+        ram.len(),
     );
     let written = [
         (entry, header.image_size),
@@ -113,7 +124,7 @@ fn boot() -> Result<Infallible, Status> {
         (dtb, tree.len() as u64),
     ];
     // Nothing allocated from the pool may be freed after boot services end.
-    drop((file, module, text, tree, reserve));
+    drop((file, module, line, tree, ram));
     // SAFETY: no protocol is open (the file system was closed after each
     // read) and nothing allocated from the pool is used from here on.
     let map = unsafe { boot::exit_boot_services(None) };
@@ -145,17 +156,24 @@ fn firmware_device_tree() -> Option<&'static [u8]> {
     Some(unsafe { core::slice::from_raw_parts(address as *const u8, size) })
 }
 
-/// RAM the firmware keeps after boot services end (runtime services,
-/// reserved ranges): Aerie must not give it to VMs.
-fn firmware_kept() -> Result<Vec<Region>, Status> {
+/// The RAM Aerie may use once boot services end, from the UEFI memory map
+/// (see `memmap`). Allocations made after this call are loader data, which
+/// the map already counts as usable, so it holds for them too.
+fn firmware_ram() -> Result<Vec<Region>, Status> {
     let map = boot::memory_map(MemoryType::LOADER_DATA)
         .map_err(|e| fail(e.status(), "cannot read the firmware's memory map"))?;
     let regions = map
         .entries()
-        .filter(|d| keep::kept(d.ty.0))
+        .filter(|d| memmap::usable(d.ty.0))
         .map(|d| Region::new(d.phys_start, d.page_count * PAGE))
         .collect();
-    Ok(keep::merged(regions))
+    Ok(memmap::merged(regions))
+}
+
+/// The arguments the loader was started with in the UEFI shell, if any.
+fn shell_arguments() -> Option<String> {
+    let image = boot::open_protocol_exclusive::<LoadedImage>(boot::image_handle()).ok()?;
+    options::arguments(image.load_options_as_bytes()?)
 }
 
 /// `bytes` pages of loader data; their physical address (the firmware maps

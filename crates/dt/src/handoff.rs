@@ -1,11 +1,15 @@
 //! What a boot loader adds to the firmware's device tree before it starts
-//! Aerie: the command line, where the boot module lies, and memory the
-//! firmware keeps. QEMU's `-kernel` path writes the first two itself; the
-//! UEFI loader (`loader/`) gets the tree from the firmware without them.
+//! Aerie: the command line, where the boot module lies, and which memory is
+//! RAM Aerie may use. QEMU's `-kernel` path writes the first two itself; the
+//! UEFI loader (`loader/`) gets the tree from the firmware without them, and
+//! takes the RAM from the UEFI memory map, which is what a UEFI firmware
+//! vouches for (the tree's /memory nodes may be stale, and say nothing of
+//! the memory the firmware keeps for itself).
 //!
 //! The tree is read whole (so a malformed one is refused with the reader's
 //! own error) and written again node by node, every property in its order,
-//! with /chosen's three properties replaced or added.
+//! with /chosen's three properties replaced or added and, when the handoff
+//! gives the RAM, the /memory nodes replaced by one.
 
 use alloc::vec::Vec;
 
@@ -28,6 +32,9 @@ pub struct Handoff<'a> {
     pub boot_module: Option<Region>,
     /// Memory Aerie must leave alone, added to the memory reservation block.
     pub reserve: &'a [Region],
+    /// The RAM: replaces every /memory node with one, `memory@<first base>`,
+    /// whose `reg` lists these regions. None keeps the tree's.
+    pub memory: Option<&'a [Region]>,
 }
 
 /// `blob` with `handoff` written in. Reservations already in the tree stay,
@@ -51,7 +58,13 @@ pub fn with_handoff(blob: &[u8], handoff: &Handoff<'_>) -> Result<Vec<u8>, DtErr
     let node = w.begin_node("").step("root node")?;
     copy_props(&mut w, &root, false)?;
     let mut had_chosen = false;
+    if let Some(ram) = handoff.memory {
+        write_memory(&mut w, &root, ram)?;
+    }
     for child in root.children() {
+        if handoff.memory.is_some() && child.prop("device_type") == Some(b"memory\0") {
+            continue;
+        }
         let chosen = child.name() == "chosen";
         had_chosen |= chosen;
         copy_node(&mut w, &child, chosen.then_some(handoff))?;
@@ -93,6 +106,45 @@ fn copy_props(w: &mut FdtWriter, node: &NodeRef<'_, '_>, skip_chosen: bool) -> R
         w.property(prop.name, prop.value).step("copy a property")?;
     }
     Ok(())
+}
+
+/// One /memory node listing `ram`, in the root's #address-cells and
+/// #size-cells (1 or 2 each; the spec's defaults 2 and 1 when absent).
+fn write_memory(w: &mut FdtWriter, root: &NodeRef<'_, '_>, ram: &[Region]) -> Result<(), DtError> {
+    let cells = |name: &'static str, default: u32| match root.prop(name) {
+        None => Ok(default),
+        Some(&[a, b, c, d]) if matches!(u32::from_be_bytes([a, b, c, d]), 1 | 2) => {
+            Ok(u32::from_be_bytes([a, b, c, d]))
+        }
+        Some(_) => Err(DtError::BadProperty {
+            node: "/".into(),
+            property: name,
+            reason: "not 1 or 2 cells",
+        }),
+    };
+    let (address_cells, size_cells) = (cells("#address-cells", 2)?, cells("#size-cells", 1)?);
+    let first = ram
+        .first()
+        .ok_or(DtError::InvalidSpec("the firmware's memory map has no RAM"))?;
+    let mut reg = Vec::new();
+    for r in ram {
+        for (value, n) in [(r.base, address_cells), (r.size, size_cells)] {
+            if n == 1 {
+                let v = u32::try_from(value).map_err(|_| {
+                    DtError::InvalidSpec("RAM beyond 4 GiB with 1-cell addresses or sizes")
+                })?;
+                reg.extend_from_slice(&v.to_be_bytes());
+            } else {
+                reg.extend_from_slice(&value.to_be_bytes());
+            }
+        }
+    }
+    let node = w
+        .begin_node(&alloc::format!("memory@{:x}", first.base))
+        .step("/memory")?;
+    w.property_string("device_type", "memory").step("/memory")?;
+    w.property("reg", &reg).step("/memory")?;
+    w.end_node(node).step("/memory")
 }
 
 fn write_handoff(w: &mut FdtWriter, h: &Handoff<'_>) -> Result<(), DtError> {
@@ -150,7 +202,77 @@ mod tests {
             bootargs: "aerie.log=debug",
             boot_module: Some(Region::new(0x4800_0000, 0x12_3456)),
             reserve: &RESERVE,
+            memory: None,
         }
+    }
+
+    #[test]
+    fn the_ram_replaces_the_memory_nodes() {
+        let ram = [
+            Region::new(0x4000_0000, 0x3f00_0000),
+            Region::new(0x7f80_0000, 0x80_0000),
+            Region::new(0x1_0000_0000, 0x4000_0000),
+        ];
+        let h = Handoff {
+            memory: Some(&ram),
+            ..handoff()
+        };
+        let out = with_handoff(&firmware_tree(true), &h).unwrap();
+        let tree = Tree::parse(&out).unwrap();
+        let memory: Vec<_> = tree
+            .root()
+            .children()
+            .filter(|n| n.prop("device_type") == Some(b"memory\0"))
+            .collect();
+        assert_eq!(memory.len(), 1);
+        assert_eq!(memory[0].name(), "memory@40000000");
+        let reg: Vec<u64> = memory[0]
+            .prop("reg")
+            .unwrap()
+            .chunks(8)
+            .map(|c| u64::from_be_bytes(c.try_into().unwrap()))
+            .collect();
+        assert_eq!(
+            reg,
+            [
+                0x4000_0000,
+                0x3f00_0000,
+                0x7f80_0000,
+                0x80_0000,
+                0x1_0000_0000,
+                0x4000_0000
+            ]
+        );
+        // The rest of the tree is still there.
+        assert!(tree.find_path("/pl011@9000000").is_some());
+        assert!(tree.find_path("/chosen").is_some());
+    }
+
+    #[test]
+    fn ram_that_the_cells_cannot_hold_is_refused() {
+        let ram = [Region::new(0x1_0000_0000, 0x1000)];
+        let h = Handoff {
+            memory: Some(&ram),
+            ..handoff()
+        };
+        let mut w = FdtWriter::new().unwrap();
+        let root = w.begin_node("").unwrap();
+        w.property_u32("#address-cells", 1).unwrap();
+        w.property_u32("#size-cells", 1).unwrap();
+        w.end_node(root).unwrap();
+        let blob = w.finish().unwrap();
+        assert_eq!(
+            with_handoff(&blob, &h).unwrap_err(),
+            DtError::InvalidSpec("RAM beyond 4 GiB with 1-cell addresses or sizes")
+        );
+        let h = Handoff {
+            memory: Some(&[]),
+            ..handoff()
+        };
+        assert_eq!(
+            with_handoff(&firmware_tree(true), &h).unwrap_err(),
+            DtError::InvalidSpec("the firmware's memory map has no RAM")
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! - `boot-uefi`: the testkit passes, and Aerie's debug log says it was
 //!   entered with the MMU on and loaded, and found its device tree, where
 //!   the loader said it put them, with the command line of
-//!   `aerie/cmdline.txt`.
+//!   `aerie/cmdline.txt` and the RAM of the UEFI memory map.
 //! - `boot-uefi-remap-fault`: after the re-map, the load address (inside the
 //!   firmware's identity map a moment before) faults at EL2.
 
@@ -54,6 +54,12 @@ pub fn boot_uefi() -> Result<(), String> {
         )?;
         output::require_line(out, "command line \"aerie.log=debug\"")?;
         output::require_line(out, "boot: entered with the MMU on")?;
+        // Aerie's RAM is the UEFI memory map's, as the loader wrote it.
+        let ram = output::numbers_after(out, "aerie-loader: starting Aerie at ")
+            .first()
+            .and(output::numbers_after(out, " RAM ").first().copied())
+            .ok_or("no `RAM <n> MiB` in the loader's line")?;
+        output::require_line(out, &format!("RAM {ram} MiB ("))?;
         testkit_passed(status, out, TESTKIT_MIN_PASSED)
     })
 }
