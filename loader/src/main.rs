@@ -16,7 +16,7 @@
 extern crate alloc;
 
 mod arch;
-mod esp;
+use aerie_uefi_esp as esp;
 
 use aerie_dt::{Handoff, Region};
 use aerie_loader::image::ImageHeader;

@@ -3,15 +3,16 @@
 use crate::cmd::{self, step};
 use crate::paths::{self, TARGET};
 
-/// The workspaces: the host one at the root, the aarch64-only ones, and the
-/// two UEFI programs.
-const WORKSPACES: [&str; 6] = [
+/// The workspaces: the host one at the root, the aarch64-only ones, the
+/// two UEFI programs and the crate they share.
+const WORKSPACES: [&str; 7] = [
     ".",
     "hypervisor",
     "guests/testkit",
     "userworlds",
     BOOTMGR,
     LOADER,
+    UEFI_ESP,
 ];
 
 /// The UEFI boot manager's workspace, linted for both of its targets.
@@ -19,6 +20,8 @@ const BOOTMGR: &str = "appliance/bootmgr";
 const UEFI_TARGETS: [&str; 2] = ["aarch64-unknown-uefi", "x86_64-unknown-uefi"];
 /// Aerie's UEFI loader: AArch64 only.
 const LOADER: &str = "loader";
+/// The ESP file access both UEFI programs use, linted for AArch64.
+const UEFI_ESP: &str = "crates/uefi-esp";
 
 /// Joins per-workspace failures into one Err whose first line names them all.
 fn summarize(errors: Vec<(&str, String)>) -> Result<(), String> {
@@ -82,8 +85,8 @@ pub fn clippy() -> Result<(), String> {
             step(format!("clippy: {dir}"));
             let result = if *dir == "." {
                 check(dir, &["clippy", "--all-targets", "--", "-D", "warnings"])
-            } else if *dir == BOOTMGR || *dir == LOADER {
-                let targets = if *dir == LOADER {
+            } else if [BOOTMGR, LOADER, UEFI_ESP].contains(dir) {
+                let targets = if *dir != BOOTMGR {
                     &UEFI_TARGETS[..1]
                 } else {
                     &UEFI_TARGETS[..]

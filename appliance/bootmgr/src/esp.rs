@@ -1,35 +1,15 @@
-//! The EFI System Partition this program was loaded from: its file system
-//! and the device paths of files on it.
+//! The EFI System Partition this program was loaded from: its device and
+//! files (`aerie-uefi-esp`, shared with Aerie's loader), and the device
+//! paths of files on it.
+
+pub use aerie_uefi_esp::{device, read};
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use uefi::boot::{self, ScopedProtocol};
-use uefi::fs::FileSystem;
+use uefi::boot;
 use uefi::proto::device_path::DevicePath;
 use uefi::proto::device_path::build::{DevicePathBuilder, media::FilePath};
-use uefi::proto::loaded_image::LoadedImage;
-use uefi::proto::media::fs::SimpleFileSystem;
 use uefi::{CString16, Handle, Status};
-
-/// The device (partition) handle the running image was loaded from.
-pub fn device() -> Result<Handle, Status> {
-    let image = boot::open_protocol_exclusive::<LoadedImage>(boot::image_handle())
-        .map_err(|e| e.status())?;
-    image.device().ok_or(Status::UNSUPPORTED)
-}
-
-/// Reads a whole file from the file system on `device`.
-pub fn read(device: Handle, path: &str) -> Result<Vec<u8>, Status> {
-    let path = CString16::try_from(path).map_err(|_| Status::INVALID_PARAMETER)?;
-    let volume: ScopedProtocol<SimpleFileSystem> =
-        boot::open_protocol_exclusive(device).map_err(|e| e.status())?;
-    FileSystem::new(volume)
-        .read(path.as_ref())
-        .map_err(|e| match e {
-            uefi::fs::Error::Io(io) => io.uefi_error.status(),
-            _ => Status::INVALID_PARAMETER,
-        })
-}
 
 /// The full device path of `path` on `device`: the device's own path followed
 /// by one FilePath node, as LoadImage wants it.

@@ -1,4 +1,9 @@
-//! Files on the partition this program was loaded from.
+//! The EFI System Partition a UEFI program was loaded from: its device and
+//! whole files on it. Shared by Aerie's loader and the appliance's boot
+//! manager, which both read their configuration and images from there.
+#![no_std]
+
+extern crate alloc;
 
 use alloc::vec::Vec;
 use uefi::boot::{self, ScopedProtocol};
@@ -14,8 +19,9 @@ pub fn device() -> Result<Handle, Status> {
     image.device().ok_or(Status::UNSUPPORTED)
 }
 
-/// Reads a whole file from the file system on `device`; a missing file is
-/// `NOT_FOUND`.
+/// Reads a whole file from the file system on `device`: a missing file is
+/// the firmware's `NOT_FOUND`, a path that is no UEFI path
+/// `INVALID_PARAMETER`.
 pub fn read(device: Handle, path: &str) -> Result<Vec<u8>, Status> {
     let path = CString16::try_from(path).map_err(|_| Status::INVALID_PARAMETER)?;
     let volume: ScopedProtocol<SimpleFileSystem> =
@@ -24,6 +30,6 @@ pub fn read(device: Handle, path: &str) -> Result<Vec<u8>, Status> {
         .read(path.as_ref())
         .map_err(|e| match e {
             uefi::fs::Error::Io(io) => io.uefi_error.status(),
-            _ => Status::NOT_FOUND,
+            _ => Status::INVALID_PARAMETER,
         })
 }
