@@ -4,11 +4,13 @@
 //! before and after `nc`).
 //!
 //! Under `-icount shift=0,sleep=off` the counter advances one nanosecond per
-//! instruction any CPU executes, and idle time is skipped, so the difference
-//! is the instructions both pCPUs spent on the transfer: both guests' TCP
-//! stacks and drivers, Aerie's exits, the copies through the switch. Reported
-//! raw and as the rate a machine doing one instruction per nanosecond would
-//! see. There is no native row: QEMU alone has no switch between two VMs.
+//! instruction any CPU executes (both guests' TCP stacks and drivers, Aerie's
+//! exits, the copies through the switch), and while every CPU is idle it
+//! jumps to the next timer deadline instead of waiting in real time: the
+//! difference is virtual time, exactly repeatable, with those idle stretches
+//! in it. Reported raw and as the rate a machine doing one instruction per
+//! nanosecond would see. There is no native row: QEMU alone has no switch
+//! between two VMs.
 
 use std::time::Duration;
 
