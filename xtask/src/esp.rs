@@ -1,6 +1,7 @@
-//! The EFI System Partition `cargo xtask run --uefi` boots Aerie from: a
-//! directory QEMU presents as a FAT disk (its `vvfat` driver), laid out as a
-//! partition on a board would be:
+//! The EFI System Partition Aerie boots from through UEFI firmware
+//! (`cargo xtask run --uefi`, `cargo xtask esp`): a GPT disk image with one
+//! FAT partition, written in Rust by the appliance tool's ESP builder
+//! (`aerie_appliance::esp`), laid out as a board's boot disk would be:
 //!
 //! ```text
 //! EFI/BOOT/BOOTAA64.EFI   Aerie's loader (loader/), the removable-media path
@@ -9,20 +10,21 @@
 //! aerie/cmdline.txt       Aerie's command line
 //! ```
 //!
-//! The firmware is Debian's AAVMF (`qemu-efi-aarch64`), with a fresh copy of
-//! its variable store for every run.
+//! Under QEMU the firmware is Debian's AAVMF (`qemu-efi-aarch64`), with a
+//! fresh copy of its variable store for every run.
 
 use std::path::{Path, PathBuf};
 
+use aerie_appliance::esp::{EspFile, Source};
 use aerie_appliance::qemu::{AAVMF_CODE, AAVMF_VARS};
 use anyhow::{Context, Result};
 
 use crate::paths;
 use crate::qemu::{aerie_cmdline, Boot};
 
-/// The partition's directory: `target/aerie/esp/`.
-pub fn dir() -> PathBuf {
-    paths::aerie_dir().join("esp")
+/// The disk image `run --uefi` boots: `target/aerie/esp.img`.
+pub fn image() -> PathBuf {
+    paths::aerie_dir().join("esp.img")
 }
 
 /// The run's copy of the firmware's variable store.
@@ -30,40 +32,41 @@ fn vars() -> PathBuf {
     paths::aerie_dir().join("esp-vars.fd")
 }
 
-/// Writes the partition and a fresh variable store for `boot` (an Aerie boot).
-pub fn prepare(boot: &Boot) -> Result<()> {
+/// Writes the disk image `out` for `boot` (an Aerie boot): the loader, the
+/// hypervisor, its boot module and command line. Returns its size.
+pub fn write(boot: &Boot, out: &Path) -> Result<u64> {
     let Boot::Aerie { bootmodule, .. } = boot else {
         anyhow::bail!("only Aerie boots through the UEFI loader");
     };
-    let dir = dir();
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
-    }
-    let efi_boot = dir.join("EFI").join("BOOT");
-    let aerie = dir.join("aerie");
-    for d in [&efi_boot, &aerie] {
-        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
-    }
-    place(&paths::loader_efi(), &efi_boot.join("BOOTAA64.EFI"))?;
-    place(&paths::hypervisor_image(), &aerie.join("aerie.Image"))?;
-    place(bootmodule, &aerie.join("bootmodule.bin"))?;
-    let cmdline = aerie.join("cmdline.txt");
-    std::fs::write(&cmdline, format!("{}\n", aerie_cmdline(boot)))
-        .with_context(|| format!("writing {}", cmdline.display()))?;
+    let loader = paths::loader_efi();
+    let hypervisor = paths::hypervisor_image();
+    let files = [
+        EspFile {
+            path: "EFI/BOOT/BOOTAA64.EFI".into(),
+            source: Source::File(&loader),
+        },
+        EspFile {
+            path: "aerie/aerie.Image".into(),
+            source: Source::File(&hypervisor),
+        },
+        EspFile {
+            path: "aerie/bootmodule.bin".into(),
+            source: Source::File(bootmodule),
+        },
+        EspFile {
+            path: "aerie/cmdline.txt".into(),
+            source: Source::Bytes(format!("{}\n", aerie_cmdline(boot)).into_bytes()),
+        },
+    ];
+    aerie_appliance::esp::build(out, &files).with_context(|| format!("writing {}", out.display()))
+}
+
+/// Writes [`image`] and a fresh variable store for a QEMU run of `boot`.
+pub fn prepare(boot: &Boot) -> Result<()> {
+    write(boot, &image())?;
     std::fs::copy(AAVMF_VARS, vars())
         .with_context(|| format!("copying {AAVMF_VARS} (package qemu-efi-aarch64)"))?;
     Ok(())
-}
-
-/// A hard link where the file system allows one (boot modules with Linux
-/// are tens of MiB), a copy elsewhere.
-fn place(from: &Path, to: &Path) -> Result<()> {
-    if std::fs::hard_link(from, to).is_ok() {
-        return Ok(());
-    }
-    std::fs::copy(from, to)
-        .map(|_| ())
-        .with_context(|| format!("copying {} to {}", from.display(), to.display()))
 }
 
 /// `-drive` for the firmware's code (read-only flash).
@@ -76,10 +79,10 @@ pub fn pflash_vars() -> String {
     format!("if=pflash,format=raw,unit=1,file={}", vars().display())
 }
 
-/// `-drive` for the partition, read-only (QEMU's FAT view of [`dir`]).
+/// `-drive` for the disk image, read-only.
 pub fn drive() -> String {
     format!(
-        "if=none,id=esp,format=raw,readonly=on,file=fat:{}",
-        dir().display()
+        "if=none,id=esp,format=raw,readonly=on,file={}",
+        image().display()
     )
 }

@@ -35,6 +35,7 @@ commands:
            boot manager and its guests into target/aerie/
            (`--linux-tools`: also linux-tools-initramfs.cpio with open-vm-tools)
   run      boot Aerie in QEMU (see `cargo xtask run --help`)
+  esp      write what `run` boots as a UEFI boot disk image (see `cargo xtask esp --help`)
   test     lint, unit tests, build and QEMU integration tests
            (`cargo xtask test NAME...`: only those QEMU tests)
   bench    trap costs and Linux boot under -icount, appliance throughput
@@ -77,6 +78,11 @@ fn main() {
             0
         }
         "run" => run::main(rest),
+        "esp" if rest.iter().any(|a| a == "--help" || a == "-h") => {
+            println!("{}", run::ESP_USAGE);
+            0
+        }
+        "esp" => run::esp_main(rest),
         "test" => test::main(rest),
         "bench" => match rest {
             [] => bench::main(),

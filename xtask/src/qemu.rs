@@ -24,7 +24,8 @@ pub enum Boot {
         /// Extra Aerie command-line arguments.
         append: String,
         /// Start Aerie through UEFI firmware (AAVMF) and Aerie's loader from
-        /// an EFI System Partition ([`crate::esp`]) instead of `-kernel`.
+        /// an EFI System Partition disk image ([`crate::esp`]) instead of
+        /// `-kernel`.
         uefi: bool,
     },
     /// A guest directly at EL1, no hypervisor: the baseline Aerie is measured
@@ -194,8 +195,8 @@ pub fn command(opts: &QemuOptions, interactive: bool) -> Command {
             // A reset of the whole machine ends the run: Aerie resets VMs itself.
             c.arg("-no-reboot");
             if *uefi {
-                // The partition crate::esp::prepare wrote, read-only, on
-                // PCI: the firmware boots from it, Aerie sees no PCI device.
+                // The disk crate::esp::prepare wrote, read-only, on PCI:
+                // the firmware boots from it, Aerie sees no PCI device.
                 c.args(["-drive", &crate::esp::pflash_code()])
                     .args(["-drive", &crate::esp::pflash_vars()])
                     .args(["-drive", &crate::esp::drive()])
@@ -481,7 +482,10 @@ mod tests {
             ),
             "{a}"
         );
-        assert!(a.contains("readonly=on,file=fat:"), "{a}");
+        assert!(
+            a.contains("readonly=on,file=") && a.contains("esp.img"),
+            "{a}"
+        );
         assert!(a.contains("-device virtio-blk-pci,drive=esp"), "{a}");
         for absent in ["-kernel", "-initrd", "-append"] {
             assert!(!a.contains(absent), "{a}");

@@ -93,8 +93,8 @@ When a VM has a network card ([vm.net]), the machine gets one on QEMU's user-mod
 (10.0.2.0/24, the host at 10.0.2.2): the uplink of Aerie's switch. --forward passes a TCP
 port of the host (127.0.0.1) to a VM's address and port on it.
 --uefi boots as a board does: UEFI firmware (AAVMF) starts Aerie's loader from an EFI System
-Partition (target/aerie/esp: EFI/BOOT/BOOTAA64.EFI, aerie/aerie.Image, aerie/bootmodule.bin,
-aerie/cmdline.txt).";
+Partition (the disk image target/aerie/esp.img: EFI/BOOT/BOOTAA64.EFI, aerie/aerie.Image,
+aerie/bootmodule.bin, aerie/cmdline.txt; `cargo xtask esp` writes one without running QEMU).";
 
 /// Parses `run`'s flags.
 pub fn parse_args(args: &[String]) -> Result<RunArgs, String> {
@@ -458,6 +458,87 @@ pub fn judge(outcome: &Outcome, timeout_secs: Option<u64>, expect_testkit: bool)
     }
 }
 
+/// `cargo xtask esp [--out FILE] ARGS`: builds what `run ARGS` would boot
+/// and writes it as a UEFI boot disk image (default `target/aerie/esp.img`)
+/// instead of starting QEMU; returns the process exit code. Only the flags
+/// that shape what is booted are taken: the VMs (`--guest`, `--config`),
+/// Aerie's command line (`--log`, `--append`) and `--no-build`.
+pub fn esp_main(args: &[String]) -> i32 {
+    let mut out = crate::esp::image();
+    let mut rest = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--out" => match it.next() {
+                Some(path) => out = PathBuf::from(path),
+                None => {
+                    eprintln!("error: --out needs a file\n{ESP_USAGE}");
+                    return EXIT_USAGE;
+                }
+            },
+            "--cpu" | "--smp" | "--timeout" | "--icount" | "--disk" | "--forward" | "--uefi" => {
+                eprintln!(
+                    "error: {a} is about the QEMU run, which `esp` does not start\n{ESP_USAGE}"
+                );
+                return EXIT_USAGE;
+            }
+            _ => rest.push(a.clone()),
+        }
+    }
+    let args = match parse_args(&rest) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}\n{ESP_USAGE}");
+            return EXIT_USAGE;
+        }
+    };
+    let prepared = match prepare(&args.guest, args.no_build, args.disk.as_deref()) {
+        Ok(p) => p,
+        Err(PrepareError::Config(msg)) => {
+            eprintln!("error: {msg}");
+            return EXIT_USAGE;
+        }
+        Err(PrepareError::Other(e)) => {
+            eprintln!("error: {e:#}");
+            return 1;
+        }
+    };
+    let boot = Boot::Aerie {
+        bootmodule: prepared.bootmodule,
+        log: args.log,
+        append: args.append,
+        uefi: true,
+    };
+    match crate::esp::write(&boot, &out) {
+        Ok(size) => {
+            step(format!(
+                "esp: {} ({} MiB): a GPT disk with one EFI System Partition; write it to a USB stick or SD card (dd if={} of=/dev/<disk> bs=4M) and boot a UEFI machine that runs its firmware at EL2 from it{}",
+                paths::show(&out),
+                size >> 20,
+                paths::show(&out),
+                if prepared.disk.is_some() {
+                    ". Its VMs' disks need a virtio-blk host disk, which boards do not have"
+                } else {
+                    ""
+                }
+            ));
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
+
+pub const ESP_USAGE: &str =
+    "usage: cargo xtask esp [--out FILE] [--guest linux|linux-tools|testkit | --config FILE] \
+[--log debug|info|warn] [--append \"aerie args\"] [--no-build]
+
+Writes what `cargo xtask run` with the same flags boots as a UEFI boot disk image (default
+target/aerie/esp.img): Aerie's loader as EFI/BOOT/BOOTAA64.EFI, Aerie, the boot module and
+the command line.";
+
 /// `cargo xtask run ARGS`; returns the process exit code.
 pub fn main(args: &[String]) -> i32 {
     let args = match parse_args(args) {
@@ -500,7 +581,7 @@ pub fn main(args: &[String]) -> i32 {
         if args.uefi {
             format!(
                 ", UEFI firmware and loader from {}",
-                paths::show(&crate::esp::dir())
+                paths::show(&crate::esp::image())
             )
         } else {
             String::new()
