@@ -6,10 +6,13 @@
 //! every new TCLO channel with `reset`, which the tools answer `OK ATR <app>`
 //! (`toolbox` for the system service) and which makes them check their RPCI
 //! channel; then `Capabilities_Register`, on which they send their
-//! capabilities and `tools.set.version` over RPCI. Aerie does the same, so a
-//! real vmtoolsd reports what the issue asks Aerie to record. After that the
-//! only commands are the power operations the operator asks for
-//! ([`PowerOp`]: the tools shut the guest down or restart it cleanly).
+//! capabilities and `tools.set.version` over RPCI; then `Set_Option
+//! broadcastIP 1`, on which their guestInfo plugin sends `info-set
+//! guestinfo.ip <the guest's primary address>`. Aerie does the same, so a
+//! real vmtoolsd reports what the issue asks Aerie to record, and the
+//! guest's address shows among its guestinfo. After that the only commands
+//! are the power operations the operator asks for ([`PowerOp`]: the tools
+//! shut the guest down or restart it cleanly).
 
 use crate::rpci::ToolsState;
 use alloc::string::String;
@@ -18,6 +21,9 @@ use alloc::string::String;
 pub const RESET: &str = "reset";
 /// Asked once the tools have answered [`RESET`].
 pub const CAPABILITIES_REGISTER: &str = "Capabilities_Register";
+/// Asked once the tools have registered their capabilities: report the
+/// guest's address (as guestinfo.ip).
+pub const BROADCAST_IP: &str = "Set_Option broadcastIP 1";
 
 /// The longest application name or answer kept.
 const MAX_KEPT_LEN: usize = 64;
@@ -105,6 +111,10 @@ impl Tclo {
         let Some(asked) = self.asked.take() else {
             return;
         };
+        if asked == BROADCAST_IP {
+            // The address itself comes over RPCI; the answer says nothing more.
+            return;
+        }
         if asked != RESET && asked != CAPABILITIES_REGISTER {
             // A power operation: the answer is all the host learns until the
             // guest powers off or resets.
@@ -127,6 +137,7 @@ impl Tclo {
         } else if asked == CAPABILITIES_REGISTER {
             tools.capabilities_registered = true;
             self.ready = true;
+            self.next = Some(BROADCAST_IP);
         }
     }
 }
@@ -136,7 +147,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reset_then_capabilities_then_nothing() {
+    fn reset_then_capabilities_then_the_address_then_nothing() {
         let (mut t, mut tools) = (Tclo::default(), ToolsState::default());
         // The loop's first send carries no answer.
         t.answer(b"", &mut tools);
@@ -147,6 +158,9 @@ mod tests {
         assert_eq!(t.command(), Some(CAPABILITIES_REGISTER));
         t.answer(b"OK ", &mut tools);
         assert!(tools.capabilities_registered);
+        assert_eq!(t.command(), Some(BROADCAST_IP));
+        t.answer(b"OK ", &mut tools);
+        assert_eq!(tools.power_op, None, "not a power operation");
         assert_eq!(t.command(), None);
         // Polls after that change nothing.
         t.answer(b"", &mut tools);
@@ -162,6 +176,10 @@ mod tests {
         assert_eq!(t.request(PowerOp::Halt), Err(PowerOpError::NoDaemon));
         t.command();
         t.answer(b"OK ", &mut tools);
+        // Until the address request is answered, a power operation waits.
+        assert_eq!(t.request(PowerOp::Reboot), Err(PowerOpError::Busy));
+        assert_eq!(t.command(), Some(BROADCAST_IP));
+        t.answer(b"ERROR Unknown option", &mut tools);
         assert_eq!(t.request(PowerOp::Reboot), Ok(()));
         assert_eq!(t.request(PowerOp::Halt), Err(PowerOpError::Busy));
         assert_eq!(t.command(), Some("OS_Reboot"));

@@ -543,11 +543,29 @@ fn tclo_channel_runs_the_vmx_handshake() {
                 close(&mut bd, &mut mem, &r);
                 b"OK ".to_vec()
             }
+            b"Set_Option broadcastIP 1" => {
+                // The guestInfo plugin reports the primary address over RPCI.
+                let r = open(&mut bd, &mut mem, RPCI_PROTOCOL_NUM).unwrap();
+                let set = "info-set guestinfo.ip 10.0.2.15";
+                assert_eq!(rpc_str(&mut bd, &mut mem, &r, set), "1 ");
+                close(&mut bd, &mut mem, &r);
+                b"OK ".to_vec()
+            }
             other => panic!("unexpected TCLO command {other:?}"),
         };
         asked.push(String::from_utf8(command).unwrap());
     }
-    assert_eq!(asked, ["reset", "Capabilities_Register", "", "", ""]);
+    assert_eq!(
+        asked,
+        [
+            "reset",
+            "Capabilities_Register",
+            "Set_Option broadcastIP 1",
+            "",
+            ""
+        ]
+    );
+    assert_eq!(bd.guestinfo.get("guestinfo.ip"), Some("10.0.2.15"));
     let tools = &bd.tools;
     assert_eq!(tools.daemon.as_deref(), Some("toolbox"));
     assert!(tools.capabilities_registered);

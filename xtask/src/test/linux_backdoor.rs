@@ -150,6 +150,8 @@ fn console_view(out: &str) -> Result<(), String> {
         "aerie: vm linux:   guestinfo.greeting = hello",
         "aerie: vm linux:   guestinfo.configured = from-config",
         "aerie: vm linux:   guestinfo.big = 0000000000",
+        // The tools' answer to TCLO `Set_Option broadcastIP 1`.
+        "aerie: vm linux:   guestinfo.ip = 10.0.2.15",
         "0000... (4000 bytes)",
     ] {
         output::require_line(out, needle)?;
