@@ -19,8 +19,10 @@ use aerie_appliance::esp::{EspFile, Source};
 use aerie_appliance::qemu::{AAVMF_CODE, AAVMF_VARS};
 use anyhow::{Context, Result};
 
+use crate::cmd::step;
 use crate::paths;
 use crate::qemu::{aerie_cmdline, Boot};
+use crate::run;
 
 /// The disk image `run --uefi` boots: `target/aerie/esp.img`.
 pub fn image() -> PathBuf {
@@ -68,6 +70,87 @@ pub fn prepare(boot: &Boot) -> Result<()> {
         .with_context(|| format!("copying {AAVMF_VARS} (package qemu-efi-aarch64)"))?;
     Ok(())
 }
+
+/// `cargo xtask esp [--out FILE] ARGS`: builds what `run ARGS` would boot
+/// and writes it as a UEFI boot disk image (default `target/aerie/esp.img`)
+/// instead of starting QEMU; returns the process exit code. Only the flags
+/// that shape what is booted are taken: the VMs (`--guest`, `--config`),
+/// Aerie's command line (`--log`, `--append`) and `--no-build`.
+pub fn main(args: &[String]) -> i32 {
+    let mut out = image();
+    let mut rest = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--out" => match it.next() {
+                Some(path) => out = PathBuf::from(path),
+                None => {
+                    eprintln!("error: --out needs a file\n{ESP_USAGE}");
+                    return run::EXIT_USAGE;
+                }
+            },
+            "--cpu" | "--smp" | "--timeout" | "--icount" | "--disk" | "--forward" | "--uefi" => {
+                eprintln!(
+                    "error: {a} is about the QEMU run, which `esp` does not start\n{ESP_USAGE}"
+                );
+                return run::EXIT_USAGE;
+            }
+            _ => rest.push(a.clone()),
+        }
+    }
+    let args = match run::parse_args(&rest) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}\n{ESP_USAGE}");
+            return run::EXIT_USAGE;
+        }
+    };
+    let prepared = match run::prepare(&args.guest, args.no_build, args.disk.as_deref()) {
+        Ok(p) => p,
+        Err(run::PrepareError::Config(msg)) => {
+            eprintln!("error: {msg}");
+            return run::EXIT_USAGE;
+        }
+        Err(run::PrepareError::Other(e)) => {
+            eprintln!("error: {e:#}");
+            return 1;
+        }
+    };
+    let boot = Boot::Aerie {
+        bootmodule: prepared.bootmodule,
+        log: args.log,
+        append: args.append,
+        uefi: true,
+    };
+    match write(&boot, &out) {
+        Ok(size) => {
+            step(format!(
+                "esp: {} ({} MiB): a GPT disk with one EFI System Partition; write it to a USB stick or SD card (dd if={} of=/dev/<disk> bs=4M) and boot a UEFI machine that runs its firmware at EL2 from it{}",
+                paths::show(&out),
+                size >> 20,
+                paths::show(&out),
+                if prepared.disk.is_some() {
+                    ". Its VMs' disks need a virtio-blk host disk, which boards do not have"
+                } else {
+                    ""
+                }
+            ));
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
+
+pub const ESP_USAGE: &str =
+    "usage: cargo xtask esp [--out FILE] [--guest linux|linux-tools|testkit | --config FILE] \
+[--log debug|info|warn] [--append \"aerie args\"] [--no-build]
+
+Writes what `cargo xtask run` with the same flags boots as a UEFI boot disk image (default
+target/aerie/esp.img): Aerie's loader as EFI/BOOT/BOOTAA64.EFI, Aerie, the boot module and
+the command line.";
 
 /// `-drive` for the firmware's code (read-only flash).
 pub fn pflash_code() -> String {

@@ -79,10 +79,10 @@ fn main() {
         }
         "run" => run::main(rest),
         "esp" if rest.iter().any(|a| a == "--help" || a == "-h") => {
-            println!("{}", run::ESP_USAGE);
+            println!("{}", esp::ESP_USAGE);
             0
         }
-        "esp" => run::esp_main(rest),
+        "esp" => esp::main(rest),
         "test" => test::main(rest),
         "bench" => match rest {
             [] => bench::main(),
