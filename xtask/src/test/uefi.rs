@@ -3,7 +3,8 @@
 //! Partition, and Aerie, entered with the firmware's MMU on and its 1:1 map,
 //! re-maps itself.
 //!
-//! - `boot-uefi`: the testkit passes, and Aerie's debug log says it was
+//! - `boot-uefi`, `boot-uefi-max` (with VHE: Aerie clears E2H whatever the
+//!   firmware left): the testkit passes, and Aerie's debug log says it was
 //!   entered with the MMU on and loaded, and found its device tree, where
 //!   the loader said it put them, with the command line of
 //!   `aerie/cmdline.txt` and the RAM of the UEFI memory map.
@@ -15,10 +16,11 @@ use crate::output;
 use crate::qemu::{Boot, QemuOptions, Status};
 use crate::run::{self, Guest};
 
-/// Runs the testkit through the firmware and the loader with Aerie's
-/// command line `aerie.log=<log> <append>`.
+/// Runs the testkit on `cpu` through the firmware and the loader with
+/// Aerie's command line `aerie.log=<log> <append>`.
 fn run_uefi(
     name: &str,
+    cpu: &str,
     log: &str,
     append: &str,
     timeout: u64,
@@ -30,7 +32,7 @@ fn run_uefi(
     };
     let prepared = run::prepare(&guest, true, Some(&disk)).map_err(String::from)?;
     let opts = QemuOptions {
-        cpu: "cortex-a72".into(),
+        cpu: cpu.into(),
         smp: 2,
         boot: Boot::Aerie {
             bootmodule: prepared.bootmodule,
@@ -45,8 +47,8 @@ fn run_uefi(
     run_test(name, &opts, timeout, check)
 }
 
-pub fn boot_uefi() -> Result<(), String> {
-    run_uefi("boot-uefi", "debug", "", 180, |status, out| {
+pub fn boot_uefi(name: &str, cpu: &str) -> Result<(), String> {
+    run_uefi(name, cpu, "debug", "", 180, |status, out| {
         let (entry, dtb) = loader_placement(out)?;
         output::require_line(
             out,
@@ -67,6 +69,7 @@ pub fn boot_uefi() -> Result<(), String> {
 pub fn boot_uefi_remap_fault() -> Result<(), String> {
     run_uefi(
         "boot-uefi-remap-fault",
+        "cortex-a72",
         "info",
         "aerie.test=identity-fault",
         90,
