@@ -40,8 +40,18 @@ pub fn write(boot: &Boot, out: &Path) -> Result<u64> {
     let Boot::Aerie { bootmodule, .. } = boot else {
         anyhow::bail!("only Aerie boots through the UEFI loader");
     };
+    write_files(
+        out,
+        &paths::hypervisor_image(),
+        bootmodule,
+        &aerie_cmdline(boot),
+    )
+}
+
+/// Writes the disk image `out` with Aerie's loader, `hypervisor` as the
+/// image it starts, `bootmodule` and `cmdline`. Returns its size.
+pub fn write_files(out: &Path, hypervisor: &Path, bootmodule: &Path, cmdline: &str) -> Result<u64> {
     let loader = paths::loader_efi();
-    let hypervisor = paths::hypervisor_image();
     let files = [
         EspFile {
             path: "EFI/BOOT/BOOTAA64.EFI".into(),
@@ -49,7 +59,7 @@ pub fn write(boot: &Boot, out: &Path) -> Result<u64> {
         },
         EspFile {
             path: "aerie/aerie.Image".into(),
-            source: Source::File(&hypervisor),
+            source: Source::File(hypervisor),
         },
         EspFile {
             path: "aerie/bootmodule.bin".into(),
@@ -57,7 +67,7 @@ pub fn write(boot: &Boot, out: &Path) -> Result<u64> {
         },
         EspFile {
             path: "aerie/cmdline.txt".into(),
-            source: Source::Bytes(format!("{}\n", aerie_cmdline(boot)).into_bytes()),
+            source: Source::Bytes(format!("{cmdline}\n").into_bytes()),
         },
     ];
     aerie_appliance::esp::build(out, &files).with_context(|| format!("writing {}", out.display()))
@@ -66,9 +76,14 @@ pub fn write(boot: &Boot, out: &Path) -> Result<u64> {
 /// Writes [`image`] and a fresh variable store for a QEMU run of `boot`.
 pub fn prepare(boot: &Boot) -> Result<()> {
     write(boot, &image())?;
+    fresh_vars()
+}
+
+/// A fresh copy of the firmware's variable store for the next run.
+pub fn fresh_vars() -> Result<()> {
     std::fs::copy(AAVMF_VARS, vars())
-        .with_context(|| format!("copying {AAVMF_VARS} (package qemu-efi-aarch64)"))?;
-    Ok(())
+        .map(|_| ())
+        .with_context(|| format!("copying {AAVMF_VARS} (package qemu-efi-aarch64)"))
 }
 
 /// `cargo xtask esp [--out FILE] ARGS`: builds what `run ARGS` would boot

@@ -324,9 +324,10 @@ pub fn run_scripted(
 }
 
 /// Runs `cmd` (a QEMU command line made elsewhere, e.g. by the appliance
-/// tool) quietly to completion or until `timeout`.
-pub fn run_command(cmd: Command, timeout: Duration) -> Result<Outcome> {
-    run_child(cmd, false, Some(timeout), Console::Quiet, &[], false)
+/// tool) quietly to completion or until `timeout`, typing `script` on the
+/// console as its triggers appear.
+pub fn run_command_scripted(cmd: Command, timeout: Duration, script: &[Keys]) -> Result<Outcome> {
+    run_child(cmd, false, Some(timeout), Console::Quiet, script, false)
 }
 
 /// Runs `cmd` to completion or `timeout`. `aerie`: the machine runs Aerie,

@@ -559,8 +559,18 @@ pub fn run_quiet_scripted(
 /// Runs `cmd` (a QEMU command line made elsewhere) quietly, logged like
 /// [`run_quiet`].
 pub fn run_quiet_command(cmd: Command, timeout: Duration, log: &Path) -> Result<Outcome> {
+    run_quiet_command_scripted(cmd, timeout, log, &[])
+}
+
+/// [`run_quiet_command`], typing `keys` on the console.
+pub fn run_quiet_command_scripted(
+    cmd: Command,
+    timeout: Duration,
+    log: &Path,
+    keys: &[qemu::Keys],
+) -> Result<Outcome> {
     let shown = crate::cmd::describe(&cmd);
-    let outcome = qemu::run_command(cmd, timeout)?;
+    let outcome = qemu::run_command_scripted(cmd, timeout, keys)?;
     write_log_text(log, &shown, &outcome)?;
     Ok(outcome)
 }

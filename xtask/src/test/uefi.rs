@@ -10,10 +10,14 @@
 //!   `aerie/cmdline.txt` and the RAM of the UEFI memory map.
 //! - `boot-uefi-remap-fault`: after the re-map, the load address (inside the
 //!   firmware's identity map a moment before) faults at EL2.
+//! - `boot-uefi-bad-image`: a partition whose `aerie/aerie.Image` is not an
+//!   Image: the loader refuses it with a line naming the file and what is
+//!   wrong, and hands back to the firmware, which goes on to its UEFI shell
+//!   (where the test types `reset -s` to power the machine off).
 
 use super::{fresh_disk, identity_alias_faulted, run_test, testkit_passed, TESTKIT_MIN_PASSED};
 use crate::output;
-use crate::qemu::{Boot, QemuOptions, Status};
+use crate::qemu::{self, Boot, Keys, QemuOptions, Status};
 use crate::run::{self, Guest};
 
 /// Runs the testkit on `cpu` through the firmware and the loader with
@@ -78,6 +82,63 @@ pub fn boot_uefi_remap_fault() -> Result<(), String> {
             identity_alias_faulted(status, out)
         },
     )
+}
+
+pub fn boot_uefi_bad_image() -> Result<(), String> {
+    let name = "boot-uefi-bad-image";
+    let guest = Guest::Testkit {
+        cmdline: String::new(),
+    };
+    let prepared = run::prepare(&guest, true, None).map_err(String::from)?;
+    // Anything but an Image: the boot module itself.
+    let not_an_image = prepared.bootmodule.clone();
+    crate::esp::write_files(
+        &crate::esp::image(),
+        &not_an_image,
+        &prepared.bootmodule,
+        "aerie.log=info",
+    )
+    .and_then(|_| crate::esp::fresh_vars())
+    .map_err(|e| format!("{e:#}"))?;
+    let opts = QemuOptions {
+        cpu: "cortex-a72".into(),
+        smp: 2,
+        boot: Boot::Aerie {
+            bootmodule: prepared.bootmodule,
+            log: "info".into(),
+            append: String::new(),
+            uefi: true,
+        },
+        icount: None,
+        disk: None,
+        uplink: None,
+    };
+    // The partition was written above: run QEMU on it as it is.
+    let keys = [Keys {
+        after: "Shell> ",
+        bytes: b"reset -s\r",
+    }];
+    let log = super::log_path(name);
+    let outcome = run::run_quiet_command_scripted(
+        qemu::command(&opts, false),
+        std::time::Duration::from_secs(120),
+        &log,
+        &keys,
+    )
+    .map_err(|e| format!("{e:#}"))?;
+    super::judge(name, &log, 120, &outcome, |status, out| {
+        output::require_line(
+            out,
+            "aerie-loader: error: \\aerie\\aerie.Image: no arm64 Image magic",
+        )?;
+        if out.contains("aerie-loader: starting Aerie") || out.contains("aerie: Aerie ") {
+            return Err("the loader started the bad image".into());
+        }
+        match status {
+            Status::Exited(0) => Ok(()),
+            other => Err(format!("QEMU {other:?}; the shell's `reset -s` powers off")),
+        }
+    })
 }
 
 /// Where the loader put Aerie and the device tree, from its line
