@@ -29,6 +29,12 @@ impl fmt::Display for Symbolised {
     }
 }
 
+/// The start of the Aerie function holding `addr`, if the table has it.
+pub fn function_start(addr: u64) -> Option<u64> {
+    let (_, off) = SYMBOLS.get()?.lookup(addr)?;
+    Some(addr - off)
+}
+
 /// Walk the frame-pointer chain from `fp` on pCPU `cpu`'s stack, calling
 /// `each(depth, return address)`; stops at the stack's bounds or 16 frames.
 pub fn backtrace(cpu: usize, mut fp: u64, mut each: impl FnMut(usize, u64)) {

@@ -1,7 +1,8 @@
 //! Sampling profiler: the PMU cycle counter overflows every PERIOD cycles
 //! and its interrupt (PPI 23) is a pseudo-NMI that records the interrupted
 //! PC and where it was (Aerie, or which VM) in a per-pCPU lock-free ring.
-//! Regular code aggregates and prints the top entries (`aerie.profile=1`:
+//! Regular code aggregates them (Aerie's per function, a guest's per PC)
+//! and prints the top entries (`aerie.profile=1`:
 //! when the last VM stops; Ctrl-A p on the console at any time).
 
 use super::pnmi::Interrupted;
@@ -71,7 +72,16 @@ pub fn report(vm_name: impl Fn(usize) -> alloc::string::String) {
     let mut top = TopN::<10>::new();
     for ring in &RINGS {
         if let Some(mut reader) = ring.reader() {
-            reader.drain(|record| top.record(record));
+            // Aerie's samples count per function (a function's time is
+            // spread over its instructions); a guest's per PC, as Aerie has
+            // no guest symbols.
+            reader.drain(|record| {
+                let (pc, who) = (record & 0xffff_ffff_ffff, record >> 48);
+                let start = (who == 0)
+                    .then(|| crate::symbols::function_start(pc))
+                    .flatten();
+                top.record(start.map_or(record, |f| encode(f, 0)));
+            });
         }
     }
     let (a, g) = (AERIE.load(Ordering::Relaxed), GUEST.load(Ordering::Relaxed));
