@@ -17,6 +17,7 @@ mod irq;
 mod mm;
 mod panic;
 mod sched;
+mod seed;
 mod symbols;
 mod userworld;
 mod vm;
@@ -178,6 +179,8 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
             Err(e) => log::warn!("cannot map the PL031 at {:#x}: {e:?}", rtc.base),
         }
     }
+
+    seed::init(host.rng_seed.as_deref());
 
     let module = boot_module(host.initrd);
     let vms = module.as_ref().map_or_else(Vec::new, create_vms);

@@ -28,6 +28,7 @@ use core::fmt::Display;
 use uefi::boot::{self, AllocateType, MemoryType};
 use uefi::mem::memory_map::MemoryMap;
 use uefi::proto::loaded_image::LoadedImage;
+use uefi::proto::rng::Rng;
 use uefi::{Guid, Handle, Status, entry, guid, println};
 
 /// The configuration table holding the flattened device tree (UEFI 2.10 §4.6.1.3).
@@ -93,6 +94,7 @@ fn boot() -> Result<Infallible, Status> {
     unsafe { place(module_pa, &module, module.len() as u64) };
     let boot_module = Region::new(module_pa, module.len() as u64);
     let ram = firmware_ram()?;
+    let seed = firmware_random();
     let tree = aerie_dt::with_handoff(
         firmware_tree,
         &Handoff {
@@ -100,6 +102,7 @@ fn boot() -> Result<Infallible, Status> {
             boot_module: Some(boot_module),
             reserve: &[],
             memory: Some(&ram),
+            rng_seed: seed.as_ref().map(|s| &s[..]),
         },
     )
     .map_err(|e| {
@@ -113,10 +116,15 @@ fn boot() -> Result<Infallible, Status> {
     unsafe { place(dtb, &tree, tree.len() as u64) };
 
     println!(
-        "aerie-loader: starting Aerie at {entry:#x} (device tree at {dtb:#x}, boot module {} KiB at {module_pa:#x}, RAM {} MiB in {} ranges, command line \"{line}\")",
+        "aerie-loader: starting Aerie at {entry:#x} (device tree at {dtb:#x}, boot module {} KiB at {module_pa:#x}, RAM {} MiB in {} ranges, rng-seed {}, command line \"{line}\")",
         module.len() / 1024,
         ram.iter().map(|r| r.size).sum::<u64>() >> 20,
         ram.len(),
+        if seed.is_some() {
+            "from the firmware's EFI_RNG_PROTOCOL"
+        } else {
+            "as the device tree has it"
+        },
     );
     let written = [
         (entry, header.image_size),
@@ -168,6 +176,19 @@ fn firmware_ram() -> Result<Vec<Region>, Status> {
         .map(|d| Region::new(d.phys_start, d.page_count * PAGE))
         .collect();
     Ok(memmap::merged(regions))
+}
+
+/// Bytes of entropy asked of the firmware for Aerie's `rng-seed`.
+const SEED_LEN: usize = 64;
+
+/// Entropy from the firmware's random number generator (EFI_RNG_PROTOCOL),
+/// if it has one that delivers: Aerie seeds its guests from it.
+fn firmware_random() -> Option<[u8; SEED_LEN]> {
+    let handle = boot::get_handle_for_protocol::<Rng>().ok()?;
+    let mut rng = boot::open_protocol_exclusive::<Rng>(handle).ok()?;
+    let mut seed = [0u8; SEED_LEN];
+    rng.get_rng(None, &mut seed).ok()?;
+    Some(seed)
 }
 
 /// The arguments the loader was started with in the UEFI shell, if any.

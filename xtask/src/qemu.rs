@@ -197,10 +197,13 @@ pub fn command(opts: &QemuOptions, interactive: bool) -> Command {
             if *uefi {
                 // The disk crate::esp::prepare wrote, read-only, on PCI:
                 // the firmware boots from it, Aerie sees no PCI device.
+                // A virtio-rng gives the firmware an EFI_RNG_PROTOCOL, which
+                // the loader seeds Aerie from, as a board's firmware would.
                 c.args(["-drive", &crate::esp::pflash_code()])
                     .args(["-drive", &crate::esp::pflash_vars()])
                     .args(["-drive", &crate::esp::drive()])
-                    .args(["-device", "virtio-blk-pci,drive=esp"]);
+                    .args(["-device", "virtio-blk-pci,drive=esp"])
+                    .args(["-device", "virtio-rng-pci"]);
             } else {
                 c.arg("-kernel")
                     .arg(paths::hypervisor_image())

@@ -534,6 +534,20 @@ fn linux_check_passed(out: &str, vcpus: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// Every boot's random number generator was ready at once, as on QEMU
+/// alone: Aerie gave the guest a `/chosen/rng-seed` (a Cortex-A72 has no
+/// RNDR; without a seed Linux's generator was not ready during the run).
+fn rng_seeded(out: &str) -> Result<(), String> {
+    let seeded = output::lines_with(out, "[    0.000000] random: crng init done").len();
+    let boots = output::initramfs_starts(out);
+    if seeded < boots || boots == 0 {
+        return Err(format!(
+            "{seeded} boots of {boots} had their RNG ready at 0.000000 (`random: crng init done`)"
+        ));
+    }
+    Ok(())
+}
+
 /// Under Aerie the VM has a virtio console too: the check script's line
 /// written to /dev/hvc0 came out on the console.
 fn virtio_console_worked(out: &str) -> Result<(), String> {
@@ -594,6 +608,7 @@ fn linux_on(cpu: &str, name: &str) -> Result<(), String> {
         |status, out| {
             linux_check_passed(out, vcpus)?;
             virtio_console_worked(out)?;
+            rng_seeded(out)?;
             linux_power::guest_idle_captured(out)?;
             linux_power::guest_cpufreq_capped(out, vcpus)?;
             clean_exit(status, out)

@@ -38,6 +38,9 @@ pub struct GuestSpec<'a> {
     pub idle_states: &'a [IdleStateNode<'a>],
     /// An SCMI channel with a clock per vCPU (cpufreq), if any.
     pub scmi: Option<GuestScmi<'a>>,
+    /// `/chosen/rng-seed`: entropy Linux credits to its random number
+    /// generator at boot. Empty: no property.
+    pub rng_seed: &'a [u8],
 }
 
 /// An `arm,scmi-smc` channel offering the Clock protocol with clock i
@@ -223,6 +226,10 @@ fn chosen(w: &mut FdtWriter, spec: &GuestSpec<'_>, uart_path: &str) -> Result<()
             .step("chosen initrd")?;
         w.property_u64("linux,initrd-end", initrd.base + initrd.size)
             .step("chosen initrd")?;
+    }
+    if !spec.rng_seed.is_empty() {
+        w.property("rng-seed", spec.rng_seed)
+            .step("chosen rng-seed")?;
     }
     w.end_node(chosen).step("chosen")
 }
@@ -441,6 +448,7 @@ mod tests {
             virtio: &[],
             idle_states: &[],
             scmi: None,
+            rng_seed: &[],
         }
     }
 
@@ -558,6 +566,24 @@ mod tests {
                 assert!(node.prop("local-timer-stop").is_none());
             }
         }
+    }
+
+    #[test]
+    fn an_rng_seed_goes_to_chosen_and_none_without_one() {
+        let seed = [0x5a; 64];
+        let dtb = build_guest(&GuestSpec {
+            rng_seed: &seed,
+            ..spec()
+        })
+        .unwrap();
+        let tree = Tree::parse(&dtb).unwrap();
+        assert_eq!(
+            tree.find_path("/chosen").unwrap().prop("rng-seed"),
+            Some(&seed[..])
+        );
+        let dtb = build_guest(&spec()).unwrap();
+        let tree = Tree::parse(&dtb).unwrap();
+        assert_eq!(tree.find_path("/chosen").unwrap().prop("rng-seed"), None);
     }
 
     const RATES: [u64; 2] = [500_000_000, 1_000_000_000];

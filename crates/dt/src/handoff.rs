@@ -35,6 +35,9 @@ pub struct Handoff<'a> {
     /// The RAM: replaces every /memory node with one, `memory@<first base>`,
     /// whose `reg` lists these regions. None keeps the tree's.
     pub memory: Option<&'a [Region]>,
+    /// `/chosen/rng-seed` (entropy for Aerie, from the firmware's random
+    /// number generator). None keeps the tree's, if it has one.
+    pub rng_seed: Option<&'a [u8]>,
 }
 
 /// `blob` with `handoff` written in. Reservations already in the tree stay,
@@ -56,7 +59,7 @@ pub fn with_handoff(blob: &[u8], handoff: &Handoff<'_>) -> Result<Vec<u8>, DtErr
     w.set_boot_cpuid_phys(header.boot_cpuid_phys);
     let root = tree.root();
     let node = w.begin_node("").step("root node")?;
-    copy_props(&mut w, &root, false)?;
+    copy_props(&mut w, &root, None)?;
     let mut had_chosen = false;
     if let Some(ram) = handoff.memory {
         write_memory(&mut w, &root, ram)?;
@@ -85,7 +88,7 @@ fn copy_node(
     handoff: Option<&Handoff<'_>>,
 ) -> Result<(), DtError> {
     let begun = w.begin_node(node.name()).step("copy a node")?;
-    copy_props(w, node, handoff.is_some())?;
+    copy_props(w, node, handoff)?;
     if let Some(h) = handoff {
         write_handoff(w, h)?;
     }
@@ -95,12 +98,20 @@ fn copy_node(
     w.end_node(begun).step("copy a node")
 }
 
-/// Copies `node`'s properties, leaving out the handoff's when `skip_chosen`.
+/// Copies `node`'s properties, leaving out those `handoff` (given for
+/// /chosen only) replaces.
 /// Written raw: a phandle goes through `property` too, so the writer's
 /// uniqueness check does not apply to values copied from a tree already made.
-fn copy_props(w: &mut FdtWriter, node: &NodeRef<'_, '_>, skip_chosen: bool) -> Result<(), DtError> {
+fn copy_props(
+    w: &mut FdtWriter,
+    node: &NodeRef<'_, '_>,
+    handoff: Option<&Handoff<'_>>,
+) -> Result<(), DtError> {
     for prop in node.props() {
-        if skip_chosen && CHOSEN_PROPS.contains(&prop.name) {
+        let replaced = handoff.is_some_and(|h| {
+            CHOSEN_PROPS.contains(&prop.name) || (prop.name == "rng-seed" && h.rng_seed.is_some())
+        });
+        if replaced {
             continue;
         }
         w.property(prop.name, prop.value).step("copy a property")?;
@@ -150,6 +161,9 @@ fn write_memory(w: &mut FdtWriter, root: &NodeRef<'_, '_>, ram: &[Region]) -> Re
 fn write_handoff(w: &mut FdtWriter, h: &Handoff<'_>) -> Result<(), DtError> {
     w.property_string("bootargs", h.bootargs)
         .step("/chosen/bootargs")?;
+    if let Some(seed) = h.rng_seed {
+        w.property("rng-seed", seed).step("/chosen/rng-seed")?;
+    }
     if let Some(m) = h.boot_module {
         let end = m.end().ok_or(DtError::InvalidSpec(
             "the boot module wraps the address space",
@@ -203,7 +217,33 @@ mod tests {
             boot_module: Some(Region::new(0x4800_0000, 0x12_3456)),
             reserve: &RESERVE,
             memory: None,
+            rng_seed: None,
         }
+    }
+
+    #[test]
+    fn an_rng_seed_replaces_the_trees_and_none_keeps_it() {
+        let mut w = FdtWriter::new().unwrap();
+        let root = w.begin_node("").unwrap();
+        let chosen = w.begin_node("chosen").unwrap();
+        w.property("rng-seed", &[1; 32]).unwrap();
+        w.end_node(chosen).unwrap();
+        w.end_node(root).unwrap();
+        let blob = w.finish().unwrap();
+        let seed_of = |out: &[u8]| {
+            let tree = Tree::parse(out).unwrap();
+            let chosen = tree.find_path("/chosen").unwrap();
+            assert_eq!(chosen.props().filter(|p| p.name == "rng-seed").count(), 1);
+            chosen.prop("rng-seed").unwrap().to_vec()
+        };
+        let kept = with_handoff(&blob, &handoff()).unwrap();
+        assert_eq!(seed_of(&kept), [1; 32]);
+        let fresh = [2; 64];
+        let h = Handoff {
+            rng_seed: Some(&fresh),
+            ..handoff()
+        };
+        assert_eq!(seed_of(&with_handoff(&blob, &h).unwrap()), [2; 64]);
     }
 
     #[test]

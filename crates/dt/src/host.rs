@@ -67,6 +67,9 @@ pub struct HostInfo {
     pub bootargs: Option<String>,
     /// From /chosen linux,initrd-start/end.
     pub initrd: Option<Region>,
+    /// /chosen/rng-seed: entropy from the boot loader (QEMU puts 32 bytes
+    /// there), if any.
+    pub rng_seed: Option<Vec<u8>>,
     pub model: Option<String>,
     /// Enabled `virtio,mmio` transports, in tree order (each may or may not
     /// have a device behind it: read its DeviceID).
@@ -109,6 +112,10 @@ pub fn parse_host(dtb: &[u8]) -> Result<HostInfo, DtError> {
             Some(c) => initrd(c)?,
             None => None,
         },
+        rng_seed: chosen
+            .and_then(|c| c.prop("rng-seed"))
+            .filter(|s| !s.is_empty())
+            .map(<[u8]>::to_vec),
         model: prop_str(&root, "model")?.map(ToString::to_string),
     })
 }

@@ -22,6 +22,7 @@ fn spec() -> GuestSpec<'static> {
         virtio: &[],
         idle_states: &[],
         scmi: None,
+        rng_seed: &[],
     }
 }
 

@@ -53,6 +53,8 @@ fn finds_memory_cpus_and_devices() {
     assert_eq!(info.model.as_deref(), Some("linux,dummy-virt"));
     assert_eq!(info.bootargs, None);
     assert_eq!(info.initrd, None);
+    // QEMU seeds every boot's random number generator.
+    assert_eq!(info.rng_seed.as_ref().map(Vec::len), Some(32));
 }
 
 #[test]

@@ -7,7 +7,8 @@
 //!   firmware left): the testkit passes, and Aerie's debug log says it was
 //!   entered with the MMU on and loaded, and found its device tree, where
 //!   the loader said it put them, with the command line of
-//!   `aerie/cmdline.txt` and the RAM of the UEFI memory map.
+//!   `aerie/cmdline.txt`, the RAM of the UEFI memory map and a 64-byte
+//!   rng-seed from the firmware's EFI_RNG_PROTOCOL (QEMU's virtio-rng).
 //! - `boot-uefi-remap-fault`: after the re-map, the load address (inside the
 //!   firmware's identity map a moment before) faults at EL2.
 //! - `boot-uefi-bad-image`: a partition whose `aerie/aerie.Image` is not an
@@ -60,6 +61,9 @@ pub fn boot_uefi(name: &str, cpu: &str) -> Result<(), String> {
         )?;
         output::require_line(out, "command line \"aerie.log=debug\"")?;
         output::require_line(out, "boot: entered with the MMU on")?;
+        // The firmware's random number generator seeded Aerie (64 bytes).
+        output::require_line(out, "rng-seed from the firmware's EFI_RNG_PROTOCOL")?;
+        output::require_line(out, "entropy: boot loader seed 64 bytes")?;
         // Aerie's RAM is the UEFI memory map's, as the loader wrote it.
         let ram = output::numbers_after(out, "aerie-loader: starting Aerie at ")
             .first()

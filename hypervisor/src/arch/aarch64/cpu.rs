@@ -50,6 +50,29 @@ pub fn counter() -> u64 {
     read_sysreg!(cntpct_el0)
 }
 
+/// A random number from the CPU (FEAT_RNG's RNDR), if it has the
+/// instruction and it delivered: RNDR sets PSTATE.Z when it could not.
+pub fn rndr() -> Option<u64> {
+    let isar0 = read_sysreg!(id_aa64isar0_el1);
+    if (isar0 >> 60) & 0xf == 0 {
+        return None;
+    }
+    let (value, failed): (u64, u64);
+    // SAFETY: RNDR (S3_3_C2_C4_0) exists (checked above) and only writes
+    // its register and the condition flags, which are declared clobbered
+    // (no `preserves_flags`).
+    unsafe {
+        core::arch::asm!(
+            "mrs {v}, s3_3_c2_c4_0",
+            "cset {f}, eq",
+            v = out(reg) value,
+            f = out(reg) failed,
+            options(nomem, nostack),
+        );
+    }
+    (failed == 0).then_some(value)
+}
+
 /// MPIDR_EL1 of the running pCPU (affinity fields only).
 #[inline]
 pub fn mpidr() -> u64 {
