@@ -232,7 +232,10 @@ pub fn command(opts: &QemuOptions, interactive: bool) -> Command {
             .args(["-device", "virtio-blk-device,drive=hostdisk"]);
     }
     if let Some(icount) = opts.icount {
-        c.args(["-icount", icount]);
+        // QEMU's random numbers (the device tree's rng-seed, which seeds
+        // Aerie's pool and through it every guest) from a fixed seed, so an
+        // -icount run repeats exactly.
+        c.args(["-icount", icount]).args(["-seed", "1"]);
     }
     c
 }
@@ -527,7 +530,7 @@ mod tests {
         );
         assert!(a.contains("-initrd /tmp/x.bootmodule"), "{a}");
         assert!(a.contains("-append aerie.log=info aerie.test=identity-fault -semihosting-config enable=on,target=native"), "{a}");
-        assert!(a.ends_with("-icount shift=0"), "{a}");
+        assert!(a.ends_with("-icount shift=0 -seed 1"), "{a}");
         assert!(!a.contains("-drive"), "{a}");
 
         let plain = QemuOptions::aerie("cortex-a72", "/tmp/x.bootmodule".into());
@@ -585,6 +588,6 @@ mod tests {
         );
         assert!(!a.contains("virtualization"), "{a}");
         assert!(!a.contains("-no-reboot"), "{a}");
-        assert!(a.ends_with("-icount shift=0,sleep=off"), "{a}");
+        assert!(a.ends_with("-icount shift=0,sleep=off -seed 1"), "{a}");
     }
 }
