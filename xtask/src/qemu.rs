@@ -95,10 +95,11 @@ pub fn hostfwd(rule: &str) -> Result<String, String> {
     Ok(format!("tcp:127.0.0.1:{host}-{ip}:{guest}"))
 }
 
-#[cfg(test)]
 impl QemuOptions {
-    /// Aerie booting `bootmodule` with default logging and no disk.
-    pub fn aerie(cpu: &str, bootmodule: PathBuf) -> Self {
+    /// Aerie booting `bootmodule` on 2 pCPUs of model `cpu`, at log level
+    /// info with nothing appended, from `-kernel` (`uefi` false) or through
+    /// the firmware and the loader, with no disk and no uplink.
+    pub fn aerie(cpu: &str, bootmodule: PathBuf, uefi: bool) -> Self {
         QemuOptions {
             cpu: cpu.into(),
             smp: 2,
@@ -106,7 +107,7 @@ impl QemuOptions {
                 bootmodule,
                 log: "info".into(),
                 append: String::new(),
-                uefi: false,
+                uefi,
             },
             icount: None,
             disk: None,
@@ -448,7 +449,7 @@ mod tests {
         ] {
             assert!(hostfwd(bad).unwrap_err().contains(bad), "{bad}");
         }
-        let mut opts = QemuOptions::aerie("cortex-a72", "bm".into());
+        let mut opts = QemuOptions::aerie("cortex-a72", "bm".into(), false);
         assert!(!args(&command(&opts, false))
             .iter()
             .any(|a| a.contains("netdev")));
@@ -471,7 +472,7 @@ mod tests {
 
     #[test]
     fn uefi_boot_uses_firmware_and_the_partition_not_kernel() {
-        let mut opts = QemuOptions::aerie("cortex-a72", "/tmp/x.bootmodule".into());
+        let mut opts = QemuOptions::aerie("cortex-a72", "/tmp/x.bootmodule".into(), false);
         opts.boot = Boot::Aerie {
             bootmodule: "/tmp/x.bootmodule".into(),
             log: "debug".into(),
@@ -511,7 +512,7 @@ mod tests {
 
     #[test]
     fn command_line_has_the_documented_shape() {
-        let mut opts = QemuOptions::aerie("cortex-a72", "/tmp/x.bootmodule".into());
+        let mut opts = QemuOptions::aerie("cortex-a72", "/tmp/x.bootmodule".into(), false);
         opts.boot = Boot::Aerie {
             bootmodule: "/tmp/x.bootmodule".into(),
             log: "info".into(),
@@ -533,7 +534,7 @@ mod tests {
         assert!(a.ends_with("-icount shift=0 -seed 1"), "{a}");
         assert!(!a.contains("-drive"), "{a}");
 
-        let plain = QemuOptions::aerie("cortex-a72", "/tmp/x.bootmodule".into());
+        let plain = QemuOptions::aerie("cortex-a72", "/tmp/x.bootmodule".into(), false);
         let a = args(&command(&plain, true));
         assert!(a.contains(&"-nographic".to_string()));
         // Ctrl-] (ASCII GS, 0x1d) is QEMU's escape, so Ctrl-A reaches Aerie.
@@ -550,7 +551,7 @@ mod tests {
 
     #[test]
     fn host_disk_is_a_virtio_mmio_block_device() {
-        let mut opts = QemuOptions::aerie("max", "/tmp/x.bootmodule".into());
+        let mut opts = QemuOptions::aerie("max", "/tmp/x.bootmodule".into(), false);
         opts.disk = Some("/tmp/disk.img".into());
         let a = args(&command(&opts, false)).join(" ");
         assert!(

@@ -19,7 +19,7 @@ use std::time::Duration;
 use super::{clean_exit, qemu_test, run_test, test_config, LINUX_TIMEOUT};
 use crate::output;
 use crate::paths;
-use crate::qemu::{Boot, QemuOptions, Uplink};
+use crate::qemu::{QemuOptions, Uplink};
 use crate::run::{self, Guest};
 
 pub fn linux_net() -> Result<(), String> {
@@ -122,19 +122,11 @@ pub fn linux_uplink() -> Result<(), String> {
         return Err("the config gives no VM a network card".into());
     }
     let opts = QemuOptions {
-        cpu: "cortex-a72".into(),
-        smp: 2,
-        boot: Boot::Aerie {
-            bootmodule: prepared.bootmodule,
-            log: "info".into(),
-            append: String::new(),
-            uefi: false,
-        },
-        icount: None,
         disk: prepared.disk,
         uplink: Some(Uplink {
             forwards: vec![format!("{inward}:10.0.2.15:5003")],
         }),
+        ..QemuOptions::aerie("cortex-a72", prepared.bootmodule, false)
     };
     let done = Arc::new(AtomicBool::new(false));
     let host = {

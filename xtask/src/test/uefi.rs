@@ -17,6 +17,8 @@
 //!   (where the test types `reset -s` to power the machine off).
 
 use super::{fresh_disk, identity_alias_faulted, run_test, testkit_passed, TESTKIT_MIN_PASSED};
+use std::path::PathBuf;
+
 use crate::output;
 use crate::qemu::{self, Boot, Keys, QemuOptions, Status};
 use crate::run::{self, Guest};
@@ -37,17 +39,14 @@ fn run_uefi(
     };
     let prepared = run::prepare(&guest, true, Some(&disk)).map_err(String::from)?;
     let opts = QemuOptions {
-        cpu: cpu.into(),
-        smp: 2,
         boot: Boot::Aerie {
             bootmodule: prepared.bootmodule,
             log: log.into(),
             append: append.into(),
             uefi: true,
         },
-        icount: None,
         disk: prepared.disk,
-        uplink: None,
+        ..QemuOptions::aerie(cpu, PathBuf::new(), true)
     };
     run_test(name, &opts, timeout, check)
 }
@@ -104,19 +103,7 @@ pub fn boot_uefi_bad_image() -> Result<(), String> {
     )
     .and_then(|_| crate::esp::fresh_vars())
     .map_err(|e| format!("{e:#}"))?;
-    let opts = QemuOptions {
-        cpu: "cortex-a72".into(),
-        smp: 2,
-        boot: Boot::Aerie {
-            bootmodule: prepared.bootmodule,
-            log: "info".into(),
-            append: String::new(),
-            uefi: true,
-        },
-        icount: None,
-        disk: None,
-        uplink: None,
-    };
+    let opts = QemuOptions::aerie("cortex-a72", prepared.bootmodule, true);
     // The partition was written above: run QEMU on it as it is.
     let keys = [Keys {
         after: "Shell> ",
