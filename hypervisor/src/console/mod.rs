@@ -167,9 +167,18 @@ pub fn put_bytes(bytes: &[u8]) {
 /// The UART's address, for writers that may not take the console lock.
 static UART_VA: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
+/// How long an emergency writer waits for the console lock before it
+/// writes without it.
+const EMERGENCY_WAIT_US: u64 = 1000;
+
 /// For pseudo-NMI handlers, which may have interrupted a holder of the
-/// console lock: write straight to the UART without the lock. A concurrent
-/// regular writer's characters may interleave; nothing deadlocks.
+/// console lock. The lock is tried for up to [`EMERGENCY_WAIT_US`]: a line
+/// another pCPU is writing is finished first, and the emergency line goes
+/// out whole between Aerie's lines (straight to the UART: nothing that
+/// allocates, so no line is held back for the guest's). If the lock stays
+/// taken (this pCPU's own interrupted code holds it, or its holder is
+/// stopped), the line is written without it; a concurrent regular writer's
+/// characters may then interleave, but nothing deadlocks.
 pub fn print_emergency(args: fmt::Arguments) {
     use core::sync::atomic::Ordering;
     let va = UART_VA.load(Ordering::Relaxed);
@@ -191,11 +200,35 @@ pub fn print_emergency(args: fmt::Arguments) {
         }
         core::hint::spin_loop();
     }
-    // SAFETY: the host PL011 is mapped at `va` (set by `init`); this view
-    // only transmits, polling FR, as the locked one does.
-    let mut uart = unsafe { Pl011::attach(va) };
-    let _ = Writer(&mut uart).write_fmt(args);
+    if !write_locked_within(args, EMERGENCY_WAIT_US) {
+        // SAFETY: the host PL011 is mapped at `va` (set by `init`); this
+        // view only transmits, polling FR, as the locked one does.
+        let mut uart = unsafe { Pl011::attach(va) };
+        let _ = Writer(&mut uart).write_fmt(args);
+    }
     let _ = EMERGENCY_TURN.compare_exchange(me, 0, Ordering::Release, Ordering::Relaxed);
+}
+
+/// Writes `args` through the console under its lock if the lock can be had
+/// within `us` microseconds (only trying: never blocking); false if not.
+fn write_locked_within(args: fmt::Arguments, us: u64) -> bool {
+    use crate::arch::aarch64::cpu;
+    let deadline = cpu::counter() + cpu::counter_frequency() * us / 1_000_000;
+    loop {
+        if let Some(mut guard) = CONSOLE.try_lock() {
+            return match guard.as_mut() {
+                Some(console) => {
+                    let _ = Writer(&mut console.uart).write_fmt(args);
+                    true
+                }
+                None => false,
+            };
+        }
+        if cpu::counter() > deadline {
+            return false;
+        }
+        core::hint::spin_loop();
+    }
 }
 
 /// Which pCPU (index + 1) is writing an emergency line; 0 = none.
