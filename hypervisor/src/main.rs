@@ -52,6 +52,7 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
         transitional,
         final_root,
     } = boot::spaces();
+    boot::paint_boot_stack();
     mm::heap::init_seed();
     mm::layout::set_image_delta(record.delta());
 
@@ -200,6 +201,20 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
         .into_iter()
         .map(sched::worlds::WorldSlot::new)
         .collect();
+
+    let used = boot::boot_stack_used();
+    log::debug!(
+        "boot: {} of the boot stack's {} KiB used so far",
+        used / 1024,
+        boot::BOOT_STACK_SIZE / 1024
+    );
+    if used > boot::BOOT_STACK_SIZE * 3 / 4 {
+        log::warn!(
+            "the boot stack is {} KiB deep of {} KiB",
+            used / 1024,
+            boot::BOOT_STACK_SIZE / 1024
+        );
+    }
 
     // The boot pCPU, then every other CPU of the device tree.
     let boot_mpidr = cpu::mpidr();

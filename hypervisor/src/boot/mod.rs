@@ -122,6 +122,38 @@ static SPACES: SpacesCell = SpacesCell(UnsafeCell::new(BootSpaces {
     final_root: 0,
 }));
 
+/// What the unused part of the boot stack is filled with, so that how deep
+/// it was ever used can be read back ([`boot_stack_used`]).
+const STACK_PAINT: u8 = 0xa5;
+/// Left unpainted below the stack pointer: the painting code's own frame.
+const PAINT_MARGIN: u64 = 512;
+
+/// Fills the boot stack below the current stack pointer with
+/// [`STACK_PAINT`]. Called once, early, from the boot pCPU on that stack.
+pub fn paint_boot_stack() {
+    let base = BOOT_STACK.0.get() as u64;
+    let sp = crate::arch::aarch64::cpu::stack_pointer();
+    let end = sp.saturating_sub(PAINT_MARGIN).max(base);
+    for at in base..end {
+        // SAFETY: [base, sp - margin) is the unused part of the boot stack,
+        // which this pCPU runs on: nothing lives there yet.
+        unsafe { (at as *mut u8).write_volatile(STACK_PAINT) };
+    }
+}
+
+/// The most of the boot stack ever used since [`paint_boot_stack`], in
+/// bytes: everything above the lowest byte that is no longer paint.
+pub fn boot_stack_used() -> usize {
+    let base = BOOT_STACK.0.get() as u64;
+    let untouched = (0..BOOT_STACK_SIZE as u64)
+        // SAFETY: reads within the boot stack; a byte below the stack
+        // pointer may be stale but is never being written concurrently by
+        // anything but this pCPU.
+        .take_while(|&i| unsafe { ((base + i) as *const u8).read_volatile() } == STACK_PAINT)
+        .count();
+    BOOT_STACK_SIZE - untouched
+}
+
 /// SCTLR_EL2 as the boot loader left it, stored by entry.S (after zeroing
 /// bss) before it turns the MMU off: M set means Aerie was entered inside the
 /// loader's 1:1 map (the UEFI loader), clear means with the MMU off (QEMU's

@@ -63,6 +63,11 @@ pub fn boot_uefi(name: &str, cpu: &str) -> Result<(), String> {
         // The firmware's random number generator seeded Aerie (64 bytes).
         output::require_line(out, "rng-seed from the firmware's EFI_RNG_PROTOCOL")?;
         output::require_line(out, "entropy: boot loader seed 64 bytes")?;
+        // Boot leaves the boot stack a quarter free (Aerie warns otherwise).
+        output::require_line(out, "of the boot stack's 64 KiB used so far")?;
+        if output::has_line(out, "the boot stack is") {
+            return Err("Aerie warned that the boot stack is nearly full".into());
+        }
         // Aerie's RAM is the UEFI memory map's, as the loader wrote it.
         let ram = output::numbers_after(out, "aerie-loader: starting Aerie at ")
             .first()

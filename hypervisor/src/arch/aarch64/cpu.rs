@@ -73,6 +73,15 @@ pub fn rndr() -> Option<u64> {
     (failed == 0).then_some(value)
 }
 
+/// The stack pointer now.
+#[inline(always)]
+pub fn stack_pointer() -> u64 {
+    let sp: u64;
+    // SAFETY: reading SP has no side effects.
+    unsafe { core::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack)) };
+    sp
+}
+
 /// MPIDR_EL1 of the running pCPU (affinity fields only).
 #[inline]
 pub fn mpidr() -> u64 {
