@@ -1,12 +1,11 @@
 //! The arm64 Image header Aerie's image starts with (the Linux boot
-//! protocol's, `Documentation/arch/arm64/booting.rst`), and where the loader
-//! puts the image by it.
+//! protocol's, `Documentation/arch/arm64/booting.rst`, read by
+//! `aerie_bootmodule::arm64_image` as for the guests' kernels), what the
+//! loader requires of it, and where the loader puts the image by it.
 
+use aerie_bootmodule::arm64_image::{self, HEADER_LEN, PageSize, parse_image_header};
 use core::fmt;
 
-/// Header length: code0/1, text_offset, image_size, flags, res2..4, magic, res5.
-pub const HEADER_LEN: usize = 64;
-const MAGIC: &[u8; 4] = b"ARM\x64";
 /// The image must start `text_offset` above a 2 MiB boundary.
 pub const ALIGN: u64 = 2 << 20;
 /// A sanity bound on text_offset (Aerie's is 2 MiB, Linux's 0 or 512 KiB).
@@ -69,32 +68,27 @@ impl fmt::Display for ImageError {
     }
 }
 
-fn le64(bytes: &[u8], off: usize) -> u64 {
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&bytes[off..off + 8]);
-    u64::from_le_bytes(b)
-}
-
 impl ImageHeader {
     /// Reads and checks the header of `file`, the whole image file.
     pub fn parse(file: &[u8]) -> Result<Self, ImageError> {
-        if file.len() < HEADER_LEN {
-            return Err(ImageError::TooShort(file.len()));
-        }
-        if &file[56..60] != MAGIC {
-            return Err(ImageError::BadMagic);
-        }
-        let (text_offset, image_size, flags) = (le64(file, 8), le64(file, 16), le64(file, 24));
-        if flags & 1 != 0 {
-            return Err(ImageError::BigEndian);
-        }
-        let page = (flags >> 1) & 3;
-        if page > 1 {
-            return Err(ImageError::PageSize(page));
-        }
-        if image_size == 0 {
+        let header = parse_image_header(file).map_err(|e| match e {
+            arm64_image::ImageError::TooShort { len } => ImageError::TooShort(len),
+            arm64_image::ImageError::BadMagic { .. } => ImageError::BadMagic,
+        })?;
+        // The parser reads an image_size of 0 as a pre-3.17 kernel and
+        // guesses; Aerie's image must say how much memory its bss needs.
+        if file[16..24] == [0; 8] {
             return Err(ImageError::NoImageSize);
         }
+        if header.big_endian() {
+            return Err(ImageError::BigEndian);
+        }
+        match header.page_size() {
+            PageSize::Size16K => return Err(ImageError::PageSize(2)),
+            PageSize::Size64K => return Err(ImageError::PageSize(3)),
+            PageSize::Unspecified | PageSize::Size4K => {}
+        }
+        let (text_offset, image_size) = (header.text_offset, header.image_size);
         if file.len() as u64 > image_size {
             return Err(ImageError::FileLongerThanImage {
                 file: file.len(),
@@ -128,6 +122,8 @@ mod tests {
     use super::*;
     use alloc::vec;
     use alloc::vec::Vec;
+
+    const MAGIC: &[u8; 4] = b"ARM\x64";
 
     fn image(text_offset: u64, image_size: u64, flags: u64, len: usize) -> Vec<u8> {
         let mut f = vec![0u8; len];
