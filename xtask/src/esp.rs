@@ -122,14 +122,7 @@ pub fn main(args: &[String]) -> i32 {
     };
     let prepared = match run::prepare(&args.guest, args.no_build, args.disk.as_deref()) {
         Ok(p) => p,
-        Err(run::PrepareError::Config(msg)) => {
-            eprintln!("error: {msg}");
-            return run::EXIT_USAGE;
-        }
-        Err(run::PrepareError::Other(e)) => {
-            eprintln!("error: {e:#}");
-            return 1;
-        }
+        Err(e) => return e.report(),
     };
     let boot = Boot::Aerie {
         bootmodule: prepared.bootmodule,

@@ -192,6 +192,24 @@ impl From<anyhow::Error> for PrepareError {
 }
 
 /// For callers that only report it (tests, benchmarks): the message.
+impl PrepareError {
+    /// The exit code of a command that could not start: [`EXIT_USAGE`] for
+    /// a bad config, 1 for anything else.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            PrepareError::Config(_) => EXIT_USAGE,
+            PrepareError::Other(_) => 1,
+        }
+    }
+
+    /// Prints `error: <what>` and hands back [`Self::exit_code`].
+    pub fn report(self) -> i32 {
+        let code = self.exit_code();
+        eprintln!("error: {}", String::from(self));
+        code
+    }
+}
+
 impl From<PrepareError> for String {
     fn from(e: PrepareError) -> Self {
         match e {
@@ -469,14 +487,7 @@ pub fn main(args: &[String]) -> i32 {
     };
     let prepared = match prepare(&args.guest, args.no_build, args.disk.as_deref()) {
         Ok(p) => p,
-        Err(PrepareError::Config(msg)) => {
-            eprintln!("error: {msg}");
-            return EXIT_USAGE;
-        }
-        Err(PrepareError::Other(e)) => {
-            eprintln!("error: {e:#}");
-            return 1;
-        }
+        Err(e) => return e.report(),
     };
     let opts = QemuOptions {
         cpu: args.cpu.clone(),
