@@ -16,7 +16,7 @@
 //! [`Offload::parse`] checks everything [`finish`] relies on when the frame
 //! is sent, so a packet in flight is always one that can be finished.
 
-use super::{FRAME_MAX, FRAME_MIN, HEADER_LEN, NUM_BUFFERS_OFFSET};
+use super::{FRAME_MAX, HEADER_LEN, NUM_BUFFERS_OFFSET};
 use alloc::vec::Vec;
 
 /// Feature bit 0: the driver may leave checksums to the device.
@@ -146,7 +146,7 @@ impl Offload {
         }
         match gso_type {
             VIRTIO_NET_HDR_GSO_NONE => {
-                if !(FRAME_MIN..=FRAME_MAX).contains(&frame.len()) {
+                if !super::frame_len_ok(frame.len()) {
                     return None;
                 }
             }
