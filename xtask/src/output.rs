@@ -38,10 +38,14 @@ pub fn has_panic(output: &str) -> bool {
     lines(output).any(|l| l.contains("aerie: panic"))
 }
 
+/// The `0x<hex>` right after `key` on the first line that has one there.
+pub fn hex_after(output: &str, key: &str) -> Option<u64> {
+    lines(output).find_map(|l| hex(&l[l.find(key)? + key.len()..]))
+}
+
 /// The address from `boot-test: touching identity alias 0x<hex>`.
 pub fn identity_alias(output: &str) -> Option<u64> {
-    const KEY: &str = "boot-test: touching identity alias ";
-    lines(output).find_map(|l| hex(&l[l.find(KEY)? + KEY.len()..]))
+    hex_after(output, "boot-test: touching identity alias ")
 }
 
 /// FAR from a line with `EL2 synchronous exception` and `FAR=0x<hex>`.

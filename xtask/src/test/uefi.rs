@@ -140,24 +140,10 @@ pub fn boot_uefi_bad_image() -> Result<(), String> {
 /// Where the loader put Aerie and the device tree, from its line
 /// `aerie-loader: starting Aerie at 0x.. (device tree at 0x.., ...`.
 fn loader_placement(out: &str) -> Result<(u64, u64), String> {
-    let line = out
-        .lines()
-        .find(|l| l.contains("aerie-loader: starting Aerie at "))
-        .ok_or("no `aerie-loader: starting Aerie at` line")?;
-    let hex_after = |key: &str| {
-        let rest = &line[line.find(key)? + key.len()..];
-        let digits: String = rest
-            .trim_start_matches("0x")
-            .chars()
-            .take_while(char::is_ascii_hexdigit)
-            .collect();
-        u64::from_str_radix(&digits, 16).ok()
-    };
-    match (
-        hex_after("starting Aerie at "),
-        hex_after("device tree at "),
-    ) {
+    let entry = output::hex_after(out, "aerie-loader: starting Aerie at ");
+    let dtb = output::hex_after(out, "(device tree at ");
+    match (entry, dtb) {
         (Some(entry), Some(dtb)) => Ok((entry, dtb)),
-        _ => Err(format!("cannot read the addresses in {line:?}")),
+        _ => Err("no `aerie-loader: starting Aerie at 0x.. (device tree at 0x..` line".into()),
     }
 }
