@@ -23,6 +23,7 @@ mod userworld;
 mod vm;
 
 use alloc::vec::Vec;
+use arch::aarch64::fast_path::{self, FastPathTable};
 use arch::aarch64::{cpu, cpu::CpuInfo, el2, gic};
 use boot::BootRecord;
 use bootargs::{BootArgs, BootTest};
@@ -219,17 +220,25 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
     // The boot pCPU, then every other CPU of the device tree.
     let boot_mpidr = cpu::mpidr();
     let stack_top = boot::BOOT_STACK.0.get() as u64 + boot::BOOT_STACK_SIZE as u64;
+    debug_assert_eq!(boot::BOOT_STACK.1.get() as u64, stack_top);
+    // SAFETY: BOOT_STACK reserves the table's bytes right above the stack's
+    // top for it alone, in a static.
+    let table = unsafe { FastPathTable::install(stack_top, vm::BackdoorKeys::request()) };
     sched::pcpu::register(0, boot_mpidr, stack_top);
-    machine.add_pcpu(boot_mpidr, stack_top);
+    machine.add_pcpu(boot_mpidr, stack_top, table);
     let mut secondaries = Vec::new();
     for c in host.cpus.iter().filter(|c| c.mpidr != boot_mpidr) {
         if machine.pcpus.len() == sched::MAX_PCPUS {
             log::warn!("using {} of {} CPUs", sched::MAX_PCPUS, host.cpus.len());
             break;
         }
-        let stack = mm::frames::alloc(SECONDARY_STACK).expect("memory for a CPU stack");
+        let stack = mm::frames::alloc(SECONDARY_STACK + fast_path::TABLE_BYTES as u64)
+            .expect("memory for a CPU stack");
         let top = phys_to_virt(stack) + SECONDARY_STACK;
-        let index = machine.add_pcpu(c.mpidr, top);
+        // SAFETY: the frames just allocated hold the stack and, above its
+        // top, the table's bytes; they are never freed.
+        let table = unsafe { FastPathTable::install(top, vm::BackdoorKeys::request()) };
+        let index = machine.add_pcpu(c.mpidr, top, table);
         sched::pcpu::register(index, c.mpidr, top);
         secondaries.push((index, c.mpidr, top));
     }

@@ -189,4 +189,22 @@ mod tests {
             assert_eq!(loaded, testkit_config_with("", policy), "{file}");
         }
     }
+
+    /// testkit-two-policies.toml holds testkit.toml's VM and
+    /// testkit-backdoor-off.toml's, renamed.
+    #[test]
+    fn two_policies_config_holds_the_two_testkit_vms() {
+        let path = paths::root().join("tests/configs/testkit-two-policies.toml");
+        let loaded = aerie_vmconfig::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(loaded.vms.len(), 2);
+        for (vm, name, policy) in [
+            (&loaded.vms[0], "open", Some(TESTKIT_BACKDOOR)),
+            (&loaded.vms[1], "closed", None),
+        ] {
+            let mut want = testkit_config_with("", policy).vms.remove(0);
+            want.name = name.into();
+            want.kernel = vm.kernel.clone();
+            assert_eq!(*vm, want, "{name}");
+        }
+    }
 }

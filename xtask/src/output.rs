@@ -33,6 +33,13 @@ pub fn testkit_result(output: &str) -> Option<(u64, u64)> {
         .last()
 }
 
+/// [`testkit_result`] among the console lines of VM `vm` (`[<vm>] ...`).
+pub fn testkit_result_of(output: &str, vm: &str) -> Option<(u64, u64)> {
+    let prefix = format!("[{vm}] ");
+    let mine: Vec<&str> = lines(output).filter(|l| l.contains(&prefix)).collect();
+    testkit_result(&mine.join("\n"))
+}
+
 /// Whether Aerie reported a panic (`aerie: panic`).
 pub fn has_panic(output: &str) -> bool {
     lines(output).any(|l| l.contains("aerie: panic"))
@@ -308,6 +315,10 @@ mod tests {
             Some((12, 3))
         );
         assert_eq!(testkit_result("testkit: passed all\n"), None);
+        let two = "[a] testkit: 45 passed, 0 failed\r\n[b] testkit: 44 passed, 1 failed\r\n";
+        assert_eq!(testkit_result_of(two, "a"), Some((45, 0)));
+        assert_eq!(testkit_result_of(two, "b"), Some((44, 1)));
+        assert_eq!(testkit_result_of(two, "c"), None);
         assert_eq!(testkit_result("testkit: 5 passed\n"), None);
         // The last summary wins.
         assert_eq!(

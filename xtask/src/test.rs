@@ -29,7 +29,7 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 37] = [
+const QEMU_TESTS: [(&str, TestFn); 38] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
@@ -41,6 +41,7 @@ const QEMU_TESTS: [(&str, TestFn); 37] = [
         testkit_config_on("max", "testkit-backdoor-el1")
     }),
     ("testkit-4pcpus", testkit_4pcpus),
+    ("testkit-two-policies", testkit_two_policies),
     ("boot-remap-fault", boot_remap_fault),
     ("boot-uefi", || uefi::boot_uefi("boot-uefi", "cortex-a72")),
     ("boot-uefi-max", || uefi::boot_uefi("boot-uefi-max", "max")),
@@ -455,6 +456,25 @@ fn testkit_4pcpus() -> Result<(), String> {
     run_aerie(&run, |status, out| {
         output::require_line(out, "testkit: 3 other vCPU(s) left idle for the power-off")?;
         testkit_passed(status, out, TESTKIT_MIN_PASSED)
+    })
+}
+
+/// Two testkit VMs, one with every backdoor transport and one with none
+/// (tests/configs/testkit-two-policies.toml), sharing two pCPUs: each
+/// passes, so the backdoor fast path answered for the one and never for the
+/// other across their switches.
+fn testkit_two_policies() -> Result<(), String> {
+    let name = "testkit-two-policies";
+    let guest = Guest::Config(test_config(&format!("{name}.toml")));
+    qemu_test(name, guest, "cortex-a72", "", 240, |status, out| {
+        for vm in ["open", "closed"] {
+            match output::testkit_result_of(out, vm) {
+                Some((p, 0)) if p >= TESTKIT_MIN_PASSED => {}
+                Some((p, f)) => return Err(format!("vm {vm}: testkit: {p} passed, {f} failed")),
+                None => return Err(format!("vm {vm}: no testkit summary")),
+            }
+        }
+        clean_exit(status, out)
     })
 }
 

@@ -6,6 +6,7 @@
 //! (nothing could print yet). It calls only `aerie_pagetable::boot`, which is
 //! plain arithmetic over the pool and is unit-tested on the host.
 
+use crate::arch::aarch64::fast_path;
 use crate::mm::layout::{DTB_WINDOW_SIZE, DTB_WINDOW_VA};
 use aerie_pagetable::boot::{BootSpaces, ImageLayout, Part, Window};
 use aerie_pagetable::{Attributes, MapError, TableMemory, ENTRIES, PAGE_SIZE};
@@ -27,8 +28,13 @@ pub struct Pages<const N: usize>(UnsafeCell<[[u64; ENTRIES]; N]>);
 // before any other CPU or guest runs).
 unsafe impl<const N: usize> Sync for Pages<N> {}
 
+/// The boot pCPU's stack, which it keeps for its guests' exits, and above
+/// its top the pCPU's backdoor fast-path table (`arch::aarch64::fast_path`).
 #[repr(C, align(16))]
-pub struct Stack(pub UnsafeCell<[u8; BOOT_STACK_SIZE]>);
+pub struct Stack(
+    pub UnsafeCell<[u8; BOOT_STACK_SIZE]>,
+    pub UnsafeCell<[u8; fast_path::TABLE_BYTES]>,
+);
 
 // SAFETY: only the boot CPU runs on this stack.
 unsafe impl Sync for Stack {}
@@ -37,7 +43,10 @@ unsafe impl Sync for Stack {}
 pub static BOOT_TABLES: Pages<BOOT_TABLE_PAGES> =
     Pages(UnsafeCell::new([[0; ENTRIES]; BOOT_TABLE_PAGES]));
 #[no_mangle]
-pub static BOOT_STACK: Stack = Stack(UnsafeCell::new([0; BOOT_STACK_SIZE]));
+pub static BOOT_STACK: Stack = Stack(
+    UnsafeCell::new([0; BOOT_STACK_SIZE]),
+    UnsafeCell::new([0; fast_path::TABLE_BYTES]),
+);
 
 /// Pages of BOOT_TABLES handed out so far.
 static POOL_USED: PoolCount = PoolCount(UnsafeCell::new(0));

@@ -30,6 +30,7 @@ pub use crate::irq::drain::{drain_host_interrupts, HostEvents};
 pub use pcpu::{this_cpu, MAX_PCPUS};
 
 use crate::arch::aarch64::context::GuestRegs;
+use crate::arch::aarch64::fast_path::FastPathTable;
 use crate::arch::aarch64::{cpu, daif, el2, firmware, gic};
 use crate::irq::gicv3::Gic;
 use crate::irq::SGI_KICK;
@@ -155,8 +156,15 @@ impl Machine {
         *MACHINE.lock() = self;
     }
 
-    pub fn add_pcpu(&mut self, mpidr: u64, stack_top: u64) -> usize {
-        self.pcpus.push(Pcpu::new(mpidr, stack_top));
+    /// A pCPU whose guests' exits start at `stack_top`, with its backdoor
+    /// fast-path table right above (see `arch::aarch64::fast_path`).
+    pub fn add_pcpu(
+        &mut self,
+        mpidr: u64,
+        stack_top: u64,
+        fast_path: &'static FastPathTable,
+    ) -> usize {
+        self.pcpus.push(Pcpu::new(mpidr, stack_top, fast_path));
         self.pcpus.len() - 1
     }
 
@@ -554,6 +562,15 @@ impl Machine {
         }
     }
 
+    /// Make pCPU `cpu`'s backdoor fast path answer as vCPU `id`'s keys say:
+    /// its table holds the keys of the vCPU loaded there.
+    pub fn publish_fast_path(&self, cpu: usize, (v, c): VcpuId) {
+        let keys = self.vms[v].vcpus[c].backdoor_keys;
+        self.pcpus[cpu]
+            .fast_path
+            .set_syndromes(keys.dcc_esr, keys.brk_esr);
+    }
+
     /// Put `next`'s state into this pCPU (unless it is there already).
     fn switch_to(&mut self, cpu: usize, next: VcpuId) {
         self.pcpus[cpu].current = Some(next);
@@ -588,6 +605,9 @@ impl Machine {
         vm.vcpus[c].load(redist);
         vm.vcpus[c].vgic_dirty = true;
         self.pcpus[cpu].loaded = Some(next);
+        // A vCPU's keys change only while it is loaded and running
+        // (`refresh_running_fast_path`), or while no pCPU holds it.
+        self.publish_fast_path(cpu, next);
     }
 
     /// The end of a time slice on `cpu`: expired deadlines wake; if another

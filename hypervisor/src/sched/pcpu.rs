@@ -2,6 +2,7 @@
 
 use super::VcpuId;
 use crate::arch::aarch64::cpu;
+use crate::arch::aarch64::fast_path::FastPathTable;
 use crate::irq::gicv3::Redistributor;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -65,6 +66,9 @@ pub fn this_cpu() -> usize {
 pub struct Pcpu {
     pub mpidr: u64,
     pub stack_top: u64,
+    /// The exit vector's backdoor fast-path table, right above `stack_top`:
+    /// it answers for the vCPU [`current`](Self::current) here.
+    pub fast_path: &'static FastPathTable,
     pub redist: Option<Redistributor>,
     /// The vCPU running on (or being handled by) this pCPU.
     pub current: Option<VcpuId>,
@@ -82,10 +86,11 @@ pub struct Pcpu {
 }
 
 impl Pcpu {
-    pub fn new(mpidr: u64, stack_top: u64) -> Self {
+    pub fn new(mpidr: u64, stack_top: u64, fast_path: &'static FastPathTable) -> Self {
         Pcpu {
             mpidr,
             stack_top,
+            fast_path,
             redist: None,
             current: None,
             loaded: None,

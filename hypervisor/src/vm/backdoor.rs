@@ -69,6 +69,16 @@ pub fn refresh_fast_path(vm: &mut super::Vm, c: usize) {
     };
 }
 
+/// [`refresh_fast_path`] for a running vCPU, from its own trap: its pCPU's
+/// fast-path table follows at once. (A vCPU that is not running gets its
+/// keys into a table when it is next scheduled.)
+pub fn refresh_running_fast_path(m: &mut Machine, v: usize, c: usize) {
+    refresh_fast_path(&mut m.vms[v], c);
+    if let super::VcpuState::Running(cpu) = m.vms[v].vcpus[c].state {
+        m.publish_fast_path(cpu, (v, c));
+    }
+}
+
 /// Serves the request in vCPU `c`'s x0..x7 if it is one this VM takes from
 /// the vCPU's current EL: true when served (registers updated; the caller
 /// steps past the instruction), false when the instruction should behave

@@ -57,7 +57,7 @@ pub fn access(m: &mut Machine, v: usize, c: usize, access: &SysRegAccess, esr: u
             HwUpdate::Mdscr => {
                 debug_regs::load_mdscr(d);
                 vcpu.regs.skip_instruction();
-                super::backdoor::refresh_fast_path(&mut m.vms[v], c);
+                super::backdoor::refresh_running_fast_path(m, v, c);
                 return Outcome::Resume;
             }
             HwUpdate::OsLock => debug_regs::load_os_lock(d),
@@ -191,7 +191,7 @@ fn set_stepping_over(m: &mut Machine, v: usize, c: usize, on: bool) {
     d.stepping_over = on;
     debug_regs::load_points(d);
     debug_regs::load_mdscr(d);
-    super::backdoor::refresh_fast_path(&mut m.vms[v], c);
+    super::backdoor::refresh_running_fast_path(m, v, c);
 }
 
 /// Whether the instruction at guest EL1 address `pc` is an exception return

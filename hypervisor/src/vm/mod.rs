@@ -15,6 +15,7 @@ pub mod virtio;
 
 use crate::arch::aarch64::context::{self, El1State, FpState, GuestRegs, PSTATE_EL1H_MASKED};
 use crate::arch::aarch64::debug_regs;
+use crate::arch::aarch64::fast_path;
 use crate::arch::aarch64::gic::VirtualInterface;
 use crate::console::GuestOutput;
 use crate::irq::gicv3::Redistributor;
@@ -73,7 +74,8 @@ pub enum VmState {
 #[repr(C)]
 pub struct Vcpu {
     pub regs: GuestRegs,
-    /// Read by the exit path at [`BACKDOOR_KEYS_OFFSET`] (vectors.S).
+    /// What the backdoor fast path answers for this vCPU; put in its pCPU's
+    /// fast-path table while it runs there.
     pub backdoor_keys: BackdoorKeys,
     pub el1: El1State,
     pub fp: FpState,
@@ -109,30 +111,21 @@ pub struct Vcpu {
     pub cap: crate::sched::cap::CpuCap,
 }
 
-/// What the exit path's backdoor fast path (vectors.S) compares a trap
-/// with: the exact syndromes of the two transports and the register values
-/// of a GETVERSION request. A zero syndrome disables that transport's fast
-/// path (no backdoor, or EL0 not allowed: the full path checks the EL).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
+/// Which syndromes the exit path's backdoor fast path (vectors.S) answers
+/// for a vCPU: the exact syndromes of the two transports. A zero syndrome
+/// disables that transport's fast path (no backdoor, or EL0 not allowed:
+/// the full path checks the EL).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BackdoorKeys {
     /// ESR_EL2 of `mrs xzr, mdccsr_el0` (EC 0x18, IL).
     pub dcc_esr: u64,
     /// ESR_EL2 of `brk #imm` with the VM's immediate (EC 0x3C, IL).
     pub brk_esr: u64,
-    pub x7: u64,
-    pub port: u64,
-    pub magic: u64,
 }
-
-/// Where the keys sit in a vCPU, from the register block TPIDR_EL2 names.
-pub const BACKDOOR_KEYS_OFFSET: usize = core::mem::offset_of!(Vcpu, backdoor_keys);
-const _: () = assert!(core::mem::offset_of!(Vcpu, regs) == 0);
 
 impl BackdoorKeys {
     /// The keys for a VM with `policy` (None: no backdoor).
     pub fn new(policy: Option<&aerie_bootmodule::BackdoorPolicy>) -> Self {
-        use aerie_backdoor::abi;
         let Some(p) = policy.filter(|p| p.el0) else {
             return BackdoorKeys::default();
         };
@@ -144,12 +137,23 @@ impl BackdoorKeys {
             brk_esr: p
                 .brk_imm
                 .map_or(0, |imm| (0x3C << 26) | (1 << 25) | u64::from(imm)),
+        }
+    }
+
+    /// The registers of the request the fast path answers (GETVERSION),
+    /// other than the command: the same for every VM.
+    pub fn request() -> fast_path::Request {
+        use aerie_backdoor::abi;
+        fast_path::Request {
             x7: (abi::X86_IO_MAGIC << 32) | u64::from(abi::X86_IO_W7_WITH | abi::X86_IO_W7_DIR | 2),
             port: u64::from(abi::BDOOR_PORT),
             magic: u64::from(abi::BDOOR_MAGIC),
         }
     }
 }
+
+// The exit path's TPIDR_EL2 names the register block, which is the vCPU.
+const _: () = assert!(core::mem::offset_of!(Vcpu, regs) == 0);
 
 impl Vcpu {
     fn new(vm: usize, index: usize) -> Self {

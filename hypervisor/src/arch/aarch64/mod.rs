@@ -8,6 +8,7 @@ pub mod daif;
 pub mod debug_regs;
 pub mod el0;
 pub mod el2;
+pub mod fast_path;
 pub mod firmware;
 pub mod gic;
 pub mod id_regs;
@@ -34,7 +35,12 @@ core::arch::global_asm!(
     exit_fast = sym crate::vm::exit::aerie_exit_fast,
     fault = sym crate::panic::el2_exception,
     irq = sym crate::irq::el2_irq,
-    keys = const crate::vm::BACKDOOR_KEYS_OFFSET,
+    x7_slot = const fast_path::X7_SLOT,
 );
+
+// The vector loads x7 and the port as one pair, and the magic together with
+// the guest's x0 from just below the table.
+const _: () = assert!(fast_path::PORT_SLOT == fast_path::X7_SLOT + 1);
+const _: () = assert!(fast_path::MAGIC_SLOT == 0);
 
 core::arch::global_asm!(include_str!("fpsimd.S"));

@@ -1,12 +1,21 @@
 // EL2 exception vectors and the guest entry/exit paths.
 //
+// While a guest runs, SP_EL2 stands at the top of the pCPU's EL2 stack
+// (every exit starts afresh there), with the pCPU's fast-path table right
+// above it (arch::aarch64::fast_path). Every lower-EL entry first spills the
+// guest's x1 and x0 just below the stack pointer, to [sp, #-16] and
+// [sp, #-8], without moving it: the fast paths then return with no stack
+// adjustment, and the full paths copy the two into the register block before
+// they call anything. Nothing else can use those bytes meanwhile: exceptions
+// are masked from entry until the ERET or the copy.
+//
 // Exit paths, cheapest first:
 //  * HVC fast path: an SMCCC call whose owner Aerie serves nowhere (bit clear
 //    in SERVED_OWNERS) is answered NOT_SUPPORTED right here. It touches only
-//    x0 and x1, which it saves on the EL2 stack and restores (x0 becomes the
-//    result), and it changes no system register, so the guest sees exactly
-//    what the full path would have produced: x0 = -1, x1..x30 preserved, PC
-//    after the HVC (ELR_EL2 already points past an HVC).
+//    x0 and x1, which it restores (x0 becomes the result), and it changes no
+//    system register, so the guest sees exactly what the full path would
+//    have produced: x0 = -1, x1..x30 preserved, PC after the HVC (ELR_EL2
+//    already points past an HVC).
 //  * Backdoor fast path: the VMware GETVERSION request (below).
 //  * Full exit: the guest's x0..x30, PC and PSTATE are stored in the current
 //    vCPU's register block (TPIDR_EL2 points at it) and Rust decides. Rust
@@ -19,7 +28,7 @@
 .equ REGS_PSTATE, 256
 
 .macro lower_exit kind
-    stp     x0, x1, [sp, #-16]!
+    stp     x1, x0, [sp, #-16]
     mov     x1, #\kind
     b       lower_exit_common
 .endm
@@ -124,20 +133,19 @@ el2_vectors:
     current_exception 3
     // Lower EL, AArch64: the guest.
     .balign 0x80
-    stp     x0, x1, [sp, #-16]!
+    stp     x1, x0, [sp, #-16]      // the guest's x1, x0 (see the top)
     mrs     x0, esr_el2
     lsr     x1, x0, #26
     cmp     x1, #0x16               // EC = HVC from AArch64
     b.ne    backdoor_fast
-    ldr     x1, [sp]                // guest x0: the SMCCC function id
+    ldr     x1, [sp, #-8]           // guest x0: the SMCCC function id
     ubfx    x0, x1, #24, #6         // owner
     adrp    x1, {served}
     ldr     x1, [x1, :lo12:{served}]
     lsr     x1, x1, x0
     tbnz    x1, #0, 1f              // served: take the full path
     mov     x0, #-1                 // SMCCC NOT_SUPPORTED
-    ldr     x1, [sp, #8]
-    add     sp, sp, #16
+    ldr     x1, [sp, #-16]
     eret
 1:  b       lower_sync_exit
     .balign 0x80
@@ -160,47 +168,43 @@ el2_vectors:
 // VM's BRK, exactly as open-vm-tools issues it (`mrs xzr, mdccsr_el0` or
 // `brk #imm`; x7 = 0x86 << 32 | IN, 4 bytes, port in DX; x3 = 0x5658;
 // x0 = magic; x2 = 10), answered here: x0 = 6, x1 = magic, x2 = 2, past the
-// instruction. The vCPU's BackdoorKeys (vm/mod.rs) hold the exact ESR of
-// each transport, zero where the VM's policy does not allow this path, so
-// every other request, and every other trap, takes the full exit path,
-// which serves the same request identically. x0 = ESR_EL2; guest x0/x1
-// are on the stack. x2 is checked first: once it is known to be 10 it can
-// be used as scratch and restored by value.
+// instruction. x0 = ESR_EL2, x1 = its EC. The table above the stack
+// (fast_path.rs) holds, in the EC's slot, the one syndrome of that class
+// answered for the vCPU running here (zero where its VM's policy does not
+// allow this path), and the request's fixed registers; every other request,
+// and every other trap, takes the full exit path, which serves the same
+// request identically. Only x0 and x1 change before the branch, and the
+// guest's are still below the stack pointer for that path. x2 is tested
+// first, alone: that costs every other synchronous exit only two
+// instructions, as x2 is rarely 10.
 backdoor_fast:
-    cmp     x2, #10                 // GETVERSION, and nothing in ecx[31:16]
+    cmp     x2, #10                 // GETVERSION, nothing in ecx[31:16]
     b.ne    lower_sync_exit
-    mrs     x2, tpidr_el2
-    ldp     x1, x2, [x2, #{keys}]   // the DCC and BRK syndromes
+    ldr     x1, [sp, x1, lsl #3]    // the syndrome this class answers
     cmp     x0, x1
-    ccmp    x0, x2, #4, ne          // Z: one of them
-    mrs     x2, tpidr_el2
-    ldp     x0, x1, [x2, #{keys} + 16]
+    ldp     x0, x1, [sp, #{x7_slot} * 8]
     ccmp    x7, x0, #0, eq          // signature and I/O flags
     ccmp    x3, x1, #0, eq          // port 0x5658
-    ldr     x1, [x2, #{keys} + 32]
-    ldr     x0, [sp]                // guest x0: the magic
+    ldp     x0, x1, [sp, #-8]       // guest x0, and the magic (slot 0)
     ccmp    x0, x1, #0, eq
-    b.ne    2f
+    b.ne    lower_sync_exit
     mov     x0, #6                  // the backdoor version; x1 = magic
     mrs     x2, elr_el2
     add     x2, x2, #4
     msr     elr_el2, x2
     mov     x2, #2                  // VMX_TYPE_SCALABLE_SERVER
-    add     sp, sp, #16
     eret
-2:  mov     x2, #10
-    b       lower_sync_exit
 
-// A synchronous exit, guest x0/x1 on the stack. First the Rust fast path
-// (aerie_exit_fast: emulated PL011 accesses) with only the registers a
-// call may clobber saved: x0..x18, x29, x30. x19..x28 are callee-saved, so
+// A synchronous exit, guest x1/x0 below the stack pointer. First the Rust
+// fast path (aerie_exit_fast: emulated PL011 accesses) with only the
+// registers a call may clobber saved: x0..x18, x29, x30. x19..x28 are callee-saved, so
 // they still hold the guest's values when the fast path returns, and it
 // never needs them (it declines accesses that name one). If it declines
 // (returns 0), they are saved too and the full exit path runs.
 lower_sync_exit:
     mrs     x0, tpidr_el2
     save_guest_caller_saved
-    ldp     x2, x3, [sp], #16
+    ldp     x3, x2, [sp, #-16]
     stp     x2, x3, [x0, #0]
     mrs     x2, elr_el2
     mrs     x3, spsr_el2
@@ -219,12 +223,12 @@ lower_sync_exit:
     bl      {exit}
     b       guest_enter
 
-// Guest x0/x1 are on the stack, x1 = exit kind.
+// Guest x1/x0 are below the stack pointer, x1 = exit kind.
 lower_exit_common:
     mrs     x0, tpidr_el2
     save_guest_caller_saved
     save_guest_callee_saved
-    ldp     x2, x3, [sp], #16
+    ldp     x3, x2, [sp, #-16]
     stp     x2, x3, [x0, #0]
     mrs     x2, elr_el2
     mrs     x3, spsr_el2

@@ -1,0 +1,81 @@
+//! The table the exit vector's backdoor fast path reads (vectors.S).
+//!
+//! Each pCPU has one, right above the top of its EL2 stack. While a guest
+//! runs, SP_EL2 stands exactly at that top (every exit starts the stack
+//! afresh there), so the vector reaches the table at `[sp, #offset]` with
+//! no base register to load, and the guest's registers stay untouched until
+//! the request is known to be one the path answers.
+//!
+//! There is one 8-byte slot per exception class (ESR_EL2.EC, 6 bits). The
+//! slot of a class holds the one syndrome of that class the path answers for
+//! the vCPU running here: the DCC read's at EC 0x18, the BRK's at EC 0x3C,
+//! zero elsewhere (no trap from AArch64 has syndrome zero: IL is 1). So the
+//! vector finds the syndrome to compare with in one load, indexed by the EC
+//! it has already extracted for the HVC test, and no indirect branch is
+//! involved. Three slots whose class can never match hold the fixed
+//! registers of the request instead:
+//! - slot 0 (EC 0, unknown reason) holds the magic, whose bits 31:26 are
+//!   0x15, never 0;
+//! - slots 0x3E and 0x3F (unallocated classes) hold x7 and the port.
+//!
+//! The magic sits at the lowest address so that one load pair fetches it
+//! with the guest's x0, which the vector spills just below the stack top.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// One slot per exception class.
+pub const SLOTS: usize = 64;
+/// The table's size: what each pCPU reserves above its EL2 stack's top.
+pub const TABLE_BYTES: usize = SLOTS * 8;
+/// Where the magic, x7 and the port are (slot numbers; vectors.S).
+pub const MAGIC_SLOT: usize = 0;
+pub const X7_SLOT: usize = 0x3E;
+pub const PORT_SLOT: usize = 0x3F;
+/// The exception classes of the two backdoor transports.
+const EC_TRAPPED_SYSREG: usize = 0x18;
+const EC_BRK: usize = 0x3C;
+
+/// The registers of the one request the fast path answers, other than the
+/// command in x2 (an immediate in the vector).
+#[derive(Clone, Copy, Debug)]
+pub struct Request {
+    pub x7: u64,
+    pub port: u64,
+    pub magic: u64,
+}
+
+#[repr(C, align(16))]
+pub struct FastPathTable([AtomicU64; SLOTS]);
+
+const _: () = assert!(core::mem::size_of::<FastPathTable>() == TABLE_BYTES);
+
+impl FastPathTable {
+    /// The table above the EL2 stack whose top is `top`, set up for
+    /// `request` with no syndrome answered yet.
+    ///
+    /// # Safety
+    /// `top` must be the top of a pCPU's EL2 stack with [`TABLE_BYTES`]
+    /// reserved above it for this table, for as long as Aerie runs, and
+    /// nothing but the table may use those bytes.
+    pub unsafe fn install(top: u64, request: Request) -> &'static FastPathTable {
+        // SAFETY: the caller reserves these bytes for the table forever;
+        // every field is an AtomicU64, for which any bit pattern is valid,
+        // and all accesses from Rust go through atomics (the vector's loads
+        // are single-copy atomic 64-bit loads of aligned slots).
+        let table = unsafe { &*(top as *const FastPathTable) };
+        for slot in &table.0 {
+            slot.store(0, Ordering::Relaxed);
+        }
+        table.0[MAGIC_SLOT].store(request.magic, Ordering::Relaxed);
+        table.0[X7_SLOT].store(request.x7, Ordering::Relaxed);
+        table.0[PORT_SLOT].store(request.port, Ordering::Relaxed);
+        table
+    }
+
+    /// Answer exactly these syndromes of the two transports from now on
+    /// (zero: none of that class). The vCPU about to run here decides.
+    pub fn set_syndromes(&self, dcc: u64, brk: u64) {
+        self.0[EC_TRAPPED_SYSREG].store(dcc, Ordering::Relaxed);
+        self.0[EC_BRK].store(brk, Ordering::Relaxed);
+    }
+}
