@@ -460,13 +460,23 @@ fn testkit_4pcpus() -> Result<(), String> {
 }
 
 /// Two testkit VMs, one with every backdoor transport and one with none
-/// (tests/configs/testkit-two-policies.toml), sharing two pCPUs: each
-/// passes, so the backdoor fast path answered for the one and never for the
-/// other across their switches.
+/// (tests/configs/testkit-two-policies.toml), taking turns on one pCPU:
+/// each passes, so the backdoor fast path answered for the one and never for
+/// the other across their switches.
 fn testkit_two_policies() -> Result<(), String> {
     let name = "testkit-two-policies";
-    let guest = Guest::Config(test_config(&format!("{name}.toml")));
-    qemu_test(name, guest, "cortex-a72", "", 240, |status, out| {
+    let disk = fresh_disk(name)?;
+    let run = AerieRun {
+        log: name,
+        guest: Guest::Config(test_config(&format!("{name}.toml"))),
+        cpu: "cortex-a72",
+        smp: 1,
+        append: "",
+        disk: &disk,
+        timeout: 240,
+        keys: &[],
+    };
+    run_aerie(&run, |status, out| {
         for vm in ["open", "closed"] {
             match output::testkit_result_of(out, vm) {
                 Some((p, 0)) if p >= TESTKIT_MIN_PASSED => {}
