@@ -223,7 +223,7 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
     debug_assert_eq!(boot::BOOT_STACK.1.get() as u64, stack_top);
     // SAFETY: BOOT_STACK reserves the table's bytes right above the stack's
     // top for it alone, in a static.
-    let table = unsafe { FastPathTable::install(stack_top, vm::BackdoorKeys::request()) };
+    let table = unsafe { FastPathTable::install(stack_top, vm::BackdoorKeys::exchange()) };
     sched::pcpu::register(0, boot_mpidr, stack_top);
     machine.add_pcpu(boot_mpidr, stack_top, table);
     let mut secondaries = Vec::new();
@@ -237,7 +237,7 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
         let top = phys_to_virt(stack) + SECONDARY_STACK;
         // SAFETY: the frames just allocated hold the stack and, above its
         // top, the table's bytes; they are never freed.
-        let table = unsafe { FastPathTable::install(top, vm::BackdoorKeys::request()) };
+        let table = unsafe { FastPathTable::install(top, vm::BackdoorKeys::exchange()) };
         let index = machine.add_pcpu(c.mpidr, top, table);
         sched::pcpu::register(index, c.mpidr, top);
         secondaries.push((index, c.mpidr, top));

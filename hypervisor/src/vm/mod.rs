@@ -140,14 +140,17 @@ impl BackdoorKeys {
         }
     }
 
-    /// The registers of the request the fast path answers (GETVERSION),
-    /// other than the command: the same for every VM.
-    pub fn request() -> fast_path::Request {
+    /// The exchange the fast path serves, GETVERSION, exactly as the full
+    /// path's `aerie_backdoor` answers it: the same for every VM.
+    pub fn exchange() -> fast_path::Exchange {
         use aerie_backdoor::abi;
-        fast_path::Request {
+        const _: () = assert!(fast_path::COMMAND == abi::BDOOR_CMD_GETVERSION as u64);
+        fast_path::Exchange {
             x7: (abi::X86_IO_MAGIC << 32) | u64::from(abi::X86_IO_W7_WITH | abi::X86_IO_W7_DIR | 2),
             port: u64::from(abi::BDOOR_PORT),
             magic: u64::from(abi::BDOOR_MAGIC),
+            reply_x0: u64::from(abi::BDOOR_VERSION),
+            reply_x2: u64::from(abi::VMX_TYPE_SCALABLE_SERVER),
         }
     }
 }

@@ -12,14 +12,15 @@
 //! zero elsewhere (no trap from AArch64 has syndrome zero: IL is 1). So the
 //! vector finds the syndrome to compare with in one load, indexed by the EC
 //! it has already extracted for the HVC test, and no indirect branch is
-//! involved. Three slots whose class can never match hold the fixed
-//! registers of the request instead:
-//! - slot 0 (EC 0, unknown reason) holds the magic, whose bits 31:26 are
-//!   0x15, never 0;
-//! - slots 0x3E and 0x3F (unallocated classes) hold x7 and the port.
-//!
-//! The magic sits at the lowest address so that one load pair fetches it
-//! with the guest's x0, which the vector spills just below the stack top.
+//! involved. Slots whose class can never match hold the fixed registers of
+//! the exchange instead, placed so that load pairs fetch them:
+//! - slot 0 (EC 0, unknown reason): the magic, whose bits 31:26 are 0x15,
+//!   never 0; at the lowest address, so that one load pair fetches it with
+//!   the guest's x0, which the vector spills just below the stack top;
+//! - slots 2 and 3 (unallocated classes): the reply's x0 and x2, small
+//!   numbers whose class bits are 0;
+//! - slots 0x3E and 0x3F (unallocated classes): x7 and the port, whose
+//!   bits 31:26 are 0.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -27,21 +28,28 @@ use core::sync::atomic::{AtomicU64, Ordering};
 pub const SLOTS: usize = 64;
 /// The table's size: what each pCPU reserves above its EL2 stack's top.
 pub const TABLE_BYTES: usize = SLOTS * 8;
-/// Where the magic, x7 and the port are (slot numbers; vectors.S).
+/// Where the fixed registers are (slot numbers; vectors.S).
 pub const MAGIC_SLOT: usize = 0;
+pub const REPLY_X0_SLOT: usize = 2;
+pub const REPLY_X2_SLOT: usize = 3;
 pub const X7_SLOT: usize = 0x3E;
 pub const PORT_SLOT: usize = 0x3F;
+/// The command (x2) the path answers: an immediate in the vector.
+pub const COMMAND: u64 = 10;
 /// The exception classes of the two backdoor transports.
 const EC_TRAPPED_SYSREG: usize = 0x18;
 const EC_BRK: usize = 0x3C;
 
-/// The registers of the one request the fast path answers, other than the
-/// command in x2 (an immediate in the vector).
+/// The one exchange the fast path serves: the request's registers other
+/// than the command ([`COMMAND`]), and the reply's x0 and x2 (its x1 is the
+/// magic).
 #[derive(Clone, Copy, Debug)]
-pub struct Request {
+pub struct Exchange {
     pub x7: u64,
     pub port: u64,
     pub magic: u64,
+    pub reply_x0: u64,
+    pub reply_x2: u64,
 }
 
 #[repr(C, align(16))]
@@ -51,13 +59,13 @@ const _: () = assert!(core::mem::size_of::<FastPathTable>() == TABLE_BYTES);
 
 impl FastPathTable {
     /// The table above the EL2 stack whose top is `top`, set up for
-    /// `request` with no syndrome answered yet.
+    /// `exchange` with no syndrome answered yet.
     ///
     /// # Safety
     /// `top` must be the top of a pCPU's EL2 stack with [`TABLE_BYTES`]
     /// reserved above it for this table, for as long as Aerie runs, and
     /// nothing but the table may use those bytes.
-    pub unsafe fn install(top: u64, request: Request) -> &'static FastPathTable {
+    pub unsafe fn install(top: u64, exchange: Exchange) -> &'static FastPathTable {
         // SAFETY: the caller reserves these bytes for the table forever;
         // every field is an AtomicU64, for which any bit pattern is valid,
         // and all accesses from Rust go through atomics (the vector's loads
@@ -66,9 +74,17 @@ impl FastPathTable {
         for slot in &table.0 {
             slot.store(0, Ordering::Relaxed);
         }
-        table.0[MAGIC_SLOT].store(request.magic, Ordering::Relaxed);
-        table.0[X7_SLOT].store(request.x7, Ordering::Relaxed);
-        table.0[PORT_SLOT].store(request.port, Ordering::Relaxed);
+        for (slot, value) in [
+            (MAGIC_SLOT, exchange.magic),
+            (REPLY_X0_SLOT, exchange.reply_x0),
+            (REPLY_X2_SLOT, exchange.reply_x2),
+            (X7_SLOT, exchange.x7),
+            (PORT_SLOT, exchange.port),
+        ] {
+            // Never a syndrome of the slot's own class (see the top).
+            debug_assert_ne!((value >> 26) & 0x3f, slot as u64);
+            table.0[slot].store(value, Ordering::Relaxed);
+        }
         table
     }
 

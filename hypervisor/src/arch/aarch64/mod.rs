@@ -36,11 +36,15 @@ core::arch::global_asm!(
     fault = sym crate::panic::el2_exception,
     irq = sym crate::irq::el2_irq,
     x7_slot = const fast_path::X7_SLOT,
+    reply_slot = const fast_path::REPLY_X0_SLOT,
+    command = const fast_path::COMMAND,
 );
 
-// The vector loads x7 and the port as one pair, and the magic together with
-// the guest's x0 from just below the table.
+// The vector loads x7 and the port as one pair, the reply's x0 and x2 as
+// another, and the magic together with the guest's x0 from just below the
+// table.
 const _: () = assert!(fast_path::PORT_SLOT == fast_path::X7_SLOT + 1);
+const _: () = assert!(fast_path::REPLY_X2_SLOT == fast_path::REPLY_X0_SLOT + 1);
 const _: () = assert!(fast_path::MAGIC_SLOT == 0);
 
 core::arch::global_asm!(include_str!("fpsimd.S"));

@@ -171,14 +171,14 @@ el2_vectors:
 // instruction. x0 = ESR_EL2, x1 = its EC. The table above the stack
 // (fast_path.rs) holds, in the EC's slot, the one syndrome of that class
 // answered for the vCPU running here (zero where its VM's policy does not
-// allow this path), and the request's fixed registers; every other request,
-// and every other trap, takes the full exit path, which serves the same
-// request identically. Only x0 and x1 change before the branch, and the
-// guest's are still below the stack pointer for that path. x2 is tested
-// first, alone: that costs every other synchronous exit only two
-// instructions, as x2 is rarely 10.
+// allow this path), and the fixed registers of request and reply. Every
+// other request, and every other trap, takes the full exit path, which
+// serves the same request identically. Only x0 and x1 change before the
+// branch, and the guest's are still below the stack pointer for that path.
+// x2 is tested first, alone: that costs every other synchronous exit only
+// two instructions, as x2 is rarely 10.
 backdoor_fast:
-    cmp     x2, #10                 // GETVERSION, nothing in ecx[31:16]
+    cmp     x2, #{command}          // GETVERSION, nothing in ecx[31:16]
     b.ne    lower_sync_exit
     ldr     x1, [sp, x1, lsl #3]    // the syndrome this class answers
     cmp     x0, x1
@@ -188,19 +188,18 @@ backdoor_fast:
     ldp     x0, x1, [sp, #-8]       // guest x0, and the magic (slot 0)
     ccmp    x0, x1, #0, eq
     b.ne    lower_sync_exit
-    mov     x0, #6                  // the backdoor version; x1 = magic
-    mrs     x2, elr_el2
-    add     x2, x2, #4
-    msr     elr_el2, x2
-    mov     x2, #2                  // VMX_TYPE_SCALABLE_SERVER
+    mrs     x0, elr_el2
+    add     x0, x0, #4
+    msr     elr_el2, x0
+    ldp     x0, x2, [sp, #{reply_slot} * 8] // version, VMX type; x1 = magic
     eret
 
 // A synchronous exit, guest x1/x0 below the stack pointer. First the Rust
 // fast path (aerie_exit_fast: emulated PL011 accesses) with only the
-// registers a call may clobber saved: x0..x18, x29, x30. x19..x28 are callee-saved, so
-// they still hold the guest's values when the fast path returns, and it
-// never needs them (it declines accesses that name one). If it declines
-// (returns 0), they are saved too and the full exit path runs.
+// registers a call may clobber saved: x0..x18, x29, x30. x19..x28 are
+// callee-saved, so they still hold the guest's values when the fast path
+// returns, and it never needs them (it declines accesses that name one). If
+// it declines (returns 0), they are saved too and the full exit path runs.
 lower_sync_exit:
     mrs     x0, tpidr_el2
     save_guest_caller_saved
