@@ -63,8 +63,8 @@ fn boot() -> Result<Infallible, Status> {
         )
     })?;
     let module = read(device, files::BOOT_MODULE)?;
-    let line = match shell_arguments() {
-        Some(line) => line,
+    let (line, line_from) = match shell_arguments() {
+        Some(line) => (line, "the UEFI shell"),
         None => {
             let text = match esp::read(device, files::CMDLINE) {
                 Ok(text) => text,
@@ -73,7 +73,7 @@ fn boot() -> Result<Infallible, Status> {
             };
             let line = cmdline(&text)
                 .map_err(|e| fail(Status::LOAD_ERROR, format_args!("{}: {e}", files::CMDLINE)))?;
-            String::from(line)
+            (String::from(line), files::CMDLINE)
         }
     };
     let firmware_tree = firmware_device_tree().ok_or_else(|| {
@@ -116,7 +116,7 @@ fn boot() -> Result<Infallible, Status> {
     unsafe { place(dtb, &tree, tree.len() as u64) };
 
     println!(
-        "aerie-loader: starting Aerie at {entry:#x} (device tree at {dtb:#x}, boot module {} KiB at {module_pa:#x}, RAM {} MiB in {} ranges, rng-seed {}, command line \"{line}\")",
+        "aerie-loader: starting Aerie at {entry:#x} (device tree at {dtb:#x}, boot module {} KiB at {module_pa:#x}, RAM {} MiB in {} ranges, rng-seed {}, command line \"{line}\" from {line_from})",
         module.len() / 1024,
         ram.iter().map(|r| r.size).sum::<u64>() >> 20,
         ram.len(),

@@ -42,19 +42,31 @@ pub fn write(boot: &Boot, out: &Path) -> Result<u64> {
     };
     write_files(
         out,
+        REMOVABLE_MEDIA_LOADER,
         &paths::hypervisor_image(),
         bootmodule,
         &aerie_cmdline(boot),
     )
 }
 
-/// Writes the disk image `out` with Aerie's loader, `hypervisor` as the
-/// image it starts, `bootmodule` and `cmdline`. Returns its size.
-pub fn write_files(out: &Path, hypervisor: &Path, bootmodule: &Path, cmdline: &str) -> Result<u64> {
+/// Where firmware looks for a boot program on a disk it has no boot entry
+/// for (UEFI's removable-media path): the loader's place.
+pub const REMOVABLE_MEDIA_LOADER: &str = "EFI/BOOT/BOOTAA64.EFI";
+
+/// Writes the disk image `out` with Aerie's loader at `loader_at`,
+/// `hypervisor` as the image it starts, `bootmodule` and `cmdline`. Returns
+/// its size.
+pub fn write_files(
+    out: &Path,
+    loader_at: &str,
+    hypervisor: &Path,
+    bootmodule: &Path,
+    cmdline: &str,
+) -> Result<u64> {
     let loader = paths::loader_efi();
     let files = [
         EspFile {
-            path: "EFI/BOOT/BOOTAA64.EFI".into(),
+            path: loader_at.into(),
             source: Source::File(&loader),
         },
         EspFile {

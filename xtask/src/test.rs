@@ -29,7 +29,7 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 38] = [
+const QEMU_TESTS: [(&str, TestFn); 39] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
@@ -47,6 +47,7 @@ const QEMU_TESTS: [(&str, TestFn); 38] = [
     ("boot-uefi-max", || uefi::boot_uefi("boot-uefi-max", "max")),
     ("boot-uefi-remap-fault", uefi::boot_uefi_remap_fault),
     ("boot-uefi-bad-image", uefi::boot_uefi_bad_image),
+    ("boot-uefi-shell", uefi::boot_uefi_shell),
     ("userworlds-cortex-a72", || {
         userworlds::userworlds_on("cortex-a72", "userworlds-cortex-a72")
     }),

@@ -15,6 +15,9 @@
 //!   Image: the loader refuses it with a line naming the file and what is
 //!   wrong, and hands back to the firmware, which goes on to its UEFI shell
 //!   (where the test types `reset -s` to power the machine off).
+//! - `boot-uefi-shell`: the loader away from the removable-media path, so
+//!   the firmware ends in its shell, where the test starts it with
+//!   arguments: they are Aerie's command line, not `aerie/cmdline.txt`.
 
 use super::{fresh_disk, identity_alias_faulted, run_test, testkit_passed, TESTKIT_MIN_PASSED};
 use std::path::PathBuf;
@@ -94,35 +97,19 @@ pub fn boot_uefi_remap_fault() -> Result<(), String> {
 
 pub fn boot_uefi_bad_image() -> Result<(), String> {
     let name = "boot-uefi-bad-image";
-    let guest = Guest::Testkit {
-        cmdline: String::new(),
-    };
-    let prepared = run::prepare(&guest, true, None).map_err(String::from)?;
+    let prepared = prepare_testkit()?;
     // Anything but an Image: the boot module itself.
-    let not_an_image = prepared.bootmodule.clone();
-    crate::esp::write_files(
-        &crate::esp::image(),
-        &not_an_image,
-        &prepared.bootmodule,
-        "aerie.log=info",
-    )
-    .and_then(|_| crate::esp::fresh_vars())
-    .map_err(|e| format!("{e:#}"))?;
-    let opts = QemuOptions::aerie("cortex-a72", prepared.bootmodule, true);
-    // The partition was written above: run QEMU on it as it is.
+    let partition = Partition {
+        loader_at: crate::esp::REMOVABLE_MEDIA_LOADER,
+        hypervisor: &prepared.bootmodule,
+        bootmodule: &prepared.bootmodule,
+        cmdline: "aerie.log=info",
+    };
     let keys = [Keys {
         after: "Shell> ",
         bytes: b"reset -s\r",
     }];
-    let log = super::log_path(name);
-    let outcome = run::run_quiet_command_scripted(
-        qemu::command(&opts, false),
-        std::time::Duration::from_secs(120),
-        &log,
-        &keys,
-    )
-    .map_err(|e| format!("{e:#}"))?;
-    super::judge(name, &log, 120, &outcome, |status, out| {
+    run_partition(name, &partition, &keys, 120, |status, out| {
         output::require_line(
             out,
             "aerie-loader: error: \\aerie\\aerie.Image: no arm64 Image magic",
@@ -135,6 +122,78 @@ pub fn boot_uefi_bad_image() -> Result<(), String> {
             other => Err(format!("QEMU {other:?}; the shell's `reset -s` powers off")),
         }
     })
+}
+
+/// The loader where no firmware looks for it, so the firmware ends in its
+/// UEFI shell; the test starts it there with arguments, which replace
+/// `aerie/cmdline.txt` as Aerie's command line: the debug lines it turns on
+/// appear, and the testkit passes.
+pub fn boot_uefi_shell() -> Result<(), String> {
+    let name = "boot-uefi-shell";
+    let prepared = prepare_testkit()?;
+    let hypervisor = crate::paths::hypervisor_image();
+    let partition = Partition {
+        loader_at: "aerie/loader.efi",
+        hypervisor: &hypervisor,
+        bootmodule: &prepared.bootmodule,
+        cmdline: "aerie.log=info",
+    };
+    let keys = [Keys {
+        after: "Shell> ",
+        bytes: b"fs0:\\aerie\\loader.efi aerie.log=debug\r",
+    }];
+    run_partition(name, &partition, &keys, 180, |status, out| {
+        output::require_line(out, "command line \"aerie.log=debug\" from the UEFI shell")?;
+        output::require_line(out, "boot: entered with the MMU on")?;
+        testkit_passed(status, out, TESTKIT_MIN_PASSED)
+    })
+}
+
+/// The testkit VM's boot module (built, with Aerie and the loader).
+fn prepare_testkit() -> Result<run::Prepared, String> {
+    let guest = Guest::Testkit {
+        cmdline: String::new(),
+    };
+    run::prepare(&guest, true, None).map_err(String::from)
+}
+
+/// What a test puts on the EFI System Partition.
+struct Partition<'a> {
+    loader_at: &'a str,
+    hypervisor: &'a std::path::Path,
+    bootmodule: &'a std::path::Path,
+    cmdline: &'a str,
+}
+
+/// Boots QEMU's firmware on a partition holding `partition`, typing `keys`
+/// on the console as their prompts appear.
+fn run_partition(
+    name: &str,
+    partition: &Partition,
+    keys: &[Keys],
+    timeout: u64,
+    check: impl FnOnce(Status, &str) -> Result<(), String>,
+) -> Result<(), String> {
+    crate::esp::write_files(
+        &crate::esp::image(),
+        partition.loader_at,
+        partition.hypervisor,
+        partition.bootmodule,
+        partition.cmdline,
+    )
+    .and_then(|_| crate::esp::fresh_vars())
+    .map_err(|e| format!("{e:#}"))?;
+    let opts = QemuOptions::aerie("cortex-a72", partition.bootmodule.to_path_buf(), true);
+    // The partition was written above: run QEMU on it as it is.
+    let log = super::log_path(name);
+    let outcome = run::run_quiet_command_scripted(
+        qemu::command(&opts, false),
+        std::time::Duration::from_secs(timeout),
+        &log,
+        keys,
+    )
+    .map_err(|e| format!("{e:#}"))?;
+    super::judge(name, &log, timeout, &outcome, check)
 }
 
 /// Where the loader put Aerie and the device tree, from its line
