@@ -90,12 +90,18 @@ const IRQ_BENCHES: [(&str, IrqBench); 6] = [
     ("brk_backdoor_getversion", backdoor::brk_backdoor_getversion),
 ];
 
-/// Runs every benchmark and prints its line, then `bench: done`. A benchmark
-/// whose instruction faults (SMC where it is UNDEFINED) or that cannot run on
-/// this machine prints a FAIL line.
-pub fn run_all(machine: &Machine, iters: u64) {
+/// Runs every benchmark (or only the one named `only`) and prints its line,
+/// then `bench: done`. A benchmark whose instruction faults (SMC where it is
+/// UNDEFINED) or that cannot run on this machine prints a FAIL line.
+pub fn run_all(machine: &Machine, iters: u64, only: Option<&str>) {
     let freq = counter::frequency();
-    for (name, bench) in BENCHES {
+    let chosen = |name: &str| only.is_none_or(|o| o == name);
+    if let Some(o) = only.filter(|o| {
+        !BENCHES.iter().any(|(n, _)| n == o) && !IRQ_BENCHES.iter().any(|(n, _)| n == o)
+    }) {
+        println!("bench: FAIL {o}: no such benchmark");
+    }
+    for (name, bench) in BENCHES.into_iter().filter(|(n, _)| chosen(n)) {
         let mut ticks = 0;
         match guard::run(&mut || ticks = bench(iters)) {
             Outcome::Returned => {
@@ -107,7 +113,7 @@ pub fn run_all(machine: &Machine, iters: u64) {
             Outcome::Panicked => {}
         }
     }
-    for (name, bench) in IRQ_BENCHES {
+    for (name, bench) in IRQ_BENCHES.into_iter().filter(|(n, _)| chosen(n)) {
         let mut result = None;
         match guard::run(&mut || result = Some(bench(machine, iters))) {
             Outcome::Returned => match result {

@@ -13,9 +13,12 @@ pub enum BackdoorPolicy {
     All,
 }
 
-pub struct Options {
+pub struct Options<'a> {
     /// `bench`: run the micro-benchmarks instead of the tests.
     pub bench: bool,
+    /// `bench=<name>`: run only that benchmark (and the benchmarks, not the
+    /// tests), e.g. to profile it.
+    pub bench_only: Option<&'a str>,
     /// `share`: measure two vCPUs' shares of one pCPU instead (share.rs).
     pub share: bool,
     /// `bench_iters=<n>` (n >= 1).
@@ -34,10 +37,11 @@ fn parse_u16(text: &str) -> Option<u16> {
     }
 }
 
-impl Options {
-    pub fn parse(bootargs: &str) -> Self {
+impl<'a> Options<'a> {
+    pub fn parse(bootargs: &'a str) -> Self {
         let mut options = Self {
             bench: false,
+            bench_only: None,
             share: false,
             bench_iters: DEFAULT_BENCH_ITERS,
             backdoor: None,
@@ -46,6 +50,9 @@ impl Options {
         for word in bootargs.split_ascii_whitespace() {
             if word == "bench" {
                 options.bench = true;
+            } else if let Some(name) = word.strip_prefix("bench=") {
+                options.bench = true;
+                options.bench_only = Some(name);
             } else if word == "share" {
                 options.share = true;
             } else if let Some(n) = word.strip_prefix("bench_iters=") {

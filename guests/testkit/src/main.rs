@@ -67,7 +67,7 @@ extern "C" fn testkit_main(dtb: usize) -> ! {
     );
     let options = bootargs::Options::parse(machine.bootargs);
     if options.bench {
-        bench::run_all(&machine, options.bench_iters);
+        bench::run_all(&machine, options.bench_iters, options.bench_only);
     } else if options.share {
         share::run(&machine);
     } else {
