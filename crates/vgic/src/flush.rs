@@ -14,7 +14,7 @@ use crate::{Kick, Vgic};
 /// What [`Vgic::flush`] did.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct FlushResult {
-    /// LRs filled, from index 0; the rest are written invalid (0).
+    /// LRs filled, from index 0; the rest of the slice is left as it was.
     pub used: usize,
     /// More interrupts were eligible than LRs: set ICH_HCR_EL2.UIE so a
     /// maintenance interrupt brings the vCPU out when the LRs drain.
@@ -30,25 +30,28 @@ fn key(bank: &Bank, first_intid: u32, bit: u32) -> u32 {
 }
 
 impl Vgic {
-    /// Fills `lrs` (one image per hardware list register, at most
+    /// Fills `lrs[..used]` (one image per hardware list register, at most
     /// [`MAX_LIST_REGISTERS`] used) for entering `vcpu` with the best
-    /// eligible interrupts, moving their state out of the model. Must be
-    /// followed by one [`Vgic::sync`] with the values read back; a second
-    /// flush without sync first syncs the previous images unchanged.
+    /// eligible interrupts, moving their state out of the model; the rest
+    /// of `lrs` is left as it was. Must be followed by one [`Vgic::sync`]
+    /// with the values read back; a second flush without sync first syncs
+    /// the previous images unchanged.
     pub fn flush(&mut self, vcpu: usize, lrs: &mut [u64]) -> FlushResult {
-        lrs.fill(0);
         let Some(cpu) = self.cpus.get(vcpu) else {
             return FlushResult::default();
         };
         if cpu.lr.used != 0 {
-            let (used, image) = (cpu.lr.used, cpu.lr.image);
-            self.sync(vcpu, &image[..used]);
+            // No images given: each LR counts as unchanged.
+            self.sync(vcpu, &[]);
         }
 
         // Hot path: one word test per bank; nothing to sort if all are 0.
+        // The shortlist is kept in `lrs` itself, so nothing is cleared or
+        // copied on this path, which runs on most guest entries.
         let groups = self.groups;
         let banks = self.spis.len();
-        let mut list = Shortlist::new(lrs.len());
+        let capacity = lrs.len().min(crate::MAX_LIST_REGISTERS);
+        let mut list = Shortlist::new(&mut lrs[..capacity]);
         let private = &self.cpus[vcpu].private;
         for bit in bits(private.lr_candidates(groups)) {
             list.offer(key(private, 0, bit));
@@ -59,23 +62,21 @@ impl Vgic {
                 list.offer(key(bank, 32 * (b as u32 + 1), bit));
             }
         }
+        let (used, offered) = (list.len(), list.offered);
 
-        // Written in place, entry by entry: no whole-array temporaries to
-        // clear and copy on this per-entry path.
-        let mut used = 0;
-        for &k in list.keys() {
-            let intid = k & 0xFFFF;
+        // Each key becomes its list register image, in place.
+        for (i, slot) in lrs.iter_mut().enumerate().take(used) {
+            let intid = (*slot & 0xFFFF) as u32;
             let lr = self.load(vcpu, intid);
-            lrs[used] = lr.0;
+            *slot = lr.0;
             let record = &mut self.cpus[vcpu].lr;
-            record.intid[used] = intid;
-            record.image[used] = lr.0;
-            used += 1;
+            record.intid[i] = intid;
+            record.image[i] = lr.0;
         }
         self.cpus[vcpu].lr.used = used;
         FlushResult {
             used,
-            underflow: list.offered > used,
+            underflow: offered > used,
         }
     }
 

@@ -46,15 +46,13 @@ impl SgiRequest {
         if self.aff1 != 0 || self.aff2 != 0 || self.aff3 != 0 {
             return Kick::NONE;
         }
-        let mut out = Kick::NONE;
-        let base = usize::from(self.rs) * 16;
-        for i in 0..16 {
-            let v = base + i;
-            if self.target_list & (1 << i) != 0 && v < vcpus {
-                out |= Kick::vcpu(v);
-            }
-        }
-        out
+        // TargetList bit i is vCPU RS * 16 + i: one shift, no loop (this
+        // runs for every SGI a guest sends). Blocks beyond what a mask
+        // holds name no vCPU Aerie can have.
+        let base = u32::from(self.rs) * 16;
+        let listed = u64::from(self.target_list).checked_shl(base).unwrap_or(0);
+        let present = u64::from(Kick::first(vcpus).bits());
+        Kick::from_bits((listed & present) as u32)
     }
 }
 
@@ -91,6 +89,25 @@ mod tests {
     fn other_clusters_and_range_selectors_miss() {
         assert_eq!(SgiRequest::decode((1 << 16) | 1).targets(0, 8), Kick::NONE);
         assert_eq!(SgiRequest::decode((1 << 44) | 1).targets(0, 8), Kick::NONE);
+    }
+
+    #[test]
+    fn range_selector_picks_the_block_of_sixteen() {
+        // RS 1: bit i is Aff0 16 + i; 20 vCPUs exist.
+        let r = SgiRequest::decode((1 << 44) | 0b1001_0001);
+        assert_eq!(r.targets(0, 20), Kick::vcpu(16));
+        let r = SgiRequest::decode((1 << 44) | 0b1001);
+        assert_eq!(r.targets(0, 20), Kick::vcpu(16) | Kick::vcpu(19));
+        // RS 2 covers 32..47: beyond what a VM can have.
+        assert_eq!(
+            SgiRequest::decode((2 << 44) | 0xFFFF).targets(0, 64),
+            Kick::NONE
+        );
+        // The highest RS still names nobody, and shifts nothing out of range.
+        assert_eq!(
+            SgiRequest::decode((15 << 44) | 0xFFFF).targets(0, 64),
+            Kick::NONE
+        );
     }
 
     #[test]

@@ -1,31 +1,30 @@
-//! The best `capacity` candidates by key (lower is better), kept sorted in
-//! a fixed array: no allocation, and nothing moves while there are fewer
-//! candidates than list registers, which is the common case.
+//! The best candidates by key (lower is better), kept sorted in a slice the
+//! caller lends (the list registers' images about to be written): no
+//! allocation, nothing to clear, and nothing moves while there are fewer
+//! candidates than slots, which is the common case.
 
-use crate::MAX_LIST_REGISTERS;
-
-pub(crate) struct Shortlist {
-    keys: [u32; MAX_LIST_REGISTERS],
+pub(crate) struct Shortlist<'a> {
+    keys: &'a mut [u64],
     len: usize,
-    capacity: usize,
     /// Every candidate offered, kept or not (to detect underflow).
     pub offered: usize,
 }
 
-impl Shortlist {
-    pub fn new(capacity: usize) -> Shortlist {
+impl<'a> Shortlist<'a> {
+    /// An empty list with room for `keys.len()` candidates, kept in `keys`.
+    pub fn new(keys: &'a mut [u64]) -> Shortlist<'a> {
         Shortlist {
-            keys: [0; MAX_LIST_REGISTERS],
+            keys,
             len: 0,
-            capacity: capacity.min(MAX_LIST_REGISTERS),
             offered: 0,
         }
     }
 
     pub fn offer(&mut self, key: u32) {
+        let key = u64::from(key);
         self.offered += 1;
-        if self.len == self.capacity {
-            if self.capacity == 0 || key >= self.keys[self.len - 1] {
+        if self.len == self.keys.len() {
+            if self.len == 0 || key >= self.keys[self.len - 1] {
                 return;
             }
             self.len -= 1;
@@ -39,7 +38,13 @@ impl Shortlist {
         self.len += 1;
     }
 
-    pub fn keys(&self) -> &[u32] {
+    /// How many candidates it holds: they are `keys[..len]`, sorted.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    #[cfg(test)]
+    pub fn keys(&self) -> &[u64] {
         &self.keys[..self.len]
     }
 }
@@ -50,7 +55,8 @@ mod tests {
 
     #[test]
     fn keeps_the_lowest_keys_sorted() {
-        let mut s = Shortlist::new(3);
+        let mut slots = [7; 3];
+        let mut s = Shortlist::new(&mut slots);
         for k in [50, 10, 40, 30, 20, 60] {
             s.offer(k);
         }
@@ -60,9 +66,19 @@ mod tests {
 
     #[test]
     fn zero_capacity_only_counts() {
-        let mut s = Shortlist::new(0);
+        let mut s = Shortlist::new(&mut []);
         s.offer(1);
         assert!(s.keys().is_empty());
         assert_eq!(s.offered, 1);
+    }
+
+    #[test]
+    fn fewer_candidates_than_slots_leave_the_rest_alone() {
+        let mut slots = [7; 4];
+        let mut s = Shortlist::new(&mut slots);
+        s.offer(5);
+        s.offer(3);
+        assert_eq!(s.len(), 2);
+        assert_eq!(slots, [3, 5, 7, 7]);
     }
 }

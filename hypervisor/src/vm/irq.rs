@@ -98,19 +98,19 @@ pub fn flush(vm: &mut Vm, c: usize, list_registers: usize) {
     }
 }
 
+/// The vGIC may have something for vCPU `c`: ask it once (a flush that
+/// finds nothing costs what asking whether there is anything would, and
+/// asking first would make every real flush look twice).
 #[inline(never)]
 fn flush_dirty(vm: &mut Vm, c: usize, list_registers: usize) {
-    if !vm.vgic.needs_flush(c) {
-        vm.vcpus[c].vgic_dirty = false;
-        if vm.vcpus[c].underflow_irq {
-            gic::set_underflow_interrupt(false);
-            vm.vcpus[c].underflow_irq = false;
-        }
-        return;
-    }
     let n = list_registers.min(MAX_LRS);
     let vcpu = &mut *vm.vcpus[c];
     let result = vm.vgic.flush(c, &mut vcpu.lr_scratch[..n]);
+    if result.used == 0 {
+        // Nothing in flight: the list registers can stay empty until the
+        // vGIC has news for this vCPU.
+        vcpu.vgic_dirty = false;
+    }
     for (i, &lr) in vcpu.lr_scratch.iter().enumerate().take(result.used) {
         gic::write_lr(i, lr);
     }
