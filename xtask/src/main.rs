@@ -21,6 +21,7 @@ mod lint;
 mod linux;
 mod output;
 mod paths;
+mod profile;
 mod qemu;
 mod run;
 mod setup;
@@ -42,6 +43,8 @@ commands:
            (target/bench/results.json; `bench traps`: only the trap and
            interrupt table, `bench appliance`: only the appliance, `bench net`:
            only the VM-to-VM transfer; none of those saved)
+  profile  one benchmark's instructions per iteration, per function, counted
+           exactly by a QEMU plugin (see `cargo xtask profile --help`)
   lint     cargo fmt --check and clippy -D warnings on every workspace";
 
 /// Runs `f`, printing an anyhow error as `error: ...`; returns the exit code.
@@ -94,6 +97,11 @@ fn main() {
                 2
             }
         },
+        "profile" if rest.iter().any(|a| a == "--help" || a == "-h") => {
+            println!("{}", profile::USAGE);
+            0
+        }
+        "profile" => profile::main(rest),
         "lint" => lint::main(),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");

@@ -29,7 +29,7 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 39] = [
+const QEMU_TESTS: [(&str, TestFn); 40] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
@@ -67,6 +67,7 @@ const QEMU_TESTS: [(&str, TestFn); 39] = [
     ("stop-dump", pnmi::stop_dump),
     ("pnmi-nested", pnmi::pnmi_nested),
     ("profiler", pnmi::profiler),
+    ("profile-counts", profile_counts),
     ("bad-vm-isolated", bad_vm_isolated),
     ("linux-native", linux_native),
     ("linux-cortex-a72", || {
@@ -487,6 +488,37 @@ fn testkit_two_policies() -> Result<(), String> {
         }
         clean_exit(status, out)
     })
+}
+
+/// `cargo xtask profile`'s counts are exact: for `hvc_null`, the plugin's
+/// instructions per iteration add up to what the benchmark measured with
+/// the counter (which counts in ticks of 16 instructions: within 1), and
+/// they sit where the path runs: the guest's loop in the testkit, the
+/// answer in Aerie's exception vectors, nothing anywhere else.
+fn profile_counts() -> Result<(), String> {
+    let report = crate::profile::measure("hvc_null", "cortex-a72").map_err(|e| format!("{e:#}"))?;
+    let (total, measured) = (report.total(), report.measured);
+    if (total - measured).abs() > 1.0 {
+        return Err(format!(
+            "counted {total:.1} instructions per iteration, the benchmark measured {measured:.1}"
+        ));
+    }
+    let vectors = report
+        .row("aerie el2_vectors")
+        .map_or(0.0, |r| r.instructions);
+    let others: Vec<String> = report
+        .rows
+        .iter()
+        .filter(|r| r.instructions >= 0.5)
+        .filter(|r| r.name != "aerie el2_vectors" && !r.name.starts_with("testkit "))
+        .map(|r| format!("{} ({:.1})", r.name, r.instructions))
+        .collect();
+    if vectors < 10.0 || !others.is_empty() {
+        return Err(format!(
+            "el2_vectors {vectors:.1} per iteration (want >= 10), elsewhere in Aerie: {others:?}"
+        ));
+    }
+    Ok(())
 }
 
 /// C4: after the switch to the final tables the identity alias must be gone, so

@@ -1,0 +1,413 @@
+//! `cargo xtask profile BENCH [--cpu MODEL]`: where one of the testkit's
+//! benchmarks spends its instructions, per function, exactly.
+//!
+//! The benchmark runs twice under `-icount shift=0,sleep=off` with QEMU's
+//! instruction-count plugin (`tools/insn-count`), once for [`LONG`]
+//! iterations (or as many as the benchmark does at most) and once for half
+//! as many. Everything else (boot, set-up, power-off) is the same in both
+//! runs, so the difference between their counts is what the extra
+//! iterations cost: divided by their number, it is the cost of one
+//! iteration, address by address. Addresses are named by
+//! the symbols of Aerie's and the testkit's ELF files (functions inlined into
+//! another count as that one). The report shows the benchmark's own figure
+//! beside the counted total: they agree for the loop benchmarks and the
+//! round trips, which time whole iterations; a latency benchmark
+//! (`wfi_wake`, `virq_latency`) times only part of each iteration, from the
+//! event to its handler, so its total is larger.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+
+use crate::cmd::{self, step};
+use crate::output::{self, BenchLine};
+use crate::paths;
+use crate::qemu::{self, icount, Boot, QemuOptions, Status};
+use crate::run::{self, Guest};
+use crate::symtab;
+
+pub const USAGE: &str = "usage: cargo xtask profile BENCH [--cpu cortex-a72|max]
+
+Runs one testkit benchmark (e.g. ipi_roundtrip, wfi_wake, hvc_null) twice under
+QEMU's instruction-count plugin and prints the instructions one iteration costs,
+per function of Aerie and the testkit, with calls per iteration. The whole table
+goes to target/bench/profile-<BENCH>-<MODEL>.txt.";
+
+/// Iterations asked of the long run. The interrupt benchmarks do at most
+/// 1000; the short run does half of what the long one did. The more
+/// iterations the difference spans, the less the periodic work both runs
+/// do a different number of times (the scheduler's tick) weighs per
+/// iteration.
+const LONG: u64 = 40_000;
+const TIMEOUT: Duration = Duration::from_secs(300);
+/// Rows printed; the file has them all.
+const SHOWN: usize = 30;
+
+/// `cargo xtask profile ARGS`; returns the exit code.
+pub fn main(args: &[String]) -> i32 {
+    let (bench, cpu) = match parse_args(args) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            eprintln!("profile: {e}\n{USAGE}");
+            return 2;
+        }
+    };
+    match profile(&bench, &cpu) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("profile: error: {e:#}");
+            1
+        }
+    }
+}
+
+fn parse_args(args: &[String]) -> Result<(String, String), String> {
+    let mut bench = None;
+    let mut cpu = "cortex-a72".to_string();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--cpu" => match rest.next().map(String::as_str) {
+                Some(model @ ("cortex-a72" | "max")) => cpu = model.into(),
+                other => return Err(format!("--cpu takes cortex-a72 or max, not {other:?}")),
+            },
+            flag if flag.starts_with('-') => return Err(format!("unknown flag {flag}")),
+            name if bench.is_none() => bench = Some(name.to_string()),
+            extra => return Err(format!("one benchmark at a time ({extra:?} too)")),
+        }
+    }
+    let bench = bench.ok_or("which benchmark?")?;
+    Ok((bench, cpu))
+}
+
+fn profile(bench: &str, cpu: &str) -> Result<()> {
+    crate::setup::setup()?;
+    crate::build::build()?;
+    let report = measure(bench, cpu)?;
+    let mut text = format!(
+        "profile: {bench} on {cpu}: {:.1} instructions per iteration counted \
+         (the benchmark measured {:.1})\n{:>12} {:>10}  function\n",
+        report.total(),
+        report.measured,
+        "instr/iter",
+        "calls/iter"
+    );
+    for row in &report.rows {
+        text.push_str(&format!(
+            "{:>12.1} {:>10.1}  {}\n",
+            row.instructions, row.calls, row.name
+        ));
+    }
+    let file = paths::bench_dir().join(format!("profile-{bench}-{cpu}.txt"));
+    std::fs::write(&file, &text).with_context(|| format!("writing {}", paths::show(&file)))?;
+    for line in text.lines().take(SHOWN + 2) {
+        println!("{line}");
+    }
+    if report.rows.len() > SHOWN {
+        println!(
+            "({} more in {})",
+            report.rows.len() - SHOWN,
+            paths::show(&file)
+        );
+    }
+    Ok(())
+}
+
+/// One benchmark's cost per iteration, by function.
+pub struct Report {
+    /// Most instructions first.
+    pub rows: Vec<Row>,
+    /// Instructions per iteration as the benchmark measured them (its
+    /// counter ticks), for comparison with the counted total.
+    pub measured: f64,
+}
+
+impl Report {
+    /// Instructions per iteration, all functions together.
+    pub fn total(&self) -> f64 {
+        self.rows.iter().map(|r| r.instructions).sum()
+    }
+
+    /// The row of `name` (`aerie <function>` or `testkit <function>`).
+    pub fn row(&self, name: &str) -> Option<&Row> {
+        self.rows.iter().find(|r| r.name == name)
+    }
+}
+
+/// Counts `bench` on `cpu` (Aerie and the testkit already built).
+pub fn measure(bench: &str, cpu: &str) -> Result<Report> {
+    cmd::run(&mut cmd::cargo(
+        "",
+        &["build", "--release", "-p", "aerie-insn-count"],
+    ))?;
+    let plugin = paths::target_dir().join("release/libaerie_insn_count.so");
+    let long = counted_run(bench, cpu, LONG, &plugin)?;
+    let short = counted_run(bench, cpu, long.line.iters / 2, &plugin)?;
+    let iterations = long.line.iters.saturating_sub(short.line.iters);
+    if iterations == 0 {
+        bail!("both runs did {} iterations", long.line.iters);
+    }
+    let ticks = long.line.ticks.saturating_sub(short.line.ticks);
+    let measured = ticks as f64 * (1e9 / long.line.freq as f64) / iterations as f64;
+
+    let mut symbols = Vec::new();
+    for (owner, elf) in [
+        ("aerie", paths::release_elf("aerie")),
+        ("testkit", paths::release_elf("testkit")),
+    ] {
+        let bytes =
+            std::fs::read(&elf).with_context(|| format!("reading {}", paths::show(&elf)))?;
+        let entries = symtab::text_symbols(&bytes)
+            .with_context(|| format!("symbols of {}", paths::show(&elf)))?;
+        symbols.extend(entries.into_iter().map(|(addr, size, name)| Symbol {
+            owner,
+            addr,
+            size: u64::from(size),
+            name,
+        }));
+    }
+    symbols.sort_by_key(|s| s.addr);
+    Ok(Report {
+        rows: per_function(&short.counts, &long.counts, &symbols, iterations),
+        measured,
+    })
+}
+
+/// What one counted run gave: the benchmark's line and the plugin's counts.
+struct Counted {
+    line: BenchLine,
+    counts: HashMap<u64, u64>,
+}
+
+/// Runs `bench` for `iters` iterations on `cpu` with the plugin loaded.
+fn counted_run(bench: &str, cpu: &str, iters: u64, plugin: &Path) -> Result<Counted> {
+    let guest = Guest::Testkit {
+        cmdline: format!("bench={bench} bench_iters={iters}"),
+    };
+    let prepared = run::prepare(&guest, true, None)?;
+    let opts = QemuOptions {
+        cpu: cpu.into(),
+        smp: 2,
+        boot: Boot::Aerie {
+            bootmodule: prepared.bootmodule,
+            log: "warn".into(),
+            append: String::new(),
+            uefi: false,
+        },
+        icount: Some(icount::EXACT_NO_SLEEP),
+        disk: None,
+        uplink: None,
+    };
+    let counts_file = paths::bench_dir().join(format!("profile-{bench}-{cpu}-{iters}.counts"));
+    let log = paths::bench_dir().join(format!("profile-{bench}-{cpu}-{iters}.log"));
+    std::fs::create_dir_all(paths::bench_dir())?;
+    let mut command = qemu::command(&opts, false);
+    command.arg("-plugin").arg(plugin_arg(plugin, &counts_file));
+    step(format!(
+        "profile: {bench}, {iters} iterations on {cpu} (log {})",
+        paths::show(&log)
+    ));
+    let outcome = run::run_quiet_command_scripted(command, TIMEOUT, &log, &[])?;
+    if outcome.status != Status::Exited(0) {
+        bail!("QEMU {:?} (log {})", outcome.status, paths::show(&log));
+    }
+    if let Some(fail) = outcome.output.lines().find(|l| l.contains("bench: FAIL")) {
+        bail!("{} (log {})", fail.trim_end(), paths::show(&log));
+    }
+    let line = output::bench_lines(&outcome.output)
+        .into_iter()
+        .find(|l| l.name == bench)
+        .with_context(|| format!("no `bench: name={bench}` line (log {})", paths::show(&log)))?;
+    let text = std::fs::read_to_string(&counts_file)
+        .with_context(|| format!("reading {}", paths::show(&counts_file)))?;
+    let counts = parse_counts(&text).with_context(|| paths::show(&counts_file))?;
+    Ok(Counted { line, counts })
+}
+
+/// QEMU's `-plugin` value for the plugin at `plugin` writing to `out`.
+fn plugin_arg(plugin: &Path, out: &Path) -> String {
+    format!("{},out={}", plugin.display(), out.display())
+}
+
+/// The plugin's `<hex address> <count>` lines.
+fn parse_counts(text: &str) -> Result<HashMap<u64, u64>> {
+    text.lines()
+        .map(|line| {
+            let (address, count) = line
+                .split_once(' ')
+                .with_context(|| format!("bad line {line:?}"))?;
+            let address = u64::from_str_radix(address, 16)
+                .with_context(|| format!("bad address in {line:?}"))?;
+            let count = count
+                .parse()
+                .with_context(|| format!("bad count in {line:?}"))?;
+            Ok((address, count))
+        })
+        .collect()
+}
+
+/// A function of Aerie or the testkit.
+#[derive(Clone, Debug)]
+struct Symbol {
+    owner: &'static str,
+    addr: u64,
+    size: u64,
+    name: String,
+}
+
+/// One row of the report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    /// `aerie <function>`, `testkit <function>`, or `?`.
+    pub name: String,
+    /// Instructions per iteration in the function.
+    pub instructions: f64,
+    /// Times per iteration its first instruction ran.
+    pub calls: f64,
+}
+
+/// The instructions per iteration of each function (`symbols` sorted by
+/// address), most first: `long` minus `short`, over `iterations`. An
+/// address no symbol covers counts as `?`.
+fn per_function(
+    short: &HashMap<u64, u64>,
+    long: &HashMap<u64, u64>,
+    symbols: &[Symbol],
+    iterations: u64,
+) -> Vec<Row> {
+    let mut by_name: HashMap<String, (i128, i128)> = HashMap::new();
+    for (&address, &n) in long {
+        let extra = i128::from(n) - i128::from(short.get(&address).copied().unwrap_or(0));
+        if extra == 0 {
+            continue;
+        }
+        let (name, first) = match symbol_at(symbols, address) {
+            Some(s) => (format!("{} {}", s.owner, s.name), s.addr == address),
+            None => ("?".to_string(), false),
+        };
+        let entry = by_name.entry(name).or_default();
+        entry.0 += extra;
+        if first {
+            entry.1 += extra;
+        }
+    }
+    let per = iterations as f64;
+    let mut rows: Vec<Row> = by_name
+        .into_iter()
+        .map(|(name, (n, calls))| Row {
+            name,
+            instructions: n as f64 / per,
+            calls: calls as f64 / per,
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.instructions
+            .total_cmp(&a.instructions)
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    rows
+}
+
+/// The symbol whose `[addr, addr + size)` holds `address`.
+fn symbol_at(symbols: &[Symbol], address: u64) -> Option<&Symbol> {
+    let i = symbols
+        .partition_point(|s| s.addr <= address)
+        .checked_sub(1)?;
+    let s = &symbols[i];
+    (address < s.addr + s.size.max(1)).then_some(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sym(owner: &'static str, addr: u64, size: u64, name: &str) -> Symbol {
+        Symbol {
+            owner,
+            addr,
+            size,
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn counts_parse_and_bad_lines_are_named() {
+        let counts = parse_counts("ffffc0001000 12\n40000000 3\n").unwrap();
+        assert_eq!(counts[&0xffff_c000_1000], 12);
+        assert_eq!(counts[&0x4000_0000], 3);
+        let e = parse_counts("zz 1\n").unwrap_err();
+        assert!(format!("{e:#}").contains("bad address"), "{e:#}");
+        assert!(parse_counts("10\n").is_err());
+    }
+
+    #[test]
+    fn the_difference_per_iteration_goes_to_the_functions() {
+        let symbols = [
+            sym("testkit", 0x4000_0000, 0x10, "loop"),
+            sym("aerie", 0xffff_c000_0000, 0x20, "exit"),
+            sym("aerie", 0xffff_c000_0020, 0x10, "enter"),
+        ];
+        // The long run does 10 more iterations: 4 instructions of `exit`
+        // (entered once each), 2 of `enter`, 1 of the loop; boot (the
+        // address counted equally in both runs) costs nothing per iteration.
+        let short = HashMap::from([
+            (0xffff_c000_0000, 5),
+            (0xffff_c000_0008, 5),
+            (0xffff_c000_0024, 100),
+            (0x4000_0004, 7),
+        ]);
+        let long = HashMap::from([
+            (0xffff_c000_0000, 15),
+            (0xffff_c000_0008, 45),
+            (0xffff_c000_0024, 120),
+            (0x4000_0004, 17),
+            (0x1234, 10),
+        ]);
+        let rows = per_function(&short, &long, &symbols, 10);
+        let got: Vec<(&str, f64, f64)> = rows
+            .iter()
+            .map(|r| (r.name.as_str(), r.instructions, r.calls))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("aerie exit", 5.0, 1.0),
+                ("aerie enter", 2.0, 0.0),
+                ("?", 1.0, 0.0),
+                ("testkit loop", 1.0, 0.0),
+            ]
+        );
+    }
+
+    #[test]
+    fn addresses_past_a_symbol_belong_to_none() {
+        let symbols = [
+            sym("aerie", 0x100, 0x10, "f"),
+            sym("aerie", 0x200, 0, "label"),
+        ];
+        assert_eq!(symbol_at(&symbols, 0x100).unwrap().name, "f");
+        assert_eq!(symbol_at(&symbols, 0x10f).unwrap().name, "f");
+        assert!(symbol_at(&symbols, 0x110).is_none());
+        assert!(symbol_at(&symbols, 0xff).is_none());
+        assert_eq!(symbol_at(&symbols, 0x200).unwrap().name, "label");
+    }
+
+    #[test]
+    fn arguments() {
+        let args = |a: &[&str]| parse_args(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            args(&["wfi_wake"]).unwrap(),
+            ("wfi_wake".into(), "cortex-a72".into())
+        );
+        assert_eq!(
+            args(&["--cpu", "max", "ipi_roundtrip"]).unwrap(),
+            ("ipi_roundtrip".into(), "max".into())
+        );
+        assert!(args(&[]).is_err());
+        assert!(args(&["a", "b"]).is_err());
+        assert!(args(&["--cpu", "a53", "x"]).is_err());
+        assert!(args(&["--fast", "x"]).is_err());
+    }
+}
