@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use crate::cmd::step;
 use crate::output::{self, BenchLine};
 use crate::paths;
-use crate::qemu::{icount, Boot, QemuOptions, Status};
+use crate::qemu::{Boot, QemuOptions, Status};
 use crate::run::{self, Guest};
 
 const CPUS: [&str; 2] = ["cortex-a72", "max"];
@@ -78,18 +78,14 @@ fn boot(cpu: &str, cmdline: &str, append: &str, log: &str) -> Result<String> {
     };
     let prepared = run::prepare(&guest, true, None)?;
     let opts = QemuOptions {
-        cpu: cpu.into(),
-        smp: 2,
         boot: Boot::Aerie {
-            bootmodule: prepared.bootmodule,
+            bootmodule: prepared.bootmodule.clone(),
             // Aerie's own bench lines are printed at the default level.
             log: if append.is_empty() { "warn" } else { "info" }.into(),
             append: append.into(),
             uefi: false,
         },
-        icount: Some(icount::EXACT_NO_SLEEP),
-        disk: None,
-        uplink: None,
+        ..QemuOptions::measured(cpu, 2, prepared.bootmodule)
     };
     let log = paths::bench_dir().join(format!("{log}.log"));
     let what = if append.is_empty() {

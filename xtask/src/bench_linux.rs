@@ -85,19 +85,7 @@ fn under_aerie(cpu: &str) -> Result<f64> {
     config.vms[0].disks.clear();
     config.vms[0].net = None;
     let prepared = run::prepare_config(&config, "linux-bench", true, None)?;
-    let opts = QemuOptions {
-        cpu: cpu.into(),
-        smp: VCPUS,
-        boot: Boot::Aerie {
-            bootmodule: prepared.bootmodule,
-            log: "warn".into(),
-            append: String::new(),
-            uefi: false,
-        },
-        icount: Some(icount::EXACT_NO_SLEEP),
-        disk: None,
-        uplink: None,
-    };
+    let opts = QemuOptions::measured(cpu, VCPUS, prepared.bootmodule);
     measure("linux_boot", cpu, &opts)
 }
 

@@ -24,7 +24,7 @@ use anyhow::{bail, Context, Result};
 use crate::cmd::{self, step};
 use crate::output::{self, BenchLine};
 use crate::paths;
-use crate::qemu::{self, icount, Boot, QemuOptions, Status};
+use crate::qemu::{self, QemuOptions, Status};
 use crate::run::{self, Guest};
 use crate::symtab;
 
@@ -187,19 +187,7 @@ fn counted_run(bench: &str, cpu: &str, iters: u64, plugin: &Path) -> Result<Coun
         cmdline: format!("bench={bench} bench_iters={iters}"),
     };
     let prepared = run::prepare(&guest, true, None)?;
-    let opts = QemuOptions {
-        cpu: cpu.into(),
-        smp: 2,
-        boot: Boot::Aerie {
-            bootmodule: prepared.bootmodule,
-            log: "warn".into(),
-            append: String::new(),
-            uefi: false,
-        },
-        icount: Some(icount::EXACT_NO_SLEEP),
-        disk: None,
-        uplink: None,
-    };
+    let opts = QemuOptions::measured(cpu, 2, prepared.bootmodule);
     let counts_file = paths::bench_dir().join(format!("profile-{bench}-{cpu}-{iters}.counts"));
     let log = paths::bench_dir().join(format!("profile-{bench}-{cpu}-{iters}.log"));
     std::fs::create_dir_all(paths::bench_dir())?;

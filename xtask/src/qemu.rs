@@ -114,6 +114,23 @@ impl QemuOptions {
             uplink: None,
         }
     }
+
+    /// Aerie booting `bootmodule` on `smp` pCPUs of model `cpu` for a
+    /// measurement: under `-icount shift=0,sleep=off` (exact and
+    /// repeatable), printing only warnings, with nothing appended.
+    pub fn measured(cpu: &str, smp: u32, bootmodule: PathBuf) -> Self {
+        QemuOptions {
+            smp,
+            boot: Boot::Aerie {
+                bootmodule,
+                log: "warn".into(),
+                append: String::new(),
+                uefi: false,
+            },
+            icount: Some(icount::EXACT_NO_SLEEP),
+            ..QemuOptions::aerie(cpu, PathBuf::new(), false)
+        }
+    }
 }
 
 /// Whether the console is shown while QEMU runs.
