@@ -100,6 +100,10 @@ pub struct NetStats {
     pub tx_frames: u64,
     /// Bytes of those frames.
     pub tx_bytes: u64,
+    /// Of those, TCP packets of more than one segment handed over for
+    /// segmentation (TSO), and their bytes.
+    pub tx_tso_packets: u64,
+    pub tx_tso_bytes: u64,
     /// Frames the guest sent that were malformed or found the outbox full.
     pub tx_dropped: u64,
     /// Frames delivered to the guest.
@@ -234,6 +238,10 @@ impl NetDevice {
                 Some(packet) => {
                     self.stats.tx_frames += 1;
                     self.stats.tx_bytes += packet.frame.len() as u64;
+                    if packet.segments() > 1 {
+                        self.stats.tx_tso_packets += 1;
+                        self.stats.tx_tso_bytes += packet.frame.len() as u64;
+                    }
                     self.outbox_bytes += packet.frame.len();
                     self.outbox.push(packet);
                 }

@@ -535,13 +535,33 @@ fn tso_header() -> [u8; HEADER_LEN] {
 /// Sends one TSO packet of `payload` bytes from a card whose driver
 /// accepted `features`; what its outbox then holds.
 fn send_tso(features: u64, payload: usize) -> Vec<Packet> {
+    send_tso_counted(features, payload).0
+}
+
+/// [`send_tso`], and the card's counters afterwards.
+fn send_tso_counted(features: u64, payload: usize) -> (Vec<Packet>, NetStats) {
     let (mut t, mut mem, mut qs) = net_accepting(features);
     let f = tcp_frame(&frame(payload, 3), 0x18, false);
     mem.put(DATA, &tso_header());
     mem.put(DATA + HEADER_LEN as u64, &f);
     qs[TRANSMITQ].add(&mut mem, &[(DATA, (HEADER_LEN + f.len()) as u32, false)]);
     let _ = qs[TRANSMITQ].notify(&mut t, &mut mem);
-    t.device_mut().take_outbound()
+    let out = t.device_mut().take_outbound();
+    (out, t.device().stats())
+}
+
+#[test]
+fn tso_packets_of_several_segments_are_counted() {
+    let (out, s) = send_tso_counted(OFFLOADING, 20_000);
+    assert_eq!(out[0].segments(), 14); // 20000 / 1448, rounded up
+    assert_eq!(
+        (s.tx_frames, s.tx_tso_packets, s.tx_tso_bytes),
+        (1, 1, 54 + 20_000)
+    );
+    // One segment's worth is sent as one frame: not counted as TSO.
+    let (out, s) = send_tso_counted(OFFLOADING, 1000);
+    assert_eq!(out[0].segments(), 1);
+    assert_eq!((s.tx_frames, s.tx_tso_packets, s.tx_tso_bytes), (1, 0, 0));
 }
 
 #[test]

@@ -79,6 +79,18 @@ impl Packet {
             offload: Offload::default(),
         }
     }
+
+    /// How many frames it makes on the wire: one, or as many TCP segments
+    /// as its payload fills.
+    pub fn segments(&self) -> usize {
+        match self.offload.tso4 {
+            Some(t) if t.mss > 0 => {
+                let payload = self.frame.len().saturating_sub(usize::from(t.hdr_len));
+                payload.div_ceil(usize::from(t.mss)).max(1)
+            }
+            _ => 1,
+        }
+    }
 }
 
 /// Where the headers of a TCP/IPv4 frame lie.
