@@ -81,9 +81,10 @@ impl Vgic {
     }
 
     /// Whether [`Vgic::flush`] for `vcpu` would fill any list register: an
-    /// interrupt is eligible, or the last flush is still outstanding. The
-    /// hypervisor checks this on every guest entry and skips flush (and
-    /// its list-register writes) when it is false: the common case.
+    /// interrupt is eligible, or the last flush is still outstanding. It
+    /// costs what a flush that finds nothing costs, so a caller about to
+    /// flush anyway should just flush (Aerie does); this is for callers
+    /// that only want to know.
     #[inline]
     pub fn needs_flush(&self, vcpu: usize) -> bool {
         let Some(cpu) = self.cpus.get(vcpu) else {

@@ -15,9 +15,10 @@
 //! hardware list registers (ICH_VTR_EL2.ListRegs + 1):
 //!
 //! 1. **Every guest entry**: `let r = vgic.flush(v, &mut lrs[..n]);` write
-//!    `lrs[i]` to `ICH_LR<i>_EL2` for all `i < n` (unused ones are 0), and set
-//!    ICH_HCR_EL2.UIE = `r.underflow` (En = 1 always). When nothing is
-//!    pending this is one word test per 32 INTIDs.
+//!    `lrs[i]` to `ICH_LR<i>_EL2` for `i < r.used` (flush leaves the rest of
+//!    `lrs` alone; the LRs past `r.used` must be invalid: step 2 clears
+//!    the ones it reads back), and set ICH_HCR_EL2.UIE = `r.underflow` (En = 1 always). When
+//!    nothing is pending this is one word test per 32 INTIDs.
 //! 2. **Every exit**, before handling it: read `ICH_LR<i>_EL2` back for
 //!    `i < r.used` (or all `n`) and call `vgic.sync(v, &lrs)`. From then on
 //!    the model holds all of `v`'s state: MMIO traps (`dist_*`,
