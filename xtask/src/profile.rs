@@ -28,12 +28,15 @@ use crate::qemu::{self, QemuOptions, Status};
 use crate::run::{self, Guest};
 use crate::symtab;
 
-pub const USAGE: &str = "usage: cargo xtask profile BENCH [--cpu cortex-a72|max]
+pub const USAGE: &str = "usage: cargo xtask profile BENCH [--cpu cortex-a72|max] [--lines FUNCTION]
 
 Runs one testkit benchmark (e.g. ipi_roundtrip, wfi_wake, hvc_null) twice under
 QEMU's instruction-count plugin and prints the instructions one iteration costs,
 per function of Aerie and the testkit, with calls per iteration. The whole table
-goes to target/bench/profile-<BENCH>-<MODEL>.txt.";
+goes to target/bench/profile-<BENCH>-<MODEL>.txt.
+--lines FUNCTION: also break down Aerie's function whose name contains FUNCTION
+by source line, each line under the function it was inlined from (debug info,
+read with aarch64-linux-gnu-addr2line).";
 
 /// Iterations asked of the long run. The interrupt benchmarks do at most
 /// 1000; the short run does half of what the long one did. The more
@@ -47,14 +50,14 @@ const SHOWN: usize = 30;
 
 /// `cargo xtask profile ARGS`; returns the exit code.
 pub fn main(args: &[String]) -> i32 {
-    let (bench, cpu) = match parse_args(args) {
+    let Args { bench, cpu, lines } = match parse_args(args) {
         Ok(parsed) => parsed,
         Err(e) => {
             eprintln!("profile: {e}\n{USAGE}");
             return 2;
         }
     };
-    match profile(&bench, &cpu) {
+    match profile(&bench, &cpu, lines.as_deref()) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("profile: error: {e:#}");
@@ -63,9 +66,19 @@ pub fn main(args: &[String]) -> i32 {
     }
 }
 
-fn parse_args(args: &[String]) -> Result<(String, String), String> {
+/// What `profile` was asked.
+#[derive(Debug, PartialEq, Eq)]
+struct Args {
+    bench: String,
+    cpu: String,
+    /// `--lines`: the Aerie function to break down by source line.
+    lines: Option<String>,
+}
+
+fn parse_args(args: &[String]) -> Result<Args, String> {
     let mut bench = None;
     let mut cpu = "cortex-a72".to_string();
+    let mut lines = None;
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
@@ -73,16 +86,20 @@ fn parse_args(args: &[String]) -> Result<(String, String), String> {
                 Some(model @ ("cortex-a72" | "max")) => cpu = model.into(),
                 other => return Err(format!("--cpu takes cortex-a72 or max, not {other:?}")),
             },
+            "--lines" => match rest.next() {
+                Some(function) => lines = Some(function.clone()),
+                None => return Err("--lines takes a function name".into()),
+            },
             flag if flag.starts_with('-') => return Err(format!("unknown flag {flag}")),
             name if bench.is_none() => bench = Some(name.to_string()),
             extra => return Err(format!("one benchmark at a time ({extra:?} too)")),
         }
     }
     let bench = bench.ok_or("which benchmark?")?;
-    Ok((bench, cpu))
+    Ok(Args { bench, cpu, lines })
 }
 
-fn profile(bench: &str, cpu: &str) -> Result<()> {
+fn profile(bench: &str, cpu: &str, lines: Option<&str>) -> Result<()> {
     crate::setup::setup()?;
     crate::build::build()?;
     let report = measure(bench, cpu)?;
@@ -112,13 +129,93 @@ fn profile(bench: &str, cpu: &str) -> Result<()> {
             paths::show(&file)
         );
     }
+    if let Some(function) = lines {
+        print!("{}", by_line(&report, function)?);
+    }
     Ok(())
+}
+
+/// The instructions per iteration of Aerie's function named like
+/// `function`, by source line: each address's innermost inlined frame, as
+/// `aarch64-linux-gnu-addr2line` reads it from the debug info.
+fn by_line(report: &Report, function: &str) -> Result<String> {
+    let symbol = report
+        .symbols
+        .iter()
+        .filter(|s| s.owner == "aerie" && s.name.contains(function))
+        .min_by_key(|s| s.name.len())
+        .with_context(|| format!("no Aerie function named like {function:?}"))?;
+    let end = symbol.addr + symbol.size.max(1);
+    let mut addresses: Vec<(u64, f64)> = report
+        .per_address
+        .iter()
+        .filter(|(a, _)| (symbol.addr..end).contains(*a))
+        .map(|(&a, &n)| (a, n))
+        .collect();
+    addresses.sort_by_key(|&(a, _)| a);
+    let elf = paths::release_elf("aerie");
+    let output = std::process::Command::new("aarch64-linux-gnu-addr2line")
+        .args(["-a", "-f", "-i", "-C", "-e"])
+        .arg(&elf)
+        .args(addresses.iter().map(|(a, _)| format!("{a:#x}")))
+        .output()
+        .context("running aarch64-linux-gnu-addr2line (package binutils-aarch64-linux-gnu)")?;
+    if !output.status.success() {
+        bail!("aarch64-linux-gnu-addr2line failed ({})", output.status);
+    }
+    let frames = parse_addr2line(&String::from_utf8_lossy(&output.stdout));
+    let mut lines: HashMap<String, f64> = HashMap::new();
+    for (address, n) in addresses {
+        let place = frames
+            .get(&address)
+            .and_then(|chain| chain.first())
+            .map_or_else(|| "?".to_string(), |(f, at)| format!("{f} ({at})"));
+        *lines.entry(place).or_default() += n;
+    }
+    let mut lines: Vec<(String, f64)> = lines.into_iter().collect();
+    lines.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let mut text = format!(
+        "\n{} by source line (innermost inlined function):\n",
+        symbol.name
+    );
+    for (place, n) in lines {
+        text.push_str(&format!("{n:>12.1}  {place}\n"));
+    }
+    Ok(text)
+}
+
+/// `addr2line -a -f -i` output: per address (`0x...` line), its frames
+/// innermost first, each a function line and a `file:line` line. File
+/// names are cut to their last component.
+fn parse_addr2line(text: &str) -> HashMap<u64, Vec<(String, String)>> {
+    let mut frames: HashMap<u64, Vec<(String, String)>> = HashMap::new();
+    let mut current = None;
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if let Some(hex) = line.strip_prefix("0x") {
+            current = u64::from_str_radix(hex, 16).ok();
+            continue;
+        }
+        let at = lines.next().unwrap_or("?");
+        let at = at.rsplit('/').next().unwrap_or(at);
+        if let Some(address) = current {
+            frames
+                .entry(address)
+                .or_default()
+                .push((line.to_string(), at.to_string()));
+        }
+    }
+    frames
 }
 
 /// One benchmark's cost per iteration, by function.
 pub struct Report {
     /// Most instructions first.
     pub rows: Vec<Row>,
+    /// Instructions per iteration at each address.
+    per_address: HashMap<u64, f64>,
+    /// Aerie's and the testkit's functions, by address.
+    symbols: Vec<Symbol>,
     /// Instructions per iteration as the benchmark measured them (its
     /// counter ticks), for comparison with the counted total.
     pub measured: f64,
@@ -169,8 +266,19 @@ pub fn measure(bench: &str, cpu: &str) -> Result<Report> {
         }));
     }
     symbols.sort_by_key(|s| s.addr);
+    let per_address = long
+        .counts
+        .iter()
+        .map(|(&a, &n)| {
+            let extra = n as f64 - short.counts.get(&a).copied().unwrap_or(0) as f64;
+            (a, extra / iterations as f64)
+        })
+        .filter(|&(_, n)| n != 0.0)
+        .collect();
     Ok(Report {
         rows: per_function(&short.counts, &long.counts, &symbols, iterations),
+        per_address,
+        symbols,
         measured,
     })
 }
@@ -383,16 +491,37 @@ mod tests {
     }
 
     #[test]
+    fn addr2line_chains_innermost_first() {
+        let text = "0xffffc0001000\nmemcpy\n/src/mem.rs:10\nflush\n/x/vgic/src/flush.rs:59\n\
+                    0xffffc0001004\nflush\n/x/vgic/src/flush.rs:60\n";
+        let frames = parse_addr2line(text);
+        assert_eq!(
+            frames[&0xffff_c000_1000],
+            [
+                ("memcpy".to_string(), "mem.rs:10".to_string()),
+                ("flush".to_string(), "flush.rs:59".to_string())
+            ]
+        );
+        assert_eq!(frames[&0xffff_c000_1004].len(), 1);
+    }
+
+    #[test]
     fn arguments() {
         let args = |a: &[&str]| parse_args(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let want = |bench: &str, cpu: &str, lines: Option<&str>| Args {
+            bench: bench.into(),
+            cpu: cpu.into(),
+            lines: lines.map(String::from),
+        };
         assert_eq!(
             args(&["wfi_wake"]).unwrap(),
-            ("wfi_wake".into(), "cortex-a72".into())
+            want("wfi_wake", "cortex-a72", None)
         );
         assert_eq!(
-            args(&["--cpu", "max", "ipi_roundtrip"]).unwrap(),
-            ("ipi_roundtrip".into(), "max".into())
+            args(&["--cpu", "max", "ipi_roundtrip", "--lines", "schedule"]).unwrap(),
+            want("ipi_roundtrip", "max", Some("schedule"))
         );
+        assert!(args(&["x", "--lines"]).is_err());
         assert!(args(&[]).is_err());
         assert!(args(&["a", "b"]).is_err());
         assert!(args(&["--cpu", "a53", "x"]).is_err());
