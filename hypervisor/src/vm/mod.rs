@@ -142,18 +142,22 @@ impl BackdoorKeys {
 
     /// The exchange the fast path serves, GETVERSION, exactly as the full
     /// path's `aerie_backdoor` answers it: the same for every VM.
-    pub fn exchange() -> fast_path::Exchange {
+    pub const fn exchange() -> fast_path::Exchange {
         use aerie_backdoor::abi;
-        const _: () = assert!(fast_path::COMMAND == abi::BDOOR_CMD_GETVERSION as u64);
         fast_path::Exchange {
-            x7: (abi::X86_IO_MAGIC << 32) | u64::from(abi::X86_IO_W7_WITH | abi::X86_IO_W7_DIR | 2),
-            port: u64::from(abi::BDOOR_PORT),
-            magic: u64::from(abi::BDOOR_MAGIC),
-            reply_x0: u64::from(abi::BDOOR_VERSION),
-            reply_x2: u64::from(abi::VMX_TYPE_SCALABLE_SERVER),
+            x7: (abi::X86_IO_MAGIC << 32) | (abi::X86_IO_W7_WITH | abi::X86_IO_W7_DIR | 2) as u64,
+            port: abi::BDOOR_PORT as u64,
+            magic: abi::BDOOR_MAGIC as u64,
+            reply_x0: abi::BDOOR_VERSION as u64,
+            reply_x2: abi::VMX_TYPE_SCALABLE_SERVER as u64,
         }
     }
 }
+
+// The vector's immediate is GETVERSION, and the table can hold this
+// exchange (no fixed register can pass for a syndrome of its slot's class).
+const _: () = assert!(fast_path::COMMAND == aerie_backdoor::abi::BDOOR_CMD_GETVERSION as u64);
+const _: () = assert!(BackdoorKeys::exchange().fits());
 
 // The exit path's TPIDR_EL2 names the register block, which is the vCPU.
 const _: () = assert!(core::mem::offset_of!(Vcpu, regs) == 0);

@@ -52,6 +52,35 @@ pub struct Exchange {
     pub reply_x2: u64,
 }
 
+impl Exchange {
+    /// Each fixed register with its slot.
+    const fn slots(&self) -> [(usize, u64); 5] {
+        [
+            (MAGIC_SLOT, self.magic),
+            (REPLY_X0_SLOT, self.reply_x0),
+            (REPLY_X2_SLOT, self.reply_x2),
+            (X7_SLOT, self.x7),
+            (PORT_SLOT, self.port),
+        ]
+    }
+
+    /// Whether no fixed register could pass for a syndrome of its slot's
+    /// class (bits 31:26 of a syndrome are its class): checked at compile
+    /// time for the exchange Aerie serves.
+    pub const fn fits(&self) -> bool {
+        let slots = self.slots();
+        let mut i = 0;
+        while i < slots.len() {
+            let (slot, value) = slots[i];
+            if (value >> 26) & 0x3f == slot as u64 {
+                return false;
+            }
+            i += 1;
+        }
+        true
+    }
+}
+
 #[repr(C, align(16))]
 pub struct FastPathTable([AtomicU64; SLOTS]);
 
@@ -74,15 +103,7 @@ impl FastPathTable {
         for slot in &table.0 {
             slot.store(0, Ordering::Relaxed);
         }
-        for (slot, value) in [
-            (MAGIC_SLOT, exchange.magic),
-            (REPLY_X0_SLOT, exchange.reply_x0),
-            (REPLY_X2_SLOT, exchange.reply_x2),
-            (X7_SLOT, exchange.x7),
-            (PORT_SLOT, exchange.port),
-        ] {
-            // Never a syndrome of the slot's own class (see the top).
-            debug_assert_ne!((value >> 26) & 0x3f, slot as u64);
+        for (slot, value) in exchange.slots() {
             table.0[slot].store(value, Ordering::Relaxed);
         }
         table
