@@ -253,6 +253,23 @@ struct AerieRun<'a> {
     keys: &'a [Keys<'a>],
 }
 
+impl<'a> AerieRun<'a> {
+    /// `guest` on two Cortex-A72 pCPUs with the host disk `disk`: nothing
+    /// appended to Aerie's command line, nothing typed.
+    fn new(log: &'a str, guest: Guest, disk: &'a Path, timeout: u64) -> Self {
+        AerieRun {
+            log,
+            guest,
+            cpu: "cortex-a72",
+            smp: 2,
+            append: "",
+            disk,
+            timeout,
+            keys: &[],
+        }
+    }
+}
+
 /// Runs Aerie as `run` says and judges the output with `check`; the Err
 /// carries the log tail.
 fn run_aerie(
@@ -309,14 +326,10 @@ fn qemu_test_scripted(
 ) -> Result<(), String> {
     let disk = fresh_disk(name)?;
     let run = AerieRun {
-        log: name,
-        guest,
         cpu,
-        smp: 2,
         append,
-        disk: &disk,
-        timeout,
         keys,
+        ..AerieRun::new(name, guest, &disk, timeout)
     };
     run_aerie(&run, check)
 }
@@ -446,14 +459,13 @@ fn testkit_4pcpus() -> Result<(), String> {
     let name = "testkit-4pcpus";
     let disk = fresh_disk(name)?;
     let run = AerieRun {
-        log: name,
-        guest: Guest::Config(test_config("testkit-4vcpus.toml")),
-        cpu: "cortex-a72",
         smp: 4,
-        append: "",
-        disk: &disk,
-        timeout: 120,
-        keys: &[],
+        ..AerieRun::new(
+            name,
+            Guest::Config(test_config("testkit-4vcpus.toml")),
+            &disk,
+            120,
+        )
     };
     run_aerie(&run, |status, out| {
         output::require_line(out, "testkit: 3 other vCPU(s) left idle for the power-off")?;
@@ -469,14 +481,13 @@ fn testkit_two_policies() -> Result<(), String> {
     let name = "testkit-two-policies";
     let disk = fresh_disk(name)?;
     let run = AerieRun {
-        log: name,
-        guest: Guest::Config(test_config(&format!("{name}.toml"))),
-        cpu: "cortex-a72",
         smp: 1,
-        append: "",
-        disk: &disk,
-        timeout: 240,
-        keys: &[],
+        ..AerieRun::new(
+            name,
+            Guest::Config(test_config(&format!("{name}.toml"))),
+            &disk,
+            240,
+        )
     };
     run_aerie(&run, |status, out| {
         for vm in ["open", "closed"] {

@@ -27,16 +27,7 @@ pub fn linux_disk_restart() -> Result<(), String> {
     let write_config = test_config(WRITE_CONFIG);
     let region = vm_region(&write_config)?;
     let disk = fresh_disk(NAME)?;
-    let run = |log, config| AerieRun {
-        log,
-        guest: Guest::Config(config),
-        cpu: "cortex-a72",
-        smp: 2,
-        append: "",
-        disk: &disk,
-        timeout: LINUX_TIMEOUT,
-        keys: &[],
-    };
+    let run = |log, config| AerieRun::new(log, Guest::Config(config), &disk, LINUX_TIMEOUT);
 
     let mut written = None;
     run_aerie(

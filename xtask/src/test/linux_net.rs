@@ -35,16 +35,12 @@ use crate::run::{self, Guest};
 pub fn linux_net() -> Result<(), String> {
     let name = "linux-net";
     let disk = fresh_disk(name)?;
-    let run = AerieRun {
-        log: name,
-        guest: Guest::Config(test_config("linux-net.toml")),
-        cpu: "cortex-a72",
-        smp: 2,
-        append: "",
-        disk: &disk,
-        timeout: LINUX_TIMEOUT,
-        keys: &[],
-    };
+    let run = AerieRun::new(
+        name,
+        Guest::Config(test_config("linux-net.toml")),
+        &disk,
+        LINUX_TIMEOUT,
+    );
     run_aerie_icount(&run, Some(icount::EXACT_NO_SLEEP), |status, out| {
         output::require_line(out, "[b] net: 3 packets transmitted, 3 packets received")?;
         let sent = md5_after(out, "[b] net: sending 1048576 bytes md5 ")?;

@@ -20,14 +20,8 @@ pub fn linux_4vcpus(smp: u32, name: &str) -> Result<(), String> {
     let vcpus = config_vcpus(&config, 0)?;
     let disk = fresh_disk(name)?;
     let run = AerieRun {
-        log: name,
-        guest: Guest::Config(config),
-        cpu: "cortex-a72",
         smp,
-        append: "",
-        disk: &disk,
-        timeout: LINUX_TIMEOUT,
-        keys: &[],
+        ..AerieRun::new(name, Guest::Config(config), &disk, LINUX_TIMEOUT)
     };
     run_aerie(&run, |status, out| {
         all_vcpus_ran(out, vcpus)?;

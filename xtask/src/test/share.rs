@@ -16,16 +16,15 @@ pub fn sched_share() -> Result<(), String> {
     let name = "sched-share";
     let disk = fresh_disk(name)?;
     let run = AerieRun {
-        log: name,
-        guest: Guest::Testkit {
-            cmdline: "share".into(),
-        },
-        cpu: "cortex-a72",
         smp: 1,
-        append: "",
-        disk: &disk,
-        timeout: 300,
-        keys: &[],
+        ..AerieRun::new(
+            name,
+            Guest::Testkit {
+                cmdline: "share".into(),
+            },
+            &disk,
+            300,
+        )
     };
     run_aerie_icount(&run, Some(icount::EXACT), |status, out| {
         let line = output::lines_with(out, "share: ")

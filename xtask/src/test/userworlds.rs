@@ -135,18 +135,12 @@ pub fn userworlds_on(cpu: &str, name: &str) -> Result<(), String> {
     let running = format!("uw {vmstat}: vm 0 testkit: running");
     let listed = format!("aerie: dump: sched: user world {vmstat}: ");
     let run = AerieRun {
-        log: name,
-        guest: Guest::Testkit {
-            cmdline: String::new(),
-        },
         cpu,
         // The worlds share the pCPUs with the testkit's vCPU: one pCPU on
         // the Cortex-A72 (every world and the vCPU take turns on it), two
         // on `max` (worlds also run on both at once).
         smp: if cpu == "max" { 2 } else { 1 },
         append: &append,
-        disk: &disk,
-        timeout: 180,
         // The console's scheduler view (Ctrl-A d) lists the world; Ctrl-A u
         // starts one, or says there is no such program.
         keys: &[
@@ -163,6 +157,7 @@ pub fn userworlds_on(cpu: &str, name: &str) -> Result<(), String> {
                 bytes: b"\x01unope\r",
             },
         ],
+        ..AerieRun::new(name, testkit(), &disk, 180)
     };
     run_aerie(&run, |status, out| {
         check_worlds(out, WORLDS)?;
@@ -285,19 +280,10 @@ pub fn vmctl(name: &str) -> Result<(), String> {
         ),
     ];
     let disk = fresh_disk(name)?;
-    let guest = || Guest::Testkit {
-        cmdline: String::new(),
-    };
     let append = user_arg(RESET);
     let run = AerieRun {
-        log: name,
-        guest: guest(),
-        cpu: "cortex-a72",
-        smp: 2,
         append: &append,
-        disk: &disk,
-        timeout: 120,
-        keys: &[],
+        ..AerieRun::new(name, testkit(), &disk, 120)
     };
     run_aerie(&run, |status, out| {
         check_worlds(out, RESET)?;
@@ -316,7 +302,7 @@ pub fn vmctl(name: &str) -> Result<(), String> {
     let append = user_arg(STOP);
     let run = AerieRun {
         log: &log,
-        guest: guest(),
+        guest: testkit(),
         append: &append,
         ..run
     };
@@ -381,15 +367,10 @@ pub fn from_config(name: &str) -> Result<(), String> {
         ),
     ];
     let disk = fresh_disk(name)?;
+    let guest = Guest::Config(super::test_config("testkit-worlds.toml"));
     let run = AerieRun {
-        log: name,
-        guest: Guest::Config(super::test_config("testkit-worlds.toml")),
-        cpu: "cortex-a72",
-        smp: 2,
         append: "aerie.user=hello:after",
-        disk: &disk,
-        timeout: 120,
-        keys: &[],
+        ..AerieRun::new(name, guest, &disk, 120)
     };
     run_aerie(&run, |status, out| {
         check_worlds(out, WORLDS)?;
@@ -406,15 +387,6 @@ pub fn from_config(name: &str) -> Result<(), String> {
 pub fn shell(name: &str) -> Result<(), String> {
     let disk = fresh_disk(name)?;
     let run = AerieRun {
-        log: name,
-        guest: Guest::Testkit {
-            cmdline: String::new(),
-        },
-        cpu: "cortex-a72",
-        smp: 2,
-        append: "",
-        disk: &disk,
-        timeout: 120,
         keys: &[
             Keys {
                 after: "aerie: vm testkit: ",
@@ -442,6 +414,7 @@ pub fn shell(name: &str) -> Result<(), String> {
                 bytes: b"exit\r",
             },
         ],
+        ..AerieRun::new(name, testkit(), &disk, 120)
     };
     run_aerie(&run, |status, out| {
         for line in [
@@ -515,5 +488,12 @@ mod tests {
     #[test]
     fn vmstat_is_the_last_world() {
         assert_eq!(WORLDS.last().map(|w| w.0), Some("vmstat"));
+    }
+}
+
+/// The testkit VM, with its default command line.
+fn testkit() -> Guest {
+    Guest::Testkit {
+        cmdline: String::new(),
     }
 }
