@@ -480,6 +480,13 @@ fn check_world(out: &str, id: usize, world: &str, lines: &[&str]) -> Result<(), 
     Ok(())
 }
 
+/// The testkit VM, with its default command line.
+fn testkit() -> Guest {
+    Guest::Testkit {
+        cmdline: String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::WORLDS;
@@ -488,12 +495,5 @@ mod tests {
     #[test]
     fn vmstat_is_the_last_world() {
         assert_eq!(WORLDS.last().map(|w| w.0), Some("vmstat"));
-    }
-}
-
-/// The testkit VM, with its default command line.
-fn testkit() -> Guest {
-    Guest::Testkit {
-        cmdline: String::new(),
     }
 }
