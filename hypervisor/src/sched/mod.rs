@@ -37,6 +37,7 @@ use crate::irq::SGI_KICK;
 use crate::vm::{VcpuState, Vm, VmState};
 use aerie_firmware::IdleKind;
 use aerie_vdev::{InputMux, Switch};
+use aerie_vgic::Kick;
 use alloc::vec::Vec;
 use core::sync::atomic::AtomicU32;
 use pcpu::Pcpu;
@@ -175,18 +176,12 @@ impl Machine {
             .expect("an exit on a pCPU with no vCPU")
     }
 
-    /// Make the vCPUs in `mask` of VM `v` look at their interrupts again:
+    /// Make the vCPUs of VM `v` in `vcpus` look at their interrupts again:
     /// wake them if blocked, interrupt their pCPU if running elsewhere.
-    pub fn kick(&mut self, cpu: usize, v: usize, mask: u64) {
-        // The set bits only (usually one), not every vCPU of the VM.
+    pub fn kick(&mut self, cpu: usize, v: usize, vcpus: Kick) {
+        // The named vCPUs only (usually one), not every vCPU of the VM.
         let count = self.vms[v].vcpus.len();
-        let mut rest = mask;
-        while rest != 0 {
-            let c = rest.trailing_zeros() as usize;
-            rest &= rest - 1;
-            if c >= count {
-                break;
-            }
+        for c in vcpus.iter().take_while(|&c| c < count) {
             self.vms[v].vcpus[c].vgic_dirty = true;
             match self.vms[v].vcpus[c].state {
                 VcpuState::Blocked { .. } => {
@@ -197,6 +192,13 @@ impl Machine {
                 _ => {}
             }
         }
+    }
+
+    /// Make every vCPU of VM `v` look again ([`Machine::kick`]): those
+    /// running on other pCPUs exit now.
+    pub fn kick_all(&mut self, cpu: usize, v: usize) {
+        let all = Kick::first(self.vms[v].vcpus.len());
+        self.kick(cpu, v, all);
     }
 
     /// `vcpu` became runnable. Parked on an idle pCPU, only that pCPU can

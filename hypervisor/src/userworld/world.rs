@@ -366,7 +366,7 @@ impl Kernel for World {
             _ => m.vms[v].reset(&format!("reset by {by}")),
         }
         // Its vCPUs on other pCPUs leave them now; the scheduler settles it.
-        m.kick(cpu, v, u64::MAX);
+        m.kick_all(cpu, v);
         Ok(())
     }
 

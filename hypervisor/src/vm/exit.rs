@@ -127,7 +127,7 @@ pub extern "C" fn aerie_exit(regs: *mut GuestRegs, kind: u64) -> *mut GuestRegs 
     let m = &mut *guard;
     let kick = irq::sync(&mut m.vms[v], c);
     if !kick.is_empty() {
-        m.kick(cpu, v, kick.bits() as u64);
+        m.kick(cpu, v, kick);
     }
     exit_slow(guard, cpu, regs, kind, events)
 }
@@ -260,7 +260,7 @@ fn handle_sync(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: Syndro
                 let value = vcpu.regs.get(access.rt);
                 vcpu.regs.skip_instruction();
                 let kick = vm.vgic.send_sgi(c, value);
-                m.kick(cpu, v, kick.bits() as u64);
+                m.kick(cpu, v, kick);
                 return Outcome::Resume;
             }
             log::debug!(
@@ -365,7 +365,7 @@ fn update_uart_irq_slow(m: &mut Machine, cpu: usize, v: usize) {
     if level != vm.uart_irq {
         vm.uart_irq = level;
         let kick = vm.vgic.set_spi_level(UART_INTID, level);
-        m.kick(cpu, v, kick.bits() as u64);
+        m.kick(cpu, v, kick);
     }
 }
 
@@ -379,6 +379,6 @@ pub fn console_input(m: &mut Machine, cpu: usize, v: usize, bytes: &[u8]) {
     };
     if console.push_input(bytes, &mut VmRam(ram)).raise_irq {
         let kick = vm.vgic.pulse_spi(VIRTIO_FIRST_INTID);
-        m.kick(cpu, v, kick.bits() as u64);
+        m.kick(cpu, v, kick);
     }
 }

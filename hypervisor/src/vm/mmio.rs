@@ -113,7 +113,7 @@ pub fn emulate(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: &Syndr
                 let Ok(kick) = vm.vgic.dist_write(off, size, value) else {
                     return false;
                 };
-                m.kick(cpu, v, kick.bits() as u64);
+                m.kick(cpu, v, kick);
                 None
             } else {
                 let Ok(r) = vm.vgic.dist_read(off, size) else {
@@ -147,7 +147,7 @@ pub fn emulate(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: &Syndr
                 let Ok(kick) = vm.vgic.redist_write(off, size, value) else {
                     return false;
                 };
-                m.kick(cpu, v, kick.bits() as u64);
+                m.kick(cpu, v, kick);
                 None
             } else {
                 let Ok(r) = vm.vgic.redist_read(off, size) else {

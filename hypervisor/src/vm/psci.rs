@@ -166,18 +166,13 @@ pub fn call(m: &mut Machine, cpu: usize, v: usize, c: usize) -> Outcome {
         }
         Effect::SystemOff => {
             vm.stop("powered off (PSCI SYSTEM_OFF)");
-            kick_all(m, cpu, v);
+            m.kick_all(cpu, v);
             Outcome::Reschedule
         }
         Effect::SystemReset => {
             vm.reset("reset (PSCI SYSTEM_RESET)");
-            kick_all(m, cpu, v);
+            m.kick_all(cpu, v);
             Outcome::Reschedule
         }
     }
-}
-
-/// Make every vCPU of VM `v` running on another pCPU exit now.
-fn kick_all(m: &mut Machine, cpu: usize, v: usize) {
-    m.kick(cpu, v, u64::MAX);
 }

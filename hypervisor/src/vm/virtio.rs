@@ -76,7 +76,7 @@ pub fn act_on(m: &mut crate::sched::Machine, cpu: usize, v: usize, slot: usize, 
     }
     if notify.raise_irq {
         let kick = vm.vgic.pulse_spi(VIRTIO_FIRST_INTID + slot as u32);
-        m.kick(cpu, v, kick.bits() as u64);
+        m.kick(cpu, v, kick);
     }
 }
 
