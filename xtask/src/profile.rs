@@ -146,11 +146,12 @@ fn by_line(report: &Report, function: &str) -> Result<String> {
         .min_by_key(|s| s.name.len())
         .with_context(|| format!("no Aerie function named like {function:?}"))?;
     let end = symbol.addr + symbol.size.max(1);
+    let per = report.iterations as f64;
     let mut addresses: Vec<(u64, f64)> = report
-        .per_address
+        .extra
         .iter()
         .filter(|(a, _)| (symbol.addr..end).contains(*a))
-        .map(|(&a, &n)| (a, n))
+        .map(|(&a, &n)| (a, n as f64 / per))
         .collect();
     addresses.sort_by_key(|&(a, _)| a);
     let elf = paths::release_elf("aerie");
@@ -212,8 +213,11 @@ fn parse_addr2line(text: &str) -> HashMap<u64, Vec<(String, String)>> {
 pub struct Report {
     /// Most instructions first.
     pub rows: Vec<Row>,
-    /// Instructions per iteration at each address.
-    per_address: HashMap<u64, f64>,
+    /// What the long run executed at each address beyond the short run
+    /// (addresses where both ran alike left out), over `iterations` more
+    /// iterations.
+    extra: HashMap<u64, i64>,
+    iterations: u64,
     /// Aerie's and the testkit's functions, by address.
     symbols: Vec<Symbol>,
     /// Instructions per iteration as the benchmark measured them (its
@@ -266,18 +270,11 @@ pub fn measure(bench: &str, cpu: &str) -> Result<Report> {
         }));
     }
     symbols.sort_by_key(|s| s.addr);
-    let per_address = long
-        .counts
-        .iter()
-        .map(|(&a, &n)| {
-            let extra = n as f64 - short.counts.get(&a).copied().unwrap_or(0) as f64;
-            (a, extra / iterations as f64)
-        })
-        .filter(|&(_, n)| n != 0.0)
-        .collect();
+    let extra = extra_counts(&short.counts, &long.counts);
     Ok(Report {
-        rows: per_function(&short.counts, &long.counts, &symbols, iterations),
-        per_address,
+        rows: per_function(&extra, &symbols, iterations),
+        extra,
+        iterations,
         symbols,
         measured,
     })
@@ -364,21 +361,23 @@ pub struct Row {
     pub calls: f64,
 }
 
+/// `long` minus `short` at each address, where they differ.
+fn extra_counts(short: &HashMap<u64, u64>, long: &HashMap<u64, u64>) -> HashMap<u64, i64> {
+    long.iter()
+        .map(|(&address, &n)| {
+            let before = short.get(&address).copied().unwrap_or(0);
+            (address, n as i64 - before as i64)
+        })
+        .filter(|&(_, extra)| extra != 0)
+        .collect()
+}
+
 /// The instructions per iteration of each function (`symbols` sorted by
-/// address), most first: `long` minus `short`, over `iterations`. An
-/// address no symbol covers counts as `?`.
-fn per_function(
-    short: &HashMap<u64, u64>,
-    long: &HashMap<u64, u64>,
-    symbols: &[Symbol],
-    iterations: u64,
-) -> Vec<Row> {
-    let mut by_name: HashMap<String, (i128, i128)> = HashMap::new();
-    for (&address, &n) in long {
-        let extra = i128::from(n) - i128::from(short.get(&address).copied().unwrap_or(0));
-        if extra == 0 {
-            continue;
-        }
+/// address), most first: the `extra` counts of its addresses over
+/// `iterations`. An address no symbol covers counts as `?`.
+fn per_function(extra: &HashMap<u64, i64>, symbols: &[Symbol], iterations: u64) -> Vec<Row> {
+    let mut by_name: HashMap<String, (i64, i64)> = HashMap::new();
+    for (&address, &extra) in extra {
         let (name, first) = match symbol_at(symbols, address) {
             Some(s) => (format!("{} {}", s.owner, s.name), s.addr == address),
             None => ("?".to_string(), false),
@@ -461,7 +460,7 @@ mod tests {
             (0x4000_0004, 17),
             (0x1234, 10),
         ]);
-        let rows = per_function(&short, &long, &symbols, 10);
+        let rows = per_function(&extra_counts(&short, &long), &symbols, 10);
         let got: Vec<(&str, f64, f64)> = rows
             .iter()
             .map(|r| (r.name.as_str(), r.instructions, r.calls))
