@@ -302,7 +302,7 @@ fn counted_run(bench: &str, cpu: &str, iters: u64, plugin: &Path) -> Result<Coun
         "profile: {bench}, {iters} iterations on {cpu} (log {})",
         paths::show(&log)
     ));
-    let outcome = run::run_quiet_command_scripted(command, TIMEOUT, &log, &[])?;
+    let outcome = run::run_quiet_command(command, TIMEOUT, &log)?;
     if outcome.status != Status::Exited(0) {
         bail!("QEMU {:?} (log {})", outcome.status, paths::show(&log));
     }

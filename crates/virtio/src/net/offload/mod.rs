@@ -81,12 +81,11 @@ impl Packet {
     }
 
     /// How many frames it makes on the wire: one, or as many TCP segments
-    /// as its payload fills.
+    /// as [`finish`] cuts it into.
     pub fn segments(&self) -> usize {
-        match self.offload.tso4 {
-            Some(t) if t.mss > 0 => {
-                let payload = self.frame.len().saturating_sub(usize::from(t.hdr_len));
-                payload.div_ceil(usize::from(t.mss)).max(1)
+        match (self.offload.tso4, tcp4_layout(&self.frame)) {
+            (Some(t), Some(l)) if t.mss > 0 => {
+                segment_count(self.frame.len() - l.payload, usize::from(t.mss))
             }
             _ => 1,
         }
@@ -266,6 +265,12 @@ pub fn finish(packet: &Packet, mut out: impl FnMut(&[u8])) {
     }
 }
 
+/// Segments of at most `mss` (not 0) bytes that `payload` bytes fill: at
+/// least one, for a packet with no payload.
+fn segment_count(payload: usize, mss: usize) -> usize {
+    payload.div_ceil(mss).max(1)
+}
+
 /// Cuts a TCP/IPv4 packet into segments (see [`finish`]).
 fn segment(frame: &[u8], l: Tcp4Layout, mss: usize, out: &mut impl FnMut(&[u8])) {
     let headers = &frame[..l.payload];
@@ -278,7 +283,7 @@ fn segment(frame: &[u8], l: Tcp4Layout, mss: usize, out: &mut impl FnMut(&[u8]))
         frame[l.tcp + 7],
     ]);
     let flags = frame[l.tcp + 13];
-    let count = payload.len().div_ceil(mss).max(1);
+    let count = segment_count(payload.len(), mss);
     let mut seg = Vec::with_capacity(l.payload + mss);
     for i in 0..count {
         let chunk = &payload[(i * mss).min(payload.len())..((i + 1) * mss).min(payload.len())];
