@@ -129,14 +129,15 @@ impl BackdoorKeys {
         let Some(p) = policy.filter(|p| p.el0) else {
             return BackdoorKeys::default();
         };
+        use aerie_trap::{ec, Esr};
         /// `mrs xzr, mdccsr_el0`: EC 0x18, IL, op0 2, op1 3, CRn 0, CRm 1,
         /// op2 0, Rt 31, read.
-        const DCC_ESR: u64 = (0x18 << 26) | (1 << 25) | 0x20_C3E3;
+        const DCC_ESR: Esr = Esr::new(ec::SYSREG, true, 0x20_C3E3);
         BackdoorKeys {
-            dcc_esr: DCC_ESR,
+            dcc_esr: DCC_ESR.0,
             brk_esr: p
                 .brk_imm
-                .map_or(0, |imm| (0x3C << 26) | (1 << 25) | u64::from(imm)),
+                .map_or(0, |imm| Esr::new(ec::BRK64, true, u32::from(imm)).0),
         }
     }
 

@@ -22,6 +22,7 @@
 //! - slots 0x3E and 0x3F (unallocated classes): x7 and the port, whose
 //!   bits 31:26 are 0.
 
+use aerie_trap::{ec, Esr};
 use core::sync::atomic::{AtomicU64, Ordering};
 
 /// One slot per exception class.
@@ -36,9 +37,6 @@ pub const X7_SLOT: usize = 0x3E;
 pub const PORT_SLOT: usize = 0x3F;
 /// The command (x2) the path answers: an immediate in the vector.
 pub const COMMAND: u64 = 10;
-/// The exception classes of the two backdoor transports.
-const EC_TRAPPED_SYSREG: usize = 0x18;
-const EC_BRK: usize = 0x3C;
 
 /// The one exchange the fast path serves: the request's registers other
 /// than the command ([`COMMAND`]), and the reply's x0 and x2 (its x1 is the
@@ -72,7 +70,7 @@ impl Exchange {
         let mut i = 0;
         while i < slots.len() {
             let (slot, value) = slots[i];
-            if (value >> 26) & 0x3f == slot as u64 {
+            if Esr(value).ec() as usize == slot {
                 return false;
             }
             i += 1;
@@ -112,7 +110,7 @@ impl FastPathTable {
     /// Answer exactly these syndromes of the two transports from now on
     /// (zero: none of that class). The vCPU about to run here decides.
     pub fn set_syndromes(&self, dcc: u64, brk: u64) {
-        self.0[EC_TRAPPED_SYSREG].store(dcc, Ordering::Relaxed);
-        self.0[EC_BRK].store(brk, Ordering::Relaxed);
+        self.0[usize::from(ec::SYSREG)].store(dcc, Ordering::Relaxed);
+        self.0[usize::from(ec::BRK64)].store(brk, Ordering::Relaxed);
     }
 }
