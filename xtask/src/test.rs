@@ -421,16 +421,20 @@ fn judge(
 
 /// QEMU exited 0 and the testkit reported enough passes and no failures.
 fn testkit_passed(status: Status, out: &str, min_passed: u64) -> Result<(), String> {
-    match output::testkit_result(out) {
-        None => return Err("no `testkit: <P> passed, <F> failed` line".into()),
-        Some((p, f)) if f > 0 || p < min_passed => {
-            return Err(format!(
-                "testkit: {p} passed, {f} failed (want >= {min_passed} passed, 0 failed)"
-            ))
-        }
-        Some(_) => {}
-    }
+    summary_passed(output::testkit_result(out), min_passed)?;
     clean_exit(status, out)
+}
+
+/// A testkit summary (passed, failed) that says at least `min_passed`
+/// passed and none failed.
+fn summary_passed(summary: Option<(u64, u64)>, min_passed: u64) -> Result<(), String> {
+    match summary {
+        None => Err("no `testkit: <P> passed, <F> failed` line".into()),
+        Some((p, f)) if f > 0 || p < min_passed => Err(format!(
+            "testkit: {p} passed, {f} failed (want >= {min_passed} passed, 0 failed)"
+        )),
+        Some(_) => Ok(()),
+    }
 }
 
 fn testkit_on(cpu: &str, name: &str) -> Result<(), String> {
@@ -491,11 +495,8 @@ fn testkit_two_policies() -> Result<(), String> {
     };
     run_aerie(&run, |status, out| {
         for vm in ["open", "closed"] {
-            match output::testkit_result_of(out, vm) {
-                Some((p, 0)) if p >= TESTKIT_MIN_PASSED => {}
-                Some((p, f)) => return Err(format!("vm {vm}: testkit: {p} passed, {f} failed")),
-                None => return Err(format!("vm {vm}: no testkit summary")),
-            }
+            summary_passed(output::testkit_result_of(out, vm), TESTKIT_MIN_PASSED)
+                .map_err(|e| format!("vm {vm}: {e}"))?;
         }
         clean_exit(status, out)
     })
