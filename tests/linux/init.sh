@@ -19,6 +19,9 @@
 #   aerie.net=MODE     MODE serve or a peer's address: /etc/aerie/net.sh, then
 #                      power off (aerie.peer=ADDR: the sender, for serve)
 #   aerie.name=NAME    hostname (default "aerie")
+#   aerie.kallsyms=1   print the kernel's and the modules' text symbols
+#                      between "kallsyms: begin" and "kallsyms: end" lines,
+#                      then power off (`cargo xtask profile net` names with them)
 # Without any of them: a shell on the console (busybox init), `poweroff` ends.
 
 # The first line, before anything else: the boot benchmark takes the guest
@@ -68,6 +71,12 @@ if dns=$(arg aerie.dns); then
     echo "nameserver $dns" > /etc/resolv.conf
 fi
 
+if arg aerie.kallsyms >/dev/null; then
+    echo "kallsyms: begin"
+    grep ' [tTwW] ' /proc/kallsyms
+    echo "kallsyms: end"
+    poweroff -f
+fi
 if arg aerie.check >/dev/null; then
     . /etc/aerie/check.sh
     poweroff -f

@@ -6,7 +6,8 @@
 #                     MD5, answer "bye" on port 5002 so the sender knows it
 #                     arrived, then stop
 #   aerie.net=PEER    ping PEER, send it 1 MiB of random bytes on port 5001
-#                     (printing their MD5), wait for its "bye"; then pose as
+#                     (aerie.net_kib=N: N KiB; printing their MD5), wait for
+#                     its "bye"; then pose as
 #                     another card (a changed MAC address): Aerie's switch
 #                     must drop every frame, so a second ping gets nothing
 #   aerie.net=ping:ADDR
@@ -48,7 +49,8 @@ elif [ "$net_mode" = serve ]; then
 else
     peer=$net_mode
     ping -c 3 -W 5 "$peer" | sed 's/^/net: /'
-    dd if=/dev/urandom of=/tmp/data bs=1024 count=1024 2>/dev/null
+    kib=$(arg aerie.net_kib) || kib=1024
+    dd if=/dev/urandom of=/tmp/data bs=1024 count="$kib" 2>/dev/null
     echo "net: sending $(wc -c < /tmp/data) bytes md5 $(md5sum < /tmp/data | cut -d' ' -f1)"
     # The server may not be listening yet: retry until the connection is
     # taken. The guest counter around it is the network benchmark's measure

@@ -12,21 +12,25 @@
 //! nanosecond would see. There is no native row: QEMU alone has no switch
 //! between two VMs.
 
+use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use aerie_vmconfig::{Config, VmConfig};
+use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
 use crate::cmd::step;
 use crate::paths;
-use crate::qemu::{icount, Boot, QemuOptions, Status};
+use crate::qemu::{icount, Boot, Outcome, QemuOptions, Status};
 use crate::run;
 
 /// The two VMs and what they run.
 const CONFIG: &str = "tests/configs/linux-net.toml";
 const CPU: &str = "cortex-a72";
 const PCPUS: u32 = 2;
-const TIMEOUT_SECS: u64 = 600;
+/// The VM that sends.
+const SENDER: &str = "b";
+pub const TIMEOUT_SECS: u64 = 600;
 /// What the sender prints after its transfer.
 const KEY: &str = "net: transfer of ";
 
@@ -67,12 +71,30 @@ pub fn parse(out: &str) -> Option<NetTransfer> {
     })
 }
 
-/// Boots the two VMs under Aerie with exact instruction counting.
-pub fn run() -> Result<NetTransfer> {
-    let config = aerie_vmconfig::load(&paths::root().join(CONFIG))?;
-    let prepared = run::prepare_config(&config, "net-bench", true, None)?;
-    let opts = QemuOptions {
-        cpu: CPU.into(),
+/// The VMs of [`CONFIG`], b asked to send `kib` KiB.
+pub fn config(kib: u64) -> Result<Config> {
+    let mut config = aerie_vmconfig::load(&paths::root().join(CONFIG))?;
+    sender(&mut config)?
+        .cmdline
+        .push_str(&format!(" aerie.net_kib={kib}"));
+    Ok(config)
+}
+
+/// The VM of `config` that sends.
+pub fn sender(config: &mut Config) -> Result<&mut VmConfig> {
+    config
+        .vms
+        .iter_mut()
+        .find(|vm| vm.name == SENDER)
+        .with_context(|| format!("{CONFIG} has no VM {SENDER:?}"))
+}
+
+/// `config`'s VMs on `cpu` under exact instruction counting (`stem` names
+/// the boot module).
+pub fn options(config: &Config, cpu: &str, stem: &str) -> Result<QemuOptions> {
+    let prepared = run::prepare_config(config, stem, true, None)?;
+    Ok(QemuOptions {
+        cpu: cpu.into(),
         smp: PCPUS,
         boot: Boot::Aerie {
             bootmodule: prepared.bootmodule,
@@ -83,13 +105,11 @@ pub fn run() -> Result<NetTransfer> {
         icount: Some(icount::EXACT_NO_SLEEP),
         disk: None,
         uplink: None,
-    };
-    let log = paths::bench_dir().join(format!("net_transfer-{CPU}.log"));
-    step(format!(
-        "bench: net_transfer on {CPU} (log {})",
-        paths::show(&log)
-    ));
-    let outcome = run::run_quiet(&opts, Duration::from_secs(TIMEOUT_SECS), &log)?;
+    })
+}
+
+/// The transfer a run reports, or an error naming its log.
+pub fn transfer(outcome: &Outcome, log: &Path) -> Result<NetTransfer> {
     match (outcome.status, parse(&outcome.output)) {
         (Status::Exited(0), Some(t)) => Ok(t),
         (status, found) => bail!(
@@ -99,9 +119,21 @@ pub fn run() -> Result<NetTransfer> {
             } else {
                 "no single-try `net: transfer of` line"
             },
-            paths::show(&log)
+            paths::show(log)
         ),
     }
+}
+
+/// Boots the two VMs under Aerie with exact instruction counting.
+pub fn run() -> Result<NetTransfer> {
+    let opts = options(&config(1024)?, CPU, "net-bench")?;
+    let log = paths::bench_dir().join(format!("net_transfer-{CPU}.log"));
+    step(format!(
+        "bench: net_transfer on {CPU} (log {})",
+        paths::show(&log)
+    ));
+    let outcome = run::run_quiet(&opts, Duration::from_secs(TIMEOUT_SECS), &log)?;
+    transfer(&outcome, &log)
 }
 
 /// The bench table's row.

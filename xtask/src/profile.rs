@@ -1,30 +1,34 @@
 //! `cargo xtask profile BENCH [--cpu MODEL]`: where one of the testkit's
-//! benchmarks spends its instructions, per function, exactly.
+//! benchmarks, or the network transfer between two Linux VMs (`net`),
+//! spends its instructions, per function, exactly.
 //!
-//! The benchmark runs twice under `-icount shift=0,sleep=off` with QEMU's
-//! instruction-count plugin (`tools/insn-count`), once for [`LONG`]
-//! iterations (or as many as the benchmark does at most) and once for half
-//! as many. Everything else (boot, set-up, power-off) is the same in both
-//! runs, so the difference between their counts is what the extra
-//! iterations cost: divided by their number, it is the cost of one
-//! iteration, address by address. Addresses are named by
-//! the symbols of Aerie's and the testkit's ELF files (functions inlined into
-//! another count as that one). The report shows the benchmark's own figure
-//! beside the counted total: they agree for the loop benchmarks and the
-//! round trips, which time whole iterations; a latency benchmark
-//! (`wfi_wake`, `virq_latency`) times only part of each iteration, from the
-//! event to its handler, so its total is larger.
+//! The workload runs twice under `-icount shift=0,sleep=off` with QEMU's
+//! instruction-count plugin (`tools/insn-count`): a testkit benchmark once
+//! for [`LONG`] iterations (or as many as the benchmark does at most) and
+//! once for half as many; `net` once sending 2 MiB and once 1 MiB.
+//! Everything else (boot, set-up, power-off) is the same in both runs, so
+//! the difference between their counts is what the extra units (iterations,
+//! or the extra MiB) cost: divided by their number, it is the cost of one
+//! unit, address by address. Addresses are named by the symbols of Aerie's
+//! ELF file and of the testkit's, or of the Linux kernel's `System.map`
+//! (functions inlined into another count as that one). The report shows
+//! the workload's own measure beside the counted total: they agree for the
+//! loop benchmarks and the round trips, which time whole iterations; a
+//! latency benchmark (`wfi_wake`, `virq_latency`) times only part of each
+//! iteration, from the event to its handler, and `net` times only the
+//! transfer (not making the data and summing it on both sides), so their
+//! totals are larger.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
 use crate::cmd::{self, step};
-use crate::output::{self, BenchLine};
+use crate::output;
 use crate::paths;
-use crate::qemu::{self, QemuOptions, Status};
+use crate::qemu::{self, Outcome, QemuOptions, Status};
 use crate::run::{self, Guest};
 use crate::symtab;
 
@@ -32,8 +36,11 @@ pub const USAGE: &str = "usage: cargo xtask profile BENCH [--cpu cortex-a72|max]
 
 Runs one testkit benchmark (e.g. ipi_roundtrip, wfi_wake, hvc_null) twice under
 QEMU's instruction-count plugin and prints the instructions one iteration costs,
-per function of Aerie and the testkit, with calls per iteration. The whole table
-goes to target/bench/profile-<BENCH>-<MODEL>.txt.
+per function of Aerie and the testkit, with calls per iteration. BENCH `net`
+profiles the Linux VMs' TCP transfer of `cargo xtask bench net` instead: the
+instructions one more MiB costs, per function of Aerie and of the guests' Linux
+kernel (`linux ?`: kernel modules; `user`: user space). The whole table goes to
+target/bench/profile-<BENCH>-<MODEL>.txt.
 --lines FUNCTION: also break down Aerie's function whose name contains FUNCTION
 by source line, each line under the function it was inlined from (debug info,
 read with aarch64-linux-gnu-addr2line).";
@@ -45,6 +52,8 @@ read with aarch64-linux-gnu-addr2line).";
 /// iteration.
 const LONG: u64 = 40_000;
 const TIMEOUT: Duration = Duration::from_secs(300);
+/// What `net`'s short run sends; the long one sends twice as much.
+const NET_KIB: u64 = 1024;
 /// Rows printed; the file has them all.
 const SHOWN: usize = 30;
 
@@ -103,13 +112,14 @@ fn profile(bench: &str, cpu: &str, lines: Option<&str>) -> Result<()> {
     crate::setup::setup()?;
     crate::build::build()?;
     let report = measure(bench, cpu)?;
+    let unit = report.unit;
     let mut text = format!(
-        "profile: {bench} on {cpu}: {:.1} instructions per iteration counted \
+        "profile: {bench} on {cpu}: {:.1} instructions per {unit} counted \
          (the benchmark measured {:.1})\n{:>12} {:>10}  function\n",
         report.total(),
         report.measured,
-        "instr/iter",
-        "calls/iter"
+        format!("instr/{}", unit.short()),
+        format!("calls/{}", unit.short()),
     );
     for row in &report.rows {
         text.push_str(&format!(
@@ -135,7 +145,7 @@ fn profile(bench: &str, cpu: &str, lines: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-/// The instructions per iteration of Aerie's function named like
+/// The instructions per unit of Aerie's function named like
 /// `function`, by source line: each address's innermost inlined frame, as
 /// `aarch64-linux-gnu-addr2line` reads it from the debug info.
 fn by_line(report: &Report, function: &str) -> Result<String> {
@@ -146,7 +156,7 @@ fn by_line(report: &Report, function: &str) -> Result<String> {
         .min_by_key(|s| s.name.len())
         .with_context(|| format!("no Aerie function named like {function:?}"))?;
     let end = symbol.addr + symbol.size.max(1);
-    let per = report.iterations as f64;
+    let per = report.units;
     let mut addresses: Vec<(u64, f64)> = report
         .extra
         .iter()
@@ -209,114 +219,287 @@ fn parse_addr2line(text: &str) -> HashMap<u64, Vec<(String, String)>> {
     frames
 }
 
-/// One benchmark's cost per iteration, by function.
+/// What the two runs of a profile differ by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    /// A testkit benchmark's iteration.
+    Iteration,
+    /// A MiB more sent by `net`.
+    MiB,
+}
+
+impl Unit {
+    fn short(self) -> &'static str {
+        match self {
+            Unit::Iteration => "iter",
+            Unit::MiB => "MiB",
+        }
+    }
+}
+
+impl std::fmt::Display for Unit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Unit::Iteration => "iteration",
+            Unit::MiB => "MiB",
+        })
+    }
+}
+
+/// One workload's cost per unit, by function.
 pub struct Report {
     /// Most instructions first.
     pub rows: Vec<Row>,
     /// What the long run executed at each address beyond the short run
-    /// (addresses where both ran alike left out), over `iterations` more
-    /// iterations.
+    /// (addresses where both ran alike left out), over `units` more units.
     extra: HashMap<u64, i64>,
-    iterations: u64,
-    /// Aerie's and the testkit's functions, by address.
+    pub unit: Unit,
+    units: f64,
+    /// Aerie's functions and the guest's, by address.
     symbols: Vec<Symbol>,
-    /// Instructions per iteration as the benchmark measured them (its
-    /// counter ticks), for comparison with the counted total.
+    /// Instructions per unit as the workload measured them (its counter
+    /// ticks), for comparison with the counted total.
     pub measured: f64,
 }
 
 impl Report {
-    /// Instructions per iteration, all functions together.
+    /// Instructions per unit, all functions together.
     pub fn total(&self) -> f64 {
         self.rows.iter().map(|r| r.instructions).sum()
     }
 
-    /// The row of `name` (`aerie <function>` or `testkit <function>`).
+    /// The row of `name` (`aerie <function>`, `testkit <function>`, ...).
     pub fn row(&self, name: &str) -> Option<&Row> {
         self.rows.iter().find(|r| r.name == name)
     }
 }
 
-/// Counts `bench` on `cpu` (Aerie and the testkit already built).
+/// Counts `bench` (a testkit benchmark, or `net`) on `cpu` (Aerie and the
+/// guests already built).
 pub fn measure(bench: &str, cpu: &str) -> Result<Report> {
     cmd::run(&mut cmd::cargo(
         "",
         &["build", "--release", "-p", "aerie-insn-count"],
     ))?;
     let plugin = paths::target_dir().join("release/libaerie_insn_count.so");
-    let long = counted_run(bench, cpu, LONG, &plugin)?;
-    let short = counted_run(bench, cpu, long.line.iters / 2, &plugin)?;
-    let iterations = long.line.iters.saturating_sub(short.line.iters);
-    if iterations == 0 {
-        bail!("both runs did {} iterations", long.line.iters);
+    let (unit, long, short, guest_symbols) = if bench == "net" {
+        let long = counted_net(cpu, 2 * NET_KIB, &plugin)?;
+        let short = counted_net(cpu, NET_KIB, &plugin)?;
+        (Unit::MiB, long, short, linux_symbols(cpu)?)
+    } else {
+        let long = counted_testkit(bench, cpu, LONG, &plugin)?;
+        let short = counted_testkit(bench, cpu, long.units as u64 / 2, &plugin)?;
+        let testkit = elf_symbols("testkit", &paths::release_elf("testkit"))?;
+        (Unit::Iteration, long, short, testkit)
+    };
+    let units = long.units - short.units;
+    if units <= 0.0 {
+        bail!("both runs did {} {unit}s", long.units);
     }
-    let ticks = long.line.ticks.saturating_sub(short.line.ticks);
-    let measured = ticks as f64 * (1e9 / long.line.freq as f64) / iterations as f64;
-
-    let mut symbols = Vec::new();
-    for (owner, elf) in [
-        ("aerie", paths::release_elf("aerie")),
-        ("testkit", paths::release_elf("testkit")),
-    ] {
-        let bytes =
-            std::fs::read(&elf).with_context(|| format!("reading {}", paths::show(&elf)))?;
-        let entries = symtab::text_symbols(&bytes)
-            .with_context(|| format!("symbols of {}", paths::show(&elf)))?;
-        symbols.extend(entries.into_iter().map(|(addr, size, name)| Symbol {
-            owner,
-            addr,
-            size: u64::from(size),
-            name,
-        }));
-    }
+    let measured = (long.instructions - short.instructions) / units;
+    let mut symbols = elf_symbols("aerie", &paths::release_elf("aerie"))?;
+    symbols.extend(guest_symbols);
     symbols.sort_by_key(|s| s.addr);
     let extra = extra_counts(&short.counts, &long.counts);
     Ok(Report {
-        rows: per_function(&extra, &symbols, iterations),
+        rows: per_function(&extra, &symbols, units),
         extra,
-        iterations,
+        unit,
+        units,
         symbols,
         measured,
     })
 }
 
-/// What one counted run gave: the benchmark's line and the plugin's counts.
+/// The function symbols of the ELF file at `elf`, as `owner`'s.
+fn elf_symbols(owner: &'static str, elf: &Path) -> Result<Vec<Symbol>> {
+    let bytes = std::fs::read(elf).with_context(|| format!("reading {}", paths::show(elf)))?;
+    let entries =
+        symtab::text_symbols(&bytes).with_context(|| format!("symbols of {}", paths::show(elf)))?;
+    Ok(entries
+        .into_iter()
+        .map(|(addr, size, name)| Symbol {
+            owner,
+            addr,
+            size: u64::from(size),
+            name,
+        })
+        .collect())
+}
+
+/// The guests' kernel functions, modules' included, as the kernel lists
+/// them in `/proc/kallsyms` (Debian's `System.map` is a stub). The sender
+/// boots alone, with the same kernel, initramfs and modules as in the
+/// counted runs, and prints the list (`aerie.kallsyms=1`); Aerie gives no
+/// KASLR seed, so kernel and modules load where they did there. The list
+/// is kept in `target/bench/kallsyms.txt` until the kernel or the
+/// initramfs changes.
+fn linux_symbols(cpu: &str) -> Result<Vec<Symbol>> {
+    let cache = paths::bench_dir().join("kallsyms.txt");
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let inputs = [crate::linux::kernel_image(), crate::linux::initramfs()];
+    let fresh = modified(&cache)
+        .is_some_and(|at| inputs.iter().all(|p| modified(p).is_some_and(|m| m <= at)));
+    if !fresh {
+        let mut config = crate::bench_net::config(NET_KIB)?;
+        let sender = crate::bench_net::sender(&mut config)?.clone();
+        config.vms = vec![sender];
+        config.vms[0].cmdline.push_str(" aerie.kallsyms=1");
+        let stem = format!("profile-kallsyms-{cpu}");
+        let opts = crate::bench_net::options(&config, cpu, &stem)?;
+        let log = paths::bench_dir().join(format!("{stem}.log"));
+        step(format!(
+            "profile: the guest kernel's symbols (log {})",
+            paths::show(&log)
+        ));
+        let outcome = run::run_quiet(&opts, TIMEOUT, &log)?;
+        if outcome.status != Status::Exited(0) {
+            bail!("QEMU {:?} (log {})", outcome.status, paths::show(&log));
+        }
+        let list = kallsyms_lines(&outcome.output)
+            .with_context(|| format!("no kallsyms list (log {})", paths::show(&log)))?;
+        std::fs::write(&cache, list).with_context(|| format!("writing {}", paths::show(&cache)))?;
+    }
+    let text = std::fs::read_to_string(&cache)
+        .with_context(|| format!("reading {}", paths::show(&cache)))?;
+    parse_kallsyms(&text).with_context(|| paths::show(&cache))
+}
+
+/// The console lines between `kallsyms: begin` and `kallsyms: end`, with
+/// the console's `[vm] ` prefix (several VMs) and line ends cut.
+fn kallsyms_lines(output: &str) -> Option<String> {
+    let mut list = None::<String>;
+    for line in output.lines() {
+        let line = line.trim_end_matches('\r');
+        let line = match line.strip_prefix('[') {
+            Some(rest) => rest.split_once("] ").map_or(line, |(_, l)| l),
+            None => line,
+        };
+        match (&mut list, line) {
+            (None, "kallsyms: begin") => list = Some(String::new()),
+            (Some(_), "kallsyms: end") => return list,
+            (Some(list), line) => {
+                list.push_str(line);
+                list.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    None
+}
+
+/// `/proc/kallsyms`'s text symbols (`<hex address> <t|T|w|W> <name>
+/// [module]`, named `name [module]` then), each reaching to the next one's
+/// address (the list has no sizes). Lines of any other shape (Aerie's own
+/// among the console's) are passed over.
+fn parse_kallsyms(text: &str) -> Result<Vec<Symbol>> {
+    let mut symbols = Vec::new();
+    for line in text.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let (address, kind, name) = match words[..] {
+            [a, k, n] => (a, k, n.to_string()),
+            [a, k, n, module] => (a, k, format!("{n} {module}")),
+            _ => continue,
+        };
+        let Ok(addr) = u64::from_str_radix(address, 16) else {
+            continue;
+        };
+        if !matches!(kind, "t" | "T" | "w" | "W") || addr == 0 {
+            continue;
+        }
+        symbols.push(Symbol {
+            owner: "linux",
+            addr,
+            size: 0,
+            name,
+        });
+    }
+    // A module's init_module and cleanup_module are aliases of functions
+    // of their own: one name per address, the alias's last.
+    let alias =
+        |s: &Symbol| s.name.starts_with("init_module ") || s.name.starts_with("cleanup_module ");
+    symbols.sort_by_key(|s| (s.addr, alias(s)));
+    symbols.dedup_by_key(|s| s.addr);
+    for i in 1..symbols.len() {
+        symbols[i - 1].size = symbols[i].addr - symbols[i - 1].addr;
+    }
+    if symbols.is_empty() {
+        bail!("no text symbols (addresses all zero: kptr_restrict?)");
+    }
+    Ok(symbols)
+}
+
+/// What one counted run gave: how many units it did, the instructions its
+/// own measure says they took, and the plugin's counts.
 struct Counted {
-    line: BenchLine,
+    units: f64,
+    instructions: f64,
     counts: HashMap<u64, u64>,
 }
 
 /// Runs `bench` for `iters` iterations on `cpu` with the plugin loaded.
-fn counted_run(bench: &str, cpu: &str, iters: u64, plugin: &Path) -> Result<Counted> {
+fn counted_testkit(bench: &str, cpu: &str, iters: u64, plugin: &Path) -> Result<Counted> {
     let guest = Guest::Testkit {
         cmdline: format!("bench={bench} bench_iters={iters}"),
     };
     let prepared = run::prepare(&guest, true, None)?;
     let opts = QemuOptions::measured(cpu, 2, prepared.bootmodule);
-    let counts_file = paths::bench_dir().join(format!("profile-{bench}-{cpu}-{iters}.counts"));
-    let log = paths::bench_dir().join(format!("profile-{bench}-{cpu}-{iters}.log"));
-    std::fs::create_dir_all(paths::bench_dir())?;
-    let mut command = qemu::command(&opts, false);
-    command.arg("-plugin").arg(plugin_arg(plugin, &counts_file));
-    step(format!(
-        "profile: {bench}, {iters} iterations on {cpu} (log {})",
-        paths::show(&log)
-    ));
-    let outcome = run::run_quiet_command(command, TIMEOUT, &log)?;
-    if outcome.status != Status::Exited(0) {
-        bail!("QEMU {:?} (log {})", outcome.status, paths::show(&log));
-    }
+    let stem = format!("profile-{bench}-{cpu}-{iters}");
+    step(format!("profile: {bench}, {iters} iterations on {cpu}"));
+    let (outcome, log, counts) = counted_run(&opts, &stem, TIMEOUT, plugin)?;
+    let log = paths::show(&log);
     if let Some(fail) = outcome.output.lines().find(|l| l.contains("bench: FAIL")) {
-        bail!("{} (log {})", fail.trim_end(), paths::show(&log));
+        bail!("{} (log {log})", fail.trim_end());
     }
     let line = output::bench_lines(&outcome.output)
         .into_iter()
         .find(|l| l.name == bench)
-        .with_context(|| format!("no `bench: name={bench}` line (log {})", paths::show(&log)))?;
+        .with_context(|| format!("no `bench: name={bench}` line (log {log})"))?;
+    Ok(Counted {
+        units: line.iters as f64,
+        instructions: line.ticks as f64 * (1e9 / line.freq as f64),
+        counts,
+    })
+}
+
+/// Runs `cargo xtask bench net`'s VMs on `cpu`, b sending `kib` KiB, with
+/// the plugin loaded.
+fn counted_net(cpu: &str, kib: u64, plugin: &Path) -> Result<Counted> {
+    let stem = format!("profile-net-{cpu}-{kib}");
+    let opts = crate::bench_net::options(&crate::bench_net::config(kib)?, cpu, &stem)?;
+    step(format!("profile: net, b sends {kib} KiB on {cpu}"));
+    let timeout = Duration::from_secs(crate::bench_net::TIMEOUT_SECS);
+    let (outcome, log, counts) = counted_run(&opts, &stem, timeout, plugin)?;
+    let transfer = crate::bench_net::transfer(&outcome, &log)?;
+    Ok(Counted {
+        units: kib as f64 / 1024.0,
+        instructions: transfer.instructions,
+        counts,
+    })
+}
+
+/// Runs QEMU with `opts` and the plugin; the log and the counts go to
+/// `target/bench/<stem>.log` and `.counts`. Returns the outcome, the log's
+/// path and the counts of a run that powered off cleanly.
+fn counted_run(
+    opts: &QemuOptions,
+    stem: &str,
+    timeout: Duration,
+    plugin: &Path,
+) -> Result<(Outcome, PathBuf, HashMap<u64, u64>)> {
+    let counts_file = paths::bench_dir().join(format!("{stem}.counts"));
+    let log = paths::bench_dir().join(format!("{stem}.log"));
+    std::fs::create_dir_all(paths::bench_dir())?;
+    let mut command = qemu::command(opts, false);
+    command.arg("-plugin").arg(plugin_arg(plugin, &counts_file));
+    let outcome = run::run_quiet_command(command, timeout, &log)?;
+    if outcome.status != Status::Exited(0) {
+        bail!("QEMU {:?} (log {})", outcome.status, paths::show(&log));
+    }
     let text = std::fs::read_to_string(&counts_file)
         .with_context(|| format!("reading {}", paths::show(&counts_file)))?;
     let counts = parse_counts(&text).with_context(|| paths::show(&counts_file))?;
-    Ok(Counted { line, counts })
+    Ok((outcome, log, counts))
 }
 
 /// QEMU's `-plugin` value for the plugin at `plugin` writing to `out`.
@@ -353,11 +536,12 @@ struct Symbol {
 /// One row of the report.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {
-    /// `aerie <function>`, `testkit <function>`, or `?`.
+    /// `aerie <function>`, `testkit <function>`, `linux <function>`,
+    /// `linux ?` or `?`.
     pub name: String,
-    /// Instructions per iteration in the function.
+    /// Instructions per unit in the function.
     pub instructions: f64,
-    /// Times per iteration its first instruction ran.
+    /// Times per unit its first instruction ran.
     pub calls: f64,
 }
 
@@ -372,14 +556,16 @@ fn extra_counts(short: &HashMap<u64, u64>, long: &HashMap<u64, u64>) -> HashMap<
         .collect()
 }
 
-/// The instructions per iteration of each function (`symbols` sorted by
-/// address), most first: the `extra` counts of its addresses over
-/// `iterations`. An address no symbol covers counts as `?`.
-fn per_function(extra: &HashMap<u64, i64>, symbols: &[Symbol], iterations: u64) -> Vec<Row> {
+/// The instructions per unit of each function (`symbols` sorted by
+/// address), most first: the `extra` counts of its addresses over `units`.
+/// An address no symbol covers counts as `linux ?` in the kernel's half of
+/// the address space (modules), as `?` below it (user space, under `net`).
+fn per_function(extra: &HashMap<u64, i64>, symbols: &[Symbol], units: f64) -> Vec<Row> {
     let mut by_name: HashMap<String, (i64, i64)> = HashMap::new();
     for (&address, &extra) in extra {
         let (name, first) = match symbol_at(symbols, address) {
             Some(s) => (format!("{} {}", s.owner, s.name), s.addr == address),
+            None if address >> 48 == 0xffff => ("linux ?".to_string(), false),
             None => ("?".to_string(), false),
         };
         let entry = by_name.entry(name).or_default();
@@ -388,7 +574,7 @@ fn per_function(extra: &HashMap<u64, i64>, symbols: &[Symbol], iterations: u64) 
             entry.1 += extra;
         }
     }
-    let per = iterations as f64;
+    let per = units;
     let mut rows: Vec<Row> = by_name
         .into_iter()
         .map(|(name, (n, calls))| Row {
@@ -460,7 +646,7 @@ mod tests {
             (0x4000_0004, 17),
             (0x1234, 10),
         ]);
-        let rows = per_function(&extra_counts(&short, &long), &symbols, 10);
+        let rows = per_function(&extra_counts(&short, &long), &symbols, 10.0);
         let got: Vec<(&str, f64, f64)> = rows
             .iter()
             .map(|r| (r.name.as_str(), r.instructions, r.calls))
@@ -474,6 +660,44 @@ mod tests {
                 ("testkit loop", 1.0, 0.0),
             ]
         );
+    }
+
+    #[test]
+    fn kallsyms_symbols_reach_to_the_next() {
+        let console = "[b] Linux booting\n[b] kallsyms: begin\r\n\
+                       [b] ffff800008000000 T _text\n\
+                       aerie: a log line\n\
+                       [b] ffff800008010000 t gic_handle_irq\n\
+                       [b] ffff800008010040 D some_data\n\
+                       [b] ffff800000f10000 t virtnet_poll\t[virtio_net]\n\
+                       [b] ffff800000f10100 t cleanup_module\t[virtio_net]\n\
+                       [b] ffff800000f10100 t virtnet_exit\t[virtio_net]\n\
+                       [b] ffff800008010080 W arch_cpu_idle\n\
+                       [b] kallsyms: end\n[b] after\n";
+        let list = kallsyms_lines(console).unwrap();
+        assert!(list.starts_with("ffff800008000000 T _text\naerie: a log line\n"));
+        let symbols = parse_kallsyms(&list).unwrap();
+        let got: Vec<(&str, u64, u64)> = symbols
+            .iter()
+            .map(|s| (s.name.as_str(), s.addr, s.size))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("virtnet_poll [virtio_net]", 0xffff_8000_00f1_0000, 0x100),
+                (
+                    "virtnet_exit [virtio_net]",
+                    0xffff_8000_00f1_0100,
+                    0x70e_ff00
+                ),
+                ("_text", 0xffff_8000_0800_0000, 0x10000),
+                ("gic_handle_irq", 0xffff_8000_0801_0000, 0x80),
+                ("arch_cpu_idle", 0xffff_8000_0801_0080, 0),
+            ]
+        );
+        assert_eq!(symbols[0].owner, "linux");
+        assert!(kallsyms_lines("[b] kallsyms: begin\n").is_none());
+        assert!(parse_kallsyms("0000000000000000 T _text\n").is_err());
     }
 
     #[test]

@@ -48,3 +48,5 @@ const _: () = assert!(fast_path::REPLY_X2_SLOT == fast_path::REPLY_X0_SLOT + 1);
 const _: () = assert!(fast_path::MAGIC_SLOT == 0);
 
 core::arch::global_asm!(include_str!("fpsimd.S"));
+
+core::arch::global_asm!(include_str!("mem.S"));
