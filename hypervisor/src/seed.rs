@@ -1,7 +1,8 @@
-//! The `rng-seed` each guest boots with (`aerie_seed`). Aerie's pool is
-//! filled at boot from the boot loader's `/chosen/rng-seed`, the CPU's RNDR
-//! where it has FEAT_RNG, and the counter; each guest boot then gets a seed
-//! of its own, derived from the pool, the VM and a number never used twice.
+//! The `rng-seed` and `kaslr-seed` each guest boots with (`aerie_seed`).
+//! Aerie's pool is filled at boot from the boot loader's `/chosen/rng-seed`,
+//! the CPU's RNDR where it has FEAT_RNG, and the counter; each guest boot
+//! then gets seeds of its own, derived from the pool, the VM and a number
+//! never used twice.
 
 use crate::arch::aarch64::cpu;
 use aerie_seed::{Pool, Source, SEED_LEN};
@@ -43,11 +44,22 @@ pub fn init(boot_seed: Option<&[u8]>) {
     }
 }
 
-/// A fresh seed for a boot of VM `vm`. The counter goes into the pool
-/// first, so a seed also depends on when it was made.
-pub fn for_vm(vm: u32) -> [u8; SEED_LEN] {
+/// What one boot of a guest gets.
+pub struct GuestSeeds {
+    /// `/chosen/rng-seed`.
+    pub rng: [u8; SEED_LEN],
+    /// `/chosen/kaslr-seed`.
+    pub kaslr: u64,
+}
+
+/// Fresh seeds for a boot of VM `vm`. The counter goes into the pool
+/// first, so they also depend on when they were made.
+pub fn for_vm(vm: u32) -> GuestSeeds {
     let nonce = NONCE.fetch_add(1, Ordering::Relaxed);
     let mut pool = POOL.lock();
     pool.mix(Source::Counter, &cpu::counter().to_le_bytes());
-    pool.seed(vm, nonce)
+    GuestSeeds {
+        rng: pool.seed(vm, nonce),
+        kaslr: pool.kaslr_seed(vm, nonce),
+    }
 }

@@ -327,11 +327,23 @@ fn elf_symbols(owner: &'static str, elf: &Path) -> Result<Vec<Symbol>> {
         .collect())
 }
 
+/// `cargo xtask bench net`'s VMs, b sending `kib` KiB, each with
+/// `nokaslr`: the kernel and its modules then load at the same addresses in
+/// every VM and every run, the one that lists them included (Aerie gives
+/// each boot a `kaslr-seed` of its own).
+fn net_config(kib: u64) -> Result<aerie_vmconfig::Config> {
+    let mut config = crate::bench_net::config(kib)?;
+    for vm in &mut config.vms {
+        vm.cmdline.push_str(" nokaslr");
+    }
+    Ok(config)
+}
+
 /// The guests' kernel functions, modules' included, as the kernel lists
 /// them in `/proc/kallsyms` (Debian's `System.map` is a stub). The sender
 /// boots alone, with the same kernel, initramfs and modules as in the
-/// counted runs, and prints the list (`aerie.kallsyms=1`); Aerie gives no
-/// KASLR seed, so kernel and modules load where they did there. The list
+/// counted runs, and prints the list (`aerie.kallsyms=1`); with `nokaslr`
+/// ([`net_config`]) kernel and modules load where they did there. The list
 /// is kept in `target/bench/kallsyms.txt` until the kernel or the
 /// initramfs changes.
 fn linux_symbols(cpu: &str) -> Result<Vec<Symbol>> {
@@ -341,7 +353,7 @@ fn linux_symbols(cpu: &str) -> Result<Vec<Symbol>> {
     let fresh = modified(&cache)
         .is_some_and(|at| inputs.iter().all(|p| modified(p).is_some_and(|m| m <= at)));
     if !fresh {
-        let mut config = crate::bench_net::config(NET_KIB)?;
+        let mut config = net_config(NET_KIB)?;
         let sender = crate::bench_net::sender(&mut config)?.clone();
         config.vms = vec![sender];
         config.vms[0].cmdline.push_str(" aerie.kallsyms=1");
@@ -466,7 +478,7 @@ fn counted_testkit(bench: &str, cpu: &str, iters: u64, plugin: &Path) -> Result<
 /// the plugin loaded.
 fn counted_net(cpu: &str, kib: u64, plugin: &Path) -> Result<Counted> {
     let stem = format!("profile-net-{cpu}-{kib}");
-    let opts = crate::bench_net::options(&crate::bench_net::config(kib)?, cpu, &stem)?;
+    let opts = crate::bench_net::options(&net_config(kib)?, cpu, &stem)?;
     step(format!("profile: net, b sends {kib} KiB on {cpu}"));
     let timeout = Duration::from_secs(crate::bench_net::TIMEOUT_SECS);
     let (outcome, log, counts) = counted_run(&opts, &stem, timeout, plugin)?;

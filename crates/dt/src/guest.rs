@@ -41,6 +41,9 @@ pub struct GuestSpec<'a> {
     /// `/chosen/rng-seed`: entropy Linux credits to its random number
     /// generator at boot. Empty: no property.
     pub rng_seed: &'a [u8],
+    /// `/chosen/kaslr-seed`: where Linux places itself (KASLR). None: no
+    /// property, and Linux stays where it was linked.
+    pub kaslr_seed: Option<u64>,
 }
 
 /// An `arm,scmi-smc` channel offering the Clock protocol with clock i
@@ -230,6 +233,10 @@ fn chosen(w: &mut FdtWriter, spec: &GuestSpec<'_>, uart_path: &str) -> Result<()
     if !spec.rng_seed.is_empty() {
         w.property("rng-seed", spec.rng_seed)
             .step("chosen rng-seed")?;
+    }
+    if let Some(seed) = spec.kaslr_seed {
+        w.property_u64("kaslr-seed", seed)
+            .step("chosen kaslr-seed")?;
     }
     w.end_node(chosen).step("chosen")
 }
@@ -449,6 +456,7 @@ mod tests {
             idle_states: &[],
             scmi: None,
             rng_seed: &[],
+            kaslr_seed: None,
         }
     }
 
@@ -584,6 +592,23 @@ mod tests {
         let dtb = build_guest(&spec()).unwrap();
         let tree = Tree::parse(&dtb).unwrap();
         assert_eq!(tree.find_path("/chosen").unwrap().prop("rng-seed"), None);
+    }
+
+    #[test]
+    fn a_kaslr_seed_goes_to_chosen_as_64_bits_and_none_without_one() {
+        let dtb = build_guest(&GuestSpec {
+            kaslr_seed: Some(0x0123_4567_89ab_cdef),
+            ..spec()
+        })
+        .unwrap();
+        let tree = Tree::parse(&dtb).unwrap();
+        assert_eq!(
+            tree.find_path("/chosen").unwrap().prop("kaslr-seed"),
+            Some(&[0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef][..])
+        );
+        let dtb = build_guest(&spec()).unwrap();
+        let tree = Tree::parse(&dtb).unwrap();
+        assert_eq!(tree.find_path("/chosen").unwrap().prop("kaslr-seed"), None);
     }
 
     const RATES: [u64; 2] = [500_000_000, 1_000_000_000];

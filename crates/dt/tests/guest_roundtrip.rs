@@ -23,6 +23,7 @@ fn spec() -> GuestSpec<'static> {
         idle_states: &[],
         scmi: None,
         rng_seed: &[],
+        kaslr_seed: None,
     }
 }
 

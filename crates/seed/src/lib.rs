@@ -5,10 +5,15 @@
 //! every read of `/dev/urandom` or `getrandom()` before that costs it
 //! jitter-entropy work or blocks).
 //!
+//! Linux also places itself (and its modules) at a random offset when the
+//! tree carries a `/chosen/kaslr-seed` (KASLR; with it, on arm64, the
+//! kernel also unmaps itself from user space: KPTI). QEMU gives one to
+//! every guest it boots, so a guest under Aerie gets one too.
+//!
 //! Aerie keeps a [`Pool`]: a 32-byte key that every source is hashed into
 //! (SHA-256 of the old key, the source's tag and its bytes), and derives
-//! each guest's seed from it, the VM's index and a number never used twice,
-//! so VMs and restarts of one VM get unrelated seeds.
+//! each guest's seeds from it, the VM's index and a number never used
+//! twice, so VMs and restarts of one VM get unrelated seeds.
 #![cfg_attr(not(test), no_std)]
 
 use sha2::{Digest, Sha256};
@@ -85,20 +90,31 @@ impl Pool {
         self.strong_bytes >= 32
     }
 
-    /// The seed for VM `vm`'s boot number `nonce` (never the same twice for
-    /// one pool: the caller counts).
+    /// The `rng-seed` for VM `vm`'s boot number `nonce` (never the same
+    /// twice for one pool: the caller counts).
     pub fn seed(&self, vm: u32, nonce: u64) -> [u8; SEED_LEN] {
         let mut out = [0u8; SEED_LEN];
         for (i, chunk) in out.chunks_mut(32).enumerate() {
-            let mut h = Sha256::new();
-            h.update(self.key);
-            h.update(b"aerie guest rng-seed");
-            h.update(vm.to_le_bytes());
-            h.update(nonce.to_le_bytes());
-            h.update([i as u8]);
-            chunk.copy_from_slice(&h.finalize()[..chunk.len()]);
+            chunk.copy_from_slice(&self.derive(b"aerie guest rng-seed", vm, nonce, i as u8)[..32]);
         }
         out
+    }
+
+    /// The `kaslr-seed` for VM `vm`'s boot number `nonce`: a hash of its
+    /// own, so it tells nothing about the `rng-seed` the guest credits.
+    pub fn kaslr_seed(&self, vm: u32, nonce: u64) -> u64 {
+        let hash = self.derive(b"aerie guest kaslr-seed", vm, nonce, 0);
+        u64::from_le_bytes(hash[..8].try_into().expect("8 of 32 bytes"))
+    }
+
+    fn derive(&self, label: &[u8], vm: u32, nonce: u64, block: u8) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(self.key);
+        h.update(label);
+        h.update(vm.to_le_bytes());
+        h.update(nonce.to_le_bytes());
+        h.update([block]);
+        h.finalize().into()
     }
 }
 
@@ -123,6 +139,23 @@ mod tests {
         let mut q = pool();
         q.mix(Source::Counter, &123u64.to_le_bytes());
         assert_ne!(a, q.seed(0, 0), "every source changes the key");
+    }
+
+    #[test]
+    fn kaslr_seeds_differ_by_vm_by_boot_and_from_the_rng_seed() {
+        let p = pool();
+        let k = p.kaslr_seed(0, 0);
+        assert_ne!(k, p.kaslr_seed(1, 0), "another VM");
+        assert_ne!(k, p.kaslr_seed(0, 1), "another boot of the VM");
+        assert_eq!(k, p.kaslr_seed(0, 0), "a function of its inputs");
+        let rng = p.seed(0, 0);
+        assert!(
+            rng.windows(8).all(|w| w != k.to_le_bytes()),
+            "no part of the rng-seed"
+        );
+        let mut q = pool();
+        q.mix(Source::Rndr, &[3; 32]);
+        assert_ne!(k, q.kaslr_seed(0, 0), "every source changes the key");
     }
 
     #[test]

@@ -180,7 +180,7 @@ pub fn load(vm: &mut Vm) -> Result<(), String> {
         exit_latency_us: s.exit_latency_us,
         min_residency_us: s.min_residency_us,
     });
-    let rng_seed = crate::seed::for_vm(u32::from(vm.vmid));
+    let seeds = crate::seed::for_vm(u32::from(vm.vmid));
     let spec = GuestSpec {
         memory: Region::new(RAM_BASE, memory.size),
         cpus: image.vcpus,
@@ -200,7 +200,8 @@ pub fn load(vm: &mut Vm) -> Result<(), String> {
             rates: &aerie_scmi::clock::RATES,
             clock_latency_ns: scmi::CLOCK_LATENCY_NS,
         }),
-        rng_seed: &rng_seed,
+        rng_seed: &seeds.rng,
+        kaslr_seed: Some(seeds.kaslr),
     };
     let dtb = aerie_dt::build_guest(&spec).map_err(|e| format!("device tree: {e}"))?;
     if dtb.len() as u64 > scmi_shmem - dtb_ipa {
