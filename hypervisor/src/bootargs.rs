@@ -14,6 +14,9 @@ pub enum BootTest {
     DumpMasked,
     /// Pseudo-NMIs during a pseudo-NMI, and to a stopping pCPU.
     PnmiNested,
+    /// memcpy and memset against byte-wise references (not misbehaviour:
+    /// a check only Aerie's own build can run).
+    Mem,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -56,6 +59,7 @@ impl BootArgs {
                 Some(("aerie.test", "spin-in-irq")) => out.test = BootTest::SpinInIrq,
                 Some(("aerie.test", "dump-masked")) => out.test = BootTest::DumpMasked,
                 Some(("aerie.test", "pnmi-nested")) => out.test = BootTest::PnmiNested,
+                Some(("aerie.test", "mem")) => out.test = BootTest::Mem,
                 Some(("aerie.profile", v)) => out.profile = v != "0",
                 Some(("aerie.bench", "irq")) => out.bench_irq = true,
                 Some(("aerie.watchdog", "report")) => out.watchdog_panics = false,

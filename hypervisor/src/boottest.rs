@@ -1,6 +1,8 @@
 //! Deliberate misbehaviour for the integration tests (`aerie.test=...`):
 //! each mode proves a claim that only a broken situation can show.
 
+mod mem;
+
 use crate::arch::aarch64::{cpu, firmware, gic};
 use crate::bootargs::BootTest;
 use crate::irq::{stop, PMR_REGULAR_MASKED};
@@ -32,6 +34,17 @@ pub fn run(test: BootTest) {
         BootTest::DumpMasked => dump_masked(),
         BootTest::PnmiNested => pnmi_nested(),
         _ => {}
+    }
+}
+
+/// On the boot pCPU, before the others start: nothing runs a VM yet, so a
+/// check here finishes before any VM can power the machine off.
+pub fn before_secondaries(test: BootTest) {
+    if test == BootTest::Mem {
+        match mem::check() {
+            Ok(cases) => log::info!("boot-test: memcpy and memset right in {cases} cases"),
+            Err(e) => panic!("boot-test: {e}"),
+        }
     }
 }
 

@@ -252,6 +252,7 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
     }
     machine.install();
     init_this_cpu(0, &cpu);
+    boottest::before_secondaries(args.test);
     for (index, mpidr, top) in secondaries {
         if let Err(status) = boot::smp::start(index, mpidr, top, record.delta(), secondary_main) {
             log::warn!("CPU {mpidr:#x} did not start (PSCI status {status})");

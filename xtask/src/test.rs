@@ -29,7 +29,7 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 41] = [
+const QEMU_TESTS: [(&str, TestFn); 42] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
@@ -43,6 +43,7 @@ const QEMU_TESTS: [(&str, TestFn); 41] = [
     ("testkit-4pcpus", testkit_4pcpus),
     ("testkit-two-policies", testkit_two_policies),
     ("boot-remap-fault", boot_remap_fault),
+    ("mem-routines", mem_routines),
     ("boot-uefi", || uefi::boot_uefi("boot-uefi", "cortex-a72")),
     ("boot-uefi-max", || uefi::boot_uefi("boot-uefi-max", "max")),
     ("boot-uefi-remap-fault", uefi::boot_uefi_remap_fault),
@@ -603,6 +604,31 @@ fn boot_remap_fault() -> Result<(), String> {
         "aerie.test=identity-fault",
         30,
         identity_alias_faulted,
+    )
+}
+
+/// Aerie's own `memcpy` and `memset` (arch/aarch64/mem.S) match byte-wise
+/// copies for every length to 300 at every alignment of both buffers
+/// (`aerie.test=mem`); then a short testkit run powers off cleanly.
+fn mem_routines() -> Result<(), String> {
+    let guest = Guest::Testkit {
+        cmdline: "bench=nop bench_iters=10".into(),
+    };
+    qemu_test(
+        "mem-routines",
+        guest,
+        "cortex-a72",
+        "aerie.test=mem",
+        60,
+        |status, out| {
+            if !output::lines_with(out, "boot-test: memcpy and memset right in ")
+                .iter()
+                .any(|l| l.contains(" 91504 cases"))
+            {
+                return Err("no `boot-test: memcpy and memset right in 91504 cases` line".into());
+            }
+            clean_exit(status, out)
+        },
     )
 }
 
