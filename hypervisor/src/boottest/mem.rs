@@ -45,7 +45,9 @@ pub fn check() -> Result<usize, String> {
                 // arrays are distinct, so the ranges do not overlap.
                 let ret = unsafe { memcpy(dst.as_mut_ptr().add(d), src.as_ptr().add(s), len) };
                 if ret != dst.as_mut_ptr().wrapping_add(d) {
-                    return Err(format!("memcpy(len {len}, src +{s}, dst +{d}) returned another pointer"));
+                    return Err(format!(
+                        "memcpy(len {len}, src +{s}, dst +{d}) returned another pointer"
+                    ));
                 }
                 if let Some(at) = first_wrong(&dst, d, len, |i| src[s + i]) {
                     return Err(format!(
@@ -61,7 +63,9 @@ pub fn check() -> Result<usize, String> {
                 // SAFETY: `d + len` is within BUF.
                 let ret = unsafe { memset(dst.as_mut_ptr().add(d), i32::from(value), len) };
                 if ret != dst.as_mut_ptr().wrapping_add(d) {
-                    return Err(format!("memset(len {len}, dst +{d}) returned another pointer"));
+                    return Err(format!(
+                        "memset(len {len}, dst +{d}) returned another pointer"
+                    ));
                 }
                 if let Some(at) = first_wrong(&dst, d, len, |_| value) {
                     return Err(format!(
