@@ -17,7 +17,8 @@
 #                     hello to the host's PORT (10.0.2.2), then print what the
 #                     host sends to this VM's TCP port 5003 (listening first)
 
-echo "net: eth0 $(cat /sys/class/net/eth0/address) $(ip -4 -o addr show eth0 | awk '{ print $4 }')"
+# features: the virtio feature bits the driver took, bit 0 first.
+echo "net: eth0 $(cat /sys/class/net/eth0/address) $(ip -4 -o addr show eth0 | awk '{ print $4 }') features $(cat /sys/class/net/eth0/device/features)"
 if [ "${net_mode%%:*}" = ping ]; then
     ping -c 6 -W 1 "${net_mode#ping:}" | sed 's/^/net: /'
 elif [ "${net_mode%%:*}" = uplink ]; then

@@ -57,8 +57,26 @@ pub fn linux_net() -> Result<(), String> {
         output::require_line(out, "[c] net: 6 packets transmitted, 0 packets received")?;
         spoofed_counted(out)?;
         offloaded(out)?;
+        merging(out)?;
         clean_exit(status, out)
     })
+}
+
+/// a's driver took mergeable receive buffers (VIRTIO_NET_F_MRG_RXBUF, bit
+/// 15 of the features `net.sh` prints), so the 1 MiB above, TSO packets
+/// of up to 64 KiB among it, arrived spread over its page-sized buffers.
+fn merging(out: &str) -> Result<(), String> {
+    let a = output::lines_with(out, "[a] net: eth0 ");
+    let bits = a
+        .first()
+        .and_then(|l| l.split(" features ").nth(1))
+        .map(str::trim)
+        .unwrap_or("");
+    if bits.as_bytes().get(15) == Some(&b'1') {
+        Ok(())
+    } else {
+        Err(format!("a's driver did not take MRG_RXBUF (bit 15): {a:?}"))
+    }
 }
 
 /// b's card sent part of the 1 MiB as TSO packets of several segments, as

@@ -4,14 +4,17 @@
 //! hypervisor empties with [`NetDevice::take_outbound`].
 //!
 //! Offered: VIRTIO_NET_F_MAC and VIRTIO_NET_F_MTU (the card's address, and
-//! a largest MTU of 1500 that the driver keeps to), and the checksum and
+//! a largest MTU of 1500 that the driver keeps to), the checksum and
 //! TCP/IPv4 segmentation offloads both ways (CSUM, HOST_TSO4, GUEST_CSUM,
 //! GUEST_TSO4; see [`offload`]): a guest may send a TCP packet of up to
 //! 64 KiB with its checksum left undone, and a guest that takes them gets
 //! such packets as they were sent; any other receiver gets them finished in
-//! software. No MRG_RXBUF, so each received packet fills one receive chain
-//! (Linux posts 64 KiB chains once it takes GUEST_TSO4); no STATUS (the
-//! link is always up), no CTRL_VQ and no MQ (nothing to steer).
+//! software. And MRG_RXBUF: a received packet may span several receive
+//! buffers, so a driver posts many small ones (Linux: page fragments sized
+//! to the traffic) instead of one chain big enough for the largest packet
+//! (without it, Linux posts 64 KiB chains of 19 descriptors once it takes
+//! GUEST_TSO4, 13 to a 256-entry ring). No STATUS (the link is always up),
+//! no CTRL_VQ and no MQ (nothing to steer).
 //!
 //! Frames for the guest that arrive while the driver has no receive buffer
 //! posted wait in a bounded [`Backlog`] and are delivered when the driver
@@ -55,6 +58,10 @@ pub const VIRTIO_NET_F_MAC: u64 = 1 << 5;
 /// Feature bit 3: the configuration's `mtu` is the largest the driver may
 /// use.
 pub const VIRTIO_NET_F_MTU: u64 = 1 << 3;
+
+/// Feature bit 15: a received packet may span several receive buffers
+/// (chains), the first header's `num_buffers` saying how many.
+pub const VIRTIO_NET_F_MRG_RXBUF: u64 = 1 << 15;
 
 /// An Ethernet (MAC-48) address.
 pub type Mac = [u8; 6];
@@ -194,6 +201,9 @@ impl NetDevice {
         vq: &mut Virtqueue,
         mem: &mut dyn GuestMemory,
     ) -> Result<bool, QueueError> {
+        if self.features & VIRTIO_NET_F_MRG_RXBUF != 0 {
+            return self.fill_receive_merged(vq, mem);
+        }
         let mut used = false;
         while let Some(packet) = self.backlog.front() {
             let Some(chain) = vq.pop(mem)? else {
@@ -201,7 +211,7 @@ impl NetDevice {
             };
             let frame = &packet.frame;
             let len = if chain.writable_len() as usize >= HEADER_LEN + frame.len() {
-                chain.write_at(mem, 0, &packet.offload.rx_header())?;
+                chain.write_at(mem, 0, &packet.offload.rx_header(1))?;
                 chain.write_at(mem, HEADER_LEN as u32, frame)?;
                 self.stats.rx_frames += 1;
                 self.stats.rx_bytes += frame.len() as u64;
@@ -215,6 +225,53 @@ impl NetDevice {
             self.backlog.pop();
             // len <= HEADER_LEN + GSO_FRAME_MAX, far below u32::MAX.
             vq.push_used(mem, chain.head(), len as u32)?;
+            used = true;
+        }
+        Ok(used)
+    }
+
+    /// [`fill_receive`](Self::fill_receive) with mergeable receive buffers:
+    /// a packet takes as many chains, in ring order, as its header and
+    /// frame need, and the header's `num_buffers` says how many. Chains are
+    /// only kept once they hold the whole packet; fewer are given back
+    /// ([`Virtqueue::unpop`]) to wait for the driver's next buffers, unless
+    /// a whole ring's worth cannot hold it, when the packet is dropped and
+    /// the buffers stay the driver's. Each loop pass consumes a packet or
+    /// ends the loop.
+    fn fill_receive_merged(
+        &mut self,
+        vq: &mut Virtqueue,
+        mem: &mut dyn GuestMemory,
+    ) -> Result<bool, QueueError> {
+        let mut used = false;
+        while let Some(packet) = self.backlog.front() {
+            let needed = HEADER_LEN + packet.frame.len();
+            let mut chains = Vec::new();
+            let mut room = 0usize;
+            while room < needed && chains.len() < usize::from(vq.size) {
+                let Some(chain) = vq.pop(mem)? else {
+                    break;
+                };
+                room += chain.writable_len() as usize;
+                chains.push(chain);
+            }
+            if room < needed {
+                // At most the ring's size, which is a u16.
+                vq.unpop(chains.len() as u16);
+                if chains.len() < usize::from(vq.size) {
+                    break;
+                }
+                self.stats.rx_dropped += 1;
+                self.backlog.pop();
+                continue;
+            }
+            // At most the ring's size: fits num_buffers.
+            let header = packet.offload.rx_header(chains.len() as u16);
+            let lens = write_spread(&chains, mem, &[&header, &packet.frame])?;
+            self.stats.rx_frames += 1;
+            self.stats.rx_bytes += packet.frame.len() as u64;
+            self.backlog.pop();
+            vq.push_used_all(mem, &lens)?;
             used = true;
         }
         Ok(used)
@@ -290,6 +347,35 @@ impl NetDevice {
     }
 }
 
+/// Writes `parts` one after another as one stream into the writable bytes
+/// of `chains`, in order, filling each before the next; returns each
+/// chain's head and the bytes it got, for the used ring.
+fn write_spread(
+    chains: &[DescriptorChain],
+    mem: &mut dyn GuestMemory,
+    parts: &[&[u8]],
+) -> Result<Vec<(u16, u32)>, QueueError> {
+    let mut lens = Vec::with_capacity(chains.len());
+    let (mut part, mut at) = (0, 0);
+    for chain in chains {
+        let mut written = 0u32;
+        while written < chain.writable_len() && part < parts.len() {
+            let rest = &parts[part][at..];
+            let n = rest.len().min((chain.writable_len() - written) as usize);
+            chain.write_at(mem, written, &rest[..n])?;
+            // n <= the chain's writable length, a u32.
+            written += n as u32;
+            at += n;
+            if at == parts[part].len() {
+                part += 1;
+                at = 0;
+            }
+        }
+        lens.push((chain.head(), written));
+    }
+    Ok(lens)
+}
+
 /// Whether a frame of `len` bytes is one this device passes on.
 fn frame_len_ok(len: usize) -> bool {
     (FRAME_MIN..=FRAME_MAX).contains(&len)
@@ -301,7 +387,7 @@ impl VirtioDevice for NetDevice {
     }
 
     fn features(&self) -> u64 {
-        VIRTIO_NET_F_MAC | VIRTIO_NET_F_MTU | OFFLOADS
+        VIRTIO_NET_F_MAC | VIRTIO_NET_F_MTU | VIRTIO_NET_F_MRG_RXBUF | OFFLOADS
     }
 
     fn negotiated(&mut self, features: u64) {

@@ -84,11 +84,12 @@ fn identity_features_and_config() {
     assert_eq!(
         t.device_features(),
         PLAIN
+            | VIRTIO_NET_F_MRG_RXBUF
             | VIRTIO_NET_F_CSUM
             | VIRTIO_NET_F_GUEST_CSUM
             | VIRTIO_NET_F_HOST_TSO4
             | VIRTIO_NET_F_GUEST_TSO4,
-        "no TSO6, UFO, ECN, MRG_RXBUF, STATUS, CTRL_VQ, MQ"
+        "no TSO6, UFO, ECN, STATUS, CTRL_VQ, MQ"
     );
     // Linux reads the MAC a byte at a time (virtio_cread_bytes).
     let mac: Vec<u8> = (0..6)
@@ -657,4 +658,116 @@ fn the_backlog_is_bounded_in_bytes() {
     let _ = t.deliver(&p, &mut mem);
     assert_eq!(t.device().pending_inbound(), fits);
     assert_eq!(t.device().stats().rx_dropped, 2);
+}
+
+/// What Linux accepts when offered everything: mergeable receive buffers
+/// and the offloads.
+const MERGING: u64 = OFFLOADING | VIRTIO_NET_F_MRG_RXBUF;
+
+/// Linux's mergeable receive buffer: one descriptor of a page fragment.
+const MRG_BUF: u32 = 1024;
+
+/// Posts `n` mergeable buffers of [`MRG_BUF`] bytes, 4 KiB apart from
+/// DATA; returns their heads.
+fn post_mrg(qs: &mut [DriverQueue], mem: &mut FakeMemory, n: u64) -> Vec<u16> {
+    (0..n)
+        .map(|i| qs[RECEIVEQ].add(mem, &[(DATA + i * 0x1000, MRG_BUF, true)]))
+        .collect()
+}
+
+/// The bytes buffers 0.. of [`post_mrg`] got, per `lens`, end to end.
+fn merged_stream(mem: &FakeMemory, lens: &[u32]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, &len) in lens.iter().enumerate() {
+        out.extend_from_slice(mem.slice(DATA + i as u64 * 0x1000, len as usize));
+    }
+    out
+}
+
+#[test]
+fn a_merging_receiver_gets_a_small_frame_in_one_buffer() {
+    let (mut t, mut mem, mut qs) = net_accepting(MERGING);
+    let heads = post_mrg(&mut qs, &mut mem, 2);
+    let f = frame(98, 21);
+    assert!(t.deliver(&whole(&f), &mut mem).raise_irq);
+    assert_eq!(qs[RECEIVEQ].used_idx(&mem), 1);
+    assert_eq!(
+        qs[RECEIVEQ].used_elem(&mem, 0),
+        (u32::from(heads[0]), (HEADER_LEN + 98) as u32)
+    );
+    assert_eq!(mem.slice(DATA, HEADER_LEN), rx_header_expected());
+    assert_eq!(mem.slice(DATA + HEADER_LEN as u64, 98), f);
+}
+
+#[test]
+fn a_merging_receiver_gets_a_tso_packet_across_buffers() {
+    let (mut t, mut mem, mut qs) = net_accepting(MERGING);
+    let heads = post_mrg(&mut qs, &mut mem, 6);
+    // 4054 bytes of frame and the header: three buffers full, 994 bytes.
+    let p = tso_packet();
+    assert!(t.deliver(&p, &mut mem).raise_irq);
+    assert_eq!(qs[RECEIVEQ].used_idx(&mem), 4);
+    let lens = [MRG_BUF, MRG_BUF, MRG_BUF, 994];
+    for (i, &len) in lens.iter().enumerate() {
+        assert_eq!(
+            qs[RECEIVEQ].used_elem(&mem, i as u16),
+            (u32::from(heads[i]), len)
+        );
+    }
+    let stream = merged_stream(&mem, &lens);
+    let mut h = tso_header();
+    h[10] = 4; // num_buffers
+    assert_eq!(stream[..HEADER_LEN], h);
+    assert_eq!(stream[HEADER_LEN..], p.frame[..]);
+    // The fifth buffer is still the driver's: the next frame goes there.
+    let f = frame(60, 22);
+    assert!(t.deliver(&whole(&f), &mut mem).raise_irq);
+    assert_eq!(
+        qs[RECEIVEQ].used_elem(&mem, 4),
+        (u32::from(heads[4]), (HEADER_LEN + 60) as u32)
+    );
+}
+
+#[test]
+fn a_merging_receiver_keeps_its_buffers_until_a_packet_fits() {
+    let (mut t, mut mem, mut qs) = net_accepting(MERGING);
+    post_mrg(&mut qs, &mut mem, 1);
+    let f = frame(FRAME_MAX, 23);
+    assert_eq!(t.deliver(&whole(&f), &mut mem), Notify::NONE);
+    assert_eq!(
+        qs[RECEIVEQ].used_idx(&mem),
+        0,
+        "one buffer does not hold it"
+    );
+    assert_eq!(t.device().pending_inbound(), 1);
+    // A second buffer: the frame takes the first (given back, not lost)
+    // and the second.
+    qs[RECEIVEQ].add(&mut mem, &[(DATA + 0x1000, MRG_BUF, true)]);
+    assert!(qs[RECEIVEQ].notify(&mut t, &mut mem).raise_irq);
+    let lens = [MRG_BUF, (HEADER_LEN + FRAME_MAX) as u32 - MRG_BUF];
+    assert_eq!(qs[RECEIVEQ].used_elem(&mem, 0), (0, lens[0]));
+    assert_eq!(qs[RECEIVEQ].used_elem(&mem, 1), (1, lens[1]));
+    assert_eq!(merged_stream(&mem, &lens)[HEADER_LEN..], f[..]);
+    assert_eq!(t.device().pending_inbound(), 0);
+    assert_eq!(t.device().stats().rx_dropped, 0);
+}
+
+#[test]
+fn a_packet_no_full_ring_can_hold_is_dropped_and_the_buffers_stay() {
+    let (mut t, mut mem, mut qs) = net_accepting(MERGING);
+    // All 16 descriptors posted, 64 bytes each: 1 KiB in all.
+    for i in 0..16 {
+        qs[RECEIVEQ].add(&mut mem, &[(DATA + i * 0x100, 64, true)]);
+    }
+    let big = frame(FRAME_MAX, 24);
+    assert_eq!(t.deliver(&whole(&big), &mut mem), Notify::NONE);
+    assert_eq!(qs[RECEIVEQ].used_idx(&mem), 0);
+    assert_eq!(t.device().pending_inbound(), 0);
+    assert_eq!(t.device().stats().rx_dropped, 1);
+    // A frame that fits still gets the first buffers.
+    let small = frame(100, 25);
+    assert!(t.deliver(&whole(&small), &mut mem).raise_irq);
+    assert_eq!(qs[RECEIVEQ].used_idx(&mem), 2);
+    assert_eq!(qs[RECEIVEQ].used_elem(&mem, 0), (0, 64));
+    assert_eq!(qs[RECEIVEQ].used_elem(&mem, 1), (1, 48));
 }

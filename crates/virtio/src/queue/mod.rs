@@ -148,6 +148,15 @@ impl Virtqueue {
         Ok(Descriptor::from_bytes(&raw))
     }
 
+    /// Gives back the last `n` chains [`pop`](Self::pop) took and the
+    /// device has not used: the next pops take them again, read afresh
+    /// from the rings. For a device that found, only after taking them,
+    /// that they cannot hold what it has yet (a packet spread over several
+    /// receive buffers).
+    pub fn unpop(&mut self, n: u16) {
+        self.last_avail_idx = self.last_avail_idx.wrapping_sub(n);
+    }
+
     /// Returns a chain to the driver: writes the used element, then
     /// publishes it by bumping `used.idx`. `len` is the number of bytes the
     /// device wrote into the chain's writable buffers.
@@ -157,16 +166,32 @@ impl Virtqueue {
         head: u16,
         len: u32,
     ) -> Result<(), QueueError> {
+        self.push_used_all(mem, &[(head, len)])
+    }
+
+    /// Returns several chains to the driver at once, `(head, len)` each as
+    /// in [`push_used`](Self::push_used): all their used elements are
+    /// written before one bump of `used.idx` publishes them together (a
+    /// driver reading the first of a packet's buffers finds the others
+    /// there too).
+    pub fn push_used_all(
+        &mut self,
+        mem: &mut dyn GuestMemory,
+        used: &[(u16, u32)],
+    ) -> Result<(), QueueError> {
         if self.size == 0 {
             return Err(QueueError::BadQueueConfig { size: 0 });
         }
-        let slot = u64::from(self.used_idx % self.size);
-        let elem = self.used_ring + RING_ENTRIES + USED_ELEM_SIZE * slot;
-        write_u32(mem, elem, u32::from(head))?;
-        write_u32(mem, elem + 4, len)?;
-        let next = self.used_idx.wrapping_add(1);
+        let mut next = self.used_idx;
+        for &(head, len) in used {
+            let slot = u64::from(next % self.size);
+            let elem = self.used_ring + RING_ENTRIES + USED_ELEM_SIZE * slot;
+            write_u32(mem, elem, u32::from(head))?;
+            write_u32(mem, elem + 4, len)?;
+            next = next.wrapping_add(1);
+        }
         // The driver may read used.idx on another CPU at any time: the
-        // element must be visible before the index that publishes it.
+        // elements must be visible before the index that publishes them.
         fence(Ordering::Release);
         write_u16(mem, self.used_ring + RING_IDX, next)?;
         self.used_idx = next;

@@ -2,6 +2,7 @@ extern crate std;
 use super::descriptor::{VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE};
 use super::*;
 use crate::testutil::{DriverQueue, FakeMemory, DATA, RAM_BASE, RAM_SIZE};
+use std::vec::Vec;
 
 fn device_view(q: &DriverQueue) -> Virtqueue {
     Virtqueue {
@@ -81,6 +82,42 @@ fn push_used_writes_element_then_index() {
     vq.push_used(&mut mem, chain.head(), 1).unwrap();
     assert_eq!(q.used_idx(&mem), 1);
     assert_eq!(q.used_elem(&mem, 0), (u32::from(head), 1));
+}
+
+#[test]
+fn unpopped_chains_come_again_and_used_ones_go_back_together() {
+    let mut mem = FakeMemory::new();
+    let mut q = DriverQueue::new(0, 4);
+    let heads: Vec<u16> = (0..3)
+        .map(|i| q.add(&mut mem, &[(DATA + i * 0x100, 8, true)]))
+        .collect();
+    let mut vq = device_view(&q);
+    let first = vq.pop(&mem).unwrap().unwrap();
+    let second = vq.pop(&mem).unwrap().unwrap();
+    assert_eq!((first.head(), second.head()), (heads[0], heads[1]));
+    // Given back: the same two again, in order, then the third.
+    vq.unpop(2);
+    assert_eq!(vq.last_avail_idx(), 0);
+    let again: Vec<u16> = (0..3)
+        .map(|_| vq.pop(&mem).unwrap().unwrap().head())
+        .collect();
+    assert_eq!(again, heads);
+    assert_eq!(vq.pop(&mem), Ok(None));
+    vq.push_used_all(&mut mem, &[(heads[0], 8), (heads[1], 8), (heads[2], 3)])
+        .unwrap();
+    assert_eq!(q.used_idx(&mem), 3);
+    assert_eq!(vq.used_idx(), 3);
+    assert_eq!(q.used_elem(&mem, 2), (u32::from(heads[2]), 3));
+    // Across the wrap of a 4-entry used ring.
+    for i in 3..5 {
+        q.add(&mut mem, &[(DATA + i * 0x100, 8, true)]);
+    }
+    let a = vq.pop(&mem).unwrap().unwrap().head();
+    let b = vq.pop(&mem).unwrap().unwrap().head();
+    vq.push_used_all(&mut mem, &[(a, 1), (b, 2)]).unwrap();
+    assert_eq!(q.used_idx(&mem), 5);
+    assert_eq!(q.used_elem(&mem, 3), (u32::from(a), 1));
+    assert_eq!(q.used_elem(&mem, 4), (u32::from(b), 2));
 }
 
 #[test]

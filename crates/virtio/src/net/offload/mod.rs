@@ -200,8 +200,9 @@ impl Offload {
     }
 
     /// The receive header for a packet with this offload: its fields as the
-    /// sender wrote them, and `num_buffers` 1 (no MRG_RXBUF).
-    pub fn rx_header(&self) -> [u8; HEADER_LEN] {
+    /// sender wrote them, and `num_buffers`, the receive buffers the packet
+    /// takes (1 without MRG_RXBUF).
+    pub fn rx_header(&self, num_buffers: u16) -> [u8; HEADER_LEN] {
         let mut h = [0u8; HEADER_LEN];
         if let Some((start, offset)) = self.csum {
             h[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
@@ -213,7 +214,7 @@ impl Offload {
             h[2..4].copy_from_slice(&t.hdr_len.to_le_bytes());
             h[4..6].copy_from_slice(&t.mss.to_le_bytes());
         }
-        h[NUM_BUFFERS_OFFSET..NUM_BUFFERS_OFFSET + 2].copy_from_slice(&1u16.to_le_bytes());
+        h[NUM_BUFFERS_OFFSET..NUM_BUFFERS_OFFSET + 2].copy_from_slice(&num_buffers.to_le_bytes());
         h
     }
 }

@@ -146,7 +146,7 @@ fn whole_frames_pass_unchanged() {
     let offload = Offload::parse(&[0; 12], 0, &frame).unwrap();
     assert_eq!(offload, Offload::default());
     assert_eq!(offload.needs(), 0);
-    assert_eq!(offload.rx_header(), [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
+    assert_eq!(offload.rx_header(1), [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
     let mut out = Vec::new();
     finish(&Packet::whole(frame.clone()), |f| out.push(f.to_vec()));
     assert_eq!(out, vec![frame]);
@@ -159,7 +159,10 @@ fn the_receive_header_repeats_the_senders_fields() {
     let offload = Offload::parse(&h, ALL, &frame).unwrap();
     let mut expected = h;
     expected[10] = 1; // num_buffers
-    assert_eq!(offload.rx_header(), expected);
+    assert_eq!(offload.rx_header(1), expected);
+    // Spread over 300 mergeable buffers: num_buffers is little-endian.
+    expected[10..12].copy_from_slice(&[0x2c, 0x01]);
+    assert_eq!(offload.rx_header(300), expected);
 }
 
 #[test]
