@@ -260,16 +260,26 @@ macro_rules! println {
 /// `log` output: `aerie: ` then the level for anything but info.
 struct Logger;
 
+/// The level a record is shown at: its own, but another crate's info lines
+/// (virtio-drivers' "found a block device of size ...", its negotiated
+/// features) are that crate's chatter, shown only with `aerie.log=debug`.
+fn shown_level(metadata: &log::Metadata) -> log::Level {
+    match metadata.level() {
+        log::Level::Info if !metadata.target().starts_with("aerie") => log::Level::Debug,
+        level => level,
+    }
+}
+
 impl log::Log for Logger {
     fn enabled(&self, metadata: &log::Metadata) -> bool {
-        metadata.level() <= log::max_level()
+        shown_level(metadata) <= log::max_level()
     }
 
     fn log(&self, record: &log::Record) {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let level = match record.level() {
+        let level = match shown_level(record.metadata()) {
             log::Level::Info => "",
             log::Level::Error => "error: ",
             log::Level::Warn => "warning: ",
