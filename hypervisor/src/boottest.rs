@@ -9,7 +9,7 @@ use crate::irq::{stop, PMR_REGULAR_MASKED};
 use core::sync::atomic::Ordering;
 
 fn wait_ms(ms: u64) {
-    let end = cpu::counter() + cpu::counter_frequency() * ms / 1000;
+    let end = cpu::counter() + cpu::ms_to_ticks(ms);
     while cpu::counter() < end {
         core::hint::spin_loop();
     }
@@ -17,7 +17,7 @@ fn wait_ms(ms: u64) {
 
 /// Wait up to `ms` for `done`.
 fn wait_for(ms: u64, mut done: impl FnMut() -> bool) -> bool {
-    let end = cpu::counter() + cpu::counter_frequency() * ms / 1000;
+    let end = cpu::counter() + cpu::ms_to_ticks(ms);
     while cpu::counter() < end {
         if done() {
             return true;

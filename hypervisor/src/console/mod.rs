@@ -39,7 +39,7 @@ const HOLD_MS: u64 = 20;
 const HELD_MAX: usize = 16 * 1024;
 
 fn hold_ticks() -> u64 {
-    crate::arch::aarch64::cpu::counter_frequency() * HOLD_MS / 1000
+    crate::arch::aarch64::cpu::ms_to_ticks(HOLD_MS)
 }
 
 impl Console {
@@ -213,7 +213,7 @@ pub fn print_emergency(args: fmt::Arguments) {
 /// within `us` microseconds (only trying: never blocking); false if not.
 fn write_locked_within(args: fmt::Arguments, us: u64) -> bool {
     use crate::arch::aarch64::cpu;
-    let deadline = cpu::counter() + cpu::counter_frequency() * us / 1_000_000;
+    let deadline = cpu::counter() + cpu::us_to_ticks(us);
     loop {
         if let Some(mut guard) = CONSOLE.try_lock() {
             return match guard.as_mut() {

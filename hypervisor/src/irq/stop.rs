@@ -94,7 +94,7 @@ pub fn stop_others() {
     let me = crate::sched::this_cpu();
     MODE.store(MODE_STOP, Ordering::SeqCst);
     let sent = signal_others(me, " (stops when it comes online)");
-    let end = cpu::counter() + cpu::counter_frequency() / 50;
+    let end = cpu::counter() + cpu::ms_to_ticks(20);
     while cpu::counter() < end && (0..MAX_PCPUS).any(|p| sent[p] && !stopped(p)) {
         core::hint::spin_loop();
     }

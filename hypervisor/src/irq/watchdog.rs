@@ -23,12 +23,8 @@ static SEEN: [AtomicU64; MAX_PCPUS] = [const { AtomicU64::new(0) }; MAX_PCPUS];
 static STALLED_SINCE: [AtomicU64; MAX_PCPUS] = [const { AtomicU64::new(0) }; MAX_PCPUS];
 static IDLE: [AtomicBool; MAX_PCPUS] = [const { AtomicBool::new(false) }; MAX_PCPUS];
 
-fn ticks(ms: u64) -> u64 {
-    cpu::counter_frequency() * ms / 1000
-}
-
 fn arm() {
-    write_sysreg!(cntp_cval_el0, cpu::counter() + ticks(PERIOD_MS));
+    write_sysreg!(cntp_cval_el0, cpu::counter() + cpu::ms_to_ticks(PERIOD_MS));
     write_sysreg!(cntp_ctl_el0, 1);
     isb();
 }

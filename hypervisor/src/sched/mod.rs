@@ -134,8 +134,8 @@ impl Machine {
             pcpus: Vec::new(),
             gic,
             list_registers,
-            slice_ticks: cpu::counter_frequency() * SLICE_MS / 1000,
-            window_ticks: cpu::counter_frequency() * cap::WINDOW_MS / 1000,
+            slice_ticks: cpu::ms_to_ticks(SLICE_MS),
+            window_ticks: cpu::ms_to_ticks(cap::WINDOW_MS),
             cursor: 0,
             input: InputMux::new(vms.len()),
             switch: Switch::new(

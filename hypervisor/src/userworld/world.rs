@@ -105,11 +105,10 @@ impl World {
         user_range::set(Some(self.space.root()));
         let saved = el0::enter_regime(&CpuInfo::read(), self.space.root(), layout::SHIM_VA);
         let start = cpu::counter();
-        let per_ms = cpu::counter_frequency() / 1000;
-        if start >= self.window_start + BUDGET_WINDOW_MS * per_ms {
+        if start >= self.window_start + cpu::ms_to_ticks(BUDGET_WINDOW_MS) {
             (self.window_start, self.used) = (start, 0);
         }
-        let budget_end = start + (BUDGET_MS * per_ms).saturating_sub(self.used);
+        let budget_end = start + cpu::ms_to_ticks(BUDGET_MS).saturating_sub(self.used);
         // The timer stays armed across system calls; after an interrupt it
         // is armed again (its handler disarms it when it fires).
         let timer = slice_end.min(budget_end);
@@ -392,7 +391,7 @@ impl Kernel for World {
             cpu_ms: {
                 let now = cpu::counter();
                 let ticks: u64 = vm.vcpus.iter().map(|c| c.cap.ran_until(now)).sum();
-                (ticks / (cpu::counter_frequency() / 1000).max(1)) as u32
+                cpu::ticks_to_ms(ticks) as u32
             },
         })
     }

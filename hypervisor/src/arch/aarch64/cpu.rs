@@ -93,6 +93,21 @@ pub fn counter_frequency() -> u64 {
     read_sysreg!(cntfrq_el0)
 }
 
+/// `ms` milliseconds in counter ticks.
+pub fn ms_to_ticks(ms: u64) -> u64 {
+    counter_frequency() * ms / 1000
+}
+
+/// `us` microseconds in counter ticks.
+pub fn us_to_ticks(us: u64) -> u64 {
+    counter_frequency() * us / 1_000_000
+}
+
+/// Counter ticks in whole milliseconds.
+pub fn ticks_to_ms(ticks: u64) -> u64 {
+    ticks / (counter_frequency() / 1000).max(1)
+}
+
 /// Arm the EL2 physical timer (CNTHP) to fire at counter value `deadline`.
 pub fn arm_hyp_timer(deadline: u64) {
     use super::sysreg::write_sysreg;
