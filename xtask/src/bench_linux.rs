@@ -50,7 +50,7 @@ impl LinuxBoot {
 }
 
 /// Instructions from the first line's counter value.
-fn instructions(out: &str) -> Option<f64> {
+pub fn instructions(out: &str) -> Option<f64> {
     let (cnt, frq) = output::initramfs_counter(out)?;
     Some(cnt as f64 * 1e9 / frq as f64)
 }
@@ -79,14 +79,20 @@ fn measure(name: &str, cpu: &str, opts: &QemuOptions) -> Result<f64> {
 
 /// `linux_boot` on `cpu`: the VM under Aerie.
 fn under_aerie(cpu: &str) -> Result<f64> {
-    let mut config = crate::builtin_vms::linux_config(CMDLINE);
+    let opts = aerie_options(cpu, "", "linux-bench")?;
+    measure("linux_boot", cpu, &opts)
+}
+
+/// `linux_boot`'s VM under Aerie on `cpu`, with `extra` words on its
+/// command line (`stem` names the boot module).
+pub fn aerie_options(cpu: &str, extra: &str, stem: &str) -> Result<QemuOptions> {
+    let mut config = crate::builtin_vms::linux_config(&format!("{CMDLINE}{extra}"));
     // No disk and no network card: the guest would probe them, and the
     // native run has neither.
     config.vms[0].disks.clear();
     config.vms[0].net = None;
-    let prepared = run::prepare_config(&config, "linux-bench", true, None)?;
-    let opts = QemuOptions::measured(cpu, VCPUS, prepared.bootmodule);
-    measure("linux_boot", cpu, &opts)
+    let prepared = run::prepare_config(&config, stem, true, None)?;
+    Ok(QemuOptions::measured(cpu, VCPUS, prepared.bootmodule))
 }
 
 /// `linux_boot_native` on `cpu`: the same VM on QEMU at EL1, no hypervisor.

@@ -30,7 +30,7 @@ const CPU: &str = "cortex-a72";
 const PCPUS: u32 = 2;
 /// The VM that sends.
 const SENDER: &str = "b";
-pub const TIMEOUT_SECS: u64 = 600;
+const TIMEOUT_SECS: u64 = 600;
 /// What the sender prints after its transfer.
 const KEY: &str = "net: transfer of ";
 

@@ -41,7 +41,8 @@ QEMU's instruction-count plugin and prints the instructions one iteration costs,
 per function of Aerie and the testkit, with calls per iteration. BENCH `net`
 profiles the Linux VMs' TCP transfer of `cargo xtask bench net` instead: the
 instructions one more MiB costs, per function of Aerie and of the guests' Linux
-kernel (`linux ?`: kernel modules; `user`: user space). The whole table goes to
+kernel and modules (`?`: user space). BENCH `linux_boot` counts one whole run
+of the `linux_boot` VM under Aerie. The whole table goes to
 target/bench/profile-<BENCH>-<MODEL>.txt.
 --lines FUNCTION: also break down Aerie's function whose name contains FUNCTION
 by source line, each line under the function it was inlined from (debug info,
@@ -226,6 +227,8 @@ pub enum Unit {
     Iteration,
     /// A MiB more sent by `net`.
     MiB,
+    /// `linux_boot`'s whole run.
+    Boot,
 }
 
 impl Unit {
@@ -233,6 +236,7 @@ impl Unit {
         match self {
             Unit::Iteration => "iter",
             Unit::MiB => "MiB",
+            Unit::Boot => "boot",
         }
     }
 }
@@ -242,6 +246,7 @@ impl std::fmt::Display for Unit {
         f.write_str(match self {
             Unit::Iteration => "iteration",
             Unit::MiB => "MiB",
+            Unit::Boot => "boot",
         })
     }
 }
@@ -282,7 +287,15 @@ pub fn measure(bench: &str, cpu: &str) -> Result<Report> {
         &["build", "--release", "-p", "aerie-insn-count"],
     ))?;
     let plugin = paths::target_dir().join("release/libaerie_insn_count.so");
-    let (unit, long, short, guest_symbols) = if bench == "net" {
+    let (unit, long, short, guest_symbols) = if bench == "linux_boot" {
+        let boot = linux::counted_boot(cpu, &plugin)?;
+        let nothing = Counted {
+            units: 0.0,
+            instructions: 0.0,
+            counts: HashMap::new(),
+        };
+        (Unit::Boot, boot, nothing, linux::kernel_symbols(cpu)?)
+    } else if bench == "net" {
         let long = linux::counted_net(cpu, 2 * linux::NET_KIB, &plugin)?;
         let short = linux::counted_net(cpu, linux::NET_KIB, &plugin)?;
         (Unit::MiB, long, short, linux::kernel_symbols(cpu)?)

@@ -29,7 +29,7 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 42] = [
+const QEMU_TESTS: [(&str, TestFn); 43] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
@@ -78,6 +78,7 @@ const QEMU_TESTS: [(&str, TestFn); 42] = [
     ("linux-two-vms", linux_two_vms),
     ("linux-net", linux_net::linux_net),
     ("profile-net", profile_net),
+    ("profile-linux-boot", profile_linux_boot),
     ("linux-uplink", linux_net::linux_uplink),
     ("linux-4vcpus-2pcpus", || {
         linux_smp::linux_4vcpus(2, "linux-4vcpus-2pcpus")
@@ -587,6 +588,27 @@ fn profile_net() -> Result<(), String> {
         return Err(format!(
             "{unnamed:.0} of the kernels' {kernel:.0} instructions per MiB at no kernel symbol"
         ));
+    }
+    Ok(())
+}
+
+/// `cargo xtask profile linux_boot` counts one whole boot: the kernel's
+/// `start_kernel` and Aerie's `kernel_main` each run exactly once under
+/// their names, and the count holds at least the boot the guest measured.
+fn profile_linux_boot() -> Result<(), String> {
+    let report =
+        crate::profile::measure("linux_boot", "cortex-a72").map_err(|e| format!("{e:#}"))?;
+    let (total, measured) = (report.total(), report.measured);
+    if total < measured {
+        return Err(format!(
+            "counted {total:.0} instructions, fewer than the boot's {measured:.0}"
+        ));
+    }
+    for name in ["linux start_kernel", "aerie kernel_main"] {
+        let calls = report.row(name).map_or(0.0, |r| r.calls);
+        if calls != 1.0 {
+            return Err(format!("{name}: {calls} calls (want 1)"));
+        }
     }
     Ok(())
 }

@@ -13,6 +13,9 @@ use crate::paths;
 use crate::qemu::Status;
 use crate::run;
 
+/// How long a Linux VM's counted run may take.
+const LINUX_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// What `net`'s short run sends; the long one sends twice as much.
 pub const NET_KIB: u64 = 1024;
 
@@ -136,12 +139,33 @@ pub fn counted_net(cpu: &str, kib: u64, plugin: &Path) -> Result<Counted> {
     let stem = format!("profile-net-{cpu}-{kib}");
     let opts = crate::bench_net::options(&net_config(kib)?, cpu, &stem)?;
     step(format!("profile: net, b sends {kib} KiB on {cpu}"));
-    let timeout = Duration::from_secs(crate::bench_net::TIMEOUT_SECS);
-    let (outcome, log, counts) = counted_run(&opts, &stem, timeout, plugin)?;
+    let (outcome, log, counts) = counted_run(&opts, &stem, LINUX_TIMEOUT, plugin)?;
     let transfer = crate::bench_net::transfer(&outcome, &log)?;
     Ok(Counted {
         units: kib as f64 / 1024.0,
         instructions: transfer.instructions,
+        counts,
+    })
+}
+
+/// Runs `linux_boot`'s VM under Aerie on `cpu` with the plugin loaded
+/// (with `nokaslr`, so that the kernel runs where [`kernel_symbols`] lists
+/// it). One boot: the counts hold all of it, Aerie's own start and the
+/// power-off around the VM's boot included.
+pub fn counted_boot(cpu: &str, plugin: &Path) -> Result<Counted> {
+    let stem = format!("profile-linux_boot-{cpu}");
+    let opts = crate::bench_linux::aerie_options(cpu, " nokaslr", &stem)?;
+    step(format!("profile: linux_boot on {cpu}"));
+    let (outcome, log, counts) = counted_run(&opts, &stem, LINUX_TIMEOUT, plugin)?;
+    let instructions = crate::bench_linux::instructions(&outcome.output).with_context(|| {
+        format!(
+            "no `initramfs: started cntvct=<N> cntfrq=<F>` line (log {})",
+            paths::show(&log)
+        )
+    })?;
+    Ok(Counted {
+        units: 1.0,
+        instructions,
         counts,
     })
 }
