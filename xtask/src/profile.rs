@@ -1,6 +1,7 @@
 //! `cargo xtask profile BENCH [--cpu MODEL]`: where one of the testkit's
-//! benchmarks, or the network transfer between two Linux VMs (`net`),
-//! spends its instructions, per function, exactly.
+//! benchmarks, the network transfer between two Linux VMs (`net`) or a
+//! Linux VM's boot (`linux_boot`) spends its instructions, per function,
+//! exactly.
 //!
 //! The workload runs twice under `-icount shift=0,sleep=off` with QEMU's
 //! instruction-count plugin (`tools/insn-count`): a testkit benchmark once
@@ -9,15 +10,18 @@
 //! Everything else (boot, set-up, power-off) is the same in both runs, so
 //! the difference between their counts is what the extra units (iterations,
 //! or the extra MiB) cost: divided by their number, it is the cost of one
-//! unit, address by address. Addresses are named by the symbols of Aerie's
-//! ELF file and of the testkit's, or of the Linux kernel's `System.map`
-//! (functions inlined into another count as that one). The report shows
+//! unit, address by address. `linux_boot` runs once, and its counts are
+//! one whole run. Addresses are named by the symbols of Aerie's ELF file
+//! and of the testkit's, or of the Linux kernel and its modules as the
+//! kernel lists them (`/proc/kallsyms`; see `linux.rs`) (functions inlined
+//! into another count as that one). The report shows
 //! the workload's own measure beside the counted total: they agree for the
 //! loop benchmarks and the round trips, which time whole iterations; a
 //! latency benchmark (`wfi_wake`, `virq_latency`) times only part of each
-//! iteration, from the event to its handler, and `net` times only the
-//! transfer (not making the data and summing it on both sides), so their
-//! totals are larger.
+//! iteration, from the event to its handler, `net` times only the
+//! transfer (not making the data and summing it on both sides), and
+//! `linux_boot` only the VM's boot (not Aerie's start and the power-off),
+//! so their totals are larger.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

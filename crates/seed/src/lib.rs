@@ -6,9 +6,10 @@
 //! jitter-entropy work or blocks).
 //!
 //! Linux also places itself (and its modules) at a random offset when the
-//! tree carries a `/chosen/kaslr-seed` (KASLR; with it, on arm64, the
-//! kernel also unmaps itself from user space: KPTI). QEMU gives one to
-//! every guest it boots, so a guest under Aerie gets one too.
+//! tree carries a `/chosen/kaslr-seed` (KASLR; with it, on an arm64 CPU
+//! without FEAT_E0PD, the kernel also unmaps itself from user space: KPTI).
+//! QEMU gives one to every guest it boots, so a guest under Aerie gets one
+//! too.
 //!
 //! Aerie keeps a [`Pool`]: a 32-byte key that every source is hashed into
 //! (SHA-256 of the old key, the source's tag and its bytes), and derives

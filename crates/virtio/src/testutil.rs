@@ -22,7 +22,10 @@ pub const DATA: u64 = RAM_BASE + 0x8_0000;
 
 pub struct FakeMemory {
     pub bytes: Vec<u8>,
+    /// Writes through [`GuestMemory`].
     pub accesses: usize,
+    /// Reads through [`GuestMemory`].
+    pub reads: core::cell::Cell<usize>,
 }
 
 impl FakeMemory {
@@ -30,6 +33,7 @@ impl FakeMemory {
         FakeMemory {
             bytes: vec![0; RAM_SIZE],
             accesses: 0,
+            reads: core::cell::Cell::new(0),
         }
     }
 
@@ -67,6 +71,7 @@ impl FakeMemory {
 impl GuestMemory for FakeMemory {
     fn read(&self, ipa: u64, buf: &mut [u8]) -> Result<(), MemError> {
         let r = self.range(ipa, buf.len())?;
+        self.reads.set(self.reads.get() + 1);
         buf.copy_from_slice(&self.bytes[r]);
         Ok(())
     }

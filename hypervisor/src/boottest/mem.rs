@@ -28,9 +28,11 @@ extern "C" {
 pub fn check() -> Result<usize, String> {
     let mut src = [0u8; BUF];
     for (i, b) in src.iter_mut().enumerate() {
-        // Every byte differs from its neighbours and from GUARD, so a byte
-        // copied from the wrong place or not at all shows.
-        *b = match (i * 7 + 1) as u8 {
+        // No byte equals GUARD, and the pattern does not repeat within the
+        // buffer (a multiplicative hash of the index, not a byte counter
+        // that would repeat every 256), so a byte copied from the wrong
+        // place or not at all shows.
+        *b = match ((i as u32).wrapping_mul(0x9E37_79B1) >> 24) as u8 {
             GUARD => 0x5A,
             v => v,
         };

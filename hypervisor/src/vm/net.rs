@@ -26,8 +26,9 @@ pub fn card_slot(vm: &Vm) -> Option<usize> {
 
 /// One line about `vm`'s card, for `Ctrl-A d` and the VM's stop:
 /// `net 52:54:00:ae:00:01 (network 0, uplink): sent 12 frames (1400
-/// bytes; TSO 2 packets, 1200 bytes), received 10 (1200 bytes); dropped: 0
-/// sent, 0 received, switch 0 (spoofed 0, to no card 0, malformed 0)`.
+/// bytes; TSO 2 packets, 1200 bytes), received 10 (1200 bytes; 1 over
+/// several buffers); dropped: 0 sent, 0 received, switch 0 (spoofed 0, to
+/// no card 0, malformed 0)`.
 /// None without a card.
 pub fn summary(vm: &Vm) -> Option<String> {
     let card = vm.image.net?;
@@ -36,7 +37,7 @@ pub fn summary(vm: &Vm) -> Option<String> {
     let s = vm.virtio[slot].net()?.device().stats();
     Some(format!(
         "net {} (network {}, {}): sent {} frames ({} bytes; TSO {} packets, {} bytes), \
-         received {} ({} bytes); \
+         received {} ({} bytes; {} over several buffers); \
          dropped: {} sent, {} received, switch {} (spoofed {}, to no card {}, malformed {})",
         aerie_bootmodule::mac_text(&card.mac),
         card.network,
@@ -47,6 +48,7 @@ pub fn summary(vm: &Vm) -> Option<String> {
         s.tx_tso_bytes,
         s.rx_frames,
         s.rx_bytes,
+        s.rx_merged,
         s.tx_dropped,
         s.rx_dropped,
         drops.total(),

@@ -117,6 +117,9 @@ pub struct NetStats {
     pub rx_frames: u64,
     /// Bytes of those frames.
     pub rx_bytes: u64,
+    /// Of the frames delivered, packets spread over several receive
+    /// buffers (MRG_RXBUF).
+    pub rx_merged: u64,
     /// Frames for the guest that were malformed, found the backlog full or
     /// the driver not ready, or did not fit the receive buffer.
     pub rx_dropped: u64,
@@ -131,6 +134,10 @@ pub struct NetDevice {
     outbox_bytes: usize,
     /// What the driver accepted (0 until FEATURES_OK).
     features: u64,
+    /// With MRG_RXBUF: `avail.idx` of the receive queue when the posted
+    /// buffers last proved too few for the next packet (nothing to look at
+    /// again until the driver posts more).
+    rx_waiting_at: Option<u16>,
     stats: NetStats,
 }
 
@@ -143,6 +150,7 @@ impl NetDevice {
             outbox: Vec::new(),
             outbox_bytes: 0,
             features: 0,
+            rx_waiting_at: None,
             stats: NetStats::default(),
         }
     }
@@ -234,42 +242,73 @@ impl NetDevice {
     /// a packet takes as many chains, in ring order, as its header and
     /// frame need, and the header's `num_buffers` says how many. Chains are
     /// only kept once they hold the whole packet; fewer are given back
-    /// ([`Virtqueue::unpop`]) to wait for the driver's next buffers, unless
-    /// a whole ring's worth cannot hold it, when the packet is dropped and
-    /// the buffers stay the driver's. Each loop pass consumes a packet or
-    /// ends the loop.
+    /// ([`Virtqueue::unpop`]) to wait for the driver's next buffers, and
+    /// are not looked at again until `avail.idx` moves. A packet that even
+    /// a table's worth of descriptors cannot hold (the most a driver can
+    /// have posted) is dropped, and so is every packet after it that needs
+    /// more than those buffers hold, without walking them again; the
+    /// buffers stay the driver's. Chains holding more descriptors than the
+    /// table has mean a descriptor was made available twice: an error. So
+    /// one call reads at most a table's worth of descriptors per packet
+    /// delivered, and one table's worth for all the packets it drops or
+    /// leaves waiting.
     fn fill_receive_merged(
         &mut self,
         vq: &mut Virtqueue,
         mem: &mut dyn GuestMemory,
     ) -> Result<bool, QueueError> {
+        if self.backlog.front().is_none() {
+            return Ok(false);
+        }
+        let avail_idx = vq.avail_idx(mem)?;
+        if self.rx_waiting_at == Some(avail_idx) {
+            return Ok(false);
+        }
+        self.rx_waiting_at = None;
         let mut used = false;
+        // What all the posted buffers hold, once a packet was too big for
+        // them.
+        let mut ring_room = None;
         while let Some(packet) = self.backlog.front() {
             let needed = HEADER_LEN + packet.frame.len();
-            let mut chains = Vec::new();
-            let mut room = 0usize;
-            while room < needed && chains.len() < usize::from(vq.size) {
-                let Some(chain) = vq.pop(mem)? else {
-                    break;
-                };
-                room += chain.writable_len() as usize;
-                chains.push(chain);
-            }
-            if room < needed {
-                // At most the ring's size, which is a u16.
-                vq.unpop(chains.len() as u16);
-                if chains.len() < usize::from(vq.size) {
-                    break;
-                }
+            if ring_room.is_some_and(|room| needed > room) {
                 self.stats.rx_dropped += 1;
                 self.backlog.pop();
                 continue;
             }
-            // At most the ring's size: fits num_buffers.
+            let mut chains = Vec::new();
+            let (mut room, mut descriptors) = (0usize, 0u32);
+            while room < needed && descriptors < u32::from(vq.size) {
+                let Some(chain) = vq.pop(mem)? else {
+                    break;
+                };
+                room += chain.writable_len() as usize;
+                descriptors += u32::from(chain.descriptors());
+                chains.push(chain);
+            }
+            if descriptors > u32::from(vq.size) {
+                return Err(QueueError::DescriptorsReused { size: vq.size });
+            }
+            if room < needed {
+                // At most the table's descriptors, a u16.
+                vq.unpop(chains.len() as u16);
+                if descriptors < u32::from(vq.size) {
+                    self.rx_waiting_at = Some(avail_idx);
+                    break;
+                }
+                ring_room = Some(room);
+                self.stats.rx_dropped += 1;
+                self.backlog.pop();
+                continue;
+            }
+            // At most the table's descriptors: fits num_buffers.
             let header = packet.offload.rx_header(chains.len() as u16);
             let lens = write_spread(&chains, mem, &[&header, &packet.frame])?;
             self.stats.rx_frames += 1;
             self.stats.rx_bytes += packet.frame.len() as u64;
+            if chains.len() > 1 {
+                self.stats.rx_merged += 1;
+            }
             self.backlog.pop();
             vq.push_used_all(mem, &lens)?;
             used = true;
@@ -426,6 +465,7 @@ impl VirtioDevice for NetDevice {
         self.outbox.clear();
         self.outbox_bytes = 0;
         self.features = 0;
+        self.rx_waiting_at = None;
     }
 }
 

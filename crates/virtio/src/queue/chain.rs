@@ -22,6 +22,8 @@ pub struct Segment {
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct DescriptorChain {
     head: u16,
+    /// Descriptors walked, empty ones included.
+    descriptors: u16,
     readable: Vec<Segment>,
     writable: Vec<Segment>,
     readable_len: u32,
@@ -32,6 +34,7 @@ impl DescriptorChain {
     pub(crate) fn new(head: u16) -> DescriptorChain {
         DescriptorChain {
             head,
+            descriptors: 0,
             readable: Vec::new(),
             writable: Vec::new(),
             readable_len: 0,
@@ -42,6 +45,8 @@ impl DescriptorChain {
     /// Appends a buffer; `None` when the stream length would overflow u32
     /// (the used ring's `len` is 32 bits, so no chain may be longer).
     pub(crate) fn push(&mut self, seg: Segment, writable: bool) -> Option<()> {
+        // At most the queue's size: the walk stops there.
+        self.descriptors = self.descriptors.saturating_add(1);
         if seg.len == 0 {
             return Some(());
         }
@@ -53,6 +58,11 @@ impl DescriptorChain {
         *total = total.checked_add(seg.len)?;
         list.push(seg);
         Some(())
+    }
+
+    /// How many descriptors the chain is made of, empty ones included.
+    pub fn descriptors(&self) -> u16 {
+        self.descriptors
     }
 
     /// Index of the head descriptor: the id the used ring entry must carry.

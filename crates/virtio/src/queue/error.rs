@@ -61,6 +61,12 @@ pub enum QueueError {
         /// QueueNum the driver wrote.
         size: u16,
     },
+    /// The available chains hold more descriptors than the table has: the
+    /// driver made a descriptor available twice.
+    DescriptorsReused {
+        /// Queue size (number of descriptors in the table).
+        size: u16,
+    },
 }
 
 impl From<MemError> for QueueError {
@@ -106,6 +112,12 @@ impl fmt::Display for QueueError {
                 write!(
                     f,
                     "queue enabled with invalid size {size} or misaligned rings"
+                )
+            }
+            QueueError::DescriptorsReused { size } => {
+                write!(
+                    f,
+                    "available chains hold more than the {size} descriptors of the table"
                 )
             }
         }

@@ -75,11 +75,17 @@ impl Virtqueue {
         self.used_idx
     }
 
+    /// The driver's `avail.idx`: how many chains it has made available, ever
+    /// (modulo 2^16).
+    pub fn avail_idx(&self, mem: &dyn GuestMemory) -> Result<u16, QueueError> {
+        Ok(read_u16(mem, self.avail_ring + RING_IDX)?)
+    }
+
     /// Takes the next available chain, or `None` when the driver has not
     /// made any new buffer available. The chain's shape is fully validated
     /// here so devices only deal with well-formed streams.
     pub fn pop(&mut self, mem: &dyn GuestMemory) -> Result<Option<DescriptorChain>, QueueError> {
-        let avail_idx = read_u16(mem, self.avail_ring + RING_IDX)?;
+        let avail_idx = self.avail_idx(mem)?;
         let pending = avail_idx.wrapping_sub(self.last_avail_idx);
         if pending == 0 {
             return Ok(None);

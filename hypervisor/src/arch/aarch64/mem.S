@@ -7,9 +7,14 @@
 // what Aerie copies is guest data (network frames, disk blocks, RPCI
 // messages) whose alignment the guest chose. With the MMU on, all of it is
 // Normal memory, where SCTLR_EL2.A = 0 lets loads and stores of any size sit
-// at any address; these move 64 bytes with 12 (memcpy) or 6 (memset)
-// instructions then. With the MMU off (early boot of each pCPU) they move
-// bytes, as the only accesses that cannot fault on Device memory.
+// at any address; these move 64 bytes with 12 (memcpy) or 7 (memset)
+// instructions then. With the MMU off (early boot of each pCPU) all memory
+// is Device memory, where an access must be aligned to its size: they move
+// bytes then, a safety net only (the early code calls neither today: the
+// instruction-count plugin of `cargo xtask profile` counts no execution of
+// them at their physical addresses). Never use them on a Device mapping
+// with the MMU on (MMIO registers): those take volatile accesses of the
+// register's width anyway.
 // (memmove, memcmp and bcmp are the generic ones: not hot.)
 
 // memcpy: x0 = destination, x1 = source, x2 = length; returns x0. The
