@@ -170,6 +170,13 @@ pub const ESCAPE_CHAR: &str = "0x1d";
 /// monitor multiplexed on the terminal, `Ctrl-] x` quits: see [`ESCAPE_CHAR`])
 /// over a plain serial-on-stdio setup for runs without a terminal.
 pub fn command(opts: &QemuOptions, interactive: bool) -> Command {
+    command_seeded(opts, interactive, 1)
+}
+
+/// [`command`], with QEMU's random numbers from `seed` in an `-icount` run
+/// (another seed gives the guests other rng-seeds, and so, for one, other
+/// TCP timing).
+pub fn command_seeded(opts: &QemuOptions, interactive: bool, seed: u32) -> Command {
     let mut c = Command::new("qemu-system-aarch64");
     let (machine, memory) = match &opts.boot {
         // The firmware hands over a device tree only when it has no ACPI
@@ -253,7 +260,8 @@ pub fn command(opts: &QemuOptions, interactive: bool) -> Command {
         // QEMU's random numbers (the device tree's rng-seed, which seeds
         // Aerie's pool and through it every guest) from a fixed seed, so an
         // -icount run repeats exactly.
-        c.args(["-icount", icount]).args(["-seed", "1"]);
+        c.args(["-icount", icount])
+            .args(["-seed", &seed.to_string()]);
     }
     c
 }
