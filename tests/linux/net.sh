@@ -5,7 +5,8 @@
 #   aerie.net=serve   receive one file over TCP port 5001, print its size and
 #                     MD5, answer "bye" on port 5002 so the sender knows it
 #                     arrived, then stop
-#   aerie.net=PEER    ping PEER, send it 1 MiB of random bytes on port 5001
+#   aerie.net=PEER    ping PEER (and aerie.peer6=ADDR%eth0, if given, over
+#                     IPv6), send it 1 MiB of random bytes on port 5001
 #                     (aerie.net_kib=N: N KiB; printing their MD5), wait for
 #                     its "bye"; then pose as
 #                     another card (a changed MAC address): Aerie's switch
@@ -19,7 +20,18 @@
 
 # features: the virtio feature bits the driver took, bit 0 first.
 echo "net: eth0 $(cat /sys/class/net/eth0/address) $(ip -4 -o addr show eth0 | awk '{ print $4 }') features $(cat /sys/class/net/eth0/device/features)"
+# eth0's IPv6 link-local address can send only once duplicate address
+# detection has passed (about a second after the link came up).
+wait_dad() {
+    n=0
+    while ip -6 addr show dev eth0 | grep -q tentative && [ $n -lt 50 ]; do
+        sleep 0.1
+        n=$((n + 1))
+    done
+}
+
 if [ "${net_mode%%:*}" = ping ]; then
+    wait_dad
     ping -c 6 -W 1 "${net_mode#ping:}" | sed 's/^/net: /'
 elif [ "${net_mode%%:*}" = uplink ]; then
     port=${net_mode#uplink:}
@@ -50,6 +62,11 @@ elif [ "$net_mode" = serve ]; then
 else
     peer=$net_mode
     ping -c 3 -W 5 "$peer" | sed 's/^/net: /'
+    # IPv6 too (neighbour discovery by multicast through the switch).
+    if peer6=$(arg aerie.peer6); then
+        wait_dad
+        ping -c 2 -W 2 "$peer6" | sed 's/^/net: v6 /'
+    fi
     kib=$(arg aerie.net_kib) || kib=1024
     dd if=/dev/urandom of=/tmp/data bs=1024 count="$kib" 2>/dev/null
     echo "net: sending $(wc -c < /tmp/data) bytes md5 $(md5sum < /tmp/data | cut -d' ' -f1)"

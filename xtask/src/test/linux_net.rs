@@ -43,6 +43,8 @@ pub fn linux_net() -> Result<(), String> {
     );
     run_aerie_icount(&run, Some(icount::EXACT_NO_SLEEP), |status, out| {
         output::require_line(out, "[b] net: 3 packets transmitted, 3 packets received")?;
+        // IPv6: neighbour discovery by multicast, then unicast, through the switch.
+        output::require_line(out, "[b] net: v6 2 packets transmitted, 2 packets received")?;
         let sent = md5_after(out, "[b] net: sending 1048576 bytes md5 ")?;
         let got = md5_after(out, "[a] net: received 1048576 bytes md5 ")?;
         if sent != got {
