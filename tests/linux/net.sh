@@ -31,7 +31,7 @@ wait_dad() {
 }
 
 if [ "${net_mode%%:*}" = ping ]; then
-    wait_dad
+    case "${net_mode#ping:}" in *:*) wait_dad ;; esac
     ping -c 6 -W 1 "${net_mode#ping:}" | sed 's/^/net: /'
 elif [ "${net_mode%%:*}" = uplink ]; then
     port=${net_mode#uplink:}
@@ -62,9 +62,15 @@ elif [ "$net_mode" = serve ]; then
 else
     peer=$net_mode
     ping -c 3 -W 5 "$peer" | sed 's/^/net: /'
-    # IPv6 too (neighbour discovery by multicast through the switch).
+    # IPv6 too (neighbour discovery by multicast through the switch). The
+    # peer's own address may still be under duplicate address detection,
+    # when it ignores us: wait until it answers once (5 tries), then count.
     if peer6=$(arg aerie.peer6); then
         wait_dad
+        n=0
+        until ping -c 1 -W 1 "$peer6" >/dev/null 2>&1 || [ $n -ge 5 ]; do
+            n=$((n + 1))
+        done
         ping -c 2 -W 2 "$peer6" | sed 's/^/net: v6 /'
     fi
     kib=$(arg aerie.net_kib) || kib=1024

@@ -177,7 +177,8 @@ pub fn run() -> Result<NetBench> {
             paths::show(&log)
         ));
         let command = crate::qemu::command_seeded(&opts, false, seed);
-        let outcome = run::run_quiet_command(command, Duration::from_secs(TIMEOUT_SECS), &log)?;
+        let outcome =
+            run::run_quiet_aerie_command(command, Duration::from_secs(TIMEOUT_SECS), &log)?;
         let t = transfer(&outcome, &log)?;
         bench.bytes = t.bytes;
         bench.runs.push(t.instructions);

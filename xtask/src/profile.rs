@@ -391,7 +391,7 @@ fn counted_run(
     std::fs::create_dir_all(paths::bench_dir())?;
     let mut command = qemu::command(opts, false);
     command.arg("-plugin").arg(plugin_arg(plugin, &counts_file));
-    let outcome = run::run_quiet_command(command, timeout, &log)?;
+    let outcome = run::run_quiet_aerie_command(command, timeout, &log)?;
     if outcome.status != Status::Exited(0) {
         bail!("QEMU {:?} (log {})", outcome.status, paths::show(&log));
     }

@@ -258,7 +258,7 @@ pub fn command_seeded(opts: &QemuOptions, interactive: bool, seed: u32) -> Comma
     }
     if let Some(icount) = opts.icount {
         // QEMU's random numbers (the device tree's rng-seed, which seeds
-        // Aerie's pool and through it every guest) from a fixed seed, so an
+        // Aerie's pool and through it every guest) from a given seed, so an
         // -icount run repeats exactly.
         c.args(["-icount", icount])
             .args(["-seed", &seed.to_string()]);
@@ -360,6 +360,13 @@ pub fn run_scripted(
 /// console as its triggers appear.
 pub fn run_command_scripted(cmd: Command, timeout: Duration, script: &[Keys]) -> Result<Outcome> {
     run_child(cmd, false, Some(timeout), Console::Quiet, script, false)
+}
+
+/// Runs `cmd`, a command line booting Aerie made elsewhere (another seed,
+/// a plugin), quietly to completion or `timeout`, with the dump request on
+/// a timeout that [`run_scripted`] makes.
+pub fn run_aerie_command(cmd: Command, timeout: Duration) -> Result<Outcome> {
+    run_child(cmd, false, Some(timeout), Console::Quiet, &[], true)
 }
 
 /// Runs `cmd` to completion or `timeout`. `aerie`: the machine runs Aerie,

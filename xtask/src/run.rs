@@ -573,6 +573,15 @@ pub fn run_quiet_command(cmd: Command, timeout: Duration, log: &Path) -> Result<
     run_quiet_command_scripted(cmd, timeout, log, &[])
 }
 
+/// [`run_quiet_command`] for a command line that boots Aerie: a run that
+/// times out gets `Ctrl-A d` first, as [`run_quiet`]'s do.
+pub fn run_quiet_aerie_command(cmd: Command, timeout: Duration, log: &Path) -> Result<Outcome> {
+    let shown = crate::cmd::describe(&cmd);
+    let outcome = qemu::run_aerie_command(cmd, timeout)?;
+    write_log_text(log, &shown, &outcome)?;
+    Ok(outcome)
+}
+
 /// [`run_quiet_command`], typing `keys` on the console.
 pub fn run_quiet_command_scripted(
     cmd: Command,

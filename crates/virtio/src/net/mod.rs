@@ -250,8 +250,9 @@ impl NetDevice {
     /// buffers stay the driver's. Chains holding more descriptors than the
     /// table has mean a descriptor was made available twice: an error. So
     /// one call reads at most a table's worth of descriptors per packet
-    /// delivered, and one table's worth for all the packets it drops or
-    /// leaves waiting.
+    /// delivered, one for all the packets it drops, and one for the packet
+    /// it leaves waiting (a guest that shrinks its buffers under a walk
+    /// makes the packet wait, not another walk).
     fn fill_receive_merged(
         &mut self,
         vq: &mut Virtqueue,
@@ -292,7 +293,7 @@ impl NetDevice {
             if room < needed {
                 // At most the table's descriptors, a u16.
                 vq.unpop(chains.len() as u16);
-                if descriptors < u32::from(vq.size) {
+                if descriptors < u32::from(vq.size) || ring_room.is_some() {
                     self.rx_waiting_at = Some(avail_idx);
                     break;
                 }

@@ -841,3 +841,42 @@ fn a_descriptor_made_available_twice_is_an_error() {
     assert_ne!(t.status() & crate::status::DEVICE_NEEDS_RESET, 0);
     assert_eq!(qs[RECEIVEQ].used_idx(&mem), 0);
 }
+
+#[test]
+fn a_drop_then_a_delivery_then_a_wait_in_one_call() {
+    let (mut t, mut mem, mut qs) = net_accepting(MERGING);
+    for len in [FRAME_MAX, 100, 1000] {
+        t.device_mut().queue_inbound(&whole(&frame(len, 32)));
+    }
+    for i in 0..16 {
+        qs[RECEIVEQ].add(&mut mem, &[(DATA + i * 0x100, 64, true)]);
+    }
+    // The first fits no buffers the driver could post: dropped. The second
+    // takes two buffers. The third needs more than the fourteen left: it
+    // waits, and a notify without new buffers does not walk them again.
+    assert!(qs[RECEIVEQ].notify(&mut t, &mut mem).raise_irq);
+    let s = t.device().stats();
+    assert_eq!((s.rx_dropped, s.rx_frames), (1, 1));
+    assert_eq!(qs[RECEIVEQ].used_idx(&mem), 2);
+    assert_eq!(t.device().pending_inbound(), 1);
+    let before = mem.reads.get();
+    assert_eq!(qs[RECEIVEQ].notify(&mut t, &mut mem), Notify::NONE);
+    assert_eq!(mem.reads.get() - before, 1, "avail.idx alone");
+}
+
+#[test]
+fn a_reset_forgets_that_the_ring_was_waiting() {
+    let (mut t, mut mem, mut qs) = net_accepting(MERGING);
+    post_mrg(&mut qs, &mut mem, 1);
+    let _ = t.deliver(&whole(&frame(FRAME_MAX, 33)), &mut mem);
+    assert_eq!(t.device().pending_inbound(), 1, "waiting");
+    // The driver resets the device and sets it up again: its ring starts
+    // at avail.idx 0 once more, and the first buffer it posts brings the
+    // ring to avail.idx 1, the very value the waiting was noted at.
+    let _ = wr(&mut t, &mut mem, regs::STATUS, 0);
+    let mut qs = bring_up_accepting(&mut t, &mut mem, &[16, 16], |o| o & MERGING);
+    qs[RECEIVEQ].add(&mut mem, &[(DATA, MRG_BUF, true)]);
+    let f = frame(60, 34);
+    assert!(t.deliver(&whole(&f), &mut mem).raise_irq);
+    assert_eq!(mem.slice(DATA + HEADER_LEN as u64, 60), f);
+}
