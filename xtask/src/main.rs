@@ -43,8 +43,9 @@ commands:
            (target/bench/results.json; `bench traps`: only the trap and
            interrupt table, `bench appliance`: only the appliance, `bench net`:
            only the VM-to-VM transfer; none of those saved)
-  profile  one benchmark's instructions per iteration, per function, counted
-           exactly by a QEMU plugin (see `cargo xtask profile --help`)
+  profile  one benchmark's instructions per iteration (or per MiB of `net`,
+           per `linux_boot`), per function, counted exactly by a QEMU plugin
+           (see `cargo xtask profile --help`)
   lint     cargo fmt --check and clippy -D warnings on every workspace";
 
 /// Runs `f`, printing an anyhow error as `error: ...`; returns the exit code.
