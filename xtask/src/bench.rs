@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use crate::cmd::step;
 use crate::output::{self, BenchLine};
 use crate::paths;
-use crate::qemu::{Boot, QemuOptions, Status};
+use crate::qemu::{QemuOptions, Status};
 use crate::run::{self, Guest};
 
 const CPUS: [&str; 2] = ["cortex-a72", "max"];
@@ -77,16 +77,9 @@ fn boot(cpu: &str, cmdline: &str, append: &str, log: &str) -> Result<String> {
         cmdline: cmdline.into(),
     };
     let prepared = run::prepare(&guest, true, None)?;
-    let opts = QemuOptions {
-        boot: Boot::Aerie {
-            bootmodule: prepared.bootmodule.clone(),
-            // Aerie's own bench lines are printed at the default level.
-            log: if append.is_empty() { "warn" } else { "info" }.into(),
-            append: append.into(),
-            uefi: false,
-        },
-        ..QemuOptions::measured(cpu, 2, prepared.bootmodule)
-    };
+    // Aerie's own bench lines are printed at the default level.
+    let log_level = if append.is_empty() { "warn" } else { "info" };
+    let opts = QemuOptions::measured(cpu, 2, prepared.bootmodule, log_level, append);
     let log = paths::bench_dir().join(format!("{log}.log"));
     let what = if append.is_empty() {
         cpu.to_string()

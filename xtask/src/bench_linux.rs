@@ -92,7 +92,13 @@ pub fn aerie_options(cpu: &str, extra: &str, stem: &str) -> Result<QemuOptions> 
     config.vms[0].disks.clear();
     config.vms[0].net = None;
     let prepared = run::prepare_config(&config, stem, true, None)?;
-    Ok(QemuOptions::measured(cpu, VCPUS, prepared.bootmodule))
+    Ok(QemuOptions::measured(
+        cpu,
+        VCPUS,
+        prepared.bootmodule,
+        "warn",
+        "",
+    ))
 }
 
 /// `linux_boot_native` on `cpu`: the same VM on QEMU at EL1, no hypervisor.

@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 
 use crate::cmd::step;
 use crate::paths;
-use crate::qemu::{icount, Boot, Outcome, QemuOptions, Status};
+use crate::qemu::{icount, Outcome, QemuOptions, Status};
 use crate::run;
 
 /// The two VMs and what they run.
@@ -93,19 +93,14 @@ pub fn sender(config: &mut Config) -> Result<&mut VmConfig> {
 /// the boot module).
 pub fn options(config: &Config, cpu: &str, stem: &str) -> Result<QemuOptions> {
     let prepared = run::prepare_config(config, stem, true, None)?;
-    Ok(QemuOptions {
-        cpu: cpu.into(),
-        smp: PCPUS,
-        boot: Boot::Aerie {
-            bootmodule: prepared.bootmodule,
-            log: "info".into(),
-            append: String::new(),
-            uefi: false,
-        },
-        icount: Some(icount::EXACT_NO_SLEEP),
-        disk: None,
-        uplink: None,
-    })
+    // At info level: the cards' lines at each VM's stop stay in the log.
+    Ok(QemuOptions::measured(
+        cpu,
+        PCPUS,
+        prepared.bootmodule,
+        "info",
+        "",
+    ))
 }
 
 /// The transfer a run reports, or an error naming its log.

@@ -358,7 +358,7 @@ fn counted_testkit(bench: &str, cpu: &str, iters: u64, plugin: &Path) -> Result<
         cmdline: format!("bench={bench} bench_iters={iters}"),
     };
     let prepared = run::prepare(&guest, true, None)?;
-    let opts = QemuOptions::measured(cpu, 2, prepared.bootmodule);
+    let opts = QemuOptions::measured(cpu, 2, prepared.bootmodule, "warn", "");
     let stem = format!("profile-{bench}-{cpu}-{iters}");
     step(format!("profile: {bench}, {iters} iterations on {cpu}"));
     let (outcome, log, counts) = counted_run(&opts, &stem, TIMEOUT, plugin)?;

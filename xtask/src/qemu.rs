@@ -117,14 +117,15 @@ impl QemuOptions {
 
     /// Aerie booting `bootmodule` on `smp` pCPUs of model `cpu` for a
     /// measurement: under `-icount shift=0,sleep=off` (exact and
-    /// repeatable), printing only warnings, with nothing appended.
-    pub fn measured(cpu: &str, smp: u32, bootmodule: PathBuf) -> Self {
+    /// repeatable), logging at `log` (`aerie.log=`), with `append` on its
+    /// command line.
+    pub fn measured(cpu: &str, smp: u32, bootmodule: PathBuf, log: &str, append: &str) -> Self {
         QemuOptions {
             smp,
             boot: Boot::Aerie {
                 bootmodule,
-                log: "warn".into(),
-                append: String::new(),
+                log: log.into(),
+                append: append.into(),
                 uefi: false,
             },
             icount: Some(icount::EXACT_NO_SLEEP),

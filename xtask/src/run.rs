@@ -576,10 +576,7 @@ pub fn run_quiet_command(cmd: Command, timeout: Duration, log: &Path) -> Result<
 /// [`run_quiet_command`] for a command line that boots Aerie: a run that
 /// times out gets `Ctrl-A d` first, as [`run_quiet`]'s do.
 pub fn run_quiet_aerie_command(cmd: Command, timeout: Duration, log: &Path) -> Result<Outcome> {
-    let shown = crate::cmd::describe(&cmd);
-    let outcome = qemu::run_aerie_command(cmd, timeout)?;
-    write_log_text(log, &shown, &outcome)?;
-    Ok(outcome)
+    logged(cmd, log, |cmd| qemu::run_aerie_command(cmd, timeout))
 }
 
 /// [`run_quiet_command`], typing `keys` on the console.
@@ -589,8 +586,20 @@ pub fn run_quiet_command_scripted(
     log: &Path,
     keys: &[qemu::Keys],
 ) -> Result<Outcome> {
+    logged(cmd, log, |cmd| {
+        qemu::run_command_scripted(cmd, timeout, keys)
+    })
+}
+
+/// Runs `cmd` with `run`, then writes its command line, output and end to
+/// `log`.
+fn logged(
+    cmd: Command,
+    log: &Path,
+    run: impl FnOnce(Command) -> Result<Outcome>,
+) -> Result<Outcome> {
     let shown = crate::cmd::describe(&cmd);
-    let outcome = qemu::run_command_scripted(cmd, timeout, keys)?;
+    let outcome = run(cmd)?;
     write_log_text(log, &shown, &outcome)?;
     Ok(outcome)
 }
