@@ -611,24 +611,23 @@ fn linux_check_passed(out: &str, vcpus: u64) -> Result<(), String> {
 /// alone: Aerie gave the guest a `/chosen/rng-seed` (a Cortex-A72 has no
 /// RNDR; without a seed Linux's generator was not ready during the run).
 fn rng_seeded(out: &str) -> Result<(), String> {
-    let seeded = output::lines_with(out, "[    0.000000] random: crng init done").len();
-    let boots = output::initramfs_starts(out);
-    if seeded < boots || boots == 0 {
-        return Err(format!(
-            "{seeded} boots of {boots} had their RNG ready at 0.000000 (`random: crng init done`)"
-        ));
-    }
-    Ok(())
+    said_in_every_boot(out, "[    0.000000] random: crng init done")
 }
 
 /// Every boot placed the kernel at a random offset, as on QEMU alone: Aerie
 /// gave the guest a `/chosen/kaslr-seed` (without one Linux says `KASLR
 /// disabled due to lack of seed` and runs where it was linked).
 fn kaslr_enabled(out: &str) -> Result<(), String> {
-    let enabled = output::lines_with(out, "KASLR enabled").len();
+    said_in_every_boot(out, "KASLR enabled")
+}
+
+/// Lines with `needle` number at least the boots (`initramfs: started`
+/// lines), and there was one.
+fn said_in_every_boot(out: &str, needle: &str) -> Result<(), String> {
+    let said = output::lines_with(out, needle).len();
     let boots = output::initramfs_starts(out);
-    if enabled < boots || boots == 0 {
-        return Err(format!("{enabled} boots of {boots} said `KASLR enabled`"));
+    if said < boots || boots == 0 {
+        return Err(format!("{said} boots of {boots} said `{needle}`"));
     }
     Ok(())
 }
