@@ -35,6 +35,15 @@ pub enum Guest {
     Config(PathBuf),
 }
 
+impl Guest {
+    /// The testkit alone, with its default command line.
+    pub fn testkit() -> Guest {
+        Guest::Testkit {
+            cmdline: String::new(),
+        }
+    }
+}
+
 /// `cargo xtask run` options.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunArgs {
@@ -118,11 +127,7 @@ pub fn parse_args(args: &[String]) -> Result<RunArgs, String> {
                         cmdline: LINUX_CMDLINE.into(),
                     }
                 }
-                "testkit" => {
-                    r.guest = Guest::Testkit {
-                        cmdline: String::new(),
-                    }
-                }
+                "testkit" => r.guest = Guest::testkit(),
                 other => {
                     return Err(format!(
                         "--guest {other}: unknown guest (known: linux, linux-tools, testkit)"

@@ -442,9 +442,7 @@ fn summary_passed(summary: Option<(u64, u64)>, min_passed: u64) -> Result<(), St
 }
 
 fn testkit_on(cpu: &str, name: &str) -> Result<(), String> {
-    let guest = Guest::Testkit {
-        cmdline: String::new(),
-    };
+    let guest = Guest::testkit();
     qemu_test(name, guest, cpu, "", 120, |status, out| {
         testkit_passed(status, out, TESTKIT_MIN_PASSED)
     })
@@ -509,9 +507,7 @@ fn testkit_two_policies() -> Result<(), String> {
 /// C4: after the switch to the final tables the identity alias must be gone, so
 /// touching it faults at EL2 with FAR = that address.
 fn boot_remap_fault() -> Result<(), String> {
-    let guest = Guest::Testkit {
-        cmdline: String::new(),
-    };
+    let guest = Guest::testkit();
     qemu_test(
         "boot-remap-fault",
         guest,

@@ -15,12 +15,6 @@ const TIMEOUT: u64 = 60;
 /// The profiler runs the whole testkit, like `testkit-*`.
 const PROFILER_TIMEOUT: u64 = 120;
 
-fn testkit() -> Guest {
-    Guest::Testkit {
-        cmdline: String::new(),
-    }
-}
-
 /// Lines without a trailing `\r`.
 fn lines(out: &str) -> impl Iterator<Item = &str> {
     out.lines().map(|l| l.trim_end_matches('\r'))
@@ -104,7 +98,7 @@ fn watchdog_backtrace(out: &str, report_line: usize) -> Vec<(u64, bool)> {
 pub fn watchdog_on(cpu: &str, name: &str) -> Result<(), String> {
     qemu_test(
         name,
-        testkit(),
+        Guest::testkit(),
         cpu,
         "aerie.test=spin-in-irq",
         TIMEOUT,
@@ -146,7 +140,7 @@ fn check_watchdog(status: Status, out: &str) -> Result<(), String> {
 pub fn stop_dump() -> Result<(), String> {
     qemu_test(
         "stop-dump",
-        testkit(),
+        Guest::testkit(),
         "cortex-a72",
         "aerie.test=dump-masked",
         TIMEOUT,
@@ -174,7 +168,7 @@ fn check_dump(out: &str) -> Result<(), String> {
 pub fn pnmi_nested() -> Result<(), String> {
     qemu_test(
         "pnmi-nested",
-        testkit(),
+        Guest::testkit(),
         "cortex-a72",
         "aerie.test=pnmi-nested",
         TIMEOUT,
@@ -244,7 +238,7 @@ fn profile(out: &str) -> Option<Profile> {
 pub fn profiler() -> Result<(), String> {
     qemu_test(
         "profiler",
-        testkit(),
+        Guest::testkit(),
         "cortex-a72",
         "aerie.profile=1",
         PROFILER_TIMEOUT,

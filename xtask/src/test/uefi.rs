@@ -37,9 +37,7 @@ fn run_uefi(
     check: impl FnOnce(Status, &str) -> Result<(), String>,
 ) -> Result<(), String> {
     let disk = fresh_disk(name)?;
-    let guest = Guest::Testkit {
-        cmdline: String::new(),
-    };
+    let guest = Guest::testkit();
     let prepared = run::prepare(&guest, true, Some(&disk)).map_err(String::from)?;
     let opts = QemuOptions {
         boot: Boot::Aerie {
@@ -151,9 +149,7 @@ pub fn boot_uefi_shell() -> Result<(), String> {
 
 /// The testkit VM's boot module (built, with Aerie and the loader).
 fn prepare_testkit() -> Result<run::Prepared, String> {
-    let guest = Guest::Testkit {
-        cmdline: String::new(),
-    };
+    let guest = Guest::testkit();
     run::prepare(&guest, true, None).map_err(String::from)
 }
 

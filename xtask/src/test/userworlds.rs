@@ -157,7 +157,7 @@ pub fn userworlds_on(cpu: &str, name: &str) -> Result<(), String> {
                 bytes: b"\x01unope\r",
             },
         ],
-        ..AerieRun::new(name, testkit(), &disk, 180)
+        ..AerieRun::new(name, Guest::testkit(), &disk, 180)
     };
     run_aerie(&run, |status, out| {
         check_worlds(out, WORLDS)?;
@@ -283,7 +283,7 @@ pub fn vmctl(name: &str) -> Result<(), String> {
     let append = user_arg(RESET);
     let run = AerieRun {
         append: &append,
-        ..AerieRun::new(name, testkit(), &disk, 120)
+        ..AerieRun::new(name, Guest::testkit(), &disk, 120)
     };
     run_aerie(&run, |status, out| {
         check_worlds(out, RESET)?;
@@ -302,7 +302,7 @@ pub fn vmctl(name: &str) -> Result<(), String> {
     let append = user_arg(STOP);
     let run = AerieRun {
         log: &log,
-        guest: testkit(),
+        guest: Guest::testkit(),
         append: &append,
         ..run
     };
@@ -414,7 +414,7 @@ pub fn shell(name: &str) -> Result<(), String> {
                 bytes: b"exit\r",
             },
         ],
-        ..AerieRun::new(name, testkit(), &disk, 120)
+        ..AerieRun::new(name, Guest::testkit(), &disk, 120)
     };
     run_aerie(&run, |status, out| {
         for line in [
@@ -478,13 +478,6 @@ fn check_world(out: &str, id: usize, world: &str, lines: &[&str]) -> Result<(), 
         }
     }
     Ok(())
-}
-
-/// The testkit VM, with its default command line.
-fn testkit() -> Guest {
-    Guest::Testkit {
-        cmdline: String::new(),
-    }
 }
 
 #[cfg(test)]
