@@ -283,8 +283,8 @@ impl Report {
     }
 }
 
-/// Counts `bench` (a testkit benchmark, or `net`) on `cpu` (Aerie and the
-/// guests already built).
+/// Counts `bench` (a testkit benchmark, `net` or `linux_boot`) on `cpu`
+/// (Aerie and the guests already built).
 pub fn measure(bench: &str, cpu: &str) -> Result<Report> {
     cmd::run(&mut cmd::cargo(
         "",
