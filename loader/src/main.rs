@@ -16,6 +16,7 @@
 extern crate alloc;
 
 mod arch;
+mod machine;
 use aerie_uefi_esp as esp;
 
 use aerie_dt::{Handoff, Region};
@@ -29,10 +30,8 @@ use uefi::boot::{self, AllocateType, MemoryType};
 use uefi::mem::memory_map::MemoryMap;
 use uefi::proto::loaded_image::LoadedImage;
 use uefi::proto::rng::Rng;
-use uefi::{Guid, Handle, Status, entry, guid, println};
+use uefi::{Handle, Status, entry, println};
 
-/// The configuration table holding the flattened device tree (UEFI 2.10 §4.6.1.3).
-const DEVICE_TREE: Guid = guid!("b1b621d5-f19c-41a5-830b-d9152c69aae0");
 const PAGE: u64 = 4096;
 
 #[entry]
@@ -76,13 +75,7 @@ fn boot() -> Result<Infallible, Status> {
             (String::from(line), files::CMDLINE)
         }
     };
-    let firmware_tree = firmware_device_tree().ok_or_else(|| {
-        fail(
-            Status::NOT_FOUND,
-            "the firmware gives no device tree, and Aerie reads the machine from one \
-             (QEMU: -machine acpi=off)",
-        )
-    })?;
+    let firmware_tree = machine::device_tree()?;
 
     let start = allocate(header.allocation())?;
     let entry = header.load_address(start);
@@ -96,7 +89,7 @@ fn boot() -> Result<Infallible, Status> {
     let ram = firmware_ram()?;
     let seed = firmware_random();
     let tree = aerie_dt::with_handoff(
-        firmware_tree,
+        &firmware_tree,
         &Handoff {
             bootargs: &line,
             boot_module: Some(boot_module),
@@ -132,7 +125,7 @@ fn boot() -> Result<Infallible, Status> {
         (dtb, tree.len() as u64),
     ];
     // Nothing allocated from the pool may be freed after boot services end.
-    drop((file, module, line, tree, ram));
+    drop((file, module, line, tree, ram, firmware_tree));
     // SAFETY: no protocol is open (the file system was closed after each
     // read) and nothing allocated from the pool is used from here on.
     let map = unsafe { boot::exit_boot_services(None) };
@@ -146,22 +139,6 @@ fn boot() -> Result<Infallible, Status> {
 /// Reads a file the loader cannot do without.
 fn read(device: Handle, path: &str) -> Result<Vec<u8>, Status> {
     esp::read(device, path).map_err(|s| fail(s, format_args!("cannot read {path}")))
-}
-
-/// The firmware's device tree, if it installed one.
-fn firmware_device_tree() -> Option<&'static [u8]> {
-    let address = uefi::system::with_config_table(|tables| {
-        tables
-            .iter()
-            .find(|t| t.guid == DEVICE_TREE)
-            .map(|t| t.address as usize)
-    })?;
-    // SAFETY: the firmware's device tree table stays in place while boot
-    // services run; its header comes first.
-    let header = unsafe { core::slice::from_raw_parts(address as *const u8, 8) };
-    let size = aerie_dt::total_size(header)?;
-    // SAFETY: as above, for the totalsize the header gives.
-    Some(unsafe { core::slice::from_raw_parts(address as *const u8, size) })
 }
 
 /// The RAM Aerie may use once boot services end, from the UEFI memory map

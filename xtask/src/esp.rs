@@ -21,7 +21,7 @@ use anyhow::{Context, Result};
 
 use crate::cmd::step;
 use crate::paths;
-use crate::qemu::{aerie_cmdline, Boot};
+use crate::qemu::{aerie_cmdline, Boot, Firmware};
 use crate::run;
 
 /// The disk image `run --uefi` boots: `target/aerie/esp.img`.
@@ -116,7 +116,8 @@ pub fn main(args: &[String]) -> i32 {
                     return run::EXIT_USAGE;
                 }
             },
-            "--cpu" | "--smp" | "--timeout" | "--icount" | "--disk" | "--forward" | "--uefi" => {
+            "--cpu" | "--smp" | "--timeout" | "--icount" | "--disk" | "--forward" | "--uefi"
+            | "--acpi" => {
                 eprintln!(
                     "error: {a} is about the QEMU run, which `esp` does not start\n{ESP_USAGE}"
                 );
@@ -140,7 +141,9 @@ pub fn main(args: &[String]) -> i32 {
         bootmodule: prepared.bootmodule,
         log: args.log,
         append: args.append,
-        uefi: true,
+        // A board's firmware gives a device tree or ACPI tables; the loader
+        // on the partition reads either.
+        firmware: Firmware::UefiAcpi,
     };
     match write(&boot, &out) {
         Ok(size) => {

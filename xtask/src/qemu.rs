@@ -23,10 +23,8 @@ pub enum Boot {
         log: String,
         /// Extra Aerie command-line arguments.
         append: String,
-        /// Start Aerie through UEFI firmware (AAVMF) and Aerie's loader from
-        /// an EFI System Partition disk image ([`crate::esp`]) instead of
-        /// `-kernel`.
-        uefi: bool,
+        /// What starts Aerie: QEMU's `-kernel`, or UEFI firmware.
+        firmware: Firmware,
     },
     /// A guest directly at EL1, no hypervisor: the baseline Aerie is measured
     /// and checked against. The machine is the VM Aerie would give it.
@@ -37,6 +35,27 @@ pub enum Boot {
         /// Guest RAM in MiB.
         memory_mib: u64,
     },
+}
+
+/// What starts Aerie.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Firmware {
+    /// QEMU itself (`-kernel`), with its device tree in x0.
+    Kernel,
+    /// UEFI firmware (AAVMF) and Aerie's loader from an EFI System Partition
+    /// disk image ([`crate::esp`]), the firmware describing the machine by a
+    /// device tree (QEMU's `acpi=off`).
+    UefiDeviceTree,
+    /// The same, the firmware giving ACPI tables and no device tree (QEMU's
+    /// default, and what servers' firmware does): the loader writes the
+    /// tree from them.
+    UefiAcpi,
+}
+
+impl Firmware {
+    pub fn is_uefi(self) -> bool {
+        self != Firmware::Kernel
+    }
 }
 
 /// `-icount` settings.
@@ -97,9 +116,9 @@ pub fn hostfwd(rule: &str) -> Result<String, String> {
 
 impl QemuOptions {
     /// Aerie booting `bootmodule` on 2 pCPUs of model `cpu`, at log level
-    /// info with nothing appended, from `-kernel` (`uefi` false) or through
-    /// the firmware and the loader, with no disk and no uplink.
-    pub fn aerie(cpu: &str, bootmodule: PathBuf, uefi: bool) -> Self {
+    /// info with nothing appended, started by `firmware`, with no disk and
+    /// no uplink.
+    pub fn aerie(cpu: &str, bootmodule: PathBuf, firmware: Firmware) -> Self {
         QemuOptions {
             cpu: cpu.into(),
             smp: 2,
@@ -107,7 +126,7 @@ impl QemuOptions {
                 bootmodule,
                 log: "info".into(),
                 append: String::new(),
-                uefi,
+                firmware,
             },
             icount: None,
             disk: None,
@@ -126,10 +145,10 @@ impl QemuOptions {
                 bootmodule,
                 log: log.into(),
                 append: append.into(),
-                uefi: false,
+                firmware: Firmware::Kernel,
             },
             icount: Some(icount::EXACT_NO_SLEEP),
-            ..QemuOptions::aerie(cpu, PathBuf::new(), false)
+            ..QemuOptions::aerie(cpu, PathBuf::new(), Firmware::Kernel)
         }
     }
 }
@@ -181,8 +200,11 @@ pub fn command_seeded(opts: &QemuOptions, interactive: bool, seed: u32) -> Comma
     let mut c = Command::new("qemu-system-aarch64");
     let (machine, memory) = match &opts.boot {
         // The firmware hands over a device tree only when it has no ACPI
-        // tables to give, and Aerie reads the machine from the tree.
-        Boot::Aerie { uefi: true, .. } => (
+        // tables to give.
+        Boot::Aerie {
+            firmware: Firmware::UefiDeviceTree,
+            ..
+        } => (
             "virt,virtualization=on,gic-version=3,acpi=off",
             "1G".to_string(),
         ),
@@ -216,11 +238,13 @@ pub fn command_seeded(opts: &QemuOptions, interactive: bool, seed: u32) -> Comma
     }
     match &opts.boot {
         Boot::Aerie {
-            bootmodule, uefi, ..
+            bootmodule,
+            firmware,
+            ..
         } => {
             // A reset of the whole machine ends the run: Aerie resets VMs itself.
             c.arg("-no-reboot");
-            if *uefi {
+            if firmware.is_uefi() {
                 // The disk crate::esp::prepare wrote, read-only, on PCI:
                 // the firmware boots from it, Aerie sees no PCI device.
                 // A virtio-rng gives the firmware an EFI_RNG_PROTOCOL, which
@@ -341,8 +365,10 @@ pub fn run_scripted(
     console: Console,
     script: &[Keys],
 ) -> Result<Outcome> {
-    if let Boot::Aerie { uefi: true, .. } = &opts.boot {
-        crate::esp::prepare(&opts.boot)?;
+    if let Boot::Aerie { firmware, .. } = &opts.boot {
+        if firmware.is_uefi() {
+            crate::esp::prepare(&opts.boot)?;
+        }
     }
     let interactive =
         script.is_empty() && console == Console::Live && std::io::stdin().is_terminal();
@@ -482,7 +508,7 @@ mod tests {
         ] {
             assert!(hostfwd(bad).unwrap_err().contains(bad), "{bad}");
         }
-        let mut opts = QemuOptions::aerie("cortex-a72", "bm".into(), false);
+        let mut opts = QemuOptions::aerie("cortex-a72", "bm".into(), Firmware::Kernel);
         assert!(!args(&command(&opts, false))
             .iter()
             .any(|a| a.contains("netdev")));
@@ -505,12 +531,13 @@ mod tests {
 
     #[test]
     fn uefi_boot_uses_firmware_and_the_partition_not_kernel() {
-        let mut opts = QemuOptions::aerie("cortex-a72", "/tmp/x.bootmodule".into(), false);
+        let mut opts =
+            QemuOptions::aerie("cortex-a72", "/tmp/x.bootmodule".into(), Firmware::Kernel);
         opts.boot = Boot::Aerie {
             bootmodule: "/tmp/x.bootmodule".into(),
             log: "debug".into(),
             append: "aerie.test=identity-fault".into(),
-            uefi: true,
+            firmware: Firmware::UefiDeviceTree,
         };
         let a = args(&command(&opts, false)).join(" ");
         assert!(
@@ -528,6 +555,16 @@ mod tests {
             "{a}"
         );
         assert!(a.contains("-device virtio-blk-pci,drive=esp"), "{a}");
+        // With ACPI, QEMU's default machine: its firmware gives the tables.
+        if let Boot::Aerie { firmware, .. } = &mut opts.boot {
+            *firmware = Firmware::UefiAcpi;
+        }
+        let acpi = args(&command(&opts, false)).join(" ");
+        assert!(
+            acpi.starts_with("-M virt,virtualization=on,gic-version=3 "),
+            "{acpi}"
+        );
+        assert!(acpi.contains("AAVMF_CODE.fd"), "{acpi}");
         for absent in ["-kernel", "-initrd", "-append"] {
             assert!(!a.contains(absent), "{a}");
         }
@@ -545,12 +582,13 @@ mod tests {
 
     #[test]
     fn command_line_has_the_documented_shape() {
-        let mut opts = QemuOptions::aerie("cortex-a72", "/tmp/x.bootmodule".into(), false);
+        let mut opts =
+            QemuOptions::aerie("cortex-a72", "/tmp/x.bootmodule".into(), Firmware::Kernel);
         opts.boot = Boot::Aerie {
             bootmodule: "/tmp/x.bootmodule".into(),
             log: "info".into(),
             append: "aerie.test=identity-fault".into(),
-            uefi: false,
+            firmware: Firmware::Kernel,
         };
         opts.icount = Some(icount::EXACT);
         let a = args(&command(&opts, false)).join(" ");
@@ -567,7 +605,7 @@ mod tests {
         assert!(a.ends_with("-icount shift=0 -seed 1"), "{a}");
         assert!(!a.contains("-drive"), "{a}");
 
-        let plain = QemuOptions::aerie("cortex-a72", "/tmp/x.bootmodule".into(), false);
+        let plain = QemuOptions::aerie("cortex-a72", "/tmp/x.bootmodule".into(), Firmware::Kernel);
         let a = args(&command(&plain, true));
         assert!(a.contains(&"-nographic".to_string()));
         // Ctrl-] (ASCII GS, 0x1d) is QEMU's escape, so Ctrl-A reaches Aerie.
@@ -584,7 +622,7 @@ mod tests {
 
     #[test]
     fn host_disk_is_a_virtio_mmio_block_device() {
-        let mut opts = QemuOptions::aerie("max", "/tmp/x.bootmodule".into(), false);
+        let mut opts = QemuOptions::aerie("max", "/tmp/x.bootmodule".into(), Firmware::Kernel);
         opts.disk = Some("/tmp/disk.img".into());
         let a = args(&command(&opts, false)).join(" ");
         assert!(

@@ -13,7 +13,7 @@ use crate::cmd::step;
 use crate::disk::DiskError;
 use crate::output;
 use crate::paths;
-use crate::qemu::{self, Boot, Console, Outcome, QemuOptions, Status, Uplink};
+use crate::qemu::{self, Boot, Console, Firmware, Outcome, QemuOptions, Status, Uplink};
 
 /// Exit status when the timeout expires (as timeout(1)).
 pub const EXIT_TIMEOUT: i32 = 124;
@@ -62,8 +62,9 @@ pub struct RunArgs {
     /// forwarded into the VMs' network through the uplink.
     pub forwards: Vec<String>,
     /// `--uefi`: boot through UEFI firmware and Aerie's loader (`loader/`)
-    /// from an EFI System Partition, as a board would, instead of `-kernel`.
-    pub uefi: bool,
+    /// from an EFI System Partition, as a board would, instead of `-kernel`;
+    /// `--acpi`: with the firmware describing the machine by ACPI tables.
+    pub firmware: Firmware,
 }
 
 /// The default Linux VM's kernel command line: the PL011 console, with
@@ -88,14 +89,14 @@ impl Default for RunArgs {
             disk: None,
             no_build: false,
             forwards: Vec::new(),
-            uefi: false,
+            firmware: Firmware::Kernel,
         }
     }
 }
 
 pub const USAGE: &str = "usage: cargo xtask run [--guest linux|linux-tools|testkit | --config FILE] [--cpu cortex-a72|max] \
 [--smp N] [--timeout SECS] [--log debug|info|warn] [--append \"aerie args\"] [--icount] [--disk FILE] \
-[--forward HOSTPORT:GUESTIP:GUESTPORT]... [--uefi] [--no-build]
+[--forward HOSTPORT:GUESTIP:GUESTPORT]... [--uefi [--acpi]] [--no-build]
 
 Default: one Linux VM (2 vCPUs, 256M) with a shell on the console; `poweroff` in it ends the run.
 When a VM has a network card ([vm.net]), the machine gets one on QEMU's user-mode network
@@ -103,7 +104,9 @@ When a VM has a network card ([vm.net]), the machine gets one on QEMU's user-mod
 port of the host (127.0.0.1) to a VM's address and port on it.
 --uefi boots as a board does: UEFI firmware (AAVMF) starts Aerie's loader from an EFI System
 Partition (the disk image target/aerie/esp.img: EFI/BOOT/BOOTAA64.EFI, aerie/aerie.Image,
-aerie/bootmodule.bin, aerie/cmdline.txt; `cargo xtask esp` writes one without running QEMU).";
+aerie/bootmodule.bin, aerie/cmdline.txt; `cargo xtask esp` writes one without running QEMU).
+The firmware describes the machine by a device tree; with --acpi by ACPI tables, as servers'
+firmware does, which the loader turns into the device tree Aerie reads.";
 
 /// Parses `run`'s flags.
 pub fn parse_args(args: &[String]) -> Result<RunArgs, String> {
@@ -174,7 +177,9 @@ pub fn parse_args(args: &[String]) -> Result<RunArgs, String> {
             }
             "--append" => r.append = value()?,
             "--icount" => r.icount = true,
-            "--uefi" => r.uefi = true,
+            "--uefi" if r.firmware == Firmware::Kernel => r.firmware = Firmware::UefiDeviceTree,
+            "--uefi" => {}
+            "--acpi" => r.firmware = Firmware::UefiAcpi,
             "--no-build" => r.no_build = true,
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -501,7 +506,7 @@ pub fn main(args: &[String]) -> i32 {
             bootmodule: prepared.bootmodule,
             log: args.log.clone(),
             append: args.append.clone(),
-            uefi: args.uefi,
+            firmware: args.firmware,
         },
         icount: args.icount.then_some(qemu::icount::EXACT),
         disk: prepared.disk.clone(),
@@ -513,7 +518,7 @@ pub fn main(args: &[String]) -> i32 {
         "run: QEMU -cpu {} -smp {}{}{} (Ctrl-] x quits{}{})",
         opts.cpu,
         opts.smp,
-        if args.uefi {
+        if args.firmware.is_uefi() {
             format!(
                 ", UEFI firmware and loader from {}",
                 paths::show(&crate::esp::image())
@@ -697,13 +702,21 @@ mod tests {
             "--uefi",
         ]))
         .unwrap();
-        assert!(r.uefi);
+        assert_eq!(r.firmware, Firmware::UefiDeviceTree);
         assert_eq!(r.guest, Guest::Config("a.toml".into()));
         assert_eq!((r.cpu.as_str(), r.smp, r.timeout), ("max", 4, Some(30)));
         assert_eq!(
             (r.log.as_str(), r.append.as_str(), r.icount),
             ("debug", "aerie.test=identity-fault", true)
         );
+        // --acpi is a UEFI boot too, whichever of the two comes first.
+        for flags in [
+            &["--acpi"][..],
+            &["--uefi", "--acpi"],
+            &["--acpi", "--uefi"],
+        ] {
+            assert_eq!(parse_args(&s(flags)).unwrap().firmware, Firmware::UefiAcpi);
+        }
     }
 
     #[test]

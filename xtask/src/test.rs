@@ -21,7 +21,7 @@ use std::time::Duration;
 use crate::cmd::{self, step};
 use crate::output;
 use crate::paths;
-use crate::qemu::{self, Boot, Keys, QemuOptions, Status, Uplink};
+use crate::qemu::{self, Boot, Firmware, Keys, QemuOptions, Status, Uplink};
 use crate::run::{self, Guest};
 
 /// One integration test: Err is the reason it failed.
@@ -30,7 +30,7 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 43] = [
+const QEMU_TESTS: [(&str, TestFn); 44] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
@@ -47,6 +47,7 @@ const QEMU_TESTS: [(&str, TestFn); 43] = [
     ("mem-routines", mem_routines),
     ("boot-uefi", || uefi::boot_uefi("boot-uefi", "cortex-a72")),
     ("boot-uefi-max", || uefi::boot_uefi("boot-uefi-max", "max")),
+    ("boot-uefi-acpi", uefi::boot_uefi_acpi),
     ("boot-uefi-remap-fault", uefi::boot_uefi_remap_fault),
     ("boot-uefi-bad-image", uefi::boot_uefi_bad_image),
     ("boot-uefi-shell", uefi::boot_uefi_shell),
@@ -297,7 +298,7 @@ fn run_aerie_icount(
             bootmodule: prepared.bootmodule,
             log: "info".into(),
             append: run.append.into(),
-            uefi: false,
+            firmware: Firmware::Kernel,
         },
         icount,
         disk: prepared.disk,

@@ -11,6 +11,7 @@ mod fdt;
 mod guest;
 mod handoff;
 mod host;
+mod host_tree;
 mod region;
 
 pub use error::DtError;
@@ -18,4 +19,5 @@ pub use fdt::header::total_size;
 pub use guest::{build_guest, GuestGic, GuestScmi, GuestSpec, IdleStateNode, VirtioMmio};
 pub use handoff::{with_handoff, Handoff};
 pub use host::{parse_host, Cpu, GicV3, HostInfo, HostVirtio, Timer};
+pub use host_tree::{host_tree, primecell_region};
 pub use region::Region;

@@ -29,7 +29,7 @@ use super::{
 };
 use crate::output;
 use crate::paths;
-use crate::qemu::{icount, QemuOptions, Uplink};
+use crate::qemu::{icount, Firmware, QemuOptions, Uplink};
 use crate::run::{self, Guest};
 
 pub fn linux_net() -> Result<(), String> {
@@ -175,7 +175,7 @@ pub fn linux_uplink() -> Result<(), String> {
         uplink: Some(Uplink {
             forwards: vec![format!("{inward}:10.0.2.15:5003")],
         }),
-        ..QemuOptions::aerie("cortex-a72", prepared.bootmodule, false)
+        ..QemuOptions::aerie("cortex-a72", prepared.bootmodule, Firmware::Kernel)
     };
     let done = Arc::new(AtomicBool::new(false));
     let host = {

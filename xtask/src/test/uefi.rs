@@ -9,6 +9,8 @@
 //!   the loader said it put them, with the command line of
 //!   `aerie/cmdline.txt`, the RAM of the UEFI memory map and a 64-byte
 //!   rng-seed from the firmware's EFI_RNG_PROTOCOL (QEMU's virtio-rng).
+//! - `boot-uefi-acpi`: the firmware gives ACPI tables and no device tree,
+//!   as servers' firmware does; the loader writes the tree from them.
 //! - `boot-uefi-remap-fault`: after the re-map, the load address (inside the
 //!   firmware's identity map a moment before) faults at EL2.
 //! - `boot-uefi-bad-image`: a partition whose `aerie/aerie.Image` is not an
@@ -23,14 +25,18 @@ use super::{fresh_disk, identity_alias_faulted, run_test, testkit_passed, TESTKI
 use std::path::PathBuf;
 
 use crate::output;
-use crate::qemu::{self, Boot, Keys, QemuOptions, Status};
+use crate::qemu::{self, Boot, Firmware, Keys, QemuOptions, Status};
 use crate::run::{self, Guest};
+
+/// The host disk of the ACPI run.
+const HOST_DISK_MIB: usize = 2;
 
 /// Runs the testkit on `cpu` through the firmware and the loader with
 /// Aerie's command line `aerie.log=<log> <append>`.
 fn run_uefi(
     name: &str,
     cpu: &str,
+    firmware: Firmware,
     log: &str,
     append: &str,
     timeout: u64,
@@ -39,21 +45,32 @@ fn run_uefi(
     let disk = fresh_disk(name)?;
     let guest = Guest::testkit();
     let prepared = run::prepare(&guest, true, Some(&disk)).map_err(String::from)?;
+    // The testkit uses no disk; with ACPI, a host disk shows that the
+    // virtio-mmio transports of the DSDT reach Aerie.
+    let disk = match firmware {
+        Firmware::UefiAcpi => {
+            std::fs::write(&disk, vec![0u8; HOST_DISK_MIB << 20])
+                .map_err(|e| format!("writing {}: {e}", disk.display()))?;
+            Some(disk)
+        }
+        _ => prepared.disk,
+    };
     let opts = QemuOptions {
         boot: Boot::Aerie {
             bootmodule: prepared.bootmodule,
             log: log.into(),
             append: append.into(),
-            uefi: true,
+            firmware,
         },
-        disk: prepared.disk,
-        ..QemuOptions::aerie(cpu, PathBuf::new(), true)
+        disk,
+        ..QemuOptions::aerie(cpu, PathBuf::new(), firmware)
     };
     run_test(name, &opts, timeout, check)
 }
 
 pub fn boot_uefi(name: &str, cpu: &str) -> Result<(), String> {
-    run_uefi(name, cpu, "debug", "", 180, |status, out| {
+    let firmware = Firmware::UefiDeviceTree;
+    run_uefi(name, cpu, firmware, "debug", "", 180, |status, out| {
         let (entry, dtb) = loader_placement(out)?;
         output::require_line(
             out,
@@ -83,12 +100,49 @@ pub fn boot_uefi_remap_fault() -> Result<(), String> {
     run_uefi(
         "boot-uefi-remap-fault",
         "cortex-a72",
+        Firmware::UefiDeviceTree,
         "info",
         "aerie.test=identity-fault",
         90,
         |status, out| {
             loader_placement(out)?;
             identity_alias_faulted(status, out)
+        },
+    )
+}
+
+/// The firmware with ACPI tables and no device tree, as servers' firmware
+/// boots: the loader reads the CPUs, the GIC, the console and the
+/// virtio-mmio transports from the MADT, SPCR and DSDT and writes the tree
+/// Aerie reads, and Aerie finds in it what QEMU has: both CPUs start, the
+/// console prints, the host disk (a virtio-mmio transport of the DSDT) is
+/// Aerie's, and the testkit passes.
+pub fn boot_uefi_acpi() -> Result<(), String> {
+    let name = "boot-uefi-acpi";
+    run_uefi(
+        name,
+        "max",
+        Firmware::UefiAcpi,
+        "debug",
+        "",
+        180,
+        |status, out| {
+            output::require_line(
+            out,
+            "aerie-loader: the machine from ACPI (BOCHS BXPC): 2 CPUs, GICv3 distributor at 0x8000000, console PL011 at 0x9000000, 32 virtio-mmio transports",
+        )?;
+            if output::has_line(out, "aerie-loader: note:") {
+                return Err("the loader left something of QEMU's machine out".into());
+            }
+            output::require_line(out, ", 2 CPUs, VHE: yes")?;
+            output::require_line(
+                out,
+                &format!("host disk: virtio-blk at 0xa003e00, {HOST_DISK_MIB} MiB"),
+            )?;
+            if output::has_line(out, "did not start") {
+                return Err("a CPU did not start".into());
+            }
+            testkit_passed(status, out, TESTKIT_MIN_PASSED)
         },
     )
 }
@@ -179,7 +233,11 @@ fn run_partition(
     )
     .and_then(|_| crate::esp::fresh_vars())
     .map_err(|e| format!("{e:#}"))?;
-    let opts = QemuOptions::aerie("cortex-a72", partition.bootmodule.to_path_buf(), true);
+    let opts = QemuOptions::aerie(
+        "cortex-a72",
+        partition.bootmodule.to_path_buf(),
+        Firmware::UefiDeviceTree,
+    );
     // The partition was written above: run QEMU on it as it is.
     let log = super::log_path(name);
     let outcome = run::run_quiet_command_scripted(

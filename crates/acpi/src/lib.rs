@@ -1,0 +1,146 @@
+//! The machine as a firmware's ACPI tables describe it, turned into the
+//! [`HostInfo`] Aerie otherwise reads from a device tree. Servers' UEFI
+//! firmware (and QEMU's, unless told `acpi=off`) gives ACPI tables and no
+//! device tree; Aerie's loader reads them with this crate and writes the
+//! tree Aerie boots with ([`aerie_dt::host_tree`]), so Aerie keeps one way
+//! of learning its machine.
+//!
+//! Read: the MADT (CPUs, GICv3), the FADT (PSCI and its conduit; the
+//! DSDT), the GTDT (timer interrupts), the SPCR (the console PL011) and the
+//! DSDT's fixed devices (virtio-mmio transports; a PL011 when there is no
+//! SPCR). RAM is not read here: the UEFI memory map is what the firmware
+//! vouches for. Everything is bounds-checked and checksummed; a table that
+//! does not hold together is an error naming it.
+#![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
+
+mod aml;
+mod error;
+mod fadt;
+mod gtdt;
+mod madt;
+mod sdt;
+mod spcr;
+#[cfg(test)]
+mod tests;
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use aerie_dt::{primecell_region, HostInfo, HostVirtio};
+
+pub use aml::{devices, Device};
+pub use error::{AcpiError, Signature};
+pub use sdt::Memory;
+
+/// ACPI `_HID`s of the devices Aerie uses (Linux's ACPI match tables list
+/// the same).
+pub const HID_VIRTIO_MMIO: &str = "LNRO0005";
+pub const HID_PL011: &str = "ARMH0011";
+
+/// What the tables describe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Machine {
+    /// Everything but RAM, which the caller adds.
+    pub info: HostInfo,
+    /// The root table's OEM ID and table ID ("BOCHS BXPC").
+    pub oem: String,
+    /// What was left out and why (each a short sentence), for the loader to
+    /// print: a console that is not a PL011, a timer a tree cannot describe.
+    pub notes: Vec<String>,
+}
+
+/// Reads the tables the RSDP at `rsdp` leads to.
+pub fn machine(memory: &dyn Memory, rsdp: u64) -> Result<Machine, AcpiError> {
+    let tables = sdt::table_addresses(memory, rsdp)?;
+    let find = |sig: &Signature, what| sdt::find(memory, &tables, *sig, what);
+    let madt = find(b"APIC", "MADT")?.ok_or(AcpiError::Missing(
+        "MADT (APIC), which lists the CPUs and the GIC",
+    ))?;
+    let fadt = find(b"FACP", "FADT")?.ok_or(AcpiError::Missing("FADT (FACP)"))?;
+    let (oem_id, oem_table) = fadt.oem();
+    let fadt = fadt::parse(&fadt)?;
+    let madt = madt::parse(&madt)?;
+    let mut notes = Vec::new();
+
+    let timer = match find(b"GTDT", "GTDT")? {
+        Some(t) => gtdt::parse(&t)?,
+        None => None,
+    };
+    if timer.is_none() {
+        notes.push("no timer node: the GTDT gives no PPI for every timer".to_string());
+    }
+
+    let dsdt_devices = match fadt.dsdt {
+        Some(address) => {
+            let dsdt = sdt::Table::read(memory, address, "DSDT")?;
+            devices(dsdt.body())
+        }
+        None => {
+            notes.push("the FADT points to no DSDT: no devices beyond the console".to_string());
+            Vec::new()
+        }
+    };
+    let mut virtio_mmio = Vec::new();
+    for d in dsdt_devices.iter().filter(|d| d.hid == HID_VIRTIO_MMIO) {
+        match d.memory.first() {
+            Some(region) => virtio_mmio.push(HostVirtio {
+                region: *region,
+                intid: d.interrupts.first().copied(),
+            }),
+            None => notes.push(format!("a {HID_VIRTIO_MMIO} device without a memory range")),
+        }
+    }
+
+    let console = match find(b"SPCR", "SPCR")? {
+        Some(t) => spcr::parse(&t)
+            .map_err(|why| notes.push(why.to_string()))
+            .ok(),
+        None => None,
+    };
+    // Without a usable SPCR, the first PL011 the DSDT declares.
+    let console = console.or_else(|| {
+        dsdt_devices
+            .iter()
+            .find(|d| d.hid == HID_PL011)
+            .and_then(|d| {
+                Some((
+                    primecell_region(d.memory.first()?.base),
+                    d.interrupts.first().copied(),
+                ))
+            })
+    });
+    if console.is_none() {
+        notes.push("no PL011 console: Aerie will be silent".to_string());
+    }
+    if fadt.psci_method.is_none() {
+        notes.push(
+            "the FADT says PSCI is not implemented: Aerie runs on the boot CPU alone".to_string(),
+        );
+    }
+
+    let cpus = madt
+        .cpus
+        .into_iter()
+        .map(|mut c| {
+            c.enable_method = fadt.psci_method.map(|_| "psci".to_string());
+            c
+        })
+        .collect();
+    Ok(Machine {
+        info: HostInfo {
+            cpus,
+            gic: Some(madt.gic),
+            timer,
+            uart: console.map(|(r, _)| r),
+            uart_intid: console.and_then(|(_, i)| i),
+            psci_method: fadt.psci_method.map(ToString::to_string),
+            virtio_mmio,
+            ..HostInfo::default()
+        },
+        oem: format!("{oem_id} {oem_table}").trim().to_string(),
+        notes,
+    })
+}

@@ -1,0 +1,307 @@
+//! The host device tree written from a [`HostInfo`]: what a boot loader
+//! hands Aerie when the firmware described the machine some other way (ACPI,
+//! see `crates/acpi`). It holds exactly the nodes [`parse_host`] reads, in
+//! the bindings QEMU's own tree uses, so that `parse_host(host_tree(info))`
+//! gives `info` back: Aerie keeps one way of learning its machine.
+//!
+//! [`parse_host`]: crate::parse_host
+
+use alloc::format;
+use alloc::vec::Vec;
+
+use vm_fdt::{FdtReserveEntry, FdtWriter};
+
+use crate::error::{DtError, Step};
+use crate::host::HostInfo;
+use crate::region::Region;
+
+const PHANDLE_GIC: u32 = 1;
+/// GIC binding, interrupt type cell: SPI and PPI.
+const GIC_SPI: u32 = 0;
+const GIC_PPI: u32 = 1;
+/// Interrupt flags cell: level, active high (SPIs), and low-level (PPIs,
+/// as the architected timer binding writes them).
+const LEVEL_HIGH: u32 = 4;
+const LEVEL_LOW: u32 = 8;
+/// The register frames of a PL011 and a PL031.
+const PRIMECELL_SIZE: u64 = 0x1000;
+
+/// A device tree describing `info`. Fails on what no tree can say: an
+/// interrupt that is not an SPI where one must be, a timer interrupt that is
+/// not a PPI, or a region that wraps the address space.
+pub fn host_tree(info: &HostInfo) -> Result<Vec<u8>, DtError> {
+    let reservations = info
+        .reserved
+        .iter()
+        .map(|r| FdtReserveEntry::new(r.base, r.size).step("reservation"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut w = FdtWriter::new_with_mem_reserv(&reservations).step("create writer")?;
+    let root = w.begin_node("").step("root")?;
+    w.property_u32("#address-cells", 2).step("root")?;
+    w.property_u32("#size-cells", 2).step("root")?;
+    if let Some(model) = &info.model {
+        w.property_string("model", model).step("root")?;
+    }
+    if info.gic.is_some() {
+        w.property_u32("interrupt-parent", PHANDLE_GIC)
+            .step("root")?;
+    }
+    if let Some(first) = info.memory.first() {
+        let node = w
+            .begin_node(&format!("memory@{:x}", first.base))
+            .step("memory")?;
+        w.property_string("device_type", "memory").step("memory")?;
+        w.property_array_u64("reg", &pairs(&info.memory)?)
+            .step("memory")?;
+        w.end_node(node).step("memory")?;
+    }
+    cpus(&mut w, info)?;
+    if let Some(method) = &info.psci_method {
+        let node = w.begin_node("psci").step("psci")?;
+        w.property_string("compatible", "arm,psci-0.2")
+            .step("psci")?;
+        w.property_string("method", method).step("psci")?;
+        w.end_node(node).step("psci")?;
+    }
+    if let Some(gic) = &info.gic {
+        let node = w
+            .begin_node(&format!("intc@{:x}", gic.dist.base))
+            .step("gic")?;
+        w.property_string("compatible", "arm,gic-v3").step("gic")?;
+        w.property_u32("#interrupt-cells", 3).step("gic")?;
+        w.property_null("interrupt-controller").step("gic")?;
+        w.property_u32("#redistributor-regions", gic.redist.len() as u32)
+            .step("gic")?;
+        let mut regions = Vec::from([gic.dist]);
+        regions.extend(&gic.redist);
+        w.property_array_u64("reg", &pairs(&regions)?).step("gic")?;
+        w.property_phandle(PHANDLE_GIC).step("gic")?;
+        w.end_node(node).step("gic")?;
+    }
+    if let Some(t) = &info.timer {
+        let mut cells = Vec::new();
+        let all = [t.secure_phys, t.nonsecure_phys, t.virt, t.hyp];
+        for intid in all.iter().chain(&t.hyp_virt) {
+            cells.extend([GIC_PPI, ppi(*intid)?, LEVEL_LOW]);
+        }
+        let node = w.begin_node("timer").step("timer")?;
+        w.property_string("compatible", "arm,armv8-timer")
+            .step("timer")?;
+        w.property_array_u32("interrupts", &cells).step("timer")?;
+        w.end_node(node).step("timer")?;
+    }
+    let uart_path = match info.uart {
+        Some(uart) => Some(primecell(&mut w, "pl011", uart, info.uart_intid)?),
+        None => None,
+    };
+    if let Some(rtc) = info.rtc {
+        primecell(&mut w, "pl031", rtc, None)?;
+    }
+    for v in &info.virtio_mmio {
+        let node = w
+            .begin_node(&format!("virtio_mmio@{:x}", v.region.base))
+            .step("virtio-mmio")?;
+        w.property_string("compatible", "virtio,mmio")
+            .step("virtio-mmio")?;
+        w.property_array_u64("reg", &pairs(&[v.region])?)
+            .step("virtio-mmio")?;
+        if let Some(intid) = v.intid {
+            w.property_array_u32("interrupts", &[GIC_SPI, spi(intid)?, LEVEL_HIGH])
+                .step("virtio-mmio")?;
+        }
+        w.end_node(node).step("virtio-mmio")?;
+    }
+    let chosen = w.begin_node("chosen").step("chosen")?;
+    if let Some(path) = &uart_path {
+        w.property_string("stdout-path", path).step("chosen")?;
+    }
+    if let Some(args) = &info.bootargs {
+        w.property_string("bootargs", args).step("chosen")?;
+    }
+    if let Some(initrd) = info.initrd {
+        let end = initrd
+            .end()
+            .ok_or(DtError::InvalidSpec("the initrd wraps the address space"))?;
+        w.property_u64("linux,initrd-start", initrd.base)
+            .step("chosen")?;
+        w.property_u64("linux,initrd-end", end).step("chosen")?;
+    }
+    if let Some(seed) = &info.rng_seed {
+        w.property("rng-seed", seed).step("chosen")?;
+    }
+    w.end_node(chosen).step("chosen")?;
+    w.end_node(root).step("root")?;
+    w.finish().step("finish")
+}
+
+fn cpus(w: &mut FdtWriter, info: &HostInfo) -> Result<(), DtError> {
+    let node = w.begin_node("cpus").step("cpus")?;
+    w.property_u32("#address-cells", 2).step("cpus")?;
+    w.property_u32("#size-cells", 0).step("cpus")?;
+    for cpu in &info.cpus {
+        let c = w.begin_node(&format!("cpu@{:x}", cpu.mpidr)).step("cpu")?;
+        w.property_string("device_type", "cpu").step("cpu")?;
+        w.property_string("compatible", "arm,armv8").step("cpu")?;
+        w.property_u64("reg", cpu.mpidr).step("cpu")?;
+        if let Some(method) = &cpu.enable_method {
+            w.property_string("enable-method", method).step("cpu")?;
+        }
+        w.end_node(c).step("cpu")?;
+    }
+    w.end_node(node).step("cpus")
+}
+
+/// A PL011 or PL031 node; returns its path.
+fn primecell(
+    w: &mut FdtWriter,
+    part: &str,
+    region: Region,
+    intid: Option<u32>,
+) -> Result<alloc::string::String, DtError> {
+    let name = format!("{part}@{:x}", region.base);
+    let node = w.begin_node(&name).step("primecell")?;
+    w.property_string_list(
+        "compatible",
+        alloc::vec![format!("arm,{part}"), "arm,primecell".into()],
+    )
+    .step("primecell")?;
+    w.property_array_u64("reg", &pairs(&[region])?)
+        .step("primecell")?;
+    if let Some(intid) = intid {
+        w.property_array_u32("interrupts", &[GIC_SPI, spi(intid)?, LEVEL_HIGH])
+            .step("primecell")?;
+    }
+    w.end_node(node).step("primecell")?;
+    Ok(format!("/{name}"))
+}
+
+/// `reg` cells (2 address, 2 size) of `regions`.
+fn pairs(regions: &[Region]) -> Result<Vec<u64>, DtError> {
+    let mut out = Vec::with_capacity(regions.len() * 2);
+    for r in regions {
+        r.end()
+            .ok_or(DtError::InvalidSpec("a region wraps the address space"))?;
+        out.extend([r.base, r.size]);
+    }
+    Ok(out)
+}
+
+/// The SPI number of INTID `intid` (32..1019).
+fn spi(intid: u32) -> Result<u32, DtError> {
+    match intid {
+        32..=1019 => Ok(intid - 32),
+        _ => Err(DtError::InvalidSpec("a device interrupt is not an SPI")),
+    }
+}
+
+/// The PPI number of INTID `intid` (16..31).
+fn ppi(intid: u32) -> Result<u32, DtError> {
+    match intid {
+        16..=31 => Ok(intid - 16),
+        _ => Err(DtError::InvalidSpec("a timer interrupt is not a PPI")),
+    }
+}
+
+/// The size a PL011 or PL031 region has when nothing says otherwise.
+pub const fn primecell_region(base: u64) -> Region {
+    Region::new(base, PRIMECELL_SIZE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::{parse_host, Cpu, GicV3, HostVirtio, Timer};
+    use alloc::string::ToString;
+    use alloc::vec;
+
+    /// The machine QEMU's `virt` board describes, as Aerie reads it.
+    fn qemu_like() -> HostInfo {
+        HostInfo {
+            memory: vec![Region::new(0x4000_0000, 0x4000_0000)],
+            reserved: vec![Region::new(0x4800_0000, 0x1000)],
+            cpus: (0..2)
+                .map(|i| Cpu {
+                    mpidr: i,
+                    enable_method: Some("psci".to_string()),
+                })
+                .collect(),
+            uart: Some(primecell_region(0x900_0000)),
+            uart_intid: Some(33),
+            gic: Some(GicV3 {
+                dist: Region::new(0x800_0000, 0x1_0000),
+                redist: vec![Region::new(0x80a_0000, 0xf6_0000)],
+            }),
+            timer: Some(Timer {
+                secure_phys: 29,
+                nonsecure_phys: 30,
+                virt: 27,
+                hyp: 26,
+                hyp_virt: Some(28),
+            }),
+            psci_method: Some("smc".to_string()),
+            bootargs: Some("aerie.log=debug".to_string()),
+            initrd: Some(Region::new(0x4800_0000, 0x2000)),
+            rng_seed: Some(vec![7; 32]),
+            model: Some("from ACPI: BOCHS BXPC".to_string()),
+            virtio_mmio: vec![
+                HostVirtio {
+                    region: Region::new(0xa00_0000, 0x200),
+                    intid: Some(48),
+                },
+                HostVirtio {
+                    region: Region::new(0xa00_0200, 0x200),
+                    intid: None,
+                },
+            ],
+            rtc: Some(primecell_region(0x901_0000)),
+        }
+    }
+
+    #[test]
+    fn the_host_parser_reads_back_what_was_written() {
+        let info = qemu_like();
+        assert_eq!(parse_host(&host_tree(&info).unwrap()).unwrap(), info);
+    }
+
+    #[test]
+    fn a_tree_without_optional_parts_reads_back_too() {
+        let info = HostInfo {
+            memory: vec![Region::new(0x8000_0000, 0x1000_0000)],
+            gic: Some(GicV3 {
+                dist: Region::new(0x2f00_0000, 0x1_0000),
+                redist: vec![
+                    Region::new(0x2f10_0000, 0x4_0000),
+                    Region::new(0x2f20_0000, 0x4_0000),
+                ],
+            }),
+            cpus: vec![Cpu {
+                mpidr: 0x81_0000_0100,
+                enable_method: None,
+            }],
+            ..HostInfo::default()
+        };
+        assert_eq!(parse_host(&host_tree(&info).unwrap()).unwrap(), info);
+    }
+
+    #[test]
+    fn interrupts_a_tree_cannot_say_are_refused() {
+        let mut info = qemu_like();
+        info.uart_intid = Some(27);
+        assert_eq!(
+            host_tree(&info),
+            Err(DtError::InvalidSpec("a device interrupt is not an SPI"))
+        );
+        let mut info = qemu_like();
+        info.timer.as_mut().unwrap().virt = 40;
+        assert_eq!(
+            host_tree(&info),
+            Err(DtError::InvalidSpec("a timer interrupt is not a PPI"))
+        );
+        let mut info = qemu_like();
+        info.virtio_mmio[0].region = Region::new(u64::MAX, 2);
+        assert_eq!(
+            host_tree(&info),
+            Err(DtError::InvalidSpec("a region wraps the address space"))
+        );
+    }
+}
