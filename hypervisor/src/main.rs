@@ -21,6 +21,7 @@ mod seed;
 mod symbols;
 mod userworld;
 mod vm;
+mod wall_clock;
 
 use alloc::vec::Vec;
 use arch::aarch64::fast_path::{self, FastPathTable};
@@ -180,6 +181,8 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
             Ok(va) => unsafe { drivers::pl031::init(va) },
             Err(e) => log::warn!("cannot map the PL031 at {:#x}: {e:?}", rtc.base),
         }
+    } else if let Some(clock) = host.wall_clock {
+        wall_clock::set(clock.unix_seconds, clock.counter, "the boot loader");
     }
 
     seed::init(host.rng_seed.as_deref());

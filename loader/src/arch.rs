@@ -1,5 +1,5 @@
-//! The loader's only assembly: reading the exception level, and the jump
-//! into Aerie with the caches cleaned.
+//! The loader's only assembly: reading the exception level and the
+//! counter, and the jump into Aerie with the caches cleaned.
 
 use core::arch::asm;
 
@@ -9,6 +9,15 @@ pub fn current_el() -> u64 {
     // SAFETY: reading CurrentEL has no side effects.
     unsafe { asm!("mrs {}, CurrentEL", out(reg) el, options(nomem, nostack)) };
     (el >> 2) & 3
+}
+
+/// The generic counter (CNTPCT_EL0), which Aerie reads too.
+pub fn counter() -> u64 {
+    let count: u64;
+    // SAFETY: reading the counter has no side effects; the ISB keeps the
+    // read from being taken early.
+    unsafe { asm!("isb", "mrs {}, cntpct_el0", out(reg) count, options(nomem, nostack)) };
+    count
 }
 
 /// Starts Aerie at `entry` (physical, identity-mapped by the firmware) with

@@ -5,6 +5,7 @@
 
 extern crate alloc;
 
+pub mod clock;
 pub mod image;
 pub mod memmap;
 pub mod options;

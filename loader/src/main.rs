@@ -19,7 +19,8 @@ mod arch;
 mod machine;
 use aerie_uefi_esp as esp;
 
-use aerie_dt::{Handoff, Region};
+use aerie_dt::{Handoff, Region, WallClock};
+use aerie_loader::clock::{self, FirmwareTime};
 use aerie_loader::image::ImageHeader;
 use aerie_loader::{cmdline, files, memmap, options};
 use alloc::string::String;
@@ -88,6 +89,7 @@ fn boot() -> Result<Infallible, Status> {
     let boot_module = Region::new(module_pa, module.len() as u64);
     let ram = firmware_ram()?;
     let seed = firmware_random();
+    let wall_clock = firmware_wall_clock();
     let tree = aerie_dt::with_handoff(
         &firmware_tree,
         &Handoff {
@@ -96,6 +98,7 @@ fn boot() -> Result<Infallible, Status> {
             reserve: &[],
             memory: Some(&ram),
             rng_seed: seed.as_ref().map(|s| &s[..]),
+            wall_clock,
         },
     )
     .map_err(|e| {
@@ -166,6 +169,26 @@ fn firmware_random() -> Option<[u8; SEED_LEN]> {
     let mut seed = [0u8; SEED_LEN];
     rng.get_rng(None, &mut seed).ok()?;
     Some(seed)
+}
+
+/// The firmware's time of day (UEFI GetTime) with the counter's value when
+/// it was read, if the firmware has a clock that gives a valid time.
+fn firmware_wall_clock() -> Option<WallClock> {
+    let t = uefi::runtime::get_time().ok()?;
+    let counter = arch::counter();
+    let unix_seconds = clock::unix_seconds(&FirmwareTime {
+        year: t.year(),
+        month: t.month(),
+        day: t.day(),
+        hour: t.hour(),
+        minute: t.minute(),
+        second: t.second(),
+        zone_minutes: t.time_zone(),
+    })?;
+    Some(WallClock {
+        unix_seconds,
+        counter,
+    })
 }
 
 /// The arguments the loader was started with in the UEFI shell, if any.

@@ -38,7 +38,25 @@ pub struct Handoff<'a> {
     /// `/chosen/rng-seed` (entropy for Aerie, from the firmware's random
     /// number generator). None keeps the tree's, if it has one.
     pub rng_seed: Option<&'a [u8]>,
+    /// `/chosen/aerie,wall-clock`: the time of day, from the firmware's
+    /// clock, for a machine whose tree names no real-time clock Aerie
+    /// drives. None keeps the tree's, if it has one.
+    pub wall_clock: Option<WallClock>,
 }
+
+/// The time of day as a boot loader read it: seconds since the Unix epoch
+/// (UTC), and the generic counter's value (CNTPCT_EL0) when it read them, so
+/// that Aerie counts on from there. Written as two 64-bit values in
+/// `/chosen/aerie,wall-clock` (a property of Aerie's own: no binding
+/// carries the time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WallClock {
+    pub unix_seconds: u64,
+    pub counter: u64,
+}
+
+/// The /chosen property a [`WallClock`] is written to.
+pub const WALL_CLOCK_PROP: &str = "aerie,wall-clock";
 
 /// `blob` with `handoff` written in. Reservations already in the tree stay,
 /// and so does every other property of /chosen; a tree without /chosen gets
@@ -109,7 +127,9 @@ fn copy_props(
 ) -> Result<(), DtError> {
     for prop in node.props() {
         let replaced = handoff.is_some_and(|h| {
-            CHOSEN_PROPS.contains(&prop.name) || (prop.name == "rng-seed" && h.rng_seed.is_some())
+            CHOSEN_PROPS.contains(&prop.name)
+                || (prop.name == "rng-seed" && h.rng_seed.is_some())
+                || (prop.name == WALL_CLOCK_PROP && h.wall_clock.is_some())
         });
         if replaced {
             continue;
@@ -158,11 +178,19 @@ fn write_memory(w: &mut FdtWriter, root: &NodeRef<'_, '_>, ram: &[Region]) -> Re
     w.end_node(node).step("/memory")
 }
 
+pub(crate) fn write_wall_clock(w: &mut FdtWriter, clock: WallClock) -> Result<(), DtError> {
+    w.property_array_u64(WALL_CLOCK_PROP, &[clock.unix_seconds, clock.counter])
+        .step("/chosen/aerie,wall-clock")
+}
+
 fn write_handoff(w: &mut FdtWriter, h: &Handoff<'_>) -> Result<(), DtError> {
     w.property_string("bootargs", h.bootargs)
         .step("/chosen/bootargs")?;
     if let Some(seed) = h.rng_seed {
         w.property("rng-seed", seed).step("/chosen/rng-seed")?;
+    }
+    if let Some(clock) = h.wall_clock {
+        write_wall_clock(w, clock)?;
     }
     if let Some(m) = h.boot_module {
         let end = m.end().ok_or(DtError::InvalidSpec(
@@ -218,6 +246,7 @@ mod tests {
             reserve: &RESERVE,
             memory: None,
             rng_seed: None,
+            wall_clock: None,
         }
     }
 
@@ -244,6 +273,51 @@ mod tests {
             ..handoff()
         };
         assert_eq!(seed_of(&with_handoff(&blob, &h).unwrap()), [2; 64]);
+    }
+
+    #[test]
+    fn the_wall_clock_is_handed_over_and_read_back() {
+        let clock = WallClock {
+            unix_seconds: 1_795_000_000,
+            counter: 0x1234_5678_9abc,
+        };
+        let h = Handoff {
+            wall_clock: Some(clock),
+            ..handoff()
+        };
+        let clock_of = |blob: &[u8]| {
+            let tree = Tree::parse(blob).unwrap();
+            crate::host::wall_clock(&tree.find_path("/chosen").unwrap()).unwrap()
+        };
+        let once = with_handoff(&firmware_tree(true), &h).unwrap();
+        assert_eq!(clock_of(&once), Some(clock));
+        // A second handoff (its reservation already made) replaces it;
+        // none keeps it.
+        let later = WallClock {
+            unix_seconds: clock.unix_seconds + 5,
+            ..clock
+        };
+        let twice = with_handoff(
+            &once,
+            &Handoff {
+                wall_clock: Some(later),
+                reserve: &[],
+                ..h
+            },
+        )
+        .unwrap();
+        assert_eq!(clock_of(&twice), Some(later));
+        let kept = with_handoff(
+            &once,
+            &Handoff {
+                wall_clock: None,
+                reserve: &[],
+                ..h
+            },
+        )
+        .unwrap();
+        assert_eq!(clock_of(&kept), Some(clock));
+        assert_eq!(clock_of(&firmware_tree(true)), None);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 use crate::error::DtError;
 use crate::fdt::cells::{cells, is_compatible, prop_str, prop_u32, prop_u32_or_u64, reg, str_list};
 use crate::fdt::tree::{NodeRef, Tree};
+use crate::handoff::{WallClock, WALL_CLOCK_PROP};
 use crate::region::Region;
 
 /// One physical CPU.
@@ -77,6 +78,9 @@ pub struct HostInfo {
     /// The first enabled PL031 real-time clock (`arm,pl031`): Aerie's wall
     /// clock.
     pub rtc: Option<Region>,
+    /// `/chosen/aerie,wall-clock`: the time of day the boot loader read from
+    /// the firmware, for machines without a PL031.
+    pub wall_clock: Option<WallClock>,
 }
 
 /// Reads a host DTB. `dtb` may be longer than the header's totalsize.
@@ -117,7 +121,29 @@ pub fn parse_host(dtb: &[u8]) -> Result<HostInfo, DtError> {
             .filter(|s| !s.is_empty())
             .map(<[u8]>::to_vec),
         model: prop_str(&root, "model")?.map(ToString::to_string),
+        wall_clock: match &chosen {
+            Some(c) => wall_clock(c)?,
+            None => None,
+        },
     })
+}
+
+pub(crate) fn wall_clock(chosen: &NodeRef<'_, '_>) -> Result<Option<WallClock>, DtError> {
+    let Some(value) = chosen.prop(WALL_CLOCK_PROP) else {
+        return Ok(None);
+    };
+    if value.len() != 16 {
+        return Err(DtError::BadProperty {
+            node: chosen.path(),
+            property: WALL_CLOCK_PROP,
+            reason: "not two 64-bit values",
+        });
+    }
+    let half = |i: usize| u64::from_be_bytes(value[8 * i..8 * i + 8].try_into().unwrap());
+    Ok(Some(WallClock {
+        unix_seconds: half(0),
+        counter: half(1),
+    }))
 }
 
 /// `status` absent, "okay" or the legacy "ok" (spec §2.3.4).

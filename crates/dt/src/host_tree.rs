@@ -129,6 +129,9 @@ pub fn host_tree(info: &HostInfo) -> Result<Vec<u8>, DtError> {
     if let Some(seed) = &info.rng_seed {
         w.property("rng-seed", seed).step("chosen")?;
     }
+    if let Some(clock) = info.wall_clock {
+        crate::handoff::write_wall_clock(&mut w, clock)?;
+    }
     w.end_node(chosen).step("chosen")?;
     w.end_node(root).step("root")?;
     w.finish().step("finish")
@@ -254,6 +257,10 @@ mod tests {
                 },
             ],
             rtc: Some(primecell_region(0x901_0000)),
+            wall_clock: Some(crate::WallClock {
+                unix_seconds: 1_795_000_000,
+                counter: 77,
+            }),
         }
     }
 

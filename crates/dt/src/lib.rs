@@ -17,7 +17,7 @@ mod region;
 pub use error::DtError;
 pub use fdt::header::total_size;
 pub use guest::{build_guest, GuestGic, GuestScmi, GuestSpec, IdleStateNode, VirtioMmio};
-pub use handoff::{with_handoff, Handoff};
+pub use handoff::{with_handoff, Handoff, WallClock};
 pub use host::{parse_host, Cpu, GicV3, HostInfo, HostVirtio, Timer};
 pub use host_tree::{host_tree, primecell_region};
 pub use region::Region;

@@ -106,9 +106,9 @@ pub fn serve(m: &mut Machine, v: usize, c: usize) -> bool {
     true
 }
 
-/// Host time for GETTIME: the host's wall clock (`drivers::pl031`).
+/// Host time for GETTIME: Aerie's wall clock.
 fn now() -> HostTime {
-    let (secs, usecs) = crate::drivers::pl031::now();
+    let (secs, usecs) = crate::wall_clock::now();
     HostTime { secs, usecs }
 }
 

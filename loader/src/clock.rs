@@ -1,0 +1,119 @@
+//! The firmware's time of day (UEFI GetTime) as seconds since the Unix
+//! epoch, which Aerie takes as its wall clock on machines whose tree names
+//! no PL031 (servers and QEMU's firmware with ACPI describe none).
+
+/// A calendar time as UEFI's EFI_TIME gives it (UEFI 2.10 section 8.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FirmwareTime {
+    pub year: u16,
+    pub month: u8,
+    pub day: u8,
+    pub hour: u8,
+    pub minute: u8,
+    pub second: u8,
+    /// The zone's offset from UTC in minutes (UTC = local time - offset),
+    /// or None where the firmware leaves it unspecified: the clock is then
+    /// taken as UTC, as Linux's EFI RTC driver takes it.
+    pub zone_minutes: Option<i16>,
+}
+
+/// Seconds since 1970-01-01 00:00 UTC, or None for a time before the epoch
+/// or with a field out of its range.
+pub fn unix_seconds(t: &FirmwareTime) -> Option<u64> {
+    let days_in_month = match t.month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap(t.year) => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if t.year < 1970 || t.day == 0 || t.day > days_in_month || t.hour > 23 || t.minute > 59 {
+        return None;
+    }
+    if t.second > 59 || t.zone_minutes.is_some_and(|z| !(-1440..=1440).contains(&z)) {
+        return None;
+    }
+    let days = days_since_epoch(i64::from(t.year), i64::from(t.month), i64::from(t.day));
+    let local =
+        days * 86_400 + i64::from(t.hour) * 3600 + i64::from(t.minute) * 60 + i64::from(t.second);
+    let utc = local - 60 * i64::from(t.zone_minutes.unwrap_or(0));
+    u64::try_from(utc).ok()
+}
+
+fn leap(year: u16) -> bool {
+    year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400))
+}
+
+/// Days from 1970-01-01 to the date, proleptic Gregorian. Years are
+/// counted from March, so that the leap day ends a year.
+fn days_since_epoch(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let month_from_march = (month + 9) % 12;
+    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(year: u16, month: u8, day: u8, hms: (u8, u8, u8), zone: Option<i16>) -> Option<u64> {
+        unix_seconds(&FirmwareTime {
+            year,
+            month,
+            day,
+            hour: hms.0,
+            minute: hms.1,
+            second: hms.2,
+            zone_minutes: zone,
+        })
+    }
+
+    #[test]
+    fn known_instants() {
+        assert_eq!(at(1970, 1, 1, (0, 0, 0), None), Some(0));
+        // `date -u -d '2000-02-29 12:34:56' +%s`
+        assert_eq!(at(2000, 2, 29, (12, 34, 56), None), Some(951_827_696));
+        // `date -u -d '2026-11-26 22:05:00' +%s`
+        assert_eq!(at(2026, 11, 26, (22, 5, 0), Some(0)), Some(1_795_730_700));
+        assert_eq!(at(2038, 1, 19, (3, 14, 8), None), Some(1 << 31));
+        // The last second of a year, and the first of the next.
+        assert_eq!(
+            at(2024, 12, 31, (23, 59, 59), None).map(|s| s + 1),
+            at(2025, 1, 1, (0, 0, 0), None)
+        );
+    }
+
+    #[test]
+    fn a_zone_is_taken_off_to_reach_utc() {
+        let utc = at(2026, 11, 26, (22, 5, 0), None).unwrap();
+        // 23:05 at UTC+1 and 17:05 at UTC-5 are both 22:05 UTC.
+        assert_eq!(at(2026, 11, 26, (23, 5, 0), Some(60)), Some(utc));
+        assert_eq!(at(2026, 11, 26, (17, 5, 0), Some(-300)), Some(utc));
+    }
+
+    #[test]
+    fn impossible_times_are_refused() {
+        assert_eq!(at(1969, 12, 31, (23, 59, 59), None), None);
+        assert_eq!(
+            at(1970, 1, 1, (0, 30, 0), Some(60)),
+            None,
+            "before the epoch in UTC"
+        );
+        assert_eq!(at(2023, 2, 29, (0, 0, 0), None), None);
+        assert_eq!(
+            at(1900, 2, 29, (0, 0, 0), None),
+            None,
+            "1900 was not a leap year"
+        );
+        assert!(at(2000, 2, 29, (0, 0, 0), None).is_some());
+        assert_eq!(at(2026, 13, 1, (0, 0, 0), None), None);
+        assert_eq!(at(2026, 4, 31, (0, 0, 0), None), None);
+        assert_eq!(at(2026, 1, 1, (24, 0, 0), None), None);
+        assert_eq!(at(2026, 1, 1, (0, 0, 60), None), None);
+        assert_eq!(at(2026, 1, 1, (0, 0, 0), Some(1441)), None);
+    }
+}
