@@ -159,15 +159,26 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
     let Some(host_gic) = host.gic.as_ref().filter(|g| !g.redist.is_empty()) else {
         panic!("the device tree describes no GICv3 (Aerie needs one)");
     };
-    let redist = host_gic.redist[0];
-    let (Ok(dist_va), Ok(redist_va)) = (
-        space.map_device(host_gic.dist.base, host_gic.dist.size),
-        space.map_device(redist.base, redist.size),
-    ) else {
-        panic!("cannot map the GIC");
+    let Ok(dist_va) = space.map_device(host_gic.dist.base, host_gic.dist.size) else {
+        panic!("cannot map the GIC distributor");
     };
-    // SAFETY: both regions were just mapped as device memory; Aerie alone drives the GIC.
-    let gic = unsafe { irq::gicv3::Gic::new(dist_va, redist_va) };
+    if host_gic.redist.len() > irq::gicv3::MAX_REDIST_REGIONS {
+        log::warn!(
+            "using {} of {} GIC redistributor regions",
+            irq::gicv3::MAX_REDIST_REGIONS,
+            host_gic.redist.len()
+        );
+    }
+    let mut redist = Vec::new();
+    for r in host_gic.redist.iter().take(irq::gicv3::MAX_REDIST_REGIONS) {
+        match space.map_device(r.base, r.size) {
+            Ok(va) => redist.push((va, r.size)),
+            Err(e) => panic!("cannot map the GIC redistributors at {:#x}: {e:?}", r.base),
+        }
+    }
+    // SAFETY: all regions were just mapped as device memory; Aerie alone
+    // drives the GIC.
+    let gic = unsafe { irq::gicv3::Gic::new(dist_va, &redist) };
     gic.init_distributor();
     el2::set_served_owners(aerie_firmware::served_owners());
 

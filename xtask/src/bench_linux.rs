@@ -106,6 +106,7 @@ fn native(cpu: &str) -> Result<f64> {
     let opts = QemuOptions {
         cpu: cpu.into(),
         smp: VCPUS,
+        gic_version: 3,
         boot: Boot::Native {
             kernel: crate::linux::kernel_image(),
             initrd: crate::linux::initramfs(),

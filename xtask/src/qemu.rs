@@ -75,6 +75,9 @@ pub struct QemuOptions {
     pub cpu: String,
     /// `-smp`: physical CPUs of the virtual machine.
     pub smp: u32,
+    /// The machine's GIC: 3, or 4 (GICv4, whose redistributors with
+    /// direct virtual LPIs are twice as large, as on GIC-600/700 boards).
+    pub gic_version: u32,
     pub boot: Boot,
     /// `-icount` value (see [`icount`]), if any.
     pub icount: Option<&'static str>,
@@ -122,6 +125,7 @@ impl QemuOptions {
         QemuOptions {
             cpu: cpu.into(),
             smp: 2,
+            gic_version: 3,
             boot: Boot::Aerie {
                 bootmodule,
                 log: "info".into(),
@@ -198,6 +202,7 @@ pub fn command(opts: &QemuOptions, interactive: bool) -> Command {
 /// TCP timing).
 pub fn command_seeded(opts: &QemuOptions, interactive: bool, seed: u32) -> Command {
     let mut c = Command::new("qemu-system-aarch64");
+    let gic = opts.gic_version;
     let (machine, memory) = match &opts.boot {
         // The firmware hands over a device tree only when it has no ACPI
         // tables to give.
@@ -205,13 +210,18 @@ pub fn command_seeded(opts: &QemuOptions, interactive: bool, seed: u32) -> Comma
             firmware: Firmware::UefiDeviceTree,
             ..
         } => (
-            "virt,virtualization=on,gic-version=3,acpi=off",
+            format!("virt,virtualization=on,gic-version={gic},acpi=off"),
             "1G".to_string(),
         ),
-        Boot::Aerie { .. } => ("virt,virtualization=on,gic-version=3", "1G".to_string()),
-        Boot::Native { memory_mib, .. } => ("virt,gic-version=3", format!("{memory_mib}M")),
+        Boot::Aerie { .. } => (
+            format!("virt,virtualization=on,gic-version={gic}"),
+            "1G".to_string(),
+        ),
+        Boot::Native { memory_mib, .. } => {
+            (format!("virt,gic-version={gic}"), format!("{memory_mib}M"))
+        }
     };
-    c.args(["-M", machine])
+    c.args(["-M", &machine])
         .args(["-cpu", &opts.cpu])
         .args(["-smp", &opts.smp.to_string()])
         .args(["-m", &memory])
@@ -639,6 +649,7 @@ mod tests {
         let opts = QemuOptions {
             cpu: "cortex-a72".into(),
             smp: 2,
+            gic_version: 3,
             boot: Boot::Native {
                 kernel: "/k".into(),
                 initrd: "/i.cpio".into(),

@@ -502,6 +502,7 @@ pub fn main(args: &[String]) -> i32 {
     let opts = QemuOptions {
         cpu: args.cpu.clone(),
         smp: args.smp,
+        gic_version: 3,
         boot: Boot::Aerie {
             bootmodule: prepared.bootmodule,
             log: args.log.clone(),

@@ -30,7 +30,7 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 44] = [
+const QEMU_TESTS: [(&str, TestFn); 45] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
@@ -42,6 +42,7 @@ const QEMU_TESTS: [(&str, TestFn); 44] = [
         testkit_config_on("max", "testkit-backdoor-el1")
     }),
     ("testkit-4pcpus", testkit_4pcpus),
+    ("testkit-gicv4", testkit_gicv4),
     ("testkit-two-policies", testkit_two_policies),
     ("boot-remap-fault", boot_remap_fault),
     ("mem-routines", mem_routines),
@@ -249,6 +250,8 @@ struct AerieRun<'a> {
     cpu: &'a str,
     /// Physical CPUs of the emulated machine.
     smp: u32,
+    /// Its GIC version (3 or 4).
+    gic_version: u32,
     /// More Aerie command-line arguments.
     append: &'a str,
     /// The host disk, created zeroed if a VM has a disk region and it is missing.
@@ -267,6 +270,7 @@ impl<'a> AerieRun<'a> {
             guest,
             cpu: "cortex-a72",
             smp: 2,
+            gic_version: 3,
             append: "",
             disk,
             timeout,
@@ -294,6 +298,7 @@ fn run_aerie_icount(
     let opts = QemuOptions {
         cpu: run.cpu.into(),
         smp: run.smp,
+        gic_version: run.gic_version,
         boot: Boot::Aerie {
             bootmodule: prepared.bootmodule,
             log: "info".into(),
@@ -480,6 +485,31 @@ fn testkit_4pcpus() -> Result<(), String> {
     })
 }
 
+/// The testkit VM of `testkit-4pcpus` on a GICv4 machine (`-cpu max`,
+/// `gic-version=4`), as GIC-600/700 boards have: each redistributor with
+/// direct virtual LPIs is twice as large, and Aerie must find each of the
+/// 4 pCPUs' own by walking them.
+fn testkit_gicv4() -> Result<(), String> {
+    let name = "testkit-gicv4";
+    let disk = fresh_disk(name)?;
+    let run = AerieRun {
+        cpu: "max",
+        smp: 4,
+        gic_version: 4,
+        ..AerieRun::new(
+            name,
+            Guest::Config(test_config("testkit-4vcpus.toml")),
+            &disk,
+            120,
+        )
+    };
+    run_aerie(&run, |status, out| {
+        output::require_line(out, ", 4 CPUs, VHE: yes")?;
+        output::require_line(out, "testkit: 3 other vCPU(s) left idle for the power-off")?;
+        testkit_passed(status, out, TESTKIT_MIN_PASSED)
+    })
+}
+
 /// Two testkit VMs, one with every backdoor transport and one with none
 /// (tests/configs/testkit-two-policies.toml), taking turns on one pCPU:
 /// each passes, so the backdoor fast path answered for the one and never for
@@ -657,6 +687,7 @@ fn linux_native() -> Result<(), String> {
     let opts = QemuOptions {
         cpu: "cortex-a72".into(),
         smp: LINUX_VCPUS as u32,
+        gic_version: 3,
         boot: Boot::Native {
             kernel: crate::linux::kernel_image(),
             initrd: crate::linux::initramfs(),

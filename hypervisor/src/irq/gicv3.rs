@@ -19,9 +19,13 @@ const CTLR_ENABLE_GRP1: u32 = 1 << 1;
 const CTLR_ARE: u32 = 1 << 4;
 const CTLR_RWP: u32 = 1 << 31;
 
+/// One redistributor's frames: RD_base and SGI_base, and with GICv4's
+/// direct virtual LPIs (GICR_TYPER.VLPIS) VLPI_base and a reserved frame.
 const GICR_STRIDE: usize = 0x2_0000;
+const GICR_STRIDE_VLPIS: usize = 0x4_0000;
 const GICR_TYPER: usize = 0x0008;
 const GICR_WAKER: usize = 0x0014;
+const TYPER_VLPIS: u64 = 1 << 1;
 const TYPER_LAST: u64 = 1 << 4;
 const WAKER_PROCESSOR_SLEEP: u32 = 1 << 1;
 const WAKER_CHILDREN_ASLEEP: u32 = 1 << 2;
@@ -59,21 +63,35 @@ fn wait(mut done: impl FnMut() -> bool, what: &str) {
     panic!("GICv3: timed out waiting for {what}");
 }
 
+/// Redistributor regions Aerie drives: machines with many CPUs have one
+/// per socket or die.
+pub const MAX_REDIST_REGIONS: usize = 8;
+
 /// The host GIC, as Aerie mapped it.
 #[derive(Clone, Copy)]
 pub struct Gic {
     dist: usize,
-    redist: usize,
+    /// (address, size) of each redistributor region, the first `regions`.
+    redist: [(usize, usize); MAX_REDIST_REGIONS],
+    regions: usize,
 }
 
 impl Gic {
     /// # Safety
-    /// `dist` and `redist` must be the direct-map addresses of the host's
-    /// distributor and redistributor region, mapped as device memory.
-    pub const unsafe fn new(dist: u64, redist: u64) -> Self {
+    /// `dist` must be the direct-map address of the host's distributor,
+    /// and each of `redist` (at most [`MAX_REDIST_REGIONS`]) the address and
+    /// size of a redistributor region, all mapped as device memory.
+    pub const unsafe fn new(dist: u64, redist: &[(u64, u64)]) -> Self {
+        let mut regions = [(0, 0); MAX_REDIST_REGIONS];
+        let mut i = 0;
+        while i < redist.len() && i < MAX_REDIST_REGIONS {
+            regions[i] = (redist[i].0 as usize, redist[i].1 as usize);
+            i += 1;
+        }
         Gic {
             dist: dist as usize,
-            redist: redist as usize,
+            redist: regions,
+            regions: i,
         }
     }
 
@@ -114,20 +132,29 @@ impl Gic {
         );
     }
 
-    /// This CPU's redistributor frame, found by affinity.
+    /// This CPU's redistributor frame, found by affinity: each region is
+    /// walked frame by frame (a GICv4 redistributor with VLPIs is twice as
+    /// large) up to its last redistributor (GICR_TYPER.Last) or its end.
     fn frame(&self, mpidr: u64) -> usize {
         let affinity = ((mpidr >> 8) & 0xff00_0000) | (mpidr & 0xff_ffff);
-        let mut frame = self.redist;
-        loop {
-            let typer = read64(frame + GICR_TYPER);
-            if typer >> 32 == affinity {
-                return frame;
+        for &(base, size) in &self.redist[..self.regions] {
+            let mut frame = base;
+            while frame + GICR_STRIDE <= base + size {
+                let typer = read64(frame + GICR_TYPER);
+                if typer >> 32 == affinity {
+                    return frame;
+                }
+                if typer & TYPER_LAST != 0 {
+                    break;
+                }
+                frame += if typer & TYPER_VLPIS != 0 {
+                    GICR_STRIDE_VLPIS
+                } else {
+                    GICR_STRIDE
+                };
             }
-            if typer & TYPER_LAST != 0 {
-                panic!("GICv3: no redistributor for MPIDR {mpidr:#x}");
-            }
-            frame += GICR_STRIDE;
         }
+        panic!("GICv3: no redistributor for MPIDR {mpidr:#x}");
     }
 
     /// On each CPU: wake its redistributor and enable the private

@@ -93,7 +93,7 @@ static MACHINE: SpinMutex<Machine, WaitForEvent> = SpinMutex::new(Machine {
     pcpus: Vec::new(),
     // SAFETY: placeholder addresses, never used: install() replaces the
     // whole machine before any exit or scheduling happens.
-    gic: unsafe { Gic::new(0, 0) },
+    gic: unsafe { Gic::new(0, &[]) },
     list_registers: 0,
     slice_ticks: 0,
     window_ticks: 0,
