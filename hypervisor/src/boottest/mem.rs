@@ -2,7 +2,8 @@
 //! against byte-at-a-time references, for every length up to [`MAX_LEN`]
 //! at every alignment of source and destination within 16 bytes: each
 //! size's tail path, the 64-byte loop and any misalignment, with the bytes
-//! around the destination checked untouched. (The MMU-off path runs only
+//! around the destination checked untouched; and zeroing from 256 bytes
+//! on, where memset uses DC ZVA, at every offset within a 64-byte block. (The MMU-off path runs only
 //! before the MMU is on, and is not covered here.)
 
 use alloc::format;
@@ -76,6 +77,32 @@ pub fn check() -> Result<usize, String> {
                 }
                 cases += 1;
             }
+        }
+    }
+    Ok(cases + check_long_zeroing()?)
+}
+
+/// Zeroing lengths from [`ZVA_MIN`] (DC ZVA's blocks with unaligned first
+/// and last blocks), at every offset within 64 bytes, so that the start and
+/// the end fall at every place in a block; and a few lengths of many blocks.
+fn check_long_zeroing() -> Result<usize, String> {
+    const ZVA_MIN: usize = 256;
+    const LONG: [usize; 4] = [1023, 1024, 1089, LONG_BUF - 2 * 64 - 64];
+    const LONG_BUF: usize = 4096;
+    let mut dst = [0u8; LONG_BUF];
+    let mut cases = 0;
+    let lengths = (ZVA_MIN - 1..ZVA_MIN + 80).chain(LONG);
+    for len in lengths {
+        for d in 0..64 {
+            fill(&mut dst, GUARD);
+            // SAFETY: `d + len` is within LONG_BUF.
+            unsafe { memset(dst.as_mut_ptr().add(d), 0, len) };
+            if let Some(at) = first_wrong(&dst, d, len, |_| 0) {
+                return Err(format!(
+                    "memset(0, len {len}, dst +{d}): byte {at} of the buffer wrong"
+                ));
+            }
+            cases += 1;
         }
     }
     Ok(cases)
