@@ -69,7 +69,7 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
         halt()
     };
     // SAFETY: the host PL011 is mapped at uart_va and Aerie alone drives it.
-    unsafe { console::init(uart_va) };
+    unsafe { console::init(uart_va, host.uart_sbsa) };
     panic::SEMIHOSTING.store(
         host.model.as_deref() == Some("linux,dummy-virt"),
         Ordering::Relaxed,

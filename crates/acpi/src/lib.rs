@@ -39,6 +39,13 @@ pub use sdt::Memory;
 /// the same).
 pub const HID_VIRTIO_MMIO: &str = "LNRO0005";
 pub const HID_PL011: &str = "ARMH0011";
+pub const HID_SBSA_UART: &str = "ARMHB000";
+
+/// QEMU's tables' OEM ID and table ID: the machine QEMU's own device tree
+/// calls `linux,dummy-virt`, the model Aerie knows QEMU by (it then ends a
+/// run with a semihosting exit status rather than a plain power-off).
+const QEMU_OEM: (&str, &str) = ("BOCHS", "BXPC");
+const QEMU_MODEL: &str = "linux,dummy-virt";
 
 /// What the tables describe.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,15 +107,16 @@ pub fn machine(memory: &dyn Memory, rsdp: u64) -> Result<Machine, AcpiError> {
             .ok(),
         None => None,
     };
-    // Without a usable SPCR, the first PL011 the DSDT declares.
+    // Without a usable SPCR, the first PL011 or SBSA UART the DSDT declares.
     let console = console.or_else(|| {
         dsdt_devices
             .iter()
-            .find(|d| d.hid == HID_PL011)
+            .find(|d| d.hid == HID_PL011 || d.hid == HID_SBSA_UART)
             .and_then(|d| {
                 Some((
                     primecell_region(d.memory.first()?.base),
                     d.interrupts.first().copied(),
+                    d.hid == HID_SBSA_UART,
                 ))
             })
     });
@@ -134,8 +142,10 @@ pub fn machine(memory: &dyn Memory, rsdp: u64) -> Result<Machine, AcpiError> {
             cpus,
             gic: Some(madt.gic),
             timer,
-            uart: console.map(|(r, _)| r),
-            uart_intid: console.and_then(|(_, i)| i),
+            uart: console.map(|(r, _, _)| r),
+            uart_intid: console.and_then(|(_, i, _)| i),
+            uart_sbsa: console.is_some_and(|(_, _, sbsa)| sbsa),
+            model: ((oem_id, oem_table) == QEMU_OEM).then(|| QEMU_MODEL.to_string()),
             psci_method: fadt.psci_method.map(ToString::to_string),
             virtio_mmio,
             ..HostInfo::default()

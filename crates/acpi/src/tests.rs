@@ -450,8 +450,31 @@ fn a_console_that_is_not_a_pl011_falls_back_to_the_dsdt_and_is_noted() {
     assert_eq!(m.info.uart_intid, Some(33));
     assert_eq!(
         m.notes,
-        ["the console (SPCR) is not a PL011, the UART Aerie drives"]
+        ["the console (SPCR) is not a PL011 or an SBSA UART, which Aerie drives"]
     );
+}
+
+#[test]
+fn an_sbsa_uart_console_is_read_as_one() {
+    for interface in [0x0D, 0x0E] {
+        let (fw, rsdp) = firmware(|t| replace(t, "SPCR", spcr(interface, 0x0C00_0000, 40)));
+        let m = machine(&fw, rsdp).unwrap();
+        assert_eq!(m.info.uart, Some(Region::new(0x0C00_0000, 0x1000)));
+        assert_eq!((m.info.uart_intid, m.info.uart_sbsa), (Some(40), true));
+    }
+}
+
+#[test]
+fn other_firmware_is_not_taken_for_qemu() {
+    let (fw, rsdp) = firmware(|t| {
+        let mut f = fadt(1, BASE);
+        f[10..16].copy_from_slice(b"AMPERE");
+        f[9] = 0;
+        f[9] = 0u8.wrapping_sub(checksum(&f));
+        replace(t, "FACP", f);
+    });
+    let m = machine(&fw, rsdp).unwrap();
+    assert_eq!((m.oem.as_str(), m.info.model), ("AMPERE BXPC", None));
 }
 
 #[test]

@@ -56,8 +56,12 @@ pub struct HostInfo {
     /// `/memreserve/` entries and `reg` of enabled `/reserved-memory` children.
     pub reserved: Vec<Region>,
     pub cpus: Vec<Cpu>,
-    /// The PL011 named by /chosen stdout-path, else the first enabled PL011.
+    /// The PL011 named by /chosen stdout-path, else the first enabled PL011
+    /// (`arm,pl011`, or `arm,sbsa-uart`: see `uart_sbsa`).
     pub uart: Option<Region>,
+    /// The UART is an SBSA generic UART: a PL011 with only its data,
+    /// status and interrupt registers (no UARTCR: nothing to enable).
+    pub uart_sbsa: bool,
     /// The UART's interrupt as a GIC INTID (SPI n = 32 + n), when its node
     /// has a 3-cell GIC `interrupts` specifier.
     pub uart_intid: Option<u32>,
@@ -97,12 +101,14 @@ pub fn parse_host(dtb: &[u8]) -> Result<HostInfo, DtError> {
         ));
     }
     let uart = uart(&tree, chosen.as_ref())?;
+    let uart_sbsa = uart.as_ref().is_some_and(|u| u.2);
     Ok(HostInfo {
         memory,
         reserved: reserved(&tree)?,
         cpus: cpus(&tree)?,
-        uart: uart.map(|(r, _)| r),
-        uart_intid: uart.and_then(|(_, i)| i),
+        uart: uart.map(|(r, _, _)| r),
+        uart_intid: uart.and_then(|(_, i, _)| i),
+        uart_sbsa,
         virtio_mmio: virtio_mmio(&tree)?,
         rtc: first_reg(&tree, "arm,pl031")?,
         gic: gic(&tree)?,
@@ -220,11 +226,15 @@ fn stdout_node<'t, 'a>(
         .and_then(|target| tree.find_path(target)))
 }
 
+/// The console UART: its registers, its interrupt, and whether it is an
+/// SBSA generic UART.
 fn uart(
     tree: &Tree<'_>,
     chosen: Option<&NodeRef<'_, '_>>,
-) -> Result<Option<(Region, Option<u32>)>, DtError> {
-    let is_pl011 = |n: &NodeRef<'_, '_>| is_compatible(n, "arm,pl011") && enabled(n);
+) -> Result<Option<(Region, Option<u32>, bool)>, DtError> {
+    let is_pl011 = |n: &NodeRef<'_, '_>| {
+        (is_compatible(n, "arm,pl011") || is_compatible(n, SBSA_UART)) && enabled(n)
+    };
     let from_chosen = match chosen {
         Some(c) => stdout_node(tree, c)?.filter(is_pl011),
         None => None,
@@ -238,8 +248,12 @@ fn uart(
             property: "reg",
         });
     };
-    Ok(Some((first, gic_intid(&node)?)))
+    let sbsa = is_compatible(&node, SBSA_UART) && !is_compatible(&node, "arm,pl011");
+    Ok(Some((first, gic_intid(&node)?, sbsa)))
 }
+
+/// The SBSA generic UART's compatible string.
+pub(crate) const SBSA_UART: &str = "arm,sbsa-uart";
 
 /// A node's interrupt as a GIC INTID, from a 3-cell specifier <type number
 /// flags>: type 0 = SPI (INTID 32 + n), type 1 = PPI (INTID 16 + n).

@@ -91,6 +91,7 @@ pub fn host_tree(info: &HostInfo) -> Result<Vec<u8>, DtError> {
         w.end_node(node).step("timer")?;
     }
     let uart_path = match info.uart {
+        Some(uart) if info.uart_sbsa => Some(sbsa_uart(&mut w, uart, info.uart_intid)?),
         Some(uart) => Some(primecell(&mut w, "pl011", uart, info.uart_intid)?),
         None => None,
     };
@@ -178,6 +179,26 @@ fn primecell(
     Ok(format!("/{name}"))
 }
 
+/// An SBSA generic UART node; returns its path.
+fn sbsa_uart(
+    w: &mut FdtWriter,
+    region: Region,
+    intid: Option<u32>,
+) -> Result<alloc::string::String, DtError> {
+    let name = format!("serial@{:x}", region.base);
+    let node = w.begin_node(&name).step("sbsa-uart")?;
+    w.property_string("compatible", crate::host::SBSA_UART)
+        .step("sbsa-uart")?;
+    w.property_array_u64("reg", &pairs(&[region])?)
+        .step("sbsa-uart")?;
+    if let Some(intid) = intid {
+        w.property_array_u32("interrupts", &[GIC_SPI, spi(intid)?, LEVEL_HIGH])
+            .step("sbsa-uart")?;
+    }
+    w.end_node(node).step("sbsa-uart")?;
+    Ok(format!("/{name}"))
+}
+
 /// `reg` cells (2 address, 2 size) of `regions`.
 fn pairs(regions: &[Region]) -> Result<Vec<u64>, DtError> {
     let mut out = Vec::with_capacity(regions.len() * 2);
@@ -230,6 +251,7 @@ mod tests {
                 .collect(),
             uart: Some(primecell_region(0x900_0000)),
             uart_intid: Some(33),
+            uart_sbsa: false,
             gic: Some(GicV3 {
                 dist: Region::new(0x800_0000, 0x1_0000),
                 redist: vec![Region::new(0x80a_0000, 0xf6_0000)],
@@ -288,6 +310,15 @@ mod tests {
             ..HostInfo::default()
         };
         assert_eq!(parse_host(&host_tree(&info).unwrap()).unwrap(), info);
+    }
+
+    #[test]
+    fn an_sbsa_uart_reads_back_as_one() {
+        let mut info = qemu_like();
+        info.uart_sbsa = true;
+        let back = parse_host(&host_tree(&info).unwrap()).unwrap();
+        assert_eq!(back, info);
+        assert!(back.uart_sbsa);
     }
 
     #[test]

@@ -79,13 +79,14 @@ impl Console {
     }
 }
 
-/// Start the console on the UART mapped at `va`.
+/// Start the console on the UART mapped at `va` (an SBSA generic UART if
+/// `sbsa`).
 ///
 /// # Safety
 /// `va` must map the host PL011, used by nothing else.
-pub unsafe fn init(va: u64) {
+pub unsafe fn init(va: u64, sbsa: bool) {
     // SAFETY: per the contract.
-    let uart = unsafe { Pl011::new(va) };
+    let uart = unsafe { Pl011::new(va, sbsa) };
     *CONSOLE.lock() = Some(Console {
         uart,
         guest_mid_line: false,

@@ -18,15 +18,20 @@ pub struct Pl011 {
 }
 
 impl Pl011 {
+    /// The UART at `base`, enabled. An SBSA generic UART (`sbsa`) has no
+    /// UARTCR and is always on: nothing is written to it.
+    ///
     /// # Safety
     /// `base` must be the virtual address of a mapped PL011's registers,
     /// used by nobody else.
-    pub unsafe fn new(base: u64) -> Self {
+    pub unsafe fn new(base: u64, sbsa: bool) -> Self {
         let uart = Pl011 {
             base: base as usize,
         };
-        // The firmware may have left it disabled; baud rate stays as set up.
-        uart.write(CR, CR_UARTEN | CR_TXE | CR_RXE);
+        if !sbsa {
+            // The firmware may have left it disabled; baud rate stays as set up.
+            uart.write(CR, CR_UARTEN | CR_TXE | CR_RXE);
+        }
         uart
     }
 
