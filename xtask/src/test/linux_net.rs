@@ -148,7 +148,9 @@ fn spoofed_counted(out: &str) -> Result<(), String> {
 /// address from QEMU's DHCP server (`aerie.ip=dhcp`), then connects
 /// out to a port this test listens on (10.0.2.2 is the host) and says hello;
 /// then the test connects in through a forwarded host port and the VM prints
-/// what it sent.
+/// what it sent. The machine boots as a server does: UEFI firmware with
+/// ACPI tables and no device tree, so the uplink card, its registers and
+/// its interrupt, are the ones the loader read from the DSDT.
 pub fn linux_uplink() -> Result<(), String> {
     let name = "linux-uplink";
     let io = |what: &str, e: std::io::Error| format!("{what}: {e}");
@@ -175,7 +177,7 @@ pub fn linux_uplink() -> Result<(), String> {
         uplink: Some(Uplink {
             forwards: vec![format!("{inward}:10.0.2.15:5003")],
         }),
-        ..QemuOptions::aerie("cortex-a72", prepared.bootmodule, Firmware::Kernel)
+        ..QemuOptions::aerie("cortex-a72", prepared.bootmodule, Firmware::UefiAcpi)
     };
     let done = Arc::new(AtomicBool::new(false));
     let host = {
@@ -197,6 +199,10 @@ pub fn linux_uplink() -> Result<(), String> {
             "initramfs: eth0: 10.0.2.15/24 by DHCP, gateway 10.0.2.2",
         )?;
         output::require_line(out, "net: uplink got hello from the host")?;
+        // The card's registers and interrupt came from the DSDT: the last
+        // transport, SPI 47, as QEMU's device tree would say.
+        output::require_line(out, "aerie-loader: the machine from ACPI (BOCHS BXPC)")?;
+        output::require_line(out, "uplink: virtio-net at 0xa003e00 (INTID 79)")?;
         clean_exit(status, out)
     })
 }
