@@ -360,7 +360,7 @@ fn create_vms(module: &aerie_bootmodule::BootModule<'static>) -> Vec<vm::Vm> {
     let mut vms = Vec::new();
     for i in 0..module.vm_count() {
         match module.vm(i) {
-            Ok(image) => match vm::loader::create(vms.len(), image, prefixed) {
+            Ok(image) => match vm::loader::create(vms.len(), i, image, prefixed) {
                 Ok(vm) => {
                     log::info!(
                         "vm {}: {} vCPUs, {} MiB",

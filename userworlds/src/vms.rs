@@ -47,7 +47,7 @@ pub fn control(index: u64, info: &VmInfo, op_name: &str, op: u64) -> (bool, allo
         }
         err::EBUSY => "it is not running",
         err::ENOMEM => "no memory for it",
-        err::EPERM => "this world may not control VMs",
+        err::EPERM => "this world may not control this VM",
         err::ENOTCONN => "no guest tools to ask",
         e => {
             return (

@@ -408,7 +408,7 @@ fn write_bootmodule_with(
             name: &w.name,
             program,
             arg: &w.arg,
-            control: w.control,
+            control: config.world_control(w),
         })
         .collect();
     let bytes = aerie_bootmodule::write(&images, &worlds, Some(symbols));
@@ -790,7 +790,7 @@ mod tests {
             name: "watcher".into(),
             program: dir.join("k"),
             arg: "once".into(),
-            control: true,
+            control: aerie_vmconfig::WorldControl::All,
         });
         let programs = [b"kernel bytes".to_vec()];
         write_bootmodule_with(&cfg, &programs, b"packed symbols", &out).unwrap();
@@ -829,7 +829,12 @@ mod tests {
         let world = m.world(0).unwrap();
         assert_eq!(
             (world.name, world.program, world.arg, world.control),
-            ("watcher", &b"kernel bytes"[..], "once", true)
+            (
+                "watcher",
+                &b"kernel bytes"[..],
+                "once",
+                aerie_bootmodule::Control::All
+            )
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

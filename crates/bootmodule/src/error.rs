@@ -95,6 +95,10 @@ pub enum VmFieldError {
     GuestinfoWithoutBackdoor,
     /// `flags` has a bit this parser does not know.
     UnknownFlags { flags: u32 },
+    /// A world's control rights contradict each other: both control bits,
+    /// a listed VM the module does not have, or VMs listed without the
+    /// listed bit.
+    BadControl { flags: u32, vms: u32 },
     /// The `more_disks` blob is not a whole number of entries, has more than
     /// [`MORE_DISKS_MAX`](crate::format::MORE_DISKS_MAX), or the VM has no
     /// first disk.
@@ -156,6 +160,11 @@ impl fmt::Display for VmFieldError {
                 "more_disks is {len} bytes: not whole 16-byte entries, more than {} of them, \
                  or no first disk",
                 crate::format::MORE_DISKS_MAX
+            ),
+            VmFieldError::BadControl { flags, vms } => write!(
+                f,
+                "flags {flags:#x} with control_vms {vms:#x}: both control bits, a VM the \
+                 module does not have, or VMs listed without the listed bit"
             ),
             VmFieldError::BadNet {
                 flags,

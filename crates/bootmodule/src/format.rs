@@ -114,14 +114,21 @@
 //! | 32 | 16 | program offset, length: a static AArch64 ELF file; not empty, 4 KiB aligned like a kernel |
 //! | 48 | 16 | arg offset, length: UTF-8 text handed to the program, any alignment; length 0 = empty (the offset is then ignored) |
 //! | 64 | 4  | flags: the world's rights, see below |
-//! | 68 | 4  | reserved, zero |
+//! | 68 | 4  | control_vms: with [`WORLD_FLAG_CONTROL_LISTED`], bit i for VM record i the world may control; zero otherwise |
 //!
 //! World `flags`:
 //!
 //! | bit | meaning |
 //! |---|---|
-//! | 0 | [`WORLD_FLAG_CONTROL`]: the world may control VMs (stop, reset, start, halt or reboot them: the `vm_control` system call) |
-//! | 1..32 | reserved, zero: a parser refuses a record with an unknown bit set |
+//! | 0 | [`WORLD_FLAG_CONTROL`]: the world may control every VM (stop, reset, start, halt or reboot them: the `vm_control` system call) |
+//! | 1 | [`WORLD_FLAG_CONTROL_LISTED`]: the world may control the VMs `control_vms` lists (one of the first 32), and no other |
+//! | 2..32 | reserved, zero: a parser refuses a record with an unknown bit set |
+//!
+//! A parser refuses both control bits at once, a `control_vms` bit for a
+//! VM the module does not have, and a non-zero `control_vms` without bit 1.
+//! (`control_vms` was a reserved zero word before bit 1 existed, and a
+//! parser that predates it refuses bit 1: a world is never given more than
+//! its config says.)
 //!
 //! The parser checks only the blobs' bounds, alignment and UTF-8 and the
 //! flags; the ELF file is the hypervisor's loader to check.
@@ -211,8 +218,13 @@ pub const WORLD_RECORD_SIZE_V6: usize = 72;
 /// World record `flags` bit 0: the world may control VMs (stop, reset, start,
 /// halt or reboot them: the `vm_control` system call).
 pub const WORLD_FLAG_CONTROL: u32 = 1 << 0;
+/// World record `flags` bit 1: the world may control the VMs its
+/// `control_vms` word lists, and no other.
+pub const WORLD_FLAG_CONTROL_LISTED: u32 = 1 << 1;
+/// VMs a `control_vms` word can list: the first 32.
+pub const CONTROL_VMS_MAX: usize = 32;
 /// Every defined world record `flags` bit.
-pub const WORLD_FLAGS_KNOWN: u32 = WORLD_FLAG_CONTROL;
+pub const WORLD_FLAGS_KNOWN: u32 = WORLD_FLAG_CONTROL | WORLD_FLAG_CONTROL_LISTED;
 /// `backdoor_flags` bit 0: the VM has the backdoor.
 pub const BACKDOOR_ENABLED: u32 = 1 << 0;
 /// `backdoor_flags` bit 1: guest EL0 may use the backdoor.
@@ -278,4 +290,5 @@ pub(crate) mod world {
     pub const PROGRAM: usize = 32;
     pub const ARG: usize = 48;
     pub const FLAGS: usize = 64;
+    pub const CONTROL_VMS: usize = 68;
 }

@@ -142,10 +142,35 @@ pub struct WorldImage<'a> {
     pub program: &'a [u8],
     /// Text handed to the program (may be empty).
     pub arg: &'a str,
-    /// The world may control VMs: stop, reset, start, halt or reboot them
-    /// (the `vm_control` system call; record flag
-    /// [`WORLD_FLAG_CONTROL`](format::WORLD_FLAG_CONTROL)).
-    pub control: bool,
+    /// The VMs the world may control: stop, reset, start, halt or reboot
+    /// (the `vm_control` system call; record flags
+    /// [`WORLD_FLAG_CONTROL`](format::WORLD_FLAG_CONTROL) and
+    /// [`WORLD_FLAG_CONTROL_LISTED`](format::WORLD_FLAG_CONTROL_LISTED)).
+    pub control: Control,
+}
+
+/// Which VMs a world may control.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Control {
+    /// None: it may look, not touch.
+    #[default]
+    None,
+    /// Every VM.
+    All,
+    /// The VMs whose record index has its bit set (bit i: VM i, one of the
+    /// first [`CONTROL_VMS_MAX`](format::CONTROL_VMS_MAX)).
+    Listed(u32),
+}
+
+impl Control {
+    /// Whether the world may control VM `index`.
+    pub fn allows(self, index: usize) -> bool {
+        match self {
+            Control::None => false,
+            Control::All => true,
+            Control::Listed(vms) => index < format::CONTROL_VMS_MAX && vms & (1 << index) != 0,
+        }
+    }
 }
 
 /// A VM's backdoor policy (the VMware-compatible guest backdoor): present in

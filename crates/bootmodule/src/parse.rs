@@ -3,13 +3,13 @@
 
 use crate::error::{BootModuleError, VmField, VmFieldError, WorldField};
 use crate::format::{
-    header, record, world, BLOB_ALIGN, DISK_ENTRY, DISK_SECTOR, FLAGS_KNOWN, FLAG_FIXED_CLOCK,
-    HEADER_SIZE, MAGIC, MORE_DISKS_MAX, NAME_MAX, NET_FLAGS_KNOWN, NET_NIC, NET_NO_UPLINK,
-    RECORD_SIZE_V1, RECORD_SIZE_V2, RECORD_SIZE_V4, RECORD_SIZE_V7, VERSION_BACKDOOR, VERSION_DISK,
-    VERSION_FLAGS, VERSION_NET, VERSION_SYMBOLS, VERSION_WORLDS, WORLD_FLAGS_KNOWN,
-    WORLD_FLAG_CONTROL, WORLD_RECORD_SIZE_V6,
+    header, record, world, BLOB_ALIGN, CONTROL_VMS_MAX, DISK_ENTRY, DISK_SECTOR, FLAGS_KNOWN,
+    FLAG_FIXED_CLOCK, HEADER_SIZE, MAGIC, MORE_DISKS_MAX, NAME_MAX, NET_FLAGS_KNOWN, NET_NIC,
+    NET_NO_UPLINK, RECORD_SIZE_V1, RECORD_SIZE_V2, RECORD_SIZE_V4, RECORD_SIZE_V7,
+    VERSION_BACKDOOR, VERSION_DISK, VERSION_FLAGS, VERSION_NET, VERSION_SYMBOLS, VERSION_WORLDS,
+    WORLD_FLAGS_KNOWN, WORLD_FLAG_CONTROL, WORLD_FLAG_CONTROL_LISTED, WORLD_RECORD_SIZE_V6,
 };
-use crate::{guestinfo_entries, BackdoorPolicy, DiskRegion, NetCard, VmImage, WorldImage};
+use crate::{guestinfo_entries, BackdoorPolicy, Control, DiskRegion, NetCard, VmImage, WorldImage};
 
 /// A disk region: sector aligned, not empty, not wrapping.
 fn check_region(offset: u64, size: u64) -> Result<DiskRegion, VmFieldError> {
@@ -463,11 +463,24 @@ impl<'a> BootModule<'a> {
         if flags & !WORLD_FLAGS_KNOWN != 0 {
             return Err(bad(WorldField::Flags, VmFieldError::UnknownFlags { flags }));
         }
+        let vms = read_u32(rec, world::CONTROL_VMS);
+        let bad_control = VmFieldError::BadControl { flags, vms };
+        let control = match (
+            flags & WORLD_FLAG_CONTROL != 0,
+            flags & WORLD_FLAG_CONTROL_LISTED != 0,
+        ) {
+            (false, false) if vms == 0 => Control::None,
+            (true, false) if vms == 0 => Control::All,
+            (false, true) if u64::from(vms) >> self.vm_count.min(CONTROL_VMS_MAX) == 0 => {
+                Control::Listed(vms)
+            }
+            _ => return Err(bad(WorldField::Flags, bad_control)),
+        };
         Ok(WorldImage {
             name,
             program,
             arg,
-            control: flags & WORLD_FLAG_CONTROL != 0,
+            control,
         })
     }
 

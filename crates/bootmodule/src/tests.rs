@@ -4,11 +4,11 @@ use crate::format::{
     header, record, world, BACKDOOR_BRK, BACKDOOR_EL0, BACKDOOR_ENABLED, BACKDOOR_HIGH_BANDWIDTH,
     BLOB_ALIGN, HEADER_SIZE, RECORD_SIZE_V1, RECORD_SIZE_V2, RECORD_SIZE_V4, RECORD_SIZE_V7,
     VERSION_BACKDOOR, VERSION_SYMBOLS, VERSION_WORLDS, WORLD_FLAGS_KNOWN, WORLD_FLAG_CONTROL,
-    WORLD_RECORD_SIZE_V6,
+    WORLD_FLAG_CONTROL_LISTED, WORLD_RECORD_SIZE_V6,
 };
 use crate::{
     encode_guestinfo, guestinfo_entries, write, BackdoorPolicy, BootModule, BootModuleError,
-    DiskRegion, NetCard, VmField, VmFieldError, VmImage, WorldField, WorldImage,
+    Control, DiskRegion, NetCard, VmField, VmFieldError, VmImage, WorldField, WorldImage,
 };
 
 fn sample() -> Vec<u8> {
@@ -996,19 +996,19 @@ fn three_worlds(programs: &[Vec<u8>; 3]) -> [WorldImage<'_>; 3] {
             name: "vmctl-0123456789abcdef012345678",
             program: &programs[0],
             arg: "reset linux-1",
-            control: true,
+            control: Control::All,
         },
         WorldImage {
             name: "wörld",
             program: &programs[1],
             arg: "",
-            control: false,
+            control: Control::None,
         },
         WorldImage {
             name: "w3",
             program: &programs[2],
             arg: "cødé ✓\nsecond line",
-            control: false,
+            control: Control::Listed(0b10),
         },
     ]
 }
@@ -1158,10 +1158,18 @@ fn world_fields_follow_the_extension_rule() {
         (0, 32, 32, 48, 64)
     );
     assert_eq!(world::ARG + 16, world::FLAGS);
-    // flags, then 4 reserved bytes.
-    assert_eq!(WORLD_RECORD_SIZE_V6, world::FLAGS + 8);
+    // flags, then the control list in what was a reserved word.
+    assert_eq!(world::FLAGS + 4, world::CONTROL_VMS);
+    assert_eq!(WORLD_RECORD_SIZE_V6, world::CONTROL_VMS + 4);
     assert_eq!(WORLD_RECORD_SIZE_V6, 72);
-    assert_eq!((WORLD_FLAG_CONTROL, WORLD_FLAGS_KNOWN), (1, 1));
+    assert_eq!(
+        (
+            WORLD_FLAG_CONTROL,
+            WORLD_FLAG_CONTROL_LISTED,
+            WORLD_FLAGS_KNOWN
+        ),
+        (1, 2, 3)
+    );
     assert_eq!((VERSION_WORLDS, crate::format::VERSION), (6, 7));
 }
 
@@ -1378,7 +1386,7 @@ fn bad_world_args_rejected_empty_and_unaligned_ones_read() {
 }
 
 #[test]
-fn world_control_round_trips_as_flag_bit_0() {
+fn world_control_round_trips_as_its_flag_bits_and_vm_list() {
     let programs = programs();
     let w = |name, control| WorldImage {
         name,
@@ -1386,23 +1394,36 @@ fn world_control_round_trips_as_flag_bit_0() {
         arg: "a",
         control,
     };
-    let worlds = [w("on", true), w("off", false), w("on-too", true)];
+    let worlds = [
+        w("all", Control::All),
+        w("none", Control::None),
+        w("second", Control::Listed(0b10)),
+        w("both", Control::Listed(0b11)),
+    ];
     let bytes = with_worlds(&worlds, None);
-    for (i, want) in worlds.iter().enumerate() {
+    let words = [
+        (WORLD_FLAG_CONTROL, 0),
+        (0, 0),
+        (WORLD_FLAG_CONTROL_LISTED, 0b10),
+        (WORLD_FLAG_CONTROL_LISTED, 0b11),
+    ];
+    for (i, want) in words.iter().enumerate() {
         let rec = world_at(&bytes, i);
-        let flags = header_u32(&bytes, rec + world::FLAGS);
-        assert_eq!(flags, if want.control { WORLD_FLAG_CONTROL } else { 0 });
-        // The reserved word after the flags is written as zero.
-        assert_eq!(header_u32(&bytes, rec + world::FLAGS + 4), 0);
+        let got = (
+            header_u32(&bytes, rec + world::FLAGS),
+            header_u32(&bytes, rec + world::CONTROL_VMS),
+        );
+        assert_eq!(got, *want, "world {i}");
     }
     let m = BootModule::parse(&bytes).unwrap();
     let got: Vec<_> = m.worlds().map(Result::unwrap).collect();
     assert_eq!(got, worlds);
-    assert_eq!(
-        got.iter().map(|w| w.control).collect::<Vec<_>>(),
-        [true, false, true]
-    );
-    // Setting the bit by hand grants the right; clearing it takes it away.
+    let allowed = |c: Control| (0..3).map(|vm| c.allows(vm)).collect::<Vec<_>>();
+    assert_eq!(allowed(got[0].control), [true, true, true]);
+    assert_eq!(allowed(got[1].control), [false, false, false]);
+    assert_eq!(allowed(got[2].control), [false, true, false]);
+    assert_eq!(allowed(got[3].control), [true, true, false]);
+    // Setting a bit by hand grants the right; clearing it takes it away.
     let mut flipped = bytes.clone();
     put_u32(&mut flipped, world_at(&bytes, 0) + world::FLAGS, 0);
     put_u32(
@@ -1411,17 +1432,44 @@ fn world_control_round_trips_as_flag_bit_0() {
         WORLD_FLAG_CONTROL,
     );
     let m = BootModule::parse(&flipped).unwrap();
-    assert!(!m.world(0).unwrap().control);
-    assert!(m.world(1).unwrap().control);
-    assert!(m.world(2).unwrap().control);
+    assert_eq!(m.world(0).unwrap().control, Control::None);
+    assert_eq!(m.world(1).unwrap().control, Control::All);
 }
 
 #[test]
-fn unknown_world_flag_bits_refused_reserved_word_ignored() {
+fn contradicting_control_rights_are_refused() {
     let programs = programs();
     let bytes = with_worlds(&three_worlds(&programs), None);
     let at = world_at(&bytes, 1) + world::FLAGS;
-    for flags in [1 << 1, 1 << 31, !WORLD_FLAGS_KNOWN, u32::MAX] {
+    let both = WORLD_FLAG_CONTROL | WORLD_FLAG_CONTROL_LISTED;
+    // Both bits; a list without its bit (with the all bit, or none); a
+    // listed VM the module (two VMs) does not have.
+    for (flags, vms) in [
+        (both, 1),
+        (WORLD_FLAG_CONTROL, 1),
+        (0, 1),
+        (WORLD_FLAG_CONTROL_LISTED, 0b100),
+        (WORLD_FLAG_CONTROL_LISTED, 1 << 31),
+    ] {
+        let mut bad = bytes.clone();
+        put_u32(&mut bad, at, flags);
+        put_u32(&mut bad, at + 4, vms);
+        let err = world_refused(
+            &bad,
+            1,
+            WorldField::Flags,
+            VmFieldError::BadControl { flags, vms },
+        );
+        assert!(err.to_string().contains("control_vms"), "{err}");
+    }
+}
+
+#[test]
+fn unknown_world_flag_bits_are_refused() {
+    let programs = programs();
+    let bytes = with_worlds(&three_worlds(&programs), None);
+    let at = world_at(&bytes, 1) + world::FLAGS;
+    for flags in [1 << 2, 1 << 31, !WORLD_FLAGS_KNOWN, u32::MAX] {
         let mut bad = bytes.clone();
         put_u32(&mut bad, at, flags);
         let err = world_refused(
@@ -1433,21 +1481,30 @@ fn unknown_world_flag_bits_refused_reserved_word_ignored() {
         assert!(err.to_string().contains("field `flags`"), "{err}");
     }
     let mut bad = bytes.clone();
-    put_u32(&mut bad, at, 1 << 1);
+    put_u32(&mut bad, at, 1 << 2);
     assert_eq!(
         BootModule::parse(&bad)
             .unwrap()
             .world(1)
             .unwrap_err()
             .to_string(),
-        "boot module: world[1]: field `flags`: flags 0x2 has an unknown bit"
+        "boot module: world[1]: field `flags`: flags 0x4 has an unknown bit"
     );
-    // Bytes 68..72 are reserved: written as zero, not checked.
-    let mut reserved = bytes.clone();
-    put_u32(&mut reserved, at + 4, u32::MAX);
-    let m = BootModule::parse(&reserved).unwrap();
-    let got: Vec<_> = m.worlds().map(Result::unwrap).collect();
-    assert_eq!(got, three_worlds(&programs));
+}
+
+#[test]
+#[should_panic(expected = "world[0] (\"w\"): control lists a VM the module does not have")]
+fn writer_refuses_a_listed_vm_it_does_not_have() {
+    write(
+        &[],
+        &[WorldImage {
+            name: "w",
+            program: &[1],
+            arg: "",
+            control: Control::Listed(1),
+        }],
+        None,
+    );
 }
 
 #[test]
@@ -1462,7 +1519,7 @@ fn writer_refuses_long_world_name() {
             name: &name,
             program: &[1],
             arg: "",
-            control: false,
+            control: Control::None,
         }],
         None,
     );
@@ -1475,7 +1532,7 @@ fn writer_refuses_empty_world_name() {
         name,
         program: &[1],
         arg: "",
-        control: true,
+        control: Control::All,
     };
     write(&[], &[w("ok"), w("")], None);
 }
@@ -1489,7 +1546,7 @@ fn writer_refuses_empty_program() {
             name: "w",
             program: &[],
             arg: "x",
-            control: false,
+            control: Control::None,
         }],
         None,
     );

@@ -1,10 +1,11 @@
 //! Boot module writer (host side).
 
 use crate::format::{
-    header, record, world, BLOB_ALIGN, FLAG_FIXED_CLOCK, HEADER_SIZE, MAGIC, NAME_MAX, NET_NIC,
-    NET_NO_UPLINK, RECORD_SIZE_V7, VERSION, WORLD_FLAG_CONTROL, WORLD_RECORD_SIZE_V6,
+    header, record, world, BLOB_ALIGN, CONTROL_VMS_MAX, FLAG_FIXED_CLOCK, HEADER_SIZE, MAGIC,
+    NAME_MAX, NET_NIC, NET_NO_UPLINK, RECORD_SIZE_V7, VERSION, WORLD_FLAG_CONTROL,
+    WORLD_FLAG_CONTROL_LISTED, WORLD_RECORD_SIZE_V6,
 };
-use crate::{guestinfo_entries, VmImage, WorldImage};
+use crate::{guestinfo_entries, Control, VmImage, WorldImage};
 
 fn align_up(x: usize) -> usize {
     let a = BLOB_ALIGN as usize;
@@ -138,6 +139,13 @@ pub fn write(vms: &[VmImage], worlds: &[WorldImage], symbols: Option<&[u8]>) -> 
             "world[{i}] ({:?}): empty program",
             w.name
         );
+        if let Control::Listed(listed) = w.control {
+            assert!(
+                u64::from(listed) >> vms.len().min(CONTROL_VMS_MAX) == 0,
+                "world[{i}] ({:?}): control lists a VM the module does not have",
+                w.name
+            );
+        }
         let program = push_blob(&mut out, w.program);
         let arg = push_blob(&mut out, w.arg.as_bytes());
 
@@ -148,8 +156,13 @@ pub fn write(vms: &[VmImage], worlds: &[WorldImage], symbols: Option<&[u8]>) -> 
             put_u64(rec, at, offset);
             put_u64(rec, at + 8, len);
         }
-        if w.control {
-            put_u32(rec, world::FLAGS, WORLD_FLAG_CONTROL);
+        match w.control {
+            Control::None => {}
+            Control::All => put_u32(rec, world::FLAGS, WORLD_FLAG_CONTROL),
+            Control::Listed(vms) => {
+                put_u32(rec, world::FLAGS, WORLD_FLAG_CONTROL_LISTED);
+                put_u32(rec, world::CONTROL_VMS, vms);
+            }
         }
     }
     let (offset, len) = push_blob(&mut out, symbols.unwrap_or(&[]));

@@ -38,8 +38,8 @@ pub mod nr {
     /// running (stop, reset, halt, reboot) or not stopped (start), or its
     /// tools have not answered their last command, `ENOMEM` if a start
     /// finds no memory for it, `ENOTCONN` if the VM has no tools to ask,
-    /// `EPERM` if this world may not control VMs (a config world without
-    /// `control = true`).
+    /// `EPERM` if this world may not control this VM (a config world
+    /// without `control = true`, or whose `control` list does not name it).
     pub const VM_CONTROL: u64 = 7;
     /// `vm_wait(seen, timeout_ns)`: wait until some VM's state has changed.
     /// Aerie counts the changes of every VM's state; if its count is not

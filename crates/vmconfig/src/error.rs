@@ -127,6 +127,10 @@ pub enum ErrorKind {
     DuplicateWorldName { first: usize },
     /// A world's `arg` longer than [`crate::WORLD_ARG_MAX`] (its length).
     WorldArgTooLong(usize),
+    /// A world's `control` list names a VM the config does not have.
+    ControlUnknownVm(String),
+    /// A world's `control` list names a VM past the first 32.
+    ControlVmPastList(String),
     /// A `[vm.net]` key other than `mac`.
     UnknownNetField,
     /// `net.mac` is not six hex octets, or is zero or a group address.
@@ -242,6 +246,14 @@ impl fmt::Display for ErrorKind {
             ErrorKind::DuplicateWorldName { first } => {
                 write!(f, "duplicate name (already used by world[{first}])")
             }
+            ErrorKind::ControlUnknownVm(name) => {
+                write!(f, "names VM {name:?}, which the config does not have")
+            }
+            ErrorKind::ControlVmPastList(name) => write!(
+                f,
+                "names VM {name:?}, but a list may name only the first {} VMs",
+                aerie_bootmodule::format::CONTROL_VMS_MAX
+            ),
             ErrorKind::WorldArgTooLong(n) => {
                 write!(f, "{n} bytes, more than {}", crate::WORLD_ARG_MAX)
             }

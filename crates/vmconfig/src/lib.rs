@@ -41,7 +41,8 @@
 //!                           # at most 4096 bytes
 //! control = true            # optional, default false: the world may stop, reset, start,
 //!                           # halt and reboot VMs (the `vm_control` call); without it
-//!                           # that call fails
+//!                           # that call fails; or a list of VM names (among the first
+//!                           # 32 VMs), e.g. ["web"]: those and no other
 //! ```
 //!
 //! At least one `[[vm]]` is required, worlds or not. Only `vm` and `world`
@@ -77,7 +78,7 @@ pub use net::{default_mac, NetConfig, DEFAULT_NETWORK};
 pub use size::{parse_size, MEMORY_ALIGN, MEMORY_MIN};
 pub use table::NAME_MAX;
 pub use vm::MAX_VCPUS;
-pub use world::{WorldConfig, MAX_WORLDS, WORLD_ARG_MAX};
+pub use world::{WorldConfig, WorldControl, MAX_WORLDS, WORLD_ARG_MAX};
 
 /// A validated config.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -207,7 +208,12 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
         }
         vms.push(vm);
     }
-    let worlds = world::parse_worlds(tables("world", "an array of tables ([[world]])")?, base_dir)?;
+    let vm_names: Vec<&str> = vms.iter().map(|v| v.name.as_str()).collect();
+    let worlds = world::parse_worlds(
+        tables("world", "an array of tables ([[world]])")?,
+        base_dir,
+        &vm_names,
+    )?;
     Ok(Config {
         source: None,
         vms,
@@ -216,6 +222,24 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
 }
 
 impl Config {
+    /// World `w`'s rights as the boot module carries them: a `control` list
+    /// becomes the set of the VMs' indices.
+    pub fn world_control(&self, w: &WorldConfig) -> aerie_bootmodule::Control {
+        match &w.control {
+            WorldControl::None => aerie_bootmodule::Control::None,
+            WorldControl::All => aerie_bootmodule::Control::All,
+            WorldControl::Vms(names) => aerie_bootmodule::Control::Listed(
+                self.vms
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, vm)| names.contains(&vm.name))
+                    .fold(0, |set, (i, _)| {
+                        set | 1u32.checked_shl(i as u32).unwrap_or(0)
+                    }),
+            ),
+        }
+    }
+
     /// VM `index`'s network card as the boot module carries it: networks
     /// are numbered from 0 in the order the VMs first name them.
     pub fn net_card(&self, index: usize) -> Option<NetCard> {

@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::{
-    load, parse, BackdoorPolicy, ConfigError, DiskRegion, ErrorKind, WorldConfig, MAX_WORLDS,
+    load, parse, BackdoorPolicy, ConfigError, DiskRegion, ErrorKind, WorldConfig, WorldControl,
+    MAX_WORLDS,
 };
 
 const GOOD: &str = r#"
@@ -705,13 +706,13 @@ fn worlds_parse() {
                 name: "watcher".into(),
                 program: PathBuf::from("tests/configs/bin/vmstat"),
                 arg: "every 1s".into(),
-                control: false,
+                control: WorldControl::None,
             },
             WorldConfig {
                 name: "vm-ctl_2".into(),
                 program: PathBuf::from("/abs/vmctl"),
                 arg: String::new(),
-                control: true,
+                control: WorldControl::All,
             },
         ]
     );
@@ -769,19 +770,19 @@ fn world_errors_name_the_world_and_field() {
             "control = \"yes\"",
             "control",
             ErrorKind::WrongType {
-                expected: "true or false",
+                expected: "true, false or a list of VM names",
                 found: "string",
             },
-            "world[1] (\"w1\"): field `control`: expected true or false, found string",
+            "world[1] (\"w1\"): field `control`: expected true, false or a list of VM names, found string",
         ),
         (
             "control = 1",
             "control",
             ErrorKind::WrongType {
-                expected: "true or false",
+                expected: "true, false or a list of VM names",
                 found: "integer",
             },
-            "world[1] (\"w1\"): field `control`: expected true or false, found integer",
+            "world[1] (\"w1\"): field `control`: expected true, false or a list of VM names, found integer",
         ),
         (
             "name = \"bad name\"",
@@ -818,11 +819,13 @@ fn world_errors_name_the_world_and_field() {
 fn world_control_is_off_unless_asked_for() {
     let control = |line: &str| {
         let c = parse(&with_worlds(&world("w", line)), Path::new("")).unwrap();
-        c.worlds[0].control
+        c.worlds[0].control != WorldControl::None
     };
     assert!(!control(""));
     assert!(!control("control = false"));
     assert!(control("control = true"));
+    assert!(!control("control = []"));
+    assert!(control("control = [\"big\"]"));
     // Each world has its own right.
     let text = with_worlds(&format!(
         "{}{}{}",
@@ -832,8 +835,77 @@ fn world_control_is_off_unless_asked_for() {
     ));
     let c = parse(&text, Path::new("")).unwrap();
     assert_eq!(
-        c.worlds.iter().map(|w| w.control).collect::<Vec<_>>(),
-        [true, false, true]
+        c.worlds
+            .iter()
+            .map(|w| w.control.clone())
+            .collect::<Vec<_>>(),
+        [WorldControl::All, WorldControl::None, WorldControl::All]
+    );
+}
+
+#[test]
+fn a_control_list_names_vms_and_becomes_their_indices() {
+    let vms = format!(
+        "{}{}{}",
+        vm_with("name", Some("name = \"a\"")),
+        vm_with("name", Some("name = \"b\"")),
+        vm_with("name", Some("name = \"c\""))
+    );
+    let text = format!(
+        "{vms}{}{}{}",
+        world("w1", "control = [\"c\", \"a\"]"),
+        world("w2", "control = true"),
+        world("w3", "")
+    );
+    let c = parse(&text, Path::new("")).unwrap();
+    assert_eq!(
+        c.worlds[0].control,
+        WorldControl::Vms(vec!["c".into(), "a".into()])
+    );
+    let rights: Vec<_> = c.worlds.iter().map(|w| c.world_control(w)).collect();
+    assert_eq!(
+        rights,
+        [
+            aerie_bootmodule::Control::Listed(0b101),
+            aerie_bootmodule::Control::All,
+            aerie_bootmodule::Control::None
+        ]
+    );
+    // A name the config does not have, and a list of something else.
+    for (line, message) in [
+        (
+            "control = [\"a\", \"web\"]",
+            "world[0] (\"w\"): field `control`: names VM \"web\", which the config does not have",
+        ),
+        (
+            "control = [1]",
+            "world[0] (\"w\"): field `control`: expected true, false or a list of VM names, found integer",
+        ),
+        (
+            "control = \"a\"",
+            "world[0] (\"w\"): field `control`: expected true, false or a list of VM names, found string",
+        ),
+    ] {
+        let e = parse(&format!("{vms}{}", world("w", line)), Path::new("")).unwrap_err();
+        assert_eq!(e.to_string(), message, "{line}");
+    }
+}
+
+#[test]
+fn a_control_list_reaches_the_first_32_vms() {
+    let vms: String = (0..33)
+        .map(|i| vm_with("name", Some(&format!("name = \"v{i}\""))))
+        .collect();
+    let ok = format!("{vms}{}", world("w", "control = [\"v31\"]"));
+    let c = parse(&ok, Path::new("")).unwrap();
+    assert_eq!(
+        c.world_control(&c.worlds[0]),
+        aerie_bootmodule::Control::Listed(1 << 31)
+    );
+    let past = format!("{vms}{}", world("w", "control = [\"v32\"]"));
+    assert_eq!(
+        parse(&past, Path::new("")).unwrap_err().to_string(),
+        "world[0] (\"w\"): field `control`: names VM \"v32\", but a list may name only the first 32 VMs"
     );
 }
 

@@ -24,15 +24,32 @@ pub struct WorldConfig {
     pub program: PathBuf,
     /// The string the program reads with the `arg` system call; "" if not given.
     pub arg: String,
-    /// The world may control VMs: stop, reset, start, halt or reboot them
-    /// (the `vm_control` system call). `control = true`; false if not given.
-    pub control: bool,
+    /// The VMs the world may control: stop, reset, start, halt or reboot
+    /// them (the `vm_control` system call). `control = true` (all),
+    /// `control = ["web", "db"]` (those, by name), none if not given.
+    pub control: WorldControl,
 }
 
-/// Checks every `[[world]]` table: their number, each table, unique names.
+/// Which VMs a world may control.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum WorldControl {
+    /// None (`control = false`, or not given): it may look, not touch.
+    #[default]
+    None,
+    /// Every VM (`control = true`).
+    All,
+    /// The VMs named (`control = ["web"]`), each one of the config's first
+    /// [`CONTROL_VMS_MAX`](aerie_bootmodule::format::CONTROL_VMS_MAX).
+    Vms(Vec<String>),
+}
+
+/// Checks every `[[world]]` table: their number, each table, unique names,
+/// and that a `control` list names VMs of `vm_names` (among the first
+/// [`CONTROL_VMS_MAX`](aerie_bootmodule::format::CONTROL_VMS_MAX)).
 pub(crate) fn parse_worlds(
     list: &[Value],
     base_dir: &Path,
+    vm_names: &[&str],
 ) -> Result<Vec<WorldConfig>, ConfigError> {
     if list.len() > MAX_WORLDS {
         return Err(ConfigError {
@@ -49,6 +66,19 @@ pub(crate) fn parse_worlds(
         if let Some(first) = worlds.iter().position(|w| w.name == world.name) {
             return Err(ctx.err("name", ErrorKind::DuplicateWorldName { first }));
         }
+        if let WorldControl::Vms(names) = &world.control {
+            for name in names {
+                match vm_names.iter().position(|vm| vm == name) {
+                    None => {
+                        return Err(ctx.err("control", ErrorKind::ControlUnknownVm(name.clone())))
+                    }
+                    Some(i) if i >= aerie_bootmodule::format::CONTROL_VMS_MAX => {
+                        return Err(ctx.err("control", ErrorKind::ControlVmPastList(name.clone())))
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
         worlds.push(world);
     }
     Ok(worlds)
@@ -64,10 +94,21 @@ fn parse_world(ctx: &mut Ctx, value: &Value, base_dir: &Path) -> Result<WorldCon
     if arg.len() > WORLD_ARG_MAX {
         return Err(ctx.err("arg", ErrorKind::WorldArgTooLong(arg.len())));
     }
+    const CONTROL_TYPE: &str = "true, false or a list of VM names";
     let control = match table.get("control") {
-        None => false,
-        Some(Value::Boolean(b)) => *b,
-        Some(v) => return Err(ctx.wrong_type("control", "true or false", v)),
+        None | Some(Value::Boolean(false)) => WorldControl::None,
+        Some(Value::Boolean(true)) => WorldControl::All,
+        Some(Value::Array(names)) if names.is_empty() => WorldControl::None,
+        Some(Value::Array(names)) => WorldControl::Vms(
+            names
+                .iter()
+                .map(|n| match n {
+                    Value::String(s) => Ok(s.clone()),
+                    v => Err(ctx.wrong_type("control", CONTROL_TYPE, v)),
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        Some(v) => return Err(ctx.wrong_type("control", CONTROL_TYPE, v)),
     };
     Ok(WorldConfig {
         name,

@@ -16,7 +16,7 @@
 mod space;
 mod world;
 
-use aerie_bootmodule::{BootModule, WorldImage};
+use aerie_bootmodule::{BootModule, Control, WorldImage};
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -116,16 +116,16 @@ fn load_named(item: &str) -> Option<World> {
             PROGRAMS
                 .iter()
                 .find(|(n, _)| *n == name)
-                .map(|&(n, elf)| (n, elf, arg.unwrap_or(""), true))
+                .map(|&(n, elf)| (n, elf, arg.unwrap_or(""), Control::All))
         });
-    let Some((name, elf, arg, may_control)) = found else {
+    let Some((name, elf, arg, control)) = found else {
         log::error!(
             "user world {name}[{id}]: no such program (built in: {})",
             program_names()
         );
         return None;
     };
-    World::load(id, name, Arc::from(arg), elf, may_control)
+    World::load(id, name, Arc::from(arg), elf, control)
         .map_err(|e| log::error!("user world {name}[{id}]: refused: {e}"))
         .ok()
 }

@@ -10,6 +10,7 @@ use crate::arch::aarch64::sysreg::isb;
 use crate::arch::aarch64::{cpu, cpu::CpuInfo, daif, gic};
 use crate::irq::{event, watchdog, PMR_ALL, PMR_REGULAR_MASKED};
 use crate::mm::user_range;
+use aerie_bootmodule::Control;
 use aerie_trap::esr::{ec, Esr};
 use aerie_userworld::abi::{self, VmInfo};
 use aerie_userworld::fault::Fault;
@@ -36,8 +37,8 @@ pub struct World {
     /// began (counter ticks).
     used: u64,
     window_start: u64,
-    /// It may stop, reset, start, halt and reboot VMs (vm_control).
-    may_control: bool,
+    /// The VMs it may stop, reset, start, halt and reboot (vm_control).
+    control: Control,
     /// A console line for its `read_line`, until that call takes it.
     line: Option<String>,
 }
@@ -75,7 +76,7 @@ impl World {
         name: &'static str,
         arg: Arc<str>,
         elf: &[u8],
-        may_control: bool,
+        control: Control,
     ) -> Result<Self, LoadError> {
         let program = aerie_userworld::elf::parse(elf).map_err(LoadError::Elf)?;
         let space = UserSpace::load(&program, elf, el0::shim_page())?;
@@ -93,7 +94,7 @@ impl World {
             syscalls: 0,
             used: 0,
             window_start: 0,
-            may_control,
+            control,
             line: None,
         })
     }
@@ -321,7 +322,7 @@ impl Kernel for World {
     }
 
     fn vm_control(&mut self, index: u64, op: VmOp) -> Result<(), i64> {
-        if !self.may_control {
+        if self.control == Control::None {
             return Err(abi::err::EPERM);
         }
         let cpu = crate::sched::this_cpu();
@@ -330,6 +331,9 @@ impl Kernel for World {
             .ok()
             .filter(|&v| v < m.vms.len())
             .ok_or(abi::err::ENOENT)?;
+        if !self.control.allows(m.vms[v].record) {
+            return Err(abi::err::EPERM);
+        }
         let by = format!("user world {}[{}]", self.name, self.id);
         if op == VmOp::Start {
             if m.vms[v].state != crate::vm::VmState::Stopped {

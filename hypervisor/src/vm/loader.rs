@@ -37,7 +37,12 @@ pub const MAX_VCPUS: u32 = 8;
 
 /// Create VM number `index` from its record. Errors are reasons the VM is
 /// refused; the caller logs them and carries on with the other VMs.
-pub fn create(index: usize, image: VmImage<'static>, prefixed: bool) -> Result<Vm, String> {
+pub fn create(
+    index: usize,
+    record: usize,
+    image: VmImage<'static>,
+    prefixed: bool,
+) -> Result<Vm, String> {
     if image.vcpus == 0 || image.vcpus > MAX_VCPUS {
         return Err(format!("vcpus = {} (must be 1..={MAX_VCPUS})", image.vcpus));
     }
@@ -50,6 +55,7 @@ pub fn create(index: usize, image: VmImage<'static>, prefixed: bool) -> Result<V
     let (memory, stage2) = guest_memory(&image)?;
     let mut vm = Vm {
         name: String::from(image.name),
+        record,
         vmid: (index + 1) as u16,
         image,
         vcpus: (0..image.vcpus as usize)

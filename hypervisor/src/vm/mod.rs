@@ -286,6 +286,9 @@ impl GuestMemory {
 
 pub struct Vm {
     pub name: String,
+    /// Its record's index in the boot module: what a world's control list
+    /// names (a refused VM before it leaves a gap in Aerie's own list).
+    pub record: usize,
     pub vmid: u16,
     pub image: VmImage<'static>,
     /// Boxed: TPIDR_EL2 holds a pointer to the running vCPU's registers,

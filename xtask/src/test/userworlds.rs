@@ -3,7 +3,9 @@
 //! the way its row says, and the testkit VM that runs afterwards must pass
 //! (Aerie carried on through every fault).
 
-use super::{fresh_disk, run_aerie, testkit_passed, AerieRun, TESTKIT_MIN_PASSED};
+use super::{
+    clean_exit, fresh_disk, run_aerie, summary_passed, testkit_passed, AerieRun, TESTKIT_MIN_PASSED,
+};
 use crate::output;
 use crate::qemu::Keys;
 use crate::run::Guest;
@@ -328,8 +330,9 @@ pub fn vmctl(name: &str) -> Result<(), String> {
 
 /// Worlds from the config (`tests/configs/testkit-worlds.toml`): programs
 /// the boot module carries, under names Aerie does not build in, start at
-/// boot beside the testkit VM, one without and one with the right to
-/// control VMs, then a built-in one from the command line.
+/// boot beside two testkit VMs, one world without the right to control
+/// VMs, one with the right to control `testkit` and one with the right to
+/// control `spare` only, then a built-in one from the command line.
 pub fn from_config(name: &str) -> Result<(), String> {
     const WORLDS: &[(&str, &[&str])] = &[
         (
@@ -350,7 +353,7 @@ pub fn from_config(name: &str) -> Result<(), String> {
         (
             "janitor",
             &[
-                "vmctl: reset vm 0: this world may not control VMs",
+                "vmctl: reset vm 0: this world may not control this VM",
                 "exited with status 1",
             ],
         ),
@@ -358,6 +361,13 @@ pub fn from_config(name: &str) -> Result<(), String> {
             "steward",
             &[
                 "vmctl: halt vm 0: no guest tools to ask",
+                "exited with status 1",
+            ],
+        ),
+        (
+            "keeper",
+            &[
+                "vmctl: halt vm 0: this world may not control this VM",
                 "exited with status 1",
             ],
         ),
@@ -374,7 +384,12 @@ pub fn from_config(name: &str) -> Result<(), String> {
     };
     run_aerie(&run, |status, out| {
         check_worlds(out, WORLDS)?;
-        testkit_passed(status, out, TESTKIT_MIN_PASSED)
+        output::require_line(out, "watcher[2]: vm 1 spare: running")?;
+        for vm in ["testkit", "spare"] {
+            summary_passed(output::testkit_result_of(out, vm), TESTKIT_MIN_PASSED)
+                .map_err(|e| format!("vm {vm}: {e}"))?;
+        }
+        clean_exit(status, out)
     })
 }
 
