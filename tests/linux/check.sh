@@ -26,6 +26,17 @@ else
     failed "sleep 1 took $((t1 - t0))0 ms of uptime"
 fi
 
+# Time of day: the kernel set its clock from the RTC at boot (rtc-pl031,
+# CONFIG_RTC_HCTOSYS), so the date is today's, not 1970's; the test
+# compares it with the host's.
+now=$(date +%s)
+rtc=$(cat /sys/class/rtc/rtc0/name 2>/dev/null || echo none)
+if [ "$now" -gt 1700000000 ]; then
+    echo "check: date $now (rtc0: $rtc)"
+else
+    failed "the date is $(date -u) (rtc0: $rtc)"
+fi
+
 # CPU idle: Aerie publishes PSCI idle states in the DT and Linux's
 # cpuidle-psci enters them; QEMU's own DT has none (no cpuidle directory).
 # One line: each state's entries and rejections summed over the CPUs (a

@@ -626,11 +626,31 @@ fn linux_check_passed(out: &str, vcpus: u64) -> Result<(), String> {
     if !output::has_line(out, "check: disk ok") {
         return Err("no `check: disk ok` line (the VM has a disk)".into());
     }
+    guest_date_is_today(out)?;
     let boots = output::initramfs_starts(out);
     if boots < 2 {
         return Err(format!(
             "{boots} `initramfs: started` lines; the disk check must reboot once"
         ));
+    }
+    Ok(())
+}
+
+/// The guest's date, set from its PL031 at boot, is this machine's (to
+/// within ten minutes) in every boot: Aerie's virtual PL031 counts Aerie's
+/// wall clock, as QEMU's counts the host's.
+fn guest_date_is_today(out: &str) -> Result<(), String> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let dates = output::numbers_after(out, "check: date ");
+    if dates.is_empty() || dates.iter().any(|d| d.abs_diff(now) >= 600) {
+        return Err(format!(
+            "the guest's `check: date` values {dates:?}, expected about {now}"
+        ));
+    }
+    if !output::has_line(out, "(rtc0: rtc-pl031") {
+        return Err("the guest's rtc0 is not its PL031".into());
     }
     Ok(())
 }

@@ -29,6 +29,9 @@ pub struct GuestSpec<'a> {
     pub initrd: Option<Region>,
     /// PL011 frame, QEMU virt puts it at 0x0900_0000 size 0x1000.
     pub uart: Region,
+    /// PL031 real-time clock frame (QEMU virt: 0x0901_0000), if any. It is
+    /// given no interrupt: Linux then leaves its alarm off.
+    pub rtc: Option<Region>,
     pub gic: Option<GuestGic>,
     pub timer: bool,
     /// virtio-mmio transports (need a GIC for their interrupts).
@@ -210,6 +213,9 @@ pub fn build_guest(spec: &GuestSpec<'_>) -> Result<Vec<u8>, DtError> {
         timer(&mut w)?;
     }
     uart(&mut w, spec, &uart_path[1..])?;
+    if let Some(rtc) = spec.rtc {
+        pl031(&mut w, rtc)?;
+    }
     for v in spec.virtio {
         virtio_mmio(&mut w, v)?;
     }
@@ -419,6 +425,20 @@ fn uart(w: &mut FdtWriter, spec: &GuestSpec<'_>, node_name: &str) -> Result<(), 
     w.end_node(uart).step("pl011")
 }
 
+/// As QEMU virt describes its PL031, without the interrupt (after the
+/// PL011, whose node writes the apb-pclk clock both use).
+fn pl031(w: &mut FdtWriter, rtc: Region) -> Result<(), DtError> {
+    let node = w
+        .begin_node(&format!("pl031@{:x}", rtc.base))
+        .step("pl031")?;
+    w.property_string_list("compatible", strings(&["arm,pl031", "arm,primecell"]))
+        .step("pl031")?;
+    w.property_array_u64("reg", &reg2(&[rtc])).step("pl031")?;
+    w.property_u32("clocks", PHANDLE_APB_PCLK).step("pl031")?;
+    w.property_string("clock-names", "apb_pclk").step("pl031")?;
+    w.end_node(node).step("pl031")
+}
+
 /// As QEMU virt describes its transports: edge-rising SPI, DMA-coherent.
 fn virtio_mmio(w: &mut FdtWriter, v: &VirtioMmio) -> Result<(), DtError> {
     let node = w
@@ -447,6 +467,7 @@ mod tests {
             bootargs: "console=ttyAMA0",
             initrd: None,
             uart: Region::new(0x0900_0000, 0x1000),
+            rtc: Some(Region::new(0x0901_0000, 0x1000)),
             gic: Some(GuestGic {
                 dist: Region::new(0x0800_0000, 0x1_0000),
                 redist: Region::new(0x080A_0000, 0xF6_0000),

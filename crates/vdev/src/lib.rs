@@ -11,10 +11,12 @@ pub mod line;
 pub mod mmio;
 pub mod mux;
 pub mod pl011;
+pub mod pl031;
 pub mod switch;
 
 pub use line::{LineEditor, LINE_MAX};
 pub use mmio::{ByteSink, MmioError};
 pub use mux::{InputMux, MuxEvent};
 pub use pl011::Pl011;
+pub use pl031::Pl031;
 pub use switch::{Card, DropReason, PortDrops, Route, Switch};

@@ -11,7 +11,7 @@ use super::scmi::{self, Scmi};
 use super::virtio::{DiskRegion, VirtioSlot, VIRTIO_BASE, VIRTIO_FIRST_INTID, VIRTIO_STRIDE};
 use super::{
     GuestMemory, Vcpu, VcpuState, Vm, VmState, GICD_BASE, GICD_SIZE, GICR_BASE, GICR_STRIDE,
-    RAM_BASE, SPIS, UART_BASE, UART_SIZE,
+    RAM_BASE, RTC_BASE, RTC_SIZE, SPIS, UART_BASE, UART_SIZE,
 };
 use crate::arch::aarch64::cpu;
 use crate::console::GuestOutput;
@@ -62,6 +62,7 @@ pub fn create(
             .map(|i| Box::new(Vcpu::new(index, i)))
             .collect(),
         uart: Pl011::new(),
+        rtc: aerie_vdev::Pl031::new(),
         uart_irq: false,
         input: VecDeque::new(),
         vgic: new_vgic(image.vcpus as usize),
@@ -193,6 +194,7 @@ pub fn load(vm: &mut Vm) -> Result<(), String> {
         bootargs: image.cmdline,
         initrd,
         uart: Region::new(UART_BASE, UART_SIZE),
+        rtc: Some(Region::new(RTC_BASE, RTC_SIZE)),
         gic: Some(GuestGic {
             dist: Region::new(GICD_BASE, GICD_SIZE),
             redist: Region::new(GICR_BASE, GICR_STRIDE * image.vcpus as u64),

@@ -4,7 +4,9 @@
 use super::exit::{inject, update_uart_irq, Outcome};
 use super::virtio::{VmRam, VIRTIO_BASE, VIRTIO_STRIDE};
 use super::Vm;
-use super::{GICD_BASE, GICD_SIZE, GICR_BASE, GICR_STRIDE, UART_BASE, UART_SIZE};
+use super::{
+    GICD_BASE, GICD_SIZE, GICR_BASE, GICR_STRIDE, RTC_BASE, RTC_SIZE, UART_BASE, UART_SIZE,
+};
 use crate::arch::aarch64::el2::Syndrome;
 use crate::sched::Machine;
 use aerie_trap::{DataAbort, MmioAccess};
@@ -12,6 +14,7 @@ use aerie_trap::{DataAbort, MmioAccess};
 /// Which emulated device an IPA belongs to.
 enum Device {
     Uart(u64),
+    Rtc(u64),
     Distributor(u64),
     Redistributors(u64),
     /// virtio-mmio transport n, offset.
@@ -25,6 +28,9 @@ fn device_at(ipa: u64, vcpus: usize, transports: usize) -> Option<Device> {
     }
     if let Some(off) = ipa.checked_sub(GICD_BASE).filter(|&o| o < GICD_SIZE) {
         return Some(Device::Distributor(off));
+    }
+    if let Some(off) = ipa.checked_sub(RTC_BASE).filter(|&o| o < RTC_SIZE) {
+        return Some(Device::Rtc(off));
     }
     if let Some(off) = ipa
         .checked_sub(GICR_BASE)
@@ -121,6 +127,16 @@ pub fn emulate(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: &Syndr
                 };
                 Some(r)
             }
+        }
+        Device::Rtc(off) => {
+            let (now, _) = crate::wall_clock::now();
+            let r = if access.write {
+                vm.rtc.write(off, size, value as u32, now).map(|_| None)
+            } else {
+                vm.rtc.read(off, size, now).map(|v| Some(u64::from(v)))
+            };
+            let Ok(r) = r else { return false };
+            r
         }
         Device::Virtio(n, off) => {
             if access.write {

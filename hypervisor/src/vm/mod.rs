@@ -34,6 +34,9 @@ use alloc::vec::Vec;
 pub const RAM_BASE: u64 = 0x4000_0000;
 pub const UART_BASE: u64 = 0x0900_0000;
 pub const UART_SIZE: u64 = 0x1000;
+/// The guest's PL031 real-time clock, where QEMU's virt board has it.
+pub const RTC_BASE: u64 = 0x0901_0000;
+pub const RTC_SIZE: u64 = aerie_vdev::pl031::SIZE;
 /// The PL011's interrupt: SPI 1.
 pub const UART_INTID: u32 = 33;
 pub const GICD_BASE: u64 = 0x0800_0000;
@@ -296,6 +299,9 @@ pub struct Vm {
     #[allow(clippy::vec_box)]
     pub vcpus: Vec<Box<Vcpu>>,
     pub uart: Pl011,
+    /// The guest's real-time clock: its offset from Aerie's wall clock
+    /// survives the VM's resets, as a battery-backed clock's time would.
+    pub rtc: aerie_vdev::Pl031,
     /// The PL011's interrupt line as last given to the vGIC.
     pub uart_irq: bool,
     /// Console input not yet taken by the PL011's receive FIFO.

@@ -115,7 +115,7 @@ fn debugging_in_the_guest(out: &str) -> Result<(), String> {
 
 /// vmware-toolbox-cmd's view of the host: GETMHZ is the counter frequency
 /// the guest sees (whole MHz); GETTIMEFULL the host's time, within an hour
-/// of this machine's clock (the guest's own clock, with no RTC, says 1970).
+/// of this machine's clock.
 fn host_facts(out: &str) -> Result<(), String> {
     let cntfrq = output::initramfs_counter(out).map(|(_, f)| f / 1_000_000);
     let speed = output::numbers_after(out, "tools: speed ").first().copied();

@@ -1,0 +1,192 @@
+//! A PL031 real-time clock for a guest (Arm PrimeCell RTC, TRM DDI 0224):
+//! the time of day Linux reads at boot (`rtc-pl031`, with
+//! `CONFIG_RTC_HCTOSYS` setting the system clock from it) and `hwclock`
+//! reads and sets.
+//!
+//! The counter is Aerie's wall clock plus this VM's offset: a guest that
+//! loads RTCLR moves its own clock only, and keeps the offset across its
+//! resets, as a battery-backed clock would. The counter always runs
+//! (RTCCR.RTCstart reads 1), as QEMU's does. The guest's device tree gives
+//! the device no interrupt, so Linux leaves the alarm off; RTCMR and
+//! RTCIMSC hold what is written and the raw interrupt never rises.
+
+use crate::mmio::MmioError;
+
+/// Register offsets (TRM section 3.2).
+pub mod regs {
+    pub const DR: u64 = 0x000;
+    pub const MR: u64 = 0x004;
+    pub const LR: u64 = 0x008;
+    pub const CR: u64 = 0x00C;
+    pub const IMSC: u64 = 0x010;
+    pub const RIS: u64 = 0x014;
+    pub const MIS: u64 = 0x018;
+    pub const ICR: u64 = 0x01C;
+    pub const PERIPH_ID0: u64 = 0xFE0;
+    /// RTCPeriphID0..3, RTCPCellID0..3 (TRM section 3.3.10 and 3.3.11):
+    /// part 0x031, designer 0x41 ('A'), revision 0; the PrimeCell ID.
+    pub const ID: [u8; 8] = [0x31, 0x10, 0x04, 0x00, 0x0D, 0xF0, 0x05, 0xB1];
+}
+
+/// The register window.
+pub const SIZE: u64 = 0x1000;
+
+/// One VM's RTC.
+#[derive(Clone, Debug, Default)]
+pub struct Pl031 {
+    /// Seconds added to the host's time (wrapping, as the 32-bit counter).
+    offset: u32,
+    /// RTCMR, RTCLR (the last value loaded) and RTCIMSC, as written.
+    match_value: u32,
+    loaded: u32,
+    imsc: u32,
+}
+
+impl Pl031 {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The counter (RTCDR) when the host's wall clock reads `host_secs`.
+    pub fn counter(&self, host_secs: u64) -> u32 {
+        (host_secs as u32).wrapping_add(self.offset)
+    }
+
+    /// Guest read of `size` bytes at `offset`, the host's wall clock reading
+    /// `host_secs` (seconds since the Unix epoch).
+    pub fn read(&self, offset: u64, size: u8, host_secs: u64) -> Result<u32, MmioError> {
+        check(offset, size)?;
+        Ok(match offset {
+            regs::DR => self.counter(host_secs),
+            regs::MR => self.match_value,
+            regs::LR => self.loaded,
+            regs::CR => 1,
+            regs::IMSC => self.imsc,
+            // No match interrupt is ever raised (see the module comment).
+            regs::RIS | regs::MIS => 0,
+            regs::PERIPH_ID0.. => u32::from(regs::ID[((offset - regs::PERIPH_ID0) >> 2) as usize]),
+            // ICR is write-only; reserved offsets read as zero.
+            _ => 0,
+        })
+    }
+
+    /// Guest write of `size` bytes at `offset`. Loading RTCLR sets the
+    /// counter to `value` from now on.
+    pub fn write(
+        &mut self,
+        offset: u64,
+        size: u8,
+        value: u32,
+        host_secs: u64,
+    ) -> Result<(), MmioError> {
+        check(offset, size)?;
+        match offset {
+            regs::MR => self.match_value = value,
+            regs::LR => {
+                self.loaded = value;
+                self.offset = value.wrapping_sub(host_secs as u32);
+            }
+            regs::IMSC => self.imsc = value & 1,
+            // RTCDR, RIS, MIS and the IDs are read-only; RTCCR cannot stop
+            // the counter once started; ICR clears an interrupt never
+            // raised; reserved offsets ignore writes.
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// The PL031's registers are 32 bits wide, on a 32-bit bus: every access
+/// is one whole aligned register.
+fn check(offset: u64, size: u8) -> Result<(), MmioError> {
+    if offset >= SIZE {
+        return Err(MmioError::OutOfRange { offset });
+    }
+    if size != 4 {
+        return Err(MmioError::UnsupportedSize { offset, size });
+    }
+    if offset % 4 != 0 {
+        return Err(MmioError::Misaligned { offset, size });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: u64 = 1_795_730_700; // 2026-11-26 22:05:00 UTC
+
+    #[test]
+    fn the_counter_is_the_hosts_time_and_runs_with_it() {
+        let rtc = Pl031::new();
+        assert_eq!(rtc.read(regs::DR, 4, NOW), Ok(NOW as u32));
+        assert_eq!(rtc.read(regs::DR, 4, NOW + 61), Ok(NOW as u32 + 61));
+        assert_eq!(rtc.read(regs::CR, 4, NOW), Ok(1), "always started");
+    }
+
+    #[test]
+    fn loading_moves_this_clock_only_and_it_keeps_running() {
+        let mut rtc = Pl031::new();
+        let other = Pl031::new();
+        // `hwclock --systohc` with the guest an hour behind.
+        rtc.write(regs::LR, 4, NOW as u32 - 3600, NOW).unwrap();
+        assert_eq!(rtc.read(regs::DR, 4, NOW), Ok(NOW as u32 - 3600));
+        assert_eq!(rtc.read(regs::DR, 4, NOW + 10), Ok(NOW as u32 - 3590));
+        assert_eq!(rtc.read(regs::LR, 4, NOW + 10), Ok(NOW as u32 - 3600));
+        assert_eq!(other.read(regs::DR, 4, NOW), Ok(NOW as u32));
+        // The 32-bit counter wraps in 2106, both ways.
+        rtc.write(regs::LR, 4, u32::MAX, NOW).unwrap();
+        assert_eq!(rtc.read(regs::DR, 4, NOW + 2), Ok(1));
+    }
+
+    #[test]
+    fn the_alarm_registers_hold_what_is_written_and_never_interrupt() {
+        let mut rtc = Pl031::new();
+        rtc.write(regs::MR, 4, NOW as u32 + 5, NOW).unwrap();
+        rtc.write(regs::IMSC, 4, 0xFFFF_FFFF, NOW).unwrap();
+        assert_eq!(rtc.read(regs::MR, 4, NOW), Ok(NOW as u32 + 5));
+        assert_eq!(rtc.read(regs::IMSC, 4, NOW), Ok(1));
+        for at in [NOW + 5, NOW + 100] {
+            assert_eq!(rtc.read(regs::RIS, 4, at), Ok(0));
+            assert_eq!(rtc.read(regs::MIS, 4, at), Ok(0));
+        }
+        // Read-only registers ignore writes.
+        rtc.write(regs::DR, 4, 7, NOW).unwrap();
+        rtc.write(regs::CR, 4, 0, NOW).unwrap();
+        assert_eq!(rtc.read(regs::DR, 4, NOW), Ok(NOW as u32));
+        assert_eq!(rtc.read(regs::CR, 4, NOW), Ok(1));
+    }
+
+    #[test]
+    fn id_registers_name_a_pl031() {
+        let rtc = Pl031::new();
+        let ids: Vec<u32> = (0..8)
+            .map(|i| rtc.read(regs::PERIPH_ID0 + 4 * i, 4, NOW).unwrap())
+            .collect();
+        // What Linux's AMBA bus matches rtc-pl031 by: 0x00041031 under the
+        // mask 0x000fffff.
+        let periph = ids[0] | ids[1] << 8 | ids[2] << 16 | ids[3] << 24;
+        assert_eq!(periph & 0x000F_FFFF, 0x0004_1031);
+        let cell = ids[4] | ids[5] << 8 | ids[6] << 16 | ids[7] << 24;
+        assert_eq!(cell, 0xB105_F00D);
+    }
+
+    #[test]
+    fn accesses_other_than_whole_registers_are_refused() {
+        let mut rtc = Pl031::new();
+        assert_eq!(
+            rtc.read(regs::DR, 1, NOW),
+            Err(MmioError::UnsupportedSize { offset: 0, size: 1 })
+        );
+        assert_eq!(
+            rtc.write(0x6, 4, 0, NOW),
+            Err(MmioError::Misaligned { offset: 6, size: 4 })
+        );
+        assert_eq!(
+            rtc.read(SIZE, 4, NOW),
+            Err(MmioError::OutOfRange { offset: SIZE })
+        );
+        assert_eq!(rtc.read(0x100, 4, NOW), Ok(0), "reserved: RAZ");
+    }
+}
