@@ -105,7 +105,7 @@ fn check(offset: u64, size: u8) -> Result<(), MmioError> {
     if size != 4 {
         return Err(MmioError::UnsupportedSize { offset, size });
     }
-    if offset % 4 != 0 {
+    if !offset.is_multiple_of(4) {
         return Err(MmioError::Misaligned { offset, size });
     }
     Ok(())
