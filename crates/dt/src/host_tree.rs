@@ -162,21 +162,14 @@ fn primecell(
     region: Region,
     intid: Option<u32>,
 ) -> Result<alloc::string::String, DtError> {
-    let name = format!("{part}@{:x}", region.base);
-    let node = w.begin_node(&name).step("primecell")?;
-    w.property_string_list(
-        "compatible",
-        alloc::vec![format!("arm,{part}"), "arm,primecell".into()],
+    let compatible = [format!("arm,{part}"), "arm,primecell".into()];
+    device(
+        w,
+        &format!("{part}@{:x}", region.base),
+        &compatible,
+        region,
+        intid,
     )
-    .step("primecell")?;
-    w.property_array_u64("reg", &pairs(&[region])?)
-        .step("primecell")?;
-    if let Some(intid) = intid {
-        w.property_array_u32("interrupts", &[GIC_SPI, spi(intid)?, LEVEL_HIGH])
-            .step("primecell")?;
-    }
-    w.end_node(node).step("primecell")?;
-    Ok(format!("/{name}"))
 }
 
 /// An SBSA generic UART node; returns its path.
@@ -185,17 +178,35 @@ fn sbsa_uart(
     region: Region,
     intid: Option<u32>,
 ) -> Result<alloc::string::String, DtError> {
-    let name = format!("serial@{:x}", region.base);
-    let node = w.begin_node(&name).step("sbsa-uart")?;
-    w.property_string("compatible", crate::host::SBSA_UART)
-        .step("sbsa-uart")?;
+    let compatible = [crate::host::SBSA_UART.into()];
+    device(
+        w,
+        &format!("serial@{:x}", region.base),
+        &compatible,
+        region,
+        intid,
+    )
+}
+
+/// A device node `name` with its registers and, if given, its SPI; returns
+/// its path.
+fn device(
+    w: &mut FdtWriter,
+    name: &str,
+    compatible: &[alloc::string::String],
+    region: Region,
+    intid: Option<u32>,
+) -> Result<alloc::string::String, DtError> {
+    let node = w.begin_node(name).step("device")?;
+    w.property_string_list("compatible", compatible.to_vec())
+        .step("device")?;
     w.property_array_u64("reg", &pairs(&[region])?)
-        .step("sbsa-uart")?;
+        .step("device")?;
     if let Some(intid) = intid {
         w.property_array_u32("interrupts", &[GIC_SPI, spi(intid)?, LEVEL_HIGH])
-            .step("sbsa-uart")?;
+            .step("device")?;
     }
-    w.end_node(node).step("sbsa-uart")?;
+    w.end_node(node).step("device")?;
     Ok(format!("/{name}"))
 }
 
