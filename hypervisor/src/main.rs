@@ -68,7 +68,8 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
     let Ok(uart_va) = space.map_device(uart.base, uart.size) else {
         halt()
     };
-    // SAFETY: the host PL011 is mapped at uart_va and Aerie alone drives it.
+    // SAFETY: the host UART (a PL011 or an SBSA UART) is mapped at uart_va
+    // and Aerie alone drives it.
     unsafe { console::init(uart_va, host.uart_sbsa) };
     panic::SEMIHOSTING.store(
         host.model.as_deref() == Some("linux,dummy-virt"),
@@ -162,23 +163,16 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
     let Ok(dist_va) = space.map_device(host_gic.dist.base, host_gic.dist.size) else {
         panic!("cannot map the GIC distributor");
     };
-    if host_gic.redist.len() > irq::gicv3::MAX_REDIST_REGIONS {
-        log::warn!(
-            "using {} of {} GIC redistributor regions",
-            irq::gicv3::MAX_REDIST_REGIONS,
-            host_gic.redist.len()
-        );
-    }
     let mut redist = Vec::new();
-    for r in host_gic.redist.iter().take(irq::gicv3::MAX_REDIST_REGIONS) {
+    for r in &host_gic.redist {
         match space.map_device(r.base, r.size) {
-            Ok(va) => redist.push((va, r.size)),
+            Ok(va) => redist.push((va as usize, r.size as usize)),
             Err(e) => panic!("cannot map the GIC redistributors at {:#x}: {e:?}", r.base),
         }
     }
-    // SAFETY: all regions were just mapped as device memory; Aerie alone
-    // drives the GIC.
-    let gic = unsafe { irq::gicv3::Gic::new(dist_va, &redist) };
+    // SAFETY: all regions were just mapped as device memory, for good (the
+    // list is kept for the machine's life); Aerie alone drives the GIC.
+    let gic = unsafe { irq::gicv3::Gic::new(dist_va, redist.leak()) };
     gic.init_distributor();
     el2::set_served_owners(aerie_firmware::served_owners());
 
@@ -186,14 +180,20 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
         drivers::virtio_blk::probe(&host.virtio_mmio);
         drivers::virtio_net::probe(&host.virtio_mmio);
     }
-    if let Some(rtc) = host.rtc {
-        match space.map_device(rtc.base, rtc.size) {
-            // SAFETY: the PL031 was just mapped as device memory at va.
-            Ok(va) => unsafe { drivers::pl031::init(va) },
-            Err(e) => log::warn!("cannot map the PL031 at {:#x}: {e:?}", rtc.base),
+    // The wall clock: the host's PL031, else the time the boot loader read.
+    let pl031 = host.rtc.and_then(|rtc| {
+        space
+            .map_device(rtc.base, rtc.size)
+            .map_err(|e| log::warn!("cannot map the PL031 at {:#x}: {e:?}", rtc.base))
+            .ok()
+    });
+    match (pl031, host.wall_clock) {
+        // SAFETY: the PL031 was just mapped as device memory at va.
+        (Some(va), _) => unsafe { drivers::pl031::init(va) },
+        (None, Some(clock)) => {
+            wall_clock::set(clock.unix_seconds, clock.counter, "the boot loader")
         }
-    } else if let Some(clock) = host.wall_clock {
-        wall_clock::set(clock.unix_seconds, clock.counter, "the boot loader");
+        (None, None) => {}
     }
 
     seed::init(host.rng_seed.as_deref());

@@ -11,9 +11,10 @@ pub struct FirmwareTime {
     pub hour: u8,
     pub minute: u8,
     pub second: u8,
-    /// The zone's offset from UTC in minutes (UTC = local time - offset),
-    /// or None where the firmware leaves it unspecified: the clock is then
-    /// taken as UTC, as Linux's EFI RTC driver takes it.
+    /// EFI_TIME.TimeZone: minutes, with local time = UTC - TimeZone (UEFI
+    /// 2.10 section 8.3; so UTC+1 is -60), or None where the firmware
+    /// leaves it unspecified: the clock is then taken as UTC, as Linux's
+    /// EFI RTC driver takes it.
     pub zone_minutes: Option<i16>,
 }
 
@@ -36,7 +37,7 @@ pub fn unix_seconds(t: &FirmwareTime) -> Option<u64> {
     let days = days_since_epoch(i64::from(t.year), i64::from(t.month), i64::from(t.day));
     let local =
         days * 86_400 + i64::from(t.hour) * 3600 + i64::from(t.minute) * 60 + i64::from(t.second);
-    let utc = local - 60 * i64::from(t.zone_minutes.unwrap_or(0));
+    let utc = local + 60 * i64::from(t.zone_minutes.unwrap_or(0));
     u64::try_from(utc).ok()
 }
 
@@ -90,16 +91,17 @@ mod tests {
     #[test]
     fn a_zone_is_taken_off_to_reach_utc() {
         let utc = at(2026, 11, 26, (22, 5, 0), None).unwrap();
-        // 23:05 at UTC+1 and 17:05 at UTC-5 are both 22:05 UTC.
-        assert_eq!(at(2026, 11, 26, (23, 5, 0), Some(60)), Some(utc));
-        assert_eq!(at(2026, 11, 26, (17, 5, 0), Some(-300)), Some(utc));
+        // 23:05 at UTC+1 (TimeZone -60) and 17:05 at UTC-5 (TimeZone
+        // 300) are both 22:05 UTC.
+        assert_eq!(at(2026, 11, 26, (23, 5, 0), Some(-60)), Some(utc));
+        assert_eq!(at(2026, 11, 26, (17, 5, 0), Some(300)), Some(utc));
     }
 
     #[test]
     fn impossible_times_are_refused() {
         assert_eq!(at(1969, 12, 31, (23, 59, 59), None), None);
         assert_eq!(
-            at(1970, 1, 1, (0, 30, 0), Some(60)),
+            at(1970, 1, 1, (0, 30, 0), Some(-60)),
             None,
             "before the epoch in UTC"
         );

@@ -48,6 +48,7 @@ pub fn device_tree() -> Result<Cow<'static, [u8]>, Status> {
         info.cpus.len(),
         info.gic.as_ref().map_or(0, |g| g.dist.base),
         match info.uart {
+            Some(u) if info.uart_sbsa => alloc::format!("SBSA UART at {:#x}", u.base),
             Some(u) => alloc::format!("PL011 at {:#x}", u.base),
             None => "none".into(),
         },
@@ -85,8 +86,9 @@ fn firmware_device_tree() -> Option<&'static [u8]> {
 }
 
 /// Memory the firmware's memory map describes, read in place (UEFI maps it
-/// 1:1). A table address outside the map is refused rather than read, so a
-/// corrupt pointer gives an error naming the table, not a fault.
+/// 1:1), device (MMIO) ranges left out and adjacent ranges merged. A table
+/// address outside it is refused rather than read, so a corrupt pointer
+/// gives an error naming the table, not a fault or a device access.
 struct FirmwareMemory {
     ranges: Vec<Region>,
 }
@@ -97,9 +99,12 @@ impl FirmwareMemory {
             .map_err(|e| fail(e.status(), "cannot read the firmware's memory map"))?;
         let ranges = map
             .entries()
-            .map(|d| Region::new(d.phys_start, d.page_count * PAGE))
+            .filter(|d| !matches!(d.ty, MemoryType::MMIO | MemoryType::MMIO_PORT_SPACE))
+            .filter_map(|d| Some(Region::new(d.phys_start, d.page_count.checked_mul(PAGE)?)))
             .collect();
-        Ok(Self { ranges })
+        Ok(Self {
+            ranges: aerie_loader::memmap::merged(ranges),
+        })
     }
 }
 

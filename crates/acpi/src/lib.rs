@@ -6,9 +6,9 @@
 //! of learning its machine.
 //!
 //! Read: the MADT (CPUs, GICv3), the FADT (PSCI and its conduit; the
-//! DSDT), the GTDT (timer interrupts), the SPCR (the console PL011) and the
-//! DSDT's fixed devices (virtio-mmio transports; a PL011 when there is no
-//! SPCR). RAM is not read here: the UEFI memory map is what the firmware
+//! DSDT), the GTDT (timer interrupts), the SPCR (the console: a PL011 or an
+//! SBSA generic UART) and the fixed devices the DSDT and SSDTs declare
+//! (virtio-mmio transports; the UART when there is no SPCR). RAM is not read here: the UEFI memory map is what the firmware
 //! vouches for. Everything is bounds-checked and checksummed; a table that
 //! does not hold together is an error naming it.
 #![cfg_attr(not(test), no_std)]
@@ -52,11 +52,24 @@ const QEMU_MODEL: &str = "linux,dummy-virt";
 pub struct Machine {
     /// Everything but RAM, which the caller adds.
     pub info: HostInfo,
-    /// The root table's OEM ID and table ID ("BOCHS BXPC").
+    /// The FADT's OEM ID and table ID ("BOCHS BXPC").
     pub oem: String,
     /// What was left out and why (each a short sentence), for the loader to
     /// print: a console that is not a PL011, a timer a tree cannot describe.
     pub notes: Vec<String>,
+}
+
+/// `intid` if it is an SPI a device tree can name (INTID 32..=1019); an
+/// extended SPI (GICv3.1) or anything else is left out with a note, and the
+/// device is used without its interrupt.
+fn spi(intid: Option<u32>, notes: &mut Vec<String>) -> Option<u32> {
+    match intid {
+        Some(32..=1019) | None => intid,
+        Some(other) => {
+            notes.push(format!("interrupt {other} is not an SPI: left out"));
+            None
+        }
+    }
 }
 
 /// Reads the tables the RSDP at `rsdp` leads to.
@@ -71,37 +84,60 @@ pub fn machine(memory: &dyn Memory, rsdp: u64) -> Result<Machine, AcpiError> {
     let fadt = fadt::parse(&fadt)?;
     let madt = madt::parse(&madt)?;
     let mut notes = Vec::new();
+    // A table Aerie can boot without that does not hold together is left
+    // out with a note, as Linux warns and goes on.
+    let mut optional = |sig: &Signature, what| match find(sig, what) {
+        Ok(table) => table,
+        Err(e) => {
+            notes.push(format!("{e}: left out"));
+            None
+        }
+    };
+    let gtdt = optional(b"GTDT", "GTDT");
+    let spcr = optional(b"SPCR", "SPCR");
 
-    let timer = match find(b"GTDT", "GTDT")? {
-        Some(t) => gtdt::parse(&t)?,
+    let timer = match gtdt {
+        Some(t) => gtdt::parse(&t).unwrap_or_else(|e| {
+            notes.push(format!("{e}: left out"));
+            None
+        }),
         None => None,
     };
     if timer.is_none() {
         notes.push("no timer node: the GTDT gives no PPI for every timer".to_string());
     }
 
-    let dsdt_devices = match fadt.dsdt {
+    let mut dsdt_devices = match fadt.dsdt {
         Some(address) => {
             let dsdt = sdt::Table::read(memory, address, "DSDT")?;
             devices(dsdt.body())
         }
         None => {
-            notes.push("the FADT points to no DSDT: no devices beyond the console".to_string());
+            notes.push("the FADT points to no DSDT".to_string());
             Vec::new()
         }
     };
+    // Devices may be declared in SSDTs too (servers' firmware does).
+    match sdt::find_all(memory, &tables, *b"SSDT", "SSDT") {
+        Ok(ssdts) => {
+            for t in ssdts {
+                dsdt_devices.extend(devices(t.body()));
+            }
+        }
+        Err(e) => notes.push(format!("{e}: left out")),
+    }
     let mut virtio_mmio = Vec::new();
     for d in dsdt_devices.iter().filter(|d| d.hid == HID_VIRTIO_MMIO) {
         match d.memory.first() {
             Some(region) => virtio_mmio.push(HostVirtio {
                 region: *region,
-                intid: d.interrupts.first().copied(),
+                intid: spi(d.interrupts.first().copied(), &mut notes),
             }),
             None => notes.push(format!("a {HID_VIRTIO_MMIO} device without a memory range")),
         }
     }
 
-    let console = match find(b"SPCR", "SPCR")? {
+    let console = match spcr {
         Some(t) => spcr::parse(&t)
             .map_err(|why| notes.push(why.to_string()))
             .ok(),
@@ -121,8 +157,9 @@ pub fn machine(memory: &dyn Memory, rsdp: u64) -> Result<Machine, AcpiError> {
             })
     });
     if console.is_none() {
-        notes.push("no PL011 console: Aerie will be silent".to_string());
+        notes.push("no PL011 or SBSA UART console: Aerie will be silent".to_string());
     }
+    let console = console.map(|(r, intid, sbsa)| (r, spi(intid, &mut notes), sbsa));
     if fadt.psci_method.is_none() {
         notes.push(
             "the FADT says PSCI is not implemented: Aerie runs on the boot CPU alone".to_string(),

@@ -16,6 +16,11 @@ const GICR: u8 = 0x0E;
 /// The structures start after the header, the local interrupt controller
 /// address and the flags.
 const FIRST_STRUCTURE: usize = HEADER_LEN + 8;
+/// The shortest GICC, GICD and GICR structures with the fields read here
+/// (the MPIDR ends at 76; the GIC version is byte 20).
+const GICC_MIN_LEN: usize = 76;
+const GICD_MIN_LEN: usize = 21;
+const GICR_MIN_LEN: usize = 16;
 /// GICC flags: Enabled (bit 0).
 const GICC_ENABLED: u32 = 1;
 /// A GICv3 distributor's frame, and one redistributor's two frames
@@ -52,6 +57,17 @@ pub fn parse(table: &Table<'_>) -> Result<Madt, AcpiError> {
             ));
         }
         table.require(offset + len)?;
+        // Each structure must hold the fields read from it (ACPI 5.0's
+        // GICC, 40 bytes, has no MPIDR).
+        let needed = match kind {
+            GICC => GICC_MIN_LEN,
+            GICD => GICD_MIN_LEN,
+            GICR => GICR_MIN_LEN,
+            _ => 0,
+        };
+        if len < needed {
+            return Err(unsupported("a GIC structure too short for its fields"));
+        }
         match kind {
             GICC => {
                 let flags = table.u32(offset + 12)?;
@@ -101,6 +117,11 @@ pub fn parse(table: &Table<'_>) -> Result<Madt, AcpiError> {
         };
         redist = merged(gicc_redist, size);
     }
+    if redist.iter().any(|r| r.end().is_none()) {
+        return Err(unsupported(
+            "a GIC redistributor region wraps the address space",
+        ));
+    }
     if redist.is_empty() {
         return Err(unsupported(
             "no GIC redistributor (GICR structure or GICC address)",
@@ -115,16 +136,24 @@ pub fn parse(table: &Table<'_>) -> Result<Madt, AcpiError> {
     })
 }
 
-/// Redistributors of `size` bytes at `bases`, as the fewest regions: each
-/// run of adjacent ones is one region.
+/// Redistributors at `bases` (one per CPU), as the fewest regions: each run
+/// of evenly spaced ones is one region. Their size is the spacing where it
+/// is a redistributor's (128 KiB, or 256 KiB with GICv4's virtual LPI
+/// frames, which a MADT saying GIC version 0 or 3 may have too), else
+/// `size`.
 fn merged(mut bases: Vec<u64>, size: u64) -> Vec<Region> {
     bases.sort_unstable();
     bases.dedup();
+    let stride = bases
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .find(|gap| [GICR_V3_SIZE, GICR_V4_SIZE].contains(gap))
+        .unwrap_or(size);
     let mut out: Vec<Region> = Vec::new();
     for base in bases {
         match out.last_mut() {
-            Some(last) if last.base + last.size == base => last.size += size,
-            _ => out.push(Region::new(base, size)),
+            Some(last) if last.end() == Some(base) => last.size += stride,
+            _ => out.push(Region::new(base, stride)),
         }
     }
     out

@@ -177,6 +177,21 @@ fn entries(table: &Table<'_>, expected: Signature, width: usize) -> Result<Vec<u
         .collect())
 }
 
+/// Every table with `signature` among `addresses` (SSDTs come in any
+/// number); one that cannot be read or fails its checksum is an error.
+pub fn find_all<'a>(
+    memory: &'a dyn Memory,
+    addresses: &[u64],
+    signature: Signature,
+    what: &'static str,
+) -> Result<Vec<Table<'a>>, AcpiError> {
+    addresses
+        .iter()
+        .filter(|&&a| memory.read(a, 4) == Some(&signature[..]))
+        .map(|&a| Table::read(memory, a, what))
+        .collect()
+}
+
 /// The first table with `signature` among `addresses`. Tables that cannot
 /// be read or fail their checksum are errors only if they carry the
 /// signature looked for.

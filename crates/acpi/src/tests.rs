@@ -598,3 +598,71 @@ fn corrupt_bytes_anywhere_never_panic() {
         let _ = devices(&aml[..len]);
     }
 }
+
+#[test]
+fn gicv4_spaced_redistributors_merge_whatever_version_the_madt_says() {
+    // Four CPUs whose redistributors are 256 KiB apart (virtual LPI
+    // frames), under a GICD saying version 3: one region, not four.
+    let (fw, rsdp) = firmware(|t| {
+        let mut s = vec![gicd(0x0800_0000, 3)];
+        s.extend((0..4).map(|i| gicc(i, true, 0x080A_0000 + 0x4_0000 * i)));
+        replace(t, "APIC", madt(&s));
+    });
+    let info = machine(&fw, rsdp).unwrap().info;
+    assert_eq!(
+        info.gic.unwrap().redist,
+        [Region::new(0x080A_0000, 4 * 0x4_0000)]
+    );
+}
+
+#[test]
+fn a_gic_structure_too_short_for_its_fields_is_refused() {
+    // ACPI 5.0's GICC: 40 bytes, no MPIDR.
+    let mut short = gicc(0, true, 0)[..40].to_vec();
+    short[1] = 40;
+    let (fw, rsdp) = firmware(|t| {
+        replace(t, "APIC", madt(&[gicd(0x0800_0000, 3), short.clone()]));
+    });
+    assert_eq!(
+        machine(&fw, rsdp).unwrap_err().to_string(),
+        "APIC: a GIC structure too short for its fields"
+    );
+}
+
+#[test]
+fn a_broken_optional_table_is_left_out_with_a_note() {
+    let (fw, rsdp) = firmware(|t| {
+        t.iter_mut().find(|(s, _)| *s == "SPCR").unwrap().1[40] ^= 1;
+    });
+    let m = machine(&fw, rsdp).unwrap();
+    assert_eq!(m.notes, ["SPCR: bad checksum: left out"]);
+    // The console then comes from the DSDT.
+    assert_eq!(m.info.uart, Some(Region::new(0x0900_0000, 0x1000)));
+}
+
+#[test]
+fn an_interrupt_a_tree_cannot_name_is_left_out_with_a_note() {
+    let mut sb = fixed_device(b"VR00", HID_VIRTIO_MMIO, 0x0A00_0000, 0x200, 4096);
+    sb.extend(fixed_device(
+        b"VR01",
+        HID_VIRTIO_MMIO,
+        0x0A00_0200,
+        0x200,
+        49,
+    ));
+    let (fw, rsdp) = firmware(|t| replace(t, "DSDT", table(b"DSDT", 2, &scope(b"\\_SB_", &sb))));
+    let m = machine(&fw, rsdp).unwrap();
+    let virtio: Vec<_> = m.info.virtio_mmio.iter().map(|v| v.intid).collect();
+    assert_eq!(virtio, [None, Some(49)]);
+    assert_eq!(m.notes, ["interrupt 4096 is not an SPI: left out"]);
+}
+
+#[test]
+fn devices_in_an_ssdt_are_found_too() {
+    let extra = fixed_device(b"VR09", HID_VIRTIO_MMIO, 0x0B00_0000, 0x200, 60);
+    let (fw, rsdp) = firmware(|t| t.push(("SSDT", table(b"SSDT", 2, &scope(b"\\_SB_", &extra)))));
+    let m = machine(&fw, rsdp).unwrap();
+    let last = m.info.virtio_mmio.last().unwrap();
+    assert_eq!((last.region.base, last.intid), (0x0B00_0000, Some(60)));
+    assert_eq!(m.info.virtio_mmio.len(), 4);
+}

@@ -47,6 +47,15 @@ impl Pl031 {
         Self::default()
     }
 
+    /// What a reset of the VM does: the alarm registers return to zero, the
+    /// time (the offset) stays, as a battery-backed clock's does.
+    pub fn reset(&mut self) {
+        *self = Self {
+            offset: self.offset,
+            ..Self::default()
+        };
+    }
+
     /// The counter (RTCDR) when the host's wall clock reads `host_secs`.
     pub fn counter(&self, host_secs: u64) -> u32 {
         (host_secs as u32).wrapping_add(self.offset)
@@ -156,6 +165,19 @@ mod tests {
         rtc.write(regs::CR, 4, 0, NOW).unwrap();
         assert_eq!(rtc.read(regs::DR, 4, NOW), Ok(NOW as u32));
         assert_eq!(rtc.read(regs::CR, 4, NOW), Ok(1));
+    }
+
+    #[test]
+    fn a_reset_keeps_the_time_and_clears_the_alarm() {
+        let mut rtc = Pl031::new();
+        rtc.write(regs::LR, 4, NOW as u32 + 86_400, NOW).unwrap();
+        rtc.write(regs::MR, 4, 5, NOW).unwrap();
+        rtc.write(regs::IMSC, 4, 1, NOW).unwrap();
+        rtc.reset();
+        assert_eq!(rtc.read(regs::DR, 4, NOW), Ok(NOW as u32 + 86_400));
+        assert_eq!(rtc.read(regs::MR, 4, NOW), Ok(0));
+        assert_eq!(rtc.read(regs::IMSC, 4, NOW), Ok(0));
+        assert_eq!(rtc.read(regs::LR, 4, NOW), Ok(0));
     }
 
     #[test]

@@ -96,7 +96,12 @@ fn check_long_zeroing() -> Result<usize, String> {
         for d in 0..64 {
             fill(&mut dst, GUARD);
             // SAFETY: `d + len` is within LONG_BUF.
-            unsafe { memset(dst.as_mut_ptr().add(d), 0, len) };
+            let ret = unsafe { memset(dst.as_mut_ptr().add(d), 0, len) };
+            if ret != dst.as_mut_ptr().wrapping_add(d) {
+                return Err(format!(
+                    "memset(0, len {len}, dst +{d}) returned another pointer"
+                ));
+            }
             if let Some(at) = first_wrong(&dst, d, len, |_| 0) {
                 return Err(format!(
                     "memset(0, len {len}, dst +{d}): byte {at} of the buffer wrong"

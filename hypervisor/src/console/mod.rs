@@ -83,7 +83,7 @@ impl Console {
 /// `sbsa`).
 ///
 /// # Safety
-/// `va` must map the host PL011, used by nothing else.
+/// `va` must map the host UART (a PL011 or an SBSA UART), used by nothing else.
 pub unsafe fn init(va: u64, sbsa: bool) {
     // SAFETY: per the contract.
     let uart = unsafe { Pl011::new(va, sbsa) };

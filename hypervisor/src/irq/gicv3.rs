@@ -63,35 +63,24 @@ fn wait(mut done: impl FnMut() -> bool, what: &str) {
     panic!("GICv3: timed out waiting for {what}");
 }
 
-/// Redistributor regions Aerie drives: machines with many CPUs have one
-/// per socket or die.
-pub const MAX_REDIST_REGIONS: usize = 8;
-
 /// The host GIC, as Aerie mapped it.
 #[derive(Clone, Copy)]
 pub struct Gic {
     dist: usize,
-    /// (address, size) of each redistributor region, the first `regions`.
-    redist: [(usize, usize); MAX_REDIST_REGIONS],
-    regions: usize,
+    /// (address, size) of each redistributor region: machines with many
+    /// CPUs have one per socket or die, or one per CPU.
+    redist: &'static [(usize, usize)],
 }
 
 impl Gic {
     /// # Safety
     /// `dist` must be the direct-map address of the host's distributor,
-    /// and each of `redist` (at most [`MAX_REDIST_REGIONS`]) the address and
-    /// size of a redistributor region, all mapped as device memory.
-    pub const unsafe fn new(dist: u64, redist: &[(u64, u64)]) -> Self {
-        let mut regions = [(0, 0); MAX_REDIST_REGIONS];
-        let mut i = 0;
-        while i < redist.len() && i < MAX_REDIST_REGIONS {
-            regions[i] = (redist[i].0 as usize, redist[i].1 as usize);
-            i += 1;
-        }
+    /// and each of `redist` the address and size of a redistributor region,
+    /// all mapped as device memory.
+    pub const unsafe fn new(dist: u64, redist: &'static [(usize, usize)]) -> Self {
         Gic {
             dist: dist as usize,
-            redist: regions,
-            regions: i,
+            redist,
         }
     }
 
@@ -137,7 +126,7 @@ impl Gic {
     /// large) up to its last redistributor (GICR_TYPER.Last) or its end.
     fn frame(&self, mpidr: u64) -> usize {
         let affinity = ((mpidr >> 8) & 0xff00_0000) | (mpidr & 0xff_ffff);
-        for &(base, size) in &self.redist[..self.regions] {
+        for &(base, size) in self.redist {
             let mut frame = base;
             while frame + GICR_STRIDE <= base + size {
                 let typer = read64(frame + GICR_TYPER);

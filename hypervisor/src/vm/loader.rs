@@ -247,6 +247,7 @@ pub fn load(vm: &mut Vm) -> Result<(), String> {
         super::backdoor::refresh_fast_path(vm, c);
     }
     vm.vgic = new_vgic(vm.vcpus.len());
+    vm.rtc.reset();
     vm.virtio = virtio_devices(vm);
     vm.uart = Pl011::new();
     vm.uart_irq = false;

@@ -300,7 +300,8 @@ pub struct Vm {
     pub vcpus: Vec<Box<Vcpu>>,
     pub uart: Pl011,
     /// The guest's real-time clock: its offset from Aerie's wall clock
-    /// survives the VM's resets, as a battery-backed clock's time would.
+    /// survives the VM's resets, as a battery-backed clock's time would
+    /// (`Pl031::reset` clears only its alarm).
     pub rtc: aerie_vdev::Pl031,
     /// The PL011's interrupt line as last given to the vGIC.
     pub uart_irq: bool,
