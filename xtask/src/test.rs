@@ -818,12 +818,32 @@ mod tests {
         .is_err());
     }
 
+    /// A `check: date` line saying now, from the guest's PL031.
+    pub(crate) fn date_now() -> String {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        format!("check: date {now} (rtc0: rtc-pl031 9010000.pl031)\n")
+    }
+
     #[test]
     fn linux_pass_rules() {
-        let pass = "initramfs: started\ncheck: nproc=2\ncheck: disk wrote boot=1 md5=x; rebooting\n\
-                    initramfs: started cntvct=1 cntfrq=2\ncheck: nproc=2\ncheck: disk ok (boot 2 read back what boot 1 wrote)\n\
-                    check: RESULT PASS\n";
+        let date = date_now();
+        let pass = &format!(
+            "initramfs: started\ncheck: nproc=2\n{date}check: disk wrote boot=1 md5=x; rebooting\n\
+             initramfs: started cntvct=1 cntfrq=2\ncheck: nproc=2\n{date}check: disk ok (boot 2 read back what boot 1 wrote)\n\
+             check: RESULT PASS\n"
+        );
         assert!(linux_check_passed(pass, 2).is_ok());
+        // A guest whose date is far off, or whose clock is not its PL031,
+        // or which printed none.
+        let old = pass.replacen("check: date 1", "check: date 8", 1);
+        assert!(linux_check_passed(&old, 2).is_err());
+        let efi = pass.replace("rtc-pl031", "rtc-efi");
+        assert!(linux_check_passed(&efi, 2).is_err());
+        let undated = pass.replace(&date, "");
+        assert!(linux_check_passed(&undated, 2).is_err());
         assert!(linux_check_passed(pass, 4).is_err(), "nproc must match");
         let no_disk = pass.replace("check: disk ok", "check: disk none");
         assert!(linux_check_passed(&no_disk, 2).is_err());

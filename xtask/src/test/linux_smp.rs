@@ -71,8 +71,11 @@ mod tests {
 
     #[test]
     fn every_vcpu_must_show() {
-        let boot = "initramfs: started cntvct=1 cntfrq=2\ncheck: nproc=4\n\
-                    check: taskset ok (cpus 0..3)\n";
+        let date = crate::test::tests::date_now();
+        let boot = format!(
+            "initramfs: started cntvct=1 cntfrq=2\ncheck: nproc=4\n{date}\
+             check: taskset ok (cpus 0..3)\n"
+        );
         let pass = format!(
             "{boot}check: disk wrote boot=1 md5=x; rebooting\n{boot}\
              check: disk ok (boot 2 read back what boot 1 wrote)\ncheck: RESULT PASS\n"
