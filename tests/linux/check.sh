@@ -37,6 +37,22 @@ else
     failed "the date is $(date -u) (rtc0: $rtc)"
 fi
 
+# The RTC can be set: `hwclock -w` writes the system time to it (the
+# PL031's RTCLR), and the RTC then counts from there; the clock is put back
+# after.
+if [ -r /sys/class/rtc/rtc0/since_epoch ]; then
+    t=$(date +%s)
+    date -s "@$((t + 86400))" > /dev/null && hwclock -w -u
+    ahead=$(($(cat /sys/class/rtc/rtc0/since_epoch) - t))
+    date -s "@$(($(date +%s) - 86400))" > /dev/null && hwclock -w -u
+    back=$(($(cat /sys/class/rtc/rtc0/since_epoch) - $(date +%s)))
+    if [ "$ahead" -ge 86400 ] && [ "$ahead" -le 86410 ] && [ "${back#-}" -le 1 ]; then
+        echo "check: rtc set ok (a day ahead: +$ahead s, back: $back s)"
+    else
+        failed "hwclock -w: the RTC read +$ahead s for a day ahead, $back s once back"
+    fi
+fi
+
 # CPU idle: Aerie publishes PSCI idle states in the DT and Linux's
 # cpuidle-psci enters them; QEMU's own DT has none (no cpuidle directory).
 # One line: each state's entries and rejections summed over the CPUs (a

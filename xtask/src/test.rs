@@ -628,7 +628,7 @@ fn linux_check_passed(out: &str, vcpus: u64) -> Result<(), String> {
 
 /// The guest's date, set from its PL031 at boot, is this machine's (to
 /// within ten minutes) in every boot: Aerie's virtual PL031 counts Aerie's
-/// wall clock, as QEMU's counts the host's.
+/// wall clock, as QEMU's counts the host's; and `hwclock -w` can set it.
 fn guest_date_is_today(out: &str) -> Result<(), String> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -641,6 +641,10 @@ fn guest_date_is_today(out: &str) -> Result<(), String> {
     }
     if !output::has_line(out, "(rtc0: rtc-pl031") {
         return Err("the guest's rtc0 is not its PL031".into());
+    }
+    // `hwclock -w` set it a day ahead and back (the check fails otherwise).
+    if !output::has_line(out, "check: rtc set ok") {
+        return Err("no `check: rtc set ok` line".into());
     }
     Ok(())
 }
@@ -818,13 +822,17 @@ mod tests {
         .is_err());
     }
 
-    /// A `check: date` line saying now, from the guest's PL031.
+    /// A guest's `check: date` line saying now, from its PL031, and its
+    /// `check: rtc set ok` line.
     pub(crate) fn date_now() -> String {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_secs();
-        format!("check: date {now} (rtc0: rtc-pl031 9010000.pl031)\n")
+        format!(
+            "check: date {now} (rtc0: rtc-pl031 9010000.pl031)\n\
+             check: rtc set ok (a day ahead: +86400 s, back: 0 s)\n"
+        )
     }
 
     #[test]
