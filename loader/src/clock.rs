@@ -21,40 +21,20 @@ pub struct FirmwareTime {
 /// Seconds since 1970-01-01 00:00 UTC, or None for a time before the epoch
 /// or with a field out of its range.
 pub fn unix_seconds(t: &FirmwareTime) -> Option<u64> {
-    let days_in_month = match t.month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap(t.year) => 29,
-        2 => 28,
-        _ => return None,
-    };
-    if t.year < 1970 || t.day == 0 || t.day > days_in_month || t.hour > 23 || t.minute > 59 {
+    let (year, month) = (u64::from(t.year), u64::from(t.month));
+    let days_in_month = aerie_civil::days_in_month(year, month)?;
+    if year < 1970 || t.day == 0 || u64::from(t.day) > days_in_month || t.hour > 23 || t.minute > 59
+    {
         return None;
     }
     if t.second > 59 || t.zone_minutes.is_some_and(|z| !(-1440..=1440).contains(&z)) {
         return None;
     }
-    let days = days_since_epoch(i64::from(t.year), i64::from(t.month), i64::from(t.day));
+    let days = aerie_civil::days_since_epoch(year, month, u64::from(t.day)) as i64;
     let local =
         days * 86_400 + i64::from(t.hour) * 3600 + i64::from(t.minute) * 60 + i64::from(t.second);
     let utc = local + 60 * i64::from(t.zone_minutes.unwrap_or(0));
     u64::try_from(utc).ok()
-}
-
-fn leap(year: u16) -> bool {
-    year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400))
-}
-
-/// Days from 1970-01-01 to the date, proleptic Gregorian. Years are
-/// counted from March, so that the leap day ends a year.
-fn days_since_epoch(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let year_of_era = y - era * 400;
-    let month_from_march = (month + 9) % 12;
-    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
 }
 
 #[cfg(test)]

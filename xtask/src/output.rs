@@ -191,22 +191,7 @@ pub fn date_after(output: &str, key: &str) -> Option<u64> {
     if !(1..=31).contains(&day) || year < 1970 || h > 23 || m > 59 || s > 60 {
         return None;
     }
-    Some(days_since_epoch(year, month, day) * 86_400 + h * 3600 + m * 60 + s)
-}
-
-/// Days from 1970-01-01 to the given date (proleptic Gregorian; March-based
-/// years so the leap day comes last).
-fn days_since_epoch(year: u64, month: u64, day: u64) -> u64 {
-    let (y, m) = if month <= 2 {
-        (year - 1, month + 9)
-    } else {
-        (year, month - 3)
-    };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let doy = (153 * m + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    Some(aerie_civil::days_since_epoch(year, month, day) * 86_400 + h * 3600 + m * 60 + s)
 }
 
 /// One `bench: name=<name> iters=<N> ticks=<T> freq=<Hz>` line.
