@@ -185,10 +185,8 @@ pub fn find_all<'a>(
     signature: Signature,
     what: &'static str,
 ) -> Result<Vec<Table<'a>>, AcpiError> {
-    addresses
-        .iter()
-        .filter(|&&a| memory.read(a, 4) == Some(&signature[..]))
-        .map(|&a| Table::read(memory, a, what))
+    carrying(memory, addresses, signature)
+        .map(|a| Table::read(memory, a, what))
         .collect()
 }
 
@@ -201,13 +199,21 @@ pub fn find<'a>(
     signature: Signature,
     what: &'static str,
 ) -> Result<Option<Table<'a>>, AcpiError> {
-    for &address in addresses {
-        let Some(header) = memory.read(address, 4) else {
-            continue;
-        };
-        if header == signature {
-            return Table::read(memory, address, what).map(Some);
-        }
-    }
-    Ok(None)
+    carrying(memory, addresses, signature)
+        .next()
+        .map(|a| Table::read(memory, a, what))
+        .transpose()
+}
+
+/// The addresses among `addresses` whose table starts with `signature`
+/// (one whose signature cannot be read carries none).
+fn carrying<'m>(
+    memory: &'m dyn Memory,
+    addresses: &'m [u64],
+    signature: Signature,
+) -> impl Iterator<Item = u64> + 'm {
+    addresses
+        .iter()
+        .copied()
+        .filter(move |&a| memory.read(a, 4) == Some(&signature[..]))
 }
