@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 
 use vm_fdt::FdtWriter;
 
+use crate::binding::{reg2, GIC_PPI, GIC_SPI, IRQ_TYPE_EDGE_RISING, IRQ_TYPE_LEVEL_HIGH};
 use crate::error::{DtError, Step};
 use crate::region::Region;
 
@@ -102,12 +103,6 @@ const MAX_SCMI_RATES: usize = 16;
 /// At most this many idle states (their phandles must stay unique).
 const MAX_IDLE_STATES: usize = 8;
 
-/// GIC interrupt specifier: type (0 SPI, 1 PPI), number, flags.
-const GIC_SPI: u32 = 0;
-const GIC_PPI: u32 = 1;
-/// Interrupt flags: edge, rising.
-const IRQ_TYPE_EDGE_RISING: u32 = 1;
-const IRQ_TYPE_LEVEL_HIGH: u32 = 4;
 /// QEMU virt's PL011 is SPI 1 (INTID 33).
 const UART_SPI: u32 = 1;
 /// Timer PPIs in binding order: secure phys, non-secure phys, virt, hyp
@@ -116,11 +111,6 @@ const TIMER_PPIS: [u32; 4] = [13, 14, 11, 10];
 
 fn strings(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
-}
-
-/// Same shape as `reg` with #address-cells = #size-cells = 2.
-fn reg2(regions: &[Region]) -> Vec<u64> {
-    regions.iter().flat_map(|r| [r.base, r.size]).collect()
 }
 
 fn contains(outer: &Region, inner: &Region) -> bool {

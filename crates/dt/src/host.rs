@@ -4,6 +4,7 @@
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
+use crate::binding::{GIC_PPI, GIC_SPI};
 use crate::error::DtError;
 use crate::fdt::cells::{cells, is_compatible, prop_str, prop_u32, prop_u32_or_u64, reg, str_list};
 use crate::fdt::tree::{NodeRef, Tree};
@@ -340,10 +341,6 @@ fn interrupt_cells(tree: &Tree<'_>, node: &NodeRef<'_, '_>) -> Result<u32, DtErr
         property: "interrupt-parent",
     })
 }
-
-/// GIC binding: cell 0 is the type (0 SPI, 1 PPI), cell 1 the number.
-const GIC_SPI: u32 = 0;
-const GIC_PPI: u32 = 1;
 
 fn timer(tree: &Tree<'_>) -> Result<Option<Timer>, DtError> {
     let Some(node) = tree.nodes().find(|n| {

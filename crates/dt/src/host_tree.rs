@@ -11,18 +11,12 @@ use alloc::vec::Vec;
 
 use vm_fdt::{FdtReserveEntry, FdtWriter};
 
+use crate::binding::{reg2, GIC_PPI, GIC_SPI, IRQ_TYPE_LEVEL_HIGH, IRQ_TYPE_LEVEL_LOW};
 use crate::error::{DtError, Step};
 use crate::host::HostInfo;
 use crate::region::Region;
 
 const PHANDLE_GIC: u32 = 1;
-/// GIC binding, interrupt type cell: SPI and PPI.
-const GIC_SPI: u32 = 0;
-const GIC_PPI: u32 = 1;
-/// Interrupt flags cell: level, active high (SPIs), and low-level (PPIs,
-/// as the architected timer binding writes them).
-const LEVEL_HIGH: u32 = 4;
-const LEVEL_LOW: u32 = 8;
 /// The register frames of a PL011 and a PL031.
 const PRIMECELL_SIZE: u64 = 0x1000;
 
@@ -82,7 +76,8 @@ pub fn host_tree(info: &HostInfo) -> Result<Vec<u8>, DtError> {
         let mut cells = Vec::new();
         let all = [t.secure_phys, t.nonsecure_phys, t.virt, t.hyp];
         for intid in all.iter().chain(&t.hyp_virt) {
-            cells.extend([GIC_PPI, ppi(*intid)?, LEVEL_LOW]);
+            // Low-level, as the architected timer binding writes them.
+            cells.extend([GIC_PPI, ppi(*intid)?, IRQ_TYPE_LEVEL_LOW]);
         }
         let node = w.begin_node("timer").step("timer")?;
         w.property_string("compatible", "arm,armv8-timer")
@@ -107,7 +102,7 @@ pub fn host_tree(info: &HostInfo) -> Result<Vec<u8>, DtError> {
         w.property_array_u64("reg", &pairs(&[v.region])?)
             .step("virtio-mmio")?;
         if let Some(intid) = v.intid {
-            w.property_array_u32("interrupts", &[GIC_SPI, spi(intid)?, LEVEL_HIGH])
+            w.property_array_u32("interrupts", &[GIC_SPI, spi(intid)?, IRQ_TYPE_LEVEL_HIGH])
                 .step("virtio-mmio")?;
         }
         w.end_node(node).step("virtio-mmio")?;
@@ -203,7 +198,7 @@ fn device(
     w.property_array_u64("reg", &pairs(&[region])?)
         .step("device")?;
     if let Some(intid) = intid {
-        w.property_array_u32("interrupts", &[GIC_SPI, spi(intid)?, LEVEL_HIGH])
+        w.property_array_u32("interrupts", &[GIC_SPI, spi(intid)?, IRQ_TYPE_LEVEL_HIGH])
             .step("device")?;
     }
     w.end_node(node).step("device")?;
@@ -212,13 +207,10 @@ fn device(
 
 /// `reg` cells (2 address, 2 size) of `regions`.
 fn pairs(regions: &[Region]) -> Result<Vec<u64>, DtError> {
-    let mut out = Vec::with_capacity(regions.len() * 2);
-    for r in regions {
-        r.end()
-            .ok_or(DtError::InvalidSpec("a region wraps the address space"))?;
-        out.extend([r.base, r.size]);
+    if regions.iter().any(|r| r.end().is_none()) {
+        return Err(DtError::InvalidSpec("a region wraps the address space"));
     }
-    Ok(out)
+    Ok(reg2(regions))
 }
 
 /// The SPI number of INTID `intid` (32..1019).

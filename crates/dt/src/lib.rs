@@ -6,6 +6,7 @@
 
 extern crate alloc;
 
+mod binding;
 mod error;
 mod fdt;
 mod guest;
