@@ -626,13 +626,19 @@ fn linux_check_passed(out: &str, vcpus: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// This machine's time, in seconds since the Unix epoch: what the guests'
+/// and Aerie's clocks are checked against.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// The guest's date, set from its PL031 at boot, is this machine's (to
 /// within ten minutes) in every boot: Aerie's virtual PL031 counts Aerie's
 /// wall clock, as QEMU's counts the host's; and `hwclock -w` can set it.
 fn guest_date_is_today(out: &str) -> Result<(), String> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = unix_now();
     let dates = output::numbers_after(out, "check: date ");
     if dates.is_empty() || dates.iter().any(|d| d.abs_diff(now) >= 600) {
         return Err(format!(
@@ -825,10 +831,7 @@ mod tests {
     /// A guest's `check: date` line saying now, from its PL031, and its
     /// `check: rtc set ok` line.
     pub(crate) fn date_now() -> String {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
+        let now = unix_now();
         format!(
             "check: date {now} (rtc0: rtc-pl031 9010000.pl031)\n\
              check: rtc set ok (a day ahead: +86400 s, back: 0 s)\n"

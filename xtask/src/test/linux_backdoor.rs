@@ -124,9 +124,7 @@ fn host_facts(out: &str) -> Result<(), String> {
             "vmware-toolbox-cmd stat speed: {speed:?} MHz, expected the counter's {cntfrq:?}"
         ));
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = super::unix_now();
     match output::date_after(out, "tools: hosttime ") {
         Some(t) if t.abs_diff(now) < 3600 => Ok(()),
         other => Err(format!(

@@ -157,9 +157,7 @@ pub fn boot_uefi_acpi() -> Result<(), String> {
 /// Aerie's wall clock came from `source` and is this machine's time, to
 /// within ten minutes.
 fn wall_clock_from(out: &str, source: &str) -> Result<(), String> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = super::unix_now();
     let line = output::lines_with(out, "wall clock: ")
         .first()
         .copied()
