@@ -1,6 +1,6 @@
 //! The GTDT (ACPI 6.5 section 5.2.25): the generic timer's interrupts.
 
-use aerie_dt::Timer;
+use aerie_dt::{Timer, PPI_INTIDS};
 
 use crate::error::AcpiError;
 use crate::sdt::Table;
@@ -19,7 +19,7 @@ pub fn parse(table: &Table<'_>) -> Result<Option<Timer>, AcpiError> {
         Ok(intid) if table.revision() >= 3 && intid != 0 => Some(intid),
         _ => None,
     };
-    let ppi = |intid: &u32| (16..32).contains(intid);
+    let ppi = |intid: &u32| PPI_INTIDS.contains(intid);
     let all = [secure_phys, nonsecure_phys, virt, hyp];
     if !all.iter().chain(&hyp_virt).all(ppi) {
         return Ok(None);

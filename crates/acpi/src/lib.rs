@@ -29,7 +29,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use aerie_dt::{primecell_region, HostInfo, HostVirtio};
+use aerie_dt::{primecell_region, HostInfo, HostVirtio, SPI_INTIDS};
 
 pub use aml::{devices, Device};
 pub use error::{AcpiError, Signature};
@@ -59,16 +59,16 @@ pub struct Machine {
     pub notes: Vec<String>,
 }
 
-/// `intid` if it is an SPI a device tree can name (INTID 32..=1019); an
+/// `intid` if it is an SPI a device tree can name ([`SPI_INTIDS`]); an
 /// extended SPI (GICv3.1) or anything else is left out with a note, and the
 /// device is used without its interrupt.
 fn spi(intid: Option<u32>, notes: &mut Vec<String>) -> Option<u32> {
     match intid {
-        Some(32..=1019) | None => intid,
-        Some(other) => {
-            notes.push(format!("interrupt {other} is not an SPI: left out"));
+        Some(i) if !SPI_INTIDS.contains(&i) => {
+            notes.push(format!("interrupt {i} is not an SPI: left out"));
             None
         }
+        _ => intid,
     }
 }
 

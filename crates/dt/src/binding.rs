@@ -10,6 +10,10 @@ use crate::region::Region;
 /// INTID 16 + n).
 pub(crate) const GIC_SPI: u32 = 0;
 pub(crate) const GIC_PPI: u32 = 1;
+/// The INTIDs a specifier can name: SPIs (not GICv3.1's extended ones)
+/// and PPIs.
+pub const SPI_INTIDS: core::ops::RangeInclusive<u32> = 32..=1019;
+pub const PPI_INTIDS: core::ops::RangeInclusive<u32> = 16..=31;
 /// Cell 2, the flags: edge rising, level high, level low.
 pub(crate) const IRQ_TYPE_EDGE_RISING: u32 = 1;
 pub(crate) const IRQ_TYPE_LEVEL_HIGH: u32 = 4;

@@ -11,7 +11,9 @@ use alloc::vec::Vec;
 
 use vm_fdt::{FdtReserveEntry, FdtWriter};
 
-use crate::binding::{reg2, GIC_PPI, GIC_SPI, IRQ_TYPE_LEVEL_HIGH, IRQ_TYPE_LEVEL_LOW};
+use crate::binding::{
+    reg2, GIC_PPI, GIC_SPI, IRQ_TYPE_LEVEL_HIGH, IRQ_TYPE_LEVEL_LOW, PPI_INTIDS, SPI_INTIDS,
+};
 use crate::error::{DtError, Step};
 use crate::host::HostInfo;
 use crate::region::Region;
@@ -213,20 +215,20 @@ fn pairs(regions: &[Region]) -> Result<Vec<u64>, DtError> {
     Ok(reg2(regions))
 }
 
-/// The SPI number of INTID `intid` (32..1019).
+/// The SPI number of INTID `intid` (one of [`SPI_INTIDS`]).
 fn spi(intid: u32) -> Result<u32, DtError> {
-    match intid {
-        32..=1019 => Ok(intid - 32),
-        _ => Err(DtError::InvalidSpec("a device interrupt is not an SPI")),
+    if !SPI_INTIDS.contains(&intid) {
+        return Err(DtError::InvalidSpec("a device interrupt is not an SPI"));
     }
+    Ok(intid - SPI_INTIDS.start())
 }
 
-/// The PPI number of INTID `intid` (16..31).
+/// The PPI number of INTID `intid` (one of [`PPI_INTIDS`]).
 fn ppi(intid: u32) -> Result<u32, DtError> {
-    match intid {
-        16..=31 => Ok(intid - 16),
-        _ => Err(DtError::InvalidSpec("a timer interrupt is not a PPI")),
+    if !PPI_INTIDS.contains(&intid) {
+        return Err(DtError::InvalidSpec("a timer interrupt is not a PPI"));
     }
+    Ok(intid - PPI_INTIDS.start())
 }
 
 /// The size a PL011 or PL031 region has when nothing says otherwise.

@@ -15,6 +15,7 @@ mod host;
 mod host_tree;
 mod region;
 
+pub use binding::{PPI_INTIDS, SPI_INTIDS};
 pub use error::DtError;
 pub use fdt::header::total_size;
 pub use guest::{build_guest, GuestGic, GuestScmi, GuestSpec, IdleStateNode, VirtioMmio};
