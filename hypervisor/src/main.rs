@@ -196,6 +196,15 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
         (None, None) => {}
     }
 
+    if let Some(button) = &host.power_button {
+        match space.map_device(button.gpio.base, button.gpio.size) {
+            // SAFETY: the PL061 was just mapped as device memory at va, for
+            // good; Aerie drives it alone (its guests get their own).
+            Ok(va) => unsafe { drivers::power_button::init(va, button) },
+            Err(e) => log::warn!("cannot map the PL061 at {:#x}: {e:?}", button.gpio.base),
+        }
+    }
+
     seed::init(host.rng_seed.as_deref());
 
     let module = boot_module(host.initrd);
@@ -258,6 +267,12 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
     }
     if drivers::virtio_net::intid() != 0 {
         gic.enable_spi(drivers::virtio_net::intid(), boot_mpidr);
+    }
+    if host
+        .power_button
+        .is_some_and(|b| b.intid == drivers::power_button::intid())
+    {
+        gic.enable_spi(drivers::power_button::intid(), boot_mpidr);
     }
     if let Some(intid) = host.uart_intid {
         gic.enable_spi(intid, boot_mpidr);

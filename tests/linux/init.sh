@@ -22,7 +22,8 @@
 #   aerie.kallsyms=1   print the kernel's and the modules' text symbols
 #                      between "kallsyms: begin" and "kallsyms: end" lines,
 #                      then power off (`cargo xtask profile net` names with them)
-# Without any of them: a shell on the console (busybox init), `poweroff` ends.
+# Without any of them: a shell on the console (busybox init); `poweroff` or the
+# VM's power button ends it.
 
 # The first line, before anything else: the boot benchmark takes the guest
 # virtual counter printed here as "instructions since the VM started".
@@ -109,6 +110,10 @@ if secs=$(arg aerie.alive); then
     poweroff -f
 fi
 
+# The power button (gpio-keys' KEY_POWER) shuts the VM down cleanly, as
+# systemd-logind would: QEMU's system_powerdown natively, Ctrl-A b or the
+# machine's power button under Aerie.
+{ aerie-powerkey && echo "initramfs: power button: shutting down" && poweroff; } &
 echo "initramfs: Linux $(uname -r) on $(nproc) CPUs; 'poweroff' ends the VM"
 # busybox init respawns the console shell (/etc/inittab) and turns poweroff and
 # reboot into the PSCI calls that end or restart this VM.

@@ -41,6 +41,8 @@ pub struct Inputs {
     /// The GuestRPC-into-unpopulated-pages check built from
     /// `tests/linux/hbpages.c` (run by tests/linux/tools.sh).
     pub hbpages: Vec<u8>,
+    /// The power key listener built from `tests/linux/powerkey.c`.
+    pub powerkey: Vec<u8>,
     /// The kernel release (`6.1.0-56-arm64`): modules live in /lib/modules/<it>.
     pub kernel_release: String,
     /// Modules in load order: (path below /lib/modules/<release>/, contents).
@@ -75,6 +77,7 @@ pub fn archive(inputs: Inputs) -> Archive {
     a.symlink("/bin/aerie-brk", "aerie-counter");
     a.file("/bin/aerie-ptrace", 0o755, inputs.ptrace);
     a.file("/bin/aerie-hbpages", 0o755, inputs.hbpages);
+    a.file("/bin/aerie-powerkey", 0o755, inputs.powerkey);
     a.file("/init", 0o755, INIT.as_bytes().to_vec());
     a.file("/etc/aerie/check.sh", 0o644, CHECK.as_bytes().to_vec());
     a.file("/etc/aerie/net.sh", 0o644, NET.as_bytes().to_vec());
@@ -145,6 +148,7 @@ mod tests {
             counter: b"\x7fELF counter".to_vec(),
             ptrace: b"\x7fELF ptrace".to_vec(),
             hbpages: b"\x7fELF hbpages".to_vec(),
+            powerkey: b"\x7fELF powerkey".to_vec(),
             kernel_release: "6.1.0-56-arm64".into(),
             modules: vec![
                 ("kernel/drivers/virtio/virtio_mmio.ko".into(), vec![1]),

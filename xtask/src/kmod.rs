@@ -18,13 +18,16 @@ use object::{Object, ObjectSection};
 
 /// The drivers a Linux VM on Aerie uses: (config symbol, module name).
 /// cpufreq-dt drives the vCPU clocks Aerie offers over SCMI.
-pub const NEEDED: [(&str, &str); 6] = [
+pub const NEEDED: [(&str, &str); 8] = [
     ("CONFIG_SERIAL_AMBA_PL011", "amba_pl011"),
     ("CONFIG_VIRTIO_MMIO", "virtio_mmio"),
     ("CONFIG_VIRTIO_BLK", "virtio_blk"),
     ("CONFIG_VIRTIO_CONSOLE", "virtio_console"),
     ("CONFIG_CPUFREQ_DT", "cpufreq_dt"),
     ("CONFIG_VIRTIO_NET", "virtio_net"),
+    // The power button: gpio-keys on the PL061's pin 3, read through evdev.
+    ("CONFIG_KEYBOARD_GPIO", "gpio_keys"),
+    ("CONFIG_INPUT_EVDEV", "evdev"),
 ];
 
 /// How a kernel config symbol is set.

@@ -47,6 +47,11 @@ fn hbpages_binary() -> PathBuf {
     paths::aerie_dir().join("aerie-hbpages")
 }
 
+/// The power key listener (an arm64 Linux executable).
+fn powerkey_binary() -> PathBuf {
+    paths::aerie_dir().join("aerie-powerkey")
+}
+
 /// The single file in `dir` whose name starts with `prefix`.
 pub fn one_file(dir: &Path, prefix: &str) -> Result<PathBuf> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -87,6 +92,7 @@ pub fn build(with_tools: bool) -> Result<()> {
     build_helper("counter.c", &counter_binary())?;
     build_helper("ptrace.c", &ptrace_binary())?;
     build_helper("hbpages.c", &hbpages_binary())?;
+    build_helper("powerkey.c", &powerkey_binary())?;
 
     let modules = kmod::read_modules(&kdir, &release, &kmod::NEEDED)?;
     let names: Vec<String> = modules
@@ -100,6 +106,7 @@ pub fn build(with_tools: bool) -> Result<()> {
         counter: std::fs::read(counter_binary())?,
         ptrace: std::fs::read(ptrace_binary())?,
         hbpages: std::fs::read(hbpages_binary())?,
+        powerkey: std::fs::read(powerkey_binary())?,
         kernel_release: release.clone(),
         modules,
     });

@@ -33,6 +33,10 @@ pub struct GuestSpec<'a> {
     /// PL031 real-time clock frame (QEMU virt: 0x0901_0000), if any. It is
     /// given no interrupt: Linux then leaves its alarm off.
     pub rtc: Option<Region>,
+    /// PL061 GPIO controller frame (QEMU virt: 0x0903_0000, SPI 7), if
+    /// any, whose pin [`POWER_BUTTON_PIN`] is the power button: a
+    /// `gpio-keys` key with KEY_POWER, as on QEMU virt. Needs a GIC.
+    pub gpio: Option<Region>,
     pub gic: Option<GuestGic>,
     pub timer: bool,
     /// virtio-mmio transports (need a GIC for their interrupts).
@@ -105,6 +109,13 @@ const MAX_IDLE_STATES: usize = 8;
 
 /// QEMU virt's PL011 is SPI 1 (INTID 33).
 const UART_SPI: u32 = 1;
+/// QEMU virt's PL061 is SPI 7 (INTID 39).
+pub const GPIO_SPI: u32 = 7;
+/// The PL061 pin QEMU virt wires its power button to.
+pub const POWER_BUTTON_PIN: u32 = 3;
+/// Linux's input event code for the power key (`KEY_POWER`).
+pub const KEY_POWER: u32 = 116;
+const PHANDLE_GPIO: u32 = 0x8002;
 /// Timer PPIs in binding order: secure phys, non-secure phys, virt, hyp
 /// (INTIDs 29, 30, 27, 26 as in the Arm BSA recommendation).
 const TIMER_PPIS: [u32; 4] = [13, 14, 11, 10];
@@ -121,6 +132,11 @@ fn contains(outer: &Region, inner: &Region) -> bool {
 }
 
 fn validate(spec: &GuestSpec<'_>) -> Result<(), DtError> {
+    if spec.gpio.is_some() && spec.gic.is_none() {
+        return Err(DtError::InvalidSpec(
+            "the PL061 GPIO needs a GIC for its interrupt",
+        ));
+    }
     if !spec.virtio.is_empty() && spec.gic.is_none() {
         return Err(DtError::InvalidSpec(
             "virtio-mmio transports need a GIC for their interrupts",
@@ -205,6 +221,9 @@ pub fn build_guest(spec: &GuestSpec<'_>) -> Result<Vec<u8>, DtError> {
     uart(&mut w, spec, &uart_path[1..])?;
     if let Some(rtc) = spec.rtc {
         pl031(&mut w, rtc)?;
+    }
+    if let Some(gpio) = spec.gpio {
+        power_button(&mut w, gpio)?;
     }
     for v in spec.virtio {
         virtio_mmio(&mut w, v)?;
@@ -429,6 +448,38 @@ fn pl031(w: &mut FdtWriter, rtc: Region) -> Result<(), DtError> {
     w.end_node(node).step("pl031")
 }
 
+/// As QEMU virt describes its PL061 and the power button on it: a level
+/// SPI, and a `gpio-keys` key, active high, that Linux reports as KEY_POWER.
+fn power_button(w: &mut FdtWriter, gpio: Region) -> Result<(), DtError> {
+    let node = w
+        .begin_node(&format!("pl061@{:x}", gpio.base))
+        .step("pl061")?;
+    w.property_string_list("compatible", strings(&["arm,pl061", "arm,primecell"]))
+        .step("pl061")?;
+    w.property_array_u64("reg", &reg2(&[gpio])).step("pl061")?;
+    w.property_array_u32("interrupts", &[GIC_SPI, GPIO_SPI, IRQ_TYPE_LEVEL_HIGH])
+        .step("pl061")?;
+    w.property_null("gpio-controller").step("pl061")?;
+    w.property_u32("#gpio-cells", 2).step("pl061")?;
+    w.property_u32("clocks", PHANDLE_APB_PCLK).step("pl061")?;
+    w.property_string("clock-names", "apb_pclk").step("pl061")?;
+    w.property_phandle(PHANDLE_GPIO).step("pl061")?;
+    w.end_node(node).step("pl061")?;
+
+    let keys = w.begin_node("gpio-keys").step("gpio-keys")?;
+    w.property_string("compatible", "gpio-keys")
+        .step("gpio-keys")?;
+    let key = w.begin_node("poweroff").step("gpio-keys")?;
+    w.property_string("label", "GPIO Key Poweroff")
+        .step("gpio-keys")?;
+    w.property_u32("linux,code", KEY_POWER).step("gpio-keys")?;
+    // <controller pin flags>: flags 0 is GPIO_ACTIVE_HIGH.
+    w.property_array_u32("gpios", &[PHANDLE_GPIO, POWER_BUTTON_PIN, 0])
+        .step("gpio-keys")?;
+    w.end_node(key).step("gpio-keys")?;
+    w.end_node(keys).step("gpio-keys")
+}
+
 /// As QEMU virt describes its transports: edge-rising SPI, DMA-coherent.
 fn virtio_mmio(w: &mut FdtWriter, v: &VirtioMmio) -> Result<(), DtError> {
     let node = w
@@ -458,6 +509,7 @@ mod tests {
             initrd: None,
             uart: Region::new(0x0900_0000, 0x1000),
             rtc: Some(Region::new(0x0901_0000, 0x1000)),
+            gpio: Some(Region::new(0x0903_0000, 0x1000)),
             gic: Some(GuestGic {
                 dist: Region::new(0x0800_0000, 0x1_0000),
                 redist: Region::new(0x080A_0000, 0xF6_0000),
@@ -496,6 +548,47 @@ mod tests {
         );
         assert_eq!(prop_u32(&root, "#address-cells").unwrap(), Some(2));
         assert_eq!(prop_u32(&root, "#size-cells").unwrap(), Some(2));
+    }
+
+    #[test]
+    fn the_power_button_is_a_gpio_key_on_pin_3_of_the_pl061() {
+        let dtb = build_guest(&spec()).unwrap();
+        let tree = Tree::parse(&dtb).unwrap();
+        let key = tree.find_path("/gpio-keys/poweroff").unwrap();
+        assert!(is_compatible(
+            &tree.find_path("/gpio-keys").unwrap(),
+            "gpio-keys"
+        ));
+        assert_eq!(prop_u32(&key, "linux,code").unwrap(), Some(KEY_POWER));
+        let gpios = cells(&key, "gpios").unwrap().unwrap();
+        assert_eq!(gpios[1..], [POWER_BUTTON_PIN, 0], "pin 3, active high");
+        let gpio = tree.by_phandle(gpios[0]).unwrap();
+        assert_eq!(gpio.name(), "pl061@9030000");
+        assert!(is_compatible(&gpio, "arm,pl061"));
+        assert!(gpio.prop("gpio-controller").is_some());
+        assert_eq!(prop_u32(&gpio, "#gpio-cells").unwrap(), Some(2));
+        // SPI 7, level-high: INTID 39 as on QEMU virt.
+        assert_eq!(
+            cells(&gpio, "interrupts").unwrap().unwrap(),
+            [GIC_SPI, GPIO_SPI, IRQ_TYPE_LEVEL_HIGH]
+        );
+        let clock = prop_u32(&gpio, "clocks").unwrap().unwrap();
+        assert_eq!(tree.by_phandle(clock).unwrap().name(), "apb-pclk");
+
+        // None without a frame; refused without a GIC to interrupt.
+        let dtb = build_guest(&GuestSpec {
+            gpio: None,
+            ..spec()
+        })
+        .unwrap();
+        let tree = Tree::parse(&dtb).unwrap();
+        assert!(tree.find_path("/gpio-keys").is_none());
+        assert!(tree.find_path("/pl061@9030000").is_none());
+        assert!(build_guest(&GuestSpec {
+            gic: None,
+            ..spec()
+        })
+        .is_err());
     }
 
     #[test]
@@ -748,6 +841,7 @@ mod tests {
     fn uart_has_no_interrupts_without_gic() {
         let s = GuestSpec {
             gic: None,
+            gpio: None,
             ..spec()
         };
         let dtb = build_guest(&s).unwrap();

@@ -8,6 +8,7 @@ use crate::binding::{GIC_PPI, GIC_SPI};
 use crate::error::DtError;
 use crate::fdt::cells::{cells, is_compatible, prop_str, prop_u32, prop_u32_or_u64, reg, str_list};
 use crate::fdt::tree::{NodeRef, Tree};
+use crate::guest::KEY_POWER;
 use crate::handoff::{WallClock, WALL_CLOCK_PROP};
 use crate::region::Region;
 
@@ -49,6 +50,20 @@ pub struct HostVirtio {
     pub intid: Option<u32>,
 }
 
+/// The machine's power button: a `gpio-keys` key with KEY_POWER on a pin
+/// of a PL061 (QEMU virt: pin 3 of the PL061 at 0x0903_0000, SPI 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PowerButton {
+    /// The PL061's registers.
+    pub gpio: Region,
+    /// Its interrupt as a GIC INTID.
+    pub intid: u32,
+    /// The pin (0..8).
+    pub pin: u32,
+    /// The key reads low when pressed (GPIO_ACTIVE_LOW).
+    pub active_low: bool,
+}
+
 /// The machine as the hypervisor sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct HostInfo {
@@ -86,6 +101,9 @@ pub struct HostInfo {
     /// `/chosen/aerie,wall-clock`: the time of day the boot loader read from
     /// the firmware, for machines without a PL031.
     pub wall_clock: Option<WallClock>,
+    /// The power button, where it is a key on a PL061 pin with an
+    /// interrupt Aerie can take.
+    pub power_button: Option<PowerButton>,
 }
 
 /// Reads a host DTB. `dtb` may be longer than the header's totalsize.
@@ -132,7 +150,44 @@ pub fn parse_host(dtb: &[u8]) -> Result<HostInfo, DtError> {
             Some(c) => wall_clock(c)?,
             None => None,
         },
+        power_button: power_button(&tree)?,
     })
+}
+
+/// The first enabled `gpio-keys` key with KEY_POWER whose `gpios` names a
+/// pin of an enabled PL061 with a GIC interrupt. A key on another GPIO
+/// controller, or without an interrupt, is none Aerie can watch.
+fn power_button(tree: &Tree<'_>) -> Result<Option<PowerButton>, DtError> {
+    let keys = tree
+        .nodes()
+        .filter(|n| is_compatible(n, "gpio-keys") && enabled(n))
+        .flat_map(|n| n.children().collect::<Vec<_>>());
+    for key in keys.filter(enabled) {
+        if prop_u32(&key, "linux,code")? != Some(KEY_POWER) {
+            continue;
+        }
+        let Some(&[phandle, pin, flags]) = cells(&key, "gpios")?.as_deref() else {
+            continue;
+        };
+        let Some(gpio) = tree
+            .by_phandle(phandle)
+            .filter(|g| is_compatible(g, "arm,pl061") && enabled(g))
+        else {
+            continue;
+        };
+        let (Some(region), Some(intid)) = (reg(&gpio)?.first().copied(), gic_intid(&gpio)?) else {
+            continue;
+        };
+        if pin < 8 {
+            return Ok(Some(PowerButton {
+                gpio: region,
+                intid,
+                pin,
+                active_low: flags & 1 != 0,
+            }));
+        }
+    }
+    Ok(None)
 }
 
 pub(crate) fn wall_clock(chosen: &NodeRef<'_, '_>) -> Result<Option<WallClock>, DtError> {

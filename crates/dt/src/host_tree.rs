@@ -288,6 +288,8 @@ mod tests {
                 unix_seconds: 1_795_000_000,
                 counter: 77,
             }),
+            // ACPI describes its power button otherwise (a GED event).
+            power_button: None,
         }
     }
 

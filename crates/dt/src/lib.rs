@@ -18,8 +18,11 @@ mod region;
 pub use binding::{PPI_INTIDS, SPI_INTIDS};
 pub use error::DtError;
 pub use fdt::header::total_size;
-pub use guest::{build_guest, GuestGic, GuestScmi, GuestSpec, IdleStateNode, VirtioMmio};
+pub use guest::{
+    build_guest, GuestGic, GuestScmi, GuestSpec, IdleStateNode, VirtioMmio, GPIO_SPI, KEY_POWER,
+    POWER_BUTTON_PIN,
+};
 pub use handoff::{with_handoff, Handoff, WallClock};
-pub use host::{parse_host, Cpu, GicV3, HostInfo, HostVirtio, Timer};
+pub use host::{parse_host, Cpu, GicV3, HostInfo, HostVirtio, PowerButton, Timer};
 pub use host_tree::{host_tree, primecell_region};
 pub use region::Region;

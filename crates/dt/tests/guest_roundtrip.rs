@@ -2,7 +2,8 @@
 //! writes must be what a virt-targeted guest (and our own reader) expects.
 
 use aerie_dt::{
-    build_guest, parse_host, total_size, DtError, GicV3, GuestGic, GuestSpec, Region, Timer,
+    build_guest, parse_host, total_size, DtError, GicV3, GuestGic, GuestSpec, PowerButton, Region,
+    Timer,
 };
 
 const RAM: Region = Region::new(0x4000_0000, 512 << 20);
@@ -15,6 +16,7 @@ fn spec() -> GuestSpec<'static> {
         initrd: Some(Region::new(0x4800_0000, 0x12_3456)),
         uart: Region::new(0x0900_0000, 0x1000),
         rtc: Some(Region::new(0x0901_0000, 0x1000)),
+        gpio: Some(Region::new(0x0903_0000, 0x1000)),
         gic: Some(GuestGic {
             dist: Region::new(0x0800_0000, 0x1_0000),
             redist: Region::new(0x080A_0000, 0xF6_0000),
@@ -35,6 +37,16 @@ fn full_guest_round_trips() {
     let info = parse_host(&dtb).unwrap();
     assert_eq!(info.memory, vec![RAM]);
     assert_eq!(info.reserved, vec![]);
+    // The guest's power button reads back as QEMU virt's does.
+    assert_eq!(
+        info.power_button,
+        Some(PowerButton {
+            gpio: Region::new(0x0903_0000, 0x1000),
+            intid: 39,
+            pin: 3,
+            active_low: false,
+        })
+    );
     let mpidrs: Vec<u64> = info.cpus.iter().map(|c| c.mpidr).collect();
     assert_eq!(mpidrs, vec![0, 1, 2, 3]);
     assert!(info
@@ -74,6 +86,7 @@ fn minimal_guest_has_no_gic_timer_or_initrd() {
         bootargs: "",
         initrd: None,
         gic: None,
+        gpio: None,
         timer: false,
         virtio: &[],
         ..spec()

@@ -17,7 +17,7 @@
 //! off_dt_strings + size_dt_strings (what `dtc`/`fdt_pack` would do), leaving
 //! ~8 KiB files.
 
-use aerie_dt::{parse_host, total_size, DtError, GicV3, Region, Timer};
+use aerie_dt::{parse_host, total_size, DtError, GicV3, PowerButton, Region, Timer};
 
 const PLAIN: &[u8] = include_bytes!("qemu-virt-gicv3.dtb");
 const WITH_INITRD: &[u8] = include_bytes!("qemu-virt-gicv3-initrd.dtb");
@@ -137,4 +137,19 @@ fn finds_the_virtio_mmio_transports() {
 fn finds_the_uart_interrupt() {
     // QEMU virt wires its PL011 to SPI 1.
     assert_eq!(parse_host(PLAIN).unwrap().uart_intid, Some(33));
+}
+
+#[test]
+fn finds_the_power_button() {
+    // QEMU virt: gpio-keys' KEY_POWER on pin 3 of the PL061 at 0x0903_0000
+    // (SPI 7), active high; `system_powerdown` presses it.
+    assert_eq!(
+        parse_host(PLAIN).unwrap().power_button,
+        Some(PowerButton {
+            gpio: Region::new(0x0903_0000, 0x1000),
+            intid: 39,
+            pin: 3,
+            active_low: false,
+        })
+    );
 }

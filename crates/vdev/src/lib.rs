@@ -12,6 +12,7 @@ pub mod mmio;
 pub mod mux;
 pub mod pl011;
 pub mod pl031;
+pub mod pl061;
 pub mod switch;
 
 pub use line::{LineEditor, LINE_MAX};
@@ -19,4 +20,5 @@ pub use mmio::{ByteSink, MmioError};
 pub use mux::{InputMux, MuxEvent};
 pub use pl011::Pl011;
 pub use pl031::Pl031;
+pub use pl061::Pl061;
 pub use switch::{Card, DropReason, PortDrops, Route, Switch};

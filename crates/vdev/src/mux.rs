@@ -5,8 +5,9 @@
 //! sends one `Ctrl-A` to the focused VM; `Ctrl-A d`, `Ctrl-A p` and
 //! `Ctrl-A i` are commands for Aerie itself (dump every pCPU's state, print
 //! the profile, show each VM's backdoor view: guestinfo and tools version),
-//! and `Ctrl-A h` / `Ctrl-A r` ask the focused VM's guest tools to shut the
-//! guest down / restart it cleanly; `Ctrl-A u` reads a line for Aerie (a
+//! `Ctrl-A h` / `Ctrl-A r` ask the focused VM's guest tools to shut the
+//! guest down / restart it cleanly, and `Ctrl-A b` presses its power
+//! button (the guest's own power key handling, no tools); `Ctrl-A u` reads a line for Aerie (a
 //! user world to start, `program[:argument]`) with the [`LineEditor`];
 //! `Ctrl-A w` gives the keyboard to the user worlds: every line typed goes
 //! to them (their `read_line`) until `Ctrl-A` or `Ctrl-C` ends it; `Ctrl-A`
@@ -148,7 +149,7 @@ impl InputMux {
                 bytes: [ESCAPE, 0],
                 len: 1,
             },
-            b'd' | b'p' | b'i' | b'h' | b'r' => MuxEvent::Command(byte),
+            b'd' | b'p' | b'i' | b'h' | b'r' | b'b' => MuxEvent::Command(byte),
             b'u' => {
                 self.editing = true;
                 self.line.clear();
@@ -260,9 +261,9 @@ mod tests {
     }
 
     #[test]
-    fn ctrl_a_d_p_i_h_and_r_are_commands() {
+    fn ctrl_a_d_p_i_h_r_and_b_are_commands() {
         let mut m = InputMux::new(1);
-        for c in [b'd', b'p', b'i', b'h', b'r'] {
+        for c in [b'd', b'p', b'i', b'h', b'r', b'b'] {
             m.feed(ESCAPE);
             assert_eq!(m.feed(c), MuxEvent::Command(c));
         }

@@ -2,6 +2,7 @@
 
 pub mod pl011;
 pub mod pl031;
+pub mod power_button;
 pub mod virtio_blk;
 pub mod virtio_mmio;
 pub mod virtio_net;

@@ -18,6 +18,8 @@ pub struct HostEvents {
     pub input: bool,
     /// Frames wait at the uplink.
     pub uplink: bool,
+    /// The machine's power button was pressed.
+    pub power_button: bool,
 }
 
 /// Acknowledge every pending host interrupt after a guest exit (PSTATE.I
@@ -61,6 +63,9 @@ pub fn drain_host_interrupts(guest: crate::irq::pnmi::Interrupted) -> HostEvents
             other if other == crate::drivers::virtio_net::intid() => {
                 crate::drivers::virtio_net::acknowledge();
                 events.uplink = true;
+            }
+            other if other == crate::drivers::power_button::intid() => {
+                events.power_button |= crate::drivers::power_button::acknowledge();
             }
             other => log::warn!("unexpected host interrupt {other}"),
         }

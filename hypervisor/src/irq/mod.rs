@@ -63,6 +63,8 @@ pub mod event {
     pub const KICK: u32 = 1 << 2;
     /// Frames wait at the uplink (the host's network card).
     pub const UPLINK: u32 = 1 << 3;
+    /// The machine's power button was pressed.
+    pub const POWER_BUTTON: u32 = 1 << 4;
 }
 
 static EVENTS: [AtomicU32; crate::sched::MAX_PCPUS] =
@@ -143,6 +145,13 @@ fn regular(intid: u32) {
         other if other == crate::drivers::virtio_net::intid() => {
             crate::drivers::virtio_net::acknowledge();
             event::UPLINK
+        }
+        other if other == crate::drivers::power_button::intid() => {
+            if crate::drivers::power_button::acknowledge() {
+                event::POWER_BUTTON
+            } else {
+                0
+            }
         }
         _ => event::KICK,
     };

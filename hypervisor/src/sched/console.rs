@@ -1,7 +1,7 @@
 //! The machine's console commands (`Ctrl-A` and a key, decoded by
 //! `aerie_vdev::mux`): console input for the focused VM, the dump with the
 //! scheduler's view, the backdoor view, the tools' power operations, the
-//! profile, lines for Aerie (a world to start) and for the user worlds.
+//! VMs' power buttons, the profile, lines for Aerie (a world to start) and for the user worlds.
 
 use super::worlds::WorldState;
 use super::{cpu, Machine, VcpuState};
@@ -52,6 +52,10 @@ impl Machine {
                         let focus = self.input.focus();
                         // The console says what came of it.
                         let _ = crate::vm::backdoor::request_power_op(&mut self.vms[focus], op, "");
+                    }
+                    MuxEvent::Command(b'b') => {
+                        let focus = self.input.focus();
+                        self.press_power_button(cpu, focus, "Ctrl-A b");
                     }
                     MuxEvent::LineStart => crate::print!(
                         "\naerie: start a user world (program[:argument], Ctrl-C to cancel)> "

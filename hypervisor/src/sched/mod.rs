@@ -24,6 +24,7 @@
 pub mod cap;
 mod console;
 pub mod pcpu;
+mod shutdown;
 pub mod worlds;
 
 pub use crate::irq::drain::{drain_host_interrupts, HostEvents};
@@ -67,6 +68,9 @@ pub struct Machine {
     input: InputMux,
     /// The Ethernet switch between the VMs' network cards: port n is VM n.
     pub switch: Switch,
+    /// The machine's power button was pressed: the VMs were asked to shut
+    /// down (see `shutdown.rs`).
+    shutting_down: bool,
 }
 
 /// How a pCPU waits for the machine lock: in WFE, not spinning. A waiter
@@ -100,6 +104,7 @@ static MACHINE: SpinMutex<Machine, WaitForEvent> = SpinMutex::new(Machine {
     cursor: 0,
     input: InputMux::new(0),
     switch: Switch::empty(),
+    shutting_down: false,
 });
 
 /// The machine, locked. Never from a pseudo-NMI handler: it may have
@@ -149,6 +154,7 @@ impl Machine {
                 crate::drivers::virtio_net::intid() != 0,
             ),
             vms,
+            shutting_down: false,
         }
     }
 
@@ -562,6 +568,9 @@ impl Machine {
         }
         if events & crate::irq::event::UPLINK != 0 {
             crate::vm::net::receive_uplink(self, cpu);
+        }
+        if events & crate::irq::event::POWER_BUTTON != 0 {
+            self.host_power_button(cpu);
         }
     }
 

@@ -189,6 +189,9 @@ fn handle(
             if events.uplink {
                 crate::vm::net::receive_uplink(m, cpu);
             }
+            if events.power_button {
+                m.host_power_button(cpu);
+            }
             if events.tick && m.tick(cpu) {
                 Outcome::Reschedule
             } else {

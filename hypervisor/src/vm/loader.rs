@@ -11,7 +11,7 @@ use super::scmi::{self, Scmi};
 use super::virtio::{DiskRegion, VirtioSlot, VIRTIO_BASE, VIRTIO_FIRST_INTID, VIRTIO_STRIDE};
 use super::{
     GuestMemory, Vcpu, VcpuState, Vm, VmState, GICD_BASE, GICD_SIZE, GICR_BASE, GICR_STRIDE,
-    RAM_BASE, RTC_BASE, RTC_SIZE, SPIS, UART_BASE, UART_SIZE,
+    GPIO_BASE, GPIO_SIZE, RAM_BASE, RTC_BASE, RTC_SIZE, SPIS, UART_BASE, UART_SIZE,
 };
 use crate::arch::aarch64::cpu;
 use crate::console::GuestOutput;
@@ -64,6 +64,8 @@ pub fn create(
         uart: Pl011::new(),
         rtc: aerie_vdev::Pl031::new(),
         uart_irq: false,
+        gpio: aerie_vdev::Pl061::new(),
+        gpio_irq: false,
         input: VecDeque::new(),
         vgic: new_vgic(image.vcpus as usize),
         virtio: Vec::new(),
@@ -195,6 +197,7 @@ pub fn load(vm: &mut Vm) -> Result<(), String> {
         initrd,
         uart: Region::new(UART_BASE, UART_SIZE),
         rtc: Some(Region::new(RTC_BASE, RTC_SIZE)),
+        gpio: Some(Region::new(GPIO_BASE, GPIO_SIZE)),
         gic: Some(GuestGic {
             dist: Region::new(GICD_BASE, GICD_SIZE),
             redist: Region::new(GICR_BASE, GICR_STRIDE * image.vcpus as u64),
@@ -248,6 +251,8 @@ pub fn load(vm: &mut Vm) -> Result<(), String> {
     }
     vm.vgic = new_vgic(vm.vcpus.len());
     vm.rtc.reset();
+    vm.gpio.reset();
+    vm.gpio_irq = false;
     vm.virtio = virtio_devices(vm);
     vm.uart = Pl011::new();
     vm.uart_irq = false;

@@ -5,7 +5,8 @@ use super::exit::{inject, update_uart_irq, Outcome};
 use super::virtio::{VmRam, VIRTIO_BASE, VIRTIO_STRIDE};
 use super::Vm;
 use super::{
-    GICD_BASE, GICD_SIZE, GICR_BASE, GICR_STRIDE, RTC_BASE, RTC_SIZE, UART_BASE, UART_SIZE,
+    GICD_BASE, GICD_SIZE, GICR_BASE, GICR_STRIDE, GPIO_BASE, GPIO_SIZE, RTC_BASE, RTC_SIZE,
+    UART_BASE, UART_SIZE,
 };
 use crate::arch::aarch64::el2::Syndrome;
 use crate::sched::Machine;
@@ -15,6 +16,7 @@ use aerie_trap::{DataAbort, MmioAccess};
 enum Device {
     Uart(u64),
     Rtc(u64),
+    Gpio(u64),
     Distributor(u64),
     Redistributors(u64),
     /// virtio-mmio transport n, offset.
@@ -47,6 +49,9 @@ fn device_at(ipa: u64, vcpus: usize, transports: usize) -> Option<Device> {
     // Last: a guest reads its clock rarely, its GIC and transports often.
     if let Some(off) = ipa.checked_sub(RTC_BASE).filter(|&o| o < RTC_SIZE) {
         return Some(Device::Rtc(off));
+    }
+    if let Some(off) = ipa.checked_sub(GPIO_BASE).filter(|&o| o < GPIO_SIZE) {
+        return Some(Device::Gpio(off));
     }
     None
 }
@@ -137,6 +142,16 @@ pub fn emulate(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: &Syndr
                 vm.rtc.read(off, size, now).map(|v| Some(u64::from(v)))
             };
             let Ok(r) = r else { return false };
+            r
+        }
+        Device::Gpio(off) => {
+            let r = if access.write {
+                vm.gpio.write(off, size, value as u32).map(|_| None)
+            } else {
+                vm.gpio.read(off, size).map(|v| Some(u64::from(v)))
+            };
+            let Ok(r) = r else { return false };
+            super::power_button::update_irq(m, cpu, v);
             r
         }
         Device::Virtio(n, off) => {

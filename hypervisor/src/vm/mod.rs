@@ -9,6 +9,7 @@ pub mod loader;
 pub mod mmio;
 pub mod net;
 pub mod power;
+pub mod power_button;
 pub mod psci;
 pub mod scmi;
 pub mod virtio;
@@ -37,6 +38,12 @@ pub const UART_SIZE: u64 = 0x1000;
 /// The guest's PL031 real-time clock, where QEMU's virt board has it.
 pub const RTC_BASE: u64 = 0x0901_0000;
 pub const RTC_SIZE: u64 = aerie_vdev::pl031::SIZE;
+/// The guest's PL061 GPIO controller with its power button on pin 3, where
+/// QEMU's virt board has them (see `power_button`).
+pub const GPIO_BASE: u64 = 0x0903_0000;
+pub const GPIO_SIZE: u64 = aerie_vdev::pl061::SIZE;
+/// The PL061's interrupt: SPI 7.
+pub const GPIO_INTID: u32 = 32 + aerie_dt::GPIO_SPI;
 /// The PL011's interrupt: SPI 1.
 pub const UART_INTID: u32 = 33;
 pub const GICD_BASE: u64 = 0x0800_0000;
@@ -305,6 +312,10 @@ pub struct Vm {
     pub rtc: aerie_vdev::Pl031,
     /// The PL011's interrupt line as last given to the vGIC.
     pub uart_irq: bool,
+    /// The GPIO controller whose pin 3 is the VM's power button, and its
+    /// interrupt line as last given to the vGIC.
+    pub gpio: aerie_vdev::Pl061,
+    pub gpio_irq: bool,
     /// Console input not yet taken by the PL011's receive FIFO.
     pub input: VecDeque<u8>,
     pub vgic: Vgic,

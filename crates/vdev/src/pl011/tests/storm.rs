@@ -317,7 +317,7 @@ fn host_input(rng: &mut Rng, r: &mut Rig, at: &str) {
         let key = match rng.below(10) {
             0 => ESCAPE,
             1 => rng.pick(b"12349"),
-            2 => rng.pick(b"dpihruw\r"),
+            2 => rng.pick(b"dpihrbuw\r"),
             _ => rng.next_u64() as u8,
         };
         let focus = r.mux.focus();
@@ -337,7 +337,9 @@ fn host_input(rng: &mut Rng, r: &mut Rig, at: &str) {
                 assert!(vm < 3, "{at}: switch to vm {vm}");
                 assert_eq!(r.mux.focus(), vm, "{at}");
             }
-            MuxEvent::Command(c) => assert!(matches!(c, b'd' | b'p' | b'i' | b'h' | b'r'), "{at}"),
+            MuxEvent::Command(c) => {
+                assert!(matches!(c, b'd' | b'p' | b'i' | b'h' | b'r' | b'b'), "{at}")
+            }
             // A line for Aerie (Ctrl-A u) takes the keys until it ends.
             MuxEvent::LineStart => assert_eq!(key, b'u', "{at}"),
             // The worlds' lines (Ctrl-A w) too, line after line.

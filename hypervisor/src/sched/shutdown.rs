@@ -1,0 +1,52 @@
+//! Power buttons: a VM's (`Ctrl-A b`, a user world) and the machine's. The
+//! machine's first press asks every running VM to shut down the way a
+//! person would, by pressing its power button; once the last has stopped
+//! Aerie powers off as always. A second press does not wait for the
+//! guests: the VMs still running are stopped at once.
+
+use super::Machine;
+use crate::vm::VmState;
+
+impl Machine {
+    /// Presses VM `v`'s power button for `by`, saying so on the console.
+    pub fn press_power_button(&mut self, cpu: usize, v: usize, by: &str) -> bool {
+        let name = self.vms[v].name.clone();
+        if !self.vms[v].running() {
+            log::info!("vm {name}: not running: its power button does nothing");
+            return false;
+        }
+        let pressed = crate::vm::power_button::press(self, cpu, v);
+        if pressed {
+            log::info!("vm {name}: power button pressed ({by})");
+        } else {
+            log::info!("vm {name}: power button still held: the guest has not read the last press");
+        }
+        pressed
+    }
+
+    /// The machine's power button was pressed.
+    pub fn host_power_button(&mut self, cpu: usize) {
+        let running: alloc::vec::Vec<usize> = (0..self.vms.len())
+            .filter(|&v| self.vms[v].state == VmState::Running)
+            .collect();
+        if !self.shutting_down {
+            self.shutting_down = true;
+            log::info!(
+                "power button: asking {} VM(s) to shut down (press again to stop them at once)",
+                running.len()
+            );
+            for v in running {
+                self.press_power_button(cpu, v, "the machine's power button");
+            }
+        } else {
+            log::info!(
+                "power button pressed again: stopping {} VM(s) now",
+                running.len()
+            );
+            for v in running {
+                self.vms[v].stop("stopped by the machine's power button");
+                self.kick_all(cpu, v);
+            }
+        }
+    }
+}
