@@ -86,6 +86,11 @@ pub struct QemuOptions {
     /// A network card for the machine (Aerie's uplink), on QEMU's user-mode
     /// network; None: no card at all.
     pub uplink: Option<Uplink>,
+    /// A run without a terminal gets QEMU's monitor on the serial console
+    /// too (`-serial mon:stdio`, escape [`ESCAPE_CHAR`]): a test types
+    /// `Ctrl-] c` and a command such as `system_powerdown` (the machine's
+    /// power button). Interactive runs always have it.
+    pub monitor: bool,
 }
 
 /// The machine's network card: QEMU's user-mode network (10.0.2.0/24, the
@@ -135,6 +140,7 @@ impl QemuOptions {
             icount: None,
             disk: None,
             uplink: None,
+            monitor: false,
         }
     }
 
@@ -243,6 +249,9 @@ pub fn command_seeded(opts: &QemuOptions, interactive: bool, seed: u32) -> Comma
     }
     if interactive {
         c.arg("-nographic").args(["-echr", ESCAPE_CHAR]);
+    } else if opts.monitor {
+        c.args(["-display", "none", "-serial", "mon:stdio"])
+            .args(["-echr", ESCAPE_CHAR]);
     } else {
         c.args(["-display", "none", "-serial", "stdio", "-monitor", "none"]);
     }
@@ -659,6 +668,7 @@ mod tests {
             icount: Some(icount::EXACT_NO_SLEEP),
             disk: None,
             uplink: None,
+            monitor: false,
         };
         let a = args(&command(&opts, false)).join(" ");
         assert!(

@@ -9,6 +9,7 @@ mod linux_power;
 mod linux_smp;
 mod panic_isolated;
 mod pnmi;
+mod power_button;
 mod profile;
 mod share;
 mod uefi;
@@ -30,7 +31,7 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 45] = [
+const QEMU_TESTS: [(&str, TestFn); 47] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
@@ -79,6 +80,8 @@ const QEMU_TESTS: [(&str, TestFn); 45] = [
     }),
     ("linux-max", || linux_on("max", "linux-max")),
     ("linux-two-vms", linux_two_vms),
+    ("linux-power-button", power_button::linux_power_button),
+    ("linux-native-power-button", power_button::linux_native_power_button),
     ("linux-net", linux_net::linux_net),
     ("profile-net", profile::net),
     ("profile-linux-boot", profile::linux_boot),
@@ -259,6 +262,9 @@ struct AerieRun<'a> {
     timeout: u64,
     /// Console input typed as the output reaches each trigger.
     keys: &'a [Keys<'a>],
+    /// QEMU's monitor on the console too (`Ctrl-] c`): see
+    /// [`QemuOptions::monitor`].
+    monitor: bool,
 }
 
 impl<'a> AerieRun<'a> {
@@ -275,6 +281,7 @@ impl<'a> AerieRun<'a> {
             disk,
             timeout,
             keys: &[],
+            monitor: false,
         }
     }
 }
@@ -308,6 +315,7 @@ fn run_aerie_icount(
         icount,
         disk: prepared.disk,
         uplink: prepared.uplink.then(Uplink::default),
+        monitor: run.monitor,
     };
     run_test_scripted(run.log, &opts, run.timeout, run.keys, check)
 }
@@ -718,6 +726,7 @@ fn linux_native() -> Result<(), String> {
         icount: None,
         disk: Some(fresh_disk(name)?),
         uplink: None,
+        monitor: false,
     };
     if let Some(disk) = &opts.disk {
         crate::disk::create(disk, crate::disk::DEFAULT_SIZE).map_err(|e| format!("{e:#}"))?;

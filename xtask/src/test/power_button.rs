@@ -1,0 +1,133 @@
+//! Power buttons. `linux-power-button`: three Linux VMs under Aerie
+//! (tests/configs/linux-power-button.toml); `Ctrl-A b` presses VM a's
+//! button, then the machine's power button (QEMU's `system_powerdown`,
+//! typed into QEMU's monitor) is pressed twice: the first press asks b and
+//! c to shut down (b's guest does, c's has no listener), the second stops
+//! c. `linux-native-power-button`: the same guest on QEMU alone, its power
+//! button pressed by `system_powerdown`, shows the guest's side against
+//! QEMU's own PL061.
+
+use super::{clean_exit, fresh_disk, run_aerie, run_test_scripted, test_config, AerieRun};
+use super::{LINUX_TIMEOUT, LINUX_VCPUS};
+use crate::output::{self, line_index, require_line};
+use crate::qemu::{Boot, Firmware, Keys, QemuOptions};
+use crate::run::Guest;
+
+/// QEMU's monitor: switch to it, press the machine's power button, switch
+/// back to the serial console (the escape is `Ctrl-]`, 0x1d).
+const SYSTEM_POWERDOWN: &[u8] = b"\x1dcsystem_powerdown\n\x1dc";
+
+pub fn linux_power_button() -> Result<(), String> {
+    let name = "linux-power-button";
+    let disk = fresh_disk(name)?;
+    let keys = [
+        // Both listeners watch before anything is pressed.
+        Keys {
+            after: "[a] powerkey: watching",
+            bytes: b"",
+        },
+        Keys {
+            after: "[b] powerkey: watching",
+            bytes: b"\x01b",
+        },
+        Keys {
+            after: "aerie: vm a: powered off",
+            bytes: SYSTEM_POWERDOWN,
+        },
+        Keys {
+            after: "aerie: vm b: powered off",
+            bytes: SYSTEM_POWERDOWN,
+        },
+    ];
+    let run = AerieRun {
+        keys: &keys,
+        monitor: true,
+        ..AerieRun::new(
+            name,
+            Guest::Config(test_config("linux-power-button.toml")),
+            &disk,
+            LINUX_TIMEOUT,
+        )
+    };
+    run_aerie(&run, |status, out| {
+        // Ctrl-A b: the focused VM's button only, and a's guest shuts down.
+        require_line(out, "aerie: vm a: power button pressed (Ctrl-A b)")?;
+        if output::lines_with(out, "power button pressed (Ctrl-A b)").len() != 1 {
+            return Err("Ctrl-A b pressed more than the focused VM's button".into());
+        }
+        in_order(
+            out,
+            &[
+                // The shell's prompt may share these lines.
+                &["[a] ", "powerkey: KEY_POWER pressed"],
+                &["[a] ", "initramfs: power button: shutting down"],
+                &["aerie: vm a: powered off (PSCI SYSTEM_OFF)"],
+                // The machine's button: every running VM is asked.
+                &["aerie: power button: asking 2 VM(s) to shut down"],
+                &["[b] ", "powerkey: KEY_POWER pressed"],
+                &["[b] ", "initramfs: power button: shutting down"],
+                &["aerie: vm b: powered off (PSCI SYSTEM_OFF)"],
+                // Pressed again: what still runs is stopped.
+                &["aerie: power button pressed again: stopping 1 VM(s) now"],
+                &["aerie: vm c: stopped by the machine's power button"],
+                &["aerie: all VMs have stopped; powering off"],
+            ],
+        )?;
+        for vm in ["b", "c"] {
+            require_line(
+                out,
+                &format!("aerie: vm {vm}: power button pressed (the machine's power button)"),
+            )?;
+        }
+        if line_index(out, 0, &["[c] ", "powerkey"]).is_some() {
+            return Err("vm c has no power key listener, yet one spoke".into());
+        }
+        require_line(out, "[c] c-alive")?;
+        clean_exit(status, out)
+    })
+}
+
+/// Lines with each set of needles, each after the previous one's.
+fn in_order(out: &str, steps: &[&[&str]]) -> Result<(), String> {
+    let mut from = 0;
+    for needles in steps {
+        match line_index(out, from, needles) {
+            Some(i) => from = i + 1,
+            None if line_index(out, 0, needles).is_some() => {
+                return Err(format!("`{}` came too early", needles.join("")));
+            }
+            None => return Err(format!("no `{}` line", needles.join(""))),
+        }
+    }
+    Ok(())
+}
+
+pub fn linux_native_power_button() -> Result<(), String> {
+    let name = "linux-native-power-button";
+    let opts = QemuOptions {
+        smp: LINUX_VCPUS as u32,
+        boot: Boot::Native {
+            kernel: crate::linux::kernel_image(),
+            initrd: crate::linux::initramfs(),
+            cmdline: "console=ttyAMA0".into(),
+            memory_mib: 256,
+        },
+        monitor: true,
+        ..QemuOptions::aerie("cortex-a72", Default::default(), Firmware::Kernel)
+    };
+    let keys = [Keys {
+        after: "powerkey: watching",
+        bytes: SYSTEM_POWERDOWN,
+    }];
+    run_test_scripted(name, &opts, LINUX_TIMEOUT, &keys, |status, out| {
+        in_order(
+            out,
+            &[
+                &["powerkey: KEY_POWER pressed"],
+                &["initramfs: power button: shutting down"],
+                &["Requesting system poweroff"],
+            ],
+        )?;
+        clean_exit(status, out)
+    })
+}
