@@ -81,7 +81,10 @@ const QEMU_TESTS: [(&str, TestFn); 47] = [
     ("linux-max", || linux_on("max", "linux-max")),
     ("linux-two-vms", linux_two_vms),
     ("linux-power-button", power_button::linux_power_button),
-    ("linux-native-power-button", power_button::linux_native_power_button),
+    (
+        "linux-native-power-button",
+        power_button::linux_native_power_button,
+    ),
     ("linux-net", linux_net::linux_net),
     ("profile-net", profile::net),
     ("profile-linux-boot", profile::linux_boot),
