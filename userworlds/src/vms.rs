@@ -24,6 +24,7 @@ pub fn op(name: &str) -> Option<u64> {
         "start" => vm_op::START,
         "halt" => vm_op::HALT,
         "reboot" => vm_op::REBOOT,
+        "button" => vm_op::POWER_BUTTON,
         _ => return None,
     })
 }
@@ -44,6 +45,9 @@ pub fn control(index: u64, info: &VmInfo, op_name: &str, op: u64) -> (bool, allo
         err::EBUSY if op == vm_op::START => "it is not stopped",
         err::EBUSY if matches!(op, vm_op::HALT | vm_op::REBOOT) => {
             "it is not running, or its tools are busy"
+        }
+        err::EBUSY if op == vm_op::POWER_BUTTON => {
+            "it is not running, or its button is still held (the guest has not read it)"
         }
         err::EBUSY => "it is not running",
         err::ENOMEM => "no memory for it",

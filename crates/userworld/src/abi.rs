@@ -31,12 +31,15 @@ pub mod nr {
     /// `vm_control(index, op)`: power VM `index` off ([`super::vm_op::STOP`])
     /// or reset it ([`super::vm_op::RESET`]), as if its guest had called
     /// PSCI SYSTEM_OFF or SYSTEM_RESET, boot a stopped one again
-    /// ([`super::vm_op::START`]), or ask its guest tools for a clean
-    /// shutdown or restart ([`super::vm_op::HALT`], [`super::vm_op::REBOOT`]).
-    /// Returns 0 once it is under way (asked, for the tools), `ENOENT` past
-    /// the last VM, `EINVAL` for another op, `EBUSY` if the VM is not
-    /// running (stop, reset, halt, reboot) or not stopped (start), or its
-    /// tools have not answered their last command, `ENOMEM` if a start
+    /// ([`super::vm_op::START`]), ask its guest tools for a clean
+    /// shutdown or restart ([`super::vm_op::HALT`], [`super::vm_op::REBOOT`]),
+    /// or press its power button ([`super::vm_op::POWER_BUTTON`]).
+    /// Returns 0 once it is under way (asked, for the tools; pressed, for
+    /// the button), `ENOENT` past the last VM, `EINVAL` for another op,
+    /// `EBUSY` if the VM is not running (stop, reset, halt, reboot, power
+    /// button) or not stopped (start), its tools have not answered their
+    /// last command, or its button is still held from a press the guest has
+    /// not read, `ENOMEM` if a start
     /// finds no memory for it, `ENOTCONN` if the VM has no tools to ask,
     /// `EPERM` if this world may not control this VM (a config world
     /// without `control = true`, or whose `control` list does not name it).
@@ -72,6 +75,10 @@ pub mod vm_op {
     pub const HALT: u64 = 3;
     /// Ask the guest's tools for a clean restart, as `Ctrl-A r` does.
     pub const REBOOT: u64 = 4;
+    /// Press the VM's power button (gpio-keys' KEY_POWER on its PL061), as
+    /// `Ctrl-A b` does: a guest that handles the key shuts down cleanly,
+    /// no tools needed.
+    pub const POWER_BUTTON: u64 = 5;
 }
 
 /// The longest `sleep`: one minute.

@@ -43,6 +43,8 @@ pub enum VmOp {
     Halt,
     /// Through the guest's tools: a clean restart.
     Reboot,
+    /// The VM's power button: the guest's own power key handling.
+    PowerButton,
 }
 
 /// What the world asked for.
@@ -132,6 +134,7 @@ fn vm_control(kernel: &mut impl Kernel, index: u64, op: u64) -> i64 {
         vm_op::START => VmOp::Start,
         vm_op::HALT => VmOp::Halt,
         vm_op::REBOOT => VmOp::Reboot,
+        vm_op::POWER_BUTTON => VmOp::PowerButton,
         _ => return err::EINVAL,
     };
     match kernel.vm_control(index, op) {
@@ -228,6 +231,7 @@ mod tests {
                 (FakeVm::Stopped, VmOp::Start) => FakeVm::Running,
                 // No tools in the fake VM.
                 (FakeVm::Running, VmOp::Halt | VmOp::Reboot) => return Err(err::ENOTCONN),
+                (FakeVm::Running, VmOp::PowerButton) => FakeVm::Running,
                 _ => return Err(err::EBUSY),
             };
             self.controls.push(op);
@@ -301,7 +305,7 @@ mod tests {
     fn vm_control_stops_resets_or_starts_a_vm_in_the_right_state() {
         let mut k = Fake::new("");
         assert_eq!(
-            call(&mut k, nr::VM_CONTROL, 0, 5),
+            call(&mut k, nr::VM_CONTROL, 0, 6),
             Outcome::Return(err::EINVAL)
         );
         assert_eq!(
@@ -327,15 +331,17 @@ mod tests {
             (vm_op::START, err::EBUSY),
             (vm_op::HALT, err::ENOTCONN),
             (vm_op::REBOOT, err::ENOTCONN),
+            (vm_op::POWER_BUTTON, 0),
             (vm_op::STOP, 0),
             (vm_op::HALT, err::EBUSY),
+            (vm_op::POWER_BUTTON, err::EBUSY),
             (vm_op::STOP, err::EBUSY),
             (vm_op::RESET, err::EBUSY),
             (vm_op::START, 0),
         ] {
             assert_eq!(call(&mut k, nr::VM_CONTROL, 0, op), Outcome::Return(want));
         }
-        assert_eq!(k.controls, [VmOp::Stop, VmOp::Start]);
+        assert_eq!(k.controls, [VmOp::PowerButton, VmOp::Stop, VmOp::Start]);
     }
 
     #[test]

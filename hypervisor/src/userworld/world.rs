@@ -350,6 +350,13 @@ impl Kernel for World {
         if !m.vms[v].running() {
             return Err(abi::err::EBUSY);
         }
+        if op == VmOp::PowerButton {
+            return if m.press_power_button(cpu, v, &by) {
+                Ok(())
+            } else {
+                Err(abi::err::EBUSY)
+            };
+        }
         let tools_op = match op {
             VmOp::Halt => Some(aerie_backdoor::PowerOp::Halt),
             VmOp::Reboot => Some(aerie_backdoor::PowerOp::Reboot),

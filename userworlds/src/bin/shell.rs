@@ -1,6 +1,6 @@
 //! Aerie's console shell, at EL0: reads the lines typed for the user
 //! worlds (`Ctrl-A w` gives them the keyboard, `Ctrl-A` takes it back) and
-//! runs them: `list`, `stop|reset|start|halt|reboot <vm>` (a VM index or
+//! runs them: `list`, `stop|reset|start|halt|reboot|button <vm>` (a VM index or
 //! name), `help`, `exit`. Start it with `Ctrl-A u shell`, or from a config's
 //! `[[world]]` (with `control = true` to control VMs).
 #![no_std]
@@ -57,6 +57,7 @@ fn help() {
     println!("shell: list                   every VM and its state");
     println!("shell: stop|reset|start <vm>  power a VM off, reset it, boot it again");
     println!("shell: halt|reboot <vm>       ask its guest tools for a clean shutdown or restart");
+    println!("shell: button <vm>            press its power button (the guest shuts itself down)");
     println!("shell: exit                   end the shell");
 }
 

@@ -2,7 +2,8 @@
 //! name, after an optional wait in milliseconds:
 //! `vmctl:stop|reset|start:<vm>[:<ms>]`: hard, like a power switch, the
 //! guest is not asked. `vmctl:halt|reboot:<vm>[:<ms>]` asks the guest's
-//! tools for a clean shutdown or restart instead.
+//! tools for a clean shutdown or restart instead, and `vmctl:button:<vm>`
+//! presses its power button (the guest's own power key handling).
 #![no_std]
 #![no_main]
 
@@ -38,7 +39,7 @@ fn main(arg: &str) -> i32 {
 
 fn usage() -> i32 {
     println!(
-        "usage: vmctl:stop|reset|start|halt|reboot:<vm>[:<ms>] (a VM index or name; a wait of at most 60000 ms)"
+        "usage: vmctl:stop|reset|start|halt|reboot|button:<vm>[:<ms>] (a VM index or name; a wait of at most 60000 ms)"
     );
     2
 }

@@ -229,15 +229,28 @@ pub fn vmctl(name: &str) -> Result<(), String> {
         (
             "vmctl:frob:0",
             &[
-                "usage: vmctl:stop|reset|start|halt|reboot:<vm>",
+                "usage: vmctl:stop|reset|start|halt|reboot|button:<vm>",
                 "exited with status 2",
             ],
         ),
         (
             "vmctl:reset:0:70000",
             &[
-                "usage: vmctl:stop|reset|start|halt|reboot:<vm>",
+                "usage: vmctl:stop|reset|start|halt|reboot|button:<vm>",
                 "exited with status 2",
+            ],
+        ),
+        // The testkit reads no power key: the first press holds the button,
+        // the second finds it held (the reset at 300 ms lets it go).
+        (
+            "vmctl:button:testkit:50",
+            &["vmctl: button vm 0 (testkit): done", "exited with status 0"],
+        ),
+        (
+            "vmctl:button:0:150",
+            &[
+                "vmctl: button vm 0: it is not running, or its button is still held",
+                "exited with status 1",
             ],
         ),
         // The testkit has the backdoor but no tools daemon to ask.
