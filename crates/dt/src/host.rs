@@ -685,6 +685,60 @@ mod tests {
         assert_eq!(parse_host(&none).unwrap().rtc, None);
     }
 
+    /// A PL061 at `base` with phandle `ph` (its interrupt SPI 7 unless
+    /// `irq` is false), and a gpio-keys node with one key per
+    /// `(code, <phandle pin flags>)`.
+    fn gpio_keys(w: &mut FdtWriter, base: u32, ph: u32, irq: bool, keys: &[(u32, [u32; 3])]) {
+        node(w, &format!("pl061@{base:x}"), |w| {
+            w.property_string_list(
+                "compatible",
+                vec!["arm,pl061".into(), "arm,primecell".into()],
+            )
+            .unwrap();
+            w.property_array_u32("reg", &[base, 0x1000]).unwrap();
+            if irq {
+                w.property_array_u32("interrupts", &[0, 7, 4]).unwrap();
+            }
+            w.property_phandle(ph).unwrap();
+        });
+        node(w, "gpio-keys", |w| {
+            w.property_string("compatible", "gpio-keys").unwrap();
+            for (i, (code, gpios)) in keys.iter().enumerate() {
+                node(w, &format!("key{i}"), |w| {
+                    w.property_u32("linux,code", *code).unwrap();
+                    w.property_array_u32("gpios", gpios).unwrap();
+                });
+            }
+        });
+    }
+
+    #[test]
+    fn the_power_button_is_a_key_power_on_a_pl061_with_an_interrupt() {
+        let parse = |irq: bool, keys: &[(u32, [u32; 3])]| {
+            let dtb = blob(&[], cells_1_1, |w| {
+                memory_32(w);
+                gpio_keys(w, 0x903_0000, 5, irq, keys);
+            });
+            parse_host(&dtb).unwrap().power_button
+        };
+        // KEY_VOLUMEUP first: the power key is found past it; active low.
+        assert_eq!(
+            parse(true, &[(115, [5, 1, 0]), (KEY_POWER, [5, 4, 1])]),
+            Some(PowerButton {
+                gpio: Region::new(0x903_0000, 0x1000),
+                intid: 39,
+                pin: 4,
+                active_low: true,
+            })
+        );
+        // No power key; a key on another controller (phandle 6); a pin a
+        // PL061 does not have; a PL061 without an interrupt: none.
+        assert_eq!(parse(true, &[(115, [5, 3, 0])]), None);
+        assert_eq!(parse(true, &[(KEY_POWER, [6, 3, 0])]), None);
+        assert_eq!(parse(true, &[(KEY_POWER, [5, 8, 0])]), None);
+        assert_eq!(parse(false, &[(KEY_POWER, [5, 3, 0])]), None);
+    }
+
     #[test]
     fn uart_fallback_skips_disabled_secure_uart() {
         let dtb = blob(&[], cells_1_1, |w| {
