@@ -1,9 +1,12 @@
 //! Power buttons: a VM's (`Ctrl-A b`, a user world) and the machine's. The
 //! machine's first press asks every running VM to shut down the way a
 //! person would, by pressing its power button; once the last has stopped
-//! Aerie powers off as always. A second press does not wait for the
-//! guests: the VMs still running are stopped at once.
+//! the user worlds still there end too (a shell waiting for a line would
+//! otherwise keep the machine on), and Aerie powers off as always. A second
+//! press does not wait for the guests: the VMs still running are stopped at
+//! once.
 
+use super::worlds::WorldState;
 use super::Machine;
 use crate::vm::VmState;
 
@@ -48,5 +51,24 @@ impl Machine {
                 self.kick_all(cpu, v);
             }
         }
+    }
+
+    /// After the machine's power button, once every VM has stopped: end the
+    /// user worlds not on a pCPU (one on a pCPU comes back at its turn's
+    /// end, at most a slice later, and ends on the next pass).
+    pub(super) fn end_worlds_at_shutdown(&mut self) {
+        if !self.shutting_down || !self.vms.iter().all(|vm| vm.state == VmState::Stopped) {
+            return;
+        }
+        self.worlds.retain(|slot| {
+            if matches!(slot.state, WorldState::Running(_)) {
+                return true;
+            }
+            log::info!(
+                "user world {}: ended: the machine is powering off",
+                slot.label
+            );
+            false
+        });
     }
 }

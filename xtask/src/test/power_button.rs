@@ -3,7 +3,8 @@
 //! button, then the machine's power button (QEMU's `system_powerdown`,
 //! typed into QEMU's monitor) is pressed twice: the first press asks b and
 //! c to shut down (b's guest does, c's has no listener), the second stops
-//! c. `linux-native-power-button`: the same guest on QEMU alone, its power
+//! c; a `shell` user world, which would wait for console lines for ever,
+//! ends with the last VM. `linux-native-power-button`: the same guest on QEMU alone, its power
 //! button pressed by `system_powerdown`, shows the guest's side against
 //! QEMU's own PL061.
 
@@ -42,6 +43,7 @@ pub fn linux_power_button() -> Result<(), String> {
     let run = AerieRun {
         keys: &keys,
         monitor: true,
+        append: "aerie.user=shell",
         ..AerieRun::new(
             name,
             Guest::Config(test_config("linux-power-button.toml")),
@@ -70,6 +72,7 @@ pub fn linux_power_button() -> Result<(), String> {
                 // Pressed again: what still runs is stopped.
                 &["aerie: power button pressed again: stopping 1 VM(s) now"],
                 &["aerie: vm c: stopped by the machine's power button"],
+                &["aerie: user world shell[1]: ended: the machine is powering off"],
                 &["aerie: all VMs have stopped; powering off"],
             ],
         )?;
