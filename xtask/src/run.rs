@@ -409,6 +409,7 @@ fn write_bootmodule_with(
             program,
             arg: &w.arg,
             control: config.world_control(w),
+            operations: w.operations,
         })
         .collect();
     let bytes = aerie_bootmodule::write(&images, &worlds, Some(symbols));

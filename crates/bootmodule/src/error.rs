@@ -99,6 +99,10 @@ pub enum VmFieldError {
     /// a listed VM the module does not have, or VMs listed without the
     /// listed bit.
     BadControl { flags: u32, vms: u32 },
+    /// A world's operations are listed without a control right, in a
+    /// record too short to hold them, name an operation this parser does
+    /// not know, or are given without the listed bit.
+    BadOperations { flags: u32, ops: u32 },
     /// The `more_disks` blob is not a whole number of entries, has more than
     /// [`MORE_DISKS_MAX`](crate::format::MORE_DISKS_MAX), or the VM has no
     /// first disk.
@@ -165,6 +169,12 @@ impl fmt::Display for VmFieldError {
                 f,
                 "flags {flags:#x} with control_vms {vms:#x}: both control bits, a VM the \
                  module does not have, or VMs listed without the listed bit"
+            ),
+            VmFieldError::BadOperations { flags, ops } => write!(
+                f,
+                "flags {flags:#x} with control_ops {ops:#x}: operations listed without a \
+                 control right, in a record too short for them, an unknown operation, or \
+                 operations without the listed bit"
             ),
             VmFieldError::BadNet {
                 flags,

@@ -115,6 +115,7 @@
 //! | 48 | 16 | arg offset, length: UTF-8 text handed to the program, any alignment; length 0 = empty (the offset is then ignored) |
 //! | 64 | 4  | flags: the world's rights, see below |
 //! | 68 | 4  | control_vms: with [`WORLD_FLAG_CONTROL_LISTED`], bit i for VM record i the world may control; zero otherwise |
+//! | 72 | 4  | control_ops: with [`WORLD_FLAG_OPS_LISTED`], bit i for the operation the world may do (see [`Operations`](crate::Operations)); zero otherwise. Only in records of 76 bytes or more (what this crate writes since operations could be listed); a 72-byte record has none |
 //!
 //! World `flags`:
 //!
@@ -122,13 +123,17 @@
 //! |---|---|
 //! | 0 | [`WORLD_FLAG_CONTROL`]: the world may control every VM (stop, reset, start, halt or reboot them: the `vm_control` system call) |
 //! | 1 | [`WORLD_FLAG_CONTROL_LISTED`]: the world may control the VMs `control_vms` lists (one of the first 32), and no other |
-//! | 2..32 | reserved, zero: a parser refuses a record with an unknown bit set |
+//! | 2 | [`WORLD_FLAG_OPS_LISTED`]: of the operations, the world may do only those `control_ops` lists (without it: all of them) |
+//! | 3..32 | reserved, zero: a parser refuses a record with an unknown bit set |
 //!
 //! A parser refuses both control bits at once, a `control_vms` bit for a
 //! VM the module does not have, and a non-zero `control_vms` without bit 1.
 //! (`control_vms` was a reserved zero word before bit 1 existed, and a
 //! parser that predates it refuses bit 1: a world is never given more than
-//! its config says.)
+//! its config says.) Likewise it refuses bit 2 without a control bit, in a
+//! record too short for `control_ops`, or with an operation it does not
+//! know, and a non-zero `control_ops` without bit 2; a parser that predates
+//! bit 2 refuses it.
 //!
 //! The parser checks only the blobs' bounds, alignment and UTF-8 and the
 //! flags; the ELF file is the hypervisor's loader to check.
@@ -221,10 +226,17 @@ pub const WORLD_FLAG_CONTROL: u32 = 1 << 0;
 /// World record `flags` bit 1: the world may control the VMs its
 /// `control_vms` word lists, and no other.
 pub const WORLD_FLAG_CONTROL_LISTED: u32 = 1 << 1;
+/// World record `flags` bit 2: the world may do only the operations its
+/// `control_ops` word lists.
+pub const WORLD_FLAG_OPS_LISTED: u32 = 1 << 2;
+/// Size of the world record this crate writes: version 6's and
+/// `control_ops`.
+pub const WORLD_RECORD_SIZE: usize = 76;
 /// VMs a `control_vms` word can list: the first 32.
 pub const CONTROL_VMS_MAX: usize = 32;
 /// Every defined world record `flags` bit.
-pub const WORLD_FLAGS_KNOWN: u32 = WORLD_FLAG_CONTROL | WORLD_FLAG_CONTROL_LISTED;
+pub const WORLD_FLAGS_KNOWN: u32 =
+    WORLD_FLAG_CONTROL | WORLD_FLAG_CONTROL_LISTED | WORLD_FLAG_OPS_LISTED;
 /// `backdoor_flags` bit 0: the VM has the backdoor.
 pub const BACKDOOR_ENABLED: u32 = 1 << 0;
 /// `backdoor_flags` bit 1: guest EL0 may use the backdoor.
@@ -291,4 +303,5 @@ pub(crate) mod world {
     pub const ARG: usize = 48;
     pub const FLAGS: usize = 64;
     pub const CONTROL_VMS: usize = 68;
+    pub const CONTROL_OPS: usize = 72;
 }

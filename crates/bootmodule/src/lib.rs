@@ -147,6 +147,45 @@ pub struct WorldImage<'a> {
     /// [`WORLD_FLAG_CONTROL`](format::WORLD_FLAG_CONTROL) and
     /// [`WORLD_FLAG_CONTROL_LISTED`](format::WORLD_FLAG_CONTROL_LISTED)).
     pub control: Control,
+    /// What it may do to them ([`Operations::ALL`] unless the config lists
+    /// some: record flag [`WORLD_FLAG_OPS_LISTED`](format::WORLD_FLAG_OPS_LISTED)).
+    pub operations: Operations,
+}
+
+/// The operations a world may do to the VMs it controls: bit i for the
+/// `vm_control` operation numbered i (the user-world ABI's `vm_op`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Operations(pub u32);
+
+impl Operations {
+    pub const STOP: u32 = 1 << 0;
+    pub const RESET: u32 = 1 << 1;
+    pub const START: u32 = 1 << 2;
+    pub const HALT: u32 = 1 << 3;
+    pub const REBOOT: u32 = 1 << 4;
+    pub const POWER_BUTTON: u32 = 1 << 5;
+    /// Every operation there is.
+    pub const ALL: Operations = Operations((1 << 6) - 1);
+    /// Each operation's name in a config and its bit, in `vm_op` order.
+    pub const NAMES: [(&'static str, u32); 6] = [
+        ("stop", Self::STOP),
+        ("reset", Self::RESET),
+        ("start", Self::START),
+        ("halt", Self::HALT),
+        ("reboot", Self::REBOOT),
+        ("button", Self::POWER_BUTTON),
+    ];
+
+    /// Whether operation `op` (a `vm_op` number) is among these.
+    pub fn allows(self, op: u64) -> bool {
+        op < 32 && self.0 & (1 << op) & Self::ALL.0 != 0
+    }
+}
+
+impl Default for Operations {
+    fn default() -> Self {
+        Operations::ALL
+    }
 }
 
 /// Which VMs a world may control.

@@ -7,9 +7,13 @@ use crate::format::{
     FLAG_FIXED_CLOCK, HEADER_SIZE, MAGIC, MORE_DISKS_MAX, NAME_MAX, NET_FLAGS_KNOWN, NET_NIC,
     NET_NO_UPLINK, RECORD_SIZE_V1, RECORD_SIZE_V2, RECORD_SIZE_V4, RECORD_SIZE_V7,
     VERSION_BACKDOOR, VERSION_DISK, VERSION_FLAGS, VERSION_NET, VERSION_SYMBOLS, VERSION_WORLDS,
-    WORLD_FLAGS_KNOWN, WORLD_FLAG_CONTROL, WORLD_FLAG_CONTROL_LISTED, WORLD_RECORD_SIZE_V6,
+    WORLD_FLAGS_KNOWN, WORLD_FLAG_CONTROL, WORLD_FLAG_CONTROL_LISTED, WORLD_FLAG_OPS_LISTED,
+    WORLD_RECORD_SIZE_V6,
 };
-use crate::{guestinfo_entries, BackdoorPolicy, Control, DiskRegion, NetCard, VmImage, WorldImage};
+use crate::{
+    guestinfo_entries, BackdoorPolicy, Control, DiskRegion, NetCard, Operations, VmImage,
+    WorldImage,
+};
 
 /// A disk region: sector aligned, not empty, not wrapping.
 fn check_region(offset: u64, size: u64) -> Result<DiskRegion, VmFieldError> {
@@ -476,11 +480,34 @@ impl<'a> BootModule<'a> {
             }
             _ => return Err(bad(WorldField::Flags, bad_control)),
         };
+        let ops = if rec.len() >= world::CONTROL_OPS + 4 {
+            read_u32(rec, world::CONTROL_OPS)
+        } else {
+            0
+        };
+        let listed = flags & WORLD_FLAG_OPS_LISTED != 0;
+        let operations = match (listed, ops) {
+            (false, 0) => Operations::ALL,
+            (true, ops)
+                if control != Control::None
+                    && rec.len() >= world::CONTROL_OPS + 4
+                    && ops & !Operations::ALL.0 == 0 =>
+            {
+                Operations(ops)
+            }
+            _ => {
+                return Err(bad(
+                    WorldField::Flags,
+                    VmFieldError::BadOperations { flags, ops },
+                ))
+            }
+        };
         Ok(WorldImage {
             name,
             program,
             arg,
             control,
+            operations,
         })
     }
 

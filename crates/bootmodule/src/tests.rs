@@ -4,11 +4,12 @@ use crate::format::{
     header, record, world, BACKDOOR_BRK, BACKDOOR_EL0, BACKDOOR_ENABLED, BACKDOOR_HIGH_BANDWIDTH,
     BLOB_ALIGN, HEADER_SIZE, RECORD_SIZE_V1, RECORD_SIZE_V2, RECORD_SIZE_V4, RECORD_SIZE_V7,
     VERSION_BACKDOOR, VERSION_SYMBOLS, VERSION_WORLDS, WORLD_FLAGS_KNOWN, WORLD_FLAG_CONTROL,
-    WORLD_FLAG_CONTROL_LISTED, WORLD_RECORD_SIZE_V6,
+    WORLD_FLAG_CONTROL_LISTED, WORLD_FLAG_OPS_LISTED, WORLD_RECORD_SIZE, WORLD_RECORD_SIZE_V6,
 };
 use crate::{
     encode_guestinfo, guestinfo_entries, write, BackdoorPolicy, BootModule, BootModuleError,
-    Control, DiskRegion, NetCard, VmField, VmFieldError, VmImage, WorldField, WorldImage,
+    Control, DiskRegion, NetCard, Operations, VmField, VmFieldError, VmImage, WorldField,
+    WorldImage,
 };
 
 fn sample() -> Vec<u8> {
@@ -997,18 +998,21 @@ fn three_worlds(programs: &[Vec<u8>; 3]) -> [WorldImage<'_>; 3] {
             program: &programs[0],
             arg: "reset linux-1",
             control: Control::All,
+            operations: Operations::ALL,
         },
         WorldImage {
             name: "wörld",
             program: &programs[1],
             arg: "",
             control: Control::None,
+            operations: Operations::ALL,
         },
         WorldImage {
             name: "w3",
             program: &programs[2],
             arg: "cødé ✓\nsecond line",
             control: Control::Listed(0b10),
+            operations: Operations(Operations::HALT | Operations::POWER_BUTTON),
         },
     ]
 }
@@ -1059,7 +1063,7 @@ fn no_worlds_round_trip() {
     assert_eq!(header_u32(&bytes, header::WORLD_COUNT), 0);
     assert_eq!(
         header_u32(&bytes, header::WORLD_RECORD_SIZE) as usize,
-        WORLD_RECORD_SIZE_V6
+        WORLD_RECORD_SIZE
     );
     let m = BootModule::parse(&bytes).unwrap();
     assert_eq!(m.world_count(), 0);
@@ -1101,7 +1105,7 @@ fn three_worlds_round_trip_with_blobs_in_order() {
     let table = [0x55; 300];
     let bytes = with_worlds(&worlds, Some(&table));
     assert_eq!(header_u32(&bytes, header::WORLD_COUNT), 3);
-    assert_eq!(header_u32(&bytes, header::WORLD_RECORD_SIZE), 72);
+    assert_eq!(header_u32(&bytes, header::WORLD_RECORD_SIZE), 76);
     // World records right after the two VM records.
     assert_eq!(world_at(&bytes, 0), HEADER_SIZE + 2 * RECORD_SIZE_V7);
     let m = BootModule::parse(&bytes).unwrap();
@@ -1162,13 +1166,17 @@ fn world_fields_follow_the_extension_rule() {
     assert_eq!(world::FLAGS + 4, world::CONTROL_VMS);
     assert_eq!(WORLD_RECORD_SIZE_V6, world::CONTROL_VMS + 4);
     assert_eq!(WORLD_RECORD_SIZE_V6, 72);
+    // Then the operations list, appended.
+    assert_eq!(world::CONTROL_OPS, WORLD_RECORD_SIZE_V6);
+    assert_eq!(WORLD_RECORD_SIZE, world::CONTROL_OPS + 4);
     assert_eq!(
         (
             WORLD_FLAG_CONTROL,
             WORLD_FLAG_CONTROL_LISTED,
+            WORLD_FLAG_OPS_LISTED,
             WORLD_FLAGS_KNOWN
         ),
-        (1, 2, 3)
+        (1, 2, 4, 7)
     );
     assert_eq!((VERSION_WORLDS, crate::format::VERSION), (6, 7));
 }
@@ -1215,17 +1223,16 @@ fn small_world_record_size_rejected_larger_is_skipped() {
 
     // A later version's 104-byte world records with a tail this parser does
     // not know (0xCC): the first blob starts at 4096, so they still fit.
-    let stride = WORLD_RECORD_SIZE_V6 + 32;
+    let stride = WORLD_RECORD_SIZE + 28;
     let first = world_at(&bytes, 0);
     let mut newer = bytes.clone();
     put_u32(&mut newer, header::VERSION, 8);
     put_u32(&mut newer, header::WORLD_RECORD_SIZE, stride as u32);
     newer[first..first + 3 * stride].fill(0xCC);
     for i in 0..3 {
-        let old = first + i * WORLD_RECORD_SIZE_V6;
+        let old = first + i * WORLD_RECORD_SIZE;
         let new = first + i * stride;
-        newer[new..new + WORLD_RECORD_SIZE_V6]
-            .copy_from_slice(&bytes[old..old + WORLD_RECORD_SIZE_V6]);
+        newer[new..new + WORLD_RECORD_SIZE].copy_from_slice(&bytes[old..old + WORLD_RECORD_SIZE]);
     }
     let m = BootModule::parse(&newer).unwrap();
     let got: Vec<_> = m.worlds().map(Result::unwrap).collect();
@@ -1238,9 +1245,9 @@ fn world_table_past_the_end_rejected() {
     let bytes = with_worlds(&three_worlds(&programs), None);
     let size = bytes.len() as u64;
     let offset = world_at(&bytes, 0) as u64;
-    let fits = ((size - offset) / WORLD_RECORD_SIZE_V6 as u64) as u32;
-    let v6 = WORLD_RECORD_SIZE_V6 as u32;
-    for (count, record_size) in [(fits + 1, v6), (3, u32::MAX), (u32::MAX, u32::MAX)] {
+    let fits = ((size - offset) / WORLD_RECORD_SIZE as u64) as u32;
+    let written = WORLD_RECORD_SIZE as u32;
+    for (count, record_size) in [(fits + 1, written), (3, u32::MAX), (u32::MAX, u32::MAX)] {
         let mut bad = bytes.clone();
         put_u32(&mut bad, header::WORLD_COUNT, count);
         put_u32(&mut bad, header::WORLD_RECORD_SIZE, record_size);
@@ -1393,6 +1400,7 @@ fn world_control_round_trips_as_its_flag_bits_and_vm_list() {
         program: &programs[1],
         arg: "a",
         control,
+        operations: Operations::ALL,
     };
     let worlds = [
         w("all", Control::All),
@@ -1465,11 +1473,129 @@ fn contradicting_control_rights_are_refused() {
 }
 
 #[test]
+fn listed_operations_round_trip_and_all_is_no_list() {
+    let programs = programs();
+    let worlds = three_worlds(&programs);
+    let bytes = with_worlds(&worlds, None);
+    assert_eq!(
+        header_u32(&bytes, header::WORLD_RECORD_SIZE) as usize,
+        WORLD_RECORD_SIZE
+    );
+    // Only the third lists its operations: bit 2 and the word.
+    for (i, want) in [
+        (WORLD_FLAG_CONTROL, 0),
+        (0, 0),
+        (
+            WORLD_FLAG_CONTROL_LISTED | WORLD_FLAG_OPS_LISTED,
+            Operations::HALT | Operations::POWER_BUTTON,
+        ),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let rec = world_at(&bytes, i);
+        let got = (
+            header_u32(&bytes, rec + world::FLAGS),
+            header_u32(&bytes, rec + world::CONTROL_OPS),
+        );
+        assert_eq!(got, *want, "world {i}");
+    }
+    let m = BootModule::parse(&bytes).unwrap();
+    let got: Vec<_> = m.worlds().map(Result::unwrap).collect();
+    assert_eq!(got, worlds);
+    // vm_op numbers: stop 0, ..., halt 3, reboot 4, button 5.
+    let ops = got[2].operations;
+    let allowed: Vec<bool> = (0..7).map(|op| ops.allows(op)).collect();
+    assert_eq!(allowed, [false, false, false, true, false, true, false]);
+    assert!((0..6).all(|op| got[0].operations.allows(op)));
+    assert!(!Operations::ALL.allows(6) && !Operations::ALL.allows(64));
+}
+
+#[test]
+fn a_version_6_world_record_has_every_operation() {
+    // One world, so its record reads the same at 72 bytes a record.
+    let programs = programs();
+    let one = [three_worlds(&programs)[0]];
+    let mut bytes = with_worlds(&one, None);
+    put_u32(
+        &mut bytes,
+        header::WORLD_RECORD_SIZE,
+        WORLD_RECORD_SIZE_V6 as u32,
+    );
+    let m = BootModule::parse(&bytes).unwrap();
+    assert_eq!(m.world(0).unwrap().operations, Operations::ALL);
+    // It has no room for a list: bit 2 is refused there.
+    let at = world_at(&bytes, 0) + world::FLAGS;
+    let flags = WORLD_FLAG_CONTROL | WORLD_FLAG_OPS_LISTED;
+    put_u32(&mut bytes, at, flags);
+    world_refused(
+        &bytes,
+        0,
+        WorldField::Flags,
+        VmFieldError::BadOperations { flags, ops: 0 },
+    );
+}
+
+#[test]
+fn contradicting_operations_are_refused() {
+    let programs = programs();
+    let bytes = with_worlds(&three_worlds(&programs), None);
+    // World 1 controls nothing, world 2 the second VM.
+    for (w, flags, ops) in [
+        // Listed without a control right.
+        (1, WORLD_FLAG_OPS_LISTED, Operations::STOP),
+        // A word without its bit.
+        (1, 0, Operations::STOP),
+        (2, WORLD_FLAG_CONTROL_LISTED, Operations::HALT),
+        // An operation this parser does not know.
+        (2, WORLD_FLAG_CONTROL_LISTED | WORLD_FLAG_OPS_LISTED, 1 << 6),
+        (
+            2,
+            WORLD_FLAG_CONTROL_LISTED | WORLD_FLAG_OPS_LISTED,
+            1 << 31,
+        ),
+    ] {
+        let mut bad = bytes.clone();
+        let rec = world_at(&bytes, w);
+        put_u32(&mut bad, rec + world::FLAGS, flags);
+        put_u32(&mut bad, rec + world::CONTROL_OPS, ops);
+        let err = world_refused(
+            &bad,
+            w,
+            WorldField::Flags,
+            VmFieldError::BadOperations { flags, ops },
+        );
+        assert!(err.to_string().contains("control_ops"), "{err}");
+    }
+    // An empty list is a world that may do nothing: allowed, if odd.
+    let mut none = bytes.clone();
+    put_u32(&mut none, world_at(&bytes, 2) + world::CONTROL_OPS, 0);
+    let m = BootModule::parse(&none).unwrap();
+    assert_eq!(m.world(2).unwrap().operations, Operations(0));
+}
+
+#[test]
+#[should_panic(expected = "world[0] (\"w\"): operations 0x1 without control, or unknown")]
+fn writer_refuses_operations_without_control() {
+    write(
+        &[],
+        &[WorldImage {
+            name: "w",
+            program: &[1],
+            arg: "",
+            control: Control::None,
+            operations: Operations(Operations::STOP),
+        }],
+        None,
+    );
+}
+
+#[test]
 fn unknown_world_flag_bits_are_refused() {
     let programs = programs();
     let bytes = with_worlds(&three_worlds(&programs), None);
     let at = world_at(&bytes, 1) + world::FLAGS;
-    for flags in [1 << 2, 1 << 31, !WORLD_FLAGS_KNOWN, u32::MAX] {
+    for flags in [1 << 3, 1 << 31, !WORLD_FLAGS_KNOWN, u32::MAX] {
         let mut bad = bytes.clone();
         put_u32(&mut bad, at, flags);
         let err = world_refused(
@@ -1481,14 +1607,14 @@ fn unknown_world_flag_bits_are_refused() {
         assert!(err.to_string().contains("field `flags`"), "{err}");
     }
     let mut bad = bytes.clone();
-    put_u32(&mut bad, at, 1 << 2);
+    put_u32(&mut bad, at, 1 << 3);
     assert_eq!(
         BootModule::parse(&bad)
             .unwrap()
             .world(1)
             .unwrap_err()
             .to_string(),
-        "boot module: world[1]: field `flags`: flags 0x4 has an unknown bit"
+        "boot module: world[1]: field `flags`: flags 0x8 has an unknown bit"
     );
 }
 
@@ -1502,6 +1628,7 @@ fn writer_refuses_a_listed_vm_it_does_not_have() {
             program: &[1],
             arg: "",
             control: Control::Listed(1),
+            operations: Operations::ALL,
         }],
         None,
     );
@@ -1520,6 +1647,7 @@ fn writer_refuses_long_world_name() {
             program: &[1],
             arg: "",
             control: Control::None,
+            operations: Operations::ALL,
         }],
         None,
     );
@@ -1533,6 +1661,7 @@ fn writer_refuses_empty_world_name() {
         program: &[1],
         arg: "",
         control: Control::All,
+        operations: Operations::ALL,
     };
     write(&[], &[w("ok"), w("")], None);
 }
@@ -1547,6 +1676,7 @@ fn writer_refuses_empty_program() {
             program: &[],
             arg: "x",
             control: Control::None,
+            operations: Operations::ALL,
         }],
         None,
     );

@@ -3,9 +3,9 @@
 use crate::format::{
     header, record, world, BLOB_ALIGN, CONTROL_VMS_MAX, FLAG_FIXED_CLOCK, HEADER_SIZE, MAGIC,
     NAME_MAX, NET_NIC, NET_NO_UPLINK, RECORD_SIZE_V7, VERSION, WORLD_FLAG_CONTROL,
-    WORLD_FLAG_CONTROL_LISTED, WORLD_RECORD_SIZE_V6,
+    WORLD_FLAG_CONTROL_LISTED, WORLD_FLAG_OPS_LISTED, WORLD_RECORD_SIZE,
 };
-use crate::{guestinfo_entries, Control, VmImage, WorldImage};
+use crate::{guestinfo_entries, Control, Operations, VmImage, WorldImage};
 
 fn align_up(x: usize) -> usize {
     let a = BLOB_ALIGN as usize;
@@ -34,14 +34,14 @@ fn push_blob(out: &mut Vec<u8>, data: &[u8]) -> (u64, u64) {
 
 /// Serialises `vms`, the EL0 user `worlds` and Aerie's symbol table into a boot
 /// module (version [`VERSION`], VM records of [`RECORD_SIZE_V7`] bytes, then
-/// world records of [`WORLD_RECORD_SIZE_V6`] bytes). Every blob, including each
+/// world records of [`WORLD_RECORD_SIZE`] bytes). Every blob, including each
 /// command line and arg, starts on a 4 KiB boundary: the VMs' blobs, then the
 /// worlds', then the symbol table. A VM without a disk gets `disk_offset =
 /// disk_size = 0`; one without a backdoor `backdoor_flags = brk_imm = 0`; empty
 /// guestinfo or an empty arg gets offset and length 0; `None` or empty symbols
 /// get `symbols_offset = symbols_len = 0`. A world's `flags` carry its
 /// rights ([`WORLD_FLAG_CONTROL`] for `control`); its reserved word is zero.
-/// `world_record_size` is written as 72 even when there are no worlds.
+/// `world_record_size` is written as 76 even when there are no worlds.
 ///
 /// # Panics
 ///
@@ -52,7 +52,7 @@ fn push_blob(out: &mut Vec<u8>, data: &[u8]) -> (u64, u64) {
 pub fn write(vms: &[VmImage], worlds: &[WorldImage], symbols: Option<&[u8]>) -> Vec<u8> {
     let records_offset = HEADER_SIZE;
     let worlds_offset = records_offset + vms.len() * RECORD_SIZE_V7;
-    let mut out = vec![0u8; worlds_offset + worlds.len() * WORLD_RECORD_SIZE_V6];
+    let mut out = vec![0u8; worlds_offset + worlds.len() * WORLD_RECORD_SIZE];
     out[header::MAGIC..header::MAGIC + 8].copy_from_slice(&MAGIC);
     put_u32(&mut out, header::VERSION, VERSION);
     put_u32(&mut out, header::HEADER_SIZE, HEADER_SIZE as u32);
@@ -63,7 +63,7 @@ pub fn write(vms: &[VmImage], worlds: &[WorldImage], symbols: Option<&[u8]>) -> 
     put_u32(
         &mut out,
         header::WORLD_RECORD_SIZE,
-        WORLD_RECORD_SIZE_V6 as u32,
+        WORLD_RECORD_SIZE as u32,
     );
 
     for (i, vm) in vms.iter().enumerate() {
@@ -149,21 +149,32 @@ pub fn write(vms: &[VmImage], worlds: &[WorldImage], symbols: Option<&[u8]>) -> 
         let program = push_blob(&mut out, w.program);
         let arg = push_blob(&mut out, w.arg.as_bytes());
 
-        let rec = worlds_offset + i * WORLD_RECORD_SIZE_V6;
-        let rec = &mut out[rec..rec + WORLD_RECORD_SIZE_V6];
+        let rec = worlds_offset + i * WORLD_RECORD_SIZE;
+        let rec = &mut out[rec..rec + WORLD_RECORD_SIZE];
         rec[world::NAME..world::NAME + w.name.len()].copy_from_slice(w.name.as_bytes());
         for (at, (offset, len)) in [(world::PROGRAM, program), (world::ARG, arg)] {
             put_u64(rec, at, offset);
             put_u64(rec, at + 8, len);
         }
-        match w.control {
-            Control::None => {}
-            Control::All => put_u32(rec, world::FLAGS, WORLD_FLAG_CONTROL),
+        let mut flags = match w.control {
+            Control::None => 0,
+            Control::All => WORLD_FLAG_CONTROL,
             Control::Listed(vms) => {
-                put_u32(rec, world::FLAGS, WORLD_FLAG_CONTROL_LISTED);
                 put_u32(rec, world::CONTROL_VMS, vms);
+                WORLD_FLAG_CONTROL_LISTED
             }
+        };
+        if w.operations != Operations::ALL {
+            assert!(
+                w.control != Control::None && w.operations.0 & !Operations::ALL.0 == 0,
+                "world[{i}] ({:?}): operations {:#x} without control, or unknown",
+                w.name,
+                w.operations.0
+            );
+            flags |= WORLD_FLAG_OPS_LISTED;
+            put_u32(rec, world::CONTROL_OPS, w.operations.0);
         }
+        put_u32(rec, world::FLAGS, flags);
     }
     let (offset, len) = push_blob(&mut out, symbols.unwrap_or(&[]));
     put_u64(&mut out, header::SYMBOLS_OFFSET, offset);

@@ -47,6 +47,30 @@ pub enum VmOp {
     PowerButton,
 }
 
+impl VmOp {
+    const ALL: [VmOp; 6] = [
+        VmOp::Stop,
+        VmOp::Reset,
+        VmOp::Start,
+        VmOp::Halt,
+        VmOp::Reboot,
+        VmOp::PowerButton,
+    ];
+
+    /// Its number in the ABI ([`vm_op`]), which is also its bit in a
+    /// world's operations (`aerie_bootmodule::Operations`).
+    pub fn number(self) -> u64 {
+        match self {
+            VmOp::Stop => vm_op::STOP,
+            VmOp::Reset => vm_op::RESET,
+            VmOp::Start => vm_op::START,
+            VmOp::Halt => vm_op::HALT,
+            VmOp::Reboot => vm_op::REBOOT,
+            VmOp::PowerButton => vm_op::POWER_BUTTON,
+        }
+    }
+}
+
 /// What the world asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -128,14 +152,8 @@ fn arg(kernel: &mut impl Kernel, buf: u64, len: u64) -> i64 {
 }
 
 fn vm_control(kernel: &mut impl Kernel, index: u64, op: u64) -> i64 {
-    let op = match op {
-        vm_op::STOP => VmOp::Stop,
-        vm_op::RESET => VmOp::Reset,
-        vm_op::START => VmOp::Start,
-        vm_op::HALT => VmOp::Halt,
-        vm_op::REBOOT => VmOp::Reboot,
-        vm_op::POWER_BUTTON => VmOp::PowerButton,
-        _ => return err::EINVAL,
+    let Some(&op) = VmOp::ALL.iter().find(|o| o.number() == op) else {
+        return err::EINVAL;
     };
     match kernel.vm_control(index, op) {
         Ok(()) => 0,

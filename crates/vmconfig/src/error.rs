@@ -131,6 +131,10 @@ pub enum ErrorKind {
     ControlUnknownVm(String),
     /// A world's `control` list names a VM past the first 32.
     ControlVmPastList(String),
+    /// A world's `operations` names no operation there is.
+    UnknownOperation(String),
+    /// A world has `operations` but no `control`.
+    OperationsWithoutControl,
     /// A `[vm.net]` key other than `mac`.
     UnknownNetField,
     /// `net.mac` is not six hex octets, or is zero or a group address.
@@ -240,11 +244,19 @@ impl fmt::Display for ErrorKind {
                 "{n} [[world]] tables, more than the {} allowed",
                 crate::MAX_WORLDS
             ),
-            ErrorKind::UnknownWorldField => {
-                f.write_str("unknown field (known in [[world]]: name, program, arg, control)")
-            }
+            ErrorKind::UnknownWorldField => f.write_str(
+                "unknown field (known in [[world]]: name, program, arg, control, operations)",
+            ),
             ErrorKind::DuplicateWorldName { first } => {
                 write!(f, "duplicate name (already used by world[{first}])")
+            }
+            ErrorKind::UnknownOperation(name) => write!(
+                f,
+                "names {name:?}, which is not an operation (stop, reset, start, halt, reboot, \
+                 button)"
+            ),
+            ErrorKind::OperationsWithoutControl => {
+                f.write_str("lists operations, but the world has no `control` to use them on")
             }
             ErrorKind::ControlUnknownVm(name) => {
                 write!(f, "names VM {name:?}, which the config does not have")

@@ -40,9 +40,13 @@
 //! arg = "text"              # optional, default "": what the program's `arg` call reads;
 //!                           # at most 4096 bytes
 //! control = true            # optional, default false: the world may stop, reset, start,
-//!                           # halt and reboot VMs (the `vm_control` call); without it
-//!                           # that call fails; or a list of VM names (among the first
-//!                           # 32 VMs), e.g. ["web"]: those and no other
+//!                           # halt, reboot VMs and press their power buttons (the
+//!                           # `vm_control` call); without it that call fails; or a list
+//!                           # of VM names (among the first 32 VMs), e.g. ["web"]: those
+//!                           # and no other
+//! operations = ["button"]   # optional, default every one; needs `control`: what the
+//!                           # world may do to those VMs, of "stop", "reset", "start",
+//!                           # "halt", "reboot" and "button"
 //! ```
 //!
 //! At least one `[[vm]]` is required, worlds or not. Only `vm` and `world`

@@ -707,12 +707,14 @@ fn worlds_parse() {
                 program: PathBuf::from("tests/configs/bin/vmstat"),
                 arg: "every 1s".into(),
                 control: WorldControl::None,
+                operations: aerie_bootmodule::Operations::ALL,
             },
             WorldConfig {
                 name: "vm-ctl_2".into(),
                 program: PathBuf::from("/abs/vmctl"),
                 arg: String::new(),
                 control: WorldControl::All,
+                operations: aerie_bootmodule::Operations::ALL,
             },
         ]
     );
@@ -764,7 +766,7 @@ fn world_errors_name_the_world_and_field() {
             "vcpus",
             ErrorKind::UnknownWorldField,
             "world[1] (\"w1\"): field `vcpus`: unknown field (known in [[world]]: name, \
-             program, arg, control)",
+             program, arg, control, operations)",
         ),
         (
             "control = \"yes\"",
@@ -889,6 +891,49 @@ fn a_control_list_names_vms_and_becomes_their_indices() {
         let e = parse(&format!("{vms}{}", world("w", line)), Path::new("")).unwrap_err();
         assert_eq!(e.to_string(), message, "{line}");
     }
+}
+
+#[test]
+fn operations_name_what_a_controlling_world_may_do() {
+    use aerie_bootmodule::Operations;
+    let ops = |line: &str| {
+        let text = with_worlds(&world("w", &format!("control = true\n{line}")));
+        parse(&text, Path::new("")).map(|c| c.worlds[0].operations)
+    };
+    assert_eq!(ops(""), Ok(Operations::ALL));
+    assert_eq!(
+        ops("operations = [\"halt\", \"button\"]"),
+        Ok(Operations(Operations::HALT | Operations::POWER_BUTTON))
+    );
+    assert_eq!(ops("operations = []"), Ok(Operations(0)));
+    let every = "operations = [\"stop\", \"reset\", \"start\", \"halt\", \"reboot\", \"button\"]";
+    assert_eq!(ops(every), Ok(Operations::ALL));
+    for (line, message) in [
+        (
+            "operations = [\"halt\", \"shutdown\"]",
+            "world[0] (\"w\"): field `operations`: names \"shutdown\", which is not an \
+             operation (stop, reset, start, halt, reboot, button)",
+        ),
+        (
+            "operations = \"halt\"",
+            "world[0] (\"w\"): field `operations`: expected a list of operation names, found \
+             string",
+        ),
+        (
+            "operations = [3]",
+            "world[0] (\"w\"): field `operations`: expected a list of operation names, found \
+             integer",
+        ),
+    ] {
+        assert_eq!(ops(line).unwrap_err().to_string(), message, "{line}");
+    }
+    // Operations with nothing to use them on.
+    let text = with_worlds(&world("w", "operations = [\"button\"]"));
+    assert_eq!(
+        parse(&text, Path::new("")).unwrap_err().to_string(),
+        "world[0] (\"w\"): field `operations`: lists operations, but the world has no \
+         `control` to use them on"
+    );
 }
 
 #[test]

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use toml::Value;
 
+use aerie_bootmodule::Operations;
+
 use crate::error::{ConfigError, ErrorKind, TableKind};
 use crate::table::Ctx;
 
@@ -13,7 +15,7 @@ pub const MAX_WORLDS: usize = 16;
 /// Longest world argument, in bytes.
 pub const WORLD_ARG_MAX: usize = 4096;
 
-const FIELDS: [&str; 4] = ["name", "program", "arg", "control"];
+const FIELDS: [&str; 5] = ["name", "program", "arg", "control", "operations"];
 
 /// One `[[world]]` table.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,10 +26,14 @@ pub struct WorldConfig {
     pub program: PathBuf,
     /// The string the program reads with the `arg` system call; "" if not given.
     pub arg: String,
-    /// The VMs the world may control: stop, reset, start, halt or reboot
-    /// them (the `vm_control` system call). `control = true` (all),
-    /// `control = ["web", "db"]` (those, by name), none if not given.
+    /// The VMs the world may control: stop, reset, start, halt, reboot
+    /// them or press their power buttons (the `vm_control` system call).
+    /// `control = true` (all), `control = ["web", "db"]` (those, by name),
+    /// none if not given.
     pub control: WorldControl,
+    /// What it may do to them: `operations = ["halt", "button"]`, every
+    /// operation if not given. Needs `control`.
+    pub operations: Operations,
 }
 
 /// Which VMs a world may control.
@@ -110,10 +116,32 @@ fn parse_world(ctx: &mut Ctx, value: &Value, base_dir: &Path) -> Result<WorldCon
         ),
         Some(v) => return Err(ctx.wrong_type("control", CONTROL_TYPE, v)),
     };
+    const OPERATIONS_TYPE: &str = "a list of operation names";
+    let operations = match table.get("operations") {
+        None => Operations::ALL,
+        Some(_) if control == WorldControl::None => {
+            return Err(ctx.err("operations", ErrorKind::OperationsWithoutControl))
+        }
+        Some(Value::Array(names)) => {
+            let mut bits = 0;
+            for n in names {
+                let Value::String(name) = n else {
+                    return Err(ctx.wrong_type("operations", OPERATIONS_TYPE, n));
+                };
+                let Some(&(_, bit)) = Operations::NAMES.iter().find(|(o, _)| o == name) else {
+                    return Err(ctx.err("operations", ErrorKind::UnknownOperation(name.clone())));
+                };
+                bits |= bit;
+            }
+            Operations(bits)
+        }
+        Some(v) => return Err(ctx.wrong_type("operations", OPERATIONS_TYPE, v)),
+    };
     Ok(WorldConfig {
         name,
         program,
         arg,
         control,
+        operations,
     })
 }

@@ -16,7 +16,7 @@
 mod space;
 mod world;
 
-use aerie_bootmodule::{BootModule, Control, WorldImage};
+use aerie_bootmodule::{BootModule, Control, Operations, WorldImage};
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -64,7 +64,8 @@ pub fn load_from_module(module: &BootModule<'static>) -> Vec<World> {
             Ok(image) => {
                 programs.push(image);
                 let arg = Arc::from(image.arg);
-                match World::load(id, image.name, arg, image.program, image.control) {
+                let rights = (image.control, image.operations);
+                match World::load(id, image.name, arg, image.program, rights) {
                     Ok(w) => worlds.push(w),
                     Err(e) => log::error!("user world {}[{id}]: refused: {e}", image.name),
                 }
@@ -111,21 +112,24 @@ fn load_named(item: &str) -> Option<World> {
     let found = config
         .iter()
         .find(|w| w.name == name)
-        .map(|w| (w.name, w.program, arg.unwrap_or(w.arg), w.control))
+        .map(|w| {
+            let rights = (w.control, w.operations);
+            (w.name, w.program, arg.unwrap_or(w.arg), rights)
+        })
         .or_else(|| {
             PROGRAMS
                 .iter()
                 .find(|(n, _)| *n == name)
-                .map(|&(n, elf)| (n, elf, arg.unwrap_or(""), Control::All))
+                .map(|&(n, elf)| (n, elf, arg.unwrap_or(""), (Control::All, Operations::ALL)))
         });
-    let Some((name, elf, arg, control)) = found else {
+    let Some((name, elf, arg, rights)) = found else {
         log::error!(
             "user world {name}[{id}]: no such program (built in: {})",
             program_names()
         );
         return None;
     };
-    World::load(id, name, Arc::from(arg), elf, control)
+    World::load(id, name, Arc::from(arg), elf, rights)
         .map_err(|e| log::error!("user world {name}[{id}]: refused: {e}"))
         .ok()
 }

@@ -10,7 +10,7 @@ use crate::arch::aarch64::sysreg::isb;
 use crate::arch::aarch64::{cpu, cpu::CpuInfo, daif, gic};
 use crate::irq::{event, watchdog, PMR_ALL, PMR_REGULAR_MASKED};
 use crate::mm::user_range;
-use aerie_bootmodule::Control;
+use aerie_bootmodule::{Control, Operations};
 use aerie_trap::esr::{ec, Esr};
 use aerie_userworld::abi::{self, VmInfo};
 use aerie_userworld::fault::Fault;
@@ -37,8 +37,10 @@ pub struct World {
     /// began (counter ticks).
     used: u64,
     window_start: u64,
-    /// The VMs it may stop, reset, start, halt and reboot (vm_control).
+    /// The VMs it may stop, reset, start, halt, reboot and press the power
+    /// buttons of (vm_control), and which of those operations it may do.
     control: Control,
+    operations: Operations,
     /// A console line for its `read_line`, until that call takes it.
     line: Option<String>,
 }
@@ -76,7 +78,7 @@ impl World {
         name: &'static str,
         arg: Arc<str>,
         elf: &[u8],
-        control: Control,
+        (control, operations): (Control, Operations),
     ) -> Result<Self, LoadError> {
         let program = aerie_userworld::elf::parse(elf).map_err(LoadError::Elf)?;
         let space = UserSpace::load(&program, elf, el0::shim_page())?;
@@ -95,6 +97,7 @@ impl World {
             used: 0,
             window_start: 0,
             control,
+            operations,
             line: None,
         })
     }
@@ -331,7 +334,7 @@ impl Kernel for World {
             .ok()
             .filter(|&v| v < m.vms.len())
             .ok_or(abi::err::ENOENT)?;
-        if !self.control.allows(m.vms[v].record) {
+        if !self.control.allows(m.vms[v].record) || !self.operations.allows(op.number()) {
             return Err(abi::err::EPERM);
         }
         let by = format!("user world {}[{}]", self.name, self.id);

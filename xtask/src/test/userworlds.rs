@@ -385,6 +385,17 @@ pub fn from_config(name: &str) -> Result<(), String> {
             ],
         ),
         (
+            "porter",
+            &[
+                "vmctl: stop vm 0: this world may not control this VM",
+                "exited with status 1",
+            ],
+        ),
+        (
+            "doorman",
+            &["vmctl: button vm 0 (testkit): done", "exited with status 0"],
+        ),
+        (
             "hello:after",
             &["hello from EL0, arg \"after\"", "exited with status 0"],
         ),
