@@ -794,6 +794,7 @@ mod tests {
             program: dir.join("k"),
             arg: "once".into(),
             control: aerie_vmconfig::WorldControl::All,
+            operations: aerie_bootmodule::Operations(aerie_bootmodule::Operations::HALT),
         });
         let programs = [b"kernel bytes".to_vec()];
         write_bootmodule_with(&cfg, &programs, b"packed symbols", &out).unwrap();
@@ -838,6 +839,11 @@ mod tests {
                 "once",
                 aerie_bootmodule::Control::All
             )
+        );
+        // The config's operations reach the module.
+        assert_eq!(
+            world.operations,
+            aerie_bootmodule::Operations(aerie_bootmodule::Operations::HALT)
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
