@@ -13,6 +13,7 @@ pub mod mux;
 pub mod pl011;
 pub mod pl031;
 pub mod pl061;
+pub mod primecell;
 pub mod switch;
 
 pub use line::{LineEditor, LINE_MAX};

@@ -11,6 +11,7 @@
 //! RTCIMSC hold what is written and the raw interrupt never rises.
 
 use crate::mmio::MmioError;
+use crate::primecell::{self, Widths};
 
 /// Register offsets (TRM section 3.2).
 pub mod regs {
@@ -22,14 +23,14 @@ pub mod regs {
     pub const RIS: u64 = 0x014;
     pub const MIS: u64 = 0x018;
     pub const ICR: u64 = 0x01C;
-    pub const PERIPH_ID0: u64 = 0xFE0;
+    pub const PERIPH_ID0: u64 = crate::primecell::PERIPH_ID0;
     /// RTCPeriphID0..3, RTCPCellID0..3 (TRM section 3.3.10 and 3.3.11):
     /// part 0x031, designer 0x41 ('A'), revision 0; the PrimeCell ID.
     pub const ID: [u8; 8] = [0x31, 0x10, 0x04, 0x00, 0x0D, 0xF0, 0x05, 0xB1];
 }
 
 /// The register window.
-pub const SIZE: u64 = 0x1000;
+pub const SIZE: u64 = primecell::WINDOW;
 
 /// One VM's RTC.
 #[derive(Clone, Debug, Default)]
@@ -73,7 +74,7 @@ impl Pl031 {
             regs::IMSC => self.imsc,
             // No match interrupt is ever raised (see the module comment).
             regs::RIS | regs::MIS => 0,
-            regs::PERIPH_ID0.. => u32::from(regs::ID[((offset - regs::PERIPH_ID0) >> 2) as usize]),
+            regs::PERIPH_ID0.. => primecell::id_register(&regs::ID, offset),
             // ICR is write-only; reserved offsets read as zero.
             _ => 0,
         })
@@ -108,16 +109,7 @@ impl Pl031 {
 /// The PL031's registers are 32 bits wide, on a 32-bit bus: every access
 /// is one whole aligned register.
 fn check(offset: u64, size: u8) -> Result<(), MmioError> {
-    if offset >= SIZE {
-        return Err(MmioError::OutOfRange { offset });
-    }
-    if size != 4 {
-        return Err(MmioError::UnsupportedSize { offset, size });
-    }
-    if !offset.is_multiple_of(4) {
-        return Err(MmioError::Misaligned { offset, size });
-    }
-    Ok(())
+    primecell::check(offset, size, Widths::WORD)
 }
 
 #[cfg(test)]

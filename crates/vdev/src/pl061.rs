@@ -14,6 +14,7 @@
 //! nothing.
 
 use crate::mmio::MmioError;
+use crate::primecell::{self, Widths};
 
 /// Register offsets (TRM section 3.2).
 pub mod regs {
@@ -29,7 +30,7 @@ pub mod regs {
     pub const MIS: u64 = 0x418;
     pub const IC: u64 = 0x41C;
     pub const AFSEL: u64 = 0x420;
-    pub const PERIPH_ID0: u64 = 0xFE0;
+    pub const PERIPH_ID0: u64 = crate::primecell::PERIPH_ID0;
     /// GPIOPeriphID0..3, GPIOPCellID0..3 (TRM section 3.3.11 and 3.3.12):
     /// part 0x061, designer 0x41 ('A'), revision 1 (as QEMU's); the
     /// PrimeCell ID.
@@ -37,7 +38,7 @@ pub mod regs {
 }
 
 /// The register window.
-pub const SIZE: u64 = 0x1000;
+pub const SIZE: u64 = primecell::WINDOW;
 
 /// One VM's GPIO controller. Every register is 8 bits, one bit a pin.
 #[derive(Clone, Debug, Default)]
@@ -147,7 +148,7 @@ impl Pl061 {
             regs::RIS => self.raw_status(),
             regs::MIS => self.raw_status() & self.enable,
             regs::AFSEL => self.afsel,
-            regs::PERIPH_ID0.. => regs::ID[((offset - regs::PERIPH_ID0) >> 2) as usize],
+            regs::PERIPH_ID0.. => primecell::id_register(&regs::ID, offset) as u8,
             // GPIOIC is write-only; reserved offsets read as zero.
             _ => 0,
         };
@@ -185,16 +186,7 @@ impl Pl061 {
 /// Registers sit at word offsets; Linux's driver reads and writes them a
 /// byte at a time, others a word at a time: both are accepted.
 fn check(offset: u64, size: u8) -> Result<(), MmioError> {
-    if offset >= SIZE {
-        return Err(MmioError::OutOfRange { offset });
-    }
-    if !matches!(size, 1 | 4) {
-        return Err(MmioError::UnsupportedSize { offset, size });
-    }
-    if !offset.is_multiple_of(4) {
-        return Err(MmioError::Misaligned { offset, size });
-    }
-    Ok(())
+    primecell::check(offset, size, Widths::BYTE_OR_WORD)
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ mod fifo;
 pub mod regs;
 
 use crate::mmio::{ByteSink, MmioError};
+use crate::primecell::{self, Widths};
 use fifo::RxFifo;
 use regs::{cr, fr, int, lcr_h};
 
@@ -126,7 +127,7 @@ impl Pl011 {
             regs::RIS => self.ris as u32,
             regs::MIS => (self.ris & self.imsc) as u32,
             regs::DMACR => self.dmacr as u32,
-            regs::PERIPH_ID0.. => regs::ID[((offset - regs::PERIPH_ID0) >> 2) as usize] as u32,
+            regs::PERIPH_ID0.. => primecell::id_register(&regs::ID, offset),
             // ICR is write-only; reserved and test registers: RAZ.
             _ => 0,
         };
@@ -276,16 +277,7 @@ impl Pl011 {
 /// Validates an access against the PL011's APB interface.
 #[inline]
 fn check(offset: u64, size: u8) -> Result<(), MmioError> {
-    if !matches!(size, 1 | 2 | 4) {
-        return Err(MmioError::UnsupportedSize { offset, size });
-    }
-    if offset >= regs::WINDOW {
-        return Err(MmioError::OutOfRange { offset });
-    }
-    if offset & 3 != 0 {
-        return Err(MmioError::Misaligned { offset, size });
-    }
-    Ok(())
+    primecell::check(offset, size, Widths::UP_TO_WORD)
 }
 
 #[inline]

@@ -2,7 +2,7 @@
 //! (PL011) Technical Reference Manual r1p5, DDI 0183G, chapter 3).
 
 /// Size of the register window (one 4 KiB page).
-pub const WINDOW: u64 = 0x1000;
+pub const WINDOW: u64 = crate::primecell::WINDOW;
 
 /// UARTDR: data.
 pub const DR: u64 = 0x000;
@@ -33,7 +33,7 @@ pub const ICR: u64 = 0x044;
 /// UARTDMACR: DMA control.
 pub const DMACR: u64 = 0x048;
 /// UARTPeriphID0; ID registers run to UARTPCellID3 at 0xFFC.
-pub const PERIPH_ID0: u64 = 0xFE0;
+pub const PERIPH_ID0: u64 = crate::primecell::PERIPH_ID0;
 
 /// UARTPeriphID0..3, UARTPCellID0..3 (TRM 3.3.14-3.3.15). PeriphID2 =
 /// 0x34: revision 3 (= r1p5, the 32-deep FIFO PL011), designer 0x4 (Arm).
