@@ -470,7 +470,9 @@ impl Machine {
             let now = cpu::counter();
             m.put_back(cpu, now);
             m.settle_vms(cpu);
-            m.end_worlds_at_shutdown();
+            if m.shutting_down {
+                m.end_worlds_at_shutdown();
+            }
             m.wake_expired(now);
             let next = match m.pick(cpu, now) {
                 Some(Next::World(w)) => {

@@ -53,11 +53,13 @@ impl Machine {
         }
     }
 
-    /// After the machine's power button, once every VM has stopped: end the
+    /// After the machine's power button (the caller checks, on the
+    /// scheduler's path), once every VM has stopped: end the
     /// user worlds not on a pCPU (one on a pCPU comes back at its turn's
     /// end, at most a slice later, and ends on the next pass).
+    #[cold]
     pub(super) fn end_worlds_at_shutdown(&mut self) {
-        if !self.shutting_down || !self.vms.iter().all(|vm| vm.state == VmState::Stopped) {
+        if !self.vms.iter().all(|vm| vm.state == VmState::Stopped) {
             return;
         }
         self.worlds.retain(|slot| {
