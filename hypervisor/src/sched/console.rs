@@ -1,7 +1,8 @@
 //! The machine's console commands (`Ctrl-A` and a key, decoded by
 //! `aerie_vdev::mux`): console input for the focused VM, the dump with the
 //! scheduler's view, the backdoor view, the tools' power operations, the
-//! VMs' power buttons, the profile, lines for Aerie (a world to start) and for the user worlds.
+//! VMs' power buttons, the profile, lines for Aerie (a world to start) and
+//! for the user worlds.
 
 use super::worlds::WorldState;
 use super::{cpu, Machine, VcpuState};
