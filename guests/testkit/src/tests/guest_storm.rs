@@ -71,6 +71,10 @@ const GICR_BASE: u64 = 0x080a_0000;
 const GICR_FRAMES: u64 = 0x2_0000;
 const UART_BASE: u64 = 0x0900_0000;
 const UART_SIZE: u64 = 0x1000;
+/// The real-time clock and the GPIO controller with the power button.
+const RTC_BASE: u64 = 0x0901_0000;
+const GPIO_BASE: u64 = 0x0903_0000;
+const PRIMECELL_SIZE: u64 = 0x1000;
 /// Where virtio-mmio transports may be (32 x 0x200 on `virt`); which are
 /// there comes from the device tree.
 const VIRTIO_BASE: u64 = 0x0a00_0000;
@@ -104,7 +108,7 @@ fn pick_region(regions: &[Region], rng: &mut Rng) -> Region {
     regions[0]
 }
 
-fn regions(machine: &Machine) -> [Region; 10] {
+fn regions(machine: &Machine) -> [Region; 12] {
     let cpus = machine.cpus as u64;
     let gicr_end = GICR_BASE + cpus * GICR_FRAMES;
     let region = |name, base, size, weight| Region {
@@ -117,6 +121,8 @@ fn regions(machine: &Machine) -> [Region; 10] {
         region("GICD", GICD_BASE, GICD_SIZE, 24),
         region("GICR", GICR_BASE, cpus * GICR_FRAMES, 24),
         region("PL011", UART_BASE, UART_SIZE, 16),
+        region("PL031", RTC_BASE, PRIMECELL_SIZE, 8),
+        region("PL061", GPIO_BASE, PRIMECELL_SIZE, 8),
         region("virtio", VIRTIO_BASE, VIRTIO_SPAN, 16),
         region("hole after GICD", GICD_BASE + GICD_SIZE, 0x7_0000, 4),
         region("hole after GICR", gicr_end, 2 * GICR_FRAMES, 4),
@@ -152,6 +158,8 @@ fn is_device(machine: &Machine, addr: u64) -> bool {
     within(GICD_BASE, GICD_SIZE)
         || within(GICR_BASE, machine.cpus as u64 * GICR_FRAMES)
         || within(UART_BASE, UART_SIZE)
+        || within(RTC_BASE, PRIMECELL_SIZE)
+        || within(GPIO_BASE, PRIMECELL_SIZE)
         || machine
             .virtio_windows()
             .iter()
