@@ -182,11 +182,6 @@ impl Operations {
     }
 }
 
-impl Default for Operations {
-    fn default() -> Self {
-        Operations::ALL
-    }
-}
 
 /// Which VMs a world may control.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

@@ -250,11 +250,13 @@ impl fmt::Display for ErrorKind {
             ErrorKind::DuplicateWorldName { first } => {
                 write!(f, "duplicate name (already used by world[{first}])")
             }
-            ErrorKind::UnknownOperation(name) => write!(
-                f,
-                "names {name:?}, which is not an operation (stop, reset, start, halt, reboot, \
-                 button)"
-            ),
+            ErrorKind::UnknownOperation(name) => {
+                write!(f, "names {name:?}, which is not an operation (")?;
+                for (i, (op, _)) in aerie_bootmodule::Operations::NAMES.iter().enumerate() {
+                    write!(f, "{}{op}", if i == 0 { "" } else { ", " })?;
+                }
+                f.write_str(")")
+            }
             ErrorKind::OperationsWithoutControl => {
                 f.write_str("lists operations, but the world has no `control` to use them on")
             }
