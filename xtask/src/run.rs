@@ -543,7 +543,7 @@ pub fn main(args: &[String]) -> i32 {
             String::new()
         },
         if matches!(args.guest, Guest::Linux { .. } | Guest::LinuxTools { .. }) {
-            "; `poweroff` in the guest ends the run"
+            "; `poweroff` in the guest or Ctrl-A b (its power button) ends the run"
         } else {
             ""
         }
