@@ -116,7 +116,7 @@ fn native(cpu: &str) -> Result<f64> {
         icount: Some(icount::EXACT_NO_SLEEP),
         disk: None,
         uplink: None,
-        monitor: false,
+        qmp: None,
     };
     measure("linux_boot_native", cpu, &opts)
 }

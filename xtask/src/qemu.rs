@@ -86,11 +86,20 @@ pub struct QemuOptions {
     /// A network card for the machine (Aerie's uplink), on QEMU's user-mode
     /// network; None: no card at all.
     pub uplink: Option<Uplink>,
-    /// A run without a terminal gets QEMU's monitor on the serial console
-    /// too (`-serial mon:stdio`, escape [`ESCAPE_CHAR`]): a test types
-    /// `Ctrl-] c` and a command such as `system_powerdown` (the machine's
-    /// power button). Interactive runs always have it.
-    pub monitor: bool,
+    /// Commands for QEMU itself through a QMP socket, each once the output
+    /// shows its trigger: `system_powerdown` presses the machine's power
+    /// button. Apart from the console, so nothing QEMU answers lands in
+    /// the guests' lines.
+    pub qmp: Option<QmpScript>,
+}
+
+/// QMP commands a run sends as their triggers appear (`-qmp
+/// unix:<socket>,server=on,wait=off`).
+#[derive(Clone, Debug)]
+pub struct QmpScript {
+    pub socket: PathBuf,
+    /// (trigger, command), in order, each waiting for its own trigger.
+    pub steps: Vec<(String, String)>,
 }
 
 /// The machine's network card: QEMU's user-mode network (10.0.2.0/24, the
@@ -140,7 +149,7 @@ impl QemuOptions {
             icount: None,
             disk: None,
             uplink: None,
-            monitor: false,
+            qmp: None,
         }
     }
 
@@ -249,11 +258,14 @@ pub fn command_seeded(opts: &QemuOptions, interactive: bool, seed: u32) -> Comma
     }
     if interactive {
         c.arg("-nographic").args(["-echr", ESCAPE_CHAR]);
-    } else if opts.monitor {
-        c.args(["-display", "none", "-serial", "mon:stdio"])
-            .args(["-echr", ESCAPE_CHAR]);
     } else {
         c.args(["-display", "none", "-serial", "stdio", "-monitor", "none"]);
+    }
+    if let Some(qmp) = &opts.qmp {
+        c.args([
+            "-qmp",
+            &format!("unix:{},server=on,wait=off", qmp.socket.display()),
+        ]);
     }
     match &opts.boot {
         Boot::Aerie {
@@ -391,20 +403,70 @@ pub fn run_scripted(
     }
     let interactive =
         script.is_empty() && console == Console::Live && std::io::stdin().is_terminal();
+    if let Some(qmp) = &opts.qmp {
+        // A socket left by an earlier run would refuse the bind.
+        let _ = std::fs::remove_file(&qmp.socket);
+    }
     run_child(
         command(opts, interactive),
         interactive,
         timeout,
         console,
-        script,
+        Script {
+            keys: script,
+            qmp: opts.qmp.as_ref(),
+        },
         true,
     )
+}
+
+/// What a run types and asks for as its triggers appear.
+#[derive(Clone, Copy, Default)]
+struct Script<'a> {
+    keys: &'a [Keys<'a>],
+    qmp: Option<&'a QmpScript>,
+}
+
+/// Sends `command` over a fresh connection to QEMU's QMP socket and waits
+/// for its answer (events that come first are skipped).
+fn qmp_execute(socket: &std::path::Path, command: &str) -> Result<()> {
+    use std::io::BufRead;
+    let stream = std::os::unix::net::UnixStream::connect(socket)
+        .with_context(|| format!("connecting to QEMU's QMP socket {}", socket.display()))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut reader = std::io::BufReader::new(stream.try_clone()?);
+    let mut writer = stream;
+    let mut answer = |request: &str| -> Result<String> {
+        if !request.is_empty() {
+            writer.write_all(request.as_bytes())?;
+        }
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line)? == 0 {
+                anyhow::bail!("QMP: the socket closed");
+            }
+            if request.is_empty() || line.contains("\"return\"") || line.contains("\"error\"") {
+                return Ok(line);
+            }
+        }
+    };
+    answer("")?; // the greeting
+    answer("{\"execute\":\"qmp_capabilities\"}\n")?;
+    let reply = answer(&format!("{{\"execute\":\"{command}\"}}\n"))?;
+    if !reply.contains("\"return\"") {
+        anyhow::bail!("QMP {command}: {}", reply.trim());
+    }
+    Ok(())
 }
 
 /// Runs `cmd` (a QEMU command line made elsewhere, e.g. by the appliance
 /// tool) quietly to completion or until `timeout`, typing `script` on the
 /// console as its triggers appear.
 pub fn run_command_scripted(cmd: Command, timeout: Duration, script: &[Keys]) -> Result<Outcome> {
+    let script = Script {
+        keys: script,
+        qmp: None,
+    };
     run_child(cmd, false, Some(timeout), Console::Quiet, script, false)
 }
 
@@ -412,7 +474,14 @@ pub fn run_command_scripted(cmd: Command, timeout: Duration, script: &[Keys]) ->
 /// a plugin), quietly to completion or `timeout`, with the dump request on
 /// a timeout that [`run_scripted`] makes.
 pub fn run_aerie_command(cmd: Command, timeout: Duration) -> Result<Outcome> {
-    run_child(cmd, false, Some(timeout), Console::Quiet, &[], true)
+    run_child(
+        cmd,
+        false,
+        Some(timeout),
+        Console::Quiet,
+        Script::default(),
+        true,
+    )
 }
 
 /// Runs `cmd` to completion or `timeout`. `aerie`: the machine runs Aerie,
@@ -424,14 +493,14 @@ fn run_child(
     interactive: bool,
     timeout: Option<Duration>,
     console: Console,
-    script: &[Keys],
+    script: Script,
     aerie: bool,
 ) -> Result<Outcome> {
     // A live console forwards stdin even when it is not a terminal, so
     // `printf 'cmd\npoweroff\n' | cargo xtask run` drives the guest; quiet
     // runs get nothing but their script (and the dump request).
     let dump_on_timeout = aerie && console == Console::Quiet;
-    cmd.stdin(if !script.is_empty() || dump_on_timeout {
+    cmd.stdin(if !script.keys.is_empty() || dump_on_timeout {
         Stdio::piped()
     } else if interactive || console == Console::Live {
         Stdio::inherit()
@@ -462,8 +531,21 @@ fn run_child(
 
     let mut keyboard = child.stdin.take();
     let mut next_key = 0;
+    let mut next_qmp = 0;
     let status = loop {
-        if let (Some(keys), Some(input)) = (script.get(next_key), keyboard.as_mut()) {
+        if let Some(qmp) = script.qmp {
+            if let Some((after, command)) = qmp.steps.get(next_qmp) {
+                let seen = {
+                    let out = sink.lock().unwrap_or_else(|p| p.into_inner());
+                    String::from_utf8_lossy(&out).contains(after.as_str())
+                };
+                if seen {
+                    qmp_execute(&qmp.socket, command)?;
+                    next_qmp += 1;
+                }
+            }
+        }
+        if let (Some(keys), Some(input)) = (script.keys.get(next_key), keyboard.as_mut()) {
             let seen = {
                 let out = sink.lock().unwrap_or_else(|p| p.into_inner());
                 String::from_utf8_lossy(&out).contains(keys.after)
@@ -654,6 +736,18 @@ mod tests {
     }
 
     #[test]
+    fn a_qmp_script_opens_a_socket_and_keeps_the_console() {
+        let mut opts = QemuOptions::aerie("cortex-a72", "bm".into(), Firmware::Kernel);
+        opts.qmp = Some(QmpScript {
+            socket: "/tmp/t.qmp".into(),
+            steps: vec![("ready".into(), "system_powerdown".into())],
+        });
+        let a = args(&command(&opts, false)).join(" ");
+        assert!(a.contains("-qmp unix:/tmp/t.qmp,server=on,wait=off"), "{a}");
+        assert!(a.contains("-serial stdio -monitor none"), "{a}");
+    }
+
+    #[test]
     fn native_boot_is_the_vm_without_the_hypervisor() {
         let opts = QemuOptions {
             cpu: "cortex-a72".into(),
@@ -668,7 +762,7 @@ mod tests {
             icount: Some(icount::EXACT_NO_SLEEP),
             disk: None,
             uplink: None,
-            monitor: false,
+            qmp: None,
         };
         let a = args(&command(&opts, false)).join(" ");
         assert!(

@@ -515,8 +515,7 @@ pub fn main(args: &[String]) -> i32 {
         uplink: prepared.uplink.then(|| Uplink {
             forwards: args.forwards.clone(),
         }),
-        // A terminal's run has it anyway (-nographic).
-        monitor: false,
+        qmp: None,
     };
     step(format!(
         "run: QEMU -cpu {} -smp {}{}{} (Ctrl-] x quits{}{})",

@@ -22,7 +22,7 @@ use std::time::Duration;
 use crate::cmd::{self, step};
 use crate::output;
 use crate::paths;
-use crate::qemu::{self, Boot, Firmware, Keys, QemuOptions, Status, Uplink};
+use crate::qemu::{self, Boot, Firmware, Keys, QemuOptions, QmpScript, Status, Uplink};
 use crate::run::{self, Guest};
 
 /// One integration test: Err is the reason it failed.
@@ -265,9 +265,9 @@ struct AerieRun<'a> {
     timeout: u64,
     /// Console input typed as the output reaches each trigger.
     keys: &'a [Keys<'a>],
-    /// QEMU's monitor on the console too (`Ctrl-] c`): see
-    /// [`QemuOptions::monitor`].
-    monitor: bool,
+    /// QMP commands for QEMU, each once the output shows its trigger:
+    /// (trigger, command); see [`QemuOptions::qmp`].
+    qmp: &'a [(&'a str, &'a str)],
 }
 
 impl<'a> AerieRun<'a> {
@@ -284,7 +284,7 @@ impl<'a> AerieRun<'a> {
             disk,
             timeout,
             keys: &[],
-            monitor: false,
+            qmp: &[],
         }
     }
 }
@@ -318,9 +318,21 @@ fn run_aerie_icount(
         icount,
         disk: prepared.disk,
         uplink: prepared.uplink.then(Uplink::default),
-        monitor: run.monitor,
+        qmp: qmp_script(run.log, run.qmp),
     };
     run_test_scripted(run.log, &opts, run.timeout, run.keys, check)
+}
+
+/// The QMP script of test `log`'s `steps`, its socket beside the log
+/// (none without steps).
+fn qmp_script(log: &str, steps: &[(&str, &str)]) -> Option<QmpScript> {
+    (!steps.is_empty()).then(|| QmpScript {
+        socket: paths::test_logs_dir().join(format!("{log}.qmp")),
+        steps: steps
+            .iter()
+            .map(|&(after, command)| (after.to_string(), command.to_string()))
+            .collect(),
+    })
 }
 
 /// Runs a QEMU test of Aerie on a 2-pCPU machine with a fresh host disk.
@@ -729,7 +741,7 @@ fn linux_native() -> Result<(), String> {
         icount: None,
         disk: Some(fresh_disk(name)?),
         uplink: None,
-        monitor: false,
+        qmp: None,
     };
     if let Some(disk) = &opts.disk {
         crate::disk::create(disk, crate::disk::DEFAULT_SIZE).map_err(|e| format!("{e:#}"))?;

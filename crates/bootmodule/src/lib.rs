@@ -182,7 +182,6 @@ impl Operations {
     }
 }
 
-
 /// Which VMs a world may control.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Control {

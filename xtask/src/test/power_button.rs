@@ -1,22 +1,21 @@
 //! Power buttons. `linux-power-button`: three Linux VMs under Aerie
 //! (tests/configs/linux-power-button.toml); `Ctrl-A b` presses VM a's
 //! button, then the machine's power button (QEMU's `system_powerdown`,
-//! typed into QEMU's monitor) is pressed twice: the first press asks b and
+//! over QMP) is pressed twice: the first press asks b and
 //! c to shut down (b's guest does, c's has no listener), the second stops
 //! c; a `shell` user world, which would wait for console lines for ever,
 //! ends with the last VM. `linux-native-power-button`: the same guest on QEMU alone, its power
 //! button pressed by `system_powerdown`, shows the guest's side against
 //! QEMU's own PL061.
 
-use super::{clean_exit, fresh_disk, run_aerie, run_test_scripted, test_config, AerieRun};
+use super::{clean_exit, fresh_disk, qmp_script, run_aerie, run_test, test_config, AerieRun};
 use super::{LINUX_TIMEOUT, LINUX_VCPUS};
 use crate::output::{self, line_index, require_line};
 use crate::qemu::{Boot, Firmware, Keys, QemuOptions};
 use crate::run::Guest;
 
-/// QEMU's monitor: switch to it, press the machine's power button, switch
-/// back to the serial console (the escape is `Ctrl-]`, 0x1d).
-const SYSTEM_POWERDOWN: &[u8] = b"\x1dcsystem_powerdown\n\x1dc";
+/// The machine's power button, as QEMU's QMP calls it.
+const SYSTEM_POWERDOWN: &str = "system_powerdown";
 
 pub fn linux_power_button() -> Result<(), String> {
     let name = "linux-power-button";
@@ -31,18 +30,14 @@ pub fn linux_power_button() -> Result<(), String> {
             after: "[b] powerkey: watching",
             bytes: b"\x01b",
         },
-        Keys {
-            after: "aerie: vm a: powered off",
-            bytes: SYSTEM_POWERDOWN,
-        },
-        Keys {
-            after: "aerie: vm b: powered off",
-            bytes: SYSTEM_POWERDOWN,
-        },
+    ];
+    let qmp = [
+        ("aerie: vm a: powered off", SYSTEM_POWERDOWN),
+        ("aerie: vm b: powered off", SYSTEM_POWERDOWN),
     ];
     let run = AerieRun {
         keys: &keys,
-        monitor: true,
+        qmp: &qmp,
         append: "aerie.user=shell",
         ..AerieRun::new(
             name,
@@ -115,14 +110,10 @@ pub fn linux_native_power_button() -> Result<(), String> {
             cmdline: "console=ttyAMA0".into(),
             memory_mib: 256,
         },
-        monitor: true,
+        qmp: qmp_script(name, &[("powerkey: watching", SYSTEM_POWERDOWN)]),
         ..QemuOptions::aerie("cortex-a72", Default::default(), Firmware::Kernel)
     };
-    let keys = [Keys {
-        after: "powerkey: watching",
-        bytes: SYSTEM_POWERDOWN,
-    }];
-    run_test_scripted(name, &opts, LINUX_TIMEOUT, &keys, |status, out| {
+    run_test(name, &opts, LINUX_TIMEOUT, |status, out| {
         in_order(
             out,
             &[
