@@ -112,8 +112,9 @@ fi
 
 # The power button (gpio-keys' KEY_POWER) shuts the VM down cleanly, as
 # systemd-logind would: QEMU's system_powerdown natively, Ctrl-A b or the
-# machine's power button under Aerie.
-{ aerie-powerkey && echo "initramfs: power button: shutting down" && poweroff; } &
+# machine's power button under Aerie. aerie-powerkey returns once the key
+# is watched and leaves a child that runs poweroff on the press.
+aerie-powerkey || echo "initramfs: the power button does nothing"
 echo "initramfs: Linux $(uname -r) on $(nproc) CPUs; 'poweroff' ends the VM"
 # busybox init respawns the console shell (/etc/inittab) and turns poweroff and
 # reboot into the PSCI calls that end or restart this VM.

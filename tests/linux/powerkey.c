@@ -1,15 +1,17 @@
 /*
- * aerie-powerkey: waits for the power key and exits 0 when it is pressed,
- * as systemd-logind or acpid would act on it in a full distribution. The
- * initramfs runs `aerie-powerkey && poweroff` in the background, so a VM
- * whose power button is pressed (QEMU's `system_powerdown` natively; under
- * Aerie `Ctrl-A b`, a user world, or the machine's own power button) shuts
- * down cleanly. The key comes from gpio-keys on the PL061's pin 3, through
+ * aerie-powerkey: powers the VM off when its power key is pressed, as
+ * systemd-logind or acpid would in a full distribution, so a VM whose
+ * power button is pressed (QEMU's `system_powerdown` natively; under Aerie
+ * `Ctrl-A b`, a user world, or the machine's own power button) shuts down
+ * cleanly. The key comes from gpio-keys on the PL061's pin 3, through
  * evdev: the first /dev/input/eventN that reports KEY_POWER is watched.
  *
- * Prints "powerkey: watching /dev/input/eventN" once it watches, then
- * "powerkey: KEY_POWER pressed"; exits 1 with "powerkey: FAIL <why>" if no
- * device has the key.
+ * It prints "powerkey: watching /dev/input/eventN" and then leaves a child
+ * watching and exits 0, so the initramfs goes on only once the key is
+ * watched (and that line comes before the shell's prompt). On the press
+ * the child prints "powerkey: KEY_POWER pressed, powering off" and runs
+ * busybox's `poweroff` (an orderly shutdown through init). Exits 1 with
+ * "powerkey: FAIL <why>" if no device has the key.
  *
  * Freestanding (no libc): built with aarch64-linux-gnu-gcc -static -nostdlib.
  */
@@ -20,6 +22,10 @@
 #define SYS_openat 56
 #define SYS_close 57
 #define SYS_read 63
+#define SYS_clone 220
+#define SYS_execve 221
+
+#define SIGCHLD 17
 
 #define AT_FDCWD -100
 #define O_RDONLY 0
@@ -78,6 +84,14 @@ void __attribute__((noreturn, used)) start_c(void)
 		sys_exit(1);
 	}
 	say("watching ", path);
+	/* fork(): the parent reports that the key is watched. */
+	long pid = sys5(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+	if (pid < 0) {
+		say("FAIL fork", "");
+		sys_exit(1);
+	}
+	if (pid > 0)
+		sys_exit(0);
 	for (;;) {
 		struct input_event ev;
 		long n = sys3(SYS_read, fd, (long)&ev, sizeof(ev));
@@ -85,9 +99,13 @@ void __attribute__((noreturn, used)) start_c(void)
 			say("FAIL reading ", path);
 			sys_exit(1);
 		}
-		if (ev.type == EV_KEY && ev.code == KEY_POWER && ev.value == 1) {
-			say("KEY_POWER pressed", "");
-			sys_exit(0);
-		}
+		if (ev.type == EV_KEY && ev.code == KEY_POWER && ev.value == 1)
+			break;
 	}
+	say("KEY_POWER pressed, powering off", "");
+	const char *argv[] = {"poweroff", 0};
+	const char *envp[] = {0};
+	sys3(SYS_execve, (long)"/bin/busybox", (long)argv, (long)envp);
+	say("FAIL running poweroff", "");
+	sys_exit(1);
 }

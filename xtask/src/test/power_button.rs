@@ -56,13 +56,13 @@ pub fn linux_power_button() -> Result<(), String> {
             out,
             &[
                 // The shell's prompt may share these lines.
-                &["[a] ", "powerkey: KEY_POWER pressed"],
-                &["[a] ", "initramfs: power button: shutting down"],
+                &["[a] ", "powerkey: KEY_POWER pressed, powering off"],
+                &["[a] ", "The system is going down NOW!"],
                 &["aerie: vm a: powered off (PSCI SYSTEM_OFF)"],
                 // The machine's button: every running VM is asked.
                 &["aerie: power button: asking 2 VM(s) to shut down"],
-                &["[b] ", "powerkey: KEY_POWER pressed"],
-                &["[b] ", "initramfs: power button: shutting down"],
+                &["[b] ", "powerkey: KEY_POWER pressed, powering off"],
+                &["[b] ", "The system is going down NOW!"],
                 &["aerie: vm b: powered off (PSCI SYSTEM_OFF)"],
                 // Pressed again: what still runs is stopped.
                 &["aerie: power button pressed again: stopping 1 VM(s) now"],
@@ -117,8 +117,8 @@ pub fn linux_native_power_button() -> Result<(), String> {
         in_order(
             out,
             &[
-                &["powerkey: KEY_POWER pressed"],
-                &["initramfs: power button: shutting down"],
+                &["powerkey: KEY_POWER pressed, powering off"],
+                &["The system is going down NOW!"],
                 &["Requesting system poweroff"],
             ],
         )?;
