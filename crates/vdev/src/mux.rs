@@ -6,8 +6,9 @@
 //! `Ctrl-A i` are commands for Aerie itself (dump every pCPU's state, print
 //! the profile, show each VM's backdoor view: guestinfo and tools version),
 //! `Ctrl-A h` / `Ctrl-A r` ask the focused VM's guest tools to shut the
-//! guest down / restart it cleanly, and `Ctrl-A b` presses its power
-//! button (the guest's own power key handling, no tools); `Ctrl-A u` reads a line for Aerie (a
+//! guest down / restart it cleanly, `Ctrl-A b` presses its power button
+//! (the guest's own power key handling, no tools) and `Ctrl-A q` shuts the
+//! machine down (every VM's button; again: stop them); `Ctrl-A u` reads a line for Aerie (a
 //! user world to start, `program[:argument]`) with the [`LineEditor`];
 //! `Ctrl-A w` gives the keyboard to the user worlds: every line typed goes
 //! to them (their `read_line`) until `Ctrl-A` or `Ctrl-C` ends it; `Ctrl-A`
@@ -149,7 +150,7 @@ impl InputMux {
                 bytes: [ESCAPE, 0],
                 len: 1,
             },
-            b'd' | b'p' | b'i' | b'h' | b'r' | b'b' => MuxEvent::Command(byte),
+            b'd' | b'p' | b'i' | b'h' | b'r' | b'b' | b'q' => MuxEvent::Command(byte),
             b'u' => {
                 self.editing = true;
                 self.line.clear();
@@ -261,9 +262,9 @@ mod tests {
     }
 
     #[test]
-    fn ctrl_a_d_p_i_h_r_and_b_are_commands() {
+    fn ctrl_a_d_p_i_h_r_b_and_q_are_commands() {
         let mut m = InputMux::new(1);
-        for c in [b'd', b'p', b'i', b'h', b'r', b'b'] {
+        for c in [b'd', b'p', b'i', b'h', b'r', b'b', b'q'] {
             m.feed(ESCAPE);
             assert_eq!(m.feed(c), MuxEvent::Command(c));
         }
@@ -301,10 +302,10 @@ mod tests {
         );
         m.feed(ESCAPE);
         assert_eq!(
-            m.feed(b'q'),
+            m.feed(b'z'),
             MuxEvent::Deliver {
                 vm: 0,
-                bytes: [ESCAPE, b'q'],
+                bytes: [ESCAPE, b'z'],
                 len: 2
             }
         );

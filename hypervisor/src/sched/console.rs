@@ -1,7 +1,7 @@
 //! The machine's console commands (`Ctrl-A` and a key, decoded by
 //! `aerie_vdev::mux`): console input for the focused VM, the dump with the
 //! scheduler's view, the backdoor view, the tools' power operations, the
-//! VMs' power buttons, the profile, lines for Aerie (a world to start) and
+//! VMs' power buttons, the machine's shutdown, the profile, lines for Aerie (a world to start) and
 //! for the user worlds.
 
 use super::worlds::WorldState;
@@ -58,6 +58,7 @@ impl Machine {
                         let focus = self.input.focus();
                         self.press_power_button(cpu, focus, "Ctrl-A b");
                     }
+                    MuxEvent::Command(b'q') => self.shut_down(cpu, "Ctrl-A q"),
                     MuxEvent::LineStart => crate::print!(
                         "\naerie: start a user world (program[:argument], Ctrl-C to cancel)> "
                     ),

@@ -573,7 +573,7 @@ impl Machine {
             crate::vm::net::receive_uplink(self, cpu);
         }
         if events & crate::irq::event::POWER_BUTTON != 0 {
-            self.host_power_button(cpu);
+            self.shut_down(cpu, "the machine's power button");
         }
     }
 

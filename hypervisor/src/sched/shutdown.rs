@@ -1,10 +1,10 @@
-//! Power buttons: a VM's (`Ctrl-A b`, a user world) and the machine's. The
-//! machine's first press asks every running VM to shut down the way a
-//! person would, by pressing its power button; once the last has stopped
-//! the user worlds still there end too (a shell waiting for a line would
-//! otherwise keep the machine on), and Aerie powers off as always. A second
-//! press does not wait for the guests: the VMs still running are stopped at
-//! once.
+//! Power buttons: a VM's (`Ctrl-A b`, a user world) and the machine's
+//! shutdown (its power button, or `Ctrl-A q`). The first shutdown request
+//! asks every running VM to shut down the way a person would, by pressing
+//! its power button; once the last has stopped the user worlds still there
+//! end too (a shell waiting for a line would otherwise keep the machine
+//! on), and Aerie powers off as always. A second request does not wait for
+//! the guests: the VMs still running are stopped at once.
 
 use super::worlds::WorldState;
 use super::Machine;
@@ -27,27 +27,28 @@ impl Machine {
         pressed
     }
 
-    /// The machine's power button was pressed.
-    pub fn host_power_button(&mut self, cpu: usize) {
+    /// Shut the machine down, as `by` (the machine's power button,
+    /// `Ctrl-A q`) asks.
+    pub fn shut_down(&mut self, cpu: usize, by: &str) {
         let running: alloc::vec::Vec<usize> = (0..self.vms.len())
             .filter(|&v| self.vms[v].state == VmState::Running)
             .collect();
         if !self.shutting_down {
             self.shutting_down = true;
             log::info!(
-                "power button: asking {} VM(s) to shut down (press again to stop them at once)",
+                "shutdown ({by}): asking {} VM(s) to shut down (again: stop them at once)",
                 running.len()
             );
             for v in running {
-                self.press_power_button(cpu, v, "the machine's power button");
+                self.press_power_button(cpu, v, by);
             }
         } else {
             log::info!(
-                "power button pressed again: stopping {} VM(s) now",
+                "shutdown ({by}) again: stopping {} VM(s) now",
                 running.len()
             );
             for v in running {
-                self.vms[v].stop("stopped by the machine's power button");
+                self.vms[v].stop(&alloc::format!("stopped at shutdown ({by})"));
                 self.kick_all(cpu, v);
             }
         }

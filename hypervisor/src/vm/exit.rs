@@ -190,7 +190,7 @@ fn handle(
                 crate::vm::net::receive_uplink(m, cpu);
             }
             if events.power_button {
-                m.host_power_button(cpu);
+                m.shut_down(cpu, "the machine's power button");
             }
             if events.tick && m.tick(cpu) {
                 Outcome::Reschedule

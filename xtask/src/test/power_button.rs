@@ -1,10 +1,10 @@
 //! Power buttons. `linux-power-button`: three Linux VMs under Aerie
 //! (tests/configs/linux-power-button.toml); `Ctrl-A b` presses VM a's
-//! button, then the machine's power button (QEMU's `system_powerdown`,
-//! over QMP) is pressed twice: the first press asks b and
-//! c to shut down (b's guest does, c's has no listener), the second stops
-//! c; a `shell` user world, which would wait for console lines for ever,
-//! ends with the last VM. `linux-native-power-button`: the same guest on QEMU alone, its power
+//! button, then the machine is shut down twice: `Ctrl-A q` asks b and c
+//! to shut down (b's guest does, c's has no listener), and the machine's
+//! power button (QEMU's `system_powerdown`, over QMP) then stops c; a
+//! `shell` user world, which would wait for console lines for ever, ends
+//! with the last VM. `linux-native-power-button`: the same guest on QEMU alone, its power
 //! button pressed by `system_powerdown`, shows the guest's side against
 //! QEMU's own PL061.
 
@@ -30,11 +30,12 @@ pub fn linux_power_button() -> Result<(), String> {
             after: "[b] powerkey: watching",
             bytes: b"\x01b",
         },
+        Keys {
+            after: "aerie: vm a: powered off",
+            bytes: b"\x01q",
+        },
     ];
-    let qmp = [
-        ("aerie: vm a: powered off", SYSTEM_POWERDOWN),
-        ("aerie: vm b: powered off", SYSTEM_POWERDOWN),
-    ];
+    let qmp = [("aerie: vm b: powered off", SYSTEM_POWERDOWN)];
     let run = AerieRun {
         keys: &keys,
         qmp: &qmp,
@@ -59,14 +60,15 @@ pub fn linux_power_button() -> Result<(), String> {
                 &["[a] ", "powerkey: KEY_POWER pressed, powering off"],
                 &["[a] ", "The system is going down NOW!"],
                 &["aerie: vm a: powered off (PSCI SYSTEM_OFF)"],
-                // The machine's button: every running VM is asked.
-                &["aerie: power button: asking 2 VM(s) to shut down"],
+                // The machine's shutdown: every running VM is asked.
+                &["aerie: shutdown (Ctrl-A q): asking 2 VM(s) to shut down"],
                 &["[b] ", "powerkey: KEY_POWER pressed, powering off"],
                 &["[b] ", "The system is going down NOW!"],
                 &["aerie: vm b: powered off (PSCI SYSTEM_OFF)"],
-                // Pressed again: what still runs is stopped.
-                &["aerie: power button pressed again: stopping 1 VM(s) now"],
-                &["aerie: vm c: stopped by the machine's power button"],
+                // Again, by the machine's power button: what still runs is
+                // stopped.
+                &["aerie: shutdown (the machine's power button) again: stopping 1 VM(s) now"],
+                &["aerie: vm c: stopped at shutdown (the machine's power button)"],
                 &["aerie: user world shell[1]: ended: the machine is powering off"],
                 &["aerie: all VMs have stopped; powering off"],
             ],
@@ -74,7 +76,7 @@ pub fn linux_power_button() -> Result<(), String> {
         for vm in ["b", "c"] {
             require_line(
                 out,
-                &format!("aerie: vm {vm}: power button pressed (the machine's power button)"),
+                &format!("aerie: vm {vm}: power button pressed (Ctrl-A q)"),
             )?;
         }
         if line_index(out, 0, &["[c] ", "powerkey"]).is_some() {

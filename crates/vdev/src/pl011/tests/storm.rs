@@ -317,7 +317,7 @@ fn host_input(rng: &mut Rng, r: &mut Rig, at: &str) {
         let key = match rng.below(10) {
             0 => ESCAPE,
             1 => rng.pick(b"12349"),
-            2 => rng.pick(b"dpihrbuw\r"),
+            2 => rng.pick(b"dpihrbquw\r"),
             _ => rng.next_u64() as u8,
         };
         let focus = r.mux.focus();
@@ -338,7 +338,10 @@ fn host_input(rng: &mut Rng, r: &mut Rig, at: &str) {
                 assert_eq!(r.mux.focus(), vm, "{at}");
             }
             MuxEvent::Command(c) => {
-                assert!(matches!(c, b'd' | b'p' | b'i' | b'h' | b'r' | b'b'), "{at}")
+                assert!(
+                    matches!(c, b'd' | b'p' | b'i' | b'h' | b'r' | b'b' | b'q'),
+                    "{at}"
+                )
             }
             // A line for Aerie (Ctrl-A u) takes the keys until it ends.
             MuxEvent::LineStart => assert_eq!(key, b'u', "{at}"),
