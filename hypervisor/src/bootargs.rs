@@ -32,7 +32,14 @@ pub struct BootArgs {
     /// `aerie.user=hello,probe:kernel-read`: the user worlds to run at boot
     /// (C6), each `program[:argument]`.
     pub user: Option<&'static str>,
+    /// `aerie.shutdown_timeout=SECS`: how long a machine shutdown waits for
+    /// the VMs to power themselves off before it stops them (0: for ever).
+    pub shutdown_timeout_s: u64,
 }
+
+/// What `aerie.shutdown_timeout` is unless given: two minutes, time for a
+/// distribution to stop its services.
+const SHUTDOWN_TIMEOUT_S: u64 = 120;
 
 impl BootArgs {
     pub fn parse(args: &'static str) -> Self {
@@ -43,6 +50,7 @@ impl BootArgs {
             bench_irq: false,
             watchdog_panics: true,
             user: None,
+            shutdown_timeout_s: SHUTDOWN_TIMEOUT_S,
         };
         for word in args.split_ascii_whitespace() {
             match word.split_once('=') {
@@ -64,6 +72,11 @@ impl BootArgs {
                 Some(("aerie.bench", "irq")) => out.bench_irq = true,
                 Some(("aerie.watchdog", "report")) => out.watchdog_panics = false,
                 Some(("aerie.user", worlds)) => out.user = Some(worlds),
+                Some(("aerie.shutdown_timeout", secs)) => {
+                    if let Ok(secs) = secs.parse() {
+                        out.shutdown_timeout_s = secs;
+                    }
+                }
                 _ => {}
             }
         }

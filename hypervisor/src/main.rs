@@ -214,6 +214,7 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
         arch::aarch64::firmware::exit_with_status(2, panic::SEMIHOSTING.load(Ordering::Relaxed));
     }
     let mut machine = sched::Machine::new(vms, gic, gic::list_register_count());
+    machine.set_shutdown_timeout(args.shutdown_timeout_s);
     // The config's worlds first (ids 1, 2, ...), then the command line's.
     let mut worlds = module
         .as_ref()

@@ -68,9 +68,13 @@ pub struct Machine {
     input: InputMux,
     /// The Ethernet switch between the VMs' network cards: port n is VM n.
     pub switch: Switch,
-    /// The machine's power button was pressed: the VMs were asked to shut
-    /// down (see `shutdown.rs`).
+    /// The machine is shutting down: the VMs were asked to power off (see
+    /// `shutdown.rs`).
     shutting_down: bool,
+    /// How long a shutdown waits for them (counter ticks; 0: for ever), and
+    /// until when this one does.
+    shutdown_timeout: u64,
+    shutdown_deadline: Option<u64>,
 }
 
 /// How a pCPU waits for the machine lock: in WFE, not spinning. A waiter
@@ -105,6 +109,8 @@ static MACHINE: SpinMutex<Machine, WaitForEvent> = SpinMutex::new(Machine {
     input: InputMux::new(0),
     switch: Switch::empty(),
     shutting_down: false,
+    shutdown_timeout: 0,
+    shutdown_deadline: None,
 });
 
 /// The machine, locked. Never from a pseudo-NMI handler: it may have
@@ -155,6 +161,8 @@ impl Machine {
             ),
             vms,
             shutting_down: false,
+            shutdown_timeout: 0,
+            shutdown_deadline: None,
         }
     }
 
@@ -279,6 +287,7 @@ impl Machine {
                 _ => None,
             })
             .chain(self.earliest_world_deadline())
+            .chain(self.shutdown_deadline)
             .min()
     }
 
@@ -471,7 +480,7 @@ impl Machine {
             m.put_back(cpu, now);
             m.settle_vms(cpu);
             if m.shutting_down {
-                m.end_worlds_at_shutdown();
+                m.shutdown_progress(cpu, now);
             }
             m.wake_expired(now);
             let next = match m.pick(cpu, now) {

@@ -7,8 +7,11 @@
 //! the guests: the VMs still running are stopped at once.
 
 use super::worlds::WorldState;
-use super::Machine;
+use super::{cpu, Machine};
 use crate::vm::VmState;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
 
 impl Machine {
     /// Presses VM `v`'s power button for `by`, saying so on the console.
@@ -27,16 +30,29 @@ impl Machine {
         pressed
     }
 
+    /// How long a shutdown waits for the VMs to power themselves off
+    /// (`aerie.shutdown_timeout`; 0: for ever).
+    pub fn set_shutdown_timeout(&mut self, secs: u64) {
+        self.shutdown_timeout = cpu::ms_to_ticks(secs.saturating_mul(1000));
+    }
+
     /// Shut the machine down, as `by` (the machine's power button,
     /// `Ctrl-A q`) asks.
     pub fn shut_down(&mut self, cpu: usize, by: &str) {
-        let running: alloc::vec::Vec<usize> = (0..self.vms.len())
-            .filter(|&v| self.vms[v].state == VmState::Running)
-            .collect();
+        let running = self.running_vms();
         if !self.shutting_down {
             self.shutting_down = true;
+            let wait = if self.shutdown_timeout == 0 {
+                String::from("again: stop them at once")
+            } else {
+                self.shutdown_deadline = Some(cpu::counter() + self.shutdown_timeout);
+                format!(
+                    "again, or in {} s: stop them",
+                    cpu::ticks_to_ms(self.shutdown_timeout) / 1000
+                )
+            };
             log::info!(
-                "shutdown ({by}): asking {} VM(s) to shut down (again: stop them at once)",
+                "shutdown ({by}): asking {} VM(s) to shut down ({wait})",
                 running.len()
             );
             for v in running {
@@ -47,19 +63,42 @@ impl Machine {
                 "shutdown ({by}) again: stopping {} VM(s) now",
                 running.len()
             );
-            for v in running {
-                self.vms[v].stop(&alloc::format!("stopped at shutdown ({by})"));
-                self.kick_all(cpu, v);
-            }
+            self.stop_all(cpu, running, by);
         }
     }
 
-    /// After the machine's power button (the caller checks, on the
-    /// scheduler's path), once every VM has stopped: end the
-    /// user worlds not on a pCPU (one on a pCPU comes back at its turn's
-    /// end, at most a slice later, and ends on the next pass).
+    /// The VMs that are running.
+    fn running_vms(&self) -> Vec<usize> {
+        (0..self.vms.len())
+            .filter(|&v| self.vms[v].state == VmState::Running)
+            .collect()
+    }
+
+    /// Stops each of `vms` at once, for `why`; the shutdown waits no more.
+    fn stop_all(&mut self, cpu: usize, vms: Vec<usize>, why: &str) {
+        self.shutdown_deadline = None;
+        for v in vms {
+            self.vms[v].stop(&format!("stopped at shutdown ({why})"));
+            self.kick_all(cpu, v);
+        }
+    }
+
+    /// On the scheduler's path while the machine shuts down (the caller
+    /// checks): past the timeout, stop the VMs still running; once every
+    /// VM has stopped, end the user worlds not on a pCPU (one on a pCPU
+    /// comes back at its turn's end, at most a slice later, and ends on the
+    /// next pass).
     #[cold]
-    pub(super) fn end_worlds_at_shutdown(&mut self) {
+    pub(super) fn shutdown_progress(&mut self, cpu: usize, now: u64) {
+        if self.shutdown_deadline.is_some_and(|t| now >= t) {
+            let running = self.running_vms();
+            let secs = cpu::ticks_to_ms(self.shutdown_timeout) / 1000;
+            log::info!(
+                "shutdown: {} VM(s) still running after {secs} s: stopping them",
+                running.len()
+            );
+            self.stop_all(cpu, running, &format!("{secs} s timeout"));
+        }
         if !self.vms.iter().all(|vm| vm.state == VmState::Stopped) {
             return;
         }

@@ -87,6 +87,61 @@ pub fn linux_power_button() -> Result<(), String> {
     })
 }
 
+/// `linux-shutdown-timeout`: the same VMs with `aerie.shutdown_timeout=15`.
+/// The machine's power button (over QMP) is the first request: Aerie must
+/// ask all three VMs, `a` and `b` must power themselves off, and 15 s
+/// later Aerie must stop `c` by itself, end the `shell` and power off.
+pub fn linux_shutdown_timeout() -> Result<(), String> {
+    let name = "linux-shutdown-timeout";
+    let disk = fresh_disk(name)?;
+    let keys = [Keys {
+        after: "[a] powerkey: watching",
+        bytes: b"",
+    }];
+    let qmp = [("[b] powerkey: watching", SYSTEM_POWERDOWN)];
+    let run = AerieRun {
+        keys: &keys,
+        qmp: &qmp,
+        append: "aerie.user=shell aerie.shutdown_timeout=15",
+        ..AerieRun::new(
+            name,
+            Guest::Config(test_config("linux-power-button.toml")),
+            &disk,
+            LINUX_TIMEOUT,
+        )
+    };
+    run_aerie(&run, |status, out| {
+        let asked = "aerie: shutdown (the machine's power button): asking 3 VM(s) to shut down \
+                     (again, or in 15 s: stop them)";
+        let timed_out = "aerie: shutdown: 1 VM(s) still running after 15 s: stopping them";
+        for vm in ["a", "b"] {
+            in_order(
+                out,
+                &[
+                    &[asked],
+                    &[
+                        &format!("[{vm}] "),
+                        "powerkey: KEY_POWER pressed, powering off",
+                    ],
+                    &[&format!("aerie: vm {vm}: powered off (PSCI SYSTEM_OFF)")],
+                    &[timed_out],
+                ],
+            )
+            .map_err(|e| format!("vm {vm}: {e}"))?;
+        }
+        in_order(
+            out,
+            &[
+                &[timed_out],
+                &["aerie: vm c: stopped at shutdown (15 s timeout)"],
+                &["aerie: user world shell[1]: ended: the machine is powering off"],
+                &["aerie: all VMs have stopped; powering off"],
+            ],
+        )?;
+        clean_exit(status, out)
+    })
+}
+
 /// Lines with each set of needles, each after the previous one's.
 fn in_order(out: &str, steps: &[&[&str]]) -> Result<(), String> {
     let mut from = 0;
