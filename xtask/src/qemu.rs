@@ -98,8 +98,9 @@ pub struct QemuOptions {
 #[derive(Clone, Debug)]
 pub struct QmpScript {
     pub socket: PathBuf,
-    /// (trigger, command), in order, each waiting for its own trigger.
-    pub steps: Vec<(String, String)>,
+    /// (triggers, command), in order, each waiting until the output holds
+    /// every one of its triggers (QMP steps do not wait for [`Keys`]).
+    pub steps: Vec<(Vec<String>, String)>,
 }
 
 /// The machine's network card: QEMU's user-mode network (10.0.2.0/24, the
@@ -537,7 +538,8 @@ fn run_child(
             if let Some((after, command)) = qmp.steps.get(next_qmp) {
                 let seen = {
                     let out = sink.lock().unwrap_or_else(|p| p.into_inner());
-                    String::from_utf8_lossy(&out).contains(after.as_str())
+                    let out = String::from_utf8_lossy(&out);
+                    after.iter().all(|a| out.contains(a.as_str()))
                 };
                 if seen {
                     qmp_execute(&qmp.socket, command)?;
@@ -740,7 +742,7 @@ mod tests {
         let mut opts = QemuOptions::aerie("cortex-a72", "bm".into(), Firmware::Kernel);
         opts.qmp = Some(QmpScript {
             socket: "/tmp/t.qmp".into(),
-            steps: vec![("ready".into(), "system_powerdown".into())],
+            steps: vec![(vec!["ready".into()], "system_powerdown".into())],
         });
         let a = args(&command(&opts, false)).join(" ");
         assert!(a.contains("-qmp unix:/tmp/t.qmp,server=on,wait=off"), "{a}");

@@ -269,9 +269,9 @@ struct AerieRun<'a> {
     timeout: u64,
     /// Console input typed as the output reaches each trigger.
     keys: &'a [Keys<'a>],
-    /// QMP commands for QEMU, each once the output shows its trigger:
-    /// (trigger, command); see [`QemuOptions::qmp`].
-    qmp: &'a [(&'a str, &'a str)],
+    /// QMP commands for QEMU, each once the output shows all its triggers:
+    /// (triggers, command); see [`QemuOptions::qmp`].
+    qmp: &'a [(&'a [&'a str], &'a str)],
 }
 
 impl<'a> AerieRun<'a> {
@@ -329,12 +329,15 @@ fn run_aerie_icount(
 
 /// The QMP script of test `log`'s `steps`, its socket beside the log
 /// (none without steps).
-fn qmp_script(log: &str, steps: &[(&str, &str)]) -> Option<QmpScript> {
+fn qmp_script(log: &str, steps: &[(&[&str], &str)]) -> Option<QmpScript> {
     (!steps.is_empty()).then(|| QmpScript {
         socket: paths::test_logs_dir().join(format!("{log}.qmp")),
         steps: steps
             .iter()
-            .map(|&(after, command)| (after.to_string(), command.to_string()))
+            .map(|&(after, command)| {
+                let after = after.iter().map(|a| a.to_string()).collect();
+                (after, command.to_string())
+            })
             .collect(),
     })
 }

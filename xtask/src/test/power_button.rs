@@ -11,7 +11,7 @@
 use super::{clean_exit, fresh_disk, qmp_script, run_aerie, run_test, test_config, AerieRun};
 use super::{LINUX_TIMEOUT, LINUX_VCPUS};
 use crate::output::{self, line_index, require_line};
-use crate::qemu::{Boot, Firmware, Keys, QemuOptions};
+use crate::qemu::{Boot, Firmware, Keys, QemuOptions, Status};
 use crate::run::Guest;
 
 /// The machine's power button, as QEMU's QMP calls it.
@@ -19,7 +19,6 @@ const SYSTEM_POWERDOWN: &str = "system_powerdown";
 
 pub fn linux_power_button() -> Result<(), String> {
     let name = "linux-power-button";
-    let disk = fresh_disk(name)?;
     let keys = [
         // Both listeners watch before anything is pressed.
         Keys {
@@ -35,19 +34,8 @@ pub fn linux_power_button() -> Result<(), String> {
             bytes: b"\x01q",
         },
     ];
-    let qmp = [("aerie: vm b: powered off", SYSTEM_POWERDOWN)];
-    let run = AerieRun {
-        keys: &keys,
-        qmp: &qmp,
-        append: "aerie.user=shell",
-        ..AerieRun::new(
-            name,
-            Guest::Config(test_config("linux-power-button.toml")),
-            &disk,
-            LINUX_TIMEOUT,
-        )
-    };
-    run_aerie(&run, |status, out| {
+    let qmp: [(&[&str], &str); 1] = [(&["aerie: vm b: powered off"], SYSTEM_POWERDOWN)];
+    run_three_vms(name, &keys, &qmp, "aerie.user=shell", |status, out| {
         // Ctrl-A b: the focused VM's button only, and a's guest shuts down.
         require_line(out, "aerie: vm a: power button pressed (Ctrl-A b)")?;
         if output::lines_with(out, "power button pressed (Ctrl-A b)").len() != 1 {
@@ -93,24 +81,11 @@ pub fn linux_power_button() -> Result<(), String> {
 /// later Aerie must stop `c` by itself, end the `shell` and power off.
 pub fn linux_shutdown_timeout() -> Result<(), String> {
     let name = "linux-shutdown-timeout";
-    let disk = fresh_disk(name)?;
-    let keys = [Keys {
-        after: "[a] powerkey: watching",
-        bytes: b"",
-    }];
-    let qmp = [("[b] powerkey: watching", SYSTEM_POWERDOWN)];
-    let run = AerieRun {
-        keys: &keys,
-        qmp: &qmp,
-        append: "aerie.user=shell aerie.shutdown_timeout=15",
-        ..AerieRun::new(
-            name,
-            Guest::Config(test_config("linux-power-button.toml")),
-            &disk,
-            LINUX_TIMEOUT,
-        )
-    };
-    run_aerie(&run, |status, out| {
+    // Pressed once both listeners watch.
+    let watching: &[&str] = &["[a] powerkey: watching", "[b] powerkey: watching"];
+    let qmp = [(watching, SYSTEM_POWERDOWN)];
+    let append = "aerie.user=shell aerie.shutdown_timeout=15";
+    run_three_vms(name, &[], &qmp, append, |status, out| {
         let asked = "aerie: shutdown (the machine's power button): asking 3 VM(s) to shut down \
                      (again, or in 15 s: stop them)";
         let timed_out = "aerie: shutdown: 1 VM(s) still running after 15 s: stopping them";
@@ -142,6 +117,30 @@ pub fn linux_shutdown_timeout() -> Result<(), String> {
     })
 }
 
+/// Runs test `name` on tests/configs/linux-power-button.toml with a fresh
+/// host disk, `keys` typed, `qmp` sent and `append` on Aerie's command line.
+fn run_three_vms(
+    name: &str,
+    keys: &[Keys],
+    qmp: &[(&[&str], &str)],
+    append: &str,
+    check: impl FnOnce(Status, &str) -> Result<(), String>,
+) -> Result<(), String> {
+    let disk = fresh_disk(name)?;
+    let run = AerieRun {
+        keys,
+        qmp,
+        append,
+        ..AerieRun::new(
+            name,
+            Guest::Config(test_config("linux-power-button.toml")),
+            &disk,
+            LINUX_TIMEOUT,
+        )
+    };
+    run_aerie(&run, check)
+}
+
 /// Lines with each set of needles, each after the previous one's.
 fn in_order(out: &str, steps: &[&[&str]]) -> Result<(), String> {
     let mut from = 0;
@@ -167,7 +166,7 @@ pub fn linux_native_power_button() -> Result<(), String> {
             cmdline: "console=ttyAMA0".into(),
             memory_mib: 256,
         },
-        qmp: qmp_script(name, &[("powerkey: watching", SYSTEM_POWERDOWN)]),
+        qmp: qmp_script(name, &[(&["powerkey: watching"], SYSTEM_POWERDOWN)]),
         ..QemuOptions::aerie("cortex-a72", Default::default(), Firmware::Kernel)
     };
     run_test(name, &opts, LINUX_TIMEOUT, |status, out| {
