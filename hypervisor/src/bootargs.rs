@@ -35,6 +35,10 @@ pub struct BootArgs {
     /// `aerie.shutdown_timeout=SECS`: how long a machine shutdown waits for
     /// the VMs to power themselves off before it stops them (0: for ever).
     pub shutdown_timeout_s: u64,
+    /// `aerie.virq=hcr`: signal guests' virtual IRQs through HCR_EL2.VI, on
+    /// a machine whose GIC's virtual IRQ line is not wired to its CPUs
+    /// (`vm::irq::SIGNAL_BY_HCR`).
+    pub virq_by_hcr: bool,
 }
 
 /// What `aerie.shutdown_timeout` is unless given: two minutes, time for a
@@ -51,6 +55,7 @@ impl BootArgs {
             watchdog_panics: true,
             user: None,
             shutdown_timeout_s: SHUTDOWN_TIMEOUT_S,
+            virq_by_hcr: false,
         };
         for word in args.split_ascii_whitespace() {
             match word.split_once('=') {
@@ -72,6 +77,7 @@ impl BootArgs {
                 Some(("aerie.bench", "irq")) => out.bench_irq = true,
                 Some(("aerie.watchdog", "report")) => out.watchdog_panics = false,
                 Some(("aerie.user", worlds)) => out.user = Some(worlds),
+                Some(("aerie.virq", "hcr")) => out.virq_by_hcr = true,
                 Some(("aerie.shutdown_timeout", secs)) => {
                     if let Ok(secs) = secs.parse() {
                         out.shutdown_timeout_s = secs;

@@ -68,9 +68,9 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
     let Ok(uart_va) = space.map_device(uart.base, uart.size) else {
         halt()
     };
-    // SAFETY: the host UART (a PL011 or an SBSA UART) is mapped at uart_va
-    // and Aerie alone drives it.
-    unsafe { console::init(uart_va, host.uart_sbsa) };
+    // SAFETY: the host UART, of the kind its node names, is mapped at
+    // uart_va and Aerie alone drives it.
+    unsafe { console::init(uart_va, host.uart_kind) };
     panic::SEMIHOSTING.store(
         host.model.as_deref() == Some("linux,dummy-virt"),
         Ordering::Relaxed,
@@ -82,6 +82,7 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
     let args = *BOOT_ARGS.call_once(|| args);
     irq::watchdog::PANIC.store(args.watchdog_panics, Ordering::Relaxed);
     irq::profiler::ENABLED.store(args.profile, Ordering::Relaxed);
+    vm::irq::SIGNAL_BY_HCR.store(args.virq_by_hcr, Ordering::Relaxed);
 
     log::debug!("boot: device tree at {dtb_pa:#x}; Aerie loaded at {load_pa:#x}, linked at {link_va:#x} (delta {:#x})", record.delta());
     log::debug!(
@@ -155,6 +156,17 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
         ram_total / MIB,
         mm::frames::total() / MIB
     );
+    log::info!(
+        "machine: {}; console {} at {:#x}{}",
+        host.model.as_deref().unwrap_or("(no model)"),
+        host.uart_kind.name(),
+        uart.base,
+        if args.virq_by_hcr {
+            "; guests' virtual IRQs signalled through HCR_EL2.VI (aerie.virq=hcr)"
+        } else {
+            ""
+        }
+    );
 
     // The host GIC.
     let Some(host_gic) = host.gic.as_ref().filter(|g| !g.redist.is_empty()) else {
@@ -180,20 +192,30 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
         drivers::virtio_blk::probe(&host.virtio_mmio);
         drivers::virtio_net::probe(&host.virtio_mmio);
     }
-    // The wall clock: the host's PL031, else the time the boot loader read.
+    // The wall clock: the host's PL031 or i.MX SNVS RTC, else the time the
+    // boot loader read.
     let pl031 = host.rtc.and_then(|rtc| {
         space
             .map_device(rtc.base, rtc.size)
             .map_err(|e| log::warn!("cannot map the PL031 at {:#x}: {e:?}", rtc.base))
             .ok()
     });
-    match (pl031, host.wall_clock) {
+    let snvs = host.snvs_rtc.filter(|_| pl031.is_none()).and_then(|rtc| {
+        space
+            .map_device(rtc.block.base, rtc.block.size)
+            .map_err(|e| log::warn!("cannot map the SNVS at {:#x}: {e:?}", rtc.block.base))
+            .ok()
+            .map(|va| va + u64::from(rtc.lp_offset))
+    });
+    match (pl031, snvs, host.wall_clock) {
         // SAFETY: the PL031 was just mapped as device memory at va.
-        (Some(va), _) => unsafe { drivers::pl031::init(va) },
-        (None, Some(clock)) => {
+        (Some(va), _, _) => unsafe { drivers::pl031::init(va) },
+        // SAFETY: the SNVS block was just mapped; lp is its LP registers.
+        (None, Some(lp), _) => unsafe { drivers::snvs_rtc::init(lp) },
+        (None, None, Some(clock)) => {
             wall_clock::set(clock.unix_seconds, clock.counter, "the boot loader")
         }
-        (None, None) => {}
+        (None, None, None) => {}
     }
 
     if let Some(button) = &host.power_button {

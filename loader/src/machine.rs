@@ -48,8 +48,7 @@ pub fn device_tree() -> Result<Cow<'static, [u8]>, Status> {
         info.cpus.len(),
         info.gic.as_ref().map_or(0, |g| g.dist.base),
         match info.uart {
-            Some(u) if info.uart_sbsa => alloc::format!("SBSA UART at {:#x}", u.base),
-            Some(u) => alloc::format!("PL011 at {:#x}", u.base),
+            Some(u) => alloc::format!("{} at {:#x}", info.uart_kind.name(), u.base),
             None => "none".into(),
         },
         info.virtio_mmio.len(),

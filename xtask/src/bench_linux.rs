@@ -104,6 +104,7 @@ pub fn aerie_options(cpu: &str, extra: &str, stem: &str) -> Result<QemuOptions> 
 /// `linux_boot_native` on `cpu`: the same VM on QEMU at EL1, no hypervisor.
 fn native(cpu: &str) -> Result<f64> {
     let opts = QemuOptions {
+        board: crate::board::Board::Virt,
         cpu: cpu.into(),
         smp: VCPUS,
         gic_version: 3,

@@ -6,6 +6,7 @@ mod bench;
 mod bench_appliance;
 mod bench_linux;
 mod bench_net;
+mod board;
 mod build;
 mod builtin_vms;
 mod cmd;

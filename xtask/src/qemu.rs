@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
+use crate::board::Board;
 use crate::paths;
 
 /// What QEMU boots.
@@ -71,6 +72,9 @@ pub mod icount {
 /// What varies between QEMU runs.
 #[derive(Clone, Debug)]
 pub struct QemuOptions {
+    /// The machine. Only `virt` takes `cpu`, `gic_version`, a disk, an
+    /// uplink, UEFI or a native boot.
+    pub board: Board,
     /// `-cpu`: `cortex-a72` (no VHE, no FGT) or `max`.
     pub cpu: String,
     /// `-smp`: physical CPUs of the virtual machine.
@@ -138,6 +142,7 @@ impl QemuOptions {
     /// no uplink.
     pub fn aerie(cpu: &str, bootmodule: PathBuf, firmware: Firmware) -> Self {
         QemuOptions {
+            board: Board::Virt,
             cpu: cpu.into(),
             smp: 2,
             gic_version: 3,
@@ -217,6 +222,9 @@ pub fn command(opts: &QemuOptions, interactive: bool) -> Command {
 /// (another seed gives the guests other rng-seeds, and so, for one, other
 /// TCP timing).
 pub fn command_seeded(opts: &QemuOptions, interactive: bool, seed: u32) -> Command {
+    if opts.board != Board::Virt {
+        return board_command(opts, interactive, seed);
+    }
     let mut c = Command::new("qemu-system-aarch64");
     let gic = opts.gic_version;
     let (machine, memory) = match &opts.boot {
@@ -262,12 +270,7 @@ pub fn command_seeded(opts: &QemuOptions, interactive: bool, seed: u32) -> Comma
     } else {
         c.args(["-display", "none", "-serial", "stdio", "-monitor", "none"]);
     }
-    if let Some(qmp) = &opts.qmp {
-        c.args([
-            "-qmp",
-            &format!("unix:{},server=on,wait=off", qmp.socket.display()),
-        ]);
-    }
+    qmp_socket(&mut c, opts);
     match &opts.boot {
         Boot::Aerie {
             bootmodule,
@@ -313,6 +316,22 @@ pub fn command_seeded(opts: &QemuOptions, interactive: bool, seed: u32) -> Comma
         c.args(["-drive", &crate::disk::drive_option(disk)])
             .args(["-device", "virtio-blk-device,drive=hostdisk"]);
     }
+    icount_args(&mut c, opts, seed);
+    c
+}
+
+/// `-qmp` for a run with a QMP script.
+fn qmp_socket(c: &mut Command, opts: &QemuOptions) {
+    if let Some(qmp) = &opts.qmp {
+        c.args([
+            "-qmp",
+            &format!("unix:{},server=on,wait=off", qmp.socket.display()),
+        ]);
+    }
+}
+
+/// `-icount` (and `-seed`) for a run under icount.
+fn icount_args(c: &mut Command, opts: &QemuOptions, seed: u32) {
     if let Some(icount) = opts.icount {
         // QEMU's random numbers (the device tree's rng-seed, which seeds
         // Aerie's pool and through it every guest) from a given seed, so an
@@ -320,6 +339,42 @@ pub fn command_seeded(opts: &QemuOptions, interactive: bool, seed: u32) -> Comma
         c.args(["-icount", icount])
             .args(["-seed", &seed.to_string()]);
     }
+}
+
+/// The command line for Aerie on a board model other than `virt` (see
+/// [`Board`]): its own CPUs, its device tree, its console on the serial port
+/// the tree's stdout-path names. Started by `-kernel` only.
+fn board_command(opts: &QemuOptions, interactive: bool, seed: u32) -> Command {
+    let mut c = Command::new("qemu-system-aarch64");
+    c.args(["-M", opts.board.name()])
+        .args(["-smp", &opts.smp.to_string()])
+        .args(["-m", "2G"])
+        .args(["-nic", "none"])
+        .args(["-display", "none", "-monitor", "none"]);
+    if let Some(dtb) = opts.board.dtb() {
+        c.arg("-dtb").arg(dtb);
+    }
+    // The EVK's console is UART2, QEMU's second serial port.
+    c.args(["-serial", "null"]);
+    if interactive {
+        c.args(["-serial", "mon:stdio", "-echr", ESCAPE_CHAR]);
+    } else {
+        c.args(["-serial", "stdio"]);
+    }
+    qmp_socket(&mut c, opts);
+    if let Boot::Aerie { bootmodule, .. } = &opts.boot {
+        let mut append = aerie_cmdline(&opts.boot);
+        if opts.board == Board::Imx8mpEvk {
+            append.push_str(" aerie.virq=hcr");
+        }
+        c.arg("-no-reboot")
+            .arg("-kernel")
+            .arg(paths::hypervisor_image())
+            .arg("-initrd")
+            .arg(bootmodule)
+            .args(["-append", append.trim()]);
+    }
+    icount_args(&mut c, opts, seed);
     c
 }
 
@@ -750,8 +805,26 @@ mod tests {
     }
 
     #[test]
+    fn a_board_boots_with_its_own_tree_and_console() {
+        let opts = QemuOptions {
+            board: Board::Imx8mpEvk,
+            smp: 4,
+            ..QemuOptions::aerie("cortex-a72", "/b".into(), Firmware::Kernel)
+        };
+        let a = args(&command(&opts, false)).join(" ");
+        assert!(a.starts_with("-M imx8mp-evk -smp 4 -m 2G"), "{a}");
+        assert!(!a.contains("-cpu"), "{a}");
+        assert!(
+            a.contains("imx8mp-evk.dtb -serial null -serial stdio"),
+            "{a}"
+        );
+        assert!(a.contains("-append aerie.log=info aerie.virq=hcr"), "{a}");
+    }
+
+    #[test]
     fn native_boot_is_the_vm_without_the_hypervisor() {
         let opts = QemuOptions {
+            board: Board::Virt,
             cpu: "cortex-a72".into(),
             smp: 2,
             gic_version: 3,

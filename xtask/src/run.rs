@@ -8,6 +8,7 @@ use aerie_bootmodule::{VmImage, WorldImage};
 use aerie_vmconfig::Config;
 use anyhow::{bail, Context, Result};
 
+use crate::board::Board;
 use crate::builtin_vms::{linux_config, linux_tools_config, testkit_config};
 use crate::cmd::step;
 use crate::disk::DiskError;
@@ -48,6 +49,8 @@ impl Guest {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunArgs {
     pub guest: Guest,
+    /// `--board`: the machine QEMU emulates.
+    pub board: Board,
     pub cpu: String,
     pub smp: u32,
     pub timeout: Option<u64>,
@@ -80,6 +83,7 @@ impl Default for RunArgs {
             guest: Guest::Linux {
                 cmdline: LINUX_CMDLINE.into(),
             },
+            board: Board::Virt,
             cpu: "cortex-a72".into(),
             smp: 2,
             timeout: None,
@@ -94,8 +98,8 @@ impl Default for RunArgs {
     }
 }
 
-pub const USAGE: &str = "usage: cargo xtask run [--guest linux|linux-tools|testkit | --config FILE] [--cpu cortex-a72|max] \
-[--smp N] [--timeout SECS] [--log debug|info|warn] [--append \"aerie args\"] [--icount] [--disk FILE] \
+pub const USAGE: &str = "usage: cargo xtask run [--guest linux|linux-tools|testkit | --config FILE] \
+[--board virt|imx8mp-evk] [--cpu cortex-a72|max] [--smp N] [--timeout SECS] [--log debug|info|warn] [--append \"aerie args\"] [--icount] [--disk FILE] \
 [--forward HOSTPORT:GUESTIP:GUESTPORT]... [--uefi [--acpi]] [--no-build]
 
 Default: one Linux VM (2 vCPUs, 256M) with a shell on the console; `poweroff` in it ends the run.
@@ -106,7 +110,10 @@ port of the host (127.0.0.1) to a VM's address and port on it.
 Partition (the disk image target/aerie/esp.img: EFI/BOOT/BOOTAA64.EFI, aerie/aerie.Image,
 aerie/bootmodule.bin, aerie/cmdline.txt; `cargo xtask esp` writes one without running QEMU).
 The firmware describes the machine by a device tree; with --acpi by ACPI tables, as servers'
-firmware does, which the loader turns into the device tree Aerie reads.";
+firmware does, which the loader turns into the device tree Aerie reads.
+--board imx8mp-evk boots on QEMU's model of NXP's i.MX 8M Plus EVK (4 Cortex-A53, --smp 1..4)
+with the board's own device tree from Debian's kernel package: a real board's machine, no
+virtio (so no host disk or uplink), no --cpu, --uefi or --icount.";
 
 /// Parses `run`'s flags.
 pub fn parse_args(args: &[String]) -> Result<RunArgs, String> {
@@ -144,6 +151,13 @@ pub fn parse_args(args: &[String]) -> Result<RunArgs, String> {
                 r.forwards.push(rule);
             }
             "--config" => r.guest = Guest::Config(value()?.into()),
+            "--board" => {
+                let name = value()?;
+                r.board = Board::parse(&name).ok_or(format!(
+                    "--board {name}: unknown board (known: {})",
+                    Board::NAMES.join(", ")
+                ))?;
+            }
             "--cpu" => {
                 let cpu = value()?;
                 if !["cortex-a72", "max"].contains(&cpu.as_str()) {
@@ -182,6 +196,25 @@ pub fn parse_args(args: &[String]) -> Result<RunArgs, String> {
             "--acpi" => r.firmware = Firmware::UefiAcpi,
             "--no-build" => r.no_build = true,
             other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    if r.board != Board::Virt {
+        let given = |flag: &str| args.iter().any(|a| a == flag);
+        for flag in ["--cpu", "--uefi", "--acpi", "--icount", "--forward"] {
+            if given(flag) {
+                return Err(format!("{flag}: not with --board {}", r.board.name()));
+            }
+        }
+        if !given("--smp") {
+            r.smp = r.board.max_cpus();
+        }
+        if r.smp > r.board.max_cpus() {
+            return Err(format!(
+                "--smp {}: the {} has {} CPUs",
+                r.smp,
+                r.board.name(),
+                r.board.max_cpus()
+            ));
         }
     }
     Ok(r)
@@ -500,7 +533,9 @@ pub fn main(args: &[String]) -> i32 {
         Ok(p) => p,
         Err(e) => return e.report(),
     };
+    let on_virt = args.board == Board::Virt;
     let opts = QemuOptions {
+        board: args.board,
         cpu: args.cpu.clone(),
         smp: args.smp,
         gic_version: 3,
@@ -511,15 +546,19 @@ pub fn main(args: &[String]) -> i32 {
             firmware: args.firmware,
         },
         icount: args.icount.then_some(qemu::icount::EXACT),
-        disk: prepared.disk.clone(),
-        uplink: prepared.uplink.then(|| Uplink {
+        disk: prepared.disk.clone().filter(|_| on_virt),
+        uplink: (prepared.uplink && on_virt).then(|| Uplink {
             forwards: args.forwards.clone(),
         }),
         qmp: None,
     };
     step(format!(
-        "run: QEMU -cpu {} -smp {}{}{} (Ctrl-] x quits{}{})",
-        opts.cpu,
+        "run: QEMU {} -smp {}{}{} (Ctrl-] x quits{}{})",
+        if on_virt {
+            format!("-cpu {}", opts.cpu)
+        } else {
+            format!("-M {} (its own device tree)", opts.board.name())
+        },
         opts.smp,
         if args.firmware.is_uefi() {
             format!(
@@ -529,8 +568,7 @@ pub fn main(args: &[String]) -> i32 {
         } else {
             String::new()
         },
-        prepared
-            .disk
+        opts.disk
             .as_ref()
             .map_or(String::new(), |d| format!(", host disk {}", paths::show(d))),
         if prepared.vms > 1 {
@@ -773,6 +811,24 @@ mod tests {
         let t = judge(&outcome(Status::TimedOut, pass), Some(5), true);
         assert_eq!(t.code, 124);
         assert!(t.message.contains("timeout after 5 s"), "{}", t.message);
+    }
+
+    #[test]
+    fn a_board_takes_its_own_cpus_and_refuses_virt_only_flags() {
+        let r = parse_args(&s(&["--board", "imx8mp-evk", "--guest", "testkit"])).unwrap();
+        assert_eq!((r.board, r.smp), (Board::Imx8mpEvk, 4));
+        let r = parse_args(&s(&["--board", "imx8mp-evk", "--smp", "2"])).unwrap();
+        assert_eq!(r.smp, 2);
+        for bad in [
+            &["--board", "imx8mp-evk", "--smp", "5"][..],
+            &["--board", "imx8mp-evk", "--cpu", "max"],
+            &["--board", "imx8mp-evk", "--uefi"],
+            &["--board", "imx8mp-evk", "--icount"],
+            &["--board", "raspi4b"],
+        ] {
+            assert!(parse_args(&s(bad)).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_args(&s(&[])).unwrap().board, Board::Virt);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! Ends with exactly one line `total: <N> passed, <M> failed`.
 
 mod appliance;
+mod board;
 mod disk_restart;
 mod linux_backdoor;
 mod linux_net;
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use crate::board::Board;
 use crate::cmd::{self, step};
 use crate::output;
 use crate::paths;
@@ -31,7 +33,7 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 48] = [
+const QEMU_TESTS: [(&str, TestFn); 50] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
@@ -122,6 +124,8 @@ const QEMU_TESTS: [(&str, TestFn); 48] = [
         )
     }),
     ("appliance-aerie", appliance::on_aerie),
+    ("board-imx8mp-testkit", board::imx8mp_testkit),
+    ("board-imx8mp-linux", board::imx8mp_linux),
 ];
 
 /// The Linux check VM's command line when booted without Aerie (the same as
@@ -257,6 +261,8 @@ struct AerieRun<'a> {
     /// Names the log, `target/test-logs/<log>.log`.
     log: &'a str,
     guest: Guest,
+    /// The machine (`virt` unless a board's model).
+    board: Board,
     cpu: &'a str,
     /// Physical CPUs of the emulated machine.
     smp: u32,
@@ -281,6 +287,7 @@ impl<'a> AerieRun<'a> {
         AerieRun {
             log,
             guest,
+            board: Board::Virt,
             cpu: "cortex-a72",
             smp: 2,
             gic_version: 3,
@@ -310,6 +317,7 @@ fn run_aerie_icount(
 ) -> Result<(), String> {
     let prepared = run::prepare(&run.guest, true, Some(run.disk)).map_err(String::from)?;
     let opts = QemuOptions {
+        board: run.board,
         cpu: run.cpu.into(),
         smp: run.smp,
         gic_version: run.gic_version,
@@ -736,6 +744,7 @@ fn clean_exit(status: Status, out: &str) -> Result<(), String> {
 fn linux_native() -> Result<(), String> {
     let name = "linux-native";
     let opts = QemuOptions {
+        board: Board::Virt,
         cpu: "cortex-a72".into(),
         smp: LINUX_VCPUS as u32,
         gic_version: 3,

@@ -29,7 +29,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use aerie_dt::{primecell_region, HostInfo, HostVirtio, SPI_INTIDS};
+use aerie_dt::{primecell_region, HostInfo, HostVirtio, UartKind, SPI_INTIDS};
 
 pub use aml::{devices, Device};
 pub use error::{AcpiError, Signature};
@@ -181,7 +181,10 @@ pub fn machine(memory: &dyn Memory, rsdp: u64) -> Result<Machine, AcpiError> {
             timer,
             uart: console.map(|(r, _, _)| r),
             uart_intid: console.and_then(|(_, i, _)| i),
-            uart_sbsa: console.is_some_and(|(_, _, sbsa)| sbsa),
+            uart_kind: match console {
+                Some((_, _, true)) => UartKind::Sbsa,
+                _ => UartKind::Pl011,
+            },
             model: ((oem_id, oem_table) == QEMU_OEM).then(|| QEMU_MODEL.to_string()),
             psci_method: fadt.psci_method.map(ToString::to_string),
             virtio_mmio,

@@ -460,7 +460,10 @@ fn an_sbsa_uart_console_is_read_as_one() {
         let (fw, rsdp) = firmware(|t| replace(t, "SPCR", spcr(interface, 0x0C00_0000, 40)));
         let m = machine(&fw, rsdp).unwrap();
         assert_eq!(m.info.uart, Some(Region::new(0x0C00_0000, 0x1000)));
-        assert_eq!((m.info.uart_intid, m.info.uart_sbsa), (Some(40), true));
+        assert_eq!(
+            (m.info.uart_intid, m.info.uart_kind),
+            (Some(40), aerie_dt::UartKind::Sbsa)
+        );
     }
 }
 

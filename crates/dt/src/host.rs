@@ -72,12 +72,11 @@ pub struct HostInfo {
     /// `/memreserve/` entries and `reg` of enabled `/reserved-memory` children.
     pub reserved: Vec<Region>,
     pub cpus: Vec<Cpu>,
-    /// The PL011 named by /chosen stdout-path, else the first enabled PL011
-    /// (`arm,pl011`, or `arm,sbsa-uart`: see `uart_sbsa`).
+    /// The UART named by /chosen stdout-path, else the first enabled UART
+    /// of a kind Aerie drives (see [`UartKind`]).
     pub uart: Option<Region>,
-    /// The UART is an SBSA generic UART: a PL011 with only its data,
-    /// status and interrupt registers (no UARTCR: nothing to enable).
-    pub uart_sbsa: bool,
+    /// What `uart` is.
+    pub uart_kind: UartKind,
     /// The UART's interrupt as a GIC INTID (SPI n = 32 + n), when its node
     /// has a 3-cell GIC `interrupts` specifier.
     pub uart_intid: Option<u32>,
@@ -98,8 +97,11 @@ pub struct HostInfo {
     /// The first enabled PL031 real-time clock (`arm,pl031`): Aerie's wall
     /// clock.
     pub rtc: Option<Region>,
+    /// The real-time counter of an i.MX SoC's SNVS, for machines without a
+    /// PL031 (i.MX 6, 7 and 8M boards).
+    pub snvs_rtc: Option<SnvsRtc>,
     /// `/chosen/aerie,wall-clock`: the time of day the boot loader read from
-    /// the firmware, for machines without a PL031.
+    /// the firmware, for machines without an RTC Aerie reads.
     pub wall_clock: Option<WallClock>,
     /// The power button, where it is a key on a PL061 pin with an
     /// interrupt Aerie can take.
@@ -120,16 +122,17 @@ pub fn parse_host(dtb: &[u8]) -> Result<HostInfo, DtError> {
         ));
     }
     let uart = uart(&tree, chosen.as_ref())?;
-    let uart_sbsa = uart.as_ref().is_some_and(|u| u.2);
+    let uart_kind = uart.as_ref().map_or(UartKind::Pl011, |u| u.2);
     Ok(HostInfo {
         memory,
         reserved: reserved(&tree)?,
         cpus: cpus(&tree)?,
         uart: uart.map(|(r, _, _)| r),
         uart_intid: uart.and_then(|(_, i, _)| i),
-        uart_sbsa,
+        uart_kind,
         virtio_mmio: virtio_mmio(&tree)?,
         rtc: first_reg(&tree, "arm,pl031")?,
+        snvs_rtc: snvs_rtc(&tree)?,
         gic: gic(&tree)?,
         timer: timer(&tree)?,
         psci_method: psci_method(&tree)?,
@@ -152,6 +155,47 @@ pub fn parse_host(dtb: &[u8]) -> Result<HostInfo, DtError> {
         },
         power_button: power_button(&tree)?,
     })
+}
+
+/// The low-power real-time counter of NXP's Secure Non-Volatile Storage
+/// block (`fsl,sec-v4.0-mon-rtc-lp`), kept by the board's coin cell: its
+/// registers are those of the SNVS block its `regmap` names, at `offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnvsRtc {
+    /// The whole SNVS block (`reg` of the `regmap` node).
+    pub block: Region,
+    /// Where its low-power registers start in the block (0x34 on every
+    /// SoC so far).
+    pub lp_offset: u32,
+}
+
+/// The SNVS RTC's compatible string.
+pub(crate) const SNVS_RTC: &str = "fsl,sec-v4.0-mon-rtc-lp";
+
+/// The first enabled SNVS RTC whose `regmap` names a node with registers
+/// (a phandle to nothing, or an offset outside the block, is none).
+fn snvs_rtc(tree: &Tree<'_>) -> Result<Option<SnvsRtc>, DtError> {
+    let Some(node) = tree
+        .nodes()
+        .find(|n| is_compatible(n, SNVS_RTC) && enabled(n))
+    else {
+        return Ok(None);
+    };
+    let Some(block) = prop_u32(&node, "regmap")?.and_then(|p| tree.by_phandle(p)) else {
+        return Ok(None);
+    };
+    let Some(region) = reg(&block)?.first().copied() else {
+        return Ok(None);
+    };
+    let lp_offset = prop_u32(&node, "offset")?.unwrap_or(0x34);
+    // The counter's two registers end 0x24 bytes into the LP range.
+    if u64::from(lp_offset) + 0x24 > region.size {
+        return Ok(None);
+    }
+    Ok(Some(SnvsRtc {
+        block: region,
+        lp_offset,
+    }))
 }
 
 /// The first enabled `gpio-keys` key with KEY_POWER whose `gpios` names a
@@ -282,20 +326,17 @@ fn stdout_node<'t, 'a>(
         .and_then(|target| tree.find_path(target)))
 }
 
-/// The console UART: its registers, its interrupt, and whether it is an
-/// SBSA generic UART.
+/// The console UART: its registers, its interrupt and its kind.
 fn uart(
     tree: &Tree<'_>,
     chosen: Option<&NodeRef<'_, '_>>,
-) -> Result<Option<(Region, Option<u32>, bool)>, DtError> {
-    let is_pl011 = |n: &NodeRef<'_, '_>| {
-        (is_compatible(n, "arm,pl011") || is_compatible(n, SBSA_UART)) && enabled(n)
-    };
+) -> Result<Option<(Region, Option<u32>, UartKind)>, DtError> {
+    let driven = |n: &NodeRef<'_, '_>| enabled(n) && UartKind::of(n).is_some();
     let from_chosen = match chosen {
-        Some(c) => stdout_node(tree, c)?.filter(is_pl011),
+        Some(c) => stdout_node(tree, c)?.filter(driven),
         None => None,
     };
-    let Some(node) = from_chosen.or_else(|| tree.nodes().find(is_pl011)) else {
+    let Some(node) = from_chosen.or_else(|| tree.nodes().find(driven)) else {
         return Ok(None);
     };
     let Some(first) = reg(&node)?.first().copied() else {
@@ -304,12 +345,62 @@ fn uart(
             property: "reg",
         });
     };
-    let sbsa = is_compatible(&node, SBSA_UART) && !is_compatible(&node, "arm,pl011");
-    Ok(Some((first, gic_intid(&node)?, sbsa)))
+    let kind = UartKind::of(&node).unwrap_or(UartKind::Pl011);
+    Ok(Some((first, gic_intid(&node)?, kind)))
+}
+
+/// The UARTs Aerie can drive as its console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UartKind {
+    /// Arm's PL011 (`arm,pl011`): QEMU `virt`, Arm's boards, most servers.
+    #[default]
+    Pl011,
+    /// An SBSA generic UART (`arm,sbsa-uart`): a PL011 with only its data,
+    /// status and interrupt registers (no UARTCR: nothing to enable).
+    Sbsa,
+    /// The UART of NXP's i.MX SoCs from the i.MX21 on: i.MX 8M nodes name
+    /// `fsl,imx6q-uart` as their fallback, earlier ones `fsl,imx21-uart`.
+    Imx,
+}
+
+impl UartKind {
+    /// Compatible strings, most specific first for writing a node back.
+    pub const fn compatible(self) -> &'static [&'static str] {
+        match self {
+            UartKind::Pl011 => &["arm,pl011", "arm,primecell"],
+            UartKind::Sbsa => &[SBSA_UART],
+            UartKind::Imx => &IMX_UARTS,
+        }
+    }
+
+    /// Its name for people.
+    pub const fn name(self) -> &'static str {
+        match self {
+            UartKind::Pl011 => "PL011",
+            UartKind::Sbsa => "SBSA UART",
+            UartKind::Imx => "i.MX UART",
+        }
+    }
+
+    /// What `node` is, if Aerie drives it. A node naming both the PL011
+    /// and the SBSA UART is a full PL011.
+    fn of(node: &NodeRef<'_, '_>) -> Option<UartKind> {
+        if is_compatible(node, "arm,pl011") {
+            Some(UartKind::Pl011)
+        } else if is_compatible(node, SBSA_UART) {
+            Some(UartKind::Sbsa)
+        } else if IMX_UARTS.iter().any(|c| is_compatible(node, c)) {
+            Some(UartKind::Imx)
+        } else {
+            None
+        }
+    }
 }
 
 /// The SBSA generic UART's compatible string.
 pub(crate) const SBSA_UART: &str = "arm,sbsa-uart";
+/// The i.MX UART's, for the same registers (the i.MX1's differ).
+const IMX_UARTS: [&str; 2] = ["fsl,imx6q-uart", "fsl,imx21-uart"];
 
 /// A node's interrupt as a GIC INTID, from a 3-cell specifier <type number
 /// flags>: type 0 = SPI (INTID 32 + n), type 1 = PPI (INTID 16 + n).
@@ -670,6 +761,107 @@ mod tests {
         });
         let info = parse_host(&dtb).unwrap();
         assert_eq!(info.uart, Some(Region::new(0x1c0a_0000, 0x1000)));
+    }
+
+    #[test]
+    fn an_imx8m_uart_named_by_stdout_path_is_the_console() {
+        // As in the i.MX 8M Plus EVK's tree: UART1 first, the console on
+        // UART2 through an alias; i.MX 8M nodes fall back to imx6q, not
+        // imx21.
+        let imx_uart = |w: &mut FdtWriter, base: u32, spi: u32| {
+            node(w, &format!("serial@{base:x}"), |w| {
+                w.property_string_list(
+                    "compatible",
+                    vec!["fsl,imx8mp-uart".into(), "fsl,imx6q-uart".into()],
+                )
+                .unwrap();
+                w.property_array_u32("reg", &[base, 0x10000]).unwrap();
+                w.property_array_u32("interrupts", &[0, spi, 4]).unwrap();
+            });
+        };
+        let dtb = blob(&[], cells_1_1, |w| {
+            memory_32(w);
+            imx_uart(w, 0x3086_0000, 26);
+            imx_uart(w, 0x3089_0000, 27);
+            node(w, "aliases", |w| {
+                w.property_string("serial1", "/serial@30890000").unwrap();
+            });
+            node(w, "chosen", |w| {
+                w.property_string("stdout-path", "serial1:115200n8")
+                    .unwrap();
+            });
+        });
+        let info = parse_host(&dtb).unwrap();
+        assert_eq!(info.uart, Some(Region::new(0x3089_0000, 0x10000)));
+        assert_eq!((info.uart_kind, info.uart_intid), (UartKind::Imx, Some(59)));
+    }
+
+    #[test]
+    fn an_unknown_uart_is_not_taken_for_the_console() {
+        let dtb = blob(&[], cells_1_1, |w| {
+            memory_32(w);
+            node(w, "serial@fe660000", |w| {
+                w.property_string("compatible", "snps,dw-apb-uart").unwrap();
+                w.property_array_u32("reg", &[0xfe66_0000, 0x100]).unwrap();
+            });
+            node(w, "chosen", |w| {
+                w.property_string("stdout-path", "/serial@fe660000")
+                    .unwrap();
+            });
+        });
+        assert_eq!(parse_host(&dtb).unwrap().uart, None);
+    }
+
+    /// An SNVS block at 0x3037_0000 (phandle 7) with its RTC at `offset`.
+    fn snvs(w: &mut FdtWriter, offset: Option<u32>, regmap: u32) {
+        node(w, "snvs@30370000", |w| {
+            w.property_string_list(
+                "compatible",
+                vec![
+                    "fsl,sec-v4.0-mon".into(),
+                    "syscon".into(),
+                    "simple-mfd".into(),
+                ],
+            )
+            .unwrap();
+            w.property_array_u32("reg", &[0x3037_0000, 0x10000])
+                .unwrap();
+            w.property_phandle(7).unwrap();
+            node(w, "snvs-rtc-lp", |w| {
+                w.property_string("compatible", SNVS_RTC).unwrap();
+                w.property_u32("regmap", regmap).unwrap();
+                if let Some(offset) = offset {
+                    w.property_u32("offset", offset).unwrap();
+                }
+            });
+        });
+    }
+
+    #[test]
+    fn finds_the_snvs_rtc_through_its_regmap() {
+        let dtb = blob(&[], cells_1_1, |w| {
+            memory_32(w);
+            snvs(w, Some(0x34), 7);
+        });
+        let rtc = parse_host(&dtb).unwrap().snvs_rtc;
+        assert_eq!(
+            rtc,
+            Some(SnvsRtc {
+                block: Region::new(0x3037_0000, 0x10000),
+                lp_offset: 0x34
+            })
+        );
+        for (offset, regmap) in [(Some(0xfff0), 7), (Some(0x34), 8)] {
+            let dtb = blob(&[], cells_1_1, |w| {
+                memory_32(w);
+                snvs(w, offset, regmap);
+            });
+            assert_eq!(
+                parse_host(&dtb).unwrap().snvs_rtc,
+                None,
+                "{offset:?} {regmap}"
+            );
+        }
     }
 
     #[test]

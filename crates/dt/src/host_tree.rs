@@ -15,10 +15,11 @@ use crate::binding::{
     reg2, GIC_PPI, GIC_SPI, IRQ_TYPE_LEVEL_HIGH, IRQ_TYPE_LEVEL_LOW, PPI_INTIDS, SPI_INTIDS,
 };
 use crate::error::{DtError, Step};
-use crate::host::HostInfo;
+use crate::host::{HostInfo, SnvsRtc, UartKind};
 use crate::region::Region;
 
 const PHANDLE_GIC: u32 = 1;
+const PHANDLE_SNVS: u32 = 2;
 /// The register frames of a PL011 and a PL031.
 const PRIMECELL_SIZE: u64 = 0x1000;
 
@@ -88,12 +89,14 @@ pub fn host_tree(info: &HostInfo) -> Result<Vec<u8>, DtError> {
         w.end_node(node).step("timer")?;
     }
     let uart_path = match info.uart {
-        Some(uart) if info.uart_sbsa => Some(sbsa_uart(&mut w, uart, info.uart_intid)?),
-        Some(uart) => Some(primecell(&mut w, "pl011", uart, info.uart_intid)?),
+        Some(uart) => Some(serial(&mut w, info.uart_kind, uart, info.uart_intid)?),
         None => None,
     };
     if let Some(rtc) = info.rtc {
         primecell(&mut w, "pl031", rtc, None)?;
+    }
+    if let Some(rtc) = info.snvs_rtc {
+        snvs_rtc(&mut w, rtc)?;
     }
     for v in &info.virtio_mmio {
         let node = w
@@ -169,13 +172,44 @@ fn primecell(
     )
 }
 
-/// An SBSA generic UART node; returns its path.
-fn sbsa_uart(
+/// An SNVS block and its RTC, as i.MX trees describe them.
+fn snvs_rtc(w: &mut FdtWriter, rtc: SnvsRtc) -> Result<(), DtError> {
+    let block = w
+        .begin_node(&format!("snvs@{:x}", rtc.block.base))
+        .step("snvs")?;
+    w.property_string_list(
+        "compatible",
+        alloc::vec![
+            "fsl,sec-v4.0-mon".into(),
+            "syscon".into(),
+            "simple-mfd".into()
+        ],
+    )
+    .step("snvs")?;
+    w.property_array_u64("reg", &pairs(&[rtc.block])?)
+        .step("snvs")?;
+    w.property_phandle(PHANDLE_SNVS).step("snvs")?;
+    let node = w.begin_node("snvs-rtc-lp").step("snvs rtc")?;
+    w.property_string("compatible", crate::host::SNVS_RTC)
+        .step("snvs rtc")?;
+    w.property_u32("regmap", PHANDLE_SNVS).step("snvs rtc")?;
+    w.property_u32("offset", rtc.lp_offset).step("snvs rtc")?;
+    w.end_node(node).step("snvs rtc")?;
+    w.end_node(block).step("snvs")
+}
+
+/// The console UART's node; returns its path.
+fn serial(
     w: &mut FdtWriter,
+    kind: UartKind,
     region: Region,
     intid: Option<u32>,
 ) -> Result<alloc::string::String, DtError> {
-    let compatible = [crate::host::SBSA_UART.into()];
+    if kind == UartKind::Pl011 {
+        return primecell(w, "pl011", region, intid);
+    }
+    let compatible: Vec<alloc::string::String> =
+        kind.compatible().iter().map(|c| (*c).into()).collect();
     device(
         w,
         &format!("serial@{:x}", region.base),
@@ -256,7 +290,7 @@ mod tests {
                 .collect(),
             uart: Some(primecell_region(0x900_0000)),
             uart_intid: Some(33),
-            uart_sbsa: false,
+            uart_kind: UartKind::Pl011,
             gic: Some(GicV3 {
                 dist: Region::new(0x800_0000, 0x1_0000),
                 redist: vec![Region::new(0x80a_0000, 0xf6_0000)],
@@ -284,6 +318,7 @@ mod tests {
                 },
             ],
             rtc: Some(primecell_region(0x901_0000)),
+            snvs_rtc: None,
             wall_clock: Some(crate::WallClock {
                 unix_seconds: 1_795_000_000,
                 counter: 77,
@@ -320,12 +355,25 @@ mod tests {
     }
 
     #[test]
-    fn an_sbsa_uart_reads_back_as_one() {
+    fn an_snvs_rtc_reads_back_as_one() {
         let mut info = qemu_like();
-        info.uart_sbsa = true;
-        let back = parse_host(&host_tree(&info).unwrap()).unwrap();
-        assert_eq!(back, info);
-        assert!(back.uart_sbsa);
+        info.rtc = None;
+        info.snvs_rtc = Some(SnvsRtc {
+            block: Region::new(0x3037_0000, 0x10000),
+            lp_offset: 0x34,
+        });
+        assert_eq!(parse_host(&host_tree(&info).unwrap()).unwrap(), info);
+    }
+
+    #[test]
+    fn each_uart_kind_reads_back_as_itself() {
+        for kind in [UartKind::Pl011, UartKind::Sbsa, UartKind::Imx] {
+            let mut info = qemu_like();
+            info.uart_kind = kind;
+            let back = parse_host(&host_tree(&info).unwrap()).unwrap();
+            assert_eq!(back, info);
+            assert_eq!(back.uart_kind, kind);
+        }
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub use guest::{
     POWER_BUTTON_PIN,
 };
 pub use handoff::{with_handoff, Handoff, WallClock};
-pub use host::{parse_host, Cpu, GicV3, HostInfo, HostVirtio, PowerButton, Timer};
+pub use host::{
+    parse_host, Cpu, GicV3, HostInfo, HostVirtio, PowerButton, SnvsRtc, Timer, UartKind,
+};
 pub use host_tree::{host_tree, primecell_region};
 pub use region::Region;

@@ -6,7 +6,8 @@ mod input;
 
 pub use input::{read_input, receive};
 
-use crate::drivers::pl011::Pl011;
+use crate::drivers::uart::HostUart;
+use aerie_dt::UartKind;
 use core::fmt::{self, Write};
 use spin::Mutex;
 
@@ -22,7 +23,7 @@ static CONSOLE: Mutex<Option<Console>> = Mutex::new(None);
 /// scheduler's tick and before a pCPU idles). A guest that has been
 /// mid-line for longer (a shell prompt) gets a line break first instead.
 struct Console {
-    uart: Pl011,
+    uart: HostUart,
     /// The guest's last byte was not a newline.
     guest_mid_line: bool,
     /// When the guest wrote its last byte (counter).
@@ -79,14 +80,13 @@ impl Console {
     }
 }
 
-/// Start the console on the UART mapped at `va` (an SBSA generic UART if
-/// `sbsa`).
+/// Start the console on the UART of `kind` mapped at `va`.
 ///
 /// # Safety
-/// `va` must map the host UART (a PL011 or an SBSA UART), used by nothing else.
-pub unsafe fn init(va: u64, sbsa: bool) {
+/// `va` must map the host UART, of that kind, used by nothing else.
+pub unsafe fn init(va: u64, kind: UartKind) {
     // SAFETY: per the contract.
-    let uart = unsafe { Pl011::new(va, sbsa) };
+    let uart = unsafe { HostUart::new(va, kind) };
     *CONSOLE.lock() = Some(Console {
         uart,
         guest_mid_line: false,
@@ -94,7 +94,8 @@ pub unsafe fn init(va: u64, sbsa: bool) {
         held: alloc::string::String::new(),
         held_at: 0,
     });
-    UART_VA.store(va, core::sync::atomic::Ordering::Relaxed);
+    UART_KIND.call_once(|| kind);
+    UART_VA.store(va, core::sync::atomic::Ordering::Release);
 }
 
 /// Whether the console holds lines of Aerie's: lets [`flush_held`], which
@@ -117,7 +118,7 @@ pub fn flush_held(all: bool) {
 }
 
 /// Text for the terminal: each newline as CR LF.
-fn put_lines(uart: &mut Pl011, bytes: &[u8]) {
+fn put_lines(uart: &mut HostUart, bytes: &[u8]) {
     for &b in bytes {
         if b == b'\n' {
             uart.put(b'\r');
@@ -126,7 +127,7 @@ fn put_lines(uart: &mut Pl011, bytes: &[u8]) {
     }
 }
 
-struct Writer<'a>(&'a mut Pl011);
+struct Writer<'a>(&'a mut HostUart);
 
 impl Write for Writer<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
@@ -167,6 +168,8 @@ pub fn put_bytes(bytes: &[u8]) {
 
 /// The UART's address, for writers that may not take the console lock.
 static UART_VA: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+/// Its kind, set before `UART_VA`.
+static UART_KIND: spin::Once<UartKind> = spin::Once::new();
 
 /// How long an emergency writer waits for the console lock before it
 /// writes without it.
@@ -182,7 +185,7 @@ const EMERGENCY_WAIT_US: u64 = 1000;
 /// characters may then interleave, but nothing deadlocks.
 pub fn print_emergency(args: fmt::Arguments) {
     use core::sync::atomic::Ordering;
-    let va = UART_VA.load(Ordering::Relaxed);
+    let va = UART_VA.load(Ordering::Acquire);
     if va == 0 {
         return;
     }
@@ -202,9 +205,11 @@ pub fn print_emergency(args: fmt::Arguments) {
         core::hint::spin_loop();
     }
     if !write_locked_within(args, EMERGENCY_WAIT_US) {
-        // SAFETY: the host PL011 is mapped at `va` (set by `init`); this
-        // view only transmits, polling FR, as the locked one does.
-        let mut uart = unsafe { Pl011::attach(va) };
+        let kind = UART_KIND.get().copied().unwrap_or_default();
+        // SAFETY: the host UART is mapped at `va` (set by `init`, with its
+        // kind); this view only transmits, polling for room, as the locked
+        // one does.
+        let mut uart = unsafe { HostUart::attach(va, kind) };
         let _ = Writer(&mut uart).write_fmt(args);
     }
     let _ = EMERGENCY_TURN.compare_exchange(me, 0, Ordering::Release, Ordering::Relaxed);

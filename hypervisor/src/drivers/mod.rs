@@ -1,8 +1,11 @@
 //! Drivers for the host devices Aerie itself uses.
 
+pub mod imx_uart;
 pub mod pl011;
 pub mod pl031;
 pub mod power_button;
+pub mod snvs_rtc;
+pub mod uart;
 pub mod virtio_blk;
 pub mod virtio_mmio;
 pub mod virtio_net;

@@ -1,4 +1,5 @@
-//! The host's PL011 UART, polled, transmit only (for now).
+//! The host's PL011 UART (or SBSA generic UART), polled for transmit,
+//! interrupting on receive.
 
 const DR: usize = 0x000;
 const FR: usize = 0x018;

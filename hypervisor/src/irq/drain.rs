@@ -55,7 +55,15 @@ pub fn drain_host_interrupts(guest: crate::irq::pnmi::Interrupted) -> HostEvents
                 cpu::disarm_hyp_timer();
                 events.tick = true;
             }
-            SGI_KICK | PPI_MAINTENANCE => {}
+            SGI_KICK => {}
+            PPI_MAINTENANCE => {
+                // A level that stays high while its condition holds (the
+                // list registers as the guest left them): silenced here, or
+                // it would be taken again at once. The exit path reads the
+                // list registers back and asks again for what the next entry
+                // needs (vm::irq::sync).
+                gic::set_maintenance(gic::Maintenance::NONE);
+            }
             other if other == CONSOLE_INTID.load(Ordering::Relaxed) => {
                 crate::console::receive();
                 events.input = true;

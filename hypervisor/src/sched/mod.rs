@@ -427,11 +427,12 @@ impl Machine {
 
     /// The vCPU state in this pCPU belongs to a VM that stopped or was reset:
     /// it is not saved, but what it could still raise here is silenced (its
-    /// virtual timer, its underflow maintenance interrupt, and the timer
+    /// virtual timer, its maintenance interrupts and virtual IRQ, and the timer
     /// PPI's active state, as `save` does).
     fn discard_loaded(redist: Option<crate::irq::gicv3::Redistributor>) {
         crate::arch::aarch64::context::discard_vtimer();
-        gic::set_underflow_interrupt(false);
+        gic::set_maintenance(gic::Maintenance::NONE);
+        crate::vm::irq::stop_signal();
         if let Some(rd) = redist {
             rd.set_active(crate::irq::PPI_VIRTUAL_TIMER, false);
         }

@@ -12,9 +12,59 @@ use crate::arch::aarch64::gic;
 use crate::irq::gicv3::Redistributor;
 use crate::irq::PPI_VIRTUAL_TIMER;
 use aerie_vgic::Kick;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 /// The architectural maximum of list registers.
 pub const MAX_LRS: usize = 16;
+
+/// `aerie.virq=hcr`: the GIC's virtual IRQ output is not wired to the CPUs
+/// (QEMU's `imx8mp-evk` model connects only the physical IRQ and FIQ), so
+/// the list registers alone never interrupt the guest. Aerie then signals
+/// a virtual IRQ itself, through HCR_EL2.VI, while a list register holds an
+/// interrupt the guest's PMR and group enable let through, and asks for the
+/// "no pending" maintenance interrupt so that it stops once the guest has
+/// acknowledged them all. The guest's own interface (acknowledge, EOI,
+/// priorities) still runs on the hardware's list registers.
+/// Costs an exit per acknowledged burst; a PMR the guest raises while an
+/// interrupt waits takes effect at its next exit.
+pub static SIGNAL_BY_HCR: AtomicBool = AtomicBool::new(false);
+
+/// List register bits: State (63:62) pending, Group (60), Priority (55:48).
+const LR_PENDING: u64 = 1 << 62;
+const LR_GROUP1: u64 = 1 << 60;
+/// ICH_VMCR_EL2 group enables.
+const VMCR_VENG0: u64 = 1 << 0;
+const VMCR_VENG1: u64 = 1 << 1;
+
+/// Whether one of `lrs` is an interrupt the loaded vCPU's interface would
+/// signal now: pending, its group enabled, above the priority mask and
+/// above the running priority (that of the interrupts the guest has
+/// acknowledged and not yet completed). Group priorities are compared at
+/// the interface's full preemption resolution: a guest with a coarser
+/// binary point may be signalled an interrupt it then reads as spurious,
+/// until its next exit.
+fn deliverable(lrs: &[u64]) -> bool {
+    let vmcr = gic::live_vmcr();
+    let pmr = (vmcr >> 24) & 0xff;
+    let running = gic::live_running_priority();
+    lrs.iter().any(|&lr| {
+        let enabled = if lr & LR_GROUP1 != 0 {
+            vmcr & VMCR_VENG1 != 0
+        } else {
+            vmcr & VMCR_VENG0 != 0
+        };
+        let priority = (lr >> 48) & 0xff;
+        lr & LR_PENDING != 0 && enabled && priority < pmr && priority < running
+    })
+}
+
+/// Stop signalling a virtual IRQ through HCR_EL2.VI (a no-op unless
+/// [`SIGNAL_BY_HCR`]).
+pub fn stop_signal() {
+    if SIGNAL_BY_HCR.load(Ordering::Relaxed) {
+        crate::arch::aarch64::el2::set_virtual_irq(false);
+    }
+}
 
 /// Read back and clear the list registers of vCPU `c`'s last entry.
 /// Returns the vCPUs to kick (a level line resampled high, for one).
@@ -42,6 +92,16 @@ fn sync_lrs(vm: &mut Vm, c: usize) -> Kick {
         gic::write_lr(n, 0);
     }
     vcpu.lrs_used = 0;
+    if vcpu.maintenance != gic::Maintenance::NONE {
+        // The list registers are empty now: no maintenance interrupt and no
+        // virtual IRQ is wanted until the next entry decides again (the
+        // drain may already have silenced them).
+        if vcpu.maintenance.no_pending {
+            crate::arch::aarch64::el2::set_virtual_irq(false);
+        }
+        vcpu.maintenance = gic::Maintenance::NONE;
+        gic::set_maintenance(vcpu.maintenance);
+    }
     let kick = vm.vgic.sync(c, &vcpu.lr_scratch[..used]);
     release_dropped_vtimer(vm, c);
     kick
@@ -115,8 +175,16 @@ fn flush_dirty(vm: &mut Vm, c: usize, list_registers: usize) {
         gic::write_lr(i, lr);
     }
     vcpu.lrs_used = result.used;
-    if result.underflow != vcpu.underflow_irq {
-        gic::set_underflow_interrupt(result.underflow);
-        vcpu.underflow_irq = result.underflow;
+    let mut want = gic::Maintenance {
+        underflow: result.underflow,
+        no_pending: false,
+    };
+    if SIGNAL_BY_HCR.load(Ordering::Relaxed) {
+        want.no_pending = deliverable(&vcpu.lr_scratch[..result.used]);
+        crate::arch::aarch64::el2::set_virtual_irq(want.no_pending);
+    }
+    if want != vcpu.maintenance {
+        gic::set_maintenance(want);
+        vcpu.maintenance = want;
     }
 }

@@ -106,8 +106,8 @@ pub struct Vcpu {
     /// list registers were in use, it was just loaded): the next entry must
     /// ask the vGIC. Clear means the list registers can stay empty.
     pub vgic_dirty: bool,
-    /// ICH_HCR_EL2.UIE as last set for this vCPU.
-    pub underflow_irq: bool,
+    /// The maintenance interrupts last asked for this vCPU.
+    pub maintenance: crate::arch::aarch64::gic::Maintenance,
     /// The debug registers as the guest sees them (every access traps;
     /// the hardware holds a sanitised image while the vCPU is loaded).
     pub debug: VirtualDebug,
@@ -186,7 +186,7 @@ impl Vcpu {
             lrs_used: 0,
             lr_scratch: [0; irq::MAX_LRS],
             vgic_dirty: true,
-            underflow_irq: false,
+            maintenance: crate::arch::aarch64::gic::Maintenance::NONE,
             debug: VirtualDebug::reset(),
             idle: power::IdleRecord::default(),
             cap: Default::default(),
@@ -216,18 +216,18 @@ impl Vcpu {
     /// Leave this vCPU's state in its pCPU while it idles there (the
     /// scheduler's idle-in-place): everything stays except what could
     /// interrupt the idle pCPU, its virtual timer (its CNTV_CTL kept in
-    /// `el1`; the scheduler's deadline stands in for it) and its underflow
-    /// maintenance interrupt. [`Vcpu::unpark`] undoes exactly this.
+    /// `el1`; the scheduler's deadline stands in for it) and its
+    /// maintenance interrupts. [`Vcpu::unpark`] undoes exactly this.
     pub fn park(&mut self) {
         self.el1.cntv_ctl = context::live_vtimer().0;
         context::discard_vtimer();
-        crate::arch::aarch64::gic::set_underflow_interrupt(false);
+        crate::arch::aarch64::gic::set_maintenance(crate::arch::aarch64::gic::Maintenance::NONE);
     }
 
     /// The parked vCPU runs again here, or its state is about to be saved.
     pub fn unpark(&self) {
         context::unpark_vtimer(self.el1.cntv_ctl);
-        crate::arch::aarch64::gic::set_underflow_interrupt(self.underflow_irq);
+        crate::arch::aarch64::gic::set_maintenance(self.maintenance);
     }
 
     /// Put this vCPU's state into the CPU.
@@ -239,7 +239,7 @@ impl Vcpu {
         debug_regs::load_os_lock(&self.debug);
         self.fp.load();
         self.gic.load();
-        crate::arch::aarch64::gic::set_underflow_interrupt(self.underflow_irq);
+        crate::arch::aarch64::gic::set_maintenance(self.maintenance);
         if let Some(rd) = redist {
             rd.set_active(PPI_VIRTUAL_TIMER, self.vtimer_active);
         }

@@ -85,8 +85,9 @@ const VIRTIO_SPAN: u64 = 0x4000;
 /// `virt` has at 0x0808_0000; after the last vCPU's redistributor; after
 /// the PL011 up to `virt`'s RTC at 0x0901_0000; after the virtio-mmio
 /// transports up to the platform bus at 0x0c00_0000; above RAM; and beyond
-/// Aerie's 39-bit IPA space (still inside every CPU model's PA range, so
-/// the stage-1 Address size check for MMU-off accesses does not apply).
+/// Aerie's 39-bit IPA space, just beyond (still inside any PA range of 40
+/// bits or more, the Cortex-A53's included, so the stage-1 Address size
+/// check for MMU-off accesses does not apply).
 #[derive(Clone, Copy)]
 struct Region {
     name: &'static str,
@@ -134,7 +135,7 @@ fn regions(machine: &Machine) -> [Region; 12] {
             4,
         ),
         region("hole above RAM", 0x10_0000_0000, 1 << 30, 2),
-        region("hole beyond 39-bit IPA", 0x200_0000_0000, 1 << 30, 2),
+        region("hole beyond 39-bit IPA", 1 << 39, 1 << 30, 2),
     ]
 }
 

@@ -76,6 +76,16 @@ pub fn set_debug_routing(to_el2: bool) {
     }
 }
 
+/// HCR_EL2.VI: a virtual IRQ is pending for EL1 (see
+/// `vm::irq::SIGNAL_BY_HCR`).
+const HCR_VI: u64 = 1 << 7;
+
+/// Signal (or stop signalling) a virtual IRQ to the guest through HCR_EL2.VI
+/// rather than the GIC's virtual IRQ line.
+pub fn set_virtual_irq(pending: bool) {
+    write_sysreg!(hcr_el2, HCR_GUEST | if pending { HCR_VI } else { 0 });
+}
+
 /// One-time EL2 set-up on this pCPU for running guests.
 pub fn init_guest_controls(cpu: &CpuInfo) {
     write_sysreg!(hcr_el2, HCR_GUEST);

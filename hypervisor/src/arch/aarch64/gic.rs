@@ -13,6 +13,7 @@ const ICC_CTLR_EOIMODE: u64 = 1 << 1;
 /// ICH_HCR_EL2 bits.
 const ICH_HCR_EN: u64 = 1 << 0;
 const ICH_HCR_UIE: u64 = 1 << 1;
+const ICH_HCR_NPIE: u64 = 1 << 3;
 
 /// Enable this CPU's interface: system registers, all priorities unmasked,
 /// EOImode 1, Group 1 on; and the virtual interface for guests.
@@ -62,10 +63,33 @@ pub fn list_register_count() -> usize {
     (read_sysreg!(ich_vtr_el2) & 0x1f) as usize + 1
 }
 
-/// Request (or stop requesting) a maintenance interrupt when the list
-/// registers run (nearly) empty, to refill them.
-pub fn set_underflow_interrupt(on: bool) {
-    write_sysreg!(ich_hcr_el2, ICH_HCR_EN | if on { ICH_HCR_UIE } else { 0 });
+/// The maintenance interrupts a vCPU asks for while it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Maintenance {
+    /// The list registers ran (nearly) empty: refill them (UIE).
+    pub underflow: bool,
+    /// No list register holds a pending interrupt any more: stop signalling
+    /// through HCR_EL2.VI (NPIE; see `vm::irq::SIGNAL_BY_HCR`).
+    pub no_pending: bool,
+}
+
+impl Maintenance {
+    pub const NONE: Maintenance = Maintenance {
+        underflow: false,
+        no_pending: false,
+    };
+}
+
+/// Request exactly the maintenance interrupts of `m`.
+pub fn set_maintenance(m: Maintenance) {
+    let mut hcr = ICH_HCR_EN;
+    if m.underflow {
+        hcr |= ICH_HCR_UIE;
+    }
+    if m.no_pending {
+        hcr |= ICH_HCR_NPIE;
+    }
+    write_sysreg!(ich_hcr_el2, hcr);
 }
 
 macro_rules! lr_access {
@@ -120,6 +144,24 @@ impl VirtualInterface {
 /// The live guest priority mask of the loaded vCPU.
 pub fn live_pmr() -> u8 {
     (read_sysreg!(ich_vmcr_el2) >> 24) as u8
+}
+
+/// The running priority of the loaded vCPU's virtual interface: the
+/// lowest active priority in ICH_AP0R0/ICH_AP1R0_EL2 (bit n stands for
+/// priority n << (8 - PREbits)), 0x100 when nothing is active.
+pub fn live_running_priority() -> u64 {
+    let active = (read_sysreg!(ich_ap0r0_el2) | read_sysreg!(ich_ap1r0_el2)) & 0xffff_ffff;
+    if active == 0 {
+        return 0x100;
+    }
+    let pre_bits = ((read_sysreg!(ich_vtr_el2) >> 26) & 7) + 1;
+    (active.trailing_zeros() as u64) << (8 - pre_bits)
+}
+
+/// The live ICH_VMCR_EL2 of the loaded vCPU: its PMR (bits 31:24) and
+/// group enables (VENG0, bit 0; VENG1, bit 1).
+pub fn live_vmcr() -> u64 {
+    read_sysreg!(ich_vmcr_el2)
 }
 
 /// ICC_PMR_EL1: the priority mask. Aerie's "interrupts off" for regular code

@@ -1,0 +1,115 @@
+//! The machines QEMU emulates for Aerie: its `virt` board, and a real
+//! board's model booted with that board's own device tree.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+
+use crate::cmd::step;
+use crate::guest_pkgs;
+use crate::linux::write_if_changed;
+use crate::paths;
+
+/// A machine for `-M`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Board {
+    /// QEMU's `virt` with EL2 (`virtualization=on`), a GICv3 or v4, PL011s,
+    /// virtio-mmio transports, and the CPU model of `-cpu`.
+    #[default]
+    Virt,
+    /// NXP's i.MX 8M Plus EVK (`imx8mp-evk`): four Cortex-A53 entered at
+    /// EL2, a GICv3 (GIC-500 layout), the SoC's i.MX UARTs, PSCI by SMC.
+    /// QEMU writes no device tree for it: it boots with the board's own,
+    /// from Debian's kernel package. Its console is UART2, QEMU's second
+    /// serial port. QEMU wires the GIC's physical IRQ and FIQ outputs to
+    /// the CPUs but not its virtual ones, so Aerie signals guests' virtual
+    /// interrupts itself (`aerie.virq=hcr`). No virtio: no host disk or
+    /// uplink.
+    Imx8mpEvk,
+}
+
+impl Board {
+    pub const NAMES: [&'static str; 2] = ["virt", "imx8mp-evk"];
+
+    pub fn parse(name: &str) -> Option<Board> {
+        match name {
+            "virt" => Some(Board::Virt),
+            "imx8mp-evk" => Some(Board::Imx8mpEvk),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Board::Virt => "virt",
+            Board::Imx8mpEvk => "imx8mp-evk",
+        }
+    }
+
+    /// The most CPUs the board has.
+    pub fn max_cpus(self) -> u32 {
+        match self {
+            Board::Virt => 8,
+            Board::Imx8mpEvk => 4,
+        }
+    }
+
+    /// The board's device tree for `-dtb` (None: QEMU writes one).
+    pub fn dtb(self) -> Option<PathBuf> {
+        match self {
+            Board::Virt => None,
+            Board::Imx8mpEvk => Some(paths::aerie_dir().join("imx8mp-evk.dtb")),
+        }
+    }
+
+    /// Where the board's tree is in the kernel package.
+    fn dtb_in_package(self) -> Option<&'static str> {
+        match self {
+            Board::Virt => None,
+            Board::Imx8mpEvk => Some("freescale/imx8mp-evk.dtb"),
+        }
+    }
+}
+
+/// Copies every board's device tree from the cached kernel package to
+/// `target/aerie/` (the kernel package is one build already needs).
+pub fn prepare_dtbs() -> Result<()> {
+    let package = guest_pkgs::kernel_package()?;
+    let dtbs = guest_pkgs::unpacked_dir(&package)
+        .join("usr/lib")
+        .join(&package)
+        .join("");
+    for board in [Board::Imx8mpEvk] {
+        let (Some(rel), Some(out)) = (board.dtb_in_package(), board.dtb()) else {
+            continue;
+        };
+        let from = dtbs.join(rel);
+        let Ok(bytes) = std::fs::read(&from) else {
+            bail!(
+                "{}: the {} device tree is not in {package}",
+                from.display(),
+                board.name()
+            );
+        };
+        write_if_changed(&out, &bytes)?;
+        step(format!(
+            "board {}: {} (from {package})",
+            board.name(),
+            paths::show(&out)
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for name in Board::NAMES {
+            assert_eq!(Board::parse(name).map(Board::name), Some(name));
+        }
+        assert_eq!(Board::parse("raspi4b"), None);
+    }
+}

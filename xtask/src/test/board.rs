@@ -1,0 +1,102 @@
+//! `board-imx8mp-testkit` and `board-imx8mp-linux`: Aerie on QEMU's model of
+//! NXP's i.MX 8M Plus EVK (`--board imx8mp-evk`), booted with the board's own
+//! device tree from Debian's kernel package rather than one QEMU writes:
+//! four Cortex-A53, a GIC-500-style GICv3, the SoC's i.MX UART as the
+//! console, the SNVS's real-time counter as the wall clock, PSCI by SMC. The
+//! guests see the same virtual machine as on `virt`.
+
+use super::{
+    clean_exit, guest_date_is_today, run_aerie, summary_passed, test_config, AerieRun,
+    LINUX_TIMEOUT, TESTKIT_MIN_PASSED,
+};
+use crate::board::Board;
+use crate::output;
+use crate::qemu::Status;
+use crate::run::Guest;
+
+/// The lines every run on the board starts with: Aerie found the SoC's
+/// CPUs, console and clock in the board's tree, and signals guests'
+/// virtual interrupts itself (QEMU's model leaves the GIC's virtual IRQ
+/// line unconnected).
+fn booted_on_the_board(out: &str) -> Result<(), String> {
+    output::require_line(out, "on Cortex-A53 (MIDR 0x410fd034), 4 CPUs")?;
+    output::require_line(
+        out,
+        "machine: NXP i.MX8MPlus EVK board; console i.MX UART at 0x30890000; guests' virtual IRQs signalled through HCR_EL2.VI",
+    )
+}
+
+/// The testkit, every check passing: PSCI, interrupts (SGIs, priorities,
+/// preemption, the PL011's SPI, the virtual timer), the backdoors, the
+/// debug exceptions and the guest storm, on the board.
+pub fn imx8mp_testkit() -> Result<(), String> {
+    let name = "board-imx8mp-testkit";
+    let run = AerieRun {
+        board: Board::Imx8mpEvk,
+        smp: 4,
+        ..AerieRun::new(name, Guest::testkit(), std::path::Path::new(""), 180)
+    };
+    run_aerie(&run, |status, out| {
+        booted_on_the_board(out)?;
+        summary_passed(output::testkit_result(out), TESTKIT_MIN_PASSED)?;
+        clean_exit(status, out)
+    })
+}
+
+/// A Linux VM (tests/configs/board-linux.toml: 2 vCPUs, no disk, as the
+/// board has no virtio) runs the initramfs checks on the board: its date is
+/// today's (Aerie's wall clock from the SNVS), both vCPUs run pinned tasks,
+/// and it powers off, which ends the run.
+pub fn imx8mp_linux() -> Result<(), String> {
+    let name = "board-imx8mp-linux";
+    let run = AerieRun {
+        board: Board::Imx8mpEvk,
+        smp: 4,
+        ..AerieRun::new(
+            name,
+            Guest::Config(test_config("board-linux.toml")),
+            std::path::Path::new(""),
+            LINUX_TIMEOUT,
+        )
+    };
+    run_aerie(&run, |status, out| {
+        booted_on_the_board(out)?;
+        linux_checks_passed(status, out)
+    })
+}
+
+/// The check script's verdict on a VM of 2 vCPUs without a disk.
+fn linux_checks_passed(status: Status, out: &str) -> Result<(), String> {
+    match output::check_result(out) {
+        None => return Err("no `check: RESULT` line".into()),
+        Some(Err(why)) => return Err(format!("check: RESULT FAIL {why}")),
+        Some(Ok(())) => {}
+    }
+    output::require_line(out, "check: nproc=2")?;
+    output::require_line(out, "check: taskset ok (cpus 0..1)")?;
+    output::require_line(out, "check: disk none")?;
+    guest_date_is_today(out)?;
+    clean_exit(status, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_without_the_board_lines_fails() {
+        let virt = "aerie: Aerie 0.1.0 on Cortex-A72 (MIDR 0x410fd083), 2 CPUs, VHE: no\n";
+        assert!(booted_on_the_board(virt).is_err());
+    }
+
+    #[test]
+    fn a_linux_run_needs_every_check_line() {
+        let good =
+            "check: nproc=2\ncheck: taskset ok (cpus 0..1)\ncheck: disk none (no /dev/vda)\n\
+                    check: RESULT PASS\n";
+        // No date line: the clock was never checked.
+        assert!(linux_checks_passed(Status::Exited(0), good).is_err());
+        let failed = "check: nproc=2\ncheck: RESULT FAIL the date is 1970\n";
+        assert!(linux_checks_passed(Status::Exited(0), failed).is_err());
+    }
+}
