@@ -103,11 +103,18 @@ pub unsafe fn init(va: u64, kind: UartKind) {
 static HOLDING: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
 /// Write Aerie's held lines if they have waited [`HOLD_MS`] (`all`: now),
-/// breaking the guest's line if it is still unfinished.
+/// breaking the guest's line if it is still unfinished. Inline: the
+/// scheduler asks on every pass, and there is rarely anything.
+#[inline(always)]
 pub fn flush_held(all: bool) {
-    if !HOLDING.load(core::sync::atomic::Ordering::Relaxed) {
-        return;
+    if HOLDING.load(core::sync::atomic::Ordering::Relaxed) {
+        flush_held_lines(all);
     }
+}
+
+#[cold]
+#[inline(never)]
+fn flush_held_lines(all: bool) {
     if let Some(console) = CONSOLE.lock().as_mut() {
         let now = crate::arch::aarch64::cpu::counter();
         let due = now.saturating_sub(console.held_at) >= hold_ticks();

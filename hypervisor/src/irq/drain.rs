@@ -60,8 +60,8 @@ pub fn drain_host_interrupts(guest: crate::irq::pnmi::Interrupted) -> HostEvents
                 // A level that stays high while its condition holds (the
                 // list registers as the guest left them): silenced here, or
                 // it would be taken again at once. The exit path reads the
-                // list registers back and asks again for what the next entry
-                // needs (vm::irq::sync).
+                // list registers back (vm::irq::sync, which forgets the
+                // requests) and asks again for what the next entry needs.
                 gic::set_maintenance(gic::Maintenance::NONE);
             }
             other if other == CONSOLE_INTID.load(Ordering::Relaxed) => {

@@ -25,8 +25,9 @@ pub const MAX_LRS: usize = 16;
 /// "no pending" maintenance interrupt so that it stops once the guest has
 /// acknowledged them all. The guest's own interface (acknowledge, EOI,
 /// priorities) still runs on the hardware's list registers.
-/// Costs an exit per acknowledged burst; a PMR the guest raises while an
-/// interrupt waits takes effect at its next exit.
+/// Costs an exit per acknowledged burst; an interrupt held back by the
+/// guest's PMR or running priority when Aerie looked is signalled at the
+/// vCPU's next exit, not the moment the guest lets it through.
 pub static SIGNAL_BY_HCR: AtomicBool = AtomicBool::new(false);
 
 /// List register bits: State (63:62) pending, Group (60), Priority (55:48).
@@ -59,7 +60,8 @@ fn deliverable(lrs: &[u64]) -> bool {
 }
 
 /// Stop signalling a virtual IRQ through HCR_EL2.VI (a no-op unless
-/// [`SIGNAL_BY_HCR`]).
+/// [`SIGNAL_BY_HCR`]): the loaded vCPU's state is dropped, list registers
+/// and all.
 pub fn stop_signal() {
     if SIGNAL_BY_HCR.load(Ordering::Relaxed) {
         crate::arch::aarch64::el2::set_virtual_irq(false);
@@ -93,10 +95,10 @@ fn sync_lrs(vm: &mut Vm, c: usize) -> Kick {
     }
     vcpu.lrs_used = 0;
     if vcpu.maintenance != gic::Maintenance::NONE {
-        // The list registers are empty now: no maintenance interrupt and no
-        // virtual IRQ is wanted until the next entry decides again (the
-        // drain may already have silenced them).
-        if vcpu.maintenance.no_pending {
+        // The list registers are empty now: no maintenance interrupt (its
+        // level would stay high while Aerie runs, or idles) and no virtual
+        // IRQ is wanted until the next entry decides again.
+        if vcpu.maintenance.no_pending() {
             crate::arch::aarch64::el2::set_virtual_irq(false);
         }
         vcpu.maintenance = gic::Maintenance::NONE;
@@ -175,14 +177,12 @@ fn flush_dirty(vm: &mut Vm, c: usize, list_registers: usize) {
         gic::write_lr(i, lr);
     }
     vcpu.lrs_used = result.used;
-    let mut want = gic::Maintenance {
-        underflow: result.underflow,
-        no_pending: false,
-    };
+    let mut signal = false;
     if SIGNAL_BY_HCR.load(Ordering::Relaxed) {
-        want.no_pending = deliverable(&vcpu.lr_scratch[..result.used]);
-        crate::arch::aarch64::el2::set_virtual_irq(want.no_pending);
+        signal = deliverable(&vcpu.lr_scratch[..result.used]);
+        crate::arch::aarch64::el2::set_virtual_irq(signal);
     }
+    let want = gic::Maintenance::new(result.underflow, signal);
     if want != vcpu.maintenance {
         gic::set_maintenance(want);
         vcpu.maintenance = want;

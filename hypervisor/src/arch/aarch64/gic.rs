@@ -12,8 +12,6 @@ const ICC_SRE_EL2_VALUE: u64 = 0b1111;
 const ICC_CTLR_EOIMODE: u64 = 1 << 1;
 /// ICH_HCR_EL2 bits.
 const ICH_HCR_EN: u64 = 1 << 0;
-const ICH_HCR_UIE: u64 = 1 << 1;
-const ICH_HCR_NPIE: u64 = 1 << 3;
 
 /// Enable this CPU's interface: system registers, all priorities unmasked,
 /// EOImode 1, Group 1 on; and the virtual interface for guests.
@@ -63,33 +61,33 @@ pub fn list_register_count() -> usize {
     (read_sysreg!(ich_vtr_el2) & 0x1f) as usize + 1
 }
 
-/// The maintenance interrupts a vCPU asks for while it runs.
+/// The maintenance interrupts a vCPU asks for while it runs: ICH_HCR_EL2's
+/// enable bits for them (one byte, so that the entry path compares it at
+/// once).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Maintenance {
-    /// The list registers ran (nearly) empty: refill them (UIE).
-    pub underflow: bool,
-    /// No list register holds a pending interrupt any more: stop signalling
-    /// through HCR_EL2.VI (NPIE; see `vm::irq::SIGNAL_BY_HCR`).
-    pub no_pending: bool,
-}
+pub struct Maintenance(u8);
 
 impl Maintenance {
-    pub const NONE: Maintenance = Maintenance {
-        underflow: false,
-        no_pending: false,
-    };
+    pub const NONE: Maintenance = Maintenance(0);
+
+    /// `underflow`: the list registers ran (nearly) empty, refill them
+    /// (UIE); `no_pending`: no list register holds a pending interrupt any
+    /// more, stop signalling through HCR_EL2.VI (NPIE; see
+    /// `vm::irq::SIGNAL_BY_HCR`).
+    #[inline(always)]
+    pub fn new(underflow: bool, no_pending: bool) -> Self {
+        Maintenance(((underflow as u8) << 1) | ((no_pending as u8) << 3))
+    }
+
+    /// Whether NPIE is asked for (so HCR_EL2.VI is set).
+    pub fn no_pending(self) -> bool {
+        self.0 & (1 << 3) != 0
+    }
 }
 
 /// Request exactly the maintenance interrupts of `m`.
 pub fn set_maintenance(m: Maintenance) {
-    let mut hcr = ICH_HCR_EN;
-    if m.underflow {
-        hcr |= ICH_HCR_UIE;
-    }
-    if m.no_pending {
-        hcr |= ICH_HCR_NPIE;
-    }
-    write_sysreg!(ich_hcr_el2, hcr);
+    write_sysreg!(ich_hcr_el2, ICH_HCR_EN | u64::from(m.0));
 }
 
 macro_rules! lr_access {
