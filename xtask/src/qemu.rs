@@ -346,20 +346,24 @@ fn icount_args(c: &mut Command, opts: &QemuOptions, seed: u32) {
 /// the tree's stdout-path names. Started by `-kernel` only.
 fn board_command(opts: &QemuOptions, interactive: bool, seed: u32) -> Command {
     let mut c = Command::new("qemu-system-aarch64");
+    // The board's own Ethernet keeps QEMU's default user network: Aerie has
+    // no driver for it, and `-nic none` would leave it unconnected, which
+    // QEMU warns about on every run.
     c.args(["-M", opts.board.name()])
         .args(["-smp", &opts.smp.to_string()])
-        .args(["-m", "2G"])
-        .args(["-nic", "none"])
-        .args(["-display", "none", "-monitor", "none"]);
+        .args(["-m", "2G"]);
     if let Some(dtb) = opts.board.dtb() {
         c.arg("-dtb").arg(dtb);
     }
-    // The EVK's console is UART2, QEMU's second serial port.
-    c.args(["-serial", "null"]);
+    // The EVK's console is UART2, QEMU's second serial port; -nographic
+    // as on `virt` otherwise (the terminal raw, `Ctrl-] x` quits).
     if interactive {
-        c.args(["-serial", "mon:stdio", "-echr", ESCAPE_CHAR]);
+        c.arg("-nographic")
+            .args(["-serial", "null", "-serial", "mon:stdio"])
+            .args(["-echr", ESCAPE_CHAR]);
     } else {
-        c.args(["-serial", "stdio"]);
+        c.args(["-display", "none", "-monitor", "none"])
+            .args(["-serial", "null", "-serial", "stdio"]);
     }
     qmp_socket(&mut c, opts);
     if let Boot::Aerie { bootmodule, .. } = &opts.boot {
@@ -814,11 +818,14 @@ mod tests {
         let a = args(&command(&opts, false)).join(" ");
         assert!(a.starts_with("-M imx8mp-evk -smp 4 -m 2G"), "{a}");
         assert!(!a.contains("-cpu"), "{a}");
-        assert!(
-            a.contains("imx8mp-evk.dtb -serial null -serial stdio"),
-            "{a}"
-        );
+        assert!(a.contains("imx8mp-evk.dtb -display none"), "{a}");
+        assert!(a.contains("-serial null -serial stdio"), "{a}");
         assert!(a.contains("-append aerie.log=info aerie.virq=hcr"), "{a}");
+        let live = args(&command(&opts, true)).join(" ");
+        assert!(
+            live.contains("-nographic -serial null -serial mon:stdio -echr 0x1d"),
+            "{live}"
+        );
     }
 
     #[test]

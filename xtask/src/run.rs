@@ -335,6 +335,35 @@ pub fn prepare(
     prepare_config(&config, &stem, no_build, disk)
 }
 
+/// [`prepare`] for `run`'s arguments. A board has no virtio, so no host
+/// disk: the built-in Linux VMs go without theirs there (a config's VM with
+/// a disk is refused by Aerie, saying so).
+fn prepare_for(args: &RunArgs) -> Result<Prepared, PrepareError> {
+    let config = match &args.guest {
+        _ if args.board == Board::Virt => None,
+        Guest::Linux { cmdline } => Some(linux_config(cmdline)),
+        Guest::LinuxTools { cmdline } => {
+            if !args.no_build {
+                crate::setup::setup()?;
+                crate::build::build_with(true)?;
+            }
+            Some(linux_tools_config(cmdline))
+        }
+        _ => None,
+    };
+    match config {
+        Some(mut config) => {
+            for vm in &mut config.vms {
+                vm.disks.clear();
+            }
+            let stem = format!("{}-{}", config.vms[0].name, args.board.name());
+            let built = matches!(args.guest, Guest::LinuxTools { .. });
+            prepare_config(&config, &stem, args.no_build || built, None)
+        }
+        None => prepare(&args.guest, args.no_build, args.disk.as_deref()),
+    }
+}
+
 /// [`prepare`] for a config already in hand; the boot module is
 /// `target/aerie/<stem>.bootmodule`.
 pub fn prepare_config(
@@ -529,7 +558,7 @@ pub fn main(args: &[String]) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let prepared = match prepare(&args.guest, args.no_build, args.disk.as_deref()) {
+    let prepared = match prepare_for(&args) {
         Ok(p) => p,
         Err(e) => return e.report(),
     };
