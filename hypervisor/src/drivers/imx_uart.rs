@@ -2,6 +2,8 @@
 //! transmit, interrupting on receive. Register names and bits are those of
 //! the i.MX 8M Plus reference manual's UART chapter.
 
+use super::registers::Registers;
+
 /// Receiver: a byte in bits 7:0.
 const URXD: usize = 0x00;
 /// Transmitter.
@@ -30,7 +32,7 @@ const USR2_RDR: u32 = 1 << 0;
 const UTS_TXFULL: u32 = 1 << 4;
 
 pub struct ImxUart {
-    base: usize,
+    regs: Registers,
 }
 
 impl ImxUart {
@@ -43,10 +45,14 @@ impl ImxUart {
     /// registers, used by nobody else.
     pub unsafe fn new(base: u64) -> Self {
         let uart = ImxUart {
-            base: base as usize,
+            // SAFETY: per this function's contract.
+            regs: unsafe { Registers::new(base) },
         };
-        uart.write(UCR1, uart.read(UCR1) | UCR1_UARTEN);
-        uart.write(UCR2, uart.read(UCR2) | UCR2_SRST | UCR2_RXEN | UCR2_TXEN);
+        uart.regs.write(UCR1, uart.regs.read(UCR1) | UCR1_UARTEN);
+        uart.regs.write(
+            UCR2,
+            uart.regs.read(UCR2) | UCR2_SRST | UCR2_RXEN | UCR2_TXEN,
+        );
         uart
     }
 
@@ -57,41 +63,33 @@ impl ImxUart {
     /// transmit, which is safe to interleave.
     pub unsafe fn attach(base: u64) -> Self {
         ImxUart {
-            base: base as usize,
+            // SAFETY: per this function's contract.
+            regs: unsafe { Registers::new(base) },
         }
-    }
-
-    fn read(&self, offset: usize) -> u32 {
-        // SAFETY: `base` maps the UART's registers (see `new`).
-        unsafe { core::ptr::read_volatile((self.base + offset) as *const u32) }
-    }
-
-    fn write(&self, offset: usize, value: u32) {
-        // SAFETY: as for `read`.
-        unsafe { core::ptr::write_volatile((self.base + offset) as *mut u32, value) }
     }
 
     pub fn put(&mut self, byte: u8) {
-        while self.read(UTS) & UTS_TXFULL != 0 {
+        while self.regs.read(UTS) & UTS_TXFULL != 0 {
             core::hint::spin_loop();
         }
-        self.write(UTXD, byte as u32);
+        self.regs.write(UTXD, byte as u32);
     }
 
     /// Interrupt when input arrives: from the first byte (threshold 1), as
     /// a level that reading the FIFO empty lowers.
     pub fn enable_rx_interrupt(&mut self) {
-        self.write(UFCR, (self.read(UFCR) & !UFCR_RXTL) | 1);
-        self.write(UCR4, self.read(UCR4) | UCR4_DREN);
-        self.write(UCR1, self.read(UCR1) | UCR1_RRDYEN);
+        self.regs
+            .write(UFCR, (self.regs.read(UFCR) & !UFCR_RXTL) | 1);
+        self.regs.write(UCR4, self.regs.read(UCR4) | UCR4_DREN);
+        self.regs.write(UCR1, self.regs.read(UCR1) | UCR1_RRDYEN);
     }
 
     /// A received byte, if any.
     pub fn get(&mut self) -> Option<u8> {
-        if self.read(USR2) & USR2_RDR == 0 {
+        if self.regs.read(USR2) & USR2_RDR == 0 {
             None
         } else {
-            Some(self.read(URXD) as u8)
+            Some(self.regs.read(URXD) as u8)
         }
     }
 }

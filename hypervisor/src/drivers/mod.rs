@@ -4,6 +4,7 @@ pub mod imx_uart;
 pub mod pl011;
 pub mod pl031;
 pub mod power_button;
+pub mod registers;
 pub mod snvs_rtc;
 pub mod uart;
 pub mod virtio_blk;

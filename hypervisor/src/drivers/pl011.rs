@@ -1,6 +1,8 @@
 //! The host's PL011 UART (or SBSA generic UART), polled for transmit,
 //! interrupting on receive.
 
+use super::registers::Registers;
+
 const DR: usize = 0x000;
 const FR: usize = 0x018;
 const CR: usize = 0x030;
@@ -15,7 +17,7 @@ const CR_TXE: u32 = 1 << 8;
 const CR_RXE: u32 = 1 << 9;
 
 pub struct Pl011 {
-    base: usize,
+    regs: Registers,
 }
 
 impl Pl011 {
@@ -27,11 +29,12 @@ impl Pl011 {
     /// used by nobody else.
     pub unsafe fn new(base: u64, sbsa: bool) -> Self {
         let uart = Pl011 {
-            base: base as usize,
+            // SAFETY: per this function's contract.
+            regs: unsafe { Registers::new(base) },
         };
         if !sbsa {
             // The firmware may have left it disabled; baud rate stays as set up.
-            uart.write(CR, CR_UARTEN | CR_TXE | CR_RXE);
+            uart.regs.write(CR, CR_UARTEN | CR_TXE | CR_RXE);
         }
         uart
     }
@@ -43,39 +46,30 @@ impl Pl011 {
     /// transmit, which is safe to interleave.
     pub unsafe fn attach(base: u64) -> Self {
         Pl011 {
-            base: base as usize,
+            // SAFETY: per this function's contract.
+            regs: unsafe { Registers::new(base) },
         }
-    }
-
-    fn read(&self, offset: usize) -> u32 {
-        // SAFETY: `base` maps the UART's registers (see `new`).
-        unsafe { core::ptr::read_volatile((self.base + offset) as *const u32) }
-    }
-
-    fn write(&self, offset: usize, value: u32) {
-        // SAFETY: as for `read`.
-        unsafe { core::ptr::write_volatile((self.base + offset) as *mut u32, value) }
     }
 
     pub fn put(&mut self, byte: u8) {
-        while self.read(FR) & FR_TXFF != 0 {
+        while self.regs.read(FR) & FR_TXFF != 0 {
             core::hint::spin_loop();
         }
-        self.write(DR, byte as u32);
+        self.regs.write(DR, byte as u32);
     }
 
     /// Interrupt when input arrives (the line is level: it stays high while
     /// the receive FIFO holds data, so reading it all clears it).
     pub fn enable_rx_interrupt(&mut self) {
-        self.write(IMSC, IMSC_RXIM | IMSC_RTIM);
+        self.regs.write(IMSC, IMSC_RXIM | IMSC_RTIM);
     }
 
     /// A received byte, if any.
     pub fn get(&mut self) -> Option<u8> {
-        if self.read(FR) & FR_RXFE != 0 {
+        if self.regs.read(FR) & FR_RXFE != 0 {
             None
         } else {
-            Some(self.read(DR) as u8)
+            Some(self.regs.read(DR) as u8)
         }
     }
 }

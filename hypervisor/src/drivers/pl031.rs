@@ -15,6 +15,6 @@ pub unsafe fn init(base: u64) {
     let count = cpu::counter();
     // SAFETY: per this function's contract; RTCDR is a read-only register
     // whose read has no side effect.
-    let secs = unsafe { core::ptr::read_volatile((base as usize + RTCDR) as *const u32) };
+    let secs = unsafe { super::registers::Registers::new(base) }.read(RTCDR);
     crate::wall_clock::set(u64::from(secs), count, "the PL031");
 }

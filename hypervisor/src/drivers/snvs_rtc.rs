@@ -20,9 +20,9 @@ const SHIFT: u32 = 15;
 pub unsafe fn init(lp: u64) {
     // SAFETY: per this function's contract; both registers read without
     // side effects.
-    let read =
-        |offset: usize| unsafe { core::ptr::read_volatile((lp as usize + offset) as *const u32) };
-    let count_now = || (u64::from(read(LPSRTCMR) & 0x7fff) << 32) | u64::from(read(LPSRTCLR));
+    let regs = unsafe { super::registers::Registers::new(lp) };
+    let count_now =
+        || (u64::from(regs.read(LPSRTCMR) & 0x7fff) << 32) | u64::from(regs.read(LPSRTCLR));
     let count = cpu::counter();
     // The two halves are read apart: a carry between them shows as a
     // different value on a second read (the manual's advice, and Linux's).
