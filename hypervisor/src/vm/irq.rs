@@ -21,7 +21,8 @@ pub const MAX_LRS: usize = 16;
 /// (QEMU's `imx8mp-evk` model connects only the physical IRQ and FIQ), so
 /// the list registers alone never interrupt the guest. Aerie then signals
 /// a virtual IRQ itself, through HCR_EL2.VI, while a list register holds an
-/// interrupt the guest's PMR and group enable let through, and asks for the
+/// interrupt the vCPU's interface would signal ([`deliverable`]), and asks
+/// for the
 /// "no pending" maintenance interrupt so that it stops once the guest has
 /// acknowledged them all. The guest's own interface (acknowledge, EOI,
 /// priorities) still runs on the hardware's list registers.
