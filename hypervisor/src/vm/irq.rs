@@ -22,9 +22,8 @@ pub const MAX_LRS: usize = 16;
 /// the list registers alone never interrupt the guest. Aerie then signals
 /// a virtual IRQ itself, through HCR_EL2.VI, while a list register holds an
 /// interrupt the vCPU's interface would signal ([`deliverable`]), and asks
-/// for the
-/// "no pending" maintenance interrupt so that it stops once the guest has
-/// acknowledged them all. The guest's own interface (acknowledge, EOI,
+/// for the "no pending" maintenance interrupt so that it stops once the
+/// guest has acknowledged them all. The guest's own interface (acknowledge, EOI,
 /// priorities) still runs on the hardware's list registers.
 /// Costs an exit per acknowledged burst; an interrupt held back by the
 /// guest's PMR or running priority when Aerie looked is signalled at the
