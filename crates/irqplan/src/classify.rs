@@ -1,6 +1,6 @@
 //! What kind of interrupt did the CPU just acknowledge?
 
-use crate::plan::PRIORITY_PNMI;
+use crate::plan::PMR_REGULAR_MASKED;
 
 /// The class of an acknowledged interrupt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,13 +28,14 @@ pub enum Class {
 /// disagree with what was actually programmed into the distributor or
 /// redistributor (a missed write, a priority changed at runtime), and then a
 /// pNMI would be treated as regular (unmasking things it must not) or vice
-/// versa.
+/// versa. Anything more urgent than the "interrupts off" mask is a pNMI:
+/// that holds in both views of a priority (see `plan`).
 pub const fn classify(intid: u32, running_priority: u8) -> Class {
     if matches!(intid, 1020..=1023) {
         // The running priority is that of whatever was active before;
         // it says nothing about this (non-)interrupt.
         Class::Spurious
-    } else if running_priority <= PRIORITY_PNMI {
+    } else if running_priority < PMR_REGULAR_MASKED {
         Class::PseudoNmi
     } else {
         Class::Regular

@@ -26,8 +26,9 @@ pub use classify::{classify, Class};
 pub use entry::{on_irq, Entry};
 pub use eoi::{eoi_for, eoi_sequence, Step};
 pub use plan::{
-    is_pseudo_nmi, priority_of, PMR_ALL, PMR_REGULAR_MASKED, PPI_HYP_TIMER, PPI_MAINTENANCE,
-    PPI_PMU, PPI_VIRTUAL_TIMER, PPI_WATCHDOG, PRIORITY_PNMI, PRIORITY_REGULAR, SGI_KICK, SGI_STOP,
+    is_pseudo_nmi, non_secure, priority_of, PMR_ALL, PMR_REGULAR_MASKED, PPI_HYP_TIMER,
+    PPI_MAINTENANCE, PPI_PMU, PPI_VIRTUAL_TIMER, PPI_WATCHDOG, PRIORITY_PNMI, PRIORITY_REGULAR,
+    SGI_KICK, SGI_STOP,
 };
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ fn plan_values() {
     assert_eq!(PRIORITY_PNMI, 0x20);
     assert_eq!(PRIORITY_REGULAR, 0xA0);
     assert_eq!(PMR_ALL, 0xF0);
-    assert_eq!(PMR_REGULAR_MASKED, 0x60);
+    assert_eq!(PMR_REGULAR_MASKED, 0xA0);
     assert_eq!(
         [
             SGI_KICK,
@@ -36,6 +36,35 @@ fn pmr_all_passes_both_classes_masked_passes_only_pnmi() {
     assert!(passes_pmr(PRIORITY_REGULAR, PMR_ALL));
     assert!(passes_pmr(PRIORITY_PNMI, PMR_REGULAR_MASKED));
     assert!(!passes_pmr(PRIORITY_REGULAR, PMR_REGULAR_MASKED));
+}
+
+/// The same rules where the distributor stores Non-secure priorities
+/// shifted and the CPU interface shows them raw (two security states,
+/// SCR_EL3.FIQ = 0), and where it shows them shifted too (SCR_EL3.FIQ = 1:
+/// a mask written `m` is stored `non_secure(m)`).
+#[test]
+fn the_plan_holds_in_both_views_of_a_priority() {
+    let (pnmi, regular) = (non_secure(PRIORITY_PNMI), non_secure(PRIORITY_REGULAR));
+    assert_eq!((pnmi, regular), (0x90, 0xD0));
+    // Raw PMR against shifted priorities.
+    assert!(passes_pmr(pnmi, PMR_ALL) && passes_pmr(regular, PMR_ALL));
+    assert!(passes_pmr(pnmi, PMR_REGULAR_MASKED));
+    assert!(!passes_pmr(regular, PMR_REGULAR_MASKED));
+    // Shifted PMR against shifted priorities.
+    assert!(passes_pmr(pnmi, non_secure(PMR_REGULAR_MASKED)));
+    assert!(!passes_pmr(regular, non_secure(PMR_REGULAR_MASKED)));
+    assert!(passes_pmr(regular, non_secure(PMR_ALL)));
+    // The running priority read raw.
+    assert_eq!(classify(PPI_WATCHDOG, pnmi), Class::PseudoNmi);
+    assert_eq!(classify(PPI_HYP_TIMER, regular), Class::Regular);
+    // With 4 and 3 implemented priority bits.
+    for mask in [0xF0u8, 0xE0] {
+        let (p, r) = (pnmi & mask, regular & mask);
+        assert!(passes_pmr(p, PMR_REGULAR_MASKED & mask), "{mask:#x}");
+        assert!(!passes_pmr(r, PMR_REGULAR_MASKED & mask), "{mask:#x}");
+        assert_eq!(classify(PPI_WATCHDOG, p), Class::PseudoNmi);
+        assert_eq!(classify(PPI_HYP_TIMER, r), Class::Regular);
+    }
 }
 
 #[test]
@@ -72,7 +101,8 @@ fn classify_by_running_priority() {
     assert_eq!(classify(SGI_STOP, 0x20), Class::PseudoNmi);
     assert_eq!(classify(PPI_WATCHDOG, 0x00), Class::PseudoNmi);
     assert_eq!(classify(PPI_HYP_TIMER, 0xA0), Class::Regular);
-    assert_eq!(classify(PPI_HYP_TIMER, 0x28), Class::Regular);
+    assert_eq!(classify(PPI_HYP_TIMER, 0x98), Class::PseudoNmi);
+    assert_eq!(classify(PPI_HYP_TIMER, 0xA8), Class::Regular);
     // The running priority wins over the INTID plan: a "regular" INTID that
     // was programmed at 0x20 preempted like a pNMI and is handled as one.
     assert_eq!(classify(SGI_KICK, 0x20), Class::PseudoNmi);
@@ -185,7 +215,7 @@ fn nested_pnmi_in_regular_handler_restores_each_level() {
 
 #[test]
 fn pnmi_while_interrupts_off_keeps_them_off() {
-    // Regular code has "interrupts off" (PMR 0x60); a pNMI arrives.
+    // Regular code has "interrupts off" (PMR 0xA0); a pNMI arrives.
     let mut cpu = Cpu {
         pmr: PMR_REGULAR_MASKED,
         i_masked: false,

@@ -1,6 +1,10 @@
 //! The host GICv3 distributor and redistributors (IHI 0069), reached
-//! through the direct map. Security is disabled on QEMU's virt GIC
-//! (GICD_CTLR.DS = 1), so there is one security state and Group 1 is ours.
+//! through the direct map. QEMU's virt GIC has security disabled
+//! (GICD_CTLR.DS = 1): one security state, and Group 1 is ours. A board's
+//! GIC has two (secure firmware at EL3): Aerie's accesses are then
+//! Non-secure, its group and security writes are ignored (the firmware
+//! made the interrupts Non-secure Group 1), and its priorities are stored
+//! in the Non-secure half, which the priority plan allows for.
 
 use super::{
     PPI_HYP_TIMER, PPI_MAINTENANCE, PPI_PMU, PPI_VIRTUAL_TIMER, PPI_WATCHDOG, PRIORITY_PNMI,

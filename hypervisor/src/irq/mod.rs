@@ -7,9 +7,12 @@
 //! | 0x20 | pseudo-NMIs: watchdog, stop/dump SGI, profiler |
 //! | 0xA0 | regular interrupts: slice timer, kicks, virtual timer, console |
 //! | PMR 0xF0 | everything enabled (a guest runs, a pCPU idles) |
-//! | PMR 0x60 | "interrupts off" for Aerie's code: only pseudo-NMIs get in |
+//! | PMR 0xA0 | "interrupts off" for Aerie's code: only pseudo-NMIs get in |
 //!
-//! Aerie's Rust code runs with PSTATE.I clear and PMR at 0x60 (see
+//! The values hold whether the CPU interface shows priorities as written or
+//! as a GIC with two security states stores them (`aerie_irqplan::plan`).
+//!
+//! Aerie's Rust code runs with PSTATE.I clear and PMR at 0xA0 (see
 //! [`NmiWindow`]), so a pseudo-NMI can interrupt it anywhere, even with the
 //! machine lock held. Regular interrupts reach Aerie as guest exits (they
 //! are let through while a guest runs) or, on an idle pCPU, as EL2
