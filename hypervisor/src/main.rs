@@ -156,17 +156,6 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
         ram_total / MIB,
         mm::frames::total() / MIB
     );
-    log::info!(
-        "machine: {}; console {} at {:#x}{}",
-        host.model.as_deref().unwrap_or("(no model)"),
-        host.uart_kind.name(),
-        uart.base,
-        if args.virq_by_hcr {
-            "; guests' virtual IRQs signalled through HCR_EL2.VI (aerie.virq=hcr)"
-        } else {
-            ""
-        }
-    );
 
     // The host GIC.
     let Some(host_gic) = host.gic.as_ref().filter(|g| !g.redist.is_empty()) else {
@@ -186,6 +175,22 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
     // list is kept for the machine's life); Aerie alone drives the GIC.
     let gic = unsafe { irq::gicv3::Gic::new(dist_va, redist.leak()) };
     gic.init_distributor();
+    log::info!(
+        "machine: {}; console {} at {:#x}; GIC with {}{}",
+        host.model.as_deref().unwrap_or("(no model)"),
+        host.uart_kind.name(),
+        uart.base,
+        if gic.two_security_states() {
+            "two security states"
+        } else {
+            "one security state"
+        },
+        if args.virq_by_hcr {
+            "; guests' virtual IRQs signalled through HCR_EL2.VI (aerie.virq=hcr)"
+        } else {
+            ""
+        }
+    );
     el2::set_served_owners(aerie_firmware::served_owners());
 
     if drivers::virtio_mmio::map(&host.virtio_mmio, &mut space) {

@@ -26,15 +26,22 @@ pub enum Board {
     /// interrupts itself (`aerie.virq=hcr`). No virtio: no host disk or
     /// uplink.
     Imx8mpEvk,
+    /// QEMU's Xilinx Versal virtual board (`xlnx-versal-virt`): two
+    /// Cortex-A72 entered at EL2 on a machine with EL3, so its GICv3 has two
+    /// security states (the only such GIC among these machines), PL011s,
+    /// virtio-mmio transports. QEMU writes its device tree; the console is
+    /// UART0. Its RTC is Xilinx's, which Aerie has no driver for.
+    VersalVirt,
 }
 
 impl Board {
-    pub const NAMES: [&'static str; 2] = ["virt", "imx8mp-evk"];
+    pub const NAMES: [&'static str; 3] = ["virt", "imx8mp-evk", "xlnx-versal-virt"];
 
     pub fn parse(name: &str) -> Option<Board> {
         match name {
             "virt" => Some(Board::Virt),
             "imx8mp-evk" => Some(Board::Imx8mpEvk),
+            "xlnx-versal-virt" => Some(Board::VersalVirt),
             _ => None,
         }
     }
@@ -43,6 +50,7 @@ impl Board {
         match self {
             Board::Virt => "virt",
             Board::Imx8mpEvk => "imx8mp-evk",
+            Board::VersalVirt => "xlnx-versal-virt",
         }
     }
 
@@ -51,13 +59,41 @@ impl Board {
         match self {
             Board::Virt => 8,
             Board::Imx8mpEvk => 4,
+            Board::VersalVirt => 2,
         }
+    }
+
+    /// Whether `-smp` can choose how many CPUs it has (the Versal model's
+    /// are fixed: two Cortex-A72 for software, and its two Cortex-R5F
+    /// count towards QEMU's number).
+    pub fn cpus_chosen(self) -> bool {
+        self != Board::VersalVirt
+    }
+
+    /// Its console's serial port, as QEMU numbers them (`-serial`).
+    pub fn console_serial(self) -> usize {
+        match self {
+            Board::Virt | Board::VersalVirt => 0,
+            Board::Imx8mpEvk => 1,
+        }
+    }
+
+    /// Whether it has virtio-mmio transports, so a host disk and an uplink.
+    pub fn has_virtio(self) -> bool {
+        self != Board::Imx8mpEvk
+    }
+
+    /// Whether its GIC's virtual IRQ output is left unconnected, so that
+    /// Aerie must signal guests' virtual interrupts itself
+    /// (`aerie.virq=hcr`).
+    pub fn virq_unwired(self) -> bool {
+        self == Board::Imx8mpEvk
     }
 
     /// The board's device tree for `-dtb` (None: QEMU writes one).
     pub fn dtb(self) -> Option<PathBuf> {
         match self {
-            Board::Virt => None,
+            Board::Virt | Board::VersalVirt => None,
             Board::Imx8mpEvk => Some(paths::aerie_dir().join("imx8mp-evk.dtb")),
         }
     }
@@ -65,7 +101,7 @@ impl Board {
     /// Where the board's tree is in the kernel package.
     fn dtb_in_package(self) -> Option<&'static str> {
         match self {
-            Board::Virt => None,
+            Board::Virt | Board::VersalVirt => None,
             Board::Imx8mpEvk => Some("freescale/imx8mp-evk.dtb"),
         }
     }

@@ -349,26 +349,35 @@ fn board_command(opts: &QemuOptions, interactive: bool, seed: u32) -> Command {
     // The board's own Ethernet keeps QEMU's default user network: Aerie has
     // no driver for it, and `-nic none` would leave it unconnected, which
     // QEMU warns about on every run.
-    c.args(["-M", opts.board.name()])
-        .args(["-smp", &opts.smp.to_string()])
-        .args(["-m", "2G"]);
+    c.args(["-M", opts.board.name()]);
+    if opts.board.cpus_chosen() {
+        c.args(["-smp", &opts.smp.to_string()]);
+    }
+    c.args(["-m", "2G"]);
     if let Some(dtb) = opts.board.dtb() {
         c.arg("-dtb").arg(dtb);
     }
-    // The EVK's console is UART2, QEMU's second serial port; -nographic
-    // as on `virt` otherwise (the terminal raw, `Ctrl-] x` quits).
+    // The console on the serial port the board's tree names (the EVK's is
+    // UART2, QEMU's second); -nographic as on `virt` otherwise (the
+    // terminal raw, `Ctrl-] x` quits).
+    let console = if interactive { "mon:stdio" } else { "stdio" };
     if interactive {
-        c.arg("-nographic")
-            .args(["-serial", "null", "-serial", "mon:stdio"])
-            .args(["-echr", ESCAPE_CHAR]);
+        c.arg("-nographic").args(["-echr", ESCAPE_CHAR]);
     } else {
-        c.args(["-display", "none", "-monitor", "none"])
-            .args(["-serial", "null", "-serial", "stdio"]);
+        c.args(["-display", "none", "-monitor", "none"]);
+    }
+    for _ in 0..opts.board.console_serial() {
+        c.args(["-serial", "null"]);
+    }
+    c.args(["-serial", console]);
+    if let Some(disk) = opts.disk.as_ref().filter(|_| opts.board.has_virtio()) {
+        c.args(["-drive", &crate::disk::drive_option(disk)])
+            .args(["-device", "virtio-blk-device,drive=hostdisk"]);
     }
     qmp_socket(&mut c, opts);
     if let Boot::Aerie { bootmodule, .. } = &opts.boot {
         let mut append = aerie_cmdline(&opts.boot);
-        if opts.board == Board::Imx8mpEvk {
+        if opts.board.virq_unwired() {
             append.push_str(" aerie.virq=hcr");
         }
         c.arg("-no-reboot")
@@ -823,9 +832,23 @@ mod tests {
         assert!(a.contains("-append aerie.log=info aerie.virq=hcr"), "{a}");
         let live = args(&command(&opts, true)).join(" ");
         assert!(
-            live.contains("-nographic -serial null -serial mon:stdio -echr 0x1d"),
+            live.contains("-nographic -echr 0x1d -serial null -serial mon:stdio"),
             "{live}"
         );
+        let versal = QemuOptions {
+            board: Board::VersalVirt,
+            smp: 2,
+            disk: Some("/d.img".into()),
+            ..opts
+        };
+        let a = args(&command(&versal, false)).join(" ");
+        assert!(a.starts_with("-M xlnx-versal-virt -m 2G"), "{a}");
+        assert!(a.contains("-monitor none -serial stdio"), "{a}");
+        assert!(
+            a.contains("-device virtio-blk-device,drive=hostdisk"),
+            "{a}"
+        );
+        assert!(!a.contains("-dtb") && !a.contains("aerie.virq=hcr"), "{a}");
     }
 
     #[test]

@@ -99,7 +99,7 @@ impl Default for RunArgs {
 }
 
 pub const USAGE: &str = "usage: cargo xtask run [--guest linux|linux-tools|testkit | --config FILE] \
-[--board virt|imx8mp-evk] [--cpu cortex-a72|max] [--smp N] [--timeout SECS] [--log debug|info|warn] [--append \"aerie args\"] [--icount] [--disk FILE] \
+[--board virt|imx8mp-evk|xlnx-versal-virt] [--cpu cortex-a72|max] [--smp N] [--timeout SECS] [--log debug|info|warn] [--append \"aerie args\"] [--icount] [--disk FILE] \
 [--forward HOSTPORT:GUESTIP:GUESTPORT]... [--uefi [--acpi]] [--no-build]
 
 Default: one Linux VM (2 vCPUs, 256M) with a shell on the console; `poweroff` in it ends the run.
@@ -113,7 +113,8 @@ The firmware describes the machine by a device tree; with --acpi by ACPI tables,
 firmware does, which the loader turns into the device tree Aerie reads.
 --board imx8mp-evk boots on QEMU's model of NXP's i.MX 8M Plus EVK (4 Cortex-A53, --smp 1..4)
 with the board's own device tree from Debian's kernel package: a real board's machine, no
-virtio (so no host disk or uplink), no --cpu, --uefi or --icount.";
+virtio (so no host disk or uplink), no --cpu, --uefi or --icount. --board xlnx-versal-virt
+boots on QEMU's Xilinx Versal board (2 Cortex-A72, a GIC with two security states).";
 
 /// Parses `run`'s flags.
 pub fn parse_args(args: &[String]) -> Result<RunArgs, String> {
@@ -204,6 +205,13 @@ pub fn parse_args(args: &[String]) -> Result<RunArgs, String> {
             if given(flag) {
                 return Err(format!("{flag}: not with --board {}", r.board.name()));
             }
+        }
+        if given("--smp") && !r.board.cpus_chosen() {
+            return Err(format!(
+                "--smp: the {} has {} CPUs, always",
+                r.board.name(),
+                r.board.max_cpus()
+            ));
         }
         if !given("--smp") {
             r.smp = r.board.max_cpus();
@@ -335,12 +343,12 @@ pub fn prepare(
     prepare_config(&config, &stem, no_build, disk)
 }
 
-/// [`prepare`] for `run`'s arguments. A board has no virtio, so no host
+/// [`prepare`] for `run`'s arguments. A board without virtio has no host
 /// disk: the built-in Linux VMs go without theirs there (a config's VM with
 /// a disk is refused by Aerie, saying so).
 fn prepare_for(args: &RunArgs) -> Result<Prepared, PrepareError> {
     let config = match &args.guest {
-        _ if args.board == Board::Virt => None,
+        _ if args.board.has_virtio() => None,
         Guest::Linux { cmdline } => Some(linux_config(cmdline)),
         Guest::LinuxTools { cmdline } => {
             if !args.no_build {
@@ -575,7 +583,7 @@ pub fn main(args: &[String]) -> i32 {
             firmware: args.firmware,
         },
         icount: args.icount.then_some(qemu::icount::EXACT),
-        disk: prepared.disk.clone().filter(|_| on_virt),
+        disk: prepared.disk.clone().filter(|_| args.board.has_virtio()),
         uplink: (prepared.uplink && on_virt).then(|| Uplink {
             forwards: args.forwards.clone(),
         }),
@@ -854,6 +862,7 @@ mod tests {
             &["--board", "imx8mp-evk", "--uefi"],
             &["--board", "imx8mp-evk", "--icount"],
             &["--board", "raspi4b"],
+            &["--board", "xlnx-versal-virt", "--smp", "2"],
         ] {
             assert!(parse_args(&s(bad)).is_err(), "{bad:?}");
         }

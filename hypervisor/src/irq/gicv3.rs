@@ -22,6 +22,9 @@ const GICD_IPRIORITYR: usize = 0x0400;
 const CTLR_ENABLE_GRP1: u32 = 1 << 1;
 const CTLR_ARE: u32 = 1 << 4;
 const CTLR_RWP: u32 = 1 << 31;
+/// GICD_CTLR.DS: one security state. A GIC with two reads it as 0 from the
+/// Non-secure side.
+const CTLR_DS: u32 = 1 << 6;
 
 /// One redistributor's frames: RD_base and SGI_base, and with GICv4's
 /// direct virtual LPIs (GICR_TYPER.VLPIS) VLPI_base and a reserved frame.
@@ -86,6 +89,12 @@ impl Gic {
             dist: dist as usize,
             redist,
         }
+    }
+
+    /// Whether the GIC has two security states (secure firmware owns part of
+    /// it; Aerie is its Non-secure side).
+    pub fn two_security_states(&self) -> bool {
+        read32(self.dist + GICD_CTLR) & CTLR_DS == 0
     }
 
     /// Once, on the boot CPU: every SPI disabled, Group 1, regular priority;

@@ -1,9 +1,14 @@
-//! `board-imx8mp-testkit` and `board-imx8mp-linux`: Aerie on QEMU's model of
-//! NXP's i.MX 8M Plus EVK (`--board imx8mp-evk`), booted with the board's own
-//! device tree from Debian's kernel package rather than one QEMU writes:
-//! four Cortex-A53, a GIC-500-style GICv3, the SoC's i.MX UART as the
-//! console, the SNVS's real-time counter as the wall clock, PSCI by SMC. The
-//! guests see the same virtual machine as on `virt`.
+//! Aerie on machines other than QEMU's `virt`; the guests see the same
+//! virtual machine as there.
+//! - `board-imx8mp-testkit` and `board-imx8mp-linux`: QEMU's model of NXP's
+//!   i.MX 8M Plus EVK (`--board imx8mp-evk`), booted with the board's own
+//!   device tree from Debian's kernel package rather than one QEMU writes:
+//!   four Cortex-A53, a GIC-500-style GICv3, the SoC's i.MX UART as the
+//!   console, the SNVS's real-time counter as the wall clock, PSCI by SMC.
+//! - `board-versal-testkit` and `board-versal-pnmi`: QEMU's Xilinx Versal
+//!   virtual board (`--board xlnx-versal-virt`), whose GIC has two security
+//!   states and shows Aerie raw priorities while storing its Non-secure ones
+//!   shifted: interrupts and pseudo-NMIs must work there too.
 
 use super::{
     clean_exit, guest_date_is_today, run_aerie, summary_passed, test_config, AerieRun,
@@ -22,8 +27,50 @@ fn booted_on_the_board(out: &str) -> Result<(), String> {
     output::require_line(out, "on Cortex-A53 (MIDR 0x410fd034), 4 CPUs")?;
     output::require_line(
         out,
-        "machine: NXP i.MX8MPlus EVK board; console i.MX UART at 0x30890000; guests' virtual IRQs signalled through HCR_EL2.VI",
+        "machine: NXP i.MX8MPlus EVK board; console i.MX UART at 0x30890000; GIC with one security state; guests' virtual IRQs signalled through HCR_EL2.VI",
     )
+}
+
+/// The lines every run on the Versal board starts with.
+fn booted_on_versal(out: &str) -> Result<(), String> {
+    output::require_line(out, "on Cortex-A72 (MIDR 0x410fd083), 2 CPUs")?;
+    output::require_line(
+        out,
+        "machine: Xilinx Versal Virtual development board; console PL011 at 0xff000000; GIC with two security states",
+    )
+}
+
+/// The testkit, every check passing, on a GIC with two security states.
+pub fn versal_testkit() -> Result<(), String> {
+    let name = "board-versal-testkit";
+    let run = AerieRun {
+        board: Board::VersalVirt,
+        ..AerieRun::new(name, Guest::testkit(), std::path::Path::new(""), 180)
+    };
+    run_aerie(&run, |status, out| {
+        booted_on_versal(out)?;
+        summary_passed(output::testkit_result(out), TESTKIT_MIN_PASSED)?;
+        clean_exit(status, out)
+    })
+}
+
+/// Pseudo-NMIs there: one during another's handler, and one to a pCPU
+/// that is stopping (`aerie.test=pnmi-nested`, as `pnmi-nested` on
+/// `virt`). With the old mask they were held back with the regular
+/// interrupts.
+pub fn versal_pnmi() -> Result<(), String> {
+    let name = "board-versal-pnmi";
+    let run = AerieRun {
+        board: Board::VersalVirt,
+        append: "aerie.test=pnmi-nested",
+        ..AerieRun::new(name, Guest::testkit(), std::path::Path::new(""), 180)
+    };
+    run_aerie(&run, |status, out| {
+        booted_on_versal(out)?;
+        output::require_line(out, "boot-test: nested pseudo-NMI handled")?;
+        output::require_line(out, "boot-test: pseudo-NMI on a stopping CPU handled")?;
+        clean_exit(status, out)
+    })
 }
 
 /// The testkit, every check passing: PSCI, interrupts (SGIs, priorities,

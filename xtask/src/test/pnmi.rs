@@ -134,7 +134,7 @@ fn check_watchdog(status: Status, out: &str) -> Result<(), String> {
     }
 }
 
-/// `stop-dump`: pCPU 1 sits with interrupts off (PMR 0x60) and pCPU 0 asks
+/// `stop-dump`: pCPU 1 sits with interrupts off (PMR 0xA0) and pCPU 0 asks
 /// for a dump by pseudo-NMI SGI: every pCPU prints its state, cpu 1's shows
 /// the mask it sat behind, and cpu 0 sees the dump arrive.
 pub fn stop_dump() -> Result<(), String> {
@@ -154,9 +154,9 @@ pub fn stop_dump() -> Result<(), String> {
 fn check_dump(out: &str) -> Result<(), String> {
     line_index(out, 0, &["aerie: dump: cpu 0:"]).ok_or("no `aerie: dump: cpu 0:` line")?;
     let masked = line_index(out, 0, &["aerie: dump: cpu 1:"])
-        .ok_or("no `aerie: dump: cpu 1:` line: the pseudo-NMI SGI did not get through PMR 0x60")?;
-    if line_index(out, masked, &["aerie: dump: cpu 1:", "pmr=0x60"]) != Some(masked) {
-        return Err("cpu 1's dump line does not say `pmr=0x60` (interrupts off)".into());
+        .ok_or("no `aerie: dump: cpu 1:` line: the pseudo-NMI SGI did not get through PMR 0xA0")?;
+    if line_index(out, masked, &["aerie: dump: cpu 1:", "pmr=0xa0"]) != Some(masked) {
+        return Err("cpu 1's dump line does not say `pmr=0xa0` (interrupts off)".into());
     }
     line_index(out, masked, &["boot-test: dump arrived from cpu 1"])
         .ok_or("no `boot-test: dump arrived from cpu 1` after cpu 1's dump line")?;
@@ -363,7 +363,7 @@ aerie: panic at src/irq/watchdog.rs:88: cpu 0 locked up
     const DUMP: &str = "\
 boot-test: cpu 1 sits with interrupts off
 aerie: dump: cpu 0: pmr=0xf0 elr=0xffffc0001234 state=running
-aerie: dump: cpu 1: pmr=0x60 elr=0xffffc0005678 state=masked\r
+aerie: dump: cpu 1: pmr=0xa0 elr=0xffffc0005678 state=masked\r
 boot-test: dump arrived from cpu 1
 aerie: all VMs have stopped; powering off
 ";
@@ -373,8 +373,8 @@ aerie: all VMs have stopped; powering off
         assert_eq!(check_dump(DUMP), Ok(()));
         for (broken, why) in [
             (
-                DUMP.replace("cpu 1: pmr=0x60", "cpu 1: pmr=0xf0"),
-                "pmr=0x60",
+                DUMP.replace("cpu 1: pmr=0xa0", "cpu 1: pmr=0xf0"),
+                "pmr=0xa0",
             ),
             (
                 DUMP.replace("aerie: dump: cpu 1:", "aerie: dump: cpu 2:"),
@@ -387,7 +387,7 @@ aerie: all VMs have stopped; powering off
             assert!(e.contains(why), "{why}: {e}");
         }
         // The arrival must follow cpu 1's dump, not precede it.
-        let early = "boot-test: dump arrived from cpu 1\naerie: dump: cpu 0: x\naerie: dump: cpu 1: pmr=0x60\n";
+        let early = "boot-test: dump arrived from cpu 1\naerie: dump: cpu 0: x\naerie: dump: cpu 1: pmr=0xa0\n";
         assert!(check_dump(early).is_err());
     }
 
