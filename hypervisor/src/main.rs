@@ -197,30 +197,21 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
         drivers::virtio_blk::probe(&host.virtio_mmio);
         drivers::virtio_net::probe(&host.virtio_mmio);
     }
-    // The wall clock: the host's PL031 or i.MX SNVS RTC, else the time the
-    // boot loader read.
-    let pl031 = host.rtc.and_then(|rtc| {
+    // The wall clock: the host's RTC, else the time the boot loader read.
+    let rtc = host.rtc.and_then(|rtc| {
         space
-            .map_device(rtc.base, rtc.size)
-            .map_err(|e| log::warn!("cannot map the PL031 at {:#x}: {e:?}", rtc.base))
+            .map_device(rtc.region.base, rtc.region.size)
+            .map_err(|e| log::warn!("cannot map the RTC at {:#x}: {e:?}", rtc.region.base))
             .ok()
+            .map(|va| (va, rtc.kind))
     });
-    let snvs = host.snvs_rtc.filter(|_| pl031.is_none()).and_then(|rtc| {
-        space
-            .map_device(rtc.block.base, rtc.block.size)
-            .map_err(|e| log::warn!("cannot map the SNVS at {:#x}: {e:?}", rtc.block.base))
-            .ok()
-            .map(|va| va + u64::from(rtc.lp_offset))
-    });
-    match (pl031, snvs, host.wall_clock) {
-        // SAFETY: the PL031 was just mapped as device memory at va.
-        (Some(va), _, _) => unsafe { drivers::pl031::init(va) },
-        // SAFETY: the SNVS block was just mapped; lp is its LP registers.
-        (None, Some(lp), _) => unsafe { drivers::snvs_rtc::init(lp) },
-        (None, None, Some(clock)) => {
+    match (rtc, host.wall_clock) {
+        // SAFETY: the RTC's registers were just mapped as device memory at va.
+        (Some((va, kind)), _) => unsafe { drivers::rtc::init(va, kind) },
+        (None, Some(clock)) => {
             wall_clock::set(clock.unix_seconds, clock.counter, "the boot loader")
         }
-        (None, None, None) => {}
+        (None, None) => {}
     }
 
     if let Some(button) = &host.power_button {

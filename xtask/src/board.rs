@@ -29,8 +29,8 @@ pub enum Board {
     /// QEMU's Xilinx Versal virtual board (`xlnx-versal-virt`): two
     /// Cortex-A72 entered at EL2 on a machine with EL3, so its GICv3 has two
     /// security states (the only such GIC among these machines), PL011s,
-    /// virtio-mmio transports. QEMU writes its device tree; the console is
-    /// UART0. Its RTC is Xilinx's, which Aerie has no driver for.
+    /// virtio-mmio transports, Xilinx's RTC. QEMU writes its device tree;
+    /// the console is UART0.
     VersalVirt,
 }
 

@@ -11,6 +11,7 @@ use crate::fdt::tree::{NodeRef, Tree};
 use crate::guest::KEY_POWER;
 use crate::handoff::{WallClock, WALL_CLOCK_PROP};
 use crate::region::Region;
+use crate::rtc::HostRtc;
 
 /// One physical CPU.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,12 +95,9 @@ pub struct HostInfo {
     /// Enabled `virtio,mmio` transports, in tree order (each may or may not
     /// have a device behind it: read its DeviceID).
     pub virtio_mmio: Vec<HostVirtio>,
-    /// The first enabled PL031 real-time clock (`arm,pl031`): Aerie's wall
-    /// clock.
-    pub rtc: Option<Region>,
-    /// The real-time counter of an i.MX SoC's SNVS, for machines without a
-    /// PL031 (i.MX 6, 7 and 8M boards).
-    pub snvs_rtc: Option<SnvsRtc>,
+    /// The real-time clock Aerie reads the time of day from once at boot:
+    /// Aerie's wall clock (see [`HostRtc`]).
+    pub rtc: Option<HostRtc>,
     /// `/chosen/aerie,wall-clock`: the time of day the boot loader read from
     /// the firmware, for machines without an RTC Aerie reads.
     pub wall_clock: Option<WallClock>,
@@ -131,8 +129,7 @@ pub fn parse_host(dtb: &[u8]) -> Result<HostInfo, DtError> {
         uart_intid: uart.and_then(|(_, i, _)| i),
         uart_kind,
         virtio_mmio: virtio_mmio(&tree)?,
-        rtc: first_reg(&tree, "arm,pl031")?,
-        snvs_rtc: snvs_rtc(&tree)?,
+        rtc: crate::rtc::host_rtc(&tree)?,
         gic: gic(&tree)?,
         timer: timer(&tree)?,
         psci_method: psci_method(&tree)?,
@@ -155,47 +152,6 @@ pub fn parse_host(dtb: &[u8]) -> Result<HostInfo, DtError> {
         },
         power_button: power_button(&tree)?,
     })
-}
-
-/// The low-power real-time counter of NXP's Secure Non-Volatile Storage
-/// block (`fsl,sec-v4.0-mon-rtc-lp`), kept by the board's coin cell: its
-/// registers are those of the SNVS block its `regmap` names, at `offset`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SnvsRtc {
-    /// The whole SNVS block (`reg` of the `regmap` node).
-    pub block: Region,
-    /// Where its low-power registers start in the block (0x34 on every
-    /// SoC so far).
-    pub lp_offset: u32,
-}
-
-/// The SNVS RTC's compatible string.
-pub(crate) const SNVS_RTC: &str = "fsl,sec-v4.0-mon-rtc-lp";
-
-/// The first enabled SNVS RTC whose `regmap` names a node with registers
-/// (a phandle to nothing, or an offset outside the block, is none).
-fn snvs_rtc(tree: &Tree<'_>) -> Result<Option<SnvsRtc>, DtError> {
-    let Some(node) = tree
-        .nodes()
-        .find(|n| is_compatible(n, SNVS_RTC) && enabled(n))
-    else {
-        return Ok(None);
-    };
-    let Some(block) = prop_u32(&node, "regmap")?.and_then(|p| tree.by_phandle(p)) else {
-        return Ok(None);
-    };
-    let Some(region) = reg(&block)?.first().copied() else {
-        return Ok(None);
-    };
-    let lp_offset = prop_u32(&node, "offset")?.unwrap_or(0x34);
-    // The counter's two registers end 0x24 bytes into the LP range.
-    if u64::from(lp_offset) + 0x24 > region.size {
-        return Ok(None);
-    }
-    Ok(Some(SnvsRtc {
-        block: region,
-        lp_offset,
-    }))
 }
 
 /// The first enabled `gpio-keys` key with KEY_POWER whose `gpios` names a
@@ -253,7 +209,7 @@ pub(crate) fn wall_clock(chosen: &NodeRef<'_, '_>) -> Result<Option<WallClock>, 
 }
 
 /// `status` absent, "okay" or the legacy "ok" (spec §2.3.4).
-fn enabled(node: &NodeRef<'_, '_>) -> bool {
+pub(crate) fn enabled(node: &NodeRef<'_, '_>) -> bool {
     matches!(node.prop("status"), None | Some(b"okay\0") | Some(b"ok\0"))
 }
 
@@ -412,18 +368,6 @@ fn gic_intid(node: &NodeRef<'_, '_>) -> Result<Option<u32>, DtError> {
     })
 }
 
-/// The first register range of the first enabled node compatible with
-/// `compatible`.
-fn first_reg(tree: &Tree<'_>, compatible: &str) -> Result<Option<Region>, DtError> {
-    match tree
-        .nodes()
-        .find(|n| is_compatible(n, compatible) && enabled(n))
-    {
-        Some(node) => Ok(reg(&node)?.first().copied()),
-        None => Ok(None),
-    }
-}
-
 fn virtio_mmio(tree: &Tree<'_>) -> Result<Vec<HostVirtio>, DtError> {
     let mut out = Vec::new();
     for node in tree
@@ -571,6 +515,7 @@ fn initrd(chosen: &NodeRef<'_, '_>) -> Result<Option<Region>, DtError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rtc::RtcKind;
     use alloc::vec;
     use vm_fdt::{FdtReserveEntry, FdtWriter};
 
@@ -828,7 +773,7 @@ mod tests {
                 .unwrap();
             w.property_phandle(7).unwrap();
             node(w, "snvs-rtc-lp", |w| {
-                w.property_string("compatible", SNVS_RTC).unwrap();
+                w.property_string("compatible", crate::rtc::SNVS).unwrap();
                 w.property_u32("regmap", regmap).unwrap();
                 if let Some(offset) = offset {
                     w.property_u32("offset", offset).unwrap();
@@ -843,12 +788,12 @@ mod tests {
             memory_32(w);
             snvs(w, Some(0x34), 7);
         });
-        let rtc = parse_host(&dtb).unwrap().snvs_rtc;
+        let rtc = parse_host(&dtb).unwrap().rtc;
         assert_eq!(
             rtc,
-            Some(SnvsRtc {
-                block: Region::new(0x3037_0000, 0x10000),
-                lp_offset: 0x34
+            Some(HostRtc {
+                kind: RtcKind::ImxSnvs { lp_offset: 0x34 },
+                region: Region::new(0x3037_0000, 0x10000),
             })
         );
         for (offset, regmap) in [(Some(0xfff0), 7), (Some(0x34), 8)] {
@@ -856,11 +801,7 @@ mod tests {
                 memory_32(w);
                 snvs(w, offset, regmap);
             });
-            assert_eq!(
-                parse_host(&dtb).unwrap().snvs_rtc,
-                None,
-                "{offset:?} {regmap}"
-            );
+            assert_eq!(parse_host(&dtb).unwrap().rtc, None, "{offset:?} {regmap}");
         }
     }
 
@@ -872,9 +813,41 @@ mod tests {
             primecell(w, "pl031", "arm,pl031", 0x0901_0000, Some("okay"));
         });
         let info = parse_host(&dtb).unwrap();
-        assert_eq!(info.rtc, Some(Region::new(0x0901_0000, 0x1000)));
+        assert_eq!(
+            info.rtc,
+            Some(HostRtc {
+                kind: RtcKind::Pl031,
+                region: Region::new(0x0901_0000, 0x1000)
+            })
+        );
         let none = blob(&[], cells_1_1, memory_32);
         assert_eq!(parse_host(&none).unwrap().rtc, None);
+    }
+
+    #[test]
+    fn finds_a_zynqmp_rtc_and_prefers_a_pl031() {
+        let zynqmp = |w: &mut FdtWriter| {
+            node(w, "rtc@f12a0000", |w| {
+                w.property_string("compatible", crate::rtc::ZYNQMP).unwrap();
+                w.property_array_u32("reg", &[0xf12a_0000, 0x10000])
+                    .unwrap();
+            });
+        };
+        let dtb = blob(&[], cells_1_1, |w| {
+            memory_32(w);
+            zynqmp(w);
+        });
+        let rtc = parse_host(&dtb).unwrap().rtc.unwrap();
+        assert_eq!(
+            (rtc.kind, rtc.region),
+            (RtcKind::ZynqMp, Region::new(0xf12a_0000, 0x10000))
+        );
+        let both = blob(&[], cells_1_1, |w| {
+            memory_32(w);
+            zynqmp(w);
+            primecell(w, "pl031", "arm,pl031", 0x0901_0000, None);
+        });
+        assert_eq!(parse_host(&both).unwrap().rtc.unwrap().kind, RtcKind::Pl031);
     }
 
     /// A PL061 at `base` with phandle `ph` (its interrupt SPI 7 unless

@@ -15,11 +15,10 @@ use crate::binding::{
     reg2, GIC_PPI, GIC_SPI, IRQ_TYPE_LEVEL_HIGH, IRQ_TYPE_LEVEL_LOW, PPI_INTIDS, SPI_INTIDS,
 };
 use crate::error::{DtError, Step};
-use crate::host::{HostInfo, SnvsRtc, UartKind};
+use crate::host::{HostInfo, UartKind};
 use crate::region::Region;
 
 const PHANDLE_GIC: u32 = 1;
-const PHANDLE_SNVS: u32 = 2;
 /// The register frames of a PL011 and a PL031.
 const PRIMECELL_SIZE: u64 = 0x1000;
 
@@ -93,10 +92,7 @@ pub fn host_tree(info: &HostInfo) -> Result<Vec<u8>, DtError> {
         None => None,
     };
     if let Some(rtc) = info.rtc {
-        primecell(&mut w, "pl031", rtc, None)?;
-    }
-    if let Some(rtc) = info.snvs_rtc {
-        snvs_rtc(&mut w, rtc)?;
+        crate::rtc::write(&mut w, rtc, &pairs(&[rtc.region])?)?;
     }
     for v in &info.virtio_mmio {
         let node = w
@@ -170,32 +166,6 @@ fn primecell(
         region,
         intid,
     )
-}
-
-/// An SNVS block and its RTC, as i.MX trees describe them.
-fn snvs_rtc(w: &mut FdtWriter, rtc: SnvsRtc) -> Result<(), DtError> {
-    let block = w
-        .begin_node(&format!("snvs@{:x}", rtc.block.base))
-        .step("snvs")?;
-    w.property_string_list(
-        "compatible",
-        alloc::vec![
-            "fsl,sec-v4.0-mon".into(),
-            "syscon".into(),
-            "simple-mfd".into()
-        ],
-    )
-    .step("snvs")?;
-    w.property_array_u64("reg", &pairs(&[rtc.block])?)
-        .step("snvs")?;
-    w.property_phandle(PHANDLE_SNVS).step("snvs")?;
-    let node = w.begin_node("snvs-rtc-lp").step("snvs rtc")?;
-    w.property_string("compatible", crate::host::SNVS_RTC)
-        .step("snvs rtc")?;
-    w.property_u32("regmap", PHANDLE_SNVS).step("snvs rtc")?;
-    w.property_u32("offset", rtc.lp_offset).step("snvs rtc")?;
-    w.end_node(node).step("snvs rtc")?;
-    w.end_node(block).step("snvs")
 }
 
 /// The console UART's node; returns its path.
@@ -274,6 +244,7 @@ pub const fn primecell_region(base: u64) -> Region {
 mod tests {
     use super::*;
     use crate::host::{parse_host, Cpu, GicV3, HostVirtio, Timer};
+    use crate::rtc::{HostRtc, RtcKind};
     use alloc::string::ToString;
     use alloc::vec;
 
@@ -317,8 +288,10 @@ mod tests {
                     intid: None,
                 },
             ],
-            rtc: Some(primecell_region(0x901_0000)),
-            snvs_rtc: None,
+            rtc: Some(HostRtc {
+                kind: RtcKind::Pl031,
+                region: primecell_region(0x901_0000),
+            }),
             wall_clock: Some(crate::WallClock {
                 unix_seconds: 1_795_000_000,
                 counter: 77,
@@ -355,14 +328,19 @@ mod tests {
     }
 
     #[test]
-    fn an_snvs_rtc_reads_back_as_one() {
-        let mut info = qemu_like();
-        info.rtc = None;
-        info.snvs_rtc = Some(SnvsRtc {
-            block: Region::new(0x3037_0000, 0x10000),
-            lp_offset: 0x34,
-        });
-        assert_eq!(parse_host(&host_tree(&info).unwrap()).unwrap(), info);
+    fn each_rtc_kind_reads_back_as_itself() {
+        for (kind, base) in [
+            (RtcKind::Pl031, 0x0901_0000),
+            (RtcKind::ZynqMp, 0xf12a_0000),
+            (RtcKind::ImxSnvs { lp_offset: 0x34 }, 0x3037_0000),
+        ] {
+            let mut info = qemu_like();
+            info.rtc = Some(HostRtc {
+                kind,
+                region: Region::new(base, 0x10000),
+            });
+            assert_eq!(parse_host(&host_tree(&info).unwrap()).unwrap(), info);
+        }
     }
 
     #[test]

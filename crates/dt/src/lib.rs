@@ -14,6 +14,7 @@ mod handoff;
 mod host;
 mod host_tree;
 mod region;
+mod rtc;
 
 pub use binding::{PPI_INTIDS, SPI_INTIDS};
 pub use error::DtError;
@@ -23,8 +24,7 @@ pub use guest::{
     POWER_BUTTON_PIN,
 };
 pub use handoff::{with_handoff, Handoff, WallClock};
-pub use host::{
-    parse_host, Cpu, GicV3, HostInfo, HostVirtio, PowerButton, SnvsRtc, Timer, UartKind,
-};
+pub use host::{parse_host, Cpu, GicV3, HostInfo, HostVirtio, PowerButton, Timer, UartKind};
 pub use host_tree::{host_tree, primecell_region};
 pub use region::Region;
+pub use rtc::{HostRtc, RtcKind};

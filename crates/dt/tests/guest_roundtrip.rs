@@ -55,7 +55,10 @@ fn full_guest_round_trips() {
         .all(|c| c.enable_method.as_deref() == Some("psci")));
     assert_eq!(info.uart, Some(Region::new(0x0900_0000, 0x1000)));
     // The guest's PL031, as the host parser finds a host's.
-    assert_eq!(info.rtc, Some(Region::new(0x0901_0000, 0x1000)));
+    assert_eq!(
+        info.rtc.map(|r| r.region),
+        Some(Region::new(0x0901_0000, 0x1000))
+    );
     assert_eq!(info.bootargs.as_deref(), Some("console=ttyAMA0 earlycon"));
     assert_eq!(info.initrd, Some(Region::new(0x4800_0000, 0x12_3456)));
     assert_eq!(info.psci_method.as_deref(), Some("hvc"));

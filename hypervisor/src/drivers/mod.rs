@@ -2,10 +2,9 @@
 
 pub mod imx_uart;
 pub mod pl011;
-pub mod pl031;
 pub mod power_button;
 pub mod registers;
-pub mod snvs_rtc;
+pub mod rtc;
 pub mod uart;
 pub mod virtio_blk;
 pub mod virtio_mmio;

@@ -5,14 +5,15 @@
 //!   device tree from Debian's kernel package rather than one QEMU writes:
 //!   four Cortex-A53, a GIC-500-style GICv3, the SoC's i.MX UART as the
 //!   console, the SNVS's real-time counter as the wall clock, PSCI by SMC.
-//! - `board-versal-testkit` and `board-versal-pnmi`: QEMU's Xilinx Versal
-//!   virtual board (`--board xlnx-versal-virt`), whose GIC has two security
-//!   states and shows Aerie raw priorities while storing its Non-secure ones
-//!   shifted: interrupts and pseudo-NMIs must work there too.
+//! - `board-versal-testkit`, `board-versal-pnmi` and `board-versal-linux`:
+//!   QEMU's Xilinx Versal virtual board (`--board xlnx-versal-virt`), whose
+//!   GIC has two security states and shows Aerie raw priorities while
+//!   storing its Non-secure ones shifted: interrupts and pseudo-NMIs must
+//!   work there too; its wall clock is Xilinx's RTC, its disk virtio.
 
 use super::{
-    clean_exit, guest_date_is_today, run_aerie, summary_passed, test_config, AerieRun,
-    LINUX_TIMEOUT, TESTKIT_MIN_PASSED,
+    clean_exit, config_vcpus, fresh_disk, guest_date_is_today, linux_check_passed, run_aerie,
+    summary_passed, test_config, AerieRun, LINUX_TIMEOUT, TESTKIT_MIN_PASSED,
 };
 use crate::board::Board;
 use crate::output;
@@ -50,6 +51,24 @@ pub fn versal_testkit() -> Result<(), String> {
     run_aerie(&run, |status, out| {
         booted_on_versal(out)?;
         summary_passed(output::testkit_result(out), TESTKIT_MIN_PASSED)?;
+        clean_exit(status, out)
+    })
+}
+
+/// The Linux check VM (tests/configs/linux-check.toml) there: every check,
+/// the date from the ZynqMP RTC, and the virtio disk across a reboot.
+pub fn versal_linux() -> Result<(), String> {
+    let name = "board-versal-linux";
+    let config = test_config("linux-check.toml");
+    let vcpus = config_vcpus(&config, 0)?;
+    let disk = fresh_disk(name)?;
+    let run = AerieRun {
+        board: Board::VersalVirt,
+        ..AerieRun::new(name, Guest::Config(config), &disk, LINUX_TIMEOUT)
+    };
+    run_aerie(&run, |status, out| {
+        booted_on_versal(out)?;
+        linux_check_passed(out, vcpus)?;
         clean_exit(status, out)
     })
 }
