@@ -364,8 +364,9 @@ fn prepare_for(args: &RunArgs) -> Result<Prepared, PrepareError> {
             for vm in &mut config.vms {
                 vm.disks.clear();
             }
-            let stem = format!("{}-{}", config.vms[0].name, args.board.name());
             let built = matches!(args.guest, Guest::LinuxTools { .. });
+            let guest = if built { "linux-tools" } else { "linux" };
+            let stem = format!("{guest}-{}", args.board.name());
             prepare_config(&config, &stem, args.no_build || built, None)
         }
         None => prepare(&args.guest, args.no_build, args.disk.as_deref()),
