@@ -254,16 +254,7 @@ pub fn command_seeded(opts: &QemuOptions, interactive: bool, seed: u32) -> Comma
         // which needs none.
         .args(["-nic", "none"]);
     if let Some(uplink) = &opts.uplink {
-        let mut netdev = String::from("user,id=uplink");
-        for rule in &uplink.forwards {
-            // Checked when the rule was read; a bad one is left out here.
-            if let Ok(fwd) = hostfwd(rule) {
-                netdev.push_str(",hostfwd=");
-                netdev.push_str(&fwd);
-            }
-        }
-        c.args(["-netdev", &netdev])
-            .args(["-device", "virtio-net-device,netdev=uplink"]);
+        uplink_args(&mut c, uplink);
     }
     if interactive {
         c.arg("-nographic").args(["-echr", ESCAPE_CHAR]);
@@ -320,6 +311,20 @@ pub fn command_seeded(opts: &QemuOptions, interactive: bool, seed: u32) -> Comma
     c
 }
 
+/// The uplink: a virtio-mmio network card on QEMU's user-mode network.
+fn uplink_args(c: &mut Command, uplink: &Uplink) {
+    let mut netdev = String::from("user,id=uplink");
+    for rule in &uplink.forwards {
+        // Checked when the rule was read; a bad one is left out here.
+        if let Ok(fwd) = hostfwd(rule) {
+            netdev.push_str(",hostfwd=");
+            netdev.push_str(&fwd);
+        }
+    }
+    c.args(["-netdev", &netdev])
+        .args(["-device", "virtio-net-device,netdev=uplink"]);
+}
+
 /// `-qmp` for a run with a QMP script.
 fn qmp_socket(c: &mut Command, opts: &QemuOptions) {
     if let Some(qmp) = &opts.qmp {
@@ -370,9 +375,14 @@ fn board_command(opts: &QemuOptions, interactive: bool, seed: u32) -> Command {
         c.args(["-serial", "null"]);
     }
     c.args(["-serial", console]);
-    if let Some(disk) = opts.disk.as_ref().filter(|_| opts.board.has_virtio()) {
-        c.args(["-drive", &crate::disk::drive_option(disk)])
-            .args(["-device", "virtio-blk-device,drive=hostdisk"]);
+    if opts.board.has_virtio() {
+        if let Some(disk) = &opts.disk {
+            c.args(["-drive", &crate::disk::drive_option(disk)])
+                .args(["-device", "virtio-blk-device,drive=hostdisk"]);
+        }
+        if let Some(uplink) = &opts.uplink {
+            uplink_args(&mut c, uplink);
+        }
     }
     qmp_socket(&mut c, opts);
     if let Boot::Aerie { bootmodule, .. } = &opts.boot {

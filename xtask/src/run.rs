@@ -201,7 +201,11 @@ pub fn parse_args(args: &[String]) -> Result<RunArgs, String> {
     }
     if r.board != Board::Virt {
         let given = |flag: &str| args.iter().any(|a| a == flag);
-        for flag in ["--cpu", "--uefi", "--acpi", "--icount", "--forward"] {
+        let mut virt_only = vec!["--cpu", "--uefi", "--acpi", "--icount"];
+        if !r.board.has_virtio() {
+            virt_only.push("--forward");
+        }
+        for flag in virt_only {
             if given(flag) {
                 return Err(format!("{flag}: not with --board {}", r.board.name()));
             }
@@ -585,7 +589,7 @@ pub fn main(args: &[String]) -> i32 {
         },
         icount: args.icount.then_some(qemu::icount::EXACT),
         disk: prepared.disk.clone().filter(|_| args.board.has_virtio()),
-        uplink: (prepared.uplink && on_virt).then(|| Uplink {
+        uplink: (prepared.uplink && args.board.has_virtio()).then(|| Uplink {
             forwards: args.forwards.clone(),
         }),
         qmp: None,

@@ -33,7 +33,7 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 53] = [
+const QEMU_TESTS: [(&str, TestFn); 54] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
@@ -129,6 +129,7 @@ const QEMU_TESTS: [(&str, TestFn); 53] = [
     ("board-versal-testkit", board::versal_testkit),
     ("board-versal-pnmi", board::versal_pnmi),
     ("board-versal-linux", board::versal_linux),
+    ("board-versal-uplink", board::versal_uplink),
 ];
 
 /// The Linux check VM's command line when booted without Aerie (the same as

@@ -5,11 +5,12 @@
 //!   device tree from Debian's kernel package rather than one QEMU writes:
 //!   four Cortex-A53, a GIC-500-style GICv3, the SoC's i.MX UART as the
 //!   console, the SNVS's real-time counter as the wall clock, PSCI by SMC.
-//! - `board-versal-testkit`, `board-versal-pnmi` and `board-versal-linux`:
-//!   QEMU's Xilinx Versal virtual board (`--board xlnx-versal-virt`), whose
-//!   GIC has two security states and shows Aerie raw priorities while
-//!   storing its Non-secure ones shifted: interrupts and pseudo-NMIs must
-//!   work there too; its wall clock is Xilinx's RTC, its disk virtio.
+//! - `board-versal-testkit`, `board-versal-pnmi`, `board-versal-linux` and
+//!   `board-versal-uplink`: QEMU's Xilinx Versal virtual board (`--board
+//!   xlnx-versal-virt`), whose GIC has two security states and shows Aerie
+//!   raw priorities while storing its Non-secure ones shifted: interrupts
+//!   and pseudo-NMIs must work there too; its wall clock is Xilinx's RTC,
+//!   its disk and uplink virtio.
 
 use super::{
     clean_exit, config_vcpus, fresh_disk, guest_date_is_today, linux_check_passed, run_aerie,
@@ -69,6 +70,29 @@ pub fn versal_linux() -> Result<(), String> {
     run_aerie(&run, |status, out| {
         booted_on_versal(out)?;
         linux_check_passed(out, vcpus)?;
+        clean_exit(status, out)
+    })
+}
+
+/// A Linux VM on the uplink there (tests/configs/board-versal-uplink.toml):
+/// QEMU's DHCP server gives it its first lease, and QEMU's DNS server
+/// answers all six pings.
+pub fn versal_uplink() -> Result<(), String> {
+    let name = "board-versal-uplink";
+    let run = AerieRun {
+        board: Board::VersalVirt,
+        ..AerieRun::new(
+            name,
+            Guest::Config(test_config("board-versal-uplink.toml")),
+            std::path::Path::new(""),
+            LINUX_TIMEOUT,
+        )
+    };
+    run_aerie(&run, |status, out| {
+        booted_on_versal(out)?;
+        output::require_line(out, "aerie: uplink: virtio-net at 0xa0000e00")?;
+        output::require_line(out, " 10.0.2.15/24 features ")?;
+        output::require_line(out, "net: 6 packets transmitted, 6 packets received")?;
         clean_exit(status, out)
     })
 }
