@@ -33,7 +33,7 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 54] = [
+const QEMU_TESTS: [(&str, TestFn); 55] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
@@ -126,6 +126,7 @@ const QEMU_TESTS: [(&str, TestFn); 54] = [
     ("appliance-aerie", appliance::on_aerie),
     ("board-imx8mp-testkit", board::imx8mp_testkit),
     ("board-imx8mp-linux", board::imx8mp_linux),
+    ("board-imx8mp-console", board::imx8mp_console),
     ("board-versal-testkit", board::versal_testkit),
     ("board-versal-pnmi", board::versal_pnmi),
     ("board-versal-linux", board::versal_linux),

@@ -1,6 +1,7 @@
 //! Aerie on machines other than QEMU's `virt`; the guests see the same
 //! virtual machine as there.
-//! - `board-imx8mp-testkit` and `board-imx8mp-linux`: QEMU's model of NXP's
+//! - `board-imx8mp-testkit`, `board-imx8mp-linux` and
+//!   `board-imx8mp-console`: QEMU's model of NXP's
 //!   i.MX 8M Plus EVK (`--board imx8mp-evk`), booted with the board's own
 //!   device tree from Debian's kernel package rather than one QEMU writes:
 //!   four Cortex-A53, a GIC-500-style GICv3, the SoC's i.MX UART as the
@@ -18,7 +19,7 @@ use super::{
 };
 use crate::board::Board;
 use crate::output;
-use crate::qemu::Status;
+use crate::qemu::{Keys, Status};
 use crate::run::Guest;
 
 /// The lines every run on the board starts with: Aerie found the SoC's
@@ -152,6 +153,43 @@ pub fn imx8mp_linux() -> Result<(), String> {
     run_aerie(&run, |status, out| {
         booted_on_the_board(out)?;
         linux_checks_passed(status, out)
+    })
+}
+
+/// The board's console both ways: a command typed on the i.MX UART reaches
+/// the Linux VM's shell (the UART's receive interrupt, Aerie's console
+/// input, the VM's PL011 and its interrupt, signalled through HCR_EL2.VI)
+/// and its answer comes back; then `Ctrl-A b` presses the VM's power
+/// button, and the guest powers itself off, which ends the run.
+pub fn imx8mp_console() -> Result<(), String> {
+    let name = "board-imx8mp-console";
+    let keys = [
+        Keys {
+            after: "powerkey: watching",
+            bytes: b"echo typed-$((6*7))\r",
+        },
+        Keys {
+            after: "typed-42",
+            bytes: b"\x01b",
+        },
+    ];
+    let run = AerieRun {
+        board: Board::Imx8mpEvk,
+        smp: 4,
+        keys: &keys,
+        ..AerieRun::new(
+            name,
+            Guest::Config(test_config("board-shell.toml")),
+            std::path::Path::new(""),
+            LINUX_TIMEOUT,
+        )
+    };
+    run_aerie(&run, |status, out| {
+        booted_on_the_board(out)?;
+        output::require_line(out, "typed-42")?;
+        output::require_line(out, "aerie: vm linux: power button pressed")?;
+        output::require_line(out, "aerie: vm linux: powered off (PSCI SYSTEM_OFF)")?;
+        clean_exit(status, out)
     })
 }
 
