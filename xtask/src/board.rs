@@ -1,12 +1,11 @@
 //! The machines QEMU emulates for Aerie: its `virt` board, and a real
 //! board's model booted with that board's own device tree.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 
 use crate::cmd::step;
-use crate::guest_pkgs;
 use crate::linux::write_if_changed;
 use crate::paths;
 
@@ -35,15 +34,16 @@ pub enum Board {
 }
 
 impl Board {
-    pub const NAMES: [&'static str; 3] = ["virt", "imx8mp-evk", "xlnx-versal-virt"];
+    pub const ALL: [Board; 3] = [Board::Virt, Board::Imx8mpEvk, Board::VersalVirt];
 
+    /// The board named `name` (as `-M` names it).
     pub fn parse(name: &str) -> Option<Board> {
-        match name {
-            "virt" => Some(Board::Virt),
-            "imx8mp-evk" => Some(Board::Imx8mpEvk),
-            "xlnx-versal-virt" => Some(Board::VersalVirt),
-            _ => None,
-        }
+        Board::ALL.into_iter().find(|b| b.name() == name)
+    }
+
+    /// Every board's name, for messages.
+    pub fn names() -> String {
+        Board::ALL.map(Board::name).join(", ")
     }
 
     pub fn name(self) -> &'static str {
@@ -107,15 +107,11 @@ impl Board {
     }
 }
 
-/// Copies every board's device tree from the cached kernel package to
-/// `target/aerie/` (the kernel package is one build already needs).
-pub fn prepare_dtbs() -> Result<()> {
-    let package = guest_pkgs::kernel_package()?;
-    let dtbs = guest_pkgs::unpacked_dir(&package)
-        .join("usr/lib")
-        .join(&package)
-        .join("");
-    for board in [Board::Imx8mpEvk] {
+/// Copies every board's device tree from kernel package `package`,
+/// unpacked at `kdir` (the Linux guest's), to `target/aerie/`.
+pub fn prepare_dtbs(kdir: &Path, package: &str) -> Result<()> {
+    let dtbs = kdir.join("usr/lib").join(package);
+    for board in Board::ALL {
         let (Some(rel), Some(out)) = (board.dtb_in_package(), board.dtb()) else {
             continue;
         };
@@ -143,9 +139,10 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for name in Board::NAMES {
-            assert_eq!(Board::parse(name).map(Board::name), Some(name));
+        for board in Board::ALL {
+            assert_eq!(Board::parse(board.name()), Some(board));
         }
+        assert_eq!(Board::names(), "virt, imx8mp-evk, xlnx-versal-virt");
         assert_eq!(Board::parse("raspi4b"), None);
     }
 }

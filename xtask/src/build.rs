@@ -52,7 +52,6 @@ pub fn build_with(linux_tools: bool) -> Result<()> {
     build_bootmgr()?;
     build_loader()?;
     crate::linux::build(linux_tools)?;
-    crate::board::prepare_dtbs()?;
     crate::appliance_guests::build()
 }
 

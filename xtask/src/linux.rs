@@ -1,6 +1,7 @@
 //! Building the Linux guest from the cached Debian packages: the kernel Image
 //! (copied to `target/aerie/linux.Image`), the counter helper and the initramfs
-//! (`target/aerie/linux-initramfs.cpio`).
+//! (`target/aerie/linux-initramfs.cpio`), and the boards' device trees the
+//! same package carries (`board::prepare_dtbs`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -75,7 +76,8 @@ pub fn one_file(dir: &Path, prefix: &str) -> Result<PathBuf> {
 /// `with_tools` also the tools initramfs (fetching open-vm-tools and its
 /// libraries first if they are not in the cache).
 pub fn build(with_tools: bool) -> Result<()> {
-    let kdir = guest_pkgs::unpacked_dir(&guest_pkgs::kernel_package()?);
+    let package = guest_pkgs::kernel_package()?;
+    let kdir = guest_pkgs::unpacked_dir(&package);
     let vmlinuz = one_file(&kdir.join("boot"), "vmlinuz-")?;
     let release = kmod::release_of(&vmlinuz)?;
     let kernel =
@@ -88,6 +90,7 @@ pub fn build(with_tools: bool) -> Result<()> {
     })?;
     std::fs::create_dir_all(paths::aerie_dir())?;
     write_if_changed(&kernel_image(), &kernel)?;
+    crate::board::prepare_dtbs(&kdir, &package)?;
 
     build_helper("counter.c", &counter_binary())?;
     build_helper("ptrace.c", &ptrace_binary())?;

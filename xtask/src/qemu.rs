@@ -2,7 +2,7 @@
 //! an optional timeout.
 
 use std::io::{IsTerminal, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -281,11 +281,12 @@ pub fn command_seeded(opts: &QemuOptions, interactive: bool, seed: u32) -> Comma
                     .args(["-device", "virtio-blk-pci,drive=esp"])
                     .args(["-device", "virtio-rng-pci"]);
             } else {
-                c.arg("-kernel")
-                    .arg(paths::hypervisor_image())
-                    .arg("-initrd")
-                    .arg(bootmodule)
-                    .args(["-append", &aerie_cmdline(&opts.boot)]);
+                kernel_args(
+                    &mut c,
+                    &paths::hypervisor_image(),
+                    bootmodule,
+                    &aerie_cmdline(&opts.boot),
+                );
             }
             c.args(["-semihosting-config", "enable=on,target=native"]);
         }
@@ -296,19 +297,29 @@ pub fn command_seeded(opts: &QemuOptions, interactive: bool, seed: u32) -> Comma
             ..
         } => {
             // The guest's reboot restarts it, as Aerie restarts a VM.
-            c.arg("-kernel")
-                .arg(kernel)
-                .arg("-initrd")
-                .arg(initrd)
-                .args(["-append", cmdline]);
+            kernel_args(&mut c, kernel, initrd, cmdline);
         }
     }
     if let Some(disk) = &opts.disk {
-        c.args(["-drive", &crate::disk::drive_option(disk)])
-            .args(["-device", "virtio-blk-device,drive=hostdisk"]);
+        disk_args(&mut c, disk);
     }
     icount_args(&mut c, opts, seed);
     c
+}
+
+/// QEMU's own loader: `kernel` started with `initrd` and `cmdline`.
+fn kernel_args(c: &mut Command, kernel: &Path, initrd: &Path, cmdline: &str) {
+    c.arg("-kernel")
+        .arg(kernel)
+        .arg("-initrd")
+        .arg(initrd)
+        .args(["-append", cmdline]);
+}
+
+/// The host disk: a virtio-mmio block device on the raw image `disk`.
+fn disk_args(c: &mut Command, disk: &Path) {
+    c.args(["-drive", &crate::disk::drive_option(disk)])
+        .args(["-device", "virtio-blk-device,drive=hostdisk"]);
 }
 
 /// The uplink: a virtio-mmio network card on QEMU's user-mode network.
@@ -377,8 +388,7 @@ fn board_command(opts: &QemuOptions, interactive: bool, seed: u32) -> Command {
     c.args(["-serial", console]);
     if opts.board.has_virtio() {
         if let Some(disk) = &opts.disk {
-            c.args(["-drive", &crate::disk::drive_option(disk)])
-                .args(["-device", "virtio-blk-device,drive=hostdisk"]);
+            disk_args(&mut c, disk);
         }
         if let Some(uplink) = &opts.uplink {
             uplink_args(&mut c, uplink);
@@ -390,12 +400,13 @@ fn board_command(opts: &QemuOptions, interactive: bool, seed: u32) -> Command {
         if opts.board.virq_unwired() {
             append.push_str(" aerie.virq=hcr");
         }
-        c.arg("-no-reboot")
-            .arg("-kernel")
-            .arg(paths::hypervisor_image())
-            .arg("-initrd")
-            .arg(bootmodule)
-            .args(["-append", append.trim()]);
+        c.arg("-no-reboot");
+        kernel_args(
+            &mut c,
+            &paths::hypervisor_image(),
+            bootmodule,
+            append.trim(),
+        );
     }
     icount_args(&mut c, opts, seed);
     c

@@ -156,7 +156,7 @@ pub fn parse_args(args: &[String]) -> Result<RunArgs, String> {
                 let name = value()?;
                 r.board = Board::parse(&name).ok_or(format!(
                     "--board {name}: unknown board (known: {})",
-                    Board::NAMES.join(", ")
+                    Board::names()
                 ))?;
             }
             "--cpu" => {
@@ -314,26 +314,36 @@ pub fn prepare(
     no_build: bool,
     disk: Option<&Path>,
 ) -> Result<Prepared, PrepareError> {
-    let (config, stem) = match guest {
+    let (config, stem, built) = guest_config(guest, no_build)?;
+    prepare_config(&config, &stem, no_build || built, disk)
+}
+
+/// The config `guest` stands for and its boot module's stem; true when it
+/// was built already (the tools initramfs is built on request only).
+fn guest_config(guest: &Guest, no_build: bool) -> Result<(Config, String, bool), PrepareError> {
+    Ok(match guest {
         Guest::Linux { cmdline } if cmdline == LINUX_CMDLINE => {
-            (linux_config(cmdline), "linux".to_string())
+            (linux_config(cmdline), "linux".to_string(), false)
         }
-        Guest::Linux { cmdline } => (linux_config(cmdline), format!("linux-{}", stem_of(cmdline))),
+        Guest::Linux { cmdline } => (
+            linux_config(cmdline),
+            format!("linux-{}", stem_of(cmdline)),
+            false,
+        ),
         Guest::LinuxTools { cmdline } => {
             if !no_build {
                 crate::setup::setup()?;
                 crate::build::build_with(true)?;
             }
-            let config = linux_tools_config(cmdline);
-            // Built above: the shared path below must not rebuild.
-            return prepare_config(&config, "linux-tools", true, disk);
+            (linux_tools_config(cmdline), "linux-tools".to_string(), true)
         }
         Guest::Testkit { cmdline } if cmdline.is_empty() => {
-            (testkit_config(""), "testkit".to_string())
+            (testkit_config(""), "testkit".to_string(), false)
         }
         Guest::Testkit { cmdline } => (
             testkit_config(cmdline),
             format!("testkit-{}", stem_of(cmdline)),
+            false,
         ),
         Guest::Config(path) => {
             let config =
@@ -341,40 +351,25 @@ pub fn prepare(
             let stem = path
                 .file_stem()
                 .map_or("config".into(), |s| s.to_string_lossy().into_owned());
-            (config, stem)
+            (config, stem, false)
         }
-    };
-    prepare_config(&config, &stem, no_build, disk)
+    })
 }
 
 /// [`prepare`] for `run`'s arguments. A board without virtio has no host
-/// disk: the built-in Linux VMs go without theirs there (a config's VM with
-/// a disk is refused by Aerie, saying so).
+/// disk: the built-in Linux VMs go without theirs there, in a boot module
+/// of the board's (a config's VM with a disk is refused by Aerie, saying
+/// so).
 fn prepare_for(args: &RunArgs) -> Result<Prepared, PrepareError> {
-    let config = match &args.guest {
-        _ if args.board.has_virtio() => None,
-        Guest::Linux { cmdline } => Some(linux_config(cmdline)),
-        Guest::LinuxTools { cmdline } => {
-            if !args.no_build {
-                crate::setup::setup()?;
-                crate::build::build_with(true)?;
-            }
-            Some(linux_tools_config(cmdline))
+    let (mut config, mut stem, built) = guest_config(&args.guest, args.no_build)?;
+    let builtin_linux = matches!(args.guest, Guest::Linux { .. } | Guest::LinuxTools { .. });
+    if builtin_linux && !args.board.has_virtio() {
+        for vm in &mut config.vms {
+            vm.disks.clear();
         }
-        _ => None,
-    };
-    match config {
-        Some(mut config) => {
-            for vm in &mut config.vms {
-                vm.disks.clear();
-            }
-            let built = matches!(args.guest, Guest::LinuxTools { .. });
-            let guest = if built { "linux-tools" } else { "linux" };
-            let stem = format!("{guest}-{}", args.board.name());
-            prepare_config(&config, &stem, args.no_build || built, None)
-        }
-        None => prepare(&args.guest, args.no_build, args.disk.as_deref()),
+        stem = format!("{stem}-{}", args.board.name());
     }
+    prepare_config(&config, &stem, args.no_build || built, args.disk.as_deref())
 }
 
 /// [`prepare`] for a config already in hand; the boot module is

@@ -1029,6 +1029,15 @@ fn world_at(bytes: &[u8], i: usize) -> usize {
         + i * header_u32(bytes, header::WORLD_RECORD_SIZE) as usize
 }
 
+/// World record `i`'s flags and its word at `field`.
+fn world_flags_and(bytes: &[u8], i: usize, field: usize) -> (u32, u32) {
+    let rec = world_at(bytes, i);
+    (
+        header_u32(bytes, rec + world::FLAGS),
+        header_u32(bytes, rec + field),
+    )
+}
+
 /// Like [`refused`], for world `index`: every other world and every VM still
 /// parses.
 fn world_refused(
@@ -1416,11 +1425,7 @@ fn world_control_round_trips_as_its_flag_bits_and_vm_list() {
         (WORLD_FLAG_CONTROL_LISTED, 0b11),
     ];
     for (i, want) in words.iter().enumerate() {
-        let rec = world_at(&bytes, i);
-        let got = (
-            header_u32(&bytes, rec + world::FLAGS),
-            header_u32(&bytes, rec + world::CONTROL_VMS),
-        );
+        let got = world_flags_and(&bytes, i, world::CONTROL_VMS);
         assert_eq!(got, *want, "world {i}");
     }
     let m = BootModule::parse(&bytes).unwrap();
@@ -1493,11 +1498,7 @@ fn listed_operations_round_trip_and_all_is_no_list() {
     .iter()
     .enumerate()
     {
-        let rec = world_at(&bytes, i);
-        let got = (
-            header_u32(&bytes, rec + world::FLAGS),
-            header_u32(&bytes, rec + world::CONTROL_OPS),
-        );
+        let got = world_flags_and(&bytes, i, world::CONTROL_OPS);
         assert_eq!(got, *want, "world {i}");
     }
     let m = BootModule::parse(&bytes).unwrap();

@@ -17,44 +17,74 @@ use super::{
     clean_exit, config_vcpus, fresh_disk, guest_date_is_today, linux_check_passed, run_aerie,
     summary_passed, test_config, AerieRun, LINUX_TIMEOUT, TESTKIT_MIN_PASSED,
 };
+use std::path::Path;
+
 use crate::board::Board;
 use crate::output;
 use crate::qemu::{Keys, Status};
 use crate::run::Guest;
 
-/// The lines every run on the board starts with: Aerie found the SoC's
-/// CPUs, console and clock in the board's tree, and signals guests'
-/// virtual interrupts itself (QEMU's model leaves the GIC's virtual IRQ
-/// line unconnected).
-fn booted_on_the_board(out: &str) -> Result<(), String> {
-    output::require_line(out, "on Cortex-A53 (MIDR 0x410fd034), 4 CPUs")?;
-    output::require_line(
-        out,
-        "machine: NXP i.MX8MPlus EVK board; console i.MX UART at 0x30890000; GIC with one security state; guests' virtual IRQs signalled through HCR_EL2.VI",
+/// Test `name`'s run of `guest` on `board`, with all its CPUs.
+fn on_board<'a>(
+    name: &'a str,
+    board: Board,
+    guest: Guest,
+    disk: &'a Path,
+    timeout: u64,
+) -> AerieRun<'a> {
+    AerieRun {
+        board,
+        smp: board.max_cpus(),
+        ..AerieRun::new(name, guest, disk, timeout)
+    }
+}
+
+/// A board's config VM (`tests/configs/<file>`), no disk.
+fn config_on_board<'a>(name: &'a str, board: Board, file: &str) -> AerieRun<'a> {
+    on_board(
+        name,
+        board,
+        Guest::Config(test_config(file)),
+        Path::new(""),
+        LINUX_TIMEOUT,
     )
 }
 
-/// The lines every run on the Versal board starts with.
-fn booted_on_versal(out: &str) -> Result<(), String> {
-    output::require_line(out, "on Cortex-A72 (MIDR 0x410fd083), 2 CPUs")?;
-    output::require_line(
-        out,
-        "machine: Xilinx Versal Virtual development board; console PL011 at 0xff000000; GIC with two security states",
-    )
-}
-
-/// The testkit, every check passing, on a GIC with two security states.
-pub fn versal_testkit() -> Result<(), String> {
-    let name = "board-versal-testkit";
-    let run = AerieRun {
-        board: Board::VersalVirt,
-        ..AerieRun::new(name, Guest::testkit(), std::path::Path::new(""), 180)
+/// The lines every run on `board` starts with: Aerie found the CPUs,
+/// console and GIC in its tree; on the EVK it also signals guests' virtual
+/// interrupts itself (QEMU's model leaves the GIC's virtual IRQ line
+/// unconnected).
+fn booted_on(board: Board, out: &str) -> Result<(), String> {
+    let (cpus, machine) = match board {
+        Board::Imx8mpEvk => (
+            "on Cortex-A53 (MIDR 0x410fd034), 4 CPUs",
+            "machine: NXP i.MX8MPlus EVK board; console i.MX UART at 0x30890000; GIC with one security state; guests' virtual IRQs signalled through HCR_EL2.VI",
+        ),
+        Board::VersalVirt => (
+            "on Cortex-A72 (MIDR 0x410fd083), 2 CPUs",
+            "machine: Xilinx Versal Virtual development board; console PL011 at 0xff000000; GIC with two security states",
+        ),
+        Board::Virt => return Err("`virt` is no board of these tests".into()),
     };
+    output::require_line(out, cpus)?;
+    output::require_line(out, machine)
+}
+
+/// The testkit, every check passing on `board`: PSCI, interrupts (SGIs,
+/// priorities, preemption, the PL011's SPI, the virtual timer), the
+/// backdoors, the debug exceptions and the guest storm.
+fn testkit_on(name: &str, board: Board) -> Result<(), String> {
+    let run = on_board(name, board, Guest::testkit(), Path::new(""), 180);
     run_aerie(&run, |status, out| {
-        booted_on_versal(out)?;
+        booted_on(board, out)?;
         summary_passed(output::testkit_result(out), TESTKIT_MIN_PASSED)?;
         clean_exit(status, out)
     })
+}
+
+/// The testkit on a GIC with two security states.
+pub fn versal_testkit() -> Result<(), String> {
+    testkit_on("board-versal-testkit", Board::VersalVirt)
 }
 
 /// The Linux check VM (tests/configs/linux-check.toml) there: every check,
@@ -64,12 +94,10 @@ pub fn versal_linux() -> Result<(), String> {
     let config = test_config("linux-check.toml");
     let vcpus = config_vcpus(&config, 0)?;
     let disk = fresh_disk(name)?;
-    let run = AerieRun {
-        board: Board::VersalVirt,
-        ..AerieRun::new(name, Guest::Config(config), &disk, LINUX_TIMEOUT)
-    };
+    let board = Board::VersalVirt;
+    let run = on_board(name, board, Guest::Config(config), &disk, LINUX_TIMEOUT);
     run_aerie(&run, |status, out| {
-        booted_on_versal(out)?;
+        booted_on(board, out)?;
         linux_check_passed(out, vcpus)?;
         clean_exit(status, out)
     })
@@ -79,18 +107,10 @@ pub fn versal_linux() -> Result<(), String> {
 /// QEMU's DHCP server gives it its first lease, and QEMU's DNS server
 /// answers all six pings.
 pub fn versal_uplink() -> Result<(), String> {
-    let name = "board-versal-uplink";
-    let run = AerieRun {
-        board: Board::VersalVirt,
-        ..AerieRun::new(
-            name,
-            Guest::Config(test_config("board-versal-uplink.toml")),
-            std::path::Path::new(""),
-            LINUX_TIMEOUT,
-        )
-    };
+    let board = Board::VersalVirt;
+    let run = config_on_board("board-versal-uplink", board, "board-versal-uplink.toml");
     run_aerie(&run, |status, out| {
-        booted_on_versal(out)?;
+        booted_on(board, out)?;
         output::require_line(out, "aerie: uplink: virtio-net at 0xa0000e00")?;
         output::require_line(out, " 10.0.2.15/24 features ")?;
         output::require_line(out, "net: 6 packets transmitted, 6 packets received")?;
@@ -103,35 +123,28 @@ pub fn versal_uplink() -> Result<(), String> {
 /// `virt`). With the old mask they were held back with the regular
 /// interrupts.
 pub fn versal_pnmi() -> Result<(), String> {
-    let name = "board-versal-pnmi";
+    let board = Board::VersalVirt;
     let run = AerieRun {
-        board: Board::VersalVirt,
         append: "aerie.test=pnmi-nested",
-        ..AerieRun::new(name, Guest::testkit(), std::path::Path::new(""), 180)
+        ..on_board(
+            "board-versal-pnmi",
+            board,
+            Guest::testkit(),
+            Path::new(""),
+            180,
+        )
     };
     run_aerie(&run, |status, out| {
-        booted_on_versal(out)?;
+        booted_on(board, out)?;
         output::require_line(out, "boot-test: nested pseudo-NMI handled")?;
         output::require_line(out, "boot-test: pseudo-NMI on a stopping CPU handled")?;
         clean_exit(status, out)
     })
 }
 
-/// The testkit, every check passing: PSCI, interrupts (SGIs, priorities,
-/// preemption, the PL011's SPI, the virtual timer), the backdoors, the
-/// debug exceptions and the guest storm, on the board.
+/// The testkit on the EVK.
 pub fn imx8mp_testkit() -> Result<(), String> {
-    let name = "board-imx8mp-testkit";
-    let run = AerieRun {
-        board: Board::Imx8mpEvk,
-        smp: 4,
-        ..AerieRun::new(name, Guest::testkit(), std::path::Path::new(""), 180)
-    };
-    run_aerie(&run, |status, out| {
-        booted_on_the_board(out)?;
-        summary_passed(output::testkit_result(out), TESTKIT_MIN_PASSED)?;
-        clean_exit(status, out)
-    })
+    testkit_on("board-imx8mp-testkit", Board::Imx8mpEvk)
 }
 
 /// A Linux VM (tests/configs/board-linux.toml: 2 vCPUs, no disk, as the
@@ -139,19 +152,10 @@ pub fn imx8mp_testkit() -> Result<(), String> {
 /// today's (Aerie's wall clock from the SNVS), both vCPUs run pinned tasks,
 /// and it powers off, which ends the run.
 pub fn imx8mp_linux() -> Result<(), String> {
-    let name = "board-imx8mp-linux";
-    let run = AerieRun {
-        board: Board::Imx8mpEvk,
-        smp: 4,
-        ..AerieRun::new(
-            name,
-            Guest::Config(test_config("board-linux.toml")),
-            std::path::Path::new(""),
-            LINUX_TIMEOUT,
-        )
-    };
+    let board = Board::Imx8mpEvk;
+    let run = config_on_board("board-imx8mp-linux", board, "board-linux.toml");
     run_aerie(&run, |status, out| {
-        booted_on_the_board(out)?;
+        booted_on(board, out)?;
         linux_checks_passed(status, out)
     })
 }
@@ -162,7 +166,6 @@ pub fn imx8mp_linux() -> Result<(), String> {
 /// and its answer comes back; then `Ctrl-A b` presses the VM's power
 /// button, and the guest powers itself off, which ends the run.
 pub fn imx8mp_console() -> Result<(), String> {
-    let name = "board-imx8mp-console";
     let keys = [
         Keys {
             after: "powerkey: watching",
@@ -173,19 +176,13 @@ pub fn imx8mp_console() -> Result<(), String> {
             bytes: b"\x01b",
         },
     ];
+    let board = Board::Imx8mpEvk;
     let run = AerieRun {
-        board: Board::Imx8mpEvk,
-        smp: 4,
         keys: &keys,
-        ..AerieRun::new(
-            name,
-            Guest::Config(test_config("board-shell.toml")),
-            std::path::Path::new(""),
-            LINUX_TIMEOUT,
-        )
+        ..config_on_board("board-imx8mp-console", board, "board-shell.toml")
     };
     run_aerie(&run, |status, out| {
-        booted_on_the_board(out)?;
+        booted_on(board, out)?;
         output::require_line(out, "typed-42")?;
         output::require_line(out, "aerie: vm linux: power button pressed")?;
         output::require_line(out, "aerie: vm linux: powered off (PSCI SYSTEM_OFF)")?;
@@ -214,7 +211,8 @@ mod tests {
     #[test]
     fn a_run_without_the_board_lines_fails() {
         let virt = "aerie: Aerie 0.1.0 on Cortex-A72 (MIDR 0x410fd083), 2 CPUs, VHE: no\n";
-        assert!(booted_on_the_board(virt).is_err());
+        assert!(booted_on(Board::Imx8mpEvk, virt).is_err());
+        assert!(booted_on(Board::VersalVirt, virt).is_err());
     }
 
     #[test]

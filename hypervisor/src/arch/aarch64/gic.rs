@@ -69,6 +69,9 @@ pub struct Maintenance(u8);
 
 impl Maintenance {
     pub const NONE: Maintenance = Maintenance(0);
+    /// ICH_HCR_EL2.UIE and .NPIE (bits 1 and 3).
+    const UIE_SHIFT: u8 = 1;
+    const NPIE_SHIFT: u8 = 3;
 
     /// `underflow`: the list registers ran (nearly) empty, refill them
     /// (UIE); `no_pending`: no list register holds a pending interrupt any
@@ -76,12 +79,14 @@ impl Maintenance {
     /// `vm::irq::SIGNAL_BY_HCR`).
     #[inline(always)]
     pub fn new(underflow: bool, no_pending: bool) -> Self {
-        Maintenance(((underflow as u8) << 1) | ((no_pending as u8) << 3))
+        Maintenance(
+            ((underflow as u8) << Self::UIE_SHIFT) | ((no_pending as u8) << Self::NPIE_SHIFT),
+        )
     }
 
     /// Whether NPIE is asked for (so HCR_EL2.VI is set).
     pub fn no_pending(self) -> bool {
-        self.0 & (1 << 3) != 0
+        self.0 & (1 << Self::NPIE_SHIFT) != 0
     }
 }
 
