@@ -32,3 +32,12 @@ pub fn now() -> (u64, u32) {
     let ticks = cpu::counter().wrapping_sub(base);
     (secs + ticks / f, ((ticks % f) * 1_000_000 / f) as u32)
 }
+
+/// The counter value at which the time of day reaches `unix_seconds` (the
+/// counter's start for a time before Aerie's base; saturating far ahead).
+pub fn counter_at(unix_seconds: u64) -> u64 {
+    let secs = BASE_SECS.load(Ordering::Acquire);
+    let base = BASE_COUNT.load(Ordering::Relaxed);
+    let f = cpu::counter_frequency().max(1);
+    base.saturating_add(unix_seconds.saturating_sub(secs).saturating_mul(f))
+}

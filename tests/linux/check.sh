@@ -53,6 +53,32 @@ if [ -r /sys/class/rtc/rtc0/since_epoch ]; then
     fi
 fi
 
+# The RTC's alarm: Aerie gives the PL031 its interrupt (SPI 2), so Linux
+# offers `wakealarm`. One set 2 s ahead must interrupt (rtc-pl031's count
+# in /proc/interrupts rises) and be spent (wakealarm reads empty again).
+if [ -w /sys/class/rtc/rtc0/wakealarm ]; then
+    rtc_irqs() {
+        awk '/pl031/ { s = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i; print s; exit }' /proc/interrupts
+    }
+    before=$(rtc_irqs)
+    echo 0 > /sys/class/rtc/rtc0/wakealarm
+    echo +2 > /sys/class/rtc/rtc0/wakealarm
+    waited=0
+    while [ "$(rtc_irqs)" = "$before" ] && [ $waited -lt 6 ]; do
+        sleep 1
+        waited=$((waited + 1))
+    done
+    after=$(rtc_irqs)
+    left=$(cat /sys/class/rtc/rtc0/wakealarm)
+    if [ "${after:-0}" -gt "${before:-0}" ] && [ -z "$left" ]; then
+        echo "check: rtc alarm ok (interrupts $before -> $after after ${waited} s)"
+    else
+        failed "rtc alarm: interrupts ${before:-none} -> ${after:-none} after ${waited} s, wakealarm '$left'"
+    fi
+else
+    failed "rtc alarm: no /sys/class/rtc/rtc0/wakealarm"
+fi
+
 # CPU idle: Aerie publishes PSCI idle states in the DT and Linux's
 # cpuidle-psci enters them; QEMU's own DT has none (no cpuidle directory).
 # One line: each state's entries and rejections summed over the CPUs (a

@@ -679,7 +679,8 @@ fn unix_now() -> u64 {
 
 /// The guest's date, set from its PL031 at boot, is this machine's (to
 /// within ten minutes) in every boot: Aerie's virtual PL031 counts Aerie's
-/// wall clock, as QEMU's counts the host's; and `hwclock -w` can set it.
+/// wall clock, as QEMU's counts the host's; `hwclock -w` can set it; and
+/// its alarm interrupts.
 fn guest_date_is_today(out: &str) -> Result<(), String> {
     let now = unix_now();
     let dates = output::numbers_after(out, "check: date ");
@@ -694,6 +695,10 @@ fn guest_date_is_today(out: &str) -> Result<(), String> {
     // `hwclock -w` set it a day ahead and back (the check fails otherwise).
     if !output::has_line(out, "check: rtc set ok") {
         return Err("no `check: rtc set ok` line".into());
+    }
+    // An alarm 2 s ahead raised the PL031's interrupt.
+    if !output::has_line(out, "check: rtc alarm ok") {
+        return Err("no `check: rtc alarm ok` line".into());
     }
     Ok(())
 }
@@ -874,12 +879,13 @@ mod tests {
     }
 
     /// A guest's `check: date` line saying now, from its PL031, and its
-    /// `check: rtc set ok` line.
+    /// `check: rtc set ok` and `check: rtc alarm ok` lines.
     pub(crate) fn date_now() -> String {
         let now = unix_now();
         format!(
             "check: date {now} (rtc0: rtc-pl031 9010000.pl031)\n\
-             check: rtc set ok (a day ahead: +86400 s, back: 0 s)\n"
+             check: rtc set ok (a day ahead: +86400 s, back: 0 s)\n\
+             check: rtc alarm ok (interrupts 0 -> 1 after 2 s)\n"
         )
     }
 
@@ -898,6 +904,8 @@ mod tests {
         assert!(linux_check_passed(&old, 2).is_err());
         let efi = pass.replace("rtc-pl031", "rtc-efi");
         assert!(linux_check_passed(&efi, 2).is_err());
+        let no_alarm = pass.replace("check: rtc alarm ok", "check: FAIL rtc alarm");
+        assert!(linux_check_passed(&no_alarm, 2).is_err());
         let undated = pass.replace(&date, "");
         assert!(linux_check_passed(&undated, 2).is_err());
         assert!(linux_check_passed(pass, 4).is_err(), "nproc must match");

@@ -109,6 +109,8 @@ const MAX_IDLE_STATES: usize = 8;
 
 /// QEMU virt's PL011 is SPI 1 (INTID 33).
 const UART_SPI: u32 = 1;
+/// QEMU virt's PL031 is SPI 2 (INTID 34): its alarm.
+pub const RTC_SPI: u32 = 2;
 /// QEMU virt's PL061 is SPI 7 (INTID 39).
 pub const GPIO_SPI: u32 = 7;
 /// The PL061 pin QEMU virt wires its power button to.
@@ -220,7 +222,7 @@ pub fn build_guest(spec: &GuestSpec<'_>) -> Result<Vec<u8>, DtError> {
     }
     uart(&mut w, spec, &uart_path[1..])?;
     if let Some(rtc) = spec.rtc {
-        pl031(&mut w, rtc)?;
+        pl031(&mut w, rtc, spec.gic.is_some())?;
     }
     if let Some(gpio) = spec.gpio {
         power_button(&mut w, gpio)?;
@@ -434,15 +436,20 @@ fn uart(w: &mut FdtWriter, spec: &GuestSpec<'_>, node_name: &str) -> Result<(), 
     w.end_node(uart).step("pl011")
 }
 
-/// As QEMU virt describes its PL031, without the interrupt (after the
-/// PL011, whose node writes the apb-pclk clock both use).
-fn pl031(w: &mut FdtWriter, rtc: Region) -> Result<(), DtError> {
+/// As QEMU virt describes its PL031: its alarm a level SPI where there is
+/// a GIC (after the PL011, whose node writes the apb-pclk clock both use).
+/// Linux then offers the alarm (`/sys/class/rtc/rtc0/wakealarm`).
+fn pl031(w: &mut FdtWriter, rtc: Region, gic: bool) -> Result<(), DtError> {
     let node = w
         .begin_node(&format!("pl031@{:x}", rtc.base))
         .step("pl031")?;
     w.property_string_list("compatible", strings(&["arm,pl031", "arm,primecell"]))
         .step("pl031")?;
     w.property_array_u64("reg", &reg2(&[rtc])).step("pl031")?;
+    if gic {
+        w.property_array_u32("interrupts", &[GIC_SPI, RTC_SPI, IRQ_TYPE_LEVEL_HIGH])
+            .step("pl031")?;
+    }
     w.property_u32("clocks", PHANDLE_APB_PCLK).step("pl031")?;
     w.property_string("clock-names", "apb_pclk").step("pl031")?;
     w.end_node(node).step("pl031")
@@ -621,6 +628,20 @@ mod tests {
         );
         // SPI 1, level-high: INTID 33 as on QEMU virt.
         assert_eq!(cells(&uart, "interrupts").unwrap(), Some(vec![0, 1, 4]));
+
+        // The RTC's alarm: SPI 2, level-high, INTID 34 as on QEMU virt.
+        let rtc = tree.find_path("/pl031@9010000").unwrap();
+        assert!(is_compatible(&rtc, "arm,pl031"));
+        assert_eq!(
+            cells(&rtc, "interrupts").unwrap(),
+            Some(vec![GIC_SPI, RTC_SPI, IRQ_TYPE_LEVEL_HIGH])
+        );
+        assert_eq!(
+            tree.by_phandle(prop_u32(&rtc, "clocks").unwrap().unwrap())
+                .unwrap()
+                .name(),
+            "apb-pclk"
+        );
     }
 
     const IDLE: [IdleStateNode<'static>; 2] = [

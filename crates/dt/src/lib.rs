@@ -21,7 +21,7 @@ pub use error::DtError;
 pub use fdt::header::total_size;
 pub use guest::{
     build_guest, GuestGic, GuestScmi, GuestSpec, IdleStateNode, VirtioMmio, GPIO_SPI, KEY_POWER,
-    POWER_BUTTON_PIN,
+    POWER_BUTTON_PIN, RTC_SPI,
 };
 pub use handoff::{with_handoff, Handoff, WallClock};
 pub use host::{parse_host, Cpu, GicV3, HostInfo, HostVirtio, PowerButton, Timer, UartKind};

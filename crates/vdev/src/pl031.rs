@@ -6,9 +6,15 @@
 //! The counter is Aerie's wall clock plus this VM's offset: a guest that
 //! loads RTCLR moves its own clock only, and keeps the offset across its
 //! resets, as a battery-backed clock would. The counter always runs
-//! (RTCCR.RTCstart reads 1), as QEMU's does. The guest's device tree gives
-//! the device no interrupt, so Linux leaves the alarm off; RTCMR and
-//! RTCIMSC hold what is written and the raw interrupt never rises.
+//! (RTCCR.RTCstart reads 1), as QEMU's does.
+//!
+//! The alarm: the raw interrupt (RTCRIS) rises when the counter steps onto
+//! the match value (RTCMR), and stays up until the guest writes RTCICR; the
+//! line is RTCRIS masked by RTCIMSC. The device holds no timer: it says
+//! which host second the next match falls on ([`Pl031::alarm`]), the owner
+//! arranges to look again then ([`Pl031::irq_level`]), and a match is
+//! worked out from the time whenever a register is read, so one that
+//! passed while nobody looked is still seen.
 
 use crate::mmio::MmioError;
 use crate::primecell::{self, Widths};
@@ -41,6 +47,11 @@ pub struct Pl031 {
     match_value: u32,
     loaded: u32,
     imsc: u32,
+    /// RTCRIS as of the last look: a match the guest has not cleared.
+    raw: bool,
+    /// The host second at which the counter next steps onto RTCMR, if that
+    /// is still to come (the one after is 2^32 seconds later: none).
+    next_match: Option<u64>,
 }
 
 impl Pl031 {
@@ -62,6 +73,41 @@ impl Pl031 {
         (host_secs as u32).wrapping_add(self.offset)
     }
 
+    /// RTCRIS at `host_secs`: a match that has happened and not been
+    /// cleared.
+    fn raw_at(&self, host_secs: u64) -> bool {
+        self.raw || self.next_match.is_some_and(|t| t <= host_secs)
+    }
+
+    /// Take a match that has happened by `host_secs` into RTCRIS.
+    fn latch(&mut self, host_secs: u64) {
+        if self.raw_at(host_secs) {
+            self.raw = true;
+            self.next_match = None;
+        }
+    }
+
+    /// When the counter next steps onto RTCMR, from `host_secs` on: that
+    /// many seconds ahead. A counter already on it matched when it got
+    /// there, and the next time is a wrap away.
+    fn schedule_match(&mut self, host_secs: u64) {
+        let ahead = self.match_value.wrapping_sub(self.counter(host_secs));
+        self.next_match = (ahead != 0).then(|| host_secs + u64::from(ahead));
+    }
+
+    /// The interrupt line (RTCMIS bit 0) at `host_secs`.
+    pub fn irq_level(&self, host_secs: u64) -> bool {
+        self.imsc & 1 != 0 && self.raw_at(host_secs)
+    }
+
+    /// The host second at which the line rises by itself, if it is low and
+    /// will: the owner looks again then.
+    pub fn alarm(&self) -> Option<u64> {
+        (self.imsc & 1 != 0 && !self.raw)
+            .then_some(self.next_match)
+            .flatten()
+    }
+
     /// Guest read of `size` bytes at `offset`, the host's wall clock reading
     /// `host_secs` (seconds since the Unix epoch).
     pub fn read(&self, offset: u64, size: u8, host_secs: u64) -> Result<u32, MmioError> {
@@ -72,8 +118,8 @@ impl Pl031 {
             regs::LR => self.loaded,
             regs::CR => 1,
             regs::IMSC => self.imsc,
-            // No match interrupt is ever raised (see the module comment).
-            regs::RIS | regs::MIS => 0,
+            regs::RIS => u32::from(self.raw_at(host_secs)),
+            regs::MIS => u32::from(self.irq_level(host_secs)),
             regs::PERIPH_ID0.. => primecell::id_register(&regs::ID, offset),
             // ICR is write-only; reserved offsets read as zero.
             _ => 0,
@@ -81,7 +127,7 @@ impl Pl031 {
     }
 
     /// Guest write of `size` bytes at `offset`. Loading RTCLR sets the
-    /// counter to `value` from now on.
+    /// counter to `value` from now on; the next match moves with it.
     pub fn write(
         &mut self,
         offset: u64,
@@ -90,16 +136,21 @@ impl Pl031 {
         host_secs: u64,
     ) -> Result<(), MmioError> {
         check(offset, size)?;
+        self.latch(host_secs);
         match offset {
-            regs::MR => self.match_value = value,
+            regs::MR => {
+                self.match_value = value;
+                self.schedule_match(host_secs);
+            }
             regs::LR => {
                 self.loaded = value;
                 self.offset = value.wrapping_sub(host_secs as u32);
+                self.schedule_match(host_secs);
             }
             regs::IMSC => self.imsc = value & 1,
+            regs::ICR if value & 1 != 0 => self.raw = false,
             // RTCDR, RIS, MIS and the IDs are read-only; RTCCR cannot stop
-            // the counter once started; ICR clears an interrupt never
-            // raised; reserved offsets ignore writes.
+            // the counter once started; reserved offsets ignore writes.
             _ => {}
         }
         Ok(())
@@ -142,21 +193,75 @@ mod tests {
     }
 
     #[test]
-    fn the_alarm_registers_hold_what_is_written_and_never_interrupt() {
+    fn the_alarm_rises_when_the_counter_reaches_the_match_and_stays_until_cleared() {
         let mut rtc = Pl031::new();
+        // What rtc-pl031 does for `echo +5 > wakealarm`: RTCMR, then RTCIMSC.
         rtc.write(regs::MR, 4, NOW as u32 + 5, NOW).unwrap();
+        assert_eq!(rtc.alarm(), None, "masked: nothing to wake for");
         rtc.write(regs::IMSC, 4, 0xFFFF_FFFF, NOW).unwrap();
-        assert_eq!(rtc.read(regs::MR, 4, NOW), Ok(NOW as u32 + 5));
         assert_eq!(rtc.read(regs::IMSC, 4, NOW), Ok(1));
-        for at in [NOW + 5, NOW + 100] {
+        assert_eq!(rtc.alarm(), Some(NOW + 5));
+        for at in [NOW, NOW + 4] {
+            assert!(!rtc.irq_level(at));
             assert_eq!(rtc.read(regs::RIS, 4, at), Ok(0));
-            assert_eq!(rtc.read(regs::MIS, 4, at), Ok(0));
         }
-        // Read-only registers ignore writes.
+        // From the matching second on, the line is up, however late one looks.
+        for at in [NOW + 5, NOW + 100] {
+            assert!(rtc.irq_level(at));
+            assert_eq!(rtc.read(regs::RIS, 4, at), Ok(1));
+            assert_eq!(rtc.read(regs::MIS, 4, at), Ok(1));
+        }
+        // The handler clears it; the next match is a counter wrap away.
+        rtc.write(regs::ICR, 4, 1, NOW + 6).unwrap();
+        assert!(!rtc.irq_level(NOW + 7));
+        assert_eq!(rtc.read(regs::RIS, 4, NOW + 7), Ok(0));
+        assert_eq!(rtc.alarm(), None);
+    }
+
+    #[test]
+    fn the_mask_gates_the_line_not_the_raw_status() {
+        let mut rtc = Pl031::new();
+        rtc.write(regs::MR, 4, NOW as u32 + 2, NOW).unwrap();
+        assert_eq!(rtc.read(regs::RIS, 4, NOW + 3), Ok(1));
+        assert_eq!(rtc.read(regs::MIS, 4, NOW + 3), Ok(0));
+        assert!(!rtc.irq_level(NOW + 3));
+        // Unmasked after the match: the line rises at once.
+        rtc.write(regs::IMSC, 4, 1, NOW + 3).unwrap();
+        assert!(rtc.irq_level(NOW + 3));
+        assert_eq!(rtc.alarm(), None, "already up");
+        // Clearing with bit 0 clear does nothing.
+        rtc.write(regs::ICR, 4, 0, NOW + 3).unwrap();
+        assert!(rtc.irq_level(NOW + 3));
+    }
+
+    #[test]
+    fn the_match_follows_the_counter_when_it_is_loaded() {
+        let mut rtc = Pl031::new();
+        rtc.write(regs::MR, 4, NOW as u32 + 60, NOW).unwrap();
+        rtc.write(regs::IMSC, 4, 1, NOW).unwrap();
+        // The guest's clock goes 50 s ahead: the match is 10 s away.
+        rtc.write(regs::LR, 4, NOW as u32 + 50, NOW).unwrap();
+        assert_eq!(rtc.alarm(), Some(NOW + 10));
+        // A match value the counter has passed comes round only on a wrap.
+        rtc.write(regs::MR, 4, NOW as u32, NOW).unwrap();
+        assert_eq!(rtc.alarm(), Some(NOW + (1 << 32) - 50));
+        // One it stands on now has matched already.
+        rtc.write(regs::MR, 4, NOW as u32 + 50, NOW).unwrap();
+        assert_eq!(rtc.alarm(), None);
+        assert!(!rtc.irq_level(NOW + 1));
+        // Another VM's clock is not touched.
+        assert_eq!(Pl031::new().alarm(), None);
+    }
+
+    #[test]
+    fn read_only_registers_ignore_writes() {
+        let mut rtc = Pl031::new();
         rtc.write(regs::DR, 4, 7, NOW).unwrap();
         rtc.write(regs::CR, 4, 0, NOW).unwrap();
+        rtc.write(regs::RIS, 4, 1, NOW).unwrap();
         assert_eq!(rtc.read(regs::DR, 4, NOW), Ok(NOW as u32));
         assert_eq!(rtc.read(regs::CR, 4, NOW), Ok(1));
+        assert_eq!(rtc.read(regs::RIS, 4, NOW), Ok(0));
     }
 
     #[test]
@@ -165,7 +270,10 @@ mod tests {
         rtc.write(regs::LR, 4, NOW as u32 + 86_400, NOW).unwrap();
         rtc.write(regs::MR, 4, 5, NOW).unwrap();
         rtc.write(regs::IMSC, 4, 1, NOW).unwrap();
+        assert!(rtc.alarm().is_some(), "armed, for after the wrap");
         rtc.reset();
+        assert!(!rtc.irq_level(NOW));
+        assert_eq!(rtc.alarm(), None);
         assert_eq!(rtc.read(regs::DR, 4, NOW), Ok(NOW as u32 + 86_400));
         assert_eq!(rtc.read(regs::MR, 4, NOW), Ok(0));
         assert_eq!(rtc.read(regs::IMSC, 4, NOW), Ok(0));

@@ -75,6 +75,8 @@ pub struct Machine {
     /// until when this one does.
     shutdown_timeout: u64,
     shutdown_deadline: Option<u64>,
+    /// The earliest moment (counter) a VM's RTC alarm rises (`vm::rtc`).
+    pub rtc_alarm: Option<u64>,
 }
 
 /// How a pCPU waits for the machine lock: in WFE, not spinning. A waiter
@@ -111,6 +113,7 @@ static MACHINE: SpinMutex<Machine, WaitForEvent> = SpinMutex::new(Machine {
     shutting_down: false,
     shutdown_timeout: 0,
     shutdown_deadline: None,
+    rtc_alarm: None,
 });
 
 /// The machine, locked. Never from a pseudo-NMI handler: it may have
@@ -163,6 +166,7 @@ impl Machine {
             shutting_down: false,
             shutdown_timeout: 0,
             shutdown_deadline: None,
+            rtc_alarm: None,
         }
     }
 
@@ -274,9 +278,18 @@ impl Machine {
         woke
     }
 
+    /// Raise the RTC lines whose alarm is due at `now` (a kick wakes the
+    /// vCPU that takes the interrupt).
+    #[inline(always)]
+    fn rtc_alarms(&mut self, cpu: usize, now: u64) {
+        if self.rtc_alarm.is_some_and(|t| t <= now) {
+            crate::vm::rtc::fire_due(self, cpu);
+        }
+    }
+
     /// The next moment a vCPU or a world becomes ready by itself: a blocked
     /// vCPU's deadline, the end of a throttled one's window, a sleeping
-    /// world's deadline; or a shutdown's timeout.
+    /// world's deadline, a VM's RTC alarm; or a shutdown's timeout.
     fn earliest_deadline(&self, now: u64) -> Option<u64> {
         let earliest = self
             .vms
@@ -288,6 +301,7 @@ impl Machine {
                 _ => None,
             })
             .chain(self.earliest_world_deadline())
+            .chain(self.rtc_alarm)
             .min();
         // Only while the machine shuts down, so the idle path that IPIs
         // and wake-ups take pays a test, not another link in the chain.
@@ -490,6 +504,7 @@ impl Machine {
                 m.shutdown_progress(cpu, now);
             }
             m.wake_expired(now);
+            m.rtc_alarms(cpu, now);
             let next = match m.pick(cpu, now) {
                 Some(Next::World(w)) => {
                     guard = Self::world_turn(guard, cpu, w, now);
@@ -647,6 +662,7 @@ impl Machine {
         crate::console::flush_held(false);
         let now = cpu::counter();
         self.wake_expired(now);
+        self.rtc_alarms(cpu, now);
         let current = self.pcpus[cpu].current;
         if current.is_some_and(|id| self.cap_left(id, now) == Some(0)) {
             return true; // its share of this window is used up

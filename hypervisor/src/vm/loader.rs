@@ -63,6 +63,7 @@ pub fn create(
             .collect(),
         uart: Pl011::new(),
         rtc: aerie_vdev::Pl031::new(),
+        rtc_irq: false,
         uart_irq: false,
         gpio: aerie_vdev::Pl061::new(),
         gpio_irq: false,
@@ -251,6 +252,7 @@ pub fn load(vm: &mut Vm) -> Result<(), String> {
     }
     vm.vgic = new_vgic(vm.vcpus.len());
     vm.rtc.reset();
+    vm.rtc_irq = false;
     vm.gpio.reset();
     vm.gpio_irq = false;
     vm.virtio = virtio_devices(vm);

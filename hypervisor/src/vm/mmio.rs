@@ -142,6 +142,7 @@ pub fn emulate(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: &Syndr
                 vm.rtc.read(off, size, now).map(|v| Some(u64::from(v)))
             };
             let Ok(r) = r else { return false };
+            super::rtc::update(m, cpu, v);
             r
         }
         Device::Gpio(off) => {

@@ -11,6 +11,7 @@ pub mod net;
 pub mod power;
 pub mod power_button;
 pub mod psci;
+pub mod rtc;
 pub mod scmi;
 pub mod virtio;
 
@@ -38,6 +39,8 @@ pub const UART_SIZE: u64 = 0x1000;
 /// The guest's PL031 real-time clock, where QEMU's virt board has it.
 pub const RTC_BASE: u64 = 0x0901_0000;
 pub const RTC_SIZE: u64 = aerie_vdev::pl031::SIZE;
+/// The PL031's alarm interrupt: SPI 2.
+pub const RTC_INTID: u32 = 32 + aerie_dt::RTC_SPI;
 /// The guest's PL061 GPIO controller with its power button on pin 3, where
 /// QEMU's virt board has them (see `power_button`).
 pub const GPIO_BASE: u64 = 0x0903_0000;
@@ -310,6 +313,8 @@ pub struct Vm {
     /// survives the VM's resets, as a battery-backed clock's time would
     /// (`Pl031::reset` clears only its alarm).
     pub rtc: aerie_vdev::Pl031,
+    /// Its alarm line as last given to the vGIC (see `rtc`).
+    pub rtc_irq: bool,
     /// The PL011's interrupt line as last given to the vGIC.
     pub uart_irq: bool,
     /// The GPIO controller whose pin 3 is the VM's power button, and its

@@ -1,0 +1,51 @@
+//! A VM's real-time clock alarm: the PL031's interrupt line (SPI 2, as on
+//! QEMU virt) given to the vGIC, and the moment Aerie must look again.
+//!
+//! The device ([`aerie_vdev::Pl031`]) holds no timer. After every guest
+//! access this records when its line will rise by itself; the machine keeps
+//! the earliest such moment of all VMs ([`Machine::rtc_alarm`]) among the
+//! deadlines an idle pCPU sleeps until and a time slice's end looks at, and
+//! [`fire_due`] raises the lines then. An alarm therefore wakes a guest
+//! that sleeps with no timer of its own (`rtcwake`).
+
+use super::{VmState, RTC_INTID};
+use crate::sched::Machine;
+use crate::wall_clock;
+
+/// Gives VM `v`'s RTC line to the vGIC if it moved, and re-reckons the
+/// machine's next alarm. After each guest access to the RTC, and when an
+/// alarm is due.
+pub fn update(m: &mut Machine, cpu: usize, v: usize) {
+    let (now, _) = wall_clock::now();
+    let vm = &mut m.vms[v];
+    let level = vm.rtc.irq_level(now);
+    if level != vm.rtc_irq {
+        vm.rtc_irq = level;
+        let kick = vm.vgic.set_spi_level(RTC_INTID, level);
+        m.kick(cpu, v, kick);
+    }
+    m.rtc_alarm = next_alarm(m);
+}
+
+/// The earliest moment (counter) a running VM's RTC line rises by itself.
+pub fn next_alarm(m: &Machine) -> Option<u64> {
+    m.vms
+        .iter()
+        .filter(|vm| vm.state == VmState::Running)
+        .filter_map(|vm| vm.rtc.alarm())
+        .min()
+        .map(wall_clock::counter_at)
+}
+
+/// The machine's next alarm is due: raise the lines of the VMs whose alarm
+/// has come (a VM stopped meanwhile is passed over).
+#[cold]
+pub fn fire_due(m: &mut Machine, cpu: usize) {
+    let (now, _) = wall_clock::now();
+    for v in 0..m.vms.len() {
+        if m.vms[v].state == VmState::Running && m.vms[v].rtc.alarm().is_some_and(|t| t <= now) {
+            update(m, cpu, v);
+        }
+    }
+    m.rtc_alarm = next_alarm(m);
+}
