@@ -193,10 +193,11 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
     );
     el2::set_served_owners(aerie_firmware::served_owners());
 
-    if drivers::virtio_mmio::map(&host.virtio_mmio, &mut space) {
+    let virtio = drivers::virtio_mmio::map(&host.virtio_mmio, &mut space);
+    if virtio {
         drivers::virtio_blk::probe(&host.virtio_mmio);
-        drivers::virtio_net::probe(&host.virtio_mmio);
     }
+    drivers::uplink::probe(&host, &mut space, virtio);
     // The wall clock: the host's RTC, else the time the boot loader read.
     let rtc = host.rtc.and_then(|rtc| {
         space
@@ -284,8 +285,8 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
         sched::pcpu::register(index, c.mpidr, top);
         secondaries.push((index, c.mpidr, top));
     }
-    if drivers::virtio_net::intid() != 0 {
-        gic.enable_spi(drivers::virtio_net::intid(), boot_mpidr);
+    if drivers::uplink::intid() != 0 {
+        gic.enable_spi(drivers::uplink::intid(), boot_mpidr);
     }
     if host
         .power_button

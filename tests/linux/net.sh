@@ -16,7 +16,8 @@
 #   aerie.net=uplink:PORT
 #                     through Aerie's uplink to QEMU's user-mode network: say
 #                     hello to the host's PORT (10.0.2.2), then print what the
-#                     host sends to this VM's TCP port 5003 (listening first)
+#                     host sends to this VM's TCP port 5003 (listening first):
+#                     its size and SHA-256, and the text if it is short
 
 # features: the virtio feature bits the driver took, bit 0 first.
 echo "net: eth0 $(cat /sys/class/net/eth0/address) $(ip -4 -o addr show eth0 | awk '{ print $4 }') features $(cat /sys/class/net/eth0/device/features)"
@@ -47,7 +48,11 @@ elif [ "${net_mode%%:*}" = uplink ]; then
     done
     echo "net: said hello to 10.0.2.2:$port"
     wait $listener
-    echo "net: uplink got $(cat /tmp/from-host)"
+    # A short message as it is; anything longer by its size and digest.
+    if [ "$(wc -c < /tmp/from-host)" -le 200 ]; then
+        echo "net: uplink got $(cat /tmp/from-host)"
+    fi
+    echo "net: uplink received $(wc -c < /tmp/from-host) bytes sha256 $(sha256sum < /tmp/from-host | cut -d' ' -f1)"
 elif [ "$net_mode" = serve ]; then
     nc -l -p 5001 > /tmp/got
     echo "net: received $(wc -c < /tmp/got) bytes md5 $(md5sum < /tmp/got | cut -d' ' -f1)"

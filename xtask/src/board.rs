@@ -22,8 +22,8 @@ pub enum Board {
     /// from Debian's kernel package. Its console is UART2, QEMU's second
     /// serial port. QEMU wires the GIC's physical IRQ and FIQ outputs to
     /// the CPUs but not its virtual ones, so Aerie signals guests' virtual
-    /// interrupts itself (`aerie.virq=hcr`). No virtio: no host disk or
-    /// uplink.
+    /// interrupts itself (`aerie.virq=hcr`). No virtio: no host disk; the
+    /// uplink is the board's own Ethernet (an i.MX ENET, Aerie's `imx_fec`).
     Imx8mpEvk,
     /// QEMU's Xilinx Versal virtual board (`xlnx-versal-virt`): two
     /// Cortex-A72 entered at EL2 on a machine with EL3, so its GICv3 has two
@@ -78,7 +78,8 @@ impl Board {
         }
     }
 
-    /// Whether it has virtio-mmio transports, so a host disk and an uplink.
+    /// Whether it has virtio-mmio transports, so a host disk and a virtio
+    /// uplink card (without, the uplink is the board's own Ethernet).
     pub fn has_virtio(self) -> bool {
         self != Board::Imx8mpEvk
     }

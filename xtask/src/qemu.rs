@@ -324,7 +324,13 @@ fn disk_args(c: &mut Command, disk: &Path) {
 
 /// The uplink: a virtio-mmio network card on QEMU's user-mode network.
 fn uplink_args(c: &mut Command, uplink: &Uplink) {
-    let mut netdev = String::from("user,id=uplink");
+    c.args(["-netdev", &user_network("user,id=uplink", uplink)])
+        .args(["-device", "virtio-net-device,netdev=uplink"]);
+}
+
+/// QEMU's user-mode network `start`, with the uplink's forwarding rules.
+fn user_network(start: &str, uplink: &Uplink) -> String {
+    let mut netdev = String::from(start);
     for rule in &uplink.forwards {
         // Checked when the rule was read; a bad one is left out here.
         if let Ok(fwd) = hostfwd(rule) {
@@ -332,8 +338,7 @@ fn uplink_args(c: &mut Command, uplink: &Uplink) {
             netdev.push_str(&fwd);
         }
     }
-    c.args(["-netdev", &netdev])
-        .args(["-device", "virtio-net-device,netdev=uplink"]);
+    netdev
 }
 
 /// `-qmp` for a run with a QMP script.
@@ -362,9 +367,9 @@ fn icount_args(c: &mut Command, opts: &QemuOptions, seed: u32) {
 /// the tree's stdout-path names. Started by `-kernel` only.
 fn board_command(opts: &QemuOptions, interactive: bool, seed: u32) -> Command {
     let mut c = Command::new("qemu-system-aarch64");
-    // The board's own Ethernet keeps QEMU's default user network: Aerie has
-    // no driver for it, and `-nic none` would leave it unconnected, which
-    // QEMU warns about on every run.
+    // Without an uplink the board's own Ethernet keeps QEMU's default user
+    // network: `-nic none` would leave it unconnected, which QEMU warns
+    // about on every run.
     c.args(["-M", opts.board.name()]);
     if opts.board.cpus_chosen() {
         c.args(["-smp", &opts.smp.to_string()]);
@@ -390,9 +395,14 @@ fn board_command(opts: &QemuOptions, interactive: bool, seed: u32) -> Command {
         if let Some(disk) = &opts.disk {
             disk_args(&mut c, disk);
         }
-        if let Some(uplink) = &opts.uplink {
-            uplink_args(&mut c, uplink);
+    }
+    match &opts.uplink {
+        Some(uplink) if opts.board.has_virtio() => uplink_args(&mut c, uplink),
+        // The board's own Ethernet on QEMU's user network, with the rules.
+        Some(uplink) => {
+            c.args(["-nic", &user_network("user", uplink)]);
         }
+        None => {}
     }
     qmp_socket(&mut c, opts);
     if let Boot::Aerie { bootmodule, .. } = &opts.boot {
@@ -856,6 +866,22 @@ mod tests {
             live.contains("-nographic -echr 0x1d -serial null -serial mon:stdio"),
             "{live}"
         );
+        assert!(!a.contains("-nic") && !a.contains("virtio-net"), "{a}");
+        // Its uplink is its own Ethernet, on QEMU's user network; a disk
+        // has nowhere to go.
+        let uplinked = QemuOptions {
+            uplink: Some(Uplink {
+                forwards: vec!["8080:10.0.2.15:80".into()],
+            }),
+            disk: Some("/d.img".into()),
+            ..opts.clone()
+        };
+        let a = args(&command(&uplinked, false)).join(" ");
+        assert!(
+            a.contains("-nic user,hostfwd=tcp:127.0.0.1:8080-10.0.2.15:80"),
+            "{a}"
+        );
+        assert!(!a.contains("virtio") && !a.contains("hostdisk"), "{a}");
         let versal = QemuOptions {
             board: Board::VersalVirt,
             smp: 2,

@@ -113,7 +113,7 @@ The firmware describes the machine by a device tree; with --acpi by ACPI tables,
 firmware does, which the loader turns into the device tree Aerie reads.
 --board imx8mp-evk boots on QEMU's model of NXP's i.MX 8M Plus EVK (4 Cortex-A53, --smp 1..4)
 with the board's own device tree from Debian's kernel package: a real board's machine, no
-virtio (so no host disk or uplink), no --cpu, --uefi or --icount. --board xlnx-versal-virt
+virtio (so no host disk; the uplink is the board's own Ethernet), no --cpu, --uefi or --icount. --board xlnx-versal-virt
 boots on QEMU's Xilinx Versal board (2 Cortex-A72, a GIC with two security states).";
 
 /// Parses `run`'s flags.
@@ -201,11 +201,7 @@ pub fn parse_args(args: &[String]) -> Result<RunArgs, String> {
     }
     if r.board != Board::Virt {
         let given = |flag: &str| args.iter().any(|a| a == flag);
-        let mut virt_only = vec!["--cpu", "--uefi", "--acpi", "--icount"];
-        if !r.board.has_virtio() {
-            virt_only.push("--forward");
-        }
-        for flag in virt_only {
+        for flag in ["--cpu", "--uefi", "--acpi", "--icount"] {
             if given(flag) {
                 return Err(format!("{flag}: not with --board {}", r.board.name()));
             }
@@ -584,7 +580,7 @@ pub fn main(args: &[String]) -> i32 {
         },
         icount: args.icount.then_some(qemu::icount::EXACT),
         disk: prepared.disk.clone().filter(|_| args.board.has_virtio()),
-        uplink: (prepared.uplink && args.board.has_virtio()).then(|| Uplink {
+        uplink: prepared.uplink.then(|| Uplink {
             forwards: args.forwards.clone(),
         }),
         qmp: None,

@@ -33,7 +33,7 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 55] = [
+const QEMU_TESTS: [(&str, TestFn); 56] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
@@ -131,6 +131,7 @@ const QEMU_TESTS: [(&str, TestFn); 55] = [
     ("board-versal-pnmi", board::versal_pnmi),
     ("board-versal-linux", board::versal_linux),
     ("board-versal-uplink", board::versal_uplink),
+    ("board-imx8mp-uplink", board::imx8mp_uplink),
 ];
 
 /// The Linux check VM's command line when booted without Aerie (the same as
@@ -283,6 +284,8 @@ struct AerieRun<'a> {
     /// QMP commands for QEMU, each once the output shows all its triggers:
     /// (triggers, command); see [`QemuOptions::qmp`].
     qmp: &'a [(&'a [&'a str], &'a str)],
+    /// Host ports forwarded through the uplink (`--forward` rules).
+    forwards: &'a [String],
 }
 
 impl<'a> AerieRun<'a> {
@@ -301,6 +304,7 @@ impl<'a> AerieRun<'a> {
             timeout,
             keys: &[],
             qmp: &[],
+            forwards: &[],
         }
     }
 }
@@ -334,7 +338,9 @@ fn run_aerie_icount(
         },
         icount,
         disk: prepared.disk,
-        uplink: prepared.uplink.then(Uplink::default),
+        uplink: prepared.uplink.then(|| Uplink {
+            forwards: run.forwards.to_vec(),
+        }),
         qmp: qmp_script(run.log, run.qmp),
     };
     run_test_scripted(run.log, &opts, run.timeout, run.keys, check)

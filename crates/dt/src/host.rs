@@ -6,6 +6,7 @@ use alloc::vec::Vec;
 
 use crate::binding::{GIC_PPI, GIC_SPI};
 use crate::error::DtError;
+use crate::ethernet::HostEthernet;
 use crate::fdt::cells::{cells, is_compatible, prop_str, prop_u32, prop_u32_or_u64, reg, str_list};
 use crate::fdt::tree::{NodeRef, Tree};
 use crate::guest::KEY_POWER;
@@ -104,6 +105,9 @@ pub struct HostInfo {
     /// The power button, where it is a key on a PL061 pin with an
     /// interrupt Aerie can take.
     pub power_button: Option<PowerButton>,
+    /// The machine's own Ethernet controller, Aerie's network uplink, where
+    /// it is one Aerie drives (see [`HostEthernet`]).
+    pub ethernet: Option<HostEthernet>,
 }
 
 /// Reads a host DTB. `dtb` may be longer than the header's totalsize.
@@ -151,6 +155,7 @@ pub fn parse_host(dtb: &[u8]) -> Result<HostInfo, DtError> {
             None => None,
         },
         power_button: power_button(&tree)?,
+        ethernet: crate::ethernet::host_ethernet(&tree)?,
     })
 }
 
@@ -361,11 +366,28 @@ const IMX_UARTS: [&str; 2] = ["fsl,imx6q-uart", "fsl,imx21-uart"];
 /// A node's interrupt as a GIC INTID, from a 3-cell specifier <type number
 /// flags>: type 0 = SPI (INTID 32 + n), type 1 = PPI (INTID 16 + n).
 fn gic_intid(node: &NodeRef<'_, '_>) -> Result<Option<u32>, DtError> {
+    Ok(cells(node, "interrupts")?
+        .as_deref()
+        .and_then(specifier_intid))
+}
+
+/// The first of a node's interrupts as a GIC INTID, for devices that list
+/// several 3-cell specifiers (the i.MX ENET has one per queue) and whose
+/// first is the one Aerie takes.
+pub(crate) fn first_gic_intid(node: &NodeRef<'_, '_>) -> Result<Option<u32>, DtError> {
     Ok(match cells(node, "interrupts")?.as_deref() {
-        Some([0, n, _]) => Some(32 + n),
-        Some([1, n, _]) => Some(16 + n),
+        Some(all) if all.len() % 3 == 0 => all.get(..3).and_then(specifier_intid),
         _ => None,
     })
+}
+
+/// The INTID one 3-cell GIC specifier names.
+fn specifier_intid(specifier: &[u32]) -> Option<u32> {
+    match specifier {
+        [0, n, _] => Some(32 + n),
+        [1, n, _] => Some(16 + n),
+        _ => None,
+    }
 }
 
 fn virtio_mmio(tree: &Tree<'_>) -> Result<Vec<HostVirtio>, DtError> {
@@ -515,6 +537,7 @@ fn initrd(chosen: &NodeRef<'_, '_>) -> Result<Option<Region>, DtError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ethernet::{EthernetKind, PhyMode};
     use crate::rtc::RtcKind;
     use alloc::vec;
     use vm_fdt::{FdtReserveEntry, FdtWriter};
@@ -848,6 +871,226 @@ mod tests {
             primecell(w, "pl031", "arm,pl031", 0x0901_0000, None);
         });
         assert_eq!(parse_host(&both).unwrap().rtc.unwrap().kind, RtcKind::Pl031);
+    }
+
+    /// The i.MX 8M Plus ENET's four interrupts, one per queue and one for
+    /// time stamps: SPIs 118 to 121.
+    const ENET_IRQS: [u32; 12] = [0, 118, 4, 0, 119, 4, 0, 120, 4, 0, 121, 4];
+
+    /// An ENET node at `base` with the i.MX 8M Plus's compatibles and
+    /// registers; `rest` writes its other properties and children.
+    fn enet(w: &mut FdtWriter, base: u32, rest: impl FnOnce(&mut FdtWriter)) {
+        node(w, &format!("ethernet@{base:x}"), |w| {
+            w.property_string_list(
+                "compatible",
+                vec![
+                    "fsl,imx8mp-fec".into(),
+                    "fsl,imx8mq-fec".into(),
+                    "fsl,imx6sx-fec".into(),
+                ],
+            )
+            .unwrap();
+            w.property_array_u32("reg", &[base, 0x10000]).unwrap();
+            rest(w);
+        });
+    }
+
+    /// An `mdio` bus with one PHY, phandle `ph`, at `address` (no `reg` if
+    /// none).
+    fn mdio(w: &mut FdtWriter, address: Option<u32>, ph: u32) {
+        node(w, "mdio", |w| {
+            w.property_u32("#address-cells", 1).unwrap();
+            w.property_u32("#size-cells", 0).unwrap();
+            node(w, "ethernet-phy@1", |w| {
+                w.property_string("compatible", "ethernet-phy-ieee802.3-c22")
+                    .unwrap();
+                if let Some(address) = address {
+                    w.property_u32("reg", address).unwrap();
+                }
+                w.property_phandle(ph).unwrap();
+            });
+        });
+    }
+
+    /// The ethernet a tree with RAM and the nodes `body` writes has.
+    fn ethernet_of(body: impl FnOnce(&mut FdtWriter)) -> Option<HostEthernet> {
+        let dtb = blob(&[], cells_1_1, |w| {
+            memory_32(w);
+            body(w);
+        });
+        parse_host(&dtb).unwrap().ethernet
+    }
+
+    #[test]
+    fn finds_the_imx8mp_enet_under_its_buses() {
+        // As in the i.MX 8M Plus EVK's tree: 64-bit root cells, the SoC bus
+        // and AIPS3 map their children's 32-bit addresses one to one, the
+        // EQOS (which Aerie does not drive) follows, and the PHY sits on
+        // the ENET's own MDIO bus.
+        let dtb = blob(
+            &[],
+            |w| {
+                w.property_u32("#address-cells", 2).unwrap();
+                w.property_u32("#size-cells", 2).unwrap();
+            },
+            |w| {
+                node(w, "memory@40000000", |w| {
+                    w.property_string("device_type", "memory").unwrap();
+                    w.property_array_u32("reg", &[0, 0x4000_0000, 0, 0x8000_0000])
+                        .unwrap();
+                });
+                node(w, "soc@0", |w| {
+                    w.property_string("compatible", "simple-bus").unwrap();
+                    cells_1_1(w);
+                    w.property_array_u32("ranges", &[0, 0, 0, 0x3e00_0000])
+                        .unwrap();
+                    node(w, "bus@30800000", |w| {
+                        w.property_string_list(
+                            "compatible",
+                            vec!["fsl,aips-bus".into(), "simple-bus".into()],
+                        )
+                        .unwrap();
+                        w.property_array_u32("reg", &[0x3080_0000, 0x40_0000])
+                            .unwrap();
+                        cells_1_1(w);
+                        w.property_null("ranges").unwrap();
+                        enet(w, 0x30be_0000, |w| {
+                            w.property_array_u32("interrupts", &ENET_IRQS).unwrap();
+                            w.property_string("phy-mode", "rgmii-id").unwrap();
+                            w.property_u32("phy-handle", 9).unwrap();
+                            w.property_string("status", "okay").unwrap();
+                            mdio(w, Some(1), 9);
+                        });
+                        node(w, "ethernet@30bf0000", |w| {
+                            w.property_string_list(
+                                "compatible",
+                                vec!["nxp,imx8mp-dwmac-eqos".into(), "snps,dwmac-5.10a".into()],
+                            )
+                            .unwrap();
+                            w.property_array_u32("reg", &[0x30bf_0000, 0x10000])
+                                .unwrap();
+                            w.property_array_u32("interrupts", &[0, 135, 4]).unwrap();
+                        });
+                    });
+                });
+            },
+        );
+        assert_eq!(
+            parse_host(&dtb).unwrap().ethernet,
+            Some(HostEthernet {
+                kind: EthernetKind::ImxFec,
+                region: Region::new(0x30be_0000, 0x10000),
+                intid: 150,
+                phy_address: Some(1),
+                phy_mode: PhyMode::Rgmii,
+            })
+        );
+    }
+
+    #[test]
+    fn a_disabled_enet_is_not_taken() {
+        let disabled = |w: &mut FdtWriter| {
+            enet(w, 0x30be_0000, |w| {
+                w.property_array_u32("interrupts", &ENET_IRQS).unwrap();
+                w.property_string("status", "disabled").unwrap();
+            });
+        };
+        assert_eq!(ethernet_of(disabled), None);
+        // i.MX 6SX-like: the first ENET off, the second on.
+        let second = ethernet_of(|w| {
+            disabled(w);
+            enet(w, 0x30bf_0000, |w| {
+                w.property_array_u32("interrupts", &[0, 102, 4]).unwrap();
+            });
+        });
+        assert_eq!(
+            second.map(|e| (e.region.base, e.intid)),
+            Some((0x30bf_0000, 134))
+        );
+    }
+
+    #[test]
+    fn an_enet_without_a_gic_interrupt_is_not_taken() {
+        assert_eq!(ethernet_of(|w| enet(w, 0x30be_0000, |_| {})), None);
+        // Not whole 3-cell specifiers: none the GIC's binding says.
+        let odd = |w: &mut FdtWriter| {
+            enet(w, 0x30be_0000, |w| {
+                w.property_array_u32("interrupts", &ENET_IRQS[..4]).unwrap();
+            });
+        };
+        assert_eq!(ethernet_of(odd), None);
+        let second = ethernet_of(|w| {
+            odd(w);
+            enet(w, 0x30bf_0000, |w| {
+                w.property_array_u32("interrupts", &ENET_IRQS).unwrap();
+            });
+        });
+        assert_eq!(second.map(|e| e.region.base), Some(0x30bf_0000));
+    }
+
+    #[test]
+    fn an_unknown_ethernet_is_not_taken() {
+        let dwmac = ethernet_of(|w| {
+            node(w, "ethernet@30bf0000", |w| {
+                w.property_string("compatible", "snps,dwmac").unwrap();
+                w.property_array_u32("reg", &[0x30bf_0000, 0x10000])
+                    .unwrap();
+                w.property_array_u32("interrupts", &[0, 135, 4]).unwrap();
+            });
+        });
+        assert_eq!(dwmac, None);
+    }
+
+    #[test]
+    fn phy_mode_names_the_mac_to_phy_interface() {
+        let mode_of = |property: &'static str, mode: Option<&'static str>| {
+            ethernet_of(|w| {
+                enet(w, 0x30be_0000, |w| {
+                    w.property_array_u32("interrupts", &ENET_IRQS).unwrap();
+                    if let Some(mode) = mode {
+                        w.property_string(property, mode).unwrap();
+                    }
+                });
+            })
+            .unwrap()
+            .phy_mode
+        };
+        for (mode, expected) in [
+            ("rgmii", PhyMode::Rgmii),
+            ("rgmii-id", PhyMode::Rgmii),
+            ("rgmii-rxid", PhyMode::Rgmii),
+            ("rgmii-txid", PhyMode::Rgmii),
+            ("rmii", PhyMode::Rmii),
+            ("mii", PhyMode::Mii),
+            ("sgmii", PhyMode::Mii),
+        ] {
+            assert_eq!(mode_of("phy-mode", Some(mode)), expected, "{mode}");
+        }
+        // The older name, and none at all.
+        assert_eq!(mode_of("phy-connection-type", Some("rmii")), PhyMode::Rmii);
+        assert_eq!(mode_of("phy-mode", None), PhyMode::Mii);
+    }
+
+    #[test]
+    fn the_phy_address_is_the_reg_of_the_phy_handle_names() {
+        let address_of = |handle: Option<u32>, reg: Option<u32>| {
+            ethernet_of(|w| {
+                enet(w, 0x30be_0000, |w| {
+                    w.property_array_u32("interrupts", &ENET_IRQS).unwrap();
+                    if let Some(handle) = handle {
+                        w.property_u32("phy-handle", handle).unwrap();
+                    }
+                    mdio(w, reg, 9);
+                });
+            })
+            .unwrap()
+            .phy_address
+        };
+        assert_eq!(address_of(Some(9), Some(7)), Some(7));
+        // No phy-handle; one no node has; a PHY without reg.
+        assert_eq!(address_of(None, Some(7)), None);
+        assert_eq!(address_of(Some(10), Some(7)), None);
+        assert_eq!(address_of(Some(9), None), None);
     }
 
     /// A PL061 at `base` with phandle `ph` (its interrupt SPI 7 unless

@@ -94,6 +94,9 @@ pub fn host_tree(info: &HostInfo) -> Result<Vec<u8>, DtError> {
     if let Some(rtc) = info.rtc {
         crate::rtc::write(&mut w, rtc, &pairs(&[rtc.region])?)?;
     }
+    if let Some(eth) = info.ethernet {
+        crate::ethernet::write(&mut w, eth, &pairs(&[eth.region])?, spi(eth.intid)?)?;
+    }
     for v in &info.virtio_mmio {
         let node = w
             .begin_node(&format!("virtio_mmio@{:x}", v.region.base))
@@ -243,6 +246,7 @@ pub const fn primecell_region(base: u64) -> Region {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ethernet::{EthernetKind, HostEthernet, PhyMode};
     use crate::host::{parse_host, Cpu, GicV3, HostVirtio, Timer};
     use crate::rtc::{HostRtc, RtcKind};
     use alloc::string::ToString;
@@ -298,6 +302,7 @@ mod tests {
             }),
             // ACPI describes its power button otherwise (a GED event).
             power_button: None,
+            ethernet: None,
         }
     }
 
@@ -344,6 +349,29 @@ mod tests {
     }
 
     #[test]
+    fn the_ethernet_reads_back_as_itself() {
+        // The i.MX 8M Plus's ENET, with and without a PHY the tree names,
+        // beside the SNVS RTC whose phandle the PHY's must not take.
+        for phy_mode in [PhyMode::Mii, PhyMode::Rmii, PhyMode::Rgmii] {
+            for phy_address in [Some(1), Some(0x1f), None] {
+                let mut info = qemu_like();
+                info.rtc = Some(HostRtc {
+                    kind: RtcKind::ImxSnvs { lp_offset: 0x34 },
+                    region: Region::new(0x3037_0000, 0x10000),
+                });
+                info.ethernet = Some(HostEthernet {
+                    kind: EthernetKind::ImxFec,
+                    region: Region::new(0x30be_0000, 0x10000),
+                    intid: 150,
+                    phy_address,
+                    phy_mode,
+                });
+                assert_eq!(parse_host(&host_tree(&info).unwrap()).unwrap(), info);
+            }
+        }
+    }
+
+    #[test]
     fn each_uart_kind_reads_back_as_itself() {
         for kind in [UartKind::Pl011, UartKind::Sbsa, UartKind::Imx] {
             let mut info = qemu_like();
@@ -367,6 +395,18 @@ mod tests {
         assert_eq!(
             host_tree(&info),
             Err(DtError::InvalidSpec("a timer interrupt is not a PPI"))
+        );
+        let mut info = qemu_like();
+        info.ethernet = Some(HostEthernet {
+            kind: EthernetKind::ImxFec,
+            region: Region::new(0x30be_0000, 0x10000),
+            intid: 30,
+            phy_address: None,
+            phy_mode: PhyMode::Rgmii,
+        });
+        assert_eq!(
+            host_tree(&info),
+            Err(DtError::InvalidSpec("a device interrupt is not an SPI"))
         );
         let mut info = qemu_like();
         info.virtio_mmio[0].region = Region::new(u64::MAX, 2);

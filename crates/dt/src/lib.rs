@@ -8,6 +8,7 @@ extern crate alloc;
 
 mod binding;
 mod error;
+mod ethernet;
 mod fdt;
 mod guest;
 mod handoff;
@@ -18,6 +19,7 @@ mod rtc;
 
 pub use binding::{PPI_INTIDS, SPI_INTIDS};
 pub use error::DtError;
+pub use ethernet::{EthernetKind, HostEthernet, PhyMode};
 pub use fdt::header::total_size;
 pub use guest::{
     build_guest, GuestGic, GuestScmi, GuestSpec, IdleStateNode, VirtioMmio, GPIO_SPI, KEY_POWER,

@@ -55,6 +55,8 @@ fn finds_memory_cpus_and_devices() {
     assert_eq!(info.initrd, None);
     // QEMU seeds every boot's random number generator.
     assert_eq!(info.rng_seed.as_ref().map(Vec::len), Some(32));
+    // Its network is virtio's: no Ethernet controller of its own.
+    assert_eq!(info.ethernet, None);
 }
 
 #[test]

@@ -1,11 +1,13 @@
 //! Drivers for the host devices Aerie itself uses.
 
+pub mod imx_fec;
 pub mod imx_uart;
 pub mod pl011;
 pub mod power_button;
 pub mod registers;
 pub mod rtc;
 pub mod uart;
+pub mod uplink;
 pub mod virtio_blk;
 pub mod virtio_mmio;
 pub mod virtio_net;

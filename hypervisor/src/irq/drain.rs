@@ -68,8 +68,8 @@ pub fn drain_host_interrupts(guest: crate::irq::pnmi::Interrupted) -> HostEvents
                 crate::console::receive();
                 events.input = true;
             }
-            other if other == crate::drivers::virtio_net::intid() => {
-                crate::drivers::virtio_net::acknowledge();
+            other if other == crate::drivers::uplink::intid() => {
+                crate::drivers::uplink::acknowledge();
                 events.uplink = true;
             }
             other if other == crate::drivers::power_button::intid() => {

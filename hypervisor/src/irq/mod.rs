@@ -145,8 +145,8 @@ fn regular(intid: u32) {
             crate::console::receive();
             event::INPUT
         }
-        other if other == crate::drivers::virtio_net::intid() => {
-            crate::drivers::virtio_net::acknowledge();
+        other if other == crate::drivers::uplink::intid() => {
+            crate::drivers::uplink::acknowledge();
             event::UPLINK
         }
         other if other == crate::drivers::power_button::intid() => {

@@ -5,6 +5,7 @@
 //! | `[0, 2^39)`                | user worlds (C6), empty for now        |
 //! | `0x8000_0000_0000 + pa`    | direct map: RAM (normal) and devices   |
 //! | `0xffff_c000_0000`         | the image at its link address (linker.ld) |
+//! | `0xffff_d000_0000`         | RAM a device reads and writes by DMA without snooping the caches: a second mapping, as Device memory (`KernelSpace::map_uncached`) |
 //! | `0xffff_e000_0000`         | the boot device tree, read-only        |
 //!
 //! Everything Aerie maps lies above 2^39, out of reach of the 39-bit EL1&0
@@ -12,6 +13,9 @@
 
 /// Base of the direct map of physical memory.
 pub const DIRECT_MAP_VA: u64 = 0x8000_0000_0000;
+/// The window for uncached mappings of RAM, and how big it is.
+pub const UNCACHED_WINDOW_VA: u64 = 0xffff_d000_0000;
+pub const UNCACHED_WINDOW_SIZE: u64 = 256 << 20;
 /// Where the boot device tree is mapped, and how big it may be.
 pub const DTB_WINDOW_VA: u64 = 0xffff_e000_0000;
 pub const DTB_WINDOW_SIZE: u64 = 2 << 20;

@@ -130,7 +130,7 @@ impl Machine {
                 if pcpu.parked { " (parked)" } else { "" }
             );
         }
-        if let Some(line) = crate::drivers::virtio_net::summary() {
+        if let Some(line) = crate::drivers::uplink::summary() {
             crate::println!("aerie: dump: uplink: {line}");
         }
         for vm in &self.vms {

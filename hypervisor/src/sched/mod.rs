@@ -160,7 +160,7 @@ impl Machine {
                         uplink: n.uplink,
                     })
                 }),
-                crate::drivers::virtio_net::intid() != 0,
+                crate::drivers::uplink::intid() != 0,
             ),
             vms,
             shutting_down: false,

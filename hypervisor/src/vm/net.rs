@@ -77,7 +77,7 @@ pub fn receive_uplink(m: &mut Machine, cpu: usize) {
         return;
     };
     let mut frames = Vec::new();
-    crate::drivers::virtio_net::receive(|f| frames.push(Packet::whole(f.to_vec())));
+    crate::drivers::uplink::receive(|f| frames.push(Packet::whole(f.to_vec())));
     for packet in frames {
         switch(m, cpu, uplink, &packet);
     }
@@ -112,7 +112,7 @@ fn deliver(m: &mut Machine, cpu: usize, to: usize, packet: &Packet) {
         // A full transmit queue drops frames (TCP sends them again); the
         // card counts them for `Ctrl-A d`, so a burst does not flood the log.
         finish(packet, |frame| {
-            if let Err(e) = crate::drivers::virtio_net::send(frame) {
+            if let Err(e) = crate::drivers::uplink::send(frame) {
                 log::debug!("uplink: {e}");
             }
         });

@@ -19,6 +19,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -31,6 +32,7 @@ use crate::output;
 use crate::paths;
 use crate::qemu::{icount, Firmware, QemuOptions, Uplink};
 use crate::run::{self, Guest};
+use sha2::{Digest, Sha256};
 
 pub fn linux_net() -> Result<(), String> {
     let name = "linux-net";
@@ -153,47 +155,21 @@ fn spoofed_counted(out: &str) -> Result<(), String> {
 /// its interrupt, are the ones the loader read from the DSDT.
 pub fn linux_uplink() -> Result<(), String> {
     let name = "linux-uplink";
-    let io = |what: &str, e: std::io::Error| format!("{what}: {e}");
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| io("listening", e))?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| io("listening", e))?
-        .port();
-    let inward = free_port()?;
-    // The config with the port filled in, beside the test's log (two levels
-    // below the root, as tests/configs is: its relative paths still hold).
-    let text = std::fs::read_to_string(test_config("linux-uplink.toml"))
-        .map_err(|e| io("linux-uplink.toml", e))?;
-    let config = paths::test_logs_dir().join("linux-uplink.toml");
-    std::fs::create_dir_all(paths::test_logs_dir()).map_err(|e| io("test-logs", e))?;
-    std::fs::write(&config, text.replace("PORT", &port.to_string()))
-        .map_err(|e| io("writing the config", e))?;
-    let prepared = run::prepare(&Guest::Config(config), true, None).map_err(String::from)?;
+    let peer = HostPeer::start(name, "linux-uplink.toml", b"hello from the host\n".to_vec())?;
+    let prepared =
+        run::prepare(&Guest::Config(peer.config.clone()), true, None).map_err(String::from)?;
     if !prepared.uplink {
         return Err("the config gives no VM a network card".into());
     }
     let opts = QemuOptions {
         disk: prepared.disk,
         uplink: Some(Uplink {
-            forwards: vec![format!("{inward}:10.0.2.15:5003")],
+            forwards: vec![peer.forward()],
         }),
         ..QemuOptions::aerie("cortex-a72", prepared.bootmodule, Firmware::UefiAcpi)
     };
-    let done = Arc::new(AtomicBool::new(false));
-    let host = {
-        let done = done.clone();
-        thread::spawn(move || host_side(listener, inward, &done))
-    };
     run_test(name, &opts, LINUX_TIMEOUT, |status, out| {
-        done.store(true, Ordering::Relaxed);
-        let heard = host
-            .join()
-            .map_err(|_| "the host side panicked".to_string())??;
-        if heard.trim_end() != "hello from web" {
-            return Err(format!(
-                "the host heard {heard:?}, expected \"hello from web\""
-            ));
-        }
+        peer.finish(out)?;
         output::require_line(
             out,
             "initramfs: eth0: 10.0.2.15/24 by DHCP, gateway 10.0.2.2",
@@ -207,6 +183,85 @@ pub fn linux_uplink() -> Result<(), String> {
     })
 }
 
+/// The host's end of an uplink test (`aerie.net=uplink:PORT` in the VM,
+/// tests/linux/net.sh): it listens on PORT for the VM's hello, then sends
+/// `payload` to the VM's TCP port 5003 through a forwarded host port.
+pub(super) struct HostPeer {
+    /// The test's config with PORT filled in.
+    pub config: PathBuf,
+    inward: u16,
+    payload_sha256: String,
+    payload_len: usize,
+    done: Arc<AtomicBool>,
+    host: thread::JoinHandle<Result<String, String>>,
+}
+
+impl HostPeer {
+    /// Listen, and write test `name`'s config (`tests/configs/<file>`, PORT
+    /// replaced) beside its log: two levels below the root, as
+    /// tests/configs is, so its relative paths still hold.
+    pub fn start(name: &str, file: &str, payload: Vec<u8>) -> Result<HostPeer, String> {
+        let io = |what: &str, e: std::io::Error| format!("{what}: {e}");
+        let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| io("listening", e))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| io("listening", e))?
+            .port();
+        let inward = free_port()?;
+        let text = std::fs::read_to_string(test_config(file)).map_err(|e| io(file, e))?;
+        let config = paths::test_logs_dir().join(format!("{name}.toml"));
+        std::fs::create_dir_all(paths::test_logs_dir()).map_err(|e| io("test-logs", e))?;
+        std::fs::write(&config, text.replace("PORT", &port.to_string()))
+            .map_err(|e| io("writing the config", e))?;
+        let payload_sha256 = hex(&Sha256::digest(&payload));
+        let payload_len = payload.len();
+        let done = Arc::new(AtomicBool::new(false));
+        let host = {
+            let done = done.clone();
+            thread::spawn(move || host_side(listener, inward, &done, &payload))
+        };
+        Ok(HostPeer {
+            config,
+            inward,
+            payload_sha256,
+            payload_len,
+            done,
+            host,
+        })
+    }
+
+    /// The `--forward` rule to the VM's port 5003 (its first lease).
+    pub fn forward(&self) -> String {
+        format!("{}:10.0.2.15:5003", self.inward)
+    }
+
+    /// QEMU has exited: the VM said hello to the host, and received the
+    /// payload whole (its size and SHA-256 in the VM's output).
+    pub fn finish(self, out: &str) -> Result<(), String> {
+        self.done.store(true, Ordering::Relaxed);
+        let heard = self
+            .host
+            .join()
+            .map_err(|_| "the host side panicked".to_string())??;
+        if heard.trim_end() != "hello from web" {
+            return Err(format!(
+                "the host heard {heard:?}, expected \"hello from web\""
+            ));
+        }
+        output::require_line(
+            out,
+            &format!(
+                "net: uplink received {} bytes sha256 {}",
+                self.payload_len, self.payload_sha256
+            ),
+        )
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A port nobody listens on now (bound and let go: QEMU takes it next).
 fn free_port() -> Result<u16, String> {
     let probe = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("free port: {e}"))?;
@@ -216,10 +271,15 @@ fn free_port() -> Result<u16, String> {
         .map_err(|e| format!("free port: {e}"))
 }
 
-/// The host's half: take the VM's connection and read its line, then say
-/// hello through the forwarded port `inward`. Gives up once `done` (QEMU
-/// has exited). Returns what the VM said.
-fn host_side(listener: TcpListener, inward: u16, done: &AtomicBool) -> Result<String, String> {
+/// The host's half: take the VM's connection and read its line, then send
+/// `payload` through the forwarded port `inward`. Gives up once `done`
+/// (QEMU has exited). Returns what the VM said.
+fn host_side(
+    listener: TcpListener,
+    inward: u16,
+    done: &AtomicBool,
+    payload: &[u8],
+) -> Result<String, String> {
     listener
         .set_nonblocking(true)
         .map_err(|e| format!("listener: {e}"))?;
@@ -247,7 +307,7 @@ fn host_side(listener: TcpListener, inward: u16, done: &AtomicBool) -> Result<St
     let mut to_vm = TcpStream::connect(("127.0.0.1", inward))
         .map_err(|e| format!("connecting to forwarded port {inward}: {e}"))?;
     to_vm
-        .write_all(b"hello from the host\n")
+        .write_all(payload)
         .map_err(|e| format!("writing to the VM: {e}"))?;
     Ok(heard)
 }

@@ -1,0 +1,88 @@
+//! The uplink port's card, the one place that picks between the cards
+//! Aerie drives: the host's virtio-net (QEMU's `virt` and Versal boards),
+//! else the machine's own Ethernet (`imx_fec`: i.MX boards). One at most.
+
+use super::{imx_fec, virtio_net};
+use crate::mm::kernel_map::KernelSpace;
+use aerie_dt::HostInfo;
+use core::sync::atomic::{AtomicU8, Ordering};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Card {
+    None = 0,
+    Virtio = 1,
+    ImxFec = 2,
+}
+
+static CARD: AtomicU8 = AtomicU8::new(Card::None as u8);
+
+fn card() -> Card {
+    match CARD.load(Ordering::Relaxed) {
+        1 => Card::Virtio,
+        2 => Card::ImxFec,
+        _ => Card::None,
+    }
+}
+
+/// Find and bring up the uplink's card: a virtio-net among the host's
+/// virtio-mmio transports (`virtio_mapped`: they are mapped), else the
+/// Ethernet controller the device tree names. Returns its INTID, which the
+/// caller routes to a pCPU; None without a usable card.
+pub fn probe(host: &HostInfo, space: &mut KernelSpace, virtio_mapped: bool) -> Option<u32> {
+    if virtio_mapped {
+        if let Some(intid) = virtio_net::probe(&host.virtio_mmio) {
+            CARD.store(Card::Virtio as u8, Ordering::Relaxed);
+            return Some(intid);
+        }
+    }
+    let intid = imx_fec::probe(host.ethernet.as_ref()?, space)?;
+    CARD.store(Card::ImxFec as u8, Ordering::Relaxed);
+    Some(intid)
+}
+
+/// The card's INTID, 0 without a card.
+pub fn intid() -> u32 {
+    match card() {
+        Card::Virtio => virtio_net::intid(),
+        Card::ImxFec => imx_fec::intid(),
+        Card::None => 0,
+    }
+}
+
+/// The card raised its interrupt: acknowledge it at the device (from
+/// interrupt context).
+pub fn acknowledge() {
+    match card() {
+        Card::Virtio => virtio_net::acknowledge(),
+        Card::ImxFec => imx_fec::acknowledge(),
+        Card::None => {}
+    }
+}
+
+/// Send one Ethernet frame out, without waiting (see each card's `send`).
+pub fn send(frame: &[u8]) -> Result<(), &'static str> {
+    match card() {
+        Card::Virtio => virtio_net::send(frame),
+        Card::ImxFec => imx_fec::send(frame),
+        Card::None => Err("no uplink"),
+    }
+}
+
+/// Hand the frames the card has received to `f`; returns how many.
+pub fn receive(f: impl FnMut(&[u8])) -> usize {
+    match card() {
+        Card::Virtio => virtio_net::receive(f),
+        Card::ImxFec => imx_fec::receive(f),
+        Card::None => 0,
+    }
+}
+
+/// One line for `Ctrl-A d`: the card's traffic. None without a card.
+pub fn summary() -> Option<alloc::string::String> {
+    match card() {
+        Card::Virtio => virtio_net::summary(),
+        Card::ImxFec => imx_fec::summary(),
+        Card::None => None,
+    }
+}
