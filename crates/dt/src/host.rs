@@ -13,6 +13,7 @@ use crate::guest::KEY_POWER;
 use crate::handoff::{WallClock, WALL_CLOCK_PROP};
 use crate::region::Region;
 use crate::rtc::HostRtc;
+use crate::sd_host::HostSdHost;
 
 /// One physical CPU.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +109,10 @@ pub struct HostInfo {
     /// The machine's own Ethernet controller, Aerie's network uplink, where
     /// it is one Aerie drives (see [`HostEthernet`]).
     pub ethernet: Option<HostEthernet>,
+    /// The machine's SD host controllers Aerie drives, enabled ones in tree
+    /// order: where its host disk is on boards without virtio (see
+    /// [`HostSdHost`]).
+    pub sd_hosts: Vec<HostSdHost>,
 }
 
 /// Reads a host DTB. `dtb` may be longer than the header's totalsize.
@@ -156,6 +161,7 @@ pub fn parse_host(dtb: &[u8]) -> Result<HostInfo, DtError> {
         },
         power_button: power_button(&tree)?,
         ethernet: crate::ethernet::host_ethernet(&tree)?,
+        sd_hosts: crate::sd_host::host_sd_hosts(&tree)?,
     })
 }
 
@@ -539,6 +545,7 @@ mod tests {
     use super::*;
     use crate::ethernet::{EthernetKind, PhyMode};
     use crate::rtc::RtcKind;
+    use crate::sd_host::SdHostKind;
     use alloc::vec;
     use vm_fdt::{FdtReserveEntry, FdtWriter};
 
@@ -1091,6 +1098,124 @@ mod tests {
         assert_eq!(address_of(None, Some(7)), None);
         assert_eq!(address_of(Some(10), Some(7)), None);
         assert_eq!(address_of(Some(9), None), None);
+    }
+
+    /// A uSDHC node at `base` with the i.MX 8M Plus's compatibles and
+    /// registers; `rest` writes its other properties.
+    fn usdhc(w: &mut FdtWriter, base: u32, rest: impl FnOnce(&mut FdtWriter)) {
+        node(w, &format!("mmc@{base:x}"), |w| {
+            w.property_string_list(
+                "compatible",
+                vec![
+                    "fsl,imx8mp-usdhc".into(),
+                    "fsl,imx8mm-usdhc".into(),
+                    "fsl,imx7d-usdhc".into(),
+                ],
+            )
+            .unwrap();
+            w.property_array_u32("reg", &[base, 0x10000]).unwrap();
+            rest(w);
+        });
+    }
+
+    /// The SD host controllers a tree with RAM and the nodes `body` writes
+    /// has.
+    fn sd_hosts_of(body: impl FnOnce(&mut FdtWriter)) -> Vec<HostSdHost> {
+        let dtb = blob(&[], cells_1_1, |w| {
+            memory_32(w);
+            body(w);
+        });
+        parse_host(&dtb).unwrap().sd_hosts
+    }
+
+    #[test]
+    fn finds_the_enabled_imx8mp_usdhcs_in_tree_order() {
+        // As in the i.MX 8M Plus EVK's tree: 64-bit root cells, the SoC bus
+        // and AIPS3 map their children's 32-bit addresses one to one;
+        // uSDHC1 (the Wi-Fi's) is off, uSDHC2 is the card slot and uSDHC3
+        // the eMMC.
+        let dtb = blob(
+            &[],
+            |w| {
+                w.property_u32("#address-cells", 2).unwrap();
+                w.property_u32("#size-cells", 2).unwrap();
+            },
+            |w| {
+                node(w, "memory@40000000", |w| {
+                    w.property_string("device_type", "memory").unwrap();
+                    w.property_array_u32("reg", &[0, 0x4000_0000, 0, 0x8000_0000])
+                        .unwrap();
+                });
+                node(w, "soc@0", |w| {
+                    w.property_string("compatible", "simple-bus").unwrap();
+                    cells_1_1(w);
+                    w.property_array_u32("ranges", &[0, 0, 0, 0x3e00_0000])
+                        .unwrap();
+                    node(w, "bus@30800000", |w| {
+                        w.property_string_list(
+                            "compatible",
+                            vec!["fsl,aips-bus".into(), "simple-bus".into()],
+                        )
+                        .unwrap();
+                        w.property_array_u32("reg", &[0x3080_0000, 0x40_0000])
+                            .unwrap();
+                        cells_1_1(w);
+                        w.property_null("ranges").unwrap();
+                        usdhc(w, 0x30b4_0000, |w| {
+                            w.property_string("status", "disabled").unwrap();
+                        });
+                        usdhc(w, 0x30b5_0000, |w| {
+                            w.property_string("status", "okay").unwrap();
+                        });
+                        usdhc(w, 0x30b6_0000, |w| {
+                            w.property_null("non-removable").unwrap();
+                            w.property_string("status", "okay").unwrap();
+                        });
+                    });
+                });
+            },
+        );
+        assert_eq!(
+            parse_host(&dtb).unwrap().sd_hosts,
+            vec![
+                HostSdHost {
+                    kind: SdHostKind::ImxUsdhc,
+                    region: Region::new(0x30b5_0000, 0x10000),
+                    non_removable: false,
+                },
+                HostSdHost {
+                    kind: SdHostKind::ImxUsdhc,
+                    region: Region::new(0x30b6_0000, 0x10000),
+                    non_removable: true,
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unknown_sd_host_is_not_taken() {
+        let arasan = sd_hosts_of(|w| {
+            node(w, "mmc@ff160000", |w| {
+                w.property_string("compatible", "arasan,sdhci-8.9a")
+                    .unwrap();
+                w.property_array_u32("reg", &[0xff16_0000, 0x1000]).unwrap();
+            });
+        });
+        assert_eq!(arasan, vec![]);
+    }
+
+    #[test]
+    fn a_usdhc_without_reg_is_skipped() {
+        let hosts = sd_hosts_of(|w| {
+            node(w, "mmc", |w| {
+                w.property_string("compatible", "fsl,imx6q-usdhc").unwrap();
+            });
+            usdhc(w, 0x30b5_0000, |_| {});
+        });
+        assert_eq!(
+            hosts.iter().map(|h| h.region.base).collect::<Vec<_>>(),
+            vec![0x30b5_0000]
+        );
     }
 
     /// A PL061 at `base` with phandle `ph` (its interrupt SPI 7 unless

@@ -97,6 +97,9 @@ pub fn host_tree(info: &HostInfo) -> Result<Vec<u8>, DtError> {
     if let Some(eth) = info.ethernet {
         crate::ethernet::write(&mut w, eth, &pairs(&[eth.region])?, spi(eth.intid)?)?;
     }
+    for &sd in &info.sd_hosts {
+        crate::sd_host::write(&mut w, sd, &pairs(&[sd.region])?)?;
+    }
     for v in &info.virtio_mmio {
         let node = w
             .begin_node(&format!("virtio_mmio@{:x}", v.region.base))
@@ -249,6 +252,7 @@ mod tests {
     use crate::ethernet::{EthernetKind, HostEthernet, PhyMode};
     use crate::host::{parse_host, Cpu, GicV3, HostVirtio, Timer};
     use crate::rtc::{HostRtc, RtcKind};
+    use crate::sd_host::{HostSdHost, SdHostKind};
     use alloc::string::ToString;
     use alloc::vec;
 
@@ -303,6 +307,8 @@ mod tests {
             // ACPI describes its power button otherwise (a GED event).
             power_button: None,
             ethernet: None,
+            // Its disks are virtio's.
+            sd_hosts: vec![],
         }
     }
 
@@ -369,6 +375,20 @@ mod tests {
                 assert_eq!(parse_host(&host_tree(&info).unwrap()).unwrap(), info);
             }
         }
+    }
+
+    #[test]
+    fn the_sd_hosts_read_back_as_themselves() {
+        // The i.MX 8M Plus EVK's card slot and eMMC, in its tree's order.
+        let mut info = qemu_like();
+        info.sd_hosts = [(0x30b5_0000, false), (0x30b6_0000, true)]
+            .map(|(base, non_removable)| HostSdHost {
+                kind: SdHostKind::ImxUsdhc,
+                region: Region::new(base, 0x10000),
+                non_removable,
+            })
+            .to_vec();
+        assert_eq!(parse_host(&host_tree(&info).unwrap()).unwrap(), info);
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod host;
 mod host_tree;
 mod region;
 mod rtc;
+mod sd_host;
 
 pub use binding::{PPI_INTIDS, SPI_INTIDS};
 pub use error::DtError;
@@ -30,3 +31,4 @@ pub use host::{parse_host, Cpu, GicV3, HostInfo, HostVirtio, PowerButton, Timer,
 pub use host_tree::{host_tree, primecell_region};
 pub use region::Region;
 pub use rtc::{HostRtc, RtcKind};
+pub use sd_host::{HostSdHost, SdHostKind};

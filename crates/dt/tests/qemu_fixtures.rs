@@ -57,6 +57,8 @@ fn finds_memory_cpus_and_devices() {
     assert_eq!(info.rng_seed.as_ref().map(Vec::len), Some(32));
     // Its network is virtio's: no Ethernet controller of its own.
     assert_eq!(info.ethernet, None);
+    // Nor SD host controller: its disks are virtio's too.
+    assert!(info.sd_hosts.is_empty());
 }
 
 #[test]

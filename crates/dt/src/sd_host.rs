@@ -1,0 +1,91 @@
+//! The machine's SD host controllers: where the host disk (an SD card, or
+//! the eMMC soldered beside them) is on boards without virtio.
+
+use alloc::format;
+use alloc::vec::Vec;
+
+use crate::error::{DtError, Step};
+use crate::fdt::cells::{is_compatible, reg};
+use crate::fdt::tree::Tree;
+use crate::host::enabled;
+use crate::region::Region;
+use vm_fdt::FdtWriter;
+
+/// An SD host controller Aerie has a driver for: where a board's host disk (an SD card) may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostSdHost {
+    pub kind: SdHostKind,
+    /// Its registers.
+    pub region: Region,
+    /// The tree says a device is soldered on (`non-removable`: eMMC on most boards), not a card slot.
+    pub non_removable: bool,
+}
+
+/// The SD host controllers Aerie drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SdHostKind {
+    /// NXP's uSDHC (i.MX 6, 7, 8M).
+    ImxUsdhc,
+}
+
+impl SdHostKind {
+    /// Its name for people.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            SdHostKind::ImxUsdhc => "i.MX uSDHC",
+        }
+    }
+}
+
+/// The i.MX uSDHC's compatible strings: every i.MX 6, 7 and 8 node names
+/// one of them, newer SoCs as a fallback (the i.MX 8M Plus's lists
+/// `fsl,imx8mp-usdhc`, `fsl,imx8mm-usdhc`, `fsl,imx7d-usdhc`).
+const IMX_USDHCS: [&str; 7] = [
+    "fsl,imx6q-usdhc",
+    "fsl,imx6sl-usdhc",
+    "fsl,imx6sx-usdhc",
+    "fsl,imx6ull-usdhc",
+    "fsl,imx7d-usdhc",
+    "fsl,imx8mm-usdhc",
+    "fsl,imx8qxp-usdhc",
+];
+/// What a tree Aerie writes names its uSDHCs, the fallback the i.MX 7 and
+/// 8M nodes share.
+const IMX_USDHC: &str = "fsl,imx7d-usdhc";
+
+/// Every enabled uSDHC with registers, in tree order: which holds the
+/// host disk is the hypervisor's to find out (a slot may be empty). A node
+/// without `reg` is none Aerie can drive. Its interrupt is not read: the
+/// driver polls.
+pub(crate) fn host_sd_hosts(tree: &Tree<'_>) -> Result<Vec<HostSdHost>, DtError> {
+    let usdhcs = tree
+        .nodes()
+        .filter(|n| IMX_USDHCS.iter().any(|c| is_compatible(n, c)) && enabled(n));
+    let mut out = Vec::new();
+    for node in usdhcs {
+        if let Some(region) = reg(&node)?.first().copied() {
+            out.push(HostSdHost {
+                kind: SdHostKind::ImxUsdhc,
+                region,
+                non_removable: node.prop("non-removable").is_some(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Writes `sd` as Linux's `fsl-imx-esdhc` binding describes it, with only
+/// what [`host_sd_hosts`] reads: no interrupt, clocks or pins.
+pub(crate) fn write(w: &mut FdtWriter, sd: HostSdHost, reg: &[u64]) -> Result<(), DtError> {
+    // One kind so far; a second must say here how its node is written.
+    let SdHostKind::ImxUsdhc = sd.kind;
+    let node = w
+        .begin_node(&format!("mmc@{:x}", sd.region.base))
+        .step("mmc")?;
+    w.property_string("compatible", IMX_USDHC).step("mmc")?;
+    w.property_array_u64("reg", reg).step("mmc")?;
+    if sd.non_removable {
+        w.property_null("non-removable").step("mmc")?;
+    }
+    w.end_node(node).step("mmc")
+}
