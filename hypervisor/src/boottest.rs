@@ -122,6 +122,9 @@ fn pnmi_nested() {
         );
     }
     crate::println!("boot-test: nested pseudo-NMI handled");
+    // Out now: a guest's unfinished line holds Aerie's back, and pCPU 1,
+    // about to stop, may stop while it holds the console.
+    crate::console::flush_held(true);
     // 2. pCPU 1 stops; a further pseudo-NMI to it (and a dump request that
     //    includes it) must neither hang it nor this pCPU.
     stop::set_mode_stop();
