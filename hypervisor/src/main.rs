@@ -194,9 +194,7 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
     el2::set_served_owners(aerie_firmware::served_owners());
 
     let virtio = drivers::virtio_mmio::map(&host.virtio_mmio, &mut space);
-    if virtio {
-        drivers::virtio_blk::probe(&host.virtio_mmio);
-    }
+    drivers::disk::probe(&host, &mut space, virtio);
     drivers::uplink::probe(&host, &mut space, virtio);
     // The wall clock: the host's RTC, else the time the boot loader read.
     let rtc = host.rtc.and_then(|rtc| {

@@ -22,8 +22,9 @@ pub enum Board {
     /// from Debian's kernel package. Its console is UART2, QEMU's second
     /// serial port. QEMU wires the GIC's physical IRQ and FIQ outputs to
     /// the CPUs but not its virtual ones, so Aerie signals guests' virtual
-    /// interrupts itself (`aerie.virq=hcr`). No virtio: no host disk; the
-    /// uplink is the board's own Ethernet (an i.MX ENET, Aerie's `imx_fec`).
+    /// interrupts itself (`aerie.virq=hcr`). No virtio: the host disk is an
+    /// SD card in its slot (a uSDHC, Aerie's `imx_usdhc`), the uplink its
+    /// own Ethernet (an i.MX ENET, Aerie's `imx_fec`).
     Imx8mpEvk,
     /// QEMU's Xilinx Versal virtual board (`xlnx-versal-virt`): two
     /// Cortex-A72 entered at EL2 on a machine with EL3, so its GICv3 has two
@@ -78,10 +79,21 @@ impl Board {
         }
     }
 
-    /// Whether it has virtio-mmio transports, so a host disk and a virtio
-    /// uplink card (without, the uplink is the board's own Ethernet).
+    /// Whether it has virtio-mmio transports, so a virtio host disk and
+    /// uplink card (without, the host disk is an SD card in the board's
+    /// slot and the uplink the board's own Ethernet).
     pub fn has_virtio(self) -> bool {
         self != Board::Imx8mpEvk
+    }
+
+    /// QEMU's `-drive` for the host disk `file` as an SD card in the
+    /// board's slot, on a board without virtio: the EVK's slot is usdhc2,
+    /// QEMU's SD bus 1 (`index=` would name a unit on bus 0).
+    pub fn sd_card_drive(self, file: &str) -> Option<String> {
+        match self {
+            Board::Virt | Board::VersalVirt => None,
+            Board::Imx8mpEvk => Some(format!("if=sd,bus=1,file={file},format=raw,id=sdcard")),
+        }
     }
 
     /// Whether its GIC's virtual IRQ output is left unconnected, so that

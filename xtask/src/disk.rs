@@ -54,6 +54,27 @@ pub fn create(path: &Path, size: u64) -> Result<()> {
         .with_context(|| format!("sizing {} to {size} bytes", path.display()))
 }
 
+/// Whether the host disk `path` (if any) can go where `board` takes it: an
+/// SD card (boards without virtio) must be a power of two in size, which
+/// QEMU 10.0's SD card model insists on.
+pub fn fits_board(path: Option<&Path>, board: crate::board::Board) -> Result<(), String> {
+    let Some(path) = path else { return Ok(()) };
+    if board.has_virtio() {
+        return Ok(());
+    }
+    let len = std::fs::metadata(path)
+        .map_err(|e| format!("host disk {}: {e}", path.display()))?
+        .len();
+    if !len.is_power_of_two() {
+        return Err(format!(
+            "host disk {}: {len} bytes; on --board {} it is an SD card, whose size QEMU needs to be a power of two (e.g. `truncate -s 512M`)",
+            path.display(),
+            board.name()
+        ));
+    }
+    Ok(())
+}
+
 /// QEMU's `-drive` option value for `path` (commas in a file name are doubled,
 /// QEMU's escape).
 pub fn drive_option(path: &Path) -> String {
@@ -64,6 +85,22 @@ pub fn drive_option(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_sd_card_must_be_a_power_of_two() {
+        use crate::board::Board;
+        let dir = std::env::temp_dir().join(format!("xtask-sd-{}", std::process::id()));
+        let (pow, odd) = (dir.join("pow.img"), dir.join("odd.img"));
+        create(&pow, 64 << 20).unwrap();
+        create(&odd, 100 << 20).unwrap();
+        assert!(fits_board(Some(&pow), Board::Imx8mpEvk).is_ok());
+        let e = fits_board(Some(&odd), Board::Imx8mpEvk).unwrap_err();
+        assert!(e.contains("power of two") && e.contains("104857600"), "{e}");
+        // virtio takes any size; no disk is always fine.
+        assert!(fits_board(Some(&odd), Board::Virt).is_ok());
+        assert!(fits_board(None, Board::Imx8mpEvk).is_ok());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn created_sparse_kept_and_never_shrunk_or_grown() {

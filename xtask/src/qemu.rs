@@ -391,9 +391,13 @@ fn board_command(opts: &QemuOptions, interactive: bool, seed: u32) -> Command {
         c.args(["-serial", "null"]);
     }
     c.args(["-serial", console]);
-    if opts.board.has_virtio() {
-        if let Some(disk) = &opts.disk {
-            disk_args(&mut c, disk);
+    if let Some(disk) = &opts.disk {
+        let file = disk.to_string_lossy().replace(',', ",,");
+        match opts.board.sd_card_drive(&file) {
+            Some(drive) => {
+                c.args(["-drive", &drive]);
+            }
+            None => disk_args(&mut c, disk),
         }
     }
     match &opts.uplink {
@@ -867,8 +871,7 @@ mod tests {
             "{live}"
         );
         assert!(!a.contains("-nic") && !a.contains("virtio-net"), "{a}");
-        // Its uplink is its own Ethernet, on QEMU's user network; a disk
-        // has nowhere to go.
+        // Its uplink is its own Ethernet, on QEMU's user network.
         let uplinked = QemuOptions {
             uplink: Some(Uplink {
                 forwards: vec!["8080:10.0.2.15:80".into()],
@@ -879,6 +882,11 @@ mod tests {
         let a = args(&command(&uplinked, false)).join(" ");
         assert!(
             a.contains("-nic user,hostfwd=tcp:127.0.0.1:8080-10.0.2.15:80"),
+            "{a}"
+        );
+        // The host disk is an SD card in the EVK's slot (usdhc2).
+        assert!(
+            a.contains("-drive if=sd,bus=1,file=/d.img,format=raw,id=sdcard"),
             "{a}"
         );
         assert!(!a.contains("virtio") && !a.contains("hostdisk"), "{a}");

@@ -113,7 +113,8 @@ The firmware describes the machine by a device tree; with --acpi by ACPI tables,
 firmware does, which the loader turns into the device tree Aerie reads.
 --board imx8mp-evk boots on QEMU's model of NXP's i.MX 8M Plus EVK (4 Cortex-A53, --smp 1..4)
 with the board's own device tree from Debian's kernel package: a real board's machine, no
-virtio (so no host disk; the uplink is the board's own Ethernet), no --cpu, --uefi or --icount. --board xlnx-versal-virt
+virtio (the host disk is an SD card in its slot, a power of two in size; the uplink is its own
+Ethernet), no --cpu, --uefi or --icount. --board xlnx-versal-virt
 boots on QEMU's Xilinx Versal board (2 Cortex-A72, a GIC with two security states).";
 
 /// Parses `run`'s flags.
@@ -352,19 +353,9 @@ fn guest_config(guest: &Guest, no_build: bool) -> Result<(Config, String, bool),
     })
 }
 
-/// [`prepare`] for `run`'s arguments. A board without virtio has no host
-/// disk: the built-in Linux VMs go without theirs there, in a boot module
-/// of the board's (a config's VM with a disk is refused by Aerie, saying
-/// so).
+/// [`prepare`] for `run`'s arguments.
 fn prepare_for(args: &RunArgs) -> Result<Prepared, PrepareError> {
-    let (mut config, mut stem, built) = guest_config(&args.guest, args.no_build)?;
-    let builtin_linux = matches!(args.guest, Guest::Linux { .. } | Guest::LinuxTools { .. });
-    if builtin_linux && !args.board.has_virtio() {
-        for vm in &mut config.vms {
-            vm.disks.clear();
-        }
-        stem = format!("{stem}-{}", args.board.name());
-    }
+    let (config, stem, built) = guest_config(&args.guest, args.no_build)?;
     prepare_config(&config, &stem, args.no_build || built, args.disk.as_deref())
 }
 
@@ -566,6 +557,10 @@ pub fn main(args: &[String]) -> i32 {
         Ok(p) => p,
         Err(e) => return e.report(),
     };
+    if let Err(e) = crate::disk::fits_board(prepared.disk.as_deref(), args.board) {
+        eprintln!("error: {e}");
+        return EXIT_USAGE;
+    }
     let on_virt = args.board == Board::Virt;
     let opts = QemuOptions {
         board: args.board,
@@ -579,7 +574,7 @@ pub fn main(args: &[String]) -> i32 {
             firmware: args.firmware,
         },
         icount: args.icount.then_some(qemu::icount::EXACT),
-        disk: prepared.disk.clone().filter(|_| args.board.has_virtio()),
+        disk: prepared.disk.clone(),
         uplink: prepared.uplink.then(|| Uplink {
             forwards: args.forwards.clone(),
         }),

@@ -1,7 +1,9 @@
 //! Drivers for the host devices Aerie itself uses.
 
+pub mod disk;
 pub mod imx_fec;
 pub mod imx_uart;
+pub mod imx_usdhc;
 pub mod pl011;
 pub mod power_button;
 pub mod registers;

@@ -15,7 +15,7 @@ use super::{
 };
 use crate::arch::aarch64::cpu;
 use crate::console::GuestOutput;
-use crate::drivers::virtio_blk;
+use crate::drivers::disk;
 use crate::irq::PPI_VIRTUAL_TIMER;
 use crate::mm::{frames, stage2::Stage2};
 use aerie_bootmodule::arm64_image::parse_image_header;
@@ -320,8 +320,9 @@ fn disk_region(d: aerie_bootmodule::DiskRegion) -> Result<DiskRegion, String> {
             d.offset, d.size
         ));
     }
-    let host = virtio_blk::capacity()
-        .ok_or("it has a disk but the machine has no host disk (virtio-blk-device)")?;
+    let host = disk::capacity().ok_or(
+        "it has a disk but the machine has no host disk (a virtio-blk device or an SD card)",
+    )?;
     if d.offset.checked_add(d.size).is_none_or(|end| end > host) {
         return Err(format!(
             "disk region {} MiB at offset {} MiB runs past the host disk ({} MiB)",

@@ -4,7 +4,7 @@
 
 use super::GuestMemory as Ram;
 use crate::console::GuestOutput;
-use crate::drivers::virtio_blk;
+use crate::drivers::disk;
 use aerie_virtio::{
     BlockBackend, BlockDevice, ConsoleDevice, GuestMemory, IoError, MemError, MmioTransport,
     NetDevice, Notify,
@@ -107,16 +107,16 @@ impl DiskRegion {
 impl BlockBackend for DiskRegion {
     fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), IoError> {
         let host = self.host_sector(sector, buf.len())?;
-        virtio_blk::read(host, buf).map_err(|reason| IoError { sector, reason })
+        disk::read(host, buf).map_err(|reason| IoError { sector, reason })
     }
 
     fn write(&mut self, sector: u64, buf: &[u8]) -> Result<(), IoError> {
         let host = self.host_sector(sector, buf.len())?;
-        virtio_blk::write(host, buf).map_err(|reason| IoError { sector, reason })
+        disk::write(host, buf).map_err(|reason| IoError { sector, reason })
     }
 
     fn flush(&mut self) -> Result<(), IoError> {
-        virtio_blk::flush().map_err(|reason| IoError { sector: 0, reason })
+        disk::flush().map_err(|reason| IoError { sector: 0, reason })
     }
 
     fn capacity_sectors(&self) -> u64 {

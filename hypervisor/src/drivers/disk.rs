@@ -1,0 +1,126 @@
+//! The host disk, the one place that picks between the disks Aerie
+//! drives: the host's virtio-blk (QEMU's `virt` and Versal boards), else an
+//! SD card behind an i.MX uSDHC (i.MX boards). Each VM with a disk gets a
+//! region of it (`vm::virtio::DiskRegion`). Requests are synchronous.
+
+use super::imx_usdhc::{SdCard, SdError, BLOCK};
+use super::virtio_blk;
+use crate::mm::kernel_map::KernelSpace;
+use aerie_dt::HostInfo;
+use spin::Mutex;
+
+enum Disk {
+    Virtio,
+    Sd(SdCard),
+}
+
+static DISK: Mutex<Option<Disk>> = Mutex::new(None);
+
+/// Find the host disk: a virtio-blk among the host's virtio-mmio
+/// transports (`virtio_mapped`: they are mapped), else the first SD card in
+/// the uSDHC controllers the device tree names. Returns its size in bytes.
+pub fn probe(host: &HostInfo, space: &mut KernelSpace, virtio_mapped: bool) -> Option<u64> {
+    if virtio_mapped {
+        if let Some(bytes) = virtio_blk::probe(&host.virtio_mmio) {
+            *DISK.lock() = Some(Disk::Virtio);
+            return Some(bytes);
+        }
+    }
+    for sd in &host.sd_hosts {
+        let base = sd.region.base;
+        let va = match space.map_device(base, sd.region.size) {
+            Ok(va) => va,
+            Err(e) => {
+                log::warn!("{} at {base:#x}: cannot map it: {e:?}", sd.kind.name());
+                continue;
+            }
+        };
+        // SAFETY: the controller's registers were just mapped as device
+        // memory, for good; nothing else in Aerie drives it.
+        match unsafe { SdCard::attach(va) } {
+            Ok(card) => {
+                let bytes = card.blocks * BLOCK as u64;
+                log::info!(
+                    "host disk: SD card behind the {} at {base:#x}, {} MiB",
+                    sd.kind.name(),
+                    bytes >> 20
+                );
+                *DISK.lock() = Some(Disk::Sd(card));
+                return Some(bytes);
+            }
+            Err(e) => log::info!(
+                "{} at {base:#x}{}: no host disk there: {e}",
+                sd.kind.name(),
+                if sd.non_removable {
+                    " (soldered on)"
+                } else {
+                    ""
+                }
+            ),
+        }
+    }
+    None
+}
+
+/// Size of the host disk in bytes, if there is one.
+pub fn capacity() -> Option<u64> {
+    match DISK.lock().as_ref()? {
+        Disk::Virtio => virtio_blk::capacity(),
+        Disk::Sd(card) => Some(card.blocks * BLOCK as u64),
+    }
+}
+
+fn sd_error(e: SdError) -> &'static str {
+    match e {
+        SdError::Timeout(_) => "host disk (SD card) timed out",
+        SdError::Controller(_) => "host disk (SD card): controller error",
+        SdError::Card(_) => "host disk (SD card) refused the request",
+        SdError::Unusable(why) => why,
+    }
+}
+
+/// Read whole sectors (512 bytes) starting at `sector` of the host disk.
+pub fn read(sector: u64, buf: &mut [u8]) -> Result<(), &'static str> {
+    let mut disk = DISK.lock();
+    match disk.as_mut().ok_or("no host disk")? {
+        Disk::Virtio => virtio_blk::read(sector, buf),
+        Disk::Sd(card) => {
+            for (i, chunk) in buf.chunks_exact_mut(BLOCK).enumerate() {
+                let block: &mut [u8; BLOCK] = chunk.try_into().map_err(|_| "partial sector")?;
+                card.read_block(sector + i as u64, block).map_err(|e| {
+                    log::warn!("host disk: reading sector {}: {e}", sector + i as u64);
+                    sd_error(e)
+                })?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Write whole sectors (512 bytes) starting at `sector` of the host disk.
+pub fn write(sector: u64, buf: &[u8]) -> Result<(), &'static str> {
+    let mut disk = DISK.lock();
+    match disk.as_mut().ok_or("no host disk")? {
+        Disk::Virtio => virtio_blk::write(sector, buf),
+        Disk::Sd(card) => {
+            for (i, chunk) in buf.chunks_exact(BLOCK).enumerate() {
+                let block: &[u8; BLOCK] = chunk.try_into().map_err(|_| "partial sector")?;
+                card.write_block(sector + i as u64, block).map_err(|e| {
+                    log::warn!("host disk: writing sector {}: {e}", sector + i as u64);
+                    sd_error(e)
+                })?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Make written data durable. An SD card's single-block write is complete
+/// (programmed) when the card lets DAT0 go, which the next command waits
+/// for: nothing more to do.
+pub fn flush() -> Result<(), &'static str> {
+    match DISK.lock().as_ref().ok_or("no host disk")? {
+        Disk::Virtio => virtio_blk::flush(),
+        Disk::Sd(_) => Ok(()),
+    }
+}
