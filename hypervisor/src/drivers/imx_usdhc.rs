@@ -14,6 +14,12 @@
 
 use super::registers::Registers;
 use crate::arch::aarch64::cpu;
+pub use aerie_sdcard::BLOCK;
+use aerie_sdcard::{
+    block_address, csd_blocks, rca, status_errors, Command, Response, ALL_SEND_CID, APP_CMD,
+    GO_IDLE_STATE, IF_COND, OCR_READY, OP_COND, READ_SINGLE_BLOCK, SD_SEND_OP_COND, SELECT_CARD,
+    SEND_CSD, SEND_IF_COND, SEND_RELATIVE_ADDR, SET_BLOCKLEN, WRITE_BLOCK,
+};
 
 const BLK_ATT: usize = 0x04;
 const CMD_ARG: usize = 0x08;
@@ -65,50 +71,31 @@ const WTMK_BLOCK: u32 = 0x0080_0080;
 /// MIX_CTRL: the transfer reads from the card.
 const MIX_READ: u32 = 1 << 4;
 
-/// CMD_XFR_TYP: the command index, data present, index and CRC checks,
-/// and the response kind.
-const DATA: u32 = 1 << 21;
-const CHECK_INDEX: u32 = 1 << 20;
-const CHECK_CRC: u32 = 1 << 19;
-const R136: u32 = 0b01 << 16;
-const R48: u32 = 0b10 << 16;
-const R48_BUSY: u32 = 0b11 << 16;
+/// CMD_XFR_TYP: data present, index and CRC checks, the response's kind
+/// (bits 17:16), the command index (bits 29:24).
+const XFR_DATA: u32 = 1 << 21;
+const XFR_CHECK_INDEX: u32 = 1 << 20;
+const XFR_CHECK_CRC: u32 = 1 << 19;
+const XFR_R136: u32 = 0b01 << 16;
+const XFR_R48: u32 = 0b10 << 16;
+const XFR_R48_BUSY: u32 = 0b11 << 16;
 
-/// A command: its index and CMD_XFR_TYP's other fields.
-#[derive(Clone, Copy)]
-struct Command(u32);
-
-impl Command {
-    const fn new(index: u32, flags: u32) -> Self {
-        Command((index << 24) | flags)
-    }
+/// CMD_XFR_TYP for `cmd`.
+fn transfer_type(cmd: Command) -> u32 {
+    let r = cmd.response;
+    let kind = match r {
+        Response::None => 0,
+        _ if r.long() => XFR_R136,
+        _ if r.busy() => XFR_R48_BUSY,
+        _ => XFR_R48,
+    };
+    (u32::from(cmd.index) << 24)
+        | kind
+        | if r.has_crc() { XFR_CHECK_CRC } else { 0 }
+        | if r.has_index() { XFR_CHECK_INDEX } else { 0 }
+        | if cmd.data { XFR_DATA } else { 0 }
 }
 
-/// The SD commands used, with their response kinds (R1, R2, R3, R6, R7).
-const GO_IDLE: Command = Command::new(0, 0);
-const ALL_SEND_CID: Command = Command::new(2, R136 | CHECK_CRC);
-const SEND_RELATIVE_ADDR: Command = Command::new(3, R48 | CHECK_CRC | CHECK_INDEX);
-const SELECT_CARD: Command = Command::new(7, R48_BUSY | CHECK_CRC | CHECK_INDEX);
-const SEND_IF_COND: Command = Command::new(8, R48 | CHECK_CRC | CHECK_INDEX);
-const SEND_CSD: Command = Command::new(9, R136 | CHECK_CRC);
-const SET_BLOCKLEN: Command = Command::new(16, R48 | CHECK_CRC | CHECK_INDEX);
-const READ_SINGLE_BLOCK: Command = Command::new(17, R48 | CHECK_CRC | CHECK_INDEX | DATA);
-const WRITE_BLOCK: Command = Command::new(24, R48 | CHECK_CRC | CHECK_INDEX | DATA);
-const APP_CMD: Command = Command::new(55, R48 | CHECK_CRC | CHECK_INDEX);
-/// ACMD41: R3 carries no valid CRC or index.
-const SD_SEND_OP_COND: Command = Command::new(41, R48);
-
-/// CMD8's argument: 2.7-3.6 V and a check pattern the card echoes.
-const IF_COND: u32 = 0x1aa;
-/// ACMD41's argument: the host takes high-capacity cards, 2.7-3.6 V.
-const OP_COND: u32 = 0x40ff_8000;
-/// OCR: powered up; high capacity (block addresses, not bytes).
-const OCR_READY: u32 = 1 << 31;
-const OCR_HIGH_CAPACITY: u32 = 1 << 30;
-/// R1's error bits (card status 31:19 but for the 'ready' ones).
-const R1_ERRORS: u32 = 0xfdf8_0000;
-
-pub const BLOCK: usize = 512;
 /// How long a command, a transfer or the card's power-up may take.
 const COMMAND_MS: u64 = 1000;
 const POWER_UP_MS: u64 = 1000;
@@ -139,8 +126,8 @@ impl core::fmt::Display for SdError {
 
 pub struct SdCard {
     regs: Registers,
-    /// Block addresses (SDHC/SDXC) rather than byte addresses (SDSC).
-    high_capacity: bool,
+    /// Its OCR: whether it takes block numbers or byte addresses.
+    ocr: u32,
     pub blocks: u64,
 }
 
@@ -169,7 +156,7 @@ impl SdCard {
         let mut card = SdCard {
             // SAFETY: per this function's contract.
             regs: unsafe { Registers::new(va) },
-            high_capacity: false,
+            ocr: 0,
             blocks: 0,
         };
         card.reset_controller()?;
@@ -181,7 +168,7 @@ impl SdCard {
         // bit (QEMU's), which is no error.
         wait(10, || card.regs.read(SYS_CTRL) & SYS_INITA == 0);
 
-        card.command(GO_IDLE, 0)?;
+        card.command(GO_IDLE_STATE, 0)?;
         let echo = card.command(SEND_IF_COND, IF_COND).map_err(|_| {
             SdError::Unusable("no SD card answers (CMD8): an empty slot, an eMMC or an SD 1.x card")
         })?;
@@ -199,9 +186,9 @@ impl SdCard {
         if !ready {
             return Err(SdError::Timeout("the card did not power up (ACMD41)"));
         }
-        card.high_capacity = ocr & OCR_HIGH_CAPACITY != 0;
+        card.ocr = ocr;
         card.command(ALL_SEND_CID, 0)?;
-        let rca = card.command(SEND_RELATIVE_ADDR, 0)? & 0xffff_0000;
+        let rca = rca(card.command(SEND_RELATIVE_ADDR, 0)?);
         card.command(SEND_CSD, rca)?;
         let csd = [
             card.regs.read(CMD_RSP0),
@@ -282,38 +269,32 @@ impl SdCard {
     /// (R1, R3, R6, R7: the card's 32 bits). The data of a data command
     /// follows separately.
     fn command(&self, cmd: Command, arg: u32) -> Result<u32, SdError> {
-        let busy = PRES_CIHB | if cmd.0 & DATA != 0 { PRES_CDIHB } else { 0 };
+        let busy = PRES_CIHB | if cmd.data { PRES_CDIHB } else { 0 };
         // A card still programming the last block holds DAT0 low.
-        let idle = |s: u32| s & busy == 0 && (cmd.0 & DATA == 0 || s & PRES_DAT0 != 0);
+        let idle = |s: u32| s & busy == 0 && (!cmd.data || s & PRES_DAT0 != 0);
         if !wait(COMMAND_MS, || idle(self.regs.read(PRES_STATE))) {
             self.recover();
             return Err(SdError::Timeout("the command line stayed busy"));
         }
         self.regs.write(INT_STATUS, u32::MAX);
         self.regs.write(CMD_ARG, arg);
-        self.regs.write(CMD_XFR_TYP, cmd.0);
+        self.regs.write(CMD_XFR_TYP, transfer_type(cmd));
         self.wait_status(INT_CC, "no response")?;
         self.regs.write(INT_STATUS, INT_CC);
         let response = self.regs.read(CMD_RSP0);
-        let r1 = cmd.0 & (0b11 << 16) != 0 && cmd.0 & CHECK_INDEX != 0;
-        if r1 && cmd.0 >> 24 != 3 && response & R1_ERRORS != 0 {
+        if cmd.response.is_status() && status_errors(response) != 0 {
             self.recover();
             return Err(SdError::Card(response));
         }
         Ok(response)
     }
 
-    /// The argument naming block `lba`: its number, or its byte address.
+    /// The argument naming block `lba`.
     fn address(&self, lba: u64) -> Result<u32, SdError> {
-        let a = if self.high_capacity {
-            lba
-        } else {
-            lba * BLOCK as u64
-        };
-        if lba >= self.blocks || a > u64::from(u32::MAX) {
+        if lba >= self.blocks {
             return Err(SdError::Unusable("a block beyond the card"));
         }
-        Ok(a as u32)
+        block_address(self.ocr, lba).ok_or(SdError::Unusable("a block beyond the card"))
     }
 
     /// Read block `lba` into `buf`.
@@ -349,33 +330,5 @@ impl SdCard {
         self.wait_status(INT_TC, "the write did not complete")?;
         self.regs.write(INT_STATUS, INT_TC);
         Ok(())
-    }
-}
-
-/// The card's size in blocks from its CSD, as the controller keeps an R2
-/// response: the register's bits 127:8 in CMD_RSP3..0 (`csd[3]..csd[0]`),
-/// so CSD bit n is bit n - 8 of that 128-bit value.
-fn csd_blocks(csd: [u32; 4]) -> Option<u64> {
-    let bits = |hi: u32, lo: u32| -> u64 {
-        let value = u128::from(csd[0])
-            | u128::from(csd[1]) << 32
-            | u128::from(csd[2]) << 64
-            | u128::from(csd[3]) << 96;
-        let width = hi - lo + 1;
-        ((value >> (lo - 8)) & ((1u128 << width) - 1)) as u64
-    };
-    match bits(127, 126) {
-        // CSD 1.0 (SDSC): (C_SIZE + 1) * 2^(C_SIZE_MULT + 2) blocks of
-        // 2^READ_BL_LEN bytes.
-        0 => {
-            let c_size = bits(73, 62);
-            let mult = bits(49, 47);
-            let read_bl_len = bits(83, 80);
-            let bytes = (c_size + 1) << (mult + 2 + read_bl_len);
-            Some(bytes / BLOCK as u64)
-        }
-        // CSD 2.0 (SDHC, SDXC): (C_SIZE + 1) * 512 KiB.
-        1 => Some((bits(69, 48) + 1) * 1024),
-        _ => None,
     }
 }
