@@ -220,6 +220,13 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
             Ok(va) => unsafe { drivers::power_button::init(va, button) },
             Err(e) => log::warn!("cannot map the PL061 at {:#x}: {e:?}", button.gpio.base),
         }
+    } else if let Some(ged) = &host.ged_button {
+        match space.map_device(ged.region.base, ged.region.size) {
+            // SAFETY: the GED's selector was just mapped as device memory
+            // at va, for good; Aerie alone reads it.
+            Ok(va) => unsafe { drivers::power_button::init_ged(va, ged) },
+            Err(e) => log::warn!("cannot map the GED at {:#x}: {e:?}", ged.region.base),
+        }
     }
 
     seed::init(host.rng_seed.as_deref());
@@ -286,11 +293,11 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
     if drivers::uplink::intid() != 0 {
         gic.enable_spi(drivers::uplink::intid(), boot_mpidr);
     }
-    if host
-        .power_button
-        .is_some_and(|b| b.intid == drivers::power_button::intid())
-    {
-        gic.enable_spi(drivers::power_button::intid(), boot_mpidr);
+    if let Some(intid) = drivers::power_button::intid() {
+        if drivers::power_button::edge_triggered() {
+            gic.set_edge_triggered(intid);
+        }
+        gic.enable_spi(intid, boot_mpidr);
     }
     if let Some(intid) = host.uart_intid {
         gic.enable_spi(intid, boot_mpidr);

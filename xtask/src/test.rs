@@ -33,7 +33,7 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 56] = [
+const QEMU_TESTS: [(&str, TestFn); 57] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
@@ -83,6 +83,10 @@ const QEMU_TESTS: [(&str, TestFn); 56] = [
     ("linux-max", || linux_on("max", "linux-max")),
     ("linux-two-vms", linux_two_vms),
     ("linux-power-button", power_button::linux_power_button),
+    (
+        "linux-power-button-acpi",
+        power_button::linux_power_button_acpi,
+    ),
     (
         "linux-shutdown-timeout",
         power_button::linux_shutdown_timeout,

@@ -1,8 +1,10 @@
 //! The devices a DSDT declares, read from its AML without running it: for
-//! each `Device`, its `_HID` when that is a string and its `_CRS` when that
+//! each `Device`, its `_HID` when that is a string, its `_CRS` when that
 //! is a plain buffer (ACPI 6.5 chapter 20 for the encoding, section 6.4 for
-//! resource descriptors). That is how firmware such as QEMU's describes
-//! fixed devices: virtio-mmio transports, UARTs.
+//! resource descriptors) and the SystemMemory OperationRegions of constant
+//! offset and length it declares. That is how firmware such as QEMU's
+//! describes fixed devices: virtio-mmio transports, UARTs, the Generic
+//! Event Device's selector.
 //!
 //! The reader knows the objects that declare things (Scope, Device, Name,
 //! Method, OperationRegion, Field and their kin) and skips every object
@@ -24,6 +26,10 @@ pub struct Device {
     pub memory: Vec<Region>,
     /// Interrupts (GSIVs: GIC INTIDs on Arm) of its `_CRS`, in order.
     pub interrupts: Vec<u32>,
+    /// The SystemMemory OperationRegions declared directly in its scope
+    /// whose offset and length are integer constants, in order: registers
+    /// its methods read (QEMU's GED: its event selector).
+    pub regions: Vec<Region>,
 }
 
 /// How deep scopes may nest before the reader stops descending: a bound
@@ -44,6 +50,7 @@ pub fn devices(aml: &[u8]) -> Vec<Device> {
 struct Found {
     hid: Option<String>,
     crs: Option<(Vec<Region>, Vec<u32>)>,
+    regions: Vec<Region>,
     absent: bool,
 }
 
@@ -103,6 +110,7 @@ fn term(
                         hid,
                         memory,
                         interrupts,
+                        regions: found.regions,
                     });
                 }
                 Some(end)
@@ -111,8 +119,12 @@ fn term(
             | THERMAL_ZONE_OP => Some(package(aml, pos + 2)?.1),
             OP_REGION_OP => {
                 let (_, space) = name_string(aml, pos + 2)?;
-                let (_, len_at) = integer(aml, space + 1)?;
-                Some(integer(aml, len_at)?.1)
+                let (offset, len_at) = integer(aml, space + 1)?;
+                let (len, end) = integer(aml, len_at)?;
+                if let (Some(found), SYSTEM_MEMORY) = (device, *aml.get(space)?) {
+                    found.regions.push(Region::new(offset, len));
+                }
+                Some(end)
             }
             MUTEX_OP => Some(name_string(aml, pos + 2)?.1 + 1),
             EVENT_OP => Some(name_string(aml, pos + 2)?.1),
@@ -140,6 +152,8 @@ const POWER_RES_OP: u8 = 0x84;
 const THERMAL_ZONE_OP: u8 = 0x85;
 const INDEX_FIELD_OP: u8 = 0x86;
 const BANK_FIELD_OP: u8 = 0x87;
+/// An OperationRegion's RegionSpace 0: system memory.
+const SYSTEM_MEMORY: u8 = 0x00;
 
 /// A PkgLength at `pos`: where the package's contents start and where it
 /// ends (its length counts from `pos`). None if it runs past `aml`.

@@ -8,8 +8,9 @@
 //! Read: the MADT (CPUs, GICv3), the FADT (PSCI and its conduit; the
 //! DSDT), the GTDT (timer interrupts), the SPCR (the console: a PL011 or an
 //! SBSA generic UART) and the fixed devices the DSDT and SSDTs declare
-//! (virtio-mmio transports; the UART when there is no SPCR). RAM is not read here: the UEFI memory map is what the firmware
-//! vouches for. Everything is bounds-checked and checksummed; a table that
+//! (virtio-mmio transports; the UART when there is no SPCR; on QEMU, the
+//! power button: its Generic Event Device). RAM is not read here: the UEFI
+//! memory map is what the firmware vouches for. Everything is bounds-checked and checksummed; a table that
 //! does not hold together is an error naming it.
 #![cfg_attr(not(test), no_std)]
 
@@ -29,7 +30,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use aerie_dt::{primecell_region, HostInfo, HostVirtio, UartKind, SPI_INTIDS};
+use aerie_dt::{primecell_region, GedButton, HostInfo, HostVirtio, UartKind, SPI_INTIDS};
 
 pub use aml::{devices, Device};
 pub use error::{AcpiError, Signature};
@@ -40,6 +41,17 @@ pub use sdt::Memory;
 pub const HID_VIRTIO_MMIO: &str = "LNRO0005";
 pub const HID_PL011: &str = "ARMH0011";
 pub const HID_SBSA_UART: &str = "ARMHB000";
+/// The Generic Event Device (ACPI 6.5 section 5.6.9), and the power button
+/// whose presses its events stand for on QEMU.
+pub const HID_GED: &str = "ACPI0013";
+pub const HID_POWER_BUTTON: &str = "PNP0C0C";
+
+/// The bit of QEMU's GED event selector that means "power down"
+/// (`ACPI_GED_PWR_DOWN_EVT` in QEMU's include/hw/acpi/generic_event_device.h;
+/// its `_EVT` then notifies PWRB).
+const QEMU_GED_POWER_DOWN: u32 = 0x2;
+/// The bytes of the GED's event selector: one 32-bit register.
+const GED_SELECTOR_SIZE: u64 = 4;
 
 /// QEMU's tables' OEM ID and table ID: the machine QEMU's own device tree
 /// calls `linux,dummy-virt`, the model Aerie knows QEMU by (it then ends a
@@ -69,6 +81,45 @@ fn spi(intid: Option<u32>, notes: &mut Vec<String>) -> Option<u32> {
             None
         }
         _ => intid,
+    }
+}
+
+/// The power button of QEMU's ACPI machine: its Generic Event Device, the
+/// first `ACPI0013` with an SPI and a SystemMemory region of at least the
+/// selector's 4 bytes, where a `PNP0C0C` button is declared too. What a
+/// GED's events mean is AML (`_EVT`), which Aerie does not run; it knows
+/// only QEMU's (`qemu`: the tables are QEMU's own), and on other firmware
+/// leaves the button out with a note.
+fn ged_button(devices: &[Device], qemu: bool, notes: &mut Vec<String>) -> Option<GedButton> {
+    let mut geds = devices.iter().filter(|d| d.hid == HID_GED).peekable();
+    geds.peek()?;
+    if !qemu {
+        notes.push(format!(
+            "a Generic Event Device ({HID_GED}): its events are AML (_EVT), which Aerie does not run: the power button is not read"
+        ));
+        return None;
+    }
+    let button = devices.iter().any(|d| d.hid == HID_POWER_BUTTON);
+    let found = geds.find_map(|d| {
+        let region = d
+            .regions
+            .iter()
+            .find(|r| r.size >= GED_SELECTOR_SIZE && r.end().is_some())?;
+        let intid = spi(Some(*d.interrupts.first()?), notes)?;
+        Some(GedButton {
+            region: *region,
+            intid,
+            power_down: QEMU_GED_POWER_DOWN,
+        })
+    });
+    match found {
+        Some(ged) if button => Some(ged),
+        _ => {
+            notes.push(format!(
+                "QEMU's Generic Event Device ({HID_GED}) is not as Aerie knows it (an SPI, a 4-byte SystemMemory selector, a {HID_POWER_BUTTON} power button): the power button is not read"
+            ));
+            None
+        }
     }
 }
 
@@ -137,6 +188,8 @@ pub fn machine(memory: &dyn Memory, rsdp: u64) -> Result<Machine, AcpiError> {
         }
     }
 
+    let ged_button = ged_button(&dsdt_devices, (oem_id, oem_table) == QEMU_OEM, &mut notes);
+
     let console = match spcr {
         Some(t) => spcr::parse(&t)
             .map_err(|why| notes.push(why.to_string()))
@@ -188,6 +241,7 @@ pub fn machine(memory: &dyn Memory, rsdp: u64) -> Result<Machine, AcpiError> {
             model: ((oem_id, oem_table) == QEMU_OEM).then(|| QEMU_MODEL.to_string()),
             psci_method: fadt.psci_method.map(ToString::to_string),
             virtio_mmio,
+            ged_button,
             ..HostInfo::default()
         },
         oem: format!("{oem_id} {oem_table}").trim().to_string(),

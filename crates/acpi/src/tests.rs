@@ -5,7 +5,7 @@ use alloc::string::ToString;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use aerie_dt::{host_tree, parse_host, Cpu, GicV3, Region, Timer};
+use aerie_dt::{host_tree, parse_host, Cpu, GedButton, GicV3, Region, Timer};
 
 use crate::sdt::checksum;
 use crate::*;
@@ -196,7 +196,69 @@ fn method(n: &[u8; 4]) -> Vec<u8> {
     out
 }
 
+/// An OperationRegion `n` in `space` (0 SystemMemory, 1 SystemIO) with
+/// a DWord offset and a Byte length, as QEMU's builder encodes them.
+fn op_region(n: &[u8; 4], space: u8, offset: u32, len: u8) -> Vec<u8> {
+    let mut out = vec![0x5B, 0x80];
+    out.extend(n);
+    out.push(space);
+    out.push(0x0C);
+    out.extend(offset.to_le_bytes());
+    out.extend([0x0A, len]);
+    out
+}
+
+/// QEMU's Generic Event Device and the power button its `_EVT` notifies
+/// (hw/acpi/generic_event_device.c, hw/arm/virt-acpi-build.c): the GED's
+/// selector at 0x0908_0000, its interrupt SPI 9 (INTID 41), edge-triggered.
+/// `button` leaves out PWRB when false.
+fn qemu_ged(button: bool) -> Vec<u8> {
+    let mut ged = name(b"_HID", &string(HID_GED));
+    ged.extend(name(b"_UID", &[0x00]));
+    // Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive) { 41 }
+    let mut edge = vec![0x89, 6, 0, 0x03, 1];
+    edge.extend(41u32.to_le_bytes());
+    ged.extend(name(b"_CRS", &resource_template(&[edge])));
+    ged.extend(op_region(b"EREG", 0x00, 0x0908_0000, 4));
+    // Field (EREG, DWordAcc, NoLock, WriteAsZeros) { ESEL, 32 }
+    ged.extend([0x5B, 0x81]);
+    ged.extend(pkg(b"EREG\x43ESEL\x20"));
+    // Method (_EVT, 1, Serialized) { Local0 = ESEL
+    //   If (((Local0 & 2) == 2)) { Notify (PWRB, 0x80) } }
+    let mut then = vec![0x93, 0x7B, 0x60, 0x0A, 0x02, 0x00, 0x0A, 0x02];
+    then.extend(b"\x86PWRB\x0A\x80");
+    let mut evt = Vec::from(&b"_EVT\x09\x70ESEL\x60"[..]);
+    evt.push(0xA0);
+    evt.extend(pkg(&then));
+    ged.extend([0x14]);
+    ged.extend(pkg(&evt));
+    // Declared by its path, as QEMU does: Device (\_SB.GED).
+    let mut c = Vec::from(&b"\\\x2E_SB_GED_"[..]);
+    c.extend(ged);
+    let mut out = vec![0x5B, 0x82];
+    out.extend(pkg(&c));
+    if button {
+        let mut pwrb = name(b"_HID", &string(HID_POWER_BUTTON));
+        pwrb.extend(name(b"_UID", &[0x00]));
+        out.extend(device(b"PWRB", &pwrb));
+    }
+    out
+}
+
+/// QEMU's DSDT with `ged` in place of its GED and power button.
+fn dsdt_with_ged(ged: &[u8]) -> Vec<u8> {
+    let mut aml = qemu_dsdt_without_ged();
+    aml.extend(scope(b"\\_SB_", ged));
+    table(b"DSDT", 2, &aml)
+}
+
 fn qemu_dsdt() -> Vec<u8> {
+    let mut aml = qemu_dsdt_without_ged();
+    aml.extend(scope(b"\\_SB_", &qemu_ged(true)));
+    aml
+}
+
+fn qemu_dsdt_without_ged() -> Vec<u8> {
     let mut sb = Vec::new();
     for i in 0..2u8 {
         let mut cpu = name(b"_HID", &string("ACPI0007"));
@@ -342,6 +404,14 @@ fn qemu_virt_is_read_whole() {
             (0x0A00_0400, Some(50))
         ]
     );
+    assert_eq!(
+        m.info.ged_button,
+        Some(GedButton {
+            region: Region::new(0x0908_0000, 4),
+            intid: 41,
+            power_down: 0x2,
+        })
+    );
     assert_eq!(m.oem, "BOCHS BXPC");
     assert_eq!(m.notes, Vec::<alloc::string::String>::new());
 }
@@ -361,8 +431,118 @@ fn the_aml_reader_finds_devices_past_what_it_skips() {
         hids,
         [
             "ACPI0007", "ACPI0007", "ARMH0011", "QEMU0002", "LNRO0005", "LNRO0005", "LNRO0005",
-            "PNP0A08"
+            "PNP0A08", "ACPI0013", "PNP0C0C"
         ]
+    );
+}
+
+#[test]
+fn the_aml_reader_takes_a_devices_system_memory_regions() {
+    // QEMU's fw_cfg and GED.
+    let regions = |hid: &str| {
+        let found = devices(&qemu_dsdt());
+        found.into_iter().find(|d| d.hid == hid).unwrap().regions
+    };
+    assert_eq!(regions("QEMU0002"), [Region::new(0x0902_0000, 0x10)]);
+    assert_eq!(regions(HID_GED), [Region::new(0x0908_0000, 4)]);
+    // SystemIO is left out; a QWord offset and a Word length are read; one
+    // in a method, or a child device's, is not the device's own.
+    let mut body = name(b"_HID", &string("TEST0001"));
+    body.extend(op_region(b"PIO0", 0x01, 0x510, 0x0C));
+    body.extend(op_region(b"MEM0", 0x00, 0x1000, 0x20));
+    let mut wide = vec![0x5B, 0x80];
+    wide.extend(b"MEM1\x00\x0E");
+    wide.extend(0x1_2345_6000u64.to_le_bytes());
+    wide.extend([0x0B, 0x00, 0x10]);
+    body.extend(wide);
+    let mut in_method = Vec::from(&b"_INI\x00"[..]);
+    in_method.extend(op_region(b"MEM2", 0x00, 0x2000, 4));
+    body.push(0x14);
+    body.extend(pkg(&in_method));
+    let mut child = name(b"_HID", &string("TEST0002"));
+    child.extend(op_region(b"MEM3", 0x00, 0x3000, 8));
+    body.extend(device(b"KID0", &child));
+    let found = devices(&device(b"DEV0", &body));
+    assert_eq!(
+        found
+            .iter()
+            .map(|d| (d.hid.as_str(), &d.regions[..]))
+            .collect::<Vec<_>>(),
+        [
+            ("TEST0002", &[Region::new(0x3000, 8)][..]),
+            (
+                "TEST0001",
+                &[
+                    Region::new(0x1000, 0x20),
+                    Region::new(0x1_2345_6000, 0x1000)
+                ][..]
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_ged_on_other_firmware_is_not_read_and_is_noted() {
+    let (fw, rsdp) = firmware(|t| {
+        let mut f = fadt(1, BASE);
+        f[10..16].copy_from_slice(b"AMPERE");
+        f[9] = 0;
+        f[9] = 0u8.wrapping_sub(checksum(&f));
+        replace(t, "FACP", f);
+    });
+    let m = machine(&fw, rsdp).unwrap();
+    assert_eq!(m.info.ged_button, None);
+    assert_eq!(
+        m.notes,
+        ["a Generic Event Device (ACPI0013): its events are AML (_EVT), which Aerie does not run: the power button is not read"]
+    );
+    // Without a GED, nothing to say.
+    let (fw, rsdp) = firmware(|t| {
+        let mut f = fadt(1, BASE);
+        f[10..16].copy_from_slice(b"AMPERE");
+        f[9] = 0;
+        f[9] = 0u8.wrapping_sub(checksum(&f));
+        replace(t, "FACP", f);
+        replace(t, "DSDT", dsdt_with_ged(&[]));
+    });
+    let m = machine(&fw, rsdp).unwrap();
+    assert_eq!((m.info.ged_button, m.notes.len()), (None, 0));
+}
+
+#[test]
+fn a_qemu_ged_not_as_aerie_knows_it_is_not_taken() {
+    let ged_of = |ged: Vec<u8>| {
+        let (fw, rsdp) = firmware(|t| replace(t, "DSDT", dsdt_with_ged(&ged)));
+        let m = machine(&fw, rsdp).unwrap();
+        (m.info.ged_button, m.notes)
+    };
+    let unknown = "QEMU's Generic Event Device (ACPI0013) is not as Aerie knows it (an SPI, a 4-byte SystemMemory selector, a PNP0C0C power button): the power button is not read";
+    // No PNP0C0C device.
+    assert_eq!(ged_of(qemu_ged(false)), (None, vec![unknown.to_string()]));
+    // Its selector in I/O space, or shorter than 4 bytes.
+    for (space, len) in [(0x01, 4), (0x00, 2)] {
+        let mut ged = qemu_ged(true);
+        let at = ged.windows(4).position(|w| w == b"EREG").unwrap();
+        ged[at + 4] = space;
+        ged[at + 11] = len;
+        assert_eq!(ged_of(ged), (None, vec![unknown.to_string()]));
+    }
+    // An interrupt that is not an SPI.
+    let mut ged = qemu_ged(true);
+    let at = ged
+        .windows(5)
+        .position(|w| w == [0x89, 6, 0, 0x03, 1])
+        .unwrap();
+    ged[at + 5..at + 9].copy_from_slice(&4096u32.to_le_bytes());
+    assert_eq!(
+        ged_of(ged),
+        (
+            None,
+            vec![
+                "interrupt 4096 is not an SPI: left out".to_string(),
+                unknown.to_string()
+            ]
+        )
     );
 }
 

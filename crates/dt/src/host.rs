@@ -9,6 +9,7 @@ use crate::error::DtError;
 use crate::ethernet::HostEthernet;
 use crate::fdt::cells::{cells, is_compatible, prop_str, prop_u32, prop_u32_or_u64, reg, str_list};
 use crate::fdt::tree::{NodeRef, Tree};
+use crate::ged::GedButton;
 use crate::guest::KEY_POWER;
 use crate::handoff::{WallClock, WALL_CLOCK_PROP};
 use crate::region::Region;
@@ -106,6 +107,10 @@ pub struct HostInfo {
     /// The power button, where it is a key on a PL061 pin with an
     /// interrupt Aerie can take.
     pub power_button: Option<PowerButton>,
+    /// The power button of QEMU's ACPI machine, its Generic Event Device,
+    /// where the tree carries the node Aerie's loader writes for it (see
+    /// [`GedButton`]).
+    pub ged_button: Option<GedButton>,
     /// The machine's own Ethernet controller, Aerie's network uplink, where
     /// it is one Aerie drives (see [`HostEthernet`]).
     pub ethernet: Option<HostEthernet>,
@@ -160,6 +165,7 @@ pub fn parse_host(dtb: &[u8]) -> Result<HostInfo, DtError> {
             None => None,
         },
         power_button: power_button(&tree)?,
+        ged_button: crate::ged::host_ged_button(&tree)?,
         ethernet: crate::ethernet::host_ethernet(&tree)?,
         sd_hosts: crate::sd_host::host_sd_hosts(&tree)?,
     })
@@ -1270,6 +1276,83 @@ mod tests {
         assert_eq!(parse(true, &[(KEY_POWER, [6, 3, 0])]), None);
         assert_eq!(parse(true, &[(KEY_POWER, [5, 8, 0])]), None);
         assert_eq!(parse(false, &[(KEY_POWER, [5, 3, 0])]), None);
+    }
+
+    /// An `aerie,qemu-ged` node at QEMU's GED selector; `rest` writes its
+    /// other properties.
+    fn ged(w: &mut FdtWriter, base: u32, rest: impl FnOnce(&mut FdtWriter)) {
+        node(w, &format!("ged@{base:x}"), |w| {
+            w.property_string("compatible", "aerie,qemu-ged").unwrap();
+            w.property_array_u32("reg", &[base, 4]).unwrap();
+            rest(w);
+        });
+    }
+
+    /// The GED button a tree with RAM and the nodes `body` writes has.
+    fn ged_button_of(body: impl FnOnce(&mut FdtWriter)) -> Option<GedButton> {
+        let dtb = blob(&[], cells_1_1, |w| {
+            memory_32(w);
+            body(w);
+        });
+        parse_host(&dtb).unwrap().ged_button
+    }
+
+    #[test]
+    fn the_ged_button_is_the_first_enabled_ged_with_an_spi() {
+        let whole = |w: &mut FdtWriter| {
+            w.property_array_u32("interrupts", &[0, 9, 1]).unwrap();
+            w.property_u32("aerie,power-down-event", 2).unwrap();
+        };
+        assert_eq!(
+            ged_button_of(|w| ged(w, 0x908_0000, whole)),
+            Some(GedButton {
+                region: Region::new(0x908_0000, 4),
+                intid: 41,
+                power_down: 2,
+            })
+        );
+        // Each of these is passed over for the whole one after it: off; no
+        // interrupt; a PPI; no power-down event; no reg.
+        let skipped: [fn(&mut FdtWriter); 5] = [
+            |w| {
+                ged(w, 0x100, |w| {
+                    w.property_array_u32("interrupts", &[0, 9, 1]).unwrap();
+                    w.property_u32("aerie,power-down-event", 2).unwrap();
+                    w.property_string("status", "disabled").unwrap();
+                })
+            },
+            |w| {
+                ged(w, 0x100, |w| {
+                    w.property_u32("aerie,power-down-event", 2).unwrap()
+                })
+            },
+            |w| {
+                ged(w, 0x100, |w| {
+                    w.property_array_u32("interrupts", &[1, 9, 1]).unwrap();
+                    w.property_u32("aerie,power-down-event", 2).unwrap();
+                })
+            },
+            |w| {
+                ged(w, 0x100, |w| {
+                    w.property_array_u32("interrupts", &[0, 9, 1]).unwrap();
+                })
+            },
+            |w| {
+                node(w, "ged", |w| {
+                    w.property_string("compatible", "aerie,qemu-ged").unwrap();
+                    w.property_array_u32("interrupts", &[0, 9, 1]).unwrap();
+                    w.property_u32("aerie,power-down-event", 2).unwrap();
+                })
+            },
+        ];
+        for first in skipped {
+            assert_eq!(ged_button_of(first), None);
+            let second = ged_button_of(|w| {
+                first(w);
+                ged(w, 0x908_0000, whole);
+            });
+            assert_eq!(second.map(|g| g.region.base), Some(0x908_0000));
+        }
     }
 
     #[test]

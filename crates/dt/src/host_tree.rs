@@ -1,8 +1,12 @@
 //! The host device tree written from a [`HostInfo`]: what a boot loader
 //! hands Aerie when the firmware described the machine some other way (ACPI,
 //! see `crates/acpi`). It holds exactly the nodes [`parse_host`] reads, in
-//! the bindings QEMU's own tree uses, so that `parse_host(host_tree(info))`
-//! gives `info` back: Aerie keeps one way of learning its machine.
+//! the bindings QEMU's own tree uses (and, for the ACPI-only Generic Event
+//! Device, a node of Aerie's own: see [`GedButton`]), so that
+//! `parse_host(host_tree(info))` gives `info` back: Aerie keeps one way of
+//! learning its machine.
+//!
+//! [`GedButton`]: crate::GedButton
 //!
 //! [`parse_host`]: crate::parse_host
 
@@ -93,6 +97,9 @@ pub fn host_tree(info: &HostInfo) -> Result<Vec<u8>, DtError> {
     };
     if let Some(rtc) = info.rtc {
         crate::rtc::write(&mut w, rtc, &pairs(&[rtc.region])?)?;
+    }
+    if let Some(ged) = info.ged_button {
+        crate::ged::write(&mut w, ged, &pairs(&[ged.region])?, spi(ged.intid)?)?;
     }
     if let Some(eth) = info.ethernet {
         crate::ethernet::write(&mut w, eth, &pairs(&[eth.region])?, spi(eth.intid)?)?;
@@ -250,6 +257,7 @@ pub const fn primecell_region(base: u64) -> Region {
 mod tests {
     use super::*;
     use crate::ethernet::{EthernetKind, HostEthernet, PhyMode};
+    use crate::ged::GedButton;
     use crate::host::{parse_host, Cpu, GicV3, HostVirtio, Timer};
     use crate::rtc::{HostRtc, RtcKind};
     use crate::sd_host::{HostSdHost, SdHostKind};
@@ -304,8 +312,13 @@ mod tests {
                 unix_seconds: 1_795_000_000,
                 counter: 77,
             }),
-            // ACPI describes its power button otherwise (a GED event).
+            // ACPI describes its power button otherwise: a GED event.
             power_button: None,
+            ged_button: Some(GedButton {
+                region: Region::new(0x908_0000, 4),
+                intid: 41,
+                power_down: 0x2,
+            }),
             ethernet: None,
             // Its disks are virtio's.
             sd_hosts: vec![],
@@ -378,6 +391,30 @@ mod tests {
     }
 
     #[test]
+    fn the_ged_button_reads_back_as_itself() {
+        // QEMU's, one at the last SPI with every event bit, and none.
+        for ged in [
+            Some(GedButton {
+                region: Region::new(0x908_0000, 4),
+                intid: 41,
+                power_down: 0x2,
+            }),
+            Some(GedButton {
+                region: Region::new(0x1_0000_0000, 0x1000),
+                intid: 1019,
+                power_down: u32::MAX,
+            }),
+            None,
+        ] {
+            let mut info = qemu_like();
+            info.ged_button = ged;
+            let back = parse_host(&host_tree(&info).unwrap()).unwrap();
+            assert_eq!(back.ged_button, ged);
+            assert_eq!(back, info);
+        }
+    }
+
+    #[test]
     fn the_sd_hosts_read_back_as_themselves() {
         // The i.MX 8M Plus EVK's card slot and eMMC, in its tree's order.
         let mut info = qemu_like();
@@ -428,6 +465,14 @@ mod tests {
             host_tree(&info),
             Err(DtError::InvalidSpec("a device interrupt is not an SPI"))
         );
+        for intid in [27, 1020] {
+            let mut info = qemu_like();
+            info.ged_button.as_mut().unwrap().intid = intid;
+            assert_eq!(
+                host_tree(&info),
+                Err(DtError::InvalidSpec("a device interrupt is not an SPI"))
+            );
+        }
         let mut info = qemu_like();
         info.virtio_mmio[0].region = Region::new(u64::MAX, 2);
         assert_eq!(

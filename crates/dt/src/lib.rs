@@ -10,6 +10,7 @@ mod binding;
 mod error;
 mod ethernet;
 mod fdt;
+mod ged;
 mod guest;
 mod handoff;
 mod host;
@@ -22,6 +23,7 @@ pub use binding::{PPI_INTIDS, SPI_INTIDS};
 pub use error::DtError;
 pub use ethernet::{EthernetKind, HostEthernet, PhyMode};
 pub use fdt::header::total_size;
+pub use ged::GedButton;
 pub use guest::{
     build_guest, GuestGic, GuestScmi, GuestSpec, IdleStateNode, VirtioMmio, GPIO_SPI, KEY_POWER,
     POWER_BUTTON_PIN, RTC_SPI,

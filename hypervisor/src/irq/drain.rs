@@ -72,7 +72,7 @@ pub fn drain_host_interrupts(guest: crate::irq::pnmi::Interrupted) -> HostEvents
                 crate::drivers::uplink::acknowledge();
                 events.uplink = true;
             }
-            other if other == crate::drivers::power_button::intid() => {
+            other if Some(other) == crate::drivers::power_button::intid() => {
                 events.power_button |= crate::drivers::power_button::acknowledge();
             }
             other => log::warn!("unexpected host interrupt {other}"),

@@ -19,6 +19,7 @@ const GICD_ISENABLER: usize = 0x0100;
 const GICD_IROUTER: usize = 0x6000;
 const GICD_ICENABLER: usize = 0x0180;
 const GICD_IPRIORITYR: usize = 0x0400;
+const GICD_ICFGR: usize = 0x0c00;
 const CTLR_ENABLE_GRP1: u32 = 1 << 1;
 const CTLR_ARE: u32 = 1 << 4;
 const CTLR_RWP: u32 = 1 << 31;
@@ -119,6 +120,14 @@ impl Gic {
             || read32(self.dist + GICD_CTLR) & CTLR_RWP == 0,
             "GICD_CTLR.RWP",
         );
+    }
+
+    /// Make SPI `intid` edge-triggered (GICD_ICFGR<n>, bit 1 of its pair),
+    /// for a device that pulses its line, whose pulse a level-sensitive
+    /// SPI would not keep. Before the SPI is enabled.
+    pub fn set_edge_triggered(&self, intid: u32) {
+        let reg = self.dist + GICD_ICFGR + (intid as usize / 16) * 4;
+        write32(reg, read32(reg) | 2 << (2 * (intid % 16)));
     }
 
     /// Route SPI `intid` to the CPU with `mpidr` and enable it.

@@ -149,7 +149,7 @@ fn regular(intid: u32) {
             crate::drivers::uplink::acknowledge();
             event::UPLINK
         }
-        other if other == crate::drivers::power_button::intid() => {
+        other if Some(other) == crate::drivers::power_button::intid() => {
             if crate::drivers::power_button::acknowledge() {
                 event::POWER_BUTTON
             } else {

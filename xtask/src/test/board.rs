@@ -241,7 +241,7 @@ pub fn imx8mp_console() -> Result<(), String> {
     let board = Board::Imx8mpEvk;
     let run = AerieRun {
         keys: &keys,
-        ..config_on_board("board-imx8mp-console", board, "board-shell.toml")
+        ..config_on_board("board-imx8mp-console", board, "linux-shell.toml")
     };
     run_aerie(&run, |status, out| {
         booted_on(board, out)?;

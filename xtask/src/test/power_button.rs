@@ -156,6 +156,36 @@ fn in_order(out: &str, steps: &[&[&str]]) -> Result<(), String> {
     Ok(())
 }
 
+/// The machine's power button on QEMU's machine described by ACPI (AAVMF
+/// with ACPI tables, no device tree): `system_powerdown` raises QEMU's
+/// Generic Event Device, which the loader found in the DSDT. Aerie must
+/// read its power-down event and ask the VM (tests/configs/linux-shell.toml)
+/// to shut down; the guest does, and the run ends.
+pub fn linux_power_button_acpi() -> Result<(), String> {
+    let name = "linux-power-button-acpi";
+    let guest = Guest::Config(test_config("linux-shell.toml"));
+    let prepared = crate::run::prepare(&guest, true, None).map_err(String::from)?;
+    let opts = QemuOptions {
+        qmp: qmp_script(name, &[(&["powerkey: watching"], SYSTEM_POWERDOWN)]),
+        ..QemuOptions::aerie("cortex-a72", prepared.bootmodule, Firmware::UefiAcpi)
+    };
+    run_test(name, &opts, LINUX_TIMEOUT, |status, out| {
+        require_line(
+            out,
+            "aerie: power button: the Generic Event Device at 0x9080000 (INTID 41, power-down event 0x2)",
+        )?;
+        in_order(
+            out,
+            &[
+                &["aerie: shutdown (the machine's power button): asking 1 VM(s) to shut down"],
+                &["powerkey: KEY_POWER pressed, powering off"],
+                &["aerie: vm linux: powered off (PSCI SYSTEM_OFF)"],
+            ],
+        )?;
+        clean_exit(status, out)
+    })
+}
+
 pub fn linux_native_power_button() -> Result<(), String> {
     let name = "linux-native-power-button";
     let opts = QemuOptions {
