@@ -925,22 +925,12 @@ mod tests {
         });
     }
 
-    /// The ethernet a tree with RAM and the nodes `body` writes has.
-    fn ethernet_of(body: impl FnOnce(&mut FdtWriter)) -> Option<HostEthernet> {
-        let dtb = blob(&[], cells_1_1, |w| {
-            memory_32(w);
-            body(w);
-        });
-        parse_host(&dtb).unwrap().ethernet
-    }
-
-    #[test]
-    fn finds_the_imx8mp_enet_under_its_buses() {
-        // As in the i.MX 8M Plus EVK's tree: 64-bit root cells, the SoC bus
-        // and AIPS3 map their children's 32-bit addresses one to one, the
-        // EQOS (which Aerie does not drive) follows, and the PHY sits on
-        // the ENET's own MDIO bus.
-        let dtb = blob(
+    /// A tree shaped as the i.MX 8M Plus EVK's around `devices`: 64-bit
+    /// root cells, 2 GiB of RAM, the SoC bus and AIPS3 (where the UARTs,
+    /// the uSDHCs and the ENET sit) mapping their children's 32-bit
+    /// addresses one to one.
+    fn imx8mp_aips3(devices: impl FnOnce(&mut FdtWriter)) -> Vec<u8> {
+        blob(
             &[],
             |w| {
                 w.property_u32("#address-cells", 2).unwrap();
@@ -967,27 +957,47 @@ mod tests {
                             .unwrap();
                         cells_1_1(w);
                         w.property_null("ranges").unwrap();
-                        enet(w, 0x30be_0000, |w| {
-                            w.property_array_u32("interrupts", &ENET_IRQS).unwrap();
-                            w.property_string("phy-mode", "rgmii-id").unwrap();
-                            w.property_u32("phy-handle", 9).unwrap();
-                            w.property_string("status", "okay").unwrap();
-                            mdio(w, Some(1), 9);
-                        });
-                        node(w, "ethernet@30bf0000", |w| {
-                            w.property_string_list(
-                                "compatible",
-                                vec!["nxp,imx8mp-dwmac-eqos".into(), "snps,dwmac-5.10a".into()],
-                            )
-                            .unwrap();
-                            w.property_array_u32("reg", &[0x30bf_0000, 0x10000])
-                                .unwrap();
-                            w.property_array_u32("interrupts", &[0, 135, 4]).unwrap();
-                        });
+                        devices(w);
                     });
                 });
             },
-        );
+        )
+    }
+
+    /// The ethernet a tree with RAM and the nodes `body` writes has.
+    fn ethernet_of(body: impl FnOnce(&mut FdtWriter)) -> Option<HostEthernet> {
+        let dtb = blob(&[], cells_1_1, |w| {
+            memory_32(w);
+            body(w);
+        });
+        parse_host(&dtb).unwrap().ethernet
+    }
+
+    #[test]
+    fn finds_the_imx8mp_enet_under_its_buses() {
+        // As in the i.MX 8M Plus EVK's tree: 64-bit root cells, the SoC bus
+        // and AIPS3 map their children's 32-bit addresses one to one, the
+        // EQOS (which Aerie does not drive) follows, and the PHY sits on
+        // the ENET's own MDIO bus.
+        let dtb = imx8mp_aips3(|w| {
+            enet(w, 0x30be_0000, |w| {
+                w.property_array_u32("interrupts", &ENET_IRQS).unwrap();
+                w.property_string("phy-mode", "rgmii-id").unwrap();
+                w.property_u32("phy-handle", 9).unwrap();
+                w.property_string("status", "okay").unwrap();
+                mdio(w, Some(1), 9);
+            });
+            node(w, "ethernet@30bf0000", |w| {
+                w.property_string_list(
+                    "compatible",
+                    vec!["nxp,imx8mp-dwmac-eqos".into(), "snps,dwmac-5.10a".into()],
+                )
+                .unwrap();
+                w.property_array_u32("reg", &[0x30bf_0000, 0x10000])
+                    .unwrap();
+                w.property_array_u32("interrupts", &[0, 135, 4]).unwrap();
+            });
+        });
         assert_eq!(
             parse_host(&dtb).unwrap().ethernet,
             Some(HostEthernet {
@@ -1140,47 +1150,18 @@ mod tests {
         // and AIPS3 map their children's 32-bit addresses one to one;
         // uSDHC1 (the Wi-Fi's) is off, uSDHC2 is the card slot and uSDHC3
         // the eMMC.
-        let dtb = blob(
-            &[],
-            |w| {
-                w.property_u32("#address-cells", 2).unwrap();
-                w.property_u32("#size-cells", 2).unwrap();
-            },
-            |w| {
-                node(w, "memory@40000000", |w| {
-                    w.property_string("device_type", "memory").unwrap();
-                    w.property_array_u32("reg", &[0, 0x4000_0000, 0, 0x8000_0000])
-                        .unwrap();
-                });
-                node(w, "soc@0", |w| {
-                    w.property_string("compatible", "simple-bus").unwrap();
-                    cells_1_1(w);
-                    w.property_array_u32("ranges", &[0, 0, 0, 0x3e00_0000])
-                        .unwrap();
-                    node(w, "bus@30800000", |w| {
-                        w.property_string_list(
-                            "compatible",
-                            vec!["fsl,aips-bus".into(), "simple-bus".into()],
-                        )
-                        .unwrap();
-                        w.property_array_u32("reg", &[0x3080_0000, 0x40_0000])
-                            .unwrap();
-                        cells_1_1(w);
-                        w.property_null("ranges").unwrap();
-                        usdhc(w, 0x30b4_0000, |w| {
-                            w.property_string("status", "disabled").unwrap();
-                        });
-                        usdhc(w, 0x30b5_0000, |w| {
-                            w.property_string("status", "okay").unwrap();
-                        });
-                        usdhc(w, 0x30b6_0000, |w| {
-                            w.property_null("non-removable").unwrap();
-                            w.property_string("status", "okay").unwrap();
-                        });
-                    });
-                });
-            },
-        );
+        let dtb = imx8mp_aips3(|w| {
+            usdhc(w, 0x30b4_0000, |w| {
+                w.property_string("status", "disabled").unwrap();
+            });
+            usdhc(w, 0x30b5_0000, |w| {
+                w.property_string("status", "okay").unwrap();
+            });
+            usdhc(w, 0x30b6_0000, |w| {
+                w.property_null("non-removable").unwrap();
+                w.property_string("status", "okay").unwrap();
+            });
+        });
         assert_eq!(
             parse_host(&dtb).unwrap().sd_hosts,
             vec![

@@ -5,7 +5,7 @@
 use super::{imx_fec, virtio_net};
 use crate::mm::kernel_map::KernelSpace;
 use aerie_dt::HostInfo;
-use core::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -16,6 +16,11 @@ enum Card {
 }
 
 static CARD: AtomicU8 = AtomicU8::new(Card::None as u8);
+/// Frames sent and received, and frames dropped because the card had no
+/// room or refused them, for `Ctrl-A d`.
+static SENT: AtomicU64 = AtomicU64::new(0);
+static RECEIVED: AtomicU64 = AtomicU64::new(0);
+static DROPPED: AtomicU64 = AtomicU64::new(0);
 
 fn card() -> Card {
     match CARD.load(Ordering::Relaxed) {
@@ -60,29 +65,44 @@ pub fn acknowledge() {
     }
 }
 
-/// Send one Ethernet frame out, without waiting (see each card's `send`).
+/// Send one Ethernet frame out, without waiting: one the card has no room
+/// for is dropped, and counted.
 pub fn send(frame: &[u8]) -> Result<(), &'static str> {
-    match card() {
+    let sent = match card() {
         Card::Virtio => virtio_net::send(frame),
         Card::ImxFec => imx_fec::send(frame),
-        Card::None => Err("no uplink"),
-    }
+        Card::None => return Err("no uplink"),
+    };
+    let counter = if sent.is_ok() { &SENT } else { &DROPPED };
+    counter.fetch_add(1, Ordering::Relaxed);
+    sent
 }
 
-/// Hand the frames the card has received to `f`; returns how many.
-pub fn receive(f: impl FnMut(&[u8])) -> usize {
+/// Hand the frames the card has received to `f`; returns how many it took
+/// off the card (those with errors included).
+pub fn receive(mut f: impl FnMut(&[u8])) -> usize {
+    let mut counted = |frame: &[u8]| {
+        RECEIVED.fetch_add(1, Ordering::Relaxed);
+        f(frame)
+    };
     match card() {
-        Card::Virtio => virtio_net::receive(f),
-        Card::ImxFec => imx_fec::receive(f),
+        Card::Virtio => virtio_net::receive(&mut counted),
+        Card::ImxFec => imx_fec::receive(&mut counted),
         Card::None => 0,
     }
 }
 
 /// One line for `Ctrl-A d`: the card's traffic. None without a card.
 pub fn summary() -> Option<alloc::string::String> {
-    match card() {
-        Card::Virtio => virtio_net::summary(),
-        Card::ImxFec => imx_fec::summary(),
-        Card::None => None,
-    }
+    let errors = match card() {
+        Card::None => return None,
+        Card::ImxFec => alloc::format!(", {} received with errors", imx_fec::receive_errors()),
+        Card::Virtio => alloc::string::String::new(),
+    };
+    Some(alloc::format!(
+        "sent {} frames, received {}, dropped {} (no room on the card){errors}",
+        SENT.load(Ordering::Relaxed),
+        RECEIVED.load(Ordering::Relaxed),
+        DROPPED.load(Ordering::Relaxed)
+    ))
 }

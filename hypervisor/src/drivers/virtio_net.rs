@@ -13,7 +13,7 @@ use aerie_dt::HostVirtio;
 use alloc::boxed::Box;
 use alloc::vec;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, Ordering};
 use spin::Mutex;
 use virtio_drivers::device::net::VirtIONetRaw;
 use virtio_drivers::transport::mmio::MmioTransport;
@@ -41,11 +41,6 @@ struct Card {
 static CARD: Mutex<Option<Card>> = Mutex::new(None);
 /// The card's interrupt (0: none).
 static INTID: AtomicU32 = AtomicU32::new(0);
-/// Frames sent and received, and frames dropped because the transmit queue
-/// was full or refused them, for `Ctrl-A d`.
-static SENT: AtomicU64 = AtomicU64::new(0);
-static RECEIVED: AtomicU64 = AtomicU64::new(0);
-static DROPPED: AtomicU64 = AtomicU64::new(0);
 
 impl Card {
     fn new(transport: MmioTransport<'static>) -> virtio_drivers::Result<Card> {
@@ -156,23 +151,14 @@ pub fn acknowledge() {
 }
 
 /// Send one Ethernet frame out of the uplink, without waiting: a frame the
-/// card has no room for is dropped (and counted).
+/// card has no room for is refused (`uplink` counts it dropped).
 pub fn send(frame: &[u8]) -> Result<(), &'static str> {
     let mut card = CARD.lock();
     let card = card.as_mut().ok_or("no uplink")?;
-    match card.send(frame) {
-        Ok(()) => {
-            SENT.fetch_add(1, Ordering::Relaxed);
-            Ok(())
-        }
-        Err(e) => {
-            DROPPED.fetch_add(1, Ordering::Relaxed);
-            Err(match e {
-                virtio_drivers::Error::QueueFull => "transmit queue full: frame dropped",
-                _ => "frame refused by the card",
-            })
-        }
-    }
+    card.send(frame).map_err(|e| match e {
+        virtio_drivers::Error::QueueFull => "transmit queue full: frame dropped",
+        _ => "frame refused by the card",
+    })
 }
 
 /// Hand every frame the card has received to `f`, at most a queue's worth
@@ -198,7 +184,6 @@ pub fn receive(mut f: impl FnMut(&[u8])) -> usize {
             Ok((header, len)) => {
                 if let Some(frame) = buf.get(header..header + len) {
                     f(frame);
-                    RECEIVED.fetch_add(1, Ordering::Relaxed);
                 }
             }
             Err(e) => log::warn!("uplink: receive completion: {e:?}"),
@@ -209,16 +194,4 @@ pub fn receive(mut f: impl FnMut(&[u8])) -> usize {
         }
     }
     n
-}
-
-/// One line for `Ctrl-A d`: the card's traffic. None without a card.
-pub fn summary() -> Option<alloc::string::String> {
-    (intid() != 0).then(|| {
-        alloc::format!(
-            "sent {} frames, received {}, dropped {} (transmit queue full)",
-            SENT.load(Ordering::Relaxed),
-            RECEIVED.load(Ordering::Relaxed),
-            DROPPED.load(Ordering::Relaxed)
-        )
-    })
 }
