@@ -75,8 +75,12 @@ pub struct Machine {
     /// until when this one does.
     shutdown_timeout: u64,
     shutdown_deadline: Option<u64>,
-    /// The earliest moment (counter) a VM's RTC alarm rises (`vm::rtc`).
-    pub rtc_alarm: Option<u64>,
+    /// The earliest moment (counter) a VM's RTC alarm rises (`vm::rtc`;
+    /// u64::MAX: none, so the scheduler's check is one comparison).
+    rtc_alarm: u64,
+    /// The earlier of the shutdown's timeout and the RTC alarm: the one
+    /// machine-wide deadline the idle path looks at ([`Machine::set_timers`]).
+    machine_deadline: Option<u64>,
 }
 
 /// How a pCPU waits for the machine lock: in WFE, not spinning. A waiter
@@ -113,7 +117,8 @@ static MACHINE: SpinMutex<Machine, WaitForEvent> = SpinMutex::new(Machine {
     shutting_down: false,
     shutdown_timeout: 0,
     shutdown_deadline: None,
-    rtc_alarm: None,
+    rtc_alarm: u64::MAX,
+    machine_deadline: None,
 });
 
 /// The machine, locked. Never from a pseudo-NMI handler: it may have
@@ -166,7 +171,8 @@ impl Machine {
             shutting_down: false,
             shutdown_timeout: 0,
             shutdown_deadline: None,
-            rtc_alarm: None,
+            rtc_alarm: u64::MAX,
+            machine_deadline: None,
         }
     }
 
@@ -279,12 +285,35 @@ impl Machine {
     }
 
     /// Raise the RTC lines whose alarm is due at `now` (a kick wakes the
-    /// vCPU that takes the interrupt).
+    /// vCPU that takes the interrupt). Looked at when a pCPU's timer fires,
+    /// idle or at a slice's end, not on every pass of the scheduler.
     #[inline(always)]
     fn rtc_alarms(&mut self, cpu: usize, now: u64) {
-        if self.rtc_alarm.is_some_and(|t| t <= now) {
+        if self.rtc_alarm <= now {
             crate::vm::rtc::fire_due(self, cpu);
         }
+    }
+
+    /// Set the shutdown's timeout and the RTC alarm (None: none), and the
+    /// machine-wide deadline from them.
+    fn set_timers(&mut self, shutdown: Option<u64>, rtc: Option<u64>) {
+        self.shutdown_deadline = shutdown;
+        self.rtc_alarm = rtc.unwrap_or(u64::MAX);
+        self.machine_deadline = match (shutdown, rtc) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+
+    /// Set the RTC alarm, keeping the shutdown's timeout.
+    pub(crate) fn set_rtc_alarm(&mut self, rtc: Option<u64>) {
+        self.set_timers(self.shutdown_deadline, rtc);
+    }
+
+    /// Set the shutdown's timeout, keeping the RTC alarm.
+    fn set_shutdown_deadline(&mut self, shutdown: Option<u64>) {
+        let rtc = (self.rtc_alarm != u64::MAX).then_some(self.rtc_alarm);
+        self.set_timers(shutdown, rtc);
     }
 
     /// The next moment a vCPU or a world becomes ready by itself: a blocked
@@ -301,11 +330,11 @@ impl Machine {
                 _ => None,
             })
             .chain(self.earliest_world_deadline())
-            .chain(self.rtc_alarm)
             .min();
-        // Only while the machine shuts down, so the idle path that IPIs
-        // and wake-ups take pays a test, not another link in the chain.
-        match self.shutdown_deadline {
+        // The shutdown's timeout and the RTC alarm as one, so the idle path
+        // that IPIs and wake-ups take pays a test, not more links in the
+        // chain.
+        match self.machine_deadline {
             None => earliest,
             Some(t) => Some(earliest.map_or(t, |e| e.min(t))),
         }
@@ -504,7 +533,6 @@ impl Machine {
                 m.shutdown_progress(cpu, now);
             }
             m.wake_expired(now);
-            m.rtc_alarms(cpu, now);
             let next = match m.pick(cpu, now) {
                 Some(Next::World(w)) => {
                     guard = Self::world_turn(guard, cpu, w, now);
@@ -597,6 +625,11 @@ impl Machine {
     /// Act on the events interrupts left for this pCPU while it idled or ran
     /// a world: console input, frames at the uplink.
     fn take_events(&mut self, cpu: usize, events: u32) {
+        // The pCPU's timer: it may have been an RTC alarm's moment (an idle
+        // pCPU sleeps until the earliest). A busy pCPU's tick looks too.
+        if events & crate::irq::event::TICK != 0 {
+            self.rtc_alarms(cpu, cpu::counter());
+        }
         if events & crate::irq::event::INPUT != 0 {
             self.console_input(cpu);
         }

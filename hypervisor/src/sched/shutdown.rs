@@ -45,7 +45,7 @@ impl Machine {
             let wait = if self.shutdown_timeout == 0 {
                 String::from("again: stop them at once")
             } else {
-                self.shutdown_deadline = Some(cpu::counter() + self.shutdown_timeout);
+                self.set_shutdown_deadline(Some(cpu::counter() + self.shutdown_timeout));
                 format!(
                     "again, or in {} s: stop them",
                     cpu::ticks_to_ms(self.shutdown_timeout) / 1000
@@ -76,7 +76,7 @@ impl Machine {
 
     /// Stops each of `vms` at once, for `why`; the shutdown waits no more.
     fn stop_all(&mut self, cpu: usize, vms: Vec<usize>, why: &str) {
-        self.shutdown_deadline = None;
+        self.set_shutdown_deadline(None);
         for v in vms {
             self.vms[v].stop(&format!("stopped at shutdown ({why})"));
             self.kick_all(cpu, v);

@@ -3,10 +3,11 @@
 //!
 //! The device ([`aerie_vdev::Pl031`]) holds no timer. After every guest
 //! access this records when its line will rise by itself; the machine keeps
-//! the earliest such moment of all VMs ([`Machine::rtc_alarm`]) among the
-//! deadlines an idle pCPU sleeps until and a time slice's end looks at, and
-//! [`fire_due`] raises the lines then. An alarm therefore wakes a guest
-//! that sleeps with no timer of its own (`rtcwake`).
+//! the earliest such moment of all VMs (`Machine::set_rtc_alarm`) among the
+//! deadlines an idle pCPU sleeps until, and when a pCPU's timer fires (idle
+//! or at a time slice's end) [`fire_due`] raises the lines that are due. An
+//! alarm therefore wakes a guest that sleeps with no timer of its own
+//! (`rtcwake`).
 
 use super::{VmState, RTC_INTID};
 use crate::sched::Machine;
@@ -24,7 +25,8 @@ pub fn update(m: &mut Machine, cpu: usize, v: usize) {
         let kick = vm.vgic.set_spi_level(RTC_INTID, level);
         m.kick(cpu, v, kick);
     }
-    m.rtc_alarm = next_alarm(m);
+    let next = next_alarm(m);
+    m.set_rtc_alarm(next);
 }
 
 /// The earliest moment (counter) a running VM's RTC line rises by itself.
@@ -47,5 +49,6 @@ pub fn fire_due(m: &mut Machine, cpu: usize) {
             update(m, cpu, v);
         }
     }
-    m.rtc_alarm = next_alarm(m);
+    let next = next_alarm(m);
+    m.set_rtc_alarm(next);
 }

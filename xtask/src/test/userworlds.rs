@@ -465,7 +465,7 @@ pub fn shell(name: &str) -> Result<(), String> {
         ] {
             output::require_line(out, line)?;
         }
-        let passes = output::lines_with(out, "testkit: 45 passed, 0 failed").len();
+        let passes = output::lines_with(out, "testkit: 46 passed, 0 failed").len();
         if passes != 2 {
             return Err(format!(
                 "the testkit passed {passes} times, want 2 (before and after the shell's start)"

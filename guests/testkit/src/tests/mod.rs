@@ -17,6 +17,7 @@ mod gic_spi;
 mod guest_storm;
 mod id_regs;
 mod psci;
+mod rtc_alarm;
 pub(crate) mod scmi;
 mod smccc;
 mod timer_irq;
@@ -206,6 +207,10 @@ pub const TESTS: &[Test] = &[
     Test {
         name: "timer_irq",
         run: timer_irq::timer_irq,
+    },
+    Test {
+        name: "rtc_alarm",
+        run: rtc_alarm::rtc_alarm,
     },
     // Last: it reads every device register at random, so a device left in
     // a strange state cannot affect another test.
