@@ -627,7 +627,8 @@ impl Machine {
     fn take_events(&mut self, cpu: usize, events: u32) {
         // The pCPU's timer: it may have been an RTC alarm's moment (an idle
         // pCPU sleeps until the earliest). A busy pCPU's tick looks too.
-        if events & crate::irq::event::TICK != 0 {
+        // Without an alarm (the usual case) one comparison.
+        if self.rtc_alarm != u64::MAX && events & crate::irq::event::TICK != 0 {
             self.rtc_alarms(cpu, cpu::counter());
         }
         if events & crate::irq::event::INPUT != 0 {
