@@ -43,7 +43,7 @@ pub fn device_tree() -> Result<Cow<'static, [u8]>, Status> {
     })?;
     let info = &machine.info;
     println!(
-        "aerie-loader: the machine from ACPI ({}): {} CPUs, GICv3 distributor at {:#x}, console {}, {} virtio-mmio transports",
+        "aerie-loader: the machine from ACPI ({}): {} CPUs, GICv3 distributor at {:#x}, console {}, {} virtio-mmio transports{}",
         machine.oem,
         info.cpus.len(),
         info.gic.as_ref().map_or(0, |g| g.dist.base),
@@ -52,6 +52,13 @@ pub fn device_tree() -> Result<Cow<'static, [u8]>, Status> {
             None => "none".into(),
         },
         info.virtio_mmio.len(),
+        match info.ged_button {
+            Some(g) => alloc::format!(
+                ", power button: QEMU's Generic Event Device at {:#x}",
+                g.region.base
+            ),
+            None => alloc::string::String::new(),
+        },
     );
     for note in &machine.notes {
         println!("aerie-loader: note: {note}");

@@ -172,6 +172,10 @@ pub fn linux_power_button_acpi() -> Result<(), String> {
     run_test(name, &opts, LINUX_TIMEOUT, |status, out| {
         require_line(
             out,
+            ", power button: QEMU's Generic Event Device at 0x9080000",
+        )?;
+        require_line(
+            out,
             "aerie: power button: the Generic Event Device at 0x9080000 (INTID 41, power-down event 0x2)",
         )?;
         in_order(
