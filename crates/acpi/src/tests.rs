@@ -481,15 +481,21 @@ fn the_aml_reader_takes_a_devices_system_memory_regions() {
     );
 }
 
-#[test]
-fn a_ged_on_other_firmware_is_not_read_and_is_noted() {
-    let (fw, rsdp) = firmware(|t| {
+/// QEMU's tables, but for the FADT's OEM ID: another firmware's ("AMPERE"),
+/// whose AML Aerie does not know the way it knows QEMU's.
+fn ampere_firmware() -> (Fake, u64) {
+    firmware(|t| {
         let mut f = fadt(1, BASE);
         f[10..16].copy_from_slice(b"AMPERE");
         f[9] = 0;
         f[9] = 0u8.wrapping_sub(checksum(&f));
         replace(t, "FACP", f);
-    });
+    })
+}
+
+#[test]
+fn a_ged_on_other_firmware_is_not_read_and_is_noted() {
+    let (fw, rsdp) = ampere_firmware();
     let m = machine(&fw, rsdp).unwrap();
     assert_eq!(m.info.ged_button, None);
     assert_eq!(
@@ -649,13 +655,7 @@ fn an_sbsa_uart_console_is_read_as_one() {
 
 #[test]
 fn other_firmware_is_not_taken_for_qemu() {
-    let (fw, rsdp) = firmware(|t| {
-        let mut f = fadt(1, BASE);
-        f[10..16].copy_from_slice(b"AMPERE");
-        f[9] = 0;
-        f[9] = 0u8.wrapping_sub(checksum(&f));
-        replace(t, "FACP", f);
-    });
+    let (fw, rsdp) = ampere_firmware();
     let m = machine(&fw, rsdp).unwrap();
     assert_eq!((m.oem.as_str(), m.info.model), ("AMPERE BXPC", None));
 }
