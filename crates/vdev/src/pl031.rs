@@ -100,10 +100,12 @@ impl Pl031 {
         self.imsc & 1 != 0 && self.raw_at(host_secs)
     }
 
-    /// The host second at which the line rises by itself, if it is low and
-    /// will: the owner looks again then.
-    pub fn alarm(&self) -> Option<u64> {
-        (self.imsc & 1 != 0 && !self.raw)
+    /// The host second, after `host_secs`, at which the line rises by
+    /// itself, if it is low then and will: the owner looks again then. A
+    /// match that has passed is no alarm any more (the line is up until the
+    /// guest clears it), so an owner never sleeps until a moment gone by.
+    pub fn alarm(&self, host_secs: u64) -> Option<u64> {
+        (self.imsc & 1 != 0 && !self.raw_at(host_secs))
             .then_some(self.next_match)
             .flatten()
     }
@@ -197,10 +199,11 @@ mod tests {
         let mut rtc = Pl031::new();
         // What rtc-pl031 does for `echo +5 > wakealarm`: RTCMR, then RTCIMSC.
         rtc.write(regs::MR, 4, NOW as u32 + 5, NOW).unwrap();
-        assert_eq!(rtc.alarm(), None, "masked: nothing to wake for");
+        assert_eq!(rtc.alarm(NOW), None, "masked: nothing to wake for");
         rtc.write(regs::IMSC, 4, 0xFFFF_FFFF, NOW).unwrap();
         assert_eq!(rtc.read(regs::IMSC, 4, NOW), Ok(1));
-        assert_eq!(rtc.alarm(), Some(NOW + 5));
+        assert_eq!(rtc.alarm(NOW), Some(NOW + 5));
+        assert_eq!(rtc.alarm(NOW + 4), Some(NOW + 5));
         for at in [NOW, NOW + 4] {
             assert!(!rtc.irq_level(at));
             assert_eq!(rtc.read(regs::RIS, 4, at), Ok(0));
@@ -210,12 +213,15 @@ mod tests {
             assert!(rtc.irq_level(at));
             assert_eq!(rtc.read(regs::RIS, 4, at), Ok(1));
             assert_eq!(rtc.read(regs::MIS, 4, at), Ok(1));
+            // Up and not yet cleared: nothing more to wake for, even
+            // before anything has latched the match.
+            assert_eq!(rtc.alarm(at), None);
         }
         // The handler clears it; the next match is a counter wrap away.
         rtc.write(regs::ICR, 4, 1, NOW + 6).unwrap();
         assert!(!rtc.irq_level(NOW + 7));
         assert_eq!(rtc.read(regs::RIS, 4, NOW + 7), Ok(0));
-        assert_eq!(rtc.alarm(), None);
+        assert_eq!(rtc.alarm(NOW + 7), None);
     }
 
     #[test]
@@ -228,7 +234,7 @@ mod tests {
         // Unmasked after the match: the line rises at once.
         rtc.write(regs::IMSC, 4, 1, NOW + 3).unwrap();
         assert!(rtc.irq_level(NOW + 3));
-        assert_eq!(rtc.alarm(), None, "already up");
+        assert_eq!(rtc.alarm(NOW + 3), None, "already up");
         // Clearing with bit 0 clear does nothing.
         rtc.write(regs::ICR, 4, 0, NOW + 3).unwrap();
         assert!(rtc.irq_level(NOW + 3));
@@ -241,16 +247,16 @@ mod tests {
         rtc.write(regs::IMSC, 4, 1, NOW).unwrap();
         // The guest's clock goes 50 s ahead: the match is 10 s away.
         rtc.write(regs::LR, 4, NOW as u32 + 50, NOW).unwrap();
-        assert_eq!(rtc.alarm(), Some(NOW + 10));
+        assert_eq!(rtc.alarm(NOW), Some(NOW + 10));
         // A match value the counter has passed comes round only on a wrap.
         rtc.write(regs::MR, 4, NOW as u32, NOW).unwrap();
-        assert_eq!(rtc.alarm(), Some(NOW + (1 << 32) - 50));
+        assert_eq!(rtc.alarm(NOW), Some(NOW + (1 << 32) - 50));
         // One it stands on now has matched already.
         rtc.write(regs::MR, 4, NOW as u32 + 50, NOW).unwrap();
-        assert_eq!(rtc.alarm(), None);
+        assert_eq!(rtc.alarm(NOW), None);
         assert!(!rtc.irq_level(NOW + 1));
         // Another VM's clock is not touched.
-        assert_eq!(Pl031::new().alarm(), None);
+        assert_eq!(Pl031::new().alarm(NOW), None);
     }
 
     #[test]
@@ -270,10 +276,10 @@ mod tests {
         rtc.write(regs::LR, 4, NOW as u32 + 86_400, NOW).unwrap();
         rtc.write(regs::MR, 4, 5, NOW).unwrap();
         rtc.write(regs::IMSC, 4, 1, NOW).unwrap();
-        assert!(rtc.alarm().is_some(), "armed, for after the wrap");
+        assert!(rtc.alarm(NOW).is_some(), "armed, for after the wrap");
         rtc.reset();
         assert!(!rtc.irq_level(NOW));
-        assert_eq!(rtc.alarm(), None);
+        assert_eq!(rtc.alarm(NOW), None);
         assert_eq!(rtc.read(regs::DR, 4, NOW), Ok(NOW as u32 + 86_400));
         assert_eq!(rtc.read(regs::MR, 4, NOW), Ok(0));
         assert_eq!(rtc.read(regs::IMSC, 4, NOW), Ok(0));

@@ -14,10 +14,16 @@ use crate::sched::Machine;
 use crate::wall_clock;
 
 /// Gives VM `v`'s RTC line to the vGIC if it moved, and re-reckons the
-/// machine's next alarm. After each guest access to the RTC, and when an
-/// alarm is due.
+/// machine's next alarm. After each guest access to the RTC.
 pub fn update(m: &mut Machine, cpu: usize, v: usize) {
     let (now, _) = wall_clock::now();
+    give_line(m, cpu, v, now);
+    reckon(m, now);
+}
+
+/// Gives VM `v`'s RTC line, as it stands at host second `now`, to the vGIC
+/// if it moved (a kick makes the vCPU it is for look).
+fn give_line(m: &mut Machine, cpu: usize, v: usize, now: u64) {
     let vm = &mut m.vms[v];
     let level = vm.rtc.irq_level(now);
     if level != vm.rtc_irq {
@@ -25,30 +31,31 @@ pub fn update(m: &mut Machine, cpu: usize, v: usize) {
         let kick = vm.vgic.set_spi_level(RTC_INTID, level);
         m.kick(cpu, v, kick);
     }
-    let next = next_alarm(m);
+}
+
+/// Sets the machine's next alarm: the earliest moment (counter) after
+/// `now` a running VM's RTC line rises by itself.
+fn reckon(m: &mut Machine, now: u64) {
+    let next = m
+        .vms
+        .iter()
+        .filter(|vm| vm.state == VmState::Running)
+        .filter_map(|vm| vm.rtc.alarm(now))
+        .min()
+        .map(wall_clock::counter_at);
     m.set_rtc_alarm(next);
 }
 
-/// The earliest moment (counter) a running VM's RTC line rises by itself.
-pub fn next_alarm(m: &Machine) -> Option<u64> {
-    m.vms
-        .iter()
-        .filter(|vm| vm.state == VmState::Running)
-        .filter_map(|vm| vm.rtc.alarm())
-        .min()
-        .map(wall_clock::counter_at)
-}
-
-/// The machine's next alarm is due: raise the lines of the VMs whose alarm
-/// has come (a VM stopped meanwhile is passed over).
+/// The machine's next alarm is due: raise the lines of the running VMs
+/// whose alarm has come (a VM stopped meanwhile is passed over), then
+/// reckon the next one once.
 #[cold]
 pub fn fire_due(m: &mut Machine, cpu: usize) {
     let (now, _) = wall_clock::now();
     for v in 0..m.vms.len() {
-        if m.vms[v].state == VmState::Running && m.vms[v].rtc.alarm().is_some_and(|t| t <= now) {
-            update(m, cpu, v);
+        if m.vms[v].state == VmState::Running {
+            give_line(m, cpu, v, now);
         }
     }
-    let next = next_alarm(m);
-    m.set_rtc_alarm(next);
+    reckon(m, now);
 }
