@@ -15,18 +15,6 @@ fn wait_ms(ms: u64) {
     }
 }
 
-/// Wait up to `ms` for `done`.
-fn wait_for(ms: u64, mut done: impl FnMut() -> bool) -> bool {
-    let end = cpu::counter() + cpu::ms_to_ticks(ms);
-    while cpu::counter() < end {
-        if done() {
-            return true;
-        }
-        core::hint::spin_loop();
-    }
-    done()
-}
-
 /// On the boot pCPU, after the others are started.
 pub fn run(test: BootTest) {
     match test {
@@ -66,7 +54,7 @@ pub fn secondary(index: usize, test: BootTest) {
 fn ask_cpu1_once(ms: u64, mut done: impl FnMut() -> bool) -> bool {
     wait_cpu1_online();
     stop::signal(1);
-    wait_for(ms, &mut done)
+    cpu::poll_for(ms, &mut done)
 }
 
 /// A regular interrupt (a kick to itself) whose handler spins while this
@@ -90,7 +78,7 @@ fn spin_in_irq() {
 
 /// Wait (up to 1 s) until pCPU 1 can take SGIs (`pcpu::online`).
 fn wait_cpu1_online() {
-    if !wait_for(1000, || crate::sched::pcpu::online(1)) {
+    if !cpu::poll_for(1000, || crate::sched::pcpu::online(1)) {
         panic!("boot-test: cpu 1 did not come online");
     }
 }
@@ -100,7 +88,7 @@ fn dump_masked() {
     // Let it reach its masked loop.
     wait_ms(50);
     stop::dump_all();
-    if wait_for(2000, || stop::dumps_answered(1) > 0) {
+    if cpu::poll_for(2000, || stop::dumps_answered(1) > 0) {
         crate::println!("boot-test: dump arrived from cpu 1");
         firmware::system_off();
     }
@@ -115,7 +103,7 @@ fn pnmi_nested() {
     stop::set_mode_dump();
     let before = stop::dumps_answered(me);
     stop::signal(me);
-    if !wait_for(1000, || stop::dumps_answered(me) >= before + 2) {
+    if !cpu::poll_for(1000, || stop::dumps_answered(me) >= before + 2) {
         panic!(
             "boot-test: nested pseudo-NMI not handled (answered {})",
             stop::dumps_answered(me) - before

@@ -21,6 +21,7 @@
 //! the speed it negotiated, through MDIO), never reset or reconfigured.
 
 use super::registers::Registers;
+use crate::arch::aarch64::cpu::poll_for;
 use crate::arch::aarch64::sysreg::{clean_invalidate_dcache_range, dsb_sy};
 use crate::mm::frames;
 use crate::mm::kernel_map::KernelSpace;
@@ -103,8 +104,10 @@ const BD_BYTES: usize = 8;
 const FCS: usize = 4;
 /// Ethernet's shortest frame without its CRC: shorter ones are padded.
 const MIN_FRAME: usize = 60;
-/// How many times to look for the end of a reset or an MDIO frame.
-const POLLS: u32 = 100_000;
+/// How long a reset and an MDIO frame may take (an MDIO frame is 64 bits
+/// at 2.5 MHz or slower: microseconds).
+const RESET_MS: u64 = 100;
+const MDIO_MS: u64 = 10;
 
 /// One ring of descriptors, reached through its uncached mapping.
 struct Ring {
@@ -256,7 +259,9 @@ impl Card {
             | ((reg & 0x1f) << 18)
             | (0b10 << 16);
         self.regs.write(MMFR, frame);
-        (0..POLLS).find(|_| self.regs.read(EIR) & EIR_MII != 0)?;
+        if !poll_for(MDIO_MS, || self.regs.read(EIR) & EIR_MII != 0) {
+            return None;
+        }
         self.regs.write(EIR, EIR_MII);
         let value = (self.regs.read(MMFR) & 0xffff) as u16;
         (value != 0xffff).then_some(value)
@@ -301,15 +306,13 @@ fn dma_alloc(bytes: u64) -> Result<u64, &'static str> {
     Ok(pa)
 }
 
-/// A ring: zeroed through the direct map, cleaned out of the caches, then
-/// mapped a second time, uncached.
+/// A ring: cleaned out of the caches through the direct map (no dirty line
+/// may later be written back over the card's writes), then mapped a second
+/// time, uncached. `bring_up` writes every descriptor through that mapping.
 fn new_ring(space: &mut KernelSpace) -> Result<Ring, &'static str> {
     let bytes = (RING * BD_BYTES) as u64;
     let pa = dma_alloc(bytes)?;
-    let direct = phys_to_virt(pa);
-    // SAFETY: fresh frames of `bytes` bytes, mapped in the direct map.
-    unsafe { core::ptr::write_bytes(direct as *mut u8, 0, bytes as usize) };
-    clean_invalidate_dcache_range(direct, bytes);
+    clean_invalidate_dcache_range(phys_to_virt(pa), bytes);
     let va = space
         .map_uncached(pa, bytes)
         .map_err(|_| "cannot map its descriptor rings uncached")?;
@@ -337,9 +340,9 @@ fn bring_up(va: u64, eth: &HostEthernet, space: &mut KernelSpace) -> Result<Card
     }
     let mscr = regs.read(MSCR);
     regs.write(ECR, ECR_RESET);
-    (0..POLLS)
-        .find(|_| regs.read(ECR) & ECR_RESET == 0)
-        .ok_or("it did not come out of reset")?;
+    if !poll_for(RESET_MS, || regs.read(ECR) & ECR_RESET == 0) {
+        return Err("it did not come out of reset");
+    }
     regs.write(EIMR, 0);
     regs.write(EIR, u32::MAX);
     regs.write(PALR, palr);

@@ -13,7 +13,7 @@
 //! identification commands, and is passed over.
 
 use super::registers::Registers;
-use crate::arch::aarch64::cpu;
+use crate::arch::aarch64::cpu::poll_for;
 pub use aerie_sdcard::BLOCK;
 use aerie_sdcard::{
     block_address, csd_blocks, rca, status_errors, Command, Response, ALL_SEND_CID, APP_CMD,
@@ -131,19 +131,6 @@ pub struct SdCard {
     pub blocks: u64,
 }
 
-/// Waits until `done` holds, up to `ms` milliseconds.
-fn wait(ms: u64, mut done: impl FnMut() -> bool) -> bool {
-    let end = cpu::counter() + ms * cpu::counter_frequency() / 1000;
-    loop {
-        if done() {
-            return true;
-        }
-        if cpu::counter() > end {
-            return done();
-        }
-    }
-}
-
 impl SdCard {
     /// Find and set up the card behind the uSDHC at `va`. Resets the
     /// controller; leaves the card selected, in transfer state, 512-byte
@@ -166,7 +153,7 @@ impl SdCard {
             .write(SYS_CTRL, card.regs.read(SYS_CTRL) | SYS_INITA);
         // The 80 clocks; a controller that does not model them keeps the
         // bit (QEMU's), which is no error.
-        wait(10, || card.regs.read(SYS_CTRL) & SYS_INITA == 0);
+        poll_for(10, || card.regs.read(SYS_CTRL) & SYS_INITA == 0);
 
         card.command(GO_IDLE_STATE, 0)?;
         let echo = card.command(SEND_IF_COND, IF_COND).map_err(|_| {
@@ -176,7 +163,7 @@ impl SdCard {
             return Err(SdError::Unusable("CMD8's check pattern came back wrong"));
         }
         let mut ocr = 0;
-        let ready = wait(POWER_UP_MS, || {
+        let ready = poll_for(POWER_UP_MS, || {
             ocr = card
                 .command(APP_CMD, 0)
                 .and_then(|_| card.command(SD_SEND_OP_COND, OP_COND))
@@ -206,7 +193,7 @@ impl SdCard {
 
     fn reset_controller(&self) -> Result<(), SdError> {
         self.regs.write(SYS_CTRL, SYS_RSTA | SYS_CLOCKS_ON);
-        if !wait(COMMAND_MS, || self.regs.read(SYS_CTRL) & SYS_RSTA == 0) {
+        if !poll_for(COMMAND_MS, || self.regs.read(SYS_CTRL) & SYS_RSTA == 0) {
             return Err(SdError::Timeout("the controller's reset"));
         }
         // A reset clears the status enables (nothing latches without them)
@@ -230,7 +217,7 @@ impl SdCard {
                 | (sdclkfs << SYS_SDCLKFS_SHIFT)
                 | (dvs << SYS_DVS_SHIFT),
         );
-        if !wait(COMMAND_MS, || self.regs.read(PRES_STATE) & PRES_SDSTB != 0) {
+        if !poll_for(COMMAND_MS, || self.regs.read(PRES_STATE) & PRES_SDSTB != 0) {
             return Err(SdError::Timeout("the SD clock did not settle"));
         }
         Ok(())
@@ -242,7 +229,7 @@ impl SdCard {
         for reset in [SYS_RSTC, SYS_RSTD] {
             self.regs
                 .write(SYS_CTRL, self.regs.read(SYS_CTRL) | reset | SYS_CLOCKS_ON);
-            wait(COMMAND_MS, || self.regs.read(SYS_CTRL) & reset == 0);
+            poll_for(COMMAND_MS, || self.regs.read(SYS_CTRL) & reset == 0);
         }
     }
 
@@ -250,7 +237,7 @@ impl SdCard {
     /// too, and the request (the lines reset).
     fn wait_status(&self, bits: u32, what: &'static str) -> Result<(), SdError> {
         let mut status = 0;
-        if !wait(COMMAND_MS, || {
+        if !poll_for(COMMAND_MS, || {
             status = self.regs.read(INT_STATUS);
             status & (bits | INT_ERRORS) != 0
         }) {
@@ -272,7 +259,7 @@ impl SdCard {
         let busy = PRES_CIHB | if cmd.data { PRES_CDIHB } else { 0 };
         // A card still programming the last block holds DAT0 low.
         let idle = |s: u32| s & busy == 0 && (!cmd.data || s & PRES_DAT0 != 0);
-        if !wait(COMMAND_MS, || idle(self.regs.read(PRES_STATE))) {
+        if !poll_for(COMMAND_MS, || idle(self.regs.read(PRES_STATE))) {
             self.recover();
             return Err(SdError::Timeout("the command line stayed busy"));
         }

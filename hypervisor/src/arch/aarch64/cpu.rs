@@ -103,6 +103,20 @@ pub fn us_to_ticks(us: u64) -> u64 {
     counter_frequency() * us / 1_000_000
 }
 
+/// Polls `done` until it holds or `ms` milliseconds pass (by the
+/// counter); returns whether it held, looking once more at the end. For
+/// device registers that settle by themselves.
+pub fn poll_for(ms: u64, mut done: impl FnMut() -> bool) -> bool {
+    let end = counter() + ms_to_ticks(ms);
+    while counter() < end {
+        if done() {
+            return true;
+        }
+        core::hint::spin_loop();
+    }
+    done()
+}
+
 /// Counter ticks in whole milliseconds.
 pub fn ticks_to_ms(ticks: u64) -> u64 {
     ticks / (counter_frequency() / 1000).max(1)
