@@ -86,13 +86,13 @@ impl Board {
         self != Board::Imx8mpEvk
     }
 
-    /// QEMU's `-drive` for the host disk `file` as an SD card in the
-    /// board's slot, on a board without virtio: the EVK's slot is usdhc2,
-    /// QEMU's SD bus 1 (`index=` would name a unit on bus 0).
-    pub fn sd_card_drive(self, file: &str) -> Option<String> {
+    /// The QEMU SD bus of the card slot that holds the host disk, on a
+    /// board without virtio: the EVK's slot is usdhc2, QEMU's SD bus 1
+    /// (`index=` would name a unit on bus 0).
+    pub fn sd_card_bus(self) -> Option<u32> {
         match self {
             Board::Virt | Board::VersalVirt => None,
-            Board::Imx8mpEvk => Some(format!("if=sd,bus=1,file={file},format=raw,id=sdcard")),
+            Board::Imx8mpEvk => Some(1),
         }
     }
 

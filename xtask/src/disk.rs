@@ -55,13 +55,12 @@ pub fn create(path: &Path, size: u64) -> Result<()> {
 }
 
 /// Whether the host disk `path` (if any) can go where `board` takes it: an
-/// SD card (boards without virtio) must be a power of two in size, which
-/// QEMU 10.0's SD card model insists on.
+/// SD card (the boards with a card slot for it) must be a power of two in
+/// size, which QEMU 10.0's SD card model insists on.
 pub fn fits_board(path: Option<&Path>, board: crate::board::Board) -> Result<(), String> {
-    let Some(path) = path else { return Ok(()) };
-    if board.has_virtio() {
+    let (Some(path), Some(_)) = (path, board.sd_card_bus()) else {
         return Ok(());
-    }
+    };
     let len = std::fs::metadata(path)
         .map_err(|e| format!("host disk {}: {e}", path.display()))?
         .len();
@@ -78,8 +77,20 @@ pub fn fits_board(path: Option<&Path>, board: crate::board::Board) -> Result<(),
 /// QEMU's `-drive` option value for `path` (commas in a file name are doubled,
 /// QEMU's escape).
 pub fn drive_option(path: &Path) -> String {
-    let file = path.to_string_lossy().replace(',', ",,");
-    format!("if=none,file={file},format=raw,id=hostdisk")
+    format!("if=none,file={},format=raw,id=hostdisk", file_option(path))
+}
+
+/// QEMU's `-drive` option value for `path` as the SD card on SD bus `bus`.
+pub fn sd_drive_option(path: &Path, bus: u32) -> String {
+    format!(
+        "if=sd,bus={bus},file={},format=raw,id=sdcard",
+        file_option(path)
+    )
+}
+
+/// `path` as a `-drive` option's `file=` value: commas doubled.
+fn file_option(path: &Path) -> String {
+    path.to_string_lossy().replace(',', ",,")
 }
 
 #[cfg(test)]

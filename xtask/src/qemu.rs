@@ -72,8 +72,8 @@ pub mod icount {
 /// What varies between QEMU runs.
 #[derive(Clone, Debug)]
 pub struct QemuOptions {
-    /// The machine. Only `virt` takes `cpu`, `gic_version`, a disk, an
-    /// uplink, UEFI or a native boot.
+    /// The machine. Only `virt` takes `cpu`, `gic_version`, UEFI or a
+    /// native boot.
     pub board: Board,
     /// `-cpu`: `cortex-a72` (no VHE, no FGT) or `max`.
     pub cpu: String,
@@ -392,10 +392,9 @@ fn board_command(opts: &QemuOptions, interactive: bool, seed: u32) -> Command {
     }
     c.args(["-serial", console]);
     if let Some(disk) = &opts.disk {
-        let file = disk.to_string_lossy().replace(',', ",,");
-        match opts.board.sd_card_drive(&file) {
-            Some(drive) => {
-                c.args(["-drive", &drive]);
+        match opts.board.sd_card_bus() {
+            Some(bus) => {
+                c.args(["-drive", &crate::disk::sd_drive_option(disk, bus)]);
             }
             None => disk_args(&mut c, disk),
         }

@@ -311,36 +311,26 @@ pub fn prepare(
     no_build: bool,
     disk: Option<&Path>,
 ) -> Result<Prepared, PrepareError> {
-    let (config, stem, built) = guest_config(guest, no_build)?;
-    prepare_config(&config, &stem, no_build || built, disk)
-}
-
-/// The config `guest` stands for and its boot module's stem; true when it
-/// was built already (the tools initramfs is built on request only).
-fn guest_config(guest: &Guest, no_build: bool) -> Result<(Config, String, bool), PrepareError> {
-    Ok(match guest {
+    let (config, stem) = match guest {
         Guest::Linux { cmdline } if cmdline == LINUX_CMDLINE => {
-            (linux_config(cmdline), "linux".to_string(), false)
+            (linux_config(cmdline), "linux".to_string())
         }
-        Guest::Linux { cmdline } => (
-            linux_config(cmdline),
-            format!("linux-{}", stem_of(cmdline)),
-            false,
-        ),
+        Guest::Linux { cmdline } => (linux_config(cmdline), format!("linux-{}", stem_of(cmdline))),
         Guest::LinuxTools { cmdline } => {
             if !no_build {
                 crate::setup::setup()?;
                 crate::build::build_with(true)?;
             }
-            (linux_tools_config(cmdline), "linux-tools".to_string(), true)
+            let config = linux_tools_config(cmdline);
+            // Built above: the shared path below must not rebuild.
+            return prepare_config(&config, "linux-tools", true, disk);
         }
         Guest::Testkit { cmdline } if cmdline.is_empty() => {
-            (testkit_config(""), "testkit".to_string(), false)
+            (testkit_config(""), "testkit".to_string())
         }
         Guest::Testkit { cmdline } => (
             testkit_config(cmdline),
             format!("testkit-{}", stem_of(cmdline)),
-            false,
         ),
         Guest::Config(path) => {
             let config =
@@ -348,15 +338,10 @@ fn guest_config(guest: &Guest, no_build: bool) -> Result<(Config, String, bool),
             let stem = path
                 .file_stem()
                 .map_or("config".into(), |s| s.to_string_lossy().into_owned());
-            (config, stem, false)
+            (config, stem)
         }
-    })
-}
-
-/// [`prepare`] for `run`'s arguments.
-fn prepare_for(args: &RunArgs) -> Result<Prepared, PrepareError> {
-    let (config, stem, built) = guest_config(&args.guest, args.no_build)?;
-    prepare_config(&config, &stem, args.no_build || built, args.disk.as_deref())
+    };
+    prepare_config(&config, &stem, no_build, disk)
 }
 
 /// [`prepare`] for a config already in hand; the boot module is
@@ -553,7 +538,7 @@ pub fn main(args: &[String]) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let prepared = match prepare_for(&args) {
+    let prepared = match prepare(&args.guest, args.no_build, args.disk.as_deref()) {
         Ok(p) => p,
         Err(e) => return e.report(),
     };
