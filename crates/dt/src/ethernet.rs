@@ -5,9 +5,9 @@ use alloc::format;
 
 use crate::binding::{GIC_SPI, IRQ_TYPE_LEVEL_HIGH};
 use crate::error::{DtError, Step};
-use crate::fdt::cells::{is_compatible, prop_str, prop_u32, reg};
+use crate::fdt::cells::{prop_str, prop_u32, reg};
 use crate::fdt::tree::{NodeRef, Tree};
-use crate::host::{enabled, first_gic_intid};
+use crate::host::{enabled_compatible, first_gic_intid};
 use crate::region::Region;
 use vm_fdt::FdtWriter;
 
@@ -92,9 +92,7 @@ const PHANDLE_PHY: u32 = 3;
 /// interrupt: one without either is none Aerie can drive, so the next is
 /// taken.
 pub(crate) fn host_ethernet(tree: &Tree<'_>) -> Result<Option<HostEthernet>, DtError> {
-    let enets = tree
-        .nodes()
-        .filter(|n| IMX_FECS.iter().any(|c| is_compatible(n, c)) && enabled(n));
+    let enets = enabled_compatible(tree, &IMX_FECS);
     for node in enets {
         let (Some(region), Some(intid)) = (reg(&node)?.first().copied(), first_gic_intid(&node)?)
         else {

@@ -15,9 +15,9 @@ use alloc::format;
 
 use crate::binding::{GIC_SPI, IRQ_TYPE_EDGE_RISING, SPI_INTIDS};
 use crate::error::{DtError, Step};
-use crate::fdt::cells::{is_compatible, prop_u32, reg};
+use crate::fdt::cells::{prop_u32, reg};
 use crate::fdt::tree::Tree;
-use crate::host::{enabled, first_gic_intid};
+use crate::host::{enabled_compatible, first_gic_intid};
 use crate::region::Region;
 use vm_fdt::FdtWriter;
 
@@ -40,9 +40,7 @@ const POWER_DOWN_EVENT: &str = "aerie,power-down-event";
 /// a GIC SPI and the power-down event: one without any of them is none
 /// Aerie can watch, so the next is taken.
 pub(crate) fn host_ged_button(tree: &Tree<'_>) -> Result<Option<GedButton>, DtError> {
-    let geds = tree
-        .nodes()
-        .filter(|n| is_compatible(n, QEMU_GED) && enabled(n));
+    let geds = enabled_compatible(tree, &[QEMU_GED]);
     for node in geds {
         let region = reg(&node)?.first().copied();
         let intid = first_gic_intid(&node)?.filter(|i| SPI_INTIDS.contains(i));

@@ -175,10 +175,8 @@ pub fn parse_host(dtb: &[u8]) -> Result<HostInfo, DtError> {
 /// pin of an enabled PL061 with a GIC interrupt. A key on another GPIO
 /// controller, or without an interrupt, is none Aerie can watch.
 fn power_button(tree: &Tree<'_>) -> Result<Option<PowerButton>, DtError> {
-    let keys = tree
-        .nodes()
-        .filter(|n| is_compatible(n, "gpio-keys") && enabled(n))
-        .flat_map(|n| n.children().collect::<Vec<_>>());
+    let keys =
+        enabled_compatible(tree, &["gpio-keys"]).flat_map(|n| n.children().collect::<Vec<_>>());
     for key in keys.filter(enabled) {
         if prop_u32(&key, "linux,code")? != Some(KEY_POWER) {
             continue;
@@ -228,6 +226,16 @@ pub(crate) fn wall_clock(chosen: &NodeRef<'_, '_>) -> Result<Option<WallClock>, 
 /// `status` absent, "okay" or the legacy "ok" (spec §2.3.4).
 pub(crate) fn enabled(node: &NodeRef<'_, '_>) -> bool {
     matches!(node.prop("status"), None | Some(b"okay\0") | Some(b"ok\0"))
+}
+
+/// The enabled nodes compatible with any of `compatibles`, in tree order:
+/// the devices of a kind Aerie drives.
+pub(crate) fn enabled_compatible<'t, 'a>(
+    tree: &'t Tree<'a>,
+    compatibles: &'t [&'t str],
+) -> impl Iterator<Item = NodeRef<'t, 'a>> + 't {
+    tree.nodes()
+        .filter(move |n| compatibles.iter().any(|c| is_compatible(n, c)) && enabled(n))
 }
 
 fn memory(tree: &Tree<'_>) -> Result<Vec<Region>, DtError> {
@@ -404,10 +412,7 @@ fn specifier_intid(specifier: &[u32]) -> Option<u32> {
 
 fn virtio_mmio(tree: &Tree<'_>) -> Result<Vec<HostVirtio>, DtError> {
     let mut out = Vec::new();
-    for node in tree
-        .nodes()
-        .filter(|n| is_compatible(n, "virtio,mmio") && enabled(n))
-    {
+    for node in enabled_compatible(tree, &["virtio,mmio"]) {
         if let Some(r) = reg(&node)?.first() {
             out.push(HostVirtio {
                 region: *r,
@@ -419,10 +424,7 @@ fn virtio_mmio(tree: &Tree<'_>) -> Result<Vec<HostVirtio>, DtError> {
 }
 
 fn gic(tree: &Tree<'_>) -> Result<Option<GicV3>, DtError> {
-    let Some(node) = tree
-        .nodes()
-        .find(|n| is_compatible(n, "arm,gic-v3") && enabled(n))
-    else {
+    let Some(node) = enabled_compatible(tree, &["arm,gic-v3"]).next() else {
         return Ok(None);
     };
     let regions = reg(&node)?;
@@ -467,9 +469,8 @@ fn interrupt_cells(tree: &Tree<'_>, node: &NodeRef<'_, '_>) -> Result<u32, DtErr
 }
 
 fn timer(tree: &Tree<'_>) -> Result<Option<Timer>, DtError> {
-    let Some(node) = tree.nodes().find(|n| {
-        (is_compatible(n, "arm,armv8-timer") || is_compatible(n, "arm,armv7-timer")) && enabled(n)
-    }) else {
+    let Some(node) = enabled_compatible(tree, &["arm,armv8-timer", "arm,armv7-timer"]).next()
+    else {
         return Ok(None);
     };
     let bad = |reason| DtError::BadProperty {

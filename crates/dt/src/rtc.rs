@@ -4,9 +4,9 @@
 use alloc::format;
 
 use crate::error::{DtError, Step};
-use crate::fdt::cells::{is_compatible, prop_u32, reg};
+use crate::fdt::cells::{prop_u32, reg};
 use crate::fdt::tree::Tree;
-use crate::host::enabled;
+use crate::host::enabled_compatible;
 use crate::region::Region;
 use vm_fdt::FdtWriter;
 
@@ -42,18 +42,15 @@ const PHANDLE_SNVS: u32 = 2;
 /// PL031, ZynqMP, SNVS. A node without registers is none (an SNVS's
 /// `regmap` naming nothing, or an offset outside its block).
 pub(crate) fn host_rtc(tree: &Tree<'_>) -> Result<Option<HostRtc>, DtError> {
-    let first = |compatible: &str| {
-        tree.nodes()
-            .find(|n| is_compatible(n, compatible) && enabled(n))
-    };
-    for (compatible, kind) in [(PL031, RtcKind::Pl031), (ZYNQMP, RtcKind::ZynqMp)] {
+    let first = |compatible: &'static [&'static str]| enabled_compatible(tree, compatible).next();
+    for (compatible, kind) in [(&[PL031], RtcKind::Pl031), (&[ZYNQMP], RtcKind::ZynqMp)] {
         if let Some(node) = first(compatible) {
             if let Some(region) = reg(&node)?.first().copied() {
                 return Ok(Some(HostRtc { kind, region }));
             }
         }
     }
-    let Some(node) = first(SNVS) else {
+    let Some(node) = first(&[SNVS]) else {
         return Ok(None);
     };
     let Some(block) = prop_u32(&node, "regmap")?.and_then(|p| tree.by_phandle(p)) else {

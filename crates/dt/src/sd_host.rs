@@ -5,9 +5,9 @@ use alloc::format;
 use alloc::vec::Vec;
 
 use crate::error::{DtError, Step};
-use crate::fdt::cells::{is_compatible, reg};
+use crate::fdt::cells::reg;
 use crate::fdt::tree::Tree;
-use crate::host::enabled;
+use crate::host::enabled_compatible;
 use crate::region::Region;
 use vm_fdt::FdtWriter;
 
@@ -58,9 +58,7 @@ const IMX_USDHC: &str = "fsl,imx7d-usdhc";
 /// without `reg` is none Aerie can drive. Its interrupt is not read: the
 /// driver polls.
 pub(crate) fn host_sd_hosts(tree: &Tree<'_>) -> Result<Vec<HostSdHost>, DtError> {
-    let usdhcs = tree
-        .nodes()
-        .filter(|n| IMX_USDHCS.iter().any(|c| is_compatible(n, c)) && enabled(n));
+    let usdhcs = enabled_compatible(tree, &IMX_USDHCS);
     let mut out = Vec::new();
     for node in usdhcs {
         if let Some(region) = reg(&node)?.first().copied() {
