@@ -158,28 +158,14 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
     );
 
     // The host GIC.
-    let Some(host_gic) = host.gic.as_ref().filter(|g| !g.redist.is_empty()) else {
-        panic!("the device tree describes no GICv3 (Aerie needs one)");
-    };
-    let Ok(dist_va) = space.map_device(host_gic.dist.base, host_gic.dist.size) else {
-        panic!("cannot map the GIC distributor");
-    };
-    let mut redist = Vec::new();
-    for r in &host_gic.redist {
-        match space.map_device(r.base, r.size) {
-            Ok(va) => redist.push((va as usize, r.size as usize)),
-            Err(e) => panic!("cannot map the GIC redistributors at {:#x}: {e:?}", r.base),
-        }
-    }
-    // SAFETY: all regions were just mapped as device memory, for good (the
-    // list is kept for the machine's life); Aerie alone drives the GIC.
-    let gic = unsafe { irq::gicv3::Gic::new(dist_va, redist.leak()) };
+    let gic = host_gic(&host, &mut space);
     gic.init_distributor();
     log::info!(
-        "machine: {}; console {} at {:#x}; GIC with {}{}",
+        "machine: {}; console {} at {:#x}; GICv{} with {}{}",
         host.model.as_deref().unwrap_or("(no model)"),
         host.uart_kind.name(),
         uart.base,
+        gic.version(),
         if gic.two_security_states() {
             "two security states"
         } else {
@@ -330,16 +316,56 @@ pub fn boot_args() -> BootArgs {
         .unwrap_or_else(|| BootArgs::parse(""))
 }
 
+/// The host's GIC, mapped: its GICv3, else its GICv2 (which must have the
+/// Virtualization Extensions' frames, for the guests' CPU interfaces).
+fn host_gic(
+    host: &aerie_dt::HostInfo,
+    space: &mut mm::kernel_map::KernelSpace,
+) -> irq::host_gic::HostGic {
+    let mut map = |r: &aerie_dt::Region, what: &str| match space.map_device(r.base, r.size) {
+        Ok(va) => va,
+        Err(e) => panic!("cannot map the GIC's {what} at {:#x}: {e:?}", r.base),
+    };
+    if let Some(v3) = host.gic.as_ref().filter(|g| !g.redist.is_empty()) {
+        let dist = map(&v3.dist, "distributor");
+        let redist: Vec<(usize, usize)> = v3
+            .redist
+            .iter()
+            .map(|r| (map(r, "redistributors") as usize, r.size as usize))
+            .collect();
+        // SAFETY: all regions were just mapped as device memory, for good
+        // (the list is kept for the machine's life); Aerie alone drives the
+        // GIC.
+        return irq::host_gic::HostGic::V3(unsafe { irq::gicv3::Gic::new(dist, redist.leak()) });
+    }
+    let Some(v2) = host.gic_v2.as_ref() else {
+        panic!("the device tree describes no GIC Aerie drives (a GICv3, or a GICv2 such as the GIC-400)");
+    };
+    let (Some(hyp), Some(vcpu)) = (v2.hyp, v2.vcpu) else {
+        panic!("the GICv2 at {:#x} has no virtual interface frames (GICH, GICV) in the device tree: guests need them", v2.dist.base);
+    };
+    let dist = map(&v2.dist, "distributor");
+    let cpu = map(&v2.cpu, "CPU interface");
+    let hyp = map(&hyp, "virtual interface control");
+    // SAFETY: the frames were just mapped as device memory, for good; Aerie
+    // alone drives the GIC.
+    unsafe {
+        arch::aarch64::gic_v2::install(cpu as usize, dist as usize, hyp as usize, vcpu.base);
+        irq::host_gic::HostGic::V2(irq::gicv2::Gic::new(dist))
+    }
+}
+
 /// Stack of each secondary pCPU.
 const SECONDARY_STACK: u64 = sched::pcpu::STACK_SIZE;
 
-/// Per-pCPU set-up: its redistributor, CPU interface and EL2 guest controls.
+/// Per-pCPU set-up: its private interrupts, CPU interface and EL2 guest
+/// controls.
 fn init_this_cpu(index: usize, cpu: &CpuInfo) {
     {
         let mut m = sched::lock();
         let mpidr = m.pcpus[index].mpidr;
-        let redist = m.gic.init_redistributor(mpidr);
-        m.pcpus[index].redist = Some(redist);
+        let banked = m.gic.init_cpu(mpidr);
+        m.pcpus[index].banked = Some(banked);
     }
     gic::init_cpu_interface();
     el2::init_guest_controls(cpu);

@@ -166,6 +166,13 @@ while [ $i -lt "$n" ]; do
 done
 [ $bad = 0 ] && echo "check: taskset ok (cpus 0..$((n - 1)))"
 
+# The interrupt controller Linux drives (GICv3, or GIC-0 for a GICv2), as
+# the timer's line in /proc/interrupts names it, and the reschedule IPIs
+# (SGIs) its CPUs took.
+chip=$(awk '/arch_timer/ { for (i = 2; i <= NF; i++) if ($i !~ /^[0-9]+$/) { print $i; exit } }' /proc/interrupts)
+ipis=$(awk '/Rescheduling/ { s = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i; print s; exit }' /proc/interrupts)
+echo "check: irqchip ${chip:-none}, ${ipis:-no} reschedule IPIs"
+
 marker() {
     dd if=/dev/vda bs=512 count=1 2>/dev/null | tr -d '\000' | head -n 1
 }

@@ -33,7 +33,7 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 57] = [
+const QEMU_TESTS: [(&str, TestFn); 58] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
@@ -81,6 +81,7 @@ const QEMU_TESTS: [(&str, TestFn); 57] = [
         linux_on("cortex-a72", "linux-cortex-a72")
     }),
     ("linux-max", || linux_on("max", "linux-max")),
+    ("linux-gicv2", linux_gicv2),
     ("linux-two-vms", linux_two_vms),
     ("linux-power-button", power_button::linux_power_button),
     (
@@ -808,6 +809,55 @@ fn linux_on(cpu: &str, name: &str) -> Result<(), String> {
             clean_exit(status, out)
         },
     )
+}
+
+/// Linux under Aerie on a host whose GIC is a GICv2 (QEMU `virt` with
+/// `gic-version=2`, as a GIC-400 board): Aerie drives it through its
+/// memory-mapped CPU interface, and the VM gets a GICv2 whose CPU interface
+/// is the hardware's GICV. The checks need its timer, its SGIs (taskset on
+/// each CPU) and its SPIs (virtio).
+fn linux_gicv2() -> Result<(), String> {
+    let name = "linux-gicv2";
+    let config = test_config("linux-check.toml");
+    let vcpus = config_vcpus(&config, 0)?;
+    let disk = fresh_disk(name)?;
+    let run = AerieRun {
+        gic_version: 2,
+        ..AerieRun::new(name, Guest::Config(config), &disk, LINUX_TIMEOUT)
+    };
+    run_aerie(&run, |status, out| {
+        output::require_line(out, "GICv2 with one security state")?;
+        linux_drove_a_gic_v2(out)?;
+        linux_check_passed(out, vcpus)?;
+        virtio_console_worked(out)?;
+        clean_exit(status, out)
+    })
+}
+
+/// The guest's `check: irqchip GIC-0, N reschedule IPIs` lines: Linux's
+/// GICv2 driver took the timer, and SGIs reached the other vCPUs.
+fn linux_drove_a_gic_v2(out: &str) -> Result<(), String> {
+    let lines: Vec<&str> = output::lines_with(out, "check: irqchip ")
+        .into_iter()
+        .filter_map(|l| l.split_once("check: irqchip ").map(|(_, r)| r))
+        .collect();
+    if lines.is_empty() {
+        return Err("no `check: irqchip` line".into());
+    }
+    for line in lines {
+        let (chip, rest) = line.split_once(", ").unwrap_or((line, ""));
+        let ipis: u64 = rest
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        if chip != "GIC-0" || ipis == 0 {
+            return Err(format!(
+                "check: irqchip {line}: expected Linux's GICv2 driver (GIC-0) and reschedule IPIs"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Two Linux VMs at once (tests/configs/linux-two-vms.toml): "a" runs the

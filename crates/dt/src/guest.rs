@@ -11,12 +11,24 @@ use crate::binding::{reg2, GIC_PPI, GIC_SPI, IRQ_TYPE_EDGE_RISING, IRQ_TYPE_LEVE
 use crate::error::{DtError, Step};
 use crate::region::Region;
 
-/// GICv3 frames to describe to the guest.
+/// The GIC to describe to the guest: the version the host's allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GuestGic {
-    pub dist: Region,
-    /// One redistributor region; must hold 128 KiB (RD + SGI frames) per vCPU.
-    pub redist: Region,
+pub enum GuestGic {
+    /// A GICv3: the distributor and one redistributor region, which must
+    /// hold 128 KiB (RD + SGI frames) per vCPU.
+    V3 { dist: Region, redist: Region },
+    /// A GICv2: the distributor and the CPU interface (8 KiB, with
+    /// GICC_DIR at 0x1000). At most 8 vCPUs.
+    V2 { dist: Region, cpu: Region },
+}
+
+impl GuestGic {
+    /// The distributor, whose address names the node.
+    fn dist(&self) -> Region {
+        match self {
+            GuestGic::V3 { dist, .. } | GuestGic::V2 { dist, .. } => *dist,
+        }
+    }
 }
 
 /// What the guest machine looks like.
@@ -173,12 +185,18 @@ fn validate(spec: &GuestSpec<'_>) -> Result<(), DtError> {
     if spec.idle_states.len() > MAX_IDLE_STATES {
         return Err(DtError::InvalidSpec("more than 8 idle states"));
     }
-    if let Some(gic) = &spec.gic {
-        if gic.redist.size < u64::from(spec.cpus) * GICV3_REDIST_STRIDE {
+    match &spec.gic {
+        Some(GuestGic::V3 { redist, .. })
+            if redist.size < u64::from(spec.cpus) * GICV3_REDIST_STRIDE =>
+        {
             return Err(DtError::InvalidSpec(
                 "GICv3 redistributor region smaller than 128 KiB per vCPU",
             ));
         }
+        Some(GuestGic::V2 { .. }) if spec.cpus > 8 => {
+            return Err(DtError::InvalidSpec("a GICv2 serves at most 8 CPUs"));
+        }
+        _ => {}
     }
     Ok(())
 }
@@ -381,14 +399,25 @@ fn psci(w: &mut FdtWriter) -> Result<(), DtError> {
 
 fn intc(w: &mut FdtWriter, gic: &GuestGic) -> Result<(), DtError> {
     let intc = w
-        .begin_node(&format!("intc@{:x}", gic.dist.base))
+        .begin_node(&format!("intc@{:x}", gic.dist().base))
         .step("intc")?;
-    w.property_string("compatible", "arm,gic-v3").step("intc")?;
+    match gic {
+        GuestGic::V3 { dist, redist } => {
+            w.property_string("compatible", "arm,gic-v3").step("intc")?;
+            w.property_u32("#redistributor-regions", 1).step("intc")?;
+            w.property_array_u64("reg", &reg2(&[*dist, *redist]))
+                .step("intc")?;
+        }
+        GuestGic::V2 { dist, cpu } => {
+            // QEMU's virt names its GICv2 so; Linux's gic driver takes it.
+            w.property_string("compatible", "arm,cortex-a15-gic")
+                .step("intc")?;
+            w.property_array_u64("reg", &reg2(&[*dist, *cpu]))
+                .step("intc")?;
+        }
+    }
     w.property_u32("#interrupt-cells", 3).step("intc")?;
     w.property_null("interrupt-controller").step("intc")?;
-    w.property_u32("#redistributor-regions", 1).step("intc")?;
-    w.property_array_u64("reg", &reg2(&[gic.dist, gic.redist]))
-        .step("intc")?;
     w.property_phandle(PHANDLE_GIC).step("intc")?;
     w.end_node(intc).step("intc")
 }
@@ -517,7 +546,7 @@ mod tests {
             uart: Region::new(0x0900_0000, 0x1000),
             rtc: Some(Region::new(0x0901_0000, 0x1000)),
             gpio: Some(Region::new(0x0903_0000, 0x1000)),
-            gic: Some(GuestGic {
+            gic: Some(GuestGic::V3 {
                 dist: Region::new(0x0800_0000, 0x1_0000),
                 redist: Region::new(0x080A_0000, 0xF6_0000),
             }),
@@ -593,6 +622,37 @@ mod tests {
         assert!(tree.find_path("/pl061@9030000").is_none());
         assert!(build_guest(&GuestSpec {
             gic: None,
+            ..spec()
+        })
+        .is_err());
+    }
+
+    #[test]
+    fn a_gic_v2_is_a_cortex_a15_gic_with_its_cpu_interface() {
+        let v2 = GuestGic::V2 {
+            dist: Region::new(0x0800_0000, 0x1000),
+            cpu: Region::new(0x0801_0000, 0x2000),
+        };
+        let dtb = build_guest(&GuestSpec {
+            gic: Some(v2),
+            ..spec()
+        })
+        .unwrap();
+        let tree = Tree::parse(&dtb).unwrap();
+        let gic_ph = prop_u32(&tree.root(), "interrupt-parent").unwrap().unwrap();
+        let gic = tree.by_phandle(gic_ph).unwrap();
+        assert_eq!(gic.name(), "intc@8000000");
+        assert!(is_compatible(&gic, "arm,cortex-a15-gic"));
+        assert!(gic.prop("#redistributor-regions").is_none());
+        assert_eq!(
+            cells(&gic, "reg").unwrap().unwrap(),
+            [0, 0x0800_0000, 0, 0x1000, 0, 0x0801_0000, 0, 0x2000]
+        );
+        assert_eq!(prop_u32(&gic, "#interrupt-cells").unwrap(), Some(3));
+        // A GICv2 has 8 CPU interfaces at most.
+        assert!(build_guest(&GuestSpec {
+            gic: Some(v2),
+            cpus: 9,
             ..spec()
         })
         .is_err());

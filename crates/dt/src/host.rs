@@ -85,6 +85,8 @@ pub struct HostInfo {
     /// has a 3-cell GIC `interrupts` specifier.
     pub uart_intid: Option<u32>,
     pub gic: Option<GicV3>,
+    /// A GICv2 (GIC-400), on machines without a GICv3 (see [`GicV2`]).
+    pub gic_v2: Option<crate::gic_v2::GicV2>,
     pub timer: Option<Timer>,
     /// PSCI conduit, "smc" or "hvc".
     pub psci_method: Option<String>,
@@ -145,6 +147,7 @@ pub fn parse_host(dtb: &[u8]) -> Result<HostInfo, DtError> {
         virtio_mmio: virtio_mmio(&tree)?,
         rtc: crate::rtc::host_rtc(&tree)?,
         gic: gic(&tree)?,
+        gic_v2: crate::gic_v2::host_gic_v2(&tree)?,
         timer: timer(&tree)?,
         psci_method: psci_method(&tree)?,
         bootargs: match &chosen {

@@ -282,6 +282,7 @@ mod tests {
                 dist: Region::new(0x800_0000, 0x1_0000),
                 redist: vec![Region::new(0x80a_0000, 0xf6_0000)],
             }),
+            gic_v2: None,
             timer: Some(Timer {
                 secure_phys: 29,
                 nonsecure_phys: 30,

@@ -17,7 +17,7 @@ fn spec() -> GuestSpec<'static> {
         uart: Region::new(0x0900_0000, 0x1000),
         rtc: Some(Region::new(0x0901_0000, 0x1000)),
         gpio: Some(Region::new(0x0903_0000, 0x1000)),
-        gic: Some(GuestGic {
+        gic: Some(GuestGic::V3 {
             dist: Region::new(0x0800_0000, 0x1_0000),
             redist: Region::new(0x080A_0000, 0xF6_0000),
         }),
@@ -142,7 +142,7 @@ fn rejects_inconsistent_specs() {
     // 8 vCPUs need 8 * 128 KiB of redistributor space.
     let small_redist = GuestSpec {
         cpus: 8,
-        gic: Some(GuestGic {
+        gic: Some(GuestGic::V3 {
             dist: Region::new(0x0800_0000, 0x1_0000),
             redist: Region::new(0x080A_0000, 7 * 0x2_0000),
         }),

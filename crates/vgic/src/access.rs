@@ -32,6 +32,16 @@ pub(crate) fn word_only(offset: u64, size: u8) -> Result<(), VgicError> {
     }
 }
 
+/// A byte-accessible 32-bit register (one byte per INTID or SGI): bytes or
+/// words.
+pub(crate) fn byte_or_word(offset: u64, size: u8) -> Result<(), VgicError> {
+    if size == 1 || size == 4 {
+        Ok(())
+    } else {
+        Err(VgicError::BadSize { offset, size })
+    }
+}
+
 /// A 64-bit register: doubleword, or a word at either half.
 pub(crate) fn dword_or_word(offset: u64, size: u8) -> Result<(), VgicError> {
     if size == 4 || size == 8 {

@@ -38,6 +38,7 @@ const TYPER_IDBITS: u32 = 9 << 19;
 impl Vgic {
     /// A guest read of the distributor at `offset` of `size` bytes.
     pub fn dist_read(&mut self, offset: u64, size: u8) -> Result<u64, VgicError> {
+        self.check_version(false)?;
         access::check(offset, size, GICD_SIZE)?;
         // Dispatch on the containing word so a narrow access inside a
         // 32-bit register is refused by that register, not taken as RAZ.
@@ -68,6 +69,7 @@ impl Vgic {
     /// A guest write of `value` (`size` bytes) to the distributor at
     /// `offset`; the [`Kick`] names vCPUs whose deliverable set changed.
     pub fn dist_write(&mut self, offset: u64, size: u8, value: u64) -> Result<Kick, VgicError> {
+        self.check_version(false)?;
         access::check(offset, size, GICD_SIZE)?;
         // Dispatch on the containing word so a narrow access inside a
         // 32-bit register is refused by that register, not taken as RAZ.
@@ -113,7 +115,9 @@ impl Vgic {
         v
     }
 
-    fn write_gicd_ctlr(&mut self, value: u32) -> Kick {
+    /// The group enables of a GICD_CTLR write (bits 0 and 1 in both the
+    /// GICv3 DS = 1 and the GICv2 layouts); every other bit is ignored.
+    pub(crate) fn write_gicd_ctlr(&mut self, value: u32) -> Kick {
         let before = self.groups;
         self.groups.grp0 = value & CTLR_ENABLE_GRP0 != 0;
         self.groups.grp1 = value & CTLR_ENABLE_GRP1 != 0;
@@ -151,12 +155,7 @@ impl Vgic {
     }
 
     fn write_irouter(&mut self, spi: usize, offset: u64, size: u8, value: u64) -> Kick {
-        let intid = spi as u32 + 32;
-        // Kick the old targets' owner and the new targets.
-        let before = self.kick_for(0, intid & !31, 1 << (intid % 32));
         let reg = access::write_part(self.router[spi], offset, size, value) & router::WRITABLE;
-        self.router[spi] = reg;
-        self.update_targets(spi);
-        before | self.kick_for(0, intid & !31, 1 << (intid % 32))
+        self.reroute(spi, reg)
     }
 }

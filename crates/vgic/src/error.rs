@@ -8,8 +8,9 @@ use core::fmt;
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum VgicError {
     /// Access width not 1, 2, 4 or 8 bytes, or not one the register supports
-    /// (e.g. a byte read of `GICD_CTLR`; only `IPRIORITYR` is byte-accessible
-    /// and only 64-bit registers take 8-byte accesses).
+    /// (e.g. a byte read of `GICD_CTLR`; only `IPRIORITYR` is byte-accessible,
+    /// and on a GICv2 `ITARGETSR`, `CPENDSGIR` and `SPENDSGIR` too; only
+    /// 64-bit registers take 8-byte accesses).
     BadSize {
         /// Offset within the frame that was accessed.
         offset: u64,
@@ -23,8 +24,8 @@ pub enum VgicError {
         /// Access size in bytes.
         size: u8,
     },
-    /// Offset beyond the 64 KiB distributor, or in a redistributor frame of
-    /// a vCPU that does not exist.
+    /// Offset beyond the distributor (64 KiB on a GICv3, 4 KiB on a GICv2),
+    /// or in a redistributor frame of a vCPU that does not exist.
     OutOfRange {
         /// Offset within the region that was accessed.
         offset: u64,
@@ -45,6 +46,14 @@ pub enum VgicError {
         vcpus: usize,
         /// Requested SPIs (a multiple of 32, at most [`crate::MAX_SPIS`]).
         spis: u32,
+    },
+    /// A call for the other GIC architecture version: a GICv3 register file
+    /// (`dist_*`, `redist_*`) on a GICv2 vGIC, or a GICv2 one (`dist_v2_*`)
+    /// on a GICv3 vGIC. A hypervisor bug: it maps the frames of the version
+    /// it built.
+    WrongVersion {
+        /// The architecture version the vGIC was built as (2 or 3).
+        version: u8,
     },
 }
 
@@ -79,6 +88,9 @@ impl fmt::Display for VgicError {
                 crate::MAX_VCPUS,
                 crate::MAX_SPIS
             ),
+            VgicError::WrongVersion { version } => {
+                write!(f, "access for the other GIC version on a GICv{version} vGIC")
+            }
         }
     }
 }

@@ -51,9 +51,16 @@ impl Vgic {
     /// Non-existent targets are ignored (spec: no effect).
     pub fn send_sgi(&mut self, sender: usize, icc_sgi1r: u64) -> Kick {
         let req = SgiRequest::decode(icc_sgi1r);
+        self.raise_sgi(req.intid, req.targets(sender, self.vcpus()))
+    }
+
+    /// Makes SGI `intid` pending on each vCPU of `targets` (however the
+    /// guest named them: ICC_SGI1R_EL1 or GICD_SGIR) and kicks whoever
+    /// cares.
+    pub(crate) fn raise_sgi(&mut self, intid: u32, targets: Kick) -> Kick {
         let mut kick = Kick::NONE;
-        for v in req.targets(sender, self.vcpus()).iter() {
-            kick |= self.latch(v, req.intid);
+        for v in targets.iter() {
+            kick |= self.latch(v, intid);
         }
         kick
     }
@@ -62,15 +69,17 @@ impl Vgic {
     /// written with HW = 1 so the guest's deactivation deactivates the
     /// physical interrupt (the hypervisor must leave that one active).
     /// PPIs are per vCPU; an SPI mapping applies to the VM and `vcpu` is
-    /// only checked.
+    /// only checked. `pintid` must be 16..8192, or 16..1020 on a GICv2.
     pub fn set_hw_mapping(
         &mut self,
         vcpu: usize,
         intid: u32,
         pintid: u32,
     ) -> Result<(), VgicError> {
-        // pINTID is a 13-bit field and SGIs cannot be hardware interrupts.
-        if !(16..8192).contains(&pintid) {
+        // pINTID is a 13-bit field (GICH_LR.PhysicalID a 10-bit one, whose
+        // 1020..1023 are special) and SGIs cannot be hardware interrupts.
+        let limit = if self.v2 { 1020 } else { 8192 };
+        if !(16..limit).contains(&pintid) {
             return Err(VgicError::BadIntid { intid: pintid });
         }
         let bank = self.mapping_bank(vcpu, intid)?;

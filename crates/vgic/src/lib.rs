@@ -1,8 +1,8 @@
-//! A virtual GICv3 (IHI 0069) for Aerie's guests, as pure logic: the
-//! hypervisor decodes traps and calls in; this crate never touches
-//! hardware.
+//! A virtual GICv3 (IHI 0069), or GICv2 (IHI 0048B), for Aerie's guests,
+//! as pure logic: the hypervisor decodes traps and calls in; this crate
+//! never touches hardware.
 //!
-//! What the guest sees: a distributor (single security state, DS = 1;
+//! What a GICv3 guest sees: a distributor (single security state, DS = 1;
 //! affinity routing only, ARE = 1; no LPIs), one redistributor per vCPU
 //! (RD_base + SGI_base frames), 5 priority bits (the bottom 3 bits of every
 //! priority are RAZ/WI, matching ICH_VTR_EL2.PRIbits = 5 on QEMU), and the
@@ -40,6 +40,36 @@
 //!
 //! Device inputs: `set_spi_level` for level lines (PL011, INTID 33),
 //! `pulse_spi` for edges (virtio-mmio, INTID 48 + n).
+//!
+//! # The GICv2 personality
+//!
+//! On a host whose GIC is a GICv2 (GIC-400) the hypervisor builds the vGIC
+//! with [`Vgic::new_v2`], and the guest sees a GICv2 without the Security
+//! Extensions: a 4 KiB distributor ([`GICD_V2_SIZE`]) and, as its CPU
+//! interface, the hardware's GICV frame mapped where the guest expects
+//! GICC, fed through the `GICH_LR<n>` list registers. There is no
+//! redistributor and no system-register CPU interface. The steps above hold
+//! with these changes:
+//!
+//! - Distributor traps go to `dist_v2_read(v, ..)` / `dist_v2_write(v, ..)`,
+//!   `v` being the accessing vCPU: a GICv2 banks INTIDs 0..31 per CPU in
+//!   the distributor. The GICv3 calls (`dist_*`, `redist_*`) return
+//!   [`VgicError::WrongVersion`], and `redist_size` is 0.
+//! - SGIs are GICD_SGIR writes, handled inside `dist_v2_write` (its kick
+//!   names the targets); `send_sgi` has no use, there being no
+//!   ICC_SGI1R_EL1. The model keeps one pending bit per SGI, not one per
+//!   sending CPU as a GICv2 does: GICD_SPENDSGIR / CPENDSGIR set / clear
+//!   it for any nonzero byte of source CPUs, read 0x01 in the byte of a
+//!   pending SGI, and list registers carry CPUID 0. Linux does not mind:
+//!   it takes SGIs as IPIs that may coalesce, as they do on a GICv3.
+//! - Flush and sync keep working in `ICH_LR<n>_EL2` images: write
+//!   `ListRegister(lrs[i]).to_gich_lr()` to `GICH_LR<i>`, and hand sync
+//!   `ListRegister::from_gich_lr(GICH_LR<i>).0`. GICH_HCR.UIE and En play
+//!   ICH_HCR_EL2's part; `n` is GICH_VTR.ListRegs + 1.
+//! - The WFI check takes `(GICH_VMCR >> 24) as u8`: VMPriMask `[31:27]`
+//!   sits where ICH_VMCR_EL2.VPMR's five implemented bits do.
+//! - Hardware mappings work the same, with pINTIDs below 1020 (the
+//!   10-bit GICH_LR.PhysicalID).
 #![cfg_attr(not(test), no_std)]
 
 extern crate alloc;
@@ -48,14 +78,18 @@ mod access;
 mod bank;
 mod banked_regs;
 pub mod distributor;
+pub mod distributor_v2;
 mod error;
 mod flush;
+mod gich_lr;
 mod inputs;
+mod itargets;
 mod kick;
 pub mod list_register;
 pub mod redistributor;
 mod router;
 pub mod sgi;
+mod sgir;
 mod shortlist;
 mod vgic;
 
@@ -63,6 +97,7 @@ mod vgic;
 mod tests;
 
 pub use distributor::GICD_SIZE;
+pub use distributor_v2::GICD_V2_SIZE;
 pub use error::VgicError;
 pub use flush::FlushResult;
 pub use kick::Kick;

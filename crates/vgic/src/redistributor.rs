@@ -35,14 +35,19 @@ struct Target {
 }
 
 impl Vgic {
-    /// Total size of the redistributor region for this VM.
+    /// Total size of the redistributor region for this VM: none on a
+    /// GICv2.
     pub fn redist_size(&self) -> u64 {
+        if self.v2 {
+            return 0;
+        }
         self.vcpus() as u64 * GICR_STRIDE
     }
 
     /// A guest read in the redistributor region at `offset_in_region`
     /// (relative to vCPU 0's RD_base).
     pub fn redist_read(&mut self, offset_in_region: u64, size: u8) -> Result<u64, VgicError> {
+        self.check_version(false)?;
         let t = self.locate(offset_in_region, size)?;
         self.read_frame(&t, size)
             .map_err(|e| e.at(offset_in_region))
@@ -87,6 +92,7 @@ impl Vgic {
         size: u8,
         value: u64,
     ) -> Result<Kick, VgicError> {
+        self.check_version(false)?;
         let t = self.locate(offset_in_region, size)?;
         self.write_frame(&t, size, value)
             .map_err(|e| e.at(offset_in_region))

@@ -6,6 +6,7 @@
 //! made the interrupts Non-secure Group 1), and its priorities are stored
 //! in the Non-secure half, which the priority plan allows for.
 
+use super::private::PrivateBank;
 use super::{
     PPI_HYP_TIMER, PPI_MAINTENANCE, PPI_PMU, PPI_VIRTUAL_TIMER, PPI_WATCHDOG, PRIORITY_PNMI,
     PRIORITY_REGULAR, SGI_KICK, SGI_STOP,
@@ -169,8 +170,9 @@ impl Gic {
     }
 
     /// On each CPU: wake its redistributor and enable the private
-    /// interrupts Aerie uses. Returns the frame for later per-CPU calls.
-    pub fn init_redistributor(&self, mpidr: u64) -> Redistributor {
+    /// interrupts Aerie uses. Returns its active-state registers for later
+    /// per-CPU calls.
+    pub fn init_redistributor(&self, mpidr: u64) -> PrivateBank {
         let rd = self.frame(mpidr);
         let waker = read32(rd + GICR_WAKER);
         write32(rd + GICR_WAKER, waker & !WAKER_PROCESSOR_SLEEP);
@@ -208,31 +210,7 @@ impl Gic {
             rd + GICR_ISENABLER0,
             ours.iter().fold(0, |m, &i| m | 1 << i),
         );
-        Redistributor { base: rd }
-    }
-}
-
-/// One CPU's redistributor.
-#[derive(Clone, Copy)]
-pub struct Redistributor {
-    base: usize,
-}
-
-impl Redistributor {
-    /// Whether private interrupt `intid` is active (e.g. the virtual timer
-    /// a guest has not yet completed).
-    pub fn is_active(&self, intid: u32) -> bool {
-        read32(self.base + GICR_ISACTIVER0) & (1 << intid) != 0
-    }
-
-    /// Set or clear the active state of private interrupt `intid`: a vCPU's
-    /// forwarded virtual-timer interrupt moves with the vCPU.
-    pub fn set_active(&self, intid: u32, active: bool) {
-        let reg = if active {
-            GICR_ISACTIVER0
-        } else {
-            GICR_ICACTIVER0
-        };
-        write32(self.base + reg, 1 << intid);
+        // SAFETY: this CPU's redistributor, mapped for good (`Gic::new`).
+        unsafe { PrivateBank::new(rd + GICR_ISACTIVER0, rd + GICR_ICACTIVER0) }
     }
 }

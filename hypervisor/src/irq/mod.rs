@@ -1,4 +1,5 @@
-//! Aerie's own interrupts: the host GICv3, the priority plan, and dispatch.
+//! Aerie's own interrupts: the host GIC (v3, or v2), the priority plan, and
+//! dispatch.
 //!
 //! Priority plan (`aerie_irqplan`, ARCHITECTURE.md "Interrupts"):
 //!
@@ -20,8 +21,11 @@
 
 pub mod bench;
 pub mod drain;
+pub mod gicv2;
 pub mod gicv3;
+pub mod host_gic;
 pub mod pnmi;
+pub mod private;
 pub mod profiler;
 pub mod stop;
 pub mod watchdog;

@@ -42,4 +42,18 @@ impl Stage2 {
             true,
         )
     }
+
+    /// Map a device's registers `[ipa, ipa + len)` to `[pa, pa + len)`,
+    /// for the guest to reach directly (the GICv2's virtual CPU interface).
+    pub fn map_device(&mut self, ipa: u64, pa: u64, len: u64) -> Result<(), MapError> {
+        map_range(
+            &mut self.tables,
+            self.space,
+            ipa,
+            pa,
+            len,
+            Attributes::DEVICE,
+            false,
+        )
+    }
 }

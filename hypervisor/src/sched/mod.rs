@@ -33,7 +33,7 @@ pub use pcpu::{this_cpu, MAX_PCPUS};
 use crate::arch::aarch64::context::GuestRegs;
 use crate::arch::aarch64::fast_path::FastPathTable;
 use crate::arch::aarch64::{cpu, daif, el2, firmware, gic};
-use crate::irq::gicv3::Gic;
+use crate::irq::host_gic::HostGic;
 use crate::irq::SGI_KICK;
 use crate::vm::{VcpuState, Vm, VmState};
 use aerie_firmware::IdleKind;
@@ -56,7 +56,7 @@ pub struct Machine {
     /// The user worlds that have not ended (C6).
     pub worlds: Vec<WorldSlot>,
     pub pcpus: Vec<Pcpu>,
-    pub gic: Gic,
+    pub gic: HostGic,
     /// List registers per pCPU (the same on every CPU of a system).
     pub list_registers: usize,
     slice_ticks: u64,
@@ -107,7 +107,7 @@ static MACHINE: SpinMutex<Machine, WaitForEvent> = SpinMutex::new(Machine {
     pcpus: Vec::new(),
     // SAFETY: placeholder addresses, never used: install() replaces the
     // whole machine before any exit or scheduling happens.
-    gic: unsafe { Gic::new(0, &[]) },
+    gic: HostGic::V3(unsafe { crate::irq::gicv3::Gic::new(0, &[]) }),
     list_registers: 0,
     slice_ticks: 0,
     window_ticks: 0,
@@ -147,7 +147,7 @@ enum Next {
 }
 
 impl Machine {
-    pub fn new(vms: Vec<Vm>, gic: Gic, list_registers: usize) -> Self {
+    pub fn new(vms: Vec<Vm>, gic: HostGic, list_registers: usize) -> Self {
         Machine {
             worlds: Vec::new(),
             pcpus: Vec::new(),
@@ -454,16 +454,16 @@ impl Machine {
     /// that any pCPU can run it next: a state left here could be reached by
     /// no other pCPU.
     fn unload(&mut self, cpu: usize) {
-        let redist = self.pcpus[cpu].redist;
+        let banked = self.pcpus[cpu].banked;
         let parked = core::mem::take(&mut self.pcpus[cpu].parked);
         if let Some((v, c)) = self.pcpus[cpu].loaded.take() {
             if parked {
                 self.vms[v].vcpus[c].unpark();
             }
             if self.vms[v].state == VmState::Running {
-                self.vms[v].vcpus[c].save(redist);
+                self.vms[v].vcpus[c].save(banked);
             } else {
-                Self::discard_loaded(redist);
+                Self::discard_loaded(banked);
             }
         }
     }
@@ -472,11 +472,11 @@ impl Machine {
     /// it is not saved, but what it could still raise here is silenced (its
     /// virtual timer, its maintenance interrupts and virtual IRQ, and the timer
     /// PPI's active state, as `save` does).
-    fn discard_loaded(redist: Option<crate::irq::gicv3::Redistributor>) {
+    fn discard_loaded(banked: Option<crate::irq::private::PrivateBank>) {
         crate::arch::aarch64::context::discard_vtimer();
         gic::set_maintenance(gic::Maintenance::NONE);
         crate::vm::irq::stop_signal();
-        if let Some(rd) = redist {
+        if let Some(rd) = banked {
             rd.set_active(crate::irq::PPI_VIRTUAL_TIMER, false);
         }
     }
@@ -498,7 +498,7 @@ impl Machine {
             if pcpu.loaded.is_some_and(|(lv, _)| lv == v) {
                 pcpu.loaded = None;
                 pcpu.parked = false;
-                Self::discard_loaded(pcpu.redist);
+                Self::discard_loaded(pcpu.banked);
             }
             // One parked on another (idle) pCPU: only that pCPU can silence
             // what its state could still raise there. Wake it; the VM
@@ -551,7 +551,7 @@ impl Machine {
                 }
                 m.switch_to(cpu, next);
                 let (v, c) = next;
-                crate::vm::irq::forward_fired_vtimer(&mut m.vms[v], c, m.pcpus[cpu].redist);
+                crate::vm::irq::forward_fired_vtimer(&mut m.vms[v], c, m.pcpus[cpu].banked);
                 m.vms[v].vcpus[c].state = VcpuState::Running(cpu);
                 // Read again: it runs from here, after its state is loaded.
                 let start = cpu::counter();
@@ -661,7 +661,7 @@ impl Machine {
             }
             return;
         }
-        let redist = self.pcpus[cpu].redist;
+        let banked = self.pcpus[cpu].banked;
         let (v, c) = next;
         let vm = &mut self.vms[v];
         let stage2 = vm.stage2.as_ref().map(|s2| (vm.vmid, s2.root()));
@@ -682,7 +682,7 @@ impl Machine {
                 .as_ref()
                 .is_some_and(|b| b.policy.brk_imm.is_some()),
         );
-        vm.vcpus[c].load(redist);
+        vm.vcpus[c].load(banked);
         vm.vcpus[c].vgic_dirty = true;
         self.pcpus[cpu].loaded = Some(next);
         // A vCPU's keys change only while it is loaded and running

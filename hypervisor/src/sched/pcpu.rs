@@ -3,7 +3,7 @@
 use super::VcpuId;
 use crate::arch::aarch64::cpu;
 use crate::arch::aarch64::fast_path::FastPathTable;
-use crate::irq::gicv3::Redistributor;
+use crate::irq::private::PrivateBank;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 pub const MAX_PCPUS: usize = 8;
@@ -69,7 +69,8 @@ pub struct Pcpu {
     /// The exit vector's backdoor fast-path table, right above `stack_top`:
     /// it answers for the vCPU [`current`](Self::current) here.
     pub fast_path: &'static FastPathTable,
-    pub redist: Option<Redistributor>,
+    /// Its GIC registers for the active state of its private interrupts.
+    pub banked: Option<PrivateBank>,
     /// The vCPU running on (or being handled by) this pCPU.
     pub current: Option<VcpuId>,
     /// The vCPU whose EL1, FP and GIC interface state is in this pCPU.
@@ -91,7 +92,7 @@ impl Pcpu {
             mpidr,
             stack_top,
             fast_path,
-            redist: None,
+            banked: None,
             current: None,
             loaded: None,
             loaded_stage2: None,

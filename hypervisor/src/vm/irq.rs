@@ -9,7 +9,7 @@
 
 use super::Vm;
 use crate::arch::aarch64::gic;
-use crate::irq::gicv3::Redistributor;
+use crate::irq::private::PrivateBank;
 use crate::irq::PPI_VIRTUAL_TIMER;
 use aerie_vgic::Kick;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -127,9 +127,9 @@ pub fn release_dropped_vtimer(vm: &mut Vm, c: usize) {
 /// completion deactivates the physical one). Otherwise the hardware would
 /// raise it the moment the vCPU is entered, costing a whole exit on every
 /// timer wake-up.
-pub fn forward_fired_vtimer(vm: &mut Vm, c: usize, redist: Option<Redistributor>) {
+pub fn forward_fired_vtimer(vm: &mut Vm, c: usize, banked: Option<PrivateBank>) {
     const ENABLE_ISTATUS: u64 = 0b101;
-    let Some(rd) = redist else { return };
+    let Some(rd) = banked else { return };
     if vm.vcpus[c].vtimer_forwarded {
         return;
     }

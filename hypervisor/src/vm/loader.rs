@@ -10,10 +10,12 @@
 use super::scmi::{self, Scmi};
 use super::virtio::{DiskRegion, VirtioSlot, VIRTIO_BASE, VIRTIO_FIRST_INTID, VIRTIO_STRIDE};
 use super::{
-    GuestMemory, Vcpu, VcpuState, Vm, VmState, GICD_BASE, GICD_SIZE, GICR_BASE, GICR_STRIDE,
-    GPIO_BASE, GPIO_SIZE, RAM_BASE, RTC_BASE, RTC_SIZE, SPIS, UART_BASE, UART_SIZE,
+    GuestMemory, Vcpu, VcpuState, Vm, VmState, GICC_BASE, GICC_SIZE, GICD_BASE, GICD_SIZE,
+    GICD_V2_SIZE, GICR_BASE, GICR_STRIDE, GPIO_BASE, GPIO_SIZE, RAM_BASE, RTC_BASE, RTC_SIZE, SPIS,
+    UART_BASE, UART_SIZE,
 };
 use crate::arch::aarch64::cpu;
+use crate::arch::aarch64::gic_v2;
 use crate::console::GuestOutput;
 use crate::drivers::disk;
 use crate::irq::PPI_VIRTUAL_TIMER;
@@ -117,6 +119,13 @@ fn guest_memory(image: &VmImage) -> Result<(GuestMemory, Stage2), String> {
         frames::free(pa, image.memory);
         return Err(format!("stage-2 tables: {e}"));
     }
+    // On a GICv2 host the guest's CPU interface is the hardware's GICV.
+    if let Some(gicv) = gic_v2::virtual_cpu_interface() {
+        if let Err(e) = stage2.map_device(GICC_BASE, gicv, GICC_SIZE) {
+            frames::free(pa, image.memory);
+            return Err(format!("stage-2 tables (GICV): {e}"));
+        }
+    }
     Ok((memory, stage2))
 }
 
@@ -199,9 +208,16 @@ pub fn load(vm: &mut Vm) -> Result<(), String> {
         uart: Region::new(UART_BASE, UART_SIZE),
         rtc: Some(Region::new(RTC_BASE, RTC_SIZE)),
         gpio: Some(Region::new(GPIO_BASE, GPIO_SIZE)),
-        gic: Some(GuestGic {
-            dist: Region::new(GICD_BASE, GICD_SIZE),
-            redist: Region::new(GICR_BASE, GICR_STRIDE * image.vcpus as u64),
+        gic: Some(if gic_v2::active() {
+            GuestGic::V2 {
+                dist: Region::new(GICD_BASE, GICD_V2_SIZE),
+                cpu: Region::new(GICC_BASE, GICC_SIZE),
+            }
+        } else {
+            GuestGic::V3 {
+                dist: Region::new(GICD_BASE, GICD_SIZE),
+                redist: Region::new(GICR_BASE, GICR_STRIDE * image.vcpus as u64),
+            }
         }),
         timer: true,
         virtio: &transports,
@@ -296,10 +312,15 @@ fn copy_in(memory: &GuestMemory, ipa: u64, bytes: &[u8]) -> Result<(), String> {
 /// after each.
 const CHUNK: u64 = 2 * MIB;
 
-/// A fresh vGIC whose virtual-timer PPIs are forwarded hardware interrupts:
-/// the guest's completion of INTID 27 deactivates the physical one.
+/// A fresh vGIC of the host GIC's version whose virtual-timer PPIs are
+/// forwarded hardware interrupts: the guest's completion of INTID 27
+/// deactivates the physical one.
 fn new_vgic(vcpus: usize) -> Vgic {
-    let mut vgic = Vgic::new(vcpus, SPIS);
+    let mut vgic = if gic_v2::active() {
+        Vgic::new_v2(vcpus, SPIS)
+    } else {
+        Vgic::new(vcpus, SPIS)
+    };
     for c in 0..vcpus {
         vgic.set_hw_mapping(c, PPI_VIRTUAL_TIMER, PPI_VIRTUAL_TIMER)
             .expect("PPI 27 can be mapped");

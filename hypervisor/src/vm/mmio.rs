@@ -24,7 +24,7 @@ enum Device {
 }
 
 #[inline(always)]
-fn device_at(ipa: u64, vcpus: usize, transports: usize) -> Option<Device> {
+fn device_at(ipa: u64, redistributors: usize, transports: usize) -> Option<Device> {
     if let Some(off) = ipa.checked_sub(UART_BASE).filter(|&o| o < UART_SIZE) {
         return Some(Device::Uart(off));
     }
@@ -33,7 +33,7 @@ fn device_at(ipa: u64, vcpus: usize, transports: usize) -> Option<Device> {
     }
     if let Some(off) = ipa
         .checked_sub(GICR_BASE)
-        .filter(|&o| o < GICR_STRIDE * vcpus as u64)
+        .filter(|&o| o < GICR_STRIDE * redistributors as u64)
     {
         return Some(Device::Redistributors(off));
     }
@@ -102,7 +102,10 @@ pub fn emulate(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: &Syndr
         return false;
     };
     let vm = &mut m.vms[v];
-    let Some(device) = device_at(syndrome.fault_ipa(), vm.vcpus.len(), vm.virtio.len()) else {
+    // A guest's GICv2 has no redistributors (its private interrupts are
+    // banked in the distributor).
+    let redistributors = if vm.vgic.is_v2() { 0 } else { vm.vcpus.len() };
+    let Some(device) = device_at(syndrome.fault_ipa(), redistributors, vm.virtio.len()) else {
         return false;
     };
     let value = vm.vcpus[c].regs.get(access.srt);
@@ -121,16 +124,23 @@ pub fn emulate(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: &Syndr
             r
         }
         Device::Distributor(off) => {
+            let v2 = vm.vgic.is_v2();
             if access.write {
-                let Ok(kick) = vm.vgic.dist_write(off, size, value) else {
-                    return false;
+                let kick = if v2 {
+                    vm.vgic.dist_v2_write(c, off, size, value)
+                } else {
+                    vm.vgic.dist_write(off, size, value)
                 };
+                let Ok(kick) = kick else { return false };
                 m.kick(cpu, v, kick);
                 None
             } else {
-                let Ok(r) = vm.vgic.dist_read(off, size) else {
-                    return false;
+                let r = if v2 {
+                    vm.vgic.dist_v2_read(c, off, size)
+                } else {
+                    vm.vgic.dist_read(off, size)
                 };
+                let Ok(r) = r else { return false };
                 Some(r)
             }
         }

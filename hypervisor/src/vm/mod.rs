@@ -20,7 +20,7 @@ use crate::arch::aarch64::debug_regs;
 use crate::arch::aarch64::fast_path;
 use crate::arch::aarch64::gic::VirtualInterface;
 use crate::console::GuestOutput;
-use crate::irq::gicv3::Redistributor;
+use crate::irq::private::PrivateBank;
 use crate::irq::PPI_VIRTUAL_TIMER;
 use crate::mm::{frames, stage2::Stage2};
 use aerie_bootmodule::VmImage;
@@ -51,6 +51,12 @@ pub const GPIO_INTID: u32 = 32 + aerie_dt::GPIO_SPI;
 pub const UART_INTID: u32 = 33;
 pub const GICD_BASE: u64 = 0x0800_0000;
 pub const GICD_SIZE: u64 = 0x1_0000;
+/// A guest's GICv2 (on a host with one): its distributor is 4 KiB at
+/// GICD_BASE, its CPU interface the host's GICV, mapped here (QEMU virt's
+/// GICC address).
+pub const GICD_V2_SIZE: u64 = aerie_vgic::GICD_V2_SIZE;
+pub const GICC_BASE: u64 = 0x0801_0000;
+pub const GICC_SIZE: u64 = 0x2000;
 pub const GICR_BASE: u64 = 0x080a_0000;
 /// One redistributor (RD_base + SGI_base frames) per vCPU.
 pub const GICR_STRIDE: u64 = 0x2_0000;
@@ -200,15 +206,15 @@ impl Vcpu {
     }
 
     /// Store this vCPU's CPU state (it is leaving the pCPU whose
-    /// redistributor is `redist`).
-    pub fn save(&mut self, redist: Option<Redistributor>) {
+    /// private-interrupt registers are `banked`).
+    pub fn save(&mut self, banked: Option<PrivateBank>) {
         self.el1.save();
         if self.debug.points_used {
             debug_regs::clear_points();
         }
         self.fp.save();
         self.gic.save();
-        if let Some(rd) = redist {
+        if let Some(rd) = banked {
             self.vtimer_active = rd.is_active(PPI_VIRTUAL_TIMER);
             if self.vtimer_active {
                 rd.set_active(PPI_VIRTUAL_TIMER, false);
@@ -234,7 +240,7 @@ impl Vcpu {
     }
 
     /// Put this vCPU's state into the CPU.
-    pub fn load(&self, redist: Option<Redistributor>) {
+    pub fn load(&self, banked: Option<PrivateBank>) {
         self.el1.load();
         if self.debug.points_used {
             debug_regs::load_points(&self.debug);
@@ -243,7 +249,7 @@ impl Vcpu {
         self.fp.load();
         self.gic.load();
         crate::arch::aarch64::gic::set_maintenance(self.maintenance);
-        if let Some(rd) = redist {
+        if let Some(rd) = banked {
             rd.set_active(PPI_VIRTUAL_TIMER, self.vtimer_active);
         }
     }

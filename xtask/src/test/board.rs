@@ -60,11 +60,11 @@ fn booted_on(board: Board, out: &str) -> Result<(), String> {
     let (cpus, machine) = match board {
         Board::Imx8mpEvk => (
             "on Cortex-A53 (MIDR 0x410fd034), 4 CPUs",
-            "machine: NXP i.MX8MPlus EVK board; console i.MX UART at 0x30890000; GIC with one security state; guests' virtual IRQs signalled through HCR_EL2.VI",
+            "machine: NXP i.MX8MPlus EVK board; console i.MX UART at 0x30890000; GICv3 with one security state; guests' virtual IRQs signalled through HCR_EL2.VI",
         ),
         Board::VersalVirt => (
             "on Cortex-A72 (MIDR 0x410fd083), 2 CPUs",
-            "machine: Xilinx Versal Virtual development board; console PL011 at 0xff000000; GIC with two security states",
+            "machine: Xilinx Versal Virtual development board; console PL011 at 0xff000000; GICv3 with two security states",
         ),
         Board::Virt => return Err("`virt` is no board of these tests".into()),
     };

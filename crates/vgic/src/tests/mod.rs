@@ -1,6 +1,8 @@
-//! Behaviour tests through the public API, values from the GICv3 spec.
+//! Behaviour tests through the public API, values from the GICv3 and
+//! GICv2 specs.
 
 mod dist_regs;
+mod dist_v2_regs;
 mod flush_sync;
 mod inputs;
 mod redist_regs;

@@ -15,6 +15,11 @@
 //! - the WFI check (`pending_irq`) agrees with what flush delivers, and a
 //!   call that makes something deliverable to a vCPU kicks it;
 //! - vCPU indices out of range are refused or ignored, never a panic.
+//!
+//! The same storm drives the GICv2 personality through its 4 KiB
+//! distributor (`dist_v2_*`, banked per vCPU, SPIs routed by ITARGETSR,
+//! SGIs sent through GICD_SGIR), with list registers passed through the
+//! GICH_LR format and back, and checks the GICv3 calls are refused.
 
 /// What the storm puts in list-register slots before a flush: flush must
 /// leave the ones it does not fill alone.
@@ -24,6 +29,7 @@ use crate::{FlushResult, Kick, ListRegister, LrState, Vgic, VgicError, IIDR};
 use aerie_testrng::Rng;
 
 const GICD_SIZE: u64 = 0x1_0000;
+const GICD_V2_SIZE: u64 = 0x1000;
 const GICR_STRIDE: u64 = 0x2_0000;
 const SGI_BASE: u64 = 0x1_0000;
 const PRIORITY_MASK: u8 = 0xF8;
@@ -65,12 +71,13 @@ fn decode(offset: u64) -> Option<(Reg, u32)> {
 }
 
 /// Which access widths a register takes (crate docs: 32-bit registers
-/// words only, IPRIORITYR also bytes, 64-bit ones doublewords or either
-/// word half, reserved offsets anything aligned).
+/// words only, the byte-accessible ones (IPRIORITYR; on a GICv2 ITARGETSR
+/// and [SC]PENDSGIR too) also bytes, 64-bit ones doublewords or either word
+/// half, reserved offsets anything aligned).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Class {
     Word,
-    Priority,
+    Bytes,
     Dword,
     Reserved,
 }
@@ -79,7 +86,7 @@ impl Class {
     fn takes(self, size: u8) -> bool {
         match self {
             Class::Word => size == 4,
-            Class::Priority => size == 1 || size == 4,
+            Class::Bytes => size == 1 || size == 4,
             Class::Dword => size == 4 || size == 8,
             Class::Reserved => true,
         }
@@ -88,7 +95,7 @@ impl Class {
 
 fn banked_class(word: u64) -> Class {
     match decode(word) {
-        Some((Reg::Priority, _)) => Class::Priority,
+        Some((Reg::Priority, _)) => Class::Bytes,
         Some(_) => Class::Word,
         None => Class::Reserved,
     }
@@ -98,6 +105,16 @@ fn dist_class(word: u64) -> Class {
     match word {
         0x0000 | 0x0004 | 0x0008 | 0x000C | 0xFFE8 => Class::Word,
         0x6000..=0x7FDF => Class::Dword,
+        _ => banked_class(word),
+    }
+}
+
+/// The GICv2 distributor: no IGRPMODR (0xD00.. is reserved).
+fn dist_v2_class(word: u64) -> Class {
+    match word {
+        0x0000 | 0x0004 | 0x0008 | 0x0F00 | 0x0FE8 | 0x0FF0..=0x0FFC => Class::Word,
+        0x0800..=0x0BFF | 0x0F10..=0x0F2F => Class::Bytes,
+        0x0D00..=0x0D7F => Class::Reserved,
         _ => banked_class(word),
     }
 }
@@ -209,6 +226,8 @@ impl Bank {
 
 /// The reference model next to the vGIC under test.
 struct Shadow {
+    /// The GICv2 personality: `router` holds ITARGETSR bytes.
+    v2: bool,
     vcpus: usize,
     spis: u32,
     grp0: bool,
@@ -220,22 +239,25 @@ struct Shadow {
 }
 
 impl Shadow {
-    fn new(vcpus: usize, spis: u32) -> Shadow {
+    fn new(vcpus: usize, spis: u32, v2: bool) -> Shadow {
+        // ITARGETSR resets to no CPU; a uniprocessor's to its one CPU.
+        let route = u64::from(v2 && vcpus == 1);
         Shadow {
+            v2,
             vcpus,
             spis,
             grp0: false,
             grp1: false,
             private: vec![Bank::new(0xFFFF); vcpus],
             shared: vec![Bank::new(0); (spis / 32) as usize],
-            router: vec![0; spis as usize],
+            router: vec![route; spis as usize],
             sleep: vec![true; vcpus],
         }
     }
 
     /// `Vgic::reset`: everything back to reset except hardware mappings.
     fn reset(&mut self) {
-        let mut fresh = Shadow::new(self.vcpus, self.spis);
+        let mut fresh = Shadow::new(self.vcpus, self.spis, self.v2);
         for (new, old) in fresh
             .private
             .iter_mut()
@@ -261,11 +283,108 @@ impl Shadow {
         }
     }
 
+    /// Mutable [`Shadow::bank`].
+    fn bank_mut(&mut self, vcpu: usize, intid: u32) -> &mut Bank {
+        if intid < 32 {
+            &mut self.private[vcpu]
+        } else {
+            &mut self.shared[(intid / 32 - 1) as usize]
+        }
+    }
+
     /// GICD_IROUTER semantics for Aerie's flat topology: 1 of N, or
-    /// Aff2.Aff1 = 0 and Aff0 a vCPU that exists.
+    /// Aff2.Aff1 = 0 and Aff0 a vCPU that exists. On a GICv2, the
+    /// ITARGETSR byte names the vCPU.
     fn routed(&self, intid: u32, vcpu: usize) -> bool {
         let r = self.router[(intid - 32) as usize];
+        if self.v2 {
+            return r & (1 << vcpu) != 0;
+        }
         r & (1 << 31) != 0 || (r & 0xFF_FF00 == 0 && (r & 0xFF) as usize == vcpu)
+    }
+
+    /// What a GICv2 SPI's ITARGETSR byte keeps of `byte`: the CPUs that
+    /// exist; a uniprocessor's always targets its CPU.
+    fn stored_targets(&self, byte: u8) -> u64 {
+        if self.vcpus == 1 {
+            return 1;
+        }
+        u64::from(byte) & ((1 << self.vcpus) - 1)
+    }
+
+    /// GICD_ITARGETSR byte `intid` as `vcpu` reads it.
+    fn target_byte(&self, vcpu: usize, intid: u32) -> u64 {
+        if intid < 32 {
+            1 << vcpu
+        } else if intid < self.limit() {
+            self.router[(intid - 32) as usize]
+        } else {
+            0
+        }
+    }
+
+    /// Like [`Shadow::dist_expect`] for the GICv2 distributor, accessed by
+    /// `vcpu`.
+    fn dist_v2_expect(&self, vcpu: usize, offset: u64, size: u8) -> Result<Option<u64>, VgicError> {
+        if vcpu >= self.vcpus {
+            return Err(VgicError::NoSuchVcpu { vcpu });
+        }
+        frame_check(offset, size, GICD_V2_SIZE, offset)?;
+        let word = offset & !3;
+        if !dist_v2_class(word).takes(size) {
+            return Err(VgicError::BadSize { offset, size });
+        }
+        let grp = u64::from(self.grp0) | u64::from(self.grp1) << 1;
+        Ok(match word {
+            0x0000 => Some(grp),
+            0x0004 => Some(((self.vcpus as u64 - 1) << 5) | u64::from(self.spis / 32)),
+            0x0008 => Some(u64::from(IIDR)),
+            0x0FE8 => Some(0x20),
+            0x0FF0..=0x0FFC => Some([0x0D, 0xF0, 0x05, 0xB1][((word - 0x0FF0) / 4) as usize]),
+            0x0800..=0x0BFF => {
+                let first = (offset - 0x0800) as u32;
+                Some(
+                    (0..u32::from(size))
+                        .fold(0, |v, i| v | self.target_byte(vcpu, first + i) << (8 * i)),
+                )
+            }
+            // SGI pending state: checked through its effects.
+            0x0F10..=0x0F2F => None,
+            0x0D00..=0x0D7F => Some(0),
+            _ => match decode(offset) {
+                Some((reg, intid)) if intid < self.limit() => {
+                    self.bank(vcpu, intid).read(reg, intid, size)
+                }
+                _ => Some(0),
+            },
+        })
+    }
+
+    fn dist_v2_apply(&mut self, vcpu: usize, offset: u64, size: u8, value: u64) {
+        match offset & !3 {
+            0x0000 => {
+                self.grp0 = value & 1 != 0;
+                self.grp1 = value & 2 != 0;
+            }
+            0x0800..=0x0BFF => {
+                for i in 0..u32::from(size) {
+                    let intid = (offset - 0x0800) as u32 + i;
+                    if (32..self.limit()).contains(&intid) {
+                        let stored = self.stored_targets((value >> (8 * i)) as u8);
+                        self.router[(intid - 32) as usize] = stored;
+                    }
+                }
+            }
+            0x0D00..=0x0D7F => {}
+            _ => {
+                if let Some((reg, intid)) = decode(offset) {
+                    if intid < self.limit() {
+                        self.bank_mut(vcpu, intid)
+                            .write(reg, intid, size, value, intid < 32);
+                    }
+                }
+            }
+        }
     }
 
     /// The result a distributor access must have; `Ok(Some(v))` is the
@@ -460,6 +579,53 @@ fn redist_access(rng: &mut Rng, vcpus: usize) -> (u64, u8) {
     skew(rng, vcpu * GICR_STRIDE + offset, size)
 }
 
+/// A plausible GICv2 distributor access, or (sometimes) anything at all.
+fn dist_v2_access(rng: &mut Rng, limit: u32) -> (u64, u8) {
+    let (offset, size) = match rng.below(20) {
+        0 => (
+            rng.pick(&[
+                0x0000, 0x0004, 0x0008, 0x0FE8, 0x0FF0, 0x0FF4, 0x0FF8, 0x0FFC,
+            ]),
+            4,
+        ),
+        1 | 2 => (0x0000, 4), // GICD_CTLR
+        3 | 4 => {
+            // GICD_ITARGETSR: mostly INTIDs that exist, bytes or words.
+            let n = if rng.chance(85) {
+                rng.below(u64::from(limit) + 8)
+            } else {
+                rng.below(1024)
+            };
+            if rng.chance(50) {
+                (0x0800 + n, 1)
+            } else {
+                (0x0800 + (n & !3), 4)
+            }
+        }
+        5 => (0x0F00, 4), // GICD_SGIR
+        6 => {
+            // GICD_CPENDSGIR / GICD_SPENDSGIR.
+            let (base, sgi) = (rng.pick(&[0x0F10, 0x0F20]), rng.below(16));
+            if rng.chance(50) {
+                (base + sgi, 1)
+            } else {
+                (base + (sgi & !3), 4)
+            }
+        }
+        // Reserved: 0x00C, IGRPMODR's place, NSACR, around the SGI block,
+        // the ID registers that are not there.
+        7 => (
+            rng.pick(&[
+                0x000C, 0x0040, 0x0D00, 0x0D04, 0x0E00, 0x0F04, 0x0F30, 0x0FD0,
+            ]),
+            4,
+        ),
+        8 | 9 => return wild(rng, GICD_V2_SIZE),
+        _ => banked_offset(rng, limit),
+    };
+    skew(rng, offset, size)
+}
+
 /// Now and then a wrong width or a misaligned offset.
 fn skew(rng: &mut Rng, offset: u64, size: u8) -> (u64, u8) {
     match rng.below(20) {
@@ -499,6 +665,29 @@ fn value(rng: &mut Rng, offset: u64, vcpus: usize) -> u64 {
     }
 }
 
+/// Like [`value`] for the GICv2 distributor.
+fn value_v2(rng: &mut Rng, offset: u64, vcpus: usize) -> u64 {
+    match (offset & !3, rng.below(4)) {
+        (0x0000, 0..=2) => rng.pick(&[0b01, 0b11]),
+        // Every SPI of the word to one CPU (that may not exist).
+        (0x0800..=0x0BFF, 0..=1) => 0x0101_0101 << rng.below(8.min(vcpus as u64 + 1)),
+        (0x0F00, 0..=2) => rng.below(4) << 24 | rng.below(256) << 16 | rng.below(16),
+        (_, 0) => rng.next_u64() as u32 as u64,
+        _ => rng.next_u64(),
+    }
+}
+
+/// Which register file an access goes to.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Frame {
+    /// The GICv3 distributor.
+    Dist,
+    /// The GICv3 redistributor region.
+    Redist,
+    /// The GICv2 distributor, accessed by this vCPU (which may not exist).
+    DistV2(usize),
+}
+
 /// Everything that must hold after every step.
 struct Harness {
     g: Vgic,
@@ -511,10 +700,14 @@ struct Harness {
 }
 
 impl Harness {
-    fn new(vcpus: usize, spis: u32, list_registers: usize) -> Harness {
+    fn new(vcpus: usize, spis: u32, list_registers: usize, v2: bool) -> Harness {
         Harness {
-            g: Vgic::new(vcpus, spis),
-            s: Shadow::new(vcpus, spis),
+            g: if v2 {
+                Vgic::new_v2(vcpus, spis)
+            } else {
+                Vgic::new(vcpus, spis)
+            },
+            s: Shadow::new(vcpus, spis, v2),
             lrs: vec![None; vcpus],
             list_registers,
             steps: 0,
@@ -553,41 +746,61 @@ impl Harness {
         }
     }
 
-    fn read(&mut self, redist: bool, offset: u64, size: u8) -> Result<u64, VgicError> {
-        if redist {
-            self.g.redist_read(offset, size)
-        } else {
-            self.g.dist_read(offset, size)
+    fn read(&mut self, frame: Frame, offset: u64, size: u8) -> Result<u64, VgicError> {
+        match frame {
+            Frame::Dist => self.g.dist_read(offset, size),
+            Frame::Redist => self.g.redist_read(offset, size),
+            Frame::DistV2(v) => self.g.dist_v2_read(v, offset, size),
         }
     }
 
-    fn expect(&self, redist: bool, offset: u64, size: u8) -> Result<Option<u64>, VgicError> {
-        if redist {
-            self.s.redist_expect(offset, size)
-        } else {
-            self.s.dist_expect(offset, size)
+    fn write(&mut self, frame: Frame, offset: u64, size: u8, v: u64) -> Result<Kick, VgicError> {
+        match frame {
+            Frame::Dist => self.g.dist_write(offset, size, v),
+            Frame::Redist => self.g.redist_write(offset, size, v),
+            Frame::DistV2(vcpu) => self.g.dist_v2_write(vcpu, offset, size, v),
+        }
+    }
+
+    fn expect(&self, frame: Frame, offset: u64, size: u8) -> Result<Option<u64>, VgicError> {
+        match frame {
+            Frame::Dist => self.s.dist_expect(offset, size),
+            Frame::Redist => self.s.redist_expect(offset, size),
+            Frame::DistV2(v) => self.s.dist_v2_expect(v, offset, size),
+        }
+    }
+
+    fn apply(&mut self, frame: Frame, offset: u64, size: u8, v: u64) {
+        match frame {
+            Frame::Dist => self.s.dist_apply(offset, size, v),
+            Frame::Redist => self.s.redist_apply(offset, size, v),
+            Frame::DistV2(vcpu) => self.s.dist_v2_apply(vcpu, offset, size, v),
         }
     }
 
     /// For a pending/active set or clear register of INTIDs that exist:
-    /// the register, the offset of its ISPENDR/ISACTIVER twin, and the
-    /// bank's level-sensitive lines held high.
-    fn set_clear(&self, redist: bool, offset: u64) -> Option<(Reg, u64, u32)> {
-        let (base, o) = if redist {
-            let within = offset % GICR_STRIDE;
-            let vcpu = (offset / GICR_STRIDE) as usize;
-            if within < SGI_BASE || vcpu >= self.vcpus() {
-                return None;
+    /// the register, the offset of its ISPENDR/ISACTIVER twin, the bank's
+    /// level-sensitive lines held high, and the bits that ignore writes
+    /// (a GICv2's SGI bits of I[SC]PENDR0).
+    fn set_clear(&self, frame: Frame, offset: u64) -> Option<(Reg, u64, u32, u32)> {
+        let (base, o, vcpu) = match frame {
+            Frame::Redist => {
+                let within = offset % GICR_STRIDE;
+                let vcpu = (offset / GICR_STRIDE) as usize;
+                if within < SGI_BASE || vcpu >= self.vcpus() {
+                    return None;
+                }
+                (offset - within + SGI_BASE, within - SGI_BASE, vcpu)
             }
-            (offset - within + SGI_BASE, within - SGI_BASE)
-        } else {
-            (0, offset)
+            Frame::Dist => (0, offset, 0),
+            Frame::DistV2(vcpu) if vcpu < self.vcpus() => (0, offset, vcpu),
+            Frame::DistV2(_) => return None,
         };
         let (reg, intid) = decode(o)?;
-        let exists = if redist {
-            intid < 32
-        } else {
-            (32..self.s.limit()).contains(&intid)
+        let exists = match frame {
+            Frame::Redist => intid < 32,
+            Frame::Dist => (32..self.s.limit()).contains(&intid),
+            Frame::DistV2(_) => intid < self.s.limit(),
         };
         let twin = match reg {
             Reg::SetPending | Reg::SetActive => o & !3,
@@ -597,67 +810,142 @@ impl Harness {
         if !exists {
             return None;
         }
-        let bank = self.s.bank((offset / GICR_STRIDE) as usize, intid);
-        Some((reg, base + twin, bank.line & !bank.edge))
+        let read_only = match (frame, reg) {
+            (Frame::DistV2(_), Reg::SetPending | Reg::ClearPending) if intid == 0 => 0xFFFF,
+            _ => 0,
+        };
+        let bank = self.s.bank(vcpu, intid);
+        Some((reg, base + twin, bank.line & !bank.edge, read_only))
     }
 
-    /// A guest access to the distributor or a redistributor.
+    /// A guest access to the distributor or a redistributor (to the GICv2
+    /// distributor on a GICv2, where `redist` now and then tries a GICv3
+    /// call instead, which must be refused).
     fn mmio(&mut self, rng: &mut Rng, redist: bool) {
-        let (offset, size) = if redist {
-            redist_access(rng, self.vcpus())
+        let (frame, offset, size) = if self.s.v2 {
+            if redist && rng.chance(10) {
+                return self.wrong_version(rng);
+            }
+            let vcpu = rng.below(self.vcpus() as u64 + 1) as usize;
+            let (offset, size) = dist_v2_access(rng, self.s.limit());
+            (Frame::DistV2(vcpu), offset, size)
+        } else if redist {
+            let (offset, size) = redist_access(rng, self.vcpus());
+            (Frame::Redist, offset, size)
         } else {
-            dist_access(rng, self.s.limit())
+            let (offset, size) = dist_access(rng, self.s.limit());
+            (Frame::Dist, offset, size)
         };
-        let expect = self.expect(redist, offset, size);
-        let set_clear = self.set_clear(redist, offset);
+        let expect = self.expect(frame, offset, size);
+        let set_clear = self.set_clear(frame, offset);
         if rng.chance(50) {
-            let got = self.read(redist, offset, size);
+            let got = self.read(frame, offset, size);
             self.check_read(got, expect, offset, size, "read");
             // The set and clear twins of pending and active read the same.
             if let (Ok(v), Some((Reg::SetPending | Reg::SetActive, ..))) = (got, set_clear) {
-                assert_eq!(self.read(redist, offset + 0x80, size), Ok(v));
+                assert_eq!(self.read(frame, offset + 0x80, size), Ok(v));
+            }
+            if let Ok(v) = got {
+                self.check_sgi_pending_bytes(frame, offset, size, v);
             }
             return;
         }
-        let v = value(rng, offset, self.vcpus());
-        let before = self.wfi();
-        let got = if redist {
-            self.g.redist_write(offset, size, v)
+        let v = if self.s.v2 {
+            value_v2(rng, offset, self.vcpus())
         } else {
-            self.g.dist_write(offset, size, v)
+            value(rng, offset, self.vcpus())
         };
-        let what = format!("write({offset:#x}, {size}, {v:#x})");
+        let before = self.wfi();
+        // The twin as it was, for the bits that ignore writes.
+        let fixed = match set_clear {
+            Some((_, twin, _, read_only)) if read_only != 0 => {
+                Some(self.read(frame, twin, 4).unwrap() as u32 & read_only)
+            }
+            _ => None,
+        };
+        let got = self.write(frame, offset, size, v);
+        let what = format!("{frame:?}: write({offset:#x}, {size}, {v:#x})");
         let Ok(kick) = got else {
             assert_eq!(got.map(|_| ()), expect.map(|_| ()), "{what}");
             return;
         };
         assert!(expect.is_ok(), "{what}: accepted, expected {expect:?}");
         self.check_kick(kick, &before, None, &what);
-        if redist {
-            self.s.redist_apply(offset, size, v);
-        } else {
-            self.s.dist_apply(offset, size, v);
-        }
+        self.apply(frame, offset, size, v);
         // What was written reads back (masked as the spec says).
-        let again = self.expect(redist, offset, size);
-        let got = self.read(redist, offset, size);
+        let again = self.expect(frame, offset, size);
+        let got = self.read(frame, offset, size);
         self.check_read(got, again, offset, size, &what);
         // Set-pending/active sets, clear clears; but a level-sensitive
         // interrupt stays pending while its line is high.
-        if let Some((reg, twin, level_high)) = set_clear {
-            let (bits, seen) = (v as u32, self.read(redist, twin, 4).unwrap() as u32);
+        if let Some((reg, twin, level_high, read_only)) = set_clear {
+            let bits = v as u32 & !read_only;
+            let seen = self.read(frame, twin, 4).unwrap() as u32;
+            if let Some(fixed) = fixed {
+                assert_eq!(seen & read_only, fixed, "{what}: SGI bits changed");
+            }
             match reg {
                 Reg::SetPending | Reg::SetActive => assert_eq!(seen & bits, bits, "{what}"),
                 Reg::ClearPending => assert_eq!(seen & bits & !level_high, 0, "{what}"),
                 _ => assert_eq!(seen & bits, 0, "{what}"),
             }
         }
+        // GICD_SPENDSGIR sets the SGI of each nonzero byte, CPENDSGIR
+        // clears it (SGIs are edge-triggered: no line keeps them pending).
+        if let (Frame::DistV2(vcpu), 0x0F10..=0x0F2F) = (frame, offset & !3) {
+            let seen = self.read(frame, 0x0200, 4).unwrap();
+            for i in 0..u64::from(size) {
+                if (v >> (8 * i)) as u8 != 0 {
+                    let sgi = offset % 16 + i;
+                    let set = offset >= 0x0F20;
+                    assert_eq!(
+                        seen >> sgi & 1 != 0,
+                        set,
+                        "{what}: SGI {sgi} of vCPU {vcpu}"
+                    );
+                }
+            }
+            self.check_sgi_pending_bytes(frame, offset, size, got.unwrap());
+        }
+    }
+
+    /// A GICv2's [SC]PENDSGIR bytes read 0x01 exactly for the pending SGIs.
+    fn check_sgi_pending_bytes(&mut self, frame: Frame, offset: u64, size: u8, v: u64) {
+        let (Frame::DistV2(_), 0x0F10..=0x0F2F) = (frame, offset & !3) else {
+            return;
+        };
+        let pending = self.read(frame, 0x0200, 4).unwrap();
+        for i in 0..u64::from(size) {
+            let sgi = offset % 16 + i;
+            assert_eq!(
+                (v >> (8 * i)) & 0xFF,
+                pending >> sgi & 1,
+                "step {}: {frame:?}: [SC]PENDSGIR byte of SGI {sgi}",
+                self.steps
+            );
+        }
+    }
+
+    /// A GICv3 register-file call on a GICv2: refused, nothing changes.
+    fn wrong_version(&mut self, rng: &mut Rng) {
+        let refused = Err(VgicError::WrongVersion { version: 2 });
+        let offset = rng.next_u64() % (GICR_STRIDE * 2);
+        let size = rng.pick(&[1, 2, 4, 8]);
+        let value = rng.next_u64();
+        assert_eq!(self.g.dist_read(offset, size), refused);
+        assert_eq!(self.g.redist_read(offset, size), refused);
+        let refused = refused.map(|_: u64| Kick::NONE);
+        assert_eq!(self.g.dist_write(offset, size, value), refused);
+        assert_eq!(self.g.redist_write(offset, size, value), refused);
+        assert_eq!(self.g.redist_size(), 0);
     }
 
     /// Whether `intid` reads pending through `vcpu`'s view of ISPENDR.
     fn pending(&mut self, vcpu: usize, intid: u32) -> bool {
         let word = 0x0200 + u64::from(intid / 32) * 4;
-        let w = if intid < 32 {
+        let w = if self.s.v2 {
+            self.g.dist_v2_read(vcpu, word, 4)
+        } else if intid < 32 {
             self.g
                 .redist_read(vcpu as u64 * GICR_STRIDE + SGI_BASE + word, 4)
         } else {
@@ -732,6 +1020,7 @@ impl Harness {
                 }
                 (kick, "set_ppi_pending")
             }
+            _ if self.s.v2 => (self.sgir(rng), "GICD_SGIR"),
             _ => {
                 let sender = rng.below(n as u64 + 1) as usize;
                 let sgi = rng.below(16) as u32;
@@ -765,6 +1054,42 @@ impl Harness {
         self.check_kick(kick, &before, None, what);
     }
 
+    /// A GICv2 guest's GICD_SGIR write: each filter, CPU target lists
+    /// naming CPUs that do not exist, junk in the other bits, and now and
+    /// then a sender that does not exist (refused).
+    fn sgir(&mut self, rng: &mut Rng) -> Kick {
+        let n = self.vcpus();
+        let sender = rng.below(n as u64 + 1) as usize;
+        let sgi = rng.below(16) as u32;
+        let (filter, list) = (rng.below(4), rng.below(256));
+        let junk = rng.next_u64() & 0xFC00_FFF0;
+        let value = junk | filter << 24 | list << 16 | u64::from(sgi);
+        if sender >= n {
+            let refused = Err(VgicError::NoSuchVcpu { vcpu: sender });
+            assert_eq!(self.g.dist_v2_write(sender, 0x0F00, 4, value), refused);
+            return Kick::NONE;
+        }
+        let everyone = Kick::first(n).bits();
+        let targets = match filter {
+            0 => list as u32 & everyone,
+            1 => everyone & !Kick::vcpu(sender).bits(),
+            2 => Kick::vcpu(sender).bits(),
+            _ => 0,
+        };
+        let was: Vec<bool> = (0..n).map(|v| self.pending(v, sgi)).collect();
+        let kick = self.g.dist_v2_write(sender, 0x0F00, 4, value).unwrap();
+        for (t, was) in was.into_iter().enumerate() {
+            let now = self.pending(t, sgi);
+            let ctx = format!("step {}: SGIR {value:#x} from {sender} to {t}", self.steps);
+            if targets & (1 << t) != 0 {
+                assert!(now, "{ctx}: missed");
+            } else {
+                assert_eq!(now, was, "{ctx}: hit");
+            }
+        }
+        kick
+    }
+
     /// The hypervisor ties a virtual interrupt to a physical one: bad
     /// arguments are refused with the documented error.
     fn hw_mapping(&mut self, rng: &mut Rng) {
@@ -781,8 +1106,10 @@ impl Harness {
         };
         let bad_vcpu = vcpu >= self.vcpus();
         let bad_intid = !(16..self.s.limit()).contains(&intid);
+        // GICH_LR.PhysicalID has 10 bits, ICH_LR<n>_EL2.pINTID 13.
+        let pintid_limit = if self.s.v2 { 1020 } else { 8192 };
         if rng.chance(70) {
-            let expect = if !(16..8192).contains(&pintid) {
+            let expect = if !(16..pintid_limit).contains(&pintid) {
                 Err(VgicError::BadIntid { intid: pintid })
             } else if bad_vcpu {
                 Err(VgicError::NoSuchVcpu { vcpu })
@@ -813,15 +1140,13 @@ impl Harness {
     }
 
     fn bank_mut(&mut self, vcpu: usize, intid: u32) -> &mut Bank {
-        if intid < 32 {
-            &mut self.s.private[vcpu]
-        } else {
-            &mut self.s.shared[(intid / 32 - 1) as usize]
-        }
+        self.s.bank_mut(vcpu, intid)
     }
 
     /// The vCPU exits: its guest has done something to each list register
-    /// (taken it, completed it, or nothing), and sync takes them back.
+    /// (taken it, completed it, or nothing), and sync takes them back. On
+    /// a GICv2 the hardware holds GICH_LR values: the images go there and
+    /// come back through the conversion.
     fn exit(&mut self, rng: &mut Rng, v: usize) {
         let Some(mut lrs) = self.lrs[v].take() else {
             // Nothing outstanding (or a VM reset dropped it): a no-op.
@@ -842,13 +1167,24 @@ impl Harness {
                 // Hardware that misbehaves, or a read-back gone wrong.
                 12 => LrState::from_flags(rng.chance(50), rng.chance(50)),
                 13 => {
-                    *lr = rng.next_u64();
+                    let junk = rng.next_u64();
+                    *lr = if self.s.v2 {
+                        ListRegister::from_gich_lr(junk as u32).0
+                    } else {
+                        junk
+                    };
                     continue;
                 }
                 _ => state,
             };
             let bits = u64::from(new.pending()) | u64::from(new.active()) << 1;
-            *lr = (*lr & !(3 << 62)) | (bits << 62);
+            *lr = if self.s.v2 {
+                let gich = ListRegister(*lr).to_gich_lr();
+                let gich = (gich & !(3 << 28)) | (bits as u32) << 28;
+                ListRegister::from_gich_lr(gich).0
+            } else {
+                (*lr & !(3 << 62)) | (bits << 62)
+            };
         }
         // Sometimes fewer read back (the rest count as unchanged), or extra.
         match rng.below(10) {
@@ -930,6 +1266,14 @@ impl Harness {
                 assert!(self.s.routed(intid, v), "{ctx}: not routed here");
             }
             assert_eq!(lr.hw(), bank.hw & bit != 0, "{ctx}: HW");
+            if self.s.v2 {
+                let gich = lr.to_gich_lr();
+                assert_eq!(
+                    ListRegister::from_gich_lr(gich),
+                    lr,
+                    "{ctx}: GICH_LR {gich:#x}"
+                );
+            }
             if lr.hw() {
                 assert_eq!(
                     lr.pintid(),
@@ -1000,9 +1344,12 @@ impl Harness {
             let lr = ListRegister(raw);
             let intid = lr.vintid();
             let bit = 1u64 << (intid % 32);
+            let v2 = self.s.v2;
             let read = |g: &mut Vgic, base: u64| {
                 let word = base + u64::from(intid / 32) * 4;
-                if intid < 32 {
+                if v2 {
+                    g.dist_v2_read(v, word, 4)
+                } else if intid < 32 {
                     g.redist_read(v as u64 * GICR_STRIDE + SGI_BASE + word, 4)
                 } else {
                     g.dist_read(word, 4)
@@ -1074,6 +1421,16 @@ impl Harness {
 
     /// Every register word of every frame against the reference model.
     fn sweep(&mut self) {
+        if self.s.v2 {
+            return self.sweep_v2();
+        }
+        // The GICv2 calls are refused on a GICv3.
+        let refused = Err(VgicError::WrongVersion { version: 3 });
+        assert_eq!(self.g.dist_v2_read(0, 0x0000, 4), refused);
+        assert_eq!(
+            self.g.dist_v2_write(0, 0x0F00, 4, 0xFF_0001),
+            refused.map(|_: u64| Kick::NONE)
+        );
         let dist = (0..0x0D80).step_by(4).chain((0x6000..0x7FE0).step_by(4));
         for offset in dist.chain([0xFFE8]) {
             let expect = self.s.dist_expect(offset, 4);
@@ -1090,6 +1447,22 @@ impl Harness {
                 self.check_read(got, expect, offset, 4, "sweep");
             }
         }
+    }
+
+    /// Every word of the GICv2 distributor as each vCPU sees it.
+    fn sweep_v2(&mut self) {
+        for v in 0..self.vcpus() {
+            for offset in (0..GICD_V2_SIZE).step_by(4) {
+                let expect = self.s.dist_v2_expect(v, offset, 4);
+                let got = self.g.dist_v2_read(v, offset, 4);
+                self.check_read(got, expect, offset, 4, "sweep");
+                if let Ok(w) = got {
+                    self.check_sgi_pending_bytes(Frame::DistV2(v), offset, 4, w);
+                }
+            }
+        }
+        assert!(self.g.is_v2());
+        assert_eq!(self.g.redist_size(), 0);
     }
 
     fn step(&mut self, rng: &mut Rng) {
@@ -1109,11 +1482,16 @@ impl Harness {
                 // VM reboot: the LR records are gone with everything else.
                 self.g.reset();
                 self.s.reset();
+                assert_eq!(self.g.is_v2(), self.s.v2);
                 self.lrs.iter_mut().for_each(|l| *l = None);
             }
             _ => {
                 // Enable everything now and then so interrupts flow.
-                let all = self.g.dist_write(0x0000, 4, 0b11).unwrap();
+                let all = if self.s.v2 {
+                    self.g.dist_v2_write(0, 0x0000, 4, 0b11).unwrap()
+                } else {
+                    self.g.dist_write(0x0000, 4, 0b11).unwrap()
+                };
                 assert_eq!(all.bits() & !Kick::first(self.vcpus()).bits(), 0);
                 self.s.dist_apply(0x0000, 4, 0b11);
             }
@@ -1127,22 +1505,32 @@ impl Harness {
 
 #[test]
 fn seeded_storm_never_panics_and_keeps_invariants() {
-    // (seed, vCPUs, SPIs, list registers): the QEMU-like default, a
-    // single vCPU without SPIs, and the largest shape.
+    // (seed, vCPUs, SPIs, list registers, GICv2): the QEMU-like default,
+    // a single vCPU without SPIs, and the largest shape; then GICv2 ones:
+    // a GIC-400-like 4 LRs, a uniprocessor with SPIs (they always target
+    // its CPU), and the largest shape.
     let runs = [
-        (0x9E37_79B9_7F4A_7C15_u64, 2, 64, 4),
-        (0xD1B5_4A32_D192_ED03, 1, 0, 2),
-        (0x0123_4567_89AB_CDEF, 8, 960, 16),
+        (0x9E37_79B9_7F4A_7C15_u64, 2, 64, 4, false),
+        (0xD1B5_4A32_D192_ED03, 1, 0, 2, false),
+        (0x0123_4567_89AB_CDEF, 8, 960, 16, false),
+        (0x2545_F491_4F6C_DD1D, 2, 64, 4, true),
+        (0x6A09_E667_F3BC_C908, 1, 32, 4, true),
+        (0xBB67_AE85_84CA_A73B, 8, 960, 16, true),
     ];
-    for (seed, vcpus, spis, list_registers) in runs {
+    for (seed, vcpus, spis, list_registers, v2) in runs {
         let mut rng = Rng::new(seed);
         // Shapes the model refuses are errors, not panics.
         for _ in 0..32 {
             let (n, s) = (rng.below(12) as usize, rng.below(1100) as u32 & !1);
             let ok = (1..=8).contains(&n) && s % 32 == 0 && s <= 960;
-            assert_eq!(Vgic::try_new(n, s).is_ok(), ok, "try_new({n}, {s})");
+            let got = if v2 {
+                Vgic::try_new_v2(n, s)
+            } else {
+                Vgic::try_new(n, s)
+            };
+            assert_eq!(got.is_ok(), ok, "try_new(v2: {v2}, {n}, {s})");
         }
-        let mut h = Harness::new(vcpus, spis, list_registers);
+        let mut h = Harness::new(vcpus, spis, list_registers, v2);
         for _ in 0..25_000 {
             h.step(&mut rng);
         }

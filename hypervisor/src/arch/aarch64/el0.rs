@@ -85,7 +85,7 @@ pub fn enter_regime(cpu: &CpuInfo, root: u64, vbar: u64) -> SavedEl1 {
     let saved = SavedEl1 {
         hcr: read_sysreg!(hcr_el2),
         vttbr: read_sysreg!(vttbr_el2),
-        ich_hcr: read_sysreg!(ich_hcr_el2),
+        ich_hcr: super::gic::virtual_interface_control(),
         cntvoff: read_sysreg!(cntvoff_el2),
     };
     let ips = cpu.pa_range.min(5);
@@ -94,7 +94,7 @@ pub fn enter_regime(cpu: &CpuInfo, root: u64, vbar: u64) -> SavedEl1 {
     write_sysreg!(hcr_el2, HCR_USER);
     write_sysreg!(vttbr_el2, 0);
     // No virtual interrupts: the list registers may hold a guest's.
-    write_sysreg!(ich_hcr_el2, 0);
+    super::gic::set_virtual_interface_control(0);
     write_sysreg!(mair_el1, MAIR_EL2_VALUE);
     write_sysreg!(tcr_el1, tcr);
     write_sysreg!(ttbr0_el1, root);
@@ -129,7 +129,7 @@ pub fn enter_regime(cpu: &CpuInfo, root: u64, vbar: u64) -> SavedEl1 {
 pub fn leave_regime(saved: SavedEl1) {
     write_sysreg!(sctlr_el1, 0x30d0_0800);
     write_sysreg!(ttbr0_el1, 0);
-    write_sysreg!(ich_hcr_el2, saved.ich_hcr);
+    super::gic::set_virtual_interface_control(saved.ich_hcr);
     write_sysreg!(vttbr_el2, saved.vttbr);
     write_sysreg!(cntvoff_el2, saved.cntvoff);
     write_sysreg!(hcr_el2, saved.hcr);

@@ -11,6 +11,7 @@ pub mod el2;
 pub mod fast_path;
 pub mod firmware;
 pub mod gic;
+pub mod gic_v2;
 pub mod id_regs;
 pub mod sysreg;
 

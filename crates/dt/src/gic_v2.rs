@@ -1,0 +1,153 @@
+//! A host GICv2 (GIC-400 and the Cortex-A15's): the interrupt controller of
+//! boards such as the Raspberry Pi 4, and of QEMU's `virt` with
+//! `gic-version=2`.
+//!
+//! Linux's `arm,gic` binding: `reg` lists the distributor, the CPU
+//! interface, and with the Virtualization Extensions the virtual interface
+//! control (GICH) and the virtual CPU interface (GICV); `interrupts` is the
+//! maintenance interrupt. Aerie needs all four frames: its guests' CPU
+//! interface is the GICV, fed through the GICH's list registers.
+
+use crate::error::DtError;
+use crate::fdt::cells::reg;
+use crate::fdt::tree::Tree;
+use crate::host::{enabled_compatible, first_gic_intid};
+use crate::region::Region;
+
+/// The compatible strings of GICv2s with the Virtualization Extensions
+/// that Linux's binding names (the Cortex-A7's and A15's built-in GICs,
+/// and the GIC-400 that Cortex-A53/A72 SoCs carry).
+const COMPATIBLE: [&str; 3] = ["arm,gic-400", "arm,cortex-a15-gic", "arm,cortex-a7-gic"];
+
+/// A host GICv2's frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GicV2 {
+    /// GICD.
+    pub dist: Region,
+    /// GICC: Aerie's own CPU interface.
+    pub cpu: Region,
+    /// GICH: the virtual interface control (list registers), where the
+    /// tree gives it.
+    pub hyp: Option<Region>,
+    /// GICV: the virtual CPU interface a guest's GICC becomes.
+    pub vcpu: Option<Region>,
+    /// The maintenance interrupt's INTID (PPI 9, INTID 25, on every GIC-400
+    /// board).
+    pub maintenance: Option<u32>,
+}
+
+impl GicV2 {
+    /// Whether the tree describes what running guests needs: GICH and GICV.
+    pub fn virtualization(&self) -> bool {
+        self.hyp.is_some() && self.vcpu.is_some()
+    }
+}
+
+/// The first enabled GICv2, if the tree has one. Its `reg` must hold at
+/// least the distributor and the CPU interface.
+pub(crate) fn host_gic_v2(tree: &Tree<'_>) -> Result<Option<GicV2>, DtError> {
+    let Some(node) = enabled_compatible(tree, &COMPATIBLE).next() else {
+        return Ok(None);
+    };
+    let regions = reg(&node)?;
+    let [dist, cpu, ..] = regions[..] else {
+        return Err(DtError::BadProperty {
+            node: node.path(),
+            property: "reg",
+            reason: "fewer entries than distributor + CPU interface",
+        });
+    };
+    Ok(Some(GicV2 {
+        dist,
+        cpu,
+        hyp: regions.get(2).copied(),
+        vcpu: regions.get(3).copied(),
+        maintenance: first_gic_intid(&node)?,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::parse_host;
+    use alloc::vec::Vec;
+    use vm_fdt::FdtWriter;
+
+    /// A tree with RAM and one interrupt controller of `compatible` with
+    /// `reg` (2 address and 2 size cells) and, if given, `interrupts`.
+    fn tree(compatible: &str, reg: &[u64], interrupts: Option<&[u32]>) -> Vec<u8> {
+        let mut w = FdtWriter::new().unwrap();
+        let root = w.begin_node("").unwrap();
+        w.property_u32("#address-cells", 2).unwrap();
+        w.property_u32("#size-cells", 2).unwrap();
+        let mem = w.begin_node("memory@40000000").unwrap();
+        w.property_string("device_type", "memory").unwrap();
+        w.property_array_u64("reg", &[0x4000_0000, 0x4000_0000])
+            .unwrap();
+        w.end_node(mem).unwrap();
+        let intc = w.begin_node("intc@8000000").unwrap();
+        w.property_string("compatible", compatible).unwrap();
+        w.property_u32("#interrupt-cells", 3).unwrap();
+        w.property_null("interrupt-controller").unwrap();
+        w.property_array_u64("reg", reg).unwrap();
+        if let Some(i) = interrupts {
+            w.property_array_u32("interrupts", i).unwrap();
+        }
+        w.end_node(intc).unwrap();
+        w.end_node(root).unwrap();
+        w.finish().unwrap()
+    }
+
+    /// QEMU `virt,gic-version=2,virtualization=on`: GICD, GICC, GICH, GICV
+    /// 64 KiB apart, maintenance PPI 9 with the CPU mask in its flags.
+    const QEMU_VIRT: [u64; 8] = [
+        0x0800_0000,
+        0x1_0000,
+        0x0801_0000,
+        0x1_0000,
+        0x0803_0000,
+        0x1_0000,
+        0x0804_0000,
+        0x1_0000,
+    ];
+
+    #[test]
+    fn qemu_virt_gic_v2_with_virtualization() {
+        let dtb = tree("arm,cortex-a15-gic", &QEMU_VIRT, Some(&[1, 9, 0xf04]));
+        let info = parse_host(&dtb).unwrap();
+        assert_eq!(info.gic, None);
+        let gic = info.gic_v2.unwrap();
+        assert_eq!(gic.dist, Region::new(0x0800_0000, 0x1_0000));
+        assert_eq!(gic.cpu, Region::new(0x0801_0000, 0x1_0000));
+        assert_eq!(gic.hyp, Some(Region::new(0x0803_0000, 0x1_0000)));
+        assert_eq!(gic.vcpu, Some(Region::new(0x0804_0000, 0x1_0000)));
+        assert_eq!(gic.maintenance, Some(25));
+        assert!(gic.virtualization());
+    }
+
+    #[test]
+    fn a_gic_400_without_virtualization_frames_is_read_but_cannot_host_guests() {
+        let dtb = tree("arm,gic-400", &QEMU_VIRT[..4], None);
+        let gic = parse_host(&dtb).unwrap().gic_v2.unwrap();
+        assert_eq!((gic.hyp, gic.vcpu, gic.maintenance), (None, None, None));
+        assert!(!gic.virtualization());
+    }
+
+    #[test]
+    fn a_gic_without_its_cpu_interface_is_refused() {
+        let dtb = tree("arm,gic-400", &QEMU_VIRT[..2], None);
+        assert!(matches!(
+            parse_host(&dtb),
+            Err(DtError::BadProperty {
+                property: "reg",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn other_interrupt_controllers_are_not_a_gic_v2() {
+        let dtb = tree("arm,cortex-a9-gic", &QEMU_VIRT, None);
+        assert_eq!(parse_host(&dtb).unwrap().gic_v2, None);
+    }
+}

@@ -1,0 +1,220 @@
+//! The GICv2 CPU interface (GICC) and virtual interface control (GICH), for
+//! hosts whose GIC is a GICv2 (GIC-400): memory-mapped frames where a
+//! GICv3 has the ICC_* and ICH_* system registers. `gic` calls in here when
+//! [`active`] says the host has one; nothing else does.
+//!
+//! Both frames are banked per CPU at one address, so one base serves every
+//! pCPU. Aerie's interrupts are Group 0 on a GIC with one security state
+//! (Group 1 would need AckCtl to be acknowledged) and the firmware's
+//! Non-secure Group 1 on a GIC with two; the bits Aerie sets in GICD_CTLR
+//! and GICC_CTLR mean "enable, EOImode 1" in both views.
+
+use core::ptr::{read_volatile, write_volatile};
+use core::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+
+const GICC_CTLR: usize = 0x000;
+const GICC_PMR: usize = 0x004;
+const GICC_BPR: usize = 0x008;
+const GICC_IAR: usize = 0x00c;
+const GICC_EOIR: usize = 0x010;
+const GICC_RPR: usize = 0x014;
+const GICC_DIR: usize = 0x1000;
+/// GICC_CTLR: EnableGrp0 (EnableGrp1 in the Non-secure view) and EOImode
+/// (EOImodeNS): a write to GICC_EOIR only drops priority, GICC_DIR
+/// deactivates.
+const GICC_CTLR_VALUE: u32 = 1 | 1 << 9;
+/// GICC_IAR: the INTID, and for an SGI the CPU that sent it.
+const IAR_INTID: u32 = 0x3ff;
+const IAR_CPUID_SHIFT: u32 = 10;
+
+const GICD_SGIR: usize = 0xf00;
+
+const GICH_HCR: usize = 0x000;
+const GICH_VTR: usize = 0x004;
+const GICH_VMCR: usize = 0x008;
+const GICH_APR: usize = 0x0f0;
+const GICH_LR0: usize = 0x100;
+
+/// Direct-map addresses of the host's GICC, GICD and GICH (0: the host's
+/// GIC is a GICv3).
+static GICC: AtomicUsize = AtomicUsize::new(0);
+static GICD: AtomicUsize = AtomicUsize::new(0);
+static GICH: AtomicUsize = AtomicUsize::new(0);
+/// Physical address of the GICV, which guests' stage 2 maps.
+static GICV: AtomicU64 = AtomicU64::new(0);
+
+/// Each CPU's CPU interface mask, by Aff0 (what GICD_SGIR's target list
+/// and GICD_ITARGETSR<n> name it by; GICv2 has at most 8 CPU interfaces).
+static INTERFACE_BY_AFF0: [AtomicU8; 8] = [const { AtomicU8::new(0) }; 8];
+
+/// For each CPU (by Aff0) and SGI: the CPU that sent the one it last
+/// acknowledged. GICv2 tells SGIs from different senders apart, and the
+/// EOIR and DIR writes must name the sender the IAR read returned. One SGI
+/// INTID cannot be active twice on a CPU (same priority, no preemption), so
+/// one slot per INTID is enough.
+static SGI_SOURCE: [[AtomicU8; 16]; 8] = [const { [const { AtomicU8::new(0) }; 16] }; 8];
+
+/// Use a GICv2 from now on: the direct-map addresses of its frames, and
+/// the physical address of its GICV.
+///
+/// # Safety
+/// Each address must be the host GIC's frame of that kind, mapped as device
+/// memory for good (GICC: 8 KiB, GICD: 4 KiB, GICH: 4 KiB); `gicv_pa` its
+/// virtual CPU interface (8 KiB).
+pub unsafe fn install(gicc: usize, gicd: usize, gich: usize, gicv_pa: u64) {
+    GICV.store(gicv_pa, Ordering::Relaxed);
+    GICD.store(gicd, Ordering::Relaxed);
+    GICH.store(gich, Ordering::Relaxed);
+    GICC.store(gicc, Ordering::Release);
+}
+
+/// Whether the host's GIC is a GICv2.
+#[inline(always)]
+pub fn active() -> bool {
+    GICC.load(Ordering::Relaxed) != 0
+}
+
+/// The GICV's physical address, on a GICv2 host.
+pub fn virtual_cpu_interface() -> Option<u64> {
+    active().then(|| GICV.load(Ordering::Relaxed))
+}
+
+fn read(base: &AtomicUsize, offset: usize) -> u32 {
+    let addr = base.load(Ordering::Relaxed) + offset;
+    // SAFETY: `install` promised a mapped GIC frame of this kind; every
+    // offset used here lies inside it.
+    unsafe { read_volatile(addr as *const u32) }
+}
+
+fn write(base: &AtomicUsize, offset: usize, value: u32) {
+    let addr = base.load(Ordering::Relaxed) + offset;
+    // SAFETY: as for `read`.
+    unsafe { write_volatile(addr as *mut u32, value) }
+}
+
+/// Record that the CPU with Aff0 `aff0` is CPU interface `mask` (a single
+/// bit, as its GICD_ITARGETSR0 reads).
+pub fn set_interface(aff0: u64, mask: u8) {
+    if let Some(slot) = INTERFACE_BY_AFF0.get(aff0 as usize) {
+        slot.store(mask, Ordering::Relaxed);
+    }
+}
+
+fn this_aff0() -> usize {
+    (super::cpu::mpidr() & 7) as usize
+}
+
+pub fn init_cpu_interface() {
+    write(&GICC, GICC_PMR, 0xf0);
+    write(&GICC, GICC_BPR, 0);
+    write(&GICC, GICC_CTLR, GICC_CTLR_VALUE);
+}
+
+pub fn acknowledge() -> u32 {
+    let iar = read(&GICC, GICC_IAR);
+    super::sysreg::dsb_sy();
+    let intid = iar & IAR_INTID;
+    if intid < 16 {
+        SGI_SOURCE[this_aff0()][intid as usize]
+            .store((iar >> IAR_CPUID_SHIFT) as u8 & 7, Ordering::Relaxed);
+    }
+    intid
+}
+
+/// The value GICC_EOIR and GICC_DIR take for `intid`: an SGI's sender too.
+fn with_source(intid: u32) -> u32 {
+    if intid < 16 {
+        let source = SGI_SOURCE[this_aff0()][intid as usize].load(Ordering::Relaxed);
+        intid | u32::from(source) << IAR_CPUID_SHIFT
+    } else {
+        intid
+    }
+}
+
+pub fn end_of_interrupt(intid: u32) {
+    write(&GICC, GICC_EOIR, with_source(intid));
+}
+
+pub fn deactivate(intid: u32) {
+    write(&GICC, GICC_DIR, with_source(intid));
+}
+
+/// SGI `intid` to the CPUs with Aff0 in `aff0_targets` (bit list).
+pub fn send_sgi(intid: u32, aff0_targets: u16) {
+    let mut list = 0u32;
+    for (aff0, mask) in INTERFACE_BY_AFF0.iter().enumerate() {
+        if aff0_targets & (1 << aff0) != 0 {
+            list |= u32::from(mask.load(Ordering::Relaxed));
+        }
+    }
+    super::sysreg::dsb_sy();
+    write(&GICD, GICD_SGIR, list << 16 | (intid & 0xf));
+}
+
+pub fn set_priority_mask(pmr: u8) {
+    write(&GICC, GICC_PMR, u32::from(pmr));
+}
+
+pub fn priority_mask() -> u8 {
+    read(&GICC, GICC_PMR) as u8
+}
+
+pub fn running_priority() -> u8 {
+    read(&GICC, GICC_RPR) as u8
+}
+
+/// GICH_VTR: ListRegs in bits 5:0 (one less than the count), PREbits in
+/// 28:26 as in ICH_VTR_EL2.
+pub fn vtr() -> u32 {
+    read(&GICH, GICH_VTR)
+}
+
+/// GICH_HCR: its low bits (En, UIE, LRENPIE, NPIE) are ICH_HCR_EL2's.
+pub fn hcr() -> u32 {
+    read(&GICH, GICH_HCR)
+}
+
+pub fn set_hcr(value: u32) {
+    write(&GICH, GICH_HCR, value);
+}
+
+/// GICH_VMCR: the same fields at the same places as ICH_VMCR_EL2, with a
+/// 5-bit priority mask in 31:27 (the top of ICH_VMCR_EL2's VPMR).
+pub fn vmcr() -> u32 {
+    read(&GICH, GICH_VMCR)
+}
+
+pub fn set_vmcr(value: u32) {
+    write(&GICH, GICH_VMCR, value);
+}
+
+/// GICH_APR: the active priorities (one register for both groups).
+pub fn apr() -> u32 {
+    read(&GICH, GICH_APR)
+}
+
+pub fn set_apr(value: u32) {
+    write(&GICH, GICH_APR, value);
+}
+
+/// List register `n` as the ICH_LR<n>_EL2 image the vGIC works in.
+pub fn read_lr(n: usize) -> u64 {
+    aerie_vgic::ListRegister::from_gich_lr(read(&GICH, GICH_LR0 + 4 * n)).0
+}
+
+/// Write the ICH_LR<n>_EL2 image `value` into list register `n`.
+pub fn write_lr(n: usize, value: u64) {
+    write(
+        &GICH,
+        GICH_LR0 + 4 * n,
+        aerie_vgic::ListRegister(value).to_gich_lr(),
+    );
+}
+
+/// The CPU interface mask of the CPU with Aff0 `aff0` (0 before it
+/// recorded it).
+pub fn interface(aff0: u64) -> u8 {
+    INTERFACE_BY_AFF0
+        .get(aff0 as usize)
+        .map_or(0, |m| m.load(Ordering::Relaxed))
+}

@@ -1,0 +1,47 @@
+//! A pCPU's banked registers for the active state of its private
+//! interrupts (SGIs and PPIs), which Aerie moves with a vCPU's forwarded
+//! virtual timer: in the CPU's redistributor on a GICv3 (SGI_base frame),
+//! in the distributor's banked first words on a GICv2.
+
+use core::ptr::write_volatile;
+
+#[derive(Clone, Copy)]
+pub struct PrivateBank {
+    /// GICR_ISACTIVER0 / GICD_ISACTIVER0.
+    set_active: usize,
+    /// GICR_ICACTIVER0 / GICD_ICACTIVER0.
+    clear_active: usize,
+}
+
+impl PrivateBank {
+    /// # Safety
+    /// The two addresses must be this pCPU's (banked) ISACTIVER0 and
+    /// ICACTIVER0 of the host GIC, mapped as device memory for good.
+    pub(super) const unsafe fn new(set_active: usize, clear_active: usize) -> Self {
+        PrivateBank {
+            set_active,
+            clear_active,
+        }
+    }
+
+    /// Whether private interrupt `intid` is active (e.g. the virtual timer
+    /// a guest has not yet completed).
+    pub fn is_active(&self, intid: u32) -> bool {
+        // SAFETY: a mapped 32-bit GIC register (see `new`).
+        let word = unsafe { core::ptr::read_volatile(self.set_active as *const u32) };
+        word & (1 << intid) != 0
+    }
+
+    /// Set or clear the active state of private interrupt `intid`: a vCPU's
+    /// forwarded virtual-timer interrupt moves with the vCPU.
+    pub fn set_active(&self, intid: u32, active: bool) {
+        let reg = if active {
+            self.set_active
+        } else {
+            self.clear_active
+        };
+        // SAFETY: as for is_active; a write of one bit sets or clears only
+        // that interrupt's state.
+        unsafe { write_volatile(reg as *mut u32, 1 << intid) };
+    }
+}
