@@ -316,8 +316,9 @@ pub fn boot_args() -> BootArgs {
         .unwrap_or_else(|| BootArgs::parse(""))
 }
 
-/// The host's GIC, mapped: its GICv3, else its GICv2 (which must have the
-/// Virtualization Extensions' frames, for the guests' CPU interfaces).
+/// The host's GIC, mapped: its GICv3, or in Aerie's GICv2 build its GICv2
+/// (which must have the Virtualization Extensions' frames, for the guests'
+/// CPU interfaces). A build meeting the other kind says which to boot.
 fn host_gic(
     host: &aerie_dt::HostInfo,
     space: &mut mm::kernel_map::KernelSpace,
@@ -326,33 +327,49 @@ fn host_gic(
         Ok(va) => va,
         Err(e) => panic!("cannot map the GIC's {what} at {:#x}: {e:?}", r.base),
     };
-    if let Some(v3) = host.gic.as_ref().filter(|g| !g.redist.is_empty()) {
-        let dist = map(&v3.dist, "distributor");
-        let redist: Vec<(usize, usize)> = v3
-            .redist
-            .iter()
-            .map(|r| (map(r, "redistributors") as usize, r.size as usize))
-            .collect();
-        // SAFETY: all regions were just mapped as device memory, for good
-        // (the list is kept for the machine's life); Aerie alone drives the
-        // GIC.
-        return irq::host_gic::HostGic::V3(unsafe { irq::gicv3::Gic::new(dist, redist.leak()) });
+    let v3 = host.gic.as_ref().filter(|g| !g.redist.is_empty());
+    if arch::aarch64::gic_v2::active() {
+        let Some(v2) = host.gic_v2.as_ref() else {
+            panic!(
+                "this is Aerie's GICv2 build (aerie-gicv2.Image), but the device tree describes {}: boot aerie.Image",
+                if v3.is_some() { "a GICv3" } else { "no GICv2" }
+            );
+        };
+        let (Some(hyp), Some(vcpu)) = (v2.hyp, v2.vcpu) else {
+            panic!(
+                "the GICv2 at {:#x} has no virtual interface frames (GICH, GICV) in the device tree: guests need them",
+                v2.dist.base
+            );
+        };
+        let dist = map(&v2.dist, "distributor");
+        let cpu = map(&v2.cpu, "CPU interface");
+        let hyp = map(&hyp, "virtual interface control");
+        // SAFETY: the frames were just mapped as device memory, for good;
+        // Aerie alone drives the GIC.
+        return unsafe {
+            arch::aarch64::gic_v2::install(cpu as usize, dist as usize, hyp as usize, vcpu.base);
+            irq::host_gic::HostGic::V2(irq::gicv2::Gic::new(dist))
+        };
     }
-    let Some(v2) = host.gic_v2.as_ref() else {
-        panic!("the device tree describes no GIC Aerie drives (a GICv3, or a GICv2 such as the GIC-400)");
+    let Some(v3) = v3 else {
+        panic!(
+            "the device tree describes {}",
+            if host.gic_v2.is_some() {
+                "a GICv2 (such as a GIC-400), which Aerie's GICv2 build drives: boot aerie-gicv2.Image (`cargo xtask run --gic 2`)"
+            } else {
+                "no GIC Aerie drives (a GICv3, or a GICv2 for aerie-gicv2.Image)"
+            }
+        );
     };
-    let (Some(hyp), Some(vcpu)) = (v2.hyp, v2.vcpu) else {
-        panic!("the GICv2 at {:#x} has no virtual interface frames (GICH, GICV) in the device tree: guests need them", v2.dist.base);
-    };
-    let dist = map(&v2.dist, "distributor");
-    let cpu = map(&v2.cpu, "CPU interface");
-    let hyp = map(&hyp, "virtual interface control");
-    // SAFETY: the frames were just mapped as device memory, for good; Aerie
-    // alone drives the GIC.
-    unsafe {
-        arch::aarch64::gic_v2::install(cpu as usize, dist as usize, hyp as usize, vcpu.base);
-        irq::host_gic::HostGic::V2(irq::gicv2::Gic::new(dist))
-    }
+    let dist = map(&v3.dist, "distributor");
+    let redist: Vec<(usize, usize)> = v3
+        .redist
+        .iter()
+        .map(|r| (map(r, "redistributors") as usize, r.size as usize))
+        .collect();
+    // SAFETY: all regions were just mapped as device memory, for good (the
+    // list is kept for the machine's life); Aerie alone drives the GIC.
+    irq::host_gic::HostGic::V3(unsafe { irq::gicv3::Gic::new(dist, redist.leak()) })
 }
 
 /// Stack of each secondary pCPU.

@@ -11,28 +11,44 @@ use crate::cmd::{self, step};
 use crate::elf_image::elf_to_image;
 use crate::paths::{self, TARGET};
 
+/// A path xtask derives (see `paths`).
+type PathFn = fn() -> std::path::PathBuf;
+
 /// One aarch64 binary to build: its own cargo workspace, ELF name and Image.
 struct Binary {
     dir: &'static str,
     elf: &'static str,
-    image: fn() -> std::path::PathBuf,
+    image: PathFn,
     /// Where to write its packed symbol table, for binaries that symbolise
     /// their own addresses (Aerie: every boot module carries it).
-    symbols: Option<fn() -> std::path::PathBuf>,
+    symbols: Option<PathFn>,
+    /// A cargo feature to build with, in the target directory given.
+    feature: Option<(&'static str, PathFn)>,
 }
 
-const BINARIES: [Binary; 2] = [
+const BINARIES: [Binary; 3] = [
     Binary {
         dir: "hypervisor",
         elf: "aerie",
         image: paths::hypervisor_image,
         symbols: Some(paths::hypervisor_symbols),
+        feature: None,
+    },
+    // Aerie for machines with a GICv2 (GIC-400): its CPU interface is
+    // chosen at build time, so the usual build pays nothing for it.
+    Binary {
+        dir: "hypervisor",
+        elf: "aerie",
+        image: || paths::hypervisor_image_for(2),
+        symbols: Some(|| paths::hypervisor_symbols_for(2)),
+        feature: Some(("gicv2", paths::gicv2_target_dir)),
     },
     Binary {
         dir: "guests/testkit",
         elf: "testkit",
         image: paths::testkit_image,
         symbols: None,
+        feature: None,
     },
 ];
 
@@ -132,18 +148,24 @@ fn build_loader() -> Result<()> {
 /// those wholesale (cargo uses the first source of flags it finds), so it is
 /// removed for these cross builds; it was meant for the host anyway.
 fn cross_build(dir: &str, target: &str) -> Result<()> {
-    let target_dir = paths::target_dir();
-    let mut build = cmd::cargo(
-        dir,
-        &[
-            "build",
-            "--release",
-            "--target",
-            target,
-            "--target-dir",
-            &target_dir.to_string_lossy(),
-        ],
-    );
+    cross_build_in(dir, target, &paths::target_dir(), None)
+}
+
+/// [`cross_build`] into `target_dir`, with `feature` on if given.
+fn cross_build_in(dir: &str, target: &str, target_dir: &Path, feature: Option<&str>) -> Result<()> {
+    let target_dir = target_dir.to_string_lossy();
+    let mut args = vec![
+        "build",
+        "--release",
+        "--target",
+        target,
+        "--target-dir",
+        &target_dir,
+    ];
+    if let Some(f) = feature {
+        args.extend(["--features", f]);
+    }
+    let mut build = cmd::cargo(dir, &args);
     build
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS");
@@ -154,9 +176,18 @@ fn build_binary(b: &Binary) -> Result<()> {
     if !cmd::has_manifest(b.dir) {
         bail!("{}/Cargo.toml does not exist: nothing to build", b.dir);
     }
-    step(format!("build {} (release)", b.dir));
-    cross_build(b.dir, TARGET)?;
-    let elf = paths::release_elf(b.elf);
+    let elf = match b.feature {
+        None => {
+            step(format!("build {} (release)", b.dir));
+            cross_build(b.dir, TARGET)?;
+            paths::release_elf(b.elf)
+        }
+        Some((feature, dir)) => {
+            step(format!("build {} (release, feature {feature})", b.dir));
+            cross_build_in(b.dir, TARGET, &dir(), Some(feature))?;
+            dir().join(TARGET).join("release").join(b.elf)
+        }
+    };
     let image = (b.image)();
     write_image(&elf, &image)?;
     if let Some(symbols) = b.symbols {

@@ -54,6 +54,22 @@ pub fn hypervisor_image() -> PathBuf {
     aerie_dir().join("aerie.Image")
 }
 
+/// Aerie's Image for a machine whose GIC is version `gic` (3 and 4: the
+/// usual build; 2: the GICv2 build, `aerie-gicv2.Image`).
+pub fn hypervisor_image_for(gic: u32) -> PathBuf {
+    if gic == 2 {
+        aerie_dir().join("aerie-gicv2.Image")
+    } else {
+        hypervisor_image()
+    }
+}
+
+/// Where the hypervisor's GICv2 build (the `gicv2` feature) goes: a target
+/// directory of its own, so that the two builds do not undo each other.
+pub fn gicv2_target_dir() -> PathBuf {
+    target_dir().join("gicv2")
+}
+
 /// Aerie's UEFI loader (`loader/`), BOOTAA64.EFI on the partition
 /// `cargo xtask run --uefi` boots from.
 pub fn loader_efi() -> PathBuf {
@@ -63,6 +79,15 @@ pub fn loader_efi() -> PathBuf {
 /// Aerie's packed symbol table, written by the build next to its Image.
 pub fn hypervisor_symbols() -> PathBuf {
     aerie_dir().join("aerie.symbols")
+}
+
+/// The symbol table of [`hypervisor_image_for`]`(gic)`.
+pub fn hypervisor_symbols_for(gic: u32) -> PathBuf {
+    if gic == 2 {
+        aerie_dir().join("aerie-gicv2.symbols")
+    } else {
+        hypervisor_symbols()
+    }
 }
 
 /// The appliance's UEFI boot manager binaries (BOOTAA64.EFI, BOOTX64.EFI):

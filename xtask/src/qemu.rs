@@ -283,7 +283,7 @@ pub fn command_seeded(opts: &QemuOptions, interactive: bool, seed: u32) -> Comma
             } else {
                 kernel_args(
                     &mut c,
-                    &paths::hypervisor_image(),
+                    &paths::hypervisor_image_for(gic),
                     bootmodule,
                     &aerie_cmdline(&opts.boot),
                 );

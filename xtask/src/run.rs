@@ -214,9 +214,11 @@ pub fn parse_args(args: &[String]) -> Result<RunArgs, String> {
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    if r.gic_version == 2 && r.firmware == Firmware::UefiAcpi {
+    if r.gic_version == 2 && r.firmware != Firmware::Kernel {
         return Err(
-            "--gic 2: not with --acpi (Aerie's loader reads a GICv3 from the MADT only)".into(),
+            "--gic 2: not with --uefi or --acpi (the EFI System Partition \
+             carries aerie.Image, the GICv3 build)"
+                .into(),
         );
     }
     if r.board != Board::Virt {
@@ -330,6 +332,17 @@ pub fn prepare(
     no_build: bool,
     disk: Option<&Path>,
 ) -> Result<Prepared, PrepareError> {
+    prepare_for(guest, no_build, disk, 3)
+}
+
+/// [`prepare`] for a machine whose GIC is version `gic`: the boot module
+/// carries the symbols of the Aerie build that drives it.
+pub fn prepare_for(
+    guest: &Guest,
+    no_build: bool,
+    disk: Option<&Path>,
+    gic: u32,
+) -> Result<Prepared, PrepareError> {
     let (config, stem) = match guest {
         Guest::Linux { cmdline } if cmdline == LINUX_CMDLINE => {
             (linux_config(cmdline), "linux".to_string())
@@ -342,7 +355,7 @@ pub fn prepare(
             }
             let config = linux_tools_config(cmdline);
             // Built above: the shared path below must not rebuild.
-            return prepare_config(&config, "linux-tools", true, disk);
+            return prepare_config_for(&config, "linux-tools", true, disk, gic);
         }
         Guest::Testkit { cmdline } if cmdline.is_empty() => {
             (testkit_config(""), "testkit".to_string())
@@ -360,7 +373,7 @@ pub fn prepare(
             (config, stem)
         }
     };
-    prepare_config(&config, &stem, no_build, disk)
+    prepare_config_for(&config, &stem, no_build, disk, gic)
 }
 
 /// [`prepare`] for a config already in hand; the boot module is
@@ -370,6 +383,18 @@ pub fn prepare_config(
     stem: &str,
     no_build: bool,
     disk: Option<&Path>,
+) -> Result<Prepared, PrepareError> {
+    prepare_config_for(config, stem, no_build, disk, 3)
+}
+
+/// [`prepare_config`] for a machine whose GIC is version `gic` (the boot
+/// module of a GICv2 run is `<stem>-gicv2.bootmodule`).
+pub fn prepare_config_for(
+    config: &Config,
+    stem: &str,
+    no_build: bool,
+    disk: Option<&Path>,
+    gic: u32,
 ) -> Result<Prepared, PrepareError> {
     if !no_build {
         crate::setup::setup()?;
@@ -382,7 +407,7 @@ pub fn prepare_config(
     let programs = config
         .read_programs()
         .map_err(|e| PrepareError::Config(e.to_string()))?;
-    require(&paths::hypervisor_image())?;
+    require(&paths::hypervisor_image_for(gic))?;
     let disk = match config.disk_end() {
         None => None,
         Some(needed) => {
@@ -399,8 +424,13 @@ pub fn prepare_config(
             }
         }
     };
+    let stem = if gic == 2 {
+        format!("{stem}-gicv2")
+    } else {
+        stem.to_string()
+    };
     let out = paths::aerie_dir().join(format!("{stem}.bootmodule"));
-    write_bootmodule(config, &programs, &out)?;
+    write_bootmodule(config, &programs, &crate::symtab::load(gic)?, &out)?;
     Ok(Prepared {
         bootmodule: out,
         disk,
@@ -414,11 +444,15 @@ pub fn prepare_config(
 
 /// Reads every VM's files and writes the boot module to `out` with the
 /// worlds' `programs` (one per `config.worlds`, from
-/// [`Config::read_programs`]) and the symbol table of the Aerie that
-/// `cargo xtask build` last built.
-pub fn write_bootmodule(config: &Config, programs: &[Vec<u8>], out: &Path) -> Result<()> {
-    let symbols = crate::symtab::load()?;
-    write_bootmodule_with(config, programs, &symbols, out)
+/// [`Config::read_programs`]) and Aerie's packed `symbols` (of the build
+/// that boots it, from `symtab::load`).
+pub fn write_bootmodule(
+    config: &Config,
+    programs: &[Vec<u8>],
+    symbols: &[u8],
+    out: &Path,
+) -> Result<()> {
+    write_bootmodule_with(config, programs, symbols, out)
 }
 
 /// [`write_bootmodule`] with Aerie's packed symbol table given.
@@ -557,7 +591,12 @@ pub fn main(args: &[String]) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let prepared = match prepare(&args.guest, args.no_build, args.disk.as_deref()) {
+    let prepared = match prepare_for(
+        &args.guest,
+        args.no_build,
+        args.disk.as_deref(),
+        args.gic_version,
+    ) {
         Ok(p) => p,
         Err(e) => return e.report(),
     };
@@ -789,6 +828,22 @@ mod tests {
             &["--acpi", "--uefi"],
         ] {
             assert_eq!(parse_args(&s(flags)).unwrap().firmware, Firmware::UefiAcpi);
+        }
+    }
+
+    #[test]
+    fn gic_version() {
+        assert_eq!(parse_args(&[]).unwrap().gic_version, 3);
+        assert_eq!(parse_args(&s(&["--gic", "2"])).unwrap().gic_version, 2);
+        assert_eq!(parse_args(&s(&["--gic", "3"])).unwrap().gic_version, 3);
+        for bad in [
+            &["--gic", "4"][..],
+            &["--gic"],
+            &["--gic", "2", "--uefi"],
+            &["--gic", "2", "--acpi"],
+            &["--board", "imx8mp-evk", "--gic", "2"],
+        ] {
+            assert!(parse_args(&s(bad)).is_err(), "{bad:?}");
         }
     }
 

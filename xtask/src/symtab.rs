@@ -151,9 +151,10 @@ pub fn write_file(elf: &Path, out: &Path) -> Result<usize> {
     Ok(count)
 }
 
-/// The packed table `cargo xtask build` wrote for the current Aerie build.
-pub fn load() -> Result<Vec<u8>> {
-    let path = paths::hypervisor_symbols();
+/// The packed table `cargo xtask build` wrote for the Aerie build that
+/// drives GIC version `gic` (see [`paths::hypervisor_image_for`]).
+pub fn load(gic: u32) -> Result<Vec<u8>> {
+    let path = paths::hypervisor_symbols_for(gic);
     std::fs::read(&path).with_context(|| {
         format!(
             "reading Aerie's symbol table {} (`cargo xtask build` writes it)",

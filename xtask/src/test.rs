@@ -329,7 +329,8 @@ fn run_aerie_icount(
     icount: Option<&'static str>,
     check: impl FnOnce(Status, &str) -> Result<(), String>,
 ) -> Result<(), String> {
-    let prepared = run::prepare(&run.guest, true, Some(run.disk)).map_err(String::from)?;
+    let prepared = run::prepare_for(&run.guest, true, Some(run.disk), run.gic_version)
+        .map_err(String::from)?;
     let opts = QemuOptions {
         board: run.board,
         cpu: run.cpu.into(),
