@@ -933,6 +933,84 @@ mod tests {
     /// root cells, 2 GiB of RAM, the SoC bus and AIPS3 (where the UARTs,
     /// the uSDHCs and the ENET sit) mapping their children's 32-bit
     /// addresses one to one.
+    /// The Raspberry Pi 4's buses: /soc maps the peripherals' bus
+    /// addresses 0x7e00_0000.. to 0xfe00_0000.. and the ARM-local block
+    /// (the GIC-400) 0x4000_0000.. to 0xff80_0000.., under 64-bit root cells;
+    /// `devices` goes inside /soc.
+    fn bcm2711_soc(devices: impl FnOnce(&mut FdtWriter)) -> Vec<u8> {
+        blob(
+            &[],
+            |w| {
+                w.property_u32("#address-cells", 2).unwrap();
+                w.property_u32("#size-cells", 1).unwrap();
+            },
+            |w| {
+                node(w, "memory@0", |w| {
+                    w.property_string("device_type", "memory").unwrap();
+                    w.property_array_u32("reg", &[0, 0, 0x3c00_0000]).unwrap();
+                });
+                node(w, "soc", |w| {
+                    w.property_string("compatible", "simple-bus").unwrap();
+                    cells_1_1(w);
+                    w.property_array_u32(
+                        "ranges",
+                        &[
+                            0x7e00_0000,
+                            0,
+                            0xfe00_0000,
+                            0x0180_0000,
+                            0x4000_0000,
+                            0,
+                            0xff80_0000,
+                            0x0080_0000,
+                        ],
+                    )
+                    .unwrap();
+                    devices(w);
+                });
+            },
+        )
+    }
+
+    #[test]
+    fn reg_is_translated_through_the_buses_ranges() {
+        let dtb = bcm2711_soc(|w| {
+            pl011(w, 0x7e20_1000, None);
+            node(w, "interrupt-controller@40041000", |w| {
+                w.property_string("compatible", "arm,gic-400").unwrap();
+                w.property_array_u32(
+                    "reg",
+                    &[
+                        0x4004_1000,
+                        0x1000,
+                        0x4004_2000,
+                        0x2000,
+                        0x4004_4000,
+                        0x2000,
+                        0x4004_6000,
+                        0x2000,
+                    ],
+                )
+                .unwrap();
+            });
+        });
+        let info = parse_host(&dtb).unwrap();
+        assert_eq!(info.uart.map(|u| u.base), Some(0xfe20_1000));
+        let gic = info.gic_v2.unwrap();
+        assert_eq!(gic.dist, Region::new(0xff84_1000, 0x1000));
+        assert_eq!(gic.cpu, Region::new(0xff84_2000, 0x2000));
+        assert_eq!(gic.vcpu, Some(Region::new(0xff84_6000, 0x2000)));
+    }
+
+    #[test]
+    fn an_address_outside_every_range_is_refused() {
+        let dtb = bcm2711_soc(|w| pl011(w, 0x1000_0000, None));
+        assert!(matches!(
+            parse_host(&dtb),
+            Err(DtError::BadProperty { property: "reg", .. })
+        ));
+    }
+
     fn imx8mp_aips3(devices: impl FnOnce(&mut FdtWriter)) -> Vec<u8> {
         blob(
             &[],

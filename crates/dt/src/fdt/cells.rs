@@ -88,10 +88,26 @@ pub fn child_cells(node: &NodeRef<'_, '_>) -> Result<(u32, u32), DtError> {
     Ok((a, s))
 }
 
-/// Decodes `reg` using the parent's cell counts. Absent `reg` gives an empty
-/// list. Addresses are bus addresses of the parent: Aerie's boards have no
-/// translating `ranges` between the root and the devices it reads.
+/// Decodes `reg` using the parent's cell counts, each address translated to
+/// the CPU's through the `ranges` of every bus above the node (the
+/// Raspberry Pi 4's peripherals sit at bus address 0x7e00_0000, which its
+/// SoC node maps to 0xfe00_0000). Absent `reg` gives an empty list. A bus
+/// with an empty `ranges`, or none (nodes such as /cpus, whose `reg` is no
+/// address), passes addresses through unchanged.
 pub fn reg(node: &NodeRef<'_, '_>) -> Result<Vec<Region>, DtError> {
+    raw_reg(node)?
+        .into_iter()
+        .map(|r| {
+            Ok(Region {
+                base: translate(node, r.base)?,
+                size: r.size,
+            })
+        })
+        .collect()
+}
+
+/// `reg` as the parent bus's addresses, untranslated.
+fn raw_reg(node: &NodeRef<'_, '_>) -> Result<Vec<Region>, DtError> {
     let Some(v) = node.prop("reg") else {
         return Ok(Vec::new());
     };
@@ -121,6 +137,38 @@ pub fn reg(node: &NodeRef<'_, '_>) -> Result<Vec<Region>, DtError> {
             size: read_cells(&e[ac * 4..], sc),
         })
         .collect())
+}
+
+/// `addr`, an address on `node`'s parent bus, as the CPU sees it: through
+/// the `ranges` of each bus up to the root. An address that no entry of a
+/// non-empty `ranges` covers has no CPU address: an error naming `node`.
+fn translate(node: &NodeRef<'_, '_>, mut addr: u64) -> Result<u64, DtError> {
+    let mut bus = node.parent();
+    while let Some(b) = bus {
+        let Some(parent) = b.parent() else { break };
+        let ranges = b.prop("ranges").unwrap_or(&[]);
+        if !ranges.is_empty() {
+            let (child_ac, size_c) = child_cells(&b)?;
+            let (parent_ac, _) = child_cells(&parent)?;
+            if child_ac > 2 || parent_ac > 2 || size_c > 2 {
+                return Err(bad(&b, "ranges", "cell counts beyond 64 bits"));
+            }
+            let (ca, pa, sc) = (child_ac as usize, parent_ac as usize, size_c as usize);
+            let entry = (ca + pa + sc) * 4;
+            if entry == 0 || ranges.len() % entry != 0 {
+                return Err(bad(&b, "ranges", "length not a multiple of its cell counts"));
+            }
+            let hit = ranges.chunks_exact(entry).find_map(|e| {
+                let child = read_cells(e, ca);
+                let parent = read_cells(&e[ca * 4..], pa);
+                let len = read_cells(&e[(ca + pa) * 4..], sc);
+                (addr >= child && addr - child < len).then(|| parent + (addr - child))
+            });
+            addr = hit.ok_or_else(|| bad(node, "reg", "outside every range of its bus"))?;
+        }
+        bus = Some(parent);
+    }
+    Ok(addr)
 }
 
 /// All u32 cells of a property (e.g. `interrupts`); `None` if absent.
