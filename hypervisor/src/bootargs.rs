@@ -39,6 +39,10 @@ pub struct BootArgs {
     /// a machine whose GIC's virtual IRQ line is not wired to its CPUs
     /// (`vm::irq::SIGNAL_BY_HCR`).
     pub virq_by_hcr: bool,
+    /// `aerie.semihosting=1`: the machine is an emulator with semihosting
+    /// on, through which Aerie reports its exit status (QEMU's `virt` is
+    /// known by its model; a board's model names the real board).
+    pub semihosting: bool,
 }
 
 /// What `aerie.shutdown_timeout` is unless given: two minutes, time for a
@@ -56,6 +60,7 @@ impl BootArgs {
             user: None,
             shutdown_timeout_s: SHUTDOWN_TIMEOUT_S,
             virq_by_hcr: false,
+            semihosting: false,
         };
         for word in args.split_ascii_whitespace() {
             match word.split_once('=') {
@@ -78,6 +83,7 @@ impl BootArgs {
                 Some(("aerie.watchdog", "report")) => out.watchdog_panics = false,
                 Some(("aerie.user", worlds)) => out.user = Some(worlds),
                 Some(("aerie.virq", "hcr")) => out.virq_by_hcr = true,
+                Some(("aerie.semihosting", "1")) => out.semihosting = true,
                 Some(("aerie.shutdown_timeout", secs)) => {
                     if let Ok(secs) = secs.parse() {
                         out.shutdown_timeout_s = secs;

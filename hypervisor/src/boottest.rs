@@ -90,7 +90,10 @@ fn dump_masked() {
     stop::dump_all();
     if cpu::poll_for(2000, || stop::dumps_answered(1) > 0) {
         crate::println!("boot-test: dump arrived from cpu 1");
-        firmware::system_off();
+        firmware::exit_with_status(
+            0,
+            crate::panic::SEMIHOSTING.load(core::sync::atomic::Ordering::Relaxed),
+        );
     }
     panic!("boot-test: no dump from cpu 1 within 2 s");
 }
@@ -127,5 +130,8 @@ fn pnmi_nested() {
     crate::console::print_emergency(format_args!(
         "boot-test: pseudo-NMI on a stopping CPU handled\n"
     ));
-    firmware::system_off();
+    firmware::exit_with_status(
+        0,
+        crate::panic::SEMIHOSTING.load(core::sync::atomic::Ordering::Relaxed),
+    );
 }

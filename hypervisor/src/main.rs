@@ -71,13 +71,13 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
     // SAFETY: the host UART, of the kind its node names, is mapped at
     // uart_va and Aerie alone drives it.
     unsafe { console::init(uart_va, host.uart_kind) };
-    panic::SEMIHOSTING.store(
-        host.model.as_deref() == Some("linux,dummy-virt"),
-        Ordering::Relaxed,
-    );
     // Kept for good: the user-world list borrows from it.
     let bootargs: &'static str = host.bootargs.clone().map_or("", |s| s.leak());
     let args = BootArgs::parse(bootargs);
+    panic::SEMIHOSTING.store(
+        args.semihosting || host.model.as_deref() == Some("linux,dummy-virt"),
+        Ordering::Relaxed,
+    );
     console::init_log(args.log);
     let args = *BOOT_ARGS.call_once(|| args);
     irq::watchdog::PANIC.store(args.watchdog_panics, Ordering::Relaxed);
@@ -274,7 +274,13 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
         let table = unsafe { FastPathTable::install(top, vm::BackdoorKeys::exchange()) };
         let index = machine.add_pcpu(c.mpidr, top, table);
         sched::pcpu::register(index, c.mpidr, top);
-        secondaries.push((index, c.mpidr, top));
+        let method = match (c.enable_method.as_deref(), c.release_addr) {
+            (Some("spin-table"), Some(release_addr)) => {
+                boot::smp::Method::SpinTable { release_addr }
+            }
+            _ => boot::smp::Method::Psci,
+        };
+        secondaries.push((index, c.mpidr, method, top));
     }
     if drivers::uplink::intid() != 0 {
         gic.enable_spi(drivers::uplink::intid(), boot_mpidr);
@@ -293,8 +299,10 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
     machine.install();
     init_this_cpu(0, &cpu);
     boottest::before_secondaries(args.test);
-    for (index, mpidr, top) in secondaries {
-        if let Err(status) = boot::smp::start(index, mpidr, top, record.delta(), secondary_main) {
+    for (index, mpidr, method, top) in secondaries {
+        if let Err(status) =
+            boot::smp::start(index, mpidr, method, top, record.delta(), secondary_main)
+        {
             log::warn!("CPU {mpidr:#x} did not start (PSCI status {status})");
         }
     }

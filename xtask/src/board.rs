@@ -32,10 +32,24 @@ pub enum Board {
     /// virtio-mmio transports, Xilinx's RTC. QEMU writes its device tree;
     /// the console is UART0.
     VersalVirt,
+    /// The Raspberry Pi 4 Model B (`raspi4b`): four Cortex-A72 entered at
+    /// EL2, a GIC-400 (a GICv2, so Aerie's GICv2 build), the PL011 UART0 as
+    /// the console, CPUs started through a spin table (no PSCI), no RTC.
+    /// It boots with the board's own device tree from Debian's kernel
+    /// package, to which the run adds what the Pi's firmware and a boot
+    /// loader would: an rng-seed and the time of day. Neither virtio nor a
+    /// disk or network card Aerie drives: VMs without disks or uplinks.
+    /// Without PSCI the run ends through semihosting (`aerie.semihosting=1`).
+    Raspi4b,
 }
 
 impl Board {
-    pub const ALL: [Board; 3] = [Board::Virt, Board::Imx8mpEvk, Board::VersalVirt];
+    pub const ALL: [Board; 4] = [
+        Board::Virt,
+        Board::Imx8mpEvk,
+        Board::VersalVirt,
+        Board::Raspi4b,
+    ];
 
     /// The board named `name` (as `-M` names it).
     pub fn parse(name: &str) -> Option<Board> {
@@ -52,6 +66,7 @@ impl Board {
             Board::Virt => "virt",
             Board::Imx8mpEvk => "imx8mp-evk",
             Board::VersalVirt => "xlnx-versal-virt",
+            Board::Raspi4b => "raspi4b",
         }
     }
 
@@ -59,7 +74,7 @@ impl Board {
     pub fn max_cpus(self) -> u32 {
         match self {
             Board::Virt => 8,
-            Board::Imx8mpEvk => 4,
+            Board::Imx8mpEvk | Board::Raspi4b => 4,
             Board::VersalVirt => 2,
         }
     }
@@ -68,13 +83,29 @@ impl Board {
     /// are fixed: two Cortex-A72 for software, and its two Cortex-R5F
     /// count towards QEMU's number).
     pub fn cpus_chosen(self) -> bool {
-        self != Board::VersalVirt
+        !matches!(self, Board::VersalVirt | Board::Raspi4b)
+    }
+
+    /// Its GIC's version, which picks the Aerie build it boots (None:
+    /// `virt`, whose GIC the run chooses).
+    pub fn gic_version(self) -> Option<u32> {
+        match self {
+            Board::Virt => None,
+            Board::Imx8mpEvk | Board::VersalVirt => Some(3),
+            Board::Raspi4b => Some(2),
+        }
+    }
+
+    /// Whether Aerie must end the run through semihosting, the machine
+    /// having no PSCI to power it off with.
+    pub fn semihosting(self) -> bool {
+        self == Board::Raspi4b
     }
 
     /// Its console's serial port, as QEMU numbers them (`-serial`).
     pub fn console_serial(self) -> usize {
         match self {
-            Board::Virt | Board::VersalVirt => 0,
+            Board::Virt | Board::VersalVirt | Board::Raspi4b => 0,
             Board::Imx8mpEvk => 1,
         }
     }
@@ -83,7 +114,7 @@ impl Board {
     /// uplink card (without, the host disk is an SD card in the board's
     /// slot and the uplink the board's own Ethernet).
     pub fn has_virtio(self) -> bool {
-        self != Board::Imx8mpEvk
+        matches!(self, Board::Virt | Board::VersalVirt)
     }
 
     /// The QEMU SD bus of the card slot that holds the host disk, on a
@@ -91,9 +122,22 @@ impl Board {
     /// (`index=` would name a unit on bus 0).
     pub fn sd_card_bus(self) -> Option<u32> {
         match self {
-            Board::Virt | Board::VersalVirt => None,
+            Board::Virt | Board::VersalVirt | Board::Raspi4b => None,
             Board::Imx8mpEvk => Some(1),
         }
+    }
+
+    /// Whether it has a network card for Aerie's uplink: virtio, or the
+    /// board's own Ethernet where Aerie drives it (QEMU's Raspberry Pi 4
+    /// has no Ethernet at all).
+    pub fn takes_uplink(self) -> bool {
+        self != Board::Raspi4b
+    }
+
+    /// Whether a host disk can be attached (virtio, or an SD card slot
+    /// Aerie drives).
+    pub fn takes_disk(self) -> bool {
+        self.has_virtio() || self.sd_card_bus().is_some()
     }
 
     /// Whether its GIC's virtual IRQ output is left unconnected, so that
@@ -108,6 +152,7 @@ impl Board {
         match self {
             Board::Virt | Board::VersalVirt => None,
             Board::Imx8mpEvk => Some(paths::aerie_dir().join("imx8mp-evk.dtb")),
+            Board::Raspi4b => Some(paths::aerie_dir().join("raspi4b.dtb")),
         }
     }
 
@@ -116,7 +161,44 @@ impl Board {
         match self {
             Board::Virt | Board::VersalVirt => None,
             Board::Imx8mpEvk => Some("freescale/imx8mp-evk.dtb"),
+            Board::Raspi4b => Some("broadcom/bcm2711-rpi-4-b.dtb"),
         }
+    }
+
+    /// The tree a run boots with: the board's own, with what its firmware
+    /// and boot loader would add. The Pi's firmware passes an rng-seed;
+    /// with no RTC on the board, the time of day is the boot loader's to
+    /// hand over (`/chosen/aerie,wall-clock`, read at counter 0: QEMU's
+    /// counter starts with the machine, a moment after this is written).
+    pub fn boot_dtb(self) -> Result<Option<PathBuf>> {
+        let Some(dtb) = self.dtb() else {
+            return Ok(None);
+        };
+        if self != Board::Raspi4b {
+            return Ok(Some(dtb));
+        }
+        let blob = std::fs::read(&dtb)?;
+        let mut seed = [0u8; 32];
+        std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut seed)?;
+        let unix_seconds = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs();
+        let handoff = aerie_dt::Handoff {
+            bootargs: "",
+            boot_module: None,
+            reserve: &[],
+            memory: None,
+            rng_seed: Some(&seed),
+            wall_clock: Some(aerie_dt::WallClock {
+                unix_seconds,
+                counter: 0,
+            }),
+        };
+        let tree = aerie_dt::with_handoff(&blob, &handoff)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", dtb.display()))?;
+        let out = paths::aerie_dir().join(format!("{}-boot.dtb", self.name()));
+        std::fs::write(&out, tree)?;
+        Ok(Some(out))
     }
 }
 
@@ -155,7 +237,10 @@ mod tests {
         for board in Board::ALL {
             assert_eq!(Board::parse(board.name()), Some(board));
         }
-        assert_eq!(Board::names(), "virt, imx8mp-evk, xlnx-versal-virt");
-        assert_eq!(Board::parse("raspi4b"), None);
+        assert_eq!(
+            Board::names(),
+            "virt, imx8mp-evk, xlnx-versal-virt, raspi4b"
+        );
+        assert_eq!(Board::parse("raspi3b"), None);
     }
 }

@@ -54,10 +54,17 @@ pub fn create(path: &Path, size: u64) -> Result<()> {
         .with_context(|| format!("sizing {} to {size} bytes", path.display()))
 }
 
-/// Whether the host disk `path` (if any) can go where `board` takes it: an
-/// SD card (the boards with a card slot for it) must be a power of two in
-/// size, which QEMU 10.0's SD card model insists on.
+/// Whether the host disk `path` (if any) can go where `board` takes it: a
+/// board must have one Aerie drives, and an SD card (the boards with a card
+/// slot for it) must be a power of two in size, which QEMU 10.0's SD card
+/// model insists on.
 pub fn fits_board(path: Option<&Path>, board: crate::board::Board) -> Result<(), String> {
+    if path.is_some() && !board.takes_disk() {
+        return Err(format!(
+            "the {} has no disk Aerie drives, so a VM's disk region cannot be served: give its VMs no [vm.disk]",
+            board.name()
+        ));
+    }
     let (Some(path), Some(_)) = (path, board.sd_card_bus()) else {
         return Ok(());
     };
@@ -110,6 +117,9 @@ mod tests {
         // virtio takes any size; no disk is always fine.
         assert!(fits_board(Some(&odd), Board::Virt).is_ok());
         assert!(fits_board(None, Board::Imx8mpEvk).is_ok());
+        // The Raspberry Pi 4 has no disk Aerie drives.
+        assert!(fits_board(Some(&pow), Board::Raspi4b).is_err());
+        assert!(fits_board(None, Board::Raspi4b).is_ok());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -375,8 +375,17 @@ fn board_command(opts: &QemuOptions, interactive: bool, seed: u32) -> Command {
         c.args(["-smp", &opts.smp.to_string()]);
     }
     c.args(["-m", "2G"]);
-    if let Some(dtb) = opts.board.dtb() {
-        c.arg("-dtb").arg(dtb);
+    match opts.board.boot_dtb() {
+        Ok(Some(dtb)) => {
+            c.arg("-dtb").arg(dtb);
+        }
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("warning: the {} tree with the boot loader's additions: {e:#}; booting the plain one", opts.board.name());
+            if let Some(dtb) = opts.board.dtb() {
+                c.arg("-dtb").arg(dtb);
+            }
+        }
     }
     // The console on the serial port the board's tree names (the EVK's is
     // UART2, QEMU's second); -nographic as on `virt` otherwise (the
@@ -400,6 +409,8 @@ fn board_command(opts: &QemuOptions, interactive: bool, seed: u32) -> Command {
         }
     }
     match &opts.uplink {
+        // No card to put on a network: the VMs' switch has no uplink.
+        Some(_) if !opts.board.takes_uplink() => {}
         Some(uplink) if opts.board.has_virtio() => uplink_args(&mut c, uplink),
         // The board's own Ethernet on QEMU's user network, with the rules.
         Some(uplink) => {
@@ -413,10 +424,14 @@ fn board_command(opts: &QemuOptions, interactive: bool, seed: u32) -> Command {
         if opts.board.virq_unwired() {
             append.push_str(" aerie.virq=hcr");
         }
+        if opts.board.semihosting() {
+            append.push_str(" aerie.semihosting=1");
+            c.args(["-semihosting-config", "enable=on,target=native"]);
+        }
         c.arg("-no-reboot");
         kernel_args(
             &mut c,
-            &paths::hypervisor_image(),
+            &paths::hypervisor_image_for(opts.gic_version),
             bootmodule,
             append.trim(),
         );

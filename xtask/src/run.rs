@@ -103,7 +103,7 @@ impl Default for RunArgs {
 }
 
 pub const USAGE: &str = "usage: cargo xtask run [--guest linux|linux-tools|testkit | --config FILE] \
-[--board virt|imx8mp-evk|xlnx-versal-virt] [--cpu cortex-a72|max] [--smp N] [--gic 2|3] [--timeout SECS] [--log debug|info|warn] [--append \"aerie args\"] [--icount] [--disk FILE] \
+[--board virt|imx8mp-evk|xlnx-versal-virt|raspi4b] [--cpu cortex-a72|max] [--smp N] [--gic 2|3] [--timeout SECS] [--log debug|info|warn] [--append \"aerie args\"] [--icount] [--disk FILE] \
 [--forward HOSTPORT:GUESTIP:GUESTPORT]... [--uefi [--acpi]] [--no-build]
 
 Default: one Linux VM (2 vCPUs, 256M) with a shell on the console; `poweroff` in it ends the run.
@@ -120,6 +120,9 @@ with the board's own device tree from Debian's kernel package: a real board's ma
 virtio (the host disk is an SD card in its slot, a power of two in size; the uplink is its own
 Ethernet), no --cpu, --uefi or --icount. --board xlnx-versal-virt
 boots on QEMU's Xilinx Versal board (2 Cortex-A72, a GIC with two security states).
+--board raspi4b boots on QEMU's Raspberry Pi 4 Model B (4 Cortex-A72, a GIC-400: Aerie's GICv2
+build) with the board's own device tree: no disk or network card Aerie drives, so the Linux
+VM runs without them.
 --gic 2 gives `virt` a GICv2 with the Virtualization Extensions (as a GIC-400 board has): the
 guests get a GICv2 too, so Linux runs but the testkit (a GICv3 guest) does not.";
 
@@ -228,6 +231,12 @@ pub fn parse_args(args: &[String]) -> Result<RunArgs, String> {
                 return Err(format!("{flag}: not with --board {}", r.board.name()));
             }
         }
+        if !r.board.takes_uplink() && !r.forwards.is_empty() {
+            return Err(format!(
+                "--forward: the {} has no network card for the uplink",
+                r.board.name()
+            ));
+        }
         if given("--smp") && !r.board.cpus_chosen() {
             return Err(format!(
                 "--smp: the {} has {} CPUs, always",
@@ -238,6 +247,7 @@ pub fn parse_args(args: &[String]) -> Result<RunArgs, String> {
         if !given("--smp") {
             r.smp = r.board.max_cpus();
         }
+        r.gic_version = r.board.gic_version().unwrap_or(3);
         if r.smp > r.board.max_cpus() {
             return Err(format!(
                 "--smp {}: the {} has {} CPUs",
@@ -332,28 +342,41 @@ pub fn prepare(
     no_build: bool,
     disk: Option<&Path>,
 ) -> Result<Prepared, PrepareError> {
-    prepare_for(guest, no_build, disk, 3)
+    prepare_for(guest, no_build, disk, Board::Virt, 3)
 }
 
-/// [`prepare`] for a machine whose GIC is version `gic`: the boot module
-/// carries the symbols of the Aerie build that drives it.
+/// [`prepare`] for `board` with a GIC of version `gic`: the boot module
+/// carries the symbols of the Aerie build that drives it, and on a board
+/// with no host disk Aerie drives the built-in Linux VMs go without theirs.
 pub fn prepare_for(
     guest: &Guest,
     no_build: bool,
     disk: Option<&Path>,
+    board: Board,
     gic: u32,
 ) -> Result<Prepared, PrepareError> {
+    let diskless = |mut config: Config| {
+        if !board.takes_disk() {
+            for vm in &mut config.vms {
+                vm.disks.clear();
+            }
+        }
+        config
+    };
     let (config, stem) = match guest {
         Guest::Linux { cmdline } if cmdline == LINUX_CMDLINE => {
-            (linux_config(cmdline), "linux".to_string())
+            (diskless(linux_config(cmdline)), "linux".to_string())
         }
-        Guest::Linux { cmdline } => (linux_config(cmdline), format!("linux-{}", stem_of(cmdline))),
+        Guest::Linux { cmdline } => (
+            diskless(linux_config(cmdline)),
+            format!("linux-{}", stem_of(cmdline)),
+        ),
         Guest::LinuxTools { cmdline } => {
             if !no_build {
                 crate::setup::setup()?;
                 crate::build::build_with(true)?;
             }
-            let config = linux_tools_config(cmdline);
+            let config = diskless(linux_tools_config(cmdline));
             // Built above: the shared path below must not rebuild.
             return prepare_config_for(&config, "linux-tools", true, disk, gic);
         }
@@ -595,6 +618,7 @@ pub fn main(args: &[String]) -> i32 {
         &args.guest,
         args.no_build,
         args.disk.as_deref(),
+        args.board,
         args.gic_version,
     ) {
         Ok(p) => p,
@@ -911,12 +935,19 @@ mod tests {
             &["--board", "imx8mp-evk", "--cpu", "max"],
             &["--board", "imx8mp-evk", "--uefi"],
             &["--board", "imx8mp-evk", "--icount"],
-            &["--board", "raspi4b"],
+            &["--board", "raspi3b"],
+            &["--board", "raspi4b", "--smp", "2"],
+            &["--board", "raspi4b", "--forward", "8022:10.0.2.15:22"],
             &["--board", "xlnx-versal-virt", "--smp", "2"],
         ] {
             assert!(parse_args(&s(bad)).is_err(), "{bad:?}");
         }
         assert_eq!(parse_args(&s(&[])).unwrap().board, Board::Virt);
+        // The Raspberry Pi 4's GIC-400 picks Aerie's GICv2 build.
+        let r = parse_args(&s(&["--board", "raspi4b"])).unwrap();
+        assert_eq!((r.board, r.smp, r.gic_version), (Board::Raspi4b, 4, 2));
+        let r = parse_args(&s(&["--board", "imx8mp-evk"])).unwrap();
+        assert_eq!(r.gic_version, 3);
     }
 
     #[test]

@@ -33,7 +33,7 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 58] = [
+const QEMU_TESTS: [(&str, TestFn); 59] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
@@ -137,6 +137,7 @@ const QEMU_TESTS: [(&str, TestFn); 58] = [
     ("board-versal-linux", board::versal_linux),
     ("board-versal-uplink", board::versal_uplink),
     ("board-imx8mp-uplink", board::imx8mp_uplink),
+    ("board-raspi4b-linux", board::raspi4b_linux),
 ];
 
 /// The Linux check VM's command line when booted without Aerie (the same as
@@ -329,7 +330,7 @@ fn run_aerie_icount(
     icount: Option<&'static str>,
     check: impl FnOnce(Status, &str) -> Result<(), String>,
 ) -> Result<(), String> {
-    let prepared = run::prepare_for(&run.guest, true, Some(run.disk), run.gic_version)
+    let prepared = run::prepare_for(&run.guest, true, Some(run.disk), run.board, run.gic_version)
         .map_err(String::from)?;
     let opts = QemuOptions {
         board: run.board,
@@ -693,7 +694,7 @@ fn unix_now() -> u64 {
 /// within ten minutes) in every boot: Aerie's virtual PL031 counts Aerie's
 /// wall clock, as QEMU's counts the host's; `hwclock -w` can set it; and
 /// its alarm interrupts.
-fn guest_date_is_today(out: &str) -> Result<(), String> {
+pub(super) fn guest_date_is_today(out: &str) -> Result<(), String> {
     let now = unix_now();
     let dates = output::numbers_after(out, "check: date ");
     if dates.is_empty() || dates.iter().any(|d| d.abs_diff(now) >= 600) {
@@ -837,7 +838,7 @@ fn linux_gicv2() -> Result<(), String> {
 
 /// The guest's `check: irqchip GIC-0, N reschedule IPIs` lines: Linux's
 /// GICv2 driver took the timer, and SGIs reached the other vCPUs.
-fn linux_drove_a_gic_v2(out: &str) -> Result<(), String> {
+pub(super) fn linux_drove_a_gic_v2(out: &str) -> Result<(), String> {
     let lines: Vec<&str> = output::lines_with(out, "check: irqchip ")
         .into_iter()
         .filter_map(|l| l.split_once("check: irqchip ").map(|(_, r)| r))

@@ -77,6 +77,7 @@ pub fn parse(table: &Table<'_>) -> Result<Madt, AcpiError> {
                     cpus.push(Cpu {
                         mpidr,
                         enable_method: None,
+                        release_addr: None,
                     });
                     if redist_base != 0 {
                         gicc_redist.push(redist_base);

@@ -362,11 +362,13 @@ fn qemu_virt_is_read_whole() {
         vec![
             Cpu {
                 mpidr: 0,
-                enable_method: psci()
+                enable_method: psci(),
+                release_addr: None,
             },
             Cpu {
                 mpidr: 1,
-                enable_method: psci()
+                enable_method: psci(),
+                release_addr: None,
             },
         ]
     );

@@ -23,6 +23,9 @@ pub struct Cpu {
     pub mpidr: u64,
     /// "psci" or "spin-table", if given.
     pub enable_method: Option<String>,
+    /// `cpu-release-addr` (spin-table): the physical address the CPU polls
+    /// for where to start.
+    pub release_addr: Option<u64>,
 }
 
 /// GICv3 frames ("arm,gic-v3" binding).
@@ -282,6 +285,7 @@ fn cpus(tree: &Tree<'_>) -> Result<Vec<Cpu>, DtError> {
         out.push(Cpu {
             mpidr: first.base,
             enable_method: prop_str(&node, "enable-method")?.map(ToString::to_string),
+            release_addr: prop_u32_or_u64(&node, "cpu-release-addr")?,
         });
     }
     Ok(out)
@@ -668,6 +672,8 @@ mod tests {
                     w.property_string("device_type", "cpu").unwrap();
                     w.property_array_u32("reg", &[0x1, 0x0000_0101]).unwrap();
                     w.property_string("enable-method", "spin-table").unwrap();
+                    w.property_array_u32("cpu-release-addr", &[0, 0xd8])
+                        .unwrap();
                 });
                 node(w, "cpu@0", |w| {
                     w.property_string("device_type", "cpu").unwrap();
@@ -688,10 +694,12 @@ mod tests {
                 Cpu {
                     mpidr: 0x1_0000_0101,
                     enable_method: Some("spin-table".into()),
+                    release_addr: Some(0xd8),
                 },
                 Cpu {
                     mpidr: 0,
                     enable_method: None,
+                    release_addr: None,
                 },
             ]
         );
@@ -1007,7 +1015,10 @@ mod tests {
         let dtb = bcm2711_soc(|w| pl011(w, 0x1000_0000, None));
         assert!(matches!(
             parse_host(&dtb),
-            Err(DtError::BadProperty { property: "reg", .. })
+            Err(DtError::BadProperty {
+                property: "reg",
+                ..
+            })
         ));
     }
 

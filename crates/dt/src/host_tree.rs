@@ -159,6 +159,9 @@ fn cpus(w: &mut FdtWriter, info: &HostInfo) -> Result<(), DtError> {
         if let Some(method) = &cpu.enable_method {
             w.property_string("enable-method", method).step("cpu")?;
         }
+        if let Some(addr) = cpu.release_addr {
+            w.property_u64("cpu-release-addr", addr).step("cpu")?;
+        }
         w.end_node(c).step("cpu")?;
     }
     w.end_node(node).step("cpus")
@@ -273,6 +276,7 @@ mod tests {
                 .map(|i| Cpu {
                     mpidr: i,
                     enable_method: Some("psci".to_string()),
+                    release_addr: None,
                 })
                 .collect(),
             uart: Some(primecell_region(0x900_0000)),
@@ -346,6 +350,7 @@ mod tests {
             cpus: vec![Cpu {
                 mpidr: 0x81_0000_0100,
                 enable_method: None,
+                release_addr: None,
             }],
             ..HostInfo::default()
         };

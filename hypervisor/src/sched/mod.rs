@@ -567,7 +567,12 @@ impl Machine {
                 crate::irq::profiler::report(|v| m.vms[v].name.clone());
                 log::info!("all VMs have stopped; powering off");
                 crate::console::flush_held(true);
-                firmware::system_off();
+                // Through semihosting where the emulator says so: a machine
+                // without PSCI (QEMU's Raspberry Pi) cannot be powered off.
+                firmware::exit_with_status(
+                    0,
+                    crate::panic::SEMIHOSTING.load(core::sync::atomic::Ordering::Relaxed),
+                );
             }
             // Idle: wait, without the lock, for a kick, a deadline or a tick.
             match m.earliest_deadline(cpu::counter()) {

@@ -156,7 +156,11 @@ fn translate(node: &NodeRef<'_, '_>, mut addr: u64) -> Result<u64, DtError> {
             let (ca, pa, sc) = (child_ac as usize, parent_ac as usize, size_c as usize);
             let entry = (ca + pa + sc) * 4;
             if entry == 0 || ranges.len() % entry != 0 {
-                return Err(bad(&b, "ranges", "length not a multiple of its cell counts"));
+                return Err(bad(
+                    &b,
+                    "ranges",
+                    "length not a multiple of its cell counts",
+                ));
             }
             let hit = ranges.chunks_exact(entry).find_map(|e| {
                 let child = read_cells(e, ca);

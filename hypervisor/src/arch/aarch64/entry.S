@@ -112,6 +112,28 @@ secondary_entry:
     bl      cpu_mmu_setup
     b       switch_to_high
 
+// A secondary pCPU started through a spin table (the Raspberry Pi 4's
+// firmware): it arrives with the MMU off and x0 = 0, so it finds its
+// SecondaryBoot block itself, the one whose key is its MPIDR's affinity
+// fields with bit 63 set (boot::smp), and goes on as above.
+.global secondary_spin_entry
+secondary_spin_entry:
+    msr     daifset, #0xf
+    mrs     x1, mpidr_el1
+    ldr     x2, =0xff00ffffff
+    and     x1, x1, x2
+    orr     x1, x1, #(1 << 63)
+    adrp    x0, {blocks}
+    add     x0, x0, :lo12:{blocks}
+    mov     x3, #{max_cpus}
+1:  ldr     x2, [x0, #{block_key}]
+    cmp     x2, x1
+    b.eq    secondary_entry
+    add     x0, x0, #{block_size}
+    subs    x3, x3, #1
+    b.ne    1b
+    b       early_failed            // no block for this CPU: it stays here
+
 // Translation controls: 48-bit VA (T0SZ=16), 4K granule, inner-shareable
 // write-back walks, PS from the CPU's PARange (capped at 48 bits).
 cpu_mmu_setup:

@@ -27,6 +27,10 @@ core::arch::global_asm!(
     early = sym crate::boot::early_build_spaces,
     entry_sctlr = sym crate::boot::ENTRY_SCTLR,
     main = sym crate::kernel_main,
+    blocks = sym crate::boot::smp::BLOCKS,
+    max_cpus = const crate::boot::smp::MAX_CPUS,
+    block_key = const crate::boot::smp::BLOCK_KEY_OFFSET,
+    block_size = const crate::boot::smp::BLOCK_SIZE,
 );
 
 core::arch::global_asm!(

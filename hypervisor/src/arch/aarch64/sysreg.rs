@@ -48,6 +48,13 @@ pub fn dsb_sy() {
     unsafe { core::arch::asm!("dsb sy", options(nostack, preserves_flags)) }
 }
 
+/// Signal an event to every CPU (those waiting in WFE wake).
+#[inline(always)]
+pub fn sev() {
+    // SAFETY: an event signal; no memory effects.
+    unsafe { core::arch::asm!("sev", options(nomem, nostack, preserves_flags)) }
+}
+
 /// Wait for an event (or the event stream).
 #[inline(always)]
 pub fn wfe() {
