@@ -33,8 +33,9 @@ pub enum Board {
     /// the console is UART0.
     VersalVirt,
     /// The Raspberry Pi 4 Model B (`raspi4b`): four Cortex-A72 entered at
-    /// EL2, a GIC-400 (a GICv2, so Aerie's GICv2 build), the PL011 UART0 as
-    /// the console, CPUs started through a spin table (no PSCI), no RTC.
+    /// EL2, a GIC-400 (a GICv2, so Aerie's GICv2 build), the console the
+    /// tree names, the mini UART (QEMU's second serial port), CPUs started
+    /// through a spin table (no PSCI), no RTC.
     /// It boots with the board's own device tree from Debian's kernel
     /// package, to which the run adds what the Pi's firmware and a boot
     /// loader would: an rng-seed and the time of day. Neither virtio nor a
@@ -105,8 +106,8 @@ impl Board {
     /// Its console's serial port, as QEMU numbers them (`-serial`).
     pub fn console_serial(self) -> usize {
         match self {
-            Board::Virt | Board::VersalVirt | Board::Raspi4b => 0,
-            Board::Imx8mpEvk => 1,
+            Board::Virt | Board::VersalVirt => 0,
+            Board::Imx8mpEvk | Board::Raspi4b => 1,
         }
     }
 

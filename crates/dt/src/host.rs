@@ -349,7 +349,20 @@ pub enum UartKind {
     /// The UART of NXP's i.MX SoCs from the i.MX21 on: i.MX 8M nodes name
     /// `fsl,imx6q-uart` as their fallback, earlier ones `fsl,imx21-uart`.
     Imx,
+    /// A 16550-compatible UART, the 8250 family (`ns16550a`, `ns16550`,
+    /// Synopsys' `snps,dw-apb-uart` of Rockchip and many other SoCs): its
+    /// registers `1 << reg_shift` bytes apart, each accessed `io_width`
+    /// bytes wide (1 or 4), as `reg-shift` and `reg-io-width` say.
+    Ns16550 { reg_shift: u8, io_width: u8 },
+    /// The Raspberry Pi's mini UART (`brcm,bcm2835-aux-uart`), the console
+    /// its tree names: a 16550 subset with 32-bit registers 4 bytes apart.
+    MiniUart,
 }
+
+/// The 16550 family's compatible strings Aerie takes.
+const NS16550S: [&str; 3] = ["ns16550a", "ns16550", "snps,dw-apb-uart"];
+/// The Raspberry Pi's mini UART's.
+const MINI_UART: &str = "brcm,bcm2835-aux-uart";
 
 impl UartKind {
     /// Compatible strings, most specific first for writing a node back.
@@ -358,6 +371,8 @@ impl UartKind {
             UartKind::Pl011 => &["arm,pl011", "arm,primecell"],
             UartKind::Sbsa => &[SBSA_UART],
             UartKind::Imx => &IMX_UARTS,
+            UartKind::Ns16550 { .. } => &["ns16550a"],
+            UartKind::MiniUart => &[MINI_UART],
         }
     }
 
@@ -367,7 +382,33 @@ impl UartKind {
             UartKind::Pl011 => "PL011",
             UartKind::Sbsa => "SBSA UART",
             UartKind::Imx => "i.MX UART",
+            UartKind::Ns16550 { .. } => "16550 UART",
+            UartKind::MiniUart => "Raspberry Pi mini UART",
         }
+    }
+
+    /// Where a 16550-style UART's registers are: (shift, access width in
+    /// bytes); None for the other kinds.
+    pub const fn ns16550_layout(self) -> Option<(u8, u8)> {
+        match self {
+            UartKind::Ns16550 {
+                reg_shift,
+                io_width,
+            } => Some((reg_shift, io_width)),
+            UartKind::MiniUart => Some((2, 4)),
+            _ => None,
+        }
+    }
+
+    /// A 16550 node's layout, if Aerie can drive it: a shift up to 4 and
+    /// 8- or 32-bit accesses (`reg-io-width` 2 is rare and not taken).
+    fn ns16550(node: &NodeRef<'_, '_>) -> Option<UartKind> {
+        let reg_shift = prop_u32(node, "reg-shift").ok()?.unwrap_or(0);
+        let io_width = prop_u32(node, "reg-io-width").ok()?.unwrap_or(1);
+        (reg_shift <= 4 && matches!(io_width, 1 | 4)).then_some(UartKind::Ns16550 {
+            reg_shift: reg_shift as u8,
+            io_width: io_width as u8,
+        })
     }
 
     /// What `node` is, if Aerie drives it. A node naming both the PL011
@@ -379,6 +420,10 @@ impl UartKind {
             Some(UartKind::Sbsa)
         } else if IMX_UARTS.iter().any(|c| is_compatible(node, c)) {
             Some(UartKind::Imx)
+        } else if is_compatible(node, MINI_UART) {
+            Some(UartKind::MiniUart)
+        } else if NS16550S.iter().any(|c| is_compatible(node, c)) {
+            UartKind::ns16550(node)
         } else {
             None
         }
@@ -789,20 +834,75 @@ mod tests {
         assert_eq!((info.uart_kind, info.uart_intid), (UartKind::Imx, Some(59)));
     }
 
-    #[test]
-    fn an_unknown_uart_is_not_taken_for_the_console() {
+    /// The console UART of a tree whose stdout-path names the node
+    /// `serial@fe660000` that `props` describes.
+    fn console_of(props: impl FnOnce(&mut FdtWriter)) -> (Option<Region>, UartKind) {
         let dtb = blob(&[], cells_1_1, |w| {
             memory_32(w);
             node(w, "serial@fe660000", |w| {
-                w.property_string("compatible", "snps,dw-apb-uart").unwrap();
                 w.property_array_u32("reg", &[0xfe66_0000, 0x100]).unwrap();
+                props(w);
             });
             node(w, "chosen", |w| {
                 w.property_string("stdout-path", "/serial@fe660000")
                     .unwrap();
             });
         });
-        assert_eq!(parse_host(&dtb).unwrap().uart, None);
+        let info = parse_host(&dtb).unwrap();
+        (info.uart, info.uart_kind)
+    }
+
+    #[test]
+    fn a_16550_is_taken_with_its_register_layout() {
+        // Rockchip RK3588's UART2, the console of its boards.
+        let (uart, kind) = console_of(|w| {
+            w.property_string_list(
+                "compatible",
+                vec!["rockchip,rk3588-uart".into(), "snps,dw-apb-uart".into()],
+            )
+            .unwrap();
+            w.property_u32("reg-shift", 2).unwrap();
+            w.property_u32("reg-io-width", 4).unwrap();
+        });
+        assert_eq!(uart, Some(Region::new(0xfe66_0000, 0x100)));
+        assert_eq!(
+            kind,
+            UartKind::Ns16550 {
+                reg_shift: 2,
+                io_width: 4
+            }
+        );
+        assert_eq!(kind.ns16550_layout(), Some((2, 4)));
+        // A plain ns16550a: byte registers side by side.
+        let (_, kind) = console_of(|w| {
+            w.property_string("compatible", "ns16550a").unwrap();
+        });
+        assert_eq!(kind.ns16550_layout(), Some((0, 1)));
+    }
+
+    #[test]
+    fn the_raspberry_pi_mini_uart_is_a_16550_with_word_registers() {
+        let (uart, kind) = console_of(|w| {
+            w.property_string("compatible", "brcm,bcm2835-aux-uart")
+                .unwrap();
+        });
+        assert!(uart.is_some());
+        assert_eq!(kind, UartKind::MiniUart);
+        assert_eq!(kind.ns16550_layout(), Some((2, 4)));
+    }
+
+    #[test]
+    fn an_unknown_uart_is_not_taken_for_the_console() {
+        // Cadence's UART (Zynq), and a 16550 with 16-bit accesses.
+        let (uart, _) = console_of(|w| {
+            w.property_string("compatible", "xlnx,xuartps").unwrap();
+        });
+        assert_eq!(uart, None);
+        let (uart, _) = console_of(|w| {
+            w.property_string("compatible", "ns16550a").unwrap();
+            w.property_u32("reg-io-width", 2).unwrap();
+        });
+        assert_eq!(uart, None);
     }
 
     /// An SNVS block at 0x3037_0000 (phandle 7) with its RTC at `offset`.

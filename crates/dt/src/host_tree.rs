@@ -196,12 +196,24 @@ fn serial(
     }
     let compatible: Vec<alloc::string::String> =
         kind.compatible().iter().map(|c| (*c).into()).collect();
-    device(
+    // A 16550's register layout is in properties of its own.
+    let layout = match kind {
+        UartKind::Ns16550 {
+            reg_shift,
+            io_width,
+        } => alloc::vec![
+            ("reg-shift", u32::from(reg_shift)),
+            ("reg-io-width", u32::from(io_width)),
+        ],
+        _ => Vec::new(),
+    };
+    device_with(
         w,
         &format!("serial@{:x}", region.base),
         &compatible,
         region,
         intid,
+        &layout,
     )
 }
 
@@ -214,11 +226,26 @@ fn device(
     region: Region,
     intid: Option<u32>,
 ) -> Result<alloc::string::String, DtError> {
+    device_with(w, name, compatible, region, intid, &[])
+}
+
+/// [`device`] with more one-cell properties.
+fn device_with(
+    w: &mut FdtWriter,
+    name: &str,
+    compatible: &[alloc::string::String],
+    region: Region,
+    intid: Option<u32>,
+    props: &[(&str, u32)],
+) -> Result<alloc::string::String, DtError> {
     let node = w.begin_node(name).step("device")?;
     w.property_string_list("compatible", compatible.to_vec())
         .step("device")?;
     w.property_array_u64("reg", &pairs(&[region])?)
         .step("device")?;
+    for (prop, value) in props {
+        w.property_u32(prop, *value).step("device")?;
+    }
     if let Some(intid) = intid {
         w.property_array_u32("interrupts", &[GIC_SPI, spi(intid)?, IRQ_TYPE_LEVEL_HIGH])
             .step("device")?;
@@ -436,7 +463,20 @@ mod tests {
 
     #[test]
     fn each_uart_kind_reads_back_as_itself() {
-        for kind in [UartKind::Pl011, UartKind::Sbsa, UartKind::Imx] {
+        for kind in [
+            UartKind::Pl011,
+            UartKind::Sbsa,
+            UartKind::Imx,
+            UartKind::Ns16550 {
+                reg_shift: 2,
+                io_width: 4,
+            },
+            UartKind::Ns16550 {
+                reg_shift: 0,
+                io_width: 1,
+            },
+            UartKind::MiniUart,
+        ] {
             let mut info = qemu_like();
             info.uart_kind = kind;
             let back = parse_host(&host_tree(&info).unwrap()).unwrap();

@@ -2,12 +2,14 @@
 //! asks for bytes in and out and never needs to know which.
 
 use super::imx_uart::ImxUart;
+use super::ns16550::Ns16550;
 use super::pl011::Pl011;
 use aerie_dt::UartKind;
 
 pub enum HostUart {
     Pl011(Pl011),
     Imx(ImxUart),
+    Ns16550(Ns16550),
 }
 
 impl HostUart {
@@ -23,6 +25,10 @@ impl HostUart {
                 UartKind::Pl011 => HostUart::Pl011(Pl011::new(base, false)),
                 UartKind::Sbsa => HostUart::Pl011(Pl011::new(base, true)),
                 UartKind::Imx => HostUart::Imx(ImxUart::new(base)),
+                UartKind::Ns16550 { .. } | UartKind::MiniUart => {
+                    let (shift, width) = kind.ns16550_layout().unwrap_or((0, 1));
+                    HostUart::Ns16550(Ns16550::new(base, shift, width))
+                }
             }
         }
     }
@@ -38,6 +44,10 @@ impl HostUart {
             match kind {
                 UartKind::Pl011 | UartKind::Sbsa => HostUart::Pl011(Pl011::attach(base)),
                 UartKind::Imx => HostUart::Imx(ImxUart::attach(base)),
+                UartKind::Ns16550 { .. } | UartKind::MiniUart => {
+                    let (shift, width) = kind.ns16550_layout().unwrap_or((0, 1));
+                    HostUart::Ns16550(Ns16550::attach(base, shift, width))
+                }
             }
         }
     }
@@ -46,6 +56,7 @@ impl HostUart {
         match self {
             HostUart::Pl011(u) => u.put(byte),
             HostUart::Imx(u) => u.put(byte),
+            HostUart::Ns16550(u) => u.put(byte),
         }
     }
 
@@ -54,6 +65,7 @@ impl HostUart {
         match self {
             HostUart::Pl011(u) => u.get(),
             HostUart::Imx(u) => u.get(),
+            HostUart::Ns16550(u) => u.get(),
         }
     }
 
@@ -63,6 +75,7 @@ impl HostUart {
         match self {
             HostUart::Pl011(u) => u.enable_rx_interrupt(),
             HostUart::Imx(u) => u.enable_rx_interrupt(),
+            HostUart::Ns16550(u) => u.enable_rx_interrupt(),
         }
     }
 }
