@@ -7,11 +7,22 @@ use spin::Once;
 
 static SYMBOLS: Once<aerie_symbols::Symbols<'static>> = Once::new();
 
-/// Install the symbol table (once, at boot).
+/// Install the symbol table (once, at boot), if it is this build's: a
+/// boot module packed for another build of Aerie (an older one, or the
+/// other GIC's: a UEFI loader picks the Image at boot) would name the wrong
+/// functions, so the table must place this very function where it is.
 pub fn init(blob: &'static [u8]) {
     match aerie_symbols::Symbols::parse(blob) {
         Ok(s) => {
-            SYMBOLS.call_once(|| s);
+            let me = init as *const () as u64;
+            match s.lookup(me) {
+                Some((name, 0)) if name.ends_with("symbols::init") => {
+                    SYMBOLS.call_once(|| s);
+                }
+                _ => log::warn!(
+                    "symbol table ignored: it is another build's (it does not place symbols::init at {me:#x})"
+                ),
+            }
         }
         Err(e) => log::warn!("symbol table ignored: {e:?}"),
     }

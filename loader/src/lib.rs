@@ -14,6 +14,20 @@ pub mod options;
 pub mod files {
     /// Aerie itself: the Image `cargo xtask build` writes as `aerie.Image`.
     pub const HYPERVISOR: &str = "\\aerie\\aerie.Image";
+    /// Aerie's build for machines whose GIC is a GICv2 (`aerie-gicv2.Image`).
+    pub const HYPERVISOR_GICV2: &str = "\\aerie\\aerie-gicv2.Image";
+
+    /// The Image to start on a machine whose tree describes a GIC of
+    /// `version` (`aerie_dt::host_gic_version`): the GICv2 build for a
+    /// GICv2, else the usual one (which says what it needs if the tree has
+    /// no GIC it drives).
+    pub fn hypervisor_for(version: Option<u8>) -> &'static str {
+        if version == Some(2) {
+            HYPERVISOR_GICV2
+        } else {
+            HYPERVISOR
+        }
+    }
     /// The VMs: the boot module `cargo xtask run` packs (QEMU's `-initrd`).
     pub const BOOT_MODULE: &str = "\\aerie\\bootmodule.bin";
     /// Aerie's command line, one line; optional, and arguments given to the
@@ -34,7 +48,14 @@ pub fn cmdline(text: &[u8]) -> Result<&str, &'static str> {
 
 #[cfg(test)]
 mod tests {
-    use super::cmdline;
+    use super::{cmdline, files};
+
+    #[test]
+    fn a_gicv2_machine_starts_the_gicv2_build() {
+        assert_eq!(files::hypervisor_for(Some(2)), files::HYPERVISOR_GICV2);
+        assert_eq!(files::hypervisor_for(Some(3)), files::HYPERVISOR);
+        assert_eq!(files::hypervisor_for(None), files::HYPERVISOR);
+    }
 
     #[test]
     fn cmdline_is_the_first_line_trimmed() {

@@ -1,7 +1,8 @@
 //! Aerie's UEFI loader (BOOTAA64.EFI): starts Aerie from an EFI System
 //! Partition on firmware that runs at EL2.
 //!
-//! From the partition it was loaded from it reads `\aerie\aerie.Image`, the
+//! From the partition it was loaded from it reads `\aerie\aerie.Image` (or,
+//! on a machine whose GIC is a GICv2, `\aerie\aerie-gicv2.Image`), the
 //! boot module `\aerie\bootmodule.bin` and the command line: the arguments
 //! it was started with in the UEFI shell, else `\aerie\cmdline.txt` if
 //! present. It places the image by its header, writes the command line, the
@@ -55,13 +56,21 @@ fn boot() -> Result<Infallible, Status> {
         ));
     }
     let device = esp::device().map_err(|s| fail(s, "cannot find the boot device"))?;
-    let file = read(device, files::HYPERVISOR)?;
-    let header = ImageHeader::parse(&file).map_err(|e| {
+    let firmware_tree = machine::device_tree()?;
+    // The GIC decides which build of Aerie starts.
+    let gic = aerie_dt::host_gic_version(&firmware_tree).map_err(|e| {
         fail(
             Status::LOAD_ERROR,
-            format_args!("{}: {e}", files::HYPERVISOR),
+            format_args!("the firmware's device tree: {e}"),
         )
     })?;
+    let hypervisor = files::hypervisor_for(gic);
+    if gic == Some(2) {
+        println!("aerie-loader: the machine's GIC is a GICv2: starting {hypervisor}");
+    }
+    let file = read(device, hypervisor)?;
+    let header = ImageHeader::parse(&file)
+        .map_err(|e| fail(Status::LOAD_ERROR, format_args!("{hypervisor}: {e}")))?;
     let module = read(device, files::BOOT_MODULE)?;
     let (line, line_from) = match shell_arguments() {
         Some(line) => (line, "the UEFI shell"),
@@ -76,7 +85,6 @@ fn boot() -> Result<Infallible, Status> {
             (String::from(line), files::CMDLINE)
         }
     };
-    let firmware_tree = machine::device_tree()?;
 
     let start = allocate(header.allocation())?;
     let entry = header.load_address(start);

@@ -6,6 +6,8 @@
 //! ```text
 //! EFI/BOOT/BOOTAA64.EFI   Aerie's loader (loader/), the removable-media path
 //! aerie/aerie.Image       Aerie
+//! aerie/aerie-gicv2.Image Aerie's build for GICv2 machines, which the
+//!                         loader starts where the firmware's tree has one
 //! aerie/bootmodule.bin    the VMs
 //! aerie/cmdline.txt       Aerie's command line
 //! ```
@@ -64,7 +66,8 @@ pub fn write_files(
     cmdline: &str,
 ) -> Result<u64> {
     let loader = paths::loader_efi();
-    let files = [
+    let gicv2 = paths::hypervisor_image_for(2);
+    let mut files = vec![
         EspFile {
             path: loader_at.into(),
             source: Source::File(&loader),
@@ -82,6 +85,12 @@ pub fn write_files(
             source: Source::Bytes(format!("{cmdline}\n").into_bytes()),
         },
     ];
+    if gicv2.is_file() {
+        files.push(EspFile {
+            path: "aerie/aerie-gicv2.Image".into(),
+            source: Source::File(&gicv2),
+        });
+    }
     aerie_appliance::esp::build(out, &files).with_context(|| format!("writing {}", out.display()))
 }
 

@@ -43,6 +43,20 @@ impl GicV2 {
     }
 }
 
+/// The version of the GIC a host tree describes: 3 (`arm,gic-v3`), 2 (a
+/// GICv2 Aerie's GICv2 build drives), or None. What a boot loader asks to
+/// pick the Aerie build to start, before anything else of the tree matters
+/// (a UEFI firmware's tree may have no /memory, which [`crate::parse_host`]
+/// insists on).
+pub fn host_gic_version(dtb: &[u8]) -> Result<Option<u8>, DtError> {
+    let tree = Tree::parse(dtb)?;
+    if enabled_compatible(&tree, &["arm,gic-v3"]).next().is_some() {
+        return Ok(Some(3));
+    }
+    let v2 = enabled_compatible(&tree, &COMPATIBLE).next().is_some();
+    Ok(v2.then_some(2))
+}
+
 /// The first enabled GICv2, if the tree has one. Its `reg` must hold at
 /// least the distributor and the CPU interface.
 pub(crate) fn host_gic_v2(tree: &Tree<'_>) -> Result<Option<GicV2>, DtError> {
@@ -149,5 +163,15 @@ mod tests {
     fn other_interrupt_controllers_are_not_a_gic_v2() {
         let dtb = tree("arm,cortex-a9-gic", &QEMU_VIRT, None);
         assert_eq!(parse_host(&dtb).unwrap().gic_v2, None);
+        assert_eq!(host_gic_version(&dtb).unwrap(), None);
+    }
+
+    #[test]
+    fn a_boot_loader_learns_the_gic_version() {
+        let v2 = tree("arm,gic-400", &QEMU_VIRT, None);
+        assert_eq!(host_gic_version(&v2).unwrap(), Some(2));
+        let v3 = tree("arm,gic-v3", &QEMU_VIRT[..4], None);
+        assert_eq!(host_gic_version(&v3).unwrap(), Some(3));
+        assert!(host_gic_version(b"not a tree").is_err());
     }
 }

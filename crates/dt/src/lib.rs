@@ -25,7 +25,7 @@ pub use error::DtError;
 pub use ethernet::{EthernetKind, HostEthernet, PhyMode};
 pub use fdt::header::total_size;
 pub use ged::GedButton;
-pub use gic_v2::GicV2;
+pub use gic_v2::{host_gic_version, GicV2};
 pub use guest::{
     build_guest, GuestGic, GuestScmi, GuestSpec, IdleStateNode, VirtioMmio, GPIO_SPI, KEY_POWER,
     POWER_BUTTON_PIN, RTC_SPI,

@@ -1,8 +1,15 @@
 //! GICv3 access (spec IHI 0069) at the addresses of the `virt`-shaped machine
 //! (ARCHITECTURE.md §4): enough for the timer wake-up and the interrupt tests.
+//! A GICv2 (IHI 0048, what Aerie gives its guests on a GIC-400 host) is
+//! driven through the same calls after [`use_v2`]: its CPU interface is
+//! memory-mapped (GICC), its SGIs and PPIs are banked in the distributor,
+//! SPIs are routed by CPU masks and SGIs sent through GICD_SGIR. The
+//! testkit's interrupts are then Group 0 (signalled as IRQs: FIQEn is
+//! clear), since a GICv2's IAR acknowledges Group 1 only with AckCtl.
 
 mod cpu_interface;
 pub mod distributor;
+mod gicc;
 mod mmio;
 mod redistributor;
 
@@ -10,6 +17,20 @@ pub use cpu_interface::*;
 pub use redistributor::{Redistributor, ALL_PRIVATE};
 
 use crate::detail::Detail;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether the machine's GIC is a GICv2 (set once at boot from the DT).
+static V2: AtomicBool = AtomicBool::new(false);
+
+/// Drive a GICv2 from now on (the device tree describes one).
+pub fn use_v2(on: bool) {
+    V2.store(on, Ordering::SeqCst);
+}
+
+/// Whether the GIC is a GICv2.
+pub fn is_v2() -> bool {
+    V2.load(Ordering::Relaxed)
+}
 
 /// The virtual timer's PPI (INTID 27 on `virt`, per its DT "timer" node).
 pub const VTIMER_INTID: u32 = 27;

@@ -104,7 +104,8 @@ pub fn wfi_until(deadline: &Deadline, mut done: impl FnMut() -> bool) -> bool {
 /// Called by the IRQ vector (current EL, SPx).
 pub fn dispatch() {
     let cpu = this_cpu();
-    let intid = gic::acknowledge();
+    let ack = gic::acknowledge();
+    let intid = gic::intid_of(ack);
     if intid >= gic::FIRST_SPECIAL_INTID {
         return; // spurious: nothing was acknowledged, nothing to EOI
     }
@@ -112,7 +113,7 @@ pub fn dispatch() {
         .store(cpu.taken.load(Ordering::SeqCst) + 1, Ordering::SeqCst);
     let depth = cpu.depth.load(Ordering::SeqCst);
     if let Some(slot) = cpu.in_flight.get(depth) {
-        slot.store(intid, Ordering::SeqCst);
+        slot.store(ack, Ordering::SeqCst);
     }
     cpu.depth.store(depth + 1, Ordering::SeqCst);
 
@@ -123,7 +124,7 @@ pub fn dispatch() {
     }
 
     mask();
-    gic::end_of_interrupt(intid);
+    gic::end_of_interrupt(ack);
     cpu.depth.store(depth, Ordering::SeqCst);
 }
 

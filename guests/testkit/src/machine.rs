@@ -25,6 +25,10 @@ pub struct Machine {
     /// routes the virtual timer PPI through it; without one, WFI must still
     /// end when the timer fires, which a hypervisor guarantees).
     pub gic_v3: bool,
+    /// A depth-1 node is a GICv2 (`arm,cortex-a15-gic` or `arm,gic-400`,
+    /// what Aerie describes on a host whose GIC is a GIC-400): the testkit
+    /// drives it through its memory-mapped CPU interface instead.
+    pub gic_v2: bool,
     /// The `reg` windows (base, size) of the first MAX_VIRTIO depth-1 nodes
     /// compatible with "virtio,mmio"; `virtio_count` of them are valid.
     pub virtio: [(u64, u64); MAX_VIRTIO],
@@ -45,6 +49,11 @@ pub struct Machine {
 }
 
 impl Machine {
+    /// Whether the device tree describes a GIC the testkit drives.
+    pub fn has_gic(&self) -> bool {
+        self.gic_v3 || self.gic_v2
+    }
+
     /// The machine assumed without a DTB: one vCPU (MPIDR 0), empty bootargs.
     pub fn fallback() -> Self {
         Self {
@@ -52,6 +61,7 @@ impl Machine {
             mpidrs: [0; MAX_CPUS],
             bootargs: "",
             gic_v3: true,
+            gic_v2: false,
             virtio: [(0, 0); MAX_VIRTIO],
             virtio_count: 0,
             aerie: false,
@@ -88,6 +98,7 @@ impl Machine {
             mpidrs: [0; MAX_CPUS],
             bootargs: "",
             gic_v3: false,
+            gic_v2: false,
             virtio: [(0, 0); MAX_VIRTIO],
             virtio_count: 0,
             aerie: false,
@@ -199,6 +210,12 @@ impl Machine {
                 let mut compatible = value.split(|&b| b == 0);
                 if compatible.clone().any(|c| c == b"arm,gic-v3") {
                     machine.gic_v3 = true;
+                }
+                if compatible
+                    .clone()
+                    .any(|c| c == b"arm,cortex-a15-gic" || c == b"arm,gic-400")
+                {
+                    machine.gic_v2 = true;
                 }
                 if compatible.any(|c| c == b"virtio,mmio") {
                     is_virtio = true;

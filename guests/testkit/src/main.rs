@@ -61,9 +61,12 @@ fn discover(dtb: usize) -> Machine {
 extern "C" fn testkit_main(dtb: usize) -> ! {
     BOOT_MPIDR.store(sysreg::mpidr_affinity(), Ordering::SeqCst);
     let machine = discover(dtb);
+    gic::use_v2(machine.gic_v2 && !machine.gic_v3);
     println!(
-        "testkit: start, {} vCPUs, bootargs \"{}\"",
-        machine.cpus, machine.bootargs
+        "testkit: start, {} vCPUs, bootargs \"{}\"{}",
+        machine.cpus,
+        machine.bootargs,
+        if gic::is_v2() { ", GICv2" } else { "" }
     );
     let options = bootargs::Options::parse(machine.bootargs);
     if options.bench {

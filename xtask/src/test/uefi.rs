@@ -9,6 +9,10 @@
 //!   the loader said it put them, with the command line of
 //!   `aerie/cmdline.txt`, the RAM of the UEFI memory map and a 64-byte
 //!   rng-seed from the firmware's EFI_RNG_PROTOCOL (QEMU's virtio-rng).
+//! - `boot-uefi-gicv2`: on `virt` with a GICv2, the loader finds it in the
+//!   firmware's tree and starts `aerie/aerie-gicv2.Image`; the testkit
+//!   passes on the GICv2 its VM gets, and Aerie's symbol table (packed for
+//!   that build) is taken.
 //! - `boot-uefi-acpi`: the firmware gives ACPI tables and no device tree,
 //!   as servers' firmware does; the loader writes the tree from them.
 //! - `boot-uefi-remap-fault`: after the re-map, the load address (inside the
@@ -96,6 +100,38 @@ pub fn boot_uefi(name: &str, cpu: &str) -> Result<(), String> {
             .and(output::numbers_after(out, " RAM ").first().copied())
             .ok_or("no `RAM <n> MiB` in the loader's line")?;
         output::require_line(out, &format!("RAM {ram} MiB ("))?;
+        testkit_passed(status, out, TESTKIT_MIN_PASSED)
+    })
+}
+
+pub fn boot_uefi_gicv2() -> Result<(), String> {
+    let name = "boot-uefi-gicv2";
+    let disk = fresh_disk(name)?;
+    let board = crate::board::Board::Virt;
+    let prepared =
+        run::prepare_for(&Guest::testkit(), true, Some(&disk), board, 2).map_err(String::from)?;
+    let firmware = Firmware::UefiDeviceTree;
+    let opts = QemuOptions {
+        gic_version: 2,
+        boot: Boot::Aerie {
+            bootmodule: prepared.bootmodule,
+            log: "info".into(),
+            append: String::new(),
+            firmware,
+        },
+        ..QemuOptions::aerie("cortex-a72", PathBuf::new(), firmware)
+    };
+    run_test(name, &opts, 180, |status, out| {
+        loader_placement(out)?;
+        output::require_line(
+            out,
+            "aerie-loader: the machine's GIC is a GICv2: starting \\aerie\\aerie-gicv2.Image",
+        )?;
+        output::require_line(out, "GICv2 with one security state")?;
+        output::require_line(out, ", GICv2")?;
+        if output::has_line(out, "symbol table ignored") {
+            return Err("Aerie ignored the boot module's symbol table".into());
+        }
         testkit_passed(status, out, TESTKIT_MIN_PASSED)
     })
 }

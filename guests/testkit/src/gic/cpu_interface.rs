@@ -1,7 +1,9 @@
 //! The GICv3 CPU interface through its system registers (ICC_*_EL1, IHI 0069
 //! §12.2). Under a hypervisor with GICv3 virtualization the same encodings
 //! reach the virtual interface (ICV_*), except ICC_SGI1R_EL1 which traps.
+//! On a GICv2 each call goes to the memory-mapped interface (`gicc`).
 
+use super::{gicc, is_v2};
 use crate::sysreg::{isb, read_sysreg, write_sysreg};
 
 /// INTIDs 1020-1023 are special: nothing to acknowledge (1023 = spurious).
@@ -18,6 +20,9 @@ const ICC_IAR_INTID_MASK: u64 = 0xff_ffff;
 /// Switches to the system-register interface and clears EOImode, so an EOI
 /// alone completes an interrupt.
 pub fn enable_system_registers() {
+    if is_v2() {
+        return gicc::clear_eoimode();
+    }
     write_sysreg!(
         "s3_0_c12_c12_5",
         read_sysreg!("s3_0_c12_c12_5") | ICC_SRE_SRE
@@ -32,6 +37,9 @@ pub fn enable_system_registers() {
 
 /// ICC_IGRPEN1_EL1.Enable: group-1 interrupts reach this CPU.
 pub fn enable_group1(on: bool) {
+    if is_v2() {
+        return gicc::enable_group0(on);
+    }
     write_sysreg!("s3_0_c12_c12_7", u64::from(on));
     isb();
 }
@@ -39,11 +47,17 @@ pub fn enable_group1(on: bool) {
 /// ICC_PMR_EL1: only interrupts with a priority value strictly below the
 /// mask are signalled.
 pub fn set_priority_mask(pmr: u8) {
+    if is_v2() {
+        return gicc::set_priority_mask(pmr);
+    }
     write_sysreg!("s3_0_c4_c6_0", u64::from(pmr));
     isb();
 }
 
 pub fn priority_mask() -> u8 {
+    if is_v2() {
+        return gicc::priority_mask();
+    }
     read_sysreg!("s3_0_c4_c6_0") as u8
 }
 
@@ -51,23 +65,37 @@ pub fn priority_mask() -> u8 {
 /// between interrupts that differ only there). Values below the minimum the
 /// GIC supports are raised to it: read it back.
 pub fn set_binary_point1(bpr: u8) {
+    if is_v2() {
+        return gicc::set_binary_point(bpr);
+    }
     write_sysreg!("s3_0_c12_c12_3", u64::from(bpr));
     isb();
 }
 
 pub fn binary_point1() -> u8 {
+    if is_v2() {
+        return gicc::binary_point();
+    }
     read_sysreg!("s3_0_c12_c12_3") as u8 & 7
 }
 
 /// ICC_RPR_EL1: the group priority of the highest-priority active interrupt
 /// (0xff when none is active).
 pub fn running_priority() -> u8 {
+    if is_v2() {
+        return gicc::running_priority();
+    }
     read_sysreg!("s3_0_c12_c11_3") as u8
 }
 
 /// Acknowledges the highest-priority pending group-1 interrupt
-/// (ICC_IAR1_EL1): it becomes active and its INTID is returned.
+/// (ICC_IAR1_EL1; GICC_IAR on a GICv2): it becomes active and its
+/// acknowledgement is returned, which [`end_of_interrupt`] takes back: the
+/// INTID, and on a GICv2 an SGI's sender above it ([`intid_of`]).
 pub fn acknowledge() -> u32 {
+    if is_v2() {
+        return gicc::acknowledge();
+    }
     let iar: u64;
     // SAFETY: reading ICC_IAR1_EL1 changes only GIC state (the interrupt
     // becomes active). Not `nomem`: it must not move across the memory
@@ -76,8 +104,22 @@ pub fn acknowledge() -> u32 {
     (iar & ICC_IAR_INTID_MASK) as u32
 }
 
-/// ICC_EOIR1_EL1 (EOImode 0): drops the running priority and deactivates.
-pub fn end_of_interrupt(intid: u32) {
+/// The INTID of an [`acknowledge`] value.
+pub fn intid_of(ack: u32) -> u32 {
+    if is_v2() {
+        gicc::intid_of(ack)
+    } else {
+        ack
+    }
+}
+
+/// ICC_EOIR1_EL1 (GICC_EOIR), EOImode 0: drops the running priority and
+/// deactivates the interrupt `ack` ([`acknowledge`]'s value) names.
+pub fn end_of_interrupt(ack: u32) {
+    if is_v2() {
+        return gicc::end_of_interrupt(ack);
+    }
+    let intid = ack;
     write_sysreg!("s3_0_c12_c12_1", u64::from(intid));
     isb();
 }
@@ -99,8 +141,13 @@ pub fn sgi1r_value(intid: u32, affinity: u64) -> u64 {
         | (1 << (aff0 & 0xf))
 }
 
-/// Generates group-1 SGI `intid` for the CPU with affinity `affinity`.
+/// Generates group-1 SGI `intid` for the CPU with affinity `affinity` (on
+/// a GICv2, through GICD_SGIR, to the CPU interface numbered as its Aff0:
+/// Aerie's vCPUs).
 pub fn send_sgi(intid: u32, affinity: u64) {
+    if is_v2() {
+        return gicc::send_sgi(intid, affinity);
+    }
     write_sysreg!("s3_0_c12_c11_5", sgi1r_value(intid, affinity)); // ICC_SGI1R_EL1
     isb();
 }

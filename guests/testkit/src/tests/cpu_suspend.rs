@@ -82,7 +82,7 @@ unsafe extern "C" {
 /// Arms the virtual timer `ms` ahead (its PPI enabled when there is a
 /// GIC, so that it wakes the vCPU); returns the deadline.
 fn arm_timer(machine: &Machine, ms: u64) -> Result<u64, crate::detail::Detail> {
-    if machine.gic_v3 {
+    if machine.has_gic() {
         gic::enable_ppi(gic::VTIMER_INTID)?;
     }
     let deadline = counter::now() + counter::ticks_from_ms(ms);
@@ -92,7 +92,7 @@ fn arm_timer(machine: &Machine, ms: u64) -> Result<u64, crate::detail::Detail> {
 
 fn timer_off(machine: &Machine) {
     vtimer::off();
-    if machine.gic_v3 {
+    if machine.has_gic() {
         gic::disable_ppi(gic::VTIMER_INTID);
     }
 }

@@ -1,4 +1,5 @@
-//! What every interrupt test shares: the device tree must describe a GICv3;
+//! What every interrupt test shares: the device tree must describe a GICv3
+//! or a GICv2;
 //! this CPU's GIC is brought up before the test body runs (PMR 0xF0, EOImode
 //! 0, group 1 on); afterwards, also when the body crashed, PSTATE.I is set
 //! again, the handler removed, unfinished interrupts EOId and every SGI/PPI
@@ -16,8 +17,8 @@ pub fn with_gic(
     spis: &[u32],
     body: impl FnOnce(&Redistributor) -> TestResult,
 ) -> TestResult {
-    if !machine.gic_v3 {
-        fail!("no GICv3 in the device tree");
+    if !machine.has_gic() {
+        fail!("no GICv3 or GICv2 in the device tree");
     }
     let rd = gic::init_this_cpu(PMR_ALL)?;
     let saved_bpr = gic::binary_point1();

@@ -69,6 +69,12 @@ const GICD_SIZE: u64 = 0x1_0000;
 const GICR_BASE: u64 = 0x080a_0000;
 /// RD_base + SGI_base frames of one vCPU's redistributor.
 const GICR_FRAMES: u64 = 0x2_0000;
+/// A GICv2's distributor is one 4 KiB page; its CPU interface (under Aerie
+/// the hardware's virtual one) follows 64 KiB on. The storm stays off the
+/// CPU interface: a read of GICC_IAR acknowledges an interrupt.
+const GICD_V2_SIZE: u64 = 0x1000;
+const GICC_BASE: u64 = 0x0801_0000;
+const GICC_SIZE: u64 = 0x2000;
 const UART_BASE: u64 = 0x0900_0000;
 const UART_SIZE: u64 = 0x1000;
 /// The real-time clock and the GPIO controller with the power button.
@@ -118,14 +124,39 @@ fn regions(machine: &Machine) -> [Region; 12] {
         size,
         weight,
     };
+    // On a GICv2 the distributor is smaller, the CPU interface is left
+    // alone, and where a GICv3's redistributors would be is a hole.
+    let (gicd, after_gicd, gicr) = if machine.gic_v2 {
+        (
+            region("GICD", GICD_BASE, GICD_V2_SIZE, 24),
+            region(
+                "hole after GICD",
+                GICD_BASE + GICD_V2_SIZE,
+                GICC_BASE - (GICD_BASE + GICD_V2_SIZE),
+                4,
+            ),
+            region(
+                "hole after GICC",
+                GICC_BASE + GICC_SIZE,
+                gicr_end - (GICC_BASE + GICC_SIZE),
+                24,
+            ),
+        )
+    } else {
+        (
+            region("GICD", GICD_BASE, GICD_SIZE, 24),
+            region("hole after GICD", GICD_BASE + GICD_SIZE, 0x7_0000, 4),
+            region("GICR", GICR_BASE, cpus * GICR_FRAMES, 24),
+        )
+    };
     [
-        region("GICD", GICD_BASE, GICD_SIZE, 24),
-        region("GICR", GICR_BASE, cpus * GICR_FRAMES, 24),
+        gicd,
+        gicr,
         region("PL011", UART_BASE, UART_SIZE, 16),
         region("PL031", RTC_BASE, PRIMECELL_SIZE, 8),
         region("PL061", GPIO_BASE, PRIMECELL_SIZE, 8),
         region("virtio", VIRTIO_BASE, VIRTIO_SPAN, 16),
-        region("hole after GICD", GICD_BASE + GICD_SIZE, 0x7_0000, 4),
+        after_gicd,
         region("hole after GICR", gicr_end, 2 * GICR_FRAMES, 4),
         region("hole after PL011", UART_BASE + UART_SIZE, 0xf000, 4),
         region(
@@ -156,8 +187,14 @@ fn pick_offset(region: &Region, rng: &mut Rng) -> u64 {
 /// Whether an emulated (or, natively, a real) device answers at `addr`.
 fn is_device(machine: &Machine, addr: u64) -> bool {
     let within = |base: u64, size: u64| addr.wrapping_sub(base) < size;
-    within(GICD_BASE, GICD_SIZE)
-        || within(GICR_BASE, machine.cpus as u64 * GICR_FRAMES)
+    if machine.gic_v2 {
+        if within(GICD_BASE, GICD_V2_SIZE) {
+            return true;
+        }
+    } else if within(GICD_BASE, GICD_SIZE) || within(GICR_BASE, machine.cpus as u64 * GICR_FRAMES) {
+        return true;
+    }
+    within(UART_BASE, UART_SIZE)
         || within(UART_BASE, UART_SIZE)
         || within(RTC_BASE, PRIMECELL_SIZE)
         || within(GPIO_BASE, PRIMECELL_SIZE)

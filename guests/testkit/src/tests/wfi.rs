@@ -41,14 +41,14 @@ pub fn wfi_wakeup(machine: &Machine) -> TestResult {
     // pending interrupt at the CPU interface nothing wakes WFI (PSTATE.I stays
     // masked, so it is never taken). A machine without one must end WFI when
     // the timer condition is met by other means (a hypervisor does).
-    if machine.gic_v3 {
+    if machine.has_gic() {
         gic::enable_ppi(gic::VTIMER_INTID)?;
     }
     let deadline = counter::now() + counter::ticks_from_ms(1);
     let (ctl, wakeups) = wfi_until(deadline);
     let woke_at = counter::now();
     vtimer::off();
-    if machine.gic_v3 {
+    if machine.has_gic() {
         gic::disable_ppi(gic::VTIMER_INTID);
     }
 
@@ -72,7 +72,7 @@ const STALL_MS: u64 = 20;
 const STALLS_ALLOWED: u64 = SHORT_WAITS / 100;
 
 pub fn wfi_short_deadlines(machine: &Machine) -> TestResult {
-    if machine.gic_v3 {
+    if machine.has_gic() {
         gic::enable_ppi(gic::VTIMER_INTID)?;
     }
     let mut wfis = 0u64;
@@ -91,7 +91,7 @@ pub fn wfi_short_deadlines(machine: &Machine) -> TestResult {
         let woke_at = counter::now();
         // Take the interrupt as a handler would (acknowledge, silence the
         // timer, end it), so the next WFI has nothing pending and waits.
-        let intid = if machine.gic_v3 {
+        let intid = if machine.has_gic() {
             gic::acknowledge()
         } else {
             u32::MAX
@@ -110,7 +110,7 @@ pub fn wfi_short_deadlines(machine: &Machine) -> TestResult {
         late_max = late_max.max(late);
         stalls += u64::from(late >= stall);
     }
-    if machine.gic_v3 {
+    if machine.has_gic() {
         gic::disable_ppi(gic::VTIMER_INTID);
     }
     result?;
