@@ -43,10 +43,19 @@ pub fn device_tree() -> Result<Cow<'static, [u8]>, Status> {
     })?;
     let info = &machine.info;
     println!(
-        "aerie-loader: the machine from ACPI ({}): {} CPUs, GICv3 distributor at {:#x}, console {}, {} virtio-mmio transports{}",
+        "aerie-loader: the machine from ACPI ({}): {} CPUs, {} distributor at {:#x}, console {}, {} virtio-mmio transports{}",
         machine.oem,
         info.cpus.len(),
-        info.gic.as_ref().map_or(0, |g| g.dist.base),
+        if info.gic_v2.is_some() {
+            "GICv2"
+        } else {
+            "GICv3"
+        },
+        info.gic
+            .as_ref()
+            .map(|g| g.dist.base)
+            .or(info.gic_v2.as_ref().map(|g| g.dist.base))
+            .unwrap_or(0),
         match info.uart {
             Some(u) => alloc::format!("{} at {:#x}", info.uart_kind.name(), u.base),
             None => "none".into(),

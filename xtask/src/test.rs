@@ -33,7 +33,7 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 62] = [
+const QEMU_TESTS: [(&str, TestFn); 63] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
@@ -84,6 +84,7 @@ const QEMU_TESTS: [(&str, TestFn); 62] = [
     ("linux-gicv2", linux_gicv2),
     ("testkit-gicv2", testkit_gicv2),
     ("boot-uefi-gicv2", uefi::boot_uefi_gicv2),
+    ("boot-uefi-acpi-gicv2", uefi::boot_uefi_acpi_gicv2),
     ("linux-two-vms", linux_two_vms),
     ("linux-power-button", power_button::linux_power_button),
     (

@@ -230,7 +230,14 @@ pub fn machine(memory: &dyn Memory, rsdp: u64) -> Result<Machine, AcpiError> {
     Ok(Machine {
         info: HostInfo {
             cpus,
-            gic: Some(madt.gic),
+            gic: match &madt.gic {
+                madt::MadtGic::V3(g) => Some(g.clone()),
+                madt::MadtGic::V2(_) => None,
+            },
+            gic_v2: match madt.gic {
+                madt::MadtGic::V2(g) => Some(g),
+                madt::MadtGic::V3(_) => None,
+            },
             timer,
             uart: console.map(|(r, _, _)| r),
             uart_intid: console.and_then(|(_, i, _)| i),

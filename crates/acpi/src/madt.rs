@@ -1,10 +1,12 @@
 //! The MADT ("APIC", ACPI 6.5 section 5.2.12): the CPUs (one GICC
-//! structure each, with its MPIDR) and the GICv3 frames (GICD, and GICR
-//! structures or each GICC's redistributor address).
+//! structure each, with its MPIDR) and the GIC's frames: a GICv3's (GICD,
+//! and GICR structures or each GICC's redistributor address), or a GICv2's
+//! (GICD, and the CPU interface, GICH and GICV addresses every GICC
+//! structure repeats, with the maintenance interrupt).
 
 use alloc::vec::Vec;
 
-use aerie_dt::{Cpu, GicV3, Region};
+use aerie_dt::{Cpu, GicV2, GicV3, Region};
 
 use crate::error::AcpiError;
 use crate::sdt::{Table, HEADER_LEN};
@@ -28,13 +30,36 @@ const GICC_ENABLED: u32 = 1;
 const GICD_SIZE: u64 = 0x1_0000;
 const GICR_V3_SIZE: u64 = 0x2_0000;
 const GICR_V4_SIZE: u64 = 0x4_0000;
+/// A GICv2's frames: the distributor, the CPU interface (GICC_DIR at
+/// 0x1000), GICH and GICV.
+const GICD_V2_SIZE: u64 = 0x1000;
+const GICC_V2_SIZE: u64 = 0x2000;
+const GICH_SIZE: u64 = 0x1000;
+const GICV_SIZE: u64 = 0x2000;
+
+/// The GIC the MADT describes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MadtGic {
+    V3(GicV3),
+    V2(GicV2),
+}
 
 /// What the MADT says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Madt {
     /// Enabled CPUs, by MPIDR (enable method not yet known: see the FADT).
     pub cpus: Vec<Cpu>,
-    pub gic: GicV3,
+    pub gic: MadtGic,
+}
+
+/// The GICv2 frames a GICC structure gives (banked: every CPU's are the
+/// same addresses).
+#[derive(Clone, Copy)]
+struct GiccV2 {
+    cpu: u64,
+    vcpu: u64,
+    hyp: u64,
+    maintenance: u32,
 }
 
 pub fn parse(table: &Table<'_>) -> Result<Madt, AcpiError> {
@@ -47,6 +72,7 @@ pub fn parse(table: &Table<'_>) -> Result<Madt, AcpiError> {
     let mut dist = None;
     let mut version = 0;
     let mut redist = Vec::new();
+    let mut v2_frames = None;
     let mut offset = FIRST_STRUCTURE;
     while offset < table.len() {
         let kind = table.u8(offset)?;
@@ -82,6 +108,12 @@ pub fn parse(table: &Table<'_>) -> Result<Madt, AcpiError> {
                     if redist_base != 0 {
                         gicc_redist.push(redist_base);
                     }
+                    v2_frames.get_or_insert(GiccV2 {
+                        cpu: table.u64(offset + 32)?,
+                        vcpu: table.u64(offset + 40)?,
+                        hyp: table.u64(offset + 48)?,
+                        maintenance: table.u32(offset + 56)?,
+                    });
                 }
             }
             GICD => {
@@ -101,14 +133,23 @@ pub fn parse(table: &Table<'_>) -> Result<Madt, AcpiError> {
         offset += len;
     }
     let dist = dist.ok_or(unsupported("no GIC distributor (GICD structure)"))?;
-    // 0: the MADT does not say; Aerie finds out from the GIC itself.
-    if !matches!(version, 0 | 3 | 4) {
-        return Err(unsupported(
-            "the GIC is not a GICv3 or GICv4, which Aerie needs",
-        ));
-    }
     if cpus.is_empty() {
         return Err(unsupported("no enabled CPU (GICC structure)"));
+    }
+    // 0: the MADT does not say: a GIC with no redistributor anywhere and a
+    // CPU interface address is a GICv2.
+    let v2 = match version {
+        2 => true,
+        0 => redist.is_empty() && gicc_redist.is_empty() && v2_frames.is_some_and(|f| f.cpu != 0),
+        3 | 4 => false,
+        _ => {
+            return Err(unsupported(
+                "the GIC is not a GICv2, GICv3 or GICv4, which Aerie drives",
+            ))
+        }
+    };
+    if v2 {
+        return v2_madt(cpus, dist, v2_frames, &unsupported);
     }
     if redist.is_empty() {
         let size = if version == 4 {
@@ -130,10 +171,41 @@ pub fn parse(table: &Table<'_>) -> Result<Madt, AcpiError> {
     }
     Ok(Madt {
         cpus,
-        gic: GicV3 {
+        gic: MadtGic::V3(GicV3 {
             dist: Region::new(dist, GICD_SIZE),
             redist,
-        },
+        }),
+    })
+}
+
+/// A GICv2's MADT: its CPU interface, and GICH, GICV and the maintenance
+/// interrupt where given (Aerie needs them to run guests, and says so).
+fn v2_madt(
+    cpus: Vec<Cpu>,
+    dist: u64,
+    frames: Option<GiccV2>,
+    unsupported: &dyn Fn(&'static str) -> AcpiError,
+) -> Result<Madt, AcpiError> {
+    let Some(f) = frames.filter(|f| f.cpu != 0) else {
+        return Err(unsupported(
+            "a GICv2 without a CPU interface address (GICC Physical Base Address)",
+        ));
+    };
+    let present = |base: u64, size| (base != 0).then(|| Region::new(base, size));
+    let gic = GicV2 {
+        dist: Region::new(dist, GICD_V2_SIZE),
+        cpu: Region::new(f.cpu, GICC_V2_SIZE),
+        hyp: present(f.hyp, GICH_SIZE),
+        vcpu: present(f.vcpu, GICV_SIZE),
+        maintenance: (f.maintenance != 0).then_some(f.maintenance),
+    };
+    let frames = [Some(gic.dist), Some(gic.cpu), gic.hyp, gic.vcpu];
+    if frames.iter().flatten().any(|r| r.end().is_none()) {
+        return Err(unsupported("a GIC frame wraps the address space"));
+    }
+    Ok(Madt {
+        cpus,
+        gic: MadtGic::V2(gic),
     })
 }
 

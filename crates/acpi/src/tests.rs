@@ -47,6 +47,17 @@ fn gicc(mpidr: u64, enabled: bool, redist: u64) -> Vec<u8> {
     s
 }
 
+/// A GICv2 machine's GICC structure: QEMU `virt`'s frames with
+/// `gic-version=2` (GICC, GICV, GICH) and maintenance interrupt 25.
+fn gicc_v2(mpidr: u64) -> Vec<u8> {
+    let mut s = gicc(mpidr, true, 0);
+    s[32..40].copy_from_slice(&0x0801_0000u64.to_le_bytes());
+    s[40..48].copy_from_slice(&0x0804_0000u64.to_le_bytes());
+    s[48..56].copy_from_slice(&0x0803_0000u64.to_le_bytes());
+    s[56..60].copy_from_slice(&25u32.to_le_bytes());
+    s
+}
+
 fn gicd(base: u64, version: u8) -> Vec<u8> {
     let mut s = vec![0u8; 24];
     s[0] = 0x0C;
@@ -695,6 +706,40 @@ fn an_acpi_1_root_table_is_read() {
 }
 
 #[test]
+fn a_gic_v2_comes_from_its_gicc_structures() {
+    for version in [2, 0] {
+        let (fw, rsdp) = firmware(|t| {
+            replace(
+                t,
+                "APIC",
+                madt(&[gicd(0x0800_0000, version), gicc_v2(0), gicc_v2(1)]),
+            )
+        });
+        let m = machine(&fw, rsdp).unwrap();
+        assert_eq!(m.info.gic, None, "version {version}");
+        assert_eq!(
+            m.info.gic_v2,
+            Some(aerie_dt::GicV2 {
+                dist: Region::new(0x0800_0000, 0x1000),
+                cpu: Region::new(0x0801_0000, 0x2000),
+                hyp: Some(Region::new(0x0803_0000, 0x1000)),
+                vcpu: Some(Region::new(0x0804_0000, 0x2000)),
+                maintenance: Some(25),
+            }),
+            "version {version}"
+        );
+        assert_eq!(m.info.cpus.len(), 2);
+        // The tree the loader writes from it (with the RAM the UEFI memory
+        // map gives) says the same.
+        let mut info = m.info.clone();
+        info.memory = vec![Region::new(0x4000_0000, 0x4000_0000)];
+        let tree = host_tree(&info).unwrap();
+        assert_eq!(parse_host(&tree).unwrap(), info);
+        assert_eq!(aerie_dt::host_gic_version(&tree).unwrap(), Some(2));
+    }
+}
+
+#[test]
 fn broken_tables_are_refused_by_name() {
     let err = |edit: fn(&mut Vec<(&'static str, Vec<u8>)>)| {
         let (fw, rsdp) = firmware(edit);
@@ -706,7 +751,11 @@ fn broken_tables_are_refused_by_name() {
     );
     assert_eq!(
         err(|t| replace(t, "APIC", madt(&[gicd(0x0800_0000, 2), gicc(0, true, 0)]))),
-        "APIC: the GIC is not a GICv3 or GICv4, which Aerie needs"
+        "APIC: a GICv2 without a CPU interface address (GICC Physical Base Address)"
+    );
+    assert_eq!(
+        err(|t| replace(t, "APIC", madt(&[gicd(0x0800_0000, 1), gicc(0, true, 0)]))),
+        "APIC: the GIC is not a GICv2, GICv3 or GICv4, which Aerie drives"
     );
     assert_eq!(
         err(|t| replace(

@@ -8,11 +8,19 @@
 //! maintenance interrupt. Aerie needs all four frames: its guests' CPU
 //! interface is the GICV, fed through the GICH's list registers.
 
-use crate::error::DtError;
+use alloc::format;
+use alloc::vec::Vec;
+
+use crate::binding::{reg2, GIC_PPI, IRQ_TYPE_LEVEL_HIGH};
+use crate::error::{DtError, Step};
 use crate::fdt::cells::reg;
 use crate::fdt::tree::Tree;
 use crate::host::{enabled_compatible, first_gic_intid};
 use crate::region::Region;
+
+/// What a tree Aerie writes names a GICv2: the GIC-400, which every
+/// Cortex-A53/A72 board with a GICv2 has.
+const WRITTEN: &str = "arm,gic-400";
 
 /// The compatible strings of GICv2s with the Virtualization Extensions
 /// that Linux's binding names (the Cortex-A7's and A15's built-in GICs,
@@ -78,6 +86,33 @@ pub(crate) fn host_gic_v2(tree: &Tree<'_>) -> Result<Option<GicV2>, DtError> {
         vcpu: regions.get(3).copied(),
         maintenance: first_gic_intid(&node)?,
     }))
+}
+
+/// Writes `gic` as Linux's `arm,gic` binding describes it, with phandle
+/// `phandle`: the frames it has, in binding order, and its maintenance
+/// interrupt (a PPI).
+pub(crate) fn write(w: &mut vm_fdt::FdtWriter, gic: &GicV2, phandle: u32) -> Result<(), DtError> {
+    let node = w
+        .begin_node(&format!("intc@{:x}", gic.dist.base))
+        .step("gic")?;
+    w.property_string("compatible", WRITTEN).step("gic")?;
+    w.property_u32("#interrupt-cells", 3).step("gic")?;
+    w.property_null("interrupt-controller").step("gic")?;
+    // GICV without GICH (or the reverse) cannot be said in `reg`'s order.
+    let mut frames = Vec::from([gic.dist, gic.cpu]);
+    if let (Some(hyp), Some(vcpu)) = (gic.hyp, gic.vcpu) {
+        frames.extend([hyp, vcpu]);
+    }
+    if frames.iter().any(|r| r.end().is_none()) {
+        return Err(DtError::InvalidSpec("a region wraps the address space"));
+    }
+    w.property_array_u64("reg", &reg2(&frames)).step("gic")?;
+    if let Some(intid) = gic.maintenance.filter(|i| (16..32).contains(i)) {
+        w.property_array_u32("interrupts", &[GIC_PPI, intid - 16, IRQ_TYPE_LEVEL_HIGH])
+            .step("gic")?;
+    }
+    w.property_phandle(phandle).step("gic")?;
+    w.end_node(node).step("gic")
 }
 
 #[cfg(test)]
@@ -164,6 +199,16 @@ mod tests {
         let dtb = tree("arm,cortex-a9-gic", &QEMU_VIRT, None);
         assert_eq!(parse_host(&dtb).unwrap().gic_v2, None);
         assert_eq!(host_gic_version(&dtb).unwrap(), None);
+    }
+
+    #[test]
+    fn a_gic_v2_written_for_aerie_reads_back_the_same() {
+        let dtb = tree("arm,cortex-a15-gic", &QEMU_VIRT, Some(&[1, 9, 4]));
+        let info = parse_host(&dtb).unwrap();
+        let again = crate::host_tree(&info).unwrap();
+        let back = parse_host(&again).unwrap();
+        assert_eq!(back.gic_v2, info.gic_v2);
+        assert_eq!(host_gic_version(&again).unwrap(), Some(2));
     }
 
     #[test]

@@ -42,7 +42,7 @@ pub fn host_tree(info: &HostInfo) -> Result<Vec<u8>, DtError> {
     if let Some(model) = &info.model {
         w.property_string("model", model).step("root")?;
     }
-    if info.gic.is_some() {
+    if info.gic.is_some() || info.gic_v2.is_some() {
         w.property_u32("interrupt-parent", PHANDLE_GIC)
             .step("root")?;
     }
@@ -77,6 +77,8 @@ pub fn host_tree(info: &HostInfo) -> Result<Vec<u8>, DtError> {
         w.property_array_u64("reg", &pairs(&regions)?).step("gic")?;
         w.property_phandle(PHANDLE_GIC).step("gic")?;
         w.end_node(node).step("gic")?;
+    } else if let Some(gic) = &info.gic_v2 {
+        crate::gic_v2::write(&mut w, gic, PHANDLE_GIC)?;
     }
     if let Some(t) = &info.timer {
         let mut cells = Vec::new();

@@ -12,7 +12,8 @@
 //! - `boot-uefi-gicv2`: on `virt` with a GICv2, the loader finds it in the
 //!   firmware's tree and starts `aerie/aerie-gicv2.Image`; the testkit
 //!   passes on the GICv2 its VM gets, and Aerie's symbol table (packed for
-//!   that build) is taken.
+//!   that build) is taken. `boot-uefi-acpi-gicv2`: the same from ACPI
+//!   tables (the MADT's GICC structures give the GICv2's frames).
 //! - `boot-uefi-acpi`: the firmware gives ACPI tables and no device tree,
 //!   as servers' firmware does; the loader writes the tree from them.
 //! - `boot-uefi-remap-fault`: after the re-map, the load address (inside the
@@ -105,12 +106,22 @@ pub fn boot_uefi(name: &str, cpu: &str) -> Result<(), String> {
 }
 
 pub fn boot_uefi_gicv2() -> Result<(), String> {
-    let name = "boot-uefi-gicv2";
+    uefi_gicv2("boot-uefi-gicv2", Firmware::UefiDeviceTree)
+}
+
+/// The same with the firmware giving ACPI tables: the loader reads the
+/// GICv2 from the MADT's GICC structures.
+pub fn boot_uefi_acpi_gicv2() -> Result<(), String> {
+    uefi_gicv2("boot-uefi-acpi-gicv2", Firmware::UefiAcpi)
+}
+
+/// The testkit through the firmware and the loader on `virt` with a
+/// GICv2, the machine described by `firmware`'s device tree or ACPI.
+fn uefi_gicv2(name: &str, firmware: Firmware) -> Result<(), String> {
     let disk = fresh_disk(name)?;
     let board = crate::board::Board::Virt;
     let prepared =
         run::prepare_for(&Guest::testkit(), true, Some(&disk), board, 2).map_err(String::from)?;
-    let firmware = Firmware::UefiDeviceTree;
     let opts = QemuOptions {
         gic_version: 2,
         boot: Boot::Aerie {
@@ -123,6 +134,12 @@ pub fn boot_uefi_gicv2() -> Result<(), String> {
     };
     run_test(name, &opts, 180, |status, out| {
         loader_placement(out)?;
+        if firmware == Firmware::UefiAcpi {
+            output::require_line(
+                out,
+                "aerie-loader: the machine from ACPI (BOCHS BXPC): 2 CPUs, GICv2 distributor at 0x8000000",
+            )?;
+        }
         output::require_line(
             out,
             "aerie-loader: the machine's GIC is a GICv2: starting \\aerie\\aerie-gicv2.Image",
