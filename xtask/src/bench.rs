@@ -15,6 +15,14 @@ use crate::qemu::{QemuOptions, Status};
 use crate::run::{self, Guest};
 
 const CPUS: [&str; 2] = ["cortex-a72", "max"];
+/// The machines the trap table has a column for: each CPU model with a
+/// GICv3, and the Cortex-A72 with a GICv2 (Aerie's GICv2 build, as on a
+/// GIC-400 board): (column, CPU model, GIC version).
+const MACHINES: [(&str, &str, u32); 3] = [
+    ("cortex-a72", "cortex-a72", 3),
+    ("max", "max", 3),
+    ("a72-gicv2", "cortex-a72", 2),
+];
 /// The loop benchmarks, in table order: each iteration is one pass of a loop
 /// around the measured instruction, so the `nop` loop's cost is overhead they
 /// all pay and [`net`] subtracts it.
@@ -69,17 +77,21 @@ const TIMEOUT_SECS: u64 = 300;
 /// Results for one CPU model, by benchmark name.
 type CpuResults = BTreeMap<String, BenchLine>;
 
-/// One benchmark boot of Aerie and the testkit on `cpu` under `-icount
-/// shift=0`: `cmdline` for the testkit, `append` for Aerie, the log as
-/// `target/bench/<log>.log`. Returns the output of a run that exited 0.
-fn boot(cpu: &str, cmdline: &str, append: &str, log: &str) -> Result<String> {
+/// One benchmark boot of Aerie and the testkit on `cpu` with a GIC of
+/// version `gic` under `-icount shift=0`: `cmdline` for the testkit,
+/// `append` for Aerie, the log as `target/bench/<log>.log`. Returns the
+/// output of a run that exited 0.
+fn boot(cpu: &str, gic: u32, cmdline: &str, append: &str, log: &str) -> Result<String> {
     let guest = Guest::Testkit {
         cmdline: cmdline.into(),
     };
-    let prepared = run::prepare(&guest, true, None)?;
+    let prepared = run::prepare_for(&guest, true, None, crate::board::Board::Virt, gic)?;
     // Aerie's own bench lines are printed at the default level.
     let log_level = if append.is_empty() { "warn" } else { "info" };
-    let opts = QemuOptions::measured(cpu, 2, prepared.bootmodule, log_level, append);
+    let opts = QemuOptions {
+        gic_version: gic,
+        ..QemuOptions::measured(cpu, 2, prepared.bootmodule, log_level, append)
+    };
     let log = paths::bench_dir().join(format!("{log}.log"));
     let what = if append.is_empty() {
         cpu.to_string()
@@ -107,25 +119,25 @@ fn by_name(lines: Vec<BenchLine>) -> CpuResults {
     lines.into_iter().map(|b| (b.name.clone(), b)).collect()
 }
 
-/// The testkit's benchmarks on `cpu`.
-fn run_cpu(cpu: &str) -> Result<CpuResults> {
-    let out = boot(cpu, "bench", "", cpu)?;
+/// The testkit's benchmarks on machine `column` (`cpu`, GIC `gic`).
+fn run_cpu(column: &str, cpu: &str, gic: u32) -> Result<CpuResults> {
+    let out = boot(cpu, gic, "bench", "", column)?;
     if !output::bench_done(&out) {
         bail!(
-            "{cpu}: no `bench: done` line (log {})",
-            paths::show(&paths::bench_dir().join(format!("{cpu}.log")))
+            "{column}: no `bench: done` line (log {})",
+            paths::show(&paths::bench_dir().join(format!("{column}.log")))
         );
     }
     Ok(by_name(output::bench_lines(&out)))
 }
 
-/// Aerie's own benchmarks ([`AERIE_BOOT`]) on `cpu`.
-fn run_aerie_boot(cpu: &str) -> Result<CpuResults> {
-    let log = format!("{cpu}-aerie-boot");
-    let out = boot(cpu, "", AERIE_BOOT_ARGS, &log)?;
+/// Aerie's own benchmarks ([`AERIE_BOOT`]) on machine `column`.
+fn run_aerie_boot(column: &str, cpu: &str, gic: u32) -> Result<CpuResults> {
+    let log = format!("{column}-aerie-boot");
+    let out = boot(cpu, gic, "", AERIE_BOOT_ARGS, &log)?;
     let results = aerie_boot_results(&out).map_err(|e| {
         anyhow::anyhow!(
-            "{cpu}: {e} (log {})",
+            "{column}: {e} (log {})",
             paths::show(&paths::bench_dir().join(format!("{log}.log")))
         )
     })?;
@@ -197,14 +209,14 @@ fn table(results: &BTreeMap<String, CpuResults>) -> String {
     let mut s =
         String::from("guest instructions per iteration (-icount shift=0: 1 instruction = 1 ns)\n");
     s.push_str(&format!("{:<25}{:<22}", "benchmark", "iteration"));
-    for cpu in CPUS {
-        s.push_str(&format!("{cpu:>12}"));
+    for (column, _, _) in MACHINES {
+        s.push_str(&format!("{column:>12}"));
     }
     s.push_str(&format!("{:>16}  target (a72 - nop)\n", "a72 - nop"));
     for bench in rows(results) {
         s.push_str(&format!("{bench:<25}{:<22}", iteration(&bench)));
-        for cpu in CPUS {
-            s.push_str(&format!("{:>12}", cell(ipi(results, cpu, &bench))));
+        for (column, _, _) in MACHINES {
+            s.push_str(&format!("{:>12}", cell(ipi(results, column, &bench))));
         }
         s.push_str(&format!("{:>16}", cell(net(results, &bench))));
         if let Some((_, max)) = TARGETS.iter().find(|(b, _)| *b == bench) {
@@ -292,10 +304,10 @@ pub fn main() -> i32 {
 fn trap_results() -> (BTreeMap<String, CpuResults>, i32) {
     let mut results = BTreeMap::new();
     let mut code = 0;
-    for cpu in CPUS {
+    for (column, cpu, gic) in MACHINES {
         let mut cpu_results = CpuResults::new();
         for run in [run_cpu, run_aerie_boot] {
-            match run(cpu) {
+            match run(column, cpu, gic) {
                 Ok(r) => cpu_results.extend(r),
                 Err(e) => {
                     eprintln!("error: bench: {e:#}");
@@ -304,7 +316,7 @@ fn trap_results() -> (BTreeMap<String, CpuResults>, i32) {
             }
         }
         if !cpu_results.is_empty() {
-            results.insert(cpu.to_string(), cpu_results);
+            results.insert(column.to_string(), cpu_results);
         }
     }
     (results, code)
@@ -420,7 +432,16 @@ mod tests {
         .into_iter()
         .map(|b| (b.name.clone(), b))
         .collect();
-        [("cortex-a72".to_string(), a72), ("max".to_string(), max)].into()
+        let gicv2: CpuResults = [line("ipi_roundtrip", 70000)]
+            .into_iter()
+            .map(|b| (b.name.clone(), b))
+            .collect();
+        [
+            ("cortex-a72".to_string(), a72),
+            ("max".to_string(), max),
+            ("a72-gicv2".to_string(), gicv2),
+        ]
+        .into()
     }
 
     #[test]
@@ -440,7 +461,7 @@ mod tests {
         // hvc_null: 63.0 gross, 60.0 net of the 3.0 nop: at the target.
         assert_eq!(
             cells("hvc_null"),
-            ["hvc_null", "1", "loop", "pass", "63.0", "-", "60.0", "<=", "60", "ok"],
+            ["hvc_null", "1", "loop", "pass", "63.0", "-", "-", "60.0", "<=", "60", "ok"],
             "{t}"
         );
         // mmio_uart_read: 160.0 gross, 157.0 net: over 150.
@@ -448,14 +469,23 @@ mod tests {
         // The baseline is not net of itself.
         assert_eq!(
             cells("nop"),
-            ["nop", "1", "loop", "pass", "3.0", "2.0", "-"],
+            ["nop", "1", "loop", "pass", "3.0", "2.0", "-", "-"],
             "{t}"
         );
         assert!(row("sysreg_trap").contains('-'), "{t}");
         // Not loops: raw, never net of the nop loop.
         assert_eq!(
             cells("virq_latency"),
-            ["virq_latency", "1", "interrupt", "(raw)", "102.5", "-", "-"],
+            [
+                "virq_latency",
+                "1",
+                "interrupt",
+                "(raw)",
+                "102.5",
+                "-",
+                "-",
+                "-"
+            ],
             "{t}"
         );
         assert_eq!(
@@ -468,6 +498,7 @@ mod tests {
                 "(raw)",
                 "6000.0",
                 "5000.0",
+                "7000.0",
                 "-"
             ],
             "{t}"
@@ -483,7 +514,7 @@ mod tests {
         );
         assert_eq!(
             cells("extra"),
-            ["extra", "unknown", "(raw)", "-", "0.5", "-"],
+            ["extra", "unknown", "(raw)", "-", "0.5", "-", "-"],
             "{t}"
         );
         // Known rows first, in order, then the extra one.
@@ -522,6 +553,7 @@ mod tests {
                 "(raw)",
                 "300.0",
                 "-",
+                "-",
                 "-"
             ],
             "{t}"
@@ -534,6 +566,7 @@ mod tests {
                 "pseudo-NMI",
                 "(raw)",
                 "150.0",
+                "-",
                 "-",
                 "-"
             ],

@@ -28,6 +28,7 @@ pub fn use_v2(on: bool) {
 }
 
 /// Whether the GIC is a GICv2.
+#[inline(always)]
 pub fn is_v2() -> bool {
     V2.load(Ordering::Relaxed)
 }

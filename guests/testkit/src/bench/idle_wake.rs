@@ -50,8 +50,8 @@ fn round(idle: &mut dyn FnMut(), i: u64) -> Result<u64, Detail> {
 }
 
 fn measure(machine: &Machine, iters: u64, idle: &mut dyn FnMut()) -> Result<(u64, u64), Detail> {
-    if !machine.gic_v3 {
-        fail!("no GICv3 in the device tree");
+    if !machine.has_gic() {
+        fail!("no GICv3 or GICv2 in the device tree");
     }
     let iters = iters.min(MAX_ITERS);
     gic::enable_ppi(gic::VTIMER_INTID)?;

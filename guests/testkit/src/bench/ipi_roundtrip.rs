@@ -89,8 +89,8 @@ pub fn ipi_roundtrip(machine: &Machine, iters: u64) -> Result<(u64, u64), Detail
     if machine.cpus < 2 {
         fail!("needs 2 vCPUs");
     }
-    if !machine.gic_v3 {
-        fail!("no GICv3 in the device tree");
+    if !machine.has_gic() {
+        fail!("no GICv3 or GICv2 in the device tree");
     }
     let iters = iters.min(MAX_ITERS);
     let target = machine.mpidrs[1];

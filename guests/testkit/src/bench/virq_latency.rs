@@ -67,8 +67,8 @@ fn measure(iters: u64) -> Result<u64, Detail> {
 
 /// Returns (iterations, total ticks).
 pub fn virq_latency(machine: &Machine, iters: u64) -> Result<(u64, u64), Detail> {
-    if !machine.gic_v3 {
-        fail!("no GICv3 in the device tree");
+    if !machine.has_gic() {
+        fail!("no GICv3 or GICv2 in the device tree");
     }
     let iters = iters.min(MAX_ITERS);
     let rd = gic::init_this_cpu(PMR_ALL)?;
