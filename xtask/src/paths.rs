@@ -57,10 +57,15 @@ pub fn hypervisor_image() -> PathBuf {
 /// Aerie's Image for a machine whose GIC is version `gic` (3 and 4: the
 /// usual build; 2: the GICv2 build, `aerie-gicv2.Image`).
 pub fn hypervisor_image_for(gic: u32) -> PathBuf {
+    for_gic(gic, hypervisor_image(), "aerie-gicv2.Image")
+}
+
+/// `usual`, or for a GICv2 (`gic` 2) the file `gicv2` beside it.
+fn for_gic(gic: u32, usual: PathBuf, gicv2: &str) -> PathBuf {
     if gic == 2 {
-        aerie_dir().join("aerie-gicv2.Image")
+        usual.with_file_name(gicv2)
     } else {
-        hypervisor_image()
+        usual
     }
 }
 
@@ -83,11 +88,7 @@ pub fn hypervisor_symbols() -> PathBuf {
 
 /// The symbol table of [`hypervisor_image_for`]`(gic)`.
 pub fn hypervisor_symbols_for(gic: u32) -> PathBuf {
-    if gic == 2 {
-        aerie_dir().join("aerie-gicv2.symbols")
-    } else {
-        hypervisor_symbols()
-    }
+    for_gic(gic, hypervisor_symbols(), "aerie-gicv2.symbols")
 }
 
 /// The appliance's UEFI boot manager binaries (BOOTAA64.EFI, BOOTX64.EFI):

@@ -10,11 +10,8 @@
 //! writes are ignored and the firmware made everything Non-secure Group 1,
 //! which its view of the CPU interface acknowledges.
 
-use super::private::PrivateBank;
-use super::{
-    PPI_HYP_TIMER, PPI_MAINTENANCE, PPI_PMU, PPI_VIRTUAL_TIMER, PPI_WATCHDOG, PRIORITY_PNMI,
-    PRIORITY_REGULAR, SGI_KICK, SGI_STOP,
-};
+use super::private::{self, PrivateBank};
+use super::PRIORITY_REGULAR;
 use crate::arch::aarch64::gic_v2;
 use core::ptr::{read_volatile, write_volatile};
 
@@ -45,8 +42,7 @@ fn write32(addr: usize, value: u32) {
 }
 
 fn write8(addr: usize, value: u8) {
-    // SAFETY: as for read32; GICD_IPRIORITYR and GICD_ITARGETSR are
-    // byte-accessible.
+    // SAFETY: as for read32; GICD_ITARGETSR is byte-accessible.
     unsafe { write_volatile(addr as *mut u8, value) }
 }
 
@@ -111,18 +107,17 @@ impl Gic {
     /// The CPU interface mask of the CPU with `mpidr`: as it recorded it,
     /// or, for the CPU running this before it did, read now.
     fn interface(&self, mpidr: u64) -> u8 {
-        let aff0 = mpidr & 0xff;
-        match gic_v2::interface(aff0) {
-            0 if mpidr == crate::arch::aarch64::cpu::mpidr() => self.record_own_interface(aff0),
+        match gic_v2::interface(mpidr) {
+            0 if mpidr == crate::arch::aarch64::cpu::mpidr() => self.record_own_interface(mpidr),
             mask => mask,
         }
     }
 
     /// Read and record this CPU's interface mask: its own GICD_ITARGETSR0
     /// (banked) names it in every byte.
-    fn record_own_interface(&self, aff0: u64) -> u8 {
+    fn record_own_interface(&self, mpidr: u64) -> u8 {
         let own = read32(self.dist + GICD_ITARGETSR) as u8;
-        gic_v2::set_interface(aff0, own);
+        gic_v2::set_interface(mpidr, own);
         own
     }
 
@@ -130,29 +125,12 @@ impl Gic {
     /// its CPU interface number (what its own GICD_ITARGETSR0 reads) for
     /// SGIs and SPI routing. Returns its active-state registers.
     pub fn init_cpu(&self, mpidr: u64) -> PrivateBank {
-        self.record_own_interface(mpidr & 0xff);
+        self.record_own_interface(mpidr);
         write32(self.dist + GICD_ICENABLER, u32::MAX);
         write32(self.dist + GICD_IGROUPR, 0);
-        let prio = u32::from_ne_bytes([PRIORITY_REGULAR; 4]);
-        for i in (0..32).step_by(4) {
-            write32(self.dist + GICD_IPRIORITYR + i, prio);
-        }
-        for intid in [SGI_STOP, PPI_PMU, PPI_WATCHDOG] {
-            write8(self.dist + GICD_IPRIORITYR + intid as usize, PRIORITY_PNMI);
-        }
-        let ours = [
-            SGI_KICK,
-            SGI_STOP,
-            PPI_PMU,
-            PPI_MAINTENANCE,
-            PPI_HYP_TIMER,
-            PPI_VIRTUAL_TIMER,
-            PPI_WATCHDOG,
-        ];
-        write32(
-            self.dist + GICD_ISENABLER,
-            ours.iter().fold(0, |m, &i| m | 1 << i),
-        );
+        // SAFETY: the distributor's banked IPRIORITYR0 and ISENABLER0,
+        // this CPU's wherever it writes them.
+        unsafe { private::configure(self.dist + GICD_IPRIORITYR, self.dist + GICD_ISENABLER) };
         // SAFETY: the distributor's banked ISACTIVER0/ICACTIVER0, which
         // address this CPU's private interrupts wherever it reads them.
         unsafe { PrivateBank::new(self.dist + GICD_ISACTIVER, self.dist + GICD_ICACTIVER) }

@@ -6,11 +6,8 @@
 //! made the interrupts Non-secure Group 1), and its priorities are stored
 //! in the Non-secure half, which the priority plan allows for.
 
-use super::private::PrivateBank;
-use super::{
-    PPI_HYP_TIMER, PPI_MAINTENANCE, PPI_PMU, PPI_VIRTUAL_TIMER, PPI_WATCHDOG, PRIORITY_PNMI,
-    PRIORITY_REGULAR, SGI_KICK, SGI_STOP,
-};
+use super::private::{self, PrivateBank};
+use super::PRIORITY_REGULAR;
 use core::ptr::{read_volatile, write_volatile};
 
 const GICD_CTLR: usize = 0x0000;
@@ -182,34 +179,9 @@ impl Gic {
         );
         write32(rd + GICR_ICENABLER0, u32::MAX);
         write32(rd + GICR_IGROUPR0, u32::MAX);
-        let prio = u32::from_ne_bytes([PRIORITY_REGULAR; 4]);
-        for i in (0..32).step_by(4) {
-            write32(rd + GICR_IPRIORITYR + i, prio);
-        }
-        // The pseudo-NMIs get the top priority (byte writes: IPRIORITYR is
-        // byte-accessible).
-        for intid in [SGI_STOP, PPI_PMU, PPI_WATCHDOG] {
-            // SAFETY: a byte of this CPU's GICR_IPRIORITYR<n>, mapped device memory.
-            unsafe {
-                write_volatile(
-                    (rd + GICR_IPRIORITYR + intid as usize) as *mut u8,
-                    PRIORITY_PNMI,
-                )
-            };
-        }
-        let ours = [
-            SGI_KICK,
-            SGI_STOP,
-            PPI_PMU,
-            PPI_MAINTENANCE,
-            PPI_HYP_TIMER,
-            PPI_VIRTUAL_TIMER,
-            PPI_WATCHDOG,
-        ];
-        write32(
-            rd + GICR_ISENABLER0,
-            ours.iter().fold(0, |m, &i| m | 1 << i),
-        );
+        // SAFETY: this CPU's redistributor's SGI_base registers, mapped for
+        // good (`Gic::new`).
+        unsafe { private::configure(rd + GICR_IPRIORITYR, rd + GICR_ISENABLER0) };
         // SAFETY: this CPU's redistributor, mapped for good (`Gic::new`).
         unsafe { PrivateBank::new(rd + GICR_ISACTIVER0, rd + GICR_ICACTIVER0) }
     }

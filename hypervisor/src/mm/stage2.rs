@@ -32,28 +32,32 @@ impl Stage2 {
 
     /// Map guest RAM `[ipa, ipa + len)` to `[pa, pa + len)`.
     pub fn map_ram(&mut self, ipa: u64, pa: u64, len: u64) -> Result<(), MapError> {
-        map_range(
-            &mut self.tables,
-            self.space,
-            ipa,
-            pa,
-            len,
-            Attributes::GUEST_RAM,
-            true,
-        )
+        self.map(ipa, pa, len, Attributes::GUEST_RAM, true)
     }
 
     /// Map a device's registers `[ipa, ipa + len)` to `[pa, pa + len)`,
-    /// for the guest to reach directly (the GICv2's virtual CPU interface).
+    /// for the guest to reach directly (the GICv2's virtual CPU interface),
+    /// page by page.
     pub fn map_device(&mut self, ipa: u64, pa: u64, len: u64) -> Result<(), MapError> {
+        self.map(ipa, pa, len, Attributes::DEVICE, false)
+    }
+
+    fn map(
+        &mut self,
+        ipa: u64,
+        pa: u64,
+        len: u64,
+        attributes: Attributes,
+        blocks: bool,
+    ) -> Result<(), MapError> {
         map_range(
             &mut self.tables,
             self.space,
             ipa,
             pa,
             len,
-            Attributes::DEVICE,
-            false,
+            attributes,
+            blocks,
         )
     }
 }

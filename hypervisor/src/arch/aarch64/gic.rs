@@ -68,8 +68,7 @@ pub fn deactivate(intid: u32) {
 /// `aff1` (affinity routing; Aff2 = Aff3 = 0).
 pub fn send_sgi(intid: u32, aff1: u64, targets: u16) {
     if v2::active() {
-        // A GICv2 serves one cluster of at most 8 CPUs.
-        return v2::send_sgi(intid, targets);
+        return v2::send_sgi(intid, aff1, targets);
     }
     let value = ((intid as u64 & 0xf) << 24) | (aff1 << 16) | targets as u64;
     super::sysreg::dsb_sy();

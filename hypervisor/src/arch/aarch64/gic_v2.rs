@@ -46,11 +46,14 @@ static GICH: AtomicUsize = AtomicUsize::new(0);
 /// Physical address of the GICV, which guests' stage 2 maps.
 static GICV: AtomicU64 = AtomicU64::new(0);
 
-/// Each CPU's CPU interface mask, by Aff0 (what GICD_SGIR's target list
-/// and GICD_ITARGETSR<n> name it by; GICv2 has at most 8 CPU interfaces).
-static INTERFACE_BY_AFF0: [AtomicU8; 8] = [const { AtomicU8::new(0) }; 8];
+/// The CPU interfaces: each CPU's MPIDR (affinity fields) plus one (0: a
+/// free slot) and its CPU interface mask, what GICD_SGIR's target list and
+/// GICD_ITARGETSR<n> name it by. A GICv2 has at most 8 CPU interfaces,
+/// not always numbered as Aff0 (a board with two clusters has Aff1 too).
+static INTERFACES: [(AtomicU64, AtomicU8); 8] =
+    [const { (AtomicU64::new(0), AtomicU8::new(0)) }; 8];
 
-/// For each CPU (by Aff0) and SGI: the CPU that sent the one it last
+/// For each CPU interface and SGI: the CPU that sent the one it last
 /// acknowledged. GICv2 tells SGIs from different senders apart, and the
 /// EOIR and DIR writes must name the sender the IAR read returned. One SGI
 /// INTID cannot be active twice on a CPU (same priority, no preemption), so
@@ -96,16 +99,36 @@ fn write(base: &AtomicUsize, offset: usize, value: u32) {
     unsafe { write_volatile(addr as *mut u32, value) }
 }
 
-/// Record that the CPU with Aff0 `aff0` is CPU interface `mask` (a single
-/// bit, as its GICD_ITARGETSR0 reads).
-pub fn set_interface(aff0: u64, mask: u8) {
-    if let Some(slot) = INTERFACE_BY_AFF0.get(aff0 as usize) {
-        slot.store(mask, Ordering::Relaxed);
+/// Record that the CPU with `mpidr` is CPU interface `mask` (a single bit,
+/// as its GICD_ITARGETSR0 reads). Each CPU records itself as it starts.
+pub fn set_interface(mpidr: u64, mask: u8) {
+    let key = mpidr + 1;
+    for (slot, interface) in &INTERFACES {
+        let taken = slot.load(Ordering::Acquire);
+        let claimed = taken == key
+            || (taken == 0
+                && slot
+                    .compare_exchange(0, key, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok());
+        if claimed {
+            interface.store(mask, Ordering::Release);
+            return;
+        }
     }
 }
 
-fn this_aff0() -> usize {
-    (super::cpu::mpidr() & 7) as usize
+/// The CPU interface mask of the CPU with `mpidr` (0 before it recorded
+/// it).
+pub fn interface(mpidr: u64) -> u8 {
+    INTERFACES
+        .iter()
+        .find(|(slot, _)| slot.load(Ordering::Acquire) == mpidr + 1)
+        .map_or(0, |(_, mask)| mask.load(Ordering::Acquire))
+}
+
+/// This CPU's interface number (0..8), for its SGI senders.
+fn this_interface() -> usize {
+    (interface(super::cpu::mpidr()).trailing_zeros() as usize).min(7)
 }
 
 pub fn init_cpu_interface() {
@@ -119,7 +142,7 @@ pub fn acknowledge() -> u32 {
     super::sysreg::dsb_sy();
     let intid = iar & IAR_INTID;
     if intid < 16 {
-        SGI_SOURCE[this_aff0()][intid as usize]
+        SGI_SOURCE[this_interface()][intid as usize]
             .store((iar >> IAR_CPUID_SHIFT) as u8 & 7, Ordering::Relaxed);
     }
     intid
@@ -128,7 +151,7 @@ pub fn acknowledge() -> u32 {
 /// The value GICC_EOIR and GICC_DIR take for `intid`: an SGI's sender too.
 fn with_source(intid: u32) -> u32 {
     if intid < 16 {
-        let source = SGI_SOURCE[this_aff0()][intid as usize].load(Ordering::Relaxed);
+        let source = SGI_SOURCE[this_interface()][intid as usize].load(Ordering::Relaxed);
         intid | u32::from(source) << IAR_CPUID_SHIFT
     } else {
         intid
@@ -143,12 +166,13 @@ pub fn deactivate(intid: u32) {
     write(&GICC, GICC_DIR, with_source(intid));
 }
 
-/// SGI `intid` to the CPUs with Aff0 in `aff0_targets` (bit list).
-pub fn send_sgi(intid: u32, aff0_targets: u16) {
+/// SGI `intid` to the CPUs of cluster `aff1` with Aff0 in `targets` (a
+/// bit list), by their CPU interfaces.
+pub fn send_sgi(intid: u32, aff1: u64, targets: u16) {
     let mut list = 0u32;
-    for (aff0, mask) in INTERFACE_BY_AFF0.iter().enumerate() {
-        if aff0_targets & (1 << aff0) != 0 {
-            list |= u32::from(mask.load(Ordering::Relaxed));
+    for aff0 in 0..16u64 {
+        if targets & (1 << aff0) != 0 {
+            list |= u32::from(interface(aff1 << 8 | aff0));
         }
     }
     super::sysreg::dsb_sy();
@@ -213,12 +237,4 @@ pub fn write_lr(n: usize, value: u64) {
         GICH_LR0 + 4 * n,
         aerie_vgic::ListRegister(value).to_gich_lr(),
     );
-}
-
-/// The CPU interface mask of the CPU with Aff0 `aff0` (0 before it
-/// recorded it).
-pub fn interface(aff0: u64) -> u8 {
-    INTERFACE_BY_AFF0
-        .get(aff0 as usize)
-        .map_or(0, |m| m.load(Ordering::Relaxed))
 }
