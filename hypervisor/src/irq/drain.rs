@@ -30,7 +30,8 @@ pub struct HostEvents {
 pub fn drain_host_interrupts(guest: crate::irq::pnmi::Interrupted) -> HostEvents {
     let mut events = HostEvents::default();
     loop {
-        let intid = gic::acknowledge();
+        let ack = gic::acknowledge();
+        let intid = gic::intid(ack);
         if intid >= 1020 {
             return events;
         }
@@ -38,12 +39,12 @@ pub fn drain_host_interrupts(guest: crate::irq::pnmi::Interrupted) -> HostEvents
             == aerie_irqplan::Class::PseudoNmi
         {
             crate::irq::pnmi::handle(intid, guest.same());
-            gic::end_of_interrupt(intid);
-            gic::deactivate(intid);
+            gic::end_of_interrupt(ack);
+            gic::deactivate(ack);
             continue;
         }
         crate::irq::watchdog::progress(this_cpu());
-        gic::end_of_interrupt(intid);
+        gic::end_of_interrupt(ack);
         match intid {
             PPI_VIRTUAL_TIMER => {
                 // Left active: the guest's EOI of the forwarded (HW) virtual
@@ -77,6 +78,6 @@ pub fn drain_host_interrupts(guest: crate::irq::pnmi::Interrupted) -> HostEvents
             }
             other => log::warn!("unexpected host interrupt {other}"),
         }
-        gic::deactivate(intid);
+        gic::deactivate(ack);
     }
 }

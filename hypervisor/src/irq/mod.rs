@@ -94,15 +94,16 @@ pub fn peek_events(cpu: usize) -> u32 {
 /// (EOIR) then deactivation (DIR), and the interrupted PMR is restored.
 #[no_mangle]
 pub extern "C" fn el2_irq(frame: &ExceptionFrame) {
-    let intid = gic::acknowledge();
+    let ack = gic::acknowledge();
+    let intid = gic::intid(ack);
     let class = classify(intid, gic::running_priority());
     let entry = on_irq(class, gic::priority_mask());
     match class {
         Class::Spurious => {}
         Class::PseudoNmi => {
             pnmi::handle(intid, pnmi::Interrupted::Aerie(frame));
-            gic::end_of_interrupt(intid);
-            gic::deactivate(intid);
+            gic::end_of_interrupt(ack);
+            gic::deactivate(ack);
         }
         Class::Regular => {
             gic::set_priority_mask(entry.new_pmr);
@@ -111,8 +112,8 @@ pub extern "C" fn el2_irq(frame: &ExceptionFrame) {
             }
             regular(intid);
             daif::mask_irq();
-            gic::end_of_interrupt(intid);
-            gic::deactivate(intid);
+            gic::end_of_interrupt(ack);
+            gic::deactivate(ack);
             gic::set_priority_mask(entry.saved_pmr);
         }
     }

@@ -34,7 +34,9 @@ pub fn init_cpu_interface() {
     isb();
 }
 
-/// Acknowledge the highest-priority pending Group 1 interrupt.
+/// Acknowledge the highest-priority pending Group 1 interrupt: its
+/// acknowledgement, which [`end_of_interrupt`] and [`deactivate`] take
+/// back (a GICv2 adds an SGI's sender to the INTID: [`intid`]).
 #[inline]
 pub fn acknowledge() -> u32 {
     if v2::active() {
@@ -46,22 +48,33 @@ pub fn acknowledge() -> u32 {
     intid
 }
 
-/// Priority drop (EOImode 1).
-#[inline]
-pub fn end_of_interrupt(intid: u32) {
+/// The INTID of an acknowledgement ([`acknowledge`]).
+#[inline(always)]
+pub const fn intid(ack: u32) -> u32 {
     if v2::active() {
-        return v2::end_of_interrupt(intid);
+        ack & 0x3ff
+    } else {
+        ack
     }
-    write_sysreg!(icc_eoir1_el1, intid as u64);
 }
 
-/// Deactivate (EOImode 1).
+/// Priority drop (EOImode 1) of the interrupt `ack` acknowledged.
 #[inline]
-pub fn deactivate(intid: u32) {
+pub fn end_of_interrupt(ack: u32) {
     if v2::active() {
-        return v2::deactivate(intid);
+        return v2::end_of_interrupt(ack);
     }
-    write_sysreg!(icc_dir_el1, intid as u64);
+    write_sysreg!(icc_eoir1_el1, ack as u64);
+}
+
+/// Deactivate (EOImode 1) the interrupt `ack` acknowledged (a PPI's INTID
+/// is its acknowledgement).
+#[inline]
+pub fn deactivate(ack: u32) {
+    if v2::active() {
+        return v2::deactivate(ack);
+    }
+    write_sysreg!(icc_dir_el1, ack as u64);
 }
 
 /// Send SGI `intid` to the CPUs of `targets` (Aff0 bit list) in cluster

@@ -26,9 +26,8 @@ const GICC_DIR: usize = 0x1000;
 /// (EOImodeNS): a write to GICC_EOIR only drops priority, GICC_DIR
 /// deactivates.
 const GICC_CTLR_VALUE: u32 = 1 | 1 << 9;
-/// GICC_IAR: the INTID, and for an SGI the CPU that sent it.
-const IAR_INTID: u32 = 0x3ff;
-const IAR_CPUID_SHIFT: u32 = 10;
+/// GICC_IAR: the INTID (bits 9:0) and an SGI's sender (bits 12:10).
+const IAR_MASK: u32 = 0x1fff;
 
 const GICD_SGIR: usize = 0xf00;
 
@@ -52,13 +51,6 @@ static GICV: AtomicU64 = AtomicU64::new(0);
 /// not always numbered as Aff0 (a board with two clusters has Aff1 too).
 static INTERFACES: [(AtomicU64, AtomicU8); 8] =
     [const { (AtomicU64::new(0), AtomicU8::new(0)) }; 8];
-
-/// For each CPU interface and SGI: the CPU that sent the one it last
-/// acknowledged. GICv2 tells SGIs from different senders apart, and the
-/// EOIR and DIR writes must name the sender the IAR read returned. One SGI
-/// INTID cannot be active twice on a CPU (same priority, no preemption), so
-/// one slot per INTID is enough.
-static SGI_SOURCE: [[AtomicU8; 16]; 8] = [const { [const { AtomicU8::new(0) }; 16] }; 8];
 
 /// Use a GICv2 from now on: the direct-map addresses of its frames, and
 /// the physical address of its GICV.
@@ -126,54 +118,38 @@ pub fn interface(mpidr: u64) -> u8 {
         .map_or(0, |(_, mask)| mask.load(Ordering::Acquire))
 }
 
-/// This CPU's interface number (0..8), for its SGI senders.
-fn this_interface() -> usize {
-    (interface(super::cpu::mpidr()).trailing_zeros() as usize).min(7)
-}
-
 pub fn init_cpu_interface() {
     write(&GICC, GICC_PMR, 0xf0);
     write(&GICC, GICC_BPR, 0);
     write(&GICC, GICC_CTLR, GICC_CTLR_VALUE);
 }
 
+/// GICC_IAR: the INTID, and for an SGI the CPU that sent it in bits 12:10,
+/// which GICC_EOIR and GICC_DIR must be given back (`gic::intid` takes the
+/// INTID out).
 pub fn acknowledge() -> u32 {
-    let iar = read(&GICC, GICC_IAR);
+    let iar = read(&GICC, GICC_IAR) & IAR_MASK;
     super::sysreg::dsb_sy();
-    let intid = iar & IAR_INTID;
-    if intid < 16 {
-        SGI_SOURCE[this_interface()][intid as usize]
-            .store((iar >> IAR_CPUID_SHIFT) as u8 & 7, Ordering::Relaxed);
-    }
-    intid
+    iar
 }
 
-/// The value GICC_EOIR and GICC_DIR take for `intid`: an SGI's sender too.
-fn with_source(intid: u32) -> u32 {
-    if intid < 16 {
-        let source = SGI_SOURCE[this_interface()][intid as usize].load(Ordering::Relaxed);
-        intid | u32::from(source) << IAR_CPUID_SHIFT
-    } else {
-        intid
-    }
+pub fn end_of_interrupt(ack: u32) {
+    write(&GICC, GICC_EOIR, ack);
 }
 
-pub fn end_of_interrupt(intid: u32) {
-    write(&GICC, GICC_EOIR, with_source(intid));
-}
-
-pub fn deactivate(intid: u32) {
-    write(&GICC, GICC_DIR, with_source(intid));
+pub fn deactivate(ack: u32) {
+    write(&GICC, GICC_DIR, ack);
 }
 
 /// SGI `intid` to the CPUs of cluster `aff1` with Aff0 in `targets` (a
 /// bit list), by their CPU interfaces.
 pub fn send_sgi(intid: u32, aff1: u64, targets: u16) {
     let mut list = 0u32;
-    for aff0 in 0..16u64 {
-        if targets & (1 << aff0) != 0 {
-            list |= u32::from(interface(aff1 << 8 | aff0));
-        }
+    let mut rest = targets;
+    while rest != 0 {
+        let aff0 = u64::from(rest.trailing_zeros());
+        rest &= rest - 1;
+        list |= u32::from(interface(aff1 << 8 | aff0));
     }
     super::sysreg::dsb_sy();
     write(&GICD, GICD_SGIR, list << 16 | (intid & 0xf));
