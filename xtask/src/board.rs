@@ -38,8 +38,10 @@ pub enum Board {
     /// through a spin table (no PSCI), no RTC.
     /// It boots with the board's own device tree from Debian's kernel
     /// package, to which the run adds what the Pi's firmware and a boot
-    /// loader would: an rng-seed and the time of day. Neither virtio nor a
-    /// disk or network card Aerie drives: VMs without disks or uplinks.
+    /// loader would: an rng-seed and the time of day. No virtio: the host
+    /// disk is an SD card behind an SDHCI (the board's slot is on its
+    /// EMMC2; QEMU's model wires its card to the first, the EMMC), and there is no
+    /// network card (QEMU's model has no Ethernet): VMs without uplinks.
     /// Without PSCI the run ends through semihosting (`aerie.semihosting=1`).
     Raspi4b,
 }
@@ -123,8 +125,11 @@ impl Board {
     /// (`index=` would name a unit on bus 0).
     pub fn sd_card_bus(self) -> Option<u32> {
         match self {
-            Board::Virt | Board::VersalVirt | Board::Raspi4b => None,
+            Board::Virt | Board::VersalVirt => None,
             Board::Imx8mpEvk => Some(1),
+            // QEMU's first SD card, behind the Pi's EMMC (the board's slot
+            // is on its EMMC2; Aerie takes whichever has a card).
+            Board::Raspi4b => Some(0),
         }
     }
 

@@ -709,7 +709,7 @@ fn unix_now() -> u64 {
 /// within ten minutes) in every boot: Aerie's virtual PL031 counts Aerie's
 /// wall clock, as QEMU's counts the host's; `hwclock -w` can set it; and
 /// its alarm interrupts.
-pub(super) fn guest_date_is_today(out: &str) -> Result<(), String> {
+fn guest_date_is_today(out: &str) -> Result<(), String> {
     let now = unix_now();
     let dates = output::numbers_after(out, "check: date ");
     if dates.is_empty() || dates.iter().any(|d| d.abs_diff(now) >= 600) {

@@ -1338,6 +1338,36 @@ mod tests {
     }
 
     #[test]
+    fn finds_the_raspberry_pi_4s_sdhcis_through_their_buses() {
+        // The Pi 4's EMMC (its Wi-Fi's) under /soc, and its EMMC2 (the
+        // card slot) on a bus of its own that maps 0x7e34_0000 the same
+        // way.
+        let dtb = bcm2711_soc(|w| {
+            node(w, "mmc@7e300000", |w| {
+                w.property_string("compatible", "brcm,bcm2835-sdhci")
+                    .unwrap();
+                w.property_array_u32("reg", &[0x7e30_0000, 0x100]).unwrap();
+            });
+            node(w, "mmc@7e340000", |w| {
+                w.property_string("compatible", "brcm,bcm2711-emmc2")
+                    .unwrap();
+                w.property_array_u32("reg", &[0x7e34_0000, 0x100]).unwrap();
+            });
+        });
+        let hosts = parse_host(&dtb).unwrap().sd_hosts;
+        assert_eq!(
+            hosts
+                .iter()
+                .map(|h| (h.kind, h.region.base))
+                .collect::<Vec<_>>(),
+            [
+                (SdHostKind::Sdhci, 0xfe30_0000),
+                (SdHostKind::Sdhci, 0xfe34_0000)
+            ]
+        );
+    }
+
+    #[test]
     fn finds_the_enabled_imx8mp_usdhcs_in_tree_order() {
         // As in the i.MX 8M Plus EVK's tree: 64-bit root cells, the SoC bus
         // and AIPS3 map their children's 32-bit addresses one to one;

@@ -451,15 +451,20 @@ mod tests {
 
     #[test]
     fn the_sd_hosts_read_back_as_themselves() {
-        // The i.MX 8M Plus EVK's card slot and eMMC, in its tree's order.
+        // The i.MX 8M Plus EVK's card slot and eMMC, in its tree's order,
+        // then an SDHCI.
         let mut info = qemu_like();
-        info.sd_hosts = [(0x30b5_0000, false), (0x30b6_0000, true)]
-            .map(|(base, non_removable)| HostSdHost {
-                kind: SdHostKind::ImxUsdhc,
-                region: Region::new(base, 0x10000),
-                non_removable,
-            })
-            .to_vec();
+        info.sd_hosts = [
+            (SdHostKind::ImxUsdhc, 0x30b5_0000, false),
+            (SdHostKind::ImxUsdhc, 0x30b6_0000, true),
+            (SdHostKind::Sdhci, 0xfe34_0000, false),
+        ]
+        .map(|(kind, base, non_removable)| HostSdHost {
+            kind,
+            region: Region::new(base, 0x100),
+            non_removable,
+        })
+        .to_vec();
         assert_eq!(parse_host(&host_tree(&info).unwrap()).unwrap(), info);
     }
 

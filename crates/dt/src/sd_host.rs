@@ -5,7 +5,7 @@ use alloc::format;
 use alloc::vec::Vec;
 
 use crate::error::{DtError, Step};
-use crate::fdt::cells::reg;
+use crate::fdt::cells::{is_compatible, reg};
 use crate::fdt::tree::Tree;
 use crate::host::enabled_compatible;
 use crate::region::Region;
@@ -26,6 +26,9 @@ pub struct HostSdHost {
 pub enum SdHostKind {
     /// NXP's uSDHC (i.MX 6, 7, 8M).
     ImxUsdhc,
+    /// A standard SD Host Controller (SDHCI 3.0): the Raspberry Pi 4's
+    /// EMMC2, which holds its card slot, and its first EMMC.
+    Sdhci,
 }
 
 impl SdHostKind {
@@ -33,9 +36,15 @@ impl SdHostKind {
     pub const fn name(&self) -> &'static str {
         match self {
             SdHostKind::ImxUsdhc => "i.MX uSDHC",
+            SdHostKind::Sdhci => "SDHCI",
         }
     }
 }
+
+/// Standard SDHCIs Aerie takes: the Raspberry Pi 4's two, and the name
+/// a tree Aerie writes gives any (no binding names a plain SDHCI).
+const SDHCIS: [&str; 3] = ["brcm,bcm2711-emmc2", "brcm,bcm2835-sdhci", SDHCI];
+const SDHCI: &str = "aerie,sdhci";
 
 /// The i.MX uSDHC's compatible strings: every i.MX 6, 7 and 8 node names
 /// one of them, newer SoCs as a fallback (the i.MX 8M Plus's lists
@@ -53,17 +62,22 @@ const IMX_USDHCS: [&str; 7] = [
 /// 8M nodes share.
 const IMX_USDHC: &str = "fsl,imx7d-usdhc";
 
-/// Every enabled uSDHC with registers, in tree order: which holds the
-/// host disk is the hypervisor's to find out (a slot may be empty). A node
-/// without `reg` is none Aerie can drive. Its interrupt is not read: the
-/// driver polls.
+/// Every enabled uSDHC and SDHCI with registers, in tree order: which
+/// holds the host disk is the hypervisor's to find out (a slot may be
+/// empty). A node without `reg` is none Aerie can drive. Its interrupt is
+/// not read: the driver polls.
 pub(crate) fn host_sd_hosts(tree: &Tree<'_>) -> Result<Vec<HostSdHost>, DtError> {
-    let usdhcs = enabled_compatible(tree, &IMX_USDHCS);
+    let all: Vec<&str> = IMX_USDHCS.iter().chain(&SDHCIS).copied().collect();
     let mut out = Vec::new();
-    for node in usdhcs {
+    for node in enabled_compatible(tree, &all) {
+        let kind = if IMX_USDHCS.iter().any(|c| is_compatible(&node, c)) {
+            SdHostKind::ImxUsdhc
+        } else {
+            SdHostKind::Sdhci
+        };
         if let Some(region) = reg(&node)?.first().copied() {
             out.push(HostSdHost {
-                kind: SdHostKind::ImxUsdhc,
+                kind,
                 region,
                 non_removable: node.prop("non-removable").is_some(),
             });
@@ -75,12 +89,14 @@ pub(crate) fn host_sd_hosts(tree: &Tree<'_>) -> Result<Vec<HostSdHost>, DtError>
 /// Writes `sd` as Linux's `fsl-imx-esdhc` binding describes it, with only
 /// what [`host_sd_hosts`] reads: no interrupt, clocks or pins.
 pub(crate) fn write(w: &mut FdtWriter, sd: HostSdHost, reg: &[u64]) -> Result<(), DtError> {
-    // One kind so far; a second must say here how its node is written.
-    let SdHostKind::ImxUsdhc = sd.kind;
+    let compatible = match sd.kind {
+        SdHostKind::ImxUsdhc => IMX_USDHC,
+        SdHostKind::Sdhci => SDHCI,
+    };
     let node = w
         .begin_node(&format!("mmc@{:x}", sd.region.base))
         .step("mmc")?;
-    w.property_string("compatible", IMX_USDHC).step("mmc")?;
+    w.property_string("compatible", compatible).step("mmc")?;
     w.property_array_u64("reg", reg).step("mmc")?;
     if sd.non_removable {
         w.property_null("non-removable").step("mmc")?;

@@ -1,9 +1,10 @@
 //! The host disk, the one place that picks between the disks Aerie
 //! drives: the host's virtio-blk (QEMU's `virt` and Versal boards), else an
-//! SD card behind an i.MX uSDHC (i.MX boards). Each VM with a disk gets a
-//! region of it (`vm::virtio::DiskRegion`). Requests are synchronous.
+//! SD card behind an i.MX uSDHC (i.MX boards) or an SDHCI (the Raspberry
+//! Pi 4). Each VM with a disk gets a region of it
+//! (`vm::virtio::DiskRegion`). Requests are synchronous.
 
-use super::imx_usdhc::{SdCard, SdError, BLOCK};
+use super::sd_card::{SdCard, SdError, BLOCK};
 use super::virtio_blk;
 use crate::mm::kernel_map::KernelSpace;
 use aerie_dt::HostInfo;
@@ -35,14 +36,16 @@ pub fn probe(host: &HostInfo, space: &mut KernelSpace, virtio_mapped: bool) -> O
                 continue;
             }
         };
-        // SAFETY: the controller's registers were just mapped as device
-        // memory, for good; nothing else in Aerie drives it.
-        match unsafe { SdCard::attach(va) } {
+        let usdhc = sd.kind == aerie_dt::SdHostKind::ImxUsdhc;
+        // SAFETY: the controller's registers, of the kind its node names,
+        // were just mapped as device memory, for good; nothing else in
+        // Aerie drives it.
+        match unsafe { SdCard::attach(va, usdhc) } {
             Ok(card) => {
                 let bytes = card.blocks * BLOCK as u64;
                 log::info!(
                     "host disk: SD card behind the {} at {base:#x}, {} MiB",
-                    sd.kind.name(),
+                    card.controller_name(),
                     bytes >> 20
                 );
                 *DISK.lock() = Some(Disk::Sd(card));

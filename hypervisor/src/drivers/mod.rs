@@ -3,12 +3,12 @@
 pub mod disk;
 pub mod imx_fec;
 pub mod imx_uart;
-pub mod imx_usdhc;
 pub mod ns16550;
 pub mod pl011;
 pub mod power_button;
 pub mod registers;
 pub mod rtc;
+pub mod sd_card;
 pub mod uart;
 pub mod uplink;
 pub mod virtio_blk;

@@ -1,16 +1,22 @@
-//! An SD card behind the host's i.MX uSDHC (NXP i.MX 6, 7 and 8M), the host
-//! disk on boards without virtio. Register names and bits are those of the
-//! i.MX 8M Plus reference manual's uSDHC chapter; the card's commands are
-//! the SD Physical Layer specification's.
+//! An SD card behind the host's SD host controller, the host disk on
+//! boards without virtio: NXP's uSDHC (i.MX 6, 7 and 8M) or a standard
+//! SDHCI (the Raspberry Pi 4's EMMC2). The two share most of their
+//! registers (the uSDHC grew out of the SDHCI); where they differ (the
+//! clock, the power, where the transfer's direction goes, DAT0's bit) the
+//! [`Controller`] says. Register names and bits are the i.MX 8M Plus
+//! reference manual's and the SD Host Controller Simplified
+//! Specification's; the card's commands are the SD Physical Layer
+//! specification's.
 //!
 //! Polled, one 512-byte block per command, the data through the buffer
-//! port (no DMA): the simplest way that works on any uSDHC, and a host
+//! port (no DMA): the simplest way that works on any of them, and a host
 //! disk here serves VMs' occasional requests. The card is identified at
-//! 400 kHz and then run at 25 MHz on one data line, assuming the 400 MHz
-//! root clock the i.MX 8M trees assign (the boot loader sets the clocks,
-//! pins and card power, as U-Boot does when it reads the card). SD cards
-//! only (SDSC and SDHC/SDXC): an eMMC answers none of the SD
-//! identification commands, and is passed over.
+//! 400 kHz or less and then run at 25 MHz or less on one data line: on a
+//! uSDHC assuming the 400 MHz root clock the i.MX 8M trees assign, on an
+//! SDHCI from the base clock its capabilities give (the boot loader sets
+//! the clocks and pins, as U-Boot does when it reads the card). SD cards
+//! only (SDSC and SDHC/SDXC): an eMMC or an SDIO device answers none of the
+//! SD identification commands, and is passed over.
 
 use super::registers::Registers;
 use crate::arch::aarch64::cpu::poll_for;
@@ -35,6 +41,8 @@ const SYS_CTRL: usize = 0x2c;
 const INT_STATUS: usize = 0x30;
 const INT_STATUS_EN: usize = 0x34;
 const INT_SIGNAL_EN: usize = 0x38;
+/// SDHCI: the capabilities (base clock in bits 15:8, MHz).
+const CAPABILITIES: usize = 0x40;
 const WTMK_LVL: usize = 0x44;
 const MIX_CTRL: usize = 0x48;
 
@@ -43,7 +51,8 @@ const MIX_CTRL: usize = 0x48;
 const PRES_CIHB: u32 = 1 << 0;
 const PRES_CDIHB: u32 = 1 << 1;
 const PRES_SDSTB: u32 = 1 << 3;
-const PRES_DAT0: u32 = 1 << 24;
+const PRES_DAT0_USDHC: u32 = 1 << 24;
+const PRES_DAT0_SDHCI: u32 = 1 << 20;
 /// SYS_CTRL: the clock enables (bits 3:0, which the controller needs set
 /// to issue anything), the divisors, the data timeout, the resets (one at
 /// a time), and the 80 initialisation clocks.
@@ -68,8 +77,39 @@ const INT_ENABLED: u32 = INT_ERRORS | INT_BRR | INT_BWR | INT_TC | INT_CC;
 const PROT_LITTLE_ENDIAN: u32 = 0x20;
 /// WTMK_LVL: a whole block (128 words) per buffer-ready, either way.
 const WTMK_BLOCK: u32 = 0x0080_0080;
-/// MIX_CTRL: the transfer reads from the card.
+/// MIX_CTRL (uSDHC), the transfer mode in CMD_XFR_TYP's low half (SDHCI):
+/// the transfer reads from the card.
 const MIX_READ: u32 = 1 << 4;
+/// SDHCI: Power Control (byte 0x29 of the word at 0x28): bus power on at
+/// 3.3 V; Host Control 1 (byte 0x28) left 0: one data line, no DMA.
+const SDHCI_POWER_3V3: u32 = 0x0f << 8;
+/// SDHCI Clock Control (the low half of the word at 0x2c): internal clock
+/// enable and stable, SD clock enable, and the 10-bit divisor N (SD clock
+/// = base / 2N; bits 15:8 its low 8 bits, 7:6 its high 2).
+const SDHCI_ICE: u32 = 1 << 0;
+const SDHCI_ICS: u32 = 1 << 1;
+const SDHCI_SDCE: u32 = 1 << 2;
+/// The identification and default-speed clocks, at most.
+const IDENTIFICATION_HZ: u64 = 400_000;
+const DEFAULT_SPEED_HZ: u64 = 25_000_000;
+
+/// Which kind of controller, where they differ.
+#[derive(Clone, Copy, Debug)]
+pub enum Controller {
+    Usdhc,
+    /// A standard SDHCI with this base clock.
+    Sdhci {
+        base_hz: u64,
+    },
+}
+
+/// The SDHCI divisor N for at most `hz` from `base_hz` (N = 0: the base).
+fn sdhci_divisor(base_hz: u64, hz: u64) -> u32 {
+    if base_hz <= hz {
+        return 0;
+    }
+    (base_hz.div_ceil(2 * hz)).min(0x3ff) as u32
+}
 
 /// CMD_XFR_TYP: data present, index and CRC checks, the response's kind
 /// (bits 17:16), the command index (bits 29:24).
@@ -126,34 +166,44 @@ impl core::fmt::Display for SdError {
 
 pub struct SdCard {
     regs: Registers,
+    controller: Controller,
     /// Its OCR: whether it takes block numbers or byte addresses.
     ocr: u32,
     pub blocks: u64,
 }
 
 impl SdCard {
-    /// Find and set up the card behind the uSDHC at `va`. Resets the
-    /// controller; leaves the card selected, in transfer state, 512-byte
-    /// blocks.
+    /// Find and set up the card behind the uSDHC (`Controller::Usdhc`) or
+    /// SDHCI at `va`. Resets the controller; leaves the card selected, in
+    /// transfer state, 512-byte blocks.
     ///
     /// # Safety
-    /// `va` must be the virtual address of a mapped uSDHC's registers, used
-    /// by nobody else.
-    pub unsafe fn attach(va: u64) -> Result<SdCard, SdError> {
+    /// `va` must be the virtual address of a mapped controller's registers
+    /// of that kind, used by nobody else.
+    pub unsafe fn attach(va: u64, usdhc: bool) -> Result<SdCard, SdError> {
+        // SAFETY: per this function's contract.
+        let regs = unsafe { Registers::new(va) };
+        let controller = if usdhc {
+            Controller::Usdhc
+        } else {
+            let mhz = (regs.read(CAPABILITIES) >> 8) & 0xff;
+            if mhz == 0 {
+                return Err(SdError::Unusable(
+                    "the SDHCI's capabilities give no base clock",
+                ));
+            }
+            Controller::Sdhci {
+                base_hz: u64::from(mhz) * 1_000_000,
+            }
+        };
         let mut card = SdCard {
-            // SAFETY: per this function's contract.
-            regs: unsafe { Registers::new(va) },
+            regs,
+            controller,
             ocr: 0,
             blocks: 0,
         };
         card.reset_controller()?;
-        // 400 MHz / (32 * 16): 390 kHz for identification.
-        card.set_clock(0x20, 0xf)?;
-        card.regs
-            .write(SYS_CTRL, card.regs.read(SYS_CTRL) | SYS_INITA);
-        // The 80 clocks; a controller that does not model them keeps the
-        // bit (QEMU's), which is no error.
-        poll_for(10, || card.regs.read(SYS_CTRL) & SYS_INITA == 0);
+        card.identification_clock()?;
 
         card.command(GO_IDLE_STATE, 0)?;
         let echo = card.command(SEND_IF_COND, IF_COND).map_err(|_| {
@@ -186,13 +236,22 @@ impl SdCard {
         card.blocks = csd_blocks(csd).ok_or(SdError::Unusable("a CSD of an unknown version"))?;
         card.command(SELECT_CARD, rca)?;
         card.command(SET_BLOCKLEN, BLOCK as u32)?;
-        // 400 MHz / (1 * 16): 25 MHz, the default speed every card takes.
-        card.set_clock(0x00, 0xf)?;
+        card.default_speed_clock()?;
         Ok(card)
     }
 
+    /// The controller's name for people.
+    pub fn controller_name(&self) -> &'static str {
+        match self.controller {
+            Controller::Usdhc => "i.MX uSDHC",
+            Controller::Sdhci { .. } => "SDHCI",
+        }
+    }
+
     fn reset_controller(&self) -> Result<(), SdError> {
-        self.regs.write(SYS_CTRL, SYS_RSTA | SYS_CLOCKS_ON);
+        let usdhc = matches!(self.controller, Controller::Usdhc);
+        let clocks = if usdhc { SYS_CLOCKS_ON } else { 0 };
+        self.regs.write(SYS_CTRL, SYS_RSTA | clocks);
         if !poll_for(COMMAND_MS, || self.regs.read(SYS_CTRL) & SYS_RSTA == 0) {
             return Err(SdError::Timeout("the controller's reset"));
         }
@@ -200,9 +259,62 @@ impl SdCard {
         // but not the transfer mode.
         self.regs.write(INT_STATUS_EN, INT_ENABLED);
         self.regs.write(INT_SIGNAL_EN, 0);
-        self.regs.write(PROT_CTRL, PROT_LITTLE_ENDIAN);
-        self.regs.write(WTMK_LVL, WTMK_BLOCK);
-        self.regs.write(MIX_CTRL, 0);
+        if usdhc {
+            self.regs.write(PROT_CTRL, PROT_LITTLE_ENDIAN);
+            self.regs.write(WTMK_LVL, WTMK_BLOCK);
+            self.regs.write(MIX_CTRL, 0);
+        } else {
+            // The card's power, which a reset turns off.
+            self.regs.write(PROT_CTRL, SDHCI_POWER_3V3);
+        }
+        Ok(())
+    }
+
+    /// The clock for identification, and on a uSDHC the 80 clocks that
+    /// start a card.
+    fn identification_clock(&self) -> Result<(), SdError> {
+        match self.controller {
+            Controller::Usdhc => {
+                // 400 MHz / (32 * 16): 390 kHz.
+                self.set_clock(0x20, 0xf)?;
+                self.regs
+                    .write(SYS_CTRL, self.regs.read(SYS_CTRL) | SYS_INITA);
+                // A controller that does not model the 80 clocks keeps the
+                // bit (QEMU's), which is no error.
+                poll_for(10, || self.regs.read(SYS_CTRL) & SYS_INITA == 0);
+                Ok(())
+            }
+            Controller::Sdhci { base_hz } => {
+                self.sdhci_clock(sdhci_divisor(base_hz, IDENTIFICATION_HZ))
+            }
+        }
+    }
+
+    /// The default speed every card takes: 25 MHz, or the nearest below.
+    fn default_speed_clock(&self) -> Result<(), SdError> {
+        match self.controller {
+            // 400 MHz / (1 * 16).
+            Controller::Usdhc => self.set_clock(0x00, 0xf),
+            Controller::Sdhci { base_hz } => {
+                self.sdhci_clock(sdhci_divisor(base_hz, DEFAULT_SPEED_HZ))
+            }
+        }
+    }
+
+    /// SDHCI: the SD clock off, divisor `n`, the internal clock on and
+    /// stable, then the SD clock on; the data timeout at its longest.
+    fn sdhci_clock(&self, n: u32) -> Result<(), SdError> {
+        let divisor = ((n & 0xff) << 8) | (((n >> 8) & 3) << 6);
+        let keep = self.regs.read(SYS_CTRL) & 0xff00_0000;
+        self.regs
+            .write(SYS_CTRL, keep | SYS_DTOCV | divisor | SDHCI_ICE);
+        if !poll_for(COMMAND_MS, || self.regs.read(SYS_CTRL) & SDHCI_ICS != 0) {
+            return Err(SdError::Timeout("the SDHCI's clock did not settle"));
+        }
+        self.regs.write(
+            SYS_CTRL,
+            keep | SYS_DTOCV | divisor | SDHCI_ICE | SDHCI_SDCE,
+        );
         Ok(())
     }
 
@@ -226,9 +338,13 @@ impl SdCard {
     /// Reset the command and data lines after an error (one reset at a
     /// time, the clocks kept on).
     fn recover(&self) {
+        let clocks = match self.controller {
+            Controller::Usdhc => SYS_CLOCKS_ON,
+            Controller::Sdhci { .. } => 0,
+        };
         for reset in [SYS_RSTC, SYS_RSTD] {
             self.regs
-                .write(SYS_CTRL, self.regs.read(SYS_CTRL) | reset | SYS_CLOCKS_ON);
+                .write(SYS_CTRL, self.regs.read(SYS_CTRL) | reset | clocks);
             poll_for(COMMAND_MS, || self.regs.read(SYS_CTRL) & reset == 0);
         }
     }
@@ -256,16 +372,31 @@ impl SdCard {
     /// (R1, R3, R6, R7: the card's 32 bits). The data of a data command
     /// follows separately.
     fn command(&self, cmd: Command, arg: u32) -> Result<u32, SdError> {
+        self.command_reading(cmd, arg, false)
+    }
+
+    /// [`SdCard::command`]; `read`: its data comes from the card (a
+    /// uSDHC takes that in MIX_CTRL, set by the caller; an SDHCI in the
+    /// transfer mode written with the command).
+    fn command_reading(&self, cmd: Command, arg: u32, read: bool) -> Result<u32, SdError> {
         let busy = PRES_CIHB | if cmd.data { PRES_CDIHB } else { 0 };
+        let dat0 = match self.controller {
+            Controller::Usdhc => PRES_DAT0_USDHC,
+            Controller::Sdhci { .. } => PRES_DAT0_SDHCI,
+        };
         // A card still programming the last block holds DAT0 low.
-        let idle = |s: u32| s & busy == 0 && (!cmd.data || s & PRES_DAT0 != 0);
+        let idle = |s: u32| s & busy == 0 && (!cmd.data || s & dat0 != 0);
         if !poll_for(COMMAND_MS, || idle(self.regs.read(PRES_STATE))) {
             self.recover();
             return Err(SdError::Timeout("the command line stayed busy"));
         }
         self.regs.write(INT_STATUS, u32::MAX);
         self.regs.write(CMD_ARG, arg);
-        self.regs.write(CMD_XFR_TYP, transfer_type(cmd));
+        let mode = match self.controller {
+            Controller::Sdhci { .. } if read => MIX_READ,
+            _ => 0,
+        };
+        self.regs.write(CMD_XFR_TYP, transfer_type(cmd) | mode);
         self.wait_status(INT_CC, "no response")?;
         self.regs.write(INT_STATUS, INT_CC);
         let response = self.regs.read(CMD_RSP0);
@@ -288,8 +419,10 @@ impl SdCard {
     pub fn read_block(&self, lba: u64, buf: &mut [u8; BLOCK]) -> Result<(), SdError> {
         let arg = self.address(lba)?;
         self.regs.write(BLK_ATT, (1 << 16) | BLOCK as u32);
-        self.regs.write(MIX_CTRL, MIX_READ);
-        self.command(READ_SINGLE_BLOCK, arg)?;
+        if matches!(self.controller, Controller::Usdhc) {
+            self.regs.write(MIX_CTRL, MIX_READ);
+        }
+        self.command_reading(READ_SINGLE_BLOCK, arg, true)?;
         self.wait_status(INT_BRR, "no data to read")?;
         for word in buf.chunks_exact_mut(4) {
             word.copy_from_slice(&self.regs.read(DATA_BUFF_ACC_PORT).to_le_bytes());
@@ -304,7 +437,9 @@ impl SdCard {
     pub fn write_block(&self, lba: u64, buf: &[u8; BLOCK]) -> Result<(), SdError> {
         let arg = self.address(lba)?;
         self.regs.write(BLK_ATT, (1 << 16) | BLOCK as u32);
-        self.regs.write(MIX_CTRL, 0);
+        if matches!(self.controller, Controller::Usdhc) {
+            self.regs.write(MIX_CTRL, 0);
+        }
         self.command(WRITE_BLOCK, arg)?;
         self.wait_status(INT_BWR, "no room to write")?;
         for word in buf.chunks_exact(4) {
