@@ -6,6 +6,8 @@
 //! into its own register fields.
 #![no_std]
 
+pub mod sdhci;
+
 /// What a command's response is (section 4.9).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Response {

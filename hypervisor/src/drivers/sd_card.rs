@@ -22,7 +22,7 @@ use super::registers::Registers;
 use crate::arch::aarch64::cpu::poll_for;
 pub use aerie_sdcard::BLOCK;
 use aerie_sdcard::{
-    block_address, csd_blocks, rca, status_errors, Command, Response, ALL_SEND_CID, APP_CMD,
+    block_address, csd_blocks, rca, sdhci, status_errors, Command, Response, ALL_SEND_CID, APP_CMD,
     GO_IDLE_STATE, IF_COND, OCR_READY, OP_COND, READ_SINGLE_BLOCK, SD_SEND_OP_COND, SELECT_CARD,
     SEND_CSD, SEND_IF_COND, SEND_RELATIVE_ADDR, SET_BLOCKLEN, WRITE_BLOCK,
 };
@@ -84,8 +84,7 @@ const MIX_READ: u32 = 1 << 4;
 /// 3.3 V; Host Control 1 (byte 0x28) left 0: one data line, no DMA.
 const SDHCI_POWER_3V3: u32 = 0x0f << 8;
 /// SDHCI Clock Control (the low half of the word at 0x2c): internal clock
-/// enable and stable, SD clock enable, and the 10-bit divisor N (SD clock
-/// = base / 2N; bits 15:8 its low 8 bits, 7:6 its high 2).
+/// enable and stable, SD clock enable (the divisor: `aerie_sdcard::sdhci`).
 const SDHCI_ICE: u32 = 1 << 0;
 const SDHCI_ICS: u32 = 1 << 1;
 const SDHCI_SDCE: u32 = 1 << 2;
@@ -101,14 +100,6 @@ pub enum Controller {
     Sdhci {
         base_hz: u64,
     },
-}
-
-/// The SDHCI divisor N for at most `hz` from `base_hz` (N = 0: the base).
-fn sdhci_divisor(base_hz: u64, hz: u64) -> u32 {
-    if base_hz <= hz {
-        return 0;
-    }
-    (base_hz.div_ceil(2 * hz)).min(0x3ff) as u32
 }
 
 /// CMD_XFR_TYP: data present, index and CRC checks, the response's kind
@@ -285,7 +276,7 @@ impl SdCard {
                 Ok(())
             }
             Controller::Sdhci { base_hz } => {
-                self.sdhci_clock(sdhci_divisor(base_hz, IDENTIFICATION_HZ))
+                self.sdhci_clock(sdhci::clock_divisor(base_hz, IDENTIFICATION_HZ))
             }
         }
     }
@@ -296,7 +287,7 @@ impl SdCard {
             // 400 MHz / (1 * 16).
             Controller::Usdhc => self.set_clock(0x00, 0xf),
             Controller::Sdhci { base_hz } => {
-                self.sdhci_clock(sdhci_divisor(base_hz, DEFAULT_SPEED_HZ))
+                self.sdhci_clock(sdhci::clock_divisor(base_hz, DEFAULT_SPEED_HZ))
             }
         }
     }
@@ -304,7 +295,7 @@ impl SdCard {
     /// SDHCI: the SD clock off, divisor `n`, the internal clock on and
     /// stable, then the SD clock on; the data timeout at its longest.
     fn sdhci_clock(&self, n: u32) -> Result<(), SdError> {
-        let divisor = ((n & 0xff) << 8) | (((n >> 8) & 3) << 6);
+        let divisor = sdhci::clock_control_divisor(n);
         let keep = self.regs.read(SYS_CTRL) & 0xff00_0000;
         self.regs
             .write(SYS_CTRL, keep | SYS_DTOCV | divisor | SDHCI_ICE);
