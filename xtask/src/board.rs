@@ -23,7 +23,7 @@ pub enum Board {
     /// serial port. QEMU wires the GIC's physical IRQ and FIQ outputs to
     /// the CPUs but not its virtual ones, so Aerie signals guests' virtual
     /// interrupts itself (`aerie.virq=hcr`). No virtio: the host disk is an
-    /// SD card in its slot (a uSDHC, Aerie's `imx_usdhc`), the uplink its
+    /// SD card in its slot (a uSDHC, Aerie's `sd_card`), the uplink its
     /// own Ethernet (an i.MX ENET, Aerie's `imx_fec`).
     Imx8mpEvk,
     /// QEMU's Xilinx Versal virtual board (`xlnx-versal-virt`): two

@@ -121,8 +121,8 @@ virtio (the host disk is an SD card in its slot, a power of two in size; the upl
 Ethernet), no --cpu, --uefi or --icount. --board xlnx-versal-virt
 boots on QEMU's Xilinx Versal board (2 Cortex-A72, a GIC with two security states).
 --board raspi4b boots on QEMU's Raspberry Pi 4 Model B (4 Cortex-A72, a GIC-400: Aerie's GICv2
-build) with the board's own device tree: no disk or network card Aerie drives, so the Linux
-VM runs without them.
+build) with the board's own device tree: the host disk is an SD card (a power of two in size),
+and there is no network card, so no uplink and no --forward.
 --gic 2 gives `virt` a GICv2 with the Virtualization Extensions (as a GIC-400 board has) and
 boots aerie-gicv2.Image, Aerie's build for it (with --uefi the loader picks it by the GIC the
 firmware describes); the guests get a GICv2 too.";
