@@ -28,7 +28,7 @@ pub use eoi::{eoi_for, eoi_sequence, Step};
 pub use plan::{
     is_pseudo_nmi, non_secure, priority_of, PMR_ALL, PMR_REGULAR_MASKED, PPI_HYP_TIMER,
     PPI_MAINTENANCE, PPI_PMU, PPI_VIRTUAL_TIMER, PPI_WATCHDOG, PRIORITY_PNMI, PRIORITY_REGULAR,
-    SGI_KICK, SGI_STOP,
+    PRIVATE_INTIDS, SGI_KICK, SGI_STOP,
 };
 
 #[cfg(test)]

@@ -82,6 +82,17 @@ pub const PPI_VIRTUAL_TIMER: u32 = 27;
 /// (CNTHCTL_EL2 traps it).
 pub const PPI_WATCHDOG: u32 = 30;
 
+/// The private interrupts (SGIs and PPIs) Aerie enables on every pCPU.
+pub const PRIVATE_INTIDS: [u32; 7] = [
+    SGI_KICK,
+    SGI_STOP,
+    PPI_PMU,
+    PPI_MAINTENANCE,
+    PPI_HYP_TIMER,
+    PPI_VIRTUAL_TIMER,
+    PPI_WATCHDOG,
+];
+
 /// Whether the plan makes `intid` a pseudo-NMI.
 pub const fn is_pseudo_nmi(intid: u32) -> bool {
     matches!(intid, SGI_STOP | PPI_PMU | PPI_WATCHDOG)

@@ -16,18 +16,7 @@ fn plan_values() {
     assert_eq!(PRIORITY_REGULAR, 0xA0);
     assert_eq!(PMR_ALL, 0xF0);
     assert_eq!(PMR_REGULAR_MASKED, 0xA0);
-    assert_eq!(
-        [
-            SGI_KICK,
-            SGI_STOP,
-            PPI_PMU,
-            PPI_MAINTENANCE,
-            PPI_HYP_TIMER,
-            PPI_VIRTUAL_TIMER,
-            PPI_WATCHDOG
-        ],
-        [0, 1, 23, 25, 26, 27, 30]
-    );
+    assert_eq!(PRIVATE_INTIDS, [0, 1, 23, 25, 26, 27, 30]);
 }
 
 #[test]

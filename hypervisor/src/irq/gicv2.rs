@@ -11,38 +11,25 @@
 //! which its view of the CPU interface acknowledges.
 
 use super::private::{self, PrivateBank};
-use super::PRIORITY_REGULAR;
+use super::spi_regs::{
+    self, read32, write32, GICD_ICENABLER, GICD_IGROUPR, GICD_IPRIORITYR, GICD_ISENABLER,
+    GICD_TYPER,
+};
 use crate::arch::aarch64::gic_v2;
-use core::ptr::{read_volatile, write_volatile};
+use core::ptr::write_volatile;
 
 const GICD_CTLR: usize = 0x000;
-const GICD_TYPER: usize = 0x004;
-const GICD_IGROUPR: usize = 0x080;
-const GICD_ISENABLER: usize = 0x100;
-const GICD_ICENABLER: usize = 0x180;
 const GICD_ISACTIVER: usize = 0x300;
 const GICD_ICACTIVER: usize = 0x380;
-const GICD_IPRIORITYR: usize = 0x400;
 const GICD_ITARGETSR: usize = 0x800;
-const GICD_ICFGR: usize = 0xc00;
 /// GICD_CTLR: EnableGrp0, or the Non-secure view's EnableGrp1.
 const CTLR_ENABLE: u32 = 1;
 /// GICD_TYPER.SecurityExtn.
 const TYPER_SECURITY_EXTN: u32 = 1 << 10;
 
-fn read32(addr: usize) -> u32 {
-    // SAFETY: `addr` lies in the distributor, mapped as device memory in
-    // the direct map (see `Gic::new`).
-    unsafe { read_volatile(addr as *const u32) }
-}
-
-fn write32(addr: usize, value: u32) {
-    // SAFETY: as for read32.
-    unsafe { write_volatile(addr as *mut u32, value) }
-}
-
 fn write8(addr: usize, value: u8) {
-    // SAFETY: as for read32; GICD_ITARGETSR is byte-accessible.
+    // SAFETY: a byte of the distributor, mapped as device memory in the
+    // direct map (see `Gic::new`); GICD_ITARGETSR is byte-accessible.
     unsafe { write_volatile(addr as *mut u8, value) }
 }
 
@@ -72,53 +59,32 @@ impl Gic {
     /// priority; forwarding on.
     pub fn init_distributor(&self) {
         write32(self.dist + GICD_CTLR, 0);
-        let lines = ((read32(self.dist + GICD_TYPER) & 0x1f) as usize + 1) * 32;
-        for i in (32..lines).step_by(32) {
-            write32(self.dist + GICD_ICENABLER + i / 8, u32::MAX);
-            write32(self.dist + GICD_IGROUPR + i / 8, 0);
-        }
-        let prio = u32::from_ne_bytes([PRIORITY_REGULAR; 4]);
-        for i in (32..lines).step_by(4) {
-            write32(self.dist + GICD_IPRIORITYR + i, prio);
-        }
+        spi_regs::reset(self.dist, false);
+        // The boot CPU, running this, is the first to record its CPU
+        // interface, before any SPI is routed to it.
+        self.record_own_interface(crate::arch::aarch64::cpu::mpidr());
         write32(self.dist + GICD_CTLR, CTLR_ENABLE);
     }
 
-    /// Make SPI `intid` edge-triggered (GICD_ICFGR<n>, bit 1 of its pair).
-    /// Before the SPI is enabled.
-    pub fn set_edge_triggered(&self, intid: u32) {
-        let reg = self.dist + GICD_ICFGR + (intid as usize / 16) * 4;
-        write32(reg, read32(reg) | 2 << (2 * (intid % 16)));
+    /// The distributor's direct-map address.
+    pub fn dist(&self) -> usize {
+        self.dist
     }
 
     /// Send SPI `intid` to the CPU with `mpidr` (its CPU interface, as it
-    /// recorded it in `init_cpu`) and enable it.
+    /// recorded it in `init_distributor` or `init_cpu`) and enable it.
     pub fn enable_spi(&self, intid: u32, mpidr: u64) {
         write8(
             self.dist + GICD_ITARGETSR + intid as usize,
-            self.interface(mpidr),
+            gic_v2::interface(mpidr),
         );
-        write32(
-            self.dist + GICD_ISENABLER + (intid as usize / 32) * 4,
-            1 << (intid % 32),
-        );
+        spi_regs::enable(self.dist, intid);
     }
 
-    /// The CPU interface mask of the CPU with `mpidr`: as it recorded it,
-    /// or, for the CPU running this before it did, read now.
-    fn interface(&self, mpidr: u64) -> u8 {
-        match gic_v2::interface(mpidr) {
-            0 if mpidr == crate::arch::aarch64::cpu::mpidr() => self.record_own_interface(mpidr),
-            mask => mask,
-        }
-    }
-
-    /// Read and record this CPU's interface mask: its own GICD_ITARGETSR0
-    /// (banked) names it in every byte.
-    fn record_own_interface(&self, mpidr: u64) -> u8 {
-        let own = read32(self.dist + GICD_ITARGETSR) as u8;
-        gic_v2::set_interface(mpidr, own);
-        own
+    /// Record this CPU's interface mask: its own GICD_ITARGETSR0 (banked)
+    /// names it in every byte.
+    fn record_own_interface(&self, mpidr: u64) {
+        gic_v2::set_interface(mpidr, read32(self.dist + GICD_ITARGETSR) as u8);
     }
 
     /// On each CPU: its banked private interrupts as Aerie uses them, and

@@ -7,17 +7,11 @@
 //! in the Non-secure half, which the priority plan allows for.
 
 use super::private::{self, PrivateBank};
-use super::PRIORITY_REGULAR;
+use super::spi_regs::{self, read32, write32};
 use core::ptr::{read_volatile, write_volatile};
 
 const GICD_CTLR: usize = 0x0000;
-const GICD_TYPER: usize = 0x0004;
-const GICD_IGROUPR: usize = 0x0080;
-const GICD_ISENABLER: usize = 0x0100;
 const GICD_IROUTER: usize = 0x6000;
-const GICD_ICENABLER: usize = 0x0180;
-const GICD_IPRIORITYR: usize = 0x0400;
-const GICD_ICFGR: usize = 0x0c00;
 const CTLR_ENABLE_GRP1: u32 = 1 << 1;
 const CTLR_ARE: u32 = 1 << 4;
 const CTLR_RWP: u32 = 1 << 31;
@@ -43,19 +37,9 @@ const GICR_ISACTIVER0: usize = SGI_BASE + 0x0300;
 const GICR_ICACTIVER0: usize = SGI_BASE + 0x0380;
 const GICR_IPRIORITYR: usize = SGI_BASE + 0x0400;
 
-fn read32(addr: usize) -> u32 {
-    // SAFETY: `addr` lies in a GIC register frame mapped as device memory
-    // in the direct map (see `Gic::new`).
-    unsafe { read_volatile(addr as *const u32) }
-}
-
-fn write32(addr: usize, value: u32) {
-    // SAFETY: as for read32.
-    unsafe { write_volatile(addr as *mut u32, value) }
-}
-
 fn read64(addr: usize) -> u64 {
-    // SAFETY: as for read32; GICR_TYPER is a 64-bit register.
+    // SAFETY: a GIC register frame mapped as device memory in the direct
+    // map (see `Gic::new`); GICR_TYPER is a 64-bit register.
     unsafe { read_volatile(addr as *const u64) }
 }
 
@@ -104,15 +88,7 @@ impl Gic {
             || read32(self.dist + GICD_CTLR) & CTLR_RWP == 0,
             "GICD_CTLR.RWP",
         );
-        let lines = ((read32(self.dist + GICD_TYPER) & 0x1f) as usize + 1) * 32;
-        for i in (32..lines).step_by(32) {
-            write32(self.dist + GICD_ICENABLER + i / 8, u32::MAX);
-            write32(self.dist + GICD_IGROUPR + i / 8, u32::MAX);
-        }
-        let prio = u32::from_ne_bytes([PRIORITY_REGULAR; 4]);
-        for i in (32..lines).step_by(4) {
-            write32(self.dist + GICD_IPRIORITYR + i, prio);
-        }
+        spi_regs::reset(self.dist, true);
         write32(self.dist + GICD_CTLR, CTLR_ARE | CTLR_ENABLE_GRP1);
         wait(
             || read32(self.dist + GICD_CTLR) & CTLR_RWP == 0,
@@ -120,12 +96,9 @@ impl Gic {
         );
     }
 
-    /// Make SPI `intid` edge-triggered (GICD_ICFGR<n>, bit 1 of its pair),
-    /// for a device that pulses its line, whose pulse a level-sensitive
-    /// SPI would not keep. Before the SPI is enabled.
-    pub fn set_edge_triggered(&self, intid: u32) {
-        let reg = self.dist + GICD_ICFGR + (intid as usize / 16) * 4;
-        write32(reg, read32(reg) | 2 << (2 * (intid % 16)));
+    /// The distributor's direct-map address.
+    pub fn dist(&self) -> usize {
+        self.dist
     }
 
     /// Route SPI `intid` to the CPU with `mpidr` and enable it.
@@ -135,10 +108,7 @@ impl Gic {
         let router = self.dist + GICD_IROUTER + 8 * intid as usize;
         // SAFETY: GICD_IROUTER<n> is a 64-bit register in the mapped distributor.
         unsafe { write_volatile(router as *mut u64, affinity) };
-        write32(
-            self.dist + GICD_ISENABLER + (intid as usize / 32) * 4,
-            1 << (intid % 32),
-        );
+        spi_regs::enable(self.dist, intid);
     }
 
     /// This CPU's redistributor frame, found by affinity: each region is

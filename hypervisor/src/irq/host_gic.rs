@@ -4,7 +4,7 @@
 //! is `arch::aarch64::gic`, which follows the same choice.
 
 use super::private::PrivateBank;
-use super::{gicv2, gicv3};
+use super::{gicv2, gicv3, spi_regs};
 
 #[derive(Clone, Copy)]
 pub enum HostGic {
@@ -39,12 +39,14 @@ impl HostGic {
         }
     }
 
-    /// Make SPI `intid` edge-triggered, before it is enabled.
+    /// Make SPI `intid` edge-triggered, before it is enabled (the same
+    /// register in both versions).
     pub fn set_edge_triggered(&self, intid: u32) {
-        match self {
-            HostGic::V3(g) => g.set_edge_triggered(intid),
-            HostGic::V2(g) => g.set_edge_triggered(intid),
-        }
+        let dist = match self {
+            HostGic::V3(g) => g.dist(),
+            HostGic::V2(g) => g.dist(),
+        };
+        spi_regs::set_edge_triggered(dist, intid);
     }
 
     /// Route SPI `intid` to the CPU with `mpidr` and enable it.

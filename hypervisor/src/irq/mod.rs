@@ -27,6 +27,7 @@ pub mod host_gic;
 pub mod pnmi;
 pub mod private;
 pub mod profiler;
+mod spi_regs;
 pub mod stop;
 pub mod watchdog;
 
@@ -35,7 +36,7 @@ use crate::panic::ExceptionFrame;
 use aerie_irqplan::{classify, on_irq, Class};
 pub use aerie_irqplan::{
     PMR_ALL, PMR_REGULAR_MASKED, PPI_HYP_TIMER, PPI_MAINTENANCE, PPI_PMU, PPI_VIRTUAL_TIMER,
-    PPI_WATCHDOG, PRIORITY_PNMI, PRIORITY_REGULAR, SGI_KICK, SGI_STOP,
+    PPI_WATCHDOG, PRIORITY_REGULAR, SGI_KICK, SGI_STOP,
 };
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 

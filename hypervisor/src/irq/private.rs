@@ -4,43 +4,30 @@
 //! redistributor on a GICv3 (SGI_base frame), in the distributor's banked
 //! first words on a GICv2, at the same offsets.
 
-use super::{
-    PPI_HYP_TIMER, PPI_MAINTENANCE, PPI_PMU, PPI_VIRTUAL_TIMER, PPI_WATCHDOG, PRIORITY_PNMI,
-    PRIORITY_REGULAR, SGI_KICK, SGI_STOP,
-};
+use aerie_irqplan::{priority_of, PRIVATE_INTIDS};
 use core::ptr::write_volatile;
 
-/// The private interrupts Aerie enables on every pCPU.
-const OURS: [u32; 7] = [
-    SGI_KICK,
-    SGI_STOP,
-    PPI_PMU,
-    PPI_MAINTENANCE,
-    PPI_HYP_TIMER,
-    PPI_VIRTUAL_TIMER,
-    PPI_WATCHDOG,
-];
-/// Those of them that are pseudo-NMIs (the top priority).
-const PSEUDO_NMIS: [u32; 3] = [SGI_STOP, PPI_PMU, PPI_WATCHDOG];
-
-/// Gives this pCPU's private interrupts Aerie's priorities (regular, and
-/// the top one for the pseudo-NMIs) and enables Aerie's own. `priorities`
-/// is its IPRIORITYR0 (byte-accessible), `enable` its ISENABLER0.
+/// Gives this pCPU's private interrupts the plan's priorities
+/// (`aerie_irqplan::priority_of`: the pseudo-NMIs' or the regular one) and
+/// enables Aerie's own ([`PRIVATE_INTIDS`]). `priorities` is its
+/// IPRIORITYR0 (eight words, a byte per INTID), `enable` its ISENABLER0.
 ///
 /// # Safety
 /// Both must be this pCPU's registers of the host GIC, mapped as device
 /// memory.
 pub(super) unsafe fn configure(priorities: usize, enable: usize) {
-    let prio = u32::from_ne_bytes([PRIORITY_REGULAR; 4]);
-    // SAFETY (all three blocks): registers of this pCPU's bank, per the
-    // contract; IPRIORITYR takes words and bytes.
-    for i in (0..32).step_by(4) {
-        unsafe { write_volatile((priorities + i) as *mut u32, prio) };
+    for word in 0..8u32 {
+        let bytes = core::array::from_fn(|i| priority_of(4 * word + i as u32));
+        // SAFETY: IPRIORITYR<word> of this pCPU's bank, per the contract.
+        unsafe {
+            write_volatile(
+                (priorities + 4 * word as usize) as *mut u32,
+                u32::from_ne_bytes(bytes),
+            )
+        };
     }
-    for intid in PSEUDO_NMIS {
-        unsafe { write_volatile((priorities + intid as usize) as *mut u8, PRIORITY_PNMI) };
-    }
-    let mask = OURS.iter().fold(0, |m, &i| m | 1 << i);
+    let mask = PRIVATE_INTIDS.iter().fold(0, |m, &i| m | 1 << i);
+    // SAFETY: this pCPU's ISENABLER0, per the contract.
     unsafe { write_volatile(enable as *mut u32, mask) };
 }
 
