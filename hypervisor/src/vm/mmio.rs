@@ -9,6 +9,7 @@ use super::{
     UART_BASE, UART_SIZE,
 };
 use crate::arch::aarch64::el2::Syndrome;
+use crate::arch::aarch64::gic_v2;
 use crate::sched::Machine;
 use aerie_trap::{DataAbort, MmioAccess};
 
@@ -102,9 +103,9 @@ pub fn emulate(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: &Syndr
         return false;
     };
     let vm = &mut m.vms[v];
-    // A guest's GICv2 has no redistributors (its private interrupts are
-    // banked in the distributor).
-    let redistributors = if vm.vgic.is_v2() { 0 } else { vm.vcpus.len() };
+    // A guest's GICv2 (Aerie's GICv2 build gives every VM one) has no
+    // redistributors: its private interrupts are banked in the distributor.
+    let redistributors = if gic_v2::active() { 0 } else { vm.vcpus.len() };
     let Some(device) = device_at(syndrome.fault_ipa(), redistributors, vm.virtio.len()) else {
         return false;
     };
@@ -124,9 +125,8 @@ pub fn emulate(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: &Syndr
             r
         }
         Device::Distributor(off) => {
-            let v2 = vm.vgic.is_v2();
             if access.write {
-                let kick = if v2 {
+                let kick = if gic_v2::active() {
                     vm.vgic.dist_v2_write(c, off, size, value)
                 } else {
                     vm.vgic.dist_write(off, size, value)
@@ -135,7 +135,7 @@ pub fn emulate(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: &Syndr
                 m.kick(cpu, v, kick);
                 None
             } else {
-                let r = if v2 {
+                let r = if gic_v2::active() {
                     vm.vgic.dist_v2_read(c, off, size)
                 } else {
                     vm.vgic.dist_read(off, size)

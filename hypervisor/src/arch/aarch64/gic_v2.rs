@@ -37,8 +37,8 @@ const GICH_VMCR: usize = 0x008;
 const GICH_APR: usize = 0x0f0;
 const GICH_LR0: usize = 0x100;
 
-/// Direct-map addresses of the host's GICC, GICD and GICH (0: the host's
-/// GIC is a GICv3).
+/// Direct-map addresses of the host's GICC, GICD and GICH (set once at
+/// boot by [`install`]).
 static GICC: AtomicUsize = AtomicUsize::new(0);
 static GICD: AtomicUsize = AtomicUsize::new(0);
 static GICH: AtomicUsize = AtomicUsize::new(0);
