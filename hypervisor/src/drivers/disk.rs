@@ -36,16 +36,15 @@ pub fn probe(host: &HostInfo, space: &mut KernelSpace, virtio_mapped: bool) -> O
                 continue;
             }
         };
-        let usdhc = sd.kind == aerie_dt::SdHostKind::ImxUsdhc;
         // SAFETY: the controller's registers, of the kind its node names,
         // were just mapped as device memory, for good; nothing else in
         // Aerie drives it.
-        match unsafe { SdCard::attach(va, usdhc) } {
+        match unsafe { SdCard::attach(va, sd.kind) } {
             Ok(card) => {
                 let bytes = card.blocks * BLOCK as u64;
                 log::info!(
                     "host disk: SD card behind the {} at {base:#x}, {} MiB",
-                    card.controller_name(),
+                    sd.kind.name(),
                     bytes >> 20
                 );
                 *DISK.lock() = Some(Disk::Sd(card));

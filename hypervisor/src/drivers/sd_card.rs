@@ -20,6 +20,7 @@
 
 use super::registers::Registers;
 use crate::arch::aarch64::cpu::poll_for;
+use aerie_dt::SdHostKind;
 pub use aerie_sdcard::BLOCK;
 use aerie_sdcard::{
     block_address, csd_blocks, rca, sdhci, status_errors, Command, Response, ALL_SEND_CID, APP_CMD,
@@ -164,17 +165,17 @@ pub struct SdCard {
 }
 
 impl SdCard {
-    /// Find and set up the card behind the uSDHC (`Controller::Usdhc`) or
-    /// SDHCI at `va`. Resets the controller; leaves the card selected, in
-    /// transfer state, 512-byte blocks.
+    /// Find and set up the card behind the controller of `kind` at `va`.
+    /// Resets the controller; leaves the card selected, in transfer state,
+    /// 512-byte blocks.
     ///
     /// # Safety
     /// `va` must be the virtual address of a mapped controller's registers
     /// of that kind, used by nobody else.
-    pub unsafe fn attach(va: u64, usdhc: bool) -> Result<SdCard, SdError> {
+    pub unsafe fn attach(va: u64, kind: SdHostKind) -> Result<SdCard, SdError> {
         // SAFETY: per this function's contract.
         let regs = unsafe { Registers::new(va) };
-        let controller = if usdhc {
+        let controller = if kind == SdHostKind::ImxUsdhc {
             Controller::Usdhc
         } else {
             let mhz = (regs.read(CAPABILITIES) >> 8) & 0xff;
@@ -229,14 +230,6 @@ impl SdCard {
         card.command(SET_BLOCKLEN, BLOCK as u32)?;
         card.default_speed_clock()?;
         Ok(card)
-    }
-
-    /// The controller's name for people.
-    pub fn controller_name(&self) -> &'static str {
-        match self.controller {
-            Controller::Usdhc => "i.MX uSDHC",
-            Controller::Sdhci { .. } => "SDHCI",
-        }
     }
 
     fn reset_controller(&self) -> Result<(), SdError> {
