@@ -36,23 +36,48 @@ use crate::run::{self, Guest};
 /// The host disk of the ACPI run.
 const HOST_DISK_MIB: usize = 2;
 
-/// Runs the testkit on `cpu` through the firmware and the loader with
-/// Aerie's command line `aerie.log=<log> <append>`.
-fn run_uefi(
-    name: &str,
-    cpu: &str,
+/// A testkit run through the firmware and the loader.
+struct UefiRun<'a> {
+    name: &'a str,
+    cpu: &'a str,
+    /// The machine's GIC version (2: the loader must start the GICv2 build).
+    gic: u32,
     firmware: Firmware,
-    log: &str,
-    append: &str,
+    /// Aerie's command line: `aerie.log=<log> <append>`.
+    log: &'a str,
+    append: &'a str,
     timeout: u64,
+}
+
+impl<'a> UefiRun<'a> {
+    /// `name` on `cpu` with a GICv3, described by `firmware`: Aerie at
+    /// `aerie.log=info`, 180 s.
+    fn new(name: &'a str, cpu: &'a str, firmware: Firmware) -> Self {
+        UefiRun {
+            name,
+            cpu,
+            gic: 3,
+            firmware,
+            log: "info",
+            append: "",
+            timeout: 180,
+        }
+    }
+}
+
+/// Runs the testkit as `run` says.
+fn run_uefi(
+    run: &UefiRun,
     check: impl FnOnce(Status, &str) -> Result<(), String>,
 ) -> Result<(), String> {
-    let disk = fresh_disk(name)?;
+    let disk = fresh_disk(run.name)?;
     let guest = Guest::testkit();
-    let prepared = run::prepare(&guest, true, Some(&disk)).map_err(String::from)?;
+    let board = crate::board::Board::Virt;
+    let prepared =
+        run::prepare_for(&guest, true, Some(&disk), board, run.gic).map_err(String::from)?;
     // The testkit uses no disk; with ACPI, a host disk shows that the
     // virtio-mmio transports of the DSDT reach Aerie.
-    let disk = match firmware {
+    let disk = match run.firmware {
         Firmware::UefiAcpi => {
             std::fs::write(&disk, vec![0u8; HOST_DISK_MIB << 20])
                 .map_err(|e| format!("writing {}: {e}", disk.display()))?;
@@ -61,21 +86,25 @@ fn run_uefi(
         _ => prepared.disk,
     };
     let opts = QemuOptions {
+        gic_version: run.gic,
         boot: Boot::Aerie {
             bootmodule: prepared.bootmodule,
-            log: log.into(),
-            append: append.into(),
-            firmware,
+            log: run.log.into(),
+            append: run.append.into(),
+            firmware: run.firmware,
         },
         disk,
-        ..QemuOptions::aerie(cpu, PathBuf::new(), firmware)
+        ..QemuOptions::aerie(run.cpu, PathBuf::new(), run.firmware)
     };
-    run_test(name, &opts, timeout, check)
+    run_test(run.name, &opts, run.timeout, check)
 }
 
 pub fn boot_uefi(name: &str, cpu: &str) -> Result<(), String> {
-    let firmware = Firmware::UefiDeviceTree;
-    run_uefi(name, cpu, firmware, "debug", "", 180, |status, out| {
+    let run = UefiRun {
+        log: "debug",
+        ..UefiRun::new(name, cpu, Firmware::UefiDeviceTree)
+    };
+    run_uefi(&run, |status, out| {
         let (entry, dtb) = loader_placement(out)?;
         output::require_line(
             out,
@@ -118,21 +147,11 @@ pub fn boot_uefi_acpi_gicv2() -> Result<(), String> {
 /// The testkit through the firmware and the loader on `virt` with a
 /// GICv2, the machine described by `firmware`'s device tree or ACPI.
 fn uefi_gicv2(name: &str, firmware: Firmware) -> Result<(), String> {
-    let disk = fresh_disk(name)?;
-    let board = crate::board::Board::Virt;
-    let prepared =
-        run::prepare_for(&Guest::testkit(), true, Some(&disk), board, 2).map_err(String::from)?;
-    let opts = QemuOptions {
-        gic_version: 2,
-        boot: Boot::Aerie {
-            bootmodule: prepared.bootmodule,
-            log: "info".into(),
-            append: String::new(),
-            firmware,
-        },
-        ..QemuOptions::aerie("cortex-a72", PathBuf::new(), firmware)
+    let run = UefiRun {
+        gic: 2,
+        ..UefiRun::new(name, "cortex-a72", firmware)
     };
-    run_test(name, &opts, 180, |status, out| {
+    run_uefi(&run, |status, out| {
         loader_placement(out)?;
         if firmware == Firmware::UefiAcpi {
             output::require_line(
@@ -154,18 +173,19 @@ fn uefi_gicv2(name: &str, firmware: Firmware) -> Result<(), String> {
 }
 
 pub fn boot_uefi_remap_fault() -> Result<(), String> {
-    run_uefi(
-        "boot-uefi-remap-fault",
-        "cortex-a72",
-        Firmware::UefiDeviceTree,
-        "info",
-        "aerie.test=identity-fault",
-        90,
-        |status, out| {
-            loader_placement(out)?;
-            identity_alias_faulted(status, out)
-        },
-    )
+    let run = UefiRun {
+        append: "aerie.test=identity-fault",
+        timeout: 90,
+        ..UefiRun::new(
+            "boot-uefi-remap-fault",
+            "cortex-a72",
+            Firmware::UefiDeviceTree,
+        )
+    };
+    run_uefi(&run, |status, out| {
+        loader_placement(out)?;
+        identity_alias_faulted(status, out)
+    })
 }
 
 /// The firmware with ACPI tables and no device tree, as servers' firmware
@@ -176,35 +196,31 @@ pub fn boot_uefi_remap_fault() -> Result<(), String> {
 /// Aerie's, and the testkit passes.
 pub fn boot_uefi_acpi() -> Result<(), String> {
     let name = "boot-uefi-acpi";
-    run_uefi(
-        name,
-        "max",
-        Firmware::UefiAcpi,
-        "debug",
-        "",
-        180,
-        |status, out| {
-            output::require_line(
+    let run = UefiRun {
+        log: "debug",
+        ..UefiRun::new(name, "max", Firmware::UefiAcpi)
+    };
+    run_uefi(&run, |status, out| {
+        output::require_line(
             out,
             "aerie-loader: the machine from ACPI (BOCHS BXPC): 2 CPUs, GICv3 distributor at 0x8000000, console PL011 at 0x9000000, 32 virtio-mmio transports",
         )?;
-            if output::has_line(out, "aerie-loader: note:") {
-                return Err("the loader left something of QEMU's machine out".into());
-            }
-            output::require_line(out, ", 2 CPUs, VHE: yes")?;
-            output::require_line(
-                out,
-                &format!("host disk: virtio-blk at 0xa003e00, {HOST_DISK_MIB} MiB"),
-            )?;
-            // No PL031 in the DSDT: the time of day is the firmware's, read
-            // by the loader.
-            wall_clock_from(out, "the boot loader")?;
-            if output::has_line(out, "did not start") {
-                return Err("a CPU did not start".into());
-            }
-            testkit_passed(status, out, TESTKIT_MIN_PASSED)
-        },
-    )
+        if output::has_line(out, "aerie-loader: note:") {
+            return Err("the loader left something of QEMU's machine out".into());
+        }
+        output::require_line(out, ", 2 CPUs, VHE: yes")?;
+        output::require_line(
+            out,
+            &format!("host disk: virtio-blk at 0xa003e00, {HOST_DISK_MIB} MiB"),
+        )?;
+        // No PL031 in the DSDT: the time of day is the firmware's, read
+        // by the loader.
+        wall_clock_from(out, "the boot loader")?;
+        if output::has_line(out, "did not start") {
+            return Err("a CPU did not start".into());
+        }
+        testkit_passed(status, out, TESTKIT_MIN_PASSED)
+    })
 }
 
 /// Aerie's wall clock came from `source` and is this machine's time, to
