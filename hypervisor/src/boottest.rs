@@ -3,7 +3,7 @@
 
 mod mem;
 
-use crate::arch::aarch64::{cpu, firmware, gic};
+use crate::arch::aarch64::{cpu, gic};
 use crate::bootargs::BootTest;
 use crate::irq::{stop, PMR_REGULAR_MASKED};
 use core::sync::atomic::Ordering;
@@ -90,10 +90,7 @@ fn dump_masked() {
     stop::dump_all();
     if cpu::poll_for(2000, || stop::dumps_answered(1) > 0) {
         crate::println!("boot-test: dump arrived from cpu 1");
-        firmware::exit_with_status(
-            0,
-            crate::panic::SEMIHOSTING.load(core::sync::atomic::Ordering::Relaxed),
-        );
+        crate::power::exit(0);
     }
     panic!("boot-test: no dump from cpu 1 within 2 s");
 }
@@ -130,8 +127,5 @@ fn pnmi_nested() {
     crate::console::print_emergency(format_args!(
         "boot-test: pseudo-NMI on a stopping CPU handled\n"
     ));
-    firmware::exit_with_status(
-        0,
-        crate::panic::SEMIHOSTING.load(core::sync::atomic::Ordering::Relaxed),
-    );
+    crate::power::exit(0);
 }

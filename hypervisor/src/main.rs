@@ -16,6 +16,7 @@ mod drivers;
 mod irq;
 mod mm;
 mod panic;
+mod power;
 mod sched;
 mod seed;
 mod symbols;
@@ -74,10 +75,7 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
     // Kept for good: the user-world list borrows from it.
     let bootargs: &'static str = host.bootargs.clone().map_or("", |s| s.leak());
     let args = BootArgs::parse(bootargs);
-    panic::SEMIHOSTING.store(
-        args.semihosting || host.model.as_deref() == Some("linux,dummy-virt"),
-        Ordering::Relaxed,
-    );
+    power::set_semihosting(args.semihosting || host.model.as_deref() == Some("linux,dummy-virt"));
     console::init_log(args.log);
     let args = *BOOT_ARGS.call_once(|| args);
     irq::watchdog::PANIC.store(args.watchdog_panics, Ordering::Relaxed);
@@ -215,13 +213,14 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
         }
     }
 
+    power::init(&host, &mut space);
     seed::init(host.rng_seed.as_deref());
 
     let module = boot_module(host.initrd);
     let vms = module.as_ref().map_or_else(Vec::new, create_vms);
     if vms.is_empty() {
         log::error!("no VM could be started");
-        arch::aarch64::firmware::exit_with_status(2, panic::SEMIHOSTING.load(Ordering::Relaxed));
+        power::exit(2);
     }
     let mut machine = sched::Machine::new(vms, gic, gic::list_register_count());
     machine.set_shutdown_timeout(args.shutdown_timeout_s);

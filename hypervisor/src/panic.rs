@@ -1,16 +1,12 @@
 //! Stopping on a bug: a panic, or an exception taken in Aerie itself.
 
-use crate::arch::aarch64::firmware::exit_with_status;
 use crate::arch::aarch64::sysreg::read_sysreg;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 static PANICKING: AtomicBool = AtomicBool::new(false);
-/// Whether the machine offers semihosting (QEMU), set from the device tree.
-pub static SEMIHOSTING: AtomicBool = AtomicBool::new(false);
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
-    let semihosting = SEMIHOSTING.load(Ordering::Relaxed);
     if PANICKING.swap(true, Ordering::SeqCst) {
         // Another pCPU is already panicking (it reports and ends the
         // machine with its status), or this one panicked again while doing
@@ -32,7 +28,7 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
         )),
         None => crate::console::print_panic(format_args!("aerie: panic: {}\n", info.message())),
     }
-    exit_with_status(1, semihosting)
+    crate::power::exit(1)
 }
 
 /// Registers saved by vectors.S for an exception taken from EL2.

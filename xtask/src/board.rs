@@ -42,7 +42,8 @@ pub enum Board {
     /// disk is an SD card behind an SDHCI (the board's slot is on its
     /// EMMC2; QEMU's model wires its card to the first, the EMMC), and there is no
     /// network card (QEMU's model has no Ethernet): VMs without uplinks.
-    /// Without PSCI the run ends through semihosting (`aerie.semihosting=1`).
+    /// Without PSCI, Aerie powers it off as Linux does a Pi, through the
+    /// power manager's watchdog (partition 63, halt), which ends QEMU's run.
     Raspi4b,
 }
 
@@ -97,12 +98,6 @@ impl Board {
             Board::Imx8mpEvk | Board::VersalVirt => Some(3),
             Board::Raspi4b => Some(2),
         }
-    }
-
-    /// Whether Aerie must end the run through semihosting, the machine
-    /// having no PSCI to power it off with.
-    pub fn semihosting(self) -> bool {
-        self == Board::Raspi4b
     }
 
     /// Its console's serial port, as QEMU numbers them (`-serial`).

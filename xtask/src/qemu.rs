@@ -424,10 +424,6 @@ fn board_command(opts: &QemuOptions, interactive: bool, seed: u32) -> Command {
         if opts.board.virq_unwired() {
             append.push_str(" aerie.virq=hcr");
         }
-        if opts.board.semihosting() {
-            append.push_str(" aerie.semihosting=1");
-            c.args(["-semihosting-config", "enable=on,target=native"]);
-        }
         c.arg("-no-reboot");
         kernel_args(
             &mut c,

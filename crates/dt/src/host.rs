@@ -12,6 +12,7 @@ use crate::fdt::tree::{NodeRef, Tree};
 use crate::ged::GedButton;
 use crate::guest::KEY_POWER;
 use crate::handoff::{WallClock, WALL_CLOCK_PROP};
+use crate::power::HostPowerController;
 use crate::region::Region;
 use crate::rtc::HostRtc;
 use crate::sd_host::HostSdHost;
@@ -123,6 +124,9 @@ pub struct HostInfo {
     /// order: where its host disk is on boards without virtio (see
     /// [`HostSdHost`]).
     pub sd_hosts: Vec<HostSdHost>,
+    /// The machine's own power controller, which powers it off where the
+    /// firmware has no PSCI (see [`HostPowerController`]).
+    pub power_controller: Option<HostPowerController>,
 }
 
 /// Reads a host DTB. `dtb` may be longer than the header's totalsize.
@@ -174,6 +178,7 @@ pub fn parse_host(dtb: &[u8]) -> Result<HostInfo, DtError> {
         ged_button: crate::ged::host_ged_button(&tree)?,
         ethernet: crate::ethernet::host_ethernet(&tree)?,
         sd_hosts: crate::sd_host::host_sd_hosts(&tree)?,
+        power_controller: crate::power::host_power_controller(&tree)?,
     })
 }
 
@@ -603,6 +608,7 @@ fn initrd(chosen: &NodeRef<'_, '_>) -> Result<Option<Region>, DtError> {
 mod tests {
     use super::*;
     use crate::ethernet::{EthernetKind, PhyMode};
+    use crate::power::PowerControllerKind;
     use crate::rtc::RtcKind;
     use crate::sd_host::SdHostKind;
     use alloc::vec;
@@ -1365,6 +1371,39 @@ mod tests {
                 (SdHostKind::Sdhci, 0xfe34_0000)
             ]
         );
+    }
+
+    #[test]
+    fn finds_the_raspberry_pi_4s_power_manager_through_its_bus() {
+        // As in the Pi 4's tree: the power manager's block first, then the
+        // ASB and RPi VEC blocks the same node lists.
+        let dtb = bcm2711_soc(|w| {
+            node(w, "watchdog@7e100000", |w| {
+                w.property_string_list(
+                    "compatible",
+                    vec!["brcm,bcm2711-pm".into(), "brcm,bcm2835-pm-wdt".into()],
+                )
+                .unwrap();
+                w.property_array_u32(
+                    "reg",
+                    &[0x7e10_0000, 0x114, 0x7e00_a000, 0x24, 0x7ec1_1000, 0x20],
+                )
+                .unwrap();
+            });
+        });
+        assert_eq!(
+            parse_host(&dtb).unwrap().power_controller,
+            Some(HostPowerController {
+                kind: PowerControllerKind::Bcm2835Pm,
+                region: Region {
+                    base: 0xfe10_0000,
+                    size: 0x114
+                },
+            })
+        );
+        // A machine without one (QEMU virt, with PSCI) has none.
+        let dtb = bcm2711_soc(|w| pl011(w, 0x7e20_1000, None));
+        assert_eq!(parse_host(&dtb).unwrap().power_controller, None);
     }
 
     #[test]

@@ -356,6 +356,7 @@ mod tests {
             ethernet: None,
             // Its disks are virtio's.
             sd_hosts: vec![],
+            power_controller: None,
         }
     }
 

@@ -16,6 +16,7 @@ mod guest;
 mod handoff;
 mod host;
 mod host_tree;
+mod power;
 mod region;
 mod rtc;
 mod sd_host;
@@ -33,6 +34,7 @@ pub use guest::{
 pub use handoff::{with_handoff, Handoff, WallClock};
 pub use host::{parse_host, Cpu, GicV3, HostInfo, HostVirtio, PowerButton, Timer, UartKind};
 pub use host_tree::{host_tree, primecell_region};
+pub use power::{HostPowerController, PowerControllerKind};
 pub use region::Region;
 pub use rtc::{HostRtc, RtcKind};
 pub use sd_host::{HostSdHost, SdHostKind};

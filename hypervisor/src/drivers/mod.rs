@@ -1,5 +1,6 @@
 //! Drivers for the host devices Aerie itself uses.
 
+pub mod bcm2835_pm;
 pub mod disk;
 pub mod imx_fec;
 pub mod imx_uart;

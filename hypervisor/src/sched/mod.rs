@@ -32,7 +32,7 @@ pub use pcpu::{this_cpu, MAX_PCPUS};
 
 use crate::arch::aarch64::context::GuestRegs;
 use crate::arch::aarch64::fast_path::FastPathTable;
-use crate::arch::aarch64::{cpu, daif, el2, firmware, gic};
+use crate::arch::aarch64::{cpu, daif, el2, gic};
 use crate::irq::host_gic::HostGic;
 use crate::irq::SGI_KICK;
 use crate::vm::{VcpuState, Vm, VmState};
@@ -567,12 +567,7 @@ impl Machine {
                 crate::irq::profiler::report(|v| m.vms[v].name.clone());
                 log::info!("all VMs have stopped; powering off");
                 crate::console::flush_held(true);
-                // Through semihosting where the emulator says so: a machine
-                // without PSCI (QEMU's Raspberry Pi) cannot be powered off.
-                firmware::exit_with_status(
-                    0,
-                    crate::panic::SEMIHOSTING.load(core::sync::atomic::Ordering::Relaxed),
-                );
+                crate::power::exit(0);
             }
             // Idle: wait, without the lock, for a kick, a deadline or a tick.
             match m.earliest_deadline(cpu::counter()) {

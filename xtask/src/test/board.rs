@@ -100,7 +100,8 @@ fn testkit_on(name: &str, board: Board) -> Result<(), String> {
 /// behind an SDHCI (QEMU's model wires its card to the first, the EMMC;
 /// the board's slot is on the EMMC2) across a reboot, runs Linux's
 /// GICv2 driver with reschedule IPIs between its vCPUs, and reads the date
-/// the run handed over; Aerie's exit goes through semihosting (no PSCI).
+/// the run handed over; Aerie powers the board off through its power
+/// manager's watchdog (no PSCI).
 pub fn raspi4b_linux() -> Result<(), String> {
     let board = Board::Raspi4b;
     let name = "board-raspi4b-linux";
@@ -111,6 +112,10 @@ pub fn raspi4b_linux() -> Result<(), String> {
     run_aerie(&run, |status, out| {
         booted_on(board, out)?;
         output::require_line(out, "host disk: SD card behind the SDHCI at 0xfe300000")?;
+        output::require_line(
+            out,
+            "power: no PSCI; the machine powers off through the Broadcom power manager's watchdog at 0xfe100000",
+        )?;
         linux_drove_a_gic_v2(out)?;
         linux_check_passed(out, vcpus)?;
         clean_exit(status, out)

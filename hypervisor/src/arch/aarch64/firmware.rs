@@ -23,18 +23,18 @@ pub fn system_off() -> ! {
 
 /// Stop the machine reporting `status` to the emulator through semihosting
 /// SYS_EXIT (ADP_Stopped_ApplicationExit with a subcode). Without
-/// semihosting (real hardware) HLT would be UNDEFINED, so this is only used
-/// when the boot arguments say semihosting is there; otherwise power off.
-pub fn exit_with_status(status: u32, semihosting: bool) -> ! {
-    if semihosting {
-        let block: [u64; 2] = [0x20026, status as u64];
-        // SAFETY: semihosting SYS_EXIT (op 0x18) reads the two-word block at
-        // x1 and does not return.
-        unsafe {
-            core::arch::asm!("hlt #0xf000", in("x0") 0x18u64, in("x1") block.as_ptr(), options(nostack));
-        }
+/// semihosting (real hardware) HLT would be UNDEFINED: only for machines
+/// the boot arguments or the tree say have it (`crate::power`).
+pub fn semihosting_exit(status: u32) -> ! {
+    let block: [u64; 2] = [0x20026, status as u64];
+    // SAFETY: semihosting SYS_EXIT (op 0x18) reads the two-word block at
+    // x1 and does not return.
+    unsafe {
+        core::arch::asm!("hlt #0xf000", in("x0") 0x18u64, in("x1") block.as_ptr(), options(nostack));
     }
-    system_off()
+    loop {
+        super::sysreg::wfe();
+    }
 }
 
 /// PSCI CPU_ON (SMC64) for a secondary pCPU: starts `mpidr` at physical
