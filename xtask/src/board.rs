@@ -45,14 +45,24 @@ pub enum Board {
     /// Without PSCI, Aerie powers it off as Linux does a Pi, through the
     /// power manager's watchdog (partition 63, halt), which ends QEMU's run.
     Raspi4b,
+    /// Xilinx's ZCU102 (`xlnx-zcu102`, with `virtualization=on`): four
+    /// Cortex-A53 entered at EL2, PSCI by SMC, a GIC-400 integrated on
+    /// 64 KiB pages (so Aerie's GICv2 build, with its CPU interfaces 0xF000
+    /// into their frames), Cadence UARTs (the console is UART0), the
+    /// ZynqMP's RTC. It boots with the board's own device tree from
+    /// Debian's kernel package. No virtio: the host disk is an SD card in
+    /// its slot (the second Arasan SDHCI); its Ethernet, a Cadence GEM,
+    /// has no driver in Aerie, so VMs have no uplink there.
+    Zcu102,
 }
 
 impl Board {
-    pub const ALL: [Board; 4] = [
+    pub const ALL: [Board; 5] = [
         Board::Virt,
         Board::Imx8mpEvk,
         Board::VersalVirt,
         Board::Raspi4b,
+        Board::Zcu102,
     ];
 
     /// The board named `name` (as `-M` names it).
@@ -71,6 +81,15 @@ impl Board {
             Board::Imx8mpEvk => "imx8mp-evk",
             Board::VersalVirt => "xlnx-versal-virt",
             Board::Raspi4b => "raspi4b",
+            Board::Zcu102 => "xlnx-zcu102",
+        }
+    }
+
+    /// Its `-M` value: the name, with the options that give it EL2.
+    pub fn machine(self) -> String {
+        match self {
+            Board::Zcu102 => format!("{},virtualization=on", self.name()),
+            _ => self.name().to_string(),
         }
     }
 
@@ -78,7 +97,7 @@ impl Board {
     pub fn max_cpus(self) -> u32 {
         match self {
             Board::Virt => 8,
-            Board::Imx8mpEvk | Board::Raspi4b => 4,
+            Board::Imx8mpEvk | Board::Raspi4b | Board::Zcu102 => 4,
             Board::VersalVirt => 2,
         }
     }
@@ -96,14 +115,14 @@ impl Board {
         match self {
             Board::Virt => None,
             Board::Imx8mpEvk | Board::VersalVirt => Some(3),
-            Board::Raspi4b => Some(2),
+            Board::Raspi4b | Board::Zcu102 => Some(2),
         }
     }
 
     /// Its console's serial port, as QEMU numbers them (`-serial`).
     pub fn console_serial(self) -> usize {
         match self {
-            Board::Virt | Board::VersalVirt => 0,
+            Board::Virt | Board::VersalVirt | Board::Zcu102 => 0,
             Board::Imx8mpEvk | Board::Raspi4b => 1,
         }
     }
@@ -115,30 +134,32 @@ impl Board {
         matches!(self, Board::Virt | Board::VersalVirt)
     }
 
-    /// The QEMU SD bus of the card slot that holds the host disk, on a
-    /// board without virtio: the EVK's slot is usdhc2, QEMU's SD bus 1
-    /// (`index=` would name a unit on bus 0).
-    pub fn sd_card_bus(self) -> Option<u32> {
+    /// Where QEMU puts the SD card that holds the host disk, on a board
+    /// without virtio, as `-drive` options: the EVK's slot is usdhc2,
+    /// QEMU's SD bus 1; the ZCU102 numbers its slots as units of bus 0.
+    pub fn sd_card_slot(self) -> Option<&'static str> {
         match self {
             Board::Virt | Board::VersalVirt => None,
-            Board::Imx8mpEvk => Some(1),
+            Board::Imx8mpEvk => Some("bus=1"),
             // QEMU's first SD card, behind the Pi's EMMC (the board's slot
             // is on its EMMC2; Aerie takes whichever has a card).
-            Board::Raspi4b => Some(0),
+            Board::Raspi4b => Some("bus=0"),
+            // Its slot is on the second SDHCI (the first is off in its tree).
+            Board::Zcu102 => Some("index=1"),
         }
     }
 
     /// Whether it has a network card for Aerie's uplink: virtio, or the
     /// board's own Ethernet where Aerie drives it (QEMU's Raspberry Pi 4
-    /// has no Ethernet at all).
+    /// has no Ethernet at all; the ZCU102's GEM has no driver).
     pub fn takes_uplink(self) -> bool {
-        self != Board::Raspi4b
+        !matches!(self, Board::Raspi4b | Board::Zcu102)
     }
 
     /// Whether a host disk can be attached (virtio, or an SD card slot
     /// Aerie drives).
     pub fn takes_disk(self) -> bool {
-        self.has_virtio() || self.sd_card_bus().is_some()
+        self.has_virtio() || self.sd_card_slot().is_some()
     }
 
     /// Whether its GIC's virtual IRQ output is left unconnected, so that
@@ -154,6 +175,7 @@ impl Board {
             Board::Virt | Board::VersalVirt => None,
             Board::Imx8mpEvk => Some(paths::aerie_dir().join("imx8mp-evk.dtb")),
             Board::Raspi4b => Some(paths::aerie_dir().join("raspi4b.dtb")),
+            Board::Zcu102 => Some(paths::aerie_dir().join("zcu102.dtb")),
         }
     }
 
@@ -163,6 +185,7 @@ impl Board {
             Board::Virt | Board::VersalVirt => None,
             Board::Imx8mpEvk => Some("freescale/imx8mp-evk.dtb"),
             Board::Raspi4b => Some("broadcom/bcm2711-rpi-4-b.dtb"),
+            Board::Zcu102 => Some("xilinx/zynqmp-zcu102-rev1.0.dtb"),
         }
     }
 
@@ -240,7 +263,7 @@ mod tests {
         }
         assert_eq!(
             Board::names(),
-            "virt, imx8mp-evk, xlnx-versal-virt, raspi4b"
+            "virt, imx8mp-evk, xlnx-versal-virt, raspi4b, xlnx-zcu102"
         );
         assert_eq!(Board::parse("raspi3b"), None);
     }

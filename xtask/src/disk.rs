@@ -65,7 +65,7 @@ pub fn fits_board(path: Option<&Path>, board: crate::board::Board) -> Result<(),
             board.name()
         ));
     }
-    let (Some(path), Some(_)) = (path, board.sd_card_bus()) else {
+    let (Some(path), Some(_)) = (path, board.sd_card_slot()) else {
         return Ok(());
     };
     let len = std::fs::metadata(path)
@@ -87,10 +87,11 @@ pub fn drive_option(path: &Path) -> String {
     format!("if=none,file={},format=raw,id=hostdisk", file_option(path))
 }
 
-/// QEMU's `-drive` option value for `path` as the SD card on SD bus `bus`.
-pub fn sd_drive_option(path: &Path, bus: u32) -> String {
+/// QEMU's `-drive` option value for `path` as the SD card in `slot`
+/// (`bus=` or `index=`, as the board numbers its slots).
+pub fn sd_drive_option(path: &Path, slot: &str) -> String {
     format!(
-        "if=sd,bus={bus},file={},format=raw,id=sdcard",
+        "if=sd,{slot},file={},format=raw,id=sdcard",
         file_option(path)
     )
 }

@@ -370,11 +370,13 @@ fn board_command(opts: &QemuOptions, interactive: bool, seed: u32) -> Command {
     // Without an uplink the board's own Ethernet keeps QEMU's default user
     // network: `-nic none` would leave it unconnected, which QEMU warns
     // about on every run.
-    c.args(["-M", opts.board.name()]);
+    c.args(["-M", &opts.board.machine()]);
     if opts.board.cpus_chosen() {
         c.args(["-smp", &opts.smp.to_string()]);
     }
     c.args(["-m", "2G"]);
+    // Boards with sound (the ZCU102's DisplayPort) would try the host's.
+    c.args(["-audio", "none"]);
     match opts.board.boot_dtb() {
         Ok(Some(dtb)) => {
             c.arg("-dtb").arg(dtb);
@@ -401,9 +403,9 @@ fn board_command(opts: &QemuOptions, interactive: bool, seed: u32) -> Command {
     }
     c.args(["-serial", console]);
     if let Some(disk) = &opts.disk {
-        match opts.board.sd_card_bus() {
-            Some(bus) => {
-                c.args(["-drive", &crate::disk::sd_drive_option(disk, bus)]);
+        match opts.board.sd_card_slot() {
+            Some(slot) => {
+                c.args(["-drive", &crate::disk::sd_drive_option(disk, slot)]);
             }
             None => disk_args(&mut c, disk),
         }
@@ -870,7 +872,10 @@ mod tests {
             ..QemuOptions::aerie("cortex-a72", "/b".into(), Firmware::Kernel)
         };
         let a = args(&command(&opts, false)).join(" ");
-        assert!(a.starts_with("-M imx8mp-evk -smp 4 -m 2G"), "{a}");
+        assert!(
+            a.starts_with("-M imx8mp-evk -smp 4 -m 2G -audio none"),
+            "{a}"
+        );
         assert!(!a.contains("-cpu"), "{a}");
         assert!(a.contains("imx8mp-evk.dtb -display none"), "{a}");
         assert!(a.contains("-serial null -serial stdio"), "{a}");
@@ -900,6 +905,21 @@ mod tests {
             "{a}"
         );
         assert!(!a.contains("virtio") && !a.contains("hostdisk"), "{a}");
+        // The ZCU102 needs EL2 asked for; its card slot is unit 1 on
+        // QEMU's SD bus 0.
+        let zcu102 = QemuOptions {
+            board: Board::Zcu102,
+            gic_version: 2,
+            disk: Some("/d.img".into()),
+            ..opts.clone()
+        };
+        let a = args(&command(&zcu102, false)).join(" ");
+        assert!(
+            a.starts_with("-M xlnx-zcu102,virtualization=on -smp 4 -m 2G -audio none"),
+            "{a}"
+        );
+        assert!(a.contains("-drive if=sd,index=1,file=/d.img"), "{a}");
+        assert!(a.contains("aerie-gicv2.Image"), "{a}");
         let versal = QemuOptions {
             board: Board::VersalVirt,
             smp: 2,

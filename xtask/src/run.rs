@@ -930,6 +930,8 @@ mod tests {
             &["--board", "raspi3b"],
             &["--board", "raspi4b", "--smp", "2"],
             &["--board", "raspi4b", "--forward", "8022:10.0.2.15:22"],
+            &["--board", "xlnx-zcu102", "--forward", "8022:10.0.2.15:22"],
+            &["--board", "xlnx-zcu102", "--smp", "6"],
             &["--board", "xlnx-versal-virt", "--smp", "2"],
         ] {
             assert!(parse_args(&s(bad)).is_err(), "{bad:?}");
@@ -938,6 +940,8 @@ mod tests {
         // The Raspberry Pi 4's GIC-400 picks Aerie's GICv2 build.
         let r = parse_args(&s(&["--board", "raspi4b"])).unwrap();
         assert_eq!((r.board, r.smp, r.gic_version), (Board::Raspi4b, 4, 2));
+        let r = parse_args(&s(&["--board", "xlnx-zcu102", "--smp", "2"])).unwrap();
+        assert_eq!((r.board, r.smp, r.gic_version), (Board::Zcu102, 2, 2));
         let r = parse_args(&s(&["--board", "imx8mp-evk"])).unwrap();
         assert_eq!(r.gic_version, 3);
     }

@@ -81,11 +81,31 @@ pub(crate) fn host_gic_v2(tree: &Tree<'_>) -> Result<Option<GicV2>, DtError> {
     };
     Ok(Some(GicV2 {
         dist,
-        cpu,
+        cpu: cpu_interface(cpu),
         hyp: regions.get(2).copied(),
-        vcpu: regions.get(3).copied(),
+        vcpu: regions.get(3).copied().map(cpu_interface),
         maintenance: first_gic_intid(&node)?,
     }))
+}
+
+/// The size the tree gives a CPU interface (GICC or GICV) of a GIC-400
+/// integrated on 64 KiB pages (the ZynqMP's, and servers'): each 4 KiB
+/// page of the 8 KiB interface is repeated across 64 KiB of its own.
+const ALIASED_FRAME: u64 = 0x2_0000;
+/// Where the 8 KiB interface is contiguous in such a frame: the last
+/// alias of its first page is followed by the first of its second.
+const ALIASED_START: u64 = 0xf000;
+
+/// A CPU interface's 8 KiB: the frame itself, or in a 64 KiB-aliased
+/// frame the contiguous 8 KiB from its last alias of the first page, so
+/// that GICC_DIR (at 0x1000) is where it should be. Linux moves its GICC
+/// base the same way.
+fn cpu_interface(frame: Region) -> Region {
+    if frame.size == ALIASED_FRAME {
+        Region::new(frame.base + ALIASED_START, 0x2000)
+    } else {
+        frame
+    }
 }
 
 /// Writes `gic` as Linux's `arm,gic` binding describes it, with phandle
@@ -172,6 +192,30 @@ mod tests {
         assert_eq!(gic.vcpu, Some(Region::new(0x0804_0000, 0x1_0000)));
         assert_eq!(gic.maintenance, Some(25));
         assert!(gic.virtualization());
+    }
+
+    #[test]
+    fn a_zynqmp_gic_400_on_64k_pages_has_contiguous_cpu_interfaces() {
+        // The ZCU102's tree: GICC, GICH and GICV 128 KiB each, every 4 KiB
+        // page repeated over 64 KiB.
+        let reg = [
+            0xf901_0000,
+            0x1_0000,
+            0xf902_0000,
+            0x2_0000,
+            0xf904_0000,
+            0x2_0000,
+            0xf906_0000,
+            0x2_0000,
+        ];
+        let gic = parse_host(&tree("arm,gic-400", &reg, Some(&[1, 9, 0xf04])))
+            .unwrap()
+            .gic_v2
+            .unwrap();
+        assert_eq!(gic.cpu, Region::new(0xf902_f000, 0x2000));
+        assert_eq!(gic.vcpu, Some(Region::new(0xf906_f000, 0x2000)));
+        // GICH's registers are all in its first page: taken as it is.
+        assert_eq!(gic.hyp, Some(Region::new(0xf904_0000, 0x2_0000)));
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::power::HostPowerController;
 use crate::region::Region;
 use crate::rtc::HostRtc;
 use crate::sd_host::HostSdHost;
+use crate::uart::UartKind;
 
 /// One physical CPU.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,7 +143,7 @@ pub fn parse_host(dtb: &[u8]) -> Result<HostInfo, DtError> {
             "/memory (device_type = \"memory\" with reg)",
         ));
     }
-    let uart = uart(&tree, chosen.as_ref())?;
+    let uart = crate::uart::console(&tree, chosen.as_ref())?;
     let uart_kind = uart.as_ref().map_or(UartKind::Pl011, |u| u.2);
     Ok(HostInfo {
         memory,
@@ -296,153 +297,9 @@ fn cpus(tree: &Tree<'_>) -> Result<Vec<Cpu>, DtError> {
     Ok(out)
 }
 
-/// Follows stdout-path ("/path[:options]" or "alias[:options]").
-fn stdout_node<'t, 'a>(
-    tree: &'t Tree<'a>,
-    chosen: &NodeRef<'t, 'a>,
-) -> Result<Option<NodeRef<'t, 'a>>, DtError> {
-    let Some(spec) = prop_str(chosen, "stdout-path")?.or(prop_str(chosen, "linux,stdout-path")?)
-    else {
-        return Ok(None);
-    };
-    let path = spec.split(':').next().unwrap_or(spec);
-    if path.starts_with('/') {
-        return Ok(tree.find_path(path));
-    }
-    let Some(aliases) = tree.find_path("/aliases") else {
-        return Ok(None);
-    };
-    Ok(aliases
-        .props()
-        .find(|p| p.name == path)
-        .and_then(|p| core::str::from_utf8(p.value.strip_suffix(&[0])?).ok())
-        .and_then(|target| tree.find_path(target)))
-}
-
-/// The console UART: its registers, its interrupt and its kind.
-fn uart(
-    tree: &Tree<'_>,
-    chosen: Option<&NodeRef<'_, '_>>,
-) -> Result<Option<(Region, Option<u32>, UartKind)>, DtError> {
-    let driven = |n: &NodeRef<'_, '_>| enabled(n) && UartKind::of(n).is_some();
-    let from_chosen = match chosen {
-        Some(c) => stdout_node(tree, c)?.filter(driven),
-        None => None,
-    };
-    let Some(node) = from_chosen.or_else(|| tree.nodes().find(driven)) else {
-        return Ok(None);
-    };
-    let Some(first) = reg(&node)?.first().copied() else {
-        return Err(DtError::MissingProperty {
-            node: node.path(),
-            property: "reg",
-        });
-    };
-    let kind = UartKind::of(&node).unwrap_or(UartKind::Pl011);
-    Ok(Some((first, gic_intid(&node)?, kind)))
-}
-
-/// The UARTs Aerie can drive as its console.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum UartKind {
-    /// Arm's PL011 (`arm,pl011`): QEMU `virt`, Arm's boards, most servers.
-    #[default]
-    Pl011,
-    /// An SBSA generic UART (`arm,sbsa-uart`): a PL011 with only its data,
-    /// status and interrupt registers (no UARTCR: nothing to enable).
-    Sbsa,
-    /// The UART of NXP's i.MX SoCs from the i.MX21 on: i.MX 8M nodes name
-    /// `fsl,imx6q-uart` as their fallback, earlier ones `fsl,imx21-uart`.
-    Imx,
-    /// A 16550-compatible UART, the 8250 family (`ns16550a`, `ns16550`,
-    /// Synopsys' `snps,dw-apb-uart` of Rockchip and many other SoCs): its
-    /// registers `1 << reg_shift` bytes apart, each accessed `io_width`
-    /// bytes wide (1 or 4), as `reg-shift` and `reg-io-width` say.
-    Ns16550 { reg_shift: u8, io_width: u8 },
-    /// The Raspberry Pi's mini UART (`brcm,bcm2835-aux-uart`), the console
-    /// its tree names: a 16550 subset with 32-bit registers 4 bytes apart.
-    MiniUart,
-}
-
-/// The 16550 family's compatible strings Aerie takes.
-const NS16550S: [&str; 3] = ["ns16550a", "ns16550", "snps,dw-apb-uart"];
-/// The Raspberry Pi's mini UART's.
-const MINI_UART: &str = "brcm,bcm2835-aux-uart";
-
-impl UartKind {
-    /// Compatible strings, most specific first for writing a node back.
-    pub const fn compatible(self) -> &'static [&'static str] {
-        match self {
-            UartKind::Pl011 => &["arm,pl011", "arm,primecell"],
-            UartKind::Sbsa => &[SBSA_UART],
-            UartKind::Imx => &IMX_UARTS,
-            UartKind::Ns16550 { .. } => &["ns16550a"],
-            UartKind::MiniUart => &[MINI_UART],
-        }
-    }
-
-    /// Its name for people.
-    pub const fn name(self) -> &'static str {
-        match self {
-            UartKind::Pl011 => "PL011",
-            UartKind::Sbsa => "SBSA UART",
-            UartKind::Imx => "i.MX UART",
-            UartKind::Ns16550 { .. } => "16550 UART",
-            UartKind::MiniUart => "Raspberry Pi mini UART",
-        }
-    }
-
-    /// Where a 16550-style UART's registers are: (shift, access width in
-    /// bytes); None for the other kinds.
-    pub const fn ns16550_layout(self) -> Option<(u8, u8)> {
-        match self {
-            UartKind::Ns16550 {
-                reg_shift,
-                io_width,
-            } => Some((reg_shift, io_width)),
-            UartKind::MiniUart => Some((2, 4)),
-            _ => None,
-        }
-    }
-
-    /// A 16550 node's layout, if Aerie can drive it: a shift up to 4 and
-    /// 8- or 32-bit accesses (`reg-io-width` 2 is rare and not taken).
-    fn ns16550(node: &NodeRef<'_, '_>) -> Option<UartKind> {
-        let reg_shift = prop_u32(node, "reg-shift").ok()?.unwrap_or(0);
-        let io_width = prop_u32(node, "reg-io-width").ok()?.unwrap_or(1);
-        (reg_shift <= 4 && matches!(io_width, 1 | 4)).then_some(UartKind::Ns16550 {
-            reg_shift: reg_shift as u8,
-            io_width: io_width as u8,
-        })
-    }
-
-    /// What `node` is, if Aerie drives it. A node naming both the PL011
-    /// and the SBSA UART is a full PL011.
-    fn of(node: &NodeRef<'_, '_>) -> Option<UartKind> {
-        if is_compatible(node, "arm,pl011") {
-            Some(UartKind::Pl011)
-        } else if is_compatible(node, SBSA_UART) {
-            Some(UartKind::Sbsa)
-        } else if IMX_UARTS.iter().any(|c| is_compatible(node, c)) {
-            Some(UartKind::Imx)
-        } else if is_compatible(node, MINI_UART) {
-            Some(UartKind::MiniUart)
-        } else if NS16550S.iter().any(|c| is_compatible(node, c)) {
-            UartKind::ns16550(node)
-        } else {
-            None
-        }
-    }
-}
-
-/// The SBSA generic UART's compatible string.
-pub(crate) const SBSA_UART: &str = "arm,sbsa-uart";
-/// The i.MX UART's, for the same registers (the i.MX1's differ).
-const IMX_UARTS: [&str; 2] = ["fsl,imx6q-uart", "fsl,imx21-uart"];
-
 /// A node's interrupt as a GIC INTID, from a 3-cell specifier <type number
 /// flags>: type 0 = SPI (INTID 32 + n), type 1 = PPI (INTID 16 + n).
-fn gic_intid(node: &NodeRef<'_, '_>) -> Result<Option<u32>, DtError> {
+pub(crate) fn gic_intid(node: &NodeRef<'_, '_>) -> Result<Option<u32>, DtError> {
     Ok(cells(node, "interrupts")?
         .as_deref()
         .and_then(specifier_intid))
@@ -898,10 +755,25 @@ mod tests {
     }
 
     #[test]
+    fn the_zynqmp_uart_is_a_cadence_uart() {
+        let (uart, kind) = console_of(|w| {
+            w.property_string_list(
+                "compatible",
+                vec!["xlnx,zynqmp-uart".into(), "cdns,uart-r1p12".into()],
+            )
+            .unwrap();
+        });
+        assert!(uart.is_some());
+        assert_eq!(kind, UartKind::Cadence);
+        assert_eq!(kind.ns16550_layout(), None);
+    }
+
+    #[test]
     fn an_unknown_uart_is_not_taken_for_the_console() {
-        // Cadence's UART (Zynq), and a 16550 with 16-bit accesses.
+        // Samsung's UART, and a 16550 with 16-bit accesses.
         let (uart, _) = console_of(|w| {
-            w.property_string("compatible", "xlnx,xuartps").unwrap();
+            w.property_string("compatible", "samsung,exynos4210-uart")
+                .unwrap();
         });
         assert_eq!(uart, None);
         let (uart, _) = console_of(|w| {
@@ -1407,6 +1279,35 @@ mod tests {
     }
 
     #[test]
+    fn finds_the_zcu102s_enabled_arasan_sdhci() {
+        // The ZynqMP's two, of which the ZCU102 enables the card slot's.
+        let sdhci = |w: &mut FdtWriter, base: u32, status: &str| {
+            node(w, &format!("mmc@{base:x}"), |w| {
+                w.property_string_list(
+                    "compatible",
+                    vec!["xlnx,zynqmp-8.9a".into(), "arasan,sdhci-8.9a".into()],
+                )
+                .unwrap();
+                w.property_string("status", status).unwrap();
+                w.property_array_u32("reg", &[base, 0x1000]).unwrap();
+            });
+        };
+        let dtb = blob(&[], cells_1_1, |w| {
+            memory_32(w);
+            sdhci(w, 0xff16_0000, "disabled");
+            sdhci(w, 0xff17_0000, "okay");
+        });
+        let hosts = parse_host(&dtb).unwrap().sd_hosts;
+        assert_eq!(
+            hosts
+                .iter()
+                .map(|h| (h.kind, h.region.base))
+                .collect::<Vec<_>>(),
+            [(SdHostKind::Sdhci, 0xff17_0000)]
+        );
+    }
+
+    #[test]
     fn finds_the_enabled_imx8mp_usdhcs_in_tree_order() {
         // As in the i.MX 8M Plus EVK's tree: 64-bit root cells, the SoC bus
         // and AIPS3 map their children's 32-bit addresses one to one;
@@ -1443,14 +1344,14 @@ mod tests {
 
     #[test]
     fn an_unknown_sd_host_is_not_taken() {
-        let arasan = sd_hosts_of(|w| {
-            node(w, "mmc@ff160000", |w| {
-                w.property_string("compatible", "arasan,sdhci-8.9a")
-                    .unwrap();
-                w.property_array_u32("reg", &[0xff16_0000, 0x1000]).unwrap();
+        // Synopsys' DesignWare MMC (Rockchip, Exynos): no SDHCI.
+        let dw_mmc = sd_hosts_of(|w| {
+            node(w, "mmc@fe2b0000", |w| {
+                w.property_string("compatible", "snps,dw-mshc").unwrap();
+                w.property_array_u32("reg", &[0xfe2b_0000, 0x4000]).unwrap();
             });
         });
-        assert_eq!(arasan, vec![]);
+        assert_eq!(dw_mmc, vec![]);
     }
 
     #[test]

@@ -19,8 +19,9 @@ use crate::binding::{
     reg2, GIC_PPI, GIC_SPI, IRQ_TYPE_LEVEL_HIGH, IRQ_TYPE_LEVEL_LOW, PPI_INTIDS, SPI_INTIDS,
 };
 use crate::error::{DtError, Step};
-use crate::host::{HostInfo, UartKind};
+use crate::host::HostInfo;
 use crate::region::Region;
+use crate::uart::UartKind;
 
 const PHANDLE_GIC: u32 = 1;
 /// The register frames of a PL011 and a PL031.
@@ -484,6 +485,7 @@ mod tests {
                 io_width: 1,
             },
             UartKind::MiniUart,
+            UartKind::Cadence,
         ] {
             let mut info = qemu_like();
             info.uart_kind = kind;

@@ -20,6 +20,7 @@ mod power;
 mod region;
 mod rtc;
 mod sd_host;
+mod uart;
 
 pub use binding::{PPI_INTIDS, SPI_INTIDS};
 pub use error::DtError;
@@ -32,9 +33,10 @@ pub use guest::{
     POWER_BUTTON_PIN, RTC_SPI,
 };
 pub use handoff::{with_handoff, Handoff, WallClock};
-pub use host::{parse_host, Cpu, GicV3, HostInfo, HostVirtio, PowerButton, Timer, UartKind};
+pub use host::{parse_host, Cpu, GicV3, HostInfo, HostVirtio, PowerButton, Timer};
 pub use host_tree::{host_tree, primecell_region};
 pub use power::{HostPowerController, PowerControllerKind};
 pub use region::Region;
 pub use rtc::{HostRtc, RtcKind};
 pub use sd_host::{HostSdHost, SdHostKind};
+pub use uart::UartKind;

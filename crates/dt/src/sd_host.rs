@@ -27,7 +27,8 @@ pub enum SdHostKind {
     /// NXP's uSDHC (i.MX 6, 7, 8M).
     ImxUsdhc,
     /// A standard SD Host Controller (SDHCI 3.0): the Raspberry Pi 4's
-    /// EMMC2, which holds its card slot, and its first EMMC.
+    /// EMMC2, which holds its card slot, and its first EMMC; the ZynqMP's
+    /// two Arasan controllers.
     Sdhci,
 }
 
@@ -41,9 +42,16 @@ impl SdHostKind {
     }
 }
 
-/// Standard SDHCIs Aerie takes: the Raspberry Pi 4's two, and the name
-/// a tree Aerie writes gives any (no binding names a plain SDHCI).
-const SDHCIS: [&str; 3] = ["brcm,bcm2711-emmc2", "brcm,bcm2835-sdhci", SDHCI];
+/// Standard SDHCIs Aerie takes: the Raspberry Pi 4's two, Arasan's
+/// SDHCI 3.0 of the ZynqMP (whose nodes name `xlnx,zynqmp-8.9a` first),
+/// and the name a tree Aerie writes gives any (no binding names a plain
+/// SDHCI).
+const SDHCIS: [&str; 4] = [
+    "brcm,bcm2711-emmc2",
+    "brcm,bcm2835-sdhci",
+    "arasan,sdhci-8.9a",
+    SDHCI,
+];
 const SDHCI: &str = "aerie,sdhci";
 
 /// The i.MX uSDHC's compatible strings: every i.MX 6, 7 and 8 node names

@@ -1,6 +1,7 @@
 //! Drivers for the host devices Aerie itself uses.
 
 pub mod bcm2835_pm;
+pub mod cadence_uart;
 pub mod disk;
 pub mod imx_fec;
 pub mod imx_uart;

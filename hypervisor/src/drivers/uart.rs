@@ -1,6 +1,7 @@
 //! The host console's UART, whichever kind the machine has: the console
 //! asks for bytes in and out and never needs to know which.
 
+use super::cadence_uart::CadenceUart;
 use super::imx_uart::ImxUart;
 use super::ns16550::Ns16550;
 use super::pl011::Pl011;
@@ -10,6 +11,7 @@ pub enum HostUart {
     Pl011(Pl011),
     Imx(ImxUart),
     Ns16550(Ns16550),
+    Cadence(CadenceUart),
 }
 
 impl HostUart {
@@ -29,6 +31,7 @@ impl HostUart {
                     let (shift, width) = kind.ns16550_layout().unwrap_or((0, 1));
                     HostUart::Ns16550(Ns16550::new(base, shift, width))
                 }
+                UartKind::Cadence => HostUart::Cadence(CadenceUart::new(base)),
             }
         }
     }
@@ -48,6 +51,7 @@ impl HostUart {
                     let (shift, width) = kind.ns16550_layout().unwrap_or((0, 1));
                     HostUart::Ns16550(Ns16550::attach(base, shift, width))
                 }
+                UartKind::Cadence => HostUart::Cadence(CadenceUart::attach(base)),
             }
         }
     }
@@ -57,6 +61,7 @@ impl HostUart {
             HostUart::Pl011(u) => u.put(byte),
             HostUart::Imx(u) => u.put(byte),
             HostUart::Ns16550(u) => u.put(byte),
+            HostUart::Cadence(u) => u.put(byte),
         }
     }
 
@@ -66,6 +71,7 @@ impl HostUart {
             HostUart::Pl011(u) => u.get(),
             HostUart::Imx(u) => u.get(),
             HostUart::Ns16550(u) => u.get(),
+            HostUart::Cadence(u) => u.get(),
         }
     }
 
@@ -76,6 +82,7 @@ impl HostUart {
             HostUart::Pl011(u) => u.enable_rx_interrupt(),
             HostUart::Imx(u) => u.enable_rx_interrupt(),
             HostUart::Ns16550(u) => u.enable_rx_interrupt(),
+            HostUart::Cadence(u) => u.enable_rx_interrupt(),
         }
     }
 }

@@ -18,6 +18,13 @@
 //!   GIC-400 (Aerie's GICv2 build), the mini UART as the console, CPUs
 //!   started through a spin table, no PSCI, no RTC (the time comes from the
 //!   run, as from a boot loader), the host disk an SD card behind an SDHCI.
+//! - `board-zcu102-testkit`, `board-zcu102-linux` and
+//!   `board-zcu102-console`: QEMU's Xilinx ZCU102 (`--board xlnx-zcu102`),
+//!   booted with the board's own tree: four Cortex-A53, a GIC-400 whose
+//!   4 KiB pages repeat over 64 KiB (Aerie's GICv2 build, its CPU
+//!   interfaces 0xF000 into their frames), a Cadence UART as the console,
+//!   Xilinx's RTC, PSCI by SMC, the host disk an SD card behind the
+//!   ZynqMP's Arasan SDHCI.
 
 use super::linux_net::HostPeer;
 use super::{
@@ -75,6 +82,10 @@ fn booted_on(board: Board, out: &str) -> Result<(), String> {
         Board::Raspi4b => (
             "on Cortex-A72 (MIDR 0x410fd083), 4 CPUs",
             "machine: Raspberry Pi 4 Model B; console Raspberry Pi mini UART at 0xfe215040; GICv2 with one security state",
+        ),
+        Board::Zcu102 => (
+            "on Cortex-A53 (MIDR 0x410fd034), 4 CPUs",
+            "machine: ZynqMP ZCU102 Rev1.0; console Cadence UART at 0xff000000; GICv2 with one security state",
         ),
         Board::Virt => return Err("`virt` is no board of these tests".into()),
     };
@@ -301,6 +312,38 @@ fn console_on(name: &str, board: Board) -> Result<(), String> {
         output::require_line(out, "aerie: vm linux: powered off (PSCI SYSTEM_OFF)")?;
         clean_exit(status, out)
     })
+}
+
+/// The testkit on the ZCU102: every check, on a GIC-400 whose CPU
+/// interfaces are found 0xF000 into their 64 KiB-aliased frames (GICC_DIR
+/// and the guests' GICV_DIR at 0x1000 from there).
+pub fn zcu102_testkit() -> Result<(), String> {
+    testkit_on("board-zcu102-testkit", Board::Zcu102)
+}
+
+/// The Linux check VM there: every check, Linux's GICv2 driver with
+/// reschedule IPIs, the date from the ZynqMP's RTC, and its disk across a
+/// reboot on the SD card behind the board's Arasan SDHCI.
+pub fn zcu102_linux() -> Result<(), String> {
+    let board = Board::Zcu102;
+    let name = "board-zcu102-linux";
+    let config = test_config("linux-check.toml");
+    let vcpus = config_vcpus(&config, 0)?;
+    let disk = fresh_disk(name)?;
+    let run = on_board(name, board, Guest::Config(config), &disk, LINUX_TIMEOUT);
+    run_aerie(&run, |status, out| {
+        booted_on(board, out)?;
+        output::require_line(out, "host disk: SD card behind the SDHCI at 0xff170000")?;
+        linux_drove_a_gic_v2(out)?;
+        linux_check_passed(out, vcpus)?;
+        clean_exit(status, out)
+    })
+}
+
+/// The console both ways on the ZCU102's Cadence UART, whose receive
+/// events Aerie clears once it has read the FIFO empty.
+pub fn zcu102_console() -> Result<(), String> {
+    console_on("board-zcu102-console", Board::Zcu102)
 }
 
 #[cfg(test)]
