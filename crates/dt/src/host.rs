@@ -1301,9 +1301,10 @@ mod tests {
         assert_eq!(
             hosts
                 .iter()
-                .map(|h| (h.kind, h.region.base))
+                .map(|h| (h.kind, h.region.base, h.bus_width))
                 .collect::<Vec<_>>(),
-            [(SdHostKind::Sdhci, 0xff17_0000)]
+            // Its tree gives no `bus-width`: one data line, as for Linux.
+            [(SdHostKind::Sdhci, 0xff17_0000, 1)]
         );
     }
 
@@ -1319,9 +1320,11 @@ mod tests {
             });
             usdhc(w, 0x30b5_0000, |w| {
                 w.property_string("status", "okay").unwrap();
+                w.property_u32("bus-width", 4).unwrap();
             });
             usdhc(w, 0x30b6_0000, |w| {
                 w.property_null("non-removable").unwrap();
+                w.property_u32("bus-width", 8).unwrap();
                 w.property_string("status", "okay").unwrap();
             });
         });
@@ -1332,11 +1335,13 @@ mod tests {
                     kind: SdHostKind::ImxUsdhc,
                     region: Region::new(0x30b5_0000, 0x10000),
                     non_removable: false,
+                    bus_width: 4,
                 },
                 HostSdHost {
                     kind: SdHostKind::ImxUsdhc,
                     region: Region::new(0x30b6_0000, 0x10000),
                     non_removable: true,
+                    bus_width: 8,
                 },
             ]
         );

@@ -457,14 +457,15 @@ mod tests {
         // then an SDHCI.
         let mut info = qemu_like();
         info.sd_hosts = [
-            (SdHostKind::ImxUsdhc, 0x30b5_0000, false),
-            (SdHostKind::ImxUsdhc, 0x30b6_0000, true),
-            (SdHostKind::Sdhci, 0xfe34_0000, false),
+            (SdHostKind::ImxUsdhc, 0x30b5_0000, false, 4),
+            (SdHostKind::ImxUsdhc, 0x30b6_0000, true, 8),
+            (SdHostKind::Sdhci, 0xfe34_0000, false, 1),
         ]
-        .map(|(kind, base, non_removable)| HostSdHost {
+        .map(|(kind, base, non_removable, bus_width)| HostSdHost {
             kind,
             region: Region::new(base, 0x100),
             non_removable,
+            bus_width,
         })
         .to_vec();
         assert_eq!(parse_host(&host_tree(&info).unwrap()).unwrap(), info);

@@ -5,7 +5,7 @@ use alloc::format;
 use alloc::vec::Vec;
 
 use crate::error::{DtError, Step};
-use crate::fdt::cells::{is_compatible, reg};
+use crate::fdt::cells::{is_compatible, prop_u32, reg};
 use crate::fdt::tree::Tree;
 use crate::host::enabled_compatible;
 use crate::region::Region;
@@ -19,6 +19,9 @@ pub struct HostSdHost {
     pub region: Region,
     /// The tree says a device is soldered on (`non-removable`: eMMC on most boards), not a card slot.
     pub non_removable: bool,
+    /// The data lines wired to the slot (`bus-width`: 1, 4 or 8; 1 when
+    /// the tree does not say, as Linux takes it).
+    pub bus_width: u8,
 }
 
 /// The SD host controllers Aerie drives.
@@ -88,6 +91,10 @@ pub(crate) fn host_sd_hosts(tree: &Tree<'_>) -> Result<Vec<HostSdHost>, DtError>
                 kind,
                 region,
                 non_removable: node.prop("non-removable").is_some(),
+                bus_width: match prop_u32(&node, "bus-width")? {
+                    Some(w @ (4 | 8)) => w as u8,
+                    _ => 1,
+                },
             });
         }
     }
@@ -108,6 +115,10 @@ pub(crate) fn write(w: &mut FdtWriter, sd: HostSdHost, reg: &[u64]) -> Result<()
     w.property_array_u64("reg", reg).step("mmc")?;
     if sd.non_removable {
         w.property_null("non-removable").step("mmc")?;
+    }
+    if sd.bus_width != 1 {
+        w.property_u32("bus-width", u32::from(sd.bus_width))
+            .step("mmc")?;
     }
     w.end_node(node).step("mmc")
 }

@@ -71,19 +71,45 @@ const fn cmd(index: u8, response: Response, data: bool) -> Command {
     }
 }
 
-/// The commands of identification and of single-block transfer (section
-/// 4.7.4). ACMDs follow APP_CMD.
+/// The commands of identification and of transfer (section 4.7.4). ACMDs
+/// follow APP_CMD.
 pub const GO_IDLE_STATE: Command = cmd(0, Response::None, false);
 pub const ALL_SEND_CID: Command = cmd(2, Response::R2, false);
 pub const SEND_RELATIVE_ADDR: Command = cmd(3, Response::R6, false);
 pub const SELECT_CARD: Command = cmd(7, Response::R1b, false);
 pub const SEND_IF_COND: Command = cmd(8, Response::R7, false);
 pub const SEND_CSD: Command = cmd(9, Response::R2, false);
+pub const STOP_TRANSMISSION: Command = cmd(12, Response::R1b, false);
 pub const SET_BLOCKLEN: Command = cmd(16, Response::R1, false);
 pub const READ_SINGLE_BLOCK: Command = cmd(17, Response::R1, true);
+pub const READ_MULTIPLE_BLOCK: Command = cmd(18, Response::R1, true);
 pub const WRITE_BLOCK: Command = cmd(24, Response::R1, true);
+pub const WRITE_MULTIPLE_BLOCK: Command = cmd(25, Response::R1, true);
 pub const APP_CMD: Command = cmd(55, Response::R1, false);
+pub const SET_BUS_WIDTH: Command = cmd(6, Response::R1, false);
 pub const SD_SEND_OP_COND: Command = cmd(41, Response::R3, false);
+
+/// ACMD6's argument for four data lines (every SD memory card has them).
+pub const BUS_WIDTH_4: u32 = 2;
+
+/// The most blocks one transfer moves: the controllers' block count is 16
+/// bits.
+pub const MAX_TRANSFER_BLOCKS: usize = 0xffff;
+
+/// The command that moves `blocks` (1 to [`MAX_TRANSFER_BLOCKS`]) in one
+/// transfer: one block by CMD17 or CMD24; more by CMD18 or CMD25, which
+/// the controller ends with CMD12 itself (Auto CMD12) once the count is
+/// done. A card reads ahead and programs in a stream during a multiple
+/// block transfer, which single-block commands, each with its own command,
+/// access time and programming, cannot.
+pub const fn transfer_command(blocks: usize, write: bool) -> Command {
+    match (blocks > 1, write) {
+        (false, false) => READ_SINGLE_BLOCK,
+        (false, true) => WRITE_BLOCK,
+        (true, false) => READ_MULTIPLE_BLOCK,
+        (true, true) => WRITE_MULTIPLE_BLOCK,
+    }
+}
 
 /// The one block size Aerie uses (and every SDHC card has).
 pub const BLOCK: usize = 512;
@@ -248,5 +274,15 @@ mod tests {
         assert!(!SEND_RELATIVE_ADDR.response.is_status());
         let data = [READ_SINGLE_BLOCK, WRITE_BLOCK, APP_CMD].map(|c| c.data);
         assert_eq!(data, [true, true, false]);
+        assert!(STOP_TRANSMISSION.response.busy() && !STOP_TRANSMISSION.data);
+    }
+
+    #[test]
+    fn one_block_goes_by_a_single_block_command_more_by_a_multiple() {
+        assert_eq!(transfer_command(1, false).index, 17);
+        assert_eq!(transfer_command(1, true).index, 24);
+        assert_eq!(transfer_command(2, false).index, 18);
+        assert_eq!(transfer_command(MAX_TRANSFER_BLOCKS, true).index, 25);
+        assert!(transfer_command(8, true).data && transfer_command(8, false).data);
     }
 }

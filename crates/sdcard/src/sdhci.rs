@@ -4,6 +4,27 @@
 //! itself), whose low 8 bits sit in Clock Control bits 15:8 and high 2 in
 //! bits 7:6.
 
+/// Transfer Mode (section 2.2.5), the low half of the Command register's
+/// word; the i.MX uSDHC keeps the same bits in MIX_CTRL: the block count
+/// counts, Auto CMD12 ends the transfer, the data comes from the card,
+/// more than one block.
+pub const TM_BLOCK_COUNT: u32 = 1 << 1;
+pub const TM_AUTO_CMD12: u32 = 1 << 2;
+pub const TM_READ: u32 = 1 << 4;
+pub const TM_MULTIPLE: u32 = 1 << 5;
+
+/// The transfer mode for `blocks` blocks (at least one) in the direction
+/// `read` says: a multiple-block transfer counts its blocks and has the
+/// controller send the CMD12 that stops it.
+pub const fn transfer_mode(blocks: usize, read: bool) -> u32 {
+    let direction = if read { TM_READ } else { 0 };
+    if blocks > 1 {
+        direction | TM_BLOCK_COUNT | TM_AUTO_CMD12 | TM_MULTIPLE
+    } else {
+        direction
+    }
+}
+
 /// The divisor N giving at most `max_hz` from `base_hz`: 0 when the base
 /// clock is slow enough already, else the smallest N that is, at most
 /// 1023 (the slowest clock the field can say).
@@ -48,6 +69,14 @@ mod tests {
         assert_eq!(clock_divisor(52_000_000, 400_000), 65);
         assert_eq!(clock_divisor(100_000_000, 25_000_000), 2);
         assert_eq!(clock_divisor(25_000_000, 25_000_000), 0);
+    }
+
+    #[test]
+    fn multiple_blocks_count_and_stop_themselves() {
+        assert_eq!(transfer_mode(1, true), TM_READ);
+        assert_eq!(transfer_mode(1, false), 0);
+        assert_eq!(transfer_mode(8, true), 0b11_0110);
+        assert_eq!(transfer_mode(8, false), 0b10_0110);
     }
 
     #[test]

@@ -39,13 +39,15 @@ pub fn probe(host: &HostInfo, space: &mut KernelSpace, virtio_mapped: bool) -> O
         // SAFETY: the controller's registers, of the kind its node names,
         // were just mapped as device memory, for good; nothing else in
         // Aerie drives it.
-        match unsafe { SdCard::attach(va, sd.kind) } {
+        match unsafe { SdCard::attach(va, sd) } {
             Ok(card) => {
                 let bytes = card.blocks * BLOCK as u64;
                 log::info!(
-                    "host disk: SD card behind the {} at {base:#x}, {} MiB",
+                    "host disk: SD card behind the {} at {base:#x}, {} MiB, {} data line{}",
                     sd.kind.name(),
-                    bytes >> 20
+                    bytes >> 20,
+                    card.data_lines,
+                    if card.data_lines == 1 { "" } else { "s" }
                 );
                 *DISK.lock() = Some(Disk::Sd(card));
                 return Some(bytes);
@@ -87,14 +89,16 @@ pub fn read(sector: u64, buf: &mut [u8]) -> Result<(), &'static str> {
     match disk.as_mut().ok_or("no host disk")? {
         Disk::Virtio => virtio_blk::read(sector, buf),
         Disk::Sd(card) => {
-            for (i, chunk) in buf.chunks_exact_mut(BLOCK).enumerate() {
-                let block: &mut [u8; BLOCK] = chunk.try_into().map_err(|_| "partial sector")?;
-                card.read_block(sector + i as u64, block).map_err(|e| {
-                    log::warn!("host disk: reading sector {}: {e}", sector + i as u64);
-                    sd_error(e)
-                })?;
+            if !buf.len().is_multiple_of(BLOCK) {
+                return Err("partial sector");
             }
-            Ok(())
+            card.read(sector, buf).map_err(|e| {
+                log::warn!(
+                    "host disk: reading {} sectors at {sector}: {e}",
+                    buf.len() / BLOCK
+                );
+                sd_error(e)
+            })
         }
     }
 }
@@ -105,21 +109,23 @@ pub fn write(sector: u64, buf: &[u8]) -> Result<(), &'static str> {
     match disk.as_mut().ok_or("no host disk")? {
         Disk::Virtio => virtio_blk::write(sector, buf),
         Disk::Sd(card) => {
-            for (i, chunk) in buf.chunks_exact(BLOCK).enumerate() {
-                let block: &[u8; BLOCK] = chunk.try_into().map_err(|_| "partial sector")?;
-                card.write_block(sector + i as u64, block).map_err(|e| {
-                    log::warn!("host disk: writing sector {}: {e}", sector + i as u64);
-                    sd_error(e)
-                })?;
+            if !buf.len().is_multiple_of(BLOCK) {
+                return Err("partial sector");
             }
-            Ok(())
+            card.write(sector, buf).map_err(|e| {
+                log::warn!(
+                    "host disk: writing {} sectors at {sector}: {e}",
+                    buf.len() / BLOCK
+                );
+                sd_error(e)
+            })
         }
     }
 }
 
-/// Make written data durable. An SD card's single-block write is complete
-/// (programmed) when the card lets DAT0 go, which the next command waits
-/// for: nothing more to do.
+/// Make written data durable. An SD card's write is complete (programmed)
+/// when the card lets DAT0 go after the transfer, which the next command
+/// waits for: nothing more to do.
 pub fn flush() -> Result<(), &'static str> {
     match DISK.lock().as_ref().ok_or("no host disk")? {
         Disk::Virtio => virtio_blk::flush(),

@@ -8,24 +8,28 @@
 //! Specification's; the card's commands are the SD Physical Layer
 //! specification's.
 //!
-//! Polled, one 512-byte block per command, the data through the buffer
-//! port (no DMA): the simplest way that works on any of them, and a host
-//! disk here serves VMs' occasional requests. The card is identified at
-//! 400 kHz or less and then run at 25 MHz or less on one data line: on a
-//! uSDHC assuming the 400 MHz root clock the i.MX 8M trees assign, on an
-//! SDHCI from the base clock its capabilities give (the boot loader sets
-//! the clocks and pins, as U-Boot does when it reads the card). SD cards
+//! Polled, the data through the buffer port a block at a time (no DMA):
+//! the simplest way that works on any of them. A request of several
+//! blocks is one multiple-block transfer (CMD18 or CMD25, which the
+//! controller's Auto CMD12 ends), so the card streams it rather than
+//! answering a command per block. The card is identified at 400 kHz or
+//! less and then run at 25 MHz or less, on four data lines where the
+//! tree's `bus-width` says the slot has them (else one): on a uSDHC
+//! assuming the 400 MHz root clock the i.MX 8M trees assign, on an SDHCI
+//! from the base clock its capabilities give (the boot loader sets the
+//! clocks and pins, as U-Boot does when it reads the card). SD cards
 //! only (SDSC and SDHC/SDXC): an eMMC or an SDIO device answers none of the
 //! SD identification commands, and is passed over.
 
 use super::registers::Registers;
 use crate::arch::aarch64::cpu::poll_for;
-use aerie_dt::SdHostKind;
+use aerie_dt::{HostSdHost, SdHostKind};
 pub use aerie_sdcard::BLOCK;
 use aerie_sdcard::{
-    block_address, csd_blocks, rca, sdhci, status_errors, Command, Response, ALL_SEND_CID, APP_CMD,
-    GO_IDLE_STATE, IF_COND, OCR_READY, OP_COND, READ_SINGLE_BLOCK, SD_SEND_OP_COND, SELECT_CARD,
-    SEND_CSD, SEND_IF_COND, SEND_RELATIVE_ADDR, SET_BLOCKLEN, WRITE_BLOCK,
+    block_address, csd_blocks, rca, sdhci, status_errors, transfer_command, Command, Response,
+    ALL_SEND_CID, APP_CMD, BUS_WIDTH_4, GO_IDLE_STATE, IF_COND, MAX_TRANSFER_BLOCKS, OCR_READY,
+    OP_COND, SD_SEND_OP_COND, SELECT_CARD, SEND_CSD, SEND_IF_COND, SEND_RELATIVE_ADDR,
+    SET_BLOCKLEN, SET_BUS_WIDTH, STOP_TRANSMISSION,
 };
 
 const BLK_ATT: usize = 0x04;
@@ -67,20 +71,20 @@ const SYS_RSTC: u32 = 1 << 25;
 const SYS_RSTD: u32 = 1 << 26;
 const SYS_INITA: u32 = 1 << 27;
 /// INT_STATUS: command complete, transfer complete, buffer write and read
-/// ready; the command and data errors (timeout, CRC, end bit, index).
+/// ready; the command and data errors (timeout, CRC, end bit, index) and
+/// the Auto CMD12's.
 const INT_CC: u32 = 1 << 0;
 const INT_TC: u32 = 1 << 1;
 const INT_BWR: u32 = 1 << 4;
 const INT_BRR: u32 = 1 << 5;
-const INT_ERRORS: u32 = 0x7f << 16;
+const INT_ERRORS: u32 = (0x7f << 16) | (1 << 24);
 const INT_ENABLED: u32 = INT_ERRORS | INT_BRR | INT_BWR | INT_TC | INT_CC;
-/// PROT_CTRL: little-endian data, one data line, no DMA.
+/// PROT_CTRL: little-endian data, one data line, no DMA; DTW: four data
+/// lines (the same bit in an SDHCI's Host Control 1).
 const PROT_LITTLE_ENDIAN: u32 = 0x20;
+const PROT_DTW_4BIT: u32 = 1 << 1;
 /// WTMK_LVL: a whole block (128 words) per buffer-ready, either way.
 const WTMK_BLOCK: u32 = 0x0080_0080;
-/// MIX_CTRL (uSDHC), the transfer mode in CMD_XFR_TYP's low half (SDHCI):
-/// the transfer reads from the card.
-const MIX_READ: u32 = 1 << 4;
 /// SDHCI: Power Control (byte 0x29 of the word at 0x28): bus power on at
 /// 3.3 V; Host Control 1 (byte 0x28) left 0: one data line, no DMA.
 const SDHCI_POWER_3V3: u32 = 0x0f << 8;
@@ -162,20 +166,22 @@ pub struct SdCard {
     /// Its OCR: whether it takes block numbers or byte addresses.
     ocr: u32,
     pub blocks: u64,
+    /// The data lines in use: 1 or 4.
+    pub data_lines: u8,
 }
 
 impl SdCard {
-    /// Find and set up the card behind the controller of `kind` at `va`.
+    /// Find and set up the card behind controller `host`, mapped at `va`.
     /// Resets the controller; leaves the card selected, in transfer state,
-    /// 512-byte blocks.
+    /// 512-byte blocks, on four data lines if the slot has them.
     ///
     /// # Safety
-    /// `va` must be the virtual address of a mapped controller's registers
-    /// of that kind, used by nobody else.
-    pub unsafe fn attach(va: u64, kind: SdHostKind) -> Result<SdCard, SdError> {
+    /// `va` must be the virtual address of the mapped registers of `host`,
+    /// used by nobody else.
+    pub unsafe fn attach(va: u64, host: &HostSdHost) -> Result<SdCard, SdError> {
         // SAFETY: per this function's contract.
         let regs = unsafe { Registers::new(va) };
-        let controller = if kind == SdHostKind::ImxUsdhc {
+        let controller = if host.kind == SdHostKind::ImxUsdhc {
             Controller::Usdhc
         } else {
             let mhz = (regs.read(CAPABILITIES) >> 8) & 0xff;
@@ -193,6 +199,7 @@ impl SdCard {
             controller,
             ocr: 0,
             blocks: 0,
+            data_lines: 1,
         };
         card.reset_controller()?;
         card.identification_clock()?;
@@ -228,6 +235,15 @@ impl SdCard {
         card.blocks = csd_blocks(csd).ok_or(SdError::Unusable("a CSD of an unknown version"))?;
         card.command(SELECT_CARD, rca)?;
         card.command(SET_BLOCKLEN, BLOCK as u32)?;
+        if host.bus_width >= 4 {
+            // The card first, then the controller. An 8-line slot (an
+            // eMMC's width) has the four an SD card uses.
+            card.command(APP_CMD, rca)?;
+            card.command(SET_BUS_WIDTH, BUS_WIDTH_4)?;
+            card.regs
+                .write(PROT_CTRL, card.regs.read(PROT_CTRL) | PROT_DTW_4BIT);
+            card.data_lines = 4;
+        }
         card.default_speed_clock()?;
         Ok(card)
     }
@@ -353,16 +369,16 @@ impl SdCard {
     }
 
     /// Issue `cmd` with `arg` and wait for its response; returns CMD_RSP0
-    /// (R1, R3, R6, R7: the card's 32 bits). The data of a data command
-    /// follows separately.
+    /// (R1, R3, R6, R7: the card's 32 bits).
     fn command(&self, cmd: Command, arg: u32) -> Result<u32, SdError> {
-        self.command_reading(cmd, arg, false)
+        self.issue(cmd, arg, 0)
     }
 
-    /// [`SdCard::command`]; `read`: its data comes from the card (a
-    /// uSDHC takes that in MIX_CTRL, set by the caller; an SDHCI in the
-    /// transfer mode written with the command).
-    fn command_reading(&self, cmd: Command, arg: u32, read: bool) -> Result<u32, SdError> {
+    /// [`SdCard::command`] with the transfer mode `mode` for its data
+    /// ([`sdhci::transfer_mode`]): a uSDHC takes it in MIX_CTRL, an SDHCI
+    /// in the Command register's low half, written with the command. The
+    /// data follows separately.
+    fn issue(&self, cmd: Command, arg: u32, mode: u32) -> Result<u32, SdError> {
         let busy = PRES_CIHB | if cmd.data { PRES_CDIHB } else { 0 };
         let dat0 = match self.controller {
             Controller::Usdhc => PRES_DAT0_USDHC,
@@ -377,8 +393,12 @@ impl SdCard {
         self.regs.write(INT_STATUS, u32::MAX);
         self.regs.write(CMD_ARG, arg);
         let mode = match self.controller {
-            Controller::Sdhci { .. } if read => MIX_READ,
-            _ => 0,
+            Controller::Usdhc if cmd.data => {
+                self.regs.write(MIX_CTRL, mode);
+                0
+            }
+            Controller::Usdhc => 0,
+            Controller::Sdhci { .. } => mode,
         };
         self.regs.write(CMD_XFR_TYP, transfer_type(cmd) | mode);
         self.wait_status(INT_CC, "no response")?;
@@ -391,50 +411,93 @@ impl SdCard {
         Ok(response)
     }
 
-    /// The argument naming block `lba`.
-    fn address(&self, lba: u64) -> Result<u32, SdError> {
-        if lba >= self.blocks {
-            return Err(SdError::Unusable("a block beyond the card"));
+    /// The argument naming block `lba`, the first of `count`.
+    fn address(&self, lba: u64, count: usize) -> Result<u32, SdError> {
+        let beyond = SdError::Unusable("a block beyond the card");
+        if lba
+            .checked_add(count as u64)
+            .is_none_or(|end| end > self.blocks)
+        {
+            return Err(beyond);
         }
-        block_address(self.ocr, lba).ok_or(SdError::Unusable("a block beyond the card"))
+        block_address(self.ocr, lba).ok_or(beyond)
     }
 
-    /// Read block `lba` into `buf`.
-    pub fn read_block(&self, lba: u64, buf: &mut [u8; BLOCK]) -> Result<(), SdError> {
-        let arg = self.address(lba)?;
-        self.regs.write(BLK_ATT, (1 << 16) | BLOCK as u32);
-        if matches!(self.controller, Controller::Usdhc) {
-            self.regs.write(MIX_CTRL, MIX_READ);
+    /// Start a transfer of `count` blocks from block `lba`: the block
+    /// count, then the command with its transfer mode.
+    fn start(&self, lba: u64, count: usize, write: bool) -> Result<(), SdError> {
+        let arg = self.address(lba, count)?;
+        self.regs
+            .write(BLK_ATT, ((count as u32) << 16) | BLOCK as u32);
+        let mode = sdhci::transfer_mode(count, !write);
+        self.issue(transfer_command(count, write), arg, mode)
+            .map(|_| ())
+    }
+
+    /// The end of a transfer of `count` blocks: transfer complete (after
+    /// the controller's CMD12 for several). A transfer that failed half
+    /// way leaves the card sending or receiving: CMD12 stops it, whatever
+    /// it answers.
+    fn finish(&self, count: usize, moved: Result<(), SdError>) -> Result<(), SdError> {
+        let done = moved.and_then(|()| self.wait_status(INT_TC, "the transfer did not complete"));
+        match done {
+            Ok(()) => {
+                self.regs.write(INT_STATUS, INT_TC);
+                Ok(())
+            }
+            Err(e) => {
+                if count > 1 {
+                    let _ = self.command(STOP_TRANSMISSION, 0);
+                }
+                Err(e)
+            }
         }
-        self.command_reading(READ_SINGLE_BLOCK, arg, true)?;
-        self.wait_status(INT_BRR, "no data to read")?;
-        for word in buf.chunks_exact_mut(4) {
-            word.copy_from_slice(&self.regs.read(DATA_BUFF_ACC_PORT).to_le_bytes());
+    }
+
+    /// Read `buf.len() / BLOCK` blocks from block `lba` into `buf`, up to
+    /// [`MAX_TRANSFER_BLOCKS`] a transfer.
+    pub fn read(&self, lba: u64, buf: &mut [u8]) -> Result<(), SdError> {
+        let mut lba = lba;
+        for part in buf.chunks_mut(MAX_TRANSFER_BLOCKS * BLOCK) {
+            let count = part.len() / BLOCK;
+            self.start(lba, count, false)?;
+            let moved = part.chunks_exact_mut(BLOCK).try_for_each(|block| {
+                self.wait_status(INT_BRR, "no data to read")?;
+                // Cleared before the block is read: the read of its last
+                // word may already make the next block ready.
+                self.regs.write(INT_STATUS, INT_BRR);
+                for word in block.chunks_exact_mut(4) {
+                    word.copy_from_slice(&self.regs.read(DATA_BUFF_ACC_PORT).to_le_bytes());
+                }
+                Ok(())
+            });
+            self.finish(count, moved)?;
+            lba += count as u64;
         }
-        self.regs.write(INT_STATUS, INT_BRR);
-        self.wait_status(INT_TC, "the read did not complete")?;
-        self.regs.write(INT_STATUS, INT_TC);
         Ok(())
     }
 
-    /// Write `buf` to block `lba`.
-    pub fn write_block(&self, lba: u64, buf: &[u8; BLOCK]) -> Result<(), SdError> {
-        let arg = self.address(lba)?;
-        self.regs.write(BLK_ATT, (1 << 16) | BLOCK as u32);
-        if matches!(self.controller, Controller::Usdhc) {
-            self.regs.write(MIX_CTRL, 0);
+    /// Write `buf` (whole blocks) from block `lba` on, up to
+    /// [`MAX_TRANSFER_BLOCKS`] a transfer.
+    pub fn write(&self, lba: u64, buf: &[u8]) -> Result<(), SdError> {
+        let mut lba = lba;
+        for part in buf.chunks(MAX_TRANSFER_BLOCKS * BLOCK) {
+            let count = part.len() / BLOCK;
+            self.start(lba, count, true)?;
+            let moved = part.chunks_exact(BLOCK).try_for_each(|block| {
+                self.wait_status(INT_BWR, "no room to write")?;
+                self.regs.write(INT_STATUS, INT_BWR);
+                for word in block.chunks_exact(4) {
+                    self.regs.write(
+                        DATA_BUFF_ACC_PORT,
+                        u32::from_le_bytes([word[0], word[1], word[2], word[3]]),
+                    );
+                }
+                Ok(())
+            });
+            self.finish(count, moved)?;
+            lba += count as u64;
         }
-        self.command(WRITE_BLOCK, arg)?;
-        self.wait_status(INT_BWR, "no room to write")?;
-        for word in buf.chunks_exact(4) {
-            self.regs.write(
-                DATA_BUFF_ACC_PORT,
-                u32::from_le_bytes([word[0], word[1], word[2], word[3]]),
-            );
-        }
-        self.regs.write(INT_STATUS, INT_BWR);
-        self.wait_status(INT_TC, "the write did not complete")?;
-        self.regs.write(INT_STATUS, INT_TC);
         Ok(())
     }
 }

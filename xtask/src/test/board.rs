@@ -122,7 +122,10 @@ pub fn raspi4b_linux() -> Result<(), String> {
     let run = on_board(name, board, Guest::Config(config), &disk, LINUX_TIMEOUT);
     run_aerie(&run, |status, out| {
         booted_on(board, out)?;
-        output::require_line(out, "host disk: SD card behind the SDHCI at 0xfe300000")?;
+        output::require_line(
+            out,
+            "host disk: SD card behind the SDHCI at 0xfe300000, 256 MiB, 4 data lines",
+        )?;
         output::require_line(
             out,
             "power: no PSCI; the machine powers off through the Broadcom power manager's watchdog at 0xfe100000",
@@ -264,7 +267,7 @@ pub fn imx8mp_linux() -> Result<(), String> {
         booted_on(board, out)?;
         output::require_line(
             out,
-            "aerie: host disk: SD card behind the i.MX uSDHC at 0x30b50000, 256 MiB",
+            "aerie: host disk: SD card behind the i.MX uSDHC at 0x30b50000, 256 MiB, 4 data lines",
         )?;
         linux_check_passed(out, vcpus)?;
         clean_exit(status, out)
@@ -333,7 +336,10 @@ pub fn zcu102_linux() -> Result<(), String> {
     let run = on_board(name, board, Guest::Config(config), &disk, LINUX_TIMEOUT);
     run_aerie(&run, |status, out| {
         booted_on(board, out)?;
-        output::require_line(out, "host disk: SD card behind the SDHCI at 0xff170000")?;
+        output::require_line(
+            out,
+            "host disk: SD card behind the SDHCI at 0xff170000, 256 MiB, 1 data line",
+        )?;
         linux_drove_a_gic_v2(out)?;
         linux_check_passed(out, vcpus)?;
         clean_exit(status, out)
