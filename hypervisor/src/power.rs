@@ -3,7 +3,7 @@
 //! firmware has it, else through the board's own power controller (the
 //! Raspberry Pi's firmware has no PSCI).
 
-use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use aerie_dt::{HostInfo, PowerControllerKind};
 use spin::Once;
@@ -16,14 +16,11 @@ use crate::mm::kernel_map::KernelSpace;
 /// and the boot arguments.
 static SEMIHOSTING: AtomicBool = AtomicBool::new(false);
 
-/// How the machine powers off. Until [`init`] has read the tree (a panic
-/// that early), PSCI is tried.
-static METHOD: AtomicU8 = AtomicU8::new(PSCI);
-const PSCI: u8 = 0;
-const CONTROLLER: u8 = 1;
-const NONE: u8 = 2;
-
+/// The board's power controller, where the machine powers off through it.
 static POWER_MANAGER: Once<PowerManager> = Once::new();
+/// The tree names no way Aerie can power the machine off. Until [`init`]
+/// has read it (a panic that early), PSCI is tried.
+static NO_WAY: AtomicBool = AtomicBool::new(false);
 
 /// Whether the machine offers semihosting: known from the boot arguments,
 /// before anything can go wrong.
@@ -41,7 +38,7 @@ pub fn init(host: &HostInfo, space: &mut KernelSpace) {
         log::warn!(
             "no PSCI and no power controller Aerie drives: Aerie cannot power this machine off"
         );
-        METHOD.store(NONE, Ordering::Relaxed);
+        NO_WAY.store(true, Ordering::Relaxed);
         return;
     };
     let region = controller.region;
@@ -54,7 +51,6 @@ pub fn init(host: &HostInfo, space: &mut KernelSpace) {
                     POWER_MANAGER.call_once(|| unsafe { PowerManager::new(va) });
                 }
             }
-            METHOD.store(CONTROLLER, Ordering::Relaxed);
             log::info!(
                 "power: no PSCI; the machine powers off through {} at {:#x}",
                 controller.kind.name(),
@@ -67,28 +63,29 @@ pub fn init(host: &HostInfo, space: &mut KernelSpace) {
                 controller.kind.name(),
                 region.base
             );
-            METHOD.store(NONE, Ordering::Relaxed);
+            NO_WAY.store(true, Ordering::Relaxed);
         }
     }
 }
 
 /// Ends the run: `status` goes to the emulator where semihosting is there;
-/// otherwise the machine powers off (the status is in the log).
+/// otherwise the machine powers off (what led here is in the log: a panic,
+/// or every VM stopped).
 pub fn exit(status: u32) -> ! {
     if SEMIHOSTING.load(Ordering::Relaxed) {
         firmware::semihosting_exit(status);
     }
-    match (METHOD.load(Ordering::Relaxed), POWER_MANAGER.get()) {
-        (CONTROLLER, Some(pm)) => pm.power_off(),
-        (NONE, _) => {
-            crate::console::print_emergency(format_args!(
-                "aerie: stopped; this machine cannot be powered off by Aerie\n"
-            ));
-            loop {
-                crate::arch::aarch64::daif::mask_irq();
-                crate::arch::aarch64::cpu::wait_for_interrupt();
-            }
-        }
-        _ => firmware::system_off(),
+    if let Some(pm) = POWER_MANAGER.get() {
+        pm.power_off();
+    }
+    if !NO_WAY.load(Ordering::Relaxed) {
+        firmware::system_off();
+    }
+    crate::console::print_emergency(format_args!(
+        "aerie: stopped; this machine cannot be powered off by Aerie\n"
+    ));
+    loop {
+        crate::arch::aarch64::daif::mask_irq();
+        crate::arch::aarch64::cpu::wait_for_interrupt();
     }
 }
