@@ -51,8 +51,8 @@ pub enum Board {
     /// into their frames), Cadence UARTs (the console is UART0), the
     /// ZynqMP's RTC. It boots with the board's own device tree from
     /// Debian's kernel package. No virtio: the host disk is an SD card in
-    /// its slot (the second Arasan SDHCI); its Ethernet, a Cadence GEM,
-    /// has no driver in Aerie, so VMs have no uplink there.
+    /// its slot (the second Arasan SDHCI), the uplink its own Ethernet
+    /// (GEM3, a Cadence GEM, Aerie's `cadence_gem`).
     Zcu102,
 }
 
@@ -151,9 +151,22 @@ impl Board {
 
     /// Whether it has a network card for Aerie's uplink: virtio, or the
     /// board's own Ethernet where Aerie drives it (QEMU's Raspberry Pi 4
-    /// has no Ethernet at all; the ZCU102's GEM has no driver).
+    /// has no Ethernet at all).
     pub fn takes_uplink(self) -> bool {
-        !matches!(self, Board::Raspi4b | Board::Zcu102)
+        self != Board::Raspi4b
+    }
+
+    /// Which of QEMU's NICs (`-nic`, counted from 0) reaches the Ethernet
+    /// controller the board's tree enables, on a board whose uplink is its
+    /// own Ethernet. QEMU hands its NICs to the SoC's controllers in order,
+    /// and a `-nic none` is no NIC at all, so does not hold a place: the
+    /// EVK's ENET1 takes the first; the ZCU102's tree enables GEM3 alone,
+    /// which takes the fourth.
+    pub fn uplink_nic(self) -> usize {
+        match self {
+            Board::Zcu102 => 3,
+            _ => 0,
+        }
     }
 
     /// Whether a host disk can be attached (virtio, or an SD card slot

@@ -415,7 +415,14 @@ fn board_command(opts: &QemuOptions, interactive: bool, seed: u32) -> Command {
         Some(_) if !opts.board.takes_uplink() => {}
         Some(uplink) if opts.board.has_virtio() => uplink_args(&mut c, uplink),
         // The board's own Ethernet on QEMU's user network, with the rules.
+        // The controllers QEMU hands NICs to before it (the ZCU102's GEM0
+        // to GEM2, off in its tree) get user networks of their own, cut
+        // off from the host (restrict=on), which nothing uses: `-nic none`
+        // would hold no place.
         Some(uplink) => {
+            for _ in 0..opts.board.uplink_nic() {
+                c.args(["-nic", "user,restrict=on"]);
+            }
             c.args(["-nic", &user_network("user", uplink)]);
         }
         None => {}
@@ -899,6 +906,8 @@ mod tests {
             a.contains("-nic user,hostfwd=tcp:127.0.0.1:8080-10.0.2.15:80"),
             "{a}"
         );
+        // Its ENET1 takes QEMU's first NIC: no others before it.
+        assert!(!a.contains("restrict=on"), "{a}");
         // The host disk is an SD card in the EVK's slot (usdhc2).
         assert!(
             a.contains("-drive if=sd,bus=1,file=/d.img,format=raw,id=sdcard"),
@@ -920,6 +929,24 @@ mod tests {
         );
         assert!(a.contains("-drive if=sd,index=1,file=/d.img"), "{a}");
         assert!(a.contains("aerie-gicv2.Image"), "{a}");
+        // Its uplink is GEM3, the fourth controller QEMU hands a NIC to:
+        // GEM0 to GEM2 (off in its tree) take a cut-off network each first.
+        let a = args(&command(
+            &QemuOptions {
+                uplink: uplinked.uplink.clone(),
+                ..zcu102.clone()
+            },
+            false,
+        ))
+        .join(" ");
+        assert!(
+            a.contains(
+                "-nic user,restrict=on -nic user,restrict=on -nic user,restrict=on \
+                 -nic user,hostfwd=tcp:127.0.0.1:8080-10.0.2.15:80"
+            ),
+            "{a}"
+        );
+        assert_eq!(a.matches("-nic").count(), 4, "{a}");
         let versal = QemuOptions {
             board: Board::VersalVirt,
             smp: 2,

@@ -20,10 +20,10 @@
 //! U-Boot does when it uses the network. The PHY is only read (its link and
 //! the speed it negotiated, through MDIO), never reset or reconfigured.
 
+use super::ethernet::{dma_alloc, read_phy, uncached_dma};
 use super::registers::Registers;
 use crate::arch::aarch64::cpu::poll_for;
 use crate::arch::aarch64::sysreg::{clean_invalidate_dcache_range, dsb_sy};
-use crate::mm::frames;
 use crate::mm::kernel_map::KernelSpace;
 use crate::mm::layout::phys_to_virt;
 use aerie_dt::{HostEthernet, PhyMode};
@@ -268,54 +268,10 @@ impl Card {
     }
 }
 
-/// What the PHY says: its link, and the speed it settled on (Mb/s).
-struct PhyState {
-    link: bool,
-    speed: u32,
-}
-
-/// Read the PHY's standard registers: BMSR's link bit; the best speed both
-/// ends advertise (1000BASE-T control and status, then the 10/100 abilities).
-fn read_phy(card: &Card, phy: u32) -> Option<PhyState> {
-    let bmsr = card.mdio_read(phy, 1)?;
-    let gbcr = card.mdio_read(phy, 9).unwrap_or(0);
-    let gbsr = card.mdio_read(phy, 10).unwrap_or(0);
-    let anar = card.mdio_read(phy, 4).unwrap_or(0);
-    let anlpar = card.mdio_read(phy, 5).unwrap_or(0);
-    let common = anar & anlpar;
-    let speed = if gbcr & (1 << 9) != 0 && gbsr & (1 << 11) != 0 {
-        1000
-    } else if common & (0b11 << 7) != 0 {
-        100
-    } else {
-        10
-    };
-    Some(PhyState {
-        link: bmsr & (1 << 2) != 0,
-        speed,
-    })
-}
-
-/// Allocate `bytes` of DMA memory the card can address (below 4 GiB).
-fn dma_alloc(bytes: u64) -> Result<u64, &'static str> {
-    let pa = frames::alloc(bytes).ok_or("no memory for its buffers")?;
-    if pa + bytes > 1 << 32 {
-        frames::free(pa, bytes);
-        return Err("its buffers would lie above 4 GiB, beyond the card's 32-bit addresses");
-    }
-    Ok(pa)
-}
-
-/// A ring: cleaned out of the caches through the direct map (no dirty line
-/// may later be written back over the card's writes), then mapped a second
-/// time, uncached. `bring_up` writes every descriptor through that mapping.
+/// A ring: its descriptors in DMA memory reached through an uncached
+/// mapping. `bring_up` writes every descriptor through that mapping.
 fn new_ring(space: &mut KernelSpace) -> Result<Ring, &'static str> {
-    let bytes = (RING * BD_BYTES) as u64;
-    let pa = dma_alloc(bytes)?;
-    clean_invalidate_dcache_range(phys_to_virt(pa), bytes);
-    let va = space
-        .map_uncached(pa, bytes)
-        .map_err(|_| "cannot map its descriptor rings uncached")?;
+    let (va, pa) = uncached_dma(space, (RING * BD_BYTES) as u64)?;
     Ok(Ring { va, pa })
 }
 
@@ -381,7 +337,7 @@ fn bring_up(va: u64, eth: &HostEthernet, space: &mut KernelSpace) -> Result<Card
 
     let phy = eth
         .phy_address
-        .and_then(|a| read_phy(&card, a).map(|s| (a, s)));
+        .and_then(|a| read_phy(|reg| card.mdio_read(a, reg)).map(|s| (a, s)));
     let speed = phy.as_ref().map_or(100, |(_, s)| s.speed);
     let mode = match eth.phy_mode {
         PhyMode::Mii => 0,

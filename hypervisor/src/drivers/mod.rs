@@ -1,8 +1,10 @@
 //! Drivers for the host devices Aerie itself uses.
 
 pub mod bcm2835_pm;
+pub mod cadence_gem;
 pub mod cadence_uart;
 pub mod disk;
+pub mod ethernet;
 pub mod imx_fec;
 pub mod imx_uart;
 pub mod ns16550;

@@ -1,10 +1,11 @@
 //! The uplink port's card, the one place that picks between the cards
 //! Aerie drives: the host's virtio-net (QEMU's `virt` and Versal boards),
-//! else the machine's own Ethernet (`imx_fec`: i.MX boards). One at most.
+//! else the machine's own Ethernet (`imx_fec`: i.MX boards; `cadence_gem`:
+//! Xilinx ZynqMP and Versal). One at most.
 
-use super::{imx_fec, virtio_net};
+use super::{cadence_gem, imx_fec, virtio_net};
 use crate::mm::kernel_map::KernelSpace;
-use aerie_dt::HostInfo;
+use aerie_dt::{EthernetKind, HostInfo};
 use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -13,6 +14,7 @@ enum Card {
     None = 0,
     Virtio = 1,
     ImxFec = 2,
+    CadenceGem = 3,
 }
 
 static CARD: AtomicU8 = AtomicU8::new(Card::None as u8);
@@ -26,6 +28,7 @@ fn card() -> Card {
     match CARD.load(Ordering::Relaxed) {
         1 => Card::Virtio,
         2 => Card::ImxFec,
+        3 => Card::CadenceGem,
         _ => Card::None,
     }
 }
@@ -41,8 +44,12 @@ pub fn probe(host: &HostInfo, space: &mut KernelSpace, virtio_mapped: bool) -> O
             return Some(intid);
         }
     }
-    let intid = imx_fec::probe(host.ethernet.as_ref()?, space)?;
-    CARD.store(Card::ImxFec as u8, Ordering::Relaxed);
+    let eth = host.ethernet.as_ref()?;
+    let (intid, card) = match eth.kind {
+        EthernetKind::ImxFec => (imx_fec::probe(eth, space)?, Card::ImxFec),
+        EthernetKind::CadenceGem => (cadence_gem::probe(eth, space)?, Card::CadenceGem),
+    };
+    CARD.store(card as u8, Ordering::Relaxed);
     Some(intid)
 }
 
@@ -51,6 +58,7 @@ pub fn intid() -> u32 {
     match card() {
         Card::Virtio => virtio_net::intid(),
         Card::ImxFec => imx_fec::intid(),
+        Card::CadenceGem => cadence_gem::intid(),
         Card::None => 0,
     }
 }
@@ -61,6 +69,7 @@ pub fn acknowledge() {
     match card() {
         Card::Virtio => virtio_net::acknowledge(),
         Card::ImxFec => imx_fec::acknowledge(),
+        Card::CadenceGem => cadence_gem::acknowledge(),
         Card::None => {}
     }
 }
@@ -71,6 +80,7 @@ pub fn send(frame: &[u8]) -> Result<(), &'static str> {
     let sent = match card() {
         Card::Virtio => virtio_net::send(frame),
         Card::ImxFec => imx_fec::send(frame),
+        Card::CadenceGem => cadence_gem::send(frame),
         Card::None => return Err("no uplink"),
     };
     let counter = if sent.is_ok() { &SENT } else { &DROPPED };
@@ -88,21 +98,28 @@ pub fn receive(mut f: impl FnMut(&[u8])) -> usize {
     match card() {
         Card::Virtio => virtio_net::receive(&mut counted),
         Card::ImxFec => imx_fec::receive(&mut counted),
+        Card::CadenceGem => cadence_gem::receive(&mut counted),
         Card::None => 0,
     }
 }
 
-/// One line for `Ctrl-A d`: the card's traffic. None without a card.
+/// One line for `Ctrl-A d`: the card's traffic, and for the machine's own
+/// Ethernet the frames it received with errors. None without a card.
 pub fn summary() -> Option<alloc::string::String> {
     let errors = match card() {
         Card::None => return None,
-        Card::ImxFec => alloc::format!(", {} received with errors", imx_fec::receive_errors()),
-        Card::Virtio => alloc::string::String::new(),
+        Card::Virtio => None,
+        Card::ImxFec => Some(imx_fec::receive_errors()),
+        Card::CadenceGem => Some(cadence_gem::receive_errors()),
     };
-    Some(alloc::format!(
-        "sent {} frames, received {}, dropped {} (no room on the card){errors}",
+    let mut line = alloc::format!(
+        "sent {} frames, received {}, dropped {} (no room on the card)",
         SENT.load(Ordering::Relaxed),
         RECEIVED.load(Ordering::Relaxed),
         DROPPED.load(Ordering::Relaxed)
-    ))
+    );
+    if let Some(errors) = errors {
+        line.push_str(&alloc::format!(", {errors} received with errors"));
+    }
+    Some(line)
 }

@@ -18,13 +18,13 @@
 //!   GIC-400 (Aerie's GICv2 build), the mini UART as the console, CPUs
 //!   started through a spin table, no PSCI, no RTC (the time comes from the
 //!   run, as from a boot loader), the host disk an SD card behind an SDHCI.
-//! - `board-zcu102-testkit`, `board-zcu102-linux` and
-//!   `board-zcu102-console`: QEMU's Xilinx ZCU102 (`--board xlnx-zcu102`),
-//!   booted with the board's own tree: four Cortex-A53, a GIC-400 whose
-//!   4 KiB pages repeat over 64 KiB (Aerie's GICv2 build, its CPU
-//!   interfaces 0xF000 into their frames), a Cadence UART as the console,
-//!   Xilinx's RTC, PSCI by SMC, the host disk an SD card behind the
-//!   ZynqMP's Arasan SDHCI.
+//! - `board-zcu102-testkit`, `board-zcu102-linux`, `board-zcu102-console`
+//!   and `board-zcu102-uplink`: QEMU's Xilinx ZCU102 (`--board
+//!   xlnx-zcu102`), booted with the board's own tree: four Cortex-A53, a
+//!   GIC-400 whose 4 KiB pages repeat over 64 KiB (Aerie's GICv2 build, its
+//!   CPU interfaces 0xF000 into their frames), a Cadence UART as the
+//!   console, Xilinx's RTC, PSCI by SMC, the host disk an SD card behind
+//!   the ZynqMP's Arasan SDHCI, the uplink its GEM3 (a Cadence GEM).
 
 use super::linux_net::HostPeer;
 use super::{
@@ -172,17 +172,43 @@ pub fn versal_uplink() -> Result<(), String> {
     })
 }
 
-/// A Linux VM on the i.MX board's uplink, the board's own Ethernet
-/// (tests/configs/board-imx8mp-uplink.toml): Aerie's ENET driver brings
-/// the card up with the address QEMU gave it and reads its PHY; QEMU's
-/// DHCP server leases the VM its first address; the VM says hello to the
-/// host, and the host sends it 1 MiB through a forwarded port, which must
-/// arrive whole: some 700 frames in and 350 out, so both descriptor rings
-/// go round many times.
+/// A Linux VM on the i.MX board's uplink, the board's own Ethernet: Aerie's
+/// ENET driver brings the card up with the address QEMU gave it and reads
+/// its PHY; the rest as [`own_ethernet_uplink`].
 pub fn imx8mp_uplink() -> Result<(), String> {
-    let board = Board::Imx8mpEvk;
-    let name = "board-imx8mp-uplink";
-    let peer = HostPeer::start(name, "board-imx8mp-uplink.toml", pseudo_random(1 << 20))?;
+    own_ethernet_uplink(
+        "board-imx8mp-uplink",
+        Board::Imx8mpEvk,
+        &[
+            "aerie: uplink: i.MX ENET at 0x30be0000 (INTID 150), address 52:54:00:12:34:56",
+            "aerie: uplink: PHY at MDIO address 1: link up",
+        ],
+    )
+}
+
+/// The same on the ZCU102's uplink, its GEM3: Aerie's GEM driver brings
+/// the card up with the address QEMU gave it (QEMU's fourth NIC's: the
+/// first three went to GEM0 to GEM2, off in the tree) and reads its PHY,
+/// which QEMU's model puts at MDIO address 23 rather than the tree's 12.
+pub fn zcu102_uplink() -> Result<(), String> {
+    own_ethernet_uplink(
+        "board-zcu102-uplink",
+        Board::Zcu102,
+        &[
+            "aerie: uplink: Cadence GEM at 0xff0e0000 (INTID 95), address 52:54:00:12:34:59",
+            "aerie: uplink: PHY at MDIO address 23 (the tree's, 12, did not answer): link up, 1000 Mb/s",
+        ],
+    )
+}
+
+/// A Linux VM on `board`'s uplink, the board's own Ethernet
+/// (tests/configs/board-uplink.toml), whose card Aerie announces with the
+/// `card` lines: QEMU's DHCP server leases the VM its first address; the
+/// VM says hello to the host, and the host sends it 1 MiB through a
+/// forwarded port, which must arrive whole: some 700 frames in and 350
+/// out, so both descriptor rings go round many times.
+fn own_ethernet_uplink(name: &str, board: Board, card: &[&str]) -> Result<(), String> {
+    let peer = HostPeer::start(name, "board-uplink.toml", pseudo_random(1 << 20))?;
     let forwards = [peer.forward()];
     let run = AerieRun {
         forwards: &forwards,
@@ -197,11 +223,9 @@ pub fn imx8mp_uplink() -> Result<(), String> {
     run_aerie(&run, |status, out| {
         peer.finish(out)?;
         booted_on(board, out)?;
-        output::require_line(
-            out,
-            "aerie: uplink: i.MX ENET at 0x30be0000 (INTID 150), address 52:54:00:12:34:56",
-        )?;
-        output::require_line(out, "aerie: uplink: PHY at MDIO address 1: link up")?;
+        for line in card {
+            output::require_line(out, line)?;
+        }
         output::require_line(
             out,
             "initramfs: eth0: 10.0.2.15/24 by DHCP, gateway 10.0.2.2",
