@@ -103,7 +103,7 @@ impl Default for RunArgs {
 }
 
 pub const USAGE: &str = "usage: cargo xtask run [--guest linux|linux-tools|testkit | --config FILE] \
-[--board virt|imx8mp-evk|xlnx-versal-virt|raspi4b] [--cpu cortex-a72|max] [--smp N] [--gic 2|3] [--timeout SECS] [--log debug|info|warn] [--append \"aerie args\"] [--icount] [--disk FILE] \
+[--board virt|imx8mp-evk|xlnx-versal-virt|raspi4b|xlnx-zcu102] [--cpu cortex-a72|max] [--smp N] [--gic 2|3] [--timeout SECS] [--log debug|info|warn] [--append \"aerie args\"] [--icount] [--disk FILE] \
 [--forward HOSTPORT:GUESTIP:GUESTPORT]... [--uefi [--acpi]] [--no-build]
 
 Default: one Linux VM (2 vCPUs, 256M) with a shell on the console; `poweroff` in it ends the run.
@@ -123,6 +123,9 @@ boots on QEMU's Xilinx Versal board (2 Cortex-A72, a GIC with two security state
 --board raspi4b boots on QEMU's Raspberry Pi 4 Model B (4 Cortex-A72, a GIC-400: Aerie's GICv2
 build) with the board's own device tree: the host disk is an SD card (a power of two in size),
 and there is no network card, so no uplink and no --forward.
+--board xlnx-zcu102 boots on QEMU's Xilinx ZCU102 (4 Cortex-A53, --smp 1..4, a GIC-400: Aerie's
+GICv2 build) with the board's own device tree: the console its Cadence UART, the host disk an
+SD card (a power of two in size), the uplink its own Ethernet (GEM3, a Cadence GEM).
 --gic 2 gives `virt` a GICv2 with the Virtualization Extensions (as a GIC-400 board has) and
 boots aerie-gicv2.Image, Aerie's build for it (with --uefi the loader picks it by the GIC the
 firmware describes); the guests get a GICv2 too.";
