@@ -30,7 +30,7 @@
 //! The PHY is only read (its link and the speed it negotiated, through
 //! MDIO), never reset or reconfigured.
 
-use super::ethernet::{dma_alloc, read_phy, uncached_dma, PhyState};
+use super::ethernet::{dma_alloc, map_and_bring_up, read_phy, uncached_dma, PhyState};
 use super::registers::Registers;
 use crate::arch::aarch64::cpu::poll_for;
 use crate::arch::aarch64::sysreg::{clean_invalidate_dcache_range, dsb_sy};
@@ -500,31 +500,10 @@ fn bring_up(va: u64, eth: &HostEthernet, space: &mut KernelSpace) -> Result<Card
 /// Map and bring up the GEM the device tree names. Returns its INTID: the
 /// caller routes it to a pCPU. None if it cannot be used (said why).
 pub fn probe(eth: &HostEthernet, space: &mut KernelSpace) -> Option<u32> {
-    let base = eth.region.base;
-    let va = match space.map_device(base, eth.region.size) {
-        Ok(va) => va,
-        Err(e) => {
-            log::warn!("host Ethernet at {base:#x}: cannot map it: {e:?}");
-            return None;
-        }
-    };
-    match bring_up(va, eth, space) {
-        Ok(card) => {
-            log::info!(
-                "uplink: {} at {base:#x} (INTID {}), address {}",
-                eth.kind.name(),
-                eth.intid,
-                aerie_bootmodule::mac_text(&card.mac)
-            );
-            *CARD.lock() = Some(card);
-            INTID.store(eth.intid, Ordering::Relaxed);
-            Some(eth.intid)
-        }
-        Err(why) => {
-            log::warn!("host Ethernet at {base:#x}: not used: {why}");
-            None
-        }
-    }
+    let card = map_and_bring_up(eth, space, bring_up, |card: &Card| card.mac)?;
+    *CARD.lock() = Some(card);
+    INTID.store(eth.intid, Ordering::Relaxed);
+    Some(eth.intid)
 }
 
 /// The card's INTID, 0 without a card.

@@ -7,6 +7,7 @@ use crate::arch::aarch64::sysreg::clean_invalidate_dcache_range;
 use crate::mm::frames;
 use crate::mm::kernel_map::KernelSpace;
 use crate::mm::layout::phys_to_virt;
+use aerie_dt::HostEthernet;
 
 /// Allocate `bytes` of DMA memory the card can address (below 4 GiB: both
 /// controllers are used with 32-bit buffer addresses).
@@ -61,4 +62,38 @@ pub fn read_phy(mdio_read: impl Fn(u32) -> Option<u16>) -> Option<PhyState> {
         link: bmsr & (1 << 2) != 0,
         speed,
     })
+}
+
+/// Map the controller `eth` names and bring it up with `bring_up` (its
+/// registers' address in), saying what came of it: the card and its
+/// address (`mac`), or why it is not used. None if it cannot be used.
+pub fn map_and_bring_up<C>(
+    eth: &HostEthernet,
+    space: &mut KernelSpace,
+    bring_up: impl FnOnce(u64, &HostEthernet, &mut KernelSpace) -> Result<C, &'static str>,
+    mac: impl FnOnce(&C) -> [u8; 6],
+) -> Option<C> {
+    let base = eth.region.base;
+    let va = match space.map_device(base, eth.region.size) {
+        Ok(va) => va,
+        Err(e) => {
+            log::warn!("host Ethernet at {base:#x}: cannot map it: {e:?}");
+            return None;
+        }
+    };
+    match bring_up(va, eth, space) {
+        Ok(card) => {
+            log::info!(
+                "uplink: {} at {base:#x} (INTID {}), address {}",
+                eth.kind.name(),
+                eth.intid,
+                aerie_bootmodule::mac_text(&mac(&card))
+            );
+            Some(card)
+        }
+        Err(why) => {
+            log::warn!("host Ethernet at {base:#x}: not used: {why}");
+            None
+        }
+    }
 }
