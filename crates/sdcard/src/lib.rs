@@ -87,10 +87,35 @@ pub const WRITE_BLOCK: Command = cmd(24, Response::R1, true);
 pub const WRITE_MULTIPLE_BLOCK: Command = cmd(25, Response::R1, true);
 pub const APP_CMD: Command = cmd(55, Response::R1, false);
 pub const SET_BUS_WIDTH: Command = cmd(6, Response::R1, false);
+/// CMD6 (section 4.3.10): check or switch a function; 64 bytes of status
+/// come back as data.
+pub const SWITCH_FUNC: Command = cmd(6, Response::R1, true);
 pub const SD_SEND_OP_COND: Command = cmd(41, Response::R3, false);
 
 /// ACMD6's argument for four data lines (every SD memory card has them).
 pub const BUS_WIDTH_4: u32 = 2;
+
+/// CMD6's arguments: check (bit 31 clear) or switch (set) function group
+/// 1, access mode, to function 1, high speed (SDR25: up to 50 MHz),
+/// leaving the other groups as they are (0xF).
+pub const CHECK_HIGH_SPEED: u32 = 0x00ff_fff1;
+pub const SWITCH_HIGH_SPEED: u32 = 0x80ff_fff1;
+/// The bytes of CMD6's status (512 bits, the most significant first).
+pub const SWITCH_STATUS_BYTES: usize = 64;
+
+/// Whether CMD6's status says function group 1 has function 1, high
+/// speed (status bits 415:400 are the group's functions, bit 400 + n
+/// function n: bit 401 is byte 13's bit 1).
+pub const fn offers_high_speed(status: &[u8; SWITCH_STATUS_BYTES]) -> bool {
+    status[13] & (1 << 1) != 0
+}
+
+/// Whether CMD6's status says function group 1 is (or, checking, would
+/// be) switched to function 1 (bits 379:376: byte 16's low nibble; 0xF
+/// when the function cannot be had).
+pub const fn high_speed_selected(status: &[u8; SWITCH_STATUS_BYTES]) -> bool {
+    status[16] & 0xf == 1
+}
 
 /// The most blocks one transfer moves: the controllers' block count is 16
 /// bits.
@@ -275,6 +300,27 @@ mod tests {
         let data = [READ_SINGLE_BLOCK, WRITE_BLOCK, APP_CMD].map(|c| c.data);
         assert_eq!(data, [true, true, false]);
         assert!(STOP_TRANSMISSION.response.busy() && !STOP_TRANSMISSION.data);
+    }
+
+    #[test]
+    fn the_switch_status_says_whether_high_speed_is_offered_and_taken() {
+        // As a card answers CMD6 check mode for high speed: groups 1 to 6
+        // offer function 0 (and group 1 function 1, high speed); the
+        // selection would be function 1 in group 1, 0 elsewhere.
+        let mut status = [0u8; SWITCH_STATUS_BYTES];
+        status[13] = 0b11; // bits 401 and 400
+        status[16] = 0x01; // bits 379:376 = 1
+        assert!(offers_high_speed(&status) && high_speed_selected(&status));
+        // A default-speed-only card: function 0 offered, the group 1
+        // selection 0xF (cannot switch).
+        status[13] = 0b01;
+        status[16] = 0x0f;
+        assert!(!offers_high_speed(&status) && !high_speed_selected(&status));
+        // CMD6 and ACMD6 share an index: only the first has data.
+        assert_eq!(
+            [SWITCH_FUNC, SET_BUS_WIDTH].map(|c| (c.index, c.data)),
+            [(6, true), (6, false)]
+        );
     }
 
     #[test]

@@ -43,11 +43,12 @@ pub fn probe(host: &HostInfo, space: &mut KernelSpace, virtio_mapped: bool) -> O
             Ok(card) => {
                 let bytes = card.blocks * BLOCK as u64;
                 log::info!(
-                    "host disk: SD card behind the {} at {base:#x}, {} MiB, {} data line{}",
+                    "host disk: SD card behind the {} at {base:#x}, {} MiB, {} data line{} at {} MHz",
                     sd.kind.name(),
                     bytes >> 20,
                     card.data_lines,
-                    if card.data_lines == 1 { "" } else { "s" }
+                    if card.data_lines == 1 { "" } else { "s" },
+                    card.clock_hz / 1_000_000
                 );
                 *DISK.lock() = Some(Disk::Sd(card));
                 return Some(bytes);

@@ -26,10 +26,11 @@ use crate::arch::aarch64::cpu::poll_for;
 use aerie_dt::{HostSdHost, SdHostKind};
 pub use aerie_sdcard::BLOCK;
 use aerie_sdcard::{
-    block_address, csd_blocks, rca, sdhci, status_errors, transfer_command, Command, Response,
-    ALL_SEND_CID, APP_CMD, BUS_WIDTH_4, GO_IDLE_STATE, IF_COND, MAX_TRANSFER_BLOCKS, OCR_READY,
-    OP_COND, SD_SEND_OP_COND, SELECT_CARD, SEND_CSD, SEND_IF_COND, SEND_RELATIVE_ADDR,
-    SET_BLOCKLEN, SET_BUS_WIDTH, STOP_TRANSMISSION,
+    block_address, csd_blocks, high_speed_selected, offers_high_speed, rca, sdhci, status_errors,
+    transfer_command, Command, Response, ALL_SEND_CID, APP_CMD, BUS_WIDTH_4, CHECK_HIGH_SPEED,
+    GO_IDLE_STATE, IF_COND, MAX_TRANSFER_BLOCKS, OCR_READY, OP_COND, SD_SEND_OP_COND, SELECT_CARD,
+    SEND_CSD, SEND_IF_COND, SEND_RELATIVE_ADDR, SET_BLOCKLEN, SET_BUS_WIDTH, STOP_TRANSMISSION,
+    SWITCH_FUNC, SWITCH_HIGH_SPEED, SWITCH_STATUS_BYTES,
 };
 
 const BLK_ATT: usize = 0x04;
@@ -46,8 +47,10 @@ const SYS_CTRL: usize = 0x2c;
 const INT_STATUS: usize = 0x30;
 const INT_STATUS_EN: usize = 0x34;
 const INT_SIGNAL_EN: usize = 0x38;
-/// SDHCI: the capabilities (base clock in bits 15:8, MHz).
+/// The capabilities: an SDHCI's base clock in bits 15:8 (MHz); on both,
+/// High Speed Support in bit 21.
 const CAPABILITIES: usize = 0x40;
+const CAP_HIGH_SPEED: u32 = 1 << 21;
 const WTMK_LVL: usize = 0x44;
 const MIX_CTRL: usize = 0x48;
 
@@ -83,11 +86,16 @@ const INT_ENABLED: u32 = INT_ERRORS | INT_BRR | INT_BWR | INT_TC | INT_CC;
 /// lines (the same bit in an SDHCI's Host Control 1).
 const PROT_LITTLE_ENDIAN: u32 = 0x20;
 const PROT_DTW_4BIT: u32 = 1 << 1;
-/// WTMK_LVL: a whole block (128 words) per buffer-ready, either way.
+/// WTMK_LVL: a whole block (128 words) per buffer-ready, either way; the
+/// read watermark is bits 7:0.
 const WTMK_BLOCK: u32 = 0x0080_0080;
+const WTMK_READ: u32 = 0xff;
 /// SDHCI: Power Control (byte 0x29 of the word at 0x28): bus power on at
 /// 3.3 V; Host Control 1 (byte 0x28) left 0: one data line, no DMA.
 const SDHCI_POWER_3V3: u32 = 0x0f << 8;
+/// SDHCI Host Control 1 (byte 0x28): High Speed Enable. (A uSDHC has no
+/// such bit: its bit 2 is part of DTW.)
+const SDHCI_HIGH_SPEED: u32 = 1 << 2;
 /// SDHCI Clock Control (the low half of the word at 0x2c): internal clock
 /// enable and stable, SD clock enable (the divisor: `aerie_sdcard::sdhci`).
 const SDHCI_ICE: u32 = 1 << 0;
@@ -96,6 +104,7 @@ const SDHCI_SDCE: u32 = 1 << 2;
 /// The identification and default-speed clocks, at most.
 const IDENTIFICATION_HZ: u64 = 400_000;
 const DEFAULT_SPEED_HZ: u64 = 25_000_000;
+const HIGH_SPEED_HZ: u64 = 50_000_000;
 
 /// Which kind of controller, where they differ.
 #[derive(Clone, Copy, Debug)]
@@ -168,6 +177,8 @@ pub struct SdCard {
     pub blocks: u64,
     /// The data lines in use: 1 or 4.
     pub data_lines: u8,
+    /// The SD clock transfers run at (Hz).
+    pub clock_hz: u64,
 }
 
 impl SdCard {
@@ -200,6 +211,7 @@ impl SdCard {
             ocr: 0,
             blocks: 0,
             data_lines: 1,
+            clock_hz: 0,
         };
         card.reset_controller()?;
         card.identification_clock()?;
@@ -244,8 +256,26 @@ impl SdCard {
                 .write(PROT_CTRL, card.regs.read(PROT_CTRL) | PROT_DTW_4BIT);
             card.data_lines = 4;
         }
-        card.default_speed_clock()?;
+        let high_speed = card.switch_to_high_speed();
+        card.clock_hz = card.data_clock(high_speed)?;
         Ok(card)
+    }
+
+    /// Switch the card to high speed (SDR25, up to 50 MHz) if the
+    /// controller says it can run it and the card offers it (CMD6, check
+    /// then switch). Whether it did; a card that does not know CMD6 (SD
+    /// 1.0) stays at default speed.
+    fn switch_to_high_speed(&self) -> bool {
+        if self.regs.read(CAPABILITIES) & CAP_HIGH_SPEED == 0 {
+            return false;
+        }
+        let mut status = [0u8; SWITCH_STATUS_BYTES];
+        let mut ask = |arg| {
+            self.read_data(SWITCH_FUNC, arg, &mut status)
+                .map(|()| status)
+        };
+        matches!(ask(CHECK_HIGH_SPEED), Ok(s) if offers_high_speed(&s) && high_speed_selected(&s))
+            && matches!(ask(SWITCH_HIGH_SPEED), Ok(s) if high_speed_selected(&s))
     }
 
     fn reset_controller(&self) -> Result<(), SdError> {
@@ -290,13 +320,29 @@ impl SdCard {
         }
     }
 
-    /// The default speed every card takes: 25 MHz, or the nearest below.
-    fn default_speed_clock(&self) -> Result<(), SdError> {
+    /// The clock for transfers: default speed, which every card takes,
+    /// 25 MHz or the nearest below; at high speed 50 MHz (an SDHCI is told
+    /// in Host Control 1). Returns the clock.
+    fn data_clock(&self, high_speed: bool) -> Result<u64, SdError> {
+        let max = if high_speed {
+            HIGH_SPEED_HZ
+        } else {
+            DEFAULT_SPEED_HZ
+        };
         match self.controller {
-            // 400 MHz / (1 * 16).
-            Controller::Usdhc => self.set_clock(0x00, 0xf),
+            // 400 MHz / (1 * 8) or (1 * 16).
+            Controller::Usdhc => {
+                self.set_clock(0x00, if high_speed { 0x7 } else { 0xf })?;
+                Ok(max)
+            }
             Controller::Sdhci { base_hz } => {
-                self.sdhci_clock(sdhci::clock_divisor(base_hz, DEFAULT_SPEED_HZ))
+                if high_speed {
+                    self.regs
+                        .write(PROT_CTRL, self.regs.read(PROT_CTRL) | SDHCI_HIGH_SPEED);
+                }
+                let n = sdhci::clock_divisor(base_hz, max);
+                self.sdhci_clock(n)?;
+                Ok(sdhci::clock_hz(base_hz, n))
             }
         }
     }
@@ -454,6 +500,41 @@ impl SdCard {
         }
     }
 
+    /// Take one block (whole words) from the buffer port once it is ready.
+    fn take_block(&self, block: &mut [u8]) -> Result<(), SdError> {
+        self.wait_status(INT_BRR, "no data to read")?;
+        // Cleared before the block is read: the read of its last word may
+        // already make the next block ready.
+        self.regs.write(INT_STATUS, INT_BRR);
+        for word in block.chunks_exact_mut(4) {
+            word.copy_from_slice(&self.regs.read(DATA_BUFF_ACC_PORT).to_le_bytes());
+        }
+        Ok(())
+    }
+
+    /// Issue `cmd`, whose data is one block of `buf.len()` bytes (a
+    /// multiple of 4, at most [`BLOCK`]: CMD6's status), and read it. A
+    /// uSDHC's read watermark comes down to the block for it: a block
+    /// shorter than the watermark would never make its buffer ready.
+    fn read_data(&self, cmd: Command, arg: u32, buf: &mut [u8]) -> Result<(), SdError> {
+        let words = (buf.len() / 4) as u32;
+        let usdhc = matches!(self.controller, Controller::Usdhc);
+        if usdhc {
+            self.regs.write(WTMK_LVL, (WTMK_BLOCK & !WTMK_READ) | words);
+        }
+        self.regs.write(BLK_ATT, (1 << 16) | buf.len() as u32);
+        let done = self
+            .issue(cmd, arg, sdhci::transfer_mode(1, true))
+            .and_then(|_| {
+                let moved = self.take_block(buf);
+                self.finish(1, moved)
+            });
+        if usdhc {
+            self.regs.write(WTMK_LVL, WTMK_BLOCK);
+        }
+        done
+    }
+
     /// Read `buf.len() / BLOCK` blocks from block `lba` into `buf`, up to
     /// [`MAX_TRANSFER_BLOCKS`] a transfer.
     pub fn read(&self, lba: u64, buf: &mut [u8]) -> Result<(), SdError> {
@@ -461,16 +542,9 @@ impl SdCard {
         for part in buf.chunks_mut(MAX_TRANSFER_BLOCKS * BLOCK) {
             let count = part.len() / BLOCK;
             self.start(lba, count, false)?;
-            let moved = part.chunks_exact_mut(BLOCK).try_for_each(|block| {
-                self.wait_status(INT_BRR, "no data to read")?;
-                // Cleared before the block is read: the read of its last
-                // word may already make the next block ready.
-                self.regs.write(INT_STATUS, INT_BRR);
-                for word in block.chunks_exact_mut(4) {
-                    word.copy_from_slice(&self.regs.read(DATA_BUFF_ACC_PORT).to_le_bytes());
-                }
-                Ok(())
-            });
+            let moved = part
+                .chunks_exact_mut(BLOCK)
+                .try_for_each(|block| self.take_block(block));
             self.finish(count, moved)?;
             lba += count as u64;
         }

@@ -118,7 +118,7 @@ pub fn raspi4b_linux() -> Result<(), String> {
         "board-raspi4b-linux",
         Board::Raspi4b,
         &[
-            "host disk: SD card behind the SDHCI at 0xfe300000, 256 MiB, 4 data lines",
+            "host disk: SD card behind the SDHCI at 0xfe300000, 256 MiB, 4 data lines at 26 MHz",
             "power: no PSCI; the machine powers off through the Broadcom power manager's watchdog at 0xfe100000",
         ],
     )
@@ -284,7 +284,7 @@ pub fn imx8mp_linux() -> Result<(), String> {
     linux_check_on(
         "board-imx8mp-linux",
         Board::Imx8mpEvk,
-        &["aerie: host disk: SD card behind the i.MX uSDHC at 0x30b50000, 256 MiB, 4 data lines"],
+        &["aerie: host disk: SD card behind the i.MX uSDHC at 0x30b50000, 256 MiB, 4 data lines at 50 MHz"],
     )
 }
 
@@ -345,7 +345,7 @@ pub fn zcu102_linux() -> Result<(), String> {
     linux_check_on(
         "board-zcu102-linux",
         Board::Zcu102,
-        &["host disk: SD card behind the SDHCI at 0xff170000, 256 MiB, 1 data line"],
+        &["host disk: SD card behind the SDHCI at 0xff170000, 256 MiB, 1 data line at 50 MHz"],
     )
 }
 
