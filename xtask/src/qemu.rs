@@ -114,6 +114,10 @@ pub struct Uplink {
     /// `tcp:<host port>:<guest address>:<guest port>` rules as `cargo xtask
     /// run --forward` takes them (see [`hostfwd`]).
     pub forwards: Vec<String>,
+    /// On a board with virtio (QEMU's Versal), the board's own Ethernet
+    /// rather than a virtio-net card: as on the hardware, which has no
+    /// virtio.
+    pub own_ethernet: bool,
 }
 
 /// QEMU's `hostfwd` value for a `--forward` rule `HOSTPORT:GUESTIP:GUESTPORT`
@@ -413,7 +417,9 @@ fn board_command(opts: &QemuOptions, interactive: bool, seed: u32) -> Command {
     match &opts.uplink {
         // No card to put on a network: the VMs' switch has no uplink.
         Some(_) if !opts.board.takes_uplink() => {}
-        Some(uplink) if opts.board.has_virtio() => uplink_args(&mut c, uplink),
+        Some(uplink) if opts.board.has_virtio() && !uplink.own_ethernet => {
+            uplink_args(&mut c, uplink)
+        }
         // The board's own Ethernet on QEMU's user network, with the rules.
         // The controllers QEMU hands NICs to before it (the ZCU102's GEM0
         // to GEM2, off in its tree) get user networks of their own, cut
@@ -739,6 +745,7 @@ mod tests {
             .any(|a| a.contains("netdev")));
         opts.uplink = Some(Uplink {
             forwards: vec!["2222:10.0.2.15:22".into()],
+            ..Uplink::default()
         });
         let a = args(&command(&opts, false));
         assert!(
@@ -897,6 +904,7 @@ mod tests {
         let uplinked = QemuOptions {
             uplink: Some(Uplink {
                 forwards: vec!["8080:10.0.2.15:80".into()],
+                ..Uplink::default()
             }),
             disk: Some("/d.img".into()),
             ..opts.clone()

@@ -641,6 +641,7 @@ pub fn main(args: &[String]) -> i32 {
         disk: prepared.disk.clone(),
         uplink: prepared.uplink.then(|| Uplink {
             forwards: args.forwards.clone(),
+            ..Uplink::default()
         }),
         qmp: None,
     };

@@ -33,7 +33,7 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 67] = [
+const QEMU_TESTS: [(&str, TestFn); 68] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
@@ -146,6 +146,7 @@ const QEMU_TESTS: [(&str, TestFn); 67] = [
     ("board-zcu102-linux", board::zcu102_linux),
     ("board-zcu102-console", board::zcu102_console),
     ("board-zcu102-uplink", board::zcu102_uplink),
+    ("board-versal-gem-uplink", board::versal_gem_uplink),
 ];
 
 /// The Linux check VM's command line when booted without Aerie (the same as
@@ -300,6 +301,8 @@ struct AerieRun<'a> {
     qmp: &'a [(&'a [&'a str], &'a str)],
     /// Host ports forwarded through the uplink (`--forward` rules).
     forwards: &'a [String],
+    /// The uplink on the board's own Ethernet even where it has virtio.
+    own_ethernet: bool,
 }
 
 impl<'a> AerieRun<'a> {
@@ -319,6 +322,7 @@ impl<'a> AerieRun<'a> {
             keys: &[],
             qmp: &[],
             forwards: &[],
+            own_ethernet: false,
         }
     }
 }
@@ -355,6 +359,7 @@ fn run_aerie_icount(
         disk: prepared.disk,
         uplink: prepared.uplink.then(|| Uplink {
             forwards: run.forwards.to_vec(),
+            own_ethernet: run.own_ethernet,
         }),
         qmp: qmp_script(run.log, run.qmp),
     };

@@ -7,12 +7,13 @@
 //!   four Cortex-A53, a GIC-500-style GICv3, the SoC's i.MX UART as the
 //!   console, the SNVS's real-time counter as the wall clock, PSCI by SMC,
 //!   the SoC's ENET as the uplink, an SD card in its slot as the host disk.
-//! - `board-versal-testkit`, `board-versal-pnmi`, `board-versal-linux` and
-//!   `board-versal-uplink`: QEMU's Xilinx Versal virtual board (`--board
-//!   xlnx-versal-virt`), whose GIC has two security states and shows Aerie
-//!   raw priorities while storing its Non-secure ones shifted: interrupts
-//!   and pseudo-NMIs must work there too; its wall clock is Xilinx's RTC,
-//!   its disk and uplink virtio.
+//! - `board-versal-testkit`, `board-versal-pnmi`, `board-versal-linux`,
+//!   `board-versal-uplink` and `board-versal-gem-uplink`: QEMU's Xilinx
+//!   Versal virtual board (`--board xlnx-versal-virt`), whose GIC has two
+//!   security states and shows Aerie raw priorities while storing its
+//!   Non-secure ones shifted: interrupts and pseudo-NMIs must work there
+//!   too; its wall clock is Xilinx's RTC, its disk and uplink virtio (or
+//!   the uplink its own GEM).
 //! - `board-raspi4b-linux` and `board-raspi4b-console`: QEMU's Raspberry
 //!   Pi 4 Model B (`--board raspi4b`), booted with the board's own tree: a
 //!   GIC-400 (Aerie's GICv2 build), the mini UART as the console, CPUs
@@ -201,6 +202,22 @@ pub fn zcu102_uplink() -> Result<(), String> {
     )
 }
 
+/// The same on the Versal board's own Ethernet, its first GEM, rather
+/// than the virtio-net card its runs otherwise have: as on a Versal board,
+/// which has no virtio. QEMU's tree gives the GEM a fixed link, no PHY
+/// address, so Aerie looks for the PHY on MDIO and finds the model's at
+/// 23.
+pub fn versal_gem_uplink() -> Result<(), String> {
+    own_ethernet_uplink(
+        "board-versal-gem-uplink",
+        Board::VersalVirt,
+        &[
+            "aerie: uplink: Cadence GEM at 0xff0c0000 (INTID 88), address 52:54:00:12:34:56",
+            "aerie: uplink: PHY at MDIO address 23: link up, 1000 Mb/s",
+        ],
+    )
+}
+
 /// A Linux VM on `board`'s uplink, the board's own Ethernet
 /// (tests/configs/board-uplink.toml), whose card Aerie announces with the
 /// `card` lines: QEMU's DHCP server leases the VM its first address; the
@@ -212,6 +229,7 @@ fn own_ethernet_uplink(name: &str, board: Board, card: &[&str]) -> Result<(), St
     let forwards = [peer.forward()];
     let run = AerieRun {
         forwards: &forwards,
+        own_ethernet: true,
         ..on_board(
             name,
             board,

@@ -165,6 +165,7 @@ pub fn linux_uplink() -> Result<(), String> {
         disk: prepared.disk,
         uplink: Some(Uplink {
             forwards: vec![peer.forward()],
+            ..Uplink::default()
         }),
         ..QemuOptions::aerie("cortex-a72", prepared.bootmodule, Firmware::UefiAcpi)
     };
