@@ -1,10 +1,13 @@
-//! The EFI System Partition Aerie boots from through UEFI firmware
-//! (`cargo xtask run --uefi`, `cargo xtask esp`): a GPT disk image with one
-//! FAT partition, written in Rust by the appliance tool's ESP builder
-//! (`aerie_appliance::esp`), laid out as a board's boot disk would be:
+//! The boot disk Aerie boots from through UEFI firmware or U-Boot
+//! (`cargo xtask run --uefi`, `--uboot`, `cargo xtask esp`): a GPT disk
+//! image with one FAT partition (an EFI System Partition), written in Rust
+//! by the appliance tool's ESP builder (`aerie_appliance::esp`), laid out
+//! as a board's boot disk would be:
 //!
 //! ```text
 //! EFI/BOOT/BOOTAA64.EFI   Aerie's loader (loader/), the removable-media path
+//! extlinux/extlinux.conf  for U-Boot's distro boot: Aerie, its boot module
+//!                         as the initrd, its command line
 //! aerie/aerie.Image       Aerie
 //! aerie/aerie-gicv2.Image Aerie's build for GICv2 machines, which the
 //!                         loader starts where the firmware's tree has one
@@ -12,8 +15,9 @@
 //! aerie/cmdline.txt       Aerie's command line
 //! ```
 //!
-//! Under QEMU the firmware is Debian's AAVMF (`qemu-efi-aarch64`), with a
-//! fresh copy of its variable store for every run.
+//! Under QEMU the UEFI firmware is Debian's AAVMF (`qemu-efi-aarch64`), with
+//! a fresh copy of its variable store for every run; U-Boot is Debian's
+//! build for QEMU's `virt` (`u-boot-qemu`).
 
 use std::path::{Path, PathBuf};
 
@@ -39,6 +43,12 @@ fn vars() -> PathBuf {
 /// Writes the disk image `out` for `boot` (an Aerie boot): the loader, the
 /// hypervisor, its boot module and command line. Returns its size.
 pub fn write(boot: &Boot, out: &Path) -> Result<u64> {
+    write_for(boot, out, 3)
+}
+
+/// [`write`] for a machine whose GIC is version `gic`: U-Boot's default
+/// label is the Aerie build for it (UEFI's loader finds that out itself).
+pub fn write_for(boot: &Boot, out: &Path, gic: u32) -> Result<u64> {
     let Boot::Aerie { bootmodule, .. } = boot else {
         anyhow::bail!("only Aerie boots through the UEFI loader");
     };
@@ -48,6 +58,7 @@ pub fn write(boot: &Boot, out: &Path) -> Result<u64> {
         &paths::hypervisor_image(),
         bootmodule,
         &aerie_cmdline(boot),
+        gic,
     )
 }
 
@@ -55,15 +66,46 @@ pub fn write(boot: &Boot, out: &Path) -> Result<u64> {
 /// for (UEFI's removable-media path): the loader's place.
 pub const REMOVABLE_MEDIA_LOADER: &str = "EFI/BOOT/BOOTAA64.EFI";
 
+/// U-Boot's build for QEMU's `virt` (Debian's `u-boot-qemu`).
+pub const UBOOT: &str = "/usr/lib/u-boot/qemu_arm64/u-boot.bin";
+
+/// The distro-boot configuration U-Boot reads (`extlinux/extlinux.conf`):
+/// Aerie as the kernel (started by `booti`, at EL2 where U-Boot runs), its
+/// boot module as the initrd (U-Boot writes where it put it into the
+/// tree's /chosen, as the boot module's loader must), `cmdline` as the
+/// command line, with the machine's tree as U-Boot has it. A label for
+/// Aerie's GICv2 build too (`gicv2`), for GIC-400 boards: U-Boot cannot
+/// tell which GIC a board has, so such a board's disk makes it the
+/// `default` (`for_gicv2`).
+pub fn extlinux_conf(cmdline: &str, gicv2: bool, for_gicv2: bool) -> String {
+    let default = if gicv2 && for_gicv2 {
+        "aerie-gicv2"
+    } else {
+        "aerie"
+    };
+    let mut conf = format!("default {default}\n");
+    let mut label = |name: &str, image: &str| {
+        conf.push_str(&format!(
+            "label {name}\n  kernel /aerie/{image}\n  initrd /aerie/bootmodule.bin\n  append {cmdline}\n"
+        ));
+    };
+    label("aerie", "aerie.Image");
+    if gicv2 {
+        label("aerie-gicv2", "aerie-gicv2.Image");
+    }
+    conf
+}
+
 /// Writes the disk image `out` with Aerie's loader at `loader_at`,
-/// `hypervisor` as the image it starts, `bootmodule` and `cmdline`. Returns
-/// its size.
+/// `hypervisor` as the image it starts, `bootmodule` and `cmdline`, for a
+/// machine whose GIC is version `gic`. Returns its size.
 pub fn write_files(
     out: &Path,
     loader_at: &str,
     hypervisor: &Path,
     bootmodule: &Path,
     cmdline: &str,
+    gic: u32,
 ) -> Result<u64> {
     let loader = paths::loader_efi();
     let gicv2 = paths::hypervisor_image_for(2);
@@ -83,6 +125,10 @@ pub fn write_files(
         EspFile {
             path: "aerie/cmdline.txt".into(),
             source: Source::Bytes(format!("{cmdline}\n").into_bytes()),
+        },
+        EspFile {
+            path: "extlinux/extlinux.conf".into(),
+            source: Source::Bytes(extlinux_conf(cmdline, gicv2.is_file(), gic == 2).into_bytes()),
         },
     ];
     if gicv2.is_file() {
@@ -182,7 +228,7 @@ pub const ESP_USAGE: &str =
 
 Writes what `cargo xtask run` with the same flags boots as a UEFI boot disk image (default
 target/aerie/esp.img): Aerie's loader as EFI/BOOT/BOOTAA64.EFI, Aerie, the boot module and
-the command line.";
+the command line; U-Boot's distro boot finds the same in extlinux/extlinux.conf.";
 
 /// `-drive` for the firmware's code (read-only flash).
 pub fn pflash_code() -> String {
@@ -200,4 +246,23 @@ pub fn drive() -> String {
         "if=none,id=esp,format=raw,readonly=on,file={}",
         image().display()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extlinux_conf_boots_aerie_with_its_module_and_command_line() {
+        let conf = extlinux_conf("aerie.log=info aerie.user=shell", true, false);
+        assert_eq!(
+            conf,
+            "default aerie\n\
+             label aerie\n  kernel /aerie/aerie.Image\n  initrd /aerie/bootmodule.bin\n  append aerie.log=info aerie.user=shell\n\
+             label aerie-gicv2\n  kernel /aerie/aerie-gicv2.Image\n  initrd /aerie/bootmodule.bin\n  append aerie.log=info aerie.user=shell\n"
+        );
+        assert!(!extlinux_conf("", false, true).contains("gicv2"));
+        // A GICv2 machine's disk starts the GICv2 build.
+        assert!(extlinux_conf("", true, true).starts_with("default aerie-gicv2\n"));
+    }
 }

@@ -51,10 +51,19 @@ pub enum Firmware {
     /// default, and what servers' firmware does): the loader writes the
     /// tree from them.
     UefiAcpi,
+    /// U-Boot (Debian's build for `virt`, at EL2) and its distro boot: it
+    /// finds `extlinux/extlinux.conf` on the same boot disk and starts
+    /// Aerie by `booti`, as most boards' boot loader would.
+    UBoot,
 }
 
 impl Firmware {
     pub fn is_uefi(self) -> bool {
+        matches!(self, Firmware::UefiDeviceTree | Firmware::UefiAcpi)
+    }
+
+    /// Whether it boots Aerie from the boot disk ([`crate::esp`]).
+    pub fn boots_from_disk(self) -> bool {
         self != Firmware::Kernel
     }
 }
@@ -284,6 +293,11 @@ pub fn command_seeded(opts: &QemuOptions, interactive: bool, seed: u32) -> Comma
                     .args(["-drive", &crate::esp::drive()])
                     .args(["-device", "virtio-blk-pci,drive=esp"])
                     .args(["-device", "virtio-rng-pci"]);
+            } else if *firmware == Firmware::UBoot {
+                // U-Boot as the machine's firmware, the same disk on PCI.
+                c.args(["-bios", crate::esp::UBOOT])
+                    .args(["-drive", &crate::esp::drive()])
+                    .args(["-device", "virtio-blk-pci,drive=esp"]);
             } else {
                 kernel_args(
                     &mut c,
@@ -528,6 +542,8 @@ pub fn run_scripted(
     if let Boot::Aerie { firmware, .. } = &opts.boot {
         if firmware.is_uefi() {
             crate::esp::prepare(&opts.boot)?;
+        } else if firmware.boots_from_disk() {
+            crate::esp::write_for(&opts.boot, &crate::esp::image(), opts.gic_version)?;
         }
     }
     let interactive =

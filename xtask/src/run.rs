@@ -104,7 +104,7 @@ impl Default for RunArgs {
 
 pub const USAGE: &str = "usage: cargo xtask run [--guest linux|linux-tools|testkit | --config FILE] \
 [--board virt|imx8mp-evk|xlnx-versal-virt|raspi4b|xlnx-zcu102] [--cpu cortex-a72|max] [--smp N] [--gic 2|3] [--timeout SECS] [--log debug|info|warn] [--append \"aerie args\"] [--icount] [--disk FILE] \
-[--forward HOSTPORT:GUESTIP:GUESTPORT]... [--uefi [--acpi]] [--no-build]
+[--forward HOSTPORT:GUESTIP:GUESTPORT]... [--uefi [--acpi] | --uboot] [--no-build]
 
 Default: one Linux VM (2 vCPUs, 256M) with a shell on the console; `poweroff` in it ends the run.
 When a VM has a network card ([vm.net]), the machine gets one on QEMU's user-mode network
@@ -115,6 +115,8 @@ Partition (the disk image target/aerie/esp.img: EFI/BOOT/BOOTAA64.EFI, aerie/aer
 aerie/bootmodule.bin, aerie/cmdline.txt; `cargo xtask esp` writes one without running QEMU).
 The firmware describes the machine by a device tree; with --acpi by ACPI tables, as servers'
 firmware does, which the loader turns into the device tree Aerie reads.
+--uboot boots as most boards do: U-Boot (Debian's build for virt) finds extlinux/extlinux.conf
+on the same disk image and starts Aerie with `booti`, the boot module as its initrd.
 --board imx8mp-evk boots on QEMU's model of NXP's i.MX 8M Plus EVK (4 Cortex-A53, --smp 1..4)
 with the board's own device tree from Debian's kernel package: a real board's machine, no
 virtio (the host disk is an SD card in its slot, a power of two in size; the uplink is its own
@@ -215,15 +217,25 @@ pub fn parse_args(args: &[String]) -> Result<RunArgs, String> {
             "--append" => r.append = value()?,
             "--icount" => r.icount = true,
             "--uefi" if r.firmware == Firmware::Kernel => r.firmware = Firmware::UefiDeviceTree,
+            "--uefi" if r.firmware == Firmware::UBoot => {
+                return Err("--uefi and --uboot: one firmware at a time".into())
+            }
             "--uefi" => {}
+            "--acpi" if r.firmware == Firmware::UBoot => {
+                return Err("--acpi: U-Boot describes the machine by its device tree".into())
+            }
             "--acpi" => r.firmware = Firmware::UefiAcpi,
+            "--uboot" if r.firmware.is_uefi() => {
+                return Err("--uefi and --uboot: one firmware at a time".into())
+            }
+            "--uboot" => r.firmware = Firmware::UBoot,
             "--no-build" => r.no_build = true,
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
     if r.board != Board::Virt {
         let given = |flag: &str| args.iter().any(|a| a == flag);
-        for flag in ["--cpu", "--gic", "--uefi", "--acpi", "--icount"] {
+        for flag in ["--cpu", "--gic", "--uefi", "--acpi", "--uboot", "--icount"] {
             if given(flag) {
                 return Err(format!("{flag}: not with --board {}", r.board.name()));
             }
@@ -658,6 +670,11 @@ pub fn main(args: &[String]) -> i32 {
                 ", UEFI firmware and loader from {}",
                 paths::show(&crate::esp::image())
             )
+        } else if args.firmware == Firmware::UBoot {
+            format!(
+                ", U-Boot's distro boot from {}",
+                paths::show(&crate::esp::image())
+            )
         } else {
             String::new()
         },
@@ -850,6 +867,20 @@ mod tests {
             &["--acpi", "--uefi"],
         ] {
             assert_eq!(parse_args(&s(flags)).unwrap().firmware, Firmware::UefiAcpi);
+        }
+        // U-Boot is the other firmware, never with UEFI's.
+        assert_eq!(
+            parse_args(&s(&["--uboot"])).unwrap().firmware,
+            Firmware::UBoot
+        );
+        for flags in [
+            &["--uboot", "--uefi"][..],
+            &["--uefi", "--uboot"],
+            &["--uboot", "--acpi"],
+            &["--acpi", "--uboot"],
+            &["--board", "raspi4b", "--uboot"],
+        ] {
+            assert!(parse_args(&s(flags)).is_err(), "{flags:?}");
         }
     }
 

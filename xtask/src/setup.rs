@@ -53,7 +53,7 @@ const STEPS: &[Step] = &[
         install: install_cross_gcc,
     },
     Step {
-        name: "appliance tools (qemu-system-x86_64, OVMF, AAVMF, mtools, sgdisk, xmllint)",
+        name: "firmware and appliance tools (qemu-system-x86_64, OVMF, AAVMF, U-Boot, mtools, sgdisk, xmllint)",
         present: appliance_tools_present,
         install: install_appliance_tools,
     },
@@ -69,15 +69,16 @@ const STEPS: &[Step] = &[
 const RUST_TARGETS: [&str; 3] = [TARGET, "aarch64-unknown-uefi", "x86_64-unknown-uefi"];
 
 /// Files the appliance's build, tests and deploy use, from Debian packages.
-const APPLIANCE_FILES: [&str; 6] = [
+const APPLIANCE_FILES: [&str; 7] = [
     "/usr/bin/qemu-system-x86_64",
     aerie_appliance::qemu::OVMF_CODE,
     aerie_appliance::qemu::AAVMF_CODE,
+    crate::esp::UBOOT,
     "/usr/bin/mdir",
     "/usr/sbin/sgdisk",
     "/usr/bin/xmllint",
 ];
-const APPLIANCE_PACKAGES: [&str; 12] = [
+const APPLIANCE_PACKAGES: [&str; 13] = [
     "install",
     "-y",
     "-q",
@@ -87,6 +88,7 @@ const APPLIANCE_PACKAGES: [&str; 12] = [
     "qemu-system-x86",
     "ovmf",
     "qemu-efi-aarch64",
+    "u-boot-qemu",
     "mtools",
     "gdisk",
     "libxml2-utils",

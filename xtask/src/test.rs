@@ -33,7 +33,7 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 68] = [
+const QEMU_TESTS: [(&str, TestFn); 69] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
@@ -55,6 +55,7 @@ const QEMU_TESTS: [(&str, TestFn); 68] = [
     ("boot-uefi-remap-fault", uefi::boot_uefi_remap_fault),
     ("boot-uefi-bad-image", uefi::boot_uefi_bad_image),
     ("boot-uefi-shell", uefi::boot_uefi_shell),
+    ("boot-uboot", uefi::boot_uboot),
     ("userworlds-cortex-a72", || {
         userworlds::userworlds_on("cortex-a72", "userworlds-cortex-a72")
     }),

@@ -25,6 +25,10 @@
 //! - `boot-uefi-shell`: the loader away from the removable-media path, so
 //!   the firmware ends in its shell, where the test starts it with
 //!   arguments: they are Aerie's command line, not `aerie/cmdline.txt`.
+//! - `boot-uboot`: the same disk booted by U-Boot instead (Debian's build
+//!   for `virt`, at EL2), as most boards boot: its distro boot finds
+//!   `extlinux/extlinux.conf` and starts Aerie by `booti` with the boot
+//!   module as its initrd and the tree U-Boot has; the testkit passes.
 
 use super::{fresh_disk, identity_alias_faulted, run_test, testkit_passed, TESTKIT_MIN_PASSED};
 use std::path::PathBuf;
@@ -36,7 +40,7 @@ use crate::run::{self, Guest};
 /// The host disk of the ACPI run.
 const HOST_DISK_MIB: usize = 2;
 
-/// A testkit run through the firmware and the loader.
+/// A testkit run through the firmware (and, for UEFI, the loader).
 struct UefiRun<'a> {
     name: &'a str,
     cpu: &'a str,
@@ -97,6 +101,31 @@ fn run_uefi(
         ..QemuOptions::aerie(run.cpu, PathBuf::new(), run.firmware)
     };
     run_test(run.name, &opts, run.timeout, check)
+}
+
+/// `boot-uboot`: U-Boot's distro boot starts Aerie from the boot disk.
+pub fn boot_uboot() -> Result<(), String> {
+    let run = UefiRun {
+        log: "debug",
+        ..UefiRun::new("boot-uboot", "cortex-a72", Firmware::UBoot)
+    };
+    run_uefi(&run, |status, out| {
+        output::require_line(out, "U-Boot 2023.01")?;
+        output::require_line(out, "Found /extlinux/extlinux.conf")?;
+        output::require_line(out, "Retrieving file: /aerie/aerie.Image")?;
+        output::require_line(out, "Starting kernel ...")?;
+        // booti starts Aerie with the MMU off and, in x0, the tree U-Boot
+        // moved and wrote the command line and the initrd (the boot
+        // module, which the testkit's VM comes from) into.
+        let dtb = out
+            .lines()
+            .find_map(|l| l.split("Loading Device Tree to ").nth(1))
+            .and_then(|rest| u64::from_str_radix(rest.split(',').next()?.trim(), 16).ok())
+            .ok_or("no `Loading Device Tree to <address>` line from U-Boot")?;
+        output::require_line(out, &format!("boot: device tree at {dtb:#x};"))?;
+        output::require_line(out, "boot: entered with the MMU off")?;
+        testkit_passed(status, out, TESTKIT_MIN_PASSED)
+    })
 }
 
 pub fn boot_uefi(name: &str, cpu: &str) -> Result<(), String> {
@@ -322,6 +351,7 @@ fn run_partition(
         partition.hypervisor,
         partition.bootmodule,
         partition.cmdline,
+        3,
     )
     .and_then(|_| crate::esp::fresh_vars())
     .map_err(|e| format!("{e:#}"))?;
