@@ -154,10 +154,12 @@ pub fn fresh_vars() -> Result<()> {
 }
 
 /// `cargo xtask esp [--out FILE] ARGS`: builds what `run ARGS` would boot
-/// and writes it as a UEFI boot disk image (default `target/aerie/esp.img`)
+/// and writes it as a boot disk image (default `target/aerie/esp.img`)
 /// instead of starting QEMU; returns the process exit code. Only the flags
 /// that shape what is booted are taken: the VMs (`--guest`, `--config`),
-/// Aerie's command line (`--log`, `--append`) and `--no-build`.
+/// the machine's GIC (`--board`, `--gic`: the build U-Boot starts and
+/// whose symbols the boot module carries), Aerie's command line (`--log`,
+/// `--append`) and `--no-build`.
 pub fn main(args: &[String]) -> i32 {
     let mut out = image();
     let mut rest = Vec::new();
@@ -188,7 +190,15 @@ pub fn main(args: &[String]) -> i32 {
             return run::EXIT_USAGE;
         }
     };
-    let prepared = match run::prepare(&args.guest, args.no_build, args.disk.as_deref()) {
+    // A board (or `--gic 2`) picks the Aerie build: the boot module carries
+    // its symbols, and U-Boot's default label starts it.
+    let prepared = match run::prepare_for(
+        &args.guest,
+        args.no_build,
+        args.disk.as_deref(),
+        args.board,
+        args.gic_version,
+    ) {
         Ok(p) => p,
         Err(e) => return e.report(),
     };
@@ -200,15 +210,20 @@ pub fn main(args: &[String]) -> i32 {
         // on the partition reads either.
         firmware: Firmware::UefiAcpi,
     };
-    match write(&boot, &out) {
+    match write_for(&boot, &out, args.gic_version) {
         Ok(size) => {
             step(format!(
-                "esp: {} ({} MiB): a GPT disk with one EFI System Partition; write it to a USB stick or SD card (dd if={} of=/dev/<disk> bs=4M) and boot a UEFI machine that runs its firmware at EL2 from it{}",
+                "esp: {} ({} MiB): a GPT disk with one EFI System Partition; write it to a USB stick or SD card (dd if={} of=/dev/<disk> bs=4M) and boot a machine that runs its UEFI firmware or U-Boot at EL2 from it (U-Boot starts aerie/{}){}",
                 paths::show(&out),
                 size >> 20,
                 paths::show(&out),
+                if args.gic_version == 2 {
+                    "aerie-gicv2.Image"
+                } else {
+                    "aerie.Image"
+                },
                 if prepared.disk.is_some() {
-                    ". Its VMs' disks need a virtio-blk host disk, which boards do not have"
+                    ". Its VMs' disks are regions of the host disk Aerie finds (virtio-blk, or an SD card): not this disk, whose partition they would overwrite"
                 } else {
                     ""
                 }
@@ -224,11 +239,12 @@ pub fn main(args: &[String]) -> i32 {
 
 pub const ESP_USAGE: &str =
     "usage: cargo xtask esp [--out FILE] [--guest linux|linux-tools|testkit | --config FILE] \
-[--log debug|info|warn] [--append \"aerie args\"] [--no-build]
+[--board BOARD | --gic 2|3] [--log debug|info|warn] [--append \"aerie args\"] [--no-build]
 
 Writes what `cargo xtask run` with the same flags boots as a UEFI boot disk image (default
 target/aerie/esp.img): Aerie's loader as EFI/BOOT/BOOTAA64.EFI, Aerie, the boot module and
-the command line; U-Boot's distro boot finds the same in extlinux/extlinux.conf.";
+the command line; U-Boot's distro boot finds the same in extlinux/extlinux.conf, starting the
+build for the GIC of --board or --gic (the UEFI loader picks it itself).";
 
 /// `-drive` for the firmware's code (read-only flash).
 pub fn pflash_code() -> String {
