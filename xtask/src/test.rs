@@ -33,7 +33,7 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 69] = [
+const QEMU_TESTS: [(&str, TestFn); 70] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
@@ -77,6 +77,7 @@ const QEMU_TESTS: [(&str, TestFn); 69] = [
     ("profiler", pnmi::profiler),
     ("profile-counts", profile::counts),
     ("bad-vm-isolated", bad_vm_isolated),
+    ("disk-keeps-boot-partition", disk_keeps_boot_partition),
     ("linux-native", linux_native),
     ("linux-cortex-a72", || {
         linux_on("cortex-a72", "linux-cortex-a72")
@@ -679,6 +680,46 @@ fn bad_vm_isolated() -> Result<(), String> {
             testkit_passed(status, out, 1)
         },
     )
+}
+
+/// A boot disk as the host disk (a GPT whose EFI System Partition, 8 MiB
+/// from 1 MiB, holds a file, grown to 64 MiB): the VM whose disk region
+/// lies inside that partition is refused, saying why, and the partition is
+/// left as it was; the VM whose region lies in free space runs.
+fn disk_keeps_boot_partition() -> Result<(), String> {
+    let name = "disk-keeps-boot-partition";
+    let disk = fresh_disk(name)?;
+    let file = aerie_appliance::esp::EspFile {
+        path: "boot/kept.txt".into(),
+        source: aerie_appliance::esp::Source::Bytes(b"a board boots from this\n".to_vec()),
+    };
+    aerie_appliance::esp::build(&disk, &[file]).map_err(|e| format!("{e:#}"))?;
+    let grown = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&disk)
+        .and_then(|f| f.set_len(64 << 20));
+    grown.map_err(|e| format!("growing {}: {e}", disk.display()))?;
+    let before = std::fs::read(&disk).map_err(|e| e.to_string())?;
+    let run = AerieRun::new(
+        name,
+        Guest::Config(test_config("disk-keeps-boot-partition.toml")),
+        &disk,
+        120,
+    );
+    run_aerie(&run, |status, out| {
+        output::require_line(out, "host disk: a partition table with 1 partition")?;
+        output::require_line(
+            out,
+            "vm onboot: refused: disk region 4 MiB at offset 2 MiB would overwrite what the host disk holds: sectors 4096..=12287 overlap partition 1 of the host disk (sectors 2048..=",
+        )?;
+        output::require_line(out, ", a FAT partition, which boards boot from")?;
+        testkit_passed(status, out, 1)?;
+        let after = std::fs::read(&disk).map_err(|e| e.to_string())?;
+        if after[..10 << 20] != before[..10 << 20] {
+            return Err("the boot disk's first 10 MiB changed".into());
+        }
+        Ok(())
+    })
 }
 
 /// The check script passed: its verdict is PASS, every boot saw `vcpus` CPUs,

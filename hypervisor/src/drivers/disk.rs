@@ -2,13 +2,15 @@
 //! drives: the host's virtio-blk (QEMU's `virt` and Versal boards), else an
 //! SD card behind an i.MX uSDHC (i.MX boards) or an SDHCI (the Raspberry
 //! Pi 4). Each VM with a disk gets a region of it
-//! (`vm::virtio::DiskRegion`). Requests are synchronous.
+//! (`vm::virtio::DiskRegion`), which must keep out of the partitions a
+//! board boots from (`aerie_partition`). Requests are synchronous.
 
 use super::sd_card::{SdCard, SdError, BLOCK};
 use super::virtio_blk;
 use crate::mm::kernel_map::KernelSpace;
 use aerie_dt::HostInfo;
-use spin::Mutex;
+use aerie_partition::{Layout, Sectors};
+use spin::{Mutex, Once};
 
 enum Disk {
     Virtio,
@@ -16,11 +18,36 @@ enum Disk {
 }
 
 static DISK: Mutex<Option<Disk>> = Mutex::new(None);
+/// The host disk's partition table and partitions, read once it is found.
+static LAYOUT: Once<Layout> = Once::new();
 
 /// Find the host disk: a virtio-blk among the host's virtio-mmio
 /// transports (`virtio_mapped`: they are mapped), else the first SD card in
 /// the uSDHC controllers the device tree names. Returns its size in bytes.
 pub fn probe(host: &HostInfo, space: &mut KernelSpace, virtio_mapped: bool) -> Option<u64> {
+    let bytes = find(host, space, virtio_mapped)?;
+    let layout = aerie_partition::read_layout(bytes / BLOCK as u64, |lba, sector| {
+        read(lba, sector).is_ok()
+    });
+    if !layout.table.is_empty() {
+        log::info!(
+            "host disk: a partition table with {} partition{}; VMs' disk regions keep out of it and its FAT partitions",
+            layout.partitions.len(),
+            if layout.partitions.len() == 1 { "" } else { "s" }
+        );
+    }
+    LAYOUT.call_once(|| layout);
+    Some(bytes)
+}
+
+/// Why VM disk region `sectors` (host sectors) may not be written, or
+/// None if it may ([`aerie_partition::refuse`]).
+pub fn refuse_region(sectors: Sectors) -> Option<alloc::string::String> {
+    aerie_partition::refuse(LAYOUT.get()?, sectors)
+}
+
+/// [`probe`]'s search: the host disk's size in bytes.
+fn find(host: &HostInfo, space: &mut KernelSpace, virtio_mapped: bool) -> Option<u64> {
     if virtio_mapped {
         if let Some(bytes) = virtio_blk::probe(&host.virtio_mmio) {
             *DISK.lock() = Some(Disk::Virtio);
