@@ -140,13 +140,17 @@ fn read_gpt(sectors: u64, read: &mut impl FnMut(u64, &mut [u8; SECTOR]) -> bool)
     // The primary table from sector 0 to its last entry sector; the backup
     // (entries, then header) ending at the header's alternate LBA (the
     // disk's last sector when the GPT was written for this disk).
+    // A corrupt header may say anything: the sums saturate.
     let primary = Sectors {
         first: 0,
-        last: (entries_at + entry_sectors - 1).max(1),
+        last: entries_at
+            .saturating_add(entry_sectors)
+            .saturating_sub(1)
+            .max(1),
     };
     let mut table = Vec::from([primary]);
     let alternate = u64_at(&header, 32);
-    if alternate > primary.last + entry_sectors && alternate < sectors {
+    if alternate > primary.last.saturating_add(entry_sectors) && alternate < sectors {
         table.push(Sectors {
             first: alternate - entry_sectors,
             last: alternate,
@@ -156,7 +160,10 @@ fn read_gpt(sectors: u64, read: &mut impl FnMut(u64, &mut [u8; SECTOR]) -> bool)
     let per_sector = SECTOR as u64 / size;
     let mut sector = [0u8; SECTOR];
     for s in 0..entry_sectors {
-        if !read(entries_at + s, &mut sector) {
+        let Some(at) = entries_at.checked_add(s) else {
+            break;
+        };
+        if !read(at, &mut sector) {
             break;
         }
         for i in 0..per_sector {

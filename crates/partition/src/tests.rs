@@ -165,3 +165,18 @@ fn an_unreadable_first_sector_is_no_table() {
     let layout = read_layout(16, |_, _| false);
     assert_eq!(layout, Layout::default());
 }
+
+#[test]
+fn a_corrupt_gpt_header_is_read_without_overflowing() {
+    // Entries "at" the last sector there is, none of them, an alternate
+    // header past the disk: nothing overflows, and the table is kept.
+    for (entries_at, count) in [(0u64, 0u32), (u64::MAX, 128), (u64::MAX - 3, 4)] {
+        let mut d = gpt_disk(256);
+        d[1][72..80].copy_from_slice(&entries_at.to_le_bytes());
+        d[1][80..84].copy_from_slice(&count.to_le_bytes());
+        d[1][32..40].copy_from_slice(&u64::MAX.to_le_bytes());
+        let layout = read_layout(256, reader(&d));
+        assert_eq!(layout.table[0].first, 0);
+        assert!(refuse(&layout, region(0, 0)).is_some());
+    }
+}
