@@ -30,12 +30,13 @@
 //! The PHY is only read (its link and the speed it negotiated, through
 //! MDIO), never reset or reconfigured.
 
-use super::ethernet::{dma_alloc, map_and_bring_up, read_phy, uncached_dma, PhyState};
+use super::ethernet::{
+    map_and_bring_up, read_phy, uncached_dma, FrameBuffers, PhyState, TxCursor, BUFFER,
+};
 use super::registers::Registers;
 use crate::arch::aarch64::cpu::poll_for;
-use crate::arch::aarch64::sysreg::{clean_invalidate_dcache_range, dsb_sy};
+use crate::arch::aarch64::sysreg::dsb_sy;
 use crate::mm::kernel_map::KernelSpace;
-use crate::mm::layout::phys_to_virt;
 use aerie_dt::{HostEthernet, PhyMode};
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use spin::Mutex;
@@ -135,17 +136,14 @@ const TX_LAST: u32 = 1 << 15;
 const TX_WRAP: u32 = 1 << 30;
 const TX_USED: u32 = 1 << 31;
 
-/// Descriptors per ring, and each frame's buffer (a 1536-byte frame rounded
-/// up to whole cache lines and a multiple of 64 for dma_config).
+/// Descriptors per ring (each frame in one `ethernet::BUFFER`: 2 KiB, a
+/// multiple of 64 for dma_config).
 const RING: usize = 64;
-const BUFFER: usize = 2048;
 /// Bytes of one descriptor: two words.
 const BD_BYTES: usize = 8;
 /// The longest frame sent, without its CRC: 1514 bytes and a VLAN tag
 /// (QEMU's model refuses longer ones without jumbo frames).
 const MAX_FRAME: usize = 1518;
-/// Ethernet's shortest frame without its CRC: shorter ones are padded.
-const MIN_FRAME: usize = 60;
 /// The priority queues besides queue 0 a GEM may have (designcfg_debug6
 /// bits 7:1, as Linux's macb driver reads them).
 const MAX_QUEUES: usize = 8;
@@ -200,16 +198,10 @@ struct Card {
     regs: Registers,
     rx: Ring,
     tx: Ring,
-    /// The buffers: receive i at i * BUFFER, transmit i at (RING + i) *
-    /// BUFFER, in the direct map (cached) and physically.
-    buffers_va: u64,
-    buffers_pa: u64,
+    buffers: FrameBuffers,
     /// The next receive descriptor the card fills.
     rx_next: usize,
-    /// The next transmit descriptor to fill, and the oldest not yet
-    /// taken back.
-    tx_next: usize,
-    tx_clean: usize,
+    tx_cursor: TxCursor,
     mac: [u8; 6],
 }
 
@@ -222,50 +214,26 @@ static BAD: AtomicU64 = AtomicU64::new(0);
 const RUNNING: u32 = NCR_MAN_PORT_EN | NCR_RX_EN | NCR_TX_EN;
 
 impl Card {
-    fn buffer(&self, index: usize) -> (u64, u32) {
-        let off = (index * BUFFER) as u64;
-        (self.buffers_va + off, (self.buffers_pa + off) as u32)
-    }
-
     /// Give receive descriptor i (and its buffer) back to the card.
     fn post(&self, i: usize) {
-        let (va, pa) = self.buffer(i);
-        // Whatever the caches hold of the buffer goes now, so no line is
-        // written back over what the card writes, and the next read
-        // misses.
-        clean_invalidate_dcache_range(va, BUFFER as u64);
         let wrap = if i == RING - 1 { RX_WRAP } else { 0 };
-        self.rx.give(i, 0, pa | wrap, 0);
-    }
-
-    /// Take back the transmit descriptors the card has sent.
-    fn reclaim(&mut self) {
-        while self.tx_clean != self.tx_next && self.tx.word(self.tx_clean, 1) & TX_USED != 0 {
-            self.tx_clean = (self.tx_clean + 1) % RING;
-        }
+        self.rx.give(i, 0, self.buffers.rx_for_card(i) | wrap, 0);
     }
 
     fn send(&mut self, frame: &[u8]) -> Result<(), &'static str> {
         if frame.len() > MAX_FRAME {
             return Err("frame longer than the card takes");
         }
-        self.reclaim();
-        if (self.tx_next + 1) % RING == self.tx_clean {
-            return Err("transmit ring full: frame dropped");
-        }
-        let i = self.tx_next;
-        let (va, pa) = self.buffer(RING + i);
-        let len = frame.len().max(MIN_FRAME);
-        // SAFETY: transmit buffer i is BUFFER bytes of RAM in the direct
-        // map, Aerie's alone while its descriptor is USED (the card sent
-        // it and reclaim took it back, or it was never given).
-        let buf = unsafe { core::slice::from_raw_parts_mut(va as *mut u8, len) };
-        buf[..frame.len()].copy_from_slice(frame);
-        buf[frame.len()..].fill(0);
-        clean_invalidate_dcache_range(va, len as u64);
+        // The card sets USED in the descriptors it has sent.
+        let tx = &self.tx;
+        self.tx_cursor.reclaim(|i| tx.word(i, 1) & TX_USED != 0);
+        let i = self
+            .tx_cursor
+            .claim()
+            .ok_or("transmit ring full: frame dropped")?;
+        let (pa, len) = self.buffers.fill_tx(i, frame);
         let wrap = if i == RING - 1 { TX_WRAP } else { 0 };
         self.tx.give(i, 1, len as u32 | TX_LAST | wrap, pa);
-        self.tx_next = (i + 1) % RING;
         dsb_sy();
         // The transmitter stops at a USED descriptor: start it again
         // (nothing happens if it is still going).
@@ -283,17 +251,11 @@ impl Card {
             let status = self.rx.word(i, 1);
             let len = (status & RX_LENGTH) as usize;
             let whole = RX_START_OF_FRAME | RX_END_OF_FRAME;
-            let (va, _) = self.buffer(i);
             if status & whole != whole || !(1..=BUFFER).contains(&len) {
                 BAD.fetch_add(1, Ordering::Relaxed);
             } else {
-                clean_invalidate_dcache_range(va, len as u64);
-                // SAFETY: receive buffer i is BUFFER bytes of RAM in the
-                // direct map; the card has filled `len` of them (its FCS
-                // removed) and gives the descriptor no more attention
-                // until `post`.
-                let frame = unsafe { core::slice::from_raw_parts(va as *const u8, len) };
-                f(frame);
+                // Its FCS removed by the card.
+                f(self.buffers.rx_frame(i, len));
             }
             self.post(i);
             self.rx_next = (i + 1) % RING;
@@ -383,8 +345,6 @@ fn bring_up(va: u64, eth: &HostEthernet, space: &mut KernelSpace) -> Result<Card
     let ring_bytes = ((RING + 1) * BD_BYTES) as u64;
     let (rx_va, rx_pa) = uncached_dma(space, ring_bytes)?;
     let (tx_va, tx_pa) = uncached_dma(space, ring_bytes)?;
-    let bytes = (2 * RING * BUFFER) as u64;
-    let buffers_pa = dma_alloc(bytes)?;
     let card = Card {
         regs,
         rx: Ring {
@@ -395,17 +355,15 @@ fn bring_up(va: u64, eth: &HostEthernet, space: &mut KernelSpace) -> Result<Card
             va: tx_va,
             pa: tx_pa,
         },
-        buffers_va: phys_to_virt(buffers_pa),
-        buffers_pa,
+        buffers: FrameBuffers::new(RING)?,
         rx_next: 0,
-        tx_next: 0,
-        tx_clean: 0,
+        tx_cursor: TxCursor::new(RING),
         mac,
     };
     for i in 0..RING {
         card.post(i);
         let wrap = if i == RING - 1 { TX_WRAP } else { 0 };
-        card.tx.give(i, 1, TX_USED | wrap, card.buffer(RING + i).1);
+        card.tx.give(i, 1, TX_USED | wrap, card.buffers.tx_pa(i));
     }
     // The other queues' dummies: Aerie's for good, each its own ring.
     card.rx.set_word(RING, 1, 0);

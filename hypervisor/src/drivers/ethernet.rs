@@ -1,7 +1,9 @@
 //! What the drivers of the machine's own Ethernet controllers share (the
 //! i.MX ENET, `imx_fec`, and Cadence's GEM, `cadence_gem`): DMA memory
-//! the controller can address, descriptor rings mapped uncached, and the
-//! PHY's standard registers read over the controller's MDIO bus.
+//! the controller can address, descriptor rings mapped uncached, a frame
+//! buffer per descriptor and the transmit ring's positions, and the PHY's
+//! standard registers read over the controller's MDIO bus. Each driver
+//! keeps only its controller's registers and descriptor bits.
 
 use crate::arch::aarch64::sysreg::clean_invalidate_dcache_range;
 use crate::mm::frames;
@@ -11,7 +13,7 @@ use aerie_dt::HostEthernet;
 
 /// Allocate `bytes` of DMA memory the card can address (below 4 GiB: both
 /// controllers are used with 32-bit buffer addresses).
-pub fn dma_alloc(bytes: u64) -> Result<u64, &'static str> {
+fn dma_alloc(bytes: u64) -> Result<u64, &'static str> {
     let pa = frames::alloc(bytes).ok_or("no memory for its buffers")?;
     if pa + bytes > 1 << 32 {
         frames::free(pa, bytes);
@@ -32,6 +34,125 @@ pub fn uncached_dma(space: &mut KernelSpace, bytes: u64) -> Result<(u64, u64), &
         .map_uncached(pa, bytes)
         .map_err(|_| "cannot map its descriptor rings uncached")?;
     Ok((va, pa))
+}
+
+/// Each frame's buffer: 2 KiB (a 1522-byte frame rounded up to whole
+/// cache lines, and a multiple of what either controller counts its
+/// receive buffer size in).
+pub const BUFFER: usize = 2048;
+/// Ethernet's shortest frame without its CRC: shorter ones are padded.
+pub const MIN_FRAME: usize = 60;
+
+/// One buffer per descriptor of a receive and a transmit ring of `ring`
+/// each: receive i at i * BUFFER, transmit i at (ring + i) * BUFFER, in
+/// RAM the card can address, reached through the direct map (cached). A
+/// buffer is wholly the card's or wholly Aerie's, and the caches are
+/// cleaned or invalidated at each hand-over; the driver keeps which is
+/// whose by its descriptors.
+pub struct FrameBuffers {
+    va: u64,
+    pa: u64,
+    ring: usize,
+}
+
+impl FrameBuffers {
+    pub fn new(ring: usize) -> Result<Self, &'static str> {
+        let pa = dma_alloc((2 * ring * BUFFER) as u64)?;
+        Ok(FrameBuffers {
+            va: phys_to_virt(pa),
+            pa,
+            ring,
+        })
+    }
+
+    fn at(&self, index: usize) -> (u64, u32) {
+        let off = (index * BUFFER) as u64;
+        (self.va + off, (self.pa + off) as u32)
+    }
+
+    /// Receive buffer i, about to be the card's: whatever the caches hold
+    /// of it goes, so no line is written back over what the card writes
+    /// and the next read misses. Its physical address.
+    pub fn rx_for_card(&self, i: usize) -> u32 {
+        let (va, pa) = self.at(i);
+        clean_invalidate_dcache_range(va, BUFFER as u64);
+        pa
+    }
+
+    /// The first `len` bytes (at most [`BUFFER`]) the card received into
+    /// receive buffer i, which it has handed back.
+    pub fn rx_frame(&self, i: usize, len: usize) -> &[u8] {
+        let (va, _) = self.at(i);
+        clean_invalidate_dcache_range(va, len as u64);
+        // SAFETY: receive buffer i is BUFFER bytes of RAM in the direct
+        // map, allocated for these buffers for good; the card wrote it
+        // before handing the descriptor back and leaves it alone until
+        // `rx_for_card`.
+        let buffer = unsafe { core::slice::from_raw_parts(va as *const u8, BUFFER) };
+        &buffer[..len]
+    }
+
+    /// Transmit buffer i's physical address.
+    pub fn tx_pa(&self, i: usize) -> u32 {
+        self.at(self.ring + i).1
+    }
+
+    /// Fill transmit buffer i, which the card is done with, with `frame`
+    /// (at most [`BUFFER`] bytes), padded with zeros to [`MIN_FRAME`], and
+    /// clean it to memory for the card: its physical address and the
+    /// length to send.
+    pub fn fill_tx(&mut self, i: usize, frame: &[u8]) -> (u32, usize) {
+        let (va, pa) = self.at(self.ring + i);
+        let len = frame.len().max(MIN_FRAME);
+        // SAFETY: transmit buffer i is BUFFER bytes of RAM in the direct
+        // map, allocated for these buffers for good, and Aerie's while its
+        // descriptor is (the caller's promise: the card sent it and the
+        // driver took it back, or it was never given); `&mut self` keeps
+        // any other view of it out.
+        let buffer = unsafe { core::slice::from_raw_parts_mut(va as *mut u8, BUFFER) };
+        buffer[..frame.len()].copy_from_slice(frame);
+        buffer[frame.len()..len].fill(0);
+        clean_invalidate_dcache_range(va, len as u64);
+        (pa, len)
+    }
+}
+
+/// A transmit ring's positions: the next descriptor to fill, and the
+/// oldest the card may still be sending. One descriptor always stays
+/// free, so that a full ring and an empty one differ.
+pub struct TxCursor {
+    next: usize,
+    clean: usize,
+    ring: usize,
+}
+
+impl TxCursor {
+    pub const fn new(ring: usize) -> Self {
+        TxCursor {
+            next: 0,
+            clean: 0,
+            ring,
+        }
+    }
+
+    /// Take back, oldest first, the descriptors `sent` says the card has
+    /// sent.
+    pub fn reclaim(&mut self, sent: impl Fn(usize) -> bool) {
+        while self.clean != self.next && sent(self.clean) {
+            self.clean = (self.clean + 1) % self.ring;
+        }
+    }
+
+    /// The next descriptor to fill, now counted as given; None with the
+    /// ring full.
+    pub fn claim(&mut self) -> Option<usize> {
+        let i = self.next;
+        let after = (i + 1) % self.ring;
+        (after != self.clean).then(|| {
+            self.next = after;
+            i
+        })
+    }
 }
 
 /// What the PHY says: its link, and the speed it settled on (Mb/s).

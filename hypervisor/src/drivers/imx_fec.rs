@@ -20,12 +20,11 @@
 //! U-Boot does when it uses the network. The PHY is only read (its link and
 //! the speed it negotiated, through MDIO), never reset or reconfigured.
 
-use super::ethernet::{dma_alloc, map_and_bring_up, read_phy, uncached_dma};
+use super::ethernet::{map_and_bring_up, read_phy, uncached_dma, FrameBuffers, TxCursor, BUFFER};
 use super::registers::Registers;
 use crate::arch::aarch64::cpu::poll_for;
-use crate::arch::aarch64::sysreg::{clean_invalidate_dcache_range, dsb_sy};
+use crate::arch::aarch64::sysreg::dsb_sy;
 use crate::mm::kernel_map::KernelSpace;
-use crate::mm::layout::phys_to_virt;
 use aerie_dt::{HostEthernet, PhyMode};
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use spin::Mutex;
@@ -94,16 +93,13 @@ const BD_LAST: u16 = 1 << 11;
 const BD_TC: u16 = 1 << 10;
 const BD_RX_ERRORS: u16 = (1 << 5) | (1 << 4) | (1 << 2) | (1 << 1) | 1;
 
-/// Descriptors per ring, and each frame's buffer (1522 bytes, rounded up to
-/// whole cache lines and a multiple of 16 for MRBR).
+/// Descriptors per ring (each frame in one `ethernet::BUFFER`: 2 KiB, a
+/// multiple of 16 for MRBR).
 const RING: usize = 64;
-const BUFFER: usize = 2048;
 /// Bytes of one descriptor: length (u16), flags (u16), buffer address (u32).
 const BD_BYTES: usize = 8;
 /// The CRC the card leaves at the end of each received frame.
 const FCS: usize = 4;
-/// Ethernet's shortest frame without its CRC: shorter ones are padded.
-const MIN_FRAME: usize = 60;
 /// How long a reset and an MDIO frame may take (an MDIO frame is 64 bits
 /// at 2.5 MHz or slower: microseconds).
 const RESET_MS: u64 = 100;
@@ -149,16 +145,10 @@ struct Card {
     regs: Registers,
     rx: Ring,
     tx: Ring,
-    /// The buffers: receive i at i * BUFFER, transmit i at (RING + i) *
-    /// BUFFER, in the direct map (cached) and physically.
-    buffers_va: u64,
-    buffers_pa: u64,
+    buffers: FrameBuffers,
     /// The next receive descriptor the card fills.
     rx_next: usize,
-    /// The next transmit descriptor to fill, and the oldest not yet
-    /// taken back.
-    tx_next: usize,
-    tx_clean: usize,
+    tx_cursor: TxCursor,
     mac: [u8; 6],
 }
 
@@ -168,49 +158,27 @@ static INTID: AtomicU32 = AtomicU32::new(0);
 static BAD: AtomicU64 = AtomicU64::new(0);
 
 impl Card {
-    fn buffer(&self, index: usize) -> (u64, u32) {
-        let off = (index * BUFFER) as u64;
-        (self.buffers_va + off, (self.buffers_pa + off) as u32)
-    }
-
     /// Give receive descriptor i (and its buffer) back to the card.
     fn post(&self, i: usize) {
-        let (va, pa) = self.buffer(i);
-        // Whatever the caches hold of the buffer goes now, so no line is
-        // written back over what the card writes, and the next read
-        // misses.
-        clean_invalidate_dcache_range(va, BUFFER as u64);
-        self.rx.give(i, pa, 0, BD_EMPTY_READY);
-    }
-
-    /// Take back the transmit descriptors the card has sent.
-    fn reclaim(&mut self) {
-        while self.tx_clean != self.tx_next && self.tx.flags(self.tx_clean) & BD_EMPTY_READY == 0 {
-            self.tx_clean = (self.tx_clean + 1) % RING;
-        }
+        self.rx
+            .give(i, self.buffers.rx_for_card(i), 0, BD_EMPTY_READY);
     }
 
     fn send(&mut self, frame: &[u8]) -> Result<(), &'static str> {
         if frame.len() > MAX_FRAME as usize - FCS {
             return Err("frame longer than the card takes");
         }
-        self.reclaim();
-        if (self.tx_next + 1) % RING == self.tx_clean {
-            return Err("transmit ring full: frame dropped");
-        }
-        let i = self.tx_next;
-        let (va, pa) = self.buffer(RING + i);
-        let len = frame.len().max(MIN_FRAME);
-        // SAFETY: transmit buffer i is BUFFER bytes of RAM in the direct
-        // map, Aerie's alone while its descriptor is not ready (the card
-        // sent it and reclaim took it back, or it was never used).
-        let buf = unsafe { core::slice::from_raw_parts_mut(va as *mut u8, len) };
-        buf[..frame.len()].copy_from_slice(frame);
-        buf[frame.len()..].fill(0);
-        clean_invalidate_dcache_range(va, len as u64);
+        // The card clears READY in the descriptors it has sent.
+        let tx = &self.tx;
+        self.tx_cursor
+            .reclaim(|i| tx.flags(i) & BD_EMPTY_READY == 0);
+        let i = self
+            .tx_cursor
+            .claim()
+            .ok_or("transmit ring full: frame dropped")?;
+        let (pa, len) = self.buffers.fill_tx(i, frame);
         self.tx
             .give(i, pa, len as u16, BD_EMPTY_READY | BD_LAST | BD_TC);
-        self.tx_next = (i + 1) % RING;
         dsb_sy();
         self.regs.write(TDAR, DAR_ACTIVE);
         Ok(())
@@ -225,16 +193,10 @@ impl Card {
                 break;
             }
             let len = usize::from(self.rx.length(i));
-            let (va, _) = self.buffer(i);
             if flags & BD_LAST == 0 || flags & BD_RX_ERRORS != 0 || !(FCS..=BUFFER).contains(&len) {
                 BAD.fetch_add(1, Ordering::Relaxed);
             } else {
-                clean_invalidate_dcache_range(va, len as u64);
-                // SAFETY: receive buffer i is BUFFER bytes of RAM in the
-                // direct map; the card has filled `len` of them and gives
-                // the descriptor no more attention until `post`.
-                let frame = unsafe { core::slice::from_raw_parts(va as *const u8, len - FCS) };
-                f(frame);
+                f(&self.buffers.rx_frame(i, len)[..len - FCS]);
             }
             self.post(i);
             self.rx_next = (i + 1) % RING;
@@ -317,22 +279,18 @@ fn bring_up(va: u64, eth: &HostEthernet, space: &mut KernelSpace) -> Result<Card
 
     let rx = new_ring(space)?;
     let tx = new_ring(space)?;
-    let bytes = (2 * RING * BUFFER) as u64;
-    let buffers_pa = dma_alloc(bytes)?;
     let card = Card {
         regs,
         rx,
         tx,
-        buffers_va: phys_to_virt(buffers_pa),
-        buffers_pa,
+        buffers: FrameBuffers::new(RING)?,
         rx_next: 0,
-        tx_next: 0,
-        tx_clean: 0,
+        tx_cursor: TxCursor::new(RING),
         mac,
     };
     for i in 0..RING {
         card.post(i);
-        card.tx.give(i, card.buffer(RING + i).1, 0, 0);
+        card.tx.give(i, card.buffers.tx_pa(i), 0, 0);
     }
 
     let phy = eth
