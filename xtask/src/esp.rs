@@ -40,15 +40,11 @@ fn vars() -> PathBuf {
     paths::aerie_dir().join("esp-vars.fd")
 }
 
-/// Writes the disk image `out` for `boot` (an Aerie boot): the loader, the
-/// hypervisor, its boot module and command line. Returns its size.
-pub fn write(boot: &Boot, out: &Path) -> Result<u64> {
-    write_for(boot, out, 3)
-}
-
-/// [`write`] for a machine whose GIC is version `gic`: U-Boot's default
-/// label is the Aerie build for it (UEFI's loader finds that out itself).
-pub fn write_for(boot: &Boot, out: &Path, gic: u32) -> Result<u64> {
+/// Writes the disk image `out` for `boot` (an Aerie boot) on a machine
+/// whose GIC is version `gic`: the loader, the hypervisor, its boot module
+/// and command line; U-Boot's default label is the Aerie build for that
+/// GIC (UEFI's loader finds that out itself). Returns its size.
+pub fn write(boot: &Boot, out: &Path, gic: u32) -> Result<u64> {
     let Boot::Aerie { bootmodule, .. } = boot else {
         anyhow::bail!("only Aerie boots through the UEFI loader");
     };
@@ -140,12 +136,6 @@ pub fn write_files(
     aerie_appliance::esp::build(out, &files).with_context(|| format!("writing {}", out.display()))
 }
 
-/// Writes [`image`] and a fresh variable store for a QEMU run of `boot`.
-pub fn prepare(boot: &Boot) -> Result<()> {
-    write(boot, &image())?;
-    fresh_vars()
-}
-
 /// A fresh copy of the firmware's variable store for the next run.
 pub fn fresh_vars() -> Result<()> {
     std::fs::copy(AAVMF_VARS, vars())
@@ -210,7 +200,7 @@ pub fn main(args: &[String]) -> i32 {
         // on the partition reads either.
         firmware: Firmware::UefiAcpi,
     };
-    match write_for(&boot, &out, args.gic_version) {
+    match write(&boot, &out, args.gic_version) {
         Ok(size) => {
             step(format!(
                 "esp: {} ({} MiB): a GPT disk with one EFI System Partition; write it to a USB stick or SD card (dd if={} of=/dev/<disk> bs=4M) and boot a machine that runs its UEFI firmware or U-Boot at EL2 from it (U-Boot starts aerie/{}){}",

@@ -61,11 +61,6 @@ impl Firmware {
     pub fn is_uefi(self) -> bool {
         matches!(self, Firmware::UefiDeviceTree | Firmware::UefiAcpi)
     }
-
-    /// Whether it boots Aerie from the boot disk ([`crate::esp`]).
-    pub fn boots_from_disk(self) -> bool {
-        self != Firmware::Kernel
-    }
 }
 
 /// `-icount` settings.
@@ -284,7 +279,7 @@ pub fn command_seeded(opts: &QemuOptions, interactive: bool, seed: u32) -> Comma
             // A reset of the whole machine ends the run: Aerie resets VMs itself.
             c.arg("-no-reboot");
             if firmware.is_uefi() {
-                // The disk crate::esp::prepare wrote, read-only, on PCI:
+                // The disk crate::esp::write wrote, read-only, on PCI:
                 // the firmware boots from it, Aerie sees no PCI device.
                 // A virtio-rng gives the firmware an EFI_RNG_PROTOCOL, which
                 // the loader seeds Aerie from, as a board's firmware would.
@@ -540,10 +535,13 @@ pub fn run_scripted(
     script: &[Keys],
 ) -> Result<Outcome> {
     if let Boot::Aerie { firmware, .. } = &opts.boot {
+        // UEFI firmware and U-Boot boot from the same disk; UEFI keeps its
+        // variables beside it, fresh for each run.
+        if *firmware != Firmware::Kernel {
+            crate::esp::write(&opts.boot, &crate::esp::image(), opts.gic_version)?;
+        }
         if firmware.is_uefi() {
-            crate::esp::prepare(&opts.boot)?;
-        } else if firmware.boots_from_disk() {
-            crate::esp::write_for(&opts.boot, &crate::esp::image(), opts.gic_version)?;
+            crate::esp::fresh_vars()?;
         }
     }
     let interactive =

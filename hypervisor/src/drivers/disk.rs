@@ -21,9 +21,9 @@ static DISK: Mutex<Option<Disk>> = Mutex::new(None);
 /// The host disk's partition table and partitions, read once it is found.
 static LAYOUT: Once<Layout> = Once::new();
 
-/// Find the host disk: a virtio-blk among the host's virtio-mmio
-/// transports (`virtio_mapped`: they are mapped), else the first SD card in
-/// the uSDHC controllers the device tree names. Returns its size in bytes.
+/// Find the host disk ([`find`]) and read its partition table, which VM
+/// disk regions must keep out of ([`refuse_region`]). Returns its size in
+/// bytes.
 pub fn probe(host: &HostInfo, space: &mut KernelSpace, virtio_mapped: bool) -> Option<u64> {
     let bytes = find(host, space, virtio_mapped)?;
     let layout = aerie_partition::read_layout(bytes / BLOCK as u64, |lba, sector| {
@@ -46,7 +46,9 @@ pub fn refuse_region(sectors: Sectors) -> Option<alloc::string::String> {
     aerie_partition::refuse(LAYOUT.get()?, sectors)
 }
 
-/// [`probe`]'s search: the host disk's size in bytes.
+/// [`probe`]'s search: a virtio-blk among the host's virtio-mmio
+/// transports (`virtio_mapped`: they are mapped), else the first SD card
+/// in the SD host controllers the device tree names. Its size in bytes.
 fn find(host: &HostInfo, space: &mut KernelSpace, virtio_mapped: bool) -> Option<u64> {
     if virtio_mapped {
         if let Some(bytes) = virtio_blk::probe(&host.virtio_mmio) {

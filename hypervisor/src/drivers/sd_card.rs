@@ -1,6 +1,6 @@
 //! An SD card behind the host's SD host controller, the host disk on
 //! boards without virtio: NXP's uSDHC (i.MX 6, 7 and 8M) or a standard
-//! SDHCI (the Raspberry Pi 4's EMMC2). The two share most of their
+//! SDHCI (the Raspberry Pi 4's EMMC2, the ZynqMP's Arasan). The two share most of their
 //! registers (the uSDHC grew out of the SDHCI); where they differ (the
 //! clock, the power, where the transfer's direction goes, DAT0's bit) the
 //! [`Controller`] says. Register names and bits are the i.MX 8M Plus
@@ -13,8 +13,9 @@
 //! blocks is one multiple-block transfer (CMD18 or CMD25, which the
 //! controller's Auto CMD12 ends), so the card streams it rather than
 //! answering a command per block. The card is identified at 400 kHz or
-//! less and then run at 25 MHz or less, on four data lines where the
-//! tree's `bus-width` says the slot has them (else one): on a uSDHC
+//! less and then run at 25 MHz or less, 50 MHz where the controller and
+//! card have high speed, on four data lines where the tree's
+//! `bus-width` says the slot has them (else one): on a uSDHC
 //! assuming the 400 MHz root clock the i.MX 8M trees assign, on an SDHCI
 //! from the base clock its capabilities give (the boot loader sets the
 //! clocks and pins, as U-Boot does when it reads the card). SD cards
