@@ -5,11 +5,14 @@
 //! Nothing here touches hardware. Guest RAM is reached through
 //! [`GuestMemory`] and disk storage through [`BlockBackend`], both
 //! implemented by the hypervisor; network frames cross as byte vectors
-//! ([`NetDevice::take_outbound`], [`MmioTransport::deliver`]). The model is
-//! synchronous: a QueueNotify write processes the available buffers (on the
-//! network card's transmit queue, at most a queue's worth) before the write
-//! returns, and the returned [`Notify`] tells the hypervisor
-//! whether to pulse the device's interrupt.
+//! ([`NetDevice::take_outbound`], [`MmioTransport::deliver`]). A QueueNotify
+//! write processes the available buffers (on the network card's transmit
+//! queue, at most a queue's worth) before the write returns, and the
+//! returned [`Notify`] tells the hypervisor whether to pulse the device's
+//! interrupt. The one exception is the storage: the block device leaves
+//! reads, writes and flushes as [`block::Request`]s for the hypervisor to
+//! run when and where it likes, then hand back through
+//! [`MmioTransport::complete`].
 //!
 //! Anything read from guest memory is untrusted: a malformed ring or a bad
 //! address makes the device set DEVICE_NEEDS_RESET (or fail the request with
@@ -32,7 +35,7 @@ pub mod status;
 mod testutil;
 
 pub use aerie_vdev::{ByteSink, MmioError};
-pub use block::{BlockBackend, BlockDevice, IoError};
+pub use block::{BlockBackend, BlockDevice, Completion, IoError, Op, Request};
 pub use console::ConsoleDevice;
 pub use device::VirtioDevice;
 pub use mem::{GuestMemory, MemError};

@@ -2,8 +2,10 @@
 //! drives: the host's virtio-blk (QEMU's `virt` and Versal boards), else an
 //! SD card behind an i.MX uSDHC (i.MX boards) or an SDHCI (the Raspberry
 //! Pi 4). Each VM with a disk gets a region of it
-//! (`vm::virtio::DiskRegion`), which must keep out of the partitions a
-//! board boots from (`aerie_partition`). Requests are synchronous.
+//! (`vm::block::DiskRegion`), which must keep out of the partitions a
+//! board boots from (`aerie_partition`). Requests are synchronous: the pCPU
+//! that calls waits for the transfer, holding only this module's lock
+//! (`vm::block` calls without the machine lock).
 
 use super::sd_card::{SdCard, SdError, BLOCK};
 use super::virtio_blk;

@@ -84,6 +84,11 @@ pub struct Pcpu {
     /// The loaded vCPU is parked: blocked in a shallow idle state, its state
     /// left here (timer and underflow interrupt off) while this pCPU idles.
     pub parked: bool,
+    /// A VM's disk (VM, transport) this pCPU must serve before it leaves
+    /// the exit it is handling (`vm::block::serve`).
+    pub disk_work: Option<(usize, usize)>,
+    /// The bounce buffer it serves disks with, kept between exits.
+    pub disk_bounce: alloc::vec::Vec<u8>,
 }
 
 impl Pcpu {
@@ -98,6 +103,8 @@ impl Pcpu {
             loaded_stage2: None,
             idle: false,
             parked: false,
+            disk_work: None,
+            disk_bounce: alloc::vec::Vec::new(),
         }
     }
 }

@@ -143,6 +143,10 @@ fn exit_slow(
     let m = &mut *guard;
     let (v, c) = m.current(cpu);
     let mut outcome = handle(m, cpu, v, c, kind, events);
+    if let Some((dv, disk)) = m.pcpus[cpu].disk_work.take() {
+        guard = super::block::serve(guard, cpu, dv, disk);
+    }
+    let m = &mut *guard;
     // SAFETY: `regs` is this vCPU's block (see `locate`); only this pCPU
     // writes it, and no reference to it is live here.
     if unsafe { (*regs).stepped } {
@@ -231,13 +235,8 @@ fn stepped(m: &mut Machine, v: usize, c: usize) {
 
 fn handle_sync(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: Syndrome) -> Outcome {
     match aerie_trap::decode(syndrome.esr) {
-        Exit::DataAbort(abort) => {
-            if mmio::emulate(m, cpu, v, c, &syndrome) {
-                Outcome::Resume
-            } else {
-                mmio::unhandled(m, v, c, &syndrome, &abort)
-            }
-        }
+        Exit::DataAbort(abort) => mmio::emulate(m, cpu, v, c, &syndrome)
+            .unwrap_or_else(|| mmio::unhandled(m, v, c, &syndrome, &abort)),
         Exit::Hvc { .. } => psci::call(m, cpu, v, c),
         Exit::Smc { .. } => {
             // A trapped SMC returns to the SMC itself: step over it.

@@ -7,8 +7,9 @@
 //! * device tree in the last 2 MiB of RAM;
 //! * initrd right below the device tree, page aligned.
 
+use super::block::{Disk, DiskRegion};
 use super::scmi::{self, Scmi};
-use super::virtio::{DiskRegion, VirtioSlot, VIRTIO_BASE, VIRTIO_FIRST_INTID, VIRTIO_STRIDE};
+use super::virtio::{VirtioSlot, VIRTIO_BASE, VIRTIO_FIRST_INTID, VIRTIO_STRIDE};
 use super::{
     GuestMemory, Vcpu, VcpuState, Vm, VmState, GICC_BASE, GICC_SIZE, GICD_BASE, GICD_SIZE,
     GICD_V2_SIZE, GICR_BASE, GICR_STRIDE, GPIO_BASE, GPIO_SIZE, RAM_BASE, RTC_BASE, RTC_SIZE, SPIS,
@@ -25,7 +26,7 @@ use aerie_bootmodule::VmImage;
 use aerie_dt::{GuestGic, GuestScmi, GuestSpec, IdleStateNode, Region, VirtioMmio};
 use aerie_vdev::Pl011;
 use aerie_vgic::Vgic;
-use aerie_virtio::{BlockDevice, ConsoleDevice, MmioTransport, NetDevice};
+use aerie_virtio::{ConsoleDevice, MmioTransport, NetDevice};
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::format;
@@ -387,10 +388,7 @@ fn virtio_devices(vm: &Vm) -> Vec<VirtioSlot> {
             0 => String::from(name),
             _ => format!("{name}-{}", i + 1),
         };
-        slots.push(VirtioSlot::Block(MmioTransport::new(BlockDevice::new(
-            region,
-            serial.as_bytes(),
-        ))));
+        slots.push(VirtioSlot::Block(Disk::new(region, serial.as_bytes())));
     }
     if let Some(card) = vm.image.net {
         slots.push(VirtioSlot::Net(MmioTransport::new(NetDevice::new(

@@ -2,7 +2,7 @@
 //! an address with nothing behind it.
 
 use super::exit::{inject, update_uart_irq, Outcome};
-use super::virtio::{VmRam, VIRTIO_BASE, VIRTIO_STRIDE};
+use super::virtio::{VirtioSlot, VmRam, VIRTIO_BASE, VIRTIO_STRIDE};
 use super::Vm;
 use super::{
     GICD_BASE, GICD_SIZE, GICR_BASE, GICR_STRIDE, GPIO_BASE, GPIO_SIZE, RTC_BASE, RTC_SIZE,
@@ -94,21 +94,24 @@ pub fn emulate_uart(vm: &mut Vm, c: usize, syndrome: &Syndrome) -> Option<bool> 
 
 /// Emulate the stage-2 data abort being handled if it hits an emulated
 /// device with a valid syndrome (ISV = 1): load or store the register, step
-/// past the instruction. Returns false when it is anything else.
+/// past the instruction. Returns what the vCPU does next, or None when it is
+/// anything else.
 #[inline(never)]
-pub fn emulate(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: &Syndrome) -> bool {
+pub fn emulate(
+    m: &mut Machine,
+    cpu: usize,
+    v: usize,
+    c: usize,
+    syndrome: &Syndrome,
+) -> Option<Outcome> {
     // ISV = 0 (e.g. a load pair, or writeback) gives no register to emulate
     // into; such an access is refused like an unmapped one.
-    let Some(access) = DataAbort((syndrome.esr & 0x1ff_ffff) as u32).access() else {
-        return false;
-    };
+    let access = DataAbort((syndrome.esr & 0x1ff_ffff) as u32).access()?;
     let vm = &mut m.vms[v];
     // A guest's GICv2 (Aerie's GICv2 build gives every VM one) has no
     // redistributors: its private interrupts are banked in the distributor.
     let redistributors = if gic_v2::active() { 0 } else { vm.vcpus.len() };
-    let Some(device) = device_at(syndrome.fault_ipa(), redistributors, vm.virtio.len()) else {
-        return false;
-    };
+    let device = device_at(syndrome.fault_ipa(), redistributors, vm.virtio.len())?;
     let value = vm.vcpus[c].regs.get(access.srt);
     let size = access.size;
     let loaded = match device {
@@ -120,7 +123,7 @@ pub fn emulate(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: &Syndr
             } else {
                 vm.uart.read(off, size).map(|v| Some(v as u64))
             };
-            let Ok(r) = r else { return false };
+            let Ok(r) = r else { return None };
             update_uart_irq(m, cpu, v);
             r
         }
@@ -131,7 +134,7 @@ pub fn emulate(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: &Syndr
                 } else {
                     vm.vgic.dist_write(off, size, value)
                 };
-                let Ok(kick) = kick else { return false };
+                let Ok(kick) = kick else { return None };
                 m.kick(cpu, v, kick);
                 None
             } else {
@@ -140,7 +143,7 @@ pub fn emulate(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: &Syndr
                 } else {
                     vm.vgic.dist_read(off, size)
                 };
-                let Ok(r) = r else { return false };
+                let Ok(r) = r else { return None };
                 Some(r)
             }
         }
@@ -151,7 +154,7 @@ pub fn emulate(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: &Syndr
             } else {
                 vm.rtc.read(off, size, now).map(|v| Some(u64::from(v)))
             };
-            let Ok(r) = r else { return false };
+            let Ok(r) = r else { return None };
             super::rtc::update(m, cpu, v);
             r
         }
@@ -161,26 +164,36 @@ pub fn emulate(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: &Syndr
             } else {
                 vm.gpio.read(off, size).map(|v| Some(u64::from(v)))
             };
-            let Ok(r) = r else { return false };
+            let Ok(r) = r else { return None };
             super::power_button::update_irq(m, cpu, v);
             r
         }
         Device::Virtio(n, off) => {
             if access.write {
-                let Some(ram) = vm.memory.as_ref() else {
-                    return false;
-                };
+                let ram = vm.memory.as_ref()?;
+                if let VirtioSlot::Block(disk) = &vm.virtio[n] {
+                    if disk.must_wait(off, value as u32) {
+                        // Not while data moves (vm::block): the vCPU yields
+                        // and makes the same access again.
+                        return Some(Outcome::Reschedule);
+                    }
+                }
                 let Ok(notify) = vm.virtio[n].write(off, size, value as u32, &mut VmRam(ram))
                 else {
-                    return false;
+                    return None;
                 };
+                if let VirtioSlot::Block(disk) = &mut vm.virtio[n] {
+                    if disk.claim() {
+                        m.pcpus[cpu].disk_work = Some((v, n));
+                    }
+                }
                 super::virtio::act_on(m, cpu, v, n, notify);
                 // A network card's QueueNotify may have sent frames.
                 super::net::carry(m, cpu, v, n);
                 None
             } else {
                 let Ok(r) = vm.virtio[n].read(off, size) else {
-                    return false;
+                    return None;
                 };
                 Some(r as u64)
             }
@@ -188,13 +201,13 @@ pub fn emulate(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: &Syndr
         Device::Redistributors(off) => {
             if access.write {
                 let Ok(kick) = vm.vgic.redist_write(off, size, value) else {
-                    return false;
+                    return None;
                 };
                 m.kick(cpu, v, kick);
                 None
             } else {
                 let Ok(r) = vm.vgic.redist_read(off, size) else {
-                    return false;
+                    return None;
                 };
                 Some(r)
             }
@@ -211,7 +224,7 @@ pub fn emulate(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: &Syndr
         regs.set(access.srt, extend(value, &access));
     }
     regs.skip_instruction();
-    true
+    Some(Outcome::Resume)
 }
 
 /// A data abort that no device emulates: inject a synchronous external abort.

@@ -1,6 +1,7 @@
 //! Virtual machines and their vCPUs.
 
 pub mod backdoor;
+pub mod block;
 pub mod debug;
 pub mod exit;
 pub mod guest_va;
@@ -290,6 +291,7 @@ fn mpidr_of(index: usize) -> u64 {
 }
 
 /// Guest RAM: one contiguous host block mapped at RAM_BASE.
+#[derive(Clone, Copy)]
 pub struct GuestMemory {
     pub pa: u64,
     pub size: u64,
@@ -339,7 +341,7 @@ pub struct Vm {
     /// Its SCMI agent: the channel and the vCPU clocks (C1).
     pub scmi: scmi::Scmi,
     /// The VM's regions of the host disk, one per disk, in the guest's order.
-    pub disks: Vec<virtio::DiskRegion>,
+    pub disks: Vec<block::DiskRegion>,
     /// Frames its network card sent that Aerie's switch dropped, by reason.
     pub net_drops: aerie_vdev::PortDrops,
     pub output: GuestOutput,

@@ -1,24 +1,20 @@
-//! A VM's virtio-mmio devices: a console, a block device over its region of
-//! the host disk, and a network card on Aerie's switch. Transport n sits at
+//! A VM's virtio-mmio devices: a console, block devices over regions of the
+//! host disk (`block.rs`), and a network card on Aerie's switch. Transport n sits at
 //! 0x0A00_0000 + 0x200 n with SPI 16 + n (INTID 48 + n), as on QEMU `virt`.
 
+use super::block::Disk;
 use super::GuestMemory as Ram;
 use crate::console::GuestOutput;
-use crate::drivers::disk;
-use aerie_virtio::{
-    BlockBackend, BlockDevice, ConsoleDevice, GuestMemory, IoError, MemError, MmioTransport,
-    NetDevice, Notify,
-};
+use aerie_virtio::{ConsoleDevice, GuestMemory, MemError, MmioTransport, NetDevice, Notify};
 
 pub const VIRTIO_BASE: u64 = 0x0a00_0000;
 pub const VIRTIO_STRIDE: u64 = 0x200;
 pub const VIRTIO_FIRST_INTID: u32 = 48;
-const SECTOR: u64 = 512;
 
 /// One transport and the device behind it.
 pub enum VirtioSlot {
     Console(MmioTransport<ConsoleDevice<GuestOutput>>),
-    Block(MmioTransport<BlockDevice<DiskRegion>>),
+    Block(Disk),
     Net(MmioTransport<NetDevice>),
 }
 
@@ -26,7 +22,7 @@ impl VirtioSlot {
     pub fn read(&mut self, offset: u64, size: u8) -> Result<u32, aerie_vdev::MmioError> {
         match self {
             VirtioSlot::Console(t) => t.read(offset, size),
-            VirtioSlot::Block(t) => t.read(offset, size),
+            VirtioSlot::Block(d) => d.transport.read(offset, size),
             VirtioSlot::Net(t) => t.read(offset, size),
         }
     }
@@ -40,7 +36,7 @@ impl VirtioSlot {
     ) -> Result<Notify, aerie_vdev::MmioError> {
         match self {
             VirtioSlot::Console(t) => t.write(offset, size, value, mem),
-            VirtioSlot::Block(t) => t.write(offset, size, value, mem),
+            VirtioSlot::Block(d) => d.transport.write(offset, size, value, mem),
             VirtioSlot::Net(t) => t.write(offset, size, value, mem),
         }
     }
@@ -77,50 +73,6 @@ pub fn act_on(m: &mut crate::sched::Machine, cpu: usize, v: usize, slot: usize, 
     if notify.raise_irq {
         let kick = vm.vgic.pulse_spi(VIRTIO_FIRST_INTID + slot as u32);
         m.kick(cpu, v, kick);
-    }
-}
-
-/// A VM's share of the host disk, in sectors. Requests are checked against
-/// it by the block device model before they get here; the checks below are
-/// a second line.
-pub struct DiskRegion {
-    pub first_sector: u64,
-    pub sectors: u64,
-}
-
-impl DiskRegion {
-    fn host_sector(&self, sector: u64, len: usize) -> Result<u64, IoError> {
-        let count = (len as u64).div_ceil(SECTOR);
-        if sector
-            .checked_add(count)
-            .is_none_or(|end| end > self.sectors)
-        {
-            return Err(IoError {
-                sector,
-                reason: "outside the VM's disk region",
-            });
-        }
-        Ok(self.first_sector + sector)
-    }
-}
-
-impl BlockBackend for DiskRegion {
-    fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), IoError> {
-        let host = self.host_sector(sector, buf.len())?;
-        disk::read(host, buf).map_err(|reason| IoError { sector, reason })
-    }
-
-    fn write(&mut self, sector: u64, buf: &[u8]) -> Result<(), IoError> {
-        let host = self.host_sector(sector, buf.len())?;
-        disk::write(host, buf).map_err(|reason| IoError { sector, reason })
-    }
-
-    fn flush(&mut self) -> Result<(), IoError> {
-        disk::flush().map_err(|reason| IoError { sector: 0, reason })
-    }
-
-    fn capacity_sectors(&self) -> u64 {
-        self.sectors
     }
 }
 

@@ -4,25 +4,34 @@
 //! Offered features: VIRTIO_BLK_F_SEG_MAX (so Linux sends multi-segment
 //! requests), VIRTIO_BLK_F_BLK_SIZE (512) and VIRTIO_BLK_F_FLUSH.
 //!
-//! Every IN/OUT is checked against the backend's capacity before the
-//! backend is called: a request reaching past the end (the VM's disk region)
-//! fails with VIRTIO_BLK_S_IOERR and never touches storage. A bad data
-//! buffer address also fails the request with IOERR; a chain with no
-//! writable status byte cannot be answered at all, so it is a queue error
-//! (the transport then sets DEVICE_NEEDS_RESET).
+//! The device answers what needs no storage when it takes a chain off the
+//! queue (GET_ID, unsupported types, malformed or out-of-range requests);
+//! reads, writes and flushes become [`Request`]s that wait in the device
+//! until the hypervisor takes them ([`BlockDevice::take_requests`]), runs
+//! them against the storage ([`Request::run`], `io.rs`) and returns their
+//! buffers ([`crate::MmioTransport::complete`]). So the storage's time is
+//! spent wherever the hypervisor chooses, not inside a register write.
+//!
+//! Every IN/OUT is checked against the backend's capacity when it is taken:
+//! a request reaching past the end (the VM's disk region) fails with
+//! VIRTIO_BLK_S_IOERR and never touches storage. A bad data buffer address
+//! also fails the request with IOERR; a chain with no writable status byte
+//! cannot be answered at all, so it is a queue error (the transport then
+//! sets DEVICE_NEEDS_RESET).
 
 mod backend;
 pub mod config;
+mod io;
 pub mod request;
 #[cfg(test)]
 mod tests;
 
 pub use backend::{BlockBackend, IoError, SECTOR_SIZE};
+pub use io::{Completion, Op, Request, BOUNCE_SIZE};
 
 use crate::device::{copy_config, VirtioDevice};
 use crate::mem::GuestMemory;
 use crate::queue::{DescriptorChain, QueueError, Virtqueue};
-use alloc::vec;
 use alloc::vec::Vec;
 use config::{config_bytes, VIRTIO_BLK_F_BLK_SIZE, VIRTIO_BLK_F_FLUSH, VIRTIO_BLK_F_SEG_MAX};
 use request::*;
@@ -36,17 +45,16 @@ pub const QUEUE_SIZE_MAX: u16 = 256;
 /// descriptors, halved so two large requests always fit at once without
 /// indirect descriptors.
 pub const SEG_MAX: u32 = (QUEUE_SIZE_MAX as u32 - 2) / 2;
-/// Bytes moved per backend call: large requests are split into chunks of
-/// this size, so the device needs no allocation per request.
-const BOUNCE_SIZE: usize = 64 * 1024;
 
 /// A virtio-blk device over a [`BlockBackend`].
 #[derive(Debug)]
 pub struct BlockDevice<B: BlockBackend> {
     backend: B,
     id: [u8; VIRTIO_BLK_ID_BYTES],
-    bounce: Vec<u8>,
-    last_io_error: Option<IoError>,
+    /// Requests taken off the queue, in the driver's order, for
+    /// [`BlockDevice::take_requests`]. At most a queue's worth: the driver
+    /// cannot make more available before they are used.
+    requests: Vec<Request>,
 }
 
 impl<B: BlockBackend> BlockDevice<B> {
@@ -59,8 +67,7 @@ impl<B: BlockBackend> BlockDevice<B> {
         BlockDevice {
             backend,
             id: id_bytes,
-            bounce: vec![0u8; BOUNCE_SIZE],
-            last_io_error: None,
+            requests: Vec::new(),
         }
     }
 
@@ -74,58 +81,80 @@ impl<B: BlockBackend> BlockDevice<B> {
         &mut self.backend
     }
 
-    /// The most recent backend failure since the last call, for logging.
-    pub fn take_io_error(&mut self) -> Option<IoError> {
-        self.last_io_error.take()
+    /// Whether requests wait for the storage.
+    pub fn has_requests(&self) -> bool {
+        !self.requests.is_empty()
     }
 
-    /// Answers one request; returns the used length (bytes written to the
-    /// chain, status byte included).
-    fn handle(
+    /// The requests waiting for the storage, oldest first. Run them in this
+    /// order (a flush covers the writes before it), then complete them on
+    /// queue 0 with the transport's generation of before the take.
+    pub fn take_requests(&mut self) -> Vec<Request> {
+        core::mem::take(&mut self.requests)
+    }
+
+    /// Takes one chain: answers it at once if it needs no storage (returns
+    /// the used length, status byte included), else keeps it as a
+    /// [`Request`] (returns None).
+    fn take(
         &mut self,
-        chain: &DescriptorChain,
+        chain: DescriptorChain,
         mem: &mut dyn GuestMemory,
-    ) -> Result<u32, QueueError> {
+    ) -> Result<Option<u32>, QueueError> {
         let status_at = chain
             .writable_len()
             .checked_sub(1)
             .ok_or(QueueError::NoStatusByte { head: chain.head() })?;
-        let (status, written) = self.execute(chain, status_at, mem);
-        chain.write_at(mem, status_at, &[status])?;
-        Ok(written + 1)
+        match self.decode(&chain, status_at, mem) {
+            Ok(op) => {
+                self.requests.push(Request::new(chain, op, status_at));
+                Ok(None)
+            }
+            Err((status, written)) => {
+                chain.write_at(mem, status_at, &[status])?;
+                Ok(Some(written + 1))
+            }
+        }
     }
 
-    /// Runs the request whose data-in area is the first `data_in` writable
-    /// bytes. Returns the status and how many data bytes were written.
-    fn execute(
-        &mut self,
+    /// What the request asks of the storage, or the answer of one that
+    /// needs none: its status and how many data bytes were written. The
+    /// data-in area is the first `data_in` writable bytes.
+    fn decode(
+        &self,
         chain: &DescriptorChain,
         data_in: u32,
         mem: &mut dyn GuestMemory,
-    ) -> (u8, u32) {
+    ) -> Result<Op, (u8, u32)> {
         let mut raw = [0u8; HEADER_SIZE as usize];
         if chain.read_at(mem, 0, &mut raw) != Ok(raw.len()) {
-            return (VIRTIO_BLK_S_IOERR, 0);
+            return Err((VIRTIO_BLK_S_IOERR, 0));
         }
         let header = RequestHeader::from_bytes(&raw);
+        let sector = header.sector;
         match header.kind {
-            VIRTIO_BLK_T_IN => self.read_sectors(header.sector, chain, data_in, mem),
+            VIRTIO_BLK_T_IN if self.in_range(sector, data_in) => Ok(Op::Read {
+                sector,
+                len: data_in,
+            }),
             VIRTIO_BLK_T_OUT => {
-                let data_out = chain.readable_len() - HEADER_SIZE;
-                (self.write_sectors(header.sector, chain, data_out, mem), 0)
+                let len = chain.readable_len() - HEADER_SIZE;
+                if self.in_range(sector, len) {
+                    Ok(Op::Write { sector, len })
+                } else {
+                    Err((VIRTIO_BLK_S_IOERR, 0))
+                }
             }
-            VIRTIO_BLK_T_FLUSH => match self.backend.flush() {
-                Ok(()) => (VIRTIO_BLK_S_OK, 0),
-                Err(e) => (self.io_failed(e), 0),
-            },
+            VIRTIO_BLK_T_IN => Err((VIRTIO_BLK_S_IOERR, 0)),
+            VIRTIO_BLK_T_FLUSH => Ok(Op::Flush),
             VIRTIO_BLK_T_GET_ID => {
                 let n = (data_in as usize).min(VIRTIO_BLK_ID_BYTES);
                 match chain.write_at(mem, 0, &self.id[..n]) {
-                    Ok(done) => (VIRTIO_BLK_S_OK, done as u32),
-                    Err(_) => (VIRTIO_BLK_S_IOERR, 0),
+                    Ok(done) => Err((VIRTIO_BLK_S_OK, done as u32)),
+                    Err(_) => Err((VIRTIO_BLK_S_IOERR, 0)),
                 }
             }
-            _ => (VIRTIO_BLK_S_UNSUPP, 0),
+            _ => Err((VIRTIO_BLK_S_UNSUPP, 0)),
         }
     }
 
@@ -136,63 +165,6 @@ impl<B: BlockBackend> BlockDevice<B> {
             && sector
                 .checked_add(u64::from(len) / SECTOR_SIZE as u64)
                 .is_some_and(|end| end <= self.backend.capacity_sectors())
-    }
-
-    fn read_sectors(
-        &mut self,
-        sector: u64,
-        chain: &DescriptorChain,
-        len: u32,
-        mem: &mut dyn GuestMemory,
-    ) -> (u8, u32) {
-        if !self.in_range(sector, len) {
-            return (VIRTIO_BLK_S_IOERR, 0);
-        }
-        let mut done = 0u32;
-        while done < len {
-            let n = (len - done).min(BOUNCE_SIZE as u32);
-            let buf = &mut self.bounce[..n as usize];
-            let at = sector + u64::from(done) / SECTOR_SIZE as u64;
-            if let Err(e) = self.backend.read(at, buf) {
-                return (self.io_failed(e), done);
-            }
-            if chain.write_at(mem, done, buf).is_err() {
-                return (VIRTIO_BLK_S_IOERR, done);
-            }
-            done += n;
-        }
-        (VIRTIO_BLK_S_OK, done)
-    }
-
-    fn write_sectors(
-        &mut self,
-        sector: u64,
-        chain: &DescriptorChain,
-        len: u32,
-        mem: &mut dyn GuestMemory,
-    ) -> u8 {
-        if !self.in_range(sector, len) {
-            return VIRTIO_BLK_S_IOERR;
-        }
-        let mut done = 0u32;
-        while done < len {
-            let n = (len - done).min(BOUNCE_SIZE as u32);
-            let buf = &mut self.bounce[..n as usize];
-            if chain.read_at(mem, HEADER_SIZE + done, buf) != Ok(buf.len()) {
-                return VIRTIO_BLK_S_IOERR;
-            }
-            let at = sector + u64::from(done) / SECTOR_SIZE as u64;
-            if let Err(e) = self.backend.write(at, buf) {
-                return self.io_failed(e);
-            }
-            done += n;
-        }
-        VIRTIO_BLK_S_OK
-    }
-
-    fn io_failed(&mut self, e: IoError) -> u8 {
-        self.last_io_error = Some(e);
-        VIRTIO_BLK_S_IOERR
     }
 }
 
@@ -226,16 +198,21 @@ impl<B: BlockBackend> VirtioDevice for BlockDevice<B> {
     ) -> Result<bool, QueueError> {
         let mut used = false;
         while let Some(chain) = vq.pop(mem)? {
-            let len = self.handle(&chain, mem)?;
-            vq.push_used(mem, chain.head(), len)?;
-            used = true;
+            let head = chain.head();
+            if let Some(len) = self.take(chain, mem)? {
+                vq.push_used(mem, head, len)?;
+                used = true;
+            }
         }
         Ok(used)
     }
 
     fn reset(&mut self) {
-        // Requests complete synchronously, so nothing is in flight; the
-        // backend keeps its data across a device reset.
-        self.last_io_error = None;
+        // Requests not yet taken are forgotten with the queue they came
+        // from; the hypervisor must not let a reset complete while a taken
+        // one still moves data (the driver may reuse its buffers), and the
+        // transport's generation keeps it from completing them after. The
+        // backend keeps its data.
+        self.requests.clear();
     }
 }

@@ -37,6 +37,9 @@ pub struct MmioTransport<D: VirtioDevice> {
     driver_features: u64,
     queue_sel: u32,
     interrupt_status: u32,
+    /// Counts resets: work the hypervisor took from the device before one
+    /// is not completed after it ([`MmioTransport::complete`]).
+    generation: u32,
 }
 
 impl<D: VirtioDevice> MmioTransport<D> {
@@ -56,6 +59,7 @@ impl<D: VirtioDevice> MmioTransport<D> {
             driver_features: 0,
             queue_sel: 0,
             interrupt_status: 0,
+            generation: 0,
         }
     }
 
@@ -100,6 +104,13 @@ impl<D: VirtioDevice> MmioTransport<D> {
     /// Feature bits the driver accepted.
     pub fn driver_features(&self) -> u64 {
         self.driver_features
+    }
+
+    /// How many resets the device has been through (wrapping): take it with
+    /// the work handed to the hypervisor, give it back to
+    /// [`complete`](Self::complete).
+    pub fn generation(&self) -> u32 {
+        self.generation
     }
 
     /// Queue `index`'s state.
@@ -211,8 +222,56 @@ impl<D: VirtioDevice> MmioTransport<D> {
         }
     }
 
+    /// Returns buffers the hypervisor finished outside the device (block
+    /// requests, `block::Request`) to queue `index`'s used ring as `(head,
+    /// used length)`, all in one batch, and raises the interrupt if the
+    /// driver wants one. An entry that failed (its status byte could not be
+    /// written) makes the queue unusable: DEVICE_NEEDS_RESET, after the
+    /// others are returned. Nothing happens if the device was reset since
+    /// the work was taken (`generation`), or the driver is not running it.
+    pub fn complete(
+        &mut self,
+        index: usize,
+        generation: u32,
+        done: impl IntoIterator<Item = Result<(u16, u32), QueueError>>,
+        mem: &mut dyn GuestMemory,
+    ) -> Notify {
+        if generation != self.generation || !self.driver_live() {
+            return Notify::NONE;
+        }
+        let Some(vq) = self.queues.get_mut(index).filter(|q| q.ready) else {
+            return Notify::NONE;
+        };
+        let mut used = Vec::new();
+        let mut failed = None;
+        for entry in done {
+            match entry {
+                Ok(pair) => used.push(pair),
+                Err(e) => failed = failed.or(Some(e)),
+            }
+        }
+        let result = if used.is_empty() {
+            Ok(false)
+        } else {
+            vq.push_used_all(mem, &used)
+                .and_then(|()| vq.wants_interrupt(mem))
+        };
+        match (result, failed) {
+            (Err(e), _) | (Ok(_), Some(e)) => self.fail(index, e),
+            (Ok(true), None) => {
+                self.interrupt_status |= INT_VRING;
+                Notify {
+                    raise_irq: true,
+                    fault: None,
+                }
+            }
+            (Ok(false), None) => Notify::NONE,
+        }
+    }
+
     /// Device reset: everything back to its initial value.
     pub fn reset(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
         self.status = 0;
         self.device_features_sel = 0;
         self.driver_features_sel = 0;

@@ -100,7 +100,7 @@ fn a_storm_of_broken_rings_never_panics_and_recovers_after_reset() {
             } else {
                 scribble(&mut rng, &mut r);
             }
-            let n = r.q.notify(&mut r.t, &mut r.mem);
+            let n = r.notify();
             faults += u32::from(n.fault.is_some());
             if rd(&mut r.t, regs::STATUS) & DEVICE_NEEDS_RESET != 0 || rng.chance(1) {
                 reset_and_probe(&mut r);

@@ -1,0 +1,158 @@
+//! The part of a block request that touches the storage. The device reads
+//! and checks a request's header when it takes the chain off the queue
+//! ([`super::BlockDevice`]); what is left, moving sectors between the
+//! storage and the guest's buffers and writing the status byte, is a
+//! [`Request`] the hypervisor runs where it likes: Aerie runs it without
+//! its machine lock, so a VM waiting for the disk holds up no one else.
+//! [`crate::MmioTransport::complete`] then returns the buffers to the
+//! driver.
+
+use super::backend::{BlockBackend, IoError, SECTOR_SIZE};
+use super::request::{HEADER_SIZE, VIRTIO_BLK_S_IOERR, VIRTIO_BLK_S_OK};
+use crate::mem::GuestMemory;
+use crate::queue::{DescriptorChain, QueueError};
+
+/// Bytes a [`Request::run`] moves per backend call with a bounce buffer of
+/// this size: large requests are split into chunks of it.
+pub const BOUNCE_SIZE: usize = 64 * 1024;
+
+/// What a request asks of the storage. Sectors and lengths are already
+/// checked: whole sectors, inside the backend's capacity.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Op {
+    /// Read `len` bytes from `sector` into the chain's writable bytes.
+    Read { sector: u64, len: u32 },
+    /// Write the `len` bytes after the header to `sector`.
+    Write { sector: u64, len: u32 },
+    /// Make every completed write durable.
+    Flush,
+}
+
+/// A request taken off the queue whose storage work is still to be done.
+#[derive(Debug)]
+pub struct Request {
+    chain: DescriptorChain,
+    op: Op,
+    /// Offset of the status byte in the chain's writable bytes (the last).
+    status_at: u32,
+}
+
+/// A request that has run: what goes into the used ring.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Completion {
+    /// The chain's head, the used element's id.
+    pub head: u16,
+    /// Bytes written into the chain, status byte included; or why the
+    /// status byte could not be written, which leaves the driver no way to
+    /// learn the outcome: the queue is unusable.
+    pub used: Result<u32, QueueError>,
+    /// The storage's failure, if it failed (the guest sees IOERR).
+    pub error: Option<IoError>,
+}
+
+impl Request {
+    pub(super) fn new(chain: DescriptorChain, op: Op, status_at: u32) -> Request {
+        Request {
+            chain,
+            op,
+            status_at,
+        }
+    }
+
+    /// What it asks of the storage.
+    pub fn op(&self) -> Op {
+        self.op
+    }
+
+    /// Moves the data between `backend` and the guest's buffers through
+    /// `bounce` (a non-empty multiple of 512 bytes; [`BOUNCE_SIZE`] is what
+    /// the device was sized for), then writes the status byte.
+    pub fn run<B: BlockBackend + ?Sized>(
+        &self,
+        backend: &mut B,
+        mem: &mut dyn GuestMemory,
+        bounce: &mut [u8],
+    ) -> Completion {
+        let (status, written, error) = match self.op {
+            Op::Read { sector, len } => read(backend, sector, &self.chain, len, mem, bounce),
+            Op::Write { sector, len } => {
+                let (status, error) = write(backend, sector, &self.chain, len, mem, bounce);
+                (status, 0, error)
+            }
+            Op::Flush => match backend.flush() {
+                Ok(()) => (VIRTIO_BLK_S_OK, 0, None),
+                Err(e) => (VIRTIO_BLK_S_IOERR, 0, Some(e)),
+            },
+        };
+        let used = self
+            .chain
+            .write_at(mem, self.status_at, &[status])
+            .map(|_| written + 1)
+            .map_err(QueueError::from);
+        Completion {
+            head: self.chain.head(),
+            used,
+            error,
+        }
+    }
+}
+
+/// How much of the bounce buffer one backend call uses: whole sectors, at
+/// most 1 MiB.
+fn chunk(bounce: &[u8]) -> u32 {
+    let whole = bounce.len().min(1 << 20) / SECTOR_SIZE * SECTOR_SIZE;
+    assert!(whole > 0, "a bounce buffer holds at least one sector");
+    whole as u32
+}
+
+/// Returns the status, the data bytes written to the chain and the
+/// storage's error.
+fn read<B: BlockBackend + ?Sized>(
+    backend: &mut B,
+    sector: u64,
+    chain: &DescriptorChain,
+    len: u32,
+    mem: &mut dyn GuestMemory,
+    bounce: &mut [u8],
+) -> (u8, u32, Option<IoError>) {
+    let step = chunk(bounce);
+    let mut done = 0u32;
+    while done < len {
+        let n = (len - done).min(step);
+        let buf = &mut bounce[..n as usize];
+        let at = sector + u64::from(done) / SECTOR_SIZE as u64;
+        if let Err(e) = backend.read(at, buf) {
+            return (VIRTIO_BLK_S_IOERR, done, Some(e));
+        }
+        if chain.write_at(mem, done, buf).is_err() {
+            return (VIRTIO_BLK_S_IOERR, done, None);
+        }
+        done += n;
+    }
+    (VIRTIO_BLK_S_OK, done, None)
+}
+
+fn write<B: BlockBackend + ?Sized>(
+    backend: &mut B,
+    sector: u64,
+    chain: &DescriptorChain,
+    len: u32,
+    mem: &mut dyn GuestMemory,
+    bounce: &mut [u8],
+) -> (u8, Option<IoError>) {
+    let step = chunk(bounce);
+    let mut done = 0u32;
+    while done < len {
+        let n = (len - done).min(step);
+        let buf = &mut bounce[..n as usize];
+        if chain.read_at(mem, HEADER_SIZE + done, buf) != Ok(buf.len()) {
+            return (VIRTIO_BLK_S_IOERR, None);
+        }
+        let at = sector + u64::from(done) / SECTOR_SIZE as u64;
+        if let Err(e) = backend.write(at, buf) {
+            return (VIRTIO_BLK_S_IOERR, Some(e));
+        }
+        done += n;
+    }
+    (VIRTIO_BLK_S_OK, None)
+}
