@@ -8,6 +8,9 @@
 #   aerie.tools=1      run /etc/aerie/tools.sh (the VMware guest tools), then power off
 #   aerie.alive=SECS   print "<hostname>-alive <n>" every second, n = 1..SECS,
 #                      then power off
+#   aerie.readdisk=1   with aerie.alive: meanwhile four readers read /dev/vda
+#                      end to end, over and over (disk traffic beside other
+#                      VMs, requests from two vCPUs at once)
 #   aerie.disk=MODE    MODE write or verify: /etc/aerie/disk-restart.sh, then power off
 #   aerie.panic=once   /etc/aerie/panic-once.sh: crash the kernel unless the disk
 #                      says it already did, then power off (use with panic=1)
@@ -99,6 +102,17 @@ if arg aerie.panic >/dev/null; then
     poweroff -f
 fi
 if secs=$(arg aerie.alive); then
+    if [ "$(arg aerie.readdisk)" = 1 ]; then
+        i=0
+        while [ ! -b /dev/vda ] && [ $i -lt 20 ]; do
+            sleep 0.1
+            i=$((i + 1))
+        done
+        # O_DIRECT: every pass goes to the disk, not the page cache.
+        for reader in 1 2 3 4; do
+            ( while dd if=/dev/vda of=/dev/null bs=512k iflag=direct 2>/dev/null; do :; done ) &
+        done
+    fi
     # Once a second, so a test can see this VM kept running while others
     # rebooted or crashed.
     n=1

@@ -929,8 +929,10 @@ pub(super) fn linux_drove_a_gic_v2(out: &str) -> Result<(), String> {
 }
 
 /// Two Linux VMs at once (tests/configs/linux-two-vms.toml): "a" runs the
-/// checks, "b" says `b-alive <n>` once a second for 5 s; both power off and Aerie exits 0
-/// once the last is gone.
+/// checks, "b" says `b-alive <n>` once a second for 5 s while it reads its
+/// disk over and over; both power off and Aerie exits 0 once the last is
+/// gone. b's disk summary must show exits handled on the other pCPU while
+/// its data moved: the machine goes on during a VM's disk transfer.
 fn linux_two_vms() -> Result<(), String> {
     let config = test_config("linux-two-vms.toml");
     let vcpus = config_vcpus(&config, 0)?;
@@ -945,9 +947,32 @@ fn linux_two_vms() -> Result<(), String> {
             if !output::has_line(out, "b-alive") {
                 return Err("vm b: no `b-alive` line".into());
             }
+            disk_went_on_beside(out, "b")?;
             clean_exit(status, out)
         },
     )
+}
+
+/// VM `vm`'s disk summary (at its stop) says it read data, and that other
+/// pCPUs handled exits while its data moved without the machine lock.
+fn disk_went_on_beside(out: &str, vm: &str) -> Result<(), String> {
+    let prefix = format!("vm {vm}: disk vda");
+    let line = out
+        .lines()
+        .find(|l| l.contains(&prefix))
+        .ok_or(format!("no `{prefix}` summary line"))?;
+    let number_before = |word: &str| -> Option<u64> {
+        let at = line.find(word)?;
+        line[..at].split_whitespace().last()?.parse().ok()
+    };
+    let reads = number_before(" reads (").unwrap_or(0);
+    let beside = number_before(" exits").unwrap_or(0);
+    if reads < 100 || beside == 0 {
+        return Err(format!(
+            "vm {vm}: expected 100+ reads with exits handled beside them: {line}"
+        ));
+    }
+    Ok(())
 }
 
 /// `cargo xtask run --config <bad>` exits 2 naming the field, before QEMU starts.

@@ -137,6 +137,9 @@ impl Machine {
             if let Some(line) = crate::vm::net::summary(vm) {
                 crate::println!("aerie: dump: vm {}: {line}", vm.name);
             }
+            for line in crate::vm::block::summaries(vm) {
+                crate::println!("aerie: dump: vm {}: {line}", vm.name);
+            }
             for (c, vcpu) in vm.vcpus.iter().enumerate() {
                 let mut state = alloc::format!("{:?}", vcpu.state);
                 if let Some(kind) = vcpu.idle.blocked_in() {

@@ -89,6 +89,8 @@ pub struct Pcpu {
     pub disk_work: Option<(usize, usize)>,
     /// The bounce buffer it serves disks with, kept between exits.
     pub disk_bounce: alloc::vec::Vec<u8>,
+    /// Guest exits it has handled on the full path (`vm::exit`).
+    pub exits: u64,
 }
 
 impl Pcpu {
@@ -105,6 +107,7 @@ impl Pcpu {
             parked: false,
             disk_work: None,
             disk_bounce: alloc::vec::Vec::new(),
+            exits: 0,
         }
     }
 }

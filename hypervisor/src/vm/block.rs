@@ -13,6 +13,10 @@
 //! register; other pCPUs run on. A request another vCPU adds meanwhile is
 //! left to the pCPU already serving the disk, so one disk's requests run
 //! one at a time and in order (a flush follows the writes before it).
+//! A pCPU serves for a time slice at most: a VM whose vCPUs keep the disk
+//! busy would otherwise keep that pCPU from every other vCPU. Requests still
+//! waiting then go to the VM's next exit on any pCPU ([`claim_waiting`]),
+//! after the scheduler has had its say.
 //!
 //! Guest RAM stays while data moves: memory is freed or reloaded only when
 //! none of the VM's vCPUs is on a pCPU (`Vm::settle`), and the serving
@@ -23,10 +27,13 @@
 //! taken before a reset are dropped (the transport's generation).
 
 use super::virtio::{act_on, VmRam};
+use super::Vm;
+use crate::arch::aarch64::cpu;
 use crate::drivers::disk;
-use crate::sched::{self, MachineGuard};
+use crate::sched::{self, MachineGuard, SLICE_MS};
 use aerie_virtio::mmio::regs::{QUEUE_READY, STATUS};
-use aerie_virtio::{BlockBackend, BlockDevice, IoError, MmioTransport};
+use aerie_virtio::{BlockBackend, BlockDevice, IoError, MmioTransport, Op};
+use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -82,6 +89,26 @@ pub struct Disk {
     pub transport: MmioTransport<BlockDevice<DiskRegion>>,
     /// A pCPU is serving this disk's requests ([`serve`]).
     pub served: bool,
+    pub stats: DiskStats,
+}
+
+/// What a disk did, for its VM's stop and `Ctrl-A d`.
+#[derive(Clone, Copy, Default, Debug)]
+pub struct DiskStats {
+    pub reads: u64,
+    pub read_bytes: u64,
+    pub writes: u64,
+    pub written_bytes: u64,
+    pub flushes: u64,
+    /// Requests the host disk failed.
+    pub errors: u64,
+    /// Times data moved with the machine lock released (a batch of the
+    /// requests waiting), and the exits other pCPUs handled meanwhile: the
+    /// machine going on while this disk worked.
+    pub batches: u64,
+    pub exits_beside: u64,
+    /// Times a pCPU's turn ended with requests still waiting.
+    pub handovers: u64,
 }
 
 impl Disk {
@@ -89,6 +116,7 @@ impl Disk {
         Disk {
             transport: MmioTransport::new(BlockDevice::new(region, serial)),
             served: false,
+            stats: DiskStats::default(),
         }
     }
 
@@ -111,6 +139,7 @@ impl Disk {
 /// machine lock released while data moves. Called in an exit, after the
 /// access that made this pCPU [`Disk::claim`] it; returns the lock again.
 pub fn serve(mut guard: MachineGuard, cpu: usize, v: usize, n: usize) -> MachineGuard {
+    let turn_ends = cpu::counter() + cpu::ms_to_ticks(SLICE_MS);
     let mut bounce = core::mem::take(&mut guard.pcpus[cpu].disk_bounce);
     if bounce.is_empty() {
         bounce = vec![0u8; aerie_virtio::block::BOUNCE_SIZE];
@@ -131,6 +160,8 @@ pub fn serve(mut guard: MachineGuard, cpu: usize, v: usize, n: usize) -> Machine
         };
         let generation = disk.transport.generation();
         let mut region = *disk.transport.device().backend();
+        count(&mut disk.stats, &requests);
+        let before = others_exits(&m.pcpus, cpu);
         drop(guard);
         let done: Vec<_> = requests
             .iter()
@@ -138,6 +169,7 @@ pub fn serve(mut guard: MachineGuard, cpu: usize, v: usize, n: usize) -> Machine
             .collect();
         guard = sched::lock();
         let m = &mut *guard;
+        let beside = others_exits(&m.pcpus, cpu).wrapping_sub(before);
         let vm = &mut m.vms[v];
         for error in done.iter().filter_map(|d| d.error) {
             log::debug!("vm {}: disk {n}: {error}", vm.name);
@@ -146,12 +178,102 @@ pub fn serve(mut guard: MachineGuard, cpu: usize, v: usize, n: usize) -> Machine
         let Some(super::virtio::VirtioSlot::Block(disk)) = vm.virtio.get_mut(n) else {
             break;
         };
+        disk.stats.batches += 1;
+        disk.stats.exits_beside += beside;
+        disk.stats.errors += done.iter().filter(|d| d.error.is_some()).count() as u64;
         let used = done.iter().map(|d| d.used.map(|len| (d.head, len)));
         let notify = disk
             .transport
             .complete(0, generation, used, &mut VmRam(&ram));
+        let more = disk.transport.device().has_requests();
+        let turn_over = more && cpu::counter() >= turn_ends;
+        if turn_over {
+            disk.served = false;
+            disk.stats.handovers += 1;
+            vm.disk_waiting = true;
+        }
         act_on(m, cpu, v, n, notify);
+        if turn_over {
+            break;
+        }
     }
     guard.pcpus[cpu].disk_bounce = bounce;
     guard
+}
+
+/// In an exit of one of `vm`'s vCPUs, once `vm.disk_waiting` is set: the
+/// first disk whose requests wait with no pCPU serving them, now this
+/// pCPU's to [`serve`] (the flag stays while another waits too).
+pub fn claim_waiting(vm: &mut Vm) -> Option<usize> {
+    let mut claimed = None;
+    let mut others = false;
+    for (n, slot) in vm.virtio.iter_mut().enumerate() {
+        let super::virtio::VirtioSlot::Block(disk) = slot else {
+            continue;
+        };
+        if claimed.is_none() && disk.claim() {
+            claimed = Some(n);
+        } else if !disk.served && disk.transport.device().has_requests() {
+            others = true;
+        }
+    }
+    vm.disk_waiting = others;
+    claimed
+}
+
+/// Counts a batch of requests in `stats` as it is handed to the host disk.
+fn count(stats: &mut DiskStats, requests: &[aerie_virtio::Request]) {
+    for r in requests {
+        match r.op() {
+            Op::Read { len, .. } => {
+                stats.reads += 1;
+                stats.read_bytes += u64::from(len);
+            }
+            Op::Write { len, .. } => {
+                stats.writes += 1;
+                stats.written_bytes += u64::from(len);
+            }
+            Op::Flush => stats.flushes += 1,
+        }
+    }
+}
+
+/// Exits handled so far by every pCPU but `cpu`.
+fn others_exits(pcpus: &[crate::sched::pcpu::Pcpu], cpu: usize) -> u64 {
+    pcpus
+        .iter()
+        .enumerate()
+        .filter(|&(p, _)| p != cpu)
+        .fold(0u64, |sum, (_, pcpu)| sum.wrapping_add(pcpu.exits))
+}
+
+/// One line per disk of `vm`: what it read and wrote, and how often the
+/// machine went on while its data moved.
+pub fn summaries(vm: &Vm) -> Vec<String> {
+    let mut lines = Vec::new();
+    for slot in &vm.virtio {
+        let super::virtio::VirtioSlot::Block(disk) = slot else {
+            continue;
+        };
+        let region = disk.transport.device().backend();
+        let s = disk.stats;
+        lines.push(alloc::format!(
+            "disk vd{} (host sectors {}..{}): {} reads ({} KiB), {} writes ({} KiB), {} flushes, {} failed; \
+             data moved in {} batches without the machine lock, while other pCPUs handled {} exits; \
+             {} handed over at a turn's end",
+            char::from(b'a' + lines.len().min(25) as u8),
+            region.first_sector,
+            region.first_sector + region.sectors,
+            s.reads,
+            s.read_bytes / 1024,
+            s.writes,
+            s.written_bytes / 1024,
+            s.flushes,
+            s.errors,
+            s.batches,
+            s.exits_beside,
+            s.handovers
+        ));
+    }
+    lines
 }

@@ -142,7 +142,13 @@ fn exit_slow(
 ) -> *mut GuestRegs {
     let m = &mut *guard;
     let (v, c) = m.current(cpu);
+    m.pcpus[cpu].exits += 1;
     let mut outcome = handle(m, cpu, v, c, kind, events);
+    if m.vms[v].disk_waiting && m.pcpus[cpu].disk_work.is_none() {
+        if let Some(n) = super::block::claim_waiting(&mut m.vms[v]) {
+            m.pcpus[cpu].disk_work = Some((v, n));
+        }
+    }
     if let Some((dv, disk)) = m.pcpus[cpu].disk_work.take() {
         guard = super::block::serve(guard, cpu, dv, disk);
     }

@@ -85,6 +85,7 @@ pub fn create(
         state: VmState::Running,
         cntvoff: 0,
         abort_reports: 0,
+        disk_waiting: false,
         memory: Some(memory),
         stage2: Some(stage2),
         flush_tlb: true,

@@ -350,6 +350,9 @@ pub struct Vm {
     pub cntvoff: u64,
     /// Unhandled-access reports logged so far (rate limit).
     pub abort_reports: u32,
+    /// A disk has requests no pCPU serves: the pCPU that served them ran
+    /// out of its turn (`block::serve`); the VM's next exit takes them on.
+    pub disk_waiting: bool,
     /// None once the VM has stopped.
     pub memory: Option<GuestMemory>,
     pub stage2: Option<Stage2>,
@@ -393,6 +396,9 @@ impl Vm {
             log::info!("vm {}: vcpu {c} {}", self.name, self.power_summary(c));
         }
         if let Some(line) = net::summary(self) {
+            log::info!("vm {}: {line}", self.name);
+        }
+        for line in block::summaries(self) {
             log::info!("vm {}: {line}", self.name);
         }
     }
