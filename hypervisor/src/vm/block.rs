@@ -14,9 +14,9 @@
 //! left to the pCPU already serving the disk, so one disk's requests run
 //! one at a time and in order (a flush follows the writes before it).
 //! A pCPU serves for a time slice at most: a VM whose vCPUs keep the disk
-//! busy would otherwise keep that pCPU from every other vCPU. Requests still
-//! waiting then go to the VM's next exit on any pCPU ([`claim_waiting`]),
-//! after the scheduler has had its say.
+//! busy would otherwise keep that pCPU from every other vCPU. The exit then
+//! lets the scheduler choose, and requests still waiting go to the VM's
+//! next tick on any pCPU ([`claim_waiting`]).
 //!
 //! Guest RAM stays while data moves: memory is freed or reloaded only when
 //! none of the VM's vCPUs is on a pCPU (`Vm::settle`), and the serving
@@ -135,11 +135,20 @@ impl Disk {
     }
 }
 
-/// Serve disk `n` of VM `v` on pCPU `cpu` until no request waits, the
-/// machine lock released while data moves. Called in an exit, after the
-/// access that made this pCPU [`Disk::claim`] it; returns the lock again.
-pub fn serve(mut guard: MachineGuard, cpu: usize, v: usize, n: usize) -> MachineGuard {
+/// Serve the disk this pCPU claimed (`Pcpu::disk_work`: [`Disk::claim`]
+/// in a guest's access, or [`claim_waiting`]) until no request waits, the
+/// machine lock released while data moves, or until its turn is over (a
+/// time slice): then the rest waits for the VM's next tick, and the
+/// returned flag says this exit should let the scheduler choose. Called at
+/// the end of an exit's handling; returns the lock again.
+#[cold]
+#[inline(never)]
+pub fn serve(mut guard: MachineGuard, cpu: usize) -> (MachineGuard, bool) {
+    let Some((v, n)) = guard.pcpus[cpu].disk_work.take() else {
+        return (guard, false);
+    };
     let turn_ends = cpu::counter() + cpu::ms_to_ticks(SLICE_MS);
+    let mut turn_over = false;
     let mut bounce = core::mem::take(&mut guard.pcpus[cpu].disk_bounce);
     if bounce.is_empty() {
         bounce = vec![0u8; aerie_virtio::block::BOUNCE_SIZE];
@@ -186,7 +195,7 @@ pub fn serve(mut guard: MachineGuard, cpu: usize, v: usize, n: usize) -> Machine
             .transport
             .complete(0, generation, used, &mut VmRam(&ram));
         let more = disk.transport.device().has_requests();
-        let turn_over = more && cpu::counter() >= turn_ends;
+        turn_over = more && cpu::counter() >= turn_ends;
         if turn_over {
             disk.served = false;
             disk.stats.handovers += 1;
@@ -198,13 +207,16 @@ pub fn serve(mut guard: MachineGuard, cpu: usize, v: usize, n: usize) -> Machine
         }
     }
     guard.pcpus[cpu].disk_bounce = bounce;
-    guard
+    (guard, turn_over)
 }
 
-/// In an exit of one of `vm`'s vCPUs, once `vm.disk_waiting` is set: the
-/// first disk whose requests wait with no pCPU serving them, now this
-/// pCPU's to [`serve`] (the flag stays while another waits too).
-pub fn claim_waiting(vm: &mut Vm) -> Option<usize> {
+/// On a tick of pCPU `cpu`, running a vCPU of VM `v` whose `disk_waiting`
+/// is set: the first disk whose requests wait with no pCPU serving them
+/// becomes this pCPU's to [`serve`] (the flag stays while another waits).
+#[cold]
+#[inline(never)]
+pub fn claim_waiting(m: &mut crate::sched::Machine, cpu: usize, v: usize) {
+    let vm = &mut m.vms[v];
     let mut claimed = None;
     let mut others = false;
     for (n, slot) in vm.virtio.iter_mut().enumerate() {
@@ -218,7 +230,9 @@ pub fn claim_waiting(vm: &mut Vm) -> Option<usize> {
         }
     }
     vm.disk_waiting = others;
-    claimed
+    if let Some(n) = claimed {
+        m.pcpus[cpu].disk_work = Some((v, n));
+    }
 }
 
 /// Counts a batch of requests in `stats` as it is handed to the host disk.

@@ -144,13 +144,12 @@ fn exit_slow(
     let (v, c) = m.current(cpu);
     m.pcpus[cpu].exits += 1;
     let mut outcome = handle(m, cpu, v, c, kind, events);
-    if m.vms[v].disk_waiting && m.pcpus[cpu].disk_work.is_none() {
-        if let Some(n) = super::block::claim_waiting(&mut m.vms[v]) {
-            m.pcpus[cpu].disk_work = Some((v, n));
+    if m.pcpus[cpu].disk_work.is_some() {
+        let (g, turn_over) = super::block::serve(guard, cpu);
+        guard = g;
+        if turn_over {
+            outcome = Outcome::Reschedule;
         }
-    }
-    if let Some((dv, disk)) = m.pcpus[cpu].disk_work.take() {
-        guard = super::block::serve(guard, cpu, dv, disk);
     }
     let m = &mut *guard;
     // SAFETY: `regs` is this vCPU's block (see `locate`); only this pCPU
@@ -201,6 +200,9 @@ fn handle(
             }
             if events.power_button {
                 m.shut_down(cpu, "the machine's power button");
+            }
+            if events.tick && m.vms[v].disk_waiting {
+                super::block::claim_waiting(m, cpu, v);
             }
             if events.tick && m.tick(cpu) {
                 Outcome::Reschedule

@@ -351,7 +351,7 @@ pub struct Vm {
     /// Unhandled-access reports logged so far (rate limit).
     pub abort_reports: u32,
     /// A disk has requests no pCPU serves: the pCPU that served them ran
-    /// out of its turn (`block::serve`); the VM's next exit takes them on.
+    /// out of its turn (`block::serve`); the VM's next tick takes them on.
     pub disk_waiting: bool,
     /// None once the VM has stopped.
     pub memory: Option<GuestMemory>,
