@@ -33,8 +33,9 @@ pub(super) unsafe fn configure(priorities: usize, enable: usize) {
 
 #[derive(Clone, Copy)]
 pub struct PrivateBank {
-    /// GICR_ISACTIVER0 / GICD_ISACTIVER0.
-    set_active: usize,
+    /// GICR_ISACTIVER0 / GICD_ISACTIVER0 (never 0, which keeps an
+    /// `Option<PrivateBank>` at two words: see `sched::pcpu::Pcpu`).
+    set_active: core::num::NonZeroUsize,
     /// GICR_ICACTIVER0 / GICD_ICACTIVER0.
     clear_active: usize,
 }
@@ -44,6 +45,9 @@ impl PrivateBank {
     /// The two addresses must be this pCPU's (banked) ISACTIVER0 and
     /// ICACTIVER0 of the host GIC, mapped as device memory for good.
     pub(super) const unsafe fn new(set_active: usize, clear_active: usize) -> Self {
+        let Some(set_active) = core::num::NonZeroUsize::new(set_active) else {
+            panic!("a GIC register at address 0");
+        };
         PrivateBank {
             set_active,
             clear_active,
@@ -54,7 +58,7 @@ impl PrivateBank {
     /// a guest has not yet completed).
     pub fn is_active(&self, intid: u32) -> bool {
         // SAFETY: a mapped 32-bit GIC register (see `new`).
-        let word = unsafe { core::ptr::read_volatile(self.set_active as *const u32) };
+        let word = unsafe { core::ptr::read_volatile(self.set_active.get() as *const u32) };
         word & (1 << intid) != 0
     }
 
@@ -62,7 +66,7 @@ impl PrivateBank {
     /// forwarded virtual-timer interrupt moves with the vCPU.
     pub fn set_active(&self, intid: u32, active: bool) {
         let reg = if active {
-            self.set_active
+            self.set_active.get()
         } else {
             self.clear_active
         };

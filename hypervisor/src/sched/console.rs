@@ -123,11 +123,12 @@ impl Machine {
                     alloc::format!(" world={}", w.label)
                 });
             crate::println!(
-                "aerie: dump: sched: pcpu {p}: {} current={:?} loaded={:?}{}{world}",
+                "aerie: dump: sched: pcpu {p}: {} current={:?} loaded={:?}{}{world} exits={}",
                 if pcpu.idle { "idle" } else { "busy" },
                 pcpu.current,
                 pcpu.loaded,
-                if pcpu.parked { " (parked)" } else { "" }
+                if pcpu.parked { " (parked)" } else { "" },
+                pcpu.exits
             );
         }
         if let Some(line) = crate::drivers::uplink::summary() {

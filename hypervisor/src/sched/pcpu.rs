@@ -86,12 +86,14 @@ pub struct Pcpu {
     pub parked: bool,
     /// A VM's disk (VM, transport) this pCPU must serve before it leaves
     /// the exit it is handling (`vm::block::serve`).
-    pub disk_work: Option<(usize, usize)>,
-    /// The bounce buffer it serves disks with, kept between exits.
-    pub disk_bounce: alloc::vec::Vec<u8>,
+    pub disk_work: Option<(u16, u16)>,
     /// Guest exits it has handled on the full path (`vm::exit`).
     pub exits: u64,
 }
+
+// Every exit indexes `Machine::pcpus`: at 128 bytes that is a shift, not a
+// multiply. Check the size before adding a field.
+const _: () = assert!(core::mem::size_of::<Pcpu>() == 128);
 
 impl Pcpu {
     pub fn new(mpidr: u64, stack_top: u64, fast_path: &'static FastPathTable) -> Self {
@@ -106,7 +108,6 @@ impl Pcpu {
             idle: false,
             parked: false,
             disk_work: None,
-            disk_bounce: alloc::vec::Vec::new(),
             exits: 0,
         }
     }

@@ -30,14 +30,24 @@ use super::virtio::{act_on, VmRam};
 use super::Vm;
 use crate::arch::aarch64::cpu;
 use crate::drivers::disk;
-use crate::sched::{self, MachineGuard, SLICE_MS};
+use crate::sched::{self, MachineGuard, MAX_PCPUS, SLICE_MS};
 use aerie_virtio::mmio::regs::{QUEUE_READY, STATUS};
 use aerie_virtio::{BlockBackend, BlockDevice, IoError, MmioTransport, Op};
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
+use spin::Mutex;
 
 const SECTOR: u64 = 512;
+
+/// Each pCPU's bounce buffer for the disks it serves, kept between exits.
+static BOUNCE: [Mutex<Vec<u8>>; MAX_PCPUS] = [const { Mutex::new(Vec::new()) }; MAX_PCPUS];
+
+/// Disk `n` of VM `v` as `Pcpu::disk_work` holds it (both are small: a
+/// machine has a handful of VMs, a VM a handful of transports).
+pub fn work(v: usize, n: usize) -> Option<(u16, u16)> {
+    Some((u16::try_from(v).ok()?, u16::try_from(n).ok()?))
+}
 
 /// A VM's share of the host disk, in sectors. Requests are checked against
 /// it by the block device model before they get here; the checks below are
@@ -136,7 +146,8 @@ impl Disk {
 }
 
 /// Serve the disk this pCPU claimed (`Pcpu::disk_work`: [`Disk::claim`]
-/// in a guest's access, or [`claim_waiting`]) until no request waits, the
+/// in a guest's access, or [`claim_waiting`]; the exit's outcome is then
+/// `ServeDisk`) until no request waits, the
 /// machine lock released while data moves, or until its turn is over (a
 /// time slice): then the rest waits for the VM's next tick, and the
 /// returned flag says this exit should let the scheduler choose. Called at
@@ -147,11 +158,13 @@ pub fn serve(mut guard: MachineGuard, cpu: usize) -> (MachineGuard, bool) {
     let Some((v, n)) = guard.pcpus[cpu].disk_work.take() else {
         return (guard, false);
     };
+    let (v, n) = (usize::from(v), usize::from(n));
     let turn_ends = cpu::counter() + cpu::ms_to_ticks(SLICE_MS);
     let mut turn_over = false;
-    let mut bounce = core::mem::take(&mut guard.pcpus[cpu].disk_bounce);
+    // Only this pCPU takes its buffer: the lock is never contended.
+    let mut bounce = BOUNCE[cpu].lock();
     if bounce.is_empty() {
-        bounce = vec![0u8; aerie_virtio::block::BOUNCE_SIZE];
+        *bounce = vec![0u8; aerie_virtio::block::BOUNCE_SIZE];
     }
     loop {
         let m = &mut *guard;
@@ -206,16 +219,16 @@ pub fn serve(mut guard: MachineGuard, cpu: usize) -> (MachineGuard, bool) {
             break;
         }
     }
-    guard.pcpus[cpu].disk_bounce = bounce;
     (guard, turn_over)
 }
 
 /// On a tick of pCPU `cpu`, running a vCPU of VM `v` whose `disk_waiting`
 /// is set: the first disk whose requests wait with no pCPU serving them
 /// becomes this pCPU's to [`serve`] (the flag stays while another waits).
+/// Whether there was one.
 #[cold]
 #[inline(never)]
-pub fn claim_waiting(m: &mut crate::sched::Machine, cpu: usize, v: usize) {
+pub fn claim_waiting(m: &mut crate::sched::Machine, cpu: usize, v: usize) -> bool {
     let vm = &mut m.vms[v];
     let mut claimed = None;
     let mut others = false;
@@ -230,9 +243,9 @@ pub fn claim_waiting(m: &mut crate::sched::Machine, cpu: usize, v: usize) {
         }
     }
     vm.disk_waiting = others;
-    if let Some(n) = claimed {
-        m.pcpus[cpu].disk_work = Some((v, n));
-    }
+    let Some(n) = claimed else { return false };
+    m.pcpus[cpu].disk_work = work(v, n);
+    true
 }
 
 /// Counts a batch of requests in `stats` as it is handed to the host disk.

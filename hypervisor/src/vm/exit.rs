@@ -35,6 +35,10 @@ pub enum Outcome {
     Resume,
     /// Let the scheduler choose (the vCPU yielded, blocked or stopped).
     Reschedule,
+    /// This pCPU claimed a disk's waiting requests (`Pcpu::disk_work`):
+    /// serve them first (`vm::block::serve`), then resume the vCPU, or let
+    /// the scheduler choose if `reschedule` or the disk used up the turn.
+    ServeDisk { reschedule: bool },
 }
 
 /// The pCPU running the vCPU whose register block is `regs`.
@@ -144,12 +148,14 @@ fn exit_slow(
     let (v, c) = m.current(cpu);
     m.pcpus[cpu].exits += 1;
     let mut outcome = handle(m, cpu, v, c, kind, events);
-    if m.pcpus[cpu].disk_work.is_some() {
+    if let Outcome::ServeDisk { reschedule } = outcome {
         let (g, turn_over) = super::block::serve(guard, cpu);
         guard = g;
-        if turn_over {
-            outcome = Outcome::Reschedule;
-        }
+        outcome = if reschedule || turn_over {
+            Outcome::Reschedule
+        } else {
+            Outcome::Resume
+        };
     }
     let m = &mut *guard;
     // SAFETY: `regs` is this vCPU's block (see `locate`); only this pCPU
@@ -163,7 +169,7 @@ fn exit_slow(
         outcome = Outcome::Reschedule;
     }
     let regs = match outcome {
-        Outcome::Resume => regs,
+        Outcome::Resume | Outcome::ServeDisk { .. } => regs,
         Outcome::Reschedule => {
             let (g, regs) = Machine::schedule(guard, cpu);
             guard = g;
@@ -201,10 +207,10 @@ fn handle(
             if events.power_button {
                 m.shut_down(cpu, "the machine's power button");
             }
-            if events.tick && m.vms[v].disk_waiting {
-                super::block::claim_waiting(m, cpu, v);
-            }
-            if events.tick && m.tick(cpu) {
+            let reschedule = events.tick && m.tick(cpu);
+            if events.tick && m.vms[v].disk_waiting && super::block::claim_waiting(m, cpu, v) {
+                Outcome::ServeDisk { reschedule }
+            } else if reschedule {
                 Outcome::Reschedule
             } else {
                 Outcome::Resume

@@ -114,6 +114,7 @@ pub fn emulate(
     let device = device_at(syndrome.fault_ipa(), redistributors, vm.virtio.len())?;
     let value = vm.vcpus[c].regs.get(access.srt);
     let size = access.size;
+    let mut outcome = Outcome::Resume;
     let loaded = match device {
         Device::Uart(off) => {
             let r = if access.write {
@@ -184,7 +185,8 @@ pub fn emulate(
                 };
                 if let VirtioSlot::Block(disk) = &mut vm.virtio[n] {
                     if disk.claim() {
-                        m.pcpus[cpu].disk_work = Some((v, n));
+                        m.pcpus[cpu].disk_work = super::block::work(v, n);
+                        outcome = Outcome::ServeDisk { reschedule: false };
                     }
                 }
                 super::virtio::act_on(m, cpu, v, n, notify);
@@ -224,7 +226,7 @@ pub fn emulate(
         regs.set(access.srt, extend(value, &access));
     }
     regs.skip_instruction();
-    Some(Outcome::Resume)
+    Some(outcome)
 }
 
 /// A data abort that no device emulates: inject a synchronous external abort.
