@@ -23,7 +23,7 @@
 //! SD identification commands, and is passed over.
 
 use super::registers::Registers;
-use crate::arch::aarch64::cpu::poll_for;
+use crate::arch::aarch64::cpu;
 use aerie_dt::{HostSdHost, SdHostKind};
 pub use aerie_sdcard::BLOCK;
 use aerie_sdcard::{
@@ -144,6 +144,18 @@ fn transfer_type(cmd: Command) -> u32 {
 
 /// How long a command, a transfer or the card's power-up may take.
 const COMMAND_MS: u64 = 1000;
+
+/// [`cpu::poll_for`], telling the watchdog meanwhile that this pCPU is not
+/// stuck: it waits for the card, each wait bounded, interrupts masked (a
+/// VM's disk request, `vm::block`), and a card that stopped answering
+/// fails the request; it does not end Aerie.
+fn poll_for(ms: u64, mut done: impl FnMut() -> bool) -> bool {
+    let me = crate::sched::this_cpu();
+    cpu::poll_for(ms, || {
+        crate::irq::watchdog::progress(me);
+        done()
+    })
+}
 const POWER_UP_MS: u64 = 1000;
 
 /// Why a request failed.

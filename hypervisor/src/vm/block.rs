@@ -187,7 +187,12 @@ pub fn serve(mut guard: MachineGuard, cpu: usize) -> (MachineGuard, bool) {
         drop(guard);
         let done: Vec<_> = requests
             .iter()
-            .map(|r| r.run(&mut region, &mut VmRam(&ram), &mut bounce))
+            .map(|r| {
+                // Moving a VM's data is work, not a pCPU stuck with its
+                // interrupts masked.
+                crate::irq::watchdog::progress(cpu);
+                r.run(&mut region, &mut VmRam(&ram), &mut bounce)
+            })
             .collect();
         guard = sched::lock();
         let m = &mut *guard;
