@@ -11,7 +11,7 @@
 //! the vCPU running here: the DCC read's at EC 0x18, the BRK's at EC 0x3C,
 //! zero elsewhere (no trap from AArch64 has syndrome zero: IL is 1). So the
 //! vector finds the syndrome to compare with in one load, indexed by the EC
-//! it has already extracted for the HVC test, and no indirect branch is
+//! (only classes with bit 3 set reach the path), and no indirect branch is
 //! involved. Slots whose class can never match hold the fixed registers of
 //! the exchange instead, placed so that load pairs fetch them:
 //! - slot 0 (EC 0, unknown reason): the magic, whose bits 31:26 are 0x15,
@@ -37,6 +37,8 @@ pub const X7_SLOT: usize = 0x3E;
 pub const PORT_SLOT: usize = 0x3F;
 /// The command (x2) the path answers: an immediate in the vector.
 pub const COMMAND: u64 = 10;
+// The vector compares it with CCMP, whose immediate has five bits.
+const _: () = assert!(COMMAND < 32);
 
 /// The one exchange the fast path serves: the request's registers other
 /// than the command ([`COMMAND`]), and the reply's x0 and x2 (its x1 is the

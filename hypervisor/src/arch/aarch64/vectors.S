@@ -16,7 +16,8 @@
 //    system register, so the guest sees exactly what the full path would
 //    have produced: x0 = -1, x1..x30 preserved, PC after the HVC (ELR_EL2
 //    already points past an HVC).
-//  * Backdoor fast path: the VMware GETVERSION request (below).
+//  * Backdoor fast path: the VMware GETVERSION request (below), for the
+//    exception classes whose bit 3 is set.
 //  * Full exit: the guest's x0..x30, PC and PSTATE are stored in the current
 //    vCPU's register block (TPIDR_EL2 points at it) and Rust decides. Rust
 //    returns the block to enter next, which may belong to another vCPU.
@@ -134,12 +135,12 @@ el2_vectors:
     // Lower EL, AArch64: the guest.
     .balign 0x80
     stp     x1, x0, [sp, #-16]      // the guest's x1, x0 (see the top)
-    mrs     x0, esr_el2
-    lsr     x1, x0, #26
+    mrs     x1, esr_el2
+    tbnz    x1, #29, backdoor_fast  // EC bit 3: system register or BRK
+    lsr     x1, x1, #26
     cmp     x1, #0x16               // EC = HVC from AArch64
-    b.ne    backdoor_fast
-    ldr     x1, [sp, #-8]           // guest x0: the SMCCC function id
-    ubfx    x0, x1, #24, #6         // owner
+    b.ne    lower_sync_exit
+    ubfx    x0, x0, #24, #6         // owner of the SMCCC function id
     adrp    x1, {served}
     ldr     x1, [x1, :lo12:{served}]
     lsr     x1, x1, x0
@@ -168,20 +169,23 @@ el2_vectors:
 // VM's BRK, exactly as open-vm-tools issues it (`mrs xzr, mdccsr_el0` or
 // `brk #imm`; x7 = 0x86 << 32 | IN, 4 bytes, port in DX; x3 = 0x5658;
 // x0 = magic; x2 = 10), answered here: x0 = 6, x1 = magic, x2 = 2, past the
-// instruction. x0 = ESR_EL2, x1 = its EC. The table above the stack
-// (fast_path.rs) holds, in the EC's slot, the one syndrome of that class
-// answered for the vCPU running here (zero where its VM's policy does not
-// allow this path), and the fixed registers of request and reply. Every
-// other request, and every other trap, takes the full exit path, which
-// serves the same request identically. Only x0 and x1 change before the
-// branch, and the guest's are still below the stack pointer for that path.
-// x2 is tested first, alone: that costs every other synchronous exit only
-// two instructions, as x2 is rarely 10.
+// instruction. The entry sends here every trap whose class has bit 3 set
+// (ESR bit 29): the two transports' classes (0x18, 0x3C) and others that
+// are rare (other system registers, other BRKs, vector catch); HVC, data
+// and instruction aborts and WFx keep their paths one instruction shorter
+// than a test of x2 first made them. x1 = ESR_EL2, x0 = guest x0 (also
+// below the stack pointer). The table above the stack (fast_path.rs) holds,
+// in the class's slot, the one syndrome of that class answered for the
+// vCPU running here (zero where its VM's policy does not allow this path),
+// and the fixed registers of request and reply. Every other request, and
+// every other trap, takes the full exit path, which serves the same request
+// identically. Only x0 and x1 change before the branch, and the guest's are
+// still below the stack pointer for that path.
 backdoor_fast:
-    cmp     x2, #{command}          // GETVERSION, nothing in ecx[31:16]
-    b.ne    lower_sync_exit
-    ldr     x1, [sp, x1, lsl #3]    // the syndrome this class answers
-    cmp     x0, x1
+    lsr     x0, x1, #26
+    ldr     x0, [sp, x0, lsl #3]    // the syndrome this class answers
+    cmp     x1, x0
+    ccmp    x2, #{command}, #0, eq  // GETVERSION, nothing in ecx[31:16]
     ldp     x0, x1, [sp, #{x7_slot} * 8]
     ccmp    x7, x0, #0, eq          // signature and I/O flags
     ccmp    x3, x1, #0, eq          // port 0x5658
