@@ -22,6 +22,7 @@ pub(crate) mod scmi;
 mod smccc;
 mod timer_irq;
 mod uart;
+mod virtio_blk;
 mod wfi;
 
 pub type TestResult = Result<Detail, Detail>;
@@ -211,6 +212,10 @@ pub const TESTS: &[Test] = &[
     Test {
         name: "rtc_alarm",
         run: rtc_alarm::rtc_alarm,
+    },
+    Test {
+        name: "virtio_blk",
+        run: virtio_blk::virtio_blk,
     },
     // Last: it reads every device register at random, so a device left in
     // a strange state cannot affect another test.

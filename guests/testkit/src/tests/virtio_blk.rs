@@ -1,0 +1,424 @@
+//! The VM's virtio-blk disk, driven the plainest way (one split queue,
+//! polled, no interrupts): a write read back, then a reset of the device
+//! by vCPU 1 while vCPU 0's large read may be moving data. Aerie serves a
+//! disk without its machine lock, so a reset can arrive mid-transfer; it
+//! must not take effect until the transfer is over, or the transfer would
+//! go on writing into buffers the driver has taken back. So: once vCPU 1's
+//! reset write returns, nothing may change the read's buffer or the used
+//! ring any more. Skipped where the VM has no disk.
+//!
+//! The testkit runs with its MMU off: addresses are physical (what the
+//! device is given) and all memory is Device memory, so every access here
+//! is aligned and the rings are read and written with volatile accesses.
+
+use core::cell::UnsafeCell;
+use core::ptr::{read_volatile, write_volatile};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use super::TestResult;
+use crate::counter::{self, Deadline};
+use crate::detail::{detail, fail};
+use crate::machine::Machine;
+use crate::secondary::{self, Progress};
+use crate::sysreg;
+
+// virtio-mmio registers (virtio 1.2, 4.2.2).
+const MAGIC: u64 = 0x000;
+const VERSION: u64 = 0x004;
+const DEVICE_ID: u64 = 0x008;
+const DEVICE_FEATURES: u64 = 0x010;
+const DEVICE_FEATURES_SEL: u64 = 0x014;
+const DRIVER_FEATURES: u64 = 0x020;
+const DRIVER_FEATURES_SEL: u64 = 0x024;
+const QUEUE_SEL: u64 = 0x030;
+const QUEUE_NUM_MAX: u64 = 0x034;
+const QUEUE_NUM: u64 = 0x038;
+const QUEUE_READY: u64 = 0x044;
+const QUEUE_NOTIFY: u64 = 0x050;
+const STATUS: u64 = 0x070;
+const QUEUE_DESC_LOW: u64 = 0x080;
+const QUEUE_DESC_HIGH: u64 = 0x084;
+const QUEUE_DRIVER_LOW: u64 = 0x090;
+const QUEUE_DRIVER_HIGH: u64 = 0x094;
+const QUEUE_DEVICE_LOW: u64 = 0x0a0;
+const QUEUE_DEVICE_HIGH: u64 = 0x0a4;
+const CAPACITY: u64 = 0x100;
+
+const ACKNOWLEDGE: u32 = 1;
+const DRIVER: u32 = 2;
+const DRIVER_OK: u32 = 4;
+const FEATURES_OK: u32 = 8;
+
+const T_IN: u32 = 0;
+const T_OUT: u32 = 1;
+const DESC_NEXT: u16 = 1;
+const DESC_WRITE: u16 = 2;
+
+/// Descriptors: one request's three (header, data, status).
+const QUEUE: usize = 4;
+/// The small request's buffers: one page.
+const PAGE: usize = 4096;
+/// The large read, long enough (several of Aerie's 64 KiB bounce chunks,
+/// each a host disk request) for vCPU 1's reset to land during it.
+const BIG: usize = 256 * 1024;
+/// Where on the VM's disk: clear of sector 0 (nothing of Aerie's is on a
+/// VM's region, but a guest might keep a label there).
+const SECTOR: u64 = 64;
+const TIMEOUT_MS: u64 = 2000;
+/// What vCPU 1 writes into the large buffer once its reset has returned.
+const SENTINEL: u64 = 0x5e17_1e15_5e17_1e15;
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Desc {
+    addr: u64,
+    len: u32,
+    flags: u16,
+    next: u16,
+}
+
+/// The queue's memory: descriptor table, available ring, used ring, and
+/// the request's header and status byte.
+#[repr(C, align(4096))]
+struct Rings {
+    desc: [Desc; QUEUE],
+    /// flags, idx, ring[QUEUE], used_event.
+    avail: [u16; 3 + QUEUE],
+    _pad: [u16; 1],
+    /// flags and idx, then (id, len) pairs.
+    used: [u32; 1 + 2 * QUEUE],
+    header: [u64; 2],
+    status: [u32; 1],
+}
+
+#[repr(C, align(4096))]
+struct Buffers {
+    rings: Rings,
+    page: [u8; PAGE],
+    big: [u8; BIG],
+}
+
+/// Shared with the device (by physical address) and with vCPU 1.
+struct Shared(UnsafeCell<Buffers>);
+
+// SAFETY: vCPU 0 owns the buffers; vCPU 1 writes `big` only after its reset
+// of the device returned, while vCPU 0 waits for it (Progress), and the
+// device writes them only as the driver's descriptors allow.
+unsafe impl Sync for Shared {}
+
+static BUFFERS: Shared = Shared(UnsafeCell::new(Buffers {
+    rings: Rings {
+        desc: [Desc {
+            addr: 0,
+            len: 0,
+            flags: 0,
+            next: 0,
+        }; QUEUE],
+        avail: [0; 3 + QUEUE],
+        _pad: [0],
+        used: [0; 1 + 2 * QUEUE],
+        header: [0; 2],
+        status: [0],
+    },
+    page: [0; PAGE],
+    big: [0; BIG],
+}));
+
+/// The transport vCPU 1 resets, and when (counter values around its write).
+static TRANSPORT: AtomicU64 = AtomicU64::new(0);
+static NOTIFYING: AtomicU32 = AtomicU32::new(0);
+static RESET_TOOK: AtomicU64 = AtomicU64::new(0);
+/// How long vCPU 1 waits after vCPU 0 says it notifies (counter ticks).
+static DELAY: AtomicU64 = AtomicU64::new(0);
+/// used.idx as vCPU 1 saw it right after its reset returned.
+static USED_AFTER_RESET: AtomicU32 = AtomicU32::new(0);
+static RESETTER: Progress = Progress::new();
+
+fn buffers() -> *mut Buffers {
+    BUFFERS.0.get()
+}
+
+struct Transport(u64);
+
+impl Transport {
+    fn read(&self, reg: u64) -> u32 {
+        // SAFETY: a virtio-mmio window the device tree gave this VM.
+        unsafe { read_volatile((self.0 + reg) as *const u32) }
+    }
+
+    fn write(&self, reg: u64, value: u32) {
+        // SAFETY: as for read.
+        unsafe { write_volatile((self.0 + reg) as *mut u32, value) }
+    }
+
+    /// Reset, negotiate VERSION_1 alone, set up queue 0 over `BUFFERS`.
+    fn bring_up(&self) -> Result<(), crate::detail::Detail> {
+        self.write(STATUS, 0);
+        if self.read(STATUS) != 0 {
+            fail!("status still {:#x} after the reset", self.read(STATUS));
+        }
+        self.write(STATUS, ACKNOWLEDGE | DRIVER);
+        self.write(DEVICE_FEATURES_SEL, 1);
+        if self.read(DEVICE_FEATURES) & 1 == 0 {
+            fail!("no VIRTIO_F_VERSION_1 offered");
+        }
+        self.write(DRIVER_FEATURES_SEL, 0);
+        self.write(DRIVER_FEATURES, 0);
+        self.write(DRIVER_FEATURES_SEL, 1);
+        self.write(DRIVER_FEATURES, 1);
+        self.write(STATUS, ACKNOWLEDGE | DRIVER | FEATURES_OK);
+        if self.read(STATUS) & FEATURES_OK == 0 {
+            fail!("FEATURES_OK refused");
+        }
+        self.write(QUEUE_SEL, 0);
+        if (self.read(QUEUE_NUM_MAX) as usize) < QUEUE {
+            fail!("queue 0 holds {} descriptors", self.read(QUEUE_NUM_MAX));
+        }
+        let b = buffers();
+        // SAFETY: only addresses are taken; the rings are zeroed before
+        // the device may look at them (QUEUE_READY).
+        let (desc, avail, used) = unsafe {
+            let r = &raw mut (*b).rings;
+            write_volatile(&raw mut (*r).avail, [0; 3 + QUEUE]);
+            write_volatile(&raw mut (*r).used, [0; 1 + 2 * QUEUE]);
+            (
+                &raw mut (*r).desc as u64,
+                &raw mut (*r).avail as u64,
+                &raw mut (*r).used as u64,
+            )
+        };
+        self.write(QUEUE_NUM, QUEUE as u32);
+        for (low, high, addr) in [
+            (QUEUE_DESC_LOW, QUEUE_DESC_HIGH, desc),
+            (QUEUE_DRIVER_LOW, QUEUE_DRIVER_HIGH, avail),
+            (QUEUE_DEVICE_LOW, QUEUE_DEVICE_HIGH, used),
+        ] {
+            self.write(low, addr as u32);
+            self.write(high, (addr >> 32) as u32);
+        }
+        self.write(QUEUE_READY, 1);
+        self.write(STATUS, ACKNOWLEDGE | DRIVER | FEATURES_OK | DRIVER_OK);
+        Ok(())
+    }
+
+    /// The device's capacity in sectors.
+    fn capacity(&self) -> u64 {
+        u64::from(self.read(CAPACITY)) | u64::from(self.read(CAPACITY + 4)) << 32
+    }
+}
+
+/// used.idx.
+fn used_idx() -> u16 {
+    // SAFETY: an aligned word of `BUFFERS` the device writes.
+    let word = unsafe { read_volatile(&raw const (*buffers()).rings.used[0]) };
+    (word >> 16) as u16
+}
+
+/// Puts a request (`kind`, `sector`, `len` bytes at `data`) on the ring as
+/// descriptors 0..2 and makes it available; the caller notifies.
+fn post(kind: u32, sector: u64, data: u64, len: usize) {
+    let b = buffers();
+    // SAFETY: vCPU 0's own ring memory; the device reads it only after
+    // avail.idx moves, which comes last.
+    unsafe {
+        let r = &raw mut (*b).rings;
+        write_volatile(&raw mut (*r).header, [u64::from(kind), sector]);
+        write_volatile(&raw mut (*r).status, [0xff]);
+        let header = &raw mut (*r).header as u64;
+        let status = &raw mut (*r).status as u64;
+        let data_flags = if kind == T_IN { DESC_WRITE } else { 0 };
+        write_volatile(
+            &raw mut (*r).desc,
+            [
+                Desc {
+                    addr: header,
+                    len: 16,
+                    flags: DESC_NEXT,
+                    next: 1,
+                },
+                Desc {
+                    addr: data,
+                    len: len as u32,
+                    flags: data_flags | DESC_NEXT,
+                    next: 2,
+                },
+                Desc {
+                    addr: status,
+                    len: 1,
+                    flags: DESC_WRITE,
+                    next: 0,
+                },
+                Desc {
+                    addr: 0,
+                    len: 0,
+                    flags: 0,
+                    next: 0,
+                },
+            ],
+        );
+        let idx = read_volatile(&raw const (*r).avail[1]);
+        write_volatile(&raw mut (*r).avail[2 + usize::from(idx) % QUEUE], 0);
+        sysreg::dsb_sy();
+        write_volatile(&raw mut (*r).avail[1], idx.wrapping_add(1));
+        sysreg::dsb_sy();
+    }
+}
+
+/// The status byte of the last request.
+fn status_byte() -> u8 {
+    // SAFETY: an aligned word of `BUFFERS` the device writes.
+    unsafe { read_volatile(&raw const (*buffers()).rings.status[0]) as u8 }
+}
+
+/// Posts a request, notifies and waits for it to be used.
+fn request(
+    t: &Transport,
+    kind: u32,
+    sector: u64,
+    data: u64,
+    len: usize,
+) -> Result<(), crate::detail::Detail> {
+    let before = used_idx();
+    post(kind, sector, data, len);
+    t.write(QUEUE_NOTIFY, 0);
+    if !counter::spin_until(TIMEOUT_MS, || used_idx() != before) {
+        fail!("request type {kind} at sector {sector}: not used within {TIMEOUT_MS} ms");
+    }
+    if status_byte() != 0 {
+        fail!(
+            "request type {kind} at sector {sector}: status {}",
+            status_byte()
+        );
+    }
+    Ok(())
+}
+
+/// The first virtio-blk transport the device tree lists.
+fn find(machine: &Machine) -> Option<Transport> {
+    machine
+        .virtio_windows()
+        .iter()
+        .map(|&(base, _)| Transport(base))
+        .find(|t| t.read(MAGIC) == 0x7472_6976 && t.read(VERSION) == 2 && t.read(DEVICE_ID) == 2)
+}
+
+fn page_addr() -> u64 {
+    // SAFETY: only the address is taken.
+    unsafe { &raw mut (*buffers()).page as u64 }
+}
+
+fn big_addr() -> u64 {
+    // SAFETY: only the address is taken.
+    unsafe { &raw mut (*buffers()).big as u64 }
+}
+
+/// The large buffer's 64-bit words, read or written one at a time.
+fn big_word(i: usize) -> *mut u64 {
+    (big_addr() as *mut u64).wrapping_add(i)
+}
+
+pub fn virtio_blk(machine: &Machine) -> TestResult {
+    let Some(t) = find(machine) else {
+        return Ok(detail!("skipped: no virtio-blk disk"));
+    };
+    t.bring_up()?;
+    let sectors = t.capacity();
+    if sectors < SECTOR + (BIG / 512) as u64 {
+        fail!("disk of {sectors} sectors: too small for the test");
+    }
+    // A page written, then read back into the large buffer.
+    let page = page_addr();
+    for i in 0..PAGE / 8 {
+        // SAFETY: aligned words of vCPU 0's page buffer.
+        unsafe { write_volatile((page as *mut u64).add(i), 0xa5a5_0000_0000_0000 | i as u64) };
+    }
+    request(&t, T_OUT, SECTOR, page, PAGE)?;
+    request(&t, T_IN, SECTOR, big_addr(), PAGE)?;
+    for i in 0..PAGE / 8 {
+        // SAFETY: aligned words of the large buffer, which the device
+        // finished with (the request was used).
+        let got = unsafe { read_volatile(big_word(i)) };
+        if got != 0xa5a5_0000_0000_0000 | i as u64 {
+            fail!("read back word {i}: {got:#x}");
+        }
+    }
+    // How long the large read takes, so that vCPU 1 can aim for its middle.
+    let start = counter::now();
+    request(&t, T_IN, SECTOR, big_addr(), BIG)?;
+    let read_took = counter::now() - start;
+    DELAY.store(read_took / 2, Ordering::SeqCst);
+    let took = reset_mid_read(machine, &t)?;
+    // The device works again after its reset.
+    t.bring_up()?;
+    request(&t, T_IN, SECTOR, page, PAGE)?;
+    let us = |ticks: u64| ticks * 1_000_000 / counter::frequency();
+    Ok(detail!(
+        "write/read back ok; a {} KiB read takes {} us, a reset in its middle took {} us, nothing moved after it",
+        BIG / 1024,
+        us(read_took),
+        us(took)
+    ))
+}
+
+/// vCPU 1's job: once vCPU 0 is about to notify, let its request get under
+/// way, reset the device, and mark the large buffer.
+fn resetter() {
+    while NOTIFYING.load(Ordering::SeqCst) == 0 {
+        core::hint::spin_loop();
+    }
+    let t = Transport(TRANSPORT.load(Ordering::SeqCst));
+    // Half-way through the transfer, as long as one took when timed.
+    let soon = counter::now() + DELAY.load(Ordering::SeqCst);
+    while counter::now() < soon {
+        core::hint::spin_loop();
+    }
+    let start = counter::now();
+    t.write(STATUS, 0);
+    RESET_TOOK.store(counter::now() - start, Ordering::SeqCst);
+    USED_AFTER_RESET.store(u32::from(used_idx()), Ordering::SeqCst);
+    for i in 0..BIG / 8 {
+        // SAFETY: aligned words of the large buffer, which the device may
+        // no longer write: its reset has returned.
+        unsafe { write_volatile(big_word(i), SENTINEL) };
+    }
+    RESETTER.publish(Progress::DONE);
+}
+
+/// Returns how long vCPU 1's reset write took (counter ticks).
+fn reset_mid_read(machine: &Machine, t: &Transport) -> Result<u64, crate::detail::Detail> {
+    let Some(&other) = machine.mpidrs[..machine.cpus].get(1) else {
+        fail!("needs 2 vCPUs");
+    };
+    TRANSPORT.store(t.0, Ordering::SeqCst);
+    NOTIFYING.store(0, Ordering::SeqCst);
+    RESETTER.reset();
+    secondary::start(other, resetter)?;
+    post(T_IN, SECTOR, big_addr(), BIG);
+    NOTIFYING.store(1, Ordering::SeqCst);
+    sysreg::dsb_sy();
+    t.write(QUEUE_NOTIFY, 0);
+    if RESETTER.wait_for(Progress::DONE, TIMEOUT_MS) != Progress::DONE {
+        fail!("vCPU 1's reset did not return within {TIMEOUT_MS} ms");
+    }
+    secondary::wait_off(other, TIMEOUT_MS)?;
+    // Give a transfer that outlived the reset time to show itself.
+    let settle = Deadline::after_ms(20);
+    while !settle.expired() {
+        core::hint::spin_loop();
+    }
+    let used = used_idx();
+    if u32::from(used) != USED_AFTER_RESET.load(Ordering::SeqCst) {
+        fail!(
+            "used.idx moved after the reset: {} then {used}",
+            USED_AFTER_RESET.load(Ordering::SeqCst)
+        );
+    }
+    for i in 0..BIG / 8 {
+        // SAFETY: aligned words of the large buffer; vCPU 1 is off.
+        let got = unsafe { read_volatile(big_word(i)) };
+        if got != SENTINEL {
+            fail!("the read's buffer changed after the reset returned: word {i} is {got:#x}");
+        }
+    }
+    Ok(RESET_TOOK.load(Ordering::SeqCst))
+}
