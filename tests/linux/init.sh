@@ -4,6 +4,8 @@
 #
 # Kernel command-line words it obeys:
 #   aerie.bench=boot   print the first line, then power off at once (boot benchmark)
+#   aerie.bench=disk   time direct reads and writes of /dev/vda, one
+#                      `disk-bench:` line each, then power off (disk benchmark)
 #   aerie.check=1      run /etc/aerie/check.sh (integration tests), then power off
 #   aerie.tools=1      run /etc/aerie/tools.sh (the VMware guest tools), then power off
 #   aerie.alive=SECS   print "<hostname>-alive <n>" every second, n = 1..SECS,
@@ -83,6 +85,36 @@ if arg aerie.kallsyms >/dev/null; then
 fi
 if arg aerie.check >/dev/null; then
     . /etc/aerie/check.sh
+    poweroff -f
+fi
+if [ "$(arg aerie.bench)" = disk ]; then
+    i=0
+    while [ ! -b /dev/vda ] && [ $i -lt 20 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    # counter: the guest's virtual counter now (aerie-counter's line).
+    counter() {
+        c=$(aerie-counter)
+        c=${c#*cntvct=}
+        echo "${c%% *}"
+    }
+    freq=$(aerie-counter)
+    freq=${freq#*cntfrq=}
+    # Each pass: direct I/O (no page cache), one request at a time.
+    for pass in "read 4k 2048" "read 512k 64" "write 512k 64"; do
+        set -- $pass
+        if [ "$1" = read ]; then
+            io="if=/dev/vda of=/dev/null iflag=direct"
+        else
+            io="if=/dev/zero of=/dev/vda oflag=direct"
+        fi
+        t0=$(counter)
+        # shellcheck disable=SC2086
+        dd $io bs="$2" count="$3" 2>/dev/null || echo "disk-bench: dd $1 failed"
+        t1=$(counter)
+        echo "disk-bench: $1 bs=$2 count=$3 from cntvct=$t0 to cntvct=$t1 cntfrq=$freq"
+    done
     poweroff -f
 fi
 if disk_mode=$(arg aerie.disk); then

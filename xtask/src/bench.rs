@@ -363,6 +363,20 @@ pub fn net_only() -> i32 {
     i32::from(result.is_err())
 }
 
+/// `cargo xtask bench disk`: only the disk passes, printed and not written
+/// to results.json.
+pub fn disk_only() -> i32 {
+    let result = crate::setup::setup()
+        .and_then(|()| crate::build::build())
+        .and_then(|()| crate::bench_disk::run())
+        .map_err(|e| format!("{e:#}"));
+    if let Err(e) = &result {
+        eprintln!("error: {e}");
+    }
+    print!("{}", crate::bench_disk::table(&result));
+    i32::from(result.is_err())
+}
+
 /// A benchmark's failure, said on stderr and kept for its table row.
 pub fn reported(e: anyhow::Error) -> String {
     let msg = format!("{e:#}");
@@ -380,12 +394,14 @@ fn bench() -> Result<i32> {
     }
     let appliance = crate::bench_appliance::run().map_err(reported);
     let net = crate::bench_net::run().map_err(reported);
-    if appliance.is_err() || net.is_err() {
+    let disk = crate::bench_disk::run().map_err(reported);
+    if appliance.is_err() || net.is_err() || disk.is_err() {
         code = 1;
     }
     print!("{}", table(&results));
     print!("{}", crate::bench_linux::table(&linux));
     print!("{}", crate::bench_net::table(&net));
+    print!("{}", crate::bench_disk::table(&disk));
     print!("{}", crate::bench_appliance::table(&appliance));
     let out = paths::bench_dir().join("results.json");
     std::fs::create_dir_all(paths::bench_dir())?;
@@ -393,6 +409,7 @@ fn bench() -> Result<i32> {
     all["linux_boot"] = crate::bench_linux::json(&linux);
     all["appliance"] = crate::bench_appliance::json(&appliance);
     all["net_transfer"] = crate::bench_net::json(&net);
+    all["disk"] = crate::bench_disk::json(&disk);
     std::fs::write(&out, serde_json::to_string_pretty(&all)? + "\n")
         .with_context(|| format!("writing {}", out.display()))?;
     step(format!("bench: wrote {}", paths::show(&out)));

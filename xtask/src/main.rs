@@ -4,6 +4,7 @@
 mod appliance_guests;
 mod bench;
 mod bench_appliance;
+mod bench_disk;
 mod bench_linux;
 mod bench_net;
 mod board;
@@ -40,10 +41,12 @@ commands:
   esp      write what `run` boots as a UEFI boot disk image (see `cargo xtask esp --help`)
   test     lint, unit tests, build and QEMU integration tests
            (`cargo xtask test NAME...`: only those QEMU tests)
-  bench    trap costs and Linux boot under -icount, appliance throughput
+  bench    trap costs and Linux boot under -icount, the VM-to-VM transfer, a
+           Linux VM's disk against QEMU alone (wall clock), appliance throughput
            (target/bench/results.json; `bench traps`: only the trap and
            interrupt table, `bench appliance`: only the appliance, `bench net`:
-           only the VM-to-VM transfer; none of those saved)
+           only the VM-to-VM transfer, `bench disk`: only the disk; none of
+           those saved)
   profile  one benchmark's instructions per iteration (or per MiB of `net`,
            per `linux_boot`), per function, counted exactly by a QEMU plugin
            (see `cargo xtask profile --help`)
@@ -94,6 +97,7 @@ fn main() {
             [only] if only == "appliance" => bench::appliance_only(),
             [only] if only == "traps" => bench::traps_only(),
             [only] if only == "net" => bench::net_only(),
+            [only] if only == "disk" => bench::disk_only(),
             _ => {
                 eprintln!("bench: unknown arguments {rest:?} (known: appliance, net, traps)");
                 2

@@ -1,0 +1,304 @@
+//! `cargo xtask bench disk`: a Linux VM's disk, under Aerie and on QEMU
+//! alone. The initramfs's `aerie.bench=disk` times three passes of `dd`
+//! with direct I/O, one request at a time, by the guest's virtual counter:
+//! 2,048 reads of 4 KiB (latency), 64 reads of 512 KiB and 64 writes of
+//! 512 KiB (throughput). Under Aerie the VM's disk is a region of the host
+//! disk, served by `vm::block`; natively it is QEMU's virtio-blk itself.
+//! Aerie runs twice: as `cargo xtask run` boots the VM, and with the
+//! guest's cpuidle off (`cpuidle.off=1`: WFI only, as QEMU's own `virt`
+//! offers no PSCI idle states), which shows what the idle states' entries
+//! and exits cost beside the disk path itself.
+//!
+//! Wall clock, not instructions: without `-icount` the counter follows the
+//! host's time. Under `-icount` a native guest's idle wait for QEMU's I/O
+//! thread jumps to the next timer deadline (`sleep=off`) or runs at the
+//! host's pace anyway (`sleep=on`), so neither would count the disk. The
+//! figures are QEMU's TCG on this machine: compare the two columns, not
+//! the absolute values with hardware's, and expect a few percent between
+//! runs.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+
+use crate::cmd::step;
+use crate::paths;
+use crate::qemu::{Boot, QemuOptions, Status};
+use crate::run;
+
+const CMDLINE: &str = "console=ttyAMA0 quiet aerie.bench=disk";
+const CPU: &str = "cortex-a72";
+const VCPUS: u32 = 2;
+const MEMORY_MIB: u64 = 256;
+/// The disk both runs get: the whole file natively, a region of it as big
+/// under Aerie.
+const DISK_MIB: u64 = 64;
+const TIMEOUT_SECS: u64 = 600;
+const KEY: &str = "disk-bench: ";
+
+/// One pass: what it did and how long it took.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pass {
+    /// `read` or `write`.
+    pub op: String,
+    pub block: u64,
+    pub count: u64,
+    pub seconds: f64,
+}
+
+impl Pass {
+    /// The pass's name in the table: `disk_read_4k`.
+    pub fn name(&self) -> String {
+        format!("disk_{}_{}k", self.op, self.block / 1024)
+    }
+
+    /// Microseconds a request.
+    pub fn us_per_request(&self) -> f64 {
+        self.seconds * 1e6 / self.count as f64
+    }
+
+    /// MB (10^6 bytes) a second.
+    pub fn mb_per_s(&self) -> f64 {
+        (self.block * self.count) as f64 / self.seconds / 1e6
+    }
+}
+
+/// `<n>k` as bytes.
+fn block_bytes(text: &str) -> Option<u64> {
+    Some(text.strip_suffix('k')?.parse::<u64>().ok()? * 1024)
+}
+
+/// Every `disk-bench: <op> bs=<B> count=<N> from cntvct=<T0> to
+/// cntvct=<T1> cntfrq=<F>` line.
+pub fn parse(out: &str) -> Vec<Pass> {
+    out.lines()
+        .filter_map(|line| {
+            let words: Vec<&str> = line[line.find(KEY)? + KEY.len()..]
+                .split_whitespace()
+                .collect();
+            let field = |i: usize, key: &str| words.get(i)?.strip_prefix(key);
+            let block = block_bytes(field(1, "bs=")?)?;
+            let count: u64 = field(2, "count=")?.parse().ok()?;
+            let t0: u64 = field(4, "cntvct=")?.parse().ok()?;
+            let t1: u64 = field(6, "cntvct=")?.parse().ok()?;
+            let freq: u64 = field(7, "cntfrq=")?.parse().ok()?;
+            let op = words.first()?.to_string();
+            (t1 > t0 && freq > 0 && count > 0).then(|| Pass {
+                op,
+                block,
+                count,
+                seconds: (t1 - t0) as f64 / freq as f64,
+            })
+        })
+        .collect()
+}
+
+/// A fresh zeroed disk file for `name`.
+fn disk_file(name: &str) -> Result<PathBuf> {
+    let path = paths::bench_dir().join(format!("{name}.disk.img"));
+    std::fs::create_dir_all(paths::bench_dir())?;
+    let file = std::fs::File::create(&path).with_context(|| format!("{}", path.display()))?;
+    file.set_len(DISK_MIB << 20)?;
+    Ok(path)
+}
+
+fn measure(name: &str, opts: &QemuOptions) -> Result<Vec<Pass>> {
+    let log = paths::bench_dir().join(format!("{name}.log"));
+    step(format!("bench: {name} (log {})", paths::show(&log)));
+    let outcome = run::run_quiet(opts, Duration::from_secs(TIMEOUT_SECS), &log)?;
+    let passes = parse(&outcome.output);
+    if outcome.output.contains("disk-bench: dd") {
+        bail!("{name}: a dd failed (log {})", paths::show(&log));
+    }
+    match (outcome.status, passes.len()) {
+        (Status::Exited(0), 3) => Ok(passes),
+        (status, n) => bail!(
+            "{name}: {n} of 3 `disk-bench:` lines, QEMU {status:?} (log {})",
+            paths::show(&log)
+        ),
+    }
+}
+
+/// The VM under Aerie, `extra` on its command line.
+fn under_aerie(name: &str, extra: &str) -> Result<Vec<Pass>> {
+    let mut config = crate::builtin_vms::linux_config(&format!("{CMDLINE}{extra}"));
+    config.vms[0].net = None;
+    config.vms[0].disks[0].size = DISK_MIB << 20;
+    let disk = disk_file(name)?;
+    let stem = format!("linux-bench-{name}");
+    let prepared = run::prepare_config(&config, &stem, true, Some(&disk))?;
+    let mut opts = QemuOptions::measured(CPU, VCPUS, prepared.bootmodule, "warn", "");
+    opts.icount = None;
+    opts.disk = Some(disk);
+    measure(name, &opts)
+}
+
+/// The same VM on QEMU alone, the whole disk file its disk.
+fn native() -> Result<Vec<Pass>> {
+    let disk = disk_file("disk-native")?;
+    let opts = QemuOptions {
+        board: crate::board::Board::Virt,
+        cpu: CPU.into(),
+        smp: VCPUS,
+        gic_version: 3,
+        boot: Boot::Native {
+            kernel: crate::linux::kernel_image(),
+            initrd: crate::linux::initramfs(),
+            cmdline: CMDLINE.into(),
+            memory_mib: MEMORY_MIB,
+        },
+        icount: None,
+        disk: Some(disk),
+        uplink: None,
+        qmp: None,
+    };
+    measure("disk-native", &opts)
+}
+
+/// One pass as each run made it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    pub aerie: Pass,
+    /// Under Aerie, the guest's cpuidle off.
+    pub aerie_wfi: Pass,
+    pub native: Pass,
+}
+
+/// Every pass, by name.
+pub type DiskResults = BTreeMap<String, Row>;
+
+/// Runs all three.
+pub fn run() -> Result<DiskResults> {
+    let aerie = under_aerie("disk-aerie", "")?;
+    let aerie_wfi = under_aerie("disk-aerie-wfi", " cpuidle.off=1")?;
+    let native = native()?;
+    Ok(aerie
+        .into_iter()
+        .zip(aerie_wfi)
+        .zip(native)
+        .map(|((aerie, aerie_wfi), native)| {
+            (
+                aerie.name(),
+                Row {
+                    aerie,
+                    aerie_wfi,
+                    native,
+                },
+            )
+        })
+        .collect())
+}
+
+/// The table: latency for small requests, throughput for large ones, and
+/// Aerie's time over native (both ways of running the guest).
+pub fn table(results: &Result<DiskResults, String>) -> String {
+    let results = match results {
+        Ok(r) => r,
+        Err(e) => return format!("disk: not measured: {e}\n"),
+    };
+    let mut s = String::from(
+        "disk (wall clock under TCG, one request at a time, direct I/O; \
+         aerie-wfi: the guest's cpuidle off)\n",
+    );
+    for (name, r) in results {
+        let ratio = |p: &Pass| p.seconds / r.native.seconds;
+        let value = |p: &Pass| {
+            if p.block <= 4096 {
+                format!("{:.0} us/request", p.us_per_request())
+            } else {
+                format!("{:.1} MB/s", p.mb_per_s())
+            }
+        };
+        s.push_str(&format!(
+            "{name:<16} aerie {:>15}  aerie-wfi {:>15}  native {:>15}  time ratio {:.2} / {:.2}\n",
+            value(&r.aerie),
+            value(&r.aerie_wfi),
+            value(&r.native),
+            ratio(&r.aerie),
+            ratio(&r.aerie_wfi)
+        ));
+    }
+    s
+}
+
+/// The disk benchmark's part of results.json.
+pub fn json(results: &Result<DiskResults, String>) -> serde_json::Value {
+    let Ok(results) = results else {
+        return serde_json::Value::Null;
+    };
+    let row = |p: &Pass| {
+        serde_json::json!({
+            "seconds": p.seconds,
+            "us_per_request": p.us_per_request(),
+            "mb_per_s": p.mb_per_s(),
+        })
+    };
+    let mut all = serde_json::Map::new();
+    for (name, r) in results {
+        all.insert(
+            name.clone(),
+            serde_json::json!({
+                "aerie": row(&r.aerie),
+                "aerie_cpuidle_off": row(&r.aerie_wfi),
+                "native": row(&r.native),
+                "time_ratio": r.aerie.seconds / r.native.seconds,
+            }),
+        );
+    }
+    serde_json::json!({
+        "metric": "wall clock of direct-I/O dd passes in a Linux VM (TCG, no icount)",
+        "cmdline": CMDLINE,
+        "results": all,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passes_are_parsed_from_their_lines() {
+        let out = "[linux] disk-bench: read bs=4k count=2048 from cntvct=1000 to cntvct=63501000 cntfrq=62500000\n\
+                   disk-bench: write bs=512k count=64 from cntvct=0 to cntvct=62500000 cntfrq=62500000\n\
+                   disk-bench: read bs=4k count=2048 from cntvct=9 to cntvct=9 cntfrq=62500000\n";
+        let p = parse(out);
+        assert_eq!(p.len(), 2, "a pass that took no time is dropped");
+        assert_eq!(p[0].name(), "disk_read_4k");
+        assert!((p[0].seconds - 1.016).abs() < 1e-9);
+        assert!((p[0].us_per_request() - 1.016e6 / 2048.0).abs() < 1e-6);
+        assert_eq!(p[1].name(), "disk_write_512k");
+        assert!((p[1].mb_per_s() - 64.0 * 524288.0 / 1e6).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_table_says_latency_and_throughput() {
+        let pass = |op: &str, block: u64, seconds: f64| Pass {
+            op: op.into(),
+            block,
+            count: 64,
+            seconds,
+        };
+        let row = |block: u64, a: f64, w: f64, n: f64| Row {
+            aerie: pass("read", block, a),
+            aerie_wfi: pass("read", block, w),
+            native: pass("read", block, n),
+        };
+        let results: DiskResults = [
+            ("disk_read_4k".into(), row(4096, 0.064, 0.048, 0.032)),
+            ("disk_read_512k".into(), row(524288, 1.0, 0.75, 0.5)),
+        ]
+        .into();
+        let t = table(&Ok(results));
+        assert!(
+            t.contains("disk_read_4k     aerie 1000 us/request  aerie-wfi  750 us/request  native  500 us/request  time ratio 2.00 / 1.50"),
+            "{t}"
+        );
+        assert!(
+            t.contains("disk_read_512k   aerie       33.6 MB/s  aerie-wfi       44.7 MB/s  native       67.1 MB/s  time ratio 2.00 / 1.50"),
+            "{t}"
+        );
+        assert!(table(&Err("no".into())).contains("not measured: no"));
+    }
+}
