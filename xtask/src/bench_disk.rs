@@ -25,7 +25,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::cmd::step;
 use crate::paths;
-use crate::qemu::{Boot, QemuOptions, Status};
+use crate::qemu::{QemuOptions, Status};
 use crate::run;
 
 const CMDLINE: &str = "console=ttyAMA0 quiet aerie.bench=disk";
@@ -137,23 +137,8 @@ fn under_aerie(name: &str, extra: &str) -> Result<Vec<Pass>> {
 
 /// The same VM on QEMU alone, the whole disk file its disk.
 fn native() -> Result<Vec<Pass>> {
-    let disk = disk_file("disk-native")?;
-    let opts = QemuOptions {
-        board: crate::board::Board::Virt,
-        cpu: CPU.into(),
-        smp: VCPUS,
-        gic_version: 3,
-        boot: Boot::Native {
-            kernel: crate::linux::kernel_image(),
-            initrd: crate::linux::initramfs(),
-            cmdline: CMDLINE.into(),
-            memory_mib: MEMORY_MIB,
-        },
-        icount: None,
-        disk: Some(disk),
-        uplink: None,
-        qmp: None,
-    };
+    let mut opts = QemuOptions::native_linux(CPU, VCPUS, CMDLINE, MEMORY_MIB);
+    opts.disk = Some(disk_file("disk-native")?);
     measure("disk-native", &opts)
 }
 

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use crate::cmd::step;
 use crate::output;
 use crate::paths;
-use crate::qemu::{icount, Boot, QemuOptions, Status};
+use crate::qemu::{icount, QemuOptions, Status};
 use crate::run;
 
 /// The VM's command line in both runs: `aerie.bench=boot` makes /init power
@@ -103,22 +103,8 @@ pub fn aerie_options(cpu: &str, extra: &str, stem: &str) -> Result<QemuOptions> 
 
 /// `linux_boot_native` on `cpu`: the same VM on QEMU at EL1, no hypervisor.
 fn native(cpu: &str) -> Result<f64> {
-    let opts = QemuOptions {
-        board: crate::board::Board::Virt,
-        cpu: cpu.into(),
-        smp: VCPUS,
-        gic_version: 3,
-        boot: Boot::Native {
-            kernel: crate::linux::kernel_image(),
-            initrd: crate::linux::initramfs(),
-            cmdline: CMDLINE.into(),
-            memory_mib: MEMORY_MIB,
-        },
-        icount: Some(icount::EXACT_NO_SLEEP),
-        disk: None,
-        uplink: None,
-        qmp: None,
-    };
+    let mut opts = QemuOptions::native_linux(cpu, VCPUS, CMDLINE, MEMORY_MIB);
+    opts.icount = Some(icount::EXACT_NO_SLEEP);
     measure("linux_boot_native", cpu, &opts)
 }
 

@@ -167,6 +167,22 @@ impl QemuOptions {
         }
     }
 
+    /// The built Linux guest (kernel and initramfs) booted by QEMU itself at
+    /// EL1, no Aerie: `smp` CPUs of model `cpu` on `virt` with a GICv3,
+    /// `memory_mib` of RAM and `cmdline`; no disk, no uplink, no `-icount`.
+    pub fn native_linux(cpu: &str, smp: u32, cmdline: &str, memory_mib: u64) -> Self {
+        QemuOptions {
+            smp,
+            boot: Boot::Native {
+                kernel: crate::linux::kernel_image(),
+                initrd: crate::linux::initramfs(),
+                cmdline: cmdline.into(),
+                memory_mib,
+            },
+            ..QemuOptions::aerie(cpu, PathBuf::new(), Firmware::Kernel)
+        }
+    }
+
     /// Aerie booting `bootmodule` on `smp` pCPUs of model `cpu` for a
     /// measurement: under `-icount shift=0,sleep=off` (exact and
     /// repeatable), logging at `log` (`aerie.log=`), with `append` on its

@@ -857,22 +857,9 @@ fn clean_exit(status: Status, out: &str) -> Result<(), String> {
 /// kernel, the initramfs and the checks themselves.
 fn linux_native() -> Result<(), String> {
     let name = "linux-native";
-    let opts = QemuOptions {
-        board: Board::Virt,
-        cpu: "cortex-a72".into(),
-        smp: LINUX_VCPUS as u32,
-        gic_version: 3,
-        boot: Boot::Native {
-            kernel: crate::linux::kernel_image(),
-            initrd: crate::linux::initramfs(),
-            cmdline: LINUX_CHECK_CMDLINE.into(),
-            memory_mib: 256,
-        },
-        icount: None,
-        disk: Some(fresh_disk(name)?),
-        uplink: None,
-        qmp: None,
-    };
+    let mut opts =
+        QemuOptions::native_linux("cortex-a72", LINUX_VCPUS as u32, LINUX_CHECK_CMDLINE, 256);
+    opts.disk = Some(fresh_disk(name)?);
     if let Some(disk) = &opts.disk {
         crate::disk::create(disk, crate::disk::DEFAULT_SIZE).map_err(|e| format!("{e:#}"))?;
     }

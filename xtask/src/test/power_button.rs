@@ -11,7 +11,7 @@
 use super::{clean_exit, fresh_disk, qmp_script, run_aerie, run_test, test_config, AerieRun};
 use super::{LINUX_TIMEOUT, LINUX_VCPUS};
 use crate::output::{self, line_index, require_line};
-use crate::qemu::{Boot, Firmware, Keys, QemuOptions, Status};
+use crate::qemu::{Firmware, Keys, QemuOptions, Status};
 use crate::run::Guest;
 
 /// The machine's power button, as QEMU's QMP calls it.
@@ -193,15 +193,8 @@ pub fn linux_power_button_acpi() -> Result<(), String> {
 pub fn linux_native_power_button() -> Result<(), String> {
     let name = "linux-native-power-button";
     let opts = QemuOptions {
-        smp: LINUX_VCPUS as u32,
-        boot: Boot::Native {
-            kernel: crate::linux::kernel_image(),
-            initrd: crate::linux::initramfs(),
-            cmdline: "console=ttyAMA0".into(),
-            memory_mib: 256,
-        },
         qmp: qmp_script(name, &[(&["powerkey: watching"], SYSTEM_POWERDOWN)]),
-        ..QemuOptions::aerie("cortex-a72", Default::default(), Firmware::Kernel)
+        ..QemuOptions::native_linux("cortex-a72", LINUX_VCPUS as u32, "console=ttyAMA0", 256)
     };
     run_test(name, &opts, LINUX_TIMEOUT, |status, out| {
         in_order(
