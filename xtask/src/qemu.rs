@@ -611,11 +611,30 @@ fn qmp_execute(socket: &std::path::Path, command: &str) -> Result<()> {
     };
     answer("")?; // the greeting
     answer("{\"execute\":\"qmp_capabilities\"}\n")?;
-    let reply = answer(&format!("{{\"execute\":\"{command}\"}}\n"))?;
+    let reply = match answer(&format!("{{\"execute\":\"{command}\"}}\n")) {
+        Ok(reply) => reply,
+        // The command was sent and QEMU is gone before answering: what it
+        // did (a power button that ended the run) shows in the run's
+        // output, which the caller checks.
+        Err(e) if gone(&e) => return Ok(()),
+        Err(e) => return Err(e),
+    };
     if !reply.contains("\"return\"") {
         anyhow::bail!("QMP {command}: {}", reply.trim());
     }
     Ok(())
+}
+
+/// Whether `e` says QEMU's end of the QMP socket went away.
+fn gone(e: &anyhow::Error) -> bool {
+    use std::io::ErrorKind;
+    match e.downcast_ref::<std::io::Error>() {
+        Some(io) => matches!(
+            io.kind(),
+            ErrorKind::ConnectionReset | ErrorKind::BrokenPipe | ErrorKind::UnexpectedEof
+        ),
+        None => e.to_string().contains("the socket closed"),
+    }
 }
 
 /// Runs `cmd` (a QEMU command line made elsewhere, e.g. by the appliance
@@ -753,6 +772,17 @@ fn run_child(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_qmp_socket_closed_by_qemu_counts_as_gone() {
+        let reset = anyhow::Error::from(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        assert!(gone(&reset));
+        assert!(gone(&anyhow::anyhow!("QMP: the socket closed")));
+        let refused =
+            anyhow::Error::from(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
+        assert!(!gone(&refused));
+        assert!(!gone(&anyhow::anyhow!("QMP system_powerdown: error")));
+    }
+
     use super::*;
 
     #[test]
