@@ -102,12 +102,18 @@ impl Request {
     }
 }
 
-/// How much of the bounce buffer one backend call uses: whole sectors, at
+/// The chunks a transfer of `len` bytes from `sector` moves through
+/// `bounce`, one backend call each: `(offset in the data, bytes, first
+/// sector)`. A chunk is as much of the buffer as whole sectors fill, at
 /// most 1 MiB.
-fn chunk(bounce: &[u8]) -> u32 {
+fn chunks(sector: u64, len: u32, bounce: &[u8]) -> impl Iterator<Item = (u32, u32, u64)> {
     let whole = bounce.len().min(1 << 20) / SECTOR_SIZE * SECTOR_SIZE;
     assert!(whole > 0, "a bounce buffer holds at least one sector");
-    whole as u32
+    let step = whole as u32;
+    (0..len).step_by(whole).map(move |done| {
+        let at = sector + u64::from(done) / SECTOR_SIZE as u64;
+        (done, (len - done).min(step), at)
+    })
 }
 
 /// Returns the status, the data bytes written to the chain and the
@@ -120,21 +126,16 @@ fn read<B: BlockBackend + ?Sized>(
     mem: &mut dyn GuestMemory,
     bounce: &mut [u8],
 ) -> (u8, u32, Option<IoError>) {
-    let step = chunk(bounce);
-    let mut done = 0u32;
-    while done < len {
-        let n = (len - done).min(step);
+    for (done, n, at) in chunks(sector, len, bounce) {
         let buf = &mut bounce[..n as usize];
-        let at = sector + u64::from(done) / SECTOR_SIZE as u64;
         if let Err(e) = backend.read(at, buf) {
             return (VIRTIO_BLK_S_IOERR, done, Some(e));
         }
         if chain.write_at(mem, done, buf).is_err() {
             return (VIRTIO_BLK_S_IOERR, done, None);
         }
-        done += n;
     }
-    (VIRTIO_BLK_S_OK, done, None)
+    (VIRTIO_BLK_S_OK, len, None)
 }
 
 fn write<B: BlockBackend + ?Sized>(
@@ -145,19 +146,14 @@ fn write<B: BlockBackend + ?Sized>(
     mem: &mut dyn GuestMemory,
     bounce: &mut [u8],
 ) -> (u8, Option<IoError>) {
-    let step = chunk(bounce);
-    let mut done = 0u32;
-    while done < len {
-        let n = (len - done).min(step);
+    for (done, n, at) in chunks(sector, len, bounce) {
         let buf = &mut bounce[..n as usize];
         if chain.read_at(mem, HEADER_SIZE + done, buf) != Ok(buf.len()) {
             return (VIRTIO_BLK_S_IOERR, None);
         }
-        let at = sector + u64::from(done) / SECTOR_SIZE as u64;
         if let Err(e) = backend.write(at, buf) {
             return (VIRTIO_BLK_S_IOERR, Some(e));
         }
-        done += n;
     }
     (VIRTIO_BLK_S_OK, None)
 }

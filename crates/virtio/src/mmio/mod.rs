@@ -209,6 +209,14 @@ impl<D: VirtioDevice> MmioTransport<D> {
             .device
             .process_queue(index, vq, mem)
             .and_then(|used| Ok(used && vq.wants_interrupt(mem)?));
+        self.after_used(index, result)
+    }
+
+    /// What queue `index`'s new used buffers ask for: `Ok(true)` when the
+    /// driver wants an interrupt for them (InterruptStatus's VRING bit,
+    /// pulse the line), an error that the queue is unusable
+    /// (DEVICE_NEEDS_RESET).
+    fn after_used(&mut self, index: usize, result: Result<bool, QueueError>) -> Notify {
         match result {
             Ok(true) => {
                 self.interrupt_status |= INT_VRING;
@@ -256,16 +264,9 @@ impl<D: VirtioDevice> MmioTransport<D> {
             vq.push_used_all(mem, &used)
                 .and_then(|()| vq.wants_interrupt(mem))
         };
-        match (result, failed) {
-            (Err(e), _) | (Ok(_), Some(e)) => self.fail(index, e),
-            (Ok(true), None) => {
-                self.interrupt_status |= INT_VRING;
-                Notify {
-                    raise_irq: true,
-                    fault: None,
-                }
-            }
-            (Ok(false), None) => Notify::NONE,
+        match failed {
+            Some(e) if result.is_ok() => self.fail(index, e),
+            _ => self.after_used(index, result),
         }
     }
 
