@@ -183,11 +183,7 @@ write_marker() {
 }
 
 if [ -e /sys/block/vda ]; then
-    i=0
-    while [ ! -b /dev/vda ] && [ $i -lt 20 ]; do
-        sleep 0.1
-        i=$((i + 1))
-    done
+    wait_vda
     echo "check: disk vda sectors=$(cat /sys/block/vda/size)"
     m=$(marker)
     boot=0

@@ -17,20 +17,11 @@
 # the host disk file.
 disk_data_bytes=262144
 
-disk_wait_vda() {
-    i=0
-    while [ ! -b /dev/vda ] && [ $i -lt 20 ]; do
-        sleep 0.1
-        i=$((i + 1))
-    done
-    [ -b /dev/vda ]
-}
-
 disk_data_md5() {
     dd if=/dev/vda bs=4096 skip=1 count=$((disk_data_bytes / 4096)) 2>/dev/null | md5sum | cut -d' ' -f1
 }
 
-if ! disk_wait_vda; then
+if ! wait_vda; then
     echo "check: disk not persisted: no /dev/vda"
 elif [ "$disk_mode" = write ]; then
     token=$(cat /proc/sys/kernel/random/uuid)

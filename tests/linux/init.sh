@@ -54,6 +54,29 @@ arg() {
     return 1
 }
 
+# wait_vda: waits up to 2 s for the disk's device node; fails if it never
+# comes (no disk, or no virtio_blk).
+wait_vda() {
+    i=0
+    while [ ! -b /dev/vda ] && [ $i -lt 20 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    [ -b /dev/vda ]
+}
+
+# counter, counter_freq: the guest's virtual counter now, and its
+# frequency (from aerie-counter's line).
+counter() {
+    c=$(aerie-counter)
+    c=${c#*cntvct=}
+    echo "${c%% *}"
+}
+counter_freq() {
+    c=$(aerie-counter)
+    echo "${c#*cntfrq=}"
+}
+
 $bb --install -s
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
@@ -88,19 +111,8 @@ if arg aerie.check >/dev/null; then
     poweroff -f
 fi
 if [ "$(arg aerie.bench)" = disk ]; then
-    i=0
-    while [ ! -b /dev/vda ] && [ $i -lt 20 ]; do
-        sleep 0.1
-        i=$((i + 1))
-    done
-    # counter: the guest's virtual counter now (aerie-counter's line).
-    counter() {
-        c=$(aerie-counter)
-        c=${c#*cntvct=}
-        echo "${c%% *}"
-    }
-    freq=$(aerie-counter)
-    freq=${freq#*cntfrq=}
+    wait_vda
+    freq=$(counter_freq)
     # Each pass: direct I/O (no page cache), one request at a time.
     for pass in "read 4k 2048" "read 512k 64" "write 512k 64"; do
         set -- $pass
@@ -135,11 +147,7 @@ if arg aerie.panic >/dev/null; then
 fi
 if secs=$(arg aerie.alive); then
     if [ "$(arg aerie.readdisk)" = 1 ]; then
-        i=0
-        while [ ! -b /dev/vda ] && [ $i -lt 20 ]; do
-            sleep 0.1
-            i=$((i + 1))
-        done
+        wait_vda
         # O_DIRECT: every pass goes to the disk, not the page cache.
         for reader in 1 2 3 4; do
             ( while dd if=/dev/vda of=/dev/null bs=512k iflag=direct 2>/dev/null; do :; done ) &

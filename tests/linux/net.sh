@@ -84,19 +84,15 @@ else
     # The server may not be listening yet: retry until the connection is
     # taken. The guest counter around it is the network benchmark's measure
     # (`cargo xtask bench`: under -icount, ticks are the machine's instructions).
-    t0=$(aerie-counter)
-    t0=${t0#*cntvct=}
-    t0=${t0%% *}
+    t0=$(counter)
     n=0
     until nc "$peer" 5001 < /tmp/data 2>/dev/null; do
         n=$((n + 1))
         [ $n -ge 100 ] && { echo "net: FAIL $peer:5001 never answered"; break; }
         sleep 0.1
     done
-    t1=$(aerie-counter)
-    freq=${t1#*cntfrq=}
-    t1=${t1#*cntvct=}
-    t1=${t1%% *}
+    t1=$(counter)
+    freq=$(counter_freq)
     echo "net: transfer of $(wc -c < /tmp/data) bytes from cntvct=$t0 to cntvct=$t1 cntfrq=$freq tries=$((n + 1))"
     echo "net: $(nc -l -p 5002)"
     ip link set eth0 address 52:54:00:ae:00:99
