@@ -352,28 +352,26 @@ pub fn appliance_only() -> i32 {
 /// `cargo xtask bench net`: only the VM-to-VM transfer, printed and not
 /// written to results.json.
 pub fn net_only() -> i32 {
-    let result = crate::setup::setup()
-        .and_then(|()| crate::build::build())
-        .and_then(|()| crate::bench_net::run())
-        .map_err(|e| format!("{e:#}"));
-    if let Err(e) = &result {
-        eprintln!("error: {e}");
-    }
-    print!("{}", crate::bench_net::table(&result));
-    i32::from(result.is_err())
+    only(crate::bench_net::run, crate::bench_net::table)
 }
 
 /// `cargo xtask bench disk`: only the disk passes, printed and not written
 /// to results.json.
 pub fn disk_only() -> i32 {
+    only(crate::bench_disk::run, crate::bench_disk::table)
+}
+
+/// One benchmark alone after set-up and build: its failure said on
+/// stderr, its table printed; 1 if it failed.
+fn only<T>(run: impl FnOnce() -> Result<T>, table: impl Fn(&Result<T, String>) -> String) -> i32 {
     let result = crate::setup::setup()
         .and_then(|()| crate::build::build())
-        .and_then(|()| crate::bench_disk::run())
+        .and_then(|()| run())
         .map_err(|e| format!("{e:#}"));
     if let Err(e) = &result {
         eprintln!("error: {e}");
     }
-    print!("{}", crate::bench_disk::table(&result));
+    print!("{}", table(&result));
     i32::from(result.is_err())
 }
 

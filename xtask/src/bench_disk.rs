@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 
 use crate::cmd::step;
 use crate::paths;
@@ -98,9 +98,7 @@ pub fn parse(out: &str) -> Vec<Pass> {
 /// A fresh zeroed disk file for `name`.
 fn disk_file(name: &str) -> Result<PathBuf> {
     let path = paths::bench_dir().join(format!("{name}.disk.img"));
-    std::fs::create_dir_all(paths::bench_dir())?;
-    let file = std::fs::File::create(&path).with_context(|| format!("{}", path.display()))?;
-    file.set_len(DISK_MIB << 20)?;
+    crate::disk::create(&path, DISK_MIB << 20)?;
     Ok(path)
 }
 

@@ -772,6 +772,8 @@ fn run_child(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn a_qmp_socket_closed_by_qemu_counts_as_gone() {
         let reset = anyhow::Error::from(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
@@ -782,8 +784,6 @@ mod tests {
         assert!(!gone(&refused));
         assert!(!gone(&anyhow::anyhow!("QMP system_powerdown: error")));
     }
-
-    use super::*;
 
     #[test]
     fn uplink_card_and_forward_rules() {

@@ -99,10 +99,23 @@ fn booted_on(board: Board, out: &str) -> Result<(), String> {
 /// priorities, preemption, the PL011's SPI, the virtual timer), the
 /// backdoors, the debug exceptions and the guest storm.
 fn testkit_on(name: &str, board: Board) -> Result<(), String> {
-    let run = on_board(name, board, Guest::testkit(), Path::new(""), 180);
+    testkit_run(name, board, Guest::testkit(), Path::new(""), |_| Ok(()))
+}
+
+/// A testkit VM (`guest`, with host disk `disk`) on `board`: every check
+/// passes, and `more` holds of the output.
+fn testkit_run(
+    name: &str,
+    board: Board,
+    guest: Guest,
+    disk: &Path,
+    more: impl Fn(&str) -> Result<(), String>,
+) -> Result<(), String> {
+    let run = on_board(name, board, guest, disk, 180);
     run_aerie(&run, |status, out| {
         booted_on(board, out)?;
         summary_passed(output::testkit_result(out), TESTKIT_MIN_PASSED)?;
+        more(out)?;
         clean_exit(status, out)
     })
 }
@@ -296,16 +309,9 @@ pub fn versal_pnmi() -> Result<(), String> {
 /// under QEMU that vCPU 1's reset lands inside vCPU 0's read.
 pub fn imx8mp_testkit() -> Result<(), String> {
     let name = "board-imx8mp-testkit";
-    let board = Board::Imx8mpEvk;
     let disk = fresh_disk(name)?;
     let guest = Guest::Config(test_config("testkit-disk.toml"));
-    let run = on_board(name, board, guest, &disk, 180);
-    run_aerie(&run, |status, out| {
-        booted_on(board, out)?;
-        summary_passed(output::testkit_result(out), TESTKIT_MIN_PASSED)?;
-        virtio_blk_ran(out)?;
-        clean_exit(status, out)
-    })
+    testkit_run(name, Board::Imx8mpEvk, guest, &disk, virtio_blk_ran)
 }
 
 /// A Linux VM reading its disk with four readers on the EVK
