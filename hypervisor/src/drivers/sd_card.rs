@@ -144,6 +144,7 @@ fn transfer_type(cmd: Command) -> u32 {
 
 /// How long a command, a transfer or the card's power-up may take.
 const COMMAND_MS: u64 = 1000;
+const POWER_UP_MS: u64 = 1000;
 
 /// [`cpu::poll_for`], telling the watchdog meanwhile that this pCPU is not
 /// stuck: it waits for the card, each wait bounded, interrupts masked (a
@@ -156,7 +157,6 @@ fn poll_for(ms: u64, mut done: impl FnMut() -> bool) -> bool {
         done()
     })
 }
-const POWER_UP_MS: u64 = 1000;
 
 /// Why a request failed.
 #[derive(Clone, Copy, Debug)]

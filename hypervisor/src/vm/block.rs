@@ -59,6 +59,14 @@ pub struct DiskRegion {
 }
 
 impl DiskRegion {
+    /// The host sectors it covers (it holds at least one).
+    pub fn host_sectors(&self) -> aerie_partition::Sectors {
+        aerie_partition::Sectors {
+            first: self.first_sector,
+            last: self.first_sector + self.sectors - 1,
+        }
+    }
+
     fn host_sector(&self, sector: u64, len: usize) -> Result<u64, IoError> {
         let count = (len as u64).div_ceil(SECTOR);
         if sector
@@ -187,12 +195,9 @@ pub fn serve(mut guard: MachineGuard, cpu: usize) -> (MachineGuard, bool) {
         drop(guard);
         let done: Vec<_> = requests
             .iter()
-            .map(|r| {
-                // Moving a VM's data is work, not a pCPU stuck with its
-                // interrupts masked.
-                crate::irq::watchdog::progress(cpu);
-                r.run(&mut region, &mut VmRam(&ram), &mut bounce)
-            })
+            // The host disk's drivers tell the watchdog this pCPU is not
+            // stuck while they wait for the transfer.
+            .map(|r| r.run(&mut region, &mut VmRam(&ram), &mut bounce))
             .collect();
         guard = sched::lock();
         let m = &mut *guard;

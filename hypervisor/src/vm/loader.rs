@@ -354,21 +354,18 @@ fn disk_region(d: aerie_bootmodule::DiskRegion) -> Result<DiskRegion, String> {
             host >> 20
         ));
     }
-    let region = aerie_partition::Sectors {
-        first: d.offset / 512,
-        last: (d.offset + d.size) / 512 - 1,
+    let region = DiskRegion {
+        first_sector: d.offset / 512,
+        sectors: d.size / 512,
     };
-    if let Some(why) = disk::refuse_region(region) {
+    if let Some(why) = disk::refuse_region(region.host_sectors()) {
         return Err(format!(
             "disk region {} MiB at offset {} MiB would overwrite what the host disk holds: {why}",
             d.size >> 20,
             d.offset >> 20
         ));
     }
-    Ok(DiskRegion {
-        first_sector: d.offset / 512,
-        sectors: d.size / 512,
-    })
+    Ok(region)
 }
 
 /// Fresh virtio devices: a console, a block device over each disk region,
