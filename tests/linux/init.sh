@@ -5,7 +5,8 @@
 # Kernel command-line words it obeys:
 #   aerie.bench=boot   print the first line, then power off at once (boot benchmark)
 #   aerie.bench=disk   time direct reads and writes of /dev/vda, one
-#                      `disk-bench:` line each, then power off (disk benchmark)
+#                      `disk-bench:` line each, then power off (disk benchmark;
+#                      with aerie.disk_reads=N only N reads of 4 KiB)
 #   aerie.check=1      run /etc/aerie/check.sh (integration tests), then power off
 #   aerie.tools=1      run /etc/aerie/tools.sh (the VMware guest tools), then power off
 #   aerie.alive=SECS   print "<hostname>-alive <n>" every second, n = 1..SECS,
@@ -114,7 +115,13 @@ if [ "$(arg aerie.bench)" = disk ]; then
     wait_vda
     freq=$(counter_freq)
     # Each pass: direct I/O (no page cache), one request at a time.
-    for pass in "read 4k 2048" "read 512k 64" "write 512k 64"; do
+    # aerie.disk_reads=N: only N reads of 4 KiB (cargo xtask profile disk).
+    if reads=$(arg aerie.disk_reads); then
+        set -- "read 4k $reads"
+    else
+        set -- "read 4k 2048" "read 512k 64" "write 512k 64"
+    fi
+    for pass in "$@"; do
         set -- $pass
         if [ "$1" = read ]; then
             io="if=/dev/vda of=/dev/null iflag=direct"

@@ -119,17 +119,25 @@ fn measure(name: &str, opts: &QemuOptions) -> Result<Vec<Pass>> {
     }
 }
 
-/// The VM under Aerie, `extra` on its command line.
-fn under_aerie(name: &str, extra: &str) -> Result<Vec<Pass>> {
+/// The benchmark's VM under Aerie on `cpu`, `extra` on its command line,
+/// with a fresh disk: QEMU's options for run `name` (under `-icount`, as
+/// [`QemuOptions::measured`] has it; the benchmark turns that off).
+pub fn aerie_options(name: &str, cpu: &str, extra: &str) -> Result<QemuOptions> {
     let mut config = crate::builtin_vms::linux_config(&format!("{CMDLINE}{extra}"));
     config.vms[0].net = None;
     config.vms[0].disks[0].size = DISK_MIB << 20;
     let disk = disk_file(name)?;
     let stem = format!("linux-bench-{name}");
     let prepared = run::prepare_config(&config, &stem, true, Some(&disk))?;
-    let mut opts = QemuOptions::measured(CPU, VCPUS, prepared.bootmodule, "warn", "");
-    opts.icount = None;
+    let mut opts = QemuOptions::measured(cpu, VCPUS, prepared.bootmodule, "warn", "");
     opts.disk = Some(disk);
+    Ok(opts)
+}
+
+/// The VM under Aerie, `extra` on its command line.
+fn under_aerie(name: &str, extra: &str) -> Result<Vec<Pass>> {
+    let mut opts = aerie_options(name, CPU, extra)?;
+    opts.icount = None;
     measure(name, &opts)
 }
 

@@ -6,7 +6,8 @@
 //! The workload runs twice under `-icount shift=0,sleep=off` with QEMU's
 //! instruction-count plugin (`tools/insn-count`): a testkit benchmark once
 //! for [`LONG`] iterations (or as many as the benchmark does at most) and
-//! once for half as many; `net` once sending 2 MiB and once 1 MiB.
+//! once for half as many; `net` once sending 2 MiB and once 1 MiB; `disk`
+//! once reading 2 x [`linux::DISK_READS`] blocks of 4 KiB, once half as many.
 //! Everything else (boot, set-up, power-off) is the same in both runs, so
 //! the difference between their counts is what the extra units (iterations,
 //! or the extra MiB) cost: divided by their number, it is the cost of one
@@ -45,7 +46,8 @@ QEMU's instruction-count plugin and prints the instructions one iteration costs,
 per function of Aerie and the testkit, with calls per iteration. BENCH `net`
 profiles the Linux VMs' TCP transfer of `cargo xtask bench net` instead: the
 instructions one more MiB costs, per function of Aerie and of the guests' Linux
-kernel and modules (`?`: user space). BENCH `linux_boot` counts one whole run
+kernel and modules (`?`: user space). BENCH `disk` profiles one more 4 KiB
+direct read of `cargo xtask bench disk`'s VM, the same way. BENCH `linux_boot` counts one whole run
 of the `linux_boot` VM under Aerie. The whole table goes to
 target/bench/profile-<BENCH>-<MODEL>.txt.
 --lines FUNCTION: also break down Aerie's function whose name contains FUNCTION
@@ -245,6 +247,8 @@ pub enum Unit {
     Iteration,
     /// A MiB more sent by `net`.
     MiB,
+    /// A 4 KiB read more by `disk`.
+    Request,
     /// `linux_boot`'s whole run.
     Boot,
 }
@@ -254,6 +258,7 @@ impl Unit {
         match self {
             Unit::Iteration => "iter",
             Unit::MiB => "MiB",
+            Unit::Request => "req",
             Unit::Boot => "boot",
         }
     }
@@ -264,6 +269,7 @@ impl std::fmt::Display for Unit {
         f.write_str(match self {
             Unit::Iteration => "iteration",
             Unit::MiB => "MiB",
+            Unit::Request => "request",
             Unit::Boot => "boot",
         })
     }
@@ -297,7 +303,7 @@ impl Report {
     }
 }
 
-/// Counts `bench` (a testkit benchmark, `net` or `linux_boot`) on `cpu`
+/// Counts `bench` (a testkit benchmark, `net`, `disk` or `linux_boot`) on `cpu`
 /// (Aerie and the guests already built).
 pub fn measure(bench: &str, cpu: &str) -> Result<Report> {
     cmd::run(&mut cmd::cargo(
@@ -317,6 +323,10 @@ pub fn measure(bench: &str, cpu: &str) -> Result<Report> {
         let long = linux::counted_net(cpu, 2 * linux::NET_KIB, &plugin)?;
         let short = linux::counted_net(cpu, linux::NET_KIB, &plugin)?;
         (Unit::MiB, long, short, linux::kernel_symbols(cpu)?)
+    } else if bench == "disk" {
+        let long = linux::counted_disk(cpu, 2 * linux::DISK_READS, &plugin)?;
+        let short = linux::counted_disk(cpu, linux::DISK_READS, &plugin)?;
+        (Unit::Request, long, short, linux::kernel_symbols(cpu)?)
     } else {
         let iters = if CHEAP.contains(&bench) {
             LONG_CHEAP

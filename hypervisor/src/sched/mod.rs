@@ -21,7 +21,6 @@
 //! and a pCPU idles without it. For a handful of pCPUs this is simple and
 //! cheap; per-VM locks can come when the numbers say so.
 
-pub mod cap;
 mod console;
 pub mod pcpu;
 mod shutdown;
@@ -37,6 +36,7 @@ use crate::irq::host_gic::HostGic;
 use crate::irq::SGI_KICK;
 use crate::vm::{VcpuState, Vm, VmState};
 use aerie_firmware::IdleKind;
+use aerie_perfcap::{weighted_slice, Pacing};
 use aerie_vdev::{InputMux, Switch};
 use aerie_vgic::Kick;
 use alloc::vec::Vec;
@@ -60,8 +60,8 @@ pub struct Machine {
     /// List registers per pCPU (the same on every CPU of a system).
     pub list_registers: usize,
     slice_ticks: u64,
-    /// The performance caps' window ([`cap::WINDOW_MS`]).
-    window_ticks: u64,
+    /// The performance caps' lengths (aerie_perfcap).
+    pacing: Pacing,
     /// Round-robin position over all vCPUs.
     cursor: usize,
     /// Which VM the console's keystrokes go to.
@@ -110,7 +110,7 @@ static MACHINE: SpinMutex<Machine, WaitForEvent> = SpinMutex::new(Machine {
     gic: HostGic::V3(unsafe { crate::irq::gicv3::Gic::new(0, &[]) }),
     list_registers: 0,
     slice_ticks: 0,
-    window_ticks: 0,
+    pacing: Pacing::new(0),
     cursor: 0,
     input: InputMux::new(0),
     switch: Switch::empty(),
@@ -154,7 +154,7 @@ impl Machine {
             gic,
             list_registers,
             slice_ticks: cpu::ms_to_ticks(SLICE_MS),
-            window_ticks: cpu::ms_to_ticks(cap::WINDOW_MS),
+            pacing: Pacing::new(cpu::ms_to_ticks(1)),
             cursor: 0,
             input: InputMux::new(vms.len()),
             switch: Switch::new(
@@ -317,7 +317,7 @@ impl Machine {
     }
 
     /// The next moment a vCPU or a world becomes ready by itself: a blocked
-    /// vCPU's deadline, the end of a throttled one's window, a sleeping
+    /// vCPU's deadline, the end of a throttled one's pause, a sleeping
     /// world's deadline, a VM's RTC alarm; or a shutdown's timeout.
     fn earliest_deadline(&self, now: u64) -> Option<u64> {
         let earliest = self
@@ -417,7 +417,7 @@ impl Machine {
         };
         let permille = self.vms[v].scmi.clocks.permille(c);
         let vcpu = &mut self.vms[v].vcpus[c];
-        vcpu.cap.stop(now, permille, self.window_ticks);
+        vcpu.cap.stop(now, permille, self.pacing);
         if vcpu.state == VcpuState::Running(cpu) {
             vcpu.state = VcpuState::Runnable;
         }
@@ -555,7 +555,8 @@ impl Machine {
                 m.vms[v].vcpus[c].state = VcpuState::Running(cpu);
                 // Read again: it runs from here, after its state is loaded.
                 let start = cpu::counter();
-                m.vms[v].vcpus[c].cap.start(start, m.window_ticks);
+                let permille = m.vms[v].scmi.clocks.permille(c);
+                m.vms[v].vcpus[c].cap.start(start, permille, m.pacing);
                 cpu::arm_hyp_timer(m.slice_end(next, start));
                 let regs: *mut GuestRegs = &mut m.vms[v].vcpus[c].regs;
                 return (guard, regs);
@@ -699,7 +700,7 @@ impl Machine {
         self.rtc_alarms(cpu, now);
         let current = self.pcpus[cpu].current;
         if current.is_some_and(|id| self.cap_left(id, now) == Some(0)) {
-            return true; // its share of this window is used up
+            return true; // its credit is spent (aerie_perfcap)
         }
         let waiting = self.anyone_waiting(now);
         if waiting && !self.pcpus.iter().any(|p| p.idle) {
@@ -714,26 +715,26 @@ impl Machine {
         false
     }
 
-    /// What is left of `vcpu`'s share of this window (None: uncapped).
+    /// How long `vcpu` may still run on its credit (None: uncapped).
     fn cap_left(&self, (v, c): VcpuId, now: u64) -> Option<u64> {
         let permille = self.vms[v].scmi.clocks.permille(c);
         self.vms[v].vcpus[c]
             .cap
-            .remaining(now, permille, self.window_ticks)
+            .remaining(now, permille, self.pacing)
     }
 
     /// When `vcpu`, going on now, must next be looked at: the end of its
-    /// slice, weighted by its clock (see [`cap::weighted_slice`]), or
-    /// sooner the end of its share.
+    /// slice, weighted by its clock (see [`weighted_slice`]), or
+    /// sooner the moment its credit is spent.
     fn slice_end(&self, (v, c): VcpuId, now: u64) -> u64 {
         let permille = self.vms[v].scmi.clocks.permille(c);
         if permille >= 1000 {
             return now + self.slice_ticks; // full speed: a whole slice, no cap
         }
-        let slice = cap::weighted_slice(self.slice_ticks, permille);
+        let slice = weighted_slice(self.slice_ticks, permille);
         let cap = &self.vms[v].vcpus[c].cap;
         now + cap
-            .remaining(now, permille, self.window_ticks)
+            .remaining(now, permille, self.pacing)
             .map_or(slice, |left| left.min(slice))
     }
 }

@@ -128,7 +128,7 @@ pub struct Vcpu {
     /// Its idle entries and blocked time, per kind.
     pub idle: power::IdleRecord,
     /// Its use of the share of a pCPU its clock rate allows.
-    pub cap: crate::sched::cap::CpuCap,
+    pub cap: aerie_perfcap::CpuCap,
 }
 
 /// Which syndromes the exit path's backdoor fast path (vectors.S) answers
@@ -415,9 +415,11 @@ impl Vm {
         }
     }
 
-    /// vCPU `c`'s power record: its clock (rate, changes, throttles) and its
-    /// idle record, as `Ctrl-A d` and a VM's stop print it.
+    /// vCPU `c`'s power record: its clock (rate, changes, throttles), its
+    /// idle record and the time it ran on a pCPU, as `Ctrl-A d` and a VM's
+    /// stop print it.
     pub fn power_summary(&self, c: usize) -> String {
+        let now = crate::arch::aarch64::cpu::counter();
         let per_ms = crate::arch::aarch64::cpu::counter_frequency() / 1000;
         let (hz, changes) = self.scmi.clocks.rate(c).unwrap_or((0, 0));
         let vcpu = &self.vcpus[c];
@@ -430,7 +432,11 @@ impl Vm {
         } else {
             String::from("clock fixed (cpufreq = false)")
         };
-        alloc::format!("{clock} idle: {}", vcpu.idle.summary(per_ms))
+        alloc::format!(
+            "{clock} idle: {}; ran {} ms",
+            vcpu.idle.summary(per_ms),
+            vcpu.cap.ran_until(now) / per_ms.max(1)
+        )
     }
 
     /// Begin a reset (PSCI SYSTEM_RESET, or a user world's vm_control):

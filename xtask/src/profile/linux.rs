@@ -1,6 +1,6 @@
-//! `cargo xtask profile net`: the Linux VMs of `cargo xtask bench net`
-//! counted, and the names of their kernel's functions, read from the
-//! kernel itself.
+//! `cargo xtask profile net` and `profile disk`: the Linux VMs of `cargo
+//! xtask bench net` and `bench disk` counted, and the names of their
+//! kernel's functions, read from the kernel itself.
 
 use std::path::Path;
 use std::time::Duration;
@@ -23,6 +23,9 @@ const SPAN_MAX: u64 = 256 * 1024;
 
 /// What `net`'s short run sends; the long one sends twice as much.
 pub const NET_KIB: u64 = 1024;
+
+/// The 4 KiB reads of `disk`'s short run; the long one does twice as many.
+pub const DISK_READS: u64 = 512;
 
 /// `cargo xtask bench net`'s VMs, b sending `kib` KiB, each with
 /// `nokaslr`: the kernel and its modules then load at the same addresses in
@@ -149,6 +152,31 @@ pub fn counted_net(cpu: &str, kib: u64, plugin: &Path) -> Result<Counted> {
     Ok(Counted {
         units: kib as f64 / 1024.0,
         instructions: transfer.instructions,
+        counts,
+    })
+}
+
+/// Runs `cargo xtask bench disk`'s VM under Aerie on `cpu`, reading
+/// `reads` blocks of 4 KiB, with the plugin loaded (`nokaslr`, as for
+/// [`kernel_symbols`]).
+pub fn counted_disk(cpu: &str, reads: u64, plugin: &Path) -> Result<Counted> {
+    let stem = format!("profile-disk-{cpu}-{reads}");
+    let extra = format!(" nokaslr aerie.disk_reads={reads}");
+    let opts = crate::bench_disk::aerie_options(&stem, cpu, &extra)?;
+    step(format!("profile: disk, {reads} reads of 4 KiB on {cpu}"));
+    let (outcome, log, counts) = counted_run(&opts, &stem, LINUX_TIMEOUT, plugin)?;
+    let passes = crate::bench_disk::parse(&outcome.output);
+    let [pass] = &passes[..] else {
+        bail!(
+            "{} `disk-bench:` lines, not one (log {})",
+            passes.len(),
+            paths::show(&log)
+        );
+    };
+    Ok(Counted {
+        units: pass.count as f64,
+        // Under -icount shift=0 a second of the counter is 10^9 instructions.
+        instructions: pass.seconds * 1e9,
         counts,
     })
 }
