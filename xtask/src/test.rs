@@ -33,7 +33,7 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 72] = [
+const QEMU_TESTS: [(&str, TestFn); 73] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
@@ -104,6 +104,7 @@ const QEMU_TESTS: [(&str, TestFn); 72] = [
     ),
     ("linux-net", linux_net::linux_net),
     ("profile-net", profile::net),
+    ("profile-disk", profile::disk),
     ("profile-linux-boot", profile::linux_boot),
     ("linux-uplink", linux_net::linux_uplink),
     ("linux-4vcpus-2pcpus", || {

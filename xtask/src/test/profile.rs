@@ -1,6 +1,7 @@
-//! `profile-counts`, `profile-net`, `profile-linux-boot`: `cargo xtask
-//! profile`'s counts and names are right, for a testkit benchmark, the
-//! Linux VMs' network transfer and a Linux boot.
+//! `profile-counts`, `profile-net`, `profile-disk`, `profile-linux-boot`:
+//! `cargo xtask profile`'s counts and names are right, for a testkit
+//! benchmark, the Linux VMs' network transfer, a Linux VM's disk reads and
+//! a Linux boot.
 
 /// `cargo xtask profile`'s counts are exact: for `hvc_null`, the plugin's
 /// instructions per iteration add up to what the benchmark measured with
@@ -85,6 +86,32 @@ pub fn net() -> Result<(), String> {
         return Err(format!(
             "{unnamed:.0} of the kernels' {kernel:.0} instructions per MiB at no kernel symbol"
         ));
+    }
+    Ok(())
+}
+
+/// `cargo xtask profile disk` counts one more 4 KiB read: at least what
+/// the guest measured, one request queued by the guest's virtio-blk
+/// driver, one batch served by Aerie's disk path without the machine lock
+/// and one read of the host disk (the bounce buffer holds any request
+/// Linux makes: one host request for each of the guest's).
+pub fn disk() -> Result<(), String> {
+    let report = crate::profile::measure("disk", "cortex-a72").map_err(|e| format!("{e:#}"))?;
+    let (total, measured) = (report.total(), report.measured);
+    if total < measured * 0.95 {
+        return Err(format!(
+            "counted {total:.0} instructions per request, fewer than the reads' {measured:.0}"
+        ));
+    }
+    for name in [
+        "linux virtqueue_add_split",
+        "aerie aerie::vm::block::serve",
+        "aerie aerie::drivers::disk::read",
+    ] {
+        let calls = report.row(name).map_or(0.0, |r| r.calls);
+        if (calls - 1.0).abs() > 0.05 {
+            return Err(format!("{name}: {calls:.2} calls per request (want 1)"));
+        }
     }
     Ok(())
 }
