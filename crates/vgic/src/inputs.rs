@@ -47,6 +47,12 @@ impl Vgic {
         self.latch(vcpu, intid)
     }
 
+    /// The vCPUs a trapped ICC_SGI1R_EL1 write by `sender` names (what
+    /// [`Vgic::send_sgi`] would make the SGI pending on).
+    pub fn sgi_targets(&self, sender: usize, icc_sgi1r: u64) -> Kick {
+        SgiRequest::decode(icc_sgi1r).targets(sender, self.vcpus())
+    }
+
     /// Delivers a trapped ICC_SGI1R_EL1 write by `sender` to its targets.
     /// Non-existent targets are ignored (spec: no effect).
     pub fn send_sgi(&mut self, sender: usize, icc_sgi1r: u64) -> Kick {

@@ -20,7 +20,7 @@ const KIND_FIQ: u64 = 2;
 const KIND_SERROR: u64 = 3;
 
 /// ICC_SGI1R_EL1: a guest's SGI, which the GIC cannot virtualise.
-const ICC_SGI1R_EL1: SysReg = SysReg {
+pub(super) const ICC_SGI1R_EL1: SysReg = SysReg {
     op0: 3,
     op1: 0,
     crn: 12,
@@ -47,7 +47,7 @@ pub enum Outcome {
 /// which pCPU it runs on; only this pCPU writes the state of a vCPU running
 /// on it, so the unlocked read is stable.
 #[inline(always)]
-fn locate(regs: *mut GuestRegs) -> (usize, usize, usize) {
+pub(super) fn locate(regs: *mut GuestRegs) -> (usize, usize, usize) {
     let vcpu = regs as *const super::Vcpu;
     // SAFETY: TPIDR_EL2 (hence `regs`) points at a live, boxed Vcpu whose
     // first field is its GuestRegs (repr(C)); `vm` and `index` never
@@ -61,7 +61,8 @@ fn locate(regs: *mut GuestRegs) -> (usize, usize, usize) {
 }
 
 /// The synchronous-exit fast path (vectors.S `lower_sync_exit`): an
-/// emulated PL011 access, the commonest exit of a running guest. Only
+/// emulated PL011 access, the commonest exit of a running guest, or a
+/// system-register trap that concerns the vCPU alone (`sysreg_fast`). Only
 /// x0..x18, x29, x30, PC and PSTATE are in `regs`; x19..x28 are live in the
 /// CPU, so any access naming one of them is declined, as is anything
 /// needing more than the UART (interrupts in flight, another device).
@@ -69,6 +70,9 @@ fn locate(regs: *mut GuestRegs) -> (usize, usize, usize) {
 #[no_mangle]
 pub extern "C" fn aerie_exit_fast(regs: *mut GuestRegs) -> *mut GuestRegs {
     let syndrome = Syndrome::read();
+    if (syndrome.esr >> 26) as u8 == aerie_trap::ec::SYSREG {
+        return super::sysreg_fast::serve(regs, syndrome.esr);
+    }
     if (syndrome.esr >> 26) as u8 != aerie_trap::ec::DABT_LOW
         || syndrome.fault_ipa_page() != super::UART_BASE >> 12
         || (19..=28).contains(&((syndrome.esr >> 16) & 0x1f))
@@ -242,7 +246,7 @@ fn handle(
 /// (`GuestRegs::skip_instruction`): the step exception it owes is taken now.
 #[cold]
 #[inline(never)]
-fn stepped(m: &mut Machine, v: usize, c: usize) {
+pub(super) fn stepped(m: &mut Machine, v: usize, c: usize) {
     m.vms[v].vcpus[c].regs.stepped = false;
     super::debug::emulated_instruction_stepped(m, v, c);
 }

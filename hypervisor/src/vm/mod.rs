@@ -14,6 +14,7 @@ pub mod power_button;
 pub mod psci;
 pub mod rtc;
 pub mod scmi;
+mod sysreg_fast;
 pub mod virtio;
 
 use crate::arch::aarch64::context::{self, El1State, FpState, GuestRegs, PSTATE_EL1H_MASKED};

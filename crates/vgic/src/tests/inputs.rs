@@ -26,6 +26,17 @@ fn sgi_irm_targets_all_but_sender_and_ignores_missing_pes() {
 }
 
 #[test]
+fn sgi_targets_name_what_send_would_make_pending_and_change_nothing() {
+    let mut g = linux_like(&[]);
+    assert_eq!(g.sgi_targets(0, sgi1r(1, 0b11)), Kick::first(2));
+    assert_eq!(g.sgi_targets(1, (1 << 40) | sgi1r(1, 0)), Kick::vcpu(0));
+    assert_eq!(g.sgi_targets(0, sgi1r(1, 1 << 5)), Kick::NONE);
+    assert_eq!(g.sgi_targets(0, (1 << 16) | sgi1r(1, 1)), Kick::NONE);
+    assert_eq!(g.redist_read(sgi_base(0) + 0x0200, 4), Ok(0));
+    assert_eq!(g.redist_read(sgi_base(1) + 0x0200, 4), Ok(0));
+}
+
+#[test]
 fn a_disabled_sgi_is_pending_but_kicks_nobody() {
     let mut g = linux_like(&[]);
     assert_eq!(g.send_sgi(0, sgi1r(4, 0b10)), Kick::NONE);

@@ -1,0 +1,124 @@
+//! The synchronous-exit fast path for the commonest system-register traps:
+//! reads of the ID registers (HCR_EL2.TID3), accesses to the breakpoint
+//! and watchpoint registers (MDCR_EL2.TDA), and SGIs (ICC_SGI1R_EL1, which
+//! the GIC cannot virtualise).
+//!
+//! Why: a Linux guest makes dozens of the first two each time a vCPU wakes
+//! from a PSCI power-down state. Its resume path reads ID registers, and
+//! `hw_breakpoint_reset` rewrites every breakpoint and watchpoint
+//! register. On the full path each one cost a whole exit, and while an
+//! interrupt waited in a list register (the one that woke the vCPU, held
+//! until its guest unmasks) a list-register sync and flush besides. SGIs
+//! are every inter-processor interrupt of an SMP guest.
+//!
+//! Like the PL011's fast path (`exit::aerie_exit_fast`), this runs with
+//! only x0..x18, x29 and x30 in the register block, so an access naming
+//! x19..x28 is declined. It leaves the list registers alone: nothing here
+//! raises or takes an interrupt, and what the guest did with them meanwhile
+//! reaches the vGIC at the next full exit, as it would have had the guest
+//! not trapped. Everything else about the two kinds is as the full path
+//! serves them (`exit::handle_sync`, `debug::access`), which it calls the
+//! same functions for: the sanitised ID value; the guest's image of the
+//! point and the hardware's copy of it.
+
+use core::ptr::null_mut;
+
+use super::exit::{locate, stepped, ICC_SGI1R_EL1};
+use super::irq;
+use crate::arch::aarch64::context::GuestRegs;
+use crate::arch::aarch64::{debug_regs, id_regs};
+use crate::irq::NmiWindow;
+use crate::sched;
+use aerie_trap::{DebugReg, HwUpdate, SysRegAccess};
+
+/// Serves the trapped access of syndrome `esr` (EC 0x18) for the vCPU
+/// whose register block is `regs`; returns `regs` when done, null when the
+/// full path must run.
+#[inline(never)]
+pub fn serve(regs: *mut GuestRegs, esr: u64) -> *mut GuestRegs {
+    let access = SysRegAccess::from_iss(esr as u32 & 0x01ff_ffff);
+    if (19..=28).contains(&access.rt) {
+        return null_mut(); // not in the block yet
+    }
+    let reg = access.reg;
+    if reg.op0 == 3 && access.is_read && reg.is_id_group3() {
+        let value = aerie_trap::sanitize_id_register(reg, id_regs::read(reg.crm, reg.op2));
+        // SAFETY: `regs` is the running vCPU's block (vectors.S passes
+        // TPIDR_EL2); only this pCPU writes it, and nothing else refers to
+        // it while this exit runs.
+        let owed_step = unsafe {
+            (*regs).set(access.rt, value);
+            (*regs).skip_instruction();
+            (*regs).stepped
+        };
+        if owed_step {
+            let (_, v, c) = locate(regs);
+            let _window = NmiWindow::open();
+            stepped(&mut sched::lock(), v, c);
+        }
+        return regs;
+    }
+    if reg == ICC_SGI1R_EL1 && !access.is_read {
+        return sgi(regs, access.rt);
+    }
+    if reg.op0 != 2 {
+        return null_mut();
+    }
+    let (brps, wrps) = debug_regs::counts();
+    let Some(point) = DebugReg::decode(reg, brps, wrps).filter(|r| {
+        matches!(
+            r,
+            DebugReg::Bvr(_) | DebugReg::Bcr(_) | DebugReg::Wvr(_) | DebugReg::Wcr(_)
+        )
+    }) else {
+        return null_mut(); // MDSCR_EL1, the OS lock, the DCC: the full path
+    };
+    let (_, v, c) = locate(regs);
+    let _window = NmiWindow::open();
+    let mut guard = sched::lock();
+    let m = &mut *guard;
+    let vcpu = &mut m.vms[v].vcpus[c];
+    if access.is_read {
+        vcpu.regs.set(access.rt, vcpu.debug.read(point));
+    } else {
+        let d = &mut vcpu.debug;
+        match d.write(point, vcpu.regs.get(access.rt)) {
+            HwUpdate::Bvr(n) | HwUpdate::Bcr(n) => debug_regs::load_breakpoint(d, n),
+            HwUpdate::Wvr(n) | HwUpdate::Wcr(n) => debug_regs::load_watchpoint(d, n),
+            HwUpdate::None | HwUpdate::Mdscr | HwUpdate::OsLock => {}
+        }
+    }
+    vcpu.regs.skip_instruction();
+    if vcpu.regs.stepped {
+        stepped(m, v, c);
+    }
+    regs
+}
+
+/// An SGI the vCPU at `regs` sends, the value in register `rt`.
+fn sgi(regs: *mut GuestRegs, rt: u8) -> *mut GuestRegs {
+    let (cpu, v, c) = locate(regs);
+    let _window = NmiWindow::open();
+    let mut guard = sched::lock();
+    let m = &mut *guard;
+    let lrs = m.list_registers;
+    let vm = &mut m.vms[v];
+    let vcpu = &mut vm.vcpus[c];
+    let value = vcpu.regs.get(rt);
+    // To itself, an SGI is news for its own list registers, which must be
+    // flushed from a vGIC that knows what they hold.
+    let to_itself = vm.vgic.sgi_targets(c, value).contains(c);
+    if to_itself && (vcpu.lrs_used != 0 || vcpu.vtimer_forwarded) {
+        return null_mut();
+    }
+    vcpu.regs.skip_instruction();
+    let kick = vm.vgic.send_sgi(c, value);
+    m.kick(cpu, v, kick);
+    if m.vms[v].vcpus[c].regs.stepped {
+        stepped(m, v, c);
+    }
+    if to_itself {
+        irq::flush(&mut m.vms[v], c, lrs);
+    }
+    regs
+}
