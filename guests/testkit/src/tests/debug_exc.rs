@@ -807,6 +807,33 @@ pub fn debug_regs_readback(_: &Machine) -> TestResult {
     if let Some(m) = mismatch {
         return Err(m);
     }
+    // Through x5 (Aerie's fast path) and x21 (its full exit path), both
+    // ways: the same register image.
+    let (through_low, through_high): (u64, u64);
+    // SAFETY: writes and reads of breakpoint 0's value register, which the
+    // hypervisor emulates; breakpoint 0 stays disabled (DBGBCR0 is 0), and
+    // it is cleared after.
+    unsafe {
+        core::arch::asm!(
+            "msr dbgbvr0_el1, {a}",
+            "mrs x21, dbgbvr0_el1",
+            "msr dbgbvr0_el1, {b}",
+            "mrs x5, dbgbvr0_el1",
+            "msr dbgbvr0_el1, xzr",
+            a = in(reg) bvr(0),
+            b = in(reg) bvr(1),
+            out("x21") through_high,
+            out("x5") through_low,
+            options(nomem, nostack, preserves_flags),
+        );
+    }
+    if (through_high, through_low) != (bvr(0), bvr(1)) {
+        fail!(
+            "DBGBVR0_EL1 read back {through_high:#x} into x21 (wrote {:#x}) and {through_low:#x} into x5 (wrote {:#x})",
+            bvr(0),
+            bvr(1)
+        );
+    }
     // The first register past the implemented ones is UNDEFINED.
     if brps < 16 {
         let (_, fault) = exception::catch(|| debug_reg!(read "dbgbvr", brps));

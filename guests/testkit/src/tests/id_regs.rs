@@ -22,5 +22,22 @@ pub fn id_registers(_: &Machine) -> TestResult {
     if el1 == 0 || el0 == 0 {
         fail!("ID_AA64PFR0_EL1={pfr0:#x}: expected EL1 and EL0 fields != 0 (AArch64 supported), got EL1={el1} EL0={el0}");
     }
+    // Aerie serves a read into x0..x18 on its fast path and one into
+    // x19..x28 on its full exit path: both must give the same value.
+    let (low, high): (u64, u64);
+    // SAFETY: two reads of an ID register, which the hypervisor emulates
+    // (no memory, no side effects); x20 and x5 are outputs.
+    unsafe {
+        core::arch::asm!(
+            "mrs x5, id_aa64pfr0_el1",
+            "mrs x20, id_aa64pfr0_el1",
+            out("x5") low,
+            out("x20") high,
+            options(nomem, nostack, preserves_flags),
+        );
+    }
+    if (low, high) != (pfr0, pfr0) {
+        fail!("ID_AA64PFR0_EL1 read into x5 {low:#x} and into x20 {high:#x}, earlier {pfr0:#x}");
+    }
     Ok(detail!("PFR0={pfr0:#x} ISAR1={isar1:#x}"))
 }
