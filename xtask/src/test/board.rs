@@ -306,12 +306,21 @@ pub fn versal_pnmi() -> Result<(), String> {
 /// The testkit on the EVK, with a disk on the SD card
 /// (tests/configs/testkit-disk.toml): its `virtio_blk` check runs there
 /// too, through Aerie's uSDHC driver, whose PIO transfers are slow enough
-/// under QEMU that vCPU 1's reset lands inside vCPU 0's read.
+/// under QEMU that vCPU 1's reset lands inside vCPU 0's read, and that the
+/// read outlasts a pCPU's turn: the request vCPU 1 adds meanwhile is handed
+/// over to the VM's next tick, which the disk's summary must show.
 pub fn imx8mp_testkit() -> Result<(), String> {
     let name = "board-imx8mp-testkit";
     let disk = fresh_disk(name)?;
     let guest = Guest::Config(test_config("testkit-disk.toml"));
-    testkit_run(name, Board::Imx8mpEvk, guest, &disk, virtio_blk_ran)
+    testkit_run(name, Board::Imx8mpEvk, guest, &disk, |out| {
+        virtio_blk_ran(out)?;
+        let (_, _, handed) = super::disk_summary(out, "testkit")?;
+        if handed == 0 {
+            return Err("the disk summary shows no hand-over at a turn's end".into());
+        }
+        Ok(())
+    })
 }
 
 /// A Linux VM reading its disk with four readers on the EVK

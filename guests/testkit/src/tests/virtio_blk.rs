@@ -5,7 +5,13 @@
 //! must not take effect until the transfer is over, or the transfer would
 //! go on writing into buffers the driver has taken back. So: once vCPU 1's
 //! reset write returns, nothing may change the read's buffer or the used
-//! ring any more. Skipped where the VM has no disk.
+//! ring any more. Last, vCPU 1 adds a request of its own while vCPU 0's
+//! large read is under way: Aerie hands it to the pCPU already serving
+//! the disk (or, once that pCPU's turn is over, to the VM's next tick,
+//! which on a board's SD card it always is), and both must complete with
+//! the right data. Linux never does this: its one hardware queue
+//! dispatches only after the notify that serves the last batch returns.
+//! Skipped where the VM has no disk.
 //!
 //! The testkit runs with its MMU off: addresses are physical (what the
 //! device is given) and all memory is Device memory, so every access here
@@ -54,8 +60,10 @@ const T_OUT: u32 = 1;
 const DESC_NEXT: u16 = 1;
 const DESC_WRITE: u16 = 2;
 
-/// Descriptors: one request's three (header, data, status).
-const QUEUE: usize = 4;
+/// Descriptors: two requests' three each (header, data, status), the
+/// second from descriptor [`SLOT_DESCS`] on.
+const QUEUE: usize = 8;
+const SLOT_DESCS: usize = 4;
 /// The small request's buffers: one page.
 const PAGE: usize = 4096;
 /// The large read, long enough (several of Aerie's 64 KiB bounce chunks,
@@ -87,8 +95,9 @@ struct Rings {
     _pad: [u16; 1],
     /// flags and idx, then (id, len) pairs.
     used: [u32; 1 + 2 * QUEUE],
-    header: [u64; 2],
-    status: [u32; 1],
+    /// Each request slot's header and status byte.
+    header: [[u64; 2]; 2],
+    status: [u32; 2],
 }
 
 #[repr(C, align(4096))]
@@ -117,8 +126,8 @@ static BUFFERS: Shared = Shared(UnsafeCell::new(Buffers {
         avail: [0; 3 + QUEUE],
         _pad: [0],
         used: [0; 1 + 2 * QUEUE],
-        header: [0; 2],
-        status: [0],
+        header: [[0; 2]; 2],
+        status: [0; 2],
     },
     page: [0; PAGE],
     big: [0; BIG],
@@ -133,6 +142,7 @@ static DELAY: AtomicU64 = AtomicU64::new(0);
 /// used.idx as vCPU 1 saw it right after its reset returned.
 static USED_AFTER_RESET: AtomicU32 = AtomicU32::new(0);
 static RESETTER: Progress = Progress::new();
+static ADDER: Progress = Progress::new();
 
 fn buffers() -> *mut Buffers {
     BUFFERS.0.get()
@@ -215,59 +225,59 @@ fn used_idx() -> u16 {
 }
 
 /// Puts a request (`kind`, `sector`, `len` bytes at `data`) on the ring as
-/// descriptors 0..2 and makes it available; the caller notifies.
-fn post(kind: u32, sector: u64, data: u64, len: usize) {
+/// request slot `slot`'s three descriptors and makes it available; the
+/// caller notifies.
+fn post(slot: usize, kind: u32, sector: u64, data: u64, len: usize) {
     let b = buffers();
-    // SAFETY: vCPU 0's own ring memory; the device reads it only after
-    // avail.idx moves, which comes last.
+    let first = slot * SLOT_DESCS;
+    let next = |i: usize| (first + i) as u16;
+    // SAFETY: this slot's ring memory, written by one vCPU at a time; the
+    // device reads it only after avail.idx moves, which comes last.
     unsafe {
         let r = &raw mut (*b).rings;
-        write_volatile(&raw mut (*r).header, [u64::from(kind), sector]);
-        write_volatile(&raw mut (*r).status, [0xff]);
-        let header = &raw mut (*r).header as u64;
-        let status = &raw mut (*r).status as u64;
+        write_volatile(&raw mut (*r).header[slot], [u64::from(kind), sector]);
+        write_volatile(&raw mut (*r).status[slot], 0xff);
+        let header = &raw mut (*r).header[slot] as u64;
+        let status = &raw mut (*r).status[slot] as u64;
         let data_flags = if kind == T_IN { DESC_WRITE } else { 0 };
-        write_volatile(
-            &raw mut (*r).desc,
-            [
-                Desc {
-                    addr: header,
-                    len: 16,
-                    flags: DESC_NEXT,
-                    next: 1,
-                },
-                Desc {
-                    addr: data,
-                    len: len as u32,
-                    flags: data_flags | DESC_NEXT,
-                    next: 2,
-                },
-                Desc {
-                    addr: status,
-                    len: 1,
-                    flags: DESC_WRITE,
-                    next: 0,
-                },
-                Desc {
-                    addr: 0,
-                    len: 0,
-                    flags: 0,
-                    next: 0,
-                },
-            ],
-        );
+        let descs = [
+            Desc {
+                addr: header,
+                len: 16,
+                flags: DESC_NEXT,
+                next: next(1),
+            },
+            Desc {
+                addr: data,
+                len: len as u32,
+                flags: data_flags | DESC_NEXT,
+                next: next(2),
+            },
+            Desc {
+                addr: status,
+                len: 1,
+                flags: DESC_WRITE,
+                next: 0,
+            },
+        ];
+        for (i, d) in descs.into_iter().enumerate() {
+            write_volatile(&raw mut (*r).desc[first + i], d);
+        }
         let idx = read_volatile(&raw const (*r).avail[1]);
-        write_volatile(&raw mut (*r).avail[2 + usize::from(idx) % QUEUE], 0);
+        write_volatile(
+            &raw mut (*r).avail[2 + usize::from(idx) % QUEUE],
+            first as u16,
+        );
         sysreg::dsb_sy();
         write_volatile(&raw mut (*r).avail[1], idx.wrapping_add(1));
         sysreg::dsb_sy();
     }
 }
 
-/// The status byte of the last request.
-fn status_byte() -> u8 {
+/// The status byte of request slot `slot`'s last request.
+fn status_byte(slot: usize) -> u8 {
     // SAFETY: an aligned word of `BUFFERS` the device writes.
-    unsafe { read_volatile(&raw const (*buffers()).rings.status[0]) as u8 }
+    unsafe { read_volatile(&raw const (*buffers()).rings.status[slot]) as u8 }
 }
 
 /// Posts a request, notifies and waits for it to be used.
@@ -279,15 +289,15 @@ fn request(
     len: usize,
 ) -> Result<(), crate::detail::Detail> {
     let before = used_idx();
-    post(kind, sector, data, len);
+    post(0, kind, sector, data, len);
     t.write(QUEUE_NOTIFY, 0);
     if !counter::spin_until(TIMEOUT_MS, || used_idx() != before) {
         fail!("request type {kind} at sector {sector}: not used within {TIMEOUT_MS} ms");
     }
-    if status_byte() != 0 {
+    if status_byte(0) != 0 {
         fail!(
             "request type {kind} at sector {sector}: status {}",
-            status_byte()
+            status_byte(0)
         );
     }
     Ok(())
@@ -330,18 +340,11 @@ pub fn virtio_blk(machine: &Machine) -> TestResult {
     let page = page_addr();
     for i in 0..PAGE / 8 {
         // SAFETY: aligned words of vCPU 0's page buffer.
-        unsafe { write_volatile((page as *mut u64).add(i), 0xa5a5_0000_0000_0000 | i as u64) };
+        unsafe { write_volatile((page as *mut u64).add(i), pattern(i)) };
     }
     request(&t, T_OUT, SECTOR, page, PAGE)?;
     request(&t, T_IN, SECTOR, big_addr(), PAGE)?;
-    for i in 0..PAGE / 8 {
-        // SAFETY: aligned words of the large buffer, which the device
-        // finished with (the request was used).
-        let got = unsafe { read_volatile(big_word(i)) };
-        if got != 0xa5a5_0000_0000_0000 | i as u64 {
-            fail!("read back word {i}: {got:#x}");
-        }
-    }
+    check_pattern("read back", big_addr())?;
     // How long the large read takes, so that vCPU 1 can aim for its middle.
     let start = counter::now();
     request(&t, T_IN, SECTOR, big_addr(), BIG)?;
@@ -351,13 +354,94 @@ pub fn virtio_blk(machine: &Machine) -> TestResult {
     // The device works again after its reset.
     t.bring_up()?;
     request(&t, T_IN, SECTOR, page, PAGE)?;
+    check_pattern("read after the reset", page)?;
+    let both = request_mid_read(machine, &t)?;
     let us = |ticks: u64| ticks * 1_000_000 / counter::frequency();
     Ok(detail!(
-        "write/read back ok; a {} KiB read takes {} us, a reset in its middle took {} us, nothing moved after it",
+        "write/read back ok; a {} KiB read takes {} us, a reset in its middle took {} us, nothing moved after it; a request added in its middle done with it in {} us",
         BIG / 1024,
         us(read_took),
-        us(took)
+        us(took),
+        us(both)
     ))
+}
+
+/// Word `i` of the page the check writes.
+fn pattern(i: usize) -> u64 {
+    0xa5a5_0000_0000_0000 | i as u64
+}
+
+/// The page at `addr` holds [`pattern`].
+fn check_pattern(what: &str, addr: u64) -> Result<(), crate::detail::Detail> {
+    for i in 0..PAGE / 8 {
+        // SAFETY: aligned words of one of the check's buffers, which the
+        // device finished with (its request was used).
+        let got = unsafe { read_volatile((addr as *const u64).add(i)) };
+        if got != pattern(i) {
+            fail!("{what}: word {i} is {got:#x}");
+        }
+    }
+    Ok(())
+}
+
+/// vCPU 1's job in [`request_mid_read`]: half-way through vCPU 0's large
+/// read, a page read of its own in request slot 1, notified.
+fn adder() {
+    while NOTIFYING.load(Ordering::SeqCst) == 0 {
+        core::hint::spin_loop();
+    }
+    let t = Transport(TRANSPORT.load(Ordering::SeqCst));
+    let soon = counter::now() + DELAY.load(Ordering::SeqCst);
+    while counter::now() < soon {
+        core::hint::spin_loop();
+    }
+    post(1, T_IN, SECTOR, page_addr(), PAGE);
+    t.write(QUEUE_NOTIFY, 0);
+    ADDER.publish(Progress::DONE);
+}
+
+/// vCPU 0 reads the large block; vCPU 1 adds a page read in its middle.
+/// Both must be used, with status 0 and the written page at the start of
+/// each buffer. Returns how long both took (counter ticks).
+fn request_mid_read(machine: &Machine, t: &Transport) -> Result<u64, crate::detail::Detail> {
+    let Some(&other) = machine.mpidrs[..machine.cpus].get(1) else {
+        fail!("needs 2 vCPUs");
+    };
+    for addr in [page_addr(), big_addr()] {
+        for i in 0..PAGE / 8 {
+            // SAFETY: aligned words of the buffers, which no request uses.
+            unsafe { write_volatile((addr as *mut u64).add(i), 0) };
+        }
+    }
+    TRANSPORT.store(t.0, Ordering::SeqCst);
+    NOTIFYING.store(0, Ordering::SeqCst);
+    ADDER.reset();
+    secondary::start(other, adder)?;
+    let before = used_idx();
+    let start = counter::now();
+    post(0, T_IN, SECTOR, big_addr(), BIG);
+    NOTIFYING.store(1, Ordering::SeqCst);
+    sysreg::dsb_sy();
+    t.write(QUEUE_NOTIFY, 0);
+    if ADDER.wait_for(Progress::DONE, TIMEOUT_MS) != Progress::DONE {
+        fail!("vCPU 1's request was not posted within {TIMEOUT_MS} ms");
+    }
+    if !counter::spin_until(TIMEOUT_MS, || used_idx() == before.wrapping_add(2)) {
+        fail!(
+            "of the large read and vCPU 1's page read, {} used within {TIMEOUT_MS} ms",
+            used_idx().wrapping_sub(before)
+        );
+    }
+    let took = counter::now() - start;
+    secondary::wait_off(other, TIMEOUT_MS)?;
+    for slot in [0, 1] {
+        if status_byte(slot) != 0 {
+            fail!("request slot {slot}: status {}", status_byte(slot));
+        }
+    }
+    check_pattern("the large read beside vCPU 1's", big_addr())?;
+    check_pattern("vCPU 1's page read", page_addr())?;
+    Ok(took)
 }
 
 /// vCPU 1's job: once vCPU 0 is about to notify, let its request get under
@@ -393,7 +477,7 @@ fn reset_mid_read(machine: &Machine, t: &Transport) -> Result<u64, crate::detail
     NOTIFYING.store(0, Ordering::SeqCst);
     RESETTER.reset();
     secondary::start(other, resetter)?;
-    post(T_IN, SECTOR, big_addr(), BIG);
+    post(0, T_IN, SECTOR, big_addr(), BIG);
     NOTIFYING.store(1, Ordering::SeqCst);
     sysreg::dsb_sy();
     t.write(QUEUE_NOTIFY, 0);
