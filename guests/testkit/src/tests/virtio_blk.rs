@@ -387,14 +387,7 @@ fn check_pattern(what: &str, addr: u64) -> Result<(), crate::detail::Detail> {
 /// vCPU 1's job in [`request_mid_read`]: half-way through vCPU 0's large
 /// read, a page read of its own in request slot 1, notified.
 fn adder() {
-    while NOTIFYING.load(Ordering::SeqCst) == 0 {
-        core::hint::spin_loop();
-    }
-    let t = Transport(TRANSPORT.load(Ordering::SeqCst));
-    let soon = counter::now() + DELAY.load(Ordering::SeqCst);
-    while counter::now() < soon {
-        core::hint::spin_loop();
-    }
+    let t = half_way_into_the_read();
     post(1, T_IN, SECTOR, page_addr(), PAGE);
     t.write(QUEUE_NOTIFY, 0);
     ADDER.publish(Progress::DONE);
@@ -404,25 +397,16 @@ fn adder() {
 /// Both must be used, with status 0 and the written page at the start of
 /// each buffer. Returns how long both took (counter ticks).
 fn request_mid_read(machine: &Machine, t: &Transport) -> Result<u64, crate::detail::Detail> {
-    let Some(&other) = machine.mpidrs[..machine.cpus].get(1) else {
-        fail!("needs 2 vCPUs");
-    };
     for addr in [page_addr(), big_addr()] {
         for i in 0..PAGE / 8 {
             // SAFETY: aligned words of the buffers, which no request uses.
             unsafe { write_volatile((addr as *mut u64).add(i), 0) };
         }
     }
-    TRANSPORT.store(t.0, Ordering::SeqCst);
-    NOTIFYING.store(0, Ordering::SeqCst);
     ADDER.reset();
-    secondary::start(other, adder)?;
     let before = used_idx();
     let start = counter::now();
-    post(0, T_IN, SECTOR, big_addr(), BIG);
-    NOTIFYING.store(1, Ordering::SeqCst);
-    sysreg::dsb_sy();
-    t.write(QUEUE_NOTIFY, 0);
+    let other = read_beside(machine, t, adder)?;
     if ADDER.wait_for(Progress::DONE, TIMEOUT_MS) != Progress::DONE {
         fail!("vCPU 1's request was not posted within {TIMEOUT_MS} ms");
     }
@@ -447,15 +431,7 @@ fn request_mid_read(machine: &Machine, t: &Transport) -> Result<u64, crate::deta
 /// vCPU 1's job: once vCPU 0 is about to notify, let its request get under
 /// way, reset the device, and mark the large buffer.
 fn resetter() {
-    while NOTIFYING.load(Ordering::SeqCst) == 0 {
-        core::hint::spin_loop();
-    }
-    let t = Transport(TRANSPORT.load(Ordering::SeqCst));
-    // Half-way through the transfer, as long as one took when timed.
-    let soon = counter::now() + DELAY.load(Ordering::SeqCst);
-    while counter::now() < soon {
-        core::hint::spin_loop();
-    }
+    let t = half_way_into_the_read();
     let start = counter::now();
     t.write(STATUS, 0);
     RESET_TOOK.store(counter::now() - start, Ordering::SeqCst);
@@ -470,17 +446,8 @@ fn resetter() {
 
 /// Returns how long vCPU 1's reset write took (counter ticks).
 fn reset_mid_read(machine: &Machine, t: &Transport) -> Result<u64, crate::detail::Detail> {
-    let Some(&other) = machine.mpidrs[..machine.cpus].get(1) else {
-        fail!("needs 2 vCPUs");
-    };
-    TRANSPORT.store(t.0, Ordering::SeqCst);
-    NOTIFYING.store(0, Ordering::SeqCst);
     RESETTER.reset();
-    secondary::start(other, resetter)?;
-    post(0, T_IN, SECTOR, big_addr(), BIG);
-    NOTIFYING.store(1, Ordering::SeqCst);
-    sysreg::dsb_sy();
-    t.write(QUEUE_NOTIFY, 0);
+    let other = read_beside(machine, t, resetter)?;
     if RESETTER.wait_for(Progress::DONE, TIMEOUT_MS) != Progress::DONE {
         fail!("vCPU 1's reset did not return within {TIMEOUT_MS} ms");
     }
@@ -505,4 +472,33 @@ fn reset_mid_read(machine: &Machine, t: &Transport) -> Result<u64, crate::detail
         }
     }
     Ok(RESET_TOOK.load(Ordering::SeqCst))
+}
+
+/// vCPU 0's side of both mid-read checks: vCPU 1 started on `job`, then the
+/// large read posted in request slot 0 and notified. Returns vCPU 1's MPIDR.
+fn read_beside(machine: &Machine, t: &Transport, job: fn()) -> Result<u64, crate::detail::Detail> {
+    let Some(&other) = machine.mpidrs[..machine.cpus].get(1) else {
+        fail!("needs 2 vCPUs");
+    };
+    TRANSPORT.store(t.0, Ordering::SeqCst);
+    NOTIFYING.store(0, Ordering::SeqCst);
+    secondary::start(other, job)?;
+    post(0, T_IN, SECTOR, big_addr(), BIG);
+    NOTIFYING.store(1, Ordering::SeqCst);
+    sysreg::dsb_sy();
+    t.write(QUEUE_NOTIFY, 0);
+    Ok(other)
+}
+
+/// vCPU 1's start in both mid-read checks: once vCPU 0 is about to notify
+/// its large read, half as long as one took when timed. The transport.
+fn half_way_into_the_read() -> Transport {
+    while NOTIFYING.load(Ordering::SeqCst) == 0 {
+        core::hint::spin_loop();
+    }
+    let soon = counter::now() + DELAY.load(Ordering::SeqCst);
+    while counter::now() < soon {
+        core::hint::spin_loop();
+    }
+    Transport(TRANSPORT.load(Ordering::SeqCst))
 }
