@@ -22,8 +22,8 @@
 //! none of the VM's vCPUs is on a pCPU (`Vm::settle`), and the serving
 //! vCPU is on one until it is done. The driver resetting the device, or
 //! disabling its queue, while data moves must not let it reuse the buffers
-//! under the transfer: that write waits (the vCPU yields and tries it
-//! again) until the disk is no longer served; completions of requests
+//! under the transfer: that write waits (the vCPU blocks, and is kicked to
+//! make it again when the serving pCPU lets the disk go); completions of requests
 //! taken before a reset are dropped (the transport's generation).
 
 use super::virtio::{act_on, VmRam};
@@ -31,6 +31,7 @@ use super::Vm;
 use crate::arch::aarch64::cpu;
 use crate::drivers::disk;
 use crate::sched::{self, MachineGuard, MAX_PCPUS, SLICE_MS};
+use aerie_vgic::Kick;
 use aerie_virtio::mmio::regs::{QUEUE_READY, STATUS};
 use aerie_virtio::{BlockBackend, BlockDevice, IoError, MmioTransport, Op};
 use alloc::string::String;
@@ -107,6 +108,9 @@ pub struct Disk {
     pub transport: MmioTransport<BlockDevice<DiskRegion>>,
     /// A pCPU is serving this disk's requests ([`serve`]).
     pub served: bool,
+    /// vCPUs blocked until it no longer is: their reset or queue disable
+    /// waits for the transfer ([`Disk::must_wait`]).
+    waiters: Kick,
     pub stats: DiskStats,
 }
 
@@ -134,6 +138,7 @@ impl Disk {
         Disk {
             transport: MmioTransport::new(BlockDevice::new(region, serial)),
             served: false,
+            waiters: Kick::NONE,
             stats: DiskStats::default(),
         }
     }
@@ -142,6 +147,18 @@ impl Disk {
     /// the device or disables its queue while data may be moving.
     pub fn must_wait(&self, offset: u64, value: u32) -> bool {
         self.served && value == 0 && (offset == STATUS || offset == QUEUE_READY)
+    }
+
+    /// vCPU `c` waits (blocked) for the transfer to end, to make its write
+    /// again: [`serve`] kicks it then.
+    pub fn wait(&mut self, c: usize) {
+        self.waiters |= Kick::vcpu(c);
+    }
+
+    /// No pCPU serves the disk any more: who was waiting for that.
+    fn release(&mut self) -> Kick {
+        self.served = false;
+        core::mem::take(&mut self.waiters)
     }
 
     /// After a guest's access: whether this pCPU must now serve the disk
@@ -184,8 +201,10 @@ pub fn serve(mut guard: MachineGuard, cpu: usize) -> (MachineGuard, bool) {
         };
         let requests = disk.transport.device_mut().take_requests();
         let (Some(ram), true, false) = (ram, running, requests.is_empty()) else {
-            // Stopping or resetting: what it asked for no longer matters.
-            disk.served = false;
+            // Done; or stopping or resetting: what it asked for no longer
+            // matters.
+            let waiters = disk.release();
+            m.kick(cpu, v, waiters);
             break;
         };
         let generation = disk.transport.generation();
@@ -219,12 +238,14 @@ pub fn serve(mut guard: MachineGuard, cpu: usize) -> (MachineGuard, bool) {
             .complete(0, generation, used, &mut VmRam(&ram));
         let more = disk.transport.device().has_requests();
         turn_over = more && cpu::counter() >= turn_ends;
+        let mut waiters = Kick::NONE;
         if turn_over {
-            disk.served = false;
+            waiters = disk.release();
             disk.stats.handovers += 1;
             vm.disk_waiting = true;
         }
         act_on(m, cpu, v, n, notify);
+        m.kick(cpu, v, waiters);
         if turn_over {
             break;
         }

@@ -3,7 +3,7 @@
 
 use super::exit::{inject, update_uart_irq, Outcome};
 use super::virtio::{VirtioSlot, VmRam, VIRTIO_BASE, VIRTIO_STRIDE};
-use super::Vm;
+use super::{VcpuState, Vm};
 use super::{
     GICD_BASE, GICD_SIZE, GICR_BASE, GICR_STRIDE, GPIO_BASE, GPIO_SIZE, RTC_BASE, RTC_SIZE,
     UART_BASE, UART_SIZE,
@@ -172,10 +172,13 @@ pub fn emulate(
         Device::Virtio(n, off) => {
             if access.write {
                 let ram = vm.memory.as_ref()?;
-                if let VirtioSlot::Block(disk) = &vm.virtio[n] {
+                if let VirtioSlot::Block(disk) = &mut vm.virtio[n] {
                     if disk.must_wait(off, value as u32) {
-                        // Not while data moves (vm::block): the vCPU yields
-                        // and makes the same access again.
+                        // Not while data moves (vm::block): the vCPU blocks
+                        // until the transfer is over, then makes the same
+                        // access again.
+                        disk.wait(c);
+                        vm.vcpus[c].state = VcpuState::Blocked { until: None };
                         return Some(Outcome::Reschedule);
                     }
                 }
