@@ -13,13 +13,19 @@
 //!
 //! Like the PL011's fast path (`exit::aerie_exit_fast`), this runs with
 //! only x0..x18, x29 and x30 in the register block, so an access naming
-//! x19..x28 is declined. It leaves the list registers alone: nothing here
-//! raises or takes an interrupt, and what the guest did with them meanwhile
-//! reaches the vGIC at the next full exit, as it would have had the guest
-//! not trapped. Everything else about the two kinds is as the full path
-//! serves them (`exit::handle_sync`, `debug::access`), which it calls the
-//! same functions for: the sanitised ID value; the guest's image of the
-//! point and the hardware's copy of it.
+//! x19..x28 is declined. The ID and debug registers leave the list
+//! registers alone: nothing there raises or takes an interrupt, and what
+//! the guest did with them meanwhile reaches the vGIC at the next full
+//! exit, as it would have had the guest not trapped. So does an SGI to
+//! other vCPUs, which changes only their vGIC state. An SGI that names the
+//! sender itself is news for its own list registers: it is served only
+//! when the vGIC's view of this vCPU is whole (no list register in use, no
+//! virtual timer forwarded), as the PL011's path requires, and the list
+//! registers are then flushed as the full exit would. Everything else is
+//! as the full path serves them (`exit::handle_sync`, `debug::access`),
+//! through the same functions: the sanitised ID value; the guest's image
+//! of the point and the hardware's copy of it; the vGIC's SGI and the
+//! kicks it asks for.
 
 use core::ptr::null_mut;
 
