@@ -33,6 +33,14 @@ pub trait GuestMemory {
     fn read(&self, ipa: u64, buf: &mut [u8]) -> Result<(), MemError>;
     /// Copies `buf` into guest RAM starting at `ipa`.
     fn write(&mut self, ipa: u64, buf: &[u8]) -> Result<(), MemError>;
+    /// Where guest RAM `[ipa, ipa + len)` is for a device that moves data
+    /// itself (the host disk's DMA), in the address space the hypervisor's
+    /// backends use; None when the range is not wholly guest RAM, or where
+    /// the hypervisor offers no such access (data then goes through
+    /// [`GuestMemory::read`] and [`GuestMemory::write`]).
+    fn dma_address(&self, _ipa: u64, _len: usize) -> Option<u64> {
+        None
+    }
 }
 
 /// Little-endian scalar helpers: virtio 1.x structures are little-endian

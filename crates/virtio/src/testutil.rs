@@ -26,6 +26,9 @@ pub struct FakeMemory {
     pub accesses: usize,
     /// Reads through [`GuestMemory`].
     pub reads: core::cell::Cell<usize>,
+    /// Where RAM is for a device's DMA ([`GuestMemory::dma_address`]:
+    /// RAM_BASE maps here), if the memory offers it.
+    pub dma_base: Option<u64>,
 }
 
 impl FakeMemory {
@@ -34,6 +37,7 @@ impl FakeMemory {
             bytes: vec![0; RAM_SIZE],
             accesses: 0,
             reads: core::cell::Cell::new(0),
+            dma_base: None,
         }
     }
 
@@ -81,6 +85,11 @@ impl GuestMemory for FakeMemory {
         self.accesses += 1;
         self.bytes[r].copy_from_slice(buf);
         Ok(())
+    }
+
+    fn dma_address(&self, ipa: u64, len: usize) -> Option<u64> {
+        let r = self.range(ipa, len).ok()?;
+        Some(self.dma_base? + r.start as u64)
     }
 }
 

@@ -12,6 +12,7 @@ use super::virtio_blk;
 use crate::mm::kernel_map::KernelSpace;
 use aerie_dt::HostInfo;
 use aerie_partition::{Layout, Sectors};
+use aerie_virtio::DmaBuf;
 use spin::{Mutex, Once};
 
 enum Disk {
@@ -152,6 +153,36 @@ pub fn write(sector: u64, buf: &[u8]) -> Result<(), &'static str> {
                 sd_error(e)
             })
         }
+    }
+}
+
+/// Read sectors from `sector` straight into the guest buffers `bufs`, where
+/// the host disk's driver can (virtio-blk, by DMA, up to a request's worth
+/// of buffers; the SD card's PIO cannot): None otherwise.
+///
+/// # Safety
+/// `bufs` are guest RAM (`VmRam::dma_address`) that stays allocated until
+/// this returns.
+pub unsafe fn read_direct(sector: u64, bufs: &[DmaBuf]) -> Option<Result<(), &'static str>> {
+    let disk = DISK.lock();
+    match disk.as_ref()? {
+        // SAFETY: passed on from the caller.
+        Disk::Virtio => unsafe { virtio_blk::read_direct(sector, bufs) },
+        Disk::Sd(_) => None,
+    }
+}
+
+/// Write sectors to `sector` straight from the guest buffers `bufs`, as
+/// [`read_direct`] reads.
+///
+/// # Safety
+/// As for [`read_direct`].
+pub unsafe fn write_direct(sector: u64, bufs: &[DmaBuf]) -> Option<Result<(), &'static str>> {
+    let disk = DISK.lock();
+    match disk.as_ref()? {
+        // SAFETY: passed on from the caller.
+        Disk::Virtio => unsafe { virtio_blk::write_direct(sector, bufs) },
+        Disk::Sd(_) => None,
     }
 }
 

@@ -33,7 +33,7 @@ use crate::drivers::disk;
 use crate::sched::{self, MachineGuard, MAX_PCPUS, SLICE_MS};
 use aerie_vgic::Kick;
 use aerie_virtio::mmio::regs::{QUEUE_READY, STATUS};
-use aerie_virtio::{BlockBackend, BlockDevice, IoError, MmioTransport, Op};
+use aerie_virtio::{BlockBackend, BlockDevice, DmaBuf, IoError, MmioTransport, Op};
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -98,9 +98,35 @@ impl BlockBackend for DiskRegion {
         disk::flush().map_err(|reason| IoError { sector: 0, reason })
     }
 
+    fn read_direct(&mut self, sector: u64, bufs: &[DmaBuf]) -> Option<Result<(), IoError>> {
+        let host = match self.host_sector(sector, dma_len(bufs)) {
+            Ok(host) => host,
+            Err(e) => return Some(Err(e)),
+        };
+        // SAFETY: `bufs` come from `VmRam::dma_address` of the VM being
+        // served, whose RAM stays while it is (see the module's doc).
+        let done = unsafe { disk::read_direct(host, bufs) }?;
+        Some(done.map_err(|reason| IoError { sector, reason }))
+    }
+
+    fn write_direct(&mut self, sector: u64, bufs: &[DmaBuf]) -> Option<Result<(), IoError>> {
+        let host = match self.host_sector(sector, dma_len(bufs)) {
+            Ok(host) => host,
+            Err(e) => return Some(Err(e)),
+        };
+        // SAFETY: as for `read_direct`.
+        let done = unsafe { disk::write_direct(host, bufs) }?;
+        Some(done.map_err(|reason| IoError { sector, reason }))
+    }
+
     fn capacity_sectors(&self) -> u64 {
         self.sectors
     }
+}
+
+/// The bytes of a direct transfer.
+fn dma_len(bufs: &[DmaBuf]) -> usize {
+    bufs.iter().map(|b| b.len as usize).sum()
 }
 
 /// One of a VM's disks behind its virtio-mmio transport.

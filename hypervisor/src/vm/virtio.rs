@@ -101,4 +101,11 @@ impl GuestMemory for VmRam<'_> {
         unsafe { core::ptr::copy_nonoverlapping(buf.as_ptr(), va as *mut u8, buf.len()) };
         Ok(())
     }
+
+    /// The host physical address: a VM's RAM is one physically contiguous
+    /// block in the direct map.
+    fn dma_address(&self, ipa: u64, len: usize) -> Option<u64> {
+        let va = self.0.host_va(ipa, len as u64)?;
+        Some(crate::mm::layout::virt_to_phys(va))
+    }
 }

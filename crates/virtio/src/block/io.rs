@@ -7,10 +7,11 @@
 //! [`crate::MmioTransport::complete`] then returns the buffers to the
 //! driver.
 
-use super::backend::{BlockBackend, IoError, SECTOR_SIZE};
+use super::backend::{BlockBackend, DmaBuf, IoError, SECTOR_SIZE};
 use super::request::{HEADER_SIZE, VIRTIO_BLK_S_IOERR, VIRTIO_BLK_S_OK};
 use crate::mem::GuestMemory;
 use crate::queue::{DescriptorChain, QueueError};
+use alloc::vec::Vec;
 
 /// The bounce buffer a hypervisor should give [`Request::run`]: a request
 /// is moved in chunks of the buffer's size, one backend call each, and
@@ -116,8 +117,36 @@ fn chunks(sector: u64, len: u32, bounce: &[u8]) -> impl Iterator<Item = (u32, u3
     })
 }
 
+/// The guest buffers of `len` bytes of `chain`'s readable (`writable`
+/// false) or writable stream from `offset`, as the backend reaches them
+/// directly; None if any is not guest RAM as a whole (the copying path then
+/// finds which and fails the request as it always has).
+fn dma_bufs(
+    chain: &DescriptorChain,
+    mem: &dyn GuestMemory,
+    writable: bool,
+    offset: u32,
+    len: u32,
+) -> Option<Vec<DmaBuf>> {
+    let pieces = chain.pieces(writable, offset, len);
+    if pieces.iter().map(|p| u64::from(p.len)).sum::<u64>() != u64::from(len) {
+        return None;
+    }
+    // By value: the list's allocation is reused for the answer.
+    pieces
+        .into_iter()
+        .map(|p| {
+            Some(DmaBuf {
+                addr: mem.dma_address(p.addr, p.len as usize)?,
+                len: p.len,
+            })
+        })
+        .collect()
+}
+
 /// Returns the status, the data bytes written to the chain and the
-/// storage's error.
+/// storage's error. Straight into the guest's buffers where the backend
+/// and the memory allow it, else through `bounce`.
 fn read<B: BlockBackend + ?Sized>(
     backend: &mut B,
     sector: u64,
@@ -126,6 +155,13 @@ fn read<B: BlockBackend + ?Sized>(
     mem: &mut dyn GuestMemory,
     bounce: &mut [u8],
 ) -> (u8, u32, Option<IoError>) {
+    let direct =
+        dma_bufs(chain, mem, true, 0, len).and_then(|bufs| backend.read_direct(sector, &bufs));
+    match direct {
+        Some(Ok(())) => return (VIRTIO_BLK_S_OK, len, None),
+        Some(Err(e)) => return (VIRTIO_BLK_S_IOERR, 0, Some(e)),
+        None => {}
+    }
     for (done, n, at) in chunks(sector, len, bounce) {
         let buf = &mut bounce[..n as usize];
         if let Err(e) = backend.read(at, buf) {
@@ -146,6 +182,13 @@ fn write<B: BlockBackend + ?Sized>(
     mem: &mut dyn GuestMemory,
     bounce: &mut [u8],
 ) -> (u8, Option<IoError>) {
+    let direct = dma_bufs(chain, mem, false, HEADER_SIZE, len)
+        .and_then(|bufs| backend.write_direct(sector, &bufs));
+    match direct {
+        Some(Ok(())) => return (VIRTIO_BLK_S_OK, None),
+        Some(Err(e)) => return (VIRTIO_BLK_S_IOERR, Some(e)),
+        None => {}
+    }
     for (done, n, at) in chunks(sector, len, bounce) {
         let buf = &mut bounce[..n as usize];
         if chain.read_at(mem, HEADER_SIZE + done, buf) != Ok(buf.len()) {

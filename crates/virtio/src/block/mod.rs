@@ -26,7 +26,7 @@ pub mod request;
 #[cfg(test)]
 mod tests;
 
-pub use backend::{BlockBackend, IoError, SECTOR_SIZE};
+pub use backend::{BlockBackend, DmaBuf, IoError, SECTOR_SIZE};
 pub use io::{Completion, Op, Request, BOUNCE_SIZE};
 
 use crate::device::{copy_config, VirtioDevice};

@@ -80,6 +80,27 @@ impl DescriptorChain {
         self.writable_len
     }
 
+    /// The guest buffers holding `len` bytes of the readable (`writable`
+    /// false) or writable stream from `offset`, in order, as guest
+    /// addresses; fewer bytes than `len` when the stream ends first.
+    pub fn pieces(&self, writable: bool, offset: u32, len: u32) -> Vec<Segment> {
+        let segs = if writable {
+            &self.writable
+        } else {
+            &self.readable
+        };
+        let mut pieces = Vec::with_capacity(segs.len());
+        let _ = for_each_piece(segs, offset, len as usize, |addr, _, n| {
+            // n is at most a segment's u32 length.
+            pieces.push(Segment {
+                addr,
+                len: n as u32,
+            });
+            Ok(())
+        });
+        pieces
+    }
+
     /// Copies readable bytes from stream offset `offset` into `buf`. Returns
     /// how many bytes were copied: less than `buf.len()` only when the
     /// stream ends first.
