@@ -6,9 +6,10 @@
 //! to the share of a [`BURST_MS`] burst, and running spends it at full
 //! speed. When it is spent, the scheduler takes the vCPU off (at the
 //! moment, as its slice ends then: [`CpuCap::remaining`]) and it waits,
-//! runnable but throttled, until it has earned [`PAUSE_MS`] of credit's
-//! worth back: at a quarter of a pCPU it runs a third of a millisecond,
-//! then waits one.
+//! runnable but throttled, for a [`PAUSE_MS`] pause: at a quarter of a
+//! pCPU it runs a third of a millisecond, then waits one. A vCPU that
+//! blocks (idles) owing credit waits, when woken, only until its debt is
+//! repaid.
 //!
 //! Why a credit and not a budget per fixed window: a vCPU whose work comes
 //! in short bursts (an interrupt, a disk request) spent a window's budget
@@ -110,9 +111,14 @@ impl CpuCap {
         self.since = Some(now);
     }
 
-    /// It leaves its pCPU at `now`. Out of credit at `permille` of a pCPU,
-    /// it is throttled until it has earned back its debt and a pause.
-    pub fn stop(&mut self, now: u64, permille: u64, pacing: Pacing) {
+    /// It leaves its pCPU at `now`, still wanting one (`runnable`: its turn
+    /// or its credit ran out) or not (it blocked: idle, waiting, off). Out
+    /// of credit at `permille` of a pCPU, it is throttled until it has
+    /// earned back its debt, and if it is runnable a pause more, so that it
+    /// then runs for a while rather than a moment. A vCPU that blocked
+    /// waits only for its debt when something wakes it: a slower clock
+    /// would have taken that much longer, and no more.
+    pub fn stop(&mut self, now: u64, permille: u64, pacing: Pacing, runnable: bool) {
         if permille >= 1000 {
             self.ran += self.since.take().map_or(0, |s| now.saturating_sub(s));
             return;
@@ -124,7 +130,8 @@ impl CpuCap {
             let debt = self.credit.unsigned_abs();
             // Earning `debt` at `permille` takes debt * 1000 / permille.
             let repay = debt.saturating_mul(1000) / permille.max(1);
-            self.throttled_until = now.saturating_add(repay).saturating_add(pacing.pause);
+            let pause = if runnable { pacing.pause } else { 0 };
+            self.throttled_until = now.saturating_add(repay).saturating_add(pause);
             self.throttles += 1;
         }
     }

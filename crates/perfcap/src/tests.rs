@@ -26,7 +26,7 @@ fn busy(cap: &mut CpuCap, permille: u64, mut t: u64, total: u64, slice: u64) -> 
             .min(end - t);
         t += run;
         ran += run;
-        cap.stop(t, permille, PACING);
+        cap.stop(t, permille, PACING, true);
     }
     (ran, longest_wait)
 }
@@ -76,7 +76,7 @@ fn short_runs_within_the_share_are_never_throttled() {
         let t = 5 * MS + n * MS;
         assert_eq!(cap.throttled(t), None, "at {t}");
         cap.start(t, QUARTER, PACING);
-        cap.stop(t + MS / 10, QUARTER, PACING);
+        cap.stop(t + MS / 10, QUARTER, PACING, false);
     }
     assert_eq!(cap.throttles, 0);
 }
@@ -96,7 +96,7 @@ fn overspending_short_runs_wait_a_pause_not_a_window() {
         }
         cap.start(t, QUARTER, PACING);
         let run = cap.remaining(t, QUARTER, PACING).unwrap().min(MS / 2);
-        cap.stop(t + run, QUARTER, PACING);
+        cap.stop(t + run, QUARTER, PACING, true);
         t += MS;
     }
     assert!(cap.throttles > 0);
@@ -118,7 +118,7 @@ fn overrun_is_repaid_before_the_pause() {
     let mut cap = CpuCap::default();
     cap.start(10 * MS, QUARTER, PACING);
     // Its credit (2.5 ms) lasts 3.33 ms; it ran 5.
-    cap.stop(15 * MS, QUARTER, PACING);
+    cap.stop(15 * MS, QUARTER, PACING, true);
     // Debt: 5 - 2.5 - 1.25 earned = 1.25 ms, repaid in 5 ms, then a pause.
     assert_eq!(
         cap.throttled(15 * MS),
@@ -147,4 +147,20 @@ fn slowed_after_full_speed_starts_with_a_burst() {
         Some(10 * MS / 4 * 1000 / 750)
     );
     assert_eq!(cap.ran_until(1_000 * MS), 1_000 * MS);
+}
+
+#[test]
+fn a_vcpu_that_blocks_owing_credit_waits_only_its_debt() {
+    let mut cap = CpuCap::default();
+    cap.start(10 * MS, QUARTER, PACING);
+    // It ran 5 ms on 2.5 ms of credit (and 1.25 earned meanwhile), then
+    // went idle: 1.25 ms owed, repaid at a quarter in 5 ms; no pause.
+    cap.stop(15 * MS, QUARTER, PACING, false);
+    assert_eq!(cap.throttled(15 * MS), Some(20 * MS));
+    assert_eq!(cap.throttled(20 * MS), None);
+    // Had it still wanted the pCPU, a pause more.
+    let mut preempted = CpuCap::default();
+    preempted.start(10 * MS, QUARTER, PACING);
+    preempted.stop(15 * MS, QUARTER, PACING, true);
+    assert_eq!(preempted.throttled(15 * MS), Some(21 * MS));
 }

@@ -417,8 +417,9 @@ impl Machine {
         };
         let permille = self.vms[v].scmi.clocks.permille(c);
         let vcpu = &mut self.vms[v].vcpus[c];
-        vcpu.cap.stop(now, permille, self.pacing);
-        if vcpu.state == VcpuState::Running(cpu) {
+        let runnable = vcpu.state == VcpuState::Running(cpu);
+        vcpu.cap.stop(now, permille, self.pacing, runnable);
+        if runnable {
             vcpu.state = VcpuState::Runnable;
         }
     }
