@@ -49,18 +49,13 @@ pub fn access(m: &mut Machine, v: usize, c: usize, access: &SysRegAccess, esr: u
     if access.is_read {
         vcpu.regs.set(access.rt, vcpu.debug.read(reg));
     } else {
-        let d = &mut vcpu.debug;
-        match d.write(reg, vcpu.regs.get(access.rt)) {
-            HwUpdate::None => {}
-            HwUpdate::Bvr(n) | HwUpdate::Bcr(n) => debug_regs::load_breakpoint(d, n),
-            HwUpdate::Wvr(n) | HwUpdate::Wcr(n) => debug_regs::load_watchpoint(d, n),
-            HwUpdate::Mdscr => {
-                debug_regs::load_mdscr(d);
-                vcpu.regs.skip_instruction();
-                super::backdoor::refresh_running_fast_path(m, v, c);
-                return Outcome::Resume;
-            }
-            HwUpdate::OsLock => debug_regs::load_os_lock(d),
+        let update = vcpu.debug.write(reg, vcpu.regs.get(access.rt));
+        debug_regs::load(&vcpu.debug, update);
+        if update == HwUpdate::Mdscr {
+            // Single-stepping decides whether the backdoor's fast path runs.
+            vcpu.regs.skip_instruction();
+            super::backdoor::refresh_running_fast_path(m, v, c);
+            return Outcome::Resume;
         }
     }
     vcpu.regs.skip_instruction();

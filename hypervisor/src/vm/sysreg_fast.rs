@@ -35,7 +35,7 @@ use crate::arch::aarch64::context::GuestRegs;
 use crate::arch::aarch64::{debug_regs, id_regs};
 use crate::irq::NmiWindow;
 use crate::sched;
-use aerie_trap::{DebugReg, HwUpdate, SysRegAccess};
+use aerie_trap::{DebugReg, SysRegAccess};
 
 /// Serves the trapped access of syndrome `esr` (EC 0x18) for the vCPU
 /// whose register block is `regs`; returns `regs` when done, null when the
@@ -87,12 +87,8 @@ pub fn serve(regs: *mut GuestRegs, esr: u64) -> *mut GuestRegs {
     if access.is_read {
         vcpu.regs.set(access.rt, vcpu.debug.read(point));
     } else {
-        let d = &mut vcpu.debug;
-        match d.write(point, vcpu.regs.get(access.rt)) {
-            HwUpdate::Bvr(n) | HwUpdate::Bcr(n) => debug_regs::load_breakpoint(d, n),
-            HwUpdate::Wvr(n) | HwUpdate::Wcr(n) => debug_regs::load_watchpoint(d, n),
-            HwUpdate::None | HwUpdate::Mdscr | HwUpdate::OsLock => {}
-        }
+        let update = vcpu.debug.write(point, vcpu.regs.get(access.rt));
+        debug_regs::load(&vcpu.debug, update);
     }
     vcpu.regs.skip_instruction();
     if vcpu.regs.stepped {

@@ -5,7 +5,7 @@
 //! ever holds the sanitised image that type computes.
 
 use super::sysreg::{isb, read_sysreg, write_sysreg};
-use aerie_trap::VirtualDebug;
+use aerie_trap::{HwUpdate, VirtualDebug};
 
 macro_rules! point_writes {
     ($($n:literal),* $(,)?) => {
@@ -66,6 +66,18 @@ pub fn load_breakpoint(d: &VirtualDebug, n: usize) {
 /// Watchpoint `n` as the guest's image says.
 pub fn load_watchpoint(d: &VirtualDebug, n: usize) {
     write_watchpoint(n, d.wvr[n], d.hw_wcr(n));
+}
+
+/// What a guest's write to the image (`VirtualDebug::write`) changed, from
+/// the image into the hardware.
+pub fn load(d: &VirtualDebug, update: HwUpdate) {
+    match update {
+        HwUpdate::None => {}
+        HwUpdate::Bvr(n) | HwUpdate::Bcr(n) => load_breakpoint(d, n),
+        HwUpdate::Wvr(n) | HwUpdate::Wcr(n) => load_watchpoint(d, n),
+        HwUpdate::Mdscr => load_mdscr(d),
+        HwUpdate::OsLock => load_os_lock(d),
+    }
 }
 
 /// Every breakpoint and watchpoint from the image.
