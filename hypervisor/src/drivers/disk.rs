@@ -156,32 +156,23 @@ pub fn write(sector: u64, buf: &[u8]) -> Result<(), &'static str> {
     }
 }
 
-/// Read sectors from `sector` straight into the guest buffers `bufs`, where
-/// the host disk's driver can (virtio-blk, by DMA, up to a request's worth
-/// of buffers; the SD card's PIO cannot): None otherwise.
+/// Write (`write`) sectors at `sector` straight from the guest buffers
+/// `bufs`, or read them into the buffers, where the host disk's driver can
+/// (virtio-blk, by DMA, up to a request's worth of buffers; the SD card's
+/// PIO cannot): None otherwise.
 ///
 /// # Safety
 /// `bufs` are guest RAM (`VmRam::dma_address`) that stays allocated until
 /// this returns.
-pub unsafe fn read_direct(sector: u64, bufs: &[DmaBuf]) -> Option<Result<(), &'static str>> {
+pub unsafe fn transfer_direct(
+    write: bool,
+    sector: u64,
+    bufs: &[DmaBuf],
+) -> Option<Result<(), &'static str>> {
     let disk = DISK.lock();
     match disk.as_ref()? {
         // SAFETY: passed on from the caller.
-        Disk::Virtio => unsafe { virtio_blk::read_direct(sector, bufs) },
-        Disk::Sd(_) => None,
-    }
-}
-
-/// Write sectors to `sector` straight from the guest buffers `bufs`, as
-/// [`read_direct`] reads.
-///
-/// # Safety
-/// As for [`read_direct`].
-pub unsafe fn write_direct(sector: u64, bufs: &[DmaBuf]) -> Option<Result<(), &'static str>> {
-    let disk = DISK.lock();
-    match disk.as_ref()? {
-        // SAFETY: passed on from the caller.
-        Disk::Virtio => unsafe { virtio_blk::write_direct(sector, bufs) },
+        Disk::Virtio => unsafe { virtio_blk::transfer_direct(write, sector, bufs) },
         Disk::Sd(_) => None,
     }
 }

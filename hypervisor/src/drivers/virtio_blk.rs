@@ -4,7 +4,7 @@
 //! `virtio-drivers` provides the transport and the split queue; the block
 //! requests are Aerie's own (header, data buffers, status byte), because a
 //! VM's request goes to the device with its data buffers as they are in
-//! guest RAM ([`read_direct`], [`write_direct`]): as many buffers as the
+//! guest RAM ([`transfer_direct`]): as many buffers as the
 //! guest's chain has, one request, no copy. (The crate's block driver takes
 //! one buffer a request, so a VM's data had to be copied through one.)
 //! Requests go one at a time, so a request's chain has the whole ring: up
@@ -132,22 +132,19 @@ impl HostBlk {
             let mut inputs: Vec<&[u8]> = Vec::with_capacity(if write { 1 + n } else { 1 });
             let mut outputs: Vec<&mut [u8]> = Vec::with_capacity(if write { 1 } else { 1 + n });
             inputs.push(&header[..]);
-            let mut add = |buf: &'static mut [u8]| {
-                if write {
-                    inputs.push(buf);
-                } else {
-                    outputs.push(buf);
-                }
-            };
             match data {
                 Data::None => {}
-                // SAFETY: the caller's promise covers `buf` until this
-                // returns, which is all the device's use of it.
-                Data::Own(buf) => add(unsafe { &mut *core::ptr::from_mut(buf) }),
+                Data::In(buf) => outputs.push(buf),
+                Data::Out(buf) => inputs.push(buf),
                 Data::Guest(bufs) => {
                     for b in bufs {
                         // SAFETY: guest buffers, as the caller promises.
-                        add(unsafe { guest_slice(b) });
+                        let buf = unsafe { guest_slice(b) };
+                        if write {
+                            inputs.push(buf);
+                        } else {
+                            outputs.push(buf);
+                        }
                     }
                 }
             }
@@ -179,9 +176,12 @@ impl HostBlk {
 /// A request's data.
 enum Data<'a> {
     None,
-    /// Aerie's own buffer.
-    Own(&'a mut [u8]),
-    /// A guest's buffers (host physical addresses).
+    /// Aerie's own buffer, for the device to fill (a read).
+    In(&'a mut [u8]),
+    /// Aerie's own buffer, for the device to take (a write).
+    Out(&'a [u8]),
+    /// A guest's buffers (host physical addresses), in the request's
+    /// direction.
     Guest(&'a [DmaBuf]),
 }
 
@@ -189,7 +189,7 @@ impl Data<'_> {
     fn len(&self) -> usize {
         match self {
             Data::None => 0,
-            Data::Own(_) => 1,
+            Data::In(_) | Data::Out(_) => 1,
             Data::Guest(bufs) => bufs.len(),
         }
     }
@@ -220,19 +220,13 @@ unsafe fn transfer(kind: u32, sector: u64, data: Data) -> Result<(), &'static st
 /// Read whole sectors starting at `sector` of the host disk.
 pub fn read(sector: u64, buf: &mut [u8]) -> Result<(), &'static str> {
     // SAFETY: `buf` is borrowed for the whole call.
-    unsafe { transfer(T_IN, sector, Data::Own(buf)) }
+    unsafe { transfer(T_IN, sector, Data::In(buf)) }
 }
 
 /// Write whole sectors starting at `sector` of the host disk.
 pub fn write(sector: u64, buf: &[u8]) -> Result<(), &'static str> {
-    let len = buf.len();
-    // SAFETY: `buf` is borrowed for the whole call; the mutable view of it
-    // is only handed to the queue as a device-readable buffer, which
-    // neither Aerie nor the device writes.
-    unsafe {
-        let view = core::slice::from_raw_parts_mut(buf.as_ptr().cast_mut(), len);
-        transfer(T_OUT, sector, Data::Own(view))
-    }
+    // SAFETY: `buf` is borrowed for the whole call.
+    unsafe { transfer(T_OUT, sector, Data::Out(buf)) }
 }
 
 /// Guest buffer `b` (a host physical address, from `VmRam::dma_address`)
@@ -248,32 +242,25 @@ unsafe fn guest_slice(b: &DmaBuf) -> &'static mut [u8] {
     unsafe { core::slice::from_raw_parts_mut(phys_to_virt(b.addr) as *mut u8, b.len as usize) }
 }
 
-/// Read sectors from `sector` straight into the guest buffers `bufs`; None
-/// when they are more than a request holds (the caller copies).
+/// Write (`write`) sectors at `sector` from the guest buffers `bufs`, or
+/// read them into the buffers, with no copy; None when the buffers are
+/// more than a request holds (the caller copies).
 ///
 /// # Safety
 /// As for [`guest_slice`]: `bufs` are guest RAM that stays allocated until
 /// this returns (`vm::block` serves only while a vCPU of the VM is on a
 /// pCPU, so its memory stays).
-pub unsafe fn read_direct(sector: u64, bufs: &[DmaBuf]) -> Option<Result<(), &'static str>> {
+pub unsafe fn transfer_direct(
+    write: bool,
+    sector: u64,
+    bufs: &[DmaBuf],
+) -> Option<Result<(), &'static str>> {
     if bufs.len() + 2 > QUEUE_SIZE {
         return None;
     }
+    let kind = if write { T_OUT } else { T_IN };
     // SAFETY: passed on from the caller.
-    Some(unsafe { transfer(T_IN, sector, Data::Guest(bufs)) })
-}
-
-/// Write sectors to `sector` straight from the guest buffers `bufs`, as
-/// [`read_direct`] reads.
-///
-/// # Safety
-/// As for [`read_direct`].
-pub unsafe fn write_direct(sector: u64, bufs: &[DmaBuf]) -> Option<Result<(), &'static str>> {
-    if bufs.len() + 2 > QUEUE_SIZE {
-        return None;
-    }
-    // SAFETY: passed on from the caller.
-    Some(unsafe { transfer(T_OUT, sector, Data::Guest(bufs)) })
+    Some(unsafe { transfer(kind, sector, Data::Guest(bufs)) })
 }
 
 /// Make written data durable on the host disk (nothing to do for a device

@@ -68,6 +68,20 @@ impl DiskRegion {
         }
     }
 
+    /// A direct transfer (`BlockBackend::read_direct`, `write_direct`) on
+    /// the host disk, its sectors checked against the region.
+    fn direct(&mut self, write: bool, sector: u64, bufs: &[DmaBuf]) -> Option<Result<(), IoError>> {
+        let bytes = bufs.iter().map(|b| b.len as usize).sum();
+        let host = match self.host_sector(sector, bytes) {
+            Ok(host) => host,
+            Err(e) => return Some(Err(e)),
+        };
+        // SAFETY: `bufs` come from `VmRam::dma_address` of the VM being
+        // served, whose RAM stays while it is (see the module's doc).
+        let done = unsafe { disk::transfer_direct(write, host, bufs) }?;
+        Some(done.map_err(|reason| IoError { sector, reason }))
+    }
+
     fn host_sector(&self, sector: u64, len: usize) -> Result<u64, IoError> {
         let count = (len as u64).div_ceil(SECTOR);
         if sector
@@ -99,34 +113,16 @@ impl BlockBackend for DiskRegion {
     }
 
     fn read_direct(&mut self, sector: u64, bufs: &[DmaBuf]) -> Option<Result<(), IoError>> {
-        let host = match self.host_sector(sector, dma_len(bufs)) {
-            Ok(host) => host,
-            Err(e) => return Some(Err(e)),
-        };
-        // SAFETY: `bufs` come from `VmRam::dma_address` of the VM being
-        // served, whose RAM stays while it is (see the module's doc).
-        let done = unsafe { disk::read_direct(host, bufs) }?;
-        Some(done.map_err(|reason| IoError { sector, reason }))
+        self.direct(false, sector, bufs)
     }
 
     fn write_direct(&mut self, sector: u64, bufs: &[DmaBuf]) -> Option<Result<(), IoError>> {
-        let host = match self.host_sector(sector, dma_len(bufs)) {
-            Ok(host) => host,
-            Err(e) => return Some(Err(e)),
-        };
-        // SAFETY: as for `read_direct`.
-        let done = unsafe { disk::write_direct(host, bufs) }?;
-        Some(done.map_err(|reason| IoError { sector, reason }))
+        self.direct(true, sector, bufs)
     }
 
     fn capacity_sectors(&self) -> u64 {
         self.sectors
     }
-}
-
-/// The bytes of a direct transfer.
-fn dma_len(bufs: &[DmaBuf]) -> usize {
-    bufs.iter().map(|b| b.len as usize).sum()
 }
 
 /// One of a VM's disks behind its virtio-mmio transport.
