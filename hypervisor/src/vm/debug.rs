@@ -46,20 +46,27 @@ pub fn access(m: &mut Machine, v: usize, c: usize, access: &SysRegAccess, esr: u
         return undefined(m, v, c);
     }
     let vcpu = &mut m.vms[v].vcpus[c];
+    let update = emulate(vcpu, reg, access);
+    vcpu.regs.skip_instruction();
+    if update == HwUpdate::Mdscr {
+        // Single-stepping decides whether the backdoor's fast path runs.
+        super::backdoor::refresh_running_fast_path(m, v, c);
+    }
+    Outcome::Resume
+}
+
+/// The read or write of `reg` (defined for this access) on the loaded
+/// vCPU: the read from its image into Rt; the write into the image and
+/// from there into the hardware. What the write changed. The instruction
+/// is not stepped over. For the full path and `sysreg_fast` alike.
+pub(super) fn emulate(vcpu: &mut super::Vcpu, reg: DebugReg, access: &SysRegAccess) -> HwUpdate {
     if access.is_read {
         vcpu.regs.set(access.rt, vcpu.debug.read(reg));
-    } else {
-        let update = vcpu.debug.write(reg, vcpu.regs.get(access.rt));
-        debug_regs::load(&vcpu.debug, update);
-        if update == HwUpdate::Mdscr {
-            // Single-stepping decides whether the backdoor's fast path runs.
-            vcpu.regs.skip_instruction();
-            super::backdoor::refresh_running_fast_path(m, v, c);
-            return Outcome::Resume;
-        }
+        return HwUpdate::None;
     }
-    vcpu.regs.skip_instruction();
-    Outcome::Resume
+    let update = vcpu.debug.write(reg, vcpu.regs.get(access.rt));
+    debug_regs::load(&vcpu.debug, update);
+    update
 }
 
 /// MDCCSR_EL0, DBGDTR_EL0, DBGDTRRX/TX_EL0.

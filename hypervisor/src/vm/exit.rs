@@ -271,7 +271,7 @@ fn handle_sync(m: &mut Machine, cpu: usize, v: usize, c: usize, syndrome: Syndro
             let vm = &mut m.vms[v];
             let vcpu = &mut vm.vcpus[c];
             if access.is_read && reg.is_id_group3() {
-                let value = aerie_trap::sanitize_id_register(reg, id_regs::read(reg.crm, reg.op2));
+                let value = id_regs::guest_value(reg);
                 vcpu.regs.set(access.rt, value);
                 vcpu.regs.skip_instruction();
                 return Outcome::Resume;

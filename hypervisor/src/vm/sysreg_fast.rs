@@ -48,7 +48,7 @@ pub fn serve(regs: *mut GuestRegs, esr: u64) -> *mut GuestRegs {
     }
     let reg = access.reg;
     if reg.op0 == 3 && access.is_read && reg.is_id_group3() {
-        let value = aerie_trap::sanitize_id_register(reg, id_regs::read(reg.crm, reg.op2));
+        let value = id_regs::guest_value(reg);
         // SAFETY: `regs` is the running vCPU's block (vectors.S passes
         // TPIDR_EL2); only this pCPU writes it, and nothing else refers to
         // it while this exit runs.
@@ -84,12 +84,7 @@ pub fn serve(regs: *mut GuestRegs, esr: u64) -> *mut GuestRegs {
     let mut guard = sched::lock();
     let m = &mut *guard;
     let vcpu = &mut m.vms[v].vcpus[c];
-    if access.is_read {
-        vcpu.regs.set(access.rt, vcpu.debug.read(point));
-    } else {
-        let update = vcpu.debug.write(point, vcpu.regs.get(access.rt));
-        debug_regs::load(&vcpu.debug, update);
-    }
+    super::debug::emulate(vcpu, point, &access);
     vcpu.regs.skip_instruction();
     if vcpu.regs.stepped {
         stepped(m, v, c);
