@@ -34,10 +34,18 @@ pub fn start() {
     arm();
 }
 
-/// This pCPU handled a regular interrupt.
+/// This pCPU handled a regular interrupt (or waits for a device, busy).
+/// Only `cpu` itself writes its beat, so a load and a store do: no
+/// read-modify-write, which is an exclusive pair on Armv8.0 in every
+/// interrupt and every turn of a disk's polling loop. An interrupt between
+/// the two can only lose a beat, and the next call makes one.
 #[inline]
 pub fn progress(cpu: usize) {
-    HEARTBEAT[cpu].fetch_add(1, Ordering::Relaxed);
+    let beat = &HEARTBEAT[cpu];
+    beat.store(
+        beat.load(Ordering::Relaxed).wrapping_add(1),
+        Ordering::Relaxed,
+    );
 }
 
 /// This pCPU is (or is no longer) idling in WFI: not stuck.

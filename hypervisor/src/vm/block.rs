@@ -153,6 +153,8 @@ pub struct DiskStats {
     pub exits_beside: u64,
     /// Times a pCPU's turn ended with requests still waiting.
     pub handovers: u64,
+    /// Counter ticks the host disk spent on this disk's batches.
+    pub busy_ticks: u64,
 }
 
 impl Disk {
@@ -234,12 +236,14 @@ pub fn serve(mut guard: MachineGuard, cpu: usize) -> (MachineGuard, bool) {
         count(&mut disk.stats, &requests);
         let before = others_exits(&m.pcpus, cpu);
         drop(guard);
+        let started = cpu::counter();
         let done: Vec<_> = requests
             .iter()
             // The host disk's drivers tell the watchdog this pCPU is not
             // stuck while they wait for the transfer.
             .map(|r| r.run(&mut region, &mut VmRam(&ram), &mut bounce))
             .collect();
+        let busy = cpu::counter().wrapping_sub(started);
         guard = sched::lock();
         let m = &mut *guard;
         let beside = others_exits(&m.pcpus, cpu).wrapping_sub(before);
@@ -252,6 +256,7 @@ pub fn serve(mut guard: MachineGuard, cpu: usize) -> (MachineGuard, bool) {
             break;
         };
         disk.stats.batches += 1;
+        disk.stats.busy_ticks += busy;
         disk.stats.exits_beside += beside;
         disk.stats.errors += done.iter().filter(|d| d.error.is_some()).count() as u64;
         let used = done.iter().map(|d| d.used.map(|len| (d.head, len)));
@@ -330,6 +335,7 @@ fn others_exits(pcpus: &[crate::sched::pcpu::Pcpu], cpu: usize) -> u64 {
 /// One line per disk of `vm`: what it read and wrote, and how often the
 /// machine went on while its data moved.
 pub fn summaries(vm: &Vm) -> Vec<String> {
+    let per_ms = (cpu::counter_frequency() / 1000).max(1);
     let mut lines = Vec::new();
     for slot in &vm.virtio {
         let super::virtio::VirtioSlot::Block(disk) = slot else {
@@ -340,7 +346,7 @@ pub fn summaries(vm: &Vm) -> Vec<String> {
         lines.push(alloc::format!(
             "disk vd{} (host sectors {}..{}): {} reads ({} KiB), {} writes ({} KiB), {} flushes, {} failed; \
              data moved in {} batches without the machine lock, while other pCPUs handled {} exits; \
-             {} handed over at a turn's end",
+             {} handed over at a turn's end; the host disk busy {} ms",
             char::from(b'a' + lines.len().min(25) as u8),
             region.first_sector,
             region.first_sector + region.sectors,
@@ -352,7 +358,8 @@ pub fn summaries(vm: &Vm) -> Vec<String> {
             s.errors,
             s.batches,
             s.exits_beside,
-            s.handovers
+            s.handovers,
+            s.busy_ticks / per_ms
         ));
     }
     lines
