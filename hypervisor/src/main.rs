@@ -284,6 +284,9 @@ pub extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, link_va: u64) -> ! {
     if drivers::uplink::intid() != 0 {
         gic.enable_spi(drivers::uplink::intid(), boot_mpidr);
     }
+    if drivers::disk::intid() != 0 {
+        gic.enable_spi(drivers::disk::intid(), boot_mpidr);
+    }
     if let Some(intid) = drivers::power_button::intid() {
         if drivers::power_button::edge_triggered() {
             gic.set_edge_triggered(intid);

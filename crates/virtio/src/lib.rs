@@ -35,7 +35,7 @@ pub mod status;
 mod testutil;
 
 pub use aerie_vdev::{ByteSink, MmioError};
-pub use block::{BlockBackend, BlockDevice, Completion, DmaBuf, IoError, Op, Request};
+pub use block::{BlockBackend, BlockDevice, Completion, DmaBuf, IoError, Op, Request, Transfer};
 pub use console::ConsoleDevice;
 pub use device::VirtioDevice;
 pub use mem::{GuestMemory, MemError};

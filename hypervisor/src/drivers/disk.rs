@@ -3,16 +3,18 @@
 //! SD card behind an i.MX uSDHC (i.MX boards) or an SDHCI (the Raspberry
 //! Pi 4). Each VM with a disk gets a region of it
 //! (`vm::block::DiskRegion`), which must keep out of the partitions a
-//! board boots from (`aerie_partition`). Requests are synchronous: the pCPU
-//! that calls waits for the transfer, holding only this module's lock
-//! (`vm::block` calls without the machine lock).
+//! board boots from (`aerie_partition`). The virtio-blk answers a VM's
+//! requests later ([`submit`], its interrupt, [`take_done`]); an SD card's
+//! requests are synchronous: the pCPU that calls waits for the transfer,
+//! holding only this module's lock (`vm::block` calls without the machine
+//! lock).
 
 use super::sd_card::{SdCard, SdError, BLOCK};
 use super::virtio_blk;
+pub use super::virtio_blk::Refused;
 use crate::mm::kernel_map::KernelSpace;
 use aerie_dt::HostInfo;
 use aerie_partition::{Layout, Sectors};
-use aerie_virtio::DmaBuf;
 use spin::{Mutex, Once};
 
 enum Disk {
@@ -156,25 +158,43 @@ pub fn write(sector: u64, buf: &[u8]) -> Result<(), &'static str> {
     }
 }
 
-/// Write (`write`) sectors at `sector` straight from the guest buffers
-/// `bufs`, or read them into the buffers, where the host disk's driver can
-/// (virtio-blk, by DMA, up to a request's worth of buffers; the SD card's
-/// PIO cannot): None otherwise.
+/// Whether the host disk answers requests later ([`submit`]): the
+/// virtio-blk does (DMA, an interrupt when done); an SD card is driven by
+/// PIO, its transfers run on the pCPU that asks ([`read`], [`write`]).
+pub fn answers_later() -> bool {
+    matches!(DISK.lock().as_ref(), Some(Disk::Virtio))
+}
+
+/// Sends a VM's `transfer` (host sectors) to a host disk that
+/// [`answers_later`], tagged `tag` ([`take_done`] returns it); Ok(Some)
+/// when it is answered at once.
 ///
 /// # Safety
-/// `bufs` are guest RAM (`VmRam::dma_address`) that stays allocated until
-/// this returns.
-pub unsafe fn transfer_direct(
-    write: bool,
-    sector: u64,
-    bufs: &[DmaBuf],
-) -> Option<Result<(), &'static str>> {
-    let disk = DISK.lock();
-    match disk.as_ref()? {
+/// As for [`virtio_blk::submit`].
+pub unsafe fn submit(
+    transfer: &aerie_virtio::Transfer,
+    tag: u64,
+) -> Result<Option<Result<(), &'static str>>, Refused> {
+    match DISK.lock().as_ref() {
         // SAFETY: passed on from the caller.
-        Disk::Virtio => unsafe { virtio_blk::transfer_direct(write, sector, bufs) },
-        Disk::Sd(_) => None,
+        Some(Disk::Virtio) => unsafe { virtio_blk::submit(transfer, tag) },
+        _ => Err(Refused::Failed("the host disk does not answer later")),
     }
+}
+
+/// The VMs' requests the host disk has returned: tags and outcomes.
+pub fn take_done() -> alloc::vec::Vec<(u64, Result<(), &'static str>)> {
+    virtio_blk::take_done()
+}
+
+/// The host disk's interrupt, 0 without one (an SD card is polled).
+pub fn intid() -> u32 {
+    virtio_blk::intid()
+}
+
+/// Silences the host disk's interrupt.
+pub fn acknowledge() {
+    virtio_blk::acknowledge();
 }
 
 /// Make written data durable. An SD card's write is complete (programmed)

@@ -18,6 +18,8 @@ pub struct HostEvents {
     pub input: bool,
     /// Frames wait at the uplink.
     pub uplink: bool,
+    /// The host disk returned requests.
+    pub disk: bool,
     /// The machine's power button was pressed.
     pub power_button: bool,
 }
@@ -72,6 +74,10 @@ pub fn drain_host_interrupts(guest: crate::irq::pnmi::Interrupted) -> HostEvents
             other if other == crate::drivers::uplink::intid() => {
                 crate::drivers::uplink::acknowledge();
                 events.uplink = true;
+            }
+            other if other != 0 && other == crate::drivers::disk::intid() => {
+                crate::drivers::disk::acknowledge();
+                events.disk = true;
             }
             other if Some(other) == crate::drivers::power_button::intid() => {
                 events.power_button |= crate::drivers::power_button::acknowledge();

@@ -73,6 +73,8 @@ pub mod event {
     pub const UPLINK: u32 = 1 << 3;
     /// The machine's power button was pressed.
     pub const POWER_BUTTON: u32 = 1 << 4;
+    /// The host disk returned requests.
+    pub const DISK: u32 = 1 << 5;
 }
 
 static EVENTS: [AtomicU32; crate::sched::MAX_PCPUS] =
@@ -154,6 +156,10 @@ fn regular(intid: u32) {
         other if other == crate::drivers::uplink::intid() => {
             crate::drivers::uplink::acknowledge();
             event::UPLINK
+        }
+        other if other != 0 && other == crate::drivers::disk::intid() => {
+            crate::drivers::disk::acknowledge();
+            event::DISK
         }
         other if Some(other) == crate::drivers::power_button::intid() => {
             if crate::drivers::power_button::acknowledge() {

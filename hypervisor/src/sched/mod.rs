@@ -491,7 +491,11 @@ impl Machine {
                 .vcpus
                 .iter()
                 .any(|c| matches!(c.state, VcpuState::Running(_)));
-            if busy || self.vms[v].state == VmState::Running {
+            // Nor while the host disk may still write its memory.
+            if busy
+                || self.vms[v].state == VmState::Running
+                || self.vms[v].disk_requests_with_host()
+            {
                 continue;
             }
             // Its vCPU state in this pCPU (a parked one) is discarded here.
@@ -625,7 +629,8 @@ impl Machine {
     }
 
     /// Act on the events interrupts left for this pCPU while it idled or ran
-    /// a world: console input, frames at the uplink.
+    /// a world: console input, frames at the uplink, requests back from the
+    /// host disk.
     fn take_events(&mut self, cpu: usize, events: u32) {
         // The pCPU's timer: it may have been an RTC alarm's moment (an idle
         // pCPU sleeps until the earliest). A busy pCPU's tick looks too.
@@ -638,6 +643,9 @@ impl Machine {
         }
         if events & crate::irq::event::UPLINK != 0 {
             crate::vm::net::receive_uplink(self, cpu);
+        }
+        if events & crate::irq::event::DISK != 0 {
+            crate::vm::block::host_completions(self, cpu);
         }
         if events & crate::irq::event::POWER_BUTTON != 0 {
             self.shut_down(cpu, "the machine's power button");

@@ -143,8 +143,8 @@ impl World {
                             self.regs.pc
                         )));
                     }
-                    let other_work =
-                        crate::irq::peek_events(cpu) & (event::INPUT | event::KICK | event::UPLINK);
+                    let other_work = crate::irq::peek_events(cpu)
+                        & (event::INPUT | event::KICK | event::UPLINK | event::DISK);
                     if now >= slice_end || other_work != 0 {
                         // Interrupted in the shim, the world's exception is
                         // still in the EL1 syndrome registers, which

@@ -1,30 +1,39 @@
 //! A VM's disks: virtio-blk devices over regions of the host disk, whose
-//! requests run without the machine lock.
+//! requests run without holding up the machine.
 //!
-//! The host disk is slow next to everything else an exit does (an SD card
-//! takes milliseconds for a large transfer) and Aerie drives it by polling.
-//! Run under the machine lock, every request would stop every other pCPU's
-//! exits, and so every VM, until it was done. Instead the device model only
-//! takes requests off the queue (under the lock, as any register access);
-//! then the pCPU whose vCPU notified the device serves them ([`serve`]):
-//! it releases the lock, moves the data between the host disk and guest RAM,
-//! and takes the lock again only to hand the buffers back and raise the
-//! interrupt. Its own vCPU waits for that, as it would for a slow device
-//! register; other pCPUs run on. A request another vCPU adds meanwhile is
-//! left to the pCPU already serving the disk, so one disk's requests run
-//! one at a time and in order (a flush follows the writes before it).
-//! A pCPU serves for a time slice at most: a VM whose vCPUs keep the disk
-//! busy would otherwise keep that pCPU from every other vCPU. The exit then
-//! lets the scheduler choose, and requests still waiting go to the VM's
-//! next tick on any pCPU ([`claim_waiting`]).
+//! The device model takes requests off the queue under the machine lock,
+//! as any register access. What happens to them then depends on the host
+//! disk (`drivers::disk`):
+//!
+//! - **A host disk that answers later** (the virtio-blk of QEMU's `virt`):
+//!   the requests go to it at once, with the guest's own buffers
+//!   ([`submit`]: quick, a few descriptors and a notify), and the vCPU
+//!   goes back to its guest. The host disk's interrupt brings them back on
+//!   whichever pCPU takes it ([`host_completions`]), which answers them in
+//!   the VM's used ring. Requests of several vCPUs and several VMs are
+//!   with the host disk together, as many as its ring holds; what does
+//!   not fit waits in the device for the next answers.
+//! - **A host disk driven by the CPU** (an SD card's PIO): the pCPU whose
+//!   vCPU notified the device serves them ([`serve`]): it releases the
+//!   lock, moves the data between the host disk and guest RAM, and takes
+//!   the lock again only to hand the buffers back and raise the interrupt.
+//!   Its own vCPU waits for that, as it would for a slow device register;
+//!   other pCPUs run on. A request another vCPU adds meanwhile is left to
+//!   the pCPU already serving the disk, so one disk's requests run one at
+//!   a time and in order (a flush follows the writes before it). A pCPU
+//!   serves for a time slice at most: a VM whose vCPUs keep the disk busy
+//!   would otherwise keep that pCPU from every other vCPU. The exit then
+//!   lets the scheduler choose, and requests still waiting go to the VM's
+//!   next tick on any pCPU ([`claim_waiting`]).
 //!
 //! Guest RAM stays while data moves: memory is freed or reloaded only when
-//! none of the VM's vCPUs is on a pCPU (`Vm::settle`), and the serving
-//! vCPU is on one until it is done. The driver resetting the device, or
-//! disabling its queue, while data moves must not let it reuse the buffers
-//! under the transfer: that write waits (the vCPU blocks, and is kicked to
-//! make it again when the serving pCPU lets the disk go); completions of requests
-//! taken before a reset are dropped (the transport's generation).
+//! none of the VM's vCPUs is on a pCPU and none of its requests is with
+//! the host disk (`Vm::settle`); a serving vCPU is on one until it is done.
+//! The driver resetting the device, or disabling its queue, while data
+//! moves must not let it reuse the buffers under the transfer: that write
+//! waits (the vCPU blocks, and is kicked to make it again once no pCPU
+//! serves the disk and no request is with the host disk); answers to
+//! requests taken before a reset are dropped (the transport's generation).
 
 use super::virtio::{act_on, VmRam};
 use super::Vm;
@@ -33,7 +42,9 @@ use crate::drivers::disk;
 use crate::sched::{self, MachineGuard, MAX_PCPUS, SLICE_MS};
 use aerie_vgic::Kick;
 use aerie_virtio::mmio::regs::{QUEUE_READY, STATUS};
-use aerie_virtio::{BlockBackend, BlockDevice, DmaBuf, IoError, MmioTransport, Op};
+use aerie_virtio::{
+    BlockBackend, BlockDevice, Completion, DmaBuf, IoError, MmioTransport, Op, Request, Transfer,
+};
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -68,18 +79,24 @@ impl DiskRegion {
         }
     }
 
-    /// A direct transfer (`BlockBackend::read_direct`, `write_direct`) on
-    /// the host disk, its sectors checked against the region.
-    fn direct(&mut self, write: bool, sector: u64, bufs: &[DmaBuf]) -> Option<Result<(), IoError>> {
-        let bytes = bufs.iter().map(|b| b.len as usize).sum();
-        let host = match self.host_sector(sector, bytes) {
-            Ok(host) => host,
-            Err(e) => return Some(Err(e)),
+    /// `transfer` (region sectors) on the host disk, its sectors checked
+    /// against the region.
+    fn host_transfer(&self, transfer: Transfer) -> Result<Transfer, IoError> {
+        let on_host = |sector: u64, bufs: &[DmaBuf]| {
+            let bytes = bufs.iter().map(|b| b.len as usize).sum();
+            self.host_sector(sector, bytes)
         };
-        // SAFETY: `bufs` come from `VmRam::dma_address` of the VM being
-        // served, whose RAM stays while it is (see the module's doc).
-        let done = unsafe { disk::transfer_direct(write, host, bufs) }?;
-        Some(done.map_err(|reason| IoError { sector, reason }))
+        Ok(match transfer {
+            Transfer::Read { sector, bufs } => Transfer::Read {
+                sector: on_host(sector, &bufs)?,
+                bufs,
+            },
+            Transfer::Write { sector, bufs } => Transfer::Write {
+                sector: on_host(sector, &bufs)?,
+                bufs,
+            },
+            Transfer::Flush => Transfer::Flush,
+        })
     }
 
     fn host_sector(&self, sector: u64, len: usize) -> Result<u64, IoError> {
@@ -112,14 +129,6 @@ impl BlockBackend for DiskRegion {
         disk::flush().map_err(|reason| IoError { sector: 0, reason })
     }
 
-    fn read_direct(&mut self, sector: u64, bufs: &[DmaBuf]) -> Option<Result<(), IoError>> {
-        self.direct(false, sector, bufs)
-    }
-
-    fn write_direct(&mut self, sector: u64, bufs: &[DmaBuf]) -> Option<Result<(), IoError>> {
-        self.direct(true, sector, bufs)
-    }
-
     fn capacity_sectors(&self) -> u64 {
         self.sectors
     }
@@ -130,10 +139,26 @@ pub struct Disk {
     pub transport: MmioTransport<BlockDevice<DiskRegion>>,
     /// A pCPU is serving this disk's requests ([`serve`]).
     pub served: bool,
-    /// vCPUs blocked until it no longer is: their reset or queue disable
-    /// waits for the transfer ([`Disk::must_wait`]).
+    /// vCPUs blocked until it no longer is, and no request is with the
+    /// host disk: their reset or queue disable waits for the transfers
+    /// ([`Disk::must_wait`]).
     waiters: Kick,
+    /// Requests with a host disk that answers later ([`submit`]), by the
+    /// number in their tag.
+    with_host: Vec<WithHost>,
+    next_id: u32,
+    /// Since when requests have been with the host disk: the counter and
+    /// every pCPU's exits then.
+    busy_since: Option<(u64, u64)>,
     pub stats: DiskStats,
+}
+
+/// A request with the host disk: its number, itself, and the transport's
+/// generation when it was taken (a reset since drops its answer).
+struct WithHost {
+    id: u32,
+    request: Request,
+    generation: u32,
 }
 
 /// What a disk did, for its VM's stop and `Ctrl-A d`.
@@ -163,6 +188,9 @@ impl Disk {
             transport: MmioTransport::new(BlockDevice::new(region, serial)),
             served: false,
             waiters: Kick::NONE,
+            with_host: Vec::new(),
+            next_id: 0,
+            busy_since: None,
             stats: DiskStats::default(),
         }
     }
@@ -170,7 +198,18 @@ impl Disk {
     /// Whether a guest's write of `value` at `offset` must wait: it resets
     /// the device or disables its queue while data may be moving.
     pub fn must_wait(&self, offset: u64, value: u32) -> bool {
-        self.served && value == 0 && (offset == STATUS || offset == QUEUE_READY)
+        self.busy() && value == 0 && (offset == STATUS || offset == QUEUE_READY)
+    }
+
+    /// Data may be moving: a pCPU serves it, or requests are with the
+    /// host disk.
+    fn busy(&self) -> bool {
+        self.served || !self.with_host.is_empty()
+    }
+
+    /// Whether requests are with the host disk (the VM's memory must stay).
+    pub fn requests_with_host(&self) -> bool {
+        !self.with_host.is_empty()
     }
 
     /// vCPU `c` waits (blocked) for the transfer to end, to make its write
@@ -179,9 +218,13 @@ impl Disk {
         self.waiters |= Kick::vcpu(c);
     }
 
-    /// No pCPU serves the disk any more: who was waiting for that.
+    /// No pCPU serves the disk any more: who was waiting for that (none
+    /// while requests are still with the host disk).
     fn release(&mut self) -> Kick {
         self.served = false;
+        if self.busy() {
+            return Kick::NONE;
+        }
         core::mem::take(&mut self.waiters)
     }
 
@@ -196,11 +239,12 @@ impl Disk {
 
 /// Serve the disk this pCPU claimed (`Pcpu::disk_work`: [`Disk::claim`]
 /// in a guest's access, or [`claim_waiting`]; the exit's outcome is then
-/// `ServeDisk`) until no request waits, the
-/// machine lock released while data moves, or until its turn is over (a
-/// time slice): then the rest waits for the VM's next tick, and the
-/// returned flag says this exit should let the scheduler choose. Called at
-/// the end of an exit's handling; returns the lock again.
+/// `ServeDisk`). To a host disk that answers later, its requests are sent
+/// ([`submit`]). Otherwise this pCPU moves their data, the machine lock
+/// released meanwhile, until no request waits or its turn is over (a time
+/// slice): then the rest waits for the VM's next tick, and the returned
+/// flag says this exit should let the scheduler choose. Called at the end
+/// of an exit's handling; returns the lock again.
 #[cold]
 #[inline(never)]
 pub fn serve(mut guard: MachineGuard, cpu: usize) -> (MachineGuard, bool) {
@@ -208,6 +252,10 @@ pub fn serve(mut guard: MachineGuard, cpu: usize) -> (MachineGuard, bool) {
         return (guard, false);
     };
     let (v, n) = (usize::from(v), usize::from(n));
+    if disk::answers_later() {
+        submit(&mut guard, cpu, v, n);
+        return (guard, false);
+    }
     let turn_ends = cpu::counter() + cpu::ms_to_ticks(SLICE_MS);
     let mut turn_over = false;
     // Only this pCPU takes its buffer: the lock is never contended.
@@ -280,6 +328,190 @@ pub fn serve(mut guard: MachineGuard, cpu: usize) -> (MachineGuard, bool) {
     (guard, turn_over)
 }
 
+/// The tag of a VM's request with the host disk: VM `v`, disk `n`, request
+/// number `id`. (Never all ones: that is Aerie's own requests' tag.)
+fn tag(v: usize, n: usize, id: u32) -> u64 {
+    (v as u64) << 48 | (n as u64 & 0xffff) << 32 | u64::from(id)
+}
+
+fn untag(tag: u64) -> (usize, usize, u32) {
+    (
+        (tag >> 48) as usize,
+        (tag >> 32 & 0xffff) as usize,
+        tag as u32,
+    )
+}
+
+/// Hands VM `v`'s disk `n`'s waiting requests to a host disk that answers
+/// later ([`disk::submit`]), under the machine lock (queuing a request is
+/// quick: its descriptors and a notify), and lets the vCPU go on. The
+/// answers come with the host disk's interrupt ([`host_completions`]).
+/// What the host disk has no room for goes back to the device, first, for
+/// when requests come back. A request whose buffers are not all guest RAM
+/// fails at once, without the host disk.
+fn submit(m: &mut crate::sched::Machine, cpu: usize, v: usize, n: usize) {
+    let vm = &mut m.vms[v];
+    let (running, ram) = (vm.running(), vm.memory);
+    let Some(super::virtio::VirtioSlot::Block(disk)) = vm.virtio.get_mut(n) else {
+        return;
+    };
+    let requests = disk.transport.device_mut().take_requests();
+    let Some(ram) = ram.filter(|_| running) else {
+        // Stopping or resetting: what it asked for no longer matters.
+        let waiters = disk.release();
+        m.kick(cpu, v, waiters);
+        return;
+    };
+    let generation = disk.transport.generation();
+    let region = *disk.transport.device().backend();
+    count(&mut disk.stats, &requests);
+    disk.stats.batches += 1;
+    let mut answered: Vec<Completion> = Vec::new();
+    let mut requests = requests.into_iter();
+    while let Some(request) = requests.next() {
+        let Some(transfer) = request.transfer(&VmRam(&ram)) else {
+            answered.push(request.refuse(&mut VmRam(&ram)));
+            continue;
+        };
+        let sector = sector_of(&transfer);
+        let sent = region.host_transfer(transfer).and_then(|on_host| {
+            let id = disk.next_id;
+            // SAFETY: the buffers are this VM's RAM (`VmRam::dma_address`),
+            // which stays while it has requests with the host disk
+            // (`Vm::settle` waits for `requests_with_host`); Aerie neither
+            // reads nor writes them meanwhile.
+            match unsafe { disk::submit(&on_host, tag(v, n, id)) } {
+                Ok(None) => Ok(Some(id)),
+                Ok(Some(at_once)) => at_once
+                    .map(|()| None)
+                    .map_err(|reason| IoError { sector, reason }),
+                Err(disk::Refused::Full) => Err(IoError {
+                    sector,
+                    reason: FULL,
+                }),
+                Err(disk::Refused::Failed(reason)) => Err(IoError { sector, reason }),
+            }
+        });
+        match sent {
+            Ok(Some(id)) => {
+                disk.next_id = id.wrapping_add(1);
+                if disk.busy_since.is_none() {
+                    disk.busy_since = Some((cpu::counter(), all_exits(&m.pcpus)));
+                }
+                disk.with_host.push(WithHost {
+                    id,
+                    request,
+                    generation,
+                });
+            }
+            Ok(None) => answered.push(request.finish(&mut VmRam(&ram), Ok(()))),
+            Err(e) if e.reason == FULL => {
+                // Room comes when requests come back (`host_completions`).
+                let mut rest = alloc::vec![request];
+                rest.extend(requests);
+                disk.transport.device_mut().put_back(rest);
+                break;
+            }
+            Err(e) => answered.push(request.finish(&mut VmRam(&ram), Err(e))),
+        }
+    }
+    disk.served = false;
+    let notify = answer(disk, &vm.name, n, generation, &answered, &ram);
+    act_on(m, cpu, v, n, notify);
+}
+
+/// Why a request went back to the device ([`submit`]).
+const FULL: &str = "the host disk's ring is full";
+
+/// A transfer's first sector, for its error.
+fn sector_of(transfer: &Transfer) -> u64 {
+    match transfer {
+        Transfer::Read { sector, .. } | Transfer::Write { sector, .. } => *sector,
+        Transfer::Flush => 0,
+    }
+}
+
+/// Puts `answered` in disk `n`'s used ring (for the transport as it was at
+/// `generation`), counting and logging failures: whether to interrupt.
+fn answer(
+    disk: &mut Disk,
+    vm: &str,
+    n: usize,
+    generation: u32,
+    answered: &[Completion],
+    ram: &super::GuestMemory,
+) -> aerie_virtio::Notify {
+    if answered.is_empty() {
+        return aerie_virtio::Notify::NONE;
+    }
+    for error in answered.iter().filter_map(|d| d.error) {
+        log::debug!("vm {vm}: disk {n}: {error}");
+        disk.stats.errors += 1;
+    }
+    let used = answered.iter().map(|d| d.used.map(|len| (d.head, len)));
+    disk.transport
+        .complete(0, generation, used, &mut VmRam(ram))
+}
+
+/// The host disk's interrupt: the requests it returned are answered to
+/// their VMs (unless the VM stopped or reset its device since), vCPUs
+/// waiting for a disk's transfers to end are woken, and requests that
+/// found the host disk's ring full are sent now.
+#[cold]
+#[inline(never)]
+pub fn host_completions(m: &mut crate::sched::Machine, cpu: usize) {
+    for (tag, outcome) in disk::take_done() {
+        let (v, n, id) = untag(tag);
+        let exits = all_exits(&m.pcpus);
+        let Some(vm) = m.vms.get_mut(v) else { continue };
+        let (running, ram) = (vm.running(), vm.memory);
+        let Some(super::virtio::VirtioSlot::Block(disk)) = vm.virtio.get_mut(n) else {
+            continue;
+        };
+        let Some(at) = disk.with_host.iter().position(|w| w.id == id) else {
+            log::warn!(
+                "vm {}: disk {n}: the host disk returned a request it did not have",
+                vm.name
+            );
+            continue;
+        };
+        let done = disk.with_host.swap_remove(at);
+        let mut waiters = Kick::NONE;
+        if disk.with_host.is_empty() {
+            if let Some((since, exits_then)) = disk.busy_since.take() {
+                disk.stats.busy_ticks += cpu::counter().wrapping_sub(since);
+                disk.stats.exits_beside += exits.wrapping_sub(exits_then);
+            }
+            waiters = disk.release();
+        }
+        let notify = match ram.filter(|_| running) {
+            Some(ram) => {
+                let sector = match done.request.op() {
+                    Op::Read { sector, .. } | Op::Write { sector, .. } => sector,
+                    Op::Flush => 0,
+                };
+                let outcome = outcome.map_err(|reason| IoError { sector, reason });
+                let answered = [done.request.finish(&mut VmRam(&ram), outcome)];
+                answer(disk, &vm.name, n, done.generation, &answered, &ram)
+            }
+            None => aerie_virtio::Notify::NONE,
+        };
+        act_on(m, cpu, v, n, notify);
+        m.kick(cpu, v, waiters);
+    }
+    for v in 0..m.vms.len() {
+        for n in 0..m.vms[v].virtio.len() {
+            let claimed = match m.vms[v].virtio.get_mut(n) {
+                Some(super::virtio::VirtioSlot::Block(disk)) => disk.claim(),
+                _ => false,
+            };
+            if claimed {
+                submit(m, cpu, v, n);
+            }
+        }
+    }
+}
+
 /// On a tick of pCPU `cpu`, running a vCPU of VM `v` whose `disk_waiting`
 /// is set: the first disk whose requests wait with no pCPU serving them
 /// becomes this pCPU's to [`serve`] (the flag stays while another waits).
@@ -323,6 +555,11 @@ fn count(stats: &mut DiskStats, requests: &[aerie_virtio::Request]) {
     }
 }
 
+/// Exits handled so far by every pCPU.
+fn all_exits(pcpus: &[crate::sched::pcpu::Pcpu]) -> u64 {
+    pcpus.iter().fold(0u64, |sum, p| sum.wrapping_add(p.exits))
+}
+
 /// Exits handled so far by every pCPU but `cpu`.
 fn others_exits(pcpus: &[crate::sched::pcpu::Pcpu], cpu: usize) -> u64 {
     pcpus
@@ -336,6 +573,18 @@ fn others_exits(pcpus: &[crate::sched::pcpu::Pcpu], cpu: usize) -> u64 {
 /// machine went on while its data moved.
 pub fn summaries(vm: &Vm) -> Vec<String> {
     let per_ms = (cpu::counter_frequency() / 1000).max(1);
+    // How its batches went, around their number.
+    let (how, beside) = if disk::answers_later() {
+        (
+            "sent to the host disk (answered by its interrupt) in",
+            "while pCPUs handled",
+        )
+    } else {
+        (
+            "data moved in",
+            "without the machine lock, while other pCPUs handled",
+        )
+    };
     let mut lines = Vec::new();
     for slot in &vm.virtio {
         let super::virtio::VirtioSlot::Block(disk) = slot else {
@@ -345,8 +594,7 @@ pub fn summaries(vm: &Vm) -> Vec<String> {
         let s = disk.stats;
         lines.push(alloc::format!(
             "disk vd{} (host sectors {}..{}): {} reads ({} KiB), {} writes ({} KiB), {} flushes, {} failed; \
-             data moved in {} batches without the machine lock, while other pCPUs handled {} exits; \
-             {} handed over at a turn's end; the host disk busy {} ms",
+             {how} {} batches {beside} {} exits; {} handed over at a turn's end; the host disk busy {} ms",
             char::from(b'a' + lines.len().min(25) as u8),
             region.first_sector,
             region.first_sector + region.sectors,

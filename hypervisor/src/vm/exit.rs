@@ -208,6 +208,9 @@ fn handle(
             if events.uplink {
                 crate::vm::net::receive_uplink(m, cpu);
             }
+            if events.disk {
+                super::block::host_completions(m, cpu);
+            }
             if events.power_button {
                 m.shut_down(cpu, "the machine's power button");
             }

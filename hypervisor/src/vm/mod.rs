@@ -375,6 +375,15 @@ impl Vm {
         self.state == VmState::Running
     }
 
+    /// Whether any of its disks has requests with the host disk, which
+    /// moves data in and out of its memory until they are back.
+    pub fn disk_requests_with_host(&self) -> bool {
+        self.virtio.iter().any(|slot| match slot {
+            virtio::VirtioSlot::Block(disk) => disk.requests_with_host(),
+            _ => false,
+        })
+    }
+
     /// Every change of a VM's state goes through here: it counts them for
     /// user worlds waiting on one ([`state_changes`]).
     pub fn set_state(&mut self, state: VmState) {

@@ -308,13 +308,20 @@ pub fn versal_pnmi() -> Result<(), String> {
 /// too, through Aerie's uSDHC driver, whose PIO transfers are slow enough
 /// under QEMU that vCPU 1's reset lands inside vCPU 0's read, and that the
 /// read outlasts a pCPU's turn: the request vCPU 1 adds meanwhile is handed
-/// over to the VM's next tick, which the disk's summary must show.
+/// over to the VM's next tick, which the disk's summary must show. The SD
+/// card's transfers run in the notify: none returns before its request is
+/// done.
 pub fn imx8mp_testkit() -> Result<(), String> {
     let name = "board-imx8mp-testkit";
     let disk = fresh_disk(name)?;
     let guest = Guest::Config(test_config("testkit-disk.toml"));
     testkit_run(name, Board::Imx8mpEvk, guest, &disk, |out| {
-        virtio_blk_ran(out)?;
+        let (early, notifies) = virtio_blk_ran(out)?;
+        if early != 0 {
+            return Err(format!(
+                "{early} of {notifies} notifies returned before their request was done on the SD card"
+            ));
+        }
         let (_, _, handed) = super::disk_summary(out, "testkit")?;
         if handed == 0 {
             return Err("the disk summary shows no hand-over at a turn's end".into());

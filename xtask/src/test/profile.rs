@@ -106,7 +106,7 @@ pub fn disk() -> Result<(), String> {
     for name in [
         "linux virtqueue_add_split",
         "aerie aerie::vm::block::serve",
-        "aerie aerie::drivers::virtio_blk::HostBlk::request",
+        "aerie aerie::drivers::virtio_blk::HostBlk::submit",
     ] {
         let calls = report.row(name).map_or(0.0, |r| r.calls);
         if (calls - 1.0).abs() > 0.05 {

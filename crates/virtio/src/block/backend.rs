@@ -24,8 +24,9 @@ impl fmt::Display for IoError {
     }
 }
 
-/// A guest buffer a backend moves data to or from directly: its address as
-/// [`crate::GuestMemory::dma_address`] gave it, and its length.
+/// A guest buffer storage moves data to or from directly (a
+/// [`super::Transfer`]): its address as [`crate::GuestMemory::dma_address`]
+/// gave it, and its length.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct DmaBuf {
     pub addr: u64,
@@ -41,18 +42,6 @@ pub trait BlockBackend {
     fn write(&mut self, sector: u64, buf: &[u8]) -> Result<(), IoError>;
     /// Makes every completed write durable.
     fn flush(&mut self) -> Result<(), IoError>;
-    /// Reads sectors from `sector` straight into the guest's buffers
-    /// `bufs` (addresses from [`crate::GuestMemory::dma_address`], lengths
-    /// together a non-zero multiple of 512), with no copy in between. None:
-    /// this backend cannot (the caller copies through a buffer of its own).
-    fn read_direct(&mut self, _sector: u64, _bufs: &[DmaBuf]) -> Option<Result<(), IoError>> {
-        None
-    }
-    /// Writes sectors from the guest's buffers `bufs` to `sector`, as
-    /// [`BlockBackend::read_direct`] reads.
-    fn write_direct(&mut self, _sector: u64, _bufs: &[DmaBuf]) -> Option<Result<(), IoError>> {
-        None
-    }
     /// Size of the storage in 512-byte sectors.
     fn capacity_sectors(&self) -> u64;
 }

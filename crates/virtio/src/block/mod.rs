@@ -27,7 +27,7 @@ pub mod request;
 mod tests;
 
 pub use backend::{BlockBackend, DmaBuf, IoError, SECTOR_SIZE};
-pub use io::{Completion, Op, Request, BOUNCE_SIZE};
+pub use io::{Completion, Op, Request, Transfer, BOUNCE_SIZE};
 
 use crate::device::{copy_config, VirtioDevice};
 use crate::mem::GuestMemory;
@@ -91,6 +91,13 @@ impl<B: BlockBackend> BlockDevice<B> {
     /// queue 0 with the transport's generation of before the take.
     pub fn take_requests(&mut self) -> Vec<Request> {
         core::mem::take(&mut self.requests)
+    }
+
+    /// Gives back requests taken ([`BlockDevice::take_requests`]) that
+    /// the storage had no room for yet: they go first again, in their order.
+    pub fn put_back(&mut self, mut requests: Vec<Request>) {
+        requests.append(&mut self.requests);
+        self.requests = requests;
     }
 
     /// Takes one chain: answers it at once if it needs no storage (returns
