@@ -15,6 +15,7 @@ pub use super::virtio_blk::Refused;
 use crate::mm::kernel_map::KernelSpace;
 use aerie_dt::HostInfo;
 use aerie_partition::{Layout, Sectors};
+use core::sync::atomic::{AtomicBool, Ordering};
 use spin::{Mutex, Once};
 
 enum Disk {
@@ -23,6 +24,8 @@ enum Disk {
 }
 
 static DISK: Mutex<Option<Disk>> = Mutex::new(None);
+/// The host disk is a virtio-blk with an interrupt ([`answers_later`]).
+static ANSWERS_LATER: AtomicBool = AtomicBool::new(false);
 /// The host disk's partition table and partitions, read once it is found.
 static LAYOUT: Once<Layout> = Once::new();
 
@@ -58,6 +61,7 @@ fn find(host: &HostInfo, space: &mut KernelSpace, virtio_mapped: bool) -> Option
     if virtio_mapped {
         if let Some(bytes) = virtio_blk::probe(&host.virtio_mmio) {
             *DISK.lock() = Some(Disk::Virtio);
+            ANSWERS_LATER.store(virtio_blk::intid() != 0, Ordering::Relaxed);
             return Some(bytes);
         }
     }
@@ -159,10 +163,14 @@ pub fn write(sector: u64, buf: &[u8]) -> Result<(), &'static str> {
 }
 
 /// Whether the host disk answers requests later ([`submit`]): the
-/// virtio-blk does (DMA, an interrupt when done); an SD card is driven by
-/// PIO, its transfers run on the pCPU that asks ([`read`], [`write`]).
+/// virtio-blk does (DMA, an interrupt when done), if the device tree gives
+/// its interrupt; an SD card is driven by PIO, its transfers run on the
+/// pCPU that asks ([`read`], [`write`]), as a virtio-blk's do without an
+/// interrupt.
+/// Asked under the machine lock, so it takes no lock of its own (an SD
+/// transfer holds the disk's for milliseconds).
 pub fn answers_later() -> bool {
-    matches!(DISK.lock().as_ref(), Some(Disk::Virtio))
+    ANSWERS_LATER.load(Ordering::Relaxed)
 }
 
 /// Sends a VM's `transfer` (host sectors) to a host disk that
@@ -175,11 +183,11 @@ pub unsafe fn submit(
     transfer: &aerie_virtio::Transfer,
     tag: u64,
 ) -> Result<Option<Result<(), &'static str>>, Refused> {
-    match DISK.lock().as_ref() {
-        // SAFETY: passed on from the caller.
-        Some(Disk::Virtio) => unsafe { virtio_blk::submit(transfer, tag) },
-        _ => Err(Refused::Failed("the host disk does not answer later")),
+    if !answers_later() {
+        return Err(Refused::Failed("the host disk does not answer later"));
     }
+    // SAFETY: passed on from the caller.
+    unsafe { virtio_blk::submit(transfer, tag) }
 }
 
 /// The VMs' requests the host disk has returned: tags and outcomes.

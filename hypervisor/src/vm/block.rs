@@ -364,55 +364,42 @@ fn submit(m: &mut crate::sched::Machine, cpu: usize, v: usize, n: usize) {
     };
     let generation = disk.transport.generation();
     let region = *disk.transport.device().backend();
-    count(&mut disk.stats, &requests);
     disk.stats.batches += 1;
     let mut answered: Vec<Completion> = Vec::new();
     let mut requests = requests.into_iter();
     while let Some(request) = requests.next() {
-        let Some(transfer) = request.transfer(&VmRam(&ram)) else {
-            answered.push(request.refuse(&mut VmRam(&ram)));
-            continue;
+        let sent = match request.transfer(&VmRam(&ram)) {
+            Some(transfer) => send(&region, transfer, tag(v, n, disk.next_id)),
+            None => Sent::Unreachable,
         };
-        let sector = sector_of(&transfer);
-        let sent = region.host_transfer(transfer).and_then(|on_host| {
-            let id = disk.next_id;
-            // SAFETY: the buffers are this VM's RAM (`VmRam::dma_address`),
-            // which stays while it has requests with the host disk
-            // (`Vm::settle` waits for `requests_with_host`); Aerie neither
-            // reads nor writes them meanwhile.
-            match unsafe { disk::submit(&on_host, tag(v, n, id)) } {
-                Ok(None) => Ok(Some(id)),
-                Ok(Some(at_once)) => at_once
-                    .map(|()| None)
-                    .map_err(|reason| IoError { sector, reason }),
-                Err(disk::Refused::Full) => Err(IoError {
-                    sector,
-                    reason: FULL,
-                }),
-                Err(disk::Refused::Failed(reason)) => Err(IoError { sector, reason }),
-            }
-        });
         match sent {
-            Ok(Some(id)) => {
-                disk.next_id = id.wrapping_add(1);
-                if disk.busy_since.is_none() {
-                    disk.busy_since = Some((cpu::counter(), all_exits(&m.pcpus)));
-                }
-                disk.with_host.push(WithHost {
-                    id,
-                    request,
-                    generation,
-                });
-            }
-            Ok(None) => answered.push(request.finish(&mut VmRam(&ram), Ok(()))),
-            Err(e) if e.reason == FULL => {
+            Sent::NoRoom => {
                 // Room comes when requests come back (`host_completions`).
                 let mut rest = alloc::vec![request];
                 rest.extend(requests);
                 disk.transport.device_mut().put_back(rest);
                 break;
             }
-            Err(e) => answered.push(request.finish(&mut VmRam(&ram), Err(e))),
+            Sent::WithHost => {
+                if disk.busy_since.is_none() {
+                    disk.busy_since = Some((cpu::counter(), all_exits(&m.pcpus)));
+                }
+                count(&mut disk.stats, core::slice::from_ref(&request));
+                disk.with_host.push(WithHost {
+                    id: disk.next_id,
+                    request,
+                    generation,
+                });
+                disk.next_id = disk.next_id.wrapping_add(1);
+            }
+            Sent::Answered(outcome) => {
+                count(&mut disk.stats, core::slice::from_ref(&request));
+                answered.push(request.finish(&mut VmRam(&ram), outcome));
+            }
+            Sent::Unreachable => {
+                count(&mut disk.stats, core::slice::from_ref(&request));
+                answered.push(request.refuse(&mut VmRam(&ram)));
+            }
         }
     }
     disk.served = false;
@@ -420,8 +407,36 @@ fn submit(m: &mut crate::sched::Machine, cpu: usize, v: usize, n: usize) {
     act_on(m, cpu, v, n, notify);
 }
 
-/// Why a request went back to the device ([`submit`]).
-const FULL: &str = "the host disk's ring is full";
+/// What became of a request [`submit`] offered the host disk.
+enum Sent {
+    /// Queued: its answer comes with the host disk's interrupt.
+    WithHost,
+    /// Answered at once: a flush with nothing to flush, or a failure.
+    Answered(Result<(), IoError>),
+    /// The host disk's ring has no room for it now.
+    NoRoom,
+    /// A data buffer is not guest RAM: the host disk cannot reach it.
+    Unreachable,
+}
+
+/// Offers `transfer` (the VM's sectors) to the host disk as `tag`.
+fn send(region: &DiskRegion, transfer: Transfer, tag: u64) -> Sent {
+    let sector = sector_of(&transfer);
+    let on_host = match region.host_transfer(transfer) {
+        Ok(on_host) => on_host,
+        Err(e) => return Sent::Answered(Err(e)),
+    };
+    // SAFETY: the buffers are this VM's RAM (`VmRam::dma_address`), which
+    // stays while it has requests with the host disk (`Vm::settle` waits
+    // for `requests_with_host`); Aerie neither reads nor writes them
+    // meanwhile.
+    match unsafe { disk::submit(&on_host, tag) } {
+        Ok(None) => Sent::WithHost,
+        Ok(Some(at_once)) => Sent::Answered(at_once.map_err(|reason| IoError { sector, reason })),
+        Err(disk::Refused::Full) => Sent::NoRoom,
+        Err(disk::Refused::Failed(reason)) => Sent::Answered(Err(IoError { sector, reason })),
+    }
+}
 
 /// A transfer's first sector, for its error.
 fn sector_of(transfer: &Transfer) -> u64 {
