@@ -537,12 +537,15 @@ fn testkit_config_on(cpu: &str, name: &str) -> Result<(), String> {
     })
 }
 
-/// The testkit VM with a disk (tests/configs/testkit-disk.toml): every
+/// The testkit VM with two disks (tests/configs/testkit-disk.toml): every
 /// check passes and `virtio_blk` really ran (not skipped): a page read back,
 /// a reset by vCPU 1 during vCPU 0's read after which nothing moved, and a
 /// request vCPU 1 added during vCPU 0's read done with it. The host disk
 /// (QEMU's virtio-blk) answers later: most of the VM's notifies return
 /// before their request is done, its vCPU back in the guest meanwhile.
+/// And `virtio_blk_ring` ran: both disks' requests at once filled Aerie's
+/// ring on the host disk, which the disks' summaries must show, and all
+/// came back with their data.
 fn testkit_disk() -> Result<(), String> {
     let name = "testkit-disk";
     let guest = Guest::Config(test_config(&format!("{name}.toml")));
@@ -554,8 +557,32 @@ fn testkit_disk() -> Result<(), String> {
                 "{early} of {notifies} notifies returned before their request was done: the vCPU waited for the host disk"
             ));
         }
+        virtio_blk_ring_ran(out)?;
+        let full: u64 = out
+            .lines()
+            .filter(|l| l.contains("vm testkit: disk vd"))
+            .filter_map(|l| {
+                let at = l.find(" times")?;
+                l[..at].split_whitespace().last()?.parse::<u64>().ok()
+            })
+            .sum();
+        if full == 0 {
+            return Err("the disks' summaries show the host disk's ring never full".into());
+        }
         Ok(())
     })
+}
+
+/// The testkit's `virtio_blk_ring` check ran on two disks and passed.
+pub(crate) fn virtio_blk_ring_ran(out: &str) -> Result<(), String> {
+    let line = out
+        .lines()
+        .find(|l| l.contains("testkit: PASS virtio_blk_ring"))
+        .ok_or("no `testkit: PASS virtio_blk_ring` line")?;
+    if line.contains("skipped") {
+        return Err(format!("virtio_blk_ring did not run: {line}"));
+    }
+    Ok(())
 }
 
 /// The testkit's `virtio_blk` check ran (it had a disk) and passed, the

@@ -180,6 +180,9 @@ pub struct DiskStats {
     pub handovers: u64,
     /// Counter ticks the host disk spent on this disk's batches.
     pub busy_ticks: u64,
+    /// Times requests waited in the device for room on the host disk's
+    /// ring (it answers later, and other requests filled it).
+    pub no_room: u64,
 }
 
 impl Disk {
@@ -375,6 +378,7 @@ fn submit(m: &mut crate::sched::Machine, cpu: usize, v: usize, n: usize) {
         match sent {
             Sent::NoRoom => {
                 // Room comes when requests come back (`host_completions`).
+                disk.stats.no_room += 1;
                 let mut rest = alloc::vec![request];
                 rest.extend(requests);
                 disk.transport.device_mut().put_back(rest);
@@ -609,7 +613,7 @@ pub fn summaries(vm: &Vm) -> Vec<String> {
         let s = disk.stats;
         lines.push(alloc::format!(
             "disk vd{} (host sectors {}..{}): {} reads ({} KiB), {} writes ({} KiB), {} flushes, {} failed; \
-             {how} {} batches {beside} {} exits; {} handed over at a turn's end; the host disk busy {} ms",
+             {how} {} batches {beside} {} exits; {} handed over at a turn's end; the host disk busy {} ms{}",
             char::from(b'a' + lines.len().min(25) as u8),
             region.first_sector,
             region.first_sector + region.sectors,
@@ -622,7 +626,12 @@ pub fn summaries(vm: &Vm) -> Vec<String> {
             s.batches,
             s.exits_beside,
             s.handovers,
-            s.busy_ticks / per_ms
+            s.busy_ticks / per_ms,
+            if disk::answers_later() {
+                alloc::format!(", its ring full {} times", s.no_room)
+            } else {
+                String::new()
+            }
         ));
     }
     lines

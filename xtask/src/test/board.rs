@@ -316,6 +316,7 @@ pub fn imx8mp_testkit() -> Result<(), String> {
     let disk = fresh_disk(name)?;
     let guest = Guest::Config(test_config("testkit-disk.toml"));
     testkit_run(name, Board::Imx8mpEvk, guest, &disk, |out| {
+        super::virtio_blk_ring_ran(out)?;
         let (early, notifies) = virtio_blk_ran(out)?;
         if early != 0 {
             return Err(format!(

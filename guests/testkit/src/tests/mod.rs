@@ -23,6 +23,8 @@ mod smccc;
 mod timer_irq;
 mod uart;
 mod virtio_blk;
+mod virtio_blk_ring;
+mod virtio_mmio;
 mod wfi;
 
 pub type TestResult = Result<Detail, Detail>;
@@ -216,6 +218,10 @@ pub const TESTS: &[Test] = &[
     Test {
         name: "virtio_blk",
         run: virtio_blk::virtio_blk,
+    },
+    Test {
+        name: "virtio_blk_ring",
+        run: virtio_blk_ring::virtio_blk_ring,
     },
     // Last: it reads every device register at random, so a device left in
     // a strange state cannot affect another test.

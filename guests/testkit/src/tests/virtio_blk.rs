@@ -33,37 +33,9 @@ use crate::machine::Machine;
 use crate::secondary::{self, Progress};
 use crate::sysreg;
 
-// virtio-mmio registers (virtio 1.2, 4.2.2).
-const MAGIC: u64 = 0x000;
-const VERSION: u64 = 0x004;
-const DEVICE_ID: u64 = 0x008;
-const DEVICE_FEATURES: u64 = 0x010;
-const DEVICE_FEATURES_SEL: u64 = 0x014;
-const DRIVER_FEATURES: u64 = 0x020;
-const DRIVER_FEATURES_SEL: u64 = 0x024;
-const QUEUE_SEL: u64 = 0x030;
-const QUEUE_NUM_MAX: u64 = 0x034;
-const QUEUE_NUM: u64 = 0x038;
-const QUEUE_READY: u64 = 0x044;
-const QUEUE_NOTIFY: u64 = 0x050;
-const STATUS: u64 = 0x070;
-const QUEUE_DESC_LOW: u64 = 0x080;
-const QUEUE_DESC_HIGH: u64 = 0x084;
-const QUEUE_DRIVER_LOW: u64 = 0x090;
-const QUEUE_DRIVER_HIGH: u64 = 0x094;
-const QUEUE_DEVICE_LOW: u64 = 0x0a0;
-const QUEUE_DEVICE_HIGH: u64 = 0x0a4;
-const CAPACITY: u64 = 0x100;
-
-const ACKNOWLEDGE: u32 = 1;
-const DRIVER: u32 = 2;
-const DRIVER_OK: u32 = 4;
-const FEATURES_OK: u32 = 8;
-
-const T_IN: u32 = 0;
-const T_OUT: u32 = 1;
-const DESC_NEXT: u16 = 1;
-const DESC_WRITE: u16 = 2;
+use super::virtio_mmio::{
+    Desc, Transport, DESC_NEXT, DESC_WRITE, QUEUE_NOTIFY, STATUS, T_IN, T_OUT,
+};
 
 /// Descriptors: two requests' three each (header, data, status), the
 /// second from descriptor [`SLOT_DESCS`] on.
@@ -80,15 +52,6 @@ const SECTOR: u64 = 64;
 const TIMEOUT_MS: u64 = 2000;
 /// What vCPU 1 writes into the large buffer once its reset has returned.
 const SENTINEL: u64 = 0x5e17_1e15_5e17_1e15;
-
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct Desc {
-    addr: u64,
-    len: u32,
-    flags: u16,
-    next: u16,
-}
 
 /// The queue's memory: descriptor table, available ring, used ring, and
 /// the request's header and status byte.
@@ -153,73 +116,23 @@ fn buffers() -> *mut Buffers {
     BUFFERS.0.get()
 }
 
-struct Transport(u64);
-
-impl Transport {
-    fn read(&self, reg: u64) -> u32 {
-        // SAFETY: a virtio-mmio window the device tree gave this VM.
-        unsafe { read_volatile((self.0 + reg) as *const u32) }
-    }
-
-    fn write(&self, reg: u64, value: u32) {
-        // SAFETY: as for read.
-        unsafe { write_volatile((self.0 + reg) as *mut u32, value) }
-    }
-
-    /// Reset, negotiate VERSION_1 alone, set up queue 0 over `BUFFERS`.
-    fn bring_up(&self) -> Result<(), crate::detail::Detail> {
-        self.write(STATUS, 0);
-        if self.read(STATUS) != 0 {
-            fail!("status still {:#x} after the reset", self.read(STATUS));
+/// Brings `t` up with queue 0 over `BUFFERS`'s rings (zeroed first).
+fn bring_up(t: &Transport) -> Result<(), crate::detail::Detail> {
+    let b = buffers();
+    // SAFETY: only addresses are taken; the rings are zeroed before the
+    // device may look at them (QUEUE_READY).
+    let rings = unsafe {
+        let r = &raw mut (*b).rings;
+        write_volatile(&raw mut (*r).avail, [0; 3 + QUEUE]);
+        write_volatile(&raw mut (*r).used, [0; 1 + 2 * QUEUE]);
+        super::virtio_mmio::Rings {
+            size: QUEUE,
+            desc: &raw mut (*r).desc as u64,
+            avail: &raw mut (*r).avail as u64,
+            used: &raw mut (*r).used as u64,
         }
-        self.write(STATUS, ACKNOWLEDGE | DRIVER);
-        self.write(DEVICE_FEATURES_SEL, 1);
-        if self.read(DEVICE_FEATURES) & 1 == 0 {
-            fail!("no VIRTIO_F_VERSION_1 offered");
-        }
-        self.write(DRIVER_FEATURES_SEL, 0);
-        self.write(DRIVER_FEATURES, 0);
-        self.write(DRIVER_FEATURES_SEL, 1);
-        self.write(DRIVER_FEATURES, 1);
-        self.write(STATUS, ACKNOWLEDGE | DRIVER | FEATURES_OK);
-        if self.read(STATUS) & FEATURES_OK == 0 {
-            fail!("FEATURES_OK refused");
-        }
-        self.write(QUEUE_SEL, 0);
-        if (self.read(QUEUE_NUM_MAX) as usize) < QUEUE {
-            fail!("queue 0 holds {} descriptors", self.read(QUEUE_NUM_MAX));
-        }
-        let b = buffers();
-        // SAFETY: only addresses are taken; the rings are zeroed before
-        // the device may look at them (QUEUE_READY).
-        let (desc, avail, used) = unsafe {
-            let r = &raw mut (*b).rings;
-            write_volatile(&raw mut (*r).avail, [0; 3 + QUEUE]);
-            write_volatile(&raw mut (*r).used, [0; 1 + 2 * QUEUE]);
-            (
-                &raw mut (*r).desc as u64,
-                &raw mut (*r).avail as u64,
-                &raw mut (*r).used as u64,
-            )
-        };
-        self.write(QUEUE_NUM, QUEUE as u32);
-        for (low, high, addr) in [
-            (QUEUE_DESC_LOW, QUEUE_DESC_HIGH, desc),
-            (QUEUE_DRIVER_LOW, QUEUE_DRIVER_HIGH, avail),
-            (QUEUE_DEVICE_LOW, QUEUE_DEVICE_HIGH, used),
-        ] {
-            self.write(low, addr as u32);
-            self.write(high, (addr >> 32) as u32);
-        }
-        self.write(QUEUE_READY, 1);
-        self.write(STATUS, ACKNOWLEDGE | DRIVER | FEATURES_OK | DRIVER_OK);
-        Ok(())
-    }
-
-    /// The device's capacity in sectors.
-    fn capacity(&self) -> u64 {
-        u64::from(self.read(CAPACITY)) | u64::from(self.read(CAPACITY + 4)) << 32
-    }
+    };
+    t.bring_up(rings)
 }
 
 /// used.idx.
@@ -322,15 +235,6 @@ fn note_return(before: u16) {
     RETURNED_BEFORE.fetch_add(u32::from(early), Ordering::SeqCst);
 }
 
-/// The first virtio-blk transport the device tree lists.
-fn find(machine: &Machine) -> Option<Transport> {
-    machine
-        .virtio_windows()
-        .iter()
-        .map(|&(base, _)| Transport(base))
-        .find(|t| t.read(MAGIC) == 0x7472_6976 && t.read(VERSION) == 2 && t.read(DEVICE_ID) == 2)
-}
-
 fn page_addr() -> u64 {
     // SAFETY: only the address is taken.
     unsafe { &raw mut (*buffers()).page as u64 }
@@ -347,10 +251,10 @@ fn big_word(i: usize) -> *mut u64 {
 }
 
 pub fn virtio_blk(machine: &Machine) -> TestResult {
-    let Some(t) = find(machine) else {
+    let Some(t) = super::virtio_mmio::disks(machine).next() else {
         return Ok(detail!("skipped: no virtio-blk disk"));
     };
-    t.bring_up()?;
+    bring_up(&t)?;
     NOTIFIES.store(0, Ordering::SeqCst);
     RETURNED_BEFORE.store(0, Ordering::SeqCst);
     let sectors = t.capacity();
@@ -373,7 +277,7 @@ pub fn virtio_blk(machine: &Machine) -> TestResult {
     DELAY.store(read_took / 2, Ordering::SeqCst);
     let took = reset_mid_read(machine, &t)?;
     // The device works again after its reset.
-    t.bring_up()?;
+    bring_up(&t)?;
     request(&t, T_IN, SECTOR, page, PAGE)?;
     check_pattern("read after the reset", page)?;
     let both = request_mid_read(machine, &t)?;
@@ -503,7 +407,7 @@ fn read_beside(machine: &Machine, t: &Transport, job: fn()) -> Result<u64, crate
     let Some(&other) = machine.mpidrs[..machine.cpus].get(1) else {
         fail!("needs 2 vCPUs");
     };
-    TRANSPORT.store(t.0, Ordering::SeqCst);
+    TRANSPORT.store(t.base(), Ordering::SeqCst);
     NOTIFYING.store(0, Ordering::SeqCst);
     secondary::start(other, job)?;
     post(0, T_IN, SECTOR, big_addr(), BIG);
@@ -525,5 +429,5 @@ fn half_way_into_the_read() -> Transport {
     while counter::now() < soon {
         core::hint::spin_loop();
     }
-    Transport(TRANSPORT.load(Ordering::SeqCst))
+    Transport::at(TRANSPORT.load(Ordering::SeqCst))
 }
