@@ -33,9 +33,7 @@ use crate::machine::Machine;
 use crate::secondary::{self, Progress};
 use crate::sysreg;
 
-use super::virtio_mmio::{
-    Desc, Transport, DESC_NEXT, DESC_WRITE, QUEUE_NOTIFY, STATUS, T_IN, T_OUT,
-};
+use super::virtio_mmio::{Queue, Transport, QUEUE_NOTIFY, STATUS, T_IN, T_OUT};
 
 /// Descriptors: two requests' three each (header, data, status), the
 /// second from descriptor [`SLOT_DESCS`] on.
@@ -53,24 +51,12 @@ const TIMEOUT_MS: u64 = 2000;
 /// What vCPU 1 writes into the large buffer once its reset has returned.
 const SENTINEL: u64 = 0x5e17_1e15_5e17_1e15;
 
-/// The queue's memory: descriptor table, available ring, used ring, and
-/// the request's header and status byte.
-#[repr(C, align(4096))]
-struct Rings {
-    desc: [Desc; QUEUE],
-    /// flags, idx, ring[QUEUE], used_event.
-    avail: [u16; 3 + QUEUE],
-    _pad: [u16; 1],
-    /// flags and idx, then (id, len) pairs.
-    used: [u32; 1 + 2 * QUEUE],
-    /// Each request slot's header and status byte.
-    header: [[u64; 2]; 2],
-    status: [u32; 2],
-}
+/// The queue, with two request slots.
+type Ring = Queue<QUEUE, 2>;
 
 #[repr(C, align(4096))]
 struct Buffers {
-    rings: Rings,
+    ring: Ring,
     page: [u8; PAGE],
     big: [u8; BIG],
 }
@@ -84,19 +70,7 @@ struct Shared(UnsafeCell<Buffers>);
 unsafe impl Sync for Shared {}
 
 static BUFFERS: Shared = Shared(UnsafeCell::new(Buffers {
-    rings: Rings {
-        desc: [Desc {
-            addr: 0,
-            len: 0,
-            flags: 0,
-            next: 0,
-        }; QUEUE],
-        avail: [0; 3 + QUEUE],
-        _pad: [0],
-        used: [0; 1 + 2 * QUEUE],
-        header: [[0; 2]; 2],
-        status: [0; 2],
-    },
+    ring: Ring::EMPTY,
     page: [0; PAGE],
     big: [0; BIG],
 }));
@@ -116,89 +90,47 @@ fn buffers() -> *mut Buffers {
     BUFFERS.0.get()
 }
 
-/// Brings `t` up with queue 0 over `BUFFERS`'s rings (zeroed first).
+fn ring() -> *mut Ring {
+    // SAFETY: only the address is taken.
+    unsafe { &raw mut (*buffers()).ring }
+}
+
+/// Brings `t` up with queue 0 over `BUFFERS`'s ring (emptied first).
 fn bring_up(t: &Transport) -> Result<(), crate::detail::Detail> {
-    let b = buffers();
-    // SAFETY: only addresses are taken; the rings are zeroed before the
-    // device may look at them (QUEUE_READY).
-    let rings = unsafe {
-        let r = &raw mut (*b).rings;
-        write_volatile(&raw mut (*r).avail, [0; 3 + QUEUE]);
-        write_volatile(&raw mut (*r).used, [0; 1 + 2 * QUEUE]);
-        super::virtio_mmio::Rings {
-            size: QUEUE,
-            desc: &raw mut (*r).desc as u64,
-            avail: &raw mut (*r).avail as u64,
-            used: &raw mut (*r).used as u64,
-        }
-    };
-    t.bring_up(rings)
+    // SAFETY: the device was reset or never given the ring.
+    t.bring_up(unsafe { Ring::reset(ring()) })
 }
 
 /// used.idx.
 fn used_idx() -> u16 {
-    // SAFETY: an aligned word of `BUFFERS` the device writes.
-    let word = unsafe { read_volatile(&raw const (*buffers()).rings.used[0]) };
-    (word >> 16) as u16
+    // SAFETY: the ring in `BUFFERS`.
+    unsafe { Ring::used(ring()) }
 }
 
 /// Puts a request (`kind`, `sector`, `len` bytes at `data`) on the ring as
 /// request slot `slot`'s three descriptors and makes it available; the
 /// caller notifies.
 fn post(slot: usize, kind: u32, sector: u64, data: u64, len: usize) {
-    let b = buffers();
-    let first = slot * SLOT_DESCS;
-    let next = |i: usize| (first + i) as u16;
-    // SAFETY: this slot's ring memory, written by one vCPU at a time; the
-    // device reads it only after avail.idx moves, which comes last.
+    // SAFETY: this slot's descriptors, written by one vCPU at a time while
+    // the device has no request of the slot.
     unsafe {
-        let r = &raw mut (*b).rings;
-        write_volatile(&raw mut (*r).header[slot], [u64::from(kind), sector]);
-        write_volatile(&raw mut (*r).status[slot], 0xff);
-        let header = &raw mut (*r).header[slot] as u64;
-        let status = &raw mut (*r).status[slot] as u64;
-        let data_flags = if kind == T_IN { DESC_WRITE } else { 0 };
-        let descs = [
-            Desc {
-                addr: header,
-                len: 16,
-                flags: DESC_NEXT,
-                next: next(1),
-            },
-            Desc {
-                addr: data,
-                len: len as u32,
-                flags: data_flags | DESC_NEXT,
-                next: next(2),
-            },
-            Desc {
-                addr: status,
-                len: 1,
-                flags: DESC_WRITE,
-                next: 0,
-            },
-        ];
-        for (i, d) in descs.into_iter().enumerate() {
-            write_volatile(&raw mut (*r).desc[first + i], d);
-        }
-        let idx = read_volatile(&raw const (*r).avail[1]);
-        write_volatile(
-            &raw mut (*r).avail[2 + usize::from(idx) % QUEUE],
-            first as u16,
-        );
-        sysreg::dsb_sy();
-        write_volatile(&raw mut (*r).avail[1], idx.wrapping_add(1));
-        sysreg::dsb_sy();
+        Ring::post(
+            ring(),
+            slot,
+            slot * SLOT_DESCS,
+            kind,
+            sector,
+            &[(data, len as u32)],
+        )
     }
 }
 
 /// The status byte of request slot `slot`'s last request.
 fn status_byte(slot: usize) -> u8 {
-    // SAFETY: an aligned word of `BUFFERS` the device writes.
-    unsafe { read_volatile(&raw const (*buffers()).rings.status[slot]) as u8 }
+    // SAFETY: the ring in `BUFFERS`.
+    unsafe { Ring::status(ring(), slot) }
 }
 
-/// Posts a request, notifies and waits for it to be used.
 fn request(
     t: &Transport,
     kind: u32,

@@ -15,14 +15,11 @@
 use core::cell::UnsafeCell;
 use core::ptr::{read_volatile, write_volatile};
 
-use super::virtio_mmio::{
-    self, Desc, Rings, Transport, DESC_NEXT, DESC_WRITE, QUEUE_NOTIFY, T_IN, T_OUT,
-};
+use super::virtio_mmio::{self, Queue, Transport, QUEUE_NOTIFY, T_IN, T_OUT};
 use super::TestResult;
 use crate::counter;
 use crate::detail::{detail, fail, Detail};
 use crate::machine::Machine;
-use crate::sysreg;
 
 const QUEUE: usize = 256;
 const DISKS: usize = 2;
@@ -37,19 +34,8 @@ const BYTES: usize = SEGMENTS * SEGMENT;
 const SECTOR: u64 = 2048;
 const TIMEOUT_MS: u64 = 4000;
 
-/// One disk's queue: descriptor table, available ring, used ring, and its
-/// requests' headers and status bytes.
-#[repr(C, align(4096))]
-struct Ring {
-    desc: [Desc; QUEUE],
-    /// flags, idx, ring[QUEUE], used_event.
-    avail: [u16; 3 + QUEUE],
-    _pad: [u16; 1],
-    /// flags and idx, then (id, len) pairs.
-    used: [u32; 1 + 2 * QUEUE],
-    header: [[u64; 2]; REQUESTS],
-    status: [u32; REQUESTS],
-}
+/// One disk's queue, a request slot for each of its requests.
+type Ring = Queue<QUEUE, REQUESTS>;
 
 #[repr(C, align(4096))]
 struct Area {
@@ -65,22 +51,8 @@ struct Shared(UnsafeCell<Area>);
 // as its descriptors allow.
 unsafe impl Sync for Shared {}
 
-const EMPTY: Ring = Ring {
-    desc: [Desc {
-        addr: 0,
-        len: 0,
-        flags: 0,
-        next: 0,
-    }; QUEUE],
-    avail: [0; 3 + QUEUE],
-    _pad: [0],
-    used: [0; 1 + 2 * QUEUE],
-    header: [[0; 2]; REQUESTS],
-    status: [0; REQUESTS],
-};
-
 static AREA: Shared = Shared(UnsafeCell::new(Area {
-    rings: [EMPTY; DISKS],
+    rings: [Ring::EMPTY; DISKS],
     data: [[0; BYTES]; DISKS * REQUESTS],
 }));
 
@@ -100,73 +72,21 @@ fn pattern(d: usize, r: usize, i: usize) -> u64 {
 }
 
 fn used_idx(d: usize) -> u16 {
-    // SAFETY: an aligned word of the ring the device writes.
-    let word = unsafe { read_volatile(&raw const (*ring(d)).used[0]) };
-    (word >> 16) as u16
-}
-
-/// Brings disk `d` up over its ring, zeroed first.
-fn bring_up(d: usize, t: &Transport) -> Result<(), Detail> {
-    let r = ring(d);
-    // SAFETY: the rings are zeroed before the device may look at them.
-    let rings = unsafe {
-        write_volatile(&raw mut (*r).avail, [0; 3 + QUEUE]);
-        write_volatile(&raw mut (*r).used, [0; 1 + 2 * QUEUE]);
-        Rings {
-            size: QUEUE,
-            desc: &raw mut (*r).desc as u64,
-            avail: &raw mut (*r).avail as u64,
-            used: &raw mut (*r).used as u64,
-        }
-    };
-    t.bring_up(rings)
+    // SAFETY: disk d's ring.
+    unsafe { Ring::used(ring(d)) }
 }
 
 /// Puts request `r` of disk `d` (`kind` at its sectors, its data buffer
-/// cut into [`SEGMENTS`] descriptors) on the ring, from descriptor
-/// `r * 128`, and makes it available; the caller notifies.
+/// cut into [`SEGMENTS`] pages) on the ring from descriptor `r * 128` and
+/// makes it available; the caller notifies.
 fn post(d: usize, r: usize, kind: u32) {
-    let ring = ring(d);
-    let first = r * (SEGMENTS + 2);
     let sector = SECTOR + (r * BYTES / 512) as u64;
-    let data_flags = if kind == T_IN { DESC_WRITE } else { 0 };
-    // SAFETY: this request's descriptors and ring slots, written by this
-    // vCPU alone; the device reads them only after avail.idx moves, which
-    // comes last.
-    unsafe {
-        write_volatile(&raw mut (*ring).header[r], [u64::from(kind), sector]);
-        write_volatile(&raw mut (*ring).status[r], 0xff);
-        let header = &raw mut (*ring).header[r] as u64;
-        let status = &raw mut (*ring).status[r] as u64;
-        let put = move |i: usize, addr: u64, len: usize, flags: u16| {
-            let next = if flags & DESC_NEXT != 0 {
-                first + i + 1
-            } else {
-                0
-            };
-            let desc = Desc {
-                addr,
-                len: len as u32,
-                flags,
-                next: next as u16,
-            };
-            write_volatile(&raw mut (*ring).desc[first + i], desc);
-        };
-        put(0, header, 16, DESC_NEXT);
-        for s in 0..SEGMENTS {
-            let addr = data(d, r) as u64 + (s * SEGMENT) as u64;
-            put(1 + s, addr, SEGMENT, data_flags | DESC_NEXT);
-        }
-        put(1 + SEGMENTS, status, 1, DESC_WRITE);
-        let idx = read_volatile(&raw const (*ring).avail[1]);
-        write_volatile(
-            &raw mut (*ring).avail[2 + usize::from(idx) % QUEUE],
-            first as u16,
-        );
-        sysreg::dsb_sy();
-        write_volatile(&raw mut (*ring).avail[1], idx.wrapping_add(1));
-        sysreg::dsb_sy();
-    }
+    let base = data(d, r) as u64;
+    let pages: [(u64, u32); SEGMENTS] =
+        core::array::from_fn(|s| (base + (s * SEGMENT) as u64, SEGMENT as u32));
+    // SAFETY: disk d's ring, which this vCPU alone writes; the device has
+    // no request of slot r now.
+    unsafe { Ring::post(ring(d), r, r * (SEGMENTS + 2), kind, sector, &pages) }
 }
 
 /// Every disk's requests of `kind`, posted, then both disks notified back
@@ -191,8 +111,8 @@ fn round(disks: &[Transport; DISKS], kind: u32) -> Result<(), Detail> {
     }
     for d in 0..DISKS {
         for r in 0..REQUESTS {
-            // SAFETY: an aligned word of the ring the device wrote.
-            let status = unsafe { read_volatile(&raw const (*ring(d)).status[r]) };
+            // SAFETY: disk d's ring.
+            let status = unsafe { Ring::status(ring(d), r) };
             if status != 0 {
                 fail!("disk {d} request {r} of type {kind}: status {status}");
             }
@@ -215,7 +135,8 @@ pub fn virtio_blk_ring(machine: &Machine) -> TestResult {
                 t.capacity()
             );
         }
-        bring_up(d, t)?;
+        // SAFETY: the device was never given this ring.
+        t.bring_up(unsafe { Ring::reset(ring(d)) })?;
     }
     let words = BYTES / 8;
     for d in 0..DISKS {

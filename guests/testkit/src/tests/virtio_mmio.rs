@@ -139,3 +139,137 @@ pub fn disks(machine: &Machine) -> impl Iterator<Item = Transport> + '_ {
             t.read(MAGIC) == 0x7472_6976 && t.read(VERSION) == 2 && t.read(DEVICE_ID) == BLOCK
         })
 }
+
+/// A split queue of `Q` descriptors (virtio 1.2, 2.7), laid out as the
+/// device reads it (descriptor table, available ring, used ring, one page
+/// aligned block), with the headers and status bytes of `R` block
+/// requests after it. Shared with the device by physical address, so
+/// reached through raw pointers and volatile accesses only.
+#[repr(C, align(4096))]
+pub struct Queue<const Q: usize, const R: usize> {
+    desc: [Desc; Q],
+    avail_flags: u16,
+    avail_idx: u16,
+    avail_ring: [u16; Q],
+    used_event: u16,
+    /// The used ring is 4-byte aligned (Q is even).
+    _pad: u16,
+    used_flags: u16,
+    used_idx: u16,
+    used_ring: [[u32; 2]; Q],
+    avail_event: u16,
+    header: [[u64; 2]; R],
+    status: [u32; R],
+}
+
+impl<const Q: usize, const R: usize> Queue<Q, R> {
+    pub const EMPTY: Self = Queue {
+        desc: [Desc {
+            addr: 0,
+            len: 0,
+            flags: 0,
+            next: 0,
+        }; Q],
+        avail_flags: 0,
+        avail_idx: 0,
+        avail_ring: [0; Q],
+        used_event: 0,
+        _pad: 0,
+        used_flags: 0,
+        used_idx: 0,
+        used_ring: [[0; 2]; Q],
+        avail_event: 0,
+        header: [[0; 2]; R],
+        status: [0; R],
+    };
+
+    /// Empties the rings of the queue at `q` (for a device about to be
+    /// given it) and says where its parts are.
+    ///
+    /// # Safety
+    /// `q` must point at a queue no device uses now.
+    pub unsafe fn reset(q: *mut Self) -> Rings {
+        // SAFETY: as the caller promises.
+        unsafe {
+            write_volatile(&raw mut (*q).avail_idx, 0);
+            write_volatile(&raw mut (*q).avail_flags, 0);
+            write_volatile(&raw mut (*q).used_idx, 0);
+            write_volatile(&raw mut (*q).used_flags, 0);
+            Rings {
+                size: Q,
+                desc: &raw mut (*q).desc as u64,
+                avail: &raw mut (*q).avail_flags as u64,
+                used: &raw mut (*q).used_flags as u64,
+            }
+        }
+    }
+
+    /// The used ring's index: how many requests the device has returned.
+    ///
+    /// # Safety
+    /// `q` must point at a queue.
+    pub unsafe fn used(q: *const Self) -> u16 {
+        // SAFETY: an aligned field the device writes.
+        unsafe { read_volatile(&raw const (*q).used_idx) }
+    }
+
+    /// Request slot `slot`'s status byte, as the device last wrote it.
+    ///
+    /// # Safety
+    /// `q` must point at a queue.
+    pub unsafe fn status(q: *const Self, slot: usize) -> u8 {
+        // SAFETY: an aligned field the device writes.
+        unsafe { read_volatile(&raw const (*q).status[slot]) as u8 }
+    }
+
+    /// Puts a block request (`kind` at `sector`, its data in the buffers
+    /// `data`, device-writable for a read) on the ring as request slot
+    /// `slot`'s descriptors from `first` on (header, the data, status),
+    /// and makes it available; the caller notifies.
+    ///
+    /// # Safety
+    /// `q` must point at a queue this vCPU alone writes now, and the
+    /// descriptors from `first` must not be the device's.
+    pub unsafe fn post(
+        q: *mut Self,
+        slot: usize,
+        first: usize,
+        kind: u32,
+        sector: u64,
+        data: &[(u64, u32)],
+    ) {
+        let data_flags = if kind == T_IN { DESC_WRITE } else { 0 };
+        // SAFETY: as the caller promises; the device reads the request
+        // only after avail.idx moves, which comes last.
+        unsafe {
+            write_volatile(&raw mut (*q).header[slot], [u64::from(kind), sector]);
+            write_volatile(&raw mut (*q).status[slot], 0xff);
+            let header = &raw mut (*q).header[slot] as u64;
+            let status = &raw mut (*q).status[slot] as u64;
+            let put = |i: usize, addr: u64, len: u32, flags: u16| {
+                let next = if flags & DESC_NEXT != 0 {
+                    first + i + 1
+                } else {
+                    0
+                };
+                let desc = Desc {
+                    addr,
+                    len,
+                    flags,
+                    next: next as u16,
+                };
+                write_volatile(&raw mut (*q).desc[first + i], desc);
+            };
+            put(0, header, 16, DESC_NEXT);
+            for (i, &(addr, len)) in data.iter().enumerate() {
+                put(1 + i, addr, len, data_flags | DESC_NEXT);
+            }
+            put(1 + data.len(), status, 1, DESC_WRITE);
+            let idx = read_volatile(&raw const (*q).avail_idx);
+            write_volatile(&raw mut (*q).avail_ring[usize::from(idx) % Q], first as u16);
+            crate::sysreg::dsb_sy();
+            write_volatile(&raw mut (*q).avail_idx, idx.wrapping_add(1));
+            crate::sysreg::dsb_sy();
+        }
+    }
+}
