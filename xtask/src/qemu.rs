@@ -586,8 +586,9 @@ struct Script<'a> {
     qmp: Option<&'a QmpScript>,
 }
 
-/// Sends `command` over a fresh connection to QEMU's QMP socket and waits
-/// for its answer (events that come first are skipped).
+/// Sends `command` (a name, or a whole JSON request with its arguments)
+/// over a fresh connection to QEMU's QMP socket and waits for its answer
+/// (events that come first are skipped).
 fn qmp_execute(socket: &std::path::Path, command: &str) -> Result<()> {
     use std::io::BufRead;
     let stream = std::os::unix::net::UnixStream::connect(socket)
@@ -611,7 +612,12 @@ fn qmp_execute(socket: &std::path::Path, command: &str) -> Result<()> {
     };
     answer("")?; // the greeting
     answer("{\"execute\":\"qmp_capabilities\"}\n")?;
-    let reply = match answer(&format!("{{\"execute\":\"{command}\"}}\n")) {
+    let request = if command.starts_with('{') {
+        format!("{command}\n")
+    } else {
+        format!("{{\"execute\":\"{command}\"}}\n")
+    };
+    let reply = match answer(&request) {
         Ok(reply) => reply,
         // The command was sent and QEMU is gone before answering: what it
         // did (a power button that ended the run) shows in the run's

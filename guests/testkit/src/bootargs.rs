@@ -21,6 +21,9 @@ pub struct Options<'a> {
     pub bench_only: Option<&'a str>,
     /// `share`: measure two vCPUs' shares of one pCPU instead (share.rs).
     pub share: bool,
+    /// `disk-reset`: reset the VM with disk reads in flight, and check
+    /// after the reset that none wrote its memory (disk_reset.rs).
+    pub disk_reset: bool,
     /// `bench_iters=<n>` (n >= 1).
     pub bench_iters: u64,
     /// `backdoor=off|el1|all`; None when absent (or not one of those).
@@ -43,6 +46,7 @@ impl<'a> Options<'a> {
             bench: false,
             bench_only: None,
             share: false,
+            disk_reset: false,
             bench_iters: DEFAULT_BENCH_ITERS,
             backdoor: None,
             brk: None,
@@ -55,6 +59,8 @@ impl<'a> Options<'a> {
                 options.bench_only = Some(name);
             } else if word == "share" {
                 options.share = true;
+            } else if word == "disk-reset" {
+                options.disk_reset = true;
             } else if let Some(n) = word.strip_prefix("bench_iters=") {
                 if let Ok(n @ 1..) = n.parse::<u64>() {
                     options.bench_iters = n;

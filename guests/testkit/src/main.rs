@@ -13,6 +13,7 @@ mod bootargs;
 mod console;
 mod counter;
 mod detail;
+mod disk_reset;
 mod entry;
 mod exception;
 mod fdt;
@@ -73,6 +74,8 @@ extern "C" fn testkit_main(dtb: usize) -> ! {
         bench::run_all(&machine, options.bench_iters, options.bench_only);
     } else if options.share {
         share::run(&machine);
+    } else if options.disk_reset {
+        disk_reset::run(&machine);
     } else {
         let (passed, failed) = runner::run_all(&machine);
         let parked = secondary::park_all(&machine.mpidrs[..machine.cpus.min(machine::MAX_CPUS)]);

@@ -7,6 +7,7 @@ pub const CPU_OFF: u32 = 0x8400_0002;
 pub const CPU_ON_64: u32 = 0xC400_0003;
 pub const AFFINITY_INFO_64: u32 = 0xC400_0004;
 pub const SYSTEM_OFF: u32 = 0x8400_0008;
+pub const SYSTEM_RESET: u32 = 0x8400_0009;
 pub const PSCI_FEATURES: u32 = 0x8400_000A;
 
 pub const SMCCC_VERSION: u32 = 0x8000_0000;
@@ -78,6 +79,15 @@ pub fn affinity_info(target_mpidr: u64, lowest_level: u64) -> i64 {
 /// CPU_OFF: only returns on failure (DENIED).
 pub fn cpu_off() -> i64 {
     call(CPU_OFF, 0, 0, 0)
+}
+
+/// SYSTEM_RESET; prints and parks if it ever returns.
+pub fn system_reset() -> ! {
+    call(SYSTEM_RESET, 0, 0, 0);
+    crate::console::println!("testkit: SYSTEM_RESET returned");
+    loop {
+        crate::sysreg::wfi();
+    }
 }
 
 /// SYSTEM_OFF; prints and parks if it ever returns.

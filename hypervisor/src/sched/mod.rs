@@ -494,7 +494,7 @@ impl Machine {
             // Nor while the host disk may still write its memory.
             if busy
                 || self.vms[v].state == VmState::Running
-                || self.vms[v].disk_requests_with_host()
+                || self.vms[v].disk_requests_with_host() > 0
             {
                 continue;
             }

@@ -210,9 +210,10 @@ impl Disk {
         self.served || !self.with_host.is_empty()
     }
 
-    /// Whether requests are with the host disk (the VM's memory must stay).
-    pub fn requests_with_host(&self) -> bool {
-        !self.with_host.is_empty()
+    /// How many requests are with the host disk (the VM's memory must
+    /// stay while any is).
+    pub fn requests_with_host(&self) -> usize {
+        self.with_host.len()
     }
 
     /// vCPU `c` waits (blocked) for the transfer to end, to make its write

@@ -375,13 +375,29 @@ impl Vm {
         self.state == VmState::Running
     }
 
-    /// Whether any of its disks has requests with the host disk, which
-    /// moves data in and out of its memory until they are back.
-    pub fn disk_requests_with_host(&self) -> bool {
-        self.virtio.iter().any(|slot| match slot {
-            virtio::VirtioSlot::Block(disk) => disk.requests_with_host(),
-            _ => false,
-        })
+    /// How many requests its disks have with the host disk, which moves
+    /// data in and out of its memory until they are back.
+    pub fn disk_requests_with_host(&self) -> usize {
+        self.virtio
+            .iter()
+            .map(|slot| match slot {
+                virtio::VirtioSlot::Block(disk) => disk.requests_with_host(),
+                _ => 0,
+            })
+            .sum()
+    }
+
+    /// A stop or reset begins: say if it must wait for the host disk.
+    fn note_requests_with_host(&self) {
+        let n = self.disk_requests_with_host();
+        if n > 0 {
+            log::info!(
+                "vm {}: {n} disk request{} with the host disk: its memory stays until {} back",
+                self.name,
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "it is" } else { "they are" }
+            );
+        }
     }
 
     /// Every change of a VM's state goes through here: it counts them for
@@ -402,6 +418,7 @@ impl Vm {
             self.set_state(VmState::Stopping);
         }
         log::info!("vm {}: {why}", self.name);
+        self.note_requests_with_host();
         for c in 0..self.vcpus.len() {
             log::info!("vm {}: vcpu {c} {}", self.name, self.power_summary(c));
         }
@@ -456,6 +473,7 @@ impl Vm {
         self.vcpus_off();
         self.set_state(VmState::Resetting);
         log::info!("vm {}: {why}", self.name);
+        self.note_requests_with_host();
     }
 
     /// Called by the scheduler when none of this VM's vCPUs is on a pCPU:

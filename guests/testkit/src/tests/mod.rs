@@ -24,7 +24,7 @@ mod timer_irq;
 mod uart;
 mod virtio_blk;
 mod virtio_blk_ring;
-mod virtio_mmio;
+pub(crate) mod virtio_mmio;
 mod wfi;
 
 pub type TestResult = Result<Detail, Detail>;
