@@ -217,7 +217,8 @@ impl Disk {
     }
 
     /// vCPU `c` waits (blocked) for the transfer to end, to make its write
-    /// again: [`serve`] kicks it then.
+    /// again: [`serve`] or [`host_completions`] kicks it then
+    /// ([`Disk::release`]).
     pub fn wait(&mut self, c: usize) {
         self.waiters |= Kick::vcpu(c);
     }
@@ -373,7 +374,12 @@ fn submit(m: &mut crate::sched::Machine, cpu: usize, v: usize, n: usize) {
     let mut requests = requests.into_iter();
     while let Some(request) = requests.next() {
         let sent = match request.transfer(&VmRam(&ram)) {
-            Some(transfer) => send(&region, transfer, tag(v, n, disk.next_id)),
+            Some(transfer) => send(
+                &region,
+                transfer,
+                request.op().sector(),
+                tag(v, n, disk.next_id),
+            ),
             None => Sent::Unreachable,
         };
         match sent {
@@ -424,9 +430,9 @@ enum Sent {
     Unreachable,
 }
 
-/// Offers `transfer` (the VM's sectors) to the host disk as `tag`.
-fn send(region: &DiskRegion, transfer: Transfer, tag: u64) -> Sent {
-    let sector = sector_of(&transfer);
+/// Offers `transfer` (the VM's sectors, from `sector`) to the host disk as
+/// `tag`.
+fn send(region: &DiskRegion, transfer: Transfer, sector: u64, tag: u64) -> Sent {
     let on_host = match region.host_transfer(transfer) {
         Ok(on_host) => on_host,
         Err(e) => return Sent::Answered(Err(e)),
@@ -440,14 +446,6 @@ fn send(region: &DiskRegion, transfer: Transfer, tag: u64) -> Sent {
         Ok(Some(at_once)) => Sent::Answered(at_once.map_err(|reason| IoError { sector, reason })),
         Err(disk::Refused::Full) => Sent::NoRoom,
         Err(disk::Refused::Failed(reason)) => Sent::Answered(Err(IoError { sector, reason })),
-    }
-}
-
-/// A transfer's first sector, for its error.
-fn sector_of(transfer: &Transfer) -> u64 {
-    match transfer {
-        Transfer::Read { sector, .. } | Transfer::Write { sector, .. } => *sector,
-        Transfer::Flush => 0,
     }
 }
 
@@ -506,10 +504,7 @@ pub fn host_completions(m: &mut crate::sched::Machine, cpu: usize) {
         }
         let notify = match ram.filter(|_| running) {
             Some(ram) => {
-                let sector = match done.request.op() {
-                    Op::Read { sector, .. } | Op::Write { sector, .. } => sector,
-                    Op::Flush => 0,
-                };
+                let sector = done.request.op().sector();
                 let outcome = outcome.map_err(|reason| IoError { sector, reason });
                 let answered = [done.request.finish(&mut VmRam(&ram), outcome)];
                 answer(disk, &vm.name, n, done.generation, &answered, &ram)
@@ -582,19 +577,16 @@ fn all_exits(pcpus: &[crate::sched::pcpu::Pcpu]) -> u64 {
 
 /// Exits handled so far by every pCPU but `cpu`.
 fn others_exits(pcpus: &[crate::sched::pcpu::Pcpu], cpu: usize) -> u64 {
-    pcpus
-        .iter()
-        .enumerate()
-        .filter(|&(p, _)| p != cpu)
-        .fold(0u64, |sum, (_, pcpu)| sum.wrapping_add(pcpu.exits))
+    all_exits(pcpus).wrapping_sub(pcpus[cpu].exits)
 }
 
 /// One line per disk of `vm`: what it read and wrote, and how often the
 /// machine went on while its data moved.
 pub fn summaries(vm: &Vm) -> Vec<String> {
     let per_ms = (cpu::counter_frequency() / 1000).max(1);
+    let later = disk::answers_later();
     // How its batches went, around their number.
-    let (how, beside) = if disk::answers_later() {
+    let (how, beside) = if later {
         (
             "sent to the host disk (answered by its interrupt) in",
             "while pCPUs handled",
@@ -628,7 +620,7 @@ pub fn summaries(vm: &Vm) -> Vec<String> {
             s.exits_beside,
             s.handovers,
             s.busy_ticks / per_ms,
-            if disk::answers_later() {
+            if later {
                 alloc::format!(", its ring full {} times", s.no_room)
             } else {
                 String::new()

@@ -39,6 +39,17 @@ pub enum Op {
     Flush,
 }
 
+impl Op {
+    /// The first sector it names (0 for a flush, which names none): what
+    /// a failure is reported at.
+    pub fn sector(&self) -> u64 {
+        match *self {
+            Op::Read { sector, .. } | Op::Write { sector, .. } => sector,
+            Op::Flush => 0,
+        }
+    }
+}
+
 /// A request as storage that moves data by DMA and answers later takes it
 /// ([`Request::transfer`]): Aerie's host virtio-blk. Sectors are the
 /// device's (the backend's), already checked against its capacity.

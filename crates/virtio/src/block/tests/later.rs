@@ -63,6 +63,7 @@ fn a_read_becomes_a_transfer_into_the_guest_buffers() {
         }],
     };
     assert_eq!(taken[0].transfer(&r.mem), Some(want));
+    assert_eq!(taken[0].op().sector(), 9);
     assert_eq!(
         r.mem.slice(STATUS, 1),
         &[0xff],
@@ -102,6 +103,7 @@ fn a_write_transfer_starts_after_the_header_and_a_flush_has_no_data() {
     );
     let taken = take(&mut r);
     assert_eq!(taken[0].transfer(&r.mem), Some(Transfer::Flush));
+    assert_eq!(taken[0].op().sector(), 0, "a flush names no sector");
 }
 
 #[test]
