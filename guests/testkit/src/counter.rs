@@ -36,6 +36,14 @@ impl Deadline {
     }
 }
 
+/// Spins for `ms` milliseconds.
+pub fn spin_ms(ms: u64) {
+    let deadline = Deadline::after_ms(ms);
+    while !deadline.expired() {
+        core::hint::spin_loop();
+    }
+}
+
 /// Spins until `done()` or `ms` milliseconds pass; returns whether `done()`
 /// held. IRQs stay as the caller left them.
 pub fn spin_until(ms: u64, mut done: impl FnMut() -> bool) -> bool {

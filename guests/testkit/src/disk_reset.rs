@@ -24,6 +24,7 @@ use core::ptr::{read_volatile, write_volatile};
 
 use crate::console::println;
 use crate::counter;
+use crate::detail::Detail;
 use crate::machine::Machine;
 use crate::psci;
 use crate::tests::virtio_mmio::{self, Queue, Transport, QUEUE_NOTIFY, T_IN, T_OUT};
@@ -89,13 +90,7 @@ fn used() -> u16 {
 }
 
 /// Posts a request in the last slot and waits for it.
-fn request(
-    t: &Transport,
-    kind: u32,
-    at: u64,
-    data: *mut u64,
-    len: usize,
-) -> Result<(), &'static str> {
+fn request(t: &Transport, kind: u32, at: u64, data: *mut u64, len: usize) -> Result<(), Detail> {
     let before = used();
     // SAFETY: the ring in `AREA`; nothing else of the slot's is with the
     // device (each request waits for its answer).
@@ -110,14 +105,8 @@ fn request(
         )
     };
     t.write(QUEUE_NOTIFY, 0);
-    if !counter::spin_until(TIMEOUT_MS, || used() != before) {
-        return Err("a request was not answered in time");
-    }
     // SAFETY: as above.
-    match unsafe { Ring::status(ring(), READS) } {
-        0 => Ok(()),
-        _ => Err("a request failed"),
-    }
+    unsafe { Ring::wait_one(ring(), READS, before, kind, at, TIMEOUT_MS) }
 }
 
 /// Word `i` of the pattern: never zero.
@@ -149,7 +138,7 @@ pub fn run(machine: &Machine) {
 
 /// Leaves the pattern and the marker on the disk, asks for the reads and
 /// resets with them in flight. Returns only on failure.
-fn first_boot(t: &Transport) -> Result<(), &'static str> {
+fn first_boot(t: &Transport) -> Result<(), Detail> {
     for i in 0..BYTES / 8 {
         // SAFETY: a word of the buffer, which no request uses now.
         unsafe { write_volatile(buffer().add(i), pattern(i)) };
@@ -161,10 +150,7 @@ fn first_boot(t: &Transport) -> Result<(), &'static str> {
     println!(
         "testkit: disk-reset: first boot: {READS} reads of 4 MiB in {SLOW_DOWN_MS} ms, then a reset at once"
     );
-    let slowed = counter::Deadline::after_ms(SLOW_DOWN_MS);
-    while !slowed.expired() {
-        core::hint::spin_loop();
-    }
+    counter::spin_ms(SLOW_DOWN_MS);
     for slot in 0..READS {
         // SAFETY: the ring in `AREA`; slots 0..READS are not the device's.
         unsafe {
@@ -183,14 +169,11 @@ fn first_boot(t: &Transport) -> Result<(), &'static str> {
 }
 
 /// After the reset: the buffer must stay as the reload left it, zero.
-fn second_boot(t: &Transport) -> Result<(), &'static str> {
+fn second_boot(t: &Transport) -> Result<(), Detail> {
     // SAFETY: the sector buffer, which no request uses now.
     unsafe { write_volatile(sector(), 0) };
     request(t, T_OUT, MARKER_SECTOR, sector(), 512)?;
-    let settle = counter::Deadline::after_ms(SETTLE_MS);
-    while !settle.expired() {
-        core::hint::spin_loop();
-    }
+    counter::spin_ms(SETTLE_MS);
     for i in 0..BYTES / 8 {
         // SAFETY: a word of the buffer; no request of this run uses it.
         let got = unsafe { read_volatile(buffer().add(i)) };

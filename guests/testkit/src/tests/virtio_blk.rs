@@ -27,7 +27,7 @@ use core::ptr::{read_volatile, write_volatile};
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use super::TestResult;
-use crate::counter::{self, Deadline};
+use crate::counter;
 use crate::detail::{detail, fail};
 use crate::machine::Machine;
 use crate::secondary::{self, Progress};
@@ -142,16 +142,8 @@ fn request(
     post(0, kind, sector, data, len);
     t.write(QUEUE_NOTIFY, 0);
     note_return(before);
-    if !counter::spin_until(TIMEOUT_MS, || used_idx() != before) {
-        fail!("request type {kind} at sector {sector}: not used within {TIMEOUT_MS} ms");
-    }
-    if status_byte(0) != 0 {
-        fail!(
-            "request type {kind} at sector {sector}: status {}",
-            status_byte(0)
-        );
-    }
-    Ok(())
+    // SAFETY: the ring in `BUFFERS`.
+    unsafe { Ring::wait_one(ring(), 0, before, kind, sector, TIMEOUT_MS) }
 }
 
 /// Notifies, and of them those that returned before their request was
@@ -312,10 +304,7 @@ fn reset_mid_read(machine: &Machine, t: &Transport) -> Result<u64, crate::detail
     }
     secondary::wait_off(other, TIMEOUT_MS)?;
     // Give a transfer that outlived the reset time to show itself.
-    let settle = Deadline::after_ms(20);
-    while !settle.expired() {
-        core::hint::spin_loop();
-    }
+    counter::spin_ms(20);
     let used = used_idx();
     if u32::from(used) != USED_AFTER_RESET.load(Ordering::SeqCst) {
         fail!(

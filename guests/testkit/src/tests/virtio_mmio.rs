@@ -222,6 +222,32 @@ impl<const Q: usize, const R: usize> Queue<Q, R> {
         unsafe { read_volatile(&raw const (*q).status[slot]) as u8 }
     }
 
+    /// Waits up to `ms` for the request of slot `slot` (`kind` at
+    /// `sector`), posted while the used index was `before`, to come back,
+    /// and requires its status OK.
+    ///
+    /// # Safety
+    /// `q` must point at a queue.
+    pub unsafe fn wait_one(
+        q: *const Self,
+        slot: usize,
+        before: u16,
+        kind: u32,
+        sector: u64,
+        ms: u64,
+    ) -> Result<(), crate::detail::Detail> {
+        // SAFETY: as the caller promises.
+        if !crate::counter::spin_until(ms, || unsafe { Self::used(q) } != before) {
+            fail!("request type {kind} at sector {sector}: not used within {ms} ms");
+        }
+        // SAFETY: as the caller promises.
+        let status = unsafe { Self::status(q, slot) };
+        if status != 0 {
+            fail!("request type {kind} at sector {sector}: status {status}");
+        }
+        Ok(())
+    }
+
     /// Puts a block request (`kind` at `sector`, its data in the buffers
     /// `data`, device-writable for a read) on the ring as request slot
     /// `slot`'s descriptors from `first` on (header, the data, status),
