@@ -104,6 +104,13 @@ pub fn numbers_after(output: &str, key: &str) -> Vec<u64> {
         .collect()
 }
 
+/// The decimal number that is the last word of `line` before the first
+/// `word` in it: `number_before("7 reads (", " reads (")` is 7.
+pub fn number_before(line: &str, word: &str) -> Option<u64> {
+    let at = line.find(word)?;
+    line[..at].split_whitespace().last()?.parse().ok()
+}
+
 /// The lines that contain `needle`, in order.
 pub fn lines_with<'a>(output: &'a str, needle: &str) -> Vec<&'a str> {
     lines(output).filter(|l| l.contains(needle)).collect()
@@ -290,6 +297,16 @@ mod date_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn number_before_a_word() {
+        let line = "disk vda: 12 reads (48 KiB), 5 of 6 notifies returned early";
+        assert_eq!(number_before(line, " reads ("), Some(12));
+        assert_eq!(number_before(line, " notifies"), Some(6));
+        assert_eq!(number_before(line, " of "), Some(5));
+        assert_eq!(number_before(line, " writes"), None);
+        assert_eq!(number_before("x reads", " reads"), None);
+    }
 
     #[test]
     fn testkit_summary() {

@@ -562,10 +562,7 @@ fn testkit_disk() -> Result<(), String> {
         let full: u64 = out
             .lines()
             .filter(|l| l.contains("vm testkit: disk vd"))
-            .filter_map(|l| {
-                let at = l.find(" times")?;
-                l[..at].split_whitespace().last()?.parse::<u64>().ok()
-            })
+            .filter_map(|l| output::number_before(l, " times"))
             .sum();
         if full == 0 {
             return Err("the disks' summaries show the host disk's ring never full".into());
@@ -625,22 +622,23 @@ pub(crate) fn virtio_blk_ring_ran(out: &str) -> Result<(), String> {
 /// The testkit's `virtio_blk` check ran (it had a disk) and passed, the
 /// reset and the request added mid-read included. Returns how many of its
 /// notifies returned before their request was done, and how many it made.
-pub(crate) fn virtio_blk_ran(out: &str) -> Result<(u32, u32), String> {
+pub(crate) fn virtio_blk_ran(out: &str) -> Result<(u64, u64), String> {
     let line = out
         .lines()
-        .find(|l| l.contains("testkit: PASS virtio_blk"))
+        .find(|l| l.contains("testkit: PASS virtio_blk ("))
         .ok_or("no `testkit: PASS virtio_blk` line")?;
     if !line.contains("nothing moved after it") || !line.contains("added in its middle done") {
         return Err(format!("virtio_blk did not run its checks: {line}"));
     }
-    let counts = line.find(" notifies returned early").and_then(|at| {
-        let mut words = line[..at].split_whitespace().rev();
-        let notifies = words.next()?.parse().ok()?;
-        let _of = words.next()?;
-        let early = words.next()?.parse().ok()?;
-        Some((early, notifies))
-    });
-    counts.ok_or_else(|| format!("virtio_blk did not count its notifies: {line}"))
+    // Its last part: `E of N notifies returned early`.
+    let part = line.rsplit(';').next().unwrap_or(line);
+    match (
+        output::number_before(part, " of "),
+        output::number_before(part, " notifies returned early"),
+    ) {
+        (Some(early), Some(notifies)) => Ok((early, notifies)),
+        _ => Err(format!("virtio_blk did not count its notifies: {line}")),
+    }
 }
 
 /// The testkit with 4 vCPUs on 4 pCPUs (tests/configs/testkit-4vcpus.toml):
@@ -1057,14 +1055,10 @@ pub(crate) fn disk_summary(out: &str, vm: &str) -> Result<(u64, u64, u64), Strin
         .lines()
         .find(|l| l.contains(&prefix))
         .ok_or(format!("no `{prefix}` summary line"))?;
-    let number_before = |word: &str| -> Option<u64> {
-        let at = line.find(word)?;
-        line[..at].split_whitespace().last()?.parse().ok()
-    };
     match (
-        number_before(" reads ("),
-        number_before(" exits"),
-        number_before(" handed over"),
+        output::number_before(line, " reads ("),
+        output::number_before(line, " exits"),
+        output::number_before(line, " handed over"),
     ) {
         (Some(reads), Some(beside), Some(handed)) => Ok((reads, beside, handed)),
         _ => Err(format!("vm {vm}: unreadable disk summary: {line}")),
