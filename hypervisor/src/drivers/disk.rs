@@ -190,9 +190,10 @@ pub unsafe fn submit(
     unsafe { virtio_blk::submit(transfer, tag) }
 }
 
-/// The VMs' requests the host disk has returned: tags and outcomes.
-pub fn take_done() -> alloc::vec::Vec<(u64, Result<(), &'static str>)> {
-    virtio_blk::take_done()
+/// Moves the VMs' requests the host disk has returned (tags and outcomes)
+/// to the end of `into`.
+pub fn take_done(into: &mut alloc::vec::Vec<(u64, Result<(), &'static str>)>) {
+    virtio_blk::take_done(into);
 }
 
 /// The host disk's interrupt, 0 without one (an SD card is polled).

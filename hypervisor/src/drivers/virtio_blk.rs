@@ -18,6 +18,7 @@
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
+use core::ptr::NonNull;
 
 use super::virtio_mmio::{self, HostHal};
 use crate::mm::layout::phys_to_virt;
@@ -62,51 +63,130 @@ struct HostBlk {
     flush: bool,
     /// The requests with the device, by their first descriptor (the
     /// queue's token).
-    with_device: Vec<Option<Box<Pending>>>,
+    with_device: Vec<Option<Pending>>,
+    /// Requests back from the device, kept for the next: sending one
+    /// allocates nothing once there are as many as were ever out at once.
+    spare: Vec<Pending>,
     /// Requests the device has returned whose owner has not taken them
     /// yet ([`take_done`]): their tags and outcomes.
     done: Vec<(u64, Result<(), &'static str>)>,
 }
 
-/// A request with the device: its header and status byte, which the device
-/// reads and writes where they are (hence boxed), its data buffers (direct
-/// map addresses and lengths) and whose it is.
-struct Pending {
+/// A request's header and status byte, which the device reads and writes
+/// where they are: an allocation of its own, reached through a raw
+/// pointer, so the slices the queue is given of it stay valid however its
+/// [`Pending`] moves.
+#[repr(C)]
+struct Frame {
     header: [u8; 16],
-    status: [u8; 1],
-    data: Vec<(u64, u32)>,
-    write: bool,
+    status: u8,
+}
+
+/// A request with the device, or a spare one: its frame, its buffers as
+/// the queue took them (device-readable: the header, a write's data;
+/// device-writable: a read's data, the status), which `pop_used` wants
+/// again, and whose it is.
+struct Pending {
+    frame: NonNull<Frame>,
+    inputs: Vec<&'static [u8]>,
+    outputs: Vec<&'static mut [u8]>,
     tag: u64,
 }
 
+// SAFETY: the frame is this Pending's alone (freed in its drop), and the
+// buffers are memory the device may use from any pCPU; HostBlk, which holds
+// every Pending, is behind a lock.
+unsafe impl Send for Pending {}
+
 impl Pending {
-    /// The buffers as the queue took them: device-readable (header, a
-    /// write's data), then device-writable (a read's data, status).
+    fn new() -> Pending {
+        let frame = Box::new(Frame {
+            header: [0; 16],
+            status: 0,
+        });
+        Pending {
+            frame: NonNull::from(Box::leak(frame)),
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            tag: 0,
+        }
+    }
+
+    /// Makes it request `kind` at `sector` with `data` (direct-map
+    /// addresses and lengths), tagged `tag`.
     ///
     /// # Safety
-    /// The data buffers must be valid for the slices' lifetime and used by
-    /// nothing else meanwhile but the device ([`submit`]'s promise).
-    unsafe fn buffers(&mut self) -> (Vec<&'static [u8]>, Vec<&'static mut [u8]>) {
-        let n = self.data.len();
-        let mut inputs: Vec<&[u8]> = Vec::with_capacity(if self.write { 1 + n } else { 1 });
-        let mut outputs: Vec<&mut [u8]> = Vec::with_capacity(if self.write { 1 } else { 1 + n });
-        // SAFETY: the header and status live in this box, which stays put
-        // and alive while the request is with the device (`with_device`);
-        // the data as the caller promises.
+    /// It must hold no buffers (new, or [`Pending::clear`]ed), and the data
+    /// buffers must stay valid, used by nothing but the device, until it is
+    /// cleared again.
+    unsafe fn fill(
+        &mut self,
+        kind: u32,
+        sector: u64,
+        data: impl Iterator<Item = (u64, u32)>,
+        tag: u64,
+    ) {
+        let mut header = [0u8; 16];
+        header[..4].copy_from_slice(&kind.to_le_bytes());
+        header[8..].copy_from_slice(&sector.to_le_bytes());
+        let frame = self.frame.as_ptr();
+        let write = kind == T_OUT;
+        // SAFETY: the frame is this Pending's and no slice of it is left
+        // (the caller's promise), so it may be written, then lent to the
+        // device until the next clear; the data as the caller promises.
         unsafe {
-            inputs.push(core::slice::from_raw_parts(self.header.as_ptr(), 16));
-            for &(va, len) in &self.data {
+            core::ptr::addr_of_mut!((*frame).header).write(header);
+            core::ptr::addr_of_mut!((*frame).status).write(0xff);
+            self.inputs
+                .push(&*core::ptr::addr_of!((*frame).header).cast::<[u8; 16]>());
+            for (va, len) in data {
                 let buf = core::slice::from_raw_parts_mut(va as *mut u8, len as usize);
-                if self.write {
-                    inputs.push(buf);
+                if write {
+                    self.inputs.push(buf);
                 } else {
-                    outputs.push(buf);
+                    self.outputs.push(buf);
                 }
             }
-            outputs.push(core::slice::from_raw_parts_mut(self.status.as_mut_ptr(), 1));
+            self.outputs.push(core::slice::from_raw_parts_mut(
+                core::ptr::addr_of_mut!((*frame).status),
+                1,
+            ));
         }
-        (inputs, outputs)
+        self.tag = tag;
     }
+
+    /// The status byte, as the device left it (the last output).
+    fn status(&self) -> u8 {
+        self.outputs.last().map_or(0xff, |s| s[0])
+    }
+
+    /// Lets go of its buffers, for the next request.
+    fn clear(&mut self) {
+        self.inputs.clear();
+        self.outputs.clear();
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        // SAFETY: made by Box::leak in `new`, freed once, here; a Pending
+        // is dropped only back from the device (HostBlk is never dropped).
+        drop(unsafe { Box::from_raw(self.frame.as_ptr()) });
+    }
+}
+
+/// A request's writable buffers as `pop_used` wants them: the list and the
+/// buffers borrowed for one lifetime, which for a list of 'static buffers
+/// kept in the request could only be 'static. The buffers get the
+/// borrow's lifetime instead.
+fn for_the_call<'a>(list: &'a mut [&'static mut [u8]]) -> &'a mut [&'a mut [u8]] {
+    let (at, len) = (list.as_mut_ptr(), list.len());
+    // SAFETY: the same list, borrowed as long as `list`. Its buffers'
+    // lifetime shrinks, which a `&mut` list does not allow by itself,
+    // since the borrower could put shorter-lived buffers into it; the one
+    // borrower, `pop_used`, only reads the list (each buffer goes to
+    // `HostHal::unshare`, which does nothing).
+    unsafe { &mut *core::ptr::slice_from_raw_parts_mut(at.cast::<&'a mut [u8]>(), len) }
 }
 
 /// Why [`submit`] took no request.
@@ -176,6 +256,7 @@ impl HostBlk {
             capacity,
             flush: features.contains(Features::FLUSH),
             with_device: (0..QUEUE_SIZE).map(|_| None).collect(),
+            spare: Vec::new(),
             done: Vec::new(),
         })
     }
@@ -191,7 +272,7 @@ impl HostBlk {
         &mut self,
         kind: u32,
         sector: u64,
-        data: Vec<(u64, u32)>,
+        data: impl ExactSizeIterator<Item = (u64, u32)>,
         tag: u64,
     ) -> Result<(), Refused> {
         if data.len() + 2 > QUEUE_SIZE {
@@ -202,24 +283,19 @@ impl HostBlk {
         if self.queue.available_desc() < data.len() + 2 {
             return Err(Refused::Full);
         }
-        let mut header = [0u8; 16];
-        header[..4].copy_from_slice(&kind.to_le_bytes());
-        header[8..].copy_from_slice(&sector.to_le_bytes());
-        let mut pending = Box::new(Pending {
-            header,
-            status: [0xff],
-            data,
-            write: kind == T_OUT,
-            tag,
-        });
-        // SAFETY: the data as the caller promises; the header and status
-        // stay in the box, kept in `with_device` until `reap` has the
-        // request back from the device.
+        let mut pending = self.spare.pop().unwrap_or_else(Pending::new);
+        // SAFETY: spares are cleared; the data as the caller promises,
+        // and the request stays in `with_device` until `reap` has it back
+        // from the device and clears it.
         let token = unsafe {
-            let (inputs, mut outputs) = pending.buffers();
-            self.queue.add(&inputs, &mut outputs)
-        }
-        .map_err(|_| Refused::Failed("the host disk's queue refused the request"))?;
+            pending.fill(kind, sector, data, tag);
+            self.queue.add(&pending.inputs, &mut pending.outputs)
+        };
+        let Ok(token) = token else {
+            pending.clear();
+            self.spare.push(pending);
+            return Err(Refused::Failed("the host disk's queue refused the request"));
+        };
         self.with_device[usize::from(token)] = Some(pending);
         if self.queue.should_notify() {
             self.transport.notify(0);
@@ -242,15 +318,17 @@ impl HostBlk {
             };
             // SAFETY: the buffers `submit` queued under this token.
             let popped = unsafe {
-                let (inputs, mut outputs) = pending.buffers();
-                self.queue.pop_used(token, &inputs, &mut outputs)
+                let outputs = for_the_call(&mut pending.outputs);
+                self.queue.pop_used(token, &pending.inputs, outputs)
             };
-            let outcome = match (popped, pending.status[0]) {
+            let outcome = match (popped, pending.status()) {
                 (Err(_), _) => Err("the host disk returned the request malformed"),
                 (Ok(_), S_OK) => Ok(()),
                 (Ok(_), _) => Err("the host disk failed the request"),
             };
             self.done.push((pending.tag, outcome));
+            pending.clear();
+            self.spare.push(pending);
         }
     }
 
@@ -263,12 +341,12 @@ impl HostBlk {
         &mut self,
         kind: u32,
         sector: u64,
-        data: Vec<(u64, u32)>,
+        data: &[(u64, u32)],
     ) -> Result<(), &'static str> {
         let me = crate::sched::this_cpu();
         loop {
             // SAFETY: passed on from the caller.
-            match unsafe { self.submit(kind, sector, data.clone(), OWN) } {
+            match unsafe { self.submit(kind, sector, data.iter().copied(), OWN) } {
                 Ok(()) => break,
                 Err(Refused::Full) => self.wait(me),
                 Err(Refused::Failed(why)) => return Err(why),
@@ -296,7 +374,7 @@ impl HostBlk {
 ///
 /// # Safety
 /// As for [`HostBlk::submit`], until this returns.
-unsafe fn own_request(kind: u32, sector: u64, data: Vec<(u64, u32)>) -> Result<(), &'static str> {
+unsafe fn own_request(kind: u32, sector: u64, data: &[(u64, u32)]) -> Result<(), &'static str> {
     let mut disk = DISK.lock();
     let blk = disk.as_mut().ok_or("no host disk")?;
     // SAFETY: passed on from the caller.
@@ -305,21 +383,16 @@ unsafe fn own_request(kind: u32, sector: u64, data: Vec<(u64, u32)>) -> Result<(
 
 /// Read whole sectors starting at `sector` of the host disk.
 pub fn read(sector: u64, buf: &mut [u8]) -> Result<(), &'static str> {
-    let data = vec_of(buf.as_mut_ptr() as u64, buf.len());
+    let data = [(buf.as_mut_ptr() as u64, buf.len() as u32)];
     // SAFETY: `buf` is borrowed, and not used, for the whole call.
-    unsafe { own_request(T_IN, sector, data) }
+    unsafe { own_request(T_IN, sector, &data) }
 }
 
 /// Write whole sectors starting at `sector` of the host disk.
 pub fn write(sector: u64, buf: &[u8]) -> Result<(), &'static str> {
-    let data = vec_of(buf.as_ptr() as u64, buf.len());
+    let data = [(buf.as_ptr() as u64, buf.len() as u32)];
     // SAFETY: as for `read`; the device only reads a write's data.
-    unsafe { own_request(T_OUT, sector, data) }
-}
-
-/// One buffer of Aerie's as a request's data.
-fn vec_of(va: u64, len: usize) -> Vec<(u64, u32)> {
-    alloc::vec![(va, len as u32)]
+    unsafe { own_request(T_OUT, sector, &data) }
 }
 
 /// Sends `transfer` (sectors of the host disk) straight between the disk
@@ -339,27 +412,29 @@ pub unsafe fn submit(
 ) -> Result<Option<Result<(), &'static str>>, Refused> {
     let mut disk = DISK.lock();
     let blk = disk.as_mut().ok_or(Refused::Failed("no host disk"))?;
-    let guest = |bufs: &[DmaBuf]| -> Vec<(u64, u32)> {
-        bufs.iter().map(|b| (phys_to_virt(b.addr), b.len)).collect()
-    };
-    let (kind, sector, data) = match transfer {
-        Transfer::Read { sector, bufs } => (T_IN, *sector, guest(bufs)),
-        Transfer::Write { sector, bufs } => (T_OUT, *sector, guest(bufs)),
-        Transfer::Flush if !blk.flush => return Ok(Some(Ok(()))),
-        Transfer::Flush => (T_FLUSH, 0, Vec::new()),
-    };
+    fn guest(bufs: &[DmaBuf]) -> impl ExactSizeIterator<Item = (u64, u32)> + '_ {
+        bufs.iter().map(|b| (phys_to_virt(b.addr), b.len))
+    }
     // SAFETY: as the caller promises.
-    unsafe { blk.submit(kind, sector, data, tag) }.map(|()| None)
+    unsafe {
+        match transfer {
+            Transfer::Read { sector, bufs } => blk.submit(T_IN, *sector, guest(bufs), tag),
+            Transfer::Write { sector, bufs } => blk.submit(T_OUT, *sector, guest(bufs), tag),
+            Transfer::Flush if !blk.flush => return Ok(Some(Ok(()))),
+            Transfer::Flush => blk.submit(T_FLUSH, 0, core::iter::empty(), tag),
+        }
+    }
+    .map(|()| None)
 }
 
-/// The requests the device has returned, with their tags and outcomes.
-pub fn take_done() -> Vec<(u64, Result<(), &'static str>)> {
-    let mut disk = DISK.lock();
-    let Some(blk) = disk.as_mut() else {
-        return Vec::new();
-    };
-    blk.reap();
-    core::mem::take(&mut blk.done)
+/// Moves the requests the device has returned, with their tags and
+/// outcomes, to the end of `into` (a list the caller keeps, as the driver
+/// keeps its own: no allocation once both are large enough).
+pub fn take_done(into: &mut Vec<(u64, Result<(), &'static str>)>) {
+    if let Some(blk) = DISK.lock().as_mut() {
+        blk.reap();
+        into.append(&mut blk.done);
+    }
 }
 
 /// The device's interrupt: silenced (its requests are taken by
@@ -384,5 +459,5 @@ pub fn flush() -> Result<(), &'static str> {
         return Ok(());
     }
     // SAFETY: no data.
-    unsafe { blk.request(T_FLUSH, 0, Vec::new()) }
+    unsafe { blk.request(T_FLUSH, 0, &[]) }
 }

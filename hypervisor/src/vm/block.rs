@@ -55,6 +55,11 @@ const SECTOR: u64 = 512;
 /// Each pCPU's bounce buffer for the disks it serves, kept between exits.
 static BOUNCE: [Mutex<Vec<u8>>; MAX_PCPUS] = [const { Mutex::new(Vec::new()) }; MAX_PCPUS];
 
+/// Each pCPU's list of the requests the host disk returned, kept between
+/// its interrupts ([`host_completions`]).
+type Returned = Vec<(u64, Result<(), &'static str>)>;
+static DONE: [Mutex<Returned>; MAX_PCPUS] = [const { Mutex::new(Vec::new()) }; MAX_PCPUS];
+
 /// Disk `n` of VM `v` as `Pcpu::disk_work` holds it (both are small: a
 /// machine has a handful of VMs, a VM a handful of transports).
 pub fn work(v: usize, n: usize) -> Option<(u16, u16)> {
@@ -360,9 +365,9 @@ fn submit(m: &mut crate::sched::Machine, cpu: usize, v: usize, n: usize) {
     let Some(super::virtio::VirtioSlot::Block(disk)) = vm.virtio.get_mut(n) else {
         return;
     };
-    let requests = disk.transport.device_mut().take_requests();
     let Some(ram) = ram.filter(|_| running) else {
         // Stopping or resetting: what it asked for no longer matters.
+        drop(disk.transport.device_mut().take_requests());
         let waiters = disk.release();
         m.kick(cpu, v, waiters);
         return;
@@ -371,8 +376,7 @@ fn submit(m: &mut crate::sched::Machine, cpu: usize, v: usize, n: usize) {
     let region = *disk.transport.device().backend();
     disk.stats.batches += 1;
     let mut answered: Vec<Completion> = Vec::new();
-    let mut requests = requests.into_iter();
-    while let Some(request) = requests.next() {
+    while let Some(request) = disk.transport.device_mut().take_request() {
         let sent = match request.transfer(&VmRam(&ram)) {
             Some(transfer) => send(
                 &region,
@@ -386,9 +390,7 @@ fn submit(m: &mut crate::sched::Machine, cpu: usize, v: usize, n: usize) {
             Sent::NoRoom => {
                 // Room comes when requests come back (`host_completions`).
                 disk.stats.no_room += 1;
-                let mut rest = alloc::vec![request];
-                rest.extend(requests);
-                disk.transport.device_mut().put_back(rest);
+                disk.transport.device_mut().put_back(request);
                 break;
             }
             Sent::WithHost => {
@@ -478,7 +480,10 @@ fn answer(
 #[cold]
 #[inline(never)]
 pub fn host_completions(m: &mut crate::sched::Machine, cpu: usize) {
-    for (tag, outcome) in disk::take_done() {
+    // Only this pCPU takes its list: the lock is never contended.
+    let mut done = DONE[cpu].lock();
+    disk::take_done(&mut done);
+    for (tag, outcome) in done.drain(..) {
         let (v, n, id) = untag(tag);
         let exits = all_exits(&m.pcpus);
         let Some(vm) = m.vms.get_mut(v) else { continue };

@@ -32,6 +32,7 @@ pub use io::{Completion, Op, Request, Transfer, BOUNCE_SIZE};
 use crate::device::{copy_config, VirtioDevice};
 use crate::mem::GuestMemory;
 use crate::queue::{DescriptorChain, QueueError, Virtqueue};
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use config::{config_bytes, VIRTIO_BLK_F_BLK_SIZE, VIRTIO_BLK_F_FLUSH, VIRTIO_BLK_F_SEG_MAX};
 use request::*;
@@ -52,9 +53,10 @@ pub struct BlockDevice<B: BlockBackend> {
     backend: B,
     id: [u8; VIRTIO_BLK_ID_BYTES],
     /// Requests taken off the queue, in the driver's order, for
-    /// [`BlockDevice::take_requests`]. At most a queue's worth: the driver
-    /// cannot make more available before they are used.
-    requests: Vec<Request>,
+    /// [`BlockDevice::take_request`]. At most a queue's worth: the driver
+    /// cannot make more available before they are used. (A deque kept
+    /// between requests: taking one allocates nothing.)
+    requests: VecDeque<Request>,
 }
 
 impl<B: BlockBackend> BlockDevice<B> {
@@ -67,7 +69,7 @@ impl<B: BlockBackend> BlockDevice<B> {
         BlockDevice {
             backend,
             id: id_bytes,
-            requests: Vec::new(),
+            requests: VecDeque::new(),
         }
     }
 
@@ -90,14 +92,19 @@ impl<B: BlockBackend> BlockDevice<B> {
     /// order (a flush covers the writes before it), then complete them on
     /// queue 0 with the transport's generation of before the take.
     pub fn take_requests(&mut self) -> Vec<Request> {
-        core::mem::take(&mut self.requests)
+        self.requests.drain(..).collect()
     }
 
-    /// Gives back requests taken ([`BlockDevice::take_requests`]) that
-    /// the storage had no room for yet: they go first again, in their order.
-    pub fn put_back(&mut self, mut requests: Vec<Request>) {
-        requests.append(&mut self.requests);
-        self.requests = requests;
+    /// The oldest request waiting for the storage, as
+    /// [`BlockDevice::take_requests`] would give it first.
+    pub fn take_request(&mut self) -> Option<Request> {
+        self.requests.pop_front()
+    }
+
+    /// Gives back a request taken ([`BlockDevice::take_request`]) that the
+    /// storage had no room for yet: it goes first again.
+    pub fn put_back(&mut self, request: Request) {
+        self.requests.push_front(request);
     }
 
     /// Takes one chain: answers it at once if it needs no storage (returns
@@ -114,7 +121,7 @@ impl<B: BlockBackend> BlockDevice<B> {
             .ok_or(QueueError::NoStatusByte { head: chain.head() })?;
         match self.decode(&chain, status_at, mem) {
             Ok(op) => {
-                self.requests.push(Request::new(chain, op, status_at));
+                self.requests.push_back(Request::new(chain, op, status_at));
                 Ok(None)
             }
             Err((status, written)) => {

@@ -24,8 +24,11 @@ pub struct DescriptorChain {
     head: u16,
     /// Descriptors walked, empty ones included.
     descriptors: u16,
-    readable: Vec<Segment>,
-    writable: Vec<Segment>,
+    /// The readable buffers, then the writable ones (the spec's order, so
+    /// one list serves both: a chain is one allocation, not two).
+    segments: Vec<Segment>,
+    /// Where the writable buffers start in `segments`.
+    first_writable: usize,
     readable_len: u32,
     writable_len: u32,
 }
@@ -35,29 +38,42 @@ impl DescriptorChain {
         DescriptorChain {
             head,
             descriptors: 0,
-            readable: Vec::new(),
-            writable: Vec::new(),
+            segments: Vec::new(),
+            first_writable: 0,
             readable_len: 0,
             writable_len: 0,
         }
     }
 
     /// Appends a buffer; `None` when the stream length would overflow u32
-    /// (the used ring's `len` is 32 bits, so no chain may be longer).
+    /// (the used ring's `len` is 32 bits, so no chain may be longer) or a
+    /// readable buffer follows a writable one (the walk refuses that first).
     pub(crate) fn push(&mut self, seg: Segment, writable: bool) -> Option<()> {
         // At most the queue's size: the walk stops there.
         self.descriptors = self.descriptors.saturating_add(1);
         if seg.len == 0 {
             return Some(());
         }
-        let (list, total) = if writable {
-            (&mut self.writable, &mut self.writable_len)
+        if writable {
+            self.writable_len = self.writable_len.checked_add(seg.len)?;
+        } else if self.first_writable == self.segments.len() {
+            self.readable_len = self.readable_len.checked_add(seg.len)?;
+            self.first_writable += 1;
         } else {
-            (&mut self.readable, &mut self.readable_len)
-        };
-        *total = total.checked_add(seg.len)?;
-        list.push(seg);
+            return None;
+        }
+        self.segments.push(seg);
         Some(())
+    }
+
+    /// The readable (`writable` false) or the writable buffers.
+    fn stream(&self, writable: bool) -> &[Segment] {
+        let (readable, writable_segs) = self.segments.split_at(self.first_writable);
+        if writable {
+            writable_segs
+        } else {
+            readable
+        }
     }
 
     /// How many descriptors the chain is made of, empty ones included.
@@ -84,11 +100,7 @@ impl DescriptorChain {
     /// false) or writable stream from `offset`, in order, as guest
     /// addresses; fewer bytes than `len` when the stream ends first.
     pub fn pieces(&self, writable: bool, offset: u32, len: u32) -> Vec<Segment> {
-        let segs = if writable {
-            &self.writable
-        } else {
-            &self.readable
-        };
+        let segs = self.stream(writable);
         let mut pieces = Vec::with_capacity(segs.len());
         let _ = for_each_piece(segs, offset, len as usize, |addr, _, n| {
             // n is at most a segment's u32 length.
@@ -111,7 +123,7 @@ impl DescriptorChain {
         buf: &mut [u8],
     ) -> Result<usize, MemError> {
         let mut done = 0;
-        for_each_piece(&self.readable, offset, buf.len(), |addr, at, n| {
+        for_each_piece(self.stream(false), offset, buf.len(), |addr, at, n| {
             mem.read(addr, &mut buf[at..at + n])?;
             done += n;
             Ok(())
@@ -129,7 +141,7 @@ impl DescriptorChain {
         buf: &[u8],
     ) -> Result<usize, MemError> {
         let mut done = 0;
-        for_each_piece(&self.writable, offset, buf.len(), |addr, at, n| {
+        for_each_piece(self.stream(true), offset, buf.len(), |addr, at, n| {
             mem.write(addr, &buf[at..at + n])?;
             done += n;
             Ok(())
