@@ -33,7 +33,7 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 74] = [
+const QEMU_TESTS: [(&str, TestFn); 75] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
@@ -152,6 +152,7 @@ const QEMU_TESTS: [(&str, TestFn); 74] = [
     ("board-zcu102-linux", board::zcu102_linux),
     ("board-zcu102-console", board::zcu102_console),
     ("board-zcu102-uplink", board::zcu102_uplink),
+    ("board-zcu102-exact", board::zcu102_exact),
     ("board-versal-gem-uplink", board::versal_gem_uplink),
 ];
 

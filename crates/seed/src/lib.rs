@@ -17,6 +17,8 @@
 //! twice, so VMs and restarts of one VM get unrelated seeds.
 #![cfg_attr(not(test), no_std)]
 
+pub mod jitter;
+
 use sha2::{Digest, Sha256};
 
 /// Bytes of `rng-seed` each guest gets (Linux takes up to 512).
@@ -33,6 +35,9 @@ pub enum Source {
     /// A counter or timing: guessable, mixed in so that seeds differ even
     /// without a real source.
     Counter,
+    /// CPU timing jitter ([`jitter`]): credited only as far as its
+    /// assessment allows ([`Pool::mix_jitter`]).
+    Jitter,
 }
 
 impl Source {
@@ -41,12 +46,13 @@ impl Source {
             Source::BootSeed => 1,
             Source::Rndr => 2,
             Source::Counter => 3,
+            Source::Jitter => 4,
         }
     }
 
-    /// Whether the source is unpredictable.
+    /// Whether every byte of the source is unpredictable.
     pub fn strong(self) -> bool {
-        !matches!(self, Source::Counter)
+        !matches!(self, Source::Counter | Source::Jitter)
     }
 }
 
@@ -84,6 +90,31 @@ impl Pool {
         if source.strong() {
             self.strong_bytes += bytes.len();
         }
+    }
+
+    /// Hashes timings from `timing` (each one walk of the noise, see
+    /// [`jitter`]) into the key, all of them, and credits
+    /// [`jitter::CREDITED_BITS`] if they pass the assessment. `kept` is
+    /// the assessment's room.
+    pub fn mix_jitter(
+        &mut self,
+        timing: impl FnMut() -> u64,
+        kept: &mut [u64; jitter::SAMPLES],
+    ) -> Result<jitter::Assessment, jitter::Refusal> {
+        let mut h = Sha256::new();
+        h.update(self.key);
+        h.update([Source::Jitter.tag()]);
+        let mut timings = 0u64;
+        let result = jitter::assess(timing, kept, |t| {
+            h.update(t.to_le_bytes());
+            timings += 1;
+        });
+        h.update(timings.to_le_bytes());
+        self.key = h.finalize().into();
+        if result.is_ok() {
+            self.strong_bytes += jitter::CREDITED_BITS / 8;
+        }
+        result
     }
 
     /// Whether at least 32 bytes from unpredictable sources went in.
@@ -170,6 +201,27 @@ mod tests {
         p.mix(Source::Rndr, &[2; 16]);
         assert!(p.strong());
         assert!(pool().strong());
+    }
+
+    #[test]
+    fn jitter_is_credited_only_when_it_passes() {
+        let mut kept = [0u64; jitter::SAMPLES];
+        let mut exact = Pool::new();
+        let before = exact.key;
+        assert!(exact.mix_jitter(|| 40, &mut kept).is_err());
+        assert!(!exact.strong(), "a deterministic machine adds nothing");
+        assert_ne!(exact.key, before, "its timings are hashed all the same");
+        let mut state = 3u64;
+        let mut jittery = Pool::new();
+        let assessment = jittery.mix_jitter(
+            || {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+                1_000 + (state >> 56)
+            },
+            &mut kept,
+        );
+        assert!(assessment.is_ok(), "{assessment:?}");
+        assert!(jittery.strong(), "256 bits credited");
     }
 
     #[test]

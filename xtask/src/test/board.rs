@@ -92,7 +92,24 @@ fn booted_on(board: Board, out: &str) -> Result<(), String> {
         Board::Virt => return Err("`virt` is no board of these tests".into()),
     };
     output::require_line(out, cpus)?;
-    output::require_line(out, machine)
+    output::require_line(out, machine)?;
+    seeded(board, out)
+}
+
+/// Aerie's entropy pool is strong on `board`: no warning, and on the
+/// models whose device tree QEMU gives no `/chosen/rng-seed` (all but the
+/// Pi's) the CPU timing jitter passed its tests.
+fn seeded(board: Board, out: &str) -> Result<(), String> {
+    if let Some(line) = output::lines_with(out, "no entropy source").first() {
+        return Err(format!("`{line}`"));
+    }
+    if board == Board::Raspi4b {
+        return Ok(());
+    }
+    output::lines_with(out, "aerie: entropy: 256 bits from CPU timing jitter (")
+        .first()
+        .map(|_| ())
+        .ok_or_else(|| "no `entropy: 256 bits from CPU timing jitter` line".into())
 }
 
 /// The testkit, every check passing on `board`: PSCI, interrupts (SGIs,
@@ -431,6 +448,37 @@ pub fn zcu102_linux() -> Result<(), String> {
     )
 }
 
+/// The ZCU102 under `-icount shift=0`: an exact machine, where every walk
+/// of the jitter's takes the same time by the cycle counter. Aerie must
+/// refuse it (the repetition count test stops it at the 21st timing) and
+/// say that guests' seeds can be guessed; the testkit still boots and
+/// runs a benchmark.
+pub fn zcu102_exact() -> Result<(), String> {
+    let name = "board-zcu102-exact";
+    let run = on_board(
+        name,
+        Board::Zcu102,
+        Guest::Testkit {
+            cmdline: "bench=nop bench_iters=1000".into(),
+        },
+        Path::new(""),
+        180,
+    );
+    super::run_aerie_icount(&run, Some(crate::qemu::icount::EXACT), |status, out| {
+        output::require_line(
+            out,
+            "aerie: warning: no entropy source (no /chosen/rng-seed from the boot loader, no RNDR, \
+             and CPU timing jitter by the cycle counter failed: one timing came 21 times in a row \
+             (repetition count test)): guests' rng-seed can be guessed",
+        )?;
+        if let Some(line) = output::lines_with(out, "from CPU timing jitter").first() {
+            return Err(format!("`{line}` on an exact machine"));
+        }
+        output::require_line(out, "bench: name=nop iters=1000")?;
+        clean_exit(status, out)
+    })
+}
+
 /// The console both ways on the ZCU102's Cadence UART, whose receive
 /// events Aerie clears once it has read the FIFO empty.
 pub fn zcu102_console() -> Result<(), String> {
@@ -446,5 +494,16 @@ mod tests {
         let virt = "aerie: Aerie 0.1.0 on Cortex-A72 (MIDR 0x410fd083), 2 CPUs, VHE: no\n";
         assert!(booted_on(Board::Imx8mpEvk, virt).is_err());
         assert!(booted_on(Board::VersalVirt, virt).is_err());
+    }
+
+    #[test]
+    fn a_board_run_must_have_its_pool_seeded() {
+        let jitter = "aerie: entropy: 256 bits from CPU timing jitter (1096 walks timed by the cycle counter, 72 stuck; the most common timing 77 times in 1024)\n";
+        let warned = "aerie: warning: no entropy source (no /chosen/rng-seed from the boot loader, no RNDR, and CPU timing jitter by the cycle counter failed: one timing came 21 times in a row (repetition count test)): guests' rng-seed can be guessed\n";
+        assert!(seeded(Board::Zcu102, jitter).is_ok());
+        assert!(seeded(Board::Zcu102, "").is_err(), "no line");
+        assert!(seeded(Board::Zcu102, &format!("{jitter}{warned}")).is_err());
+        assert!(seeded(Board::Raspi4b, "").is_ok(), "QEMU seeds the Pi");
+        assert!(seeded(Board::Raspi4b, warned).is_err());
     }
 }

@@ -1,6 +1,6 @@
 //! What this CPU is and what it has.
 
-use super::sysreg::read_sysreg;
+use super::sysreg::{isb, read_sysreg, write_sysreg};
 
 /// Identification and the features Aerie's choices depend on.
 #[derive(Debug, Clone, Copy)]
@@ -48,6 +48,43 @@ impl CpuInfo {
 pub fn counter() -> u64 {
     super::sysreg::isb();
     read_sysreg!(cntpct_el0)
+}
+
+/// The PMU's cycle counter, counting at EL2 while this lives (Aerie owns
+/// the PMU: guests are refused it, MDCR_EL2.TPM). Put back as at reset
+/// (off) when dropped; the profiler, if on, starts it again later.
+pub struct CycleCounter(());
+
+impl CycleCounter {
+    /// Starts it; None on a CPU without PMUv3 (ID_AA64DFR0_EL1.PMUVer 0,
+    /// or 0xF for an IMPLEMENTATION DEFINED one).
+    pub fn start() -> Option<CycleCounter> {
+        let version = (read_sysreg!(id_aa64dfr0_el1) >> 8) & 0xf;
+        if version == 0 || version == 0xf {
+            return None;
+        }
+        // PMCCFILTR_EL0.NSH: count at EL2 too. PMCR_EL0: E (enable), C
+        // (reset the cycle counter), LC (64 bits).
+        write_sysreg!(pmccfiltr_el0, 1 << 27);
+        write_sysreg!(pmcr_el0, (1 << 0) | (1 << 2) | (1 << 6));
+        write_sysreg!(pmcntenset_el0, 1 << 31);
+        isb();
+        Some(CycleCounter(()))
+    }
+
+    /// Cycles so far, once the instructions before have completed.
+    pub fn read(&self) -> u64 {
+        isb();
+        read_sysreg!(pmccntr_el0)
+    }
+}
+
+impl Drop for CycleCounter {
+    fn drop(&mut self) {
+        write_sysreg!(pmcntenclr_el0, 1 << 31);
+        write_sysreg!(pmcr_el0, 0);
+        isb();
+    }
 }
 
 /// A random number from the CPU (FEAT_RNG's RNDR), if it has the
