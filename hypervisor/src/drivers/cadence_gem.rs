@@ -31,15 +31,13 @@
 //! MDIO), never reset or reconfigured.
 
 use super::ethernet::{
-    map_and_bring_up, read_phy, uncached_dma, FrameBuffers, PhyState, TxCursor, BUFFER,
+    read_phy, uncached_dma, FrameBuffers, Mac, PhyState, Slot, TxCursor, BUFFER,
 };
 use super::registers::Registers;
 use crate::arch::aarch64::cpu::poll_for;
 use crate::arch::aarch64::sysreg::dsb_sy;
 use crate::mm::kernel_map::KernelSpace;
 use aerie_dt::{HostEthernet, PhyMode};
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use spin::Mutex;
 
 const NETWORK_CONTROL: usize = 0x000;
 const NETWORK_CONFIG: usize = 0x004;
@@ -194,7 +192,7 @@ impl Ring {
     }
 }
 
-struct Card {
+pub struct Card {
     regs: Registers,
     rx: Ring,
     tx: Ring,
@@ -203,12 +201,12 @@ struct Card {
     rx_next: usize,
     tx_cursor: TxCursor,
     mac: [u8; 6],
+    /// Frames received with errors (and dropped), for `Ctrl-A d`.
+    bad: u64,
 }
 
-static CARD: Mutex<Option<Card>> = Mutex::new(None);
-static INTID: AtomicU32 = AtomicU32::new(0);
-/// Frames received with errors (and dropped), for `Ctrl-A d`.
-static BAD: AtomicU64 = AtomicU64::new(0);
+/// The GEM Aerie drives, if any (`uplink`).
+pub static GEM: Slot<Card> = Slot::new();
 
 /// network_control while the card runs.
 const RUNNING: u32 = NCR_MAN_PORT_EN | NCR_RX_EN | NCR_TX_EN;
@@ -218,59 +216,6 @@ impl Card {
     fn post(&self, i: usize) {
         let wrap = if i == RING - 1 { RX_WRAP } else { 0 };
         self.rx.give(i, 0, self.buffers.rx_for_card(i) | wrap, 0);
-    }
-
-    fn send(&mut self, frame: &[u8]) -> Result<(), &'static str> {
-        if frame.len() > MAX_FRAME {
-            return Err("frame longer than the card takes");
-        }
-        // The card sets USED in the descriptors it has sent.
-        let tx = &self.tx;
-        self.tx_cursor.reclaim(|i| tx.word(i, 1) & TX_USED != 0);
-        let i = self
-            .tx_cursor
-            .claim()
-            .ok_or("transmit ring full: frame dropped")?;
-        let (pa, len) = self.buffers.fill_tx(i, frame);
-        let wrap = if i == RING - 1 { TX_WRAP } else { 0 };
-        self.tx.give(i, 1, len as u32 | TX_LAST | wrap, pa);
-        dsb_sy();
-        // The transmitter stops at a USED descriptor: start it again
-        // (nothing happens if it is still going).
-        self.regs.write(NETWORK_CONTROL, RUNNING | NCR_TX_START);
-        Ok(())
-    }
-
-    fn receive(&mut self, f: &mut impl FnMut(&[u8])) -> usize {
-        let mut n = 0;
-        while n < RING {
-            let i = self.rx_next;
-            if self.rx.word(i, 0) & RX_USED == 0 {
-                break;
-            }
-            let status = self.rx.word(i, 1);
-            let len = (status & RX_LENGTH) as usize;
-            let whole = RX_START_OF_FRAME | RX_END_OF_FRAME;
-            if status & whole != whole || !(1..=BUFFER).contains(&len) {
-                BAD.fetch_add(1, Ordering::Relaxed);
-            } else {
-                // Its FCS removed by the card.
-                f(self.buffers.rx_frame(i, len));
-            }
-            self.post(i);
-            self.rx_next = (i + 1) % RING;
-            n += 1;
-        }
-        if n > 0 {
-            // The GEM looks at the next descriptor again for each frame;
-            // QEMU's model only when network_control is written with
-            // receive on (it keeps the one it last read, which was USED if
-            // the ring was full). The same value again changes nothing on
-            // the GEM itself.
-            dsb_sy();
-            self.regs.write(NETWORK_CONTROL, RUNNING);
-        }
-        n
     }
 
     /// A clause-22 MDIO read of the PHY at `phy`, or None without an
@@ -310,7 +255,11 @@ impl Card {
 
 /// Bring up the GEM at `va` as the uplink: promiscuous, full duplex, the
 /// rings given, receive interrupts on.
-fn bring_up(va: u64, eth: &HostEthernet, space: &mut KernelSpace) -> Result<Card, &'static str> {
+pub fn bring_up(
+    va: u64,
+    eth: &HostEthernet,
+    space: &mut KernelSpace,
+) -> Result<Card, &'static str> {
     // SAFETY: the caller mapped the GEM's registers at `va` as device
     // memory, for good; Aerie alone drives it.
     let regs = unsafe { Registers::new(va) };
@@ -359,6 +308,7 @@ fn bring_up(va: u64, eth: &HostEthernet, space: &mut KernelSpace) -> Result<Card
         rx_next: 0,
         tx_cursor: TxCursor::new(RING),
         mac,
+        bad: 0,
     };
     for i in 0..RING {
         card.post(i);
@@ -455,49 +405,74 @@ fn bring_up(va: u64, eth: &HostEthernet, space: &mut KernelSpace) -> Result<Card
     Ok(card)
 }
 
-/// Map and bring up the GEM the device tree names. Returns its INTID: the
-/// caller routes it to a pCPU. None if it cannot be used (said why).
-pub fn probe(eth: &HostEthernet, space: &mut KernelSpace) -> Option<u32> {
-    let card = map_and_bring_up(eth, space, bring_up, |card: &Card| card.mac)?;
-    *CARD.lock() = Some(card);
-    INTID.store(eth.intid, Ordering::Relaxed);
-    Some(eth.intid)
-}
+impl Mac for Card {
+    fn address(&self) -> [u8; 6] {
+        self.mac
+    }
 
-/// The card's INTID, 0 without a card.
-pub fn intid() -> u32 {
-    INTID.load(Ordering::Relaxed)
-}
-
-/// The card raised its interrupt: clear the events at the device, so the
-/// level drops before the GIC's end of interrupt. int_status clears on read
-/// in some GEMs (QEMU's model) and by writing 1s in others: both done.
-pub fn acknowledge() {
-    if let Some(card) = CARD.lock().as_ref() {
-        let events = card.regs.read(INT_STATUS);
+    fn acknowledge(&mut self) {
+        // int_status clears on read in some GEMs (QEMU's model) and by
+        // writing 1s in others: both done.
+        let events = self.regs.read(INT_STATUS);
         if events != 0 {
-            card.regs.write(INT_STATUS, events);
+            self.regs.write(INT_STATUS, events);
         }
     }
-}
 
-/// Send one Ethernet frame (without its CRC) out of the uplink, without
-/// waiting: a frame the ring has no room for is refused (`uplink` counts
-/// it dropped).
-pub fn send(frame: &[u8]) -> Result<(), &'static str> {
-    CARD.lock().as_mut().ok_or("no uplink")?.send(frame)
-}
-
-/// Hand every frame the card has received to `f` (without its CRC), at
-/// most a ring's worth, each descriptor given back after. Returns how many.
-pub fn receive(mut f: impl FnMut(&[u8])) -> usize {
-    match CARD.lock().as_mut() {
-        Some(card) => card.receive(&mut f),
-        None => 0,
+    fn send(&mut self, frame: &[u8]) -> Result<(), &'static str> {
+        if frame.len() > MAX_FRAME {
+            return Err("frame longer than the card takes");
+        }
+        // The card sets USED in the descriptors it has sent.
+        let tx = &self.tx;
+        self.tx_cursor.reclaim(|i| tx.word(i, 1) & TX_USED != 0);
+        let i = self
+            .tx_cursor
+            .claim()
+            .ok_or("transmit ring full: frame dropped")?;
+        let (pa, len) = self.buffers.fill_tx(i, frame);
+        let wrap = if i == RING - 1 { TX_WRAP } else { 0 };
+        self.tx.give(i, 1, len as u32 | TX_LAST | wrap, pa);
+        dsb_sy();
+        // The transmitter stops at a USED descriptor: start it again
+        // (nothing happens if it is still going).
+        self.regs.write(NETWORK_CONTROL, RUNNING | NCR_TX_START);
+        Ok(())
     }
-}
 
-/// Frames received with errors (and dropped) so far.
-pub fn receive_errors() -> u64 {
-    BAD.load(Ordering::Relaxed)
+    fn receive(&mut self, f: &mut dyn FnMut(&[u8])) -> usize {
+        let mut n = 0;
+        while n < RING {
+            let i = self.rx_next;
+            if self.rx.word(i, 0) & RX_USED == 0 {
+                break;
+            }
+            let status = self.rx.word(i, 1);
+            let len = (status & RX_LENGTH) as usize;
+            let whole = RX_START_OF_FRAME | RX_END_OF_FRAME;
+            if status & whole != whole || !(1..=BUFFER).contains(&len) {
+                self.bad += 1;
+            } else {
+                // Its FCS removed by the card.
+                f(self.buffers.rx_frame(i, len));
+            }
+            self.post(i);
+            self.rx_next = (i + 1) % RING;
+            n += 1;
+        }
+        if n > 0 {
+            // The GEM looks at the next descriptor again for each frame;
+            // QEMU's model only when network_control is written with
+            // receive on (it keeps the one it last read, which was USED if
+            // the ring was full). The same value again changes nothing on
+            // the GEM itself.
+            dsb_sy();
+            self.regs.write(NETWORK_CONTROL, RUNNING);
+        }
+        n
+    }
+
+    fn receive_errors(&self) -> u64 {
+        self.bad
+    }
 }

@@ -1,15 +1,19 @@
 //! What the drivers of the machine's own Ethernet controllers share (the
 //! i.MX ENET, `imx_fec`, and Cadence's GEM, `cadence_gem`): DMA memory
 //! the controller can address, descriptor rings mapped uncached, a frame
-//! buffer per descriptor and the transmit ring's positions, and the PHY's
-//! standard registers read over the controller's MDIO bus. Each driver
-//! keeps only its controller's registers and descriptor bits.
+//! buffer per descriptor and the transmit ring's positions, the PHY's
+//! standard registers read over the controller's MDIO bus, and the card's
+//! place ([`Slot`]: probe, interrupt, send and receive under its lock),
+//! which asks each driver for a [`Mac`]. Each driver keeps only its
+//! controller's registers and descriptor bits.
 
 use crate::arch::aarch64::sysreg::clean_invalidate_dcache_range;
 use crate::mm::frames;
 use crate::mm::kernel_map::KernelSpace;
 use crate::mm::layout::phys_to_virt;
 use aerie_dt::HostEthernet;
+use core::sync::atomic::{AtomicU32, Ordering};
+use spin::Mutex;
 
 /// Allocate `bytes` of DMA memory the card can address (below 4 GiB: both
 /// controllers are used with 32-bit buffer addresses).
@@ -185,36 +189,102 @@ pub fn read_phy(mdio_read: impl Fn(u32) -> Option<u16>) -> Option<PhyState> {
     })
 }
 
-/// Map the controller `eth` names and bring it up with `bring_up` (its
-/// registers' address in), saying what came of it: the card and its
-/// address (`mac`), or why it is not used. None if it cannot be used.
-pub fn map_and_bring_up<C>(
-    eth: &HostEthernet,
-    space: &mut KernelSpace,
-    bring_up: impl FnOnce(u64, &HostEthernet, &mut KernelSpace) -> Result<C, &'static str>,
-    mac: impl FnOnce(&C) -> [u8; 6],
-) -> Option<C> {
-    let base = eth.region.base;
-    let va = match space.map_device(base, eth.region.size) {
-        Ok(va) => va,
-        Err(e) => {
-            log::warn!("host Ethernet at {base:#x}: cannot map it: {e:?}");
-            return None;
+/// A controller of the machine's own that Aerie drives as the uplink (the
+/// i.MX ENET, the Cadence GEM): what its [`Slot`] asks of it.
+pub trait Mac: Send {
+    /// Its station address.
+    fn address(&self) -> [u8; 6];
+    /// Clear its events, so the level of its interrupt drops before the
+    /// GIC's end of interrupt.
+    fn acknowledge(&mut self);
+    /// Send one Ethernet frame (without its CRC), without waiting: a frame
+    /// the ring has no room for is refused (`uplink` counts it dropped).
+    fn send(&mut self, frame: &[u8]) -> Result<(), &'static str>;
+    /// Hand every frame it has received to `f` (without its CRC), at most
+    /// a ring's worth, each descriptor given back after. Returns how many.
+    fn receive(&mut self, f: &mut dyn FnMut(&[u8])) -> usize;
+    /// Frames received with errors (and dropped) so far.
+    fn receive_errors(&self) -> u64;
+}
+
+/// The one controller of a kind Aerie drives: none until [`Slot::probe`]
+/// has brought one up.
+pub struct Slot<C> {
+    card: Mutex<Option<C>>,
+    intid: AtomicU32,
+}
+
+impl<C: Mac> Slot<C> {
+    pub const fn new() -> Slot<C> {
+        Slot {
+            card: Mutex::new(None),
+            intid: AtomicU32::new(0),
         }
-    };
-    match bring_up(va, eth, space) {
-        Ok(card) => {
-            log::info!(
-                "uplink: {} at {base:#x} (INTID {}), address {}",
-                eth.kind.name(),
-                eth.intid,
-                aerie_bootmodule::mac_text(&mac(&card))
-            );
-            Some(card)
+    }
+
+    /// Map the controller `eth` names, bring it up with `bring_up` (its
+    /// registers' address in) and keep it, saying what came of it. Returns
+    /// its INTID: the caller routes it to a pCPU. None if it cannot be used
+    /// (said why).
+    pub fn probe(
+        &self,
+        eth: &HostEthernet,
+        space: &mut KernelSpace,
+        bring_up: impl FnOnce(u64, &HostEthernet, &mut KernelSpace) -> Result<C, &'static str>,
+    ) -> Option<u32> {
+        let base = eth.region.base;
+        let va = match space.map_device(base, eth.region.size) {
+            Ok(va) => va,
+            Err(e) => {
+                log::warn!("host Ethernet at {base:#x}: cannot map it: {e:?}");
+                return None;
+            }
+        };
+        let card = match bring_up(va, eth, space) {
+            Ok(card) => card,
+            Err(why) => {
+                log::warn!("host Ethernet at {base:#x}: not used: {why}");
+                return None;
+            }
+        };
+        log::info!(
+            "uplink: {} at {base:#x} (INTID {}), address {}",
+            eth.kind.name(),
+            eth.intid,
+            aerie_bootmodule::mac_text(&card.address())
+        );
+        *self.card.lock() = Some(card);
+        self.intid.store(eth.intid, Ordering::Relaxed);
+        Some(eth.intid)
+    }
+
+    /// Its INTID, 0 without a card.
+    pub fn intid(&self) -> u32 {
+        self.intid.load(Ordering::Relaxed)
+    }
+
+    /// It raised its interrupt: [`Mac::acknowledge`].
+    pub fn acknowledge(&self) {
+        if let Some(card) = self.card.lock().as_mut() {
+            card.acknowledge();
         }
-        Err(why) => {
-            log::warn!("host Ethernet at {base:#x}: not used: {why}");
-            None
-        }
+    }
+
+    /// [`Mac::send`].
+    pub fn send(&self, frame: &[u8]) -> Result<(), &'static str> {
+        self.card.lock().as_mut().ok_or("no uplink")?.send(frame)
+    }
+
+    /// [`Mac::receive`]; 0 without a card.
+    pub fn receive(&self, mut f: impl FnMut(&[u8])) -> usize {
+        self.card
+            .lock()
+            .as_mut()
+            .map_or(0, |card| card.receive(&mut f))
+    }
+
+    /// [`Mac::receive_errors`].
+    pub fn receive_errors(&self) -> u64 {
+        self.card.lock().as_ref().map_or(0, C::receive_errors)
     }
 }

@@ -20,14 +20,12 @@
 //! U-Boot does when it uses the network. The PHY is only read (its link and
 //! the speed it negotiated, through MDIO), never reset or reconfigured.
 
-use super::ethernet::{map_and_bring_up, read_phy, uncached_dma, FrameBuffers, TxCursor, BUFFER};
+use super::ethernet::{read_phy, uncached_dma, FrameBuffers, Mac, Slot, TxCursor, BUFFER};
 use super::registers::Registers;
 use crate::arch::aarch64::cpu::poll_for;
 use crate::arch::aarch64::sysreg::dsb_sy;
 use crate::mm::kernel_map::KernelSpace;
 use aerie_dt::{HostEthernet, PhyMode};
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use spin::Mutex;
 
 /// Interrupt events (W1C) and their mask.
 const EIR: usize = 0x004;
@@ -141,7 +139,7 @@ impl Ring {
     }
 }
 
-struct Card {
+pub struct Card {
     regs: Registers,
     rx: Ring,
     tx: Ring,
@@ -150,65 +148,18 @@ struct Card {
     rx_next: usize,
     tx_cursor: TxCursor,
     mac: [u8; 6],
+    /// Frames received with errors (and dropped), for `Ctrl-A d`.
+    bad: u64,
 }
 
-static CARD: Mutex<Option<Card>> = Mutex::new(None);
-static INTID: AtomicU32 = AtomicU32::new(0);
-/// Frames received with errors (and dropped), for `Ctrl-A d`.
-static BAD: AtomicU64 = AtomicU64::new(0);
+/// The ENET Aerie drives, if any (`uplink`).
+pub static ENET: Slot<Card> = Slot::new();
 
 impl Card {
     /// Give receive descriptor i (and its buffer) back to the card.
     fn post(&self, i: usize) {
         self.rx
             .give(i, self.buffers.rx_for_card(i), 0, BD_EMPTY_READY);
-    }
-
-    fn send(&mut self, frame: &[u8]) -> Result<(), &'static str> {
-        if frame.len() > MAX_FRAME as usize - FCS {
-            return Err("frame longer than the card takes");
-        }
-        // The card clears READY in the descriptors it has sent.
-        let tx = &self.tx;
-        self.tx_cursor
-            .reclaim(|i| tx.flags(i) & BD_EMPTY_READY == 0);
-        let i = self
-            .tx_cursor
-            .claim()
-            .ok_or("transmit ring full: frame dropped")?;
-        let (pa, len) = self.buffers.fill_tx(i, frame);
-        self.tx
-            .give(i, pa, len as u16, BD_EMPTY_READY | BD_LAST | BD_TC);
-        dsb_sy();
-        self.regs.write(TDAR, DAR_ACTIVE);
-        Ok(())
-    }
-
-    fn receive(&mut self, f: &mut impl FnMut(&[u8])) -> usize {
-        let mut n = 0;
-        while n < RING {
-            let i = self.rx_next;
-            let flags = self.rx.flags(i);
-            if flags & BD_EMPTY_READY != 0 {
-                break;
-            }
-            let len = usize::from(self.rx.length(i));
-            if flags & BD_LAST == 0 || flags & BD_RX_ERRORS != 0 || !(FCS..=BUFFER).contains(&len) {
-                BAD.fetch_add(1, Ordering::Relaxed);
-            } else {
-                f(&self.buffers.rx_frame(i, len)[..len - FCS]);
-            }
-            self.post(i);
-            self.rx_next = (i + 1) % RING;
-            n += 1;
-        }
-        if n > 0 {
-            // The card stops when it meets a full descriptor: say there
-            // are empty ones again.
-            dsb_sy();
-            self.regs.write(RDAR, DAR_ACTIVE);
-        }
-        n
     }
 
     /// A clause-22 MDIO read of the PHY at `phy`, or None without an answer.
@@ -239,7 +190,11 @@ fn new_ring(space: &mut KernelSpace) -> Result<Ring, &'static str> {
 
 /// Reset the ENET at `va` and bring it up as the uplink: promiscuous,
 /// full duplex, the rings given, receive interrupts on.
-fn bring_up(va: u64, eth: &HostEthernet, space: &mut KernelSpace) -> Result<Card, &'static str> {
+pub fn bring_up(
+    va: u64,
+    eth: &HostEthernet,
+    space: &mut KernelSpace,
+) -> Result<Card, &'static str> {
     // SAFETY: the caller mapped the ENET's registers at `va` as device
     // memory, for good; Aerie alone drives it.
     let regs = unsafe { Registers::new(va) };
@@ -287,6 +242,7 @@ fn bring_up(va: u64, eth: &HostEthernet, space: &mut KernelSpace) -> Result<Card
         rx_next: 0,
         tx_cursor: TxCursor::new(RING),
         mac,
+        bad: 0,
     };
     for i in 0..RING {
         card.post(i);
@@ -328,45 +284,63 @@ fn bring_up(va: u64, eth: &HostEthernet, space: &mut KernelSpace) -> Result<Card
     Ok(card)
 }
 
-/// Map and bring up the ENET the device tree names. Returns its INTID: the
-/// caller routes it to a pCPU. None if it cannot be used (said why).
-pub fn probe(eth: &HostEthernet, space: &mut KernelSpace) -> Option<u32> {
-    let card = map_and_bring_up(eth, space, bring_up, |card: &Card| card.mac)?;
-    *CARD.lock() = Some(card);
-    INTID.store(eth.intid, Ordering::Relaxed);
-    Some(eth.intid)
-}
-
-/// The card's INTID, 0 without a card.
-pub fn intid() -> u32 {
-    INTID.load(Ordering::Relaxed)
-}
-
-/// The card raised its interrupt: clear the events at the device, so the
-/// level drops before the GIC's end of interrupt.
-pub fn acknowledge() {
-    if let Some(card) = CARD.lock().as_ref() {
-        card.regs.write(EIR, card.regs.read(EIR));
+impl Mac for Card {
+    fn address(&self) -> [u8; 6] {
+        self.mac
     }
-}
 
-/// Send one Ethernet frame (without its CRC) out of the uplink, without
-/// waiting: a frame the ring has no room for is refused (`uplink` counts
-/// it dropped).
-pub fn send(frame: &[u8]) -> Result<(), &'static str> {
-    CARD.lock().as_mut().ok_or("no uplink")?.send(frame)
-}
-
-/// Hand every frame the card has received to `f` (without its CRC), at
-/// most a ring's worth, each descriptor given back after. Returns how many.
-pub fn receive(mut f: impl FnMut(&[u8])) -> usize {
-    match CARD.lock().as_mut() {
-        Some(card) => card.receive(&mut f),
-        None => 0,
+    fn acknowledge(&mut self) {
+        self.regs.write(EIR, self.regs.read(EIR));
     }
-}
 
-/// Frames received with errors (and dropped) so far.
-pub fn receive_errors() -> u64 {
-    BAD.load(Ordering::Relaxed)
+    fn send(&mut self, frame: &[u8]) -> Result<(), &'static str> {
+        if frame.len() > MAX_FRAME as usize - FCS {
+            return Err("frame longer than the card takes");
+        }
+        // The card clears READY in the descriptors it has sent.
+        let tx = &self.tx;
+        self.tx_cursor
+            .reclaim(|i| tx.flags(i) & BD_EMPTY_READY == 0);
+        let i = self
+            .tx_cursor
+            .claim()
+            .ok_or("transmit ring full: frame dropped")?;
+        let (pa, len) = self.buffers.fill_tx(i, frame);
+        self.tx
+            .give(i, pa, len as u16, BD_EMPTY_READY | BD_LAST | BD_TC);
+        dsb_sy();
+        self.regs.write(TDAR, DAR_ACTIVE);
+        Ok(())
+    }
+
+    fn receive(&mut self, f: &mut dyn FnMut(&[u8])) -> usize {
+        let mut n = 0;
+        while n < RING {
+            let i = self.rx_next;
+            let flags = self.rx.flags(i);
+            if flags & BD_EMPTY_READY != 0 {
+                break;
+            }
+            let len = usize::from(self.rx.length(i));
+            if flags & BD_LAST == 0 || flags & BD_RX_ERRORS != 0 || !(FCS..=BUFFER).contains(&len) {
+                self.bad += 1;
+            } else {
+                f(&self.buffers.rx_frame(i, len)[..len - FCS]);
+            }
+            self.post(i);
+            self.rx_next = (i + 1) % RING;
+            n += 1;
+        }
+        if n > 0 {
+            // The card stops when it meets a full descriptor: say there
+            // are empty ones again.
+            dsb_sy();
+            self.regs.write(RDAR, DAR_ACTIVE);
+        }
+        n
+    }
+
+    fn receive_errors(&self) -> u64 {
+        self.bad
+    }
 }

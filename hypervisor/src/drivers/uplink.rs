@@ -46,8 +46,14 @@ pub fn probe(host: &HostInfo, space: &mut KernelSpace, virtio_mapped: bool) -> O
     }
     let eth = host.ethernet.as_ref()?;
     let (intid, card) = match eth.kind {
-        EthernetKind::ImxFec => (imx_fec::probe(eth, space)?, Card::ImxFec),
-        EthernetKind::CadenceGem => (cadence_gem::probe(eth, space)?, Card::CadenceGem),
+        EthernetKind::ImxFec => (
+            imx_fec::ENET.probe(eth, space, imx_fec::bring_up)?,
+            Card::ImxFec,
+        ),
+        EthernetKind::CadenceGem => (
+            cadence_gem::GEM.probe(eth, space, cadence_gem::bring_up)?,
+            Card::CadenceGem,
+        ),
     };
     CARD.store(card as u8, Ordering::Relaxed);
     Some(intid)
@@ -57,8 +63,8 @@ pub fn probe(host: &HostInfo, space: &mut KernelSpace, virtio_mapped: bool) -> O
 pub fn intid() -> u32 {
     match card() {
         Card::Virtio => virtio_net::intid(),
-        Card::ImxFec => imx_fec::intid(),
-        Card::CadenceGem => cadence_gem::intid(),
+        Card::ImxFec => imx_fec::ENET.intid(),
+        Card::CadenceGem => cadence_gem::GEM.intid(),
         Card::None => 0,
     }
 }
@@ -68,8 +74,8 @@ pub fn intid() -> u32 {
 pub fn acknowledge() {
     match card() {
         Card::Virtio => virtio_net::acknowledge(),
-        Card::ImxFec => imx_fec::acknowledge(),
-        Card::CadenceGem => cadence_gem::acknowledge(),
+        Card::ImxFec => imx_fec::ENET.acknowledge(),
+        Card::CadenceGem => cadence_gem::GEM.acknowledge(),
         Card::None => {}
     }
 }
@@ -79,8 +85,8 @@ pub fn acknowledge() {
 pub fn send(frame: &[u8]) -> Result<(), &'static str> {
     let sent = match card() {
         Card::Virtio => virtio_net::send(frame),
-        Card::ImxFec => imx_fec::send(frame),
-        Card::CadenceGem => cadence_gem::send(frame),
+        Card::ImxFec => imx_fec::ENET.send(frame),
+        Card::CadenceGem => cadence_gem::GEM.send(frame),
         Card::None => return Err("no uplink"),
     };
     let counter = if sent.is_ok() { &SENT } else { &DROPPED };
@@ -97,8 +103,8 @@ pub fn receive(mut f: impl FnMut(&[u8])) -> usize {
     };
     match card() {
         Card::Virtio => virtio_net::receive(&mut counted),
-        Card::ImxFec => imx_fec::receive(&mut counted),
-        Card::CadenceGem => cadence_gem::receive(&mut counted),
+        Card::ImxFec => imx_fec::ENET.receive(&mut counted),
+        Card::CadenceGem => cadence_gem::GEM.receive(&mut counted),
         Card::None => 0,
     }
 }
@@ -109,8 +115,8 @@ pub fn summary() -> Option<alloc::string::String> {
     let errors = match card() {
         Card::None => return None,
         Card::Virtio => None,
-        Card::ImxFec => Some(imx_fec::receive_errors()),
-        Card::CadenceGem => Some(cadence_gem::receive_errors()),
+        Card::ImxFec => Some(imx_fec::ENET.receive_errors()),
+        Card::CadenceGem => Some(cadence_gem::GEM.receive_errors()),
     };
     let mut line = alloc::format!(
         "sent {} frames, received {}, dropped {} (no room on the card)",
