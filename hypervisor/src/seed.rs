@@ -69,7 +69,7 @@ pub fn init(boot_seed: Option<&[u8]>) {
                 jitter::SAMPLES
             );
         }
-        Err(why) if !pool.strong() => log::warn!(
+        Err(why) if needed => log::warn!(
             "no entropy source (no /chosen/rng-seed from the boot loader, no RNDR, and CPU \
              timing jitter by the {clock} failed: {why}): guests' rng-seed can be guessed"
         ),

@@ -82,19 +82,25 @@ fn a_coarse_clock_is_refused() {
     );
 }
 
-#[test]
-fn one_timing_too_often_in_a_window_is_refused() {
-    // 777 two times in three: never 21 in a row, 311 times in 467.
-    let mut rng = Rng(5);
+/// Timings that are 777 but for every `period`th, which is jittery
+/// (1,000 and up, spread over `spread`).
+fn mostly_777(period: u64, spread: u64, seed: u64) -> impl FnMut() -> u64 {
+    let mut rng = Rng(seed);
     let mut i = 0;
-    let (result, seen) = run(|| {
+    move || {
         i += 1;
-        if i % 3 == 0 {
-            1_000 + rng.next() % 256
+        if i % period == 0 {
+            1_000 + rng.next() % spread
         } else {
             777
         }
-    });
+    }
+}
+
+#[test]
+fn one_timing_too_often_in_a_window_is_refused() {
+    // 777 two times in three: never 21 in a row, 311 times in 467.
+    let (result, seen) = run(mostly_777(3, 256, 5));
     assert_eq!(
         result,
         Err(Refusal::Proportion {
@@ -108,16 +114,7 @@ fn one_timing_too_often_in_a_window_is_refused() {
 fn a_common_value_under_the_proportion_cutoff_is_still_refused() {
     // 777 every other timing: at most 256 in a window of 512, but half of
     // all kept: the estimate gives under a bit.
-    let mut rng = Rng(9);
-    let mut i = 0;
-    let (result, _) = run(|| {
-        i += 1;
-        if i % 2 == 0 {
-            1_000 + rng.next() % 4_096
-        } else {
-            777
-        }
-    });
+    let (result, _) = run(mostly_777(2, 4_096, 9));
     match result {
         Err(Refusal::CommonValue { count }) => assert!(count >= 500, "{count}"),
         other => panic!("{other:?}"),
