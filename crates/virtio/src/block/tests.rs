@@ -500,3 +500,31 @@ fn a_bounce_buffer_of_one_sector_still_moves_a_large_request() {
 
 mod later;
 mod storm;
+
+#[test]
+fn more_answers_than_a_batch_reach_the_used_ring_in_order() {
+    // 40 reads completed at once: three batches of used elements.
+    let mut r = Rig::new();
+    let heads: Vec<u16> = (0..40u64)
+        .map(|i| {
+            queue_request(
+                &mut r,
+                request::VIRTIO_BLK_T_IN,
+                i,
+                HDR + i * 0x200,
+                (DATA + i * 0x200, 512),
+            )
+        })
+        .collect();
+    let n = r.notify();
+    assert!(n.raise_irq);
+    assert_eq!(n.fault, None);
+    assert_eq!(r.q.used_idx(&r.mem), 40);
+    for (i, &head) in heads.iter().enumerate() {
+        assert_eq!(
+            r.q.used_elem(&r.mem, i as u16),
+            (u32::from(head), 513),
+            "used element {i}"
+        );
+    }
+}

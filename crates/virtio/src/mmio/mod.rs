@@ -26,6 +26,9 @@ use crate::MmioError;
 use alloc::vec::Vec;
 use regs::*;
 
+/// Used elements [`MmioTransport::complete`] publishes at a time.
+const COMPLETE_BATCH: usize = 16;
+
 /// A virtio device behind its MMIO register window.
 #[derive(Debug)]
 pub struct MmioTransport<D: VirtioDevice> {
@@ -250,19 +253,34 @@ impl<D: VirtioDevice> MmioTransport<D> {
         let Some(vq) = self.queues.get_mut(index).filter(|q| q.ready) else {
             return Notify::NONE;
         };
-        let mut used = Vec::new();
+        // Published in batches of a fixed size, so that no list is
+        // allocated for them: the driver may see any prefix anyway.
+        let mut batch = [(0u16, 0u32); COMPLETE_BATCH];
+        let mut n = 0;
+        let mut any = false;
+        let mut pushed = Ok(());
         let mut failed = None;
         for entry in done {
             match entry {
-                Ok(pair) => used.push(pair),
+                Ok(pair) => {
+                    batch[n] = pair;
+                    n += 1;
+                    if n == COMPLETE_BATCH {
+                        pushed = pushed.and_then(|()| vq.push_used_all(mem, &batch));
+                        (n, any) = (0, true);
+                    }
+                }
                 Err(e) => failed = failed.or(Some(e)),
             }
         }
-        let result = if used.is_empty() {
-            Ok(false)
+        if n > 0 {
+            pushed = pushed.and_then(|()| vq.push_used_all(mem, &batch[..n]));
+            any = true;
+        }
+        let result = if any {
+            pushed.and_then(|()| vq.wants_interrupt(mem))
         } else {
-            vq.push_used_all(mem, &used)
-                .and_then(|()| vq.wants_interrupt(mem))
+            Ok(false)
         };
         match failed {
             Some(e) if result.is_ok() => self.fail(index, e),
