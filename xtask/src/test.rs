@@ -33,7 +33,7 @@ type TestFn = fn() -> Result<(), String>;
 /// QEMU-based tests, run after a successful build. The Linux ones take tens of
 /// seconds each under TCG; `linux-native` checks the kernel, the initramfs and
 /// the check script on QEMU alone, so a failure of the others is Aerie's.
-const QEMU_TESTS: [(&str, TestFn); 75] = [
+const QEMU_TESTS: [(&str, TestFn); 76] = [
     ("testkit-cortex-a72", || {
         testkit_on("cortex-a72", "testkit-cortex-a72")
     }),
@@ -49,6 +49,7 @@ const QEMU_TESTS: [(&str, TestFn); 75] = [
     ("testkit-4pcpus", testkit_4pcpus),
     ("testkit-gicv4", testkit_gicv4),
     ("testkit-two-policies", testkit_two_policies),
+    ("testkit-timer-left", testkit_timer_left),
     ("boot-remap-fault", boot_remap_fault),
     ("mem-routines", mem_routines),
     ("boot-uefi", || uefi::boot_uefi("boot-uefi", "cortex-a72")),
@@ -714,6 +715,49 @@ fn testkit_two_policies() -> Result<(), String> {
         clean_exit(status, out)
     })
 }
+
+/// A VM powering off with its virtual timer armed
+/// (tests/configs/testkit-timer-left.toml, one pCPU): its timer goes with
+/// its state, so the other VM, blocked in WFI until its own deadline,
+/// wakes at that deadline and powers off (cf95f16: left armed, the timer's
+/// level interrupt held the idle pCPU).
+fn testkit_timer_left() -> Result<(), String> {
+    let name = "testkit-timer-left";
+    let disk = fresh_disk(name)?;
+    let run = AerieRun {
+        smp: 1,
+        ..AerieRun::new(
+            name,
+            Guest::Config(test_config(&format!("{name}.toml"))),
+            &disk,
+            60,
+        )
+    };
+    run_aerie(&run, |status, out| {
+        let leaving = output::line_index(
+            out,
+            0,
+            &["timer-left: leaving with the virtual timer armed 20 ms ahead"],
+        )
+        .ok_or("no `timer-left: leaving` line from the leaver")?;
+        let off = output::line_index(out, leaving, &["vm leaver: powered off"])
+            .ok_or("no `vm leaver: powered off` line after it")?;
+        output::line_index(out, off, &["timer-left: PASS: the stayer woke"])
+            .ok_or("no `timer-left: PASS: the stayer woke` line after the leaver's power-off")?;
+        let line = output::lines_with(out, "timer-left: PASS: the stayer woke")[0];
+        let late = output::number_before(line, "ms").ok_or_else(|| format!("`{line}`"))?;
+        if late > WAKE_LATE_MS {
+            return Err(format!(
+                "`{line}`: more than {WAKE_LATE_MS} ms after its deadline"
+            ));
+        }
+        clean_exit(status, out)
+    })
+}
+
+/// How late the stayer of `testkit-timer-left` may wake: TCG's timing, not
+/// Aerie's, makes up most of it.
+const WAKE_LATE_MS: u64 = 50;
 
 /// C4: after the switch to the final tables the identity alias must be gone, so
 /// touching it faults at EL2 with FAR = that address.

@@ -13,6 +13,13 @@ pub enum BackdoorPolicy {
     All,
 }
 
+/// `timer-left=`: which side of timer_left.rs this VM plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimerLeft {
+    Leave,
+    Stay,
+}
+
 pub struct Options<'a> {
     /// `bench`: run the micro-benchmarks instead of the tests.
     pub bench: bool,
@@ -24,6 +31,8 @@ pub struct Options<'a> {
     /// `disk-reset`: reset the VM with disk reads in flight, and check
     /// after the reset that none wrote its memory (disk_reset.rs).
     pub disk_reset: bool,
+    /// `timer-left=leave|stay`: the two sides of timer_left.rs.
+    pub timer_left: Option<TimerLeft>,
     /// `bench_iters=<n>` (n >= 1).
     pub bench_iters: u64,
     /// `backdoor=off|el1|all`; None when absent (or not one of those).
@@ -47,6 +56,7 @@ impl<'a> Options<'a> {
             bench_only: None,
             share: false,
             disk_reset: false,
+            timer_left: None,
             bench_iters: DEFAULT_BENCH_ITERS,
             backdoor: None,
             brk: None,
@@ -59,6 +69,12 @@ impl<'a> Options<'a> {
                 options.bench_only = Some(name);
             } else if word == "share" {
                 options.share = true;
+            } else if let Some(side) = word.strip_prefix("timer-left=") {
+                options.timer_left = match side {
+                    "leave" => Some(TimerLeft::Leave),
+                    "stay" => Some(TimerLeft::Stay),
+                    _ => None,
+                };
             } else if word == "disk-reset" {
                 options.disk_reset = true;
             } else if let Some(n) = word.strip_prefix("bench_iters=") {

@@ -28,6 +28,7 @@ mod secondary;
 mod share;
 mod sysreg;
 mod tests;
+mod timer_left;
 mod user;
 mod vectors;
 mod vtimer;
@@ -76,6 +77,10 @@ extern "C" fn testkit_main(dtb: usize) -> ! {
         share::run(&machine);
     } else if options.disk_reset {
         disk_reset::run(&machine);
+    } else if options.timer_left == Some(bootargs::TimerLeft::Leave) {
+        timer_left::leave();
+    } else if options.timer_left == Some(bootargs::TimerLeft::Stay) {
+        timer_left::stay(&machine);
     } else {
         let (passed, failed) = runner::run_all(&machine);
         let parked = secondary::park_all(&machine.mpidrs[..machine.cpus.min(machine::MAX_CPUS)]);
