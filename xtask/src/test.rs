@@ -544,8 +544,11 @@ fn testkit_config_on(cpu: &str, name: &str) -> Result<(), String> {
 /// check passes and `virtio_blk` really ran (not skipped): a page read back,
 /// a reset by vCPU 1 during vCPU 0's read after which nothing moved, and a
 /// request vCPU 1 added during vCPU 0's read done with it. The host disk
-/// (QEMU's virtio-blk) answers later: most of the VM's notifies return
-/// before their request is done, its vCPU back in the guest meanwhile.
+/// (QEMU's virtio-blk) answers later: some of the VM's notifies return
+/// before their request is done, its vCPU back in the guest meanwhile
+/// (while the vCPU waited in the notify for the host disk, none did; how
+/// many do depends on how fast QEMU's disk answers: 3 to 6 of 6 seen, so
+/// the test asks for one).
 /// And `virtio_blk_ring` ran: both disks' requests at once filled Aerie's
 /// ring on the host disk, which the disks' summaries must show, and all
 /// came back with their data.
@@ -555,7 +558,7 @@ fn testkit_disk() -> Result<(), String> {
     qemu_test(name, guest, "cortex-a72", "", 120, |status, out| {
         testkit_passed(status, out, TESTKIT_MIN_PASSED)?;
         let (early, notifies) = virtio_blk_ran(out)?;
-        if early * 2 <= notifies {
+        if early == 0 {
             return Err(format!(
                 "{early} of {notifies} notifies returned before their request was done: the vCPU waited for the host disk"
             ));
@@ -691,6 +694,20 @@ fn testkit_4vcpus(name: &str, cpu: &str, gic_version: u32) -> Result<(), String>
     })
 }
 
+/// Test `name`'s config (tests/configs/<name>.toml) on a machine of one
+/// pCPU, its VMs taking turns there, with host disk `disk`.
+fn config_on_one_pcpu<'a>(name: &'a str, disk: &'a Path, timeout: u64) -> AerieRun<'a> {
+    AerieRun {
+        smp: 1,
+        ..AerieRun::new(
+            name,
+            Guest::Config(test_config(&format!("{name}.toml"))),
+            disk,
+            timeout,
+        )
+    }
+}
+
 /// Two testkit VMs, one with every backdoor transport and one with none
 /// (tests/configs/testkit-two-policies.toml), taking turns on one pCPU:
 /// each passes, so the backdoor fast path answered for the one and never for
@@ -698,15 +715,7 @@ fn testkit_4vcpus(name: &str, cpu: &str, gic_version: u32) -> Result<(), String>
 fn testkit_two_policies() -> Result<(), String> {
     let name = "testkit-two-policies";
     let disk = fresh_disk(name)?;
-    let run = AerieRun {
-        smp: 1,
-        ..AerieRun::new(
-            name,
-            Guest::Config(test_config(&format!("{name}.toml"))),
-            &disk,
-            240,
-        )
-    };
+    let run = config_on_one_pcpu(name, &disk, 240);
     run_aerie(&run, |status, out| {
         for vm in ["open", "closed"] {
             summary_passed(output::testkit_result_of(out, vm), TESTKIT_MIN_PASSED)
@@ -724,15 +733,7 @@ fn testkit_two_policies() -> Result<(), String> {
 fn testkit_timer_left() -> Result<(), String> {
     let name = "testkit-timer-left";
     let disk = fresh_disk(name)?;
-    let run = AerieRun {
-        smp: 1,
-        ..AerieRun::new(
-            name,
-            Guest::Config(test_config(&format!("{name}.toml"))),
-            &disk,
-            60,
-        )
-    };
+    let run = config_on_one_pcpu(name, &disk, 60);
     run_aerie(&run, |status, out| {
         let leaving = output::line_index(
             out,
