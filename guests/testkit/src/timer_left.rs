@@ -8,11 +8,10 @@
 //! wake at its deadline and power off.
 
 use crate::console::println;
-use crate::counter::{self, Deadline};
+use crate::counter;
 use crate::gic;
 use crate::machine::Machine;
 use crate::psci;
-use crate::sysreg::wfi;
 use crate::vtimer;
 
 /// How long the leaver spins first: many of Aerie's 4 ms slices.
@@ -40,21 +39,13 @@ pub fn stay(machine: &Machine) {
         return;
     }
     let deadline = counter::now() + counter::ticks_from_ms(STAYER_AHEAD_MS);
-    vtimer::arm_at(deadline);
-    let bound = Deadline::after_ms(STAYER_BOUND_MS);
-    while !vtimer::fired() {
-        if bound.expired() {
-            println!("timer-left: FAIL: the timer did not fire within {STAYER_BOUND_MS} ms");
-            return;
-        }
-        wfi();
+    let (ctl, _) = vtimer::wfi_until_fired(deadline, STAYER_BOUND_MS);
+    if ctl & vtimer::CNTV_CTL_ISTATUS == 0 {
+        println!("timer-left: FAIL: the timer did not fire within {STAYER_BOUND_MS} ms");
+        return;
     }
     let late_ms = (counter::now() - deadline) * 1000 / counter::frequency();
-    let intid = gic::acknowledge();
-    vtimer::off();
-    if intid == gic::VTIMER_INTID {
-        gic::end_of_interrupt(intid);
-    }
+    vtimer::take_interrupt();
     gic::disable_ppi(gic::VTIMER_INTID);
     println!("timer-left: PASS: the stayer woke {late_ms} ms after its deadline");
 }

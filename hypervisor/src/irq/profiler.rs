@@ -33,12 +33,9 @@ pub fn start_this_cpu() {
     if !ENABLED.load(Ordering::Relaxed) {
         return;
     }
-    // PMCR_EL0: E (enable), C (reset cycle counter), LC (64-bit overflow).
-    write_sysreg!(pmcr_el0, (1 << 0) | (1 << 2) | (1 << 6));
-    write_sysreg!(pmccfiltr_el0, 1 << 27);
+    crate::arch::aarch64::cpu::start_cycle_counter();
     rearm();
     write_sysreg!(pmintenset_el1, 1 << 31);
-    write_sysreg!(pmcntenset_el0, 1 << 31);
     isb();
 }
 

@@ -106,10 +106,7 @@ fn seeded(board: Board, out: &str) -> Result<(), String> {
     if board == Board::Raspi4b {
         return Ok(());
     }
-    output::lines_with(out, "aerie: entropy: 256 bits from CPU timing jitter (")
-        .first()
-        .map(|_| ())
-        .ok_or_else(|| "no `entropy: 256 bits from CPU timing jitter` line".into())
+    output::require_line(out, "aerie: entropy: 256 bits from CPU timing jitter (")
 }
 
 /// The testkit, every check passing on `board`: PSCI, interrupts (SGIs,

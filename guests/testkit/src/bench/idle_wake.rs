@@ -36,11 +36,7 @@ fn round(idle: &mut dyn FnMut(), i: u64) -> Result<u64, Detail> {
         idle();
         woke = counter::now();
     }
-    let intid = gic::acknowledge();
-    vtimer::off();
-    if intid == gic::VTIMER_INTID {
-        gic::end_of_interrupt(intid);
-    }
+    vtimer::take_interrupt();
     // The timer had fired before the first idle call (the guest was slow):
     // no wake-up to measure, a failure of the set-up, not of Aerie.
     if woke == 0 {

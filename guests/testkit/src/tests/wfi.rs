@@ -11,30 +11,13 @@
 //! then, and fails beyond.
 
 use super::TestResult;
-use crate::counter::{self, Deadline};
+use crate::counter;
 use crate::detail::{detail, fail};
 use crate::gic;
 use crate::machine::Machine;
-use crate::sysreg::wfi;
 use crate::vtimer::{self, CNTV_CTL_ISTATUS};
 
 const BOUND_MS: u64 = 1000;
-
-/// Arms the virtual timer for `deadline` and executes WFI until its
-/// condition is met (ISTATUS) or [`BOUND_MS`] pass; returns the last
-/// CNTV_CTL_EL0 and how many WFIs ran. The timer stays armed.
-fn wfi_until(deadline: u64) -> (u64, u64) {
-    vtimer::arm_at(deadline);
-    let bound = Deadline::after_ms(BOUND_MS);
-    let mut wfis = 0u64;
-    let mut ctl = vtimer::control();
-    while ctl & CNTV_CTL_ISTATUS == 0 && !bound.expired() {
-        wfi();
-        wfis += 1;
-        ctl = vtimer::control();
-    }
-    (ctl, wfis)
-}
 
 pub fn wfi_wakeup(machine: &Machine) -> TestResult {
     // Route the timer PPI to this CPU when the machine has a GICv3: without a
@@ -45,7 +28,7 @@ pub fn wfi_wakeup(machine: &Machine) -> TestResult {
         gic::enable_ppi(gic::VTIMER_INTID)?;
     }
     let deadline = counter::now() + counter::ticks_from_ms(1);
-    let (ctl, wakeups) = wfi_until(deadline);
+    let (ctl, wakeups) = vtimer::wfi_until_fired(deadline, BOUND_MS);
     let woke_at = counter::now();
     vtimer::off();
     if machine.has_gic() {
@@ -86,19 +69,15 @@ pub fn wfi_short_deadlines(machine: &Machine) -> TestResult {
         let us = (i * 37 + i / 7) % 64;
         let ahead = us * per_us;
         let deadline = counter::now() + ahead;
-        let (ctl, n) = wfi_until(deadline);
+        let (ctl, n) = vtimer::wfi_until_fired(deadline, BOUND_MS);
         wfis += n;
         let woke_at = counter::now();
         // Take the interrupt as a handler would (acknowledge, silence the
         // timer, end it), so the next WFI has nothing pending and waits.
-        let intid = if machine.has_gic() {
-            gic::acknowledge()
+        if machine.has_gic() {
+            vtimer::take_interrupt();
         } else {
-            u32::MAX
-        };
-        vtimer::off();
-        if intid == gic::VTIMER_INTID {
-            gic::end_of_interrupt(intid);
+            vtimer::off();
         }
         if ctl & CNTV_CTL_ISTATUS == 0 {
             result = Err(detail!(

@@ -50,6 +50,17 @@ pub fn counter() -> u64 {
     read_sysreg!(cntpct_el0)
 }
 
+/// Starts the PMU's cycle counter from zero, counting at EL2 too
+/// (PMCCFILTR_EL0.NSH), 64 bits wide: for [`CycleCounter`] and the
+/// profiler, which also has it interrupt on overflow.
+pub fn start_cycle_counter() {
+    write_sysreg!(pmccfiltr_el0, 1 << 27);
+    // PMCR_EL0: E (enable), C (reset the cycle counter), LC (64 bits).
+    write_sysreg!(pmcr_el0, (1 << 0) | (1 << 2) | (1 << 6));
+    write_sysreg!(pmcntenset_el0, 1 << 31);
+    isb();
+}
+
 /// The PMU's cycle counter, counting at EL2 while this lives (Aerie owns
 /// the PMU: guests are refused it, MDCR_EL2.TPM). Put back as at reset
 /// (off) when dropped; the profiler, if on, starts it again later.
@@ -63,12 +74,7 @@ impl CycleCounter {
         if version == 0 || version == 0xf {
             return None;
         }
-        // PMCCFILTR_EL0.NSH: count at EL2 too. PMCR_EL0: E (enable), C
-        // (reset the cycle counter), LC (64 bits).
-        write_sysreg!(pmccfiltr_el0, 1 << 27);
-        write_sysreg!(pmcr_el0, (1 << 0) | (1 << 2) | (1 << 6));
-        write_sysreg!(pmcntenset_el0, 1 << 31);
-        isb();
+        start_cycle_counter();
         Some(CycleCounter(()))
     }
 
