@@ -26,12 +26,13 @@ const MACHINES: [(&str, &str, u32); 3] = [
 /// The loop benchmarks, in table order: each iteration is one pass of a loop
 /// around the measured instruction, so the `nop` loop's cost is overhead they
 /// all pay and [`net`] subtracts it.
-const LOOPS: [&str; 5] = [
+const LOOPS: [&str; 6] = [
     "nop",
     "hvc_null",
     "smc_psci_version",
     "mmio_uart_read",
     "sysreg_trap",
+    "debug_reg_trap",
 ];
 /// Benchmarks that are not loops around one instruction, with what one
 /// iteration is: they are reported raw, since the nop loop's cost is not part
@@ -546,6 +547,7 @@ mod tests {
                 "smc_psci_version",
                 "mmio_uart_read",
                 "sysreg_trap",
+                "debug_reg_trap",
                 "dcc_backdoor_getversion",
                 "brk_backdoor_getversion",
                 "virq_latency",

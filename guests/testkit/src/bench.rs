@@ -65,16 +65,18 @@ bench_loop!(hvc_null, "hvc #0", NULL_FID);
 bench_loop!(smc_psci_version, "smc #0", psci::PSCI_VERSION);
 bench_loop!(mmio_uart_read, "ldr w1, [x22]", 0u32);
 bench_loop!(sysreg_trap, "mrs x1, id_aa64pfr0_el1", 0u32);
+bench_loop!(debug_reg_trap, "mrs x1, mdscr_el1", 0u32);
 
 /// A benchmark: iterations in, counter ticks out.
 type Bench = fn(u64) -> u64;
 
-const BENCHES: [(&str, Bench); 5] = [
+const BENCHES: [(&str, Bench); 6] = [
     ("nop", nop),
     ("hvc_null", hvc_null),
     ("smc_psci_version", smc_psci_version),
     ("mmio_uart_read", mmio_uart_read),
     ("sysreg_trap", sysreg_trap),
+    ("debug_reg_trap", debug_reg_trap),
 ];
 
 /// An interrupt benchmark: the machine and the requested iterations in,

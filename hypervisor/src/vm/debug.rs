@@ -37,36 +37,40 @@ pub fn access(m: &mut Machine, v: usize, c: usize, access: &SysRegAccess, esr: u
     if reg == DebugReg::Dcc {
         return dcc(m, v, c, access, esr);
     }
-    let undefined_access = if access.is_read {
+    if is_undefined(reg, access) {
+        return undefined(m, v, c);
+    }
+    emulate(m, v, c, reg, access);
+    Outcome::Resume
+}
+
+/// Whether the guest's access to `reg` is UNDEFINED (a read of a
+/// write-only register, a write of a read-only one).
+pub(super) fn is_undefined(reg: DebugReg, access: &SysRegAccess) -> bool {
+    if access.is_read {
         VirtualDebug::read_undefined(reg)
     } else {
         VirtualDebug::write_undefined(reg)
-    };
-    if undefined_access {
-        return undefined(m, v, c);
     }
+}
+
+/// The access to `reg` (defined for it, not the DCC) by the loaded vCPU
+/// `c` of VM `v`, done and stepped over: a read from its image into Rt; a
+/// write into the image and from there into the hardware. For the full
+/// path and `sysreg_fast` alike (the caller deals with a pending step).
+pub(super) fn emulate(m: &mut Machine, v: usize, c: usize, reg: DebugReg, access: &SysRegAccess) {
     let vcpu = &mut m.vms[v].vcpus[c];
-    let update = emulate(vcpu, reg, access);
     vcpu.regs.skip_instruction();
+    if access.is_read {
+        vcpu.regs.set(access.rt, vcpu.debug.read(reg));
+        return;
+    }
+    let update = vcpu.debug.write(reg, vcpu.regs.get(access.rt));
+    debug_regs::load(&vcpu.debug, update);
     if update == HwUpdate::Mdscr {
         // Single-stepping decides whether the backdoor's fast path runs.
         super::backdoor::refresh_running_fast_path(m, v, c);
     }
-    Outcome::Resume
-}
-
-/// The read or write of `reg` (defined for this access) on the loaded
-/// vCPU: the read from its image into Rt; the write into the image and
-/// from there into the hardware. What the write changed. The instruction
-/// is not stepped over. For the full path and `sysreg_fast` alike.
-pub(super) fn emulate(vcpu: &mut super::Vcpu, reg: DebugReg, access: &SysRegAccess) -> HwUpdate {
-    if access.is_read {
-        vcpu.regs.set(access.rt, vcpu.debug.read(reg));
-        return HwUpdate::None;
-    }
-    let update = vcpu.debug.write(reg, vcpu.regs.get(access.rt));
-    debug_regs::load(&vcpu.debug, update);
-    update
 }
 
 /// MDCCSR_EL0, DBGDTR_EL0, DBGDTRRX/TX_EL0.

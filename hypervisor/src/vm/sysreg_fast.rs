@@ -1,15 +1,19 @@
 //! The synchronous-exit fast path for the commonest system-register traps:
-//! reads of the ID registers (HCR_EL2.TID3), accesses to the breakpoint
-//! and watchpoint registers (MDCR_EL2.TDA), and SGIs (ICC_SGI1R_EL1, which
-//! the GIC cannot virtualise).
+//! reads of the ID registers (HCR_EL2.TID3), accesses to the debug
+//! registers but the DCC (MDCR_EL2.TDA, TDOSA), and SGIs (ICC_SGI1R_EL1,
+//! which the GIC cannot virtualise).
 //!
 //! Why: a Linux guest makes dozens of the first two each time a vCPU wakes
-//! from a PSCI power-down state. Its resume path reads ID registers, and
+//! from a PSCI power-down state. Its resume path reads ID registers,
 //! `hw_breakpoint_reset` rewrites every breakpoint and watchpoint
-//! register. On the full path each one cost a whole exit, and while an
-//! interrupt waited in a list register (the one that woke the vCPU, held
-//! until its guest unmasks) a list-register sync and flush besides. SGIs
-//! are every inter-processor interrupt of an SMP guest.
+//! register, and `cpu_do_suspend` and `cpu_do_resume` save and restore
+//! MDSCR_EL1, OSDLR_EL1 and the OS lock at every idle entry of that kind.
+//! On the full path each one cost a whole exit, and while an interrupt
+//! waited in a list register (the one that woke the vCPU, held until its
+//! guest unmasks) a list-register sync and flush besides. SGIs are every
+//! inter-processor interrupt of an SMP guest. The DCC registers are the
+//! backdoor's transport and go the full path (GETVERSION has its own fast
+//! path in the exit vector), as do UNDEFINED accesses, which inject.
 //!
 //! Like the PL011's fast path (`exit::aerie_exit_fast`), this runs with
 //! only x0..x18, x29 and x30 in the register block, so an access naming
@@ -71,22 +75,17 @@ pub fn serve(regs: *mut GuestRegs, esr: u64) -> *mut GuestRegs {
         return null_mut();
     }
     let (brps, wrps) = debug_regs::counts();
-    let Some(point) = DebugReg::decode(reg, brps, wrps).filter(|r| {
-        matches!(
-            r,
-            DebugReg::Bvr(_) | DebugReg::Bcr(_) | DebugReg::Wvr(_) | DebugReg::Wcr(_)
-        )
-    }) else {
-        return null_mut(); // MDSCR_EL1, the OS lock, the DCC: the full path
+    let Some(debug_reg) = DebugReg::decode(reg, brps, wrps)
+        .filter(|&r| r != DebugReg::Dcc && !super::debug::is_undefined(r, &access))
+    else {
+        return null_mut(); // the DCC (the backdoor), UNDEFINED accesses: the full path
     };
     let (_, v, c) = locate(regs);
     let _window = NmiWindow::open();
     let mut guard = sched::lock();
     let m = &mut *guard;
-    let vcpu = &mut m.vms[v].vcpus[c];
-    super::debug::emulate(vcpu, point, &access);
-    vcpu.regs.skip_instruction();
-    if vcpu.regs.stepped {
+    super::debug::emulate(m, v, c, debug_reg, &access);
+    if m.vms[v].vcpus[c].regs.stepped {
         stepped(m, v, c);
     }
     regs
