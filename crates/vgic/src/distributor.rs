@@ -35,6 +35,18 @@ const CTLR_DS: u32 = 1 << 6;
 /// GICD_TYPER.IDbits = 9: INTIDs have 10 bits (up to 1019, no LPIs).
 const TYPER_IDBITS: u32 = 9 << 19;
 
+/// Whether a guest access to the distributor at `offset` neither reads
+/// nor changes any interrupt's state or the group enables: the
+/// identification registers, and GICD_CTLR read. Such an access needs no
+/// list-register sync before it and no flush after it.
+pub fn dist_access_is_quiet(offset: u64, write: bool) -> bool {
+    match offset & !3 {
+        GICD_CTLR => !write,
+        GICD_TYPER | GICD_IIDR | GICD_TYPER2 | GICD_PIDR2 => true,
+        _ => false,
+    }
+}
+
 impl Vgic {
     /// A guest read of the distributor at `offset` of `size` bytes.
     pub fn dist_read(&mut self, offset: u64, size: u8) -> Result<u64, VgicError> {

@@ -96,13 +96,13 @@ mod vgic;
 #[cfg(test)]
 mod tests;
 
-pub use distributor::GICD_SIZE;
+pub use distributor::{dist_access_is_quiet, GICD_SIZE};
 pub use distributor_v2::GICD_V2_SIZE;
 pub use error::VgicError;
 pub use flush::FlushResult;
 pub use kick::Kick;
 pub use list_register::{ListRegister, LrState};
-pub use redistributor::GICR_STRIDE;
+pub use redistributor::{redist_access_is_quiet, GICR_STRIDE};
 pub use sgi::SgiRequest;
 pub use vgic::Vgic;
 

@@ -34,6 +34,20 @@ struct Target {
     offset: u64,
 }
 
+/// Whether a guest access at `offset_in_region` of the redistributor
+/// region (inside it) neither reads nor changes any interrupt's state: the
+/// RD_base frame's registers (GICR_WAKER among them, which a Linux vCPU
+/// writes and polls at every power-down idle entry and exit). Such an
+/// access needs no list-register sync before it and no flush after it.
+pub fn redist_access_is_quiet(offset_in_region: u64) -> bool {
+    let offset = offset_in_region % GICR_STRIDE;
+    offset < SGI_BASE
+        && matches!(
+            offset & !3,
+            GICR_CTLR | GICR_IIDR | GICR_TYPER | GICR_TYPER_HI | GICR_WAKER | GICR_PIDR2
+        )
+}
+
 impl Vgic {
     /// Total size of the redistributor region for this VM: none on a
     /// GICv2.

@@ -61,11 +61,13 @@ pub(super) fn locate(regs: *mut GuestRegs) -> (usize, usize, usize) {
 }
 
 /// The synchronous-exit fast path (vectors.S `lower_sync_exit`): an
-/// emulated PL011 access, the commonest exit of a running guest, or a
-/// system-register trap that concerns the vCPU alone (`sysreg_fast`). Only
-/// x0..x18, x29, x30, PC and PSTATE are in `regs`; x19..x28 are live in the
-/// CPU, so any access naming one of them is declined, as is anything
-/// needing more than the UART (interrupts in flight, another device).
+/// emulated PL011 access, the commonest exit of a running guest, a GIC
+/// register access that concerns no interrupt ([`quiet_gic_access`]), or
+/// a system-register trap that concerns the vCPU alone (`sysreg_fast`).
+/// Only x0..x18, x29, x30, PC and PSTATE are in `regs`; x19..x28 are live
+/// in the CPU, so any access naming one of them is declined, as is
+/// anything needing more (a UART access with interrupts in flight, another
+/// device).
 /// Returns `regs` when handled, null when the full path must run.
 #[no_mangle]
 pub extern "C" fn aerie_exit_fast(regs: *mut GuestRegs) -> *mut GuestRegs {
@@ -74,10 +76,17 @@ pub extern "C" fn aerie_exit_fast(regs: *mut GuestRegs) -> *mut GuestRegs {
         return super::sysreg_fast::serve(regs, syndrome.esr);
     }
     if (syndrome.esr >> 26) as u8 != aerie_trap::ec::DABT_LOW
-        || syndrome.fault_ipa_page() != super::UART_BASE >> 12
         || (19..=28).contains(&((syndrome.esr >> 16) & 0x1f))
     {
         return core::ptr::null_mut();
+    }
+    if syndrome.fault_ipa_page() != super::UART_BASE >> 12 {
+        // A GICv2 build's guests send SGIs by distributor writes: not even
+        // the call for them.
+        if crate::arch::aarch64::gic_v2::active() {
+            return core::ptr::null_mut();
+        }
+        return quiet_gic_access(regs);
     }
     let (cpu, v, c) = locate(regs);
     let _window = NmiWindow::open();
@@ -97,6 +106,40 @@ pub extern "C" fn aerie_exit_fast(regs: *mut GuestRegs) -> *mut GuestRegs {
     // SAFETY: `regs` is this vCPU's block (see `locate`); only this pCPU
     // writes it, and no reference to it is live here.
     if unsafe { (*regs).stepped } {
+        stepped(m, v, c);
+    }
+    regs
+}
+
+/// A GIC register access that reads or changes no interrupt's state
+/// (`mmio::is_quiet_gic_access`): the ID registers, GICD_CTLR reads and
+/// GICR_WAKER, which Linux's GICv3 driver writes and polls at every
+/// power-down idle entry and exit of every vCPU (with GICD_CTLR.DS = 1, as
+/// a virtual GIC has it). Served by `mmio::emulate`, as the full path
+/// would, but without its list-register sync and flush: nothing here
+/// concerns them, whatever they hold.
+/// Out of line, reading the syndrome again: the other fast paths then keep
+/// theirs in registers and need no stack frame.
+#[inline(never)]
+fn quiet_gic_access(regs: *mut GuestRegs) -> *mut GuestRegs {
+    let syndrome = &Syndrome::read();
+    if !mmio::may_be_gic(syndrome.fault_ipa()) {
+        return core::ptr::null_mut();
+    }
+    let (cpu, v, c) = locate(regs);
+    let _window = NmiWindow::open();
+    let mut guard = sched::lock();
+    let m = &mut *guard;
+    if !mmio::is_quiet_gic_access(&m.vms[v], syndrome) {
+        return core::ptr::null_mut();
+    }
+    // A refused access (a wrong width) changed nothing: the full path
+    // refuses it again and injects the abort. A quiet one has no other
+    // outcome than Resume.
+    let Some(Outcome::Resume) = mmio::emulate(m, cpu, v, c, syndrome) else {
+        return core::ptr::null_mut();
+    };
+    if m.vms[v].vcpus[c].regs.stepped {
         stepped(m, v, c);
     }
     regs

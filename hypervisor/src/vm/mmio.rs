@@ -57,6 +57,39 @@ fn device_at(ipa: u64, redistributors: usize, transports: usize) -> Option<Devic
     None
 }
 
+/// Whether the data abort is an access to the VM's GICv3 that reads or
+/// changes no interrupt's state (`aerie_vgic::dist_access_is_quiet`,
+/// `redist_access_is_quiet`): [`emulate`] serves it with no list-register
+/// work around it.
+pub fn is_quiet_gic_access(vm: &Vm, syndrome: &Syndrome) -> bool {
+    if gic_v2::active() {
+        return false;
+    }
+    let Some(access) = DataAbort((syndrome.esr & 0x1ff_ffff) as u32).access() else {
+        return false;
+    };
+    match device_at(syndrome.fault_ipa(), vm.vcpus.len(), vm.virtio.len()) {
+        Some(Device::Distributor(off)) => aerie_vgic::dist_access_is_quiet(off, access.write),
+        Some(Device::Redistributors(off)) => aerie_vgic::redist_access_is_quiet(off),
+        _ => false,
+    }
+}
+
+/// Whether `ipa` may be in a GICv3's distributor or redistributors (of up
+/// to `MAX_VCPUS` vCPUs): a test without the machine lock, before
+/// [`is_quiet_gic_access`] with it. Never on a GICv2, whose guests send
+/// their SGIs by distributor writes.
+#[inline(always)]
+pub fn may_be_gic(ipa: u64) -> bool {
+    if gic_v2::active() {
+        return false;
+    }
+    ipa.checked_sub(GICD_BASE).is_some_and(|o| o < GICD_SIZE)
+        || ipa
+            .checked_sub(GICR_BASE)
+            .is_some_and(|o| o < GICR_STRIDE * u64::from(super::loader::MAX_VCPUS))
+}
+
 /// The fast path for the commonest exit of all, a guest driver polling or
 /// feeding its PL011: no device lookup, no interrupt work unless the line
 /// changes or the vCPU's list registers need filling. Returns None for

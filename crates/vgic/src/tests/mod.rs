@@ -5,6 +5,7 @@ mod dist_regs;
 mod dist_v2_regs;
 mod flush_sync;
 mod inputs;
+mod quiet;
 mod redist_regs;
 mod storm;
 

@@ -199,9 +199,9 @@ backdoor_fast:
     eret
 
 // A synchronous exit, guest x1/x0 below the stack pointer. First the Rust
-// fast path (aerie_exit_fast: emulated PL011 accesses; ID, debug-point and
-// SGI register traps) with only the registers a call may clobber saved:
-// x0..x18, x29, x30. x19..x28 are
+// fast path (aerie_exit_fast: emulated PL011 accesses; GIC identification
+// and GICR_WAKER accesses; ID, debug and SGI register traps) with only the
+// registers a call may clobber saved: x0..x18, x29, x30. x19..x28 are
 // callee-saved, so they still hold the guest's values when the fast path
 // returns, and it never needs them (it declines accesses that name one). If
 // it declines (returns 0), they are saved too and the full exit path runs.
