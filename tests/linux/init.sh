@@ -6,7 +6,8 @@
 #   aerie.bench=boot   print the first line, then power off at once (boot benchmark)
 #   aerie.bench=disk   time direct reads and writes of /dev/vda, one
 #                      `disk-bench:` line each, then power off (disk benchmark;
-#                      with aerie.disk_reads=N only N reads of 4 KiB)
+#                      with aerie.disk_reads=N only N reads of 4 KiB; with
+#                      aerie.idle_only=NAME every cpuidle state but NAME off)
 #   aerie.check=1      run /etc/aerie/check.sh (integration tests), then power off
 #   aerie.tools=1      run /etc/aerie/tools.sh (the VMware guest tools), then power off
 #   aerie.alive=SECS   print "<hostname>-alive <n>" every second, n = 1..SECS,
@@ -113,6 +114,13 @@ if arg aerie.check >/dev/null; then
 fi
 if [ "$(arg aerie.bench)" = disk ]; then
     wait_vda
+    # aerie.idle_only=NAME: the guest idles only in the state of that name
+    # (cargo xtask profile disk_power_down).
+    if only=$(arg aerie.idle_only); then
+        for state in /sys/devices/system/cpu/cpu*/cpuidle/state*; do
+            [ "$(cat "$state/name")" = "$only" ] || echo 1 > "$state/disable"
+        done
+    fi
     freq=$(counter_freq)
     # Each pass: direct I/O (no page cache), one request at a time.
     # aerie.disk_reads=N: only N reads of 4 KiB (cargo xtask profile disk).

@@ -47,7 +47,9 @@ per function of Aerie and the testkit, with calls per iteration. BENCH `net`
 profiles the Linux VMs' TCP transfer of `cargo xtask bench net` instead: the
 instructions one more MiB costs, per function of Aerie and of the guests' Linux
 kernel and modules (`?`: user space). BENCH `disk` profiles one more 4 KiB
-direct read of `cargo xtask bench disk`'s VM, the same way. BENCH `linux_boot` counts one whole run
+direct read of `cargo xtask bench disk`'s VM, the same way; `disk_power_down`
+the same with the guest idling only in the power-down state (every wake-up
+runs its resume path). BENCH `linux_boot` counts one whole run
 of the `linux_boot` VM under Aerie. The whole table goes to
 target/bench/profile-<BENCH>-<MODEL>.txt.
 --lines FUNCTION: also break down Aerie's function whose name contains FUNCTION
@@ -137,7 +139,7 @@ fn profile(bench: &str, cpu: &str, lines: Option<&str>) -> Result<()> {
     // A disk request's time, as the guest measures it, includes the time
     // its vCPUs idle while QEMU's disk works, in which -icount counts no
     // instructions: no measure of them.
-    let measured = if bench == "disk" {
+    let measured = if bench.starts_with("disk") {
         String::from("the guest's clock, idle included, is no measure of them")
     } else {
         format!("the benchmark measured {:.1}", report.measured)
@@ -330,9 +332,10 @@ pub fn measure(bench: &str, cpu: &str) -> Result<Report> {
         let long = linux::counted_net(cpu, 2 * linux::NET_KIB, &plugin)?;
         let short = linux::counted_net(cpu, linux::NET_KIB, &plugin)?;
         (Unit::MiB, long, short, linux::kernel_symbols(cpu)?)
-    } else if bench == "disk" {
-        let long = linux::counted_disk(cpu, 2 * linux::DISK_READS, &plugin)?;
-        let short = linux::counted_disk(cpu, linux::DISK_READS, &plugin)?;
+    } else if bench == "disk" || bench == "disk_power_down" {
+        let idle_only = (bench == "disk_power_down").then(linux::power_down_state);
+        let long = linux::counted_disk(cpu, 2 * linux::DISK_READS, idle_only, &plugin)?;
+        let short = linux::counted_disk(cpu, linux::DISK_READS, idle_only, &plugin)?;
         (Unit::Request, long, short, linux::kernel_symbols(cpu)?)
     } else {
         let iters = if CHEAP.contains(&bench) {

@@ -156,12 +156,34 @@ pub fn counted_net(cpu: &str, kib: u64, plugin: &Path) -> Result<Counted> {
     })
 }
 
+/// The name of the guest's power-down idle state: its device-tree node's,
+/// which Linux's cpuidle takes as the state's name.
+pub fn power_down_state() -> &'static str {
+    aerie_firmware::IDLE_STATES
+        .iter()
+        .find(|s| s.kind == aerie_firmware::IdleKind::PowerDown)
+        .expect("Aerie publishes a power-down state")
+        .name
+}
+
 /// Runs `cargo xtask bench disk`'s VM under Aerie on `cpu`, reading
 /// `reads` blocks of 4 KiB, with the plugin loaded (`nokaslr`, as for
-/// [`kernel_symbols`]).
-pub fn counted_disk(cpu: &str, reads: u64, plugin: &Path) -> Result<Counted> {
-    let stem = format!("profile-disk-{cpu}-{reads}");
-    let extra = format!(" nokaslr aerie.disk_reads={reads}");
+/// [`kernel_symbols`]); with `idle_only`, the guest idles only in the
+/// cpuidle state of that name.
+pub fn counted_disk(
+    cpu: &str,
+    reads: u64,
+    idle_only: Option<&str>,
+    plugin: &Path,
+) -> Result<Counted> {
+    let stem = match idle_only {
+        Some(state) => format!("profile-disk-{state}-{cpu}-{reads}"),
+        None => format!("profile-disk-{cpu}-{reads}"),
+    };
+    let mut extra = format!(" nokaslr aerie.disk_reads={reads}");
+    if let Some(state) = idle_only {
+        extra.push_str(&format!(" aerie.idle_only={state}"));
+    }
     let opts = crate::bench_disk::aerie_options(&stem, cpu, &extra)?;
     step(format!("profile: disk, {reads} reads of 4 KiB on {cpu}"));
     let (outcome, log, counts) = counted_run(&opts, &stem, LINUX_TIMEOUT, plugin)?;
