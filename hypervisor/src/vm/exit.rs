@@ -118,6 +118,7 @@ pub extern "C" fn aerie_exit_fast(regs: *mut GuestRegs) -> *mut GuestRegs {
 /// a virtual GIC has it). Served by `mmio::emulate`, as the full path
 /// would, but without its list-register sync and flush: nothing here
 /// concerns them, whatever they hold.
+///
 /// Out of line, reading the syndrome again: the other fast paths then keep
 /// theirs in registers and need no stack frame.
 #[inline(never)]
