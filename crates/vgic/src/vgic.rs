@@ -216,14 +216,28 @@ impl Vgic {
         }
     }
 
-    /// Recomputes `spi_targets` for SPI index `spi` (INTID 32 + spi).
-    pub(crate) fn update_targets(&mut self, spi: usize) {
-        let banks = self.spis.len();
-        let targets = if self.v2 {
+    /// The vCPUs SPI `intid` may be delivered to, as the guest routed it
+    /// (GICD_IROUTER or GICD_ITARGETSR); none for an INTID that is not one
+    /// of this VM's SPIs.
+    pub fn spi_route(&self, intid: u32) -> Kick {
+        let Some(spi) = intid
+            .checked_sub(32)
+            .map(|s| s as usize)
+            .filter(|&s| s < self.router.len())
+        else {
+            return Kick::NONE;
+        };
+        if self.v2 {
             itargets::targets(self.router[spi] as u8)
         } else {
             router::targets(self.router[spi], self.vcpus())
-        };
+        }
+    }
+
+    /// Recomputes `spi_targets` for SPI index `spi` (INTID 32 + spi).
+    pub(crate) fn update_targets(&mut self, spi: usize) {
+        let banks = self.spis.len();
+        let targets = self.spi_route(32 + spi as u32);
         let (bank, bit) = (spi / 32, 1u32 << (spi % 32));
         for v in 0..self.vcpus() {
             let word = &mut self.spi_targets[v * banks + bank];

@@ -74,11 +74,16 @@ impl Gic {
     /// Send SPI `intid` to the CPU with `mpidr` (its CPU interface, as it
     /// recorded it in `init_distributor` or `init_cpu`) and enable it.
     pub fn enable_spi(&self, intid: u32, mpidr: u64) {
+        self.route_spi(intid, mpidr);
+        spi_regs::enable(self.dist, intid);
+    }
+
+    /// Send SPI `intid` to the CPU with `mpidr` from now on.
+    pub fn route_spi(&self, intid: u32, mpidr: u64) {
         write8(
             self.dist + GICD_ITARGETSR + intid as usize,
             gic_v2::interface(mpidr),
         );
-        spi_regs::enable(self.dist, intid);
     }
 
     /// Record this CPU's interface mask: its own GICD_ITARGETSR0 (banked)

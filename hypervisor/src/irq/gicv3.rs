@@ -103,12 +103,17 @@ impl Gic {
 
     /// Route SPI `intid` to the CPU with `mpidr` and enable it.
     pub fn enable_spi(&self, intid: u32, mpidr: u64) {
+        self.route_spi(intid, mpidr);
+        spi_regs::enable(self.dist, intid);
+    }
+
+    /// Route SPI `intid` to the CPU with `mpidr` from now on.
+    pub fn route_spi(&self, intid: u32, mpidr: u64) {
         // IROUTER takes Aff3..Aff0 where MPIDR has them.
         let affinity = mpidr & 0xff_00ff_ffff;
         let router = self.dist + GICD_IROUTER + 8 * intid as usize;
         // SAFETY: GICD_IROUTER<n> is a 64-bit register in the mapped distributor.
         unsafe { write_volatile(router as *mut u64, affinity) };
-        spi_regs::enable(self.dist, intid);
     }
 
     /// This CPU's redistributor frame, found by affinity: each region is

@@ -57,6 +57,15 @@ impl HostGic {
         }
     }
 
+    /// Route SPI `intid` (enabled already) to the CPU with `mpidr` from now
+    /// on; one pending meanwhile goes to either CPU.
+    pub fn route_spi(&self, intid: u32, mpidr: u64) {
+        match self {
+            HostGic::V3(g) => g.route_spi(intid, mpidr),
+            HostGic::V2(g) => g.route_spi(intid, mpidr),
+        }
+    }
+
     /// On each CPU: its private interrupts as Aerie uses them. Returns its
     /// registers for their active state.
     pub fn init_cpu(&self, mpidr: u64) -> PrivateBank {

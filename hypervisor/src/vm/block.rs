@@ -48,6 +48,7 @@ use aerie_virtio::{
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicUsize, Ordering};
 use spin::Mutex;
 
 const SECTOR: u64 = 512;
@@ -188,6 +189,12 @@ pub struct DiskStats {
     /// Times requests waited in the device for room on the host disk's
     /// ring (it answers later, and other requests filled it).
     pub no_room: u64,
+    /// Answers of the host disk taken by the pCPU that held the vCPU the
+    /// guest routes the disk's interrupt to, and by another pCPU while one
+    /// held it (which then had to be kicked). The rest found that vCPU on
+    /// no pCPU.
+    pub answers_at_vcpu: u64,
+    pub answers_across: u64,
 }
 
 impl Disk {
@@ -376,6 +383,7 @@ fn submit(m: &mut crate::sched::Machine, cpu: usize, v: usize, n: usize) {
     let region = *disk.transport.device().backend();
     disk.stats.batches += 1;
     let mut answered: Vec<Completion> = Vec::new();
+    let mut with_host = false;
     while let Some(request) = disk.transport.device_mut().take_request() {
         let sent = match request.transfer(&VmRam(&ram)) {
             Some(transfer) => send(
@@ -394,6 +402,7 @@ fn submit(m: &mut crate::sched::Machine, cpu: usize, v: usize, n: usize) {
                 break;
             }
             Sent::WithHost => {
+                with_host = true;
                 if disk.busy_since.is_none() {
                     disk.busy_since = Some((cpu::counter(), all_exits(&m.pcpus)));
                 }
@@ -418,6 +427,40 @@ fn submit(m: &mut crate::sched::Machine, cpu: usize, v: usize, n: usize) {
     disk.served = false;
     let notify = answer(disk, &vm.name, n, generation, &answered, &ram);
     act_on(m, cpu, v, n, notify);
+    if with_host {
+        route_answers(m, v, n);
+    }
+}
+
+/// The pCPU the host disk's interrupt goes to (an index of
+/// `Machine::pcpus`; the boot pCPU's at first). Changed only under the
+/// machine lock.
+static ANSWERS_TO: AtomicUsize = AtomicUsize::new(0);
+
+/// Sends the host disk's interrupt to the pCPU that holds the vCPU the
+/// guest routes disk `n`'s interrupt to ([`answer_holder`]): the answer to
+/// what VM `v` just sent then wakes that pCPU alone, where another would
+/// have taken it and kicked this one. A vCPU on no pCPU (in power-down its
+/// state is saved at once) leaves the route as it is. Whichever pCPU takes
+/// an answer serves it ([`host_completions`]), so one in flight while the
+/// route changes is served too.
+fn route_answers(m: &mut crate::sched::Machine, v: usize, n: usize) {
+    let intid = disk::intid();
+    let Some(p) = answer_holder(m, v, n).filter(|_| intid != 0) else {
+        return;
+    };
+    if ANSWERS_TO.swap(p, Ordering::Relaxed) != p {
+        m.gic.route_spi(intid, m.pcpus[p].mpidr);
+    }
+}
+
+/// The pCPU holding (running, or parked with its state loaded) the vCPU
+/// VM `v`'s guest routes disk `n`'s interrupt to, its first target if
+/// several.
+fn answer_holder(m: &crate::sched::Machine, v: usize, n: usize) -> Option<usize> {
+    let spi = super::virtio::VIRTIO_FIRST_INTID + n as u32;
+    let c = m.vms.get(v)?.vgic.spi_route(spi).iter().next()?;
+    m.pcpus.iter().position(|p| p.loaded == Some((v, c)))
 }
 
 /// What became of a request [`submit`] offered the host disk.
@@ -486,6 +529,7 @@ pub fn host_completions(m: &mut crate::sched::Machine, cpu: usize) {
     for (tag, outcome) in done.drain(..) {
         let (v, n, id) = untag(tag);
         let exits = all_exits(&m.pcpus);
+        let holder = answer_holder(m, v, n);
         let Some(vm) = m.vms.get_mut(v) else { continue };
         let (running, ram) = (vm.running(), vm.memory);
         let Some(super::virtio::VirtioSlot::Block(disk)) = vm.virtio.get_mut(n) else {
@@ -499,6 +543,11 @@ pub fn host_completions(m: &mut crate::sched::Machine, cpu: usize) {
             continue;
         };
         let done = disk.with_host.swap_remove(at);
+        match holder {
+            Some(p) if p == cpu => disk.stats.answers_at_vcpu += 1,
+            Some(_) => disk.stats.answers_across += 1,
+            None => {}
+        }
         let mut waiters = Kick::NONE;
         if disk.with_host.is_empty() {
             if let Some((since, exits_then)) = disk.busy_since.take() {
@@ -626,7 +675,12 @@ pub fn summaries(vm: &Vm) -> Vec<String> {
             s.handovers,
             s.busy_ticks / per_ms,
             if later {
-                alloc::format!(", its ring full {} times", s.no_room)
+                alloc::format!(
+                    ", its ring full {} times; {} answers taken by the pCPU holding the vCPU they interrupt, {} by another",
+                    s.no_room,
+                    s.answers_at_vcpu,
+                    s.answers_across
+                )
             } else {
                 String::new()
             }

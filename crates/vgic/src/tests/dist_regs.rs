@@ -196,6 +196,19 @@ fn irouter_retargets_spis() {
 }
 
 #[test]
+fn spi_route_is_what_irouter_says() {
+    let mut g = Vgic::new(4, 32);
+    assert_eq!(g.spi_route(40), Kick::vcpu(0)); // reset: Aff0 = 0
+    g.dist_write(0x6000 + 8 * 40, 8, 2).unwrap();
+    assert_eq!(g.spi_route(40), Kick::vcpu(2));
+    g.dist_write(0x6000 + 8 * 40, 8, 1 << 31).unwrap();
+    assert_eq!(g.spi_route(40), Kick::first(4));
+    // Not an SPI of this VM.
+    assert_eq!(g.spi_route(27), Kick::NONE);
+    assert_eq!(g.spi_route(64), Kick::NONE);
+}
+
+#[test]
 fn enable_pending_active_pairs_on_spis() {
     let mut g = Vgic::new(2, 64);
     g.dist_write(0x0104, 4, 0b1011).unwrap();

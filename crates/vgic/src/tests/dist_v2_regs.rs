@@ -190,6 +190,14 @@ fn itargetsr_spi_bytes_read_back_existing_cpus() {
 }
 
 #[test]
+fn spi_route_is_what_itargetsr_says() {
+    let mut g = Vgic::new_v2(3, 64);
+    assert_eq!(g.spi_route(40), Kick::NONE); // reset: no target
+    g.dist_v2_write(0, 0x828, 1, 0b110).unwrap(); // INTID 40
+    assert_eq!(g.spi_route(40), Kick::vcpu(1) | Kick::vcpu(2));
+}
+
+#[test]
 fn itargetsr_reroutes_spis() {
     let mut g = Vgic::new_v2(2, 64);
     g.dist_v2_write(0, 0x000, 4, 1).unwrap();
