@@ -1136,7 +1136,7 @@ fn answers_went_to_the_vcpu(out: &str, vm: &str) -> Result<(), String> {
         .next()
         .ok_or(format!("no `{prefix}` summary line"))?;
     let (Some(at), Some(across)) = (
-        output::number_before(line, " answers taken by the pCPU"),
+        output::number_before(line, " taken by the pCPU"),
         output::number_before(line, " by another"),
     ) else {
         return Err(format!(

@@ -190,11 +190,12 @@ pub struct DiskStats {
     /// ring (it answers later, and other requests filled it).
     pub no_room: u64,
     /// Answers of the host disk taken by the pCPU that held the vCPU the
-    /// guest routes the disk's interrupt to, and by another pCPU while one
-    /// held it (which then had to be kicked). The rest found that vCPU on
-    /// no pCPU.
+    /// guest routes the disk's interrupt to, by another pCPU while one
+    /// held it (which then had to be kicked), and with that vCPU on no
+    /// pCPU (any may run it).
     pub answers_at_vcpu: u64,
     pub answers_across: u64,
+    pub answers_unheld: u64,
 }
 
 impl Disk {
@@ -546,7 +547,7 @@ pub fn host_completions(m: &mut crate::sched::Machine, cpu: usize) {
         match holder {
             Some(p) if p == cpu => disk.stats.answers_at_vcpu += 1,
             Some(_) => disk.stats.answers_across += 1,
-            None => {}
+            None => disk.stats.answers_unheld += 1,
         }
         let mut waiters = Kick::NONE;
         if disk.with_host.is_empty() {
@@ -676,10 +677,12 @@ pub fn summaries(vm: &Vm) -> Vec<String> {
             s.busy_ticks / per_ms,
             if later {
                 alloc::format!(
-                    ", its ring full {} times; {} answers taken by the pCPU holding the vCPU they interrupt, {} by another",
+                    ", its ring full {} times; {} answers: {} taken by the pCPU holding the vCPU they interrupt, {} by another, {} with that vCPU on none",
                     s.no_room,
+                    s.answers_at_vcpu + s.answers_across + s.answers_unheld,
                     s.answers_at_vcpu,
-                    s.answers_across
+                    s.answers_across,
+                    s.answers_unheld
                 )
             } else {
                 String::new()
