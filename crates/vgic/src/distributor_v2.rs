@@ -205,11 +205,7 @@ impl Vgic {
     /// A write of GICD_ITARGETSR byte `intid`: SPIs are re-routed, the
     /// private bytes are read-only, INTIDs beyond the SPIs are WI.
     fn write_itargetsr_byte(&mut self, intid: u32, byte: u8) -> Kick {
-        let Some(spi) = intid
-            .checked_sub(32)
-            .map(|spi| spi as usize)
-            .filter(|&spi| spi < self.router.len())
-        else {
+        let Some(spi) = self.spi_index(intid) else {
             return Kick::NONE;
         };
         let reg = itargets::stored(byte, self.vcpus());

@@ -220,11 +220,7 @@ impl Vgic {
     /// (GICD_IROUTER or GICD_ITARGETSR); none for an INTID that is not one
     /// of this VM's SPIs.
     pub fn spi_route(&self, intid: u32) -> Kick {
-        let Some(spi) = intid
-            .checked_sub(32)
-            .map(|s| s as usize)
-            .filter(|&s| s < self.router.len())
-        else {
+        let Some(spi) = self.spi_index(intid) else {
             return Kick::NONE;
         };
         if self.v2 {
@@ -232,6 +228,15 @@ impl Vgic {
         } else {
             router::targets(self.router[spi], self.vcpus())
         }
+    }
+
+    /// The SPI index (INTID - 32) of `intid` if it is one of this VM's
+    /// SPIs.
+    pub(crate) fn spi_index(&self, intid: u32) -> Option<usize> {
+        intid
+            .checked_sub(32)
+            .map(|spi| spi as usize)
+            .filter(|&spi| spi < self.router.len())
     }
 
     /// Recomputes `spi_targets` for SPI index `spi` (INTID 32 + spi).
