@@ -10,7 +10,8 @@
 //!   ([`submit`]: quick, a few descriptors and a notify), and the vCPU
 //!   goes back to its guest. The host disk's interrupt brings them back on
 //!   whichever pCPU takes it ([`host_completions`]), which answers them in
-//!   the VM's used ring. Requests of several vCPUs and several VMs are
+//!   the VM's used ring; it is routed to the pCPU holding the vCPU those
+//!   answers will interrupt ([`route_answers`]). Requests of several vCPUs and several VMs are
 //!   with the host disk together, as many as its ring holds; what does
 //!   not fit waits in the device for the next answers.
 //! - **A host disk driven by the CPU** (an SD card's PIO): the pCPU whose
