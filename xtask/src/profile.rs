@@ -7,7 +7,8 @@
 //! instruction-count plugin (`tools/insn-count`): a testkit benchmark once
 //! for [`LONG`] iterations (or as many as the benchmark does at most) and
 //! once for half as many; `net` once sending 2 MiB and once 1 MiB; `disk`
-//! once reading 2 x [`linux::DISK_READS`] blocks of 4 KiB, once half as many.
+//! once reading 2 x [`linux::DISK_READS`] blocks of 4 KiB, once half as many
+//! (`disk_power_down` the same, the guest idling only in power-down).
 //! Everything else (boot, set-up, power-off) is the same in both runs, so
 //! the difference between their counts is what the extra units (iterations,
 //! or the extra MiB) cost: divided by their number, it is the cost of one
