@@ -26,8 +26,9 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 
 use crate::cmd::step;
+use crate::output;
 use crate::paths;
-use crate::qemu::{QemuOptions, Status};
+use crate::qemu::{Boot, QemuOptions, Status};
 use crate::run;
 
 const CMDLINE: &str = "console=ttyAMA0 quiet aerie.bench=disk";
@@ -126,7 +127,25 @@ fn disk_file(name: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
-fn measure(name: &str, opts: &QemuOptions) -> Result<Vec<Pass>> {
+/// The throttles Aerie's cap (C1) dealt a run's vCPUs, added up from the
+/// lines it logs at `info` when a VM stops (`vm linux: vcpu 0 clock 500
+/// MHz (24 changes, 1249 throttles) ...`); None without such lines.
+pub fn throttles(out: &str) -> Option<u64> {
+    let counts: Vec<u64> = output::lines_with(out, " throttles)")
+        .into_iter()
+        .filter(|l| l.contains(": vcpu "))
+        .filter_map(|l| output::number_before(l, " throttles)"))
+        .collect();
+    (!counts.is_empty()).then(|| counts.iter().sum())
+}
+
+/// One run: each kind of pass's median, and the throttles of its vCPUs.
+struct Run {
+    passes: Vec<Pass>,
+    throttles: Option<u64>,
+}
+
+fn measure(name: &str, opts: &QemuOptions) -> Result<Run> {
     let log = paths::bench_dir().join(format!("{name}.log"));
     step(format!("bench: {name} (log {})", paths::show(&log)));
     let outcome = run::run_quiet(opts, Duration::from_secs(TIMEOUT_SECS), &log)?;
@@ -135,7 +154,10 @@ fn measure(name: &str, opts: &QemuOptions) -> Result<Vec<Pass>> {
         bail!("{name}: a dd failed (log {})", paths::show(&log));
     }
     match (outcome.status, passes.len()) {
-        (Status::Exited(0), n) if n == ROUNDS * KINDS => Ok(medians(&passes)),
+        (Status::Exited(0), n) if n == ROUNDS * KINDS => Ok(Run {
+            passes: medians(&passes),
+            throttles: throttles(&outcome.output),
+        }),
         (status, n) => bail!(
             "{name}: {n} of {} `disk-bench:` lines, QEMU {status:?} (log {})",
             ROUNDS * KINDS,
@@ -159,15 +181,19 @@ pub fn aerie_options(name: &str, cpu: &str, extra: &str) -> Result<QemuOptions> 
     Ok(opts)
 }
 
-/// The VM under Aerie, `extra` on its command line.
-fn under_aerie(name: &str, extra: &str) -> Result<Vec<Pass>> {
+/// The VM under Aerie, `extra` on its command line; Aerie logs at `info`,
+/// for the vCPUs' throttles when the VM stops.
+fn under_aerie(name: &str, extra: &str) -> Result<Run> {
     let mut opts = aerie_options(name, CPU, extra)?;
     opts.icount = None;
+    if let Boot::Aerie { log, .. } = &mut opts.boot {
+        *log = "info".into();
+    }
     measure(name, &opts)
 }
 
 /// The same VM on QEMU alone, the whole disk file its disk.
-fn native() -> Result<Vec<Pass>> {
+fn native() -> Result<Run> {
     let mut opts = QemuOptions::native_linux(CPU, VCPUS, CMDLINE, MEMORY_MIB);
     opts.disk = Some(disk_file("disk-native")?);
     measure("disk-native", &opts)
@@ -182,18 +208,25 @@ pub struct Row {
     pub native: Pass,
 }
 
-/// Every pass, by name.
-pub type DiskResults = BTreeMap<String, Row>;
+/// Every pass, by name, and the throttles Aerie's cap dealt the vCPUs of
+/// each run under it (aerie, aerie-wfi): the first column moves with them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DiskResults {
+    pub rows: BTreeMap<String, Row>,
+    pub throttles: [Option<u64>; 2],
+}
 
 /// Runs all three.
 pub fn run() -> Result<DiskResults> {
     let aerie = under_aerie("disk-aerie", "")?;
     let aerie_wfi = under_aerie("disk-aerie-wfi", " cpuidle.off=1")?;
     let native = native()?;
-    Ok(aerie
+    let throttles = [aerie.throttles, aerie_wfi.throttles];
+    let rows = aerie
+        .passes
         .into_iter()
-        .zip(aerie_wfi)
-        .zip(native)
+        .zip(aerie_wfi.passes)
+        .zip(native.passes)
         .map(|((aerie, aerie_wfi), native)| {
             (
                 aerie.name(),
@@ -204,7 +237,8 @@ pub fn run() -> Result<DiskResults> {
                 },
             )
         })
-        .collect())
+        .collect();
+    Ok(DiskResults { rows, throttles })
 }
 
 /// The table: latency for small requests, throughput for large ones, and
@@ -218,7 +252,7 @@ pub fn table(results: &Result<DiskResults, String>) -> String {
         "disk (wall clock under TCG, one request at a time, direct I/O, the median of \
          {ROUNDS} passes; aerie-wfi: the guest's cpuidle off)\n"
     );
-    for (name, r) in results {
+    for (name, r) in &results.rows {
         let ratio = |p: &Pass| p.seconds / r.native.seconds;
         let value = |p: &Pass| {
             if p.block <= 4096 {
@@ -236,6 +270,12 @@ pub fn table(results: &Result<DiskResults, String>) -> String {
             ratio(&r.aerie_wfi)
         ));
     }
+    let count = |t: Option<u64>| t.map_or("?".into(), |n| n.to_string());
+    s.push_str(&format!(
+        "throttles by the cap on the guest's clocks (C1), all vCPUs of a run: aerie {}, aerie-wfi {}\n",
+        count(results.throttles[0]),
+        count(results.throttles[1])
+    ));
     s
 }
 
@@ -252,7 +292,7 @@ pub fn json(results: &Result<DiskResults, String>) -> serde_json::Value {
         })
     };
     let mut all = serde_json::Map::new();
-    for (name, r) in results {
+    for (name, r) in &results.rows {
         all.insert(
             name.clone(),
             serde_json::json!({
@@ -267,6 +307,10 @@ pub fn json(results: &Result<DiskResults, String>) -> serde_json::Value {
         "metric": "wall clock of direct-I/O dd passes in a Linux VM (TCG, no icount)",
         "cmdline": CMDLINE,
         "results": all,
+        "throttles": {
+            "aerie": results.throttles[0],
+            "aerie_cpuidle_off": results.throttles[1],
+        },
     })
 }
 
@@ -286,6 +330,15 @@ mod tests {
         assert!((p[0].us_per_request() - 1.016e6 / 2048.0).abs() < 1e-6);
         assert_eq!(p[1].name(), "disk_write_512k");
         assert!((p[1].mb_per_s() - 64.0 * 524288.0 / 1e6).abs() < 1e-9);
+    }
+
+    #[test]
+    fn throttles_add_up_over_the_vcpus() {
+        let out = "aerie: vm linux: vcpu 0 clock 750 MHz (75 changes, 2151 throttles) idle: wfi 2355 (153 ms)\n\
+                   aerie: vm linux: vcpu 1 clock 750 MHz (209 changes, 1735 throttles) idle: wfi 6070 (254 ms)\n\
+                   disk-bench: read bs=4k count=2048 from cntvct=1 to cntvct=2 cntfrq=62500000\n";
+        assert_eq!(throttles(out), Some(3886));
+        assert_eq!(throttles("aerie: vm linux: powered off\n"), None);
     }
 
     #[test]
@@ -321,12 +374,19 @@ mod tests {
             aerie_wfi: pass("read", block, w),
             native: pass("read", block, n),
         };
-        let results: DiskResults = [
-            ("disk_read_4k".into(), row(4096, 0.064, 0.048, 0.032)),
-            ("disk_read_512k".into(), row(524288, 1.0, 0.75, 0.5)),
-        ]
-        .into();
+        let results = DiskResults {
+            rows: [
+                ("disk_read_4k".into(), row(4096, 0.064, 0.048, 0.032)),
+                ("disk_read_512k".into(), row(524288, 1.0, 0.75, 0.5)),
+            ]
+            .into(),
+            throttles: [Some(1249), None],
+        };
         let t = table(&Ok(results));
+        assert!(
+            t.contains("all vCPUs of a run: aerie 1249, aerie-wfi ?"),
+            "{t}"
+        );
         assert!(
             t.contains("disk_read_4k     aerie 1000 us/request  aerie-wfi  750 us/request  native  500 us/request  time ratio 2.00 / 1.50"),
             "{t}"
