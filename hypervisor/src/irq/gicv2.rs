@@ -72,13 +72,7 @@ impl Gic {
     }
 
     /// Send SPI `intid` to the CPU with `mpidr` (its CPU interface, as it
-    /// recorded it in `init_distributor` or `init_cpu`) and enable it.
-    pub fn enable_spi(&self, intid: u32, mpidr: u64) {
-        self.route_spi(intid, mpidr);
-        spi_regs::enable(self.dist, intid);
-    }
-
-    /// Send SPI `intid` to the CPU with `mpidr` from now on.
+    /// recorded it in `init_distributor` or `init_cpu`) from now on.
     pub fn route_spi(&self, intid: u32, mpidr: u64) {
         write8(
             self.dist + GICD_ITARGETSR + intid as usize,

@@ -101,12 +101,6 @@ impl Gic {
         self.dist
     }
 
-    /// Route SPI `intid` to the CPU with `mpidr` and enable it.
-    pub fn enable_spi(&self, intid: u32, mpidr: u64) {
-        self.route_spi(intid, mpidr);
-        spi_regs::enable(self.dist, intid);
-    }
-
     /// Route SPI `intid` to the CPU with `mpidr` from now on.
     pub fn route_spi(&self, intid: u32, mpidr: u64) {
         // IROUTER takes Aff3..Aff0 where MPIDR has them.

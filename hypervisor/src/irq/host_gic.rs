@@ -39,22 +39,25 @@ impl HostGic {
         }
     }
 
+    /// The distributor's direct-map address.
+    fn dist(&self) -> usize {
+        match self {
+            HostGic::V3(g) => g.dist(),
+            HostGic::V2(g) => g.dist(),
+        }
+    }
+
     /// Make SPI `intid` edge-triggered, before it is enabled (the same
     /// register in both versions).
     pub fn set_edge_triggered(&self, intid: u32) {
-        let dist = match self {
-            HostGic::V3(g) => g.dist(),
-            HostGic::V2(g) => g.dist(),
-        };
-        spi_regs::set_edge_triggered(dist, intid);
+        spi_regs::set_edge_triggered(self.dist(), intid);
     }
 
-    /// Route SPI `intid` to the CPU with `mpidr` and enable it.
+    /// Route SPI `intid` to the CPU with `mpidr` and enable it (the enable
+    /// is the same register in both versions).
     pub fn enable_spi(&self, intid: u32, mpidr: u64) {
-        match self {
-            HostGic::V3(g) => g.enable_spi(intid, mpidr),
-            HostGic::V2(g) => g.enable_spi(intid, mpidr),
-        }
+        self.route_spi(intid, mpidr);
+        spi_regs::enable(self.dist(), intid);
     }
 
     /// Route SPI `intid` (enabled already) to the CPU with `mpidr` from now
