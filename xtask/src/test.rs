@@ -1099,11 +1099,7 @@ fn linux_two_vms() -> Result<(), String> {
 /// What VM `vm`'s first disk summary (at its stop) says: reads, exits
 /// other pCPUs handled while its data moved, and hand-overs at a turn's end.
 pub(crate) fn disk_summary(out: &str, vm: &str) -> Result<(u64, u64, u64), String> {
-    let prefix = format!("vm {vm}: disk vda");
-    let line = out
-        .lines()
-        .find(|l| l.contains(&prefix))
-        .ok_or(format!("no `{prefix}` summary line"))?;
+    let line = disk_summary_line(out, vm)?;
     match (
         output::number_before(line, " reads ("),
         output::number_before(line, " exits"),
@@ -1112,6 +1108,14 @@ pub(crate) fn disk_summary(out: &str, vm: &str) -> Result<(u64, u64, u64), Strin
         (Some(reads), Some(beside), Some(handed)) => Ok((reads, beside, handed)),
         _ => Err(format!("vm {vm}: unreadable disk summary: {line}")),
     }
+}
+
+/// VM `vm`'s first disk summary line (at its stop).
+fn disk_summary_line<'a>(out: &'a str, vm: &str) -> Result<&'a str, String> {
+    let prefix = format!("vm {vm}: disk vda");
+    out.lines()
+        .find(|l| l.contains(&prefix))
+        .ok_or(format!("no `{prefix}` summary line"))
 }
 
 /// VM `vm`'s disk summary says it read data, and that other pCPUs handled
@@ -1130,11 +1134,7 @@ fn disk_went_on_beside(out: &str, vm: &str) -> Result<(), String> {
 /// to the pCPU holding the vCPU they interrupt (`vm::block::route_answers`;
 /// 1% went elsewhere in a run, 17% while the boot pCPU took them all).
 fn answers_went_to_the_vcpu(out: &str, vm: &str) -> Result<(), String> {
-    let prefix = format!("vm {vm}: disk vda");
-    let line = output::lines_with(out, &prefix)
-        .into_iter()
-        .next()
-        .ok_or(format!("no `{prefix}` summary line"))?;
+    let line = disk_summary_line(out, vm)?;
     let (Some(at), Some(across)) = (
         output::number_before(line, " taken by the pCPU"),
         output::number_before(line, " by another"),
