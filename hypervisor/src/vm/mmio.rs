@@ -77,13 +77,9 @@ pub fn is_quiet_gic_access(vm: &Vm, syndrome: &Syndrome) -> bool {
 
 /// Whether `ipa` may be in a GICv3's distributor or redistributors (of up
 /// to `MAX_VCPUS` vCPUs): a test without the machine lock, before
-/// [`is_quiet_gic_access`] with it. Never on a GICv2, whose guests send
-/// their SGIs by distributor writes.
+/// [`is_quiet_gic_access`] with it.
 #[inline(always)]
 pub fn may_be_gic(ipa: u64) -> bool {
-    if gic_v2::active() {
-        return false;
-    }
     ipa.checked_sub(GICD_BASE).is_some_and(|o| o < GICD_SIZE)
         || ipa
             .checked_sub(GICR_BASE)
