@@ -4,8 +4,9 @@
 //! counter: 2,048 reads of 4 KiB (latency), 64 reads of 512 KiB and 64
 //! writes of 512 KiB (throughput), in [`ROUNDS`] rounds; each kind's
 //! median pass is its figure (a run's first round meets a cold disk, and
-//! the guest's idle states make single passes differ by half and more). Under Aerie the VM's disk is a region of the host
-//! disk, served by `vm::block`; natively it is QEMU's virtio-blk itself.
+//! the guest's idle states make single passes differ by half and more).
+//! Under Aerie the VM's disk is a region of the host disk, served by
+//! `vm::block`; natively it is QEMU's virtio-blk itself.
 //! Aerie runs twice: as `cargo xtask run` boots the VM, and with the
 //! guest's cpuidle off (`cpuidle.off=1`: WFI only, as QEMU's own `virt`
 //! offers no PSCI idle states), which shows what the idle states' entries
