@@ -81,6 +81,10 @@ else
     echo "tools: vmtoolsd gone"
 fi
 sed 's/^/tools: vmsvc: /' /tmp/vmsvc.log
+# The network report vmtoolsd's guestInfo plugin sends at its polls, sent
+# now: Aerie keeps the NICs, the default route and the resolver (Ctrl-A i).
+vmware-toolbox-cmd info update network > /dev/null 2>&1
+echo "tools: network report rc=$?"
 # Wait for a line on the console (the test types Ctrl-A i, then Enter), so
 # Aerie's view is printed while the VM still runs; go on after 20 s anyway.
 echo "tools: waiting for the console view"

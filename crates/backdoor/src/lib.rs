@@ -15,6 +15,7 @@ mod backdoor;
 mod channel;
 pub mod guestinfo;
 mod message;
+pub mod nicinfo;
 pub mod rpci;
 mod tclo;
 

@@ -2,6 +2,7 @@
 //! `vmtoolsd`. Replies start with "1 " on success and "0 " on failure.
 
 use crate::guestinfo::{GuestInfo, GUESTINFO_PREFIX};
+use crate::nicinfo::{self, NicInfoError, NicReport};
 use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -41,6 +42,11 @@ pub struct ToolsState {
     /// The last power operation asked of the tools and their answer
     /// (`OS_Halt: OK `).
     pub power_op: Option<String>,
+    /// The latest network report (`SetGuestInfo  10 `, see [`nicinfo`]).
+    pub network: Option<NicReport>,
+    /// Network reports refused, and the last one's reason.
+    pub network_refused: u64,
+    pub network_error: Option<NicInfoError>,
 }
 
 /// `s` cut to at most [`MAX_RECORD_LEN`] bytes on a character boundary.
@@ -116,6 +122,11 @@ fn reply_with(prefix: &[u8], text: &str) -> Vec<u8> {
 
 /// Serves one RPCI request and returns the reply bytes.
 pub fn dispatch(request: &[u8], info: &mut GuestInfo, tools: &mut ToolsState) -> Vec<u8> {
+    // The network report is binary (XDR, whose zero words may end it), so
+    // it is taken before the text commands and their NUL trimming.
+    if let Some(body) = nicinfo::body(request) {
+        return network_report(body, tools);
+    }
     // rpcout sends the bare string; some callers append NULs.
     let mut end = request.len();
     while end > 0 && request[end - 1] == 0 {
@@ -176,6 +187,21 @@ pub fn dispatch(request: &[u8], info: &mut GuestInfo, tools: &mut ToolsState) ->
             Vec::from(REPLY_OK)
         }
         _ => Vec::from(REPLY_UNKNOWN_COMMAND),
+    }
+}
+
+/// Keeps a network report, or counts it refused; the reply says which.
+fn network_report(body: &[u8], tools: &mut ToolsState) -> Vec<u8> {
+    match nicinfo::decode(body) {
+        Ok(report) => {
+            tools.network = Some(report);
+            Vec::from(REPLY_OK)
+        }
+        Err(e) => {
+            tools.network_refused += 1;
+            tools.network_error = Some(e);
+            reply_with(b"0 ", &alloc::format!("{e}"))
+        }
     }
 }
 

@@ -233,6 +233,7 @@ pub fn print_info(vm: &super::Vm) {
     for r in &tools.reports {
         crate::println!("aerie: vm {name}: tools report: {}", Shown(r));
     }
+    print_network(name, tools);
     for l in &tools.log {
         crate::println!("aerie: vm {name}: tools log: {}", Shown(l));
     }
@@ -241,4 +242,64 @@ pub fn print_info(vm: &super::Vm) {
     for (k, v) in info.iter() {
         crate::println!("aerie: vm {name}:   {} = {}", Shown(k), Shown(v));
     }
+}
+
+/// The tools' network report (`aerie_backdoor::nicinfo`): a line a NIC,
+/// the default routes, the resolver, and the reports refused.
+fn print_network(name: &str, tools: &aerie_backdoor::ToolsState) {
+    use core::fmt::Write;
+    if let Some(r) = &tools.network {
+        for nic in &r.nics {
+            let mut line = alloc::string::String::new();
+            for (i, (addr, prefix)) in nic.addrs.iter().enumerate() {
+                let sep = if i == 0 { "" } else { ", " };
+                let _ = write!(line, "{sep}{addr}/{prefix}");
+            }
+            if nic.more != 0 {
+                let _ = write!(line, " and {} more", nic.more);
+            }
+            if nic.addrs.is_empty() {
+                line.push_str("no address");
+            }
+            crate::println!(
+                "aerie: vm {name}: tools network: nic {}: {line}",
+                Shown(&nic.mac)
+            );
+        }
+        for route in &r.default_routes {
+            match &route.via {
+                Some(via) => crate::println!(
+                    "aerie: vm {name}: tools network: default route via {via} (nic {})",
+                    route.nic
+                ),
+                None => crate::println!(
+                    "aerie: vm {name}: tools network: default route on nic {}",
+                    route.nic
+                ),
+            }
+        }
+        if r.host_name.is_some() || r.domain_name.is_some() || !r.dns_servers.is_empty() {
+            let mut servers = alloc::string::String::new();
+            for (i, s) in r.dns_servers.iter().enumerate() {
+                let _ = write!(servers, "{}{s}", if i == 0 { "" } else { ", " });
+            }
+            crate::println!(
+                "aerie: vm {name}: tools network: host {}, domain {}, dns {}",
+                Shown(or_dash(r.host_name.as_deref())),
+                Shown(or_dash(r.domain_name.as_deref())),
+                or_dash(Some(&servers))
+            );
+        }
+    }
+    if let Some(e) = &tools.network_error {
+        crate::println!(
+            "aerie: vm {name}: tools network: {} report(s) refused, the last: {e}",
+            tools.network_refused
+        );
+    }
+}
+
+/// `s`, or "-" when it is missing or empty.
+fn or_dash(s: Option<&str>) -> &str {
+    s.filter(|s| !s.is_empty()).unwrap_or("-")
 }

@@ -68,7 +68,8 @@ fn judge(status: Status, out: &str) -> Result<(), String> {
 /// with vmware-rpctool reads back (also a 4000-byte value over high
 /// bandwidth), the configured key reads, an unknown command fails, replies
 /// reach buffers Linux has not made writable yet (aerie-hbpages:
-/// reply/retries), and vmtoolsd keeps running.
+/// reply/retries), vmtoolsd keeps running, and the tools' network report
+/// is taken.
 fn tools_in_the_guest(out: &str) -> Result<(), String> {
     for needle in [
         "tools: checkvm rc=0",
@@ -81,6 +82,7 @@ fn tools_in_the_guest(out: &str) -> Result<(), String> {
         "tools: log rc=0",
         "tools: hbpages: fresh=1 from-config/1 again=1 from-config/0 zero=1 from-config/1 cow=1 from-config/1",
         "tools: vmtoolsd running",
+        "tools: network report rc=0",
         "tools: done",
     ] {
         output::require_line(out, needle)?;
@@ -134,7 +136,8 @@ fn host_facts(out: &str) -> Result<(), String> {
 }
 
 /// Aerie's view (`Ctrl-A i`): the policy, the daemon's TCLO handshake and
-/// capability reports, the tools' log lines (guest text escaped), guestinfo
+/// capability reports, the tools' network report, the tools' log lines
+/// (guest text escaped), guestinfo
 /// (long values cut), the version the daemon reported (replacing the
 /// script's own `tools.set.version 12451`: the number vmtoolsd also put in
 /// guestinfo.vmtools.versionNumber), and the three transfers aerie-hbpages
@@ -150,6 +153,10 @@ fn console_view(out: &str) -> Result<(), String> {
         "aerie: vm linux:   guestinfo.big = 0000000000",
         // The tools' answer to TCLO `Set_Option broadcastIP 1`.
         "aerie: vm linux:   guestinfo.ip = 10.0.2.15",
+        // Their network report (`vmware-toolbox-cmd info update network`):
+        // the VM's card with the address DHCP gave it, and the gateway.
+        "aerie: vm linux: tools network: nic 52:54:00:ae:00:01: 10.0.2.15/24",
+        "aerie: vm linux: tools network: default route via 10.0.2.2 (nic 0)",
         "0000... (4000 bytes)",
     ] {
         output::require_line(out, needle)?;
