@@ -41,6 +41,11 @@ echo "tools: $(aerie-hbpages)"
 # (GETTIMEFULL: Aerie's wall clock, from the host's PL031).
 echo "tools: speed $(vmware-toolbox-cmd stat speed 2>&1)"
 echo "tools: hosttime $(vmware-toolbox-cmd stat hosttime 2>&1)"
+# The Guest API's statistics (guestlib.info.get 3): the session, the VM's
+# memory as its limit and reservation, no CPU limit, nothing ballooned.
+for s in sessionid memlimit memres cpulimit cpures balloon swap; do
+    echo "tools: stat $s $(vmware-toolbox-cmd stat $s 2>&1) rc=$?"
+done
 # A version report by hand (vmtoolsd's own, below, replaces it).
 vmware-rpctool "tools.set.version 12451" > /dev/null 2>&1
 echo "tools: set-version rc=$?"

@@ -23,6 +23,7 @@
 use crate::abi::*;
 use crate::channel::{Channel, Proto};
 use crate::guestinfo::GuestInfo;
+use crate::guestlib;
 use crate::rpci::ToolsState;
 use crate::tclo::{PowerOp, PowerOpError};
 
@@ -82,6 +83,8 @@ pub struct BackdoorConfig {
     pub high_bandwidth: bool,
     /// Seed for channel cookies (e.g. from the hypervisor's entropy source).
     pub cookie_seed: u64,
+    /// The VM's memory, in MiB (the Guest API's statistics, `guestlib`).
+    pub memory_mb: u32,
 }
 
 impl Default for BackdoorConfig {
@@ -92,6 +95,7 @@ impl Default for BackdoorConfig {
             max_time_lag_us: 0,
             high_bandwidth: true,
             cookie_seed: 0x5EED_AE21_E000_0001,
+            memory_mb: 0,
         }
     }
 }
@@ -148,6 +152,9 @@ pub struct Backdoor {
     pub guestinfo: GuestInfo,
     /// What the guest tools reported.
     pub tools: ToolsState,
+    /// The Guest API's statistics as of the request being served
+    /// ([`Backdoor::set_usage`] brings the running ones up to date).
+    pub(crate) facts: guestlib::Facts,
 }
 
 /// splitmix64: cheap, well-mixed; cookies only stop one guest process from
@@ -167,8 +174,18 @@ pub(crate) fn hi16(v: u32) -> u16 {
 
 impl Backdoor {
     pub fn new(config: BackdoorConfig, guestinfo: GuestInfo) -> Self {
+        // A session id for the VM's whole run: nonzero (zero means "no
+        // statistics yet" to the guest library).
+        let mut seed = config.cookie_seed ^ 0x6775_6573_746c_6962;
+        let facts = guestlib::Facts {
+            session_id: splitmix64(&mut seed) | 1,
+            host_mhz: u32::try_from(config.cpu_hz / 1_000_000).unwrap_or(u32::MAX),
+            memory_mb: config.memory_mb,
+            ..Default::default()
+        };
         Backdoor {
             config,
+            facts,
             channels: Default::default(),
             cookie_state: config.cookie_seed,
             last_error: None,
@@ -178,6 +195,18 @@ impl Backdoor {
             guestinfo,
             tools: ToolsState::default(),
         }
+    }
+
+    /// The VM's running statistics for the Guest API (`guestlib`): the CPU
+    /// time its vCPUs have had and the time since it started, both in ms.
+    pub fn set_usage(&mut self, cpu_used_ms: u64, elapsed_ms: u64) {
+        self.facts.cpu_used_ms = cpu_used_ms;
+        self.facts.elapsed_ms = elapsed_ms;
+    }
+
+    /// The session id the Guest API reports.
+    pub fn session_id(&self) -> u64 {
+        self.facts.session_id
     }
 
     pub fn last_error(&self) -> Option<BackdoorError> {

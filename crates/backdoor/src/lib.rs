@@ -14,6 +14,7 @@ pub mod abi;
 mod backdoor;
 mod channel;
 pub mod guestinfo;
+pub mod guestlib;
 mod message;
 pub mod nicinfo;
 pub mod rpci;

@@ -237,9 +237,12 @@ impl Backdoor {
         };
         chan.low_bandwidth_retry = false;
         chan.state = match chan.proto {
-            Proto::Rpci => {
-                State::ReplyPending(rpci::dispatch(&msg, &mut self.guestinfo, &mut self.tools))
-            }
+            Proto::Rpci => State::ReplyPending(rpci::dispatch(
+                &msg,
+                &mut self.guestinfo,
+                &mut self.tools,
+                &self.facts,
+            )),
             // The tools' answer to the host's last command.
             Proto::Tclo => {
                 chan.tclo.answer(&msg, &mut self.tools);

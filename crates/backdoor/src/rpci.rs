@@ -2,6 +2,7 @@
 //! `vmtoolsd`. Replies start with "1 " on success and "0 " on failure.
 
 use crate::guestinfo::{GuestInfo, GUESTINFO_PREFIX};
+use crate::guestlib;
 use crate::nicinfo::{self, NicInfoError, NicReport};
 use alloc::collections::VecDeque;
 use alloc::string::String;
@@ -121,7 +122,12 @@ fn reply_with(prefix: &[u8], text: &str) -> Vec<u8> {
 }
 
 /// Serves one RPCI request and returns the reply bytes.
-pub fn dispatch(request: &[u8], info: &mut GuestInfo, tools: &mut ToolsState) -> Vec<u8> {
+pub fn dispatch(
+    request: &[u8],
+    info: &mut GuestInfo,
+    tools: &mut ToolsState,
+    facts: &guestlib::Facts,
+) -> Vec<u8> {
     // The network report is binary (XDR, whose zero words may end it), so
     // it is taken before the text commands and their NUL trimming.
     if let Some(body) = nicinfo::body(request) {
@@ -178,6 +184,7 @@ pub fn dispatch(request: &[u8], info: &mut GuestInfo, tools: &mut ToolsState) ->
             }
             Err(_) => Vec::from(&b"0 Invalid version"[..]),
         },
+        guestlib::COMMAND => guestlib::reply(args, facts),
         "log" => {
             push_bounded(&mut tools.log, MAX_LOG_LINES, args);
             Vec::from(REPLY_OK)
@@ -210,7 +217,13 @@ mod tests {
     use super::*;
 
     fn run(req: &str, info: &mut GuestInfo, tools: &mut ToolsState) -> String {
-        String::from_utf8(dispatch(req.as_bytes(), info, tools)).unwrap()
+        String::from_utf8(dispatch(
+            req.as_bytes(),
+            info,
+            tools,
+            &guestlib::Facts::default(),
+        ))
+        .unwrap()
     }
 
     #[test]
@@ -268,12 +281,18 @@ mod tests {
         let (mut i, mut t) = (GuestInfo::new(), ToolsState::default());
         assert_eq!(run("frobnicate", &mut i, &mut t), "0 Unknown command");
         assert_eq!(
-            dispatch(&[0xff, 0xfe], &mut i, &mut t),
+            dispatch(&[0xff, 0xfe], &mut i, &mut t, &Default::default()),
             REPLY_UNKNOWN_COMMAND
         );
-        assert_eq!(dispatch(b"", &mut i, &mut t), REPLY_UNKNOWN_COMMAND);
+        assert_eq!(
+            dispatch(b"", &mut i, &mut t, &Default::default()),
+            REPLY_UNKNOWN_COMMAND
+        );
         // A trailing NUL is not part of the command.
-        assert_eq!(dispatch(b"log x\0", &mut i, &mut t), REPLY_OK);
+        assert_eq!(
+            dispatch(b"log x\0", &mut i, &mut t, &Default::default()),
+            REPLY_OK
+        );
     }
 
     #[test]

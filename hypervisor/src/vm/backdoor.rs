@@ -37,6 +37,7 @@ pub fn new(image: &VmImage) -> Result<Option<VmBackdoor>, alloc::string::String>
         uuid,
         high_bandwidth: policy.high_bandwidth,
         cookie_seed: cpu::counter() ^ 0x5EED_AE21_E000_0001,
+        memory_mb: u32::try_from(image.memory >> 20).unwrap_or(u32::MAX),
         ..Default::default()
     };
     let mut guestinfo = GuestInfo::new();
@@ -88,14 +89,23 @@ pub fn serve(m: &mut Machine, v: usize, c: usize) -> bool {
     let (Some(bd), Some(mem)) = (vm.backdoor.as_mut(), vm.memory.as_ref()) else {
         return false;
     };
-    let vcpu = &mut vm.vcpus[c];
-    if !aerie_backdoor::is_backdoor_request(vcpu.regs.x[7]) {
+    let asked = &vm.vcpus[c].regs;
+    if !aerie_backdoor::is_backdoor_request(asked.x[7]) {
         return false;
     }
-    let from_el0 = vcpu.regs.pstate & pstate::M_MASK == pstate::M_EL0T;
+    let from_el0 = asked.pstate & pstate::M_MASK == pstate::M_EL0T;
     if from_el0 && !bd.policy.el0 {
         return false;
     }
+    // The Guest API's running statistics (`aerie_backdoor::guestlib`): the
+    // vCPUs' CPU time, and the time since the VM started (its virtual
+    // counter, which starts at 0 then).
+    let ticks = cpu::counter();
+    let ran: u64 = vm.vcpus.iter().map(|v| v.cap.ran_until(ticks)).sum();
+    let elapsed = ticks.saturating_sub(vm.cntvoff);
+    bd.service
+        .set_usage(cpu::ticks_to_ms(ran), cpu::ticks_to_ms(elapsed));
+    let vcpu = &mut vm.vcpus[c];
     let mut regs = Regs { x: [0; 8] };
     regs.x.copy_from_slice(&vcpu.regs.x[..8]);
     let mut guest_mem = GuestVirtual::new(mem, from_el0);

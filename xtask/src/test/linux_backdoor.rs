@@ -117,8 +117,32 @@ fn debugging_in_the_guest(out: &str) -> Result<(), String> {
 
 /// vmware-toolbox-cmd's view of the host: GETMHZ is the counter frequency
 /// the guest sees (whole MHz); GETTIMEFULL the host's time, within an hour
-/// of this machine's clock.
+/// of this machine's clock; the Guest API's statistics give a nonzero
+/// session, the VM's memory (the built-in config's) as its limit and
+/// reservation, no CPU limit (all ones, as VMware shows none) or
+/// reservation, nothing ballooned or swapped.
 fn host_facts(out: &str) -> Result<(), String> {
+    let memory_mb = crate::builtin_vms::linux_tools_config("").vms[0].memory >> 20;
+    for needle in [
+        format!("tools: stat memlimit {memory_mb} MB rc=0"),
+        format!("tools: stat memres {memory_mb} MB rc=0"),
+        "tools: stat cpulimit 4294967295 MHz rc=0".into(),
+        "tools: stat cpures 0 MHz rc=0".into(),
+        "tools: stat balloon 0 MB rc=0".into(),
+        "tools: stat swap 0 MB rc=0".into(),
+    ] {
+        output::require_line(out, &needle)?;
+    }
+    let session = output::lines_with(out, "tools: stat sessionid 0x")
+        .first()
+        .and_then(|l| l.split("tools: stat sessionid 0x").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|hex| u64::from_str_radix(hex, 16).ok());
+    if !matches!(session, Some(s) if s != 0) {
+        return Err(format!(
+            "vmware-toolbox-cmd stat sessionid: {session:?}, expected a nonzero id"
+        ));
+    }
     let cntfrq = output::initramfs_counter(out).map(|(_, f)| f / 1_000_000);
     let speed = output::numbers_after(out, "tools: speed ").first().copied();
     if speed.is_none() || speed != cntfrq {

@@ -104,7 +104,10 @@ fn the_rpci_command_keeps_it_under_either_type() {
         // rpcout may add a NUL: zero bytes after the message are padding.
         let mut req = request(kind, &guest_report());
         req.push(0);
-        assert_eq!(dispatch(&req, &mut info, &mut tools), b"1 ");
+        assert_eq!(
+            dispatch(&req, &mut info, &mut tools, &Default::default()),
+            b"1 "
+        );
         assert_eq!(tools.network.unwrap().nics[0].mac, "52:54:00:ae:00:01");
         assert_eq!(tools.network_refused, 0);
         // Not a report kept verbatim, and no guestinfo key.
@@ -116,10 +119,20 @@ fn the_rpci_command_keeps_it_under_either_type() {
 #[test]
 fn a_bad_report_is_refused_with_its_reason_and_the_last_good_one_stays() {
     let (mut info, mut tools) = (GuestInfo::new(), ToolsState::default());
-    dispatch(&request(10, &guest_report()), &mut info, &mut tools);
+    dispatch(
+        &request(10, &guest_report()),
+        &mut info,
+        &mut tools,
+        &Default::default(),
+    );
     let mut bad = guest_report();
     bad.truncate(bad.len() - 4);
-    let reply = dispatch(&request(10, &bad), &mut info, &mut tools);
+    let reply = dispatch(
+        &request(10, &bad),
+        &mut info,
+        &mut tools,
+        &Default::default(),
+    );
     assert_eq!(reply, b"0 nic info ends early");
     assert_eq!(tools.network_refused, 1);
     assert_eq!(tools.network_error, Some(NicInfoError::Truncated));
