@@ -105,18 +105,14 @@ fn check_invariants(bytes: &[u8], p: &Program) {
         assert!(s.vaddr.is_multiple_of(PAGE_SIZE));
         assert!(s.vaddr >= LOW_GUARD && s.vaddr + s.mapped_size() <= PROGRAM_END);
         for t in &p.segments[i + 1..] {
-            assert!(
-                s.vaddr + s.mapped_size() <= t.vaddr || t.vaddr + t.mapped_size() <= s.vaddr
-            );
+            assert!(s.vaddr + s.mapped_size() <= t.vaddr || t.vaddr + t.mapped_size() <= s.vaddr);
         }
         total += s.mapped_size();
     }
     assert!(total <= PROGRAM_MAX_BYTES);
-    assert!(p
-        .segments
-        .iter()
-        .any(|s| s.perms == Perms::ReadExecute
-            && (s.vaddr..s.vaddr + s.mem_size).contains(&p.entry)));
+    assert!(p.segments.iter().any(
+        |s| s.perms == Perms::ReadExecute && (s.vaddr..s.vaddr + s.mem_size).contains(&p.entry)
+    ));
 }
 
 #[test]
