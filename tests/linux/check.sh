@@ -120,6 +120,11 @@ spin_cs() {
     t1=$(awk '{ print int($1 * 100) }' /proc/uptime)
     echo $((t1 - t0))
 }
+# cpu0's stolen time so far (/proc/stat, centiseconds): what Aerie reports
+# through its stolen-time record (Arm's paravirtualized time).
+steal_cs() {
+    awk '$1 == "cpu0" { print $9 }' /proc/stat
+}
 p=/sys/devices/system/cpu/cpufreq/policy0
 if [ -w $p/scaling_max_freq ]; then
     gov=$(cat $p/scaling_governor)
@@ -127,11 +132,19 @@ if [ -w $p/scaling_max_freq ]; then
     hi=$(cat $p/cpuinfo_max_freq)
     echo performance > $p/scaling_governor
     echo "$lo" > $p/scaling_max_freq
+    s0=$(steal_cs)
     slow=$(spin_cs)
+    s1=$(steal_cs)
     echo "$hi" > $p/scaling_max_freq
     fast=$(spin_cs)
+    s2=$(steal_cs)
     echo "$gov" > $p/scaling_governor
     echo "check: cpufreq cap: cpu0 at $lo kHz ${slow}0 ms, at $hi kHz ${fast}0 ms"
+    echo "check: steal: cpu0 at $lo kHz $(((s1 - s0) * 10)) ms of ${slow}0 ms, at $hi kHz $(((s2 - s1) * 10)) ms of ${fast}0 ms"
+fi
+# Stolen time: Linux found Aerie's records (SMCCC PV_TIME_*).
+if dmesg | grep -q "arm-pv: using stolen time PV"; then
+    echo "check: stolen time from the hypervisor"
 fi
 
 # A debugger in user space: single steps, a hardware breakpoint and a

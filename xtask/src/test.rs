@@ -1014,6 +1014,7 @@ fn linux_on(cpu: &str, name: &str) -> Result<(), String> {
             kaslr_enabled(out)?;
             linux_power::guest_idle_captured(out)?;
             linux_power::guest_cpufreq_capped(out, vcpus)?;
+            linux_power::guest_steal_seen(out)?;
             clean_exit(status, out)
         },
     )

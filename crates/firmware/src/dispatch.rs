@@ -55,6 +55,15 @@ pub trait PsciPlatform {
     fn scmi_channel(&mut self) -> bool {
         false
     }
+    /// The VM keeps stolen-time records (Arm DEN0057A) for its vCPUs.
+    fn has_stolen_time(&self) -> bool {
+        false
+    }
+    /// PV_TIME_ST: the IPA of the calling vCPU's stolen-time record, which
+    /// from now on is kept up to date; None when the VM keeps none.
+    fn stolen_time(&mut self) -> Option<u64> {
+        None
+    }
     /// Power the whole VM off.
     fn system_off(&mut self);
     /// Reset the whole VM.
@@ -89,11 +98,15 @@ impl CallResult {
 /// owner N. Every call whose owner bit is clear gets NOT_SUPPORTED from
 /// [`handle_call`], so the hypervisor's fast path may answer those itself.
 /// Owner 0 (Arm architecture: SMCCC_VERSION, SMCCC_ARCH_FEATURES), owner
-/// 4 (standard secure service: PSCI) and owner 6 (vendor hypervisor
-/// service: Aerie's SCMI doorbell).
+/// 4 (standard secure service: PSCI), owner 5 (standard hypervisor
+/// service: stolen time) and owner 6 (vendor hypervisor service: Aerie's
+/// SCMI doorbell).
 #[inline]
 pub const fn served_owners() -> u64 {
-    (1 << owner::ARM_ARCH) | (1 << owner::STANDARD_SECURE) | (1 << owner::VENDOR_HYP)
+    (1 << owner::ARM_ARCH)
+        | (1 << owner::STANDARD_SECURE)
+        | (1 << owner::STANDARD_HYP)
+        | (1 << owner::VENDOR_HYP)
 }
 
 /// Handles one SMCCC call. `regs` are the caller's x0..x3.
@@ -110,7 +123,20 @@ pub fn handle_call(regs: [u64; 4], platform: &mut impl PsciPlatform) -> CallResu
 
     match fid {
         fid::SMCCC_VERSION => CallResult::value(SMCCC_VERSION_1_1 as u64),
-        fid::SMCCC_ARCH_FEATURES => CallResult::status(arch_features(arg(1) as u32)),
+        fid::SMCCC_ARCH_FEATURES => {
+            CallResult::status(arch_features(arg(1) as u32, platform.has_stolen_time()))
+        }
+        // Arm DEN0057A: both calls are SMC64 only.
+        fid::PV_TIME_FEATURES => CallResult::status(match arg(1) as u32 {
+            fid::PV_TIME_FEATURES | fid::PV_TIME_ST if platform.has_stolen_time() => {
+                status::SUCCESS
+            }
+            _ => status::SMCCC_NOT_SUPPORTED,
+        }),
+        fid::PV_TIME_ST => match platform.stolen_time() {
+            Some(ipa) => CallResult::value(ipa),
+            None => CallResult::status(status::SMCCC_NOT_SUPPORTED),
+        },
         fid::PSCI_VERSION => CallResult::value(PSCI_VERSION_1_1 as u64),
         fid::PSCI_FEATURES => match psci_features(arg(1) as u32) {
             Some(flags) => CallResult::value(flags),
@@ -192,11 +218,13 @@ fn psci_features(queried: u32) -> Option<u64> {
 }
 
 /// SMCCC_ARCH_FEATURES: SUCCESS for the architecture calls implemented
-/// here. The Spectre workarounds are NOT_SUPPORTED: Aerie does not claim
-/// them, so a guest judges its own exposure.
-fn arch_features(queried: u32) -> i32 {
+/// here, and for PV_TIME_FEATURES where the VM keeps stolen time (how
+/// Linux discovers it). The Spectre workarounds are NOT_SUPPORTED: Aerie
+/// does not claim them, so a guest judges its own exposure.
+fn arch_features(queried: u32, stolen_time: bool) -> i32 {
     match queried {
         fid::SMCCC_VERSION | fid::SMCCC_ARCH_FEATURES => status::SUCCESS,
+        fid::PV_TIME_FEATURES if stolen_time => status::SUCCESS,
         _ => status::SMCCC_NOT_SUPPORTED,
     }
 }
@@ -225,7 +253,11 @@ mod tests {
         suspend_result: Option<Result<Suspended, PsciError>>,
         /// SCMI doorbells rung.
         scmi: u32,
+        /// PV_TIME_ST calls that reached the platform.
+        stolen_time_calls: u32,
     }
+
+    const STOLEN_TIME_IPA: u64 = 0x090a_0040;
 
     impl PsciPlatform for Fake {
         fn cpu_on(&mut self, mpidr: u64, entry: u64, ctx: u64) -> Result<(), PsciError> {
@@ -252,6 +284,13 @@ mod tests {
         fn scmi_channel(&mut self) -> bool {
             self.scmi += 1;
             true
+        }
+        fn has_stolen_time(&self) -> bool {
+            true
+        }
+        fn stolen_time(&mut self) -> Option<u64> {
+            self.stolen_time_calls += 1;
+            Some(STOLEN_TIME_IPA)
         }
         fn cpu_suspend(&mut self, ps: u32, entry: u64, ctx: u64) -> Result<Suspended, PsciError> {
             self.calls.push(Call::Suspend(ps, entry, ctx));
@@ -482,7 +521,7 @@ mod tests {
             fid::SMCCC_ARCH_WORKAROUND_3,
             fid::SMCCC_ARCH_SOC_ID,
             fid::PSCI_VERSION,
-            0xC500_0020, // PV time features
+            fid::PV_TIME_ST, // not an architecture call; see stolen_time_discovery
         ] {
             assert_eq!(af(&mut p, f), ret(NOT_SUPPORTED), "{f:#x}");
         }
@@ -514,7 +553,7 @@ mod tests {
     /// conventions and both call types.
     #[test]
     fn served_owners_is_exact() {
-        assert_eq!(served_owners(), 0x51);
+        assert_eq!(served_owners(), 0x71);
         let mut p = Fake::default();
         for owner in 0..64u32 {
             let mut answered = false;
@@ -528,6 +567,49 @@ mod tests {
             }
             let served = served_owners() & (1 << owner) != 0;
             assert_eq!(answered, served, "owner {owner}");
+        }
+    }
+
+    /// Stolen time as Linux discovers it (arch/arm64/kernel/paravirt.c):
+    /// SMCCC_ARCH_FEATURES(PV_TIME_FEATURES), then PV_TIME_FEATURES(PV_TIME_ST),
+    /// then each vCPU's PV_TIME_ST; all NOT_SUPPORTED where the platform
+    /// keeps none (the trait's default).
+    #[test]
+    fn stolen_time_discovery() {
+        let features = |f: u32| [fid::SMCCC_ARCH_FEATURES as u64, f as u64, 0, 0];
+        let pv = |f: u32| [fid::PV_TIME_FEATURES as u64, f as u64, 0, 0];
+        let st = [fid::PV_TIME_ST as u64, 0, 0, 0];
+        let mut p = Fake::default();
+        assert_eq!(call(&mut p, features(fid::PV_TIME_FEATURES)), ret(0));
+        assert_eq!(call(&mut p, pv(fid::PV_TIME_FEATURES)), ret(0));
+        assert_eq!(call(&mut p, pv(fid::PV_TIME_ST)), ret(0));
+        assert_eq!(call(&mut p, pv(0xC500_0022)), ret(NOT_SUPPORTED));
+        assert_eq!(call(&mut p, pv(fid::PSCI_VERSION)), ret(NOT_SUPPORTED));
+        assert_eq!(call(&mut p, st), ret(STOLEN_TIME_IPA));
+        assert_eq!(p.stolen_time_calls, 1);
+        // The 32-bit forms are not the calls (DEN0057A defines SMC64 only).
+        let st32 = [(fid::PV_TIME_ST & !fid::SMC64) as u64, 0, 0, 0];
+        assert_eq!(call(&mut p, st32), ret(NOT_SUPPORTED));
+        assert_eq!(p.stolen_time_calls, 1);
+
+        struct Plain;
+        impl PsciPlatform for Plain {
+            fn cpu_on(&mut self, _: u64, _: u64, _: u64) -> Result<(), PsciError> {
+                Ok(())
+            }
+            fn cpu_off(&mut self) {}
+            fn affinity_info(&self, _: u64, _: u64) -> Result<AffinityState, PsciError> {
+                Ok(AffinityState::On)
+            }
+            fn cpu_suspend(&mut self, _: u32, _: u64, _: u64) -> Result<Suspended, PsciError> {
+                Ok(Suspended::Returned)
+            }
+            fn system_off(&mut self) {}
+            fn system_reset(&mut self) {}
+        }
+        let mut plain = Plain;
+        for regs in [features(fid::PV_TIME_FEATURES), pv(fid::PV_TIME_ST), st] {
+            assert_eq!(handle_call(regs, &mut plain), ret(NOT_SUPPORTED));
         }
     }
 

@@ -61,6 +61,12 @@ pub const SMCCC_ARCH_WORKAROUND_2: u32 = 0x8000_7FFF;
 /// SMCCC_ARCH_WORKAROUND_3 (Spectre-BHB, CVE-2022-23960).
 pub const SMCCC_ARCH_WORKAROUND_3: u32 = 0x8000_3FFF;
 
+// Paravirtualized time (standard hypervisor service, owner 5; Arm DEN0057A).
+/// PV_TIME_FEATURES: is PV_TIME_FEATURES / PV_TIME_ST (in w1) implemented.
+pub const PV_TIME_FEATURES: u32 = 0xC500_0020;
+/// PV_TIME_ST: the IPA of the calling vCPU's stolen-time record.
+pub const PV_TIME_ST: u32 = 0xC500_0021;
+
 // PSCI (standard secure service, owner 4).
 /// PSCI_VERSION.
 pub const PSCI_VERSION: u32 = 0x8400_0000;

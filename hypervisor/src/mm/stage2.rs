@@ -1,7 +1,9 @@
 //! A VM's stage-2 translation tables, in frames from the frame allocator.
 
 use super::tables::FrameTables;
-use aerie_pagetable::{map_range, Attributes, MapError, Regime, Space, TableMemory};
+use aerie_pagetable::{
+    map_range, Access, Attributes, MapError, MemoryKind, Regime, Space, TableMemory,
+};
 
 /// Width of a guest's IPA space (VTCR_EL2.T0SZ = 25, walk starts at level 1).
 pub const IPA_BITS: u8 = 39;
@@ -33,6 +35,17 @@ impl Stage2 {
     /// Map guest RAM `[ipa, ipa + len)` to `[pa, pa + len)`.
     pub fn map_ram(&mut self, ipa: u64, pa: u64, len: u64) -> Result<(), MapError> {
         self.map(ipa, pa, len, Attributes::GUEST_RAM, true)
+    }
+
+    /// Map `[ipa, ipa + len)` to Aerie's own memory at `pa`, for the guest
+    /// to read only (its stolen-time records), page by page.
+    pub fn map_read_only(&mut self, ipa: u64, pa: u64, len: u64) -> Result<(), MapError> {
+        let attributes = Attributes {
+            kind: MemoryKind::Normal,
+            access: Access::ReadOnly,
+            executable: false,
+        };
+        self.map(ipa, pa, len, attributes, false)
     }
 
     /// Map a device's registers `[ipa, ipa + len)` to `[pa, pa + len)`,

@@ -420,6 +420,7 @@ impl Machine {
         let runnable = vcpu.state == VcpuState::Running(cpu);
         vcpu.cap.stop(now, permille, self.pacing, runnable);
         if runnable {
+            vcpu.steal.ready(now);
             vcpu.state = VcpuState::Runnable;
         }
     }
@@ -557,13 +558,18 @@ impl Machine {
                 m.switch_to(cpu, next);
                 let (v, c) = next;
                 crate::vm::irq::forward_fired_vtimer(&mut m.vms[v], c, m.pcpus[cpu].banked);
-                m.vms[v].vcpus[c].state = VcpuState::Running(cpu);
+                let vm = &mut m.vms[v];
+                let permille = vm.scmi.clocks.permille(c);
+                let vcpu = &mut vm.vcpus[c];
+                vcpu.state = VcpuState::Running(cpu);
                 // Read again: it runs from here, after its state is loaded.
                 let start = cpu::counter();
-                let permille = m.vms[v].scmi.clocks.permille(c);
-                m.vms[v].vcpus[c].cap.start(start, permille, m.pacing);
+                vcpu.cap.start(start, permille, m.pacing);
+                let regs: *mut GuestRegs = &mut vcpu.regs;
+                if let Some(stolen) = vcpu.steal.running(start) {
+                    crate::vm::stolen::publish(vm, c, stolen);
+                }
                 cpu::arm_hyp_timer(m.slice_end(next, start));
-                let regs: *mut GuestRegs = &mut m.vms[v].vcpus[c].regs;
                 return (guard, regs);
             }
             m.park_or_unload(cpu);

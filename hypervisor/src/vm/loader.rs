@@ -9,6 +9,7 @@
 
 use super::block::{Disk, DiskRegion};
 use super::scmi::{self, Scmi};
+use super::stolen::StolenTime;
 use super::virtio::{VirtioSlot, VIRTIO_BASE, VIRTIO_FIRST_INTID, VIRTIO_STRIDE};
 use super::{
     GuestMemory, Vcpu, VcpuState, Vm, VmState, GICC_BASE, GICC_SIZE, GICD_BASE, GICD_SIZE,
@@ -55,7 +56,7 @@ pub fn create(
             image.memory
         ));
     }
-    let (memory, stage2) = guest_memory(&image)?;
+    let (memory, stage2, stolen) = guest_memory(&image)?;
     let mut vm = Vm {
         name: String::from(image.name),
         record,
@@ -88,6 +89,7 @@ pub fn create(
         disk_waiting: false,
         memory: Some(memory),
         stage2: Some(stage2),
+        stolen: Some(stolen),
         flush_tlb: true,
     };
     if let Err(e) = load(&mut vm) {
@@ -97,8 +99,9 @@ pub fn create(
     Ok(vm)
 }
 
-/// Allocate the VM's RAM and its stage 2 mapping it at [`RAM_BASE`].
-fn guest_memory(image: &VmImage) -> Result<(GuestMemory, Stage2), String> {
+/// Allocate the VM's RAM and its stage 2 mapping it at [`RAM_BASE`], and
+/// its stolen-time records.
+fn guest_memory(image: &VmImage) -> Result<(GuestMemory, Stage2, StolenTime), String> {
     let pa = frames::alloc(image.memory).ok_or_else(|| {
         format!(
             "cannot allocate {} MiB of guest memory ({} MiB free at boot)",
@@ -128,16 +131,18 @@ fn guest_memory(image: &VmImage) -> Result<(GuestMemory, Stage2), String> {
             return Err(format!("stage-2 tables (GICV): {e}"));
         }
     }
-    Ok((memory, stage2))
+    let stolen = StolenTime::new(&mut stage2).inspect_err(|_| frames::free(pa, image.memory))?;
+    Ok((memory, stage2, stolen))
 }
 
 /// Boot a stopped VM again (a user world's vm_control): new RAM and stage 2,
 /// then everything as at creation. A VM that cannot get its memory back
 /// stays stopped.
 pub fn start(vm: &mut Vm) -> Result<(), String> {
-    let (memory, stage2) = guest_memory(&vm.image)?;
+    let (memory, stage2, stolen) = guest_memory(&vm.image)?;
     vm.memory = Some(memory);
     vm.stage2 = Some(stage2);
+    vm.stolen = Some(stolen);
     // Its VMID's TLB entries belong to the old memory.
     vm.flush_tlb = true;
     boot_again(vm)
@@ -263,6 +268,10 @@ pub fn load(vm: &mut Vm) -> Result<(), String> {
     for v in &mut vm.vcpus {
         v.state = VcpuState::Off;
         v.lrs_used = 0;
+        v.steal = Default::default();
+    }
+    if let Some(page) = &vm.stolen {
+        page.clear();
     }
     vm.vcpus[0].reset(kernel_ipa, dtb_ipa);
     for c in 0..vm.vcpus.len() {

@@ -14,6 +14,7 @@ pub mod power_button;
 pub mod psci;
 pub mod rtc;
 pub mod scmi;
+pub mod stolen;
 mod sysreg_fast;
 pub mod virtio;
 
@@ -130,6 +131,8 @@ pub struct Vcpu {
     pub idle: power::IdleRecord,
     /// Its use of the share of a pCPU its clock rate allows.
     pub cap: aerie_perfcap::CpuCap,
+    /// The time it waited, ready, for a pCPU, as its guest reads it.
+    pub steal: stolen::Steal,
 }
 
 /// Which syndromes the exit path's backdoor fast path (vectors.S) answers
@@ -201,6 +204,7 @@ impl Vcpu {
             debug: VirtualDebug::reset(),
             idle: power::IdleRecord::default(),
             cap: Default::default(),
+            steal: Default::default(),
             vm,
             index,
             state: VcpuState::Off,
@@ -270,6 +274,7 @@ impl Vcpu {
         self.vtimer_forwarded = false;
         self.vgic_dirty = true;
         self.debug = VirtualDebug::reset();
+        self.steal.stop();
         self.state = VcpuState::Runnable;
     }
 
@@ -277,6 +282,7 @@ impl Vcpu {
     /// it is Runnable again.
     pub fn wake(&mut self, now: u64) {
         self.idle.wake(now);
+        self.steal.ready(now);
         self.state = VcpuState::Runnable;
     }
 
@@ -357,6 +363,9 @@ pub struct Vm {
     /// None once the VM has stopped.
     pub memory: Option<GuestMemory>,
     pub stage2: Option<Stage2>,
+    /// Its vCPUs' stolen-time records (mapped in `stage2`; None once the
+    /// VM has stopped).
+    pub stolen: Option<stolen::StolenTime>,
     /// The VMID's TLB entries may be stale (after a reset reloaded memory).
     pub flush_tlb: bool,
 }
@@ -486,6 +495,9 @@ impl Vm {
                 }
                 if let Some(m) = self.memory.take() {
                     frames::free(m.pa, m.size);
+                }
+                if let Some(page) = self.stolen.take() {
+                    page.free();
                 }
                 self.stage2 = None;
                 self.set_state(VmState::Stopped);

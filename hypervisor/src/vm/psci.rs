@@ -59,6 +59,19 @@ impl PsciPlatform for VmPsci<'_> {
         Ok(())
     }
 
+    fn has_stolen_time(&self) -> bool {
+        self.vm.stolen.is_some()
+    }
+
+    fn stolen_time(&mut self) -> Option<u64> {
+        self.vm.stolen.as_ref()?;
+        let ipa = super::stolen::StolenTime::record_ipa(self.caller)?;
+        self.vm.vcpus[self.caller]
+            .steal
+            .start(crate::arch::aarch64::cpu::counter());
+        Some(ipa)
+    }
+
     fn cpu_off(&mut self) {
         self.vm.vcpus[self.caller].state = VcpuState::Off;
         self.effect = Effect::Yield;

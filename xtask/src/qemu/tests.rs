@@ -5,8 +5,7 @@ fn a_qmp_socket_closed_by_qemu_counts_as_gone() {
     let reset = anyhow::Error::from(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
     assert!(gone(&reset));
     assert!(gone(&anyhow::anyhow!("QMP: the socket closed")));
-    let refused =
-        anyhow::Error::from(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
+    let refused = anyhow::Error::from(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
     assert!(!gone(&refused));
     assert!(!gone(&anyhow::anyhow!("QMP system_powerdown: error")));
 }
@@ -49,8 +48,7 @@ fn uplink_card_and_forward_rules() {
 
 #[test]
 fn uefi_boot_uses_firmware_and_the_partition_not_kernel() {
-    let mut opts =
-        QemuOptions::aerie("cortex-a72", "/tmp/x.bootmodule".into(), Firmware::Kernel);
+    let mut opts = QemuOptions::aerie("cortex-a72", "/tmp/x.bootmodule".into(), Firmware::Kernel);
     opts.boot = Boot::Aerie {
         bootmodule: "/tmp/x.bootmodule".into(),
         log: "debug".into(),
@@ -63,9 +61,7 @@ fn uefi_boot_uses_firmware_and_the_partition_not_kernel() {
         "{a}"
     );
     assert!(
-        a.contains(
-            "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/AAVMF/AAVMF_CODE.fd"
-        ),
+        a.contains("if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/AAVMF/AAVMF_CODE.fd"),
         "{a}"
     );
     assert!(
@@ -100,8 +96,7 @@ fn args(c: &Command) -> Vec<String> {
 
 #[test]
 fn command_line_has_the_documented_shape() {
-    let mut opts =
-        QemuOptions::aerie("cortex-a72", "/tmp/x.bootmodule".into(), Firmware::Kernel);
+    let mut opts = QemuOptions::aerie("cortex-a72", "/tmp/x.bootmodule".into(), Firmware::Kernel);
     opts.boot = Boot::Aerie {
         bootmodule: "/tmp/x.bootmodule".into(),
         log: "info".into(),

@@ -57,8 +57,7 @@ fn linux_pass_rules() {
         .replacen("nproc=1", "nproc=2", 1);
     assert!(linux_check_passed(&one_cpu_after_reboot, 2).is_err());
     assert!(
-        linux_check_passed("check: nproc=2\ncheck: disk ok\ncheck: RESULT FAIL x\n", 2)
-            .is_err()
+        linux_check_passed("check: nproc=2\ncheck: disk ok\ncheck: RESULT FAIL x\n", 2).is_err()
     );
     let one_boot = pass.replacen("initramfs: started", "", 1);
     assert!(linux_check_passed(&one_boot, 2).is_err());

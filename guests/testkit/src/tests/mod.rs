@@ -20,6 +20,7 @@ mod psci;
 mod rtc_alarm;
 pub(crate) mod scmi;
 mod smccc;
+mod stolen_time;
 mod timer_irq;
 mod uart;
 mod virtio_blk;
@@ -50,6 +51,10 @@ pub const TESTS: &[Test] = &[
     Test {
         name: "hvc_unknown",
         run: smccc::hvc_unknown,
+    },
+    Test {
+        name: "stolen_time",
+        run: stolen_time::stolen_time,
     },
     Test {
         name: "smc_psci_version",
