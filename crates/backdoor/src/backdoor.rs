@@ -198,10 +198,12 @@ impl Backdoor {
     }
 
     /// The VM's running statistics for the Guest API (`guestlib`): the CPU
-    /// time its vCPUs have had and the time since it started, both in ms.
-    pub fn set_usage(&mut self, cpu_used_ms: u64, elapsed_ms: u64) {
+    /// time its vCPUs have had, the time since it started, and the time
+    /// they waited for a pCPU (None: not counted), in ms.
+    pub fn set_usage(&mut self, cpu_used_ms: u64, elapsed_ms: u64, stolen_ms: Option<u64>) {
         self.facts.cpu_used_ms = cpu_used_ms;
         self.facts.elapsed_ms = elapsed_ms;
+        self.facts.cpu_stolen_ms = stolen_ms;
     }
 
     /// The session id the Guest API reports.

@@ -14,10 +14,11 @@
 //! mapped when the VM is built: reservation, limit, mapped, used and
 //! target alike, nothing ballooned, swapped or shared), no CPU limit or
 //! reservation, the CPU time its vCPUs have had, the counter's frequency
-//! as the host's MHz (as GETMHZ), the time since the VM started, and the
-//! root resource pool. Shares, active memory, overhead and stolen time are
-//! not kept: those statistics go out marked not valid, which the library
-//! reports as "not available on this host".
+//! as the host's MHz (as GETMHZ), the time since the VM started, the time
+//! its vCPUs waited for a pCPU (where its guest reads stolen time, which is
+//! when Aerie counts it), and the root resource pool. Shares, active
+//! memory and overhead are not kept: those statistics go out marked not
+//! valid, which the library reports as "not available on this host".
 
 use alloc::vec::Vec;
 
@@ -37,6 +38,9 @@ pub struct Facts {
     pub cpu_used_ms: u64,
     /// Since the VM started.
     pub elapsed_ms: u64,
+    /// Time its vCPUs waited, ready, for a pCPU, summed; None where it is
+    /// not counted (its guest does not read stolen time).
+    pub cpu_stolen_ms: Option<u64>,
 }
 
 /// One statistic's value on the wire.
@@ -69,7 +73,7 @@ fn stats(f: &Facts) -> [Stat; 20] {
         U32(mem),     // 16 used
         U64(Some(f.elapsed_ms)),
         Text("/"),                         // 18 resource pool path: the root
-        U64(None),                         // 19 CPU stolen, ms
+        U64(f.cpu_stolen_ms),              // 19 CPU stolen, ms
         U64(Some(u64::from(f.memory_mb))), // 20 memory target size, MB
     ]
 }

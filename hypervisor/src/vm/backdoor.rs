@@ -98,13 +98,20 @@ pub fn serve(m: &mut Machine, v: usize, c: usize) -> bool {
         return false;
     }
     // The Guest API's running statistics (`aerie_backdoor::guestlib`): the
-    // vCPUs' CPU time, and the time since the VM started (its virtual
-    // counter, which starts at 0 then).
+    // vCPUs' CPU time, the time since the VM started (its virtual
+    // counter, which starts at 0 then), and the time they waited for a
+    // pCPU where their guest reads stolen time.
     let ticks = cpu::counter();
     let ran: u64 = vm.vcpus.iter().map(|v| v.cap.ran_until(ticks)).sum();
     let elapsed = ticks.saturating_sub(vm.cntvoff);
+    let stolen = vm
+        .vcpus
+        .iter()
+        .filter_map(|v| v.steal.total())
+        .reduce(|a, b| a + b)
+        .map(cpu::ticks_to_ms);
     bd.service
-        .set_usage(cpu::ticks_to_ms(ran), cpu::ticks_to_ms(elapsed));
+        .set_usage(cpu::ticks_to_ms(ran), cpu::ticks_to_ms(elapsed), stolen);
     let vcpu = &mut vm.vcpus[c];
     let mut regs = Regs { x: [0; 8] };
     regs.x.copy_from_slice(&vcpu.regs.x[..8]);

@@ -120,6 +120,12 @@ impl Steal {
         Some(self.ticks)
     }
 
+    /// Counter ticks stolen so far, if its guest reads its record (it is
+    /// counted only then).
+    pub fn total(&self) -> Option<u64> {
+        (self.on || self.ticks != 0).then_some(self.ticks)
+    }
+
     /// The vCPU starts again (PSCI CPU_ON): its guest asks again when the
     /// CPU comes online; until then the time it is off is not stolen. The
     /// total stays: the record only grows.

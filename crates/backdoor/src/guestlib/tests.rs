@@ -12,6 +12,7 @@ const FACTS: Facts = Facts {
     memory_mb: 256,
     cpu_used_ms: 4_000_000_000_123,
     elapsed_ms: 77,
+    cpu_stolen_ms: None,
 };
 
 #[derive(Debug, PartialEq)]
@@ -115,13 +116,14 @@ fn a_backdoor_keeps_one_nonzero_session_and_its_usage() {
     let mut bd = Backdoor::new(config, GuestInfo::new());
     let session = bd.session_id();
     assert_ne!(session, 0);
-    bd.set_usage(10, 20);
+    bd.set_usage(10, 20, Some(5));
     let (s, v) = read(&reply("3", &bd.facts));
     assert_eq!(s, session);
     assert_eq!(v[3], Value::U64(10));
     assert_eq!(v[4], Value::U32(62));
     assert_eq!(v[6], Value::U32(256));
     assert_eq!(v[16], Value::U64(20));
+    assert_eq!(v[18], Value::U64(5));
     bd.guest_reset();
     assert_eq!(
         bd.session_id(),
