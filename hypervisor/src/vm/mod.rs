@@ -452,7 +452,8 @@ impl Vm {
     }
 
     /// vCPU `c`'s power record: its clock (rate, changes, throttles), its
-    /// idle record and the time it ran on a pCPU, as `Ctrl-A d` and a VM's
+    /// idle record, the time it ran on a pCPU and, where its guest reads
+    /// stolen time, the time it waited for one, as `Ctrl-A d` and a VM's
     /// stop print it.
     pub fn power_summary(&self, c: usize) -> String {
         let now = crate::arch::aarch64::cpu::counter();
@@ -468,8 +469,12 @@ impl Vm {
         } else {
             String::from("clock fixed (cpufreq = false)")
         };
+        let stolen = match vcpu.steal.total() {
+            Some(ticks) => alloc::format!(", stolen {} ms", ticks / per_ms.max(1)),
+            None => String::new(),
+        };
         alloc::format!(
-            "{clock} idle: {}; ran {} ms",
+            "{clock} idle: {}; ran {} ms{stolen}",
             vcpu.idle.summary(per_ms),
             vcpu.cap.ran_until(now) / per_ms.max(1)
         )
