@@ -142,9 +142,26 @@ if [ -w $p/scaling_max_freq ]; then
     echo "check: cpufreq cap: cpu0 at $lo kHz ${slow}0 ms, at $hi kHz ${fast}0 ms"
     echo "check: steal: cpu0 at $lo kHz $(((s1 - s0) * 10)) ms of ${slow}0 ms, at $hi kHz $(((s2 - s1) * 10)) ms of ${fast}0 ms"
 fi
-# Stolen time: Linux found Aerie's records (SMCCC PV_TIME_*).
+# Stolen time: Linux found Aerie's records (SMCCC PV_TIME_*). Then a busy
+# loop pinned to every CPU at once: with more vCPUs than pCPUs Aerie's
+# scheduler takes turns, and the guest counts the waits as steal.
 if dmesg | grep -q "arm-pv: using stolen time PV"; then
     echo "check: stolen time from the hypervisor"
+    n=$(nproc)
+    all_steal() {
+        awk '$1 ~ /^cpu[0-9]/ { s += $9 } END { print s }' /proc/stat
+    }
+    s0=$(all_steal)
+    t0=$(awk '{ print int($1 * 100) }' /proc/uptime)
+    i=0
+    while [ $i -lt "$n" ]; do
+        taskset -c $i sh -c 'j=0; while [ $j -lt 20000 ]; do j=$((j + 1)); done' &
+        i=$((i + 1))
+    done
+    wait
+    t1=$(awk '{ print int($1 * 100) }' /proc/uptime)
+    s1=$(all_steal)
+    echo "check: steal under load: $(((s1 - s0) * 10)) ms of $(((t1 - t0) * 10 * n)) ms on $n CPUs"
 fi
 
 # A debugger in user space: single steps, a hardware breakpoint and a

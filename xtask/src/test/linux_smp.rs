@@ -26,8 +26,38 @@ pub fn linux_4vcpus(smp: u32, name: &str) -> Result<(), String> {
     run_aerie(&run, |status, out| {
         all_vcpus_ran(out, vcpus)?;
         fixed_clock(out)?;
+        steal_under_load(out, u64::from(smp) < vcpus)?;
         clean_exit(status, out)
     })
+}
+
+/// A busy loop on every vCPU at once: with more vCPUs than pCPUs they take
+/// turns, and the guest's steal time (Aerie's stolen-time records) is at
+/// least a quarter of the CPU time that passed (half in theory, 4 vCPUs on
+/// 2 pCPUs); with a pCPU each, under a quarter.
+fn steal_under_load(out: &str, overcommitted: bool) -> Result<(), String> {
+    let lines = output::lines_with(out, "check: steal under load:");
+    if lines.is_empty() {
+        return Err("no `check: steal under load:` line".into());
+    }
+    for line in lines {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let ms: Vec<u64> = words
+            .windows(2)
+            .filter(|w| w[1] == "ms")
+            .filter_map(|w| w[0].parse().ok())
+            .collect();
+        let [stolen, total] = ms[..] else {
+            return Err(format!("`{line}`: cannot read its times"));
+        };
+        if total == 0 || (stolen * 4 >= total) != overcommitted {
+            return Err(format!(
+                "`{line}`: expected {} a quarter of the time stolen",
+                if overcommitted { "at least" } else { "under" }
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The check passed with `nproc` = the VM's vCPUs on every boot, and the
@@ -57,6 +87,17 @@ fn fixed_clock(out: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn steal_under_load_rules() {
+        let contended = "check: steal under load: 2400 ms of 6400 ms on 4 CPUs\n";
+        let alone = "check: steal under load: 40 ms of 3200 ms on 4 CPUs\n";
+        assert_eq!(steal_under_load(contended, true), Ok(()));
+        assert_eq!(steal_under_load(alone, false), Ok(()));
+        assert!(steal_under_load(alone, true).is_err());
+        assert!(steal_under_load(contended, false).is_err());
+        assert!(steal_under_load("check: nproc=4\n", true).is_err());
+    }
 
     #[test]
     fn config_is_one_4_vcpu_check_vm_with_a_disk() {
