@@ -104,6 +104,18 @@ pub fn numbers_after(output: &str, key: &str) -> Vec<u64> {
         .collect()
 }
 
+/// The times in `line`: every number right before a word that starts
+/// with `ms` (`ms`, `ms,`): `millis("a 20 ms, b 30 ms of 4 ms")` is
+/// `[20, 30, 4]`.
+pub fn millis(line: &str) -> Vec<u64> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    words
+        .windows(2)
+        .filter(|w| w[1].starts_with("ms"))
+        .filter_map(|w| w[0].parse().ok())
+        .collect()
+}
+
 /// The decimal number that is the last word of `line` before the first
 /// `word` in it: `number_before("7 reads (", " reads (")` is 7.
 pub fn number_before(line: &str, word: &str) -> Option<u64> {
@@ -297,6 +309,13 @@ mod date_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn millis_are_the_numbers_before_ms() {
+        let line = "check: steal: cpu0 at 250000 kHz 2310 ms of 2970 ms, at 1 kHz 00 ms of x ms";
+        assert_eq!(millis(line), [2310, 2970, 0]);
+        assert_eq!(millis("no times here"), Vec::<u64>::new());
+    }
 
     #[test]
     fn number_before_a_word() {

@@ -592,25 +592,28 @@ mod tests {
         assert_eq!(call(&mut p, st32), ret(NOT_SUPPORTED));
         assert_eq!(p.stolen_time_calls, 1);
 
-        struct Plain;
-        impl PsciPlatform for Plain {
-            fn cpu_on(&mut self, _: u64, _: u64, _: u64) -> Result<(), PsciError> {
-                Ok(())
-            }
-            fn cpu_off(&mut self) {}
-            fn affinity_info(&self, _: u64, _: u64) -> Result<AffinityState, PsciError> {
-                Ok(AffinityState::On)
-            }
-            fn cpu_suspend(&mut self, _: u32, _: u64, _: u64) -> Result<Suspended, PsciError> {
-                Ok(Suspended::Returned)
-            }
-            fn system_off(&mut self) {}
-            fn system_reset(&mut self) {}
-        }
-        let mut plain = Plain;
         for regs in [features(fid::PV_TIME_FEATURES), pv(fid::PV_TIME_ST), st] {
-            assert_eq!(handle_call(regs, &mut plain), ret(NOT_SUPPORTED));
+            assert_eq!(handle_call(regs, &mut Plain), ret(NOT_SUPPORTED));
         }
+    }
+
+    /// A platform with only what the trait requires: no SCMI channel, no
+    /// stolen time (the trait's defaults).
+    struct Plain;
+
+    impl PsciPlatform for Plain {
+        fn cpu_on(&mut self, _: u64, _: u64, _: u64) -> Result<(), PsciError> {
+            Err(PsciError::InvalidParameters)
+        }
+        fn cpu_off(&mut self) {}
+        fn affinity_info(&self, _: u64, _: u64) -> Result<AffinityState, PsciError> {
+            Err(PsciError::InvalidParameters)
+        }
+        fn cpu_suspend(&mut self, _: u32, _: u64, _: u64) -> Result<Suspended, PsciError> {
+            Ok(Suspended::Returned)
+        }
+        fn system_off(&mut self) {}
+        fn system_reset(&mut self) {}
     }
 
     /// The SCMI doorbell answers SUCCESS once the platform served the
@@ -622,23 +625,7 @@ mod tests {
         let bell = [fid::SCMI_CHANNEL as u64, 0, 0, 0];
         assert_eq!(call(&mut p, bell), ret(0));
         assert_eq!(p.scmi, 1);
-
-        struct NoScmi;
-        impl PsciPlatform for NoScmi {
-            fn cpu_on(&mut self, _: u64, _: u64, _: u64) -> Result<(), PsciError> {
-                Err(PsciError::InvalidParameters)
-            }
-            fn cpu_off(&mut self) {}
-            fn affinity_info(&self, _: u64, _: u64) -> Result<AffinityState, PsciError> {
-                Err(PsciError::InvalidParameters)
-            }
-            fn cpu_suspend(&mut self, _: u32, _: u64, _: u64) -> Result<Suspended, PsciError> {
-                Ok(Suspended::Returned)
-            }
-            fn system_off(&mut self) {}
-            fn system_reset(&mut self) {}
-        }
-        assert_eq!(handle_call(bell, &mut NoScmi), ret(NOT_SUPPORTED));
+        assert_eq!(handle_call(bell, &mut Plain), ret(NOT_SUPPORTED));
     }
 
     mod storm;

@@ -90,14 +90,7 @@ pub fn guest_cpufreq_capped(out: &str, vcpus: u64) -> Result<(), String> {
         ));
     }
     for line in caps {
-        // The numbers right before each `ms`.
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let ms: Vec<u64> = words
-            .windows(2)
-            .filter(|w| w[1].starts_with("ms"))
-            .filter_map(|w| w[0].parse().ok())
-            .collect();
-        let [slow, fast] = ms[..] else {
+        let [slow, fast] = output::millis(line)[..] else {
             return Err(format!("`{line}`: cannot read its times"));
         };
         if fast == 0 || slow < fast * 2 {
@@ -128,13 +121,7 @@ pub fn guest_steal_seen(out: &str) -> Result<(), String> {
         ));
     }
     for line in steals {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let ms: Vec<u64> = words
-            .windows(2)
-            .filter(|w| w[1].starts_with("ms"))
-            .filter_map(|w| w[0].parse().ok())
-            .collect();
-        let [slow_steal, slow, fast_steal, fast] = ms[..] else {
+        let [slow_steal, slow, fast_steal, fast] = output::millis(line)[..] else {
             return Err(format!("`{line}`: cannot read its times"));
         };
         if slow_steal * 3 < slow {

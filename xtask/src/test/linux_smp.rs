@@ -41,13 +41,7 @@ fn steal_under_load(out: &str, overcommitted: bool) -> Result<(), String> {
         return Err("no `check: steal under load:` line".into());
     }
     for line in lines {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let ms: Vec<u64> = words
-            .windows(2)
-            .filter(|w| w[1] == "ms")
-            .filter_map(|w| w[0].parse().ok())
-            .collect();
-        let [stolen, total] = ms[..] else {
+        let [stolen, total] = output::millis(line)[..] else {
             return Err(format!("`{line}`: cannot read its times"));
         };
         if total == 0 || (stolen * 4 >= total) != overcommitted {
