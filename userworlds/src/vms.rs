@@ -67,18 +67,36 @@ pub fn control(index: u64, info: &VmInfo, op_name: &str, op: u64) -> (bool, allo
 }
 
 /// One line about VM `index`: `vm 0 testkit: running, 2 vCPUs (1 on a
-/// pCPU, 1 idle), 64 MiB, 120 ms of CPU`.
+/// pCPU, 1 idle), 64 MiB, 120 ms of CPU`, and where its guest reads stolen
+/// time, `, 8 ms stolen`.
 pub fn describe(index: u64, vm: &VmInfo) -> alloc_free::Line {
+    let (stolen, sep) = match vm.stolen_ms {
+        VmInfo::NOT_COUNTED => (None, ""),
+        ms => (Some(ms), ", "),
+    };
     alloc_free::line(format_args!(
-        "vm {index} {}: {}, {} vCPUs ({} on a pCPU, {} idle), {} MiB, {} ms of CPU",
+        "vm {index} {}: {}, {} vCPUs ({} on a pCPU, {} idle), {} MiB, {} ms of CPU{sep}{}",
         vm.name(),
         vm.state.name(),
         vm.vcpus,
         vm.vcpus_running,
         vm.vcpus_idle,
         vm.ram_mib,
-        vm.cpu_ms
+        vm.cpu_ms,
+        Stolen(stolen),
     ))
+}
+
+/// `N ms stolen`, or nothing.
+struct Stolen(Option<u32>);
+
+impl core::fmt::Display for Stolen {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            Some(ms) => write!(f, "{ms} ms stolen"),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Formatted text without a heap: user worlds have none.

@@ -120,7 +120,8 @@ pub mod err {
 /// | 44..48 | vCPUs idle (blocked in WFI or a PSCI suspend) |
 /// | 48..52 | RAM in MiB |
 /// | 52..56 | CPU time its vCPUs have used, in ms (since Aerie started) |
-/// | 56..64 | zero (reserved) |
+/// | 56..60 | time its vCPUs waited, ready, for a pCPU, in ms (since the VM started; [`VmInfo::NOT_COUNTED`] where its guest does not read stolen time, when Aerie does not count it) |
+/// | 60..64 | zero (reserved) |
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VmInfo {
     pub name: [u8; VmInfo::NAME_MAX],
@@ -130,6 +131,7 @@ pub struct VmInfo {
     pub vcpus_idle: u32,
     pub ram_mib: u32,
     pub cpu_ms: u32,
+    pub stolen_ms: u32,
 }
 
 /// A VM's life, as `vm_info` reports it.
@@ -169,6 +171,8 @@ impl VmInfo {
     pub const SIZE: usize = 64;
     /// The longest name a record carries.
     pub const NAME_MAX: usize = 32;
+    /// `stolen_ms` where it is not counted.
+    pub const NOT_COUNTED: u32 = u32::MAX;
 
     /// `name` as a record's name field: its first 32 bytes (a cut never
     /// splits a character), the rest NUL.
@@ -202,6 +206,7 @@ impl VmInfo {
             self.vcpus_idle,
             self.ram_mib,
             self.cpu_ms,
+            self.stolen_ms,
         ];
         for (i, w) in words.iter().enumerate() {
             out[32 + 4 * i..36 + 4 * i].copy_from_slice(&w.to_le_bytes());
@@ -227,6 +232,7 @@ impl VmInfo {
             vcpus_idle: word(3),
             ram_mib: word(4),
             cpu_ms: word(5),
+            stolen_ms: word(6),
         })
     }
 }
@@ -244,6 +250,7 @@ mod tests {
             vcpus_idle: 2,
             ram_mib: 512,
             cpu_ms: 1234,
+            stolen_ms: 56,
         }
     }
 
@@ -255,7 +262,8 @@ mod tests {
         assert_eq!(&bytes[32..36], &1u32.to_le_bytes());
         assert_eq!(&bytes[48..52], &512u32.to_le_bytes());
         assert_eq!(&bytes[52..56], &1234u32.to_le_bytes());
-        assert!(bytes[56..].iter().all(|&b| b == 0));
+        assert_eq!(&bytes[56..60], &56u32.to_le_bytes());
+        assert!(bytes[60..].iter().all(|&b| b == 0));
         let back = VmInfo::decode(&bytes).unwrap();
         assert_eq!(back, info);
         assert_eq!(back.name(), "linux");

@@ -270,6 +270,7 @@ mod tests {
                 vcpus_idle: 1,
                 ram_mib: 128,
                 cpu_ms: 5,
+                stolen_ms: VmInfo::NOT_COUNTED,
             })
         }
     }

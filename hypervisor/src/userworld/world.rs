@@ -407,6 +407,14 @@ impl Kernel for World {
                 let ticks: u64 = vm.vcpus.iter().map(|c| c.cap.ran_until(now)).sum();
                 cpu::ticks_to_ms(ticks) as u32
             },
+            stolen_ms: vm
+                .vcpus
+                .iter()
+                .filter_map(|c| c.steal.total())
+                .reduce(|a, b| a + b)
+                .map_or(abi::VmInfo::NOT_COUNTED, |t| {
+                    (cpu::ticks_to_ms(t) as u32).min(abi::VmInfo::NOT_COUNTED - 1)
+                }),
         })
     }
 }

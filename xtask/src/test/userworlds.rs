@@ -168,13 +168,7 @@ pub fn userworlds_on(cpu: &str, name: &str) -> Result<(), String> {
         let cpu_ms = |state: &str| {
             output::lines_with(out, &format!("uw {vmstat}: vm 0 testkit: {state},"))
                 .first()
-                .and_then(|l| {
-                    l.split(", ")
-                        .last()?
-                        .strip_suffix(" ms of CPU")?
-                        .parse::<u64>()
-                        .ok()
-                })
+                .and_then(|l| output::number_before(l, " ms of CPU"))
         };
         match (cpu_ms("running"), cpu_ms("stopped")) {
             (Some(first), Some(last)) if last > first => {}
@@ -183,6 +177,15 @@ pub fn userworlds_on(cpu: &str, name: &str) -> Result<(), String> {
                     "vmstat: CPU time running/stopped {other:?}, want it to grow"
                 ))
             }
+        }
+        // The testkit read its stolen-time record (its `stolen_time` check),
+        // so Aerie counted its vCPU's waits and vm_info reports them.
+        let stopped = output::lines_with(out, &format!("uw {vmstat}: vm 0 testkit: stopped,"));
+        let stolen = stopped
+            .first()
+            .and_then(|l| output::number_before(l, " ms stolen"));
+        if stolen.is_none() {
+            return Err(format!("vmstat: no stolen time in {stopped:?}"));
         }
         // It looked when Aerie said a VM changed (vm_wait), not on a timer:
         // at the start, at the stop, at most twice more (Stopping and
