@@ -83,6 +83,10 @@ pub enum DebugReg {
     Dcc,
 }
 
+/// MDCCINT_EL1's slot in [`VirtualDebug::storage`] (a hypervisor that
+/// hands the registers MDCR_EL2.TDA covers to its guest moves it too).
+pub const MDCCINT_SLOT: usize = 0;
+
 /// The registers behind [`DebugReg::Storage`], in slot order.
 const STORAGE: [SysReg; 6] = [
     SysReg::MDCCINT_EL1,
@@ -327,6 +331,11 @@ impl VirtualDebug {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mdccint_slot_is_mdccint() {
+        assert_eq!(STORAGE[MDCCINT_SLOT], SysReg::MDCCINT_EL1);
+    }
 
     const EL0: u64 = pstate::M_EL0T;
     const EL1H: u64 = pstate::M_EL1H;

@@ -476,6 +476,8 @@ impl Machine {
     /// PPI's active state, as `save` does).
     fn discard_loaded(banked: Option<crate::irq::private::PrivateBank>) {
         crate::arch::aarch64::context::discard_vtimer();
+        // Debug registers it may have owned.
+        crate::arch::aarch64::debug_regs::empty();
         gic::set_maintenance(gic::Maintenance::NONE);
         crate::vm::irq::stop_signal();
         if let Some(rd) = banked {

@@ -3,7 +3,9 @@
 //! Every debug register access traps (MDCR_EL2.TDA, TDOSA, TDRA) and is
 //! served from the vCPU's `VirtualDebug`: the guest reads back what it
 //! wrote, and the hardware holds a sanitised image while the vCPU runs
-//! (`arch::aarch64::debug_regs`). The DCC registers are the backdoor's
+//! (`arch::aarch64::debug_regs`). A VM with no backdoor owns the registers
+//! TDA covers instead, from its first access to one until the vCPU leaves
+//! its pCPU ([`give`]). The DCC registers are the backdoor's
 //! first transport; everything else about them is architectural: an empty
 //! channel, and UNDEFINED for an EL0 access while the guest's MDSCR_EL1.TDCC
 //! is set (the hardware's TDCC stays clear so such accesses reach Aerie).
@@ -40,8 +42,48 @@ pub fn access(m: &mut Machine, v: usize, c: usize, access: &SysRegAccess, esr: u
     if is_undefined(reg, access) {
         return undefined(m, v, c);
     }
-    emulate(m, v, c, reg, access);
+    if !give(m, v, c, reg) {
+        emulate(m, v, c, reg, access);
+    }
     Outcome::Resume
+}
+
+/// A VM with no backdoor owns the debug registers MDCR_EL2.TDA covers
+/// while its vCPU is loaded: the first trapped access to one gives them
+/// all to the guest (`debug_regs::give_to_guest`) and is then made again
+/// by the hardware (the caller resumes the vCPU without stepping over
+/// it); the vCPU's save takes them back. Linux rewrites every breakpoint
+/// and watchpoint on each wake-up from a power-down idle state: one trap
+/// instead of some twenty. A VM with a backdoor keeps them all trapped:
+/// its DCC carries requests and its MDSCR_EL1.TDCC must not reach the
+/// hardware, and with a BRK transport its debug target is EL2. True when
+/// given. Inlined, it costs a VM with a backdoor two tests.
+#[inline(always)]
+pub(super) fn give(m: &mut Machine, v: usize, c: usize, reg: DebugReg) -> bool {
+    let covered = matches!(
+        reg,
+        DebugReg::Bvr(_)
+            | DebugReg::Bcr(_)
+            | DebugReg::Wvr(_)
+            | DebugReg::Wcr(_)
+            | DebugReg::Mdscr
+            | DebugReg::DbgClaimSet
+            | DebugReg::DbgClaimClr
+            | DebugReg::Storage(aerie_trap::debug_regs::MDCCINT_SLOT)
+    );
+    if !covered || m.vms[v].backdoor.is_some() {
+        return false;
+    }
+    give_to_guest(m, v, c);
+    true
+}
+
+#[cold]
+#[inline(never)]
+fn give_to_guest(m: &mut Machine, v: usize, c: usize) {
+    let vcpu = &mut m.vms[v].vcpus[c];
+    debug_regs::give_to_guest(&vcpu.debug);
+    vcpu.debug_owned = true;
 }
 
 /// Whether the guest's access to `reg` is UNDEFINED (a read of a
@@ -174,7 +216,11 @@ pub fn emulated_instruction_stepped(m: &mut Machine, v: usize, c: usize) {
     if d.stepping_over {
         set_stepping_over(m, v, c, false);
     }
-    let vcpu = &m.vms[v].vcpus[c];
+    let vcpu = &mut m.vms[v].vcpus[c];
+    if vcpu.debug_owned {
+        // The guest's MDSCR_EL1 is in the hardware.
+        vcpu.debug.mdscr = debug_regs::live_mdscr();
+    }
     let d = &vcpu.debug;
     if d.mdscr & aerie_trap::debug_regs::MDSCR_SS == 0 || !d.generated_natively(vcpu.regs.pstate) {
         return;

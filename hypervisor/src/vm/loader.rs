@@ -269,6 +269,8 @@ pub fn load(vm: &mut Vm) -> Result<(), String> {
         v.state = VcpuState::Off;
         v.lrs_used = 0;
         v.steal = Default::default();
+        // Its pCPU discarded what it owned (`discard_loaded`).
+        v.debug_owned = false;
     }
     if let Some(page) = &vm.stolen {
         page.clear();

@@ -121,8 +121,13 @@ pub struct Vcpu {
     /// The maintenance interrupts last asked for this vCPU.
     pub maintenance: crate::arch::aarch64::gic::Maintenance,
     /// The debug registers as the guest sees them (every access traps;
-    /// the hardware holds a sanitised image while the vCPU is loaded).
+    /// the hardware holds a sanitised image while the vCPU is loaded), but
+    /// for those TDA covers while the guest owns them (`debug_owned`).
     pub debug: VirtualDebug,
+    /// The guest owns the debug registers TDA covers: the hardware holds
+    /// its own values and `debug` is stale for them until the vCPU leaves
+    /// its pCPU (`vm::debug::give`).
+    pub debug_owned: bool,
     /// Index of the VM in the machine, and of this vCPU in the VM.
     pub vm: usize,
     pub index: usize,
@@ -202,6 +207,7 @@ impl Vcpu {
             vgic_dirty: true,
             maintenance: crate::arch::aarch64::gic::Maintenance::NONE,
             debug: VirtualDebug::reset(),
+            debug_owned: false,
             idle: power::IdleRecord::default(),
             cap: Default::default(),
             steal: Default::default(),
@@ -215,7 +221,11 @@ impl Vcpu {
     /// private-interrupt registers are `banked`).
     pub fn save(&mut self, banked: Option<PrivateBank>) {
         self.el1.save();
-        if self.debug.points_used {
+        if core::mem::take(&mut self.debug_owned) {
+            debug_regs::take_from_guest(&mut self.debug);
+            // Reloaded trapped: the sanitised image.
+            self.el1.mdscr = self.debug.hw_mdscr();
+        } else if self.debug.points_used {
             debug_regs::clear_points();
         }
         self.fp.save();
@@ -245,8 +255,10 @@ impl Vcpu {
         crate::arch::aarch64::gic::set_maintenance(self.maintenance);
     }
 
-    /// Put this vCPU's state into the CPU.
-    pub fn load(&self, banked: Option<PrivateBank>) {
+    /// Put this vCPU's state into the CPU; its debug registers trapped
+    /// (the guest owns none yet).
+    pub fn load(&mut self, banked: Option<PrivateBank>) {
+        self.debug_owned = false;
         self.el1.load();
         if self.debug.points_used {
             debug_regs::load_points(&self.debug);
@@ -274,6 +286,10 @@ impl Vcpu {
         self.vtimer_forwarded = false;
         self.vgic_dirty = true;
         self.debug = VirtualDebug::reset();
+        // A vCPU is reset only where no pCPU holds it (CPU_ON of one that
+        // is off, a VM's reload): a pCPU that held it emptied its debug
+        // registers then (`save`, or `discard_loaded`).
+        self.debug_owned = false;
         self.steal.stop();
         self.state = VcpuState::Runnable;
     }

@@ -84,6 +84,9 @@ pub fn serve(regs: *mut GuestRegs, esr: u64) -> *mut GuestRegs {
     let _window = NmiWindow::open();
     let mut guard = sched::lock();
     let m = &mut *guard;
+    if super::debug::give(m, v, c, debug_reg) {
+        return regs; // the hardware makes the access again, now the guest's
+    }
     super::debug::emulate(m, v, c, debug_reg, &access);
     if m.vms[v].vcpus[c].regs.stepped {
         stepped(m, v, c);

@@ -62,6 +62,20 @@ const MDCR_TDCC: u64 = 1 << 27;
 /// software step) are taken to EL2.
 const MDCR_TDE: u64 = 1 << 8;
 
+/// Trap the loaded guest's accesses to the debug registers MDCR_EL2.TDA
+/// covers (the default), or let it reach them (`debug_regs::give_to_guest`).
+pub fn set_debug_register_traps(on: bool) {
+    let mdcr = read_sysreg!(mdcr_el2);
+    let want = if on {
+        mdcr | MDCR_TDA
+    } else {
+        mdcr & !MDCR_TDA
+    };
+    if want != mdcr {
+        write_sysreg!(mdcr_el2, want);
+    }
+}
+
 /// Route the loaded guest's debug exceptions to EL2 (a VM with a BRK
 /// backdoor transport) or to its own EL1.
 pub fn set_debug_routing(to_el2: bool) {
