@@ -218,8 +218,8 @@ pub fn live_mdscr() -> u64 {
 /// Leave nothing of a guest that owned the debug registers in the
 /// hardware, and trap them again: points disabled, MDSCR_EL1 (with the
 /// DCC's flags, writable while the OS lock is held), MDCCINT_EL1, the claim
-/// tags and the DTR contents cleared. Also for a vCPU whose state is
-/// discarded rather than saved.
+/// tags, the OS lock's exception catch and the DTR contents cleared. Also
+/// for a vCPU whose state is discarded rather than saved.
 pub fn empty() {
     clear_points();
     write_sysreg!(mdccint_el1, 0);
@@ -229,6 +229,7 @@ pub fn empty() {
     write_sysreg!(mdscr_el1, 0);
     write_sysreg!(osdtrrx_el1, 0);
     write_sysreg!(osdtrtx_el1, 0);
+    write_sysreg!(oseccr_el1, 0);
     super::el2::set_debug_register_traps(true);
     isb();
 }
