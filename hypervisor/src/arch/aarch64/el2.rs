@@ -65,26 +65,21 @@ const MDCR_TDE: u64 = 1 << 8;
 /// Trap the loaded guest's accesses to the debug registers MDCR_EL2.TDA
 /// covers (the default), or let it reach them (`debug_regs::give_to_guest`).
 pub fn set_debug_register_traps(on: bool) {
-    let mdcr = read_sysreg!(mdcr_el2);
-    let want = if on {
-        mdcr | MDCR_TDA
-    } else {
-        mdcr & !MDCR_TDA
-    };
-    if want != mdcr {
-        write_sysreg!(mdcr_el2, want);
-    }
+    set_mdcr_bits(MDCR_TDA, on);
 }
 
 /// Route the loaded guest's debug exceptions to EL2 (a VM with a BRK
 /// backdoor transport) or to its own EL1.
 pub fn set_debug_routing(to_el2: bool) {
+    set_mdcr_bits(MDCR_TDE, to_el2);
+}
+
+/// Set or clear `bits` of MDCR_EL2, writing it only when that changes it
+/// (a vCPU switch asks every time; the answer rarely changes).
+#[inline(always)]
+fn set_mdcr_bits(bits: u64, on: bool) {
     let mdcr = read_sysreg!(mdcr_el2);
-    let want = if to_el2 {
-        mdcr | MDCR_TDE
-    } else {
-        mdcr & !MDCR_TDE
-    };
+    let want = if on { mdcr | bits } else { mdcr & !bits };
     if want != mdcr {
         write_sysreg!(mdcr_el2, want);
     }
