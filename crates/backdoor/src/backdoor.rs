@@ -58,6 +58,24 @@ pub struct HostTime {
     pub usecs: u32,
 }
 
+/// What the backdoor asks of its host while it serves a trapped request.
+pub trait Host {
+    /// Host wall-clock time at the moment of the trap.
+    fn time(&self) -> HostTime;
+    /// The VM's running statistics, asked only by a Guest API request
+    /// (`guestlib`), so that no other request pays for them.
+    fn usage(&self) -> guestlib::Usage {
+        guestlib::Usage::default()
+    }
+}
+
+/// A host that knows only the time (its VM's statistics are zero).
+impl Host for HostTime {
+    fn time(&self) -> HostTime {
+        *self
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// A backdoor request (served or failed per protocol); registers updated.
@@ -152,8 +170,8 @@ pub struct Backdoor {
     pub guestinfo: GuestInfo,
     /// What the guest tools reported.
     pub tools: ToolsState,
-    /// The Guest API's statistics as of the request being served
-    /// ([`Backdoor::set_usage`] brings the running ones up to date).
+    /// The Guest API's statistics that hold for the VM's whole run (the
+    /// running ones come from the [`Host`] when a request asks).
     pub(crate) facts: guestlib::Facts,
 }
 
@@ -197,15 +215,6 @@ impl Backdoor {
         }
     }
 
-    /// The VM's running statistics for the Guest API (`guestlib`): the CPU
-    /// time its vCPUs have had, the time since it started, and the time
-    /// they waited for a pCPU (None: not counted), in ms.
-    pub fn set_usage(&mut self, cpu_used_ms: u64, elapsed_ms: u64, stolen_ms: Option<u64>) {
-        self.facts.cpu_used_ms = cpu_used_ms;
-        self.facts.elapsed_ms = elapsed_ms;
-        self.facts.cpu_stolen_ms = stolen_ms;
-    }
-
     /// The session id the Guest API reports.
     pub fn session_id(&self) -> u64 {
         self.facts.session_id
@@ -244,10 +253,11 @@ impl Backdoor {
 
     /// Serves one trapped request. `regs` holds x0..x7 on entry and the
     /// values to write back on return.
-    pub fn handle(&mut self, regs: &mut Regs, mem: &mut impl GuestVa, now: HostTime) -> Outcome {
+    pub fn handle(&mut self, regs: &mut Regs, mem: &mut impl GuestVa, host: impl Host) -> Outcome {
         if !is_backdoor_request(regs.x[7]) {
             return Outcome::NotBackdoor;
         }
+        let now = host.time();
         self.now_us = now
             .secs
             .saturating_mul(1_000_000)
@@ -256,14 +266,14 @@ impl Backdoor {
         let port = flags.port(regs);
         let magic_ok = regs.eax() == BDOOR_MAGIC;
         match (port, flags.string) {
-            (BDOOR_PORT, false) if magic_ok => self.low_bandwidth(regs, now),
-            (BDOORHB_PORT, true) if magic_ok => self.high_bandwidth(regs, flags, mem),
+            (BDOOR_PORT, false) if magic_ok => self.low_bandwidth(regs, now, &host),
+            (BDOORHB_PORT, true) if magic_ok => self.high_bandwidth(regs, flags, mem, &host),
             _ => no_device(regs, flags),
         }
         Outcome::Handled
     }
 
-    fn low_bandwidth(&mut self, regs: &mut Regs, now: HostTime) {
+    fn low_bandwidth(&mut self, regs: &mut Regs, now: HostTime, host: &impl Host) {
         match regs.ecx() as u16 {
             BDOOR_CMD_GETVERSION => {
                 regs.set32(0, BDOOR_VERSION);
@@ -306,7 +316,7 @@ impl Backdoor {
                     Err(_) => regs.set32(0, BDOOR_FAIL),
                 }
             }
-            BDOOR_CMD_MESSAGE => self.message(regs),
+            BDOOR_CMD_MESSAGE => self.message(regs, host),
             _ => regs.set32(0, BDOOR_FAIL),
         }
     }

@@ -43,6 +43,27 @@ pub struct Facts {
     pub cpu_stolen_ms: Option<u64>,
 }
 
+/// The statistics that change while the VM runs, as its host counts them
+/// (`Host::usage`), in ms.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub cpu_used_ms: u64,
+    pub elapsed_ms: u64,
+    pub cpu_stolen_ms: Option<u64>,
+}
+
+impl Facts {
+    /// These facts with the running statistics of `usage`.
+    pub fn with_usage(&self, usage: Usage) -> Facts {
+        Facts {
+            cpu_used_ms: usage.cpu_used_ms,
+            elapsed_ms: usage.elapsed_ms,
+            cpu_stolen_ms: usage.cpu_stolen_ms,
+            ..*self
+        }
+    }
+}
+
 /// One statistic's value on the wire.
 enum Stat {
     U32(Option<u32>),

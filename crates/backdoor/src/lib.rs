@@ -22,7 +22,7 @@ mod tclo;
 
 pub use abi::{is_backdoor_request, IoFlags, Regs};
 pub use backdoor::{
-    Backdoor, BackdoorConfig, BackdoorError, GuestVa, HostTime, Outcome, CHANNEL_IDLE_US,
+    Backdoor, BackdoorConfig, BackdoorError, GuestVa, Host, HostTime, Outcome, CHANNEL_IDLE_US,
     MAX_CHANNELS,
 };
 pub use channel::MAX_MESSAGE_LEN;

@@ -5,7 +5,7 @@
 //! from [`crate::rpci`]; the per-channel state machine is [`Channel`].
 
 use crate::abi::*;
-use crate::backdoor::{hi16, splitmix64, Backdoor, BackdoorError, GuestVa, CHANNEL_IDLE_US};
+use crate::backdoor::{hi16, splitmix64, Backdoor, BackdoorError, GuestVa, Host, CHANNEL_IDLE_US};
 use crate::channel::{Channel, Proto, State, MAX_MESSAGE_LEN};
 use crate::rpci;
 use alloc::vec;
@@ -26,12 +26,12 @@ impl Backdoor {
     }
 
     /// BDOOR_CMD_MESSAGE: one GuestRPC step; status into ecx\[31:16\].
-    pub(crate) fn message(&mut self, regs: &mut Regs) {
+    pub(crate) fn message(&mut self, regs: &mut Regs, host: &impl Host) {
         let op = hi16(regs.ecx());
         let status = if op == MESSAGE_TYPE_OPEN {
             self.open(regs)
         } else {
-            self.channel_op(op, regs)
+            self.channel_op(op, regs, host)
         };
         regs.set32(2, (u32::from(status) << 16) | (regs.ecx() & 0xffff));
     }
@@ -95,7 +95,7 @@ impl Backdoor {
         Ok(chan)
     }
 
-    fn channel_op(&mut self, op: u16, regs: &mut Regs) -> u16 {
+    fn channel_op(&mut self, op: u16, regs: &mut Regs, host: &impl Host) -> u16 {
         let id = hi16(regs.edx());
         let hb_offer = self.hb_bit();
         let chan = match self.channel(id, regs.esi(), regs.edi()) {
@@ -128,7 +128,7 @@ impl Backdoor {
                     expected: len as usize,
                 };
                 if len == 0 {
-                    self.deliver(id, Vec::new());
+                    self.deliver(id, Vec::new(), host);
                 }
                 MESSAGE_STATUS_SUCCESS | hb
             }
@@ -139,7 +139,7 @@ impl Backdoor {
                 };
                 let bytes = regs.ebx().to_le_bytes();
                 match chan.append(&bytes[..remaining.min(4)]) {
-                    Ok(Some(msg)) => self.deliver(id, msg),
+                    Ok(Some(msg)) => self.deliver(id, msg, host),
                     Ok(None) => {}
                     Err(why) => {
                         let e = proto_err(chan, why);
@@ -227,7 +227,7 @@ impl Backdoor {
     }
 
     /// A complete guest message on channel `id`: serve it and queue the reply.
-    fn deliver(&mut self, id: u16, msg: Vec<u8>) {
+    fn deliver(&mut self, id: u16, msg: Vec<u8>, host: &impl Host) {
         let Some(chan) = self
             .channels
             .get_mut(usize::from(id))
@@ -241,7 +241,7 @@ impl Backdoor {
                 &msg,
                 &mut self.guestinfo,
                 &mut self.tools,
-                &self.facts,
+                || self.facts.with_usage(host.usage()),
             )),
             // The tools' answer to the host's last command.
             Proto::Tclo => {
@@ -258,6 +258,7 @@ impl Backdoor {
         regs: &mut Regs,
         flags: IoFlags,
         mem: &mut impl GuestVa,
+        host: &impl Host,
     ) {
         let cmd = regs.ebx() as u16;
         let status = if !self.config.high_bandwidth || flags.df {
@@ -267,13 +268,13 @@ impl Backdoor {
         } else if flags.is_in {
             self.hb_in(regs, mem)
         } else {
-            self.hb_out(regs, mem)
+            self.hb_out(regs, mem, host)
         };
         regs.set32(1, (u32::from(status) << 16) | u32::from(cmd));
     }
 
     /// rep outsb: guest buffer at x4 (esi), cookie in ebp:edi.
-    fn hb_out(&mut self, regs: &mut Regs, mem: &mut impl GuestVa) -> u16 {
+    fn hb_out(&mut self, regs: &mut Regs, mem: &mut impl GuestVa, host: &impl Host) -> u16 {
         let id = hi16(regs.edx());
         let len = regs.ecx();
         let chan = match self.channel(id, regs.ebp(), regs.edi()) {
@@ -302,7 +303,7 @@ impl Backdoor {
             return self.fail(BackdoorError::BadAddress { id, va, len }) | MESSAGE_STATUS_CPT;
         }
         match chan.append(&buf) {
-            Ok(Some(msg)) => self.deliver(id, msg),
+            Ok(Some(msg)) => self.deliver(id, msg, host),
             Ok(None) => {}
             Err(why) => {
                 return self.fail(BackdoorError::Protocol {

@@ -121,12 +121,13 @@ fn reply_with(prefix: &[u8], text: &str) -> Vec<u8> {
     v
 }
 
-/// Serves one RPCI request and returns the reply bytes.
+/// Serves one RPCI request and returns the reply bytes. `facts` gives the
+/// Guest API's statistics, asked only for a `guestlib.info.get`.
 pub fn dispatch(
     request: &[u8],
     info: &mut GuestInfo,
     tools: &mut ToolsState,
-    facts: &guestlib::Facts,
+    facts: impl FnOnce() -> guestlib::Facts,
 ) -> Vec<u8> {
     // The network report is binary (XDR, whose zero words may end it), so
     // it is taken before the text commands and their NUL trimming.
@@ -184,7 +185,7 @@ pub fn dispatch(
             }
             Err(_) => Vec::from(&b"0 Invalid version"[..]),
         },
-        guestlib::COMMAND => guestlib::reply(args, facts),
+        guestlib::COMMAND => guestlib::reply(args, &facts()),
         "log" => {
             push_bounded(&mut tools.log, MAX_LOG_LINES, args);
             Vec::from(REPLY_OK)
@@ -221,7 +222,7 @@ mod tests {
             req.as_bytes(),
             info,
             tools,
-            &guestlib::Facts::default(),
+            guestlib::Facts::default,
         ))
         .unwrap()
     }
@@ -281,16 +282,16 @@ mod tests {
         let (mut i, mut t) = (GuestInfo::new(), ToolsState::default());
         assert_eq!(run("frobnicate", &mut i, &mut t), "0 Unknown command");
         assert_eq!(
-            dispatch(&[0xff, 0xfe], &mut i, &mut t, &Default::default()),
+            dispatch(&[0xff, 0xfe], &mut i, &mut t, guestlib::Facts::default),
             REPLY_UNKNOWN_COMMAND
         );
         assert_eq!(
-            dispatch(b"", &mut i, &mut t, &Default::default()),
+            dispatch(b"", &mut i, &mut t, guestlib::Facts::default),
             REPLY_UNKNOWN_COMMAND
         );
         // A trailing NUL is not part of the command.
         assert_eq!(
-            dispatch(b"log x\0", &mut i, &mut t, &Default::default()),
+            dispatch(b"log x\0", &mut i, &mut t, guestlib::Facts::default),
             REPLY_OK
         );
     }

@@ -129,12 +129,12 @@ fn lb(
     lb_at(bd, mem, NOW, ebx, ecx, edx_hi, esi, edi)
 }
 
-/// [`lb`] at host time `now`.
+/// [`lb`] with `now` as the host (its time; a [`Host`] may add usage).
 #[allow(clippy::too_many_arguments)]
 fn lb_at(
     bd: &mut Backdoor,
     mem: &mut FakeMem,
-    now: HostTime,
+    now: impl Host,
     ebx: u32,
     ecx: u32,
     edx_hi: u16,
@@ -431,6 +431,52 @@ fn unknown_port_and_command() {
         (r.eax(), r.ebx(), r.ecx(), r.esi()),
         (BDOOR_FAIL, 0x55, 0x7777, 0x66)
     );
+}
+
+/// The Guest API's running statistics are asked of the host only when a
+/// `guestlib.info.get` arrives: the other requests do not pay for them.
+#[test]
+fn usage_is_asked_only_for_the_guest_api() {
+    struct Counting(core::cell::Cell<u32>);
+    impl Host for &Counting {
+        fn time(&self) -> HostTime {
+            NOW
+        }
+        fn usage(&self) -> guestlib::Usage {
+            self.0.set(self.0.get() + 1);
+            guestlib::Usage::default()
+        }
+    }
+    let host = Counting(core::cell::Cell::new(0));
+    let (mut bd, mut mem) = (new_backdoor(false), FakeMem::new());
+    for (request, asked) in [
+        (&b"log x"[..], 0),
+        (b"info-get guestinfo.fromconfig", 0),
+        (b"guestlib.info.get 3", 1),
+    ] {
+        // A channel each: the reply is left pending.
+        let c = open(&mut bd, &mut mem, RPCI_PROTOCOL_NUM).unwrap();
+        let send = |bd: &mut Backdoor, mem: &mut FakeMem, op: u16, ebx: u32| {
+            lb_at(bd, mem, &host, ebx, msg(op), c.id, c.high, c.low)
+        };
+        send(
+            &mut bd,
+            &mut mem,
+            MESSAGE_TYPE_SENDSIZE,
+            request.len() as u32,
+        );
+        for word in request.chunks(4) {
+            let mut w = [0u8; 4];
+            w[..word.len()].copy_from_slice(word);
+            send(
+                &mut bd,
+                &mut mem,
+                MESSAGE_TYPE_SENDPAYLOAD,
+                u32::from_le_bytes(w),
+            );
+        }
+        assert_eq!(host.0.get(), asked, "{}", String::from_utf8_lossy(request));
+    }
 }
 
 fn rpc_str(bd: &mut Backdoor, mem: &mut FakeMem, c: &Chan, s: &str) -> String {

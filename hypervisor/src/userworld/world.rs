@@ -402,19 +402,10 @@ impl Kernel for World {
             vcpus_running: count(|s| matches!(s, VcpuState::Running(_))),
             vcpus_idle: count(|s| matches!(s, VcpuState::Blocked { .. })),
             ram_mib: (vm.image.memory >> 20) as u32,
-            cpu_ms: {
-                let now = cpu::counter();
-                let ticks: u64 = vm.vcpus.iter().map(|c| c.cap.ran_until(now)).sum();
-                cpu::ticks_to_ms(ticks) as u32
-            },
-            stolen_ms: vm
-                .vcpus
-                .iter()
-                .filter_map(|c| c.steal.total())
-                .reduce(|a, b| a + b)
-                .map_or(abi::VmInfo::NOT_COUNTED, |t| {
-                    (cpu::ticks_to_ms(t) as u32).min(abi::VmInfo::NOT_COUNTED - 1)
-                }),
+            cpu_ms: cpu::ticks_to_ms(crate::vm::ran_ticks(&vm.vcpus, cpu::counter())) as u32,
+            stolen_ms: crate::vm::stolen_ticks(&vm.vcpus).map_or(abi::VmInfo::NOT_COUNTED, |t| {
+                (cpu::ticks_to_ms(t) as u32).min(abi::VmInfo::NOT_COUNTED - 1)
+            }),
         })
     }
 }

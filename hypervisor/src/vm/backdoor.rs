@@ -97,36 +97,45 @@ pub fn serve(m: &mut Machine, v: usize, c: usize) -> bool {
     if from_el0 && !bd.policy.el0 {
         return false;
     }
-    // The Guest API's running statistics (`aerie_backdoor::guestlib`): the
-    // vCPUs' CPU time, the time since the VM started (its virtual
-    // counter, which starts at 0 then), and the time they waited for a
-    // pCPU where their guest reads stolen time.
-    let ticks = cpu::counter();
-    let ran: u64 = vm.vcpus.iter().map(|v| v.cap.ran_until(ticks)).sum();
-    let elapsed = ticks.saturating_sub(vm.cntvoff);
-    let stolen = vm
-        .vcpus
-        .iter()
-        .filter_map(|v| v.steal.total())
-        .reduce(|a, b| a + b)
-        .map(cpu::ticks_to_ms);
-    bd.service
-        .set_usage(cpu::ticks_to_ms(ran), cpu::ticks_to_ms(elapsed), stolen);
-    let vcpu = &mut vm.vcpus[c];
     let mut regs = Regs { x: [0; 8] };
-    regs.x.copy_from_slice(&vcpu.regs.x[..8]);
+    regs.x.copy_from_slice(&vm.vcpus[c].regs.x[..8]);
     let mut guest_mem = GuestVirtual::new(mem, from_el0);
-    if bd.service.handle(&mut regs, &mut guest_mem, now()) != Served::Handled {
+    let host = VmHost {
+        vcpus: &vm.vcpus,
+        cntvoff: vm.cntvoff,
+    };
+    if bd.service.handle(&mut regs, &mut guest_mem, host) != Served::Handled {
         return false;
     }
-    vcpu.regs.x[..8].copy_from_slice(&regs.x);
+    vm.vcpus[c].regs.x[..8].copy_from_slice(&regs.x);
     true
 }
 
-/// Host time for GETTIME: Aerie's wall clock.
-fn now() -> HostTime {
-    let (secs, usecs) = crate::wall_clock::now();
-    HostTime { secs, usecs }
+/// What the backdoor asks of Aerie about a VM while serving its request.
+struct VmHost<'a> {
+    vcpus: &'a [alloc::boxed::Box<super::Vcpu>],
+    /// The VM's virtual counter starts at 0 when it does.
+    cntvoff: u64,
+}
+
+impl aerie_backdoor::Host for VmHost<'_> {
+    /// GETTIME's: Aerie's wall clock.
+    fn time(&self) -> HostTime {
+        let (secs, usecs) = crate::wall_clock::now();
+        HostTime { secs, usecs }
+    }
+
+    /// The Guest API's running statistics (`aerie_backdoor::guestlib`):
+    /// the vCPUs' CPU time, the time since the VM started, and the time
+    /// they waited for a pCPU where their guest reads stolen time.
+    fn usage(&self) -> aerie_backdoor::guestlib::Usage {
+        let now = cpu::counter();
+        aerie_backdoor::guestlib::Usage {
+            cpu_used_ms: cpu::ticks_to_ms(super::ran_ticks(self.vcpus, now)),
+            elapsed_ms: cpu::ticks_to_ms(now.saturating_sub(self.cntvoff)),
+            cpu_stolen_ms: super::stolen_ticks(self.vcpus).map(cpu::ticks_to_ms),
+        }
+    }
 }
 
 /// Guest-supplied text for Aerie's console: control characters (an escape

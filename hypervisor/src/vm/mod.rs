@@ -308,6 +308,20 @@ impl Vcpu {
     }
 }
 
+/// Ticks `vcpus` have spent on a pCPU up to `now`, summed.
+pub fn ran_ticks(vcpus: &[Box<Vcpu>], now: u64) -> u64 {
+    vcpus.iter().map(|v| v.cap.ran_until(now)).sum()
+}
+
+/// Ticks `vcpus` have waited, ready, for a pCPU, summed; None where none
+/// is counted (their guest does not read stolen time).
+pub fn stolen_ticks(vcpus: &[Box<Vcpu>]) -> Option<u64> {
+    vcpus
+        .iter()
+        .filter_map(|v| v.steal.total())
+        .reduce(|a, b| a + b)
+}
+
 /// VMPIDR_EL2 for vCPU `index`: Aff0 = index, bit 31 RES1.
 fn mpidr_of(index: usize) -> u64 {
     (1 << 31) | index as u64

@@ -100,9 +100,9 @@ fn another_version_is_told_version_3() {
         assert_eq!(reply(args, &FACTS), b"0 3", "{args:?}");
     }
     let (mut info, mut tools) = (GuestInfo::new(), ToolsState::default());
-    let r = dispatch(b"guestlib.info.get 3", &mut info, &mut tools, &FACTS);
+    let r = dispatch(b"guestlib.info.get 3", &mut info, &mut tools, || FACTS);
     assert_eq!(read(&r).0, FACTS.session_id);
-    let r = dispatch(b"guestlib.info.get 2\0", &mut info, &mut tools, &FACTS);
+    let r = dispatch(b"guestlib.info.get 2\0", &mut info, &mut tools, || FACTS);
     assert_eq!(r, b"0 3");
 }
 
@@ -116,8 +116,12 @@ fn a_backdoor_keeps_one_nonzero_session_and_its_usage() {
     let mut bd = Backdoor::new(config, GuestInfo::new());
     let session = bd.session_id();
     assert_ne!(session, 0);
-    bd.set_usage(10, 20, Some(5));
-    let (s, v) = read(&reply("3", &bd.facts));
+    let usage = Usage {
+        cpu_used_ms: 10,
+        elapsed_ms: 20,
+        cpu_stolen_ms: Some(5),
+    };
+    let (s, v) = read(&reply("3", &bd.facts.with_usage(usage)));
     assert_eq!(s, session);
     assert_eq!(v[3], Value::U64(10));
     assert_eq!(v[4], Value::U32(62));

@@ -105,7 +105,7 @@ fn the_rpci_command_keeps_it_under_either_type() {
         let mut req = request(kind, &guest_report());
         req.push(0);
         assert_eq!(
-            dispatch(&req, &mut info, &mut tools, &Default::default()),
+            dispatch(&req, &mut info, &mut tools, crate::guestlib::Facts::default),
             b"1 "
         );
         assert_eq!(tools.network.unwrap().nics[0].mac, "52:54:00:ae:00:01");
@@ -123,7 +123,7 @@ fn a_bad_report_is_refused_with_its_reason_and_the_last_good_one_stays() {
         &request(10, &guest_report()),
         &mut info,
         &mut tools,
-        &Default::default(),
+        crate::guestlib::Facts::default,
     );
     let mut bad = guest_report();
     bad.truncate(bad.len() - 4);
@@ -131,7 +131,7 @@ fn a_bad_report_is_refused_with_its_reason_and_the_last_good_one_stays() {
         &request(10, &bad),
         &mut info,
         &mut tools,
-        &Default::default(),
+        crate::guestlib::Facts::default,
     );
     assert_eq!(reply, b"0 nic info ends early");
     assert_eq!(tools.network_refused, 1);
